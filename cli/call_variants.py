@@ -1,0 +1,21 @@
+"""`dvcall call-variants`: run the CNN over examples."""
+import click
+
+from deepvariant_py.call_variants import call_variants
+from deepvariant_py.model import default_model_dir
+
+from .common import user_errors
+
+
+@click.command("call-variants")
+@click.option("--examples", required=True, help="Examples TFRecord(s): a path, a glob or a comma-separated list.")
+@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory. Default: the shipped Illumina WGS model.")
+@click.option("--output", required=True, type=click.Path(), help="Output calls file (gzipped JSON lines, one per example).")
+@click.option("--batch-size", type=int, default=512, show_default=True, help="Examples per inference batch.")
+@click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
+@user_errors
+def call_variants_cmd(examples, model_dir, output, batch_size, quiet):
+    """Genotype probabilities for every example."""
+    stats = call_variants(examples, model_dir or default_model_dir(), output, batch_size)
+    if not quiet:
+        click.echo(f"dvcall: {stats.examples} examples in {stats.seconds:.1f} s ({stats.per_second:.0f}/s) -> {output}", err=True)

@@ -1,0 +1,30 @@
+"""`dvcall eval`: precision/recall/F1 against a truth VCF."""
+import json
+
+import click
+
+from deepvariant_py.evaluate import evaluate
+from deepvariant_py.reference import Reference
+from deepvariant_py.regions import parse_regions
+
+from .common import user_errors
+
+
+@click.command("eval")
+@click.option("--truth", required=True, type=click.Path(), help="Truth VCF (bgzipped or plain).")
+@click.option("--query", required=True, type=click.Path(), help="VCF to evaluate; only PASS records count.")
+@click.option("--ref", required=True, type=click.Path(), help="Reference FASTA, for normalising indels.")
+@click.option("--bed", type=click.Path(), default=None, help="Confident regions: only variants inside count.")
+@click.option("--regions", multiple=True, help="Restrict to these regions (strings or BED); repeatable.")
+@click.option("--json", "json_out", type=click.Path(), default=None, help="Also write the table as JSON here.")
+@click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
+@user_errors
+def eval_cmd(truth, query, ref, bed, regions, json_out, quiet):
+    """Genotype-aware SNP and INDEL precision, recall and F1 after normalising both VCFs."""
+    lengths = {c.name: c.length for c in Reference(ref).contigs}
+    regs = [(r.contig, r.start, r.end) for r in parse_regions(list(regions), lengths)] if regions else None
+    result = evaluate(truth, query, ref, regions=regs, bed=bed)
+    click.echo(result.table())
+    if json_out:
+        with open(json_out, "w") as fh:
+            json.dump(result.to_dict(), fh, indent=2)

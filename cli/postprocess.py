@@ -1,0 +1,20 @@
+"""`dvcall postprocess`: calls -> VCF."""
+import click
+
+from deepvariant_py.postprocess import postprocess
+
+from .common import command_line, user_errors
+
+
+@click.command("postprocess")
+@click.option("--ref", required=True, type=click.Path(), help="Reference FASTA (its contigs go into the VCF header).")
+@click.option("--calls", required=True, help="Calls file(s) from call-variants: a path, glob or comma-separated list.")
+@click.option("--output-vcf", required=True, type=click.Path(), help="Output VCF (.vcf.gz), tabix-indexed.")
+@click.option("--sample-name", default="SAMPLE", show_default=True, help="Sample name for the VCF.")
+@click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
+@user_errors
+def postprocess_cmd(ref, calls, output_vcf, sample_name, quiet):
+    """Merge per-subset probabilities into genotypes and write the VCF."""
+    stats = postprocess(calls, ref, output_vcf, sample_name, command_line())
+    if not quiet:
+        click.echo(f"dvcall: {stats.sites} sites ({stats.pass_snps} PASS SNPs, {stats.pass_indels} PASS indels) -> {output_vcf}", err=True)

@@ -1,0 +1,30 @@
+"""`dvcall run`: the whole caller in one command."""
+import os
+
+import click
+
+from deepvariant_py.model import default_model_dir
+from deepvariant_py.pipeline import RunOptions, run_pipeline
+
+from .common import command_line, user_errors
+
+
+@click.command("run")
+@click.option("--ref", required=True, type=click.Path(), help="Reference FASTA (plain or bgzipped) with its .fai (and .gzi) index.")
+@click.option("--reads", required=True, type=click.Path(), help="Aligned reads: indexed BAM or CRAM (CRAM is decoded with --ref).")
+@click.option("--output-vcf", required=True, type=click.Path(), help="Output VCF; must end in .vcf.gz. A tabix index is written beside it.")
+@click.option("--regions", multiple=True, help="Region(s) to call: 'chr20:10,000,000-10,050,000' (1-based, inclusive) or a BED file. Repeatable. Default: every contig shared by reads and reference.")
+@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (from `dvcall train`). Default: the shipped Illumina WGS model.")
+@click.option("--intermediate-dir", type=click.Path(), default=None, help="Keep examples and calls here (default: a temporary folder, removed at the end).")
+@click.option("--sample-name", default=None, help="Sample name in the VCF. Default: SM of the first @RG in the reads, else SAMPLE.")
+@click.option("--num-shards", type=int, default=None, help="Parallel make_examples processes. Default: the number of CPU cores.")
+@click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
+@user_errors
+def run_cmd(ref, reads, output_vcf, regions, model_dir, intermediate_dir, sample_name, num_shards, quiet):
+    """Call variants: make examples, run the CNN, and write a bgzipped, indexed VCF."""
+    summary = run_pipeline(RunOptions(
+        ref=ref, reads=reads, output_vcf=output_vcf, regions=list(regions), model_dir=model_dir or default_model_dir(),
+        intermediate_dir=intermediate_dir, sample_name=sample_name, num_shards=num_shards or os.cpu_count() or 1,
+        command=command_line()))
+    if not quiet:
+        click.echo("dvcall: done: " + ", ".join(f"{k}={v}" for k, v in summary.items()), err=True)

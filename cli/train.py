@@ -1,0 +1,25 @@
+"""`dvcall train`: fit the genotype CNN."""
+import click
+
+from deepvariant_py.train import TrainOptions, train
+
+from .common import user_errors
+
+
+@click.command("train")
+@click.option("--examples", required=True, help="Labelled training examples: a path, glob or comma-separated list.")
+@click.option("--output", required=True, type=click.Path(), help="Model directory to write (best checkpoint, logs). Rerun to resume.")
+@click.option("--tune-examples", default=None, help="Labelled examples for picking the best epoch (default: every 10th training example is held out).")
+@click.option("--epochs", type=int, default=10, show_default=True, help="Passes over the training data.")
+@click.option("--batch-size", type=int, default=128, show_default=True, help="Examples per step.")
+@click.option("--learning-rate", type=float, default=1e-3, show_default=True, help="Initial Adam learning rate (cosine decay).")
+@click.option("--init-model", type=click.Path(), default=None, help="Start from this model's weights (fine-tuning).")
+@click.option("--no-cache", is_flag=True, help="Do not hold decoded examples in memory (for data sets larger than RAM).")
+@click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
+@user_errors
+def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, no_cache, quiet):
+    """Train a model; logs loss and accuracy per epoch and keeps the best one."""
+    summary = train(examples, output, TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                                                   init_model=init_model, cache=not no_cache), tune_examples)
+    if not quiet:
+        click.echo(f"dvcall: best tuning accuracy {summary['best_tune_accuracy']:.4f} at epoch {summary['best_epoch']} -> {output}", err=True)

@@ -1,0 +1,59 @@
+"""call_variants: examples -> genotype probabilities per example, batched through the CNN."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .examples_io import CallRecord, VariantInfo, check_model_matches, example_dataset, expand_paths, read_sidecar, write_calls
+from .model import load_model, load_model_info
+
+log = logging.getLogger("dvcall")
+
+
+@dataclass
+class CallStats:
+    examples: int = 0
+    seconds: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        return self.examples / self.seconds if self.seconds else 0.0
+
+
+def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 512, progress=None) -> CallStats:
+    """Run the model over every example and write one call record per example."""
+    t0 = time.time()
+    paths = expand_paths(examples)
+    info = read_sidecar(paths[0])
+    model_info = load_model_info(model_dir)
+    check_model_matches(info, model_info, model_dir)
+    model = load_model(model_dir)
+    shape = tuple(info["shape"])
+    ds = example_dataset(paths, shape, with_label=False).batch(batch_size).prefetch(2)
+    stats = CallStats()
+
+    def records():
+        for images, variants, indices in ds:
+            probs = model(images, training=False).numpy().astype(np.float64)
+            for p, v, i in zip(_normalise(probs), variants.numpy(), indices.numpy()):
+                yield CallRecord(VariantInfo.from_bytes(v), tuple(int(x) for x in i.decode().split(",")), tuple(p))
+            stats.examples += len(probs)
+            if progress:
+                progress(stats)
+
+    write_calls(output, records())
+    stats.seconds = time.time() - t0
+    return stats
+
+
+def _normalise(probs: np.ndarray) -> np.ndarray:
+    """Round to 10 decimals and make each row sum to one exactly, as DeepVariant does."""
+    probs = np.round(np.clip(probs, 0.0, 1.0), 10)
+    smallest = probs.argmin(axis=1)
+    rows = np.arange(len(probs))
+    probs[rows, smallest] = 0.0
+    probs[rows, smallest] = np.clip(1.0 - probs.sum(axis=1), 0.0, 1.0)
+    return probs

@@ -1,0 +1,139 @@
+"""Candidate variants by allele counting (DESIGN §2): one allele per read per position, DeepVariant's thresholds."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .read_events import BASES, DELETION, INSERTION, SOFT_CLIP, ReadEvents, anchor_overridden, encode_bases, valid_event_mask
+
+UNCALLED = -2
+NO_ALT = -1
+
+
+@dataclass(frozen=True)
+class CandidateThresholds:
+    min_count_snps: int = 2
+    min_count_indels: int = 2
+    min_fraction_snps: float = 0.12
+    min_fraction_indels: float = 0.06
+    min_base_quality: int = 10
+
+
+@dataclass
+class Candidate:
+    """A multi-allelic candidate site; `support[i]` is the alt index read i carries at the site (-1 none, -2 other)."""
+
+    contig: str
+    start: int
+    ref: str
+    alts: tuple[str, ...]
+    depth: int
+    allele_depths: tuple[int, ...]
+    support: np.ndarray = field(repr=False)
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.ref)
+
+    @property
+    def is_indel(self) -> bool:
+        return any(len(a) != len(self.ref) for a in self.alts)
+
+
+@dataclass
+class AlleleCounts:
+    """Counts over [start, end): ref-supporting reads, substitutions by base, indel alleles, and depth."""
+
+    start: int
+    ref_count: np.ndarray
+    sub_counts: np.ndarray  # [L, 4]
+    indel_counts: dict[int, dict[tuple[int, str], int]]
+    depth: np.ndarray
+
+
+def count_alleles(events: ReadEvents, ref_codes: np.ndarray, start: int, end: int, min_base_quality: int = 10) -> AlleleCounts:
+    """Allele counts of every position in [start, end); `ref_codes` covers exactly that interval."""
+    length = end - start
+    valid = valid_event_mask(events)
+    keep_m = ~anchor_overridden(events, valid)
+    pos = events.m_pos
+    inside = keep_m & (pos >= start) & (pos < end) & (events.m_qual >= min_base_quality) & (events.m_base < 4)
+    rel = (pos[inside] - start).astype(np.int64)
+    base = events.m_base[inside]
+    is_ref = base == ref_codes[rel]
+    ref_count = np.bincount(rel[is_ref], minlength=length)[:length]
+    sub_counts = np.bincount(rel[~is_ref] * 4 + base[~is_ref], minlength=length * 4)[: length * 4].reshape(length, 4)
+    depth = ref_count + sub_counts.sum(axis=1)
+    indel_counts: dict[int, dict[tuple[int, str], int]] = defaultdict(lambda: defaultdict(int))
+    sel = np.flatnonzero(valid & ~events.e_low_quality & (events.e_pos >= start) & (events.e_pos < end))
+    for j in sel:
+        p = int(events.e_pos[j])
+        indel_counts[p][(int(events.e_kind[j]), events.e_bases[j])] += 1
+        depth[p - start] += 1
+    return AlleleCounts(start, ref_count, sub_counts, indel_counts, depth)
+
+
+def find_candidates(events: ReadEvents, contig: str, ref_seq: str, ref_offset: int, start: int, end: int,
+                    thresholds: CandidateThresholds = CandidateThresholds()) -> list[Candidate]:
+    """Candidates with start in [start, end); `ref_seq` starting at `ref_offset` must extend past the longest deletion."""
+    ref_codes = encode_bases(ref_seq[start - ref_offset:end - ref_offset])
+    counts = count_alleles(events, ref_codes, start, end, thresholds.min_base_quality)
+    depth = counts.depth
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snp_ok = (counts.sub_counts >= thresholds.min_count_snps) & (counts.sub_counts >= thresholds.min_fraction_snps * depth[:, None])
+    snp_ok &= (ref_codes < 4)[:, None]
+    sites: dict[int, list[tuple[int, str, int]]] = defaultdict(list)  # pos -> [(kind, bases, count)]
+    for rel, b in zip(*np.nonzero(snp_ok)):
+        sites[start + int(rel)].append((0, BASES[b], int(counts.sub_counts[rel, b])))
+    for p, alleles in counts.indel_counts.items():
+        if ref_codes[p - start] >= 4:
+            continue
+        for (kind, bases), c in alleles.items():
+            if kind == SOFT_CLIP or c < thresholds.min_count_indels or c < thresholds.min_fraction_indels * depth[p - start]:
+                continue
+            sites[p].append((kind, bases, c))
+    out = []
+    for p in sorted(sites):
+        out.append(_make_candidate(events, contig, ref_seq, ref_offset, p, sites[p], int(counts.ref_count[p - start]), int(depth[p - start])))
+    return out
+
+
+def _make_candidate(events: ReadEvents, contig: str, ref_seq: str, ref_offset: int, pos: int,
+                    alleles: list[tuple[int, str, int]], ref_count: int, depth: int) -> Candidate:
+    """One record per position: REF spans the longest deletion, alts rewritten against it and string-sorted."""
+    longest_del = max((len(b) - 1 for k, b, _ in alleles if k == DELETION), default=0)
+    ref = ref_seq[pos - ref_offset:pos - ref_offset + 1 + longest_del]
+    rewritten: dict[str, tuple[int, str]] = {}
+    counts: dict[str, int] = defaultdict(int)
+    for kind, bases, c in alleles:
+        if kind == DELETION:
+            alt = bases[0] + ref[len(bases):]
+        else:  # substitution or insertion: allele bases then the rest of REF
+            alt = bases + ref[1:]
+        if alt == ref:
+            continue
+        rewritten[alt] = (kind, bases)
+        counts[alt] += c
+    alts = tuple(sorted(rewritten))
+    support = _support(events, pos, ref, {rewritten[a]: i for i, a in enumerate(alts)})
+    return Candidate(contig, pos, ref, alts, depth, (ref_count,) + tuple(counts[a] for a in alts), support)
+
+
+def _support(events: ReadEvents, pos: int, ref: str, alt_index: dict[tuple[int, str], int]) -> np.ndarray:
+    """Which alt each read carries at `pos`; low-quality observations still count as support, as in DeepVariant."""
+    support = np.full(events.n_reads, NO_ALT, np.int8)
+    at = events.m_pos == pos
+    if at.any():
+        reads, bases = events.m_read[at], events.m_base[at]
+        ref_code = "ACGT".find(ref[0])
+        for code in np.unique(bases):
+            if code == ref_code:
+                continue
+            idx = alt_index.get((0, BASES[code]) if code < 4 else (-1, ""), UNCALLED)
+            support[reads[bases == code]] = idx
+    for j in np.flatnonzero(events.e_pos == pos):
+        key = (int(events.e_kind[j]), events.e_bases[j])
+        support[events.e_read[j]] = alt_index.get(key, NO_ALT if key[0] == SOFT_CLIP else UNCALLED)
+    return support

@@ -1,0 +1,563 @@
+"""Genotype-aware small-variant benchmarking ("hap.py-lite").
+
+``evaluate()`` compares a query VCF (the calls) with a truth VCF over optional
+regions and an optional BED, and counts true positives, false positives and
+false negatives separately for SNPs and indels.
+
+How a comparison works
+----------------------
+1. **Records taken.** From each VCF one sample is read (the first one unless
+   ``sample_truth`` / ``sample_query`` name another). With ``pass_only`` (the
+   default) only records whose FILTER is ``PASS`` or ``.`` are used, on *both*
+   sides. A record contributes each ALT allele that its GT carries at least once;
+   ``0/0``, ``./.`` and records without GT contribute nothing, and a missing
+   allele in a GT (``1/.``) counts as reference. Symbolic ALTs (``<DEL>``,
+   ``<*>``, ``<NON_REF>``), ``*`` and breakends are ignored, so gVCFs work as
+   queries.
+2. **Normalisation** (done here in Python against the reference, the same for
+   both sides; the result equals ``bcftools norm -f REF -m -any -a`` for the
+   usual cases, see below):
+
+   * multi-allelic records are split: every ALT becomes its own allele that keeps
+     its number of copies in the GT (``1/2`` gives each ALT one copy, ``1/1``
+     gives two);
+   * common suffix, then common prefix bases of REF and ALT are trimmed;
+   * equal-length changes (SNPs, MNPs) become one SNP per differing base;
+   * pure insertions / deletions are left-aligned against the reference
+     (shifted left while the base before the event equals its last base) and
+     written VCF-style with the reference base before them as anchor;
+   * complex changes (REF and ALT of different lengths with no common prefix /
+     suffix left) are atomised like ``bcftools norm -a``: the first
+     ``min(len(REF), len(ALT))`` bases are compared base by base (one SNP per
+     difference) and the rest becomes one insertion or deletion anchored on the
+     last of those bases; that indel is left-aligned, but never past the last of
+     those SNPs, so the pieces still spell the same haplotype.
+
+   Checked on the real NA12878 chr20 slice (truth, bcftools and freebayes calls):
+   the alleles and copy numbers are identical to those of ``bcftools norm -a -m
+   -any`` from bcftools 1.24 (the one bundled with pysam 0.24) once its ``*``
+   alleles are dropped and its duplicate pieces merged as below. bcftools 1.16
+   atomises less: it keeps a SNP next to an insertion as one complex allele
+   (``C>TTT``), so its counts can differ by a few SNPs on complex calls.
+
+   Pieces of one side that come out identical (same contig, POS, REF, ALT) are
+   merged by **adding** their copies: a ``1/2`` whose two ALTs share a base
+   change yields that SNP with two copies, and a homozygous variant written as two
+   ``0/1`` records counts as homozygous. (bcftools writes ``*`` alleles instead.)
+   Every VCF REF is checked against the reference first (``N`` and IUPAC codes
+   match anything), so a VCF made against another reference fails loudly instead
+   of giving a silently wrong score.
+3. **Regions.** ``regions`` are 0-based half-open ``(contig, start, end)``
+   intervals; a normalised allele counts when its 1-based POS satisfies
+   ``start < POS <= end`` (equivalently its 0-based position ``POS - 1`` lies in
+   ``[start, end)``). A BED (0-based half-open too) is applied the same way; with
+   both, an allele must lie in a region AND in a BED interval. The test is made on
+   the *normalised* POS (after left-alignment and atomisation), identically for
+   truth and query, so a variant written differently on the two sides cannot fall
+   in on one side and out on the other. For an indel POS is its anchor base, the
+   base before the inserted/deleted sequence.
+4. **Matching** is exact: a truth allele and a query allele match when contig,
+   POS, REF, ALT are equal AND their copy numbers are equal (1 = heterozygous
+   presence, 2 = homozygous). TP = matched alleles, FN = truth alleles without a
+   match, FP = query alleles without a match. A query allele that is right but
+   with the wrong zygosity (``0/1`` called, ``1/1`` true, or the reverse) counts
+   as **one FP and one FN** (hap.py likewise counts such a genotype mismatch in
+   both, reporting it as FP.gt). An allele is a SNP when its normalised REF and ALT are one base each,
+   an INDEL otherwise.
+
+Known weakness
+--------------
+There is no haplotype-level comparison (as in hap.py/vcfeval): two different
+but equivalent representations of a complex event, e.g. a SNP next to an indel
+written as one block by one caller and as separate records by another, or
+phased MNPs split differently after atomisation, can be counted as FP + FN
+although both spell the same haplotypes. Left-alignment, splitting and
+atomisation remove the common cases; what is left are clusters of nearby
+variants in repeats. Compare callers on the same footing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import gzip
+import os
+from dataclasses import dataclass
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import pysam
+
+from deepvariant_py.errors import InputError
+
+# How far beyond a region records are read before normalisation: a record that
+# starts after a region's end can left-shift into it (a deletion at the end of a
+# homopolymer), and one that starts before it can move right by trimming a shared
+# prefix. Repeats longer than this are not followed into the region.
+_FETCH_PAD = 1000
+# Reference bases fetched at a time while left-aligning an indel.
+_SHIFT_CHUNK = 256
+
+_ACGT = frozenset("ACGT")
+
+# (contig, POS 1-based, REF, ALT) of one normalised allele.
+AlleleKey = Tuple[str, int, str, str]
+Region = Tuple[str, int, int]
+
+
+@dataclass
+class TypeCounts:
+    """Counts of one variant type; rates are 0.0 when their denominator is 0."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        called = self.tp + self.fp
+        return self.tp / called if called else 0.0
+
+    @property
+    def recall(self) -> float:
+        true = self.tp + self.fn
+        return self.tp / true if true else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+        }
+
+
+@dataclass
+class EvalResult:
+    """SNP and INDEL counts of one truth-vs-query comparison."""
+
+    snp: TypeCounts
+    indel: TypeCounts
+
+    def to_dict(self) -> dict:
+        """``{"snp": {...}, "indel": {...}}`` with tp, fp, fn, precision, recall, f1."""
+        return {"snp": self.snp.to_dict(), "indel": self.indel.to_dict()}
+
+    def table(self) -> str:
+        """A plain-text table, one row per type, rates with 4 decimals."""
+        header = ("type", "TP", "FP", "FN", "precision", "recall", "F1")
+        rows = [header]
+        for name, c in (("SNP", self.snp), ("INDEL", self.indel)):
+            rows.append(
+                (name, str(c.tp), str(c.fp), str(c.fn),
+                 f"{c.precision:.4f}", f"{c.recall:.4f}", f"{c.f1:.4f}")
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        lines = []
+        for r in rows:
+            cells = [r[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(r[1:], widths[1:])]
+            lines.append("  ".join(cells))
+        return "\n".join(lines) + "\n"
+
+
+def evaluate(
+    truth_vcf: str,
+    query_vcf: str,
+    ref_fasta: str,
+    regions: Optional[List[Tuple[str, int, int]]] = None,
+    bed: Optional[str] = None,
+    pass_only: bool = True,
+    sample_truth: Optional[str] = None,
+    sample_query: Optional[str] = None,
+) -> EvalResult:
+    """Compare ``query_vcf`` with ``truth_vcf``; see the module docstring for the rules.
+
+    ``truth_vcf`` / ``query_vcf``: VCF or BCF, plain or bgzipped, indexed or not
+    (an index only makes ``regions`` / ``bed`` faster). ``ref_fasta``: FASTA,
+    plain or bgzipped, with ``.fai`` (and ``.gzi`` when bgzipped). ``regions``:
+    0-based half-open ``(contig, start, end)``; ``bed``: BED file (may be gzipped).
+    Raises ``InputError`` for missing or malformed inputs.
+    """
+    result, _details = _compare_inputs(truth_vcf, query_vcf, ref_fasta, regions, bed,
+                                       pass_only, sample_truth, sample_query)
+    return result
+
+
+def _compare_inputs(truth_vcf, query_vcf, ref_fasta, regions, bed, pass_only,
+                    sample_truth, sample_query):
+    """Return (EvalResult, details); details holds the TP/FP/FN allele lists (for debugging)."""
+    _require_file(truth_vcf, "truth VCF")
+    _require_file(query_vcf, "query VCF")
+    fasta = _open_reference(ref_fasta)
+    try:
+        lengths = dict(zip(fasta.references, fasta.lengths))
+        region_ivs = _check_regions(regions, lengths, ref_fasta) if regions is not None else None
+        bed_ivs = _read_bed(bed, lengths, ref_fasta) if bed is not None else None
+        selector = _Selector(region_ivs, bed_ivs)
+        truth = _load_alleles(truth_vcf, "truth VCF", sample_truth, fasta, lengths,
+                              ref_fasta, selector, pass_only)
+        query = _load_alleles(query_vcf, "query VCF", sample_query, fasta, lengths,
+                              ref_fasta, selector, pass_only)
+    finally:
+        fasta.close()
+    return _match(truth, query)
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def _is_snp(key: AlleleKey) -> bool:
+    return len(key[2]) == 1 and len(key[3]) == 1
+
+
+def _match(truth: Dict[AlleleKey, int], query: Dict[AlleleKey, int]):
+    snp, indel = TypeCounts(), TypeCounts()
+    details = {"tp": [], "fp": [], "fn": []}
+    for key in sorted(set(truth) | set(query)):
+        counts = snp if _is_snp(key) else indel
+        t, q = truth.get(key, 0), query.get(key, 0)
+        if t and q and t == q:
+            counts.tp += 1
+            details["tp"].append((key, t, q))
+            continue
+        if t:
+            counts.fn += 1
+            details["fn"].append((key, t, q))
+        if q:
+            counts.fp += 1
+            details["fp"].append((key, t, q))
+    return EvalResult(snp=snp, indel=indel), details
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _require_file(path: Optional[str], what: str) -> None:
+    if not path:
+        raise InputError(f"no {what} given")
+    if not os.path.exists(path):
+        raise InputError(f"{what} not found: {path}")
+    if not os.path.isfile(path):
+        raise InputError(f"{what} is not a file: {path}")
+
+
+def _open_reference(path: str) -> pysam.FastaFile:
+    _require_file(path, "reference FASTA")
+    if not os.path.exists(path + ".fai"):
+        raise InputError(
+            f"reference FASTA {path} has no index {path}.fai: run `samtools faidx {path}`"
+        )
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b" and not os.path.exists(path + ".gzi"):
+        raise InputError(
+            f"compressed reference FASTA {path} has no {path}.gzi index: it must be "
+            f"bgzip-compressed and indexed with `samtools faidx {path}` "
+            f"(plain gzip: `zcat {path} | bgzip > ref.fa.gz`)"
+        )
+    try:
+        return pysam.FastaFile(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"cannot read reference FASTA {path} ({exc}): it must be plain or bgzipped "
+            f"FASTA indexed with `samtools faidx`"
+        ) from exc
+
+
+def _check_regions(regions: Sequence[Region], lengths: Dict[str, int], ref_path: str):
+    ivs: Dict[str, List[Tuple[int, int]]] = {}
+    for region in regions:
+        try:
+            contig, start, end = region
+            start, end = int(start), int(end)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"region {region!r} is not a (contig, start, end) triple"
+            ) from exc
+        if contig not in lengths:
+            raise InputError(
+                f"region contig {contig!r} is not in reference {ref_path} "
+                f"(it has {_some_names(lengths)})"
+            )
+        if not 0 <= start < end:
+            raise InputError(
+                f"region {contig}:{start}-{end} is empty or negative "
+                f"(0-based half-open start < end expected)"
+            )
+        ivs.setdefault(contig, []).append((start, min(end, lengths[contig])))
+    return {c: _merge(v) for c, v in ivs.items()}
+
+
+def _read_bed(path: str, lengths: Dict[str, int], ref_path: str):
+    _require_file(path, "BED file")
+    ivs: Dict[str, List[Tuple[int, int]]] = {}
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gz else open
+    try:
+        with opener(path, "rt") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip() or line.startswith(("#", "track", "browser")):
+                    continue
+                fields = line.rstrip("\r\n").split("\t")
+                if len(fields) < 3:
+                    fields = line.split()
+                try:
+                    contig, start, end = fields[0], int(fields[1]), int(fields[2])
+                except (IndexError, ValueError) as exc:
+                    raise InputError(
+                        f"BED {path} line {n} is not 'contig<TAB>start<TAB>end': {line.strip()[:80]!r}"
+                    ) from exc
+                if start < 0 or end < start:
+                    raise InputError(f"BED {path} line {n} has start > end or a negative start")
+                if contig not in lengths:
+                    raise InputError(
+                        f"BED {path} line {n}: contig {contig!r} is not in reference "
+                        f"{ref_path} (it has {_some_names(lengths)})"
+                    )
+                if end > start:
+                    ivs.setdefault(contig, []).append((start, end))
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise InputError(f"cannot read BED {path}: {exc}") from exc
+    return {c: _merge(v) for c, v in ivs.items()}
+
+
+def _merge(ivs: Iterable[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    out: List[List[int]] = []
+    for s, e in sorted(ivs):
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
+
+
+def _some_names(lengths: Dict[str, int]) -> str:
+    names = list(lengths)
+    shown = ", ".join(names[:5])
+    return shown + (f", ... ({len(names)} contigs)" if len(names) > 5 else "")
+
+
+class _Selector:
+    """Which 0-based positions count (regions AND BED), and which windows to read."""
+
+    def __init__(self, regions, bed):
+        self.sets = [s for s in (regions, bed) if s is not None]
+        self._starts = [{c: [s for s, _ in v] for c, v in ivs.items()} for ivs in self.sets]
+
+    def contains(self, contig: str, pos0: int) -> bool:
+        for ivs, starts in zip(self.sets, self._starts):
+            cs = starts.get(contig)
+            if not cs:
+                return False
+            i = bisect.bisect_right(cs, pos0) - 1
+            if i < 0 or pos0 >= ivs[contig][i][1]:
+                return False
+        return True
+
+    def windows(self, lengths: Dict[str, int]) -> Optional[Dict[str, List[Tuple[int, int]]]]:
+        """Padded intervals to read per contig, or None for the whole file."""
+        if not self.sets:
+            return None
+        # Regions restrict more than a (possibly genome-wide) BED; read the smaller set.
+        base = min(self.sets, key=lambda ivs: sum(e - s for v in ivs.values() for s, e in v))
+        return {
+            c: _merge((max(0, s - _FETCH_PAD), min(lengths[c], e + _FETCH_PAD)) for s, e in v)
+            for c, v in base.items()
+        }
+
+
+def _open_vcf(path: str, what: str) -> pysam.VariantFile:
+    # htslib logs "[E::idx_find_and_load] Could not retrieve index file" for an
+    # unindexed .vcf.gz, which is fine here (the file is then read sequentially).
+    old = pysam.set_verbosity(0)
+    try:
+        return pysam.VariantFile(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {what} {path} as VCF/BCF: {exc}") from exc
+    finally:
+        pysam.set_verbosity(old)
+
+
+def _pick_sample(vf: pysam.VariantFile, path: str, what: str, sample: Optional[str]) -> str:
+    samples = list(vf.header.samples)
+    if not samples:
+        raise InputError(
+            f"{what} {path} has no sample column: genotype-aware evaluation needs GT"
+        )
+    if sample is None:
+        return samples[0]
+    if sample not in samples:
+        raise InputError(
+            f"sample {sample!r} is not in {what} {path} (it has {', '.join(samples[:10])})"
+        )
+    return sample
+
+
+def _records(vf: pysam.VariantFile, windows) -> Iterator[pysam.VariantRecord]:
+    """All records, or those overlapping ``windows`` (through the index if there is one)."""
+    if windows is None:
+        yield from vf
+        return
+    indexed = vf.index is not None
+    if not indexed:
+        for rec in vf:
+            ivs = windows.get(rec.chrom)
+            if ivs and any(rec.start < e and rec.stop > s for s, e in ivs):
+                yield rec
+        return
+    for contig, ivs in windows.items():
+        prev_end = None
+        for s, e in ivs:
+            try:
+                it = vf.fetch(contig, s, e)
+            except ValueError:  # contig absent from this VCF: no records there
+                break
+            for rec in it:
+                # A record spanning two windows was already returned by the first.
+                if prev_end is not None and rec.start < prev_end:
+                    continue
+                yield rec
+            prev_end = e
+
+
+def _load_alleles(path, what, sample, fasta, lengths, ref_path, selector, pass_only):
+    """Normalised alleles of one VCF as {(contig, POS, REF, ALT): copies}."""
+    vf = _open_vcf(path, what)
+    try:
+        sample = _pick_sample(vf, path, what, sample)
+        if "GT" not in vf.header.formats:
+            raise InputError(f"{what} {path} has no GT FORMAT field: cannot compare genotypes")
+        out: Dict[AlleleKey, int] = {}
+        windows = selector.windows(lengths)
+        try:
+            for rec in _records(vf, windows):
+                _add_record(rec, sample, what, path, fasta, lengths, ref_path,
+                            selector, pass_only, out)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read {what} {path}: {exc}") from exc
+        return out
+    finally:
+        vf.close()
+
+
+def _passes(rec: pysam.VariantRecord) -> bool:
+    keys = list(rec.filter.keys())
+    return not keys or keys == ["PASS"]
+
+
+def _add_record(rec, sample, what, path, fasta, lengths, ref_path, selector, pass_only, out):
+    if pass_only and not _passes(rec):
+        return
+    try:
+        gt = rec.samples[sample]["GT"]
+    except KeyError:
+        return
+    if not gt:
+        return
+    copies: Dict[int, int] = {}
+    for a in gt:
+        if a is not None and a > 0:  # '.' counts as reference
+            copies[a] = copies.get(a, 0) + 1
+    if not copies:
+        return
+    contig = rec.chrom
+    if contig not in lengths:
+        raise InputError(
+            f"{what} {path} has records on contig {contig!r}, which is not in reference "
+            f"{ref_path} (it has {_some_names(lengths)}): wrong reference or naming (chr20 vs 20)?"
+        )
+    alleles = rec.alleles
+    ref = (alleles[0] or "").upper()
+    start = rec.pos - 1
+    if start + len(ref) > lengths[contig]:
+        raise InputError(
+            f"{what} {path}: record {contig}:{rec.pos} runs past the end of the contig "
+            f"in reference {ref_path}: wrong reference?"
+        )
+    ref_seq = fasta.fetch(contig, start, start + len(ref)).upper()
+    for i, (r, f) in enumerate(zip(ref, ref_seq)):
+        if r != f and r in _ACGT and f in _ACGT:
+            raise InputError(
+                f"{what} {path}: REF {alleles[0]!r} at {contig}:{rec.pos} does not match the "
+                f"reference ({ref_seq!r} in {ref_path}): was it called against another reference?"
+            )
+    for idx, n in copies.items():
+        if idx >= len(alleles):
+            raise InputError(
+                f"{what} {path}: GT of {contig}:{rec.pos} names allele {idx} but the "
+                f"record has only {len(alleles) - 1} ALT"
+            )
+        alt = alleles[idx].upper()
+        if not alt or alt in (".", "*") or alt.startswith("<") or "[" in alt or "]" in alt:
+            continue
+        for pos0, nref, nalt in _normalise(fasta, contig, start, ref, alt):
+            if selector.sets and not selector.contains(contig, pos0):
+                continue
+            key = (contig, pos0 + 1, nref, nalt)
+            out[key] = out.get(key, 0) + n
+
+
+# --------------------------------------------------------------------------- normalisation
+
+
+def _normalise(fasta, contig: str, start: int, ref: str, alt: str) -> List[Tuple[int, str, str]]:
+    """Split one REF/ALT pair at 0-based ``start`` into atomic, left-aligned alleles.
+
+    Returns ``(pos0, REF, ALT)`` triples; see the module docstring for the rules.
+    """
+    # Trim the common suffix, then the common prefix.
+    while ref and alt and ref[-1] == alt[-1]:
+        ref, alt = ref[:-1], alt[:-1]
+    k = 0
+    while k < len(ref) and k < len(alt) and ref[k] == alt[k]:
+        k += 1
+    ref, alt, start = ref[k:], alt[k:], start + k
+    if not ref and not alt:
+        return []  # ALT equals REF: not a variant
+    if len(ref) == len(alt):
+        return [(start + i, r, a) for i, (r, a) in enumerate(zip(ref, alt)) if r != a]
+    if not ref or not alt:
+        return [_left_aligned_indel(fasta, contig, start, ref, alt, floor=0)]
+    # Complex: base-by-base over the shorter length, then one indel. The indel may
+    # shift left only through the unchanged tail of that block (the first base
+    # always differs after trimming), so the pieces spell the same haplotype.
+    m = min(len(ref), len(alt))
+    out = [(start + i, r, a) for i, (r, a) in enumerate(zip(ref[:m], alt[:m])) if r != a]
+    floor = out[-1][0] + 1
+    out.append(_left_aligned_indel(fasta, contig, start + m, ref[m:], alt[m:], floor=floor))
+    return out
+
+
+def _left_aligned_indel(fasta, contig: str, p: int, deleted: str, inserted: str,
+                        floor: int) -> Tuple[int, str, str]:
+    """Left-align the pure indel that deletes ``deleted`` at / inserts ``inserted``
+    before 0-based ``p`` (one of the two is empty), not moving it left of ``floor``,
+    and write it VCF-style with an anchor base: ``(pos0, REF, ALT)``."""
+    seq = deleted or inserted
+    chunk, chunk_start = "", p
+    while p > floor:
+        if p - 1 < chunk_start:
+            chunk_start = max(floor, p - _SHIFT_CHUNK)
+            chunk = fasta.fetch(contig, chunk_start, p).upper()
+        base = chunk[p - 1 - chunk_start]
+        if base != seq[-1]:
+            break
+        seq = base + seq[:-1]
+        p -= 1
+    if p > 0:
+        anchor = fasta.fetch(contig, p - 1, p).upper()
+        if deleted:
+            return p - 1, anchor + seq, anchor
+        return p - 1, anchor, anchor + seq
+    # At the very start of the contig the anchor is the base after the event.
+    if deleted:
+        after = fasta.fetch(contig, len(seq), len(seq) + 1).upper()
+        return 0, seq + after, after
+    after = fasta.fetch(contig, 0, 1).upper()
+    return 0, after, seq + after

@@ -1,0 +1,192 @@
+"""Examples on disk: gzipped TFRecords of tf.train.Example plus a JSON sidecar naming shape and channels.
+
+The sidecar lets call_variants refuse a model trained on other tensors before it produces garbage.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from .errors import InputError, ModelError
+
+EXAMPLES_VERSION = "dvcall-examples-1"
+
+
+def _tf():
+    import tensorflow as tf  # imported lazily: the CLI's --help must not pay for TensorFlow
+
+    return tf
+
+
+@dataclass
+class VariantInfo:
+    """What postprocess needs to write a VCF record; travels inside every example and every call."""
+
+    contig: str
+    start: int
+    ref: str
+    alts: tuple[str, ...]
+    depth: int
+    allele_depths: tuple[int, ...]
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.ref)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps([self.contig, self.start, self.ref, list(self.alts), self.depth, list(self.allele_depths)]).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "VariantInfo":
+        c, s, r, a, d, ad = json.loads(data)
+        return cls(c, s, r, tuple(a), d, tuple(ad))
+
+
+def sidecar_path(examples_path: str) -> str:
+    return examples_path + ".example_info.json"
+
+
+def write_sidecar(examples_path: str, shape: tuple[int, int, int], channels: list[int]) -> None:
+    with open(sidecar_path(examples_path), "w") as fh:
+        json.dump({"version": EXAMPLES_VERSION, "shape": list(shape), "channels": list(channels)}, fh)
+
+
+def read_sidecar(examples_path: str) -> dict:
+    path = sidecar_path(examples_path)
+    if not os.path.exists(path):
+        raise InputError(f"{examples_path} has no sidecar {path}: regenerate the examples with `dvcall make-examples`")
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def expand_paths(spec: str) -> list[str]:
+    """A path, a glob, or a comma-separated list of either."""
+    paths: list[str] = []
+    for part in spec.split(","):
+        matched = sorted(glob.glob(part)) if any(ch in part for ch in "*?[") else [part]
+        paths.extend(matched)
+    missing = [p for p in paths if not os.path.exists(p)]
+    if not paths or missing:
+        raise InputError(f"no examples found at {missing[0] if missing else spec}: run `dvcall make-examples` first")
+    return paths
+
+
+class ExampleWriter:
+    """Writes examples; the file appears under its final name only on close (no half-written outputs)."""
+
+    def __init__(self, path: str):
+        tf = _tf()
+        self.path = path
+        self._tmp = path + ".partial"
+        self._writer = tf.io.TFRecordWriter(self._tmp, options="GZIP")
+        self._tf = tf
+        self.count = 0
+
+    def write(self, variant: VariantInfo, alt_indices: tuple[int, ...], image: np.ndarray, label: int | None = None) -> None:
+        tf = self._tf
+        feats = {
+            "locus": _bytes(f"{variant.contig}:{variant.start + 1}-{variant.end}".encode()),
+            "variant/encoded": _bytes(variant.to_bytes()),
+            "variant_type": _ints([2 if any(len(a) != len(variant.ref) for a in variant.alts) else 1]),
+            "alt_allele_indices/encoded": _bytes(",".join(map(str, alt_indices)).encode()),
+            "image/encoded": _bytes(image.tobytes()),
+            "image/shape": _ints(list(image.shape)),
+        }
+        if label is not None:
+            feats["label"] = _ints([label])
+        self._writer.write(tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString())
+        self.count += 1
+
+    def close(self) -> None:
+        self._writer.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        self._writer.close()
+        if os.path.exists(self._tmp):
+            os.remove(self._tmp)
+
+
+def _bytes(value: bytes):
+    tf = _tf()
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def _ints(values: list[int]):
+    tf = _tf()
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+
+def example_dataset(paths: list[str], shape: tuple[int, int, int], with_label: bool):
+    """tf.data pipeline of (image uint8 HWC, label) or (image, variant bytes, alt indices bytes)."""
+    tf = _tf()
+    spec = {
+        "image/encoded": tf.io.FixedLenFeature([], tf.string),
+        "variant/encoded": tf.io.FixedLenFeature([], tf.string),
+        "alt_allele_indices/encoded": tf.io.FixedLenFeature([], tf.string),
+    }
+    if with_label:
+        spec["label"] = tf.io.FixedLenFeature([], tf.int64)
+
+    def parse(record):
+        ex = tf.io.parse_single_example(record, spec)
+        image = tf.reshape(tf.io.decode_raw(ex["image/encoded"], tf.uint8), shape)
+        if with_label:
+            return image, ex["label"]
+        return image, ex["variant/encoded"], ex["alt_allele_indices/encoded"]
+
+    ds = tf.data.TFRecordDataset(paths, compression_type="GZIP", num_parallel_reads=min(4, len(paths)))
+    return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def check_model_matches(examples_info: dict, model_info: dict, model_dir: str) -> None:
+    """Refuse a model whose input tensor differs from the examples'."""
+    if list(examples_info["shape"]) != list(model_info["shape"]) or list(examples_info["channels"]) != list(model_info["channels"]):
+        raise ModelError(
+            f"model {model_dir} expects examples of shape {model_info['shape']} channels {model_info['channels']}, "
+            f"but the examples have shape {examples_info['shape']} channels {examples_info['channels']}: "
+            "use the model trained for these examples or remake the examples with matching options")
+
+
+# --- call_variants output: one record per example, probabilities over (0, 1, 2 copies of the alt set) ---
+
+@dataclass
+class CallRecord:
+    variant: VariantInfo
+    alt_indices: tuple[int, ...]
+    probabilities: tuple[float, float, float]
+
+
+def write_calls(path: str, records: Iterator[CallRecord]) -> int:
+    """Calls as JSON lines (gzip): small, greppable, and no TensorFlow needed to read them back."""
+    import gzip
+
+    tmp = path + ".partial"
+    n = 0
+    with gzip.open(tmp, "wt") as fh:
+        for r in records:
+            v = r.variant
+            fh.write(json.dumps({"v": [v.contig, v.start, v.ref, list(v.alts), v.depth, list(v.allele_depths)],
+                                 "i": list(r.alt_indices), "p": [round(float(x), 10) for x in r.probabilities]}) + "\n")
+            n += 1
+    os.replace(tmp, path)
+    return n
+
+
+def read_calls(paths: list[str]) -> Iterator[CallRecord]:
+    import gzip
+
+    for path in paths:
+        try:
+            with gzip.open(path, "rt") as fh:
+                for line in fh:
+                    d = json.loads(line)
+                    c, s, r, a, dp, ad = d["v"]
+                    yield CallRecord(VariantInfo(c, s, r, tuple(a), dp, tuple(ad)), tuple(d["i"]), tuple(d["p"]))
+        except (OSError, json.JSONDecodeError, KeyError) as exc:
+            raise InputError(f"cannot read calls from {path} ({exc}): rerun `dvcall call-variants`") from None

@@ -1,0 +1,86 @@
+"""Genotype arithmetic: merge per-subset probabilities, then GT/GQ/QUAL/PL as DeepVariant computes them (DESIGN §9)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_CONFIDENCE = 1.0 - 1.25e-10
+MULTI_ALLELIC_QUAL_FILTER = 1.0
+
+
+def genotype_pairs(n_alleles: int) -> list[tuple[int, int]]:
+    """Diploid genotypes in VCF order: 0/0, 0/1, 1/1, 0/2, 1/2, 2/2, ..."""
+    return [(a, b) for b in range(n_alleles) for a in range(b + 1)]
+
+
+def ptrue_to_qual(p_true: float) -> float:
+    """Phred of (1 - p), with p capped so quality stays finite (max about 99.03)."""
+    return -10.0 * math.log10(1.0 - min(p_true, MAX_CONFIDENCE))
+
+
+def prune_alts(singles: dict[int, tuple[float, float, float]], n_alts: int) -> list[int]:
+    """Alt indices kept: those whose own image gives QUAL >= 1; at least the best one survives."""
+    quals = {i: ptrue_to_qual(min(1.0, singles[i][1] + singles[i][2])) for i in range(n_alts) if i in singles}
+    kept = [i for i in range(n_alts) if quals.get(i, 0.0) >= MULTI_ALLELIC_QUAL_FILTER]
+    if not kept:
+        kept = [max(quals, key=lambda i: quals[i])] if quals else [0]
+    return kept
+
+
+def merge_min_rule(images: dict[tuple[int, ...], tuple[float, float, float]], alts: list[int]) -> np.ndarray:
+    """Genotype probabilities over [ref] + alts (VCF order) as the min over every image covering each genotype."""
+    n = len(alts) + 1
+    pairs = genotype_pairs(n)
+    probs = np.ones(len(pairs))
+    allowed = set(alts)
+    for subset, p in images.items():
+        if not set(subset) <= allowed:
+            continue
+        local = {alts.index(a) + 1 for a in subset}
+        for k, (a, b) in enumerate(pairs):
+            if a == 0 and b == 0:
+                probs[k] = min(probs[k], p[0])
+            elif a == 0 and b in local:
+                probs[k] = min(probs[k], p[1])
+            elif a in local and b in local:
+                probs[k] = min(probs[k], p[2])
+    # Genotypes no image speaks to (e.g. 1/2 without a pair image) get no support.
+    covered = np.zeros(len(pairs), bool)
+    for subset in images:
+        if set(subset) <= allowed:
+            local = {alts.index(a) + 1 for a in subset}
+            for k, (a, b) in enumerate(pairs):
+                covered[k] |= (a == 0 and b == 0) or (a == 0 and b in local) or (a in local and b in local)
+    probs[~covered] = 0.0
+    total = probs.sum()
+    return probs / total if total > 0 else np.full(len(pairs), 1.0 / len(pairs))
+
+
+@dataclass(frozen=True)
+class GenotypeCall:
+    genotype: tuple[int, int]
+    gq: int
+    qual: float
+    pl: tuple[int, ...]
+
+
+def call_genotype(probs: np.ndarray) -> GenotypeCall:
+    """GT = first argmax; GQ, QUAL and PL with DeepVariant's caps and rounding."""
+    n_alleles = int(round((math.sqrt(8 * len(probs) + 1) - 1) / 2))
+    pairs = genotype_pairs(n_alleles)
+    k = int(np.argmax(probs))
+    gq = int(np.around(-10.0 * math.log10(1.0 - min(float(probs[k]), MAX_CONFIDENCE))))
+    p_variant = float(min(1.0, probs[1:].sum()))
+    qual = round(ptrue_to_qual(p_variant), 7)
+    gl = np.log10(np.maximum(probs, 1.25e-10))
+    pl = tuple(int(-10.0 * (g - gl.max())) for g in gl)
+    return GenotypeCall(pairs[k], max(0, min(gq, 99)), qual, pl)
+
+
+def simplify_alleles(ref: str, alts: list[str]) -> tuple[str, list[str]]:
+    """Drop the common suffix of REF and all ALTs (keeping one base each), as after allele pruning."""
+    while len(ref) > 1 and all(len(a) > 1 and a[-1] == ref[-1] for a in alts):
+        ref, alts = ref[:-1], [a[:-1] for a in alts]
+    return ref, alts

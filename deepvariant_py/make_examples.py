@@ -1,0 +1,144 @@
+"""make_examples: partitions -> reads -> candidates -> pileup tensors -> TFRecord (+ labels in training)."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from .candidates import Candidate, CandidateThresholds, find_candidates
+from .errors import InputError
+from .examples_io import ExampleWriter, VariantInfo, write_sidecar
+from .pileup import CHANNEL_ENUMS, Canvas, PileupOptions, build_images
+from .read_events import extract_events
+from .reads import ReadFilter, fetch_reads, open_alignments
+from .reference import Reference
+from .regions import Region, merge_regions, parse_regions, partition, shard
+
+log = logging.getLogger("dvcall")
+
+
+@dataclass
+class MakeExamplesOptions:
+    read_filter: ReadFilter = field(default_factory=ReadFilter)
+    thresholds: CandidateThresholds = field(default_factory=CandidateThresholds)
+    pileup: PileupOptions = field(default_factory=PileupOptions)
+    partition_size: int = 1000
+
+
+@dataclass
+class TrainingInputs:
+    truth_vcf: str
+    confident_bed: str
+
+
+@dataclass
+class MakeExamplesStats:
+    partitions: int = 0
+    reads: int = 0
+    candidates: int = 0
+    examples: int = 0
+    seconds: float = 0.0
+
+
+def calling_partitions(reference: Reference, reads_contigs: set[str], region_specs: list[str], partition_size: int) -> list[Region]:
+    """Regions the user asked for (or every shared contig), cut into fixed partitions."""
+    lengths = {c.name: c.length for c in reference.contigs}
+    if region_specs:
+        regions = parse_regions(region_specs, lengths)
+    else:
+        regions = [Region(c.name, 0, c.length) for c in reference.contigs if c.name in reads_contigs]
+    return partition(merge_regions(regions, list(lengths)), partition_size)
+
+
+def process_partition(handle, reference: Reference, region: Region, opts: MakeExamplesOptions
+                      ) -> tuple[list[Candidate], Canvas | None, int]:
+    """Reads, candidates and the drawn canvas of one partition."""
+    reads = fetch_reads(handle, region, opts.read_filter)
+    if not reads:
+        return [], None, 0
+    hw = opts.pileup.half_width
+    lo = min(min(r.reference_start for r in reads), region.start - hw) - 1
+    hi = max(max(r.reference_end for r in reads), region.end + hw) + 1
+    ref_offset = max(0, lo)
+    ref_seq = reference.fetch(region.contig, ref_offset, hi)
+    events = extract_events(reads, ref_seq, ref_offset, opts.thresholds.min_base_quality)
+    candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds)
+    contig_len = reference.length(region.contig)
+    candidates = [c for c in candidates if c.start - hw >= 0 and c.start + hw + 1 <= contig_len]
+    canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1) if candidates else None
+    return candidates, canvas, len(reads)
+
+
+def make_examples(ref_path: str, reads_path: str, output: str, region_specs: list[str], opts: MakeExamplesOptions,
+                  shard_index: int = 0, num_shards: int = 1, training: TrainingInputs | None = None,
+                  progress=None) -> MakeExamplesStats:
+    """Write the examples of shard `shard_index`/`num_shards` to `output`; returns counts for the run summary."""
+    t0 = time.time()
+    reference = Reference(ref_path)
+    handle = open_alignments(reads_path, reference)
+    parts = shard(calling_partitions(reference, set(handle.references), region_specs, opts.partition_size), shard_index, num_shards)
+    labeler = _Labeler(training, reference) if training else None
+    writer = ExampleWriter(output)
+    stats = MakeExamplesStats()
+    try:
+        for region in parts:
+            candidates, canvas, n_reads = process_partition(handle, reference, region, opts)
+            stats.partitions += 1
+            stats.reads += n_reads
+            if candidates:
+                genotypes = labeler.genotypes(region, candidates) if labeler else [None] * len(candidates)
+                for cand, gt in zip(candidates, genotypes):
+                    if labeler and gt is None:
+                        continue  # outside the confident regions: no example
+                    stats.candidates += 1
+                    info = VariantInfo(cand.contig, cand.start, cand.ref, cand.alts, cand.depth, cand.allele_depths)
+                    for subset, image in build_images(canvas, cand, opts.pileup):
+                        label = labeler.label(gt, subset) if labeler else None
+                        writer.write(info, subset, image, label)
+                        stats.examples += 1
+            if progress:
+                progress(stats)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        handle.close()
+    write_sidecar(output, opts.pileup.shape, list(CHANNEL_ENUMS))
+    stats.seconds = time.time() - t0
+    return stats
+
+
+class _Labeler:
+    """Truth genotypes for candidates inside the confident regions (haplotype-aware matching)."""
+
+    PAD = 200
+
+    def __init__(self, training: TrainingInputs, reference: Reference):
+        from . import labeler
+        from .regions import read_bed
+
+        self._lib = labeler
+        self.truth_vcf = training.truth_vcf
+        self.reference = reference
+        lengths = {c.name: c.length for c in reference.contigs}
+        self.confident: dict[str, list[Region]] = {}
+        for r in read_bed(training.confident_bed, lengths):
+            self.confident.setdefault(r.contig, []).append(r)
+
+    def _is_confident(self, c: Candidate) -> bool:
+        return any(r.start < c.end and c.start < r.end for r in self.confident.get(c.contig, ()))
+
+    def genotypes(self, region: Region, candidates: list[Candidate]) -> list[tuple[int, int] | None]:
+        lib = self._lib
+        try:
+            truths = lib.read_truth(self.truth_vcf, region.contig, max(0, region.start - self.PAD), region.end + self.PAD)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read truth VCF {self.truth_vcf} ({exc}): it must be bgzipped and tabix-indexed") from None
+        records = [lib.VariantRecord(c.start, c.ref, c.alts) for c in candidates]
+        contig = region.contig
+        gts = lib.label_genotypes(records, truths, lambda s, e: self.reference.fetch(contig, s, e))
+        return [gt if self._is_confident(c) else None for c, gt in zip(candidates, gts)]
+
+    def label(self, genotype: tuple[int, int], subset: tuple[int, ...]) -> int:
+        return self._lib.label_for_alt_subset(genotype, subset)

@@ -1,0 +1,170 @@
+"""Reads flattened into per-base events (aligned bases) and per-read events (indels, soft clips).
+
+Allele counting and pileup drawing both consume these arrays, so each CIGAR is walked once per
+partition and everything downstream is numpy over all reads at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pysam
+
+# Base codes shared by counting and drawing.
+A, C, G, T, N, STAR = 0, 1, 2, 3, 4, 5
+BASES = "ACGT"
+_CODE = np.full(256, N, dtype=np.uint8)
+for _i, _b in enumerate("ACGT"):
+    _CODE[ord(_b)] = _i
+    _CODE[ord(_b.lower())] = _i
+
+MISSING_BASE_QUALITY = 30
+"""Quality assumed for reads stored without qualities ('*'): usable, but not trusted as Q40."""
+
+INSERTION, DELETION, SOFT_CLIP = 1, 2, 3
+
+_M_OPS = (0, 7, 8)  # M, =, X
+
+
+def encode_bases(seq: str) -> np.ndarray:
+    """ASCII bases to codes 0-3 (ACGT) and 4 (anything else)."""
+    return _CODE[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
+
+
+@dataclass
+class ReadEvents:
+    """All reads of a partition as flat arrays; row i of every per-read array is reads[i]."""
+
+    n_reads: int
+    start: np.ndarray  # per read: reference_start
+    end: np.ndarray  # per read: reference_end
+    mapq: np.ndarray
+    reverse: np.ndarray  # bool
+    hp: np.ndarray  # HP tag, 0 if absent
+    # aligned bases
+    m_read: np.ndarray
+    m_pos: np.ndarray
+    m_base: np.ndarray
+    m_qual: np.ndarray
+    # indel / soft clip events, anchored at the reference base before the event
+    e_read: np.ndarray
+    e_pos: np.ndarray
+    e_kind: np.ndarray
+    e_bases: list[str]  # anchor base + inserted/deleted/clipped bases
+    e_low_quality: np.ndarray  # bool
+    e_draw_qual: np.ndarray  # base quality drawn for the '*' pixel
+
+
+def _hp(read: pysam.AlignedSegment) -> int:
+    try:
+        value = int(read.get_tag("HP"))
+    except (KeyError, ValueError, TypeError):
+        return 0
+    return value if value > 0 else 0
+
+
+def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: int, min_base_quality: int = 10) -> ReadEvents:
+    """Walk every CIGAR once (per operation, not per base) and expand aligned blocks with numpy.
+
+    `ref_seq` must cover every read's span (plus one base before) starting at `ref_offset`.
+    """
+    n = len(reads)
+    starts = np.zeros(n, np.int64)
+    ends = np.zeros(n, np.int64)
+    mapq = np.zeros(n, np.int16)
+    reverse = np.zeros(n, bool)
+    hp = np.zeros(n, np.int16)
+    seqs: list[bytes] = []
+    quals: list[np.ndarray] = []
+    b_read: list[int] = []
+    b_ref: list[int] = []
+    b_query: list[int] = []
+    b_len: list[int] = []
+    e_read: list[int] = []
+    e_pos: list[int] = []
+    e_kind: list[int] = []
+    e_bases: list[str] = []
+    e_low: list[bool] = []
+    e_dq: list[int] = []
+    q_offset = 0
+    for i, read in enumerate(reads):
+        seq = read.query_sequence
+        qual = read.query_qualities
+        qarr = np.frombuffer(qual, dtype=np.uint8) if qual is not None and len(qual) == len(seq) else np.full(len(seq), MISSING_BASE_QUALITY, np.uint8)
+        seqs.append(seq.encode("ascii"))
+        quals.append(qarr)
+        pos = read.reference_start
+        starts[i] = pos
+        mapq[i] = read.mapping_quality
+        reverse[i] = read.is_reverse
+        hp[i] = _hp(read)
+        q = 0
+        cigar = read.cigartuples
+        first_real = next((k for k, (op, _) in enumerate(cigar) if op != 5), 0)
+        for k, (op, length) in enumerate(cigar):
+            if op in _M_OPS:
+                b_read.append(i)
+                b_ref.append(pos)
+                b_query.append(q_offset + q)
+                b_len.append(length)
+                pos += length
+                q += length
+            elif op == 1 or op == 4:  # insertion, soft clip: anchored on the base before
+                prev = seq[q - 1] if (q > 0 and k != first_real) else ref_seq[pos - 1 - ref_offset] if pos - 1 >= ref_offset else "N"
+                inserted = seq[q:q + length]
+                iq = qarr[q:q + length]
+                e_read.append(i)
+                e_pos.append(pos - 1)
+                e_kind.append(INSERTION if op == 1 else SOFT_CLIP)
+                e_bases.append((prev + inserted).upper())
+                e_low.append(bool(iq.sum() < min_base_quality * length))
+                e_dq.append(int(iq[0]) if length else 0)
+                q += length
+            elif op == 2:
+                prev = seq[q - 1] if q > 0 else ref_seq[pos - 1 - ref_offset] if pos - 1 >= ref_offset else "N"
+                e_read.append(i)
+                e_pos.append(pos - 1)
+                e_kind.append(DELETION)
+                e_bases.append(prev.upper() + ref_seq[pos - ref_offset:pos - ref_offset + length])
+                e_low.append(False)
+                e_dq.append(int(qarr[q - 1]) if q > 0 else int(qarr[0]) if len(qarr) else 0)
+                pos += length
+            elif op == 3:  # N: reference skip
+                pos += length
+            # H, P: nothing
+        ends[i] = pos
+        q_offset += len(seq)
+
+    all_codes = _CODE[np.frombuffer(b"".join(seqs), dtype=np.uint8)] if seqs else np.zeros(0, np.uint8)
+    all_quals = np.concatenate(quals) if quals else np.zeros(0, np.uint8)
+    b_len_a = np.asarray(b_len, np.int64)
+    total = int(b_len_a.sum())
+    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(b_len_a) - b_len_a, b_len_a)
+    m_read = np.repeat(np.asarray(b_read, np.int64), b_len_a)
+    m_pos = np.repeat(np.asarray(b_ref, np.int64), b_len_a) + within
+    q_idx = np.repeat(np.asarray(b_query, np.int64), b_len_a) + within
+    return ReadEvents(
+        n_reads=n, start=starts, end=ends, mapq=mapq, reverse=reverse, hp=hp,
+        m_read=m_read, m_pos=m_pos, m_base=all_codes[q_idx], m_qual=all_quals[q_idx],
+        e_read=np.asarray(e_read, np.int64), e_pos=np.asarray(e_pos, np.int64), e_kind=np.asarray(e_kind, np.int8),
+        e_bases=e_bases, e_low_quality=np.asarray(e_low, bool), e_draw_qual=np.asarray(e_dq, np.uint8),
+    )
+
+
+def valid_event_mask(events: ReadEvents) -> np.ndarray:
+    """Events whose bases are all ACGT; others are ignored like DeepVariant's allele counter does."""
+    return np.array([set(b) <= _ACGT for b in events.e_bases], dtype=bool) if events.e_bases else np.zeros(0, bool)
+
+
+_ACGT = set("ACGT")
+
+
+def anchor_overridden(events: ReadEvents, valid: np.ndarray) -> np.ndarray:
+    """Aligned-base events replaced by an indel/soft-clip of the same read at the same anchor (one allele per read per position)."""
+    if not valid.any() or len(events.m_pos) == 0:
+        return np.zeros(len(events.m_pos), bool)
+    span = int(max(events.m_pos.max(), events.e_pos.max()) + 2)
+    base = int(min(events.m_pos.min(), events.e_pos.min()))
+    m_key = events.m_read * span + (events.m_pos - base)
+    e_key = events.e_read[valid] * span + (events.e_pos[valid] - base)
+    return np.isin(m_key, e_key)

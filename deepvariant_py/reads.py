@@ -1,0 +1,120 @@
+"""Open BAM/CRAM with clear errors, check it against the reference, and fetch filtered reads per region."""
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pysam
+
+from .errors import InputError
+from .reference import Reference
+from .regions import Region
+
+RESERVOIR_SEED = 609314161
+
+
+@dataclass(frozen=True)
+class ReadFilter:
+    """DeepVariant's reader defaults (DESIGN §1)."""
+
+    min_mapping_quality: int = 5
+    keep_duplicates: bool = False
+    keep_secondary: bool = False
+    keep_supplementary: bool = False
+    max_reads_per_partition: int = 1500
+    downsample_fraction: float = 0.0
+
+
+def open_alignments(path: str, reference: Reference) -> pysam.AlignmentFile:
+    """Open reads, checking the index and that the contigs agree with the reference in name and length."""
+    if not os.path.exists(path):
+        raise InputError(f"reads file {path} does not exist: pass an existing BAM or CRAM with --reads")
+    is_cram = path.endswith(".cram")
+    index_candidates = [path + ".crai", path[:-5] + ".crai"] if is_cram else [path + ".bai", path[:-4] + ".bai", path + ".csi"]
+    if not any(os.path.exists(p) for p in index_candidates):
+        raise InputError(f"reads file {path} has no index: run `samtools index {path}`")
+    save = pysam.set_verbosity(0)
+    try:
+        handle = pysam.AlignmentFile(path, "rc" if is_cram else "rb", reference_filename=reference.path if is_cram else None)
+    except (OSError, ValueError) as exc:
+        kind = "CRAM" if is_cram else "BAM"
+        raise InputError(f"cannot read {path} as {kind} ({exc}): is the file truncated or not a {kind}?") from None
+    finally:
+        pysam.set_verbosity(save)
+    check_contigs(handle, reference, path)
+    return handle
+
+
+def check_contigs(handle: pysam.AlignmentFile, reference: Reference, path: str) -> None:
+    """Refuse a BAM whose contigs differ from the reference (chr20 vs 20, or another build)."""
+    bam = dict(zip(handle.references, handle.lengths))
+    ref = {c.name: c.length for c in reference.contigs}
+    shared = [c for c in bam if c in ref]
+    if not shared:
+        renamed = {("chr" + c if not c.startswith("chr") else c[3:]): l for c, l in bam.items()}
+        if any(c in ref for c in renamed):
+            example = next(c for c in bam if (("chr" + c) if not c.startswith("chr") else c[3:]) in ref)
+            raise InputError(
+                f"contig names differ between {path} and the reference (reads use {example!r}, reference uses "
+                f"{('chr' + example) if not example.startswith('chr') else example[3:]!r}): use the reference the reads were aligned to")
+        raise InputError(f"{path} shares no contig with the reference {reference.path}: use the reference the reads were aligned to")
+    mismatched = [c for c in shared if bam[c] != ref[c]]
+    if mismatched:
+        c = mismatched[0]
+        raise InputError(f"contig {c} has length {bam[c]:,} in {path} but {ref[c]:,} in the reference: use the reference the reads were aligned to")
+
+
+def sample_name(handle: pysam.AlignmentFile, default: str = "SAMPLE") -> str:
+    """The SM of the first @RG, as DeepVariant names the VCF sample."""
+    for rg in handle.header.to_dict().get("RG", []):
+        if rg.get("SM"):
+            return str(rg["SM"])
+    return default
+
+
+def _passes(read: pysam.AlignedSegment, flt: ReadFilter) -> bool:
+    if read.is_unmapped or read.is_qcfail or read.mapping_quality < flt.min_mapping_quality:
+        return False
+    if read.is_duplicate and not flt.keep_duplicates:
+        return False
+    if read.is_secondary and not flt.keep_secondary:
+        return False
+    if read.is_supplementary and not flt.keep_supplementary:
+        return False
+    if read.query_sequence is None or read.cigartuples is None:
+        return False
+    # "Improperly placed": paired, not proper, mate on another contig.
+    if read.is_paired and not read.is_proper_pair and not read.mate_is_unmapped and read.next_reference_id != read.reference_id:
+        return False
+    return True
+
+
+def fetch_reads(handle: pysam.AlignmentFile, region: Region, flt: ReadFilter) -> list[pysam.AlignedSegment]:
+    """Filtered reads overlapping the region, reservoir-sampled with a seed fixed per partition (deterministic output)."""
+    if region.contig not in handle.references:
+        return []
+    try:
+        reads = [r for r in handle.fetch(region.contig, region.start, region.end) if _passes(r, flt)]
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {region} from the reads file ({exc}): is the file truncated?") from None
+    if flt.downsample_fraction > 0:
+        # Hash the fragment name so both mates and every partition a read spans make the same choice.
+        limit = int(flt.downsample_fraction * 0xFFFFFFFF)
+        reads = [r for r in reads if zlib.crc32(r.query_name.encode()) <= limit]
+    cap = flt.max_reads_per_partition
+    if cap > 0 and len(reads) > cap:
+        reads = reservoir_sample(reads, cap, np.random.RandomState(RESERVOIR_SEED))
+        reads.sort(key=lambda r: r.reference_start)
+    return reads
+
+
+def reservoir_sample(items: list, k: int, rng: np.random.RandomState) -> list:
+    """Algorithm R, as DeepVariant caps reads per partition."""
+    out = list(items[:k])
+    for i in range(k, len(items)):
+        j = rng.randint(0, i + 1)
+        if j < k:
+            out[j] = items[i]
+    return out

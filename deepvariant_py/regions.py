@@ -1,0 +1,125 @@
+"""Regions: parse user strings and BEDs, intersect with shared contigs, and cut into fixed partitions.
+
+Coordinates are 0-based half-open everywhere inside dvcall; "chr20:1,000-2,000" strings are 1-based
+inclusive as samtools writes them.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from .errors import InputError
+
+PARTITION_SIZE = 1000
+
+
+@dataclass(frozen=True, order=True)
+class Region:
+    contig: str
+    start: int
+    end: int
+
+    def __str__(self) -> str:
+        return f"{self.contig}:{self.start + 1}-{self.end}"
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+_REGION_RE = re.compile(r"^(?P<contig>[^:\s]+)(?::(?P<start>[\d,]+)(?:-(?P<end>[\d,]+))?)?$")
+
+
+def parse_region_string(text: str, contig_lengths: dict[str, int]) -> Region:
+    """Parse 'chr20', 'chr20:100' or 'chr20:10,000-20,000' (1-based, inclusive) into a Region."""
+    m = _REGION_RE.match(text.strip())
+    if not m:
+        raise InputError(f"cannot parse region {text!r}: write it as CONTIG, CONTIG:START-END or a BED file path")
+    contig = m.group("contig")
+    if contig not in contig_lengths:
+        hint = _contig_name_hint(contig, contig_lengths)
+        raise InputError(f"region {text!r} names contig {contig!r}, which is not in the reference{hint}")
+    length = contig_lengths[contig]
+    if m.group("start") is None:
+        return Region(contig, 0, length)
+    start = int(m.group("start").replace(",", "")) - 1
+    end = int(m.group("end").replace(",", "")) if m.group("end") else start + 1
+    if start < 0 or end <= start:
+        raise InputError(f"region {text!r} is empty or reversed: START must be >= 1 and <= END")
+    if end > length:
+        raise InputError(f"region {text!r} ends past the end of {contig} (length {length:,}): shorten it")
+    return Region(contig, start, end)
+
+
+def _contig_name_hint(contig: str, contig_lengths: dict[str, int]) -> str:
+    alt = contig[3:] if contig.startswith("chr") else "chr" + contig
+    if alt in contig_lengths:
+        return f" (the reference calls it {alt!r}: use that name)"
+    return ""
+
+
+def read_bed(path: str, contig_lengths: dict[str, int]) -> list[Region]:
+    """BED intervals as Regions; header/track lines are skipped."""
+    if not os.path.exists(path):
+        raise InputError(f"BED file {path} does not exist")
+    out = []
+    opener = __import__("gzip").open if path.endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            fields = line.split("\t") if "\t" in line else line.split()
+            try:
+                contig, start, end = fields[0], int(fields[1]), int(fields[2])
+            except (IndexError, ValueError):
+                raise InputError(f"{path} line {lineno} is not BED (CONTIG<tab>START<tab>END): {line.strip()[:60]!r}") from None
+            if contig not in contig_lengths:
+                raise InputError(f"{path} line {lineno}: contig {contig!r} is not in the reference{_contig_name_hint(contig, contig_lengths)}")
+            end = min(end, contig_lengths[contig])
+            if end > start:
+                out.append(Region(contig, start, end))
+    return out
+
+
+def parse_regions(specs: Iterable[str], contig_lengths: dict[str, int]) -> list[Region]:
+    """Each spec is a region string or a BED path; result is sorted and merged."""
+    regions: list[Region] = []
+    for spec in specs:
+        for piece in spec.split() if " " in spec.strip() else [spec]:
+            if piece.endswith((".bed", ".bed.gz")) or os.path.isfile(piece):
+                regions.extend(read_bed(piece, contig_lengths))
+            else:
+                regions.append(parse_region_string(piece, contig_lengths))
+    return merge_regions(regions, list(contig_lengths))
+
+
+def merge_regions(regions: list[Region], contig_order: list[str]) -> list[Region]:
+    """Sort by reference contig order then start, and merge overlapping or touching intervals."""
+    order = {c: i for i, c in enumerate(contig_order)}
+    merged: list[Region] = []
+    for r in sorted(regions, key=lambda r: (order.get(r.contig, len(order)), r.start, r.end)):
+        if merged and merged[-1].contig == r.contig and r.start <= merged[-1].end:
+            last = merged[-1]
+            merged[-1] = Region(last.contig, last.start, max(last.end, r.end))
+        else:
+            merged.append(r)
+    return merged
+
+
+def partition(regions: list[Region], size: int = PARTITION_SIZE) -> list[Region]:
+    """Cut regions into consecutive chunks aligned to multiples of `size`, so partitions never depend on how the work is sharded."""
+    out = []
+    for r in regions:
+        start = r.start
+        while start < r.end:
+            end = min(r.end, (start // size + 1) * size)
+            out.append(Region(r.contig, start, end))
+            start = end
+    return out
+
+
+def shard(partitions: list[Region], index: int, count: int) -> list[Region]:
+    """Partitions of shard `index` of `count` (i % count == index), as DeepVariant assigns them."""
+    return [p for i, p in enumerate(partitions) if i % count == index]

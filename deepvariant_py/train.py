@@ -1,0 +1,112 @@
+"""train: fit the genotype CNN on labelled examples, keep the best checkpoint on a tuning set, resume after a stop."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from .errors import InputError
+from .examples_io import example_dataset, expand_paths, read_sidecar
+from .model import ModelInfo, build_model, load_model, save_model
+
+log = logging.getLogger("dvcall")
+TRAINING_SEED = 400620758
+
+
+@dataclass
+class TrainOptions:
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    tune_every: int = 10  # without --tune-examples, every 10th example is held out for tuning
+    shuffle_buffer: int = 20000
+    cache: bool = True
+    init_model: str | None = None
+    label_smoothing: float = 1e-3
+
+
+def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
+    import tensorflow as tf
+
+    paths = expand_paths(train_spec)
+    info = read_sidecar(paths[0])
+    shape = tuple(info["shape"])
+    for p in paths[1:]:
+        other = read_sidecar(p)
+        if other["shape"] != info["shape"] or other["channels"] != info["channels"]:
+            raise InputError(f"{p} has tensors {other['shape']} {other['channels']}, unlike {paths[0]}: train on one kind of examples")
+    full = example_dataset(paths, shape, with_label=True)
+
+    def onehot(image, label):
+        return image, tf.one_hot(label, 3)
+
+    if tune_spec:
+        train_ds = full
+        tune_ds = example_dataset(expand_paths(tune_spec), shape, with_label=True)
+    else:
+        indexed = full.enumerate()
+        train_ds = indexed.filter(lambda i, x: i % opts.tune_every != 0).map(lambda i, x: x)
+        tune_ds = indexed.filter(lambda i, x: i % opts.tune_every == 0).map(lambda i, x: x)
+    if opts.cache:
+        train_ds, tune_ds = train_ds.cache(), tune_ds.cache()
+    train_ds = (train_ds.shuffle(opts.shuffle_buffer, seed=TRAINING_SEED, reshuffle_each_iteration=True)
+                .map(onehot).batch(opts.batch_size).prefetch(4))
+    tune_ds = tune_ds.map(onehot).batch(512).prefetch(2)
+    return train_ds, tune_ds, info
+
+
+def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_examples: str | None = None) -> dict:
+    """Train and write the best model (by tuning accuracy) to output_dir; rerunning the same command resumes."""
+    import keras
+
+    keras.utils.set_random_seed(TRAINING_SEED)
+    train_ds, tune_ds, info = _datasets(train_examples, tune_examples, opts)
+    os.makedirs(output_dir, exist_ok=True)
+    model_info = ModelInfo(shape=list(info["shape"]), channels=list(info["channels"]))
+    model = load_model(opts.init_model) if opts.init_model else build_model(tuple(info["shape"]))
+    steps = sum(1 for _ in train_ds) * opts.epochs
+    schedule = keras.optimizers.schedules.CosineDecay(opts.learning_rate, decay_steps=max(1, steps), alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=opts.label_smoothing),
+                  metrics=["accuracy"])
+    history_path = os.path.join(output_dir, "training_log.csv")
+    best = _best_checkpoint(output_dir, model_info)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(os.path.join(output_dir, "resume"), delete_checkpoint=True),
+        keras.callbacks.CSVLogger(history_path, append=True),
+        best,
+    ]
+    t0 = time.time()
+    model.fit(train_ds, validation_data=tune_ds, epochs=opts.epochs, callbacks=callbacks, verbose=2)
+    summary = {"best_tune_accuracy": best.best, "best_epoch": best.best_epoch, "epochs": opts.epochs,
+               "seconds": round(time.time() - t0, 1)}
+    with open(os.path.join(output_dir, "training_summary.json"), "w") as fh:
+        json.dump(summary, fh, indent=2)
+    return summary
+
+
+def _best_checkpoint(output_dir: str, info: ModelInfo):
+    """A Keras callback that saves the model whenever tuning accuracy improves (ties go to the lower loss)."""
+    import keras
+
+    state_path = os.path.join(output_dir, "best.json")
+
+    class BestCheckpoint(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            saved = json.load(open(state_path)) if os.path.exists(state_path) else {}
+            self.best, self.best_loss, self.best_epoch = saved.get("accuracy", -1.0), saved.get("loss", 1e9), saved.get("epoch", -1)
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            acc, loss = float(logs.get("val_accuracy", 0.0)), float(logs.get("val_loss", 1e9))
+            if acc > self.best or (acc == self.best and loss < self.best_loss):
+                self.best, self.best_loss, self.best_epoch = acc, loss, epoch + 1
+                save_model(self.model, output_dir, info, {"tune_accuracy": acc, "epoch": epoch + 1})
+                with open(state_path, "w") as fh:
+                    json.dump({"accuracy": acc, "loss": loss, "epoch": epoch + 1}, fh)
+                log.info("epoch %d: tuning accuracy %.4f (best so far), model saved", epoch + 1, acc)
+
+    return BestCheckpoint()

@@ -1,0 +1,82 @@
+"""VCF writing: DeepVariant's header and fields, bgzip + tabix, and no half-written file at the output path."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pysam
+
+from . import __version__
+from .errors import OutputError
+from .reference import Contig
+
+FILTERS = {
+    "RefCall": "Genotyping model thinks this site is reference.",
+    "LowQual": "Confidence in this variant being real is below calling threshold.",
+    "NoCall": "Site has depth=0 resulting in no call.",
+}
+
+
+@dataclass
+class VcfRecord:
+    contig: str
+    start: int
+    ref: str
+    alts: list[str]
+    qual: float
+    filter: str
+    genotype: tuple[int, int] | None  # None = ./.
+    gq: int
+    depth: int
+    allele_depths: list[int]
+    vafs: list[float]
+    pl: list[int]
+
+
+def make_header(contigs: list[Contig], sample: str, command: str | None) -> pysam.VariantHeader:
+    header = pysam.VariantHeader()
+    for name, desc in FILTERS.items():
+        header.filters.add(name, None, None, desc)
+    header.info.add("END", 1, "Integer", "End position (for use with symbolic alleles)")
+    header.formats.add("GT", 1, "String", "Genotype")
+    header.formats.add("GQ", 1, "Integer", "Conditional genotype quality")
+    header.formats.add("DP", 1, "Integer", "Read depth")
+    header.formats.add("AD", "R", "Integer", "Read depth for each allele")
+    header.formats.add("VAF", "A", "Float", "Variant allele fractions.")
+    header.formats.add("PL", "G", "Integer", "Phred-scaled genotype likelihoods rounded to the closest integer")
+    for c in contigs:
+        header.contigs.add(c.name, length=c.length)
+    header.add_line(f"##dvcall_version={__version__}")
+    if command:
+        header.add_line(f"##dvcall_command={command}")
+    header.add_sample(sample)
+    return header
+
+
+def write_vcf(path: str, header: pysam.VariantHeader, records: list[VcfRecord]) -> None:
+    """Write bgzipped + tabix-indexed VCF; the file only appears at `path` once complete."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+        raise OutputError(f"cannot write {path}: directory {directory} does not exist or is not writable")
+    tmp = path + ".partial.vcf.gz"
+    try:
+        with pysam.VariantFile(tmp, "wz", header=header) as out:
+            for r in records:
+                rec = out.new_record(contig=r.contig, start=r.start, alleles=[r.ref] + list(r.alts),
+                                     qual=round(r.qual, 1), filter=r.filter)
+                s = rec.samples[0]
+                s["GT"] = r.genotype if r.genotype is not None else (None, None)
+                s["GQ"] = r.gq
+                s["DP"] = r.depth
+                s["AD"] = r.allele_depths
+                s["VAF"] = [round(v, 6) for v in r.vafs]
+                s["PL"] = r.pl
+                out.write(rec)
+        pysam.tabix_index(tmp, preset="vcf", force=True)
+        os.replace(tmp + ".tbi", path + ".tbi")
+        os.replace(tmp, path)
+    except OSError as exc:
+        for p in (tmp, tmp + ".tbi"):
+            if os.path.exists(p):
+                os.remove(p)
+        raise OutputError(f"cannot write {path} ({exc}): check the path and free space") from None

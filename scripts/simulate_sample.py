@@ -1,0 +1,650 @@
+#!/usr/bin/env python3
+"""Simulate one diploid Illumina sample with an exactly known truth set.
+
+Why: dvcall needs labelled training data and held-out test data whose truth is
+certain. We plant variants (real phased HG001 calls and/or random ones, weighted
+towards homopolymers and short tandem repeats where real indels live) into the two
+haplotypes of a reference region, simulate Illumina reads from each haplotype with
+ART, and align them with bwa mem back to the *original* reference, so the caller can
+be run with the same ``--ref`` and the truth VCF uses the original coordinates.
+
+Outputs in --out DIR:
+  reads.bam(.bai)        reads aligned to --ref (pairs where both mates are
+                         unmapped are dropped; they are mostly decoy reads)
+  truth.vcf.gz(.tbi)     phased GT (0|1, 1|0, 1|1, 1|2, 2|1), sorted, normalised
+  confident.bed          the region minus --confident-margin at each end (0-based)
+  sample.json            parameters, planted-variant counts, read counts, timings
+sample.json is written last, so its presence marks a finished sample.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pysam
+
+REQUIRED_TOOLS = ("bcftools", "samtools", "bwa", "art_illumina")
+INSTALL_HINT = "apt-get install samtools bcftools bwa art-nextgen-simulation-tools"
+MIN_GAP = 5  # bp kept free between a random variant and any other variant
+REPEAT_INDEL_FRACTION = 0.8  # share of random indels placed in repeats (brief: >= 0.7)
+HOM_ALT_FRACTION = 1.0 / 3.0
+MAX_INDEL = 15
+MAX_TRIES = 200  # placement attempts per random variant before giving up on it
+BASES = "ACGT"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One planted site. pos0 is the 0-based start of REF on the contig."""
+
+    pos0: int
+    ref: str
+    alts: tuple[str, ...]
+    gt: tuple[int, int]  # phased: (haplotype 1 allele, haplotype 2 allele)
+    source: str  # "giab" (from --truth-source) or "random"
+    note: str = ""  # random indels: repeat context (hp, str2..4, none)
+
+    @property
+    def end0(self) -> int:
+        return self.pos0 + len(self.ref)
+
+    @property
+    def kind(self) -> str:
+        """Mutually exclusive class used for the counts in sample.json."""
+        if len(self.alts) > 1:
+            return "multiallelic"
+        alt = self.alts[0]
+        if len(self.ref) == 1 and len(alt) == 1:
+            return "snp"
+        if len(self.ref) != len(alt):
+            return "indel"
+        return "mnp"
+
+
+# --------------------------------------------------------------------------- utils
+
+
+def check_tools() -> None:
+    """Fail fast with an actionable line when an external tool is missing."""
+    for tool in REQUIRED_TOOLS:
+        if shutil.which(tool) is None:
+            print(f"missing {tool}: {INSTALL_HINT}")
+            sys.exit(2)
+
+
+def run(cmd: str | list[str], log: Path, **kw) -> subprocess.CompletedProcess:
+    """Run a command (shell string for pipelines), appending its stderr to a log."""
+    shell = isinstance(cmd, str)
+    with log.open("a") as fh:
+        fh.write(f"$ {cmd if shell else ' '.join(cmd)}\n")
+        fh.flush()
+        proc = subprocess.run(cmd, shell=shell, stderr=fh, check=False,
+                              executable="/bin/bash" if shell else None, **kw)
+    if proc.returncode != 0:
+        sys.exit(f"command failed ({proc.returncode}), see {log}: {cmd}")
+    return proc
+
+
+def parse_region(text: str, fasta: pysam.FastaFile) -> tuple[str, int, int]:
+    """CONTIG:START-END (1-based inclusive) -> (contig, start0, end0) half-open."""
+    contig, _, span = text.rpartition(":")
+    start_s, _, end_s = span.replace(",", "").partition("-")
+    if not contig or not start_s or not end_s:
+        sys.exit(f"bad --region {text!r}: expected CONTIG:START-END")
+    start0, end0 = int(start_s) - 1, int(end_s)
+    if contig not in fasta.references:
+        sys.exit(f"contig {contig!r} not in --ref")
+    if not 0 <= start0 < end0 <= fasta.get_reference_length(contig):
+        sys.exit(f"--region {text} outside contig {contig}")
+    return contig, start0, end0
+
+
+class RefWindow:
+    """Upper-cased reference slice with contig coordinates (avoids loading a contig)."""
+
+    def __init__(self, fasta: pysam.FastaFile, contig: str, start0: int, end0: int):
+        self.offset = start0
+        self.seq = fasta.fetch(contig, start0, end0).upper()
+
+    def __getitem__(self, key: slice) -> str:
+        return self.seq[key.start - self.offset:key.stop - self.offset]
+
+    def base(self, pos0: int) -> str:
+        if not 0 <= pos0 - self.offset < len(self.seq):
+            raise IndexError(f"position {pos0} outside the loaded reference window")
+        return self.seq[pos0 - self.offset]
+
+
+def normalize(pos0: int, alleles: list[str], ref: RefWindow) -> tuple[int, list[str]]:
+    """Left-align and trim alleles (Tan et al. 2015, as bcftools norm does)."""
+    alleles = list(alleles)
+    while True:
+        if all(alleles) and len({a[-1] for a in alleles}) == 1:
+            alleles = [a[:-1] for a in alleles]
+        elif not all(alleles):
+            pos0 -= 1
+            alleles = [ref.base(pos0) + a for a in alleles]
+        else:
+            break
+    while min(len(a) for a in alleles) >= 2 and len({a[0] for a in alleles}) == 1:
+        alleles = [a[1:] for a in alleles]
+        pos0 += 1
+    return pos0, alleles
+
+
+# ------------------------------------------------------------------ real variants
+
+
+def load_truth_source(path: str, contig: str, start0: int, end0: int, ref: RefWindow,
+                      rng: np.random.Generator) -> tuple[list[Variant], dict[str, int]]:
+    """Keep PASS, non-reference, non-overlapping records inside the region.
+
+    Unused ALT alleles are dropped (then re-trimmed); unphased hets get a random phase.
+    """
+    kept: list[Variant] = []
+    skipped = {"not_pass": 0, "no_alt_gt": 0, "outside_region": 0, "overlap": 0,
+               "ref_mismatch": 0, "symbolic": 0}
+    with pysam.VariantFile(path) as vcf:
+        if contig not in vcf.header.contigs:
+            return kept, skipped
+        for rec in vcf.fetch(contig, start0, end0):
+            if rec.start < start0 or rec.stop > end0:
+                skipped["outside_region"] += 1
+                continue
+            if list(rec.filter.keys()) != ["PASS"]:
+                skipped["not_pass"] += 1
+                continue
+            sample = rec.samples[0]
+            gt = sample["GT"]
+            if gt is None or len(gt) != 2 or None in gt or max(gt) == 0:
+                skipped["no_alt_gt"] += 1
+                continue
+            alleles = rec.alleles
+            if any(not set(a) <= set(BASES) for a in (a.upper() for a in alleles)):
+                skipped["symbolic"] += 1
+                continue
+            if alleles[0].upper() != ref[rec.start:rec.stop]:
+                skipped["ref_mismatch"] += 1
+                continue
+            used = sorted({i for i in gt if i > 0})
+            remap = {0: 0, **{old: new for new, old in enumerate(used, start=1)}}
+            pos0, norm = normalize(rec.start, [alleles[0].upper()]
+                                   + [alleles[i].upper() for i in used], ref)
+            hap = (remap[gt[0]], remap[gt[1]])
+            if not sample.phased and hap[0] != hap[1] and rng.random() < 0.5:
+                hap = (hap[1], hap[0])
+            var = Variant(pos0, norm[0], tuple(norm[1:]), hap, "giab")
+            if var.pos0 < start0:
+                skipped["outside_region"] += 1
+                continue
+            if kept and var.pos0 < kept[-1].end0:
+                skipped["overlap"] += 1
+                continue
+            kept.append(var)
+    return kept, skipped
+
+
+# ---------------------------------------------------------------- random variants
+
+
+def find_repeat_tracts(seq: str, offset: int) -> dict[int, np.ndarray]:
+    """Maximal homopolymers (>=4 bp) and STRs (unit 2-4, >=3 copies) per period.
+
+    Returns {period: array of (start0, end0)} in contig coordinates. A tract starts
+    where periodicity begins, so an indel placed at its start (anchored on the base
+    before it) is already left-aligned.
+    """
+    arr = np.frombuffer(seq.encode(), dtype=np.uint8)
+    not_n = arr != ord("N")
+    tracts: dict[int, np.ndarray] = {}
+    for period, min_copies in ((1, 4), (2, 3), (3, 3), (4, 3)):
+        same = (arr[:-period] == arr[period:]) & not_n[:-period] & not_n[period:]
+        padded = np.concatenate(([False], same, [False])).astype(np.int8)
+        edges = np.flatnonzero(np.diff(padded))
+        starts, stops = edges[0::2], edges[1::2]  # runs of `same`
+        keep = (stops - starts) >= (min_copies - 1) * period
+        starts, stops = starts[keep], stops[keep] + period  # tract = run + one period
+        good = [i for i, s in enumerate(starts) if _is_primitive(seq[s:s + period])]
+        tracts[period] = np.stack([starts[good] + offset, stops[good] + offset], axis=1) \
+            if good else np.zeros((0, 2), dtype=np.int64)
+    return tracts
+
+
+def _is_primitive(unit: str) -> bool:
+    """A unit like AT or ATT, not AA or ATAT (those belong to a shorter period)."""
+    n = len(unit)
+    return not any(n % p == 0 and unit == unit[:p] * (n // p) for p in range(1, n))
+
+
+class Planter:
+    """Places random variants without overlapping each other or the real ones."""
+
+    def __init__(self, ref: RefWindow, lo: int, hi: int, fixed: list[Variant],
+                 rng: np.random.Generator):
+        self.ref, self.lo, self.hi, self.rng = ref, lo, hi, rng
+        self.busy = np.zeros(len(ref.seq), dtype=bool)  # indexed by pos0 - offset
+        for v in fixed:
+            self._reserve(v.pos0, v.end0)
+        self.tracts = find_repeat_tracts(ref[lo:hi], lo)
+
+    def _free(self, start0: int, end0: int) -> bool:
+        a, b = start0 - MIN_GAP - self.ref.offset, end0 + MIN_GAP - self.ref.offset
+        return a >= 0 and b <= len(self.busy) and not self.busy[a:b].any()
+
+    def _reserve(self, start0: int, end0: int) -> None:
+        a = max(0, start0 - MIN_GAP - self.ref.offset)
+        self.busy[a:end0 + MIN_GAP - self.ref.offset] = True
+
+    def _genotype(self, multi: bool) -> tuple[int, int]:
+        if multi:
+            return (1, 2) if self.rng.random() < 0.5 else (2, 1)
+        if self.rng.random() < HOM_ALT_FRACTION:
+            return (1, 1)
+        return (0, 1) if self.rng.random() < 0.5 else (1, 0)
+
+    def _accept(self, pos0: int, alleles: list[str], multi: bool, note: str,
+                guard: tuple[int, int]) -> Variant | None:
+        """Keep a candidate only if clean, free and already normalised."""
+        if "N" in "".join(alleles) or not self._free(*guard):
+            return None
+        if normalize(pos0, alleles, self.ref) != (pos0, alleles):
+            return None
+        self._reserve(*guard)
+        return Variant(pos0, alleles[0], tuple(alleles[1:]), self._genotype(multi),
+                       "random", note)
+
+    def snp(self, multi: bool) -> Variant | None:
+        for _ in range(MAX_TRIES):
+            pos0 = int(self.rng.integers(self.lo, self.hi))
+            ref_base = self.ref.base(pos0)
+            if ref_base == "N":
+                continue
+            alts = [b for b in BASES if b != ref_base]
+            picks = self.rng.choice(alts, size=2 if multi else 1, replace=False)
+            var = self._accept(pos0, [ref_base, *map(str, picks)], multi, "",
+                               (pos0, pos0 + 1))
+            if var:
+                return var
+        return None
+
+    def indel(self, multi: bool) -> Variant | None:
+        """Multi-allelic indels always go into repeats (two different lengths)."""
+        in_repeat = multi or self.rng.random() < REPEAT_INDEL_FRACTION
+        for _ in range(MAX_TRIES):
+            var = self._repeat_indel(multi) if in_repeat else self._plain_indel()
+            if var:
+                return var
+        return None
+
+    def _steps(self, max_steps: int, hp: bool) -> int:
+        """Size change in repeat units: mostly 1, with a flat tail up to max_steps."""
+        head = [0.6, 0.2, 0.08] if hp else [0.7, 0.2]
+        tail = (1.0 - sum(head)) / max(1, max_steps - len(head))
+        weights = np.array([head[i] if i < len(head) else tail for i in range(max_steps)])
+        return int(self.rng.choice(np.arange(1, max_steps + 1), p=weights / weights.sum()))
+
+    def _repeat_indel(self, multi: bool) -> Variant | None:
+        period = 1 if self.rng.random() < 0.5 else int(self.rng.choice([2, 3, 4]))
+        tracts = self.tracts[period]
+        if len(tracts) == 0:
+            return None
+        lengths = np.minimum(tracts[:, 1] - tracts[:, 0], 20).astype(float)
+        start0, end0 = tracts[self.rng.choice(len(tracts), p=lengths / lengths.sum())]
+        start0, end0 = int(start0), int(end0)
+        if start0 - 1 < self.lo:
+            return None
+        unit = self.ref[start0:start0 + period]
+        copies = (end0 - start0) // period
+        max_ins = MAX_INDEL // period
+        max_del = min(max_ins, copies - 1)
+        deltas: list[int] = []
+        while len(deltas) < (2 if multi else 1):
+            delete = self.rng.random() < 0.5 and max_del >= 1
+            step = self._steps(max_del if delete else max_ins, period == 1)
+            delta = -step if delete else step
+            if delta not in deltas:
+                deltas.append(delta)
+        span = max(0, *(-d for d in deltas)) * period
+        anchor = self.ref.base(start0 - 1)
+        ref_allele = anchor + self.ref[start0:start0 + span]
+        alts = [anchor + unit * d + self.ref[start0:start0 + span] if d > 0
+                else anchor + self.ref[start0 - d * period:start0 + span] for d in deltas]
+        note = "hp" if period == 1 else f"str{period}"
+        return self._accept(start0 - 1, [ref_allele, *alts], multi, note,
+                            (start0 - 1, end0))
+
+    def _plain_indel(self) -> Variant | None:
+        """An indel outside any repeat; random inserted bases or a random deletion."""
+        size = int(self.rng.choice(np.arange(1, MAX_INDEL + 1),
+                                   p=_geometric(MAX_INDEL, 0.5)))
+        pos0 = int(self.rng.integers(self.lo + 1, self.hi - size))
+        anchor = self.ref.base(pos0 - 1)
+        if self.rng.random() < 0.5:
+            inserted = "".join(self.rng.choice(list(BASES), size=size))
+            alleles = [anchor, anchor + inserted]
+        else:
+            alleles = [anchor + self.ref[pos0:pos0 + size], anchor]
+        return self._accept(pos0 - 1, alleles, False, "none",
+                            (pos0 - 1, pos0 - 1 + len(alleles[0])))
+
+
+def _geometric(n: int, p: float) -> np.ndarray:
+    w = (1 - p) ** np.arange(n)
+    return w / w.sum()
+
+
+def plant_random(planter: Planter, n_snps: int, n_indels: int, multi_fraction: float,
+                 rng: np.random.Generator) -> list[Variant]:
+    """Indels first (they need repeat tracts, the scarcer resource), then SNPs."""
+    kinds = ["indel"] * n_indels + ["snp"] * n_snps
+    multi = np.zeros(len(kinds), dtype=bool)
+    multi[rng.choice(len(kinds), size=round(multi_fraction * len(kinds)),
+                     replace=False)] = True
+    out = []
+    for kind, is_multi in zip(kinds, multi):
+        var = planter.indel(bool(is_multi)) if kind == "indel" else planter.snp(bool(is_multi))
+        if var is not None:
+            out.append(var)
+    return out
+
+
+# ------------------------------------------------------------------ outputs
+
+
+def write_haplotypes(ref: RefWindow, start0: int, end0: int, variants: list[Variant],
+                     tmp: Path) -> list[Path]:
+    """Apply each haplotype's alleles to the region; contigs are named h1 and h2."""
+    paths = []
+    for hap in (0, 1):
+        pieces, cursor = [], start0
+        for v in variants:
+            allele = v.gt[hap]
+            if allele == 0:
+                continue
+            pieces += [ref[cursor:v.pos0], v.alts[allele - 1]]
+            cursor = v.end0
+        pieces.append(ref[cursor:end0])
+        seq = "".join(pieces)
+        path = tmp / f"h{hap + 1}.fa"
+        with path.open("w") as fh:
+            fh.write(f">h{hap + 1}\n")
+            fh.writelines(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60))
+        paths.append(path)
+    return paths
+
+
+def write_truth(variants: list[Variant], contig: str, fasta: pysam.FastaFile,
+                ref_path: str, sample: str, out: Path) -> Path:
+    """Sorted, phased, bgzipped and tabix-indexed truth VCF with all contig lengths."""
+    lines = ["##fileformat=VCFv4.2", "##source=dvcall scripts/simulate_sample.py",
+             f"##reference=file://{Path(ref_path).resolve()}"]
+    lines += [f"##contig=<ID={c},length={n}>" for c, n in zip(fasta.references, fasta.lengths)]
+    lines += ['##INFO=<ID=SRC,Number=1,Type=String,Description="giab: planted from '
+              '--truth-source; random: planted at random">',
+              '##INFO=<ID=REPEAT,Number=1,Type=String,Description="Repeat context of a '
+              'random indel: hp (homopolymer), strN (unit N bp) or none">',
+              '##FORMAT=<ID=GT,Number=1,Type=String,Description="Phased genotype">',
+              "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO",
+                         "FORMAT", sample])]
+    for v in variants:
+        info = f"SRC={v.source}" + (f";REPEAT={v.note}" if v.note else "")
+        lines.append("\t".join([contig, str(v.pos0 + 1), ".", v.ref, ",".join(v.alts),
+                                "60", "PASS", info, "GT", f"{v.gt[0]}|{v.gt[1]}"]))
+    plain = out / "truth.vcf"
+    plain.write_text("\n".join(lines) + "\n")
+    pysam.tabix_index(str(plain), preset="vcf", force=True)  # -> truth.vcf.gz(.tbi)
+    return out / "truth.vcf.gz"
+
+
+def check_truth_normalised(truth: Path, ref_path: str, log: Path) -> str:
+    """bcftools norm must change nothing: that is our definition of a usable truth."""
+    proc = subprocess.run(["bcftools", "norm", "-f", ref_path, "--check-ref", "e",
+                           "-Ov", "-o", "/dev/null", str(truth)],
+                          capture_output=True, text=True, check=False)
+    with log.open("a") as fh:
+        fh.write(proc.stderr)
+    line = next((l for l in proc.stderr.splitlines() if "total/split" in l), "")
+    counts = line.split("\t")[-1].split("/") if line else []
+    if proc.returncode != 0 or len(counts) != 4 or counts[1:] != ["0", "0", "0"]:
+        sys.exit(f"truth VCF is not normalised ({line.strip() or proc.stderr.strip()})")
+    return line.strip()
+
+
+def bwa_index(ref_path: str, cache_dir: Path, log: Path) -> Path:
+    """Build (once, under a lock) a bwa index of an uncompressed copy of --ref."""
+    name = Path(ref_path).name
+    for suffix in (".gz", ".bgz", ".fa", ".fasta", ".fna"):
+        name = name.removesuffix(suffix)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    prefix = cache_dir / name
+    done = Path(f"{prefix}.done")
+    with open(f"{prefix}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            plain = Path(f"{prefix}.fa")
+            opener = gzip.open if ref_path.endswith((".gz", ".bgz")) else open
+            with opener(ref_path, "rb") as src, plain.open("wb") as dst:
+                shutil.copyfileobj(src, dst, length=1 << 22)
+            run(["bwa", "index", "-p", str(prefix), str(plain)], log)
+            done.write_text(str(Path(ref_path).resolve()) + "\n")
+    return prefix
+
+
+def copy_decoy(decoy: str, tmp: Path) -> Path:
+    """Rename decoy contigs to decoyN so their read names cannot clash with h1/h2."""
+    out = tmp / "decoy.fa"
+    with pysam.FastxFile(decoy) as src, out.open("w") as dst:
+        for i, rec in enumerate(src):
+            seq = rec.sequence.upper()
+            dst.write(f">decoy{i}\n")
+            dst.writelines(seq[j:j + 60] + "\n" for j in range(0, len(seq), 60))
+    return out
+
+
+def count_fastq(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for _ in fh) // 4
+
+
+def tally(variants: list[Variant]) -> dict[str, int]:
+    counts = {"total": len(variants), "snp": 0, "indel": 0, "multiallelic": 0, "mnp": 0,
+              "multiallelic_with_indel": 0, "het": 0, "hom_alt": 0}
+    for v in variants:
+        counts[v.kind] += 1
+        if v.kind == "multiallelic" and len({len(a) for a in (v.ref, *v.alts)}) > 1:
+            counts["multiallelic_with_indel"] += 1
+        counts["hom_alt" if v.gt[0] == v.gt[1] else "het"] += 1
+    return counts
+
+
+def tool_versions() -> dict[str, str]:
+    def first(cmd: list[str], pick: str = "") -> str:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        lines = (proc.stdout + proc.stderr).splitlines()
+        return next((l.strip() for l in lines if pick in l and l.strip()), "")
+    return {"samtools": first(["samtools", "--version"]),
+            "bcftools": first(["bcftools", "--version"]),
+            "bwa": first(["bwa"], "Version"),
+            "art_illumina": first(["art_illumina"], "Version"),
+            "pysam": pysam.__version__, "numpy": np.__version__}
+
+
+# --------------------------------------------------------------------------- main
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, but not the uninformative None/False ones."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.required or action.default in (None, False):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Simulate one diploid Illumina sample (reads.bam aligned to --ref, "
+                    "truth.vcf.gz, confident.bed, sample.json) in --out.",
+        formatter_class=_HelpFormatter)
+    p.add_argument("--ref", required=True,
+                   help="reference FASTA (bgzipped + faidx); the BAM is aligned to it "
+                        "with its original contig names and coordinates")
+    p.add_argument("--region", required=True,
+                   help="CONTIG:START-END, 1-based inclusive; reads come only from here")
+    p.add_argument("--truth-source", default=None,
+                   help="VCF of real (phased) variants to plant: PASS, non-0/0 records "
+                        "inside the region; unphased hets get a random phase")
+    p.add_argument("--random-snps-per-kb", type=float, default=0.0,
+                   help="extra random SNPs per kb of the confident region")
+    p.add_argument("--random-indels-per-kb", type=float, default=0.0,
+                   help=f"extra random indels (1-{MAX_INDEL} bp) per kb; "
+                        f"{REPEAT_INDEL_FRACTION * 100:.0f}%% go into homopolymers/STRs")
+    p.add_argument("--multiallelic-fraction", type=float, default=0.05,
+                   help="share of random sites made multi-allelic (GT 1|2, two "
+                        "different ALT alleles)")
+    p.add_argument("--coverage", type=float, default=30.0,
+                   help="total read depth over both haplotypes")
+    p.add_argument("--read-length", type=int, choices=(100, 150), default=150,
+                   help="Illumina read length (paired-end)")
+    p.add_argument("--profile", choices=("HS20", "HS25"), default="HS25",
+                   help="ART built-in error profile (HS20: HiSeq 2000, HS25: HiSeq 2500)")
+    p.add_argument("--fragment-mean", type=int, default=350, help="mean fragment length")
+    p.add_argument("--fragment-sd", type=int, default=50, help="fragment length SD")
+    p.add_argument("--seed", type=int, default=1,
+                   help="seed for variant placement, phasing and ART")
+    p.add_argument("--decoy-fa", default=None,
+                   help="extra sequence (not in --ref) whose reads are mixed in at "
+                        "--decoy-coverage so some mis-map into repeats")
+    p.add_argument("--decoy-coverage", type=float, default=None,
+                   help="depth of the decoy reads (default: same as --coverage)")
+    p.add_argument("--confident-margin", type=int, default=1000,
+                   help="bp trimmed from each end of the region for confident.bed "
+                        "(read depth tapers there); random variants stay inside it")
+    p.add_argument("--sample-name", default="SIMSAMPLE",
+                   help="SM of the read group and sample column of the truth VCF")
+    p.add_argument("--bwa-index-dir", default=None,
+                   help="cache for bwa indexes (default: OUT/../bwa_index)")
+    p.add_argument("--threads", type=int, default=2, help="threads for bwa / samtools")
+    p.add_argument("--keep-tmp", action="store_true",
+                   help="keep OUT/tmp (haplotype FASTAs and FASTQs)")
+    p.add_argument("--out", required=True, help="output directory")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    check_tools()
+    args = parse_args(argv)
+    t_start = time.time()
+    timings: dict[str, float] = {}
+    out = Path(args.out)
+    tmp = out / "tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)  # leftovers of an interrupted run
+    tmp.mkdir(parents=True)
+    (out / "sample.json").unlink(missing_ok=True)
+    log = out / "simulate.log"
+    log.write_text("")
+    rng = np.random.default_rng(args.seed)
+
+    fasta = pysam.FastaFile(args.ref)
+    contig, start0, end0 = parse_region(args.region, fasta)
+    margin = args.confident_margin
+    if end0 - start0 <= 2 * margin + 100:
+        sys.exit("--region too small for --confident-margin")
+    pad = 1000  # left-alignment may look a little before the region start
+    ref = RefWindow(fasta, contig, max(0, start0 - pad),
+                    min(fasta.get_reference_length(contig), end0 + pad))
+
+    # 1. variants: real ones first, then random ones in the free space between them
+    real, skipped = ([], {}) if not args.truth_source else load_truth_source(
+        args.truth_source, contig, start0, end0, ref, rng)
+    conf_lo, conf_hi = start0 + margin, end0 - margin
+    planter = Planter(ref, conf_lo, conf_hi, real, rng)
+    kb = (conf_hi - conf_lo) / 1000
+    n_snps, n_indels = round(args.random_snps_per_kb * kb), round(args.random_indels_per_kb * kb)
+    random_vars = plant_random(planter, n_snps, n_indels, args.multiallelic_fraction, rng)
+    variants = sorted(real + random_vars, key=lambda v: v.pos0)
+    truth = write_truth(variants, contig, fasta, args.ref, args.sample_name, out)
+    norm_line = check_truth_normalised(truth, args.ref, log)
+    (out / "confident.bed").write_text(f"{contig}\t{conf_lo}\t{conf_hi}\n")
+    timings["variants_s"] = round(time.time() - t_start, 1)
+
+    # 2. reads: ART per haplotype (+ decoy), names h1-*, h2-*, decoyN-*
+    t = time.time()
+    sources = write_haplotypes(ref, start0, end0, variants, tmp)
+    depths = [args.coverage / 2, args.coverage / 2]
+    if args.decoy_fa:
+        sources.append(copy_decoy(args.decoy_fa, tmp))
+        depths.append(args.decoy_coverage if args.decoy_coverage is not None
+                      else args.coverage)
+    read_pairs: dict[str, int] = {}
+    for i, (fa, depth) in enumerate(zip(sources, depths)):
+        prefix = tmp / f"{fa.stem}_"
+        run(["art_illumina", "-ss", args.profile, "-p", "-l", str(args.read_length),
+             "-f", f"{depth:g}", "-m", str(args.fragment_mean), "-s", str(args.fragment_sd),
+             "-rs", str(args.seed * 10 + i + 1), "-na", "-i", str(fa), "-o", str(prefix)],
+            log, stdout=subprocess.DEVNULL)
+        read_pairs[fa.stem] = count_fastq(Path(f"{prefix}1.fq"))
+    for mate in ("1", "2"):
+        run(f"cat {' '.join(str(tmp / f'{fa.stem}_{mate}.fq') for fa in sources)} "
+            f"> {tmp / f'all_{mate}.fq'}", log)
+    timings["art_s"] = round(time.time() - t, 1)
+
+    # 3. alignment to the original reference
+    t = time.time()
+    cache = Path(args.bwa_index_dir) if args.bwa_index_dir else out.resolve().parent / "bwa_index"
+    index = bwa_index(args.ref, cache, log)
+    timings["bwa_index_s"] = round(time.time() - t, 1)
+    t = time.time()
+    rg = rf"@RG\tID:sim\tSM:{args.sample_name}\tPL:ILLUMINA"
+    run(f"bwa mem -t {args.threads} -R '{rg}' {index} {tmp}/all_1.fq {tmp}/all_2.fq "
+        f"| samtools view -u -G 12 - "
+        f"| samtools sort -@ {max(1, args.threads - 1)} -m 512M -T {tmp}/sort "
+        f"-o {out}/reads.bam -", log)
+    run(["samtools", "index", str(out / "reads.bam")], log)
+    timings["align_s"] = round(time.time() - t, 1)
+    flagstat = json.loads(subprocess.run(
+        ["samtools", "flagstat", "-O", "json", str(out / "reads.bam")],
+        capture_output=True, text=True, check=True).stdout)["QC-passed reads"]
+
+    if not args.keep_tmp:
+        shutil.rmtree(tmp)
+    timings["total_s"] = round(time.time() - t_start, 1)
+    random_indels = [v for v in random_vars if v.note]
+    summary = {
+        "parameters": {**vars(args), "ref": str(Path(args.ref).resolve()),
+                       "contig": contig, "region_start0": start0, "region_end0": end0},
+        "confident_bed": [contig, conf_lo, conf_hi],
+        "variants": {"total": tally(variants), "giab": tally(real),
+                     "random": tally(random_vars)},
+        "random_requested": {"snps": n_snps, "indels": n_indels},
+        "random_indel_repeat_context": {
+            ctx: sum(v.note == ctx for v in random_indels)
+            for ctx in ("hp", "str2", "str3", "str4", "none")},
+        "truth_source_skipped": skipped,
+        "bcftools_norm_check": norm_line,
+        "read_pairs_simulated": read_pairs,
+        "bam_flagstat": {k: flagstat[k] for k in ("total", "mapped", "properly paired",
+                                                  "secondary", "supplementary")},
+        "bwa_index": str(index),
+        "timings": timings,
+        "tools": tool_versions(),
+    }
+    (out / "sample.json").write_text(json.dumps(summary, indent=2) + "\n")
+    c = summary["variants"]["total"]
+    print(f"{out}: {c['total']} truth variants ({c['snp']} SNP, {c['indel']} indel, "
+          f"{c['multiallelic']} multi-allelic), {sum(read_pairs.values())} read pairs, "
+          f"{timings['total_s']} s")
+
+
+if __name__ == "__main__":
+    main()

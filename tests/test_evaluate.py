@@ -1,0 +1,343 @@
+"""Tests of deepvariant_py.evaluate on tiny hand-written VCFs and a tiny reference."""
+
+import random
+
+import pysam
+import pytest
+
+from deepvariant_py.errors import InputError
+from deepvariant_py.evaluate import EvalResult, TypeCounts, evaluate
+
+CONTIG = "chr1"
+
+
+def _make_sequence() -> str:
+    rng = random.Random(7)
+    seq = [rng.choice("ACGT") for _ in range(300)]
+    # A homopolymer of six A at 1-based positions 101-106, flanked by C and G.
+    seq[99] = "C"
+    seq[100:106] = "AAAAAA"
+    seq[106] = "G"
+    # Two distinct bases at 150-151 for an MNP, different from what we put there.
+    seq[149:151] = "AC"
+    return "".join(seq)
+
+
+SEQ = _make_sequence()
+
+
+def base(pos: int, n: int = 1) -> str:
+    """Reference bases at 1-based ``pos``."""
+    return SEQ[pos - 1:pos - 1 + n]
+
+
+def other(b: str, k: int = 1) -> str:
+    """A base different from ``b`` (k-th alternative)."""
+    return [x for x in "ACGT" if x != b][k - 1]
+
+
+@pytest.fixture
+def ref(tmp_path):
+    plain = tmp_path / "ref.fa"
+    lines = [SEQ[i:i + 60] for i in range(0, len(SEQ), 60)]
+    plain.write_text(f">{CONTIG}\n" + "\n".join(lines) + "\n")
+    gz = str(tmp_path / "ref.fa.gz")
+    pysam.tabix_compress(str(plain), gz)
+    pysam.faidx(gz)  # writes .fai and .gzi
+    return gz
+
+
+HEADER = (
+    "##fileformat=VCFv4.2\n"
+    f"##contig=<ID={CONTIG},length={len(SEQ)}>\n"
+    '##FILTER=<ID=LowQual,Description="low quality">\n'
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tSAMPLE\n"
+)
+
+
+def write_vcf(tmp_path, name, records, index=False):
+    """records: (pos, ref, alt, gt) or (pos, ref, alt, gt, filter). Returns the path."""
+    lines = []
+    for rec in sorted(records):
+        pos, r, a, gt = rec[:4]
+        filt = rec[4] if len(rec) > 4 else "PASS"
+        lines.append(f"{CONTIG}\t{pos}\t.\t{r}\t{a}\t50\t{filt}\t.\tGT\t{gt}\n")
+    path = tmp_path / name
+    path.write_text(HEADER + "".join(lines))
+    if index:
+        return pysam.tabix_index(str(path), preset="vcf", force=True)
+    return str(path)
+
+
+def run(tmp_path, ref, truth, query, **kwargs):
+    t = write_vcf(tmp_path, "truth.vcf", truth)
+    q = write_vcf(tmp_path, "query.vcf", query)
+    return evaluate(t, q, ref, **kwargs)
+
+
+def counts(c: TypeCounts):
+    return (c.tp, c.fp, c.fn)
+
+
+def test_reference_layout():
+    assert base(100) == "C" and base(101, 6) == "AAAAAA" and base(107) == "G"
+    assert base(150, 2) == "AC"
+
+
+def test_perfect_match(tmp_path, ref):
+    records = [
+        (20, base(20), other(base(20)), "0/1"),
+        (40, base(40), other(base(40)), "1/1"),
+        (100, base(100, 2), base(100), "0/1"),          # deletion of one A
+        (200, base(200), base(200) + "TT", "1|0"),      # insertion
+    ]
+    res = run(tmp_path, ref, records, records)
+    assert counts(res.snp) == (2, 0, 0)
+    assert counts(res.indel) == (2, 0, 0)
+    assert res.snp.f1 == 1.0 and res.indel.f1 == 1.0
+
+
+def test_indexed_and_plain_vcfs_agree(tmp_path, ref):
+    truth = [(20, base(20), other(base(20)), "0/1"), (60, base(60), other(base(60)), "1/1")]
+    query = [(20, base(20), other(base(20)), "0/1"), (80, base(80), other(base(80)), "0/1")]
+    t = write_vcf(tmp_path, "t.vcf", truth, index=True)
+    q = write_vcf(tmp_path, "q.vcf", query, index=False)
+    assert t.endswith(".vcf.gz")
+    for regions in (None, [(CONTIG, 0, len(SEQ))]):
+        res = evaluate(t, q, ref, regions=regions)
+        assert counts(res.snp) == (1, 1, 1)
+
+
+def test_wrong_genotype_is_one_fp_and_one_fn(tmp_path, ref):
+    alt = other(base(20))
+    res = run(tmp_path, ref, [(20, base(20), alt, "0/1")], [(20, base(20), alt, "1/1")])
+    assert counts(res.snp) == (0, 1, 1)
+    assert res.snp.f1 == 0.0
+
+
+def test_wrong_alt_is_fp_and_fn(tmp_path, ref):
+    res = run(tmp_path, ref, [(20, base(20), other(base(20), 1), "0/1")],
+              [(20, base(20), other(base(20), 2), "0/1")])
+    assert counts(res.snp) == (0, 1, 1)
+
+
+def test_right_shifted_deletion_in_homopolymer_matches(tmp_path, ref):
+    # Truth: left-aligned, anchored on the C before AAAAAA. Query: the last A deleted.
+    truth = [(100, "CA", "C", "0/1")]
+    query = [(105, "AA", "A", "0/1")]
+    res = run(tmp_path, ref, truth, query)
+    assert counts(res.indel) == (1, 0, 0)
+
+
+def test_right_shifted_insertion_in_homopolymer_matches(tmp_path, ref):
+    truth = [(100, "C", "CAA", "1/1")]
+    query = [(106, "A", "AAA", "1/1")]
+    assert counts(run(tmp_path, ref, truth, query).indel) == (1, 0, 0)
+
+
+def test_padded_deletion_is_trimmed(tmp_path, ref):
+    # The same deletion written with extra shared context on both sides.
+    truth = [(100, "CA", "C", "0/1")]
+    query = [(99, base(99) + "CAAAAAAG", base(99) + "CAAAAAG", "0/1")]
+    assert counts(run(tmp_path, ref, truth, query).indel) == (1, 0, 0)
+
+
+def test_multiallelic_het_vs_two_biallelic_records(tmp_path, ref):
+    b = base(30)
+    truth = [(30, b, f"{other(b, 1)},{other(b, 2)}", "1/2")]
+    query = [(30, b, other(b, 1), "0/1"), (30, b, other(b, 2), "0/1")]
+    res = run(tmp_path, ref, truth, query)
+    assert counts(res.snp) == (2, 0, 0)
+
+
+def test_multiallelic_indels_are_split_and_left_aligned(tmp_path, ref):
+    # In the A homopolymer: a deletion of two A and an insertion of one A, both
+    # written at its start; they left-align onto the C before it.
+    truth = [(101, "AAAAAA", "AAAA,AAAAAAA", "1/2")]
+    query = [(100, "CAA", "C", "0/1"), (100, "C", "CA", "1/0")]
+    res = run(tmp_path, ref, truth, query)
+    assert counts(res.indel) == (2, 0, 0)
+
+
+def test_split_hom_records_count_as_hom(tmp_path, ref):
+    b = base(40)
+    truth = [(40, b, other(b), "1/1")]
+    query = [(40, b, other(b), "0/1"), (40, b, other(b), "1/0")]
+    assert counts(run(tmp_path, ref, truth, query).snp) == (1, 0, 0)
+
+
+def test_mnp_is_decomposed_into_snps(tmp_path, ref):
+    mnp = [(150, "AC", "GT", "1/1")]
+    snps = [(150, "A", "G", "1/1"), (151, "C", "T", "1/1")]
+    res = run(tmp_path, ref, mnp, snps)
+    assert counts(res.snp) == (2, 0, 0)
+    assert counts(res.indel) == (0, 0, 0)
+    res = run(tmp_path, ref, snps, mnp)
+    assert counts(res.snp) == (2, 0, 0)
+
+
+def test_mnp_with_unchanged_middle_base(tmp_path, ref):
+    r = base(150, 3)
+    alt = other(r[0]) + r[1] + other(r[2])
+    res = run(tmp_path, ref, [(150, r, alt, "0/1")],
+              [(150, r[0], alt[0], "0/1"), (152, r[2], alt[2], "0/1")])
+    assert counts(res.snp) == (2, 0, 0)
+
+
+def test_complex_variant_is_atomised(tmp_path, ref):
+    # REF 3 bases -> ALT 1 base, no shared bases: a SNP on the first base plus a
+    # two-base deletion anchored on it (as `bcftools norm -a` writes it).
+    pos = next(p for p in range(200, 290) if len(set(base(p, 3))) == 3)
+    r = base(pos, 3)
+    a = next(x for x in "ACGT" if x not in r)
+    query = [(pos, r, a, "0/1")]
+    truth = [(pos, r[0], a, "0/1"), (pos, r, r[0], "0/1")]
+    res = run(tmp_path, ref, truth, query)
+    assert counts(res.snp) == (1, 0, 0)
+    assert counts(res.indel) == (1, 0, 0)
+
+
+def test_region_restriction_and_boundaries(tmp_path, ref):
+    truth = [(20, base(20), other(base(20)), "0/1"), (200, base(200), other(base(200)), "0/1")]
+    query = [(20, base(20), other(base(20)), "0/1"), (250, base(250), other(base(250)), "0/1")]
+    res = run(tmp_path, ref, truth, query)
+    assert counts(res.snp) == (1, 1, 1)
+    res = run(tmp_path, ref, truth, query, regions=[(CONTIG, 0, 100)])
+    assert counts(res.snp) == (1, 0, 0)
+    # 0-based half-open: POS 20 is 0-based 19, inside [19, 20) and outside [20, 30).
+    res = run(tmp_path, ref, truth, query, regions=[(CONTIG, 19, 20)])
+    assert counts(res.snp) == (1, 0, 0)
+    res = run(tmp_path, ref, truth, query, regions=[(CONTIG, 20, 30)])
+    assert counts(res.snp) == (0, 0, 0)
+    res = run(tmp_path, ref, truth, query, regions=[(CONTIG, 0, 100), (CONTIG, 240, 260)])
+    assert counts(res.snp) == (1, 1, 0)
+
+
+def test_region_uses_normalised_position(tmp_path, ref):
+    # The query deletion is written at POS 105 but left-aligns to POS 100.
+    truth = [(100, "CA", "C", "0/1")]
+    query = [(105, "AA", "A", "0/1")]
+    res = run(tmp_path, ref, truth, query, regions=[(CONTIG, 99, 100)])
+    assert counts(res.indel) == (1, 0, 0)
+    res = run(tmp_path, ref, truth, query, regions=[(CONTIG, 100, 110)])
+    assert counts(res.indel) == (0, 0, 0)
+
+
+def test_bed_restriction(tmp_path, ref):
+    truth = [(20, base(20), other(base(20)), "0/1"), (200, base(200), other(base(200)), "0/1")]
+    query = [(250, base(250), other(base(250)), "0/1")]
+    bed = tmp_path / "conf.bed"
+    bed.write_text(f"track name=x\n{CONTIG}\t190\t260\n")
+    res = run(tmp_path, ref, truth, query, bed=str(bed))
+    assert counts(res.snp) == (0, 1, 1)
+    # With regions too, an allele must be in both.
+    res = run(tmp_path, ref, truth, query, bed=str(bed), regions=[(CONTIG, 0, 220)])
+    assert counts(res.snp) == (0, 0, 1)
+
+
+def test_non_pass_records_are_excluded(tmp_path, ref):
+    snp = (20, base(20), other(base(20)), "0/1")
+    res = run(tmp_path, ref, [snp], [snp + ("LowQual",)])
+    assert counts(res.snp) == (0, 0, 1)
+    res = run(tmp_path, ref, [snp], [snp[:4] + (".",)])
+    assert counts(res.snp) == (1, 0, 0)
+    res = run(tmp_path, ref, [snp], [snp + ("LowQual",)], pass_only=False)
+    assert counts(res.snp) == (1, 0, 0)
+
+
+def test_reference_and_missing_genotypes(tmp_path, ref):
+    s20 = (20, base(20), other(base(20)))
+    s40 = (40, base(40), other(base(40)))
+    s60 = (60, base(60), other(base(60)))
+    truth = [s20 + ("0/1",), s40 + ("0/0",)]
+    query = [s20 + ("1/.",), s40 + ("./.",), s60 + ("0/0",)]
+    res = run(tmp_path, ref, truth, query)
+    assert counts(res.snp) == (1, 0, 0)
+
+
+def test_symbolic_alleles_are_ignored(tmp_path, ref):
+    b = base(20)
+    truth = [(20, b, other(b), "0/1")]
+    query = [(20, b, f"{other(b)},<*>", "0/1"), (30, base(30), "<*>", "0/0")]
+    assert counts(run(tmp_path, ref, truth, query).snp) == (1, 0, 0)
+
+
+def test_sample_selection(tmp_path, ref):
+    b = base(20)
+    path = tmp_path / "two.vcf"
+    path.write_text(
+        HEADER.replace("\tSAMPLE\n", "\tA\tB\n")
+        + f"{CONTIG}\t20\t.\t{b}\t{other(b)}\t50\tPASS\t.\tGT\t0/1\t1/1\n"
+    )
+    truth = write_vcf(tmp_path, "truth.vcf", [(20, b, other(b), "1/1")])
+    assert counts(evaluate(truth, str(path), ref).snp) == (0, 1, 1)
+    assert counts(evaluate(truth, str(path), ref, sample_query="B").snp) == (1, 0, 0)
+    with pytest.raises(InputError, match="sample 'C'"):
+        evaluate(truth, str(path), ref, sample_query="C")
+
+
+def test_result_dict_and_table():
+    res = EvalResult(snp=TypeCounts(tp=105, fp=7, fn=4), indel=TypeCounts(0, 0, 0))
+    d = res.to_dict()
+    assert d["snp"]["tp"] == 105 and d["snp"]["fn"] == 4
+    assert d["snp"]["precision"] == pytest.approx(105 / 112)
+    assert d["indel"] == {"tp": 0, "fp": 0, "fn": 0, "precision": 0.0, "recall": 0.0, "f1": 0.0}
+    lines = res.table().splitlines()
+    assert lines[0].split() == ["type", "TP", "FP", "FN", "precision", "recall", "F1"]
+    assert lines[1].split() == ["SNP", "105", "7", "4", "0.9375", "0.9633", "0.9502"]
+    assert lines[2].split() == ["INDEL", "0", "0", "0", "0.0000", "0.0000", "0.0000"]
+
+
+def test_missing_files_raise_input_error(tmp_path, ref):
+    vcf = write_vcf(tmp_path, "a.vcf", [(20, base(20), other(base(20)), "0/1")])
+    missing = str(tmp_path / "nope.vcf.gz")
+    with pytest.raises(InputError, match="truth VCF not found"):
+        evaluate(missing, vcf, ref)
+    with pytest.raises(InputError, match="query VCF not found"):
+        evaluate(vcf, missing, ref)
+    with pytest.raises(InputError, match="reference FASTA not found"):
+        evaluate(vcf, vcf, str(tmp_path / "nope.fa"))
+    with pytest.raises(InputError, match="BED file not found"):
+        evaluate(vcf, vcf, ref, bed=str(tmp_path / "nope.bed"))
+
+
+def test_reference_without_index(tmp_path, ref):
+    vcf = write_vcf(tmp_path, "a.vcf", [(20, base(20), other(base(20)), "0/1")])
+    plain = tmp_path / "noindex.fa"
+    plain.write_text(f">{CONTIG}\n{SEQ}\n")
+    with pytest.raises(InputError, match=r"\.fai.*samtools faidx"):
+        evaluate(vcf, vcf, str(plain))
+
+
+def test_bad_inputs_raise_input_error(tmp_path, ref):
+    vcf = write_vcf(tmp_path, "a.vcf", [(20, base(20), other(base(20)), "0/1")])
+    with pytest.raises(InputError, match="not in reference"):
+        evaluate(vcf, vcf, ref, regions=[("chr2", 0, 10)])
+    wrong_ref = write_vcf(tmp_path, "b.vcf", [(20, other(base(20)), base(20), "0/1")])
+    with pytest.raises(InputError, match="does not match the reference"):
+        evaluate(vcf, wrong_ref, ref)
+    other_contig = tmp_path / "c.vcf"
+    other_contig.write_text(HEADER + "chr9\t20\t.\tA\tC\t50\tPASS\t.\tGT\t0/1\n")
+    with pytest.raises(InputError, match="contig 'chr9'"):
+        evaluate(vcf, str(other_contig), ref)
+    not_vcf = tmp_path / "d.vcf"
+    not_vcf.write_text("hello\n")
+    with pytest.raises(InputError):
+        evaluate(vcf, str(not_vcf), ref)
+
+
+def test_record_spanning_two_fetch_windows_counts_once(tmp_path, ref, monkeypatch):
+    import deepvariant_py.evaluate as ev
+
+    monkeypatch.setattr(ev, "_FETCH_PAD", 0)
+    deletion = (50, base(50, 80), base(50), "0/1")  # spans 0-based 49..129
+    truth = write_vcf(tmp_path, "t.vcf", [deletion])            # read sequentially
+    query = write_vcf(tmp_path, "q.vcf", [deletion], index=True)  # read through the index
+    res = evaluate(truth, query, ref, regions=[(CONTIG, 0, 60), (CONTIG, 100, 120)])
+    assert counts(res.indel) == (1, 0, 0)
+
+
+def test_deletion_at_contig_start(tmp_path, ref):
+    records = [(1, base(1, 2), base(2), "0/1")]
+    assert counts(run(tmp_path, ref, records, records).indel) == (1, 0, 0)
