@@ -10,6 +10,7 @@ from .read_events import BASES, DELETION, INSERTION, SOFT_CLIP, ReadEvents, anch
 
 UNCALLED = -2
 NO_ALT = -1
+_ACGT = set("ACGT")
 
 
 @dataclass(frozen=True)
@@ -129,11 +130,13 @@ def _support(events: ReadEvents, pos: int, ref: str, alt_index: dict[tuple[int, 
         reads, bases = events.m_read[at], events.m_base[at]
         ref_code = "ACGT".find(ref[0])
         for code in np.unique(bases):
-            if code == ref_code:
+            if code == ref_code or code >= 4:  # non-ACGT read bases are no allele at all, as in counting
                 continue
-            idx = alt_index.get((0, BASES[code]) if code < 4 else (-1, ""), UNCALLED)
+            idx = alt_index.get((0, BASES[code]), UNCALLED)
             support[reads[bases == code]] = idx
     for j in np.flatnonzero(events.e_pos == pos):
+        if not set(events.e_bases[j]) <= _ACGT:
+            continue  # skipped by counting (valid_event_mask): the read keeps its aligned-base allele
         key = (int(events.e_kind[j]), events.e_bases[j])
         support[events.e_read[j]] = alt_index.get(key, NO_ALT if key[0] == SOFT_CLIP else UNCALLED)
     return support

@@ -13,14 +13,13 @@ from typing import Iterator
 import numpy as np
 
 from .errors import InputError, ModelError
+from .tf_runtime import tensorflow
 
 EXAMPLES_VERSION = "dvcall-examples-1"
 
 
 def _tf():
-    import tensorflow as tf  # imported lazily: the CLI's --help must not pay for TensorFlow
-
-    return tf
+    return tensorflow()  # lazily: the CLI's --help must not pay for TensorFlow
 
 
 @dataclass

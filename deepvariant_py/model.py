@@ -18,16 +18,16 @@ INFO_FILE = "model_info.json"
 
 
 def _keras():
-    import keras  # lazy: make_examples and --help never pay for TensorFlow
+    from .tf_runtime import keras  # lazy: make_examples and --help never pay for TensorFlow
 
-    return keras
+    return keras()
 
 
 def build_model(shape: tuple[int, int, int], ref_rows: int = 5, crop_width: int = 101, read_features: int = 16, pixel_features: int = 24,
                 column_features: int = 96):
     """Keras model: uint8 HWC pileup -> softmax over (0, 1, 2 copies of the alt set)."""
     keras = _keras()
-    from keras import layers, ops
+    layers, ops = keras.layers, keras.ops
 
     height, width, channels = shape
     crop = max(0, (width - crop_width) // 2)

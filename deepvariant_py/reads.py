@@ -86,7 +86,8 @@ def _passes(read: pysam.AlignedSegment, flt: ReadFilter) -> bool:
     if read.query_sequence is None or read.cigartuples is None:
         return False
     # "Improperly placed": paired, not proper, mate on another contig.
-    if read.is_paired and not read.is_proper_pair and not read.mate_is_unmapped and read.next_reference_id != read.reference_id:
+    if (read.is_paired and not read.is_proper_pair and not read.mate_is_unmapped and read.next_reference_id >= 0
+            and read.next_reference_id != read.reference_id):
         return False
     return True
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from .errors import InputError
 from .examples_io import example_dataset, expand_paths, read_sidecar
+from .tf_runtime import keras as tf_keras, tensorflow
 from .model import ModelInfo, build_model, load_model, save_model
 
 log = logging.getLogger("dvcall")
@@ -28,8 +29,7 @@ class TrainOptions:
 
 
 def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
-    import tensorflow as tf
-
+    tf = tensorflow()
     paths = expand_paths(train_spec)
     info = read_sidecar(paths[0])
     shape = tuple(info["shape"])
@@ -38,6 +38,8 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
         if other["shape"] != info["shape"] or other["channels"] != info["channels"]:
             raise InputError(f"{p} has tensors {other['shape']} {other['channels']}, unlike {paths[0]}: train on one kind of examples")
     full = example_dataset(paths, shape, with_label=True)
+    total = int(tf.data.TFRecordDataset(paths, compression_type="GZIP").reduce(0, lambda n, _: n + 1))
+    info = {**info, "train_count": total if tune_spec else total - (total + opts.tune_every - 1) // opts.tune_every}
 
     def onehot(image, label):
         return image, tf.one_hot(label, 3)
@@ -59,14 +61,13 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
 
 def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_examples: str | None = None) -> dict:
     """Train and write the best model (by tuning accuracy) to output_dir; rerunning the same command resumes."""
-    import keras
-
+    keras = tf_keras()
     keras.utils.set_random_seed(TRAINING_SEED)
     train_ds, tune_ds, info = _datasets(train_examples, tune_examples, opts)
     os.makedirs(output_dir, exist_ok=True)
     model_info = ModelInfo(shape=list(info["shape"]), channels=list(info["channels"]))
     model = load_model(opts.init_model) if opts.init_model else build_model(tuple(info["shape"]))
-    steps = sum(1 for _ in train_ds) * opts.epochs
+    steps = -(-info["train_count"] // opts.batch_size) * opts.epochs
     schedule = keras.optimizers.schedules.CosineDecay(opts.learning_rate, decay_steps=max(1, steps), alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=opts.label_smoothing),
@@ -89,8 +90,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
 
 def _best_checkpoint(output_dir: str, info: ModelInfo):
     """A Keras callback that saves the model whenever tuning accuracy improves (ties go to the lower loss)."""
-    import keras
-
+    keras = tf_keras()
     state_path = os.path.join(output_dir, "best.json")
 
     class BestCheckpoint(keras.callbacks.Callback):

@@ -1,6 +1,7 @@
 """VCF writing: DeepVariant's header and fields, bgzip + tabix, and no half-written file at the output path."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -53,6 +54,11 @@ def make_header(contigs: list[Contig], sample: str, command: str | None) -> pysa
     return header
 
 
+def qual_one_decimal(qual: float) -> float:
+    """QUAL as DeepVariant writes it: floor(10q + 0.5) / 10 (halves round up; Python's round() would go to even)."""
+    return math.floor(qual * 10 + 0.5) / 10
+
+
 def write_vcf(path: str, header: pysam.VariantHeader, records: list[VcfRecord]) -> None:
     """Write bgzipped + tabix-indexed VCF; the file only appears at `path` once complete."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -63,7 +69,7 @@ def write_vcf(path: str, header: pysam.VariantHeader, records: list[VcfRecord]) 
         with pysam.VariantFile(tmp, "wz", header=header) as out:
             for r in records:
                 rec = out.new_record(contig=r.contig, start=r.start, alleles=[r.ref] + list(r.alts),
-                                     qual=round(r.qual, 1), filter=r.filter)
+                                     qual=qual_one_decimal(r.qual), filter=r.filter)
                 s = rec.samples[0]
                 s["GT"] = r.genotype if r.genotype is not None else (None, None)
                 s["GQ"] = r.gq
@@ -75,8 +81,10 @@ def write_vcf(path: str, header: pysam.VariantHeader, records: list[VcfRecord]) 
         pysam.tabix_index(tmp, preset="vcf", force=True)
         os.replace(tmp + ".tbi", path + ".tbi")
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:  # also a bad record or Ctrl-C: never leave the partial file behind
         for p in (tmp, tmp + ".tbi"):
             if os.path.exists(p):
                 os.remove(p)
-        raise OutputError(f"cannot write {path} ({exc}): check the path and free space") from None
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {path} ({exc}): check the path and free space") from None
+        raise

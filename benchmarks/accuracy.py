@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Accuracy table: dvcall vs bcftools vs freebayes on the real NA12878 dev region and a simulated held-out sample.
+
+Usage: python benchmarks/accuracy.py [--shared ../shared/data] [--sim-sample work_sim/samples/test_hg001_30x]
+bcftools and freebayes rows appear when those programs are installed
+(`apt-get install bcftools freebayes`); each call set is filtered to QUAL >= 20 and all are scored by
+`deepvariant_py.evaluate` (genotype-aware, after normalisation).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from deepvariant_py.evaluate import evaluate  # noqa: E402
+from deepvariant_py.model import default_model_dir  # noqa: E402
+
+
+@dataclass
+class Dataset:
+    name: str
+    ref: str
+    reads: str
+    truth: str
+    region: str  # 1-based inclusive, samtools style
+
+    @property
+    def region0(self) -> tuple[str, int, int]:
+        contig, span = self.region.split(":")
+        start, end = span.replace(",", "").split("-")
+        return contig, int(start) - 1, int(end)
+
+
+def datasets(args) -> list[Dataset]:
+    real = os.path.join(args.shared, "real")
+    out = [Dataset("real NA12878 chr20:10.00-10.05Mb", os.path.join(real, "ucsc.hg19.chr20.unittest.fasta.gz"),
+                   os.path.join(real, "NA12878_S1.chr20.10_10p1mb.bam"),
+                   os.path.join(real, "HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb.vcf.gz"),
+                   "chr20:10000000-10049999")]
+    sample_json = os.path.join(args.sim_sample, "sample.json")
+    if os.path.exists(sample_json):
+        meta = json.load(open(sample_json))
+        out.append(Dataset(f"simulated {os.path.basename(args.sim_sample.rstrip('/'))}", meta["ref"],
+                           os.path.join(args.sim_sample, "reads.bam"), os.path.join(args.sim_sample, "truth.vcf.gz"),
+                           meta.get("eval_region") or meta["region"]))
+    else:
+        print(f"note: no simulated sample at {args.sim_sample} (make one with scripts/make_training_data.sh)", file=sys.stderr)
+    return out
+
+
+def run(cmd: list[str] | str, **kw) -> None:
+    subprocess.run(cmd, check=True, shell=isinstance(cmd, str), **kw)
+
+
+def call_dvcall(ds: Dataset, out: str, args) -> None:
+    run([sys.executable, "-m", "cli", "run", "--ref", ds.ref, "--reads", ds.reads, "--output-vcf", out,
+         "--regions", ds.region, "--model", args.model, "--quiet"])
+
+
+def plain_ref(ds: Dataset, tmp: str) -> str:
+    """freebayes needs an uncompressed FASTA."""
+    path = os.path.join(tmp, os.path.basename(ds.ref).replace(".gz", "") + ".plain.fa")
+    if not os.path.exists(path):
+        run(f"gzip -dc {ds.ref} > {path} && samtools faidx {path}" if ds.ref.endswith(".gz") else f"ln -s {ds.ref} {path} && samtools faidx {path}")
+    return path
+
+
+def call_bcftools(ds: Dataset, out: str, tmp: str) -> None:
+    run(f"bcftools mpileup -f {ds.ref} -r {ds.region} {ds.reads} 2>/dev/null | bcftools call -mv 2>/dev/null | "
+        f"bcftools view -i 'QUAL>=20' -Oz -o {out} && bcftools index -t {out}")
+
+
+def call_freebayes(ds: Dataset, out: str, tmp: str) -> None:
+    run(f"freebayes -f {plain_ref(ds, tmp)} -r {ds.region} {ds.reads} | bcftools view -i 'QUAL>=20' -Oz -o {out} && bcftools index -t {out}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"), help="the shared data folder")
+    ap.add_argument("--sim-sample", default="work_sim/samples/test_hg001_30x", help="simulated held-out sample folder")
+    ap.add_argument("--model", default=default_model_dir(), help="dvcall model directory")
+    ap.add_argument("--callers", default="dvcall,bcftools,freebayes", help="comma-separated callers to run")
+    ap.add_argument("--json", default=None, help="also write the rows as JSON here")
+    args = ap.parse_args()
+    callers = {"dvcall": lambda ds, out, tmp: call_dvcall(ds, out, args), "bcftools": call_bcftools, "freebayes": call_freebayes}
+    wanted = [c for c in args.callers.split(",") if c == "dvcall" or shutil.which(c)]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="dvcall-acc-") as tmp:
+        for ds in datasets(args):
+            for caller in wanted:
+                out = os.path.join(tmp, f"{caller}-{len(rows)}.vcf.gz")
+                t0 = time.time()
+                callers[caller](ds, out, tmp)
+                seconds = time.time() - t0
+                res = evaluate(ds.truth, out, ds.ref, regions=[ds.region0])
+                rows.append({"dataset": ds.name, "caller": caller, "seconds": round(seconds, 1), **res.to_dict()})
+                print(f"  done {ds.name} / {caller} in {seconds:.0f} s", file=sys.stderr)
+    header = f"| {'dataset':34} | {'caller':9} | SNP TP/FP/FN | SNP F1 | INDEL TP/FP/FN | INDEL F1 | seconds |"
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for r in rows:
+        s, i = r["snp"], r["indel"]
+        snp, indel = f"{s['tp']}/{s['fp']}/{s['fn']}", f"{i['tp']}/{i['fp']}/{i['fn']}"
+        print(f"| {r['dataset']:34} | {r['caller']:9} | {snp:12} | {s['f1']:.4f} | {indel:14} | {i['f1']:.4f}   | {r['seconds']:7.1f} |")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()

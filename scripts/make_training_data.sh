@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Regenerate dvcall's simulated training set and held-out simulated test samples.
+#
+# Usage: scripts/make_training_data.sh OUTDIR
+#   Idempotent: a sample whose OUTDIR/<name>/sample.json exists is skipped, so an
+#   interrupted run can be resumed. Data come from $DVCALL_DATA (default
+#   /work/shared/data). Each sample is made by scripts/simulate_sample.py; see its
+#   --help. Runs nice'd with 2 threads; about 10 minutes on 2 cores.
+#
+# Plan (regions are 1-based inclusive; all samples are diploid, 2x ART paired-end,
+# fragments 350 +- 50 bp, bwa mem to the full original reference):
+#   train_hg001_b37_hs20_60x     b37 20:100001-800000, real HG001 GIAB v3.3.2 variants
+#                                + 0.2 SNPs/kb + 0.5 indels/kb random, HS20 2x100, 60x,
+#                                decoy GRCh38 chr20:7.9-9.9 Mb at 6x (see Decoys)
+#   train_hg001_b37_hs25_40x     same region and real variants, other random variants
+#                                and reads: HS25 2x150, 40x, same decoy at 4x
+#   train_hg001_hg19_hs20_50x    hg19 chr20:10200001-11090000 (>=100 kb away from the
+#                                real evaluation region chr20:10.0-10.1 Mb), real HG001
+#                                variants + 0.2 SNPs/kb + 0.5 indels/kb, HS20 2x100,
+#                                50x, same decoy at 5x
+#   train_grch38_chr20_hs25_45x  GRCh38 chr20:2000001-3500000, random only: 1 SNP/kb,
+#                                0.4 indels/kb, HS25 2x150, 45x, no decoy
+#   train_grch38_chr20_hs20_60x  GRCh38 chr20:4000001-5500000, random only: 1 SNP/kb,
+#                                0.5 indels/kb, HS20 2x100, 60x, decoy hg19
+#                                chr20:59776001-60001000 at 60x (not in the GRCh38 file)
+#   test_hg001_30x   (held out)  b37 20:850001-1000000, real HG001 variants + 0.5
+#                                random indels/kb, 40% of random sites multi-allelic
+#                                (>= 30 multi-allelic sites in all), HS25 2x150, 30x
+#   test_grch38_30x  (held out)  GRCh38 chr20:7000001-7300000, random 1 SNP/kb +
+#                                0.5 indels/kb, 10% multi-allelic, HS20 2x100, 30x
+# Rules: no training region overlaps a test region; chr20:10,000,000-10,100,000 of
+# any build is never used (not even as decoy). Random indels are 1-15 bp, 80% in
+# homopolymers/STRs. Coverage downsampling is done later by the caller, so one BAM
+# per sample suffices.
+# Decoys: reads from sequence that is absent from the alignment reference, so some
+# mis-map into repeats and make realistic false candidates. Because the reference is
+# only ~1 Mb, every decoy Alu/L1 read lands on the region's few copies: a 2-3 Mb decoy
+# at the sample's full depth left >50% of the region under 15x+ of decoy reads
+# (measured). We therefore keep decoy bases at ~0.15-0.3x of the sample's bases;
+# simulate_sample.py still drops the remaining heavy piles (decoy depth > 25% of
+# coverage, typically paralogs) from confident.bed, as GIAB does for such places.
+# (The GRCh38 chr21 first 10 Mb, suggested at first, is pericentromeric segmental
+# duplication and stacked onto half of b37 20:0.1-0.8 Mb, so it is not used.)
+set -euo pipefail
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: $0 OUTDIR" >&2
+  exit 2
+fi
+OUT=$(mkdir -p "$1" && cd "$1" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DATA=${DVCALL_DATA:-/work/shared/data}
+SIM=$DATA/sim_sources
+B37=$SIM/hs37d5_chr20_1_1000000.fa.gz
+GRCH38=$SIM/grch38.chr20_and_21_10M.fa.gz
+HG19=$DATA/real/ucsc.hg19.chr20.unittest.fasta.gz
+HG001_B37=$SIM/HG001_GIAB_v3.3.2.b37_20_1-1Mb.vcf.gz
+HG001_HG19=$DATA/real/HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb.vcf.gz
+SIMULATE=(python3 "$HERE/simulate_sample.py")
+
+# Decoys: sequence absent from the alignment reference, so some reads mis-map.
+mkdir -p "$OUT/refs" "$OUT/logs"
+DECOY_GRCH38=$OUT/refs/decoy_grch38_chr20_7.9-9.9Mb.fa
+DECOY_HG19=$OUT/refs/decoy_hg19_chr20_59.776-60.001Mb.fa
+[[ -s $DECOY_GRCH38 ]] || samtools faidx "$GRCH38" chr20:7900001-9900000 > "$DECOY_GRCH38"
+[[ -s $DECOY_HG19 ]] || samtools faidx "$HG19" chr20:59776001-60001000 > "$DECOY_HG19"
+
+TIMES=$OUT/timings.tsv
+[[ -s $TIMES ]] || printf 'sample\twall_s\n' > "$TIMES"
+
+# sample NAME ARGS...: simulate one sample unless it is already complete.
+sample() {
+  local name=$1
+  shift
+  if [[ -s $OUT/$name/sample.json ]]; then
+    echo "skip $name (sample.json exists)"
+    return
+  fi
+  echo "make $name"
+  local t0=$SECONDS
+  nice -n 10 "${SIMULATE[@]}" --out "$OUT/$name" --threads 2 "$@" 2>&1 \
+    | tee "$OUT/logs/$name.log"
+  printf '%s\t%s\n' "$name" $((SECONDS - t0)) >> "$TIMES"
+}
+
+T0=$SECONDS
+sample train_hg001_b37_hs20_60x --ref "$B37" --region 20:100001-800000 \
+  --truth-source "$HG001_B37" --random-snps-per-kb 0.2 --random-indels-per-kb 0.5 \
+  --profile HS20 --read-length 100 --coverage 60 \
+  --decoy-fa "$DECOY_GRCH38" --decoy-coverage 6 --seed 11
+sample train_hg001_b37_hs25_40x --ref "$B37" --region 20:100001-800000 \
+  --truth-source "$HG001_B37" --random-snps-per-kb 0.2 --random-indels-per-kb 0.5 \
+  --profile HS25 --read-length 150 --coverage 40 \
+  --decoy-fa "$DECOY_GRCH38" --decoy-coverage 4 --seed 12
+sample train_hg001_hg19_hs20_50x --ref "$HG19" --region chr20:10200001-11090000 \
+  --truth-source "$HG001_HG19" --random-snps-per-kb 0.2 --random-indels-per-kb 0.5 \
+  --profile HS20 --read-length 100 --coverage 50 \
+  --decoy-fa "$DECOY_GRCH38" --decoy-coverage 5 --seed 13
+sample train_grch38_chr20_hs25_45x --ref "$GRCH38" --region chr20:2000001-3500000 \
+  --random-snps-per-kb 1.0 --random-indels-per-kb 0.4 \
+  --profile HS25 --read-length 150 --coverage 45 --seed 21
+sample train_grch38_chr20_hs20_60x --ref "$GRCH38" --region chr20:4000001-5500000 \
+  --random-snps-per-kb 1.0 --random-indels-per-kb 0.5 \
+  --profile HS20 --read-length 100 --coverage 60 \
+  --decoy-fa "$DECOY_HG19" --decoy-coverage 60 --seed 22
+sample test_hg001_30x --ref "$B37" --region 20:850001-1000000 \
+  --truth-source "$HG001_B37" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
+  --profile HS25 --read-length 150 --coverage 30 --seed 101
+sample test_grch38_30x --ref "$GRCH38" --region chr20:7000001-7300000 \
+  --random-snps-per-kb 1.0 --random-indels-per-kb 0.5 --multiallelic-fraction 0.1 \
+  --profile HS20 --read-length 100 --coverage 30 --seed 102
+echo "done in $((SECONDS - T0)) s; per-sample wall times in $TIMES"

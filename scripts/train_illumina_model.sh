@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Regenerate the shipped models/illumina-wgs model from scratch:
+#   1. simulate the training samples (scripts/make_training_data.sh),
+#   2. make labelled examples from each at several coverages (--downsample-fraction),
+#   3. make labelled tuning examples on the real NA12878 dev region (checkpoint selection only),
+#   4. train, keeping the epoch with the best tuning accuracy.
+# Usage: scripts/train_illumina_model.sh [WORKDIR] [MODEL_DIR]
+# Needs: samtools bcftools bwa art_illumina (apt-get install samtools bcftools bwa art-nextgen-simulation-tools).
+set -euo pipefail
+WORK=${1:-work_sim}
+MODEL=${2:-models/illumina-wgs}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DATA=${DVCALL_DATA:-$HERE/../../shared/data}
+EPOCHS=${EPOCHS:-12}
+JOBS=${JOBS:-2}
+export DVCALL_DATA=$DATA
+
+bash "$HERE/make_training_data.sh" "$WORK/samples"
+mkdir -p "$WORK/examples"
+
+# name:fraction pairs -> examples across 15-60x.
+JOBLIST=$WORK/examples/jobs.txt
+: > "$JOBLIST"
+for spec in train_hg001_b37_hs20_60x:1.0 train_hg001_b37_hs20_60x:0.5 train_hg001_b37_hs20_60x:0.25 \
+            train_hg001_b37_hs25_40x:1.0 train_hg001_b37_hs25_40x:0.6 \
+            train_hg001_hg19_hs20_50x:1.0 train_hg001_hg19_hs20_50x:0.6 \
+            train_grch38_chr20_hs25_45x:1.0 train_grch38_chr20_hs25_45x:0.5 \
+            train_grch38_chr20_hs20_60x:1.0 train_grch38_chr20_hs20_60x:0.5 train_grch38_chr20_hs20_60x:0.3; do
+  echo "${spec%%:*} ${spec##*:}" >> "$JOBLIST"
+done
+
+make_one() {
+  local name=$1 frac=$2 dir=$WORK/samples/$1
+  local out=$WORK/examples/train_${name}_f${frac}.tfrecord.gz
+  [[ -s $out.example_info.json ]] && return 0
+  local ref region
+  ref=$(python3 -c "import json;print(json.load(open('$dir/sample.json'))['ref'])")
+  dvcall make-examples --ref "$ref" --reads "$dir/reads.bam" --truth-vcf "$dir/truth.vcf.gz" \
+    --confident-bed "$dir/confident.bed" --regions "$dir/confident.bed" \
+    --downsample-fraction "$( [[ $frac == 1.0 ]] && echo 0 || echo "$frac")" --examples "$out"
+}
+export -f make_one
+export WORK
+xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1"' < "$JOBLIST"
+
+# Tuning set: the real dev region (never trained on; only used to pick the epoch).
+REAL=$DATA/real
+TUNE=$WORK/examples/tune_real_dev.tfrecord.gz
+if [[ ! -s $TUNE.example_info.json ]]; then
+  printf 'chr20\t9999999\t10050000\n' > "$WORK/examples/dev.bed"
+  dvcall make-examples --ref "$REAL/ucsc.hg19.chr20.unittest.fasta.gz" --reads "$REAL/NA12878_S1.chr20.10_10p1mb.bam" \
+    --regions chr20:10000000-10049999 --truth-vcf "$REAL/HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb.vcf.gz" \
+    --confident-bed "$WORK/examples/dev.bed" --examples "$TUNE"
+fi
+
+dvcall train --examples "$WORK/examples/train_*.tfrecord.gz" --tune-examples "$TUNE" --output "$WORK/model" --epochs "$EPOCHS"
+mkdir -p "$MODEL"
+cp "$WORK/model/model.keras" "$WORK/model/model_info.json" "$WORK/model/training_log.csv" "$MODEL/"
+echo "model written to $MODEL"

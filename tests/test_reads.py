@@ -1,0 +1,189 @@
+"""Reading alignments (DESIGN §1): index and contig checks, read filters, and the per-partition read cap."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pysam
+import pytest
+
+from builders import header_for, make_read, write_bam
+from deepvariant_py.errors import InputError
+from deepvariant_py.reads import RESERVOIR_SEED, ReadFilter, fetch_reads, open_alignments, reservoir_sample, sample_name
+from deepvariant_py.reference import Reference
+from deepvariant_py.regions import Region
+
+LENGTH = 2000
+OTHER = 500
+
+
+def _seq(n, seed):
+    rng = random.Random(seed)
+    return "".join(rng.choice("ACGT") for _ in range(n))
+
+
+@pytest.fixture
+def reference(tmp_path):
+    path = tmp_path / "ref.fa"
+    path.write_text(f">chr20\n{_seq(LENGTH, 1)}\n>chr21\n{_seq(OTHER, 2)}\n")
+    pysam.faidx(str(path))
+    ref = Reference(str(path))
+    yield ref
+    ref.close()
+
+
+def bam_header(names=("chr20", "chr21"), lengths=(LENGTH, OTHER), sample="NA12878"):
+    return header_for(names[0], lengths[0], more=list(zip(names[1:], lengths[1:])), sample=sample)
+
+
+def open_bam(tmp_path, reference, reads, header=None, name="reads.bam"):
+    header = header or bam_header()
+    path = write_bam(tmp_path / name, reads, header)
+    return open_alignments(path, reference)
+
+
+def names(reads):
+    return sorted(r.query_name for r in reads)
+
+
+def test_filters(tmp_path, reference):
+    h = bam_header()
+    reads = [
+        make_read("good", 100, "50M", header=h),
+        make_read("dup", 100, "50M", header=h, flag=0x400),
+        make_read("secondary", 100, "50M", header=h, flag=0x100),
+        make_read("supplementary", 100, "50M", header=h, flag=0x800),
+        make_read("qcfail", 100, "50M", header=h, flag=0x200),
+        make_read("mapq4", 100, "50M", header=h, mapq=4),
+        make_read("mapq5", 100, "50M", header=h, mapq=5),
+        make_read("unmapped", 100, "50M", header=h, flag=0x4),
+    ]
+    # Paired, not proper, mate on chr21: improperly placed -> dropped; the same on chr20 is kept.
+    far = make_read("mate_elsewhere", 120, "50M", header=h, flag=0x1 | 0x40)
+    far.next_reference_id, far.next_reference_start = 1, 10
+    near = make_read("discordant_same_contig", 120, "50M", header=h, flag=0x1 | 0x40)
+    near.next_reference_id, near.next_reference_start = 0, 1500
+    proper = make_read("proper_mate_elsewhere", 120, "50M", header=h, flag=0x1 | 0x2 | 0x40)
+    proper.next_reference_id, proper.next_reference_start = 1, 10
+    # Paired with no mate contig at all (RNEXT '*', mate-unmapped flag missing): DeepVariant needs a mate contig to drop it.
+    nocontig = make_read("mate_without_contig", 120, "50M", header=h, flag=0x1 | 0x40)
+    reads += [far, near, proper, nocontig]
+    with open_bam(tmp_path, reference, reads, h) as handle:
+        region = Region("chr20", 0, 1000)
+        kept = fetch_reads(handle, region, ReadFilter())
+        assert names(kept) == ["discordant_same_contig", "good", "mapq5", "mate_without_contig", "proper_mate_elsewhere"]
+        kept = fetch_reads(handle, region, ReadFilter(keep_duplicates=True, keep_secondary=True, keep_supplementary=True,
+                                                      min_mapping_quality=0))
+        assert names(kept) == ["discordant_same_contig", "dup", "good", "mapq4", "mapq5", "mate_without_contig",
+                               "proper_mate_elsewhere", "secondary", "supplementary"]
+        assert fetch_reads(handle, Region("chr20", 1000, 2000), ReadFilter()) == []
+        assert fetch_reads(handle, Region("chrX", 0, 10), ReadFilter()) == []
+
+
+def test_fetch_returns_reads_overlapping_region(tmp_path, reference):
+    h = bam_header()
+    reads = [make_read(f"r{s}", s, "50M", header=h) for s in (0, 949, 950, 951, 1000, 1100, LENGTH - 50)]
+    with open_bam(tmp_path, reference, reads, h) as handle:  # a 50M read at s covers [s, s + 50)
+        assert names(fetch_reads(handle, Region("chr20", 1000, 1100), ReadFilter())) == ["r1000", "r951"]
+        assert names(fetch_reads(handle, Region("chr20", 999, 1000), ReadFilter())) == ["r950", "r951"]
+
+
+def test_missing_index(tmp_path, reference):
+    path = write_bam(tmp_path / "noindex.bam", [make_read("a", 10, header=bam_header())], bam_header(), index=False)
+    with pytest.raises(InputError, match="samtools index"):
+        open_alignments(path, reference)
+
+
+def test_missing_file(tmp_path, reference):
+    with pytest.raises(InputError, match="does not exist"):
+        open_alignments(str(tmp_path / "nope.bam"), reference)
+
+
+def test_not_a_bam(tmp_path, reference):
+    path = tmp_path / "fake.bam"
+    path.write_text("this is not a BAM\n")
+    (tmp_path / "fake.bam.bai").write_text("")
+    with pytest.raises(InputError, match="cannot read"):
+        open_alignments(str(path), reference)
+
+
+def test_contig_name_mismatch(tmp_path, reference):
+    h = bam_header(names=("20", "21"))
+    with pytest.raises(InputError) as exc:
+        open_bam(tmp_path, reference, [make_read("a", 10, header=h)], h)
+    message = str(exc.value)
+    assert "'20'" in message and "'chr20'" in message
+
+
+def test_no_shared_contig(tmp_path, reference):
+    h = bam_header(names=("chrZ",), lengths=(100,))
+    with pytest.raises(InputError, match="shares no contig"):
+        open_bam(tmp_path, reference, [make_read("a", 10, header=h)], h)
+
+
+def test_contig_length_mismatch(tmp_path, reference):
+    h = bam_header(lengths=(LENGTH + 1, OTHER))
+    with pytest.raises(InputError) as exc:
+        open_bam(tmp_path, reference, [make_read("a", 10, header=h)], h)
+    message = str(exc.value)
+    assert "chr20" in message and "2,001" in message and "2,000" in message
+
+
+def test_sample_name(tmp_path, reference):
+    with open_bam(tmp_path, reference, [make_read("a", 10, header=bam_header())]) as handle:
+        assert sample_name(handle) == "NA12878"
+    h = bam_header(sample=None)
+    with open_bam(tmp_path, reference, [make_read("a", 10, header=h)], h, name="nosample.bam") as handle:
+        assert sample_name(handle) == "SAMPLE"
+
+
+def _many(h, n=200):
+    rng = random.Random(5)
+    return [make_read(f"r{i:03d}", rng.randrange(0, 900), "50M", header=h) for i in range(n)]
+
+
+def test_reservoir_cap_deterministic(tmp_path, reference):
+    h = bam_header()
+    path = write_bam(tmp_path / "many.bam", _many(h), h)
+    flt = ReadFilter(max_reads_per_partition=25)
+    region = Region("chr20", 0, 1000)
+    runs = []
+    for _ in range(2):
+        with open_alignments(path, reference) as handle:
+            runs.append(fetch_reads(handle, region, flt))
+    first, second = runs
+    assert len(first) == 25 and len(set(names(first))) == 25
+    assert [r.query_name for r in first] == [r.query_name for r in second]
+    starts = [r.reference_start for r in first]
+    assert starts == sorted(starts)
+    with open_alignments(path, reference) as handle:
+        assert len(fetch_reads(handle, region, ReadFilter())) == 200  # under the default cap of 1500
+        assert len(fetch_reads(handle, region, ReadFilter(max_reads_per_partition=0))) == 200  # 0 = no cap
+
+
+def test_reservoir_sample_algorithm_r():
+    items = list(range(100))
+    a = reservoir_sample(items, 10, np.random.RandomState(RESERVOIR_SEED))
+    b = reservoir_sample(items, 10, np.random.RandomState(RESERVOIR_SEED))
+    assert a == b and len(set(a)) == 10 and set(a) <= set(items)
+    assert reservoir_sample(items, 10, np.random.RandomState(1)) != a
+    assert reservoir_sample(items[:5], 10, np.random.RandomState(RESERVOIR_SEED)) == items[:5]
+    # Uniform: every item is kept with probability k/n.
+    rng = np.random.RandomState(0)
+    counts = np.zeros(20)
+    for _ in range(2000):
+        counts[reservoir_sample(list(range(20)), 5, rng)] += 1
+    assert np.all(np.abs(counts / 2000 - 0.25) < 0.05)
+
+
+def test_downsample_fraction_is_deterministic(tmp_path, reference):
+    h = bam_header()
+    path = write_bam(tmp_path / "many.bam", _many(h), h)
+    region = Region("chr20", 0, 1000)
+    with open_alignments(path, reference) as handle:
+        half = fetch_reads(handle, region, ReadFilter(downsample_fraction=0.5))
+        again = fetch_reads(handle, region, ReadFilter(downsample_fraction=0.5))
+        everything = fetch_reads(handle, region, ReadFilter(downsample_fraction=1.0))
+    assert names(half) == names(again)
+    assert 60 < len(half) < 140
+    assert len(everything) == 200

@@ -1,0 +1,146 @@
+"""Region strings, BED files, merging, fixed partitions and sharding (DESIGN §0)."""
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from deepvariant_py.errors import InputError
+from deepvariant_py.regions import Region, merge_regions, parse_region_string, parse_regions, partition, read_bed, shard
+
+LENGTHS = {"20": 64_444_167, "21": 46_709_983, "chrM": 16_571}
+
+
+def test_parse_with_commas_is_one_based_inclusive():
+    r = parse_region_string("20:1,000-2,000", LENGTHS)
+    assert r == Region("20", 999, 2000)
+    assert r.length == 1001 and str(r) == "20:1000-2000"
+    assert parse_region_string(" 20:1000-2000 ", LENGTHS) == r
+
+
+def test_parse_whole_contig_and_single_position():
+    assert parse_region_string("21", LENGTHS) == Region("21", 0, 46_709_983)
+    assert parse_region_string("20:100", LENGTHS) == Region("20", 99, 100)
+    assert parse_region_string("chrM:1-16571", LENGTHS) == Region("chrM", 0, 16_571)
+
+
+def test_unknown_contig_with_chr_prefix_hint():
+    with pytest.raises(InputError) as exc:
+        parse_region_string("chr20:1-100", LENGTHS)
+    assert "'chr20'" in str(exc.value) and "'20'" in str(exc.value)
+    with pytest.raises(InputError) as exc:
+        parse_region_string("M:1-100", {"chrM": 16_571})
+    assert "'chrM'" in str(exc.value)
+    with pytest.raises(InputError) as exc:
+        parse_region_string("22:1-100", LENGTHS)
+    assert "not in the reference" in str(exc.value) and "calls it" not in str(exc.value)
+
+
+@pytest.mark.parametrize("text", ["20:64,444,168", "20:1-64444168", "chrM:16000-20000"])
+def test_out_of_bounds(text):
+    with pytest.raises(InputError, match="past the end"):
+        parse_region_string(text, LENGTHS)
+
+
+def test_last_base_is_in_bounds():
+    assert parse_region_string("20:64,444,167", LENGTHS) == Region("20", 64_444_166, 64_444_167)
+
+
+@pytest.mark.parametrize("text", ["20:0-100", "20:2000-1000", "20:0"])
+def test_empty_or_reversed(text):
+    with pytest.raises(InputError, match="empty or reversed"):
+        parse_region_string(text, LENGTHS)
+
+
+@pytest.mark.parametrize("text", ["20:abc", "20:1-2-3", "", "20 21:5", "20:-5"])
+def test_unparseable(text):
+    with pytest.raises(InputError, match="cannot parse region"):
+        parse_region_string(text, LENGTHS)
+
+
+def test_read_bed(tmp_path):
+    bed = tmp_path / "x.bed"
+    bed.write_text(
+        "# a comment\n"
+        "track name=x\n"
+        "browser position 20:1-10\n"
+        "\n"
+        "20\t100\t200\tname\t0\t+\n"
+        "20 300 400\n"  # space separated
+        "chrM\t16000\t99999\n"  # clipped to the contig end
+        "21\t50\t50\n"  # empty: dropped
+    )
+    assert read_bed(str(bed), LENGTHS) == [Region("20", 100, 200), Region("20", 300, 400), Region("chrM", 16000, 16571)]
+
+
+def test_read_bed_gz(tmp_path):
+    bed = tmp_path / "x.bed.gz"
+    with gzip.open(bed, "wt") as fh:
+        fh.write("21\t0\t10\n")
+    assert read_bed(str(bed), LENGTHS) == [Region("21", 0, 10)]
+
+
+def test_read_bed_errors(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        read_bed(str(tmp_path / "missing.bed"), LENGTHS)
+    bad = tmp_path / "bad.bed"
+    bad.write_text("20\t1\t5\n20\tone\t5\n")
+    with pytest.raises(InputError, match="line 2"):
+        read_bed(str(bad), LENGTHS)
+    short = tmp_path / "short.bed"
+    short.write_text("20\t1\n")
+    with pytest.raises(InputError, match="line 1"):
+        read_bed(str(short), LENGTHS)
+    renamed = tmp_path / "renamed.bed"
+    renamed.write_text("chr21\t1\t5\n")
+    with pytest.raises(InputError) as exc:
+        read_bed(str(renamed), LENGTHS)
+    assert "'chr21'" in str(exc.value) and "'21'" in str(exc.value)
+
+
+def test_merge_regions_sorted_by_reference_order():
+    order = ["20", "21", "chrM"]
+    regions = [Region("chrM", 5, 10), Region("21", 10, 20), Region("20", 50, 60), Region("20", 0, 10),
+               Region("20", 10, 15), Region("20", 55, 70), Region("21", 21, 30)]
+    assert merge_regions(regions, order) == [
+        Region("20", 0, 15),  # touching intervals merge
+        Region("20", 50, 70),  # overlapping
+        Region("21", 10, 20), Region("21", 21, 30),  # a 1-bp gap stays
+        Region("chrM", 5, 10),
+    ]
+    # Reference order, not alphabetical.
+    assert [r.contig for r in merge_regions(regions, ["chrM", "21", "20"])] == ["chrM", "21", "21", "20", "20"]
+    assert merge_regions([Region("20", 0, 100), Region("20", 10, 20)], order) == [Region("20", 0, 100)]
+    assert merge_regions([], order) == []
+
+
+def test_parse_regions_mixes_strings_and_beds(tmp_path):
+    bed = tmp_path / "targets.bed"
+    bed.write_text("20\t1500\t2500\n21\t0\t100\n")
+    regions = parse_regions(["20:1,001-2,000", str(bed), "chrM:1-10 21:51-200"], LENGTHS)
+    assert regions == [Region("20", 1000, 2500), Region("21", 0, 200), Region("chrM", 0, 10)]
+
+
+def test_partition_aligned_to_multiples():
+    assert partition([Region("20", 999, 2500)]) == [Region("20", 999, 1000), Region("20", 1000, 2000), Region("20", 2000, 2500)]
+    assert partition([Region("20", 0, 3000)]) == [Region("20", 0, 1000), Region("20", 1000, 2000), Region("20", 2000, 3000)]
+    assert partition([Region("20", 1200, 1300)]) == [Region("20", 1200, 1300)]
+    assert partition([Region("20", 10, 25)], size=10) == [Region("20", 10, 20), Region("20", 20, 25)]
+    assert partition([Region("20", 0, 0)]) == []
+    # Partitions do not depend on how a region was split beforehand.
+    whole = partition([Region("20", 500, 4200)])
+    pieces = partition([Region("20", 500, 2100), Region("20", 2100, 4200)])
+    assert {(p.start // 1000) for p in whole} == {(p.start // 1000) for p in pieces}
+    assert all(p.length <= 1000 and p.start // 1000 == (p.end - 1) // 1000 for p in whole)
+
+
+def test_shard_modulo():
+    parts = partition([Region("20", 0, 10_000), Region("21", 0, 2_500)])
+    assert len(parts) == 13
+    shards = [shard(parts, i, 3) for i in range(3)]
+    assert shards[0] == [parts[i] for i in (0, 3, 6, 9, 12)]
+    assert shards[1] == [parts[i] for i in (1, 4, 7, 10)]
+    assert shards[2] == [parts[i] for i in (2, 5, 8, 11)]
+    assert sorted(p for s in shards for p in s) == sorted(parts)
+    assert shard(parts, 0, 1) == parts
+    assert shard(parts, 20, 40) == []

@@ -1,0 +1,91 @@
+"""End to end: `dvcall run` on the real NA12878 slice in testdata/ with the shipped model."""
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pysam
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from deepvariant_py.evaluate import evaluate
+
+TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")
+REF = os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz")
+BAM = os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.bam")
+CRAM = os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.cram")
+TRUTH = os.path.join(TESTDATA, "HG001.truth.chr20_10.00-10.02Mb.vcf.gz")
+REGION = "chr20:10,000,000-10,010,000"
+
+
+def _run(tmp_path, reads, name="out.vcf.gz", extra=()):
+    out = str(tmp_path / name)
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", reads, "--output-vcf", out, "--regions", REGION,
+                                       "--num-shards", "1", "--quiet", *extra])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def bam_vcf(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("run"), BAM)
+
+
+def _records(path):
+    with pysam.VariantFile(path) as vcf:
+        return {(r.pos, r.ref, r.alts): (r.filter.keys(), r.samples[0]["GT"]) for r in vcf}
+
+
+def test_known_truth_sites_are_called(bam_vcf):
+    calls = _records(bam_vcf)
+    expected = {
+        (10000117, "C", ("T",)): (0, 1),  # het SNP
+        (10000439, "T", ("G",)): (1, 1),  # hom SNP
+        (10001436, "A", ("AAGGCT",)): (1, 1),  # hom insertion
+        (10004769, "TAAAACTATGC", ("T",)): (0, 1),  # het 10 bp deletion
+    }
+    for key, gt in expected.items():
+        assert key in calls, f"no call at {key}"
+        filters, called = calls[key]
+        assert list(filters) == ["PASS"] and tuple(sorted(called)) == gt, (key, filters, called)
+
+
+def test_accuracy_on_slice(bam_vcf):
+    result = evaluate(TRUTH, bam_vcf, REF, regions=[("chr20", 9999999, 10010000)])
+    assert result.snp.recall >= 0.95 and result.snp.precision >= 0.95, result.table()
+    assert result.indel.recall >= 0.6, result.table()
+
+
+def test_vcf_is_indexed_and_valid(bam_vcf):
+    assert os.path.exists(bam_vcf + ".tbi")
+    with pysam.VariantFile(bam_vcf) as vcf:
+        assert list(vcf.header.samples) == ["NA12878"]
+        assert vcf.header.contigs["chr20"].length == 63025520
+        assert len(list(vcf.fetch("chr20", 10000100, 10000200))) >= 1
+        assert any(line.startswith("##dvcall_command=") for line in str(vcf.header).splitlines())
+
+
+def test_cram_gives_same_calls_as_bam(tmp_path, bam_vcf):
+    cram_vcf = _run(tmp_path, CRAM)
+    assert _records(cram_vcf) == _records(bam_vcf)
+
+
+def test_bcftools_reads_output_without_warnings(bam_vcf):
+    bcftools = pytest.importorskip("shutil").which("bcftools")
+    if not bcftools:
+        pytest.skip("bcftools not installed")
+    for args in (["view"], ["stats"]):
+        proc = subprocess.run([bcftools, *args, bam_vcf], capture_output=True, text=True)
+        assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
+def test_missing_index_is_one_line_error(tmp_path):
+    bam = tmp_path / "noindex.bam"
+    bam.write_bytes(open(BAM, "rb").read())
+    out = tmp_path / "x.vcf.gz"
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", str(bam), "--output-vcf", str(out), "--regions", REGION])
+    assert result.exit_code == 1
+    lines = [l for l in result.output.splitlines() if l.strip()]
+    assert len(lines) == 1 and "samtools index" in lines[0]
+    assert not out.exists()
