@@ -47,10 +47,10 @@ def datasets(args) -> list[Dataset]:
                    "chr20:10000000-10049999")]
     sample_json = os.path.join(args.sim_sample, "sample.json")
     if os.path.exists(sample_json):
-        meta = json.load(open(sample_json))
+        meta = json.load(open(sample_json))["parameters"]
         out.append(Dataset(f"simulated {os.path.basename(args.sim_sample.rstrip('/'))}", meta["ref"],
                            os.path.join(args.sim_sample, "reads.bam"), os.path.join(args.sim_sample, "truth.vcf.gz"),
-                           meta.get("eval_region") or meta["region"]))
+                           meta["region"]))
     else:
         print(f"note: no simulated sample at {args.sim_sample} (make one with scripts/make_training_data.sh)", file=sys.stderr)
     return out

@@ -46,7 +46,8 @@ def build_model(shape: tuple[int, int, int], ref_rows: int = 5, crop_width: int 
     z = ops.concatenate([mean, peak, ops.log1p(depth) / 4.0, ref], axis=-1)
     for i, (k, stride) in enumerate(((5, 1), (5, 1), (3, 2), (3, 2))):
         z = layers.Conv1D(column_features, k, strides=stride, padding="same", use_bias=False, name=f"col_conv{i}")(z)
-        z = layers.BatchNormalization(name=f"col_bn{i}")(z)
+        # LayerNorm, not BatchNorm: identical in training and inference, so short runs give usable models.
+        z = layers.LayerNormalization(name=f"col_norm{i}")(z)
         z = layers.Activation("relu")(z)
     centre = z.shape[1] // 2
     z = ops.concatenate([ops.reshape(z[:, centre - 2:centre + 3], (-1, 5 * column_features)),

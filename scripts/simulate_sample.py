@@ -7,6 +7,9 @@ towards homopolymers and short tandem repeats where real indels live) into the t
 haplotypes of a reference region, simulate Illumina reads from each haplotype with
 ART, and align them with bwa mem back to the *original* reference, so the caller can
 be run with the same ``--ref`` and the truth VCF uses the original coordinates.
+With ``--stutter`` some reads also carry polymerase slippage (+-1/+-2 repeat units
+in homopolymers and STRs, at realistic length-dependent rates), which ART lacks;
+that is noise, so the truth VCF does not change (see "stutter" below).
 
 Outputs in --out DIR:
   reads.bam(.bai)        reads aligned to --ref (pairs where both mates are
@@ -14,7 +17,9 @@ Outputs in --out DIR:
   truth.vcf.gz(.tbi)     phased GT (0|1, 1|0, 1|1, 1|2, 2|1), sorted, normalised
   confident.bed          the region minus --confident-margin at each end, minus
                          decoy-read piles (0-based BED); decoy_piles.bed lists those
-  sample.json            parameters, planted-variant counts, read counts, timings
+  sample.json            parameters, planted-variant counts, read counts, stutter
+                         model and counts (null without --stutter), timings
+  simulate.log           the external commands run and their stderr
 sample.json is written last, so its presence marks a finished sample.
 """
 from __future__ import annotations
@@ -198,17 +203,19 @@ def load_truth_source(path: str, contig: str, start0: int, end0: int, ref: RefWi
 # ---------------------------------------------------------------- random variants
 
 
-def find_repeat_tracts(seq: str, offset: int) -> dict[int, np.ndarray]:
+def find_repeat_tracts(seq: str, offset: int,
+                       min_copies_by_period: tuple[tuple[int, int], ...] =
+                       ((1, 4), (2, 3), (3, 3), (4, 3))) -> dict[int, np.ndarray]:
     """Maximal homopolymers (>=4 bp) and STRs (unit 2-4, >=3 copies) per period.
 
     Returns {period: array of (start0, end0)} in contig coordinates. A tract starts
     where periodicity begins, so an indel placed at its start (anchored on the base
-    before it) is already left-aligned.
+    before it) is already left-aligned. A tract may end in a partial unit.
     """
     arr = np.frombuffer(seq.encode(), dtype=np.uint8)
     not_n = arr != ord("N")
     tracts: dict[int, np.ndarray] = {}
-    for period, min_copies in ((1, 4), (2, 3), (3, 3), (4, 3)):
+    for period, min_copies in min_copies_by_period:
         same = (arr[:-period] == arr[period:]) & not_n[:-period] & not_n[period:]
         padded = np.concatenate(([False], same, [False])).astype(np.int8)
         edges = np.flatnonzero(np.diff(padded))
@@ -362,10 +369,10 @@ def plant_random(planter: Planter, n_snps: int, n_indels: int, multi_fraction: f
 # ------------------------------------------------------------------ outputs
 
 
-def write_haplotypes(ref: RefWindow, start0: int, end0: int, variants: list[Variant],
-                     tmp: Path) -> list[Path]:
-    """Apply each haplotype's alleles to the region; contigs are named h1 and h2."""
-    paths = []
+def haplotype_seqs(ref: RefWindow, start0: int, end0: int,
+                   variants: list[Variant]) -> list[str]:
+    """The region with each haplotype's alleles applied (haplotype 1, haplotype 2)."""
+    seqs = []
     for hap in (0, 1):
         pieces, cursor = [], start0
         for v in variants:
@@ -375,13 +382,154 @@ def write_haplotypes(ref: RefWindow, start0: int, end0: int, variants: list[Vari
             pieces += [ref[cursor:v.pos0], v.alts[allele - 1]]
             cursor = v.end0
         pieces.append(ref[cursor:end0])
-        seq = "".join(pieces)
-        path = tmp / f"h{hap + 1}.fa"
-        with path.open("w") as fh:
-            fh.write(f">h{hap + 1}\n")
-            fh.writelines(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60))
-        paths.append(path)
-    return paths
+        seqs.append("".join(pieces))
+    return seqs
+
+
+def write_fasta(path: Path, name: str, seq: str) -> Path:
+    with path.open("w") as fh:
+        fh.write(f">{name}\n")
+        fh.writelines(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60))
+    return path
+
+
+# ------------------------------------------------------------------ stutter
+#
+# ART models substitutions and rare indels but no polymerase slippage, so simulated
+# homopolymers/STRs are unrealistically clean: real Illumina data carry reads that are
+# +-1 (rarely +-2) repeat units off, more the longer the repeat, and a caller trained
+# only on ART reads calls those as variants. We add it as K extra "stutter copies" of
+# each haplotype in which each repeat tract independently gets a +-1/+-2 unit change
+# with probability q = p(tract) / f, and simulate the clean haplotypes at (1 - f) of
+# the depth and the K copies at f / K each. The expected share of a haplotype's reads
+# that carry a change at a tract is then f * q = p(tract). f is the largest p in the
+# region (so q <= 1); more copies make the per-site share less lumpy (steps of f/K).
+
+STUTTER_MIN_BP = {1: 6, 2: 10, 3: 10, 4: 10}  # shortest tract that can stutter
+# p(copies) at --stutter 1: top / (1 + exp(-(copies - mid) / width)); copies = bp /
+# period. Homopolymer: 6 bp ~1%, 8 ~3%, 10 ~6%, 12 ~13%, 15 ~23%, 20 ~29% of reads.
+# Dinucleotide: 5 copies ~1.4%, 8 ~5.5%, 10 ~11%, 12 ~19%, 15 ~26%; tri/tetra lower.
+STUTTER_CURVE = {1: (0.30, 12.5, 2.0), 2: (0.30, 11.0, 2.0),
+                 3: (0.20, 12.0, 2.0), 4: (0.15, 12.0, 2.0)}
+# unit change given a change: deletions 2:1 over insertions, +-2 at 1/5 of +-1
+STUTTER_STEPS = np.array([-1, 1, -2, 2])
+STUTTER_STEP_P = np.array([2 / 3 * 5 / 6, 1 / 3 * 5 / 6, 2 / 3 * 1 / 6, 1 / 3 * 1 / 6])
+STUTTER_MAX_P = 0.9  # cap on p(tract) * --stutter
+
+
+def stutter_p(period: np.ndarray, length: np.ndarray, scale: float) -> np.ndarray:
+    """Share of reads with a slippage error at tracts of this period and length (bp)."""
+    p = np.zeros(len(length))
+    for per, (top, mid, width) in STUTTER_CURVE.items():
+        sel = period == per
+        copies = length[sel] / per
+        p[sel] = top / (1.0 + np.exp(-(copies - mid) / width))
+    return np.minimum(p * scale, STUTTER_MAX_P)
+
+
+def stutter_tracts(seq: str, scale: float) -> np.ndarray:
+    """Non-overlapping repeat tracts of one haplotype that may stutter.
+
+    Returns an int64 array of rows (start0, end0, period) in haplotype coordinates,
+    sorted by start, and their p as a second array. Homopolymers >= 6 bp, STRs with
+    unit 2-4, >= 3 whole copies and >= 10 bp; where tracts of different periods
+    overlap (shared edge bases), the one with the higher p is kept.
+    """
+    found = find_repeat_tracts(seq, 0, ((1, STUTTER_MIN_BP[1]), (2, 3), (3, 3), (4, 3)))
+    rows = []
+    for period, tr in found.items():
+        length = tr[:, 1] - tr[:, 0]
+        keep = (length >= STUTTER_MIN_BP[period]) & (length // period >= 3)
+        tr = tr[keep]
+        rows.append(np.column_stack([tr, np.full(len(tr), period)]).astype(np.int64))
+    rows_a = np.concatenate(rows) if rows else np.zeros((0, 3), dtype=np.int64)
+    rows_a = rows_a[np.lexsort((rows_a[:, 1], rows_a[:, 0]))]
+    p = stutter_p(rows_a[:, 2], (rows_a[:, 1] - rows_a[:, 0]).astype(float), scale)
+    kept: list[int] = []
+    for i in range(len(rows_a)):  # a few thousand per Mb: a plain loop is fine
+        if kept and rows_a[i, 0] < rows_a[kept[-1], 1]:
+            if p[i] > p[kept[-1]]:
+                kept[-1] = i
+            continue
+        kept.append(i)
+    return rows_a[kept], p[kept]
+
+
+def stutter_copy(seq: str, tracts: np.ndarray, steps: np.ndarray) -> str:
+    """seq with tract i lengthened/shortened by steps[i] whole units (0 = unchanged).
+
+    Units are added or removed at the start of the tract, which keeps it periodic.
+    """
+    pieces, cursor = [], 0
+    for i in np.flatnonzero(steps):
+        start, period, step = int(tracts[i, 0]), int(tracts[i, 2]), int(steps[i])
+        pieces.append(seq[cursor:start])
+        if step > 0:
+            pieces.append(seq[start:start + period] * step)
+            cursor = start
+        else:
+            cursor = start - step * period
+    pieces.append(seq[cursor:])
+    return "".join(pieces)
+
+
+def make_stutter_copies(hap_seqs: list[str], scale: float, copies: int,
+                        rng: np.random.Generator, tmp: Path
+                        ) -> tuple[list[Path], float, dict]:
+    """Write K stutter copies per haplotype (contigs h1s1..h1sK, h2s1..h2sK).
+
+    Returns their FASTAs, the read fraction f they get, and a summary for sample.json.
+    """
+    per_hap = [stutter_tracts(seq, scale) for seq in hap_seqs]
+    f = min(1.0, max((float(p.max()) for _, p in per_hap if len(p)), default=0.0))
+    paths: list[Path] = []
+    n_changes = {"total": 0, "by_period": {str(k): 0 for k in STUTTER_CURVE},
+                 "by_step": {f"{s:+d}": 0 for s in STUTTER_STEPS}}
+    distinct = 0
+    eligible: dict[str, dict[str, int]] = {}
+    for h, (seq, (tracts, p)) in enumerate(zip(hap_seqs, per_hap)):
+        eligible[f"h{h + 1}"] = {str(k): int((tracts[:, 2] == k).sum())
+                                 for k in STUTTER_CURVE}
+        q = p / f if f > 0 else p
+        ever = np.zeros(len(tracts), dtype=bool)
+        for c in range(copies):
+            changed = rng.random(len(tracts)) < q
+            # no tract loses all its units (all have >= 3 whole units, so +-2 is safe)
+            steps = np.zeros(len(tracts), dtype=np.int64)
+            steps[changed] = rng.choice(STUTTER_STEPS, size=int(changed.sum()),
+                                        p=STUTTER_STEP_P)
+            ever |= changed
+            n_changes["total"] += int(changed.sum())
+            for k in STUTTER_CURVE:
+                n_changes["by_period"][str(k)] += int((changed & (tracts[:, 2] == k)).sum())
+            for s in STUTTER_STEPS:
+                n_changes["by_step"][f"{s:+d}"] += int((steps == s).sum())
+            name = f"h{h + 1}s{c + 1}"
+            paths.append(write_fasta(tmp / f"{name}.fa", name,
+                                     stutter_copy(seq, tracts, steps)))
+        distinct += int(ever.sum())
+    hp_lengths = np.arange(6, 26)
+    summary = {
+        "scale": scale,
+        "copies_per_haplotype": copies,
+        "copy_read_fraction": round(f, 4),
+        "model": {"p(copies) at scale 1": "top / (1 + exp(-(copies - mid) / width))",
+                  "curve_top_mid_width_by_period": {str(k): v
+                                                    for k, v in STUTTER_CURVE.items()},
+                  "min_tract_bp_by_period": {str(k): v for k, v in STUTTER_MIN_BP.items()},
+                  "min_whole_units": 3,
+                  "step_probabilities": {f"{s:+d}": round(float(w), 4) for s, w in
+                                         zip(STUTTER_STEPS, STUTTER_STEP_P)},
+                  "max_p": STUTTER_MAX_P},
+        "expected_read_fraction_homopolymer_bp": {
+            str(n): round(float(x), 4) for n, x in
+            zip(hp_lengths, stutter_p(np.ones(len(hp_lengths)), hp_lengths.astype(float),
+                                      scale))},
+        "eligible_tracts": eligible,
+        "modified_repeats": distinct,  # tract instances changed in >= 1 copy
+        "modifications": n_changes,    # summed over all copies of both haplotypes
+    }
+    return paths, f, summary
 
 
 def write_truth(variants: list[Variant], contig: str, fasta: pysam.FastaFile,
@@ -580,6 +728,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--confident-margin", type=int, default=1000,
                    help="bp trimmed from each end of the region for confident.bed "
                         "(read depth tapers there); random variants stay inside it")
+    p.add_argument("--stutter", type=float, default=0.0,
+                   help="polymerase-slippage (stutter) rate scale: 1.0 gives realistic "
+                        "Illumina rates (+-1 unit in ~3%% of reads at an 8 bp "
+                        "homopolymer, ~13%% at 12 bp, ~23%% at 15 bp; STRs alike); 0 = "
+                        "off. Reads come from extra stutter copies of the haplotypes; "
+                        "the truth VCF is unchanged")
+    p.add_argument("--stutter-copies", type=int, default=8,
+                   help="stutter copies per haplotype (more = smoother per-site rates)")
     p.add_argument("--sample-name", default="SIMSAMPLE",
                    help="SM of the read group and sample column of the truth VCF")
     p.add_argument("--bwa-index-dir", default=None,
@@ -628,24 +784,42 @@ def main(argv: list[str] | None = None) -> None:
     norm_line = check_truth_normalised(truth, args.ref, log)
     timings["variants_s"] = round(time.time() - t_start, 1)
 
-    # 2. reads: ART per haplotype (+ decoy), names h1-*, h2-*, decoyN-*
+    # 2. reads: ART per haplotype (+ decoy) (+ stutter copies), names h1-*, h2-*,
+    #    decoyN-*, h1sK-*, h2sK-*
     t = time.time()
-    sources = write_haplotypes(ref, start0, end0, variants, tmp)
-    depths = [args.coverage / 2, args.coverage / 2]
+    hap_seqs = haplotype_seqs(ref, start0, end0, variants)
+    sources = [write_fasta(tmp / f"h{i + 1}.fa", f"h{i + 1}", seq)
+               for i, seq in enumerate(hap_seqs)]
+    stutter_fas: list[Path] = []
+    stutter_f, stutter_summary = 0.0, None
+    if args.stutter > 0:
+        if args.stutter_copies < 1:
+            sys.exit("--stutter-copies must be >= 1")
+        stutter_fas, stutter_f, stutter_summary = make_stutter_copies(
+            hap_seqs, args.stutter, args.stutter_copies,
+            np.random.default_rng([args.seed, 0x5707]), tmp)
+        timings["stutter_copies_s"] = round(time.time() - t, 1)
+    depths = [args.coverage / 2 * (1 - stutter_f)] * 2
     if args.decoy_fa:
         sources.append(copy_decoy(args.decoy_fa, tmp))
         depths.append(args.decoy_coverage if args.decoy_coverage is not None
                       else args.coverage)
+    seeds = [args.seed * 10 + i + 1 for i in range(len(sources))]
+    sources += stutter_fas
+    depths += [args.coverage / 2 * stutter_f / args.stutter_copies] * len(stutter_fas)
+    seeds += [args.seed * 1000 + 500 + j for j in range(len(stutter_fas))]
     read_pairs: dict[str, int] = {}
-    for i, (fa, depth) in enumerate(zip(sources, depths)):
+    for fa, depth, seed in zip(sources, depths, seeds):
+        if depth <= 0:
+            continue
         prefix = tmp / f"{fa.stem}_"
         run(["art_illumina", "-ss", args.profile, "-p", "-l", str(args.read_length),
              "-f", f"{depth:g}", "-m", str(args.fragment_mean), "-s", str(args.fragment_sd),
-             "-rs", str(args.seed * 10 + i + 1), "-na", "-i", str(fa), "-o", str(prefix)],
+             "-rs", str(seed), "-na", "-i", str(fa), "-o", str(prefix)],
             log, stdout=subprocess.DEVNULL)
         read_pairs[fa.stem] = count_fastq(Path(f"{prefix}1.fq"))
     for mate in ("1", "2"):
-        run(f"cat {' '.join(str(tmp / f'{fa.stem}_{mate}.fq') for fa in sources)} "
+        run(f"cat {' '.join(str(tmp / f'{stem}_{mate}.fq') for stem in read_pairs)} "
             f"> {tmp / f'all_{mate}.fq'}", log)
     timings["art_s"] = round(time.time() - t, 1)
 
@@ -697,6 +871,7 @@ def main(argv: list[str] | None = None) -> None:
         "truth_source_skipped": skipped,
         "bcftools_norm_check": norm_line,
         "read_pairs_simulated": read_pairs,
+        "stutter": stutter_summary,
         "bam_flagstat": {k: flagstat[k] for k in ("total", "mapped", "properly paired",
                                                   "secondary", "supplementary")},
         "bwa_index": str(index),

@@ -31,10 +31,10 @@ done
 
 make_one() {
   local name=$1 frac=$2 dir=$WORK/samples/$1
-  local out=$WORK/examples/train_${name}_f${frac}.tfrecord.gz
+  local out=$WORK/examples/${name}_f${frac}.tfrecord.gz
   [[ -s $out.example_info.json ]] && return 0
   local ref region
-  ref=$(python3 -c "import json;print(json.load(open('$dir/sample.json'))['ref'])")
+  ref=$(python3 -c "import json;print(json.load(open('$dir/sample.json'))['parameters']['ref'])")
   dvcall make-examples --ref "$ref" --reads "$dir/reads.bam" --truth-vcf "$dir/truth.vcf.gz" \
     --confident-bed "$dir/confident.bed" --regions "$dir/confident.bed" \
     --downsample-fraction "$( [[ $frac == 1.0 ]] && echo 0 || echo "$frac")" --examples "$out"
