@@ -28,6 +28,14 @@
 #                                (>= 30 multi-allelic sites in all), HS25 2x150, 30x
 #   test_grch38_30x  (held out)  GRCh38 chr20:7000001-7300000, random 1 SNP/kb +
 #                                0.5 indels/kb, 10% multi-allelic, HS20 2x100, 30x
+# Stutter samples (--stutter 1.0: realistic polymerase slippage, +-1/+-2 units in
+# homopolymers and STRs, which ART lacks; see simulate_sample.py):
+#   train_hg001_hg19_hs20_50x_stutter   as train_hg001_hg19_hs20_50x (other random
+#                                variants and reads, seed 33) + stutter
+#   train_grch38_chr20_hs20_55x_stutter GRCh38 chr20:5600001-6900000, random only:
+#                                1 SNP/kb, 0.6 indels/kb, HS20 2x100, 55x, decoy hg19
+#                                chr20:59776001-60001000 at 55x, + stutter
+#   test_hg001_30x_stutter (held out) as test_hg001_30x (seed 103) + stutter
 # Rules: no training region overlaps a test region; chr20:10,000,000-10,100,000 of
 # any build is never used (not even as decoy). Random indels are 1-15 bp, 80% in
 # homopolymers/STRs. Coverage downsampling is done later by the caller, so one BAM
@@ -109,4 +117,15 @@ sample test_hg001_30x --ref "$B37" --region 20:850001-1000000 \
 sample test_grch38_30x --ref "$GRCH38" --region chr20:7000001-7300000 \
   --random-snps-per-kb 1.0 --random-indels-per-kb 0.5 --multiallelic-fraction 0.1 \
   --profile HS20 --read-length 100 --coverage 30 --seed 102
+sample train_hg001_hg19_hs20_50x_stutter --ref "$HG19" --region chr20:10200001-11090000 \
+  --truth-source "$HG001_HG19" --random-snps-per-kb 0.2 --random-indels-per-kb 0.5 \
+  --profile HS20 --read-length 100 --coverage 50 \
+  --decoy-fa "$DECOY_GRCH38" --decoy-coverage 5 --stutter 1.0 --seed 33
+sample train_grch38_chr20_hs20_55x_stutter --ref "$GRCH38" --region chr20:5600001-6900000 \
+  --random-snps-per-kb 1.0 --random-indels-per-kb 0.6 \
+  --profile HS20 --read-length 100 --coverage 55 \
+  --decoy-fa "$DECOY_HG19" --decoy-coverage 55 --stutter 1.0 --seed 34
+sample test_hg001_30x_stutter --ref "$B37" --region 20:850001-1000000 \
+  --truth-source "$HG001_B37" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
+  --profile HS25 --read-length 150 --coverage 30 --stutter 1.0 --seed 103
 echo "done in $((SECONDS - T0)) s; per-sample wall times in $TIMES"

@@ -18,30 +18,47 @@ export DVCALL_DATA=$DATA
 bash "$HERE/make_training_data.sh" "$WORK/samples"
 mkdir -p "$WORK/examples"
 
-# name:fraction pairs -> examples across 15-60x.
+# "sample fraction mode": examples across 15-60x (--downsample-fraction); mode "low" lowers the candidate
+# thresholds (SNP 0.05, indel 0.03) to add realistic low-fraction false candidates, which simulations lack.
 JOBLIST=$WORK/examples/jobs.txt
-: > "$JOBLIST"
-for spec in train_hg001_b37_hs20_60x:1.0 train_hg001_b37_hs20_60x:0.5 train_hg001_b37_hs20_60x:0.25 \
-            train_hg001_b37_hs25_40x:1.0 train_hg001_b37_hs25_40x:0.6 \
-            train_hg001_hg19_hs20_50x:1.0 train_hg001_hg19_hs20_50x:0.6 \
-            train_grch38_chr20_hs25_45x:1.0 train_grch38_chr20_hs25_45x:0.5 \
-            train_grch38_chr20_hs20_60x:1.0 train_grch38_chr20_hs20_60x:0.5 train_grch38_chr20_hs20_60x:0.3; do
-  echo "${spec%%:*} ${spec##*:}" >> "$JOBLIST"
-done
+cat > "$JOBLIST" <<'JOBS'
+train_hg001_b37_hs20_60x 1.0 std
+train_hg001_b37_hs20_60x 0.5 std
+train_hg001_b37_hs20_60x 0.25 std
+train_hg001_b37_hs25_40x 1.0 std
+train_hg001_b37_hs25_40x 0.5 std
+train_hg001_hg19_hs20_50x 1.0 std
+train_hg001_hg19_hs20_50x 0.6 std
+train_hg001_hg19_hs20_50x 0.3 std
+train_grch38_chr20_hs25_45x 1.0 std
+train_grch38_chr20_hs25_45x 0.5 std
+train_grch38_chr20_hs20_60x 1.0 std
+train_grch38_chr20_hs20_60x 0.5 std
+train_grch38_chr20_hs20_60x 0.25 std
+train_hg001_b37_hs20_60x 0.5 low
+train_hg001_hg19_hs20_50x 1.0 low
+train_grch38_chr20_hs20_60x 0.5 low
+train_grch38_chr20_hs25_45x 1.0 low
+train_hg001_hg19_hs20_50x_stutter 1.0 std
+train_hg001_hg19_hs20_50x_stutter 0.5 std
+train_grch38_chr20_hs20_55x_stutter 1.0 std
+train_grch38_chr20_hs20_55x_stutter 0.5 std
+JOBS
 
 make_one() {
-  local name=$1 frac=$2 dir=$WORK/samples/$1
-  local out=$WORK/examples/${name}_f${frac}.tfrecord.gz
+  local name=$1 frac=$2 mode=$3 dir=$WORK/samples/$1
+  local out=$WORK/examples/${name}_f${frac}_${mode}.tfrecord.gz
   [[ -s $out.example_info.json ]] && return 0
-  local ref region
+  local ref extra=()
   ref=$(python3 -c "import json;print(json.load(open('$dir/sample.json'))['parameters']['ref'])")
+  [[ $mode == low ]] && extra=(--vsc-min-fraction-snps 0.05 --vsc-min-fraction-indels 0.03)
   dvcall make-examples --ref "$ref" --reads "$dir/reads.bam" --truth-vcf "$dir/truth.vcf.gz" \
     --confident-bed "$dir/confident.bed" --regions "$dir/confident.bed" \
-    --downsample-fraction "$( [[ $frac == 1.0 ]] && echo 0 || echo "$frac")" --examples "$out"
+    --downsample-fraction "$( [[ $frac == 1.0 ]] && echo 0 || echo "$frac")" --examples "$out" "${extra[@]}" --quiet
 }
 export -f make_one
 export WORK
-xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1"' < "$JOBLIST"
+xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 
 # Tuning set: the real dev region (never trained on; only used to pick the epoch).
 REAL=$DATA/real
