@@ -4,6 +4,7 @@ import click
 from deepvariant_py.candidates import CandidateThresholds
 from deepvariant_py.errors import InputError
 from deepvariant_py.make_examples import MakeExamplesOptions, TrainingInputs, make_examples
+from deepvariant_py.progress import Progress
 from deepvariant_py.reads import ReadFilter
 
 from .common import user_errors
@@ -45,7 +46,7 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
                                downsample_fraction=downsample_fraction),
         thresholds=CandidateThresholds(min_fraction_snps=vsc_min_fraction_snps, min_fraction_indels=vsc_min_fraction_indels))
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
-    stats = make_examples(ref, reads, output, list(regions), opts, index, count, training)
+    stats = make_examples(ref, reads, output, list(regions), opts, index, count, training, progress=None if quiet else Progress('make_examples'))
     if not quiet:
         click.echo(f"dvcall: {stats.partitions} partitions, {stats.candidates} candidates, {stats.examples} examples in {stats.seconds:.1f} s "
                    f"({stats.examples / max(stats.seconds, 1e-9):.0f} examples/s) -> {output}", err=True)

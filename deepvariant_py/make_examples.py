@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable
 from dataclasses import dataclass, field
 
 from .candidates import Candidate, CandidateThresholds, find_candidates
@@ -71,7 +72,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
 
 def make_examples(ref_path: str, reads_path: str, output: str, region_specs: list[str], opts: MakeExamplesOptions,
                   shard_index: int = 0, num_shards: int = 1, training: TrainingInputs | None = None,
-                  progress=None) -> MakeExamplesStats:
+                  progress: Callable[..., None] | None = None) -> MakeExamplesStats:
     """Write the examples of shard `shard_index`/`num_shards` to `output`; returns counts for the run summary."""
     t0 = time.time()
     reference = Reference(ref_path)
@@ -97,7 +98,7 @@ def make_examples(ref_path: str, reads_path: str, output: str, region_specs: lis
                         writer.write(info, subset, image, label)
                         stats.examples += 1
             if progress:
-                progress(stats)
+                progress(stats.partitions, len(parts), candidates=stats.candidates, examples=stats.examples)
         writer.close()
     except BaseException:
         writer.abort()

@@ -14,6 +14,7 @@ from .errors import OutputError
 from .make_examples import MakeExamplesOptions, MakeExamplesStats, make_examples
 from .model import load_model_info
 from .postprocess import postprocess
+from .progress import Progress
 from .reads import open_alignments, sample_name
 from .reference import Reference
 from .regions import parse_regions
@@ -36,8 +37,11 @@ class RunOptions:
 
 
 def _shard_job(args) -> MakeExamplesStats:
-    ref, reads, out, regions, opts, index, count = args
-    return make_examples(ref, reads, out, regions, opts, index, count)
+    ref, reads, out, regions, opts, index, count, quiet = args
+    if not quiet:
+        logging.basicConfig(level=logging.INFO, format="dvcall: %(message)s")
+    label = f"make_examples shard {index + 1}/{count}" if count > 1 else "make_examples"
+    return make_examples(ref, reads, out, regions, opts, index, count, progress=None if quiet else Progress(label))
 
 
 def run_pipeline(opts: RunOptions) -> dict:
@@ -65,7 +69,8 @@ def run_pipeline(opts: RunOptions) -> dict:
         n = max(1, opts.num_shards)
         shard_paths = [os.path.join(work, f"examples-{i:05d}-of-{n:05d}.tfrecord.gz") for i in range(n)]
         t0 = time.time()
-        jobs = [(opts.ref, opts.reads, p, opts.regions, opts.make_examples, i, n) for i, p in enumerate(shard_paths)]
+        quiet = not log.isEnabledFor(logging.INFO)
+        jobs = [(opts.ref, opts.reads, p, opts.regions, opts.make_examples, i, n, quiet) for i, p in enumerate(shard_paths)]
         if n == 1:
             stats = [_shard_job(jobs[0])]
         else:

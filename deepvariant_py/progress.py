@@ -1,0 +1,31 @@
+"""Progress lines for long runs: at most one every few seconds, with rate and ETA, on the 'dvcall' logger."""
+from __future__ import annotations
+
+import logging
+import time
+
+log = logging.getLogger("dvcall")
+
+
+def _eta(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class Progress:
+    """Call with (done, total, **counts); logs when `every` seconds have passed, and once at the end."""
+
+    def __init__(self, label: str, unit: str = "partitions", every: float = 10.0):
+        self.label, self.unit, self.every = label, unit, every
+        self.t0 = self.last = time.time()
+
+    def __call__(self, done: int, total: int, **counts: int) -> None:
+        now = time.time()
+        if now - self.last < self.every and done < total:
+            return
+        self.last = now
+        elapsed = max(now - self.t0, 1e-9)
+        eta = _eta(elapsed / done * (total - done)) if done else "?"
+        extra = ", ".join(f"{v:,} {k}" for k, v in counts.items())
+        rate = f", {counts['examples'] / elapsed:.0f} examples/s" if "examples" in counts else ""
+        log.info("%s: %d/%d %s, %s%s, ETA %s", self.label, done, total, self.unit, extra, rate, eta)

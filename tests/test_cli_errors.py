@@ -1,0 +1,69 @@
+"""Bad input gives one line naming the problem and the fix, exit 1, and no file at the output path."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+
+TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")
+REF = os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz")
+BAM = os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.bam")
+
+
+def _run(tmp_path, *args, out_name="out.vcf.gz"):
+    out = tmp_path / out_name
+    overrides = dict(zip(args[::2], args[1::2]))
+    argv = ["run"]
+    opts = {"--ref": REF, "--reads": BAM, "--output-vcf": str(out), "--regions": "chr20:10,000,000-10,001,000", **overrides}
+    for k, v in opts.items():
+        argv += [k, v]
+    result = CliRunner().invoke(main, argv)
+    return result, out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--reads", "/nonexistent.bam"), "does not exist"),
+    (("--ref", "/nonexistent.fa"), "does not exist"),
+    (("--regions", "20:1-100"), "the reference calls it 'chr20'"),
+    (("--regions", "chr20:63025000-63025600"), "ends past the end"),
+    (("--regions", "chr20:100-50"), "empty or reversed"),
+    (("--model", "/nonexistent_model"), "does not exist"),
+])
+def test_bad_input_is_one_line(tmp_path, args, needle):
+    result, out = _run(tmp_path, *args)
+    assert result.exit_code == 1, result.output
+    lines = [l for l in result.output.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("dvcall: error: ") and needle in lines[0], result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_unwritable_output_directory(tmp_path):
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(tmp_path / "no" / "such" / "dir" / "o.vcf.gz")])
+    assert result.exit_code == 1 and "not writable" in result.output
+
+
+def test_output_must_be_vcf_gz(tmp_path):
+    result, out = _run(tmp_path, out_name="out.vcf")
+    assert result.exit_code == 1 and ".vcf.gz" in result.output and not out.exists()
+
+
+def test_model_without_weights_is_refused(tmp_path):
+    model = tmp_path / "empty_model"
+    model.mkdir()
+    result, out = _run(tmp_path, "--model", str(model))
+    assert result.exit_code == 1 and "not a dvcall model" in result.output and not out.exists()
+
+
+def test_debug_shows_traceback(tmp_path):
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", "/nonexistent.bam", "--output-vcf", str(tmp_path / "o.vcf.gz"), "--debug"])
+    assert result.exit_code != 0 and result.exception is not None
+
+
+def test_every_command_has_help():
+    for cmd in ["run", "make-examples", "call-variants", "postprocess", "train", "eval"]:
+        result = CliRunner().invoke(main, [cmd, "--help"])
+        assert result.exit_code == 0 and "--help" in result.output
