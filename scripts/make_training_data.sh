@@ -4,7 +4,7 @@
 # Usage: scripts/make_training_data.sh OUTDIR
 #   Idempotent: a sample whose OUTDIR/<name>/sample.json exists is skipped, so an
 #   interrupted run can be resumed. Data come from $DVCALL_DATA (default
-#   /work/shared/data). Each sample is made by scripts/simulate_sample.py; see its
+#   ../shared/data beside the checkout). Each sample is made by scripts/simulate_sample.py; see its
 #   --help. Runs nice'd with 2 threads; about 10 minutes on 2 cores.
 #
 # Plan (regions are 1-based inclusive; all samples are diploid, 2x ART paired-end,
@@ -57,7 +57,7 @@ if [[ $# -ne 1 ]]; then
 fi
 OUT=$(mkdir -p "$1" && cd "$1" && pwd)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-DATA=${DVCALL_DATA:-/work/shared/data}
+DATA=${DVCALL_DATA:-$(cd "$HERE/../../shared/data" 2>/dev/null && pwd)}
 SIM=$DATA/sim_sources
 B37=$SIM/hs37d5_chr20_1_1000000.fa.gz
 GRCH38=$SIM/grch38.chr20_and_21_10M.fa.gz

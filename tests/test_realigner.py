@@ -1,0 +1,333 @@
+"""Local realignment (DESIGN §3): window selection, de Bruijn assembly, read realignment on hand-built reads."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from builders import header_for, make_read, pileup_reads
+from deepvariant_py.realigner import RealignerOptions, assemble_haplotypes, realign_reads, select_windows
+from deepvariant_py.realigner.aligner import M, I, D, S, compose, is_left_aligned, left_align, pad_haplotype
+from deepvariant_py.realigner.debruijn import assemble
+from deepvariant_py.realigner.window_selector import supporting_counts
+
+OPTS = RealignerOptions()
+
+
+def random_ref(length: int, seed: int) -> str:
+    """A reproducible reference without long repeats (short k-mers are unique, as in most real windows)."""
+    rng = random.Random(seed)
+    return "".join(rng.choice("ACGT") for _ in range(length))
+
+
+REF = random_ref(1500, 7)
+HEADER = header_for(length=len(REF))
+
+
+def fetch(start: int, end: int) -> str:
+    return REF[max(0, start):min(len(REF), end)]
+
+
+def read(name, start, cigar, seq, **kw):
+    return make_read(name, start, cigar, seq, header=HEADER, **kw)
+
+
+def ref_read(name, start, length=100, **kw):
+    return read(name, start, f"{length}M", REF[start:start + length], **kw)
+
+
+def snp_read(name, start, snps, length=100, **kw):
+    """A read matching the reference except at `snps` (absolute positions), where the base is changed."""
+    seq = list(REF[start:start + length])
+    for p in snps:
+        seq[p - start] = "ACGT"[("ACGT".index(REF[p]) + 1) % 4]
+    return read(name, start, f"{length}M", "".join(seq), **kw)
+
+
+def substitute(pos: int) -> str:
+    return "ACGT"[("ACGT".index(REF[pos]) + 1) % 4]
+
+
+# ---------------------------------------------------------------- window selection
+
+def test_snp_cluster_gives_one_padded_window():
+    reads = [snp_read(f"s{i}", 150, [200, 205]) for i in range(3)] + [ref_read(f"r{i}", 150 + i) for i in range(5)]
+    assert select_windows(reads, fetch, 0, 1000, OPTS, len(REF)) == [(120, 285)]
+
+
+def test_single_supporting_read_or_low_quality_selects_nothing():
+    one = [snp_read("s", 150, [200])] + [ref_read(f"r{i}", 150) for i in range(5)]
+    assert select_windows(one, fetch, 0, 1000) == []
+    low_bq = [snp_read(f"s{i}", 150, [200], quals=19) for i in range(3)]
+    assert select_windows(low_bq, fetch, 0, 1000) == []
+    low_mapq = [snp_read(f"s{i}", 150, [200], mapq=19) for i in range(3)]
+    assert select_windows(low_mapq, fetch, 0, 1000) == []
+    ok = [snp_read(f"s{i}", 150, [200], quals=20, mapq=20) for i in range(2)]
+    assert select_windows(ok, fetch, 0, 1000) == [(120, 280)]
+
+
+def test_insertion_spreads_over_twice_its_length():
+    # 3-bp insertion anchored at 249: counted over [249 + 1 - 3, 249 + 1 + 3) = [247, 253)
+    seq = REF[150:250] + "TTT" + REF[250:300]
+    reads = [read(f"i{i}", 150, "100M3I50M", seq) for i in range(2)]
+    counts = supporting_counts(reads, fetch, 150, 300, OPTS)
+    assert np.flatnonzero(counts).tolist() == list(range(97, 103))
+    assert set(counts[97:103].tolist()) == {2}
+    assert select_windows(reads, fetch, 150, 300, OPTS) == [(247 - 80, 252 + 80)]
+
+
+def test_deletion_counts_the_deleted_bases_and_soft_clip_spreads():
+    seq = REF[150:250] + REF[254:300]
+    dels = [read(f"d{i}", 150, "100M4D46M", seq) for i in range(2)]
+    counts = supporting_counts(dels, fetch, 150, 300, OPTS)
+    assert np.flatnonzero(counts).tolist() == list(range(100, 104))  # positions 250..253
+    clipped = [read(f"c{i}", 200, "5S95M", "GGGGG" + REF[200:295]) for i in range(2)]
+    counts = supporting_counts(clipped, fetch, 150, 300, OPTS)
+    assert np.flatnonzero(counts).tolist() == list(range(195 - 150, 205 - 150))  # anchor 199, L=5
+
+
+@pytest.mark.parametrize("second, expected", [
+    (360, [(120, 440)]),              # 160 apart: one window
+    (361, [(120, 280), (281, 441)]),  # more than 2 x 80 apart: two windows
+])
+def test_windows_merge_or_split_by_distance(second, expected):
+    reads = [snp_read(f"a{i}", 150, [200]) for i in range(2)] + [snp_read(f"b{i}", second - 50, [second]) for i in range(2)]
+    assert select_windows(reads, fetch, 0, 1000, OPTS, len(REF)) == expected
+
+
+def test_window_longer_than_max_size_is_skipped():
+    snps = list(range(200, 1200, 100))  # one merged window [120, 1180): 1060 bp
+    reads = [snp_read(f"s{p}_{i}", p - 50, [p]) for p in snps for i in range(2)]
+    assert select_windows(reads, fetch, 0, 1500, OPTS, len(REF)) == []
+    assert select_windows(reads, fetch, 0, 1500, RealignerOptions(max_window_size=1100), len(REF)) == [(120, 1180)]
+
+
+def test_windows_stay_inside_the_expanded_partition():
+    # SNP at 205 is 5 bp past a partition ending at 200, inside the 20-bp expansion; one at 230 is outside it
+    reads = [snp_read(f"s{i}", 150, [205, 230]) for i in range(2)]
+    assert select_windows(reads, fetch, 100, 200, OPTS, len(REF)) == [(125, 285)]
+
+
+# ---------------------------------------------------------------- assembly
+
+WIN = (300, 500)
+WREF = REF[300:500]
+
+
+def test_assembles_an_insertion_and_a_deletion():
+    ins_hap = WREF[:100] + "GATTACA" + WREF[100:]
+    del_hap = WREF[:60] + WREF[63:]
+    reads = []
+    for j, hap in enumerate((ins_hap, del_hap)):
+        for s in range(0, len(hap) - 80, 20):
+            reads.append(read(f"h{j}_{s}", 300 + s, "80M", hap[s:s + 80]))
+    reads += [read(f"r{s}", 300 + s, "80M", WREF[s:s + 80]) for s in range(5, 120, 30)]
+    haps = assemble_haplotypes(WREF, reads, OPTS)
+    both = WREF[:60] + WREF[63:100] + "GATTACA" + WREF[100:]  # the graph also joins the two bubbles
+    assert haps == sorted([WREF, ins_hap, del_hap, both])
+    assert assemble_haplotypes(WREF, reads, OPTS, ref_start=300) == haps
+
+
+def test_only_reference_or_weak_alt_gives_nothing():
+    refs = [read(f"r{s}", 300 + s, "80M", WREF[s:s + 80]) for s in range(0, 120, 20)]
+    assert assemble_haplotypes(WREF, refs) == []
+    del_hap = WREF[:60] + WREF[63:]
+    one = refs + [read("d", 320, "80M", del_hap[20:100])]  # alt edges of weight 1 are pruned
+    assert assemble_haplotypes(WREF, one) == []
+    low_mapq = refs + [read(f"d{i}", 320, "80M", del_hap[20:100], mapq=13) for i in range(3)]
+    assert assemble_haplotypes(WREF, low_mapq) == []
+    assert assemble_haplotypes(WREF, [read(f"d{i}", 320, "80M", del_hap[20:100]) for i in range(2)]) == sorted([WREF, del_hap])
+
+
+def test_low_quality_bases_do_not_make_kmers():
+    del_hap = WREF[:60] + WREF[63:]
+    quals = [30] * 80
+    quals[40] = 14  # the base right after the deletion junction
+    reads = [read(f"d{i}", 320, "80M", del_hap[20:100], quals=quals) for i in range(3)]
+    assert assemble_haplotypes(WREF, reads) == []
+    quals[40] = 15
+    reads = [read(f"d{i}", 320, "80M", del_hap[20:100], quals=quals) for i in range(3)]
+    assert assemble_haplotypes(WREF, reads) == sorted([WREF, del_hap])
+
+
+def test_repeated_reference_kmer_raises_k():
+    unit = "ACGTTGCATG"  # 10-mer present twice: k must exceed 10
+    ref = WREF[:50] + unit + WREF[50:100] + unit + WREF[100:150]
+    alt = ref[:120] + ref[122:]
+    reads = [read(f"a{i}", 0, f"{len(alt) - 40}M", alt[20:-20]) for i in range(2)]
+    haps = assemble(ref, reads)
+    assert sorted(h.sequence for h in haps) == sorted([ref, alt])
+    assert [h.is_ref for h in haps] == [h.sequence == ref for h in haps]
+
+
+def test_too_many_paths_gives_up():
+    # 9 independent SNP bubbles -> 512 paths > 256
+    alts = []
+    for j in range(9):
+        p = 15 + 20 * j
+        alts.append(p)
+    reads = []
+    for p in alts:
+        hap = WREF[:p] + ("A" if WREF[p] != "A" else "C") + WREF[p + 1:]
+        reads += [read(f"s{p}_{i}", 300 + p - 12, "25M", hap[p - 12:p + 13]) for i in range(2)]
+    assert assemble_haplotypes(WREF, reads) == []
+    assert len(assemble_haplotypes(WREF, reads, RealignerOptions(dbg_max_num_paths=600))) == 512
+
+
+# ---------------------------------------------------------------- CIGAR helpers
+
+def test_left_align_moves_indels_to_the_start_of_repeats():
+    ref = "GCAAAAATG"
+    query = "GCAAAATG"
+    assert left_align([[M, 6], [D, 1], [M, 2]], query, ref) == [[M, 2], [D, 1], [M, 6]]
+    assert left_align([[M, 7], [I, 2], [M, 2]], "GCACACACATG", "GCACACATG") == [[M, 1], [I, 2], [M, 8]]
+    assert not is_left_aligned([(M, 6), (D, 1), (M, 2)], query, ref, 0)
+    assert is_left_aligned([(M, 2), (D, 1), (M, 6)], query, ref, 0)
+
+
+def test_compose_read_to_haplotype_with_haplotype_to_reference():
+    # haplotype = ref with 2 bases deleted after position 5 and "TT" inserted after position 12
+    hap = pad_haplotype("x" * 16, False, [[M, 6], [D, 2], [M, 7], [I, 2], [M, 3]], "", "")
+    assert compose([[M, 10]], 2, hap) == (2, [[M, 4], [D, 2], [M, 6]])
+    assert compose([[M, 10]], 6, hap) == (8, [[M, 7], [I, 2], [M, 1]])
+    assert compose([[M, 4]], 13, hap) == (15, [[S, 2], [M, 2]])  # read starting in the inserted bases
+    assert compose([[M, 3], [D, 2], [M, 3]], 1, hap) == (1, [[M, 3], [D, 4], [M, 3]])
+
+
+# ---------------------------------------------------------------- realignment
+
+DEL_AT = 700  # 2-bp deletion of REF[700:702]
+DEL_HAP = REF[:DEL_AT] + REF[DEL_AT + 2:]
+
+
+def deletion_reads():
+    """Reads of a het 2-bp deletion, some aligned with a D, plus reference reads."""
+    reads = []
+    for i, s in enumerate(range(605, 695, 12)):  # properly aligned deletion reads
+        left = DEL_AT - s
+        reads.append(read(f"good{i}", s, f"{left}M2D{100 - left}M", DEL_HAP[s:s + 100]))
+    reads += [ref_read(f"ref{i}", s) for i, s in enumerate(range(580, 720, 20))]
+    return reads
+
+
+def test_deletion_shown_as_mismatches_or_soft_clip_gets_a_d():
+    s = DEL_AT - 94  # 94 bases before the deletion, 6 after it
+    mism = read("mism", s, "100M", DEL_HAP[s:s + 100])
+    clip = read("clip", s, "94M6S", DEL_HAP[s:s + 100])
+    s2 = DEL_AT - 5  # deletion 5 bases from the read start, shown as a leading soft clip
+    lead = read("lead", s2 + 2 + 5, "5S95M", DEL_HAP[s2:s2 + 100])
+    reads = deletion_reads() + [mism, clip, lead]
+    out = realign_reads(reads, fetch, len(REF), 600, 800)
+    by_name = {r.query_name: r for r in out}
+    assert (by_name["mism"].reference_start, by_name["mism"].cigarstring) == (s, "94M2D6M")
+    assert (by_name["clip"].reference_start, by_name["clip"].cigarstring) == (s, "94M2D6M")
+    assert (by_name["lead"].reference_start, by_name["lead"].cigarstring) == (s2, "5M2D95M")
+    for before in (mism, clip, lead):
+        after = by_name[before.query_name]
+        assert after is not before
+        assert after.query_sequence == before.query_sequence
+        assert list(after.query_qualities) == list(before.query_qualities)
+    # order kept; reads already right come back as the same objects
+    assert [r.query_name for r in out] == [r.query_name for r in reads]
+    assert all(a is b for a, b in zip(out[:-3], reads[:-3]))
+
+
+def test_unrelated_soft_clip_stays_clipped():
+    s = 600
+    junk = "GGGGGGGGGG"
+    clipped = read("adapter", s, "90M10S", REF[s:s + 90] + junk)
+    reads = deletion_reads() + [clipped]
+    out = realign_reads(reads, fetch, len(REF), 600, 800)
+    assert out[-1] is clipped
+
+
+def test_insertion_shown_as_mismatches_gets_an_i():
+    at = 1000
+    hap = REF[:at] + "TGCA" + REF[at:]
+    reads = [read(f"ins{i}", s, f"{at - s}M4I{96 - (at - s)}M", hap[s:s + 100]) for i, s in enumerate(range(910, 990, 20))]
+    reads += [ref_read(f"ref{i}", s) for i, s in enumerate(range(920, 1000, 25))]
+    s = at - 96  # 96 bases before the insertion, the last 4 are the inserted ones
+    bad = read("bad", s, "100M", hap[s:s + 100])
+    out = realign_reads(reads + [bad], fetch, len(REF), 900, 1100)
+    assert (out[-1].reference_start, out[-1].cigarstring) == (s, "96M4S")  # insertion at the read end: soft clip
+    s = at - 90
+    bad = read("bad2", s, "100M", hap[s:s + 100])
+    out = realign_reads(reads + [bad], fetch, len(REF), 900, 1100)
+    assert (out[-1].reference_start, out[-1].cigarstring) == (s, "90M4I6M")
+
+
+def test_deletion_at_the_right_end_of_a_homopolymer_comes_back_left_aligned():
+    ref = "CGTAGCTTGACCGATGCAAAAAAGTCCTAGGCATTCGGATCCTAGCAGTTGCAACGGTCAATCGTACCGGTAACT"
+    #     0         1         2
+    #     01234567890123456789012345
+    # homopolymer A at 17..22; reads delete one A, drawn at the right end (column 22)
+    assert ref[16:24] == "CAAAAAAG"
+    right = "." * 22 + "-" + "." * (len(ref) - 23)
+    rows = [" " * k + right[k:] for k in (0, 2, 4, 6)] + ["." * len(ref)] * 3
+    reads = pileup_reads(ref, rows, header=header_for(length=len(ref)))
+    assert reads[0].cigarstring == "22M1D52M"
+    out = realign_reads(reads, lambda a, b: ref[max(0, a):min(len(ref), b)], len(ref), 0, len(ref))
+    assert [r.cigarstring for r in out[:4]] == ["17M1D57M", "15M1D57M", "13M1D57M", "11M1D57M"]
+    assert [r.reference_start for r in out[:4]] == [0, 2, 4, 6]
+    assert all(a is b for a, b in zip(out[4:], reads[4:]))
+
+
+def test_long_reads_are_untouched():
+    hap = DEL_HAP
+    s = DEL_AT - 300
+    long_mism = read("long", s, "600M", hap[s:s + 600])
+    reads = deletion_reads() + [long_mism]
+    out = realign_reads(reads, fetch, len(REF), 600, 800)
+    assert out[-1] is long_mism
+    short = realign_reads(reads[:-1] + [read("short", s + 220, "100M", hap[s + 220:s + 320])], fetch, len(REF), 600, 800)
+    assert short[-1].cigarstring == "80M2D20M"
+
+
+def test_no_windows_returns_the_same_objects():
+    reads = [ref_read(f"r{i}", 600 + 10 * i) for i in range(10)] + [snp_read("s", 650, [700])]
+    out = realign_reads(reads, fetch, len(REF), 600, 800)
+    assert out == reads and all(a is b for a, b in zip(out, reads))
+    assert realign_reads([], fetch, len(REF), 600, 800) == []
+
+
+def test_hard_clips_and_missing_qualities_are_kept():
+    s = DEL_AT - 94
+    hard = read("hard", s, "5H94M6S", DEL_HAP[s:s + 100])
+    noqual = read("noqual", s, "100M", DEL_HAP[s:s + 100], quals=None)
+    out = realign_reads(deletion_reads() + [hard, noqual], fetch, len(REF), 600, 800)
+    assert out[-2].cigarstring == "5H94M2D6M"
+    assert out[-1].cigarstring == "94M2D6M" and out[-1].query_qualities is None
+
+
+def test_read_not_explained_by_any_haplotype_keeps_its_alignment():
+    # the deletion plus a 1-bp insertion that no haplotype has: the read is left as the mapper aligned it
+    s = DEL_AT - 94
+    seq = DEL_HAP[s:s + 50] + "A" + DEL_HAP[s + 50:s + 99]
+    odd = read("odd", s, "100M", seq)
+    reads = deletion_reads() + [odd]
+    assert realign_reads(reads, fetch, len(REF), 600, 800)[-1] is odd
+    relaxed = realign_reads(reads, fetch, len(REF), 600, 800, RealignerOptions(max_read_gaps=1))
+    assert relaxed[-1].cigarstring == "50M1I44M2D5M"
+
+
+def test_haplotype_cap_keeps_reference_and_best_supported():
+    from deepvariant_py.realigner import _pick_haplotypes
+    from deepvariant_py.realigner.debruijn import REF_SUPPORT, Haplotype
+    haps = [Haplotype("A", 3, False), Haplotype("C", REF_SUPPORT, True), Haplotype("G", 9, False), Haplotype("T", 5, False)]
+    assert [h.sequence for h in _pick_haplotypes(haps, 3)] == ["C", "G", "T"]
+    assert _pick_haplotypes(haps, 4) == haps
+
+
+def test_exact_match_in_a_repeat_stays_where_the_mapper_put_it():
+    from deepvariant_py.realigner.aligner import WindowAligner
+    from deepvariant_py.realigner.debruijn import REF_SUPPORT, Haplotype
+    unit = "GATTACAGATCC"
+    window = REF[0:30] + unit + REF[30:60] + unit + REF[60:90]
+    alt = window[:5] + window[7:]  # a deletion far from both copies
+    aligner = WindowAligner(window, [Haplotype(alt, 5, False), Haplotype(window, REF_SUPPORT, True)], 0, "", "", OPTS)
+    second = window.index(unit, 50)
+    r = make_read("rep", second, "12M", unit, header=header_for(length=len(window)))
+    assert aligner.realign(r) is None
+    first = make_read("rep1", 30, "12M", unit, header=header_for(length=len(window)))
+    assert aligner.realign(first) is None
