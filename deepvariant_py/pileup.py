@@ -88,7 +88,7 @@ def select_rows(canvas: Canvas, candidate: Candidate, opts: PileupOptions) -> np
     rows = np.flatnonzero(overlap & ~low_q)
     max_reads = opts.height - opts.ref_rows
     if len(rows) > max_reads:
-        rng = np.random.RandomState(PILEUP_SEED)
+        rng = np.random.RandomState((PILEUP_SEED + candidate.start) % (1 << 32))  # seeded by position: same rows in any shard
         rows = rows.copy()
         rng.shuffle(rows)
         rows = rows[:max_reads]

@@ -192,3 +192,12 @@ def write_bam(path: str | os.PathLike, reads: list[pysam.AlignedSegment], header
     if index:
         pysam.index(path)
     return path
+
+
+def write_fasta(path: str | os.PathLike, contigs: dict[str, str]) -> str:
+    """A FASTA with a .fai beside it; keys may carry a description after a space ('chr1 first')."""
+    with open(path, "w") as fh:
+        for name, seq in contigs.items():
+            fh.write(f">{name}\n{seq}\n")
+    pysam.faidx(str(path))
+    return str(path)

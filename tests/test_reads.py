@@ -7,7 +7,7 @@ import numpy as np
 import pysam
 import pytest
 
-from builders import header_for, make_read, write_bam
+from builders import header_for, make_read, write_bam, write_fasta
 from deepvariant_py.errors import InputError
 from deepvariant_py.reads import RESERVOIR_SEED, ReadFilter, fetch_reads, open_alignments, reservoir_sample, sample_name
 from deepvariant_py.reference import Reference
@@ -24,10 +24,7 @@ def _seq(n, seed):
 
 @pytest.fixture
 def reference(tmp_path):
-    path = tmp_path / "ref.fa"
-    path.write_text(f">chr20\n{_seq(LENGTH, 1)}\n>chr21\n{_seq(OTHER, 2)}\n")
-    pysam.faidx(str(path))
-    ref = Reference(str(path))
+    ref = Reference(write_fasta(tmp_path / "ref.fa", {"chr20": _seq(LENGTH, 1), "chr21": _seq(OTHER, 2)}))
     yield ref
     ref.close()
 

@@ -7,6 +7,7 @@ import os
 import pysam
 import pytest
 
+from builders import write_fasta
 from deepvariant_py.errors import OutputError
 from deepvariant_py.examples_io import VariantInfo
 from deepvariant_py.postprocess import site_record
@@ -20,10 +21,7 @@ COMMAND = "dvcall call --ref ref.fa --reads x.bam --output out.vcf.gz"
 
 @pytest.fixture
 def reference(tmp_path):
-    path = tmp_path / "ref.fa"
-    path.write_text(f">chr1 first\n{CHR1}\n>chr2\n{CHR2}\n")
-    pysam.faidx(str(path))
-    ref = Reference(str(path))
+    ref = Reference(write_fasta(tmp_path / "ref.fa", {"chr1 first": CHR1, "chr2": CHR2}))
     yield ref
     ref.close()
 
