@@ -33,10 +33,11 @@ def _parse_shard(text: str) -> tuple[int, int]:
 @click.option("--vsc-min-fraction-snps", type=float, default=0.12, show_default=True, help="Minimum allele fraction for a SNP candidate.")
 @click.option("--vsc-min-fraction-indels", type=float, default=0.06, show_default=True, help="Minimum allele fraction for an indel candidate.")
 @click.option("--max-reads-per-partition", type=int, default=1500, show_default=True, help="Reservoir-sample at most this many reads per 1 kb partition (0 = no cap).")
+@click.option("--realign/--no-realign", default=True, show_default=True, help="Locally realign reads in windows where they disagree with the reference (DeepVariant's Illumina default).")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_bed, downsample_fraction, min_mapping_quality,
-                      vsc_min_fraction_snps, vsc_min_fraction_indels, max_reads_per_partition, quiet):
+                      vsc_min_fraction_snps, vsc_min_fraction_indels, max_reads_per_partition, realign, quiet):
     """Find candidate variants and write one pileup example per alt-allele subset."""
     index, count = _parse_shard(shard)
     if bool(truth_vcf) != bool(confident_bed):
@@ -44,7 +45,8 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     opts = MakeExamplesOptions(
         read_filter=ReadFilter(min_mapping_quality=min_mapping_quality, max_reads_per_partition=max_reads_per_partition,
                                downsample_fraction=downsample_fraction),
-        thresholds=CandidateThresholds(min_fraction_snps=vsc_min_fraction_snps, min_fraction_indels=vsc_min_fraction_indels))
+        thresholds=CandidateThresholds(min_fraction_snps=vsc_min_fraction_snps, min_fraction_indels=vsc_min_fraction_indels),
+        realign=realign)
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
     stats = make_examples(ref, reads, output, list(regions), opts, index, count, training, progress=None if quiet else Progress('make_examples'))
     if not quiet:

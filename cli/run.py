@@ -17,14 +17,15 @@ from .common import command_line, user_errors
 @click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (from `dvcall train`). Default: the shipped Illumina WGS model.")
 @click.option("--intermediate-dir", type=click.Path(), default=None, help="Keep examples and calls here (default: a temporary folder, removed at the end).")
 @click.option("--sample-name", default=None, help="Sample name in the VCF. Default: SM of the first @RG in the reads, else SAMPLE.")
+@click.option("--realign/--no-realign", default=None, help="Local realignment of reads around candidate indels. Default: as the model was trained (see its model_info.json).")
 @click.option("--num-shards", type=int, default=None, help="Parallel make_examples processes. Default: the number of CPU cores.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def run_cmd(ref, reads, output_vcf, regions, model_dir, intermediate_dir, sample_name, num_shards, quiet):
+def run_cmd(ref, reads, output_vcf, regions, model_dir, intermediate_dir, sample_name, realign, num_shards, quiet):
     """Call variants: make examples, run the CNN, and write a bgzipped, indexed VCF."""
     summary = run_pipeline(RunOptions(
         ref=ref, reads=reads, output_vcf=output_vcf, regions=list(regions), model_dir=model_dir or default_model_dir(),
         intermediate_dir=intermediate_dir, sample_name=sample_name, num_shards=num_shards or os.cpu_count() or 1,
-        command=command_line()))
+        realign=realign, command=command_line()))
     if not quiet:
         click.echo("dvcall: done: " + ", ".join(f"{k}={v}" for k, v in summary.items()), err=True)

@@ -50,9 +50,11 @@ def sidecar_path(examples_path: str) -> str:
     return examples_path + ".example_info.json"
 
 
-def write_sidecar(examples_path: str, shape: tuple[int, int, int], channels: list[int]) -> None:
+def write_sidecar(examples_path: str, shape: tuple[int, int, int], channels: list[int], settings: dict | None = None) -> None:
+    """Shape and channels (which a model must match) plus the make_examples settings a model should be run with."""
     with open(sidecar_path(examples_path), "w") as fh:
-        json.dump({"version": EXAMPLES_VERSION, "shape": list(shape), "channels": list(channels)}, fh)
+        json.dump({"version": EXAMPLES_VERSION, "shape": list(shape), "channels": list(channels),
+                   "settings": settings or {}}, fh)
 
 
 def read_sidecar(examples_path: str) -> dict:

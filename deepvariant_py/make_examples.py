@@ -12,6 +12,7 @@ from .examples_io import ExampleWriter, VariantInfo, write_sidecar
 from .pileup import CHANNEL_ENUMS, Canvas, PileupOptions, build_images
 from .read_events import extract_events
 from .reads import ReadFilter, fetch_reads, open_alignments
+from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
 from .regions import Region, merge_regions, parse_regions, partition, shard
 
@@ -24,6 +25,8 @@ class MakeExamplesOptions:
     thresholds: CandidateThresholds = field(default_factory=CandidateThresholds)
     pileup: PileupOptions = field(default_factory=PileupOptions)
     partition_size: int = 1000
+    realign: bool = True
+    realigner: RealignerOptions = field(default_factory=RealignerOptions)
 
 
 @dataclass
@@ -39,6 +42,11 @@ class MakeExamplesStats:
     candidates: int = 0
     examples: int = 0
     seconds: float = 0.0
+
+
+def example_settings(opts: MakeExamplesOptions) -> dict:
+    """The options that change what examples look like beyond their shape; models record them."""
+    return {"realign": opts.realign}
 
 
 def calling_partitions(reference: Reference, reads_contigs: set[str], region_specs: list[str], partition_size: int) -> list[Region]:
@@ -57,6 +65,9 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     reads = fetch_reads(handle, region, opts.read_filter)
     if not reads:
         return [], None, 0
+    contig_len = reference.length(region.contig)
+    if opts.realign:
+        reads = realign_reads(reads, lambda s, e: reference.fetch(region.contig, s, e), contig_len, region.start, region.end, opts.realigner)
     hw = opts.pileup.half_width
     lo = min(min(r.reference_start for r in reads), region.start - hw) - 1
     hi = max(max(r.reference_end for r in reads), region.end + hw) + 1
@@ -64,7 +75,6 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     ref_seq = reference.fetch(region.contig, ref_offset, hi)
     events = extract_events(reads, ref_seq, ref_offset, opts.thresholds.min_base_quality)
     candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds)
-    contig_len = reference.length(region.contig)
     candidates = [c for c in candidates if c.start - hw >= 0 and c.start + hw + 1 <= contig_len]
     canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1) if candidates else None
     return candidates, canvas, len(reads)
@@ -105,7 +115,7 @@ def make_examples(ref_path: str, reads_path: str, output: str, region_specs: lis
         raise
     finally:
         handle.close()
-    write_sidecar(output, opts.pileup.shape, list(CHANNEL_ENUMS))
+    write_sidecar(output, opts.pileup.shape, list(CHANNEL_ENUMS), example_settings(opts))
     stats.seconds = time.time() - t0
     return stats
 

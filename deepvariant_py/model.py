@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import ModelError
 
@@ -62,10 +62,16 @@ def build_model(shape: tuple[int, int, int], ref_rows: int = 5, crop_width: int 
 class ModelInfo:
     shape: list[int]
     channels: list[int]
+    settings: dict = field(default_factory=dict)  # make_examples settings of the training examples
     version: str = "dvcall-readset-1"
 
     def to_dict(self) -> dict:
-        return {"shape": self.shape, "channels": self.channels, "version": self.version}
+        return {"shape": self.shape, "channels": self.channels, "settings": self.settings, "version": self.version}
+
+
+def model_settings(info: dict) -> dict:
+    """make_examples settings to run a model with; models from before settings were recorded used no realignment."""
+    return {"realign": False, **info.get("settings", {})}
 
 
 def save_model(model, model_dir: str, info: ModelInfo, extra: dict | None = None) -> None:

@@ -7,12 +7,12 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .call_variants import call_variants
 from .errors import OutputError
 from .make_examples import MakeExamplesOptions, MakeExamplesStats, make_examples
-from .model import load_model_info
+from .model import load_model_info, model_settings
 from .postprocess import postprocess
 from .progress import Progress
 from .reads import open_alignments, sample_name
@@ -33,6 +33,7 @@ class RunOptions:
     sample_name: str | None = None
     num_shards: int = 1
     command: str | None = None
+    realign: bool | None = None  # None: as the model was trained
     make_examples: MakeExamplesOptions = field(default_factory=MakeExamplesOptions)
 
 
@@ -56,7 +57,8 @@ def run_pipeline(opts: RunOptions) -> dict:
     handle = open_alignments(opts.reads, reference)
     sample = opts.sample_name or sample_name(handle)
     handle.close()
-    load_model_info(opts.model_dir)
+    settings = model_settings(load_model_info(opts.model_dir))
+    me_opts = replace(opts.make_examples, realign=settings["realign"] if opts.realign is None else opts.realign)
     parse_regions(opts.regions, {c.name: c.length for c in reference.contigs})
 
     tmp_root = None
@@ -70,7 +72,7 @@ def run_pipeline(opts: RunOptions) -> dict:
         shard_paths = [os.path.join(work, f"examples-{i:05d}-of-{n:05d}.tfrecord.gz") for i in range(n)]
         t0 = time.time()
         quiet = not log.isEnabledFor(logging.INFO)
-        jobs = [(opts.ref, opts.reads, p, opts.regions, opts.make_examples, i, n, quiet) for i, p in enumerate(shard_paths)]
+        jobs = [(opts.ref, opts.reads, p, opts.regions, me_opts, i, n, quiet) for i, p in enumerate(shard_paths)]
         if n == 1:
             stats = [_shard_job(jobs[0])]
         else:

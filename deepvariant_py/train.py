@@ -89,7 +89,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     keras.utils.set_random_seed(TRAINING_SEED)
     train_ds, tune_ds, info = _datasets(train_examples, tune_examples, opts)
     os.makedirs(output_dir, exist_ok=True)
-    model_info = ModelInfo(shape=list(info["shape"]), channels=list(info["channels"]))
+    model_info = ModelInfo(shape=list(info["shape"]), channels=list(info["channels"]), settings=dict(info.get("settings", {})))
     model = load_model(opts.init_model) if opts.init_model else build_model(tuple(info["shape"]))
     steps = -(-info["train_count"] // opts.batch_size) * opts.epochs
     schedule = keras.optimizers.schedules.CosineDecay(opts.learning_rate, decay_steps=max(1, steps), alpha=0.05)
