@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from deepvariant_py.evaluate import evaluate  # noqa: E402
+from deepvariant_py.evaluate import evaluate, multiallelic_concordance  # noqa: E402
 from deepvariant_py.model import default_model_dir  # noqa: E402
 
 
@@ -60,9 +60,18 @@ def run(cmd: list[str] | str, **kw) -> None:
     subprocess.run(cmd, check=True, shell=isinstance(cmd, str), **kw)
 
 
-def call_dvcall(ds: Dataset, out: str, args) -> None:
+def call_dvcall(ds: Dataset, out: str, model: str, flags: tuple[str, ...] = ()) -> None:
     run([sys.executable, "-m", "cli", "run", "--ref", ds.ref, "--reads", ds.reads, "--output-vcf", out,
-         "--regions", ds.region, "--model", args.model, "--quiet"])
+         "--regions", ds.region, "--model", model, "--quiet", *flags])
+
+
+MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+# Ablation: each step adds one feature on top of the previous row; a step that changes the examples
+# uses the shipped model trained on such examples (see each model card).
+ABLATION = [
+    ("baseline", os.path.join(MODELS, "illumina-wgs-baseline"), ("--no-realign",)),
+    ("+realignment", os.path.join(MODELS, "illumina-wgs-baseline"), ("--realign",)),
+]
 
 
 def plain_ref(ds: Dataset, tmp: str) -> str:
@@ -89,27 +98,39 @@ def main() -> None:
     ap.add_argument("--model", default=default_model_dir(), help="dvcall model directory")
     ap.add_argument("--callers", default="dvcall,bcftools,freebayes", help="comma-separated callers to run")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
+    ap.add_argument("--ablation", action="store_true", help="also run dvcall with each feature added in turn (baseline, +realignment, ...)")
     args = ap.parse_args()
-    callers = {"dvcall": lambda ds, out, tmp: call_dvcall(ds, out, args), "bcftools": call_bcftools, "freebayes": call_freebayes}
-    wanted = [c for c in args.callers.split(",") if c == "dvcall" or shutil.which(c)]
+    callers: list[tuple[str, object]] = []
+    for name in args.callers.split(","):
+        if name == "dvcall":
+            callers.append(("dvcall", lambda ds, out, tmp: call_dvcall(ds, out, args.model)))
+        elif shutil.which(name):
+            callers.append((name, {"bcftools": call_bcftools, "freebayes": call_freebayes}[name]))
+    if args.ablation:
+        callers = [(f"dvcall {label}", lambda ds, out, tmp, m=model, f=flags: call_dvcall(ds, out, m, f))
+                   for label, model, flags in ABLATION if os.path.isdir(model)] + callers
     rows = []
     with tempfile.TemporaryDirectory(prefix="dvcall-acc-") as tmp:
         for ds in datasets(args):
-            for caller in wanted:
-                out = os.path.join(tmp, f"{caller}-{len(rows)}.vcf.gz")
+            for caller, fn in callers:
+                out = os.path.join(tmp, f"call-{len(rows)}.vcf.gz")
                 t0 = time.time()
-                callers[caller](ds, out, tmp)
+                fn(ds, out, tmp)
                 seconds = time.time() - t0
                 res = evaluate(ds.truth, out, ds.ref, regions=[ds.region0])
-                rows.append({"dataset": ds.name, "caller": caller, "seconds": round(seconds, 1), **res.to_dict()})
+                multi = multiallelic_concordance(ds.truth, out, ds.ref, regions=[ds.region0])
+                rows.append({"dataset": ds.name, "caller": caller, "seconds": round(seconds, 1),
+                             "multiallelic_concordant": multi[0], "multiallelic_sites": multi[1], **res.to_dict()})
                 print(f"  done {ds.name} / {caller} in {seconds:.0f} s", file=sys.stderr)
-    header = f"| {'dataset':34} | {'caller':9} | SNP TP/FP/FN | SNP F1 | INDEL TP/FP/FN | INDEL F1 | seconds |"
+    width = max(len(r["caller"]) for r in rows) if rows else 9
+    header = f"| {'dataset':34} | {'caller':{width}} | SNP TP/FP/FN | SNP F1 | INDEL TP/FP/FN | INDEL F1 | multi-allelic GT | seconds |"
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for r in rows:
         s, i = r["snp"], r["indel"]
         snp, indel = f"{s['tp']}/{s['fp']}/{s['fn']}", f"{i['tp']}/{i['fp']}/{i['fn']}"
-        print(f"| {r['dataset']:34} | {r['caller']:9} | {snp:12} | {s['f1']:.4f} | {indel:14} | {i['f1']:.4f}   | {r['seconds']:7.1f} |")
+        multi = f"{r['multiallelic_concordant']}/{r['multiallelic_sites']}"
+        print(f"| {r['dataset']:34} | {r['caller']:{width}} | {snp:12} | {s['f1']:.4f} | {indel:14} | {i['f1']:.4f}   | {multi:16} | {r['seconds']:7.1f} |")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=2)

@@ -561,3 +561,41 @@ def _left_aligned_indel(fasta, contig: str, p: int, deleted: str, inserted: str,
         return 0, seq + after, after
     after = fasta.fetch(contig, 0, 1).upper()
     return 0, after, seq + after
+
+
+# --------------------------------------------------------------------------- multi-allelic sites
+
+
+def multiallelic_concordance(truth_vcf: str, query_vcf: str, ref_fasta: str,
+                             regions: Optional[List[Tuple[str, int, int]]] = None) -> Tuple[int, int]:
+    """(concordant, total) over truth records with two or more ALT alleles.
+
+    A site is concordant when every normalised allele of its truth genotype is in the query with the
+    same number of copies (so a 1/2 called 1/1, 0/1 or with a wrong second allele is discordant).
+    """
+    _require_file(truth_vcf, "truth VCF")
+    _require_file(query_vcf, "query VCF")
+    fasta = _open_reference(ref_fasta)
+    try:
+        lengths = dict(zip(fasta.references, fasta.lengths))
+        region_ivs = _check_regions(regions, lengths, ref_fasta) if regions is not None else None
+        selector = _Selector(region_ivs, None)
+        query = _load_alleles(query_vcf, "query VCF", None, fasta, lengths, ref_fasta, selector, True)
+        vf = _open_vcf(truth_vcf, "truth VCF")
+        try:
+            sample = _pick_sample(vf, truth_vcf, "truth VCF", None)
+            concordant = total = 0
+            for rec in _records(vf, selector.windows(lengths)):
+                if len(rec.alts or ()) < 2:
+                    continue
+                site: Dict[AlleleKey, int] = {}
+                _add_record(rec, sample, "truth VCF", truth_vcf, fasta, lengths, ref_fasta, selector, True, site)
+                if not site:
+                    continue
+                total += 1
+                concordant += all(query.get(k, 0) == n for k, n in site.items())
+        finally:
+            vf.close()
+    finally:
+        fasta.close()
+    return concordant, total

@@ -158,10 +158,13 @@ def read_truth(vcf_path: str, contig: str, start: int, end: int) -> list[TruthVa
     """Truth records overlapping [start,end) with FILTER PASS or '.', skipping genotypes with no alt (0/0, ./.); uses pysam.VariantFile (tabix-indexed)."""
     import pysam  # local import: labeling is training-only
 
+    verbosity = pysam.set_verbosity(0)  # GIAB headers draw harmless htslib warnings (PS type)
     try:
         vcf = pysam.VariantFile(vcf_path)
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot open truth VCF {vcf_path!r}: {exc}") from exc
+    finally:
+        pysam.set_verbosity(verbosity)
     with vcf:
         if not vcf.header.samples:
             raise InputError(f"truth VCF {vcf_path!r} has no sample column, so it has no genotypes")

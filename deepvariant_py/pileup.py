@@ -7,16 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Callable, Sequence
 
 import numpy as np
 
 from .candidates import Candidate
+from .errors import DvcallError
 from .read_events import DELETION, INSERTION, N, STAR, ReadEvents, encode_bases
 
 MAX_PIXEL = 254.0
 PILEUP_SEED = 2101079370
 CHANNELS = ("read_base", "base_quality", "mapping_quality", "strand", "read_supports_variant", "base_differs_from_ref")
 CHANNEL_ENUMS = (1, 2, 3, 4, 5, 6)
+ALT_ALIGNED_MODES = ("none", "diff_channels", "rows")
+DIFF_CHANNEL_ENUMS = (9, 10)  # CH_DIFF_CHANNELS_ALTERNATE_ALLELE_1/2 (DESIGN §5)
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,13 @@ class PileupOptions:
     min_base_quality: int = 10
     min_mapping_quality: int = 5
     sort_by_haplotypes: bool = False
+    alt_aligned_pileup: str = "none"
+    """DESIGN §5: "diff_channels" appends the 'differs from ref' channel of the reads realigned to alt 1 and
+    alt 2 (8 channels); "rows" stacks [ref; alt1; alt2] images (3 x height rows). Only indels are realigned."""
+
+    def __post_init__(self) -> None:
+        if self.alt_aligned_pileup not in ALT_ALIGNED_MODES:
+            raise DvcallError(f"alt_aligned_pileup {self.alt_aligned_pileup!r} is not supported: use one of {', '.join(ALT_ALIGNED_MODES)}")
 
     @property
     def half_width(self) -> int:
@@ -35,7 +46,16 @@ class PileupOptions:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return (self.height, self.width, len(CHANNELS))
+        """Shape of the images build_images returns (the alt-aligned mode included)."""
+        rows = 3 if self.alt_aligned_pileup == "rows" else 1
+        extra = len(DIFF_CHANNEL_ENUMS) if self.alt_aligned_pileup == "diff_channels" else 0
+        return (self.height * rows, self.width, len(CHANNELS) + extra)
+
+
+def channel_enums(opts: PileupOptions) -> list[int]:
+    """DeepVariant channel enums of the images build_images returns, in channel order (for the sidecar)."""
+    extra = DIFF_CHANNEL_ENUMS if opts.alt_aligned_pileup == "diff_channels" else ()
+    return list(CHANNEL_ENUMS + extra)
 
 
 # Lookup tables from base code (0-3 ACGT, 4 N, 5 '*') to pixel values.
@@ -49,10 +69,17 @@ UNDRAWN = 255  # canvas code for "no pixel"
 
 
 class Canvas:
-    """Every read drawn over reference columns [col_start, col_end): base codes and base qualities."""
+    """Every read drawn over reference columns [col_start, col_end): base codes and base qualities.
 
-    def __init__(self, events: ReadEvents, ref_seq: str, ref_offset: int, col_start: int, col_end: int):
+    `reads` (row i of the canvas is reads[i], the list `events` was extracted from) and the reference
+    `ref_seq` starting at `ref_offset` are kept for ALT-aligned pileups, which realign the shown reads.
+    """
+
+    def __init__(self, events: ReadEvents, ref_seq: str, ref_offset: int, col_start: int, col_end: int,
+                 reads: Sequence | None = None):
         self.events = events
+        self.reads = reads
+        self.ref_seq, self.ref_offset = ref_seq, ref_offset
         self.col_start, self.col_end = col_start, col_end
         width = col_end - col_start
         self.ref_codes = np.full(width, N, np.uint8)
@@ -97,14 +124,14 @@ def select_rows(canvas: Canvas, candidate: Candidate, opts: PileupOptions) -> np
     return rows[order]
 
 
-def build_images(canvas: Canvas, candidate: Candidate, opts: PileupOptions) -> list[tuple[tuple[int, ...], np.ndarray]]:
-    """One uint8 HWC image per alt subset; only the 'supports variant' channel differs between them."""
-    c0 = candidate.start - opts.half_width - canvas.col_start
-    c1 = c0 + opts.width
-    rows = select_rows(canvas, candidate, opts)
-    ev = canvas.events
-    base = np.zeros(opts.shape, np.uint8)
-    ref = canvas.ref_codes[c0:c1]
+def paint_reads(ref: np.ndarray, code: np.ndarray, qual: np.ndarray, mapq: np.ndarray, reverse: np.ndarray,
+                opts: PileupOptions, channels: int = len(CHANNELS)) -> tuple[np.ndarray, np.ndarray]:
+    """(height x width x `channels` image with the 6 base channels but the support one, drawn mask of the reads).
+
+    `ref`: base codes of the reference row; `code`/`qual`: per shown read and column, canvas codes (UNDRAWN
+    where nothing is drawn) and base qualities; `mapq`/`reverse`: per shown read. Channels past the sixth
+    are left 0 (filling them in place is much cheaper than concatenating along the channel axis)."""
+    base = np.zeros((opts.height, opts.width, channels), np.uint8)
     band = base[:opts.ref_rows]
     band[..., 0] = _BASE_VALUE[ref]
     band[..., 1] = int(MAX_PIXEL)  # reference rows are drawn as Q60, MAPQ60, forward strand
@@ -112,22 +139,44 @@ def build_images(canvas: Canvas, candidate: Candidate, opts: PileupOptions) -> l
     band[..., 3] = STRAND_FORWARD
     band[..., 4] = SUPPORTS_OTHER
     band[..., 5] = MATCHES_REF
-    n = len(rows)
-    code = canvas.code[rows, c0:c1]
+    n = len(code)
     drawn = code != UNDRAWN
     safe = np.where(drawn, code, N)
     reads = base[opts.ref_rows:opts.ref_rows + n]
     reads[..., 0] = _BASE_VALUE[safe]
-    reads[..., 1] = _QUAL_VALUE[canvas.qual[rows, c0:c1]]
-    reads[..., 2] = _MAPQ_VALUE[np.minimum(ev.mapq[rows], 255)][:, None]
-    reads[..., 3] = np.where(ev.reverse[rows], STRAND_REVERSE, STRAND_FORWARD)[:, None]
+    reads[..., 1] = _QUAL_VALUE[qual]
+    reads[..., 2] = _MAPQ_VALUE[np.minimum(mapq, 255)][:, None]
+    reads[..., 3] = np.where(reverse, STRAND_REVERSE, STRAND_FORWARD)[:, None]
     reads[..., 5] = np.where((safe == ref[None, :]) & (safe < N), MATCHES_REF, DIFFERS_FROM_REF)
     reads[~drawn] = 0
+    return base, drawn
+
+
+def with_support(base: np.ndarray, drawn: np.ndarray, support: np.ndarray, subset: tuple[int, ...],
+                 opts: PileupOptions) -> np.ndarray:
+    """A copy of `base` with the 'read supports variant' channel of the read rows set for one alt subset."""
+    img = base.copy()
+    supports = np.isin(support, subset)
+    img[opts.ref_rows:opts.ref_rows + len(drawn), :, 4] = np.where(drawn, np.where(supports, SUPPORTS_ALT, SUPPORTS_OTHER)[:, None], 0)
+    return img
+
+
+def build_images(canvas: Canvas, candidate: Candidate, opts: PileupOptions,
+                 ref_fetch: Callable[[int, int], str] | None = None) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """One uint8 image of shape `opts.shape` per alt subset; only the 'supports variant' channel (and the
+    alt-aligned part, DESIGN §5) differ between them.
+
+    `ref_fetch(start, end)` (reference bases of the candidate's contig, clipped to it) is only used by
+    ALT-aligned modes, for windows that reach past the canvas's reference (long deletions)."""
+    c0 = candidate.start - opts.half_width - canvas.col_start
+    c1 = c0 + opts.width
+    rows = select_rows(canvas, candidate, opts)
+    ev = canvas.events
+    base, drawn = paint_reads(canvas.ref_codes[c0:c1], canvas.code[rows, c0:c1], canvas.qual[rows, c0:c1],
+                              ev.mapq[rows], ev.reverse[rows], opts, opts.shape[2])
     support = candidate.support[rows]
-    images = []
-    for subset in alt_subsets(len(candidate.alts)):
-        img = base.copy()
-        supports = np.isin(support, subset)
-        img[opts.ref_rows:opts.ref_rows + n, :, 4] = np.where(drawn, np.where(supports, SUPPORTS_ALT, SUPPORTS_OTHER)[:, None], 0)
-        images.append((subset, img))
+    images = [(subset, with_support(base, drawn, support, subset, opts)) for subset in alt_subsets(len(candidate.alts))]
+    if opts.alt_aligned_pileup != "none":
+        from .alt_aligned import add_alt_aligned  # imports this module
+        images = add_alt_aligned(images, canvas, candidate, rows, opts, ref_fetch)
     return images

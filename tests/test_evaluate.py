@@ -341,3 +341,15 @@ def test_record_spanning_two_fetch_windows_counts_once(tmp_path, ref, monkeypatc
 def test_deletion_at_contig_start(tmp_path, ref):
     records = [(1, base(1, 2), base(2), "0/1")]
     assert counts(run(tmp_path, ref, records, records).indel) == (1, 0, 0)
+
+
+def test_multiallelic_concordance_counts_only_exact_site_genotypes(tmp_path, ref):
+    from deepvariant_py.evaluate import multiallelic_concordance
+
+    b, c = base(30), base(60)
+    truth = [(30, b, f"{other(b, 1)},{other(b, 2)}", "1/2"), (60, c, f"{other(c, 1)},{other(c, 2)}", "1/2"),
+             (90, base(90), other(base(90), 1), "0/1")]
+    query = [(30, b, f"{other(b, 2)},{other(b, 1)}", "1/2"),  # same alleles, other order: concordant
+             (60, c, other(c, 1), "1/1")]  # one allele, wrong copies: discordant
+    t, q = write_vcf(tmp_path, "t.vcf", truth), write_vcf(tmp_path, "q.vcf", query)
+    assert multiallelic_concordance(t, q, ref) == (1, 2)
