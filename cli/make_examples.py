@@ -4,6 +4,7 @@ import click
 from deepvariant_py.candidates import CandidateThresholds
 from deepvariant_py.errors import InputError
 from deepvariant_py.make_examples import MakeExamplesOptions, TrainingInputs, make_examples
+from deepvariant_py.pileup import ALT_ALIGNED_MODES, PileupOptions
 from deepvariant_py.progress import Progress
 from deepvariant_py.reads import ReadFilter
 
@@ -34,10 +35,12 @@ def _parse_shard(text: str) -> tuple[int, int]:
 @click.option("--vsc-min-fraction-indels", type=float, default=0.06, show_default=True, help="Minimum allele fraction for an indel candidate.")
 @click.option("--max-reads-per-partition", type=int, default=1500, show_default=True, help="Reservoir-sample at most this many reads per 1 kb partition (0 = no cap).")
 @click.option("--realign/--no-realign", default=True, show_default=True, help="Locally realign reads in windows where they disagree with the reference (DeepVariant's Illumina default).")
+@click.option("--alt-aligned-pileup", type=click.Choice(ALT_ALIGNED_MODES), default="none", show_default=True,
+              help="Also draw indel candidates' reads realigned to each alt haplotype: as two extra 'differs from ref' channels (diff_channels) or as extra rows (rows).")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_bed, downsample_fraction, min_mapping_quality,
-                      vsc_min_fraction_snps, vsc_min_fraction_indels, max_reads_per_partition, realign, quiet):
+                      vsc_min_fraction_snps, vsc_min_fraction_indels, max_reads_per_partition, realign, alt_aligned_pileup, quiet):
     """Find candidate variants and write one pileup example per alt-allele subset."""
     index, count = _parse_shard(shard)
     if bool(truth_vcf) != bool(confident_bed):
@@ -46,7 +49,7 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
         read_filter=ReadFilter(min_mapping_quality=min_mapping_quality, max_reads_per_partition=max_reads_per_partition,
                                downsample_fraction=downsample_fraction),
         thresholds=CandidateThresholds(min_fraction_snps=vsc_min_fraction_snps, min_fraction_indels=vsc_min_fraction_indels),
-        realign=realign)
+        realign=realign, pileup=PileupOptions(alt_aligned_pileup=alt_aligned_pileup))
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
     stats = make_examples(ref, reads, output, list(regions), opts, index, count, training, progress=None if quiet else Progress('make_examples'))
     if not quiet:

@@ -22,12 +22,13 @@ Images per alt subset, as DeepVariant's `_represent_alt_aligned_pileups`: subset
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import parasail
 
 from .candidates import Candidate
+from .pileup import CHANNELS, UNDRAWN, Canvas, PileupOptions, paint_reads, with_support
 from .read_events import MISSING_BASE_QUALITY, N, STAR, encode_bases
 from .realigner.aligner import D, I, M, left_align, parse_parasail_cigar, scoring_matrix
 from .realigner.options import RealignerOptions
@@ -75,7 +76,7 @@ def trim_to_window(read, window_start: int, window_end: int) -> tuple[int, int, 
     return first, first + length, max(window_start, start) - lead_clip
 
 
-def _window_reference(canvas, ref_fetch: Callable[[int, int], str] | None, lo: int, hi: int) -> tuple[int, str]:
+def _window_reference(canvas: Canvas, ref_fetch: Callable[[int, int], str] | None, lo: int, hi: int) -> tuple[int, str]:
     """(start, bases) of the reference over [lo, hi): from the canvas when it holds all of it, else from
     `ref_fetch` (clipped to the contig), else the part the canvas holds (which covers every read)."""
     r0, r1 = canvas.ref_offset, canvas.ref_offset + len(canvas.ref_seq)
@@ -128,7 +129,7 @@ def align_to_haplotype(seq: str, hap: str, expected: int) -> tuple[int, int, lis
 class _ShownReads:
     """The trimmed sequences of a candidate's shown reads, shared by its alt haplotypes."""
 
-    def __init__(self, canvas, rows: np.ndarray, window_start: int, window_end: int):
+    def __init__(self, canvas: Canvas, rows: np.ndarray, window_start: int, window_end: int):
         self.row: list[int] = []  # image row (index into rows)
         self.seq: list[str] = []
         self.offset: list[int] = []  # offset of the read's first kept base in codes/quals
@@ -161,8 +162,6 @@ class _ShownReads:
 def _draw_alt_rows(shown: _ShownReads, n_rows: int, hap: str, column0: int, width: int,
                    ref_end: int, window_start: int, delta: int) -> tuple[np.ndarray, np.ndarray]:
     """(codes, qualities) of the shown reads aligned to `hap`, over columns hap[column0:column0 + width]."""
-    from .pileup import UNDRAWN
-
     b_row, b_hap, b_q, b_len = [], [], [], []  # aligned blocks
     e_row, e_hap, e_q = [], [], []  # '*' pixels: anchor haplotype position, quality index
     for row, seq, off, pos in zip(shown.row, shown.seq, shown.offset, shown.ref_pos):
@@ -214,12 +213,10 @@ def _draw_alt_rows(shown: _ShownReads, n_rows: int, hap: str, column0: int, widt
     return code, qual
 
 
-def alt_base_images(canvas, candidate: Candidate, rows: np.ndarray, opts,
+def alt_base_images(canvas: Canvas, candidate: Candidate, rows: np.ndarray, opts: PileupOptions,
                     ref_fetch: Callable[[int, int], str] | None = None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Per alt index: (image without the support channel, drawn mask) of the shown reads realigned to that
     alt's haplotype; `rows` are the canvas rows of the reference image (select_rows), in image order."""
-    from .pileup import paint_reads
-
     if canvas.reads is None:
         raise ValueError("ALT-aligned pileups need the reads: build the Canvas with reads=")
     hw, width = opts.half_width, opts.width
@@ -233,7 +230,7 @@ def alt_base_images(canvas, candidate: Candidate, rows: np.ndarray, opts,
     column0 = len(prefix) - hw
     out = {}
     for a, alt in enumerate(candidate.alts):
-        hap = (prefix + alt + suffix).translate(_ACGTN)
+        hap = (prefix + alt + suffix).upper().translate(_ACGTN)
         ref_row = np.full(width, N, np.uint8)
         lo, hi = max(column0, 0), min(column0 + width, len(hap))
         if hi > lo:
@@ -244,15 +241,13 @@ def alt_base_images(canvas, candidate: Candidate, rows: np.ndarray, opts,
     return out
 
 
-def add_alt_aligned(images: list[tuple[tuple[int, ...], np.ndarray]], canvas, candidate: Candidate,
-                    rows: np.ndarray, opts, ref_fetch: Callable[[int, int], str] | None = None
+def add_alt_aligned(images: list[tuple[tuple[int, ...], np.ndarray]], canvas: Canvas, candidate: Candidate,
+                    rows: np.ndarray, opts: PileupOptions, ref_fetch: Callable[[int, int], str] | None = None
                     ) -> list[tuple[tuple[int, ...], np.ndarray]]:
     """The reference images of `build_images` combined with their alt-aligned images (opts.alt_aligned_pileup).
 
     In "diff_channels" mode the reference images must already have the two extra channels (zero): they are
     filled in place."""
-    from .pileup import CHANNELS, with_support
-
     mode = opts.alt_aligned_pileup
     if mode == "none":
         return images

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Callable
 from dataclasses import dataclass, field
 
 from .candidates import Candidate, CandidateThresholds, find_candidates
 from .errors import InputError
 from .examples_io import ExampleWriter, VariantInfo, write_sidecar
-from .pileup import CHANNEL_ENUMS, Canvas, PileupOptions, build_images
+from .pileup import Canvas, PileupOptions, build_images, channel_enums
 from .read_events import extract_events
 from .reads import ReadFilter, fetch_reads, open_alignments
 from .realigner import RealignerOptions, realign_reads
@@ -46,7 +47,7 @@ class MakeExamplesStats:
 
 def example_settings(opts: MakeExamplesOptions) -> dict:
     """The options that change what examples look like beyond their shape; models record them."""
-    return {"realign": opts.realign}
+    return {"realign": opts.realign, "alt_aligned_pileup": opts.pileup.alt_aligned_pileup}
 
 
 def calling_partitions(reference: Reference, reads_contigs: set[str], region_specs: list[str], partition_size: int) -> list[Region]:
@@ -76,7 +77,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     events = extract_events(reads, ref_seq, ref_offset, opts.thresholds.min_base_quality)
     candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds)
     candidates = [c for c in candidates if c.start - hw >= 0 and c.start + hw + 1 <= contig_len]
-    canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1) if candidates else None
+    canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1, reads=reads) if candidates else None
     return candidates, canvas, len(reads)
 
 
@@ -103,7 +104,7 @@ def make_examples(ref_path: str, reads_path: str, output: str, region_specs: lis
                         continue  # outside the confident regions: no example
                     stats.candidates += 1
                     info = VariantInfo(cand.contig, cand.start, cand.ref, cand.alts, cand.depth, cand.allele_depths)
-                    for subset, image in build_images(canvas, cand, opts.pileup):
+                    for subset, image in build_images(canvas, cand, opts.pileup, ref_fetch=partial(reference.fetch, region.contig)):
                         label = labeler.label(gt, subset) if labeler else None
                         writer.write(info, subset, image, label)
                         stats.examples += 1
@@ -115,7 +116,7 @@ def make_examples(ref_path: str, reads_path: str, output: str, region_specs: lis
         raise
     finally:
         handle.close()
-    write_sidecar(output, opts.pileup.shape, list(CHANNEL_ENUMS), example_settings(opts))
+    write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))
     stats.seconds = time.time() - t0
     return stats
 

@@ -71,7 +71,7 @@ class ModelInfo:
 
 def model_settings(info: dict) -> dict:
     """make_examples settings to run a model with; models from before settings were recorded used no realignment."""
-    return {"realign": False, **info.get("settings", {})}
+    return {"realign": False, "alt_aligned_pileup": "none", **info.get("settings", {})}
 
 
 def save_model(model, model_dir: str, info: ModelInfo, extra: dict | None = None) -> None:

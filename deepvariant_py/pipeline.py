@@ -58,7 +58,8 @@ def run_pipeline(opts: RunOptions) -> dict:
     sample = opts.sample_name or sample_name(handle)
     handle.close()
     settings = model_settings(load_model_info(opts.model_dir))
-    me_opts = replace(opts.make_examples, realign=settings["realign"] if opts.realign is None else opts.realign)
+    me_opts = replace(opts.make_examples, realign=settings["realign"] if opts.realign is None else opts.realign,
+                      pileup=replace(opts.make_examples.pileup, alt_aligned_pileup=settings["alt_aligned_pileup"]))
     parse_regions(opts.regions, {c.name: c.length for c in reference.contigs})
 
     tmp_root = None

@@ -26,6 +26,7 @@ class TrainOptions:
     cache: bool = True
     init_model: str | None = None
     label_smoothing: float = 1e-3
+    channels: list[int] | None = None  # train on these channel enums only (e.g. drop the ALT-aligned ones)
     augment_mapq: float = 0.3  # up to this fraction of reads per example get a random MAPQ in [10, 59]; 0 = off
 
 
@@ -39,6 +40,19 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
         if other["shape"] != info["shape"] or other["channels"] != info["channels"]:
             raise InputError(f"{p} has tensors {other['shape']} {other['channels']}, unlike {paths[0]}: train on one kind of examples")
     full = example_dataset(paths, shape, with_label=True)
+    tune_full = example_dataset(expand_paths(tune_spec), shape, with_label=True) if tune_spec else None
+    if opts.channels:
+        missing = [c for c in opts.channels if c not in info["channels"]]
+        if missing:
+            raise InputError(f"channels {missing} are not in the examples (they have {info['channels']}): pick from those")
+        keep = [info["channels"].index(c) for c in opts.channels]
+        select = lambda image, label: (tf.gather(image, keep, axis=-1), label)  # noqa: E731
+        full = full.map(select)
+        tune_full = tune_full.map(select) if tune_full is not None else None
+        settings = dict(info.get("settings", {}))
+        if not {9, 10} & set(opts.channels):
+            settings["alt_aligned_pileup"] = "none"
+        info = {**info, "shape": [*shape[:2], len(keep)], "channels": list(opts.channels), "settings": settings}
     total = int(tf.data.TFRecordDataset(paths, compression_type="GZIP").reduce(0, lambda n, _: n + 1))
     info = {**info, "train_count": total if tune_spec else total - (total + opts.tune_every - 1) // opts.tune_every}
 
@@ -46,8 +60,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
         return image, tf.one_hot(label, 3)
 
     if tune_spec:
-        train_ds = full
-        tune_ds = example_dataset(expand_paths(tune_spec), shape, with_label=True)
+        train_ds, tune_ds = full, tune_full
     else:
         indexed = full.enumerate()
         train_ds = indexed.filter(lambda i, x: i % opts.tune_every != 0).map(lambda i, x: x)

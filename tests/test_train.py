@@ -44,3 +44,13 @@ def test_tiny_training_run_writes_loadable_model_and_resumes(tmp_path):
     assert len(open(out / "training_log.csv").read().strip().splitlines()) >= 4
     assert json.load(open(out / "best.json"))["epoch"] >= 1
     assert os.path.exists(out / "model.keras")
+
+
+def test_training_on_a_channel_subset_records_it(tmp_path):
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=16)
+    out = tmp_path / "model"
+    train(str(ex), str(out), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, channels=[1, 2, 3, 4]))
+    info = load_model_info(str(out))
+    assert info["shape"] == [100, 221, 4] and info["channels"] == [1, 2, 3, 4]
+    assert info["settings"]["alt_aligned_pileup"] == "none"
