@@ -9,6 +9,7 @@ from .make_examples import make_examples_cmd
 from .postprocess import postprocess_cmd
 from .run import run_cmd
 from .train import train_cmd
+from .train_merger import train_merger_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -20,5 +21,5 @@ def main() -> None:
     """
 
 
-for cmd in (run_cmd, make_examples_cmd, call_variants_cmd, postprocess_cmd, train_cmd, eval_cmd):
+for cmd in (run_cmd, make_examples_cmd, call_variants_cmd, postprocess_cmd, train_cmd, train_merger_cmd, eval_cmd):
     main.add_command(cmd)

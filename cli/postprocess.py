@@ -1,6 +1,8 @@
 """`dvcall postprocess`: calls -> VCF."""
 import click
 
+from deepvariant_py.merger import MERGE_MODES, load_merger
+from deepvariant_py.model import default_model_dir
 from deepvariant_py.postprocess import postprocess
 
 from .common import command_line, user_errors
@@ -11,10 +13,14 @@ from .common import command_line, user_errors
 @click.option("--calls", required=True, help="Calls file(s) from call-variants: a path, glob or comma-separated list.")
 @click.option("--output-vcf", required=True, type=click.Path(), help="Output VCF (.vcf.gz), tabix-indexed.")
 @click.option("--sample-name", default="SAMPLE", show_default=True, help="Sample name for the VCF.")
+@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory whose multi-allelic merger to use. Default: the shipped Illumina WGS model.")
+@click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
+              help="Merge multi-allelic sites with the model's trained network, DeepVariant's min rule, or auto (network if the model has one).")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def postprocess_cmd(ref, calls, output_vcf, sample_name, quiet):
+def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic_merge, quiet):
     """Merge per-subset probabilities into genotypes and write the VCF."""
-    stats = postprocess(calls, ref, output_vcf, sample_name, command_line())
+    merger = load_merger(multiallelic_merge, model_dir or default_model_dir())
+    stats = postprocess(calls, ref, output_vcf, sample_name, command_line(), merger=merger)
     if not quiet:
         click.echo(f"dvcall: {stats.sites} sites ({stats.pass_snps} PASS SNPs, {stats.pass_indels} PASS indels) -> {output_vcf}", err=True)

@@ -3,6 +3,7 @@ import os
 
 import click
 
+from deepvariant_py.merger import MERGE_MODES
 from deepvariant_py.model import default_model_dir
 from deepvariant_py.pipeline import RunOptions, run_pipeline
 
@@ -18,14 +19,16 @@ from .common import command_line, user_errors
 @click.option("--intermediate-dir", type=click.Path(), default=None, help="Keep examples and calls here (default: a temporary folder, removed at the end).")
 @click.option("--sample-name", default=None, help="Sample name in the VCF. Default: SM of the first @RG in the reads, else SAMPLE.")
 @click.option("--realign/--no-realign", default=None, help="Local realignment of reads around candidate indels. Default: as the model was trained (see its model_info.json).")
+@click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
+              help="How per-subset probabilities of multi-allelic sites become one genotype: the trained merger network, DeepVariant's min rule, or auto (the network when the model ships one).")
 @click.option("--num-shards", type=int, default=None, help="Parallel make_examples processes. Default: the number of CPU cores.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def run_cmd(ref, reads, output_vcf, regions, model_dir, intermediate_dir, sample_name, realign, num_shards, quiet):
+def run_cmd(ref, reads, output_vcf, regions, model_dir, intermediate_dir, sample_name, realign, multiallelic_merge, num_shards, quiet):
     """Call variants: make examples, run the CNN, and write a bgzipped, indexed VCF."""
     summary = run_pipeline(RunOptions(
         ref=ref, reads=reads, output_vcf=output_vcf, regions=list(regions), model_dir=model_dir or default_model_dir(),
         intermediate_dir=intermediate_dir, sample_name=sample_name, num_shards=num_shards or os.cpu_count() or 1,
-        realign=realign, command=command_line()))
+        realign=realign, multiallelic_merge=multiallelic_merge, command=command_line()))
     if not quiet:
         click.echo("dvcall: done: " + ", ".join(f"{k}={v}" for k, v in summary.items()), err=True)

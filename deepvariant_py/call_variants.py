@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .examples_io import CallRecord, VariantInfo, check_model_matches, example_dataset, expand_paths, read_sidecar, write_calls
+from .examples_io import CallRecord, VariantInfo, channel_indices, example_dataset, expand_paths, read_sidecar, write_calls
+from .tf_runtime import tensorflow
 from .model import load_model, load_model_info
 
 log = logging.getLogger("dvcall")
@@ -29,10 +30,14 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
     paths = expand_paths(examples)
     info = read_sidecar(paths[0])
     model_info = load_model_info(model_dir)
-    check_model_matches(info, model_info, model_dir)
+    keep = channel_indices(info, model_info, model_dir)
     model = load_model(model_dir)
     shape = tuple(info["shape"])
-    ds = example_dataset(paths, shape, with_label=False).batch(batch_size).prefetch(2)
+    ds = example_dataset(paths, shape, with_label=False)
+    if keep != list(range(shape[-1])):
+        tf = tensorflow()
+        ds = ds.map(lambda image, v, i: (tf.gather(image, keep, axis=-1), v, i))
+    ds = ds.batch(batch_size).prefetch(2)
     stats = CallStats()
 
     def records():

@@ -154,6 +154,15 @@ def check_model_matches(examples_info: dict, model_info: dict, model_dir: str) -
             "use the model trained for these examples or remake the examples with matching options")
 
 
+def channel_indices(examples_info: dict, model_info: dict, model_dir: str) -> list[int]:
+    """Indices of the model's channels within the examples' (a model may use a subset, e.g. without ALT-aligned channels)."""
+    ex_ch, m_ch = list(examples_info["channels"]), list(model_info["channels"])
+    if list(examples_info["shape"][:2]) == list(model_info["shape"][:2]) and set(m_ch) <= set(ex_ch):
+        return [ex_ch.index(c) for c in m_ch]
+    check_model_matches(examples_info, model_info, model_dir)  # raises with the full explanation
+    return list(range(len(ex_ch)))
+
+
 # --- call_variants output: one record per example, probabilities over (0, 1, 2 copies of the alt set) ---
 
 @dataclass

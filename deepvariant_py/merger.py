@@ -2,10 +2,11 @@
 
 At a site whose pruned alts are exactly two (a1 < a2), the CNN has scored three images: {a1}, {a2} and
 {a1,a2}, each as P(0, 1, 2 copies of the image's alts). The min rule (`genotypes.merge_min_rule`) turns
-those 9 numbers into the 6 genotypes 0/0, 0/1, 1/1, 0/2, 1/2, 2/2 by taking minima; it throws away
-information (a confident 1/2 image next to two het singles gives 0/1, 0/2 and 1/2 almost the same score).
-`MergerNetwork` learns the mapping from truth-labelled sites instead, like upstream's optional
-`--use_multiallelic_model`.
+those 9 numbers into the 6 genotypes 0/0, 0/1, 1/1, 0/2, 1/2, 2/2 by taking minima and throws away
+information: 1/2 is scored by the pair image alone, so when that image says "2 copies" 1/2 scores at least
+as high as 1/1 and 2/2 (a clear 2/2 ties with 1/2, and 1/2 comes first), and two confident het singles
+next to a pair image unsure between 1 and 2 copies give 0/1 over 1/2. `MergerNetwork` learns the mapping
+from truth-labelled sites instead, like upstream's optional `--use_multiallelic_model`.
 
 Network (a Keras MLP, evaluated in NumPy at call time):
 
@@ -22,9 +23,13 @@ and inference averages the network over both orders (output = (f(x) + P f(swap x
 merger exactly equivariant whatever the weights are.
 
 Sites with one kept alt use the image probabilities directly (postprocess never calls the merger then),
-sites with three or more kept alts (rare: about 1 in 1000 candidates) and sites missing one of the three
-images fall back to the min rule: there is too little data to learn them and the 2-alt network does not
-apply. A model directory stores the merger as `merger.keras` + `merger_info.json` next to the CNN's files.
+sites with three or more kept alts and sites missing one of the three images fall back to the min rule:
+after pruning only 3 of the 1,878 multi-allelic sites in the training examples keep three alts, too few
+to learn from, and the 2-alt network does not apply. A 3+-alt site pruned to two alts uses the network
+on the three images of its two kept alts.
+
+A model directory stores the merger as `merger.keras` + `merger_info.json` next to the CNN's files; the
+info records the SHA-256 of the CNN it was trained on, and loading warns when the directory's CNN differs.
 """
 from __future__ import annotations
 
@@ -47,7 +52,7 @@ MERGER_FILE = "merger.keras"
 MERGER_INFO_FILE = "merger_info.json"
 MERGER_VERSION = "dvcall-merger-1"
 MERGER_SEED = 400620759
-MERGE_MODES = ("network", "min")
+MERGE_MODES = ("auto", "network", "min")  # auto: the network when the model directory ships one
 
 N_GENOTYPES = 6  # 0/0, 0/1, 1/1, 0/2, 1/2, 2/2
 # Genotype k of the swapped site (a1 <-> a2) is genotype SWAP[k] of the original one (an involution).
@@ -107,12 +112,12 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _build_keras(seed: int):
+def _build_keras(seed: int, l2: float):
     from .tf_runtime import keras as tf_keras
 
     keras = tf_keras()
     keras.utils.set_random_seed(seed)
-    reg = keras.regularizers.L2(1e-4)
+    reg = keras.regularizers.L2(l2)
     feats = keras.Input((N_FEATURES,), name="features")
     log_min = keras.Input((N_GENOTYPES,), name="log_min_rule")
     h = feats
@@ -134,9 +139,9 @@ class MergerNetwork:
         self.refresh()
 
     @classmethod
-    def untrained(cls, seed: int = MERGER_SEED) -> "MergerNetwork":
+    def untrained(cls, seed: int = MERGER_SEED, l2: float = 1e-3) -> "MergerNetwork":
         """A fresh network; its zero-initialised last layer makes it the min rule until trained."""
-        return cls(_build_keras(seed), {"version": MERGER_VERSION, "trained": False})
+        return cls(_build_keras(seed, l2), {"version": MERGER_VERSION, "trained": False})
 
     def refresh(self) -> None:
         """Copy the Keras weights into the NumPy forward pass (call after training)."""
@@ -197,6 +202,8 @@ class MergerNetwork:
 
 def load_merger(mode: str, model_dir: str) -> Callable | None:
     """The `merger` argument for postprocess: None for the min rule, the trained network from model_dir otherwise."""
+    if mode == "auto":
+        mode = "network" if os.path.exists(os.path.join(model_dir, MERGER_FILE)) else "min"
     if mode == "min":
         return None
     if mode == "network":
@@ -238,7 +245,7 @@ def collect_multiallelic_sites(examples: Sequence[str], model_dir: str, batch_si
                                progress: Callable[[int, int], None] | None = None) -> list[LabelledSite]:
     """Run the CNN over the examples of candidates with >= 2 alts only (others are skipped before inference)."""
     from .call_variants import _normalise  # the exact rounding call_variants applies to its outputs
-    from .examples_io import check_model_matches, read_sidecar
+    from .examples_io import channel_indices, read_sidecar
     from .model import load_model, load_model_info
     from .tf_runtime import tensorflow
 
@@ -247,7 +254,7 @@ def collect_multiallelic_sites(examples: Sequence[str], model_dir: str, batch_si
     if not paths:
         raise InputError("no examples given to collect multi-allelic sites from")
     info = read_sidecar(paths[0])
-    check_model_matches(info, load_model_info(model_dir), model_dir)
+    keep = channel_indices(info, load_model_info(model_dir), model_dir)
     model = load_model(model_dir)
     shape = tuple(info["shape"])
     spec = {"image/encoded": tf.io.FixedLenFeature([], tf.string), "variant/encoded": tf.io.FixedLenFeature([], tf.string),
@@ -272,7 +279,7 @@ def collect_multiallelic_sites(examples: Sequence[str], model_dir: str, batch_si
         n_alts_of: dict[bytes, int] = {}
         ds = tf.data.TFRecordDataset([path], compression_type="GZIP").batch(256).map(
             lambda r: tf.io.parse_example(r, spec), num_parallel_calls=2)
-        for batch in ds:
+        for batch in _labelled_batches(tf, ds, path):
             variants = batch["variant/encoded"].numpy()
             scanned += len(variants)
             for j, vb in enumerate(variants):
@@ -284,7 +291,7 @@ def collect_multiallelic_sites(examples: Sequence[str], model_dir: str, batch_si
                 site = sites.setdefault((path, contig, start), LabelledSite(path, contig, start, len(alts)))
                 subset = tuple(int(x) for x in batch["alt_allele_indices/encoded"][j].numpy().decode().split(","))
                 site.labels[subset] = int(batch["label"][j])
-                image = np.frombuffer(batch["image/encoded"][j].numpy(), np.uint8).reshape(shape)
+                image = np.frombuffer(batch["image/encoded"][j].numpy(), np.uint8).reshape(shape)[..., keep]
                 pending.append((site, subset, image))
                 if len(pending) >= batch_size:
                     flush()
@@ -293,6 +300,14 @@ def collect_multiallelic_sites(examples: Sequence[str], model_dir: str, batch_si
         flush()
         log.info("merger data: %s scanned, %d multi-allelic sites so far", os.path.basename(path), len(sites))
     return list(sites.values())
+
+
+def _labelled_batches(tf, ds, path: str):
+    try:
+        yield from ds
+    except tf.errors.InvalidArgumentError:
+        raise InputError(f"{path} has examples without labels: make training examples with --truth-vcf and "
+                         "--confident-bed") from None
 
 
 def holdout_site(site: LabelledSite, fraction: float) -> bool:
@@ -361,31 +376,33 @@ def concordance(sites: Sequence[LabelledSite], merger: Callable | None) -> dict:
 # --- training ---
 
 def fit_merger(p1: np.ndarray, p2: np.ndarray, p12: np.ndarray, y: np.ndarray, epochs: int = 300, batch_size: int = 64,
-               learning_rate: float = 3e-3, seed: int = MERGER_SEED) -> MergerNetwork:
-    """Train a MergerNetwork on 2-alt sites (each seen in both alt orders)."""
+               learning_rate: float = 3e-3, l2: float = 1e-3, seed: int = MERGER_SEED) -> MergerNetwork:
+    """Train a MergerNetwork on 2-alt sites ([N,3] probabilities of images {a1}, {a2}, {a1,a2}; y = genotype index).
+
+    Every site is also shown with its alts swapped. Adam with cosine decay, L2 on all weights; deterministic
+    for a given seed on one machine.
+    """
     from .tf_runtime import keras as tf_keras
 
     keras = tf_keras()
-    merger = MergerNetwork.untrained(seed)
+    merger = MergerNetwork.untrained(seed, l2)
     y = np.asarray(y, int)
     fx, fm = pair_features(p1, p2, p12)
     rx, rm = pair_features(p2, p1, p12)
-    inv = np.argsort(SWAP)  # genotype y of a site is genotype inv[y] of the swapped site
-    x = np.concatenate([fx, rx])
-    m = np.concatenate([fm, rm])
-    t = keras.utils.to_categorical(np.concatenate([y, inv[y]]), N_GENOTYPES)
+    x, m = np.concatenate([fx, rx]), np.concatenate([fm, rm])
+    t = keras.utils.to_categorical(np.concatenate([y, SWAP[y]]), N_GENOTYPES)  # SWAP is its own inverse
     model = merger.keras_model
     steps = max(1, epochs * int(np.ceil(len(x) / batch_size)))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="categorical_crossentropy")
     model.fit([x, m], t, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
     merger.refresh()
-    merger.info.update({"trained": True, "training_sites": int(len(y)), "epochs": epochs})
+    merger.info.update({"trained": True, "training_sites": int(len(y)), "epochs": epochs, "l2": l2})
     return merger
 
 
 def train_merger(examples: Sequence[str], model_dir: str, output_dir: str, epochs: int = 300, batch_size: int = 64,
-                 learning_rate: float = 3e-3, holdout_fraction: float = 0.2, seed: int = MERGER_SEED,
+                 learning_rate: float = 3e-3, l2: float = 1e-3, holdout_fraction: float = 0.2, seed: int = MERGER_SEED,
                  progress: Callable[[int, int], None] | None = None) -> dict:
     """Train the merger on the CNN's outputs at labelled multi-allelic sites; report held-out concordance; save it.
 
@@ -402,7 +419,7 @@ def train_merger(examples: Sequence[str], model_dir: str, output_dir: str, epoch
     if len(y) == 0:
         raise InputError("no labelled multi-allelic sites with two kept alts in the examples: nothing to train the merger on")
     log.info("merger: %d multi-allelic sites (%d held out), %d two-alt training sites", len(sites), len(held), len(y))
-    merger = fit_merger(p1, p2, p12, y, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
+    merger = fit_merger(p1, p2, p12, y, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, l2=l2, seed=seed)
     report = {
         "multiallelic_sites": len(sites),
         "heldout_sites": len(held),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from .call_variants import call_variants
 from .errors import OutputError
 from .make_examples import MakeExamplesOptions, MakeExamplesStats, make_examples
+from .merger import load_merger
 from .model import load_model_info, model_settings
 from .postprocess import postprocess
 from .progress import Progress
@@ -34,6 +35,7 @@ class RunOptions:
     num_shards: int = 1
     command: str | None = None
     realign: bool | None = None  # None: as the model was trained
+    multiallelic_merge: str = "auto"
     make_examples: MakeExamplesOptions = field(default_factory=MakeExamplesOptions)
 
 
@@ -58,6 +60,7 @@ def run_pipeline(opts: RunOptions) -> dict:
     sample = opts.sample_name or sample_name(handle)
     handle.close()
     settings = model_settings(load_model_info(opts.model_dir))
+    merger = load_merger(opts.multiallelic_merge, opts.model_dir)
     me_opts = replace(opts.make_examples, realign=settings["realign"] if opts.realign is None else opts.realign,
                       pileup=replace(opts.make_examples.pileup, alt_aligned_pileup=settings["alt_aligned_pileup"]))
     parse_regions(opts.regions, {c.name: c.length for c in reference.contigs})
@@ -88,7 +91,7 @@ def run_pipeline(opts: RunOptions) -> dict:
         cv = call_variants(",".join(shard_paths), opts.model_dir, calls_path)
         summary["call_variants_seconds"] = round(cv.seconds, 2)
         log.info("call_variants: %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
-        pp = postprocess(calls_path, opts.ref, opts.output_vcf, sample, opts.command)
+        pp = postprocess(calls_path, opts.ref, opts.output_vcf, sample, opts.command, merger=merger)
         summary["postprocess_seconds"] = round(pp.seconds, 2)
         summary["sites"], summary["pass_snps"], summary["pass_indels"] = pp.sites, pp.pass_snps, pp.pass_indels
         log.info("postprocess: %d sites, %d PASS SNPs, %d PASS indels -> %s", pp.sites, pp.pass_snps, pp.pass_indels, opts.output_vcf)

@@ -1,0 +1,21 @@
+"""`dvcall train-merger`: fit the multi-allelic merger network on a model's outputs."""
+import click
+
+from deepvariant_py.examples_io import expand_paths
+from deepvariant_py.merger import train_merger
+
+from .common import user_errors
+
+
+@click.command("train-merger")
+@click.option("--examples", required=True, help="Labelled examples (path, glob or comma-separated list); only multi-allelic sites are used.")
+@click.option("--model", "model_dir", required=True, type=click.Path(), help="The CNN model whose probabilities the merger learns to combine.")
+@click.option("--output", default=None, type=click.Path(), help="Where to write merger.keras + merger_info.json (default: into --model).")
+@click.option("--epochs", type=int, default=300, show_default=True, help="Training epochs (the data is a few thousand sites).")
+@click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
+@user_errors
+def train_merger_cmd(examples, model_dir, output, epochs, quiet):
+    """Train the network that merges per-subset probabilities of 2-alt sites into one genotype."""
+    report = train_merger(expand_paths(examples), model_dir, output or model_dir, epochs=epochs)
+    if not quiet:
+        click.echo("dvcall: " + ", ".join(f"{k}={v}" for k, v in report.items() if not isinstance(v, (dict, list))), err=True)
