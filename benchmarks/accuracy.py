@@ -69,8 +69,10 @@ MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 # Ablation: each step adds one feature on top of the previous row; a step that changes the examples
 # uses the shipped model trained on such examples (see each model card).
 ABLATION = [
-    ("baseline", os.path.join(MODELS, "illumina-wgs-baseline"), ("--no-realign",)),
-    ("+realignment", os.path.join(MODELS, "illumina-wgs-baseline"), ("--realign",)),
+    ("baseline", os.path.join(MODELS, "illumina-wgs-baseline"), ("--no-realign", "--multiallelic-merge", "min")),
+    ("+realignment", os.path.join(MODELS, "illumina-wgs-realign"), ("--multiallelic-merge", "min")),
+    ("+ALT-aligned", os.path.join(MODELS, "illumina-wgs"), ("--multiallelic-merge", "min")),
+    ("+merger net", os.path.join(MODELS, "illumina-wgs"), ("--multiallelic-merge", "network")),
 ]
 
 

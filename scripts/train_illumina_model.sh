@@ -3,7 +3,10 @@
 #   1. simulate the training samples (scripts/make_training_data.sh),
 #   2. make labelled examples from each at several coverages (--downsample-fraction),
 #   3. make labelled tuning examples on the real NA12878 dev region (checkpoint selection only),
-#   4. train, keeping the epoch with the best tuning accuracy.
+#   4. train, keeping the epoch with the best tuning accuracy,
+#   5. train the multi-allelic merger network on the new model's outputs.
+# Examples are made with local realignment and ALT-aligned diff channels; CHANNELS=1,2,3,4,5,6 trains a
+# model without the ALT-aligned channels from the same examples (the ablation does both).
 # Usage: scripts/train_illumina_model.sh [WORKDIR] [MODEL_DIR]
 # Needs: samtools bcftools bwa art_illumina (apt-get install samtools bcftools bwa art-nextgen-simulation-tools).
 set -euo pipefail
@@ -11,7 +14,8 @@ WORK=${1:-work_sim}
 MODEL=${2:-models/illumina-wgs}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DATA=${DVCALL_DATA:-$HERE/../../shared/data}
-EPOCHS=${EPOCHS:-12}
+EPOCHS=${EPOCHS:-7}
+CHANNELS=${CHANNELS:-}
 JOBS=${JOBS:-2}
 export DVCALL_DATA=$DATA
 
@@ -54,7 +58,8 @@ make_one() {
   [[ $mode == low ]] && extra=(--vsc-min-fraction-snps 0.05 --vsc-min-fraction-indels 0.03)
   dvcall make-examples --ref "$ref" --reads "$dir/reads.bam" --truth-vcf "$dir/truth.vcf.gz" \
     --confident-bed "$dir/confident.bed" --regions "$dir/confident.bed" \
-    --downsample-fraction "$( [[ $frac == 1.0 ]] && echo 0 || echo "$frac")" --examples "$out" "${extra[@]}" --quiet
+    --downsample-fraction "$( [[ $frac == 1.0 ]] && echo 0 || echo "$frac")" --examples "$out" "${extra[@]}" \
+    --realign --alt-aligned-pileup diff_channels --quiet
 }
 export -f make_one
 export WORK
@@ -67,10 +72,13 @@ if [[ ! -s $TUNE.example_info.json ]]; then
   printf 'chr20\t9999999\t10050000\n' > "$WORK/examples/dev.bed"
   dvcall make-examples --ref "$REAL/ucsc.hg19.chr20.unittest.fasta.gz" --reads "$REAL/NA12878_S1.chr20.10_10p1mb.bam" \
     --regions chr20:10000000-10049999 --truth-vcf "$REAL/HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb.vcf.gz" \
-    --confident-bed "$WORK/examples/dev.bed" --examples "$TUNE"
+    --confident-bed "$WORK/examples/dev.bed" --examples "$TUNE" --realign --alt-aligned-pileup diff_channels
 fi
 
-dvcall train --examples "$WORK/examples/train_*.tfrecord.gz" --tune-examples "$TUNE" --output "$WORK/model" --epochs "$EPOCHS"
+dvcall train --examples "$WORK/examples/train_*.tfrecord.gz" --tune-examples "$TUNE" --output "$WORK/model" \
+  --epochs "$EPOCHS" --batch-size 256 ${CHANNELS:+--channels "$CHANNELS"}
+dvcall train-merger --examples "$WORK/examples/train_*.tfrecord.gz" --model "$WORK/model"
 mkdir -p "$MODEL"
-cp "$WORK/model/model.keras" "$WORK/model/model_info.json" "$WORK/model/training_log.csv" "$MODEL/"
+cp "$WORK/model/model.keras" "$WORK/model/model_info.json" "$WORK/model/training_log.csv" \
+  "$WORK/model/merger.keras" "$WORK/model/merger_info.json" "$MODEL/"
 echo "model written to $MODEL"

@@ -16,7 +16,7 @@ REF = os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz")
 BAM = os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.bam")
 CRAM = os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.cram")
 TRUTH = os.path.join(TESTDATA, "HG001.truth.chr20_10.00-10.02Mb.vcf.gz")
-REGION = "chr20:10,000,000-10,010,000"
+REGION = "chr20:10,000,000-10,019,000"
 
 
 def _run(tmp_path, reads, name="out.vcf.gz", extra=()):
@@ -52,10 +52,10 @@ def test_known_truth_sites_are_called(bam_vcf):
 
 
 def test_accuracy_on_slice(bam_vcf):
-    # The shipped model measured SNP F1 0.940 and INDEL F1 0.800 on this 10 kb slice (it includes
-    # complex sites that need realignment); a broken pipeline scores far lower.
-    result = evaluate(TRUTH, bam_vcf, REF, regions=[("chr20", 9999999, 10010000)])
-    assert result.snp.f1 >= 0.92 and result.snp.recall >= 0.93, result.table()
+    # Measured on this 19 kb slice: the shipped model SNP F1 0.963, INDEL F1 0.722 (17 truth indels, so
+    # one call moves INDEL F1 by ~0.05); the baseline model 0.945 / 0.811. A broken pipeline scores far lower.
+    result = evaluate(TRUTH, bam_vcf, REF, regions=[("chr20", 9999999, 10019000)])
+    assert result.snp.f1 >= 0.94 and result.snp.recall >= 0.95, result.table()
     assert result.indel.f1 >= 0.7, result.table()
 
 
