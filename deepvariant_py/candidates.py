@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .read_events import BASES, DELETION, INSERTION, SOFT_CLIP, ReadEvents, anchor_overridden, encode_bases, valid_event_mask
+from .read_events import BASES, DELETION, SOFT_CLIP, ReadEvents, anchor_overridden, encode_bases, valid_event_mask
 
 UNCALLED = -2
 NO_ALT = -1

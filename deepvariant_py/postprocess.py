@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
-from .examples_io import CallRecord, VariantInfo, expand_paths, read_calls
+from .examples_io import VariantInfo, expand_paths, read_calls
 from .genotypes import call_genotype, merge_min_rule, prune_alts, simplify_alleles
 from .reference import Reference
 from .vcf import VcfRecord, make_header, write_vcf

@@ -10,7 +10,7 @@ import pysam
 
 from .errors import InputError
 from .reference import Reference
-from .regions import Region
+from .regions import Region, toggle_chr_prefix
 
 RESERVOIR_SEED = 609314161
 
@@ -53,12 +53,11 @@ def check_contigs(handle: pysam.AlignmentFile, reference: Reference, path: str) 
     ref = {c.name: c.length for c in reference.contigs}
     shared = [c for c in bam if c in ref]
     if not shared:
-        renamed = {("chr" + c if not c.startswith("chr") else c[3:]): l for c, l in bam.items()}
-        if any(c in ref for c in renamed):
-            example = next(c for c in bam if (("chr" + c) if not c.startswith("chr") else c[3:]) in ref)
+        example = next((c for c in bam if toggle_chr_prefix(c) in ref), None)
+        if example is not None:
             raise InputError(
                 f"contig names differ between {path} and the reference (reads use {example!r}, reference uses "
-                f"{('chr' + example) if not example.startswith('chr') else example[3:]!r}): use the reference the reads were aligned to")
+                f"{toggle_chr_prefix(example)!r}): use the reference the reads were aligned to")
         raise InputError(f"{path} shares no contig with the reference {reference.path}: use the reference the reads were aligned to")
     mismatched = [c for c in shared if bam[c] != ref[c]]
     if mismatched:

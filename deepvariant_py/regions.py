@@ -53,8 +53,13 @@ def parse_region_string(text: str, contig_lengths: dict[str, int]) -> Region:
     return Region(contig, start, end)
 
 
+def toggle_chr_prefix(contig: str) -> str:
+    """'chr20' <-> '20': the naming difference between UCSC and b37 builds that users hit most."""
+    return contig[3:] if contig.startswith("chr") else "chr" + contig
+
+
 def _contig_name_hint(contig: str, contig_lengths: dict[str, int]) -> str:
-    alt = contig[3:] if contig.startswith("chr") else "chr" + contig
+    alt = toggle_chr_prefix(contig)
     if alt in contig_lengths:
         return f" (the reference calls it {alt!r}: use that name)"
     return ""

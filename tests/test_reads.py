@@ -4,7 +4,6 @@ from __future__ import annotations
 import random
 
 import numpy as np
-import pysam
 import pytest
 
 from builders import header_for, make_read, write_bam, write_fasta
