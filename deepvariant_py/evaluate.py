@@ -78,6 +78,8 @@ variants in repeats. Compare callers on the same footing.
 
 from __future__ import annotations
 
+import contextlib
+
 import bisect
 import gzip
 import os
@@ -191,6 +193,17 @@ def evaluate(
 def _compare_inputs(truth_vcf, query_vcf, ref_fasta, regions, bed, pass_only,
                     sample_truth, sample_query):
     """Return (EvalResult, details); details holds the TP/FP/FN allele lists (for debugging)."""
+    with _inputs(truth_vcf, query_vcf, ref_fasta, regions, bed) as (fasta, lengths, selector):
+        truth = _load_alleles(truth_vcf, "truth VCF", sample_truth, fasta, lengths,
+                              ref_fasta, selector, pass_only)
+        query = _load_alleles(query_vcf, "query VCF", sample_query, fasta, lengths,
+                              ref_fasta, selector, pass_only)
+    return _match(truth, query)
+
+
+@contextlib.contextmanager
+def _inputs(truth_vcf, query_vcf, ref_fasta, regions, bed):
+    """Checked inputs shared by every comparison: (open reference, contig lengths, region selector)."""
     _require_file(truth_vcf, "truth VCF")
     _require_file(query_vcf, "query VCF")
     fasta = _open_reference(ref_fasta)
@@ -198,14 +211,9 @@ def _compare_inputs(truth_vcf, query_vcf, ref_fasta, regions, bed, pass_only,
         lengths = dict(zip(fasta.references, fasta.lengths))
         region_ivs = _check_regions(regions, lengths, ref_fasta) if regions is not None else None
         bed_ivs = _read_bed(bed, lengths, ref_fasta) if bed is not None else None
-        selector = _Selector(region_ivs, bed_ivs)
-        truth = _load_alleles(truth_vcf, "truth VCF", sample_truth, fasta, lengths,
-                              ref_fasta, selector, pass_only)
-        query = _load_alleles(query_vcf, "query VCF", sample_query, fasta, lengths,
-                              ref_fasta, selector, pass_only)
+        yield fasta, lengths, _Selector(region_ivs, bed_ivs)
     finally:
         fasta.close()
-    return _match(truth, query)
 
 
 # --------------------------------------------------------------------------- matching
@@ -573,13 +581,7 @@ def multiallelic_concordance(truth_vcf: str, query_vcf: str, ref_fasta: str,
     A site is concordant when every normalised allele of its truth genotype is in the query with the
     same number of copies (so a 1/2 called 1/1, 0/1 or with a wrong second allele is discordant).
     """
-    _require_file(truth_vcf, "truth VCF")
-    _require_file(query_vcf, "query VCF")
-    fasta = _open_reference(ref_fasta)
-    try:
-        lengths = dict(zip(fasta.references, fasta.lengths))
-        region_ivs = _check_regions(regions, lengths, ref_fasta) if regions is not None else None
-        selector = _Selector(region_ivs, None)
+    with _inputs(truth_vcf, query_vcf, ref_fasta, regions, None) as (fasta, lengths, selector):
         query = _load_alleles(query_vcf, "query VCF", None, fasta, lengths, ref_fasta, selector, True)
         vf = _open_vcf(truth_vcf, "truth VCF")
         try:
@@ -596,6 +598,4 @@ def multiallelic_concordance(truth_vcf: str, query_vcf: str, ref_fasta: str,
                 concordant += all(query.get(k, 0) == n for k, n in site.items())
         finally:
             vf.close()
-    finally:
-        fasta.close()
     return concordant, total
