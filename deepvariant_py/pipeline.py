@@ -48,7 +48,11 @@ def _shard_job(args) -> MakeExamplesStats:
 
 
 def run_pipeline(opts: RunOptions) -> dict:
-    """The whole caller; returns a summary (seconds per stage, candidates, examples, variants)."""
+    """The whole caller; returns a summary (seconds per stage, candidates, examples, variants).
+
+    With num_shards > 1 shards run in spawned processes, so a script calling this needs the usual
+    `if __name__ == "__main__":` guard.
+    """
     if not opts.output_vcf.endswith(".vcf.gz"):
         raise OutputError(f"--output-vcf {opts.output_vcf} must end in .vcf.gz (the output is bgzipped and indexed)")
     out_dir = os.path.dirname(os.path.abspath(opts.output_vcf))
