@@ -156,6 +156,12 @@ def label_for_alt_subset(genotype: tuple[int, int], alt_indices: tuple[int, ...]
 
 def read_truth(vcf_path: str, contig: str, start: int, end: int) -> list[TruthVariant]:
     """Truth records overlapping [start,end) with FILTER PASS or '.', skipping genotypes with no alt (0/0, ./.); uses pysam.VariantFile (tabix-indexed)."""
+    with open_truth(vcf_path) as vcf:
+        return truth_in(vcf, contig, start, end)
+
+
+def open_truth(vcf_path: str):
+    """The truth VCF, checked once (samples, index) so callers can fetch many regions from one handle."""
     import pysam  # local import: labeling is training-only
 
     verbosity = pysam.set_verbosity(0)  # GIAB headers draw harmless htslib warnings (PS type)
@@ -165,33 +171,30 @@ def read_truth(vcf_path: str, contig: str, start: int, end: int) -> list[TruthVa
         raise InputError(f"cannot open truth VCF {vcf_path!r}: {exc}") from exc
     finally:
         pysam.set_verbosity(verbosity)
-    with vcf:
-        if not vcf.header.samples:
-            raise InputError(f"truth VCF {vcf_path!r} has no sample column, so it has no genotypes")
-        if vcf.index is None:
-            raise InputError(
-                f"truth VCF {vcf_path!r} is not indexed: bgzip it and run 'tabix -p vcf' on it"
-            )
-        if contig not in vcf.index:
-            return []
-        out: list[TruthVariant] = []
-        for rec in vcf.fetch(contig, start, end):
-            filters = list(rec.filter.keys())
-            if filters and filters != ["PASS"]:
-                continue
-            if not rec.alts:
-                continue
-            gt = _diploid_genotype(rec.samples[0].get("GT"), f"{vcf_path}: {rec.contig}:{rec.pos}")
-            if gt is None:
-                continue
-            out.append(
-                TruthVariant(
-                    start=rec.start,
-                    ref=rec.ref.upper(),
-                    alts=tuple(a.upper() for a in rec.alts),
-                    genotype=gt,
-                )
-            )
+    if not vcf.header.samples:
+        vcf.close()
+        raise InputError(f"truth VCF {vcf_path!r} has no sample column, so it has no genotypes")
+    if vcf.index is None:
+        vcf.close()
+        raise InputError(f"truth VCF {vcf_path!r} is not indexed: bgzip it and run 'tabix -p vcf' on it")
+    return vcf
+
+
+def truth_in(vcf, contig: str, start: int, end: int) -> list[TruthVariant]:
+    """Truth variants of an open truth VCF overlapping [start, end)."""
+    if contig not in vcf.index:
+        return []
+    out: list[TruthVariant] = []
+    for rec in vcf.fetch(contig, start, end):
+        filters = list(rec.filter.keys())
+        if filters and filters != ["PASS"]:
+            continue
+        if not rec.alts:
+            continue
+        gt = _diploid_genotype(rec.samples[0].get("GT"), f"{vcf.filename.decode()}: {rec.contig}:{rec.pos}")
+        if gt is None:
+            continue
+        out.append(TruthVariant(start=rec.start, ref=rec.ref.upper(), alts=tuple(a.upper() for a in rec.alts), genotype=gt))
     return out
 
 

@@ -132,6 +132,7 @@ class _Labeler:
 
         self._lib = labeler
         self.truth_vcf = training.truth_vcf
+        self._truth = labeler.open_truth(training.truth_vcf)  # one handle for every partition
         self.reference = reference
         lengths = {c.name: c.length for c in reference.contigs}
         self.confident: dict[str, list[Region]] = {}
@@ -144,7 +145,7 @@ class _Labeler:
     def genotypes(self, region: Region, candidates: list[Candidate]) -> list[tuple[int, int] | None]:
         lib = self._lib
         try:
-            truths = lib.read_truth(self.truth_vcf, region.contig, max(0, region.start - self.PAD), region.end + self.PAD)
+            truths = lib.truth_in(self._truth, region.contig, max(0, region.start - self.PAD), region.end + self.PAD)
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read truth VCF {self.truth_vcf} ({exc}): it must be bgzipped and tabix-indexed") from None
         records = [lib.VariantRecord(c.start, c.ref, c.alts) for c in candidates]
