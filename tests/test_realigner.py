@@ -301,14 +301,33 @@ def test_hard_clips_and_missing_qualities_are_kept():
 
 
 def test_read_not_explained_by_any_haplotype_keeps_its_alignment():
-    # the deletion plus a 1-bp insertion that no haplotype has: the read is left as the mapper aligned it
+    # the deletion plus two 1-bp insertions that no haplotype has: more gaps than max_read_gaps (1), so the
+    # read is left as the mapper aligned it; with one extra insertion it is realigned
     s = DEL_AT - 94
-    seq = DEL_HAP[s:s + 50] + "A" + DEL_HAP[s + 50:s + 99]
-    odd = read("odd", s, "100M", seq)
-    reads = deletion_reads() + [odd]
-    assert realign_reads(reads, fetch, len(REF), 600, 800)[-1] is odd
-    relaxed = realign_reads(reads, fetch, len(REF), 600, 800, RealignerOptions(max_read_gaps=1))
-    assert relaxed[-1].cigarstring == "50M1I44M2D5M"
+    one = DEL_HAP[s:s + 50] + "A" + DEL_HAP[s + 50:s + 99]
+    two = DEL_HAP[s:s + 30] + "A" + DEL_HAP[s + 30:s + 50] + "A" + DEL_HAP[s + 50:s + 98]
+    odd, odder = read("odd", s, "100M", one), read("odder", s, "100M", two)
+    assert realign_reads(deletion_reads() + [odder], fetch, len(REF), 600, 800)[-1] is odder
+    assert realign_reads(deletion_reads() + [odd], fetch, len(REF), 600, 800)[-1].cigarstring == "50M1I44M2D5M"
+    strict = realign_reads(deletion_reads() + [odd], fetch, len(REF), 600, 800, RealignerOptions(max_read_gaps=0))
+    assert strict[-1] is odd
+
+
+def test_read_that_fits_reference_and_alt_equally_stays_on_the_reference():
+    # in a 10-copy dinucleotide repeat with one copy deleted, a read ending inside the repeat matches both
+    # haplotypes verbatim: it is no evidence for the deletion and must not be given one
+    ref = REF[:700] + "CA" * 10 + REF[720:]
+    alt = ref[:700] + ref[702:]
+    get = lambda s, e: ref[max(0, s):min(len(ref), e)]
+    reads = []
+    for i, s in enumerate(range(630, 690, 6)):
+        left = 700 - s
+        reads.append(read(f"del{i}", s, f"{left}M2D{100 - left}M", alt[s:s + 100]))
+    reads += [read(f"ref{i}", s, "100M", ref[s:s + 100]) for i, s in enumerate(range(640, 700, 10))]
+    inside = read("inside", 612, "100M", ref[612:712])  # ends 6 bp into the repeat
+    out = realign_reads(reads + [inside], get, len(ref), 600, 800)
+    assert out[-1] is inside
+    assert alt.find(inside.query_sequence) >= 0  # it would have fitted the deletion haplotype too
 
 
 def test_haplotype_cap_keeps_reference_and_best_supported():

@@ -3,7 +3,8 @@
 Per window, every haplotype is padded with the same reference prefix and suffix so that it covers all of the
 window's reads plus `margin` bases, and aligned once to the padded reference (global alignment, indels then
 shifted left). Each read is aligned to every padded haplotype, scored match 4 / mismatch 6 / gap 8 + 2 per
-extra base; the best score wins, ties going to a non-reference haplotype. The read -> haplotype and
+extra base; the best score wins, ties going to the reference (a read that fits the reference as well as an
+alternative haplotype is no evidence for it). The read -> haplotype and
 haplotype -> reference alignments are then composed into a read -> reference CIGAR. Alignments come from
 parasail (SIMD C); Python only composes CIGARs operation by operation.
 
@@ -15,7 +16,7 @@ instead of dragging gaps into the rest of the alignment. An end the mapper had a
 by the local alignment: its unaligned bases are put back as an ungapped extension. Hard clips are kept.
 
 A read keeps its original alignment when its best haplotype alignment needs gaps (more than
-`max_read_gaps`, default 0: no haplotype explains the read), when the composed CIGAR is not left-normalised
+`max_read_gaps`, default 1: no haplotype explains the read), when the composed CIGAR is not left-normalised
 (an indel whose last base equals the base before it; DeepVariant's rule), when its best score is not
 positive, or when anything does not add up. DeepVariant's ungapped k-mer "fast pass" is replaced by an
 exact-substring check: a read found verbatim in a haplotype has the best possible score there, so the
@@ -283,7 +284,7 @@ class WindowAligner:
                         if abs(nxt - want) < abs(pos - want):
                             pos = nxt
                         nxt = hap.seq.find(seq, nxt + 1)
-                if not hap.is_ref:
+                if hap.is_ref:  # verbatim in the reference too: the read cannot tell the haplotypes apart
                     return hap, [[M, len(seq)]], pos
                 exact = exact or (hap, [[M, len(seq)]], pos)
             if exact is not None:
@@ -297,7 +298,7 @@ class WindowAligner:
             if res.saturated:
                 continue
             s = res.score
-            if best_hap is None or s > best_score or (s == best_score and best_hap.is_ref and not hap.is_ref):
+            if best_hap is None or s > best_score or (s == best_score and hap.is_ref and not best_hap.is_ref):
                 best_hap, best_res, best_score = hap, res, s
         if best_hap is None or best_score <= 0:
             return None
