@@ -16,7 +16,7 @@ from .common import command_line, user_errors
 @click.option("--output-vcf", required=True, type=click.Path(), help="Output VCF; must end in .vcf.gz. A tabix index is written beside it.")
 @click.option("--regions", multiple=True, help="Region(s) to call: 'chr20:10,000,000-10,050,000' (1-based, inclusive) or a BED file. Repeatable. Default: every contig shared by reads and reference.")
 @click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (from `dvcall train`). Default: the shipped Illumina WGS model.")
-@click.option("--intermediate-dir", type=click.Path(), default=None, help="Keep examples and calls here (default: a temporary folder, removed at the end).")
+@click.option("--intermediate-dir", type=click.Path(), default=None, help="Keep examples and calls here (default: a temporary folder, removed at the end). Finished steps leave a .done.json marker with checksums, so re-running the same command after a kill or a failure redoes only what is missing.")
 @click.option("--sample-name", default=None, help="Sample name in the VCF. Default: SM of the first @RG in the reads, else SAMPLE.")
 @click.option("--realign/--no-realign", default=None, help="Local realignment of reads around candidate indels. Default: as the model was trained (see its model_info.json).")
 @click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,

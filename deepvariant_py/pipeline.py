@@ -7,9 +7,10 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
-from .call_variants import call_variants
+from . import __version__
+from .call_variants import CallStats, call_variants
 from .errors import OutputError
 from .make_examples import MakeExamplesOptions, MakeExamplesStats, make_examples
 from .merger import load_merger
@@ -19,6 +20,7 @@ from .progress import Progress
 from .reads import open_alignments, sample_name
 from .reference import Reference
 from .regions import parse_regions
+from .resume import clear, completed, file_identity, file_sha256, fingerprint, mark_done
 
 log = logging.getLogger("dvcall")
 
@@ -40,11 +42,21 @@ class RunOptions:
 
 
 def _shard_job(args) -> MakeExamplesStats:
-    ref, reads, out, regions, opts, index, count, quiet = args
+    ref, reads, out, regions, opts, index, count, quiet, inputs = args
     if not quiet:
         logging.basicConfig(level=logging.INFO, format="dvcall: %(message)s")
     label = f"make_examples shard {index + 1}/{count}" if count > 1 else "make_examples"
-    return make_examples(ref, reads, out, regions, opts, index, count, progress=None if quiet else Progress(label))
+    if inputs:
+        clear(out)
+    stats = make_examples(ref, reads, out, regions, opts, index, count, progress=None if quiet else Progress(label))
+    if inputs:  # each shard marks itself done as soon as it is, so a kill later keeps it
+        mark_done(out, inputs, [out, out + ".example_info.json"], asdict(stats))
+    return stats
+
+
+def _model_identity(model_dir: str) -> list[dict]:
+    return [file_identity(os.path.join(model_dir, f)) for f in sorted(os.listdir(model_dir))
+            if os.path.isfile(os.path.join(model_dir, f))]
 
 
 def run_pipeline(opts: RunOptions) -> dict:
@@ -77,24 +89,49 @@ def run_pipeline(opts: RunOptions) -> dict:
     summary: dict = {}
     try:
         n = max(1, opts.num_shards)
+        resumable = bool(opts.intermediate_dir)
         shard_paths = [os.path.join(work, f"examples-{i:05d}-of-{n:05d}.tfrecord.gz") for i in range(n)]
         t0 = time.time()
         quiet = not log.isEnabledFor(logging.INFO)
-        jobs = [(opts.ref, opts.reads, p, opts.regions, me_opts, i, n, quiet) for i, p in enumerate(shard_paths)]
-        if n == 1:
-            stats = [_shard_job(jobs[0])]
+        inputs = [fingerprint(step="make_examples", version=__version__, ref=file_identity(opts.ref),
+                              reads=file_identity(opts.reads), regions=list(opts.regions), options=me_opts, shard=[i, n])
+                  if resumable else "" for i in range(n)]
+        stats: list[MakeExamplesStats | None] = [None] * n
+        for i, p in enumerate(shard_paths):
+            done = completed(p, inputs[i]) if resumable else None
+            if done is not None:
+                stats[i] = MakeExamplesStats(**done)
+                log.info("make_examples shard %d/%d: finished in an earlier run, reused", i + 1, n)
+        jobs = [(opts.ref, opts.reads, p, opts.regions, me_opts, i, n, quiet, inputs[i])
+                for i, p in enumerate(shard_paths) if stats[i] is None]
+        if len(jobs) == 1 or (jobs and n == 1):
+            results = [_shard_job(jobs[0])]
+        elif jobs:
+            with mp.get_context("spawn").Pool(min(len(jobs), n)) as pool:
+                results = pool.map(_shard_job, jobs)
         else:
-            with mp.get_context("spawn").Pool(n) as pool:
-                stats = pool.map(_shard_job, jobs)
+            results = []
+        for job, result in zip(jobs, results):
+            stats[job[5]] = result
         summary["make_examples_seconds"] = round(time.time() - t0, 2)
         summary["candidates"] = sum(s.candidates for s in stats)
         summary["examples"] = sum(s.examples for s in stats)
         log.info("make_examples: %d candidates, %d examples in %.1f s", summary["candidates"], summary["examples"], summary["make_examples_seconds"])
-        # One sidecar for the glob: the shards share shape and channels.
         calls_path = os.path.join(work, "calls.jsonl.gz")
-        cv = call_variants(",".join(shard_paths), opts.model_dir, calls_path)
+        calls_inputs = fingerprint(step="call_variants", version=__version__, shards=[file_sha256(p) for p in shard_paths],
+                                   model=_model_identity(opts.model_dir)) if resumable else ""
+        done = completed(calls_path, calls_inputs) if resumable else None
+        if done is not None:
+            cv = CallStats(**done)
+            log.info("call_variants: finished in an earlier run, reused")
+        else:
+            if resumable:
+                clear(calls_path)
+            cv = call_variants(",".join(shard_paths), opts.model_dir, calls_path)
+            if resumable:
+                mark_done(calls_path, calls_inputs, [calls_path], asdict(cv))
+            log.info("call_variants: %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
         summary["call_variants_seconds"] = round(cv.seconds, 2)
-        log.info("call_variants: %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
         pp = postprocess(calls_path, opts.ref, opts.output_vcf, sample, opts.command, merger=merger)
         summary["postprocess_seconds"] = round(pp.seconds, 2)
         summary["sites"], summary["pass_snps"], summary["pass_indels"] = pp.sites, pp.pass_snps, pp.pass_indels

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 
 from click.testing import CliRunner
@@ -18,12 +19,48 @@ def _body(path: str) -> list[str]:
         return [line for line in fh if not line.startswith("##dvcall_command")]
 
 
-def test_same_vcf_for_one_and_two_shards(tmp_path):
-    bodies = []
-    for shards in ("1", "2"):
-        out = str(tmp_path / f"s{shards}.vcf.gz")
-        result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", out, "--regions",
-                                           "chr20:10,002,000-10,006,000", "--num-shards", shards, "--quiet"])
-        assert result.exit_code == 0, result.output
-        bodies.append(_body(out))
-    assert len(bodies[0]) > 20 and bodies[0] == bodies[1]
+def _run(tmp_path, name: str, shards: str, *extra: str):
+    out = str(tmp_path / f"{name}.vcf.gz")
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", out, "--regions",
+                                       "chr20:10,002,000-10,006,000", "--num-shards", shards, *extra])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_same_vcf_for_any_shard_count_and_any_run(tmp_path):
+    bodies = {name: _body(_run(tmp_path, name, shards, "--quiet")[0])
+              for name, shards in [("s1", "1"), ("s2", "2"), ("s4", "4"), ("s1_again", "1")]}
+    assert len(bodies["s1"]) > 20
+    assert bodies["s1"] == bodies["s2"] == bodies["s4"] == bodies["s1_again"]
+
+
+def test_rerun_redoes_only_missing_or_damaged_shards(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="dvcall")
+    work = tmp_path / "work"
+
+    def run(name, *extra):
+        caplog.clear()
+        out, _ = _run(tmp_path, name, *extra)
+        return out, caplog.text
+
+    first, log = run("first", "2", "--intermediate-dir", str(work))
+    assert "reused" not in log
+    markers = sorted(work.glob("*.done.json"))
+    assert len(markers) == 3  # two shards and the calls
+    # a kill during shard 2 leaves it without its marker; shard 1's examples got damaged on disk
+    (work / "examples-00001-of-00002.tfrecord.gz.done.json").unlink()
+    with open(work / "examples-00000-of-00002.tfrecord.gz", "r+b") as fh:
+        fh.truncate(100)
+    second, log = run("second", "2", "--intermediate-dir", str(work))
+    assert "shard 1/2: finished in an earlier run" not in log and "shard 2/2: finished in an earlier run" not in log
+    assert _body(second) == _body(first)
+    third, log = run("third", "2", "--intermediate-dir", str(work))
+    assert "shard 1/2: finished in an earlier run, reused" in log and "shard 2/2: finished in an earlier run, reused" in log
+    assert "call_variants: finished in an earlier run, reused" in log
+    assert _body(third) == _body(first)
+    # other inputs (here a different region) never reuse stale work
+    caplog.clear()
+    out = str(tmp_path / "other.vcf.gz")
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", out, "--regions",
+                                       "chr20:10,006,000-10,008,000", "--num-shards", "2", "--intermediate-dir", str(work)])
+    assert result.exit_code == 0 and "reused" not in caplog.text

@@ -1,0 +1,65 @@
+"""Completion markers: a finished step leaves `<output>.done.json` holding a fingerprint of its inputs and a
+checksum of each file it wrote, so a re-run after a kill or a failure redoes only what is missing or stale."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+MARKER_SUFFIX = ".done.json"
+
+
+def fingerprint(**inputs) -> str:
+    """A stable digest of everything a step's output depends on (paths, sizes, options)."""
+    text = json.dumps(inputs, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def file_identity(path: str) -> dict:
+    """What identifies an input file cheaply: its absolute path, size and modification time."""
+    st = os.stat(path)
+    return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def file_sha256(path: str, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def completed(output: str, inputs_fingerprint: str) -> dict | None:
+    """The `info` saved with the marker when `output` was made from these inputs and every file it lists is
+    intact; None when the step must be (re)done."""
+    try:
+        with open(output + MARKER_SUFFIX) as fh:
+            marker = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    files = marker.get("files") or {}
+    if marker.get("inputs") != inputs_fingerprint or not files:
+        return None
+    try:
+        intact = all(file_sha256(p) == digest for p, digest in files.items())
+    except OSError:
+        return None
+    return marker.get("info", {}) if intact else None
+
+
+def mark_done(output: str, inputs_fingerprint: str, files: list[str], info: dict | None = None) -> None:
+    """Write the marker last, atomically, once every file of the step is complete."""
+    marker = {"inputs": inputs_fingerprint, "files": {os.path.abspath(p): file_sha256(p) for p in files},
+              "info": info or {}}
+    tmp = output + MARKER_SUFFIX + ".partial"
+    with open(tmp, "w") as fh:
+        json.dump(marker, fh, indent=1)
+    os.replace(tmp, output + MARKER_SUFFIX)
+
+
+def clear(output: str) -> None:
+    """Drop a stale marker before its step is redone, so a crash mid-step cannot leave it looking finished."""
+    try:
+        os.remove(output + MARKER_SUFFIX)
+    except FileNotFoundError:
+        pass
