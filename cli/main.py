@@ -10,6 +10,7 @@ from .postprocess import postprocess_cmd
 from .run import run_cmd
 from .train import train_cmd
 from .train_merger import train_merger_cmd
+from .workflow import workflow_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -21,5 +22,5 @@ def main() -> None:
     """
 
 
-for cmd in (run_cmd, make_examples_cmd, call_variants_cmd, postprocess_cmd, train_cmd, train_merger_cmd, eval_cmd):
+for cmd in (run_cmd, make_examples_cmd, call_variants_cmd, postprocess_cmd, train_cmd, train_merger_cmd, eval_cmd, workflow_cmd):
     main.add_command(cmd)

@@ -4,6 +4,7 @@ import click
 from deepvariant_py.candidates import CandidateThresholds
 from deepvariant_py.errors import InputError
 from deepvariant_py.make_examples import MakeExamplesOptions, TrainingInputs, make_examples
+from deepvariant_py.model import default_model_dir, load_model_info, model_settings
 from deepvariant_py.pileup import ALT_ALIGNED_MODES, PileupOptions
 from deepvariant_py.progress import Progress
 from deepvariant_py.reads import ReadFilter
@@ -34,15 +35,21 @@ def _parse_shard(text: str) -> tuple[int, int]:
 @click.option("--vsc-min-fraction-snps", type=float, default=0.12, show_default=True, help="Minimum allele fraction for a SNP candidate.")
 @click.option("--vsc-min-fraction-indels", type=float, default=0.06, show_default=True, help="Minimum allele fraction for an indel candidate.")
 @click.option("--max-reads-per-partition", type=int, default=1500, show_default=True, help="Reservoir-sample at most this many reads per 1 kb partition (0 = no cap).")
-@click.option("--realign/--no-realign", default=True, show_default=True, help="Locally realign reads in windows where they disagree with the reference (DeepVariant's Illumina default).")
-@click.option("--alt-aligned-pileup", type=click.Choice(ALT_ALIGNED_MODES), default="none", show_default=True,
-              help="Also draw indel candidates' reads realigned to each alt haplotype: as two extra 'differs from ref' channels (diff_channels) or as extra rows (rows).")
+@click.option("--realign/--no-realign", default=None, help="Locally realign reads in windows where they disagree with the reference. Default: as --model was trained.")
+@click.option("--alt-aligned-pileup", type=click.Choice(ALT_ALIGNED_MODES), default=None,
+              help="Also draw indel candidates' reads realigned to each alt haplotype: as two extra 'differs from ref' channels (diff_channels) or as extra rows (rows). Default: as --model was trained.")
+@click.option("--model", "model_dir", type=click.Path(), default=None,
+              help="Make the examples this model expects: --realign and --alt-aligned-pileup default to the settings it was trained with. Default: the shipped Illumina WGS model.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_bed, downsample_fraction, min_mapping_quality,
-                      vsc_min_fraction_snps, vsc_min_fraction_indels, max_reads_per_partition, realign, alt_aligned_pileup, quiet):
+                      vsc_min_fraction_snps, vsc_min_fraction_indels, max_reads_per_partition, realign, alt_aligned_pileup, model_dir, quiet):
     """Find candidate variants and write one pileup example per alt-allele subset."""
     index, count = _parse_shard(shard)
+    if realign is None or alt_aligned_pileup is None:
+        settings = model_settings(load_model_info(model_dir or default_model_dir()))
+        realign = settings["realign"] if realign is None else realign
+        alt_aligned_pileup = alt_aligned_pileup or settings["alt_aligned_pileup"]
     if bool(truth_vcf) != bool(confident_bed):
         raise InputError("training mode needs both --truth-vcf and --confident-bed")
     opts = MakeExamplesOptions(

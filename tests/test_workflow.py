@@ -1,0 +1,60 @@
+"""The shipped Snakemake workflow gives the same VCF as `dvcall run` (header lines with the command aside)."""
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from deepvariant_py.workflow import snakefile_path
+
+TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")
+REF = os.path.abspath(os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz"))
+BAM = os.path.abspath(os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.bam"))
+REGION = "chr20:10,002,000-10,006,000"
+
+
+def _body(path: str) -> list[str]:
+    with gzip.open(path, "rt") as fh:
+        return [line for line in fh if not line.startswith("##dvcall_command")]
+
+
+def _snakemake() -> list[str]:
+    exe = shutil.which("snakemake")
+    if exe is None:
+        pytest.skip("snakemake is not installed: pip install -e '.[test]'")
+    return [exe]
+
+
+def test_workflow_command_prints_paths_and_config():
+    result = CliRunner().invoke(main, ["workflow", "--print-path"])
+    assert result.exit_code == 0 and result.output.strip() == snakefile_path() and os.path.exists(snakefile_path())
+    result = CliRunner().invoke(main, ["workflow", "--print-config"])
+    assert result.exit_code == 0 and "samples:" in result.output and "shards:" in result.output
+
+
+def test_snakemake_vcf_equals_dvcall_run(tmp_path):
+    snakemake = _snakemake()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"reference: {REF}\nsamples:\n  NA12878: {BAM}\nshards: 3\nregions: ['{REGION}']\n"
+                      f"outdir: {tmp_path / 'results'}\n")
+    proc = subprocess.run(snakemake + ["--snakefile", snakefile_path(), "--configfile", str(config), "--cores", "2",
+                                       "--directory", str(tmp_path), "--quiet", "all"],
+                          capture_output=True, text=True, env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    vcf = tmp_path / "results" / "NA12878.vcf.gz"
+    assert vcf.exists() and (tmp_path / "results" / "NA12878.vcf.gz.tbi").exists()
+    assert len(list((tmp_path / "results" / "NA12878").glob("examples-*-of-00003.tfrecord.gz"))) == 3
+
+    direct = tmp_path / "direct.vcf.gz"
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(direct), "--regions", REGION,
+                                       "--sample-name", "NA12878", "--num-shards", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    body = _body(str(direct))
+    assert sum(1 for line in body if not line.startswith("#")) > 20
+    assert _body(str(vcf)) == body
