@@ -40,10 +40,12 @@ def _parse_shard(text: str) -> tuple[int, int]:
               help="Also draw indel candidates' reads realigned to each alt haplotype: as two extra 'differs from ref' channels (diff_channels) or as extra rows (rows). Default: as --model was trained.")
 @click.option("--model", "model_dir", type=click.Path(), default=None,
               help="Make the examples this model expects: --realign and --alt-aligned-pileup default to the settings it was trained with. Default: the shipped Illumina WGS model.")
+@click.option("--gvcf", "gvcf_output", type=click.Path(), default=None,
+              help="Also write this shard's gVCF reference blocks here (.tsv.gz), for `postprocess --gvcf-blocks`.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_bed, downsample_fraction, min_mapping_quality,
-                      vsc_min_fraction_snps, vsc_min_fraction_indels, max_reads_per_partition, realign, alt_aligned_pileup, model_dir, quiet):
+                      vsc_min_fraction_snps, vsc_min_fraction_indels, max_reads_per_partition, realign, alt_aligned_pileup, model_dir, gvcf_output, quiet):
     """Find candidate variants and write one pileup example per alt-allele subset."""
     index, count = _parse_shard(shard)
     if realign is None or alt_aligned_pileup is None:
@@ -58,7 +60,8 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
         thresholds=CandidateThresholds(min_fraction_snps=vsc_min_fraction_snps, min_fraction_indels=vsc_min_fraction_indels),
         realign=realign, pileup=PileupOptions(alt_aligned_pileup=alt_aligned_pileup))
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
-    stats = make_examples(ref, reads, output, list(regions), opts, index, count, training, progress=None if quiet else Progress('make_examples'))
+    stats = make_examples(ref, reads, output, list(regions), opts, index, count, training, progress=None if quiet else Progress('make_examples'),
+                          gvcf_output=gvcf_output)
     if not quiet:
         click.echo(f"dvcall: {stats.partitions} partitions, {stats.candidates} candidates, {stats.examples} examples in {stats.seconds:.1f} s "
                    f"({stats.examples / max(stats.seconds, 1e-9):.0f} examples/s) -> {output}", err=True)

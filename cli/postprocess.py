@@ -16,11 +16,14 @@ from .common import command_line, user_errors
 @click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory whose multi-allelic merger to use. Default: the shipped Illumina WGS model.")
 @click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
               help="Merge multi-allelic sites with the model's trained network, DeepVariant's min rule, or auto (network if the model has one).")
+@click.option("--gvcf-blocks", default=None, help="Reference blocks from `make-examples --gvcf` (path, glob or comma-separated list); needed for --output-gvcf.")
+@click.option("--output-gvcf", type=click.Path(), default=None, help="Also write a gVCF (.g.vcf.gz), tabix-indexed.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic_merge, quiet):
+def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic_merge, gvcf_blocks, output_gvcf, quiet):
     """Merge per-subset probabilities into genotypes and write the VCF."""
     merger = load_merger(multiallelic_merge, model_dir or default_model_dir())
-    stats = postprocess(calls, ref, output_vcf, sample_name, command_line(), merger=merger)
+    stats = postprocess(calls, ref, output_vcf, sample_name, command_line(), merger=merger,
+                        gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf)
     if not quiet:
         click.echo(f"dvcall: {stats.sites} sites ({stats.pass_snps} PASS SNPs, {stats.pass_indels} PASS indels) -> {output_vcf}", err=True)

@@ -77,10 +77,13 @@ def count_alleles(events: ReadEvents, ref_codes: np.ndarray, start: int, end: in
 
 
 def find_candidates(events: ReadEvents, contig: str, ref_seq: str, ref_offset: int, start: int, end: int,
-                    thresholds: CandidateThresholds = CandidateThresholds()) -> list[Candidate]:
-    """Candidates with start in [start, end); `ref_seq` starting at `ref_offset` must extend past the longest deletion."""
+                    thresholds: CandidateThresholds = CandidateThresholds(), counts: AlleleCounts | None = None
+                    ) -> list[Candidate]:
+    """Candidates with start in [start, end); `ref_seq` starting at `ref_offset` must extend past the longest deletion.
+    `counts`: this interval's `count_alleles`, when the caller needs them too (the gVCF)."""
     ref_codes = encode_bases(ref_seq[start - ref_offset:end - ref_offset])
-    counts = count_alleles(events, ref_codes, start, end, thresholds.min_base_quality)
+    if counts is None:
+        counts = count_alleles(events, ref_codes, start, end, thresholds.min_base_quality)
     depth = counts.depth
     with np.errstate(divide="ignore", invalid="ignore"):
         snp_ok = (counts.sub_counts >= thresholds.min_count_snps) & (counts.sub_counts >= thresholds.min_fraction_snps * depth[:, None])

@@ -65,7 +65,7 @@ def read_sidecar(examples_path: str) -> dict:
         return json.load(fh)
 
 
-def expand_paths(spec: str) -> list[str]:
+def expand_paths(spec: str, what: str = "examples") -> list[str]:
     """A path, a glob, or a comma-separated list of either."""
     paths: list[str] = []
     for part in spec.split(","):
@@ -73,7 +73,7 @@ def expand_paths(spec: str) -> list[str]:
         paths.extend(matched)
     missing = [p for p in paths if not os.path.exists(p)]
     if not paths or missing:
-        raise InputError(f"no examples found at {missing[0] if missing else spec}: run `dvcall make-examples` first")
+        raise InputError(f"no {what} found at {missing[0] if missing else spec}: run `dvcall make-examples` first")
     return paths
 
 

@@ -7,11 +7,14 @@ from functools import partial
 from typing import Callable
 from dataclasses import dataclass, field
 
-from .candidates import Candidate, CandidateThresholds, find_candidates
+import numpy as np
+
+from .candidates import Candidate, CandidateThresholds, count_alleles, find_candidates
 from .errors import InputError
 from .examples_io import ExampleWriter, VariantInfo, write_sidecar
+from .gvcf import RefBlock, reference_blocks, write_blocks
 from .pileup import Canvas, PileupOptions, build_images, channel_enums
-from .read_events import extract_events
+from .read_events import encode_bases, extract_events
 from .reads import ReadFilter, fetch_reads, open_alignments
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
@@ -60,12 +63,25 @@ def calling_partitions(reference: Reference, reads_contigs: set[str], region_spe
     return partition(merge_regions(regions, list(lengths)), partition_size)
 
 
-def process_partition(handle, reference: Reference, region: Region, opts: MakeExamplesOptions
-                      ) -> tuple[list[Candidate], Canvas | None, int]:
-    """Reads, candidates and the drawn canvas of one partition."""
+@dataclass
+class PartitionResult:
+    candidates: list[Candidate]
+    canvas: Canvas | None
+    n_reads: int
+    ref_blocks: list[RefBlock]
+
+
+def process_partition(handle, reference: Reference, region: Region, opts: MakeExamplesOptions, gvcf: bool = False
+                      ) -> PartitionResult:
+    """Reads, candidates, the drawn canvas and (with `gvcf`) the reference blocks of one partition."""
     reads = fetch_reads(handle, region, opts.read_filter)
     if not reads:
-        return [], None, 0
+        blocks = []
+        if gvcf:
+            codes = encode_bases(reference.fetch(region.contig, region.start, region.end))
+            zeros = np.zeros(len(codes), np.int64)
+            blocks = reference_blocks(region.contig, region.start, codes, zeros, zeros)
+        return PartitionResult([], None, 0, blocks)
     contig_len = reference.length(region.contig)
     if opts.realign:
         reads = realign_reads(reads, lambda s, e: reference.fetch(region.contig, s, e), contig_len, region.start, region.end, opts.realigner)
@@ -75,16 +91,22 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     ref_offset = max(0, lo)
     ref_seq = reference.fetch(region.contig, ref_offset, hi)
     events = extract_events(reads, ref_seq, ref_offset, opts.thresholds.min_base_quality)
-    candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds)
+    counts, blocks = None, []
+    if gvcf:
+        codes = encode_bases(ref_seq[region.start - ref_offset:region.end - ref_offset])
+        counts = count_alleles(events, codes, region.start, region.end, opts.thresholds.min_base_quality)
+        blocks = reference_blocks(region.contig, region.start, codes, counts.ref_count, counts.depth)
+    candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds, counts)
     candidates = [c for c in candidates if c.start - hw >= 0 and c.start + hw + 1 <= contig_len]
     canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1, reads=reads) if candidates else None
-    return candidates, canvas, len(reads)
+    return PartitionResult(candidates, canvas, len(reads), blocks)
 
 
 def make_examples(ref_path: str, reads_path: str, output: str, region_specs: list[str], opts: MakeExamplesOptions,
                   shard_index: int = 0, num_shards: int = 1, training: TrainingInputs | None = None,
-                  progress: Callable[..., None] | None = None) -> MakeExamplesStats:
-    """Write the examples of shard `shard_index`/`num_shards` to `output`; returns counts for the run summary."""
+                  progress: Callable[..., None] | None = None, gvcf_output: str | None = None) -> MakeExamplesStats:
+    """Write the examples of shard `shard_index`/`num_shards` to `output` (and, with `gvcf_output`, its reference
+    blocks there); returns counts for the run summary."""
     t0 = time.time()
     reference = Reference(ref_path)
     handle = open_alignments(reads_path, reference)
@@ -92,9 +114,12 @@ def make_examples(ref_path: str, reads_path: str, output: str, region_specs: lis
     labeler = _Labeler(training, reference) if training else None
     writer = ExampleWriter(output)
     stats = MakeExamplesStats()
+    blocks: list[RefBlock] = []
     try:
         for region in parts:
-            candidates, canvas, n_reads = process_partition(handle, reference, region, opts)
+            part = process_partition(handle, reference, region, opts, gvcf=gvcf_output is not None)
+            candidates, canvas, n_reads = part.candidates, part.canvas, part.n_reads
+            blocks += part.ref_blocks
             stats.partitions += 1
             stats.reads += n_reads
             if candidates:
@@ -117,6 +142,8 @@ def make_examples(ref_path: str, reads_path: str, output: str, region_specs: lis
     finally:
         handle.close()
     write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))
+    if gvcf_output:
+        write_blocks(gvcf_output, blocks)
     stats.seconds = time.time() - t0
     return stats
 

@@ -30,6 +30,7 @@ class RunOptions:
     ref: str
     reads: str
     output_vcf: str
+    output_gvcf: str | None = None
     regions: list[str] = field(default_factory=list)
     model_dir: str = ""
     intermediate_dir: str | None = None
@@ -42,15 +43,16 @@ class RunOptions:
 
 
 def _shard_job(args) -> MakeExamplesStats:
-    ref, reads, out, regions, opts, index, count, quiet, inputs = args
+    ref, reads, out, gvcf_out, regions, opts, index, count, quiet, inputs = args
     if not quiet:
         logging.basicConfig(level=logging.INFO, format="dvcall: %(message)s")
     label = f"make_examples shard {index + 1}/{count}" if count > 1 else "make_examples"
     if inputs:
         clear(out)
-    stats = make_examples(ref, reads, out, regions, opts, index, count, progress=None if quiet else Progress(label))
+    stats = make_examples(ref, reads, out, regions, opts, index, count, progress=None if quiet else Progress(label),
+                          gvcf_output=gvcf_out)
     if inputs:  # each shard marks itself done as soon as it is, so a kill later keeps it
-        mark_done(out, inputs, [out, out + ".example_info.json"], asdict(stats))
+        mark_done(out, inputs, [out, out + ".example_info.json"] + ([gvcf_out] if gvcf_out else []), asdict(stats))
     return stats
 
 
@@ -65,11 +67,14 @@ def run_pipeline(opts: RunOptions) -> dict:
     With num_shards > 1 shards run in spawned processes, so a script calling this needs the usual
     `if __name__ == "__main__":` guard.
     """
-    if not opts.output_vcf.endswith(".vcf.gz"):
-        raise OutputError(f"--output-vcf {opts.output_vcf} must end in .vcf.gz (the output is bgzipped and indexed)")
-    out_dir = os.path.dirname(os.path.abspath(opts.output_vcf))
-    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
-        raise OutputError(f"cannot write {opts.output_vcf}: directory {out_dir} does not exist or is not writable")
+    for flag, path in (("--output-vcf", opts.output_vcf), ("--output-gvcf", opts.output_gvcf)):
+        if path is None:
+            continue
+        if not path.endswith(".vcf.gz"):
+            raise OutputError(f"{flag} {path} must end in .vcf.gz (the output is bgzipped and indexed)")
+        out_dir = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+            raise OutputError(f"cannot write {path}: directory {out_dir} does not exist or is not writable")
     # Check every input before the long part starts.
     reference = Reference(opts.ref)
     handle = open_alignments(opts.reads, reference)
@@ -91,10 +96,12 @@ def run_pipeline(opts: RunOptions) -> dict:
         n = max(1, opts.num_shards)
         resumable = bool(opts.intermediate_dir)
         shard_paths = [os.path.join(work, f"examples-{i:05d}-of-{n:05d}.tfrecord.gz") for i in range(n)]
+        block_paths = [os.path.join(work, f"gvcf-{i:05d}-of-{n:05d}.tsv.gz") if opts.output_gvcf else None for i in range(n)]
         t0 = time.time()
         quiet = not log.isEnabledFor(logging.INFO)
         inputs = [fingerprint(step="make_examples", version=__version__, ref=file_identity(opts.ref),
-                              reads=file_identity(opts.reads), regions=list(opts.regions), options=me_opts, shard=[i, n])
+                              reads=file_identity(opts.reads), regions=list(opts.regions), options=me_opts, shard=[i, n],
+                              gvcf=bool(opts.output_gvcf))
                   if resumable else "" for i in range(n)]
         stats: list[MakeExamplesStats | None] = [None] * n
         for i, p in enumerate(shard_paths):
@@ -102,7 +109,7 @@ def run_pipeline(opts: RunOptions) -> dict:
             if done is not None:
                 stats[i] = MakeExamplesStats(**done)
                 log.info("make_examples shard %d/%d: finished in an earlier run, reused", i + 1, n)
-        jobs = [(opts.ref, opts.reads, p, opts.regions, me_opts, i, n, quiet, inputs[i])
+        jobs = [(opts.ref, opts.reads, p, block_paths[i], opts.regions, me_opts, i, n, quiet, inputs[i])
                 for i, p in enumerate(shard_paths) if stats[i] is None]
         if len(jobs) == 1 or (jobs and n == 1):
             results = [_shard_job(jobs[0])]
@@ -112,7 +119,7 @@ def run_pipeline(opts: RunOptions) -> dict:
         else:
             results = []
         for job, result in zip(jobs, results):
-            stats[job[5]] = result
+            stats[job[6]] = result
         summary["make_examples_seconds"] = round(time.time() - t0, 2)
         summary["candidates"] = sum(s.candidates for s in stats)
         summary["examples"] = sum(s.examples for s in stats)
@@ -132,7 +139,8 @@ def run_pipeline(opts: RunOptions) -> dict:
                 mark_done(calls_path, calls_inputs, [calls_path], asdict(cv))
             log.info("call_variants: %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
         summary["call_variants_seconds"] = round(cv.seconds, 2)
-        pp = postprocess(calls_path, opts.ref, opts.output_vcf, sample, opts.command, merger=merger)
+        pp = postprocess(calls_path, opts.ref, opts.output_vcf, sample, opts.command, merger=merger,
+                         gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None, output_gvcf=opts.output_gvcf)
         summary["postprocess_seconds"] = round(pp.seconds, 2)
         summary["sites"], summary["pass_snps"], summary["pass_indels"] = pp.sites, pp.pass_snps, pp.pass_indels
         log.info("postprocess: %d sites, %d PASS SNPs, %d PASS indels -> %s", pp.sites, pp.pass_snps, pp.pass_indels, opts.output_vcf)

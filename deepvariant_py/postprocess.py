@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .examples_io import VariantInfo, expand_paths, read_calls
+from .errors import InputError
 from .genotypes import call_genotype, merge_min_rule, prune_alts, simplify_alleles
+from .gvcf import gvcf_records, read_blocks
 from .reference import Reference
 from .vcf import VcfRecord, make_header, write_vcf
 
@@ -56,8 +58,10 @@ def site_record(variant: VariantInfo, images: dict[tuple[int, ...], tuple[float,
     return VcfRecord(variant.contig, variant.start, ref, alts, call.qual, flt, gt, call.gq, depth, ad, vafs, list(call.pl))
 
 
-def postprocess(calls: str, ref_path: str, output_vcf: str, sample: str, command: str | None = None, merger=None) -> PostprocessStats:
-    """Read every call file, build one record per site in reference order, write VCF + index."""
+def postprocess(calls: str, ref_path: str, output_vcf: str, sample: str, command: str | None = None, merger=None,
+                gvcf_blocks: str | None = None, output_gvcf: str | None = None) -> PostprocessStats:
+    """Read every call file, build one record per site in reference order, write VCF + index (and, given the
+    reference blocks from make_examples, the gVCF)."""
     t0 = time.time()
     reference = Reference(ref_path)
     order = {c.name: i for i, c in enumerate(reference.contigs)}
@@ -66,6 +70,13 @@ def postprocess(calls: str, ref_path: str, output_vcf: str, sample: str, command
         key = (rec.variant.contig, rec.variant.start)
         sites.setdefault(key, (rec.variant, {}))[1][rec.alt_indices] = rec.probabilities
     records = [site_record(v, imgs, merger) for _, (v, imgs) in sorted(sites.items(), key=lambda kv: (order.get(kv[0][0], 1 << 30), kv[0][1]))]
+    if output_gvcf:
+        if not gvcf_blocks:
+            raise InputError("--output-gvcf needs the reference blocks that make-examples wrote with --gvcf")
+        blocks = read_blocks(expand_paths(gvcf_blocks, "gVCF reference blocks"))
+        fetch = lambda contig, s, e: reference.fetch(contig, s, e)  # noqa: E731
+        write_vcf(output_gvcf, make_header(reference.contigs, sample, command, gvcf=True),
+                  gvcf_records(records, blocks, order, fetch))
     write_vcf(output_vcf, make_header(reference.contigs, sample, command), records)
     stats = PostprocessStats(sites=len(records))
     for r in records:

@@ -32,16 +32,22 @@ class VcfRecord:
     allele_depths: list[int]
     vafs: list[float]
     pl: list[int]
+    end: int | None = None  # gVCF reference block: INFO END (1-based, inclusive = this 0-based exclusive end)
+    min_dp: int | None = None  # gVCF reference block: MIN_DP instead of DP/AD/VAF
 
 
-def make_header(contigs: list[Contig], sample: str, command: str | None) -> pysam.VariantHeader:
+def make_header(contigs: list[Contig], sample: str, command: str | None, gvcf: bool = False) -> pysam.VariantHeader:
     header = pysam.VariantHeader()
+    if gvcf:
+        header.add_line('##ALT=<ID=*,Description="Represents any possible alternative allele at this location">')
     for name, desc in FILTERS.items():
         header.filters.add(name, None, None, desc)
     header.info.add("END", 1, "Integer", "End position (for use with symbolic alleles)")
     header.formats.add("GT", 1, "String", "Genotype")
     header.formats.add("GQ", 1, "Integer", "Conditional genotype quality")
     header.formats.add("DP", 1, "Integer", "Read depth")
+    if gvcf:
+        header.formats.add("MIN_DP", 1, "Integer", "Minimum DP observed within the GVCF block.")
     header.formats.add("AD", "R", "Integer", "Read depth for each allele")
     header.formats.add("VAF", "A", "Float", "Variant allele fractions.")
     header.formats.add("PL", "G", "Integer", "Phred-scaled genotype likelihoods rounded to the closest integer")
@@ -68,14 +74,18 @@ def write_vcf(path: str, header: pysam.VariantHeader, records: list[VcfRecord]) 
     try:
         with pysam.VariantFile(tmp, "wz", header=header) as out:
             for r in records:
-                rec = out.new_record(contig=r.contig, start=r.start, alleles=[r.ref] + list(r.alts),
+                stop = r.end if r.end is not None else r.start + len(r.ref)  # explicit: pysam writes END=0 for <*> otherwise
+                rec = out.new_record(contig=r.contig, start=r.start, stop=stop, alleles=[r.ref] + list(r.alts),
                                      qual=qual_one_decimal(r.qual), filter=r.filter)
                 s = rec.samples[0]
                 s["GT"] = r.genotype if r.genotype is not None else (None, None)
                 s["GQ"] = r.gq
-                s["DP"] = r.depth
-                s["AD"] = r.allele_depths
-                s["VAF"] = [round(v, 6) for v in r.vafs]
+                if r.min_dp is not None:
+                    s["MIN_DP"] = r.min_dp
+                else:
+                    s["DP"] = r.depth
+                    s["AD"] = r.allele_depths
+                    s["VAF"] = [round(v, 6) for v in r.vafs]
                 s["PL"] = r.pl
                 out.write(rec)
         pysam.tabix_index(tmp, preset="vcf", force=True)

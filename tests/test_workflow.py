@@ -42,7 +42,7 @@ def test_snakemake_vcf_equals_dvcall_run(tmp_path):
     snakemake = _snakemake()
     config = tmp_path / "config.yaml"
     config.write_text(f"reference: {REF}\nsamples:\n  NA12878: {BAM}\nshards: 3\nregions: ['{REGION}']\n"
-                      f"outdir: {tmp_path / 'results'}\n")
+                      f"gvcf: true\noutdir: {tmp_path / 'results'}\n")
     proc = subprocess.run(snakemake + ["--snakefile", snakefile_path(), "--configfile", str(config), "--cores", "2",
                                        "--directory", str(tmp_path), "--quiet", "all"],
                           capture_output=True, text=True, env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]})
@@ -51,10 +51,12 @@ def test_snakemake_vcf_equals_dvcall_run(tmp_path):
     assert vcf.exists() and (tmp_path / "results" / "NA12878.vcf.gz.tbi").exists()
     assert len(list((tmp_path / "results" / "NA12878").glob("examples-*-of-00003.tfrecord.gz"))) == 3
 
-    direct = tmp_path / "direct.vcf.gz"
-    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(direct), "--regions", REGION,
+    direct, direct_g = tmp_path / "direct.vcf.gz", tmp_path / "direct.g.vcf.gz"
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(direct),
+                                       "--output-gvcf", str(direct_g), "--regions", REGION,
                                        "--sample-name", "NA12878", "--num-shards", "1", "--quiet"])
     assert result.exit_code == 0, result.output
     body = _body(str(direct))
     assert sum(1 for line in body if not line.startswith("#")) > 20
     assert _body(str(vcf)) == body
+    assert _body(str(tmp_path / "results" / "NA12878.g.vcf.gz")) == _body(str(direct_g))

@@ -1,0 +1,97 @@
+"""gVCF: reference confidence, GQ-binned blocks, the merge with variant records, and bcftools merge --gvcf."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pysam
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from deepvariant_py.gvcf import NON_REF, RefBlock, gvcf_records, quantize_gq, reference_blocks, reference_confidence
+from deepvariant_py.vcf import VcfRecord
+
+TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")
+REF = os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz")
+BAM = os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.bam")
+
+
+def test_reference_confidence_matches_the_binomial_model():
+    gq, pl, homref = reference_confidence(np.array([10, 0, 5, 200]), np.array([10, 0, 10, 210]))
+    # 10/10 ref reads: P(RA)/P(RR) = 0.5^10 / 0.999^10, so GQ = floor(10 * log10(~1024)) = 30
+    assert gq[0] == 30 and pl[0].tolist() == [0, 30, 299] and homref[0]
+    # no reads: the three genotypes are equally likely, GQ = floor(-10 log10(2/3)) = 1
+    assert gq[1] == 1 and pl[1].tolist() == [0, 0, 0] and homref[1]
+    assert not homref[2] and gq[2] == 0  # half the reads disagree: het is most likely
+    assert gq[3] == 50  # capped, after rescaling the counts to 100
+
+
+def test_gq_bins():
+    assert quantize_gq(np.array([0, 1, 5, 6, 10, 11, 50])).tolist() == [0, 1, 1, 6, 6, 11, 46]
+
+
+def test_blocks_break_on_bins_skip_n_and_keep_non_ref_positions_single():
+    codes = np.array([0, 1, 2, 3, 4, 0, 1, 2, 3, 0])  # an N at offset 4
+    ref_count = np.array([30, 30, 30, 30, 0, 30, 2, 30, 3, 3])
+    depth = np.array([30, 30, 30, 30, 0, 30, 30, 30, 3, 3])
+    blocks = reference_blocks("c", 100, codes, ref_count, depth)
+    assert [(b.start, b.end, b.callable) for b in blocks] == [(100, 104, True), (105, 106, True), (106, 107, False),
+                                                              (107, 108, True), (108, 110, True)]
+    assert blocks[-1].gq == 9 and blocks[-1].min_dp == 3 and blocks[0].gq == 50 and blocks[0].min_dp == 30
+
+
+def test_variant_records_get_non_ref_and_cut_the_blocks():
+    fetch = lambda contig, s, e: "ACGTACGTACGTACGTACGT"[s:e]  # noqa: E731
+    deletion = VcfRecord("c", 5, "CGT", ["C"], 30.0, "PASS", (0, 1), 30, 20, [10, 10], [0.5], [30, 0, 40])
+    snp = VcfRecord("c", 12, "A", ["G", "T"], 30.0, "PASS", (1, 2), 20, 20, [0, 10, 10], [0.5, 0.5], [90, 80, 70, 60, 0, 50])
+    blocks = [RefBlock("c", 0, 10, 40, 20, (0, 60, 600)), RefBlock("c", 10, 20, 38, 18, (0, 60, 600))]
+    out = gvcf_records([deletion, snp], blocks, {"c": 0}, fetch)
+    spans = [(r.start, r.end, r.alts) for r in out]
+    assert spans == [(0, 5, [NON_REF]), (5, None, ["C", NON_REF]), (8, 12, [NON_REF]), (12, None, ["G", "T", NON_REF]),
+                     (13, 20, [NON_REF])]
+    assert out[2].ref == "A" and out[2].gq == 38 and out[2].min_dp == 18  # adjacent blocks of one bin joined
+    assert out[1].pl == [30, 0, 40, 990, 990, 990] and out[1].allele_depths == [10, 10, 0]
+    assert len(out[3].pl) == 10 and out[3].pl[-4:] == [990] * 4
+
+
+def _run(tmp_path, name, region, sample):
+    vcf, gvcf = tmp_path / f"{name}.vcf.gz", tmp_path / f"{name}.g.vcf.gz"
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(vcf), "--output-gvcf", str(gvcf),
+                                       "--regions", region, "--sample-name", sample, "--num-shards", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    return vcf, gvcf
+
+
+def test_gvcf_covers_the_region_and_agrees_with_the_vcf(tmp_path):
+    vcf, gvcf = _run(tmp_path, "a", "chr20:10,002,001-10,005,000", "S1")
+    with pysam.VariantFile(str(vcf)) as fh:
+        calls = [(r.pos, r.ref, r.alts, r.samples[0]["GT"], r.filter.keys()) for r in fh]
+    with pysam.VariantFile(str(gvcf)) as fh:
+        records = list(fh)
+    variants = [(r.pos, r.ref, r.alts[:-1], r.samples[0]["GT"], r.filter.keys()) for r in records if r.alts != (NON_REF,)]
+    assert variants == calls and len(calls) > 10
+    assert all(r.alts[-1] == NON_REF for r in records)
+    covered = np.zeros(3000, int)
+    for r in records:
+        covered[r.start - 10002000:r.stop - 10002000] += 1
+    assert (covered == 1).all()  # every base once: blocks cut exactly around the variants
+
+
+@pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools not installed (apt-get install bcftools)")
+def test_bcftools_reads_and_merges_two_gvcfs(tmp_path):
+    _, g1 = _run(tmp_path, "a", "chr20:10,002,001-10,005,000", "S1")
+    _, g2 = _run(tmp_path, "b", "chr20:10,003,001-10,006,000", "S2")
+    for g in (g1, g2):
+        view = subprocess.run(["bcftools", "view", str(g)], capture_output=True, text=True)
+        assert view.returncode == 0 and view.stderr == ""
+    merged = tmp_path / "merged.g.vcf.gz"
+    proc = subprocess.run(["bcftools", "merge", "--gvcf", REF, str(g1), str(g2), "-Oz", "-o", str(merged)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    with pysam.VariantFile(str(merged)) as fh:
+        assert list(fh.header.samples) == ["S1", "S2"]
+        both = [r for r in fh if r.start >= 10003000 and r.stop <= 10005000 and r.alts != (NON_REF,)]
+    assert both and all(r.samples["S1"]["GT"] == r.samples["S2"]["GT"] for r in both)
