@@ -95,10 +95,17 @@ def fetch_reads(handle: pysam.AlignmentFile, region: Region, flt: ReadFilter) ->
     """Filtered reads overlapping the region, reservoir-sampled with a seed fixed per partition (deterministic output)."""
     if region.contig not in handle.references:
         return []
+    save = pysam.set_verbosity(0) if handle.is_cram else None  # htslib's own lines would precede ours
     try:
         reads = [r for r in handle.fetch(region.contig, region.start, region.end) if _passes(r, flt)]
     except (OSError, ValueError) as exc:
+        if handle.is_cram:
+            raise InputError(f"cannot decode the CRAM reads of {region} ({exc}): --ref is probably not the reference the "
+                             "CRAM was written with (see its @SQ M5 tags); pass that reference") from None
         raise InputError(f"cannot read {region} from the reads file ({exc}): is the file truncated?") from None
+    finally:
+        if save is not None:
+            pysam.set_verbosity(save)
     if flt.downsample_fraction > 0:
         # Hash the fragment name so both mates and every partition a read spans make the same choice.
         limit = int(flt.downsample_fraction * 0xFFFFFFFF)

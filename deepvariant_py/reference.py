@@ -22,10 +22,10 @@ class Reference:
         if not os.path.exists(path):
             raise InputError(f"reference {path} does not exist: pass an existing FASTA with --ref")
         if not os.path.exists(path + ".fai"):
-            fix = f"bgzip -r {path} && samtools faidx {path}" if path.endswith(".gz") else f"samtools faidx {path}"
-            if path.endswith(".gz") and not os.path.exists(path + ".gzi"):
-                fix = f"samtools faidx {path} (the file must be bgzip-compressed)"
-            raise InputError(f"reference {path} has no .fai index: run `{fix}`")
+            fix = f"`samtools faidx {path}`"
+            if path.endswith(".gz"):
+                fix += " (a gzipped FASTA must be bgzip-compressed: `zcat X.gz | bgzip > Y.gz` first if it is not)"
+            raise InputError(f"reference {path} has no .fai index: run {fix}")
         if path.endswith(".gz") and not os.path.exists(path + ".gzi"):
             raise InputError(f"reference {path} is gzipped but has no .gzi index: recompress with `bgzip` and run `samtools faidx {path}`")
         try:
@@ -35,6 +35,25 @@ class Reference:
         self.path = path
         self.contigs = [Contig(n, l) for n, l in zip(self._fasta.references, self._fasta.lengths)]
         self._lengths = dict(zip(self._fasta.references, self._fasta.lengths))
+        self._check_index()
+
+    def _check_index(self) -> None:
+        """Read the last base of every contig: an index made for another FASTA fails here, not mid-run."""
+        old = pysam.set_verbosity(0)  # htslib would print its own line before ours
+        try:
+            self._check_contig_ends()
+        finally:
+            pysam.set_verbosity(old)
+
+    def _check_contig_ends(self) -> None:
+        for c in self.contigs:
+            try:
+                last = self._fasta.fetch(c.name, c.length - 1, c.length) if c.length else ""
+            except (OSError, ValueError, KeyError):
+                last = None
+            if c.length and (last is None or len(last) != 1 or not last.isalpha()):
+                raise InputError(f"reference {self.path} does not match its .fai index (contig {c.name!r} cannot be read to its end): "
+                                 f"re-create the index with `samtools faidx {self.path}`")
 
     def length(self, contig: str) -> int:
         try:

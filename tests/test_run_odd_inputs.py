@@ -1,0 +1,160 @@
+"""Odd but valid input gives a valid VCF; broken input gives one line, exit 1 and no output file."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+
+import pysam
+import pytest
+from click.testing import CliRunner
+
+from builders import header_for, make_read, write_bam, write_fasta
+from cli.main import main
+from deepvariant_py.model import default_model_dir
+
+TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")
+REAL_REF = os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz")
+REAL_BAM = os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.bam")
+LENGTH = 3000
+SNP_AT = 1500  # 0-based; every read covering it carries 'alt'
+
+
+def _ref() -> str:
+    rng = random.Random(11)
+    return "".join(rng.choice("ACGT") for _ in range(LENGTH))
+
+
+def _alt_base(ref: str) -> str:
+    return "A" if ref[SNP_AT] != "A" else "C"
+
+
+def _sample(tmp_path, reads_for) -> tuple[str, str]:
+    ref = _ref()
+    fasta = write_fasta(tmp_path / "ref.fa", {"chr1": ref})
+    header = header_for("chr1", LENGTH, sample="odd")
+    hap = ref[:SNP_AT] + _alt_base(ref) + ref[SNP_AT + 1:]
+    bam = write_bam(tmp_path / "reads.bam", reads_for(ref, hap, header), header)
+    return fasta, bam
+
+
+def _call(tmp_path, fasta, bam, region="chr1:1-3000", *extra):
+    out = tmp_path / "out.vcf.gz"
+    result = CliRunner().invoke(main, ["run", "--ref", fasta, "--reads", bam, "--output-vcf", str(out), "--regions", region,
+                                       "--num-shards", "1", "--quiet", *extra])
+    return result, out
+
+
+def _records(path) -> list[pysam.VariantRecord]:
+    with pysam.VariantFile(str(path)) as fh:
+        return list(fh)
+
+
+def _het_reads(ref, hap, header, n=40, **kw):
+    reads = []
+    for i in range(n):
+        start = SNP_AT - 90 + (i * 4) % 80
+        seq = (hap if i % 2 else ref)[start:start + 100]
+        reads.append(make_read(f"r{i}", start, "100M", seq, header=header, reverse=bool(i % 3 == 0), **kw))
+    return reads
+
+
+def test_reads_without_base_qualities(tmp_path):
+    fasta, bam = _sample(tmp_path, lambda ref, hap, h: _het_reads(ref, hap, h, quals=None))
+    result, out = _call(tmp_path, fasta, bam)
+    assert result.exit_code == 0, result.output
+    assert [(r.pos, r.alts[0]) for r in _records(out) if r.filter.keys() == ["PASS"]] == [(SNP_AT + 1, _alt_base(_ref()))]
+
+
+def test_hard_clips_n_skips_and_long_soft_clips(tmp_path):
+    def reads(ref, hap, h):
+        out = _het_reads(ref, hap, h)
+        for i in range(10):  # hard-clipped, spliced and heavily soft-clipped reads around the site
+            s = SNP_AT - 30 - i
+            out.append(make_read(f"hard{i}", s, "5H60M", hap[s:s + 60], header=h))
+            out.append(make_read(f"skip{i}", s - 440, "40M400N60M", ref[s - 440:s - 400] + hap[s:s + 60], header=h))
+            out.append(make_read(f"soft{i}", s, "70S30M", "".join("ACGT"[(j * 7) % 4] for j in range(70)) + hap[s:s + 30], header=h))
+        return out
+    fasta, bam = _sample(tmp_path, reads)
+    result, out = _call(tmp_path, fasta, bam)
+    assert result.exit_code == 0, result.output
+    passing = [r for r in _records(out) if r.filter.keys() == ["PASS"]]
+    assert [r.pos for r in passing] == [SNP_AT + 1]
+
+
+def test_five_thousand_reads_at_one_site_are_downsampled(tmp_path):
+    def reads(ref, hap, h):
+        return [make_read(f"p{i}", SNP_AT - 50, "100M", (hap if i % 2 else ref)[SNP_AT - 50:SNP_AT + 50], header=h)
+                for i in range(5000)]
+    fasta, bam = _sample(tmp_path, reads)
+    result, out = _call(tmp_path, fasta, bam)
+    assert result.exit_code == 0, result.output
+    (rec,) = _records(out)
+    assert rec.pos == SNP_AT + 1 and rec.samples[0]["DP"] <= 1500  # a reservoir of 1,500 reads per partition
+    assert sum(rec.samples[0]["AD"]) == rec.samples[0]["DP"] and 1 in rec.samples[0]["GT"]
+
+
+def test_region_without_reads_gives_a_header_only_vcf(tmp_path):
+    fasta, bam = _sample(tmp_path, lambda ref, hap, h: _het_reads(ref, hap, h))
+    result, out = _call(tmp_path, fasta, bam, "chr1:2501-3000")
+    assert result.exit_code == 0, result.output
+    assert _records(out) == [] and os.path.exists(str(out) + ".tbi")
+
+
+# --------------------------------------------------------------------------- broken input
+
+
+def _one_line_error(result, out, needle):
+    assert result.exit_code == 1, result.output
+    lines = [l for l in result.output.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("dvcall: error: ") and needle in lines[0], result.output
+    assert "Traceback" not in result.output and not os.path.exists(out)
+
+
+def test_fasta_index_that_belongs_to_another_fasta(tmp_path):
+    fasta, bam = _sample(tmp_path, lambda ref, hap, h: _het_reads(ref, hap, h))
+    with open(fasta + ".fai", "w") as fh:  # line width and offsets of a different layout
+        fh.write(f"chr1\t{LENGTH}\t6000\t60\t61\n")
+    _one_line_error(*_call(tmp_path, fasta, bam), "does not match its .fai index")
+
+
+def test_contig_lengths_that_differ(tmp_path):
+    ref = _ref()
+    fasta = write_fasta(tmp_path / "ref.fa", {"chr1": ref})
+    header = header_for("chr1", LENGTH + 100)
+    bam = write_bam(tmp_path / "reads.bam", _het_reads(ref, ref, header), header)
+    _one_line_error(*_call(tmp_path, fasta, bam), "has length 3,100")
+
+
+def test_truncated_and_non_bam_reads(tmp_path):
+    truncated = tmp_path / "cut.bam"
+    with open(REAL_BAM, "rb") as src:
+        truncated.write_bytes(src.read(200_000))
+    shutil.copy(REAL_BAM + ".bai", str(truncated) + ".bai")
+    _one_line_error(*_call(tmp_path, REAL_REF, str(truncated), "chr20:10,000,001-10,002,000"), "truncated")
+    text = tmp_path / "text.bam"
+    text.write_text("not a BAM at all\n")
+    shutil.copy(REAL_BAM + ".bai", str(text) + ".bai")
+    _one_line_error(*_call(tmp_path, REAL_REF, str(text), "chr20:10,000,001-10,002,000"), "not a BAM")
+
+
+def test_model_with_the_wrong_shape(tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(default_model_dir(), model)
+    info = json.loads((model / "model_info.json").read_text())
+    info["settings"]["alt_aligned_pileup"] = "none"  # its examples would have fewer channels than its weights take
+    (model / "model_info.json").write_text(json.dumps(info))
+    result, out = _call(tmp_path, REAL_REF, REAL_BAM, "chr20:10,002,001-10,003,000", "--model", str(model))
+    _one_line_error(result, out, "expects examples of shape")
+
+
+def test_cram_with_a_reference_it_was_not_written_with(tmp_path):
+    fasta, bam = _sample(tmp_path, lambda ref, hap, h: _het_reads(ref, hap, h))
+    cram = str(tmp_path / "reads.cram")
+    pysam.view("-C", "-T", fasta, "-o", cram, bam, catch_stdout=False)
+    pysam.index(cram)
+    rng = random.Random(5)
+    (tmp_path / "other").mkdir()
+    other = write_fasta(tmp_path / "other" / "ref.fa", {"chr1": "".join(rng.choice("ACGT") for _ in range(LENGTH))})
+    _one_line_error(*_call(tmp_path, other, cram), "not the reference the CRAM was written with")
