@@ -14,6 +14,8 @@ from .common import command_line, user_errors
 @click.option("--ref", required=True, type=click.Path(), help="Reference FASTA (plain or bgzipped) with its .fai (and .gzi) index.")
 @click.option("--reads", required=True, type=click.Path(), help="Aligned reads: indexed BAM or CRAM (CRAM is decoded with --ref).")
 @click.option("--output-vcf", required=True, type=click.Path(), help="Output VCF; must end in .vcf.gz. A tabix index is written beside it.")
+@click.option("--report", type=click.Path(), default=None,
+              help="Also write a self-contained HTML report of the VCF here (variant types, Ti/Tv, QUAL, GQ, VAF, indel lengths, depth).")
 @click.option("--output-gvcf", type=click.Path(), default=None,
               help="Also write a gVCF (.g.vcf.gz): every variant record plus reference blocks binned by GQ (bins of 5) with MIN_DP, ready for `bcftools merge --gvcf`.")
 @click.option("--regions", multiple=True, help="Region(s) to call: 'chr20:10,000,000-10,050,000' (1-based, inclusive) or a BED file. Repeatable. Default: every contig shared by reads and reference.")
@@ -26,10 +28,10 @@ from .common import command_line, user_errors
 @click.option("--num-shards", type=int, default=None, help="Parallel make_examples processes. Default: the number of CPU cores.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def run_cmd(ref, reads, output_vcf, output_gvcf, regions, model_dir, intermediate_dir, sample_name, realign, multiallelic_merge, num_shards, quiet):
+def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, model_dir, intermediate_dir, sample_name, realign, multiallelic_merge, num_shards, quiet):
     """Call variants: make examples, run the CNN, and write a bgzipped, indexed VCF."""
     summary = run_pipeline(RunOptions(
-        ref=ref, reads=reads, output_vcf=output_vcf, output_gvcf=output_gvcf, regions=list(regions), model_dir=model_dir or default_model_dir(),
+        ref=ref, reads=reads, output_vcf=output_vcf, output_gvcf=output_gvcf, report=report, regions=list(regions), model_dir=model_dir or default_model_dir(),
         intermediate_dir=intermediate_dir, sample_name=sample_name, num_shards=num_shards or os.cpu_count() or 1,
         realign=realign, multiallelic_merge=multiallelic_merge, command=command_line()))
     if not quiet:

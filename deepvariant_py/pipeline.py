@@ -18,6 +18,7 @@ from .model import load_model_info, model_settings
 from .postprocess import postprocess
 from .progress import Progress
 from .reads import open_alignments, sample_name
+from .report import write_report
 from .reference import Reference
 from .regions import parse_regions
 from .resume import clear, completed, file_identity, file_sha256, fingerprint, mark_done
@@ -31,6 +32,7 @@ class RunOptions:
     reads: str
     output_vcf: str
     output_gvcf: str | None = None
+    report: str | None = None
     regions: list[str] = field(default_factory=list)
     model_dir: str = ""
     intermediate_dir: str | None = None
@@ -61,6 +63,12 @@ def _model_identity(model_dir: str) -> list[dict]:
             if os.path.isfile(os.path.join(model_dir, f))]
 
 
+def _check_writable(path: str) -> None:
+    out_dir = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+        raise OutputError(f"cannot write {path}: directory {out_dir} does not exist or is not writable")
+
+
 def run_pipeline(opts: RunOptions) -> dict:
     """The whole caller; returns a summary (seconds per stage, candidates, examples, variants).
 
@@ -68,13 +76,11 @@ def run_pipeline(opts: RunOptions) -> dict:
     `if __name__ == "__main__":` guard.
     """
     for flag, path in (("--output-vcf", opts.output_vcf), ("--output-gvcf", opts.output_gvcf)):
-        if path is None:
-            continue
-        if not path.endswith(".vcf.gz"):
+        if path is not None and not path.endswith(".vcf.gz"):
             raise OutputError(f"{flag} {path} must end in .vcf.gz (the output is bgzipped and indexed)")
-        out_dir = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
-            raise OutputError(f"cannot write {path}: directory {out_dir} does not exist or is not writable")
+    for path in (opts.output_vcf, opts.output_gvcf, opts.report):
+        if path is not None:
+            _check_writable(path)
     # Check every input before the long part starts.
     reference = Reference(opts.ref)
     handle = open_alignments(opts.reads, reference)
@@ -143,6 +149,9 @@ def run_pipeline(opts: RunOptions) -> dict:
                          gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None, output_gvcf=opts.output_gvcf)
         summary["postprocess_seconds"] = round(pp.seconds, 2)
         summary["sites"], summary["pass_snps"], summary["pass_indels"] = pp.sites, pp.pass_snps, pp.pass_indels
+        if opts.report:
+            write_report(opts.output_vcf, opts.report)
+            log.info("report -> %s", opts.report)
         log.info("postprocess: %d sites, %d PASS SNPs, %d PASS indels -> %s", pp.sites, pp.pass_snps, pp.pass_indels, opts.output_vcf)
     finally:
         if tmp_root:

@@ -1,0 +1,16 @@
+"""`dvcall report`: the HTML report of any VCF (also written by `run --report`)."""
+import click
+
+from deepvariant_py.report import write_report
+
+from .common import user_errors
+
+
+@click.command("report")
+@click.option("--vcf", required=True, type=click.Path(), help="VCF to summarise (dvcall's or any other single-sample VCF).")
+@click.option("--output", required=True, type=click.Path(), help="HTML file to write; it needs no network to open.")
+@click.option("--title", default=None, help="Page title. Default: 'dvcall report: <VCF name>'.")
+@user_errors
+def report_cmd(vcf, output, title):
+    """One self-contained HTML page: variant types, Ti/Tv, QUAL, GQ, VAF, indel length and depth plots."""
+    write_report(vcf, output, title)

@@ -1,0 +1,165 @@
+"""A one-page, self-contained HTML report of a VCF: counts by type, Ti/Tv, and the QUAL, GQ, VAF, indel length
+and depth distributions, drawn with matplotlib as inline SVG (opens in a browser with no network)."""
+from __future__ import annotations
+
+import html
+import io
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pysam
+
+from .errors import InputError, OutputError
+
+TRANSITIONS = {("A", "G"), ("G", "A"), ("C", "T"), ("T", "C")}
+
+
+@dataclass
+class VcfSummary:
+    """What the report shows, gathered in one pass over the PASS records."""
+
+    sample: str = ""
+    records: int = 0
+    by_filter: Counter = field(default_factory=Counter)
+    by_type: Counter = field(default_factory=Counter)
+    transitions: int = 0
+    transversions: int = 0
+    qual: list[float] = field(default_factory=list)
+    gq: list[int] = field(default_factory=list)
+    vaf: list[float] = field(default_factory=list)
+    depth: list[int] = field(default_factory=list)
+    indel_lengths: list[int] = field(default_factory=list)  # inserted bases > 0, deleted < 0
+
+    @property
+    def ti_tv(self) -> float:
+        return self.transitions / self.transversions if self.transversions else float("nan")
+
+
+def variant_type(ref: str, alt: str) -> str:
+    if len(ref) == len(alt) == 1:
+        return "SNP"
+    if len(ref) == len(alt):
+        return "MNP"
+    if alt.startswith(ref) or ref.startswith(alt) or ref[0] == alt[0]:
+        return "insertion" if len(alt) > len(ref) else "deletion"
+    return "complex"
+
+
+def summarize(vcf_path: str) -> VcfSummary:
+    if not os.path.exists(vcf_path):
+        raise InputError(f"VCF {vcf_path} does not exist")
+    try:
+        vf = pysam.VariantFile(vcf_path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {vcf_path} as VCF ({exc})") from None
+    s = VcfSummary(sample=next(iter(vf.header.samples), ""))
+    with vf:
+        for rec in vf:
+            s.records += 1
+            flt = ",".join(rec.filter.keys()) or "."
+            s.by_filter[flt] += 1
+            if flt != "PASS":
+                continue
+            call = rec.samples[0]
+            gt = [a for a in (call.get("GT") or ()) if a]
+            for a in sorted(set(gt)):
+                alt = rec.alleles[a]
+                if alt.startswith("<"):
+                    continue
+                kind = variant_type(rec.ref, alt)
+                s.by_type[kind] += 1
+                if kind == "SNP":
+                    if (rec.ref, alt) in TRANSITIONS:
+                        s.transitions += 1
+                    else:
+                        s.transversions += 1
+                elif kind in ("insertion", "deletion"):
+                    s.indel_lengths.append(len(alt) - len(rec.ref))
+            if rec.qual is not None:
+                s.qual.append(float(rec.qual))
+            for key, out in (("GQ", s.gq), ("DP", s.depth)):
+                if call.get(key) is not None:
+                    out.append(int(call[key]))
+            vafs = call.get("VAF")
+            if vafs:
+                s.vaf.extend(float(v) for v in vafs if v is not None)
+    return s
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    text = buf.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog: the SVG goes inline
+
+
+def _figures(s: VcfSummary) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.figsize": (5.2, 3.2), "font.size": 9, "svg.fonttype": "none"})
+    out = []
+
+    def hist(title, values, bins, xlabel):
+        fig, ax = plt.subplots()
+        if len(values):
+            ax.hist(values, bins=bins, color="#3b6ea8")
+        else:
+            ax.text(0.5, 0.5, "no PASS records", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("variants")
+        ax.set_title(title)
+        out.append((title, _svg(fig)))
+        plt.close(fig)
+
+    fig, ax = plt.subplots()
+    kinds = ["SNP", "insertion", "deletion", "MNP", "complex"]
+    ax.bar(kinds, [s.by_type.get(k, 0) for k in kinds], color="#3b6ea8")
+    ax.set_ylabel("alleles")
+    ax.set_title("Variant types (PASS)")
+    out.append(("Variant types", _svg(fig)))
+    plt.close(fig)
+    hist("QUAL", s.qual, 40, "QUAL")
+    hist("Genotype quality (GQ)", s.gq, np.arange(0, 101, 2.5), "GQ")
+    hist("Variant allele fraction (VAF)", s.vaf, np.linspace(0, 1, 41), "VAF")
+    lengths = np.clip(np.array(s.indel_lengths, int), -30, 30) if s.indel_lengths else []
+    hist("Indel length (deletions < 0, clipped at 30)", lengths, np.arange(-30.5, 31.5, 1), "length (bp)")
+    hist("Depth (DP)", s.depth, 40, "reads")
+    return out
+
+
+def render(s: VcfSummary, title: str) -> str:
+    rows = [("records", s.records), ("PASS", s.by_filter.get("PASS", 0)),
+            *((f"PASS {k}", v) for k, v in sorted(s.by_type.items())),
+            ("Ti/Tv (PASS SNPs)", f"{s.ti_tv:.2f}" if s.transversions else "n/a"),
+            *((f"filter {k}", v) for k, v in sorted(s.by_filter.items()) if k != "PASS")]
+    table = "\n".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    figures = "\n".join(f'<figure class="plot" data-title="{html.escape(t)}">{svg}</figure>' for t, svg in _figures(s))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
+th,td{{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}}
+.plots{{display:flex;flex-wrap:wrap;gap:1em}}figure{{margin:0}}</style></head>
+<body><h1>{html.escape(title)}</h1><p>sample {html.escape(s.sample)}</p>
+<table>{table}</table>
+<div class="plots">{figures}</div>
+</body></html>
+"""
+
+
+def write_report(vcf_path: str, report_path: str, title: str | None = None) -> None:
+    """Write the report; the file appears only once complete."""
+    page = render(summarize(vcf_path), title or f"dvcall report: {os.path.basename(vcf_path)}")
+    tmp = report_path + ".partial"
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(page)
+        os.replace(tmp, report_path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise OutputError(f"cannot write {report_path} ({exc}): check the path and free space") from None

@@ -1,0 +1,80 @@
+"""The HTML report: counts and Ti/Tv from a hand-built VCF, a self-contained page from `run --report`, and the
+page rendered by headless Chromium when it is installed."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pysam
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from deepvariant_py.report import summarize, variant_type
+
+TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")
+REF = os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz")
+BAM = os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.bam")
+TITLES = ["Variant types", "QUAL", "Genotype quality (GQ)", "Variant allele fraction (VAF)",
+          "Indel length (deletions &lt; 0, clipped at 30)", "Depth (DP)"]
+
+
+def test_variant_types():
+    assert [variant_type(r, a) for r, a in [("A", "G"), ("A", "AT"), ("AT", "A"), ("AC", "GT"), ("ACG", "T")]] == \
+        ["SNP", "insertion", "deletion", "MNP", "complex"]
+
+
+def test_summary_counts_pass_alleles_and_ti_tv(tmp_path):
+    header = pysam.VariantHeader()
+    header.contigs.add("c", length=1000)
+    header.filters.add("RefCall", None, None, "ref")
+    for key, number, kind in (("GT", 1, "String"), ("GQ", 1, "Integer"), ("DP", 1, "Integer"), ("VAF", "A", "Float")):
+        header.formats.add(key, number, kind, key)
+    header.add_sample("S")
+    path = str(tmp_path / "v.vcf")
+    rows = [(10, ("A", "G"), (0, 1), "PASS"), (20, ("C", "T"), (1, 1), "PASS"), (30, ("A", "C"), (0, 1), "PASS"),
+            (40, ("A", "AT", "ATT"), (1, 2), "PASS"), (50, ("GT", "G"), (0, 1), "PASS"), (60, ("A", "G"), (0, 0), "RefCall")]
+    with pysam.VariantFile(path, "w", header=header) as out:
+        for pos, alleles, gt, flt in rows:
+            rec = out.new_record(contig="c", start=pos, alleles=alleles, qual=30, filter=flt)
+            rec.samples[0]["GT"], rec.samples[0]["GQ"], rec.samples[0]["DP"] = gt, 30, 40
+            rec.samples[0]["VAF"] = [0.5] * (len(alleles) - 1)
+            out.write(rec)
+    s = summarize(path)
+    assert s.records == 6 and s.by_filter == {"PASS": 5, "RefCall": 1}
+    assert dict(s.by_type) == {"SNP": 3, "insertion": 2, "deletion": 1}
+    assert (s.transitions, s.transversions) == (2, 1) and s.ti_tv == 2.0
+    assert sorted(s.indel_lengths) == [-1, 1, 2] and len(s.gq) == 5
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    page = tmp / "report.html"
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(tmp / "o.vcf.gz"),
+                                       "--regions", "chr20:10,000,001-10,010,000", "--report", str(page), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return page
+
+
+def test_report_is_one_self_contained_page_with_every_plot(report):
+    text = report.read_text()
+    assert text.count("<svg") == len(TITLES) and all(t in text for t in TITLES)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)  # nothing fetched from the network
+    assert "<script" not in text and "Ti/Tv" in text
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", report.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0
+    figures = re.findall(r'<figure class="plot" data-title="([^"]+)">(.*?)</figure>', dom.stdout, re.S)
+    assert [t for t, _ in figures] == TITLES
+    assert all(body.count("<path") >= 3 for _, body in figures)  # each plot drew bars and axes
+    shot = tmp_path / "page.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=1200,1400", report.as_uri()], capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 20_000
