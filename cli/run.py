@@ -35,4 +35,8 @@ def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, model_dir, int
         intermediate_dir=intermediate_dir, sample_name=sample_name, num_shards=num_shards or os.cpu_count() or 1,
         realign=realign, multiallelic_merge=multiallelic_merge, command=command_line()))
     if not quiet:
-        click.echo("dvcall: done: " + ", ".join(f"{k}={v}" for k, v in summary.items()), err=True)
+        stages = ("make_examples", "call_variants", "postprocess")
+        total = sum(summary[f"{s}_seconds"] for s in stages)
+        click.echo(f"dvcall: done in {total:.1f} s (" + ", ".join(f"{s} {summary[f'{s}_seconds']:.1f} s" for s in stages)
+                   + f"); {summary['candidates']:,} candidates, {summary['examples']:,} examples; {summary['sites']:,} sites, "
+                   f"{summary['pass_snps']:,} PASS SNPs, {summary['pass_indels']:,} PASS indels -> {output_vcf}", err=True)
