@@ -1,4 +1,5 @@
 """Examples on disk: gzipped TFRecords of tf.train.Example plus a JSON sidecar naming shape and channels.
+Written without TensorFlow (`tfrecord.py`); read with tf.data, where TensorFlow is loaded anyway.
 
 The sidecar lets call_variants refuse a model trained on other tensors before it produces garbage.
 """
@@ -12,6 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
+from . import tfrecord
 from .errors import InputError, ModelError
 from .tf_runtime import tensorflow
 
@@ -81,26 +83,23 @@ class ExampleWriter:
     """Writes examples; the file appears under its final name only on close (no half-written outputs)."""
 
     def __init__(self, path: str):
-        tf = _tf()
         self.path = path
         self._tmp = path + ".partial"
-        self._writer = tf.io.TFRecordWriter(self._tmp, options="GZIP")
-        self._tf = tf
+        self._writer = tfrecord.TFRecordWriter(self._tmp)
         self.count = 0
 
     def write(self, variant: VariantInfo, alt_indices: tuple[int, ...], image: np.ndarray, label: int | None = None) -> None:
-        tf = self._tf
         feats = {
-            "locus": _bytes(f"{variant.contig}:{variant.start + 1}-{variant.end}".encode()),
-            "variant/encoded": _bytes(variant.to_bytes()),
-            "variant_type": _ints([2 if any(len(a) != len(variant.ref) for a in variant.alts) else 1]),
-            "alt_allele_indices/encoded": _bytes(",".join(map(str, alt_indices)).encode()),
-            "image/encoded": _bytes(image.tobytes()),
-            "image/shape": _ints(list(image.shape)),
+            "locus": tfrecord.bytes_feature(f"{variant.contig}:{variant.start + 1}-{variant.end}".encode()),
+            "variant/encoded": tfrecord.bytes_feature(variant.to_bytes()),
+            "variant_type": tfrecord.int64_feature([2 if any(len(a) != len(variant.ref) for a in variant.alts) else 1]),
+            "alt_allele_indices/encoded": tfrecord.bytes_feature(",".join(map(str, alt_indices)).encode()),
+            "image/encoded": tfrecord.bytes_feature(np.ascontiguousarray(image).tobytes()),
+            "image/shape": tfrecord.int64_feature(list(image.shape)),
         }
         if label is not None:
-            feats["label"] = _ints([label])
-        self._writer.write(tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString())
+            feats["label"] = tfrecord.int64_feature([label])
+        self._writer.write(tfrecord.example(feats))
         self.count += 1
 
     def close(self) -> None:
@@ -111,16 +110,6 @@ class ExampleWriter:
         self._writer.close()
         if os.path.exists(self._tmp):
             os.remove(self._tmp)
-
-
-def _bytes(value: bytes):
-    tf = _tf()
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-
-def _ints(values: list[int]):
-    tf = _tf()
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
 
 
 def example_dataset(paths: list[str], shape: tuple[int, int, int], with_label: bool):
