@@ -24,7 +24,7 @@ class CallStats:
         return self.examples / self.seconds if self.seconds else 0.0
 
 
-def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 512, progress=None) -> CallStats:
+def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 128, progress=None) -> CallStats:
     """Run the model over every example and write one call record per example."""
     t0 = time.time()
     paths = expand_paths(examples)

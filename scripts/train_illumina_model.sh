@@ -2,7 +2,7 @@
 # Regenerate the shipped models/illumina-wgs model from scratch:
 #   1. simulate the training samples (scripts/make_training_data.sh),
 #   2. make labelled examples from each at several coverages (--downsample-fraction),
-#   3. make labelled tuning examples on the real NA12878 dev region (checkpoint selection only),
+#   3. make labelled tuning examples on a held-out simulated sample (checkpoint selection only),
 #   4. train, keeping the epoch with the best tuning accuracy,
 #   5. train the multi-allelic merger network on the new model's outputs.
 # Examples are made with local realignment and ALT-aligned diff channels; CHANNELS=1,2,3,4,5,6 trains a
@@ -65,14 +65,13 @@ export -f make_one
 export WORK
 xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 
-# Tuning set: the real dev region (never trained on; only used to pick the epoch).
-REAL=$DATA/real
-TUNE=$WORK/examples/tune_real_dev.tfrecord.gz
+# Tuning set: the held-out simulated sample test_grch38_30x (only used to pick the epoch). The real
+# NA12878 region chr20:10.0-10.1 Mb is never used in training or tuning: it is the evaluation region.
+TUNE=$WORK/examples/tune_test_grch38_30x.tfrecord.gz
 if [[ ! -s $TUNE.example_info.json ]]; then
-  printf 'chr20\t9999999\t10050000\n' > "$WORK/examples/dev.bed"
-  dvcall make-examples --ref "$REAL/ucsc.hg19.chr20.unittest.fasta.gz" --reads "$REAL/NA12878_S1.chr20.10_10p1mb.bam" \
-    --regions chr20:10000000-10049999 --truth-vcf "$REAL/HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb.vcf.gz" \
-    --confident-bed "$WORK/examples/dev.bed" --examples "$TUNE" --realign --alt-aligned-pileup diff_channels
+  make_one test_grch38_30x 1.0 std
+  mv "$WORK/examples/test_grch38_30x_f1.0_std.tfrecord.gz" "$TUNE"
+  mv "$WORK/examples/test_grch38_30x_f1.0_std.tfrecord.gz.example_info.json" "$TUNE.example_info.json"
 fi
 
 dvcall train --examples "$WORK/examples/train_*.tfrecord.gz" --tune-examples "$TUNE" --output "$WORK/model" \
