@@ -132,11 +132,14 @@ def _build_keras(seed: int, l2: float):
 class MergerNetwork:
     """Postprocess hook: `merger(images, kept, n_alts)` -> genotype probabilities over [ref] + kept (VCF order)."""
 
-    def __init__(self, keras_model, info: dict | None = None):
-        self.keras_model = keras_model
+    def __init__(self, keras_model, info: dict | None = None, weights: list | None = None):
+        self.keras_model = keras_model  # None when loaded for inference from the weights in merger_info.json
         self.info = dict(info or {})
         self._weights: list[tuple[np.ndarray, np.ndarray]] = []
-        self.refresh()
+        if weights is not None:
+            self._weights = [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in weights]
+        else:
+            self.refresh()
 
     @classmethod
     def untrained(cls, seed: int = MERGER_SEED, l2: float = 1e-3) -> "MergerNetwork":
@@ -145,6 +148,8 @@ class MergerNetwork:
 
     def refresh(self) -> None:
         """Copy the Keras weights into the NumPy forward pass (call after training)."""
+        if self.keras_model is None:
+            return
         names = [f"hidden{i}" for i in range(len(HIDDEN))] + ["correction"]
         self._weights = [tuple(np.asarray(w, np.float64) for w in self.keras_model.get_layer(n).get_weights()) for n in names]
 
@@ -171,12 +176,15 @@ class MergerNetwork:
         return merge_min_rule(images, kept)
 
     def save(self, directory: str) -> None:
+        """merger.keras (to train on from) and merger_info.json, which also holds the weights so that postprocess
+        runs the network with NumPy alone, without importing TensorFlow."""
         os.makedirs(directory, exist_ok=True)
         tmp = os.path.join(directory, MERGER_FILE + ".partial.keras")
         self.keras_model.save(tmp)
         os.replace(tmp, os.path.join(directory, MERGER_FILE))
+        self.info["weights"] = [[w.tolist(), b.tolist()] for w, b in self._weights]
         with open(os.path.join(directory, MERGER_INFO_FILE), "w") as fh:
-            json.dump(self.info, fh, indent=2)
+            json.dump(self.info, fh)
 
     @classmethod
     def load(cls, directory: str) -> "MergerNetwork":
@@ -189,8 +197,10 @@ class MergerNetwork:
         try:
             with open(info_path) as fh:
                 info = json.load(fh)
-            model = tf_keras().models.load_model(path, compile=False)
-            merger = cls(model, info)
+            if "weights" in info:
+                merger = cls(None, info, info["weights"])
+            else:  # saved before the weights went into merger_info.json
+                merger = cls(tf_keras().models.load_model(path, compile=False), info)
         except Exception as exc:  # keras raises many types for a damaged file
             raise ModelError(f"cannot load the merger in {directory} ({type(exc).__name__}): retrain it or use "
                              "--multiallelic-merge min") from None
