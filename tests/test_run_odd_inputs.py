@@ -158,3 +158,15 @@ def test_cram_with_a_reference_it_was_not_written_with(tmp_path):
     (tmp_path / "other").mkdir()
     other = write_fasta(tmp_path / "other" / "ref.fa", {"chr1": "".join(rng.choice("ACGT") for _ in range(LENGTH))})
     _one_line_error(*_call(tmp_path, other, cram), "not the reference the CRAM was written with")
+
+
+def test_fasta_without_index(tmp_path):
+    fasta, bam = _sample(tmp_path, lambda ref, hap, h: _het_reads(ref, hap, h))
+    os.remove(fasta + ".fai")
+    _one_line_error(*_call(tmp_path, fasta, bam), "has no .fai index: run `samtools faidx")
+
+
+def test_region_on_an_unknown_contig(tmp_path):
+    fasta, bam = _sample(tmp_path, lambda ref, hap, h: _het_reads(ref, hap, h))
+    result, out = _call(tmp_path, fasta, bam, "chrZ:1-100")
+    _one_line_error(result, out, "chrZ")
