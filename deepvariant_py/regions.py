@@ -39,7 +39,9 @@ def parse_region_string(text: str, contig_lengths: dict[str, int]) -> Region:
         raise InputError(f"cannot parse region {text!r}: write it as CONTIG, CONTIG:START-END or a BED file path")
     contig = m.group("contig")
     if contig not in contig_lengths:
-        hint = _contig_name_hint(contig, contig_lengths)
+        names = list(contig_lengths)
+        hint = _contig_name_hint(contig, contig_lengths) or (
+            f": use one of its contigs ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})")
         raise InputError(f"region {text!r} names contig {contig!r}, which is not in the reference{hint}")
     length = contig_lengths[contig]
     if m.group("start") is None:

@@ -169,4 +169,4 @@ def test_fasta_without_index(tmp_path):
 def test_region_on_an_unknown_contig(tmp_path):
     fasta, bam = _sample(tmp_path, lambda ref, hap, h: _het_reads(ref, hap, h))
     result, out = _call(tmp_path, fasta, bam, "chrZ:1-100")
-    _one_line_error(result, out, "chrZ")
+    _one_line_error(result, out, "use one of its contigs (chr1)")
