@@ -170,3 +170,17 @@ def test_region_on_an_unknown_contig(tmp_path):
     fasta, bam = _sample(tmp_path, lambda ref, hap, h: _het_reads(ref, hap, h))
     result, out = _call(tmp_path, fasta, bam, "chrZ:1-100")
     _one_line_error(result, out, "use one of its contigs (chr1)")
+
+
+def test_reads_and_reference_name_the_contig_differently(tmp_path):
+    ref = _ref()
+    fasta = write_fasta(tmp_path / "ref.fa", {"1": ref})  # b37 style
+    header = header_for("chr1", LENGTH)  # UCSC style
+    bam = write_bam(tmp_path / "reads.bam", _het_reads(ref, ref, header), header)
+    _one_line_error(*_call(tmp_path, fasta, bam, "1:1-3000"), "reads use 'chr1', reference uses '1'")
+
+
+def test_unwritable_report_leaves_nothing(tmp_path):
+    fasta, bam = _sample(tmp_path, lambda ref, hap, h: _het_reads(ref, hap, h))
+    result, out = _call(tmp_path, fasta, bam, "chr1:1-3000", "--report", str(tmp_path / "no" / "dir" / "r.html"))
+    _one_line_error(result, out, "not writable")
