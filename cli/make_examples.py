@@ -49,9 +49,9 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     """Find candidate variants and write one pileup example per alt-allele subset."""
     index, count = _parse_shard(shard)
     if realign is None or alt_aligned_pileup is None:
-        settings = model_settings(load_model_info(model_dir or default_model_dir()))
-        realign = settings["realign"] if realign is None else realign
-        alt_aligned_pileup = alt_aligned_pileup or settings["alt_aligned_pileup"]
+        settings = model_settings(load_model_info(model_dir or default_model_dir()), realign=realign,
+                                  alt_aligned_pileup=alt_aligned_pileup)
+        realign, alt_aligned_pileup = settings["realign"], settings["alt_aligned_pileup"]
     if bool(truth_vcf) != bool(confident_bed):
         raise InputError("training mode needs both --truth-vcf and --confident-bed")
     opts = MakeExamplesOptions(

@@ -55,7 +55,7 @@ def reference_confidence(ref_count: np.ndarray, depth: np.ndarray, p_error: floa
     return gq, pl, gl.argmax(axis=1) == 0
 
 
-def quantize_gq(gq: np.ndarray, binsize: int = GQ_BIN) -> np.ndarray:
+def quantize_gq(gq: np.ndarray | int, binsize: int = GQ_BIN) -> np.ndarray:
     """Bins 0, 1-5, 6-10, ... (each labelled by its lowest GQ)."""
     return np.where(gq < 1, 0, ((gq - 1) // binsize) * binsize + 1)
 
@@ -114,7 +114,7 @@ def _merge_adjacent(blocks: list[RefBlock], binsize: int) -> list[RefBlock]:
     for b in blocks:
         prev = out[-1] if out else None
         if (prev is not None and prev.callable and b.callable and prev.contig == b.contig and prev.end == b.start
-                and quantize_gq(np.array([prev.gq]), binsize)[0] == quantize_gq(np.array([b.gq]), binsize)[0]):
+                and quantize_gq(prev.gq, binsize) == quantize_gq(b.gq, binsize)):
             out[-1] = RefBlock(prev.contig, prev.start, b.end, min(prev.gq, b.gq), min(prev.min_dp, b.min_dp), prev.pl, True)
         else:
             out.append(b)

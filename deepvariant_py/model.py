@@ -69,9 +69,11 @@ class ModelInfo:
         return {"shape": self.shape, "channels": self.channels, "settings": self.settings, "version": self.version}
 
 
-def model_settings(info: dict) -> dict:
-    """make_examples settings to run a model with; models from before settings were recorded used no realignment."""
-    return {"realign": False, "alt_aligned_pileup": "none", **info.get("settings", {})}
+def model_settings(info: dict, **overrides) -> dict:
+    """make_examples settings to run a model with, each replaced by an override that is not None (a user's
+    flag); models from before settings were recorded used no realignment."""
+    settings = {"realign": False, "alt_aligned_pileup": "none", **info.get("settings", {})}
+    return {**settings, **{k: v for k, v in overrides.items() if v is not None}}
 
 
 def save_model(model, model_dir: str, info: ModelInfo, extra: dict | None = None) -> None:

@@ -86,9 +86,9 @@ def run_pipeline(opts: RunOptions) -> dict:
     handle = open_alignments(opts.reads, reference)
     sample = opts.sample_name or sample_name(handle)
     handle.close()
-    settings = model_settings(load_model_info(opts.model_dir))
+    settings = model_settings(load_model_info(opts.model_dir), realign=opts.realign)
     merger = load_merger(opts.multiallelic_merge, opts.model_dir)
-    me_opts = replace(opts.make_examples, realign=settings["realign"] if opts.realign is None else opts.realign,
+    me_opts = replace(opts.make_examples, realign=settings["realign"],
                       pileup=replace(opts.make_examples.pileup, alt_aligned_pileup=settings["alt_aligned_pileup"]))
     parse_regions(opts.regions, {c.name: c.length for c in reference.contigs})
 
@@ -115,17 +115,17 @@ def run_pipeline(opts: RunOptions) -> dict:
             if done is not None:
                 stats[i] = MakeExamplesStats(**done)
                 log.info("make_examples shard %d/%d: finished in an earlier run, reused", i + 1, n)
-        jobs = [(opts.ref, opts.reads, p, block_paths[i], opts.regions, me_opts, i, n, quiet, inputs[i])
-                for i, p in enumerate(shard_paths) if stats[i] is None]
-        if len(jobs) == 1 or (jobs and n == 1):
+        todo = [i for i in range(n) if stats[i] is None]
+        jobs = [(opts.ref, opts.reads, shard_paths[i], block_paths[i], opts.regions, me_opts, i, n, quiet, inputs[i])
+                for i in todo]
+        results = []  # every shard reused
+        if len(jobs) == 1:
             results = [_shard_job(jobs[0])]
         elif jobs:
-            with mp.get_context("spawn").Pool(min(len(jobs), n)) as pool:
+            with mp.get_context("spawn").Pool(len(jobs)) as pool:
                 results = pool.map(_shard_job, jobs)
-        else:
-            results = []
-        for job, result in zip(jobs, results):
-            stats[job[6]] = result
+        for i, result in zip(todo, results):
+            stats[i] = result
         summary["make_examples_seconds"] = round(time.time() - t0, 2)
         summary["candidates"] = sum(s.candidates for s in stats)
         summary["examples"] = sum(s.examples for s in stats)
