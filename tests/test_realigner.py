@@ -350,3 +350,22 @@ def test_exact_match_in_a_repeat_stays_where_the_mapper_put_it():
     assert aligner.realign(r) is None
     first = make_read("rep1", 30, "12M", unit, header=header_for(length=len(window)))
     assert aligner.realign(first) is None
+
+
+def test_reads_tied_between_haplotypes_follow_the_one_other_reads_prefer():
+    from deepvariant_py.realigner.aligner import Hit, WindowAligner, haplotype_weights
+    from deepvariant_py.realigner.debruijn import REF_SUPPORT, Haplotype
+    # Haplotype 1 is the one reads reaching the difference fit; reads that stop short fit 0 and 1 equally.
+    weights = haplotype_weights([[0, 1], [1], [1], [0, 1], [2], [1]], 3)
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[1] > 0.75 and weights[0] < 0.05
+    assert haplotype_weights([[0, 1], [0, 1]], 2).tolist() == [0.5, 0.5]  # nothing to tell them apart
+    assert haplotype_weights([[], []], 2).tolist() == [0.0, 0.0]
+    window = REF[0:120]
+    haps = [Haplotype(window[:40] + "A" + window[40:], 4, False), Haplotype(window[:40] + "C" + window[40:], 9, False),
+            Haplotype(window, REF_SUPPORT, True)]
+    aligner = WindowAligner(window, haps, 0, "", "", OPTS)
+    tied = [Hit(0, [[M, 50]], 0), Hit(1, [[M, 50]], 0)]
+    assert aligner.choose(tied).hap == 0  # without weights: the first
+    assert aligner.choose(tied, weights[:2]).hap == 1
+    assert aligner.haps[aligner.choose(tied + [Hit(2, [[M, 50]], 0)], weights).hap].is_ref  # reference first

@@ -4,7 +4,8 @@ Per window, every haplotype is padded with the same reference prefix and suffix 
 window's reads plus `margin` bases, and aligned once to the padded reference (global alignment, indels then
 shifted left). Each read is aligned to every padded haplotype, scored match 4 / mismatch 6 / gap 8 + 2 per
 extra base; the best score wins, ties going to the reference (a read that fits the reference as well as an
-alternative haplotype is no evidence for it). The read -> haplotype and
+alternative haplotype is no evidence for it), and ties among other haplotypes to the one the window's reads
+favour (`haplotype_weights`; DeepVariant takes the first). The read -> haplotype and
 haplotype -> reference alignments are then composed into a read -> reference CIGAR. Alignments come from
 parasail (SIMD C); Python only composes CIGARs operation by operation.
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
+import numpy as np
 import parasail
 import pysam
 
@@ -249,6 +251,56 @@ def compose(r2h: list[list[int]], hap_start: int, hap: PaddedHaplotype) -> tuple
     return first_ref, out
 
 
+@dataclass
+class Hit:
+    """A read's alignment to one haplotype (an index into `WindowAligner.haps`): read -> haplotype ops from
+    haplotype offset `hap_start`, unaligned read ends as leading/trailing I ops."""
+
+    hap: int
+    ops: list[list[int]]
+    hap_start: int
+
+
+def _hit_from_cigar(index: int, cig, read_len: int) -> Hit | None:
+    ops = parse_parasail_cigar(cig.decode)
+    hap_start = cig.beg_ref
+    if cig.beg_query:
+        ops.insert(0, [I, cig.beg_query])
+    if ops and ops[0][0] == D:
+        hap_start += ops.pop(0)[1]
+    while ops and ops[-1][0] == D:
+        ops.pop()
+    consumed = sum(n for op, n in ops if op != D)
+    if consumed < read_len:
+        ops.append([I, read_len - consumed])
+    elif consumed > read_len:
+        return None
+    return Hit(index, ops, hap_start)
+
+
+def haplotype_weights(best: list[list[int]], n_haps: int, iterations: int = 20) -> np.ndarray:
+    """Haplotype frequencies that best explain the reads, by EM: `best[r]` lists the haplotypes on which read
+    r scores best; a read tied between several is shared among them in proportion to their frequencies.
+
+    Why: in a repeat the assembler offers several haplotypes that differ only where few reads reach (one
+    more repeat unit here, a longer run there). Reads that end inside the repeat fit all of them equally;
+    sending those to whichever comes first in sequence order turns one true allele into two (a spurious
+    insertion next to the true one). Reads that do reach the difference give the true haplotype weight and
+    the tied reads then follow them; a haplotype that no read prefers alone fades to zero."""
+    rows = [r for r in best if r]
+    if not rows or n_haps == 0:
+        return np.zeros(n_haps)
+    member = np.zeros((len(rows), n_haps))
+    for i, haps in enumerate(rows):
+        member[i, haps] = 1.0
+    freq = np.full(n_haps, 1.0 / n_haps)
+    for _ in range(iterations):
+        share = member * freq
+        share /= share.sum(axis=1, keepdims=True)
+        freq = share.sum(axis=0) / len(rows)
+    return freq
+
+
 class WindowAligner:
     """Realigns reads of one window: haplotypes padded to cover [span_start, span_end) of the reference."""
 
@@ -264,16 +316,15 @@ class WindowAligner:
             if ops is not None:
                 self.haps.append(pad_haplotype(hap.sequence, hap.is_ref, ops, prefix, suffix))
 
-    def best_alignment(self, seq: str, local: bool, ref_pos: int = 0
-                       ) -> tuple[PaddedHaplotype, list[list[int]], int] | None:
-        """(haplotype, read -> haplotype ops, haplotype offset) of the best-scoring haplotype, or None.
+    def best_hits(self, seq: str, local: bool, ref_pos: int = 0) -> list[Hit]:
+        """The haplotypes on which the read scores best (several on a tie), each with its alignment.
 
         Glocal (the read consumed end to end) unless `local`; a local alignment's unaligned read ends come
         back as leading/trailing I ops. `ref_pos` (offset in the padded reference where the read's first base
         was) picks, among several exact occurrences in a haplotype, the nearest one."""
         if "N" not in seq:  # a read contained in a haplotype has the best possible score there
-            exact = None
-            for hap in self.haps:
+            exact = []
+            for index, hap in enumerate(self.haps):
                 pos = hap.seq.find(seq)
                 if pos < 0:
                     continue
@@ -284,53 +335,60 @@ class WindowAligner:
                         if abs(nxt - want) < abs(pos - want):
                             pos = nxt
                         nxt = hap.seq.find(seq, nxt + 1)
-                if hap.is_ref:  # verbatim in the reference too: the read cannot tell the haplotypes apart
-                    return hap, [[M, len(seq)]], pos
-                exact = exact or (hap, [[M, len(seq)]], pos)
-            if exact is not None:
+                exact.append(Hit(index, [[M, len(seq)]], pos))
+            if exact:
                 return exact
         opts = self.opts
         align = parasail.sw_trace_scan_16 if local else parasail.sg_dx_trace_scan_16
-        best_hap = best_res = None
-        best_score = 0
-        for hap in self.haps:
+        results = []
+        for index, hap in enumerate(self.haps):
             res = align(seq, hap.seq, opts.gap_open, opts.gap_extend, self.matrix)
-            if res.saturated:
-                continue
-            s = res.score
-            if best_hap is None or s > best_score or (s == best_score and hap.is_ref and not best_hap.is_ref):
-                best_hap, best_res, best_score = hap, res, s
-        if best_hap is None or best_score <= 0:
-            return None
-        cig = best_res.cigar
-        ops = parse_parasail_cigar(cig.decode)
-        hap_start = cig.beg_ref
-        if cig.beg_query:
-            ops.insert(0, [I, cig.beg_query])
-        if ops and ops[0][0] == D:
-            hap_start += ops.pop(0)[1]
-        while ops and ops[-1][0] == D:
-            ops.pop()
-        consumed = sum(n for op, n in ops if op != D)
-        if consumed < len(seq):
-            ops.append([I, len(seq) - consumed])
-        elif consumed > len(seq):
-            return None
-        return best_hap, ops, hap_start
+            if not res.saturated and res.score > 0:
+                results.append((res.score, index, res))
+        if not results:
+            return []
+        best = max(score for score, _, _ in results)
+        hits = []
+        for score, index, res in results:
+            if score == best:
+                hit = _hit_from_cigar(index, res.cigar, len(seq))
+                if hit is not None:
+                    hits.append(hit)
+        return hits
 
-    def realign(self, read: pysam.AlignedSegment) -> pysam.AlignedSegment | None:
-        """A realigned copy of `read`, or None when it keeps its alignment."""
+    def read_hits(self, read: pysam.AlignedSegment) -> list[Hit]:
+        """`best_hits` of a read, or [] for a read the realigner leaves alone (spliced, padded, no sequence)."""
         cigar = read.cigartuples
         seq = read.query_sequence
         if not cigar or seq is None or any(op in (N_SKIP, 6) for op, _ in cigar):
+            return []
+        lead_clip, trail_clip = _clip_len(cigar, 0), _clip_len(cigar, -1)
+        return self.best_hits(seq, bool(lead_clip or trail_clip), read.reference_start - lead_clip - self.span_start)
+
+    def choose(self, hits: list[Hit], weights: np.ndarray | None = None) -> Hit:
+        """The reference when it is among the best (a read that fits it is no evidence for anything else),
+        else the best haplotype with the largest weight (the first one on ties)."""
+        for hit in hits:
+            if self.haps[hit.hap].is_ref:
+                return hit
+        if weights is None:
+            return hits[0]
+        return max(hits, key=lambda h: (weights[h.hap], -h.hap))
+
+    def realign(self, read: pysam.AlignedSegment, hits: list[Hit] | None = None,
+                weights: np.ndarray | None = None) -> pysam.AlignedSegment | None:
+        """A realigned copy of `read` (on the best haplotype, see `choose`), or None when it keeps its alignment."""
+        if hits is None:
+            hits = self.read_hits(read)
+        if not hits:
             return None
+        hit = self.choose(hits, weights)
+        hap, r2h, hap_start = self.haps[hit.hap], hit.ops, hit.hap_start
+        cigar = read.cigartuples
+        seq = read.query_sequence
         lead_h = [list(cigar[0])] if cigar[0][0] == H else []
         trail_h = [list(cigar[-1])] if cigar[-1][0] == H and len(cigar) > 1 else []
         lead_clip, trail_clip = _clip_len(cigar, 0), _clip_len(cigar, -1)
-        found = self.best_alignment(seq, bool(lead_clip or trail_clip), read.reference_start - lead_clip - self.span_start)
-        if found is None:
-            return None
-        hap, r2h, hap_start = found
         if sum(1 for op, _ in r2h[1:-1] if op != M) > self.opts.max_read_gaps:
             return None
         r2h, hap_start, lead, trail = _settle_ends(r2h, hap_start, len(hap.seq), lead_clip, trail_clip)
@@ -393,7 +451,9 @@ def realign_window(reads: list[pysam.AlignedSegment], window: tuple[int, int], w
     aligner = WindowAligner(window_ref, haplotypes, span_start, prefix, suffix, opts)
     if not any(not h.is_ref for h in aligner.haps):
         return [None] * len(reads)
-    return [aligner.realign(r) for r in reads]
+    hits = [aligner.read_hits(r) for r in reads]
+    weights = haplotype_weights([[h.hap for h in hs] for hs in hits], len(aligner.haps))
+    return [aligner.realign(r, hs, weights) for r, hs in zip(reads, hits)]
 
 
 def _clip_len(cigar, end: int) -> int:
