@@ -39,3 +39,53 @@ def user_errors(func):
 
 def command_line() -> str:
     return " ".join(["dvcall"] + sys.argv[1:])
+
+
+EXTRA_CHANNELS = ("haplotype", "none")
+
+
+def _setting_options() -> list:
+    """Flags that override the --model-type preset and the model (None = not given): (option, settings key)."""
+    from deepvariant_py.pileup import ALT_ALIGNED_MODES
+    from deepvariant_py.presets import MODEL_TYPES
+
+    return [
+        click.option("--model-type", type=click.Choice(MODEL_TYPES), default="illumina", show_default=True,
+                     help="Sequencer preset: picks the shipped model (illumina-wgs, pacbio-hifi, ont) and the defaults of "
+                          "every flag below that is not given (DESIGN §10; `dvcall presets` prints them)."),
+        click.option("--realign/--no-realign", default=None,
+                     help="Locally realign short reads in windows where they disagree with the reference. Default: as the model was trained."),
+        click.option("--alt-aligned-pileup", type=click.Choice(ALT_ALIGNED_MODES), default=None,
+                     help="Also draw indel candidates' reads realigned to each alt haplotype: as two extra 'differs from ref' channels "
+                          "(diff_channels) or as extra rows (rows). Default: as the model was trained."),
+        click.option("--sort-by-haplotypes/--no-sort-by-haplotypes", default=None,
+                     help="Group pileup rows by the reads' HP tag (HP=1, HP=2, then untagged), by start within a group. "
+                          "Default: as the model was trained (on for pacbio and ont)."),
+        click.option("--channels", type=click.Choice(EXTRA_CHANNELS), default=None,
+                     help="Extra pileup channel after the six: 'haplotype' (the read's HP tag: 0 none, 127 HP=1, 254 HP=2) or "
+                          "'none'. Default: the model's channels."),
+        click.option("--pileup-width", type=int, default=None, help="Pileup columns around the candidate. Default: the model's (221 illumina, 199 long reads)."),
+        click.option("--partition-size", type=int, default=None, help="Bases per partition (unit of work and of the read cap). Default: from --model-type (1000 illumina, 25000 long reads)."),
+        click.option("--max-reads-per-partition", type=int, default=None, help="Reservoir-sample at most this many reads per partition (0 = no cap). Default: from --model-type (1500 illumina, 600 long reads)."),
+        click.option("--min-mapping-quality", type=int, default=None, help="Reads below this MAPQ are ignored. Default: from --model-type (5; 1 for pacbio)."),
+        click.option("--vsc-min-fraction-snps", type=float, default=None, help="Minimum allele fraction for a SNP candidate. Default: from --model-type (0.12; 0.08 for ont)."),
+        click.option("--vsc-min-fraction-indels", type=float, default=None, help="Minimum allele fraction for an indel candidate. Default: from --model-type (0.06 illumina, 0.12 long reads)."),
+    ]
+
+
+def setting_options(func):
+    """Add the --model-type preset and every flag that overrides it."""
+    for option in reversed(_setting_options()):
+        func = option(func)
+    return func
+
+
+def setting_flags(kwargs: dict) -> tuple[str, dict]:
+    """Pop the preset flags out of a command's kwargs: (model type, {settings key: value or None})."""
+    model_type = kwargs.pop("model_type")
+    channels = kwargs.pop("channels")
+    flags = {key: kwargs.pop(key) for key in ("realign", "alt_aligned_pileup", "sort_by_haplotypes", "pileup_width",
+                                              "partition_size", "max_reads_per_partition", "min_mapping_quality",
+                                              "vsc_min_fraction_snps", "vsc_min_fraction_indels")}
+    flags["hp_channel"] = None if channels is None else channels == "haplotype"
+    return model_type, flags

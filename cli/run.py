@@ -4,10 +4,9 @@ import os
 import click
 
 from deepvariant_py.merger import MERGE_MODES
-from deepvariant_py.model import default_model_dir
 from deepvariant_py.pipeline import RunOptions, run_pipeline
 
-from .common import command_line, user_errors
+from .common import command_line, setting_flags, setting_options, user_errors
 
 
 @click.command("run")
@@ -19,21 +18,23 @@ from .common import command_line, user_errors
 @click.option("--output-gvcf", type=click.Path(), default=None,
               help="Also write a gVCF (.g.vcf.gz): every variant record plus reference blocks binned by GQ (bins of 5) with MIN_DP, ready for `bcftools merge --gvcf`.")
 @click.option("--regions", multiple=True, help="Region(s) to call: 'chr20:10,000,000-10,050,000' (1-based, inclusive) or a BED file. Repeatable. Default: every contig shared by reads and reference.")
-@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (from `dvcall train`). Default: the shipped Illumina WGS model.")
+@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (from `dvcall train`). Default: the --model-type's shipped model (illumina-wgs, pacbio-hifi or ont).")
 @click.option("--intermediate-dir", type=click.Path(), default=None, help="Keep examples and calls here (default: a temporary folder, removed at the end). Finished steps leave a .done.json marker with checksums, so re-running the same command after a kill or a failure redoes only what is missing.")
 @click.option("--sample-name", default=None, help="Sample name in the VCF. Default: SM of the first @RG in the reads, else SAMPLE.")
-@click.option("--realign/--no-realign", default=None, help="Local realignment of reads around candidate indels. Default: as the model was trained (see its model_info.json).")
+@setting_options
 @click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
               help="How per-subset probabilities of multi-allelic sites become one genotype: the trained merger network, DeepVariant's min rule, or auto (the network when the model ships one).")
 @click.option("--num-shards", type=int, default=None, help="Parallel make_examples processes. Default: the number of CPU cores.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, model_dir, intermediate_dir, sample_name, realign, multiallelic_merge, num_shards, quiet):
+def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, model_dir, intermediate_dir, sample_name, multiallelic_merge,
+            num_shards, quiet, **settings_kwargs):
     """Call variants: make examples, run the CNN, and write a bgzipped, indexed VCF."""
+    model_type, flags = setting_flags(settings_kwargs)
     summary = run_pipeline(RunOptions(
-        ref=ref, reads=reads, output_vcf=output_vcf, output_gvcf=output_gvcf, report=report, regions=list(regions), model_dir=model_dir or default_model_dir(),
-        intermediate_dir=intermediate_dir, sample_name=sample_name, num_shards=num_shards or os.cpu_count() or 1,
-        realign=realign, multiallelic_merge=multiallelic_merge, command=command_line()))
+        ref=ref, reads=reads, output_vcf=output_vcf, output_gvcf=output_gvcf, report=report, regions=list(regions), model_dir=model_dir,
+        model_type=model_type, settings=flags, intermediate_dir=intermediate_dir, sample_name=sample_name,
+        num_shards=num_shards or os.cpu_count() or 1, multiallelic_merge=multiallelic_merge, command=command_line()))
     if not quiet:
         stages = ("make_examples", "call_variants", "postprocess")
         total = sum(summary[f"{s}_seconds"] for s in stages)

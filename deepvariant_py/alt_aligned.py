@@ -28,7 +28,7 @@ import numpy as np
 import parasail
 
 from .candidates import Candidate
-from .pileup import CHANNELS, UNDRAWN, Canvas, PileupOptions, paint_reads, with_support
+from .pileup import DIFF_CHANNEL_ENUMS, UNDRAWN, Canvas, PileupOptions, channel_enums, paint_reads, with_support
 from .read_events import MISSING_BASE_QUALITY, N, STAR, encode_bases
 from .realigner.aligner import D, I, M, left_align, parse_parasail_cigar, scoring_matrix
 from .realigner.options import RealignerOptions
@@ -226,7 +226,7 @@ def alt_base_images(canvas: Canvas, candidate: Candidate, rows: np.ndarray, opts
     suffix = bases[min(candidate.end, w_hi) - w_lo:]
     shown = _ShownReads(canvas, rows, w_lo, w_hi)
     ev = canvas.events
-    mapq, reverse = ev.mapq[rows], ev.reverse[rows]
+    mapq, reverse, hp = ev.mapq[rows], ev.reverse[rows], ev.hp[rows]
     column0 = len(prefix) - hw
     out = {}
     for a, alt in enumerate(candidate.alts):
@@ -237,7 +237,7 @@ def alt_base_images(canvas: Canvas, candidate: Candidate, rows: np.ndarray, opts
             ref_row[lo - column0:hi - column0] = encode_bases(hap[lo:hi])
         code, qual = _draw_alt_rows(shown, len(rows), hap, column0, width, candidate.end, w_lo,
                                     len(alt) - len(candidate.ref))
-        out[a] = paint_reads(ref_row, code, qual, mapq, reverse, opts)
+        out[a] = paint_reads(ref_row, code, qual, mapq, reverse, hp, opts)
     return out
 
 
@@ -254,9 +254,11 @@ def add_alt_aligned(images: list[tuple[tuple[int, ...], np.ndarray]], canvas: Ca
     alt = alt_base_images(canvas, candidate, rows, opts, ref_fetch) if candidate.is_indel else None
     if mode == "diff_channels":
         if alt is not None:
+            enums = channel_enums(opts)
+            slots = [enums.index(e) for e in DIFF_CHANNEL_ENUMS]
             for subset, img in images:
-                for k, a in enumerate((subset[0], subset[-1])):
-                    img[..., len(CHANNELS) + k] = alt[a][0][..., 5]
+                for slot, a in zip(slots, (subset[0], subset[-1])):
+                    img[..., slot] = alt[a][0][..., 5]
         return images
     if mode == "rows":
         support = candidate.support[rows]

@@ -50,7 +50,8 @@ class MakeExamplesStats:
 
 def example_settings(opts: MakeExamplesOptions) -> dict:
     """The options that change what examples look like beyond their shape; models record them."""
-    return {"realign": opts.realign, "alt_aligned_pileup": opts.pileup.alt_aligned_pileup}
+    return {"realign": opts.realign, "alt_aligned_pileup": opts.pileup.alt_aligned_pileup,
+            "sort_by_haplotypes": opts.pileup.sort_by_haplotypes}
 
 
 def calling_partitions(reference: Reference, reads_contigs: set[str], region_specs: list[str], partition_size: int) -> list[Region]:

@@ -69,13 +69,6 @@ class ModelInfo:
         return {"shape": self.shape, "channels": self.channels, "settings": self.settings, "version": self.version}
 
 
-def model_settings(info: dict, **overrides) -> dict:
-    """make_examples settings to run a model with, each replaced by an override that is not None (a user's
-    flag); models from before settings were recorded used no realignment."""
-    settings = {"realign": False, "alt_aligned_pileup": "none", **info.get("settings", {})}
-    return {**settings, **{k: v for k, v in overrides.items() if v is not None}}
-
-
 def save_model(model, model_dir: str, info: ModelInfo, extra: dict | None = None) -> None:
     os.makedirs(model_dir, exist_ok=True)
     tmp = os.path.join(model_dir, MODEL_FILE + ".partial.keras")

@@ -21,6 +21,7 @@ CHANNELS = ("read_base", "base_quality", "mapping_quality", "strand", "read_supp
 CHANNEL_ENUMS = (1, 2, 3, 4, 5, 6)
 ALT_ALIGNED_MODES = ("none", "diff_channels", "rows")
 DIFF_CHANNEL_ENUMS = (9, 10)  # CH_DIFF_CHANNELS_ALTERNATE_ALLELE_1/2 (DESIGN §5)
+HP_CHANNEL_ENUM = 7  # CH_HAPLOTYPE_TAG (DESIGN §4.5)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class PileupOptions:
     min_base_quality: int = 10
     min_mapping_quality: int = 5
     sort_by_haplotypes: bool = False
+    """DESIGN §6: rows grouped by HP tag, HP=1 reads first, then HP=2, then untagged; by start within a group."""
+    hp_channel: bool = False
+    """DESIGN §4.5: a channel after the six carrying the read's HP tag: 0 (none or not 1/2), 127 (1), 254 (2)."""
     alt_aligned_pileup: str = "none"
     """DESIGN §5: "diff_channels" appends the 'differs from ref' channel of the reads realigned to alt 1 and
     alt 2 (8 channels); "rows" stacks [ref; alt1; alt2] images (3 x height rows). Only indels are realigned."""
@@ -48,14 +52,25 @@ class PileupOptions:
     def shape(self) -> tuple[int, int, int]:
         """Shape of the images build_images returns (the alt-aligned mode included)."""
         rows = 3 if self.alt_aligned_pileup == "rows" else 1
-        extra = len(DIFF_CHANNEL_ENUMS) if self.alt_aligned_pileup == "diff_channels" else 0
-        return (self.height * rows, self.width, len(CHANNELS) + extra)
+        return (self.height * rows, self.width, len(channel_enums(self)))
 
 
 def channel_enums(opts: PileupOptions) -> list[int]:
-    """DeepVariant channel enums of the images build_images returns, in channel order (for the sidecar)."""
-    extra = DIFF_CHANNEL_ENUMS if opts.alt_aligned_pileup == "diff_channels" else ()
-    return list(CHANNEL_ENUMS + extra)
+    """DeepVariant channel enums of the images build_images returns, in channel order (for the sidecar):
+    the six base channels, the HP channel, then the ALT-aligned ones (DeepVariant's order)."""
+    hp = (HP_CHANNEL_ENUM,) if opts.hp_channel else ()
+    diff = DIFF_CHANNEL_ENUMS if opts.alt_aligned_pileup == "diff_channels" else ()
+    return list(CHANNEL_ENUMS + hp + diff)
+
+
+def hp_groups(hp: np.ndarray) -> np.ndarray:
+    """Row sort group of an HP tag: 1 -> 0, 2 -> 1, anything else (untagged) -> 2."""
+    return np.where(hp == 1, 0, np.where(hp == 2, 1, 2))
+
+
+def hp_values(hp: np.ndarray) -> np.ndarray:
+    """HP channel pixel of an HP tag, int(254 * HP / 2): 1 -> 127, 2 -> 254, anything else -> 0."""
+    return np.where(hp == 1, 127, np.where(hp == 2, 254, 0)).astype(np.uint8)
 
 
 # Lookup tables from base code (0-3 ACGT, 4 N, 5 '*') to pixel values.
@@ -119,19 +134,20 @@ def select_rows(canvas: Canvas, candidate: Candidate, opts: PileupOptions) -> np
         rows = rows.copy()
         rng.shuffle(rows)
         rows = rows[:max_reads]
-    hap = ev.hp[rows] if opts.sort_by_haplotypes else np.zeros(len(rows), np.int16)
-    order = np.lexsort((ev.start[rows], hap))
+    group = hp_groups(ev.hp[rows]) if opts.sort_by_haplotypes else np.zeros(len(rows), np.int16)
+    order = np.lexsort((ev.start[rows], group))
     return rows[order]
 
 
 def paint_reads(ref: np.ndarray, code: np.ndarray, qual: np.ndarray, mapq: np.ndarray, reverse: np.ndarray,
-                opts: PileupOptions, channels: int = len(CHANNELS)) -> tuple[np.ndarray, np.ndarray]:
-    """(height x width x `channels` image with the 6 base channels but the support one, drawn mask of the reads).
+                hp: np.ndarray, opts: PileupOptions) -> tuple[np.ndarray, np.ndarray]:
+    """(height x width x opts.shape[2] image with every channel but 'supports variant' and the ALT-aligned
+    ones, drawn mask of the reads).
 
     `ref`: base codes of the reference row; `code`/`qual`: per shown read and column, canvas codes (UNDRAWN
-    where nothing is drawn) and base qualities; `mapq`/`reverse`: per shown read. Channels past the sixth
-    are left 0 (filling them in place is much cheaper than concatenating along the channel axis)."""
-    base = np.zeros((opts.height, opts.width, channels), np.uint8)
+    where nothing is drawn) and base qualities; `mapq`/`reverse`/`hp`: per shown read. The ALT-aligned
+    channels are left 0 (filling them in place is much cheaper than concatenating along the channel axis)."""
+    base = np.zeros((opts.height, opts.width, opts.shape[2]), np.uint8)
     band = base[:opts.ref_rows]
     band[..., 0] = _BASE_VALUE[ref]
     band[..., 1] = int(MAX_PIXEL)  # reference rows are drawn as Q60, MAPQ60, forward strand
@@ -148,6 +164,8 @@ def paint_reads(ref: np.ndarray, code: np.ndarray, qual: np.ndarray, mapq: np.nd
     reads[..., 2] = _MAPQ_VALUE[np.minimum(mapq, 255)][:, None]
     reads[..., 3] = np.where(reverse, STRAND_REVERSE, STRAND_FORWARD)[:, None]
     reads[..., 5] = np.where((safe == ref[None, :]) & (safe < N), MATCHES_REF, DIFFERS_FROM_REF)
+    if opts.hp_channel:  # reference rows stay 0
+        reads[..., channel_enums(opts).index(HP_CHANNEL_ENUM)] = hp_values(hp)[:, None]
     reads[~drawn] = 0
     return base, drawn
 
@@ -173,7 +191,7 @@ def build_images(canvas: Canvas, candidate: Candidate, opts: PileupOptions,
     rows = select_rows(canvas, candidate, opts)
     ev = canvas.events
     base, drawn = paint_reads(canvas.ref_codes[c0:c1], canvas.code[rows, c0:c1], canvas.qual[rows, c0:c1],
-                              ev.mapq[rows], ev.reverse[rows], opts, opts.shape[2])
+                              ev.mapq[rows], ev.reverse[rows], ev.hp[rows], opts)
     support = candidate.support[rows]
     images = [(subset, with_support(base, drawn, support, subset, opts)) for subset in alt_subsets(len(candidate.alts))]
     if opts.alt_aligned_pileup != "none":

@@ -14,8 +14,8 @@ from .call_variants import CallStats, call_variants
 from .errors import OutputError
 from .make_examples import MakeExamplesOptions, MakeExamplesStats, make_examples
 from .merger import load_merger
-from .model import load_model_info, model_settings
 from .postprocess import postprocess
+from .presets import make_examples_options, resolve_model, resolve_settings
 from .progress import Progress
 from .reads import open_alignments, sample_name
 from .report import write_report
@@ -34,12 +34,13 @@ class RunOptions:
     output_gvcf: str | None = None
     report: str | None = None
     regions: list[str] = field(default_factory=list)
-    model_dir: str = ""
+    model_dir: str | None = None  # None: the model type's shipped model
+    model_type: str = "illumina"
     intermediate_dir: str | None = None
     sample_name: str | None = None
     num_shards: int = 1
     command: str | None = None
-    realign: bool | None = None  # None: as the model was trained
+    settings: dict = field(default_factory=dict)  # make_examples settings the user gave (presets.SETTING_KEYS)
     multiallelic_merge: str = "auto"
     make_examples: MakeExamplesOptions = field(default_factory=MakeExamplesOptions)
 
@@ -86,10 +87,10 @@ def run_pipeline(opts: RunOptions) -> dict:
     handle = open_alignments(opts.reads, reference)
     sample = opts.sample_name or sample_name(handle)
     handle.close()
-    settings = model_settings(load_model_info(opts.model_dir), realign=opts.realign)
+    model_dir, info = resolve_model(opts.model_type, opts.model_dir)
+    opts = replace(opts, model_dir=model_dir)
     merger = load_merger(opts.multiallelic_merge, opts.model_dir)
-    me_opts = replace(opts.make_examples, realign=settings["realign"],
-                      pileup=replace(opts.make_examples.pileup, alt_aligned_pileup=settings["alt_aligned_pileup"]))
+    me_opts = make_examples_options(resolve_settings(opts.model_type, info, **opts.settings), opts.make_examples)
     parse_regions(opts.regions, {c.name: c.length for c in reference.contigs})
 
     tmp_root = None

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Simulate one diploid Illumina sample with an exactly known truth set.
+"""Simulate one diploid sample (Illumina, PacBio HiFi-like or ONT-like reads) with an exactly known truth set.
 
 Why: dvcall needs labelled training data and held-out test data whose truth is
 certain. We plant variants (real phased HG001 calls and/or random ones, weighted
@@ -38,8 +38,19 @@ from pathlib import Path
 import numpy as np
 import pysam
 
-REQUIRED_TOOLS = ("bcftools", "samtools", "bwa", "art_illumina")
-INSTALL_HINT = "apt-get install samtools bcftools bwa art-nextgen-simulation-tools"
+REQUIRED_TOOLS = {"illumina": ("bcftools", "samtools", "bwa", "art_illumina"),
+                  "hifi": ("bcftools", "samtools", "pbsim", "minimap2"),
+                  "ont": ("bcftools", "samtools", "pbsim", "minimap2")}
+INSTALL_HINT = "apt-get install samtools bcftools bwa art-nextgen-simulation-tools pbsim minimap2"
+# pbsim (v1, CLR model with per-read accuracy) settings per long-read platform. HiFi: 10-20 kb reads at
+# >= 99% accuracy, indel-leaning errors; ONT: longer reads at 93-95% accuracy, deletion-heavy (R10-like).
+LONG_READS = {
+    "hifi": dict(length=(15000, 2500, 10000, 20000), accuracy=(0.995, 0.003, 0.99, 1.0), ratio="20:40:40",
+                 preset="map-hifi", platform="PACBIO"),
+    "ont": dict(length=(20000, 8000, 5000, 50000), accuracy=(0.94, 0.01, 0.93, 0.95), ratio="25:25:50",
+                preset="map-ont", platform="ONT"),
+}
+PBSIM_QC_MODEL = "/usr/share/pbsim/models/model_qc_clr"
 MIN_GAP = 5  # bp kept free between a random variant and any other variant
 REPEAT_INDEL_FRACTION = 0.8  # share of random indels placed in repeats (brief: >= 0.7)
 HOM_ALT_FRACTION = 1.0 / 3.0
@@ -79,9 +90,9 @@ class Variant:
 # --------------------------------------------------------------------------- utils
 
 
-def check_tools() -> None:
+def check_tools(platform: str) -> None:
     """Fail fast with an actionable line when an external tool is missing."""
-    for tool in REQUIRED_TOOLS:
+    for tool in REQUIRED_TOOLS[platform]:
         if shutil.which(tool) is None:
             print(f"missing {tool}: {INSTALL_HINT}")
             sys.exit(2)
@@ -662,14 +673,17 @@ def tally(variants: list[Variant]) -> dict[str, int]:
 
 def tool_versions() -> dict[str, str]:
     def first(cmd: list[str], pick: str = "") -> str:
-        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
-                              check=False)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
+        except FileNotFoundError:
+            return "not installed"
         lines = (proc.stdout + proc.stderr).splitlines()
         return next((l.strip() for l in lines if pick in l and l.strip()), "")
     return {"samtools": first(["samtools", "--version"]),
             "bcftools": first(["bcftools", "--version"]),
             "bwa": first(["bwa"], "Version"),
             "art_illumina": first(["art_illumina"], "Version"),
+            "minimap2": first(["minimap2", "--version"]),
             "pysam": pysam.__version__, "numpy": np.__version__}
 
 
@@ -736,6 +750,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "the truth VCF is unchanged")
     p.add_argument("--stutter-copies", type=int, default=8,
                    help="stutter copies per haplotype (more = smoother per-site rates)")
+    p.add_argument("--platform", choices=("illumina", "hifi", "ont"), default="illumina",
+                   help="reads to simulate: ART Illumina pairs, or pbsim long reads (hifi: 10-20 kb, 99%%+ "
+                        "accuracy; ont: 5-50 kb, 93-95%%, deletion-heavy) aligned with minimap2 map-hifi/map-ont")
+    p.add_argument("--hp-tags", choices=("truth", "none"), default="truth",
+                   help="long reads: tag each read HP:i:1/2 with its haplotype of origin (truth phasing, for "
+                        "training), or leave them untagged (for whatshap haplotag, as a user would)")
     p.add_argument("--sample-name", default="SIMSAMPLE",
                    help="SM of the read group and sample column of the truth VCF")
     p.add_argument("--bwa-index-dir", default=None,
@@ -747,9 +767,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def simulate_long_reads(args: argparse.Namespace, haplotypes: list[Path], tmp: Path, log: Path) -> dict[str, int]:
+    """pbsim per haplotype at half the coverage each; reads renamed h1-N / h2-N into tmp/all.fq."""
+    cfg = LONG_READS[args.platform]
+    (l_mean, l_sd, l_min, l_max), (a_mean, a_sd, a_min, a_max) = cfg["length"], cfg["accuracy"]
+    counts = {}
+    with open(tmp / "all.fq", "w") as out:
+        for i, fa in enumerate(haplotypes):
+            prefix = tmp / f"{fa.stem}_pbsim"
+            run(["pbsim", "--data-type", "CLR", "--depth", f"{args.coverage / 2:g}", "--length-mean", str(l_mean),
+                 "--length-sd", str(l_sd), "--length-min", str(l_min), "--length-max", str(l_max),
+                 "--accuracy-mean", str(a_mean), "--accuracy-sd", str(a_sd), "--accuracy-min", str(a_min),
+                 "--accuracy-max", str(a_max), "--difference-ratio", cfg["ratio"], "--model_qc", PBSIM_QC_MODEL,
+                 "--seed", str(args.seed * 10 + i + 1), "--prefix", str(prefix), str(fa)], log, stdout=subprocess.DEVNULL)
+            n = 0
+            with open(f"{prefix}_0001.fastq") as fq:
+                for k, line in enumerate(fq):
+                    if k % 4 == 0:
+                        n += 1
+                        line = f"@{fa.stem}-{n}\n"
+                    elif k % 4 == 2:
+                        line = "+\n"
+                    out.write(line)
+            counts[fa.stem] = n
+    return counts
+
+
+def tag_haplotypes(src: Path, dst: Path) -> None:
+    """HP:i:1 / HP:i:2 from each read's haplotype of origin (its name prefix h1- / h2-): the truth phasing."""
+    with pysam.AlignmentFile(str(src)) as inp, pysam.AlignmentFile(str(dst), "wb", template=inp) as out:
+        for read in inp:
+            if read.query_name.startswith(("h1-", "h2-")):
+                read.set_tag("HP", int(read.query_name[1]), "i")
+            out.write(read)
+
+
 def main(argv: list[str] | None = None) -> None:
-    check_tools()
     args = parse_args(argv)
+    check_tools(args.platform)
+    if args.platform != "illumina" and (args.decoy_fa or args.stutter > 0):
+        sys.exit("--decoy-fa and --stutter are Illumina-only")
     t_start = time.time()
     timings: dict[str, float] = {}
     out = Path(args.out)
@@ -792,50 +849,67 @@ def main(argv: list[str] | None = None) -> None:
                for i, seq in enumerate(hap_seqs)]
     stutter_fas: list[Path] = []
     stutter_f, stutter_summary = 0.0, None
-    if args.stutter > 0:
+    index = None  # bwa index (Illumina only)
+    if args.platform != "illumina":
+        read_pairs = simulate_long_reads(args, sources, tmp, log)
+        timings["pbsim_s"] = round(time.time() - t, 1)
+        t = time.time()
+        cfg = LONG_READS[args.platform]
+        rg = rf"@RG\tID:sim\tSM:{args.sample_name}\tPL:{cfg['platform']}"
+        run(f"minimap2 -t {args.threads} -ax {cfg['preset']} -R '{rg}' {args.ref} {tmp}/all.fq "
+            f"| samtools view -u -F 0x904 - "
+            f"| samtools sort -@ {max(1, args.threads - 1)} -m 512M -T {tmp}/sort -o {tmp}/sorted.bam -", log)
+        if args.hp_tags == "truth":
+            tag_haplotypes(tmp / "sorted.bam", out / "reads.bam")
+        else:
+            shutil.move(str(tmp / "sorted.bam"), str(out / "reads.bam"))
+        run(["samtools", "index", str(out / "reads.bam")], log)
+        timings["align_s"] = round(time.time() - t, 1)
+    elif args.stutter > 0:
         if args.stutter_copies < 1:
             sys.exit("--stutter-copies must be >= 1")
         stutter_fas, stutter_f, stutter_summary = make_stutter_copies(
             hap_seqs, args.stutter, args.stutter_copies,
             np.random.default_rng([args.seed, 0x5707]), tmp)
         timings["stutter_copies_s"] = round(time.time() - t, 1)
-    depths = [args.coverage / 2 * (1 - stutter_f)] * 2
-    if args.decoy_fa:
-        sources.append(copy_decoy(args.decoy_fa, tmp))
-        depths.append(args.decoy_coverage if args.decoy_coverage is not None
-                      else args.coverage)
-    seeds = [args.seed * 10 + i + 1 for i in range(len(sources))]
-    sources += stutter_fas
-    depths += [args.coverage / 2 * stutter_f / args.stutter_copies] * len(stutter_fas)
-    seeds += [args.seed * 1000 + 500 + j for j in range(len(stutter_fas))]
-    read_pairs: dict[str, int] = {}
-    for fa, depth, seed in zip(sources, depths, seeds):
-        if depth <= 0:
-            continue
-        prefix = tmp / f"{fa.stem}_"
-        run(["art_illumina", "-ss", args.profile, "-p", "-l", str(args.read_length),
-             "-f", f"{depth:g}", "-m", str(args.fragment_mean), "-s", str(args.fragment_sd),
-             "-rs", str(seed), "-na", "-i", str(fa), "-o", str(prefix)],
-            log, stdout=subprocess.DEVNULL)
-        read_pairs[fa.stem] = count_fastq(Path(f"{prefix}1.fq"))
-    for mate in ("1", "2"):
-        run(f"cat {' '.join(str(tmp / f'{stem}_{mate}.fq') for stem in read_pairs)} "
-            f"> {tmp / f'all_{mate}.fq'}", log)
-    timings["art_s"] = round(time.time() - t, 1)
+    if args.platform == "illumina":
+        depths = [args.coverage / 2 * (1 - stutter_f)] * 2
+        if args.decoy_fa:
+            sources.append(copy_decoy(args.decoy_fa, tmp))
+            depths.append(args.decoy_coverage if args.decoy_coverage is not None
+                          else args.coverage)
+        seeds = [args.seed * 10 + i + 1 for i in range(len(sources))]
+        sources += stutter_fas
+        depths += [args.coverage / 2 * stutter_f / args.stutter_copies] * len(stutter_fas)
+        seeds += [args.seed * 1000 + 500 + j for j in range(len(stutter_fas))]
+        read_pairs: dict[str, int] = {}
+        for fa, depth, seed in zip(sources, depths, seeds):
+            if depth <= 0:
+                continue
+            prefix = tmp / f"{fa.stem}_"
+            run(["art_illumina", "-ss", args.profile, "-p", "-l", str(args.read_length),
+                 "-f", f"{depth:g}", "-m", str(args.fragment_mean), "-s", str(args.fragment_sd),
+                 "-rs", str(seed), "-na", "-i", str(fa), "-o", str(prefix)],
+                log, stdout=subprocess.DEVNULL)
+            read_pairs[fa.stem] = count_fastq(Path(f"{prefix}1.fq"))
+        for mate in ("1", "2"):
+            run(f"cat {' '.join(str(tmp / f'{stem}_{mate}.fq') for stem in read_pairs)} "
+                f"> {tmp / f'all_{mate}.fq'}", log)
+        timings["art_s"] = round(time.time() - t, 1)
 
-    # 3. alignment to the original reference
-    t = time.time()
-    cache = Path(args.bwa_index_dir) if args.bwa_index_dir else out.resolve().parent / "bwa_index"
-    index = bwa_index(args.ref, cache, log)
-    timings["bwa_index_s"] = round(time.time() - t, 1)
-    t = time.time()
-    rg = rf"@RG\tID:sim\tSM:{args.sample_name}\tPL:ILLUMINA"
-    run(f"bwa mem -t {args.threads} -R '{rg}' {index} {tmp}/all_1.fq {tmp}/all_2.fq "
-        f"| samtools view -u -G 12 - "
-        f"| samtools sort -@ {max(1, args.threads - 1)} -m 512M -T {tmp}/sort "
-        f"-o {out}/reads.bam -", log)
-    run(["samtools", "index", str(out / "reads.bam")], log)
-    timings["align_s"] = round(time.time() - t, 1)
+        # 3. alignment to the original reference
+        t = time.time()
+        cache = Path(args.bwa_index_dir) if args.bwa_index_dir else out.resolve().parent / "bwa_index"
+        index = bwa_index(args.ref, cache, log)
+        timings["bwa_index_s"] = round(time.time() - t, 1)
+        t = time.time()
+        rg = rf"@RG\tID:sim\tSM:{args.sample_name}\tPL:ILLUMINA"
+        run(f"bwa mem -t {args.threads} -R '{rg}' {index} {tmp}/all_1.fq {tmp}/all_2.fq "
+            f"| samtools view -u -G 12 - "
+            f"| samtools sort -@ {max(1, args.threads - 1)} -m 512M -T {tmp}/sort "
+            f"-o {out}/reads.bam -", log)
+        run(["samtools", "index", str(out / "reads.bam")], log)
+        timings["align_s"] = round(time.time() - t, 1)
     piles = []
     if args.decoy_fa and args.decoy_pile_fraction > 0:
         piles = decoy_piles(out / "reads.bam", contig, conf_lo, conf_hi,
@@ -874,7 +948,7 @@ def main(argv: list[str] | None = None) -> None:
         "stutter": stutter_summary,
         "bam_flagstat": {k: flagstat[k] for k in ("total", "mapped", "properly paired",
                                                   "secondary", "supplementary")},
-        "bwa_index": str(index),
+        "bwa_index": str(index) if index else None,
         "timings": timings,
         "tools": tool_versions(),
     }

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from builders import pileup_reads
 from deepvariant_py.candidates import find_candidates
-from deepvariant_py.pileup import CHANNELS, Canvas, PileupOptions, alt_subsets, build_images, select_rows
+from deepvariant_py.pileup import CHANNELS, Canvas, PileupOptions, alt_subsets, build_images, channel_enums, select_rows
 from deepvariant_py.read_events import extract_events
 
 #          0         1         2         3
@@ -203,8 +204,27 @@ def test_sort_by_haplotypes_groups_rows_by_hp():
     ]
     opts = PileupOptions(width=21, height=10, ref_rows=2, sort_by_haplotypes=True)
     cand, canvas, _ = pileup(rows, opts=opts)
-    assert select_rows(canvas, cand, opts).tolist() == [2, 5, 1, 3, 4, 0]
+    # HP=1 first, then HP=2, then untagged (the order; DeepVariant puts untagged first); by start within.
+    assert select_rows(canvas, cand, opts).tolist() == [1, 3, 4, 0, 2, 5]
     assert select_rows(canvas, cand, SMALL).tolist() == [1, 2, 4, 0, 5, 3]
+
+
+def test_hp_channel_carries_the_tag_after_the_six_and_before_alt_aligned():
+    rows = [(SNP_C, {"hp": 2}), (MATCH, {"hp": 1}), (MATCH, {}), (SNP_C, {"hp": 3})]
+    opts = PileupOptions(width=21, height=10, ref_rows=2, sort_by_haplotypes=True, hp_channel=True)
+    assert opts.shape == (10, 21, 7) and channel_enums(opts) == [1, 2, 3, 4, 5, 6, 7]
+    both = PileupOptions(width=21, height=10, ref_rows=2, hp_channel=True, alt_aligned_pileup="diff_channels")
+    assert channel_enums(both) == [1, 2, 3, 4, 5, 6, 7, 9, 10] and both.shape[2] == 9
+    cand, canvas, _ = pileup(rows, opts=opts)
+    (_, img), = build_images(canvas, cand, opts)
+    hp = img[..., 6]
+    assert (hp[:2] == 0).all()  # reference rows
+    drawn = img[2:6, :, 0] > 0
+    # rows: HP1 read, HP2 read, then the untagged ones (no tag, and 3 which is not a haplotype)
+    assert [set(hp[2 + i][drawn[i]].tolist()) for i in range(4)] == [{127}, {254}, {0}, {0}]
+    assert (hp[2:6][~drawn] == 0).all() and (hp[6:] == 0).all()
+    plain = build_images(canvas, cand, replace(opts, hp_channel=False))[0][1]
+    assert np.array_equal(plain, img[..., :6])  # the HP channel changes nothing else
 
 
 def _many_reads(n, seed=7):

@@ -1,0 +1,107 @@
+"""Per-sequencer defaults (`--model-type`, DESIGN §10) and how they combine with a model and a user's flags.
+
+A make_examples setting comes from, in order of precedence:
+1. the user's flag, when given;
+2. the model, for what decides how its examples must look: pileup width (its input shape), the HP channel
+   and ALT-aligned channels (its channel list), realignment and haplotype sorting (recorded at training);
+3. the preset of the model type: candidate thresholds, partitioning, read caps and filters.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+from .errors import InputError, ModelError
+from .make_examples import MakeExamplesOptions
+from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM
+
+MODEL_TYPES = ("illumina", "pacbio", "ont")
+SETTING_KEYS = ("realign", "alt_aligned_pileup", "sort_by_haplotypes", "hp_channel", "pileup_width", "partition_size",
+                "max_reads_per_partition", "min_mapping_quality", "vsc_min_fraction_snps", "vsc_min_fraction_indels")
+
+
+@dataclass(frozen=True)
+class Preset:
+    model: str  # shipped model directory under models/
+    settings: dict
+
+
+_LONG_READS = dict(realign=False, alt_aligned_pileup="diff_channels", sort_by_haplotypes=True, hp_channel=True,
+                   pileup_width=199, partition_size=25000, max_reads_per_partition=600)
+PRESETS = {
+    "illumina": Preset("illumina-wgs", dict(
+        realign=True, alt_aligned_pileup="diff_channels", sort_by_haplotypes=False, hp_channel=False, pileup_width=221,
+        partition_size=1000, max_reads_per_partition=1500, min_mapping_quality=5,
+        vsc_min_fraction_snps=0.12, vsc_min_fraction_indels=0.06)),
+    # DeepVariant's PACBIO and ONT_R104 presets: no short-read realigner (reads > 500 bp are skipped anyway),
+    # reads sorted by HP with an HP channel, wider partitions with fewer reads, stricter indel fraction.
+    "pacbio": Preset("pacbio-hifi", dict(_LONG_READS, min_mapping_quality=1,
+                                         vsc_min_fraction_snps=0.12, vsc_min_fraction_indels=0.12)),
+    "ont": Preset("ont", dict(_LONG_READS, min_mapping_quality=5,
+                              vsc_min_fraction_snps=0.08, vsc_min_fraction_indels=0.12)),
+}
+
+
+def preset(model_type: str) -> Preset:
+    try:
+        return PRESETS[model_type]
+    except KeyError:
+        raise InputError(f"--model-type {model_type!r} is not known: use one of {', '.join(MODEL_TYPES)}") from None
+
+
+def model_look(info: dict) -> dict:
+    """Settings a model fixes: read off its input shape and channels, plus those recorded at training.
+    Models from before settings were recorded were trained without realignment or sorting."""
+    channels = list(info.get("channels", []))
+    recorded = info.get("settings", {})
+    look = {
+        "pileup_width": int(info["shape"][1]),
+        "hp_channel": HP_CHANNEL_ENUM in channels,
+        "realign": bool(recorded.get("realign", False)),
+        "sort_by_haplotypes": bool(recorded.get("sort_by_haplotypes", False)),
+        "alt_aligned_pileup": recorded.get("alt_aligned_pileup",
+                                           "diff_channels" if set(DIFF_CHANNEL_ENUMS) <= set(channels) else "none"),
+    }
+    return look
+
+
+def resolve_settings(model_type: str, info: dict | None, **flags) -> dict:
+    """Every make_examples setting: the user's flags (None = not given) over the model over the preset."""
+    unknown = set(flags) - set(SETTING_KEYS)
+    if unknown:
+        raise TypeError(f"unknown settings {sorted(unknown)}")
+    settings = dict(preset(model_type).settings)
+    if info is not None:
+        settings.update(model_look(info))
+    settings.update({k: v for k, v in flags.items() if v is not None})
+    return settings
+
+
+def make_examples_options(settings: dict, base: MakeExamplesOptions | None = None) -> MakeExamplesOptions:
+    """`base` (default options) with every resolved setting applied: the one place settings become options."""
+    base = base or MakeExamplesOptions()
+    return replace(
+        base, realign=settings["realign"], partition_size=settings["partition_size"],
+        read_filter=replace(base.read_filter, min_mapping_quality=settings["min_mapping_quality"],
+                            max_reads_per_partition=settings["max_reads_per_partition"]),
+        thresholds=replace(base.thresholds, min_fraction_snps=settings["vsc_min_fraction_snps"],
+                           min_fraction_indels=settings["vsc_min_fraction_indels"]),
+        pileup=replace(base.pileup, width=settings["pileup_width"], min_mapping_quality=settings["min_mapping_quality"], alt_aligned_pileup=settings["alt_aligned_pileup"],
+                       sort_by_haplotypes=settings["sort_by_haplotypes"], hp_channel=settings["hp_channel"]))
+
+
+
+def resolve_model(model_type: str, model_dir: str | None, required: bool = True) -> tuple[str | None, dict | None]:
+    """(model directory, its model_info): the user's --model, else the preset's shipped model. With
+    `required=False` (making training examples for a new model) a missing shipped model gives (None, None)."""
+    from .model import default_model_dir, load_model_info
+
+    if model_dir is None:
+        shipped = default_model_dir(preset(model_type).model)
+        if not os.path.isdir(shipped):
+            if required:
+                raise ModelError(f"no shipped model for --model-type {model_type} ({shipped} is missing): "
+                                 "train one (docs/retraining.md) and pass it with --model")
+            return None, None
+        model_dir = shipped
+    return model_dir, load_model_info(model_dir)

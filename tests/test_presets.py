@@ -1,0 +1,91 @@
+"""--model-type presets (DESIGN §10): each type's defaults, the model's say, and explicit flags winning."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from deepvariant_py.errors import InputError
+from deepvariant_py.pileup import channel_enums
+from deepvariant_py.presets import PRESETS, make_examples_options, resolve_settings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "testdata")
+REF = os.path.join(DATA, "ucsc.hg19.chr20.unittest.fasta.gz")
+BAM = os.path.join(DATA, "NA12878.chr20_10.00-10.02Mb.bam")
+TRUTH = os.path.join(DATA, "HG001.truth.chr20_10.00-10.02Mb.vcf.gz")
+BED = os.path.join(DATA, "NA12878_confident.chr20_10.000-10.011Mb.bed")
+
+
+@pytest.mark.parametrize("model_type, expected", [
+    ("illumina", dict(realign=True, alt="diff_channels", sort=False, hp=False, width=221, partition=1000, reads=1500,
+                      mapq=5, snps=0.12, indels=0.06, channels=[1, 2, 3, 4, 5, 6, 9, 10])),
+    ("pacbio", dict(realign=False, alt="diff_channels", sort=True, hp=True, width=199, partition=25000, reads=600,
+                    mapq=1, snps=0.12, indels=0.12, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
+    ("ont", dict(realign=False, alt="diff_channels", sort=True, hp=True, width=199, partition=25000, reads=600,
+                 mapq=5, snps=0.08, indels=0.12, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
+])
+def test_each_preset_sets_its_sequencers_defaults(model_type, expected):
+    opts = make_examples_options(resolve_settings(model_type, None))
+    got = dict(realign=opts.realign, alt=opts.pileup.alt_aligned_pileup, sort=opts.pileup.sort_by_haplotypes,
+               hp=opts.pileup.hp_channel, width=opts.pileup.width, partition=opts.partition_size,
+               reads=opts.read_filter.max_reads_per_partition, mapq=opts.read_filter.min_mapping_quality,
+               snps=opts.thresholds.min_fraction_snps, indels=opts.thresholds.min_fraction_indels,
+               channels=channel_enums(opts.pileup))
+    assert got == expected
+    assert opts.pileup.min_mapping_quality == expected["mapq"]  # rows shown use the same floor
+
+
+def test_explicit_flags_win_over_preset_and_model():
+    info = {"shape": [100, 199, 9], "channels": [1, 2, 3, 4, 5, 6, 7, 9, 10],
+            "settings": {"realign": False, "alt_aligned_pileup": "diff_channels", "sort_by_haplotypes": True}}
+    s = resolve_settings("pacbio", info, realign=True, sort_by_haplotypes=False, hp_channel=False, pileup_width=221,
+                         min_mapping_quality=20, vsc_min_fraction_indels=0.3, max_reads_per_partition=None)
+    assert (s["realign"], s["sort_by_haplotypes"], s["hp_channel"], s["pileup_width"]) == (True, False, False, 221)
+    assert (s["min_mapping_quality"], s["vsc_min_fraction_indels"]) == (20, 0.3)
+    assert s["max_reads_per_partition"] == 600  # None = not given: the preset's
+
+
+def test_model_decides_how_its_examples_look_and_preset_the_rest():
+    long_read_model = {"shape": [100, 199, 7], "channels": [1, 2, 3, 4, 5, 6, 7],
+                       "settings": {"realign": False, "alt_aligned_pileup": "none", "sort_by_haplotypes": True}}
+    s = resolve_settings("illumina", long_read_model)
+    assert (s["pileup_width"], s["hp_channel"], s["alt_aligned_pileup"], s["realign"], s["sort_by_haplotypes"]) == (
+        199, True, "none", False, True)
+    assert (s["partition_size"], s["vsc_min_fraction_indels"]) == (1000, 0.06)  # thresholds stay the preset's
+    legacy = resolve_settings("illumina", {"shape": [100, 221, 6], "channels": [1, 2, 3, 4, 5, 6]})
+    assert (legacy["realign"], legacy["alt_aligned_pileup"], legacy["hp_channel"]) == (False, "none", False)
+
+
+def test_unknown_model_type_is_a_user_error():
+    with pytest.raises(InputError, match="--model-type"):
+        resolve_settings("iontorrent", None)
+    assert set(PRESETS) == {"illumina", "pacbio", "ont"}
+
+
+def test_make_examples_with_a_long_read_preset_and_an_override(tmp_path):
+    out = str(tmp_path / "ex.tfrecord.gz")
+    result = CliRunner().invoke(main, [
+        "make-examples", "--ref", REF, "--reads", BAM, "--examples", out, "--regions", "chr20:10,002,000-10,003,000",
+        "--truth-vcf", TRUTH, "--confident-bed", BED, "--model-type", "ont", "--model", os.path.join(HERE, "..", "models", "illumina-wgs"),
+        "--pileup-width", "199", "--channels", "haplotype", "--no-realign", "--sort-by-haplotypes", "--quiet"])
+    assert result.exit_code == 0, result.output
+    with open(out + ".example_info.json") as fh:
+        info = json.load(fh)
+    # the Illumina model's look (ALT-aligned channels) with the flags' width, HP channel and no realignment
+    assert info["shape"] == [100, 199, 9] and info["channels"] == [1, 2, 3, 4, 5, 6, 7, 9, 10]
+    assert info["settings"]["realign"] is False and info["settings"]["sort_by_haplotypes"] is True
+
+
+def test_run_without_a_shipped_model_for_the_type_says_how_to_get_one(tmp_path, monkeypatch):
+    import deepvariant_py.model as model
+    monkeypatch.setattr(model, "default_model_dir", lambda name="illumina-wgs": str(tmp_path / "models" / name))
+    out = str(tmp_path / "o.vcf.gz")
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", out, "--model-type", "ont",
+                                       "--regions", "chr20:10,002,000-10,003,000"])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and "no shipped model for --model-type ont" in result.output
+    assert not os.path.exists(out)
