@@ -1,10 +1,18 @@
 #!/usr/bin/env python3
-"""Accuracy table: dvcall vs bcftools vs freebayes on the real NA12878 dev region and a simulated held-out sample.
+"""Accuracy table: dvcall vs bcftools vs freebayes on the real NA12878 dev region and simulated held-out samples.
 
 Usage: python benchmarks/accuracy.py [--shared ../shared/data] [--sim-sample work_sim/samples/test_hg001_30x]
+                                     [--sim-sample work_lr/test_hifi_hg001_30x ...] [--no-real]
 bcftools and freebayes rows appear when those programs are installed
 (`apt-get install bcftools freebayes`); each call set is filtered to QUAL >= 20 and all are scored by
 `deepvariant_py.evaluate` (genotype-aware, after normalisation).
+
+Long-read samples (made by scripts/make_long_read_data.sh; their sample.json says the platform) are called
+with `--model-type pacbio` / `ont`, bcftools with `mpileup -X pacbio-ccs` / `-X ont`, and freebayes with
+long-read settings; they are scored over their confident span (read depth tapers at the region's ends).
+With --sort-ablation each long-read sample is also phased the way a user would (dvcall calls ->
+`whatshap phase` -> `whatshap haplotag`, see scripts/haplotag_with_whatshap.sh) and dvcall runs with and
+without --sort-by-haplotypes on the tagged reads.
 """
 from __future__ import annotations
 
@@ -21,7 +29,6 @@ from dataclasses import dataclass
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from deepvariant_py.evaluate import evaluate, multiallelic_concordance  # noqa: E402
-from deepvariant_py.model import default_model_dir  # noqa: E402
 
 
 @dataclass
@@ -31,6 +38,11 @@ class Dataset:
     reads: str
     truth: str
     region: str  # 1-based inclusive, samtools style
+    platform: str = "illumina"  # illumina, hifi or ont (simulate_sample.py --platform)
+
+    @property
+    def model_type(self) -> str:
+        return {"illumina": "illumina", "hifi": "pacbio", "ont": "ont"}[self.platform]
 
     @property
     def region0(self) -> tuple[str, int, int]:
@@ -41,18 +53,25 @@ class Dataset:
 
 def datasets(args) -> list[Dataset]:
     real = os.path.join(args.shared, "real")
-    out = [Dataset("real NA12878 chr20:10.00-10.05Mb", os.path.join(real, "ucsc.hg19.chr20.unittest.fasta.gz"),
-                   os.path.join(real, "NA12878_S1.chr20.10_10p1mb.bam"),
-                   os.path.join(real, "HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb.vcf.gz"),
-                   "chr20:10000000-10049999")]
-    sample_json = os.path.join(args.sim_sample, "sample.json")
-    if os.path.exists(sample_json):
-        meta = json.load(open(sample_json))["parameters"]
-        out.append(Dataset(f"simulated {os.path.basename(args.sim_sample.rstrip('/'))}", meta["ref"],
-                           os.path.join(args.sim_sample, "reads.bam"), os.path.join(args.sim_sample, "truth.vcf.gz"),
-                           meta["region"]))
-    else:
-        print(f"note: no simulated sample at {args.sim_sample} (make one with scripts/make_training_data.sh)", file=sys.stderr)
+    out = [] if args.no_real else [
+        Dataset("real NA12878 chr20:10.00-10.05Mb", os.path.join(real, "ucsc.hg19.chr20.unittest.fasta.gz"),
+                os.path.join(real, "NA12878_S1.chr20.10_10p1mb.bam"),
+                os.path.join(real, "HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb.vcf.gz"),
+                "chr20:10000000-10049999")]
+    for sample in args.sim_sample or ["work_sim/samples/test_hg001_30x"]:
+        sample_json = os.path.join(sample, "sample.json")
+        if not os.path.exists(sample_json):
+            print(f"note: no simulated sample at {sample} (make one with scripts/make_training_data.sh)", file=sys.stderr)
+            continue
+        meta = json.load(open(sample_json))
+        params = meta["parameters"]
+        platform = params.get("platform", "illumina")
+        region = params["region"]
+        if platform != "illumina":  # score where the depth is full
+            contig, lo, hi = meta["confident_bed"]["span"]
+            region = f"{contig}:{lo + 1}-{hi}"
+        out.append(Dataset(f"simulated {os.path.basename(sample.rstrip('/'))}", params["ref"],
+                           os.path.join(sample, "reads.bam"), os.path.join(sample, "truth.vcf.gz"), region, platform))
     return out
 
 
@@ -60,9 +79,10 @@ def run(cmd: list[str] | str, **kw) -> None:
     subprocess.run(cmd, check=True, shell=isinstance(cmd, str), **kw)
 
 
-def call_dvcall(ds: Dataset, out: str, model: str, flags: tuple[str, ...] = ()) -> None:
-    run([sys.executable, "-m", "cli", "run", "--ref", ds.ref, "--reads", ds.reads, "--output-vcf", out,
-         "--regions", ds.region, "--model", model, "--quiet", *flags])
+def call_dvcall(ds: Dataset, out: str, model: str | None, flags: tuple[str, ...] = (), reads: str | None = None) -> None:
+    """dvcall run; `model` None = the sample's --model-type's shipped model."""
+    run([sys.executable, "-m", "cli", "run", "--ref", ds.ref, "--reads", reads or ds.reads, "--output-vcf", out,
+         "--regions", ds.region, "--model-type", ds.model_type, *(["--model", model] if model else []), "--quiet", *flags])
 
 
 MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
@@ -84,20 +104,42 @@ def plain_ref(ds: Dataset, tmp: str) -> str:
     return path
 
 
+BCFTOOLS_PLATFORM = {"illumina": "", "hifi": "-X pacbio-ccs", "ont": "-X ont"}
+# freebayes has no long-read preset; these are the usual settings for noisy long reads (no haplotype
+# assembly across error-dense windows, alleles need 3 reads and 15%).
+FREEBAYES_PLATFORM = {"illumina": "", "hifi": "--haplotype-length 0 --min-alternate-count 3 --min-alternate-fraction 0.15",
+                      "ont": "--haplotype-length 0 --min-alternate-count 3 --min-alternate-fraction 0.2 --min-base-quality 5"}
+
+
 def call_bcftools(ds: Dataset, out: str, tmp: str) -> None:
-    run(f"bcftools mpileup -f {ds.ref} -r {ds.region} {ds.reads} 2>/dev/null | bcftools call -mv 2>/dev/null | "
-        f"bcftools view -i 'QUAL>=20' -Oz -o {out} && bcftools index -t {out}")
+    run(f"bcftools mpileup {BCFTOOLS_PLATFORM[ds.platform]} -f {ds.ref} -r {ds.region} {ds.reads} 2>/dev/null | "
+        f"bcftools call -mv 2>/dev/null | bcftools view -i 'QUAL>=20' -Oz -o {out} && bcftools index -t {out}")
 
 
 def call_freebayes(ds: Dataset, out: str, tmp: str) -> None:
-    run(f"freebayes -f {plain_ref(ds, tmp)} -r {ds.region} {ds.reads} | bcftools view -i 'QUAL>=20' -Oz -o {out} && bcftools index -t {out}")
+    run(f"freebayes {FREEBAYES_PLATFORM[ds.platform]} -f {plain_ref(ds, tmp)} -r {ds.region} {ds.reads} | "
+        f"bcftools view -i 'QUAL>=20' -Oz -o {out} && bcftools index -t {out}")
+
+
+def whatshap_tagged(ds: Dataset, tmp: str) -> str:
+    """The sample's reads with HP tags from whatshap, phased from dvcall's own (unsorted) calls."""
+    calls = os.path.join(tmp, f"{ds.platform}-firstpass.vcf.gz")
+    tagged = os.path.join(tmp, f"{ds.platform}-haplotagged.bam")
+    if not os.path.exists(tagged):
+        call_dvcall(ds, calls, None, ("--no-sort-by-haplotypes",))
+        script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "haplotag_with_whatshap.sh")
+        run(["bash", script, ds.ref, ds.reads, calls, tagged])
+    return tagged
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"), help="the shared data folder")
-    ap.add_argument("--sim-sample", default="work_sim/samples/test_hg001_30x", help="simulated held-out sample folder")
-    ap.add_argument("--model", default=default_model_dir(), help="dvcall model directory")
+    ap.add_argument("--sim-sample", action="append", help="simulated held-out sample folder (repeatable; default work_sim/samples/test_hg001_30x)")
+    ap.add_argument("--no-real", action="store_true", help="skip the real NA12878 region (e.g. for long-read samples only)")
+    ap.add_argument("--sort-ablation", action="store_true",
+                    help="long-read samples: also run dvcall on whatshap-haplotagged reads with and without --sort-by-haplotypes")
+    ap.add_argument("--model", default=None, help="dvcall model directory (default: the shipped model of each sample's --model-type)")
     ap.add_argument("--callers", default="dvcall,bcftools,freebayes", help="comma-separated callers to run")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
     ap.add_argument("--ablation", action="store_true", help="also run dvcall with each feature added in turn (baseline, +realignment, ...)")
@@ -114,7 +156,11 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="dvcall-acc-") as tmp:
         for ds in datasets(args):
-            for caller, fn in callers:
+            runs = [(c, fn) for c, fn in callers if ds.platform == "illumina" or not c.startswith("dvcall ")]  # the ablation is Illumina's
+            if args.sort_ablation and ds.platform != "illumina":
+                runs += [(f"dvcall whatshap HP, {label}", lambda d, out, tmp, f=flag: call_dvcall(d, out, args.model, f, whatshap_tagged(d, tmp)))
+                         for label, flag in (("unsorted", "--no-sort-by-haplotypes"), ("sorted", "--sort-by-haplotypes"))]
+            for caller, fn in runs:
                 out = os.path.join(tmp, f"call-{len(rows)}.vcf.gz")
                 t0 = time.time()
                 fn(ds, out, tmp)
