@@ -96,8 +96,10 @@ def mapq_augment(image, max_fraction: float, ref_rows: int = 5):
     return tf.concat([image[:ref_rows], reads], axis=0)
 
 
-def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_examples: str | None = None) -> dict:
-    """Train and write the best model (by tuning accuracy) to output_dir; rerunning the same command resumes."""
+def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_examples: str | None = None,
+          callbacks: list | None = None) -> dict:
+    """Train and write the best model (by tuning accuracy) to output_dir; rerunning the same command after a
+    stop resumes from the last finished epoch. `callbacks`: extra Keras callbacks, run after dvcall's own."""
     keras = tf_keras()
     keras.utils.set_random_seed(TRAINING_SEED)
     train_ds, tune_ds, info = _datasets(train_examples, tune_examples, opts)
@@ -115,6 +117,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, "resume"), delete_checkpoint=True),
         keras.callbacks.CSVLogger(history_path, append=True),
         best,
+        *(callbacks or []),
     ]
     t0 = time.time()
     model.fit(train_ds, validation_data=tune_ds, epochs=opts.epochs, callbacks=callbacks, verbose=2)

@@ -5,6 +5,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from deepvariant_py.examples_io import ExampleWriter, VariantInfo, write_sidecar
 from deepvariant_py.model import load_model, load_model_info
@@ -44,6 +45,42 @@ def test_tiny_training_run_writes_loadable_model_and_resumes(tmp_path):
     assert len(open(out / "training_log.csv").read().strip().splitlines()) >= 4
     assert json.load(open(out / "best.json"))["epoch"] >= 1
     assert os.path.exists(out / "model.keras")
+
+
+def test_a_stopped_training_resumes_from_its_last_finished_epoch(tmp_path):
+    import keras
+
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=32)
+    out = tmp_path / "model"
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("node lost")
+
+    opts = TrainOptions(epochs=4, batch_size=8, shuffle_buffer=16)
+    with pytest.raises(RuntimeError, match="node lost"):
+        train(str(ex), str(out), opts, callbacks=[Crash()])
+    assert os.path.isdir(out / "resume")  # the state of the finished epochs
+    train(str(ex), str(out), opts)
+    epochs = [int(line.split(",")[0]) for line in open(out / "training_log.csv").read().strip().splitlines()[1:]]
+    assert epochs == [0, 1, 2, 3]  # epochs 0 and 1 from the first run, 2 and 3 from the second: no restart
+    assert not os.path.exists(out / "resume")
+    load_model(str(out))
+
+
+def test_fine_tuning_starts_from_the_given_models_weights(tmp_path):
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=16)
+    first = tmp_path / "first"
+    train(str(ex), str(first), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16))
+    start = load_model(str(first))
+    tuned = tmp_path / "tuned"
+    train(str(ex), str(tuned), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, init_model=str(first), learning_rate=0.0))
+    # a zero learning rate keeps the starting weights: the result is the first model, not a fresh one
+    for a, b in zip(start.get_weights(), load_model(str(tuned)).get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 def test_training_on_a_channel_subset_records_it(tmp_path):
