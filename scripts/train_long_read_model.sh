@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Regenerate a shipped long-read model (models/pacbio-hifi or models/ont) from scratch:
+#   1. simulate the long-read samples (scripts/make_long_read_data.sh),
+#   2. make labelled examples from each training sample at full and reduced coverage,
+#   3. make labelled tuning examples on the held-out tuning sample (picks the epoch only),
+#   4. train, keeping the epoch with the best tuning accuracy, then the multi-allelic merger.
+# Examples use the --model-type preset (pacbio for hifi, ont for ont): no realignment, reads sorted by
+# their HP tag (truth phasing from the simulation) with an HP channel, ALT-aligned diff channels, width 199.
+# Usage: scripts/train_long_read_model.sh hifi|ont [WORKDIR] [MODEL_DIR]
+# Needs: samtools bcftools pbsim minimap2 (apt-get install samtools bcftools pbsim minimap2).
+set -euo pipefail
+P=${1:?usage: $0 hifi|ont [WORKDIR] [MODEL_DIR]}
+WORK=${2:-work_lr}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TYPE=$([[ $P == hifi ]] && echo pacbio || echo ont)
+MODEL=${3:-$HERE/../models/$([[ $P == hifi ]] && echo pacbio-hifi || echo ont)}
+EPOCHS=${EPOCHS:-8}
+JOBS=${JOBS:-2}
+INIT=${INIT_MODEL:-}  # fine-tune from this model instead of training from scratch
+export DVCALL_DATA=${DVCALL_DATA:-$HERE/../../shared/data}
+
+bash "$HERE/make_long_read_data.sh" "$WORK" "$P"
+EX=$WORK/examples_$P
+mkdir -p "$EX"
+JOBLIST=$EX/jobs.txt
+printf '%s\n' "train_${P}_hg001_b37_35x 1.0" "train_${P}_hg001_b37_35x 0.5" "train_${P}_hg001_hg19_30x 1.0" \
+  "train_${P}_hg001_hg19_30x 0.6" "train_${P}_grch38_30x 1.0" "train_${P}_grch38_30x 0.5" "tune_${P}_grch38_30x 1.0" > "$JOBLIST"
+
+make_one() {
+  local name=$1 frac=$2 dir=$WORK/$1
+  local out=$EX/${name}_f${frac}.tfrecord.gz
+  [[ -s $out.example_info.json ]] && return 0
+  local ref
+  ref=$(python3 -c "import json;print(json.load(open('$dir/sample.json'))['parameters']['ref'])")
+  dvcall make-examples --model-type "$TYPE" --ref "$ref" --reads "$dir/reads.bam" --truth-vcf "$dir/truth.vcf.gz" \
+    --confident-bed "$dir/confident.bed" --regions "$dir/confident.bed" \
+    --downsample-fraction "$( [[ $frac == 1.0 ]] && echo 0 || echo "$frac")" --examples "$out" --quiet
+}
+export -f make_one
+export WORK EX TYPE
+xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1"' < "$JOBLIST"
+
+dvcall train --examples "$EX/train_*.tfrecord.gz" --tune-examples "$EX/tune_${P}_grch38_30x_f1.0.tfrecord.gz" \
+  --output "$WORK/model_$P" --epochs "$EPOCHS" --batch-size 128 ${INIT:+--init-model "$INIT"}
+dvcall train-merger --examples "$EX/train_*.tfrecord.gz" --model "$WORK/model_$P"
+mkdir -p "$MODEL"
+cp "$WORK/model_$P/model.keras" "$WORK/model_$P/model_info.json" "$WORK/model_$P/training_log.csv" \
+  "$WORK/model_$P/merger.keras" "$WORK/model_$P/merger_info.json" "$MODEL/"
+echo "model written to $MODEL"
