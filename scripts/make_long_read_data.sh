@@ -37,17 +37,8 @@ HG001_HG19=$DATA/real/HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb
 SEED=$([[ $P == hifi ]] && echo 40 || echo 50)
 mkdir -p "$OUT/logs"
 
-sample() {
-  local name=$1
-  shift
-  if [[ -s $OUT/$name/sample.json ]]; then
-    echo "skip $name (sample.json exists)"
-    return
-  fi
-  echo "make $name"
-  nice -n 10 python3 "$HERE/simulate_sample.py" --platform "$P" --out "$OUT/$name" --threads 2 \
-    --confident-margin 20000 "$@" 2>&1 | tee "$OUT/logs/$name.log"
-}
+SAMPLE_ARGS=(--platform "$P" --confident-margin 20000)
+source "$HERE/sim_common.sh"
 
 sample "train_${P}_hg001_b37_35x" --ref "$B37" --region 20:100001-800000 --truth-source "$HG001_B37" \
   --random-snps-per-kb 0.2 --random-indels-per-kb 0.5 --coverage 35 --seed $((SEED + 1))

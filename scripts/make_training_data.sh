@@ -64,7 +64,6 @@ GRCH38=$SIM/grch38.chr20_and_21_10M.fa.gz
 HG19=$DATA/real/ucsc.hg19.chr20.unittest.fasta.gz
 HG001_B37=$SIM/HG001_GIAB_v3.3.2.b37_20_1-1Mb.vcf.gz
 HG001_HG19=$DATA/real/HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb.vcf.gz
-SIMULATE=(python3 "$HERE/simulate_sample.py")
 
 # Decoys: sequence absent from the alignment reference, so some reads mis-map.
 mkdir -p "$OUT/refs" "$OUT/logs"
@@ -76,20 +75,8 @@ DECOY_HG19=$OUT/refs/decoy_hg19_chr20_59.776-60.001Mb.fa
 TIMES=$OUT/timings.tsv
 [[ -s $TIMES ]] || printf 'sample\twall_s\n' > "$TIMES"
 
-# sample NAME ARGS...: simulate one sample unless it is already complete.
-sample() {
-  local name=$1
-  shift
-  if [[ -s $OUT/$name/sample.json ]]; then
-    echo "skip $name (sample.json exists)"
-    return
-  fi
-  echo "make $name"
-  local t0=$SECONDS
-  nice -n 10 "${SIMULATE[@]}" --out "$OUT/$name" --threads 2 "$@" 2>&1 \
-    | tee "$OUT/logs/$name.log"
-  printf '%s\t%s\n' "$name" $((SECONDS - t0)) >> "$TIMES"
-}
+SAMPLE_ARGS=()
+source "$HERE/sim_common.sh"
 
 T0=$SECONDS
 sample train_hg001_b37_hs20_60x --ref "$B37" --region 20:100001-800000 \
