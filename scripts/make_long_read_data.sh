@@ -24,16 +24,9 @@ fi
 OUT=$(mkdir -p "$1" && cd "$1" && pwd)
 P=$2
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-DATA=${DVCALL_DATA:-$(cd "$HERE/../../shared/data" 2>/dev/null && pwd)}
 for tool in samtools bcftools pbsim minimap2; do
   command -v $tool >/dev/null || { echo "missing $tool: apt-get install samtools bcftools pbsim minimap2" >&2; exit 2; }
 done
-SIM=$DATA/sim_sources
-B37=$SIM/hs37d5_chr20_1_1000000.fa.gz
-GRCH38=$SIM/grch38.chr20_and_21_10M.fa.gz
-HG19=$DATA/real/ucsc.hg19.chr20.unittest.fasta.gz
-HG001_B37=$SIM/HG001_GIAB_v3.3.2.b37_20_1-1Mb.vcf.gz
-HG001_HG19=$DATA/real/HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb.vcf.gz
 SEED=$([[ $P == hifi ]] && echo 40 || echo 50)
 mkdir -p "$OUT/logs"
 

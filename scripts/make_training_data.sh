@@ -57,13 +57,8 @@ if [[ $# -ne 1 ]]; then
 fi
 OUT=$(mkdir -p "$1" && cd "$1" && pwd)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-DATA=${DVCALL_DATA:-$(cd "$HERE/../../shared/data" 2>/dev/null && pwd)}
-SIM=$DATA/sim_sources
-B37=$SIM/hs37d5_chr20_1_1000000.fa.gz
-GRCH38=$SIM/grch38.chr20_and_21_10M.fa.gz
-HG19=$DATA/real/ucsc.hg19.chr20.unittest.fasta.gz
-HG001_B37=$SIM/HG001_GIAB_v3.3.2.b37_20_1-1Mb.vcf.gz
-HG001_HG19=$DATA/real/HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb.vcf.gz
+SAMPLE_ARGS=()
+source "$HERE/sim_common.sh"
 
 # Decoys: sequence absent from the alignment reference, so some reads mis-map.
 mkdir -p "$OUT/refs" "$OUT/logs"
@@ -74,9 +69,6 @@ DECOY_HG19=$OUT/refs/decoy_hg19_chr20_59.776-60.001Mb.fa
 
 TIMES=$OUT/timings.tsv
 [[ -s $TIMES ]] || printf 'sample\twall_s\n' > "$TIMES"
-
-SAMPLE_ARGS=()
-source "$HERE/sim_common.sh"
 
 T0=$SECONDS
 sample train_hg001_b37_hs20_60x --ref "$B37" --region 20:100001-800000 \

@@ -1,6 +1,15 @@
 # Sourced by make_training_data.sh and make_long_read_data.sh (which set OUT, HERE and optionally TIMES and
 # SAMPLE_ARGS, extra simulate_sample.py arguments for every sample).
 
+# The shared sources: $DVCALL_DATA, default ../shared/data beside the checkout.
+DATA=${DVCALL_DATA:-$(cd "$HERE/../../shared/data" 2>/dev/null && pwd)}
+SIM=$DATA/sim_sources
+B37=$SIM/hs37d5_chr20_1_1000000.fa.gz
+GRCH38=$SIM/grch38.chr20_and_21_10M.fa.gz
+HG19=$DATA/real/ucsc.hg19.chr20.unittest.fasta.gz
+HG001_B37=$SIM/HG001_GIAB_v3.3.2.b37_20_1-1Mb.vcf.gz
+HG001_HG19=$DATA/real/HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb.vcf.gz
+
 # sample NAME ARGS...: simulate one sample into $OUT/NAME unless its sample.json exists (resumable).
 sample() {
   local name=$1
