@@ -158,7 +158,7 @@ def main() -> None:
         for ds in datasets(args):
             runs = [(c, fn) for c, fn in callers if ds.platform == "illumina" or not c.startswith("dvcall ")]  # the ablation is Illumina's
             if args.sort_ablation and ds.platform != "illumina":
-                runs += [(f"dvcall whatshap HP, {label}", lambda d, out, tmp, f=flag: call_dvcall(d, out, args.model, f, whatshap_tagged(d, tmp)))
+                runs += [(f"dvcall whatshap HP, {label}", lambda d, out, tmp, f=flag: call_dvcall(d, out, args.model, (f,), whatshap_tagged(d, tmp)))
                          for label, flag in (("unsorted", "--no-sort-by-haplotypes"), ("sorted", "--sort-by-haplotypes"))]
             for caller, fn in runs:
                 out = os.path.join(tmp, f"call-{len(rows)}.vcf.gz")
