@@ -29,6 +29,9 @@ def _parse_shard(text: str) -> tuple[int, int]:
 @click.option("--truth-vcf", type=click.Path(), default=None, help="Training mode: tabix-indexed truth VCF used to label examples 0/1/2.")
 @click.option("--confident-bed", type=click.Path(), default=None, help="Training mode: only candidates overlapping these regions get examples.")
 @click.option("--downsample-fraction", type=float, default=0.0, show_default=True, help="Keep this fraction of read pairs (0 = all): trains across coverages.")
+@click.option("--drop-hp-fraction", type=float, default=0.0, show_default=True,
+              help="Training: draw this fraction of reads (picked by a hash of the name) as untagged, so a long-read model also "
+                   "learns reads that whatshap could not phase; 1 ignores every HP tag.")
 @click.option("--model", "model_dir", type=click.Path(), default=None,
               help="Make the examples this model expects: its pileup width, channels, realignment and sorting are the defaults. "
                    "Default: the --model-type's shipped model (in training mode, none if it is not shipped yet: the preset alone).")
@@ -37,7 +40,7 @@ def _parse_shard(text: str) -> tuple[int, int]:
               help="Also write this shard's gVCF reference blocks here (.tsv.gz), for `postprocess --gvcf-blocks`.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_bed, downsample_fraction, model_dir,
+def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_bed, downsample_fraction, drop_hp_fraction, model_dir,
                       gvcf_output, quiet, **settings_kwargs):
     """Find candidate variants and write one pileup example per alt-allele subset."""
     index, count = _parse_shard(shard)
@@ -45,7 +48,9 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
         raise InputError("training mode needs both --truth-vcf and --confident-bed")
     model_type, flags = setting_flags(settings_kwargs)
     _, info = resolve_model(model_type, model_dir, required=not truth_vcf)
-    base = MakeExamplesOptions(read_filter=ReadFilter(downsample_fraction=downsample_fraction))
+    if not 0 <= drop_hp_fraction <= 1:
+        raise InputError(f"--drop-hp-fraction {drop_hp_fraction} must be between 0 and 1")
+    base = MakeExamplesOptions(read_filter=ReadFilter(downsample_fraction=downsample_fraction), drop_hp_fraction=drop_hp_fraction)
     opts = make_examples_options(resolve_settings(model_type, info, **flags), base)
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
     stats = make_examples(ref, reads, output, list(regions), opts, index, count, training, progress=None if quiet else Progress('make_examples'),

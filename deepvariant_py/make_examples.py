@@ -15,7 +15,7 @@ from .examples_io import ExampleWriter, VariantInfo, write_sidecar
 from .gvcf import RefBlock, reference_blocks, write_blocks
 from .pileup import Canvas, PileupOptions, build_images, channel_enums
 from .read_events import encode_bases, extract_events
-from .reads import ReadFilter, fetch_reads, open_alignments
+from .reads import ReadFilter, fetch_reads, hp_dropped, open_alignments
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
 from .regions import Region, merge_regions, parse_regions, partition, shard
@@ -31,6 +31,9 @@ class MakeExamplesOptions:
     partition_size: int = 1000
     realign: bool = True
     realigner: RealignerOptions = field(default_factory=RealignerOptions)
+    drop_hp_fraction: float = 0.0
+    """Training augmentation: this fraction of reads is drawn as untagged (no HP), so a long-read model
+    also learns from reads whatshap could not phase, or a BAM that was never phased."""
 
 
 @dataclass
@@ -43,6 +46,7 @@ class TrainingInputs:
 class MakeExamplesStats:
     partitions: int = 0
     reads: int = 0
+    hp_tagged_reads: int = 0
     candidates: int = 0
     examples: int = 0
     seconds: float = 0.0
@@ -69,6 +73,7 @@ class PartitionResult:
     candidates: list[Candidate]
     canvas: Canvas | None
     n_reads: int
+    n_tagged: int  # reads with an HP tag of 1 or 2 (as drawn)
     ref_blocks: list[RefBlock]
 
 
@@ -82,7 +87,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
             codes = encode_bases(reference.fetch(region.contig, region.start, region.end))
             zeros = np.zeros(len(codes), np.int64)
             blocks = reference_blocks(region.contig, region.start, codes, zeros, zeros)
-        return PartitionResult([], None, 0, blocks)
+        return PartitionResult([], None, 0, 0, blocks)
     contig_len = reference.length(region.contig)
     if opts.realign:
         reads = realign_reads(reads, lambda s, e: reference.fetch(region.contig, s, e), contig_len, region.start, region.end, opts.realigner)
@@ -92,6 +97,8 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     ref_offset = max(0, lo)
     ref_seq = reference.fetch(region.contig, ref_offset, hi)
     events = extract_events(reads, ref_seq, ref_offset, opts.thresholds.min_base_quality)
+    if opts.drop_hp_fraction > 0:
+        events.hp[hp_dropped(reads, opts.drop_hp_fraction)] = 0
     counts, blocks = None, []
     if gvcf:
         codes = encode_bases(ref_seq[region.start - ref_offset:region.end - ref_offset])
@@ -100,7 +107,8 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds, counts)
     candidates = [c for c in candidates if c.start - hw >= 0 and c.start + hw + 1 <= contig_len]
     canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1, reads=reads) if candidates else None
-    return PartitionResult(candidates, canvas, len(reads), blocks)
+    n_tagged = int(np.count_nonzero((events.hp == 1) | (events.hp == 2)))
+    return PartitionResult(candidates, canvas, len(reads), n_tagged, blocks)
 
 
 def make_examples(ref_path: str, reads_path: str, output: str, region_specs: list[str], opts: MakeExamplesOptions,
@@ -123,6 +131,7 @@ def make_examples(ref_path: str, reads_path: str, output: str, region_specs: lis
             blocks += part.ref_blocks
             stats.partitions += 1
             stats.reads += n_reads
+            stats.hp_tagged_reads += part.n_tagged
             if candidates:
                 genotypes = labeler.genotypes(region, candidates) if labeler else [None] * len(candidates)
                 for cand, gt in zip(candidates, genotypes):

@@ -117,6 +117,15 @@ def fetch_reads(handle: pysam.AlignmentFile, region: Region, flt: ReadFilter) ->
     return reads
 
 
+def hp_dropped(reads: list[pysam.AlignedSegment], fraction: float) -> np.ndarray:
+    """Which reads to treat as untagged when dropping `fraction` of HP tags: chosen by a hash of the name
+    (unlike downsampling's), so the choice is the same in every partition and run."""
+    if fraction <= 0:
+        return np.zeros(len(reads), bool)
+    limit = int(fraction * 0xFFFFFFFF)
+    return np.fromiter((zlib.crc32(b"hp:" + r.query_name.encode()) <= limit for r in reads), bool, len(reads))
+
+
 def reservoir_sample(items: list, k: int, rng: np.random.RandomState) -> list:
     """Algorithm R, as DeepVariant caps reads per partition."""
     out = list(items[:k])

@@ -23,24 +23,40 @@ bash "$HERE/make_long_read_data.sh" "$WORK" "$P"
 EX=$WORK/examples_$P
 mkdir -p "$EX"
 JOBLIST=$EX/jobs.txt
-printf '%s\n' "train_${P}_hg001_b37_35x 1.0" "train_${P}_hg001_b37_35x 0.5" "train_${P}_hg001_hg19_30x 1.0" \
-  "train_${P}_hg001_hg19_30x 0.6" "train_${P}_grch38_30x 1.0" "train_${P}_grch38_30x 0.5" "tune_${P}_grch38_30x 1.0" > "$JOBLIST"
+# "sample fraction drop": coverage fraction (--downsample-fraction) and share of reads drawn untagged
+# (--drop-hp-fraction): the training BAMs carry truth HP tags on every read, users' BAMs are phased by
+# whatshap (some reads untagged) or not at all, so the model also sees partly and wholly untagged pileups.
+cat > "$JOBLIST" <<JOBS
+train_${P}_hg001_b37_35x 1.0 0
+train_${P}_hg001_b37_35x 0.5 0
+train_${P}_hg001_hg19_30x 1.0 0
+train_${P}_hg001_hg19_30x 0.6 0
+train_${P}_grch38_30x 1.0 0
+train_${P}_grch38_30x 0.5 0
+train_${P}_hg001_b37_35x 1.0 1
+train_${P}_hg001_hg19_30x 1.0 1
+train_${P}_grch38_30x 1.0 1
+train_${P}_hg001_b37_35x 0.5 0.3
+train_${P}_hg001_hg19_30x 0.6 0.3
+train_${P}_grch38_30x 0.5 0.3
+tune_${P}_grch38_30x 1.0 0
+JOBS
 
 make_one() {
-  local name=$1 frac=$2 dir=$WORK/$1
-  local out=$EX/${name}_f${frac}.tfrecord.gz
+  local name=$1 frac=$2 drop=$3 dir=$WORK/$1
+  local out=$EX/${name}_f${frac}_u${drop}.tfrecord.gz
   [[ -s $out.example_info.json ]] && return 0
   local ref
   ref=$(python3 -c "import json;print(json.load(open('$dir/sample.json'))['parameters']['ref'])")
   dvcall make-examples --model-type "$TYPE" --ref "$ref" --reads "$dir/reads.bam" --truth-vcf "$dir/truth.vcf.gz" \
-    --confident-bed "$dir/confident.bed" --regions "$dir/confident.bed" \
+    --confident-bed "$dir/confident.bed" --regions "$dir/confident.bed" --drop-hp-fraction "$drop" \
     --downsample-fraction "$( [[ $frac == 1.0 ]] && echo 0 || echo "$frac")" --examples "$out" --quiet
 }
 export -f make_one
 export WORK EX TYPE
-xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1"' < "$JOBLIST"
+xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 
-dvcall train --examples "$EX/train_*.tfrecord.gz" --tune-examples "$EX/tune_${P}_grch38_30x_f1.0.tfrecord.gz" \
+dvcall train --examples "$EX/train_*.tfrecord.gz" --tune-examples "$EX/tune_${P}_grch38_30x_f1.0_u0.tfrecord.gz" \
   --output "$WORK/model_$P" --epochs "$EPOCHS" --batch-size 128 ${INIT:+--init-model "$INIT"}
 dvcall train-merger --examples "$EX/train_*.tfrecord.gz" --model "$WORK/model_$P"
 mkdir -p "$MODEL"

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -89,3 +91,36 @@ def test_run_without_a_shipped_model_for_the_type_says_how_to_get_one(tmp_path, 
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and "no shipped model for --model-type ont" in result.output
     assert not os.path.exists(out)
+
+
+def _tagged_bam(tmp_path) -> str:
+    import pysam
+    out = str(tmp_path / "tagged.bam")
+    with pysam.AlignmentFile(BAM) as inp, pysam.AlignmentFile(out, "wb", template=inp) as dst:
+        for i, read in enumerate(inp.fetch("chr20", 10_002_000, 10_003_000)):
+            read.set_tag("HP", 1 + i % 2, "i")
+            dst.write(read)
+    pysam.index(out)
+    return out
+
+
+def test_dropping_hp_tags_for_training_is_by_read_and_repeatable(tmp_path):
+    from deepvariant_py.make_examples import process_partition
+    from deepvariant_py.reads import open_alignments
+    from deepvariant_py.reference import Reference
+    from deepvariant_py.regions import Region
+
+    reference = Reference(REF)
+    handle = open_alignments(_tagged_bam(tmp_path), reference)
+    region = Region("chr20", 10_002_000, 10_003_000)
+    base = make_examples_options(resolve_settings("pacbio", None, partition_size=1000))
+
+    def hp(fraction):
+        part = process_partition(handle, reference, region, replace(base, drop_hp_fraction=fraction))
+        return part.canvas.events.hp.copy()
+
+    tagged, none, half = hp(0.0), hp(1.0), hp(0.5)
+    assert set(tagged.tolist()) == {1, 2} and not none.any()
+    dropped = (half == 0)
+    assert 0.3 < dropped.mean() < 0.7 and np.array_equal(half[~dropped], tagged[~dropped])
+    assert np.array_equal(hp(0.5), half)  # the same reads every time
