@@ -124,3 +124,19 @@ def test_dropping_hp_tags_for_training_is_by_read_and_repeatable(tmp_path):
     dropped = (half == 0)
     assert 0.3 < dropped.mean() < 0.7 and np.array_equal(half[~dropped], tagged[~dropped])
     assert np.array_equal(hp(0.5), half)  # the same reads every time
+
+
+def test_run_warns_when_a_haplotype_model_gets_untagged_reads(tmp_path, caplog):
+    import logging
+    out = str(tmp_path / "o.vcf.gz")
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", out, "--model-type", "pacbio",
+                                           "--regions", "chr20:10,002,000-10,003,000", "--num-shards", "1"])
+    assert result.exit_code == 0, result.output
+    assert any("carry an HP tag" in r.getMessage() and "whatshap haplotag" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", _tagged_bam(tmp_path), "--output-vcf", out,
+                                           "--model-type", "pacbio", "--regions", "chr20:10,002,000-10,003,000", "--num-shards", "1"])
+    assert result.exit_code == 0, result.output
+    assert not any("carry an HP tag" in r.getMessage() for r in caplog.records)
