@@ -14,7 +14,7 @@ WORK=${2:-work_lr}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TYPE=$([[ $P == hifi ]] && echo pacbio || echo ont)
 MODEL=${3:-$HERE/../models/$([[ $P == hifi ]] && echo pacbio-hifi || echo ont)}
-EPOCHS=${EPOCHS:-8}
+EPOCHS=${EPOCHS:-$([[ $P == hifi ]] && echo 8 || echo 5)}
 JOBS=${JOBS:-2}
 INIT=${INIT_MODEL:-}  # fine-tune from this model instead of training from scratch
 export DVCALL_DATA=${DVCALL_DATA:-$HERE/../../shared/data}
@@ -42,13 +42,11 @@ train_${P}_hg001_hg19_30x 0.6 0.3
 train_${P}_grch38_30x 0.5 0.3
 tune_${P}_grch38_30x 1.0 0
 JOBS
-else  # ONT errors make ~10 candidates per true variant: fewer sets keep training to about an hour on 2 cores
+else  # ONT errors make ~10 candidates per true variant: three sets (97k examples) keep training to ~30 min on 2 cores
   cat > "$JOBLIST" <<JOBS
 train_${P}_hg001_b37_35x 1.0 0
 train_${P}_hg001_hg19_30x 1.0 0
 train_${P}_hg001_b37_35x 0.5 1
-train_${P}_hg001_hg19_30x 0.6 0.3
-train_${P}_grch38_30x 0.5 0
 tune_${P}_grch38_30x 1.0 0
 JOBS
 fi
@@ -67,10 +65,15 @@ export -f make_one
 export WORK EX TYPE
 xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 
+# ONT's examples (~17 GB decoded) do not fit in memory: stream them from disk every epoch.
 dvcall train --examples "$EX/train_*.tfrecord.gz" --tune-examples "$EX/tune_${P}_grch38_30x_f1.0_u0.tfrecord.gz" \
-  --output "$WORK/model_$P" --epochs "$EPOCHS" --batch-size 128 ${INIT:+--init-model "$INIT"}
-dvcall train-merger --examples "$EX/train_*.tfrecord.gz" --model "$WORK/model_$P"
+  --output "$WORK/model_$P" --epochs "$EPOCHS" --batch-size 128 ${INIT:+--init-model "$INIT"} $([[ $P == ont ]] && echo --no-cache)
 mkdir -p "$MODEL"
-cp "$WORK/model_$P/model.keras" "$WORK/model_$P/model_info.json" "$WORK/model_$P/training_log.csv" \
-  "$WORK/model_$P/merger.keras" "$WORK/model_$P/merger_info.json" "$MODEL/"
+cp "$WORK/model_$P/model.keras" "$WORK/model_$P/model_info.json" "$WORK/model_$P/training_log.csv" "$MODEL/"
+# The merger needs a few hundred two-alt training sites; ONT's three sets give ~100, too few (it lowered
+# INDEL F1 0.924 -> 0.857 on the test sample), so the ONT model uses the min rule.
+if [[ $P == hifi ]]; then
+  dvcall train-merger --examples "$EX/train_*.tfrecord.gz" --model "$WORK/model_$P"
+  cp "$WORK/model_$P/merger.keras" "$WORK/model_$P/merger_info.json" "$MODEL/"
+fi
 echo "model written to $MODEL"
