@@ -45,7 +45,7 @@ EXTRA_CHANNELS = ("haplotype", "none")
 
 
 def _setting_options() -> list:
-    """Flags that override the --model-type preset and the model (None = not given): (option, settings key)."""
+    """--model-type and the flags that override it and the model (each None when not given)."""
     from deepvariant_py.pileup import ALT_ALIGNED_MODES
     from deepvariant_py.presets import MODEL_TYPES
 
@@ -82,10 +82,10 @@ def setting_options(func):
 
 def setting_flags(kwargs: dict) -> tuple[str, dict]:
     """Pop the preset flags out of a command's kwargs: (model type, {settings key: value or None})."""
+    from deepvariant_py.presets import SETTING_KEYS
+
     model_type = kwargs.pop("model_type")
-    channels = kwargs.pop("channels")
-    flags = {key: kwargs.pop(key) for key in ("realign", "alt_aligned_pileup", "sort_by_haplotypes", "pileup_width",
-                                              "partition_size", "max_reads_per_partition", "min_mapping_quality",
-                                              "vsc_min_fraction_snps", "vsc_min_fraction_indels")}
+    channels = kwargs.pop("channels")  # the one setting whose flag is not named after its key
+    flags = {key: kwargs.pop(key) for key in SETTING_KEYS if key != "hp_channel"}
     flags["hp_channel"] = None if channels is None else channels == "haplotype"
     return model_type, flags

@@ -13,7 +13,7 @@ from .candidates import Candidate, CandidateThresholds, count_alleles, find_cand
 from .errors import InputError
 from .examples_io import ExampleWriter, VariantInfo, write_sidecar
 from .gvcf import RefBlock, reference_blocks, write_blocks
-from .pileup import Canvas, PileupOptions, build_images, channel_enums
+from .pileup import Canvas, PileupOptions, build_images, channel_enums, hp_groups
 from .read_events import encode_bases, extract_events
 from .reads import ReadFilter, fetch_reads, hp_dropped, open_alignments
 from .realigner import RealignerOptions, realign_reads
@@ -107,7 +107,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds, counts)
     candidates = [c for c in candidates if c.start - hw >= 0 and c.start + hw + 1 <= contig_len]
     canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1, reads=reads) if candidates else None
-    n_tagged = int(np.count_nonzero((events.hp == 1) | (events.hp == 2)))
+    n_tagged = int(np.count_nonzero(hp_groups(events.hp) < 2))
     return PartitionResult(candidates, canvas, len(reads), n_tagged, blocks)
 
 

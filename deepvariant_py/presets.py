@@ -54,7 +54,7 @@ def model_look(info: dict) -> dict:
     Models from before settings were recorded were trained without realignment or sorting."""
     channels = list(info.get("channels", []))
     recorded = info.get("settings", {})
-    look = {
+    return {
         "pileup_width": int(info["shape"][1]),
         "hp_channel": HP_CHANNEL_ENUM in channels,
         "realign": bool(recorded.get("realign", False)),
@@ -62,7 +62,6 @@ def model_look(info: dict) -> dict:
         "alt_aligned_pileup": recorded.get("alt_aligned_pileup",
                                            "diff_channels" if set(DIFF_CHANNEL_ENUMS) <= set(channels) else "none"),
     }
-    return look
 
 
 def resolve_settings(model_type: str, info: dict | None, **flags) -> dict:
@@ -86,9 +85,9 @@ def make_examples_options(settings: dict, base: MakeExamplesOptions | None = Non
                             max_reads_per_partition=settings["max_reads_per_partition"]),
         thresholds=replace(base.thresholds, min_fraction_snps=settings["vsc_min_fraction_snps"],
                            min_fraction_indels=settings["vsc_min_fraction_indels"]),
-        pileup=replace(base.pileup, width=settings["pileup_width"], min_mapping_quality=settings["min_mapping_quality"], alt_aligned_pileup=settings["alt_aligned_pileup"],
-                       sort_by_haplotypes=settings["sort_by_haplotypes"], hp_channel=settings["hp_channel"]))
-
+        pileup=replace(base.pileup, width=settings["pileup_width"], min_mapping_quality=settings["min_mapping_quality"],
+                       alt_aligned_pileup=settings["alt_aligned_pileup"], sort_by_haplotypes=settings["sort_by_haplotypes"],
+                       hp_channel=settings["hp_channel"]))
 
 
 def resolve_model(model_type: str, model_dir: str | None, required: bool = True) -> tuple[str | None, dict | None]:

@@ -108,8 +108,7 @@ def fetch_reads(handle: pysam.AlignmentFile, region: Region, flt: ReadFilter) ->
             pysam.set_verbosity(save)
     if flt.downsample_fraction > 0:
         # Hash the fragment name so both mates and every partition a read spans make the same choice.
-        limit = int(flt.downsample_fraction * 0xFFFFFFFF)
-        reads = [r for r in reads if zlib.crc32(r.query_name.encode()) <= limit]
+        reads = [r for r, keep in zip(reads, names_below(reads, flt.downsample_fraction)) if keep]
     cap = flt.max_reads_per_partition
     if cap > 0 and len(reads) > cap:
         reads = reservoir_sample(reads, cap, np.random.RandomState(RESERVOIR_SEED))
@@ -117,13 +116,16 @@ def fetch_reads(handle: pysam.AlignmentFile, region: Region, flt: ReadFilter) ->
     return reads
 
 
-def hp_dropped(reads: list[pysam.AlignedSegment], fraction: float) -> np.ndarray:
-    """Which reads to treat as untagged when dropping `fraction` of HP tags: chosen by a hash of the name
-    (unlike downsampling's), so the choice is the same in every partition and run."""
-    if fraction <= 0:
-        return np.zeros(len(reads), bool)
+def names_below(reads: list[pysam.AlignedSegment], fraction: float, salt: bytes = b"") -> np.ndarray:
+    """A `fraction` of the reads picked by a hash of `salt` + name: the same choice for both mates, in every
+    partition and run; a different salt picks independently."""
     limit = int(fraction * 0xFFFFFFFF)
-    return np.fromiter((zlib.crc32(b"hp:" + r.query_name.encode()) <= limit for r in reads), bool, len(reads))
+    return np.fromiter((zlib.crc32(salt + r.query_name.encode()) <= limit for r in reads), bool, len(reads))
+
+
+def hp_dropped(reads: list[pysam.AlignedSegment], fraction: float) -> np.ndarray:
+    """Which reads to treat as untagged when dropping `fraction` of HP tags (independent of downsampling)."""
+    return names_below(reads, fraction, b"hp:") if fraction > 0 else np.zeros(len(reads), bool)
 
 
 def reservoir_sample(items: list, k: int, rng: np.random.RandomState) -> list:
