@@ -80,6 +80,14 @@ def setting_options(func):
     return func
 
 
+def haplotype_resolution_option(func):
+    """--haplotype-resolution/--no-haplotype-resolution, shared by run and postprocess."""
+    return click.option(
+        "--haplotype-resolution/--no-haplotype-resolution", default=True, show_default=True,
+        help="Where overlapping calls put more than two alleles on a base (e.g. a SNP inside a homozygous deletion), "
+             "genotype them jointly and keep the best combination two haplotypes can carry (DESIGN §9.4).")(func)
+
+
 def setting_flags(kwargs: dict) -> tuple[str, dict]:
     """Pop the preset flags out of a command's kwargs: (model type, {settings key: value or None})."""
     from deepvariant_py.presets import SETTING_KEYS

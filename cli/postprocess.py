@@ -5,7 +5,7 @@ from deepvariant_py.merger import MERGE_MODES, load_merger
 from deepvariant_py.model import default_model_dir
 from deepvariant_py.postprocess import postprocess
 
-from .common import command_line, user_errors
+from .common import command_line, haplotype_resolution_option, user_errors
 
 
 @click.command("postprocess")
@@ -16,14 +16,16 @@ from .common import command_line, user_errors
 @click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory whose multi-allelic merger to use. Default: the shipped Illumina WGS model.")
 @click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
               help="Merge multi-allelic sites with the model's trained network, DeepVariant's min rule, or auto (network if the model has one).")
+@haplotype_resolution_option
 @click.option("--gvcf-blocks", default=None, help="Reference blocks from `make-examples --gvcf` (path, glob or comma-separated list); needed for --output-gvcf.")
 @click.option("--output-gvcf", type=click.Path(), default=None, help="Also write a gVCF (.g.vcf.gz), tabix-indexed.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic_merge, gvcf_blocks, output_gvcf, quiet):
+def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic_merge, haplotype_resolution, gvcf_blocks,
+                    output_gvcf, quiet):
     """Merge per-subset probabilities into genotypes and write the VCF."""
     merger = load_merger(multiallelic_merge, model_dir or default_model_dir())
     stats = postprocess(calls, ref, output_vcf, sample_name, command_line(), merger=merger,
-                        gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf)
+                        gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf, resolve_haplotypes=haplotype_resolution)
     if not quiet:
         click.echo(f"dvcall: {stats.sites} sites ({stats.pass_snps} PASS SNPs, {stats.pass_indels} PASS indels) -> {output_vcf}", err=True)

@@ -346,7 +346,7 @@ def pair_training_rows(sites: Sequence[LabelledSite]) -> tuple[np.ndarray, np.nd
 
 
 def called_genotype(site: LabelledSite, merger: Callable | None) -> tuple[int, int]:
-    """The genotype postprocess would write (allele indices into the site's full alt list), as in site_record."""
+    """The genotype postprocess would write (allele indices into the site's full alt list), as in site_genotypes."""
     kept = site.kept
     if site.n_alts == 1:
         probs = np.asarray(site.images[(0,)])

@@ -42,6 +42,7 @@ class RunOptions:
     command: str | None = None
     settings: dict = field(default_factory=dict)  # make_examples settings the user gave (presets.SETTING_KEYS)
     multiallelic_merge: str = "auto"
+    haplotype_resolution: bool = True
     make_examples: MakeExamplesOptions = field(default_factory=MakeExamplesOptions)
 
 
@@ -151,7 +152,8 @@ def run_pipeline(opts: RunOptions) -> dict:
             log.info("call_variants: %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
         summary["call_variants_seconds"] = round(cv.seconds, 2)
         pp = postprocess(calls_path, opts.ref, opts.output_vcf, sample, opts.command, merger=merger,
-                         gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None, output_gvcf=opts.output_gvcf)
+                         gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None, output_gvcf=opts.output_gvcf,
+                         resolve_haplotypes=opts.haplotype_resolution)
         summary["postprocess_seconds"] = round(pp.seconds, 2)
         summary["sites"], summary["pass_snps"], summary["pass_indels"] = pp.sites, pp.pass_snps, pp.pass_indels
         if opts.report:

@@ -9,8 +9,9 @@ import numpy as np
 
 from .examples_io import VariantInfo, expand_paths, read_calls
 from .errors import InputError
-from .genotypes import call_genotype, merge_min_rule, prune_alts, simplify_alleles
+from .genotypes import GenotypeCall, call_genotype, merge_min_rule, prune_alts, simplify_alleles
 from .gvcf import gvcf_records, read_blocks
+from .haplotypes import resolve_overlaps
 from .reference import Reference
 from .vcf import VcfRecord, make_header, write_vcf
 
@@ -28,8 +29,23 @@ class PostprocessStats:
     seconds: float = 0.0
 
 
-def site_record(variant: VariantInfo, images: dict[tuple[int, ...], tuple[float, float, float]], merger=None) -> VcfRecord:
-    """One VCF record from all images of a candidate."""
+@dataclass
+class Site:
+    """One candidate's genotype distribution over its kept alleles, before it becomes a record."""
+
+    variant: VariantInfo
+    ref: str
+    alts: list[str]
+    ad: list[int]
+    probs: np.ndarray
+
+    @property
+    def span(self) -> tuple[str, int, int]:
+        return self.variant.contig, self.variant.start, self.variant.start + len(self.ref)
+
+
+def site_genotypes(variant: VariantInfo, images: dict[tuple[int, ...], tuple[float, float, float]], merger=None) -> Site:
+    """Merge all images of a candidate into one distribution over its alleles (pruned, simplified)."""
     n_alts = len(variant.alts)
     if n_alts == 1:
         kept = [0]
@@ -37,14 +53,22 @@ def site_record(variant: VariantInfo, images: dict[tuple[int, ...], tuple[float,
     else:
         kept = prune_alts({s[0]: p for s, p in images.items() if len(s) == 1}, n_alts)
         probs = merger(images, kept, n_alts) if merger else merge_min_rule(images, kept)
-    alts = [variant.alts[i] for i in kept]
     ad = [variant.allele_depths[0]] + [variant.allele_depths[i + 1] for i in kept]
-    ref, alts = simplify_alleles(variant.ref, alts)
-    call = call_genotype(probs)
+    ref, alts = simplify_alleles(variant.ref, [variant.alts[i] for i in kept])
+    return Site(variant, ref, alts, ad, probs)
+
+
+def site_record(site: Site, resolved: np.ndarray | None = None) -> VcfRecord:
+    """The VCF record of a site. `resolved`: its probabilities after overlapping calls were made consistent,
+    which set GT and PL; GQ and QUAL stay the site's own (as DeepVariant does)."""
+    call = call_genotype(site.probs)
+    if resolved is not None:
+        joint = call_genotype(resolved)
+        call = GenotypeCall(joint.genotype, call.gq, call.qual, joint.pl)
     gt: tuple[int, int] | None = call.genotype
-    if sum(ad) == 0:
+    if sum(site.ad) == 0:
         flt, gt = "NoCall", None
-        call = type(call)((0, 0), 0, call.qual, tuple(0 for _ in call.pl))
+        call = GenotypeCall((0, 0), 0, call.qual, tuple(0 for _ in call.pl))
     elif call.genotype == (0, 0):
         flt = "RefCall"
         if call.gq < HOMREF_MIN_GQ:
@@ -53,13 +77,24 @@ def site_record(variant: VariantInfo, images: dict[tuple[int, ...], tuple[float,
         flt = "LowQual"
     else:
         flt = "PASS"
-    depth = variant.depth
-    vafs = [a / depth if depth else 0.0 for a in ad[1:]]
-    return VcfRecord(variant.contig, variant.start, ref, alts, call.qual, flt, gt, call.gq, depth, ad, vafs, list(call.pl))
+    depth = site.variant.depth
+    vafs = [a / depth if depth else 0.0 for a in site.ad[1:]]
+    v = site.variant
+    return VcfRecord(v.contig, v.start, site.ref, site.alts, call.qual, flt, gt, call.gq, depth, site.ad, vafs, list(call.pl))
+
+
+def site_records(sites: list[Site], resolve: bool = True) -> list[VcfRecord]:
+    """Records of sites in reference order; with `resolve`, overlapping calls that put more than two alleles
+    on a base are resolved jointly (haplotypes.resolve_overlaps)."""
+    if not resolve:
+        return [site_record(s) for s in sites]
+    resolved = resolve_overlaps([s.span for s in sites], [s.probs for s in sites])
+    return [site_record(s, r if r is not s.probs else None) for s, r in zip(sites, resolved)]
 
 
 def postprocess(calls: str, ref_path: str, output_vcf: str, sample: str, command: str | None = None, merger=None,
-                gvcf_blocks: str | None = None, output_gvcf: str | None = None) -> PostprocessStats:
+                gvcf_blocks: str | None = None, output_gvcf: str | None = None, resolve_haplotypes: bool = True
+                ) -> PostprocessStats:
     """Read every call file, build one record per site in reference order, write VCF + index (and, given the
     reference blocks from make_examples, the gVCF)."""
     t0 = time.time()
@@ -69,7 +104,8 @@ def postprocess(calls: str, ref_path: str, output_vcf: str, sample: str, command
     for rec in read_calls(expand_paths(calls)):
         key = (rec.variant.contig, rec.variant.start)
         sites.setdefault(key, (rec.variant, {}))[1][rec.alt_indices] = rec.probabilities
-    records = [site_record(v, imgs, merger) for _, (v, imgs) in sorted(sites.items(), key=lambda kv: (order.get(kv[0][0], 1 << 30), kv[0][1]))]
+    ordered = sorted(sites.items(), key=lambda kv: (order.get(kv[0][0], 1 << 30), kv[0][1]))
+    records = site_records([site_genotypes(v, imgs, merger) for _, (v, imgs) in ordered], resolve_haplotypes)
     if output_gvcf:
         if not gvcf_blocks:
             raise InputError("--output-gvcf needs the reference blocks that make-examples wrote with --gvcf")

@@ -10,7 +10,7 @@ import pytest
 from builders import write_fasta
 from deepvariant_py.errors import OutputError
 from deepvariant_py.examples_io import VariantInfo
-from deepvariant_py.postprocess import site_record
+from deepvariant_py.postprocess import site_genotypes, site_record
 from deepvariant_py.reference import Reference
 from deepvariant_py.vcf import VcfRecord, make_header, qual_one_decimal, write_vcf
 
@@ -170,7 +170,7 @@ def snp(depth=10, ad=(6, 4)):
 
 
 def test_site_record_pass_het():
-    rec = site_record(snp(), {(0,): (0.10, 0.85, 0.05)})
+    rec = site_record(site_genotypes(snp(), {(0,): (0.10, 0.85, 0.05)}))
     assert rec.filter == "PASS" and rec.genotype == (0, 1)
     assert rec.gq == 8 and rec.qual == 10.0 and rec.pl == [9, 0, 12]
     assert rec.depth == 10 and rec.allele_depths == [6, 4] and rec.vafs == [0.4]
@@ -178,33 +178,33 @@ def test_site_record_pass_het():
 
 
 def test_site_record_refcall_low_gq_is_no_call():
-    rec = site_record(snp(), {(0,): (0.95, 0.04, 0.01)})  # GQ = round(13.01) = 13 < 20
+    rec = site_record(site_genotypes(snp(), {(0,): (0.95, 0.04, 0.01)}))  # GQ = round(13.01) = 13 < 20
     assert rec.filter == "RefCall" and rec.genotype is None and rec.gq == 13
 
 
 def test_site_record_refcall_confident_keeps_genotype():
-    rec = site_record(snp(), {(0,): (0.995, 0.004, 0.001)})  # GQ = round(23.01) = 23
+    rec = site_record(site_genotypes(snp(), {(0,): (0.995, 0.004, 0.001)}))  # GQ = round(23.01) = 23
     assert rec.filter == "RefCall" and rec.genotype == (0, 0) and rec.gq == 23
 
 
 def test_site_record_refcall_gq_boundary():
     p = 1 - 10 ** -2.0  # GQ exactly 20: not below 20, genotype kept
-    rec = site_record(snp(), {(0,): (p, (1 - p) / 2, (1 - p) / 2)})
+    rec = site_record(site_genotypes(snp(), {(0,): (p, (1 - p) / 2, (1 - p) / 2)}))
     assert rec.gq == 20 and rec.genotype == (0, 0)
     p = 1 - 10 ** -1.9  # GQ 19
-    rec = site_record(snp(), {(0,): (p, (1 - p) / 2, (1 - p) / 2)})
+    rec = site_record(site_genotypes(snp(), {(0,): (p, (1 - p) / 2, (1 - p) / 2)}))
     assert rec.gq == 19 and rec.genotype is None
 
 
 def test_site_record_zero_ad_is_nocall():
-    rec = site_record(snp(depth=3, ad=(0, 0)), {(0,): (0.0, 0.1, 0.9)})
+    rec = site_record(site_genotypes(snp(depth=3, ad=(0, 0)), {(0,): (0.0, 0.1, 0.9)}))
     assert rec.filter == "NoCall" and rec.genotype is None and rec.gq == 0
     assert rec.pl == [0, 0, 0] and rec.allele_depths == [0, 0]
 
 
 def test_site_record_low_qual():
     # Un-normalised probabilities (used directly for bi-allelic sites): GT 0/1 but QUAL = -10 log10 .8 = 0.97 < 1
-    rec = site_record(snp(), {(0,): (0.1, 0.2, 0.0)})
+    rec = site_record(site_genotypes(snp(), {(0,): (0.1, 0.2, 0.0)}))
     assert rec.genotype == (0, 1) and rec.filter == "LowQual"
     assert rec.qual == pytest.approx(0.9691001)
 
@@ -219,7 +219,7 @@ def test_site_record_multiallelic_prunes_reindexes_and_simplifies():
         (0, 2): (0.05, 0.15, 0.80),
         (1, 2): (0.0, 0.0, 1.0),
     }
-    rec = site_record(variant, images)
+    rec = site_record(site_genotypes(variant, images))
     # kept alts CAG, TG share the suffix G with TAG -> TA / CA, T
     assert rec.ref == "TA" and rec.alts == ["CA", "T"]
     assert rec.allele_depths == [5, 3, 2] and rec.depth == 14

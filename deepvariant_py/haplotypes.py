@@ -1,0 +1,91 @@
+"""Overlapping calls made consistent with a diploid genome (DESIGN §9.4).
+
+Each candidate is genotyped on its own, so a homozygous deletion and a heterozygous SNP inside it can both
+be called although no diploid genome carries three alleles at one base. Where the calls of an overlapping
+group put more than two non-reference alleles on some base, every joint genotype configuration that fits is
+scored by the calls' own probabilities; when the best configuration is also every call's most likely
+genotype after marginalising over the others, those marginals replace the calls' probabilities.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from .genotypes import genotype_pairs
+
+PLOIDY = 2
+MAX_CALLS = 12
+"""Larger groups are left as they are (DeepVariant's limit)."""
+MAX_CONFIGURATIONS = 1 << 20
+"""Guard for groups of multi-allelic calls, whose configurations multiply faster than 3 per call."""
+_MIN_PROB = 1.25e-10
+
+
+def _alt_copies(n_genotypes: int) -> np.ndarray:
+    """Non-reference alleles in each genotype, VCF order."""
+    n_alleles = int(round((math.sqrt(8 * n_genotypes + 1) - 1) / 2))
+    return np.array([(a > 0) + (b > 0) for a, b in genotype_pairs(n_alleles)], np.int64)
+
+
+def overlapping_groups(spans: list[tuple[str, int, int]]) -> list[list[int]]:
+    """Indices of calls, sorted by (contig, start), grouped where reference spans [start, end) overlap."""
+    groups: list[list[int]] = []
+    contig, end = None, -1
+    for i, (c, s, e) in enumerate(spans):
+        if c == contig and s < end:
+            groups[-1].append(i)
+            end = max(end, e)
+        else:
+            groups.append([i])
+            contig, end = c, e
+    return groups
+
+
+def resolve_group(spans: list[tuple[int, int]], probs: list[np.ndarray]) -> list[np.ndarray] | None:
+    """Marginal genotype probabilities of calls that overlap, or None when they already fit two haplotypes,
+    the group is too large, or the joint best disagrees with some call's marginal best."""
+    n = len(probs)
+    copies = [_alt_copies(len(p)) for p in probs]
+    lo = min(s for s, _ in spans)
+    cover = np.zeros((n, max(e for _, e in spans) - lo), np.int64)
+    for i, (s, e) in enumerate(spans):
+        cover[i, s - lo:e - lo] = 1
+    current = np.array([copies[i][int(np.argmax(p))] for i, p in enumerate(probs)])
+    if (current @ cover).max() <= PLOIDY:
+        return None
+    sizes = [len(p) for p in probs]
+    if n > MAX_CALLS or math.prod(sizes) > MAX_CONFIGURATIONS:
+        return None
+    configs = np.array(list(itertools.product(*(range(k) for k in sizes))), np.int64)
+    alt = np.stack([copies[i][configs[:, i]] for i in range(n)], axis=1)
+    fits = (alt @ cover).max(axis=1) <= PLOIDY
+    log_p = [np.log(np.maximum(np.asarray(p, float), _MIN_PROB)) for p in probs]
+    score = np.sum([log_p[i][configs[:, i]] for i in range(n)], axis=0)
+    score[~fits] = -np.inf
+    best = configs[int(np.argmax(score))]
+    weight = np.exp(score - score.max())
+    marginals = []
+    for i in range(n):
+        m = np.bincount(configs[:, i], weights=weight, minlength=sizes[i])
+        m /= m.sum()
+        if int(np.argmax(m)) != best[i]:
+            return None
+        marginals.append(m)
+    return marginals
+
+
+def resolve_overlaps(spans: list[tuple[str, int, int]], probs: list[np.ndarray]) -> list[np.ndarray]:
+    """Each call's genotype probabilities, replaced by the group's marginals where overlapping calls
+    conflicted and could be resolved. Calls whose best genotype is hom-ref take no part."""
+    out = list(probs)
+    for group in overlapping_groups(spans):
+        members = [i for i in group if int(np.argmax(probs[i])) != 0]
+        if len(members) < 2:
+            continue
+        resolved = resolve_group([spans[i][1:] for i in members], [probs[i] for i in members])
+        if resolved is not None:
+            for i, m in zip(members, resolved):
+                out[i] = m
+    return out
