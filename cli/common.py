@@ -60,7 +60,8 @@ def _setting_options() -> list:
                           "(diff_channels) or as extra rows (rows). Default: as the model was trained."),
         click.option("--sort-by-haplotypes/--no-sort-by-haplotypes", default=None,
                      help="Group pileup rows by the reads' HP tag (HP=1, HP=2, then untagged), by start within a group. "
-                          "Default: as the model was trained (on for pacbio and ont)."),
+                          "Default: off: dvcall's network pools over reads, so row order changes no call (the HP tag reaches it through "
+                          "--channels haplotype)."),
         click.option("--channels", type=click.Choice(EXTRA_CHANNELS), default=None,
                      help="Extra pileup channel after the six: 'haplotype' (the read's HP tag: 0 none, 127 HP=1, 254 HP=2) or "
                           "'none'. Default: the model's channels."),

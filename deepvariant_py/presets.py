@@ -3,8 +3,12 @@
 A make_examples setting comes from, in order of precedence:
 1. the user's flag, when given;
 2. the model, for what decides how its examples must look: pileup width (its input shape), the HP channel
-   and ALT-aligned channels (its channel list), realignment and haplotype sorting (recorded at training);
-3. the preset of the model type: candidate thresholds, partitioning, read caps and filters.
+   and ALT-aligned channels (its channel list), realignment (recorded at training);
+3. the preset of the model type: candidate thresholds, partitioning, read caps and filters, haplotype sorting.
+
+Haplotype sorting is off in every preset: the read-set network pools over reads, so the order of the rows
+cannot change a call (tests/test_model.py pins it; measured on whatshap-tagged HiFi and ONT: identical VCFs).
+The HP tag reaches the model through the HP channel instead.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ class Preset:
     settings: dict
 
 
-_LONG_READS = dict(realign=False, alt_aligned_pileup="diff_channels", sort_by_haplotypes=True, hp_channel=True,
+_LONG_READS = dict(realign=False, alt_aligned_pileup="diff_channels", sort_by_haplotypes=False, hp_channel=True,
                    pileup_width=199, partition_size=25000, max_reads_per_partition=600)
 PRESETS = {
     "illumina": Preset("illumina-wgs", dict(
@@ -34,7 +38,8 @@ PRESETS = {
         partition_size=1000, max_reads_per_partition=1500, min_mapping_quality=5,
         vsc_min_fraction_snps=0.12, vsc_min_fraction_indels=0.06)),
     # DeepVariant's PACBIO and ONT_R104 presets: no short-read realigner (reads > 500 bp are skipped anyway),
-    # reads sorted by HP with an HP channel, wider partitions with fewer reads, stricter indel fraction.
+    # an HP channel (DeepVariant also sorts rows by HP; see above), wider partitions with fewer reads, stricter
+    # indel fraction.
     "pacbio": Preset("pacbio-hifi", dict(_LONG_READS, min_mapping_quality=1,
                                          vsc_min_fraction_snps=0.12, vsc_min_fraction_indels=0.12)),
     "ont": Preset("ont", dict(_LONG_READS, min_mapping_quality=5,
@@ -51,14 +56,14 @@ def preset(model_type: str) -> Preset:
 
 def model_look(info: dict) -> dict:
     """Settings a model fixes: read off its input shape and channels, plus those recorded at training.
-    Models from before settings were recorded were trained without realignment or sorting."""
+    Models from before settings were recorded were trained without realignment. Row order is not part of the
+    look: the network pools over reads."""
     channels = list(info.get("channels", []))
     recorded = info.get("settings", {})
     return {
         "pileup_width": int(info["shape"][1]),
         "hp_channel": HP_CHANNEL_ENUM in channels,
         "realign": bool(recorded.get("realign", False)),
-        "sort_by_haplotypes": bool(recorded.get("sort_by_haplotypes", False)),
         "alt_aligned_pileup": recorded.get("alt_aligned_pileup",
                                            "diff_channels" if set(DIFF_CHANNEL_ENUMS) <= set(channels) else "none"),
     }

@@ -25,9 +25,9 @@ BED = os.path.join(DATA, "NA12878_confident.chr20_10.000-10.011Mb.bed")
 @pytest.mark.parametrize("model_type, expected", [
     ("illumina", dict(realign=True, alt="diff_channels", sort=False, hp=False, width=221, partition=1000, reads=1500,
                       mapq=5, snps=0.12, indels=0.06, channels=[1, 2, 3, 4, 5, 6, 9, 10])),
-    ("pacbio", dict(realign=False, alt="diff_channels", sort=True, hp=True, width=199, partition=25000, reads=600,
+    ("pacbio", dict(realign=False, alt="diff_channels", sort=False, hp=True, width=199, partition=25000, reads=600,
                     mapq=1, snps=0.12, indels=0.12, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
-    ("ont", dict(realign=False, alt="diff_channels", sort=True, hp=True, width=199, partition=25000, reads=600,
+    ("ont", dict(realign=False, alt="diff_channels", sort=False, hp=True, width=199, partition=25000, reads=600,
                  mapq=5, snps=0.08, indels=0.12, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
 ])
 def test_each_preset_sets_its_sequencers_defaults(model_type, expected):
@@ -44,9 +44,9 @@ def test_each_preset_sets_its_sequencers_defaults(model_type, expected):
 def test_explicit_flags_win_over_preset_and_model():
     info = {"shape": [100, 199, 9], "channels": [1, 2, 3, 4, 5, 6, 7, 9, 10],
             "settings": {"realign": False, "alt_aligned_pileup": "diff_channels", "sort_by_haplotypes": True}}
-    s = resolve_settings("pacbio", info, realign=True, sort_by_haplotypes=False, hp_channel=False, pileup_width=221,
+    s = resolve_settings("pacbio", info, realign=True, sort_by_haplotypes=True, hp_channel=False, pileup_width=221,
                          min_mapping_quality=20, vsc_min_fraction_indels=0.3, max_reads_per_partition=None)
-    assert (s["realign"], s["sort_by_haplotypes"], s["hp_channel"], s["pileup_width"]) == (True, False, False, 221)
+    assert (s["realign"], s["sort_by_haplotypes"], s["hp_channel"], s["pileup_width"]) == (True, True, False, 221)
     assert (s["min_mapping_quality"], s["vsc_min_fraction_indels"]) == (20, 0.3)
     assert s["max_reads_per_partition"] == 600  # None = not given: the preset's
 
@@ -55,8 +55,8 @@ def test_model_decides_how_its_examples_look_and_preset_the_rest():
     long_read_model = {"shape": [100, 199, 7], "channels": [1, 2, 3, 4, 5, 6, 7],
                        "settings": {"realign": False, "alt_aligned_pileup": "none", "sort_by_haplotypes": True}}
     s = resolve_settings("illumina", long_read_model)
-    assert (s["pileup_width"], s["hp_channel"], s["alt_aligned_pileup"], s["realign"], s["sort_by_haplotypes"]) == (
-        199, True, "none", False, True)
+    assert (s["pileup_width"], s["hp_channel"], s["alt_aligned_pileup"], s["realign"]) == (199, True, "none", False)
+    assert s["sort_by_haplotypes"] is False  # row order is not part of a model's look: the preset's
     assert (s["partition_size"], s["vsc_min_fraction_indels"]) == (1000, 0.06)  # thresholds stay the preset's
     legacy = resolve_settings("illumina", {"shape": [100, 221, 6], "channels": [1, 2, 3, 4, 5, 6]})
     assert (legacy["realign"], legacy["alt_aligned_pileup"], legacy["hp_channel"]) == (False, "none", False)
