@@ -76,16 +76,15 @@ def resolve_group(spans: list[tuple[int, int]], probs: list[np.ndarray]) -> list
     return marginals
 
 
-def resolve_overlaps(spans: list[tuple[str, int, int]], probs: list[np.ndarray]) -> list[np.ndarray]:
-    """Each call's genotype probabilities, replaced by the group's marginals where overlapping calls
+def resolve_overlaps(spans: list[tuple[str, int, int]], probs: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """{call index: its marginal genotype probabilities} for the calls of every overlapping group that
     conflicted and could be resolved. Calls whose best genotype is hom-ref take no part."""
-    out = list(probs)
+    out: dict[int, np.ndarray] = {}
     for group in overlapping_groups(spans):
         members = [i for i in group if int(np.argmax(probs[i])) != 0]
         if len(members) < 2:
             continue
         resolved = resolve_group([spans[i][1:] for i in members], [probs[i] for i in members])
         if resolved is not None:
-            for i, m in zip(members, resolved):
-                out[i] = m
+            out.update(zip(members, resolved))
     return out

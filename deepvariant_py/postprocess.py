@@ -89,7 +89,7 @@ def site_records(sites: list[Site], resolve: bool = True) -> list[VcfRecord]:
     if not resolve:
         return [site_record(s) for s in sites]
     resolved = resolve_overlaps([s.span for s in sites], [s.probs for s in sites])
-    return [site_record(s, r if r is not s.probs else None) for s, r in zip(sites, resolved)]
+    return [site_record(s, resolved.get(i)) for i, s in enumerate(sites)]
 
 
 def postprocess(calls: str, ref_path: str, output_vcf: str, sample: str, command: str | None = None, merger=None,
