@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -121,12 +122,12 @@ def call_freebayes(ds: Dataset, out: str, tmp: str) -> None:
         f"bcftools view -i 'QUAL>=20' -Oz -o {out} && bcftools index -t {out}")
 
 
-def whatshap_tagged(ds: Dataset, tmp: str) -> str:
-    """The sample's reads with HP tags from whatshap, phased from dvcall's own (unsorted) calls."""
-    calls = os.path.join(tmp, f"{ds.platform}-firstpass.vcf.gz")
-    tagged = os.path.join(tmp, f"{ds.platform}-haplotagged.bam")
+def whatshap_tagged(ds: Dataset, tmp: str, model: str | None) -> str:
+    """The sample's reads with HP tags from whatshap, phased from dvcall's own calls on the untagged reads."""
+    stem = os.path.join(tmp, re.sub(r"\W+", "_", ds.name))
+    calls, tagged = f"{stem}-firstpass.vcf.gz", f"{stem}-haplotagged.bam"
     if not os.path.exists(tagged):
-        call_dvcall(ds, calls, None, ("--no-sort-by-haplotypes",))
+        call_dvcall(ds, calls, model)
         script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "haplotag_with_whatshap.sh")
         run(["bash", script, ds.ref, ds.reads, calls, tagged])
     return tagged
@@ -158,7 +159,7 @@ def main() -> None:
         for ds in datasets(args):
             runs = [(c, fn) for c, fn in callers if ds.platform == "illumina" or not c.startswith("dvcall ")]  # the ablation is Illumina's
             if args.sort_ablation and ds.platform != "illumina":
-                runs += [(f"dvcall whatshap HP, {label}", lambda d, out, tmp, f=flag: call_dvcall(d, out, args.model, (f,), whatshap_tagged(d, tmp)))
+                runs += [(f"dvcall whatshap HP, {label}", lambda d, out, tmp, f=flag: call_dvcall(d, out, args.model, (f,), whatshap_tagged(d, tmp, args.model)))
                          for label, flag in (("unsorted", "--no-sort-by-haplotypes"), ("sorted", "--sort-by-haplotypes"))]
             for caller, fn in runs:
                 out = os.path.join(tmp, f"call-{len(rows)}.vcf.gz")

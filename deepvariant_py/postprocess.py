@@ -77,10 +77,9 @@ def site_record(site: Site, resolved: np.ndarray | None = None) -> VcfRecord:
         flt = "LowQual"
     else:
         flt = "PASS"
-    depth = site.variant.depth
-    vafs = [a / depth if depth else 0.0 for a in site.ad[1:]]
     v = site.variant
-    return VcfRecord(v.contig, v.start, site.ref, site.alts, call.qual, flt, gt, call.gq, depth, site.ad, vafs, list(call.pl))
+    vafs = [a / v.depth if v.depth else 0.0 for a in site.ad[1:]]
+    return VcfRecord(v.contig, v.start, site.ref, site.alts, call.qual, flt, gt, call.gq, v.depth, site.ad, vafs, list(call.pl))
 
 
 def site_records(sites: list[Site], resolve: bool = True) -> list[VcfRecord]:

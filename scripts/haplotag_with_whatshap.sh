@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Tag long reads with HP (and PS) the way a user would before `dvcall run --sort-by-haplotypes`:
+# Tag long reads with HP (and PS) the way a user would before `dvcall run --model-type pacbio|ont`:
 # phase heterozygous calls with `whatshap phase`, then assign each read to a haplotype with `whatshap haplotag`.
 #
 # Usage: scripts/haplotag_with_whatshap.sh REF.fa[.gz] READS.bam CALLS.vcf.gz OUT.bam
-#   CALLS: a first-pass VCF of the same sample, e.g. `dvcall run --model-type pacbio --no-sort-by-haplotypes`.
+#   CALLS: a first-pass VCF of the same sample, e.g. `dvcall run --model-type pacbio` on the untagged BAM.
 # Needs: pip install whatshap; samtools, tabix (apt-get install samtools tabix).
 set -euo pipefail
 if [[ $# -ne 4 ]]; then
