@@ -4,8 +4,8 @@
 #   2. make labelled examples from each training sample at full and reduced coverage,
 #   3. make labelled tuning examples on the held-out tuning sample (picks the epoch only),
 #   4. train, keeping the epoch with the best tuning accuracy, then the multi-allelic merger.
-# Examples use the --model-type preset (pacbio for hifi, ont for ont): no realignment, reads sorted by
-# their HP tag (truth phasing from the simulation) with an HP channel, ALT-aligned diff channels, width 199.
+# Examples use the --model-type preset (pacbio for hifi, ont for ont): no realignment, an HP channel
+# (truth phasing from the simulation), ALT-aligned diff channels, width 199.
 # Usage: scripts/train_long_read_model.sh hifi|ont [WORKDIR] [MODEL_DIR]
 # Needs: samtools bcftools pbsim minimap2 (apt-get install samtools bcftools pbsim minimap2).
 set -euo pipefail
@@ -40,6 +40,12 @@ train_${P}_grch38_30x 1.0 1
 train_${P}_hg001_b37_35x 0.5 0.3
 train_${P}_hg001_hg19_30x 0.6 0.3
 train_${P}_grch38_30x 0.5 0.3
+train_${P}_grch38b_30x 1.0 0
+train_${P}_grch38c_30x 1.0 0
+train_${P}_grch38d_30x 1.0 0
+train_${P}_grch38b_30x 0.5 0.3
+train_${P}_grch38c_30x 1.0 1
+train_${P}_grch38d_30x 0.5 0
 tune_${P}_grch38_30x 1.0 0
 JOBS
 else  # ONT errors make ~10 candidates per true variant: three sets (97k examples) keep training to ~30 min on 2 cores
@@ -65,9 +71,9 @@ export -f make_one
 export WORK EX TYPE
 xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 
-# ONT's examples (~17 GB decoded) do not fit in memory: stream them from disk every epoch.
+# Decoded, either set (~13 GB HiFi, ~17 GB ONT) would crowd a 24 GB machine: stream them from disk every epoch.
 dvcall train --examples "$EX/train_*.tfrecord.gz" --tune-examples "$EX/tune_${P}_grch38_30x_f1.0_u0.tfrecord.gz" \
-  --output "$WORK/model_$P" --epochs "$EPOCHS" --batch-size 128 ${INIT:+--init-model "$INIT"} $([[ $P == ont ]] && echo --no-cache)
+  --output "$WORK/model_$P" --epochs "$EPOCHS" --batch-size 128 ${INIT:+--init-model "$INIT"} --no-cache
 mkdir -p "$MODEL"
 cp "$WORK/model_$P/model.keras" "$WORK/model_$P/model_info.json" "$WORK/model_$P/training_log.csv" "$MODEL/"
 # The merger needs a few hundred two-alt training sites; ONT's three sets give ~100, too few (it lowered
