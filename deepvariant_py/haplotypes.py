@@ -18,7 +18,7 @@ from .genotypes import genotype_pairs
 PLOIDY = 2
 MAX_CALLS = 12
 """Larger groups are left as they are (DeepVariant's limit)."""
-MAX_CONFIGURATIONS = 1 << 20
+MAX_CONFIGURATIONS = 3 ** MAX_CALLS
 """Guard for groups of multi-allelic calls, whose configurations multiply faster than 3 per call."""
 _MIN_PROB = 1.25e-10
 
@@ -52,6 +52,7 @@ def resolve_group(spans: list[tuple[int, int]], probs: list[np.ndarray]) -> list
     cover = np.zeros((n, max(e for _, e in spans) - lo), np.int64)
     for i, (s, e) in enumerate(spans):
         cover[i, s - lo:e - lo] = 1
+    cover = np.unique(cover, axis=1)  # bases covered by the same calls count alike: at most 2n - 1 columns
     current = np.array([copies[i][int(np.argmax(p))] for i, p in enumerate(probs)])
     if (current @ cover).max() <= PLOIDY:
         return None
