@@ -6,13 +6,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAX_CONFIDENCE = 1.0 - 1.25e-10
+MIN_PROBABILITY = 1.25e-10
+"""Floor for a genotype probability before taking logs (DeepVariant's, GL >= -9.903)."""
+MAX_CONFIDENCE = 1.0 - MIN_PROBABILITY
 MULTI_ALLELIC_QUAL_FILTER = 1.0
 
 
 def genotype_pairs(n_alleles: int) -> list[tuple[int, int]]:
     """Diploid genotypes in VCF order: 0/0, 0/1, 1/1, 0/2, 1/2, 2/2, ..."""
     return [(a, b) for b in range(n_alleles) for a in range(b + 1)]
+
+
+def n_alleles(n_genotypes: int) -> int:
+    """Alleles (REF included) of a diploid site with this many genotypes: n(n+1)/2 = n_genotypes."""
+    return int(round((math.sqrt(8 * n_genotypes + 1) - 1) / 2))
 
 
 def ptrue_to_qual(p_true: float) -> float:
@@ -68,13 +75,12 @@ class GenotypeCall:
 
 def call_genotype(probs: np.ndarray) -> GenotypeCall:
     """GT = first argmax; GQ, QUAL and PL with DeepVariant's caps and rounding."""
-    n_alleles = int(round((math.sqrt(8 * len(probs) + 1) - 1) / 2))
-    pairs = genotype_pairs(n_alleles)
+    pairs = genotype_pairs(n_alleles(len(probs)))
     k = int(np.argmax(probs))
     gq = int(np.around(-10.0 * math.log10(1.0 - min(float(probs[k]), MAX_CONFIDENCE))))
     p_variant = float(min(1.0, probs[1:].sum()))
     qual = round(ptrue_to_qual(p_variant), 7)
-    gl = np.log10(np.maximum(probs, 1.25e-10))
+    gl = np.log10(np.maximum(probs, MIN_PROBABILITY))
     pl = tuple(int(-10.0 * (g - gl.max())) for g in gl)
     return GenotypeCall(pairs[k], max(0, min(gq, 99)), qual, pl)
 

@@ -13,20 +13,18 @@ import math
 
 import numpy as np
 
-from .genotypes import genotype_pairs
+from .genotypes import MIN_PROBABILITY, genotype_pairs, n_alleles
 
 PLOIDY = 2
 MAX_CALLS = 12
 """Larger groups are left as they are (DeepVariant's limit)."""
 MAX_CONFIGURATIONS = 3 ** MAX_CALLS
 """Guard for groups of multi-allelic calls, whose configurations multiply faster than 3 per call."""
-_MIN_PROB = 1.25e-10
 
 
 def _alt_copies(n_genotypes: int) -> np.ndarray:
     """Non-reference alleles in each genotype, VCF order."""
-    n_alleles = int(round((math.sqrt(8 * n_genotypes + 1) - 1) / 2))
-    return np.array([(a > 0) + (b > 0) for a, b in genotype_pairs(n_alleles)], np.int64)
+    return np.array([(a > 0) + (b > 0) for a, b in genotype_pairs(n_alleles(n_genotypes))], np.int64)
 
 
 def overlapping_groups(spans: list[tuple[str, int, int]]) -> list[list[int]]:
@@ -62,7 +60,7 @@ def resolve_group(spans: list[tuple[int, int]], probs: list[np.ndarray]) -> list
     configs = np.array(list(itertools.product(*(range(k) for k in sizes))), np.int64)
     alt = np.stack([copies[i][configs[:, i]] for i in range(n)], axis=1)
     fits = (alt @ cover).max(axis=1) <= PLOIDY
-    log_p = [np.log(np.maximum(np.asarray(p, float), _MIN_PROB)) for p in probs]
+    log_p = [np.log(np.maximum(np.asarray(p, float), MIN_PROBABILITY)) for p in probs]
     score = np.sum([log_p[i][configs[:, i]] for i in range(n)], axis=0)
     score[~fits] = -np.inf
     best = configs[int(np.argmax(score))]

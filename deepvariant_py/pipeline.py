@@ -134,7 +134,7 @@ def run_pipeline(opts: RunOptions) -> dict:
         log.info("make_examples: %d candidates, %d examples in %.1f s", summary["candidates"], summary["examples"], summary["make_examples_seconds"])
         reads, tagged = sum(s.reads for s in stats), sum(s.hp_tagged_reads for s in stats)
         if me_opts.pileup.hp_channel and reads and tagged < 0.5 * reads:
-            log.warning("only %d of %d reads carry an HP tag, but this model draws reads by haplotype: it is most accurate on "
+            log.warning("only %d of %d reads carry an HP tag, but this model reads each read's HP tag: it is most accurate on "
                         "reads tagged with `whatshap haplotag` (scripts/haplotag_with_whatshap.sh, docs/retraining.md)", tagged, reads)
         calls_path = os.path.join(work, "calls.jsonl.gz")
         calls_inputs = fingerprint(step="call_variants", version=__version__, shards=[file_sha256(p) for p in shard_paths],
