@@ -10,16 +10,16 @@ bcftools and freebayes rows appear when those programs are installed
 Long-read samples (made by scripts/make_long_read_data.sh; their sample.json says the platform) are called
 with `--model-type pacbio` / `ont`, bcftools with `mpileup -X pacbio-ccs` / `-X ont`, and freebayes with
 long-read settings; they are scored over their confident span (read depth tapers at the region's ends).
-With --sort-ablation each long-read sample is also phased the way a user would (dvcall calls ->
-`whatshap phase` -> `whatshap haplotag`, see scripts/haplotag_with_whatshap.sh) and dvcall runs with and
-without --sort-by-haplotypes on the tagged reads.
+With --phase-reads each long-read sample is also called with `dvcall run --phase-reads` (first-pass calls ->
+`whatshap phase` -> `whatshap haplotag` -> calls on the tagged reads, as scripts/haplotag_with_whatshap.sh
+does by hand); --sort-ablation adds the same with --sort-by-haplotypes (rows sorted by HP), which cannot
+differ: the network pools over reads.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -80,9 +80,9 @@ def run(cmd: list[str] | str, **kw) -> None:
     subprocess.run(cmd, check=True, shell=isinstance(cmd, str), **kw)
 
 
-def call_dvcall(ds: Dataset, out: str, model: str | None, flags: tuple[str, ...] = (), reads: str | None = None) -> None:
+def call_dvcall(ds: Dataset, out: str, model: str | None, flags: tuple[str, ...] = ()) -> None:
     """dvcall run; `model` None = the sample's --model-type's shipped model."""
-    run([sys.executable, "-m", "cli", "run", "--ref", ds.ref, "--reads", reads or ds.reads, "--output-vcf", out,
+    run([sys.executable, "-m", "cli", "run", "--ref", ds.ref, "--reads", ds.reads, "--output-vcf", out,
          "--regions", ds.region, "--model-type", ds.model_type, *(["--model", model] if model else []), "--quiet", *flags])
 
 
@@ -122,24 +122,13 @@ def call_freebayes(ds: Dataset, out: str, tmp: str) -> None:
         f"bcftools view -i 'QUAL>=20' -Oz -o {out} && bcftools index -t {out}")
 
 
-def whatshap_tagged(ds: Dataset, tmp: str, model: str | None) -> str:
-    """The sample's reads with HP tags from whatshap, phased from dvcall's own calls on the untagged reads."""
-    stem = os.path.join(tmp, re.sub(r"\W+", "_", ds.name))
-    calls, tagged = f"{stem}-firstpass.vcf.gz", f"{stem}-haplotagged.bam"
-    if not os.path.exists(tagged):
-        call_dvcall(ds, calls, model)
-        script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "haplotag_with_whatshap.sh")
-        run(["bash", script, ds.ref, ds.reads, calls, tagged])
-    return tagged
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"), help="the shared data folder")
     ap.add_argument("--sim-sample", action="append", help="simulated held-out sample folder (repeatable; default work_sim/samples/test_hg001_30x)")
     ap.add_argument("--no-real", action="store_true", help="skip the real NA12878 region (e.g. for long-read samples only)")
-    ap.add_argument("--sort-ablation", action="store_true",
-                    help="long-read samples: also run dvcall on whatshap-haplotagged reads with and without --sort-by-haplotypes")
+    ap.add_argument("--phase-reads", action="store_true", help="long-read samples: also run `dvcall run --phase-reads` (reads tagged by whatshap)")
+    ap.add_argument("--sort-ablation", action="store_true", help="long-read samples: also --phase-reads with --sort-by-haplotypes")
     ap.add_argument("--model", default=None, help="dvcall model directory (default: the shipped model of each sample's --model-type)")
     ap.add_argument("--callers", default="dvcall,bcftools,freebayes", help="comma-separated callers to run")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
@@ -158,9 +147,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dvcall-acc-") as tmp:
         for ds in datasets(args):
             runs = [(c, fn) for c, fn in callers if ds.platform == "illumina" or not c.startswith("dvcall ")]  # the ablation is Illumina's
-            if args.sort_ablation and ds.platform != "illumina":
-                runs += [(f"dvcall whatshap HP, {label}", lambda d, out, tmp, f=flag: call_dvcall(d, out, args.model, (f,), whatshap_tagged(d, tmp, args.model)))
-                         for label, flag in (("unsorted", "--no-sort-by-haplotypes"), ("sorted", "--sort-by-haplotypes"))]
+            phased = [("--phase-reads", ("--phase-reads",))] * (args.phase_reads or args.sort_ablation) + \
+                [("--phase-reads --sort-by-haplotypes", ("--phase-reads", "--sort-by-haplotypes"))] * args.sort_ablation
+            if ds.platform != "illumina":
+                runs += [(f"dvcall {label}", lambda d, out, tmp, f=flags: call_dvcall(d, out, args.model, f)) for label, flags in phased]
             for caller, fn in runs:
                 out = os.path.join(tmp, f"call-{len(rows)}.vcf.gz")
                 t0 = time.time()

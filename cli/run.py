@@ -25,20 +25,22 @@ from .common import command_line, haplotype_resolution_option, setting_flags, se
 @click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
               help="How per-subset probabilities of multi-allelic sites become one genotype: the trained merger network, DeepVariant's min rule, or auto (the network when the model ships one).")
 @haplotype_resolution_option
+@click.option("--phase-reads", is_flag=True,
+              help="Long-read models: call once, phase the heterozygous calls and tag the reads with HP with whatshap (pip install 'dvcall[phasing]'), then call again on the tagged reads, which pools each read with its haplotype. About twice the run time; for BAMs without HP tags. The tagged BAM and the first-pass VCF stay in --intermediate-dir.")
 @click.option("--num-shards", type=int, default=None, help="Parallel make_examples processes. Default: the number of CPU cores.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, model_dir, intermediate_dir, sample_name, multiallelic_merge,
-            haplotype_resolution, num_shards, quiet, **settings_kwargs):
+            haplotype_resolution, phase_reads, num_shards, quiet, **settings_kwargs):
     """Call variants: make examples, run the CNN, and write a bgzipped, indexed VCF."""
     model_type, flags = setting_flags(settings_kwargs)
     summary = run_pipeline(RunOptions(
         ref=ref, reads=reads, output_vcf=output_vcf, output_gvcf=output_gvcf, report=report, regions=list(regions), model_dir=model_dir,
         model_type=model_type, settings=flags, intermediate_dir=intermediate_dir, sample_name=sample_name,
         num_shards=num_shards or os.cpu_count() or 1, multiallelic_merge=multiallelic_merge,
-        haplotype_resolution=haplotype_resolution, command=command_line()))
+        haplotype_resolution=haplotype_resolution, phase_reads=phase_reads, command=command_line()))
     if not quiet:
-        stages = ("make_examples", "call_variants", "postprocess")
+        stages = ("make_examples", "call_variants", "postprocess") + (("phase_reads",) if phase_reads else ())
         total = sum(summary[f"{s}_seconds"] for s in stages)
         click.echo(f"dvcall: done in {total:.1f} s (" + ", ".join(f"{s} {summary[f'{s}_seconds']:.1f} s" for s in stages)
                    + f"); {summary['candidates']:,} candidates, {summary['examples']:,} examples; {summary['sites']:,} sites, "

@@ -16,13 +16,15 @@ from .common import user_errors
 @click.option("--init-model", type=click.Path(), default=None, help="Start from this model's weights (fine-tuning).")
 @click.option("--augment-mapq", type=float, default=0.3, show_default=True, help="Per example, up to this fraction of reads get a random MAPQ in [10,59] (0 = off): simulated reads are nearly all MAPQ 60, real ones are not.")
 @click.option("--channels", default=None, help="Comma-separated channel enums to train on (default: all in the examples), e.g. 1,2,3,4,5,6 to drop ALT-aligned channels 9,10.")
+@click.option("--haplotype-pooling/--no-haplotype-pooling", default=True, show_default=True, help="When the examples have an HP channel, also average reads over each haplotype (HP=1, HP=2) so the network compares the two; ignored with --init-model (the architecture comes from that model).")
 @click.option("--no-cache", is_flag=True, help="Do not hold decoded examples in memory (for data sets larger than RAM).")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, channels, no_cache, quiet):
+def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, channels, haplotype_pooling, no_cache, quiet):
     """Train a model; logs loss and accuracy per epoch and keeps the best one."""
     summary = train(examples, output, TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                                    init_model=init_model, cache=not no_cache, augment_mapq=augment_mapq,
+                                                   haplotype_pooling=haplotype_pooling,
                                                    channels=[int(c) for c in channels.split(',')] if channels else None), tune_examples)
     if not quiet:
         click.echo(f"dvcall: best tuning accuracy {summary['best_tune_accuracy']:.4f} at epoch {summary['best_epoch']} -> {output}", err=True)

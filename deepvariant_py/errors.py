@@ -15,3 +15,7 @@ class ModelError(DvcallError):
 
 class OutputError(DvcallError):
     """An output path cannot be written."""
+
+
+class DependencyError(DvcallError):
+    """An optional package that a requested feature needs is not installed."""

@@ -4,6 +4,12 @@ Rows of a pileup are an unordered set of reads, so instead of InceptionV3 (about
 cores) dvcall encodes every read row with small 1-D convolutions, averages and max-pools the read
 features over the reads that cover each column (depth-invariant, which helps across 15-80x), appends
 log depth and the reference row, and runs a 1-D CNN over the central columns. About 100x cheaper.
+
+Row order cannot matter to such a network, so DeepVariant's haplotype sorting (DESIGN §6) has nothing to act
+on; its purpose, letting the network compare the two haplotypes, is served instead by haplotype pooling:
+when the pileup has an HP channel, read features are also averaged over the HP=1 and the HP=2 reads
+separately, each haplotype's summary passes through one shared layer, and the two are combined by sum and
+maximum, because which haplotype is called 1 is arbitrary in every phase block.
 """
 from __future__ import annotations
 
@@ -11,7 +17,10 @@ import json
 import os
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .errors import ModelError
+from .pileup import hp_values
 
 MODEL_FILE = "model.keras"
 INFO_FILE = "model_info.json"
@@ -23,16 +32,24 @@ def _keras():
     return keras()
 
 
+HP_PIXELS = tuple(int(v) for v in hp_values(np.array([1, 2])))  # the HP channel's pixels of HP=1 and HP=2
+
+
 def build_model(shape: tuple[int, int, int], ref_rows: int = 5, crop_width: int = 101, read_features: int = 16, pixel_features: int = 24,
-                column_features: int = 96):
-    """Keras model: uint8 HWC pileup -> softmax over (0, 1, 2 copies of the alt set)."""
+                column_features: int = 96, hp_index: int | None = None, haplotype_features: int = 32):
+    """Keras model: uint8 HWC pileup -> softmax over (0, 1, 2 copies of the alt set); `hp_index`: position
+    of the HP channel among the channels, to pool reads by haplotype (None: no haplotype pooling)."""
     keras = _keras()
     layers, ops = keras.layers, keras.ops
 
     height, width, channels = shape
     crop = max(0, (width - crop_width) // 2)
     inp = keras.Input(shape=shape, dtype="uint8", name="pileup")
-    x = layers.Cropping2D(((0, 0), (crop, crop)))(ops.cast(inp, "float32"))
+    raw = layers.Cropping2D(((0, 0), (crop, crop)))(ops.cast(inp, "float32"))
+    x = raw
+    if hp_index is not None:  # per read, only "tagged or not": which haplotype is 1 is left to the pooling
+        tagged = ops.cast(raw[..., hp_index:hp_index + 1] > 0, "float32") * float(HP_PIXELS[1])
+        x = ops.concatenate([raw[..., :hp_index], tagged, raw[..., hp_index + 1:]], axis=-1)
     covered = ops.cast(ops.any(x[:, ref_rows:] > 0, axis=-1, keepdims=True), "float32")  # [B, R, W, 1]
     x = x / 127.5 - 1.0
     reads = x[:, ref_rows:]
@@ -44,6 +61,8 @@ def build_model(shape: tuple[int, int, int], ref_rows: int = 5, crop_width: int 
     peak = ops.max(f, axis=1)
     ref = layers.Conv2D(8, (1, 5), padding="same", activation="relu", name="ref_context")(x[:, :1])[:, 0]
     z = ops.concatenate([mean, peak, ops.log1p(depth) / 4.0, ref], axis=-1)
+    if hp_index is not None:
+        z = ops.concatenate([z, _haplotype_pooling(f, raw[:, ref_rows:, :, hp_index:hp_index + 1], haplotype_features)], axis=-1)
     for i, (k, stride) in enumerate(((5, 1), (5, 1), (3, 2), (3, 2))):
         z = layers.Conv1D(column_features, k, strides=stride, padding="same", use_bias=False, name=f"col_conv{i}")(z)
         # LayerNorm, not BatchNorm: identical in training and inference, so short runs give usable models.
@@ -56,6 +75,25 @@ def build_model(shape: tuple[int, int, int], ref_rows: int = 5, crop_width: int 
     z = layers.Dropout(0.2)(z)
     out = layers.Dense(3, activation="softmax", name="genotype")(z)
     return keras.Model(inp, out, name="dvcall_readset_cnn")
+
+
+def _haplotype_pooling(f, hp, features: int):
+    """Per-column summary of each haplotype's reads, symmetric in the two (HP labels are arbitrary)."""
+    keras = _keras()
+    layers, ops = keras.layers, keras.ops
+    shared = layers.Dense(features, activation="relu", name="haplotype")
+    summaries = []
+    for pixel in HP_PIXELS:
+        member = ops.cast(ops.equal(hp, float(pixel)), "float32")  # [B, R, W, 1]; undrawn pixels are 0
+        depth = ops.sum(member, axis=1)
+        mean = ops.sum(f * member, axis=1) / ops.maximum(depth, 1.0)
+        summaries.append(shared(ops.concatenate([mean, ops.log1p(depth) / 4.0], axis=-1)))
+    return ops.concatenate([summaries[0] + summaries[1], ops.maximum(summaries[0], summaries[1])], axis=-1)
+
+
+def model_version(model) -> str:
+    """Architecture tag for model_info.json: '-2' marks haplotype pooling."""
+    return "dvcall-readset-2" if any(layer.name == "haplotype" for layer in model.layers) else "dvcall-readset-1"
 
 
 @dataclass

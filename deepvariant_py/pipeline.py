@@ -11,16 +11,17 @@ from dataclasses import asdict, dataclass, field, replace
 
 from . import __version__
 from .call_variants import CallStats, call_variants
-from .errors import OutputError
+from .errors import InputError, OutputError
 from .make_examples import MakeExamplesOptions, MakeExamplesStats, make_examples
 from .merger import load_merger
+from .phasing import haplotag, require_whatshap
 from .postprocess import postprocess
 from .presets import make_examples_options, resolve_model, resolve_settings
 from .progress import Progress
 from .reads import open_alignments, sample_name
 from .report import write_report
 from .reference import Reference
-from .regions import parse_regions
+from .regions import Region, parse_regions
 from .resume import clear, completed, file_identity, file_sha256, fingerprint, mark_done
 
 log = logging.getLogger("dvcall")
@@ -43,6 +44,7 @@ class RunOptions:
     settings: dict = field(default_factory=dict)  # make_examples settings the user gave (presets.SETTING_KEYS)
     multiallelic_merge: str = "auto"
     haplotype_resolution: bool = True
+    phase_reads: bool = False  # two passes: call, tag reads with whatshap from those calls, call again (phasing.py)
     make_examples: MakeExamplesOptions = field(default_factory=MakeExamplesOptions)
 
 
@@ -92,75 +94,121 @@ def run_pipeline(opts: RunOptions) -> dict:
     opts = replace(opts, model_dir=model_dir)
     merger = load_merger(opts.multiallelic_merge, opts.model_dir)
     me_opts = make_examples_options(resolve_settings(opts.model_type, info, **opts.settings), opts.make_examples)
-    parse_regions(opts.regions, {c.name: c.length for c in reference.contigs})
+    regions = parse_regions(opts.regions, {c.name: c.length for c in reference.contigs})
+
+    if opts.phase_reads:
+        if not me_opts.pileup.hp_channel:
+            raise InputError("--phase-reads tags reads for models that read HP tags; this model has no HP channel: use "
+                             "--model-type pacbio or ont, or drop --phase-reads")
+        require_whatshap()
 
     tmp_root = None
     work = opts.intermediate_dir
     if not work:
         tmp_root = work = tempfile.mkdtemp(prefix="dvcall-")
     os.makedirs(work, exist_ok=True)
-    summary: dict = {}
     try:
-        n = max(1, opts.num_shards)
-        resumable = bool(opts.intermediate_dir)
-        shard_paths = [os.path.join(work, f"examples-{i:05d}-of-{n:05d}.tfrecord.gz") for i in range(n)]
-        block_paths = [os.path.join(work, f"gvcf-{i:05d}-of-{n:05d}.tsv.gz") if opts.output_gvcf else None for i in range(n)]
-        t0 = time.time()
-        quiet = not log.isEnabledFor(logging.INFO)
-        inputs = [fingerprint(step="make_examples", version=__version__, ref=file_identity(opts.ref),
-                              reads=file_identity(opts.reads), regions=list(opts.regions), options=me_opts, shard=[i, n],
-                              gvcf=bool(opts.output_gvcf))
-                  if resumable else "" for i in range(n)]
-        stats: list[MakeExamplesStats | None] = [None] * n
-        for i, p in enumerate(shard_paths):
-            done = completed(p, inputs[i]) if resumable else None
-            if done is not None:
-                stats[i] = MakeExamplesStats(**done)
-                log.info("make_examples shard %d/%d: finished in an earlier run, reused", i + 1, n)
-        todo = [i for i in range(n) if stats[i] is None]
-        jobs = [(opts.ref, opts.reads, shard_paths[i], block_paths[i], opts.regions, me_opts, i, n, quiet, inputs[i])
-                for i in todo]
-        results = []  # every shard reused
-        if len(jobs) == 1:
-            results = [_shard_job(jobs[0])]
-        elif jobs:
-            with mp.get_context("spawn").Pool(len(jobs)) as pool:
-                results = pool.map(_shard_job, jobs)
-        for i, result in zip(todo, results):
-            stats[i] = result
-        summary["make_examples_seconds"] = round(time.time() - t0, 2)
-        summary["candidates"] = sum(s.candidates for s in stats)
-        summary["examples"] = sum(s.examples for s in stats)
-        log.info("make_examples: %d candidates, %d examples in %.1f s", summary["candidates"], summary["examples"], summary["make_examples_seconds"])
-        reads, tagged = sum(s.reads for s in stats), sum(s.hp_tagged_reads for s in stats)
-        if me_opts.pileup.hp_channel and reads and tagged < 0.5 * reads:
-            log.warning("only %d of %d reads carry an HP tag, but this model reads each read's HP tag: it is most accurate on "
-                        "reads tagged with `whatshap haplotag` (scripts/haplotag_with_whatshap.sh, docs/retraining.md)", tagged, reads)
-        calls_path = os.path.join(work, "calls.jsonl.gz")
-        calls_inputs = fingerprint(step="call_variants", version=__version__, shards=[file_sha256(p) for p in shard_paths],
-                                   model=_model_identity(opts.model_dir)) if resumable else ""
-        done = completed(calls_path, calls_inputs) if resumable else None
-        if done is not None:
-            cv = CallStats(**done)
-            log.info("call_variants: finished in an earlier run, reused")
-        else:
-            if resumable:
-                clear(calls_path)
-            cv = call_variants(",".join(shard_paths), opts.model_dir, calls_path)
-            if resumable:
-                mark_done(calls_path, calls_inputs, [calls_path], asdict(cv))
-            log.info("call_variants: %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
-        summary["call_variants_seconds"] = round(cv.seconds, 2)
-        pp = postprocess(calls_path, opts.ref, opts.output_vcf, sample, opts.command, merger=merger,
-                         gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None, output_gvcf=opts.output_gvcf,
-                         resolve_haplotypes=opts.haplotype_resolution)
-        summary["postprocess_seconds"] = round(pp.seconds, 2)
-        summary["sites"], summary["pass_snps"], summary["pass_indels"] = pp.sites, pp.pass_snps, pp.pass_indels
-        if opts.report:
-            write_report(opts.output_vcf, opts.report)
-            log.info("report -> %s", opts.report)
-        log.info("postprocess: %d sites, %d PASS SNPs, %d PASS indels -> %s", pp.sites, pp.pass_snps, pp.pass_indels, opts.output_vcf)
+        if not opts.phase_reads:
+            return _one_pass(opts, me_opts, merger, sample, work, bool(opts.intermediate_dir), warn_untagged=True)
+        return _phased_passes(opts, me_opts, merger, sample, work, regions)
     finally:
         if tmp_root:
             shutil.rmtree(tmp_root, ignore_errors=True)
+
+
+def _phased_passes(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sample: str, work: str, regions: list[Region]) -> dict:
+    """--phase-reads: call the untagged reads, tag them with whatshap from those calls, call the tagged reads."""
+    resumable = bool(opts.intermediate_dir)
+    first_vcf = os.path.join(work, "firstpass.vcf.gz")
+    first = _one_pass(replace(opts, output_vcf=first_vcf, output_gvcf=None, report=None), me_opts, merger, sample,
+                      os.path.join(work, "pass1"), resumable, warn_untagged=False)
+    t0 = time.time()
+    tagged_bam = os.path.join(work, "haplotagged.bam")
+    inputs = fingerprint(step="phase_reads", version=__version__, ref=file_identity(opts.ref), reads=file_identity(opts.reads),
+                         calls=file_sha256(first_vcf), regions=list(opts.regions)) if resumable else ""
+    done = completed(tagged_bam, inputs) if resumable else None
+    if done is None:
+        if resumable:
+            clear(tagged_bam)
+        tagged, total = haplotag(opts.ref, opts.reads, first_vcf, tagged_bam, regions)
+        done = {"tagged": tagged, "reads": total}
+        if resumable:
+            mark_done(tagged_bam, inputs, [tagged_bam, tagged_bam + ".bai"], done)
+    else:
+        log.info("phase-reads: reads tagged in an earlier run, reused")
+    log.info("phase-reads: whatshap tagged %d of %d reads from the first pass's calls", done["tagged"], done["reads"])
+    phasing_seconds = round(time.time() - t0, 2)
+    summary = _one_pass(replace(opts, reads=tagged_bam), me_opts, merger, sample, os.path.join(work, "pass2"), resumable,
+                        warn_untagged=True)
+    for stage in ("make_examples", "call_variants", "postprocess"):
+        summary[f"{stage}_seconds"] = round(summary[f"{stage}_seconds"] + first[f"{stage}_seconds"], 2)
+    summary["phase_reads_seconds"] = phasing_seconds
+    summary["tagged_reads"], summary["first_pass"] = done["tagged"], first
+    return summary
+
+
+def _one_pass(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sample: str, work: str, resumable: bool,
+              warn_untagged: bool) -> dict:
+    """make_examples -> call_variants -> postprocess over opts.reads, intermediate files in `work`."""
+    os.makedirs(work, exist_ok=True)
+    summary: dict = {}
+    n = max(1, opts.num_shards)
+    shard_paths = [os.path.join(work, f"examples-{i:05d}-of-{n:05d}.tfrecord.gz") for i in range(n)]
+    block_paths = [os.path.join(work, f"gvcf-{i:05d}-of-{n:05d}.tsv.gz") if opts.output_gvcf else None for i in range(n)]
+    t0 = time.time()
+    quiet = not log.isEnabledFor(logging.INFO)
+    inputs = [fingerprint(step="make_examples", version=__version__, ref=file_identity(opts.ref),
+                          reads=file_identity(opts.reads), regions=list(opts.regions), options=me_opts, shard=[i, n],
+                          gvcf=bool(opts.output_gvcf))
+              if resumable else "" for i in range(n)]
+    stats: list[MakeExamplesStats | None] = [None] * n
+    for i, p in enumerate(shard_paths):
+        done = completed(p, inputs[i]) if resumable else None
+        if done is not None:
+            stats[i] = MakeExamplesStats(**done)
+            log.info("make_examples shard %d/%d: finished in an earlier run, reused", i + 1, n)
+    todo = [i for i in range(n) if stats[i] is None]
+    jobs = [(opts.ref, opts.reads, shard_paths[i], block_paths[i], opts.regions, me_opts, i, n, quiet, inputs[i])
+            for i in todo]
+    results = []  # every shard reused
+    if len(jobs) == 1:
+        results = [_shard_job(jobs[0])]
+    elif jobs:
+        with mp.get_context("spawn").Pool(len(jobs)) as pool:
+            results = pool.map(_shard_job, jobs)
+    for i, result in zip(todo, results):
+        stats[i] = result
+    summary["make_examples_seconds"] = round(time.time() - t0, 2)
+    summary["candidates"] = sum(s.candidates for s in stats)
+    summary["examples"] = sum(s.examples for s in stats)
+    log.info("make_examples: %d candidates, %d examples in %.1f s", summary["candidates"], summary["examples"], summary["make_examples_seconds"])
+    reads, tagged = sum(s.reads for s in stats), sum(s.hp_tagged_reads for s in stats)
+    if warn_untagged and me_opts.pileup.hp_channel and reads and tagged < 0.5 * reads:
+        log.warning("only %d of %d reads carry an HP tag, but this model reads each read's HP tag: it is most accurate on "
+                    "reads tagged by haplotype: add --phase-reads (or tag them with `whatshap haplotag`, "
+                    "scripts/haplotag_with_whatshap.sh)", tagged, reads)
+    calls_path = os.path.join(work, "calls.jsonl.gz")
+    calls_inputs = fingerprint(step="call_variants", version=__version__, shards=[file_sha256(p) for p in shard_paths],
+                               model=_model_identity(opts.model_dir)) if resumable else ""
+    done = completed(calls_path, calls_inputs) if resumable else None
+    if done is not None:
+        cv = CallStats(**done)
+        log.info("call_variants: finished in an earlier run, reused")
+    else:
+        if resumable:
+            clear(calls_path)
+        cv = call_variants(",".join(shard_paths), opts.model_dir, calls_path)
+        if resumable:
+            mark_done(calls_path, calls_inputs, [calls_path], asdict(cv))
+        log.info("call_variants: %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
+    summary["call_variants_seconds"] = round(cv.seconds, 2)
+    pp = postprocess(calls_path, opts.ref, opts.output_vcf, sample, opts.command, merger=merger,
+                     gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None, output_gvcf=opts.output_gvcf,
+                     resolve_haplotypes=opts.haplotype_resolution)
+    summary["postprocess_seconds"] = round(pp.seconds, 2)
+    summary["sites"], summary["pass_snps"], summary["pass_indels"] = pp.sites, pp.pass_snps, pp.pass_indels
+    if opts.report:
+        write_report(opts.output_vcf, opts.report)
+        log.info("report -> %s", opts.report)
+    log.info("postprocess: %d sites, %d PASS SNPs, %d PASS indels -> %s", pp.sites, pp.pass_snps, pp.pass_indels, opts.output_vcf)
     return summary

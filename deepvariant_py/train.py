@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from .errors import InputError
 from .examples_io import example_dataset, expand_paths, read_sidecar
 from .tf_runtime import keras as tf_keras, tensorflow
-from .model import ModelInfo, build_model, load_model, save_model
+from .model import ModelInfo, build_model, load_model, model_version, save_model
+from .pileup import HP_CHANNEL_ENUM
 
 log = logging.getLogger("dvcall")
 TRAINING_SEED = 400620758
@@ -28,6 +29,7 @@ class TrainOptions:
     label_smoothing: float = 1e-3
     channels: list[int] | None = None  # train on these channel enums only (e.g. drop the ALT-aligned ones)
     augment_mapq: float = 0.3  # up to this fraction of reads per example get a random MAPQ in [10, 59]; 0 = off
+    haplotype_pooling: bool = True  # with an HP channel in the examples, also pool reads per haplotype (model.py)
 
 
 def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
@@ -104,8 +106,10 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     keras.utils.set_random_seed(TRAINING_SEED)
     train_ds, tune_ds, info = _datasets(train_examples, tune_examples, opts)
     os.makedirs(output_dir, exist_ok=True)
-    model_info = ModelInfo(shape=list(info["shape"]), channels=list(info["channels"]), settings=dict(info.get("settings", {})))
-    model = load_model(opts.init_model) if opts.init_model else build_model(tuple(info["shape"]))
+    hp_index = info["channels"].index(HP_CHANNEL_ENUM) if opts.haplotype_pooling and HP_CHANNEL_ENUM in info["channels"] else None
+    model = load_model(opts.init_model) if opts.init_model else build_model(tuple(info["shape"]), hp_index=hp_index)
+    model_info = ModelInfo(shape=list(info["shape"]), channels=list(info["channels"]), settings=dict(info.get("settings", {})),
+                           version=model_version(model))
     steps = -(-info["train_count"] // opts.batch_size) * opts.epochs
     schedule = keras.optimizers.schedules.CosineDecay(opts.learning_rate, decay_steps=max(1, steps), alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),

@@ -91,3 +91,14 @@ def test_training_on_a_channel_subset_records_it(tmp_path):
     info = load_model_info(str(out))
     assert info["shape"] == [100, 221, 4] and info["channels"] == [1, 2, 3, 4]
     assert info["settings"]["alt_aligned_pileup"] == "none"
+
+
+def test_examples_with_an_hp_channel_train_a_haplotype_pooling_model_unless_told_not_to(tmp_path):
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=16)
+    write_sidecar(str(ex), SHAPE, [1, 2, 3, 4, 5, 7])  # the sixth channel read as HP
+    for pooling, version in ((True, "dvcall-readset-2"), (False, "dvcall-readset-1")):
+        out = tmp_path / f"model_{pooling}"
+        train(str(ex), str(out), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, haplotype_pooling=pooling))
+        assert load_model_info(str(out))["version"] == version
+        assert any(layer.name == "haplotype" for layer in load_model(str(out)).layers) == pooling

@@ -1,0 +1,69 @@
+"""Read phasing for `run --phase-reads`: HP tags from the sample's own first-pass calls, via whatshap.
+
+Long-read models pool reads per haplotype (model.py), so they call best on reads carrying HP tags. A user
+would run `whatshap phase` on a first-pass VCF and `whatshap haplotag` on the BAM; `--phase-reads` does
+exactly that between two passes of the caller, so its result matches the documented manual route
+(scripts/haplotag_with_whatshap.sh) by construction. whatshap is on PyPI (`pip install 'dvcall[phasing]'`)
+and is run as `python -m whatshap` so its command line, not its internal API, is what dvcall relies on.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pysam
+
+from .errors import DependencyError, InputError
+from .regions import Region
+
+INSTALL_HINT = "pip install 'dvcall[phasing]' (or pip install whatshap)"
+
+
+def require_whatshap() -> None:
+    """Fail before any long work starts when whatshap is missing."""
+    if importlib.util.find_spec("whatshap") is None:
+        raise DependencyError(f"--phase-reads needs whatshap, which is not installed: {INSTALL_HINT}")
+
+
+def _whatshap(args: list[str], log_path: str) -> None:
+    with open(log_path, "w") as log:
+        proc = subprocess.run([sys.executable, "-m", "whatshap", *args], stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        with open(log_path) as fh:
+            last = [line.strip() for line in fh if line.strip()][-1:] or ["no output"]
+        raise InputError(f"whatshap {args[0]} failed ({last[0]}); its log is {log_path}")
+
+
+def contig_spans(regions: list[Region]) -> list[str]:
+    """One whatshap region per contig, from the first region's start to the last one's end (a BED of
+    thousands of intervals would otherwise become thousands of arguments)."""
+    spans: dict[str, list[int]] = {}
+    for r in regions:
+        span = spans.setdefault(r.contig, [r.start, r.end])
+        span[0], span[1] = min(span[0], r.start), max(span[1], r.end)
+    return [str(Region(contig, start, end)) for contig, (start, end) in spans.items()]
+
+
+def haplotag(ref: str, reads: str, calls_vcf: str, out_bam: str, regions: list[Region]) -> tuple[int, int]:
+    """Phase the heterozygous calls of `calls_vcf` and write `reads` with HP/PS tags to `out_bam` (indexed);
+    returns (tagged reads, reads written). With `regions`, only reads overlapping their spans are written."""
+    stem = out_bam[:-len(".bam")] if out_bam.endswith(".bam") else out_bam
+    phased = stem + ".phased.vcf.gz"
+    common = ["--reference", ref, "--ignore-read-groups"]
+    _whatshap(["phase", *common, "-o", phased, calls_vcf, reads], stem + ".whatshap_phase.log")
+    pysam.tabix_index(phased, preset="vcf", force=True)
+    partial = out_bam + ".partial.bam"
+    _whatshap(["haplotag", *common, *(["--regions", *contig_spans(regions)] if regions else []), "-o", partial, phased, reads],
+              stem + ".whatshap_haplotag.log")
+    pysam.index(partial)
+    os.replace(partial + ".bai", out_bam + ".bai")
+    os.replace(partial, out_bam)
+    tagged = total = 0
+    with pysam.AlignmentFile(out_bam) as bam:
+        for read in bam.fetch(until_eof=True):
+            if not (read.is_secondary or read.is_supplementary):
+                total += 1
+                tagged += read.has_tag("HP")
+    return tagged, total
