@@ -25,8 +25,8 @@ from .common import command_line, haplotype_resolution_option, setting_flags, se
 @click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
               help="How per-subset probabilities of multi-allelic sites become one genotype: the trained merger network, DeepVariant's min rule, or auto (the network when the model ships one).")
 @haplotype_resolution_option
-@click.option("--phase-reads", is_flag=True,
-              help="Long-read models: call once, phase the heterozygous calls and tag the reads with HP with whatshap (pip install 'dvcall[phasing]'), then call again on the tagged reads, which pools each read with its haplotype. About twice the run time; for BAMs without HP tags. The tagged BAM and the first-pass VCF stay in --intermediate-dir.")
+@click.option("--phase-reads/--no-phase-reads", default=None,
+              help="Long-read models: call once, phase the heterozygous calls and tag the reads with HP using whatshap (pip install 'dvcall[phasing]'), then call the tagged reads, which the model pools per haplotype. About twice the run time. Default: on when the model pools by haplotype (the shipped ont model), the reads are mostly untagged and whatshap is installed. The tagged BAM and first-pass VCF stay in --intermediate-dir.")
 @click.option("--num-shards", type=int, default=None, help="Parallel make_examples processes. Default: the number of CPU cores.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
@@ -40,7 +40,7 @@ def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, model_dir, int
         num_shards=num_shards or os.cpu_count() or 1, multiallelic_merge=multiallelic_merge,
         haplotype_resolution=haplotype_resolution, phase_reads=phase_reads, command=command_line()))
     if not quiet:
-        stages = ("make_examples", "call_variants", "postprocess") + (("phase_reads",) if phase_reads else ())
+        stages = ("make_examples", "call_variants", "postprocess") + (("phase_reads",) if "phase_reads_seconds" in summary else ())
         total = sum(summary[f"{s}_seconds"] for s in stages)
         click.echo(f"dvcall: done in {total:.1f} s (" + ", ".join(f"{s} {summary[f'{s}_seconds']:.1f} s" for s in stages)
                    + f"); {summary['candidates']:,} candidates, {summary['examples']:,} examples; {summary['sites']:,} sites, "

@@ -96,6 +96,11 @@ def model_version(model) -> str:
     return "dvcall-readset-2" if any(layer.name == "haplotype" for layer in model.layers) else "dvcall-readset-1"
 
 
+def pools_by_haplotype(info: dict) -> bool:
+    """Whether a model (its model_info.json) averages reads per haplotype, so HP tags change its calls most."""
+    return info.get("version") == "dvcall-readset-2"
+
+
 @dataclass
 class ModelInfo:
     shape: list[int]

@@ -21,9 +21,13 @@ from .regions import Region
 INSTALL_HINT = "pip install 'dvcall[phasing]' (or pip install whatshap)"
 
 
+def whatshap_installed() -> bool:
+    return importlib.util.find_spec("whatshap") is not None
+
+
 def require_whatshap() -> None:
     """Fail before any long work starts when whatshap is missing."""
-    if importlib.util.find_spec("whatshap") is None:
+    if not whatshap_installed():
         raise DependencyError(f"--phase-reads needs whatshap, which is not installed: {INSTALL_HINT}")
 
 

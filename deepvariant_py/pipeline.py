@@ -14,11 +14,12 @@ from .call_variants import CallStats, call_variants
 from .errors import InputError, OutputError
 from .make_examples import MakeExamplesOptions, MakeExamplesStats, make_examples
 from .merger import load_merger
-from .phasing import haplotag, require_whatshap
+from .model import pools_by_haplotype
+from .phasing import INSTALL_HINT, haplotag, require_whatshap, whatshap_installed
 from .postprocess import postprocess
 from .presets import make_examples_options, resolve_model, resolve_settings
 from .progress import Progress
-from .reads import open_alignments, sample_name
+from .reads import hp_tagged_fraction, open_alignments, sample_name
 from .report import write_report
 from .reference import Reference
 from .regions import Region, parse_regions
@@ -44,7 +45,7 @@ class RunOptions:
     settings: dict = field(default_factory=dict)  # make_examples settings the user gave (presets.SETTING_KEYS)
     multiallelic_merge: str = "auto"
     haplotype_resolution: bool = True
-    phase_reads: bool = False  # two passes: call, tag reads with whatshap from those calls, call again (phasing.py)
+    phase_reads: bool | None = None  # two passes: call, tag reads with whatshap, call again; None: when it helps (_should_phase)
     make_examples: MakeExamplesOptions = field(default_factory=MakeExamplesOptions)
 
 
@@ -96,11 +97,7 @@ def run_pipeline(opts: RunOptions) -> dict:
     me_opts = make_examples_options(resolve_settings(opts.model_type, info, **opts.settings), opts.make_examples)
     regions = parse_regions(opts.regions, {c.name: c.length for c in reference.contigs})
 
-    if opts.phase_reads:
-        if not me_opts.pileup.hp_channel:
-            raise InputError("--phase-reads tags reads for models that read HP tags; this model has no HP channel: use "
-                             "--model-type pacbio or ont, or drop --phase-reads")
-        require_whatshap()
+    phase = _should_phase(opts, info, me_opts, reference, regions)
 
     tmp_root = None
     work = opts.intermediate_dir
@@ -108,12 +105,36 @@ def run_pipeline(opts: RunOptions) -> dict:
         tmp_root = work = tempfile.mkdtemp(prefix="dvcall-")
     os.makedirs(work, exist_ok=True)
     try:
-        if not opts.phase_reads:
+        if not phase:
             return _one_pass(opts, me_opts, merger, sample, work, bool(opts.intermediate_dir), warn_untagged=True)
         return _phased_passes(opts, me_opts, merger, sample, work, regions)
     finally:
         if tmp_root:
             shutil.rmtree(tmp_root, ignore_errors=True)
+
+
+def _should_phase(opts: RunOptions, info: dict, me_opts: MakeExamplesOptions, reference: Reference,
+                  regions: list[Region]) -> bool:
+    """--phase-reads given: yes (or a one-line error); --no-phase-reads: no; neither: yes for a model that pools
+    reads by haplotype when the reads are mostly untagged and whatshap is installed."""
+    if opts.phase_reads:
+        if not me_opts.pileup.hp_channel:
+            raise InputError("--phase-reads tags reads for models that read HP tags; this model has no HP channel: use "
+                             "--model-type pacbio or ont, or drop --phase-reads")
+        require_whatshap()
+        return True
+    if opts.phase_reads is False or not (me_opts.pileup.hp_channel and pools_by_haplotype(info)):
+        return False
+    with open_alignments(opts.reads, reference) as handle:
+        if hp_tagged_fraction(handle, regions) >= 0.5:
+            return False
+    if not whatshap_installed():
+        log.warning("the reads carry no HP tags and whatshap is not installed, so they are called unphased, which is "
+                    "less accurate with this model: %s, then rerun", INSTALL_HINT)
+        return False
+    log.info("phase-reads: the reads carry no HP tags: calling, tagging them with whatshap, calling again "
+             "(--no-phase-reads to skip)")
+    return True
 
 
 def _phased_passes(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sample: str, work: str, regions: list[Region]) -> dict:

@@ -73,6 +73,22 @@ def sample_name(handle: pysam.AlignmentFile, default: str = "SAMPLE") -> str:
     return default
 
 
+def hp_tagged_fraction(handle: pysam.AlignmentFile, regions: list[Region], limit: int = 2000) -> float:
+    """Share of the first `limit` primary mapped reads (of `regions`, else of the file) that carry an HP tag:
+    enough to tell a haplotagged BAM from an untagged one without reading it all."""
+    seen = tagged = 0
+    spans = [(r.contig, r.start, r.end) for r in regions if r.contig in handle.references] if regions else [(None, None, None)]
+    for contig, start, end in spans:
+        for read in handle.fetch(contig, start, end):
+            if read.is_unmapped or read.is_secondary or read.is_supplementary:
+                continue
+            seen += 1
+            tagged += read.has_tag("HP")
+            if seen >= limit:
+                return tagged / seen
+    return tagged / seen if seen else 0.0
+
+
 def _passes(read: pysam.AlignedSegment, flt: ReadFilter) -> bool:
     if read.is_unmapped or read.is_qcfail or read.mapping_quality < flt.min_mapping_quality:
         return False

@@ -83,3 +83,41 @@ def test_phase_reads_without_whatshap_says_how_to_install_it(tmp_path, monkeypat
                                        "--phase-reads", "--regions", "chr1:2,001-3,000", "--num-shards", "1"])
     assert result.exit_code != 0 and "pip install 'dvcall[phasing]'" in result.output
     assert not os.path.exists(out)
+
+
+def _run_ont(tmp_path, ref, bam, *extra):
+    tmp_path.mkdir(exist_ok=True)
+    work, out = tmp_path / "work", str(tmp_path / "out.vcf.gz")
+    result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", out, "--model-type", "ont",
+                                       "--regions", "chr1:2,001-6,000", "--intermediate-dir", str(work),
+                                       "--num-shards", "1", *extra])
+    assert result.exit_code == 0, result.output
+    return work
+
+
+def test_a_model_that_pools_by_haplotype_phases_untagged_reads_unless_told_not_to(tmp_path):
+    from deepvariant_py.model import default_model_dir, load_model_info, pools_by_haplotype
+    assert pools_by_haplotype(load_model_info(default_model_dir("ont")))
+    ref, bam, _ = _two_haplotype_sample(tmp_path)
+    assert (_run_ont(tmp_path / "auto", ref, bam) / "haplotagged.bam").exists()
+    assert not (_run_ont(tmp_path / "off", ref, bam, "--no-phase-reads") / "haplotagged.bam").exists()
+    # reads that already carry HP tags are called as they are
+    tagged = str(tmp_path / "tagged.bam")
+    with pysam.AlignmentFile(bam) as inp, pysam.AlignmentFile(tagged, "wb", template=inp) as out:
+        for read in inp:
+            read.set_tag("HP", 1 + int(read.query_name[1]), "i")
+            out.write(read)
+    pysam.index(tagged)
+    assert not (_run_ont(tmp_path / "tagged", ref, tagged) / "haplotagged.bam").exists()
+
+
+def test_without_whatshap_untagged_reads_are_called_unphased_with_a_warning(tmp_path, monkeypatch, caplog):
+    import logging
+
+    from deepvariant_py import pipeline
+    monkeypatch.setattr(pipeline, "whatshap_installed", lambda: False)
+    ref, bam, _ = _two_haplotype_sample(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        work = _run_ont(tmp_path, ref, bam)
+    assert not (work / "haplotagged.bam").exists()
+    assert any("whatshap is not installed" in r.getMessage() and "dvcall[phasing]" in r.getMessage() for r in caplog.records)
