@@ -10,10 +10,10 @@ bcftools and freebayes rows appear when those programs are installed
 Long-read samples (made by scripts/make_long_read_data.sh; their sample.json says the platform) are called
 with `--model-type pacbio` / `ont`, bcftools with `mpileup -X pacbio-ccs` / `-X ont`, and freebayes with
 long-read settings; they are scored over their confident span (read depth tapers at the region's ends).
-With --phase-reads each long-read sample is also called with `dvcall run --phase-reads` (first-pass calls ->
-`whatshap phase` -> `whatshap haplotag` -> calls on the tagged reads, as scripts/haplotag_with_whatshap.sh
-does by hand); --sort-ablation adds the same with --sort-by-haplotypes (rows sorted by HP), which cannot
-differ: the network pools over reads.
+On untagged long reads `dvcall run` phases by itself (first-pass calls -> `whatshap phase` -> `whatshap
+haplotag` -> calls on the tagged reads; --phase-reads); --unphased adds a row with --no-phase-reads (the
+first pass alone), --sort-ablation one with --sort-by-haplotypes (rows sorted by HP), which cannot differ:
+the network pools over reads.
 """
 from __future__ import annotations
 
@@ -127,8 +127,8 @@ def main() -> None:
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"), help="the shared data folder")
     ap.add_argument("--sim-sample", action="append", help="simulated held-out sample folder (repeatable; default work_sim/samples/test_hg001_30x)")
     ap.add_argument("--no-real", action="store_true", help="skip the real NA12878 region (e.g. for long-read samples only)")
-    ap.add_argument("--phase-reads", action="store_true", help="long-read samples: also run `dvcall run --phase-reads` (reads tagged by whatshap)")
-    ap.add_argument("--sort-ablation", action="store_true", help="long-read samples: also --phase-reads with --sort-by-haplotypes")
+    ap.add_argument("--unphased", action="store_true", help="long-read samples: also run dvcall with --no-phase-reads")
+    ap.add_argument("--sort-ablation", action="store_true", help="long-read samples: also run dvcall with --sort-by-haplotypes")
     ap.add_argument("--model", default=None, help="dvcall model directory (default: the shipped model of each sample's --model-type)")
     ap.add_argument("--callers", default="dvcall,bcftools,freebayes", help="comma-separated callers to run")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
@@ -147,10 +147,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dvcall-acc-") as tmp:
         for ds in datasets(args):
             runs = [(c, fn) for c, fn in callers if ds.platform == "illumina" or not c.startswith("dvcall ")]  # the ablation is Illumina's
-            phased = [("--phase-reads", ("--phase-reads",))] * (args.phase_reads or args.sort_ablation) + \
-                [("--phase-reads --sort-by-haplotypes", ("--phase-reads", "--sort-by-haplotypes"))] * args.sort_ablation
+            extra = [f for f, wanted in (("--no-phase-reads", args.unphased), ("--sort-by-haplotypes", args.sort_ablation)) if wanted]
             if ds.platform != "illumina":
-                runs += [(f"dvcall {label}", lambda d, out, tmp, f=flags: call_dvcall(d, out, args.model, f)) for label, flags in phased]
+                runs += [(f"dvcall {flag}", lambda d, out, tmp, f=flag: call_dvcall(d, out, args.model, (f,))) for flag in extra]
             for caller, fn in runs:
                 out = os.path.join(tmp, f"call-{len(rows)}.vcf.gz")
                 t0 = time.time()

@@ -26,7 +26,7 @@ from .common import command_line, haplotype_resolution_option, setting_flags, se
               help="How per-subset probabilities of multi-allelic sites become one genotype: the trained merger network, DeepVariant's min rule, or auto (the network when the model ships one).")
 @haplotype_resolution_option
 @click.option("--phase-reads/--no-phase-reads", default=None,
-              help="Long-read models: call once, phase the heterozygous calls and tag the reads with HP using whatshap (pip install 'dvcall[phasing]'), then call the tagged reads, which the model pools per haplotype. About twice the run time. Default: on when the model pools by haplotype (the shipped ont model), the reads are mostly untagged and whatshap is installed. The tagged BAM and first-pass VCF stay in --intermediate-dir.")
+              help="Long-read models: call once, phase the heterozygous calls and tag the reads with HP using whatshap (pip install 'dvcall[phasing]'), then call the tagged reads, which the model pools per haplotype. About twice the run time. Default: on when the model pools by haplotype (the shipped pacbio and ont models), the reads are mostly untagged and whatshap is installed. The tagged BAM and first-pass VCF stay in --intermediate-dir.")
 @click.option("--num-shards", type=int, default=None, help="Parallel make_examples processes. Default: the number of CPU cores.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
