@@ -33,6 +33,9 @@ def _keras():
 
 
 HP_PIXELS = tuple(int(v) for v in hp_values(np.array([1, 2])))  # the HP channel's pixels of HP=1 and HP=2
+READSET_VERSION = "dvcall-readset-1"
+HAPLOTYPE_POOLING_VERSION = "dvcall-readset-2"  # READSET_VERSION plus _haplotype_pooling
+HAPLOTYPE_LAYER = "haplotype"
 
 
 def build_model(shape: tuple[int, int, int], ref_rows: int = 5, crop_width: int = 101, read_features: int = 16, pixel_features: int = 24,
@@ -81,7 +84,7 @@ def _haplotype_pooling(f, hp, features: int):
     """Per-column summary of each haplotype's reads, symmetric in the two (HP labels are arbitrary)."""
     keras = _keras()
     layers, ops = keras.layers, keras.ops
-    shared = layers.Dense(features, activation="relu", name="haplotype")
+    shared = layers.Dense(features, activation="relu", name=HAPLOTYPE_LAYER)
     summaries = []
     for pixel in HP_PIXELS:
         member = ops.cast(ops.equal(hp, float(pixel)), "float32")  # [B, R, W, 1]; undrawn pixels are 0
@@ -92,13 +95,13 @@ def _haplotype_pooling(f, hp, features: int):
 
 
 def model_version(model) -> str:
-    """Architecture tag for model_info.json: '-2' marks haplotype pooling."""
-    return "dvcall-readset-2" if any(layer.name == "haplotype" for layer in model.layers) else "dvcall-readset-1"
+    """Architecture tag for model_info.json, read off the built model so fine-tuning keeps its parent's."""
+    return HAPLOTYPE_POOLING_VERSION if any(layer.name == HAPLOTYPE_LAYER for layer in model.layers) else READSET_VERSION
 
 
 def pools_by_haplotype(info: dict) -> bool:
     """Whether a model (its model_info.json) averages reads per haplotype, so HP tags change its calls most."""
-    return info.get("version") == "dvcall-readset-2"
+    return info.get("version") == HAPLOTYPE_POOLING_VERSION
 
 
 @dataclass
@@ -106,7 +109,7 @@ class ModelInfo:
     shape: list[int]
     channels: list[int]
     settings: dict = field(default_factory=dict)  # make_examples settings of the training examples
-    version: str = "dvcall-readset-1"
+    version: str = READSET_VERSION
 
     def to_dict(self) -> dict:
         return {"shape": self.shape, "channels": self.channels, "settings": self.settings, "version": self.version}
