@@ -5,6 +5,7 @@ from deepvariant_py import __version__
 
 from .call_variants import call_variants_cmd
 from .evaluate import eval_cmd
+from .haplotag import haplotag_cmd
 from .make_examples import make_examples_cmd
 from .postprocess import postprocess_cmd
 from .presets import presets_cmd
@@ -24,5 +25,5 @@ def main() -> None:
     """
 
 
-for cmd in (run_cmd, make_examples_cmd, call_variants_cmd, postprocess_cmd, train_cmd, train_merger_cmd, eval_cmd, workflow_cmd, report_cmd, presets_cmd):
+for cmd in (run_cmd, make_examples_cmd, call_variants_cmd, postprocess_cmd, train_cmd, train_merger_cmd, eval_cmd, haplotag_cmd, workflow_cmd, report_cmd, presets_cmd):
     main.add_command(cmd)

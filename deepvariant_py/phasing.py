@@ -15,7 +15,7 @@ import sys
 
 import pysam
 
-from .errors import DependencyError, InputError
+from .errors import DependencyError, InputError, OutputError
 from .regions import Region
 
 INSTALL_HINT = "pip install 'dvcall[phasing]' (or pip install whatshap)"
@@ -53,6 +53,11 @@ def contig_spans(regions: list[Region]) -> list[str]:
 def haplotag(ref: str, reads: str, calls_vcf: str, out_bam: str, regions: list[Region]) -> tuple[int, int]:
     """Phase the heterozygous calls of `calls_vcf` and write `reads` with HP/PS tags to `out_bam` (indexed);
     returns (tagged reads, reads written). With `regions`, only reads overlapping their spans are written."""
+    if not os.path.exists(calls_vcf):
+        raise InputError(f"{calls_vcf} does not exist: pass a VCF of this sample, e.g. from `dvcall run --no-phase-reads`")
+    out_dir = os.path.dirname(os.path.abspath(out_bam))
+    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+        raise OutputError(f"cannot write {out_bam}: directory {out_dir} does not exist or is not writable")
     stem = out_bam[:-len(".bam")] if out_bam.endswith(".bam") else out_bam
     phased = stem + ".phased.vcf.gz"
     common = ["--reference", ref, "--ignore-read-groups"]

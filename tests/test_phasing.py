@@ -121,3 +121,32 @@ def test_without_whatshap_untagged_reads_are_called_unphased_with_a_warning(tmp_
         work = _run_ont(tmp_path, ref, bam)
     assert not (work / "haplotagged.bam").exists()
     assert any("whatshap is not installed" in r.getMessage() and "dvcall[phasing]" in r.getMessage() for r in caplog.records)
+
+
+def test_haplotag_command_tags_reads_from_a_vcf(tmp_path):
+    ref, bam, snps = _two_haplotype_sample(tmp_path)
+    calls = str(tmp_path / "calls.vcf.gz")
+    header = pysam.VariantHeader()
+    header.contigs.add("chr1", length=LENGTH)
+    header.add_line('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">')
+    header.add_sample("S")
+    seq = pysam.FastaFile(ref).fetch("chr1")
+    with pysam.VariantFile(calls, "wz", header=header) as vcf:
+        for pos in sorted(p for p in snps if 2_000 <= p < 22_000):
+            alt = "ACGT"[("ACGT".index(seq[pos]) + 1) % 4]  # as _two_haplotype_sample plants them
+            rec = vcf.new_record(contig="chr1", start=pos, stop=pos + 1, alleles=(seq[pos], alt))
+            rec.samples["S"]["GT"] = (0, 1)
+            vcf.write(rec)
+    pysam.tabix_index(calls, preset="vcf", force=True)
+    out = str(tmp_path / "tagged.bam")
+    result = CliRunner().invoke(main, ["haplotag", "--ref", ref, "--reads", bam, "--calls", calls, "--output", out,
+                                       "--regions", "chr1:2,001-22,000"])
+    assert result.exit_code == 0, result.output
+    with pysam.AlignmentFile(out) as tagged:
+        reads = list(tagged)
+    assert sum(r.has_tag("HP") for r in reads) >= 0.9 * len(reads)
+    for bad, message in ((["--calls", str(tmp_path / "none.vcf.gz"), "--output", out], "does not exist"),
+                         (["--calls", calls, "--output", str(tmp_path / "no" / "dir.bam")], "cannot write"),
+                         (["--calls", calls, "--output", str(tmp_path / "x.sam")], "must end in .bam")):
+        result = CliRunner().invoke(main, ["haplotag", "--ref", ref, "--reads", bam, *bad])
+        assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output

@@ -1,0 +1,31 @@
+"""`dvcall haplotag`: HP-tag long reads from a first-pass VCF (what `run --phase-reads` does between passes)."""
+import click
+
+from deepvariant_py.errors import OutputError
+from deepvariant_py.phasing import haplotag, require_whatshap
+from deepvariant_py.reads import open_alignments
+from deepvariant_py.reference import Reference
+from deepvariant_py.regions import parse_regions
+
+from .common import user_errors
+
+
+@click.command("haplotag")
+@click.option("--ref", required=True, type=click.Path(), help="Reference FASTA the reads are aligned to.")
+@click.option("--reads", required=True, type=click.Path(), help="Indexed BAM or CRAM to tag.")
+@click.option("--calls", required=True, type=click.Path(), help="A VCF of the same sample (e.g. `dvcall run --no-phase-reads` on these reads); its heterozygous calls are phased.")
+@click.option("--output", required=True, type=click.Path(), help="Tagged BAM to write (.bam; indexed), with the phased VCF and whatshap's logs beside it.")
+@click.option("--regions", multiple=True, help="Only tag and write reads of these regions (as for `run`; a contig's regions are spanned first to last).")
+@click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
+@user_errors
+def haplotag_cmd(ref, reads, calls, output, regions, quiet):
+    """Phase a VCF's heterozygous calls and tag each read with HP/PS, with whatshap (pip install 'dvcall[phasing]')."""
+    if not output.endswith(".bam"):
+        raise OutputError(f"--output {output} must end in .bam")
+    require_whatshap()
+    reference = Reference(ref)
+    open_alignments(reads, reference).close()
+    spans = parse_regions(list(regions), {c.name: c.length for c in reference.contigs})
+    tagged, total = haplotag(ref, reads, calls, output, spans)
+    if not quiet:
+        click.echo(f"dvcall: {tagged:,} of {total:,} reads tagged -> {output}", err=True)
