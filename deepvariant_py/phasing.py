@@ -2,13 +2,14 @@
 
 Long-read models pool reads per haplotype (model.py), so they call best on reads carrying HP tags. A user
 would run `whatshap phase` on a first-pass VCF and `whatshap haplotag` on the BAM; `--phase-reads` does
-exactly that between two passes of the caller, so its result matches the documented manual route
-(scripts/haplotag_with_whatshap.sh) by construction. whatshap is on PyPI (`pip install 'dvcall[phasing]'`)
+exactly that between two passes of the caller (and `dvcall haplotag` on its own), so its tags are
+whatshap's by construction. whatshap is on PyPI (`pip install 'dvcall[phasing]'`)
 and is run as `python -m whatshap` so its command line, not its internal API, is what dvcall relies on.
 """
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import subprocess
 import sys
@@ -16,7 +17,12 @@ import sys
 import pysam
 
 from .errors import DependencyError, InputError, OutputError
+from .model import pools_by_haplotype
+from .reads import hp_tagged_fraction, open_alignments
+from .reference import Reference
 from .regions import Region
+
+log = logging.getLogger("dvcall")
 
 INSTALL_HINT = "pip install 'dvcall[phasing]' (or pip install whatshap)"
 
@@ -48,6 +54,21 @@ def contig_spans(regions: list[Region]) -> list[str]:
         span = spans.setdefault(r.contig, [r.start, r.end])
         span[0], span[1] = min(span[0], r.start), max(span[1], r.end)
     return [str(Region(contig, start, end)) for contig, (start, end) in spans.items()]
+
+
+def auto_phase(info: dict, reads: str, reference: Reference, regions: list[Region]) -> bool:
+    """Whether to phase when the user did not say: the model pools reads by haplotype, the reads are mostly
+    untagged, and whatshap is installed (else a warning says how to install it)."""
+    if not pools_by_haplotype(info):
+        return False
+    with open_alignments(reads, reference) as handle:
+        if hp_tagged_fraction(handle, regions) >= 0.5:
+            return False
+    if not whatshap_installed():
+        log.warning("the reads carry no HP tags and whatshap is not installed, so they are called unphased, which is "
+                    "less accurate with this model: %s, then rerun", INSTALL_HINT)
+        return False
+    return True
 
 
 def haplotag(ref: str, reads: str, calls_vcf: str, out_bam: str, regions: list[Region]) -> tuple[int, int]:

@@ -14,12 +14,11 @@ from .call_variants import CallStats, call_variants
 from .errors import InputError, OutputError
 from .make_examples import MakeExamplesOptions, MakeExamplesStats, make_examples
 from .merger import load_merger
-from .model import pools_by_haplotype
-from .phasing import INSTALL_HINT, haplotag, require_whatshap, whatshap_installed
+from .phasing import auto_phase, haplotag, require_whatshap
 from .postprocess import postprocess
 from .presets import make_examples_options, resolve_model, resolve_settings
 from .progress import Progress
-from .reads import hp_tagged_fraction, open_alignments, sample_name
+from .reads import open_alignments, sample_name
 from .report import write_report
 from .reference import Reference
 from .regions import Region, parse_regions
@@ -123,14 +122,7 @@ def _should_phase(opts: RunOptions, info: dict, me_opts: MakeExamplesOptions, re
                              "--model-type pacbio or ont, or drop --phase-reads")
         require_whatshap()
         return True
-    if opts.phase_reads is False or not (me_opts.pileup.hp_channel and pools_by_haplotype(info)):
-        return False
-    with open_alignments(opts.reads, reference) as handle:
-        if hp_tagged_fraction(handle, regions) >= 0.5:
-            return False
-    if not whatshap_installed():
-        log.warning("the reads carry no HP tags and whatshap is not installed, so they are called unphased, which is "
-                    "less accurate with this model: %s, then rerun", INSTALL_HINT)
+    if opts.phase_reads is False or not auto_phase(info, opts.reads, reference, regions):
         return False
     log.info("phase-reads: the reads carry no HP tags: calling, tagging them with whatshap, calling again "
              "(--no-phase-reads to skip)")
@@ -206,8 +198,7 @@ def _one_pass(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sample: st
     reads, tagged = sum(s.reads for s in stats), sum(s.hp_tagged_reads for s in stats)
     if warn_untagged and me_opts.pileup.hp_channel and reads and tagged < 0.5 * reads:
         log.warning("only %d of %d reads carry an HP tag, but this model reads each read's HP tag: it is most accurate on "
-                    "reads tagged by haplotype: add --phase-reads (or tag them with `whatshap haplotag`, "
-                    "scripts/haplotag_with_whatshap.sh)", tagged, reads)
+                    "reads tagged by haplotype: add --phase-reads (or tag them with `dvcall haplotag`)", tagged, reads)
     calls_path = os.path.join(work, "calls.jsonl.gz")
     calls_inputs = fingerprint(step="call_variants", version=__version__, shards=[file_sha256(p) for p in shard_paths],
                                model=_model_identity(opts.model_dir)) if resumable else ""

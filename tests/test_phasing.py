@@ -114,8 +114,8 @@ def test_a_model_that_pools_by_haplotype_phases_untagged_reads_unless_told_not_t
 def test_without_whatshap_untagged_reads_are_called_unphased_with_a_warning(tmp_path, monkeypatch, caplog):
     import logging
 
-    from deepvariant_py import pipeline
-    monkeypatch.setattr(pipeline, "whatshap_installed", lambda: False)
+    from deepvariant_py import phasing
+    monkeypatch.setattr(phasing, "whatshap_installed", lambda: False)
     ref, bam, _ = _two_haplotype_sample(tmp_path)
     with caplog.at_level(logging.WARNING, logger="dvcall"):
         work = _run_ont(tmp_path, ref, bam)

@@ -60,3 +60,26 @@ def test_snakemake_vcf_equals_dvcall_run(tmp_path):
     assert sum(1 for line in body if not line.startswith("#")) > 20
     assert _body(str(vcf)) == body
     assert _body(str(tmp_path / "results" / "NA12878.g.vcf.gz")) == _body(str(direct_g))
+
+
+def test_snakemake_phases_untagged_long_reads_like_dvcall_run(tmp_path):
+    pytest.importorskip("whatshap")
+    from test_phasing import _two_haplotype_sample
+    snakemake = _snakemake()
+    ref, bam, _ = _two_haplotype_sample(tmp_path)
+    region = "chr1:2,001-22,000"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"reference: {ref}\nsamples:\n  S1: {bam}\nshards: 2\nregions: ['{region}']\n"
+                      f"model_type: pacbio\noutdir: {tmp_path / 'results'}\n")
+    proc = subprocess.run(snakemake + ["--snakefile", snakefile_path(), "--configfile", str(config), "--cores", "2",
+                                       "--directory", str(tmp_path), "--quiet", "all"],
+                          capture_output=True, text=True, env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (tmp_path / "results" / "S1" / "haplotagged.bam").exists()  # the pacbio model pools by haplotype
+    direct = tmp_path / "direct.vcf.gz"
+    result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", str(direct), "--regions", region,
+                                       "--model-type", "pacbio", "--sample-name", "S1", "--num-shards", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    body = _body(str(direct))
+    assert sum(1 for line in body if not line.startswith("#")) > 20
+    assert _body(str(tmp_path / "results" / "S1.vcf.gz")) == body
