@@ -31,6 +31,17 @@ def _snakemake() -> list[str]:
     return [exe]
 
 
+def _run_workflow(tmp_path, config_text: str) -> None:
+    """snakemake on the shipped Snakefile with this config, in tmp_path, on 2 cores."""
+    snakemake = _snakemake()
+    config = tmp_path / "config.yaml"
+    config.write_text(config_text)
+    proc = subprocess.run(snakemake + ["--snakefile", snakefile_path(), "--configfile", str(config), "--cores", "2",
+                                       "--directory", str(tmp_path), "--quiet", "all"],
+                          capture_output=True, text=True, env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
 def test_workflow_command_prints_paths_and_config():
     result = CliRunner().invoke(main, ["workflow", "--print-path"])
     assert result.exit_code == 0 and result.output.strip() == snakefile_path() and os.path.exists(snakefile_path())
@@ -39,14 +50,8 @@ def test_workflow_command_prints_paths_and_config():
 
 
 def test_snakemake_vcf_equals_dvcall_run(tmp_path):
-    snakemake = _snakemake()
-    config = tmp_path / "config.yaml"
-    config.write_text(f"reference: {REF}\nsamples:\n  NA12878: {BAM}\nshards: 3\nregions: ['{REGION}']\n"
-                      f"gvcf: true\noutdir: {tmp_path / 'results'}\n")
-    proc = subprocess.run(snakemake + ["--snakefile", snakefile_path(), "--configfile", str(config), "--cores", "2",
-                                       "--directory", str(tmp_path), "--quiet", "all"],
-                          capture_output=True, text=True, env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]})
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _run_workflow(tmp_path, f"reference: {REF}\nsamples:\n  NA12878: {BAM}\nshards: 3\nregions: ['{REGION}']\n"
+                            f"gvcf: true\noutdir: {tmp_path / 'results'}\n")
     vcf = tmp_path / "results" / "NA12878.vcf.gz"
     assert vcf.exists() and (tmp_path / "results" / "NA12878.vcf.gz.tbi").exists()
     assert len(list((tmp_path / "results" / "NA12878").glob("examples-*-of-00003.tfrecord.gz"))) == 3
@@ -65,16 +70,10 @@ def test_snakemake_vcf_equals_dvcall_run(tmp_path):
 def test_snakemake_phases_untagged_long_reads_like_dvcall_run(tmp_path):
     pytest.importorskip("whatshap")
     from test_phasing import _two_haplotype_sample
-    snakemake = _snakemake()
     ref, bam, _ = _two_haplotype_sample(tmp_path)
     region = "chr1:2,001-22,000"
-    config = tmp_path / "config.yaml"
-    config.write_text(f"reference: {ref}\nsamples:\n  S1: {bam}\nshards: 2\nregions: ['{region}']\n"
-                      f"model_type: pacbio\noutdir: {tmp_path / 'results'}\n")
-    proc = subprocess.run(snakemake + ["--snakefile", snakefile_path(), "--configfile", str(config), "--cores", "2",
-                                       "--directory", str(tmp_path), "--quiet", "all"],
-                          capture_output=True, text=True, env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]})
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _run_workflow(tmp_path, f"reference: {ref}\nsamples:\n  S1: {bam}\nshards: 2\nregions: ['{region}']\n"
+                            f"model_type: pacbio\noutdir: {tmp_path / 'results'}\n")
     assert (tmp_path / "results" / "S1" / "haplotagged.bam").exists()  # the pacbio model pools by haplotype
     direct = tmp_path / "direct.vcf.gz"
     result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", str(direct), "--regions", region,
