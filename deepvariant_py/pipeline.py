@@ -105,7 +105,7 @@ def run_pipeline(opts: RunOptions) -> dict:
     os.makedirs(work, exist_ok=True)
     try:
         if not phase:
-            return _one_pass(opts, me_opts, merger, sample, work, bool(opts.intermediate_dir), warn_untagged=True)
+            return _one_pass(opts, me_opts, merger, sample, work, warn_untagged=True)
         return _phased_passes(opts, me_opts, merger, sample, work, regions)
     finally:
         if tmp_root:
@@ -134,7 +134,7 @@ def _phased_passes(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sampl
     resumable = bool(opts.intermediate_dir)
     first_vcf = os.path.join(work, "firstpass.vcf.gz")
     first = _one_pass(replace(opts, output_vcf=first_vcf, output_gvcf=None, report=None), me_opts, merger, sample,
-                      os.path.join(work, "pass1"), resumable, warn_untagged=False)
+                      os.path.join(work, "pass1"), warn_untagged=False)
     t0 = time.time()
     tagged_bam = os.path.join(work, "haplotagged.bam")
     inputs = fingerprint(step="phase_reads", version=__version__, ref=file_identity(opts.ref), reads=file_identity(opts.reads),
@@ -151,8 +151,7 @@ def _phased_passes(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sampl
         log.info("phase-reads: reads tagged in an earlier run, reused")
     log.info("phase-reads: whatshap tagged %d of %d reads from the first pass's calls", done["tagged"], done["reads"])
     phasing_seconds = round(time.time() - t0, 2)
-    summary = _one_pass(replace(opts, reads=tagged_bam), me_opts, merger, sample, os.path.join(work, "pass2"), resumable,
-                        warn_untagged=True)
+    summary = _one_pass(replace(opts, reads=tagged_bam), me_opts, merger, sample, os.path.join(work, "pass2"), warn_untagged=True)
     for stage in ("make_examples", "call_variants", "postprocess"):
         summary[f"{stage}_seconds"] = round(summary[f"{stage}_seconds"] + first[f"{stage}_seconds"], 2)
     summary["phase_reads_seconds"] = phasing_seconds
@@ -160,10 +159,11 @@ def _phased_passes(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sampl
     return summary
 
 
-def _one_pass(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sample: str, work: str, resumable: bool,
-              warn_untagged: bool) -> dict:
-    """make_examples -> call_variants -> postprocess over opts.reads, intermediate files in `work`."""
+def _one_pass(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sample: str, work: str, warn_untagged: bool) -> dict:
+    """make_examples -> call_variants -> postprocess over opts.reads, intermediate files in `work` (resumable
+    when the user keeps them: --intermediate-dir)."""
     os.makedirs(work, exist_ok=True)
+    resumable = bool(opts.intermediate_dir)
     summary: dict = {}
     n = max(1, opts.num_shards)
     shard_paths = [os.path.join(work, f"examples-{i:05d}-of-{n:05d}.tfrecord.gz") for i in range(n)]
