@@ -9,6 +9,8 @@ import sys
 import click
 
 from deepvariant_py.errors import DvcallError
+from deepvariant_py.outputs import disk_error, is_disk_error
+from deepvariant_py.workers import INTERRUPTED_EXIT, TERMINATED_EXIT, Terminated, handle_sigterm
 
 
 def setup_logging(quiet: bool = False) -> None:
@@ -17,24 +19,41 @@ def setup_logging(quiet: bool = False) -> None:
 
 
 def user_errors(func):
-    """Turn DvcallError (and a few OS errors) into one line and exit 1; --debug shows the traceback."""
+    """One line and a non-zero exit for anything that stops a command, never a traceback unless --debug:
+    DvcallError and disk errors exit 1, SIGTERM (handled like Ctrl-C) 143, Ctrl-C 130."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         debug = kwargs.pop("debug", False)
         setup_logging(kwargs.get("quiet", False))
+        handle_sigterm()
         try:
             return func(*args, **kwargs)
-        except DvcallError as exc:
+        except Terminated:
+            _stop("terminated", TERMINATED_EXIT)
+        except KeyboardInterrupt:
+            _stop("interrupted", INTERRUPTED_EXIT)
+        except Exception as exc:
             if debug:
                 raise
-            click.echo(f"dvcall: error: {exc}", err=True)
-            sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("dvcall: interrupted", err=True)
-            sys.exit(130)
+            _stop(f"error: {_one_line(exc)}", 1)
 
-    return click.option("--debug", is_flag=True, help="Show the full traceback on errors.")(wrapper)
+    return click.option("--debug", is_flag=True, help="On an error, show the full traceback instead of one line.")(wrapper)
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, DvcallError):
+        return str(exc)
+    if is_disk_error(exc):
+        return str(disk_error(getattr(exc, "filename", None) or "output", exc))
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
+    return f"unexpected {type(exc).__name__}: {exc} (a bug in dvcall: rerun with --debug and report the traceback)"
+
+
+def _stop(message: str, code: int) -> None:
+    click.echo(f"dvcall: {' '.join(message.split())}", err=True)  # one line, whatever the message holds
+    sys.exit(code)
 
 
 def command_line() -> str:
@@ -42,6 +61,9 @@ def command_line() -> str:
 
 
 EXTRA_CHANNELS = ("haplotype", "none")
+FRACTION = click.FloatRange(0.0, 1.0)
+MIN_PARTITION_SIZE = 100  # smaller partitions only multiply per-partition overhead
+MIN_PILEUP_WIDTH = 21  # the model's own width is checked against it before any work
 
 
 def _setting_options() -> list:
@@ -65,12 +87,12 @@ def _setting_options() -> list:
         click.option("--channels", type=click.Choice(EXTRA_CHANNELS), default=None,
                      help="Extra pileup channel after the six: 'haplotype' (the read's HP tag: 0 none, 127 HP=1, 254 HP=2) or "
                           "'none'. Default: the model's channels."),
-        click.option("--pileup-width", type=int, default=None, help="Pileup columns around the candidate. Default: the model's (221 illumina, 199 long reads)."),
-        click.option("--partition-size", type=int, default=None, help="Bases per partition (unit of work and of the read cap). Default: from --model-type (1000 illumina, 25000 long reads)."),
-        click.option("--max-reads-per-partition", type=int, default=None, help="Reservoir-sample at most this many reads per partition (0 = no cap). Default: from --model-type (1500 illumina, 600 long reads)."),
-        click.option("--min-mapping-quality", type=int, default=None, help="Reads below this MAPQ are ignored. Default: from --model-type (5; 1 for pacbio)."),
-        click.option("--vsc-min-fraction-snps", type=float, default=None, help="Minimum allele fraction for a SNP candidate. Default: from --model-type (0.12; 0.08 for ont)."),
-        click.option("--vsc-min-fraction-indels", type=float, default=None, help="Minimum allele fraction for an indel candidate. Default: from --model-type (0.06 illumina, 0.12 long reads)."),
+        click.option("--pileup-width", type=click.IntRange(min=MIN_PILEUP_WIDTH), default=None, help="Pileup columns around the candidate. Default: the model's (221 illumina, 199 long reads)."),
+        click.option("--partition-size", type=click.IntRange(min=MIN_PARTITION_SIZE), default=None, help="Bases per partition (unit of work and of the read cap). Default: from --model-type (1000 illumina, 25000 long reads)."),
+        click.option("--max-reads-per-partition", type=click.IntRange(min=0), default=None, help="Reservoir-sample at most this many reads per partition (0 = no cap). Default: from --model-type (1500 illumina, 600 long reads)."),
+        click.option("--min-mapping-quality", type=click.IntRange(0, 255), default=None, help="Reads below this MAPQ are ignored. Default: from --model-type (5; 1 for pacbio)."),
+        click.option("--vsc-min-fraction-snps", type=FRACTION, default=None, help="Minimum allele fraction for a SNP candidate. Default: from --model-type (0.12; 0.08 for ont)."),
+        click.option("--vsc-min-fraction-indels", type=FRACTION, default=None, help="Minimum allele fraction for an indel candidate. Default: from --model-type (0.06 illumina, 0.12 long reads)."),
     ]
 
 

@@ -1,6 +1,4 @@
 """`dvcall run`: the whole caller in one command."""
-import os
-
 import click
 
 from deepvariant_py.merger import MERGE_MODES
@@ -20,14 +18,17 @@ from .common import command_line, haplotype_resolution_option, setting_flags, se
 @click.option("--regions", multiple=True, help="Region(s) to call: 'chr20:10,000,000-10,050,000' (1-based, inclusive) or a BED file. Repeatable. Default: every contig shared by reads and reference.")
 @click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (from `dvcall train`). Default: the --model-type's shipped model (illumina-wgs, pacbio-hifi or ont).")
 @click.option("--intermediate-dir", type=click.Path(), default=None, help="Keep examples and calls here (default: a temporary folder, removed at the end). Finished steps leave a .done.json marker with checksums, so re-running the same command after a kill or a failure redoes only what is missing.")
-@click.option("--sample-name", default=None, help="Sample name in the VCF. Default: SM of the first @RG in the reads, else SAMPLE.")
+@click.option("--sample-name", default=None, help="Sample name in the VCF (no tabs or newlines). Default: SM of the first @RG in the reads, else SAMPLE.")
 @setting_options
 @click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
               help="How per-subset probabilities of multi-allelic sites become one genotype: the trained merger network, DeepVariant's min rule, or auto (the network when the model ships one).")
 @haplotype_resolution_option
 @click.option("--phase-reads/--no-phase-reads", default=None,
               help="Long-read models: call once, phase the heterozygous calls and tag the reads with HP using whatshap (pip install 'dvcall[phasing]'), then call the tagged reads, which the model pools per haplotype. About twice the run time. Default: on when the model pools by haplotype (the shipped pacbio and ont models), the reads are mostly untagged and whatshap is installed. The tagged BAM and first-pass VCF stay in --intermediate-dir.")
-@click.option("--num-shards", type=int, default=None, help="Parallel make_examples processes. Default: the number of CPU cores.")
+@click.option("--num-shards", "--threads", "num_shards", type=click.IntRange(min=1), default=None,
+              help="Parallel make_examples processes (shards). Default: the CPUs this process may use (its CPU affinity and "
+                   "cgroup quota, so a SLURM or container allocation is respected). Never more shards than the regions have "
+                   "partitions, nor more processes than usable CPUs; the VCF does not depend on it.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, model_dir, intermediate_dir, sample_name, multiallelic_merge,
@@ -37,7 +38,7 @@ def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, model_dir, int
     summary = run_pipeline(RunOptions(
         ref=ref, reads=reads, output_vcf=output_vcf, output_gvcf=output_gvcf, report=report, regions=list(regions), model_dir=model_dir,
         model_type=model_type, settings=flags, intermediate_dir=intermediate_dir, sample_name=sample_name,
-        num_shards=num_shards or os.cpu_count() or 1, multiallelic_merge=multiallelic_merge,
+        num_shards=num_shards, multiallelic_merge=multiallelic_merge,
         haplotype_resolution=haplotype_resolution, phase_reads=phase_reads, command=command_line()))
     if not quiet:
         stages = ("make_examples", "call_variants", "postprocess") + (("phase_reads",) if "phase_reads_seconds" in summary else ())

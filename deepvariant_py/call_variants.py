@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .examples_io import CallRecord, VariantInfo, channel_indices, example_dataset, expand_paths, read_sidecar, write_calls
+from .errors import InputError
+from .outputs import disk_error
 from .tf_runtime import tensorflow
 from .model import load_model, load_model_info
 
@@ -24,14 +26,20 @@ class CallStats:
         return self.examples / self.seconds if self.seconds else 0.0
 
 
-def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 128, progress=None) -> CallStats:
-    """Run the model over every example and write one call record per example."""
+def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 128, progress=None, model=None) -> CallStats:
+    """Run the model over every example and write one call record per example. `model`: the model of
+    `model_dir`, already loaded (run loads it before make_examples so a damaged model fails first)."""
     t0 = time.time()
     paths = expand_paths(examples)
     info = read_sidecar(paths[0])
+    for path in paths[1:]:
+        other = read_sidecar(path)
+        if (other["shape"], other["channels"]) != (info["shape"], info["channels"]):
+            raise InputError(f"examples {path} (shape {other['shape']}, channels {other['channels']}) differ from {paths[0]} "
+                             f"(shape {info['shape']}, channels {info['channels']}): call each set of examples separately")
     model_info = load_model_info(model_dir)
     keep = channel_indices(info, model_info, model_dir)
-    model = load_model(model_dir)
+    model = model or load_model(model_dir)
     shape = tuple(info["shape"])
     ds = example_dataset(paths, shape, with_label=False)
     if keep != list(range(shape[-1])):
@@ -49,7 +57,10 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
             if progress:
                 progress(stats)
 
-    write_calls(output, records())
+    try:
+        write_calls(output, records())
+    except OSError as exc:
+        raise disk_error(output, exc) from None
     stats.seconds = time.time() - t0
     return stats
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import tfrecord
 from .errors import InputError, ModelError
+from .outputs import atomic_output
 from .tf_runtime import tensorflow
 
 EXAMPLES_VERSION = "dvcall-examples-1"
@@ -63,8 +64,13 @@ def read_sidecar(examples_path: str) -> dict:
     path = sidecar_path(examples_path)
     if not os.path.exists(path):
         raise InputError(f"{examples_path} has no sidecar {path}: regenerate the examples with `dvcall make-examples`")
-    with open(path) as fh:
-        return json.load(fh)
+    try:
+        with open(path) as fh:
+            info = json.load(fh)
+        info["shape"], info["channels"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"sidecar {path} is unreadable ({exc}): regenerate the examples with `dvcall make-examples`") from None
+    return info
 
 
 def expand_paths(spec: str, what: str = "examples") -> list[str]:
@@ -107,7 +113,10 @@ class ExampleWriter:
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
-        self._writer.close()
+        try:
+            self._writer.close()
+        except OSError:  # e.g. the disk that failed the write fails the flush too
+            pass
         if os.path.exists(self._tmp):
             os.remove(self._tmp)
 
@@ -143,6 +152,16 @@ def check_model_matches(examples_info: dict, model_info: dict, model_dir: str) -
             "use the model trained for these examples or remake the examples with matching options")
 
 
+def check_model_input(model, model_info: dict, model_dir: str, shape: list[int], channels: list[int]) -> None:
+    """Before any example is made: the model's weights take the input its model_info.json names, and examples
+    of `shape` and `channels` (what make_examples will write) can be fed to it."""
+    built = [int(x) for x in model.input_shape[1:]]
+    if built != [int(x) for x in model_info["shape"][:len(built)]]:
+        raise ModelError(f"{model_dir}: the weights take inputs of shape {built} but model_info.json says {model_info['shape']}: "
+                         "the two files belong to different models; restore or retrain the model")
+    channel_indices({"shape": list(shape), "channels": list(channels)}, model_info, model_dir)
+
+
 def channel_indices(examples_info: dict, model_info: dict, model_dir: str) -> list[int]:
     """Indices of the model's channels within the examples' (a model may use a subset, e.g. without ALT-aligned channels)."""
     ex_ch, m_ch = list(examples_info["channels"]), list(model_info["channels"])
@@ -165,15 +184,13 @@ def write_calls(path: str, records: Iterator[CallRecord]) -> int:
     """Calls as JSON lines (gzip): small, greppable, and no TensorFlow needed to read them back."""
     import gzip
 
-    tmp = path + ".partial"
     n = 0
-    with gzip.open(tmp, "wt") as fh:
+    with atomic_output(path) as tmp, gzip.open(tmp, "wt") as fh:
         for r in records:
             v = r.variant
             fh.write(json.dumps({"v": [v.contig, v.start, v.ref, list(v.alts), v.depth, list(v.allele_depths)],
                                  "i": list(r.alt_indices), "p": [round(float(x), 10) for x in r.probabilities]}) + "\n")
             n += 1
-    os.replace(tmp, path)
     return n
 
 
@@ -187,5 +204,5 @@ def read_calls(paths: list[str]) -> Iterator[CallRecord]:
                     d = json.loads(line)
                     c, s, r, a, dp, ad = d["v"]
                     yield CallRecord(VariantInfo(c, s, r, tuple(a), dp, tuple(ad)), tuple(d["i"]), tuple(d["p"]))
-        except (OSError, json.JSONDecodeError, KeyError) as exc:
+        except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"cannot read calls from {path} ({exc}): rerun `dvcall call-variants`") from None

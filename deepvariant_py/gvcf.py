@@ -3,12 +3,13 @@ and their merge with the variant records into one gVCF that `bcftools merge --gv
 from __future__ import annotations
 
 import gzip
-import os
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
 
+from .errors import InputError
+from .outputs import atomic_output
 from .vcf import VcfRecord
 
 P_ERROR = 0.001
@@ -88,20 +89,21 @@ def reference_blocks(contig: str, start: int, ref_codes: np.ndarray, ref_count: 
 
 def write_blocks(path: str, blocks: Iterable[RefBlock]) -> None:
     """One tab-separated line per block, gzipped; written to a temporary name and renamed when complete."""
-    tmp = path + ".partial"
-    with gzip.open(tmp, "wt", compresslevel=4) as fh:
+    with atomic_output(path) as tmp, gzip.open(tmp, "wt", compresslevel=4) as fh:
         for b in blocks:
             fh.write(f"{b.contig}\t{b.start}\t{b.end}\t{b.gq}\t{b.min_dp}\t{b.pl[0]},{b.pl[1]},{b.pl[2]}\t{int(b.callable)}\n")
-    os.replace(tmp, path)
 
 
 def read_blocks(paths: list[str]) -> list[RefBlock]:
     out = []
     for path in paths:
-        with gzip.open(path, "rt") as fh:
-            for line in fh:
-                contig, s, e, gq, dp, pl, ok = line.rstrip("\n").split("\t")
-                out.append(RefBlock(contig, int(s), int(e), int(gq), int(dp), tuple(int(x) for x in pl.split(",")), ok == "1"))
+        try:
+            with gzip.open(path, "rt") as fh:
+                for line in fh:
+                    contig, s, e, gq, dp, pl, ok = line.rstrip("\n").split("\t")
+                    out.append(RefBlock(contig, int(s), int(e), int(gq), int(dp), tuple(int(x) for x in pl.split(",")), ok == "1"))
+        except (OSError, EOFError, ValueError) as exc:
+            raise InputError(f"cannot read gVCF reference blocks from {path} ({exc}): rerun `dvcall make-examples --gvcf`") from None
     return out
 
 

@@ -5,17 +5,18 @@ import logging
 import time
 from functools import partial
 from typing import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .candidates import Candidate, CandidateThresholds, count_alleles, find_candidates
 from .errors import InputError
 from .examples_io import ExampleWriter, VariantInfo, write_sidecar
+from .outputs import disk_error, is_disk_error
 from .gvcf import RefBlock, reference_blocks, write_blocks
 from .pileup import Canvas, PileupOptions, build_images, channel_enums, hp_groups
 from .read_events import encode_bases, extract_events
-from .reads import ReadFilter, fetch_reads, hp_dropped, open_alignments
+from .reads import ReadCounts, ReadFilter, close_alignments, fetch_reads, hp_dropped, open_alignments
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
 from .regions import Region, merge_regions, parse_regions, partition, shard
@@ -50,6 +51,7 @@ class MakeExamplesStats:
     candidates: int = 0
     examples: int = 0
     seconds: float = 0.0
+    read_counts: dict = field(default_factory=lambda: asdict(ReadCounts()))  # reads seen, kept, dropped by reason
 
 
 def example_settings(opts: MakeExamplesOptions) -> dict:
@@ -58,14 +60,19 @@ def example_settings(opts: MakeExamplesOptions) -> dict:
             "sort_by_haplotypes": opts.pileup.sort_by_haplotypes}
 
 
-def calling_partitions(reference: Reference, reads_contigs: set[str], region_specs: list[str], partition_size: int) -> list[Region]:
-    """Regions the user asked for (or every shared contig), cut into fixed partitions."""
+def calling_regions(reference: Reference, reads_contigs: set[str], region_specs: list[str]) -> list[Region]:
+    """Regions the user asked for, or every contig shared by the reads and the reference; sorted and merged."""
     lengths = {c.name: c.length for c in reference.contigs}
     if region_specs:
         regions = parse_regions(region_specs, lengths)
     else:
         regions = [Region(c.name, 0, c.length) for c in reference.contigs if c.name in reads_contigs]
-    return partition(merge_regions(regions, list(lengths)), partition_size)
+    return merge_regions(regions, list(lengths))
+
+
+def calling_partitions(reference: Reference, reads_contigs: set[str], region_specs: list[str], partition_size: int) -> list[Region]:
+    """calling_regions cut into fixed partitions."""
+    return partition(calling_regions(reference, reads_contigs, region_specs), partition_size)
 
 
 @dataclass
@@ -77,10 +84,17 @@ class PartitionResult:
     ref_blocks: list[RefBlock]
 
 
-def process_partition(handle, reference: Reference, region: Region, opts: MakeExamplesOptions, gvcf: bool = False
-                      ) -> PartitionResult:
-    """Reads, candidates, the drawn canvas and (with `gvcf`) the reference blocks of one partition."""
-    reads = fetch_reads(handle, region, opts.read_filter)
+def run_starts(partitions: list[Region]) -> set[Region]:
+    """Partitions that begin a stretch of consecutive partitions: reads starting before them are theirs to count."""
+    return {p for i, p in enumerate(partitions)
+            if i == 0 or partitions[i - 1].contig != p.contig or partitions[i - 1].end != p.start}
+
+
+def process_partition(handle, reference: Reference, region: Region, opts: MakeExamplesOptions, gvcf: bool = False,
+                      counts: ReadCounts | None = None, counts_from: int | None = None) -> PartitionResult:
+    """Reads, candidates, the drawn canvas and (with `gvcf`) the reference blocks of one partition; reads are
+    tallied in `counts` from `counts_from` on (fetch_reads)."""
+    reads = fetch_reads(handle, region, opts.read_filter, counts, counts_from)
     if not reads:
         blocks = []
         if gvcf:
@@ -119,14 +133,19 @@ def make_examples(ref_path: str, reads_path: str, output: str, region_specs: lis
     t0 = time.time()
     reference = Reference(ref_path)
     handle = open_alignments(reads_path, reference)
-    parts = shard(calling_partitions(reference, set(handle.references), region_specs, opts.partition_size), shard_index, num_shards)
+    every = calling_partitions(reference, set(handle.references), region_specs, opts.partition_size)
+    starts = run_starts(every)
+    parts = shard(every, shard_index, num_shards)
+    counts = ReadCounts()
     labeler = _Labeler(training, reference) if training else None
-    writer = ExampleWriter(output)
     stats = MakeExamplesStats()
     blocks: list[RefBlock] = []
+    writer = None
     try:
+        writer = ExampleWriter(output)
         for region in parts:
-            part = process_partition(handle, reference, region, opts, gvcf=gvcf_output is not None)
+            part = process_partition(handle, reference, region, opts, gvcf=gvcf_output is not None, counts=counts,
+                                     counts_from=-1 if region in starts else region.start)
             candidates, canvas, n_reads = part.candidates, part.canvas, part.n_reads
             blocks += part.ref_blocks
             stats.partitions += 1
@@ -146,14 +165,18 @@ def make_examples(ref_path: str, reads_path: str, output: str, region_specs: lis
             if progress:
                 progress(stats.partitions, len(parts), candidates=stats.candidates, examples=stats.examples)
         writer.close()
-    except BaseException:
-        writer.abort()
+        write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))
+        if gvcf_output:
+            write_blocks(gvcf_output, blocks)
+    except BaseException as exc:
+        if writer is not None:
+            writer.abort()
+        if is_disk_error(exc):
+            raise disk_error(output, exc) from None
         raise
     finally:
-        handle.close()
-    write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))
-    if gvcf_output:
-        write_blocks(gvcf_output, blocks)
+        close_alignments(handle, reads_path)
+    stats.read_counts = asdict(counts)
     stats.seconds = time.time() - t0
     return stats
 

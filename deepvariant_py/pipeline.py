@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
 import shutil
 import tempfile
@@ -12,17 +11,24 @@ from dataclasses import asdict, dataclass, field, replace
 from . import __version__
 from .call_variants import CallStats, call_variants
 from .errors import InputError, OutputError
-from .make_examples import MakeExamplesOptions, MakeExamplesStats, make_examples
+from .examples_io import check_model_input
+from .make_examples import MakeExamplesOptions, MakeExamplesStats, calling_regions, make_examples
 from .merger import load_merger
+from .model import load_model
+from .outputs import check_outputs, disk_error, is_disk_error
+from .pileup import channel_enums
 from .phasing import auto_phase, haplotag, require_whatshap
 from .postprocess import postprocess
 from .presets import make_examples_options, resolve_model, resolve_settings
 from .progress import Progress
-from .reads import open_alignments, sample_name
+from .reads import (ReadCounts, alignment_index_paths, close_alignments, mapped_reads, open_alignments, read_group_samples,
+                    reads_warning, sample_name)
 from .report import write_report
 from .reference import Reference
-from .regions import Region, parse_regions
-from .resume import clear, completed, file_identity, file_sha256, fingerprint, mark_done
+from .regions import Region, count_partitions, parse_regions
+from .resume import DirectoryLock, clear, completed, file_identity, file_sha256, fingerprint, mark_done
+from .vcf import check_sample_name
+from .workers import run_jobs, usable_cpus
 
 log = logging.getLogger("dvcall")
 
@@ -39,7 +45,7 @@ class RunOptions:
     model_type: str = "illumina"
     intermediate_dir: str | None = None
     sample_name: str | None = None
-    num_shards: int = 1
+    num_shards: int | None = None  # None: the CPUs this process may use (workers.usable_cpus)
     command: str | None = None
     settings: dict = field(default_factory=dict)  # make_examples settings the user gave (presets.SETTING_KEYS)
     multiallelic_merge: str = "auto"
@@ -48,17 +54,33 @@ class RunOptions:
     make_examples: MakeExamplesOptions = field(default_factory=MakeExamplesOptions)
 
 
-def _shard_job(args) -> MakeExamplesStats:
-    ref, reads, out, gvcf_out, regions, opts, index, count, quiet, inputs = args
-    if not quiet:
+@dataclass(frozen=True)
+class ShardJob:
+    """One make_examples shard of a run, as a worker process receives it."""
+
+    ref: str
+    reads: str
+    output: str
+    gvcf_output: str | None
+    regions: list[str]
+    opts: MakeExamplesOptions
+    index: int
+    count: int
+    quiet: bool
+    inputs: str  # the resume fingerprint ("" when the run is not resumable)
+
+
+def run_shard(job: ShardJob) -> MakeExamplesStats:
+    if not job.quiet:
         logging.basicConfig(level=logging.INFO, format="dvcall: %(message)s")
-    label = f"make_examples shard {index + 1}/{count}" if count > 1 else "make_examples"
-    if inputs:
-        clear(out)
-    stats = make_examples(ref, reads, out, regions, opts, index, count, progress=None if quiet else Progress(label),
-                          gvcf_output=gvcf_out)
-    if inputs:  # each shard marks itself done as soon as it is, so a kill later keeps it
-        mark_done(out, inputs, [out, out + ".example_info.json"] + ([gvcf_out] if gvcf_out else []), asdict(stats))
+    label = f"make_examples shard {job.index + 1}/{job.count}" if job.count > 1 else "make_examples"
+    if job.inputs:
+        clear(job.output)
+    stats = make_examples(job.ref, job.reads, job.output, job.regions, job.opts, job.index, job.count,
+                          progress=None if job.quiet else Progress(label), gvcf_output=job.gvcf_output)
+    if job.inputs:  # each shard marks itself done as soon as it is, so a kill later keeps it
+        files = [job.output, job.output + ".example_info.json"] + ([job.gvcf_output] if job.gvcf_output else [])
+        mark_done(job.output, job.inputs, files, asdict(stats))
     return stats
 
 
@@ -67,49 +89,116 @@ def _model_identity(model_dir: str) -> list[dict]:
             if os.path.isfile(os.path.join(model_dir, f))]
 
 
-def _check_writable(path: str) -> None:
-    out_dir = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
-        raise OutputError(f"cannot write {path}: directory {out_dir} does not exist or is not writable")
+@dataclass
+class _Plan:
+    """Everything checked and decided before the long work starts."""
+
+    sample: str
+    model_dir: str
+    model: object  # the loaded Keras model
+    merger: object
+    me_opts: MakeExamplesOptions
+    regions: list[Region]  # as the user gave them, parsed (empty: every contig)
+    phase: bool
+    shards: int
+    processes: int
 
 
 def run_pipeline(opts: RunOptions) -> dict:
     """The whole caller; returns a summary (seconds per stage, candidates, examples, variants).
 
-    With num_shards > 1 shards run in spawned processes, so a script calling this needs the usual
-    `if __name__ == "__main__":` guard.
+    Every input, output path and the model are checked before make_examples starts; shards run in child
+    processes (workers.run_jobs), and on any failure or signal nothing is left behind: no temporary folder,
+    no partial output, no process.
     """
-    for flag, path in (("--output-vcf", opts.output_vcf), ("--output-gvcf", opts.output_gvcf)):
-        if path is not None and not path.endswith(".vcf.gz"):
-            raise OutputError(f"{flag} {path} must end in .vcf.gz (the output is bgzipped and indexed)")
-    for path in (opts.output_vcf, opts.output_gvcf, opts.report):
-        if path is not None:
-            _check_writable(path)
-    # Check every input before the long part starts.
-    reference = Reference(opts.ref)
-    handle = open_alignments(opts.reads, reference)
-    sample = opts.sample_name or sample_name(handle)
-    handle.close()
-    model_dir, info = resolve_model(opts.model_type, opts.model_dir)
-    opts = replace(opts, model_dir=model_dir)
-    merger = load_merger(opts.multiallelic_merge, opts.model_dir)
-    me_opts = make_examples_options(resolve_settings(opts.model_type, info, **opts.settings), opts.make_examples)
-    regions = parse_regions(opts.regions, {c.name: c.length for c in reference.contigs})
-
-    phase = _should_phase(opts, info, me_opts, reference, regions)
-
+    plan = _plan(opts)
+    opts = replace(opts, model_dir=plan.model_dir, num_shards=plan.shards)
     tmp_root = None
     work = opts.intermediate_dir
     if not work:
         tmp_root = work = tempfile.mkdtemp(prefix="dvcall-")
-    os.makedirs(work, exist_ok=True)
+    lock = None
     try:
-        if not phase:
-            return _one_pass(opts, me_opts, merger, sample, work, warn_untagged=True)
-        return _phased_passes(opts, me_opts, merger, sample, work, regions)
+        os.makedirs(work, exist_ok=True)
+        if opts.intermediate_dir:
+            lock = DirectoryLock(work, opts.command)
+        if not plan.phase:
+            return _one_pass(opts, plan, work, warn_untagged=True)
+        return _phased_passes(opts, plan, work)
+    except OSError as exc:
+        if is_disk_error(exc):
+            raise disk_error(work, exc) from None
+        raise
     finally:
+        if lock:
+            lock.release()
         if tmp_root:
             shutil.rmtree(tmp_root, ignore_errors=True)
+
+
+def _plan(opts: RunOptions) -> _Plan:
+    """Check every input and output and load the model: all that can fail does so here, in seconds."""
+    for flag, path in (("--output-vcf", opts.output_vcf), ("--output-gvcf", opts.output_gvcf)):
+        if path is not None and not path.endswith(".vcf.gz"):
+            raise OutputError(f"{flag} {path} must end in .vcf.gz (the output is bgzipped and indexed)")
+    reference = Reference(opts.ref)
+    handle = open_alignments(opts.reads, reference)
+    try:
+        sample = check_sample_name(*((opts.sample_name, "--sample-name") if opts.sample_name is not None
+                                     else (sample_name(handle), f"the first @RG SM of {opts.reads}")))
+        regions = parse_regions(opts.regions, {c.name: c.length for c in reference.contigs})
+        called = calling_regions(reference, set(handle.references), opts.regions)
+        _warn_about_reads(handle, opts, called, sample)
+    finally:
+        close_alignments(handle, opts.reads)
+    model_dir, info = resolve_model(opts.model_type, opts.model_dir)
+    me_opts = make_examples_options(resolve_settings(opts.model_type, info, **opts.settings), opts.make_examples)
+    phase = _should_phase(opts, info, me_opts, reference, regions)
+    _check_run_paths(opts, model_dir, phase)
+    merger = load_merger(opts.multiallelic_merge, model_dir)
+    model = load_model(model_dir)
+    check_model_input(model, info, model_dir, list(me_opts.pileup.shape), channel_enums(me_opts.pileup))
+    n_partitions = count_partitions(called, me_opts.partition_size)
+    cpus = usable_cpus()
+    shards = max(1, min(opts.num_shards or cpus, n_partitions))
+    return _Plan(sample, model_dir, model, merger, me_opts, regions, phase, shards, min(shards, cpus))
+
+
+def _warn_about_reads(handle, opts: RunOptions, regions: list[Region], sample: str) -> None:
+    """Warnings (the run goes on) for input that gives an empty or pooled VCF."""
+    if opts.regions and not regions:
+        log.warning("--regions %s holds no interval: nothing will be called and the VCF will have no records",
+                    " ".join(opts.regions))
+    samples = read_group_samples(handle)
+    if len(samples) > 1:
+        log.warning("%s holds reads of %d samples (%s): they are pooled and called as one sample named %r; split the "
+                    "file by sample (`samtools split -f '%%!.bam'`) to call each", opts.reads, len(samples),
+                    ", ".join(samples[:5]), sample)
+    mapped = mapped_reads(handle, {r.contig for r in regions})
+    if regions and mapped == 0:
+        log.warning("%s holds no mapped reads on the contigs called (%s): the VCF will have no records; check --reads",
+                    opts.reads, ", ".join(sorted({r.contig for r in regions})[:5]))
+
+
+def _check_run_paths(opts: RunOptions, model_dir: str, phase: bool) -> None:
+    """Every output distinct from every other and from every input, writable, and not a folder."""
+    outputs = {"--output-vcf": opts.output_vcf, "the index of --output-vcf": opts.output_vcf + ".tbi"}
+    if opts.output_gvcf:
+        outputs.update({"--output-gvcf": opts.output_gvcf, "the index of --output-gvcf": opts.output_gvcf + ".tbi"})
+    if opts.report:
+        outputs["--report"] = opts.report
+    inputs = {"--ref": opts.ref, "the .fai of --ref": opts.ref + ".fai", "the .gzi of --ref": opts.ref + ".gzi",
+              "--reads": opts.reads}
+    inputs.update({f"the index {p} of --reads": p for p in alignment_index_paths(opts.reads)})
+    inputs.update({f"the model file {f}": os.path.join(model_dir, f) for f in os.listdir(model_dir)})
+    inputs.update({f"--regions {spec}": spec for spec in opts.regions if os.path.isfile(spec)})
+    check_outputs(outputs, inputs, {"--intermediate-dir": opts.intermediate_dir})
+    if phase and opts.intermediate_dir:  # the one file of --intermediate-dir a user could name as an output
+        first = os.path.realpath(os.path.join(opts.intermediate_dir, "firstpass.vcf.gz"))
+        clash = [label for label, path in outputs.items() if os.path.realpath(path) in (first, first + ".tbi")]
+        if clash:
+            raise OutputError(f"{clash[0]} would be overwritten by the first pass's VCF in --intermediate-dir "
+                              f"({first}): pick another output name")
 
 
 def _should_phase(opts: RunOptions, info: dict, me_opts: MakeExamplesOptions, reference: Reference,
@@ -129,12 +218,12 @@ def _should_phase(opts: RunOptions, info: dict, me_opts: MakeExamplesOptions, re
     return True
 
 
-def _phased_passes(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sample: str, work: str, regions: list[Region]) -> dict:
+def _phased_passes(opts: RunOptions, plan: _Plan, work: str) -> dict:
     """--phase-reads: call the untagged reads, tag them with whatshap from those calls, call the tagged reads."""
     resumable = bool(opts.intermediate_dir)
     first_vcf = os.path.join(work, "firstpass.vcf.gz")
-    first = _one_pass(replace(opts, output_vcf=first_vcf, output_gvcf=None, report=None), me_opts, merger, sample,
-                      os.path.join(work, "pass1"), warn_untagged=False)
+    first = _one_pass(replace(opts, output_vcf=first_vcf, output_gvcf=None, report=None), plan, os.path.join(work, "pass1"),
+                      warn_untagged=False)
     t0 = time.time()
     tagged_bam = os.path.join(work, "haplotagged.bam")
     inputs = fingerprint(step="phase_reads", version=__version__, ref=file_identity(opts.ref), reads=file_identity(opts.reads),
@@ -143,7 +232,7 @@ def _phased_passes(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sampl
     if done is None:
         if resumable:
             clear(tagged_bam)
-        tagged, total = haplotag(opts.ref, opts.reads, first_vcf, tagged_bam, regions)
+        tagged, total = haplotag(opts.ref, opts.reads, first_vcf, tagged_bam, plan.regions)
         done = {"tagged": tagged, "reads": total}
         if resumable:
             mark_done(tagged_bam, inputs, [tagged_bam, tagged_bam + ".bai"], done)
@@ -151,7 +240,7 @@ def _phased_passes(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sampl
         log.info("phase-reads: reads tagged in an earlier run, reused")
     log.info("phase-reads: whatshap tagged %d of %d reads from the first pass's calls", done["tagged"], done["reads"])
     phasing_seconds = round(time.time() - t0, 2)
-    summary = _one_pass(replace(opts, reads=tagged_bam), me_opts, merger, sample, os.path.join(work, "pass2"), warn_untagged=True)
+    summary = _one_pass(replace(opts, reads=tagged_bam), plan, os.path.join(work, "pass2"), warn_untagged=True)
     for stage in ("make_examples", "call_variants", "postprocess"):
         summary[f"{stage}_seconds"] = round(summary[f"{stage}_seconds"] + first[f"{stage}_seconds"], 2)
     summary["phase_reads_seconds"] = phasing_seconds
@@ -159,13 +248,14 @@ def _phased_passes(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sampl
     return summary
 
 
-def _one_pass(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sample: str, work: str, warn_untagged: bool) -> dict:
+def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> dict:
     """make_examples -> call_variants -> postprocess over opts.reads, intermediate files in `work` (resumable
     when the user keeps them: --intermediate-dir)."""
     os.makedirs(work, exist_ok=True)
     resumable = bool(opts.intermediate_dir)
+    me_opts = plan.me_opts
     summary: dict = {}
-    n = max(1, opts.num_shards)
+    n = plan.shards
     shard_paths = [os.path.join(work, f"examples-{i:05d}-of-{n:05d}.tfrecord.gz") for i in range(n)]
     block_paths = [os.path.join(work, f"gvcf-{i:05d}-of-{n:05d}.tsv.gz") if opts.output_gvcf else None for i in range(n)]
     t0 = time.time()
@@ -181,20 +271,16 @@ def _one_pass(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sample: st
             stats[i] = MakeExamplesStats(**done)
             log.info("make_examples shard %d/%d: finished in an earlier run, reused", i + 1, n)
     todo = [i for i in range(n) if stats[i] is None]
-    jobs = [(opts.ref, opts.reads, shard_paths[i], block_paths[i], opts.regions, me_opts, i, n, quiet, inputs[i])
+    jobs = [ShardJob(opts.ref, opts.reads, shard_paths[i], block_paths[i], list(opts.regions), me_opts, i, n, quiet, inputs[i])
             for i in todo]
-    results = []  # every shard reused
-    if len(jobs) == 1:
-        results = [_shard_job(jobs[0])]
-    elif jobs:
-        with mp.get_context("spawn").Pool(len(jobs)) as pool:
-            results = pool.map(_shard_job, jobs)
-    for i, result in zip(todo, results):
+    labels = [f"make_examples shard {i + 1}/{n}" for i in todo]
+    for i, result in zip(todo, run_jobs(run_shard, jobs, plan.processes, work, labels)):
         stats[i] = result
     summary["make_examples_seconds"] = round(time.time() - t0, 2)
     summary["candidates"] = sum(s.candidates for s in stats)
     summary["examples"] = sum(s.examples for s in stats)
     log.info("make_examples: %d candidates, %d examples in %.1f s", summary["candidates"], summary["examples"], summary["make_examples_seconds"])
+    _report_reads(stats, me_opts)
     reads, tagged = sum(s.reads for s in stats), sum(s.hp_tagged_reads for s in stats)
     if warn_untagged and me_opts.pileup.hp_channel and reads and tagged < 0.5 * reads:
         log.warning("only %d of %d reads carry an HP tag, but this model reads each read's HP tag: it is most accurate on "
@@ -209,12 +295,12 @@ def _one_pass(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sample: st
     else:
         if resumable:
             clear(calls_path)
-        cv = call_variants(",".join(shard_paths), opts.model_dir, calls_path)
+        cv = call_variants(",".join(shard_paths), opts.model_dir, calls_path, model=plan.model)
         if resumable:
             mark_done(calls_path, calls_inputs, [calls_path], asdict(cv))
         log.info("call_variants: %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
     summary["call_variants_seconds"] = round(cv.seconds, 2)
-    pp = postprocess(calls_path, opts.ref, opts.output_vcf, sample, opts.command, merger=merger,
+    pp = postprocess(calls_path, opts.ref, opts.output_vcf, plan.sample, opts.command, merger=plan.merger,
                      gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None, output_gvcf=opts.output_gvcf,
                      resolve_haplotypes=opts.haplotype_resolution)
     summary["postprocess_seconds"] = round(pp.seconds, 2)
@@ -224,3 +310,15 @@ def _one_pass(opts: RunOptions, me_opts: MakeExamplesOptions, merger, sample: st
         log.info("report -> %s", opts.report)
     log.info("postprocess: %d sites, %d PASS SNPs, %d PASS indels -> %s", pp.sites, pp.pass_snps, pp.pass_indels, opts.output_vcf)
     return summary
+
+
+def _report_reads(stats: list[MakeExamplesStats], me_opts: MakeExamplesOptions) -> None:
+    """The reads summary: seen, kept, dropped by reason; a warning when none could be used."""
+    counts = ReadCounts()
+    for s in stats:
+        counts.add(s.read_counts)
+    dropped = ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in sorted(counts.dropped.items(), key=lambda kv: -kv[1]))
+    log.info("reads: %s seen, %s kept%s", f"{counts.seen:,}", f"{counts.kept:,}", f"; dropped: {dropped}" if dropped else "")
+    warning = reads_warning(counts, me_opts.read_filter)
+    if warning:
+        log.warning(warning)

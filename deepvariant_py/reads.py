@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pysam
 
 from .errors import InputError
+from .filetypes import describe, sniff
 from .reference import Reference
 from .regions import Region, toggle_chr_prefix
 
@@ -27,24 +28,113 @@ class ReadFilter:
     downsample_fraction: float = 0.0
 
 
-def open_alignments(path: str, reference: Reference) -> pysam.AlignmentFile:
-    """Open reads, checking the index and that the contigs agree with the reference in name and length."""
+SORT_FIX = "samtools sort -o sorted.bam {path} && samtools index sorted.bam"
+
+
+def _check_reads_kind(path: str) -> bool:
+    """Refuse anything but a BAM or CRAM with the fix that works for what it is; True for CRAM."""
     if not os.path.exists(path):
         raise InputError(f"reads file {path} does not exist: pass an existing BAM or CRAM with --reads")
-    is_cram = path.endswith(".cram")
-    index_candidates = [path + ".crai", path[:-5] + ".crai"] if is_cram else [path + ".bai", path[:-4] + ".bai", path + ".csi"]
-    if not any(os.path.exists(p) for p in index_candidates):
-        raise InputError(f"reads file {path} has no index: run `samtools index {path}`")
+    kind = sniff(path)
+    if kind in ("bam", "cram"):
+        return kind == "cram"
+    fixes = {
+        "directory": "pass the BAM or CRAM file inside it",
+        "sam": f"convert it to an indexed BAM: `{SORT_FIX.format(path=path)}`",
+        "fasta": "the reference goes to --ref; pass the aligned reads (BAM or CRAM) with --reads",
+        "fastq": "align them first (bwa mem or minimap2), then sort and index the BAM",
+        "vcf": "pass the aligned reads (BAM or CRAM) with --reads",
+        "empty": "the file holds nothing: regenerate it",
+    }
+    if kind not in fixes:
+        raise InputError(f"reads file {path} is not a BAM or CRAM (it starts with neither's magic bytes): is it truncated, "
+                         "or another format? pass an indexed BAM or CRAM")
+    raise InputError(f"reads file {path} is {describe(kind)}, not a BAM or CRAM: {fixes[kind]}")
+
+
+def open_alignments(path: str, reference: Reference) -> pysam.AlignmentFile:
+    """Open reads, checking what the file is, its sort order and index, and that its contigs agree with the
+    reference in name and length."""
+    is_cram = _check_reads_kind(path)
+    kind = "CRAM" if is_cram else "BAM"
     save = pysam.set_verbosity(0)
     try:
-        handle = pysam.AlignmentFile(path, "rc" if is_cram else "rb", reference_filename=reference.path if is_cram else None)
+        handle = pysam.AlignmentFile(path, "rc" if is_cram else "rb", reference_filename=reference.path if is_cram else None,
+                                     require_index=False)
     except (OSError, ValueError) as exc:
-        kind = "CRAM" if is_cram else "BAM"
         raise InputError(f"cannot read {path} as {kind} ({exc}): is the file truncated or not a {kind}?") from None
     finally:
         pysam.set_verbosity(save)
-    check_contigs(handle, reference, path)
+    try:
+        order = (handle.header.to_dict().get("HD") or {}).get("SO", "")
+        if order in ("unsorted", "queryname"):
+            raise InputError(f"reads file {path} is sorted by {'read name' if order == 'queryname' else 'nothing'} "
+                             f"(@HD SO:{order}); dvcall needs a coordinate-sorted, indexed {kind}: `{SORT_FIX.format(path=path)}`")
+        _open_index(handle, path, is_cram)
+        check_contigs(handle, reference, path)
+        _check_index_matches(handle, path)
+    except BaseException:
+        close_alignments(handle, path)
+        raise
     return handle
+
+
+def alignment_index_paths(path: str) -> list[str]:
+    """Where htslib looks for the index of a BAM or CRAM."""
+    stem = os.path.splitext(path)[0]
+    return [path + ".crai", stem + ".crai"] if path.endswith(".cram") else [path + ".bai", stem + ".bai", path + ".csi"]
+
+
+def mapped_reads(handle: pysam.AlignmentFile, contigs: set[str]) -> int | None:
+    """Mapped reads on `contigs`, from the index (None when the index does not say, e.g. CRAM)."""
+    try:
+        return sum(s.mapped for s in handle.get_index_statistics() if s.contig in contigs)
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _open_index(handle: pysam.AlignmentFile, path: str, is_cram: bool) -> None:
+    if not any(os.path.exists(p) for p in alignment_index_paths(path)):
+        raise InputError(f"reads file {path} has no index: run `samtools index {path}`")
+    save = pysam.set_verbosity(0)
+    try:
+        handle.check_index()
+    except (OSError, ValueError, AttributeError) as exc:
+        raise InputError(f"the index of {path} cannot be read ({exc}): re-create it with `samtools index {path}`") from None
+    finally:
+        pysam.set_verbosity(save)
+
+
+def _check_index_matches(handle: pysam.AlignmentFile, path: str, n: int = 200) -> None:
+    """Read the first reads through the index: an index made for another file (an unsorted BAM with a stale
+    .bai, a BAM rewritten after indexing) gives errors or reads out of order here, not hours into a run."""
+    if handle.is_cram:
+        return
+    save = pysam.set_verbosity(0)
+    try:
+        stats = [s for s in handle.get_index_statistics() if s.mapped > 0][:1]
+        for s in stats:
+            last = -1
+            for i, read in enumerate(handle.fetch(s.contig)):
+                if i >= n:
+                    break
+                if read.reference_name != s.contig or read.reference_start < last:
+                    raise ValueError("reads out of order")
+                last = read.reference_start
+    except (OSError, ValueError) as exc:
+        raise InputError(f"reads file {path} does not match its index ({exc}): the BAM is unsorted or was rewritten "
+                         f"after indexing: `{SORT_FIX.format(path=path)}`") from None
+    finally:
+        pysam.set_verbosity(save)
+
+
+def close_alignments(handle: pysam.AlignmentFile, path: str) -> None:
+    """Close; htslib reports a BAM it could not decode only here ("Closing failed")."""
+    try:
+        handle.close()
+    except OSError as exc:
+        raise InputError(f"reads file {path} could not be read to the end ({exc}): the BAM is truncated, unsorted or "
+                         f"does not match its index: `{SORT_FIX.format(path=path)}`") from None
 
 
 def check_contigs(handle: pysam.AlignmentFile, reference: Reference, path: str) -> None:
@@ -89,47 +179,132 @@ def hp_tagged_fraction(handle: pysam.AlignmentFile, regions: list[Region], limit
     return tagged / seen if seen else 0.0
 
 
-def _passes(read: pysam.AlignedSegment, flt: ReadFilter) -> bool:
-    if read.is_unmapped or read.is_qcfail or read.mapping_quality < flt.min_mapping_quality:
-        return False
+# Why a read is not used, in the order the filters test them (DeepVariant's reader defaults).
+DROP_REASONS = ("unmapped", "qc_fail", "low_mapq", "duplicate", "secondary", "supplementary", "no_sequence",
+                "mate_on_other_contig", "downsampled", "over_read_cap")
+
+
+@dataclass
+class ReadCounts:
+    """Reads seen in the regions called, kept, and dropped by reason; each read counted once however many
+    partitions it spans."""
+
+    seen: int = 0
+    kept: int = 0
+    dropped: dict = field(default_factory=dict)  # reason (DROP_REASONS) -> reads
+
+    def add(self, other: "ReadCounts | dict") -> None:
+        other = other if isinstance(other, ReadCounts) else ReadCounts(**other)
+        self.seen += other.seen
+        self.kept += other.kept
+        for reason, n in other.dropped.items():
+            self.dropped[reason] = self.dropped.get(reason, 0) + n
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + n
+
+
+def _drop_reason(read: pysam.AlignedSegment, flt: ReadFilter) -> str | None:
+    if read.is_unmapped:
+        return "unmapped"
+    if read.is_qcfail:
+        return "qc_fail"
+    if read.mapping_quality < flt.min_mapping_quality:
+        return "low_mapq"
     if read.is_duplicate and not flt.keep_duplicates:
-        return False
+        return "duplicate"
     if read.is_secondary and not flt.keep_secondary:
-        return False
+        return "secondary"
     if read.is_supplementary and not flt.keep_supplementary:
-        return False
+        return "supplementary"
     if read.query_sequence is None or read.cigartuples is None:
-        return False
+        return "no_sequence"
     # "Improperly placed": paired, not proper, mate on another contig.
     if (read.is_paired and not read.is_proper_pair and not read.mate_is_unmapped and read.next_reference_id >= 0
             and read.next_reference_id != read.reference_id):
-        return False
-    return True
+        return "mate_on_other_contig"
+    return None
 
 
-def fetch_reads(handle: pysam.AlignmentFile, region: Region, flt: ReadFilter) -> list[pysam.AlignedSegment]:
-    """Filtered reads overlapping the region, reservoir-sampled with a seed fixed per partition (deterministic output)."""
+def fetch_reads(handle: pysam.AlignmentFile, region: Region, flt: ReadFilter, counts: ReadCounts | None = None,
+                count_from: int | None = None) -> list[pysam.AlignedSegment]:
+    """Filtered reads overlapping the region, reservoir-sampled with a seed fixed per partition (deterministic output).
+    With `counts`, reads starting at or after `count_from` (default: the region's start) are tallied there."""
     if region.contig not in handle.references:
         return []
     save = pysam.set_verbosity(0) if handle.is_cram else None  # htslib's own lines would precede ours
+    count_from = region.start if count_from is None else count_from
+    reads = []
     try:
-        reads = [r for r in handle.fetch(region.contig, region.start, region.end) if _passes(r, flt)]
+        for r in handle.fetch(region.contig, region.start, region.end):
+            reason = _drop_reason(r, flt)
+            if counts is not None and r.reference_start >= count_from:
+                counts.seen += 1
+                if reason:
+                    counts.drop(reason)
+            if reason is None:
+                reads.append(r)
     except (OSError, ValueError) as exc:
         if handle.is_cram:
             raise InputError(f"cannot decode the CRAM reads of {region} ({exc}): --ref is probably not the reference the "
                              "CRAM was written with (see its @SQ M5 tags); pass that reference") from None
-        raise InputError(f"cannot read {region} from the reads file ({exc}): is the file truncated?") from None
+        raise InputError(f"cannot read {region} from the reads file ({exc}): the BAM is truncated, unsorted or does not "
+                         f"match its index: `{SORT_FIX.format(path=handle.filename.decode())}`") from None
     finally:
         if save is not None:
             pysam.set_verbosity(save)
     if flt.downsample_fraction > 0:
         # Hash the fragment name so both mates and every partition a read spans make the same choice.
-        reads = [r for r, keep in zip(reads, names_below(reads, flt.downsample_fraction)) if keep]
+        keep = names_below(reads, flt.downsample_fraction)
+        _tally(counts, reads, ~keep, count_from, "downsampled")
+        reads = [r for r, k in zip(reads, keep) if k]
     cap = flt.max_reads_per_partition
     if cap > 0 and len(reads) > cap:
-        reads = reservoir_sample(reads, cap, np.random.RandomState(RESERVOIR_SEED))
-        reads.sort(key=lambda r: r.reference_start)
+        sampled = reservoir_sample(reads, cap, np.random.RandomState(RESERVOIR_SEED))
+        chosen = {id(r) for r in sampled}
+        _tally(counts, reads, np.array([id(r) not in chosen for r in reads]), count_from, "over_read_cap")
+        reads = sorted(sampled, key=lambda r: r.reference_start)
+    if counts is not None:
+        counts.kept += sum(r.reference_start >= count_from for r in reads)
     return reads
+
+
+def _tally(counts: ReadCounts | None, reads: list, dropped: np.ndarray, count_from: int, reason: str) -> None:
+    if counts is not None:
+        n = sum(1 for r, d in zip(reads, dropped) if d and r.reference_start >= count_from)
+        if n:
+            counts.drop(reason, n)
+
+
+def reads_warning(counts: ReadCounts, flt: ReadFilter) -> str | None:
+    """One line when no read was usable, naming the main cause and what changes it; None otherwise."""
+    if counts.seen == 0 or counts.kept > 0:
+        return None
+    flag_fix = {
+        "low_mapq": f"below --min-mapping-quality {flt.min_mapping_quality}: lower it if these mappings are to be trusted",
+        "duplicate": "marked duplicate: dvcall skips duplicates as DeepVariant does; clear the flag with "
+                     "`samtools view -b --remove-flags 0x400` if they were marked wrongly",
+        "qc_fail": "marked QC-fail (0x200): clear the flag if it was set wrongly",
+        "secondary": "secondary alignments: each read's primary alignment is what is called",
+        "supplementary": "supplementary alignments: each read's primary alignment is what is called",
+        "unmapped": "unmapped: align the reads first",
+        "no_sequence": "stored without bases (SEQ '*'): keep the sequence when writing the BAM",
+        "mate_on_other_contig": "improperly paired with a mate on another contig",
+    }
+    reason, n = max(counts.dropped.items(), key=lambda kv: kv[1])
+    others = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in sorted(counts.dropped.items()) if k != reason)
+    return (f"all {counts.seen:,} reads in the regions were filtered out, so nothing can be called: {n:,} are "
+            f"{flag_fix.get(reason, reason)}" + (f" (also: {others})" if others else ""))
+
+
+def read_group_samples(handle: pysam.AlignmentFile) -> list[str]:
+    """Distinct SM values of the @RG lines, in header order."""
+    out: list[str] = []
+    for rg in handle.header.to_dict().get("RG", []):
+        sm = rg.get("SM")
+        if sm and str(sm) not in out:
+            out.append(str(sm))
+    return out
 
 
 def names_below(reads: list[pysam.AlignedSegment], fraction: float, salt: bytes = b"") -> np.ndarray:

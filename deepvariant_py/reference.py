@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pysam
 
 from .errors import InputError
+from .filetypes import describe, sniff
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,12 @@ class Reference:
     def __init__(self, path: str):
         if not os.path.exists(path):
             raise InputError(f"reference {path} does not exist: pass an existing FASTA with --ref")
+        kind = sniff(path)
+        if kind != "fasta":
+            fix = ("the reads go to --reads; pass the reference FASTA with --ref" if kind in ("bam", "cram", "sam", "fastq")
+                   else "pass the FASTA file inside it" if kind == "directory"
+                   else "a FASTA starts with a '>' header line: pass the reference FASTA (plain or bgzipped) with --ref")
+            raise InputError(f"reference {path} is {describe(kind)}, not a FASTA: {fix}")
         if not os.path.exists(path + ".fai"):
             fix = f"`samtools faidx {path}`"
             if path.endswith(".gz"):

@@ -5,6 +5,7 @@ inclusive as samtools writes them.
 """
 from __future__ import annotations
 
+import gzip
 import os
 import re
 from dataclasses import dataclass
@@ -71,8 +72,15 @@ def read_bed(path: str, contig_lengths: dict[str, int]) -> list[Region]:
     """BED intervals as Regions; header/track lines are skipped."""
     if not os.path.exists(path):
         raise InputError(f"BED file {path} does not exist")
+    try:
+        return _bed_lines(path, contig_lengths)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read BED file {path} ({exc}): is it a (gzipped) text BED?") from None
+
+
+def _bed_lines(path: str, contig_lengths: dict[str, int]) -> list[Region]:
     out = []
-    opener = __import__("gzip").open if path.endswith(".gz") else open
+    opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip() or line.startswith(("#", "track", "browser")):
@@ -82,19 +90,31 @@ def read_bed(path: str, contig_lengths: dict[str, int]) -> list[Region]:
                 contig, start, end = fields[0], int(fields[1]), int(fields[2])
             except (IndexError, ValueError):
                 raise InputError(f"{path} line {lineno} is not BED (CONTIG<tab>START<tab>END): {line.strip()[:60]!r}") from None
+            where = f"{path} line {lineno} ({contig} {start} {end})"
             if contig not in contig_lengths:
                 raise InputError(f"{path} line {lineno}: contig {contig!r} is not in the reference{_contig_name_hint(contig, contig_lengths)}")
-            end = min(end, contig_lengths[contig])
+            if start < 0:
+                raise InputError(f"{where}: the start is negative; BED starts are 0-based and at least 0: fix the line")
+            if end < start:
+                raise InputError(f"{where}: the end is before the start: fix the line (BED is CONTIG START END, 0-based, half-open)")
+            if end > contig_lengths[contig]:
+                raise InputError(f"{where}: the end is past the end of {contig} (length {contig_lengths[contig]:,}): "
+                                 "the BED is for another reference build, or the line is wrong")
             if end > start:
                 out.append(Region(contig, start, end))
     return out
+
+
+_SPACED_SEPARATOR = re.compile(r"\s*([:-])\s*")
 
 
 def parse_regions(specs: Iterable[str], contig_lengths: dict[str, int]) -> list[Region]:
     """Each spec is a region string or a BED path; result is sorted and merged."""
     regions: list[Region] = []
     for spec in specs:
-        for piece in spec.split() if " " in spec.strip() else [spec]:
+        if not os.path.isfile(spec):  # "chr20: 10,000 - 20,000" is one region; "chr1 chr2" are two
+            spec = _SPACED_SEPARATOR.sub(r"\1", spec.strip())
+        for piece in spec.split() if " " in spec and not os.path.isfile(spec) else [spec]:
             if piece.endswith((".bed", ".bed.gz")) or os.path.isfile(piece):
                 regions.extend(read_bed(piece, contig_lengths))
             else:
@@ -125,6 +145,11 @@ def partition(regions: list[Region], size: int = PARTITION_SIZE) -> list[Region]
             out.append(Region(r.contig, start, end))
             start = end
     return out
+
+
+def count_partitions(regions: list[Region], size: int = PARTITION_SIZE) -> int:
+    """len(partition(regions, size)) without building them (a genome has millions)."""
+    return sum((r.end - 1) // size - r.start // size + 1 for r in regions if r.end > r.start)
 
 
 def shard(partitions: list[Region], index: int, count: int) -> list[Region]:

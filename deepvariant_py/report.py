@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pysam
 
-from .errors import InputError, OutputError
+from .outputs import atomic_output
+from .errors import InputError
 
 TRANSITIONS = {("A", "G"), ("G", "A"), ("C", "T"), ("T", "C")}
 
@@ -154,12 +155,5 @@ th,td{{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}}
 def write_report(vcf_path: str, report_path: str, title: str | None = None) -> None:
     """Write the report; the file appears only once complete."""
     page = render(summarize(vcf_path), title or f"dvcall report: {os.path.basename(vcf_path)}")
-    tmp = report_path + ".partial"
-    try:
-        with open(tmp, "w") as fh:
-            fh.write(page)
-        os.replace(tmp, report_path)
-    except OSError as exc:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise OutputError(f"cannot write {report_path} ({exc}): check the path and free space") from None
+    with atomic_output(report_path) as tmp, open(tmp, "w") as fh:
+        fh.write(page)

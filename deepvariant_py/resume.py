@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
+
+from .errors import InputError
 
 MARKER_SUFFIX = ".done.json"
 
@@ -63,3 +66,37 @@ def clear(output: str) -> None:
         os.remove(output + MARKER_SUFFIX)
     except FileNotFoundError:
         pass
+
+
+LOCK_FILE = ".dvcall.lock"
+
+
+class DirectoryLock:
+    """An exclusive lock on an intermediate folder, so two runs never write the same shards. The kernel drops
+    it when the process ends, however it ends, so a rerun after a kill still resumes."""
+
+    def __init__(self, folder: str, command: str | None = None):
+        import fcntl
+
+        self.path = os.path.join(folder, LOCK_FILE)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(self._fd, 4096).decode(errors="replace").strip() or "another process"
+            os.close(self._fd)
+            raise InputError(f"--intermediate-dir {folder} is in use by another dvcall run ({holder}): wait for it to "
+                             "finish, or give this run its own --intermediate-dir") from None
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: {command or 'dvcall'}\n".encode())
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> "DirectoryLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()

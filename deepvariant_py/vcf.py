@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import pysam
 
 from . import __version__
-from .errors import OutputError
+from .errors import InputError
+from .outputs import check_outputs, disk_error
 from .reference import Contig
 
 FILTERS = {
@@ -34,6 +35,16 @@ class VcfRecord:
     pl: list[int]
     end: int | None = None  # gVCF reference block: INFO END (1-based, inclusive = this 0-based exclusive end)
     min_dp: int | None = None  # gVCF reference block: MIN_DP instead of DP/AD/VAF
+
+
+def check_sample_name(name: str, source: str = "--sample-name") -> str:
+    """A name a VCF can hold as its one sample column: not empty, no tab, newline or other control character."""
+    bad = sorted({repr(ch) for ch in name if ch in "\t\n\r" or not ch.isprintable()})
+    if not name.strip() or bad:
+        what = f"contains {', '.join(bad)}" if bad else "is empty"
+        raise InputError(f"sample name {name!r} (from {source}) {what}, which a VCF sample column cannot hold: "
+                         "pass --sample-name with a plain name")
+    return name
 
 
 def make_header(contigs: list[Contig], sample: str, command: str | None, gvcf: bool = False) -> pysam.VariantHeader:
@@ -67,34 +78,36 @@ def qual_one_decimal(qual: float) -> float:
 
 def write_vcf(path: str, header: pysam.VariantHeader, records: list[VcfRecord]) -> None:
     """Write bgzipped + tabix-indexed VCF; the file only appears at `path` once complete."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
-        raise OutputError(f"cannot write {path}: directory {directory} does not exist or is not writable")
+    check_outputs({"VCF": path, "VCF index": path + ".tbi"})
     tmp = path + ".partial.vcf.gz"
     try:
         with pysam.VariantFile(tmp, "wz", header=header) as out:
             for r in records:
-                stop = r.end if r.end is not None else r.start + len(r.ref)  # explicit: pysam writes END=0 for <*> otherwise
-                rec = out.new_record(contig=r.contig, start=r.start, stop=stop, alleles=[r.ref] + list(r.alts),
-                                     qual=qual_one_decimal(r.qual), filter=r.filter)
-                s = rec.samples[0]
-                s["GT"] = r.genotype if r.genotype is not None else (None, None)
-                s["GQ"] = r.gq
-                if r.min_dp is not None:
-                    s["MIN_DP"] = r.min_dp
-                else:
-                    s["DP"] = r.depth
-                    s["AD"] = r.allele_depths
-                    s["VAF"] = [round(v, 6) for v in r.vafs]
-                s["PL"] = r.pl
-                out.write(rec)
+                out.write(_record(out, r))
         pysam.tabix_index(tmp, preset="vcf", force=True)
+        os.replace(tmp, path)  # the VCF first: a failure here leaves any earlier VCF and its index as they were
         os.replace(tmp + ".tbi", path + ".tbi")
-        os.replace(tmp, path)
     except BaseException as exc:  # also a bad record or Ctrl-C: never leave the partial file behind
         for p in (tmp, tmp + ".tbi"):
             if os.path.exists(p):
                 os.remove(p)
         if isinstance(exc, OSError):
-            raise OutputError(f"cannot write {path} ({exc}): check the path and free space") from None
+            raise disk_error(path, exc) from None
         raise
+
+
+def _record(out: pysam.VariantFile, r: VcfRecord) -> pysam.VariantRecord:
+    stop = r.end if r.end is not None else r.start + len(r.ref)  # explicit: pysam writes END=0 for <*> otherwise
+    rec = out.new_record(contig=r.contig, start=r.start, stop=stop, alleles=[r.ref] + list(r.alts),
+                         qual=qual_one_decimal(r.qual), filter=r.filter)
+    s = rec.samples[0]
+    s["GT"] = r.genotype if r.genotype is not None else (None, None)
+    s["GQ"] = r.gq
+    if r.min_dp is not None:
+        s["MIN_DP"] = r.min_dp
+    else:
+        s["DP"] = r.depth
+        s["AD"] = r.allele_depths
+        s["VAF"] = [round(v, 6) for v in r.vafs]
+    s["PL"] = r.pl
+    return rec

@@ -43,7 +43,7 @@ def test_bad_input_is_one_line(tmp_path, args, needle):
 
 def test_unwritable_output_directory(tmp_path):
     result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(tmp_path / "no" / "such" / "dir" / "o.vcf.gz")])
-    assert result.exit_code == 1 and "not writable" in result.output
+    assert result.exit_code == 1 and "does not exist (create it first)" in result.output
 
 
 def test_output_must_be_vcf_gz(tmp_path):

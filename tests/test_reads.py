@@ -99,7 +99,7 @@ def test_not_a_bam(tmp_path, reference):
     path = tmp_path / "fake.bam"
     path.write_text("this is not a BAM\n")
     (tmp_path / "fake.bam.bai").write_text("")
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="not a BAM or CRAM"):
         open_alignments(str(path), reference)
 
 

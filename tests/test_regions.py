@@ -67,7 +67,7 @@ def test_read_bed(tmp_path):
         "\n"
         "20\t100\t200\tname\t0\t+\n"
         "20 300 400\n"  # space separated
-        "chrM\t16000\t99999\n"  # clipped to the contig end
+        "chrM\t16000\t16571\n"  # to the contig end
         "21\t50\t50\n"  # empty: dropped
     )
     assert read_bed(str(bed), LENGTHS) == [Region("20", 100, 200), Region("20", 300, 400), Region("chrM", 16000, 16571)]

@@ -183,4 +183,4 @@ def test_reads_and_reference_name_the_contig_differently(tmp_path):
 def test_unwritable_report_leaves_nothing(tmp_path):
     fasta, bam = _sample(tmp_path, lambda ref, hap, h: _het_reads(ref, hap, h))
     result, out = _call(tmp_path, fasta, bam, "chr1:1-3000", "--report", str(tmp_path / "no" / "dir" / "r.html"))
-    _one_line_error(result, out, "not writable")
+    _one_line_error(result, out, "does not exist (create it first)")

@@ -1,0 +1,141 @@
+"""Output paths: checked before any work starts, written atomically, and disk errors told as one line.
+
+A caller run on irreplaceable BAMs must never overwrite an input, write two outputs to one file, or leave a
+half-written file under a final name. `check_outputs` refuses all of that up front (resolved paths and
+inodes, so symlinks and hard links count); `atomic_output` writes under a temporary name and renames only
+a complete file; `disk_error` turns ENOSPC, EACCES and friends into an OutputError naming the path and
+the free space.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+from typing import Iterator, Mapping
+
+from .errors import OutputError
+
+# errno values a user fixes by freeing space, changing permissions or picking another path
+DISK_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+               errno.EFBIG: "the file is larger than this process may write (ulimit -f)",
+               errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+               errno.EROFS: "the file system is read-only"}
+
+
+def free_space(path: str) -> str:
+    """'1.2 GB free on /tmp' for the nearest existing folder of `path` (or '' when it cannot be measured)."""
+    folder = os.path.abspath(path)
+    while folder and not os.path.isdir(folder):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return ""
+        folder = parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if free >= size:
+            return f"{free / size:.1f} {unit} free in {folder}"
+    return f"{free} bytes free in {folder}"
+
+
+def is_disk_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_ERRNOS
+
+
+def disk_error(path: str, exc: OSError) -> OutputError:
+    """One line for a failed write: what, where, why, how much space is left, and the fix."""
+    target = exc.filename or path
+    why = DISK_ERRNOS.get(exc.errno, exc.strerror or str(exc))
+    space = free_space(str(target))
+    fix = ("free some space or point the output (or TMPDIR / --intermediate-dir) at a larger disk"
+           if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "pick a path you can write to")
+    return OutputError(f"cannot write {target}: {why}{f' ({space})' if space else ''}: {fix}")
+
+
+@contextlib.contextmanager
+def atomic_output(path: str, suffix: str = "") -> Iterator[str]:
+    """Yield a temporary path beside `path`; on success it is renamed to `path`, on any failure removed.
+    `suffix` keeps a file type that a writer infers from the name (e.g. '.vcf.gz')."""
+    tmp = f"{path}.partial{suffix}"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        if isinstance(exc, OSError):
+            raise disk_error(path, exc) from None
+        raise
+
+
+def _identity(path: str) -> tuple:
+    """What makes two paths the same file: the resolved path, and the inode when the file exists."""
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+        return real, (st.st_dev, st.st_ino)
+    except OSError:
+        return real, None
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    return a[0] == b[0] or (a[1] is not None and a[1] == b[1])
+
+
+def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | None] = {},
+                  directories: Mapping[str, str | None] = {}) -> None:
+    """Refuse, before any work, outputs that clash or cannot be written.
+
+    `outputs`: {label: file path}, e.g. {"--output-vcf": "x.vcf.gz", "--output-vcf's index": "x.vcf.gz.tbi"};
+    `inputs`: {label: path} of every file read (reads, their index, reference, its indices, model files, BEDs);
+    `directories`: {label: folder} that will be created or written into (e.g. --intermediate-dir).
+    Each output must differ from every other output and every input, must not be an existing folder, and its
+    folder must exist and be writable; each directory must not be an existing file or an input.
+    """
+    ins = [(label, path, _identity(path)) for label, path in inputs.items() if path]
+    seen: list[tuple[str, str, tuple]] = []
+    for label, path in outputs.items():
+        if not path:
+            continue
+        ident = _identity(path)
+        for other_label, other, other_ident in ins:
+            if _same(ident, other_ident):
+                raise OutputError(f"{label} {path} is the input {other_label} {other}: writing it would destroy the input; "
+                                  "pick another output name")
+        for other_label, other, other_ident in seen:
+            if _same(ident, other_ident):
+                raise OutputError(f"{label} {path} and {other_label} {other} are the same file: give each output its own name")
+        if os.path.isdir(path):
+            raise OutputError(f"{label} {path} is an existing folder: give a file name (e.g. {os.path.join(path, 'sample.vcf.gz')})")
+        _check_writable_folder(label, path)
+        seen.append((label, path, ident))
+    for label, folder in directories.items():
+        if not folder:
+            continue
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise OutputError(f"{label} {folder} is an existing file, not a folder: give a folder (it is created if missing)")
+        ident = _identity(folder)
+        for other_label, other, other_ident in ins + seen:
+            if _same(ident, other_ident):
+                raise OutputError(f"{label} {folder} is also {other_label} {other}: give another folder")
+        existing = os.path.abspath(folder)
+        while not os.path.isdir(existing):  # the nearest folder that exists: the rest is created
+            existing = os.path.dirname(existing)
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise OutputError(f"{label} {folder} cannot be written ({existing} is not writable): give a folder you can write to")
+
+
+def _check_writable_folder(label: str, path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"cannot write {label} {path}: folder {folder} does not exist (create it first)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {label} {path}: folder {folder} is not writable: pick a path you can write to")
+
+
+def writable_folder(path: str, label: str = "output") -> None:
+    """The folder that will hold `path` exists and can be written (for commands with a single output)."""
+    _check_writable_folder(label, path)

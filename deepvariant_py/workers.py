@@ -1,0 +1,181 @@
+"""Worker processes: as many as the CPUs this process may use, SIGTERM treated like Ctrl-C, nothing left behind.
+
+`run_jobs` runs picklable jobs, each in a child Python process (`python -m deepvariant_py.workers JOB`),
+at most `processes` at a time. Plain child processes rather than multiprocessing.Pool: a pool hangs for
+ever when a worker is killed (the OOM killer), leaves its semaphore tracker running after the parent exits,
+and warns about leaked semaphores on SIGTERM. Here the parent notices every exit, passes a worker's
+one-line error on, and on any failure or signal stops the other workers and waits for them, so a finished
+`dvcall run`, successful or not, leaves no process of its own running.
+"""
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import DvcallError
+
+TERMINATED_EXIT = 143  # 128 + SIGTERM, what shells and schedulers expect
+INTERRUPTED_EXIT = 130  # 128 + SIGINT
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's time limit, `kill`), raised like Ctrl-C so every cleanup path runs."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def handle_sigterm() -> None:
+    """From now on SIGTERM raises Terminated in the main thread (temporary files are removed on the way out)."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask (taskset, SLURM, cgroup cpusets) and any cgroup CPU
+    quota (docker --cpus, Kubernetes limits), not the machine's core count."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_quota()
+    return max(1, min(cpus, quota) if quota else cpus)
+
+
+def _cgroup_quota() -> int | None:
+    for path, parse in (("/sys/fs/cgroup/cpu.max", lambda t: t.split()[:2]),
+                        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", None)):
+        try:
+            with open(path) as fh:
+                text = fh.read().strip()
+            if parse:
+                quota, period = parse(text)
+            else:
+                with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as fh:
+                    quota, period = text, fh.read().strip()
+            if quota in ("max", "-1"):
+                return None
+            return max(1, math.ceil(int(quota) / int(period)))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+@dataclass
+class _Running:
+    index: int
+    proc: subprocess.Popen
+    job_file: str
+    result_file: str
+
+
+def run_jobs(func: Callable[[Any], Any], jobs: list, processes: int, scratch: str, labels: list[str] | None = None) -> list:
+    """func(job) for every job, in at most `processes` child processes; results in job order. `func` must be a
+    module-level function; job files go to `scratch` and are removed. A worker's DvcallError is raised here
+    with its message; any failure or signal stops every other worker before this returns."""
+    labels = labels or [f"job {i + 1}/{len(jobs)}" for i in range(len(jobs))]
+    if processes <= 1 or len(jobs) <= 1:
+        return [func(job) for job in jobs]
+    results: list = [None] * len(jobs)
+    pending = list(range(len(jobs)))
+    running: list[_Running] = []
+    try:
+        while pending or running:
+            while pending and len(running) < processes:
+                running.append(_start(func, jobs, pending.pop(0), scratch))
+            time.sleep(0.02)
+            for r in [r for r in running if r.proc.poll() is not None]:
+                running.remove(r)
+                results[r.index] = _collect(r, labels[r.index])
+    finally:
+        _stop(running)
+    return results
+
+
+def _start(func, jobs: list, index: int, scratch: str) -> _Running:
+    base = os.path.join(scratch, f".worker-{os.getpid()}-{index:05d}")
+    job_file, result_file = base + ".job.pkl", base + ".result.pkl"
+    with open(job_file, "wb") as fh:
+        pickle.dump((func, jobs[index], result_file), fh)
+    proc = subprocess.Popen([sys.executable, "-m", "deepvariant_py.workers", job_file], stdin=subprocess.DEVNULL)
+    return _Running(index, proc, job_file, result_file)
+
+
+def _collect(r: _Running, label: str):
+    code = r.proc.returncode
+    try:
+        with open(r.result_file, "rb") as fh:
+            ok, value = pickle.load(fh)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        ok, value = False, None
+    finally:
+        _remove(r.job_file, r.result_file)
+    if code == 0 and ok:
+        return value
+    if code == TERMINATED_EXIT or code == -signal.SIGTERM:
+        raise Terminated()
+    if code == INTERRUPTED_EXIT or code == -signal.SIGINT:
+        raise KeyboardInterrupt()
+    if isinstance(value, str):
+        raise DvcallError(f"{label}: {value}")
+    how = f"was killed by signal {-code}" if code < 0 else f"stopped with exit code {code}"
+    hint = (": probably out of memory; use fewer --num-shards or a smaller --max-reads-per-partition"
+            if code == -signal.SIGKILL else "")
+    raise DvcallError(f"{label} {how}{hint}")
+
+
+def _stop(running: list[_Running], grace: float = 10.0) -> None:
+    """SIGTERM every worker still running, wait for them to clean up (SIGKILL after `grace` s), remove job files."""
+    for r in running:
+        if r.proc.poll() is None:
+            r.proc.send_signal(signal.SIGTERM)
+    deadline = time.time() + grace
+    for r in running:
+        try:
+            r.proc.wait(timeout=max(0.0, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            r.proc.kill()
+            r.proc.wait()
+        _remove(r.job_file, r.result_file)
+
+
+def _remove(*paths: str) -> None:
+    for p in paths:
+        try:
+            os.remove(p)
+        except OSError:
+            pass
+
+
+def _worker_main(job_file: str) -> int:
+    """Run one job; write (True, result) or (False, one-line message); exit 143/130 quietly on a signal."""
+    handle_sigterm()
+    with open(job_file, "rb") as fh:
+        func, job, result_file = pickle.load(fh)
+    try:
+        outcome = (True, func(job))
+    except Terminated:
+        return TERMINATED_EXIT
+    except KeyboardInterrupt:
+        return INTERRUPTED_EXIT
+    except DvcallError as exc:
+        outcome = (False, str(exc))
+    except Exception as exc:  # a bug: keep its traceback for the report, and the parent says one line
+        import traceback
+
+        traceback.print_exc()
+        outcome = (False, f"failed with {type(exc).__name__}: {exc} (a bug in dvcall: please report it with the traceback above)")
+    with open(result_file, "wb") as fh:
+        pickle.dump(outcome, fh)
+    return 0 if outcome[0] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_worker_main(sys.argv[1]))
