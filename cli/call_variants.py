@@ -2,7 +2,9 @@
 import click
 
 from deepvariant_py.call_variants import call_variants
+from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.model import default_model_dir
+from deepvariant_py.outputs import check_outputs
 
 from .common import user_errors
 
@@ -11,11 +13,12 @@ from .common import user_errors
 @click.option("--examples", required=True, help="Examples TFRecord(s): a path, a glob or a comma-separated list.")
 @click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory. Default: the shipped Illumina WGS model.")
 @click.option("--output", required=True, type=click.Path(), help="Output calls file (gzipped JSON lines, one per example).")
-@click.option("--batch-size", type=int, default=128, show_default=True, help="Examples per inference batch. Peak memory grows with it (~1.5 GB at 128, ~3.6 GB at 512) while speed on a CPU barely does; the calls do not depend on it.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Examples per inference batch. Peak memory grows with it (~1.5 GB at 128, ~3.6 GB at 512) while speed on a CPU barely does; the calls do not depend on it.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def call_variants_cmd(examples, model_dir, output, batch_size, quiet):
     """Genotype probabilities for every example."""
+    check_outputs({"--output": output}, {f"--examples {p}": p for p in expand_paths(examples)})
     stats = call_variants(examples, model_dir or default_model_dir(), output, batch_size)
     if not quiet:
         click.echo(f"dvcall: {stats.examples} examples in {stats.seconds:.1f} s ({stats.per_second:.0f}/s) -> {output}", err=True)

@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import sys
 
 import click
 
 from deepvariant_py.errors import DvcallError
+from deepvariant_py.progress import configure_logging
 from deepvariant_py.outputs import disk_error, is_disk_error
 from deepvariant_py.workers import INTERRUPTED_EXIT, TERMINATED_EXIT, Terminated, handle_sigterm
 
 
 def setup_logging(quiet: bool = False) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="dvcall: %(message)s", stream=sys.stderr)
+    configure_logging(quiet)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 

@@ -4,6 +4,7 @@ import json
 import click
 
 from deepvariant_py.evaluate import evaluate
+from deepvariant_py.outputs import atomic_output, check_outputs
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import parse_regions
 
@@ -21,10 +22,11 @@ from .common import user_errors
 @user_errors
 def eval_cmd(truth, query, ref, bed, regions, json_out, quiet):
     """Genotype-aware SNP and INDEL precision, recall and F1 after normalising both VCFs."""
+    check_outputs({"--json": json_out}, {"--truth": truth, "--query": query, "--ref": ref, "--bed": bed})
     lengths = {c.name: c.length for c in Reference(ref).contigs}
     regs = [(r.contig, r.start, r.end) for r in parse_regions(list(regions), lengths)] if regions else None
     result = evaluate(truth, query, ref, regions=regs, bed=bed)
     click.echo(result.table())
     if json_out:
-        with open(json_out, "w") as fh:
+        with atomic_output(json_out) as tmp, open(tmp, "w") as fh:
             json.dump(result.to_dict(), fh, indent=2)

@@ -3,7 +3,8 @@ import click
 
 from deepvariant_py.errors import OutputError
 from deepvariant_py.phasing import haplotag, require_whatshap
-from deepvariant_py.reads import open_alignments
+from deepvariant_py.outputs import check_outputs
+from deepvariant_py.reads import alignment_index_paths, open_alignments
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import parse_regions
 
@@ -22,6 +23,8 @@ def haplotag_cmd(ref, reads, calls, output, regions, quiet):
     """Phase a VCF's heterozygous calls and tag each read with HP/PS, with whatshap (pip install 'dvcall[phasing]')."""
     if not output.endswith(".bam"):
         raise OutputError(f"--output {output} must end in .bam")
+    check_outputs({"--output": output, "its index": output + ".bai"},
+                  {"--ref": ref, "--reads": reads, "--calls": calls, **{f"the index {p} of --reads": p for p in alignment_index_paths(reads)}})
     require_whatshap()
     reference = Reference(ref)
     open_alignments(reads, reference).close()

@@ -1,13 +1,17 @@
 """`dvcall make-examples`: candidates and pileup tensors for one shard."""
+import os
+
 import click
 
 from deepvariant_py.errors import InputError
+from deepvariant_py.examples_io import sidecar_path
 from deepvariant_py.make_examples import MakeExamplesOptions, TrainingInputs, make_examples
+from deepvariant_py.outputs import check_outputs
 from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings
 from deepvariant_py.progress import Progress
-from deepvariant_py.reads import ReadFilter
+from deepvariant_py.reads import ReadFilter, log_read_counts
 
-from .common import setting_flags, setting_options, user_errors
+from .common import FRACTION, setting_flags, setting_options, user_errors
 
 
 def _parse_shard(text: str) -> tuple[int, int]:
@@ -28,8 +32,8 @@ def _parse_shard(text: str) -> tuple[int, int]:
 @click.option("--shard", default="0/1", show_default=True, help="Process shard I of N: partitions whose index modulo N is I.")
 @click.option("--truth-vcf", type=click.Path(), default=None, help="Training mode: tabix-indexed truth VCF used to label examples 0/1/2.")
 @click.option("--confident-bed", type=click.Path(), default=None, help="Training mode: only candidates overlapping these regions get examples.")
-@click.option("--downsample-fraction", type=float, default=0.0, show_default=True, help="Keep this fraction of read pairs (0 = all): trains across coverages.")
-@click.option("--drop-hp-fraction", type=float, default=0.0, show_default=True,
+@click.option("--downsample-fraction", type=FRACTION, default=0.0, show_default=True, help="Keep this fraction of read pairs (0 = all): trains across coverages.")
+@click.option("--drop-hp-fraction", type=FRACTION, default=0.0, show_default=True,
               help="Training: draw this fraction of reads (picked by a hash of the name) as untagged, so a long-read model also "
                    "learns reads that whatshap could not phase; 1 ignores every HP tag.")
 @click.option("--model", "model_dir", type=click.Path(), default=None,
@@ -44,17 +48,19 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
                       gvcf_output, quiet, **settings_kwargs):
     """Find candidate variants and write one pileup example per alt-allele subset."""
     index, count = _parse_shard(shard)
+    check_outputs({"--examples": output, "its sidecar": sidecar_path(output), "--gvcf": gvcf_output},
+                  {"--ref": ref, "--reads": reads, "--truth-vcf": truth_vcf, "--confident-bed": confident_bed,
+                   **{f"--regions {r}": r for r in regions if os.path.isfile(r)}})
     if bool(truth_vcf) != bool(confident_bed):
         raise InputError("training mode needs both --truth-vcf and --confident-bed")
     model_type, flags = setting_flags(settings_kwargs)
     _, info = resolve_model(model_type, model_dir, required=not truth_vcf)
-    if not 0 <= drop_hp_fraction <= 1:
-        raise InputError(f"--drop-hp-fraction {drop_hp_fraction} must be between 0 and 1")
     base = MakeExamplesOptions(read_filter=ReadFilter(downsample_fraction=downsample_fraction), drop_hp_fraction=drop_hp_fraction)
     opts = make_examples_options(resolve_settings(model_type, info, **flags), base)
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
     stats = make_examples(ref, reads, output, list(regions), opts, index, count, training, progress=None if quiet else Progress('make_examples'),
                           gvcf_output=gvcf_output)
+    log_read_counts([stats.read_counts], opts.read_filter)
     if not quiet:
         click.echo(f"dvcall: {stats.partitions} partitions, {stats.candidates} candidates, {stats.examples} examples in {stats.seconds:.1f} s "
                    f"({stats.examples / max(stats.seconds, 1e-9):.0f} examples/s) -> {output}", err=True)

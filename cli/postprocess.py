@@ -3,7 +3,10 @@ import click
 
 from deepvariant_py.merger import MERGE_MODES, load_merger
 from deepvariant_py.model import default_model_dir
+from deepvariant_py.examples_io import expand_paths
+from deepvariant_py.outputs import check_outputs
 from deepvariant_py.postprocess import postprocess
+from deepvariant_py.vcf import check_sample_name
 
 from .common import command_line, haplotype_resolution_option, user_errors
 
@@ -24,6 +27,11 @@ from .common import command_line, haplotype_resolution_option, user_errors
 def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic_merge, haplotype_resolution, gvcf_blocks,
                     output_gvcf, quiet):
     """Merge per-subset probabilities into genotypes and write the VCF."""
+    check_sample_name(sample_name)
+    inputs = {f"--calls {p}": p for p in expand_paths(calls, "calls")}
+    inputs.update({f"--gvcf-blocks {p}": p for p in (expand_paths(gvcf_blocks, "gVCF reference blocks") if gvcf_blocks else [])})
+    check_outputs({"--output-vcf": output_vcf, "its index": output_vcf + ".tbi", "--output-gvcf": output_gvcf,
+                   "the index of --output-gvcf": output_gvcf and output_gvcf + ".tbi"}, {"--ref": ref, **inputs})
     merger = load_merger(multiallelic_merge, model_dir or default_model_dir())
     stats = postprocess(calls, ref, output_vcf, sample_name, command_line(), merger=merger,
                         gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf, resolve_haplotypes=haplotype_resolution)

@@ -1,6 +1,7 @@
 """`dvcall report`: the HTML report of any VCF (also written by `run --report`)."""
 import click
 
+from deepvariant_py.outputs import check_outputs
 from deepvariant_py.report import write_report
 
 from .common import user_errors
@@ -13,4 +14,5 @@ from .common import user_errors
 @user_errors
 def report_cmd(vcf, output, title):
     """One self-contained HTML page: variant types, Ti/Tv, QUAL, GQ, VAF, indel length and depth plots."""
+    check_outputs({"--output": output}, {"--vcf": vcf, "the index of --vcf": vcf + ".tbi"})
     write_report(vcf, output, title)

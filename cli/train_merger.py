@@ -11,7 +11,7 @@ from .common import user_errors
 @click.option("--examples", required=True, help="Labelled examples (path, glob or comma-separated list); only multi-allelic sites are used.")
 @click.option("--model", "model_dir", required=True, type=click.Path(), help="The CNN model whose probabilities the merger learns to combine.")
 @click.option("--output", default=None, type=click.Path(), help="Where to write merger.keras + merger_info.json (default: into --model).")
-@click.option("--epochs", type=int, default=300, show_default=True, help="Training epochs (the data is a few thousand sites).")
+@click.option("--epochs", type=click.IntRange(min=1), default=300, show_default=True, help="Training epochs (the data is a few thousand sites).")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def train_merger_cmd(examples, model_dir, output, epochs, quiet):

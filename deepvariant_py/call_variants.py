@@ -44,7 +44,7 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
     ds = example_dataset(paths, shape, with_label=False)
     if keep != list(range(shape[-1])):
         tf = tensorflow()
-        ds = ds.map(lambda image, v, i: (tf.gather(image, keep, axis=-1), v, i))
+        ds = ds.map(tf.autograph.experimental.do_not_convert(lambda image, v, i: (tf.gather(image, keep, axis=-1), v, i)))
     ds = ds.batch(batch_size).prefetch(2)
     stats = CallStats()
 

@@ -140,7 +140,8 @@ def example_dataset(paths: list[str], shape: tuple[int, int, int], with_label: b
         return image, ex["variant/encoded"], ex["alt_allele_indices/encoded"]
 
     ds = tf.data.TFRecordDataset(paths, compression_type="GZIP", num_parallel_reads=min(4, len(paths)))
-    return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    # No autograph: parse has no Python control flow, and autograph writes a temporary .py file per function.
+    return ds.map(tf.autograph.experimental.do_not_convert(parse), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def check_model_matches(examples_info: dict, model_info: dict, model_dir: str) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from deepvariant_py.errors import InputError
+from deepvariant_py.htslib import quiet_htslib
 
 # Grouping: a variant joins the current group if it starts within this many bp of the
 # group's furthest end (DeepVariant: 30).
@@ -164,13 +165,11 @@ def open_truth(vcf_path: str):
     """The truth VCF, checked once (samples, index) so callers can fetch many regions from one handle."""
     import pysam  # local import: labeling is training-only
 
-    verbosity = pysam.set_verbosity(0)  # GIAB headers draw harmless htslib warnings (PS type)
     try:
-        vcf = pysam.VariantFile(vcf_path)
+        with quiet_htslib():  # GIAB headers draw harmless htslib warnings (PS type)
+            vcf = pysam.VariantFile(vcf_path)
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot open truth VCF {vcf_path!r}: {exc}") from exc
-    finally:
-        pysam.set_verbosity(verbosity)
     if not vcf.header.samples:
         vcf.close()
         raise InputError(f"truth VCF {vcf_path!r} has no sample column, so it has no genotypes")

@@ -126,6 +126,9 @@ def save_model(model, model_dir: str, info: ModelInfo, extra: dict | None = None
 
 def load_model_info(model_dir: str) -> dict:
     path = os.path.join(model_dir, INFO_FILE)
+    if os.path.isfile(model_dir):
+        raise ModelError(f"--model {model_dir} is a file; pass the model folder that holds {MODEL_FILE} and {INFO_FILE} "
+                         f"(e.g. {os.path.dirname(model_dir) or '.'})")
     if not os.path.isdir(model_dir):
         raise ModelError(f"model directory {model_dir} does not exist: pass a directory written by `dvcall train` with --model")
     if not os.path.exists(path) or not os.path.exists(os.path.join(model_dir, MODEL_FILE)):

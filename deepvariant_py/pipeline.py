@@ -20,13 +20,13 @@ from .pileup import channel_enums
 from .phasing import auto_phase, haplotag, require_whatshap
 from .postprocess import postprocess
 from .presets import make_examples_options, resolve_model, resolve_settings
-from .progress import Progress
-from .reads import (ReadCounts, alignment_index_paths, close_alignments, mapped_reads, open_alignments, read_group_samples,
-                    reads_warning, sample_name)
+from .progress import Progress, configure_logging
+from .reads import (alignment_index_paths, close_alignments, log_read_counts, mapped_reads, open_alignments, read_group_samples,
+                    sample_name)
 from .report import write_report
 from .reference import Reference
 from .regions import Region, count_partitions, parse_regions
-from .resume import DirectoryLock, clear, completed, file_identity, file_sha256, fingerprint, mark_done
+from .resume import LOCK_FILE, DirectoryLock, clear, completed, file_identity, file_sha256, fingerprint, mark_done
 from .vcf import check_sample_name
 from .workers import run_jobs, usable_cpus
 
@@ -71,8 +71,7 @@ class ShardJob:
 
 
 def run_shard(job: ShardJob) -> MakeExamplesStats:
-    if not job.quiet:
-        logging.basicConfig(level=logging.INFO, format="dvcall: %(message)s")
+    configure_logging(job.quiet)
     label = f"make_examples shard {job.index + 1}/{job.count}" if job.count > 1 else "make_examples"
     if job.inputs:
         clear(job.output)
@@ -95,7 +94,8 @@ class _Plan:
 
     sample: str
     model_dir: str
-    model: object  # the loaded Keras model
+    model_info: dict
+    model: object  # the loaded Keras model (None until _load_model)
     merger: object
     me_opts: MakeExamplesOptions
     regions: list[Region]  # as the user gave them, parsed (empty: every contig)
@@ -113,19 +113,23 @@ def run_pipeline(opts: RunOptions) -> dict:
     """
     plan = _plan(opts)
     opts = replace(opts, model_dir=plan.model_dir, num_shards=plan.shards)
-    tmp_root = None
+    tmp_root = lock = None
     work = opts.intermediate_dir
-    if not work:
-        tmp_root = work = tempfile.mkdtemp(prefix="dvcall-")
-    lock = None
+    created = bool(work) and not os.path.exists(work)
     try:
-        os.makedirs(work, exist_ok=True)
-        if opts.intermediate_dir:
+        if work:  # locked before the model loads: a second run on it fails at once
+            os.makedirs(work, exist_ok=True)
             lock = DirectoryLock(work, opts.command)
+        plan.model = _load_model(plan)
+        if not work:
+            tmp_root = work = tempfile.mkdtemp(prefix="dvcall-")
         if not plan.phase:
             return _one_pass(opts, plan, work, warn_untagged=True)
         return _phased_passes(opts, plan, work)
-    except OSError as exc:
+    except BaseException as exc:
+        if created and lock and os.listdir(work) == [LOCK_FILE]:  # nothing done yet: leave no trace
+            lock.release()
+            shutil.rmtree(work, ignore_errors=True)
         if is_disk_error(exc):
             raise disk_error(work, exc) from None
         raise
@@ -156,12 +160,17 @@ def _plan(opts: RunOptions) -> _Plan:
     phase = _should_phase(opts, info, me_opts, reference, regions)
     _check_run_paths(opts, model_dir, phase)
     merger = load_merger(opts.multiallelic_merge, model_dir)
-    model = load_model(model_dir)
-    check_model_input(model, info, model_dir, list(me_opts.pileup.shape), channel_enums(me_opts.pileup))
     n_partitions = count_partitions(called, me_opts.partition_size)
     cpus = usable_cpus()
     shards = max(1, min(opts.num_shards or cpus, n_partitions))
-    return _Plan(sample, model_dir, model, merger, me_opts, regions, phase, shards, min(shards, cpus))
+    return _Plan(sample, model_dir, info, None, merger, me_opts, regions, phase, shards, min(shards, cpus))
+
+
+def _load_model(plan: _Plan):
+    """The model, loaded and checked against the examples make_examples will write, before any is made."""
+    model = load_model(plan.model_dir)
+    check_model_input(model, plan.model_info, plan.model_dir, list(plan.me_opts.pileup.shape), channel_enums(plan.me_opts.pileup))
+    return model
 
 
 def _warn_about_reads(handle, opts: RunOptions, regions: list[Region], sample: str) -> None:
@@ -280,7 +289,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
     summary["candidates"] = sum(s.candidates for s in stats)
     summary["examples"] = sum(s.examples for s in stats)
     log.info("make_examples: %d candidates, %d examples in %.1f s", summary["candidates"], summary["examples"], summary["make_examples_seconds"])
-    _report_reads(stats, me_opts)
+    log_read_counts([s.read_counts for s in stats], me_opts.read_filter)
     reads, tagged = sum(s.reads for s in stats), sum(s.hp_tagged_reads for s in stats)
     if warn_untagged and me_opts.pileup.hp_channel and reads and tagged < 0.5 * reads:
         log.warning("only %d of %d reads carry an HP tag, but this model reads each read's HP tag: it is most accurate on "
@@ -310,15 +319,3 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
         log.info("report -> %s", opts.report)
     log.info("postprocess: %d sites, %d PASS SNPs, %d PASS indels -> %s", pp.sites, pp.pass_snps, pp.pass_indels, opts.output_vcf)
     return summary
-
-
-def _report_reads(stats: list[MakeExamplesStats], me_opts: MakeExamplesOptions) -> None:
-    """The reads summary: seen, kept, dropped by reason; a warning when none could be used."""
-    counts = ReadCounts()
-    for s in stats:
-        counts.add(s.read_counts)
-    dropped = ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in sorted(counts.dropped.items(), key=lambda kv: -kv[1]))
-    log.info("reads: %s seen, %s kept%s", f"{counts.seen:,}", f"{counts.kept:,}", f"; dropped: {dropped}" if dropped else "")
-    warning = reads_warning(counts, me_opts.read_filter)
-    if warning:
-        log.warning(warning)

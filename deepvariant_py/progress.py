@@ -2,9 +2,25 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 log = logging.getLogger("dvcall")
+
+
+class LogFormatter(logging.Formatter):
+    """'dvcall: message' for progress, 'dvcall: warning: message' for what a user should read."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno <= logging.INFO else f"{record.levelname.lower()}: "
+        return f"dvcall: {level}{record.getMessage()}"
+
+
+def configure_logging(quiet: bool = False) -> None:
+    """Log lines on stderr (once per process; a command's worker processes call it too)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogFormatter())
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler])
 
 
 def _eta(seconds: float) -> str:

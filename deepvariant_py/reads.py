@@ -1,6 +1,7 @@
 """Open BAM/CRAM with clear errors, check it against the reference, and fetch filtered reads per region."""
 from __future__ import annotations
 
+import logging
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -10,8 +11,11 @@ import pysam
 
 from .errors import InputError
 from .filetypes import describe, sniff
+from .htslib import quiet_htslib
 from .reference import Reference
 from .regions import Region, toggle_chr_prefix
+
+log = logging.getLogger("dvcall")
 
 RESERVOIR_SEED = 609314161
 
@@ -57,14 +61,12 @@ def open_alignments(path: str, reference: Reference) -> pysam.AlignmentFile:
     reference in name and length."""
     is_cram = _check_reads_kind(path)
     kind = "CRAM" if is_cram else "BAM"
-    save = pysam.set_verbosity(0)
     try:
-        handle = pysam.AlignmentFile(path, "rc" if is_cram else "rb", reference_filename=reference.path if is_cram else None,
-                                     require_index=False)
+        with quiet_htslib():
+            handle = pysam.AlignmentFile(path, "rc" if is_cram else "rb", reference_filename=reference.path if is_cram else None,
+                                         require_index=False)
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read {path} as {kind} ({exc}): is the file truncated or not a {kind}?") from None
-    finally:
-        pysam.set_verbosity(save)
     try:
         order = (handle.header.to_dict().get("HD") or {}).get("SO", "")
         if order in ("unsorted", "queryname"):
@@ -96,13 +98,11 @@ def mapped_reads(handle: pysam.AlignmentFile, contigs: set[str]) -> int | None:
 def _open_index(handle: pysam.AlignmentFile, path: str, is_cram: bool) -> None:
     if not any(os.path.exists(p) for p in alignment_index_paths(path)):
         raise InputError(f"reads file {path} has no index: run `samtools index {path}`")
-    save = pysam.set_verbosity(0)
     try:
-        handle.check_index()
+        with quiet_htslib():
+            handle.check_index()
     except (OSError, ValueError, AttributeError) as exc:
         raise InputError(f"the index of {path} cannot be read ({exc}): re-create it with `samtools index {path}`") from None
-    finally:
-        pysam.set_verbosity(save)
 
 
 def _check_index_matches(handle: pysam.AlignmentFile, path: str, n: int = 200) -> None:
@@ -110,31 +110,30 @@ def _check_index_matches(handle: pysam.AlignmentFile, path: str, n: int = 200) -
     .bai, a BAM rewritten after indexing) gives errors or reads out of order here, not hours into a run."""
     if handle.is_cram:
         return
-    save = pysam.set_verbosity(0)
     try:
-        stats = [s for s in handle.get_index_statistics() if s.mapped > 0][:1]
-        for s in stats:
-            last = -1
-            for i, read in enumerate(handle.fetch(s.contig)):
-                if i >= n:
-                    break
-                if read.reference_name != s.contig or read.reference_start < last:
-                    raise ValueError("reads out of order")
-                last = read.reference_start
+        with quiet_htslib():
+            stats = [s for s in handle.get_index_statistics() if s.mapped > 0][:1]
+            for s in stats:
+                last = -1
+                for i, read in enumerate(handle.fetch(s.contig)):
+                    if i >= n:
+                        break
+                    if read.reference_name != s.contig or read.reference_start < last:
+                        raise ValueError("reads out of order")
+                    last = read.reference_start
     except (OSError, ValueError) as exc:
         raise InputError(f"reads file {path} does not match its index ({exc}): the BAM is unsorted or was rewritten "
                          f"after indexing: `{SORT_FIX.format(path=path)}`") from None
-    finally:
-        pysam.set_verbosity(save)
 
 
 def close_alignments(handle: pysam.AlignmentFile, path: str) -> None:
     """Close; htslib reports a BAM it could not decode only here ("Closing failed")."""
     try:
-        handle.close()
-    except OSError as exc:
-        raise InputError(f"reads file {path} could not be read to the end ({exc}): the BAM is truncated, unsorted or "
-                         f"does not match its index: `{SORT_FIX.format(path=path)}`") from None
+        with quiet_htslib():
+            handle.close()
+    except OSError:
+        raise InputError(f"reads file {path} could not be decoded (htslib failed on close): the BAM is truncated, unsorted "
+                         f"or does not match its index: `{SORT_FIX.format(path=path)}`") from None
 
 
 def check_contigs(handle: pysam.AlignmentFile, reference: Reference, path: str) -> None:
@@ -180,8 +179,15 @@ def hp_tagged_fraction(handle: pysam.AlignmentFile, regions: list[Region], limit
 
 
 # Why a read is not used, in the order the filters test them (DeepVariant's reader defaults).
-DROP_REASONS = ("unmapped", "qc_fail", "low_mapq", "duplicate", "secondary", "supplementary", "no_sequence",
-                "mate_on_other_contig", "downsampled", "over_read_cap")
+DROP_LABELS = {"unmapped": "unmapped", "qc_fail": "QC-fail", "low_mapq": "below --min-mapping-quality",
+               "duplicate": "duplicates", "secondary": "secondary", "supplementary": "supplementary",
+               "no_sequence": "without bases", "no_aligned_bases": "without an aligned base (CIGAR of only I/D/S)", "mate_on_other_contig": "mate on another contig",
+               "downsampled": "downsampled", "over_read_cap": "over --max-reads-per-partition"}
+
+
+def describe_drops(dropped: dict) -> str:
+    """'38 below --min-mapping-quality, 10 unmapped', largest first."""
+    return ", ".join(f"{n:,} {DROP_LABELS.get(r, r)}" for r, n in sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 @dataclass
@@ -191,7 +197,7 @@ class ReadCounts:
 
     seen: int = 0
     kept: int = 0
-    dropped: dict = field(default_factory=dict)  # reason (DROP_REASONS) -> reads
+    dropped: dict = field(default_factory=dict)  # reason (a DROP_LABELS key) -> reads
 
     def add(self, other: "ReadCounts | dict") -> None:
         other = other if isinstance(other, ReadCounts) else ReadCounts(**other)
@@ -202,6 +208,9 @@ class ReadCounts:
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + n
+
+
+_ALIGNED_OPS = (pysam.CMATCH, pysam.CEQUAL, pysam.CDIFF)
 
 
 def _drop_reason(read: pysam.AlignedSegment, flt: ReadFilter) -> str | None:
@@ -217,8 +226,11 @@ def _drop_reason(read: pysam.AlignedSegment, flt: ReadFilter) -> str | None:
         return "secondary"
     if read.is_supplementary and not flt.keep_supplementary:
         return "supplementary"
-    if read.query_sequence is None or read.cigartuples is None:
+    if read.query_sequence is None:
         return "no_sequence"
+    cigar = read.cigartuples
+    if not cigar or not any(op in _ALIGNED_OPS for op, _ in cigar):  # e.g. 20I or 10S10I: nowhere to put its bases
+        return "no_aligned_bases"
     # "Improperly placed": paired, not proper, mate on another contig.
     if (read.is_paired and not read.is_proper_pair and not read.mate_is_unmapped and read.next_reference_id >= 0
             and read.next_reference_id != read.reference_id):
@@ -232,27 +244,24 @@ def fetch_reads(handle: pysam.AlignmentFile, region: Region, flt: ReadFilter, co
     With `counts`, reads starting at or after `count_from` (default: the region's start) are tallied there."""
     if region.contig not in handle.references:
         return []
-    save = pysam.set_verbosity(0) if handle.is_cram else None  # htslib's own lines would precede ours
     count_from = region.start if count_from is None else count_from
     reads = []
     try:
-        for r in handle.fetch(region.contig, region.start, region.end):
-            reason = _drop_reason(r, flt)
-            if counts is not None and r.reference_start >= count_from:
-                counts.seen += 1
-                if reason:
-                    counts.drop(reason)
-            if reason is None:
-                reads.append(r)
+        with quiet_htslib():  # htslib's own lines would precede ours
+            for r in handle.fetch(region.contig, region.start, region.end):
+                reason = _drop_reason(r, flt)
+                if counts is not None and r.reference_start >= count_from:
+                    counts.seen += 1
+                    if reason:
+                        counts.drop(reason)
+                if reason is None:
+                    reads.append(r)
     except (OSError, ValueError) as exc:
         if handle.is_cram:
             raise InputError(f"cannot decode the CRAM reads of {region} ({exc}): --ref is probably not the reference the "
                              "CRAM was written with (see its @SQ M5 tags); pass that reference") from None
         raise InputError(f"cannot read {region} from the reads file ({exc}): the BAM is truncated, unsorted or does not "
                          f"match its index: `{SORT_FIX.format(path=handle.filename.decode())}`") from None
-    finally:
-        if save is not None:
-            pysam.set_verbosity(save)
     if flt.downsample_fraction > 0:
         # Hash the fragment name so both mates and every partition a read spans make the same choice.
         keep = names_below(reads, flt.downsample_fraction)
@@ -289,12 +298,26 @@ def reads_warning(counts: ReadCounts, flt: ReadFilter) -> str | None:
         "supplementary": "supplementary alignments: each read's primary alignment is what is called",
         "unmapped": "unmapped: align the reads first",
         "no_sequence": "stored without bases (SEQ '*'): keep the sequence when writing the BAM",
+        "no_aligned_bases": "without a single aligned base (CIGAR of only insertions, deletions or clips)",
         "mate_on_other_contig": "improperly paired with a mate on another contig",
     }
     reason, n = max(counts.dropped.items(), key=lambda kv: kv[1])
-    others = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in sorted(counts.dropped.items()) if k != reason)
+    others = describe_drops({k: v for k, v in counts.dropped.items() if k != reason})
     return (f"all {counts.seen:,} reads in the regions were filtered out, so nothing can be called: {n:,} are "
             f"{flag_fix.get(reason, reason)}" + (f" (also: {others})" if others else ""))
+
+
+def log_read_counts(shard_counts: list[dict], flt: ReadFilter) -> ReadCounts:
+    """Log the reads summary of a run (seen, kept, dropped by reason) and warn when none could be used."""
+    counts = ReadCounts()
+    for c in shard_counts:
+        counts.add(c)
+    dropped = describe_drops(counts.dropped)
+    log.info("reads: %s seen, %s kept%s", f"{counts.seen:,}", f"{counts.kept:,}", f"; dropped: {dropped}" if dropped else "")
+    warning = reads_warning(counts, flt)
+    if warning:
+        log.warning(warning)
+    return counts
 
 
 def read_group_samples(handle: pysam.AlignmentFile) -> list[str]:

@@ -8,6 +8,7 @@ import pysam
 
 from .errors import InputError
 from .filetypes import describe, sniff
+from .htslib import quiet_htslib
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,8 @@ class Reference:
 
     def _check_index(self) -> None:
         """Read the last base of every contig: an index made for another FASTA fails here, not mid-run."""
-        old = pysam.set_verbosity(0)  # htslib would print its own line before ours
-        try:
+        with quiet_htslib():  # htslib would print its own line before ours
             self._check_contig_ends()
-        finally:
-            pysam.set_verbosity(old)
 
     def _check_contig_ends(self) -> None:
         for c in self.contigs:

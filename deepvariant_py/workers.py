@@ -103,7 +103,7 @@ def _start(func, jobs: list, index: int, scratch: str) -> _Running:
     base = os.path.join(scratch, f".worker-{os.getpid()}-{index:05d}")
     job_file, result_file = base + ".job.pkl", base + ".result.pkl"
     with open(job_file, "wb") as fh:
-        pickle.dump((func, jobs[index], result_file), fh)
+        pickle.dump((func, jobs[index], result_file, os.getpid()), fh)
     proc = subprocess.Popen([sys.executable, "-m", "deepvariant_py.workers", job_file], stdin=subprocess.DEVNULL)
     return _Running(index, proc, job_file, result_file)
 
@@ -154,12 +154,27 @@ def _remove(*paths: str) -> None:
             pass
 
 
+def _die_with_parent(parent: int) -> None:
+    """SIGTERM this worker when its parent dies, even by SIGKILL (Linux prctl PR_SET_PDEATHSIG), so an orphan
+    never keeps writing into a folder that a rerun is using."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's own cleanup still stops its workers
+        pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        raise Terminated()
+
+
 def _worker_main(job_file: str) -> int:
     """Run one job; write (True, result) or (False, one-line message); exit 143/130 quietly on a signal."""
     handle_sigterm()
-    with open(job_file, "rb") as fh:
-        func, job, result_file = pickle.load(fh)
+    result_file = None
     try:
+        with open(job_file, "rb") as fh:
+            func, job, result_file, parent = pickle.load(fh)
+        _die_with_parent(parent)
         outcome = (True, func(job))
     except Terminated:
         return TERMINATED_EXIT
@@ -172,8 +187,11 @@ def _worker_main(job_file: str) -> int:
 
         traceback.print_exc()
         outcome = (False, f"failed with {type(exc).__name__}: {exc} (a bug in dvcall: please report it with the traceback above)")
-    with open(result_file, "wb") as fh:
-        pickle.dump(outcome, fh)
+    try:
+        with open(result_file, "wb") as fh:
+            pickle.dump(outcome, fh)
+    except (OSError, TypeError):  # no result file: the parent reports the exit code
+        return 1
     return 0 if outcome[0] else 1
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from builders import header_for, make_read, write_bam, write_fasta
 from deepvariant_py.errors import InputError
-from deepvariant_py.reads import RESERVOIR_SEED, ReadFilter, fetch_reads, open_alignments, reservoir_sample, sample_name
+from deepvariant_py.reads import (RESERVOIR_SEED, ReadCounts, ReadFilter, fetch_reads, open_alignments, reads_warning,
+                                  reservoir_sample, sample_name)
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import Region
 
@@ -74,6 +75,35 @@ def test_filters(tmp_path, reference):
                                "proper_mate_elsewhere", "secondary", "supplementary"]
         assert fetch_reads(handle, Region("chr20", 1000, 2000), ReadFilter()) == []
         assert fetch_reads(handle, Region("chrX", 0, 10), ReadFilter()) == []
+
+
+def test_read_counts_tally_each_read_once_with_its_reason(tmp_path, reference):
+    h = bam_header()
+    reads = [make_read("good", 900, "200M", header=h),  # spans the partitions [0,1000) and [1000,2000)
+             make_read("dup", 100, "50M", header=h, flag=0x400),
+             make_read("mapq0", 1500, "50M", header=h, mapq=0),
+             make_read("only_insertion", 1200, "20I", header=h),
+             make_read("clipped_insertion", 1300, "10S10I", header=h),
+             make_read("good2", 1600, "50M", header=h),
+             make_read("secondary", 1700, "50M", header=h, flag=0x100),
+             make_read("supplementary", 1700, "50M", header=h, flag=0x800),
+             make_read("qcfail", 1700, "50M", header=h, flag=0x200)]
+    counts = ReadCounts()
+    with open_bam(tmp_path, reference, reads, h) as handle:
+        first = fetch_reads(handle, Region("chr20", 0, 1000), ReadFilter(), counts, count_from=-1)
+        second = fetch_reads(handle, Region("chr20", 1000, 2000), ReadFilter(), counts)
+    assert names(first) == ["good"] and names(second) == ["good", "good2"]
+    assert (counts.seen, counts.kept) == (9, 2)
+    assert counts.dropped == {"duplicate": 1, "low_mapq": 1, "no_aligned_bases": 2, "secondary": 1, "supplementary": 1,
+                              "qc_fail": 1}
+    assert counts.seen == counts.kept + sum(counts.dropped.values())
+
+
+def test_reads_warning_names_the_main_cause_and_the_flag(tmp_path):
+    assert reads_warning(ReadCounts(seen=10, kept=1, dropped={"low_mapq": 9}), ReadFilter()) is None
+    assert reads_warning(ReadCounts(), ReadFilter()) is None  # nothing seen: another warning's business
+    text = reads_warning(ReadCounts(seen=10, kept=0, dropped={"low_mapq": 7, "duplicate": 3}), ReadFilter(min_mapping_quality=20))
+    assert text.startswith("all 10 reads") and "7 are below --min-mapping-quality 20" in text and "3 duplicates" in text
 
 
 def test_fetch_returns_reads_overlapping_region(tmp_path, reference):

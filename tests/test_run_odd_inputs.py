@@ -7,7 +7,6 @@ import random
 import shutil
 
 import pysam
-import pytest
 from click.testing import CliRunner
 
 from builders import header_for, make_read, write_bam, write_fasta

@@ -1,0 +1,63 @@
+"""workers: child processes per job, CPUs from the affinity mask, errors and deaths reported, never a hang."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from deepvariant_py.errors import DvcallError, InputError
+from deepvariant_py.workers import run_jobs, usable_cpus
+
+
+@pytest.fixture(autouse=True)
+def importable_here(monkeypatch):
+    """Workers import a job's function by name: make this test module importable in them."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def fail_on_three(x: int) -> int:
+    if x == 3:
+        raise InputError("three is not allowed")
+    return x
+
+
+def die_on_two(x: int) -> int:
+    if x == 2:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
+    return x
+
+
+def test_results_come_back_in_job_order(tmp_path):
+    assert run_jobs(square, [1, 2, 3, 4, 5], 2, str(tmp_path)) == [1, 4, 9, 16, 25]
+    assert os.listdir(tmp_path) == []  # job and result files removed
+
+
+def test_a_workers_error_is_raised_with_its_label(tmp_path):
+    with pytest.raises(DvcallError, match="^shard 3/4: three is not allowed$"):
+        run_jobs(fail_on_three, [1, 2, 3, 4], 2, str(tmp_path), labels=[f"shard {i}/4" for i in range(1, 5)])
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_killed_worker_is_an_error_not_a_hang(tmp_path):
+    with pytest.raises(DvcallError, match="killed by signal 9: probably out of memory"):
+        run_jobs(die_on_two, [1, 2, 3], 2, str(tmp_path))
+
+
+def test_one_process_runs_the_jobs_here(tmp_path):
+    assert run_jobs(square, [3], 4, str(tmp_path)) == [9]
+    assert run_jobs(square, [1, 2], 1, str(tmp_path)) == [1, 4]
+
+
+def test_usable_cpus_follow_the_affinity_mask():
+    assert 1 <= usable_cpus() <= (os.cpu_count() or 1)
+    code = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); from deepvariant_py.workers import usable_cpus; print(usable_cpus())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "1"
