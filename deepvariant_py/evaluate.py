@@ -89,7 +89,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 import pysam
 
 from deepvariant_py.errors import InputError
-from deepvariant_py.htslib import quiet_htslib
+from deepvariant_py.filetypes import open_variant_file
 
 # How far beyond a region records are read before normalisation: a record that
 # starts after a region's end can left-shift into it (a deletion at the end of a
@@ -384,11 +384,7 @@ class _Selector:
 def _open_vcf(path: str, what: str) -> pysam.VariantFile:
     # htslib logs "[E::idx_find_and_load] Could not retrieve index file" for an
     # unindexed .vcf.gz, which is fine here (the file is then read sequentially).
-    try:
-        with quiet_htslib():
-            return pysam.VariantFile(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {what} {path} as VCF/BCF: {exc}") from exc
+    return open_variant_file(path, what)
 
 
 def _pick_sample(vf: pysam.VariantFile, path: str, what: str, sample: Optional[str]) -> str:

@@ -22,6 +22,24 @@ def describe(kind: str) -> str:
     return _DESCRIPTIONS[kind]
 
 
+def open_variant_file(path: str, what: str = "VCF"):
+    """pysam.VariantFile for reading, or one line saying what the file is instead (a BAM, a folder, ...)."""
+    import pysam
+
+    from .htslib import quiet_htslib
+
+    if not os.path.exists(path):
+        raise InputError(f"{what} {path} does not exist")
+    kind = sniff(path)
+    if kind not in ("vcf", "gzip", "unknown"):  # BCF is binary: 'unknown' to sniff, known to htslib
+        raise InputError(f"{what} {path} is {describe(kind)}, not a VCF: pass a VCF (plain or bgzipped)")
+    try:
+        with quiet_htslib():  # an unindexed .vcf.gz draws an index warning; GIAB headers draw PS-type warnings
+            return pysam.VariantFile(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {what} {path} as VCF/BCF ({exc}): is it truncated?") from None
+
+
 def sniff(path: str) -> str:
     """One of KINDS. Gzip and BGZF content (bgzipped FASTA, BAM, VCF) is named by what it holds."""
     if os.path.isdir(path):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from deepvariant_py.errors import InputError
-from deepvariant_py.htslib import quiet_htslib
+from deepvariant_py.filetypes import open_variant_file
 
 # Grouping: a variant joins the current group if it starts within this many bp of the
 # group's furthest end (DeepVariant: 30).
@@ -163,13 +163,7 @@ def read_truth(vcf_path: str, contig: str, start: int, end: int) -> list[TruthVa
 
 def open_truth(vcf_path: str):
     """The truth VCF, checked once (samples, index) so callers can fetch many regions from one handle."""
-    import pysam  # local import: labeling is training-only
-
-    try:
-        with quiet_htslib():  # GIAB headers draw harmless htslib warnings (PS type)
-            vcf = pysam.VariantFile(vcf_path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot open truth VCF {vcf_path!r}: {exc}") from exc
+    vcf = open_variant_file(vcf_path, "truth VCF")
     if not vcf.header.samples:
         vcf.close()
         raise InputError(f"truth VCF {vcf_path!r} has no sample column, so it has no genotypes")

@@ -9,10 +9,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-import pysam
 
+from .filetypes import open_variant_file
 from .outputs import atomic_output
-from .errors import InputError
 
 TRANSITIONS = {("A", "G"), ("G", "A"), ("C", "T"), ("T", "C")}
 
@@ -49,12 +48,7 @@ def variant_type(ref: str, alt: str) -> str:
 
 
 def summarize(vcf_path: str) -> VcfSummary:
-    if not os.path.exists(vcf_path):
-        raise InputError(f"VCF {vcf_path} does not exist")
-    try:
-        vf = pysam.VariantFile(vcf_path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {vcf_path} as VCF ({exc})") from None
+    vf = open_variant_file(vcf_path)
     s = VcfSummary(sample=next(iter(vf.header.samples), ""))
     with vf:
         for rec in vf:
