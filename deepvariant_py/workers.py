@@ -1,6 +1,6 @@
 """Worker processes: as many as the CPUs this process may use, SIGTERM treated like Ctrl-C, nothing left behind.
 
-`run_jobs` runs picklable jobs, each in a child Python process (`python -m deepvariant_py.workers JOB`),
+`run_jobs` runs picklable jobs, each in a child Python process (workers._worker_main),
 at most `processes` at a time. Plain child processes rather than multiprocessing.Pool: a pool hangs for
 ever when a worker is killed (the OOM killer), leaves its semaphore tracker running after the parent exits,
 and warns about leaked semaphores on SIGTERM. Here the parent notices every exit, passes a worker's
@@ -68,6 +68,12 @@ def _cgroup_quota() -> int | None:
     return None
 
 
+# The worker imports this very copy of dvcall (not whatever `deepvariant_py` the current folder holds).
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_WORKER_START = ("import sys; sys.path.insert(0, sys.argv[1]); from deepvariant_py.workers import _worker_main; "
+                 "sys.exit(_worker_main(sys.argv[2]))")
+
+
 @dataclass
 class _Running:
     index: int
@@ -104,7 +110,7 @@ def _start(func, jobs: list, index: int, scratch: str) -> _Running:
     job_file, result_file = base + ".job.pkl", base + ".result.pkl"
     with open(job_file, "wb") as fh:
         pickle.dump((func, jobs[index], result_file, os.getpid()), fh)
-    proc = subprocess.Popen([sys.executable, "-m", "deepvariant_py.workers", job_file], stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", _WORKER_START, _PACKAGE_PARENT, job_file], stdin=subprocess.DEVNULL)
     return _Running(index, proc, job_file, result_file)
 
 
@@ -194,6 +200,3 @@ def _worker_main(job_file: str) -> int:
         return 1
     return 0 if outcome[0] else 1
 
-
-if __name__ == "__main__":
-    sys.exit(_worker_main(sys.argv[1]))
