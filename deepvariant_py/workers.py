@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import DvcallError
+from .outputs import disk_error, is_disk_error
 
 TERMINATED_EXIT = 143  # 128 + SIGTERM, what shells and schedulers expect
 INTERRUPTED_EXIT = 130  # 128 + SIGINT
@@ -173,6 +174,13 @@ def _die_with_parent(parent: int) -> None:
         raise Terminated()
 
 
+def _bug(exc: Exception) -> tuple[bool, str]:
+    import traceback
+
+    traceback.print_exc()
+    return False, f"failed with {type(exc).__name__}: {exc} (a bug in dvcall: please report it with the traceback above)"
+
+
 def _worker_main(job_file: str) -> int:
     """Run one job; write (True, result) or (False, one-line message); exit 143/130 quietly on a signal."""
     handle_sigterm()
@@ -188,11 +196,11 @@ def _worker_main(job_file: str) -> int:
         return INTERRUPTED_EXIT
     except DvcallError as exc:
         outcome = (False, str(exc))
-    except Exception as exc:  # a bug: keep its traceback for the report, and the parent says one line
-        import traceback
-
-        traceback.print_exc()
-        outcome = (False, f"failed with {type(exc).__name__}: {exc} (a bug in dvcall: please report it with the traceback above)")
+    except Exception as exc:
+        if is_disk_error(exc):  # a full disk or a read-only folder: the user's to fix, in one line
+            outcome = (False, str(disk_error(exc.filename or "a temporary file", exc)))
+        else:  # a bug: keep its traceback for the report, and the parent says one line
+            outcome = _bug(exc)
     try:
         with open(result_file, "wb") as fh:
             pickle.dump(outcome, fh)

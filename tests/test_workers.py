@@ -1,6 +1,7 @@
 """workers: child processes per job, CPUs from the affinity mask, errors and deaths reported, never a hang."""
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -44,6 +45,15 @@ def test_a_workers_error_is_raised_with_its_label(tmp_path):
     with pytest.raises(DvcallError, match="^shard 3/4: three is not allowed$"):
         run_jobs(fail_on_three, [1, 2, 3, 4], 2, str(tmp_path), labels=[f"shard {i}/4" for i in range(1, 5)])
     assert os.listdir(tmp_path) == []
+
+
+def disk_full(x: int) -> int:
+    raise OSError(errno.ENOSPC, "No space left on device", "/somewhere/shard.tfrecord.gz")
+
+
+def test_a_full_disk_in_a_worker_is_one_line_naming_the_file(tmp_path):
+    with pytest.raises(DvcallError, match="^job [12]/2: cannot write /somewhere/shard.tfrecord.gz: the disk is full"):
+        run_jobs(disk_full, [1, 2], 2, str(tmp_path))
 
 
 def test_a_killed_worker_is_an_error_not_a_hang(tmp_path):
