@@ -90,9 +90,14 @@ class ExampleWriter:
 
     def __init__(self, path: str):
         self.path = path
-        self._tmp = path + ".partial"
+        self._tmp = self.partial_path(path)
+        self._writer = None
         self._writer = tfrecord.TFRecordWriter(self._tmp)
         self.count = 0
+
+    @staticmethod
+    def partial_path(path: str) -> str:
+        return path + ".partial"
 
     def write(self, variant: VariantInfo, alt_indices: tuple[int, ...], image: np.ndarray, label: int | None = None) -> None:
         feats = {
@@ -114,11 +119,19 @@ class ExampleWriter:
 
     def abort(self) -> None:
         try:
-            self._writer.close()
+            if self._writer is not None:
+                self._writer.close()
         except OSError:  # e.g. the disk that failed the write fails the flush too
             pass
-        if os.path.exists(self._tmp):
-            os.remove(self._tmp)
+        discard_partial(self.path)
+
+
+def discard_partial(path: str) -> None:
+    """Remove the temporary file of an ExampleWriter for `path`, also one stopped inside its constructor."""
+    try:
+        os.remove(ExampleWriter.partial_path(path))
+    except FileNotFoundError:
+        pass
 
 
 def example_dataset(paths: list[str], shape: tuple[int, int, int], with_label: bool):
