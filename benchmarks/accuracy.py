@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""Accuracy table: dvcall vs bcftools vs freebayes on the real NA12878 dev region and simulated held-out samples.
+"""Accuracy table: dvcall vs bcftools vs freebayes on the real dev sets and simulated held-out samples.
+
+Real rows (the shared data folder): NA12878 HiSeq 2000 (all GIAB v3.3.2 records, no BED), HG002 Illumina
+2x148 30x and HG001 HiSeq X 2x151 (b37, inside their GIAB confident BEDs) and HG002 Revio HiFi (GRCh38
+chr20:9.00-9.05 Mb, inside its BED). Their held-out halves are never called. A second table splits each
+row's TP/FP/FN by sequence context: homopolymer >= 6 (HP>=6), tandem repeat (TR), other.
 
 Usage: python benchmarks/accuracy.py [--shared ../shared/data] [--sim-sample work_sim/samples/test_hg001_30x]
                                      [--sim-sample work_lr/test_hifi_hg001_30x ...] [--no-real]
@@ -29,7 +34,7 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from deepvariant_py.evaluate import evaluate, multiallelic_concordance  # noqa: E402
+from deepvariant_py.evaluate import CONTEXTS, evaluate, evaluate_by_context, multiallelic_concordance  # noqa: E402
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Dataset:
     truth: str
     region: str  # 1-based inclusive, samtools style
     platform: str = "illumina"  # illumina, hifi or ont (simulate_sample.py --platform)
+    bed: str | None = None  # confident regions: only variants inside count
 
     @property
     def model_type(self) -> str:
@@ -52,13 +58,35 @@ class Dataset:
         return contig, int(start) - 1, int(end)
 
 
-def datasets(args) -> list[Dataset]:
-    real = os.path.join(args.shared, "real")
-    out = [] if args.no_real else [
-        Dataset("real NA12878 chr20:10.00-10.05Mb", os.path.join(real, "ucsc.hg19.chr20.unittest.fasta.gz"),
+def real_datasets(shared: str) -> list[Dataset]:
+    """The real development sets of the shared data folder (their held-out halves are never called here)."""
+    real, dev, sim = (os.path.join(shared, d) for d in ("real", "real_dev", "sim_sources"))
+    b37 = os.path.join(real, "hs37d5.chr20.fa.gz")
+    sets = [
+        Dataset("real NA12878 HiSeq2000 10.00-10.05", os.path.join(real, "ucsc.hg19.chr20.unittest.fasta.gz"),
                 os.path.join(real, "NA12878_S1.chr20.10_10p1mb.bam"),
                 os.path.join(real, "HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb.vcf.gz"),
-                "chr20:10000000-10049999")]
+                "chr20:10000000-10049999"),
+        Dataset("real HG002 Illumina 10.00-10.05 BED", b37, os.path.join(real, "HG002_NIST_150bp_downsampled_30x.chr20.10_10p1mb.bam"),
+                os.path.join(dev, "HG002_v4.2.1_truth.b37.20_10.00-10.05Mb.vcf.gz"), "20:10000001-10050000",
+                bed=os.path.join(dev, "HG002_v4.2.1_confident.b37.20_10.00-10.05Mb.bed")),
+        Dataset("real HG001 HiSeqX 10.00-10.01 BED", b37, os.path.join(dev, "HG001_HiSeqX_2x151.b37.20_10.00-10.01Mb.bam"),
+                os.path.join(dev, "HG001_GIAB_v3.3.2.b37.20_10.00-10.01Mb.vcf.gz"), "20:10000001-10010000",
+                bed=os.path.join(dev, "HG001_GIAB_v3.3.2_confident.b37.20_10.00-10.01Mb.bed")),
+        Dataset("real HG002 Revio HiFi 9.00-9.05 BED", os.path.join(sim, "grch38.chr20_and_21_10M.fa.gz"),
+                os.path.join(dev, "HG002_Revio_HiFi.grch38.chr20_9.0-9.1Mb.bam"),
+                os.path.join(dev, "HG002_v4.2.1_truth.grch38.chr20_9.00-9.05Mb.vcf.gz"), "chr20:9000001-9050000", "hifi",
+                bed=os.path.join(dev, "HG002_v4.2.1_confident.grch38.chr20_9.00-9.05Mb.bed")),
+    ]
+    present = [d for d in sets if all(os.path.exists(p) for p in (d.ref, d.reads, d.truth) + ((d.bed,) if d.bed else ()))]
+    for d in sets:
+        if d not in present:
+            print(f"note: {d.name}: files missing under {shared}", file=sys.stderr)
+    return present
+
+
+def datasets(args) -> list[Dataset]:
+    out = [] if args.no_real else real_datasets(args.shared)
     for sample in args.sim_sample or ["work_sim/samples/test_hg001_30x"]:
         sample_json = os.path.join(sample, "sample.json")
         if not os.path.exists(sample_json):
@@ -122,6 +150,19 @@ def call_freebayes(ds: Dataset, out: str, tmp: str) -> None:
         f"bcftools view -i 'QUAL>=20' -Oz -o {out} && bcftools index -t {out}")
 
 
+def print_contexts(rows: list[dict], dw: int, width: int) -> None:
+    """TP/FP/FN by sequence context (evaluate.sequence_context): where the remaining errors are."""
+    print()
+    cells = [f"{t} {c.replace('tandem_repeat', 'TR').replace('homopolymer', 'HP>=6')}" for t in ("SNP", "INDEL") for c in CONTEXTS]
+    header = f"| {'dataset':{dw}} | {'caller':{width}} | " + " | ".join(f"{c:14}" for c in cells) + " |"
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for r in rows:
+        vals = [r["contexts"][c][t] for t in ("snp", "indel") for c in CONTEXTS]
+        print(f"| {r['dataset']:{dw}} | {r['caller']:{width}} | " +
+              " | ".join(f"{v['tp']}/{v['fp']}/{v['fn']:<8}"[:14].ljust(14) for v in vals) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"), help="the shared data folder")
@@ -155,20 +196,24 @@ def main() -> None:
                 t0 = time.time()
                 fn(ds, out, tmp)
                 seconds = time.time() - t0
-                res = evaluate(ds.truth, out, ds.ref, regions=[ds.region0])
-                multi = multiallelic_concordance(ds.truth, out, ds.ref, regions=[ds.region0])
+                res = evaluate(ds.truth, out, ds.ref, regions=[ds.region0], bed=ds.bed)
+                multi = multiallelic_concordance(ds.truth, out, ds.ref, regions=[ds.region0], bed=ds.bed)
+                contexts = evaluate_by_context(ds.truth, out, ds.ref, regions=[ds.region0], bed=ds.bed)
                 rows.append({"dataset": ds.name, "caller": caller, "seconds": round(seconds, 1),
-                             "multiallelic_concordant": multi[0], "multiallelic_sites": multi[1], **res.to_dict()})
+                             "multiallelic_concordant": multi[0], "multiallelic_sites": multi[1], **res.to_dict(),
+                             "contexts": {c: r.to_dict() for c, r in contexts.items()}})
                 print(f"  done {ds.name} / {caller} in {seconds:.0f} s", file=sys.stderr)
     width = max(len(r["caller"]) for r in rows) if rows else 9
-    header = f"| {'dataset':34} | {'caller':{width}} | SNP TP/FP/FN | SNP F1 | INDEL TP/FP/FN | INDEL F1 | multi-allelic GT | seconds |"
+    dw = max([len(r["dataset"]) for r in rows] + [7])
+    header = f"| {'dataset':{dw}} | {'caller':{width}} | SNP TP/FP/FN | SNP F1 | INDEL TP/FP/FN | INDEL F1 | multi-allelic GT | seconds |"
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for r in rows:
         s, i = r["snp"], r["indel"]
         snp, indel = f"{s['tp']}/{s['fp']}/{s['fn']}", f"{i['tp']}/{i['fp']}/{i['fn']}"
         multi = f"{r['multiallelic_concordant']}/{r['multiallelic_sites']}"
-        print(f"| {r['dataset']:34} | {r['caller']:{width}} | {snp:12} | {s['f1']:.4f} | {indel:14} | {i['f1']:.4f}   | {multi:16} | {r['seconds']:7.1f} |")
+        print(f"| {r['dataset']:{dw}} | {r['caller']:{width}} | {snp:12} | {s['f1']:.4f} | {indel:14} | {i['f1']:.4f}   | {multi:16} | {r['seconds']:7.1f} |")
+    print_contexts(rows, dw, width)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=2)

@@ -191,6 +191,57 @@ def evaluate(
     return result
 
 
+CONTEXTS = ("homopolymer", "tandem_repeat", "other")
+HOMOPOLYMER_MIN = 6  # GIAB's "homopolymer >= 6" stratification
+REPEAT_MIN_LENGTH, REPEAT_MIN_COPIES = 10, 3  # a 2-6 bp unit repeated over >= 10 bp, >= 3 copies
+
+
+def sequence_context(seq: str, pos: int, span: int) -> str:
+    """'homopolymer', 'tandem_repeat' or 'other' for a variant whose changed bases are seq[pos:pos + span]
+    (span >= 1; for an indel, the bases after its anchor). A repeat counts when it overlaps the changed bases
+    or touches them (1 bp of slop on each side, as GIAB's stratifications are padded)."""
+    lo, hi = max(0, pos - 1), min(len(seq), pos + span + 1)
+    run_start = 0
+    for i in range(1, len(seq) + 1):  # homopolymer runs
+        if i == len(seq) or seq[i] != seq[run_start]:
+            if i - run_start >= HOMOPOLYMER_MIN and run_start < hi and i > lo and seq[run_start] != "N":
+                return "homopolymer"
+            run_start = i
+    for unit in range(2, 7):
+        for start in range(max(0, lo - unit * REPEAT_MIN_COPIES * 4), hi):
+            end = start + unit
+            while end + unit <= len(seq) and seq[end:end + unit] == seq[start:start + unit]:
+                end += unit
+            if (end - start >= max(REPEAT_MIN_LENGTH, REPEAT_MIN_COPIES * unit) and start < hi and end > lo
+                    and len(set(seq[start:start + unit])) > 1):
+                return "tandem_repeat"
+    return "other"
+
+
+def evaluate_by_context(truth_vcf: str, query_vcf: str, ref_fasta: str, regions=None, bed=None,
+                        pass_only: bool = True) -> Dict[str, EvalResult]:
+    """evaluate(), split by the sequence context of each normalised allele (sequence_context): where the
+    errors that remain are (homopolymers >= 6, tandem repeats, elsewhere)."""
+    _, details = _compare_inputs(truth_vcf, query_vcf, ref_fasta, regions, bed, pass_only, None, None)
+    out = {c: EvalResult(TypeCounts(), TypeCounts()) for c in CONTEXTS}
+    fasta = _open_reference(ref_fasta)
+    try:
+        for kind, entries in details.items():
+            for key, _t, _q in entries:
+                contig, pos, ref, alt = key
+                start = max(0, pos - 1 - 60)
+                seq = fasta.fetch(contig, start, pos - 1 + len(ref) + 60).upper()
+                snp = _is_snp(key)
+                changed = pos - 1 - start + (0 if snp else 1)
+                span = 1 if snp else max(1, len(ref) - 1, len(alt) - 1)
+                counts = out[sequence_context(seq, changed, span)]
+                target = counts.snp if snp else counts.indel
+                setattr(target, kind, getattr(target, kind) + 1)
+    finally:
+        fasta.close()
+    return out
+
+
 def _compare_inputs(truth_vcf, query_vcf, ref_fasta, regions, bed, pass_only,
                     sample_truth, sample_query):
     """Return (EvalResult, details); details holds the TP/FP/FN allele lists (for debugging)."""
@@ -570,13 +621,13 @@ def _left_aligned_indel(fasta, contig: str, p: int, deleted: str, inserted: str,
 
 
 def multiallelic_concordance(truth_vcf: str, query_vcf: str, ref_fasta: str,
-                             regions: Optional[List[Tuple[str, int, int]]] = None) -> Tuple[int, int]:
-    """(concordant, total) over truth records with two or more ALT alleles.
+                             regions: Optional[List[Tuple[str, int, int]]] = None, bed: Optional[str] = None) -> Tuple[int, int]:
+    """(concordant, total) over truth records with two or more ALT alleles (inside `regions` and `bed`).
 
     A site is concordant when every normalised allele of its truth genotype is in the query with the
     same number of copies (so a 1/2 called 1/1, 0/1 or with a wrong second allele is discordant).
     """
-    with _inputs(truth_vcf, query_vcf, ref_fasta, regions, None) as (fasta, lengths, selector):
+    with _inputs(truth_vcf, query_vcf, ref_fasta, regions, bed) as (fasta, lengths, selector):
         query = _load_alleles(query_vcf, "query VCF", None, fasta, lengths, ref_fasta, selector, True)
         vf = _open_vcf(truth_vcf, "truth VCF")
         try:

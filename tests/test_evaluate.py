@@ -353,3 +353,25 @@ def test_multiallelic_concordance_counts_only_exact_site_genotypes(tmp_path, ref
              (60, c, other(c, 1), "1/1")]  # one allele, wrong copies: discordant
     t, q = write_vcf(tmp_path, "t.vcf", truth), write_vcf(tmp_path, "q.vcf", query)
     assert multiallelic_concordance(t, q, ref) == (1, 2)
+
+
+def test_sequence_context_names_homopolymers_and_tandem_repeats():
+    from deepvariant_py.evaluate import sequence_context
+
+    assert sequence_context("GCTAAAAAAGCT", 4, 1) == "homopolymer"  # inside the run
+    assert sequence_context("GCTAAAAAAGCT", 9, 1) == "homopolymer"  # the base after it (1 bp slop)
+    assert sequence_context("GCTAAAAAGCTT", 4, 1) == "other"  # five A: below 6
+    assert sequence_context("TTGATAGATAGATACC", 2, 4) == "tandem_repeat"  # (GATA)3, 12 bp
+    assert sequence_context("TTCACACACACGTT", 2, 2) == "other"  # (CA)4 + C: 9 bp, below 10
+    assert sequence_context("ACGTTGCAGTCA", 5, 1) == "other"
+
+
+def test_evaluate_by_context_splits_each_error_by_where_it_lies(tmp_path, ref):
+    from deepvariant_py.evaluate import evaluate_by_context
+
+    truth = [(20, base(20), other(base(20)), "0/1"), (100, base(100, 2), base(100), "0/1")]
+    query = [(20, base(20), other(base(20)), "0/1"), (100, base(100, 2), base(100), "1/1")]
+    t, q = write_vcf(tmp_path, "truth.vcf", truth), write_vcf(tmp_path, "query.vcf", query)
+    by = evaluate_by_context(t, q, ref)
+    assert counts(by["homopolymer"].indel) == (0, 1, 1)  # the A-run deletion with the wrong zygosity
+    assert sum(counts(by[c].snp)[0] for c in by) == 1 and counts(by["homopolymer"].snp) == (0, 0, 0)
