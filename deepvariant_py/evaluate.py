@@ -620,6 +620,54 @@ def _left_aligned_indel(fasta, contig: str, p: int, deleted: str, inserted: str,
 # --------------------------------------------------------------------------- multi-allelic sites
 
 
+@dataclass
+class GenotypedSite:
+    """One record of a caller's VCF (any FILTER) and whether its genotype is right by the truth."""
+
+    contig: str
+    pos: int  # 1-based, as in the VCF
+    gq: int
+    called: Tuple[int, int]  # GT; a no-call RefCall ('./.') counts as the 0/0 it stands for
+    correct: bool
+
+
+def genotyped_sites(truth_vcf: str, query_vcf: str, ref_fasta: str,
+                    regions: Optional[List[Tuple[str, int, int]]] = None, bed: Optional[str] = None) -> List[GenotypedSite]:
+    """Every query record inside `regions` and `bed` with its GQ and whether its genotype matches the truth:
+    its normalised alleles (none for 0/0) equal the truth's alleles, copies included, whose normalised
+    position lies in the record's REF span (or from where its own alleles left-align to). For calibration: GQ says how likely that is."""
+    out: List[GenotypedSite] = []
+    with _inputs(truth_vcf, query_vcf, ref_fasta, regions, bed) as (fasta, lengths, selector):
+        truth = _load_alleles(truth_vcf, "truth VCF", None, fasta, lengths, ref_fasta, selector, True)
+        by_contig: Dict[str, List[Tuple[int, AlleleKey]]] = {}
+        for key in truth:
+            by_contig.setdefault(key[0], []).append((key[1], key))
+        for v in by_contig.values():
+            v.sort()
+        vf = _open_vcf(query_vcf, "query VCF")
+        try:
+            sample = _pick_sample(vf, query_vcf, "query VCF", None)
+            for rec in _records(vf, selector.windows(lengths)):
+                if selector.sets and not selector.contains(rec.chrom, rec.pos - 1):
+                    continue
+                call = rec.samples[sample]
+                gq = call.get("GQ")
+                if gq is None:
+                    continue
+                site: Dict[AlleleKey, int] = {}
+                _add_record(rec, sample, "query VCF", query_vcf, fasta, lengths, ref_fasta, selector, False, site)
+                positions = [p for p, _ in by_contig.get(rec.chrom, [])]
+                first = min([rec.pos] + [k[1] for k in site])  # a left-aligned allele may start before POS
+                lo = bisect.bisect_left(positions, first)
+                hi = bisect.bisect_right(positions, rec.pos + len(rec.ref) - 1)
+                expected = {key: truth[key] for _, key in by_contig.get(rec.chrom, [])[lo:hi]}
+                gt = tuple(a if a is not None else 0 for a in (call.get("GT") or (0, 0)))
+                out.append(GenotypedSite(rec.chrom, rec.pos, int(gq), gt, site == expected))
+        finally:
+            vf.close()
+    return out
+
+
 def multiallelic_concordance(truth_vcf: str, query_vcf: str, ref_fasta: str,
                              regions: Optional[List[Tuple[str, int, int]]] = None, bed: Optional[str] = None) -> Tuple[int, int]:
     """(concordant, total) over truth records with two or more ALT alleles (inside `regions` and `bed`).

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Is GQ honest? Empirical genotype error per GQ bin, for each shipped model, with a plot.
+
+Usage: python benchmarks/calibration.py [--shared ../shared/data] [--sim-sample work_sim/samples/test_hg001_30x ...]
+                                        [--plot calibration.png] [--json calibration.json]
+
+Each model calls the data of its technology (the real dev sets of the shared folder, scored inside their
+confident BEDs, and any simulated held-out samples given; ONT has no real dev set). Every record dvcall writes
+(PASS, RefCall, LowQual, NoCall) is a genotype with a GQ, i.e. a claimed error probability 10^(-GQ/10);
+`evaluate.genotyped_sites` says whether the genotype matches the truth. Per GQ bin (0-10, 10-20, 20-30,
+30-40, 40+) the table gives the calls, the errors, the errors GQ predicts (the sum of 10^(-GQ/10)) and their
+ratio. A bin can only be judged when GQ predicts at least one error or one was seen: with 0 seen and 0.01
+predicted both are consistent.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from accuracy import Dataset, call_dvcall, datasets as accuracy_datasets  # noqa: E402
+from deepvariant_py.evaluate import genotyped_sites  # noqa: E402
+
+BINS = ((0, 10), (10, 20), (20, 30), (30, 40), (40, 1000))
+MODEL_TYPE = {"illumina": "illumina", "hifi": "pacbio", "ont": "ont"}
+
+
+def bin_rows(sites) -> list[dict]:
+    rows = []
+    for lo, hi in BINS:
+        inside = [s for s in sites if lo <= s.gq < hi]
+        errors = sum(not s.correct for s in inside)
+        predicted = sum(10 ** (-s.gq / 10) for s in inside)
+        judged = len(inside) >= 30 and (predicted >= 1 or errors >= 1)
+        ratio = errors / predicted if predicted else float("inf") if errors else 1.0
+        rows.append({"bin": f"{lo}-{hi if hi < 1000 else ''}".rstrip("-") + ("+" if hi >= 1000 else ""),
+                     "calls": len(inside), "errors": errors, "predicted_errors": round(predicted, 2),
+                     "empirical_error": errors / len(inside) if inside else None,
+                     "predicted_error": predicted / len(inside) if inside else None,
+                     "ratio": round(ratio, 2), "judged": judged, "within_2x": (0.5 <= ratio <= 2) if judged else None})
+    return rows
+
+
+def plot(results: dict, path: str) -> None:
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for model, rows in results.items():
+        xs, ys = [], []
+        for r in rows:
+            if r["calls"] and r["predicted_error"]:
+                xs.append(-10 * math.log10(r["predicted_error"]))
+                # a bin without errors is drawn at the bound one more call would give
+                ys.append(-10 * math.log10(max(r["empirical_error"], 1 / (r["calls"] + 1))))
+        ax.plot(xs, ys, "o-", label=model)
+    ax.plot([0, 60], [0, 60], "k--", lw=1, label="GQ honest")
+    ax.fill_between([0, 60], [-3, 57], [3, 63], color="grey", alpha=0.2, label="within 2x")
+    ax.set_xlabel("GQ predicts (phred of the mean error it claims)")
+    ax.set_ylabel("empirical genotype error (phred)")
+    ax.set_xlim(0, 60)
+    ax.set_ylim(0, 60)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+    ap.add_argument("--sim-sample", action="append", default=[], help="simulated held-out sample folder (repeatable)")
+    ap.add_argument("--plot", default="calibration.png", help="reliability plot to write (PNG)")
+    ap.add_argument("--json", default=None, help="also write the rows as JSON here")
+    args = ap.parse_args()
+    args.no_real = False
+    data: list[Dataset] = accuracy_datasets(args) if args.sim_sample else _real_only(args)
+    per_model: dict[str, list] = {}
+    per_set: list[tuple[str, str, list]] = []
+    with tempfile.TemporaryDirectory(prefix="dvcall-cal-") as tmp:
+        for i, ds in enumerate(data):
+            out = os.path.join(tmp, f"call-{i}.vcf.gz")
+            call_dvcall(ds, out, None)
+            sites = genotyped_sites(ds.truth, out, ds.ref, regions=[ds.region0], bed=ds.bed)
+            model = MODEL_TYPE[ds.platform]
+            per_model.setdefault(model, []).extend(sites)
+            per_set.append((model, ds.name, sites))
+            print(f"  done {ds.name}: {len(sites)} sites, {sum(not s.correct for s in sites)} wrong", file=sys.stderr)
+    results = {m: bin_rows(s) for m, s in per_model.items()}
+    print("| model | data | GQ | calls | errors | errors GQ predicts | ratio | within 2x |")
+    print("|---|---|---|---|---|---|---|---|")
+    for model, name, sites in per_set + [(m, "all of the above", s) for m, s in per_model.items()]:
+        for r in bin_rows(sites):
+            if r["calls"]:
+                verdict = {True: "yes", False: "**no**", None: "(too few to judge)"}[r["within_2x"]]
+                print(f"| {model} | {name} | {r['bin']} | {r['calls']} | {r['errors']} | {r['predicted_errors']} | "
+                      f"{r['ratio']} | {verdict} |")
+    plot(results, args.plot)
+    print(f"plot -> {args.plot}", file=sys.stderr)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"per_model": results, "per_set": [(m, n, bin_rows(s)) for m, n, s in per_set]}, fh, indent=2)
+
+
+def _real_only(args) -> list[Dataset]:
+    from accuracy import real_datasets
+
+    return [d for d in real_datasets(args.shared) if d.bed]  # calibration needs a complete truth: BED sets only
+
+
+if __name__ == "__main__":
+    main()
