@@ -11,7 +11,7 @@ from .errors import InputError
 from .examples_io import example_dataset, expand_paths, read_sidecar
 from .tf_runtime import keras as tf_keras, tensorflow
 from .model import ModelInfo, build_model, load_model, model_version, save_model
-from .pileup import HP_CHANNEL_ENUM
+from .pileup import HP_CHANNEL_ENUM, SUPPORTS_ALT, SUPPORTS_OTHER
 
 log = logging.getLogger("dvcall")
 TRAINING_SEED = 400620758
@@ -30,6 +30,8 @@ class TrainOptions:
     channels: list[int] | None = None  # train on these channel enums only (e.g. drop the ALT-aligned ones)
     augment_mapq: float = 0.3  # up to this fraction of reads per example get a random MAPQ in [10, 59]; 0 = off
     haplotype_pooling: bool = True  # with an HP channel in the examples, also pool reads per haplotype (model.py)
+    augment_qualities: float = 0.0  # this share of examples gets its base qualities binned or shifted (quality_augment)
+    augment_balance: float = 0.0  # this share of heterozygous examples loses part of one allele's reads (balance_augment)
 
 
 def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
@@ -73,6 +75,15 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     if opts.augment_mapq > 0:
         train_ds = train_ds.map(lambda image, label: (mapq_augment(image, opts.augment_mapq), label),
                                 num_parallel_calls=tf.data.AUTOTUNE)
+    channels = list(info["channels"])
+    if opts.augment_qualities > 0 and BASE_QUALITY_ENUM in channels:
+        q = channels.index(BASE_QUALITY_ENUM)
+        train_ds = train_ds.map(lambda image, label: (quality_augment(image, opts.augment_qualities, q), label),
+                                num_parallel_calls=tf.data.AUTOTUNE)
+    if opts.augment_balance > 0 and SUPPORTS_ENUM in channels:
+        s = channels.index(SUPPORTS_ENUM)
+        train_ds = train_ds.map(lambda image, label: (balance_augment(image, label, opts.augment_balance, s), label),
+                                num_parallel_calls=tf.data.AUTOTUNE)
     train_ds = train_ds.map(onehot).batch(opts.batch_size).prefetch(4)
     tune_ds = tune_ds.map(onehot).batch(512).prefetch(2)
     return train_ds, tune_ds, info
@@ -96,6 +107,58 @@ def mapq_augment(image, max_fraction: float, ref_rows: int = 5):
     new = tf.where(pick & (channel > 0), tf.broadcast_to(value, tf.shape(channel)), channel)
     reads = tf.concat([reads[..., :2], new[..., None], reads[..., 3:]], axis=-1)
     return tf.concat([image[:ref_rows], reads], axis=0)
+
+
+# Base quality pixel = min(q, 40) * 254 / 40 (pileup._QUAL_VALUE). Channel enums as DeepVariant numbers them.
+BASE_QUALITY_ENUM, SUPPORTS_ENUM = 2, 5
+NOVASEQ_BINS = ((3, 2), (15, 12), (31, 23), (1000, 37))  # (below this quality, becomes this): RTA3's 4 levels
+QUALITY_SHIFTS = (-10, 3)  # a whole run's qualities moved by this many (uniform), as instruments and
+                           # recalibration differ
+
+
+def _with_channel(image, index: int, channel, ref_rows: int):
+    tf = tensorflow()
+    reads = image[ref_rows:]
+    reads = tf.concat([reads[..., :index], channel[..., None], reads[..., index + 1:]], axis=-1)
+    return tf.concat([image[:ref_rows], reads], axis=0)
+
+
+def quality_augment(image, probability: float, quality_index: int = 1, ref_rows: int = 5):
+    """With `probability`, redraw the example's base qualities as another instrument would report them: binned to
+    NovaSeq's four levels (2/12/23/37) or shifted by -10..+3 (half each). The model must not learn the exact
+    quality distribution of its simulator."""
+    tf = tensorflow()
+    image = tf.convert_to_tensor(image)
+    pixels = tf.cast(image[ref_rows:, :, quality_index], tf.float32)
+    drawn = pixels > 0
+    qual = tf.round(pixels * 40.0 / 254.0)
+    binned = tf.zeros_like(qual)
+    for below, value in reversed(NOVASEQ_BINS):
+        binned = tf.where(qual < below, float(value), binned)
+    shift = tf.cast(tf.random.uniform([], QUALITY_SHIFTS[0], QUALITY_SHIFTS[1] + 1, dtype=tf.int32), tf.float32)
+    shifted = qual + shift
+    new = tf.where(tf.random.uniform([]) < 0.5, binned, shifted)
+    new = tf.clip_by_value(new, 1.0, 40.0) * (254.0 / 40.0)
+    new = tf.where(drawn, tf.cast(new, tf.uint8), tf.zeros_like(image[ref_rows:, :, quality_index]))
+    keep = tf.random.uniform([]) >= probability
+    return tf.cond(keep, lambda: image, lambda: _with_channel(image, quality_index, new, ref_rows))
+
+
+def balance_augment(image, label, probability: float, supports_index: int = 4, max_drop: float = 0.6, ref_rows: int = 5):
+    """With `probability`, a heterozygous example (label 1) loses a random share (up to `max_drop`) of the reads
+    of one allele, its alt supporters or the others, picked at random: real hets are seen at 30-70% (and
+    beyond) where a simulator draws 50%. Rows of dropped reads become empty (the network pools over reads)."""
+    tf = tensorflow()
+    image = tf.convert_to_tensor(image)
+    supports = image[ref_rows:, :, supports_index]
+    row_value = tf.reduce_max(supports, axis=1)  # SUPPORTS_ALT, SUPPORTS_OTHER (another allele) or 0 (no read)
+    group = tf.where(tf.random.uniform([]) < 0.5, tf.constant(SUPPORTS_ALT, tf.uint8), tf.constant(SUPPORTS_OTHER, tf.uint8))
+    drop_share = tf.random.uniform([], 0.0, max_drop)
+    dropped = (row_value == group) & (tf.random.uniform(tf.shape(row_value)) < drop_share)
+    reads = tf.where(dropped[:, None, None], tf.zeros_like(image[ref_rows:]), image[ref_rows:])
+    thinned = tf.concat([image[:ref_rows], reads], axis=0)
+    apply = tf.logical_and(tf.equal(label, 1), tf.random.uniform([]) < probability)
+    return tf.cond(apply, lambda: thinned, lambda: image)
 
 
 def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_examples: str | None = None,

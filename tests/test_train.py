@@ -87,9 +87,10 @@ def test_training_on_a_channel_subset_records_it(tmp_path):
     ex = tmp_path / "train.tfrecord.gz"
     _examples(ex, n=16)
     out = tmp_path / "model"
-    train(str(ex), str(out), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, channels=[1, 2, 3, 4]))
+    train(str(ex), str(out), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, channels=[1, 2, 3, 5],
+                                          augment_qualities=0.5, augment_balance=0.5))  # augmenting in tf.data too
     info = load_model_info(str(out))
-    assert info["shape"] == [100, 221, 4] and info["channels"] == [1, 2, 3, 4]
+    assert info["shape"] == [100, 221, 4] and info["channels"] == [1, 2, 3, 5]
     assert info["settings"]["alt_aligned_pileup"] == "none"
 
 
@@ -102,3 +103,63 @@ def test_examples_with_an_hp_channel_train_a_haplotype_pooling_model_unless_told
         train(str(ex), str(out), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, haplotype_pooling=pooling))
         assert load_model_info(str(out))["version"] == version
         assert any(layer.name == "haplotype" for layer in load_model(str(out)).layers) == pooling
+
+
+def _pileup_image(n_alt=20, n_other=20, qual=30, width=11, channels=8):
+    """Reference band of 5 rows, then n_alt alt-supporting and n_other other reads, the rest empty."""
+    import numpy as np
+
+    from deepvariant_py.pileup import SUPPORTS_ALT, SUPPORTS_OTHER
+
+    img = np.zeros((100, width, channels), np.uint8)
+    img[:5] = 50
+    reads = slice(5, 5 + n_alt + n_other)
+    img[reads, :, 0] = 200
+    img[reads, :, 1] = int(qual * 254 / 40)
+    img[5:5 + n_alt, :, 4] = SUPPORTS_ALT
+    img[5 + n_alt:5 + n_alt + n_other, :, 4] = SUPPORTS_OTHER
+    return img
+
+
+def test_quality_augment_bins_or_shifts_only_drawn_bases():
+    import numpy as np
+
+    from deepvariant_py.tf_runtime import tensorflow
+    from deepvariant_py.train import quality_augment
+
+    tensorflow().random.set_seed(3)
+    img = _pileup_image(qual=30)
+    seen = set()
+    for _ in range(40):
+        out = quality_augment(img, 1.0).numpy()
+        assert (out[..., [0, 2, 3, 4, 5, 6, 7]] == img[..., [0, 2, 3, 4, 5, 6, 7]]).all()  # other channels untouched
+        assert (out[:5] == img[:5]).all() and (out[45:] == 0).all()  # reference band and empty rows untouched
+        quals = np.unique(np.round(out[5:45, :, 1].astype(float) * 40 / 254))
+        assert len(quals) == 1  # one transformation per example
+        seen.add(int(quals[0]))
+    assert 23 in seen  # NovaSeq's bin for Q30
+    assert seen - {23} and all(20 <= q <= 33 for q in seen - {23})  # shifts by -10..+3
+    assert (quality_augment(img, 0.0).numpy() == img).all()
+
+
+def test_balance_augment_thins_one_allele_of_hets_only():
+    from deepvariant_py.tf_runtime import tensorflow
+    from deepvariant_py.train import balance_augment
+
+    tensorflow().random.set_seed(5)
+    img = _pileup_image(n_alt=30, n_other=30)
+    thinned_groups = set()
+    for _ in range(30):
+        out = balance_augment(img, 1, 1.0).numpy()
+        alive = out[5:, :, 0].max(axis=1) > 0
+        alt, other = int(alive[:30].sum()), int(alive[30:60].sum())
+        assert alt == 30 or other == 30  # one allele keeps every read
+        assert min(alt, other) >= 30 * 0.4 - 6  # at most ~60% dropped
+        if alt < 30:
+            thinned_groups.add("alt")
+        if other < 30:
+            thinned_groups.add("other")
+        assert (out[:5] == img[:5]).all()
+    assert thinned_groups == {"alt", "other"}
+    for label in (0, 2):
+        assert (balance_augment(img, label, 1.0).numpy() == img).all()
