@@ -99,9 +99,20 @@ def datasets(args) -> list[Dataset]:
         if platform != "illumina":  # score where the depth is full
             contig, lo, hi = meta["confident_bed"]["span"]
             region = f"{contig}:{lo + 1}-{hi}"
-        out.append(Dataset(f"simulated {os.path.basename(sample.rstrip('/'))}", params["ref"],
-                           os.path.join(sample, "reads.bam"), os.path.join(sample, "truth.vcf.gz"), region, platform))
+        name = f"simulated {os.path.basename(sample.rstrip('/'))}"
+        out.append(Dataset(name, params["ref"], os.path.join(sample, "reads.bam"), os.path.join(sample, "truth.vcf.gz"),
+                           region, platform))
+        if args.robustness and platform == "illumina":
+            for label, flags in (("novaseq_bins", ["--novaseq-bins"]), ("qual_minus8", ["--shift", "-8"])):
+                reads = os.path.join(sample, f"reads.{label}.bam")
+                if not os.path.exists(reads + ".bai"):
+                    run([sys.executable, os.path.join(SCRIPTS, "transform_qualities.py"), os.path.join(sample, "reads.bam"),
+                         reads, *flags])
+                out.append(Dataset(f"{name} {label}", params["ref"], reads, os.path.join(sample, "truth.vcf.gz"), region))
     return out
+
+
+SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts")
 
 
 def run(cmd: list[str] | str, **kw) -> None:
@@ -173,6 +184,9 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="dvcall model directory (default: the shipped model of each sample's --model-type)")
     ap.add_argument("--callers", default="dvcall,bcftools,freebayes", help="comma-separated callers to run")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
+    ap.add_argument("--robustness", action="store_true",
+                    help="simulated Illumina samples: also call them with qualities binned to NovaSeq's 4 levels and shifted "
+                         "down by 8 (scripts/transform_qualities.py; the transformed BAMs are kept beside the sample)")
     ap.add_argument("--ablation", action="store_true", help="also run dvcall with each feature added in turn (baseline, +realignment, ...)")
     args = ap.parse_args()
     callers: list[tuple[str, object]] = []

@@ -13,12 +13,12 @@
 #   train_<p>_hg001_hg19_30x   hg19 chr20:10200001-11090000 (>= 100 kb from the real evaluation region),
 #                              real HG001 + 0.2 SNPs/kb + 0.5 indels/kb, 30x
 #   train_<p>_grch38_30x       GRCh38 chr20:2000001-3500000, random 1 SNP/kb + 0.5 indels/kb, 30x
-#   train_hifi_grch38{b,c,d}_30x (HiFi only) GRCh38 chr20:100001-2000000, 5000001-7000000, 7500001-9900000,
+#   train_hifi_grch38{b,c,d}_30x (HiFi only) GRCh38 chr20:100001-2000000, 5200001-7000000, 9200001-9900000,
 #                              random 1 SNP/kb + 1 indel/kb (more indels in repeats, hom-alt ones included), 30x
-#   tune_<p>_grch38_30x        GRCh38 chr20:7000001-7300000, random, 30x (picks the epoch only)
+#   tune_<p>_grch38_30x        GRCh38 chr20:8050001-8350000, random, 30x (picks the epoch only)
 #   test_<p>_hg001_30x         b37 20:850001-1000000 (the Illumina test region, held out), real HG001 +
 #                              0.5 indels/kb, 40% of random sites multi-allelic, 30x, no HP tags
-#   test_<p>_grch38_30x        GRCh38 chr20:4000001-5000000 (held out), random 1 SNP/kb + 0.5 indels/kb, 30x,
+#   test_<p>_grch38_30x        GRCh38 chr20:8350001-8950000 (held out), random 1 SNP/kb + 0.5 indels/kb, 30x,
 #                              no HP tags: ~1,000 SNPs, so an F1 near 0.999 means more than "no error at all"
 set -euo pipefail
 if [[ $# -ne 2 || ! $2 =~ ^(hifi|ont)$ ]]; then
@@ -46,16 +46,16 @@ sample "train_${P}_grch38_30x" --ref "$GRCH38" --region chr20:2000001-3500000 \
 if [[ $P == hifi ]]; then
   sample "train_${P}_grch38b_30x" --ref "$GRCH38" --region chr20:100001-2000000 \
     --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 --coverage 30 --seed $((SEED + 5))
-  sample "train_${P}_grch38c_30x" --ref "$GRCH38" --region chr20:5000001-7000000 \
+  sample "train_${P}_grch38c_30x" --ref "$GRCH38" --region chr20:5200001-7000000 \
     --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 --coverage 30 --seed $((SEED + 6))
-  sample "train_${P}_grch38d_30x" --ref "$GRCH38" --region chr20:7500001-9900000 \
+  sample "train_${P}_grch38d_30x" --ref "$GRCH38" --region chr20:9200001-9900000 \
     --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 --coverage 30 --seed $((SEED + 7))
 fi
-sample "tune_${P}_grch38_30x" --ref "$GRCH38" --region chr20:7000001-7300000 \
+sample "tune_${P}_grch38_30x" --ref "$GRCH38" --region chr20:8050001-8350000 \
   --random-snps-per-kb 1.0 --random-indels-per-kb 0.5 --multiallelic-fraction 0.1 --coverage 30 --seed $((SEED + 4))
 sample "test_${P}_hg001_30x" --ref "$B37" --region 20:850001-1000000 --truth-source "$HG001_B37" \
   --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 --coverage 30 --hp-tags none --seed $((SEED + 101))
-sample "test_${P}_grch38_30x" --ref "$GRCH38" --region chr20:4000001-5000000 \
+sample "test_${P}_grch38_30x" --ref "$GRCH38" --region chr20:8350001-8950000 \
   --random-snps-per-kb 1.0 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 --coverage 30 --hp-tags none \
   --seed $((SEED + 102))
 echo "done: $OUT"

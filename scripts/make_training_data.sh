@@ -11,7 +11,7 @@
 # fragments 350 +- 50 bp, bwa mem to the full original reference):
 #   train_hg001_b37_hs20_60x     b37 20:100001-800000, real HG001 GIAB v3.3.2 variants
 #                                + 0.2 SNPs/kb + 0.5 indels/kb random, HS20 2x100, 60x,
-#                                decoy GRCh38 chr20:7.9-9.9 Mb at 6x (see Decoys)
+#                                decoy GRCh38 chr20:1.6-3.6 Mb at 6x (see Decoys)
 #   train_hg001_b37_hs25_40x     same region and real variants, other random variants
 #                                and reads: HS25 2x150, 40x, same decoy at 4x
 #   train_hg001_hg19_hs20_50x    hg19 chr20:10200001-11090000 (>=100 kb away from the
@@ -20,13 +20,13 @@
 #                                50x, same decoy at 5x
 #   train_grch38_chr20_hs25_45x  GRCh38 chr20:2000001-3500000, random only: 1 SNP/kb,
 #                                0.4 indels/kb, HS25 2x150, 45x, no decoy
-#   train_grch38_chr20_hs20_60x  GRCh38 chr20:4000001-5500000, random only: 1 SNP/kb,
+#   train_grch38_chr20_hs20_60x  GRCh38 chr20:100001-1600000, random only: 1 SNP/kb,
 #                                0.5 indels/kb, HS20 2x100, 60x, decoy hg19
 #                                chr20:59776001-60001000 at 60x (not in the GRCh38 file)
 #   test_hg001_30x   (held out)  b37 20:850001-1000000, real HG001 variants + 0.5
 #                                random indels/kb, 40% of random sites multi-allelic
 #                                (>= 30 multi-allelic sites in all), HS25 2x150, 30x
-#   test_grch38_30x  (held out)  GRCh38 chr20:7000001-7300000, random 1 SNP/kb +
+#   test_grch38_30x  (held out)  GRCh38 chr20:8050001-8350000, random 1 SNP/kb +
 #                                0.5 indels/kb, 10% multi-allelic, HS20 2x100, 30x
 # Stutter samples (--stutter 1.0: realistic polymerase slippage, +-1/+-2 units in
 # homopolymers and STRs, which ART lacks; see simulate_sample.py):
@@ -36,8 +36,12 @@
 #                                1 SNP/kb, 0.6 indels/kb, HS20 2x100, 55x, decoy hg19
 #                                chr20:59776001-60001000 at 55x, + stutter
 #   test_hg001_30x_stutter (held out) as test_hg001_30x (seed 103) + stutter
-# Rules: no training region overlaps a test region; chr20:10,000,000-10,100,000 of
-# any build is never used (not even as decoy). Random indels are 1-15 bp, 80% in
+# Rules: no training region overlaps a test region; the project's evaluation windows are never
+# used, not even as decoy: b37/hg19 chr20:10,000,000-10,100,000 and GRCh38 chr20:4,000,000-
+# 5,150,000, 7,000,000-8,000,000 and 8,950,000-9,150,000 (simulate_sample.py refuses them).
+# Robustness (held out): test_hg001_30x_hap35, as test_hg001_30x (seed 104) with 35% of the
+# reads from haplotype 1; benchmarks/accuracy.py --robustness also bins and shifts the
+# qualities of each test sample (scripts/transform_qualities.py). Random indels are 1-15 bp, 80% in
 # homopolymers/STRs. Coverage downsampling is done later by the caller, so one BAM
 # per sample suffices.
 # Decoys: reads from sequence that is absent from the alignment reference, so some
@@ -62,9 +66,9 @@ source "$HERE/sim_common.sh"
 
 # Decoys: sequence absent from the alignment reference, so some reads mis-map.
 mkdir -p "$OUT/refs" "$OUT/logs"
-DECOY_GRCH38=$OUT/refs/decoy_grch38_chr20_7.9-9.9Mb.fa
+DECOY_GRCH38=$OUT/refs/decoy_grch38_chr20_1.6-3.6Mb.fa
 DECOY_HG19=$OUT/refs/decoy_hg19_chr20_59.776-60.001Mb.fa
-[[ -s $DECOY_GRCH38 ]] || samtools faidx "$GRCH38" chr20:7900001-9900000 > "$DECOY_GRCH38"
+[[ -s $DECOY_GRCH38 ]] || samtools faidx "$GRCH38" chr20:1600001-3600000 > "$DECOY_GRCH38"
 [[ -s $DECOY_HG19 ]] || samtools faidx "$HG19" chr20:59776001-60001000 > "$DECOY_HG19"
 
 TIMES=$OUT/timings.tsv
@@ -86,14 +90,14 @@ sample train_hg001_hg19_hs20_50x --ref "$HG19" --region chr20:10200001-11090000 
 sample train_grch38_chr20_hs25_45x --ref "$GRCH38" --region chr20:2000001-3500000 \
   --random-snps-per-kb 1.0 --random-indels-per-kb 0.4 \
   --profile HS25 --read-length 150 --coverage 45 --seed 21
-sample train_grch38_chr20_hs20_60x --ref "$GRCH38" --region chr20:4000001-5500000 \
+sample train_grch38_chr20_hs20_60x --ref "$GRCH38" --region chr20:100001-1600000 \
   --random-snps-per-kb 1.0 --random-indels-per-kb 0.5 \
   --profile HS20 --read-length 100 --coverage 60 \
   --decoy-fa "$DECOY_HG19" --decoy-coverage 60 --seed 22
 sample test_hg001_30x --ref "$B37" --region 20:850001-1000000 \
   --truth-source "$HG001_B37" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
   --profile HS25 --read-length 150 --coverage 30 --seed 101
-sample test_grch38_30x --ref "$GRCH38" --region chr20:7000001-7300000 \
+sample test_grch38_30x --ref "$GRCH38" --region chr20:8050001-8350000 \
   --random-snps-per-kb 1.0 --random-indels-per-kb 0.5 --multiallelic-fraction 0.1 \
   --profile HS20 --read-length 100 --coverage 30 --seed 102
 sample train_hg001_hg19_hs20_50x_stutter --ref "$HG19" --region chr20:10200001-11090000 \
@@ -107,4 +111,7 @@ sample train_grch38_chr20_hs20_55x_stutter --ref "$GRCH38" --region chr20:560000
 sample test_hg001_30x_stutter --ref "$B37" --region 20:850001-1000000 \
   --truth-source "$HG001_B37" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
   --profile HS25 --read-length 150 --coverage 30 --stutter 1.0 --seed 103
+sample test_hg001_30x_hap35 --ref "$B37" --region 20:850001-1000000 \
+  --truth-source "$HG001_B37" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
+  --profile HS25 --read-length 150 --coverage 30 --haplotype-fraction 0.35 --seed 104
 echo "done in $((SECONDS - T0)) s; per-sample wall times in $TIMES"

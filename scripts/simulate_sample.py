@@ -28,6 +28,8 @@ import argparse
 import fcntl
 import gzip
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,6 +93,40 @@ class Variant:
 
 
 # --------------------------------------------------------------------------- utils
+
+
+# ART's built-in profiles and the longest read each has (art_illumina's help)
+ART_PROFILES = {"HS20": 100, "HS25": 150, "HSXn": 150, "HSXt": 150, "MSv3": 250}
+
+
+# The project's evaluation windows (held-out real and simulated data live there): never simulate reads from them,
+# as the region or as decoy, so no model is trained or tuned on their sequence. 0-based half-open.
+EVALUATION_WINDOWS = {"b37": [("20", 10_000_000, 10_100_000)],
+                      "grch38": [("20", 4_000_000, 5_150_000), ("20", 7_000_000, 8_000_000), ("20", 8_950_000, 9_150_000)]}
+
+
+def build_of(ref_path: str) -> str:
+    """'grch38' for a GRCh38/hg38 reference (by its name), else 'b37' (b37 and hg19 share coordinates)."""
+    name = os.path.basename(ref_path).lower()
+    return "grch38" if "grch38" in name or "hg38" in name else "b37"
+
+
+def check_not_evaluation(build: str, contig: str, start0: int, end0: int, what: str) -> None:
+    bare = contig[3:] if contig.startswith("chr") else contig
+    for c, lo, hi in EVALUATION_WINDOWS[build]:
+        if bare == c and start0 < hi and lo < end0:
+            sys.exit(f"{what} {contig}:{start0 + 1}-{end0} overlaps the evaluation window {build} {contig}:{lo + 1:,}-{hi:,}: "
+                     "pick another region (no model may be trained or tuned there)")
+
+
+def check_decoy(decoy: str) -> None:
+    """A decoy FASTA made by `samtools faidx REF chrN:A-B` names its source in each header: check those too."""
+    with open(decoy) as fh:
+        for line in fh:
+            m = re.match(r">(\S+):(\d+)-(\d+)", line)
+            if m:
+                src = "grch38" if "grch38" in os.path.basename(decoy).lower() else "b37"
+                check_not_evaluation(src, m.group(1), int(m.group(2)) - 1, int(m.group(3)), "--decoy-fa")
 
 
 def check_tools(platform: str) -> None:
@@ -725,10 +761,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "different ALT alleles)")
     p.add_argument("--coverage", type=float, default=30.0,
                    help="total read depth over both haplotypes")
-    p.add_argument("--read-length", type=int, choices=(100, 150), default=150,
-                   help="Illumina read length (paired-end)")
-    p.add_argument("--profile", choices=("HS20", "HS25"), default="HS25",
-                   help="ART built-in error profile (HS20: HiSeq 2000, HS25: HiSeq 2500)")
+    p.add_argument("--read-length", type=int, choices=(100, 125, 150, 250), default=150,
+                   help="Illumina read length (paired-end); at most the --profile's")
+    p.add_argument("--profile", choices=tuple(ART_PROFILES), default="HS25",
+                   help="ART built-in error profile (HS20: HiSeq 2000, HS25: HiSeq 2500, HSXn / HSXt: HiSeq X "
+                        "PCR-free / TruSeq, MSv3: MiSeq v3)")
+    p.add_argument("--haplotype-fraction", type=float, default=0.5,
+                   help="share of the reads drawn from haplotype 1 (0.35: every het at ~35%% or ~65%% allele balance, "
+                        "as allele-specific bias or a mosaic sample gives)")
     p.add_argument("--fragment-mean", type=int, default=350, help="mean fragment length")
     p.add_argument("--fragment-sd", type=int, default=50, help="fragment length SD")
     p.add_argument("--seed", type=int, default=1,
@@ -771,14 +811,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def simulate_long_reads(args: argparse.Namespace, haplotypes: list[Path], tmp: Path, log: Path) -> dict[str, int]:
-    """pbsim per haplotype at half the coverage each; reads renamed h1-N / h2-N into tmp/all.fq."""
+    """pbsim per haplotype at its share of the coverage (--haplotype-fraction); reads renamed h1-N / h2-N into tmp/all.fq."""
     cfg = LONG_READS[args.platform]
     (l_mean, l_sd, l_min, l_max), (a_mean, a_sd, a_min, a_max) = cfg["length"], cfg["accuracy"]
     counts = {}
     with open(tmp / "all.fq", "w") as out:
         for i, fa in enumerate(haplotypes):
             prefix = tmp / f"{fa.stem}_pbsim"
-            run(["pbsim", "--data-type", "CLR", "--depth", f"{args.coverage / 2:g}", "--length-mean", str(l_mean),
+            share = args.haplotype_fraction if i == 0 else 1 - args.haplotype_fraction
+            run(["pbsim", "--data-type", "CLR", "--depth", f"{args.coverage * share:g}", "--length-mean", str(l_mean),
                  "--length-sd", str(l_sd), "--length-min", str(l_min), "--length-max", str(l_max),
                  "--accuracy-mean", str(a_mean), "--accuracy-sd", str(a_sd), "--accuracy-min", str(a_min),
                  "--accuracy-max", str(a_max), "--difference-ratio", cfg["ratio"], "--model_qc", PBSIM_QC_MODEL,
@@ -808,6 +849,10 @@ def tag_haplotypes(src: Path, dst: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     check_tools(args.platform)
+    if args.read_length > ART_PROFILES[args.profile]:
+        sys.exit(f"--profile {args.profile} has reads of at most {ART_PROFILES[args.profile]} bp")
+    if not 0 < args.haplotype_fraction < 1:
+        sys.exit("--haplotype-fraction must be between 0 and 1")
     if args.platform != "illumina" and (args.decoy_fa or args.stutter > 0):
         sys.exit("--decoy-fa and --stutter are Illumina-only")
     t_start = time.time()
@@ -824,6 +869,9 @@ def main(argv: list[str] | None = None) -> None:
 
     fasta = pysam.FastaFile(args.ref)
     contig, start0, end0 = parse_region(args.region, fasta)
+    check_not_evaluation(build_of(args.ref), contig, start0, end0, "--region")
+    if args.decoy_fa:
+        check_decoy(args.decoy_fa)
     margin = args.confident_margin
     if end0 - start0 <= 2 * margin + 100:
         sys.exit("--region too small for --confident-margin")
@@ -876,14 +924,16 @@ def main(argv: list[str] | None = None) -> None:
             np.random.default_rng([args.seed, 0x5707]), tmp)
         timings["stutter_copies_s"] = round(time.time() - t, 1)
     if args.platform == "illumina":
-        depths = [args.coverage / 2 * (1 - stutter_f)] * 2
+        shares = (args.haplotype_fraction, 1 - args.haplotype_fraction)
+        depths = [args.coverage * share * (1 - stutter_f) for share in shares]
         if args.decoy_fa:
             sources.append(copy_decoy(args.decoy_fa, tmp))
             depths.append(args.decoy_coverage if args.decoy_coverage is not None
                           else args.coverage)
         seeds = [args.seed * 10 + i + 1 for i in range(len(sources))]
         sources += stutter_fas
-        depths += [args.coverage / 2 * stutter_f / args.stutter_copies] * len(stutter_fas)
+        per_copy = len(stutter_fas) // 2  # h1s1..h1sK, then h2s1..h2sK
+        depths += [args.coverage * shares[j // per_copy] * stutter_f / args.stutter_copies for j in range(len(stutter_fas))]
         seeds += [args.seed * 1000 + 500 + j for j in range(len(stutter_fas))]
         read_pairs: dict[str, int] = {}
         for fa, depth, seed in zip(sources, depths, seeds):
