@@ -182,6 +182,8 @@ def main() -> None:
     ap.add_argument("--unphased", action="store_true", help="long-read samples: also run dvcall with --no-phase-reads")
     ap.add_argument("--sort-ablation", action="store_true", help="long-read samples: also run dvcall with --sort-by-haplotypes")
     ap.add_argument("--model", default=None, help="dvcall model directory (default: the shipped model of each sample's --model-type)")
+    ap.add_argument("--also-model", action="append", help="another model directory to run side by side (repeatable; "
+                    "Illumina samples only unless it is of their type)")
     ap.add_argument("--callers", default="dvcall,bcftools,freebayes", help="comma-separated callers to run")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
     ap.add_argument("--robustness", action="store_true",
@@ -193,6 +195,9 @@ def main() -> None:
     for name in args.callers.split(","):
         if name == "dvcall":
             callers.append(("dvcall", lambda ds, out, tmp: call_dvcall(ds, out, args.model)))
+            for other in args.also_model or []:  # another model side by side in the same run
+                label = f"dvcall {os.path.basename(other.rstrip('/'))}"
+                callers.append((label, lambda ds, out, tmp, m=other: call_dvcall(ds, out, m)))
         elif shutil.which(name):
             callers.append((name, {"bcftools": call_bcftools, "freebayes": call_freebayes}[name]))
     if args.ablation:

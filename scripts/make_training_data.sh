@@ -39,6 +39,10 @@
 # Rules: no training region overlaps a test region; the project's evaluation windows are never
 # used, not even as decoy: b37/hg19 chr20:10,000,000-10,100,000 and GRCh38 chr20:4,000,000-
 # 5,150,000, 7,000,000-8,000,000 and 8,950,000-9,150,000 (simulate_sample.py refuses them).
+# Real HG002 variants and other instruments (training): train_hg002_grch38_hsxt_40x (GRCh38
+# chr20:9200001-9900000, HiSeq X TruSeq 2x150, 40x), train_hg002_grch38_msv3_35x (5200001-5550000,
+# MiSeq v3 2x250, 35x, stutter), train_hg002_grch38_hsxn_30x_hap40 (3600001-3990000, HiSeq X
+# PCR-free 2x150, 30x, 40% of reads from haplotype 1): GIAB v4.2.1 HG002 variants planted.
 # Robustness (held out): test_hg001_30x_hap35, as test_hg001_30x (seed 104) with 35% of the
 # reads from haplotype 1; benchmarks/accuracy.py --robustness also bins and shifts the
 # qualities of each test sample (scripts/transform_qualities.py). Random indels are 1-15 bp, 80% in
@@ -111,6 +115,16 @@ sample train_grch38_chr20_hs20_55x_stutter --ref "$GRCH38" --region chr20:560000
 sample test_hg001_30x_stutter --ref "$B37" --region 20:850001-1000000 \
   --truth-source "$HG001_B37" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
   --profile HS25 --read-length 150 --coverage 30 --stutter 1.0 --seed 103
+# Real HG002 variants (GIAB v4.2.1) on GRCh38 and two more instruments' error profiles:
+sample train_hg002_grch38_hsxt_40x --ref "$GRCH38" --region chr20:9200001-9900000 \
+  --truth-source "$HG002_GRCH38" --random-indels-per-kb 0.2 \
+  --profile HSXt --read-length 150 --coverage 40 --seed 41
+sample train_hg002_grch38_msv3_35x --ref "$GRCH38" --region chr20:5200001-5550000 \
+  --truth-source "$HG002_GRCH38" --random-indels-per-kb 0.2 \
+  --profile MSv3 --read-length 250 --coverage 35 --stutter 1.0 --seed 42
+sample train_hg002_grch38_hsxn_30x_hap40 --ref "$GRCH38" --region chr20:3600001-3990000 \
+  --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.3 --random-indels-per-kb 0.3 \
+  --profile HSXn --read-length 150 --coverage 30 --haplotype-fraction 0.4 --seed 43
 sample test_hg001_30x_hap35 --ref "$B37" --region 20:850001-1000000 \
   --truth-source "$HG001_B37" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
   --profile HS25 --read-length 150 --coverage 30 --haplotype-fraction 0.35 --seed 104

@@ -9,6 +9,9 @@ GRCH38=$SIM/grch38.chr20_and_21_10M.fa.gz
 HG19=$DATA/real/ucsc.hg19.chr20.unittest.fasta.gz
 HG001_B37=$SIM/HG001_GIAB_v3.3.2.b37_20_1-1Mb.vcf.gz
 HG001_HG19=$DATA/real/HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb.vcf.gz
+# 12,167 real HG002 variants (GIAB v4.2.1) over GRCh38 chr20:1-10 Mb, evaluation windows removed: a real
+# spectrum of STR and homopolymer indels, complex and multi-allelic sites to plant.
+HG002_GRCH38=$SIM/HG002_GIAB_v4.2.1.grch38.chr20_1-10Mb_minus_eval.vcf.gz
 
 # sample NAME ARGS...: simulate one sample into $OUT/NAME unless its sample.json exists (resumable).
 sample() {
