@@ -81,7 +81,7 @@ def main() -> None:
     ap.add_argument("--plot", default="calibration.png", help="reliability plot to write (PNG)")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
     args = ap.parse_args()
-    args.no_real = False
+    args.no_real, args.robustness = False, False
     data: list[Dataset] = accuracy_datasets(args) if args.sim_sample else _real_only(args)
     per_model: dict[str, list] = {}
     per_set: list[tuple[str, str, list]] = []
