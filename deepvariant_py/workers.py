@@ -109,9 +109,13 @@ def run_jobs(func: Callable[[Any], Any], jobs: list, processes: int, scratch: st
 def _start(func, jobs: list, index: int, scratch: str) -> _Running:
     base = os.path.join(scratch, f".worker-{os.getpid()}-{index:05d}")
     job_file, result_file = base + ".job.pkl", base + ".result.pkl"
-    with open(job_file, "wb") as fh:
-        pickle.dump((func, jobs[index], result_file, os.getpid()), fh)
-    proc = subprocess.Popen([sys.executable, "-c", _WORKER_START, _PACKAGE_PARENT, job_file], stdin=subprocess.DEVNULL)
+    try:
+        with open(job_file, "wb") as fh:
+            pickle.dump((func, jobs[index], result_file, os.getpid()), fh)
+        proc = subprocess.Popen([sys.executable, "-c", _WORKER_START, _PACKAGE_PARENT, job_file], stdin=subprocess.DEVNULL)
+    except BaseException:  # e.g. a full disk: no half-written job file left behind
+        _remove(job_file)
+        raise
     return _Running(index, proc, job_file, result_file)
 
 
