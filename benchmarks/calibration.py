@@ -80,6 +80,7 @@ def main() -> None:
     ap.add_argument("--sim-sample", action="append", default=[], help="simulated held-out sample folder (repeatable)")
     ap.add_argument("--plot", default="calibration.png", help="reliability plot to write (PNG)")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
+    ap.add_argument("--model", default=None, help="an Illumina model directory to measure instead of the shipped one")
     args = ap.parse_args()
     args.no_real, args.robustness = False, False
     data: list[Dataset] = accuracy_datasets(args) if args.sim_sample else _real_only(args)
@@ -88,7 +89,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dvcall-cal-") as tmp:
         for i, ds in enumerate(data):
             out = os.path.join(tmp, f"call-{i}.vcf.gz")
-            call_dvcall(ds, out, None)
+            call_dvcall(ds, out, args.model if ds.platform == "illumina" else None)
             sites = genotyped_sites(ds.truth, out, ds.ref, regions=[ds.region0], bed=ds.bed)
             model = MODEL_TYPE[ds.platform]
             per_model.setdefault(model, []).extend(sites)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .calibration import apply_temperature
 from .examples_io import VariantInfo, expand_paths, read_calls
 from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, merge_min_rule, prune_alts, simplify_alleles
@@ -92,8 +93,8 @@ def site_records(sites: list[Site], resolve: bool = True) -> list[VcfRecord]:
 
 
 def postprocess(calls: str, ref_path: str, output_vcf: str, sample: str, command: str | None = None, merger=None,
-                gvcf_blocks: str | None = None, output_gvcf: str | None = None, resolve_haplotypes: bool = True
-                ) -> PostprocessStats:
+                gvcf_blocks: str | None = None, output_gvcf: str | None = None, resolve_haplotypes: bool = True,
+                temperature: float = 1.0) -> PostprocessStats:
     """Read every call file, build one record per site in reference order, write VCF + index (and, given the
     reference blocks from make_examples, the gVCF)."""
     t0 = time.time()
@@ -104,7 +105,10 @@ def postprocess(calls: str, ref_path: str, output_vcf: str, sample: str, command
         key = (rec.variant.contig, rec.variant.start)
         sites.setdefault(key, (rec.variant, {}))[1][rec.alt_indices] = rec.probabilities
     ordered = sorted(sites.items(), key=lambda kv: (order.get(kv[0][0], 1 << 30), kv[0][1]))
-    records = site_records([site_genotypes(v, imgs, merger) for _, (v, imgs) in ordered], resolve_haplotypes)
+    sites = [site_genotypes(v, imgs, merger) for _, (v, imgs) in ordered]
+    for site in sites:  # the model's calibration (model_info "temperature"): GQ/QUAL/PL move, genotypes do not
+        site.probs = apply_temperature(site.probs, temperature)
+    records = site_records(sites, resolve_haplotypes)
     if output_gvcf:
         if not gvcf_blocks:
             raise InputError("--output-gvcf needs the reference blocks that make-examples wrote with --gvcf")

@@ -92,6 +92,8 @@ dvcall train --examples "$WORK/examples/train_*.tfrecord.gz" --tune-examples "$T
   --epochs "$EPOCHS" --batch-size 256 --augment-qualities "$AUGMENT_QUALITIES" --augment-balance "$AUGMENT_BALANCE" \
   ${CHANNELS:+--channels "$CHANNELS"}
 dvcall train-merger --examples "$WORK/examples/train_*.tfrecord.gz" --model "$WORK/model"
+# GQ calibration: the temperature that fits the tuning set best (stored in model_info.json; calls do not change).
+dvcall calibrate --model "$WORK/model" --examples "$TUNE"
 mkdir -p "$MODEL"
 cp "$WORK/model/model.keras" "$WORK/model/model_info.json" "$WORK/model/training_log.csv" \
   "$WORK/model/merger.keras" "$WORK/model/merger_info.json" "$MODEL/"

@@ -1,0 +1,40 @@
+"""`dvcall calibrate`: fit a model's temperature on labelled tuning examples, so its GQ says what it means."""
+import json
+import os
+
+import click
+
+from deepvariant_py.calibration import fit_temperature, negative_log_likelihood, predict_labelled
+from deepvariant_py.examples_io import expand_paths
+from deepvariant_py.model import INFO_FILE, load_model_info
+from deepvariant_py.outputs import atomic_output, check_outputs
+
+from .common import user_errors
+
+
+@click.command("calibrate")
+@click.option("--model", "model_dir", required=True, type=click.Path(), help="Model directory to calibrate; its model_info.json gets the temperature.")
+@click.option("--examples", required=True,
+              help="Labelled examples the model did not train on (a simulated tuning set: path, glob or comma-separated list).")
+@click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
+@user_errors
+def calibrate_cmd(model_dir, examples, quiet):
+    """Fit the temperature that makes the model's genotype probabilities honest and store it with the model.
+
+    Calls do not change; GQ, QUAL and PL do (postprocess applies it). Fit it on simulated tuning data, never on
+    the data you will measure on.
+    """
+    info = load_model_info(model_dir)
+    info_path = os.path.join(model_dir, INFO_FILE)
+    check_outputs({"model_info.json": info_path}, {f"--examples {p}": p for p in expand_paths(examples)})
+    probs, labels = predict_labelled(model_dir, examples)
+    temperature = fit_temperature(probs, labels)
+    before, after = negative_log_likelihood(probs, labels), negative_log_likelihood(probs, labels, temperature)
+    info["temperature"] = round(temperature, 4)
+    info["temperature_fit"] = {"examples": int(len(labels)), "errors": int((probs.argmax(axis=1) != labels).sum()),
+                               "nll_before": round(before, 5), "nll_after": round(after, 5)}
+    with atomic_output(info_path) as tmp, open(tmp, "w") as fh:
+        json.dump(info, fh, indent=2)
+    if not quiet:
+        click.echo(f"dvcall: temperature {temperature:.3f} on {len(labels):,} examples: mean negative log-likelihood "
+                   f"{before:.4f} -> {after:.4f} -> {info_path}", err=True)
