@@ -40,6 +40,7 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray, steps: int = 400) -> 
 
 def predict_labelled(model_dir: str, examples: str, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities, labels) of a model over labelled examples (a path, glob or comma-separated list)."""
+    from .errors import InputError
     from .examples_io import channel_indices, example_dataset, expand_paths, read_sidecar
     from .model import load_model, load_model_info
     from .tf_runtime import tensorflow
@@ -52,7 +53,13 @@ def predict_labelled(model_dir: str, examples: str, batch_size: int = 256) -> tu
     ds = example_dataset(paths, tuple(info["shape"]), with_label=True)
     ds = ds.map(tf.autograph.experimental.do_not_convert(lambda image, label: (tf.gather(image, keep, axis=-1), label)))
     probs, labels = [], []
-    for images, batch_labels in ds.batch(batch_size):
-        probs.append(model(images, training=False).numpy().astype(np.float64))
-        labels.append(batch_labels.numpy())
+    try:
+        for images, batch_labels in ds.batch(batch_size):
+            probs.append(model(images, training=False).numpy().astype(np.float64))
+            labels.append(batch_labels.numpy())
+    except tf.errors.InvalidArgumentError:
+        raise InputError(f"the examples {examples} carry no labels: make labelled tuning examples with "
+                         "`dvcall make-examples --truth-vcf T --confident-bed B`") from None
+    if not labels:
+        raise InputError(f"no examples in {examples}: make labelled tuning examples first")
     return np.concatenate(probs), np.concatenate(labels).astype(int)

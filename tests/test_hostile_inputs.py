@@ -584,3 +584,13 @@ def test_bgzf_magic_is_not_enough_to_be_a_bam(sb):
         out.write(b"hello, I am not a BAM\n")
     shutil.copy(BAM + ".bai", fake + ".bai")
     sb.check(sb.run(reads=fake), 1, "not a BAM or CRAM")
+
+
+def test_calibrate_on_unlabelled_examples(sb):
+    examples = sb.path("e.tfrecord.gz")
+    assert sb.dvcall("make-examples", "--ref", REF, "--reads", BAM, "--examples", examples, "--regions", REGION,
+                     "--quiet").exit_code == 0
+    model = sb.root / "model"
+    shutil.copytree(default_model_dir(), model)
+    sb.watch(str(model / "model_info.json"), examples)
+    sb.check(sb.dvcall("calibrate", "--model", str(model), "--examples", examples), 1, "carry no labels")
