@@ -9,7 +9,6 @@ import numpy as np
 
 from .examples_io import CallRecord, VariantInfo, channel_indices, example_dataset, expand_paths, read_sidecar, write_calls
 from .errors import InputError
-from .outputs import disk_error
 from .tf_runtime import tensorflow
 from .model import load_model, load_model_info
 
@@ -57,10 +56,7 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
             if progress:
                 progress(stats)
 
-    try:
-        write_calls(output, records())
-    except OSError as exc:
-        raise disk_error(output, exc) from None
+    write_calls(output, records())  # atomic; a full disk is an OutputError naming the file
     stats.seconds = time.time() - t0
     return stats
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import zlib
 
+import pysam
+
 from .errors import InputError
+from .htslib import quiet_htslib
 
 GZIP_MAGIC = b"\x1f\x8b"
 KINDS = ("directory", "empty", "bam", "cram", "sam", "fasta", "fastq", "vcf", "gzip", "unknown")
@@ -24,10 +27,6 @@ def describe(kind: str) -> str:
 
 def open_variant_file(path: str, what: str = "VCF"):
     """pysam.VariantFile for reading, or one line saying what the file is instead (a BAM, a folder, ...)."""
-    import pysam
-
-    from .htslib import quiet_htslib
-
     if not os.path.exists(path):
         raise InputError(f"{what} {path} does not exist")
     kind = sniff(path)

@@ -156,10 +156,8 @@ def check_contigs(handle: pysam.AlignmentFile, reference: Reference, path: str) 
 
 def sample_name(handle: pysam.AlignmentFile, default: str = "SAMPLE") -> str:
     """The SM of the first @RG, as DeepVariant names the VCF sample."""
-    for rg in handle.header.to_dict().get("RG", []):
-        if rg.get("SM"):
-            return str(rg["SM"])
-    return default
+    samples = read_group_samples(handle)
+    return samples[0] if samples else default
 
 
 def hp_tagged_fraction(handle: pysam.AlignmentFile, regions: list[Region], limit: int = 2000) -> float:
@@ -181,7 +179,8 @@ def hp_tagged_fraction(handle: pysam.AlignmentFile, regions: list[Region], limit
 # Why a read is not used, in the order the filters test them (DeepVariant's reader defaults).
 DROP_LABELS = {"unmapped": "unmapped", "qc_fail": "QC-fail", "low_mapq": "below --min-mapping-quality",
                "duplicate": "duplicates", "secondary": "secondary", "supplementary": "supplementary",
-               "no_sequence": "without bases", "no_aligned_bases": "without an aligned base (CIGAR of only I/D/S)", "mate_on_other_contig": "mate on another contig",
+               "no_sequence": "without bases", "no_aligned_bases": "without an aligned base (CIGAR of only I/D/S)",
+               "mate_on_other_contig": "mate on another contig",
                "downsampled": "downsampled", "over_read_cap": "over --max-reads-per-partition"}
 
 
@@ -262,27 +261,31 @@ def fetch_reads(handle: pysam.AlignmentFile, region: Region, flt: ReadFilter, co
                              "CRAM was written with (see its @SQ M5 tags); pass that reference") from None
         raise InputError(f"cannot read {region} from the reads file ({exc}): the BAM is truncated, unsorted or does not "
                          f"match its index: `{SORT_FIX.format(path=handle.filename.decode())}`") from None
+    starts = np.fromiter((r.reference_start for r in reads), np.int64, len(reads))
+    counted = starts >= count_from  # the reads this partition tallies
+    keep = np.ones(len(reads), bool)
     if flt.downsample_fraction > 0:
         # Hash the fragment name so both mates and every partition a read spans make the same choice.
         keep = names_below(reads, flt.downsample_fraction)
-        _tally(counts, reads, ~keep, count_from, "downsampled")
-        reads = [r for r, k in zip(reads, keep) if k]
+        _tally(counts, "downsampled", ~keep & counted)
+    order = np.flatnonzero(keep)
     cap = flt.max_reads_per_partition
-    if cap > 0 and len(reads) > cap:
-        sampled = reservoir_sample(reads, cap, np.random.RandomState(RESERVOIR_SEED))
-        chosen = {id(r) for r in sampled}
-        _tally(counts, reads, np.array([id(r) not in chosen for r in reads]), count_from, "over_read_cap")
-        reads = sorted(sampled, key=lambda r: r.reference_start)
+    if cap > 0 and len(order) > cap:
+        sampled = np.array(reservoir_sample(list(order), cap, np.random.RandomState(RESERVOIR_SEED)))
+        capped = np.zeros(len(reads), bool)
+        capped[order] = True
+        capped[sampled] = False
+        _tally(counts, "over_read_cap", capped & counted)
+        order = sampled[np.argsort(starts[sampled], kind="stable")]
     if counts is not None:
-        counts.kept += sum(r.reference_start >= count_from for r in reads)
-    return reads
+        counts.kept += int(counted[order].sum())
+    return [reads[i] for i in order]
 
 
-def _tally(counts: ReadCounts | None, reads: list, dropped: np.ndarray, count_from: int, reason: str) -> None:
-    if counts is not None:
-        n = sum(1 for r, d in zip(reads, dropped) if d and r.reference_start >= count_from)
-        if n:
-            counts.drop(reason, n)
+def _tally(counts: ReadCounts | None, reason: str, dropped: np.ndarray) -> None:
+    n = int(dropped.sum())
+    if counts is not None and n:
+        counts.drop(reason, n)
 
 
 def reads_warning(counts: ReadCounts, flt: ReadFilter) -> str | None:

@@ -112,9 +112,10 @@ def parse_regions(specs: Iterable[str], contig_lengths: dict[str, int]) -> list[
     """Each spec is a region string or a BED path; result is sorted and merged."""
     regions: list[Region] = []
     for spec in specs:
+        pieces = [spec]
         if not os.path.isfile(spec):  # "chr20: 10,000 - 20,000" is one region; "chr1 chr2" are two
-            spec = _SPACED_SEPARATOR.sub(r"\1", spec.strip())
-        for piece in spec.split() if " " in spec and not os.path.isfile(spec) else [spec]:
+            pieces = _SPACED_SEPARATOR.sub(r"\1", spec.strip()).split() or [spec]  # '' stays an error
+        for piece in pieces:
             if piece.endswith((".bed", ".bed.gz")) or os.path.isfile(piece):
                 regions.extend(read_bed(piece, contig_lengths))
             else:

@@ -8,6 +8,7 @@ import os
 import time
 
 from .errors import InputError
+from .outputs import atomic_output
 
 MARKER_SUFFIX = ".done.json"
 
@@ -54,10 +55,8 @@ def mark_done(output: str, inputs_fingerprint: str, files: list[str], info: dict
     """Write the marker last, atomically, once every file of the step is complete."""
     marker = {"inputs": inputs_fingerprint, "files": {os.path.abspath(p): file_sha256(p) for p in files},
               "info": info or {}}
-    tmp = output + MARKER_SUFFIX + ".partial"
-    with open(tmp, "w") as fh:
+    with atomic_output(output + MARKER_SUFFIX) as tmp, open(tmp, "w") as fh:
         json.dump(marker, fh, indent=1)
-    os.replace(tmp, output + MARKER_SUFFIX)
 
 
 def clear(output: str) -> None:

@@ -102,11 +102,9 @@ def mapq_augment(image, max_fraction: float, ref_rows: int = 5):
     pick = tf.random.uniform([rows, 1]) < fraction
     mapq = tf.random.uniform([rows, 1], 10, 60, dtype=tf.int32)
     value = tf.cast(tf.cast(mapq, tf.float32) * (254.0 / 60.0), tf.uint8)
-    reads = image[ref_rows:]
-    channel = reads[..., 2]
+    channel = image[ref_rows:, :, 2]
     new = tf.where(pick & (channel > 0), tf.broadcast_to(value, tf.shape(channel)), channel)
-    reads = tf.concat([reads[..., :2], new[..., None], reads[..., 3:]], axis=-1)
-    return tf.concat([image[:ref_rows], reads], axis=0)
+    return _with_channel(image, 2, new, ref_rows)
 
 
 # Base quality pixel = min(q, 40) * 254 / 40 (pileup._QUAL_VALUE). Channel enums as DeepVariant numbers them.

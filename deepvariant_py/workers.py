@@ -50,20 +50,19 @@ def usable_cpus() -> int:
     return max(1, min(cpus, quota) if quota else cpus)
 
 
+def _read(path: str) -> str:
+    with open(path) as fh:
+        return fh.read().strip()
+
+
 def _cgroup_quota() -> int | None:
-    for path, parse in (("/sys/fs/cgroup/cpu.max", lambda t: t.split()[:2]),
-                        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", None)):
+    """CPUs allowed by a cgroup v2 (cpu.max: 'QUOTA PERIOD') or v1 (cfs_quota_us / cfs_period_us) quota."""
+    readers = (lambda: _read("/sys/fs/cgroup/cpu.max").split()[:2],
+               lambda: (_read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), _read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")))
+    for read in readers:
         try:
-            with open(path) as fh:
-                text = fh.read().strip()
-            if parse:
-                quota, period = parse(text)
-            else:
-                with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as fh:
-                    quota, period = text, fh.read().strip()
-            if quota in ("max", "-1"):
-                return None
-            return max(1, math.ceil(int(quota) / int(period)))
+            quota, period = read()
+            return None if quota in ("max", "-1") else max(1, math.ceil(int(quota) / int(period)))
         except (OSError, ValueError):
             continue
     return None

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import numpy as np
 import pysam
 
-NOVASEQ_BINS = ((3, 2), (15, 12), (31, 23), (256, 37))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from deepvariant_py.train import NOVASEQ_BINS  # noqa: E402  the bins the training augmentation draws too
 
 
 def novaseq_bins(q: np.ndarray) -> np.ndarray:
