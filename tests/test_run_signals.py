@@ -21,6 +21,7 @@ TESTDATA = Path(__file__).resolve().parent.parent / "testdata"
 REF = str(TESTDATA / "ucsc.hg19.chr20.unittest.fasta.gz")
 BAM = str(TESTDATA / "NA12878.chr20_10.00-10.02Mb.bam")
 WHOLE = "chr20:10,000,001-10,020,000"
+PART = "chr20:10,000,001-10,008,000"
 LIMIT = 60  # seconds: far above a healthy run; only a hang reaches it
 
 
@@ -117,11 +118,11 @@ def test_sigterm_stops_the_run_cleanly(tmp_path, stage, marker):
 
 def test_one_run_per_intermediate_dir_and_a_killed_run_resumes(tmp_path):
     work = tmp_path / "work"
-    first = _start(tmp_path, "first.vcf.gz", "--num-shards", "2", "--intermediate-dir", str(work))
+    first = _start(tmp_path, "first.vcf.gz", "--num-shards", "2", "--intermediate-dir", str(work), region=PART)
     lock = work / ".dvcall.lock"
     _wait_for(lambda: lock.exists() and lock.read_text().strip(), first)
     t0 = time.time()
-    second = _start(tmp_path, "second.vcf.gz", "--num-shards", "2", "--intermediate-dir", str(work))
+    second = _start(tmp_path, "second.vcf.gz", "--num-shards", "2", "--intermediate-dir", str(work), region=PART)
     code, lines = _finish(second)
     assert code == 1 and len(lines) == 1 and "is in use by another dvcall run (pid" in lines[0], lines
     assert str(first.pid) in lines[0] and time.time() - t0 < LIMIT / 2
@@ -135,8 +136,12 @@ def test_one_run_per_intermediate_dir_and_a_killed_run_resumes(tmp_path):
         time.sleep(0.05)
     assert _group(first.pid) == [], "orphaned workers kept running after their run was killed"
     assert not _files(work, "*.partial")
-    third = _start(tmp_path, "third.vcf.gz", "--num-shards", "2", "--intermediate-dir", str(work))
-    code, lines = _finish(third)
-    assert code == 0, lines
+    from click.testing import CliRunner  # the rerun in-process: TensorFlow is loaded already
+
+    from cli.main import main
+
+    third = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(tmp_path / "third.vcf.gz"),
+                                      "--regions", PART, "--num-shards", "2", "--intermediate-dir", str(work), "--quiet"])
+    assert third.exit_code == 0, third.output
     with gzip.open(tmp_path / "third.vcf.gz", "rt") as fh:
-        assert sum(1 for line in fh if not line.startswith("#")) > 50
+        assert sum(1 for line in fh if not line.startswith("#")) > 20
