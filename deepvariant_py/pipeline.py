@@ -120,6 +120,8 @@ def run_pipeline(opts: RunOptions) -> dict:
         if work:  # locked before the model loads: a second run on it fails at once
             os.makedirs(work, exist_ok=True)
             lock = DirectoryLock(work, opts.command)
+            if lock.remove_leftovers():
+                log.info("--intermediate-dir %s: removed the temporary files of an earlier run that was killed", work)
         plan.model = _load_model(plan)
         if not work:
             tmp_root = work = tempfile.mkdtemp(prefix="dvcall-")

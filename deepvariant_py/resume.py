@@ -89,6 +89,20 @@ class DirectoryLock:
         os.ftruncate(self._fd, 0)
         os.write(self._fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: {command or 'dvcall'}\n".encode())
 
+    def remove_leftovers(self) -> int:
+        """Remove the temporary files (`*.partial*`, worker job files) that a run killed outright (SIGKILL, a
+        node failure) left in the folder; safe only while this lock is held. Returns how many were removed."""
+        folder, removed = os.path.dirname(self.path), 0
+        for root, _dirs, files in os.walk(folder):
+            for name in files:
+                if ".partial" in name or (name.startswith(".worker-") and name.endswith(".pkl")):
+                    try:
+                        os.remove(os.path.join(root, name))
+                        removed += 1
+                    except FileNotFoundError:
+                        pass
+        return removed
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing drops the flock
