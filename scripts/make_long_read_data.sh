@@ -3,23 +3,16 @@
 #
 # Usage: scripts/make_long_read_data.sh OUTDIR hifi|ont
 #   Idempotent (a sample with OUTDIR/<name>/sample.json is skipped). Data come from $DVCALL_DATA (default
-#   ../shared/data beside the checkout). Needs: apt-get install samtools bcftools pbsim minimap2.
+#   ../shared/data beside the checkout). Needs: apt-get install samtools bcftools minimap2 (+ pbsim for ont).
 #
-# Each sample: real phased HG001 variants (where the source has them) plus random ones planted into both
-# haplotypes, pbsim per haplotype (see LONG_READS in simulate_sample.py), minimap2 -ax map-hifi / map-ont to
-# the original reference. Training and tuning samples carry HP tags from the haplotype of origin; the test
-# sample is untagged, so it is phased with whatshap (or not at all) exactly as a user's BAM would be.
-#   train_<p>_hg001_b37_35x    b37 20:100001-800000, real HG001 + 0.2 SNPs/kb + 0.5 indels/kb, 35x
-#   train_<p>_hg001_hg19_30x   hg19 chr20:10200001-11090000 (>= 100 kb from the real evaluation region),
-#                              real HG001 + 0.2 SNPs/kb + 0.5 indels/kb, 30x
-#   train_<p>_grch38_30x       GRCh38 chr20:2000001-3500000, random 1 SNP/kb + 0.5 indels/kb, 30x
-#   train_hifi_grch38{b,c,d}_30x (HiFi only) GRCh38 chr20:100001-2000000, 5200001-7000000, 9200001-9900000,
-#                              random 1 SNP/kb + 1 indel/kb (more indels in repeats, hom-alt ones included), 30x
-#   tune_<p>_grch38_30x        GRCh38 chr20:8050001-8350000, random, 30x (picks the epoch only)
-#   test_<p>_hg001_30x         b37 20:850001-1000000 (the Illumina test region, held out), real HG001 +
-#                              0.5 indels/kb, 40% of random sites multi-allelic, 30x, no HP tags
-#   test_<p>_grch38_30x        GRCh38 chr20:8350001-8950000 (held out), random 1 SNP/kb + 0.5 indels/kb, 30x,
-#                              no HP tags: ~1,000 SNPs, so an F1 near 0.999 means more than "no error at all"
+# HiFi: reads from scripts/long_read_errors.py (real-HiFi-like: ~99.95% accurate at --error-scale 1, errors
+# mostly homopolymer length errors), error scales 1-4, 20-40x; real HG002 variants planted in every GRCh38
+# sample (real HG001 ones in the b37/hg19 samples) plus random ones; minimap2 -ax map-hifi. ONT: pbsim v1
+# R9.4.1-like reads (93-95%), minimap2 -ax map-ont. Training and tuning samples carry HP tags from the
+# haplotype of origin; the test samples are untagged, so they are phased with whatshap (or not at all)
+# exactly as a user's BAM would be. GRCh38 regions avoid the evaluation windows (chr20 4.0-5.15, 7.0-8.0,
+# 8.95-9.15 Mb); tuning chr20:8.05-8.35 Mb picks the epoch only; tests chr20:8.35-8.95 Mb and b37
+# 20:850,001-1,000,000 are held out from both.
 set -euo pipefail
 if [[ $# -ne 2 || ! $2 =~ ^(hifi|ont)$ ]]; then
   echo "usage: $0 OUTDIR hifi|ont" >&2
@@ -28,29 +21,60 @@ fi
 OUT=$(mkdir -p "$1" && cd "$1" && pwd)
 P=$2
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-for tool in samtools bcftools pbsim minimap2; do
+for tool in samtools bcftools minimap2 $([[ $P == ont ]] && echo pbsim); do
   command -v $tool >/dev/null || { echo "missing $tool: apt-get install samtools bcftools pbsim minimap2" >&2; exit 2; }
 done
 SEED=$([[ $P == hifi ]] && echo 40 || echo 50)
 mkdir -p "$OUT/logs"
-
-SAMPLE_ARGS=(--platform "$P" --confident-margin 20000)
 source "$HERE/sim_common.sh"
 
+if [[ $P == hifi ]]; then
+  # Real HiFi-like reads (long_read_errors.py: ~99.95% at --error-scale 1, errors mostly homopolymer
+  # length errors); error scales 1-4 and 20-40x so the model sees noisier runs too. Real HG002 variants
+  # (GIAB v4.2.1, evaluation windows removed) planted in every GRCh38 sample, plus random ones.
+  SAMPLE_ARGS=(--platform hifi --confident-margin 20000)
+  sample train_hifi_hg001_b37_35x --ref "$B37" --region 20:100001-800000 --truth-source "$HG001_B37" \
+    --random-snps-per-kb 0.2 --random-indels-per-kb 0.5 --coverage 35 --seed $((SEED + 1))
+  sample train_hifi_hg001_hg19_30x --ref "$HG19" --region chr20:10200001-11090000 --truth-source "$HG001_HG19" \
+    --random-snps-per-kb 0.2 --random-indels-per-kb 0.5 --coverage 30 --error-scale 2 --seed $((SEED + 2))
+  sample train_hifi_hg002_a_30x --ref "$GRCH38" --region chr20:100001-2000000 --truth-source "$HG002_GRCH38" \
+    --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 --coverage 30 --seed $((SEED + 3))
+  sample train_hifi_hg002_b_25x --ref "$GRCH38" --region chr20:2000001-3990000 --truth-source "$HG002_GRCH38" \
+    --random-snps-per-kb 0.5 --random-indels-per-kb 1.0 --coverage 25 --error-scale 2.5 --seed $((SEED + 4))
+  sample train_hifi_hg002_c_35x --ref "$GRCH38" --region chr20:5200001-7000000 --truth-source "$HG002_GRCH38" \
+    --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 --coverage 35 --seed $((SEED + 5))
+  sample train_hifi_hg002_d_20x --ref "$GRCH38" --region chr20:9200001-9990000 --truth-source "$HG002_GRCH38" \
+    --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 --coverage 20 --error-scale 4 --seed $((SEED + 6))
+  sample train_hifi_hg002_e_40x --ref "$GRCH38" --region chr20:100001-2000000 --truth-source "$HG002_GRCH38" \
+    --random-snps-per-kb 0.5 --random-indels-per-kb 1.0 --coverage 40 --error-scale 3 --haplotype-fraction 0.4 \
+    --seed $((SEED + 7))
+  sample train_hifi_hg002_f_30x --ref "$GRCH38" --region chr20:5200001-7000000 --truth-source "$HG002_GRCH38" \
+    --random-snps-per-kb 0.5 --random-indels-per-kb 1.0 --coverage 30 --error-scale 1.5 --haplotype-fraction 0.45 \
+    --seed $((SEED + 8))
+  sample tune_hifi_grch38_30x --ref "$GRCH38" --region chr20:8050001-8350000 --truth-source "$HG002_GRCH38" \
+    --random-snps-per-kb 0.5 --random-indels-per-kb 1.0 --multiallelic-fraction 0.1 --coverage 30 --error-scale 1.5 \
+    --seed $((SEED + 9))
+  # held out, untagged (phased by whatshap or not at all, as a user's BAM would be)
+  sample test_hifi_hg001_30x --ref "$B37" --region 20:850001-1000000 --truth-source "$HG001_B37" \
+    --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 --coverage 30 --hp-tags none --seed $((SEED + 101))
+  sample test_hifi_grch38_30x --ref "$GRCH38" --region chr20:8350001-8950000 --truth-source "$HG002_GRCH38" \
+    --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 --coverage 30 --hp-tags none \
+    --seed $((SEED + 102))
+  sample test_hifi_grch38_20x --ref "$GRCH38" --region chr20:8350001-8950000 --truth-source "$HG002_GRCH38" \
+    --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 --coverage 20 --hp-tags none \
+    --seed $((SEED + 103))
+  echo "done: $OUT"
+  exit 0
+fi
+
+# ONT (R9.4.1-like pbsim reads, the recipe of the shipped ont model)
+SAMPLE_ARGS=(--platform ont-r9 --confident-margin 20000)
 sample "train_${P}_hg001_b37_35x" --ref "$B37" --region 20:100001-800000 --truth-source "$HG001_B37" \
   --random-snps-per-kb 0.2 --random-indels-per-kb 0.5 --coverage 35 --seed $((SEED + 1))
 sample "train_${P}_hg001_hg19_30x" --ref "$HG19" --region chr20:10200001-11090000 --truth-source "$HG001_HG19" \
   --random-snps-per-kb 0.2 --random-indels-per-kb 0.5 --coverage 30 --seed $((SEED + 2))
 sample "train_${P}_grch38_30x" --ref "$GRCH38" --region chr20:2000001-3500000 \
   --random-snps-per-kb 1.0 --random-indels-per-kb 0.5 --coverage 30 --seed $((SEED + 3))
-if [[ $P == hifi ]]; then
-  sample "train_${P}_grch38b_30x" --ref "$GRCH38" --region chr20:100001-2000000 \
-    --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 --coverage 30 --seed $((SEED + 5))
-  sample "train_${P}_grch38c_30x" --ref "$GRCH38" --region chr20:5200001-7000000 \
-    --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 --coverage 30 --seed $((SEED + 6))
-  sample "train_${P}_grch38d_30x" --ref "$GRCH38" --region chr20:9200001-9900000 \
-    --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 --coverage 30 --seed $((SEED + 7))
-fi
 sample "tune_${P}_grch38_30x" --ref "$GRCH38" --region chr20:8050001-8350000 \
   --random-snps-per-kb 1.0 --random-indels-per-kb 0.5 --multiallelic-fraction 0.1 --coverage 30 --seed $((SEED + 4))
 sample "test_${P}_hg001_30x" --ref "$B37" --region 20:850001-1000000 --truth-source "$HG001_B37" \

@@ -40,20 +40,23 @@ from pathlib import Path
 import numpy as np
 import pysam
 
+import long_read_errors  # beside this script (python puts the script's folder on sys.path)
+
 REQUIRED_TOOLS = {"illumina": ("bcftools", "samtools", "bwa", "art_illumina"),
-                  "hifi": ("bcftools", "samtools", "pbsim", "minimap2"),
-                  "ont": ("bcftools", "samtools", "pbsim", "minimap2")}
+                  "hifi": ("bcftools", "samtools", "minimap2"),
+                  "ont": ("bcftools", "samtools", "minimap2"),
+                  "ont-r9": ("bcftools", "samtools", "pbsim", "minimap2")}
 INSTALL_HINT = "apt-get install samtools bcftools bwa art-nextgen-simulation-tools pbsim minimap2"
-# pbsim (v1, CLR model with per-read accuracy) settings per long-read platform. HiFi: 10-20 kb reads at
-# >= 99% accuracy, indel-leaning errors; ONT: longer reads at 93-95% accuracy, deletion-heavy (R10-like).
-# pbsim v1's CLR model caps the accuracy mean at 0.99 with sd 0 (its log says so), so HiFi reads come out at
-# 99%: 1.2 edits per 100 aligned bases measured on test_hifi_hg001_30x, ten times real HiFi's (~Q30);
-# ONT: 5.9 per 100 bases.
+# Long reads. hifi and ont (R10.4.1-like) come from long_read_errors.py: errors concentrated in
+# homopolymers, ~99.95% (hifi) and ~99.3% (ont) accurate at --error-scale 1. ont-r9 comes from pbsim v1
+# (CLR model with per-read accuracy): 93-95% accurate, deletion-heavy, errors spread uniformly (5.9 edits
+# per 100 aligned bases measured), as R9.4.1 reads were. pbsim v1 cannot make HiFi: its CLR model caps the
+# accuracy mean at 0.99, ten times real HiFi's error rate, with no homopolymer errors.
 LONG_READS = {
-    "hifi": dict(length=(15000, 2500, 10000, 20000), accuracy=(0.995, 0.003, 0.99, 1.0), ratio="20:40:40",
-                 preset="map-hifi", platform="PACBIO"),
-    "ont": dict(length=(20000, 8000, 5000, 50000), accuracy=(0.94, 0.01, 0.93, 0.95), ratio="25:25:50",
-                preset="map-ont", platform="ONT"),
+    "hifi": dict(simulator="long_read_errors", profile="hifi", preset="map-hifi", platform="PACBIO"),
+    "ont": dict(simulator="long_read_errors", profile="ont-r10", preset="map-ont", platform="ONT"),
+    "ont-r9": dict(simulator="pbsim", length=(20000, 8000, 5000, 50000), accuracy=(0.94, 0.01, 0.93, 0.95),
+                   ratio="25:25:50", preset="map-ont", platform="ONT"),
 }
 PBSIM_QC_MODEL = "/usr/share/pbsim/models/model_qc_clr"
 MIN_GAP = 5  # bp kept free between a random variant and any other variant
@@ -793,9 +796,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "the truth VCF is unchanged")
     p.add_argument("--stutter-copies", type=int, default=8,
                    help="stutter copies per haplotype (more = smoother per-site rates)")
-    p.add_argument("--platform", choices=("illumina", "hifi", "ont"), default="illumina",
-                   help="reads to simulate: ART Illumina pairs, or pbsim long reads (hifi: 10-20 kb, 99%%+ "
-                        "accuracy; ont: 5-50 kb, 93-95%%, deletion-heavy) aligned with minimap2 map-hifi/map-ont")
+    p.add_argument("--platform", choices=tuple(REQUIRED_TOOLS), default="illumina",
+                   help="reads to simulate: ART Illumina pairs; hifi (10-20 kb, ~99.95%%) or ont (R10.4.1-like, "
+                        "5-50 kb, ~99.3%%) long reads with errors concentrated in homopolymers "
+                        "(long_read_errors.py); ont-r9: pbsim reads, 93-95%%, deletion-heavy. Long reads are aligned "
+                        "with minimap2 map-hifi / map-ont")
+    p.add_argument("--error-scale", type=float, default=1.0,
+                   help="hifi / ont: multiply every error rate (3: an older HiFi chemistry, ~99.8%%)")
     p.add_argument("--hp-tags", choices=("truth", "none"), default="truth",
                    help="long reads: tag each read HP:i:1/2 with its haplotype of origin (truth phasing, for "
                         "training), or leave them untagged (for whatshap haplotag, as a user would)")
@@ -810,9 +817,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def simulate_long_reads(args: argparse.Namespace, haplotypes: list[Path], tmp: Path, log: Path) -> dict[str, int]:
-    """pbsim per haplotype at its share of the coverage (--haplotype-fraction); reads renamed h1-N / h2-N into tmp/all.fq."""
+def simulate_long_reads(args: argparse.Namespace, haplotypes: list[Path], tmp: Path, log: Path) -> tuple[dict, dict | None]:
+    """Reads per haplotype at its share of the coverage (--haplotype-fraction), named h1-N / h2-N, into tmp/all.fq:
+    ({haplotype: reads}, the injected errors (long_read_errors only))."""
     cfg = LONG_READS[args.platform]
+    if cfg["simulator"] == "long_read_errors":
+        return simulate_homopolymer_errors(args, haplotypes, tmp)
     (l_mean, l_sd, l_min, l_max), (a_mean, a_sd, a_min, a_max) = cfg["length"], cfg["accuracy"]
     counts = {}
     with open(tmp / "all.fq", "w") as out:
@@ -834,7 +844,21 @@ def simulate_long_reads(args: argparse.Namespace, haplotypes: list[Path], tmp: P
                         line = "+\n"
                     out.write(line)
             counts[fa.stem] = n
-    return counts
+    return counts, None
+
+
+def simulate_homopolymer_errors(args: argparse.Namespace, haplotypes: list[Path], tmp: Path) -> tuple[dict, dict]:
+    """long_read_errors per haplotype at its share of the coverage; reads h1-N / h2-N into tmp/all.fq."""
+    profile = long_read_errors.scaled(long_read_errors.PROFILES[LONG_READS[args.platform]["profile"]], args.error_scale)
+    rng = np.random.default_rng([args.seed, 0x10A6])
+    tallies = {}
+    with open(tmp / "all.fq", "w") as out:
+        for i, fa in enumerate(haplotypes):
+            share = args.haplotype_fraction if i == 0 else 1 - args.haplotype_fraction
+            seq = "".join(line.strip() for line in open(fa) if not line.startswith(">"))
+            tallies[fa.stem] = long_read_errors.simulate(seq, args.coverage * share, profile, rng, fa.stem, out)
+    total = {k: sum(t[k] for t in tallies.values()) for k in next(iter(tallies.values()))}
+    return {stem: t["reads"] for stem, t in tallies.items()}, {**total, "accuracy": round(long_read_errors.accuracy(total), 5)}
 
 
 def tag_haplotypes(src: Path, dst: Path) -> None:
@@ -901,9 +925,10 @@ def main(argv: list[str] | None = None) -> None:
     stutter_fas: list[Path] = []
     stutter_f, stutter_summary = 0.0, None
     index = None  # bwa index (Illumina only)
+    injected = None  # long_read_errors' tally (hifi / ont only)
     if args.platform != "illumina":
-        read_pairs = simulate_long_reads(args, sources, tmp, log)
-        timings["pbsim_s"] = round(time.time() - t, 1)
+        read_pairs, injected = simulate_long_reads(args, sources, tmp, log)
+        timings["long_reads_s"] = round(time.time() - t, 1)
         t = time.time()
         cfg = LONG_READS[args.platform]
         rg = rf"@RG\tID:sim\tSM:{args.sample_name}\tPL:{cfg['platform']}"
@@ -998,6 +1023,7 @@ def main(argv: list[str] | None = None) -> None:
         "truth_source_skipped": skipped,
         "bcftools_norm_check": norm_line,
         "read_pairs_simulated": read_pairs,
+        "injected_errors": injected,
         "stutter": stutter_summary,
         "bam_flagstat": {k: flagstat[k] for k in ("total", "mapped", "properly paired",
                                                   "secondary", "supplementary")},

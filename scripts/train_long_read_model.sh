@@ -7,7 +7,7 @@
 # Examples use the --model-type preset (pacbio for hifi, ont for ont): no realignment, an HP channel
 # (truth phasing from the simulation), ALT-aligned diff channels, width 199.
 # Usage: scripts/train_long_read_model.sh hifi|ont [WORKDIR] [MODEL_DIR]
-# Needs: samtools bcftools pbsim minimap2 (apt-get install samtools bcftools pbsim minimap2).
+# Needs: samtools bcftools minimap2, and pbsim for ont (apt-get install samtools bcftools minimap2 pbsim).
 set -euo pipefail
 P=${1:?usage: $0 hifi|ont [WORKDIR] [MODEL_DIR]}
 WORK=${2:-work_lr}
@@ -28,25 +28,21 @@ JOBLIST=$EX/jobs.txt
 # whatshap (some reads untagged) or not at all, so the model also sees partly and wholly untagged pileups.
 if [[ $P == hifi ]]; then
   cat > "$JOBLIST" <<JOBS
-train_${P}_hg001_b37_35x 1.0 0
-train_${P}_hg001_b37_35x 0.5 0
-train_${P}_hg001_hg19_30x 1.0 0
-train_${P}_hg001_hg19_30x 0.6 0
-train_${P}_grch38_30x 1.0 0
-train_${P}_grch38_30x 0.5 0
-train_${P}_hg001_b37_35x 1.0 1
-train_${P}_hg001_hg19_30x 1.0 1
-train_${P}_grch38_30x 1.0 1
-train_${P}_hg001_b37_35x 0.5 0.3
-train_${P}_hg001_hg19_30x 0.6 0.3
-train_${P}_grch38_30x 0.5 0.3
-train_${P}_grch38b_30x 1.0 0
-train_${P}_grch38c_30x 1.0 0
-train_${P}_grch38d_30x 1.0 0
-train_${P}_grch38b_30x 0.5 0.3
-train_${P}_grch38c_30x 1.0 1
-train_${P}_grch38d_30x 0.5 0
-tune_${P}_grch38_30x 1.0 0
+train_hifi_hg001_b37_35x 1.0 0
+train_hifi_hg001_b37_35x 0.5 0.3
+train_hifi_hg001_hg19_30x 1.0 0
+train_hifi_hg001_hg19_30x 1.0 1
+train_hifi_hg002_a_30x 1.0 0
+train_hifi_hg002_a_30x 0.6 1
+train_hifi_hg002_b_25x 1.0 0.3
+train_hifi_hg002_c_35x 1.0 0
+train_hifi_hg002_c_35x 0.5 0.3
+train_hifi_hg002_d_20x 1.0 0
+train_hifi_hg002_e_40x 1.0 0
+train_hifi_hg002_e_40x 0.5 1
+train_hifi_hg002_f_30x 1.0 0.3
+train_hifi_hg002_f_30x 0.7 0
+tune_hifi_grch38_30x 1.0 0
 JOBS
 else  # ONT errors make ~10 candidates per true variant: three sets (97k examples) keep training to ~30 min on 2 cores
   cat > "$JOBLIST" <<JOBS

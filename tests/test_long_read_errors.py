@@ -1,0 +1,69 @@
+"""scripts/long_read_errors.py: the error model behind the simulated HiFi and ONT R10 training reads."""
+from __future__ import annotations
+
+import importlib.util
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+_spec = importlib.util.spec_from_file_location("long_read_errors", Path(__file__).resolve().parent.parent / "scripts" / "long_read_errors.py")
+lre = importlib.util.module_from_spec(_spec)
+sys.modules["long_read_errors"] = lre  # dataclasses look the module up while the class is made
+_spec.loader.exec_module(lre)
+
+
+def _random_genome(n: int, seed: int = 3) -> str:
+    rng = np.random.default_rng(seed)
+    seq = rng.choice(list("ACGT"), n)
+    for start in rng.integers(0, n - 20, n // 400):  # homopolymers of 6-14 bp, as a genome has
+        seq[start:start + rng.integers(6, 15)] = seq[start]
+    return "".join(seq)
+
+
+def test_runs_and_encoding():
+    starts, lengths = lre.runs(lre.encode("AAACGGGGT"))
+    assert starts.tolist() == [0, 3, 4, 8] and lengths.tolist() == [3, 1, 4, 1]
+    assert lre.run_length_per_base(lre.encode("AAAC")).tolist() == [3, 3, 3, 1]
+    assert lre.encode("acgtN").tolist() == [0, 1, 2, 3, 4]
+
+
+def test_no_errors_gives_the_fragment_back():
+    quiet = lre.scaled(lre.PROFILES["hifi"], 0.0)
+    codes = lre.encode(_random_genome(5000))
+    read, qual, tally = lre.mutate(codes, quiet, np.random.default_rng(1))
+    assert np.array_equal(read, codes) and len(qual) == len(read)
+    assert tally["bases"] == 5000 and sum(v for k, v in tally.items() if k != "bases") == 0
+
+
+def test_a_long_homopolymer_changes_length_by_one_far_more_often_than_a_short_one():
+    p = lre.PROFILES["hifi"]
+    rng = np.random.default_rng(2)
+    lengths = {}
+    for n in (4, 12):
+        frag = lre.encode("ACGT" * 5 + "A" * n + "CGTC" * 5)
+        reads = [lre.mutate(frag, p, rng)[0] for _ in range(3000)]
+        lengths[n] = np.array([len(r) for r in reads]) - len(frag)
+    assert (lengths[12] != 0).mean() > 10 * (lengths[4] != 0).mean()
+    assert (lengths[12] < 0).sum() > (lengths[12] > 0).sum()  # deletion-leaning
+
+
+@pytest.mark.parametrize("profile, lo, hi", [("hifi", 0.999, 0.9998), ("ont-r10", 0.985, 0.995)])
+def test_read_accuracy_is_that_of_the_instrument(profile, lo, hi):
+    out = io.StringIO()
+    tally = lre.simulate(_random_genome(200_000), 5, lre.PROFILES[profile], np.random.default_rng(4), "h1", out)
+    assert lo < lre.accuracy(tally) < hi
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 4 * tally["reads"] and lines[0] == "@h1-1"
+    assert all(len(lines[i + 1]) == len(lines[i + 3]) for i in range(0, len(lines), 4))
+    homopolymer = tally["hp_insertions"] + tally["hp_deletions"]
+    assert homopolymer > 0.2 * (tally["insertions"] + tally["deletions"] + homopolymer)
+
+
+def test_error_scale_multiplies_the_error_rates():
+    genome = _random_genome(100_000)
+    acc = [lre.accuracy(lre.simulate(genome, 5, lre.scaled(lre.PROFILES["hifi"], s), np.random.default_rng(5), "h", io.StringIO()))
+           for s in (1, 4)]
+    assert 3 < (1 - acc[1]) / (1 - acc[0]) < 5
