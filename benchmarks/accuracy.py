@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -86,7 +87,7 @@ def real_datasets(shared: str) -> list[Dataset]:
 
 
 def datasets(args) -> list[Dataset]:
-    out = [] if args.no_real else real_datasets(args.shared)
+    out = [] if args.no_real else [d for d in real_datasets(args.shared) if args.real_platform in (None, d.platform)]
     for sample in args.sim_sample or ["work_sim/samples/test_hg001_30x"]:
         sample_json = os.path.join(sample, "sample.json")
         if not os.path.exists(sample_json):
@@ -179,6 +180,9 @@ def main() -> None:
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"), help="the shared data folder")
     ap.add_argument("--sim-sample", action="append", help="simulated held-out sample folder (repeatable; default work_sim/samples/test_hg001_30x)")
     ap.add_argument("--no-real", action="store_true", help="skip the real NA12878 region (e.g. for long-read samples only)")
+    ap.add_argument("--real-platform", choices=("illumina", "hifi"), default=None,
+                    help="only the real rows of this platform (default: all of them)")
+    ap.add_argument("--keep-vcfs", default=None, help="copy every call set here (NAME__CALLER.vcf.gz) to inspect errors")
     ap.add_argument("--unphased", action="store_true", help="long-read samples: also run dvcall with --no-phase-reads")
     ap.add_argument("--sort-ablation", action="store_true", help="long-read samples: also run dvcall with --sort-by-haplotypes")
     ap.add_argument("--model", default=None, help="dvcall model directory (default: the shipped model of each sample's --model-type)")
@@ -215,6 +219,12 @@ def main() -> None:
                 t0 = time.time()
                 fn(ds, out, tmp)
                 seconds = time.time() - t0
+                if args.keep_vcfs:
+                    os.makedirs(args.keep_vcfs, exist_ok=True)
+                    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{ds.name}__{caller}")
+                    for suffix in ("", ".tbi"):
+                        if os.path.exists(out + suffix):
+                            shutil.copyfile(out + suffix, os.path.join(args.keep_vcfs, stem + ".vcf.gz" + suffix))
                 res = evaluate(ds.truth, out, ds.ref, regions=[ds.region0], bed=ds.bed)
                 multi = multiallelic_concordance(ds.truth, out, ds.ref, regions=[ds.region0], bed=ds.bed)
                 contexts = evaluate_by_context(ds.truth, out, ds.ref, regions=[ds.region0], bed=ds.bed)

@@ -80,16 +80,22 @@ def main() -> None:
     ap.add_argument("--sim-sample", action="append", default=[], help="simulated held-out sample folder (repeatable)")
     ap.add_argument("--plot", default="calibration.png", help="reliability plot to write (PNG)")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
-    ap.add_argument("--model", default=None, help="an Illumina model directory to measure instead of the shipped one")
+    ap.add_argument("--platform", choices=("illumina", "hifi", "ont"), default=None,
+                    help="only the data of this platform (default: every platform's)")
+    ap.add_argument("--model", default=None,
+                    help="a model directory to measure instead of the shipped one, on --platform's data (default illumina)")
     args = ap.parse_args()
-    args.no_real, args.robustness = False, False
+    args.no_real, args.robustness, args.real_platform = False, False, None
     data: list[Dataset] = accuracy_datasets(args) if args.sim_sample else _real_only(args)
+    if args.platform:
+        data = [d for d in data if d.platform == args.platform]
+    model_platform = args.platform or "illumina"
     per_model: dict[str, list] = {}
     per_set: list[tuple[str, str, list]] = []
     with tempfile.TemporaryDirectory(prefix="dvcall-cal-") as tmp:
         for i, ds in enumerate(data):
             out = os.path.join(tmp, f"call-{i}.vcf.gz")
-            call_dvcall(ds, out, args.model if ds.platform == "illumina" else None)
+            call_dvcall(ds, out, args.model if ds.platform == model_platform else None)
             sites = genotyped_sites(ds.truth, out, ds.ref, regions=[ds.region0], bed=ds.bed)
             model = MODEL_TYPE[ds.platform]
             per_model.setdefault(model, []).extend(sites)

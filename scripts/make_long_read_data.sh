@@ -7,8 +7,9 @@
 #
 # HiFi: reads from scripts/long_read_errors.py (real-HiFi-like: ~99.95% accurate at --error-scale 1, errors
 # mostly homopolymer length errors), error scales 1-4, 20-40x; real HG002 variants planted in every GRCh38
-# sample (real HG001 ones in the b37/hg19 samples) plus random ones; minimap2 -ax map-hifi. ONT: pbsim v1
-# R9.4.1-like reads (93-95%), minimap2 -ax map-ont. Training and tuning samples carry HP tags from the
+# sample (real HG001 ones in the b37/hg19 samples) plus random ones; minimap2 -ax map-hifi. ONT: R10.4.1-like
+# reads from the same error model (~99.3%) on HG002 variants and pbsim v1 R9.4.1-like reads (93-95%) on HG001
+# ones; minimap2 -ax map-ont. Training and tuning samples carry HP tags from the
 # haplotype of origin; the test samples are untagged, so they are phased with whatshap (or not at all)
 # exactly as a user's BAM would be. GRCh38 regions avoid the evaluation windows (chr20 4.0-5.15, 7.0-8.0,
 # 8.95-9.15 Mb); tuning chr20:8.05-8.35 Mb picks the epoch only; tests chr20:8.35-8.95 Mb and b37
@@ -67,19 +68,29 @@ if [[ $P == hifi ]]; then
   exit 0
 fi
 
-# ONT (R9.4.1-like pbsim reads, the recipe of the shipped ont model)
-SAMPLE_ARGS=(--platform ont-r9 --confident-margin 20000)
-sample "train_${P}_hg001_b37_35x" --ref "$B37" --region 20:100001-800000 --truth-source "$HG001_B37" \
-  --random-snps-per-kb 0.2 --random-indels-per-kb 0.5 --coverage 35 --seed $((SEED + 1))
-sample "train_${P}_hg001_hg19_30x" --ref "$HG19" --region chr20:10200001-11090000 --truth-source "$HG001_HG19" \
-  --random-snps-per-kb 0.2 --random-indels-per-kb 0.5 --coverage 30 --seed $((SEED + 2))
-sample "train_${P}_grch38_30x" --ref "$GRCH38" --region chr20:2000001-3500000 \
-  --random-snps-per-kb 1.0 --random-indels-per-kb 0.5 --coverage 30 --seed $((SEED + 3))
-sample "tune_${P}_grch38_30x" --ref "$GRCH38" --region chr20:8050001-8350000 \
-  --random-snps-per-kb 1.0 --random-indels-per-kb 0.5 --multiallelic-fraction 0.1 --coverage 30 --seed $((SEED + 4))
-sample "test_${P}_hg001_30x" --ref "$B37" --region 20:850001-1000000 --truth-source "$HG001_B37" \
-  --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 --coverage 30 --hp-tags none --seed $((SEED + 101))
-sample "test_${P}_grch38_30x" --ref "$GRCH38" --region chr20:8350001-8950000 \
-  --random-snps-per-kb 1.0 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 --coverage 30 --hp-tags none \
-  --seed $((SEED + 102))
+# ONT: R10.4.1-like reads (long_read_errors.py, ~99.3% at --error-scale 1, homopolymer errors, deletion
+# bias) on real HG002 variants, and R9.4.1-like pbsim reads (93-95%) on real HG001 ones, so that one model
+# serves both chemistries.
+SAMPLE_ARGS=(--confident-margin 20000)
+sample train_ont_r10_hg002_a_30x --platform ont --ref "$GRCH38" --region chr20:100001-2000000 \
+  --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --coverage 30 --seed $((SEED + 1))
+sample train_ont_r10_hg002_c_40x --platform ont --ref "$GRCH38" --region chr20:5200001-7000000 \
+  --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --coverage 40 --error-scale 1.5 \
+  --haplotype-fraction 0.45 --seed $((SEED + 2))
+sample train_ont_r10_hg002_d_25x --platform ont --ref "$GRCH38" --region chr20:9200001-9990000 \
+  --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --coverage 25 --error-scale 0.7 \
+  --seed $((SEED + 3))
+sample train_ont_r9_hg001_b37_35x --platform ont-r9 --ref "$B37" --region 20:100001-800000 --truth-source "$HG001_B37" \
+  --random-snps-per-kb 0.2 --random-indels-per-kb 0.5 --coverage 35 --seed $((SEED + 4))
+sample train_ont_r9_hg001_hg19_30x --platform ont-r9 --ref "$HG19" --region chr20:10200001-11090000 \
+  --truth-source "$HG001_HG19" --random-snps-per-kb 0.2 --random-indels-per-kb 0.5 --coverage 30 --seed $((SEED + 5))
+sample tune_ont_r10_grch38_30x --platform ont --ref "$GRCH38" --region chr20:8050001-8350000 \
+  --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.1 \
+  --coverage 30 --seed $((SEED + 6))
+# held out, untagged
+sample test_ont_r10_grch38_30x --platform ont --ref "$GRCH38" --region chr20:8350001-8950000 \
+  --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \
+  --coverage 30 --hp-tags none --seed $((SEED + 101))
+sample test_ont_r9_hg001_30x --platform ont-r9 --ref "$B37" --region 20:850001-1000000 --truth-source "$HG001_B37" \
+  --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 --coverage 30 --hp-tags none --seed $((SEED + 102))
 echo "done: $OUT"

@@ -3,7 +3,8 @@
 #   1. simulate the long-read samples (scripts/make_long_read_data.sh),
 #   2. make labelled examples from each training sample at full and reduced coverage,
 #   3. make labelled tuning examples on the held-out tuning sample (picks the epoch only),
-#   4. train, keeping the epoch with the best tuning accuracy (multi-allelic sites use the min rule).
+#   4. train, keeping the epoch with the best tuning accuracy (multi-allelic sites use the min rule),
+#   5. fit the temperature that calibrates GQ on the tuning examples (dvcall calibrate).
 # Examples use the --model-type preset (pacbio for hifi, ont for ont): no realignment, an HP channel
 # (truth phasing from the simulation), ALT-aligned diff channels, width 199.
 # Usage: scripts/train_long_read_model.sh hifi|ont [WORKDIR] [MODEL_DIR]
@@ -44,12 +45,15 @@ train_hifi_hg002_f_30x 1.0 0.3
 train_hifi_hg002_f_30x 0.7 0
 tune_hifi_grch38_30x 1.0 0
 JOBS
-else  # ONT errors make ~10 candidates per true variant: three sets (97k examples) keep training to ~30 min on 2 cores
+else  # R9's errors make ~10 candidates per true variant: one tagged and one untagged set of it
   cat > "$JOBLIST" <<JOBS
-train_${P}_hg001_b37_35x 1.0 0
-train_${P}_hg001_hg19_30x 1.0 0
-train_${P}_hg001_b37_35x 0.5 1
-tune_${P}_grch38_30x 1.0 0
+train_ont_r10_hg002_a_30x 1.0 0
+train_ont_r10_hg002_a_30x 0.6 1
+train_ont_r10_hg002_c_40x 1.0 0.3
+train_ont_r10_hg002_d_25x 1.0 0
+train_ont_r9_hg001_b37_35x 1.0 0
+train_ont_r9_hg001_hg19_30x 0.6 1
+tune_ont_r10_grch38_30x 1.0 0
 JOBS
 fi
 
@@ -68,8 +72,11 @@ export WORK EX TYPE
 xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 
 # Decoded, either set (~13 GB HiFi, ~17 GB ONT) would crowd a 24 GB machine: stream them from disk every epoch.
-dvcall train --examples "$EX/train_*.tfrecord.gz" --tune-examples "$EX/tune_${P}_grch38_30x_f1.0_u0.tfrecord.gz" \
+TUNE=$EX/tune_$([[ $P == hifi ]] && echo hifi || echo ont_r10)_grch38_30x_f1.0_u0.tfrecord.gz
+dvcall train --examples "$EX/train_*.tfrecord.gz" --tune-examples "$TUNE" \
   --output "$WORK/model_$P" --epochs "$EPOCHS" --batch-size 128 ${INIT:+--init-model "$INIT"} --no-cache
+# 5. temperature scaling on the same tuning examples: honest GQ (calls do not change)
+dvcall calibrate --model "$WORK/model_$P" --examples "$TUNE"
 mkdir -p "$MODEL"
 cp "$WORK/model_$P/model.keras" "$WORK/model_$P/model_info.json" "$WORK/model_$P/training_log.csv" "$MODEL/"
 # No merger network for long reads: ONT's three sets give ~100 two-alt sites, too few (a merger lowered
