@@ -96,6 +96,7 @@ def datasets(args) -> list[Dataset]:
         meta = json.load(open(sample_json))
         params = meta["parameters"]
         platform = params.get("platform", "illumina")
+        platform = "ont" if platform.startswith("ont") else platform  # ont (R10-like) and ont-r9 reads: one model
         region = params["region"]
         if platform != "illumina":  # score where the depth is full
             contig, lo, hi = meta["confident_bed"]["span"]

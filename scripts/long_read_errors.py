@@ -10,7 +10,13 @@ calls some as indels. This module draws fragments from a haplotype sequence and 
   min(cap, a * (L - 2)^2) (deletions `hp_deletion` of the time; 2 bases instead of 1 for L >= 8 in 15%);
 - uniform substitutions, insertions of a random base and deletions at the given per-base rates;
 - base qualities: `q_base` (with `q_sd` noise), lowered in long homopolymers and at injected errors, as
-  basecallers report.
+  basecallers report;
+- ONT only, systematic errors: a share `systematic` of the 7-base contexts (read in the read's own
+  direction, so they are strand-specific) is error-prone: every read through such a context shows the same
+  substitution or deletion with a per-context probability in `systematic_p`. Unlike random errors these pile
+  up at one position on one strand, as real nanopore errors do, and make false candidates with 5-30% support
+  that only the strand channel and the other strand's reads expose. Which contexts are error-prone is drawn
+  per sample (`Contexts`), so a model cannot memorise motifs.
 
 `scale` multiplies every error rate (scale 3 ~ an older HiFi chemistry). Pure numpy, ~1 s per 10 Mb.
 """
@@ -42,6 +48,8 @@ class ErrorProfile:
     q_sd: float
     q_error: tuple[int, int]  # qualities of injected substitutions / insertions (uniform, inclusive)
     q_hp_step: float  # quality lost per base of homopolymer beyond 3
+    systematic: float = 0.0  # share of 7-base read contexts that are error-prone (ONT: strand-specific)
+    systematic_p: tuple[float, float] = (0.05, 0.35)  # how often a read shows the error at such a context
 
 
 PROFILES = {
@@ -52,7 +60,7 @@ PROFILES = {
     # ONT R10.4.1 (sup basecalling): ~99% accurate, deletion-leaning, homopolymers the weak spot
     "ont-r10": ErrorProfile("ont-r10", (20000, 8000, 5000, 50000), hp_a=0.004, hp_cap=0.4, hp_deletion=0.65,
                             substitution=3e-3, insertion=1e-3, deletion=2e-3, q_base=24, q_sd=6.0, q_error=(3, 12),
-                            q_hp_step=1.5),
+                            q_hp_step=1.5, systematic=0.001),
 }
 
 
@@ -80,10 +88,49 @@ def run_length_per_base(codes: np.ndarray) -> np.ndarray:
     return np.repeat(lengths, lengths)
 
 
-def mutate(codes: np.ndarray, p: ErrorProfile, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+K = 7  # context length of systematic errors
+
+
+@dataclass(frozen=True)
+class Contexts:
+    """Per-sample systematic error table over the 4^K read contexts: probability (0 = not error-prone),
+    kind (True = deletion, else substitution) and the substitution's shift (1-3)."""
+    p: np.ndarray
+    deletion: np.ndarray
+    shift: np.ndarray
+
+    @staticmethod
+    def draw(profile: ErrorProfile, rng: np.random.Generator) -> "Contexts":
+        n = 4 ** K
+        prone = rng.random(n) < profile.systematic
+        p = np.where(prone, rng.uniform(*profile.systematic_p, n), 0.0)
+        return Contexts(p, rng.random(n) < 0.5, rng.integers(1, 4, n))
+
+
+def context_index(codes: np.ndarray) -> np.ndarray:
+    """The K-mer ending at each base, as an integer (bases before the start count as A; N as A)."""
+    c = np.minimum(codes, 3).astype(np.int64)
+    index = np.zeros(len(c), np.int64)
+    for k in range(K):
+        index += np.concatenate([np.zeros(k, np.int64), c[:len(c) - k]]) << (2 * k)
+    return index
+
+
+def mutate(codes: np.ndarray, p: ErrorProfile, rng: np.random.Generator,
+           contexts: Contexts | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """The read of one fragment: (base codes, qualities, counts of injected errors)."""
     n = len(codes)
     counts = np.ones(n, np.int64)
+    systematic_subs = systematic_dels = 0
+    if contexts is not None:
+        ctx = context_index(codes)
+        hit = (rng.random(n) < contexts.p[ctx]) & (codes < 4)
+        dels = hit & contexts.deletion[ctx]
+        subs = hit & ~dels
+        codes = codes.copy()
+        codes[subs] = (codes[subs] + contexts.shift[ctx[subs]]) % 4
+        counts[dels] = 0
+        systematic_subs, systematic_dels = int(subs.sum()), int(dels.sum())
     starts, lengths = runs(codes)
     long = lengths >= 3
     prob = np.where(long, np.minimum(p.hp_cap, p.hp_a * (lengths - 2.0) ** 2), 0.0)
@@ -115,7 +162,8 @@ def mutate(codes: np.ndarray, p: ErrorProfile, rng: np.random.Generator) -> tupl
     qual[noisy] = rng.integers(p.q_error[0], p.q_error[1] + 1, len(noisy))
     qual = np.clip(np.rint(qual), 2, 60).astype(np.uint8)
     tally = {"bases": n, "hp_insertions": int(grow.sum()), "hp_deletions": int(shorten.sum()),
-             "insertions": int(inserted.sum()), "deletions": int(deleted.sum()), "substitutions": len(sub_at)}
+             "insertions": int(inserted.sum()), "deletions": int(deleted.sum()), "substitutions": len(sub_at),
+             "systematic_substitutions": systematic_subs, "systematic_deletions": systematic_dels}
     return out, qual, tally
 
 
@@ -129,12 +177,14 @@ def fragment_lengths(p: ErrorProfile, count: int, rng: np.random.Generator) -> n
     return np.clip(np.rint(drawn), lo, hi).astype(np.int64)
 
 
-def simulate(seq: str, coverage: float, p: ErrorProfile, rng: np.random.Generator, name: str, fastq) -> dict:
+def simulate(seq: str, coverage: float, p: ErrorProfile, rng: np.random.Generator, name: str, fastq,
+             contexts: Contexts | None = None) -> dict:
     """Reads of `seq` at `coverage`, written to the open text file `fastq` as NAME-1, NAME-2, ...; half of
-    them from the reverse strand. Returns the summed error tally."""
+    them from the reverse strand. `contexts`: the sample's systematic errors (one table for both
+    haplotypes). Returns the summed error tally."""
     codes = encode(seq)
     total = {"reads": 0, "bases": 0, "hp_insertions": 0, "hp_deletions": 0, "insertions": 0, "deletions": 0,
-             "substitutions": 0}
+             "substitutions": 0, "systematic_substitutions": 0, "systematic_deletions": 0}
     count = int(round(coverage * len(codes) / p.length[0]))
     lengths = np.minimum(fragment_lengths(p, count, rng), len(codes))
     starts = rng.integers(0, len(codes) - lengths + 1)
@@ -143,7 +193,7 @@ def simulate(seq: str, coverage: float, p: ErrorProfile, rng: np.random.Generato
         frag = codes[starts[k]:starts[k] + lengths[k]]
         if reverse[k]:
             frag = _COMPLEMENT[frag[::-1]]
-        read, qual, tally = mutate(frag, p, rng)
+        read, qual, tally = mutate(frag, p, rng, contexts)
         fastq.write(f"@{name}-{k + 1}\n{BASES[read].tobytes().decode()}\n+\n{(qual + 33).tobytes().decode()}\n")
         total["reads"] += 1
         for key, value in tally.items():
@@ -153,5 +203,6 @@ def simulate(seq: str, coverage: float, p: ErrorProfile, rng: np.random.Generato
 
 def accuracy(tally: dict) -> float:
     """1 - injected errors per simulated base (a homopolymer error of 2 bases counts once)."""
-    errors = sum(tally[k] for k in ("hp_insertions", "hp_deletions", "insertions", "deletions", "substitutions"))
+    errors = sum(tally.get(k, 0) for k in ("hp_insertions", "hp_deletions", "insertions", "deletions", "substitutions",
+                                           "systematic_substitutions", "systematic_deletions"))
     return 1 - errors / max(1, tally["bases"])

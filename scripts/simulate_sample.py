@@ -851,12 +851,13 @@ def simulate_homopolymer_errors(args: argparse.Namespace, haplotypes: list[Path]
     """long_read_errors per haplotype at its share of the coverage; reads h1-N / h2-N into tmp/all.fq."""
     profile = long_read_errors.scaled(long_read_errors.PROFILES[LONG_READS[args.platform]["profile"]], args.error_scale)
     rng = np.random.default_rng([args.seed, 0x10A6])
+    contexts = long_read_errors.Contexts.draw(profile, rng) if profile.systematic else None  # shared by both haplotypes
     tallies = {}
     with open(tmp / "all.fq", "w") as out:
         for i, fa in enumerate(haplotypes):
             share = args.haplotype_fraction if i == 0 else 1 - args.haplotype_fraction
             seq = "".join(line.strip() for line in open(fa) if not line.startswith(">"))
-            tallies[fa.stem] = long_read_errors.simulate(seq, args.coverage * share, profile, rng, fa.stem, out)
+            tallies[fa.stem] = long_read_errors.simulate(seq, args.coverage * share, profile, rng, fa.stem, out, contexts)
     total = {k: sum(t[k] for t in tallies.values()) for k in next(iter(tallies.values()))}
     return {stem: t["reads"] for stem, t in tallies.items()}, {**total, "accuracy": round(long_read_errors.accuracy(total), 5)}
 

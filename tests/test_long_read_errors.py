@@ -67,3 +67,20 @@ def test_error_scale_multiplies_the_error_rates():
     acc = [lre.accuracy(lre.simulate(genome, 5, lre.scaled(lre.PROFILES["hifi"], s), np.random.default_rng(5), "h", io.StringIO()))
            for s in (1, 4)]
     assert 3 < (1 - acc[1]) / (1 - acc[0]) < 5
+
+
+def test_systematic_errors_recur_at_one_context_on_one_strand_only():
+    quiet = lre.scaled(lre.PROFILES["ont-r10"], 0.0)
+    genome = lre.encode("ACGTTGCA" * 4 + "GATTACA" + "TGCAACGT" * 4)
+    target = int(lre.context_index(genome)[32 + 6])  # the 7-mer GATTACA, ending at its last base
+    n = 4 ** lre.K
+    table = lre.Contexts(np.zeros(n), np.zeros(n, bool), np.ones(n, np.int64))
+    table.p[target] = 0.5
+    rng = np.random.default_rng(6)
+    forward = np.array([lre.mutate(genome, quiet, rng, table)[0][38] for _ in range(400)])
+    assert 0.4 < (forward != genome[38]).mean() < 0.6 and set(forward) == {genome[38], (genome[38] + 1) % 4}
+    reverse = lre._COMPLEMENT[genome[::-1]]
+    changed = [np.array_equal(lre.mutate(reverse, quiet, rng, table)[0], reverse) for _ in range(100)]
+    assert all(changed)  # read from the other strand, the context is another one: no error
+    drawn = lre.Contexts.draw(lre.PROFILES["ont-r10"], np.random.default_rng(7))
+    assert 0.0005 < (drawn.p > 0).mean() < 0.002 and drawn.p.max() <= 0.35
