@@ -15,7 +15,7 @@ import numpy as np
 
 from . import tfrecord
 from .errors import InputError, ModelError
-from .outputs import atomic_output
+from .outputs import atomic_output, partial_path
 from .tf_runtime import tensorflow
 
 EXAMPLES_VERSION = "dvcall-examples-1"
@@ -90,14 +90,10 @@ class ExampleWriter:
 
     def __init__(self, path: str):
         self.path = path
-        self._tmp = self.partial_path(path)
+        self._tmp = partial_path(path)
         self._writer = None
         self._writer = tfrecord.TFRecordWriter(self._tmp)
         self.count = 0
-
-    @staticmethod
-    def partial_path(path: str) -> str:
-        return path + ".partial"
 
     def write(self, variant: VariantInfo, alt_indices: tuple[int, ...], image: np.ndarray, label: int | None = None) -> None:
         feats = {
@@ -129,7 +125,7 @@ class ExampleWriter:
 def discard_partial(path: str) -> None:
     """Remove the temporary file of an ExampleWriter for `path`, also one stopped inside its constructor."""
     try:
-        os.remove(ExampleWriter.partial_path(path))
+        os.remove(partial_path(path))
     except FileNotFoundError:
         pass
 

@@ -45,6 +45,7 @@ import numpy as np
 
 from .errors import InputError, ModelError
 from .genotypes import genotype_pairs, merge_min_rule, prune_alts
+from .outputs import atomic_output
 
 log = logging.getLogger("dvcall")
 
@@ -179,9 +180,8 @@ class MergerNetwork:
         """merger.keras (to train on from) and merger_info.json, which also holds the weights so that postprocess
         runs the network with NumPy alone, without importing TensorFlow."""
         os.makedirs(directory, exist_ok=True)
-        tmp = os.path.join(directory, MERGER_FILE + ".partial.keras")
-        self.keras_model.save(tmp)
-        os.replace(tmp, os.path.join(directory, MERGER_FILE))
+        with atomic_output(os.path.join(directory, MERGER_FILE), ".keras") as tmp:
+            self.keras_model.save(tmp)
         self.info["weights"] = [[w.tolist(), b.tolist()] for w, b in self._weights]
         with open(os.path.join(directory, MERGER_INFO_FILE), "w") as fh:
             json.dump(self.info, fh)

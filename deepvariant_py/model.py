@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ModelError
+from .outputs import atomic_output
 from .pileup import hp_values
 
 MODEL_FILE = "model.keras"
@@ -117,9 +118,8 @@ class ModelInfo:
 
 def save_model(model, model_dir: str, info: ModelInfo, extra: dict | None = None) -> None:
     os.makedirs(model_dir, exist_ok=True)
-    tmp = os.path.join(model_dir, MODEL_FILE + ".partial.keras")
-    model.save(tmp)
-    os.replace(tmp, os.path.join(model_dir, MODEL_FILE))
+    with atomic_output(os.path.join(model_dir, MODEL_FILE), ".keras") as tmp:
+        model.save(tmp)
     with open(os.path.join(model_dir, INFO_FILE), "w") as fh:
         json.dump({**info.to_dict(), **(extra or {})}, fh, indent=2)
 

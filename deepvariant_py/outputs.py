@@ -55,11 +55,25 @@ def disk_error(path: str, exc: OSError) -> OutputError:
     return OutputError(f"cannot write {target}: {why}{f' ({space})' if space else ''}: {fix}")
 
 
+PARTIAL = ".partial"
+"""What every temporary file of an output has in its name until the output is complete."""
+
+
+def partial_path(path: str, suffix: str = "") -> str:
+    """The temporary name of `path` while it is written; `suffix` keeps a file type that a writer infers from
+    the name (e.g. '.vcf.gz')."""
+    return f"{path}{PARTIAL}{suffix}"
+
+
+def is_partial(name: str) -> bool:
+    return PARTIAL in name
+
+
 @contextlib.contextmanager
 def atomic_output(path: str, suffix: str = "") -> Iterator[str]:
-    """Yield a temporary path beside `path`; on success it is renamed to `path`, on any failure removed.
-    `suffix` keeps a file type that a writer infers from the name (e.g. '.vcf.gz')."""
-    tmp = f"{path}.partial{suffix}"
+    """Yield a temporary path beside `path` (partial_path); on success it is renamed to `path`, on any failure
+    removed."""
+    tmp = partial_path(path, suffix)
     try:
         yield tmp
         os.replace(tmp, path)

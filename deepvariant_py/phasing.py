@@ -18,6 +18,7 @@ import pysam
 
 from .errors import DependencyError, InputError, OutputError
 from .model import pools_by_haplotype
+from .outputs import partial_path
 from .reads import hp_tagged_fraction, open_alignments
 from .reference import Reference
 from .regions import Region
@@ -84,7 +85,7 @@ def haplotag(ref: str, reads: str, calls_vcf: str, out_bam: str, regions: list[R
     common = ["--reference", ref, "--ignore-read-groups"]
     _whatshap(["phase", *common, "-o", phased, calls_vcf, reads], stem + ".whatshap_phase.log")
     pysam.tabix_index(phased, preset="vcf", force=True)
-    partial = out_bam + ".partial.bam"
+    partial = partial_path(out_bam, ".bam")
     _whatshap(["haplotag", *common, *(["--regions", *contig_spans(regions)] if regions else []), "-o", partial, phased, reads],
               stem + ".whatshap_haplotag.log")
     pysam.index(partial)

@@ -8,7 +8,8 @@ import os
 import time
 
 from .errors import InputError
-from .outputs import atomic_output
+from .outputs import atomic_output, is_partial
+from .workers import is_job_file
 
 MARKER_SUFFIX = ".done.json"
 
@@ -95,7 +96,7 @@ class DirectoryLock:
         folder, removed = os.path.dirname(self.path), 0
         for root, _dirs, files in os.walk(folder):
             for name in files:
-                if ".partial" in name or (name.startswith(".worker-") and name.endswith(".pkl")):
+                if is_partial(name) or is_job_file(name):
                     try:
                         os.remove(os.path.join(root, name))
                         removed += 1

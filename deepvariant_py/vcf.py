@@ -9,7 +9,7 @@ import pysam
 
 from . import __version__
 from .errors import InputError
-from .outputs import check_outputs, disk_error
+from .outputs import check_outputs, disk_error, partial_path
 from .reference import Contig
 
 FILTERS = {
@@ -79,7 +79,7 @@ def qual_one_decimal(qual: float) -> float:
 def write_vcf(path: str, header: pysam.VariantHeader, records: list[VcfRecord]) -> None:
     """Write bgzipped + tabix-indexed VCF; the file only appears at `path` once complete."""
     check_outputs({"VCF": path, "VCF index": path + ".tbi"})
-    tmp = path + ".partial.vcf.gz"
+    tmp = partial_path(path, ".vcf.gz")
     try:
         with pysam.VariantFile(tmp, "wz", header=header) as out:
             for r in records:

@@ -105,8 +105,16 @@ def run_jobs(func: Callable[[Any], Any], jobs: list, processes: int, scratch: st
     return results
 
 
+JOB_FILE_PREFIX = ".worker-"
+
+
+def is_job_file(name: str) -> bool:
+    """A worker's job or result file (removed when its worker is done; left only by a run killed outright)."""
+    return name.startswith(JOB_FILE_PREFIX) and name.endswith(".pkl")
+
+
 def _start(func, jobs: list, index: int, scratch: str) -> _Running:
-    base = os.path.join(scratch, f".worker-{os.getpid()}-{index:05d}")
+    base = os.path.join(scratch, f"{JOB_FILE_PREFIX}{os.getpid()}-{index:05d}")
     job_file, result_file = base + ".job.pkl", base + ".result.pkl"
     try:
         with open(job_file, "wb") as fh:

@@ -817,12 +817,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def simulate_long_reads(args: argparse.Namespace, haplotypes: list[Path], tmp: Path, log: Path) -> tuple[dict, dict | None]:
+def simulate_long_reads(args: argparse.Namespace, haplotypes: list[Path], hap_seqs: list[str], tmp: Path,
+                        log: Path) -> tuple[dict, dict | None]:
     """Reads per haplotype at its share of the coverage (--haplotype-fraction), named h1-N / h2-N, into tmp/all.fq:
     ({haplotype: reads}, the injected errors (long_read_errors only))."""
     cfg = LONG_READS[args.platform]
     if cfg["simulator"] == "long_read_errors":
-        return simulate_homopolymer_errors(args, haplotypes, tmp)
+        return simulate_homopolymer_errors(args, haplotypes, hap_seqs, tmp)
     (l_mean, l_sd, l_min, l_max), (a_mean, a_sd, a_min, a_max) = cfg["length"], cfg["accuracy"]
     counts = {}
     with open(tmp / "all.fq", "w") as out:
@@ -847,16 +848,16 @@ def simulate_long_reads(args: argparse.Namespace, haplotypes: list[Path], tmp: P
     return counts, None
 
 
-def simulate_homopolymer_errors(args: argparse.Namespace, haplotypes: list[Path], tmp: Path) -> tuple[dict, dict]:
+def simulate_homopolymer_errors(args: argparse.Namespace, haplotypes: list[Path], hap_seqs: list[str],
+                                tmp: Path) -> tuple[dict, dict]:
     """long_read_errors per haplotype at its share of the coverage; reads h1-N / h2-N into tmp/all.fq."""
     profile = long_read_errors.scaled(long_read_errors.PROFILES[LONG_READS[args.platform]["profile"]], args.error_scale)
     rng = np.random.default_rng([args.seed, 0x10A6])
     contexts = long_read_errors.Contexts.draw(profile, rng) if profile.systematic else None  # shared by both haplotypes
     tallies = {}
     with open(tmp / "all.fq", "w") as out:
-        for i, fa in enumerate(haplotypes):
+        for i, (fa, seq) in enumerate(zip(haplotypes, hap_seqs)):
             share = args.haplotype_fraction if i == 0 else 1 - args.haplotype_fraction
-            seq = "".join(line.strip() for line in open(fa) if not line.startswith(">"))
             tallies[fa.stem] = long_read_errors.simulate(seq, args.coverage * share, profile, rng, fa.stem, out, contexts)
     total = {k: sum(t[k] for t in tallies.values()) for k in next(iter(tallies.values()))}
     return {stem: t["reads"] for stem, t in tallies.items()}, {**total, "accuracy": round(long_read_errors.accuracy(total), 5)}
@@ -928,7 +929,7 @@ def main(argv: list[str] | None = None) -> None:
     index = None  # bwa index (Illumina only)
     injected = None  # long_read_errors' tally (hifi / ont only)
     if args.platform != "illumina":
-        read_pairs, injected = simulate_long_reads(args, sources, tmp, log)
+        read_pairs, injected = simulate_long_reads(args, sources, hap_seqs, tmp, log)
         timings["long_reads_s"] = round(time.time() - t, 1)
         t = time.time()
         cfg = LONG_READS[args.platform]
