@@ -30,7 +30,14 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler's time limit, `kill`), raised like Ctrl-C so every cleanup path runs."""
 
 
+_signalled = False
+"""Set by the SIGTERM handler: a library that catches every exception (parasail's import does) can turn the
+Terminated raised inside it into some other error, which must still end the process as terminated."""
+
+
 def _raise_terminated(signum, frame):
+    global _signalled
+    _signalled = True
     raise Terminated()
 
 
@@ -205,10 +212,12 @@ def _worker_main(job_file: str) -> int:
         return TERMINATED_EXIT
     except KeyboardInterrupt:
         return INTERRUPTED_EXIT
-    except DvcallError as exc:
-        outcome = (False, str(exc))
     except Exception as exc:
-        if is_disk_error(exc):  # a full disk or a read-only folder: the user's to fix, in one line
+        if _signalled:  # the SIGTERM surfaced as another error (swallowed and re-raised by a library)
+            return TERMINATED_EXIT
+        if isinstance(exc, DvcallError):
+            outcome = (False, str(exc))
+        elif is_disk_error(exc):  # a full disk or a read-only folder: the user's to fix, in one line
             outcome = (False, str(disk_error(exc.filename or "a temporary file", exc)))
         else:  # a bug: keep its traceback for the report, and the parent says one line
             outcome = _bug(exc)

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from deepvariant_py.errors import DvcallError, InputError
-from deepvariant_py.workers import run_jobs, usable_cpus
+from deepvariant_py.workers import Terminated, run_jobs, usable_cpus
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +59,25 @@ def test_a_full_disk_in_a_worker_is_one_line_naming_the_file(tmp_path):
 def test_a_killed_worker_is_an_error_not_a_hang(tmp_path):
     with pytest.raises(DvcallError, match="killed by signal 9: probably out of memory"):
         run_jobs(die_on_two, [1, 2, 3], 2, str(tmp_path))
+
+
+def sigterm_swallowed_on_two(x: int) -> int:
+    """SIGTERM arriving inside a library that catches everything and raises its own error, as parasail's
+    import does when the signal lands while it loads its shared library."""
+    if x == 2:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(10 ** 6):  # the handler runs between bytecodes
+                pass
+        except BaseException:
+            raise RuntimeError("failed to locate and open 'libparasail.so'") from None
+    return x
+
+
+def test_a_sigterm_that_a_library_turns_into_another_error_still_ends_the_worker_as_terminated(tmp_path, capfd):
+    with pytest.raises(Terminated):
+        run_jobs(sigterm_swallowed_on_two, [1, 2], 2, str(tmp_path))
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_one_process_runs_the_jobs_here(tmp_path):
