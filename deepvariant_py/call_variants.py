@@ -27,7 +27,7 @@ class CallStats:
 
 def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 128, progress=None, model=None) -> CallStats:
     """Run the model over every example and write one call record per example. `model`: the model of
-    `model_dir`, already loaded (run loads it before make_examples so a damaged model fails first)."""
+    `model_dir` if the caller has loaded it already (a run with two passes loads it once)."""
     t0 = time.time()
     paths = expand_paths(examples)
     info = read_sidecar(paths[0])

@@ -162,12 +162,11 @@ def check_model_matches(examples_info: dict, model_info: dict, model_dir: str) -
             "use the model trained for these examples or remake the examples with matching options")
 
 
-def check_model_input(model, model_info: dict, model_dir: str, shape: list[int], channels: list[int]) -> None:
-    """Before any example is made: the model's weights take the input its model_info.json names, and examples
-    of `shape` and `channels` (what make_examples will write) can be fed to it."""
-    built = [int(x) for x in model.input_shape[1:]]
-    if built != [int(x) for x in model_info["shape"][:len(built)]]:
-        raise ModelError(f"{model_dir}: the weights take inputs of shape {built} but model_info.json says {model_info['shape']}: "
+def check_model_input(built: list[int], model_info: dict, model_dir: str, shape: list[int], channels: list[int]) -> None:
+    """Before any example is made: the model's weights take the input (`built`: model.model_input_shape) its
+    model_info.json names, and examples of `shape` and `channels` (what make_examples will write) can be fed to it."""
+    if list(built) != [int(x) for x in model_info["shape"][:len(built)]]:
+        raise ModelError(f"{model_dir}: the weights take inputs of shape {list(built)} but model_info.json says {model_info['shape']}: "
                          "the two files belong to different models; restore or retrain the model")
     channel_indices({"shape": list(shape), "channels": list(channels)}, model_info, model_dir)
 

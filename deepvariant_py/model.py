@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,6 +141,27 @@ def load_model_info(model_dir: str) -> dict:
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"{path} is unreadable ({exc}): retrain or restore the model") from None
     return info
+
+
+def model_input_shape(model_dir: str) -> list[int]:
+    """The input shape (rows, width, channels) the weights of model_dir were built for, read without TensorFlow:
+    a .keras file is a zip archive holding the network's config.json. The archive's checksums are verified
+    too, so a damaged model fails in milliseconds, before any example is made, not after make_examples."""
+    load_model_info(model_dir)
+    path = os.path.join(model_dir, MODEL_FILE)
+    damaged = f"cannot load {model_dir}/{MODEL_FILE}: the file is damaged or from another version; retrain it"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.testzip() is not None:
+                raise ModelError(damaged)
+            config = json.loads(archive.read("config.json"))
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile):
+        raise ModelError(damaged) from None
+    shapes = [layer["config"].get("batch_shape") or layer["config"].get("batch_input_shape")
+              for layer in config.get("config", {}).get("layers", []) if layer.get("class_name") == "InputLayer"]
+    if len(shapes) != 1 or not shapes[0]:
+        raise ModelError(damaged)
+    return [int(x) for x in shapes[0][1:]]
 
 
 def load_model(model_dir: str):

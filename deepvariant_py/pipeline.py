@@ -14,7 +14,7 @@ from .errors import InputError, OutputError
 from .examples_io import check_model_input
 from .make_examples import MakeExamplesOptions, MakeExamplesStats, calling_regions, make_examples
 from .merger import load_merger
-from .model import load_model
+from .model import load_model, model_input_shape
 from .outputs import check_outputs, disk_error, is_disk_error
 from .pileup import channel_enums
 from .phasing import auto_phase, haplotag, require_whatshap
@@ -95,8 +95,8 @@ class _Plan:
     sample: str
     model_dir: str
     model_info: dict
-    model: object  # the loaded Keras model (None until _load_model)
     merger: object
+    model: object  # the Keras model: loaded by the first call_variants (TensorFlow's import is seconds)
     me_opts: MakeExamplesOptions
     regions: list[Region]  # as the user gave them, parsed (empty: every contig)
     phase: bool
@@ -122,7 +122,6 @@ def run_pipeline(opts: RunOptions) -> dict:
             lock = DirectoryLock(work, opts.command)
             if lock.remove_leftovers():
                 log.info("--intermediate-dir %s: removed the temporary files of an earlier run that was killed", work)
-        plan.model = _load_model(plan)
         if not work:
             tmp_root = work = tempfile.mkdtemp(prefix="dvcall-")
         if not plan.phase:
@@ -162,17 +161,11 @@ def _plan(opts: RunOptions) -> _Plan:
     phase = _should_phase(opts, info, me_opts, reference, regions)
     _check_run_paths(opts, model_dir, phase)
     merger = load_merger(opts.multiallelic_merge, model_dir)
+    check_model_input(model_input_shape(model_dir), info, model_dir, list(me_opts.pileup.shape), channel_enums(me_opts.pileup))
     n_partitions = count_partitions(called, me_opts.partition_size)
     cpus = usable_cpus()
     shards = max(1, min(opts.num_shards or cpus, n_partitions))
-    return _Plan(sample, model_dir, info, None, merger, me_opts, regions, phase, shards, min(shards, cpus))
-
-
-def _load_model(plan: _Plan):
-    """The model, loaded and checked against the examples make_examples will write, before any is made."""
-    model = load_model(plan.model_dir)
-    check_model_input(model, plan.model_info, plan.model_dir, list(plan.me_opts.pileup.shape), channel_enums(plan.me_opts.pileup))
-    return model
+    return _Plan(sample, model_dir, info, merger, None, me_opts, regions, phase, shards, min(shards, cpus))
 
 
 def _warn_about_reads(handle, opts: RunOptions, regions: list[Region], sample: str) -> None:
@@ -306,6 +299,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
     else:
         if resumable:
             clear(calls_path)
+        plan.model = plan.model or load_model(opts.model_dir)
         cv = call_variants(",".join(shard_paths), opts.model_dir, calls_path, model=plan.model)
         if resumable:
             mark_done(calls_path, calls_inputs, [calls_path], asdict(cv))

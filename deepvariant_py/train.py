@@ -57,8 +57,9 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
         if not {9, 10} & set(opts.channels):
             settings["alt_aligned_pileup"] = "none"
         info = {**info, "shape": [*shape[:2], len(keep)], "channels": list(opts.channels), "settings": settings}
-    total = int(tf.data.TFRecordDataset(paths, compression_type="GZIP").reduce(0, lambda n, _: n + 1))
-    info = {**info, "train_count": total if tune_spec else total - (total + opts.tune_every - 1) // opts.tune_every}
+    total = _count_records(paths)
+    tune_count = _count_records(expand_paths(tune_spec)) if tune_spec else (total + opts.tune_every - 1) // opts.tune_every
+    info = {**info, "train_count": total if tune_spec else total - tune_count}
 
     def onehot(image, label):
         return image, tf.one_hot(label, 3)
@@ -66,9 +67,22 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     if tune_spec:
         train_ds, tune_ds = full, tune_full
     else:
+        every = opts.tune_every
+
+        @tf.autograph.experimental.do_not_convert
+        def is_tune(i, _):
+            return i % every == 0
+
+        @tf.autograph.experimental.do_not_convert
+        def drop_index(_, x):
+            return x
+
         indexed = full.enumerate()
-        train_ds = indexed.filter(lambda i, x: i % opts.tune_every != 0).map(lambda i, x: x)
-        tune_ds = indexed.filter(lambda i, x: i % opts.tune_every == 0).map(lambda i, x: x)
+        train_ds = indexed.filter(lambda i, x: tf.logical_not(is_tune(i, x))).map(drop_index)
+        tune_ds = indexed.filter(is_tune).map(drop_index)
+    # Known sizes: Keras plans epochs from them (and says nothing about running out of data); a wrong count fails.
+    train_ds = train_ds.apply(tf.data.experimental.assert_cardinality(info["train_count"]))
+    tune_ds = tune_ds.apply(tf.data.experimental.assert_cardinality(tune_count))
     if opts.cache:
         train_ds, tune_ds = train_ds.cache(), tune_ds.cache()
     train_ds = train_ds.shuffle(opts.shuffle_buffer, seed=TRAINING_SEED, reshuffle_each_iteration=True)
@@ -87,6 +101,11 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     train_ds = train_ds.map(onehot).batch(opts.batch_size).prefetch(4)
     tune_ds = tune_ds.map(onehot).batch(512).prefetch(2)
     return train_ds, tune_ds, info
+
+
+def _count_records(paths: list[str]) -> int:
+    tf = tensorflow()
+    return int(tf.data.TFRecordDataset(paths, compression_type="GZIP").reduce(0, lambda n, _: n + 1))
 
 
 def mapq_augment(image, max_fraction: float, ref_rows: int = 5):
@@ -185,7 +204,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
         *(callbacks or []),
     ]
     t0 = time.time()
-    model.fit(train_ds, validation_data=tune_ds, epochs=opts.epochs, callbacks=callbacks, verbose=2)
+    model.fit(train_ds, validation_data=tune_ds, epochs=opts.epochs, callbacks=callbacks, verbose=2, shuffle=False)  # tf.data shuffles
     summary = {"best_tune_accuracy": best.best, "best_epoch": best.best_epoch, "epochs": opts.epochs,
                "seconds": round(time.time() - t0, 1)}
     with open(os.path.join(output_dir, "training_summary.json"), "w") as fh:
@@ -201,7 +220,10 @@ def _best_checkpoint(output_dir: str, info: ModelInfo):
     class BestCheckpoint(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            saved = json.load(open(state_path)) if os.path.exists(state_path) else {}
+            saved = {}
+            if os.path.exists(state_path):
+                with open(state_path) as fh:
+                    saved = json.load(fh)
             self.best, self.best_loss, self.best_epoch = saved.get("accuracy", -1.0), saved.get("loss", 1e9), saved.get("epoch", -1)
 
         def on_epoch_end(self, epoch, logs=None):

@@ -337,6 +337,26 @@ def test_damaged_model_fails_before_make_examples(sb):
              absent=[sb.path("work")])
 
 
+def test_model_with_a_flipped_byte_in_its_weights_fails_before_make_examples(sb):
+    model = sb.root / "model"
+    shutil.copytree(default_model_dir(), model)
+    weights = model / "model.keras"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside the stored weights: the archive's checksum catches it
+    weights.write_bytes(bytes(data))
+    sb.check(sb.run("--model", str(model), "--intermediate-dir", sb.path("work")), 1, "cannot load",
+             absent=[sb.path("work")])
+
+
+def test_model_info_of_another_model(sb):
+    model = sb.root / "model"
+    shutil.copytree(default_model_dir(), model)
+    info = json.loads((model / "model_info.json").read_text())
+    info["shape"] = [info["shape"][0], info["shape"][1] + 2, info["shape"][2]]
+    (model / "model_info.json").write_text(json.dumps(info))
+    sb.check(sb.run("--model", str(model)), 1, "the two files belong to different models")
+
+
 def test_unreadable_model_info(sb):
     model = sb.root / "model"
     shutil.copytree(default_model_dir(), model)

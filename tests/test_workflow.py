@@ -13,10 +13,6 @@ from click.testing import CliRunner
 from cli.main import main
 from deepvariant_py.workflow import snakefile_path
 
-TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")
-REF = os.path.abspath(os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz"))
-BAM = os.path.abspath(os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.bam"))
-REGION = "chr20:10,002,000-10,006,000"
 
 
 def _body(path: str) -> list[str]:
@@ -49,36 +45,25 @@ def test_workflow_command_prints_paths_and_config():
     assert result.exit_code == 0 and "samples:" in result.output and "shards:" in result.output
 
 
-def test_snakemake_vcf_equals_dvcall_run(tmp_path):
-    _run_workflow(tmp_path, f"reference: {REF}\nsamples:\n  NA12878: {BAM}\nshards: 3\nregions: ['{REGION}']\n"
-                            f"gvcf: true\noutdir: {tmp_path / 'results'}\n")
-    vcf = tmp_path / "results" / "NA12878.vcf.gz"
-    assert vcf.exists() and (tmp_path / "results" / "NA12878.vcf.gz.tbi").exists()
-    assert len(list((tmp_path / "results" / "NA12878").glob("examples-*-of-00003.tfrecord.gz"))) == 3
-
-    direct, direct_g = tmp_path / "direct.vcf.gz", tmp_path / "direct.g.vcf.gz"
-    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(direct),
-                                       "--output-gvcf", str(direct_g), "--regions", REGION,
-                                       "--sample-name", "NA12878", "--num-shards", "1", "--quiet"])
-    assert result.exit_code == 0, result.output
-    body = _body(str(direct))
-    assert sum(1 for line in body if not line.startswith("#")) > 20
-    assert _body(str(vcf)) == body
-    assert _body(str(tmp_path / "results" / "NA12878.g.vcf.gz")) == _body(str(direct_g))
-
-
-def test_snakemake_phases_untagged_long_reads_like_dvcall_run(tmp_path):
+def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path):
+    """One workflow run covers every rule: make_examples scattered over 2 shards with gVCF blocks, a first pass,
+    `dvcall haplotag` (the pacbio model pools reads by haplotype), the tagged pass, call_variants, postprocess."""
     pytest.importorskip("whatshap")
     from test_phasing import _two_haplotype_sample
     ref, bam, _ = _two_haplotype_sample(tmp_path)
     region = "chr1:2,001-22,000"
     _run_workflow(tmp_path, f"reference: {ref}\nsamples:\n  S1: {bam}\nshards: 2\nregions: ['{region}']\n"
-                            f"model_type: pacbio\noutdir: {tmp_path / 'results'}\n")
-    assert (tmp_path / "results" / "S1" / "haplotagged.bam").exists()  # the pacbio model pools by haplotype
-    direct = tmp_path / "direct.vcf.gz"
-    result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", str(direct), "--regions", region,
-                                       "--model-type", "pacbio", "--sample-name", "S1", "--num-shards", "1", "--quiet"])
+                            f"model_type: pacbio\ngvcf: true\noutdir: {tmp_path / 'results'}\n")
+    results = tmp_path / "results"
+    assert (results / "S1" / "haplotagged.bam").exists()
+    assert len(list((results / "S1").glob("examples-*-of-00002.tfrecord.gz"))) == 2
+    assert (results / "S1.vcf.gz.tbi").exists() and (results / "S1.g.vcf.gz").exists()
+    direct, direct_g = tmp_path / "direct.vcf.gz", tmp_path / "direct.g.vcf.gz"
+    result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", str(direct),
+                                       "--output-gvcf", str(direct_g), "--regions", region, "--model-type", "pacbio",
+                                       "--sample-name", "S1", "--num-shards", "1", "--quiet"])
     assert result.exit_code == 0, result.output
     body = _body(str(direct))
     assert sum(1 for line in body if not line.startswith("#")) > 20
-    assert _body(str(tmp_path / "results" / "S1.vcf.gz")) == body
+    assert _body(str(results / "S1.vcf.gz")) == body
+    assert _body(str(results / "S1.g.vcf.gz")) == _body(str(direct_g))
