@@ -87,6 +87,7 @@ def main() -> None:
     args = ap.parse_args()
     args.no_real, args.robustness, args.real_platform = False, False, None
     data: list[Dataset] = accuracy_datasets(args) if args.sim_sample else _real_only(args)
+    data = [d for d in data if d.bed or d.name.startswith("simulated")]  # real sets: complete truth (BED) only
     if args.platform:
         data = [d for d in data if d.platform == args.platform]
     model_platform = args.platform or "illumina"

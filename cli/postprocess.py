@@ -1,6 +1,7 @@
 """`dvcall postprocess`: calls -> VCF."""
 import click
 
+from deepvariant_py.calibration import Calibration
 from deepvariant_py.merger import MERGE_MODES, load_merger
 from deepvariant_py.model import default_model_dir, load_model_info
 from deepvariant_py.examples_io import expand_paths
@@ -16,7 +17,7 @@ from .common import command_line, haplotype_resolution_option, user_errors
 @click.option("--calls", required=True, help="Calls file(s) from call-variants: a path, glob or comma-separated list.")
 @click.option("--output-vcf", required=True, type=click.Path(), help="Output VCF (.vcf.gz), tabix-indexed.")
 @click.option("--sample-name", default="SAMPLE", show_default=True, help="Sample name for the VCF.")
-@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory whose multi-allelic merger and calibration (temperature) to use. Default: the shipped Illumina WGS model.")
+@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory whose multi-allelic merger and calibration (temperature, GQ map) to use. Default: the shipped Illumina WGS model.")
 @click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
               help="Merge multi-allelic sites with the model's trained network, DeepVariant's min rule, or auto (network if the model has one).")
 @haplotype_resolution_option
@@ -33,8 +34,8 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
     check_outputs({"--output-vcf": output_vcf, "its index": output_vcf + ".tbi", "--output-gvcf": output_gvcf,
                    "the index of --output-gvcf": output_gvcf and output_gvcf + ".tbi"}, {"--ref": ref, **inputs})
     merger = load_merger(multiallelic_merge, model_dir or default_model_dir())
-    temperature = float(load_model_info(model_dir or default_model_dir()).get("temperature", 1.0))
+    calibration = Calibration.of_model(load_model_info(model_dir or default_model_dir()))
     stats = postprocess(calls, ref, output_vcf, sample_name, command_line(), merger=merger,
-                        gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf, resolve_haplotypes=haplotype_resolution, temperature=temperature)
+                        gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf, resolve_haplotypes=haplotype_resolution, calibration=calibration)
     if not quiet:
         click.echo(f"dvcall: {stats.sites} sites ({stats.pass_snps} PASS SNPs, {stats.pass_indels} PASS indels) -> {output_vcf}", err=True)

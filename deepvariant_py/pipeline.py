@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from . import __version__
+from .calibration import Calibration
 from .call_variants import CallStats, call_variants
 from .errors import InputError, OutputError
 from .examples_io import check_model_input
@@ -307,7 +308,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
     summary["call_variants_seconds"] = round(cv.seconds, 2)
     pp = postprocess(calls_path, opts.ref, opts.output_vcf, plan.sample, opts.command, merger=plan.merger,
                      gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None, output_gvcf=opts.output_gvcf,
-                     resolve_haplotypes=opts.haplotype_resolution, temperature=float(plan.model_info.get("temperature", 1.0)))
+                     resolve_haplotypes=opts.haplotype_resolution, calibration=Calibration.of_model(plan.model_info))
     summary["postprocess_seconds"] = round(pp.seconds, 2)
     summary["sites"], summary["pass_snps"], summary["pass_indels"] = pp.sites, pp.pass_snps, pp.pass_indels
     if opts.report:

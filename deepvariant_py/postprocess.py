@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calibration import apply_temperature
+from .calibration import Calibration, apply_temperature
 from .examples_io import VariantInfo, expand_paths, read_calls
 from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, merge_min_rule, prune_alts, simplify_alleles
@@ -59,10 +59,11 @@ def site_genotypes(variant: VariantInfo, images: dict[tuple[int, ...], tuple[flo
     return Site(variant, ref, alts, ad, probs)
 
 
-def site_record(site: Site, resolved: np.ndarray | None = None) -> VcfRecord:
+def site_record(site: Site, resolved: np.ndarray | None = None, calibration: Calibration = Calibration()) -> VcfRecord:
     """The VCF record of a site. `resolved`: its probabilities after overlapping calls were made consistent,
-    which set GT and PL; GQ and QUAL stay the site's own (as DeepVariant does)."""
+    which set GT and PL; GQ and QUAL stay the site's own (as DeepVariant does), GQ through the model's map."""
     call = call_genotype(site.probs)
+    call = GenotypeCall(call.genotype, calibration.gq(call.gq), call.qual, call.pl)
     if resolved is not None:
         joint = call_genotype(resolved)
         call = GenotypeCall(joint.genotype, call.gq, call.qual, joint.pl)
@@ -83,18 +84,18 @@ def site_record(site: Site, resolved: np.ndarray | None = None) -> VcfRecord:
     return VcfRecord(v.contig, v.start, site.ref, site.alts, call.qual, flt, gt, call.gq, v.depth, site.ad, vafs, list(call.pl))
 
 
-def site_records(sites: list[Site], resolve: bool = True) -> list[VcfRecord]:
+def site_records(sites: list[Site], resolve: bool = True, calibration: Calibration = Calibration()) -> list[VcfRecord]:
     """Records of sites in reference order; with `resolve`, overlapping calls that put more than two alleles
     on a base are resolved jointly (haplotypes.resolve_overlaps)."""
     if not resolve:
-        return [site_record(s) for s in sites]
+        return [site_record(s, calibration=calibration) for s in sites]
     resolved = resolve_overlaps([s.span for s in sites], [s.probs for s in sites])
-    return [site_record(s, resolved.get(i)) for i, s in enumerate(sites)]
+    return [site_record(s, resolved.get(i), calibration) for i, s in enumerate(sites)]
 
 
 def postprocess(calls: str, ref_path: str, output_vcf: str, sample: str, command: str | None = None, merger=None,
                 gvcf_blocks: str | None = None, output_gvcf: str | None = None, resolve_haplotypes: bool = True,
-                temperature: float = 1.0) -> PostprocessStats:
+                calibration: Calibration = Calibration()) -> PostprocessStats:
     """Read every call file, build one record per site in reference order, write VCF + index (and, given the
     reference blocks from make_examples, the gVCF)."""
     t0 = time.time()
@@ -106,9 +107,9 @@ def postprocess(calls: str, ref_path: str, output_vcf: str, sample: str, command
         sites.setdefault(key, (rec.variant, {}))[1][rec.alt_indices] = rec.probabilities
     ordered = sorted(sites.items(), key=lambda kv: (order.get(kv[0][0], 1 << 30), kv[0][1]))
     sites = [site_genotypes(v, imgs, merger) for _, (v, imgs) in ordered]
-    for site in sites:  # the model's calibration (model_info "temperature"): GQ/QUAL/PL move, genotypes do not
-        site.probs = apply_temperature(site.probs, temperature)
-    records = site_records(sites, resolve_haplotypes)
+    for site in sites:  # the model's calibration (calibration.py): GQ/QUAL/PL move, genotypes do not
+        site.probs = apply_temperature(site.probs, calibration.temperature)
+    records = site_records(sites, resolve_haplotypes, calibration)
     if output_gvcf:
         if not gvcf_blocks:
             raise InputError("--output-gvcf needs the reference blocks that make-examples wrote with --gvcf")

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Simulated long-read samples for training and testing dvcall's pacbio-hifi and ont models.
 #
-# Usage: scripts/make_long_read_data.sh OUTDIR hifi|ont
-#   Idempotent (a sample with OUTDIR/<name>/sample.json is skipped). Data come from $DVCALL_DATA (default
-#   ../shared/data beside the checkout). Needs: apt-get install samtools bcftools minimap2 (+ pbsim for ont).
+# Usage: [ONLY=REGEX] scripts/make_long_read_data.sh OUTDIR hifi|ont
+#   Idempotent (a sample with OUTDIR/<name>/sample.json is skipped); ONLY='^(calib|test)_' makes only the
+#   samples whose names match. Data come from $DVCALL_DATA (default ../shared/data beside the checkout).
+#   Needs: apt-get install samtools bcftools minimap2 (+ pbsim for ont).
 #
 # HiFi: reads from scripts/long_read_errors.py (real-HiFi-like: ~99.95% accurate at --error-scale 1, errors
 # mostly homopolymer length errors), error scales 1-4, 20-40x; real HG002 variants planted in every GRCh38
@@ -12,8 +13,8 @@
 # ones; minimap2 -ax map-ont. Training and tuning samples carry HP tags from the
 # haplotype of origin; the test samples are untagged, so they are phased with whatshap (or not at all)
 # exactly as a user's BAM would be. GRCh38 regions avoid the evaluation windows (chr20 4.0-5.15, 7.0-8.0,
-# 8.95-9.15 Mb); tuning chr20:8.05-8.35 Mb picks the epoch only; tests chr20:8.35-8.95 Mb and b37
-# 20:850,001-1,000,000 are held out from both.
+# 8.95-9.15 Mb); tuning chr20:8.05-8.35 Mb picks the epoch and, in new reads (calib_*), fits the GQ map
+# (scripts/fit_gq_calibration.py); tests chr20:8.35-8.95 Mb and b37 20:850,001-1,000,000 are held out from all.
 set -euo pipefail
 if [[ $# -ne 2 || ! $2 =~ ^(hifi|ont)$ ]]; then
   echo "usage: $0 OUTDIR hifi|ont" >&2
@@ -28,6 +29,21 @@ done
 SEED=$([[ $P == hifi ]] && echo 40 || echo 50)
 mkdir -p "$OUT/logs"
 source "$HERE/sim_common.sh"
+
+# calibration_samples PLATFORM SCALE: seven untagged replicates of the tuning region (chr20:8.05-8.35 Mb, never
+# trained on) at 20-40x, error scales 1-3 (x SCALE) and allele balance 35-50%, with extra random variants.
+calibration_samples() {
+  local platform=$1 scale=$2 i=0 cov es hf
+  for spec in 20:1:0.5 30:1.5:0.5 40:1:0.5 25:2:0.45 20:3:0.5 30:2.5:0.4 25:1.5:0.35; do
+    IFS=: read -r cov es hf <<< "$spec"
+    i=$((i + 1))
+    es=$(python3 -c "print(round($es * $scale, 2))")
+    sample calib_${platform}_grch38_${i}_${cov}x_e${es}_h${hf} --platform "$platform" --ref "$GRCH38" \
+      --region chr20:8050001-8350000 --truth-source "$HG002_GRCH38" --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 \
+      --multiallelic-fraction 0.1 --coverage "$cov" --error-scale "$es" --haplotype-fraction "$hf" --hp-tags none \
+      --seed $((SEED + 200 + i))
+  done
+}
 
 if [[ $P == hifi ]]; then
   # Real HiFi-like reads (long_read_errors.py: ~99.95% at --error-scale 1, errors mostly homopolymer
@@ -55,6 +71,9 @@ if [[ $P == hifi ]]; then
   sample tune_hifi_grch38_30x --ref "$GRCH38" --region chr20:8050001-8350000 --truth-source "$HG002_GRCH38" \
     --random-snps-per-kb 0.5 --random-indels-per-kb 1.0 --multiallelic-fraction 0.1 --coverage 30 --error-scale 1.5 \
     --seed $((SEED + 9))
+  # GQ calibration (scripts/fit_gq_calibration.py): new reads over the tuning region, untagged like a user's
+  # BAM, at the coverages, error scales and allele balances users have, so the map sees enough errors.
+  calibration_samples hifi 1.0
   # held out, untagged (phased by whatshap or not at all, as a user's BAM would be)
   sample test_hifi_hg001_30x --ref "$B37" --region 20:850001-1000000 --truth-source "$HG001_B37" \
     --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 --coverage 30 --hp-tags none --seed $((SEED + 101))
@@ -87,6 +106,14 @@ sample train_ont_r9_hg001_hg19_30x --platform ont-r9 --ref "$HG19" --region chr2
 sample tune_ont_r10_grch38_30x --platform ont --ref "$GRCH38" --region chr20:8050001-8350000 \
   --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.1 \
   --coverage 30 --seed $((SEED + 6))
+# R10.4.1 reads are 98.5-99.5% accurate: error scales 0.7-2.1; and two R9.4.1-like samples (pbsim, ~94%)
+calibration_samples ont 0.7
+sample calib_ont-r9_grch38_1_30x --platform ont-r9 --ref "$GRCH38" --region chr20:8050001-8350000 \
+  --truth-source "$HG002_GRCH38" --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 --multiallelic-fraction 0.1 \
+  --coverage 30 --hp-tags none --seed $((SEED + 211))
+sample calib_ont-r9_grch38_2_45x --platform ont-r9 --ref "$GRCH38" --region chr20:8050001-8350000 \
+  --truth-source "$HG002_GRCH38" --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 --multiallelic-fraction 0.1 \
+  --coverage 45 --haplotype-fraction 0.4 --hp-tags none --seed $((SEED + 212))
 # held out, untagged
 sample test_ont_r10_grch38_30x --platform ont --ref "$GRCH38" --region chr20:8350001-8950000 \
   --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \

@@ -128,4 +128,15 @@ sample train_hg002_grch38_hsxn_30x_hap40 --ref "$GRCH38" --region chr20:3600001-
 sample test_hg001_30x_hap35 --ref "$B37" --region 20:850001-1000000 \
   --truth-source "$HG001_B37" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
   --profile HS25 --read-length 150 --coverage 30 --haplotype-fraction 0.35 --seed 104
+# GQ calibration (scripts/fit_gq_calibration.py): real HG002 variants over GRCh38 chr20:8.35-8.95 Mb, a region
+# in no Illumina training or test sample, at the instruments, coverages and allele balances users have.
+i=0
+for spec in HS25:150:30:0.5 HSXt:150:20:0.5 HS20:100:45:0.45 HS25:150:25:0.4 HSXn:150:35:0.5 MSv3:250:30:0.45 \
+    HS25:150:30:0.35 HSXt:150:40:0.38; do
+  IFS=: read -r profile length cov hf <<< "$spec"
+  i=$((i + 1))
+  sample calib_illumina_grch38_${i}_${profile}_${cov}x_h${hf} --ref "$GRCH38" --region chr20:8350001-8950000 \
+    --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.1 \
+    --profile "$profile" --read-length "$length" --coverage "$cov" --haplotype-fraction "$hf" --seed $((200 + i))
+done
 echo "done in $((SECONDS - T0)) s; per-sample wall times in $TIMES"

@@ -13,10 +13,14 @@ HG001_HG19=$DATA/real/HG001_GIAB_v3.3.2.chr20_9.995-11.095Mb.minus_10.05-10.10Mb
 # spectrum of STR and homopolymer indels, complex and multi-allelic sites to plant.
 HG002_GRCH38=$SIM/HG002_GIAB_v4.2.1.grch38.chr20_1-10Mb_minus_eval.vcf.gz
 
-# sample NAME ARGS...: simulate one sample into $OUT/NAME unless its sample.json exists (resumable).
+# sample NAME ARGS...: simulate one sample into $OUT/NAME unless its sample.json exists (resumable), or
+# unless $ONLY (a bash regex) is set and the name does not match it (e.g. ONLY='^(calib|test)_').
 sample() {
   local name=$1
   shift
+  if [[ -n ${ONLY:-} && ! $name =~ $ONLY ]]; then
+    return
+  fi
   if [[ -s $OUT/$name/sample.json ]]; then
     echo "skip $name (sample.json exists)"
     return

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepvariant_py.calibration import apply_temperature, fit_temperature, negative_log_likelihood
+from deepvariant_py.calibration import Calibration, apply_temperature, fit_gq_map, fit_temperature, negative_log_likelihood
 
 
 def test_temperature_keeps_every_genotypes_rank_and_softens():
@@ -54,11 +54,43 @@ def test_postprocess_applies_the_temperature_to_gq_not_to_genotypes(tmp_path):
     with gzip.open(calls, "wt") as fh:
         fh.write(json.dumps({"v": ["chr20", 10002100, "A", ["G"], 30, [15, 15]], "i": [0], "p": [0.0005, 0.999, 0.0005]}) + "\n")
     records = {}
-    for t in (1.0, 2.0):
-        out = str(tmp_path / f"t{t}.vcf.gz")
-        postprocess(str(calls), ref, out, "S", temperature=t)
+    halved = ((0.0, 99.0), (0.0, 49.5))  # a GQ map that halves every GQ
+    for name, cal in (("raw", Calibration()), ("t2", Calibration(2.0)), ("map", Calibration(1.0, *halved))):
+        out = str(tmp_path / f"{name}.vcf.gz")
+        postprocess(str(calls), ref, out, "S", calibration=cal)
         with pysam.VariantFile(out) as vf:
             (rec,) = list(vf)
-            records[t] = (rec.samples[0]["GT"], rec.samples[0]["GQ"])
-    assert records[1.0][0] == records[2.0][0] == (0, 1)
-    assert records[2.0][1] < records[1.0][1]
+            records[name] = (rec.samples[0]["GT"], rec.samples[0]["GQ"], rec.qual, rec.samples[0]["PL"])
+    assert records["raw"][0] == records["t2"][0] == records["map"][0] == (0, 1)
+    assert records["t2"][1] < records["raw"][1]
+    assert records["map"][1] == round(records["raw"][1] / 2)  # the map moves GQ and nothing else
+    assert records["map"][2:] == records["raw"][2:]
+
+
+def test_gq_map_lowers_an_overconfident_level_and_keeps_an_honest_one():
+    rng = np.random.default_rng(4)
+    # GQ 15 claims 3% errors but is wrong 15% of the time; GQ 30 claims 0.1% and is right (0 of 2,000 wrong)
+    gq = np.array([15] * 1000 + [30] * 2000)
+    correct = np.concatenate([rng.random(1000) >= 0.15, np.ones(2000, bool)])
+    raw, calibrated = fit_gq_map(gq, correct)
+    cal = Calibration(1.0, tuple(raw), tuple(calibrated))
+    assert abs(cal.gq(15) - (-10 * np.log10((~correct[:1000]).mean()))) <= 1.0  # ~GQ 8
+    assert 30 <= cal.gq(30) <= 33  # no errors in 2,000 calls: at most the GQ 2,000 calls can show (33)
+    few = fit_gq_map(np.array([25] * 10), np.ones(10, bool))
+    assert Calibration(1.0, *map(tuple, few)).gq(25) == 25  # 10 right calls neither lower nor raise GQ 25
+    assert all(b >= a for a, b in zip(calibrated, calibrated[1:]))  # monotone
+    assert Calibration().gq(37) == 37
+
+
+def test_gq_map_pools_levels_whose_error_rate_rises_with_gq():
+    gq = np.array([10] * 100 + [20] * 100 + [30] * 100)
+    correct = np.array([True] * 95 + [False] * 5 + [True] * 80 + [False] * 20 + [True] * 100)  # GQ 20 worse than 10
+    raw, calibrated = fit_gq_map(gq, correct)
+    assert len(raw) == 2 and 10 < raw[0] < 20  # 10 and 20 pooled
+    assert calibrated[0] < calibrated[1]
+
+
+def test_calibration_of_a_model_reads_its_model_info():
+    cal = Calibration.of_model({"temperature": 1.3, "gq_calibration": {"raw": [5, 20], "calibrated": [3, 12]}})
+    assert cal.temperature == 1.3 and cal.gq(5) == 3 and cal.gq(20) == 12 and cal.gq(40) == 12 and cal.gq(0) == 3
+    assert Calibration.of_model({}) == Calibration()
