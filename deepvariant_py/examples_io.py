@@ -6,6 +6,7 @@ The sidecar lets call_variants refuse a model trained on other tensors before it
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -120,6 +121,19 @@ class ExampleWriter:
         except OSError:  # e.g. the disk that failed the write fails the flush too
             pass
         discard_partial(self.path)
+
+
+def example_digests(path: str) -> list[str]:
+    """One line per example, in file order: locus, alt indices, label, and SHA-256 prefixes of the image and of
+    the whole serialized record (which covers the variant info too). Read without TensorFlow; golden tests
+    compare these, so a change of one pixel names the example it moved."""
+    lines = []
+    for record in tfrecord.read_records(path):
+        ex = tfrecord.parse_example(record)
+        label = ex["label"][0] if "label" in ex else "-"
+        lines.append(f"{ex['locus'].decode()}\t{ex['alt_allele_indices/encoded'].decode()}\t{label}\t"
+                     f"{hashlib.sha256(ex['image/encoded']).hexdigest()[:16]}\t{hashlib.sha256(record).hexdigest()[:16]}")
+    return lines
 
 
 def discard_partial(path: str) -> None:

@@ -1,4 +1,4 @@
-"""Writing gzipped TFRecords of tf.train.Example without TensorFlow, so make_examples never pays its import
+"""Writing (and reading back) gzipped TFRecords of tf.train.Example without TensorFlow, so make_examples never pays its import
 (seconds and hundreds of MB per process). The format is small and stable: each record is
 `uint64 length | uint32 masked CRC-32C(length) | data | uint32 masked CRC-32C(data)`, and an Example is three
 nested protobuf messages (Example.features -> Features.feature map -> Feature bytes_list / int64_list)."""
@@ -58,3 +58,61 @@ class TFRecordWriter:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def read_records(path: str):
+    """The records of a gzipped TFRecord file, both CRCs checked (ValueError naming the record if one fails)."""
+    with gzip.open(path, "rb") as fh:
+        n = 0
+        while header := fh.read(12):
+            if len(header) < 12 or struct.unpack("<I", header[8:])[0] != masked_crc(header[:8]):
+                raise ValueError(f"{path}: record {n} has a damaged header")
+            data = fh.read(struct.unpack("<Q", header[:8])[0])
+            crc = fh.read(4)
+            if len(crc) < 4 or struct.unpack("<I", crc)[0] != masked_crc(data):
+                raise ValueError(f"{path}: record {n} is damaged")
+            yield data
+            n += 1
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(data: bytes):
+    """(field number, payload) of each length-delimited field of a message (the only wire type Examples use)."""
+    pos = 0
+    while pos < len(data):
+        key, pos = _read_varint(data, pos)
+        if key & 7 != 2:
+            raise ValueError(f"unexpected protobuf wire type {key & 7}")
+        length, pos = _read_varint(data, pos)
+        yield key >> 3, data[pos:pos + length]
+        pos += length
+
+
+def parse_example(record: bytes) -> dict[str, bytes | list[int]]:
+    """A serialized tf.train.Example -> {feature name: the bytes (bytes_list of one value) or the int64s}."""
+    out: dict[str, bytes | list[int]] = {}
+    for _, features in _fields(record):  # Example.features
+        for _, entry in _fields(features):  # Features.feature map entries
+            parts = dict(_fields(entry))
+            name = parts[1].decode()
+            (kind, values), = _fields(parts[2])  # Feature: bytes_list = 1 or int64_list = 3
+            packed = dict(_fields(values)).get(1, b"")
+            if kind == 1:
+                out[name] = packed
+            else:
+                ints, pos = [], 0
+                while pos < len(packed):
+                    v, pos = _read_varint(packed, pos)
+                    ints.append(v - (1 << 64) if v >= 1 << 63 else v)
+                out[name] = ints
+    return out

@@ -49,3 +49,27 @@ def test_make_examples_does_not_import_tensorflow(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=os.path.dirname(TESTDATA))
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_records_read_back_without_tensorflow_and_damage_is_caught(tmp_path):
+    import gzip
+
+    import pytest
+
+    values = [0, 1, 300, 2 ** 40, -5]
+    record = tfrecord.example({"b": tfrecord.int64_feature(values), "a": tfrecord.bytes_feature(b"\x00xyz"),
+                               "e": tfrecord.bytes_feature(b""), "n": tfrecord.int64_feature([])})
+    path = str(tmp_path / "x.tfrecord.gz")
+    writer = tfrecord.TFRecordWriter(path)
+    for _ in range(2):
+        writer.write(record)
+    writer.close()
+    records = list(tfrecord.read_records(path))
+    assert records == [record, record]
+    assert tfrecord.parse_example(record) == {"a": b"\x00xyz", "b": values, "e": b"", "n": []}
+    data = bytearray(gzip.open(path).read())
+    data[20] ^= 1  # a byte inside the first record's data
+    with gzip.open(path, "wb") as fh:
+        fh.write(bytes(data))
+    with pytest.raises(ValueError, match="record 0 is damaged"):
+        list(tfrecord.read_records(path))
