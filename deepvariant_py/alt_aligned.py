@@ -36,7 +36,6 @@ from .realigner.options import RealignerOptions
 MIN_TRIMMED_LENGTH = 15
 """Reads shorter than this after trimming to the window are not realigned (DeepVariant's value)."""
 
-_SCORES = RealignerOptions()
 _REF_ADVANCING = (0, 2, 3, 7, 8)  # M D N = X
 _READ_ADVANCING = (0, 1, 4, 7, 8)  # M I S = X
 _ACGTN = str.maketrans({c: "N" for c in map(chr, range(128)) if c not in "ACGTN"})
@@ -89,7 +88,8 @@ def _window_reference(canvas: Canvas, ref_fetch: Callable[[int, int], str] | Non
     return lo, canvas.ref_seq[lo - r0:max(lo, hi) - r0]
 
 
-def align_to_haplotype(seq: str, hap: str, expected: int) -> tuple[int, int, list[list[int]]] | None:
+def align_to_haplotype(seq: str, hap: str, expected: int,
+                       scores: RealignerOptions = RealignerOptions()) -> tuple[int, int, list[list[int]]] | None:
     """(haplotype start, read start, M/I/D ops) of the best local alignment of `seq` (ACGTN) to `hap`, or
     None without a positive score. Read bases before the read start and after the ops are unaligned.
     `expected` (haplotype position of the read's first base by its mapping) picks among exact repeats."""
@@ -102,10 +102,10 @@ def align_to_haplotype(seq: str, hap: str, expected: int) -> tuple[int, int, lis
                     pos = nxt
                 nxt = hap.find(seq, nxt + 1)
             return pos, 0, [[M, len(seq)]]
-    matrix = scoring_matrix(_SCORES.match, _SCORES.mismatch)
-    res = parasail.sw_trace_scan_16(seq, hap, _SCORES.gap_open, _SCORES.gap_extend, matrix)
+    matrix = scoring_matrix(scores.match, scores.mismatch)
+    res = parasail.sw_trace_scan_16(seq, hap, scores.gap_open, scores.gap_extend, matrix)
     if res.saturated:
-        res = parasail.sw_trace_scan_32(seq, hap, _SCORES.gap_open, _SCORES.gap_extend, matrix)
+        res = parasail.sw_trace_scan_32(seq, hap, scores.gap_open, scores.gap_extend, matrix)
     if res.score <= 0:
         return None
     cig = res.cigar
@@ -160,13 +160,13 @@ class _ShownReads:
 
 
 def _draw_alt_rows(shown: _ShownReads, n_rows: int, hap: str, column0: int, width: int,
-                   ref_end: int, window_start: int, delta: int) -> tuple[np.ndarray, np.ndarray]:
+                   ref_end: int, window_start: int, delta: int, scores: RealignerOptions) -> tuple[np.ndarray, np.ndarray]:
     """(codes, qualities) of the shown reads aligned to `hap`, over columns hap[column0:column0 + width]."""
     b_row, b_hap, b_q, b_len = [], [], [], []  # aligned blocks
     e_row, e_hap, e_q = [], [], []  # '*' pixels: anchor haplotype position, quality index
     for row, seq, off, pos in zip(shown.row, shown.seq, shown.offset, shown.ref_pos):
         expected = pos - window_start + (delta if pos >= ref_end else 0)
-        found = align_to_haplotype(seq, hap, expected)
+        found = align_to_haplotype(seq, hap, expected, scores)
         if found is None:
             continue
         h, q, ops = found
@@ -214,7 +214,8 @@ def _draw_alt_rows(shown: _ShownReads, n_rows: int, hap: str, column0: int, widt
 
 
 def alt_base_images(canvas: Canvas, candidate: Candidate, rows: np.ndarray, opts: PileupOptions,
-                    ref_fetch: Callable[[int, int], str] | None = None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+                    ref_fetch: Callable[[int, int], str] | None = None,
+                    scores: RealignerOptions = RealignerOptions()) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Per alt index: (image without the support channel, drawn mask) of the shown reads realigned to that
     alt's haplotype; `rows` are the canvas rows of the reference image (select_rows), in image order."""
     if canvas.reads is None:
@@ -236,22 +237,22 @@ def alt_base_images(canvas: Canvas, candidate: Candidate, rows: np.ndarray, opts
         if hi > lo:
             ref_row[lo - column0:hi - column0] = encode_bases(hap[lo:hi])
         code, qual = _draw_alt_rows(shown, len(rows), hap, column0, width, candidate.end, w_lo,
-                                    len(alt) - len(candidate.ref))
+                                    len(alt) - len(candidate.ref), scores)
         out[a] = paint_reads(ref_row, code, qual, mapq, reverse, hp, opts)
     return out
 
 
 def add_alt_aligned(images: list[tuple[tuple[int, ...], np.ndarray]], canvas: Canvas, candidate: Candidate,
-                    rows: np.ndarray, opts: PileupOptions, ref_fetch: Callable[[int, int], str] | None = None
-                    ) -> list[tuple[tuple[int, ...], np.ndarray]]:
-    """The reference images of `build_images` combined with their alt-aligned images (opts.alt_aligned_pileup).
+                    rows: np.ndarray, opts: PileupOptions, ref_fetch: Callable[[int, int], str] | None = None,
+                    scores: RealignerOptions = RealignerOptions()) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """The reference images of `images.build_images` combined with their alt-aligned images (opts.alt_aligned_pileup).
 
     In "diff_channels" mode the reference images must already have the two extra channels (zero): they are
     filled in place."""
     mode = opts.alt_aligned_pileup
     if mode == "none":
         return images
-    alt = alt_base_images(canvas, candidate, rows, opts, ref_fetch) if candidate.is_indel else None
+    alt = alt_base_images(canvas, candidate, rows, opts, ref_fetch, scores) if candidate.is_indel else None
     if mode == "diff_channels":
         if alt is not None:
             enums = channel_enums(opts)

@@ -14,7 +14,8 @@ from .errors import InputError
 from .examples_io import ExampleWriter, VariantInfo, discard_partial, write_sidecar
 from .outputs import disk_error, is_disk_error
 from .gvcf import RefBlock, reference_blocks, write_blocks
-from .pileup import Canvas, PileupOptions, build_images, channel_enums, hp_groups
+from .images import build_images
+from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
 from .read_events import encode_bases, extract_events
 from .reads import ReadCounts, ReadFilter, close_alignments, fetch_reads, hp_dropped, open_alignments
 from .realigner import RealignerOptions, realign_reads
@@ -158,7 +159,8 @@ def make_examples(ref_path: str, reads_path: str, output: str, region_specs: lis
                         continue  # outside the confident regions: no example
                     stats.candidates += 1
                     info = VariantInfo(cand.contig, cand.start, cand.ref, cand.alts, cand.depth, cand.allele_depths)
-                    for subset, image in build_images(canvas, cand, opts.pileup, ref_fetch=partial(reference.fetch, region.contig)):
+                    for subset, image in build_images(canvas, cand, opts.pileup, partial(reference.fetch, region.contig),
+                                                       opts.realigner):
                         label = labeler.label(gt, subset) if labeler else None
                         writer.write(info, subset, image, label)
                         stats.examples += 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -177,24 +177,3 @@ def with_support(base: np.ndarray, drawn: np.ndarray, support: np.ndarray, subse
     supports = np.isin(support, subset)
     img[opts.ref_rows:opts.ref_rows + len(drawn), :, 4] = np.where(drawn, np.where(supports, SUPPORTS_ALT, SUPPORTS_OTHER)[:, None], 0)
     return img
-
-
-def build_images(canvas: Canvas, candidate: Candidate, opts: PileupOptions,
-                 ref_fetch: Callable[[int, int], str] | None = None) -> list[tuple[tuple[int, ...], np.ndarray]]:
-    """One uint8 image of shape `opts.shape` per alt subset; only the 'supports variant' channel (and the
-    alt-aligned part, DESIGN §5) differ between them.
-
-    `ref_fetch(start, end)` (reference bases of the candidate's contig, clipped to it) is only used by
-    ALT-aligned modes, for windows that reach past the canvas's reference (long deletions)."""
-    c0 = candidate.start - opts.half_width - canvas.col_start
-    c1 = c0 + opts.width
-    rows = select_rows(canvas, candidate, opts)
-    ev = canvas.events
-    base, drawn = paint_reads(canvas.ref_codes[c0:c1], canvas.code[rows, c0:c1], canvas.qual[rows, c0:c1],
-                              ev.mapq[rows], ev.reverse[rows], ev.hp[rows], opts)
-    support = candidate.support[rows]
-    images = [(subset, with_support(base, drawn, support, subset, opts)) for subset in alt_subsets(len(candidate.alts))]
-    if opts.alt_aligned_pileup != "none":
-        from .alt_aligned import add_alt_aligned  # imports this module
-        images = add_alt_aligned(images, canvas, candidate, rows, opts, ref_fetch)
-    return images

@@ -8,7 +8,8 @@ from builders import make_read, pileup_reads
 from deepvariant_py.alt_aligned import MIN_TRIMMED_LENGTH, align_to_haplotype, trim_to_window
 from deepvariant_py.candidates import find_candidates
 from deepvariant_py.errors import DvcallError
-from deepvariant_py.pileup import Canvas, PileupOptions, build_images, channel_enums, select_rows
+from deepvariant_py.images import build_images
+from deepvariant_py.pileup import Canvas, PileupOptions, channel_enums, select_rows
 from deepvariant_py.read_events import extract_events
 
 #          0         1         2         3         4         5

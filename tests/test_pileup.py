@@ -9,7 +9,8 @@ import pytest
 
 from builders import pileup_reads
 from deepvariant_py.candidates import find_candidates
-from deepvariant_py.pileup import CHANNELS, Canvas, PileupOptions, alt_subsets, build_images, channel_enums, select_rows
+from deepvariant_py.images import build_images
+from deepvariant_py.pileup import CHANNELS, Canvas, PileupOptions, alt_subsets, channel_enums, select_rows
 from deepvariant_py.read_events import extract_events
 
 #          0         1         2         3

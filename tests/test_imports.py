@@ -1,0 +1,100 @@
+"""The shape of the package: no import cycle inside deepvariant_py, the library never imports cli/, and
+make_examples never loads the model (its workers must stay TensorFlow-free and light)."""
+from __future__ import annotations
+
+import ast
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE = os.path.join(ROOT, "deepvariant_py")
+
+
+def _module_name(path: str) -> str:
+    rel = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+    return rel[:-len(".__init__")] if rel.endswith(".__init__") else rel
+
+
+def _imports(path: str, module: str, top_level_only: bool) -> set[str]:
+    """Modules of this repository that `module` imports (function-level imports too unless top_level_only)."""
+    tree = ast.parse(open(path).read(), path)
+    package = module if path.endswith("__init__.py") else module.rsplit(".", 1)[0]
+    nodes = tree.body if top_level_only else ast.walk(tree)
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            names = [f"{target}.{a.name}" for a in node.names] + [target]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        found.update(n for n in names if n.split(".")[0] in ("deepvariant_py", "cli"))
+    return found
+
+
+def _graph(top_level_only: bool = False) -> dict[str, set[str]]:
+    files = {}
+    for folder, _, names in os.walk(PACKAGE):
+        for name in names:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                files[_module_name(path)] = path
+    graph = {}
+    for module, path in files.items():
+        graph[module] = {m for m in _imports(path, module, top_level_only) if m in files and m != module}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_no_import_cycle_in_the_package():
+    graph = _graph()
+    assert len(graph) > 30 and "deepvariant_py.images" in graph["deepvariant_py.make_examples"]
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+
+
+def test_a_cycle_is_found_when_there_is_one():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+
+
+def test_the_library_never_imports_the_cli():
+    for folder, _, names in os.walk(PACKAGE):
+        for name in names:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                assert not any(m.split(".")[0] == "cli" for m in _imports(path, _module_name(path), False)), path
+
+
+def test_make_examples_never_loads_the_model():
+    graph, seen, todo = _graph(top_level_only=True), set(), ["deepvariant_py.make_examples"]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(graph[module])
+    assert "deepvariant_py.model" not in seen and "deepvariant_py.call_variants" not in seen, sorted(seen)
