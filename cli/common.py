@@ -74,7 +74,7 @@ def _setting_options() -> list:
     return [
         click.option("--model-type", type=click.Choice(MODEL_TYPES), default="illumina", show_default=True,
                      help="Sequencer preset: picks the shipped model (illumina-wgs, pacbio-hifi, ont) and the defaults of "
-                          "every flag below that is not given (DESIGN §10; `dvcall presets` prints them)."),
+                          "every flag below that is not given (docs/design.md §10; `dvcall presets` prints them)."),
         click.option("--realign/--no-realign", default=None,
                      help="Locally realign short reads in windows where they disagree with the reference. Default: as the model was trained."),
         click.option("--alt-aligned-pileup", type=click.Choice(ALT_ALIGNED_MODES), default=None,
@@ -108,7 +108,7 @@ def haplotype_resolution_option(func):
     return click.option(
         "--haplotype-resolution/--no-haplotype-resolution", default=True, show_default=True,
         help="Where overlapping calls put more than two alleles on a base (e.g. a SNP inside a homozygous deletion), "
-             "genotype them jointly and keep the best combination two haplotypes can carry (DESIGN §9.4).")(func)
+             "genotype them jointly and keep the best combination two haplotypes can carry (docs/design.md §9.4).")(func)
 
 
 def setting_flags(kwargs: dict) -> tuple[str, dict]:

@@ -1,4 +1,4 @@
-"""ALT-aligned pileups (DESIGN §5): the reads of an indel's pileup realigned to each alt haplotype.
+"""ALT-aligned pileups (docs/design.md §5): the reads of an indel's pileup realigned to each alt haplotype.
 
 For an indel candidate and an alt allele `a`, the haplotype is `prefix + a + suffix` over the window
 [start - half_width, end + half_width) (clipped to the contig). The reads shown in the reference image

@@ -1,4 +1,4 @@
-"""Candidate variants by allele counting (DESIGN §2): one allele per read per position, DeepVariant's thresholds."""
+"""Candidate variants by allele counting (docs/design.md §2): one allele per read per position, DeepVariant's thresholds."""
 from __future__ import annotations
 
 from collections import defaultdict

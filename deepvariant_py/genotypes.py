@@ -1,4 +1,4 @@
-"""Genotype arithmetic: merge per-subset probabilities, then GT/GQ/QUAL/PL as DeepVariant computes them (DESIGN §9)."""
+"""Genotype arithmetic: merge per-subset probabilities, then GT/GQ/QUAL/PL as DeepVariant computes them (docs/design.md §9)."""
 from __future__ import annotations
 
 import math

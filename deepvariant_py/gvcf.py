@@ -1,4 +1,4 @@
-"""gVCF (DESIGN §9.6): reference confidence per position from allele counts, GQ-binned reference blocks,
+"""gVCF (docs/design.md §9.6): reference confidence per position from allele counts, GQ-binned reference blocks,
 and their merge with the variant records into one gVCF that `bcftools merge --gvcf` accepts."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Overlapping calls made consistent with a diploid genome (DESIGN §9.4).
+"""Overlapping calls made consistent with a diploid genome (docs/design.md §9.4).
 
 Each candidate is genotyped on its own, so a homozygous deletion and a heterozygous SNP inside it can both
 be called although no diploid genome carries three alleles at one base. Where the calls of an overlapping

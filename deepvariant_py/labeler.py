@@ -1,6 +1,6 @@
 """Training labels: give each candidate its true diploid genotype by comparing haplotype sequences.
 
-Follows DeepVariant's haplotype labeler (DESIGN.md section 7): candidates and truth
+Follows DeepVariant's haplotype labeler (docs/design.md §7): candidates and truth
 variants that lie close together are grouped, every genotype assignment of the candidates
 is turned into a pair of haplotype strings over a small reference window, and the
 assignment whose haplotype pair equals the truth's is chosen. Because sequences are

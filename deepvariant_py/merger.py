@@ -1,4 +1,4 @@
-"""Multi-allelic merging by a small trained network instead of DeepVariant's min rule (DESIGN §9.2 step 4).
+"""Multi-allelic merging by a small trained network instead of DeepVariant's min rule (docs/design.md §9.2).
 
 At a site whose pruned alts are exactly two (a1 < a2), the CNN has scored three images: {a1}, {a2} and
 {a1,a2}, each as P(0, 1, 2 copies of the image's alts). The min rule (`genotypes.merge_min_rule`) turns

@@ -5,7 +5,7 @@ cores) dvcall encodes every read row with small 1-D convolutions, averages and m
 features over the reads that cover each column (depth-invariant, which helps across 15-80x), appends
 log depth and the reference row, and runs a 1-D CNN over the central columns. About 100x cheaper.
 
-Row order cannot matter to such a network, so DeepVariant's haplotype sorting (DESIGN §6) has nothing to act
+Row order cannot matter to such a network, so DeepVariant's haplotype sorting (docs/design.md §6) has nothing to act
 on; its purpose, letting the network compare the two haplotypes, is served instead by haplotype pooling:
 when the pileup has an HP channel, read features are also averaged over the HP=1 and the HP=2 reads
 separately, each haplotype's summary passes through one shared layer, and the two are combined by sum and

@@ -1,4 +1,4 @@
-"""Pileup tensors (DESIGN §4): 100 rows x 221 columns x 6 channels, DeepVariant's exact pixel values.
+"""Pileup tensors (docs/design.md §4): 100 rows x 221 columns x 6 channels, DeepVariant's exact pixel values.
 
 Every read of a partition is drawn once onto a canvas (reads x reference columns); an image is then a
 row selection and a column slice of it, so building an example costs numpy slicing, not a CIGAR walk.
@@ -20,8 +20,8 @@ PILEUP_SEED = 2101079370
 CHANNELS = ("read_base", "base_quality", "mapping_quality", "strand", "read_supports_variant", "base_differs_from_ref")
 CHANNEL_ENUMS = (1, 2, 3, 4, 5, 6)
 ALT_ALIGNED_MODES = ("none", "diff_channels", "rows")
-DIFF_CHANNEL_ENUMS = (9, 10)  # CH_DIFF_CHANNELS_ALTERNATE_ALLELE_1/2 (DESIGN §5)
-HP_CHANNEL_ENUM = 7  # CH_HAPLOTYPE_TAG (DESIGN §4.5)
+DIFF_CHANNEL_ENUMS = (9, 10)  # CH_DIFF_CHANNELS_ALTERNATE_ALLELE_1/2 (docs/design.md §5)
+HP_CHANNEL_ENUM = 7  # CH_HAPLOTYPE_TAG (docs/design.md §4.5)
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,11 @@ class PileupOptions:
     min_base_quality: int = 10
     min_mapping_quality: int = 5
     sort_by_haplotypes: bool = False
-    """DESIGN §6: rows grouped by HP tag, HP=1 reads first, then HP=2, then untagged; by start within a group."""
+    """docs/design.md §6: rows grouped by HP tag, HP=1 reads first, then HP=2, then untagged; by start within a group."""
     hp_channel: bool = False
-    """DESIGN §4.5: a channel after the six carrying the read's HP tag: 0 (none or not 1/2), 127 (1), 254 (2)."""
+    """docs/design.md §4.5: a channel after the six carrying the read's HP tag: 0 (none or not 1/2), 127 (1), 254 (2)."""
     alt_aligned_pileup: str = "none"
-    """DESIGN §5: "diff_channels" appends the 'differs from ref' channel of the reads realigned to alt 1 and
+    """docs/design.md §5: "diff_channels" appends the 'differs from ref' channel of the reads realigned to alt 1 and
     alt 2 (8 channels); "rows" stacks [ref; alt1; alt2] images (3 x height rows). Only indels are realigned."""
 
     def __post_init__(self) -> None:
@@ -115,7 +115,7 @@ class Canvas:
 
 
 def alt_subsets(n_alts: int) -> list[tuple[int, ...]]:
-    """{a1}, {a2}, ..., then pairs {a1,a2}, ... : one example per subset (DESIGN §4.6)."""
+    """{a1}, {a2}, ..., then pairs {a1,a2}, ... : one example per subset (docs/design.md §4.6)."""
     return [(i,) for i in range(n_alts)] + list(combinations(range(n_alts), 2))
 
 

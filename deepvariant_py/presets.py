@@ -1,4 +1,4 @@
-"""Per-sequencer defaults (`--model-type`, DESIGN §10) and how they combine with a model and a user's flags.
+"""Per-sequencer defaults (`--model-type`, docs/design.md §10) and how they combine with a model and a user's flags.
 
 A make_examples setting comes from, in order of precedence:
 1. the user's flag, when given;

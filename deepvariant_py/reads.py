@@ -22,7 +22,7 @@ RESERVOIR_SEED = 609314161
 
 @dataclass(frozen=True)
 class ReadFilter:
-    """DeepVariant's reader defaults (DESIGN §1)."""
+    """DeepVariant's reader defaults (docs/design.md §1)."""
 
     min_mapping_quality: int = 5
     keep_duplicates: bool = False

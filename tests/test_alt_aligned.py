@@ -1,4 +1,4 @@
-"""ALT-aligned pileups (DESIGN §5): reads realigned to each alt haplotype, on hand-drawn insertions and deletions."""
+"""ALT-aligned pileups (docs/design.md §5): reads realigned to each alt haplotype, on hand-drawn insertions and deletions."""
 from __future__ import annotations
 
 import numpy as np

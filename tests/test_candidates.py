@@ -1,4 +1,4 @@
-"""Allele counting and candidate selection (DESIGN §2) on hand-drawn pileups with hand-counted answers."""
+"""Allele counting and candidate selection (docs/design.md §2) on hand-drawn pileups with hand-counted answers."""
 from __future__ import annotations
 
 import numpy as np

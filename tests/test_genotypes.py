@@ -1,4 +1,4 @@
-"""Genotype arithmetic (DESIGN §9.2-9.3) on hand-computed numbers."""
+"""Genotype arithmetic (docs/design.md §9.2-9.3) on hand-computed numbers."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""Overlapping calls resolved jointly (DESIGN §9.4)."""
+"""Overlapping calls resolved jointly (docs/design.md §9.4)."""
 import numpy as np
 import pytest
 

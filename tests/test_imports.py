@@ -98,3 +98,25 @@ def test_make_examples_never_loads_the_model():
             seen.add(module)
             todo.extend(graph[module])
     assert "deepvariant_py.model" not in seen and "deepvariant_py.call_variants" not in seen, sorted(seen)
+
+
+def test_every_design_reference_resolves():
+    import re
+
+    design = open(os.path.join(ROOT, "docs", "design.md")).read()
+    sections = set(re.findall(r"^#+ §(\d+(?:\.\d+)?) ", design, re.M))
+    assert {"0", "1", "4", "9.3", "10"} <= sections
+    cited = {}
+    for folder in ("deepvariant_py", "cli", "tests", "docs", "scripts", "benchmarks", "models"):
+        for base, _, names in os.walk(os.path.join(ROOT, folder)):
+            for name in names:
+                if name.endswith((".py", ".md")) and name != "test_imports.py":
+                    text = open(os.path.join(base, name)).read()
+                    assert "DESIGN §" not in text and "DESIGN.md" not in text, f"{name}: cite docs/design.md"
+                    for ref in re.findall(r"design\.md §(\d+(?:\.\d+)?)", text):
+                        cited.setdefault(ref, name)
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    cited.update({ref: "README.md" for ref in re.findall(r"design\.md §(\d+(?:\.\d+)?)", readme)})
+    assert len(cited) > 10
+    missing = {ref: where for ref, where in cited.items() if ref not in sections}
+    assert not missing, f"references to sections docs/design.md does not have: {missing}"

@@ -1,4 +1,4 @@
-"""Pileup tensors (DESIGN §4): exact pixel values, read selection and alt-subset images on hand-drawn reads."""
+"""Pileup tensors (docs/design.md §4): exact pixel values, read selection and alt-subset images on hand-drawn reads."""
 from __future__ import annotations
 
 import random

@@ -1,4 +1,4 @@
-"""--model-type presets (DESIGN §10): each type's defaults, the model's say, and explicit flags winning."""
+"""--model-type presets (docs/design.md §10): each type's defaults, the model's say, and explicit flags winning."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Reading alignments (DESIGN §1): index and contig checks, read filters, and the per-partition read cap."""
+"""Reading alignments (docs/design.md §1): index and contig checks, read filters, and the per-partition read cap."""
 from __future__ import annotations
 
 import random

@@ -1,4 +1,4 @@
-"""Local realignment (DESIGN §3): window selection, de Bruijn assembly, read realignment on hand-built reads."""
+"""Local realignment (docs/design.md §3): window selection, de Bruijn assembly, read realignment on hand-built reads."""
 from __future__ import annotations
 
 import random

@@ -1,4 +1,4 @@
-"""Region strings, BED files, merging, fixed partitions and sharding (DESIGN §0)."""
+"""Region strings, BED files, merging, fixed partitions and sharding (docs/design.md §0)."""
 from __future__ import annotations
 
 import gzip

@@ -1,4 +1,4 @@
-"""VCF output (DESIGN §9.3, §9.7): header, records read back with pysam, index, errors, and site filters."""
+"""VCF output (docs/design.md §9.3, §9.7): header, records read back with pysam, index, errors, and site filters."""
 from __future__ import annotations
 
 import gzip
@@ -163,7 +163,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path, reference):
     assert sorted(os.listdir(tmp_path)) == ["ref.fa", "ref.fa.fai"]
 
 
-# --- site_record: genotype + filters from per-image probabilities (DESIGN §9.3) --------------------------
+# --- site_record: genotype + filters from per-image probabilities (docs/design.md §9.3) --------------------------
 
 def snp(depth=10, ad=(6, 4)):
     return VariantInfo("chr1", 10, "T", ("C",), depth, ad)

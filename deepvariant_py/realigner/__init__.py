@@ -1,4 +1,4 @@
-"""Local realignment of a partition's reads (DESIGN §3): windows -> haplotypes -> reads realigned to them.
+"""Local realignment of a partition's reads (docs/design.md §3): windows -> haplotypes -> reads realigned to them.
 
 1. `window_selector.select_windows`: windows where reads disagree with the reference.
 2. `debruijn.assemble`: candidate haplotypes of each window; windows with only the reference are dropped.

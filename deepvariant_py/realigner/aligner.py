@@ -1,4 +1,4 @@
-"""Align reads to a window's haplotypes and project the alignments back to the reference (DESIGN §3.3).
+"""Align reads to a window's haplotypes and project the alignments back to the reference (docs/design.md §3.3).
 
 Per window, every haplotype is padded with the same reference prefix and suffix so that it covers all of the
 window's reads plus `margin` bases, and aligned once to the padded reference (global alignment, indels then
@@ -118,7 +118,7 @@ def left_align(ops, query: str, ref: str, max_rounds: int = 10) -> list[list[int
 
 
 def is_left_aligned(cigar, query: str, ref: str, ref_pos: int) -> bool:
-    """False when some indel preceded by an aligned base could move one base left (DESIGN §3.3's rule)."""
+    """False when some indel preceded by an aligned base could move one base left (docs/design.md §3.3's rule)."""
     q, r = 0, ref_pos
     prev = -1
     for op, n in cigar:

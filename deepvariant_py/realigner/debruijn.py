@@ -1,4 +1,4 @@
-"""Candidate haplotypes of a window from a de Bruijn graph of the reference and the reads (DESIGN §3.2).
+"""Candidate haplotypes of a window from a de Bruijn graph of the reference and the reads (docs/design.md §3.2).
 
 Vertices are k-mers, edges are the (k+1)-mers seen in the reference (flagged `is_ref`) or in reads, weighted
 by how many read occurrences support them. k starts at dbg_min_k and grows until the reference has no

@@ -1,4 +1,4 @@
-"""Settings of local realignment (DESIGN §3), with DeepVariant's defaults."""
+"""Settings of local realignment (docs/design.md §3), with DeepVariant's defaults."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""Where to realign (DESIGN §3.1): windows around positions where enough reads disagree with the reference.
+"""Where to realign (docs/design.md §3.1): windows around positions where enough reads disagree with the reference.
 
 VARIANT_READS model: allele counting with the stricter filters (MAPQ >= 20, BQ >= 20), one allele per read
 per position, and each non-reference, non-low-quality allele spread over the bases it touches:
