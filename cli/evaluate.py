@@ -23,7 +23,7 @@ from .common import user_errors
 def eval_cmd(truth, query, ref, bed, regions, json_out, quiet):
     """Genotype-aware SNP and INDEL precision, recall and F1 after normalising both VCFs."""
     check_outputs({"--json": json_out}, {"--truth": truth, "--query": query, "--ref": ref, "--bed": bed})
-    lengths = {c.name: c.length for c in Reference(ref).contigs}
+    lengths = Reference(ref).lengths
     regs = [(r.contig, r.start, r.end) for r in parse_regions(list(regions), lengths)] if regions else None
     result = evaluate(truth, query, ref, regions=regs, bed=bed)
     click.echo(result.table())

@@ -28,7 +28,7 @@ def haplotag_cmd(ref, reads, calls, output, regions, quiet):
     require_whatshap()
     reference = Reference(ref)
     open_alignments(reads, reference).close()
-    spans = parse_regions(list(regions), {c.name: c.length for c in reference.contigs})
+    spans = parse_regions(list(regions), reference.lengths)
     tagged, total = haplotag(ref, reads, calls, output, spans)
     if not quiet:
         click.echo(f"dvcall: {tagged:,} of {total:,} reads tagged -> {output}", err=True)

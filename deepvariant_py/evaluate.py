@@ -90,6 +90,7 @@ import pysam
 
 from deepvariant_py.errors import InputError
 from deepvariant_py.filetypes import open_variant_file
+from deepvariant_py.reference import contig_lengths
 
 # How far beyond a region records are read before normalisation: a record that
 # starts after a region's end can left-shift into it (a deletion at the end of a
@@ -260,7 +261,7 @@ def _inputs(truth_vcf, query_vcf, ref_fasta, regions, bed):
     _require_file(query_vcf, "query VCF")
     fasta = _open_reference(ref_fasta)
     try:
-        lengths = dict(zip(fasta.references, fasta.lengths))
+        lengths = contig_lengths(fasta)
         region_ivs = _check_regions(regions, lengths, ref_fasta) if regions is not None else None
         bed_ivs = _read_bed(bed, lengths, ref_fasta) if bed is not None else None
         yield fasta, lengths, _Selector(region_ivs, bed_ivs)

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import tfrecord
 from .errors import InputError, ModelError
-from .outputs import atomic_output, partial_path
+from .outputs import AtomicFile, atomic_output
 from .tf_runtime import tensorflow
 
 EXAMPLES_VERSION = "dvcall-examples-1"
@@ -91,9 +91,9 @@ class ExampleWriter:
 
     def __init__(self, path: str):
         self.path = path
-        self._tmp = partial_path(path)
+        self._out = AtomicFile(path)
         self._writer = None
-        self._writer = tfrecord.TFRecordWriter(self._tmp)
+        self._writer = tfrecord.TFRecordWriter(self._out.tmp)
         self.count = 0
 
     def write(self, variant: VariantInfo, alt_indices: tuple[int, ...], image: np.ndarray, label: int | None = None) -> None:
@@ -112,7 +112,7 @@ class ExampleWriter:
 
     def close(self) -> None:
         self._writer.close()
-        os.replace(self._tmp, self.path)
+        self._out.commit()
 
     def abort(self) -> None:
         try:
@@ -120,7 +120,7 @@ class ExampleWriter:
                 self._writer.close()
         except OSError:  # e.g. the disk that failed the write fails the flush too
             pass
-        discard_partial(self.path)
+        self._out.discard()
 
 
 def example_digests(path: str) -> list[str]:
@@ -138,10 +138,7 @@ def example_digests(path: str) -> list[str]:
 
 def discard_partial(path: str) -> None:
     """Remove the temporary file of an ExampleWriter for `path`, also one stopped inside its constructor."""
-    try:
-        os.remove(partial_path(path))
-    except FileNotFoundError:
-        pass
+    AtomicFile(path).discard()
 
 
 def example_dataset(paths: list[str], shape: tuple[int, int, int], with_label: bool):

@@ -63,7 +63,7 @@ def example_settings(opts: MakeExamplesOptions) -> dict:
 
 def calling_regions(reference: Reference, reads_contigs: set[str], region_specs: list[str]) -> list[Region]:
     """Regions the user asked for, or every contig shared by the reads and the reference; sorted and merged."""
-    lengths = {c.name: c.length for c in reference.contigs}
+    lengths = reference.lengths
     if region_specs:
         regions = parse_regions(region_specs, lengths)
     else:
@@ -198,7 +198,7 @@ class _Labeler:
         self.truth_vcf = training.truth_vcf
         self._truth = labeler.open_truth(training.truth_vcf)  # one handle for every partition
         self.reference = reference
-        lengths = {c.name: c.length for c in reference.contigs}
+        lengths = reference.lengths
         self.confident: dict[str, list[Region]] = {}
         for r in read_bed(training.confident_bed, lengths):
             self.confident.setdefault(r.contig, []).append(r)

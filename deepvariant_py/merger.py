@@ -33,7 +33,6 @@ info records the SHA-256 of the CNN it was trained on, and loading warns when th
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -46,6 +45,7 @@ import numpy as np
 from .errors import InputError, ModelError
 from .genotypes import genotype_pairs, merge_min_rule, prune_alts
 from .outputs import atomic_output
+from .resume import file_sha256
 
 log = logging.getLogger("dvcall")
 
@@ -205,7 +205,7 @@ class MergerNetwork:
             raise ModelError(f"cannot load the merger in {directory} ({type(exc).__name__}): retrain it or use "
                              "--multiallelic-merge min") from None
         cnn = os.path.join(directory, "model.keras")
-        if info.get("cnn_sha256") and os.path.exists(cnn) and _sha256(cnn) != info["cnn_sha256"]:
+        if info.get("cnn_sha256") and os.path.exists(cnn) and file_sha256(cnn) != info["cnn_sha256"]:
             log.warning("the merger in %s was trained on another CNN's outputs; retrain it for this model.keras", directory)
         return merger
 
@@ -219,14 +219,6 @@ def load_merger(mode: str, model_dir: str) -> Callable | None:
     if mode == "network":
         return MergerNetwork.load(model_dir)
     raise InputError(f"unknown multi-allelic merge {mode!r}: use one of {', '.join(MERGE_MODES)}")
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # --- sites from labelled examples ---
@@ -441,7 +433,7 @@ def train_merger(examples: Sequence[str], model_dir: str, output_dir: str, epoch
     cnn = os.path.join(model_dir, "model.keras")
     merger.info.update({"version": MERGER_VERSION, "features": "p{a1}, p{a2}, p{a1,a2}, min rule; raw and log10",
                         "symmetry": "mean over both alt orders", "fallback": "min rule unless exactly 2 kept alts",
-                        "cnn_sha256": _sha256(cnn) if os.path.exists(cnn) else None,
+                        "cnn_sha256": file_sha256(cnn) if os.path.exists(cnn) else None,
                         "examples": [os.path.basename(p) for p in paths], "holdout_fraction": holdout_fraction,
                         "heldout": report["heldout"], "seed": seed})
     merger.save(output_dir)

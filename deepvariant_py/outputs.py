@@ -69,20 +69,42 @@ def is_partial(name: str) -> bool:
     return PARTIAL in name
 
 
+class AtomicFile:
+    """An output written under a temporary name (partial_path) and renamed into place only when complete: the
+    one implementation of dvcall's atomic writes. `companions` (e.g. ('.tbi',)) are files named after the
+    temporary one (its index) that move along with it, first, so a reader of the new file finds its new index."""
+
+    def __init__(self, path: str, suffix: str = "", companions: tuple[str, ...] = ()):
+        self.path, self.tmp, self.companions = path, partial_path(path, suffix), tuple(companions)
+
+    def commit(self) -> None:
+        try:
+            for ext in self.companions:
+                os.replace(self.tmp + ext, self.path + ext)
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.discard()
+            raise disk_error(self.path, exc) from None
+
+    def discard(self) -> None:
+        for p in (self.tmp, *(self.tmp + ext for ext in self.companions)):
+            with contextlib.suppress(OSError):
+                os.remove(p)
+
+
 @contextlib.contextmanager
-def atomic_output(path: str, suffix: str = "") -> Iterator[str]:
-    """Yield a temporary path beside `path` (partial_path); on success it is renamed to `path`, on any failure
-    removed."""
-    tmp = partial_path(path, suffix)
+def atomic_output(path: str, suffix: str = "", companions: tuple[str, ...] = ()) -> Iterator[str]:
+    """Yield a temporary path beside `path` (AtomicFile); on success it (and its companions) is renamed to
+    `path`, on any failure removed; an OSError becomes one OutputError line (disk_error)."""
+    out = AtomicFile(path, suffix, companions)
     try:
-        yield tmp
-        os.replace(tmp, path)
+        yield out.tmp
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
+        out.discard()
         if isinstance(exc, OSError):
             raise disk_error(path, exc) from None
         raise
+    out.commit()
 
 
 def _identity(path: str) -> tuple:

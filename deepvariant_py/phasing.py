@@ -16,9 +16,9 @@ import sys
 
 import pysam
 
-from .errors import DependencyError, InputError, OutputError
+from .errors import DependencyError, InputError
 from .model import pools_by_haplotype
-from .outputs import partial_path
+from .outputs import atomic_output, check_outputs
 from .reads import hp_tagged_fraction, open_alignments
 from .reference import Reference
 from .regions import Region
@@ -77,19 +77,15 @@ def haplotag(ref: str, reads: str, calls_vcf: str, out_bam: str, regions: list[R
     returns (tagged reads, reads written). With `regions`, only reads overlapping their spans are written."""
     if not os.path.exists(calls_vcf):
         raise InputError(f"{calls_vcf} does not exist: pass a VCF of this sample, e.g. from `dvcall run --no-phase-reads`")
-    out_dir = os.path.dirname(os.path.abspath(out_bam))
-    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
-        raise OutputError(f"cannot write {out_bam}: directory {out_dir} does not exist or is not writable")
+    check_outputs({"the tagged BAM": out_bam, "its index": out_bam + ".bai"}, {"--reads": reads, "--calls": calls_vcf})
     stem = out_bam[:-len(".bam")] if out_bam.endswith(".bam") else out_bam
     phased = stem + ".phased.vcf.gz"
     common = ["--reference", ref, "--ignore-read-groups"]
     _whatshap(["phase", *common, "-o", phased, calls_vcf, reads], stem + ".whatshap_phase.log")
     pysam.tabix_index(phased, preset="vcf", force=True)
-    partial = partial_path(out_bam, ".bam")
-    _whatshap(["haplotag", *common, *(["--regions", *contig_spans(regions)] if regions else []), "-o", partial, phased, reads],
-              stem + ".whatshap_haplotag.log")
-    pysam.index(partial)
-    os.replace(partial + ".bai", out_bam + ".bai")
-    os.replace(partial, out_bam)
+    with atomic_output(out_bam, ".bam", companions=(".bai",)) as partial:
+        _whatshap(["haplotag", *common, *(["--regions", *contig_spans(regions)] if regions else []), "-o", partial, phased,
+                   reads], stem + ".whatshap_haplotag.log")
+        pysam.index(partial)
     primary = ["-c", "-F", "0x900"]  # counted by htslib: a whole-genome BAM is too many reads for a Python loop
     return int(pysam.view(*primary, "-d", "HP", out_bam)), int(pysam.view(*primary, out_bam))

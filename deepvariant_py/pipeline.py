@@ -152,7 +152,7 @@ def _plan(opts: RunOptions) -> _Plan:
     try:
         sample = check_sample_name(*((opts.sample_name, "--sample-name") if opts.sample_name is not None
                                      else (sample_name(handle), f"the first @RG SM of {opts.reads}")))
-        regions = parse_regions(opts.regions, {c.name: c.length for c in reference.contigs})
+        regions = parse_regions(opts.regions, reference.lengths)
         called = calling_regions(reference, set(handle.references), opts.regions)
         _warn_about_reads(handle, opts, called, sample)
     finally:

@@ -12,7 +12,7 @@ import pysam
 from .errors import InputError
 from .filetypes import describe, sniff
 from .htslib import quiet_htslib
-from .reference import Reference
+from .reference import Reference, contig_lengths
 from .regions import Region, toggle_chr_prefix
 
 log = logging.getLogger("dvcall")
@@ -138,8 +138,8 @@ def close_alignments(handle: pysam.AlignmentFile, path: str) -> None:
 
 def check_contigs(handle: pysam.AlignmentFile, reference: Reference, path: str) -> None:
     """Refuse a BAM whose contigs differ from the reference (chr20 vs 20, or another build)."""
-    bam = dict(zip(handle.references, handle.lengths))
-    ref = {c.name: c.length for c in reference.contigs}
+    bam = contig_lengths(handle)
+    ref = reference.lengths
     shared = [c for c in bam if c in ref]
     if not shared:
         example = next((c for c in bam if toggle_chr_prefix(c) in ref), None)

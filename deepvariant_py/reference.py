@@ -17,6 +17,11 @@ class Contig:
     length: int
 
 
+def contig_lengths(handle) -> dict[str, int]:
+    """{contig: length} of an open pysam FASTA, BAM or CRAM, in file order: the one place this is built."""
+    return dict(zip(handle.references, handle.lengths))
+
+
 class Reference:
     """An indexed FASTA; fetches are uppercase and clipped to the contig so callers never see an exception for edges."""
 
@@ -41,8 +46,8 @@ class Reference:
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot open reference {path} ({exc}): check it is a FASTA with a matching .fai index") from None
         self.path = path
-        self.contigs = [Contig(n, l) for n, l in zip(self._fasta.references, self._fasta.lengths)]
-        self._lengths = dict(zip(self._fasta.references, self._fasta.lengths))
+        self._lengths = contig_lengths(self._fasta)
+        self.contigs = [Contig(n, length) for n, length in self._lengths.items()]
         self._check_index()
 
     def _check_index(self) -> None:
@@ -59,6 +64,11 @@ class Reference:
             if c.length and (last is None or len(last) != 1 or not last.isalpha()):
                 raise InputError(f"reference {self.path} does not match its .fai index (contig {c.name!r} cannot be read to its end): "
                                  f"re-create the index with `samtools faidx {self.path}`")
+
+    @property
+    def lengths(self) -> dict[str, int]:
+        """{contig: length} in the reference's order."""
+        return dict(self._lengths)
 
     def length(self, contig: str) -> int:
         try:

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import pysam
 
 from . import __version__
 from .errors import InputError
-from .outputs import check_outputs, disk_error, partial_path
+from .outputs import atomic_output, check_outputs
 from .reference import Contig
 
 FILTERS = {
@@ -79,21 +78,11 @@ def qual_one_decimal(qual: float) -> float:
 def write_vcf(path: str, header: pysam.VariantHeader, records: list[VcfRecord]) -> None:
     """Write bgzipped + tabix-indexed VCF; the file only appears at `path` once complete."""
     check_outputs({"VCF": path, "VCF index": path + ".tbi"})
-    tmp = partial_path(path, ".vcf.gz")
-    try:
+    with atomic_output(path, ".vcf.gz", companions=(".tbi",)) as tmp:  # also a bad record or Ctrl-C: nothing left behind
         with pysam.VariantFile(tmp, "wz", header=header) as out:
             for r in records:
                 out.write(_record(out, r))
         pysam.tabix_index(tmp, preset="vcf", force=True)
-        os.replace(tmp, path)  # the VCF first: a failure here leaves any earlier VCF and its index as they were
-        os.replace(tmp + ".tbi", path + ".tbi")
-    except BaseException as exc:  # also a bad record or Ctrl-C: never leave the partial file behind
-        for p in (tmp, tmp + ".tbi"):
-            if os.path.exists(p):
-                os.remove(p)
-        if isinstance(exc, OSError):
-            raise disk_error(path, exc) from None
-        raise
 
 
 def _record(out: pysam.VariantFile, r: VcfRecord) -> pysam.VariantRecord:

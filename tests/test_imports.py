@@ -120,3 +120,22 @@ def test_every_design_reference_resolves():
     assert len(cited) > 10
     missing = {ref: where for ref, where in cited.items() if ref not in sections}
     assert not missing, f"references to sections docs/design.md does not have: {missing}"
+
+
+def test_each_io_utility_exists_once():
+    """One atomic write (outputs.AtomicFile), one writable check (outputs), one htslib-verbosity switch
+    (htslib.quiet_htslib), one contig-length table (reference.contig_lengths), one file hash (resume)."""
+    import re
+
+    home = {r"os\.replace\(": "outputs.py", r"os\.access\(": "outputs.py", r"set_verbosity\(": "htslib.py",
+            r"\.references, \w+\.lengths": "reference.py", r"hashlib\.sha256\(\)": "resume.py"}
+    found: dict[str, set[str]] = {pattern: set() for pattern in home}
+    for folder in ("deepvariant_py", "cli"):
+        for base, _, names in os.walk(os.path.join(ROOT, folder)):
+            for name in names:
+                if name.endswith(".py"):
+                    text = open(os.path.join(base, name)).read()
+                    for pattern in home:
+                        if re.search(pattern, text):
+                            found[pattern].add(name)
+    assert {p: sorted(files) for p, files in found.items()} == {p: [f] for p, f in home.items()}
