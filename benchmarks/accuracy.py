@@ -123,7 +123,7 @@ def run(cmd: list[str] | str, **kw) -> None:
 
 def call_dvcall(ds: Dataset, out: str, model: str | None, flags: tuple[str, ...] = ()) -> None:
     """dvcall run; `model` None = the sample's --model-type's shipped model."""
-    run([sys.executable, "-m", "cli", "run", "--ref", ds.ref, "--reads", ds.reads, "--output-vcf", out,
+    run([sys.executable, "-m", "deepvariant_py.cli", "run", "--ref", ds.ref, "--reads", ds.reads, "--output-vcf", out,
          "--regions", ds.region, "--model-type", ds.model_type, *(["--model", model] if model else []), "--quiet", *flags])
 
 

@@ -7,7 +7,7 @@ import os
 
 from click.testing import CliRunner
 
-from cli.main import main
+from deepvariant_py.cli.main import main
 
 TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")
 REF = os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz")

@@ -10,7 +10,7 @@ import pysam
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
+from deepvariant_py.cli.main import main
 from deepvariant_py.gvcf import NON_REF, RefBlock, gvcf_records, quantize_gq, reference_blocks, reference_confidence
 from deepvariant_py.vcf import VcfRecord
 

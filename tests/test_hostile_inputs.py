@@ -28,7 +28,7 @@ import pytest
 from click.testing import CliRunner
 
 from builders import header_for, make_read, write_bam, write_fasta
-from cli.main import main
+from deepvariant_py.cli.main import main
 from deepvariant_py.model import default_model_dir
 
 TESTDATA = Path(__file__).resolve().parent.parent / "testdata"

@@ -83,11 +83,13 @@ def test_a_cycle_is_found_when_there_is_one():
 
 
 def test_the_library_never_imports_the_cli():
+    """cli/ installs as deepvariant_py.cli; no library module imports it (by either name)."""
     for folder, _, names in os.walk(PACKAGE):
         for name in names:
             if name.endswith(".py"):
                 path = os.path.join(folder, name)
-                assert not any(m.split(".")[0] == "cli" for m in _imports(path, _module_name(path), False)), path
+                imported = _imports(path, _module_name(path), False)
+                assert not any(m.split(".")[0] == "cli" or m.startswith("deepvariant_py.cli") for m in imported), path
 
 
 def test_make_examples_never_loads_the_model():
@@ -139,3 +141,34 @@ def test_each_io_utility_exists_once():
                         if re.search(pattern, text):
                             found[pattern].add(name)
     assert {p: sorted(files) for p, files in found.items()} == {p: [f] for p, f in home.items()}
+
+
+def test_declared_dependencies_are_the_imported_ones():
+    """pyproject.toml declares every third-party module the package imports, and imports every one it declares."""
+    import re
+    import sys
+
+    distribution = {"google_crc32c": "google-crc32c", "tensorflow": "tensorflow-cpu", "snakemake": "snakemake"}
+    imported = set()
+    for folder in ("deepvariant_py", "cli"):
+        for base, _, names in os.walk(os.path.join(ROOT, folder)):
+            for name in names:
+                if not name.endswith(".py"):
+                    continue
+                for node in ast.walk(ast.parse(open(os.path.join(base, name)).read())):
+                    if isinstance(node, ast.Import):
+                        imported.update(a.name.split(".")[0] for a in node.names)
+                    elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                        imported.add(node.module.split(".")[0])
+                    elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                        # lazy imports: tf_runtime's _quiet_import("keras"), find_spec("whatshap") for `python -m whatshap`
+                        if getattr(node.func, "id", getattr(node.func, "attr", "")) in ("_quiet_import", "find_spec"):
+                            imported.add(str(node.args[0].value).split(".")[0])
+    third_party = {m for m in imported - set(sys.stdlib_module_names) - {"deepvariant_py", "cli", "dvcall_models", "__future__"}}
+    pyproject = open(os.path.join(ROOT, "pyproject.toml")).read()
+    main = pyproject[pyproject.index("dependencies = ["):pyproject.index("[project.optional-dependencies]")]
+    phasing = re.search(r"^phasing = \[(.*)\]", pyproject, re.M).group(1)
+    declared = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower() for d in re.findall(r'"([^"]+)"', main + phasing)}
+    declared.discard("tensorflow")  # the non-x86_64 spelling of tensorflow-cpu
+    assert {"tensorflow-cpu", "keras", "pysam", "whatshap"} <= declared
+    assert {distribution.get(m, m).lower() for m in third_party} - {"snakemake"} == declared, (third_party, declared)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
+from deepvariant_py.cli.main import main
 from deepvariant_py.errors import InputError
 from deepvariant_py.pileup import channel_enums
 from deepvariant_py.presets import PRESETS, make_examples_options, resolve_settings

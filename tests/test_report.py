@@ -11,7 +11,7 @@ import pysam
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
+from deepvariant_py.cli.main import main
 from deepvariant_py.report import summarize, variant_type
 
 TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")

@@ -8,7 +8,7 @@ import pysam
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
+from deepvariant_py.cli.main import main
 from deepvariant_py.evaluate import evaluate
 
 TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")

@@ -10,7 +10,7 @@ import pysam
 from click.testing import CliRunner
 
 from builders import header_for, make_read, write_bam, write_fasta
-from cli.main import main
+from deepvariant_py.cli.main import main
 from deepvariant_py.model import default_model_dir
 
 TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")

@@ -29,7 +29,7 @@ def _start(tmp_path: Path, out: str, *args: str, region: str = WHOLE) -> subproc
     tmp = tmp_path / "TMPDIR"
     tmp.mkdir(exist_ok=True)
     env = dict(os.environ, TMPDIR=str(tmp), PYTHONUNBUFFERED="1")
-    argv = [sys.executable, "-m", "cli", "run", "--ref", REF, "--reads", BAM, "--output-vcf", str(tmp_path / out),
+    argv = [sys.executable, "-m", "deepvariant_py.cli", "run", "--ref", REF, "--reads", BAM, "--output-vcf", str(tmp_path / out),
             "--regions", region, *args]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent))
@@ -139,7 +139,7 @@ def test_one_run_per_intermediate_dir_and_a_killed_run_resumes(tmp_path):
     (work / "pass1" / "calls.jsonl.gz.partial").write_text("left by a run killed outright")  # as a SIGKILLed run leaves
     from click.testing import CliRunner  # the rerun in-process: TensorFlow is loaded already
 
-    from cli.main import main
+    from deepvariant_py.cli.main import main
 
     third = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(tmp_path / "third.vcf.gz"),
                                       "--regions", PART, "--num-shards", "2", "--intermediate-dir", str(work), "--quiet"])

@@ -10,7 +10,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
+from deepvariant_py.cli.main import main
 from deepvariant_py.workflow import snakefile_path
 
 
