@@ -28,7 +28,8 @@ import numpy as np
 import parasail
 
 from .candidates import Candidate
-from .pileup import DIFF_CHANNEL_ENUMS, UNDRAWN, Canvas, PileupOptions, channel_enums, paint_reads, with_support
+from .errors import DvcallError, InputError
+from .pileup import ALT_ALIGNED_MODES, DIFF_CHANNEL_ENUMS, UNDRAWN, Canvas, PileupOptions, channel_enums, paint_reads, with_support
 from .read_events import MISSING_BASE_QUALITY, N, STAR, encode_bases
 from .realigner.aligner import D, I, M, left_align, parse_parasail_cigar, scoring_matrix
 from .realigner.options import RealignerOptions
@@ -219,7 +220,7 @@ def alt_base_images(canvas: Canvas, candidate: Candidate, rows: np.ndarray, opts
     """Per alt index: (image without the support channel, drawn mask) of the shown reads realigned to that
     alt's haplotype; `rows` are the canvas rows of the reference image (select_rows), in image order."""
     if canvas.reads is None:
-        raise ValueError("ALT-aligned pileups need the reads: build the Canvas with reads=")
+        raise DvcallError("ALT-aligned pileups need the reads: build the Canvas with reads=")
     hw, width = opts.half_width, opts.width
     w_lo, bases = _window_reference(canvas, ref_fetch, candidate.start - hw, candidate.end + hw)
     w_hi = w_lo + len(bases)
@@ -270,4 +271,4 @@ def add_alt_aligned(images: list[tuple[tuple[int, ...], np.ndarray]], canvas: Ca
                 parts.append(with_support(*alt[a], support, subset, opts) if alt is not None else np.zeros_like(img))
             out.append((subset, np.concatenate(parts, axis=0)))
         return out
-    raise ValueError(f"unknown alt_aligned_pileup mode {mode!r}")
+    raise InputError(f"unknown alt_aligned_pileup mode {mode!r}: use one of {', '.join(ALT_ALIGNED_MODES)}")

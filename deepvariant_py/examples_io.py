@@ -200,12 +200,18 @@ class CallRecord:
     probabilities: tuple[float, float, float]
 
 
+CALLS_FORMAT, CALLS_VERSION = "dvcall-calls", 1
+"""The calls file's first line, {"format": "dvcall-calls", "version": 1}; files without it are version 0
+(the same records, written before the header existed) and are still read."""
+
+
 def write_calls(path: str, records: Iterator[CallRecord]) -> int:
     """Calls as JSON lines (gzip): small, greppable, and no TensorFlow needed to read them back."""
     import gzip
 
     n = 0
     with atomic_output(path) as tmp, gzip.open(tmp, "wt") as fh:
+        fh.write(json.dumps({"format": CALLS_FORMAT, "version": CALLS_VERSION}) + "\n")
         for r in records:
             v = r.variant
             fh.write(json.dumps({"v": [v.contig, v.start, v.ref, list(v.alts), v.depth, list(v.allele_depths)],
@@ -222,7 +228,18 @@ def read_calls(paths: list[str]) -> Iterator[CallRecord]:
             with gzip.open(path, "rt") as fh:
                 for line in fh:
                     d = json.loads(line)
+                    if "format" in d:
+                        _check_calls_header(path, d)
+                        continue
                     c, s, r, a, dp, ad = d["v"]
                     yield CallRecord(VariantInfo(c, s, r, tuple(a), dp, tuple(ad)), tuple(d["i"]), tuple(d["p"]))
         except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"cannot read calls from {path} ({exc}): rerun `dvcall call-variants`") from None
+
+
+def _check_calls_header(path: str, header: dict) -> None:
+    if header.get("format") != CALLS_FORMAT:
+        raise InputError(f"{path} is not a dvcall calls file (format {header.get('format')!r}): pass the output of `dvcall call-variants`")
+    if int(header.get("version", 0)) > CALLS_VERSION:
+        raise InputError(f"{path} was written by a newer dvcall (calls format version {header['version']}, this one reads "
+                         f"up to {CALLS_VERSION}): upgrade dvcall or rerun `dvcall call-variants` with this version")

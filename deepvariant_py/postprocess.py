@@ -13,6 +13,7 @@ from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, merge_min_rule, prune_alts, simplify_alleles
 from .gvcf import gvcf_records, read_blocks
 from .haplotypes import resolve_overlaps
+from .pileup import alt_subsets
 from .reference import Reference
 from .vcf import VcfRecord, make_header, write_vcf
 
@@ -43,6 +44,19 @@ class Site:
     @property
     def span(self) -> tuple[str, int, int]:
         return self.variant.contig, self.variant.start, self.variant.start + len(self.ref)
+
+
+def _locus(variant: VariantInfo) -> str:
+    return f"{variant.contig}:{variant.start + 1} {variant.ref}>{','.join(variant.alts)}"
+
+
+def _check_complete(variant: VariantInfo, images: dict) -> None:
+    """Every alt subset make_examples draws for a site (pileup.alt_subsets) must have its call: a site with a
+    missing image would be genotyped from part of the evidence."""
+    missing = [list(s) for s in alt_subsets(len(variant.alts)) if s not in images]
+    if missing:
+        raise InputError(f"the calls of {_locus(variant)} lack the images {missing}: a calls file is missing or "
+                         "truncated; pass every shard's calls (rerun `dvcall call-variants` on all examples)")
 
 
 def site_genotypes(variant: VariantInfo, images: dict[tuple[int, ...], tuple[float, float, float]], merger=None) -> Site:
@@ -104,7 +118,13 @@ def postprocess(calls: str, ref_path: str, output_vcf: str, sample: str, command
     sites: dict[tuple[str, int], tuple[VariantInfo, dict]] = {}
     for rec in read_calls(expand_paths(calls)):
         key = (rec.variant.contig, rec.variant.start)
-        sites.setdefault(key, (rec.variant, {}))[1][rec.alt_indices] = rec.probabilities
+        images = sites.setdefault(key, (rec.variant, {}))[1]
+        if rec.alt_indices in images:
+            raise InputError(f"the calls hold the image {list(rec.alt_indices)} of {_locus(rec.variant)} twice: was a calls file "
+                             "given twice, or two runs' calls mixed? pass each shard's calls once")
+        images[rec.alt_indices] = rec.probabilities
+    for variant, images in sites.values():
+        _check_complete(variant, images)
     ordered = sorted(sites.items(), key=lambda kv: (order.get(kv[0][0], 1 << 30), kv[0][1]))
     sites = [site_genotypes(v, imgs, merger) for _, (v, imgs) in ordered]
     for site in sites:  # the model's calibration (calibration.py): GQ/QUAL/PL move, genotypes do not

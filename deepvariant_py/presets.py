@@ -73,7 +73,7 @@ def resolve_settings(model_type: str, info: dict | None, **flags) -> dict:
     """Every make_examples setting: the user's flags (None = not given) over the model over the preset."""
     unknown = set(flags) - set(SETTING_KEYS)
     if unknown:
-        raise TypeError(f"unknown settings {sorted(unknown)}")
+        raise InputError(f"unknown make_examples settings {sorted(unknown)}: use some of {', '.join(SETTING_KEYS)}")
     settings = dict(preset(model_type).settings)
     if info is not None:
         settings.update(model_look(info))

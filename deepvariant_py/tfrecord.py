@@ -9,6 +9,8 @@ import struct
 
 import google_crc32c
 
+from .errors import InputError
+
 _MASK_DELTA = 0xA282EAD8
 
 
@@ -66,11 +68,11 @@ def read_records(path: str):
         n = 0
         while header := fh.read(12):
             if len(header) < 12 or struct.unpack("<I", header[8:])[0] != masked_crc(header[:8]):
-                raise ValueError(f"{path}: record {n} has a damaged header")
+                raise InputError(f"{path}: record {n} has a damaged header: the file is truncated or corrupt; make the examples again")
             data = fh.read(struct.unpack("<Q", header[:8])[0])
             crc = fh.read(4)
             if len(crc) < 4 or struct.unpack("<I", crc)[0] != masked_crc(data):
-                raise ValueError(f"{path}: record {n} is damaged")
+                raise InputError(f"{path}: record {n} is damaged: the file is truncated or corrupt; make the examples again")
             yield data
             n += 1
 
@@ -92,7 +94,7 @@ def _fields(data: bytes):
     while pos < len(data):
         key, pos = _read_varint(data, pos)
         if key & 7 != 2:
-            raise ValueError(f"unexpected protobuf wire type {key & 7}")
+            raise InputError(f"not a tf.train.Example written by dvcall (protobuf wire type {key & 7})")
         length, pos = _read_varint(data, pos)
         yield key >> 3, data[pos:pos + length]
         pos += length

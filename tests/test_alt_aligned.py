@@ -209,5 +209,5 @@ def test_canvas_without_reads_is_refused():
     reads = pileup_reads(REF, [INS_GG, MATCH, INS_GG, MATCH])
     events = extract_events(reads, REF, 0)
     [cand] = find_candidates(events, "chr1", REF, 0, 0, len(REF))
-    with pytest.raises(ValueError, match="reads="):
+    with pytest.raises(DvcallError, match="reads="):
         build_images(Canvas(events, REF, 0, 0, len(REF)), cand, DIFF)

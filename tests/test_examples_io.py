@@ -68,3 +68,48 @@ def test_calls_round_trip(tmp_path):
     rec = CallRecord(VariantInfo("chr1", 5, "A", ("G",), 7, (3, 4)), (0,), (0.1, 0.7, 0.2))
     assert write_calls(path, iter([rec])) == 1
     assert list(read_calls([path])) == [rec]
+
+
+def test_calls_files_carry_a_version_and_old_or_foreign_ones_are_handled(tmp_path):
+    import gzip
+    import json
+
+    from deepvariant_py.errors import InputError
+
+    path = str(tmp_path / "calls.jsonl.gz")
+    rec = CallRecord(VariantInfo("chr1", 5, "A", ("G",), 7, (3, 4)), (0,), (0.1, 0.7, 0.2))
+    write_calls(path, iter([rec]))
+    with gzip.open(path, "rt") as fh:
+        assert json.loads(fh.readline()) == {"format": "dvcall-calls", "version": 1}
+        body = fh.read()
+    legacy = str(tmp_path / "legacy.jsonl.gz")  # written before the header existed: still read
+    with gzip.open(legacy, "wt") as fh:
+        fh.write(body)
+    assert list(read_calls([legacy])) == [rec]
+    for name, header, message in (("newer", {"format": "dvcall-calls", "version": 99}, "newer dvcall"),
+                                  ("foreign", {"format": "something-else", "version": 1}, "not a dvcall calls file")):
+        other = str(tmp_path / f"{name}.jsonl.gz")
+        with gzip.open(other, "wt") as fh:
+            fh.write(json.dumps(header) + "\n" + body)
+        with pytest.raises(InputError, match=message):
+            list(read_calls([other]))
+
+
+def test_postprocess_refuses_a_site_missing_an_image_or_given_twice(tmp_path):
+    import os
+
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.postprocess import postprocess
+
+    ref = os.path.join(os.path.dirname(__file__), "..", "testdata", "ucsc.hg19.chr20.unittest.fasta.gz")
+    site = VariantInfo("chr20", 10002456, "G", ("GT", "GTT"), 30, (10, 10, 10))
+    images = {(0,): (0.1, 0.8, 0.1), (1,): (0.1, 0.8, 0.1), (0, 1): (0.05, 0.05, 0.9)}
+    calls = str(tmp_path / "calls.jsonl.gz")
+    write_calls(calls, (CallRecord(site, s, p) for s, p in images.items() if s != (0, 1)))  # the pair image lost
+    with pytest.raises(InputError, match=r"chr20:10002457 G>GT,GTT lack the images \[\[0, 1\]\]"):
+        postprocess(calls, ref, str(tmp_path / "out.vcf.gz"), "S")
+    write_calls(calls, (CallRecord(site, s, p) for s, p in images.items()))
+    with pytest.raises(InputError, match=r"image \[0\] of chr20:10002457 G>GT,GTT twice"):
+        postprocess(f"{calls},{calls}", ref, str(tmp_path / "out.vcf.gz"), "S")
+    postprocess(calls, ref, str(tmp_path / "out.vcf.gz"), "S")  # complete: fine
+    assert not os.path.exists(tmp_path / "out.vcf.gz.partial.vcf.gz")

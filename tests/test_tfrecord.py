@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from deepvariant_py import tfrecord
+from deepvariant_py.errors import InputError
 from deepvariant_py.tf_runtime import tensorflow
 
 TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")
@@ -71,5 +72,5 @@ def test_records_read_back_without_tensorflow_and_damage_is_caught(tmp_path):
     data[20] ^= 1  # a byte inside the first record's data
     with gzip.open(path, "wb") as fh:
         fh.write(bytes(data))
-    with pytest.raises(ValueError, match="record 0 is damaged"):
+    with pytest.raises(InputError, match="record 0 is damaged"):
         list(tfrecord.read_records(path))
