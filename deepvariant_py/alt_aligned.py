@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 import parasail
 
+from .cigar import READ_ADVANCING, REF_ADVANCING, SOFT_CLIP
 from .candidates import Candidate
 from .errors import DvcallError, InputError
 from .pileup import ALT_ALIGNED_MODES, DIFF_CHANNEL_ENUMS, UNDRAWN, Canvas, PileupOptions, channel_enums, paint_reads, with_support
@@ -37,8 +38,6 @@ from .realigner.options import RealignerOptions
 MIN_TRIMMED_LENGTH = 15
 """Reads shorter than this after trimming to the window are not realigned (DeepVariant's value)."""
 
-_REF_ADVANCING = (0, 2, 3, 7, 8)  # M D N = X
-_READ_ADVANCING = (0, 1, 4, 7, 8)  # M I S = X
 _ACGTN = str.maketrans({c: "N" for c in map(chr, range(128)) if c not in "ACGTN"})
 
 
@@ -54,8 +53,8 @@ def trim_to_window(read, window_start: int, window_end: int) -> tuple[int, int, 
     to_cover = window_end - max(window_start, start)
     first = length = lead_clip = 0
     for op, n in read.cigartuples:
-        ref_step = n if op in _REF_ADVANCING else 0
-        advances_read = op in _READ_ADVANCING
+        ref_step = n if op in REF_ADVANCING else 0
+        advances_read = op in READ_ADVANCING
         if trim > 0:
             if ref_step <= trim:
                 trim -= ref_step
@@ -65,7 +64,7 @@ def trim_to_window(read, window_start: int, window_end: int) -> tuple[int, int, 
             first += trim if advances_read else 0
             n = ref_step
             trim = 0
-        elif op == 4 and length == 0 and start >= window_start:
+        elif op == SOFT_CLIP and length == 0 and start >= window_start:
             lead_clip = n
         if ref_step <= to_cover:
             to_cover -= ref_step

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .read_events import BASES, DELETION, SOFT_CLIP, ReadEvents, anchor_overridden, encode_bases, valid_event_mask
+from .read_events import BASES, CLIPPED, DELETION, ReadEvents, anchor_overridden, encode_bases, valid_event_mask
 
 UNCALLED = -2
 NO_ALT = -1
@@ -95,7 +95,7 @@ def find_candidates(events: ReadEvents, contig: str, ref_seq: str, ref_offset: i
         if ref_codes[p - start] >= 4:
             continue
         for (kind, bases), c in alleles.items():
-            if kind == SOFT_CLIP or c < thresholds.min_count_indels or c < thresholds.min_fraction_indels * depth[p - start]:
+            if kind == CLIPPED or c < thresholds.min_count_indels or c < thresholds.min_fraction_indels * depth[p - start]:
                 continue
             sites[p].append((kind, bases, c))
     out = []
@@ -141,5 +141,5 @@ def _support(events: ReadEvents, pos: int, ref: str, alt_index: dict[tuple[int, 
         if not set(events.e_bases[j]) <= _ACGT:
             continue  # skipped by counting (valid_event_mask): the read keeps its aligned-base allele
         key = (int(events.e_kind[j]), events.e_bases[j])
-        support[events.e_read[j]] = alt_index.get(key, NO_ALT if key[0] == SOFT_CLIP else UNCALLED)
+        support[events.e_read[j]] = alt_index.get(key, NO_ALT if key[0] == CLIPPED else UNCALLED)
     return support

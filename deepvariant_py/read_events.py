@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pysam
 
+from .cigar import ALIGNED, DEL, HARD_CLIP, INS, REF_SKIP, SOFT_CLIP
+
 # Base codes shared by counting and drawing.
 A, C, G, T, N, STAR = 0, 1, 2, 3, 4, 5
 BASES = "ACGT"
@@ -21,9 +23,8 @@ for _i, _b in enumerate("ACGT"):
 MISSING_BASE_QUALITY = 30
 """Quality assumed for reads stored without qualities ('*'): usable, but not trusted as Q40."""
 
-INSERTION, DELETION, SOFT_CLIP = 1, 2, 3
+INSERTION, DELETION, CLIPPED = 1, 2, 3  # event kinds (a soft clip is an event anchored like an insertion)
 
-_M_OPS = (0, 7, 8)  # M, =, X
 
 
 def encode_bases(seq: str) -> np.ndarray:
@@ -100,27 +101,27 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
         hp[i] = _hp(read)
         q = 0
         cigar = read.cigartuples
-        first_real = next((k for k, (op, _) in enumerate(cigar) if op != 5), 0)
+        first_real = next((k for k, (op, _) in enumerate(cigar) if op != HARD_CLIP), 0)
         for k, (op, length) in enumerate(cigar):
-            if op in _M_OPS:
+            if op in ALIGNED:
                 b_read.append(i)
                 b_ref.append(pos)
                 b_query.append(q_offset + q)
                 b_len.append(length)
                 pos += length
                 q += length
-            elif op == 1 or op == 4:  # insertion, soft clip: anchored on the base before
+            elif op in (INS, SOFT_CLIP):  # anchored on the base before
                 prev = seq[q - 1] if (q > 0 and k != first_real) else ref_seq[pos - 1 - ref_offset] if pos - 1 >= ref_offset else "N"
                 inserted = seq[q:q + length]
                 iq = qarr[q:q + length]
                 e_read.append(i)
                 e_pos.append(pos - 1)
-                e_kind.append(INSERTION if op == 1 else SOFT_CLIP)
+                e_kind.append(INSERTION if op == INS else CLIPPED)
                 e_bases.append((prev + inserted).upper())
                 e_low.append(bool(iq.sum() < min_base_quality * length))
                 e_dq.append(int(iq[0]) if length else 0)
                 q += length
-            elif op == 2:
+            elif op == DEL:
                 prev = seq[q - 1] if q > 0 else ref_seq[pos - 1 - ref_offset] if pos - 1 >= ref_offset else "N"
                 e_read.append(i)
                 e_pos.append(pos - 1)
@@ -129,7 +130,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
                 e_low.append(False)
                 e_dq.append(int(qarr[q - 1]) if q > 0 else int(qarr[0]) if len(qarr) else 0)
                 pos += length
-            elif op == 3:  # N: reference skip
+            elif op == REF_SKIP:
                 pos += length
             # H, P: nothing
         ends[i] = pos

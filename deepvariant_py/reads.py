@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pysam
 
+from .cigar import ALIGNED
 from .errors import InputError
 from .filetypes import describe, sniff
 from .htslib import quiet_htslib
@@ -209,7 +210,6 @@ class ReadCounts:
         self.dropped[reason] = self.dropped.get(reason, 0) + n
 
 
-_ALIGNED_OPS = (pysam.CMATCH, pysam.CEQUAL, pysam.CDIFF)
 
 
 def _drop_reason(read: pysam.AlignedSegment, flt: ReadFilter) -> str | None:
@@ -228,7 +228,7 @@ def _drop_reason(read: pysam.AlignedSegment, flt: ReadFilter) -> str | None:
     if read.query_sequence is None:
         return "no_sequence"
     cigar = read.cigartuples
-    if not cigar or not any(op in _ALIGNED_OPS for op, _ in cigar):  # e.g. 20I or 10S10I: nowhere to put its bases
+    if not cigar or not any(op in ALIGNED for op, _ in cigar):  # e.g. 20I or 10S10I: nowhere to put its bases
         return "no_aligned_bases"
     # "Improperly placed": paired, not proper, mate on another contig.
     if (read.is_paired and not read.is_proper_pair and not read.mate_is_unmapped and read.next_reference_id >= 0

@@ -36,10 +36,11 @@ import numpy as np
 import parasail
 import pysam
 
+from ..cigar import DEL, HARD_CLIP, INS, MATCH, PAD, REF_SKIP, SOFT_CLIP
 from .debruijn import Haplotype
 from .options import RealignerOptions
 
-M, I, D, N_SKIP, S, H = 0, 1, 2, 3, 4, 5
+M, I, D, N_SKIP, S, H = MATCH, INS, DEL, REF_SKIP, SOFT_CLIP, HARD_CLIP  # short names for the ops it writes
 _CIGAR_RE = re.compile(rb"(\d+)([=XMID])")
 _PARASAIL_OP = {ord("="): M, ord("X"): M, ord("M"): M, ord("I"): I, ord("D"): D}
 
@@ -360,7 +361,7 @@ class WindowAligner:
         """`best_hits` of a read, or [] for a read the realigner leaves alone (spliced, padded, no sequence)."""
         cigar = read.cigartuples
         seq = read.query_sequence
-        if not cigar or seq is None or any(op in (N_SKIP, 6) for op, _ in cigar):
+        if not cigar or seq is None or any(op in (N_SKIP, PAD) for op, _ in cigar):
             return []
         lead_clip, trail_clip = _clip_len(cigar, 0), _clip_len(cigar, -1)
         return self.best_hits(seq, bool(lead_clip or trail_clip), read.reference_start - lead_clip - self.span_start)

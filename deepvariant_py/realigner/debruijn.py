@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pysam
 
+from ..cigar import ALIGNED, DEL, INS, REF_SKIP, SOFT_CLIP
 from ..read_events import MISSING_BASE_QUALITY
 from .options import RealignerOptions
 
@@ -77,7 +78,7 @@ def _query_range(read: pysam.AlignedSegment, ref_start: int, ref_end: int) -> tu
     q_lo = None
     q_hi = 0
     for op, n in read.cigartuples:
-        if op in (0, 7, 8):
+        if op in ALIGNED:
             a = max(pos, ref_start)
             b = min(pos + n, ref_end)
             if a < b:
@@ -86,13 +87,13 @@ def _query_range(read: pysam.AlignedSegment, ref_start: int, ref_end: int) -> tu
                 q_hi = q + (b - pos)
             pos += n
             q += n
-        elif op in (1, 4):
+        elif op in (INS, SOFT_CLIP):
             if ref_start <= pos <= ref_end:
                 if q_lo is None:
                     q_lo = q
                 q_hi = q + n
             q += n
-        elif op in (2, 3):
+        elif op in (DEL, REF_SKIP):
             pos += n
     return (q_lo, q_hi) if q_lo is not None else (0, 0)
 
