@@ -27,7 +27,7 @@ from .reads import (alignment_index_paths, close_alignments, log_read_counts, ma
 from .report import write_report
 from .reference import Reference
 from .regions import Region, count_partitions, parse_regions
-from .resume import LOCK_FILE, DirectoryLock, clear, completed, file_identity, file_sha256, fingerprint, mark_done
+from .resume import LOCK_FILE, DirectoryLock, clear, completed, file_identity, file_sha256, fingerprint, mark_done, reuse_or_run
 from .vcf import check_sample_name
 from .workers import run_jobs, usable_cpus
 
@@ -233,15 +233,13 @@ def _phased_passes(opts: RunOptions, plan: _Plan, work: str) -> dict:
     tagged_bam = os.path.join(work, "haplotagged.bam")
     inputs = fingerprint(step="phase_reads", version=__version__, ref=file_identity(opts.ref), reads=file_identity(opts.reads),
                          calls=file_sha256(first_vcf), regions=list(opts.regions)) if resumable else ""
-    done = completed(tagged_bam, inputs) if resumable else None
-    if done is None:
-        if resumable:
-            clear(tagged_bam)
+
+    def run_haplotag() -> dict:
         tagged, total = haplotag(opts.ref, opts.reads, first_vcf, tagged_bam, plan.regions)
-        done = {"tagged": tagged, "reads": total}
-        if resumable:
-            mark_done(tagged_bam, inputs, [tagged_bam, tagged_bam + ".bai"], done)
-    else:
+        return {"tagged": tagged, "reads": total}
+
+    done, reused = reuse_or_run(tagged_bam, inputs, run_haplotag, [tagged_bam, tagged_bam + ".bai"])
+    if reused:
         log.info("phase-reads: reads tagged in an earlier run, reused")
     log.info("phase-reads: whatshap tagged %d of %d reads from the first pass's calls", done["tagged"], done["reads"])
     phasing_seconds = round(time.time() - t0, 2)
@@ -293,17 +291,16 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
     calls_path = os.path.join(work, "calls.jsonl.gz")
     calls_inputs = fingerprint(step="call_variants", version=__version__, shards=[file_sha256(p) for p in shard_paths],
                                model=_model_identity(opts.model_dir)) if resumable else ""
-    done = completed(calls_path, calls_inputs) if resumable else None
-    if done is not None:
-        cv = CallStats(**done)
+
+    def run_calls() -> dict:
+        plan.model = plan.model or load_model(opts.model_dir)
+        return asdict(call_variants(",".join(shard_paths), opts.model_dir, calls_path, model=plan.model))
+
+    done, reused = reuse_or_run(calls_path, calls_inputs, run_calls, [calls_path])
+    cv = CallStats(**done)
+    if reused:
         log.info("call_variants: finished in an earlier run, reused")
     else:
-        if resumable:
-            clear(calls_path)
-        plan.model = plan.model or load_model(opts.model_dir)
-        cv = call_variants(",".join(shard_paths), opts.model_dir, calls_path, model=plan.model)
-        if resumable:
-            mark_done(calls_path, calls_inputs, [calls_path], asdict(cv))
         log.info("call_variants: %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
     summary["call_variants_seconds"] = round(cv.seconds, 2)
     pp = postprocess(calls_path, opts.ref, opts.output_vcf, plan.sample, opts.command, merger=plan.merger,

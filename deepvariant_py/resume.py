@@ -114,3 +114,18 @@ class DirectoryLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def reuse_or_run(output: str, inputs_fingerprint: str, run, files: list[str]) -> tuple[dict, bool]:
+    """The resume sequence of one step that writes `output` (and `files`): its saved info when an earlier run
+    finished it from the same inputs, else clear the stale marker, `run()` (returns the step's info dict) and
+    mark it done. With an empty fingerprint (not resumable) it just runs. Returns (info, reused)."""
+    if inputs_fingerprint:
+        done = completed(output, inputs_fingerprint)
+        if done is not None:
+            return done, True
+        clear(output)
+    info = run()
+    if inputs_fingerprint:
+        mark_done(output, inputs_fingerprint, files, info)
+    return info, False
