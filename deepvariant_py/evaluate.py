@@ -81,16 +81,16 @@ from __future__ import annotations
 import contextlib
 
 import bisect
-import gzip
 import os
 from dataclasses import dataclass
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pysam
 
 from deepvariant_py.errors import InputError
 from deepvariant_py.filetypes import open_variant_file
 from deepvariant_py.reference import contig_lengths
+from deepvariant_py.regions import Region, RegionSet, read_bed
 
 # How far beyond a region records are read before normalisation: a record that
 # starts after a region's end can left-shift into it (a deletion at the end of a
@@ -104,7 +104,7 @@ _ACGT = frozenset("ACGT")
 
 # (contig, POS 1-based, REF, ALT) of one normalised allele.
 AlleleKey = Tuple[str, int, str, str]
-Region = Tuple[str, int, int]
+Interval = Tuple[str, int, int]  # (contig, 0-based start, end) as callers pass regions
 
 
 @dataclass
@@ -330,8 +330,8 @@ def _open_reference(path: str) -> pysam.FastaFile:
         ) from exc
 
 
-def _check_regions(regions: Sequence[Region], lengths: Dict[str, int], ref_path: str):
-    ivs: Dict[str, List[Tuple[int, int]]] = {}
+def _check_regions(regions: Sequence[Interval], lengths: Dict[str, int], ref_path: str) -> RegionSet:
+    checked = []
     for region in regions:
         try:
             contig, start, end = region
@@ -350,52 +350,13 @@ def _check_regions(regions: Sequence[Region], lengths: Dict[str, int], ref_path:
                 f"region {contig}:{start}-{end} is empty or negative "
                 f"(0-based half-open start < end expected)"
             )
-        ivs.setdefault(contig, []).append((start, min(end, lengths[contig])))
-    return {c: _merge(v) for c, v in ivs.items()}
+        checked.append(Region(contig, start, min(end, lengths[contig])))
+    return RegionSet(checked)
 
 
-def _read_bed(path: str, lengths: Dict[str, int], ref_path: str):
+def _read_bed(path: str, lengths: Dict[str, int], ref_path: str) -> RegionSet:
     _require_file(path, "BED file")
-    ivs: Dict[str, List[Tuple[int, int]]] = {}
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gz else open
-    try:
-        with opener(path, "rt") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip() or line.startswith(("#", "track", "browser")):
-                    continue
-                fields = line.rstrip("\r\n").split("\t")
-                if len(fields) < 3:
-                    fields = line.split()
-                try:
-                    contig, start, end = fields[0], int(fields[1]), int(fields[2])
-                except (IndexError, ValueError) as exc:
-                    raise InputError(
-                        f"BED {path} line {n} is not 'contig<TAB>start<TAB>end': {line.strip()[:80]!r}"
-                    ) from exc
-                if start < 0 or end < start:
-                    raise InputError(f"BED {path} line {n} has start > end or a negative start")
-                if contig not in lengths:
-                    raise InputError(
-                        f"BED {path} line {n}: contig {contig!r} is not in reference "
-                        f"{ref_path} (it has {_some_names(lengths)})"
-                    )
-                if end > start:
-                    ivs.setdefault(contig, []).append((start, end))
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise InputError(f"cannot read BED {path}: {exc}") from exc
-    return {c: _merge(v) for c, v in ivs.items()}
-
-
-def _merge(ivs: Iterable[Tuple[int, int]]) -> List[Tuple[int, int]]:
-    out: List[List[int]] = []
-    for s, e in sorted(ivs):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
+    return RegionSet(read_bed(path, lengths))
 
 
 def _some_names(lengths: Dict[str, int]) -> str:
@@ -407,30 +368,20 @@ def _some_names(lengths: Dict[str, int]) -> str:
 class _Selector:
     """Which 0-based positions count (regions AND BED), and which windows to read."""
 
-    def __init__(self, regions, bed):
+    def __init__(self, regions: Optional[RegionSet], bed: Optional[RegionSet]):
         self.sets = [s for s in (regions, bed) if s is not None]
-        self._starts = [{c: [s for s, _ in v] for c, v in ivs.items()} for ivs in self.sets]
 
     def contains(self, contig: str, pos0: int) -> bool:
-        for ivs, starts in zip(self.sets, self._starts):
-            cs = starts.get(contig)
-            if not cs:
-                return False
-            i = bisect.bisect_right(cs, pos0) - 1
-            if i < 0 or pos0 >= ivs[contig][i][1]:
-                return False
-        return True
+        return all(s.contains(contig, pos0) for s in self.sets)
 
     def windows(self, lengths: Dict[str, int]) -> Optional[Dict[str, List[Tuple[int, int]]]]:
         """Padded intervals to read per contig, or None for the whole file."""
         if not self.sets:
             return None
         # Regions restrict more than a (possibly genome-wide) BED; read the smaller set.
-        base = min(self.sets, key=lambda ivs: sum(e - s for v in ivs.values() for s, e in v))
-        return {
-            c: _merge((max(0, s - _FETCH_PAD), min(lengths[c], e + _FETCH_PAD)) for s, e in v)
-            for c, v in base.items()
-        }
+        base = min(self.sets, key=lambda ivs: ivs.size)
+        return RegionSet(Region(c, max(0, s - _FETCH_PAD), min(lengths[c], e + _FETCH_PAD))
+                         for c, v in base.by_contig().items() for s, e in v).by_contig()
 
 
 def _open_vcf(path: str, what: str) -> pysam.VariantFile:

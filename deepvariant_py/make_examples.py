@@ -192,19 +192,16 @@ class _Labeler:
 
     def __init__(self, training: TrainingInputs, reference: Reference):
         from . import labeler
-        from .regions import read_bed
+        from .regions import RegionSet, read_bed
 
         self._lib = labeler
         self.truth_vcf = training.truth_vcf
         self._truth = labeler.open_truth(training.truth_vcf)  # one handle for every partition
         self.reference = reference
-        lengths = reference.lengths
-        self.confident: dict[str, list[Region]] = {}
-        for r in read_bed(training.confident_bed, lengths):
-            self.confident.setdefault(r.contig, []).append(r)
+        self.confident = RegionSet(read_bed(training.confident_bed, reference.lengths))
 
     def _is_confident(self, c: Candidate) -> bool:
-        return any(r.start < c.end and c.start < r.end for r in self.confident.get(c.contig, ()))
+        return self.confident.overlaps(c.contig, c.start, c.end)
 
     def genotypes(self, region: Region, candidates: list[Candidate]) -> list[tuple[int, int] | None]:
         lib = self._lib

@@ -5,6 +5,7 @@ inclusive as samtools writes them.
 """
 from __future__ import annotations
 
+import bisect
 import gzip
 import os
 import re
@@ -121,6 +122,48 @@ def parse_regions(specs: Iterable[str], contig_lengths: dict[str, int]) -> list[
             else:
                 regions.append(parse_region_string(piece, contig_lengths))
     return merge_regions(regions, list(contig_lengths))
+
+
+class RegionSet:
+    """Intervals per contig, merged (overlapping or touching) and sorted once, with membership by bisection:
+    the one region model of calling (make_examples' confident regions), labelling and evaluation."""
+
+    def __init__(self, regions: Iterable[Region]):
+        by_contig: dict[str, list[tuple[int, int]]] = {}
+        for r in regions:
+            if r.end > r.start:
+                by_contig.setdefault(r.contig, []).append((r.start, r.end))
+        self._ivs: dict[str, list[tuple[int, int]]] = {}
+        for contig, ivs in by_contig.items():
+            merged: list[list[int]] = []
+            for start, end in sorted(ivs):
+                if merged and start <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], end)
+                else:
+                    merged.append([start, end])
+            self._ivs[contig] = [(a, b) for a, b in merged]
+        self._starts = {c: [a for a, _ in v] for c, v in self._ivs.items()}
+
+    def contains(self, contig: str, pos: int) -> bool:
+        """Whether 0-based position `pos` of `contig` lies in an interval."""
+        return self.overlaps(contig, pos, pos + 1)
+
+    def overlaps(self, contig: str, start: int, end: int) -> bool:
+        """Whether [start, end) shares a base with an interval."""
+        starts = self._starts.get(contig)
+        if not starts:
+            return False
+        i = bisect.bisect_left(starts, end) - 1  # the last interval starting before `end`
+        return i >= 0 and self._ivs[contig][i][1] > start
+
+    def by_contig(self) -> dict[str, list[tuple[int, int]]]:
+        """{contig: [(start, end), ...]}, merged and sorted."""
+        return {c: list(v) for c, v in self._ivs.items()}
+
+    @property
+    def size(self) -> int:
+        """Bases covered."""
+        return sum(e - s for v in self._ivs.values() for s, e in v)
 
 
 def merge_regions(regions: list[Region], contig_order: list[str]) -> list[Region]:

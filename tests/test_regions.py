@@ -144,3 +144,17 @@ def test_shard_modulo():
     assert sorted(p for s in shards for p in s) == sorted(parts)
     assert shard(parts, 0, 1) == parts
     assert shard(parts, 20, 40) == []
+
+
+def test_region_set_merges_once_and_answers_by_bisection():
+    from deepvariant_py.regions import Region, RegionSet
+
+    rs = RegionSet([Region("c", 10, 20), Region("c", 15, 30), Region("c", 30, 35), Region("c", 50, 60),
+                    Region("d", 0, 5), Region("c", 70, 70)])
+    assert rs.by_contig() == {"c": [(10, 35), (50, 60)], "d": [(0, 5)]}  # overlapping and touching merged, empty dropped
+    assert rs.size == 25 + 10 + 5
+    assert [p for p in (9, 10, 34, 35, 49, 50, 59, 60) if rs.contains("c", p)] == [10, 34, 50, 59]
+    assert not rs.contains("x", 1)
+    assert rs.overlaps("c", 0, 11) and rs.overlaps("c", 34, 50) and rs.overlaps("c", 59, 100)
+    assert not rs.overlaps("c", 0, 10) and not rs.overlaps("c", 35, 50) and not rs.overlaps("c", 60, 100)
+    assert not RegionSet([]).overlaps("c", 0, 100)
