@@ -60,40 +60,32 @@ def command_line() -> str:
     return " ".join(["dvcall"] + sys.argv[1:])
 
 
-EXTRA_CHANNELS = ("haplotype", "none")
 FRACTION = click.FloatRange(0.0, 1.0)
-MIN_PARTITION_SIZE = 100  # smaller partitions only multiply per-partition overhead
-MIN_PILEUP_WIDTH = 21  # the model's own width is checked against it before any work
+
+
+def _click_type(kind: tuple):
+    if kind[0] == "choice":
+        return click.Choice(kind[1])
+    if kind[0] == "int":
+        return click.IntRange(min=kind[1], max=kind[2])
+    if kind[0] == "fraction":
+        return FRACTION
+    return None  # a --x/--no-x switch
 
 
 def _setting_options() -> list:
-    """--model-type and the flags that override it and the model (each None when not given)."""
-    from deepvariant_py.pileup import ALT_ALIGNED_MODES
-    from deepvariant_py.presets import MODEL_TYPES
+    """--model-type and the flags that override it and the model (each None when not given), made from the one
+    settings table (deepvariant_py/settings.py)."""
+    from deepvariant_py.settings import MODEL_TYPES, SETTINGS
 
-    return [
-        click.option("--model-type", type=click.Choice(MODEL_TYPES), default="illumina", show_default=True,
-                     help="Sequencer preset: picks the shipped model (illumina-wgs, pacbio-hifi, ont) and the defaults of "
-                          "every flag below that is not given (docs/design.md §10; `dvcall presets` prints them)."),
-        click.option("--realign/--no-realign", default=None,
-                     help="Locally realign short reads in windows where they disagree with the reference. Default: as the model was trained."),
-        click.option("--alt-aligned-pileup", type=click.Choice(ALT_ALIGNED_MODES), default=None,
-                     help="Also draw indel candidates' reads realigned to each alt haplotype: as two extra 'differs from ref' channels "
-                          "(diff_channels) or as extra rows (rows). Default: as the model was trained."),
-        click.option("--sort-by-haplotypes/--no-sort-by-haplotypes", default=None,
-                     help="Group pileup rows by the reads' HP tag (HP=1, HP=2, then untagged), by start within a group. "
-                          "Default: off: dvcall's network pools over reads, so row order changes no call (the HP tag reaches it through "
-                          "--channels haplotype)."),
-        click.option("--channels", type=click.Choice(EXTRA_CHANNELS), default=None,
-                     help="Extra pileup channel after the six: 'haplotype' (the read's HP tag: 0 none, 127 HP=1, 254 HP=2) or "
-                          "'none'. Default: the model's channels."),
-        click.option("--pileup-width", type=click.IntRange(min=MIN_PILEUP_WIDTH), default=None, help="Pileup columns around the candidate. Default: the model's (221 illumina, 199 long reads)."),
-        click.option("--partition-size", type=click.IntRange(min=MIN_PARTITION_SIZE), default=None, help="Bases per partition (unit of work and of the read cap). Default: from --model-type (1000 illumina, 25000 long reads)."),
-        click.option("--max-reads-per-partition", type=click.IntRange(min=0), default=None, help="Reservoir-sample at most this many reads per partition (0 = no cap). Default: from --model-type (1500 illumina, 600 long reads)."),
-        click.option("--min-mapping-quality", type=click.IntRange(0, 255), default=None, help="Reads below this MAPQ are ignored. Default: from --model-type (5; 1 for pacbio)."),
-        click.option("--vsc-min-fraction-snps", type=FRACTION, default=None, help="Minimum allele fraction for a SNP candidate. Default: from --model-type (0.12; 0.08 for ont)."),
-        click.option("--vsc-min-fraction-indels", type=FRACTION, default=None, help="Minimum allele fraction for an indel candidate. Default: from --model-type (0.06 illumina, 0.12 long reads)."),
-    ]
+    options = [click.option("--model-type", type=click.Choice(MODEL_TYPES), default="illumina", show_default=True,
+                            help="Sequencer preset: picks the shipped model (illumina-wgs, pacbio-hifi, ont) and the defaults of "
+                                 "every flag below that is not given (docs/design.md §10; `dvcall presets` prints them).")]
+    for s in SETTINGS:
+        kind = _click_type(s.kind)
+        extra = {} if kind is None else {"type": kind}
+        options.append(click.option(s.flag, s.key, default=None, help=f"{s.help} {s.default_text()}", **extra))
+    return options
 
 
 def setting_options(func):
@@ -113,10 +105,11 @@ def haplotype_resolution_option(func):
 
 def setting_flags(kwargs: dict) -> tuple[str, dict]:
     """Pop the preset flags out of a command's kwargs: (model type, {settings key: value or None})."""
-    from deepvariant_py.presets import SETTING_KEYS
+    from deepvariant_py.settings import SETTINGS
 
     model_type = kwargs.pop("model_type")
-    channels = kwargs.pop("channels")  # the one setting whose flag is not named after its key
-    flags = {key: kwargs.pop(key) for key in SETTING_KEYS if key != "hp_channel"}
-    flags["hp_channel"] = None if channels is None else channels == "haplotype"
+    flags = {}
+    for s in SETTINGS:
+        value = kwargs.pop(s.key)
+        flags[s.key] = s.flag_values[value] if (s.flag_values and value is not None) else value
     return model_type, flags

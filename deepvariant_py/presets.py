@@ -18,10 +18,8 @@ from dataclasses import dataclass, replace
 from .errors import InputError, ModelError
 from .make_examples import MakeExamplesOptions
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM
+from .settings import MODEL_TYPES, SETTING_KEYS, preset_values
 
-MODEL_TYPES = ("illumina", "pacbio", "ont")
-SETTING_KEYS = ("realign", "alt_aligned_pileup", "sort_by_haplotypes", "hp_channel", "pileup_width", "partition_size",
-                "max_reads_per_partition", "min_mapping_quality", "vsc_min_fraction_snps", "vsc_min_fraction_indels")
 
 
 @dataclass(frozen=True)
@@ -30,21 +28,11 @@ class Preset:
     settings: dict
 
 
-_LONG_READS = dict(realign=False, alt_aligned_pileup="diff_channels", sort_by_haplotypes=False, hp_channel=True,
-                   pileup_width=199, partition_size=25000, max_reads_per_partition=600)
-PRESETS = {
-    "illumina": Preset("illumina-wgs", dict(
-        realign=True, alt_aligned_pileup="diff_channels", sort_by_haplotypes=False, hp_channel=False, pileup_width=221,
-        partition_size=1000, max_reads_per_partition=1500, min_mapping_quality=5,
-        vsc_min_fraction_snps=0.12, vsc_min_fraction_indels=0.06)),
-    # DeepVariant's PACBIO and ONT_R104 presets: no short-read realigner (reads > 500 bp are skipped anyway),
-    # an HP channel (DeepVariant also sorts rows by HP; see above), wider partitions with fewer reads, stricter
-    # indel fraction.
-    "pacbio": Preset("pacbio-hifi", dict(_LONG_READS, min_mapping_quality=1,
-                                         vsc_min_fraction_snps=0.12, vsc_min_fraction_indels=0.12)),
-    "ont": Preset("ont", dict(_LONG_READS, min_mapping_quality=5,
-                              vsc_min_fraction_snps=0.08, vsc_min_fraction_indels=0.12)),
-}
+# The shipped model of each --model-type; the make_examples defaults come from the settings table. DeepVariant's
+# PACBIO and ONT_R104 presets are the model: no short-read realigner (reads > 500 bp are skipped anyway), an HP
+# channel (DeepVariant also sorts rows by HP; see above), wider partitions with fewer reads, stricter indel fraction.
+SHIPPED_MODELS = {"illumina": "illumina-wgs", "pacbio": "pacbio-hifi", "ont": "ont"}
+PRESETS = {mt: Preset(SHIPPED_MODELS[mt], preset_values(mt)) for mt in MODEL_TYPES}
 
 
 def preset(model_type: str) -> Preset:

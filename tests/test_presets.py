@@ -140,3 +140,29 @@ def test_run_warns_when_a_haplotype_model_gets_untagged_reads(tmp_path, caplog):
                                            "--model-type", "pacbio", "--regions", "chr20:10,002,000-10,003,000", "--num-shards", "1"])
     assert result.exit_code == 0, result.output
     assert not any("carry an HP tag" in r.getMessage() for r in caplog.records)
+
+
+def test_each_setting_is_declared_once_and_reaches_flags_presets_and_options():
+    from deepvariant_py.cli.main import main
+    from deepvariant_py.presets import PRESETS, make_examples_options, resolve_settings
+    from deepvariant_py.settings import MODEL_TYPES, SETTING_KEYS, SETTINGS
+
+    assert len(set(SETTING_KEYS)) == len(SETTING_KEYS)
+    for command in ("run", "make-examples"):
+        assert set(SETTING_KEYS) <= {p.name for p in main.commands[command].params}, command
+    assert all(set(PRESETS[mt].settings) == set(SETTING_KEYS) for mt in MODEL_TYPES)
+    settings = resolve_settings("illumina", None)
+    plain = make_examples_options(settings)
+    for s in SETTINGS:  # every setting moves the options make_examples runs with
+        value = settings[s.key]
+        if s.kind[0] == "choice":
+            other = next(c for c in s.kind[1] if (s.flag_values or {}).get(c, c) != value)
+            other = (s.flag_values or {}).get(other, other)
+        elif s.kind[0] == "bool":
+            other = not value
+        elif s.kind[0] == "fraction":
+            other = value / 2
+        else:
+            other = value + 1
+        assert make_examples_options({**settings, s.key: other}) != plain, s.key
+        assert s.default_text().startswith("Default: ")

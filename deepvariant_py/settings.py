@@ -1,0 +1,77 @@
+"""The make_examples settings that a --model-type preset, a model and a user's flag decide: each is declared
+once here, with its flag, its help and its value per sequencer. presets.PRESETS, the command-line flags
+(cli/common.py makes the click options from this table) and `dvcall presets` are all made from it; adding a
+setting means one entry here and one line where presets.make_examples_options applies it.
+
+How the three sources combine is presets.resolve_settings (the user's flag, else the model for what shapes its
+input, else the preset); docs/design.md §10 explains the presets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MODEL_TYPES = ("illumina", "pacbio", "ont")
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # the settings key (presets.resolve_settings, model_info "settings")
+    flag: str  # the command-line flag as click declares it
+    help: str  # what it does; the generated help adds the defaults
+    values: dict  # per model type
+    kind: tuple = ("bool",)  # ("bool",), ("choice", choices), ("int", min, max or None), ("fraction",)
+    from_model: bool = False  # the model decides it when the user does not (its input shape or channels)
+    flag_values: dict | None = None  # flag value -> setting value, when they differ (--channels haplotype -> True)
+
+    def default_text(self) -> str:
+        """The 'Default: ...' sentence of the flag's help, from the values per model type."""
+        shown = {mt: next((k for k, v in (self.flag_values or {}).items() if v == self.values[mt]), self.values[mt])
+                 for mt in MODEL_TYPES}
+        shown = {mt: {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v for mt, v in shown.items()}
+        same = len({str(v) for v in shown.values()}) == 1
+        per_type = f"{shown['illumina']} for every type" if same else ", ".join(f"{v} {mt}" for mt, v in shown.items())
+        if self.from_model:
+            return f"Default: as the model was trained (the shipped models: {per_type})."
+        return f"Default: from --model-type ({per_type})."
+
+
+def _long_reads(value, illumina):
+    return {"illumina": illumina, "pacbio": value, "ont": value}
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("realign", "--realign/--no-realign",
+            "Locally realign short reads in windows where they disagree with the reference (docs/design.md §3).",
+            _long_reads(False, True), from_model=True),
+    Setting("alt_aligned_pileup", "--alt-aligned-pileup",
+            "Also draw indel candidates' reads realigned to each alt haplotype: as two extra 'differs from ref' channels "
+            "(diff_channels) or as extra rows (rows) (docs/design.md §5).",
+            _long_reads("diff_channels", "diff_channels"), ("choice", ("none", "diff_channels", "rows")), from_model=True),
+    Setting("sort_by_haplotypes", "--sort-by-haplotypes/--no-sort-by-haplotypes",
+            "Group pileup rows by the reads' HP tag (HP=1, HP=2, then untagged), by start within a group. dvcall's "
+            "network pools over reads, so row order changes no call (the HP tag reaches it through --channels haplotype).",
+            _long_reads(False, False)),
+    Setting("hp_channel", "--channels",
+            "Extra pileup channel after the six: 'haplotype' (the read's HP tag: 0 none, 127 HP=1, 254 HP=2) or 'none'.",
+            _long_reads(True, False), ("choice", ("haplotype", "none")), from_model=True,
+            flag_values={"haplotype": True, "none": False}),
+    Setting("pileup_width", "--pileup-width", "Pileup columns around the candidate.",
+            _long_reads(199, 221), ("int", 21, None), from_model=True),
+    Setting("partition_size", "--partition-size", "Bases per partition (the unit of work and of the read cap).",
+            _long_reads(25000, 1000), ("int", 100, None)),
+    Setting("max_reads_per_partition", "--max-reads-per-partition",
+            "Reservoir-sample at most this many reads per partition (0 = no cap).",
+            _long_reads(600, 1500), ("int", 0, None)),
+    Setting("min_mapping_quality", "--min-mapping-quality", "Reads below this MAPQ are ignored.",
+            {"illumina": 5, "pacbio": 1, "ont": 5}, ("int", 0, 255)),
+    Setting("vsc_min_fraction_snps", "--vsc-min-fraction-snps", "Minimum allele fraction for a SNP candidate.",
+            {"illumina": 0.12, "pacbio": 0.12, "ont": 0.08}, ("fraction",)),
+    Setting("vsc_min_fraction_indels", "--vsc-min-fraction-indels", "Minimum allele fraction for an indel candidate.",
+            _long_reads(0.12, 0.06), ("fraction",)),
+)
+SETTING_KEYS = tuple(s.key for s in SETTINGS)
+
+
+def preset_values(model_type: str) -> dict:
+    """{setting key: value} of one --model-type."""
+    return {s.key: s.values[model_type] for s in SETTINGS}
