@@ -65,6 +65,17 @@ def merge_min_rule(images: dict[tuple[int, ...], tuple[float, float, float]], al
     return probs / total if total > 0 else np.full(len(pairs), 1.0 / len(pairs))
 
 
+def site_distribution(images: dict[tuple[int, ...], tuple[float, float, float]], n_alts: int,
+                      merger=None) -> tuple[list[int], np.ndarray]:
+    """(alt indices kept, genotype probabilities over [ref] + kept) of one site from its per-subset images:
+    the one image of a bi-allelic site, else the alts pruned (prune_alts) and the images merged by `merger`
+    (the trained network) or the min rule. What postprocess writes and what merger training scores."""
+    if n_alts == 1:
+        return [0], np.asarray(images[(0,)], float)
+    kept = prune_alts({s[0]: p for s, p in images.items() if len(s) == 1}, n_alts)
+    return kept, (merger(images, kept, n_alts) if merger else merge_min_rule(images, kept))
+
+
 @dataclass(frozen=True)
 class GenotypeCall:
     genotype: tuple[int, int]

@@ -28,6 +28,7 @@ from typing import Callable, Iterable, Sequence
 
 from deepvariant_py.errors import InputError
 from deepvariant_py.filetypes import open_variant_file
+from deepvariant_py.genotypes import genotype_pairs
 
 # Grouping: a variant joins the current group if it starts within this many bp of the
 # group's furthest end (DeepVariant: 30).
@@ -381,8 +382,8 @@ def _best_candidate_assignment(
 
 
 def _unphased_genotypes(n_alleles: int) -> list[Genotype]:
-    """All unphased diploid genotypes in VCF order (0/0, 0/1, 1/1, 0/2, ...)."""
-    return [(a, b) for b in range(n_alleles) for a in range(b + 1)]
+    """All unphased diploid genotypes in VCF order (0/0, 0/1, 1/1, 0/2, ...): genotypes.genotype_pairs."""
+    return genotype_pairs(n_alleles)
 
 
 def _prepare(var: VariantRecord | TruthVariant, ref: str, lo: int, what: str) -> _Prepared:

@@ -43,7 +43,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from .errors import InputError, ModelError
-from .genotypes import genotype_pairs, merge_min_rule, prune_alts
+from .genotypes import genotype_pairs, merge_min_rule, prune_alts, site_distribution
 from .outputs import atomic_output
 from .resume import file_sha256
 
@@ -338,13 +338,8 @@ def pair_training_rows(sites: Sequence[LabelledSite]) -> tuple[np.ndarray, np.nd
 
 
 def called_genotype(site: LabelledSite, merger: Callable | None) -> tuple[int, int]:
-    """The genotype postprocess would write (allele indices into the site's full alt list), as in site_genotypes."""
-    kept = site.kept
-    if site.n_alts == 1:
-        probs = np.asarray(site.images[(0,)])
-    else:
-        images = {s: tuple(p) for s, p in site.images.items()}
-        probs = merger(images, kept, site.n_alts) if merger else merge_min_rule(images, kept)
+    """The genotype postprocess would write (allele indices into the site's full alt list): site_distribution."""
+    kept, probs = site_distribution({s: tuple(p) for s, p in site.images.items()}, site.n_alts, merger)
     a, b = genotype_pairs(len(kept) + 1)[int(np.argmax(probs))]
     to_full = [0] + [k + 1 for k in kept]
     return tuple(sorted((to_full[a], to_full[b])))  # type: ignore[return-value]

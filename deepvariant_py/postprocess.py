@@ -10,7 +10,7 @@ import numpy as np
 from .calibration import Calibration, apply_temperature
 from .examples_io import VariantInfo, expand_paths, read_calls
 from .errors import InputError
-from .genotypes import GenotypeCall, call_genotype, merge_min_rule, prune_alts, simplify_alleles
+from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distribution
 from .gvcf import gvcf_records, read_blocks
 from .haplotypes import resolve_overlaps
 from .pileup import alt_subsets
@@ -61,13 +61,7 @@ def _check_complete(variant: VariantInfo, images: dict) -> None:
 
 def site_genotypes(variant: VariantInfo, images: dict[tuple[int, ...], tuple[float, float, float]], merger=None) -> Site:
     """Merge all images of a candidate into one distribution over its alleles (pruned, simplified)."""
-    n_alts = len(variant.alts)
-    if n_alts == 1:
-        kept = [0]
-        probs = np.asarray(images[(0,)], float)
-    else:
-        kept = prune_alts({s[0]: p for s, p in images.items() if len(s) == 1}, n_alts)
-        probs = merger(images, kept, n_alts) if merger else merge_min_rule(images, kept)
+    kept, probs = site_distribution(images, len(variant.alts), merger)
     ad = [variant.allele_depths[0]] + [variant.allele_depths[i + 1] for i in kept]
     ref, alts = simplify_alleles(variant.ref, [variant.alts[i] for i in kept])
     return Site(variant, ref, alts, ad, probs)
