@@ -19,7 +19,8 @@ from .errors import InputError, ModelError
 from .outputs import AtomicFile, atomic_output
 from .tf_runtime import tensorflow
 
-EXAMPLES_VERSION = "dvcall-examples-1"
+EXAMPLES_VERSION = "dvcall-examples-2"  # 2: named variant fields (VariantInfo.to_json)
+READABLE_EXAMPLES = ("dvcall-examples-1", EXAMPLES_VERSION)
 
 
 def _tf():
@@ -41,13 +42,26 @@ class VariantInfo:
     def end(self) -> int:
         return self.start + len(self.ref)
 
+    def to_json(self) -> dict:
+        """Named fields, as examples ('variant/encoded') and calls files carry it."""
+        return {"contig": self.contig, "start": self.start, "ref": self.ref, "alts": list(self.alts), "depth": self.depth,
+                "allele_depths": list(self.allele_depths)}
+
+    @classmethod
+    def from_json(cls, data: dict | list) -> "VariantInfo":
+        """The inverse of to_json; also reads the positional list of examples-1 / calls-1 files."""
+        if isinstance(data, list):
+            c, s, r, a, d, ad = data
+            data = {"contig": c, "start": s, "ref": r, "alts": a, "depth": d, "allele_depths": ad}
+        return cls(str(data["contig"]), int(data["start"]), str(data["ref"]), tuple(data["alts"]), int(data["depth"]),
+                   tuple(int(x) for x in data["allele_depths"]))
+
     def to_bytes(self) -> bytes:
-        return json.dumps([self.contig, self.start, self.ref, list(self.alts), self.depth, list(self.allele_depths)]).encode()
+        return json.dumps(self.to_json()).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "VariantInfo":
-        c, s, r, a, d, ad = json.loads(data)
-        return cls(c, s, r, tuple(a), d, tuple(ad))
+        return cls.from_json(json.loads(data))
 
 
 def sidecar_path(examples_path: str) -> str:
@@ -71,6 +85,9 @@ def read_sidecar(examples_path: str) -> dict:
         info["shape"], info["channels"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"sidecar {path} is unreadable ({exc}): regenerate the examples with `dvcall make-examples`") from None
+    if info.get("version", READABLE_EXAMPLES[0]) not in READABLE_EXAMPLES:
+        raise InputError(f"{examples_path} are examples of format {info['version']!r}, which this dvcall cannot read (it reads "
+                         f"{', '.join(READABLE_EXAMPLES)}): make them with this version of `dvcall make-examples`")
     return info
 
 
@@ -200,9 +217,9 @@ class CallRecord:
     probabilities: tuple[float, float, float]
 
 
-CALLS_FORMAT, CALLS_VERSION = "dvcall-calls", 1
-"""The calls file's first line, {"format": "dvcall-calls", "version": 1}; files without it are version 0
-(the same records, written before the header existed) and are still read."""
+CALLS_FORMAT, CALLS_VERSION = "dvcall-calls", 2  # 2: named variant fields
+"""The calls file's first line, {"format": "dvcall-calls", "version": 2}; version 1 wrote the variant as a
+positional list, and files without the header (version 0) are those records too: both are still read."""
 
 
 def write_calls(path: str, records: Iterator[CallRecord]) -> int:
@@ -214,8 +231,8 @@ def write_calls(path: str, records: Iterator[CallRecord]) -> int:
         fh.write(json.dumps({"format": CALLS_FORMAT, "version": CALLS_VERSION}) + "\n")
         for r in records:
             v = r.variant
-            fh.write(json.dumps({"v": [v.contig, v.start, v.ref, list(v.alts), v.depth, list(v.allele_depths)],
-                                 "i": list(r.alt_indices), "p": [round(float(x), 10) for x in r.probabilities]}) + "\n")
+            fh.write(json.dumps({"v": v.to_json(), "i": list(r.alt_indices),
+                                 "p": [round(float(x), 10) for x in r.probabilities]}) + "\n")
             n += 1
     return n
 
@@ -231,8 +248,7 @@ def read_calls(paths: list[str]) -> Iterator[CallRecord]:
                     if "format" in d:
                         _check_calls_header(path, d)
                         continue
-                    c, s, r, a, dp, ad = d["v"]
-                    yield CallRecord(VariantInfo(c, s, r, tuple(a), dp, tuple(ad)), tuple(d["i"]), tuple(d["p"]))
+                    yield CallRecord(VariantInfo.from_json(d["v"]), tuple(d["i"]), tuple(d["p"]))
         except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"cannot read calls from {path} ({exc}): rerun `dvcall call-variants`") from None
 

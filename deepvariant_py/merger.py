@@ -247,7 +247,7 @@ def collect_multiallelic_sites(examples: Sequence[str], model_dir: str, batch_si
                                progress: Callable[[int, int], None] | None = None) -> list[LabelledSite]:
     """Run the CNN over the examples of candidates with >= 2 alts only (others are skipped before inference)."""
     from .call_variants import _normalise  # the exact rounding call_variants applies to its outputs
-    from .examples_io import channel_indices, read_sidecar
+    from .examples_io import VariantInfo, channel_indices, read_sidecar
     from .model import load_model, load_model_info
     from .tf_runtime import tensorflow
 
@@ -286,11 +286,11 @@ def collect_multiallelic_sites(examples: Sequence[str], model_dir: str, batch_si
             scanned += len(variants)
             for j, vb in enumerate(variants):
                 if vb not in n_alts_of:
-                    n_alts_of[vb] = len(json.loads(vb)[3])
+                    n_alts_of[vb] = len(VariantInfo.from_bytes(vb).alts)
                 if n_alts_of[vb] < 2:
                     continue
-                contig, start, _, alts, _, _ = json.loads(vb)
-                site = sites.setdefault((path, contig, start), LabelledSite(path, contig, start, len(alts)))
+                v = VariantInfo.from_bytes(vb)
+                site = sites.setdefault((path, v.contig, v.start), LabelledSite(path, v.contig, v.start, len(v.alts)))
                 subset = tuple(int(x) for x in batch["alt_allele_indices/encoded"][j].numpy().decode().split(","))
                 site.labels[subset] = int(batch["label"][j])
                 image = np.frombuffer(batch["image/encoded"][j].numpy(), np.uint8).reshape(shape)[..., keep]

@@ -80,11 +80,12 @@ def test_calls_files_carry_a_version_and_old_or_foreign_ones_are_handled(tmp_pat
     rec = CallRecord(VariantInfo("chr1", 5, "A", ("G",), 7, (3, 4)), (0,), (0.1, 0.7, 0.2))
     write_calls(path, iter([rec]))
     with gzip.open(path, "rt") as fh:
-        assert json.loads(fh.readline()) == {"format": "dvcall-calls", "version": 1}
+        assert json.loads(fh.readline()) == {"format": "dvcall-calls", "version": 2}
         body = fh.read()
-    legacy = str(tmp_path / "legacy.jsonl.gz")  # written before the header existed: still read
+    assert json.loads(body)["v"] == {"contig": "chr1", "start": 5, "ref": "A", "alts": ["G"], "depth": 7, "allele_depths": [3, 4]}
+    legacy = str(tmp_path / "legacy.jsonl.gz")  # written before the header existed, variant as a positional list
     with gzip.open(legacy, "wt") as fh:
-        fh.write(body)
+        fh.write(json.dumps({"v": ["chr1", 5, "A", ["G"], 7, [3, 4]], "i": [0], "p": [0.1, 0.7, 0.2]}) + "\n")
     assert list(read_calls([legacy])) == [rec]
     for name, header, message in (("newer", {"format": "dvcall-calls", "version": 99}, "newer dvcall"),
                                   ("foreign", {"format": "something-else", "version": 1}, "not a dvcall calls file")):
@@ -113,3 +114,25 @@ def test_postprocess_refuses_a_site_missing_an_image_or_given_twice(tmp_path):
         postprocess(f"{calls},{calls}", ref, str(tmp_path / "out.vcf.gz"), "S")
     postprocess(calls, ref, str(tmp_path / "out.vcf.gz"), "S")  # complete: fine
     assert not os.path.exists(tmp_path / "out.vcf.gz.partial.vcf.gz")
+
+
+def test_examples_sidecar_versions_old_read_unknown_refused(tmp_path):
+    import json
+
+    from deepvariant_py.errors import InputError
+
+    path = str(tmp_path / "ex.tfrecord.gz")
+    write_sidecar(path, (100, 221, 6), [1, 2, 3, 4, 5, 6])
+    assert read_sidecar(path)["version"] == "dvcall-examples-2"
+    info = json.load(open(path + ".example_info.json"))
+    for version, ok in (("dvcall-examples-1", True), (None, True), ("dvcall-examples-9", False)):
+        with open(path + ".example_info.json", "w") as fh:
+            json.dump({k: v for k, v in {**info, "version": version}.items() if v is not None}, fh)
+        if ok:
+            read_sidecar(path)
+        else:
+            with pytest.raises(InputError, match="cannot read"):
+                read_sidecar(path)
+    v = VariantInfo("chr1", 5, "AT", ("A", "ATT"), 9, (3, 4, 2))
+    assert VariantInfo.from_bytes(v.to_bytes()) == v
+    assert VariantInfo.from_bytes(b'["chr1", 5, "AT", ["A", "ATT"], 9, [3, 4, 2]]') == v  # examples-1 encoding
