@@ -59,8 +59,15 @@ def test_model_without_weights_is_refused(tmp_path):
 
 
 def test_debug_shows_traceback(tmp_path):
-    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", "/nonexistent.bam", "--output-vcf", str(tmp_path / "o.vcf.gz"), "--debug"])
-    assert result.exit_code != 0 and result.exception is not None
+    from deepvariant_py.errors import InputError
+
+    args = ["run", "--ref", REF, "--reads", "/nonexistent.bam", "--output-vcf", str(tmp_path / "o.vcf.gz")]
+    plain = CliRunner().invoke(main, args)
+    assert plain.exit_code == 1 and isinstance(plain.exception, SystemExit)  # one line, no traceback
+    assert plain.output.strip().splitlines()[-1].startswith("dvcall: error:")
+    debug = CliRunner().invoke(main, args + ["--debug"])
+    assert isinstance(debug.exception, InputError) and debug.exc_info[2] is not None  # the error itself, with its traceback
+    assert "does not exist" in str(debug.exception)
 
 
 def test_every_command_has_help():

