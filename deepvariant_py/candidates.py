@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .read_events import BASES, CLIPPED, DELETION, ReadEvents, anchor_overridden, encode_bases, valid_event_mask
+from .read_events import BASES, CLIPPED, DELETION, MIN_BASE_QUALITY, ReadEvents, anchor_overridden, encode_bases, valid_event_mask
 
 UNCALLED = -2
 NO_ALT = -1
@@ -19,7 +19,7 @@ class CandidateThresholds:
     min_count_indels: int = 2
     min_fraction_snps: float = 0.12
     min_fraction_indels: float = 0.06
-    min_base_quality: int = 10
+    min_base_quality: int = MIN_BASE_QUALITY
 
 
 @dataclass
@@ -54,7 +54,8 @@ class AlleleCounts:
     depth: np.ndarray
 
 
-def count_alleles(events: ReadEvents, ref_codes: np.ndarray, start: int, end: int, min_base_quality: int = 10) -> AlleleCounts:
+def count_alleles(events: ReadEvents, ref_codes: np.ndarray, start: int, end: int,
+                  min_base_quality: int = MIN_BASE_QUALITY) -> AlleleCounts:
     """Allele counts of every position in [start, end); `ref_codes` covers exactly that interval."""
     length = end - start
     valid = valid_event_mask(events)

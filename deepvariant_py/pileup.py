@@ -13,7 +13,7 @@ import numpy as np
 
 from .candidates import Candidate
 from .errors import DvcallError
-from .read_events import DELETION, INSERTION, N, STAR, ReadEvents, encode_bases
+from .read_events import DELETION, INSERTION, MIN_BASE_QUALITY, MIN_MAPPING_QUALITY, N, STAR, ReadEvents, encode_bases
 
 MAX_PIXEL = 254.0
 PILEUP_SEED = 2101079370
@@ -30,8 +30,8 @@ class PileupOptions:
     width: int = 221
     ref_rows: int = 5
     read_overlap_buffer: int = 5
-    min_base_quality: int = 10
-    min_mapping_quality: int = 5
+    min_base_quality: int = MIN_BASE_QUALITY
+    min_mapping_quality: int = MIN_MAPPING_QUALITY
     sort_by_haplotypes: bool = False
     """docs/design.md §6: rows grouped by HP tag, HP=1 reads first, then HP=2, then untagged; by start within a group."""
     hp_channel: bool = False

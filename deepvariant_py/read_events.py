@@ -20,6 +20,10 @@ for _i, _b in enumerate("ACGT"):
     _CODE[ord(_b)] = _i
     _CODE[ord(_b.lower())] = _i
 
+MIN_BASE_QUALITY = 10
+"""Bases below this quality count for no allele and show no read in a pileup (candidates, pileup: one value)."""
+MIN_MAPPING_QUALITY = 5
+"""Reads below this MAPQ are not used (reads.ReadFilter) nor shown (pileup); presets may change it, for both."""
 MISSING_BASE_QUALITY = 30
 """Quality assumed for reads stored without qualities ('*'): usable, but not trusted as Q40."""
 
@@ -64,7 +68,8 @@ def _hp(read: pysam.AlignedSegment) -> int:
     return value if value > 0 else 0
 
 
-def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: int, min_base_quality: int = 10) -> ReadEvents:
+def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: int,
+                   min_base_quality: int = MIN_BASE_QUALITY) -> ReadEvents:
     """Walk every CIGAR once (per operation, not per base) and expand aligned blocks with numpy.
 
     `ref_seq` must cover every read's span (plus one base before) starting at `ref_offset`.

@@ -13,6 +13,7 @@ from .cigar import ALIGNED
 from .errors import InputError
 from .filetypes import describe, sniff
 from .htslib import quiet_htslib
+from .read_events import MIN_MAPPING_QUALITY
 from .reference import Reference, contig_lengths
 from .regions import Region, toggle_chr_prefix
 
@@ -25,7 +26,7 @@ RESERVOIR_SEED = 609314161
 class ReadFilter:
     """DeepVariant's reader defaults (docs/design.md §1)."""
 
-    min_mapping_quality: int = 5
+    min_mapping_quality: int = MIN_MAPPING_QUALITY
     keep_duplicates: bool = False
     keep_secondary: bool = False
     keep_supplementary: bool = False
