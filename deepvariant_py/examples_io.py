@@ -61,7 +61,10 @@ class VariantInfo:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "VariantInfo":
-        return cls.from_json(json.loads(data))
+        try:
+            return cls.from_json(json.loads(data))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"an example's variant record is unreadable ({exc}): make the examples again") from None
 
 
 def sidecar_path(examples_path: str) -> str:

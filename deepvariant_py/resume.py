@@ -42,6 +42,8 @@ def completed(output: str, inputs_fingerprint: str) -> dict | None:
             marker = json.load(fh)
     except (OSError, ValueError):
         return None
+    if not isinstance(marker, dict):  # not a marker dvcall wrote: redo the step
+        return None
     files = marker.get("files") or {}
     if marker.get("inputs") != inputs_fingerprint or not files:
         return None

@@ -222,8 +222,12 @@ def _best_checkpoint(output_dir: str, info: ModelInfo):
             super().__init__()
             saved = {}
             if os.path.exists(state_path):
-                with open(state_path) as fh:
-                    saved = json.load(fh)
+                try:
+                    with open(state_path) as fh:
+                        saved = dict(json.load(fh))
+                except (OSError, ValueError, TypeError) as exc:
+                    raise InputError(f"{state_path} is damaged ({exc}): delete it (the best model so far is "
+                                     "forgotten) or train into a new --output folder") from None
             self.best, self.best_loss, self.best_epoch = saved.get("accuracy", -1.0), saved.get("loss", 1e9), saved.get("epoch", -1)
 
         def on_epoch_end(self, epoch, logs=None):

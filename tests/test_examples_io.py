@@ -136,3 +136,16 @@ def test_examples_sidecar_versions_old_read_unknown_refused(tmp_path):
     v = VariantInfo("chr1", 5, "AT", ("A", "ATT"), 9, (3, 4, 2))
     assert VariantInfo.from_bytes(v.to_bytes()) == v
     assert VariantInfo.from_bytes(b'["chr1", 5, "AT", ["A", "ATT"], 9, [3, 4, 2]]') == v  # examples-1 encoding
+
+
+def test_damaged_variant_bytes_and_resume_markers_are_handled(tmp_path):
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.resume import completed
+
+    for bad in (b"{not json", b'{"contig": "c"}', b"[1, 2]"):
+        with pytest.raises(InputError, match="variant record is unreadable"):
+            VariantInfo.from_bytes(bad)
+    out = tmp_path / "x.tfrecord.gz"
+    out.write_text("x")
+    (tmp_path / "x.tfrecord.gz.done.json").write_text("[1, 2, 3]")  # valid JSON, not a marker
+    assert completed(str(out), "fingerprint") is None
