@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .examples_io import CallRecord, VariantInfo, channel_indices, example_dataset, expand_paths, read_sidecar, write_calls
-from .errors import InputError
+from .examples_io import CallRecord, VariantInfo, channel_indices, example_dataset, expand_paths, read_sidecars, write_calls
 from .tf_runtime import tensorflow
 from .model import load_model, load_model_info
 
@@ -30,12 +29,7 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
     `model_dir` if the caller has loaded it already (a run with two passes loads it once)."""
     t0 = time.time()
     paths = expand_paths(examples)
-    info = read_sidecar(paths[0])
-    for path in paths[1:]:
-        other = read_sidecar(path)
-        if (other["shape"], other["channels"]) != (info["shape"], info["channels"]):
-            raise InputError(f"examples {path} (shape {other['shape']}, channels {other['channels']}) differ from {paths[0]} "
-                             f"(shape {info['shape']}, channels {info['channels']}): call each set of examples separately")
+    info = read_sidecars(paths, "call each set of examples")
     model_info = load_model_info(model_dir)
     keep = channel_indices(info, model_info, model_dir)
     model = model or load_model(model_dir)

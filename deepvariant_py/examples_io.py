@@ -94,6 +94,21 @@ def read_sidecar(examples_path: str) -> dict:
     return info
 
 
+def read_sidecars(paths: list[str], purpose: str) -> dict:
+    """The sidecar every example file of a set shares, checked on every file (each must exist, be readable and
+    of a version this dvcall reads): a set mixing shapes or channels is one InputError naming the odd file and
+    saying to `purpose` separately (e.g. 'call each set of examples')."""
+    if not paths:
+        raise InputError("no examples given: pass the files make-examples wrote (a path, glob or comma-separated list)")
+    info = read_sidecar(paths[0])
+    for path in paths[1:]:
+        other = read_sidecar(path)
+        if (other["shape"], other["channels"]) != (info["shape"], info["channels"]):
+            raise InputError(f"examples {path} (shape {other['shape']}, channels {other['channels']}) differ from {paths[0]} "
+                             f"(shape {info['shape']}, channels {info['channels']}): {purpose} separately")
+    return info
+
+
 def expand_paths(spec: str, what: str = "examples") -> list[str]:
     """A path, a glob, or a comma-separated list of either."""
     paths: list[str] = []

@@ -247,15 +247,13 @@ def collect_multiallelic_sites(examples: Sequence[str], model_dir: str, batch_si
                                progress: Callable[[int, int], None] | None = None) -> list[LabelledSite]:
     """Run the CNN over the examples of candidates with >= 2 alts only (others are skipped before inference)."""
     from .call_variants import _normalise  # the exact rounding call_variants applies to its outputs
-    from .examples_io import VariantInfo, channel_indices, read_sidecar
+    from .examples_io import VariantInfo, channel_indices, read_sidecars
     from .model import load_model, load_model_info
     from .tf_runtime import tensorflow
 
     tf = tensorflow()
     paths = list(examples)
-    if not paths:
-        raise InputError("no examples given to collect multi-allelic sites from")
-    info = read_sidecar(paths[0])
+    info = read_sidecars(paths, "train a merger on each kind of examples")
     keep = channel_indices(info, load_model_info(model_dir), model_dir)
     model = load_model(model_dir)
     shape = tuple(info["shape"])
@@ -275,9 +273,6 @@ def collect_multiallelic_sites(examples: Sequence[str], model_dir: str, batch_si
         pending.clear()
 
     for path in paths:
-        other = read_sidecar(path)
-        if other["shape"] != info["shape"] or other["channels"] != info["channels"]:
-            raise InputError(f"{path} has tensors {other['shape']} {other['channels']}, unlike {paths[0]}")
         n_alts_of: dict[bytes, int] = {}
         ds = tf.data.TFRecordDataset([path], compression_type="GZIP").batch(256).map(
             lambda r: tf.io.parse_example(r, spec), num_parallel_calls=2)

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 from .errors import InputError
-from .examples_io import example_dataset, expand_paths, read_sidecar
+from .examples_io import example_dataset, expand_paths, read_sidecars
 from .tf_runtime import keras as tf_keras, tensorflow
 from .model import ModelInfo, build_model, load_model, model_version, save_model
 from .pileup import HP_CHANNEL_ENUM, SUPPORTS_ALT, SUPPORTS_OTHER
@@ -37,12 +37,8 @@ class TrainOptions:
 def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     tf = tensorflow()
     paths = expand_paths(train_spec)
-    info = read_sidecar(paths[0])
+    info = read_sidecars(paths, "train on each kind of examples")
     shape = tuple(info["shape"])
-    for p in paths[1:]:
-        other = read_sidecar(p)
-        if other["shape"] != info["shape"] or other["channels"] != info["channels"]:
-            raise InputError(f"{p} has tensors {other['shape']} {other['channels']}, unlike {paths[0]}: train on one kind of examples")
     full = example_dataset(paths, shape, with_label=True)
     tune_full = example_dataset(expand_paths(tune_spec), shape, with_label=True) if tune_spec else None
     if opts.channels:

@@ -149,3 +149,20 @@ def test_damaged_variant_bytes_and_resume_markers_are_handled(tmp_path):
     out.write_text("x")
     (tmp_path / "x.tfrecord.gz.done.json").write_text("[1, 2, 3]")  # valid JSON, not a marker
     assert completed(str(out), "fingerprint") is None
+
+
+def test_a_set_of_example_files_is_checked_file_by_file(tmp_path):
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.examples_io import read_sidecars
+
+    a, b, c = (str(tmp_path / f"{n}.tfrecord.gz") for n in "abc")
+    write_sidecar(a, (100, 221, 6), [1, 2, 3, 4, 5, 6])
+    write_sidecar(b, (100, 221, 6), [1, 2, 3, 4, 5, 6])
+    write_sidecar(c, (100, 199, 7), [1, 2, 3, 4, 5, 6, 7])
+    assert read_sidecars([a, b], "call each set")["shape"] == [100, 221, 6]
+    with pytest.raises(InputError, match=r"c.tfrecord.gz \(shape \[100, 199, 7\].*call each set separately"):
+        read_sidecars([a, b, c], "call each set")
+    with pytest.raises(InputError, match="no sidecar"):
+        read_sidecars([a, str(tmp_path / "missing.tfrecord.gz")], "call each set")
+    with pytest.raises(InputError, match="no examples given"):
+        read_sidecars([], "call each set")
