@@ -29,6 +29,7 @@ from accuracy import call_dvcall, datasets  # noqa: E402
 from calibration import bin_rows  # noqa: E402
 
 from deepvariant_py.calibration import Calibration, fit_gq_map  # noqa: E402
+from deepvariant_py.errors import DvcallError  # noqa: E402
 from deepvariant_py.evaluate import genotyped_sites  # noqa: E402
 from deepvariant_py.model import INFO_FILE, load_model_info  # noqa: E402
 from deepvariant_py.outputs import atomic_output  # noqa: E402
@@ -98,4 +99,7 @@ def _called_sites(args, info: dict) -> tuple[np.ndarray, np.ndarray]:
     return np.array(gq), np.array(correct, dtype=bool)
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DvcallError as exc:  # a bad --model or sample: one line, as dvcall itself says it
+        sys.exit(f"fit_gq_calibration: error: {exc}")

@@ -77,6 +77,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dvcall-golden-") as tmp:
         setup = SETUP
         if args.check:
+            if not os.path.exists(os.path.join(GOLDEN, "golden.json")):
+                sys.exit(f"regen_golden: no golden files in {GOLDEN}: run python scripts/regen_golden.py first")
             with open(os.path.join(GOLDEN, "golden.json")) as fh:
                 setup = json.load(fh)
         examples, blocks = run_make_examples(setup, tmp)
