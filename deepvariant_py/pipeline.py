@@ -98,6 +98,7 @@ class _Plan:
     model_info: dict
     merger: object
     model: object  # the Keras model: loaded by the first call_variants (TensorFlow's import is seconds)
+    reference: Reference  # opened (and its index checked) once, in _plan; postprocess writes with it
     me_opts: MakeExamplesOptions
     regions: list[Region]  # as the user gave them, parsed (empty: every contig)
     phase: bool
@@ -166,7 +167,7 @@ def _plan(opts: RunOptions) -> _Plan:
     n_partitions = count_partitions(called, me_opts.partition_size)
     cpus = usable_cpus()
     shards = max(1, min(opts.num_shards or cpus, n_partitions))
-    return _Plan(sample, model_dir, info, merger, None, me_opts, regions, phase, shards, min(shards, cpus))
+    return _Plan(sample, model_dir, info, merger, None, reference, me_opts, regions, phase, shards, min(shards, cpus))
 
 
 def _warn_about_reads(handle, opts: RunOptions, regions: list[Region], sample: str) -> None:
@@ -303,7 +304,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
     else:
         log.info("call_variants: %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
     summary["call_variants_seconds"] = round(cv.seconds, 2)
-    pp = postprocess(calls_path, opts.ref, opts.output_vcf, plan.sample, opts.command, merger=plan.merger,
+    pp = postprocess(calls_path, plan.reference, opts.output_vcf, plan.sample, opts.command, merger=plan.merger,
                      gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None, output_gvcf=opts.output_gvcf,
                      resolve_haplotypes=opts.haplotype_resolution, calibration=Calibration.of_model(plan.model_info))
     summary["postprocess_seconds"] = round(pp.seconds, 2)

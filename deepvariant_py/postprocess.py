@@ -101,13 +101,13 @@ def site_records(sites: list[Site], resolve: bool = True, calibration: Calibrati
     return [site_record(s, resolved.get(i), calibration) for i, s in enumerate(sites)]
 
 
-def postprocess(calls: str, ref_path: str, output_vcf: str, sample: str, command: str | None = None, merger=None,
+def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, command: str | None = None, merger=None,
                 gvcf_blocks: str | None = None, output_gvcf: str | None = None, resolve_haplotypes: bool = True,
                 calibration: Calibration = Calibration()) -> PostprocessStats:
     """Read every call file, build one record per site in reference order, write VCF + index (and, given the
-    reference blocks from make_examples, the gVCF)."""
+    reference blocks from make_examples, the gVCF). `ref`: the reference's path, or the Reference a run has open."""
     t0 = time.time()
-    reference = Reference(ref_path)
+    reference = ref if isinstance(ref, Reference) else Reference(ref)
     order = {c.name: i for i, c in enumerate(reference.contigs)}
     sites: dict[tuple[str, int], tuple[VariantInfo, dict]] = {}
     for rec in read_calls(expand_paths(calls)):
