@@ -171,10 +171,6 @@ def example_digests(path: str) -> list[str]:
     return lines
 
 
-def discard_partial(path: str) -> None:
-    """Remove the temporary file of an ExampleWriter for `path`, also one stopped inside its constructor."""
-    AtomicFile(path).discard()
-
 
 def example_dataset(paths: list[str], shape: tuple[int, int, int], with_label: bool):
     """tf.data pipeline of (image uint8 HWC, label) or (image, variant bytes, alt indices bytes)."""

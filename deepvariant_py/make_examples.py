@@ -11,8 +11,8 @@ import numpy as np
 
 from .candidates import Candidate, CandidateThresholds, count_alleles, find_candidates
 from .errors import InputError
-from .examples_io import ExampleWriter, VariantInfo, discard_partial, write_sidecar
-from .outputs import disk_error, is_disk_error
+from .examples_io import ExampleWriter, VariantInfo, write_sidecar
+from .outputs import AtomicFile, disk_error, is_disk_error
 from .gvcf import RefBlock, reference_blocks, write_blocks
 from .images import build_images
 from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
@@ -174,7 +174,7 @@ def make_examples(ref_path: str, reads_path: str, output: str, region_specs: lis
         if writer is not None:
             writer.abort()
         else:  # stopped (a signal) while the writer was being made: its file may exist already
-            discard_partial(output)
+            AtomicFile(output).discard()
         if is_disk_error(exc):
             raise disk_error(output, exc) from None
         raise

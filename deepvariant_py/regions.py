@@ -129,19 +129,10 @@ class RegionSet:
     the one region model of calling (make_examples' confident regions), labelling and evaluation."""
 
     def __init__(self, regions: Iterable[Region]):
-        by_contig: dict[str, list[tuple[int, int]]] = {}
-        for r in regions:
-            if r.end > r.start:
-                by_contig.setdefault(r.contig, []).append((r.start, r.end))
+        regions = [r for r in regions if r.end > r.start]
         self._ivs: dict[str, list[tuple[int, int]]] = {}
-        for contig, ivs in by_contig.items():
-            merged: list[list[int]] = []
-            for start, end in sorted(ivs):
-                if merged and start <= merged[-1][1]:
-                    merged[-1][1] = max(merged[-1][1], end)
-                else:
-                    merged.append([start, end])
-            self._ivs[contig] = [(a, b) for a, b in merged]
+        for r in merge_regions(regions, sorted({r.contig for r in regions})):
+            self._ivs.setdefault(r.contig, []).append((r.start, r.end))
         self._starts = {c: [a for a, _ in v] for c, v in self._ivs.items()}
 
     def contains(self, contig: str, pos: int) -> bool:

@@ -35,8 +35,8 @@ class Setting:
         return f"Default: from --model-type ({per_type})."
 
 
-def _long_reads(value, illumina):
-    return {"illumina": illumina, "pacbio": value, "ont": value}
+def _long_reads(long_reads, illumina):
+    return {"illumina": illumina, "pacbio": long_reads, "ont": long_reads}
 
 
 SETTINGS: tuple[Setting, ...] = (
