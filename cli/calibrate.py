@@ -1,13 +1,14 @@
 """`dvcall calibrate`: fit a model's temperature on labelled tuning examples, so its GQ says what it means."""
-import json
 import os
+from dataclasses import replace
 
 import click
 
-from deepvariant_py.calibration import fit_temperature, negative_log_likelihood, predict_labelled
+from deepvariant_py.calibration import fit_temperature, negative_log_likelihood
+from deepvariant_py.call_variants import predict_labelled
 from deepvariant_py.examples_io import expand_paths
-from deepvariant_py.model import INFO_FILE, load_model_info
-from deepvariant_py.outputs import atomic_output, check_outputs
+from deepvariant_py.model_info import INFO_FILE, load_model_info, save_model_info
+from deepvariant_py.outputs import check_outputs
 
 from .common import user_errors
 
@@ -30,11 +31,9 @@ def calibrate_cmd(model_dir, examples, quiet):
     probs, labels = predict_labelled(model_dir, examples)
     temperature = fit_temperature(probs, labels)
     before, after = negative_log_likelihood(probs, labels), negative_log_likelihood(probs, labels, temperature)
-    info["temperature"] = round(temperature, 4)
-    info["temperature_fit"] = {"examples": int(len(labels)), "errors": int((probs.argmax(axis=1) != labels).sum()),
-                               "nll_before": round(before, 5), "nll_after": round(after, 5)}
-    with atomic_output(info_path) as tmp, open(tmp, "w") as fh:
-        json.dump(info, fh, indent=2)
+    fit = {"examples": int(len(labels)), "errors": int((probs.argmax(axis=1) != labels).sum()),
+           "nll_before": round(before, 5), "nll_after": round(after, 5)}
+    save_model_info(model_dir, info.with_calibration(replace(info.calibration, temperature=round(temperature, 4)), temperature_fit=fit))
     if not quiet:
         click.echo(f"dvcall: temperature {temperature:.3f} on {len(labels):,} examples: mean negative log-likelihood "
                    f"{before:.4f} -> {after:.4f} -> {info_path}", err=True)

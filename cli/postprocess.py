@@ -1,9 +1,9 @@
 """`dvcall postprocess`: calls -> VCF."""
 import click
 
-from deepvariant_py.calibration import Calibration
 from deepvariant_py.merger import MERGE_MODES, load_merger
-from deepvariant_py.model import default_model_dir, load_model_info
+from deepvariant_py.model import default_model_dir
+from deepvariant_py.model_info import load_model_info
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.postprocess import postprocess
@@ -34,7 +34,7 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
     check_outputs({"--output-vcf": output_vcf, "its index": output_vcf + ".tbi", "--output-gvcf": output_gvcf,
                    "the index of --output-gvcf": output_gvcf and output_gvcf + ".tbi"}, {"--ref": ref, **inputs})
     merger = load_merger(multiallelic_merge, model_dir or default_model_dir())
-    calibration = Calibration.of_model(load_model_info(model_dir or default_model_dir()))
+    calibration = load_model_info(model_dir or default_model_dir()).calibration
     stats = postprocess(calls, ref, output_vcf, sample_name, command_line(), merger=merger,
                         gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf, resolve_haplotypes=haplotype_resolution, calibration=calibration)
     if not quiet:

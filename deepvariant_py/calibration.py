@@ -51,33 +51,6 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray, steps: int = 400) -> 
     return float(grid[int(np.argmin(losses))])
 
 
-def predict_labelled(model_dir: str, examples: str, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """(probabilities, labels) of a model over labelled examples (a path, glob or comma-separated list)."""
-    from .errors import InputError
-    from .examples_io import channel_indices, example_dataset, expand_paths, read_sidecar
-    from .model import load_model, load_model_info
-    from .tf_runtime import tensorflow
-
-    tf = tensorflow()
-    paths = expand_paths(examples)
-    info = read_sidecar(paths[0])
-    keep = channel_indices(info, load_model_info(model_dir), model_dir)
-    model = load_model(model_dir)
-    ds = example_dataset(paths, tuple(info["shape"]), with_label=True)
-    ds = ds.map(tf.autograph.experimental.do_not_convert(lambda image, label: (tf.gather(image, keep, axis=-1), label)))
-    probs, labels = [], []
-    try:
-        for images, batch_labels in ds.batch(batch_size):
-            probs.append(model(images, training=False).numpy().astype(np.float64))
-            labels.append(batch_labels.numpy())
-    except tf.errors.InvalidArgumentError:
-        raise InputError(f"the examples {examples} carry no labels: make labelled tuning examples with "
-                         "`dvcall make-examples --truth-vcf T --confident-bed B`") from None
-    if not labels:
-        raise InputError(f"no examples in {examples}: make labelled tuning examples first")
-    return np.concatenate(probs), np.concatenate(labels).astype(int)
-
-
 # --- GQ map ---
 
 PRIOR_CALLS = 5.0  # each raw-GQ level starts with this many pseudo-calls that are as right as its GQ claims
@@ -91,13 +64,6 @@ class Calibration:
     temperature: float = 1.0
     gq_raw: tuple[float, ...] = ()
     gq_calibrated: tuple[float, ...] = ()
-
-    @classmethod
-    def of_model(cls, info: dict) -> "Calibration":
-        """From a model's model_info.json (absent keys: no calibration)."""
-        gq_map = info.get("gq_calibration") or {}
-        return cls(float(info.get("temperature", 1.0)), tuple(float(x) for x in gq_map.get("raw", ())),
-                   tuple(float(x) for x in gq_map.get("calibrated", ())))
 
     def gq(self, raw: int) -> int:
         if not self.gq_raw:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .examples_io import CallRecord, VariantInfo, channel_indices, example_dataset, expand_paths, read_sidecars, write_calls
-from .tf_runtime import tensorflow
+from .errors import InputError
+from .examples_io import CallRecord, VariantInfo, example_dataset, expand_paths, read_sidecars, write_calls
 from .model import load_model, load_model_info
+from .tf_runtime import tensorflow
 
 log = logging.getLogger("dvcall")
 
@@ -30,10 +31,9 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
     t0 = time.time()
     paths = expand_paths(examples)
     info = read_sidecars(paths, "call each set of examples")
-    model_info = load_model_info(model_dir)
-    keep = channel_indices(info, model_info, model_dir)
+    keep = load_model_info(model_dir).input_channels(info.shape, info.channels)
     model = model or load_model(model_dir)
-    shape = tuple(info["shape"])
+    shape = info.shape
     ds = example_dataset(paths, shape, with_label=False)
     if keep != list(range(shape[-1])):
         tf = tensorflow()
@@ -53,6 +53,28 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
     write_calls(output, records())  # atomic; a full disk is an OutputError naming the file
     stats.seconds = time.time() - t0
     return stats
+
+
+def predict_labelled(model_dir: str, examples: str, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, labels) of a model over labelled examples (a path, glob or comma-separated list)."""
+    tf = tensorflow()
+    paths = expand_paths(examples)
+    info = read_sidecars(paths, "calibrate on each kind of examples")
+    keep = load_model_info(model_dir).input_channels(info.shape, info.channels)
+    model = load_model(model_dir)
+    ds = example_dataset(paths, info.shape, with_label=True)
+    ds = ds.map(tf.autograph.experimental.do_not_convert(lambda image, label: (tf.gather(image, keep, axis=-1), label)))
+    probs, labels = [], []
+    try:
+        for images, batch_labels in ds.batch(batch_size):
+            probs.append(model(images, training=False).numpy().astype(np.float64))
+            labels.append(batch_labels.numpy())
+    except tf.errors.InvalidArgumentError:
+        raise InputError(f"the examples {examples} carry no labels: make labelled tuning examples with "
+                         "`dvcall make-examples --truth-vcf T --confident-bed B`") from None
+    if not labels:
+        raise InputError(f"no examples in {examples}: make labelled tuning examples first")
+    return np.concatenate(probs), np.concatenate(labels).astype(int)
 
 
 def _normalise(probs: np.ndarray) -> np.ndarray:

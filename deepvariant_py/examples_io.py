@@ -9,14 +9,15 @@ import glob
 import hashlib
 import json
 import os
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
 from . import tfrecord
-from .errors import InputError, ModelError
+from .errors import InputError
 from .outputs import AtomicFile, atomic_output
+from .pileup import DIFF_CHANNEL_ENUMS
 from .tf_runtime import tensorflow
 
 EXAMPLES_VERSION = "dvcall-examples-2"  # 2: named variant fields (VariantInfo.to_json)
@@ -71,30 +72,62 @@ def sidecar_path(examples_path: str) -> str:
     return examples_path + ".example_info.json"
 
 
+@dataclass(frozen=True)
+class ExamplesInfo:
+    """The sidecar of an examples file: the tensor every example holds (shape, channel enums) and the
+    make_examples settings that made them, which a model trained on them records."""
+
+    shape: tuple[int, int, int]
+    channels: tuple[int, ...]
+    settings: Mapping[str, object] = field(default_factory=dict)
+    version: str = EXAMPLES_VERSION
+
+    def to_json(self) -> dict:
+        return {"version": self.version, "shape": list(self.shape), "channels": list(self.channels),
+                "settings": dict(self.settings)}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "ExamplesInfo":
+        """Validated: a ValueError says what is wrong."""
+        shape, channels, settings = data["shape"], data["channels"], data.get("settings", {})
+        if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(x, int) and x > 0 for x in shape)):
+            raise ValueError(f"shape {shape!r} is not three positive integers")
+        if not (isinstance(channels, list) and len(channels) == shape[2] and all(isinstance(x, int) for x in channels)):
+            raise ValueError(f"channels {channels!r} are not {shape[2]} channel numbers")
+        if not isinstance(settings, Mapping):
+            raise ValueError(f"settings {settings!r} is not an object")
+        return cls(tuple(shape), tuple(channels), dict(settings), str(data.get("version", READABLE_EXAMPLES[0])))
+
+    def with_channels(self, channels: Sequence[int]) -> "ExamplesInfo":
+        """These examples seen through a subset of their channels (training on fewer channels)."""
+        settings = dict(self.settings)
+        if not set(DIFF_CHANNEL_ENUMS) & set(channels):
+            settings["alt_aligned_pileup"] = "none"
+        return replace(self, shape=(*self.shape[:2], len(channels)), channels=tuple(channels), settings=settings)
+
+
 def write_sidecar(examples_path: str, shape: tuple[int, int, int], channels: list[int], settings: dict | None = None) -> None:
     """Shape and channels (which a model must match) plus the make_examples settings a model should be run with."""
     with open(sidecar_path(examples_path), "w") as fh:
-        json.dump({"version": EXAMPLES_VERSION, "shape": list(shape), "channels": list(channels),
-                   "settings": settings or {}}, fh)
+        json.dump(ExamplesInfo(tuple(shape), tuple(channels), settings or {}).to_json(), fh)
 
 
-def read_sidecar(examples_path: str) -> dict:
+def read_sidecar(examples_path: str) -> ExamplesInfo:
     path = sidecar_path(examples_path)
     if not os.path.exists(path):
         raise InputError(f"{examples_path} has no sidecar {path}: regenerate the examples with `dvcall make-examples`")
     try:
         with open(path) as fh:
-            info = json.load(fh)
-        info["shape"], info["channels"]
+            info = ExamplesInfo.from_json(json.load(fh))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"sidecar {path} is unreadable ({exc}): regenerate the examples with `dvcall make-examples`") from None
-    if info.get("version", READABLE_EXAMPLES[0]) not in READABLE_EXAMPLES:
-        raise InputError(f"{examples_path} are examples of format {info['version']!r}, which this dvcall cannot read (it reads "
+    if info.version not in READABLE_EXAMPLES:
+        raise InputError(f"{examples_path} are examples of format {info.version!r}, which this dvcall cannot read (it reads "
                          f"{', '.join(READABLE_EXAMPLES)}): make them with this version of `dvcall make-examples`")
     return info
 
 
-def read_sidecars(paths: list[str], purpose: str) -> dict:
+def read_sidecars(paths: list[str], purpose: str) -> ExamplesInfo:
     """The sidecar every example file of a set shares, checked on every file (each must exist, be readable and
     of a version this dvcall reads): a set mixing shapes or channels is one InputError naming the odd file and
     saying to `purpose` separately (e.g. 'call each set of examples')."""
@@ -103,9 +136,9 @@ def read_sidecars(paths: list[str], purpose: str) -> dict:
     info = read_sidecar(paths[0])
     for path in paths[1:]:
         other = read_sidecar(path)
-        if (other["shape"], other["channels"]) != (info["shape"], info["channels"]):
-            raise InputError(f"examples {path} (shape {other['shape']}, channels {other['channels']}) differ from {paths[0]} "
-                             f"(shape {info['shape']}, channels {info['channels']}): {purpose} separately")
+        if (other.shape, other.channels) != (info.shape, info.channels):
+            raise InputError(f"examples {path} (shape {list(other.shape)}, channels {list(other.channels)}) differ from "
+                             f"{paths[0]} (shape {list(info.shape)}, channels {list(info.channels)}): {purpose} separately")
     return info
 
 
@@ -193,33 +226,6 @@ def example_dataset(paths: list[str], shape: tuple[int, int, int], with_label: b
     ds = tf.data.TFRecordDataset(paths, compression_type="GZIP", num_parallel_reads=min(4, len(paths)))
     # No autograph: parse has no Python control flow, and autograph writes a temporary .py file per function.
     return ds.map(tf.autograph.experimental.do_not_convert(parse), num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def check_model_matches(examples_info: dict, model_info: dict, model_dir: str) -> None:
-    """Refuse a model whose input tensor differs from the examples'."""
-    if list(examples_info["shape"]) != list(model_info["shape"]) or list(examples_info["channels"]) != list(model_info["channels"]):
-        raise ModelError(
-            f"model {model_dir} expects examples of shape {model_info['shape']} channels {model_info['channels']}, "
-            f"but the examples have shape {examples_info['shape']} channels {examples_info['channels']}: "
-            "use the model trained for these examples or remake the examples with matching options")
-
-
-def check_model_input(built: list[int], model_info: dict, model_dir: str, shape: list[int], channels: list[int]) -> None:
-    """Before any example is made: the model's weights take the input (`built`: model.model_input_shape) its
-    model_info.json names, and examples of `shape` and `channels` (what make_examples will write) can be fed to it."""
-    if list(built) != [int(x) for x in model_info["shape"][:len(built)]]:
-        raise ModelError(f"{model_dir}: the weights take inputs of shape {list(built)} but model_info.json says {model_info['shape']}: "
-                         "the two files belong to different models; restore or retrain the model")
-    channel_indices({"shape": list(shape), "channels": list(channels)}, model_info, model_dir)
-
-
-def channel_indices(examples_info: dict, model_info: dict, model_dir: str) -> list[int]:
-    """Indices of the model's channels within the examples' (a model may use a subset, e.g. without ALT-aligned channels)."""
-    ex_ch, m_ch = list(examples_info["channels"]), list(model_info["channels"])
-    if list(examples_info["shape"][:2]) == list(model_info["shape"][:2]) and set(m_ch) <= set(ex_ch):
-        return [ex_ch.index(c) for c in m_ch]
-    check_model_matches(examples_info, model_info, model_dir)  # raises with the full explanation
-    return list(range(len(ex_ch)))
 
 
 # --- call_variants output: one record per example, probabilities over (0, 1, 2 copies of the alt set) ---

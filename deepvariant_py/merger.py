@@ -247,16 +247,16 @@ def collect_multiallelic_sites(examples: Sequence[str], model_dir: str, batch_si
                                progress: Callable[[int, int], None] | None = None) -> list[LabelledSite]:
     """Run the CNN over the examples of candidates with >= 2 alts only (others are skipped before inference)."""
     from .call_variants import _normalise  # the exact rounding call_variants applies to its outputs
-    from .examples_io import VariantInfo, channel_indices, read_sidecars
+    from .examples_io import VariantInfo, read_sidecars
     from .model import load_model, load_model_info
     from .tf_runtime import tensorflow
 
     tf = tensorflow()
     paths = list(examples)
     info = read_sidecars(paths, "train a merger on each kind of examples")
-    keep = channel_indices(info, load_model_info(model_dir), model_dir)
+    keep = load_model_info(model_dir).input_channels(info.shape, info.channels)
     model = load_model(model_dir)
-    shape = tuple(info["shape"])
+    shape = info.shape
     spec = {"image/encoded": tf.io.FixedLenFeature([], tf.string), "variant/encoded": tf.io.FixedLenFeature([], tf.string),
             "alt_allele_indices/encoded": tf.io.FixedLenFeature([], tf.string), "label": tf.io.FixedLenFeature([], tf.int64)}
     sites: dict[tuple[str, str, int], LabelledSite] = {}

@@ -16,16 +16,14 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import ModelError
+from .model_info import HAPLOTYPE_POOLING_VERSION, MODEL_FILE, READSET_VERSION, ModelInfo, load_model_info, save_model_info
 from .outputs import atomic_output
 from .pileup import hp_values
 
-MODEL_FILE = "model.keras"
-INFO_FILE = "model_info.json"
 
 
 def _keras():
@@ -35,8 +33,6 @@ def _keras():
 
 
 HP_PIXELS = tuple(int(v) for v in hp_values(np.array([1, 2])))  # the HP channel's pixels of HP=1 and HP=2
-READSET_VERSION = "dvcall-readset-1"
-HAPLOTYPE_POOLING_VERSION = "dvcall-readset-2"  # READSET_VERSION plus _haplotype_pooling
 HAPLOTYPE_LAYER = "haplotype"
 
 
@@ -101,46 +97,11 @@ def model_version(model) -> str:
     return HAPLOTYPE_POOLING_VERSION if any(layer.name == HAPLOTYPE_LAYER for layer in model.layers) else READSET_VERSION
 
 
-def pools_by_haplotype(info: dict) -> bool:
-    """Whether a model (its model_info.json) averages reads per haplotype, so HP tags change its calls most."""
-    return info.get("version") == HAPLOTYPE_POOLING_VERSION
-
-
-@dataclass
-class ModelInfo:
-    shape: list[int]
-    channels: list[int]
-    settings: dict = field(default_factory=dict)  # make_examples settings of the training examples
-    version: str = READSET_VERSION
-
-    def to_dict(self) -> dict:
-        return {"shape": self.shape, "channels": self.channels, "settings": self.settings, "version": self.version}
-
-
-def save_model(model, model_dir: str, info: ModelInfo, extra: dict | None = None) -> None:
+def save_model(model, model_dir: str, info: ModelInfo) -> None:
     os.makedirs(model_dir, exist_ok=True)
     with atomic_output(os.path.join(model_dir, MODEL_FILE), ".keras") as tmp:
         model.save(tmp)
-    with open(os.path.join(model_dir, INFO_FILE), "w") as fh:
-        json.dump({**info.to_dict(), **(extra or {})}, fh, indent=2)
-
-
-def load_model_info(model_dir: str) -> dict:
-    path = os.path.join(model_dir, INFO_FILE)
-    if os.path.isfile(model_dir):
-        raise ModelError(f"--model {model_dir} is a file; pass the model folder that holds {MODEL_FILE} and {INFO_FILE} "
-                         f"(e.g. {os.path.dirname(model_dir) or '.'})")
-    if not os.path.isdir(model_dir):
-        raise ModelError(f"model directory {model_dir} does not exist: pass a directory written by `dvcall train` with --model")
-    if not os.path.exists(path) or not os.path.exists(os.path.join(model_dir, MODEL_FILE)):
-        raise ModelError(f"{model_dir} is not a dvcall model (needs {MODEL_FILE} and {INFO_FILE}): pass a directory written by `dvcall train`")
-    try:
-        with open(path) as fh:
-            info = json.load(fh)
-        info["shape"], info["channels"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"{path} is unreadable ({exc}): retrain or restore the model") from None
-    return info
+    save_model_info(model_dir, info)
 
 
 def model_input_shape(model_dir: str) -> list[int]:

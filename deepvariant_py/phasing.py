@@ -17,7 +17,7 @@ import sys
 import pysam
 
 from .errors import DependencyError, InputError
-from .model import pools_by_haplotype
+from .model_info import ModelInfo
 from .outputs import atomic_output, check_outputs
 from .reads import hp_tagged_fraction, open_alignments
 from .reference import Reference
@@ -57,10 +57,10 @@ def contig_spans(regions: list[Region]) -> list[str]:
     return [str(Region(contig, start, end)) for contig, (start, end) in spans.items()]
 
 
-def auto_phase(info: dict, reads: str, reference: Reference, regions: list[Region]) -> bool:
+def auto_phase(info: ModelInfo, reads: str, reference: Reference, regions: list[Region]) -> bool:
     """Whether to phase when the user did not say: the model pools reads by haplotype, the reads are mostly
     untagged, and whatshap is installed (else a warning says how to install it)."""
-    if not pools_by_haplotype(info):
+    if not info.pools_by_haplotype:
         return False
     with open_alignments(reads, reference) as handle:
         if hp_tagged_fraction(handle, regions) >= 0.5:

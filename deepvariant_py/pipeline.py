@@ -9,13 +9,12 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from . import __version__
-from .calibration import Calibration
 from .call_variants import CallStats, call_variants
 from .errors import InputError, OutputError
-from .examples_io import check_model_input
 from .make_examples import MakeExamplesOptions, MakeExamplesStats, calling_regions, make_examples
 from .merger import load_merger
 from .model import load_model, model_input_shape
+from .model_info import ModelInfo
 from .outputs import check_outputs, disk_error, is_disk_error
 from .pileup import channel_enums
 from .phasing import auto_phase, haplotag, require_whatshap
@@ -95,7 +94,7 @@ class _Plan:
 
     sample: str
     model_dir: str
-    model_info: dict
+    model_info: ModelInfo
     merger: object
     model: object  # the Keras model: loaded by the first call_variants (TensorFlow's import is seconds)
     reference: Reference  # opened (and its index checked) once, in _plan; postprocess writes with it
@@ -163,7 +162,8 @@ def _plan(opts: RunOptions) -> _Plan:
     phase = _should_phase(opts, info, me_opts, reference, regions)
     _check_run_paths(opts, model_dir, phase)
     merger = load_merger(opts.multiallelic_merge, model_dir)
-    check_model_input(model_input_shape(model_dir), info, model_dir, list(me_opts.pileup.shape), channel_enums(me_opts.pileup))
+    info.check_weights(model_input_shape(model_dir))
+    info.input_channels(me_opts.pileup.shape, channel_enums(me_opts.pileup))
     n_partitions = count_partitions(called, me_opts.partition_size)
     cpus = usable_cpus()
     shards = max(1, min(opts.num_shards or cpus, n_partitions))
@@ -306,7 +306,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
     summary["call_variants_seconds"] = round(cv.seconds, 2)
     pp = postprocess(calls_path, plan.reference, opts.output_vcf, plan.sample, opts.command, merger=plan.merger,
                      gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None, output_gvcf=opts.output_gvcf,
-                     resolve_haplotypes=opts.haplotype_resolution, calibration=Calibration.of_model(plan.model_info))
+                     resolve_haplotypes=opts.haplotype_resolution, calibration=plan.model_info.calibration)
     summary["postprocess_seconds"] = round(pp.seconds, 2)
     summary["sites"], summary["pass_snps"], summary["pass_indels"] = pp.sites, pp.pass_snps, pp.pass_indels
     if opts.report:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from .errors import InputError, ModelError
 from .make_examples import MakeExamplesOptions
+from .model_info import ModelInfo, load_model_info
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM
 from .settings import MODEL_TYPES, SETTING_KEYS, preset_values
 
@@ -42,14 +43,13 @@ def preset(model_type: str) -> Preset:
         raise InputError(f"--model-type {model_type!r} is not known: use one of {', '.join(MODEL_TYPES)}") from None
 
 
-def model_look(info: dict) -> dict:
+def model_look(info: ModelInfo) -> dict:
     """Settings a model fixes: read off its input shape and channels, plus those recorded at training.
     Models from before settings were recorded were trained without realignment. Row order is not part of the
     look: the network pools over reads."""
-    channels = list(info.get("channels", []))
-    recorded = info.get("settings", {})
+    channels, recorded = list(info.channels), info.settings
     return {
-        "pileup_width": int(info["shape"][1]),
+        "pileup_width": info.shape[1],
         "hp_channel": HP_CHANNEL_ENUM in channels,
         "realign": bool(recorded.get("realign", False)),
         "alt_aligned_pileup": recorded.get("alt_aligned_pileup",
@@ -57,7 +57,7 @@ def model_look(info: dict) -> dict:
     }
 
 
-def resolve_settings(model_type: str, info: dict | None, **flags) -> dict:
+def resolve_settings(model_type: str, info: ModelInfo | None, **flags) -> dict:
     """Every make_examples setting: the user's flags (None = not given) over the model over the preset."""
     unknown = set(flags) - set(SETTING_KEYS)
     if unknown:
@@ -83,10 +83,10 @@ def make_examples_options(settings: dict, base: MakeExamplesOptions | None = Non
                        hp_channel=settings["hp_channel"]))
 
 
-def resolve_model(model_type: str, model_dir: str | None, required: bool = True) -> tuple[str | None, dict | None]:
+def resolve_model(model_type: str, model_dir: str | None, required: bool = True) -> tuple[str | None, ModelInfo | None]:
     """(model directory, its model_info): the user's --model, else the preset's shipped model. With
     `required=False` (making training examples for a new model) a missing shipped model gives (None, None)."""
-    from .model import default_model_dir, load_model_info
+    from .model import default_model_dir
 
     if model_dir is None:
         shipped = default_model_dir(preset(model_type).model)

@@ -5,7 +5,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import InputError
 from .examples_io import example_dataset, expand_paths, read_sidecars
@@ -38,24 +38,21 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     tf = tensorflow()
     paths = expand_paths(train_spec)
     info = read_sidecars(paths, "train on each kind of examples")
-    shape = tuple(info["shape"])
+    shape = info.shape
     full = example_dataset(paths, shape, with_label=True)
     tune_full = example_dataset(expand_paths(tune_spec), shape, with_label=True) if tune_spec else None
     if opts.channels:
-        missing = [c for c in opts.channels if c not in info["channels"]]
+        missing = [c for c in opts.channels if c not in info.channels]
         if missing:
-            raise InputError(f"channels {missing} are not in the examples (they have {info['channels']}): pick from those")
-        keep = [info["channels"].index(c) for c in opts.channels]
+            raise InputError(f"channels {missing} are not in the examples (they have {list(info.channels)}): pick from those")
+        keep = [info.channels.index(c) for c in opts.channels]
         select = lambda image, label: (tf.gather(image, keep, axis=-1), label)  # noqa: E731
         full = full.map(select)
         tune_full = tune_full.map(select) if tune_full is not None else None
-        settings = dict(info.get("settings", {}))
-        if not {9, 10} & set(opts.channels):
-            settings["alt_aligned_pileup"] = "none"
-        info = {**info, "shape": [*shape[:2], len(keep)], "channels": list(opts.channels), "settings": settings}
+        info = info.with_channels(opts.channels)
     total = _count_records(paths)
     tune_count = _count_records(expand_paths(tune_spec)) if tune_spec else (total + opts.tune_every - 1) // opts.tune_every
-    info = {**info, "train_count": total if tune_spec else total - tune_count}
+    train_count = total if tune_spec else total - tune_count
 
     def onehot(image, label):
         return image, tf.one_hot(label, 3)
@@ -77,7 +74,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
         train_ds = indexed.filter(lambda i, x: tf.logical_not(is_tune(i, x))).map(drop_index)
         tune_ds = indexed.filter(is_tune).map(drop_index)
     # Known sizes: Keras plans epochs from them (and says nothing about running out of data); a wrong count fails.
-    train_ds = train_ds.apply(tf.data.experimental.assert_cardinality(info["train_count"]))
+    train_ds = train_ds.apply(tf.data.experimental.assert_cardinality(train_count))
     tune_ds = tune_ds.apply(tf.data.experimental.assert_cardinality(tune_count))
     if opts.cache:
         train_ds, tune_ds = train_ds.cache(), tune_ds.cache()
@@ -85,7 +82,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     if opts.augment_mapq > 0:
         train_ds = train_ds.map(lambda image, label: (mapq_augment(image, opts.augment_mapq), label),
                                 num_parallel_calls=tf.data.AUTOTUNE)
-    channels = list(info["channels"])
+    channels = list(info.channels)
     if opts.augment_qualities > 0 and BASE_QUALITY_ENUM in channels:
         q = channels.index(BASE_QUALITY_ENUM)
         train_ds = train_ds.map(lambda image, label: (quality_augment(image, opts.augment_qualities, q), label),
@@ -96,7 +93,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
                                 num_parallel_calls=tf.data.AUTOTUNE)
     train_ds = train_ds.map(onehot).batch(opts.batch_size).prefetch(4)
     tune_ds = tune_ds.map(onehot).batch(512).prefetch(2)
-    return train_ds, tune_ds, info
+    return train_ds, tune_ds, info, train_count
 
 
 def _count_records(paths: list[str]) -> int:
@@ -180,13 +177,12 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     stop resumes from the last finished epoch. `callbacks`: extra Keras callbacks, run after dvcall's own."""
     keras = tf_keras()
     keras.utils.set_random_seed(TRAINING_SEED)
-    train_ds, tune_ds, info = _datasets(train_examples, tune_examples, opts)
+    train_ds, tune_ds, info, train_count = _datasets(train_examples, tune_examples, opts)
     os.makedirs(output_dir, exist_ok=True)
-    hp_index = info["channels"].index(HP_CHANNEL_ENUM) if opts.haplotype_pooling and HP_CHANNEL_ENUM in info["channels"] else None
-    model = load_model(opts.init_model) if opts.init_model else build_model(tuple(info["shape"]), hp_index=hp_index)
-    model_info = ModelInfo(shape=list(info["shape"]), channels=list(info["channels"]), settings=dict(info.get("settings", {})),
-                           version=model_version(model))
-    steps = -(-info["train_count"] // opts.batch_size) * opts.epochs
+    hp_index = info.channels.index(HP_CHANNEL_ENUM) if opts.haplotype_pooling and HP_CHANNEL_ENUM in info.channels else None
+    model = load_model(opts.init_model) if opts.init_model else build_model(info.shape, hp_index=hp_index)
+    model_info = ModelInfo(shape=info.shape, channels=info.channels, settings=dict(info.settings), version=model_version(model))
+    steps = -(-train_count // opts.batch_size) * opts.epochs
     schedule = keras.optimizers.schedules.CosineDecay(opts.learning_rate, decay_steps=max(1, steps), alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=opts.label_smoothing),
@@ -231,7 +227,7 @@ def _best_checkpoint(output_dir: str, info: ModelInfo):
             acc, loss = float(logs.get("val_accuracy", 0.0)), float(logs.get("val_loss", 1e9))
             if acc > self.best or (acc == self.best and loss < self.best_loss):
                 self.best, self.best_loss, self.best_epoch = acc, loss, epoch + 1
-                save_model(self.model, output_dir, info, {"tune_accuracy": acc, "epoch": epoch + 1})
+                save_model(self.model, output_dir, replace(info, notes={"tune_accuracy": acc, "epoch": epoch + 1}))
                 with open(state_path, "w") as fh:
                     json.dump({"accuracy": acc, "loss": loss, "epoch": epoch + 1}, fh)
                 log.info("epoch %d: tuning accuracy %.4f (best so far), model saved", epoch + 1, acc)

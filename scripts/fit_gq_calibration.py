@@ -7,7 +7,7 @@ Each sample (a folder from scripts/make_*_data.sh: reads.bam, truth.vcf.gz, samp
 `dvcall run` as a user would (default flags; untagged long reads are phased) by the model with its temperature
 but without any GQ map; every record's genotype is checked against the truth inside the sample's confident
 span (evaluate.genotyped_sites), and calibration.fit_gq_map turns (GQ, right or wrong) into knots, written to
-model_info.json as "gq_calibration" (what it was fitted on goes with it). Calls do not change; only GQ does.
+model_info.json as "gq_calibration" (what it was fitted on goes with it, as "gq_calibration_fit"). Calls do not change; only GQ does.
 The samples must be ones the model never trained on, and not the held-out test samples the card reports.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from calibration import bin_rows  # noqa: E402
 from deepvariant_py.calibration import Calibration, fit_gq_map  # noqa: E402
 from deepvariant_py.errors import DvcallError  # noqa: E402
 from deepvariant_py.evaluate import genotyped_sites  # noqa: E402
-from deepvariant_py.model import INFO_FILE, load_model_info  # noqa: E402
+from deepvariant_py.model_info import INFO_FILE, ModelInfo, load_model_info, save_model_info  # noqa: E402
 from deepvariant_py.outputs import atomic_output  # noqa: E402
 
 
@@ -54,19 +54,17 @@ def main() -> None:
     gq, correct = _called_sites(args, info)
     raw, calibrated = fit_gq_map(gq, correct)
     _table("Before (raw GQ, temperature only):", gq, correct)
-    cal = Calibration(float(info.get("temperature", 1.0)), tuple(raw), tuple(calibrated))
+    cal = Calibration(info.calibration.temperature, tuple(raw), tuple(calibrated))
     _table("After the map (on the same calls: a fit, not a measurement):", np.array([cal.gq(int(g)) for g in gq]), correct)
     print("\nknots (raw -> calibrated):", ", ".join(f"{r:g}->{c:.1f}" for r, c in zip(raw, calibrated)))
     if args.dry_run:
         return
-    info["gq_calibration"] = {"raw": raw, "calibrated": calibrated, "calls": int(len(gq)), "errors": int((~correct).sum()),
-                              "samples": [os.path.basename(s.rstrip("/")) for s in args.sample]}
-    with atomic_output(os.path.join(args.model, INFO_FILE)) as path, open(path, "w") as fh:
-        json.dump(info, fh, indent=2)
+    fit = {"calls": int(len(gq)), "errors": int((~correct).sum()), "samples": [os.path.basename(s.rstrip("/")) for s in args.sample]}
+    save_model_info(args.model, info.with_calibration(cal, gq_calibration_fit=fit))
     print(f"-> {os.path.join(args.model, INFO_FILE)}", file=sys.stderr)
 
 
-def _called_sites(args, info: dict) -> tuple[np.ndarray, np.ndarray]:
+def _called_sites(args, info: ModelInfo) -> tuple[np.ndarray, np.ndarray]:
     """Call every sample with the model less its GQ map; (GQ, right?) of every record."""
     data = datasets(argparse.Namespace(sim_sample=args.sample, no_real=True, robustness=False, real_platform=None,
                                        shared=None))
@@ -78,8 +76,7 @@ def _called_sites(args, info: dict) -> tuple[np.ndarray, np.ndarray]:
     with tempfile.TemporaryDirectory(prefix="dvcall-gqfit-") as tmp:
         raw_model = os.path.join(tmp, "model")  # the model as it is, less any GQ map: raw GQ is what gets mapped
         shutil.copytree(args.model, raw_model)
-        with open(os.path.join(raw_model, INFO_FILE), "w") as fh:
-            json.dump({k: v for k, v in info.items() if k != "gq_calibration"}, fh)
+        save_model_info(raw_model, info.with_calibration(Calibration(info.calibration.temperature)))
         for i, (ds, sample) in enumerate(zip(data, args.sample)):
             cached = os.path.join(args.cache, os.path.basename(sample.rstrip("/")) + ".json") if args.cache else None
             if cached and os.path.exists(cached):

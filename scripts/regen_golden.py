@@ -28,7 +28,6 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from deepvariant_py.calibration import Calibration  # noqa: E402
 from deepvariant_py.examples_io import example_digests  # noqa: E402
 from deepvariant_py.make_examples import make_examples  # noqa: E402
 from deepvariant_py.merger import load_merger  # noqa: E402
@@ -58,7 +57,7 @@ def run_postprocess(setup: dict, calls: str, blocks: str, out_dir: str) -> tuple
     model_dir, info = resolve_model(setup["model_type"], None)
     vcf, gvcf = os.path.join(out_dir, "out.vcf.gz"), os.path.join(out_dir, "out.g.vcf.gz")
     postprocess(calls, testdata(setup["ref"]), vcf, setup["sample"], merger=load_merger("auto", model_dir),
-                gvcf_blocks=blocks, output_gvcf=gvcf, calibration=Calibration.of_model(info))
+                gvcf_blocks=blocks, output_gvcf=gvcf, calibration=info.calibration)
     return vcf_lines(vcf), vcf_lines(gvcf)
 
 

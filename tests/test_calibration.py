@@ -90,7 +90,7 @@ def test_gq_map_pools_levels_whose_error_rate_rises_with_gq():
     assert calibrated[0] < calibrated[1]
 
 
-def test_calibration_of_a_model_reads_its_model_info():
-    cal = Calibration.of_model({"temperature": 1.3, "gq_calibration": {"raw": [5, 20], "calibrated": [3, 12]}})
-    assert cal.temperature == 1.3 and cal.gq(5) == 3 and cal.gq(20) == 12 and cal.gq(40) == 12 and cal.gq(0) == 3
-    assert Calibration.of_model({}) == Calibration()
+def test_the_gq_map_interpolates_between_its_knots_and_holds_beyond_them():
+    cal = Calibration(1.3, (5.0, 20.0), (3.0, 12.0))
+    assert cal.gq(5) == 3 and cal.gq(20) == 12 and cal.gq(40) == 12 and cal.gq(0) == 3 and cal.gq(10) == 6
+    assert Calibration().gq(37) == 37

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepvariant_py.errors import InputError, ModelError
-from deepvariant_py.examples_io import (CallRecord, ExampleWriter, VariantInfo, check_model_matches, example_dataset,
+from deepvariant_py.errors import InputError
+from deepvariant_py.examples_io import (CallRecord, ExampleWriter, VariantInfo, example_dataset,
                                         read_calls, read_sidecar, write_calls, write_sidecar)
 
 
@@ -43,7 +43,7 @@ def test_round_trip_variant_and_indices(tmp_path):
 def test_sidecar_and_no_partial_file_on_abort(tmp_path):
     path = tmp_path / "ex.tfrecord.gz"
     _write(path, n=1)
-    assert read_sidecar(str(path))["shape"] == [10, 21, 6]
+    assert read_sidecar(str(path)).shape == (10, 21, 6)
     other = tmp_path / "aborted.tfrecord.gz"
     w = ExampleWriter(str(other))
     w.abort()
@@ -55,12 +55,16 @@ def test_missing_sidecar_is_input_error(tmp_path):
         read_sidecar(str(tmp_path / "none.tfrecord.gz"))
 
 
-def test_model_mismatch_is_refused():
-    with pytest.raises(ModelError, match="shape"):
-        check_model_matches({"shape": [100, 221, 7], "channels": [1, 2, 3, 4, 5, 6, 19]},
-                            {"shape": [100, 221, 6], "channels": [1, 2, 3, 4, 5, 6]}, "m")
-    check_model_matches({"shape": [100, 221, 6], "channels": [1, 2, 3, 4, 5, 6]},
-                        {"shape": [100, 221, 6], "channels": [1, 2, 3, 4, 5, 6]}, "m")
+def test_a_damaged_sidecar_is_one_input_error(tmp_path):
+    from deepvariant_py.errors import InputError
+
+    path = str(tmp_path / "ex.tfrecord.gz")
+    for bad in ('{"shape": [100, 221], "channels": [1]}', '{"shape": [100, 221, 2], "channels": [1]}',
+                '{"shape": [100, 221, 1], "channels": [1], "settings": []}', '{"channels": [1]}', "[1, 2]"):
+        with open(path + ".example_info.json", "w") as fh:
+            fh.write(bad)
+        with pytest.raises(InputError, match="sidecar .* is unreadable .*regenerate the examples"):
+            read_sidecar(path)
 
 
 def test_calls_round_trip(tmp_path):
@@ -123,7 +127,7 @@ def test_examples_sidecar_versions_old_read_unknown_refused(tmp_path):
 
     path = str(tmp_path / "ex.tfrecord.gz")
     write_sidecar(path, (100, 221, 6), [1, 2, 3, 4, 5, 6])
-    assert read_sidecar(path)["version"] == "dvcall-examples-2"
+    assert read_sidecar(path).version == "dvcall-examples-2"
     info = json.load(open(path + ".example_info.json"))
     for version, ok in (("dvcall-examples-1", True), (None, True), ("dvcall-examples-9", False)):
         with open(path + ".example_info.json", "w") as fh:
@@ -159,7 +163,7 @@ def test_a_set_of_example_files_is_checked_file_by_file(tmp_path):
     write_sidecar(a, (100, 221, 6), [1, 2, 3, 4, 5, 6])
     write_sidecar(b, (100, 221, 6), [1, 2, 3, 4, 5, 6])
     write_sidecar(c, (100, 199, 7), [1, 2, 3, 4, 5, 6, 7])
-    assert read_sidecars([a, b], "call each set")["shape"] == [100, 221, 6]
+    assert read_sidecars([a, b], "call each set").shape == (100, 221, 6)
     with pytest.raises(InputError, match=r"c.tfrecord.gz \(shape \[100, 199, 7\].*call each set separately"):
         read_sidecars([a, b, c], "call each set")
     with pytest.raises(InputError, match="no sidecar"):

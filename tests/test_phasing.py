@@ -96,8 +96,9 @@ def _run_ont(tmp_path, ref, bam, *extra):
 
 
 def test_a_model_that_pools_by_haplotype_phases_untagged_reads_unless_told_not_to(tmp_path):
-    from deepvariant_py.model import default_model_dir, load_model_info, pools_by_haplotype
-    assert pools_by_haplotype(load_model_info(default_model_dir("ont")))
+    from deepvariant_py.model import default_model_dir
+    from deepvariant_py.model_info import load_model_info
+    assert load_model_info(default_model_dir("ont")).pools_by_haplotype
     ref, bam, _ = _two_haplotype_sample(tmp_path)
     assert (_run_ont(tmp_path / "auto", ref, bam) / "haplotagged.bam").exists()
     assert not (_run_ont(tmp_path / "off", ref, bam, "--no-phase-reads") / "haplotagged.bam").exists()

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from deepvariant_py.cli.main import main
 from deepvariant_py.errors import InputError
+from deepvariant_py.model_info import ModelInfo
 from deepvariant_py.pileup import channel_enums
 from deepvariant_py.presets import PRESETS, make_examples_options, resolve_settings
 
@@ -42,8 +43,8 @@ def test_each_preset_sets_its_sequencers_defaults(model_type, expected):
 
 
 def test_explicit_flags_win_over_preset_and_model():
-    info = {"shape": [100, 199, 9], "channels": [1, 2, 3, 4, 5, 6, 7, 9, 10],
-            "settings": {"realign": False, "alt_aligned_pileup": "diff_channels", "sort_by_haplotypes": True}}
+    info = ModelInfo.from_json({"shape": [100, 199, 9], "channels": [1, 2, 3, 4, 5, 6, 7, 9, 10],
+                                "settings": {"realign": False, "alt_aligned_pileup": "diff_channels", "sort_by_haplotypes": True}})
     s = resolve_settings("pacbio", info, realign=True, sort_by_haplotypes=True, hp_channel=False, pileup_width=221,
                          min_mapping_quality=20, vsc_min_fraction_indels=0.3, max_reads_per_partition=None)
     assert (s["realign"], s["sort_by_haplotypes"], s["hp_channel"], s["pileup_width"]) == (True, True, False, 221)
@@ -52,13 +53,13 @@ def test_explicit_flags_win_over_preset_and_model():
 
 
 def test_model_decides_how_its_examples_look_and_preset_the_rest():
-    long_read_model = {"shape": [100, 199, 7], "channels": [1, 2, 3, 4, 5, 6, 7],
-                       "settings": {"realign": False, "alt_aligned_pileup": "none", "sort_by_haplotypes": True}}
+    long_read_model = ModelInfo.from_json({"shape": [100, 199, 7], "channels": [1, 2, 3, 4, 5, 6, 7],
+                                           "settings": {"realign": False, "alt_aligned_pileup": "none", "sort_by_haplotypes": True}})
     s = resolve_settings("illumina", long_read_model)
     assert (s["pileup_width"], s["hp_channel"], s["alt_aligned_pileup"], s["realign"]) == (199, True, "none", False)
     assert s["sort_by_haplotypes"] is False  # row order is not part of a model's look: the preset's
     assert (s["partition_size"], s["vsc_min_fraction_indels"]) == (1000, 0.06)  # thresholds stay the preset's
-    legacy = resolve_settings("illumina", {"shape": [100, 221, 6], "channels": [1, 2, 3, 4, 5, 6]})
+    legacy = resolve_settings("illumina", ModelInfo.from_json({"shape": [100, 221, 6], "channels": [1, 2, 3, 4, 5, 6]}))
     assert (legacy["realign"], legacy["alt_aligned_pileup"], legacy["hp_channel"]) == (False, "none", False)
 
 

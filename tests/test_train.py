@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from deepvariant_py.examples_io import ExampleWriter, VariantInfo, write_sidecar
-from deepvariant_py.model import load_model, load_model_info
+from deepvariant_py.model import load_model
+from deepvariant_py.model_info import load_model_info
 from deepvariant_py.train import TrainOptions, train
 
 SHAPE = (100, 221, 6)
@@ -41,7 +42,7 @@ def test_tiny_training_run_writes_a_loadable_model_and_its_log(trained):
     _, out, summary = trained
     assert summary["best_epoch"] in (1, 2)
     info = load_model_info(str(out))
-    assert info["shape"] == list(SHAPE)
+    assert info.shape == SHAPE and set(info.notes) == {"tune_accuracy", "epoch"}
     model = load_model(str(out))
     probs = model(np.zeros((2, *SHAPE), np.uint8)).numpy()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
@@ -90,15 +91,15 @@ def test_examples_with_an_hp_channel_train_a_haplotype_pooling_model_unless_told
     write_sidecar(str(ex), SHAPE, [1, 2, 3, 4, 5, 7])  # the sixth channel read as HP
     pooled = tmp_path / "pooled"
     train(str(ex), str(pooled), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16))
-    assert load_model_info(str(pooled))["version"] == "dvcall-readset-2"
+    assert load_model_info(str(pooled)).version == "dvcall-readset-2"
     assert any(layer.name == "haplotype" for layer in load_model(str(pooled)).layers)
     # a channel subset that keeps HP, with pooling turned off (and augmenting in tf.data too)
     plain = tmp_path / "plain"
     train(str(ex), str(plain), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, channels=[1, 2, 3, 5, 7],
                                             haplotype_pooling=False, augment_qualities=0.5, augment_balance=0.5))
     info = load_model_info(str(plain))
-    assert info["shape"] == [100, 221, 5] and info["channels"] == [1, 2, 3, 5, 7]
-    assert info["settings"]["alt_aligned_pileup"] == "none" and info["version"] == "dvcall-readset-1"
+    assert info.shape == (100, 221, 5) and info.channels == (1, 2, 3, 5, 7)
+    assert info.settings["alt_aligned_pileup"] == "none" and info.version == "dvcall-readset-1"
     assert not any(layer.name == "haplotype" for layer in load_model(str(plain)).layers)
 
 

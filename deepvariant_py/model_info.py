@@ -1,0 +1,135 @@
+"""model_info.json: the record a model travels with, typed and validated where it is read.
+
+It says what tensor the weights take (shape, channel enums), the make_examples settings of the examples it was
+trained on (a run makes examples that look the same), its architecture (version), its calibration (the
+temperature and GQ map postprocess applies) and notes on how it was made (tuning accuracy, epoch, what the
+calibration was fitted on), which dvcall carries along but never reads. Reading it needs no TensorFlow.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+from .calibration import Calibration
+from .errors import ModelError
+from .outputs import atomic_output
+
+MODEL_FILE = "model.keras"
+INFO_FILE = "model_info.json"
+READSET_VERSION = "dvcall-readset-1"
+HAPLOTYPE_POOLING_VERSION = "dvcall-readset-2"  # the read-set network plus pooling of reads per haplotype
+KNOWN_VERSIONS = (READSET_VERSION, HAPLOTYPE_POOLING_VERSION)
+_FIELDS = ("shape", "channels", "settings", "version", "temperature", "gq_calibration")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    shape: tuple[int, int, int]  # rows, width, channels of the input tensor
+    channels: tuple[int, ...]  # the channel enum of each input channel, in order
+    settings: Mapping[str, object] = field(default_factory=dict)  # make_examples settings of the training examples
+    version: str = READSET_VERSION  # architecture
+    calibration: Calibration = Calibration()
+    notes: Mapping[str, object] = field(default_factory=dict)  # how it was trained and calibrated; carried, not read
+    directory: str = field(default="", compare=False)  # where it was read from, for messages; not written
+
+    @property
+    def pools_by_haplotype(self) -> bool:
+        """Whether the network averages reads per haplotype, so HP tags change its calls most."""
+        return self.version == HAPLOTYPE_POOLING_VERSION
+
+    @property
+    def name(self) -> str:
+        return f"model {self.directory}" if self.directory else "the model"
+
+    def to_json(self) -> dict:
+        data = {"shape": list(self.shape), "channels": list(self.channels), "settings": dict(self.settings),
+                "version": self.version, **self.notes}
+        if self.calibration.temperature != 1.0:
+            data["temperature"] = self.calibration.temperature
+        if self.calibration.gq_raw:
+            data["gq_calibration"] = {"raw": list(self.calibration.gq_raw), "calibrated": list(self.calibration.gq_calibrated)}
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping, directory: str = "") -> "ModelInfo":
+        """Validated: a ValueError says what is wrong. Keys it does not know are notes."""
+        if not isinstance(data, Mapping):
+            raise ValueError("not a JSON object")
+        shape, channels = data.get("shape"), data.get("channels")
+        if not (isinstance(shape, list) and len(shape) == 3 and all(_positive_int(x) for x in shape)):
+            raise ValueError(f"shape {shape!r} is not three positive integers")
+        if not (isinstance(channels, list) and all(_positive_int(x) for x in channels) and len(channels) == shape[2]):
+            raise ValueError(f"channels {channels!r} are not {shape[2]} channel numbers (shape {shape})")
+        settings = data.get("settings", {})
+        if not isinstance(settings, Mapping):
+            raise ValueError(f"settings {settings!r} is not an object")
+        version = data.get("version", READSET_VERSION)
+        if version not in KNOWN_VERSIONS:
+            raise ValueError(f"architecture {version!r} is unknown to this dvcall (it knows {', '.join(KNOWN_VERSIONS)})")
+        notes = {k: v for k, v in data.items() if k not in _FIELDS}
+        fit = {k: v for k, v in (data.get("gq_calibration") or {}).items() if k not in ("raw", "calibrated")}
+        if fit:  # written inside gq_calibration before this record existed
+            notes.setdefault("gq_calibration_fit", fit)
+        return cls(tuple(shape), tuple(channels), dict(settings), version, _calibration(data), notes, directory)
+
+    def with_calibration(self, calibration: Calibration, **notes) -> "ModelInfo":
+        """A copy with another calibration and these notes added (e.g. what it was fitted on)."""
+        return replace(self, calibration=calibration, notes={**self.notes, **notes})
+
+    def input_channels(self, shape, channels) -> list[int]:
+        """Indices of the model's channels within examples of `shape` and `channels` (a model may take a subset,
+        e.g. without the ALT-aligned channels); a ModelError says how the examples and the model differ."""
+        ex_ch, m_ch = list(channels), list(self.channels)
+        if list(shape[:2]) == list(self.shape[:2]) and set(m_ch) <= set(ex_ch):
+            return [ex_ch.index(c) for c in m_ch]
+        raise ModelError(f"{self.name} expects examples of shape {list(self.shape)} channels {m_ch}, but the examples have "
+                         f"shape {list(shape)} channels {ex_ch}: use the model trained for these examples or remake the "
+                         "examples with matching options")
+
+    def check_weights(self, built: list[int]) -> None:
+        """The weights (their input shape, model.model_input_shape) take the tensor this record names."""
+        if list(built) != list(self.shape[:len(built)]):
+            raise ModelError(f"{self.directory}: the weights take inputs of shape {list(built)} but {INFO_FILE} says "
+                             f"{list(self.shape)}: the two files belong to different models; restore or retrain the model")
+
+
+def _positive_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x > 0
+
+
+def _calibration(data: Mapping) -> Calibration:
+    temperature = data.get("temperature", 1.0)
+    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature {temperature!r} is not a positive number")
+    gq_map = data.get("gq_calibration") or {}
+    raw, calibrated = gq_map.get("raw", []), gq_map.get("calibrated", [])
+    if len(raw) != len(calibrated) or any(not isinstance(x, (int, float)) for x in [*raw, *calibrated]) \
+            or any(b <= a for a, b in zip(raw, raw[1:])):
+        raise ValueError("gq_calibration needs as many calibrated as raw GQ values, raw ones increasing")
+    return Calibration(float(temperature), tuple(float(x) for x in raw), tuple(float(x) for x in calibrated))
+
+
+def load_model_info(model_dir: str) -> ModelInfo:
+    """The ModelInfo of a model directory; a ModelError (one line, with the fix) if it is not a usable model."""
+    path = os.path.join(model_dir, INFO_FILE)
+    if os.path.isfile(model_dir):
+        raise ModelError(f"--model {model_dir} is a file; pass the model folder that holds {MODEL_FILE} and {INFO_FILE} "
+                         f"(e.g. {os.path.dirname(model_dir) or '.'})")
+    if not os.path.isdir(model_dir):
+        raise ModelError(f"model directory {model_dir} does not exist: pass a directory written by `dvcall train` with --model")
+    if not os.path.exists(path) or not os.path.exists(os.path.join(model_dir, MODEL_FILE)):
+        raise ModelError(f"{model_dir} is not a dvcall model (needs {MODEL_FILE} and {INFO_FILE}): pass a directory written by `dvcall train`")
+    try:
+        with open(path) as fh:
+            return ModelInfo.from_json(json.load(fh), model_dir)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ModelError(f"{path} is unreadable ({exc}): retrain or restore the model") from None
+
+
+def save_model_info(model_dir: str, info: ModelInfo) -> None:
+    """Write (or replace, atomically) a model directory's model_info.json."""
+    with atomic_output(os.path.join(model_dir, INFO_FILE)) as tmp, open(tmp, "w") as fh:
+        json.dump(info.to_json(), fh, indent=2)
