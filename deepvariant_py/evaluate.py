@@ -14,9 +14,9 @@ How a comparison works
    allele in a GT (``1/.``) counts as reference. Symbolic ALTs (``<DEL>``,
    ``<*>``, ``<NON_REF>``), ``*`` and breakends are ignored, so gVCFs work as
    queries.
-2. **Normalisation** (done here in Python against the reference, the same for
-   both sides; the result equals ``bcftools norm -f REF -m -any -a`` for the
-   usual cases, see below):
+2. **Normalisation** (the same for both sides) is ``bcftools norm -f REF -m -any
+   -a --atom-overlaps .``, run by the bcftools that pysam bundles over a VCF of
+   just the alleles each record's GT carries:
 
    * multi-allelic records are split: every ALT becomes its own allele that keeps
      its number of copies in the GT (``1/2`` gives each ALT one copy, ``1/1``
@@ -24,21 +24,17 @@ How a comparison works
    * common suffix, then common prefix bases of REF and ALT are trimmed;
    * equal-length changes (SNPs, MNPs) become one SNP per differing base;
    * pure insertions / deletions are left-aligned against the reference
-     (shifted left while the base before the event equals its last base) and
-     written VCF-style with the reference base before them as anchor;
-   * complex changes (REF and ALT of different lengths with no common prefix /
-     suffix left) are atomised like ``bcftools norm -a``: the first
+     and written VCF-style with the reference base before them as anchor;
+   * complex changes (REF and ALT of different lengths) are atomised: the first
      ``min(len(REF), len(ALT))`` bases are compared base by base (one SNP per
-     difference) and the rest becomes one insertion or deletion anchored on the
-     last of those bases; that indel is left-aligned, but never past the last of
-     those SNPs, so the pieces still spell the same haplotype.
+     difference) and the rest becomes one insertion or deletion, left-aligned no
+     further than the last of those SNPs, so the pieces spell the same haplotype.
+     The ``*`` alleles bcftools would write for overlapping pieces are left out
+     (``--atom-overlaps .``).
 
-   Checked on the real NA12878 chr20 slice (truth, bcftools and freebayes calls):
-   the alleles and copy numbers are identical to those of ``bcftools norm -a -m
-   -any`` from bcftools 1.24 (the one bundled with pysam 0.24) once its ``*``
-   alleles are dropped and its duplicate pieces merged as below. bcftools 1.16
-   atomises less: it keeps a SNP next to an insertion as one complex allele
-   (``C>TTT``), so its counts can differ by a few SNPs on complex calls.
+   (Before bcftools did this, dvcall had its own normaliser; on the development
+   sets, freebayes calls and 14,700 random complex, multi-allelic and repeat
+   records both gave the same alleles and copies, and the same scores.)
 
    Pieces of one side that come out identical (same contig, POS, REF, ALT) are
    merged by **adding** their copies: a ``1/2`` whose two ALTs share a base
@@ -78,14 +74,15 @@ variants in repeats. Compare callers on the same footing.
 
 from __future__ import annotations
 
-import contextlib
-
 import bisect
+import contextlib
 import os
+import tempfile
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pysam
+import pysam.bcftools
 
 from deepvariant_py.errors import InputError
 from deepvariant_py.filetypes import open_variant_file
@@ -97,8 +94,6 @@ from deepvariant_py.regions import Region, RegionSet, read_bed
 # homopolymer), and one that starts before it can move right by trimming a shared
 # prefix. Repeats longer than this are not followed into the region.
 _FETCH_PAD = 1000
-# Reference bases fetched at a time while left-aligning an indel.
-_SHIFT_CHUNK = 256
 
 _ACGT = frozenset("ACGT")
 
@@ -432,24 +427,61 @@ def _records(vf: pysam.VariantFile, windows) -> Iterator[pysam.VariantRecord]:
             prev_end = e
 
 
+@dataclass
+class _Taken:
+    """One VCF record taken for a comparison, with its normalised alleles inside the selection."""
+
+    contig: str
+    pos: int  # 1-based, as in the VCF
+    ref_length: int
+    n_alts: int
+    gq: Optional[int]
+    gt: Tuple[int, ...]  # missing alleles as 0
+    alleles: Dict[AlleleKey, int]  # {(contig, POS, REF, ALT): copies}
+
+
 def _load_alleles(path, what, sample, fasta, lengths, ref_path, selector, pass_only):
     """Normalised alleles of one VCF as {(contig, POS, REF, ALT): copies}."""
+    out: Dict[AlleleKey, int] = {}
+    for taken in _take_records(path, what, sample, fasta, lengths, ref_path, selector, pass_only):
+        for key, n in taken.alleles.items():
+            out[key] = out.get(key, 0) + n
+    return out
+
+
+def _take_records(path, what, sample, fasta, lengths, ref_path, selector, pass_only,
+                  keep=lambda rec: True, reference_calls: bool = False) -> List[_Taken]:
+    """The records of one VCF that count (FILTER, `keep`, a GT carrying an ALT unless `reference_calls`),
+    checked against the reference, with their alleles normalised by bcftools norm (split, atomised,
+    left-aligned) in one batch."""
     vf = _open_vcf(path, what)
     try:
         sample = _pick_sample(vf, path, what, sample)
         if "GT" not in vf.header.formats:
             raise InputError(f"{what} {path} has no GT FORMAT field: cannot compare genotypes")
-        out: Dict[AlleleKey, int] = {}
-        windows = selector.windows(lengths)
+        taken: List[_Taken] = []
+        carried: List[Tuple[str, List[Tuple[str, int]], int]] = []  # (REF, [(ALT, copies)], ploidy) per record
         try:
-            for rec in _records(vf, windows):
-                _add_record(rec, sample, what, path, fasta, lengths, ref_path,
-                            selector, pass_only, out)
+            for rec in _records(vf, selector.windows(lengths)):
+                if (pass_only and not _passes(rec)) or not keep(rec):
+                    continue
+                call = rec.samples[sample]
+                alts = _carried_alts(rec, call, what, path, fasta, lengths, ref_path)
+                if alts is None and not reference_calls:
+                    continue
+                gq = call.get("GQ") if "GQ" in call else None
+                gt = tuple(a if a is not None else 0 for a in (call.get("GT") or (0, 0)))
+                taken.append(_Taken(rec.chrom, rec.pos, len(rec.ref), len(rec.alts or ()), gq, gt, {}))
+                carried.append(((rec.ref or "").upper(), alts or [], len(gt)))
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read {what} {path}: {exc}") from exc
-        return out
     finally:
         vf.close()
+    for i, contig, pos0, ref, alt, copies in _normalised(taken, carried, lengths, ref_path):
+        if not selector.sets or selector.contains(contig, pos0):
+            key = (contig, pos0 + 1, ref, alt)
+            taken[i].alleles[key] = taken[i].alleles.get(key, 0) + copies
+    return taken
 
 
 def _passes(rec: pysam.VariantRecord) -> bool:
@@ -457,28 +489,25 @@ def _passes(rec: pysam.VariantRecord) -> bool:
     return not keys or keys == ["PASS"]
 
 
-def _add_record(rec, sample, what, path, fasta, lengths, ref_path, selector, pass_only, out):
-    if pass_only and not _passes(rec):
-        return
+def _carried_alts(rec, call, what, path, fasta, lengths, ref_path) -> Optional[List[Tuple[str, int]]]:
+    """[(ALT, copies in GT)] of the sequence ALTs a record's GT carries (None when it carries none; symbolic
+    ALTs, '*' and breakends are left out), after checking the record against the reference."""
     try:
-        gt = rec.samples[sample]["GT"]
+        gt = call["GT"]
     except KeyError:
-        return
-    if not gt:
-        return
+        return None
     copies: Dict[int, int] = {}
-    for a in gt:
+    for a in gt or ():
         if a is not None and a > 0:  # '.' counts as reference
             copies[a] = copies.get(a, 0) + 1
     if not copies:
-        return
-    contig = rec.chrom
+        return None
+    contig, alleles = rec.chrom, rec.alleles
     if contig not in lengths:
         raise InputError(
             f"{what} {path} has records on contig {contig!r}, which is not in reference "
             f"{ref_path} (it has {_some_names(lengths)}): wrong reference or naming (chr20 vs 20)?"
         )
-    alleles = rec.alleles
     ref = (alleles[0] or "").upper()
     start = rec.pos - 1
     if start + len(ref) > lengths[contig]:
@@ -487,86 +516,60 @@ def _add_record(rec, sample, what, path, fasta, lengths, ref_path, selector, pas
             f"in reference {ref_path}: wrong reference?"
         )
     ref_seq = fasta.fetch(contig, start, start + len(ref)).upper()
-    for i, (r, f) in enumerate(zip(ref, ref_seq)):
+    for r, f in zip(ref, ref_seq):
         if r != f and r in _ACGT and f in _ACGT:
             raise InputError(
                 f"{what} {path}: REF {alleles[0]!r} at {contig}:{rec.pos} does not match the "
                 f"reference ({ref_seq!r} in {ref_path}): was it called against another reference?"
             )
-    for idx, n in copies.items():
+    out = []
+    for idx, n in sorted(copies.items()):
         if idx >= len(alleles):
             raise InputError(
                 f"{what} {path}: GT of {contig}:{rec.pos} names allele {idx} but the "
                 f"record has only {len(alleles) - 1} ALT"
             )
         alt = alleles[idx].upper()
-        if not alt or alt in (".", "*") or alt.startswith("<") or "[" in alt or "]" in alt:
-            continue
-        for pos0, nref, nalt in _normalise(fasta, contig, start, ref, alt):
-            if selector.sets and not selector.contains(contig, pos0):
-                continue
-            key = (contig, pos0 + 1, nref, nalt)
-            out[key] = out.get(key, 0) + n
+        if alt and alt not in (".", "*") and not alt.startswith("<") and "[" not in alt and "]" not in alt and alt != ref:
+            out.append((alt, n))
+    return out or None
 
 
 # --------------------------------------------------------------------------- normalisation
 
 
-def _normalise(fasta, contig: str, start: int, ref: str, alt: str) -> List[Tuple[int, str, str]]:
-    """Split one REF/ALT pair at 0-based ``start`` into atomic, left-aligned alleles.
-
-    Returns ``(pos0, REF, ALT)`` triples; see the module docstring for the rules.
-    """
-    # Trim the common suffix, then the common prefix.
-    while ref and alt and ref[-1] == alt[-1]:
-        ref, alt = ref[:-1], alt[:-1]
-    k = 0
-    while k < len(ref) and k < len(alt) and ref[k] == alt[k]:
-        k += 1
-    ref, alt, start = ref[k:], alt[k:], start + k
-    if not ref and not alt:
-        return []  # ALT equals REF: not a variant
-    if len(ref) == len(alt):
-        return [(start + i, r, a) for i, (r, a) in enumerate(zip(ref, alt)) if r != a]
-    if not ref or not alt:
-        return [_left_aligned_indel(fasta, contig, start, ref, alt, floor=0)]
-    # Complex: base-by-base over the shorter length, then one indel. The indel may
-    # shift left only through the unchanged tail of that block (the first base
-    # always differs after trimming), so the pieces spell the same haplotype.
-    m = min(len(ref), len(alt))
-    out = [(start + i, r, a) for i, (r, a) in enumerate(zip(ref[:m], alt[:m])) if r != a]
-    floor = out[-1][0] + 1
-    out.append(_left_aligned_indel(fasta, contig, start + m, ref[m:], alt[m:], floor=floor))
-    return out
-
-
-def _left_aligned_indel(fasta, contig: str, p: int, deleted: str, inserted: str,
-                        floor: int) -> Tuple[int, str, str]:
-    """Left-align the pure indel that deletes ``deleted`` at / inserts ``inserted``
-    before 0-based ``p`` (one of the two is empty), not moving it left of ``floor``,
-    and write it VCF-style with an anchor base: ``(pos0, REF, ALT)``."""
-    seq = deleted or inserted
-    chunk, chunk_start = "", p
-    while p > floor:
-        if p - 1 < chunk_start:
-            chunk_start = max(floor, p - _SHIFT_CHUNK)
-            chunk = fasta.fetch(contig, chunk_start, p).upper()
-        base = chunk[p - 1 - chunk_start]
-        if base != seq[-1]:
-            break
-        seq = base + seq[:-1]
-        p -= 1
-    if p > 0:
-        anchor = fasta.fetch(contig, p - 1, p).upper()
-        if deleted:
-            return p - 1, anchor + seq, anchor
-        return p - 1, anchor, anchor + seq
-    # At the very start of the contig the anchor is the base after the event.
-    if deleted:
-        after = fasta.fetch(contig, len(seq), len(seq) + 1).upper()
-        return 0, seq + after, after
-    after = fasta.fetch(contig, 0, 1).upper()
-    return 0, after, seq + after
+def _normalised(taken: Sequence[_Taken], carried, lengths: Dict[str, int], ref_path: str):
+    """(record index, contig, 0-based POS, REF, ALT, copies) of every normalised allele of the records, from
+    `bcftools norm -f REF -m -any -a --atom-overlaps .` (the bcftools bundled with pysam) run over a VCF of
+    just their carried ALTs and genotypes; each record's index travels as its ID."""
+    if not taken:
+        return
+    header = pysam.VariantHeader()
+    for contig, length in lengths.items():
+        header.contigs.add(contig, length=length)
+    header.add_line('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">')
+    header.add_sample("S")
+    with tempfile.TemporaryDirectory(prefix="dvcall-evaluate-") as tmp:
+        raw, normed = os.path.join(tmp, "taken.vcf"), os.path.join(tmp, "normalised.vcf")
+        with pysam.VariantFile(raw, "w", header=header) as out:
+            for i, (t, (ref, alts, ploidy)) in enumerate(zip(taken, carried)):
+                if not alts:
+                    continue
+                rec = out.new_record(contig=t.contig, start=t.pos - 1, alleles=[ref, *(a for a, _ in alts)], id=str(i))
+                gt = [j for j, (_, n) in enumerate(alts, 1) for _ in range(n)]
+                rec.samples["S"]["GT"] = tuple(gt + [0] * (ploidy - len(gt)))
+                out.write(rec)
+        try:
+            pysam.bcftools.norm("-f", ref_path, "-m", "-any", "-a", "--atom-overlaps", ".", "-c", "w", "--no-version",
+                                "-o", normed, raw, catch_stdout=False)
+        except pysam.utils.SamtoolsError as exc:
+            raise InputError(f"bcftools norm could not normalise the records against {ref_path}: {exc}") from None
+        with pysam.VariantFile(normed) as vf:
+            for rec in vf:
+                alt = (rec.alts or (".",))[0].upper()
+                copies = sum(1 for a in rec.samples["S"]["GT"] or () if a == 1)
+                if alt not in (".", "*") and copies:
+                    yield int(rec.id), rec.chrom, rec.pos - 1, rec.ref.upper(), alt, copies
 
 
 # --------------------------------------------------------------------------- multi-allelic sites
@@ -596,27 +599,18 @@ def genotyped_sites(truth_vcf: str, query_vcf: str, ref_fasta: str,
             by_contig.setdefault(key[0], []).append((key[1], key))
         for v in by_contig.values():
             v.sort()
-        vf = _open_vcf(query_vcf, "query VCF")
-        try:
-            sample = _pick_sample(vf, query_vcf, "query VCF", None)
-            for rec in _records(vf, selector.windows(lengths)):
-                if selector.sets and not selector.contains(rec.chrom, rec.pos - 1):
-                    continue
-                call = rec.samples[sample]
-                gq = call.get("GQ")
-                if gq is None:
-                    continue
-                site: Dict[AlleleKey, int] = {}
-                _add_record(rec, sample, "query VCF", query_vcf, fasta, lengths, ref_fasta, selector, False, site)
-                positions = [p for p, _ in by_contig.get(rec.chrom, [])]
-                first = min([rec.pos] + [k[1] for k in site])  # a left-aligned allele may start before POS
-                lo = bisect.bisect_left(positions, first)
-                hi = bisect.bisect_right(positions, rec.pos + len(rec.ref) - 1)
-                expected = {key: truth[key] for _, key in by_contig.get(rec.chrom, [])[lo:hi]}
-                gt = tuple(a if a is not None else 0 for a in (call.get("GT") or (0, 0)))
-                out.append(GenotypedSite(rec.chrom, rec.pos, int(gq), gt, site == expected))
-        finally:
-            vf.close()
+
+        def keep(rec) -> bool:
+            return (not selector.sets or selector.contains(rec.chrom, rec.pos - 1)) and rec.samples[0].get("GQ") is not None
+
+        for site in _take_records(query_vcf, "query VCF", None, fasta, lengths, ref_fasta, selector, False, keep,
+                                  reference_calls=True):
+            positions = [p for p, _ in by_contig.get(site.contig, [])]
+            first = min([site.pos] + [k[1] for k in site.alleles])  # a left-aligned allele may start before POS
+            lo = bisect.bisect_left(positions, first)
+            hi = bisect.bisect_right(positions, site.pos + site.ref_length - 1)
+            expected = {key: truth[key] for _, key in by_contig.get(site.contig, [])[lo:hi]}
+            out.append(GenotypedSite(site.contig, site.pos, int(site.gq), site.gt, site.alleles == expected))
     return out
 
 
@@ -629,19 +623,7 @@ def multiallelic_concordance(truth_vcf: str, query_vcf: str, ref_fasta: str,
     """
     with _inputs(truth_vcf, query_vcf, ref_fasta, regions, bed) as (fasta, lengths, selector):
         query = _load_alleles(query_vcf, "query VCF", None, fasta, lengths, ref_fasta, selector, True)
-        vf = _open_vcf(truth_vcf, "truth VCF")
-        try:
-            sample = _pick_sample(vf, truth_vcf, "truth VCF", None)
-            concordant = total = 0
-            for rec in _records(vf, selector.windows(lengths)):
-                if len(rec.alts or ()) < 2:
-                    continue
-                site: Dict[AlleleKey, int] = {}
-                _add_record(rec, sample, "truth VCF", truth_vcf, fasta, lengths, ref_fasta, selector, True, site)
-                if not site:
-                    continue
-                total += 1
-                concordant += all(query.get(k, 0) == n for k, n in site.items())
-        finally:
-            vf.close()
-    return concordant, total
+        sites = _take_records(truth_vcf, "truth VCF", None, fasta, lengths, ref_fasta, selector, True,
+                              keep=lambda rec: len(rec.alts or ()) >= 2)
+    sites = [site for site in sites if site.alleles]
+    return sum(all(query.get(k, 0) == n for k, n in site.alleles.items()) for site in sites), len(sites)
