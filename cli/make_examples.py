@@ -10,6 +10,8 @@ from deepvariant_py.outputs import check_outputs
 from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings
 from deepvariant_py.progress import Progress
 from deepvariant_py.reads import ReadFilter, log_read_counts
+from deepvariant_py.reference import Reference
+from deepvariant_py.regions import parse_regions
 
 from .common import FRACTION, setting_flags, setting_options, user_errors
 
@@ -58,7 +60,9 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     base = MakeExamplesOptions(read_filter=ReadFilter(downsample_fraction=downsample_fraction), drop_hp_fraction=drop_hp_fraction)
     opts = make_examples_options(resolve_settings(model_type, info, **flags), base)
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
-    stats = make_examples(ref, reads, output, list(regions), opts, index, count, training, progress=None if quiet else Progress('make_examples'),
+    lengths = Reference(ref).lengths
+    parsed = parse_regions(list(regions), lengths) if regions else None
+    stats = make_examples(ref, reads, output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
                           gvcf_output=gvcf_output)
     log_read_counts([stats.read_counts], opts.read_filter)
     if not quiet:

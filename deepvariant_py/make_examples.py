@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from functools import partial
-from typing import Callable
+from typing import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -20,7 +20,7 @@ from .read_events import encode_bases, extract_events
 from .reads import ReadCounts, ReadFilter, close_alignments, fetch_reads, hp_dropped, open_alignments
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
-from .regions import Region, merge_regions, parse_regions, partition, shard
+from .regions import Region, merge_regions, partition, shard
 
 log = logging.getLogger("dvcall")
 
@@ -61,19 +61,18 @@ def example_settings(opts: MakeExamplesOptions) -> dict:
             "sort_by_haplotypes": opts.pileup.sort_by_haplotypes}
 
 
-def calling_regions(reference: Reference, reads_contigs: set[str], region_specs: list[str]) -> list[Region]:
-    """Regions the user asked for, or every contig shared by the reads and the reference; sorted and merged."""
-    lengths = reference.lengths
-    if region_specs:
-        regions = parse_regions(region_specs, lengths)
-    else:
+def calling_regions(reference: Reference, reads_contigs: set[str], regions: Sequence[Region] | None) -> list[Region]:
+    """The regions asked for (parsed once, by the caller: regions.parse_regions), or with None every contig
+    shared by the reads and the reference; sorted and merged."""
+    if regions is None:
         regions = [Region(c.name, 0, c.length) for c in reference.contigs if c.name in reads_contigs]
-    return merge_regions(regions, list(lengths))
+    return merge_regions(list(regions), list(reference.lengths))
 
 
-def calling_partitions(reference: Reference, reads_contigs: set[str], region_specs: list[str], partition_size: int) -> list[Region]:
+def calling_partitions(reference: Reference, reads_contigs: set[str], regions: Sequence[Region] | None,
+                       partition_size: int) -> list[Region]:
     """calling_regions cut into fixed partitions."""
-    return partition(calling_regions(reference, reads_contigs, region_specs), partition_size)
+    return partition(calling_regions(reference, reads_contigs, regions), partition_size)
 
 
 @dataclass
@@ -126,15 +125,16 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     return PartitionResult(candidates, canvas, len(reads), n_tagged, blocks)
 
 
-def make_examples(ref_path: str, reads_path: str, output: str, region_specs: list[str], opts: MakeExamplesOptions,
+def make_examples(ref_path: str, reads_path: str, output: str, regions: Sequence[Region] | None, opts: MakeExamplesOptions,
                   shard_index: int = 0, num_shards: int = 1, training: TrainingInputs | None = None,
                   progress: Callable[..., None] | None = None, gvcf_output: str | None = None) -> MakeExamplesStats:
-    """Write the examples of shard `shard_index`/`num_shards` to `output` (and, with `gvcf_output`, its reference
-    blocks there); returns counts for the run summary."""
+    """Write the examples of shard `shard_index`/`num_shards` of `regions` (None: every contig the reads and the
+    reference share) to `output` (and, with `gvcf_output`, its reference blocks there); returns counts for the
+    run summary."""
     t0 = time.time()
     reference = Reference(ref_path)
     handle = open_alignments(reads_path, reference)
-    every = calling_partitions(reference, set(handle.references), region_specs, opts.partition_size)
+    every = calling_partitions(reference, set(handle.references), regions, opts.partition_size)
     starts = run_starts(every)
     parts = shard(every, shard_index, num_shards)
     counts = ReadCounts()

@@ -62,7 +62,7 @@ class ShardJob:
     reads: str
     output: str
     gvcf_output: str | None
-    regions: list[str]
+    regions: list[Region]  # the calling regions, parsed once by _plan
     opts: MakeExamplesOptions
     index: int
     count: int
@@ -100,6 +100,7 @@ class _Plan:
     reference: Reference  # opened (and its index checked) once, in _plan; postprocess writes with it
     me_opts: MakeExamplesOptions
     regions: list[Region]  # as the user gave them, parsed (empty: every contig)
+    called: list[Region]  # what make_examples calls: those regions, or every contig shared by reads and reference
     phase: bool
     shards: int
     processes: int
@@ -153,7 +154,7 @@ def _plan(opts: RunOptions) -> _Plan:
         sample = check_sample_name(*((opts.sample_name, "--sample-name") if opts.sample_name is not None
                                      else (sample_name(handle), f"the first @RG SM of {opts.reads}")))
         regions = parse_regions(opts.regions, reference.lengths)
-        called = calling_regions(reference, set(handle.references), opts.regions)
+        called = calling_regions(reference, set(handle.references), regions if opts.regions else None)
         _warn_about_reads(handle, opts, called, sample)
     finally:
         close_alignments(handle, opts.reads)
@@ -167,7 +168,7 @@ def _plan(opts: RunOptions) -> _Plan:
     n_partitions = count_partitions(called, me_opts.partition_size)
     cpus = usable_cpus()
     shards = max(1, min(opts.num_shards or cpus, n_partitions))
-    return _Plan(sample, model_dir, info, merger, None, reference, me_opts, regions, phase, shards, min(shards, cpus))
+    return _Plan(sample, model_dir, info, merger, None, reference, me_opts, regions, called, phase, shards, min(shards, cpus))
 
 
 def _warn_about_reads(handle, opts: RunOptions, regions: list[Region], sample: str) -> None:
@@ -265,7 +266,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
     t0 = time.time()
     quiet = not log.isEnabledFor(logging.INFO)
     inputs = [fingerprint(step="make_examples", version=__version__, ref=file_identity(opts.ref),
-                          reads=file_identity(opts.reads), regions=list(opts.regions), options=me_opts, shard=[i, n],
+                          reads=file_identity(opts.reads), regions=[str(r) for r in plan.called], options=me_opts, shard=[i, n],
                           gvcf=bool(opts.output_gvcf))
               if resumable else "" for i in range(n)]
     stats: list[MakeExamplesStats | None] = [None] * n
@@ -275,7 +276,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
             stats[i] = MakeExamplesStats(**done)
             log.info("make_examples shard %d/%d: finished in an earlier run, reused", i + 1, n)
     todo = [i for i in range(n) if stats[i] is None]
-    jobs = [ShardJob(opts.ref, opts.reads, shard_paths[i], block_paths[i], list(opts.regions), me_opts, i, n, quiet, inputs[i])
+    jobs = [ShardJob(opts.ref, opts.reads, shard_paths[i], block_paths[i], plan.called, me_opts, i, n, quiet, inputs[i])
             for i in todo]
     labels = [f"make_examples shard {i + 1}/{n}" for i in todo]
     for i, result in zip(todo, run_jobs(run_shard, jobs, plan.processes, work, labels)):

@@ -33,6 +33,8 @@ from deepvariant_py.make_examples import make_examples  # noqa: E402
 from deepvariant_py.merger import load_merger  # noqa: E402
 from deepvariant_py.postprocess import postprocess  # noqa: E402
 from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings  # noqa: E402
+from deepvariant_py.reference import Reference  # noqa: E402
+from deepvariant_py.regions import parse_regions  # noqa: E402
 
 GOLDEN = os.path.join(ROOT, "testdata", "golden")
 SETUP = {"ref": "ucsc.hg19.chr20.unittest.fasta.gz", "reads": "NA12878.chr20_10.00-10.02Mb.bam",
@@ -48,7 +50,8 @@ def run_make_examples(setup: dict, out_dir: str) -> tuple[str, str]:
     _, info = resolve_model(setup["model_type"], None)
     opts = make_examples_options(resolve_settings(setup["model_type"], info))
     examples, blocks = os.path.join(out_dir, "examples.tfrecord.gz"), os.path.join(out_dir, "gvcf_blocks.tsv.gz")
-    make_examples(testdata(setup["ref"]), testdata(setup["reads"]), examples, [setup["region"]], opts, gvcf_output=blocks)
+    regions = parse_regions([setup["region"]], Reference(testdata(setup["ref"])).lengths)
+    make_examples(testdata(setup["ref"]), testdata(setup["reads"]), examples, regions, opts, gvcf_output=blocks)
     return examples, blocks
 
 

@@ -64,3 +64,13 @@ def test_rerun_redoes_only_missing_or_damaged_shards(tmp_path, caplog):
     result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", out, "--regions",
                                        "chr20:10,006,000-10,008,000", "--num-shards", "2", "--intermediate-dir", str(work)])
     assert result.exit_code == 0 and "reused" not in caplog.text
+    # the fingerprint holds the parsed regions: a BED of the same interval reuses that work, an edited one does not
+    bed = tmp_path / "regions.bed"
+    bed.write_text("chr20\t10005999\t10008000\n")
+    for content, reused in (("chr20\t10005999\t10008000\n", True), ("chr20\t10006999\t10008000\n", False)):
+        bed.write_text(content)
+        caplog.clear()
+        result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(tmp_path / f"bed{reused}.vcf.gz"),
+                                           "--regions", str(bed), "--num-shards", "2", "--intermediate-dir", str(work)])
+        assert result.exit_code == 0, result.output
+        assert ("shard 1/2: finished in an earlier run, reused" in caplog.text) is reused

@@ -42,9 +42,10 @@ def test_make_examples_does_not_import_tensorflow(tmp_path):
     code = (
         "import sys\n"
         "from deepvariant_py.make_examples import MakeExamplesOptions, make_examples\n"
+        "from deepvariant_py.regions import Region\n"
         f"stats = make_examples({os.path.join(TESTDATA, 'ucsc.hg19.chr20.unittest.fasta.gz')!r}, "
         f"{os.path.join(TESTDATA, 'NA12878.chr20_10.00-10.02Mb.bam')!r}, {str(tmp_path / 'e.tfrecord.gz')!r}, "
-        "['chr20:10,002,001-10,003,000'], MakeExamplesOptions())\n"
+        "[Region('chr20', 10_002_000, 10_003_000)], MakeExamplesOptions())\n"
         "assert stats.examples > 0, stats\n"
         "assert 'tensorflow' not in sys.modules, 'make_examples imported TensorFlow'\n"
     )
