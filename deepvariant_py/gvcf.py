@@ -3,7 +3,7 @@ and their merge with the variant records into one gVCF that `bcftools merge --gv
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 import numpy as np
@@ -124,16 +124,17 @@ def _merge_adjacent(blocks: list[RefBlock], binsize: int) -> list[RefBlock]:
 
 
 def block_record(block: RefBlock, ref_base: str) -> VcfRecord:
-    return VcfRecord(block.contig, block.start, ref_base, [NON_REF], 0.0, None, (0, 0) if block.callable else None,
-                     block.gq, block.min_dp, [], [], list(block.pl), end=block.end, min_dp=block.min_dp)
+    return VcfRecord(contig=block.contig, start=block.start, ref=ref_base, alts=[NON_REF], qual=0.0, filter=None,
+                     genotype=(0, 0) if block.callable else None, gq=block.gq, depth=block.min_dp, allele_depths=[],
+                     vafs=[], pl=list(block.pl), end=block.end, min_dp=block.min_dp)
 
 
 def with_non_ref(rec: VcfRecord) -> VcfRecord:
     """A variant record as the gVCF carries it: `<*>` appended, PL 990 for every genotype that includes it."""
     n = len(rec.alts) + 1  # alleles before <*>
     pl = list(rec.pl) + [NON_REF_PL] * (n + 1)  # genotypes (j, n) for j = 0..n come last in VCF order
-    return VcfRecord(rec.contig, rec.start, rec.ref, list(rec.alts) + [NON_REF], rec.qual, rec.filter, rec.genotype,
-                     rec.gq, rec.depth, list(rec.allele_depths) + [0], list(rec.vafs) + [0.0], pl)
+    return replace(rec, alts=list(rec.alts) + [NON_REF], allele_depths=list(rec.allele_depths) + [0],
+                   vafs=list(rec.vafs) + [0.0], pl=pl)
 
 
 def gvcf_records(variants: list[VcfRecord], blocks: list[RefBlock], contig_order: dict[str, int],

@@ -49,27 +49,14 @@ RefFetch = Callable[[int, int], str]
 
 
 @dataclass(frozen=True)
-class VariantRecord:
-    """A candidate variant: 0-based start, REF and ALT strings as the caller emitted them."""
+class Variant:
+    """A variant as the labeler sees it: 0-based start, REF and ALT strings as written, and for a truth variant
+    its diploid genotype (allele indices, 0 = REF; phase ignored; None for a candidate)."""
 
     start: int
     ref: str
     alts: tuple[str, ...]
-
-    @property
-    def end(self) -> int:
-        """Exclusive end on the reference, used for grouping and overlap tests."""
-        return self.start + len(self.ref)
-
-
-@dataclass(frozen=True)
-class TruthVariant:
-    """A truth variant with its diploid genotype (allele indices, 0 = REF; phase ignored)."""
-
-    start: int
-    ref: str
-    alts: tuple[str, ...]
-    genotype: tuple[int, int]
+    genotype: tuple[int, int] | None = None
 
     @property
     def end(self) -> int:
@@ -107,8 +94,8 @@ class _Prepared:
 
 
 def label_genotypes(
-    candidates: list[VariantRecord],
-    truths: list[TruthVariant],
+    candidates: list[Variant],
+    truths: list[Variant],
     ref_fetch: Callable[[int, int], str],
 ) -> list[tuple[int, int]]:
     """Genotype (sorted allele-index pair into the candidate's alleles) for each candidate, in input order; all on one contig, both lists sorted by start."""
@@ -116,8 +103,8 @@ def label_genotypes(
 
 
 def label_genotypes_with_stats(
-    candidates: Sequence[VariantRecord],
-    truths: Sequence[TruthVariant],
+    candidates: Sequence[Variant],
+    truths: Sequence[Variant],
     ref_fetch: RefFetch,
 ) -> tuple[list[Genotype], LabelingStats]:
     """Like label_genotypes, plus counters so training runs can report missed truth and fallbacks."""
@@ -156,7 +143,7 @@ def label_for_alt_subset(genotype: tuple[int, int], alt_indices: tuple[int, ...]
     return sum(1 for g in genotype if g != 0 and g - 1 in wanted)
 
 
-def read_truth(vcf_path: str, contig: str, start: int, end: int) -> list[TruthVariant]:
+def read_truth(vcf_path: str, contig: str, start: int, end: int) -> list[Variant]:
     """Truth records overlapping [start,end) with FILTER PASS or '.', skipping genotypes with no alt (0/0, ./.); uses pysam.VariantFile (tabix-indexed)."""
     with open_truth(vcf_path) as vcf:
         return truth_in(vcf, contig, start, end)
@@ -174,11 +161,11 @@ def open_truth(vcf_path: str):
     return vcf
 
 
-def truth_in(vcf, contig: str, start: int, end: int) -> list[TruthVariant]:
+def truth_in(vcf, contig: str, start: int, end: int) -> list[Variant]:
     """Truth variants of an open truth VCF overlapping [start, end)."""
     if contig not in vcf.index:
         return []
-    out: list[TruthVariant] = []
+    out: list[Variant] = []
     for rec in vcf.fetch(contig, start, end):
         filters = list(rec.filter.keys())
         if filters and filters != ["PASS"]:
@@ -188,7 +175,7 @@ def truth_in(vcf, contig: str, start: int, end: int) -> list[TruthVariant]:
         gt = _diploid_genotype(rec.samples[0].get("GT"), f"{vcf.filename.decode()}: {rec.contig}:{rec.pos}")
         if gt is None:
             continue
-        out.append(TruthVariant(start=rec.start, ref=rec.ref.upper(), alts=tuple(a.upper() for a in rec.alts), genotype=gt))
+        out.append(Variant(start=rec.start, ref=rec.ref.upper(), alts=tuple(a.upper() for a in rec.alts), genotype=gt))
     return out
 
 
@@ -198,7 +185,7 @@ def truth_in(vcf, contig: str, start: int, end: int) -> list[TruthVariant]:
 
 
 def _group(
-    candidates: Sequence[VariantRecord], truths: Sequence[TruthVariant]
+    candidates: Sequence[Variant], truths: Sequence[Variant]
 ) -> list[tuple[list[int], list[int]]]:
     """Greedy left-to-right groups of nearby variants, so each group can be solved on its own."""
     items = [(c.start, 0, i, c.end) for i, c in enumerate(candidates)]
@@ -224,7 +211,7 @@ def _group(
 
 
 def _label_group_by_haplotypes(
-    cands: list[VariantRecord], truths: list[TruthVariant], ref_fetch: RefFetch
+    cands: list[Variant], truths: list[Variant], ref_fetch: RefFetch
 ) -> tuple[list[Genotype], int] | None:
     """Best candidate genotypes whose haplotypes equal the truth's, with truth alleles missed; None if too large."""
     truth_options = [_truth_options(t.genotype) for t in truths]
@@ -386,7 +373,7 @@ def _unphased_genotypes(n_alleles: int) -> list[Genotype]:
     return genotype_pairs(n_alleles)
 
 
-def _prepare(var: VariantRecord | TruthVariant, ref: str, lo: int, what: str) -> _Prepared:
+def _prepare(var: Variant, ref: str, lo: int, what: str) -> _Prepared:
     """Window-relative variant after checking its REF against the reference, so haplotypes are sound."""
     start, end = var.start - lo, var.end - lo
     if ref[start:end] != var.ref.upper():
@@ -409,7 +396,7 @@ def _prepare(var: VariantRecord | TruthVariant, ref: str, lo: int, what: str) ->
 
 
 def _label_group_by_position(
-    cands: list[VariantRecord], truths: list[TruthVariant]
+    cands: list[Variant], truths: list[Variant]
 ) -> tuple[list[Genotype], int]:
     """Fallback: a candidate alt equal to a truth alt at the same trimmed position takes that truth's copies."""
     copies: dict[tuple[int, str, str], int] = {}

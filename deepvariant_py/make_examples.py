@@ -209,7 +209,7 @@ class _Labeler:
             truths = lib.truth_in(self._truth, region.contig, max(0, region.start - self.PAD), region.end + self.PAD)
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read truth VCF {self.truth_vcf} ({exc}): it must be bgzipped and tabix-indexed") from None
-        records = [lib.VariantRecord(c.start, c.ref, c.alts) for c in candidates]
+        records = [lib.Variant(c.start, c.ref, c.alts) for c in candidates]
         contig = region.contig
         gts = lib.label_genotypes(records, truths, lambda s, e: self.reference.fetch(contig, s, e))
         return [gt if self._is_confident(c) else None for c, gt in zip(candidates, gts)]

@@ -89,7 +89,8 @@ def site_record(site: Site, resolved: np.ndarray | None = None, calibration: Cal
         flt = "PASS"
     v = site.variant
     vafs = [a / v.depth if v.depth else 0.0 for a in site.ad[1:]]
-    return VcfRecord(v.contig, v.start, site.ref, site.alts, call.qual, flt, gt, call.gq, v.depth, site.ad, vafs, list(call.pl))
+    return VcfRecord(contig=v.contig, start=v.start, ref=site.ref, alts=site.alts, qual=call.qual, filter=flt, genotype=gt,
+                     gq=call.gq, depth=v.depth, allele_depths=site.ad, vafs=vafs, pl=list(call.pl))
 
 
 def site_records(sites: list[Site], resolve: bool = True, calibration: Calibration = Calibration()) -> list[VcfRecord]:

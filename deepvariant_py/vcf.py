@@ -18,8 +18,10 @@ FILTERS = {
 }
 
 
-@dataclass
+@dataclass(kw_only=True)
 class VcfRecord:
+    """One line of the VCF or gVCF, built by keyword (postprocess.site_record, gvcf.block_record)."""
+
     contig: str
     start: int
     ref: str

@@ -45,8 +45,10 @@ def test_blocks_break_on_bins_skip_n_and_keep_non_ref_positions_single():
 
 def test_variant_records_get_non_ref_and_cut_the_blocks():
     fetch = lambda contig, s, e: "ACGTACGTACGTACGTACGT"[s:e]  # noqa: E731
-    deletion = VcfRecord("c", 5, "CGT", ["C"], 30.0, "PASS", (0, 1), 30, 20, [10, 10], [0.5], [30, 0, 40])
-    snp = VcfRecord("c", 12, "A", ["G", "T"], 30.0, "PASS", (1, 2), 20, 20, [0, 10, 10], [0.5, 0.5], [90, 80, 70, 60, 0, 50])
+    deletion = VcfRecord(contig="c", start=5, ref="CGT", alts=["C"], qual=30.0, filter="PASS",
+                         genotype=(0, 1), gq=30, depth=20, allele_depths=[10, 10], vafs=[0.5], pl=[30, 0, 40])
+    snp = VcfRecord(contig="c", start=12, ref="A", alts=["G", "T"], qual=30.0, filter="PASS",
+                    genotype=(1, 2), gq=20, depth=20, allele_depths=[0, 10, 10], vafs=[0.5, 0.5], pl=[90, 80, 70, 60, 0, 50])
     blocks = [RefBlock("c", 0, 10, 40, 20, (0, 60, 600)), RefBlock("c", 10, 20, 38, 18, (0, 60, 600))]
     out = gvcf_records([deletion, snp], blocks, {"c": 0}, fetch)
     spans = [(r.start, r.end, r.alts) for r in out]

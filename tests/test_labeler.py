@@ -10,8 +10,7 @@ import pytest
 
 from deepvariant_py.errors import InputError
 from deepvariant_py.labeler import (
-    TruthVariant,
-    VariantRecord,
+    Variant,
     label_for_alt_subset,
     label_genotypes,
     label_genotypes_with_stats,
@@ -52,9 +51,9 @@ def _other(base: str, k: int = 0) -> str:
     return [b for b in "ACGT" if b != base][k]
 
 
-def _snp(pos: int, k: int = 0) -> VariantRecord:
+def _snp(pos: int, k: int = 0) -> Variant:
     """A bi-allelic SNP candidate at pos."""
-    return VariantRecord(pos, REF[pos], (_other(REF[pos], k),))
+    return Variant(pos, REF[pos], (_other(REF[pos], k),))
 
 
 # ---------------------------------------------------------------------------- SNPs
@@ -63,7 +62,7 @@ def _snp(pos: int, k: int = 0) -> VariantRecord:
 @pytest.mark.parametrize("gt", [(0, 1), (1, 1)])
 def test_snp_het_and_hom(gt: tuple[int, int]) -> None:
     cand = _snp(SNP_AREA)
-    truth = TruthVariant(cand.start, cand.ref, cand.alts, gt)
+    truth = Variant(cand.start, cand.ref, cand.alts, gt)
     assert label_genotypes([cand], [truth], ref_fetch) == [gt]
 
 
@@ -71,7 +70,7 @@ def test_candidate_absent_from_truth_is_hom_ref() -> None:
     near = _snp(SNP_AREA)  # same group as the truth, different position
     wrong_allele = _snp(SNP_AREA + 4, k=1)  # truth position, different base
     far = _snp(SNP_AREA + 90)  # its own group without truth
-    truth = TruthVariant(SNP_AREA + 4, REF[SNP_AREA + 4], (_other(REF[SNP_AREA + 4], 0),), (0, 1))
+    truth = Variant(SNP_AREA + 4, REF[SNP_AREA + 4], (_other(REF[SNP_AREA + 4], 0),), (0, 1))
     labels, stats = label_genotypes_with_stats([near, wrong_allele, far], [truth], ref_fetch)
     assert labels == [(0, 0), (0, 0), (0, 0)]
     assert stats.n_truth_alleles == 1 and stats.n_truth_alleles_missed == 1
@@ -81,8 +80,8 @@ def test_partial_match_keeps_the_matching_candidate() -> None:
     a, b = SNP_AREA, SNP_AREA + 6
     cands = [_snp(a), _snp(b, k=2)]
     truths = [
-        TruthVariant(a, REF[a], (_other(REF[a]),), (0, 1)),
-        TruthVariant(b, REF[b], (_other(REF[b], 0),), (0, 1)),  # candidate has another base
+        Variant(a, REF[a], (_other(REF[a]),), (0, 1)),
+        Variant(b, REF[b], (_other(REF[b], 0),), (0, 1)),  # candidate has another base
     ]
     labels, stats = label_genotypes_with_stats(cands, truths, ref_fetch)
     assert labels == [(0, 1), (0, 0)]
@@ -93,9 +92,9 @@ def test_two_truth_hets_and_a_hom() -> None:
     a, b, c = SNP_AREA, SNP_AREA + 3, SNP_AREA + 8
     cands = [_snp(a), _snp(b), _snp(c)]
     truths = [
-        TruthVariant(a, REF[a], cands[0].alts, (0, 1)),
-        TruthVariant(b, REF[b], cands[1].alts, (1, 1)),
-        TruthVariant(c, REF[c], cands[2].alts, (0, 1)),
+        Variant(a, REF[a], cands[0].alts, (0, 1)),
+        Variant(b, REF[b], cands[1].alts, (1, 1)),
+        Variant(c, REF[c], cands[2].alts, (0, 1)),
     ]
     assert label_genotypes(cands, truths, ref_fetch) == [(0, 1), (1, 1), (0, 1)]
 
@@ -104,24 +103,24 @@ def test_two_truth_hets_and_a_hom() -> None:
 
 
 def test_homopolymer_deletion_left_vs_right_aligned() -> None:
-    cand = VariantRecord(HP, "GA", ("G",))  # left-aligned: anchor is the G before the run
-    truth = TruthVariant(HP + 5, "AA", ("A",), (0, 1))  # right-shifted inside the run
+    cand = Variant(HP, "GA", ("G",))  # left-aligned: anchor is the G before the run
+    truth = Variant(HP + 5, "AA", ("A",), (0, 1))  # right-shifted inside the run
     assert label_genotypes([cand], [truth], ref_fetch) == [(0, 1)]
 
 
 def test_insertion_with_different_anchor() -> None:
-    cand = VariantRecord(REP, "T", ("TCA",))  # left-aligned, anchored on the T
-    truth_left_anchor = TruthVariant(REP + 10, "A", ("ACA",), (1, 1))  # right end of the repeat
-    truth_right_anchor = TruthVariant(REP + 11, "G", ("CAG",), (0, 1))  # padded on the right
+    cand = Variant(REP, "T", ("TCA",))  # left-aligned, anchored on the T
+    truth_left_anchor = Variant(REP + 10, "A", ("ACA",), (1, 1))  # right end of the repeat
+    truth_right_anchor = Variant(REP + 11, "G", ("CAG",), (0, 1))  # padded on the right
     assert label_genotypes([cand], [truth_left_anchor], ref_fetch) == [(1, 1)]
     assert label_genotypes([cand], [truth_right_anchor], ref_fetch) == [(0, 1)]
 
 
 def test_multiallelic_candidate_vs_split_truth_records() -> None:
-    cand = VariantRecord(HP, "GAA", ("G", "GA"))  # del AA and del A at one position
+    cand = Variant(HP, "GAA", ("G", "GA"))  # del AA and del A at one position
     truths = [
-        TruthVariant(HP, "GAA", ("G",), (0, 1)),
-        TruthVariant(HP + 4, "AA", ("A",), (0, 1)),  # del A, shifted right
+        Variant(HP, "GAA", ("G",), (0, 1)),
+        Variant(HP + 4, "AA", ("A",), (0, 1)),  # del A, shifted right
     ]
     assert label_genotypes([cand], truths, ref_fetch) == [(1, 2)]
 
@@ -132,17 +131,17 @@ def test_multiallelic_candidate_vs_split_truth_records() -> None:
 def test_truth_het_alt_maps_to_candidate_alt_order() -> None:
     pos = SNP_AREA
     x, y, z = _other(REF[pos], 0), _other(REF[pos], 1), _other(REF[pos], 2)
-    truth = TruthVariant(pos, REF[pos], (x, y), (1, 2))
-    assert label_genotypes([VariantRecord(pos, REF[pos], (y, x))], [truth], ref_fetch) == [(1, 2)]
-    assert label_genotypes([VariantRecord(pos, REF[pos], (z, y, x))], [truth], ref_fetch) == [(2, 3)]
-    assert label_genotypes([VariantRecord(pos, REF[pos], (z, x))], [truth], ref_fetch) == [(0, 2)]
+    truth = Variant(pos, REF[pos], (x, y), (1, 2))
+    assert label_genotypes([Variant(pos, REF[pos], (y, x))], [truth], ref_fetch) == [(1, 2)]
+    assert label_genotypes([Variant(pos, REF[pos], (z, y, x))], [truth], ref_fetch) == [(2, 3)]
+    assert label_genotypes([Variant(pos, REF[pos], (z, x))], [truth], ref_fetch) == [(0, 2)]
 
 
 @pytest.mark.parametrize("truth_alt_k, expected", [(0, (0, 1)), (1, (0, 2))])
 def test_candidate_multiallelic_truth_has_one_alt(truth_alt_k: int, expected: tuple[int, int]) -> None:
     pos = SNP_AREA
-    cand = VariantRecord(pos, REF[pos], (_other(REF[pos], 0), _other(REF[pos], 1)))
-    truth = TruthVariant(pos, REF[pos], (_other(REF[pos], truth_alt_k),), (0, 1))
+    cand = Variant(pos, REF[pos], (_other(REF[pos], 0), _other(REF[pos], 1)))
+    truth = Variant(pos, REF[pos], (_other(REF[pos], truth_alt_k),), (0, 1))
     assert label_genotypes([cand], [truth], ref_fetch) == [expected]
 
 
@@ -153,7 +152,7 @@ def test_candidate_multiallelic_truth_has_one_alt(truth_alt_k: int, expected: tu
 def test_truth_mnp_vs_two_snp_candidates(gt: tuple[int, int], expected: tuple[int, int]) -> None:
     m = SNP_AREA + 20
     alt = _other(REF[m]) + _other(REF[m + 1])
-    truth = TruthVariant(m, REF[m : m + 2], (alt,), gt)
+    truth = Variant(m, REF[m : m + 2], (alt,), gt)
     cands = [_snp(m), _snp(m + 1)]
     assert label_genotypes(cands, [truth], ref_fetch) == [expected, expected]
 
@@ -162,8 +161,8 @@ def test_mnp_and_its_snps_all_candidates_prefers_fewer_hom_ref_calls() -> None:
     """DeepVariant's ranking: among exact matches, fewest candidates left 0/0 wins, so the SNPs win."""
     m = SNP_AREA + 20
     alt = _other(REF[m]) + _other(REF[m + 1])
-    truth = TruthVariant(m, REF[m : m + 2], (alt,), (0, 1))
-    cands = [VariantRecord(m, REF[m : m + 2], (alt,)), _snp(m), _snp(m + 1)]
+    truth = Variant(m, REF[m : m + 2], (alt,), (0, 1))
+    cands = [Variant(m, REF[m : m + 2], (alt,)), _snp(m), _snp(m + 1)]
     assert label_genotypes(cands, [truth], ref_fetch) == [(0, 0), (0, 1), (0, 1)]
 
 
@@ -173,8 +172,8 @@ def test_two_candidates_together_make_one_truth_insertion() -> None:
     Both candidates get 0/1 (phased together) because their combined haplotype equals
     the truth haplotype; a positional labeler would have labeled both 0/0.
     """
-    truth = TruthVariant(REP, "T", ("TCACA",), (0, 1))
-    cands = [VariantRecord(REP, "T", ("TCA",)), VariantRecord(REP + 4, "A", ("ACA",))]
+    truth = Variant(REP, "T", ("TCACA",), (0, 1))
+    cands = [Variant(REP, "T", ("TCA",)), Variant(REP + 4, "A", ("ACA",))]
     labels, stats = label_genotypes_with_stats(cands, [truth], ref_fetch)
     assert labels == [(0, 1), (0, 1)]
     assert stats.n_truth_alleles_missed == 0
@@ -182,15 +181,15 @@ def test_two_candidates_together_make_one_truth_insertion() -> None:
 
 def test_half_of_a_truth_insertion_is_not_a_match() -> None:
     """With only +CA as candidate, +CACA cannot be built: the candidate is 0/0 and the truth a FN."""
-    truth = TruthVariant(REP, "T", ("TCACA",), (0, 1))
-    labels, stats = label_genotypes_with_stats([VariantRecord(REP, "T", ("TCA",))], [truth], ref_fetch)
+    truth = Variant(REP, "T", ("TCACA",), (0, 1))
+    labels, stats = label_genotypes_with_stats([Variant(REP, "T", ("TCA",))], [truth], ref_fetch)
     assert labels == [(0, 0)]
     assert stats.n_truth_alleles_missed == 1
 
 
 def test_two_deletions_make_one_truth_deletion() -> None:
-    truth = TruthVariant(REP, "TCACA", ("T",), (1, 1))
-    cands = [VariantRecord(REP, "TCA", ("T",)), VariantRecord(REP + 6, "ACA", ("A",))]
+    truth = Variant(REP, "TCACA", ("T",), (1, 1))
+    cands = [Variant(REP, "TCA", ("T",)), Variant(REP + 6, "ACA", ("A",))]
     assert label_genotypes(cands, [truth], ref_fetch) == [(1, 1), (1, 1)]
 
 
@@ -199,13 +198,13 @@ def test_two_deletions_make_one_truth_deletion() -> None:
 
 def test_large_group_falls_back_to_positional_matching() -> None:
     positions = [BIG + 3 * i for i in range(8)]
-    cands = [VariantRecord(p, REF[p], tuple(_other(REF[p], k) for k in range(3))) for p in positions]
+    cands = [Variant(p, REF[p], tuple(_other(REF[p], k) for k in range(3))) for p in positions]
     p0, p1, p2 = positions[0], positions[1], positions[2]
     truths = [
-        TruthVariant(p0, REF[p0], (_other(REF[p0], 1),), (0, 1)),
-        TruthVariant(p1, REF[p1], (_other(REF[p1], 2),), (1, 1)),
+        Variant(p0, REF[p0], (_other(REF[p0], 1),), (0, 1)),
+        Variant(p1, REF[p1], (_other(REF[p1], 2),), (1, 1)),
         # same SNP written with a trailing reference base: positional trimming must see it
-        TruthVariant(p2, REF[p2 : p2 + 2], (_other(REF[p2], 0) + REF[p2 + 1],), (0, 1)),
+        Variant(p2, REF[p2 : p2 + 2], (_other(REF[p2], 0) + REF[p2 + 1],), (0, 1)),
     ]
     labels, stats = label_genotypes_with_stats(cands, truths, ref_fetch)
     assert stats.n_positional_groups == 1  # not enumerated (4^8 x phasings would take minutes)
@@ -215,7 +214,7 @@ def test_large_group_falls_back_to_positional_matching() -> None:
 def test_eight_biallelic_candidates_are_enumerated() -> None:
     positions = [BIG + 3 * i for i in range(8)]
     cands = [_snp(p) for p in positions]
-    truths = [TruthVariant(p, REF[p], (_other(REF[p]),), (0, 1)) for p in positions[::2]]
+    truths = [Variant(p, REF[p], (_other(REF[p]),), (0, 1)) for p in positions[::2]]
     labels, stats = label_genotypes_with_stats(cands, truths, ref_fetch)
     assert stats.n_positional_groups == 0
     assert labels == [(0, 1), (0, 0)] * 4
@@ -224,19 +223,19 @@ def test_eight_biallelic_candidates_are_enumerated() -> None:
 def test_truth_ref_mismatch_is_an_input_error() -> None:
     pos = SNP_AREA
     bad_ref = _other(REF[pos])
-    truth = TruthVariant(pos, bad_ref, (REF[pos],), (0, 1))
+    truth = Variant(pos, bad_ref, (REF[pos],), (0, 1))
     with pytest.raises(InputError, match="disagree"):
         label_genotypes([_snp(pos)], [truth], ref_fetch)
 
 
 def test_truth_genotype_beyond_its_alts_is_an_input_error() -> None:
-    truth = TruthVariant(SNP_AREA, REF[SNP_AREA], (_other(REF[SNP_AREA]),), (0, 2))
+    truth = Variant(SNP_AREA, REF[SNP_AREA], (_other(REF[SNP_AREA]),), (0, 2))
     with pytest.raises(InputError, match="alt allele"):
         label_genotypes([_snp(SNP_AREA)], [truth], ref_fetch)
 
 
 def test_no_candidates_or_no_truth() -> None:
-    assert label_genotypes([], [TruthVariant(5, REF[5], (_other(REF[5]),), (0, 1))], ref_fetch) == []
+    assert label_genotypes([], [Variant(5, REF[5], (_other(REF[5]),), (0, 1))], ref_fetch) == []
     assert label_genotypes([_snp(5)], [], ref_fetch) == [(0, 0)]
 
 
@@ -287,10 +286,10 @@ def truth_vcf(tmp_path: Path) -> str:
 def test_read_truth_filters_and_genotypes(truth_vcf: str) -> None:
     got = read_truth(truth_vcf, "chr1", 0, 100)
     assert got == [
-        TruthVariant(9, "A", ("G",), (0, 1)),
-        TruthVariant(29, "G", ("A",), (1, 1)),
-        TruthVariant(59, "ACG", ("A", "AG"), (1, 2)),
-        TruthVariant(69, "C", ("T",), (1, 1)),  # haploid GT 1 counts as two copies
+        Variant(9, "A", ("G",), (0, 1)),
+        Variant(29, "G", ("A",), (1, 1)),
+        Variant(59, "ACG", ("A", "AG"), (1, 2)),
+        Variant(69, "C", ("T",), (1, 1)),  # haploid GT 1 counts as two copies
     ]
 
 

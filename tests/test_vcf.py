@@ -28,11 +28,14 @@ def reference(tmp_path):
 
 def records():
     return [
-        VcfRecord("chr1", 10, "T", ["C"], 10.0, "PASS", (0, 1), 8, 10, [6, 4], [0.4], [9, 0, 12]),
-        VcfRecord("chr1", 10 + 10, "G", ["A"], 0.2227639, "RefCall", None, 13, 9, [9, 0], [0.0], [0, 13, 19]),
-        VcfRecord("chr1", 40, "TA", ["CA", "T"], 15.44, "PASS", (1, 2), 3, 14, [5, 3, 2], [3 / 14, 2 / 14],
-                  [31, 24, 19, 24, 0, 17]),
-        VcfRecord("chr2", 3, "T", ["G"], 0.0, "NoCall", None, 0, 0, [0, 0], [0.0], [0, 0, 0]),
+        VcfRecord(contig="chr1", start=10, ref="T", alts=["C"], qual=10.0, filter="PASS",
+                  genotype=(0, 1), gq=8, depth=10, allele_depths=[6, 4], vafs=[0.4], pl=[9, 0, 12]),
+        VcfRecord(contig="chr1", start=10 + 10, ref="G", alts=["A"], qual=0.2227639, filter="RefCall",
+                  genotype=None, gq=13, depth=9, allele_depths=[9, 0], vafs=[0.0], pl=[0, 13, 19]),
+        VcfRecord(contig="chr1", start=40, ref="TA", alts=["CA", "T"], qual=15.44, filter="PASS",
+                  genotype=(1, 2), gq=3, depth=14, allele_depths=[5, 3, 2], vafs=[3 / 14, 2 / 14], pl=[31, 24, 19, 24, 0, 17]),
+        VcfRecord(contig="chr2", start=3, ref="T", alts=["G"], qual=0.0, filter="NoCall",
+                  genotype=None, gq=0, depth=0, allele_depths=[0, 0], vafs=[0.0], pl=[0, 0, 0]),
     ]
 
 
@@ -115,7 +118,8 @@ def test_qual_written_to_one_decimal_half_up(qual, written):
 
 
 def test_qual_half_up_in_file(tmp_path, reference):
-    recs = [VcfRecord("chr1", 10, "T", ["C"], 0.25, "LowQual", (0, 1), 0, 4, [2, 2], [0.5], [0, 0, 0])]
+    recs = [VcfRecord(contig="chr1", start=10, ref="T", alts=["C"], qual=0.25, filter="LowQual",
+                      genotype=(0, 1), gq=0, depth=4, allele_depths=[2, 2], vafs=[0.5], pl=[0, 0, 0])]
     with pysam.VariantFile(write(tmp_path, reference, recs)) as vf:
         (rec,) = list(vf)
     assert rec.qual == pytest.approx(0.3)
@@ -157,7 +161,8 @@ def test_read_only_directory_raises_output_error(tmp_path, reference):
 
 
 def test_failed_write_leaves_no_partial_file(tmp_path, reference):
-    bad = records() + [VcfRecord("chrX", 1, "A", ["C"], 1.0, "PASS", (0, 1), 1, 2, [1, 1], [0.5], [0, 0, 0])]
+    bad = records() + [VcfRecord(contig="chrX", start=1, ref="A", alts=["C"], qual=1.0, filter="PASS",
+                                 genotype=(0, 1), gq=1, depth=2, allele_depths=[1, 1], vafs=[0.5], pl=[0, 0, 0])]
     with pytest.raises(Exception):
         write_vcf(str(tmp_path / "out.vcf.gz"), make_header(reference.contigs, "S", None), bad)
     assert sorted(os.listdir(tmp_path)) == ["ref.fa", "ref.fa.fai"]
