@@ -86,7 +86,7 @@ import pysam.bcftools
 
 from deepvariant_py.errors import InputError
 from deepvariant_py.filetypes import open_variant_file
-from deepvariant_py.reference import contig_lengths
+from deepvariant_py.reference import Reference
 from deepvariant_py.regions import Region, RegionSet, read_bed
 
 # How far beyond a region records are read before normalisation: a record that
@@ -220,7 +220,7 @@ def evaluate_by_context(truth_vcf: str, query_vcf: str, ref_fasta: str, regions=
     errors that remain are (homopolymers >= 6, tandem repeats, elsewhere)."""
     _, details = _compare_inputs(truth_vcf, query_vcf, ref_fasta, regions, bed, pass_only, None, None)
     out = {c: EvalResult(TypeCounts(), TypeCounts()) for c in CONTEXTS}
-    fasta = _open_reference(ref_fasta)
+    fasta = Reference(ref_fasta)
     try:
         for kind, entries in details.items():
             for key, _t, _q in entries:
@@ -254,9 +254,9 @@ def _inputs(truth_vcf, query_vcf, ref_fasta, regions, bed):
     """Checked inputs shared by every comparison: (open reference, contig lengths, region selector)."""
     _require_file(truth_vcf, "truth VCF")
     _require_file(query_vcf, "query VCF")
-    fasta = _open_reference(ref_fasta)
+    fasta = Reference(ref_fasta)
     try:
-        lengths = contig_lengths(fasta)
+        lengths = fasta.lengths
         region_ivs = _check_regions(regions, lengths, ref_fasta) if regions is not None else None
         bed_ivs = _read_bed(bed, lengths, ref_fasta) if bed is not None else None
         yield fasta, lengths, _Selector(region_ivs, bed_ivs)
@@ -300,29 +300,6 @@ def _require_file(path: Optional[str], what: str) -> None:
         raise InputError(f"{what} not found: {path}")
     if not os.path.isfile(path):
         raise InputError(f"{what} is not a file: {path}")
-
-
-def _open_reference(path: str) -> pysam.FastaFile:
-    _require_file(path, "reference FASTA")
-    if not os.path.exists(path + ".fai"):
-        raise InputError(
-            f"reference FASTA {path} has no index {path}.fai: run `samtools faidx {path}`"
-        )
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b" and not os.path.exists(path + ".gzi"):
-        raise InputError(
-            f"compressed reference FASTA {path} has no {path}.gzi index: it must be "
-            f"bgzip-compressed and indexed with `samtools faidx {path}` "
-            f"(plain gzip: `zcat {path} | bgzip > ref.fa.gz`)"
-        )
-    try:
-        return pysam.FastaFile(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(
-            f"cannot read reference FASTA {path} ({exc}): it must be plain or bgzipped "
-            f"FASTA indexed with `samtools faidx`"
-        ) from exc
 
 
 def _check_regions(regions: Sequence[Interval], lengths: Dict[str, int], ref_path: str) -> RegionSet:

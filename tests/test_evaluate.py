@@ -296,7 +296,7 @@ def test_missing_files_raise_input_error(tmp_path, ref):
         evaluate(missing, vcf, ref)
     with pytest.raises(InputError, match="query VCF not found"):
         evaluate(vcf, missing, ref)
-    with pytest.raises(InputError, match="reference FASTA not found"):
+    with pytest.raises(InputError, match="reference .*nope.fa does not exist"):
         evaluate(vcf, vcf, str(tmp_path / "nope.fa"))
     with pytest.raises(InputError, match="BED file not found"):
         evaluate(vcf, vcf, ref, bed=str(tmp_path / "nope.bed"))
