@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .read_events import BASES, CLIPPED, DELETION, MIN_BASE_QUALITY, ReadEvents, anchor_overridden, encode_bases, valid_event_mask
+from .variant import VariantInfo
 
 UNCALLED = -2
 NO_ALT = -1
@@ -23,20 +24,11 @@ class CandidateThresholds:
 
 
 @dataclass
-class Candidate:
-    """A multi-allelic candidate site; `support[i]` is the alt index read i carries at the site (-1 none, -2 other)."""
+class Candidate(VariantInfo):
+    """A multi-allelic candidate site: the VariantInfo its examples carry, plus `support[i]`, the alt index read i
+    carries at the site (-1 none, -2 other)."""
 
-    contig: str
-    start: int
-    ref: str
-    alts: tuple[str, ...]
-    depth: int
-    allele_depths: tuple[int, ...]
-    support: np.ndarray = field(repr=False)
-
-    @property
-    def end(self) -> int:
-        return self.start + len(self.ref)
+    support: np.ndarray = field(repr=False, compare=False)
 
     @property
     def is_indel(self) -> bool:

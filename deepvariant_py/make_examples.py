@@ -11,7 +11,7 @@ import numpy as np
 
 from .candidates import Candidate, CandidateThresholds, count_alleles, find_candidates
 from .errors import InputError
-from .examples_io import ExampleWriter, VariantInfo, write_sidecar
+from .examples_io import ExampleWriter, write_sidecar
 from .outputs import AtomicFile, disk_error, is_disk_error
 from .gvcf import RefBlock, reference_blocks, write_blocks
 from .images import build_images
@@ -158,11 +158,10 @@ def make_examples(ref_path: str, reads_path: str, output: str, regions: Sequence
                     if labeler and gt is None:
                         continue  # outside the confident regions: no example
                     stats.candidates += 1
-                    info = VariantInfo(cand.contig, cand.start, cand.ref, cand.alts, cand.depth, cand.allele_depths)
                     for subset, image in build_images(canvas, cand, opts.pileup, partial(reference.fetch, region.contig),
                                                        opts.realigner):
                         label = labeler.label(gt, subset) if labeler else None
-                        writer.write(info, subset, image, label)
+                        writer.write(cand, subset, image, label)
                         stats.examples += 1
             if progress:
                 progress(stats.partitions, len(parts), candidates=stats.candidates, examples=stats.examples)
