@@ -1,10 +1,9 @@
 """`dvcall eval`: precision/recall/F1 against a truth VCF."""
-import json
 
 import click
 
 from deepvariant_py.evaluate import evaluate
-from deepvariant_py.outputs import atomic_output, check_outputs
+from deepvariant_py.outputs import check_outputs, write_json
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import parse_regions
 
@@ -28,5 +27,4 @@ def eval_cmd(truth, query, ref, bed, regions, json_out, quiet):
     result = evaluate(truth, query, ref, regions=regs, bed=bed)
     click.echo(result.table())
     if json_out:
-        with atomic_output(json_out) as tmp, open(tmp, "w") as fh:
-            json.dump(result.to_dict(), fh, indent=2)
+        write_json(json_out, result.to_dict(), indent=2)

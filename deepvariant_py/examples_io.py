@@ -16,7 +16,7 @@ import numpy as np
 
 from . import tfrecord
 from .errors import InputError
-from .outputs import AtomicFile, atomic_output
+from .outputs import AtomicFile, atomic_output, write_json
 from .pileup import DIFF_CHANNEL_ENUMS
 from .variant import VariantInfo
 from .tf_runtime import tensorflow
@@ -69,8 +69,7 @@ class ExamplesInfo:
 
 def write_sidecar(examples_path: str, shape: tuple[int, int, int], channels: list[int], settings: dict | None = None) -> None:
     """Shape and channels (which a model must match) plus the make_examples settings a model should be run with."""
-    with open(sidecar_path(examples_path), "w") as fh:
-        json.dump(ExamplesInfo(tuple(shape), tuple(channels), settings or {}).to_json(), fh)
+    write_json(sidecar_path(examples_path), ExamplesInfo(tuple(shape), tuple(channels), settings or {}).to_json())
 
 
 def read_sidecar(examples_path: str) -> ExamplesInfo:

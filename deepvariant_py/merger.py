@@ -44,7 +44,7 @@ import numpy as np
 
 from .errors import InputError, ModelError
 from .genotypes import genotype_pairs, merge_min_rule, prune_alts, site_distribution
-from .outputs import atomic_output
+from .outputs import atomic_output, write_json
 from .resume import file_sha256
 
 log = logging.getLogger("dvcall")
@@ -183,8 +183,7 @@ class MergerNetwork:
         with atomic_output(os.path.join(directory, MERGER_FILE), ".keras") as tmp:
             self.keras_model.save(tmp)
         self.info["weights"] = [[w.tolist(), b.tolist()] for w, b in self._weights]
-        with open(os.path.join(directory, MERGER_INFO_FILE), "w") as fh:
-            json.dump(self.info, fh)
+        write_json(os.path.join(directory, MERGER_INFO_FILE), self.info)
 
     @classmethod
     def load(cls, directory: str) -> "MergerNetwork":

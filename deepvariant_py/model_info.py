@@ -15,7 +15,7 @@ from typing import Mapping
 
 from .calibration import Calibration
 from .errors import ModelError
-from .outputs import atomic_output
+from .outputs import write_json
 
 MODEL_FILE = "model.keras"
 INFO_FILE = "model_info.json"
@@ -131,5 +131,4 @@ def load_model_info(model_dir: str) -> ModelInfo:
 
 def save_model_info(model_dir: str, info: ModelInfo) -> None:
     """Write (or replace, atomically) a model directory's model_info.json."""
-    with atomic_output(os.path.join(model_dir, INFO_FILE)) as tmp, open(tmp, "w") as fh:
-        json.dump(info.to_json(), fh, indent=2)
+    write_json(os.path.join(model_dir, INFO_FILE), info.to_json(), indent=2)

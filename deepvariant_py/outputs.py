@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 from typing import Iterator, Mapping
@@ -105,6 +106,12 @@ def atomic_output(path: str, suffix: str = "", companions: tuple[str, ...] = ())
             raise disk_error(path, exc) from None
         raise
     out.commit()
+
+
+def write_json(path: str, data, indent: int | None = None) -> None:
+    """Write `data` as JSON to `path` atomically (a reader sees the old file or the whole new one)."""
+    with atomic_output(path) as tmp, open(tmp, "w") as fh:
+        json.dump(data, fh, indent=indent)
 
 
 def _identity(path: str) -> tuple:

@@ -8,7 +8,7 @@ import os
 import time
 
 from .errors import InputError
-from .outputs import atomic_output, is_partial
+from .outputs import is_partial, write_json
 from .workers import is_job_file
 
 MARKER_SUFFIX = ".done.json"
@@ -58,8 +58,7 @@ def mark_done(output: str, inputs_fingerprint: str, files: list[str], info: dict
     """Write the marker last, atomically, once every file of the step is complete."""
     marker = {"inputs": inputs_fingerprint, "files": {os.path.abspath(p): file_sha256(p) for p in files},
               "info": info or {}}
-    with atomic_output(output + MARKER_SUFFIX) as tmp, open(tmp, "w") as fh:
-        json.dump(marker, fh, indent=1)
+    write_json(output + MARKER_SUFFIX, marker, indent=1)
 
 
 def clear(output: str) -> None:

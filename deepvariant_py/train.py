@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, replace
 
 from .errors import InputError
+from .outputs import write_json
 from .examples_io import example_dataset, expand_paths, read_sidecars
 from .tf_runtime import keras as tf_keras, tensorflow
 from .model import ModelInfo, build_model, load_model, model_version, save_model
@@ -199,8 +200,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     model.fit(train_ds, validation_data=tune_ds, epochs=opts.epochs, callbacks=callbacks, verbose=2, shuffle=False)  # tf.data shuffles
     summary = {"best_tune_accuracy": best.best, "best_epoch": best.best_epoch, "epochs": opts.epochs,
                "seconds": round(time.time() - t0, 1)}
-    with open(os.path.join(output_dir, "training_summary.json"), "w") as fh:
-        json.dump(summary, fh, indent=2)
+    write_json(os.path.join(output_dir, "training_summary.json"), summary, indent=2)
     return summary
 
 
@@ -228,8 +228,7 @@ def _best_checkpoint(output_dir: str, info: ModelInfo):
             if acc > self.best or (acc == self.best and loss < self.best_loss):
                 self.best, self.best_loss, self.best_epoch = acc, loss, epoch + 1
                 save_model(self.model, output_dir, replace(info, notes={"tune_accuracy": acc, "epoch": epoch + 1}))
-                with open(state_path, "w") as fh:
-                    json.dump({"accuracy": acc, "loss": loss, "epoch": epoch + 1}, fh)
+                write_json(state_path, {"accuracy": acc, "loss": loss, "epoch": epoch + 1})
                 log.info("epoch %d: tuning accuracy %.4f (best so far), model saved", epoch + 1, acc)
 
     return BestCheckpoint()

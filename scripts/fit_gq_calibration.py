@@ -32,7 +32,7 @@ from deepvariant_py.calibration import Calibration, fit_gq_map  # noqa: E402
 from deepvariant_py.errors import DvcallError  # noqa: E402
 from deepvariant_py.evaluate import genotyped_sites  # noqa: E402
 from deepvariant_py.model_info import INFO_FILE, ModelInfo, load_model_info, save_model_info  # noqa: E402
-from deepvariant_py.outputs import atomic_output  # noqa: E402
+from deepvariant_py.outputs import write_json  # noqa: E402
 
 
 def _table(title: str, gq: np.ndarray, correct: np.ndarray) -> None:
@@ -88,8 +88,7 @@ def _called_sites(args, info: ModelInfo) -> tuple[np.ndarray, np.ndarray]:
                 sites = genotyped_sites(ds.truth, out, ds.ref, regions=[ds.region0], bed=ds.bed)
                 found = [[s.gq for s in sites], [s.correct for s in sites]]
                 if cached:
-                    with atomic_output(cached) as path, open(path, "w") as fh:
-                        json.dump(found, fh)
+                    write_json(cached, found)
             print(f"  {ds.name}: {len(found[0])} calls, {found[1].count(False)} wrong", file=sys.stderr)
             gq += found[0]
             correct += found[1]

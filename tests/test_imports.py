@@ -125,12 +125,14 @@ def test_every_design_reference_resolves():
 
 
 def test_each_io_utility_exists_once():
-    """One atomic write (outputs.AtomicFile), one writable check (outputs), one htslib-verbosity switch
-    (htslib.quiet_htslib), one contig-length table (reference.contig_lengths), one file hash (resume)."""
+    """One atomic write (outputs.AtomicFile), one JSON file writer (outputs.write_json, atomic), one writable
+    check (outputs), one htslib-verbosity switch (htslib.quiet_htslib), one contig-length table
+    (reference.contig_lengths), one file hash (resume)."""
     import re
 
     home = {r"os\.replace\(": "outputs.py", r"os\.access\(": "outputs.py", r"set_verbosity\(": "htslib.py",
-            r"\.references, \w+\.lengths": "reference.py", r"hashlib\.sha256\(\)": "resume.py"}
+            r"\.references, \w+\.lengths": "reference.py", r"hashlib\.sha256\(\)": "resume.py",
+            r"json\.dump\(": "outputs.py"}
     found: dict[str, set[str]] = {pattern: set() for pattern in home}
     for folder in ("deepvariant_py", "cli"):
         for base, _, names in os.walk(os.path.join(ROOT, folder)):
