@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from builders import header_for, make_read, pileup_reads
 from deepvariant_py.realigner import RealignerOptions, assemble_haplotypes, realign_reads, select_windows
-from deepvariant_py.realigner.aligner import M, I, D, S, compose, is_left_aligned, left_align, pad_haplotype
+from deepvariant_py.realigner.aligner import (M, I, D, S, compose, haplotype_to_reference, is_left_aligned, left_align,
+                                             pad_haplotype)
 from deepvariant_py.realigner.debruijn import assemble
 from deepvariant_py.realigner.window_selector import supporting_counts
 
@@ -193,6 +195,21 @@ def test_compose_read_to_haplotype_with_haplotype_to_reference():
     assert compose([[M, 10]], 6, hap) == (8, [[M, 7], [I, 2], [M, 1]])
     assert compose([[M, 4]], 13, hap) == (15, [[S, 2], [M, 2]])  # read starting in the inserted bases
     assert compose([[M, 3], [D, 2], [M, 3]], 1, hap) == (1, [[M, 3], [D, 4], [M, 3]])
+
+
+def test_a_unit_moved_inside_an_imperfect_repeat_aligns_as_two_unit_indels():
+    """A haplotype that inserts GATA and deletes a GATA 28 bp on, inside an imperfect (GATA)n. With the read
+    scores (4/6/8/2) it aligns to the reference as a 2-bp deletion and two 1-bp insertions no read carries,
+    and every read realigned to it would inherit them; the haplotype scores write the two 4-bp events."""
+    left, repeat, right = ("CCGACGATGCGGGTCTTGGTCCCTACTGGTCCCAGCAACC", "GATAGATAGAGATAGAGATGGATAGATAGATAGATAGAGATAGATAGA",
+                           "TGGCTTTCGCTTTGCATAACCAAACCAGGTGAAGGAAGCA")
+    ref = left + repeat + right
+    hap = ref[:40] + "GATA" + ref[40:68] + ref[72:]
+    assert haplotype_to_reference(hap, ref, OPTS) == [[M, 40], [I, 4], [M, 20], [D, 4], [M, 64]]
+    read_scores = replace(OPTS, hap_match=OPTS.match, hap_mismatch=OPTS.mismatch, hap_gap_open=OPTS.gap_open,
+                          hap_gap_extend=OPTS.gap_extend)
+    gaps = [n for op, n in haplotype_to_reference(hap, ref, read_scores) if op in (I, D)]
+    assert len(gaps) > 2 and 4 not in gaps
 
 
 # ---------------------------------------------------------------- realignment

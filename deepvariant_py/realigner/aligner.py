@@ -1,8 +1,8 @@
 """Align reads to a window's haplotypes and project the alignments back to the reference (docs/design.md §3.3).
 
 Per window, every haplotype is padded with the same reference prefix and suffix so that it covers all of the
-window's reads plus `margin` bases, and aligned once to the padded reference (global alignment, indels then
-shifted left). Each read is aligned to every padded haplotype, scored match 4 / mismatch 6 / gap 8 + 2 per
+window's reads plus `margin` bases, and aligned once to the padded reference (global alignment with the
+haplotype scores `hap_*` of RealignerOptions, which prefer fewer, longer gaps; indels then shifted left). Each read is aligned to every padded haplotype, scored match 4 / mismatch 6 / gap 8 + 2 per
 extra base; the best score wins, ties going to the reference (a read that fits the reference as well as an
 alternative haplotype is no evidence for it), and ties among other haplotypes to the one the window's reads
 favour (`haplotype_weights`; DeepVariant takes the first). The read -> haplotype and
@@ -183,9 +183,8 @@ def haplotype_to_reference(hap: str, ref: str, opts: RealignerOptions) -> list[l
     """Global alignment of a haplotype to its window's reference, indels left-aligned; None if it fails."""
     if hap == ref:
         return [[M, len(ref)]]
-    res = parasail.nw_trace_scan_16(hap, ref, opts.gap_open, opts.gap_extend, scoring_matrix(opts.match, opts.mismatch))
-    if res.saturated:
-        res = parasail.nw_trace_scan_32(hap, ref, opts.gap_open, opts.gap_extend, scoring_matrix(opts.match, opts.mismatch))
+    res = parasail.nw_trace_scan_32(hap, ref, opts.hap_gap_open, opts.hap_gap_extend,
+                                    scoring_matrix(opts.hap_match, opts.hap_mismatch))
     ops = parse_parasail_cigar(res.cigar.decode)
     if sum(n for op, n in ops if op != D) != len(hap) or sum(n for op, n in ops if op != I) != len(ref):
         return None

@@ -31,6 +31,15 @@ class RealignerOptions:
     mismatch: int = 6
     gap_open: int = 8  # cost of a gap of length 1; a gap of length g costs gap_open + (g - 1) * gap_extend
     gap_extend: int = 2
+    hap_match: int = 200
+    hap_mismatch: int = 150
+    hap_gap_open: int = 260
+    hap_gap_extend: int = 11
+    """dvcall change: the scores that align each assembled haplotype to the reference (DeepVariant uses the read
+    scores above). These are GATK HaplotypeCaller's haplotype-to-reference scores: a gap costs about as much
+    as two mismatches, so an event is written as the fewest, longest indels. With 4/6/8/2, a haplotype that
+    moves a 4-bp unit inside an imperfect tandem repeat (an insertion and a deletion of GATA 35 bp apart)
+    aligns as four 1-bp indels, and every read realigned to it carries 1-bp indels nobody has."""
     max_read_gaps: int = 1
     """dvcall addition: a read whose alignment to its best haplotype needs more than this many gaps (inside
     the read; unaligned clipped ends do not count) is not explained by any haplotype and keeps its original
