@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,18 @@ def test_no_errors_gives_the_fragment_back():
     read, qual, tally = lre.mutate(codes, quiet, np.random.default_rng(1))
     assert np.array_equal(read, codes) and len(qual) == len(read)
     assert tally["bases"] == 5000 and sum(v for k, v in tally.items() if k != "bases") == 0
+
+
+def test_hifi_homopolymers_keep_their_quality_ont_ones_lose_it():
+    """Real Revio reads keep QV 37-38 through runs of any length, so a long homopolymer insertion stays above the
+    allele counter's mean-QV-10 floor; ONT basecallers lower it with the run length."""
+    codes = lre.encode("ACGTTGCA" * 5 + "T" * 20 + "ACGTTGCA" * 5)
+    run = slice(40, 60)
+    hifi = lre.mutate(codes, lre.scaled(lre.PROFILES["hifi"], 0.0), np.random.default_rng(1))[1]
+    assert hifi[run].min() == hifi.max() == lre.PROFILES["hifi"].q_base
+    ont = lre.scaled(lre.PROFILES["ont-r10"], 0.0)
+    ont_q = lre.mutate(codes, replace(ont, q_sd=0.0, systematic=0.0), np.random.default_rng(1))[1]
+    assert ont_q[run].mean() < ont_q[:40].mean() - 10
 
 
 def test_a_long_homopolymer_changes_length_by_one_far_more_often_than_a_short_one():
