@@ -173,4 +173,14 @@ def anchor_overridden(events: ReadEvents, valid: np.ndarray) -> np.ndarray:
     base = int(min(events.m_pos.min(), events.e_pos.min()))
     m_key = events.m_read * span + (events.m_pos - base)
     e_key = events.e_read[valid] * span + (events.e_pos[valid] - base)
-    return np.isin(m_key, e_key)
+    if len(m_key) > 1 and not (m_key[1:] > m_key[:-1]).all():
+        return np.isin(m_key, e_key)
+    # extract_events appends each read's aligned bases in reference order, read after read, so m_key is sorted:
+    # look each event up (E log M) instead of np.isin's sort of every aligned base (M log M; 27% of long-read
+    # make_examples).
+    at = np.searchsorted(m_key, e_key)
+    inside = at < len(m_key)
+    at = at[inside][m_key[at[inside]] == e_key[inside]]
+    overridden = np.zeros(len(m_key), bool)
+    overridden[at] = True
+    return overridden

@@ -49,9 +49,14 @@ def example(features: dict[str, bytes]) -> bytes:
 
 
 class TFRecordWriter:
-    """Appends records to a gzipped TFRecord file (what tf.io.TFRecordWriter(path, 'GZIP') writes)."""
+    """Appends records to a gzipped TFRecord file (what tf.io.TFRecordWriter(path, 'GZIP') writes).
 
-    def __init__(self, path: str, compresslevel: int = 6):
+    Level 1 by default: on 618 Illumina and HiFi examples (110 MB of records) it compresses 2.3x faster than
+    level 6 (0.28 s vs 0.65 s; compression was 13% of Illumina and 27% of HiFi make_examples) into files 1.85x
+    larger (7.5 vs 4.1 kB per example; 2.4x on HiFi). Examples are intermediate files: a run deletes them
+    unless --intermediate-dir keeps them."""
+
+    def __init__(self, path: str, compresslevel: int = 1):
         self._fh = gzip.open(path, "wb", compresslevel=compresslevel)
 
     def write(self, record: bytes) -> None:

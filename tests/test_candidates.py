@@ -353,3 +353,28 @@ def test_insertion_deletion_and_snp_at_same_position():
     assert cand.alts == ("CAG", "T", "TCCAG")
     assert cand.allele_depths == (2, 2, 2, 2) and cand.depth == 8
     assert cand.support.tolist() == [0, 0, 1, 1, 2, 2, -1, -1]
+
+
+def test_anchor_lookup_matches_a_plain_set_test_on_random_reads():
+    """anchor_overridden looks each event up in the sorted aligned-base keys; it must mark exactly what a
+    set-membership test marks, for reads with insertions, deletions, soft clips and overlapping starts."""
+    from deepvariant_py.read_events import anchor_overridden, valid_event_mask
+
+    rng = np.random.default_rng(5)
+    ref = "".join(rng.choice(list("ACGT"), 400))
+    reads = []
+    for i in range(60):
+        ops = [f"{rng.integers(0, 4)}S"] if rng.random() < 0.3 else []
+        for _ in range(rng.integers(1, 5)):
+            ops.append(f"{rng.integers(5, 30)}M")
+            ops.append(rng.choice([f"{rng.integers(1, 4)}I", f"{rng.integers(1, 4)}D"]))
+        ops.append(f"{rng.integers(5, 30)}M")
+        cigar = "".join(o for o in ops if not o.startswith("0"))
+        reads.append(make_read(f"r{i}", int(rng.integers(1, 200)), cigar,
+                               "".join(rng.choice(list("ACGT"), sum(int(o[:-1]) for o in ops if o[-1] in "MIS")))))
+    events = extract_events(reads, ref, 0)
+    valid = valid_event_mask(events)
+    got = anchor_overridden(events, valid)
+    want = np.array([(r, p) in set(zip(events.e_read[valid].tolist(), events.e_pos[valid].tolist()))
+                     for r, p in zip(events.m_read.tolist(), events.m_pos.tolist())])
+    assert got.any() and np.array_equal(got, want)
