@@ -92,13 +92,34 @@ def find_candidates(events: ReadEvents, contig: str, ref_seq: str, ref_offset: i
                 continue
             sites[p].append((kind, bases, c))
     out = []
+    at = _ByPosition(events) if sites else None
     for p in sorted(sites):
-        out.append(_make_candidate(events, contig, ref_seq, ref_offset, p, sites[p], int(counts.ref_count[p - start]), int(depth[p - start])))
+        out.append(_make_candidate(events, contig, ref_seq, ref_offset, p, sites[p], int(counts.ref_count[p - start]),
+                                   int(depth[p - start]), at))
     return out
 
 
+class _ByPosition:
+    """The aligned bases and events of each reference position, found by bisection: one sort per partition
+    instead of a scan of every aligned base per candidate (21% of HiFi make_examples)."""
+
+    def __init__(self, events: ReadEvents):
+        self._m_order = np.argsort(events.m_pos, kind="stable")
+        self._m_pos = events.m_pos[self._m_order]
+        self._e_order = np.argsort(events.e_pos, kind="stable")
+        self._e_pos = events.e_pos[self._e_order]
+
+    def bases(self, pos: int) -> np.ndarray:
+        lo, hi = np.searchsorted(self._m_pos, [pos, pos + 1])
+        return self._m_order[lo:hi]
+
+    def events(self, pos: int) -> np.ndarray:
+        lo, hi = np.searchsorted(self._e_pos, [pos, pos + 1])
+        return np.sort(self._e_order[lo:hi])
+
+
 def _make_candidate(events: ReadEvents, contig: str, ref_seq: str, ref_offset: int, pos: int,
-                    alleles: list[tuple[int, str, int]], ref_count: int, depth: int) -> Candidate:
+                    alleles: list[tuple[int, str, int]], ref_count: int, depth: int, at: _ByPosition) -> Candidate:
     """One record per position: REF spans the longest deletion, alts rewritten against it and string-sorted."""
     longest_del = max((len(b) - 1 for k, b, _ in alleles if k == DELETION), default=0)
     ref = ref_seq[pos - ref_offset:pos - ref_offset + 1 + longest_del]
@@ -114,23 +135,23 @@ def _make_candidate(events: ReadEvents, contig: str, ref_seq: str, ref_offset: i
         rewritten[alt] = (kind, bases)
         counts[alt] += c
     alts = tuple(sorted(rewritten))
-    support = _support(events, pos, ref, {rewritten[a]: i for i, a in enumerate(alts)})
+    support = _support(events, pos, ref, {rewritten[a]: i for i, a in enumerate(alts)}, at)
     return Candidate(contig, pos, ref, alts, depth, (ref_count,) + tuple(counts[a] for a in alts), support)
 
 
-def _support(events: ReadEvents, pos: int, ref: str, alt_index: dict[tuple[int, str], int]) -> np.ndarray:
+def _support(events: ReadEvents, pos: int, ref: str, alt_index: dict[tuple[int, str], int], at: _ByPosition) -> np.ndarray:
     """Which alt each read carries at `pos`; low-quality observations still count as support, as in DeepVariant."""
     support = np.full(events.n_reads, NO_ALT, np.int8)
-    at = events.m_pos == pos
-    if at.any():
-        reads, bases = events.m_read[at], events.m_base[at]
+    here = at.bases(pos)
+    if len(here):
+        reads, bases = events.m_read[here], events.m_base[here]
         ref_code = "ACGT".find(ref[0])
         for code in np.unique(bases):
             if code == ref_code or code >= 4:  # non-ACGT read bases are no allele at all, as in counting
                 continue
             idx = alt_index.get((0, BASES[code]), UNCALLED)
             support[reads[bases == code]] = idx
-    for j in np.flatnonzero(events.e_pos == pos):
+    for j in at.events(pos):
         if not set(events.e_bases[j]) <= _ACGT:
             continue  # skipped by counting (valid_event_mask): the read keeps its aligned-base allele
         key = (int(events.e_kind[j]), events.e_bases[j])
