@@ -386,3 +386,16 @@ def test_reads_tied_between_haplotypes_follow_the_one_other_reads_prefer():
     assert aligner.choose(tied).hap == 0  # without weights: the first
     assert aligner.choose(tied, weights[:2]).hap == 1
     assert aligner.haps[aligner.choose(tied + [Hit(2, [[M, 50]], 0)], weights).hap].is_ref  # reference first
+
+
+def test_windows_whose_haplotypes_only_substitute_bases_are_left_alone():
+    """A window whose haplotypes differ from the reference by a few substituted bases needs no new gaps: its
+    reads keep their alignments, even one the mapper clipped at the SNPs (realignment would align it)."""
+    snp_hap = list(REF)
+    for p in (200, 205):
+        snp_hap[p] = substitute(p)
+    snp_hap = "".join(snp_hap)
+    reads = [snp_read(f"s{i}", 150 + i, [200, 205]) for i in range(4)] + [ref_read(f"r{i}", 150 + i) for i in range(5)]
+    clip = read("clip", 150, "50M50S", snp_hap[150:250])
+    out = realign_reads(reads + [clip], fetch, len(REF), 100, 400)
+    assert all(a is b for a, b in zip(out, reads + [clip]))
