@@ -33,7 +33,8 @@ def calibrate_cmd(model_dir, examples, quiet):
     before, after = negative_log_likelihood(probs, labels), negative_log_likelihood(probs, labels, temperature)
     fit = {"examples": int(len(labels)), "errors": int((probs.argmax(axis=1) != labels).sum()),
            "nll_before": round(before, 5), "nll_after": round(after, 5)}
-    save_model_info(model_dir, info.with_calibration(replace(info.calibration, temperature=round(temperature, 4)), temperature_fit=fit))
+    calibration = replace(info.calibration, temperature=round(temperature, 4))
+    save_model_info(model_dir, info.with_calibration(calibration, temperature_fit=fit))
     if not quiet:
         click.echo(f"dvcall: temperature {temperature:.3f} on {len(labels):,} examples: mean negative log-likelihood "
                    f"{before:.4f} -> {after:.4f} -> {info_path}", err=True)

@@ -410,11 +410,11 @@ class _Taken:
 
     contig: str
     pos: int  # 1-based, as in the VCF
-    ref_length: int
-    n_alts: int
+    ref: str
+    carried: List[Tuple[str, int]]  # the sequence ALTs its GT carries, with their copies
     gq: Optional[int]
     gt: Tuple[int, ...]  # missing alleles as 0
-    alleles: Dict[AlleleKey, int]  # {(contig, POS, REF, ALT): copies}
+    alleles: Dict[AlleleKey, int]  # normalised: {(contig, POS, REF, ALT): copies}
 
 
 def _load_alleles(path, what, sample, fasta, lengths, ref_path, selector, pass_only):
@@ -437,7 +437,6 @@ def _take_records(path, what, sample, fasta, lengths, ref_path, selector, pass_o
         if "GT" not in vf.header.formats:
             raise InputError(f"{what} {path} has no GT FORMAT field: cannot compare genotypes")
         taken: List[_Taken] = []
-        carried: List[Tuple[str, List[Tuple[str, int]], int]] = []  # (REF, [(ALT, copies)], ploidy) per record
         try:
             for rec in _records(vf, selector.windows(lengths)):
                 if (pass_only and not _passes(rec)) or not keep(rec):
@@ -448,13 +447,12 @@ def _take_records(path, what, sample, fasta, lengths, ref_path, selector, pass_o
                     continue
                 gq = call.get("GQ") if "GQ" in call else None
                 gt = tuple(a if a is not None else 0 for a in (call.get("GT") or (0, 0)))
-                taken.append(_Taken(rec.chrom, rec.pos, len(rec.ref), len(rec.alts or ()), gq, gt, {}))
-                carried.append(((rec.ref or "").upper(), alts or [], len(gt)))
+                taken.append(_Taken(rec.chrom, rec.pos, (rec.ref or "").upper(), alts or [], gq, gt, {}))
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read {what} {path}: {exc}") from exc
     finally:
         vf.close()
-    for i, contig, pos0, ref, alt, copies in _normalised(taken, carried, lengths, ref_path):
+    for i, contig, pos0, ref, alt, copies in _normalised(taken, lengths, ref_path):
         if not selector.sets or selector.contains(contig, pos0):
             key = (contig, pos0 + 1, ref, alt)
             taken[i].alleles[key] = taken[i].alleles.get(key, 0) + copies
@@ -515,7 +513,7 @@ def _carried_alts(rec, call, what, path, fasta, lengths, ref_path) -> Optional[L
 # --------------------------------------------------------------------------- normalisation
 
 
-def _normalised(taken: Sequence[_Taken], carried, lengths: Dict[str, int], ref_path: str):
+def _normalised(taken: Sequence[_Taken], lengths: Dict[str, int], ref_path: str):
     """(record index, contig, 0-based POS, REF, ALT, copies) of every normalised allele of the records, from
     `bcftools norm -f REF -m -any -a --atom-overlaps .` (the bcftools bundled with pysam) run over a VCF of
     just their carried ALTs and genotypes; each record's index travels as its ID."""
@@ -529,12 +527,12 @@ def _normalised(taken: Sequence[_Taken], carried, lengths: Dict[str, int], ref_p
     with tempfile.TemporaryDirectory(prefix="dvcall-evaluate-") as tmp:
         raw, normed = os.path.join(tmp, "taken.vcf"), os.path.join(tmp, "normalised.vcf")
         with pysam.VariantFile(raw, "w", header=header) as out:
-            for i, (t, (ref, alts, ploidy)) in enumerate(zip(taken, carried)):
-                if not alts:
+            for i, t in enumerate(taken):
+                if not t.carried:
                     continue
-                rec = out.new_record(contig=t.contig, start=t.pos - 1, alleles=[ref, *(a for a, _ in alts)], id=str(i))
-                gt = [j for j, (_, n) in enumerate(alts, 1) for _ in range(n)]
-                rec.samples["S"]["GT"] = tuple(gt + [0] * (ploidy - len(gt)))
+                rec = out.new_record(contig=t.contig, start=t.pos - 1, alleles=[t.ref, *(a for a, _ in t.carried)], id=str(i))
+                gt = [j for j, (_, n) in enumerate(t.carried, 1) for _ in range(n)]
+                rec.samples["S"]["GT"] = tuple(gt + [0] * (len(t.gt) - len(gt)))
                 out.write(rec)
         try:
             pysam.bcftools.norm("-f", ref_path, "-m", "-any", "-a", "--atom-overlaps", ".", "-c", "w", "--no-version",
@@ -585,7 +583,7 @@ def genotyped_sites(truth_vcf: str, query_vcf: str, ref_fasta: str,
             positions = [p for p, _ in by_contig.get(site.contig, [])]
             first = min([site.pos] + [k[1] for k in site.alleles])  # a left-aligned allele may start before POS
             lo = bisect.bisect_left(positions, first)
-            hi = bisect.bisect_right(positions, site.pos + site.ref_length - 1)
+            hi = bisect.bisect_right(positions, site.pos + len(site.ref) - 1)
             expected = {key: truth[key] for _, key in by_contig.get(site.contig, [])[lo:hi]}
             out.append(GenotypedSite(site.contig, site.pos, int(site.gq), site.gt, site.alleles == expected))
     return out

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import tfrecord
 from .errors import InputError
+from .model_info import tensor_spec
 from .outputs import AtomicFile, atomic_output, write_json
 from .pileup import DIFF_CHANNEL_ENUMS
 from .variant import VariantInfo
@@ -50,14 +51,13 @@ class ExamplesInfo:
     @classmethod
     def from_json(cls, data: Mapping) -> "ExamplesInfo":
         """Validated: a ValueError says what is wrong."""
-        shape, channels, settings = data["shape"], data["channels"], data.get("settings", {})
-        if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(x, int) and x > 0 for x in shape)):
-            raise ValueError(f"shape {shape!r} is not three positive integers")
-        if not (isinstance(channels, list) and len(channels) == shape[2] and all(isinstance(x, int) for x in channels)):
-            raise ValueError(f"channels {channels!r} are not {shape[2]} channel numbers")
+        if not isinstance(data, Mapping):
+            raise ValueError("not a JSON object")
+        shape, channels = tensor_spec(data.get("shape"), data.get("channels"))
+        settings = data.get("settings", {})
         if not isinstance(settings, Mapping):
             raise ValueError(f"settings {settings!r} is not an object")
-        return cls(tuple(shape), tuple(channels), dict(settings), str(data.get("version", READABLE_EXAMPLES[0])))
+        return cls(shape, channels, dict(settings), str(data.get("version", READABLE_EXAMPLES[0])))
 
     def with_channels(self, channels: Sequence[int]) -> "ExamplesInfo":
         """These examples seen through a subset of their channels (training on fewer channels)."""

@@ -58,11 +58,7 @@ class ModelInfo:
         """Validated: a ValueError says what is wrong. Keys it does not know are notes."""
         if not isinstance(data, Mapping):
             raise ValueError("not a JSON object")
-        shape, channels = data.get("shape"), data.get("channels")
-        if not (isinstance(shape, list) and len(shape) == 3 and all(_positive_int(x) for x in shape)):
-            raise ValueError(f"shape {shape!r} is not three positive integers")
-        if not (isinstance(channels, list) and all(_positive_int(x) for x in channels) and len(channels) == shape[2]):
-            raise ValueError(f"channels {channels!r} are not {shape[2]} channel numbers (shape {shape})")
+        shape, channels = tensor_spec(data.get("shape"), data.get("channels"))
         settings = data.get("settings", {})
         if not isinstance(settings, Mapping):
             raise ValueError(f"settings {settings!r} is not an object")
@@ -73,7 +69,7 @@ class ModelInfo:
         fit = {k: v for k, v in (data.get("gq_calibration") or {}).items() if k not in ("raw", "calibrated")}
         if fit:  # written inside gq_calibration before this record existed
             notes.setdefault("gq_calibration_fit", fit)
-        return cls(tuple(shape), tuple(channels), dict(settings), version, _calibration(data), notes, directory)
+        return cls(shape, channels, dict(settings), version, _calibration(data), notes, directory)
 
     def with_calibration(self, calibration: Calibration, **notes) -> "ModelInfo":
         """A copy with another calibration and these notes added (e.g. what it was fitted on)."""
@@ -94,6 +90,16 @@ class ModelInfo:
         if list(built) != list(self.shape[:len(built)]):
             raise ModelError(f"{self.directory}: the weights take inputs of shape {list(built)} but {INFO_FILE} says "
                              f"{list(self.shape)}: the two files belong to different models; restore or retrain the model")
+
+
+def tensor_spec(shape, channels) -> tuple[tuple[int, int, int], tuple[int, ...]]:
+    """(shape, channels) of an input tensor as a model record or an examples sidecar gives them, checked: three
+    positive sizes and one positive channel enum per channel; a ValueError says what is wrong."""
+    if not (isinstance(shape, list) and len(shape) == 3 and all(_positive_int(x) for x in shape)):
+        raise ValueError(f"shape {shape!r} is not three positive integers")
+    if not (isinstance(channels, list) and all(_positive_int(x) for x in channels) and len(channels) == shape[2]):
+        raise ValueError(f"channels {channels!r} are not {shape[2]} channel numbers (shape {shape})")
+    return tuple(shape), tuple(channels)
 
 
 def _positive_int(x) -> bool:

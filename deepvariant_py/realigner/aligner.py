@@ -2,7 +2,8 @@
 
 Per window, every haplotype is padded with the same reference prefix and suffix so that it covers all of the
 window's reads plus `margin` bases, and aligned once to the padded reference (global alignment with the
-haplotype scores `hap_*` of RealignerOptions, which prefer fewer, longer gaps; indels then shifted left). Each read is aligned to every padded haplotype, scored match 4 / mismatch 6 / gap 8 + 2 per
+haplotype scores `hap_*` of RealignerOptions, which prefer fewer, longer gaps; indels then shifted left).
+Each read is aligned to every padded haplotype, scored match 4 / mismatch 6 / gap 8 + 2 per
 extra base; the best score wins, ties going to the reference (a read that fits the reference as well as an
 alternative haplotype is no evidence for it), and ties among other haplotypes to the one the window's reads
 favour (`haplotype_weights`; DeepVariant takes the first). The read -> haplotype and
