@@ -10,7 +10,7 @@ Usage: python benchmarks/accuracy.py [--shared ../shared/data] [--sim-sample wor
                                      [--sim-sample work_lr/test_hifi_hg001_30x ...] [--no-real]
 bcftools and freebayes rows appear when those programs are installed
 (`apt-get install bcftools freebayes`); each call set is filtered to QUAL >= 20 and all are scored by
-`deepvariant_py.evaluate` (genotype-aware, after normalisation).
+`deepvariant_py.evaluate` (genotype-aware, after normalisation, then haplotype matching of what is left, as hap.py does).
 
 Long-read samples (made by scripts/make_long_read_data.sh; their sample.json says the platform) are called
 with `--model-type pacbio` / `ont`, bcftools with `mpileup -X pacbio-ccs` / `-X ont`, and freebayes with
