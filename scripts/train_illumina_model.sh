@@ -86,7 +86,17 @@ for spec in "1.0 std" "0.5 std" "1.0 low"; do
     mv "$WORK/examples/test_grch38_30x_f$1_$2.tfrecord.gz.example_info.json" "$tune.example_info.json"
   fi
 done
-TUNE="$WORK/examples/tune_test_grch38_30x_*.tfrecord.gz"
+# Plus two allele-imbalanced calibration samples (35% and 38% of reads from haplotype 1; GRCh38 chr20:8.35-8.95 Mb,
+# never trained on), so the epoch and the temperature are chosen on hets that are not at exactly 50%.
+for name in calib_illumina_grch38_7_HS25_30x_h0.35 calib_illumina_grch38_8_HSXt_40x_h0.38; do
+  tune=$WORK/examples/tune_${name}.tfrecord.gz
+  if [[ ! -s $tune.example_info.json ]]; then
+    make_one "$name" 1.0 std
+    mv "$WORK/examples/${name}_f1.0_std.tfrecord.gz" "$tune"
+    mv "$WORK/examples/${name}_f1.0_std.tfrecord.gz.example_info.json" "$tune.example_info.json"
+  fi
+done
+TUNE="$WORK/examples/tune_*.tfrecord.gz"
 
 dvcall train --examples "$WORK/examples/train_*.tfrecord.gz" --tune-examples "$TUNE" --output "$WORK/model" \
   --epochs "$EPOCHS" --batch-size 256 --augment-qualities "$AUGMENT_QUALITIES" --augment-balance "$AUGMENT_BALANCE" \
