@@ -74,7 +74,8 @@ Known weakness
 Clusters are judged on their own: an event whose two representations lie more
 than 25 bases apart with no allele between them, or a cluster with more than 12
 one-copy alleles on a side, keeps its exact-match counts. ``genotyped_sites``
-(calibration) and ``multiallelic_concordance`` judge records by exact alleles.
+(calibration) compares each record with the truth alleles in its own span only;
+``multiallelic_concordance`` judges sites by exact alleles.
 """
 
 from __future__ import annotations
@@ -576,7 +577,8 @@ def genotyped_sites(truth_vcf: str, query_vcf: str, ref_fasta: str,
                     regions: Optional[List[Tuple[str, int, int]]] = None, bed: Optional[str] = None) -> List[GenotypedSite]:
     """Every query record inside `regions` and `bed` with its GQ and whether its genotype matches the truth:
     its normalised alleles (none for 0/0) equal the truth's alleles, copies included, whose normalised
-    position lies in the record's REF span (or from where its own alleles left-align to). For calibration: GQ says how likely that is."""
+    position lies in the record's REF span (or from where its own alleles left-align to), or spell the same two
+    haplotypes as those (haplotype_match). For calibration: GQ says how likely that is."""
     out: List[GenotypedSite] = []
     with _inputs(truth_vcf, query_vcf, ref_fasta, regions, bed) as (fasta, lengths, selector):
         truth = _load_alleles(truth_vcf, "truth VCF", None, fasta, lengths, ref_fasta, selector, True)
@@ -596,7 +598,9 @@ def genotyped_sites(truth_vcf: str, query_vcf: str, ref_fasta: str,
             lo = bisect.bisect_left(positions, first)
             hi = bisect.bisect_right(positions, site.pos + len(site.ref) - 1)
             expected = {key: truth[key] for _, key in by_contig.get(site.contig, [])[lo:hi]}
-            out.append(GenotypedSite(site.contig, site.pos, int(site.gq), site.gt, site.alleles == expected))
+            correct = site.alleles == expected or haplotype_match.equivalent(
+                expected, site.alleles, lambda contig, start, end: fasta.fetch(contig, start, end).upper())
+            out.append(GenotypedSite(site.contig, site.pos, int(site.gq), site.gt, correct))
     return out
 
 

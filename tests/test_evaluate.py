@@ -392,3 +392,26 @@ def test_same_haplotypes_written_differently_count_as_matched(tmp_path, ref):
     assert counts(res.indel) == (0, 0, 2) and res.snp.fp == len(snps)
     res = run(tmp_path, ref, truth, snps[1:])
     assert counts(res.indel) == (0, 0, 2) and res.snp.fp == len(snps) - 1
+
+
+def test_genotyped_sites_judge_a_record_by_the_haplotypes_it_spells(tmp_path, ref):
+    from deepvariant_py.evaluate import genotyped_sites
+
+    ins_at, del_at = 210, 218  # GG after a T cannot left-align out of the record below
+    hap = SEQ[:ins_at] + "GG" + SEQ[ins_at:del_at] + SEQ[del_at + 2:]
+    truth = write_vcf(tmp_path, "truth.vcf", [(ins_at, base(ins_at), base(ins_at) + "GG", "0|1"),
+                                              (del_at, base(del_at, 3), base(del_at), "0|1")])
+    block_ref = SEQ[ins_at - 1:del_at + 2]  # one record over the whole event, written as a base-for-base change
+    block_alt = hap[ins_at - 1:del_at + 2]
+    assert len(block_ref) == len(block_alt) and block_ref != block_alt
+
+    def query(gt, alt=block_alt):
+        path = tmp_path / f"query_{gt.replace('/', '')}_{alt}.vcf"
+        path.write_text(HEADER.replace('##FORMAT=<ID=GT', '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="GQ">\n'
+                                       '##FORMAT=<ID=GT', 1)
+                        + f"{CONTIG}\t{ins_at}\t.\t{block_ref}\t{alt}\t50\tPASS\t.\tGT:GQ\t{gt}:30\n")
+        return [s.correct for s in genotyped_sites(truth, str(path), ref)]
+
+    assert query("0/1") == [True]
+    assert query("1/1") == [False]
+    assert query("0/1", block_alt[:-1] + other(block_alt[-1])) == [False]
