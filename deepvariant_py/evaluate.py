@@ -233,7 +233,7 @@ def evaluate_by_context(truth_vcf: str, query_vcf: str, ref_fasta: str, regions=
             for key, _t, _q in entries:
                 contig, pos, ref, alt = key
                 start = max(0, pos - 1 - 60)
-                seq = fasta.fetch(contig, start, pos - 1 + len(ref) + 60).upper()
+                seq = fasta.fetch(contig, start, pos - 1 + len(ref) + 60)
                 snp = _is_snp(key)
                 changed = pos - 1 - start + (0 if snp else 1)
                 span = 1 if snp else max(1, len(ref) - 1, len(alt) - 1)
@@ -253,7 +253,7 @@ def _compare_inputs(truth_vcf, query_vcf, ref_fasta, regions, bed, pass_only,
                               ref_fasta, selector, pass_only)
         query = _load_alleles(query_vcf, "query VCF", sample_query, fasta, lengths,
                               ref_fasta, selector, pass_only)
-        return _match(truth, query, lambda contig, start, end: fasta.fetch(contig, start, end).upper())
+        return _match(truth, query, fasta.fetch)
 
 
 @contextlib.contextmanager
@@ -280,7 +280,7 @@ def _is_snp(key: AlleleKey) -> bool:
 
 def _match(truth: Dict[AlleleKey, int], query: Dict[AlleleKey, int], fetch=None):
     """Counts and (key, truth copies, query copies) lists. Exact matches first; then, with `fetch` (contig,
-    start, end -> reference bases), clusters whose leftover alleles spell the same haplotypes on both sides
+    start, end -> upper-case reference bases, e.g. Reference.fetch), clusters whose leftover alleles spell the same haplotypes on both sides
     (haplotype_match) count each of their truth alleles as a TP and none of their query alleles as an FP."""
     exact = {k for k in truth.keys() & query.keys() if truth[k] == query[k]}
     got_truth, got_query = haplotype_match.rescued(truth, query, exact, fetch) if fetch else (set(), set())
@@ -598,8 +598,7 @@ def genotyped_sites(truth_vcf: str, query_vcf: str, ref_fasta: str,
             lo = bisect.bisect_left(positions, first)
             hi = bisect.bisect_right(positions, site.pos + len(site.ref) - 1)
             expected = {key: truth[key] for _, key in by_contig.get(site.contig, [])[lo:hi]}
-            correct = site.alleles == expected or haplotype_match.equivalent(
-                expected, site.alleles, lambda contig, start, end: fasta.fetch(contig, start, end).upper())
+            correct = site.alleles == expected or haplotype_match.equivalent(expected, site.alleles, fasta.fetch)
             out.append(GenotypedSite(site.contig, site.pos, int(site.gq), site.gt, correct))
     return out
 

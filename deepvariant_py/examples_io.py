@@ -51,13 +51,8 @@ class ExamplesInfo:
     @classmethod
     def from_json(cls, data: Mapping) -> "ExamplesInfo":
         """Validated: a ValueError says what is wrong."""
-        if not isinstance(data, Mapping):
-            raise ValueError("not a JSON object")
-        shape, channels = tensor_spec(data.get("shape"), data.get("channels"))
-        settings = data.get("settings", {})
-        if not isinstance(settings, Mapping):
-            raise ValueError(f"settings {settings!r} is not an object")
-        return cls(shape, channels, dict(settings), str(data.get("version", READABLE_EXAMPLES[0])))
+        shape, channels, settings = tensor_spec(data)
+        return cls(shape, channels, settings, str(data.get("version", READABLE_EXAMPLES[0])))
 
     def with_channels(self, channels: Sequence[int]) -> "ExamplesInfo":
         """These examples seen through a subset of their channels (training on fewer channels)."""

@@ -56,12 +56,7 @@ class ModelInfo:
     @classmethod
     def from_json(cls, data: Mapping, directory: str = "") -> "ModelInfo":
         """Validated: a ValueError says what is wrong. Keys it does not know are notes."""
-        if not isinstance(data, Mapping):
-            raise ValueError("not a JSON object")
-        shape, channels = tensor_spec(data.get("shape"), data.get("channels"))
-        settings = data.get("settings", {})
-        if not isinstance(settings, Mapping):
-            raise ValueError(f"settings {settings!r} is not an object")
+        shape, channels, settings = tensor_spec(data)
         version = data.get("version", READSET_VERSION)
         if version not in KNOWN_VERSIONS:
             raise ValueError(f"architecture {version!r} is unknown to this dvcall (it knows {', '.join(KNOWN_VERSIONS)})")
@@ -69,7 +64,7 @@ class ModelInfo:
         fit = {k: v for k, v in (data.get("gq_calibration") or {}).items() if k not in ("raw", "calibrated")}
         if fit:  # written inside gq_calibration before this record existed
             notes.setdefault("gq_calibration_fit", fit)
-        return cls(shape, channels, dict(settings), version, _calibration(data), notes, directory)
+        return cls(shape, channels, settings, version, _calibration(data), notes, directory)
 
     def with_calibration(self, calibration: Calibration, **notes) -> "ModelInfo":
         """A copy with another calibration and these notes added (e.g. what it was fitted on)."""
@@ -92,14 +87,20 @@ class ModelInfo:
                              f"{list(self.shape)}: the two files belong to different models; restore or retrain the model")
 
 
-def tensor_spec(shape, channels) -> tuple[tuple[int, int, int], tuple[int, ...]]:
-    """(shape, channels) of an input tensor as a model record or an examples sidecar gives them, checked: three
-    positive sizes and one positive channel enum per channel; a ValueError says what is wrong."""
+def tensor_spec(data: Mapping) -> tuple[tuple[int, int, int], tuple[int, ...], dict]:
+    """(shape, channels, make_examples settings) of a model record or an examples sidecar, checked: a JSON
+    object, three positive sizes, one positive channel enum per channel, settings an object; a ValueError says
+    what is wrong."""
+    if not isinstance(data, Mapping):
+        raise ValueError("not a JSON object")
+    shape, channels, settings = data.get("shape"), data.get("channels"), data.get("settings", {})
     if not (isinstance(shape, list) and len(shape) == 3 and all(_positive_int(x) for x in shape)):
         raise ValueError(f"shape {shape!r} is not three positive integers")
     if not (isinstance(channels, list) and all(_positive_int(x) for x in channels) and len(channels) == shape[2]):
         raise ValueError(f"channels {channels!r} are not {shape[2]} channel numbers (shape {shape})")
-    return tuple(shape), tuple(channels)
+    if not isinstance(settings, Mapping):
+        raise ValueError(f"settings {settings!r} is not an object")
+    return tuple(shape), tuple(channels), dict(settings)
 
 
 def _positive_int(x) -> bool:
