@@ -21,18 +21,21 @@ from .common import user_errors
 @click.option("--augment-balance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of heterozygous examples that lose up to 60% of one allele's reads (0 = off): real hets are seen at "
                    "30-70% allele balance where simulators draw 50%.")
+@click.option("--label-smoothing", type=click.FloatRange(0, 0.1), default=1e-3, show_default=True,
+              help="Share of each label spread over the other genotypes. It caps the model's confidence (1e-3: GQ near 31 at most), "
+                   "so GQ cannot tell easy calls from merely good ones; 0 lets GQ rise with the evidence (then calibrate it).")
 @click.option("--channels", default=None, help="Comma-separated channel enums to train on (default: all in the examples), e.g. 1,2,3,4,5,6 to drop ALT-aligned channels 9,10.")
 @click.option("--haplotype-pooling/--no-haplotype-pooling", default=True, show_default=True, help="When the examples have an HP channel, also average reads over each haplotype (HP=1, HP=2) so the network compares the two; ignored with --init-model (the architecture comes from that model).")
 @click.option("--no-cache", is_flag=True, help="Do not hold decoded examples in memory (for data sets larger than RAM).")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, augment_qualities,
-              augment_balance, channels, haplotype_pooling, no_cache, quiet):
+              augment_balance, label_smoothing, channels, haplotype_pooling, no_cache, quiet):
     """Train a model; logs loss and accuracy per epoch and keeps the best one."""
     summary = train(examples, output, TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                                    init_model=init_model, cache=not no_cache, augment_mapq=augment_mapq,
                                                    haplotype_pooling=haplotype_pooling, augment_qualities=augment_qualities,
-                                                   augment_balance=augment_balance,
+                                                   augment_balance=augment_balance, label_smoothing=label_smoothing,
                                                    channels=[int(c) for c in channels.split(',')] if channels else None), tune_examples)
     if not quiet:
         click.echo(f"dvcall: best tuning accuracy {summary['best_tune_accuracy']:.4f} at epoch {summary['best_epoch']} -> {output}", err=True)

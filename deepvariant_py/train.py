@@ -189,7 +189,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=opts.label_smoothing),
                   metrics=["accuracy"])
     history_path = os.path.join(output_dir, "training_log.csv")
-    best = _best_checkpoint(output_dir, model_info)
+    best = _best_checkpoint(output_dir, model_info, opts.label_smoothing)
     callbacks = [
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, "resume"), delete_checkpoint=True),
         keras.callbacks.CSVLogger(history_path, append=True),
@@ -204,7 +204,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     return summary
 
 
-def _best_checkpoint(output_dir: str, info: ModelInfo):
+def _best_checkpoint(output_dir: str, info: ModelInfo, label_smoothing: float):
     """A Keras callback that saves the model whenever tuning accuracy improves (ties go to the lower loss)."""
     keras = tf_keras()
     state_path = os.path.join(output_dir, "best.json")
@@ -227,7 +227,7 @@ def _best_checkpoint(output_dir: str, info: ModelInfo):
             acc, loss = float(logs.get("val_accuracy", 0.0)), float(logs.get("val_loss", 1e9))
             if acc > self.best or (acc == self.best and loss < self.best_loss):
                 self.best, self.best_loss, self.best_epoch = acc, loss, epoch + 1
-                save_model(self.model, output_dir, replace(info, notes={"tune_accuracy": acc, "epoch": epoch + 1}))
+                save_model(self.model, output_dir, replace(info, notes={"tune_accuracy": acc, "epoch": epoch + 1, "label_smoothing": label_smoothing}))
                 write_json(state_path, {"accuracy": acc, "loss": loss, "epoch": epoch + 1})
                 log.info("epoch %d: tuning accuracy %.4f (best so far), model saved", epoch + 1, acc)
 

@@ -18,6 +18,7 @@ MODEL=${3:-$HERE/../models/$([[ $P == hifi ]] && echo pacbio-hifi || echo ont)}
 EPOCHS=${EPOCHS:-$([[ $P == hifi ]] && echo 3 || echo 5)}
 JOBS=${JOBS:-2}
 INIT=${INIT_MODEL:-}  # fine-tune from this model instead of training from scratch
+SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing
 export DVCALL_DATA=${DVCALL_DATA:-$HERE/../../shared/data}
 
 bash "$HERE/make_long_read_data.sh" "$WORK" "$P"
@@ -74,7 +75,8 @@ xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 # Decoded, either set (~13 GB HiFi, ~17 GB ONT) would crowd a 24 GB machine: stream them from disk every epoch.
 TUNE=$EX/tune_$([[ $P == hifi ]] && echo hifi || echo ont_r10)_grch38_30x_f1.0_u0.tfrecord.gz
 dvcall train --examples "$EX/train_*.tfrecord.gz" --tune-examples "$TUNE" \
-  --output "$WORK/model_$P" --epochs "$EPOCHS" --batch-size 128 ${INIT:+--init-model "$INIT"} --no-cache
+  --output "$WORK/model_$P" --epochs "$EPOCHS" --batch-size 128 ${INIT:+--init-model "$INIT"} --no-cache \
+  --label-smoothing "$SMOOTHING"
 # 5. temperature scaling on the same tuning examples: honest GQ (calls do not change)
 dvcall calibrate --model "$WORK/model_$P" --examples "$TUNE"
 mkdir -p "$MODEL"
