@@ -4,7 +4,7 @@ import click
 from deepvariant_py.errors import OutputError
 from deepvariant_py.phasing import haplotag, require_whatshap
 from deepvariant_py.outputs import check_outputs
-from deepvariant_py.reads import alignment_index_paths, open_alignments
+from deepvariant_py.reads import open_reads, reads_inputs
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import parse_regions
 
@@ -13,7 +13,9 @@ from .common import user_errors
 
 @click.command("haplotag")
 @click.option("--ref", required=True, type=click.Path(), help="Reference FASTA the reads are aligned to.")
-@click.option("--reads", required=True, type=click.Path(), help="Indexed BAM or CRAM to tag.")
+@click.option("--reads", required=True, multiple=True, type=click.Path(),
+              help="Indexed BAM or CRAM to tag. Repeatable for one sample's reads in several files: they are merged (`samtools "
+                   "merge`) into the one tagged BAM.")
 @click.option("--calls", required=True, type=click.Path(), help="A VCF of the same sample (e.g. `dvcall run --no-phase-reads` on these reads); its heterozygous calls are phased.")
 @click.option("--output", required=True, type=click.Path(), help="Tagged BAM to write (.bam; indexed), with the phased VCF and whatshap's logs beside it.")
 @click.option("--regions", multiple=True, help="Only tag and write reads of these regions (as for `run`; a contig's regions are spanned first to last).")
@@ -23,12 +25,11 @@ def haplotag_cmd(ref, reads, calls, output, regions, quiet):
     """Phase a VCF's heterozygous calls and tag each read with HP/PS, with whatshap (pip install 'dvcall[phasing]')."""
     if not output.endswith(".bam"):
         raise OutputError(f"--output {output} must end in .bam")
-    check_outputs({"--output": output, "its index": output + ".bai"},
-                  {"--ref": ref, "--reads": reads, "--calls": calls, **{f"the index {p} of --reads": p for p in alignment_index_paths(reads)}})
+    check_outputs({"--output": output, "its index": output + ".bai"}, {"--ref": ref, **reads_inputs(reads), "--calls": calls})
     require_whatshap()
     reference = Reference(ref)
-    open_alignments(reads, reference).close()
+    open_reads(reads, reference).close()
     spans = parse_regions(list(regions), reference.lengths)
-    tagged, total = haplotag(ref, reads, calls, output, spans)
+    tagged, total = haplotag(ref, list(reads), calls, output, spans)
     if not quiet:
         click.echo(f"dvcall: {tagged:,} of {total:,} reads tagged -> {output}", err=True)

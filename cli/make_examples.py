@@ -9,7 +9,7 @@ from deepvariant_py.make_examples import MakeExamplesOptions, TrainingInputs, ma
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings
 from deepvariant_py.progress import Progress
-from deepvariant_py.reads import ReadFilter, log_read_counts
+from deepvariant_py.reads import ReadFilter, log_read_counts, reads_inputs
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import parse_regions
 
@@ -28,7 +28,9 @@ def _parse_shard(text: str) -> tuple[int, int]:
 
 @click.command("make-examples")
 @click.option("--ref", required=True, type=click.Path(), help="Reference FASTA with .fai index.")
-@click.option("--reads", required=True, type=click.Path(), help="Indexed BAM or CRAM.")
+@click.option("--reads", required=True, multiple=True, type=click.Path(),
+              help="Indexed BAM or CRAM. Repeatable for one sample's reads in several files (lanes, runs): read merged by "
+                   "position, as their `samtools merge`; they must have the same contigs.")
 @click.option("--examples", "output", required=True, type=click.Path(), help="Output TFRecord (gzipped); a .example_info.json sidecar is written beside it.")
 @click.option("--regions", multiple=True, help="Region string or BED; repeatable. Default: all shared contigs.")
 @click.option("--shard", default="0/1", show_default=True, help="Process shard I of N: partitions whose index modulo N is I.")
@@ -51,7 +53,7 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     """Find candidate variants and write one pileup example per alt-allele subset."""
     index, count = _parse_shard(shard)
     check_outputs({"--examples": output, "its sidecar": sidecar_path(output), "--gvcf": gvcf_output},
-                  {"--ref": ref, "--reads": reads, "--truth-vcf": truth_vcf, "--confident-bed": confident_bed,
+                  {"--ref": ref, **reads_inputs(reads), "--truth-vcf": truth_vcf, "--confident-bed": confident_bed,
                    **{f"--regions {r}": r for r in regions if os.path.isfile(r)}})
     if bool(truth_vcf) != bool(confident_bed):
         raise InputError("training mode needs both --truth-vcf and --confident-bed")
@@ -62,7 +64,7 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
     lengths = Reference(ref).lengths
     parsed = parse_regions(list(regions), lengths) if regions else None
-    stats = make_examples(ref, reads, output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
+    stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
                           gvcf_output=gvcf_output)
     log_read_counts([stats.read_counts], opts.read_filter)
     if not quiet:

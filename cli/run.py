@@ -9,7 +9,10 @@ from .common import command_line, haplotype_resolution_option, setting_flags, se
 
 @click.command("run")
 @click.option("--ref", required=True, type=click.Path(), help="Reference FASTA (plain or bgzipped) with its .fai (and .gzi) index.")
-@click.option("--reads", required=True, type=click.Path(), help="Aligned reads: indexed BAM or CRAM (CRAM is decoded with --ref).")
+@click.option("--reads", required=True, multiple=True, type=click.Path(),
+              help="Aligned reads: indexed BAM or CRAM (CRAM is decoded with --ref). Repeatable for one sample's reads in several "
+                   "files (lanes, runs): they are read merged by position, giving the VCF of their `samtools merge`; they must "
+                   "have the same contigs and name the same sample (@RG SM; else give --sample-name).")
 @click.option("--output-vcf", required=True, type=click.Path(), help="Output VCF; must end in .vcf.gz. A tabix index is written beside it.")
 @click.option("--report", type=click.Path(), default=None,
               help="Also write a self-contained HTML report of the VCF here (variant types, Ti/Tv, QUAL, GQ, VAF, indel lengths, depth).")
@@ -18,7 +21,7 @@ from .common import command_line, haplotype_resolution_option, setting_flags, se
 @click.option("--regions", multiple=True, help="Region(s) to call: 'chr20:10,000,000-10,050,000' (1-based, inclusive) or a BED file. Repeatable. Default: every contig shared by reads and reference.")
 @click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (from `dvcall train`). Default: the --model-type's shipped model (illumina-wgs, pacbio-hifi or ont).")
 @click.option("--intermediate-dir", type=click.Path(), default=None, help="Keep examples and calls here (default: a temporary folder, removed at the end). Finished steps leave a .done.json marker with checksums, so re-running the same command after a kill or a failure redoes only what is missing.")
-@click.option("--sample-name", default=None, help="Sample name in the VCF (no tabs or newlines). Default: SM of the first @RG in the reads, else SAMPLE.")
+@click.option("--sample-name", default=None, help="Sample name in the VCF (no tabs or newlines). Default: SM of the first @RG in the reads, else SAMPLE. Also calls several --reads files that name different samples as this one sample.")
 @setting_options
 @click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
               help="How per-subset probabilities of multi-allelic sites become one genotype: the trained merger network, DeepVariant's min rule, or auto (the network when the model ships one).")
@@ -36,7 +39,7 @@ def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, model_dir, int
     """Call variants: make examples, run the CNN, and write a bgzipped, indexed VCF."""
     model_type, flags = setting_flags(settings_kwargs)
     summary = run_pipeline(RunOptions(
-        ref=ref, reads=reads, output_vcf=output_vcf, output_gvcf=output_gvcf, report=report, regions=list(regions), model_dir=model_dir,
+        ref=ref, reads=list(reads), output_vcf=output_vcf, output_gvcf=output_gvcf, report=report, regions=list(regions), model_dir=model_dir,
         model_type=model_type, settings=flags, intermediate_dir=intermediate_dir, sample_name=sample_name,
         num_shards=num_shards, multiallelic_merge=multiallelic_merge,
         haplotype_resolution=haplotype_resolution, phase_reads=phase_reads, command=command_line()))

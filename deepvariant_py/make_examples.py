@@ -17,7 +17,7 @@ from .gvcf import RefBlock, reference_blocks, write_blocks
 from .images import build_images
 from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
 from .read_events import encode_bases, extract_events
-from .reads import ReadCounts, ReadFilter, close_alignments, fetch_reads, hp_dropped, open_alignments
+from .reads import ReadCounts, ReadFilter, fetch_reads, hp_dropped, open_reads
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
 from .regions import Region, merge_regions, partition, shard
@@ -125,15 +125,15 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     return PartitionResult(candidates, canvas, len(reads), n_tagged, blocks)
 
 
-def make_examples(ref_path: str, reads_path: str, output: str, regions: Sequence[Region] | None, opts: MakeExamplesOptions,
+def make_examples(ref_path: str, reads: str | Sequence[str], output: str, regions: Sequence[Region] | None, opts: MakeExamplesOptions,
                   shard_index: int = 0, num_shards: int = 1, training: TrainingInputs | None = None,
                   progress: Callable[..., None] | None = None, gvcf_output: str | None = None) -> MakeExamplesStats:
     """Write the examples of shard `shard_index`/`num_shards` of `regions` (None: every contig the reads and the
     reference share) to `output` (and, with `gvcf_output`, its reference blocks there); returns counts for the
-    run summary."""
+    run summary. `reads`: one BAM/CRAM, or several of one sample, read merged by position (reads.open_reads)."""
     t0 = time.time()
     reference = Reference(ref_path)
-    handle = open_alignments(reads_path, reference)
+    handle = open_reads(reads, reference)
     every = calling_partitions(reference, set(handle.references), regions, opts.partition_size)
     starts = run_starts(every)
     parts = shard(every, shard_index, num_shards)
@@ -178,7 +178,7 @@ def make_examples(ref_path: str, reads_path: str, output: str, regions: Sequence
             raise disk_error(output, exc) from None
         raise
     finally:
-        close_alignments(handle, reads_path)
+        handle.close()
     stats.read_counts = asdict(counts)
     stats.seconds = time.time() - t0
     return stats

@@ -13,13 +13,14 @@ import logging
 import os
 import subprocess
 import sys
+from typing import Sequence
 
 import pysam
 
 from .errors import DependencyError, InputError
 from .model_info import ModelInfo
 from .outputs import atomic_output, check_outputs
-from .reads import hp_tagged_fraction, open_alignments
+from .reads import hp_tagged_fraction, open_reads, reads_inputs, reads_paths
 from .reference import Reference
 from .regions import Region
 
@@ -50,19 +51,23 @@ def _whatshap(args: list[str], log_path: str) -> None:
 def contig_spans(regions: list[Region]) -> list[str]:
     """One whatshap region per contig, from the first region's start to the last one's end (a BED of
     thousands of intervals would otherwise become thousands of arguments)."""
+    return [str(span) for span in _spans(regions)]
+
+
+def _spans(regions: list[Region]) -> list[Region]:
     spans: dict[str, list[int]] = {}
     for r in regions:
         span = spans.setdefault(r.contig, [r.start, r.end])
         span[0], span[1] = min(span[0], r.start), max(span[1], r.end)
-    return [str(Region(contig, start, end)) for contig, (start, end) in spans.items()]
+    return [Region(contig, start, end) for contig, (start, end) in spans.items()]
 
 
-def auto_phase(info: ModelInfo, reads: str, reference: Reference, regions: list[Region]) -> bool:
-    """Whether to phase when the user did not say: the model pools reads by haplotype, the reads are mostly
-    untagged, and whatshap is installed (else a warning says how to install it)."""
+def auto_phase(info: ModelInfo, reads: str | Sequence[str], reference: Reference, regions: list[Region]) -> bool:
+    """Whether to phase when the user did not say: the model pools reads by haplotype, the reads (of one file or
+    several) are mostly untagged, and whatshap is installed (else a warning says how to install it)."""
     if not info.pools_by_haplotype:
         return False
-    with open_alignments(reads, reference) as handle:
+    with open_reads(reads, reference) as handle:
         if hp_tagged_fraction(handle, regions) >= 0.5:
             return False
     if not whatshap_installed():
@@ -72,13 +77,50 @@ def auto_phase(info: ModelInfo, reads: str, reference: Reference, regions: list[
     return True
 
 
-def haplotag(ref: str, reads: str, calls_vcf: str, out_bam: str, regions: list[Region]) -> tuple[int, int]:
+def haplotag(ref: str, reads: str | Sequence[str], calls_vcf: str, out_bam: str, regions: list[Region]) -> tuple[int, int]:
     """Phase the heterozygous calls of `calls_vcf` and write `reads` with HP/PS tags to `out_bam` (indexed);
-    returns (tagged reads, reads written). With `regions`, only reads overlapping their spans are written."""
+    returns (tagged reads, reads written). With `regions`, only reads overlapping their spans are written.
+    Several reads files (one sample's lanes) are merged first (whatshap haplotag reads one file), into a
+    temporary BAM beside `out_bam`: the tags are those of tagging their `samtools merge`."""
+    paths = reads_paths(reads)
     if not os.path.exists(calls_vcf):
         raise InputError(f"{calls_vcf} does not exist: pass a VCF of this sample, e.g. from `dvcall run --no-phase-reads`")
-    check_outputs({"the tagged BAM": out_bam, "its index": out_bam + ".bai"}, {"--reads": reads, "--calls": calls_vcf})
     stem = out_bam[:-len(".bam")] if out_bam.endswith(".bam") else out_bam
+    merged = stem + ".merged.bam" if len(paths) > 1 else None
+    outputs = {"the tagged BAM": out_bam, "its index": out_bam + ".bai"}
+    if merged:
+        outputs.update({"the merged reads": merged, "their index": merged + ".bai"})
+    check_outputs(outputs, {**reads_inputs(paths), "--calls": calls_vcf})
+    try:
+        source = _merge_reads(ref, paths, merged, regions, stem) if merged else paths[0]
+        _tag(ref, source, calls_vcf, out_bam, regions, stem)
+    finally:
+        if merged:
+            for path in (merged, merged + ".bai", stem + ".merge_regions.bed"):
+                if os.path.exists(path):
+                    os.remove(path)
+    primary = ["-c", "-F", "0x900"]  # counted by htslib: a whole-genome BAM is too many reads for a Python loop
+    return int(pysam.view(*primary, "-d", "HP", out_bam)), int(pysam.view(*primary, out_bam))
+
+
+def _merge_reads(ref: str, paths: Sequence[str], merged: str, regions: list[Region], stem: str) -> str:
+    """`samtools merge` of the reads files into `merged` (indexed): with `regions`, only reads overlapping the
+    spans that haplotag writes (contig_spans)."""
+    bed = []
+    if regions:
+        bed = ["-L", stem + ".merge_regions.bed"]
+        with open(bed[1], "w") as fh:
+            fh.writelines(f"{r.contig}\t{r.start}\t{r.end}\n" for r in _spans(regions))
+    try:
+        pysam.merge("-f", "-c", "-p", "-1", "--no-PG", "--reference", ref, *bed, "-o", merged, *paths)
+        pysam.index(merged)
+    except pysam.SamtoolsError as exc:
+        raise InputError(f"cannot merge the --reads files for whatshap ({' '.join(str(exc).split())[:300]})") from None
+    return merged
+
+
+def _tag(ref: str, reads: str, calls_vcf: str, out_bam: str, regions: list[Region], stem: str) -> None:
+    """whatshap phase, then whatshap haplotag of one reads file into `out_bam` (indexed)."""
     phased = stem + ".phased.vcf.gz"
     common = ["--reference", ref, "--ignore-read-groups"]
     _whatshap(["phase", *common, "-o", phased, calls_vcf, reads], stem + ".whatshap_phase.log")
@@ -87,5 +129,3 @@ def haplotag(ref: str, reads: str, calls_vcf: str, out_bam: str, regions: list[R
         _whatshap(["haplotag", *common, *(["--regions", *contig_spans(regions)] if regions else []), "-o", partial, phased,
                    reads], stem + ".whatshap_haplotag.log")
         pysam.index(partial)
-    primary = ["-c", "-F", "0x900"]  # counted by htslib: a whole-genome BAM is too many reads for a Python loop
-    return int(pysam.view(*primary, "-d", "HP", out_bam)), int(pysam.view(*primary, out_bam))

@@ -21,8 +21,7 @@ from .phasing import auto_phase, haplotag, require_whatshap
 from .postprocess import postprocess
 from .presets import make_examples_options, resolve_model, resolve_settings
 from .progress import Progress, configure_logging
-from .reads import (alignment_index_paths, close_alignments, log_read_counts, mapped_reads, open_alignments, read_group_samples,
-                    sample_name)
+from .reads import log_read_counts, open_reads, read_group_samples, reads_inputs, reads_paths
 from .report import write_report
 from .reference import Reference
 from .regions import Region, count_partitions, parse_regions
@@ -36,7 +35,7 @@ log = logging.getLogger("dvcall")
 @dataclass
 class RunOptions:
     ref: str
-    reads: str
+    reads: str | list[str]  # one BAM/CRAM, or several of one sample (lanes, runs), read merged by position
     output_vcf: str
     output_gvcf: str | None = None
     report: str | None = None
@@ -53,13 +52,16 @@ class RunOptions:
     phase_reads: bool | None = None  # two passes: call, tag reads with whatshap, call again; None: when it helps (_should_phase)
     make_examples: MakeExamplesOptions = field(default_factory=MakeExamplesOptions)
 
+    def __post_init__(self):
+        self.reads = list(reads_paths(self.reads))
+
 
 @dataclass(frozen=True)
 class ShardJob:
     """One make_examples shard of a run, as a worker process receives it."""
 
     ref: str
-    reads: str
+    reads: tuple[str, ...]
     output: str
     gvcf_output: str | None
     regions: list[Region]  # the calling regions, parsed once by _plan
@@ -149,15 +151,11 @@ def _plan(opts: RunOptions) -> _Plan:
         if path is not None and not path.endswith(".vcf.gz"):
             raise OutputError(f"{flag} {path} must end in .vcf.gz (the output is bgzipped and indexed)")
     reference = Reference(opts.ref)
-    handle = open_alignments(opts.reads, reference)
-    try:
-        sample = check_sample_name(*((opts.sample_name, "--sample-name") if opts.sample_name is not None
-                                     else (sample_name(handle), f"the first @RG SM of {opts.reads}")))
+    with open_reads(opts.reads, reference) as sources:
+        sample = check_sample_name(*((opts.sample_name, "--sample-name") if opts.sample_name is not None else sources.sample()))
         regions = parse_regions(opts.regions, reference.lengths)
-        called = calling_regions(reference, set(handle.references), regions if opts.regions else None)
-        _warn_about_reads(handle, opts, called, sample)
-    finally:
-        close_alignments(handle, opts.reads)
+        called = calling_regions(reference, set(sources.references), regions if opts.regions else None)
+        _warn_about_reads(sources, opts, called, sample)
     model_dir, info = resolve_model(opts.model_type, opts.model_dir)
     me_opts = make_examples_options(resolve_settings(opts.model_type, info, **opts.settings), opts.make_examples)
     phase = _should_phase(opts, info, me_opts, reference, regions)
@@ -171,20 +169,21 @@ def _plan(opts: RunOptions) -> _Plan:
     return _Plan(sample, model_dir, info, merger, None, reference, me_opts, regions, called, phase, shards, min(shards, cpus))
 
 
-def _warn_about_reads(handle, opts: RunOptions, regions: list[Region], sample: str) -> None:
+def _warn_about_reads(sources, opts: RunOptions, regions: list[Region], sample: str) -> None:
     """Warnings (the run goes on) for input that gives an empty or pooled VCF."""
     if opts.regions and not regions:
         log.warning("--regions %s holds no interval: nothing will be called and the VCF will have no records",
                     " ".join(opts.regions))
-    samples = read_group_samples(handle)
-    if len(samples) > 1:
-        log.warning("%s holds reads of %d samples (%s): they are pooled and called as one sample named %r; split the "
-                    "file by sample (`samtools split -f '%%!.bam'`) to call each", opts.reads, len(samples),
-                    ", ".join(samples[:5]), sample)
-    mapped = mapped_reads(handle, {r.contig for r in regions})
+    for path, handle in zip(sources.paths, sources.handles):
+        samples = read_group_samples(handle)
+        if len(samples) > 1:
+            log.warning("%s holds reads of %d samples (%s): they are pooled and called as one sample named %r; split the "
+                        "file by sample (`samtools split -f '%%!.bam'`) to call each", path, len(samples),
+                        ", ".join(samples[:5]), sample)
+    mapped = sources.mapped_reads({r.contig for r in regions})
     if regions and mapped == 0:
         log.warning("%s holds no mapped reads on the contigs called (%s): the VCF will have no records; check --reads",
-                    opts.reads, ", ".join(sorted({r.contig for r in regions})[:5]))
+                    sources, ", ".join(sorted({r.contig for r in regions})[:5]))
 
 
 def _check_run_paths(opts: RunOptions, model_dir: str, phase: bool) -> None:
@@ -195,8 +194,7 @@ def _check_run_paths(opts: RunOptions, model_dir: str, phase: bool) -> None:
     if opts.report:
         outputs["--report"] = opts.report
     inputs = {"--ref": opts.ref, "the .fai of --ref": opts.ref + ".fai", "the .gzi of --ref": opts.ref + ".gzi",
-              "--reads": opts.reads}
-    inputs.update({f"the index {p} of --reads": p for p in alignment_index_paths(opts.reads)})
+              **reads_inputs(opts.reads)}
     inputs.update({f"the model file {f}": os.path.join(model_dir, f) for f in os.listdir(model_dir)})
     inputs.update({f"--regions {spec}": spec for spec in opts.regions if os.path.isfile(spec)})
     check_outputs(outputs, inputs, {"--intermediate-dir": opts.intermediate_dir})
@@ -233,7 +231,7 @@ def _phased_passes(opts: RunOptions, plan: _Plan, work: str) -> dict:
                       warn_untagged=False)
     t0 = time.time()
     tagged_bam = os.path.join(work, "haplotagged.bam")
-    inputs = fingerprint(step="phase_reads", version=__version__, ref=file_identity(opts.ref), reads=file_identity(opts.reads),
+    inputs = fingerprint(step="phase_reads", version=__version__, ref=file_identity(opts.ref), reads=_reads_identity(opts.reads),
                          calls=file_sha256(first_vcf), regions=list(opts.regions)) if resumable else ""
 
     def run_haplotag() -> dict:
@@ -245,12 +243,17 @@ def _phased_passes(opts: RunOptions, plan: _Plan, work: str) -> dict:
         log.info("phase-reads: reads tagged in an earlier run, reused")
     log.info("phase-reads: whatshap tagged %d of %d reads from the first pass's calls", done["tagged"], done["reads"])
     phasing_seconds = round(time.time() - t0, 2)
-    summary = _one_pass(replace(opts, reads=tagged_bam), plan, os.path.join(work, "pass2"), warn_untagged=True)
+    summary = _one_pass(replace(opts, reads=[tagged_bam]), plan, os.path.join(work, "pass2"), warn_untagged=True)
     for stage in ("make_examples", "call_variants", "postprocess"):
         summary[f"{stage}_seconds"] = round(summary[f"{stage}_seconds"] + first[f"{stage}_seconds"], 2)
     summary["phase_reads_seconds"] = phasing_seconds
     summary["tagged_reads"], summary["first_pass"] = done["tagged"], first
     return summary
+
+
+def _reads_identity(paths: list[str]) -> dict | list[dict]:
+    """The resume fingerprint of --reads (one file's identity as before several files were accepted)."""
+    return file_identity(paths[0]) if len(paths) == 1 else [file_identity(p) for p in paths]
 
 
 def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> dict:
@@ -266,7 +269,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
     t0 = time.time()
     quiet = not log.isEnabledFor(logging.INFO)
     inputs = [fingerprint(step="make_examples", version=__version__, ref=file_identity(opts.ref),
-                          reads=file_identity(opts.reads), regions=[str(r) for r in plan.called], options=me_opts, shard=[i, n],
+                          reads=_reads_identity(opts.reads), regions=[str(r) for r in plan.called], options=me_opts, shard=[i, n],
                           gvcf=bool(opts.output_gvcf))
               if resumable else "" for i in range(n)]
     stats: list[MakeExamplesStats | None] = [None] * n
@@ -276,7 +279,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
             stats[i] = MakeExamplesStats(**done)
             log.info("make_examples shard %d/%d: finished in an earlier run, reused", i + 1, n)
     todo = [i for i in range(n) if stats[i] is None]
-    jobs = [ShardJob(opts.ref, opts.reads, shard_paths[i], block_paths[i], plan.called, me_opts, i, n, quiet, inputs[i])
+    jobs = [ShardJob(opts.ref, tuple(opts.reads), shard_paths[i], block_paths[i], plan.called, me_opts, i, n, quiet, inputs[i])
             for i in todo]
     labels = [f"make_examples shard {i + 1}/{n}" for i in todo]
     for i, result in zip(todo, run_jobs(run_shard, jobs, plan.processes, work, labels)):

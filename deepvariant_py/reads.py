@@ -1,10 +1,14 @@
 """Open BAM/CRAM with clear errors, check it against the reference, and fetch filtered reads per region."""
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import zlib
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
+from typing import Iterator, Sequence
 
 import numpy as np
 import pysam
@@ -61,6 +65,18 @@ def _check_reads_kind(path: str) -> bool:
 def open_alignments(path: str, reference: Reference) -> pysam.AlignmentFile:
     """Open reads, checking what the file is, its sort order and index, and that its contigs agree with the
     reference in name and length."""
+    handle = _open_indexed(path, reference)
+    try:
+        check_contigs(handle, reference, path)
+        _check_index_matches(handle, path)
+    except BaseException:
+        close_alignments(handle, path)
+        raise
+    return handle
+
+
+def _open_indexed(path: str, reference: Reference) -> pysam.AlignmentFile:
+    """Open a BAM or CRAM, checking what the file is, its sort order and its index (not yet its contigs)."""
     is_cram = _check_reads_kind(path)
     kind = "CRAM" if is_cram else "BAM"
     try:
@@ -75,8 +91,6 @@ def open_alignments(path: str, reference: Reference) -> pysam.AlignmentFile:
             raise InputError(f"reads file {path} is sorted by {'read name' if order == 'queryname' else 'nothing'} "
                              f"(@HD SO:{order}); dvcall needs a coordinate-sorted, indexed {kind}: `{SORT_FIX.format(path=path)}`")
         _open_index(handle, path, is_cram)
-        check_contigs(handle, reference, path)
-        _check_index_matches(handle, path)
     except BaseException:
         close_alignments(handle, path)
         raise
@@ -87,6 +101,16 @@ def alignment_index_paths(path: str) -> list[str]:
     """Where htslib looks for the index of a BAM or CRAM."""
     stem = os.path.splitext(path)[0]
     return [path + ".crai", stem + ".crai"] if path.endswith(".cram") else [path + ".bai", stem + ".bai", path + ".csi"]
+
+
+def reads_inputs(paths: Sequence[str]) -> dict[str, str]:
+    """{label: path} of the --reads files and the places of their indexes, for outputs.check_outputs."""
+    labels = ["--reads"] if len(paths) == 1 else [f"--reads #{i}" for i in range(1, len(paths) + 1)]
+    inputs = {}
+    for label, path in zip(labels, paths):
+        inputs[label] = path
+        inputs.update({f"the index {p} of {label}": p for p in alignment_index_paths(path)})
+    return inputs
 
 
 def mapped_reads(handle: pysam.AlignmentFile, contigs: set[str]) -> int | None:
@@ -162,7 +186,138 @@ def sample_name(handle: pysam.AlignmentFile, default: str = "SAMPLE") -> str:
     return samples[0] if samples else default
 
 
-def hp_tagged_fraction(handle: pysam.AlignmentFile, regions: list[Region], limit: int = 2000) -> float:
+def reads_paths(reads: str | os.PathLike | Sequence[str]) -> tuple[str, ...]:
+    """--reads as a tuple of paths: one file, or several files of one sample."""
+    return (os.fspath(reads),) if isinstance(reads, (str, os.PathLike)) else tuple(os.fspath(p) for p in reads)
+
+
+def check_same_contigs(handles: Sequence[pysam.AlignmentFile], paths: Sequence[str], reference: Reference) -> None:
+    """Refuse --reads files whose contigs differ (in name or length) from the first file's: one sample's lanes or
+    runs aligned to one reference have the same @SQ lines."""
+    first = contig_lengths(handles[0])
+    for handle, path in zip(handles[1:], paths[1:]):
+        other = contig_lengths(handle)
+        if other != first:
+            raise InputError(_contig_difference(paths[0], first, path, other, reference) + ": the --reads files must "
+                             "be aligned to the same reference (the one given with --ref)")
+
+
+def _contig_difference(path_a: str, a: dict, path_b: str, b: dict, reference: Reference) -> str:
+    """What differs between two files' contigs, naming both files."""
+    differ = [c for c in a if c in b and a[c] != b[c]]
+    if differ:
+        c = differ[0]
+        ref = f" and {reference.lengths[c]:,} in the reference" if c in reference.lengths else ""
+        return f"contig {c} has length {a[c]:,} in {path_a} but {b[c]:,} in {path_b}{ref}"
+    only_a, only_b = [c for c in a if c not in b], [c for c in b if c not in a]
+    renamed = next((c for c in only_a if toggle_chr_prefix(c) in b), None)
+    if renamed is not None:
+        return f"contig names differ between {path_a} and {path_b} (one calls it {renamed!r}, the other {toggle_chr_prefix(renamed)!r})"
+    missing, has, lacks = (only_b, path_b, path_a) if only_b else (only_a, path_a, path_b)
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    return f"{has} has contig {missing[0]}{more}, which {lacks} lacks"
+
+
+MERGE_KEY = attrgetter("reference_start", "is_reverse")
+"""The order of `samtools merge` within a contig: position, forward before reverse, then the earlier file (heapq.merge
+is stable), each file's own order kept."""
+
+
+class ReadSources:
+    """The reads of one sample in one or more BAM/CRAM files (lanes or runs), opened and checked against each other
+    and the reference once; fetch() yields the reads of all files merged by position in the order `samtools merge`
+    writes them, so calling the files gives the VCF that calling their merged BAM gives."""
+
+    def __init__(self, paths: Sequence[str], handles: Sequence[pysam.AlignmentFile]):
+        self.paths, self.handles = tuple(paths), tuple(handles)
+        self.references = self.handles[0].references  # the same contigs in every file (check_same_contigs)
+
+    def __enter__(self) -> "ReadSources":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __str__(self) -> str:
+        return " + ".join(self.paths)
+
+    def fetch(self, contig: str | None = None, start: int | None = None, stop: int | None = None) -> Iterator[pysam.AlignedSegment]:
+        """Reads overlapping contig:start-stop of every file, merged by position (contig None: every contig)."""
+        if len(self.handles) == 1:
+            return self.handles[0].fetch(contig, start, stop)
+        if contig is None:
+            return chain.from_iterable(self.fetch(c) for c in self.references)
+        return heapq.merge(*(h.fetch(contig, start, stop) for h in self.handles), key=MERGE_KEY)
+
+    def failing(self, region: Region) -> tuple[str, bool]:
+        """(path, is CRAM) of the file whose reads of `region` cannot be read (after fetch() failed)."""
+        for path, handle in zip(self.paths, self.handles):
+            try:
+                with quiet_htslib():
+                    for _ in handle.fetch(region.contig, region.start, region.end):
+                        pass
+            except (OSError, ValueError):
+                return path, handle.is_cram
+        return self.paths[0], self.handles[0].is_cram
+
+    def sample(self) -> tuple[str, str]:
+        """(the sample name, where it comes from): the first @RG SM of the first file that has one, else SAMPLE.
+        Files that name different samples are refused unless --sample-name says what to call them."""
+        named = [(path, read_group_samples(h)[0]) for path, h in zip(self.paths, self.handles) if read_group_samples(h)]
+        if not named:
+            return "SAMPLE", "the default: no @RG SM in --reads"
+        (first_path, first), other = named[0], next(((p, s) for p, s in named[1:] if s != named[0][1]), None)
+        if other is not None:
+            raise InputError(f"--reads files hold different samples: {first_path} is {first!r} and {other[0]} is {other[1]!r} "
+                             "(@RG SM): pass the reads of one sample, or --sample-name NAME if they are one sample")
+        return first, f"the first @RG SM of {first_path}"
+
+    def mapped_reads(self, contigs: set[str]) -> int | None:
+        """Mapped reads on `contigs` in all files, from the indexes (None when one does not say)."""
+        counts = [mapped_reads(h, contigs) for h in self.handles]
+        return None if None in counts else sum(counts)
+
+    def close(self) -> None:
+        """Close every file; the first that fails to close is reported (close_alignments)."""
+        error = None
+        for handle, path in zip(self.handles, self.paths):
+            try:
+                close_alignments(handle, path)
+            except InputError as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+
+
+def open_reads(reads: str | Sequence[str], reference: Reference) -> ReadSources:
+    """Open --reads (one file or several of one sample): each as open_alignments does, and first the files'
+    contigs against each other, so a mismatch names both files."""
+    paths = reads_paths(reads)
+    if not paths:
+        raise InputError("no reads file given: pass an indexed BAM or CRAM with --reads")
+    seen = [os.path.realpath(p) for p in paths]
+    twice = next((p for i, p in enumerate(paths) if seen[i] in seen[:i]), None)
+    if twice is not None:
+        raise InputError(f"--reads {twice} is given twice: give each file once")
+    handles: list[pysam.AlignmentFile] = []
+    try:
+        for path in paths:
+            handles.append(_open_indexed(path, reference))
+        check_same_contigs(handles, paths, reference)
+        for handle, path in zip(handles, paths):
+            check_contigs(handle, reference, path)
+            _check_index_matches(handle, path)
+    except BaseException:
+        for handle, path in zip(handles, paths):
+            try:
+                close_alignments(handle, path)
+            except InputError:
+                pass  # the error that stopped the opening is the one to report
+        raise
+    return ReadSources(paths, handles)
+
+
+def hp_tagged_fraction(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000) -> float:
     """Share of the first `limit` primary mapped reads (of `regions`, else of the file) that carry an HP tag:
     enough to tell a haplotagged BAM from an untagged one without reading it all."""
     seen = tagged = 0
@@ -238,7 +393,7 @@ def _drop_reason(read: pysam.AlignedSegment, flt: ReadFilter) -> str | None:
     return None
 
 
-def fetch_reads(handle: pysam.AlignmentFile, region: Region, flt: ReadFilter, counts: ReadCounts | None = None,
+def fetch_reads(handle: "pysam.AlignmentFile | ReadSources", region: Region, flt: ReadFilter, counts: ReadCounts | None = None,
                 count_from: int | None = None) -> list[pysam.AlignedSegment]:
     """Filtered reads overlapping the region, reservoir-sampled with a seed fixed per partition (deterministic output).
     With `counts`, reads starting at or after `count_from` (default: the region's start) are tallied there."""
@@ -257,11 +412,14 @@ def fetch_reads(handle: pysam.AlignmentFile, region: Region, flt: ReadFilter, co
                 if reason is None:
                     reads.append(r)
     except (OSError, ValueError) as exc:
-        if handle.is_cram:
-            raise InputError(f"cannot decode the CRAM reads of {region} ({exc}): --ref is probably not the reference the "
+        several = isinstance(handle, ReadSources) and len(handle.paths) > 1
+        path, is_cram = handle.failing(region) if isinstance(handle, ReadSources) else (handle.filename.decode(), handle.is_cram)
+        where = f" of {path}" if several else ""
+        if is_cram:
+            raise InputError(f"cannot decode the CRAM reads of {region}{where} ({exc}): --ref is probably not the reference the "
                              "CRAM was written with (see its @SQ M5 tags); pass that reference") from None
-        raise InputError(f"cannot read {region} from the reads file ({exc}): the BAM is truncated, unsorted or does not "
-                         f"match its index: `{SORT_FIX.format(path=handle.filename.decode())}`") from None
+        raise InputError(f"cannot read {region} from the reads file{where} ({exc}): the BAM is truncated, unsorted or does not "
+                         f"match its index: `{SORT_FIX.format(path=path)}`") from None
     starts = np.fromiter((r.reference_start for r in reads), np.int64, len(reads))
     counted = starts >= count_from  # the reads this partition tallies
     keep = np.ones(len(reads), bool)

@@ -45,25 +45,37 @@ def test_workflow_command_prints_paths_and_config():
     assert result.exit_code == 0 and "samples:" in result.output and "shards:" in result.output
 
 
+def _direct_run(tmp_path, ref: str, reads: list[str], region: str, sample: str) -> tuple[list[str], list[str]]:
+    """`dvcall run` as the workflow would call `sample`: (VCF lines, gVCF lines) without the command line."""
+    vcf, gvcf = tmp_path / f"direct.{sample}.vcf.gz", tmp_path / f"direct.{sample}.g.vcf.gz"
+    result = CliRunner().invoke(main, ["run", "--ref", ref, *[x for r in reads for x in ("--reads", r)], "--output-vcf", str(vcf),
+                                       "--output-gvcf", str(gvcf), "--regions", region, "--model-type", "pacbio",
+                                       "--sample-name", sample, "--num-shards", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    return _body(str(vcf)), _body(str(gvcf))
+
+
 def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path):
     """One workflow run covers every rule: make_examples scattered over 2 shards with gVCF blocks, a first pass,
-    `dvcall haplotag` (the pacbio model pools reads by haplotype), the tagged pass, call_variants, postprocess."""
+    `dvcall haplotag` (the pacbio model pools reads by haplotype), the tagged pass, call_variants, postprocess;
+    sample S2 is the same reads split over two files (a list in the config), merged for whatshap."""
     pytest.importorskip("whatshap")
     from test_phasing import _two_haplotype_sample
+    from test_several_reads import split_by_name
     ref, bam, _ = _two_haplotype_sample(tmp_path)
+    os.makedirs(tmp_path / "lanes")
+    lanes = split_by_name(bam, tmp_path / "lanes")
     region = "chr1:2,001-22,000"
-    _run_workflow(tmp_path, f"reference: {ref}\nsamples:\n  S1: {bam}\nshards: 2\nregions: ['{region}']\n"
-                            f"model_type: pacbio\ngvcf: true\noutdir: {tmp_path / 'results'}\n")
+    _run_workflow(tmp_path, f"reference: {ref}\nsamples:\n  S1: {bam}\n  S2: [{lanes[0]}, {lanes[1]}]\nshards: 2\n"
+                            f"regions: ['{region}']\nmodel_type: pacbio\ngvcf: true\noutdir: {tmp_path / 'results'}\n")
     results = tmp_path / "results"
-    assert (results / "S1" / "haplotagged.bam").exists()
-    assert len(list((results / "S1").glob("examples-*-of-00002.tfrecord.gz"))) == 2
-    assert (results / "S1.vcf.gz.tbi").exists() and (results / "S1.g.vcf.gz").exists()
-    direct, direct_g = tmp_path / "direct.vcf.gz", tmp_path / "direct.g.vcf.gz"
-    result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", str(direct),
-                                       "--output-gvcf", str(direct_g), "--regions", region, "--model-type", "pacbio",
-                                       "--sample-name", "S1", "--num-shards", "1", "--quiet"])
-    assert result.exit_code == 0, result.output
-    body = _body(str(direct))
-    assert sum(1 for line in body if not line.startswith("#")) > 20
-    assert _body(str(results / "S1.vcf.gz")) == body
-    assert _body(str(results / "S1.g.vcf.gz")) == _body(str(direct_g))
+    for sample in ("S1", "S2"):
+        assert (results / sample / "haplotagged.bam").exists()
+        assert len(list((results / sample).glob("examples-*-of-00002.tfrecord.gz"))) == 2
+        assert (results / f"{sample}.vcf.gz.tbi").exists() and (results / f"{sample}.g.vcf.gz").exists()
+    assert not list((results / "S2").glob("*.merged.bam*"))  # the merge for whatshap is temporary
+    for sample, reads in (("S1", [bam]), ("S2", lanes)):
+        body, gvcf = _direct_run(tmp_path, ref, reads, region, sample)
+        assert sum(1 for line in body if not line.startswith("#")) > 20
+        assert _body(str(results / f"{sample}.vcf.gz")) == body, sample
+        assert _body(str(results / f"{sample}.g.vcf.gz")) == gvcf, sample

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import os
+import shlex
+
+from ..errors import InputError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -13,3 +16,23 @@ def snakefile_path() -> str:
 def example_config() -> str:
     with open(os.path.join(HERE, "config.example.yaml")) as fh:
         return fh.read()
+
+
+def sample_reads(samples: dict) -> dict[str, list[str]]:
+    """The config's `samples` as {sample: [reads files]}: each sample's reads are one BAM/CRAM path or a list of
+    them (one sample's lanes or runs, read merged by position as `dvcall run --reads A --reads B` does)."""
+    if not isinstance(samples, dict) or not samples:
+        raise InputError("the workflow config needs `samples:`, a mapping of sample name -> BAM/CRAM path (or a list of paths)")
+    out = {}
+    for name, reads in samples.items():
+        paths = [reads] if isinstance(reads, str) else reads
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p for p in paths):
+            raise InputError(f"sample {name!r} in the workflow config: give its reads as a BAM/CRAM path or a list of paths, "
+                             f"not {reads!r}")
+        out[str(name)] = list(paths)
+    return out
+
+
+def reads_args(paths: list[str]) -> str:
+    """`--reads A --reads B` for a shell command."""
+    return " ".join(f"--reads {shlex.quote(p)}" for p in paths)

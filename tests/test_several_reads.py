@@ -1,0 +1,180 @@
+"""Several --reads files of one sample (lanes, runs): read merged by position in `samtools merge`'s order, so
+calling them gives the VCF of calling their merged BAM; files that disagree on contigs or sample are refused
+with one line naming both."""
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+
+import pysam
+import pytest
+from click.testing import CliRunner
+
+from deepvariant_py.cli.main import main
+from deepvariant_py.errors import InputError
+from deepvariant_py.reads import open_reads
+from deepvariant_py.reference import Reference
+from deepvariant_py.workflow import reads_args, sample_reads
+
+TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")
+REF = os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz")
+BAM = os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.bam")
+REGION = "chr20:10,000,000-10,006,000"
+
+
+def split_by_name(src: str, out_dir, names=("A", "B")) -> list[str]:
+    """The reads of `src` in len(names) indexed BAMs, picked by a hash of the read name (mates stay together)."""
+    paths = [os.path.join(str(out_dir), f"{n}.bam") for n in names]
+    with pysam.AlignmentFile(src) as f:
+        outs = [pysam.AlignmentFile(p, "wb", template=f) for p in paths]
+        for read in f:
+            outs[zlib.crc32(read.query_name.encode()) % len(outs)].write(read)
+        for out in outs:
+            out.close()
+    for p in paths:
+        pysam.index(p)
+    return paths
+
+
+def rewrite_header(src: str, dst: str, edit) -> str:
+    """A copy of `src` (indexed) whose header dict `edit` changed in place; the reads are left as they are."""
+    with pysam.AlignmentFile(src) as f:
+        header = f.header.to_dict()
+        edit(header)
+        with pysam.AlignmentFile(dst, "wb", header=header) as out:
+            for read in f:
+                out.write(read)
+    pysam.index(dst)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def halves(tmp_path_factory):
+    """(A, B, their `samtools merge`), all indexed."""
+    work = tmp_path_factory.mktemp("halves")
+    a, b = split_by_name(BAM, work)
+    merged = str(work / "merged.bam")
+    pysam.merge("-f", "-o", merged, a, b)
+    pysam.index(merged)
+    return a, b, merged
+
+
+def _body(path: str) -> list[str]:
+    with gzip.open(path, "rt") as fh:
+        return [line for line in fh if not line.startswith("##dvcall_command")]
+
+
+def _run(tmp_path, reads: list[str], name: str, extra=(), region=REGION):
+    out = str(tmp_path / name)
+    args = ["run", "--ref", REF, *[x for r in reads for x in ("--reads", r)], "--output-vcf", out, "--regions", region,
+            "--num-shards", "1", "--quiet", *extra]
+    return CliRunner().invoke(main, args), out
+
+
+def test_fetch_merges_files_in_samtools_merge_order(halves):
+    a, b, merged = halves
+    reference = Reference(REF)
+    with open_reads([a, b], reference) as sources, pysam.AlignmentFile(merged) as m:
+        assert sources.paths == (a, b) and "chr20" in sources.references
+        for region in [("chr20", 9_999_000, 10_021_000), ("chr20", 10_005_000, 10_005_200)]:
+            ours = [(r.query_name, r.flag, r.reference_start) for r in sources.fetch(*region)]
+            theirs = [(r.query_name, r.flag, r.reference_start) for r in m.fetch(*region)]
+            assert len(ours) > 100 and ours == theirs
+        assert sources.mapped_reads({"chr20"}) == pysam.AlignmentFile(merged).mapped
+    reference.close()
+
+
+def test_two_files_give_the_vcf_of_their_merged_bam(tmp_path, halves):
+    """With a read cap that bites (~560 reads per 1 kb partition at 52x), the reservoir sample depends on read
+    order: equal VCFs mean the two files are read exactly as the merged BAM is."""
+    a, b, merged = halves
+    cap = ("--max-reads-per-partition", "300")
+    result, two = _run(tmp_path, [a, b], "two.vcf.gz", cap)
+    assert result.exit_code == 0, result.output
+    result, one = _run(tmp_path, [merged], "merged.vcf.gz", cap)
+    assert result.exit_code == 0, result.output
+    body = _body(two)
+    assert sum(1 for line in body if not line.startswith("#")) > 20
+    assert body == _body(one)
+
+
+def test_make_examples_reads_several_files_as_their_merge(tmp_path, halves):
+    a, b, merged = halves
+    outputs = []
+    for name, reads in (("two", [a, b]), ("one", [merged])):
+        out = str(tmp_path / f"{name}.tfrecord.gz")
+        args = ["make-examples", "--ref", REF, *[x for r in reads for x in ("--reads", r)], "--examples", out,
+                "--regions", "chr20:10,000,000-10,002,000", "--quiet"]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        with gzip.open(out, "rb") as fh:
+            outputs.append(fh.read())
+    assert len(outputs[0]) > 1000 and outputs[0] == outputs[1]
+
+
+def _other_sample(h):
+    h["RG"] = [{**rg, "SM": "NA12891"} for rg in h["RG"]]
+
+
+def _other_length(h):
+    h["SQ"] = [{**sq, "LN": 64_000_000} if sq["SN"] == "chr20" else sq for sq in h["SQ"]]
+
+
+def _extra_contig(h):
+    h["SQ"] = h["SQ"] + [{"SN": "chrUn_extra", "LN": 5_000}]
+
+
+@pytest.mark.parametrize("edit, needles", [
+    (_other_sample, ["different samples", "'NA12878'", "'NA12891'", "--sample-name"]),
+    (_other_length, ["contig chr20 has length 63,025,520", "but 64,000,000", "same reference"]),
+    (_extra_contig, ["has contig chrUn_extra", "lacks", "same reference"]),
+])
+def test_files_that_disagree_are_refused_with_one_line(tmp_path, halves, edit, needles):
+    a = halves[0]
+    b = rewrite_header(halves[1], str(tmp_path / "B.other.bam"), edit)
+    result, out = _run(tmp_path, [a, b], "out.vcf.gz", region="chr20:10,000,000-10,001,000")
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("dvcall: error: "), result.output
+    assert a in lines[0] and b in lines[0], lines[0]
+    assert all(n in lines[0] for n in needles), lines[0]
+    assert "Traceback" not in result.output and not os.path.exists(out)
+
+
+def test_the_same_file_twice_is_refused(tmp_path, halves):
+    result, out = _run(tmp_path, [halves[0], halves[0]], "out.vcf.gz")
+    assert result.exit_code == 1 and "given twice" in result.output and not os.path.exists(out)
+
+
+def test_sample_name_calls_files_of_different_samples_as_one(tmp_path, halves):
+    b = rewrite_header(halves[1], str(tmp_path / "B.other.bam"), _other_sample)
+    result, out = _run(tmp_path, [halves[0], b], "named.vcf.gz", ("--sample-name", "TRIO_CHILD"),
+                       region="chr20:10,000,000-10,001,000")
+    assert result.exit_code == 0, result.output
+    with pysam.VariantFile(out) as vcf:
+        assert list(vcf.header.samples) == ["TRIO_CHILD"]
+
+
+def test_files_without_a_sample_take_the_other_files_sample(tmp_path, halves):
+    b = rewrite_header(halves[1], str(tmp_path / "B.norg.bam"), lambda h: h.pop("RG"))
+    reference = Reference(REF)
+    with open_reads([b, halves[0]], reference) as sources:
+        assert sources.sample()[0] == "NA12878"
+    with open_reads([b], reference) as sources:
+        assert sources.sample()[0] == "SAMPLE"
+    reference.close()
+
+
+def test_open_reads_refuses_no_files():
+    with pytest.raises(InputError, match="no reads file"):
+        open_reads([], None)
+
+
+def test_workflow_config_takes_a_path_or_a_list_per_sample():
+    assert sample_reads({"S1": "a.bam", "S2": ["b1.bam", "b2.cram"], 7: ["c.bam"]}) == {
+        "S1": ["a.bam"], "S2": ["b1.bam", "b2.cram"], "7": ["c.bam"]}
+    assert reads_args(["a b.bam", "c.bam"]) == "--reads 'a b.bam' --reads c.bam"
+    for bad in ({"S1": []}, {"S1": None}, {"S1": ["a.bam", 3]}, {}, None):
+        with pytest.raises(InputError):
+            sample_reads(bad)
