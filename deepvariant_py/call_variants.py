@@ -1,4 +1,4 @@
-"""call_variants: examples -> genotype probabilities per example, batched through the CNN."""
+"""call_variants: examples -> genotype probabilities per example, batched through the CNN (numpy, inference.py)."""
 from __future__ import annotations
 
 import logging
@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .examples_io import CallRecord, VariantInfo, example_dataset, expand_paths, read_sidecars, write_calls
+from .examples_io import CallRecord, VariantInfo, example_batches, expand_paths, read_sidecars, write_calls
+from .inference import NumpyGenotypeModel, UnknownNetwork
 from .model import load_model, load_model_info
-from .tf_runtime import tensorflow
 
 log = logging.getLogger("dvcall")
 
@@ -25,26 +25,33 @@ class CallStats:
         return self.examples / self.seconds if self.seconds else 0.0
 
 
+def load_predictor(model_dir: str):
+    """The model of model_dir as a function uint8 images [B, H, W, C] -> probabilities [B, 3]: dvcall's numpy
+    forward pass (inference.py: no TensorFlow import, ~0.1 s to load) for every network build_model makes,
+    Keras for any other."""
+    try:
+        return NumpyGenotypeModel.from_keras_file(model_dir)
+    except UnknownNetwork as exc:
+        log.info("%s", exc)
+    keras_model = load_model(model_dir)
+    return lambda images: keras_model(images, training=False).numpy()
+
+
 def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 128, progress=None, model=None) -> CallStats:
-    """Run the model over every example and write one call record per example. `model`: the model of
-    `model_dir` if the caller has loaded it already (a run with two passes loads it once)."""
+    """Run the model over every example and write one call record per example. `model`: load_predictor(model_dir)
+    if the caller has it already (a run with two passes loads it once)."""
     t0 = time.time()
     paths = expand_paths(examples)
     info = read_sidecars(paths, "call each set of examples")
     keep = load_model_info(model_dir).input_channels(info.shape, info.channels)
-    model = model or load_model(model_dir)
-    shape = info.shape
-    ds = example_dataset(paths, shape, with_label=False)
-    if keep != list(range(shape[-1])):
-        tf = tensorflow()
-        ds = ds.map(tf.autograph.experimental.do_not_convert(lambda image, v, i: (tf.gather(image, keep, axis=-1), v, i)))
-    ds = ds.batch(batch_size).prefetch(2)
+    model = model or load_predictor(model_dir)
+    channels = None if keep == list(range(info.shape[-1])) else keep
     stats = CallStats()
 
     def records():
-        for images, variants, indices in ds:
-            probs = model(images, training=False).numpy().astype(np.float64)
-            for p, v, i in zip(_normalise(probs), variants.numpy(), indices.numpy()):
+        for images, variants, indices, _ in example_batches(paths, info.shape, batch_size, channels):
+            probs = np.asarray(model(images), dtype=np.float64)
+            for p, v, i in zip(_normalise(probs), variants, indices):
                 yield CallRecord(VariantInfo.from_bytes(v), tuple(int(x) for x in i.decode().split(",")), tuple(p))
             stats.examples += len(probs)
             if progress:
@@ -57,21 +64,17 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
 
 def predict_labelled(model_dir: str, examples: str, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities, labels) of a model over labelled examples (a path, glob or comma-separated list)."""
-    tf = tensorflow()
     paths = expand_paths(examples)
     info = read_sidecars(paths, "calibrate on each kind of examples")
     keep = load_model_info(model_dir).input_channels(info.shape, info.channels)
-    model = load_model(model_dir)
-    ds = example_dataset(paths, info.shape, with_label=True)
-    ds = ds.map(tf.autograph.experimental.do_not_convert(lambda image, label: (tf.gather(image, keep, axis=-1), label)))
+    model = load_predictor(model_dir)
     probs, labels = [], []
-    try:
-        for images, batch_labels in ds.batch(batch_size):
-            probs.append(model(images, training=False).numpy().astype(np.float64))
-            labels.append(batch_labels.numpy())
-    except tf.errors.InvalidArgumentError:
-        raise InputError(f"the examples {examples} carry no labels: make labelled tuning examples with "
-                         "`dvcall make-examples --truth-vcf T --confident-bed B`") from None
+    for images, _, _, batch_labels in example_batches(paths, info.shape, batch_size, keep):
+        if batch_labels is None:
+            raise InputError(f"the examples {examples} carry no labels: make labelled tuning examples with "
+                             "`dvcall make-examples --truth-vcf T --confident-bed B`")
+        probs.append(np.asarray(model(images), dtype=np.float64))
+        labels.append(batch_labels)
     if not labels:
         raise InputError(f"no examples in {examples}: make labelled tuning examples first")
     return np.concatenate(probs), np.concatenate(labels).astype(int)

@@ -160,6 +160,35 @@ def example_digests(path: str) -> list[str]:
 
 
 
+def example_batches(paths: list[str], shape: tuple[int, int, int], batch_size: int, channels: list[int] | None = None):
+    """Batches of examples read without TensorFlow: (uint8 images [B, H, W, C'], variant bytes, alt indices bytes,
+    labels or None), in file order; `channels`: positions of the channels to keep (default all)."""
+    images, variants, indices, labels = [], [], [], []
+
+    def batch():
+        stacked = np.stack(images)
+        return (stacked if channels is None else np.ascontiguousarray(stacked[..., channels]), variants, indices,
+                np.array(labels) if len(labels) == len(images) else None)
+
+    for path in paths:
+        for record in tfrecord.read_records(path):
+            ex = tfrecord.parse_example(record)
+            image = np.frombuffer(ex["image/encoded"], np.uint8)
+            if image.size != shape[0] * shape[1] * shape[2]:
+                raise InputError(f"{path}: an example's image has {image.size} pixels, not the {shape} its sidecar says: "
+                                 "make the examples again")
+            images.append(image.reshape(shape))
+            variants.append(ex["variant/encoded"])
+            indices.append(ex["alt_allele_indices/encoded"])
+            if "label" in ex:
+                labels.append(ex["label"][0])
+            if len(images) == batch_size:
+                yield batch()
+                images, variants, indices, labels = [], [], [], []
+    if images:
+        yield batch()
+
+
 def example_dataset(paths: list[str], shape: tuple[int, int, int], with_label: bool):
     """tf.data pipeline of (image uint8 HWC, label) or (image, variant bytes, alt indices bytes)."""
     tf = _tf()

@@ -9,11 +9,11 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from . import __version__
-from .call_variants import CallStats, call_variants
+from .call_variants import CallStats, call_variants, load_predictor
 from .errors import InputError, OutputError
 from .make_examples import MakeExamplesOptions, MakeExamplesStats, calling_regions, make_examples
 from .merger import load_merger
-from .model import load_model, model_input_shape
+from .model import model_input_shape
 from .model_info import ModelInfo
 from .outputs import check_outputs, disk_error, is_disk_error
 from .pileup import channel_enums
@@ -98,7 +98,7 @@ class _Plan:
     model_dir: str
     model_info: ModelInfo
     merger: object
-    model: object  # the Keras model: loaded by the first call_variants (TensorFlow's import is seconds)
+    model: object  # call_variants.load_predictor's: loaded by the first call_variants
     reference: Reference  # opened (and its index checked) once, in _plan; postprocess writes with it
     me_opts: MakeExamplesOptions
     regions: list[Region]  # as the user gave them, parsed (empty: every contig)
@@ -298,7 +298,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
                                model=_model_identity(opts.model_dir)) if resumable else ""
 
     def run_calls() -> dict:
-        plan.model = plan.model or load_model(opts.model_dir)
+        plan.model = plan.model or load_predictor(opts.model_dir)
         return asdict(call_variants(",".join(shard_paths), opts.model_dir, calls_path, model=plan.model))
 
     done, reused = reuse_or_run(calls_path, calls_inputs, run_calls, [calls_path])

@@ -1,0 +1,90 @@
+"""The numpy forward pass (inference.py) computes what the Keras network computes, on every shipped model and
+on freshly built ones, and call_variants falls back to Keras only for networks it does not know."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from deepvariant_py.call_variants import load_predictor
+from deepvariant_py.errors import ModelError
+from deepvariant_py.inference import NumpyGenotypeModel, UnknownNetwork
+from deepvariant_py.model import build_model, default_model_dir, load_model, model_version, save_model
+from deepvariant_py.model_info import ModelInfo, load_model_info
+from deepvariant_py.pileup import HP_CHANNEL_ENUM
+
+GQ_TOLERANCE = 0.05  # phred; float32 sums in another order move probabilities by ~1e-6
+
+
+def _pileups(shape, hp_index, n=24, seed=7):
+    """Pileup-like images: a reference block, reads covering random spans (some rows empty, some reads ending
+    inside the window), random pixel values, HP pixels 0 / HP=1 / HP=2 / other tagged values."""
+    rng = np.random.default_rng(seed)
+    height, width, channels = shape
+    images = np.zeros((n, height, width, channels), np.uint8)
+    images[:, :5] = rng.integers(1, 255, (n, 5, width, channels))
+    for b in range(n):
+        depth = rng.integers(0, height - 5)  # example 0.. may have no reads at all
+        for r in range(5, 5 + depth):
+            lo = rng.integers(0, width)
+            hi = min(width, lo + rng.integers(1, width))
+            images[b, r, lo:hi] = rng.integers(1, 255, (hi - lo, channels))
+            if hp_index is not None:
+                images[b, r, lo:hi, hp_index] = rng.choice([0, 127, 254, 60])
+    images[0, 5:] = 0
+    return images
+
+
+def _gq(p):
+    return -10 * np.log10(np.clip(1 - p.max(axis=1), 1e-10, 1))
+
+
+def _same(model_dir, images):
+    keras_probs = load_model(model_dir)(images, training=False).numpy()
+    numpy_probs = NumpyGenotypeModel.from_keras_file(model_dir)(images)
+    np.testing.assert_allclose(numpy_probs, keras_probs, atol=2e-5)
+    assert (numpy_probs.argmax(axis=1) == keras_probs.argmax(axis=1)).all()
+    assert np.abs(_gq(numpy_probs) - _gq(keras_probs)).max() < GQ_TOLERANCE
+
+
+@pytest.mark.parametrize("name", ["illumina-wgs", "pacbio-hifi", "ont"])
+def test_numpy_forward_pass_matches_keras_on_shipped_models(name):
+    model_dir = default_model_dir(name)
+    info = load_model_info(model_dir)
+    hp = info.channels.index(HP_CHANNEL_ENUM) if HP_CHANNEL_ENUM in info.channels else None
+    _same(model_dir, _pileups(info.shape, hp))
+
+
+@pytest.mark.parametrize("shape,hp_index", [((100, 221, 6), None), ((30, 199, 7), 6), ((30, 101, 8), 2)])
+def test_numpy_forward_pass_matches_keras_on_new_networks(tmp_path, shape, hp_index):
+    """Random weights (not the shipped ones), other widths, the HP channel elsewhere: the layer mapping holds."""
+    model = build_model(shape, hp_index=hp_index)
+    others = iter(c for c in (1, 2, 3, 4, 5, 6, 9, 10) if c != HP_CHANNEL_ENUM)
+    channels = [HP_CHANNEL_ENUM if i == hp_index else next(others) for i in range(shape[2])]
+    save_model(model, str(tmp_path), ModelInfo(shape=shape, channels=tuple(channels), version=model_version(model)))
+    _same(str(tmp_path), _pileups(shape, hp_index, seed=3))
+
+
+def test_an_unknown_network_is_run_by_keras_and_a_damaged_one_is_an_error(tmp_path):
+    import keras
+
+    shape = (10, 21, 6)
+    inp = keras.Input(shape=shape, dtype="uint8")
+    flat = keras.layers.Flatten()(keras.ops.cast(inp, "float32") / 255.0)
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax", name="genotype")(flat))
+    save_model(model, str(tmp_path / "other"), ModelInfo(shape=shape, channels=(1, 2, 3, 4, 5, 6), version="dvcall-readset-1"))
+    with pytest.raises(UnknownNetwork):
+        NumpyGenotypeModel.from_keras_file(str(tmp_path / "other"))
+    images = np.random.default_rng(0).integers(0, 255, (4, *shape), dtype=np.uint8)
+    np.testing.assert_allclose(load_predictor(str(tmp_path / "other"))(images), model(images).numpy(), atol=1e-6)
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(default_model_dir("illumina-wgs"), damaged)
+    with open(damaged / "model.keras", "r+b") as fh:
+        fh.seek(os.path.getsize(damaged / "model.keras") // 2)
+        fh.write(b"\0" * 64)
+    with pytest.raises(ModelError) as err:
+        load_predictor(str(damaged))
+    assert not isinstance(err.value, UnknownNetwork) and "damaged" in str(err.value)
