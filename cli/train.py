@@ -19,8 +19,11 @@ from .common import user_errors
               help="Share of examples whose base qualities are redrawn as another instrument reports them: binned to NovaSeq's "
                    "4 levels or shifted by -10..+3 (0 = off), so the model does not learn one simulator's qualities.")
 @click.option("--augment-balance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of heterozygous examples that lose up to 60% of one allele's reads (0 = off): real hets are seen at "
-                   "30-70% allele balance where simulators draw 50%.")
+              help="Share of heterozygous examples that lose part of one allele's reads (0 = off): real hets are seen at "
+                   "30-70% allele balance (and beyond, in imbalanced samples) where simulators draw 50%.")
+@click.option("--augment-balance-max-drop", type=click.FloatRange(0, 0.95), default=0.6, show_default=True,
+              help="With --augment-balance, the largest share of the allele's reads dropped (drawn uniformly up to it): 0.6 "
+                   "reaches ~29% allele fraction, 0.8 ~17%.")
 @click.option("--label-smoothing", type=click.FloatRange(0, 0.1), default=1e-3, show_default=True,
               help="Share of each label spread over the other genotypes. It caps the model's confidence (1e-3: GQ near 31 at most), "
                    "so GQ cannot tell easy calls from merely good ones; 0 lets GQ rise with the evidence (then calibrate it).")
@@ -30,12 +33,13 @@ from .common import user_errors
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, augment_qualities,
-              augment_balance, label_smoothing, channels, haplotype_pooling, no_cache, quiet):
+              augment_balance, augment_balance_max_drop, label_smoothing, channels, haplotype_pooling, no_cache, quiet):
     """Train a model; logs loss and accuracy per epoch and keeps the best one."""
     summary = train(examples, output, TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                                    init_model=init_model, cache=not no_cache, augment_mapq=augment_mapq,
                                                    haplotype_pooling=haplotype_pooling, augment_qualities=augment_qualities,
-                                                   augment_balance=augment_balance, label_smoothing=label_smoothing,
+                                                   augment_balance=augment_balance, balance_max_drop=augment_balance_max_drop,
+                                                   label_smoothing=label_smoothing,
                                                    channels=[int(c) for c in channels.split(',')] if channels else None), tune_examples)
     if not quiet:
         click.echo(f"dvcall: best tuning accuracy {summary['best_tune_accuracy']:.4f} at epoch {summary['best_epoch']} -> {output}", err=True)

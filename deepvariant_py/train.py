@@ -33,6 +33,7 @@ class TrainOptions:
     haplotype_pooling: bool = True  # with an HP channel in the examples, also pool reads per haplotype (model.py)
     augment_qualities: float = 0.0  # this share of examples gets its base qualities binned or shifted (quality_augment)
     augment_balance: float = 0.0  # this share of heterozygous examples loses part of one allele's reads (balance_augment)
+    balance_max_drop: float = 0.6  # ... at most this share of them (0.6: down to ~29% allele fraction, 0.8: ~17%)
 
 
 def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
@@ -90,7 +91,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
                                 num_parallel_calls=tf.data.AUTOTUNE)
     if opts.augment_balance > 0 and SUPPORTS_ENUM in channels:
         s = channels.index(SUPPORTS_ENUM)
-        train_ds = train_ds.map(lambda image, label: (balance_augment(image, label, opts.augment_balance, s), label),
+        train_ds = train_ds.map(lambda image, label: (balance_augment(image, label, opts.augment_balance, s, max_drop=opts.balance_max_drop), label),
                                 num_parallel_calls=tf.data.AUTOTUNE)
     train_ds = train_ds.map(onehot).batch(opts.batch_size).prefetch(4)
     tune_ds = tune_ds.map(onehot).batch(512).prefetch(2)

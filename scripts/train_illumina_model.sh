@@ -18,6 +18,9 @@ EPOCHS=${EPOCHS:-7}
 # Augmentations (dvcall train --help): qualities redrawn as other instruments report them, hets at 30-70%.
 AUGMENT_QUALITIES=${AUGMENT_QUALITIES:-0.5}
 AUGMENT_BALANCE=${AUGMENT_BALANCE:-0.5}
+BALANCE_MAX_DROP=${BALANCE_MAX_DROP:-0.6}  # dvcall train --augment-balance-max-drop
+LABEL_SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing (0: GQ not capped near 31)
+INIT=${INIT_MODEL:-}  # fine-tune from this model instead of training from scratch
 CHANNELS=${CHANNELS:-}
 JOBS=${JOBS:-2}
 export DVCALL_DATA=$DATA
@@ -100,7 +103,8 @@ TUNE="$WORK/examples/tune_*.tfrecord.gz"
 
 dvcall train --examples "$WORK/examples/train_*.tfrecord.gz" --tune-examples "$TUNE" --output "$WORK/model" \
   --epochs "$EPOCHS" --batch-size 256 --augment-qualities "$AUGMENT_QUALITIES" --augment-balance "$AUGMENT_BALANCE" \
-  ${CHANNELS:+--channels "$CHANNELS"}
+  --augment-balance-max-drop "$BALANCE_MAX_DROP" --label-smoothing "$LABEL_SMOOTHING" \
+  ${INIT:+--init-model "$INIT"} ${CHANNELS:+--channels "$CHANNELS"}
 dvcall train-merger --examples "$WORK/examples/train_*.tfrecord.gz" --model "$WORK/model"
 # GQ calibration: the temperature that fits the tuning set best (stored in model_info.json; calls do not change).
 dvcall calibrate --model "$WORK/model" --examples "$TUNE"

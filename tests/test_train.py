@@ -162,3 +162,18 @@ def test_balance_augment_thins_one_allele_of_hets_only():
     assert thinned_groups == {"alt", "other"}
     for label in (0, 2):
         assert (balance_augment(img, label, 1.0).numpy() == img).all()
+
+
+def test_balance_augment_max_drop_reaches_low_allele_fractions():
+    """max_drop 0.8 thins an allele to ~20% of its reads at most: imbalanced samples show hets at 15-20%."""
+    from deepvariant_py.tf_runtime import tensorflow
+    from deepvariant_py.train import balance_augment
+
+    tensorflow().random.set_seed(11)
+    img = _pileup_image(n_alt=40, n_other=40)
+    kept = []
+    for _ in range(60):
+        alive = balance_augment(img, 1, 1.0, max_drop=0.8).numpy()[5:, :, 0].max(axis=1) > 0
+        kept.append(min(int(alive[:40].sum()), int(alive[40:80].sum())))
+    assert min(kept) >= 40 * 0.2 - 6
+    assert min(kept) < 40 * 0.4 - 6  # below what the default 0.6 can reach
