@@ -139,17 +139,23 @@ class NumpyGenotypeModel:
         covered = reads.any(axis=-1)  # [B, R, W]
         used = covered.any(axis=-1)  # rows with a read inside the window: the only ones that can contribute
         b_idx, r_idx = np.nonzero(used)
-        x = reads[b_idx, r_idx].astype(np.float32)  # [N, W, C]
+        # The per-read layers run channel-first ([C, N * W]): their matrices are tiny (9 -> 24 -> 16 channels), so
+        # one wide product per layer, with bias and ReLU in place, beats many narrow ones (~2.5x, measured).
+        x = np.ascontiguousarray(reads[b_idx, r_idx].transpose(2, 0, 1)).astype(np.float32)  # [C, N, W]
+        hp_raw = None
         if self.hp_index is not None:  # per read only "tagged or not", as in build_model
-            hp_raw = x[..., self.hp_index].copy()
-            x[..., self.hp_index] = np.where(hp_raw > 0, HP_PIXELS[1], 0.0)
-        x = x / 127.5 - 1.0
-        f = np.maximum(_dense(x, *self.pixel), 0.0)  # [N, W, P]
-        f = np.maximum(_conv_same(f, self.context[0]) + self.context[1], 0.0)  # [N, W, F]
-        mask = covered[b_idx, r_idx][..., None].astype(np.float32)
-        f *= mask
-        total = _per_example(np.add, f, b_idx, batch)
-        peak = _per_example(np.maximum, f, b_idx, batch)  # masked features are >= 0: zero is max's identity
+            hp_raw = x[self.hp_index].copy()
+            x[self.hp_index] = np.where(hp_raw > 0, HP_PIXELS[1], 0.0)
+        n = len(b_idx)
+        kernel, bias = self.pixel
+        # x / 127.5 - 1 folded into the layer: W (x / 127.5 - 1) + b = (W / 127.5) x + (b - W 1)
+        f = (kernel.T / 127.5) @ x.reshape(len(x), -1)  # [P, N * W]
+        f += (bias - kernel.sum(axis=0))[:, None]
+        np.maximum(f, 0.0, out=f)
+        f = _conv_same_channels_first(f.reshape(-1, n, width), *self.context)  # [F, N, W], ReLU applied
+        f *= covered[b_idx, r_idx]
+        total = _per_example_channels_first(np.add, f, b_idx, batch)  # [B, W, F]
+        peak = _per_example_channels_first(np.maximum, f, b_idx, batch)  # masked features are >= 0: zero is max's identity
         depth = covered.sum(axis=1, dtype=np.float32)[..., None]  # [B, W, 1]
         mean = total / np.maximum(depth, 1.0)
         ref_row = raw[:, 0].astype(np.float32)
@@ -159,7 +165,7 @@ class NumpyGenotypeModel:
         ref = np.maximum(_conv_same(ref_row, self.ref[0]) + self.ref[1], 0.0)
         parts = [mean, peak, np.log1p(depth) / 4.0, ref]
         if self.haplotype is not None:
-            parts.append(self._haplotype_pooling(f, hp_raw, b_idx, batch, width))
+            parts.append(self._haplotype_pooling(f, hp_raw, b_idx, batch))
         z = np.concatenate(parts, axis=-1)
         for conv in self.columns:
             z = _conv_same(z, conv.kernel, conv.stride)
@@ -174,16 +180,45 @@ class NumpyGenotypeModel:
         p = np.exp(logits)
         return p / p.sum(axis=-1, keepdims=True)
 
-    def _haplotype_pooling(self, f, hp_raw, b_idx, batch, width):
+    def _haplotype_pooling(self, f, hp_raw, b_idx, batch):
+        """f: [F, N, W] read features; hp_raw: [N, W] HP pixels."""
         kernel, bias = self.haplotype
         summaries = []
         for pixel in HP_PIXELS:
-            member = (hp_raw == pixel).astype(np.float32)[..., None]  # [N, W, 1]
-            total = _per_example(np.add, f * member, b_idx, batch)
-            depth = _per_example(np.add, member, b_idx, batch)
+            member = (hp_raw == pixel).astype(np.float32)  # [N, W]
+            total = _per_example_channels_first(np.add, f * member, b_idx, batch)
+            depth = _per_example_channels_first(np.add, member[None], b_idx, batch)
             mean = total / np.maximum(depth, 1.0)
             summaries.append(np.maximum(_dense(np.concatenate([mean, np.log1p(depth) / 4.0], axis=-1), kernel, bias), 0.0))
         return np.concatenate([summaries[0] + summaries[1], np.maximum(summaries[0], summaries[1])], axis=-1)
+
+
+def _conv_same_channels_first(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """ReLU(1-D convolution along the last axis of [Cin, N, W] + bias), kernel [k, Cin, Cout], Keras' 'same' padding
+    (stride 1): the k shifted copies stacked ([k * Cin, N * W]), one product -> [Cout, N, W]."""
+    k, cin, cout = kernel.shape
+    _, n, width = x.shape
+    left = (k - 1) // 2
+    padded = np.zeros((cin, n, width + k - 1), np.float32)
+    padded[:, :, left:left + width] = x
+    cols = np.concatenate([padded[:, :, t:t + width] for t in range(k)], axis=0).reshape(k * cin, n * width)
+    out = kernel.transpose(2, 0, 1).reshape(cout, k * cin) @ cols
+    out += bias[:, None]
+    np.maximum(out, 0.0, out=out)
+    return out.reshape(cout, n, width)
+
+
+def _per_example_channels_first(ufunc, rows: np.ndarray, owner: np.ndarray, batch: int) -> np.ndarray:
+    """ufunc-reduce [F, N, W] over the rows (axis 1) of each example (owner: sorted example index of each row) ->
+    [batch, W, F]; an example without rows gets zeros."""
+    out = np.zeros((batch, rows.shape[2], rows.shape[0]), np.float32)
+    if len(owner):
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        ends = np.r_[starts[1:], len(owner)]
+        # a slice per example, reduced along its rows: ~5x faster than ufunc.reduceat along a middle axis (measured)
+        reduced = np.stack([ufunc.reduce(rows[:, a:b], axis=1) for a, b in zip(starts, ends)], axis=1)  # [F, B', W]
+        out[owner[starts]] = reduced.transpose(1, 2, 0)
+    return out
 
 
 def _conv_same(x: np.ndarray, kernel: np.ndarray, stride: int = 1) -> np.ndarray:
@@ -211,16 +246,6 @@ def _conv_same(x: np.ndarray, kernel: np.ndarray, stride: int = 1) -> np.ndarray
 def _dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """x [..., Cin] @ kernel [Cin, Cout] + bias as one 2-D matrix product (numpy loops over leading axes otherwise)."""
     return (x.reshape(-1, x.shape[-1]) @ kernel + bias).reshape(*x.shape[:-1], kernel.shape[-1])
-
-
-def _per_example(ufunc, rows: np.ndarray, owner: np.ndarray, batch: int) -> np.ndarray:
-    """ufunc-reduce the rows [N, ...] of each example (owner: sorted example index of each row) -> [batch, ...];
-    an example without rows gets zeros."""
-    out = np.zeros((batch, *rows.shape[1:]), np.float32)
-    if len(owner):
-        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-        out[owner[starts]] = ufunc.reduceat(rows, starts, axis=0)
-    return out
 
 
 def _read_weights(blob: bytes, path: str) -> dict[str, list[np.ndarray]]:
