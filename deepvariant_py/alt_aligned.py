@@ -227,7 +227,7 @@ def alt_base_images(canvas: Canvas, candidate: Candidate, rows: np.ndarray, opts
     suffix = bases[min(candidate.end, w_hi) - w_lo:]
     shown = _ShownReads(canvas, rows, w_lo, w_hi)
     ev = canvas.events
-    mapq, reverse, hp = ev.mapq[rows], ev.reverse[rows], ev.hp[rows]
+    mapq, reverse, hp, is_long = ev.mapq[rows], ev.reverse[rows], ev.hp[rows], ev.is_long[rows]
     column0 = len(prefix) - hw
     out = {}
     for a, alt in enumerate(candidate.alts):
@@ -238,7 +238,7 @@ def alt_base_images(canvas: Canvas, candidate: Candidate, rows: np.ndarray, opts
             ref_row[lo - column0:hi - column0] = encode_bases(hap[lo:hi])
         code, qual = _draw_alt_rows(shown, len(rows), hap, column0, width, candidate.end, w_lo,
                                     len(alt) - len(candidate.ref), scores)
-        out[a] = paint_reads(ref_row, code, qual, mapq, reverse, hp, opts)
+        out[a] = paint_reads(ref_row, code, qual, mapq, reverse, hp, is_long, opts)
     return out
 
 

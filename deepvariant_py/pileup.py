@@ -22,6 +22,8 @@ CHANNEL_ENUMS = (1, 2, 3, 4, 5, 6)
 ALT_ALIGNED_MODES = ("none", "diff_channels", "rows")
 DIFF_CHANNEL_ENUMS = (9, 10)  # CH_DIFF_CHANNELS_ALTERNATE_ALLELE_1/2 (docs/design.md §5)
 HP_CHANNEL_ENUM = 7  # CH_HAPLOTYPE_TAG (docs/design.md §4.5)
+TECHNOLOGY_CHANNEL_ENUM = 30  # dvcall's own (DeepVariant has none): short read 127, long read 254 (docs/design.md §4.5)
+TECHNOLOGY_VALUES = (127, 254)  # pixel of a short read, of a long read (read_events.LONG_READ_BASES)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class PileupOptions:
     """docs/design.md §6: rows grouped by HP tag, HP=1 reads first, then HP=2, then untagged; by start within a group."""
     hp_channel: bool = False
     """docs/design.md §4.5: a channel after the six carrying the read's HP tag: 0 (none or not 1/2), 127 (1), 254 (2)."""
+    technology_channel: bool = False
+    """docs/design.md §4.5: a channel after the HP one telling short reads (127) from long ones (254), for pileups that
+    mix technologies (--model-type hybrid); with it, at most half the read rows go to either kind while both have more."""
     alt_aligned_pileup: str = "none"
     """docs/design.md §5: "diff_channels" appends the 'differs from ref' channel of the reads realigned to alt 1 and
     alt 2 (8 channels); "rows" stacks [ref; alt1; alt2] images (3 x height rows). Only indels are realigned."""
@@ -57,10 +62,11 @@ class PileupOptions:
 
 def channel_enums(opts: PileupOptions) -> list[int]:
     """DeepVariant channel enums of the images build_images returns, in channel order (for the sidecar):
-    the six base channels, the HP channel, then the ALT-aligned ones (DeepVariant's order)."""
+    the six base channels, the HP channel, dvcall's technology channel, then the ALT-aligned ones."""
     hp = (HP_CHANNEL_ENUM,) if opts.hp_channel else ()
+    technology = (TECHNOLOGY_CHANNEL_ENUM,) if opts.technology_channel else ()
     diff = DIFF_CHANNEL_ENUMS if opts.alt_aligned_pileup == "diff_channels" else ()
-    return list(CHANNEL_ENUMS + hp + diff)
+    return list(CHANNEL_ENUMS + hp + technology + diff)
 
 
 def hp_groups(hp: np.ndarray) -> np.ndarray:
@@ -133,19 +139,32 @@ def select_rows(canvas: Canvas, candidate: Candidate, opts: PileupOptions) -> np
         rng = np.random.RandomState((PILEUP_SEED + candidate.start) % (1 << 32))  # seeded by position: same rows in any shard
         rows = rows.copy()
         rng.shuffle(rows)
+        if opts.technology_channel:  # short reads (often 2-3x as many) must not crowd the long ones out
+            rows = _technology_quota(rows, ev.is_long[rows], max_reads)
         rows = rows[:max_reads]
     group = hp_groups(ev.hp[rows]) if opts.sort_by_haplotypes else np.zeros(len(rows), np.int16)
     order = np.lexsort((ev.start[rows], group))
     return rows[order]
 
 
+def _technology_quota(shuffled: np.ndarray, is_long: np.ndarray, max_reads: int) -> np.ndarray:
+    """The first `max_reads` of shuffled rows with at most half of them of one kind (short or long) while the other
+    kind has rows left: each kind keeps min(its rows, max(half, what the other leaves))."""
+    n_long = int(is_long.sum())
+    n_short = len(shuffled) - n_long
+    half = max_reads // 2
+    keep_long = min(n_long, max(half, max_reads - n_short))
+    keep_short = min(n_short, max_reads - keep_long)
+    return np.concatenate([shuffled[is_long][:keep_long], shuffled[~is_long][:keep_short]])
+
+
 def paint_reads(ref: np.ndarray, code: np.ndarray, qual: np.ndarray, mapq: np.ndarray, reverse: np.ndarray,
-                hp: np.ndarray, opts: PileupOptions) -> tuple[np.ndarray, np.ndarray]:
+                hp: np.ndarray, is_long: np.ndarray, opts: PileupOptions) -> tuple[np.ndarray, np.ndarray]:
     """(height x width x opts.shape[2] image with every channel but 'supports variant' and the ALT-aligned
     ones, drawn mask of the reads).
 
     `ref`: base codes of the reference row; `code`/`qual`: per shown read and column, canvas codes (UNDRAWN
-    where nothing is drawn) and base qualities; `mapq`/`reverse`/`hp`: per shown read. The ALT-aligned
+    where nothing is drawn) and base qualities; `mapq`/`reverse`/`hp`/`is_long`: per shown read. The ALT-aligned
     channels are left 0 (filling them in place is much cheaper than concatenating along the channel axis)."""
     base = np.zeros((opts.height, opts.width, opts.shape[2]), np.uint8)
     band = base[:opts.ref_rows]
@@ -166,6 +185,8 @@ def paint_reads(ref: np.ndarray, code: np.ndarray, qual: np.ndarray, mapq: np.nd
     reads[..., 5] = np.where((safe == ref[None, :]) & (safe < N), MATCHES_REF, DIFFERS_FROM_REF)
     if opts.hp_channel:  # reference rows stay 0
         reads[..., channel_enums(opts).index(HP_CHANNEL_ENUM)] = hp_values(hp)[:, None]
+    if opts.technology_channel:  # reference rows stay 0
+        reads[..., channel_enums(opts).index(TECHNOLOGY_CHANNEL_ENUM)] = np.where(is_long, *TECHNOLOGY_VALUES[::-1])[:, None]
     reads[~drawn] = 0
     return base, drawn
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from .errors import InputError, ModelError
 from .make_examples import MakeExamplesOptions
 from .model_info import ModelInfo, load_model_info
-from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM
+from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
 from .settings import MODEL_TYPES, SETTING_KEYS, preset_values
 
 
@@ -32,7 +32,7 @@ class Preset:
 # The shipped model of each --model-type; the make_examples defaults come from the settings table. DeepVariant's
 # PACBIO and ONT_R104 presets are the model: no short-read realigner (reads > 500 bp are skipped anyway), an HP
 # channel (DeepVariant also sorts rows by HP; see above), wider partitions with fewer reads, stricter indel fraction.
-SHIPPED_MODELS = {"illumina": "illumina-wgs", "pacbio": "pacbio-hifi", "ont": "ont"}
+SHIPPED_MODELS = {"illumina": "illumina-wgs", "pacbio": "pacbio-hifi", "ont": "ont", "hybrid": "hybrid-hifi-illumina"}
 PRESETS = {mt: Preset(SHIPPED_MODELS[mt], preset_values(mt)) for mt in MODEL_TYPES}
 
 
@@ -51,6 +51,7 @@ def model_look(info: ModelInfo) -> dict:
     return {
         "pileup_width": info.shape[1],
         "hp_channel": HP_CHANNEL_ENUM in channels,
+        "technology_channel": TECHNOLOGY_CHANNEL_ENUM in channels,
         "realign": bool(recorded.get("realign", False)),
         "alt_aligned_pileup": recorded.get("alt_aligned_pileup",
                                            "diff_channels" if set(DIFF_CHANNEL_ENUMS) <= set(channels) else "none"),
@@ -80,7 +81,7 @@ def make_examples_options(settings: dict, base: MakeExamplesOptions | None = Non
                            min_fraction_indels=settings["vsc_min_fraction_indels"]),
         pileup=replace(base.pileup, width=settings["pileup_width"], min_mapping_quality=settings["min_mapping_quality"],
                        alt_aligned_pileup=settings["alt_aligned_pileup"], sort_by_haplotypes=settings["sort_by_haplotypes"],
-                       hp_channel=settings["hp_channel"]))
+                       hp_channel=settings["hp_channel"], technology_channel=settings["technology_channel"]))
 
 
 def resolve_model(model_type: str, model_dir: str | None, required: bool = True) -> tuple[str | None, ModelInfo | None]:

@@ -46,6 +46,7 @@ class ReadEvents:
     mapq: np.ndarray
     reverse: np.ndarray  # bool
     hp: np.ndarray  # HP tag, 0 if absent
+    is_long: np.ndarray  # bool: a long read (more than LONG_READ_BASES bases: HiFi, ONT), for the technology channel
     # aligned bases
     m_read: np.ndarray
     m_pos: np.ndarray
@@ -58,6 +59,11 @@ class ReadEvents:
     e_bases: list[str]  # anchor base + inserted/deleted/clipped bases
     e_low_quality: np.ndarray  # bool
     e_draw_qual: np.ndarray  # base quality drawn for the '*' pixel
+
+
+LONG_READ_BASES = 500
+"""Reads longer than this are long reads (PacBio, ONT): never locally realigned (DeepVariant's rule, also its
+hybrid model's) and drawn as such in the technology channel. Illumina reads are at most 2 x 300 bp."""
 
 
 def _hp(read: pysam.AlignedSegment) -> int:
@@ -80,6 +86,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     mapq = np.zeros(n, np.int16)
     reverse = np.zeros(n, bool)
     hp = np.zeros(n, np.int16)
+    is_long = np.zeros(n, bool)
     seqs: list[bytes] = []
     quals: list[np.ndarray] = []
     b_read: list[int] = []
@@ -104,6 +111,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
         mapq[i] = read.mapping_quality
         reverse[i] = read.is_reverse
         hp[i] = _hp(read)
+        is_long[i] = len(seq) > LONG_READ_BASES
         q = 0
         cigar = read.cigartuples
         first_real = next((k for k, (op, _) in enumerate(cigar) if op != HARD_CLIP), 0)
@@ -150,7 +158,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     m_pos = np.repeat(np.asarray(b_ref, np.int64), b_len_a) + within
     q_idx = np.repeat(np.asarray(b_query, np.int64), b_len_a) + within
     return ReadEvents(
-        n_reads=n, start=starts, end=ends, mapq=mapq, reverse=reverse, hp=hp,
+        n_reads=n, start=starts, end=ends, mapq=mapq, reverse=reverse, hp=hp, is_long=is_long,
         m_read=m_read, m_pos=m_pos, m_base=all_codes[q_idx], m_qual=all_quals[q_idx],
         e_read=np.asarray(e_read, np.int64), e_pos=np.asarray(e_pos, np.int64), e_kind=np.asarray(e_kind, np.int8),
         e_bases=e_bases, e_low_quality=np.asarray(e_low, bool), e_draw_qual=np.asarray(e_dq, np.uint8),

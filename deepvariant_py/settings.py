@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MODEL_TYPES = ("illumina", "pacbio", "ont")
+MODEL_TYPES = ("illumina", "pacbio", "ont", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,10 @@ class Setting:
         return f"Default: from --model-type ({per_type})."
 
 
-def _long_reads(long_reads, illumina):
-    return {"illumina": illumina, "pacbio": long_reads, "ont": long_reads}
+def _long_reads(long_reads, illumina, hybrid=None):
+    """Values per model type: long reads (pacbio, ont), Illumina, and hybrid (HiFi + Illumina of one sample,
+    DeepVariant's HYBRID_PACBIO_ILLUMINA: Illumina's unless given)."""
+    return {"illumina": illumina, "pacbio": long_reads, "ont": long_reads, "hybrid": illumina if hybrid is None else hybrid}
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -55,17 +57,22 @@ SETTINGS: tuple[Setting, ...] = (
             "Extra pileup channel after the six: 'haplotype' (the read's HP tag: 0 none, 127 HP=1, 254 HP=2) or 'none'.",
             _long_reads(True, False), ("choice", ("haplotype", "none")), from_model=True,
             flag_values={"haplotype": True, "none": False}),
+    Setting("technology_channel", "--technology-channel/--no-technology-channel",
+            "Extra pileup channel telling each read's technology: 127 short (Illumina), 254 long (> 500 bp: HiFi, ONT); "
+            "with it, neither kind takes more than half of the read rows while the other has reads left. For pileups "
+            "that mix technologies (--model-type hybrid with --reads hifi.bam --reads illumina.bam).",
+            _long_reads(False, False, True), from_model=True),
     Setting("pileup_width", "--pileup-width", "Pileup columns around the candidate.",
             _long_reads(199, 221), ("int", 21, None), from_model=True),
     Setting("partition_size", "--partition-size", "Bases per partition (the unit of work and of the read cap).",
-            _long_reads(25000, 1000), ("int", 100, None)),
+            _long_reads(25000, 1000, 5000), ("int", 100, None)),
     Setting("max_reads_per_partition", "--max-reads-per-partition",
             "Reservoir-sample at most this many reads per partition (0 = no cap).",
-            _long_reads(600, 1500), ("int", 0, None)),
+            _long_reads(600, 1500, 5000), ("int", 0, None)),
     Setting("min_mapping_quality", "--min-mapping-quality", "Reads below this MAPQ are ignored.",
-            {"illumina": 5, "pacbio": 1, "ont": 5}, ("int", 0, 255)),
+            {"illumina": 5, "pacbio": 1, "ont": 5, "hybrid": 5}, ("int", 0, 255)),
     Setting("vsc_min_fraction_snps", "--vsc-min-fraction-snps", "Minimum allele fraction for a SNP candidate.",
-            {"illumina": 0.12, "pacbio": 0.12, "ont": 0.08}, ("fraction",)),
+            {"illumina": 0.12, "pacbio": 0.12, "ont": 0.08, "hybrid": 0.12}, ("fraction",)),
     Setting("vsc_min_fraction_indels", "--vsc-min-fraction-indels", "Minimum allele fraction for an indel candidate.",
             _long_reads(0.12, 0.06), ("fraction",)),
 )

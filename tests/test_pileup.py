@@ -10,7 +10,8 @@ import pytest
 from builders import pileup_reads
 from deepvariant_py.candidates import find_candidates
 from deepvariant_py.images import build_images
-from deepvariant_py.pileup import CHANNELS, Canvas, PileupOptions, alt_subsets, channel_enums, select_rows
+from deepvariant_py.pileup import (CHANNELS, TECHNOLOGY_CHANNEL_ENUM, Canvas, PileupOptions, alt_subsets, channel_enums,
+                                   select_rows)
 from deepvariant_py.read_events import extract_events
 
 #          0         1         2         3
@@ -325,3 +326,34 @@ def test_three_alts_six_images():
     base = images[0][1]
     for _, img in images[1:]:
         assert np.array_equal(np.delete(img, SUPPORT_CH, axis=2), np.delete(base, SUPPORT_CH, axis=2))
+
+
+def _long_and_short_reads(n_long, n_short):
+    """Reads over position 300: n_long of 600 bp (> LONG_READ_BASES: long reads), then n_short of 40 bp."""
+    from builders import make_read
+
+    return ([make_read(f"long{i}", 0, "600M") for i in range(n_long)]
+            + [make_read(f"short{i}", 280 + i % 5, "40M") for i in range(n_short)])
+
+
+def test_technology_channel_tells_short_from_long_reads_and_caps_each_kind_at_half():
+    from deepvariant_py.candidates import Candidate
+
+    reads = _long_and_short_reads(30, 200)
+    ref = "A" * 2000
+    events = extract_events(reads, ref, 0)
+    assert events.is_long.tolist() == [True] * 30 + [False] * 200
+    opts = PileupOptions(technology_channel=True)
+    assert channel_enums(opts) == [1, 2, 3, 4, 5, 6, TECHNOLOGY_CHANNEL_ENUM]
+    canvas = Canvas(events, ref, 0, 0, 2000)
+    cand = Candidate("chr1", 300, "A", ("C",), 0, (0, 0), support=np.zeros(0, np.int8))
+    rows = select_rows(canvas, cand, opts)
+    # 95 rows: all 30 long reads (fewer than half) and 65 short ones
+    assert len(rows) == 95 and int(events.is_long[rows].sum()) == 30
+    rows = select_rows(canvas, cand, replace(opts, technology_channel=False))
+    assert int(events.is_long[rows].sum()) < 30  # without the quota the short reads crowd them out
+    many = _long_and_short_reads(120, 200)
+    ev2 = extract_events(many, ref, 0)
+    rows = select_rows(Canvas(ev2, ref, 0, 0, 2000), cand, opts)
+    assert len(rows) == 95 and int(ev2.is_long[rows].sum()) == 47  # both kinds over half: half each (95 // 2 long)
+

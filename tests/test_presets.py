@@ -30,6 +30,8 @@ BED = os.path.join(DATA, "NA12878_confident.chr20_10.000-10.011Mb.bed")
                     mapq=1, snps=0.12, indels=0.12, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
     ("ont", dict(realign=False, alt="diff_channels", sort=False, hp=True, width=199, partition=25000, reads=600,
                  mapq=5, snps=0.08, indels=0.12, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
+    ("hybrid", dict(realign=True, alt="diff_channels", sort=False, hp=False, width=221, partition=5000, reads=5000,
+                    mapq=5, snps=0.12, indels=0.06, channels=[1, 2, 3, 4, 5, 6, 30, 9, 10])),
 ])
 def test_each_preset_sets_its_sequencers_defaults(model_type, expected):
     opts = make_examples_options(resolve_settings(model_type, None))
@@ -66,7 +68,7 @@ def test_model_decides_how_its_examples_look_and_preset_the_rest():
 def test_unknown_model_type_is_a_user_error():
     with pytest.raises(InputError, match="--model-type"):
         resolve_settings("iontorrent", None)
-    assert set(PRESETS) == {"illumina", "pacbio", "ont"}
+    assert set(PRESETS) == {"illumina", "pacbio", "ont", "hybrid"}
 
 
 def test_make_examples_with_a_long_read_preset_and_an_override(tmp_path):
@@ -167,3 +169,12 @@ def test_each_setting_is_declared_once_and_reaches_flags_presets_and_options():
             other = value + 1
         assert make_examples_options({**settings, s.key: other}) != plain, s.key
         assert s.default_text().startswith("Default: ")
+
+
+def test_a_model_with_a_technology_channel_gets_it_whatever_the_type():
+    hybrid_model = ModelInfo.from_json({"shape": [100, 221, 9], "channels": [1, 2, 3, 4, 5, 6, 30, 9, 10],
+                                        "settings": {"realign": True, "alt_aligned_pileup": "diff_channels"}})
+    assert resolve_settings("illumina", hybrid_model)["technology_channel"] is True
+    plain_model = ModelInfo.from_json({"shape": [100, 221, 8], "channels": [1, 2, 3, 4, 5, 6, 9, 10]})
+    assert resolve_settings("hybrid", plain_model)["technology_channel"] is False
+

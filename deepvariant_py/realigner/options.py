@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..read_events import LONG_READ_BASES
+
 
 @dataclass(frozen=True)
 class RealignerOptions:
@@ -25,7 +27,7 @@ class RealignerOptions:
     dbg_min_edge_weight: int = 2
     dbg_max_num_paths: int = 256
     # §3.3 alignment
-    max_read_length: int = 500
+    max_read_length: int = LONG_READ_BASES  # longer reads are never realigned
     margin: int = 20
     match: int = 4
     mismatch: int = 6
