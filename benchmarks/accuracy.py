@@ -12,6 +12,10 @@ bcftools and freebayes rows appear when those programs are installed
 (`apt-get install bcftools freebayes`); each call set is filtered to QUAL >= 20 and all are scored by
 `deepvariant_py.evaluate` (genotype-aware, after normalisation, then haplotype matching of what is left, as hap.py does).
 
+Hybrid pairs (--hybrid-pair PREFIX, made by scripts/make_hybrid_data.sh: HiFi and Illumina reads of the same
+haplotypes) give three rows: the HiFi reads alone (--model-type pacbio), the Illumina reads alone, and both
+together (--model-type hybrid, dvcall only).
+
 Long-read samples (made by scripts/make_long_read_data.sh; their sample.json says the platform) are called
 with `--model-type pacbio` / `ont`, bcftools with `mpileup -X pacbio-ccs` / `-X ont`, and freebayes with
 long-read settings; they are scored over their confident span (read depth tapers at the region's ends).
@@ -42,15 +46,19 @@ from deepvariant_py.evaluate import CONTEXTS, evaluate, evaluate_by_context, mul
 class Dataset:
     name: str
     ref: str
-    reads: str
+    reads: str | tuple[str, ...]  # several: one sample's reads of two technologies (platform hybrid)
     truth: str
     region: str  # 1-based inclusive, samtools style
-    platform: str = "illumina"  # illumina, hifi or ont (simulate_sample.py --platform)
+    platform: str = "illumina"  # illumina, hifi or ont (simulate_sample.py --platform), or hybrid (HiFi + Illumina)
     bed: str | None = None  # confident regions: only variants inside count
 
     @property
     def model_type(self) -> str:
-        return {"illumina": "illumina", "hifi": "pacbio", "ont": "ont"}[self.platform]
+        return {"illumina": "illumina", "hifi": "pacbio", "ont": "ont", "hybrid": "hybrid"}[self.platform]
+
+    @property
+    def reads_flags(self) -> list[str]:
+        return [x for path in ((self.reads,) if isinstance(self.reads, str) else self.reads) for x in ("--reads", path)]
 
     @property
     def region0(self) -> tuple[str, int, int]:
@@ -111,7 +119,26 @@ def datasets(args) -> list[Dataset]:
                     run([sys.executable, os.path.join(SCRIPTS, "transform_qualities.py"), os.path.join(sample, "reads.bam"),
                          reads, *flags])
                 out.append(Dataset(f"{name} {label}", params["ref"], reads, os.path.join(sample, "truth.vcf.gz"), region))
+    for prefix in getattr(args, "hybrid_pair", None) or []:
+        out += hybrid_datasets(prefix)
     return out
+
+
+def hybrid_datasets(prefix: str) -> list[Dataset]:
+    """A HiFi + Illumina pair of scripts/make_hybrid_data.sh (PREFIX_hifi, PREFIX_illumina: the same haplotypes):
+    each technology alone, and both together (--model-type hybrid), scored over the same confident span."""
+    hifi, illumina = f"{prefix}_hifi", f"{prefix}_illumina"
+    if not all(os.path.exists(os.path.join(d, "sample.json")) for d in (hifi, illumina)):
+        print(f"note: no hybrid pair at {prefix}_hifi / _illumina (make one with scripts/make_hybrid_data.sh)", file=sys.stderr)
+        return []
+    meta = json.load(open(os.path.join(hifi, "sample.json")))
+    contig, lo, hi = meta["confident_bed"]["span"]
+    region, ref, truth = f"{contig}:{lo + 1}-{hi}", meta["parameters"]["ref"], os.path.join(hifi, "truth.vcf.gz")
+    name = os.path.basename(prefix.rstrip("/"))
+    hifi_bam, illumina_bam = os.path.join(hifi, "reads.bam"), os.path.join(illumina, "reads.bam")
+    return [Dataset(f"simulated {name} HiFi alone", ref, hifi_bam, truth, region, "hifi"),
+            Dataset(f"simulated {name} Illumina alone", ref, illumina_bam, truth, region, "illumina"),
+            Dataset(f"simulated {name} HiFi + Illumina", ref, (hifi_bam, illumina_bam), truth, region, "hybrid")]
 
 
 SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts")
@@ -123,7 +150,7 @@ def run(cmd: list[str] | str, **kw) -> None:
 
 def call_dvcall(ds: Dataset, out: str, model: str | None, flags: tuple[str, ...] = ()) -> None:
     """dvcall run; `model` None = the sample's --model-type's shipped model."""
-    run([sys.executable, "-m", "deepvariant_py.cli", "run", "--ref", ds.ref, "--reads", ds.reads, "--output-vcf", out,
+    run([sys.executable, "-m", "deepvariant_py.cli", "run", "--ref", ds.ref, *ds.reads_flags, "--output-vcf", out,
          "--regions", ds.region, "--model-type", ds.model_type, *(["--model", model] if model else []), "--quiet", *flags])
 
 
@@ -189,6 +216,11 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="dvcall model directory (default: the shipped model of each sample's --model-type)")
     ap.add_argument("--also-model", action="append", help="another model directory to run side by side (repeatable; "
                     "Illumina samples only unless it is of their type)")
+    ap.add_argument("--hybrid-pair", action="append", default=[],
+                    help="a HiFi + Illumina pair of scripts/make_hybrid_data.sh, by prefix (e.g. work_hybrid/test_hybrid_grch38_20x "
+                         "for ..._hifi and ..._illumina): rows for each technology alone and for both with --model-type hybrid "
+                         "(repeatable)")
+    ap.add_argument("--hybrid-model", default=None, help="model directory for the HiFi + Illumina rows (default: the shipped one)")
     ap.add_argument("--callers", default="dvcall,bcftools,freebayes", help="comma-separated callers to run")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
     ap.add_argument("--robustness", action="store_true",
@@ -212,8 +244,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dvcall-acc-") as tmp:
         for ds in datasets(args):
             runs = [(c, fn) for c, fn in callers if ds.platform == "illumina" or not c.startswith("dvcall ")]  # the ablation is Illumina's
+            if ds.platform == "hybrid":  # dvcall only: bcftools and freebayes have no setting for mixed technologies
+                runs = [("dvcall", lambda d, out, tmp: call_dvcall(d, out, args.hybrid_model or args.model))]
             extra = [f for f, wanted in (("--no-phase-reads", args.unphased), ("--sort-by-haplotypes", args.sort_ablation)) if wanted]
-            if ds.platform != "illumina":
+            if ds.platform not in ("illumina", "hybrid"):
                 runs += [(f"dvcall {flag}", lambda d, out, tmp, f=flag: call_dvcall(d, out, args.model, (f,))) for flag in extra]
             for caller, fn in runs:
                 out = os.path.join(tmp, f"call-{len(rows)}.vcf.gz")
