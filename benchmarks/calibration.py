@@ -27,7 +27,7 @@ from accuracy import Dataset, call_dvcall, datasets as accuracy_datasets  # noqa
 from deepvariant_py.evaluate import genotyped_sites  # noqa: E402
 
 BINS = ((0, 10), (10, 20), (20, 30), (30, 40), (40, 1000))
-MODEL_TYPE = {"illumina": "illumina", "hifi": "pacbio", "ont": "ont"}
+MODEL_TYPE = {"illumina": "illumina", "hifi": "pacbio", "ont": "ont", "hybrid": "hybrid"}
 
 
 def bin_rows(sites) -> list[dict]:
@@ -78,15 +78,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
     ap.add_argument("--sim-sample", action="append", default=[], help="simulated held-out sample folder (repeatable)")
+    ap.add_argument("--hybrid-pair", action="append", default=[],
+                    help="a HiFi + Illumina pair of scripts/make_hybrid_data.sh, by prefix: its both-technologies row is called "
+                         "with --model-type hybrid (--model, or the shipped hybrid model); repeatable")
     ap.add_argument("--plot", default="calibration.png", help="reliability plot to write (PNG)")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
-    ap.add_argument("--platform", choices=("illumina", "hifi", "ont"), default=None,
+    ap.add_argument("--platform", choices=("illumina", "hifi", "ont", "hybrid"), default=None,
                     help="only the data of this platform (default: every platform's)")
     ap.add_argument("--model", default=None,
                     help="a model directory to measure instead of the shipped one, on --platform's data (default illumina)")
     args = ap.parse_args()
     args.no_real, args.robustness, args.real_platform = False, False, None
-    data: list[Dataset] = accuracy_datasets(args) if args.sim_sample else _real_only(args)
+    data: list[Dataset] = accuracy_datasets(args) if args.sim_sample or args.hybrid_pair else _real_only(args)
+    if args.hybrid_pair and not args.sim_sample:
+        data = [d for d in data if d.platform == "hybrid" or d.bed]  # the pair's single-technology rows only with --sim-sample
     data = [d for d in data if d.bed or d.name.startswith("simulated")]  # real sets: complete truth (BED) only
     if args.platform:
         data = [d for d in data if d.platform == args.platform]
