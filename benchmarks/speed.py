@@ -98,17 +98,43 @@ def main() -> None:
     if shutil.which("freebayes"):
         rows.append(measure("freebayes", f"freebayes -f {q(plain_ref)} -r {region} {q(bam)} > {q(os.path.join(out, 'freebayes.vcf'))}"))
 
+    accuracy = _accuracy(meta, sample, ref, {"dvcall run": os.path.join(out, "run.vcf.gz"),
+                                              "bcftools": os.path.join(out, "bcftools.vcf.gz"),
+                                              "freebayes": os.path.join(out, "freebayes.vcf")})
     dv = next(r for r in rows if r.name.startswith("dvcall run"))
     print(f"sample: {os.path.basename(sample)} ({region}, 30x HS25 2x150), {n_examples} examples; "
           f"{os.cpu_count()} cores\n")
-    print("| step | wall s | CPU s | peak MB | examples/s (wall) | wall vs dvcall run |")
-    print("|---|---|---|---|---|---|")
+    print("| step | wall s | CPU s | peak MB | examples/s (wall) | wall vs dvcall run | SNP F1 / INDEL F1 |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         rate = f"{r.items / r.wall:.0f}" if r.items else ""
-        print(f"| {r.name} | {r.wall:.1f} | {r.cpu:.1f} | {r.peak_mb:.0f} | {rate} | {r.wall / dv.wall:.2f} |")
+        f1 = next((v for k, v in accuracy.items() if r.name.startswith(k)), "")
+        print(f"| {r.name} | {r.wall:.1f} | {r.cpu:.1f} | {r.peak_mb:.0f} | {rate} | {r.wall / dv.wall:.2f} | {f1} |")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump([r.__dict__ for r in rows], fh, indent=1)
+
+
+def _accuracy(meta: dict, sample: str, ref: str, vcfs: dict[str, str]) -> dict[str, str]:
+    """SNP / INDEL F1 of each caller's VCF against the sample's truth (records with QUAL >= 20, as
+    benchmarks/accuracy.py scores them), inside the sample's confident span."""
+    sys.path.insert(0, ROOT)
+    from deepvariant_py.evaluate import evaluate
+
+    contig, lo, hi = meta["contig"], *(int(x) for x in meta["region"].split(":")[1].replace(",", "").split("-"))
+    out = {}
+    for name, vcf in vcfs.items():
+        if not os.path.exists(vcf):
+            continue
+        if name != "dvcall run":  # QUAL >= 20, bgzipped and indexed for the evaluator
+            filtered = vcf.replace(".vcf.gz", "").replace(".vcf", "") + ".q20.vcf.gz"
+            subprocess.run(f"bcftools view -i 'QUAL>=20' -Oz -o {shlex.quote(filtered)} {shlex.quote(vcf)} && "
+                           f"bcftools index -f -t {shlex.quote(filtered)}", shell=True, check=True)
+            vcf = filtered
+        res = evaluate(os.path.join(sample, "truth.vcf.gz"), vcf, ref, regions=[(contig, lo - 1, hi)],
+                       bed=os.path.join(sample, "confident.bed"))
+        out[name] = f"{res.snp.f1:.4f} / {res.indel.f1:.4f}"
+    return out
 
 
 if __name__ == "__main__":
