@@ -16,7 +16,15 @@ from deepvariant_py.presets import SHIPPED_MODELS
 GOOD = {"shape": [100, 221, 6], "channels": [1, 2, 3, 4, 5, 6], "settings": {"realign": True}, "version": "dvcall-readset-1"}
 
 
-@pytest.mark.parametrize("name", sorted(SHIPPED_MODELS.values()))
+SHIPPED = sorted(name for name in SHIPPED_MODELS.values() if os.path.isdir(default_model_dir(name)))
+
+
+def test_every_sequencer_but_hybrid_has_a_shipped_model():
+    """No hybrid model ships yet (run says so and how to pass one); the three others must."""
+    assert set(SHIPPED) == set(SHIPPED_MODELS.values()) - {SHIPPED_MODELS["hybrid"]}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_every_shipped_model_reads_and_writes_back_the_same(name):
     with open(os.path.join(default_model_dir(name), INFO_FILE)) as fh:
         data = json.load(fh)
