@@ -218,6 +218,33 @@ def _contig_difference(path_a: str, a: dict, path_b: str, b: dict, reference: Re
     return f"{has} has contig {missing[0]}{more}, which {lacks} lacks"
 
 
+def _first_names(handle: pysam.AlignmentFile, n: int) -> set[str]:
+    """Names of the first n primary mapped reads of a file (from its first indexed contig with reads)."""
+    names: set[str] = set()
+    for contig in handle.references:
+        for read in handle.fetch(contig):
+            if not (read.is_secondary or read.is_supplementary or read.is_unmapped):
+                names.add(read.query_name)
+                if len(names) >= n:
+                    return names
+        if names:
+            return names
+    return names
+
+
+def check_distinct_reads(handles: Sequence[pysam.AlignmentFile], paths: Sequence[str], n: int = 200) -> None:
+    """Refuse two --reads files that hold the same reads (a BAM and its CRAM, a file and a copy): lanes and runs of
+    one sample never share read names, so half of the first reads' names in common means the reads would count twice."""
+    firsts = [_first_names(h, n) for h in handles]
+    for i in range(len(handles)):
+        for j in range(i + 1, len(handles)):
+            shared = len(firsts[i] & firsts[j])
+            if firsts[i] and firsts[j] and shared >= min(len(firsts[i]), len(firsts[j])) / 2:
+                raise InputError(f"--reads {paths[i]} and {paths[j]} hold the same reads ({shared} of their first "
+                                 f"{min(len(firsts[i]), len(firsts[j]))} read names agree): give each read once, not the "
+                                 "same data twice (e.g. a BAM and its CRAM)")
+
+
 MERGE_KEY = attrgetter("reference_start", "is_reverse")
 """The order of `samtools merge` within a contig: position, forward before reverse, then the earlier file (heapq.merge
 is stable), each file's own order kept."""
@@ -307,6 +334,7 @@ def open_reads(reads: str | Sequence[str], reference: Reference) -> ReadSources:
         for handle, path in zip(handles, paths):
             check_contigs(handle, reference, path)
             _check_index_matches(handle, path)
+        check_distinct_reads(handles, paths)
     except BaseException:
         for handle, path in zip(handles, paths):
             try:

@@ -2,7 +2,7 @@
 # Train dvcall's hybrid HiFi + Illumina model (--model-type hybrid) from scratch:
 #   1. simulate HiFi + Illumina pairs from the same haplotypes (scripts/make_hybrid_data.sh),
 #   2. make labelled examples from both BAMs of each training pair at full and reduced coverage,
-#   3. make labelled tuning examples on the tuning pair (picks the epoch and the temperature only),
+#   3. make labelled tuning examples on the tuning pair at two coverages (picks the epoch and the temperature only),
 #   4. train, keeping the epoch with the best tuning accuracy, and calibrate.
 # Examples use the hybrid preset (`dvcall presets`): Illumina's realignment (long reads are never realigned),
 # 221 columns, the technology channel (127 short read, 254 long read) and ALT-aligned diff channels.
@@ -32,6 +32,7 @@ train_hybrid_c 0.6
 train_hybrid_d 1.0
 train_hybrid_d 0.7
 tune_hybrid 1.0
+tune_hybrid 0.6
 JOBS
 
 make_one() {
@@ -48,7 +49,8 @@ export -f make_one
 export WORK EX
 xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1"' < "$JOBLIST"
 
-TUNE=$EX/tune_hybrid_f1.0.tfrecord.gz
+# the tuning pair at full and reduced coverage (~1,800 examples: 899 at full coverage told epochs apart by 2 errors)
+TUNE="$EX/tune_hybrid_*.tfrecord.gz"
 dvcall train --examples "$EX/train_*.tfrecord.gz" --tune-examples "$TUNE" --output "$WORK/model" \
   --epochs "$EPOCHS" --batch-size 128 --no-cache --label-smoothing "$SMOOTHING"
 dvcall calibrate --model "$WORK/model" --examples "$TUNE"

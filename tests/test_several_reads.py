@@ -147,6 +147,13 @@ def test_the_same_file_twice_is_refused(tmp_path, halves):
     assert result.exit_code == 1 and "given twice" in result.output and not os.path.exists(out)
 
 
+def test_the_same_reads_in_two_files_are_refused(tmp_path, halves):
+    """A BAM and its CRAM (or a copy) hold the same reads: they would count twice."""
+    result, out = _run(tmp_path, [BAM, os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.cram")], "out.vcf.gz")
+    assert result.exit_code == 1 and "hold the same reads" in result.output and not os.path.exists(out)
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_sample_name_calls_files_of_different_samples_as_one(tmp_path, halves):
     b = rewrite_header(halves[1], str(tmp_path / "B.other.bam"), _other_sample)
     result, out = _run(tmp_path, [halves[0], b], "named.vcf.gz", ("--sample-name", "TRIO_CHILD"),
