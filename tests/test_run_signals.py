@@ -25,11 +25,11 @@ PART = "chr20:10,000,001-10,008,000"
 LIMIT = 60  # seconds: far above a healthy run; only a hang reaches it
 
 
-def _start(tmp_path: Path, out: str, *args: str, region: str = WHOLE) -> subprocess.Popen:
+def _start(tmp_path: Path, out: str, *args: str, region: str = WHOLE, reads: str = BAM) -> subprocess.Popen:
     tmp = tmp_path / "TMPDIR"
     tmp.mkdir(exist_ok=True)
     env = dict(os.environ, TMPDIR=str(tmp), PYTHONUNBUFFERED="1")
-    argv = [sys.executable, "-m", "deepvariant_py.cli", "run", "--ref", REF, "--reads", BAM, "--output-vcf", str(tmp_path / out),
+    argv = [sys.executable, "-m", "deepvariant_py.cli", "run", "--ref", REF, "--reads", reads, "--output-vcf", str(tmp_path / out),
             "--regions", region, *args]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent))
@@ -97,7 +97,7 @@ def test_a_failed_run_leaves_no_process(tmp_path):
     data[600_000:600_200] = bytes(200)  # a block in the middle: found only by the worker that reads it
     damaged.write_bytes(data)
     os.symlink(BAM + ".bai", str(damaged) + ".bai")
-    proc = _start(tmp_path, "out.vcf.gz", "--num-shards", "2", "--quiet", "--reads", str(damaged))
+    proc = _start(tmp_path, "out.vcf.gz", "--num-shards", "2", "--quiet", reads=str(damaged))  # --reads repeats: one file
     code, lines = _finish(proc)
     assert code == 1 and len(lines) == 1 and lines[0].startswith("dvcall: error: make_examples shard "), lines
     assert "truncated, unsorted or does not match its index" in lines[0]
