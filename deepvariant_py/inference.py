@@ -9,7 +9,7 @@ It also skips work the Keras graph does: pileup rows that no read covers inside 
 nothing (their features are masked to zero before pooling), so they are left out of the per-read
 convolutions, which are ~90% of the arithmetic; at 30x about two thirds of the 95 read rows are empty.
 
-`NumpyGenotypeModel.from_keras_file` refuses (ModelError) any archive whose layers are not exactly those
+`NumpyGenotypeModel.from_keras_file` refuses (UnknownNetwork) any archive whose layers are not exactly those
 build_model makes; call_variants then falls back to Keras. tests/test_inference.py checks that both give the
 same probabilities.
 """
@@ -25,17 +25,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ModelError
+from .model import CROP_WIDTH, HP_PIXELS, REF_ROWS
+from .model_info import MODEL_FILE, load_model_info
+from .pileup import HP_CHANNEL_ENUM
+
+LAYER_NORM_EPSILON_DEFAULT = 1e-3
 
 
 class UnknownNetwork(ModelError):
     """The archive is readable but holds a network this module cannot run (call_variants falls back to Keras)."""
-from .model_info import MODEL_FILE, load_model_info
-from .pileup import HP_CHANNEL_ENUM, hp_values
-
-HP_PIXELS = tuple(float(v) for v in hp_values(np.array([1, 2])))
-REF_ROWS = 5
-CROP_WIDTH = 101
-LAYER_NORM_EPSILON_DEFAULT = 1e-3
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,7 @@ class NumpyGenotypeModel:
             raise UnknownNetwork(f"the model {unknown}")
         shape = tuple(int(x) for x in (inputs[0]["config"].get("batch_shape") or inputs[0]["config"]["batch_input_shape"])[1:])
         crop = max(0, (shape[1] - CROP_WIDTH) // 2)
-        pixel_layer, (pk, pb) = get("read_pixel", 2)
+        _, (pk, pb) = get("read_pixel", 2)
         _, (ck, cb) = get("read_context", 2)
         _, (rk, rb) = get("ref_context", 2)
         haplotype = None
@@ -145,7 +143,7 @@ class NumpyGenotypeModel:
         hp_raw = None
         if self.hp_index is not None:  # per read only "tagged or not", as in build_model
             hp_raw = x[self.hp_index].copy()
-            x[self.hp_index] = np.where(hp_raw > 0, HP_PIXELS[1], 0.0)
+            x[self.hp_index] = _tagged(hp_raw)
         n = len(b_idx)
         kernel, bias = self.pixel
         # x / 127.5 - 1 folded into the layer: W (x / 127.5 - 1) + b = (W / 127.5) x + (b - W 1)
@@ -160,7 +158,7 @@ class NumpyGenotypeModel:
         mean = total / np.maximum(depth, 1.0)
         ref_row = raw[:, 0].astype(np.float32)
         if self.hp_index is not None:
-            ref_row[..., self.hp_index] = np.where(ref_row[..., self.hp_index] > 0, HP_PIXELS[1], 0.0)
+            ref_row[..., self.hp_index] = _tagged(ref_row[..., self.hp_index])
         ref_row = ref_row / 127.5 - 1.0
         ref = np.maximum(_conv_same(ref_row, self.ref[0]) + self.ref[1], 0.0)
         parts = [mean, peak, np.log1p(depth) / 4.0, ref]
@@ -193,6 +191,11 @@ class NumpyGenotypeModel:
         return np.concatenate([summaries[0] + summaries[1], np.maximum(summaries[0], summaries[1])], axis=-1)
 
 
+def _tagged(hp_pixels: np.ndarray) -> np.ndarray:
+    """What build_model feeds the network of the HP channel: tagged (any HP) or not, as HP=2's pixel or 0."""
+    return np.where(hp_pixels > 0, float(HP_PIXELS[1]), 0.0)
+
+
 def _conv_same_channels_first(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """ReLU(1-D convolution along the last axis of [Cin, N, W] + bias), kernel [k, Cin, Cout], Keras' 'same' padding
     (stride 1): the k shifted copies stacked ([k * Cin, N * W]), one product -> [Cout, N, W]."""
@@ -222,10 +225,8 @@ def _per_example_channels_first(ufunc, rows: np.ndarray, owner: np.ndarray, batc
 
 
 def _conv_same(x: np.ndarray, kernel: np.ndarray, stride: int = 1) -> np.ndarray:
-    """1-D convolution along axis 1 of [N, W, Cin] with kernel [k, Cin, Cout], padding as Keras' 'same'.
-
-    Few input channels (the per-read convolution: 24): one product per tap, summed; many (the column
-    convolutions: ~100): the k shifted copies side by side, one product (measured fastest for each)."""
+    """1-D convolution along axis 1 of [N, W, Cin] with kernel [k, Cin, Cout], padding as Keras' 'same': the k
+    shifted copies side by side ([N, W', k * Cin]), one product (the column convolutions and the reference row)."""
     k, cin, cout = kernel.shape
     n, width, _ = x.shape
     out_width = -(-width // stride)
@@ -234,12 +235,7 @@ def _conv_same(x: np.ndarray, kernel: np.ndarray, stride: int = 1) -> np.ndarray
     padded = np.zeros((n, width + pad_total, cin), np.float32)
     padded[:, left:left + width] = x
     span = (out_width - 1) * stride + 1
-    if cin < 32:
-        out = np.zeros((n * out_width, cout), np.float32)
-        for t in range(k):
-            out += np.ascontiguousarray(padded[:, t:t + span:stride]).reshape(-1, cin) @ kernel[t]
-        return out.reshape(n, out_width, cout)
-    cols = np.concatenate([padded[:, t:t + span:stride] for t in range(k)], axis=-1)  # [N, W', k * Cin]
+    cols = np.concatenate([padded[:, t:t + span:stride] for t in range(k)], axis=-1)
     return (cols.reshape(-1, k * cin) @ kernel.reshape(k * cin, cout)).reshape(n, out_width, cout)
 
 

@@ -33,10 +33,12 @@ def _keras():
 
 
 HP_PIXELS = tuple(int(v) for v in hp_values(np.array([1, 2])))  # the HP channel's pixels of HP=1 and HP=2
+REF_ROWS = 5  # the pileup's reference rows (pileup.PileupOptions.ref_rows)
+CROP_WIDTH = 101  # the network reads the central columns only
 HAPLOTYPE_LAYER = "haplotype"
 
 
-def build_model(shape: tuple[int, int, int], ref_rows: int = 5, crop_width: int = 101, read_features: int = 16, pixel_features: int = 24,
+def build_model(shape: tuple[int, int, int], ref_rows: int = REF_ROWS, crop_width: int = CROP_WIDTH, read_features: int = 16, pixel_features: int = 24,
                 column_features: int = 96, hp_index: int | None = None, haplotype_features: int = 32):
     """Keras model: uint8 HWC pileup -> softmax over (0, 1, 2 copies of the alt set); `hp_index`: position
     of the HP channel among the channels, to pool reads by haplotype (None: no haplotype pooling)."""
