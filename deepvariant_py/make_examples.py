@@ -16,7 +16,7 @@ from .outputs import AtomicFile, disk_error, is_disk_error
 from .gvcf import RefBlock, reference_blocks, write_blocks
 from .images import build_images
 from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
-from .read_events import encode_bases, extract_events
+from .read_events import encode_bases, extract_events, replace_reads
 from .reads import ReadCounts, ReadFilter, fetch_reads, hp_dropped, open_reads
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
@@ -90,6 +90,13 @@ def run_starts(partitions: list[Region]) -> set[Region]:
             if i == 0 or partitions[i - 1].contig != p.contig or partitions[i - 1].end != p.start}
 
 
+def _reference_span(reference: Reference, region: Region, reads: list, half_width: int) -> tuple[int, str]:
+    """(offset, bases) of the reference under every read and the partition's drawn windows, one base more each side."""
+    lo = min(min(r.reference_start for r in reads), region.start - half_width) - 1
+    hi = max(max(r.reference_end for r in reads), region.end + half_width) + 1
+    return max(0, lo), reference.fetch(region.contig, max(0, lo), hi)
+
+
 def process_partition(handle, reference: Reference, region: Region, opts: MakeExamplesOptions, gvcf: bool = False,
                       counts: ReadCounts | None = None, counts_from: int | None = None) -> PartitionResult:
     """Reads, candidates, the drawn canvas and (with `gvcf`) the reference blocks of one partition; reads are
@@ -103,14 +110,19 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
             blocks = reference_blocks(region.contig, region.start, codes, zeros, zeros)
         return PartitionResult([], None, 0, 0, blocks)
     contig_len = reference.length(region.contig)
-    if opts.realign:
-        reads = realign_reads(reads, lambda s, e: reference.fetch(region.contig, s, e), contig_len, region.start, region.end, opts.realigner)
     hw = opts.pileup.half_width
-    lo = min(min(r.reference_start for r in reads), region.start - hw) - 1
-    hi = max(max(r.reference_end for r in reads), region.end + hw) + 1
-    ref_offset = max(0, lo)
-    ref_seq = reference.fetch(region.contig, ref_offset, hi)
-    events = extract_events(reads, ref_seq, ref_offset, opts.thresholds.min_base_quality)
+    mbq = opts.thresholds.min_base_quality
+    ref_offset, ref_seq = _reference_span(reference, region, reads, hw)
+    events = extract_events(reads, ref_seq, ref_offset, mbq)
+    if opts.realign:
+        # The CIGARs are walked once for window selection and drawing; only the reads realignment moved again.
+        realigned = realign_reads(reads, lambda s, e: reference.fetch(region.contig, s, e), contig_len, region.start,
+                                  region.end, opts.realigner, events)
+        moved = [i for i, (a, b) in enumerate(zip(reads, realigned)) if a is not b]
+        reads = realigned
+        if moved:
+            ref_offset, ref_seq = _reference_span(reference, region, reads, hw)
+            events = replace_reads(events, np.asarray(moved), extract_events([reads[i] for i in moved], ref_seq, ref_offset, mbq))
     if opts.drop_hp_fraction > 0:
         events.hp[hp_dropped(reads, opts.drop_hp_fraction)] = 0
     counts, blocks = None, []

@@ -57,8 +57,14 @@ class ReadEvents:
     e_pos: np.ndarray
     e_kind: np.ndarray
     e_bases: list[str]  # anchor base + inserted/deleted/clipped bases
-    e_low_quality: np.ndarray  # bool
+    e_low_quality: np.ndarray  # bool: an insertion/soft clip whose mean base quality is below the extraction's threshold
     e_draw_qual: np.ndarray  # base quality drawn for the '*' pixel
+    e_qual_sum: np.ndarray  # summed base quality of the inserted/clipped bases (0 for deletions): low_quality() at other thresholds
+
+    def low_quality(self, min_base_quality: int) -> np.ndarray:
+        """e_low_quality as if extracted with `min_base_quality` (window selection counts at a stricter one)."""
+        lengths = np.fromiter((len(b) - 1 for b in self.e_bases), np.int64, len(self.e_bases))
+        return (self.e_kind != DELETION) & (self.e_qual_sum < min_base_quality * lengths)
 
 
 LONG_READ_BASES = 500
@@ -67,6 +73,8 @@ hybrid model's) and drawn as such in the technology channel. Illumina reads are 
 
 
 def _hp(read: pysam.AlignedSegment) -> int:
+    if not read.has_tag("HP"):  # 4x cheaper than get_tag's KeyError on the untagged reads of most BAMs
+        return 0
     try:
         value = int(read.get_tag("HP"))
     except (KeyError, ValueError, TypeError):
@@ -99,6 +107,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     e_bases: list[str] = []
     e_low: list[bool] = []
     e_dq: list[int] = []
+    e_qs: list[int] = []
     q_offset = 0
     for i, read in enumerate(reads):
         seq = read.query_sequence
@@ -131,8 +140,10 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
                 e_pos.append(pos - 1)
                 e_kind.append(INSERTION if op == INS else CLIPPED)
                 e_bases.append((prev + inserted).upper())
-                e_low.append(bool(iq.sum() < min_base_quality * length))
+                qsum = int(iq.sum())
+                e_low.append(qsum < min_base_quality * length)
                 e_dq.append(int(iq[0]) if length else 0)
+                e_qs.append(qsum)
                 q += length
             elif op == DEL:
                 prev = seq[q - 1] if q > 0 else ref_seq[pos - 1 - ref_offset] if pos - 1 >= ref_offset else "N"
@@ -142,6 +153,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
                 e_bases.append(prev.upper() + ref_seq[pos - ref_offset:pos - ref_offset + length])
                 e_low.append(False)
                 e_dq.append(int(qarr[q - 1]) if q > 0 else int(qarr[0]) if len(qarr) else 0)
+                e_qs.append(0)
                 pos += length
             elif op == REF_SKIP:
                 pos += length
@@ -162,7 +174,46 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
         m_read=m_read, m_pos=m_pos, m_base=all_codes[q_idx], m_qual=all_quals[q_idx],
         e_read=np.asarray(e_read, np.int64), e_pos=np.asarray(e_pos, np.int64), e_kind=np.asarray(e_kind, np.int8),
         e_bases=e_bases, e_low_quality=np.asarray(e_low, bool), e_draw_qual=np.asarray(e_dq, np.uint8),
+        e_qual_sum=np.asarray(e_qs, np.int64),
     )
+
+
+_PER_READ = ("start", "end", "mapq", "reverse", "hp", "is_long")
+_PER_BASE = ("m_read", "m_pos", "m_base", "m_qual")
+_PER_EVENT = ("e_read", "e_pos", "e_kind", "e_low_quality", "e_draw_qual", "e_qual_sum")
+
+
+def replace_reads(events: ReadEvents, rows: np.ndarray, new: ReadEvents) -> ReadEvents:
+    """`events` with the reads at `rows` replaced by `new` (row j of `new` is read rows[j]), as if every read had
+    been extracted again: make_examples extracts a partition once, then again only the reads realignment moved.
+    Every array stays ordered read by read, each read's own rows in extraction order."""
+    rows = np.asarray(rows, np.int64)
+    if len(rows) != new.n_reads:
+        raise ValueError(f"{len(rows)} rows to replace but {new.n_reads} reads given")
+    replaced = np.zeros(events.n_reads, bool)
+    replaced[rows] = True
+    per_read = {}
+    for name in _PER_READ:
+        values = getattr(events, name).copy()
+        values[rows] = getattr(new, name)
+        per_read[name] = values
+
+    def spliced(names, read_col):
+        keep = ~replaced[getattr(events, read_col)]
+        new_read = rows[getattr(new, read_col)]
+        read = np.concatenate([getattr(events, read_col)[keep], new_read])
+        order = np.argsort(read, kind="stable")
+        out = {read_col: read[order]}
+        for name in names:
+            if name != read_col:
+                out[name] = np.concatenate([getattr(events, name)[keep], getattr(new, name)])[order]
+        return out, keep, order
+
+    per_base, _, _ = spliced(_PER_BASE, "m_read")
+    per_event, keep_e, order_e = spliced(_PER_EVENT, "e_read")
+    bases = [b for b, k in zip(events.e_bases, keep_e.tolist()) if k] + list(new.e_bases)
+    return ReadEvents(n_reads=events.n_reads, **per_read, **per_base, **per_event,
+                      e_bases=[bases[i] for i in order_e.tolist()])
 
 
 def valid_event_mask(events: ReadEvents) -> np.ndarray:

@@ -399,3 +399,40 @@ def test_windows_whose_haplotypes_only_substitute_bases_are_left_alone():
     clip = read("clip", 150, "50M50S", snp_hap[150:250])
     out = realign_reads(reads + [clip], fetch, len(REF), 100, 400)
     assert all(a is b for a, b in zip(out, reads + [clip]))
+
+
+def test_windows_without_indels_or_clips_are_not_assembled(monkeypatch):
+    """A window whose reads only mismatch the reference is not assembled (min_gap_events); one gapped read in it
+    is enough, and min_gap_events=0 assembles every window as DeepVariant does."""
+    import deepvariant_py.realigner as realigner
+    seen = []
+    real = realigner.assemble
+    monkeypatch.setattr(realigner, "assemble", lambda ref, reads, opts, ref_start: seen.append(ref_start)
+                        or real(ref, reads, opts, ref_start=ref_start))
+    snps = [snp_read(f"s{i}", 150 + i, [200, 205]) for i in range(4)] + [ref_read(f"r{i}", 150 + i) for i in range(5)]
+    realign_reads(snps, fetch, len(REF), 100, 400)
+    assert seen == []
+    realign_reads(snps, fetch, len(REF), 100, 400, RealignerOptions(min_gap_events=0))
+    assert seen == [120]
+    seen.clear()
+    deleted = REF[150:210] + REF[212:252]
+    realign_reads(snps + [read("d", 150, "60M2D40M", deleted)], fetch, len(REF), 100, 400)
+    assert seen == [120]
+
+
+def test_window_selection_from_the_callers_events_equals_its_own():
+    """make_examples hands realignment the events it extracted (at its own base-quality threshold, long and
+    low-MAPQ reads included): windows and realigned reads are the same as when realignment extracts them."""
+    from deepvariant_py.read_events import extract_events
+    seq = REF[150:250] + "TTT" + REF[250:300]
+    lowq_ins = [read(f"q{i}", 150, "100M3I50M", seq, quals=12) for i in range(2)]
+    long_read = read("long", 100, "600M", REF[100:700])
+    mism = read("mism", DEL_AT - 94, "100M", DEL_HAP[DEL_AT - 94:DEL_AT + 6])
+    reads = deletion_reads() + lowq_ins + [long_read, mism, snp_read("m", 150, [200], mapq=10), snp_read("n", 150, [200])]
+    events = extract_events(reads, REF, 0, 10)
+    for lo, hi in ((0, 1000), (600, 800)):
+        assert select_windows(reads, fetch, lo, hi, OPTS, len(REF), events) == select_windows(reads, fetch, lo, hi, OPTS, len(REF))
+    mine = realign_reads(reads, fetch, len(REF), 600, 800, OPTS, events)
+    theirs = realign_reads(reads, fetch, len(REF), 600, 800, OPTS)
+    assert [(r.reference_start, r.cigarstring) for r in mine] == [(r.reference_start, r.cigarstring) for r in theirs]
+    assert mine[-3].cigarstring == "94M2D6M"

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 import pysam
 
+from ..read_events import ReadEvents, extract_events
 from .aligner import realign_window
 from .debruijn import Haplotype, assemble, assemble_haplotypes
 from .options import RealignerOptions
@@ -45,30 +46,48 @@ def _substitutions_only(haps: list[Haplotype], window_ref: str, most: int = 5) -
                for h in haps)
 
 
+def _gapped(gap_anchors: np.ndarray, w_start: int, w_end: int, opts: RealignerOptions) -> bool:
+    """Whether reads carry at least min_gap_events indels or soft clips anchored in the window (an anchor is the
+    base before the event); a window without is not assembled."""
+    n = np.searchsorted(gap_anchors, w_end) - np.searchsorted(gap_anchors, w_start - 1)
+    return bool(n >= opts.min_gap_events)
+
+
 def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, int], str], contig_length: int,
-                  region_start: int, region_end: int, opts: RealignerOptions = RealignerOptions()
-                  ) -> list[pysam.AlignedSegment]:
+                  region_start: int, region_end: int, opts: RealignerOptions = RealignerOptions(),
+                  events: ReadEvents | None = None) -> list[pysam.AlignedSegment]:
     """Reads of one partition after local realignment, same order; realigned reads are copies with new
     reference_start and cigartuples (sequence/qualities/tags unchanged, soft clips preserved at the ends);
     reads not realigned are returned as-is.
 
     `ref_fetch(start, end)` returns the uppercase reference bases of [start, end) on the partition's contig,
-    clipped to the contig. Reads longer than `max_read_length` are never realigned.
+    clipped to the contig. Reads longer than `max_read_length` are never realigned. `events`: the reads'
+    events (read_events.extract_events, row i is reads[i]) when the caller has them, for window selection.
     """
     out = list(reads)
     short_idx = [i for i, r in enumerate(reads) if _realignable(r, opts)]
     if not short_idx:
         return out
     short = [reads[i] for i in short_idx]
-    windows = select_windows(short, ref_fetch, region_start, region_end, opts, contig_length)
+    movable = np.zeros(len(reads), bool)
+    movable[short_idx] = True
+    if events is None:
+        lo = max(0, min(r.reference_start for r in short) - 1)
+        events = extract_events(short, ref_fetch(lo, max(r.reference_end for r in short) + 1), lo)
+        reads, movable = short, np.ones(len(short), bool)
+    windows = select_windows(reads, ref_fetch, region_start, region_end, opts, contig_length, events)
     if not windows:
         return out
+    # Anchors of every indel and soft clip of the reads that may move (sorted), for _gapped below.
+    gap_anchors = np.sort(events.e_pos[movable[events.e_read]])
     starts = np.fromiter((r.reference_start for r in short), np.int64, len(short))
     ends = np.fromiter((r.reference_end for r in short), np.int64, len(short))
     assembled = []
     for w_start, w_end in windows:
         window_ref = ref_fetch(w_start, w_end)
         if len(window_ref) != w_end - w_start:
+            continue
+        if not _gapped(gap_anchors, w_start, w_end, opts):
             continue
         inside = np.flatnonzero((starts < w_end) & (ends > w_start))
         haps = assemble(window_ref, [short[j] for j in inside], opts, ref_start=w_start)

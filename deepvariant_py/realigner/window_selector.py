@@ -13,24 +13,32 @@ from typing import Callable
 import numpy as np
 import pysam
 
-from ..read_events import DELETION, anchor_overridden, encode_bases, extract_events, valid_event_mask
+from ..read_events import DELETION, ReadEvents, anchor_overridden, encode_bases, extract_events, valid_event_mask
 from .options import RealignerOptions
 
 
 def supporting_counts(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, int], str], start: int, end: int,
-                      opts: RealignerOptions = RealignerOptions()) -> np.ndarray:
-    """Spread non-reference allele counts over [start, end) (already expanded by the caller)."""
+                      opts: RealignerOptions = RealignerOptions(), events: ReadEvents | None = None) -> np.ndarray:
+    """Spread non-reference allele counts over [start, end) (already expanded by the caller), from reads that
+    realignment may move (MAPQ >= ws_min_mapq, at most max_read_length bases).
+
+    `events`: the reads' events when the caller has them already (row i is reads[i], any extraction threshold),
+    so the CIGARs are not walked a second time."""
     length = max(0, end - start)
-    use = [r for r in reads if r.mapping_quality >= opts.ws_min_mapq and not r.is_unmapped and r.cigartuples
-           and r.query_sequence is not None]
-    if not use or length == 0:
+    use = np.fromiter((r.mapping_quality >= opts.ws_min_mapq and not r.is_unmapped and bool(r.cigartuples)
+                       and 0 < r.query_length <= opts.max_read_length for r in reads), bool, len(reads))
+    if not use.any() or length == 0:
         return np.zeros(length, np.int64)
-    ref_lo = max(0, min(r.reference_start for r in use) - 1)
-    ref_hi = max(r.reference_end for r in use) + 1
+    used = [r for r, u in zip(reads, use.tolist()) if u]
+    ref_lo = max(0, min(r.reference_start for r in used) - 1)
+    ref_hi = max(r.reference_end for r in used) + 1
     ref_seq = ref_fetch(ref_lo, ref_hi)
-    ev = extract_events(use, ref_seq, ref_lo, opts.ws_min_base_quality)
+    if events is None:
+        events, use = extract_events(used, ref_seq, ref_lo, opts.ws_min_base_quality), np.ones(len(used), bool)
+    ev = events
     valid = valid_event_mask(ev)
-    kept_m = ~anchor_overridden(ev, valid)
+    kept_m = ~anchor_overridden(ev, valid) & use[ev.m_read]
+    valid &= use[ev.e_read]
 
     # Substitutions: aligned, ACGT, BQ >= ws_min_base_quality, different from an ACGT reference base.
     ref_codes = encode_bases(ref_seq)
@@ -45,7 +53,7 @@ def supporting_counts(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[in
     hi_parts = [pos[sub] + 1]
 
     # Indels and soft clips anchored inside the interval.
-    sel = valid & ~ev.e_low_quality & (ev.e_pos >= start) & (ev.e_pos < end)
+    sel = valid & ~ev.low_quality(opts.ws_min_base_quality) & (ev.e_pos >= start) & (ev.e_pos < end)
     if sel.any():
         idx = np.flatnonzero(sel)
         p = ev.e_pos[idx]
@@ -60,18 +68,20 @@ def supporting_counts(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[in
 
 
 def select_windows(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, int], str], start: int, end: int,
-                   opts: RealignerOptions = RealignerOptions(), contig_length: int | None = None) -> list[tuple[int, int]]:
+                   opts: RealignerOptions = RealignerOptions(), contig_length: int | None = None,
+                   events: ReadEvents | None = None) -> list[tuple[int, int]]:
     """Windows [start, end) to realign for the partition [start, end), in position order.
 
     The partition is expanded by ws_region_expansion on both sides before counting. Selected positions
     more than 2 x window_padding apart start a new window; each window is [first - padding, last + padding),
     clipped to the contig. Windows longer than max_window_size are skipped (their reads keep their alignments).
+    `events`: as in supporting_counts.
     """
     lo = max(0, start - opts.ws_region_expansion)
     hi = end + opts.ws_region_expansion
     if contig_length is not None:
         hi = min(hi, contig_length)
-    counts = supporting_counts(reads, ref_fetch, lo, hi, opts)
+    counts = supporting_counts(reads, ref_fetch, lo, hi, opts, events)
     selected = np.flatnonzero((counts >= opts.ws_min_supporting) & (counts <= opts.ws_max_supporting)) + lo
     if len(selected) == 0:
         return []

@@ -1,0 +1,47 @@
+"""read_events: extraction at another quality threshold, and splicing re-extracted reads into a partition's events."""
+from __future__ import annotations
+
+import numpy as np
+
+from builders import header_for, make_read
+from deepvariant_py.read_events import ReadEvents, extract_events, replace_reads
+
+REF = "ACGTTGCAAGCTTAGGCATCGATCGGATCCATGACTGACCGTAGCTAGGCTAACGTTACG" * 3
+HEADER = header_for(length=len(REF))
+
+
+def read(name, start, cigar, seq, **kw):
+    return make_read(name, start, cigar, seq, header=HEADER, **kw)
+
+
+def reads_with_events():
+    return [
+        read("plain", 5, "30M", REF[5:35]),
+        read("ins", 10, "10M2I18M", REF[10:20] + "GG" + REF[20:38], quals=[30] * 10 + [8, 9] + [30] * 18),
+        read("del", 12, "3S10M3D15M", "TTT" + REF[12:22] + REF[25:40]),
+        read("clip", 40, "25M5S", REF[40:65] + "AAAAA", quals=[30] * 25 + [15] * 5),
+    ]
+
+
+def as_plain(ev: ReadEvents) -> dict:
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in vars(ev).items()}
+
+
+def test_low_quality_at_another_threshold_equals_extracting_at_it():
+    reads = reads_with_events()
+    at10 = extract_events(reads, REF, 0, 10)
+    for threshold in (5, 9, 10, 15, 20, 31):
+        assert at10.low_quality(threshold).tolist() == extract_events(reads, REF, 0, threshold).e_low_quality.tolist()
+    assert at10.e_low_quality.tolist() == at10.low_quality(10).tolist()
+
+
+def test_replacing_reads_equals_extracting_everything_again():
+    reads = reads_with_events()
+    events = extract_events(reads, REF, 0)
+    moved = {1: read("ins", 10, "12M18M", REF[10:20] + "GG" + REF[20:38]),  # the insertion realigned as mismatches
+             2: read("del", 12, "13M3D15M", REF[9:22] + REF[25:40])}  # the clip turned into aligned bases
+    rows = sorted(moved)
+    new_reads = [moved.get(i, r) for i, r in enumerate(reads)]
+    spliced = replace_reads(events, np.array(rows), extract_events([moved[i] for i in rows], REF, 0))
+    assert as_plain(spliced) == as_plain(extract_events(new_reads, REF, 0))
+    assert as_plain(replace_reads(events, np.array([], np.int64), extract_events([], REF, 0))) == as_plain(events)
