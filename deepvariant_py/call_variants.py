@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .examples_io import CallRecord, VariantInfo, example_batches, expand_paths, read_sidecars, write_calls
+from .examples_io import CallRecord, CallsWriter, VariantInfo, example_batches, expand_paths, read_sidecars, write_calls
 from .inference import NumpyGenotypeModel, UnknownNetwork
 from .model import load_model, load_model_info
 
@@ -50,16 +50,59 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
 
     def records():
         for images, variants, indices, _ in example_batches(paths, info.shape, batch_size, channels):
-            probs = np.asarray(model(images), dtype=np.float64)
-            for p, v, i in zip(_normalise(probs), variants, indices):
-                yield CallRecord(VariantInfo.from_bytes(v), tuple(int(x) for x in i.decode().split(",")), tuple(p))
-            stats.examples += len(probs)
+            yield from _call_batch(model, images, [VariantInfo.from_bytes(v) for v in variants],
+                                   [tuple(int(x) for x in i.decode().split(",")) for i in indices])
+            stats.examples += len(images)
             if progress:
                 progress(stats)
 
     write_calls(output, records())  # atomic; a full disk is an OutputError naming the file
     stats.seconds = time.time() - t0
     return stats
+
+
+def _call_batch(model, images: np.ndarray, variants: list[VariantInfo], alt_indices: list[tuple[int, ...]]):
+    probs = _normalise(np.asarray(model(images), dtype=np.float64))
+    return (CallRecord(v, i, tuple(p)) for p, v, i in zip(probs, variants, alt_indices))
+
+
+class ExampleCaller:
+    """Where make_examples puts its examples in `dvcall run`: each batch goes through the model as soon as it is
+    made and only the call records are written (CallsWriter), so no example is serialised, compressed and read
+    back, and every make_examples worker calls its own shard. The records equal call_variants' on the same
+    examples. `channels`: positions of the image channels the model reads (ModelInfo.input_channels)."""
+
+    def __init__(self, model, output: str, channels: list[int] | None = None, batch_size: int = 128):
+        self.model, self.channels, self.batch_size, self.path = model, channels, batch_size, output
+        self.stats = CallStats()
+        self._writer = CallsWriter(output)
+        self._images: list[np.ndarray] = []
+        self._variants: list[VariantInfo] = []
+        self._indices: list[tuple[int, ...]] = []
+
+    def write(self, variant: VariantInfo, alt_indices: tuple[int, ...], image: np.ndarray, label: int | None = None) -> None:
+        self._images.append(image if self.channels is None else image[..., self.channels])
+        self._variants.append(variant)
+        self._indices.append(tuple(alt_indices))
+        if len(self._images) == self.batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._images:
+            return
+        t0 = time.time()
+        for record in _call_batch(self.model, np.stack(self._images), self._variants, self._indices):
+            self._writer.write(record)
+        self.stats.examples += len(self._images)
+        self.stats.seconds += time.time() - t0
+        self._images, self._variants, self._indices = [], [], []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+    def abort(self) -> None:
+        self._writer.abort()
 
 
 def predict_labelled(model_dir: str, examples: str, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:

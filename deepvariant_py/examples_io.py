@@ -10,14 +10,14 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field, replace
-from typing import Iterator, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from . import tfrecord
 from .errors import InputError
 from .model_info import tensor_spec
-from .outputs import AtomicFile, atomic_output, write_json
+from .outputs import AtomicFile, disk_error, write_json
 from .pileup import DIFF_CHANNEL_ENUMS
 from .variant import VariantInfo
 from .tf_runtime import tensorflow
@@ -226,19 +226,59 @@ CALLS_FORMAT, CALLS_VERSION = "dvcall-calls", 2  # 2: named variant fields
 positional list, and files without the header (version 0) are those records too: both are still read."""
 
 
-def write_calls(path: str, records: Iterator[CallRecord]) -> int:
-    """Calls as JSON lines (gzip): small, greppable, and no TensorFlow needed to read them back."""
-    import gzip
+class CallsWriter:
+    """Calls as JSON lines (gzip): small, greppable, and no TensorFlow needed to read them back. Written record
+    by record; the file appears under its final name only on close (abort removes it)."""
 
-    n = 0
-    with atomic_output(path) as tmp, gzip.open(tmp, "wt") as fh:
-        fh.write(json.dumps({"format": CALLS_FORMAT, "version": CALLS_VERSION}) + "\n")
+    def __init__(self, path: str):
+        import gzip
+
+        self.path = path
+        self._out = AtomicFile(path)
+        self._fh = None
+        try:
+            self._fh = gzip.open(self._out.tmp, "wt")
+            self._fh.write(json.dumps({"format": CALLS_FORMAT, "version": CALLS_VERSION}) + "\n")
+        except OSError as exc:
+            self.abort()
+            raise disk_error(path, exc) from None
+        self.count = 0
+
+    def write(self, record: CallRecord) -> None:
+        self._fh.write(json.dumps({"v": record.variant.to_json(), "i": list(record.alt_indices),
+                                   "p": [round(float(x), 10) for x in record.probabilities]}) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        try:
+            self._fh.close()
+        except OSError as exc:
+            self.abort()
+            raise disk_error(self.path, exc) from None
+        self._out.commit()
+
+    def abort(self) -> None:
+        try:
+            if self._fh is not None:
+                self._fh.close()
+        except OSError:
+            pass
+        self._out.discard()
+
+
+def write_calls(path: str, records: Iterable[CallRecord]) -> int:
+    """Every record to `path` (CallsWriter); a failure leaves no file, an OSError is one OutputError line."""
+    writer = CallsWriter(path)
+    try:
         for r in records:
-            v = r.variant
-            fh.write(json.dumps({"v": v.to_json(), "i": list(r.alt_indices),
-                                 "p": [round(float(x), 10) for x in r.probabilities]}) + "\n")
-            n += 1
-    return n
+            writer.write(r)
+    except BaseException as exc:
+        writer.abort()
+        if isinstance(exc, OSError):
+            raise disk_error(path, exc) from None
+        raise
+    writer.close()
+    return writer.count
 
 
 def read_calls(paths: list[str]) -> Iterator[CallRecord]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from functools import partial
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -137,12 +137,25 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     return PartitionResult(candidates, canvas, len(reads), n_tagged, blocks)
 
 
-def make_examples(ref_path: str, reads: str | Sequence[str], output: str, regions: Sequence[Region] | None, opts: MakeExamplesOptions,
-                  shard_index: int = 0, num_shards: int = 1, training: TrainingInputs | None = None,
+class ExampleSink(Protocol):
+    """Where examples go: examples_io.ExampleWriter (a TFRecord file), or in `dvcall run` the model itself
+    (call_variants.ExampleCaller, which make_examples never imports)."""
+
+    def write(self, variant: Candidate, alt_indices: tuple[int, ...], image: np.ndarray, label: int | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+def make_examples(ref_path: str, reads: str | Sequence[str], output: str | ExampleSink, regions: Sequence[Region] | None,
+                  opts: MakeExamplesOptions, shard_index: int = 0, num_shards: int = 1, training: TrainingInputs | None = None,
                   progress: Callable[..., None] | None = None, gvcf_output: str | None = None) -> MakeExamplesStats:
     """Write the examples of shard `shard_index`/`num_shards` of `regions` (None: every contig the reads and the
     reference share) to `output` (and, with `gvcf_output`, its reference blocks there); returns counts for the
-    run summary. `reads`: one BAM/CRAM, or several of one sample, read merged by position (reads.open_reads)."""
+    run summary. `output`: a TFRecord path (its sidecar is written beside it) or an ExampleSink, closed here on
+    success and aborted on failure. `reads`: one BAM/CRAM, or several of one sample, read merged by position
+    (reads.open_reads)."""
     t0 = time.time()
     reference = Reference(ref_path)
     handle = open_reads(reads, reference)
@@ -153,9 +166,11 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str, region
     labeler = _Labeler(training, reference) if training else None
     stats = MakeExamplesStats()
     blocks: list[RefBlock] = []
-    writer = None
+    to_file = isinstance(output, str)
+    writer = None if to_file else output
     try:
-        writer = ExampleWriter(output)
+        if to_file:
+            writer = ExampleWriter(output)
         for region in parts:
             part = process_partition(handle, reference, region, opts, gvcf=gvcf_output is not None, counts=counts,
                                      counts_from=-1 if region in starts else region.start)
@@ -178,7 +193,8 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str, region
             if progress:
                 progress(stats.partitions, len(parts), candidates=stats.candidates, examples=stats.examples)
         writer.close()
-        write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))
+        if to_file:
+            write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))
         if gvcf_output:
             write_blocks(gvcf_output, blocks)
     except BaseException as exc:
@@ -187,7 +203,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str, region
         else:  # stopped (a signal) while the writer was being made: its file may exist already
             AtomicFile(output).discard()
         if is_disk_error(exc):
-            raise disk_error(output, exc) from None
+            raise disk_error(output if to_file else getattr(output, "path", "the output"), exc) from None
         raise
     finally:
         handle.close()

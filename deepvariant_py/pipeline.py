@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from . import __version__
-from .call_variants import CallStats, call_variants, load_predictor
+from .call_variants import CallStats, ExampleCaller, load_predictor
 from .errors import InputError, OutputError
 from .make_examples import MakeExamplesOptions, MakeExamplesStats, calling_regions, make_examples
 from .merger import load_merger
@@ -70,19 +70,24 @@ class ShardJob:
     count: int
     quiet: bool
     inputs: str  # the resume fingerprint ("" when the run is not resumable)
+    model_dir: str  # the examples are called as they are made (call_variants.ExampleCaller); `output` gets the calls
+    channels: tuple[int, ...] | None  # the image channels the model reads (None: all)
 
 
-def run_shard(job: ShardJob) -> MakeExamplesStats:
+def run_shard(job: ShardJob) -> dict:
+    """make_examples and call_variants of one shard in one process: {"make_examples": MakeExamplesStats,
+    "call_variants": CallStats} as dicts (also what the resume marker keeps)."""
     configure_logging(job.quiet)
     label = f"make_examples shard {job.index + 1}/{job.count}" if job.count > 1 else "make_examples"
     if job.inputs:
         clear(job.output)
-    stats = make_examples(job.ref, job.reads, job.output, job.regions, job.opts, job.index, job.count,
+    caller = ExampleCaller(load_predictor(job.model_dir), job.output, list(job.channels) if job.channels else None)
+    stats = make_examples(job.ref, job.reads, caller, job.regions, job.opts, job.index, job.count,
                           progress=None if job.quiet else Progress(label), gvcf_output=job.gvcf_output)
+    result = {"make_examples": asdict(stats), "call_variants": asdict(caller.stats)}
     if job.inputs:  # each shard marks itself done as soon as it is, so a kill later keeps it
-        files = [job.output, job.output + ".example_info.json"] + ([job.gvcf_output] if job.gvcf_output else [])
-        mark_done(job.output, job.inputs, files, asdict(stats))
-    return stats
+        mark_done(job.output, job.inputs, [job.output] + ([job.gvcf_output] if job.gvcf_output else []), result)
+    return result
 
 
 def _model_identity(model_dir: str) -> list[dict]:
@@ -98,7 +103,7 @@ class _Plan:
     model_dir: str
     model_info: ModelInfo
     merger: object
-    model: object  # call_variants.load_predictor's: loaded by the first call_variants
+    channels: tuple[int, ...] | None  # the image channels the model reads (None: every channel make_examples draws)
     reference: Reference  # opened (and its index checked) once, in _plan; postprocess writes with it
     me_opts: MakeExamplesOptions
     regions: list[Region]  # as the user gave them, parsed (empty: every contig)
@@ -162,11 +167,12 @@ def _plan(opts: RunOptions) -> _Plan:
     _check_run_paths(opts, model_dir, phase)
     merger = load_merger(opts.multiallelic_merge, model_dir)
     info.check_weights(model_input_shape(model_dir))
-    info.input_channels(me_opts.pileup.shape, channel_enums(me_opts.pileup))
+    keep = info.input_channels(me_opts.pileup.shape, channel_enums(me_opts.pileup))
+    channels = None if keep == list(range(me_opts.pileup.shape[-1])) else tuple(keep)
     n_partitions = count_partitions(called, me_opts.partition_size)
     cpus = usable_cpus()
     shards = max(1, min(opts.num_shards or cpus, n_partitions))
-    return _Plan(sample, model_dir, info, merger, None, reference, me_opts, regions, called, phase, shards, min(shards, cpus))
+    return _Plan(sample, model_dir, info, merger, channels, reference, me_opts, regions, called, phase, shards, min(shards, cpus))
 
 
 def _warn_about_reads(sources, opts: RunOptions, regions: list[Region], sample: str) -> None:
@@ -264,27 +270,32 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
     me_opts = plan.me_opts
     summary: dict = {}
     n = plan.shards
-    shard_paths = [os.path.join(work, f"examples-{i:05d}-of-{n:05d}.tfrecord.gz") for i in range(n)]
+    shard_paths = [os.path.join(work, f"calls-{i:05d}-of-{n:05d}.jsonl.gz") for i in range(n)]
     block_paths = [os.path.join(work, f"gvcf-{i:05d}-of-{n:05d}.tsv.gz") if opts.output_gvcf else None for i in range(n)]
     t0 = time.time()
     quiet = not log.isEnabledFor(logging.INFO)
-    inputs = [fingerprint(step="make_examples", version=__version__, ref=file_identity(opts.ref),
-                          reads=_reads_identity(opts.reads), regions=[str(r) for r in plan.called], options=me_opts, shard=[i, n],
-                          gvcf=bool(opts.output_gvcf))
+    inputs = [fingerprint(step="make_examples+call_variants", version=__version__, ref=file_identity(opts.ref),
+                          reads=_reads_identity(opts.reads), regions=[str(r) for r in plan.called], options=me_opts,
+                          shard=[i, n], gvcf=bool(opts.output_gvcf), model=_model_identity(opts.model_dir))
               if resumable else "" for i in range(n)]
-    stats: list[MakeExamplesStats | None] = [None] * n
+    results: list[dict | None] = [None] * n
     for i, p in enumerate(shard_paths):
         done = completed(p, inputs[i]) if resumable else None
         if done is not None:
-            stats[i] = MakeExamplesStats(**done)
+            results[i] = done
             log.info("make_examples shard %d/%d: finished in an earlier run, reused", i + 1, n)
-    todo = [i for i in range(n) if stats[i] is None]
-    jobs = [ShardJob(opts.ref, tuple(opts.reads), shard_paths[i], block_paths[i], plan.called, me_opts, i, n, quiet, inputs[i])
+    todo = [i for i in range(n) if results[i] is None]
+    jobs = [ShardJob(opts.ref, tuple(opts.reads), shard_paths[i], block_paths[i], plan.called, me_opts, i, n, quiet, inputs[i],
+                     opts.model_dir, plan.channels)
             for i in todo]
     labels = [f"make_examples shard {i + 1}/{n}" for i in todo]
     for i, result in zip(todo, run_jobs(run_shard, jobs, plan.processes, work, labels)):
-        stats[i] = result
-    summary["make_examples_seconds"] = round(time.time() - t0, 2)
+        results[i] = result
+    stats = [MakeExamplesStats(**r["make_examples"]) for r in results]
+    calls = [CallStats(**r["call_variants"]) for r in results]
+    # The shards called their examples as they made them: call_variants' share is the model's time in them.
+    cv = CallStats(sum(c.examples for c in calls), sum(c.seconds for c in calls) / plan.processes)
+    summary["make_examples_seconds"] = round(time.time() - t0 - cv.seconds, 2)
     summary["candidates"] = sum(s.candidates for s in stats)
     summary["examples"] = sum(s.examples for s in stats)
     log.info("make_examples: %d candidates, %d examples in %.1f s", summary["candidates"], summary["examples"], summary["make_examples_seconds"])
@@ -293,21 +304,9 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
     if warn_untagged and me_opts.pileup.hp_channel and reads and tagged < 0.5 * reads:
         log.warning("only %d of %d reads carry an HP tag, but this model reads each read's HP tag: it is most accurate on "
                     "reads tagged by haplotype: add --phase-reads (or tag them with `dvcall haplotag`)", tagged, reads)
-    calls_path = os.path.join(work, "calls.jsonl.gz")
-    calls_inputs = fingerprint(step="call_variants", version=__version__, shards=[file_sha256(p) for p in shard_paths],
-                               model=_model_identity(opts.model_dir)) if resumable else ""
-
-    def run_calls() -> dict:
-        plan.model = plan.model or load_predictor(opts.model_dir)
-        return asdict(call_variants(",".join(shard_paths), opts.model_dir, calls_path, model=plan.model))
-
-    done, reused = reuse_or_run(calls_path, calls_inputs, run_calls, [calls_path])
-    cv = CallStats(**done)
-    if reused:
-        log.info("call_variants: finished in an earlier run, reused")
-    else:
-        log.info("call_variants: %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
+    log.info("call_variants (in the same processes): %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
     summary["call_variants_seconds"] = round(cv.seconds, 2)
+    calls_path = ",".join(shard_paths)
     pp = postprocess(calls_path, plan.reference, opts.output_vcf, plan.sample, opts.command, merger=plan.merger,
                      gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None, output_gvcf=opts.output_gvcf,
                      resolve_haplotypes=opts.haplotype_resolution, calibration=plan.model_info.calibration)

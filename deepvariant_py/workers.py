@@ -9,6 +9,7 @@ one-line error on, and on any failure or signal stops the other workers and wait
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
 import pickle
@@ -24,6 +25,7 @@ from .outputs import disk_error, is_disk_error
 
 TERMINATED_EXIT = 143  # 128 + SIGTERM, what shells and schedulers expect
 INTERRUPTED_EXIT = 130  # 128 + SIGINT
+DISK_FULL_EXIT = 74  # EX_IOERR: a worker could not write its result file on a full disk
 
 
 class Terminated(KeyboardInterrupt):
@@ -38,6 +40,10 @@ Terminated raised inside it into some other error, which must still end the proc
 def _raise_terminated(signum, frame):
     global _signalled
     _signalled = True
+    # Raised in the middle of a library call, Terminated can leave a half-made object whose __del__ then fails
+    # (parasail's Result without its pointer): Python would print that as "Exception ignored in ..." with a
+    # traceback on the way out. The process is stopping on purpose, so such noise is dropped.
+    sys.unraisablehook = lambda unraisable: None
     raise Terminated()
 
 
@@ -120,13 +126,23 @@ def is_job_file(name: str) -> bool:
     return name.startswith(JOB_FILE_PREFIX) and name.endswith(".pkl")
 
 
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _worker_env() -> dict:
+    """The parent's environment with one BLAS thread per worker (unless the user set it): the workers already fill
+    the CPUs, and a BLAS thread pool per worker on top (the model's products) would only oversubscribe them."""
+    return {**os.environ, **{k: "1" for k in BLAS_THREADS if k not in os.environ}}
+
+
 def _start(func, jobs: list, index: int, scratch: str) -> _Running:
     base = os.path.join(scratch, f"{JOB_FILE_PREFIX}{os.getpid()}-{index:05d}")
     job_file, result_file = base + ".job.pkl", base + ".result.pkl"
     try:
         with open(job_file, "wb") as fh:
             pickle.dump((func, jobs[index], result_file, os.getpid()), fh)
-        proc = subprocess.Popen([sys.executable, "-c", _WORKER_START, _PACKAGE_PARENT, job_file], stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen([sys.executable, "-c", _WORKER_START, _PACKAGE_PARENT, job_file], stdin=subprocess.DEVNULL,
+                                env=_worker_env())
     except BaseException:  # e.g. a full disk: no half-written job file left behind
         _remove(job_file)
         raise
@@ -150,6 +166,8 @@ def _collect(r: _Running, label: str):
         raise KeyboardInterrupt()
     if isinstance(value, str):
         raise DvcallError(f"{label}: {value}")
+    if code == DISK_FULL_EXIT:  # the worker failed and the disk had no room left even for saying why
+        raise DvcallError(f"{label}: {disk_error(r.result_file, OSError(errno.ENOSPC, 'No space left on device'))}")
     how = f"was killed by signal {-code}" if code < 0 else f"stopped with exit code {code}"
     hint = (": probably out of memory; use fewer --num-shards or a smaller --max-reads-per-partition"
             if code == -signal.SIGKILL else "")
@@ -224,7 +242,10 @@ def _worker_main(job_file: str) -> int:
     try:
         with open(result_file, "wb") as fh:
             pickle.dump(outcome, fh)
-    except (OSError, TypeError):  # no result file: the parent reports the exit code
+    except OSError as exc:  # no result file: the parent reports the exit code
+        _remove(result_file)
+        return DISK_FULL_EXIT if exc.errno in (errno.ENOSPC, errno.EDQUOT) else 1
+    except TypeError:
         return 1
     return 0 if outcome[0] else 1
 

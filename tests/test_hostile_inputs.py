@@ -558,7 +558,7 @@ def small_disk(tmp_path):
 
 
 def _fill(folder: Path) -> None:
-    (folder / "filler").write_bytes(b"\0" * 40_000)  # leaves ~24 kB of 64: room to start, not to finish
+    (folder / "filler").write_bytes(b"\0" * 53536)  # leaves ~12 kB of 64: room to start, not to finish
 
 
 def test_full_tmpdir_in_a_worker(sb, small_disk, monkeypatch):

@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from deepvariant_py.workers import usable_cpus
 
@@ -105,13 +104,13 @@ def test_a_failed_run_leaves_no_process(tmp_path):
     assert not (tmp_path / "out.vcf.gz").exists()
 
 
-@pytest.mark.parametrize("stage, marker", [("make_examples", "examples-*.partial"), ("call_variants", "calls.jsonl.gz.partial")])
-def test_sigterm_stops_the_run_cleanly(tmp_path, stage, marker):
+def test_sigterm_stops_the_run_cleanly(tmp_path):
+    """While the workers make and call examples (each writes its calls file under a temporary name)."""
     proc = _start(tmp_path, "out.vcf.gz", "--num-shards", "2")
-    _wait_for(lambda: _files(tmp_path / "TMPDIR", marker), proc)
+    _wait_for(lambda: _files(tmp_path / "TMPDIR", "calls-*.partial"), proc)
     os.kill(proc.pid, signal.SIGTERM)  # to the run only, as Snakemake does; its workers are its to stop
     code, lines = _finish(proc)
-    assert code == 143 and lines[-1] == "dvcall: terminated", (stage, lines)
+    assert code == 143 and lines[-1] == "dvcall: terminated", lines
     _assert_clean_exit(tmp_path, proc, lines)
     assert not (tmp_path / "out.vcf.gz").exists() and not (tmp_path / "out.vcf.gz.tbi").exists()
 
@@ -127,7 +126,7 @@ def test_one_run_per_intermediate_dir_and_a_killed_run_resumes(tmp_path):
     assert str(first.pid) in lines[0] and first.poll() is None  # refused while the first still runs: it did not wait
     assert not (tmp_path / "second.vcf.gz").exists()
     # SIGKILL the first run (not its workers) in make_examples: its workers notice and stop by themselves
-    _wait_for(lambda: _files(work, "examples-*.partial"), first)
+    _wait_for(lambda: _files(work, "calls-*.partial"), first)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     deadline = time.time() + 20
