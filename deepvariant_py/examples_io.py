@@ -266,18 +266,24 @@ class CallsWriter:
         self._out.discard()
 
 
+    def __enter__(self) -> "CallsWriter":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        """Closed when the block ends normally; aborted (no file left) otherwise, an OSError turned into one
+        OutputError line."""
+        if exc is None:
+            return self.close()
+        self.abort()
+        if isinstance(exc, OSError):
+            raise disk_error(self.path, exc) from None
+
+
 def write_calls(path: str, records: Iterable[CallRecord]) -> int:
-    """Every record to `path` (CallsWriter); a failure leaves no file, an OSError is one OutputError line."""
-    writer = CallsWriter(path)
-    try:
+    """Every record to `path` (CallsWriter)."""
+    with CallsWriter(path) as writer:
         for r in records:
             writer.write(r)
-    except BaseException as exc:
-        writer.abort()
-        if isinstance(exc, OSError):
-            raise disk_error(path, exc) from None
-        raise
-    writer.close()
     return writer.count
 
 

@@ -1,0 +1,53 @@
+"""call_variants: examples called as make_examples makes them (ExampleCaller, what `dvcall run` does) give the
+calls call_variants gives on the same examples written to a file."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from deepvariant_py.call_variants import ExampleCaller, call_variants, load_predictor
+from deepvariant_py.examples_io import read_calls
+from deepvariant_py.make_examples import make_examples
+from deepvariant_py.pileup import channel_enums
+from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings
+from deepvariant_py.regions import Region
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REF = os.path.join(ROOT, "testdata", "ucsc.hg19.chr20.unittest.fasta.gz")
+BAM = os.path.join(ROOT, "testdata", "NA12878.chr20_10.00-10.02Mb.bam")
+REGION = [Region("chr20", 10_000_000, 10_004_000)]
+
+
+def _calls(path):
+    return [(c.variant.to_json(), c.alt_indices, c.probabilities) for c in read_calls([path])]
+
+
+@pytest.mark.parametrize("batch_size", [128, 7])
+def test_calling_examples_as_they_are_made_equals_calling_the_file(tmp_path, batch_size):
+    model_dir, info = resolve_model("illumina", None)
+    opts = make_examples_options(resolve_settings("illumina", info))
+    keep = info.input_channels(opts.pileup.shape, channel_enums(opts.pileup))
+    examples = str(tmp_path / "ex.tfrecord.gz")
+    make_examples(REF, BAM, examples, REGION, opts)
+    call_variants(examples, model_dir, str(tmp_path / "file.jsonl.gz"))
+    caller = ExampleCaller(load_predictor(model_dir), str(tmp_path / "direct.jsonl.gz"), keep, batch_size)
+    stats = make_examples(REF, BAM, caller, REGION, opts)
+    want, got = _calls(tmp_path / "file.jsonl.gz"), _calls(tmp_path / "direct.jsonl.gz")
+    assert len(got) == stats.examples == caller.stats.examples > 7  # several batches of 7
+    assert [g[:2] for g in got] == [w[:2] for w in want]
+    assert max(abs(a - b) for g, w in zip(got, want) for a, b in zip(g[2], w[2])) < 1e-6
+    assert not any(name.endswith(".partial") for name in os.listdir(tmp_path))
+
+
+def test_a_failed_make_examples_leaves_no_calls_file(tmp_path):
+    model_dir, info = resolve_model("illumina", None)
+    opts = make_examples_options(resolve_settings("illumina", info))
+    caller = ExampleCaller(load_predictor(model_dir), str(tmp_path / "calls.jsonl.gz"))
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        make_examples(REF, BAM, caller, REGION, opts, progress=fail)
+    assert os.listdir(tmp_path) == []
