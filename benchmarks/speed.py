@@ -6,6 +6,9 @@ Usage: python benchmarks/speed.py [--work work_speed] [--shared ../shared/data] 
 Making the sample needs art_illumina, bwa, samtools and bcftools
 (`apt-get install art-nextgen-simulation-tools bwa samtools bcftools`); each command runs in its own process
 and is measured with wait4(), so CPU time counts every process it starts and peak memory is the largest one.
+`dvcall run`, bcftools and freebayes run --repeats times, interleaved (run, bcftools, freebayes, run, ...), and
+each of their rows is the median; the stage rows run once. Below the table: the model's own rate inside
+`dvcall run` (its workers call their examples as they make them; the run's log line).
 """
 from __future__ import annotations
 
@@ -13,10 +16,13 @@ import argparse
 import gzip
 import json
 import os
+import re
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -32,17 +38,29 @@ class Measure:
     cpu: float
     peak_mb: float
     items: int | None = None  # examples, for a rate
+    log: str = ""  # what the command wrote to stderr
 
 
 def measure(name: str, cmd: str, items: int | None = None) -> Measure:
     """Run `cmd` in a shell and measure it (and everything it starts) with wait4."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty command cannot block on a full pipe
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        err.seek(0)
+        log = err.read().decode(errors="replace")
     if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"speed.py: `{cmd}` failed:\n{proc.stderr.read().decode()[-2000:]}")
-    return Measure(name, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, items)
+        sys.exit(f"speed.py: `{cmd}` failed:\n{log[-2000:]}")
+    return Measure(name, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, items, log)
+
+
+def median_row(runs: list[Measure]) -> Measure:
+    """The median of each number over repeated runs of one command (the last run's log)."""
+    mid = lambda values: statistics.median(values)  # noqa: E731
+    last = runs[-1]
+    return Measure(last.name, mid([r.wall for r in runs]), mid([r.cpu for r in runs]), mid([r.peak_mb for r in runs]),
+                   last.items, last.log)
 
 
 def make_sample(work: str, shared: str) -> str:
@@ -67,6 +85,7 @@ def main() -> None:
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared", "data"), help="the shared data folder")
     ap.add_argument("--shards", type=int, default=os.cpu_count() or 1, help="processes for `dvcall run`")
     ap.add_argument("--json", help="also write the rows as JSON here")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of dvcall run, bcftools and freebayes (median)")
     args = ap.parse_args()
 
     os.makedirs(args.work, exist_ok=True)
@@ -82,22 +101,25 @@ def main() -> None:
 
     rows = [measure("make_examples (1 process)", f"dvcall make-examples {base} --examples {q(examples)} --quiet")]
     rows.append(measure("call_variants", f"dvcall call-variants --examples {q(examples)} --output {q(calls)} --quiet"))
-    with gzip.open(calls, "rt") as fh:  # one call record per example
-        n_examples = sum(1 for _ in fh)
+    with gzip.open(calls, "rt") as fh:  # one call record per example, after the format line
+        n_examples = sum(1 for line in fh if not line.startswith('{"format"'))
     rows[0].items = rows[1].items = n_examples
     rows.append(measure("postprocess", f"dvcall postprocess --ref {q(ref)} --calls {q(calls)} "
                                        f"--output-vcf {q(os.path.join(out, 'stages.vcf.gz'))} --quiet"))
-    rows.append(measure(f"dvcall run --num-shards {args.shards}",
-                        f"dvcall run {base} --output-vcf {q(os.path.join(out, 'run.vcf.gz'))} --num-shards {args.shards} --quiet",
-                        n_examples))
     plain_ref = os.path.join(out, "ref.fa")
     subprocess.run(f"samtools faidx {q(ref)} {meta['contig']} > {q(plain_ref)} && samtools faidx {q(plain_ref)}", shell=True, check=True)
+    compared = [(f"dvcall run --num-shards {args.shards}",
+                 f"dvcall run {base} --output-vcf {q(os.path.join(out, 'run.vcf.gz'))} --num-shards {args.shards}", n_examples)]
     if shutil.which("bcftools"):
-        rows.append(measure("bcftools mpileup + call", f"bcftools mpileup -f {q(plain_ref)} -r {region} {q(bam)} 2>/dev/null "
-                                                       f"| bcftools call -mv -Oz -o {q(os.path.join(out, 'bcftools.vcf.gz'))}"))
+        compared.append(("bcftools mpileup + call", f"bcftools mpileup -f {q(plain_ref)} -r {region} {q(bam)} 2>/dev/null "
+                                                    f"| bcftools call -mv -Oz -o {q(os.path.join(out, 'bcftools.vcf.gz'))}", None))
     if shutil.which("freebayes"):
-        rows.append(measure("freebayes", f"freebayes -f {q(plain_ref)} -r {region} {q(bam)} > {q(os.path.join(out, 'freebayes.vcf'))}"))
-
+        compared.append(("freebayes", f"freebayes -f {q(plain_ref)} -r {region} {q(bam)} > {q(os.path.join(out, 'freebayes.vcf'))}", None))
+    runs: dict[str, list[Measure]] = {name: [] for name, _, _ in compared}
+    for _ in range(max(1, args.repeats)):
+        for name, cmd, items in compared:
+            runs[name].append(measure(name, cmd, items))
+    rows += [median_row(runs[name]) for name, _, _ in compared]
     accuracy = _accuracy(meta, sample, ref, {"dvcall run": os.path.join(out, "run.vcf.gz"),
                                               "bcftools": os.path.join(out, "bcftools.vcf.gz"),
                                               "freebayes": os.path.join(out, "freebayes.vcf")})
@@ -110,9 +132,14 @@ def main() -> None:
         rate = f"{r.items / r.wall:.0f}" if r.items else ""
         f1 = next((v for k, v in accuracy.items() if r.name.startswith(k)), "")
         print(f"| {r.name} | {r.wall:.1f} | {r.cpu:.1f} | {r.peak_mb:.0f} | {rate} | {r.wall / dv.wall:.2f} | {f1} |")
+    model = re.search(r"call_variants \(in the same processes\): (\d+) examples in ([\d.]+) s \((\d+)/s\)", dv.log)
+    if model:
+        print(f"\nThe model inside `dvcall run` (illumina-wgs, batches of 128 run in passes of 16, one BLAS thread per "
+              f"worker, {args.shards} workers): {model.group(1)} examples in {model.group(2)} s of model time, "
+              f"{model.group(3)} examples/s.")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump([r.__dict__ for r in rows], fh, indent=1)
+            json.dump([{k: v for k, v in r.__dict__.items() if k != "log"} for r in rows], fh, indent=1)
 
 
 def _accuracy(meta: dict, sample: str, ref: str, vcfs: dict[str, str]) -> dict[str, str]:

@@ -83,8 +83,10 @@ def _cgroup_quota() -> int | None:
 
 # The worker imports this very copy of dvcall (not whatever `deepvariant_py` the current folder holds).
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_WORKER_START = ("import sys; sys.path.insert(0, sys.argv[1]); from deepvariant_py.workers import _worker_main; "
+_WORKER_START = ("import signal, sys; signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT}); "
+                 "sys.path.insert(0, sys.argv[1]); from deepvariant_py.workers import _worker_main; "
                  "sys.exit(_worker_main(sys.argv[2]))")
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 @dataclass
@@ -108,7 +110,7 @@ def run_jobs(func: Callable[[Any], Any], jobs: list, processes: int, scratch: st
     try:
         while pending or running:
             while pending and len(running) < processes:
-                running.append(_start(func, jobs, pending.pop(0), scratch))
+                _start(func, jobs, pending.pop(0), scratch, running)
             time.sleep(0.02)
             for r in [r for r in running if r.proc.poll() is not None]:
                 running.remove(r)
@@ -135,18 +137,28 @@ def _worker_env() -> dict:
     return {**os.environ, **{k: "1" for k in BLAS_THREADS if k not in os.environ}}
 
 
-def _start(func, jobs: list, index: int, scratch: str) -> _Running:
+def _start(func, jobs: list, index: int, scratch: str, running: list[_Running]) -> None:
+    """Start jobs[index] in a child process and add it to `running`."""
     base = os.path.join(scratch, f"{JOB_FILE_PREFIX}{os.getpid()}-{index:05d}")
     job_file, result_file = base + ".job.pkl", base + ".result.pkl"
     try:
         with open(job_file, "wb") as fh:
             pickle.dump((func, jobs[index], result_file, os.getpid()), fh)
-        proc = subprocess.Popen([sys.executable, "-c", _WORKER_START, _PACKAGE_PARENT, job_file], stdin=subprocess.DEVNULL,
-                                env=_worker_env())
     except BaseException:  # e.g. a full disk: no half-written job file left behind
         _remove(job_file)
         raise
-    return _Running(index, proc, job_file, result_file)
+    # SIGTERM and SIGINT wait until the child is in `running`: raised inside Popen, they would leave a child that
+    # nobody stops. The child starts with them blocked too and unblocks them first thing (_WORKER_START).
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", _WORKER_START, _PACKAGE_PARENT, job_file],
+                                stdin=subprocess.DEVNULL, env=_worker_env())
+        running.append(_Running(index, proc, job_file, result_file))
+    except BaseException:
+        _remove(job_file)
+        raise
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _collect(r: _Running, label: str):

@@ -128,13 +128,12 @@ def test_one_run_per_intermediate_dir_and_a_killed_run_resumes(tmp_path):
     # SIGKILL the first run (not its workers) in make_examples: its workers notice and stop by themselves
     _wait_for(lambda: _files(work, "calls-*.partial"), first)
     os.kill(first.pid, signal.SIGKILL)
-    first.wait()
+    first.communicate()  # waits, and closes its pipes
     deadline = time.time() + 20
     while _group(first.pid) and time.time() < deadline:
         time.sleep(0.05)
     assert _group(first.pid) == [], "orphaned workers kept running after their run was killed"
-    (work / "pass1").mkdir(exist_ok=True)
-    (work / "pass1" / "calls.jsonl.gz.partial").write_text("left by a run killed outright")  # as a SIGKILLed run leaves
+    (work / "calls-00000-of-00002.jsonl.gz.partial").write_text("left by a run killed outright")  # as a SIGKILLed run leaves
     from click.testing import CliRunner  # the rerun in-process: TensorFlow is loaded already
 
     from deepvariant_py.cli.main import main
