@@ -17,10 +17,10 @@ from .gvcf import RefBlock, reference_blocks, write_blocks
 from .images import build_images
 from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
 from .read_events import encode_bases, extract_events, replace_reads
-from .reads import ReadCounts, ReadFilter, fetch_reads, hp_dropped, open_reads
+from .reads import ReadAhead, ReadCounts, ReadFilter, fetch_reads, hp_dropped, open_reads
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
-from .regions import Region, merge_regions, partition, shard
+from .regions import Region, merge_regions, partition, shard, stretches
 
 log = logging.getLogger("dvcall")
 
@@ -158,10 +158,11 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
     (reads.open_reads)."""
     t0 = time.time()
     reference = Reference(ref_path)
-    handle = open_reads(reads, reference)
+    handle = ReadAhead(open_reads(reads, reference))
     every = calling_partitions(reference, set(handle.references), regions, opts.partition_size)
     starts = run_starts(every)
     parts = shard(every, shard_index, num_shards)
+    stretch_of = {p: Region(run[0].contig, run[0].start, run[-1].end) for run in stretches(parts) for p in run}
     counts = ReadCounts()
     labeler = _Labeler(training, reference) if training else None
     stats = MakeExamplesStats()
@@ -172,6 +173,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
         if to_file:
             writer = ExampleWriter(output)
         for region in parts:
+            handle.plan(stretch_of[region])
             part = process_partition(handle, reference, region, opts, gvcf=gvcf_output is not None, counts=counts,
                                      counts_from=-1 if region in starts else region.start)
             candidates, canvas, n_reads = part.candidates, part.canvas, part.n_reads

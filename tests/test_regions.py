@@ -134,16 +134,23 @@ def test_partition_aligned_to_multiples():
     assert all(p.length <= 1000 and p.start // 1000 == (p.end - 1) // 1000 for p in whole)
 
 
-def test_shard_modulo():
+def test_shards_take_blocks_of_consecutive_partitions():
+    from deepvariant_py.regions import SHARD_BLOCK, stretches
+
     parts = partition([Region("20", 0, 10_000), Region("21", 0, 2_500)])
     assert len(parts) == 13
-    shards = [shard(parts, i, 3) for i in range(3)]
-    assert shards[0] == [parts[i] for i in (0, 3, 6, 9, 12)]
-    assert shards[1] == [parts[i] for i in (1, 4, 7, 10)]
-    assert shards[2] == [parts[i] for i in (2, 5, 8, 11)]
-    assert sorted(p for s in shards for p in s) == sorted(parts)
+    shards = [shard(parts, i, 3) for i in range(3)]  # too few partitions for blocks of 10: blocks of 13 // 3 = 4
+    assert shards == [[parts[i] for i in (0, 1, 2, 3, 12)], [parts[i] for i in (4, 5, 6, 7)], [parts[i] for i in (8, 9, 10, 11)]]
     assert shard(parts, 0, 1) == parts
     assert shard(parts, 20, 40) == []
+    many = partition([Region("20", 0, 100_000)])
+    two = [shard(many, i, 2) for i in range(2)]
+    assert [p.start // 1000 for p in two[1][:SHARD_BLOCK + 1]] == list(range(10, 20)) + [30]
+    assert sorted(two[0] + two[1]) == sorted(many)
+    # stretches: touching partitions, split at gaps, contigs and `most`
+    runs = stretches(shards[0] + [Region("21", 2_600, 3_000)], most=3)
+    assert [[(p.contig, p.start) for p in run] for run in runs] == [
+        [("20", 0), ("20", 1000), ("20", 2000)], [("20", 3000)], [("21", 2000)], [("21", 2600)]]
 
 
 def test_region_set_merges_once_and_answers_by_bisection():
