@@ -436,3 +436,16 @@ def test_window_selection_from_the_callers_events_equals_its_own():
     theirs = realign_reads(reads, fetch, len(REF), 600, 800, OPTS)
     assert [(r.reference_start, r.cigarstring) for r in mine] == [(r.reference_start, r.cigarstring) for r in theirs]
     assert mine[-3].cigarstring == "94M2D6M"
+
+
+def test_packed_kmer_counts_equal_string_counts():
+    from collections import Counter
+
+    from deepvariant_py.realigner.debruijn import _read_edges
+
+    rng = random.Random(3)
+    segments = [REF[s:s + rng.randrange(11, 150)] for s in (rng.randrange(0, 1300) for _ in range(80))] + ["ACGTACGTACGT" * 3]
+    for k in (10, 15, 31, 32, 40):  # packed up to 32 bases per (k+1)-mer, strings beyond
+        want = Counter(s[i:i + k + 1] for s in segments for i in range(len(s) - k))
+        assert _read_edges(segments, k) == want
+    assert _read_edges(["ACGT"], 10) == Counter() and _read_edges([], 10) == Counter()
