@@ -119,11 +119,20 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
         starts[i] = pos
         mapq[i] = read.mapping_quality
         reverse[i] = read.is_reverse
-        hp[i] = _hp(read)
+        if read.has_tag("HP"):
+            hp[i] = _hp(read)
         is_long[i] = len(seq) > LONG_READ_BASES
         q = 0
         cigar = read.cigartuples
-        first_real = next((k for k, (op, _) in enumerate(cigar) if op != HARD_CLIP), 0)
+        if len(cigar) == 1 and cigar[0][0] in ALIGNED:  # most short reads: one aligned block, no events
+            b_read.append(i)
+            b_ref.append(pos)
+            b_query.append(q_offset)
+            b_len.append(cigar[0][1])
+            ends[i] = pos + cigar[0][1]
+            q_offset += len(seq)
+            continue
+        first_real = 1 if cigar[0][0] == HARD_CLIP else 0
         for k, (op, length) in enumerate(cigar):
             if op in ALIGNED:
                 b_read.append(i)
