@@ -25,9 +25,8 @@ __all__ = ["RealignerOptions", "realign_reads", "select_windows", "assemble_hapl
 
 
 def _realignable(read: pysam.AlignedSegment, opts: RealignerOptions) -> bool:
-    seq = read.query_sequence
-    return (not read.is_unmapped and seq is not None and bool(read.cigartuples)
-            and len(seq) <= opts.max_read_length)
+    # query_length is 0 for a read stored without bases; cigarstring is cheaper to test than cigartuples
+    return not read.is_unmapped and 0 < read.query_length <= opts.max_read_length and bool(read.cigarstring)
 
 
 def _pick_haplotypes(haps: list[Haplotype], limit: int) -> list[Haplotype]:
@@ -80,8 +79,8 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
         return out
     # Anchors of every indel and soft clip of the reads that may move (sorted), for _gapped below.
     gap_anchors = np.sort(events.e_pos[movable[events.e_read]])
-    starts = np.fromiter((r.reference_start for r in short), np.int64, len(short))
-    ends = np.fromiter((r.reference_end for r in short), np.int64, len(short))
+    rows = np.flatnonzero(movable)  # the short reads' rows in `events`
+    starts, ends = events.start[rows], events.end[rows]
     assembled = []
     for w_start, w_end in windows:
         window_ref = ref_fetch(w_start, w_end)

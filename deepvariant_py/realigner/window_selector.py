@@ -25,7 +25,7 @@ def supporting_counts(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[in
     `events`: the reads' events when the caller has them already (row i is reads[i], any extraction threshold),
     so the CIGARs are not walked a second time."""
     length = max(0, end - start)
-    use = np.fromiter((r.mapping_quality >= opts.ws_min_mapq and not r.is_unmapped and bool(r.cigartuples)
+    use = np.fromiter((r.mapping_quality >= opts.ws_min_mapq and not r.is_unmapped and bool(r.cigarstring)
                        and 0 < r.query_length <= opts.max_read_length for r in reads), bool, len(reads))
     if not use.any() or length == 0:
         return np.zeros(length, np.int64)
