@@ -146,7 +146,7 @@ class NumpyGenotypeModel:
         raw = images[:, :, self.crop:self.crop + (self.shape[1] - 2 * self.crop)] if self.crop else images
         batch, _, width, _ = raw.shape
         reads = raw[:, REF_ROWS:]
-        covered = reads.any(axis=-1)  # [B, R, W]
+        covered = _any_channel(reads)  # [B, R, W]
         used = covered.any(axis=-1)  # rows with a read inside the window: the only ones that can contribute
         b_idx, r_idx = np.nonzero(used)
         # The per-read layers run channel-first ([C, N * W]): their matrices are tiny (9 -> 24 -> 16 channels), so
@@ -201,6 +201,15 @@ class NumpyGenotypeModel:
             mean = total / np.maximum(depth, 1.0)
             summaries.append(np.maximum(_dense(np.concatenate([mean, np.log1p(depth) / 4.0], axis=-1), kernel, bias), 0.0))
         return np.concatenate([summaries[0] + summaries[1], np.maximum(summaries[0], summaries[1])], axis=-1)
+
+
+def _any_channel(pixels: np.ndarray) -> np.ndarray:
+    """pixels.any(axis=-1) for uint8 [..., C]: the channels OR-ed one by one (5x faster than a reduction over a
+    last axis of 7-9 values, measured)."""
+    out = pixels[..., 0].copy()
+    for c in range(1, pixels.shape[-1]):
+        out |= pixels[..., c]
+    return out != 0
 
 
 def _tagged(hp_pixels: np.ndarray) -> np.ndarray:
