@@ -47,6 +47,7 @@ class ReadEvents:
     reverse: np.ndarray  # bool
     hp: np.ndarray  # HP tag, 0 if absent
     is_long: np.ndarray  # bool: a long read (more than LONG_READ_BASES bases: HiFi, ONT), for the technology channel
+    length: np.ndarray  # bases in the read (soft clips included)
     # aligned bases
     m_read: np.ndarray
     m_pos: np.ndarray
@@ -95,6 +96,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     reverse = np.zeros(n, bool)
     hp = np.zeros(n, np.int16)
     is_long = np.zeros(n, bool)
+    lengths = np.zeros(n, np.int64)
     seqs: list[bytes] = []
     quals: list[np.ndarray] = []
     b_read: list[int] = []
@@ -121,6 +123,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
         reverse[i] = read.is_reverse
         if read.has_tag("HP"):
             hp[i] = _hp(read)
+        lengths[i] = len(seq)
         is_long[i] = len(seq) > LONG_READ_BASES
         q = 0
         cigar = read.cigartuples
@@ -179,7 +182,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     m_pos = np.repeat(np.asarray(b_ref, np.int64), b_len_a) + within
     q_idx = np.repeat(np.asarray(b_query, np.int64), b_len_a) + within
     return ReadEvents(
-        n_reads=n, start=starts, end=ends, mapq=mapq, reverse=reverse, hp=hp, is_long=is_long,
+        n_reads=n, start=starts, end=ends, mapq=mapq, reverse=reverse, hp=hp, is_long=is_long, length=lengths,
         m_read=m_read, m_pos=m_pos, m_base=all_codes[q_idx], m_qual=all_quals[q_idx],
         e_read=np.asarray(e_read, np.int64), e_pos=np.asarray(e_pos, np.int64), e_kind=np.asarray(e_kind, np.int8),
         e_bases=e_bases, e_low_quality=np.asarray(e_low, bool), e_draw_qual=np.asarray(e_dq, np.uint8),
@@ -187,7 +190,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     )
 
 
-_PER_READ = ("start", "end", "mapq", "reverse", "hp", "is_long")
+_PER_READ = ("start", "end", "mapq", "reverse", "hp", "is_long", "length")
 _PER_BASE = ("m_read", "m_pos", "m_base", "m_qual")
 _PER_EVENT = ("e_read", "e_pos", "e_kind", "e_low_quality", "e_draw_qual", "e_qual_sum")
 

@@ -64,7 +64,10 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
     events (read_events.extract_events, row i is reads[i]) when the caller has them, for window selection.
     """
     out = list(reads)
-    short_idx = [i for i, r in enumerate(reads) if _realignable(r, opts)]
+    if events is None:
+        short_idx = [i for i, r in enumerate(reads) if _realignable(r, opts)]
+    else:  # reads that have events are mapped, with bases and a CIGAR
+        short_idx = np.flatnonzero((events.length > 0) & (events.length <= opts.max_read_length)).tolist()
     if not short_idx:
         return out
     short = [reads[i] for i in short_idx]

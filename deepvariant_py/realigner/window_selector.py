@@ -23,18 +23,24 @@ def supporting_counts(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[in
     realignment may move (MAPQ >= ws_min_mapq, at most max_read_length bases).
 
     `events`: the reads' events when the caller has them already (row i is reads[i], any extraction threshold),
-    so the CIGARs are not walked a second time."""
+    so the CIGARs are not walked a second time and the reads are chosen from the events' arrays."""
     length = max(0, end - start)
-    use = np.fromiter((r.mapping_quality >= opts.ws_min_mapq and not r.is_unmapped and bool(r.cigarstring)
-                       and 0 < r.query_length <= opts.max_read_length for r in reads), bool, len(reads))
+    if events is None:
+        use = np.fromiter((r.mapping_quality >= opts.ws_min_mapq and not r.is_unmapped and bool(r.cigarstring)
+                           and 0 < r.query_length <= opts.max_read_length for r in reads), bool, len(reads))
+    else:  # reads that have events are mapped, with bases and a CIGAR: the rest is in the arrays
+        use = (events.mapq >= opts.ws_min_mapq) & (events.length > 0) & (events.length <= opts.max_read_length)
     if not use.any() or length == 0:
         return np.zeros(length, np.int64)
-    used = [r for r, u in zip(reads, use.tolist()) if u]
-    ref_lo = max(0, min(r.reference_start for r in used) - 1)
-    ref_hi = max(r.reference_end for r in used) + 1
-    ref_seq = ref_fetch(ref_lo, ref_hi)
     if events is None:
+        used = [r for r, u in zip(reads, use.tolist()) if u]
+        ref_lo = max(0, min(r.reference_start for r in used) - 1)
+        ref_hi = max(r.reference_end for r in used) + 1
+        ref_seq = ref_fetch(ref_lo, ref_hi)
         events, use = extract_events(used, ref_seq, ref_lo, opts.ws_min_base_quality), np.ones(len(used), bool)
+    else:
+        ref_lo = max(0, int(events.start[use].min()) - 1)
+        ref_seq = ref_fetch(ref_lo, int(events.end[use].max()) + 1)
     ev = events
     valid = valid_event_mask(ev)
     kept_m = ~anchor_overridden(ev, valid) & use[ev.m_read]
