@@ -97,8 +97,8 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     hp = np.zeros(n, np.int16)
     is_long = np.zeros(n, bool)
     lengths = np.zeros(n, np.int64)
-    seqs: list[bytes] = []
-    quals: list[np.ndarray] = []
+    seqs: list[str] = []
+    quals: list = []  # each read's qualities as a bytes-like object (array.array or bytes), joined once at the end
     b_read: list[int] = []
     b_ref: list[int] = []
     b_query: list[int] = []
@@ -114,9 +114,10 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     for i, read in enumerate(reads):
         seq = read.query_sequence
         qual = read.query_qualities
-        qarr = np.frombuffer(qual, dtype=np.uint8) if qual is not None and len(qual) == len(seq) else np.full(len(seq), MISSING_BASE_QUALITY, np.uint8)
-        seqs.append(seq.encode("ascii"))
-        quals.append(qarr)
+        if qual is None or len(qual) != len(seq):
+            qual = bytes([MISSING_BASE_QUALITY]) * len(seq)
+        seqs.append(seq)
+        quals.append(qual)
         pos = read.reference_start
         starts[i] = pos
         mapq[i] = read.mapping_quality
@@ -136,6 +137,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
             q_offset += len(seq)
             continue
         first_real = 1 if cigar[0][0] == HARD_CLIP else 0
+        qarr = np.frombuffer(qual, dtype=np.uint8)
         for k, (op, length) in enumerate(cigar):
             if op in ALIGNED:
                 b_read.append(i)
@@ -173,8 +175,8 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
         ends[i] = pos
         q_offset += len(seq)
 
-    all_codes = _CODE[np.frombuffer(b"".join(seqs), dtype=np.uint8)] if seqs else np.zeros(0, np.uint8)
-    all_quals = np.concatenate(quals) if quals else np.zeros(0, np.uint8)
+    all_codes = _CODE[np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)]
+    all_quals = np.frombuffer(b"".join(quals), dtype=np.uint8)
     b_len_a = np.asarray(b_len, np.int64)
     total = int(b_len_a.sum())
     within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(b_len_a) - b_len_a, b_len_a)
