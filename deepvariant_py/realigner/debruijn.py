@@ -74,10 +74,14 @@ def read_segments(reads: list[pysam.AlignedSegment], opts: RealignerOptions = Re
 def _query_range(read: pysam.AlignedSegment, ref_start: int, ref_end: int) -> tuple[int, int]:
     """Query interval of the bases aligned in [ref_start, ref_end); soft clips count as aligned next to their anchor."""
     pos = read.reference_start
+    cigar = read.cigartuples
+    if len(cigar) == 1 and cigar[0][0] in ALIGNED:  # one aligned block (most short reads)
+        q_lo, q_hi = max(ref_start, pos) - pos, min(ref_end, pos + cigar[0][1]) - pos
+        return (q_lo, q_hi) if q_lo < q_hi else (0, 0)
     q = 0
     q_lo = None
     q_hi = 0
-    for op, n in read.cigartuples:
+    for op, n in cigar:
         if op in ALIGNED:
             a = max(pos, ref_start)
             b = min(pos + n, ref_end)
