@@ -33,7 +33,7 @@ def _parse_shard(text: str) -> tuple[int, int]:
                    "position, as their `samtools merge`; they must have the same contigs.")
 @click.option("--examples", "output", required=True, type=click.Path(), help="Output TFRecord (gzipped); a .example_info.json sidecar is written beside it.")
 @click.option("--regions", multiple=True, help="Region string or BED; repeatable. Default: all shared contigs.")
-@click.option("--shard", default="0/1", show_default=True, help="Process shard I of N: partitions whose index modulo N is I.")
+@click.option("--shard", default="0/1", show_default=True, help="Process shard I of N: the shards take blocks of 10 consecutive partitions in turn (fewer when there are too few partitions), so each reads its stretches of the BAM once.")
 @click.option("--truth-vcf", type=click.Path(), default=None, help="Training mode: tabix-indexed truth VCF used to label examples 0/1/2.")
 @click.option("--confident-bed", type=click.Path(), default=None, help="Training mode: only candidates overlapping these regions get examples.")
 @click.option("--downsample-fraction", type=FRACTION, default=0.0, show_default=True, help="Keep this fraction of read pairs (0 = all): trains across coverages.")
