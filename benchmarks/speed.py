@@ -9,6 +9,10 @@ and is measured with wait4(), so CPU time counts every process it starts and pea
 `dvcall run`, bcftools and freebayes run --repeats times, interleaved (run, bcftools, freebayes, run, ...), and
 each of their rows is the median; the stage rows run once. Below the table: the model's own rate inside
 `dvcall run` (its workers call their examples as they make them; the run's log line).
+
+--scale adds a second table: the same three callers once each on a 10 Mb sample (GRCh38 chr20:1-10 Mb, 30x,
+the real HG002 variants of sim_sources/ planted), called outside the project's evaluation windows (7.65 Mb),
+with seconds per Mb and peak memory beside the 1 Mb row's: whether time and memory stay flat in region size.
 """
 from __future__ import annotations
 
@@ -29,6 +33,9 @@ from dataclasses import dataclass
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 REGION = "chr20:2000001-3000000"
+SCALE_REGION = "chr20:1-10000000"
+EVAL_WINDOWS = [(4_000_000, 5_150_000), (7_000_000, 8_000_000), (8_950_000, 9_150_000)]
+"""GRCh38 chr20 windows that hold the project's held-out evaluation data: never called here."""
 
 
 @dataclass
@@ -63,9 +70,10 @@ def median_row(runs: list[Measure]) -> Measure:
                    last.items, last.log)
 
 
-def make_sample(work: str, shared: str) -> str:
-    """The simulated sample (GRCh38 chr20:2-3 Mb, 30x HS25 2x150, random SNPs and indels), made once."""
-    sample = os.path.join(work, "sample_1mb_30x")
+def make_sample(work: str, shared: str, name: str = "sample_1mb_30x", region: str = REGION,
+                variants: list[str] | None = None, seed: int = 404) -> str:
+    """A simulated 30x HS25 2x150 sample (default GRCh38 chr20:2-3 Mb with random SNPs and indels), made once."""
+    sample = os.path.join(work, name)
     if os.path.exists(os.path.join(sample, "sample.json")):
         return sample
     missing = [t for t in ("art_illumina", "bwa", "samtools", "bcftools") if shutil.which(t) is None]
@@ -73,9 +81,10 @@ def make_sample(work: str, shared: str) -> str:
         sys.exit(f"speed.py: needs {', '.join(missing)} to simulate the sample: "
                  "apt-get install art-nextgen-simulation-tools bwa samtools bcftools")
     ref = os.path.join(shared, "sim_sources", "grch38.chr20_and_21_10M.fa.gz")
-    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "simulate_sample.py"), "--ref", ref, "--region", REGION,
-                    "--random-snps-per-kb", "1.0", "--random-indels-per-kb", "0.3", "--coverage", "30", "--read-length", "150",
-                    "--profile", "HS25", "--seed", "404", "--out", sample], check=True)
+    variants = variants or ["--random-snps-per-kb", "1.0", "--random-indels-per-kb", "0.3"]
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "simulate_sample.py"), "--ref", ref, "--region", region,
+                    *variants, "--coverage", "30", "--read-length", "150", "--profile", "HS25", "--seed", str(seed),
+                    "--out", sample], check=True)
     return sample
 
 
@@ -86,6 +95,7 @@ def main() -> None:
     ap.add_argument("--shards", type=int, default=os.cpu_count() or 1, help="processes for `dvcall run`")
     ap.add_argument("--json", help="also write the rows as JSON here")
     ap.add_argument("--repeats", type=int, default=3, help="runs of dvcall run, bcftools and freebayes (median)")
+    ap.add_argument("--scale", action="store_true", help="also the 10 Mb scale table (simulating it takes ~15 min once)")
     args = ap.parse_args()
 
     os.makedirs(args.work, exist_ok=True)
@@ -137,14 +147,91 @@ def main() -> None:
         print(f"\nThe model inside `dvcall run` (illumina-wgs, batches of 128 run in passes of 16, one BLAS thread per "
               f"worker, {args.shards} workers): {model.group(1)} examples in {model.group(2)} s of model time, "
               f"{model.group(3)} examples/s.")
+    if args.scale:
+        rows += scale_table(args, dv, region)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump([{k: v for k, v in r.__dict__.items() if k != "log"} for r in rows], fh, indent=1)
 
 
-def _accuracy(meta: dict, sample: str, ref: str, vcfs: dict[str, str]) -> dict[str, str]:
+def make_scale_sample(work: str, shared: str, pieces: list[tuple[int, int]]) -> str:
+    """GRCh38 chr20:1-10 Mb at 30x with the real HG002 variants, made once: simulate_sample.py refuses regions
+    that touch the evaluation windows, so each stretch between them is simulated alone and the pieces merged."""
+    sample = os.path.join(work, "sample_10mb_30x")
+    if os.path.exists(os.path.join(sample, "sample.json")):
+        return sample
+    truth = os.path.join(shared, "sim_sources", "HG002_GIAB_v4.2.1.grch38.chr20_1-10Mb_minus_eval.vcf.gz")
+    parts = [make_sample(work, shared, f"scale_piece_{i}", f"chr20:{a + 1}-{b}", ["--truth-source", truth], seed=405 + i)
+             for i, (a, b) in enumerate(pieces)]
+    os.makedirs(sample, exist_ok=True)
+    q = shlex.quote
+    bams = " ".join(q(os.path.join(p, "reads.bam")) for p in parts)
+    truths = " ".join(q(os.path.join(p, "truth.vcf.gz")) for p in parts)
+    beds = " ".join(q(os.path.join(p, "confident.bed")) for p in parts)
+    subprocess.run(f"samtools merge -f -@ 2 -o {q(sample)}/reads.bam {bams} && samtools index {q(sample)}/reads.bam && "
+                   f"bcftools concat -Oz -o {q(sample)}/truth.vcf.gz {truths} && bcftools index -t {q(sample)}/truth.vcf.gz && "
+                   f"cat {beds} | sort -k1,1 -k2,2n > {q(sample)}/confident.bed", shell=True, check=True)
+    meta = json.load(open(os.path.join(parts[0], "sample.json")))
+    meta["parameters"].update(region=SCALE_REGION, pieces=[f"chr20:{a + 1}-{b}" for a, b in pieces], out=sample)
+    with open(os.path.join(sample, "sample.json"), "w") as fh:
+        json.dump(meta, fh, indent=1)
+    return sample
+
+
+def _span_mb(region: str) -> float:
+    lo, hi = (int(x) for x in region.split(":")[1].replace(",", "").split("-"))
+    return (hi - lo + 1) / 1e6
+
+
+def scale_table(args, one_mb: Measure, one_mb_region: str) -> list[Measure]:
+    """The three callers once each on the 10 Mb sample, outside the evaluation windows; prints its table."""
+    lo, hi = 0, 10_000_000
+    kept, start = [], lo
+    for a, b in EVAL_WINDOWS:
+        kept.append((start, a))
+        start = b
+    kept.append((start, hi))
+    sample = make_scale_sample(args.work, args.shared, kept)
+    ref, bam = json.load(open(os.path.join(sample, "sample.json")))["parameters"]["ref"], os.path.join(sample, "reads.bam")
+    out = os.path.join(args.work, "out_10mb")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    bed = os.path.join(out, "called.bed")
+    with open(bed, "w") as fh:
+        fh.writelines(f"chr20\t{a}\t{b}\n" for a, b in kept)
+    called_mb = sum(b - a for a, b in kept) / 1e6
+    plain_ref = os.path.join(out, "ref.fa")
+    q = shlex.quote
+    subprocess.run(f"samtools faidx {q(ref)} chr20 > {q(plain_ref)} && samtools faidx {q(plain_ref)}", shell=True, check=True)
+    vcfs = {"dvcall run": os.path.join(out, "run.vcf.gz"), "bcftools": os.path.join(out, "bcftools.vcf.gz"),
+            "freebayes": os.path.join(out, "freebayes.vcf")}
+    rows = [measure(f"dvcall run --num-shards {args.shards} (10 Mb)",
+                    f"dvcall run --ref {q(ref)} --reads {q(bam)} --regions {q(bed)} --output-vcf {q(vcfs['dvcall run'])} "
+                    f"--num-shards {args.shards}")]
+    if shutil.which("bcftools"):
+        rows.append(measure("bcftools mpileup + call (10 Mb)", f"bcftools mpileup -f {q(plain_ref)} -R {q(bed)} {q(bam)} "
+                                                               f"2>/dev/null | bcftools call -mv -Oz -o {q(vcfs['bcftools'])}"))
+    if shutil.which("freebayes"):
+        rows.append(measure("freebayes (10 Mb)", f"freebayes -f {q(plain_ref)} -t {q(bed)} {q(bam)} > {q(vcfs['freebayes'])}"))
+    meta = {"contig": "chr20", "region": f"chr20:{lo + 1}-{hi}"}
+    accuracy = _accuracy(meta, sample, ref, vcfs, [("chr20", a, b) for a, b in kept])
+    per_mb_1 = one_mb.wall / _span_mb(one_mb_region)
+    print(f"\n10 Mb scale: {os.path.basename(sample)} ({SCALE_REGION}, real HG002 variants), called on {called_mb:.2f} Mb "
+          f"outside the evaluation windows; each command once\n")
+    print("| step | wall s | CPU s | peak MB | wall s per Mb | vs the 1 Mb row (s per Mb / peak MB) | SNP F1 / INDEL F1 |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        f1 = next((v for k, v in accuracy.items() if r.name.startswith(k)), "")
+        ratio = (f"{r.wall / called_mb / per_mb_1:.2f} / {r.peak_mb / one_mb.peak_mb:.2f}"
+                 if r.name.startswith("dvcall run") else "")
+        print(f"| {r.name} | {r.wall:.1f} | {r.cpu:.1f} | {r.peak_mb:.0f} | {r.wall / called_mb:.2f} | {ratio} | {f1} |")
+    return rows
+
+
+def _accuracy(meta: dict, sample: str, ref: str, vcfs: dict[str, str],
+              regions: list[tuple[str, int, int]] | None = None) -> dict[str, str]:
     """SNP / INDEL F1 of each caller's VCF against the sample's truth (records with QUAL >= 20, as
-    benchmarks/accuracy.py scores them), inside the sample's confident span."""
+    benchmarks/accuracy.py scores them), inside the sample's confident span (and `regions`, when given)."""
     sys.path.insert(0, ROOT)
     from deepvariant_py.evaluate import evaluate
 
@@ -158,7 +245,7 @@ def _accuracy(meta: dict, sample: str, ref: str, vcfs: dict[str, str]) -> dict[s
             subprocess.run(f"bcftools view -i 'QUAL>=20' -Oz -o {shlex.quote(filtered)} {shlex.quote(vcf)} && "
                            f"bcftools index -f -t {shlex.quote(filtered)}", shell=True, check=True)
             vcf = filtered
-        res = evaluate(os.path.join(sample, "truth.vcf.gz"), vcf, ref, regions=[(contig, lo - 1, hi)],
+        res = evaluate(os.path.join(sample, "truth.vcf.gz"), vcf, ref, regions=regions or [(contig, lo - 1, hi)],
                        bed=os.path.join(sample, "confident.bed"))
         out[name] = f"{res.snp.f1:.4f} / {res.indel.f1:.4f}"
     return out
