@@ -1,14 +1,17 @@
 """postprocess: group per-subset calls by site, merge multi-allelics, genotype, filter, and write the VCF."""
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import time
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from .calibration import Calibration, apply_temperature
-from .examples_io import VariantInfo, expand_paths, read_calls
+from .examples_io import CallRecord, VariantInfo, expand_paths, read_calls
 from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distribution
 from .gvcf import gvcf_records, read_blocks
@@ -106,39 +109,114 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
                 gvcf_blocks: str | None = None, output_gvcf: str | None = None, resolve_haplotypes: bool = True,
                 calibration: Calibration = Calibration()) -> PostprocessStats:
     """Read every call file, build one record per site in reference order, write VCF + index (and, given the
-    reference blocks from make_examples, the gVCF). `ref`: the reference's path, or the Reference a run has open."""
+    reference blocks from make_examples, the gVCF). `ref`: the reference's path, or the Reference a run has open.
+
+    Call files that are each in reference order (make_examples' shards are) are merged as they are read, so
+    only a stretch of overlapping sites is held at a time; otherwise (e.g. one calls file made from several
+    shards' examples) every site is gathered and sorted first. Either way the VCF is the same."""
     t0 = time.time()
     reference = ref if isinstance(ref, Reference) else Reference(ref)
     order = {c.name: i for i, c in enumerate(reference.contigs)}
-    sites: dict[tuple[str, int], tuple[VariantInfo, dict]] = {}
-    for rec in read_calls(expand_paths(calls)):
-        key = (rec.variant.contig, rec.variant.start)
-        images = sites.setdefault(key, (rec.variant, {}))[1]
-        if rec.alt_indices in images:
-            raise InputError(f"the calls hold the image {list(rec.alt_indices)} of {_locus(rec.variant)} twice: was a calls file "
-                             "given twice, or two runs' calls mixed? pass each shard's calls once")
-        images[rec.alt_indices] = rec.probabilities
-    for variant, images in sites.values():
-        _check_complete(variant, images)
-    ordered = sorted(sites.items(), key=lambda kv: (order.get(kv[0][0], 1 << 30), kv[0][1]))
-    sites = [site_genotypes(v, imgs, merger) for _, (v, imgs) in ordered]
-    for site in sites:  # the model's calibration (calibration.py): GQ/QUAL/PL move, genotypes do not
-        site.probs = apply_temperature(site.probs, calibration.temperature)
-    records = site_records(sites, resolve_haplotypes, calibration)
+    paths = expand_paths(calls)
+    stats = PostprocessStats()
+
+    def records(grouped: Iterable[tuple[VariantInfo, dict]]) -> Iterator[VcfRecord]:
+        sites = (_calibrated(site_genotypes(v, imgs, merger), calibration) for v, imgs in grouped)
+        for chunk in _closed_chunks(sites):
+            for record in site_records(chunk, resolve_haplotypes, calibration):
+                stats.sites += 1
+                if record.filter == "PASS":
+                    if len(record.ref) == 1 and all(len(a) == 1 for a in record.alts):
+                        stats.pass_snps += 1
+                    else:
+                        stats.pass_indels += 1
+                yield record
+
     if output_gvcf:
         if not gvcf_blocks:
             raise InputError("--output-gvcf needs the reference blocks that make-examples wrote with --gvcf")
         blocks = read_blocks(expand_paths(gvcf_blocks, "gVCF reference blocks"))
+        every = list(records(_sites_in_memory(paths, order)))
         fetch = lambda contig, s, e: reference.fetch(contig, s, e)  # noqa: E731
         write_vcf(output_gvcf, make_header(reference.contigs, sample, command, gvcf=True),
-                  gvcf_records(records, blocks, order, fetch))
-    write_vcf(output_vcf, make_header(reference.contigs, sample, command), records)
-    stats = PostprocessStats(sites=len(records))
-    for r in records:
-        if r.filter == "PASS":
-            if len(r.ref) == 1 and all(len(a) == 1 for a in r.alts):
-                stats.pass_snps += 1
-            else:
-                stats.pass_indels += 1
+                  gvcf_records(every, blocks, order, fetch))
+        write_vcf(output_vcf, make_header(reference.contigs, sample, command), every)
+    else:
+        try:
+            write_vcf(output_vcf, make_header(reference.contigs, sample, command), records(_sites_streamed(paths, order)))
+        except _Unsorted:  # nothing was left behind (write_vcf is atomic): gather and sort instead
+            stats = PostprocessStats()
+            write_vcf(output_vcf, make_header(reference.contigs, sample, command), records(_sites_in_memory(paths, order)))
     stats.seconds = time.time() - t0
     return stats
+
+
+class _Unsorted(Exception):
+    """A calls file is not in reference order."""
+
+
+def _site_key(variant: VariantInfo, order: dict[str, int]) -> tuple[int, str, int]:
+    return order.get(variant.contig, 1 << 30), variant.contig, variant.start
+
+
+def _add_image(images: dict, rec: CallRecord) -> None:
+    if rec.alt_indices in images:
+        raise InputError(f"the calls hold the image {list(rec.alt_indices)} of {_locus(rec.variant)} twice: was a calls file "
+                         "given twice, or two runs' calls mixed? pass each shard's calls once")
+    images[rec.alt_indices] = rec.probabilities
+
+
+def _sites_in_memory(paths: list[str], order: dict[str, int]) -> list[tuple[VariantInfo, dict]]:
+    """Every site's variant and images {alt subset: probabilities}, gathered from all files, in reference order."""
+    sites: dict[tuple[str, int], tuple[VariantInfo, dict]] = {}
+    for rec in read_calls(paths):
+        _add_image(sites.setdefault((rec.variant.contig, rec.variant.start), (rec.variant, {}))[1], rec)
+    for variant, images in sites.values():
+        _check_complete(variant, images)
+    return sorted(sites.values(), key=lambda site: _site_key(site[0], order))
+
+
+def _sites_streamed(paths: list[str], order: dict[str, int]) -> Iterator[tuple[VariantInfo, dict]]:
+    """The same sites from files that are each in reference order, merged as they are read; _Unsorted as soon
+    as a file steps back."""
+    def keyed(path: str):
+        last = None
+        for rec in read_calls([path]):
+            key = _site_key(rec.variant, order)
+            if last is not None and key < last:
+                raise _Unsorted(path)
+            last = key
+            yield key, rec
+
+    merged = heapq.merge(*(keyed(p) for p in paths), key=lambda item: item[0])
+    for _, group in itertools.groupby(merged, key=lambda item: item[0]):
+        variant, images = None, {}
+        for _, rec in group:
+            variant = variant or rec.variant
+            _add_image(images, rec)
+        _check_complete(variant, images)
+        yield variant, images
+
+
+def _calibrated(site: Site, calibration: Calibration) -> Site:
+    site.probs = apply_temperature(site.probs, calibration.temperature)  # GQ/QUAL/PL move, genotypes do not
+    return site
+
+
+def _closed_chunks(sites: Iterable[Site], size: int = 10_000) -> Iterator[list[Site]]:
+    """Sites in chunks of about `size` that end where a group of overlapping sites ends (as
+    haplotypes.overlapping_groups draws them), so resolving each chunk alone equals resolving them all."""
+    chunk: list[Site] = []
+    contig, end = None, -1
+    for site in sites:
+        c, s, e = site.span
+        if c == contig and s < end:
+            end = max(end, e)
+        else:
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+            contig, end = c, e
+        chunk.append(site)
+    if chunk:
+        yield chunk

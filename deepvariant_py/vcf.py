@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Iterable
 
 import pysam
 
@@ -77,8 +78,9 @@ def qual_one_decimal(qual: float) -> float:
     return math.floor(qual * 10 + 0.5) / 10
 
 
-def write_vcf(path: str, header: pysam.VariantHeader, records: list[VcfRecord]) -> None:
-    """Write bgzipped + tabix-indexed VCF; the file only appears at `path` once complete."""
+def write_vcf(path: str, header: pysam.VariantHeader, records: Iterable[VcfRecord]) -> None:
+    """Write bgzipped + tabix-indexed VCF (records may be a generator); the file only appears at `path` once
+    complete."""
     check_outputs({"VCF": path, "VCF index": path + ".tbi"})
     with atomic_output(path, ".vcf.gz", companions=(".tbi",)) as tmp:  # also a bad record or Ctrl-C: nothing left behind
         with pysam.VariantFile(tmp, "wz", header=header) as out:

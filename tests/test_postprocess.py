@@ -1,0 +1,78 @@
+"""postprocess: calls merged as they are read when each file is in reference order (make_examples' shards),
+gathered and sorted otherwise; the VCF is the same either way."""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from deepvariant_py import postprocess as pp
+from deepvariant_py.examples_io import VariantInfo, read_calls, write_calls
+from deepvariant_py.postprocess import Site, postprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from regen_golden import vcf_lines  # noqa: E402
+
+GOLDEN = os.path.join(ROOT, "testdata", "golden")
+REF = os.path.join(ROOT, "testdata", "ucsc.hg19.chr20.unittest.fasta.gz")
+
+
+def _vcf(tmp_path, calls: list[str], name: str) -> list[str]:
+    out = str(tmp_path / f"{name}.vcf.gz")
+    postprocess(",".join(calls), REF, out, "NA12878")
+    return vcf_lines(out)
+
+
+@pytest.fixture
+def shards(tmp_path):
+    """The golden calls split like two make_examples shards (blocks of positions in turn), each in order."""
+    records = list(read_calls([os.path.join(GOLDEN, "calls.jsonl.gz")]))
+    paths = []
+    for i in range(2):
+        path = str(tmp_path / f"calls-{i}.jsonl.gz")
+        write_calls(path, [r for r in records if (r.variant.start // 2000) % 2 == i])
+        paths.append(path)
+    return records, paths
+
+
+def test_shards_in_order_are_merged_as_read_and_equal_one_sorted_file(tmp_path, shards, monkeypatch):
+    records, paths = shards
+    whole = _vcf(tmp_path, [os.path.join(GOLDEN, "calls.jsonl.gz")], "whole")
+    monkeypatch.setattr(pp, "_sites_in_memory", lambda *a: pytest.fail("the shards are in order: no gathering"))
+    assert _vcf(tmp_path, paths, "shards") == whole
+    assert len([line for line in whole if not line.startswith("#")]) > 20
+
+
+def test_calls_out_of_order_are_gathered_and_sorted_first(tmp_path, shards):
+    records, paths = shards
+    backwards = str(tmp_path / "backwards.jsonl.gz")
+    write_calls(backwards, records[::-1])
+    whole = _vcf(tmp_path, [os.path.join(GOLDEN, "calls.jsonl.gz")], "whole")
+    assert _vcf(tmp_path, [backwards], "backwards") == whole
+    assert _vcf(tmp_path, paths[::-1] + [], "swapped") == whole  # files in any order: merged by position anyway
+    assert not any(".partial" in name for name in os.listdir(tmp_path))
+
+
+def test_a_shard_given_twice_is_refused_either_way(tmp_path, shards):
+    from deepvariant_py.errors import InputError
+
+    _, paths = shards
+    with pytest.raises(InputError, match="twice"):
+        postprocess(",".join(paths + paths[:1]), REF, str(tmp_path / "out.vcf.gz"), "NA12878")
+    assert not os.path.exists(tmp_path / "out.vcf.gz")
+
+
+def test_chunks_end_only_where_a_group_of_overlapping_sites_ends():
+    def site(contig, start, ref_len):
+        variant = VariantInfo(contig, start, "A" * ref_len, ("C",), 10, (5, 5))
+        return Site(variant, variant.ref, ["C"], [5, 5], np.array([0.1, 0.8, 0.1]))
+
+    sites = [site("chr1", 10, 5), site("chr1", 12, 1), site("chr1", 14, 3), site("chr1", 17, 1), site("chr1", 30, 1),
+             site("chr2", 0, 20), site("chr2", 5, 1), site("chr2", 40, 1)]
+    chunks = list(pp._closed_chunks(sites, size=1))
+    assert [[s.variant.start for s in c] for c in chunks] == [[10, 12, 14], [17], [30], [0, 5], [40]]
+    assert [s for c in chunks for s in c] == sites
+    assert [len(c) for c in pp._closed_chunks(sites)] == [len(sites)]
