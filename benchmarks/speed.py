@@ -10,6 +10,10 @@ and is measured with wait4(), so CPU time counts every process it starts and pea
 each of their rows is the median; the stage rows run once. Below the table: the model's own rate inside
 `dvcall run` (its workers call their examples as they make them; the run's log line).
 
+--long-read-sample DIR (repeatable; e.g. work_lr/test_hifi_grch38_30x and work_lr/test_ont_r10_grch38_30x from
+scripts/make_long_read_data.sh, held out and untagged, so `dvcall run` phases by itself) adds a table of
+dvcall run against bcftools mpileup -X pacbio-ccs / -X ont on each, with candidates per true variant.
+
 --scale adds a second table: the same three callers once each on a 10 Mb sample (GRCh38 chr20:1-10 Mb, 30x,
 the real HG002 variants of sim_sources/ planted), called outside the project's evaluation windows (7.65 Mb),
 with seconds per Mb and peak memory beside the 1 Mb row's: whether time and memory stay flat in region size.
@@ -95,6 +99,8 @@ def main() -> None:
     ap.add_argument("--shards", type=int, default=os.cpu_count() or 1, help="processes for `dvcall run`")
     ap.add_argument("--json", help="also write the rows as JSON here")
     ap.add_argument("--repeats", type=int, default=3, help="runs of dvcall run, bcftools and freebayes (median)")
+    ap.add_argument("--long-read-sample", action="append", default=[],
+                    help="a simulated long-read sample folder (sample.json says hifi or ont); repeatable")
     ap.add_argument("--scale", action="store_true", help="also the 10 Mb scale table (simulating it takes ~15 min once)")
     args = ap.parse_args()
 
@@ -147,11 +153,55 @@ def main() -> None:
         print(f"\nThe model inside `dvcall run` (illumina-wgs, batches of 128 run in passes of 16, one BLAS thread per "
               f"worker, {args.shards} workers): {model.group(1)} examples in {model.group(2)} s of model time, "
               f"{model.group(3)} examples/s.")
+    if args.long_read_sample:
+        rows += long_read_table(args)
     if args.scale:
         rows += scale_table(args, dv, region)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump([{k: v for k, v in r.__dict__.items() if k != "log"} for r in rows], fh, indent=1)
+
+
+def long_read_table(args) -> list[Measure]:
+    """dvcall run (phasing by itself when the reads are untagged) and bcftools with its long-read preset, on
+    each long-read sample; prints the table."""
+    presets = {"hifi": ("pacbio", "pacbio-ccs"), "ont": ("ont", "ont"), "ont-r9": ("ont", "ont")}
+    q = shlex.quote
+    out_rows, lines = [], []
+    for sample in args.long_read_sample:
+        meta = json.load(open(os.path.join(sample, "sample.json")))["parameters"]
+        platform = meta.get("platform", "hifi")
+        if platform not in presets:
+            sys.exit(f"speed.py: {sample} holds {platform} reads; --long-read-sample takes hifi, ont or ont-r9 samples")
+        model_type, bcf_preset = presets[platform]
+        ref, bam, region = meta["ref"], os.path.join(sample, "reads.bam"), meta["region"]
+        out = os.path.join(args.work, "out_" + os.path.basename(sample.rstrip("/")))
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+        plain_ref = os.path.join(out, "ref.fa")
+        subprocess.run(f"samtools faidx {q(ref)} {meta['contig']} > {q(plain_ref)} && samtools faidx {q(plain_ref)}",
+                       shell=True, check=True)
+        vcfs = {"dvcall run": os.path.join(out, "run.vcf.gz"), "bcftools": os.path.join(out, "bcftools.vcf.gz")}
+        dv = measure(f"dvcall run --model-type {model_type}", f"dvcall run --model-type {model_type} --ref {q(ref)} "
+                     f"--reads {q(bam)} --regions {region} --output-vcf {q(vcfs['dvcall run'])} --num-shards {args.shards}")
+        bcf = measure(f"bcftools mpileup -X {bcf_preset} + call", f"bcftools mpileup -X {bcf_preset} -f {q(plain_ref)} -r {region} "
+                      f"{q(bam)} 2>/dev/null | bcftools call -mv -Oz -o {q(vcfs['bcftools'])}")
+        accuracy = _accuracy(meta, sample, ref, vcfs)
+        found = re.findall(r"make_examples: (\d+) candidates", dv.log)  # the last pass's, when it phased
+        with gzip.open(os.path.join(sample, "truth.vcf.gz"), "rt") as fh:
+            truth = sum(1 for line in fh if not line.startswith("#"))
+        per_variant = f"{int(found[-1]) / truth:.2f}" if found and truth else ""
+        name = os.path.basename(sample.rstrip("/"))
+        lines.append(f"| {name} | {dv.name} | {dv.wall:.1f} | {dv.cpu:.1f} | {dv.peak_mb:.0f} | {per_variant} | "
+                     f"{dv.wall / bcf.wall:.2f} | {accuracy.get('dvcall run', '')} |")
+        lines.append(f"| {name} | {bcf.name} | {bcf.wall:.1f} | {bcf.cpu:.1f} | {bcf.peak_mb:.0f} |  | 1.00 | "
+                     f"{accuracy.get('bcftools', '')} |")
+        out_rows += [dv, bcf]
+    print("\nLong reads (each command once; dvcall phases untagged reads itself, whatshap included):\n")
+    print("| sample | caller | wall s | CPU s | peak MB | candidates per true variant | wall vs bcftools | SNP F1 / INDEL F1 |")
+    print("|---|---|---|---|---|---|---|---|")
+    print("\n".join(lines))
+    return out_rows
 
 
 def make_scale_sample(work: str, shared: str, pieces: list[tuple[int, int]]) -> str:
