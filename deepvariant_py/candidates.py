@@ -92,7 +92,7 @@ def find_candidates(events: ReadEvents, contig: str, ref_seq: str, ref_offset: i
                 continue
             sites[p].append((kind, bases, c))
     out = []
-    at = _ByPosition(events) if sites else None
+    at = _ByPosition(events, len(sites)) if sites else None
     for p in sorted(sites):
         out.append(_make_candidate(events, contig, ref_seq, ref_offset, p, sites[p], int(counts.ref_count[p - start]),
                                    int(depth[p - start]), at))
@@ -100,20 +100,30 @@ def find_candidates(events: ReadEvents, contig: str, ref_seq: str, ref_offset: i
 
 
 class _ByPosition:
-    """The aligned bases and events of each reference position, found by bisection: one sort per partition
-    instead of a scan of every aligned base per candidate (21% of HiFi make_examples)."""
+    """The aligned bases and events of each reference position, in index order. With many candidate positions,
+    found by bisection after one sort per partition (a scan per candidate was 21% of HiFi make_examples); with a
+    few (most short-read partitions have 0-3), a scan per position is cheaper than sorting every aligned base."""
 
-    def __init__(self, events: ReadEvents):
-        self._m_order = np.argsort(events.m_pos, kind="stable")
-        self._m_pos = events.m_pos[self._m_order]
-        self._e_order = np.argsort(events.e_pos, kind="stable")
-        self._e_pos = events.e_pos[self._e_order]
+    SCAN_UP_TO = 4
+
+    def __init__(self, events: ReadEvents, positions: int):
+        self._events = events
+        self._sorted = positions > self.SCAN_UP_TO
+        if self._sorted:
+            self._m_order = np.argsort(events.m_pos, kind="stable")
+            self._m_pos = events.m_pos[self._m_order]
+            self._e_order = np.argsort(events.e_pos, kind="stable")
+            self._e_pos = events.e_pos[self._e_order]
 
     def bases(self, pos: int) -> np.ndarray:
+        if not self._sorted:
+            return np.flatnonzero(self._events.m_pos == pos)
         lo, hi = np.searchsorted(self._m_pos, [pos, pos + 1])
         return self._m_order[lo:hi]
 
     def events(self, pos: int) -> np.ndarray:
+        if not self._sorted:
+            return np.flatnonzero(self._events.e_pos == pos)
         lo, hi = np.searchsorted(self._e_pos, [pos, pos + 1])
         return np.sort(self._e_order[lo:hi])
 

@@ -378,3 +378,17 @@ def test_anchor_lookup_matches_a_plain_set_test_on_random_reads():
     want = np.array([(r, p) in set(zip(events.e_read[valid].tolist(), events.e_pos[valid].tolist()))
                      for r, p in zip(events.m_read.tolist(), events.m_pos.tolist())])
     assert got.any() and np.array_equal(got, want)
+
+
+def test_bases_and_events_by_position_scanned_or_sorted_agree():
+    """_ByPosition scans for a few candidate positions and sorts for many: both give the same rows, in order."""
+    from deepvariant_py.candidates import _ByPosition
+
+    rows = ["..C.......[AA]................", "....CC...........T.....", "..C.......AG..--.......",
+            ".........-.......", "  ccC..........T..........", "ACGT.........................tt"]
+    events = extract_events(pileup_reads(REF, rows), REF, 0)
+    scan, bisect = _ByPosition(events, 1), _ByPosition(events, 100)
+    for pos in range(-1, len(REF) + 1):
+        assert scan.bases(pos).tolist() == bisect.bases(pos).tolist()
+        assert scan.events(pos).tolist() == bisect.events(pos).tolist()
+    assert any(len(scan.events(p)) for p in range(len(REF))) and len(scan.bases(2)) >= 3
