@@ -72,6 +72,7 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
     for sample in ("S1", "S2"):
         assert (results / sample / "haplotagged.bam").exists()
         assert len(list((results / sample).glob("examples-*-of-00002.tfrecord.gz"))) == 2
+        assert len(list((results / sample).glob("calls-*-of-00002.jsonl.gz"))) == 2  # one call_variants job a shard
         assert (results / f"{sample}.vcf.gz.tbi").exists() and (results / f"{sample}.g.vcf.gz").exists()
     assert not list((results / "S2").glob("*.merged.bam*"))  # the merge for whatshap is temporary
     for sample, reads in (("S1", [bam]), ("S2", lanes)):
