@@ -122,8 +122,7 @@ def main() -> None:
     rows[0].items = rows[1].items = n_examples
     rows.append(measure("postprocess", f"dvcall postprocess --ref {q(ref)} --calls {q(calls)} "
                                        f"--output-vcf {q(os.path.join(out, 'stages.vcf.gz'))} --quiet"))
-    plain_ref = os.path.join(out, "ref.fa")
-    subprocess.run(f"samtools faidx {q(ref)} {meta['contig']} > {q(plain_ref)} && samtools faidx {q(plain_ref)}", shell=True, check=True)
+    plain_ref = plain_reference(ref, meta["contig"], out)
     compared = [(f"dvcall run --num-shards {args.shards}",
                  f"dvcall run {base} --output-vcf {q(os.path.join(out, 'run.vcf.gz'))} --num-shards {args.shards}", n_examples)]
     if shutil.which("bcftools"):
@@ -162,6 +161,13 @@ def main() -> None:
             json.dump([{k: v for k, v in r.__dict__.items() if k != "log"} for r in rows], fh, indent=1)
 
 
+def plain_reference(ref: str, contig: str, out: str) -> str:
+    """`contig` of the bgzipped reference as plain, indexed FASTA in `out` (what bcftools and freebayes read)."""
+    plain, q = os.path.join(out, "ref.fa"), shlex.quote
+    subprocess.run(f"samtools faidx {q(ref)} {q(contig)} > {q(plain)} && samtools faidx {q(plain)}", shell=True, check=True)
+    return plain
+
+
 def long_read_table(args) -> list[Measure]:
     """dvcall run (phasing by itself when the reads are untagged) and bcftools with its long-read preset, on
     each long-read sample; prints the table."""
@@ -178,9 +184,7 @@ def long_read_table(args) -> list[Measure]:
         out = os.path.join(args.work, "out_" + os.path.basename(sample.rstrip("/")))
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
-        plain_ref = os.path.join(out, "ref.fa")
-        subprocess.run(f"samtools faidx {q(ref)} {meta['contig']} > {q(plain_ref)} && samtools faidx {q(plain_ref)}",
-                       shell=True, check=True)
+        plain_ref = plain_reference(ref, meta["contig"], out)
         vcfs = {"dvcall run": os.path.join(out, "run.vcf.gz"), "bcftools": os.path.join(out, "bcftools.vcf.gz")}
         dv = measure(f"dvcall run --model-type {model_type}", f"dvcall run --model-type {model_type} --ref {q(ref)} "
                      f"--reads {q(bam)} --regions {region} --output-vcf {q(vcfs['dvcall run'])} --num-shards {args.shards}")
@@ -250,9 +254,8 @@ def scale_table(args, one_mb: Measure, one_mb_region: str) -> list[Measure]:
     with open(bed, "w") as fh:
         fh.writelines(f"chr20\t{a}\t{b}\n" for a, b in kept)
     called_mb = sum(b - a for a, b in kept) / 1e6
-    plain_ref = os.path.join(out, "ref.fa")
+    plain_ref = plain_reference(ref, "chr20", out)
     q = shlex.quote
-    subprocess.run(f"samtools faidx {q(ref)} chr20 > {q(plain_ref)} && samtools faidx {q(plain_ref)}", shell=True, check=True)
     vcfs = {"dvcall run": os.path.join(out, "run.vcf.gz"), "bcftools": os.path.join(out, "bcftools.vcf.gz"),
             "freebayes": os.path.join(out, "freebayes.vcf")}
     rows = [measure(f"dvcall run --num-shards {args.shards} (10 Mb)",

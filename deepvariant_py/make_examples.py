@@ -141,6 +141,8 @@ class ExampleSink(Protocol):
     """Where examples go: examples_io.ExampleWriter (a TFRecord file), or in `dvcall run` the model itself
     (call_variants.ExampleCaller, which make_examples never imports)."""
 
+    path: str  # the file it writes, for error messages
+
     def write(self, variant: Candidate, alt_indices: tuple[int, ...], image: np.ndarray, label: int | None = None) -> None: ...
 
     def close(self) -> None: ...
@@ -205,7 +207,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
         else:  # stopped (a signal) while the writer was being made: its file may exist already
             AtomicFile(output).discard()
         if is_disk_error(exc):
-            raise disk_error(output if to_file else getattr(output, "path", "the output"), exc) from None
+            raise disk_error(output if to_file else output.path, exc) from None
         raise
     finally:
         handle.close()

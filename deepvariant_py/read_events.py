@@ -46,7 +46,6 @@ class ReadEvents:
     mapq: np.ndarray
     reverse: np.ndarray  # bool
     hp: np.ndarray  # HP tag, 0 if absent
-    is_long: np.ndarray  # bool: a long read (more than LONG_READ_BASES bases: HiFi, ONT), for the technology channel
     length: np.ndarray  # bases in the read (soft clips included)
     # aligned bases
     m_read: np.ndarray
@@ -61,6 +60,11 @@ class ReadEvents:
     e_low_quality: np.ndarray  # bool: an insertion/soft clip whose mean base quality is below the extraction's threshold
     e_draw_qual: np.ndarray  # base quality drawn for the '*' pixel
     e_qual_sum: np.ndarray  # summed base quality of the inserted/clipped bases (0 for deletions): low_quality() at other thresholds
+
+    @property
+    def is_long(self) -> np.ndarray:
+        """Per read: a long read (more than LONG_READ_BASES bases: HiFi, ONT), for the technology channel."""
+        return self.length > LONG_READ_BASES
 
     def low_quality(self, min_base_quality: int) -> np.ndarray:
         """e_low_quality as if extracted with `min_base_quality` (window selection counts at a stricter one)."""
@@ -95,7 +99,6 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     mapq = np.zeros(n, np.int16)
     reverse = np.zeros(n, bool)
     hp = np.zeros(n, np.int16)
-    is_long = np.zeros(n, bool)
     lengths = np.zeros(n, np.int64)
     seqs: list[str] = []
     quals: list = []  # each read's qualities as a bytes-like object (array.array or bytes), joined once at the end
@@ -122,10 +125,8 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
         starts[i] = pos
         mapq[i] = read.mapping_quality
         reverse[i] = read.is_reverse
-        if read.has_tag("HP"):
-            hp[i] = _hp(read)
+        hp[i] = _hp(read)
         lengths[i] = len(seq)
-        is_long[i] = len(seq) > LONG_READ_BASES
         q = 0
         cigar = read.cigartuples
         if len(cigar) == 1 and cigar[0][0] in ALIGNED:  # most short reads: one aligned block, no events
@@ -184,7 +185,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     m_pos = np.repeat(np.asarray(b_ref, np.int64), b_len_a) + within
     q_idx = np.repeat(np.asarray(b_query, np.int64), b_len_a) + within
     return ReadEvents(
-        n_reads=n, start=starts, end=ends, mapq=mapq, reverse=reverse, hp=hp, is_long=is_long, length=lengths,
+        n_reads=n, start=starts, end=ends, mapq=mapq, reverse=reverse, hp=hp, length=lengths,
         m_read=m_read, m_pos=m_pos, m_base=all_codes[q_idx], m_qual=all_quals[q_idx],
         e_read=np.asarray(e_read, np.int64), e_pos=np.asarray(e_pos, np.int64), e_kind=np.asarray(e_kind, np.int8),
         e_bases=e_bases, e_low_quality=np.asarray(e_low, bool), e_draw_qual=np.asarray(e_dq, np.uint8),
@@ -192,7 +193,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     )
 
 
-_PER_READ = ("start", "end", "mapq", "reverse", "hp", "is_long", "length")
+_PER_READ = ("start", "end", "mapq", "reverse", "hp", "length")
 _PER_BASE = ("m_read", "m_pos", "m_base", "m_qual")
 _PER_EVENT = ("e_read", "e_pos", "e_kind", "e_low_quality", "e_draw_qual", "e_qual_sum")
 

@@ -141,24 +141,22 @@ def _start(func, jobs: list, index: int, scratch: str, running: list[_Running]) 
     """Start jobs[index] in a child process and add it to `running`."""
     base = os.path.join(scratch, f"{JOB_FILE_PREFIX}{os.getpid()}-{index:05d}")
     job_file, result_file = base + ".job.pkl", base + ".result.pkl"
+    held = None
     try:
         with open(job_file, "wb") as fh:
             pickle.dump((func, jobs[index], result_file, os.getpid()), fh)
-    except BaseException:  # e.g. a full disk: no half-written job file left behind
-        _remove(job_file)
-        raise
-    # SIGTERM and SIGINT wait until the child is in `running`: raised inside Popen, they would leave a child that
-    # nobody stops. The child starts with them blocked too and unblocks them first thing (_WORKER_START).
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
+        # SIGTERM and SIGINT wait until the child is in `running`: raised inside Popen, they would leave a child
+        # that nobody stops. The child starts with them blocked too and unblocks them first (_WORKER_START).
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         proc = subprocess.Popen([sys.executable, "-c", _WORKER_START, _PACKAGE_PARENT, job_file],
                                 stdin=subprocess.DEVNULL, env=_worker_env())
         running.append(_Running(index, proc, job_file, result_file))
-    except BaseException:
+    except BaseException:  # e.g. a full disk: no half-written job file left behind
         _remove(job_file)
         raise
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _collect(r: _Running, label: str):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from builders import header_for, make_read, pileup_reads
+from deepvariant_py.read_events import extract_events
 from deepvariant_py.realigner import RealignerOptions, assemble_haplotypes, realign_reads, select_windows
 from deepvariant_py.realigner.aligner import (M, I, D, S, compose, haplotype_to_reference, is_left_aligned, left_align,
                                              pad_haplotype)
@@ -47,6 +48,11 @@ def snp_read(name, start, snps, length=100, **kw):
     return read(name, start, f"{length}M", "".join(seq), **kw)
 
 
+def events_of(reads):
+    """What make_examples hands window selection: the reads' events."""
+    return extract_events(reads, REF, 0)
+
+
 def substitute(pos: int) -> str:
     return "ACGT"[("ACGT".index(REF[pos]) + 1) % 4]
 
@@ -55,37 +61,37 @@ def substitute(pos: int) -> str:
 
 def test_snp_cluster_gives_one_padded_window():
     reads = [snp_read(f"s{i}", 150, [200, 205]) for i in range(3)] + [ref_read(f"r{i}", 150 + i) for i in range(5)]
-    assert select_windows(reads, fetch, 0, 1000, OPTS, len(REF)) == [(120, 285)]
+    assert select_windows(events_of(reads), fetch, 0, 1000, OPTS, len(REF)) == [(120, 285)]
 
 
 def test_single_supporting_read_or_low_quality_selects_nothing():
     one = [snp_read("s", 150, [200])] + [ref_read(f"r{i}", 150) for i in range(5)]
-    assert select_windows(one, fetch, 0, 1000) == []
+    assert select_windows(events_of(one), fetch, 0, 1000) == []
     low_bq = [snp_read(f"s{i}", 150, [200], quals=19) for i in range(3)]
-    assert select_windows(low_bq, fetch, 0, 1000) == []
+    assert select_windows(events_of(low_bq), fetch, 0, 1000) == []
     low_mapq = [snp_read(f"s{i}", 150, [200], mapq=19) for i in range(3)]
-    assert select_windows(low_mapq, fetch, 0, 1000) == []
+    assert select_windows(events_of(low_mapq), fetch, 0, 1000) == []
     ok = [snp_read(f"s{i}", 150, [200], quals=20, mapq=20) for i in range(2)]
-    assert select_windows(ok, fetch, 0, 1000) == [(120, 280)]
+    assert select_windows(events_of(ok), fetch, 0, 1000) == [(120, 280)]
 
 
 def test_insertion_spreads_over_twice_its_length():
     # 3-bp insertion anchored at 249: counted over [249 + 1 - 3, 249 + 1 + 3) = [247, 253)
     seq = REF[150:250] + "TTT" + REF[250:300]
     reads = [read(f"i{i}", 150, "100M3I50M", seq) for i in range(2)]
-    counts = supporting_counts(reads, fetch, 150, 300, OPTS)
+    counts = supporting_counts(events_of(reads), fetch, 150, 300, OPTS)
     assert np.flatnonzero(counts).tolist() == list(range(97, 103))
     assert set(counts[97:103].tolist()) == {2}
-    assert select_windows(reads, fetch, 150, 300, OPTS) == [(247 - 80, 252 + 80)]
+    assert select_windows(events_of(reads), fetch, 150, 300, OPTS) == [(247 - 80, 252 + 80)]
 
 
 def test_deletion_counts_the_deleted_bases_and_soft_clip_spreads():
     seq = REF[150:250] + REF[254:300]
     dels = [read(f"d{i}", 150, "100M4D46M", seq) for i in range(2)]
-    counts = supporting_counts(dels, fetch, 150, 300, OPTS)
+    counts = supporting_counts(events_of(dels), fetch, 150, 300, OPTS)
     assert np.flatnonzero(counts).tolist() == list(range(100, 104))  # positions 250..253
     clipped = [read(f"c{i}", 200, "5S95M", "GGGGG" + REF[200:295]) for i in range(2)]
-    counts = supporting_counts(clipped, fetch, 150, 300, OPTS)
+    counts = supporting_counts(events_of(clipped), fetch, 150, 300, OPTS)
     assert np.flatnonzero(counts).tolist() == list(range(195 - 150, 205 - 150))  # anchor 199, L=5
 
 
@@ -95,20 +101,20 @@ def test_deletion_counts_the_deleted_bases_and_soft_clip_spreads():
 ])
 def test_windows_merge_or_split_by_distance(second, expected):
     reads = [snp_read(f"a{i}", 150, [200]) for i in range(2)] + [snp_read(f"b{i}", second - 50, [second]) for i in range(2)]
-    assert select_windows(reads, fetch, 0, 1000, OPTS, len(REF)) == expected
+    assert select_windows(events_of(reads), fetch, 0, 1000, OPTS, len(REF)) == expected
 
 
 def test_window_longer_than_max_size_is_skipped():
     snps = list(range(200, 1200, 100))  # one merged window [120, 1180): 1060 bp
     reads = [snp_read(f"s{p}_{i}", p - 50, [p]) for p in snps for i in range(2)]
-    assert select_windows(reads, fetch, 0, 1500, OPTS, len(REF)) == []
-    assert select_windows(reads, fetch, 0, 1500, RealignerOptions(max_window_size=1100), len(REF)) == [(120, 1180)]
+    assert select_windows(events_of(reads), fetch, 0, 1500, OPTS, len(REF)) == []
+    assert select_windows(events_of(reads), fetch, 0, 1500, RealignerOptions(max_window_size=1100), len(REF)) == [(120, 1180)]
 
 
 def test_windows_stay_inside_the_expanded_partition():
     # SNP at 205 is 5 bp past a partition ending at 200, inside the 20-bp expansion; one at 230 is outside it
     reads = [snp_read(f"s{i}", 150, [205, 230]) for i in range(2)]
-    assert select_windows(reads, fetch, 100, 200, OPTS, len(REF)) == [(125, 285)]
+    assert select_windows(events_of(reads), fetch, 100, 200, OPTS, len(REF)) == [(125, 285)]
 
 
 # ---------------------------------------------------------------- assembly
@@ -423,15 +429,16 @@ def test_windows_without_indels_or_clips_are_not_assembled(monkeypatch):
 def test_window_selection_from_the_callers_events_equals_its_own():
     """make_examples hands realignment the events it extracted (at its own base-quality threshold, long and
     low-MAPQ reads included): windows and realigned reads are the same as when realignment extracts them."""
-    from deepvariant_py.read_events import extract_events
     seq = REF[150:250] + "TTT" + REF[250:300]
     lowq_ins = [read(f"q{i}", 150, "100M3I50M", seq, quals=12) for i in range(2)]
     long_read = read("long", 100, "600M", REF[100:700])
     mism = read("mism", DEL_AT - 94, "100M", DEL_HAP[DEL_AT - 94:DEL_AT + 6])
     reads = deletion_reads() + lowq_ins + [long_read, mism, snp_read("m", 150, [200], mapq=10), snp_read("n", 150, [200])]
     events = extract_events(reads, REF, 0, 10)
-    for lo, hi in ((0, 1000), (600, 800)):
-        assert select_windows(reads, fetch, lo, hi, OPTS, len(REF), events) == select_windows(reads, fetch, lo, hi, OPTS, len(REF))
+    movable = [r for r in reads if r.mapping_quality >= OPTS.ws_min_mapq and r.query_length <= OPTS.max_read_length]
+    for lo, hi in ((0, 1000), (600, 800)):  # long and low-MAPQ reads, and the threshold, change nothing
+        assert select_windows(events, fetch, lo, hi, OPTS, len(REF)) == select_windows(
+            extract_events(movable, REF, 0, OPTS.ws_min_base_quality), fetch, lo, hi, OPTS, len(REF))
     mine = realign_reads(reads, fetch, len(REF), 600, 800, OPTS, events)
     theirs = realign_reads(reads, fetch, len(REF), 600, 800, OPTS)
     assert [(r.reference_start, r.cigarstring) for r in mine] == [(r.reference_start, r.cigarstring) for r in theirs]

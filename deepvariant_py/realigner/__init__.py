@@ -61,29 +61,32 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
 
     `ref_fetch(start, end)` returns the uppercase reference bases of [start, end) on the partition's contig,
     clipped to the contig. Reads longer than `max_read_length` are never realigned. `events`: the reads'
-    events (read_events.extract_events, row i is reads[i]) when the caller has them, for window selection.
+    events (read_events.extract_events, row i is reads[i]; reads with events are mapped, with bases and a
+    CIGAR) when the caller has them; without, the realignable reads' are extracted here.
     """
     out = list(reads)
-    if events is None:
-        short_idx = [i for i, r in enumerate(reads) if _realignable(r, opts)]
-    else:  # reads that have events are mapped, with bases and a CIGAR
-        short_idx = np.flatnonzero((events.length > 0) & (events.length <= opts.max_read_length)).tolist()
-    if not short_idx:
+    if events is None:  # the caller has none: extract those of the reads realignment may move, and go on with them
+        idx = [i for i, r in enumerate(reads) if _realignable(r, opts)]
+        if not idx:
+            return out
+        movable = [reads[i] for i in idx]
+        lo = max(0, min(r.reference_start for r in movable) - 1)
+        events = extract_events(movable, ref_fetch(lo, max(r.reference_end for r in movable) + 1), lo)
+        for i, read in zip(idx, realign_reads(movable, ref_fetch, contig_length, region_start, region_end, opts, events)):
+            out[i] = read
         return out
-    short = [reads[i] for i in short_idx]
-    movable = np.zeros(len(reads), bool)
-    movable[short_idx] = True
-    if events is None:
-        lo = max(0, min(r.reference_start for r in short) - 1)
-        events = extract_events(short, ref_fetch(lo, max(r.reference_end for r in short) + 1), lo)
-        reads, movable = short, np.ones(len(short), bool)
-    windows = select_windows(reads, ref_fetch, region_start, region_end, opts, contig_length, events)
+    short_idx = np.flatnonzero((events.length > 0) & (events.length <= opts.max_read_length))
+    if not len(short_idx):
+        return out
+    short = [reads[i] for i in short_idx.tolist()]
+    windows = select_windows(events, ref_fetch, region_start, region_end, opts, contig_length)
     if not windows:
         return out
     # Anchors of every indel and soft clip of the reads that may move (sorted), for _gapped below.
-    gap_anchors = np.sort(events.e_pos[movable[events.e_read]])
-    rows = np.flatnonzero(movable)  # the short reads' rows in `events`
-    starts, ends = events.start[rows], events.end[rows]
+    movable_row = np.zeros(len(reads), bool)
+    movable_row[short_idx] = True
+    gap_anchors = np.sort(events.e_pos[movable_row[events.e_read]])
+    starts, ends = events.start[short_idx], events.end[short_idx]
     assembled = []
     for w_start, w_end in windows:
         window_ref = ref_fetch(w_start, w_end)
@@ -110,5 +113,5 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
                              contig_length, opts)
         for j, read in zip(members.tolist(), new):
             if read is not None:
-                out[short_idx[j]] = read
+                out[int(short_idx[j])] = read
     return out

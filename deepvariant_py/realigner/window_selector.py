@@ -11,36 +11,22 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import pysam
 
-from ..read_events import DELETION, ReadEvents, anchor_overridden, encode_bases, extract_events, valid_event_mask
+from ..read_events import DELETION, ReadEvents, anchor_overridden, encode_bases, valid_event_mask
 from .options import RealignerOptions
 
 
-def supporting_counts(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, int], str], start: int, end: int,
-                      opts: RealignerOptions = RealignerOptions(), events: ReadEvents | None = None) -> np.ndarray:
-    """Spread non-reference allele counts over [start, end) (already expanded by the caller), from reads that
-    realignment may move (MAPQ >= ws_min_mapq, at most max_read_length bases).
-
-    `events`: the reads' events when the caller has them already (row i is reads[i], any extraction threshold),
-    so the CIGARs are not walked a second time and the reads are chosen from the events' arrays."""
+def supporting_counts(events: ReadEvents, ref_fetch: Callable[[int, int], str], start: int, end: int,
+                      opts: RealignerOptions = RealignerOptions()) -> np.ndarray:
+    """Spread non-reference allele counts over [start, end) (already expanded by the caller), from the reads
+    realignment may move (MAPQ >= ws_min_mapq, at most max_read_length bases). `events`: the partition's reads
+    (read_events.extract_events, at any base-quality threshold: this one applies its own)."""
     length = max(0, end - start)
-    if events is None:
-        use = np.fromiter((r.mapping_quality >= opts.ws_min_mapq and not r.is_unmapped and bool(r.cigarstring)
-                           and 0 < r.query_length <= opts.max_read_length for r in reads), bool, len(reads))
-    else:  # reads that have events are mapped, with bases and a CIGAR: the rest is in the arrays
-        use = (events.mapq >= opts.ws_min_mapq) & (events.length > 0) & (events.length <= opts.max_read_length)
+    use = (events.mapq >= opts.ws_min_mapq) & (events.length > 0) & (events.length <= opts.max_read_length)
     if not use.any() or length == 0:
         return np.zeros(length, np.int64)
-    if events is None:
-        used = [r for r, u in zip(reads, use.tolist()) if u]
-        ref_lo = max(0, min(r.reference_start for r in used) - 1)
-        ref_hi = max(r.reference_end for r in used) + 1
-        ref_seq = ref_fetch(ref_lo, ref_hi)
-        events, use = extract_events(used, ref_seq, ref_lo, opts.ws_min_base_quality), np.ones(len(used), bool)
-    else:
-        ref_lo = max(0, int(events.start[use].min()) - 1)
-        ref_seq = ref_fetch(ref_lo, int(events.end[use].max()) + 1)
+    ref_lo = max(0, int(events.start[use].min()) - 1)
+    ref_seq = ref_fetch(ref_lo, int(events.end[use].max()) + 1)
     ev = events
     valid = valid_event_mask(ev)
     kept_m = ~anchor_overridden(ev, valid) & use[ev.m_read]
@@ -73,9 +59,8 @@ def supporting_counts(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[in
     return np.cumsum(diff[:length])
 
 
-def select_windows(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, int], str], start: int, end: int,
-                   opts: RealignerOptions = RealignerOptions(), contig_length: int | None = None,
-                   events: ReadEvents | None = None) -> list[tuple[int, int]]:
+def select_windows(events: ReadEvents, ref_fetch: Callable[[int, int], str], start: int, end: int,
+                   opts: RealignerOptions = RealignerOptions(), contig_length: int | None = None) -> list[tuple[int, int]]:
     """Windows [start, end) to realign for the partition [start, end), in position order.
 
     The partition is expanded by ws_region_expansion on both sides before counting. Selected positions
@@ -87,7 +72,7 @@ def select_windows(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, 
     hi = end + opts.ws_region_expansion
     if contig_length is not None:
         hi = min(hi, contig_length)
-    counts = supporting_counts(reads, ref_fetch, lo, hi, opts, events)
+    counts = supporting_counts(events, ref_fetch, lo, hi, opts)
     selected = np.flatnonzero((counts >= opts.ws_min_supporting) & (counts <= opts.ws_max_supporting)) + lo
     if len(selected) == 0:
         return []
