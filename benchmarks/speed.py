@@ -103,6 +103,10 @@ def main() -> None:
                     help="a simulated long-read sample folder (sample.json says hifi or ont); repeatable")
     ap.add_argument("--scale", action="store_true", help="also the 10 Mb scale table (simulating it takes ~15 min once)")
     args = ap.parse_args()
+    for sample in args.long_read_sample:  # checked before the long work starts
+        if not os.path.exists(os.path.join(sample, "sample.json")):
+            sys.exit(f"speed.py: {sample} is not a simulated sample (no sample.json): make one with "
+                     "scripts/make_long_read_data.sh OUTDIR hifi|ont")
 
     os.makedirs(args.work, exist_ok=True)
     sample = make_sample(args.work, args.shared)
