@@ -23,6 +23,7 @@ READSET_VERSION = "dvcall-readset-1"
 HAPLOTYPE_POOLING_VERSION = "dvcall-readset-2"  # the read-set network plus pooling of reads per haplotype
 KNOWN_VERSIONS = (READSET_VERSION, HAPLOTYPE_POOLING_VERSION)
 _FIELDS = ("shape", "channels", "settings", "version", "temperature", "gq_calibration")
+_GQ_MAP_KEYS = ("raw", "calibrated", "cluster_distance", "clustered_raw", "clustered_calibrated")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,11 @@ class ModelInfo:
         if self.calibration.temperature != 1.0:
             data["temperature"] = self.calibration.temperature
         if self.calibration.gq_raw:
-            data["gq_calibration"] = {"raw": list(self.calibration.gq_raw), "calibrated": list(self.calibration.gq_calibrated)}
+            cal = self.calibration
+            data["gq_calibration"] = {"raw": list(cal.gq_raw), "calibrated": list(cal.gq_calibrated)}
+            if cal.cluster_distance:
+                data["gq_calibration"].update(cluster_distance=cal.cluster_distance, clustered_raw=list(cal.clustered_raw),
+                                              clustered_calibrated=list(cal.clustered_calibrated))
         return data
 
     @classmethod
@@ -61,7 +66,7 @@ class ModelInfo:
         if version not in KNOWN_VERSIONS:
             raise ValueError(f"architecture {version!r} is unknown to this dvcall (it knows {', '.join(KNOWN_VERSIONS)})")
         notes = {k: v for k, v in data.items() if k not in _FIELDS}
-        fit = {k: v for k, v in (data.get("gq_calibration") or {}).items() if k not in ("raw", "calibrated")}
+        fit = {k: v for k, v in (data.get("gq_calibration") or {}).items() if k not in _GQ_MAP_KEYS}
         if fit:  # written inside gq_calibration before this record existed
             notes.setdefault("gq_calibration_fit", fit)
         return cls(shape, channels, settings, version, _calibration(data), notes, directory)
@@ -112,11 +117,23 @@ def _calibration(data: Mapping) -> Calibration:
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature {temperature!r} is not a positive number")
     gq_map = data.get("gq_calibration") or {}
-    raw, calibrated = gq_map.get("raw", []), gq_map.get("calibrated", [])
-    if len(raw) != len(calibrated) or any(not isinstance(x, (int, float)) for x in [*raw, *calibrated]) \
+    raw, calibrated = _knots(gq_map, "raw", "calibrated")
+    distance = gq_map.get("cluster_distance", 0)
+    if not (isinstance(distance, int) and not isinstance(distance, bool) and distance >= 0):
+        raise ValueError(f"gq_calibration cluster_distance {distance!r} is not a whole number of bases >= 0")
+    c_raw, c_calibrated = _knots(gq_map, "clustered_raw", "clustered_calibrated")
+    if distance and not (raw and c_raw):
+        raise ValueError("gq_calibration with a cluster_distance needs both maps (raw/calibrated, clustered_raw/clustered_calibrated)")
+    return Calibration(float(temperature), raw, calibrated, distance, c_raw, c_calibrated)
+
+
+def _knots(gq_map: Mapping, raw_key: str, calibrated_key: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    raw, calibrated = gq_map.get(raw_key, []), gq_map.get(calibrated_key, [])
+    if not (isinstance(raw, list) and isinstance(calibrated, list)) or len(raw) != len(calibrated) \
+            or any(not isinstance(x, (int, float)) or isinstance(x, bool) for x in [*raw, *calibrated]) \
             or any(b <= a for a, b in zip(raw, raw[1:])):
-        raise ValueError("gq_calibration needs as many calibrated as raw GQ values, raw ones increasing")
-    return Calibration(float(temperature), tuple(float(x) for x in raw), tuple(float(x) for x in calibrated))
+        raise ValueError(f"gq_calibration needs as many {calibrated_key} as {raw_key} GQ values, {raw_key} ones increasing")
+    return tuple(float(x) for x in raw), tuple(float(x) for x in calibrated)
 
 
 def load_model_info(model_dir: str) -> ModelInfo:

@@ -5,12 +5,12 @@ import heapq
 import itertools
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
 import numpy as np
 
-from .calibration import Calibration, apply_temperature
+from .calibration import Calibration, apply_temperature, clustered_calls
 from .examples_io import CallRecord, VariantInfo, expand_paths, read_calls
 from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distribution
@@ -70,11 +70,11 @@ def site_genotypes(variant: VariantInfo, images: dict[tuple[int, ...], tuple[flo
     return Site(variant, ref, alts, ad, probs)
 
 
-def site_record(site: Site, resolved: np.ndarray | None = None, calibration: Calibration = Calibration()) -> VcfRecord:
+def site_record(site: Site, resolved: np.ndarray | None = None) -> VcfRecord:
     """The VCF record of a site. `resolved`: its probabilities after overlapping calls were made consistent,
-    which set GT and PL; GQ and QUAL stay the site's own (as DeepVariant does), GQ through the model's map."""
+    which set GT and PL; GQ and QUAL stay the site's own (as DeepVariant does; the model's GQ map is applied
+    afterwards, by mapped_gq)."""
     call = call_genotype(site.probs)
-    call = GenotypeCall(call.genotype, calibration.gq(call.gq), call.qual, call.pl)
     if resolved is not None:
         joint = call_genotype(resolved)
         call = GenotypeCall(joint.genotype, call.gq, call.qual, joint.pl)
@@ -84,8 +84,7 @@ def site_record(site: Site, resolved: np.ndarray | None = None, calibration: Cal
         call = GenotypeCall((0, 0), 0, call.qual, tuple(0 for _ in call.pl))
     elif call.genotype == (0, 0):
         flt = "RefCall"
-        if call.gq < HOMREF_MIN_GQ:
-            gt = None
+        gt = _refcall_genotype(call.gq)
     elif call.qual < QUAL_FILTER:
         flt = "LowQual"
     else:
@@ -96,13 +95,48 @@ def site_record(site: Site, resolved: np.ndarray | None = None, calibration: Cal
                      gq=call.gq, depth=v.depth, allele_depths=site.ad, vafs=vafs, pl=list(call.pl))
 
 
-def site_records(sites: list[Site], resolve: bool = True, calibration: Calibration = Calibration()) -> list[VcfRecord]:
+def _refcall_genotype(gq: int) -> tuple[int, int] | None:
+    """A reference call below HOMREF_MIN_GQ is written ./. (no call), as DeepVariant does."""
+    return None if gq < HOMREF_MIN_GQ else (0, 0)
+
+
+def site_records(sites: list[Site], resolve: bool = True) -> list[VcfRecord]:
     """Records of sites in reference order; with `resolve`, overlapping calls that put more than two alleles
     on a base are resolved jointly (haplotypes.resolve_overlaps)."""
     if not resolve:
-        return [site_record(s, calibration=calibration) for s in sites]
+        return [site_record(s) for s in sites]
     resolved = resolve_overlaps([s.span for s in sites], [s.probs for s in sites])
-    return [site_record(s, resolved.get(i), calibration) for i, s in enumerate(sites)]
+    return [site_record(s, resolved.get(i)) for i, s in enumerate(sites)]
+
+
+def mapped_gq(records: Iterable[VcfRecord], calibration: Calibration) -> Iterator[VcfRecord]:
+    """Records (in reference order, raw GQ) with GQ through the model's map: a record with another
+    non-reference call within `calibration.cluster_distance` bp takes the clustered calls' map
+    (calibration.clustered_calls). A reference call's no-call (./.) follows the mapped GQ. Streams: only a
+    stretch of records closer than the distance to each other is held."""
+    if not calibration.maps_gq:
+        yield from records
+        return
+    distance = calibration.cluster_distance
+    pending: list[VcfRecord] = []
+    end = -1
+
+    def finished() -> Iterator[VcfRecord]:
+        flags = clustered_calls(np.array([r.start for r in pending]), np.array([r.start + len(r.ref) for r in pending]),
+                                np.array([bool(r.genotype) and any(allele > 0 for allele in r.genotype)
+                                          for r in pending]), distance)
+        for rec, flag in zip(pending, flags):
+            gq = calibration.gq(rec.gq, bool(flag))
+            yield replace(rec, gq=gq, genotype=_refcall_genotype(gq) if rec.filter == "RefCall" else rec.genotype)
+
+    for rec in records:
+        if pending and (rec.contig != pending[0].contig or rec.start - end > distance):
+            yield from finished()
+            pending = []
+        end = max(end, rec.start + len(rec.ref)) if pending else rec.start + len(rec.ref)
+        pending.append(rec)
+    if pending:
+        yield from finished()
 
 
 def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, command: str | None = None, merger=None,
@@ -122,15 +156,15 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
 
     def records(grouped: Iterable[tuple[VariantInfo, dict]]) -> Iterator[VcfRecord]:
         sites = (_calibrated(site_genotypes(v, imgs, merger), calibration) for v, imgs in grouped)
-        for chunk in _closed_chunks(sites):
-            for record in site_records(chunk, resolve_haplotypes, calibration):
-                stats.sites += 1
-                if record.filter == "PASS":
-                    if len(record.ref) == 1 and all(len(a) == 1 for a in record.alts):
-                        stats.pass_snps += 1
-                    else:
-                        stats.pass_indels += 1
-                yield record
+        raw = (record for chunk in _closed_chunks(sites) for record in site_records(chunk, resolve_haplotypes))
+        for record in mapped_gq(raw, calibration):
+            stats.sites += 1
+            if record.filter == "PASS":
+                if len(record.ref) == 1 and all(len(a) == 1 for a in record.alts):
+                    stats.pass_snps += 1
+                else:
+                    stats.pass_indels += 1
+            yield record
 
     if output_gvcf:
         if not gvcf_blocks:

@@ -8,12 +8,15 @@ Each sample (a folder from scripts/make_*_data.sh: reads.bam, truth.vcf.gz, samp
 but without any GQ map; every record's genotype is checked against the truth inside the sample's confident
 span (evaluate.genotyped_sites), and calibration.fit_gq_map turns (GQ, right or wrong) into knots, written to
 model_info.json as "gq_calibration" (what it was fitted on goes with it, as "gq_calibration_fit"). Calls do not change; only GQ does.
+Calls with another non-reference call within a few bp (calibration.clustered_calls) err far more often at the same
+raw GQ, so they may get a map of their own: the distance (0 = one map) is chosen by cross-validation over the
+samples' positions (25 kb blocks dealt to 4 folds, so replicate samples of one region never put the same locus on
+both sides), unless --cluster-distance says it.
 The samples must be ones the model never trained on, and not the held-out test samples the card reports.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -25,14 +28,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "benchmarks"))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import numpy as np  # noqa: E402
+import pysam  # noqa: E402
 from accuracy import call_dvcall, datasets  # noqa: E402
 from calibration import bin_rows  # noqa: E402
 
-from deepvariant_py.calibration import Calibration, fit_gq_map  # noqa: E402
+from deepvariant_py.calibration import (Calibration, clustered_calls, cross_validated_log_likelihood,  # noqa: E402
+                                         fit_calibration)
 from deepvariant_py.errors import DvcallError  # noqa: E402
 from deepvariant_py.evaluate import genotyped_sites  # noqa: E402
 from deepvariant_py.model_info import INFO_FILE, ModelInfo, load_model_info, save_model_info  # noqa: E402
-from deepvariant_py.outputs import write_json  # noqa: E402
 
 
 def _table(title: str, gq: np.ndarray, correct: np.ndarray) -> None:
@@ -42,57 +46,96 @@ def _table(title: str, gq: np.ndarray, correct: np.ndarray) -> None:
             print(f"| {r['bin']} | {r['calls']} | {r['errors']} | {r['predicted_errors']} | {r['ratio']} |")
 
 
+CLUSTER_DISTANCES = (0, 5, 10, 20, 30, 50)  # bp; 0 = one map for every call
+FOLD_BLOCK = 25_000  # cross-validation folds: positions in 25 kb blocks dealt to FOLDS folds, so the same locus of
+FOLDS = 4            # replicate calibration samples is never on both sides of a fold
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="model directory; its model_info.json gets the map")
     ap.add_argument("--sample", action="append", required=True, help="simulated calibration sample folder (repeatable)")
     ap.add_argument("--dry-run", action="store_true", help="print the fit, leave model_info.json as it is")
+    ap.add_argument("--cluster-distance", type=int, default=None,
+                    help="bp within which another non-reference call makes a call 'clustered' (its own map); 0: one map; "
+                         f"default: chosen among {', '.join(map(str, CLUSTER_DISTANCES))} by cross-validation on the samples")
     ap.add_argument("--cache", default=None,
-                    help="folder for each sample's (GQ, right or wrong) of its calls: a sample found there is not called again")
+                    help="folder for each sample's calls (VCF): a sample found there is not called again")
     args = ap.parse_args()
     info = load_model_info(args.model)
-    gq, correct = _called_sites(args, info)
-    raw, calibrated = fit_gq_map(gq, correct)
+    calls = _called_sites(args, info)
+    gq = np.concatenate([c["gq"] for c in calls])
+    correct = np.concatenate([c["correct"] for c in calls])
+    folds = np.concatenate([(c["pos"] // FOLD_BLOCK) % FOLDS for c in calls])
+    print("\ncross-validated log-likelihood of the calls' GQ (higher is better), by cluster distance:")
+    scores = {}
+    for distance in ([args.cluster_distance] if args.cluster_distance is not None else CLUSTER_DISTANCES):
+        flags = np.concatenate([_flags(c, distance) for c in calls])
+        scores[distance] = cross_validated_log_likelihood(gq, correct, flags, distance, folds)
+        print(f"  {distance:>3} bp: {scores[distance]:.1f} ({int(flags.sum())} clustered calls, {int((~correct[flags]).sum())} wrong)")
+    distance = max(scores, key=lambda d: (scores[d], -d))
+    flags = np.concatenate([_flags(c, distance) for c in calls])
+    cal = fit_calibration(info.calibration.temperature, gq, correct, flags, distance)
+    print(f"chosen: {distance} bp")
     _table("Before (raw GQ, temperature only):", gq, correct)
-    cal = Calibration(info.calibration.temperature, tuple(raw), tuple(calibrated))
-    _table("After the map (on the same calls: a fit, not a measurement):", np.array([cal.gq(int(g)) for g in gq]), correct)
-    print("\nknots (raw -> calibrated):", ", ".join(f"{r:g}->{c:.1f}" for r, c in zip(raw, calibrated)))
+    mapped = np.array([cal.gq(int(g), bool(f)) for g, f in zip(gq, flags)])
+    _table("After the map(s) (on the same calls: a fit, not a measurement):", mapped, correct)
+    print("\nknots (raw -> calibrated):", ", ".join(f"{r:g}->{c:.1f}" for r, c in zip(cal.gq_raw, cal.gq_calibrated)))
+    if cal.cluster_distance:
+        print("clustered knots:", ", ".join(f"{r:g}->{c:.1f}" for r, c in zip(cal.clustered_raw, cal.clustered_calibrated)))
     if args.dry_run:
         return
-    fit = {"calls": int(len(gq)), "errors": int((~correct).sum()), "samples": [os.path.basename(s.rstrip("/")) for s in args.sample]}
+    fit = {"calls": int(len(gq)), "errors": int((~correct).sum()), "clustered_calls": int(flags.sum()),
+           "cluster_distance_scores": {str(d): round(v, 2) for d, v in scores.items()},
+           "samples": [os.path.basename(s.rstrip("/")) for s in args.sample]}
     save_model_info(args.model, info.with_calibration(cal, gq_calibration_fit=fit))
     print(f"-> {os.path.join(args.model, INFO_FILE)}", file=sys.stderr)
 
 
-def _called_sites(args, info: ModelInfo) -> tuple[np.ndarray, np.ndarray]:
-    """Call every sample with the model less its GQ map; (GQ, right?) of every record."""
+def _flags(calls: dict, distance: int) -> np.ndarray:
+    """Whether each scored call of one sample is clustered, as postprocess.mapped_gq decides it (over every record of its VCF)."""
+    flags = np.zeros(len(calls["pos"]), dtype=bool)
+    for contig, (starts, ends, non_ref, positions) in calls["records"].items():
+        near = dict(zip(positions, clustered_calls(starts, ends, non_ref, distance)))
+        for i, (c, p) in enumerate(zip(calls["contig"], calls["pos"])):
+            if c == contig:
+                flags[i] = near[p]
+    return flags
+
+
+def _records(vcf: str) -> dict:
+    """Per contig: (starts, ends, non-reference, VCF positions) of every record, in file order."""
+    out: dict[str, list] = {}
+    with pysam.VariantFile(vcf) as fh:
+        for rec in fh:
+            gt = rec.samples[0].get("GT") or ()
+            out.setdefault(rec.contig, []).append((rec.start, rec.start + len(rec.ref), any(a not in (None, 0) for a in gt), rec.pos))
+    return {c: tuple(np.array(col) for col in zip(*rows)) for c, rows in out.items()}
+
+
+def _called_sites(args, info: ModelInfo) -> list[dict]:
+    """Call every sample with the model less its GQ map; per sample, every scored record (GQ, right?, position)
+    and every record of its VCF (for the clustered flags)."""
     data = datasets(argparse.Namespace(sim_sample=args.sample, no_real=True, robustness=False, real_platform=None,
                                        shared=None))
     if len(data) != len(args.sample):
         sys.exit("fit_gq_calibration: some --sample folders hold no simulated sample (see the notes above)")
     if args.cache:
         os.makedirs(args.cache, exist_ok=True)
-    gq, correct = [], []
+    out = []
     with tempfile.TemporaryDirectory(prefix="dvcall-gqfit-") as tmp:
         raw_model = os.path.join(tmp, "model")  # the model as it is, less any GQ map: raw GQ is what gets mapped
         shutil.copytree(args.model, raw_model)
         save_model_info(raw_model, info.with_calibration(Calibration(info.calibration.temperature)))
         for i, (ds, sample) in enumerate(zip(data, args.sample)):
-            cached = os.path.join(args.cache, os.path.basename(sample.rstrip("/")) + ".json") if args.cache else None
-            if cached and os.path.exists(cached):
-                with open(cached) as fh:
-                    found = json.load(fh)
-            else:
-                out = os.path.join(tmp, f"calls-{i}.vcf.gz")
-                call_dvcall(ds, out, raw_model)
-                sites = genotyped_sites(ds.truth, out, ds.ref, regions=[ds.region0], bed=ds.bed)
-                found = [[s.gq for s in sites], [s.correct for s in sites]]
-                if cached:
-                    write_json(cached, found)
-            print(f"  {ds.name}: {len(found[0])} calls, {found[1].count(False)} wrong", file=sys.stderr)
-            gq += found[0]
-            correct += found[1]
-    return np.array(gq), np.array(correct, dtype=bool)
+            vcf = os.path.join(args.cache or tmp, os.path.basename(sample.rstrip("/")) + ".vcf.gz")
+            if not (args.cache and os.path.exists(vcf)):
+                call_dvcall(ds, vcf, raw_model)
+            sites = genotyped_sites(ds.truth, vcf, ds.ref, regions=[ds.region0], bed=ds.bed)
+            out.append({"gq": np.array([s.gq for s in sites]), "correct": np.array([s.correct for s in sites], dtype=bool),
+                        "contig": [s.contig for s in sites], "pos": np.array([s.pos for s in sites]), "records": _records(vcf)})
+            print(f"  {ds.name}: {len(sites)} calls, {int((~out[-1]['correct']).sum())} wrong", file=sys.stderr)
+    return out
 
 if __name__ == "__main__":
     try:

@@ -94,3 +94,94 @@ def test_the_gq_map_interpolates_between_its_knots_and_holds_beyond_them():
     cal = Calibration(1.3, (5.0, 20.0), (3.0, 12.0))
     assert cal.gq(5) == 3 and cal.gq(20) == 12 and cal.gq(40) == 12 and cal.gq(0) == 3 and cal.gq(10) == 6
     assert Calibration().gq(37) == 37
+
+
+# --- clustered calls: their own GQ map ------------------------------------------------------------------------------
+
+def test_clustered_calls_by_gap_to_the_nearest_other_non_reference_record():
+    from deepvariant_py.calibration import clustered_calls
+
+    # SNP at 10; reference call at 12; SNP at 40; a 2-bp deletion over 100-102; reference call at 103; SNP at 200
+    starts = np.array([10, 12, 40, 100, 103, 200])
+    ends = np.array([11, 13, 41, 102, 104, 201])
+    non_ref = np.array([True, False, True, True, False, True])
+    assert clustered_calls(starts, ends, non_ref, 5).tolist() == [False, True, False, False, True, False]
+    assert clustered_calls(starts, ends, non_ref, 29).tolist() == [True, True, True, False, True, False]  # 11 -> 40: 29 bp
+    assert not clustered_calls(starts, ends, non_ref, 0).any()
+    # a long deletion covers a later SNP: 0 bp apart, whichever comes first in the list
+    assert clustered_calls(np.array([10, 15]), np.array([30, 16]), np.array([True, True]), 1).tolist() == [True, True]
+    # a record is never its own neighbour; reference calls never make a neighbour
+    assert clustered_calls(np.array([5]), np.array([6]), np.array([True]), 50).tolist() == [False]
+    assert not clustered_calls(np.array([5, 6]), np.array([6, 7]), np.array([False, False]), 50).any()
+
+
+def _clustered_data(rng, n=6000):
+    """Isolated calls at raw GQ 25 are right 1 in 3,000 wrong; clustered ones at GQ 25 are wrong 1 in 10."""
+    clustered = rng.random(n) < 0.1
+    wrong = np.where(clustered, rng.random(n) < 0.1, rng.random(n) < 1 / 3000)
+    return np.full(n, 25), ~wrong, clustered
+
+
+def test_fit_calibration_gives_clustered_calls_their_own_map():
+    from deepvariant_py.calibration import fit_calibration
+
+    gq, correct, clustered = _clustered_data(np.random.default_rng(3))
+    one = fit_calibration(1.2, gq, correct)
+    two = fit_calibration(1.2, gq, correct, clustered, cluster_distance=5)
+    assert one.cluster_distance == 0 and not one.clustered_raw and one.temperature == 1.2
+    assert two.cluster_distance == 5 and two.temperature == 1.2
+    assert two.gq(25, clustered=True) <= 11 < 30 <= two.gq(25)  # ~10 and ~35 where one map says ~21 for both
+    assert two.gq(25, clustered=True) < one.gq(25) < two.gq(25)
+    assert one.gq(25, clustered=True) == one.gq(25)  # without a distance the flag changes nothing
+    assert fit_calibration(1.0, gq, correct, np.zeros(len(gq), bool), 5).cluster_distance == 0  # no clustered calls
+
+
+def test_cross_validation_prefers_the_split_only_where_clustered_calls_differ():
+    from deepvariant_py.calibration import cross_validated_log_likelihood
+
+    rng = np.random.default_rng(5)
+    gq, correct, clustered = _clustered_data(rng)
+    folds = np.arange(len(gq)) % 4
+    assert cross_validated_log_likelihood(gq, correct, clustered, 5, folds) > \
+        cross_validated_log_likelihood(gq, correct, clustered, 0, folds) + 10
+    random_flags = rng.random(len(gq)) < 0.1  # flags that say nothing: the split must not win by much
+    assert cross_validated_log_likelihood(gq, correct, random_flags, 5, folds) < \
+        cross_validated_log_likelihood(gq, correct, random_flags, 0, folds) + 2
+
+
+def test_postprocess_maps_clustered_calls_with_their_map_and_refcalls_follow_the_mapped_gq():
+    from deepvariant_py.postprocess import mapped_gq
+    from deepvariant_py.vcf import VcfRecord
+
+    def rec(contig, start, gt, gq, flt="PASS", ref="A"):
+        return VcfRecord(contig=contig, start=start, ref=ref, alts=["G"], qual=30.0, filter=flt, genotype=gt, gq=gq,
+                         depth=30, allele_depths=[15, 15], vafs=[0.5], pl=[30, 0, 30])
+
+    # isolated calls keep GQ + 10, clustered ones lose 10
+    cal = Calibration(1.0, (0.0, 80.0), (10.0, 90.0), 5, (10.0, 80.0), (0.0, 70.0))
+    # a reference call 3 bp from a SNP is clustered; the SNP is not (a reference call is no neighbour)
+    records = [rec("chr1", 100, (0, 1), 25), rec("chr1", 104, (0, 0), 25, "RefCall"),
+               rec("chr1", 300, (0, 0), 15, "RefCall"),  # isolated reference call: raw 15 (no call) -> 25, (0, 0)
+               rec("chr1", 1000, (1, 1), 30, ref="AAAA"), rec("chr1", 1008, (0, 1), 30),  # 5 bp after the deletion ends
+               rec("chr2", 1010, (0, 1), 30)]  # another contig: isolated
+    out = list(mapped_gq(iter(records), cal))
+    assert [r.gq for r in out] == [35, 15, 25, 20, 20, 40]
+    assert out[1].genotype is None and out[2].genotype == (0, 0)  # RefCall GQ < 20 is ./., >= 20 is 0/0
+    assert [r.genotype for r in out[3:]] == [(1, 1), (0, 1), (0, 1)]
+    assert list(mapped_gq(iter(records), Calibration(1.3))) == records  # no map: records pass unchanged
+
+
+def test_a_model_carries_its_clustered_map_and_a_broken_one_is_refused():
+    import pytest
+
+    from deepvariant_py.model_info import ModelInfo
+
+    base = {"shape": [100, 221, 6], "channels": [1, 2, 3, 4, 5, 6]}
+    cal = Calibration(1.1, (5.0, 25.0), (4.0, 33.0), 5, (5.0, 25.0), (3.0, 12.0))
+    data = ModelInfo.from_json(base).with_calibration(cal).to_json()
+    assert ModelInfo.from_json(data).calibration == cal
+    for bad in ({"raw": [5.0], "calibrated": [4.0], "cluster_distance": 5},  # distance without its map
+                {"raw": [5.0], "calibrated": [4.0], "cluster_distance": -1, "clustered_raw": [5.0], "clustered_calibrated": [3.0]},
+                {"raw": [5.0], "calibrated": [4.0], "cluster_distance": 5, "clustered_raw": [5.0, 1.0], "clustered_calibrated": [3.0, 4.0]}):
+        with pytest.raises(ValueError, match="gq_calibration"):
+            ModelInfo.from_json({**base, "gq_calibration": bad})
