@@ -169,16 +169,32 @@ def log_likelihood(gq: np.ndarray, correct: np.ndarray) -> float:
 
 
 def cross_validated_log_likelihood(gq: np.ndarray, correct: np.ndarray, clustered: np.ndarray, cluster_distance: int,
-                                   folds: np.ndarray) -> float:
-    """log_likelihood of each fold's calls under the map(s) fitted on the other folds: what choosing the
-    cluster distance on (calibration-sample positions split into folds, so the same loci of replicate samples
-    are never on both sides)."""
+                                   folds: np.ndarray) -> np.ndarray:
+    """Per fold, log_likelihood of its calls under the map(s) fitted on the other folds: what choosing the
+    cluster distance rests on (calibration-sample positions split into folds, so the same loci of replicate
+    samples are never on both sides)."""
     gq, correct, folds = np.asarray(gq), np.asarray(correct, dtype=bool), np.asarray(folds)
     clustered = np.asarray(clustered, dtype=bool)
-    total = 0.0
+    out = []
     for fold in np.unique(folds):
         train, test = folds != fold, folds == fold
         cal = fit_calibration(1.0, gq[train], correct[train], clustered[train], cluster_distance)
         mapped = [cal.gq(int(g), bool(c)) for g, c in zip(gq[test], clustered[test])]
-        total += log_likelihood(np.array(mapped), correct[test])
-    return total
+        out.append(log_likelihood(np.array(mapped), correct[test]))
+    return np.array(out)
+
+
+def choose_cluster_distance(per_fold: dict[int, np.ndarray]) -> int:
+    """The distance whose maps predict held-out folds best, but one map (0) unless a split beats it by more than
+    the standard error of its per-fold gains (the one-standard-error rule: several noisy candidates would
+    otherwise pick a split on chance)."""
+    base = per_fold[0]
+    best, best_gain = 0, 0.0
+    for distance, scores in per_fold.items():
+        if distance == 0:
+            continue
+        gains = np.asarray(scores) - base
+        se = float(np.std(gains, ddof=1) * np.sqrt(len(gains))) if len(gains) > 1 else 0.0
+        if gains.sum() > se and gains.sum() > best_gain:
+            best, best_gain = distance, float(gains.sum())
+    return best

@@ -32,8 +32,8 @@ import pysam  # noqa: E402
 from accuracy import call_dvcall, datasets  # noqa: E402
 from calibration import bin_rows  # noqa: E402
 
-from deepvariant_py.calibration import (Calibration, clustered_calls, cross_validated_log_likelihood,  # noqa: E402
-                                         fit_calibration)
+from deepvariant_py.calibration import (Calibration, choose_cluster_distance, clustered_calls,  # noqa: E402
+                                         cross_validated_log_likelihood, fit_calibration)
 from deepvariant_py.errors import DvcallError  # noqa: E402
 from deepvariant_py.evaluate import genotyped_sites  # noqa: E402
 from deepvariant_py.model_info import INFO_FILE, ModelInfo, load_model_info, save_model_info  # noqa: E402
@@ -68,12 +68,16 @@ def main() -> None:
     correct = np.concatenate([c["correct"] for c in calls])
     folds = np.concatenate([(c["pos"] // FOLD_BLOCK) % FOLDS for c in calls])
     print("\ncross-validated log-likelihood of the calls' GQ (higher is better), by cluster distance:")
-    scores = {}
-    for distance in ([args.cluster_distance] if args.cluster_distance is not None else CLUSTER_DISTANCES):
+    per_fold = {}
+    for distance in sorted({0, args.cluster_distance} if args.cluster_distance is not None else CLUSTER_DISTANCES):
         flags = np.concatenate([_flags(c, distance) for c in calls])
-        scores[distance] = cross_validated_log_likelihood(gq, correct, flags, distance, folds)
-        print(f"  {distance:>3} bp: {scores[distance]:.1f} ({int(flags.sum())} clustered calls, {int((~correct[flags]).sum())} wrong)")
-    distance = max(scores, key=lambda d: (scores[d], -d))
+        per_fold[distance] = cross_validated_log_likelihood(gq, correct, flags, distance, folds)
+        gain = per_fold[distance] - per_fold[0]
+        print(f"  {distance:>3} bp: {per_fold[distance].sum():.1f} (gain {gain.sum():+.1f}, standard error "
+              f"{np.std(gain, ddof=1) * np.sqrt(len(gain)):.1f}; {int(flags.sum())} clustered calls, "
+              f"{int((~correct[flags]).sum())} wrong)")
+    scores = {d: float(v.sum()) for d, v in per_fold.items()}
+    distance = args.cluster_distance if args.cluster_distance is not None else choose_cluster_distance(per_fold)
     flags = np.concatenate([_flags(c, distance) for c in calls])
     cal = fit_calibration(info.calibration.temperature, gq, correct, flags, distance)
     print(f"chosen: {distance} bp")

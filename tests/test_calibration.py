@@ -137,16 +137,21 @@ def test_fit_calibration_gives_clustered_calls_their_own_map():
 
 
 def test_cross_validation_prefers_the_split_only_where_clustered_calls_differ():
-    from deepvariant_py.calibration import cross_validated_log_likelihood
+    from deepvariant_py.calibration import choose_cluster_distance, cross_validated_log_likelihood
 
     rng = np.random.default_rng(5)
     gq, correct, clustered = _clustered_data(rng)
     folds = np.arange(len(gq)) % 4
-    assert cross_validated_log_likelihood(gq, correct, clustered, 5, folds) > \
-        cross_validated_log_likelihood(gq, correct, clustered, 0, folds) + 10
-    random_flags = rng.random(len(gq)) < 0.1  # flags that say nothing: the split must not win by much
-    assert cross_validated_log_likelihood(gq, correct, random_flags, 5, folds) < \
-        cross_validated_log_likelihood(gq, correct, random_flags, 0, folds) + 2
+    real = {d: cross_validated_log_likelihood(gq, correct, clustered, d, folds) for d in (0, 5)}
+    assert len(real[0]) == 4 and real[5].sum() > real[0].sum() + 10
+    assert choose_cluster_distance(real) == 5
+    random_flags = rng.random(len(gq)) < 0.1  # flags that say nothing: the split must not be chosen
+    noise = {d: cross_validated_log_likelihood(gq, correct, random_flags, d, folds) for d in (0, 5)}
+    assert noise[5].sum() < noise[0].sum() + 2
+    assert choose_cluster_distance(noise) == 0
+    # a gain smaller than its spread over the folds is chance: one map
+    assert choose_cluster_distance({0: np.array([-10.0, -10, -10, -10]), 5: np.array([-4.0, -16, -5, -14])}) == 0
+    assert choose_cluster_distance({0: np.array([-10.0, -10, -10, -10]), 5: np.array([-8.0, -9, -8, -9])}) == 5
 
 
 def test_postprocess_maps_clustered_calls_with_their_map_and_refcalls_follow_the_mapped_gq():
