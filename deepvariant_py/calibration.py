@@ -81,11 +81,18 @@ class Calibration:
         return bool(self.gq_raw)
 
     def gq(self, raw: int, clustered: bool = False) -> int:
-        knots = (self.clustered_raw, self.clustered_calibrated) if clustered and self.cluster_distance else \
-            (self.gq_raw, self.gq_calibrated)
-        if not knots[0]:
-            return raw
-        return int(max(0, min(MAX_GQ, round(float(np.interp(raw, *knots))))))
+        return int(self.gqs(np.array([raw]), np.array([clustered]))[0])
+
+    def gqs(self, raw: np.ndarray, clustered: np.ndarray | None = None) -> np.ndarray:
+        """GQ through the map(s), for arrays of raw GQ and clustered flags (postprocess maps records in batches)."""
+        raw = np.asarray(raw)
+        if not self.gq_raw:
+            return raw.astype(np.int64)
+        out = np.interp(raw, self.gq_raw, self.gq_calibrated)
+        if self.cluster_distance and clustered is not None and np.any(clustered):
+            flags = np.asarray(clustered, dtype=bool)
+            out[flags] = np.interp(raw[flags], self.clustered_raw, self.clustered_calibrated)
+        return np.clip(np.round(out), 0, MAX_GQ).astype(np.int64)
 
 
 def clustered_calls(starts: np.ndarray, ends: np.ndarray, non_ref: np.ndarray, distance: int) -> np.ndarray:

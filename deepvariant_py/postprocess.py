@@ -5,7 +5,7 @@ import heapq
 import itertools
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -109,11 +109,15 @@ def site_records(sites: list[Site], resolve: bool = True) -> list[VcfRecord]:
     return [site_record(s, resolved.get(i)) for i, s in enumerate(sites)]
 
 
+MAP_BATCH = 4096  # records mapped at a time (postprocess.mapped_gq)
+
+
 def mapped_gq(records: Iterable[VcfRecord], calibration: Calibration) -> Iterator[VcfRecord]:
     """Records (in reference order, raw GQ) with GQ through the model's map: a record with another
     non-reference call within `calibration.cluster_distance` bp takes the clustered calls' map
-    (calibration.clustered_calls). A reference call's no-call (./.) follows the mapped GQ. Streams: only a
-    stretch of records closer than the distance to each other is held."""
+    (calibration.clustered_calls). A reference call's no-call (./.) follows the mapped GQ. Streams in batches
+    of about MAP_BATCH records, each ended where the next record is farther than the distance from all of it.
+    The records are updated in place (postprocess made them)."""
     if not calibration.maps_gq:
         yield from records
         return
@@ -121,16 +125,21 @@ def mapped_gq(records: Iterable[VcfRecord], calibration: Calibration) -> Iterato
     pending: list[VcfRecord] = []
     end = -1
 
-    def finished() -> Iterator[VcfRecord]:
-        flags = clustered_calls(np.array([r.start for r in pending]), np.array([r.start + len(r.ref) for r in pending]),
-                                np.array([bool(r.genotype) and any(allele > 0 for allele in r.genotype)
-                                          for r in pending]), distance)
-        for rec, flag in zip(pending, flags):
-            gq = calibration.gq(rec.gq, bool(flag))
-            yield replace(rec, gq=gq, genotype=_refcall_genotype(gq) if rec.filter == "RefCall" else rec.genotype)
+    def finished() -> list[VcfRecord]:
+        starts = np.fromiter((r.start for r in pending), dtype=np.int64, count=len(pending))
+        ends = starts + np.fromiter((len(r.ref) for r in pending), dtype=np.int64, count=len(pending))
+        non_ref = np.fromiter((bool(r.genotype) and (r.genotype[0] > 0 or r.genotype[1] > 0) for r in pending),
+                              dtype=bool, count=len(pending))
+        gqs = calibration.gqs(np.fromiter((r.gq for r in pending), dtype=np.int64, count=len(pending)),
+                              clustered_calls(starts, ends, non_ref, distance))
+        for rec, gq in zip(pending, gqs.tolist()):
+            rec.gq = gq
+            if rec.filter == "RefCall":
+                rec.genotype = _refcall_genotype(gq)
+        return pending
 
     for rec in records:
-        if pending and (rec.contig != pending[0].contig or rec.start - end > distance):
+        if pending and (rec.contig != pending[0].contig or (len(pending) >= MAP_BATCH and rec.start - end > distance)):
             yield from finished()
             pending = []
         end = max(end, rec.start + len(rec.ref)) if pending else rec.start + len(rec.ref)
