@@ -53,12 +53,12 @@ def test_known_truth_sites_are_called(bam_vcf):
 
 def test_accuracy_on_slice(bam_vcf):
     # Measured on this 19 kb slice (real HiSeq 2000 reads): the shipped model (version 2, 2026-12-03) SNP F1 0.975,
-    # INDEL F1 0.667 (12/7/5 of 17 truth indels: one call moves INDEL F1 by ~0.05); version 1, trained on
+    # INDEL F1 0.686 (12/6/5 of 17 truth indels: one call moves INDEL F1 by ~0.05); version 1, trained on
     # windows the project keeps for evaluation and replaced for that, 0.957 / 0.811; the baseline model
     # 0.945 / 0.811. The bounds sit one call below the shipped model: a broken pipeline scores far lower.
     result = evaluate(TRUTH, bam_vcf, REF, regions=[("chr20", 9999999, 10019000)])
     assert result.snp.f1 >= 0.96 and result.snp.recall >= 0.95, result.table()
-    assert result.indel.f1 >= 0.62, result.table()
+    assert result.indel.f1 >= 0.64, result.table()
 
 
 def test_vcf_is_indexed_and_valid(bam_vcf):
