@@ -74,8 +74,6 @@ def poisson_interval(k: int, alpha: float = 0.05) -> tuple[float, float]:
 
 
 def plot(results: dict, path: str) -> None:
-    import math
-
     import matplotlib
 
     matplotlib.use("Agg")

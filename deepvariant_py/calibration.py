@@ -186,8 +186,7 @@ def cross_validated_log_likelihood(gq: np.ndarray, correct: np.ndarray, clustere
     for fold in np.unique(folds):
         train, test = folds != fold, folds == fold
         cal = fit_calibration(1.0, gq[train], correct[train], clustered[train], cluster_distance)
-        mapped = [cal.gq(int(g), bool(c)) for g, c in zip(gq[test], clustered[test])]
-        out.append(log_likelihood(np.array(mapped), correct[test]))
+        out.append(log_likelihood(cal.gqs(gq[test], clustered[test]), correct[test]))
     return np.array(out)
 
 

@@ -82,7 +82,7 @@ def main() -> None:
     cal = fit_calibration(info.calibration.temperature, gq, correct, flags, distance)
     print(f"chosen: {distance} bp")
     _table("Before (raw GQ, temperature only):", gq, correct)
-    mapped = np.array([cal.gq(int(g), bool(f)) for g, f in zip(gq, flags)])
+    mapped = cal.gqs(gq, flags)
     _table("After the map(s) (on the same calls: a fit, not a measurement):", mapped, correct)
     print("\nknots (raw -> calibrated):", ", ".join(f"{r:g}->{c:.1f}" for r, c in zip(cal.gq_raw, cal.gq_calibrated)))
     if cal.cluster_distance:
@@ -98,13 +98,9 @@ def main() -> None:
 
 def _flags(calls: dict, distance: int) -> np.ndarray:
     """Whether each scored call of one sample is clustered, as postprocess.mapped_gq decides it (over every record of its VCF)."""
-    flags = np.zeros(len(calls["pos"]), dtype=bool)
-    for contig, (starts, ends, non_ref, positions) in calls["records"].items():
-        near = dict(zip(positions, clustered_calls(starts, ends, non_ref, distance)))
-        for i, (c, p) in enumerate(zip(calls["contig"], calls["pos"])):
-            if c == contig:
-                flags[i] = near[p]
-    return flags
+    near = {(contig, int(p)): bool(f) for contig, (starts, ends, non_ref, positions) in calls["records"].items()
+            for p, f in zip(positions, clustered_calls(starts, ends, non_ref, distance))}
+    return np.array([near[(c, int(p))] for c, p in zip(calls["contig"], calls["pos"])], dtype=bool)
 
 
 def _records(vcf: str) -> dict:
