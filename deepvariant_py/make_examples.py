@@ -48,7 +48,8 @@ class TrainingInputs:
 class MakeExamplesStats:
     partitions: int = 0
     reads: int = 0
-    hp_tagged_reads: int = 0
+    hp_tagged_reads: int = 0  # of the hp_taggable_reads (PartitionResult.n_taggable)
+    hp_taggable_reads: int = 0
     candidates: int = 0
     examples: int = 0
     seconds: float = 0.0
@@ -82,6 +83,8 @@ class PartitionResult:
     n_reads: int
     n_tagged: int  # reads with an HP tag of 1 or 2 (as drawn)
     ref_blocks: list[RefBlock]
+    n_taggable: int = 0  # reads expected to carry one once phased: with a technology channel the long ones only
+                         # (whatshap can tag a short read only where it crosses a heterozygous site)
 
 
 def run_starts(partitions: list[Region]) -> set[Region]:
@@ -133,8 +136,12 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds, counts)
     candidates = [c for c in candidates if c.start - hw >= 0 and c.start + hw + 1 <= contig_len]
     canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1, reads=reads) if candidates else None
-    n_tagged = int(np.count_nonzero(hp_groups(events.hp) < 2))
-    return PartitionResult(candidates, canvas, len(reads), n_tagged, blocks)
+    tagged = hp_groups(events.hp) < 2
+    if opts.pileup.technology_channel:
+        taggable = events.is_long
+        return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(tagged & taggable)), blocks,
+                               int(np.count_nonzero(taggable)))
+    return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(tagged)), blocks, len(reads))
 
 
 class ExampleSink(Protocol):
@@ -183,6 +190,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             stats.partitions += 1
             stats.reads += n_reads
             stats.hp_tagged_reads += part.n_tagged
+            stats.hp_taggable_reads += part.n_taggable
             if candidates:
                 genotypes = labeler.genotypes(region, candidates) if labeler else [None] * len(candidates)
                 for cand, gt in zip(candidates, genotypes):

@@ -55,7 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
             _long_reads(False, False)),
     Setting("hp_channel", "--channels",
             "Extra pileup channel after the six: 'haplotype' (the read's HP tag: 0 none, 127 HP=1, 254 HP=2) or 'none'.",
-            _long_reads(True, False), ("choice", ("haplotype", "none")), from_model=True,
+            _long_reads(True, False, True), ("choice", ("haplotype", "none")), from_model=True,
             flag_values={"haplotype": True, "none": False}),
     Setting("technology_channel", "--technology-channel/--no-technology-channel",
             "Extra pileup channel telling each read's technology: 127 short (Illumina), 254 long (> 500 bp: HiFi, ONT); "

@@ -30,8 +30,8 @@ BED = os.path.join(DATA, "NA12878_confident.chr20_10.000-10.011Mb.bed")
                     mapq=1, snps=0.12, indels=0.12, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
     ("ont", dict(realign=False, alt="diff_channels", sort=False, hp=True, width=199, partition=25000, reads=600,
                  mapq=5, snps=0.08, indels=0.12, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
-    ("hybrid", dict(realign=True, alt="diff_channels", sort=False, hp=False, width=221, partition=5000, reads=5000,
-                    mapq=5, snps=0.12, indels=0.06, channels=[1, 2, 3, 4, 5, 6, 30, 9, 10])),
+    ("hybrid", dict(realign=True, alt="diff_channels", sort=False, hp=True, width=221, partition=5000, reads=5000,
+                    mapq=5, snps=0.12, indels=0.06, channels=[1, 2, 3, 4, 5, 6, 7, 30, 9, 10])),
 ])
 def test_each_preset_sets_its_sequencers_defaults(model_type, expected):
     opts = make_examples_options(resolve_settings(model_type, None))
@@ -127,6 +127,23 @@ def test_dropping_hp_tags_for_training_is_by_read_and_repeatable(tmp_path):
     dropped = (half == 0)
     assert 0.3 < dropped.mean() < 0.7 and np.array_equal(half[~dropped], tagged[~dropped])
     assert np.array_equal(hp(0.5), half)  # the same reads every time
+
+
+def test_with_a_technology_channel_only_long_reads_are_expected_to_carry_hp_tags(tmp_path):
+    # whatshap tags a short read only where it crosses a heterozygous site: the untagged warning of a hybrid run
+    # counts the long reads, which phasing tags nearly all of
+    from deepvariant_py.make_examples import process_partition
+    from deepvariant_py.reads import open_alignments
+    from deepvariant_py.reference import Reference
+    from deepvariant_py.regions import Region
+
+    reference = Reference(REF)
+    handle = open_alignments(_tagged_bam(tmp_path), reference)  # short reads, every one tagged
+    region = Region("chr20", 10_002_000, 10_003_000)
+    one_kind = process_partition(handle, reference, region, make_examples_options(resolve_settings("pacbio", None, partition_size=1000)))
+    assert one_kind.n_reads > 0 and one_kind.n_taggable == one_kind.n_tagged == one_kind.n_reads
+    hybrid = process_partition(handle, reference, region, make_examples_options(resolve_settings("hybrid", None, partition_size=1000)))
+    assert hybrid.n_reads > 0 and hybrid.n_taggable == hybrid.n_tagged == 0
 
 
 def test_run_warns_when_a_haplotype_model_gets_untagged_reads(tmp_path, caplog):
