@@ -2,6 +2,7 @@
 """Fit a model's GQ map on the calls of simulated calibration samples and store it in its model_info.json.
 
 Usage: python scripts/fit_gq_calibration.py --model models/pacbio-hifi --sample work_lr/calib_hifi_grch38_1_20x ...
+       python scripts/fit_gq_calibration.py --model MODEL --hybrid-pair work_hybrid/calib_hybrid_1 ...  (HiFi + Illumina)
 
 Each sample (a folder from scripts/make_*_data.sh: reads.bam, truth.vcf.gz, sample.json) is called with
 `dvcall run` as a user would (default flags; untagged long reads are phased) by the model with its temperature
@@ -29,7 +30,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import numpy as np  # noqa: E402
 import pysam  # noqa: E402
-from accuracy import call_dvcall, datasets  # noqa: E402
+from accuracy import call_dvcall, datasets, hybrid_datasets  # noqa: E402
 from calibration import bin_rows  # noqa: E402
 
 from deepvariant_py.calibration import (Calibration, choose_cluster_distance, clustered_calls,  # noqa: E402
@@ -54,7 +55,10 @@ FOLDS = 4            # replicate calibration samples is never on both sides of a
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="model directory; its model_info.json gets the map")
-    ap.add_argument("--sample", action="append", required=True, help="simulated calibration sample folder (repeatable)")
+    ap.add_argument("--sample", action="append", default=[], help="simulated calibration sample folder (repeatable)")
+    ap.add_argument("--hybrid-pair", action="append", default=[],
+                    help="a HiFi + Illumina calibration pair of scripts/make_hybrid_data.sh, by prefix (e.g. "
+                         "work_hybrid/calib_hybrid_1), called with --model-type hybrid (repeatable)")
     ap.add_argument("--dry-run", action="store_true", help="print the fit, leave model_info.json as it is")
     ap.add_argument("--cluster-distance", type=int, default=None,
                     help="bp within which another non-reference call makes a call 'clustered' (its own map); 0: one map; "
@@ -62,6 +66,8 @@ def main() -> None:
     ap.add_argument("--cache", default=None,
                     help="folder for each sample's calls (VCF): a sample found there is not called again")
     args = ap.parse_args()
+    if not args.sample and not args.hybrid_pair:
+        ap.error("give the calibration samples: --sample DIR or --hybrid-pair PREFIX (repeatable)")
     info = load_model_info(args.model)
     calls = _called_sites(args, info)
     gq = np.concatenate([c["gq"] for c in calls])
@@ -91,7 +97,7 @@ def main() -> None:
         return
     fit = {"calls": int(len(gq)), "errors": int((~correct).sum()), "clustered_calls": int(flags.sum()),
            "cluster_distance_scores": {str(d): round(v, 2) for d, v in scores.items()},
-           "samples": [os.path.basename(s.rstrip("/")) for s in args.sample]}
+           "samples": [os.path.basename(s.rstrip("/")) for s in args.sample + args.hybrid_pair]}
     save_model_info(args.model, info.with_calibration(cal, gq_calibration_fit=fit))
     print(f"-> {os.path.join(args.model, INFO_FILE)}", file=sys.stderr)
 
@@ -117,9 +123,11 @@ def _called_sites(args, info: ModelInfo) -> list[dict]:
     """Call every sample with the model less its GQ map; per sample, every scored record (GQ, right?, position)
     and every record of its VCF (for the clustered flags)."""
     data = datasets(argparse.Namespace(sim_sample=args.sample, no_real=True, robustness=False, real_platform=None,
-                                       shared=None))
-    if len(data) != len(args.sample):
-        sys.exit("fit_gq_calibration: some --sample folders hold no simulated sample (see the notes above)")
+                                       shared=None)) if args.sample else []
+    data += [d for prefix in args.hybrid_pair for d in hybrid_datasets(prefix) if d.platform == "hybrid"]
+    names = args.sample + args.hybrid_pair
+    if len(data) != len(names):
+        sys.exit("fit_gq_calibration: some --sample / --hybrid-pair names hold no simulated sample (see the notes above)")
     if args.cache:
         os.makedirs(args.cache, exist_ok=True)
     out = []
@@ -127,7 +135,7 @@ def _called_sites(args, info: ModelInfo) -> list[dict]:
         raw_model = os.path.join(tmp, "model")  # the model as it is, less any GQ map: raw GQ is what gets mapped
         shutil.copytree(args.model, raw_model)
         save_model_info(raw_model, info.with_calibration(Calibration(info.calibration.temperature)))
-        for i, (ds, sample) in enumerate(zip(data, args.sample)):
+        for i, (ds, sample) in enumerate(zip(data, names)):
             vcf = os.path.join(args.cache or tmp, os.path.basename(sample.rstrip("/")) + ".vcf.gz")
             if not (args.cache and os.path.exists(vcf)):
                 call_dvcall(ds, vcf, raw_model)

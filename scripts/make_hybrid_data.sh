@@ -10,7 +10,8 @@
 #   (GIAB v4.2.1, evaluation windows removed) plus random ones. Idempotent like make_long_read_data.sh.
 #   Needs: apt-get install samtools bcftools minimap2 bwa art-nextgen-simulation-tools.
 # Regions avoid the evaluation windows (GRCh38 chr20 4.0-5.15, 7.0-8.0, 8.95-9.15 Mb): training as the HiFi
-# model's, tuning chr20:8.05-8.35 Mb, the held-out test pair chr20:8.35-8.95 Mb (untagged HiFi, as a user's).
+# model's, tuning chr20:8.05-8.35 Mb (and, in new untagged reads, the GQ calibration pairs calib_hybrid_*), the
+# held-out test pair chr20:8.35-8.95 Mb (untagged HiFi, as a user's).
 set -euo pipefail
 if [[ $# -ne 1 ]]; then
   echo "usage: $0 OUTDIR" >&2
@@ -49,6 +50,14 @@ pair train_hybrid_d 35 2.5 15 HS25 truth --ref "$GRCH38" --region chr20:9200001-
   --random-snps-per-kb 0.5 --random-indels-per-kb 1.0 --seed $((SEED + 4))
 pair tune_hybrid 20 1.5 20 HSXt truth --ref "$GRCH38" --region chr20:8050001-8350000 --truth-source "$HG002_GRCH38" \
   --random-snps-per-kb 0.5 --random-indels-per-kb 1.0 --multiallelic-fraction 0.1 --seed $((SEED + 5))
+# GQ calibration (scripts/fit_gq_calibration.py): new reads over the tuning region, untagged HiFi as a user's,
+# 15-35x per technology, HiFi error scales 1-2
+for spec in 1:20:1:20:HS25 2:30:1.5:15:HSXt 3:15:1:35:HSXn 4:25:2:25:HS25; do
+  IFS=: read -r i hc es ic prof <<< "$spec"
+  pair calib_hybrid_${i} "$hc" "$es" "$ic" "$prof" none --ref "$GRCH38" --region chr20:8050001-8350000 \
+    --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.1 \
+    --seed $((SEED + 200 + i))
+done
 # held out: HiFi 20x untagged (phased by whatshap for the HiFi-only rows, as a user's BAM) + Illumina 20x
 pair test_hybrid_grch38_20x 20 1 20 HS25 none --ref "$GRCH38" --region chr20:8350001-8950000 \
   --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \
