@@ -81,10 +81,10 @@ class PartitionResult:
     candidates: list[Candidate]
     canvas: Canvas | None
     n_reads: int
-    n_tagged: int  # reads with an HP tag of 1 or 2 (as drawn)
+    n_taggable: int  # reads expected to carry an HP tag once phased: with a technology channel the long ones only
+                     # (whatshap can tag a short read only where it crosses a heterozygous site)
+    n_tagged: int  # of those, reads with an HP tag of 1 or 2 (as drawn)
     ref_blocks: list[RefBlock]
-    n_taggable: int = 0  # reads expected to carry one once phased: with a technology channel the long ones only
-                         # (whatshap can tag a short read only where it crosses a heterozygous site)
 
 
 def run_starts(partitions: list[Region]) -> set[Region]:
@@ -111,7 +111,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
             codes = encode_bases(reference.fetch(region.contig, region.start, region.end))
             zeros = np.zeros(len(codes), np.int64)
             blocks = reference_blocks(region.contig, region.start, codes, zeros, zeros)
-        return PartitionResult([], None, 0, 0, blocks)
+        return PartitionResult([], None, 0, 0, 0, blocks)
     contig_len = reference.length(region.contig)
     hw = opts.pileup.half_width
     mbq = opts.thresholds.min_base_quality
@@ -136,12 +136,10 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds, counts)
     candidates = [c for c in candidates if c.start - hw >= 0 and c.start + hw + 1 <= contig_len]
     canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1, reads=reads) if candidates else None
-    tagged = hp_groups(events.hp) < 2
-    if opts.pileup.technology_channel:
-        taggable = events.is_long
-        return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(tagged & taggable)), blocks,
-                               int(np.count_nonzero(taggable)))
-    return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(tagged)), blocks, len(reads))
+    taggable = events.is_long if opts.pileup.technology_channel else np.ones(len(reads), dtype=bool)
+    tagged = taggable & (hp_groups(events.hp) < 2)
+    return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(taggable)), int(np.count_nonzero(tagged)),
+                           blocks)
 
 
 class ExampleSink(Protocol):

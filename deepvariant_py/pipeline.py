@@ -300,11 +300,11 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
     summary["examples"] = sum(s.examples for s in stats)
     log.info("make_examples: %d candidates, %d examples in %.1f s", summary["candidates"], summary["examples"], summary["make_examples_seconds"])
     log_read_counts([s.read_counts for s in stats], me_opts.read_filter)
-    reads, tagged = sum(s.hp_taggable_reads for s in stats), sum(s.hp_tagged_reads for s in stats)
-    if warn_untagged and me_opts.pileup.hp_channel and reads and tagged < 0.5 * reads:
+    taggable, tagged = sum(s.hp_taggable_reads for s in stats), sum(s.hp_tagged_reads for s in stats)
+    if warn_untagged and me_opts.pileup.hp_channel and taggable and tagged < 0.5 * taggable:
         kind = "long reads" if me_opts.pileup.technology_channel else "reads"
         log.warning("only %d of %d %s carry an HP tag, but this model reads each read's HP tag: it is most accurate on "
-                    "reads tagged by haplotype: add --phase-reads (or tag them with `dvcall haplotag`)", tagged, reads, kind)
+                    "reads tagged by haplotype: add --phase-reads (or tag them with `dvcall haplotag`)", tagged, taggable, kind)
     log.info("call_variants (in the same processes): %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
     summary["call_variants_seconds"] = round(cv.seconds, 2)
     calls_path = ",".join(shard_paths)

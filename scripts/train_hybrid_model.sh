@@ -43,6 +43,10 @@ JOBS
 # The HiFi reads of the training and tuning pairs carry HP tags from their haplotype of origin. A user's short
 # reads get theirs from `whatshap haplotag` (run --phase-reads tags both kinds), which can tag only the reads that
 # cross a heterozygous site: the Illumina reads are tagged that way here, from the phased truth.
+sample_ref() {  # the reference a simulated sample was made on
+  python3 -c "import json,sys;print(json.load(open(sys.argv[1] + '/sample.json'))['parameters']['ref'])" "$1"
+}
+
 tag_short_reads() {
   local illumina=$1 ref=$2
   [[ -s $illumina/reads.hp.bam.bai ]] && return 0
@@ -58,16 +62,16 @@ make_one() {
   local out=$EX/${name}_f${frac}_u${drop}.tfrecord.gz
   [[ -s $out.example_info.json ]] && return 0
   local ref
-  ref=$(python3 -c "import json;print(json.load(open('$hifi/sample.json'))['parameters']['ref'])")
+  ref=$(sample_ref "$hifi")
   dvcall make-examples --model-type hybrid --ref "$ref" --reads "$hifi/reads.bam" --reads "$illumina/reads.hp.bam" \
     --truth-vcf "$hifi/truth.vcf.gz" --confident-bed "$hifi/confident.bed" --regions "$hifi/confident.bed" \
     --drop-hp-fraction "$drop" --downsample-fraction "$( [[ $frac == 1.0 ]] && echo 0 || echo "$frac")" \
     --examples "$out" --quiet
 }
-export -f make_one
+export -f make_one sample_ref
 export WORK EX
 for name in $(cut -d' ' -f1 "$JOBLIST" | sort -u); do  # before the jobs: two of them read each pair
-  tag_short_reads "$WORK/${name}_illumina" "$(python3 -c "import json;print(json.load(open('$WORK/${name}_hifi/sample.json'))['parameters']['ref'])")"
+  tag_short_reads "$WORK/${name}_illumina" "$(sample_ref "$WORK/${name}_hifi")"
 done
 xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 
