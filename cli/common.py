@@ -79,10 +79,9 @@ def _setting_options() -> list:
     from deepvariant_py.settings import MODEL_TYPES, SETTINGS
 
     options = [click.option("--model-type", type=click.Choice(MODEL_TYPES), default="illumina", show_default=True,
-                            help="Sequencer preset: picks the shipped model (illumina-wgs, pacbio-hifi, ont; hybrid: a HiFi and an "
-                                 "Illumina BAM of one sample, given as two --reads, with the model passed by --model until one "
-                                 "ships) and the defaults of every flag below that is not given (docs/design.md §10; "
-                                 "`dvcall presets` prints them).")]
+                            help="Sequencer preset: picks the shipped model (illumina-wgs, pacbio-hifi, ont, hybrid-hifi-illumina; "
+                                 "hybrid: a HiFi and an Illumina BAM of one sample, given as two --reads) and the defaults of "
+                                 "every flag below that is not given (docs/design.md §10; `dvcall presets` prints them).")]
     for s in SETTINGS:
         kind = _click_type(s.kind)
         extra = {} if kind is None else {"type": kind}

@@ -134,7 +134,7 @@ def run_pipeline(opts: RunOptions) -> dict:
         if not work:
             tmp_root = work = tempfile.mkdtemp(prefix="dvcall-")
         if not plan.phase:
-            return _one_pass(opts, plan, work, warn_untagged=True)
+            return _one_pass(opts, plan, work, warn_about_reads=True)
         return _phased_passes(opts, plan, work)
     except BaseException as exc:
         if created and lock and os.listdir(work) == [LOCK_FILE]:  # nothing done yet: leave no trace
@@ -234,7 +234,7 @@ def _phased_passes(opts: RunOptions, plan: _Plan, work: str) -> dict:
     resumable = bool(opts.intermediate_dir)
     first_vcf = os.path.join(work, "firstpass.vcf.gz")
     first = _one_pass(replace(opts, output_vcf=first_vcf, output_gvcf=None, report=None), plan, os.path.join(work, "pass1"),
-                      warn_untagged=False)
+                      warn_about_reads=False)
     t0 = time.time()
     tagged_bam = os.path.join(work, "haplotagged.bam")
     inputs = fingerprint(step="phase_reads", version=__version__, ref=file_identity(opts.ref), reads=_reads_identity(opts.reads),
@@ -249,7 +249,7 @@ def _phased_passes(opts: RunOptions, plan: _Plan, work: str) -> dict:
         log.info("phase-reads: reads tagged in an earlier run, reused")
     log.info("phase-reads: whatshap tagged %d of %d reads from the first pass's calls", done["tagged"], done["reads"])
     phasing_seconds = round(time.time() - t0, 2)
-    summary = _one_pass(replace(opts, reads=[tagged_bam]), plan, os.path.join(work, "pass2"), warn_untagged=True)
+    summary = _one_pass(replace(opts, reads=[tagged_bam]), plan, os.path.join(work, "pass2"), warn_about_reads=True)
     for stage in ("make_examples", "call_variants", "postprocess"):
         summary[f"{stage}_seconds"] = round(summary[f"{stage}_seconds"] + first[f"{stage}_seconds"], 2)
     summary["phase_reads_seconds"] = phasing_seconds
@@ -262,7 +262,7 @@ def _reads_identity(paths: list[str]) -> dict | list[dict]:
     return file_identity(paths[0]) if len(paths) == 1 else [file_identity(p) for p in paths]
 
 
-def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> dict:
+def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) -> dict:
     """make_examples -> call_variants -> postprocess over opts.reads, intermediate files in `work` (resumable
     when the user keeps them: --intermediate-dir)."""
     os.makedirs(work, exist_ok=True)
@@ -301,10 +301,14 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
     log.info("make_examples: %d candidates, %d examples in %.1f s", summary["candidates"], summary["examples"], summary["make_examples_seconds"])
     log_read_counts([s.read_counts for s in stats], me_opts.read_filter)
     taggable, tagged = sum(s.hp_taggable_reads for s in stats), sum(s.hp_tagged_reads for s in stats)
-    if warn_untagged and me_opts.pileup.hp_channel and taggable and tagged < 0.5 * taggable:
+    if warn_about_reads and me_opts.pileup.hp_channel and taggable and tagged < 0.5 * taggable:
         kind = "long reads" if me_opts.pileup.technology_channel else "reads"
         log.warning("only %d of %d %s carry an HP tag, but this model reads each read's HP tag: it is most accurate on "
                     "reads tagged by haplotype: add --phase-reads (or tag them with `dvcall haplotag`)", tagged, taggable, kind)
+    mix = technology_mix_warning(sum(s.reads for s in stats), taggable) \
+        if warn_about_reads and me_opts.pileup.technology_channel else None
+    if mix:
+        log.warning("%s", mix)
     log.info("call_variants (in the same processes): %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
     summary["call_variants_seconds"] = round(cv.seconds, 2)
     calls_path = ",".join(shard_paths)
@@ -318,3 +322,12 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_untagged: bool) -> 
         log.info("report -> %s", opts.report)
     log.info("postprocess: %d sites, %d PASS SNPs, %d PASS indels -> %s", pp.sites, pp.pass_snps, pp.pass_indels, opts.output_vcf)
     return summary
+
+
+def technology_mix_warning(n_reads: int, n_long: int) -> str | None:
+    """What to tell a user whose reads, under a model with a technology channel (the hybrid one), are all of one kind."""
+    if n_reads == 0 or 0 < n_long < n_reads:
+        return None
+    kind, alone = ("long", "pacbio") if n_long else ("short", "illumina")
+    return (f"all {n_reads:,} reads are {kind} ones, but this model expects one sample's HiFi and Illumina reads together "
+            f"(two --reads): for {kind} reads alone --model-type {alone} is more accurate")

@@ -819,8 +819,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def simulate_long_reads(args: argparse.Namespace, haplotypes: list[Path], hap_seqs: list[str], tmp: Path,
                         log: Path) -> tuple[dict, dict | None]:
-    """Reads per haplotype at its share of the coverage (--haplotype-fraction), named h1-N / h2-N, into tmp/all.fq:
-    ({haplotype: reads}, the injected errors (long_read_errors only))."""
+    """Reads per haplotype at its share of the coverage (--haplotype-fraction), named h1-PLATFORM-N / h2-PLATFORM-N
+    into tmp/all.fq: ({haplotype: reads}, the injected errors (long_read_errors only)). The platform in the name keeps
+    a hybrid pair's long reads from sharing names with its Illumina reads (ART's h1-N): whatshap, which groups reads
+    by name, would take two such reads for one read's alignments."""
     cfg = LONG_READS[args.platform]
     if cfg["simulator"] == "long_read_errors":
         return simulate_homopolymer_errors(args, haplotypes, hap_seqs, tmp)
@@ -840,7 +842,7 @@ def simulate_long_reads(args: argparse.Namespace, haplotypes: list[Path], hap_se
                 for k, line in enumerate(fq):
                     if k % 4 == 0:
                         n += 1
-                        line = f"@{fa.stem}-{n}\n"
+                        line = f"@{fa.stem}-{args.platform}-{n}\n"
                     elif k % 4 == 2:
                         line = "+\n"
                     out.write(line)
@@ -850,7 +852,7 @@ def simulate_long_reads(args: argparse.Namespace, haplotypes: list[Path], hap_se
 
 def simulate_homopolymer_errors(args: argparse.Namespace, haplotypes: list[Path], hap_seqs: list[str],
                                 tmp: Path) -> tuple[dict, dict]:
-    """long_read_errors per haplotype at its share of the coverage; reads h1-N / h2-N into tmp/all.fq."""
+    """long_read_errors per haplotype at its share of the coverage; reads h1-PLATFORM-N / h2-PLATFORM-N into tmp/all.fq."""
     profile = long_read_errors.scaled(long_read_errors.PROFILES[LONG_READS[args.platform]["profile"]], args.error_scale)
     rng = np.random.default_rng([args.seed, 0x10A6])
     contexts = long_read_errors.Contexts.draw(profile, rng) if profile.systematic else None  # shared by both haplotypes
@@ -858,7 +860,8 @@ def simulate_homopolymer_errors(args: argparse.Namespace, haplotypes: list[Path]
     with open(tmp / "all.fq", "w") as out:
         for i, (fa, seq) in enumerate(zip(haplotypes, hap_seqs)):
             share = args.haplotype_fraction if i == 0 else 1 - args.haplotype_fraction
-            tallies[fa.stem] = long_read_errors.simulate(seq, args.coverage * share, profile, rng, fa.stem, out, contexts)
+            tallies[fa.stem] = long_read_errors.simulate(seq, args.coverage * share, profile, rng,
+                                                      f"{fa.stem}-{args.platform}", out, contexts)
     total = {k: sum(t[k] for t in tallies.values()) for k in next(iter(tallies.values()))}
     return {stem: t["reads"] for stem, t in tallies.items()}, {**total, "accuracy": round(long_read_errors.accuracy(total), 5)}
 

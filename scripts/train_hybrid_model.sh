@@ -3,7 +3,8 @@
 #   1. simulate HiFi + Illumina pairs from the same haplotypes (scripts/make_hybrid_data.sh),
 #   2. make labelled examples from both BAMs of each training pair at full and reduced coverage,
 #   3. make labelled tuning examples on the tuning pair at two coverages (picks the epoch and the temperature only),
-#   4. train, keeping the epoch with the best tuning accuracy, and calibrate.
+#   4. train, keeping the epoch with the best tuning accuracy, fit the temperature on the tuning examples and the GQ
+#      map on the calibration pairs' calls (scripts/fit_gq_calibration.py).
 # Examples use the hybrid preset (`dvcall presets`): Illumina's realignment (long reads are never realigned),
 # 221 columns, the technology channel (127 short read, 254 long read), the HP channel (the network pools reads
 # per haplotype, as the long-read models do) and ALT-aligned diff channels.
@@ -80,6 +81,9 @@ TUNE="$EX/tune_hybrid_*.tfrecord.gz"
 dvcall train --examples "$EX/train_*.tfrecord.gz" --tune-examples "$TUNE" --output "$WORK/model" \
   --epochs "$EPOCHS" --batch-size 128 --no-cache --label-smoothing "$SMOOTHING"
 dvcall calibrate --model "$WORK/model" --examples "$TUNE"
+# the GQ map, on the calibration pairs' calls as a user would get them (untagged HiFi, phased by run itself)
+python3 "$HERE/fit_gq_calibration.py" --model "$WORK/model" $(for i in 1 2 3 4 5 6 7 8; do
+  echo --hybrid-pair "$WORK/calib_hybrid_$i"; done)
 mkdir -p "$MODEL"
 cp "$WORK/model/model.keras" "$WORK/model/model_info.json" "$WORK/model/training_log.csv" "$MODEL/"
 echo "model written to $MODEL"

@@ -49,7 +49,7 @@ def _same(model_dir, images):
     assert np.abs(_gq(numpy_probs) - _gq(keras_probs)).max() < GQ_TOLERANCE
 
 
-@pytest.mark.parametrize("name", ["illumina-wgs", "pacbio-hifi", "ont"])
+@pytest.mark.parametrize("name", ["illumina-wgs", "pacbio-hifi", "ont", "hybrid-hifi-illumina"])
 def test_numpy_forward_pass_matches_keras_on_shipped_models(name):
     model_dir = default_model_dir(name)
     info = load_model_info(model_dir)

@@ -96,6 +96,23 @@ def test_run_without_a_shipped_model_for_the_type_says_how_to_get_one(tmp_path, 
     assert not os.path.exists(out)
 
 
+def test_the_hybrid_model_on_one_kind_of_reads_says_which_model_fits(tmp_path, caplog):
+    out = str(tmp_path / "o.vcf.gz")
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", out, "--model-type", "hybrid",
+                                       "--no-phase-reads", "--regions", "chr20:10,002,000-10,003,000"])
+    assert result.exit_code == 0, result.output
+    assert caplog.text.count("for short reads alone --model-type illumina is more accurate") == 1
+    assert os.path.exists(out)
+
+
+@pytest.mark.parametrize("n_reads, n_long, alone", [(10, 0, "illumina"), (10, 10, "pacbio"), (10, 3, None), (0, 0, None)])
+def test_technology_mix_warning_names_the_model_for_one_kind(n_reads, n_long, alone):
+    from deepvariant_py.pipeline import technology_mix_warning
+
+    text = technology_mix_warning(n_reads, n_long)
+    assert (text is None) if alone is None else f"--model-type {alone}" in text
+
+
 def _tagged_bam(tmp_path) -> str:
     import pysam
     out = str(tmp_path / "tagged.bam")
