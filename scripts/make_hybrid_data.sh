@@ -70,4 +70,8 @@ pair test_hybrid_grch38_20x 20 1 20 HS25 none --ref "$GRCH38" --region chr20:835
 pair test_hybrid_grch38_20x_b 20 1.5 20 HSXt none --ref "$GRCH38" --region chr20:8350001-8950000 \
   --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \
   --seed $((SEED + 102))
+# a third (HiSeq X PCR-free Illumina, HiFi error scale 1), made before a model with other settings was compared
+pair test_hybrid_grch38_20x_c 20 1 20 HSXn none --ref "$GRCH38" --region chr20:8350001-8950000 \
+  --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \
+  --seed $((SEED + 103))
 echo "done: $OUT"
