@@ -18,6 +18,8 @@ The samples must be ones the model never trained on, and not the held-out test s
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import shutil
 import sys
@@ -64,7 +66,8 @@ def main() -> None:
                     help="bp within which another non-reference call makes a call 'clustered' (its own map); 0: one map; "
                          f"default: chosen among {', '.join(map(str, CLUSTER_DISTANCES))} by cross-validation on the samples")
     ap.add_argument("--cache", default=None,
-                    help="folder for each sample's calls (VCF): a sample found there is not called again")
+                    help="folder for each sample's calls (VCF), kept per model (a subfolder named by a hash of its weights "
+                         "and temperature): a sample this model already called there is not called again")
     args = ap.parse_args()
     if not args.sample and not args.hybrid_pair:
         ap.error("give the calibration samples: --sample DIR or --hybrid-pair PREFIX (repeatable)")
@@ -119,6 +122,18 @@ def _records(vcf: str) -> dict:
     return {c: tuple(np.array(col) for col in zip(*rows)) for c, rows in out.items()}
 
 
+def _model_key(model_dir: str, info: ModelInfo) -> str:
+    """A cache subfolder per model: its weights, temperature and example settings (a retrained model in the same
+    folder, or another model given the same --cache, must not reuse the calls of the one before)."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(model_dir)):
+        if name.endswith(".keras"):
+            with open(os.path.join(model_dir, name), "rb") as fh:
+                digest.update(fh.read())
+    digest.update(json.dumps([info.calibration.temperature, info.settings, info.channels], sort_keys=True).encode())
+    return "model-" + digest.hexdigest()[:12]
+
+
 def _called_sites(args, info: ModelInfo) -> list[dict]:
     """Call every sample with the model less its GQ map; per sample, every scored record (GQ, right?, position)
     and every record of its VCF (for the clustered flags)."""
@@ -128,16 +143,17 @@ def _called_sites(args, info: ModelInfo) -> list[dict]:
     names = args.sample + args.hybrid_pair
     if len(data) != len(names):
         sys.exit("fit_gq_calibration: some --sample / --hybrid-pair names hold no simulated sample (see the notes above)")
-    if args.cache:
-        os.makedirs(args.cache, exist_ok=True)
+    cache = os.path.join(args.cache, _model_key(args.model, info)) if args.cache else None
+    if cache:
+        os.makedirs(cache, exist_ok=True)
     out = []
     with tempfile.TemporaryDirectory(prefix="dvcall-gqfit-") as tmp:
         raw_model = os.path.join(tmp, "model")  # the model as it is, less any GQ map: raw GQ is what gets mapped
         shutil.copytree(args.model, raw_model)
         save_model_info(raw_model, info.with_calibration(Calibration(info.calibration.temperature)))
         for i, (ds, sample) in enumerate(zip(data, names)):
-            vcf = os.path.join(args.cache or tmp, os.path.basename(sample.rstrip("/")) + ".vcf.gz")
-            if not (args.cache and os.path.exists(vcf)):
+            vcf = os.path.join(cache or tmp, os.path.basename(sample.rstrip("/")) + ".vcf.gz")
+            if not (cache and os.path.exists(vcf)):
                 call_dvcall(ds, vcf, raw_model)
             sites = genotyped_sites(ds.truth, vcf, ds.ref, regions=[ds.region0], bed=ds.bed)
             out.append({"gq": np.array([s.gq for s in sites]), "correct": np.array([s.correct for s in sites], dtype=bool),
