@@ -305,9 +305,8 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
         kind = "long reads" if me_opts.pileup.technology_channel else "reads"
         log.warning("only %d of %d %s carry an HP tag, but this model reads each read's HP tag: it is most accurate on "
                     "reads tagged by haplotype: add --phase-reads (or tag them with `dvcall haplotag`)", tagged, taggable, kind)
-    mix = technology_mix_warning(sum(s.reads for s in stats), taggable) \
-        if warn_about_reads and me_opts.pileup.technology_channel else None
-    if mix:
+    if warn_about_reads and me_opts.pileup.technology_channel and \
+            (mix := technology_mix_warning(sum(s.reads for s in stats), taggable)):
         log.warning("%s", mix)
     log.info("call_variants (in the same processes): %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
     summary["call_variants_seconds"] = round(cv.seconds, 2)

@@ -62,16 +62,13 @@ for spec in 1:20:1:20:HS25:8050001-8350000 2:30:1.5:15:HSXt:8050001-8350000 3:15
     --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.1 \
     --seed $((SEED + 200 + i))
 done
-# held out: HiFi 20x untagged (phased by whatshap for the HiFi-only rows, as a user's BAM) + Illumina 20x
-pair test_hybrid_grch38_20x 20 1 20 HS25 none --ref "$GRCH38" --region chr20:8350001-8950000 \
-  --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \
-  --seed $((SEED + 101))
-# a second held-out pair over the same span: new reads and random variants, HiSeq X Illumina, HiFi error scale 1.5
-pair test_hybrid_grch38_20x_b 20 1.5 20 HSXt none --ref "$GRCH38" --region chr20:8350001-8950000 \
-  --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \
-  --seed $((SEED + 102))
-# a third (HiSeq X PCR-free Illumina, HiFi error scale 1), made before a model with other settings was compared
-pair test_hybrid_grch38_20x_c 20 1 20 HSXn none --ref "$GRCH38" --region chr20:8350001-8950000 \
-  --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \
-  --seed $((SEED + 103))
+# held out, HiFi 20x untagged (phased by whatshap for the HiFi-only rows, as a user's BAM) + Illumina 20x over one
+# span, each pair with its own reads and random variants: test_hybrid_grch38_20x (HS25, HiFi error scale 1); _b
+# (HiSeq X TruSeq, 1.5); _c (HiSeq X PCR-free, 1), made before a model with other settings was compared
+for spec in :1:HS25:101 _b:1.5:HSXt:102 _c:1:HSXn:103; do
+  IFS=: read -r suffix es prof seed <<< "$spec"
+  pair "test_hybrid_grch38_20x$suffix" 20 "$es" 20 "$prof" none --ref "$GRCH38" --region chr20:8350001-8950000 \
+    --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \
+    --seed $((SEED + seed))
+done
 echo "done: $OUT"
