@@ -19,10 +19,11 @@ together (--model-type hybrid, dvcall only).
 Long-read samples (made by scripts/make_long_read_data.sh; their sample.json says the platform) are called
 with `--model-type pacbio` / `ont`, bcftools with `mpileup -X pacbio-ccs` / `-X ont`, and freebayes with
 long-read settings; they are scored over their confident span (read depth tapers at the region's ends).
-On untagged long reads `dvcall run` phases by itself (first-pass calls -> `whatshap phase` -> `whatshap
-haplotag` -> calls on the tagged reads; --phase-reads); --unphased adds a row with --no-phase-reads (the
-first pass alone), --sort-ablation one with --sort-by-haplotypes (rows sorted by HP), which cannot differ:
-the network pools over reads.
+On untagged long reads `dvcall run` phases by itself (--phase-reads: each partition's reads from the
+heterozygous-looking SNPs under them, in make_examples); --whatshap adds a row with --phaser whatshap
+(first-pass calls -> `whatshap phase` -> `whatshap haplotag` -> calls on the tagged reads), --unphased one
+with --no-phase-reads, --sort-ablation one with --sort-by-haplotypes (rows sorted by HP), which cannot
+differ: the network pools over reads.
 """
 from __future__ import annotations
 
@@ -212,6 +213,7 @@ def main() -> None:
                     help="only the real rows of this platform (default: all of them)")
     ap.add_argument("--keep-vcfs", default=None, help="copy every call set here (NAME__CALLER.vcf.gz) to inspect errors")
     ap.add_argument("--unphased", action="store_true", help="long-read samples: also run dvcall with --no-phase-reads")
+    ap.add_argument("--whatshap", action="store_true", help="long-read samples: also run dvcall with --phaser whatshap")
     ap.add_argument("--sort-ablation", action="store_true", help="long-read samples: also run dvcall with --sort-by-haplotypes")
     ap.add_argument("--model", default=None, help="dvcall model directory (default: the shipped model of each sample's --model-type)")
     ap.add_argument("--also-model", action="append", help="another model directory to run side by side (repeatable; "
@@ -246,9 +248,11 @@ def main() -> None:
             runs = [(c, fn) for c, fn in callers if ds.platform == "illumina" or not c.startswith("dvcall ")]  # the ablation is Illumina's
             if ds.platform == "hybrid":  # dvcall only: bcftools and freebayes have no setting for mixed technologies
                 runs = [("dvcall", lambda d, out, tmp: call_dvcall(d, out, args.hybrid_model or args.model))]
-            extra = [f for f, wanted in (("--no-phase-reads", args.unphased), ("--sort-by-haplotypes", args.sort_ablation)) if wanted]
+            extra = [f for f, wanted in ((("--no-phase-reads",), args.unphased), (("--phaser", "whatshap"), args.whatshap),
+                                         (("--sort-by-haplotypes",), args.sort_ablation)) if wanted]
             if ds.platform not in ("illumina", "hybrid"):
-                runs += [(f"dvcall {flag}", lambda d, out, tmp, f=flag: call_dvcall(d, out, args.model, (f,))) for flag in extra]
+                runs += [(f"dvcall {' '.join(flags)}", lambda d, out, tmp, f=flags: call_dvcall(d, out, args.model, f))
+                         for flags in extra]
             for caller, fn in runs:
                 out = os.path.join(tmp, f"call-{len(rows)}.vcf.gz")
                 t0 = time.time()

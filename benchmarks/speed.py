@@ -205,7 +205,7 @@ def long_read_table(args) -> list[Measure]:
         lines.append(f"| {name} | {bcf.name} | {bcf.wall:.1f} | {bcf.cpu:.1f} | {bcf.peak_mb:.0f} |  | 1.00 | "
                      f"{accuracy.get('bcftools', '')} |")
         out_rows += [dv, bcf]
-    print("\nLong reads (each command once; dvcall phases untagged reads itself, whatshap included):\n")
+    print("\nLong reads (each command once; dvcall phases untagged reads itself, in make_examples):\n")
     print("| sample | caller | wall s | CPU s | peak MB | candidates per true variant | wall vs bcftools | SNP F1 / INDEL F1 |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(lines))

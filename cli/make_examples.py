@@ -40,6 +40,9 @@ def _parse_shard(text: str) -> tuple[int, int]:
 @click.option("--drop-hp-fraction", type=FRACTION, default=0.0, show_default=True,
               help="Training: draw this fraction of reads (picked by a hash of the name) as untagged, so a long-read model also "
                    "learns reads that whatshap could not phase; 1 ignores every HP tag.")
+@click.option("--phase-reads", is_flag=True,
+              help="Tag each partition's reads HP=1/2 from the heterozygous-looking SNPs under them, replacing any HP tags, for a "
+                   "model that pools reads by haplotype given untagged reads (what `dvcall run` does by default then).")
 @click.option("--model", "model_dir", type=click.Path(), default=None,
               help="Make the examples this model expects: its pileup width, channels, realignment and sorting are the defaults. "
                    "Default: the --model-type's shipped model (in training mode, none if it is not shipped yet: the preset alone).")
@@ -48,8 +51,8 @@ def _parse_shard(text: str) -> tuple[int, int]:
               help="Also write this shard's gVCF reference blocks here (.tsv.gz), for `postprocess --gvcf-blocks`.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_bed, downsample_fraction, drop_hp_fraction, model_dir,
-                      gvcf_output, quiet, **settings_kwargs):
+def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_bed, downsample_fraction, drop_hp_fraction, phase_reads,
+                      model_dir, gvcf_output, quiet, **settings_kwargs):
     """Find candidate variants and write one pileup example per alt-allele subset."""
     index, count = _parse_shard(shard)
     check_outputs({"--examples": output, "its sidecar": sidecar_path(output), "--gvcf": gvcf_output},
@@ -59,8 +62,12 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
         raise InputError("training mode needs both --truth-vcf and --confident-bed")
     model_type, flags = setting_flags(settings_kwargs)
     _, info = resolve_model(model_type, model_dir, required=not truth_vcf)
-    base = MakeExamplesOptions(read_filter=ReadFilter(downsample_fraction=downsample_fraction), drop_hp_fraction=drop_hp_fraction)
+    base = MakeExamplesOptions(read_filter=ReadFilter(downsample_fraction=downsample_fraction), drop_hp_fraction=drop_hp_fraction,
+                               phase_reads=phase_reads)
     opts = make_examples_options(resolve_settings(model_type, info, **flags), base)
+    if phase_reads and not opts.pileup.hp_channel:
+        raise InputError("--phase-reads tags reads for models that read HP tags; this model has no HP channel: use "
+                         "--model-type pacbio or ont (or a hybrid model), or drop --phase-reads")
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
     lengths = Reference(ref).lengths
     parsed = parse_regions(list(regions), lengths) if regions else None

@@ -2,6 +2,7 @@
 import click
 
 from deepvariant_py.merger import MERGE_MODES
+from deepvariant_py.phasing import PHASERS
 from deepvariant_py.pipeline import RunOptions, run_pipeline
 
 from .common import command_line, haplotype_resolution_option, setting_flags, setting_options, user_errors
@@ -27,7 +28,14 @@ from .common import command_line, haplotype_resolution_option, setting_flags, se
               help="How per-subset probabilities of multi-allelic sites become one genotype: the trained merger network, DeepVariant's min rule, or auto (the network when the model ships one).")
 @haplotype_resolution_option
 @click.option("--phase-reads/--no-phase-reads", default=None,
-              help="Long-read models: call once, phase the heterozygous calls and tag the reads with HP using whatshap (pip install 'dvcall[phasing]'), then call the tagged reads, which the model pools per haplotype. About twice the run time. Default: on when the model pools by haplotype (the shipped pacbio and ont models), the reads are mostly untagged and whatshap is installed. The tagged BAM and first-pass VCF stay in --intermediate-dir.")
+              help="Long-read models pool reads per haplotype: tag untagged reads HP=1/2 first (--phaser says how). Default: on "
+                   "when the model pools by haplotype (the shipped pacbio, ont and hybrid models) and the reads are mostly "
+                   "untagged; reads that carry HP tags keep theirs unless --phase-reads is given.")
+@click.option("--phaser", type=click.Choice(PHASERS), default="direct", show_default=True,
+              help="How --phase-reads tags reads. direct: inside make_examples, each partition's reads from the heterozygous-looking "
+                   "SNPs under them (one pass; no extra tool). whatshap: call once, `whatshap phase` and `haplotag` the reads from "
+                   "those calls (pip install 'dvcall[phasing]'), call the tagged reads (about twice the run time; the tagged BAM "
+                   "and first-pass VCF stay in --intermediate-dir).")
 @click.option("--num-shards", "--threads", "num_shards", type=click.IntRange(min=1), default=None,
               help="Parallel make_examples processes (shards). Default: the CPUs this process may use (its CPU affinity and "
                    "cgroup quota, so a SLURM or container allocation is respected). Never more shards than the regions have "
@@ -35,14 +43,14 @@ from .common import command_line, haplotype_resolution_option, setting_flags, se
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, model_dir, intermediate_dir, sample_name, multiallelic_merge,
-            haplotype_resolution, phase_reads, num_shards, quiet, **settings_kwargs):
+            haplotype_resolution, phase_reads, phaser, num_shards, quiet, **settings_kwargs):
     """Call variants: make examples, run the CNN, and write a bgzipped, indexed VCF."""
     model_type, flags = setting_flags(settings_kwargs)
     summary = run_pipeline(RunOptions(
         ref=ref, reads=list(reads), output_vcf=output_vcf, output_gvcf=output_gvcf, report=report, regions=list(regions), model_dir=model_dir,
         model_type=model_type, settings=flags, intermediate_dir=intermediate_dir, sample_name=sample_name,
         num_shards=num_shards, multiallelic_merge=multiallelic_merge,
-        haplotype_resolution=haplotype_resolution, phase_reads=phase_reads, command=command_line()))
+        haplotype_resolution=haplotype_resolution, phase_reads=phase_reads, phaser=phaser, command=command_line()))
     if not quiet:
         stages = ("make_examples", "call_variants", "postprocess") + (("phase_reads",) if "phase_reads_seconds" in summary else ())
         total = sum(summary[f"{s}_seconds"] for s in stages)

@@ -47,8 +47,9 @@ class AlleleCounts:
 
 
 def count_alleles(events: ReadEvents, ref_codes: np.ndarray, start: int, end: int,
-                  min_base_quality: int = MIN_BASE_QUALITY) -> AlleleCounts:
-    """Allele counts of every position in [start, end); `ref_codes` covers exactly that interval."""
+                  min_base_quality: int = MIN_BASE_QUALITY, indels: bool = True) -> AlleleCounts:
+    """Allele counts of every position in [start, end); `ref_codes` covers exactly that interval. Without
+    `indels`, only aligned bases are counted (indel_counts empty, depth of bases alone)."""
     length = end - start
     valid = valid_event_mask(events)
     keep_m = ~anchor_overridden(events, valid)
@@ -61,7 +62,7 @@ def count_alleles(events: ReadEvents, ref_codes: np.ndarray, start: int, end: in
     sub_counts = np.bincount(rel[~is_ref] * 4 + base[~is_ref], minlength=length * 4)[: length * 4].reshape(length, 4)
     depth = ref_count + sub_counts.sum(axis=1)
     indel_counts: dict[int, dict[tuple[int, str], int]] = defaultdict(lambda: defaultdict(int))
-    sel = np.flatnonzero(valid & ~events.e_low_quality & (events.e_pos >= start) & (events.e_pos < end))
+    sel = np.flatnonzero(valid & ~events.e_low_quality & (events.e_pos >= start) & (events.e_pos < end)) if indels else []
     for j in sel:
         p = int(events.e_pos[j])
         indel_counts[p][(int(events.e_kind[j]), events.e_bases[j])] += 1

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .candidates import Candidate, CandidateThresholds, count_alleles, find_candidates
+from .direct_phasing import phase_reads
 from .errors import InputError
 from .examples_io import ExampleWriter, write_sidecar
 from .outputs import AtomicFile, disk_error, is_disk_error
@@ -33,6 +34,9 @@ class MakeExamplesOptions:
     partition_size: int = 1000
     realign: bool = True
     realigner: RealignerOptions = field(default_factory=RealignerOptions)
+    phase_reads: bool = False
+    """Tag each partition's reads HP=1/2 from its own heterozygous-looking sites (direct_phasing), replacing any
+    HP tags: for a model that pools reads by haplotype given untagged reads."""
     drop_hp_fraction: float = 0.0
     """Training augmentation: this fraction of reads is drawn as untagged (no HP), so a long-read model
     also learns from reads whatshap could not phase, or a BAM that was never phased."""
@@ -126,6 +130,8 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
         if moved:
             ref_offset, ref_seq = _reference_span(reference, region, reads, hw)
             events = replace_reads(events, np.asarray(moved), extract_events([reads[i] for i in moved], ref_seq, ref_offset, mbq))
+    if opts.phase_reads:
+        events.hp[:] = phase_reads(events, ref_seq, ref_offset, min_base_quality=mbq)
     if opts.drop_hp_fraction > 0:
         events.hp[hp_dropped(reads, opts.drop_hp_fraction)] = 0
     counts, blocks = None, []

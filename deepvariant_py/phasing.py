@@ -1,4 +1,5 @@
-"""Read phasing for `run --phase-reads`: HP tags from the sample's own first-pass calls, via whatshap.
+"""Read phasing for `run --phase-reads --phaser whatshap`: HP tags from the sample's own first-pass calls, via
+whatshap (the default phaser, direct, tags reads inside make_examples: direct_phasing.py).
 
 Long-read models pool reads per haplotype (model.py), so they call best on reads carrying HP tags. A user
 would run `whatshap phase` on a first-pass VCF and `whatshap haplotag` on the BAM; `--phase-reads` does
@@ -25,6 +26,10 @@ from .reference import Reference
 from .regions import Region
 
 log = logging.getLogger("dvcall")
+
+PHASERS = ("direct", "whatshap")
+"""direct: each partition's reads from its own heterozygous-looking sites, inside make_examples, in one pass
+(direct_phasing); whatshap: call once, `whatshap phase` + `haplotag` from those calls, call the tagged reads."""
 
 INSTALL_HINT = "pip install 'dvcall[phasing]' (or pip install whatshap)"
 
@@ -62,15 +67,17 @@ def _spans(regions: list[Region]) -> list[Region]:
     return [Region(contig, start, end) for contig, (start, end) in spans.items()]
 
 
-def auto_phase(info: ModelInfo, reads: str | Sequence[str], reference: Reference, regions: list[Region]) -> bool:
+def auto_phase(info: ModelInfo, reads: str | Sequence[str], reference: Reference, regions: list[Region],
+               needs_whatshap: bool = False) -> bool:
     """Whether to phase when the user did not say: the model pools reads by haplotype, the reads (of one file or
-    several) are mostly untagged, and whatshap is installed (else a warning says how to install it)."""
+    several) are mostly untagged, and, when `needs_whatshap`, whatshap is installed (else a warning says how
+    to install it)."""
     if not info.pools_by_haplotype:
         return False
     with open_reads(reads, reference) as handle:
         if hp_tagged_fraction(handle, regions) >= 0.5:
             return False
-    if not whatshap_installed():
+    if needs_whatshap and not whatshap_installed():
         log.warning("the reads carry no HP tags and whatshap is not installed, so they are called unphased, which is "
                     "less accurate with this model: %s, then rerun", INSTALL_HINT)
         return False

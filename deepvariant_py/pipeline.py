@@ -17,7 +17,7 @@ from .model import model_input_shape
 from .model_info import ModelInfo
 from .outputs import check_outputs, disk_error, is_disk_error
 from .pileup import channel_enums
-from .phasing import auto_phase, haplotag, require_whatshap
+from .phasing import PHASERS, auto_phase, haplotag, require_whatshap
 from .postprocess import postprocess
 from .presets import make_examples_options, resolve_model, resolve_settings
 from .progress import Progress, configure_logging
@@ -49,7 +49,8 @@ class RunOptions:
     settings: dict = field(default_factory=dict)  # make_examples settings the user gave (presets.SETTING_KEYS)
     multiallelic_merge: str = "auto"
     haplotype_resolution: bool = True
-    phase_reads: bool | None = None  # two passes: call, tag reads with whatshap, call again; None: when it helps (_should_phase)
+    phase_reads: bool | None = None  # tag untagged reads by haplotype; None: when it helps (_should_phase)
+    phaser: str = "direct"  # PHASERS: how phase_reads tags them
     make_examples: MakeExamplesOptions = field(default_factory=MakeExamplesOptions)
 
     def __post_init__(self):
@@ -108,7 +109,7 @@ class _Plan:
     me_opts: MakeExamplesOptions
     regions: list[Region]  # as the user gave them, parsed (empty: every contig)
     called: list[Region]  # what make_examples calls: those regions, or every contig shared by reads and reference
-    phase: bool
+    phase: bool  # two passes with whatshap between them (direct phasing is me_opts.phase_reads)
     shards: int
     processes: int
 
@@ -164,6 +165,8 @@ def _plan(opts: RunOptions) -> _Plan:
     model_dir, info = resolve_model(opts.model_type, opts.model_dir)
     me_opts = make_examples_options(resolve_settings(opts.model_type, info, **opts.settings), opts.make_examples)
     phase = _should_phase(opts, info, me_opts, reference, regions)
+    if phase and opts.phaser == "direct":
+        me_opts, phase = replace(me_opts, phase_reads=True), False
     _check_run_paths(opts, model_dir, phase)
     merger = load_merger(opts.multiallelic_merge, model_dir)
     info.check_weights(model_input_shape(model_dir))
@@ -215,22 +218,30 @@ def _check_run_paths(opts: RunOptions, model_dir: str, phase: bool) -> None:
 def _should_phase(opts: RunOptions, info: dict, me_opts: MakeExamplesOptions, reference: Reference,
                   regions: list[Region]) -> bool:
     """--phase-reads given: yes (or a one-line error); --no-phase-reads: no; neither: yes for a model that pools
-    reads by haplotype when the reads are mostly untagged and whatshap is installed."""
+    reads by haplotype when the reads are mostly untagged (and, with --phaser whatshap, whatshap is installed)."""
+    if opts.phaser not in PHASERS:
+        raise InputError(f"--phaser {opts.phaser!r} is not known: use one of {', '.join(PHASERS)}")
+    whatshap = opts.phaser == "whatshap"
     if opts.phase_reads:
         if not me_opts.pileup.hp_channel:
             raise InputError("--phase-reads tags reads for models that read HP tags; this model has no HP channel: use "
                              "--model-type pacbio or ont (or a hybrid model with an HP channel), or drop --phase-reads")
-        require_whatshap()
+        if whatshap:
+            require_whatshap()
         return True
-    if opts.phase_reads is False or not auto_phase(info, opts.reads, reference, regions):
+    if opts.phase_reads is False or not auto_phase(info, opts.reads, reference, regions, needs_whatshap=whatshap):
         return False
-    log.info("phase-reads: the reads carry no HP tags: calling, tagging them with whatshap, calling again "
-             "(--no-phase-reads to skip)")
+    if whatshap:
+        log.info("phase-reads: the reads carry no HP tags: calling, tagging them with whatshap, calling again "
+                 "(--no-phase-reads to skip)")
+    else:
+        log.info("phase-reads: the reads carry no HP tags: phasing each partition's reads from its heterozygous sites "
+                 "(--no-phase-reads to skip)")
     return True
 
 
 def _phased_passes(opts: RunOptions, plan: _Plan, work: str) -> dict:
-    """--phase-reads: call the untagged reads, tag them with whatshap from those calls, call the tagged reads."""
+    """--phaser whatshap: call the untagged reads, tag them with whatshap from those calls, call the tagged reads."""
     resumable = bool(opts.intermediate_dir)
     first_vcf = os.path.join(work, "firstpass.vcf.gz")
     first = _one_pass(replace(opts, output_vcf=first_vcf, output_gvcf=None, report=None), plan, os.path.join(work, "pass1"),
@@ -304,7 +315,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     if warn_about_reads and me_opts.pileup.hp_channel and taggable and tagged < 0.5 * taggable:
         kind = "long reads" if me_opts.pileup.technology_channel else "reads"
         log.warning("only %d of %d %s carry an HP tag, but this model reads each read's HP tag: it is most accurate on "
-                    "reads tagged by haplotype: add --phase-reads (or tag them with `dvcall haplotag`)", tagged, taggable, kind)
+                    "reads tagged by haplotype: add --phase-reads", tagged, taggable, kind)
     if warn_about_reads and me_opts.pileup.technology_channel and \
             (mix := technology_mix_warning(sum(s.reads for s in stats), taggable)):
         log.warning("%s", mix)

@@ -201,3 +201,28 @@ def write_fasta(path: str | os.PathLike, contigs: dict[str, str]) -> str:
             fh.write(f">{name}\n{seq}\n")
     pysam.faidx(str(path))
     return str(path)
+
+
+def two_haplotype_sample(tmp_path, length: int = 24_000, read_length: int = 4_000, step: int = 250,
+                         seed: int = 11) -> tuple[str, str, dict[int, int]]:
+    """A random contig, het SNPs every 300 bp alternating between the haplotypes, and error-light long reads
+    (0.2% substitutions) from each haplotype every `step` bp (about 16x per haplotype), untagged, named
+    h<haplotype>-<i>; returns (fasta, bam, {snp pos0: haplotype})."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    ref = "".join(rng.choice(list("ACGT"), length))
+    snps = {int(p): i % 2 for i, p in enumerate(range(1_000, length - 1_000, 300))}
+    haps = [list(ref), list(ref)]
+    for pos, hap in snps.items():
+        haps[hap][pos] = "ACGT"[("ACGT".index(ref[pos]) + 1) % 4]
+    reads, header = [], header_for("chr1", length)
+    for hap, seq in enumerate(haps):
+        for i, start in enumerate(range(0, length - read_length + 1, step)):
+            bases = seq[start:start + read_length]
+            for e in rng.choice(read_length, read_length // 500, replace=False):
+                bases[e] = "ACGT"[("ACGT".index(bases[e]) + 2) % 4]
+            reads.append(make_read(f"h{hap}-{i}", start, f"{read_length}M", "".join(bases), quals=30, mapq=60,
+                                   reverse=bool(i % 2), header=header))
+    fasta = write_fasta(os.path.join(tmp_path, "ref.fa"), {"chr1": ref})
+    bam = write_bam(os.path.join(tmp_path, "reads.bam"), reads, header)
+    return fasta, bam, snps

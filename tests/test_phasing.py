@@ -1,47 +1,29 @@
-"""`dvcall run --phase-reads`: first-pass calls -> whatshap phase + haplotag -> calls on the tagged reads."""
+"""`dvcall run --phase-reads --phaser whatshap`: first-pass calls -> whatshap phase + haplotag -> calls on the tagged
+reads; and `dvcall haplotag`. (The default phaser: test_direct_phasing.py.)"""
 from __future__ import annotations
 
 import os
 
-import numpy as np
 import pysam
 import pytest
 from click.testing import CliRunner
 
-from builders import header_for, make_read, write_bam, write_fasta
+from builders import two_haplotype_sample
 from deepvariant_py.cli.main import main
 
 pytest.importorskip("whatshap")
 
-LENGTH, READ_LENGTH, STEP = 24_000, 4_000, 250
+LENGTH = 24_000
 
 
-def _two_haplotype_sample(tmp_path) -> tuple[str, str, dict[int, int]]:
-    """A random contig, het SNPs every ~300 bp alternating between the haplotypes, and 4 kb error-light
-    reads from each haplotype every 250 bp (about 16x per haplotype); returns (ref, bam, {snp pos0: hap})."""
-    rng = np.random.default_rng(11)
-    ref = "".join(rng.choice(list("ACGT"), LENGTH))
-    snps = {int(p): i % 2 for i, p in enumerate(range(1_000, LENGTH - 1_000, 300))}
-    haps = [list(ref), list(ref)]
-    for pos, hap in snps.items():
-        haps[hap][pos] = "ACGT"[("ACGT".index(ref[pos]) + 1) % 4]
-    reads, header = [], header_for("chr1", LENGTH)
-    for hap, seq in enumerate(haps):
-        for i, start in enumerate(range(0, LENGTH - READ_LENGTH + 1, STEP)):
-            bases = seq[start:start + READ_LENGTH]
-            for e in rng.choice(READ_LENGTH, 8, replace=False):  # 0.2% substitution errors
-                bases[e] = "ACGT"[("ACGT".index(bases[e]) + 2) % 4]
-            reads.append(make_read(f"h{hap}-{i}", start, f"{READ_LENGTH}M", "".join(bases), quals=30, mapq=60,
-                                   reverse=bool(i % 2), header=header))
-    fasta = write_fasta(tmp_path / "ref.fa", {"chr1": ref})
-    bam = write_bam(tmp_path / "reads.bam", reads, header)
-    return fasta, bam, snps
+def _two_haplotype_sample(tmp_path):
+    return two_haplotype_sample(str(tmp_path), LENGTH)
 
 
 def test_phase_reads_tags_reads_by_their_haplotype_and_calls_the_hets(tmp_path):
     ref, bam, snps = _two_haplotype_sample(tmp_path)
     work, out = tmp_path / "work", str(tmp_path / "out.vcf.gz")
-    args = ["run", "--ref", ref, "--reads", bam, "--output-vcf", out, "--model-type", "pacbio", "--phase-reads",
+    args = ["run", "--ref", ref, "--reads", bam, "--output-vcf", out, "--model-type", "pacbio", "--phase-reads", "--phaser", "whatshap",
             "--regions", "chr1:2,001-22,000", "--intermediate-dir", str(work), "--num-shards", "1", "--quiet"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
@@ -62,15 +44,6 @@ def test_phase_reads_tags_reads_by_their_haplotype_and_calls_the_hets(tmp_path):
     assert CliRunner().invoke(main, args).exit_code == 0
 
 
-def test_phase_reads_refuses_a_model_without_an_hp_channel(tmp_path):
-    ref, bam, _ = _two_haplotype_sample(tmp_path)
-    out = str(tmp_path / "out.vcf.gz")
-    result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", out, "--phase-reads",
-                                       "--regions", "chr1:2,001-3,000", "--num-shards", "1"])
-    assert result.exit_code != 0 and "no HP channel" in result.output and "Traceback" not in result.output
-    assert not os.path.exists(out)
-
-
 def test_phase_reads_without_whatshap_says_how_to_install_it(tmp_path, monkeypatch):
     import importlib.util
 
@@ -80,7 +53,7 @@ def test_phase_reads_without_whatshap_says_how_to_install_it(tmp_path, monkeypat
     ref, bam, _ = _two_haplotype_sample(tmp_path)
     out = str(tmp_path / "out.vcf.gz")
     result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", out, "--model-type", "ont",
-                                       "--phase-reads", "--regions", "chr1:2,001-3,000", "--num-shards", "1"])
+                                       "--phase-reads", "--phaser", "whatshap", "--regions", "chr1:2,001-3,000", "--num-shards", "1"])
     assert result.exit_code != 0 and "pip install 'dvcall[phasing]'" in result.output
     assert not os.path.exists(out)
 
@@ -90,7 +63,7 @@ def _run_ont(tmp_path, ref, bam, *extra):
     work, out = tmp_path / "work", str(tmp_path / "out.vcf.gz")
     result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", out, "--model-type", "ont",
                                        "--regions", "chr1:2,001-6,000", "--intermediate-dir", str(work),
-                                       "--num-shards", "1", *extra])
+                                       "--num-shards", "1", "--phaser", "whatshap", *extra])
     assert result.exit_code == 0, result.output
     return work
 

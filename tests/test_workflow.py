@@ -45,38 +45,50 @@ def test_workflow_command_prints_paths_and_config():
     assert result.exit_code == 0 and "samples:" in result.output and "shards:" in result.output
 
 
-def _direct_run(tmp_path, ref: str, reads: list[str], region: str, sample: str) -> tuple[list[str], list[str]]:
+def _direct_run(tmp_path, ref: str, reads: list[str], region: str, sample: str, phaser: str) -> tuple[list[str], list[str]]:
     """`dvcall run` as the workflow would call `sample`: (VCF lines, gVCF lines) without the command line."""
     vcf, gvcf = tmp_path / f"direct.{sample}.vcf.gz", tmp_path / f"direct.{sample}.g.vcf.gz"
     result = CliRunner().invoke(main, ["run", "--ref", ref, *[x for r in reads for x in ("--reads", r)], "--output-vcf", str(vcf),
                                        "--output-gvcf", str(gvcf), "--regions", region, "--model-type", "pacbio",
-                                       "--sample-name", sample, "--num-shards", "1", "--quiet"])
+                                       "--sample-name", sample, "--num-shards", "1", "--phaser", phaser, "--quiet"])
     assert result.exit_code == 0, result.output
     return _body(str(vcf)), _body(str(gvcf))
 
 
-def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path):
-    """One workflow run covers every rule: make_examples scattered over 2 shards with gVCF blocks, a first pass,
-    `dvcall haplotag` (the pacbio model pools reads by haplotype), the tagged pass, call_variants, postprocess;
-    sample S2 is the same reads split over two files (a list in the config), merged for whatshap."""
-    pytest.importorskip("whatshap")
-    from test_phasing import _two_haplotype_sample
+@pytest.mark.parametrize("phaser", ["direct", "whatshap"])
+def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path, phaser):
+    """One workflow run covers every rule: make_examples scattered over 2 shards with gVCF blocks (the pacbio
+    model pools reads by haplotype: phased in make_examples, or with whatshap a first pass, `dvcall haplotag`
+    and the tagged pass), call_variants, postprocess; sample S2 is the same reads split over two files (a list
+    in the config), merged for whatshap."""
+    if phaser == "whatshap":
+        pytest.importorskip("whatshap")
+    from builders import two_haplotype_sample
     from test_several_reads import split_by_name
-    ref, bam, _ = _two_haplotype_sample(tmp_path)
+    ref, bam, _ = two_haplotype_sample(str(tmp_path))
     os.makedirs(tmp_path / "lanes")
     lanes = split_by_name(bam, tmp_path / "lanes")
     region = "chr1:2,001-22,000"
     _run_workflow(tmp_path, f"reference: {ref}\nsamples:\n  S1: {bam}\n  S2: [{lanes[0]}, {lanes[1]}]\nshards: 2\n"
-                            f"regions: ['{region}']\nmodel_type: pacbio\ngvcf: true\noutdir: {tmp_path / 'results'}\n")
+                            f"regions: ['{region}']\nmodel_type: pacbio\ngvcf: true\nphaser: {phaser}\n"
+                            f"outdir: {tmp_path / 'results'}\n")
     results = tmp_path / "results"
     for sample in ("S1", "S2"):
-        assert (results / sample / "haplotagged.bam").exists()
+        assert (results / sample / "haplotagged.bam").exists() == (phaser == "whatshap")
         assert len(list((results / sample).glob("examples-*-of-00002.tfrecord.gz"))) == 2
         assert len(list((results / sample).glob("calls-*-of-00002.jsonl.gz"))) == 2  # one call_variants job a shard
         assert (results / f"{sample}.vcf.gz.tbi").exists() and (results / f"{sample}.g.vcf.gz").exists()
     assert not list((results / "S2").glob("*.merged.bam*"))  # the merge for whatshap is temporary
     for sample, reads in (("S1", [bam]), ("S2", lanes)):
-        body, gvcf = _direct_run(tmp_path, ref, reads, region, sample)
+        body, gvcf = _direct_run(tmp_path, ref, reads, region, sample, phaser)
         assert sum(1 for line in body if not line.startswith("#")) > 20
         assert _body(str(results / f"{sample}.vcf.gz")) == body, sample
         assert _body(str(results / f"{sample}.g.vcf.gz")) == gvcf, sample
+
+
+def test_the_config_phaser_defaults_to_direct_and_an_unknown_one_is_a_one_line_error():
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.workflow import phaser
+    assert phaser({}) == "direct" and phaser({"phaser": "whatshap"}) == "whatshap"
+    with pytest.raises(InputError, match="phaser: 'hapcut2' in the workflow config is not known: use one of direct, whatshap"):
+        phaser({"phaser": "hapcut2"})

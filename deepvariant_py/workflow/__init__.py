@@ -36,3 +36,12 @@ def sample_reads(samples: dict) -> dict[str, list[str]]:
 def reads_args(paths: list[str]) -> str:
     """`--reads A --reads B` for a shell command."""
     return " ".join(f"--reads {shlex.quote(p)}" for p in paths)
+
+
+def phaser(config: dict) -> str:
+    """The config's `phaser` (default direct), as `dvcall run --phaser`."""
+    from ..phasing import PHASERS
+    value = config.get("phaser") or "direct"
+    if value not in PHASERS:
+        raise InputError(f"phaser: {value!r} in the workflow config is not known: use one of {', '.join(PHASERS)}")
+    return value

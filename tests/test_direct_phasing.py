@@ -1,0 +1,162 @@
+"""direct_phasing: HP tags for a partition's reads from its own heterozygous-looking sites, and `run` with the
+default phaser (one pass, no whatshap)."""
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import pysam
+from click.testing import CliRunner
+
+from builders import pileup_reads, two_haplotype_sample
+from deepvariant_py.cli.main import main
+from deepvariant_py.direct_phasing import PhasingOptions, allele_matrix, phase_matrix, phase_reads, phasing_sites
+from deepvariant_py.make_examples import MakeExamplesOptions, process_partition
+from deepvariant_py.read_events import extract_events
+from deepvariant_py.reads import open_reads
+from deepvariant_py.reference import Reference
+from deepvariant_py.regions import Region
+
+
+def _same_haplotype_same_label(labels: np.ndarray, origin: np.ndarray) -> bool:
+    """Every tagged read of one label comes from one haplotype, and the two labels from different ones."""
+    tagged = labels != 0
+    groups = {int(lab): set(origin[tagged & (labels == lab)].tolist()) for lab in np.unique(labels[tagged])}
+    return all(len(g) == 1 for g in groups.values()) and len(set().union(*groups.values())) == len(groups)
+
+
+def test_reads_of_two_haplotypes_get_two_labels_despite_an_error():
+    # 3 sites; reads 0-2 from haplotype A (alt, ref, alt), reads 3-5 from B; read 1 has an error at site 2.
+    m = np.array([[1, -1, 1], [1, -1, -1], [0, -1, 1], [-1, 1, -1], [-1, 1, 0], [0, 1, -1]], np.int8)
+    h, reads = phase_matrix(m)
+    assert _same_haplotype_same_label(reads, np.array([0, 0, 0, 1, 1, 1]))
+    assert np.all(reads != 0)
+    assert abs(int(h @ np.array([1, -1, 1]))) == 3  # the sites are oriented as haplotype A, up to the label
+
+
+def test_a_site_whose_reads_disagree_with_every_phase_is_dropped():
+    # Sites 0, 1, 3 phase the reads cleanly; site 2 shows the alt on reads of both haplotypes at random.
+    m = np.array([[1, 1, 1, 1], [1, 1, -1, 1], [1, 1, 1, 1], [-1, -1, 1, -1], [-1, -1, -1, -1], [-1, -1, 1, -1]], np.int8)
+    h, reads = phase_matrix(m)
+    assert h[2] == 0 and np.all(h[[0, 1, 3]] != 0)
+    assert _same_haplotype_same_label(reads, np.array([0, 0, 0, 1, 1, 1])) and np.all(reads != 0)
+
+
+def test_unlinked_blocks_are_phased_apart_and_reads_without_a_site_stay_untagged():
+    # Reads 0-3 cover sites 0-1 only, reads 4-7 sites 2-3 only; read 8 covers no site.
+    m = np.zeros((9, 4), np.int8)
+    m[0:2, 0:2], m[2:4, 0:2] = [1, -1], [-1, 1]
+    m[4:6, 2:4], m[6:8, 2:4] = [1, 1], [-1, -1]
+    _, reads = phase_matrix(m)
+    assert reads[8] == 0
+    assert _same_haplotype_same_label(reads[:4], np.array([0, 0, 1, 1]))
+    assert _same_haplotype_same_label(reads[4:8], np.array([0, 0, 1, 1]))
+
+
+def test_a_tie_between_linking_reads_leaves_the_site_out():
+    # Site 1 is linked to site 0 by one read saying "same phase" and one saying "opposite".
+    m = np.array([[1, 1], [-1, 1], [1, 0], [-1, 0]], np.int8)
+    h, _ = phase_matrix(m)
+    assert h[1] == 0
+
+
+def test_sites_are_heterozygous_looking_substitutions_only():
+    ref = "ACGTACGTACGTACGTACGT"
+    # a het SNP A>T at column 4; read 0 also has a lone error at column 11 (1 read of 4: not a site)
+    rows = ["ACGTTCGTACGGACGTAC", "ACGTTCGTACGTACGTAC", "ACGTACGTACGTACGTAC", "ACGTACGTACGTACGTAC"]
+    reads = pileup_reads(ref, rows)
+    events = extract_events(reads, ref, 0, 10)
+    positions, ref_codes, alt_codes = phasing_sites(events, ref, 0, PhasingOptions(min_reads_each=2))
+    assert positions.tolist() == [4]
+    assert "ACGT"[ref_codes[0]] == "A" and "ACGT"[alt_codes[0]] == "T"
+    m = allele_matrix(events, positions, ref_codes, alt_codes)
+    assert m[:, 0].tolist() == [1, 1, -1, -1]
+
+
+def test_low_quality_bases_neither_make_sites_nor_vote():
+    ref = "ACGTACGTACGTACGTACGT"
+    rows = [("ACGTTCGTACGTACGTAC", {"col_quals": {4: 3}}), ("ACGTTCGTACGTACGTAC", {"col_quals": {4: 3}}),
+            "ACGTACGTACGTACGTAC", "ACGTACGTACGTACGTAC"]
+    events = extract_events(pileup_reads(ref, rows), ref, 0, 10)
+    assert len(phasing_sites(events, ref, 0)[0]) == 0
+    assert np.all(phase_reads(events, ref, 0) == 0)
+
+
+def _events_of(bam: str, fasta: str, start: int, end: int):
+    reference = Reference(fasta)
+    with pysam.AlignmentFile(bam) as fh:
+        reads = list(fh.fetch("chr1", start, end))
+    seq = reference.fetch("chr1", 0, reference.length("chr1"))
+    return reads, extract_events(reads, seq, 0, 10), seq
+
+
+def test_long_reads_of_a_partition_are_split_by_haplotype(tmp_path):
+    fasta, bam, _ = two_haplotype_sample(str(tmp_path))
+    reads, events, seq = _events_of(bam, fasta, 10_000, 11_000)
+    hp = phase_reads(events, seq, 0)
+    origin = np.array([int(r.query_name[1]) for r in reads])
+    assert np.count_nonzero(hp) == len(reads)
+    assert _same_haplotype_same_label(hp, origin)
+
+
+def test_make_examples_phase_reads_replaces_the_tags_the_reads_carry(tmp_path):
+    fasta, bam, _ = two_haplotype_sample(str(tmp_path))
+    tagged = str(tmp_path / "wrong_tags.bam")
+    with pysam.AlignmentFile(bam) as inp, pysam.AlignmentFile(tagged, "wb", template=inp) as out:
+        for read in inp:
+            read.set_tag("HP", 1, "i")  # every read on one haplotype: wrong for half of them
+            out.write(read)
+    pysam.index(tagged)
+    reference = Reference(fasta)
+    region = Region("chr1", 10_000, 11_000)
+    for phase, expect_split in ((False, False), (True, True)):
+        with open_reads(tagged, reference) as handle:
+            part = process_partition(handle, reference, region, MakeExamplesOptions(realign=False, phase_reads=phase))
+        hp = part.canvas.events.hp
+        origin = np.array([int(r.query_name[1]) for r in part.canvas.reads])
+        assert _same_haplotype_same_label(hp, origin) == expect_split
+
+
+def _run(tmp_path, ref, bam, *extra):
+    work, out = tmp_path / "work", str(tmp_path / "out.vcf.gz")
+    result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", out, "--model-type", "pacbio",
+                                       "--regions", "chr1:2,001-22,000", "--intermediate-dir", str(work),
+                                       "--num-shards", "1", *extra])
+    assert result.exit_code == 0, result.output
+    return work, out
+
+
+def test_run_phases_untagged_long_reads_in_one_pass_and_calls_the_hets(tmp_path, caplog):
+    ref, bam, snps = two_haplotype_sample(str(tmp_path))
+    with caplog.at_level(logging.INFO, logger="dvcall"):
+        work, out = _run(tmp_path, ref, bam)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("phasing each partition's reads" in m for m in messages)
+    assert not any("carry an HP tag" in m for m in messages)  # the shards saw tagged reads
+    assert not os.path.exists(work / "firstpass.vcf.gz")  # one pass
+    with pysam.VariantFile(out) as vcf:
+        hets = {r.pos - 1 for r in vcf if "PASS" in r.filter.keys() and sorted(r.samples[0]["GT"]) == [0, 1]}
+    inside = {p for p in snps if 2_000 <= p < 22_000}
+    assert len(hets & inside) >= 0.95 * len(inside) and len(hets - inside) <= 1
+
+
+def test_no_phase_reads_calls_the_untagged_reads_as_they_are_and_says_so(tmp_path, caplog):
+    ref, bam, _ = two_haplotype_sample(str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        _run(tmp_path, ref, bam, "--no-phase-reads")
+    assert any("carry an HP tag" in r.getMessage() for r in caplog.records)
+
+
+def test_phase_reads_refuses_a_model_without_an_hp_channel(tmp_path):
+    ref, bam, _ = two_haplotype_sample(str(tmp_path))
+    out = str(tmp_path / "out.vcf.gz")
+    result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", out, "--phase-reads",
+                                       "--regions", "chr1:2,001-3,000", "--num-shards", "1"])
+    assert result.exit_code != 0 and "no HP channel" in result.output and "Traceback" not in result.output
+    assert not os.path.exists(out)
+    examples = str(tmp_path / "ex.tfrecord.gz")
+    result = CliRunner().invoke(main, ["make-examples", "--ref", ref, "--reads", bam, "--examples", examples, "--phase-reads",
+                                       "--regions", "chr1:2,001-3,000"])
+    assert result.exit_code != 0 and "no HP channel" in result.output and "Traceback" not in result.output
+    assert not os.path.exists(examples)
