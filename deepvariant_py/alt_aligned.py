@@ -41,6 +41,52 @@ MIN_TRIMMED_LENGTH = 15
 _ACGTN = str.maketrans({c: "N" for c in map(chr, range(128)) if c not in "ACGTN"})
 
 
+class ReadLayout:
+    """One read's bases, qualities and CIGAR as arrays, decoded once per partition and shared by every candidate
+    whose window the read crosses (a long read's CIGAR has thousands of operations; walking it in Python per
+    candidate was most of ONT make_examples)."""
+
+    __slots__ = ("seq", "qual", "start", "ref_before", "q_before", "read_adv", "soft_clip")
+
+    def __init__(self, read):
+        seq = read.query_sequence or ""
+        qual = read.query_qualities
+        self.seq = seq.upper().translate(_ACGTN)
+        self.qual = np.frombuffer(qual, np.uint8) if qual is not None and len(qual) == len(seq) \
+            else np.full(len(seq), MISSING_BASE_QUALITY, np.uint8)
+        self.start = read.reference_start
+        cig = np.asarray(read.cigartuples or [], np.int64).reshape(-1, 2)
+        ops, lens = cig[:, 0], cig[:, 1]
+        ref_step = np.where(np.isin(ops, REF_ADVANCING), lens, 0)
+        self.read_adv = np.isin(ops, READ_ADVANCING)
+        self.soft_clip = ops == SOFT_CLIP
+        self.ref_before = np.concatenate([[0], np.cumsum(ref_step)])  # reference bases before op k (k = 0..n)
+        self.q_before = np.concatenate([[0], np.cumsum(np.where(self.read_adv, lens, 0))])
+
+    def trim(self, window_start: int, window_end: int) -> tuple[int, int, int]:
+        """trim_to_window on the arrays: ops consumed whole by the trim form a prefix, then ops kept whole while
+        the reference they consume fits in the window form a run, each found by bisection."""
+        start, rb, qb, adv = self.start, self.ref_before, self.q_before, self.read_adv
+        n = len(rb) - 1
+        trim = max(window_start - start, 0)
+        budget = window_end - max(window_start, start)
+        if trim > 0:  # ops before the window: those with trim left before them that end by `trim`
+            k = min(int(np.searchsorted(rb[:n], trim, side="left")), int(np.searchsorted(rb[1:], trim, side="right")))
+            if k >= n:
+                return int(qb[n]), int(qb[n]), window_start
+            first = int(qb[k]) + (trim - int(rb[k]) if rb[k] < trim and adv[k] else 0)
+            lead_clip = 0
+        else:
+            k, first = 0, 0
+            adv_ops = np.flatnonzero(adv)
+            lead_clip = int(qb[adv_ops[0] + 1] - qb[adv_ops[0]]) if len(adv_ops) and self.soft_clip[adv_ops[0]] else 0
+        j = k + int(np.searchsorted(rb[k + 1:], trim + budget, side="right"))  # ops k..j-1 kept whole
+        end = max(int(qb[j]), first) if j > k else first
+        if j < n and adv[j]:
+            end += trim + budget - max(int(rb[j]), trim)
+        return first, end, max(window_start, start) - lead_clip
+
+
 def trim_to_window(read, window_start: int, window_end: int) -> tuple[int, int, int]:
     """(first, end, start): query bases [first, end) of the part of `read` aligned inside [window_start,
     window_end), and the reference position of the first kept base (soft clips included).
@@ -48,6 +94,11 @@ def trim_to_window(read, window_start: int, window_end: int) -> tuple[int, int, 
     DeepVariant's `trim_cigar`: bases (clips and insertions included) before the window's first reference
     base are cut, a leading soft clip survives when the read starts inside the window, a trailing one when
     the read ends at or before the window's end."""
+    return ReadLayout(read).trim(window_start, window_end)
+
+
+def _trim_reference(read, window_start: int, window_end: int) -> tuple[int, int, int]:
+    """The op-by-op walk trim_to_window was (kept to test the arrays against)."""
     start = read.reference_start
     trim = max(window_start - start, 0)
     to_cover = window_end - max(window_start, start)
@@ -136,24 +187,23 @@ class _ShownReads:
         self.ref_pos: list[int] = []  # reference position of the first kept base
         codes, quals = [], []
         total = 0
+        layouts = canvas.read_layouts
         for i, r in enumerate(rows.tolist()):
-            read = canvas.reads[r]
-            seq = read.query_sequence
-            if not seq or not read.cigartuples:
+            layout = layouts.get(r)
+            if layout is None:
+                layout = layouts[r] = ReadLayout(canvas.reads[r])
+            if not layout.seq or len(layout.read_adv) == 0:
                 continue
-            first, end, pos = trim_to_window(read, window_start, window_end)
+            first, end, pos = layout.trim(window_start, window_end)
             if end - first < MIN_TRIMMED_LENGTH:
                 continue
-            qual = read.query_qualities
-            q = np.frombuffer(qual, np.uint8)[first:end] if qual is not None and len(qual) == len(seq) \
-                else np.full(end - first, MISSING_BASE_QUALITY, np.uint8)
-            s = seq[first:end].upper().translate(_ACGTN)
+            s = layout.seq[first:end]
             self.row.append(i)
             self.seq.append(s)
             self.offset.append(total)
             self.ref_pos.append(pos)
             codes.append(s)
-            quals.append(q)
+            quals.append(layout.qual[first:end])
             total += len(s)
         self.codes = encode_bases("".join(codes)) if codes else np.zeros(0, np.uint8)
         self.quals = np.concatenate(quals) if quals else np.zeros(0, np.uint8)

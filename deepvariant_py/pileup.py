@@ -100,6 +100,7 @@ class Canvas:
                  reads: Sequence | None = None):
         self.events = events
         self.reads = reads
+        self.read_layouts: dict = {}  # row -> alt_aligned.ReadLayout, decoded once for every candidate of the partition
         self.ref_seq, self.ref_offset = ref_seq, ref_offset
         self.col_start, self.col_end = col_start, col_end
         width = col_end - col_start

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from builders import make_read, pileup_reads
-from deepvariant_py.alt_aligned import MIN_TRIMMED_LENGTH, align_to_haplotype, trim_to_window
+from deepvariant_py.alt_aligned import MIN_TRIMMED_LENGTH, ReadLayout, _trim_reference, align_to_haplotype, trim_to_window
 from deepvariant_py.candidates import find_candidates
 from deepvariant_py.errors import DvcallError
 from deepvariant_py.images import build_images
@@ -211,3 +211,25 @@ def test_canvas_without_reads_is_refused():
     [cand] = find_candidates(events, "chr1", REF, 0, 0, len(REF))
     with pytest.raises(DvcallError, match="reads="):
         build_images(Canvas(events, REF, 0, 0, len(REF)), cand, DIFF)
+
+
+def test_trim_on_arrays_equals_the_op_by_op_walk():
+    """ReadLayout.trim (bisection over cumulative arrays, shared by a partition's candidates) against the
+    CIGAR walk it replaced, on random CIGARs with clips, insertions and deletions and windows the read crosses."""
+    rng = np.random.default_rng(5)
+    checked = 0
+    for _ in range(3000):
+        ops = [(5, 2)] if rng.random() < 0.2 else []
+        ops += [(4, int(rng.integers(1, 8)))] if rng.random() < 0.4 else []
+        ops += [(0, int(rng.integers(1, 10)))]
+        for _ in range(int(rng.integers(0, 7))):
+            ops += [(int(rng.choice([0, 0, 1, 2])), int(rng.integers(1, 10))), (0, int(rng.integers(1, 6)))]
+        ops += [(4, int(rng.integers(1, 8)))] if rng.random() < 0.4 else []
+        read = make_read("r", int(rng.integers(0, 30)), "".join(f"{n}{'MIDNSHP'[o]}" for o, n in ops))
+        ws = int(rng.integers(0, 80))
+        we = ws + int(rng.integers(1, 40))
+        if we <= read.reference_start or ws >= read.reference_end:
+            continue
+        assert ReadLayout(read).trim(ws, we) == _trim_reference(read, ws, we), (read.cigarstring, read.reference_start, ws, we)
+        checked += 1
+    assert checked > 1000
