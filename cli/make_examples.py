@@ -61,10 +61,11 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     if bool(truth_vcf) != bool(confident_bed):
         raise InputError("training mode needs both --truth-vcf and --confident-bed")
     model_type, flags = setting_flags(settings_kwargs)
-    _, info = resolve_model(model_type, model_dir, required=not truth_vcf)
+    model_dir, info = resolve_model(model_type, model_dir, required=not truth_vcf)
     base = MakeExamplesOptions(read_filter=ReadFilter(downsample_fraction=downsample_fraction), drop_hp_fraction=drop_hp_fraction,
                                phase_reads=phase_reads)
-    opts = make_examples_options(resolve_settings(model_type, info, **flags), base)
+    settings = resolve_settings(model_type, info, **flags)
+    opts = make_examples_options(settings, base, None if truth_vcf else model_dir)  # training: every candidate
     if phase_reads and not opts.pileup.hp_channel:
         raise InputError("--phase-reads tags reads for models that read HP tags; this model has no HP channel: use "
                          "--model-type pacbio or ont (or a hybrid model), or drop --phase-reads")
@@ -75,5 +76,6 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
                           gvcf_output=gvcf_output)
     log_read_counts([stats.read_counts], opts.read_filter)
     if not quiet:
-        click.echo(f"dvcall: {stats.partitions} partitions, {stats.candidates} candidates, {stats.examples} examples in {stats.seconds:.1f} s "
+        dropped = f" (the candidate pre-filter dropped {stats.filtered_candidates} more)" if opts.candidate_filter else ""
+        click.echo(f"dvcall: {stats.partitions} partitions, {stats.candidates} candidates{dropped}, {stats.examples} examples in {stats.seconds:.1f} s "
                    f"({stats.examples / max(stats.seconds, 1e-9):.0f} examples/s) -> {output}", err=True)

@@ -31,11 +31,13 @@ from .common import command_line, haplotype_resolution_option, setting_flags, se
               help="Long-read models pool reads per haplotype: tag untagged reads HP=1/2 first (--phaser says how). Default: on "
                    "when the model pools by haplotype (the shipped pacbio, ont and hybrid models) and the reads are mostly "
                    "untagged; reads that carry HP tags keep theirs unless --phase-reads is given.")
-@click.option("--phaser", type=click.Choice(PHASERS), default="direct", show_default=True,
+@click.option("--phaser", type=click.Choice(PHASERS), default=None,
               help="How --phase-reads tags reads. direct: inside make_examples, each partition's reads from the heterozygous-looking "
                    "SNPs under them (one pass; no extra tool). whatshap: call once, `whatshap phase` and `haplotag` the reads from "
-                   "those calls (pip install 'dvcall[phasing]'), call the tagged reads (about twice the run time; the tagged BAM "
-                   "and first-pass VCF stay in --intermediate-dir).")
+                   "those calls (pip install 'dvcall[phasing]'), call the tagged reads (about three times the run time; the tagged "
+                   "BAM and first-pass VCF stay in --intermediate-dir). Default: direct, but whatshap for a model that mixes "
+                   "technologies (hybrid) when whatshap is installed: its short reads were tagged that way in training and "
+                   "call better so.")
 @click.option("--num-shards", "--threads", "num_shards", type=click.IntRange(min=1), default=None,
               help="Parallel make_examples processes (shards). Default: the CPUs this process may use (its CPU affinity and "
                    "cgroup quota, so a SLURM or container allocation is respected). Never more shards than the regions have "

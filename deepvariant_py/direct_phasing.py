@@ -11,7 +11,11 @@ each partition from the candidates that look heterozygous, in one pass, and so d
 3. sites phased in position order, each by the vote of the reads that also cover sites already phased
    (a new block where none does), then refined: reads assigned to the haplotype they agree with, each site
    re-oriented by its reads, and sites whose reads disagree with their phase dropped (errors and paralogs);
-4. each read tagged HP=1 or 2 by the sign of its agreement with the phased sites, 0 when it covers none or ties.
+4. each read tagged HP=1 or 2 by the sign of its agreement with the phased sites, 0 when it covers none or ties;
+5. a read still untagged (a short read in a hybrid pileup crossing one imbalanced heterozygous site) is tagged
+   by the allele it shows at a site (a substitution, or an indel candidate of the partition) of alt fraction
+   0.1-0.9 whose tagged reads put its two alleles on opposite
+   haplotypes, as whatshap haplotag tags reads at every phased heterozygous call.
 
 HP labels are arbitrary per block (as whatshap's are per phase set): the network pools the two groups
 symmetrically, and every read of one example comes from one partition, so labels only need to agree there.
@@ -20,10 +24,11 @@ Pure functions over make_examples' arrays; no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
-from .candidates import count_alleles
+from .candidates import NO_ALT, Candidate, count_alleles
 from .read_events import MIN_BASE_QUALITY, ReadEvents, encode_bases
 
 
@@ -34,12 +39,17 @@ class PhasingOptions:
     min_allele_share: float = 0.8  # ref + best alt among the site's reads (multi-allelic noise excluded)
     min_agreement: float = 0.6  # a phased site's reads agree with its orientation at least this much (else dropped)
     refinements: int = 3
+    # Second look, for reads left untagged (short reads in a hybrid pileup cross one site, often an imbalanced one):
+    secondary_min_fraction: float = 0.1  # sites at alt fractions within [min, 1 - min] outside the phasing range
+    secondary_min_tagged: int = 3  # tagged reads showing one of the site's alleles, at least
+    secondary_concordance: float = 0.9  # of which at least this share put its alleles on opposite haplotypes
 
 
-def phasing_sites(events: ReadEvents, ref_seq: str, ref_offset: int, opts: PhasingOptions = PhasingOptions(),
-                  min_base_quality: int = MIN_BASE_QUALITY) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(positions, reference codes, alt codes) of the positions under the reads that look like heterozygous SNPs:
-    counted over every read's whole span, not only the partition, so reads reaching out of it are phased too."""
+def _site_table(events: ReadEvents, ref_seq: str, ref_offset: int, floor: float, opts: PhasingOptions,
+                min_base_quality: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(positions, reference codes, alt codes, alt fractions) of the substitutions under the reads at alt fractions
+    within [floor, 1 - floor]: counted over every read's whole span, not only the partition, so reads reaching
+    out of it are phased too."""
     lo, hi = int(events.start.min()), int(events.end.max())
     ref_codes = encode_bases(ref_seq[lo - ref_offset:hi - ref_offset])
     counts = count_alleles(events, ref_codes, lo, hi, min_base_quality, indels=False)
@@ -50,9 +60,15 @@ def phasing_sites(events: ReadEvents, ref_seq: str, ref_offset: int, opts: Phasi
     with np.errstate(divide="ignore", invalid="ignore"):
         fraction = alt_n / both
         ok = ((np.minimum(ref_n, alt_n) >= opts.min_reads_each) & (both >= opts.min_allele_share * counts.depth)
-              & (fraction >= opts.min_fraction) & (fraction <= 1 - opts.min_fraction) & (ref_codes < 4))
+              & (fraction >= floor) & (fraction <= 1 - floor) & (ref_codes < 4))
     rel = np.flatnonzero(ok)
-    return lo + rel, ref_codes[rel], alt[rel]
+    return lo + rel, ref_codes[rel], alt[rel], fraction[rel]
+
+
+def phasing_sites(events: ReadEvents, ref_seq: str, ref_offset: int, opts: PhasingOptions = PhasingOptions(),
+                  min_base_quality: int = MIN_BASE_QUALITY) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions, reference codes, alt codes) of the positions under the reads that look like heterozygous SNPs."""
+    return _site_table(events, ref_seq, ref_offset, opts.min_fraction, opts, min_base_quality)[:3]
 
 
 def allele_matrix(events: ReadEvents, positions: np.ndarray, ref_codes: np.ndarray, alt_codes: np.ndarray,
@@ -103,16 +119,60 @@ def phase_matrix(matrix: np.ndarray, opts: PhasingOptions = PhasingOptions()) ->
     return h, np.sign(m @ h)
 
 
+def extend_tags(matrix: np.ndarray, reads: np.ndarray, opts: PhasingOptions = PhasingOptions()) -> np.ndarray:
+    """`reads` (haplotypes in {-1, 0, 1}) with untagged ones tagged from further sites (`matrix`: reads x those
+    sites): a site whose tagged reads put its two alleles on opposite haplotypes (secondary_concordance, at least
+    secondary_min_tagged of them) tags the untagged reads by the allele they show, as whatshap haplotag does
+    at every phased heterozygous call. Tagged reads keep their haplotype."""
+    tagged = reads != 0
+    if not tagged.any() or tagged.all() or matrix.shape[1] == 0:
+        return reads
+    votes = matrix[tagged].astype(np.int32) * reads[tagged, None]  # +1: alt on haplotype +1 (or ref on -1)
+    plus, minus = (votes > 0).sum(axis=0), (votes < 0).sum(axis=0)
+    seen = plus + minus
+    ok = (seen >= opts.secondary_min_tagged) & (np.maximum(plus, minus) >= opts.secondary_concordance * seen)
+    orientation = np.where(ok, np.where(plus >= minus, 1, -1), 0)
+    out = reads.copy()
+    out[~tagged] = np.sign(matrix[~tagged].astype(np.int32) @ orientation)
+    return out
+
+
+def indel_columns(events: ReadEvents, candidates: Sequence[Candidate], opts: PhasingOptions = PhasingOptions()) -> np.ndarray:
+    """[reads, indel sites]: the candidates whose best alt is an indel at an alt fraction within
+    [secondary_min_fraction, 1 - secondary_min_fraction], +1 a read carries it, -1 the read covers the site
+    without any alt, 0 otherwise."""
+    cols = []
+    for c in candidates:
+        counts = c.allele_depths
+        if len(counts) < 2:
+            continue
+        best = int(np.argmax(counts[1:]))
+        ref_n, alt_n = counts[0], counts[best + 1]
+        if len(c.alts[best]) == len(c.ref) or min(ref_n, alt_n) < opts.min_reads_each:
+            continue
+        fraction = alt_n / (ref_n + alt_n)
+        if not opts.secondary_min_fraction <= fraction <= 1 - opts.secondary_min_fraction:
+            continue
+        covers = (events.start <= c.start) & (events.end > c.start + len(c.ref) - 1)
+        cols.append(np.where(c.support == best, 1, np.where(covers & (c.support == NO_ALT), -1, 0)).astype(np.int8))
+    return np.stack(cols, axis=1) if cols else np.zeros((events.n_reads, 0), np.int8)
+
+
 def phase_reads(events: ReadEvents, ref_seq: str, ref_offset: int, opts: PhasingOptions = PhasingOptions(),
-                min_base_quality: int = MIN_BASE_QUALITY) -> np.ndarray:
-    """HP tag per read (0 untagged, 1, 2) of a partition's reads; `ref_seq` from `ref_offset` covers every read."""
+                min_base_quality: int = MIN_BASE_QUALITY, candidates: Sequence[Candidate] = ()) -> np.ndarray:
+    """HP tag per read (0 untagged, 1, 2) of a partition's reads; `ref_seq` from `ref_offset` covers every read.
+    `candidates` (the partition's): their indels also tag reads left untagged (extend_tags)."""
     hp = np.zeros(events.n_reads, events.hp.dtype)
     if events.n_reads == 0:
         return hp
-    positions, ref_codes, alt_codes = phasing_sites(events, ref_seq, ref_offset, opts, min_base_quality)
+    floor = min(opts.min_fraction, opts.secondary_min_fraction)
+    positions, ref_codes, alt_codes, fraction = _site_table(events, ref_seq, ref_offset, floor, opts, min_base_quality)
     if not len(positions):
         return hp
-    _, reads = phase_matrix(allele_matrix(events, positions, ref_codes, alt_codes, min_base_quality), opts)
+    matrix = allele_matrix(events, positions, ref_codes, alt_codes, min_base_quality)
+    primary = (fraction >= opts.min_fraction) & (fraction <= 1 - opts.min_fraction)
+    _, reads = phase_matrix(matrix[:, primary], opts)
+    reads = extend_tags(np.hstack([matrix[:, ~primary], indel_columns(events, candidates, opts)]), reads, opts)
     hp[reads > 0] = 1
     hp[reads < 0] = 2
     return hp

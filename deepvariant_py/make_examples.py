@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .candidate_filter import CandidateFilter, candidate_features
 from .candidates import Candidate, CandidateThresholds, count_alleles, find_candidates
 from .direct_phasing import phase_reads
 from .errors import InputError
@@ -34,6 +35,8 @@ class MakeExamplesOptions:
     partition_size: int = 1000
     realign: bool = True
     realigner: RealignerOptions = field(default_factory=RealignerOptions)
+    candidate_filter: CandidateFilter | None = None
+    """The model's candidate pre-filter (candidate_filter.py): candidates it scores as errors get no example."""
     phase_reads: bool = False
     """Tag each partition's reads HP=1/2 from its own heterozygous-looking sites (direct_phasing), replacing any
     HP tags: for a model that pools reads by haplotype given untagged reads."""
@@ -54,6 +57,7 @@ class MakeExamplesStats:
     reads: int = 0
     hp_tagged_reads: int = 0  # of the hp_taggable_reads (PartitionResult.n_taggable)
     hp_taggable_reads: int = 0
+    filtered_candidates: int = 0  # dropped by the candidate pre-filter (no example)
     candidates: int = 0
     examples: int = 0
     seconds: float = 0.0
@@ -89,6 +93,7 @@ class PartitionResult:
                      # (whatshap can tag a short read only where it crosses a heterozygous site)
     n_tagged: int  # of those, reads with an HP tag of 1 or 2 (as drawn)
     ref_blocks: list[RefBlock]
+    n_filtered: int = 0  # candidates the pre-filter dropped
 
 
 def run_starts(partitions: list[Region]) -> set[Region]:
@@ -130,8 +135,6 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
         if moved:
             ref_offset, ref_seq = _reference_span(reference, region, reads, hw)
             events = replace_reads(events, np.asarray(moved), extract_events([reads[i] for i in moved], ref_seq, ref_offset, mbq))
-    if opts.phase_reads:
-        events.hp[:] = phase_reads(events, ref_seq, ref_offset, min_base_quality=mbq)
     if opts.drop_hp_fraction > 0:
         events.hp[hp_dropped(reads, opts.drop_hp_fraction)] = 0
     counts, blocks = None, []
@@ -140,12 +143,18 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
         counts = count_alleles(events, codes, region.start, region.end, opts.thresholds.min_base_quality)
         blocks = reference_blocks(region.contig, region.start, codes, counts.ref_count, counts.depth)
     candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds, counts)
+    if opts.phase_reads:
+        events.hp[:] = phase_reads(events, ref_seq, ref_offset, min_base_quality=mbq, candidates=candidates)
     candidates = [c for c in candidates if c.start - hw >= 0 and c.start + hw + 1 <= contig_len]
+    n_found = len(candidates)
+    if opts.candidate_filter is not None and candidates:
+        keep = opts.candidate_filter.keep(candidate_features(events, candidates, ref_seq, ref_offset))
+        candidates = [c for c, k in zip(candidates, keep.tolist()) if k]
     canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1, reads=reads) if candidates else None
     taggable = events.is_long if opts.pileup.technology_channel else np.ones(len(reads), dtype=bool)
     tagged = taggable & (hp_groups(events.hp) < 2)
     return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(taggable)), int(np.count_nonzero(tagged)),
-                           blocks)
+                           blocks, n_found - len(candidates))
 
 
 class ExampleSink(Protocol):
@@ -195,6 +204,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             stats.reads += n_reads
             stats.hp_tagged_reads += part.n_tagged
             stats.hp_taggable_reads += part.n_taggable
+            stats.filtered_candidates += part.n_filtered
             if candidates:
                 genotypes = labeler.genotypes(region, candidates) if labeler else [None] * len(candidates)
                 for cand, gt in zip(candidates, genotypes):

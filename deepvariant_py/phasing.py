@@ -21,6 +21,7 @@ import pysam
 from .errors import DependencyError, InputError
 from .model_info import ModelInfo
 from .outputs import atomic_output, check_outputs
+from .pileup import TECHNOLOGY_CHANNEL_ENUM
 from .reads import hp_tagged_fraction, open_reads, reads_inputs, reads_paths
 from .reference import Reference
 from .regions import Region
@@ -30,6 +31,14 @@ log = logging.getLogger("dvcall")
 PHASERS = ("direct", "whatshap")
 """direct: each partition's reads from its own heterozygous-looking sites, inside make_examples, in one pass
 (direct_phasing); whatshap: call once, `whatshap phase` + `haplotag` from those calls, call the tagged reads."""
+
+
+def default_phaser(info: ModelInfo) -> str:
+    """The phaser when the user names none: direct, except for a model that mixes technologies (the hybrid one,
+    trained on short reads tagged by whatshap at every heterozygous site) when whatshap is installed. On the
+    eight hybrid calibration pairs whatshap's tags gave 5 SNP / 27 INDEL errors against direct's 5 / 34; on
+    the sixteen long-read calibration samples the two are equal (docs/design.md §6)."""
+    return "whatshap" if TECHNOLOGY_CHANNEL_ENUM in info.channels and whatshap_installed() else "direct"
 
 INSTALL_HINT = "pip install 'dvcall[phasing]' (or pip install whatshap)"
 

@@ -17,7 +17,7 @@ from .model import model_input_shape
 from .model_info import ModelInfo
 from .outputs import check_outputs, disk_error, is_disk_error
 from .pileup import channel_enums
-from .phasing import PHASERS, auto_phase, haplotag, require_whatshap
+from .phasing import PHASERS, auto_phase, default_phaser, haplotag, require_whatshap
 from .postprocess import postprocess
 from .presets import make_examples_options, resolve_model, resolve_settings
 from .progress import Progress, configure_logging
@@ -50,7 +50,7 @@ class RunOptions:
     multiallelic_merge: str = "auto"
     haplotype_resolution: bool = True
     phase_reads: bool | None = None  # tag untagged reads by haplotype; None: when it helps (_should_phase)
-    phaser: str = "direct"  # PHASERS: how phase_reads tags them
+    phaser: str | None = None  # PHASERS: how phase_reads tags them; None: phasing.default_phaser of the model
     make_examples: MakeExamplesOptions = field(default_factory=MakeExamplesOptions)
 
     def __post_init__(self):
@@ -163,7 +163,9 @@ def _plan(opts: RunOptions) -> _Plan:
         called = calling_regions(reference, set(sources.references), regions if opts.regions else None)
         _warn_about_reads(sources, opts, called, sample)
     model_dir, info = resolve_model(opts.model_type, opts.model_dir)
-    me_opts = make_examples_options(resolve_settings(opts.model_type, info, **opts.settings), opts.make_examples)
+    settings = resolve_settings(opts.model_type, info, **opts.settings)
+    me_opts = make_examples_options(settings, opts.make_examples, model_dir)
+    opts = replace(opts, phaser=opts.phaser or default_phaser(info))
     phase = _should_phase(opts, info, me_opts, reference, regions)
     if phase and opts.phaser == "direct":
         me_opts, phase = replace(me_opts, phase_reads=True), False
@@ -309,7 +311,10 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     summary["make_examples_seconds"] = round(time.time() - t0 - cv.seconds, 2)
     summary["candidates"] = sum(s.candidates for s in stats)
     summary["examples"] = sum(s.examples for s in stats)
-    log.info("make_examples: %d candidates, %d examples in %.1f s", summary["candidates"], summary["examples"], summary["make_examples_seconds"])
+    summary["filtered_candidates"] = sum(s.filtered_candidates for s in stats)
+    dropped = f" (the candidate pre-filter dropped {summary['filtered_candidates']:,} more)" if me_opts.candidate_filter else ""
+    log.info("make_examples: %d candidates%s, %d examples in %.1f s", summary["candidates"], dropped, summary["examples"],
+             summary["make_examples_seconds"])
     log_read_counts([s.read_counts for s in stats], me_opts.read_filter)
     taggable, tagged = sum(s.hp_taggable_reads for s in stats), sum(s.hp_tagged_reads for s in stats)
     if warn_about_reads and me_opts.pileup.hp_channel and taggable and tagged < 0.5 * taggable:

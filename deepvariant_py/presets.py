@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
+from .candidate_filter import FILE_NAME as CANDIDATE_FILTER_FILE, load_candidate_filter
 from .errors import InputError, ModelError
 from .make_examples import MakeExamplesOptions
 from .model_info import ModelInfo, load_model_info
@@ -70,11 +71,16 @@ def resolve_settings(model_type: str, info: ModelInfo | None, **flags) -> dict:
     return settings
 
 
-def make_examples_options(settings: dict, base: MakeExamplesOptions | None = None) -> MakeExamplesOptions:
-    """`base` (default options) with every resolved setting applied: the one place settings become options."""
+def make_examples_options(settings: dict, base: MakeExamplesOptions | None = None,
+                          model_dir: str | None = None) -> MakeExamplesOptions:
+    """`base` (default options) with every resolved setting applied: the one place settings become options.
+    `model_dir`: the model the examples are for; its candidate pre-filter (candidate_filter.json, when it ships
+    one) is loaded when the settings want it (training examples pass none: they cover every candidate)."""
     base = base or MakeExamplesOptions()
+    path = os.path.join(model_dir, CANDIDATE_FILTER_FILE) if model_dir else None
+    use_filter = bool(settings["candidate_filter"]) and path is not None and os.path.exists(path)
     return replace(
-        base, realign=settings["realign"], partition_size=settings["partition_size"],
+        base, candidate_filter=load_candidate_filter(path) if use_filter else None, realign=settings["realign"], partition_size=settings["partition_size"],
         read_filter=replace(base.read_filter, min_mapping_quality=settings["min_mapping_quality"],
                             max_reads_per_partition=settings["max_reads_per_partition"]),
         thresholds=replace(base.thresholds, min_fraction_snps=settings["vsc_min_fraction_snps"],

@@ -75,6 +75,11 @@ SETTINGS: tuple[Setting, ...] = (
             {"illumina": 0.12, "pacbio": 0.12, "ont": 0.08, "hybrid": 0.12}, ("fraction",)),
     Setting("vsc_min_fraction_indels", "--vsc-min-fraction-indels", "Minimum allele fraction for an indel candidate.",
             _long_reads(0.12, 0.06), ("fraction",)),
+    Setting("candidate_filter", "--candidate-filter/--no-candidate-filter",
+            "Drop candidates that the model's candidate pre-filter (candidate_filter.json beside the weights; the shipped ont "
+            "model has one) scores as sequencing errors, before any pileup is built: far fewer examples on noisy long reads. "
+            "Models without one call every candidate.",
+            _long_reads(True, True)),
 )
 SETTING_KEYS = tuple(s.key for s in SETTINGS)
 

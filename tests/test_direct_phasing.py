@@ -160,3 +160,14 @@ def test_phase_reads_refuses_a_model_without_an_hp_channel(tmp_path):
                                        "--regions", "chr1:2,001-3,000"])
     assert result.exit_code != 0 and "no HP channel" in result.output and "Traceback" not in result.output
     assert not os.path.exists(examples)
+
+
+def test_the_default_phaser_is_direct_but_whatshap_for_the_hybrid_model_when_installed(monkeypatch):
+    from deepvariant_py import phasing
+    from deepvariant_py.model import default_model_dir
+    from deepvariant_py.model_info import load_model_info
+    hybrid, pacbio = (load_model_info(default_model_dir(m)) for m in ("hybrid-hifi-illumina", "pacbio-hifi"))
+    monkeypatch.setattr(phasing, "whatshap_installed", lambda: True)
+    assert phasing.default_phaser(pacbio) == "direct" and phasing.default_phaser(hybrid) == "whatshap"
+    monkeypatch.setattr(phasing, "whatshap_installed", lambda: False)
+    assert phasing.default_phaser(hybrid) == "direct"

@@ -86,9 +86,13 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
         assert _body(str(results / f"{sample}.g.vcf.gz")) == gvcf, sample
 
 
-def test_the_config_phaser_defaults_to_direct_and_an_unknown_one_is_a_one_line_error():
+def test_the_config_phaser_defaults_as_run_does_and_an_unknown_one_is_a_one_line_error():
     from deepvariant_py.errors import InputError
+    from deepvariant_py.model import default_model_dir
+    from deepvariant_py.model_info import load_model_info
+    from deepvariant_py.phasing import default_phaser
     from deepvariant_py.workflow import phaser
-    assert phaser({}) == "direct" and phaser({"phaser": "whatshap"}) == "whatshap"
+    ont = load_model_info(default_model_dir("ont"))
+    assert phaser({}, ont) == default_phaser(ont) == "direct" and phaser({"phaser": "whatshap"}, ont) == "whatshap"
     with pytest.raises(InputError, match="phaser: 'hapcut2' in the workflow config is not known: use one of direct, whatshap"):
-        phaser({"phaser": "hapcut2"})
+        phaser({"phaser": "hapcut2"}, ont)

@@ -38,10 +38,10 @@ def reads_args(paths: list[str]) -> str:
     return " ".join(f"--reads {shlex.quote(p)}" for p in paths)
 
 
-def phaser(config: dict) -> str:
-    """The config's `phaser` (default direct), as `dvcall run --phaser`."""
-    from ..phasing import PHASERS
-    value = config.get("phaser") or "direct"
+def phaser(config: dict, info) -> str:
+    """The config's `phaser` (default: phasing.default_phaser of the model `info`, as `dvcall run --phaser`)."""
+    from ..phasing import PHASERS, default_phaser
+    value = config.get("phaser") or default_phaser(info)
     if value not in PHASERS:
         raise InputError(f"phaser: {value!r} in the workflow config is not known: use one of {', '.join(PHASERS)}")
     return value

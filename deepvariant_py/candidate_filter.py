@@ -1,0 +1,138 @@
+"""A cheap first look at each candidate (docs/design.md §2.1): drop those that are clearly sequencing errors
+before any pileup image is built.
+
+Long reads with ~6% errors (ONT R9-like) give ~20 candidates per true variant at the ont preset's thresholds,
+and every one costs an image and a pass of the network. DeepVariant 1.0 put a cheap network (PEPPER) in
+front for ONT; dvcall puts a logistic regression on a few per-candidate numbers that make_examples already
+has (`FEATURES`), trained on simulated samples with truth (`scripts/train_candidate_filter.py`) and shipped
+beside a model as `candidate_filter.json`, with a threshold chosen for recall of true candidates on
+separate tuning samples. The strongest number is haplotype concentration: a true heterozygous allele sits
+on the reads of one haplotype, an error on both, which is why the filter runs after read phasing.
+Pure functions over make_examples' arrays; loading the JSON is the one I/O.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .candidates import Candidate
+from .errors import ModelError
+from .read_events import ReadEvents
+
+FILE_NAME = "candidate_filter.json"
+FORMAT_VERSION = 1
+FEATURES = (
+    "alt_fraction",  # reads of the best alt / depth
+    "log_depth",  # log(1 + depth)
+    "log_alt_reads",  # log(1 + reads of the best alt)
+    "is_indel",  # the best alt changes length
+    "indel_length",  # |length change|, capped at 10
+    "homopolymer",  # longest run of one base starting within 1 bp of the site in the reference, capped at 12
+    "best_haplotype_fraction",  # max over HP=1, HP=2 of (alt reads / reads) on that haplotype
+    "other_haplotype_fraction",  # the same on the other haplotype
+    "tagged_fraction",  # reads at the site with an HP tag / reads there
+    "strand_balance",  # min(forward, reverse) / alt reads
+)
+
+
+@dataclass(frozen=True)
+class CandidateFilter:
+    """keep = sigmoid(w . (x - mean) / scale + bias) >= threshold."""
+
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    threshold: float
+    features: tuple[str, ...] = FEATURES
+    format_version: int = FORMAT_VERSION
+    note: str = ""  # how it was trained and the threshold chosen (the model card has the details)
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.bias)))
+
+    def keep(self, x: np.ndarray) -> np.ndarray:
+        return self.scores(x) >= self.threshold if len(x) else np.zeros(0, bool)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def load_candidate_filter(path: str) -> CandidateFilter:
+    """The filter at `path`, checked: the features this code computes, in the same order, and a sane threshold."""
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+        filt = CandidateFilter(**{**data, "weights": tuple(data["weights"]), "mean": tuple(data["mean"]),
+                                  "scale": tuple(data["scale"]), "features": tuple(data["features"])})
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise ModelError(f"cannot read the candidate filter {path} ({exc}): retrain it with "
+                         "scripts/train_candidate_filter.py or pass --no-candidate-filter") from None
+    n = len(FEATURES)
+    if filt.format_version != FORMAT_VERSION or filt.features != FEATURES or \
+            not (len(filt.weights) == len(filt.mean) == len(filt.scale) == n) or not 0 <= filt.threshold < 1:
+        raise ModelError(f"the candidate filter {path} does not match this dvcall (format {filt.format_version}, features "
+                         f"{list(filt.features)}): retrain it with scripts/train_candidate_filter.py or pass --no-candidate-filter")
+    return filt
+
+
+def _homopolymer(ref_seq: str, i: int) -> int:
+    best = 0
+    for j in (i, i + 1):
+        if 0 <= j < len(ref_seq):
+            base, k = ref_seq[j], j
+            while k < len(ref_seq) and ref_seq[k] == base and k - j < 12:
+                k += 1
+            best = max(best, k - j)
+    return best
+
+
+def candidate_features(events: ReadEvents, candidates: Sequence[Candidate], ref_seq: str, ref_offset: int) -> np.ndarray:
+    """[candidates, FEATURES] of a partition's candidates (after its reads' HP tags are final)."""
+    out = np.zeros((len(candidates), len(FEATURES)), np.float64)
+    hp = events.hp
+    for k, c in enumerate(candidates):
+        counts = c.allele_depths
+        best = int(np.argmax(counts[1:])) if len(counts) > 1 else 0
+        alt_n, depth = counts[best + 1], max(c.depth, 1)
+        alt = c.alts[best]
+        change = abs(len(alt) - len(c.ref))
+        carries = c.support == best
+        covers = (events.start <= c.start) & (events.end > c.start)
+        fractions = []
+        for tag in (1, 2):
+            on = covers & (hp == tag)
+            n_on = int(np.count_nonzero(on))
+            fractions.append(np.count_nonzero(carries & on) / n_on if n_on else 0.0)
+        n_cover = max(int(np.count_nonzero(covers)), 1)
+        rev = int(np.count_nonzero(carries & events.reverse))
+        n_alt = int(np.count_nonzero(carries))
+        out[k] = (alt_n / depth, math.log1p(depth), math.log1p(alt_n), float(change > 0),
+                  min(change, 10), _homopolymer(ref_seq, c.start - ref_offset), max(fractions), min(fractions),
+                  np.count_nonzero(covers & (hp > 0)) / n_cover, min(rev, n_alt - rev) / n_alt if n_alt else 0.0)
+    return out
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iterations: int = 50) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """(weights, bias, mean, scale) of an L2-regularised logistic regression by Newton's method."""
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    reg = l2 * len(x) * np.eye(z.shape[1])
+    reg[-1, -1] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(z @ w)))
+        grad = z.T @ (p - y) + reg @ w
+        hess = (z * (p * (1 - p))[:, None]).T @ z + reg
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return w[:-1], float(w[-1]), mean, scale
