@@ -41,12 +41,20 @@ MIN_TRIMMED_LENGTH = 15
 _ACGTN = str.maketrans({c: "N" for c in map(chr, range(128)) if c not in "ACGTN"})
 
 
-class ReadLayout:
-    """One read's bases, qualities and CIGAR as arrays, decoded once per partition and shared by every candidate
-    whose window the read crosses (a long read's CIGAR has thousands of operations; walking it in Python per
-    candidate was most of ONT make_examples)."""
+_REF_ADV = np.zeros(16, bool)
+_REF_ADV[list(REF_ADVANCING)] = True
+_READ_ADV = np.zeros(16, bool)
+_READ_ADV[list(READ_ADVANCING)] = True
 
-    __slots__ = ("seq", "qual", "start", "ref_before", "q_before", "read_adv", "soft_clip")
+
+class ReadLayout:
+    """One read's bases, qualities and CIGAR, decoded once per partition and shared by every candidate whose
+    window the read crosses. A long read's CIGAR (thousands of operations on noisy reads) also gets cumulative
+    reference and query offsets, so trimming it is two bisections instead of a walk (the walk per shown read
+    per candidate was most of ONT make_examples); a short read's few operations are walked."""
+
+    __slots__ = ("seq", "qual", "start", "cigar", "_arrays")
+    WALK_UP_TO = 16  # operations: below this a Python walk is faster than building arrays
 
     def __init__(self, read):
         seq = read.query_sequence or ""
@@ -55,36 +63,45 @@ class ReadLayout:
         self.qual = np.frombuffer(qual, np.uint8) if qual is not None and len(qual) == len(seq) \
             else np.full(len(seq), MISSING_BASE_QUALITY, np.uint8)
         self.start = read.reference_start
-        cig = np.asarray(read.cigartuples or [], np.int64).reshape(-1, 2)
-        ops, lens = cig[:, 0], cig[:, 1]
-        ref_step = np.where(np.isin(ops, REF_ADVANCING), lens, 0)
-        self.read_adv = np.isin(ops, READ_ADVANCING)
-        self.soft_clip = ops == SOFT_CLIP
-        self.ref_before = np.concatenate([[0], np.cumsum(ref_step)])  # reference bases before op k (k = 0..n)
-        self.q_before = np.concatenate([[0], np.cumsum(np.where(self.read_adv, lens, 0))])
+        self.cigar = read.cigartuples or []
+        self._arrays = None
 
     def trim(self, window_start: int, window_end: int) -> tuple[int, int, int]:
-        """trim_to_window on the arrays: ops consumed whole by the trim form a prefix, then ops kept whole while
-        the reference they consume fits in the window form a run, each found by bisection."""
-        start, rb, qb, adv = self.start, self.ref_before, self.q_before, self.read_adv
-        n = len(rb) - 1
-        trim = max(window_start - start, 0)
-        budget = window_end - max(window_start, start)
-        if trim > 0:  # ops before the window: those with trim left before them that end by `trim`
-            k = min(int(np.searchsorted(rb[:n], trim, side="left")), int(np.searchsorted(rb[1:], trim, side="right")))
-            if k >= n:
-                return int(qb[n]), int(qb[n]), window_start
-            first = int(qb[k]) + (trim - int(rb[k]) if rb[k] < trim and adv[k] else 0)
-            lead_clip = 0
-        else:
-            k, first = 0, 0
-            adv_ops = np.flatnonzero(adv)
-            lead_clip = int(qb[adv_ops[0] + 1] - qb[adv_ops[0]]) if len(adv_ops) and self.soft_clip[adv_ops[0]] else 0
-        j = k + int(np.searchsorted(rb[k + 1:], trim + budget, side="right"))  # ops k..j-1 kept whole
-        end = max(int(qb[j]), first) if j > k else first
-        if j < n and adv[j]:
-            end += trim + budget - max(int(rb[j]), trim)
-        return first, end, max(window_start, start) - lead_clip
+        """trim_to_window of the read."""
+        if len(self.cigar) <= self.WALK_UP_TO:
+            return _walk_trim(self.cigar, self.start, window_start, window_end)
+        if self._arrays is None:
+            cig = np.array(self.cigar, np.int64)
+            ops, lens = cig[:, 0], cig[:, 1]
+            adv = _READ_ADV[ops]
+            self._arrays = (np.concatenate([[0], np.cumsum(np.where(_REF_ADV[ops], lens, 0))]),
+                            np.concatenate([[0], np.cumsum(np.where(adv, lens, 0))]), adv, ops == SOFT_CLIP)
+        return _bisect_trim(*self._arrays, self.start, window_start, window_end)
+
+
+def _bisect_trim(rb: np.ndarray, qb: np.ndarray, adv: np.ndarray, soft_clip: np.ndarray, start: int,
+                 window_start: int, window_end: int) -> tuple[int, int, int]:
+    """_walk_trim on cumulative arrays (rb, qb: reference and query bases before each op, and after the last):
+    the ops the trim consumes whole form a prefix, then the ops kept whole while the reference they consume
+    fits in the window form a run, each found by bisection."""
+    n = len(rb) - 1
+    trim = max(window_start - start, 0)
+    budget = window_end - max(window_start, start)
+    if trim > 0:  # ops before the window: those with trim left before them that end by `trim`
+        k = min(int(np.searchsorted(rb[:n], trim, side="left")), int(np.searchsorted(rb[1:], trim, side="right")))
+        if k >= n:
+            return int(qb[n]), int(qb[n]), window_start
+        first = int(qb[k]) + (trim - int(rb[k]) if rb[k] < trim and adv[k] else 0)
+        lead_clip = 0
+    else:
+        k, first = 0, 0
+        adv_ops = np.flatnonzero(adv)
+        lead_clip = int(qb[adv_ops[0] + 1] - qb[adv_ops[0]]) if len(adv_ops) and soft_clip[adv_ops[0]] else 0
+    j = k + int(np.searchsorted(rb[k + 1:], trim + budget, side="right"))  # ops k..j-1 kept whole
+    end = max(int(qb[j]), first) if j > k else first
+    if j < n and adv[j]:
+        end += trim + budget - max(int(rb[j]), trim)
+    return first, end, max(window_start, start) - lead_clip
 
 
 def trim_to_window(read, window_start: int, window_end: int) -> tuple[int, int, int]:
@@ -97,13 +114,12 @@ def trim_to_window(read, window_start: int, window_end: int) -> tuple[int, int, 
     return ReadLayout(read).trim(window_start, window_end)
 
 
-def _trim_reference(read, window_start: int, window_end: int) -> tuple[int, int, int]:
-    """The op-by-op walk trim_to_window was (kept to test the arrays against)."""
-    start = read.reference_start
+def _walk_trim(cigar, start: int, window_start: int, window_end: int) -> tuple[int, int, int]:
+    """trim_to_window by walking the CIGAR op by op."""
     trim = max(window_start - start, 0)
     to_cover = window_end - max(window_start, start)
     first = length = lead_clip = 0
-    for op, n in read.cigartuples:
+    for op, n in cigar:
         ref_step = n if op in REF_ADVANCING else 0
         advances_read = op in READ_ADVANCING
         if trim > 0:
@@ -192,7 +208,7 @@ class _ShownReads:
             layout = layouts.get(r)
             if layout is None:
                 layout = layouts[r] = ReadLayout(canvas.reads[r])
-            if not layout.seq or len(layout.read_adv) == 0:
+            if not layout.seq or not layout.cigar:
                 continue
             first, end, pos = layout.trim(window_start, window_end)
             if end - first < MIN_TRIMMED_LENGTH:

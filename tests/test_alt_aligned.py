@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from builders import make_read, pileup_reads
-from deepvariant_py.alt_aligned import MIN_TRIMMED_LENGTH, ReadLayout, _trim_reference, align_to_haplotype, trim_to_window
+from deepvariant_py.alt_aligned import MIN_TRIMMED_LENGTH, _walk_trim, align_to_haplotype, trim_to_window
 from deepvariant_py.candidates import find_candidates
 from deepvariant_py.errors import DvcallError
 from deepvariant_py.images import build_images
@@ -214,8 +214,9 @@ def test_canvas_without_reads_is_refused():
 
 
 def test_trim_on_arrays_equals_the_op_by_op_walk():
-    """ReadLayout.trim (bisection over cumulative arrays, shared by a partition's candidates) against the
-    CIGAR walk it replaced, on random CIGARs with clips, insertions and deletions and windows the read crosses."""
+    """The bisection over cumulative arrays (long reads' CIGARs) against the op-by-op walk (short reads'), on
+    random CIGARs with clips, insertions and deletions and windows the read crosses."""
+    from deepvariant_py.alt_aligned import ReadLayout
     rng = np.random.default_rng(5)
     checked = 0
     for _ in range(3000):
@@ -230,6 +231,9 @@ def test_trim_on_arrays_equals_the_op_by_op_walk():
         we = ws + int(rng.integers(1, 40))
         if we <= read.reference_start or ws >= read.reference_end:
             continue
-        assert ReadLayout(read).trim(ws, we) == _trim_reference(read, ws, we), (read.cigarstring, read.reference_start, ws, we)
+        layout = ReadLayout(read)
+        layout.cigar = layout.cigar + [(5, 1)] * ReadLayout.WALK_UP_TO  # trailing hard clips: forces the arrays
+        assert layout.trim(ws, we) == _walk_trim(read.cigartuples, read.reference_start, ws, we), \
+            (read.cigarstring, read.reference_start, ws, we)
         checked += 1
     assert checked > 1000
