@@ -63,6 +63,17 @@ class CandidateFilter:
         return asdict(self)
 
 
+MIN_TAGGED_SHARE = 0.5
+"""The filter was fitted on phased reads, where an error's spread over both haplotypes is its strongest sign;
+on a partition whose reads are mostly untagged (--no-phase-reads, whatshap's first pass) every candidate
+would look like an error, so there it keeps them all."""
+
+
+def filter_applies(hp: np.ndarray) -> bool:
+    """Whether a partition's reads (their HP tags) are phased enough for the filter."""
+    return len(hp) > 0 and np.count_nonzero((hp == 1) | (hp == 2)) >= MIN_TAGGED_SHARE * len(hp)
+
+
 def load_candidate_filter(path: str) -> CandidateFilter:
     """The filter at `path`, checked: the features this code computes, in the same order, and a sane threshold."""
     try:

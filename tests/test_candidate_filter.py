@@ -118,3 +118,13 @@ def test_the_filter_is_used_when_the_model_ships_one_and_the_settings_want_it(tm
     assert make_examples_options(settings, model_dir=str(model)).candidate_filter.threshold == 0.3
     assert make_examples_options({**settings, "candidate_filter": False}, model_dir=str(model)).candidate_filter is None
     assert make_examples_options(settings).candidate_filter is None  # training examples: no model, every candidate
+
+
+def test_untagged_reads_keep_every_candidate(tmp_path):
+    """On unphased reads an allele cannot fill one haplotype, so the filter would drop true variants: it steps aside."""
+    fasta, bam, snps = two_haplotype_sample(str(tmp_path))
+    reference = Reference(fasta)
+    never = MakeExamplesOptions(realign=False, candidate_filter=_filter(0.99))
+    with open_reads(bam, reference) as handle:  # untagged, not phased
+        part = process_partition(handle, reference, Region("chr1", 10_000, 11_000), never)
+    assert {c.start for c in part.candidates} == {p for p in snps if 10_000 <= p < 11_000} and part.n_filtered == 0
