@@ -3,8 +3,8 @@ before any pileup image is built.
 
 Long reads with ~6% errors (ONT R9-like) give ~20 candidates per true variant at the ont preset's thresholds,
 and every one costs an image and a pass of the network. DeepVariant 1.0 put a cheap network (PEPPER) in
-front for ONT; dvcall puts a logistic regression on a few per-candidate numbers that make_examples already
-has (`FEATURES`), trained on simulated samples with truth (`scripts/train_candidate_filter.py`) and shipped
+front for ONT; dvcall puts a logistic regression on a few numbers per alt allele that make_examples already
+has (`FEATURES`; a candidate is kept when one of its alleles passes), trained on simulated samples with truth (`scripts/train_candidate_filter.py`) and shipped
 beside a model as `candidate_filter.json`, with a threshold chosen for recall of true candidates on
 separate tuning samples. The strongest number is haplotype concentration: a true heterozygous allele sits
 on the reads of one haplotype, an error on both, which is why the filter runs after read phasing.
@@ -24,12 +24,12 @@ from .errors import ModelError
 from .read_events import ReadEvents
 
 FILE_NAME = "candidate_filter.json"
-FORMAT_VERSION = 1
-FEATURES = (
-    "alt_fraction",  # reads of the best alt / depth
+FORMAT_VERSION = 2  # 2: one row of features per alt allele
+FEATURES = (  # per alt allele of a candidate
+    "alt_fraction",  # reads of the alt / depth
     "log_depth",  # log(1 + depth)
-    "log_alt_reads",  # log(1 + reads of the best alt)
-    "is_indel",  # the best alt changes length
+    "log_alt_reads",  # log(1 + reads of the alt)
+    "is_indel",  # the alt changes length
     "indel_length",  # |length change|, capped at 10
     "homopolymer",  # longest run of one base starting within 1 bp of the site in the reference, capped at 12
     "best_haplotype_fraction",  # max over HP=1, HP=2 of (alt reads / reads) on that haplotype
@@ -41,7 +41,7 @@ FEATURES = (
 
 @dataclass(frozen=True)
 class CandidateFilter:
-    """keep = sigmoid(w . (x - mean) / scale + bias) >= threshold."""
+    """A candidate is kept when one of its alleles scores sigmoid(w . (x - mean) / scale + bias) >= threshold."""
 
     weights: tuple[float, ...]
     bias: float
@@ -56,8 +56,10 @@ class CandidateFilter:
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
         return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.bias)))
 
-    def keep(self, x: np.ndarray) -> np.ndarray:
-        return self.scores(x) >= self.threshold if len(x) else np.zeros(0, bool)
+    def keep(self, x: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+        """Per candidate (of `n`): whether any of its alleles (rows of `x`, owner[i] = candidate) scores at the
+        threshold or above."""
+        return candidate_scores(self, x, owner, n) >= self.threshold
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -103,29 +105,40 @@ def _homopolymer(ref_seq: str, i: int) -> int:
     return best
 
 
-def candidate_features(events: ReadEvents, candidates: Sequence[Candidate], ref_seq: str, ref_offset: int) -> np.ndarray:
-    """[candidates, FEATURES] of a partition's candidates (after its reads' HP tags are final)."""
-    out = np.zeros((len(candidates), len(FEATURES)), np.float64)
+def allele_features(events: ReadEvents, candidates: Sequence[Candidate], ref_seq: str, ref_offset: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """([alleles, FEATURES], owner): one row per alt allele of each candidate (a multi-allelic site's true
+    allele need not be its best-supported one), `owner[i]` the candidate of row i; computed after the reads'
+    HP tags are final."""
+    rows, owner = [], []
     hp = events.hp
     for k, c in enumerate(candidates):
-        counts = c.allele_depths
-        best = int(np.argmax(counts[1:])) if len(counts) > 1 else 0
-        alt_n, depth = counts[best + 1], max(c.depth, 1)
-        alt = c.alts[best]
-        change = abs(len(alt) - len(c.ref))
-        carries = c.support == best
+        depth = max(c.depth, 1)
         covers = (events.start <= c.start) & (events.end > c.start)
-        fractions = []
-        for tag in (1, 2):
-            on = covers & (hp == tag)
-            n_on = int(np.count_nonzero(on))
-            fractions.append(np.count_nonzero(carries & on) / n_on if n_on else 0.0)
+        on = [covers & (hp == tag) for tag in (1, 2)]
+        n_on = [int(np.count_nonzero(m)) for m in on]
         n_cover = max(int(np.count_nonzero(covers)), 1)
-        rev = int(np.count_nonzero(carries & events.reverse))
-        n_alt = int(np.count_nonzero(carries))
-        out[k] = (alt_n / depth, math.log1p(depth), math.log1p(alt_n), float(change > 0),
-                  min(change, 10), _homopolymer(ref_seq, c.start - ref_offset), max(fractions), min(fractions),
-                  np.count_nonzero(covers & (hp > 0)) / n_cover, min(rev, n_alt - rev) / n_alt if n_alt else 0.0)
+        tagged = np.count_nonzero(covers & (hp > 0)) / n_cover
+        homopolymer = _homopolymer(ref_seq, c.start - ref_offset)
+        for a, alt in enumerate(c.alts):
+            alt_n = c.allele_depths[a + 1]
+            change = abs(len(alt) - len(c.ref))
+            carries = c.support == a
+            fractions = [np.count_nonzero(carries & m) / n if n else 0.0 for m, n in zip(on, n_on)]
+            n_alt = int(np.count_nonzero(carries))
+            rev = int(np.count_nonzero(carries & events.reverse))
+            rows.append((alt_n / depth, math.log1p(depth), math.log1p(alt_n), float(change > 0), min(change, 10), homopolymer,
+                         max(fractions), min(fractions), tagged, min(rev, n_alt - rev) / n_alt if n_alt else 0.0))
+            owner.append(k)
+    x = np.array(rows, np.float64).reshape(-1, len(FEATURES))
+    return x, np.array(owner, np.int64)
+
+
+def candidate_scores(filt: "CandidateFilter", x: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """Each candidate's score: the best of its alleles'."""
+    out = np.zeros(n)
+    if len(x):
+        np.maximum.at(out, owner, filt.scores(x))
     return out
 
 

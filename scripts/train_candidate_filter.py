@@ -6,8 +6,9 @@ Each sample folder (scripts/make_long_read_data.sh: reads.bam, truth.vcf.gz, con
 read with the model type's make_examples settings, its reads phased in make_examples as `dvcall run` does
 (--phase-reads), and every candidate inside the confident BED gets its features and a label (a true
 variant: the truth genotype carries one of its alts, by the training labeler). The regression is fitted on
-the --train samples; the threshold is the highest that keeps at least --recall of the true candidates of
-the --tune samples (never the held-out ones). Features are cached per sample (--cache) so a refit is fast.
+the --train samples, one row per alt allele (labelled by whether the truth genotype carries it); a candidate
+is kept when one of its alleles passes, and the threshold is the highest that keeps at least --recall of the
+true candidates of the --tune samples (never the held-out ones). Features are cached per sample (--cache) so a refit is fast.
 
 Usage:
   python scripts/train_candidate_filter.py --model models/ont --model-type ont \
@@ -28,8 +29,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from deepvariant_py.candidate_filter import (FEATURES, FILE_NAME, CandidateFilter, candidate_features,  # noqa: E402
-                                             fit_logistic, load_candidate_filter)
+from deepvariant_py.candidate_filter import (FEATURES, FILE_NAME, CandidateFilter, allele_features,  # noqa: E402
+                                             candidate_scores, fit_logistic, load_candidate_filter)
 from deepvariant_py.make_examples import TrainingInputs, _Labeler, calling_partitions, process_partition  # noqa: E402
 from deepvariant_py.outputs import atomic_output  # noqa: E402
 from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings  # noqa: E402
@@ -38,22 +39,22 @@ from deepvariant_py.reference import Reference  # noqa: E402
 from deepvariant_py.regions import parse_regions  # noqa: E402
 
 
-def sample_features(sample: str, model_type: str, model_dir: str, cache: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """(features, labels) of every confident candidate of one sample."""
+def sample_features(sample: str, model_type: str, model_dir: str, cache: str | None) -> dict:
+    """Every confident candidate of one sample: {"x": allele rows, "y": allele labels (the truth genotype carries
+    that alt), "owner": candidate of each row, "true": per candidate, a true variant (any alt carried)}."""
     meta = json.load(open(os.path.join(sample, "sample.json")))["parameters"]
     key = hashlib.sha256(json.dumps([os.path.abspath(sample), model_type, FEATURES, os.path.getmtime(os.path.join(sample, "reads.bam"))]
                                     ).encode()).hexdigest()[:16]
-    path = os.path.join(cache, f"{os.path.basename(sample.rstrip('/'))}.{key}.npz") if cache else None
+    path = os.path.join(cache, f"{os.path.basename(sample.rstrip('/'))}.alleles.{key}.npz") if cache else None
     if path and os.path.exists(path):
-        data = np.load(path)
-        return data["x"], data["y"]
+        return dict(np.load(path))
     _, info = resolve_model(model_type, model_dir)
-    opts = make_examples_options(resolve_settings(model_type, info))
+    opts = replace(make_examples_options(resolve_settings(model_type, info)), phase_reads=True)
     reference = Reference(meta["ref"])
     labeler = _Labeler(TrainingInputs(os.path.join(sample, "truth.vcf.gz"), os.path.join(sample, "confident.bed")), reference)
     regions = parse_regions([meta["region"]], reference.lengths)
-    opts = replace(opts, phase_reads=True)
-    xs, ys = [], []
+    xs, ys, owners, trues = [], [], [], []
+    n = 0
     with open_reads(os.path.join(sample, "reads.bam"), reference) as handle:
         for region in calling_partitions(reference, set(handle.references), regions, opts.partition_size):
             part = process_partition(handle, reference, region, opts)
@@ -64,28 +65,39 @@ def sample_features(sample: str, model_type: str, model_dir: str, cache: str | N
             if not keep:
                 continue
             canvas = part.canvas
-            xs.append(candidate_features(canvas.events, [part.candidates[i] for i in keep], canvas.ref_seq, canvas.ref_offset))
-            ys.append(np.array([float(any(a > 0 for a in genotypes[i])) for i in keep]))
-    x = np.vstack(xs) if xs else np.zeros((0, len(FEATURES)))
-    y = np.concatenate(ys) if ys else np.zeros(0)
+            cands = [part.candidates[i] for i in keep]
+            x, owner = allele_features(canvas.events, cands, canvas.ref_seq, canvas.ref_offset)
+            gts = [genotypes[i] for i in keep]
+            alt_of_row = np.concatenate([np.arange(len(c.alts)) + 1 for c in cands])
+            xs.append(x)
+            ys.append(np.array([float(alt in gts[o]) for o, alt in zip(owner.tolist(), alt_of_row.tolist())]))
+            owners.append(owner + n)
+            trues.append(np.array([float(any(a > 0 for a in gt)) for gt in gts]))
+            n += len(cands)
+    data = {"x": np.vstack(xs) if xs else np.zeros((0, len(FEATURES))), "y": np.concatenate(ys) if ys else np.zeros(0),
+            "owner": np.concatenate(owners) if owners else np.zeros(0, np.int64),
+            "true": np.concatenate(trues) if trues else np.zeros(0)}
     if path:
         os.makedirs(cache, exist_ok=True)
-        np.savez(path, x=x, y=y)
-    return x, y
+        np.savez(path, **data)
+    return data
 
 
-def gather(samples: list[str], args) -> tuple[np.ndarray, np.ndarray]:
+def gather(samples: list[str], args) -> dict:
     parts = [sample_features(s, args.model_type, args.model, args.cache) for s in samples]
-    for s, (x, y) in zip(samples, parts):
-        print(f"  {s}: {len(y)} candidates, {int(y.sum())} true", file=sys.stderr)
-    return np.vstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    for s, d in zip(samples, parts):
+        print(f"  {s}: {len(d['true'])} candidates, {int(d['true'].sum())} true", file=sys.stderr)
+    offsets = np.cumsum([0] + [len(d["true"]) for d in parts])
+    return {"x": np.vstack([d["x"] for d in parts]), "y": np.concatenate([d["y"] for d in parts]),
+            "owner": np.concatenate([d["owner"] + o for d, o in zip(parts, offsets)]),
+            "true": np.concatenate([d["true"] for d in parts])}
 
 
-def report(name: str, filt: CandidateFilter, x: np.ndarray, y: np.ndarray) -> None:
-    keep = filt.keep(x)
-    true = y > 0
+def report(name: str, filt: CandidateFilter, d: dict) -> None:
+    keep = filt.keep(d["x"], d["owner"], len(d["true"]))
+    true = d["true"] > 0
     lost = int(np.count_nonzero(true & ~keep))
-    print(f"{name}: {len(y)} candidates ({int(true.sum())} true, {len(y) / max(true.sum(), 1):.2f} per true) -> kept "
+    print(f"{name}: {len(true)} candidates ({int(true.sum())} true, {len(true) / max(true.sum(), 1):.2f} per true) -> kept "
           f"{int(keep.sum())} ({keep.sum() / max(true.sum(), 1):.2f} per true); true dropped {lost} "
           f"(recall {1 - lost / max(true.sum(), 1):.5f}); false kept {int(np.count_nonzero(~true & keep))}")
 
@@ -104,27 +116,26 @@ def main() -> None:
     if args.evaluate:
         filt = load_candidate_filter(os.path.join(args.model, FILE_NAME))
         for s in args.evaluate:
-            x, y = sample_features(s, args.model_type, args.model, args.cache)
-            report(s, filt, x, y)
+            report(s, filt, sample_features(s, args.model_type, args.model, args.cache))
         return
     if not args.train or not args.tune:
         sys.exit("train_candidate_filter.py: give --train and --tune samples (or --evaluate)")
-    x, y = gather(args.train, args)
-    w, b, mean, scale = fit_logistic(x, y, args.l2)
-    xt, yt = gather(args.tune, args)
+    train = gather(args.train, args)
+    w, b, mean, scale = fit_logistic(train["x"], train["y"], args.l2)
+    tune = gather(args.tune, args)
     probe = CandidateFilter(tuple(w), b, tuple(mean), tuple(scale), 0.0)
-    true_scores = np.sort(probe.scores(xt[yt > 0]))
+    true_scores = np.sort(candidate_scores(probe, tune["x"], tune["owner"], len(tune["true"]))[tune["true"] > 0])
     allowed = int(np.floor((1 - args.recall) * len(true_scores)))
     threshold = float(true_scores[allowed]) * (1 - 1e-9) if len(true_scores) else 0.5
-    note = (f"logistic regression on {len(y)} candidates ({int(y.sum())} true) of {len(args.train)} training samples; "
-            f"threshold {threshold:.4g}: the highest keeping >= {args.recall} of the {len(true_scores)} true candidates "
-            f"of {len(args.tune)} tuning samples")
+    note = (f"logistic regression on {len(train['y'])} alleles ({int(train['y'].sum())} true) of {len(train['true'])} candidates "
+            f"of {len(args.train)} training samples; threshold {threshold:.4g}: the highest keeping >= {args.recall} of the "
+            f"{len(true_scores)} true candidates of {len(args.tune)} tuning samples")
     filt = CandidateFilter(tuple(float(v) for v in w), float(b), tuple(float(v) for v in mean), tuple(float(v) for v in scale),
                            threshold, note=note)
     print(note)
     print("weights (standardised features): " + ", ".join(f"{n} {v:+.2f}" for n, v in zip(FEATURES, w)))
-    report("train", filt, x, y)
-    report("tune", filt, xt, yt)
+    report("train", filt, train)
+    report("tune", filt, tune)
     with atomic_output(os.path.join(args.model, FILE_NAME), ".json") as partial:
         with open(partial, "w") as fh:
             json.dump(filt.to_json(), fh, indent=1)

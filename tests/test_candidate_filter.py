@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from builders import pileup_reads, two_haplotype_sample
-from deepvariant_py.candidate_filter import (FEATURES, FILE_NAME, CandidateFilter, candidate_features, fit_logistic,
+from deepvariant_py.candidate_filter import (FEATURES, FILE_NAME, CandidateFilter, allele_features, fit_logistic,
                                              load_candidate_filter)
 from deepvariant_py.candidates import find_candidates
 from deepvariant_py.errors import ModelError
@@ -27,7 +27,9 @@ REF = "ACGTACGTAAAAAAAACGTACGTACGT"
 def _features(rows):
     events = extract_events(pileup_reads(REF, rows), REF, 0, 10)
     cands = find_candidates(events, "chr1", REF, 0, 0, len(REF))
-    return cands, candidate_features(events, cands, REF, 0)
+    x, owner = allele_features(events, cands, REF, 0)
+    assert owner.tolist() == [k for k, c in enumerate(cands) for _ in c.alts]
+    return cands, x, owner
 
 
 def test_a_heterozygous_snp_on_one_haplotype_and_an_error_on_both():
@@ -36,7 +38,7 @@ def test_a_heterozygous_snp_on_one_haplotype_and_an_error_on_both():
     both = "ACGTTCGTAAAAAAAACGTAGGTACGT"
     rows = [(het, {"hp": 1}), (both, {"hp": 1}), (het, {"hp": 1, "reverse": True}),
             (error, {"hp": 2}), (REF, {"hp": 2}), (REF, {"hp": 2, "reverse": True}), (REF, {"hp": 2})]
-    cands, x = _features(rows)
+    cands, x, _ = _features(rows)  # single-alt candidates: one row each
     by_pos = {c.start: x[i] for i, c in enumerate(cands)}
     snp, err = by_pos[4], by_pos[20]
     assert snp[F["best_haplotype_fraction"]] == 1.0 and snp[F["other_haplotype_fraction"]] == 0.0
@@ -48,10 +50,28 @@ def test_a_heterozygous_snp_on_one_haplotype_and_an_error_on_both():
 def test_indel_features_and_homopolymer_length():
     # a 2-base deletion of the 8-base A run (columns 8-15), left-aligned (anchored on the T before), on 3 of 4 reads
     rows = ["ACGTACGT--AAAAAACGTACGTACGT"] * 3 + [REF]
-    cands, x = _features(rows)
+    cands, x, _ = _features(rows)
     (k,) = [i for i, c in enumerate(cands) if c.is_indel]
     assert x[k, F["is_indel"]] == 1 and x[k, F["indel_length"]] == 2 and x[k, F["homopolymer"]] == 8
     assert x[k, F["tagged_fraction"]] == 0 and x[k, F["best_haplotype_fraction"]] == 0  # untagged reads
+
+
+def test_each_alt_of_a_multiallelic_site_gets_its_own_row_and_the_site_is_kept_if_one_passes():
+    # column 4: A>T on the HP=1 reads (the true het), A>G on one HP=2 read and A>C on another (errors)
+    rows = [("ACGTTCGTAAAAAAAACGTACGTACGT", {"hp": 1})] * 3 + [
+        ("ACGTGCGTAAAAAAAACGTACGTACGT", {"hp": 2}), ("ACGTGCGTAAAAAAAACGTACGTACGT", {"hp": 2}),
+        ("ACGTCCGTAAAAAAAACGTACGTACGT", {"hp": 2}), ("ACGTCCGTAAAAAAAACGTACGTACGT", {"hp": 2}), (REF, {"hp": 2})]
+    cands, x, owner = _features(rows)
+    (k,) = [i for i, c in enumerate(cands) if c.start == 4]
+    alts = cands[k].alts
+    mine = {alts[j]: x[np.flatnonzero(owner == k)[j]] for j in range(len(alts))}
+    assert mine["T"][F["best_haplotype_fraction"]] == 1.0 and mine["G"][F["best_haplotype_fraction"]] == pytest.approx(2 / 5)
+    weights = [0.0] * len(FEATURES)
+    weights[F["best_haplotype_fraction"]] = 10.0
+    filt = CandidateFilter(tuple(weights), -8.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), 0.5)
+    assert filt.keep(x, owner, len(cands))[k]  # T passes (sigmoid(2)), G and C do not (sigmoid(-4))
+    only_errors = np.flatnonzero((owner == k) & (x[:, F["best_haplotype_fraction"]] < 1))
+    assert not filt.keep(x[only_errors], np.zeros(len(only_errors), np.int64), 1)[0]
 
 
 def test_the_regression_separates_what_it_can():
