@@ -1,4 +1,5 @@
-"""`dvcall haplotag`: HP-tag long reads from a first-pass VCF (what `run --phase-reads` does between passes)."""
+"""`dvcall haplotag`: HP-tag long reads from a first-pass VCF with whatshap (what `run --phaser whatshap` does
+between its passes)."""
 import click
 
 from deepvariant_py.errors import OutputError
@@ -26,7 +27,7 @@ def haplotag_cmd(ref, reads, calls, output, regions, quiet):
     if not output.endswith(".bam"):
         raise OutputError(f"--output {output} must end in .bam")
     check_outputs({"--output": output, "its index": output + ".bai"}, {"--ref": ref, **reads_inputs(reads), "--calls": calls})
-    require_whatshap()
+    require_whatshap("dvcall haplotag", "")
     reference = Reference(ref)
     open_reads(reads, reference).close()
     spans = parse_regions(list(regions), reference.lengths)

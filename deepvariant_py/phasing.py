@@ -2,7 +2,7 @@
 whatshap (the default phaser, direct, tags reads inside make_examples: direct_phasing.py).
 
 Long-read models pool reads per haplotype (model.py), so they call best on reads carrying HP tags. A user
-would run `whatshap phase` on a first-pass VCF and `whatshap haplotag` on the BAM; `--phase-reads` does
+would run `whatshap phase` on a first-pass VCF and `whatshap haplotag` on the BAM; `--phaser whatshap` does
 exactly that between two passes of the caller (and `dvcall haplotag` on its own), so its tags are
 whatshap's by construction. whatshap is on PyPI (`pip install 'dvcall[phasing]'`)
 and is run as `python -m whatshap` so its command line, not its internal API, is what dvcall relies on.
@@ -47,10 +47,10 @@ def whatshap_installed() -> bool:
     return importlib.util.find_spec("whatshap") is not None
 
 
-def require_whatshap() -> None:
+def require_whatshap(what: str = "--phaser whatshap", instead: str = " (or use --phaser direct)") -> None:
     """Fail before any long work starts when whatshap is missing."""
     if not whatshap_installed():
-        raise DependencyError(f"--phase-reads needs whatshap, which is not installed: {INSTALL_HINT}")
+        raise DependencyError(f"{what} needs whatshap, which is not installed: {INSTALL_HINT}{instead}")
 
 
 def _whatshap(args: list[str], log_path: str) -> None:
