@@ -24,7 +24,7 @@ from .errors import ModelError
 from .read_events import ReadEvents
 
 FILE_NAME = "candidate_filter.json"
-FORMAT_VERSION = 2  # 2: one row of features per alt allele
+FORMAT_VERSION = 2  # 2: one row of features per alt allele (optionally with their products: quadratic)
 FEATURES = (  # per alt allele of a candidate
     "alt_fraction",  # reads of the alt / depth
     "log_depth",  # log(1 + depth)
@@ -41,7 +41,7 @@ FEATURES = (  # per alt allele of a candidate
 
 @dataclass(frozen=True)
 class CandidateFilter:
-    """A candidate is kept when one of its alleles scores sigmoid(w . (x - mean) / scale + bias) >= threshold."""
+    """A candidate is kept when one of its alleles scores sigmoid(w . (expand(x) - mean) / scale + bias) >= threshold."""
 
     weights: tuple[float, ...]
     bias: float
@@ -51,9 +51,10 @@ class CandidateFilter:
     features: tuple[str, ...] = FEATURES
     format_version: int = FORMAT_VERSION
     note: str = ""  # how it was trained and the threshold chosen (the model card has the details)
+    quadratic: bool = False  # the regression also weighs every product of two features (expand)
 
     def scores(self, x: np.ndarray) -> np.ndarray:
-        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        z = (expand(x, self.quadratic) - np.asarray(self.mean)) / np.asarray(self.scale)
         return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.bias)))
 
     def keep(self, x: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
@@ -76,6 +77,20 @@ def filter_applies(hp: np.ndarray) -> bool:
     return len(hp) > 0 and np.count_nonzero((hp == 1) | (hp == 2)) >= MIN_TAGGED_SHARE * len(hp)
 
 
+def expand(x: np.ndarray, quadratic: bool) -> np.ndarray:
+    """The regression's inputs: the features, and with `quadratic` every product of two of them (squares
+    included) after them."""
+    if not quadratic:
+        return x
+    i, j = np.triu_indices(x.shape[1])
+    return np.hstack([x, x[:, i] * x[:, j]])
+
+
+def input_width(quadratic: bool) -> int:
+    n = len(FEATURES)
+    return n + n * (n + 1) // 2 if quadratic else n
+
+
 def load_candidate_filter(path: str) -> CandidateFilter:
     """The filter at `path`, checked: the features this code computes, in the same order, and a sane threshold."""
     try:
@@ -86,7 +101,7 @@ def load_candidate_filter(path: str) -> CandidateFilter:
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ModelError(f"cannot read the candidate filter {path} ({exc}): retrain it with "
                          "scripts/train_candidate_filter.py or pass --no-candidate-filter") from None
-    n = len(FEATURES)
+    n = input_width(filt.quadratic)
     if filt.format_version != FORMAT_VERSION or filt.features != FEATURES or \
             not (len(filt.weights) == len(filt.mean) == len(filt.scale) == n) or not 0 <= filt.threshold < 1:
         raise ModelError(f"the candidate filter {path} does not match this dvcall (format {filt.format_version}, features "

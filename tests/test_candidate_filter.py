@@ -148,3 +148,29 @@ def test_untagged_reads_keep_every_candidate(tmp_path):
     with open_reads(bam, reference) as handle:  # untagged, not phased
         part = process_partition(handle, reference, Region("chr1", 10_000, 11_000), never)
     assert {c.start for c in part.candidates} == {p for p in snps if 10_000 <= p < 11_000} and part.n_filtered == 0
+
+
+def test_a_quadratic_filter_weighs_products_of_features(tmp_path):
+    from deepvariant_py.candidate_filter import expand, input_width
+    x = np.arange(2 * len(FEATURES), dtype=float).reshape(2, -1)
+    z = expand(x, True)
+    assert z.shape == (2, input_width(True)) and np.array_equal(z[:, :len(FEATURES)], x)
+    assert z[1, len(FEATURES)] == x[1, 0] ** 2 and z[1, len(FEATURES) + 1] == x[1, 0] * x[1, 1]
+    n = input_width(True)
+    # one weight on the product alt_fraction x best_haplotype_fraction (its index among the products)
+    i, j = np.triu_indices(len(FEATURES))
+    k = len(FEATURES) + int(np.flatnonzero((i == F["alt_fraction"]) & (j == F["best_haplotype_fraction"]))[0])
+    weights = [0.0] * n
+    weights[k] = 10.0
+    filt = CandidateFilter(tuple(weights), -2.0, (0.0,) * n, (1.0,) * n, 0.5, quadratic=True)
+    rows = np.zeros((2, len(FEATURES)))
+    rows[0, [F["alt_fraction"], F["best_haplotype_fraction"]]] = 0.5, 1.0  # product 0.5: sigmoid(3) passes
+    rows[1, [F["alt_fraction"], F["best_haplotype_fraction"]]] = 0.5, 0.2  # product 0.1: sigmoid(-1) does not
+    assert filt.keep(rows, np.array([0, 1]), 2).tolist() == [True, False]
+    path = tmp_path / FILE_NAME
+    path.write_text(json.dumps(filt.to_json()))
+    assert load_candidate_filter(str(path)).quadratic
+    short = {**filt.to_json(), "quadratic": False}  # 65 weights for a linear filter: refused
+    path.write_text(json.dumps(short))
+    with pytest.raises(ModelError, match="does not match this dvcall"):
+        load_candidate_filter(str(path))
