@@ -99,7 +99,8 @@ def load_candidate_filter(path: str) -> CandidateFilter:
         filt = CandidateFilter(**{**data, "weights": tuple(data["weights"]), "mean": tuple(data["mean"]),
                                   "scale": tuple(data["scale"]), "features": tuple(data["features"])})
     except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise ModelError(f"cannot read the candidate filter {path} ({exc}): retrain it with "
+        why = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ModelError(f"cannot read the candidate filter {path} ({why}): retrain it with "
                          "scripts/train_candidate_filter.py or pass --no-candidate-filter") from None
     n = input_width(filt.quadratic)
     if filt.format_version != FORMAT_VERSION or filt.features != FEATURES or \

@@ -102,6 +102,9 @@ def test_loading_a_filter_checks_it(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ModelError, match="cannot read the candidate filter"):
         load_candidate_filter(str(path))
+    path.write_text('{"weights": [1]}')
+    with pytest.raises(ModelError, match=r"\(no 'mean'\)"):
+        load_candidate_filter(str(path))
 
 
 def test_make_examples_drops_what_the_filter_scores_low_and_counts_it(tmp_path):
