@@ -7,6 +7,7 @@ from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import sidecar_path
 from deepvariant_py.make_examples import MakeExamplesOptions, TrainingInputs, make_examples
 from deepvariant_py.outputs import check_outputs
+from deepvariant_py.phasing import require_hp_channel
 from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings
 from deepvariant_py.progress import Progress
 from deepvariant_py.reads import ReadFilter, log_read_counts, reads_inputs
@@ -66,9 +67,8 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
                                phase_reads=phase_reads)
     settings = resolve_settings(model_type, info, **flags)
     opts = make_examples_options(settings, base, None if truth_vcf else model_dir)  # training: every candidate
-    if phase_reads and not opts.pileup.hp_channel:
-        raise InputError("--phase-reads tags reads for models that read HP tags; this model has no HP channel: use "
-                         "--model-type pacbio or ont (or a hybrid model), or drop --phase-reads")
+    if phase_reads:
+        require_hp_channel(opts.pileup.hp_channel)
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
     lengths = Reference(ref).lengths
     parsed = parse_regions(list(regions), lengths) if regions else None

@@ -4,9 +4,9 @@ before any pileup image is built.
 Long reads with ~6% errors (ONT R9-like) give ~20 candidates per true variant at the ont preset's thresholds,
 and every one costs an image and a pass of the network. DeepVariant 1.0 put a cheap network (PEPPER) in
 front for ONT; dvcall puts a logistic regression on a few numbers per alt allele that make_examples already
-has (`FEATURES`; a candidate is kept when one of its alleles passes), trained on simulated samples with truth (`scripts/train_candidate_filter.py`) and shipped
-beside a model as `candidate_filter.json`, with a threshold chosen for recall of true candidates on
-separate tuning samples. The strongest number is haplotype concentration: a true heterozygous allele sits
+has (`FEATURES`; a candidate is kept when one of its alleles passes), trained on simulated samples with truth
+(`scripts/train_candidate_filter.py`) and shipped beside a model as `candidate_filter.json`, with a threshold
+chosen for recall of true candidates on separate tuning samples. The strongest number is haplotype concentration: a true heterozygous allele sits
 on the reads of one haplotype, an error on both, which is why the filter runs after read phasing.
 Pure functions over make_examples' arrays; loading the JSON is the one I/O.
 """
@@ -21,6 +21,7 @@ import numpy as np
 
 from .candidates import Candidate
 from .errors import ModelError
+from .pileup import hp_groups
 from .read_events import ReadEvents
 
 FILE_NAME = "candidate_filter.json"
@@ -57,10 +58,24 @@ class CandidateFilter:
         z = (expand(x, self.quadratic) - np.asarray(self.mean)) / np.asarray(self.scale)
         return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.bias)))
 
+    def candidate_scores(self, x: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+        """Per candidate (of `n`): the best score of its alleles (rows of `x`, owner[i] = the row's candidate)."""
+        out = np.zeros(n)
+        if len(x):
+            np.maximum.at(out, owner, self.scores(x))
+        return out
+
     def keep(self, x: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-        """Per candidate (of `n`): whether any of its alleles (rows of `x`, owner[i] = candidate) scores at the
-        threshold or above."""
-        return candidate_scores(self, x, owner, n) >= self.threshold
+        """Per candidate (of `n`): whether one of its alleles scores at the threshold or above."""
+        return self.candidate_scores(x, owner, n) >= self.threshold
+
+    def select(self, events: ReadEvents, candidates: list[Candidate], ref_seq: str, ref_offset: int) -> list[Candidate]:
+        """The candidates of a partition the filter keeps; all of them where most reads are untagged
+        (MIN_TAGGED_SHARE)."""
+        if not candidates or not phased_enough(events.hp):
+            return candidates
+        x, owner = allele_features(events, candidates, ref_seq, ref_offset)
+        return [c for c, k in zip(candidates, self.keep(x, owner, len(candidates)).tolist()) if k]
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -72,9 +87,13 @@ on a partition whose reads are mostly untagged (--no-phase-reads, whatshap's fir
 would look like an error, so there it keeps them all."""
 
 
-def filter_applies(hp: np.ndarray) -> bool:
+def phased_enough(hp: np.ndarray) -> bool:
     """Whether a partition's reads (their HP tags) are phased enough for the filter."""
-    return len(hp) > 0 and np.count_nonzero((hp == 1) | (hp == 2)) >= MIN_TAGGED_SHARE * len(hp)
+    return len(hp) > 0 and np.count_nonzero(_tagged(hp)) >= MIN_TAGGED_SHARE * len(hp)
+
+
+def _tagged(hp: np.ndarray) -> np.ndarray:
+    return hp_groups(hp) < 2  # HP=1 or HP=2, as the pileup groups them
 
 
 def expand(x: np.ndarray, quadratic: bool) -> np.ndarray:
@@ -134,7 +153,7 @@ def allele_features(events: ReadEvents, candidates: Sequence[Candidate], ref_seq
         on = [covers & (hp == tag) for tag in (1, 2)]
         n_on = [int(np.count_nonzero(m)) for m in on]
         n_cover = max(int(np.count_nonzero(covers)), 1)
-        tagged = np.count_nonzero(covers & (hp > 0)) / n_cover
+        tagged = np.count_nonzero(covers & _tagged(hp)) / n_cover
         homopolymer = _homopolymer(ref_seq, c.start - ref_offset)
         for a, alt in enumerate(c.alts):
             alt_n = c.allele_depths[a + 1]
@@ -148,14 +167,6 @@ def allele_features(events: ReadEvents, candidates: Sequence[Candidate], ref_seq
             owner.append(k)
     x = np.array(rows, np.float64).reshape(-1, len(FEATURES))
     return x, np.array(owner, np.int64)
-
-
-def candidate_scores(filt: "CandidateFilter", x: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """Each candidate's score: the best of its alleles'."""
-    out = np.zeros(n)
-    if len(x):
-        np.maximum.at(out, owner, filt.scores(x))
-    return out
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iterations: int = 50) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:

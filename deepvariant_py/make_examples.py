@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .candidate_filter import CandidateFilter, allele_features, filter_applies
+from .candidate_filter import CandidateFilter
 from .candidates import Candidate, CandidateThresholds, count_alleles, find_candidates
 from .direct_phasing import phase_reads
 from .errors import InputError
@@ -147,10 +147,8 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
         events.hp[:] = phase_reads(events, ref_seq, ref_offset, min_base_quality=mbq, candidates=candidates)
     candidates = [c for c in candidates if c.start - hw >= 0 and c.start + hw + 1 <= contig_len]
     n_found = len(candidates)
-    if opts.candidate_filter is not None and candidates and filter_applies(events.hp):
-        x, owner = allele_features(events, candidates, ref_seq, ref_offset)
-        keep = opts.candidate_filter.keep(x, owner, len(candidates))
-        candidates = [c for c, k in zip(candidates, keep.tolist()) if k]
+    if opts.candidate_filter is not None:
+        candidates = opts.candidate_filter.select(events, candidates, ref_seq, ref_offset)
     canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1, reads=reads) if candidates else None
     taggable = events.is_long if opts.pileup.technology_channel else np.ones(len(reads), dtype=bool)
     tagged = taggable & (hp_groups(events.hp) < 2)

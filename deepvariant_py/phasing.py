@@ -32,6 +32,12 @@ PHASERS = ("direct", "whatshap")
 """direct: each partition's reads from its own heterozygous-looking sites, inside make_examples, in one pass
 (direct_phasing); whatshap: call once, `whatshap phase` + `haplotag` from those calls, call the tagged reads."""
 
+INSTALL_HINT = "pip install 'dvcall[phasing]' (or pip install whatshap)"
+
+
+def whatshap_installed() -> bool:
+    return importlib.util.find_spec("whatshap") is not None
+
 
 def default_phaser(info: ModelInfo) -> str:
     """The phaser when the user names none: direct, except for a model that mixes technologies (the hybrid one,
@@ -40,11 +46,12 @@ def default_phaser(info: ModelInfo) -> str:
     the sixteen long-read calibration samples the two are equal (docs/design.md §6)."""
     return "whatshap" if TECHNOLOGY_CHANNEL_ENUM in info.channels and whatshap_installed() else "direct"
 
-INSTALL_HINT = "pip install 'dvcall[phasing]' (or pip install whatshap)"
 
-
-def whatshap_installed() -> bool:
-    return importlib.util.find_spec("whatshap") is not None
+def require_hp_channel(hp_channel: bool) -> None:
+    """--phase-reads (run or make-examples) only helps a model that reads HP tags: a one-line error otherwise."""
+    if not hp_channel:
+        raise InputError("--phase-reads tags reads for models that read HP tags; this model has no HP channel: use "
+                         "--model-type pacbio or ont (or a hybrid model with an HP channel), or drop --phase-reads")
 
 
 def require_whatshap(what: str = "--phaser whatshap", instead: str = " (or use --phaser direct)") -> None:

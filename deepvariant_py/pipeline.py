@@ -17,7 +17,7 @@ from .model import model_input_shape
 from .model_info import ModelInfo
 from .outputs import check_outputs, disk_error, is_disk_error
 from .pileup import channel_enums
-from .phasing import PHASERS, auto_phase, default_phaser, haplotag, require_whatshap
+from .phasing import PHASERS, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
 from .postprocess import postprocess
 from .presets import make_examples_options, resolve_model, resolve_settings
 from .progress import Progress, configure_logging
@@ -225,9 +225,7 @@ def _should_phase(opts: RunOptions, info: dict, me_opts: MakeExamplesOptions, re
         raise InputError(f"--phaser {opts.phaser!r} is not known: use one of {', '.join(PHASERS)}")
     whatshap = opts.phaser == "whatshap"
     if opts.phase_reads:
-        if not me_opts.pileup.hp_channel:
-            raise InputError("--phase-reads tags reads for models that read HP tags; this model has no HP channel: use "
-                             "--model-type pacbio or ont (or a hybrid model with an HP channel), or drop --phase-reads")
+        require_hp_channel(me_opts.pileup.hp_channel)
         if whatshap:
             require_whatshap()
         return True

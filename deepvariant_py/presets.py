@@ -80,7 +80,8 @@ def make_examples_options(settings: dict, base: MakeExamplesOptions | None = Non
     path = os.path.join(model_dir, CANDIDATE_FILTER_FILE) if model_dir else None
     use_filter = bool(settings["candidate_filter"]) and path is not None and os.path.exists(path)
     return replace(
-        base, candidate_filter=load_candidate_filter(path) if use_filter else None, realign=settings["realign"], partition_size=settings["partition_size"],
+        base, candidate_filter=load_candidate_filter(path) if use_filter else None, realign=settings["realign"],
+        partition_size=settings["partition_size"],
         read_filter=replace(base.read_filter, min_mapping_quality=settings["min_mapping_quality"],
                             max_reads_per_partition=settings["max_reads_per_partition"]),
         thresholds=replace(base.thresholds, min_fraction_snps=settings["vsc_min_fraction_snps"],

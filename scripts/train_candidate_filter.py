@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from deepvariant_py.candidate_filter import (FEATURES, FILE_NAME, CandidateFilter, allele_features,  # noqa: E402
-                                             candidate_scores, expand, fit_logistic, load_candidate_filter)
+                                             expand, fit_logistic, load_candidate_filter)
 from deepvariant_py.make_examples import TrainingInputs, _Labeler, calling_partitions, process_partition  # noqa: E402
 from deepvariant_py.outputs import atomic_output  # noqa: E402
 from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings  # noqa: E402
@@ -128,7 +128,7 @@ def main() -> None:
     w, b, mean, scale = fit_logistic(expand(train["x"], quadratic), train["y"], args.l2)
     tune = gather(args.tune, args)
     probe = CandidateFilter(tuple(w), b, tuple(mean), tuple(scale), 0.0, quadratic=quadratic)
-    true_scores = np.sort(candidate_scores(probe, tune["x"], tune["owner"], len(tune["true"]))[tune["true"] > 0])
+    true_scores = np.sort(probe.candidate_scores(tune["x"], tune["owner"], len(tune["true"]))[tune["true"] > 0])
     allowed = int(np.floor((1 - args.recall) * len(true_scores)))
     threshold = float(true_scores[allowed]) * (1 - 1e-9) if len(true_scores) else 0.5
     note = (f"{'quadratic' if quadratic else 'linear'} logistic regression on {len(train['y'])} alleles ({int(train['y'].sum())} true) of {len(train['true'])} candidates "
