@@ -112,17 +112,16 @@ def resolve_group(spans: list[list[tuple[int, int]]], probs: list[np.ndarray]) -
     return marginals
 
 
-def resolve_overlaps(spans: list[tuple[str, int, int]], probs: list[np.ndarray],
-                     alleles: list[list[tuple[int, int]]]) -> dict[int, np.ndarray]:
+def resolve_overlaps(records: list[tuple[str, int, str, list[str]]], probs: list[np.ndarray]) -> dict[int, np.ndarray]:
     """{call index: its marginal genotype probabilities} for the calls of every overlapping group that
-    conflicted and could be resolved. `spans`: each call's (contig, start, end) of REF; `alleles`: the bases
-    each of its alt alleles changes (allele_spans). Calls whose best genotype is hom-ref take no part."""
+    conflicted and could be resolved. `records`: each call's (contig, start, REF, ALTs), sorted by (contig, start).
+    Calls whose best genotype is hom-ref take no part; allele spans are worked out for the others of a group only."""
     out: dict[int, np.ndarray] = {}
-    for group in overlapping_groups(spans):
+    for group in overlapping_groups([(c, start, start + len(ref)) for c, start, ref, _ in records]):
         members = [i for i in group if int(np.argmax(probs[i])) != 0]
         if len(members) < 2:
             continue
-        resolved = resolve_group([alleles[i] for i in members], [probs[i] for i in members])
+        resolved = resolve_group([allele_spans(*records[i][1:]) for i in members], [probs[i] for i in members])
         if resolved is not None:
             out.update(zip(members, resolved))
     return out

@@ -15,7 +15,7 @@ from .examples_io import CallRecord, VariantInfo, expand_paths, read_calls
 from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distribution
 from .gvcf import gvcf_records, read_blocks
-from .haplotypes import allele_spans, resolve_overlaps
+from .haplotypes import resolve_overlaps
 from .pileup import alt_subsets
 from .reference import Reference
 from .vcf import VcfRecord, make_header, write_vcf
@@ -105,8 +105,7 @@ def site_records(sites: list[Site], resolve: bool = True) -> list[VcfRecord]:
     on a base are resolved jointly (haplotypes.resolve_overlaps)."""
     if not resolve:
         return [site_record(s) for s in sites]
-    resolved = resolve_overlaps([s.span for s in sites], [s.probs for s in sites],
-                                [allele_spans(s.variant.start, s.ref, s.alts) for s in sites])
+    resolved = resolve_overlaps([(s.variant.contig, s.variant.start, s.ref, s.alts) for s in sites], [s.probs for s in sites])
     return [site_record(s, resolved.get(i)) for i, s in enumerate(sites)]
 
 

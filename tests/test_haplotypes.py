@@ -80,9 +80,9 @@ def test_groups_follow_overlap_and_contig():
 
 def test_hom_ref_calls_take_no_part():
     ref_call = np.array([0.9, 0.08, 0.02])
-    spans = [("1", 100, 103), ("1", 102, 103)]
-    assert resolve_overlaps(spans, [ref_call, HET_SNP], [DEL, SNP_ON_DELETED]) == {}
-    assert set(resolve_overlaps(spans, [HOM_DEL, HET_SNP], [DEL, SNP_ON_DELETED])) == {0, 1}
+    records = [("1", 100, "CAT", ["C"]), ("1", 102, "T", ["C"])]
+    assert resolve_overlaps(records, [ref_call, HET_SNP]) == {}
+    assert set(resolve_overlaps(records, [HOM_DEL, HET_SNP])) == {0, 1}
 
 
 def _site(start: int, ref: str, alt: str, probs: np.ndarray) -> Site:
