@@ -49,7 +49,10 @@ def model_look(info: ModelInfo) -> dict:
     Models from before settings were recorded were trained without realignment. Row order is not part of the
     look: the network pools over reads."""
     channels, recorded = list(info.channels), info.settings
-    return {
+    # Models recorded before long-read realignment existed leave it to the preset (the shipped hybrid model was
+    # measured with and without it; its card has both).
+    optional = {key: recorded[key] for key in ("realign_long_reads",) if key in recorded}
+    return optional | {
         "pileup_width": info.shape[1],
         "hp_channel": HP_CHANNEL_ENUM in channels,
         "technology_channel": TECHNOLOGY_CHANNEL_ENUM in channels,
@@ -81,6 +84,7 @@ def make_examples_options(settings: dict, base: MakeExamplesOptions | None = Non
     use_filter = bool(settings["candidate_filter"]) and path is not None and os.path.exists(path)
     return replace(
         base, candidate_filter=load_candidate_filter(path) if use_filter else None, realign=settings["realign"],
+        realigner=replace(base.realigner, long_reads=settings["realign_long_reads"]),
         partition_size=settings["partition_size"],
         read_filter=replace(base.read_filter, min_mapping_quality=settings["min_mapping_quality"],
                             max_reads_per_partition=settings["max_reads_per_partition"]),

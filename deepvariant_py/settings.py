@@ -45,6 +45,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("realign", "--realign/--no-realign",
             "Locally realign short reads in windows where they disagree with the reference (docs/design.md §3).",
             _long_reads(False, True), from_model=True),
+    Setting("realign_long_reads", "--realign-long-reads/--no-realign-long-reads",
+            "With --realign and reads of both kinds (--model-type hybrid): also use the long reads in a window's assembly "
+            "and realign their pieces over it to the haplotypes found, so both kinds write a repeat's alleles the same "
+            "way (docs/design.md §3.4). Long reads are never realigned whole.",
+            _long_reads(False, False, True), from_model=True),
     Setting("alt_aligned_pileup", "--alt-aligned-pileup",
             "Also draw indel candidates' reads realigned to each alt haplotype: as two extra 'differs from ref' channels "
             "(diff_channels) or as extra rows (rows) (docs/design.md §5).",

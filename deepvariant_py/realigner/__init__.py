@@ -18,6 +18,7 @@ import pysam
 from ..read_events import ReadEvents, extract_events
 from .aligner import realign_window
 from .debruijn import Haplotype, assemble, assemble_haplotypes
+from .long_reads import realign_long_reads
 from .options import RealignerOptions
 from .window_selector import select_windows
 
@@ -87,6 +88,8 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
     movable_row[short_idx] = True
     gap_anchors = np.sort(events.e_pos[movable_row[events.e_read]])
     starts, ends = events.start[short_idx], events.end[short_idx]
+    long_idx = np.flatnonzero(events.length > opts.max_read_length)
+    long_starts, long_ends = events.start[long_idx], events.end[long_idx]
     assembled = []
     for w_start, w_end in windows:
         window_ref = ref_fetch(w_start, w_end)
@@ -95,11 +98,19 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
         if not _gapped(gap_anchors, w_start, w_end, opts):
             continue
         inside = np.flatnonzero((starts < w_end) & (ends > w_start))
-        haps = assemble(window_ref, [short[j] for j in inside], opts, ref_start=w_start)
+        window_reads = [short[j] for j in inside]
+        if opts.long_reads:
+            window_reads += [reads[i] for i in long_idx[(long_starts < w_end) & (long_ends > w_start)].tolist()]
+        haps = assemble(window_ref, window_reads, opts, ref_start=w_start)
         if haps and not _substitutions_only(haps, window_ref):
             assembled.append((w_start, w_end, window_ref, _pick_haplotypes(haps, opts.max_haplotypes)))
     if not assembled:
         return out
+    if opts.long_reads:
+        for i, read in zip(long_idx.tolist(), realign_long_reads([reads[i] for i in long_idx.tolist()], assembled,
+                                                                 ref_fetch, contig_length, opts)):
+            if read is not None:
+                out[i] = read
     w_starts = np.array([a[0] for a in assembled], np.int64)
     w_ends = np.array([a[1] for a in assembled], np.int64)
     overlap = np.minimum(ends[:, None], w_ends[None, :]) - np.maximum(starts[:, None], w_starts[None, :])

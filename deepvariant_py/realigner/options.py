@@ -57,6 +57,10 @@ class RealignerOptions:
     (candidates vs GIAB): 0 gives 12 non-truth indel alleles, 1 gives 16, unlimited 28; truth indels found
     25/27 in every case (24/27 without realignment). Calls with the same model: 1 finds the 11-bp deletion
     in the (CA)n repeat at chr20:10008952 that 0 misses (INDEL F1 0.807 -> 0.828), so 1 is the default."""
+    long_reads: bool = False
+    """dvcall addition (hybrid runs): also realign the pieces of long reads that span a window to the haplotypes
+    the short reads assembled there (long_reads.py); long reads are never assembled or realigned whole."""
+    long_read_flank: int = 20  # a long read is cut this many reference bases outside the window
     max_haplotypes: int = 16
     """dvcall addition: at most this many haplotypes per window are aligned against (the reference plus the
     best-supported others, by their weakest read-supported edge). DeepVariant aligns every assembled path

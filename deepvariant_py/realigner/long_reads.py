@@ -1,0 +1,179 @@
+"""Long reads realigned to the haplotypes that short reads assembled (hybrid runs; docs/design.md §3.4).
+
+Long reads are never assembled or realigned whole. In a window where the short reads of the same sample gave
+haplotypes, each long read that spans the window is cut at two reference positions `flank` bases outside it
+(positions its alignment matches, so the cut is anchored), the piece between is aligned end to end to every
+haplotype (padded with the same flanking reference), and the best haplotype's alignment, projected back to
+the reference, replaces the piece's CIGAR operations. The rest of the CIGAR is untouched.
+
+Why: in a tandem repeat the mapper writes a long read's haplotype with whatever mix of indels and
+mismatches its own scores prefer, and the short-read realigner writes the same haplotype another way (one
+8-bp deletion and a SNP against a 2-bp and a 6-bp deletion). Both kinds then support different alleles of
+one event, and the hybrid pileup shows two half-supported candidates instead of one. Realigned to the same
+haplotypes, both kinds carry the same representation.
+
+The rules are the short-read realigner's (aligner.py): ties go to the reference, then to the haplotype the
+window's long reads favour; a piece whose best alignment needs more than `max_read_gaps` gaps, or whose
+projection is not left-normalised or does not span the cut exactly, keeps its original alignment.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Callable, Sequence
+
+import numpy as np
+import parasail
+import pysam
+
+from ..cigar import DEL, INS, MATCH, REF_ADVANCING, READ_ADVANCING
+from .aligner import WindowAligner, compose, is_left_aligned, haplotype_weights, merge_ops, parse_parasail_cigar
+from .debruijn import Haplotype
+from .options import RealignerOptions
+
+_ALIGNED = {MATCH, 7, 8}  # M, =, X
+_ANCHOR_SEARCH = 12  # how far outward a cut may move to land on an aligned base
+
+
+def query_offset(cigar: Sequence[tuple[int, int]], start: int, ref_pos: int) -> int | None:
+    """Offset in the read of the base aligned to reference position `ref_pos`, or None when that position is
+    deleted in the read, clipped or outside the alignment."""
+    r, q = start, 0
+    for op, n in cigar:
+        ref_step = n if op in REF_ADVANCING else 0
+        if op in _ALIGNED and r <= ref_pos < r + n:
+            return q + ref_pos - r
+        if r + ref_step > ref_pos:
+            return None
+        r += ref_step
+        q += n if op in READ_ADVANCING else 0
+    return None
+
+
+def split_cigar(cigar: Sequence[tuple[int, int]], query_at: int) -> tuple[list[list[int]], list[list[int]]]:
+    """The operations before, and from, the aligned read base at offset `query_at` (as query_offset returns):
+    the aligned operation that holds it is split there."""
+    before: list[list[int]] = []
+    after: list[list[int]] = []
+    q = 0
+    for op, n in cigar:
+        if after:
+            after.append([op, n])
+        elif op in _ALIGNED and q <= query_at < q + n:
+            if query_at > q:
+                before.append([op, query_at - q])
+            after.append([op, q + n - query_at])
+        else:
+            before.append([op, n])
+        q += n if op in READ_ADVANCING else 0
+    return before, after
+
+
+def _anchor(cigar, start: int, pos: int, step: int) -> tuple[int, int] | None:
+    """(reference position, query offset) of the first aligned base at `pos`, `pos + step`, ... ."""
+    for k in range(_ANCHOR_SEARCH):
+        q = query_offset(cigar, start, pos + k * step)
+        if q is not None:
+            return pos + k * step, q
+    return None
+
+
+def realign_long_reads(reads: list[pysam.AlignedSegment], windows: list[tuple[int, int, str, list[Haplotype]]],
+                       ref_fetch: Callable[[int, int], str], contig_length: int,
+                       opts: RealignerOptions = RealignerOptions()) -> list[pysam.AlignedSegment | None]:
+    """Per long read, a copy with the pieces over `windows` realigned, or None when nothing moved. `windows`:
+    (start, end, window reference, haplotypes) as the short-read realigner assembled them, sorted and apart."""
+    current: list[pysam.AlignedSegment | None] = [None] * len(reads)
+    if not reads or not windows:
+        return current
+    starts = np.array([r.reference_start for r in reads], np.int64)
+    ends = np.array([r.reference_end or r.reference_start for r in reads], np.int64)
+    flank = opts.long_read_flank
+    for w_start, w_end, window_ref, haps in windows:
+        lo, hi = w_start - flank, w_end + flank
+        inside = np.flatnonzero((starts <= lo - _ANCHOR_SEARCH) & (ends >= hi + _ANCHOR_SEARCH))
+        if not len(inside) or lo < 0 or hi > contig_length:
+            continue
+        pieces = []
+        for i in inside.tolist():
+            read = current[i] or reads[i]
+            piece = _cut(read, lo, hi)
+            if piece is not None:
+                pieces.append((i, read, piece))
+        if not pieces:
+            continue
+        cut_lo = min(p[2][0] for p in pieces)
+        cut_hi = max(p[2][1] for p in pieces)
+        aligner = WindowAligner(window_ref, haps, cut_lo, ref_fetch(cut_lo, w_start), ref_fetch(w_end, cut_hi), opts)
+        if not any(not h.is_ref for h in aligner.haps):
+            continue
+        hits = [_piece_hits(aligner, read, piece) for _, read, piece in pieces]
+        weights = haplotype_weights([[h[0] for h in hs] for hs in hits], len(aligner.haps))
+        for (i, read, piece), hs in zip(pieces, hits):
+            new = _splice(aligner, read, piece, hs, weights, opts)
+            if new is not None:
+                current[i] = new
+    return current
+
+
+def _cut(read: pysam.AlignedSegment, lo: int, hi: int) -> tuple[int, int, int, int] | None:
+    """(reference start, reference end, query start, query end) of the read's piece from an aligned base at or
+    just before `lo` up to (not including) an aligned base at or just after `hi`, or None."""
+    cigar = read.cigartuples
+    if not cigar or read.query_sequence is None:
+        return None
+    left = _anchor(cigar, read.reference_start, lo, -1)
+    right = _anchor(cigar, read.reference_start, hi, 1)
+    if left is None or right is None:
+        return None
+    return left[0], right[0], left[1], right[1]
+
+
+def _piece_hits(aligner: WindowAligner, read: pysam.AlignedSegment, piece) -> list[tuple[int, list[list[int]]]]:
+    """(haplotype, piece -> haplotype ops) of the haplotypes on which the piece scores best, aligned end to end
+    from the haplotype's first base (the padded haplotypes start at the leftmost cut: a piece cut further right
+    starts that many bases in)."""
+    r_lo, r_hi, q_lo, q_hi = piece
+    seq = read.query_sequence[q_lo:q_hi].upper()
+    skip = r_lo - aligner.span_start
+    tail = aligner.span_start + len(aligner.ref) - r_hi
+    opts = aligner.opts
+    scored = []
+    for index, hap in enumerate(aligner.haps):
+        body = hap.seq[skip:len(hap.seq) - tail]
+        res = parasail.nw_trace_scan_16(seq, body, opts.gap_open, opts.gap_extend, aligner.matrix)
+        if not res.saturated:
+            scored.append((res.score, index, res))
+    if not scored:
+        return []
+    best = max(s for s, _, _ in scored)
+    return [(index, parse_parasail_cigar(res.cigar.decode)) for s, index, res in scored if s == best]
+
+
+def _splice(aligner: WindowAligner, read: pysam.AlignedSegment, piece, hits, weights: np.ndarray,
+            opts: RealignerOptions) -> pysam.AlignedSegment | None:
+    if not hits:
+        return None
+    ref_hits = [h for h in hits if aligner.haps[h[0]].is_ref]
+    index, ops = ref_hits[0] if ref_hits else max(hits, key=lambda h: (weights[h[0]], -h[0]))
+    if ops[0][0] != MATCH or ops[-1][0] != MATCH or sum(1 for op, _ in ops if op != MATCH) > opts.max_read_gaps:
+        return None
+    r_lo, r_hi, q_lo, q_hi = piece
+    composed = compose(ops, r_lo - aligner.span_start, aligner.haps[index])
+    if composed is None:
+        return None
+    ref_off, new_ops = composed
+    if (ref_off != r_lo - aligner.span_start or new_ops[0][0] != MATCH or new_ops[-1][0] != MATCH
+            or sum(n for op, n in new_ops if op != INS) != r_hi - r_lo
+            or sum(n for op, n in new_ops if op != DEL) != q_hi - q_lo):
+        return None
+    seq = read.query_sequence
+    if not is_left_aligned(new_ops, seq[q_lo:q_hi].upper(), aligner.ref, ref_off):
+        return None
+    cigar = read.cigartuples
+    before, rest = split_cigar(cigar, q_lo)
+    old, after = split_cigar(rest, q_hi - q_lo)
+    if merge_ops(old) == merge_ops(new_ops):
+        return None
+    out = copy.copy(read)
+    out.cigartuples = [tuple(o) for o in merge_ops(before + new_ops + after)]
+    return out

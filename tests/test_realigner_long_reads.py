@@ -1,0 +1,80 @@
+"""Long reads realigned beside short ones (docs/design.md §3.4): pieces cut, realigned and spliced back."""
+from __future__ import annotations
+
+import pytest
+
+from test_realigner import DEL_AT, DEL_HAP, REF, deletion_reads, events_of, fetch, read
+from deepvariant_py.realigner import RealignerOptions, realign_reads
+from deepvariant_py.realigner.long_reads import query_offset, split_cigar
+
+ON = RealignerOptions(long_reads=True)
+
+
+def call(reads, opts=ON, lo=600, hi=800):
+    return realign_reads(reads, fetch, len(REF), lo, hi, opts, events_of(reads))
+
+
+@pytest.mark.parametrize("cigar, pos, expected", [
+    ([(0, 10)], 3, 3),
+    ([(4, 5), (0, 10)], 0, 5),  # soft clip before the first aligned base
+    ([(5, 2), (0, 4), (2, 3), (0, 4)], 5, None),  # deleted in the read
+    ([(0, 4), (2, 3), (0, 4)], 7, 4),
+    ([(0, 4), (1, 3), (0, 4)], 5, 8),  # after an insertion
+    ([(0, 4)], 9, None),  # past the alignment
+])
+def test_query_offset(cigar, pos, expected):
+    assert query_offset(cigar, 0, pos) == expected
+
+
+def test_split_cigar_cuts_the_aligned_operation_and_keeps_clips_on_their_side():
+    cigar = [(5, 3), (4, 2), (0, 6), (1, 2), (0, 5), (2, 1), (0, 3), (5, 4)]
+    assert split_cigar(cigar, 4) == ([[5, 3], [4, 2], [0, 2]], [[0, 4], [1, 2], [0, 5], [2, 1], [0, 3], [5, 4]])
+    assert split_cigar(cigar, 10) == ([[5, 3], [4, 2], [0, 6], [1, 2]], [[0, 5], [2, 1], [0, 3], [5, 4]])
+    assert split_cigar(cigar, 15) == ([[5, 3], [4, 2], [0, 6], [1, 2], [0, 5], [2, 1]], [[0, 3], [5, 4]])
+
+
+def test_long_read_piece_gets_the_short_reads_representation():
+    """A 600-bp read whose mapper wrote the 2-bp deletion as two 1-bp ones around mismatches (the cuts are at
+    aligned bases outside the window, so the mapper must have the piece's length right): only the piece over
+    the window changes."""
+    s = DEL_AT - 300
+    long_mism = read("long", s, "300M1D3M1D297M", DEL_HAP[s:s + 600])
+    out = call(deletion_reads() + [long_mism])
+    assert out[-1] is not long_mism
+    assert (out[-1].reference_start, out[-1].cigarstring) == (s, "300M2D300M")
+    assert out[-1].query_sequence == long_mism.query_sequence
+    off = realign_reads(deletion_reads() + [long_mism], fetch, len(REF), 600, 800, RealignerOptions(),
+                        events_of(deletion_reads() + [long_mism]))
+    assert off[-1] is long_mism  # off by default: long reads are never realigned
+
+
+def test_edits_outside_the_piece_are_kept():
+    """A long read with its own insertion 200 bp away from the window: only the window's piece is rewritten."""
+    s = DEL_AT - 300
+    seq = DEL_HAP[s:s + 100] + "GG" + DEL_HAP[s + 100:s + 600]
+    long_read = read("long", s, "100M2I200M1D3M1D297M", seq)
+    out = call(deletion_reads() + [long_read])
+    assert out[-1].cigarstring == "100M2I200M2D300M"
+
+
+def test_long_reads_that_do_not_span_the_window_or_fit_nothing_keep_their_alignment():
+    starts_inside = read("inside", DEL_AT - 20, "600M", DEL_HAP[DEL_AT - 20:DEL_AT + 580])
+    s = DEL_AT - 300
+    # two more 3-bp deletions beside the 2-bp one, all drawn as mismatches: no haplotype fits with one gap
+    seq = DEL_HAP[s:s + 310] + DEL_HAP[s + 313:s + 340] + DEL_HAP[s + 343:s + 606]
+    noisy = read("noisy", s, "600M", seq)
+    out = call(deletion_reads() + [starts_inside, noisy])
+    assert out[-2] is starts_inside
+    assert out[-1] is noisy
+
+
+def test_long_reads_add_a_haplotype_short_reads_do_not_have():
+    """Three long reads carry an insertion next to the short reads' deletion, drawn by the mapper as two
+    insertions around a mismatch: with their bases in the window's graph there is a haplotype that explains
+    them."""
+    at = DEL_AT + 30
+    hap = REF[:at] + "TTGCA" + REF[at:]
+    s = at - 300
+    longs = [read(f"long{i}", s, "300M2I1M3I294M", hap[s:s + 600]) for i in range(3)]
+    out = call(deletion_reads() + longs)
+    assert [r.cigarstring for r in out[-3:]] == ["300M5I295M"] * 3
