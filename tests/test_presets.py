@@ -213,3 +213,16 @@ def test_a_model_with_a_technology_channel_gets_it_whatever_the_type():
     plain_model = ModelInfo.from_json({"shape": [100, 221, 8], "channels": [1, 2, 3, 4, 5, 6, 9, 10]})
     assert resolve_settings("hybrid", plain_model)["technology_channel"] is False
 
+
+
+def test_long_read_realignment_is_the_models_when_recorded_else_the_presets():
+    def hybrid_model(**recorded):
+        return ModelInfo.from_json({"shape": [100, 221, 10], "channels": [1, 2, 3, 4, 5, 6, 7, 30, 9, 10],
+                                    "settings": {"realign": True, "alt_aligned_pileup": "diff_channels", **recorded}})
+    assert resolve_settings("hybrid", hybrid_model())["realign_long_reads"] is True  # recorded before it existed
+    assert resolve_settings("hybrid", hybrid_model(realign_long_reads=False))["realign_long_reads"] is False
+    assert resolve_settings("illumina", hybrid_model(realign_long_reads=True))["realign_long_reads"] is True
+    assert resolve_settings("hybrid", hybrid_model(), realign_long_reads=False)["realign_long_reads"] is False
+    opts = make_examples_options(resolve_settings("hybrid", None))
+    assert opts.realigner.long_reads is True
+    assert make_examples_options(resolve_settings("pacbio", None)).realigner.long_reads is False
