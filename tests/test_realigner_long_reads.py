@@ -5,7 +5,7 @@ import pytest
 
 from test_realigner import DEL_AT, DEL_HAP, REF, deletion_reads, events_of, fetch, read
 from deepvariant_py.realigner import RealignerOptions, realign_reads
-from deepvariant_py.realigner.long_reads import query_offset, split_cigar
+from deepvariant_py.realigner.long_reads import observed_haplotypes, query_offset, split_cigar
 
 ON = RealignerOptions(long_reads=True)
 
@@ -78,3 +78,22 @@ def test_long_reads_add_a_haplotype_short_reads_do_not_have():
     longs = [read(f"long{i}", s, "300M2I1M3I294M", hap[s:s + 600]) for i in range(3)]
     out = call(deletion_reads() + longs)
     assert [r.cigarstring for r in out[-3:]] == ["300M5I295M"] * 3
+
+
+def test_haplotypes_long_reads_spell_identically_are_kept_when_assembly_gives_up():
+    """Where the graph has no usable k (here: more paths than allowed), the window's haplotypes are the ones at
+    least two long reads spell end to end; one read's spelling is an error, not a haplotype."""
+    at = DEL_AT + 30
+    hap = REF[:at] + "TTGCA" + REF[at:]
+    s = at - 300
+    longs = [read(f"long{i}", s, "300M2I1M3I294M", hap[s:s + 600]) for i in range(2)]
+    lone = REF[:at + 60] + "GG" + REF[at + 60:]
+    longs.append(read("lone", s, "360M2I238M", lone[s:s + 600]))
+    reads = deletion_reads() + longs
+    gives_up = RealignerOptions(long_reads=True, dbg_max_num_paths=1)
+    out = realign_reads(reads, fetch, len(REF), 600, 800, gives_up, events_of(reads))
+    assert [r.cigarstring for r in out[-3:-1]] == ["300M5I295M"] * 2
+    assert "5I" not in out[-1].cigarstring  # its own insertion, left-normalised (one gap), and no other
+    observed = observed_haplotypes(longs, 620, 781, REF[620:781], 2)
+    assert [(h.sequence, h.support, h.is_ref) for h in observed] == [(hap[620:786], 2, False)]
+    assert observed_haplotypes(longs, 620, 781, REF[620:781], 3) == []

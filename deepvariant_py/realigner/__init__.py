@@ -17,8 +17,8 @@ import pysam
 
 from ..read_events import ReadEvents, extract_events
 from .aligner import realign_window
-from .debruijn import Haplotype, assemble, assemble_haplotypes
-from .long_reads import realign_long_reads
+from .debruijn import REF_SUPPORT, Haplotype, assemble, assemble_haplotypes
+from .long_reads import observed_haplotypes, realign_long_reads
 from .options import RealignerOptions
 from .window_selector import select_windows
 
@@ -30,13 +30,14 @@ def _realignable(read: pysam.AlignedSegment, opts: RealignerOptions) -> bool:
     return not read.is_unmapped and 0 < read.query_length <= opts.max_read_length and bool(read.cigarstring)
 
 
-def _pick_haplotypes(haps: list[Haplotype], limit: int) -> list[Haplotype]:
-    """The reference plus the best-supported others, at most `limit`, in sequence order."""
-    if len(haps) <= limit:
-        return haps
-    others = sorted((h for h in haps if not h.is_ref), key=lambda h: (-h.support, h.sequence))
-    keep = {h.sequence for h in others[:max(0, limit - 1)]}
-    return [h for h in haps if h.is_ref or h.sequence in keep]
+def _pick_haplotypes(haps: list[Haplotype], limit: int, observed: list[Haplotype] = ()) -> list[Haplotype]:
+    """The reference, the haplotypes long reads spell (`observed`), and the best-supported other assembled
+    ones, at most `limit` in all unless the first two are more, in sequence order."""
+    kept = {h.sequence for h in observed}
+    others = sorted((h for h in haps if not h.is_ref and h.sequence not in kept), key=lambda h: (-h.support, h.sequence))
+    keep = kept | {h.sequence for h in others[:max(0, limit - 1 - len(kept))]}
+    return [h for h in haps if h.is_ref or h.sequence in keep] + [h for h in observed if h.sequence not in
+                                                                   {a.sequence for a in haps}]
 
 
 def _substitutions_only(haps: list[Haplotype], window_ref: str, most: int = 5) -> bool:
@@ -99,11 +100,17 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
             continue
         inside = np.flatnonzero((starts < w_end) & (ends > w_start))
         window_reads = [short[j] for j in inside]
+        observed = []
         if opts.long_reads:
-            window_reads += [reads[i] for i in long_idx[(long_starts < w_end) & (long_ends > w_start)].tolist()]
+            crossing = [reads[i] for i in long_idx[(long_starts < w_end) & (long_ends > w_start)].tolist()]
+            window_reads += crossing
+            observed = observed_haplotypes(crossing, w_start, w_end, window_ref, opts.dbg_min_edge_weight)
         haps = assemble(window_ref, window_reads, opts, ref_start=w_start)
+        if observed and not haps:  # assembly gave up (a repeat longer than k can grow past): the reads' own
+            haps = [Haplotype(window_ref, REF_SUPPORT, True)]
+        haps = _pick_haplotypes(haps, opts.max_haplotypes, observed)
         if haps and not _substitutions_only(haps, window_ref):
-            assembled.append((w_start, w_end, window_ref, _pick_haplotypes(haps, opts.max_haplotypes)))
+            assembled.append((w_start, w_end, window_ref, haps))
     if not assembled:
         return out
     if opts.long_reads:

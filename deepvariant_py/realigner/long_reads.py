@@ -1,4 +1,5 @@
-"""Long reads realigned to the haplotypes that short reads assembled (hybrid runs; docs/design.md §3.4).
+"""Long reads realigned to the haplotypes that short reads assembled (hybrid runs; docs/design.md §3.4), and
+the haplotypes long reads spell themselves.
 
 Long reads are never assembled or realigned whole. In a window where the short reads of the same sample gave
 haplotypes, each long read that spans the window is cut at two reference positions `flank` bases outside it
@@ -75,6 +76,26 @@ def _anchor(cigar, start: int, pos: int, step: int) -> tuple[int, int] | None:
         if q is not None:
             return pos + k * step, q
     return None
+
+
+def observed_haplotypes(reads: list[pysam.AlignedSegment], window_start: int, window_end: int, window_ref: str,
+                        min_reads: int) -> list[Haplotype]:
+    """The window's sequences as long reads spell them, end to end between aligned bases at `window_start` and
+    `window_end`, that at least `min_reads` reads spell identically (a HiFi read crosses a few hundred bases
+    without an error about as often as not, so two identical copies are a haplotype, not an error): the
+    haplotypes of repeats longer than a short read, which assembly from short reads cannot give."""
+    counts: dict[str, int] = {}
+    for read in reads:
+        cigar, seq = read.cigartuples, read.query_sequence
+        if not cigar or seq is None:
+            continue
+        q_lo = query_offset(cigar, read.reference_start, window_start)
+        q_hi = query_offset(cigar, read.reference_start, window_end) if q_lo is not None else None
+        if q_hi is not None:
+            piece = seq[q_lo:q_hi].upper()
+            counts[piece] = counts.get(piece, 0) + 1
+    return [Haplotype(piece, n, False) for piece, n in sorted(counts.items())
+            if n >= min_reads and piece != window_ref and set(piece) <= set("ACGT")]
 
 
 def realign_long_reads(reads: list[pysam.AlignedSegment], windows: list[tuple[int, int, str, list[Haplotype]]],
