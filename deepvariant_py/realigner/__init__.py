@@ -108,9 +108,8 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
         haps = assemble(window_ref, window_reads, opts, ref_start=w_start)
         if observed and not haps:  # assembly gave up (a repeat longer than k can grow past): the reads' own
             haps = [Haplotype(window_ref, REF_SUPPORT, True)]
-        haps = _pick_haplotypes(haps, opts.max_haplotypes, observed)
-        if haps and not _substitutions_only(haps, window_ref):
-            assembled.append((w_start, w_end, window_ref, haps))
+        if haps and not _substitutions_only(haps + observed, window_ref):
+            assembled.append((w_start, w_end, window_ref, _pick_haplotypes(haps, opts.max_haplotypes, observed)))
     if not assembled:
         return out
     if opts.long_reads:
