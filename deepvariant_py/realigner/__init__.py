@@ -36,8 +36,8 @@ def _pick_haplotypes(haps: list[Haplotype], limit: int, observed: list[Haplotype
     kept = {h.sequence for h in observed}
     others = sorted((h for h in haps if not h.is_ref and h.sequence not in kept), key=lambda h: (-h.support, h.sequence))
     keep = kept | {h.sequence for h in others[:max(0, limit - 1 - len(kept))]}
-    return [h for h in haps if h.is_ref or h.sequence in keep] + [h for h in observed if h.sequence not in
-                                                                   {a.sequence for a in haps}]
+    assembled = {h.sequence for h in haps}
+    return [h for h in haps if h.is_ref or h.sequence in keep] + [h for h in observed if h.sequence not in assembled]
 
 
 def _substitutions_only(haps: list[Haplotype], window_ref: str, most: int = 5) -> bool:

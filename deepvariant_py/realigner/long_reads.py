@@ -26,28 +26,39 @@ import numpy as np
 import parasail
 import pysam
 
-from ..cigar import DEL, INS, MATCH, REF_ADVANCING, READ_ADVANCING
+from ..cigar import ALIGNED, DEL, INS, MATCH, READ_ADVANCING, REF_ADVANCING
 from .aligner import WindowAligner, compose, is_left_aligned, haplotype_weights, merge_ops, parse_parasail_cigar
 from .debruijn import Haplotype
 from .options import RealignerOptions
 
-_ALIGNED = {MATCH, 7, 8}  # M, =, X
 _ANCHOR_SEARCH = 12  # how far outward a cut may move to land on an aligned base
+_OPS = 16  # BAM CIGAR operation codes are 0-8
+_IS_ALIGNED, _ADVANCES_REF, _ADVANCES_READ = (np.isin(np.arange(_OPS), ops) for ops in (ALIGNED, REF_ADVANCING,
+                                                                                         READ_ADVANCING))
+
+
+def aligned_offsets(cigar: Sequence[tuple[int, int]], start: int, positions) -> np.ndarray:
+    """Per reference position, the offset in the read of the base aligned to it, or -1 where that position is
+    deleted in the read, clipped or outside the alignment: every position in one pass (bisection over the
+    operations' cumulative reference ends)."""
+    cig = np.asarray(cigar, np.int64).reshape(-1, 2)
+    ops, lens = cig[:, 0], cig[:, 1]
+    ref_len = np.where(_ADVANCES_REF[ops], lens, 0)
+    ref_end = start + np.cumsum(ref_len)
+    ref_start = ref_end - ref_len
+    query_start = np.cumsum(np.where(_ADVANCES_READ[ops], lens, 0)) - np.where(_ADVANCES_READ[ops], lens, 0)
+    pos = np.asarray(positions, np.int64)
+    if not len(ops):
+        return np.full(pos.shape, -1, np.int64)
+    k = np.minimum(np.searchsorted(ref_end, pos, side="right"), len(ops) - 1)  # the operation over each position
+    inside = _IS_ALIGNED[ops[k]] & (ref_start[k] <= pos) & (pos < ref_end[k])
+    return np.where(inside, query_start[k] + pos - ref_start[k], -1)
 
 
 def query_offset(cigar: Sequence[tuple[int, int]], start: int, ref_pos: int) -> int | None:
-    """Offset in the read of the base aligned to reference position `ref_pos`, or None when that position is
-    deleted in the read, clipped or outside the alignment."""
-    r, q = start, 0
-    for op, n in cigar:
-        ref_step = n if op in REF_ADVANCING else 0
-        if op in _ALIGNED and r <= ref_pos < r + n:
-            return q + ref_pos - r
-        if r + ref_step > ref_pos:
-            return None
-        r += ref_step
-        q += n if op in READ_ADVANCING else 0
-    return None
+    """aligned_offsets of one position, None for -1."""
+    q = int(aligned_offsets(cigar, start, [ref_pos])[0])
+    return q if q >= 0 else None
 
 
 def split_cigar(cigar: Sequence[tuple[int, int]], query_at: int) -> tuple[list[list[int]], list[list[int]]]:
@@ -59,7 +70,7 @@ def split_cigar(cigar: Sequence[tuple[int, int]], query_at: int) -> tuple[list[l
     for op, n in cigar:
         if after:
             after.append([op, n])
-        elif op in _ALIGNED and q <= query_at < q + n:
+        elif op in ALIGNED and q <= query_at < q + n:
             if query_at > q:
                 before.append([op, query_at - q])
             after.append([op, q + n - query_at])
@@ -71,11 +82,10 @@ def split_cigar(cigar: Sequence[tuple[int, int]], query_at: int) -> tuple[list[l
 
 def _anchor(cigar, start: int, pos: int, step: int) -> tuple[int, int] | None:
     """(reference position, query offset) of the first aligned base at `pos`, `pos + step`, ... ."""
-    for k in range(_ANCHOR_SEARCH):
-        q = query_offset(cigar, start, pos + k * step)
-        if q is not None:
-            return pos + k * step, q
-    return None
+    tried = pos + step * np.arange(_ANCHOR_SEARCH)
+    offsets = aligned_offsets(cigar, start, tried)
+    found = np.flatnonzero(offsets >= 0)
+    return (int(tried[found[0]]), int(offsets[found[0]])) if len(found) else None
 
 
 def observed_haplotypes(reads: list[pysam.AlignedSegment], window_start: int, window_end: int, window_ref: str,
@@ -89,9 +99,8 @@ def observed_haplotypes(reads: list[pysam.AlignedSegment], window_start: int, wi
         cigar, seq = read.cigartuples, read.query_sequence
         if not cigar or seq is None:
             continue
-        q_lo = query_offset(cigar, read.reference_start, window_start)
-        q_hi = query_offset(cigar, read.reference_start, window_end) if q_lo is not None else None
-        if q_hi is not None:
+        q_lo, q_hi = aligned_offsets(cigar, read.reference_start, (window_start, window_end)).tolist()
+        if q_lo >= 0 and q_hi >= 0:
             piece = seq[q_lo:q_hi].upper()
             counts[piece] = counts.get(piece, 0) + 1
     return [Haplotype(piece, n, False) for piece, n in sorted(counts.items())
