@@ -24,6 +24,10 @@ from .common import user_errors
 @click.option("--augment-balance-max-drop", type=click.FloatRange(0, 0.95), default=0.6, show_default=True,
               help="With --augment-balance, the largest share of the allele's reads dropped (drawn uniformly up to it): 0.6 "
                    "reaches ~29% allele fraction, 0.8 ~17%.")
+@click.option("--augment-balance-min-haplotype", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="With --augment-balance, keep a thinning only if the allele's remaining reads are a count that a haplotype "
+                   "at this share of the reads shows at least 5% of the time at that depth (0 = any count): 0.3 keeps "
+                   "hets down to ~20% at 80x but never makes 13 alt reads and 1 other at 14x a het.")
 @click.option("--label-smoothing", type=click.FloatRange(0, 0.1), default=1e-3, show_default=True,
               help="Share of each label spread over the other genotypes. It caps the model's confidence (1e-3: GQ near 31 at most), "
                    "so GQ cannot tell easy calls from merely good ones; 0 lets GQ rise with the evidence (then calibrate it).")
@@ -33,12 +37,13 @@ from .common import user_errors
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, augment_qualities,
-              augment_balance, augment_balance_max_drop, label_smoothing, channels, haplotype_pooling, no_cache, quiet):
+              augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, label_smoothing, channels, haplotype_pooling, no_cache, quiet):
     """Train a model; logs loss and accuracy per epoch and keeps the best one."""
     summary = train(examples, output, TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                                    init_model=init_model, cache=not no_cache, augment_mapq=augment_mapq,
                                                    haplotype_pooling=haplotype_pooling, augment_qualities=augment_qualities,
                                                    augment_balance=augment_balance, balance_max_drop=augment_balance_max_drop,
+                                                   balance_min_haplotype=augment_balance_min_haplotype,
                                                    label_smoothing=label_smoothing,
                                                    channels=[int(c) for c in channels.split(',')] if channels else None), tune_examples)
     if not quiet:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import logging
 import os
 import time
@@ -34,6 +35,7 @@ class TrainOptions:
     augment_qualities: float = 0.0  # this share of examples gets its base qualities binned or shifted (quality_augment)
     augment_balance: float = 0.0  # this share of heterozygous examples loses part of one allele's reads (balance_augment)
     balance_max_drop: float = 0.6  # ... at most this share of them (0.6: down to ~29% allele fraction, 0.8: ~17%)
+    balance_min_haplotype: float = 0.0  # ... and only to counts a haplotype at >= this fraction could show (0 = any)
 
 
 def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
@@ -91,7 +93,8 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
                                 num_parallel_calls=tf.data.AUTOTUNE)
     if opts.augment_balance > 0 and SUPPORTS_ENUM in channels:
         s = channels.index(SUPPORTS_ENUM)
-        train_ds = train_ds.map(lambda image, label: (balance_augment(image, label, opts.augment_balance, s, max_drop=opts.balance_max_drop), label),
+        train_ds = train_ds.map(lambda image, label: (balance_augment(image, label, opts.augment_balance, s, max_drop=opts.balance_max_drop,
+                                                                          min_haplotype=opts.balance_min_haplotype), label),
                                 num_parallel_calls=tf.data.AUTOTUNE)
     train_ds = train_ds.map(onehot).batch(opts.batch_size).prefetch(4)
     tune_ds = tune_ds.map(onehot).batch(512).prefetch(2)
@@ -156,10 +159,16 @@ def quality_augment(image, probability: float, quality_index: int = 1, ref_rows:
     return tf.cond(keep, lambda: image, lambda: _with_channel(image, quality_index, new, ref_rows))
 
 
-def balance_augment(image, label, probability: float, supports_index: int = 4, max_drop: float = 0.6, ref_rows: int = 5):
+def balance_augment(image, label, probability: float, supports_index: int = 4, max_drop: float = 0.6, ref_rows: int = 5,
+                    min_haplotype: float = 0.0):
     """With `probability`, a heterozygous example (label 1) loses a random share (up to `max_drop`) of the reads
     of one allele, its alt supporters or the others, picked at random: real hets are seen at 30-70% (and
-    beyond) where a simulator draws 50%. Rows of dropped reads become empty (the network pools over reads)."""
+    beyond) where a simulator draws 50%. Rows of dropped reads become empty (the network pools over reads).
+
+    `min_haplotype` > 0 makes the thinning depth-aware: it is kept only if the thinned allele's remaining reads
+    are a count that a haplotype at `min_haplotype` of the reads shows at least 5% of the time at the example's
+    new depth (binomial lower tail). At 80x an allele may still drop to ~20%; at 14x, 13 alt reads and 1 other
+    are not turned into a het, so the network does not learn that a low-depth hom-alt with one odd read is one."""
     tf = tensorflow()
     image = tf.convert_to_tensor(image)
     supports = image[ref_rows:, :, supports_index]
@@ -170,7 +179,23 @@ def balance_augment(image, label, probability: float, supports_index: int = 4, m
     reads = tf.where(dropped[:, None, None], tf.zeros_like(image[ref_rows:]), image[ref_rows:])
     thinned = tf.concat([image[:ref_rows], reads], axis=0)
     apply = tf.logical_and(tf.equal(label, 1), tf.random.uniform([]) < probability)
+    if min_haplotype > 0:
+        kept = tf.reduce_sum(tf.cast((row_value == group) & ~dropped, tf.float32))
+        rest = tf.reduce_sum(tf.cast((row_value > 0) & (row_value != group), tf.float32))
+        apply = tf.logical_and(apply, binomial_cdf(kept, kept + rest, min_haplotype) >= BALANCE_TAIL)
     return tf.cond(apply, lambda: thinned, lambda: image)
+
+
+BALANCE_TAIL = 0.05  # balance_augment's depth-aware rule: the thinned count's binomial lower tail must be >= this
+
+
+def binomial_cdf(k, n, p: float):
+    """P(X <= k) for X ~ Binomial(n, p), k and n float scalar tensors (whole numbers, 0 <= k <= n), in TensorFlow."""
+    tf = tensorflow()
+    j = tf.range(0.0, k + 1.0)
+    log_pmf = (tf.math.lgamma(n + 1.0) - tf.math.lgamma(j + 1.0) - tf.math.lgamma(n - j + 1.0)
+               + j * math.log(p) + (n - j) * math.log1p(-p))
+    return tf.reduce_sum(tf.exp(log_pmf))
 
 
 def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_examples: str | None = None,

@@ -164,6 +164,53 @@ def test_balance_augment_thins_one_allele_of_hets_only():
         assert (balance_augment(img, label, 1.0).numpy() == img).all()
 
 
+def test_binomial_cdf_matches_the_sum_of_the_pmf():
+    from math import comb
+
+    from deepvariant_py.train import binomial_cdf
+
+    for k, n, p in [(0, 0, 0.3), (1, 14, 0.3), (2, 14, 0.3), (4, 24, 0.3), (7, 7, 0.5), (3, 30, 0.35)]:
+        expected = sum(comb(n, j) * p ** j * (1 - p) ** (n - j) for j in range(k + 1))
+        assert abs(float(binomial_cdf(float(k), float(n), p)) - expected) < 1e-5
+
+
+def test_balance_augment_min_haplotype_keeps_low_depth_hom_alt_looks_out_of_hets():
+    """Depth-aware thinning: at 13+13 reads an allele is thinned only to counts a 30%
+    haplotype shows >= 5% of the time; at 40+40 reads it may still reach ~20%."""
+    from deepvariant_py.tf_runtime import tensorflow
+    from deepvariant_py.train import balance_augment
+
+    from math import comb
+
+    def tail(k, n, p=0.3):
+        return sum(comb(n, j) * p ** j * (1 - p) ** (n - j) for j in range(k + 1))
+
+    tensorflow().random.set_seed(7)
+    small = _pileup_image(n_alt=13, n_other=13)
+    seen_thinned = 0
+    for _ in range(200):
+        alive = balance_augment(small, 1, 1.0, max_drop=0.95, min_haplotype=0.3).numpy()[5:, :, 0].max(axis=1) > 0
+        alt, other = int(alive[:13].sum()), int(alive[13:26].sum())
+        low = min(alt, other)
+        if low < 13:
+            seen_thinned += 1
+            assert tail(low, alt + other) >= 0.05, (alt, other)
+    assert seen_thinned > 20
+    # without the rule the same draws reach 13 + 1
+    lows = []
+    for _ in range(200):
+        alive = balance_augment(small, 1, 1.0, max_drop=0.95).numpy()[5:, :, 0].max(axis=1) > 0
+        lows.append(min(int(alive[:13].sum()), int(alive[13:26].sum())))
+    assert min(lows) <= 1
+    big = _pileup_image(n_alt=40, n_other=40)
+    kept = []
+    for _ in range(60):
+        alive = balance_augment(big, 1, 1.0, max_drop=0.8, min_haplotype=0.3).numpy()[5:, :, 0].max(axis=1) > 0
+        kept.append(min(int(alive[:40].sum()), int(alive[40:80].sum())))
+    assert all(tail(low, low + 40) >= 0.05 for low in kept)
+    assert min(kept) <= 12  # deep hets still reach allele fractions near 20%
+
+
 def test_balance_augment_max_drop_reaches_low_allele_fractions():
     """max_drop 0.8 thins an allele to ~20% of its reads at most: imbalanced samples show hets at 15-20%."""
     from deepvariant_py.tf_runtime import tensorflow
