@@ -10,6 +10,7 @@ first), and a read whose realignment equals its original alignment is returned a
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -47,11 +48,11 @@ def _substitutions_only(haps: list[Haplotype], window_ref: str, most: int = 5) -
                for h in haps)
 
 
-def _gapped(gap_anchors: np.ndarray, w_start: int, w_end: int, opts: RealignerOptions) -> bool:
-    """Whether reads carry at least min_gap_events indels or soft clips anchored in the window (an anchor is the
-    base before the event); a window without is not assembled."""
+def _gapped(gap_anchors: np.ndarray, w_start: int, w_end: int, least: int) -> bool:
+    """Whether reads carry at least `least` indels or soft clips anchored in the window (an anchor is the base
+    before the event)."""
     n = np.searchsorted(gap_anchors, w_end) - np.searchsorted(gap_anchors, w_start - 1)
-    return bool(n >= opts.min_gap_events)
+    return bool(n >= least)
 
 
 def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, int], str], contig_length: int,
@@ -96,7 +97,7 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
         window_ref = ref_fetch(w_start, w_end)
         if len(window_ref) != w_end - w_start:
             continue
-        if not _gapped(gap_anchors, w_start, w_end, opts):
+        if not _gapped(gap_anchors, w_start, w_end, opts.min_gap_events):  # a window without is not assembled
             continue
         inside = np.flatnonzero((starts < w_end) & (ends > w_start))
         window_reads = [short[j] for j in inside]
@@ -106,6 +107,11 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
             window_reads += crossing
             observed = observed_haplotypes(crossing, w_start, w_end, window_ref, opts.dbg_min_edge_weight)
         haps = assemble(window_ref, window_reads, opts, ref_start=w_start)
+        if ((not haps or _substitutions_only(haps + observed, window_ref)) and opts.dbg_retry_base_quality < opts.dbg_min_base_quality
+                and _gapped(gap_anchors, w_start, w_end, 1)):
+            retry = assemble(window_ref, window_reads, replace(opts, dbg_min_base_quality=opts.dbg_retry_base_quality), ref_start=w_start)
+            if retry and not _substitutions_only(retry + observed, window_ref):
+                haps = retry
         if observed and not haps:  # assembly gave up (a repeat longer than k can grow past): the reads' own
             haps = [Haplotype(window_ref, REF_SUPPORT, True)]
         if haps and not _substitutions_only(haps + observed, window_ref):
