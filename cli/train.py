@@ -1,7 +1,7 @@
 """`dvcall train`: fit the genotype CNN."""
 import click
 
-from deepvariant_py.train import TrainOptions, train
+from deepvariant_py.train import TRAINING_SEED, TrainOptions, train
 
 from .common import user_errors
 
@@ -28,23 +28,29 @@ from .common import user_errors
               help="With --augment-balance, keep a thinning only if the allele's remaining reads are a count that a haplotype "
                    "at this share of the reads shows at least 5% of the time at that depth (0 = any count): 0.3 keeps "
                    "hets down to ~20% at 80x but never makes 13 alt reads and 1 other at 14x a het.")
+@click.option("--augment-errors", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of hom-alt SNP examples in which one alt read's base at the candidate becomes another base at "
+                   "quality 5-20, as a sequencing error (0 = off), so one odd low-quality base at low depth does not read as a het.")
 @click.option("--label-smoothing", type=click.FloatRange(0, 0.1), default=1e-3, show_default=True,
               help="Share of each label spread over the other genotypes. It caps the model's confidence (1e-3: GQ near 31 at most), "
                    "so GQ cannot tell easy calls from merely good ones; 0 lets GQ rise with the evidence (then calibrate it).")
+@click.option("--seed", type=click.IntRange(min=0), default=TRAINING_SEED, show_default=True,
+              help="Random seed for the initial weights, the shuffling and the augmentations: the same examples and seed "
+                   "give the same model; other seeds give replicate runs, to tell a recipe's effect from run-to-run noise.")
 @click.option("--channels", default=None, help="Comma-separated channel enums to train on (default: all in the examples), e.g. 1,2,3,4,5,6 to drop ALT-aligned channels 9,10.")
 @click.option("--haplotype-pooling/--no-haplotype-pooling", default=True, show_default=True, help="When the examples have an HP channel, also average reads over each haplotype (HP=1, HP=2) so the network compares the two; ignored with --init-model (the architecture comes from that model).")
 @click.option("--no-cache", is_flag=True, help="Do not hold decoded examples in memory (for data sets larger than RAM).")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, augment_qualities,
-              augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, label_smoothing, channels, haplotype_pooling, no_cache, quiet):
+              augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, augment_errors, label_smoothing, seed, channels, haplotype_pooling, no_cache, quiet):
     """Train a model; logs loss and accuracy per epoch and keeps the best one."""
     summary = train(examples, output, TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                                    init_model=init_model, cache=not no_cache, augment_mapq=augment_mapq,
                                                    haplotype_pooling=haplotype_pooling, augment_qualities=augment_qualities,
                                                    augment_balance=augment_balance, balance_max_drop=augment_balance_max_drop,
-                                                   balance_min_haplotype=augment_balance_min_haplotype,
-                                                   label_smoothing=label_smoothing,
+                                                   balance_min_haplotype=augment_balance_min_haplotype, augment_errors=augment_errors,
+                                                   label_smoothing=label_smoothing, seed=seed,
                                                    channels=[int(c) for c in channels.split(',')] if channels else None), tune_examples)
     if not quiet:
         click.echo(f"dvcall: best tuning accuracy {summary['best_tune_accuracy']:.4f} at epoch {summary['best_epoch']} -> {output}", err=True)

@@ -83,6 +83,7 @@ def hp_values(hp: np.ndarray) -> np.ndarray:
 _BASE_VALUE = np.array([250, 30, 180, 100, 0, 0], np.uint8)  # A C G T N *
 _QUAL_VALUE = (np.minimum(np.arange(256), 40) * MAX_PIXEL / 40).astype(np.uint8)
 _MAPQ_VALUE = (np.minimum(np.arange(256), 60) * MAX_PIXEL / 60).astype(np.uint8)
+BASE_PIXELS = tuple(int(v) for v in _BASE_VALUE[:4])  # A C G T
 STRAND_FORWARD, STRAND_REVERSE = 70, 240
 SUPPORTS_ALT, SUPPORTS_OTHER = int(MAX_PIXEL * 1.0), int(MAX_PIXEL * 0.6)
 MATCHES_REF, DIFFERS_FROM_REF = int(MAX_PIXEL * 0.2), int(MAX_PIXEL * 1.0)

@@ -13,7 +13,8 @@ from .outputs import write_json
 from .examples_io import example_dataset, expand_paths, read_sidecars
 from .tf_runtime import keras as tf_keras, tensorflow
 from .model import ModelInfo, build_model, load_model, model_version, save_model
-from .pileup import HP_CHANNEL_ENUM, SUPPORTS_ALT, SUPPORTS_OTHER
+from .pileup import (BASE_PIXELS, DIFF_CHANNEL_ENUMS, DIFFERS_FROM_REF, HP_CHANNEL_ENUM, MATCHES_REF, SUPPORTS_ALT,
+                     SUPPORTS_OTHER)
 
 log = logging.getLogger("dvcall")
 TRAINING_SEED = 400620758
@@ -36,6 +37,8 @@ class TrainOptions:
     augment_balance: float = 0.0  # this share of heterozygous examples loses part of one allele's reads (balance_augment)
     balance_max_drop: float = 0.6  # ... at most this share of them (0.6: down to ~29% allele fraction, 0.8: ~17%)
     balance_min_haplotype: float = 0.0  # ... and only to counts a haplotype at >= this fraction could show (0 = any)
+    augment_errors: float = 0.0  # this share of SNP hom-alt examples gets one alt read's base turned into a low-quality error (error_augment)
+    seed: int = TRAINING_SEED  # weights' initialisation, shuffling and augmentation draws (replicate runs differ here only)
 
 
 def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
@@ -82,7 +85,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     tune_ds = tune_ds.apply(tf.data.experimental.assert_cardinality(tune_count))
     if opts.cache:
         train_ds, tune_ds = train_ds.cache(), tune_ds.cache()
-    train_ds = train_ds.shuffle(opts.shuffle_buffer, seed=TRAINING_SEED, reshuffle_each_iteration=True)
+    train_ds = train_ds.shuffle(opts.shuffle_buffer, seed=opts.seed, reshuffle_each_iteration=True)
     if opts.augment_mapq > 0:
         train_ds = train_ds.map(lambda image, label: (mapq_augment(image, opts.augment_mapq), label),
                                 num_parallel_calls=tf.data.AUTOTUNE)
@@ -95,6 +98,12 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
         s = channels.index(SUPPORTS_ENUM)
         train_ds = train_ds.map(lambda image, label: (balance_augment(image, label, opts.augment_balance, s, max_drop=opts.balance_max_drop,
                                                                           min_haplotype=opts.balance_min_haplotype), label),
+                                num_parallel_calls=tf.data.AUTOTUNE)
+    needed = (READ_BASE_ENUM, BASE_QUALITY_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM)
+    if opts.augment_errors > 0 and all(c in channels for c in needed):
+        where = [channels.index(c) for c in needed]
+        alt_aligned = [channels.index(c) for c in DIFF_CHANNEL_ENUMS if c in channels]
+        train_ds = train_ds.map(lambda image, label: (error_augment(image, label, opts.augment_errors, *where, alt_aligned), label),
                                 num_parallel_calls=tf.data.AUTOTUNE)
     train_ds = train_ds.map(onehot).batch(opts.batch_size).prefetch(4)
     tune_ds = tune_ds.map(onehot).batch(512).prefetch(2)
@@ -125,7 +134,7 @@ def mapq_augment(image, max_fraction: float, ref_rows: int = 5):
 
 
 # Base quality pixel = min(q, 40) * 254 / 40 (pileup._QUAL_VALUE). Channel enums as DeepVariant numbers them.
-BASE_QUALITY_ENUM, SUPPORTS_ENUM = 2, 5
+READ_BASE_ENUM, BASE_QUALITY_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM = 1, 2, 5, 6
 NOVASEQ_BINS = ((3, 2), (15, 12), (31, 23), (1000, 37))  # (below this quality, becomes this): RTA3's 4 levels
 QUALITY_SHIFTS = (-10, 3)  # a whole run's qualities moved by this many (uniform), as instruments and
                            # recalibration differ
@@ -186,6 +195,43 @@ def balance_augment(image, label, probability: float, supports_index: int = 4, m
     return tf.cond(apply, lambda: thinned, lambda: image)
 
 
+ERROR_QUALITIES = (5, 20)  # error_augment: the quality an injected error is reported at (uniform, inclusive)
+
+
+def error_augment(image, label, probability: float, base_index: int = 0, quality_index: int = 1, supports_index: int = 4,
+                  differs_index: int = 5, alt_aligned: tuple = (), ref_rows: int = 5):
+    """With `probability`, a hom-alt SNP example (label 2) gets one of its alt reads' bases at the candidate turned
+    into another base at quality 5-20, as a sequencing error would: that read no longer supports the alt.
+    Simulated hom-alts rarely show such a read (~4% of them), while the other alt's reads at a 1/2 site do, with
+    label 1; without this the network reads one low-quality odd base at ~15x as a het. SNP examples only (the
+    ALT-aligned channels are empty); the label is kept."""
+    tf = tensorflow()
+    image = tf.convert_to_tensor(image)
+    reads = image[ref_rows:]
+    col = image.shape[1] // 2
+    at = reads[:, col, :]
+    alt_rows = (at[:, supports_index] == SUPPORTS_ALT) & (at[:, quality_index] > 0)
+    pick = tf.argmax(tf.random.uniform(tf.shape(alt_rows)) * tf.cast(alt_rows, tf.float32))
+    row = tf.one_hot(pick, tf.shape(reads)[0], on_value=True, off_value=False)[:, None]
+    column = tf.one_hot(col, image.shape[1], on_value=True, off_value=False)[None, :]
+    here = row & column
+    bases = tf.constant(BASE_PIXELS, tf.uint8)
+    others = tf.boolean_mask(bases, bases != at[pick, base_index])
+    new_base = others[tf.random.uniform([], 0, 3, dtype=tf.int32)]
+    quality = tf.random.uniform([], ERROR_QUALITIES[0], ERROR_QUALITIES[1] + 1, dtype=tf.int32)
+    new_quality = tf.cast(tf.round(tf.cast(quality, tf.float32) * 254.0 / 40.0), tf.uint8)
+    differs = tf.where(new_base == image[0, col, base_index], tf.constant(MATCHES_REF, tf.uint8), tf.constant(DIFFERS_FROM_REF, tf.uint8))
+    channel = {base_index: tf.where(here, new_base, reads[..., base_index]),
+               quality_index: tf.where(here, new_quality, reads[..., quality_index]),
+               supports_index: tf.where(row & (reads[..., supports_index] > 0), tf.constant(SUPPORTS_OTHER, tf.uint8),
+                                        reads[..., supports_index]),
+               differs_index: tf.where(here, differs, reads[..., differs_index])}
+    changed = tf.stack([channel.get(i, reads[..., i]) for i in range(image.shape[2])], axis=-1)
+    snp = tf.constant(True) if not alt_aligned else tf.reduce_max(tf.gather(reads, list(alt_aligned), axis=2)) == 0
+    apply = tf.equal(label, 2) & snp & tf.reduce_any(alt_rows) & (tf.random.uniform([]) < probability)
+    return tf.cond(apply, lambda: tf.concat([image[:ref_rows], changed], axis=0), lambda: image)
+
+
 BALANCE_TAIL = 0.05  # balance_augment's depth-aware rule: the thinned count's binomial lower tail must be >= this
 
 
@@ -203,7 +249,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     """Train and write the best model (by tuning accuracy) to output_dir; rerunning the same command after a
     stop resumes from the last finished epoch. `callbacks`: extra Keras callbacks, run after dvcall's own."""
     keras = tf_keras()
-    keras.utils.set_random_seed(TRAINING_SEED)
+    keras.utils.set_random_seed(opts.seed)
     train_ds, tune_ds, info, train_count = _datasets(train_examples, tune_examples, opts)
     os.makedirs(output_dir, exist_ok=True)
     hp_index = info.channels.index(HP_CHANNEL_ENUM) if opts.haplotype_pooling and HP_CHANNEL_ENUM in info.channels else None

@@ -20,7 +20,9 @@ AUGMENT_QUALITIES=${AUGMENT_QUALITIES:-0.5}
 AUGMENT_BALANCE=${AUGMENT_BALANCE:-0.5}
 BALANCE_MAX_DROP=${BALANCE_MAX_DROP:-0.8}  # dvcall train --augment-balance-max-drop (0.8: hets down to ~17%)
 BALANCE_MIN_HAPLOTYPE=${BALANCE_MIN_HAPLOTYPE:-0}  # dvcall train --augment-balance-min-haplotype (0: any count)
+AUGMENT_ERRORS=${AUGMENT_ERRORS:-0}  # dvcall train --augment-errors (0: off)
 LABEL_SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing (0: GQ not capped near 31)
+SEED=${SEED:-}  # dvcall train --seed (empty: its default); replicate runs of one recipe differ only here
 INIT=${INIT_MODEL:-}  # fine-tune from this model instead of training from scratch
 CHANNELS=${CHANNELS:-}
 JOBS=${JOBS:-2}
@@ -109,8 +111,9 @@ TRAIN=$(awk -v hg002="${HG002_SAMPLES:-1}" '$1 !~ /^train_hg002/ || hg002 == 1 {
 
 dvcall train --examples "$TRAIN" --tune-examples "$TUNE" --output "$WORK/model" \
   --epochs "$EPOCHS" --batch-size 256 --augment-qualities "$AUGMENT_QUALITIES" --augment-balance "$AUGMENT_BALANCE" \
-  --augment-balance-max-drop "$BALANCE_MAX_DROP" --augment-balance-min-haplotype "$BALANCE_MIN_HAPLOTYPE" --label-smoothing "$LABEL_SMOOTHING" \
-  ${INIT:+--init-model "$INIT"} ${CHANNELS:+--channels "$CHANNELS"}
+  --augment-balance-max-drop "$BALANCE_MAX_DROP" --augment-balance-min-haplotype "$BALANCE_MIN_HAPLOTYPE" --augment-errors "$AUGMENT_ERRORS" \
+  --label-smoothing "$LABEL_SMOOTHING" \
+  ${INIT:+--init-model "$INIT"} ${SEED:+--seed "$SEED"} ${CHANNELS:+--channels "$CHANNELS"}
 dvcall train-merger --examples "$TRAIN" --model "$WORK/model"
 # GQ calibration: the temperature that fits the tuning set best (stored in model_info.json; calls do not change).
 dvcall calibrate --model "$WORK/model" --examples "$TUNE"

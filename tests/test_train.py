@@ -86,6 +86,19 @@ def test_fine_tuning_starts_from_the_given_models_weights(trained, tmp_path):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+def test_the_seed_alone_sets_the_starting_weights(tmp_path):
+    """Replicate runs of one recipe (--seed): the same seed gives the same model, another seed another one."""
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=16)
+    weights = {}
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        train(str(ex), str(tmp_path / name), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, learning_rate=0.0, seed=seed))
+        weights[name] = load_model(str(tmp_path / name)).get_weights()
+    for a, b in zip(weights["a"], weights["b"]):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, c) for a, c in zip(weights["a"], weights["c"]))
+
+
 def test_examples_with_an_hp_channel_train_a_haplotype_pooling_model_unless_told_not_to(tmp_path):
     ex = tmp_path / "train.tfrecord.gz"
     _examples(ex, n=16)
@@ -224,3 +237,40 @@ def test_balance_augment_max_drop_reaches_low_allele_fractions():
         kept.append(min(int(alive[:40].sum()), int(alive[40:80].sum())))
     assert min(kept) >= 40 * 0.2 - 6
     assert min(kept) < 40 * 0.4 - 6  # below what the default 0.6 can reach
+
+
+def test_error_augment_gives_one_alt_read_of_snp_hom_alts_a_low_quality_error():
+    import numpy as np
+
+    from deepvariant_py.pileup import BASE_PIXELS, DIFFERS_FROM_REF, MATCHES_REF, SUPPORTS_ALT, SUPPORTS_OTHER
+    from deepvariant_py.tf_runtime import tensorflow
+    from deepvariant_py.train import error_augment
+
+    tensorflow().random.set_seed(11)
+    ref, alt = BASE_PIXELS[1], BASE_PIXELS[3]  # C>T
+    img = _pileup_image(n_alt=14, n_other=0, qual=35)
+    img[:5, :, 0] = ref
+    img[5:19, :, 0] = alt
+    img[5:19, :, 5] = DIFFERS_FROM_REF
+    col = img.shape[1] // 2
+    seen = set()
+    for _ in range(30):
+        out = error_augment(img, 2, 1.0, alt_aligned=(6, 7)).numpy()
+        changed = np.nonzero((out != img).any(axis=(1, 2)))[0]
+        assert len(changed) == 1 and 5 <= changed[0] < 19  # one alt read, nothing else
+        r = changed[0]
+        assert (out[r, :, 4] == SUPPORTS_OTHER).all()  # it no longer supports the alt
+        others = [c for c in range(img.shape[1]) if c != col]
+        assert (out[r, others, :4] == img[r, others, :4]).all()  # only the candidate's base changed
+        base, q = int(out[r, col, 0]), round(int(out[r, col, 1]) * 40 / 254)
+        assert base in BASE_PIXELS and base != alt and 5 <= q <= 20
+        assert out[r, col, 5] == (MATCHES_REF if base == ref else DIFFERS_FROM_REF)
+        seen.add(base)
+    assert len(seen) == 3  # any of the three other bases, the reference's included
+    for label in (0, 1):
+        assert (error_augment(img, label, 1.0, alt_aligned=(6, 7)).numpy() == img).all()
+    indel = img.copy()
+    indel[5:19, :, 6] = 200  # ALT-aligned channels drawn: an indel example
+    assert (error_augment(indel, 2, 1.0, alt_aligned=(6, 7)).numpy() == indel).all()
+    assert (error_augment(img, 2, 0.0, alt_aligned=(6, 7)).numpy() == img).all()
+    assert (img[5:19, col, 4] == SUPPORTS_ALT).all()
