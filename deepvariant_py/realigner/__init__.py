@@ -107,14 +107,15 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
             window_reads += crossing
             observed = observed_haplotypes(crossing, w_start, w_end, window_ref, opts.dbg_min_edge_weight)
         haps = assemble(window_ref, window_reads, opts, ref_start=w_start)
-        if ((not haps or _substitutions_only(haps + observed, window_ref)) and opts.dbg_retry_base_quality < opts.dbg_min_base_quality
-                and _gapped(gap_anchors, w_start, w_end, 1)):
+        gapped = bool(haps) and not _substitutions_only(haps + observed, window_ref)
+        if not gapped and opts.dbg_retry_base_quality < opts.dbg_min_base_quality and _gapped(gap_anchors, w_start, w_end, 1):
             retry = assemble(window_ref, window_reads, replace(opts, dbg_min_base_quality=opts.dbg_retry_base_quality), ref_start=w_start)
             if retry and not _substitutions_only(retry + observed, window_ref):
-                haps = retry
+                haps, gapped = retry, True
         if observed and not haps:  # assembly gave up (a repeat longer than k can grow past): the reads' own
             haps = [Haplotype(window_ref, REF_SUPPORT, True)]
-        if haps and not _substitutions_only(haps + observed, window_ref):
+            gapped = not _substitutions_only(haps + observed, window_ref)
+        if gapped:
             assembled.append((w_start, w_end, window_ref, _pick_haplotypes(haps, opts.max_haplotypes, observed)))
     if not assembled:
         return out
