@@ -100,9 +100,12 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
                                                                           min_haplotype=opts.balance_min_haplotype), label),
                                 num_parallel_calls=tf.data.AUTOTUNE)
     needed = (READ_BASE_ENUM, BASE_QUALITY_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM)
-    if opts.augment_errors > 0 and all(c in channels for c in needed):
+    alt_aligned = [channels.index(c) for c in DIFF_CHANNEL_ENUMS if c in channels]
+    if opts.augment_errors > 0 and not (alt_aligned and all(c in channels for c in needed)):
+        raise InputError("--augment-errors needs examples with channels 1, 2, 5, 6 and the ALT-aligned ones (9, 10: they tell "
+                         "SNP examples from indel ones): make them with --alt-aligned-pileup diff_channels, or drop the flag")
+    if opts.augment_errors > 0:
         where = [channels.index(c) for c in needed]
-        alt_aligned = [channels.index(c) for c in DIFF_CHANNEL_ENUMS if c in channels]
         train_ds = train_ds.map(lambda image, label: (error_augment(image, label, opts.augment_errors, *where, alt_aligned), label),
                                 num_parallel_calls=tf.data.AUTOTUNE)
     train_ds = train_ds.map(onehot).batch(opts.batch_size).prefetch(4)
@@ -198,8 +201,8 @@ def balance_augment(image, label, probability: float, supports_index: int = 4, m
 ERROR_QUALITIES = (5, 20)  # error_augment: the quality an injected error is reported at (uniform, inclusive)
 
 
-def error_augment(image, label, probability: float, base_index: int = 0, quality_index: int = 1, supports_index: int = 4,
-                  differs_index: int = 5, alt_aligned: tuple = (), ref_rows: int = 5):
+def error_augment(image, label, probability: float, base_index: int, quality_index: int, supports_index: int,
+                  differs_index: int, alt_aligned: tuple, ref_rows: int = 5):
     """With `probability`, a hom-alt SNP example (label 2) gets one of its alt reads' bases at the candidate turned
     into another base at quality 5-20, as a sequencing error would: that read no longer supports the alt.
     Simulated hom-alts rarely show such a read (~4% of them), while the other alt's reads at a 1/2 site do, with
@@ -227,7 +230,7 @@ def error_augment(image, label, probability: float, base_index: int = 0, quality
                                         reads[..., supports_index]),
                differs_index: tf.where(here, differs, reads[..., differs_index])}
     changed = tf.stack([channel.get(i, reads[..., i]) for i in range(image.shape[2])], axis=-1)
-    snp = tf.constant(True) if not alt_aligned else tf.reduce_max(tf.gather(reads, list(alt_aligned), axis=2)) == 0
+    snp = tf.reduce_max(tf.gather(reads, list(alt_aligned), axis=2)) == 0  # ALT-aligned channels empty
     apply = tf.equal(label, 2) & snp & tf.reduce_any(alt_rows) & (tf.random.uniform([]) < probability)
     return tf.cond(apply, lambda: tf.concat([image[:ref_rows], changed], axis=0), lambda: image)
 

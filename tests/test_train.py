@@ -239,6 +239,9 @@ def test_balance_augment_max_drop_reaches_low_allele_fractions():
     assert min(kept) < 40 * 0.4 - 6  # below what the default 0.6 can reach
 
 
+CHANNEL_AT = (0, 1, 4, 5, (6, 7))  # _pileup_image's read base, quality, supports, differs, ALT-aligned channels
+
+
 def test_error_augment_gives_one_alt_read_of_snp_hom_alts_a_low_quality_error():
     import numpy as np
 
@@ -255,7 +258,7 @@ def test_error_augment_gives_one_alt_read_of_snp_hom_alts_a_low_quality_error():
     col = img.shape[1] // 2
     seen = set()
     for _ in range(30):
-        out = error_augment(img, 2, 1.0, alt_aligned=(6, 7)).numpy()
+        out = error_augment(img, 2, 1.0, *CHANNEL_AT).numpy()
         changed = np.nonzero((out != img).any(axis=(1, 2)))[0]
         assert len(changed) == 1 and 5 <= changed[0] < 19  # one alt read, nothing else
         r = changed[0]
@@ -268,9 +271,19 @@ def test_error_augment_gives_one_alt_read_of_snp_hom_alts_a_low_quality_error():
         seen.add(base)
     assert len(seen) == 3  # any of the three other bases, the reference's included
     for label in (0, 1):
-        assert (error_augment(img, label, 1.0, alt_aligned=(6, 7)).numpy() == img).all()
+        assert (error_augment(img, label, 1.0, *CHANNEL_AT).numpy() == img).all()
     indel = img.copy()
     indel[5:19, :, 6] = 200  # ALT-aligned channels drawn: an indel example
-    assert (error_augment(indel, 2, 1.0, alt_aligned=(6, 7)).numpy() == indel).all()
-    assert (error_augment(img, 2, 0.0, alt_aligned=(6, 7)).numpy() == img).all()
+    assert (error_augment(indel, 2, 1.0, *CHANNEL_AT).numpy() == indel).all()
+    assert (error_augment(img, 2, 0.0, *CHANNEL_AT).numpy() == img).all()
     assert (img[5:19, col, 4] == SUPPORTS_ALT).all()
+
+
+def test_error_augment_refuses_examples_that_cannot_tell_snps_from_indels(tmp_path):
+    from deepvariant_py.errors import InputError
+
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=8)  # channels 1-6: no ALT-aligned channels
+    with pytest.raises(InputError, match="--augment-errors needs"):
+        train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8, augment_errors=0.3))
+    assert not os.path.exists(tmp_path / "model")
