@@ -577,9 +577,11 @@ def genotyped_sites(truth_vcf: str, query_vcf: str, ref_fasta: str,
                     regions: Optional[List[Tuple[str, int, int]]] = None, bed: Optional[str] = None) -> List[GenotypedSite]:
     """Every query record inside `regions` and `bed` with its GQ and whether its genotype matches the truth:
     its normalised alleles (none for 0/0) equal the truth's alleles, copies included, whose normalised
-    position lies in the record's REF span (or from where its own alleles left-align to), or spell the same two
-    haplotypes as those (haplotype_match). For calibration: GQ says how likely that is."""
-    out: List[GenotypedSite] = []
+    position lies in the record's REF span (or from where its own alleles left-align to), or, as evaluate()
+    credits them, the cluster of nearby alleles that holds the record's and those truth alleles
+    (haplotype_match.clusters: the truth's and every record's) spells the same two haplotypes on both sides: a
+    repeat expansion written as one record by the caller and as two by the truth is right in each of its
+    records. For calibration: GQ says how likely that is."""
     with _inputs(truth_vcf, query_vcf, ref_fasta, regions, bed) as (fasta, lengths, selector):
         truth = _load_alleles(truth_vcf, "truth VCF", None, fasta, lengths, ref_fasta, selector, True)
         by_contig: Dict[str, List[Tuple[int, AlleleKey]]] = {}
@@ -591,16 +593,55 @@ def genotyped_sites(truth_vcf: str, query_vcf: str, ref_fasta: str,
         def keep(rec) -> bool:
             return (not selector.sets or selector.contains(rec.chrom, rec.pos - 1)) and rec.samples[0].get("GQ") is not None
 
-        for site in _take_records(query_vcf, "query VCF", None, fasta, lengths, ref_fasta, selector, False, keep,
-                                  reference_calls=True):
-            positions = [p for p, _ in by_contig.get(site.contig, [])]
+        sites = list(_take_records(query_vcf, "query VCF", None, fasta, lengths, ref_fasta, selector, False, keep,
+                                   reference_calls=True))
+        called: Dict[str, List[Tuple[int, AlleleKey, int]]] = {}  # every record's alleles, for the clusters
+        for site in sites:
+            for key, copies in site.alleles.items():
+                called.setdefault(key[0], []).append((key[1], key, copies))
+        for v in called.values():
+            v.sort()
+        out: List[GenotypedSite] = []
+        for site in sites:
+            entries = by_contig.get(site.contig, [])
+            positions = [p for p, _ in entries]
             first = min([site.pos] + [k[1] for k in site.alleles])  # a left-aligned allele may start before POS
             lo = bisect.bisect_left(positions, first)
             hi = bisect.bisect_right(positions, site.pos + len(site.ref) - 1)
-            expected = {key: truth[key] for _, key in by_contig.get(site.contig, [])[lo:hi]}
-            correct = site.alleles == expected or haplotype_match.equivalent(expected, site.alleles, fasta.fetch)
+            expected = {key: truth[key] for _, key in entries[lo:hi]}
+            correct = site.alleles == expected or haplotype_match.equivalent(expected, site.alleles, fasta.fetch) \
+                or _cluster_matches(site, expected, entries, truth, called.get(site.contig, []), fasta.fetch)
             out.append(GenotypedSite(site.contig, site.pos, int(site.gq), site.gt, correct))
     return out
+
+
+_CLUSTER_REACH = 200  # bases either side of a record searched for the alleles of its cluster
+
+
+def _cluster_matches(site, expected: Dict[AlleleKey, int], truth_entries, truth: Dict[AlleleKey, int],
+                     called_entries, fetch) -> bool:
+    """Whether the haplotype_match cluster(s) holding the record's alleles and its expected truth alleles spell
+    the same haplotypes in the truth as in all the calls."""
+    mine = set(site.alleles) | set(expected)
+    if not mine:
+        return False
+    lo, hi = min(k[1] for k in mine) - _CLUSTER_REACH, max(k[1] for k in mine) + _CLUSTER_REACH
+    near_truth: Dict[AlleleKey, int] = {}
+    for pos, key in truth_entries[bisect.bisect_left(truth_entries, (lo,)):]:
+        if pos > hi:
+            break
+        near_truth[key] = truth[key]
+    near_called: Dict[AlleleKey, int] = {}
+    for pos, key, copies in called_entries[bisect.bisect_left(called_entries, (lo,)):]:
+        if pos > hi:
+            break
+        near_called[key] = min(2, near_called.get(key, 0) + copies)
+    t_keys, q_keys = set(), set()
+    for t_cluster, q_cluster in haplotype_match.clusters(near_truth, near_called):
+        if mine & (set(t_cluster) | set(q_cluster)):
+            t_keys.update(t_cluster)
+            q_keys.update(q_cluster)
+    return haplotype_match.equivalent({k: near_truth[k] for k in t_keys}, {k: near_called[k] for k in q_keys}, fetch)
 
 
 def multiallelic_concordance(truth_vcf: str, query_vcf: str, ref_fasta: str,

@@ -415,3 +415,37 @@ def test_genotyped_sites_judge_a_record_by_the_haplotypes_it_spells(tmp_path, re
     assert query("0/1") == [True]
     assert query("1/1") == [False]
     assert query("0/1", block_alt[:-1] + other(block_alt[-1])) == [False]
+
+
+def test_genotyped_sites_credit_a_repeat_change_the_truth_writes_as_two_records(tmp_path):
+    """GRCh38 chr20:1,707,340-1,707,400 on a simulated HG002 sample: the truth deletes one AAAC unit at the start of
+    an (AAAC)n and one A 24 bases on, on one haplotype; the caller writes the same haplotype as one 5-base deletion
+    at the end. evaluate() credits it (haplotype matching); so must the calibration's per-record judgement, and a
+    record that changes the haplotype must still be wrong."""
+    from deepvariant_py.evaluate import genotyped_sites
+
+    rng = random.Random(5)
+    flank = "".join(rng.choice("ACGT") for _ in range(300))
+    locus = "AGCGAGACTCCCTCTCAAAACAAACAAACAAACAAACAAACAAACAAAAACCAAAAACCAA"
+    seq = flank + locus + flank[::-1]
+    plain = tmp_path / "repeat.fa"
+    plain.write_text(f">{CONTIG}\n{seq}\n")
+    pysam.faidx(str(plain))
+    at = len(flank) - 1707340 + 1  # VCF position = GRCh38 position + at
+
+    def vcf(name, records):
+        header = HEADER.replace(f"length={len(SEQ)}", f"length={len(seq)}").replace(
+            "##FORMAT=<ID=GT", '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="GQ">\n##FORMAT=<ID=GT', 1)
+        path = tmp_path / name
+        path.write_text(header + "".join(f"{CONTIG}\t{p + at}\t.\t{r}\t{a}\t50\tPASS\t.\tGT:GQ\t{gt}:40\n"
+                                         for p, r, a, gt in records))
+        return str(path)
+
+    truth = vcf("truth.vcf", [(1707356, "AAAAC", "A", "1|0"), (1707384, "CA", "C", "1|0")])
+    assert seq[1707356 + at - 1:1707356 + at + 4] == "AAAAC" and seq[1707380 + at - 1:1707380 + at + 5] == "CAAACA"
+    same = genotyped_sites(truth, vcf("same.vcf", [(1707380, "CAAACA", "C", "0/1")]), str(plain))
+    assert [s.correct for s in same] == [True]
+    hom = genotyped_sites(truth, vcf("hom.vcf", [(1707380, "CAAACA", "C", "1/1")]), str(plain))
+    assert [s.correct for s in hom] == [False]
+    shorter = genotyped_sites(truth, vcf("shorter.vcf", [(1707380, "CAAAC", "C", "0/1")]), str(plain))
+    assert [s.correct for s in shorter] == [False]
