@@ -6,6 +6,7 @@ import click
 from deepvariant_py import __version__
 
 from .calibrate import calibrate_cmd
+from .ensemble import ensemble_cmd
 from .call_variants import call_variants_cmd
 from .evaluate import eval_cmd
 from .haplotag import haplotag_cmd
@@ -49,5 +50,5 @@ def main() -> None:
     """
 
 
-for cmd in (run_cmd, make_examples_cmd, call_variants_cmd, postprocess_cmd, train_cmd, train_merger_cmd, calibrate_cmd, eval_cmd, haplotag_cmd, workflow_cmd, report_cmd, presets_cmd):
+for cmd in (run_cmd, make_examples_cmd, call_variants_cmd, postprocess_cmd, train_cmd, train_merger_cmd, calibrate_cmd, ensemble_cmd, eval_cmd, haplotag_cmd, workflow_cmd, report_cmd, presets_cmd):
     main.add_command(cmd)

@@ -12,6 +12,7 @@ from .errors import InputError
 from .outputs import write_json
 from .examples_io import example_dataset, expand_paths, read_sidecars
 from .tf_runtime import keras as tf_keras, tensorflow
+from .ensemble import is_ensemble_dir
 from .model import ModelInfo, build_model, load_model, model_version, save_model
 from .pileup import (BASE_PIXELS, DIFF_CHANNEL_ENUMS, DIFFERS_FROM_REF, HP_CHANNEL_ENUM, MATCHES_REF, SUPPORTS_ALT,
                      SUPPORTS_OTHER)
@@ -251,6 +252,9 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
           callbacks: list | None = None) -> dict:
     """Train and write the best model (by tuning accuracy) to output_dir; rerunning the same command after a
     stop resumes from the last finished epoch. `callbacks`: extra Keras callbacks, run after dvcall's own."""
+    if opts.init_model and is_ensemble_dir(opts.init_model):
+        raise InputError(f"--init-model {opts.init_model} is an ensemble: fine-tune one of its members (their "
+                         "folders are listed in its model_info.json), then combine again with `dvcall ensemble`")
     keras = tf_keras()
     keras.utils.set_random_seed(opts.seed)
     train_ds, tune_ds, info, train_count = _datasets(train_examples, tune_examples, opts)
@@ -264,7 +268,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=opts.label_smoothing),
                   metrics=["accuracy"])
     history_path = os.path.join(output_dir, "training_log.csv")
-    best = _best_checkpoint(output_dir, model_info, opts.label_smoothing)
+    best = _best_checkpoint(output_dir, model_info, opts.label_smoothing, opts.seed)
     callbacks = [
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, "resume"), delete_checkpoint=True),
         keras.callbacks.CSVLogger(history_path, append=True),
@@ -279,7 +283,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     return summary
 
 
-def _best_checkpoint(output_dir: str, info: ModelInfo, label_smoothing: float):
+def _best_checkpoint(output_dir: str, info: ModelInfo, label_smoothing: float, seed: int):
     """A Keras callback that saves the model whenever tuning accuracy improves (ties go to the lower loss)."""
     keras = tf_keras()
     state_path = os.path.join(output_dir, "best.json")
@@ -302,7 +306,8 @@ def _best_checkpoint(output_dir: str, info: ModelInfo, label_smoothing: float):
             acc, loss = float(logs.get("val_accuracy", 0.0)), float(logs.get("val_loss", 1e9))
             if acc > self.best or (acc == self.best and loss < self.best_loss):
                 self.best, self.best_loss, self.best_epoch = acc, loss, epoch + 1
-                save_model(self.model, output_dir, replace(info, notes={"tune_accuracy": acc, "epoch": epoch + 1, "label_smoothing": label_smoothing}))
+                notes = {"tune_accuracy": acc, "epoch": epoch + 1, "label_smoothing": label_smoothing, "seed": seed}
+                save_model(self.model, output_dir, replace(info, notes=notes))
                 write_json(state_path, {"accuracy": acc, "loss": loss, "epoch": epoch + 1})
                 log.info("epoch %d: tuning accuracy %.4f (best so far), model saved", epoch + 1, acc)
 

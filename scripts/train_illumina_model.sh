@@ -3,8 +3,9 @@
 #   1. simulate the training samples (scripts/make_training_data.sh),
 #   2. make labelled examples from each at several coverages (--downsample-fraction),
 #   3. make labelled tuning examples on a held-out simulated sample (checkpoint selection only),
-#   4. train, keeping the epoch with the best tuning accuracy,
-#   5. train the multi-allelic merger network on the new model's outputs.
+#   4. train one network per seed in SEEDS, keeping each one's epoch with the best tuning accuracy, and
+#      combine them into an ensemble (dvcall ensemble: the mean of their probabilities),
+#   5. train the multi-allelic merger network on the new model's outputs, fit its temperature and GQ map.
 # Examples are made with local realignment and ALT-aligned diff channels; CHANNELS=1,2,3,4,5,6 trains a
 # model without the ALT-aligned channels from the same examples (the ablation does both).
 # Usage: scripts/train_illumina_model.sh [WORKDIR] [MODEL_DIR]
@@ -22,7 +23,9 @@ BALANCE_MAX_DROP=${BALANCE_MAX_DROP:-0.8}  # dvcall train --augment-balance-max-
 BALANCE_MIN_HAPLOTYPE=${BALANCE_MIN_HAPLOTYPE:-0}  # dvcall train --augment-balance-min-haplotype (0: any count)
 AUGMENT_ERRORS=${AUGMENT_ERRORS:-0}  # dvcall train --augment-errors (0: off)
 LABEL_SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing (0: GQ not capped near 31)
-SEED=${SEED:-}  # dvcall train --seed (empty: its default); replicate runs of one recipe differ only here
+# dvcall train --seed of each network; two or more make an ensemble (the shipped model: 400620758, dvcall train's
+# default, and 1). SEED=N trains one network (replicate runs of one recipe differ only here).
+SEEDS=${SEED:-${SEEDS:-400620758 1}}
 INIT=${INIT_MODEL:-}  # fine-tune from this model instead of training from scratch
 CHANNELS=${CHANNELS:-}
 JOBS=${JOBS:-2}
@@ -109,11 +112,22 @@ TUNE="$WORK/examples/tune_*.tfrecord.gz"
 TRAIN=$(awk -v hg002="${HG002_SAMPLES:-1}" '$1 !~ /^train_hg002/ || hg002 == 1 {printf "%s%s/examples/%s_f%s_%s.tfrecord.gz", sep, w, $1, $2, $3; sep=","}' \
   w="$WORK" "$JOBLIST")
 
-dvcall train --examples "$TRAIN" --tune-examples "$TUNE" --output "$WORK/model" \
-  --epochs "$EPOCHS" --batch-size 256 --augment-qualities "$AUGMENT_QUALITIES" --augment-balance "$AUGMENT_BALANCE" \
-  --augment-balance-max-drop "$BALANCE_MAX_DROP" --augment-balance-min-haplotype "$BALANCE_MIN_HAPLOTYPE" --augment-errors "$AUGMENT_ERRORS" \
-  --label-smoothing "$LABEL_SMOOTHING" \
-  ${INIT:+--init-model "$INIT"} ${SEED:+--seed "$SEED"} ${CHANNELS:+--channels "$CHANNELS"}
+members=()
+for seed in $SEEDS; do
+  dvcall train --examples "$TRAIN" --tune-examples "$TUNE" --output "$WORK/model_seed$seed" \
+    --epochs "$EPOCHS" --batch-size 256 --augment-qualities "$AUGMENT_QUALITIES" --augment-balance "$AUGMENT_BALANCE" \
+    --augment-balance-max-drop "$BALANCE_MAX_DROP" --augment-balance-min-haplotype "$BALANCE_MIN_HAPLOTYPE" --augment-errors "$AUGMENT_ERRORS" \
+    --label-smoothing "$LABEL_SMOOTHING" --seed "$seed" \
+    ${INIT:+--init-model "$INIT"} ${CHANNELS:+--channels "$CHANNELS"}
+  members+=(--member "$WORK/model_seed$seed")
+done
+rm -rf "$WORK/model"
+seeds=($SEEDS)
+if (( ${#seeds[@]} > 1 )); then
+  dvcall ensemble "${members[@]}" --output "$WORK/model"
+else
+  cp -r "$WORK/model_seed${seeds[0]}" "$WORK/model"
+fi
 dvcall train-merger --examples "$TRAIN" --model "$WORK/model"
 # GQ calibration: the temperature that fits the tuning set best (stored in model_info.json; calls do not change).
 dvcall calibrate --model "$WORK/model" --examples "$TUNE"
@@ -121,6 +135,6 @@ dvcall calibrate --model "$WORK/model" --examples "$TUNE"
 python3 "$HERE/fit_gq_calibration.py" --model "$WORK/model" --cache "$WORK/gq_fit" \
   $(for d in "$WORK"/samples/calib_illumina_*; do echo --sample "$d"; done)
 mkdir -p "$MODEL"
-cp "$WORK/model/model.keras" "$WORK/model/model_info.json" "$WORK/model/training_log.csv" \
-  "$WORK/model/merger.keras" "$WORK/model/merger_info.json" "$MODEL/"
+cp "$WORK/model/model.keras" "$WORK/model/model_info.json" "$WORK/model/merger.keras" "$WORK/model/merger_info.json" "$MODEL/"
+for seed in "${seeds[@]}"; do cp "$WORK/model_seed$seed/training_log.csv" "$MODEL/training_log_seed$seed.csv"; done
 echo "model written to $MODEL"

@@ -42,8 +42,8 @@ def test_tiny_training_run_writes_a_loadable_model_and_its_log(trained):
     _, out, summary = trained
     assert summary["best_epoch"] in (1, 2)
     info = load_model_info(str(out))
-    assert info.shape == SHAPE and set(info.notes) == {"tune_accuracy", "epoch", "label_smoothing"}
-    assert info.notes["label_smoothing"] == TrainOptions().label_smoothing
+    assert info.shape == SHAPE and set(info.notes) == {"tune_accuracy", "epoch", "label_smoothing", "seed"}
+    assert info.notes["label_smoothing"] == TrainOptions().label_smoothing and info.notes["seed"] == TrainOptions().seed
     model = load_model(str(out))
     probs = model(np.zeros((2, *SHAPE), np.uint8)).numpy()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)

@@ -1,0 +1,106 @@
+"""Ensembles of genotype networks: the mean of the genotype probabilities of networks trained apart.
+
+Networks that differ only in their training seed make different mistakes, and their average makes fewer than
+either: on the eight simulated Illumina calibration samples (12,616 genotyped sites), two illumina-wgs networks
+trained with seeds 0 and 1 made 112 and 124 genotype errors alone and 100 as an ensemble (see the model card).
+
+An ensemble is one Keras model (`model.keras`) whose layers are the member networks, named member0, member1,
+..., and one Average layer; every tool that loads a model (call_variants, calibrate, train-merger) takes it
+as it is, and call_variants runs each member with its numpy forward pass (inference.py). Its model_info.json
+is the members' (the same tensor, channels, settings and architecture) with no temperature or GQ map: an
+ensemble is calibrated like any new model (`dvcall calibrate`, scripts/fit_gq_calibration.py) and needs its own
+multi-allelic merger (`dvcall train-merger`), which reads the ensemble's probabilities.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import replace
+from typing import Sequence
+
+from .calibration import Calibration
+from .errors import InputError
+from .model import load_model
+from .model_info import INFO_FILE, MODEL_FILE, ModelInfo, load_model_info, save_model_info
+from .outputs import atomic_output
+from .presets import model_look
+
+MEMBER_PREFIX = "member"
+MEAN_LAYER = "genotype_mean"
+ENSEMBLE_NAME = "dvcall_ensemble"
+# Notes of a member that describe its own calibration or merger: not true of the ensemble.
+_MEMBER_ONLY_NOTES = ("temperature_fit", "gq_calibration_fit", "members")
+
+
+def build_ensemble(members: Sequence):
+    """Keras model: the mean of `members`' outputs (Keras models with one and the same input shape)."""
+    from .tf_runtime import keras
+
+    k = keras()
+    inp = k.Input(shape=members[0].input_shape[1:], dtype="uint8", name="pileup")
+    outputs = []
+    for i, member in enumerate(members):
+        member.name = f"{MEMBER_PREFIX}{i}"
+        outputs.append(member(inp))
+    return k.Model(inp, k.layers.Average(name=MEAN_LAYER)(outputs), name=ENSEMBLE_NAME)
+
+
+def is_ensemble(model) -> bool:
+    return any(layer.name == MEAN_LAYER for layer in model.layers)
+
+
+def is_ensemble_dir(model_dir: str) -> bool:
+    """Whether model_dir holds an ensemble, read off its archive's config.json without TensorFlow (False when the
+    archive cannot be read: loading it says what is wrong)."""
+    try:
+        with zipfile.ZipFile(os.path.join(model_dir, MODEL_FILE)) as archive:
+            layers = json.loads(archive.read("config.json")).get("config", {}).get("layers", [])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False
+    return any(layer.get("config", {}).get("name") == MEAN_LAYER for layer in layers)
+
+
+def combine_models(member_dirs: Sequence[str], output_dir: str) -> ModelInfo:
+    """Write the ensemble of the models in `member_dirs` to `output_dir` (model.keras, model_info.json) and
+    return its ModelInfo. The members must read the same examples (tensor shape, channels, settings) with the
+    same architecture; none may be an ensemble itself. `output_dir` must not hold a model already."""
+    if len(member_dirs) < 2:
+        raise InputError("an ensemble needs at least two --member models")
+    if len({os.path.realpath(d) for d in member_dirs}) != len(member_dirs):
+        raise InputError("the same --member model is given twice: an ensemble of one network's copies is that network")
+    infos = [load_model_info(d) for d in member_dirs]
+    first = infos[0]
+    for d, info in zip(member_dirs[1:], infos[1:]):
+        look, first_look = model_look(info), model_look(first)
+        common = sorted(set(look) & set(first_look))  # settings recorded by both (older models record fewer)
+        for what, a, b in (("tensor shape", first.shape, info.shape), ("channels", first.channels, info.channels),
+                           ("make_examples settings", {k: first_look[k] for k in common}, {k: look[k] for k in common}),
+                           ("architecture", first.version, info.version)):
+            if a != b:
+                raise InputError(f"--member {d} has another {what} ({b}) than --member {member_dirs[0]} ({a}): "
+                                 "an ensemble's members must read the same examples with the same network")
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise InputError(f"--output {output_dir} is a file: give a folder for the ensemble")
+    for name in (MODEL_FILE, INFO_FILE):
+        if os.path.exists(os.path.join(output_dir, name)):
+            raise InputError(f"{os.path.join(output_dir, name)} exists: give --output a new folder (an ensemble never "
+                             "overwrites a model)")
+    models = [load_model(d) for d in member_dirs]
+    for d, model in zip(member_dirs, models):
+        if is_ensemble(model):
+            raise InputError(f"--member {d} is an ensemble already: give its members instead")
+    ensemble = build_ensemble(models)
+    info = replace(first, calibration=Calibration(), directory=output_dir,
+                   notes={"members": [_member_note(d, i) for d, i in zip(member_dirs, infos)]})
+    os.makedirs(output_dir, exist_ok=True)
+    with atomic_output(os.path.join(output_dir, MODEL_FILE), ".keras") as tmp:
+        ensemble.save(tmp)
+    save_model_info(output_dir, info)
+    return info
+
+
+def _member_note(member_dir: str, info: ModelInfo) -> dict:
+    """What the ensemble keeps of a member: where it came from and its training notes."""
+    return {"model": os.path.basename(os.path.normpath(member_dir)),
+            **{k: v for k, v in info.notes.items() if k not in _MEMBER_ONLY_NOTES}}
