@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
+from .ensemble import MEMBER_PREFIX, cascade_mean, is_ensemble, multiallelic
 from .examples_io import CallRecord, CallsWriter, VariantInfo, example_batches, expand_paths, read_sidecars, write_calls
 from .inference import NumpyGenotypeModel, UnknownNetwork
 from .model import load_model, load_model_info
@@ -34,7 +35,25 @@ def load_predictor(model_dir: str):
     except UnknownNetwork as exc:
         log.info("%s", exc)
     keras_model = load_model(model_dir)
+    if is_ensemble(keras_model):  # its members in Keras, with the ensemble's cascade
+        return _KerasEnsemble([layer for layer in keras_model.layers if layer.name.startswith(MEMBER_PREFIX)],
+                              load_model_info(model_dir).cascade)
     return lambda images: keras_model(images, training=False).numpy()
+
+
+class _KerasEnsemble:
+    def __init__(self, members, cascade: float):
+        self.members, self.cascade = [lambda x, m=m: m(x, training=False).numpy() for m in members], cascade
+
+    def __call__(self, images: np.ndarray, every_member: np.ndarray | None = None) -> np.ndarray:
+        return cascade_mean(self.members, images, self.cascade, every_member)
+
+
+def _predict(model, images: np.ndarray, variants) -> np.ndarray:
+    """The model's probabilities; an ensemble with a cascade runs every member on multi-allelic candidates."""
+    if getattr(model, "cascade", 0.0):
+        return model(images, every_member=multiallelic(variants))
+    return model(images)
 
 
 def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 128, progress=None, model=None) -> CallStats:
@@ -62,7 +81,7 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
 
 
 def _call_batch(model, images: np.ndarray, variants: list[VariantInfo], alt_indices: list[tuple[int, ...]]):
-    probs = _normalise(np.asarray(model(images), dtype=np.float64))
+    probs = _normalise(np.asarray(_predict(model, images, variants), dtype=np.float64))
     return (CallRecord(v, i, tuple(p)) for p, v, i in zip(probs, variants, alt_indices))
 
 
@@ -112,11 +131,11 @@ def predict_labelled(model_dir: str, examples: str, batch_size: int = 256) -> tu
     keep = load_model_info(model_dir).input_channels(info.shape, info.channels)
     model = load_predictor(model_dir)
     probs, labels = [], []
-    for images, _, _, batch_labels in example_batches(paths, info.shape, batch_size, keep):
+    for images, variants, _, batch_labels in example_batches(paths, info.shape, batch_size, keep):
         if batch_labels is None:
             raise InputError(f"the examples {examples} carry no labels: make labelled tuning examples with "
                              "`dvcall make-examples --truth-vcf T --confident-bed B`")
-        probs.append(np.asarray(model(images), dtype=np.float64))
+        probs.append(np.asarray(_predict(model, images, [VariantInfo.from_bytes(v) for v in variants]), dtype=np.float64))
         labels.append(batch_labels)
     if not labels:
         raise InputError(f"no examples in {examples}: make labelled tuning examples first")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .ensemble import cascade_mean
 from .errors import ModelError
 from .model import CROP_WIDTH, HP_PIXELS, REF_ROWS
 from .model_info import MODEL_FILE, load_model_info
@@ -82,7 +83,7 @@ class NumpyGenotypeModel:
         if members is None:
             return cls.from_config(config, weights, hp_index)
         return NumpyEnsemble(tuple(cls.from_config({"config": layer["config"]}, weights.get(key, {}), hp_index)
-                                   for layer, key in members))
+                                   for layer, key in members), load_model_info(model_dir).cascade)
 
     @classmethod
     def from_config(cls, config: dict, weights: dict[str, list[np.ndarray]], hp_index: int | None) -> "NumpyGenotypeModel":
@@ -211,19 +212,19 @@ class NumpyGenotypeModel:
 
 @dataclass(frozen=True)
 class NumpyEnsemble:
-    """The mean of several networks' probabilities (ensemble.py), each run by its numpy forward pass."""
+    """The mean of several networks' probabilities (ensemble.py), each run by its numpy forward pass; members
+    after the first only where the first is less sure than `cascade` (ensemble.cascade_mean)."""
 
     members: tuple[NumpyGenotypeModel, ...]
+    cascade: float = 0.0
 
     @property
     def shape(self) -> tuple[int, int, int]:
         return self.members[0].shape
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        total = self.members[0](images)
-        for member in self.members[1:]:
-            total = total + member(images)
-        return (total / len(self.members)).astype(np.float32)
+    def __call__(self, images: np.ndarray, every_member: np.ndarray | None = None) -> np.ndarray:
+        """`every_member`: bool [B], examples that go through every member whatever the cascade."""
+        return cascade_mean(self.members, np.asarray(images), self.cascade, every_member)
 
 
 def _ensemble_members(config: dict) -> list[tuple[dict, str]] | None:

@@ -22,7 +22,7 @@ INFO_FILE = "model_info.json"
 READSET_VERSION = "dvcall-readset-1"
 HAPLOTYPE_POOLING_VERSION = "dvcall-readset-2"  # the read-set network plus pooling of reads per haplotype
 KNOWN_VERSIONS = (READSET_VERSION, HAPLOTYPE_POOLING_VERSION)
-_FIELDS = ("shape", "channels", "settings", "version", "temperature", "gq_calibration")
+_FIELDS = ("shape", "channels", "settings", "version", "temperature", "gq_calibration", "ensemble_cascade")
 _GQ_MAP_KEYS = ("raw", "calibrated", "cluster_distance", "clustered_raw", "clustered_calibrated")
 
 
@@ -35,6 +35,9 @@ class ModelInfo:
     calibration: Calibration = Calibration()
     notes: Mapping[str, object] = field(default_factory=dict)  # how it was trained and calibrated; carried, not read
     directory: str = field(default="", compare=False)  # where it was read from, for messages; not written
+    cascade: float = 0.0
+    """An ensemble's (ensemble.py): the members after the first run only on examples whose top probability by the
+    first is below this; 0 runs every member on every example."""
 
     @property
     def pools_by_haplotype(self) -> bool:
@@ -48,6 +51,8 @@ class ModelInfo:
     def to_json(self) -> dict:
         data = {"shape": list(self.shape), "channels": list(self.channels), "settings": dict(self.settings),
                 "version": self.version, **self.notes}
+        if self.cascade:
+            data["ensemble_cascade"] = self.cascade
         if self.calibration.temperature != 1.0:
             data["temperature"] = self.calibration.temperature
         if self.calibration.gq_raw:
@@ -69,7 +74,10 @@ class ModelInfo:
         fit = {k: v for k, v in (data.get("gq_calibration") or {}).items() if k not in _GQ_MAP_KEYS}
         if fit:  # written inside gq_calibration before this record existed
             notes.setdefault("gq_calibration_fit", fit)
-        return cls(shape, channels, settings, version, _calibration(data), notes, directory)
+        cascade = data.get("ensemble_cascade", 0.0)
+        if not (isinstance(cascade, (int, float)) and not isinstance(cascade, bool) and 0.0 <= cascade < 1.0):
+            raise ValueError(f"ensemble_cascade {cascade!r} is not a probability in [0, 1)")
+        return cls(shape, channels, settings, version, _calibration(data), notes, directory, float(cascade))
 
     def with_calibration(self, calibration: Calibration, **notes) -> "ModelInfo":
         """A copy with another calibration and these notes added (e.g. what it was fitted on)."""

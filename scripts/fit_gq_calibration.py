@@ -123,14 +123,16 @@ def _records(vcf: str) -> dict:
 
 
 def _model_key(model_dir: str, info: ModelInfo) -> str:
-    """A cache subfolder per model: its weights, temperature and example settings (a retrained model in the same
-    folder, or another model given the same --cache, must not reuse the calls of the one before)."""
+    """A cache subfolder per model: its weights, temperature, ensemble cascade and example settings (a retrained
+    model in the same folder, or another model given the same --cache, must not reuse the calls of the one before)."""
     digest = hashlib.sha256()
     for name in sorted(os.listdir(model_dir)):
         if name.endswith(".keras"):
             with open(os.path.join(model_dir, name), "rb") as fh:
                 digest.update(fh.read())
     digest.update(json.dumps([info.calibration.temperature, info.settings, info.channels], sort_keys=True).encode())
+    if info.cascade:  # only then: the caches of models from before cascades keep their keys
+        digest.update(json.dumps(info.cascade).encode())
     return "model-" + digest.hexdigest()[:12]
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from deepvariant_py.call_variants import load_predictor
 from deepvariant_py.cli.main import main
-from deepvariant_py.ensemble import combine_models, is_ensemble
+from deepvariant_py.ensemble import DEFAULT_CASCADE, cascade_mean, combine_models, is_ensemble
 from deepvariant_py.errors import InputError
 from deepvariant_py.inference import NumpyEnsemble
 from deepvariant_py.model import build_model, load_model, model_version, save_model
@@ -36,7 +36,7 @@ def _member(path, seed, shape=SHAPE, channels=CHANNELS, settings=None):
 
 def test_an_ensemble_is_the_mean_of_its_members_in_keras_and_in_numpy(tmp_path):
     a, b, c = (_member(tmp_path / f"m{s}", s) for s in (1, 2, 3))
-    info = combine_models([a, b, c], str(tmp_path / "ens"))
+    info = combine_models([a, b, c], str(tmp_path / "ens"), cascade=0.0)
     images = _pileups(SHAPE, None, seed=11)
     members = [load_model(d)(images, training=False).numpy() for d in (a, b, c)]
     assert not np.allclose(members[0], members[1], atol=1e-3)  # different seeds: different networks
@@ -90,3 +90,56 @@ def test_fine_tuning_an_ensemble_is_refused(tmp_path):
     combine_models([a, b], str(tmp_path / "ens"))
     with pytest.raises(InputError, match="ensemble"):
         train("unused.tfrecord.gz", str(tmp_path / "tuned"), TrainOptions(init_model=str(tmp_path / "ens")))
+
+
+def test_the_cascade_runs_later_members_only_where_the_first_is_unsure():
+    calls = []
+
+    def member(probs):
+        def run(images):
+            calls.append(len(images))
+            return probs[images[:, 0, 0, 0]]
+        return run
+
+    sure = np.array([[0.995, 0.004, 0.001], [0.2, 0.7, 0.1], [0.001, 0.009, 0.99]], np.float32)  # example kinds 0-2
+    other = np.array([[0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.5, 0.25, 0.25]], np.float32)
+    images = np.zeros((3, 1, 1, 1), np.uint8)
+    images[:, 0, 0, 0] = [0, 1, 2]
+    out = cascade_mean([member(sure), member(other)], images, 0.99)
+    assert calls == [3, 1]  # the second network saw only example 1, the one the first gave 0.7
+    np.testing.assert_allclose(out[[0, 2]], sure[[0, 2]])
+    np.testing.assert_allclose(out[1], (sure[1] + other[1]) / 2)
+    calls.clear()
+    np.testing.assert_allclose(cascade_mean([member(sure), member(other)], images, 0.0), (sure + other) / 2)
+    assert calls == [3, 3]
+    calls.clear()  # examples of multi-allelic candidates go through every member, sure or not
+    out = cascade_mean([member(sure), member(other)], images, 0.99, every_member=np.array([False, False, True]))
+    assert calls == [3, 2]
+    np.testing.assert_allclose(out[2], (sure[2] + other[2]) / 2)
+    np.testing.assert_allclose(out[0], sure[0])
+
+
+def test_a_cascaded_ensemble_gives_the_same_probabilities_in_numpy_and_keras(tmp_path, monkeypatch):
+    from deepvariant_py.inference import NumpyGenotypeModel, UnknownNetwork
+
+    a, b = _member(tmp_path / "a", 1), _member(tmp_path / "b", 2)
+    images = _pileups(SHAPE, None, seed=13)
+    first = load_model(a)(images, training=False).numpy()
+    cascade = float(np.median(first.max(axis=1)))  # half the examples sure enough, half not
+    info = combine_models([a, b], str(tmp_path / "ens"), cascade=cascade)
+    assert info.cascade == cascade == load_model_info(str(tmp_path / "ens")).cascade
+    numpy_probs = load_predictor(str(tmp_path / "ens"))(images)
+    second = load_model(b)(images, training=False).numpy()
+    unsure = first.max(axis=1) < cascade
+    assert 0 < unsure.sum() < len(images)
+    expected = np.where(unsure[:, None], (first + second) / 2, first)
+    np.testing.assert_allclose(numpy_probs, expected, atol=2e-5)
+
+    def unknown(model_dir):
+        raise UnknownNetwork("pretend")
+
+    monkeypatch.setattr(NumpyGenotypeModel, "from_keras_file", unknown)  # call_variants' Keras fallback
+    np.testing.assert_allclose(load_predictor(str(tmp_path / "ens"))(images), expected, atol=2e-5)
+    with pytest.raises(InputError, match="cascade"):
+        combine_models([a, b], str(tmp_path / "bad"), cascade=1.0)
+    assert DEFAULT_CASCADE == 0.99

@@ -46,6 +46,8 @@ def test_every_shipped_model_reads_and_writes_back_the_same(name):
     ({"temperature": "hot"}, "temperature"),
     ({"gq_calibration": {"raw": [5, 20], "calibrated": [3]}}, "as many calibrated as raw"),
     ({"gq_calibration": {"raw": [20, 5], "calibrated": [3, 12]}}, "raw ones increasing"),
+    ({"ensemble_cascade": 1.0}, r"ensemble_cascade 1.0 is not a probability in \[0, 1\)"),
+    ({"ensemble_cascade": "0.99"}, "ensemble_cascade"),
 ])
 def test_a_bad_record_is_refused_saying_what_is_wrong(change, message):
     with pytest.raises(ValueError, match=message):
@@ -61,6 +63,9 @@ def test_unknown_keys_are_notes_carried_through_and_calibration_is_typed():
     back = info.to_json()
     assert back["epoch"] == 7 and back["gq_calibration"] == {"raw": [5, 20], "calibrated": [3, 12]}
     assert ModelInfo.from_json(GOOD).calibration == Calibration() and "temperature" not in ModelInfo.from_json(GOOD).to_json()
+    cascaded = ModelInfo.from_json({**GOOD, "ensemble_cascade": 0.99})
+    assert cascaded.cascade == 0.99 and cascaded.to_json()["ensemble_cascade"] == 0.99 and "ensemble_cascade" not in cascaded.notes
+    assert ModelInfo.from_json(GOOD).cascade == 0.0 and "ensemble_cascade" not in ModelInfo.from_json(GOOD).to_json()
 
 
 def test_with_calibration_keeps_the_rest_and_adds_notes():
