@@ -3,8 +3,10 @@
 #   1. simulate the long-read samples (scripts/make_long_read_data.sh),
 #   2. make labelled examples from each training sample at full and reduced coverage,
 #   3. make labelled tuning examples on the held-out tuning sample (picks the epoch only),
-#   4. train, keeping the epoch with the best tuning accuracy (multi-allelic sites use the min rule),
-#   5. fit the temperature that calibrates GQ on the tuning examples (dvcall calibrate).
+#   4. train one network per seed in SEEDS, keeping each one's epoch with the best tuning accuracy (multi-allelic
+#      sites use the min rule); two or more seeds are combined into an ensemble (dvcall ensemble),
+#   5. fit the temperature that calibrates GQ on the tuning examples (dvcall calibrate),
+#   6. fit the GQ map on the calibration samples (scripts/fit_gq_calibration.py).
 # Examples use the --model-type preset (pacbio for hifi, ont for ont): no realignment, an HP channel
 # (truth phasing from the simulation), ALT-aligned diff channels, width 199.
 # Usage: scripts/train_long_read_model.sh hifi|ont [WORKDIR] [MODEL_DIR]
@@ -19,6 +21,10 @@ EPOCHS=${EPOCHS:-$([[ $P == hifi ]] && echo 3 || echo 5)}
 JOBS=${JOBS:-2}
 INIT=${INIT_MODEL:-}  # fine-tune from this model instead of training from scratch
 SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing
+# dvcall train --seed of each network (400620758 is dvcall train's default); two or more make an ensemble. The
+# shipped long-read models are one network each: a HiFi ensemble of seeds 400620758 and 1 measured no better
+# (models/pacbio-hifi/MODEL_CARD.md).
+SEEDS=${SEEDS:-400620758}
 export DVCALL_DATA=${DVCALL_DATA:-$HERE/../../shared/data}
 
 bash "$HERE/make_long_read_data.sh" "$WORK" "$P"
@@ -74,13 +80,33 @@ xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 
 # Decoded, either set (~13 GB HiFi, ~17 GB ONT) would crowd a 24 GB machine: stream them from disk every epoch.
 TUNE=$EX/tune_$([[ $P == hifi ]] && echo hifi || echo ont_r10)_grch38_30x_f1.0_u0.tfrecord.gz
-dvcall train --examples "$EX/train_*.tfrecord.gz" --tune-examples "$TUNE" \
-  --output "$WORK/model_$P" --epochs "$EPOCHS" --batch-size 128 ${INIT:+--init-model "$INIT"} --no-cache \
-  --label-smoothing "$SMOOTHING"
+seeds=($SEEDS)
+members=()
+for seed in "${seeds[@]}"; do
+  out=$WORK/model_${P}_seed$seed
+  dvcall train --examples "$EX/train_*.tfrecord.gz" --tune-examples "$TUNE" \
+    --output "$out" --epochs "$EPOCHS" --batch-size 128 ${INIT:+--init-model "$INIT"} --no-cache \
+    --label-smoothing "$SMOOTHING" --seed "$seed"
+  members+=(--member "$out")
+done
+rm -rf "$WORK/model_$P"
+if (( ${#seeds[@]} > 1 )); then
+  dvcall ensemble "${members[@]}" --output "$WORK/model_$P"
+else
+  cp -r "$WORK/model_${P}_seed${seeds[0]}" "$WORK/model_$P"
+fi
 # 5. temperature scaling on the same tuning examples: honest GQ (calls do not change)
 dvcall calibrate --model "$WORK/model_$P" --examples "$TUNE"
+# 6. the GQ map on the calibration samples (new reads of regions no training or test sample covers)
+python3 "$HERE/fit_gq_calibration.py" --model "$WORK/model_$P" --cache "$WORK/gq_fit_$P" \
+  $(for d in "$WORK"/calib_"$P"*; do echo --sample "$d"; done)
 mkdir -p "$MODEL"
-cp "$WORK/model_$P/model.keras" "$WORK/model_$P/model_info.json" "$WORK/model_$P/training_log.csv" "$MODEL/"
+cp "$WORK/model_$P/model.keras" "$WORK/model_$P/model_info.json" "$MODEL/"
+if (( ${#seeds[@]} > 1 )); then
+  for seed in "${seeds[@]}"; do cp "$WORK/model_${P}_seed$seed/training_log.csv" "$MODEL/training_log_seed$seed.csv"; done
+else
+  cp "$WORK/model_${P}_seed${seeds[0]}/training_log.csv" "$MODEL/training_log.csv"
+fi
 # No merger network for long reads: ONT's three sets give ~100 two-alt sites, too few (a merger lowered
 # INDEL F1 0.924 -> 0.857 on the test sample), and with haplotype pooling HiFi's min rule got 24/24 and
 # 287/288 multi-allelic genotypes on the test samples (the last merger: 455 vs 454 of 468 held-out sites).
