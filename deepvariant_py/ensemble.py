@@ -1,18 +1,20 @@
 """Ensembles of genotype networks: the mean of the genotype probabilities of networks trained apart.
 
 Networks that differ only in their training seed make different mistakes, and their average makes fewer than
-either: on the eight simulated Illumina calibration samples (12,616 genotyped sites), two illumina-wgs networks
-trained with seeds 0 and 1 made 112 and 124 genotype errors alone and 100 as an ensemble (see the model card).
+either: on the eight simulated Illumina calibration samples (12,610 genotyped sites), two illumina-wgs networks
+trained with seeds 400620758 and 1 made 86 and 101 genotype errors alone and 81 as an ensemble (the model card;
+for HiFi a second seed gained nothing, see its card).
 
 An ensemble is one Keras model (`model.keras`) whose layers are the member networks, named member0, member1,
 ..., and one Average layer; every tool that loads a model (call_variants, calibrate, train-merger) takes it
 as it is, and call_variants runs each member with its numpy forward pass (inference.py). To keep the cost of
 the extra networks small, they run only on the examples the first network is unsure of (the cascade,
 `cascade_mean`; its threshold is in model_info.json), and on every example of a multi-allelic candidate: on the
-rest, ~90% of Illumina candidates, the mean would not change the call. Its model_info.json
-is the members' (the same tensor, channels, settings and architecture) with no temperature or GQ map: an
-ensemble is calibrated like any new model (`dvcall calibrate`, scripts/fit_gq_calibration.py) and needs its own
-multi-allelic merger (`dvcall train-merger`), which reads the ensemble's probabilities.
+rest, ~90% of Illumina candidates, the mean would not change the call. (The Keras graph itself is the plain
+mean; train-merger reads it so.) Its model_info.json is the members' (the same tensor, channels, settings and
+architecture) with no temperature or GQ map: an ensemble is calibrated like any new model (`dvcall calibrate`,
+scripts/fit_gq_calibration.py) and needs its own multi-allelic merger (`dvcall train-merger`), which reads the
+ensemble's probabilities.
 """
 from __future__ import annotations
 
