@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .ensemble import MEMBER_PREFIX, cascade_mean, is_ensemble, multiallelic
+from .ensemble import MEMBER_PREFIX, Ensemble, is_ensemble, multiallelic
 from .examples_io import CallRecord, CallsWriter, VariantInfo, example_batches, expand_paths, read_sidecars, write_calls
 from .inference import NumpyGenotypeModel, UnknownNetwork
 from .model import load_model, load_model_info
@@ -36,17 +36,13 @@ def load_predictor(model_dir: str):
         log.info("%s", exc)
     keras_model = load_model(model_dir)
     if is_ensemble(keras_model):  # its members in Keras, with the ensemble's cascade
-        return _KerasEnsemble([layer for layer in keras_model.layers if layer.name.startswith(MEMBER_PREFIX)],
-                              load_model_info(model_dir).cascade)
+        return Ensemble(tuple(_keras_predictor(layer) for layer in keras_model.layers if layer.name.startswith(MEMBER_PREFIX)),
+                        load_model_info(model_dir).cascade)
+    return _keras_predictor(keras_model)
+
+
+def _keras_predictor(keras_model):
     return lambda images: keras_model(images, training=False).numpy()
-
-
-class _KerasEnsemble:
-    def __init__(self, members, cascade: float):
-        self.members, self.cascade = [lambda x, m=m: m(x, training=False).numpy() for m in members], cascade
-
-    def __call__(self, images: np.ndarray, every_member: np.ndarray | None = None) -> np.ndarray:
-        return cascade_mean(self.members, images, self.cascade, every_member)
 
 
 def _predict(model, images: np.ndarray, variants) -> np.ndarray:

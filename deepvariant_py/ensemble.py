@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -94,6 +94,19 @@ def cascade_mean(members: Sequence[Callable[[np.ndarray], np.ndarray]], images: 
     return first
 
 
+@dataclass(frozen=True)
+class Ensemble:
+    """A predictor (images -> probabilities) made of member predictors, combined by cascade_mean: call_variants'
+    numpy networks (inference.py) or, for networks it does not know, their Keras layers."""
+
+    members: tuple[Callable[[np.ndarray], np.ndarray], ...]
+    cascade: float = 0.0
+
+    def __call__(self, images: np.ndarray, every_member: np.ndarray | None = None) -> np.ndarray:
+        """`every_member`: bool [B], examples that go through every member whatever the cascade."""
+        return cascade_mean(self.members, np.asarray(images), self.cascade, every_member)
+
+
 def multiallelic(variants: Sequence) -> np.ndarray:
     """Which examples are of candidates with two or more alt alleles (VariantInfo.alts): an ensemble runs every
     member on them, because the multi-allelic merger combines their subsets' probabilities and was trained on the
@@ -137,9 +150,11 @@ def combine_models(member_dirs: Sequence[str], output_dir: str, cascade: float =
     info = replace(first, calibration=Calibration(), directory=output_dir, cascade=float(cascade),
                    notes={"members": [_member_note(d, i) for d, i in zip(member_dirs, infos)]})
     os.makedirs(output_dir, exist_ok=True)
-    with atomic_output(os.path.join(output_dir, MODEL_FILE), ".keras") as tmp:
-        ensemble.save(tmp)
-    save_model_info(output_dir, info)
+    # model_info.json (atomic itself) is written last inside the archive's atomic write: a run stopped in either
+    # leaves neither file, so it can simply be rerun
+    with atomic_output(os.path.join(output_dir, MODEL_FILE), ".keras") as model_tmp:
+        ensemble.save(model_tmp)
+        save_model_info(output_dir, info)
     return info
 
 

@@ -601,10 +601,11 @@ def genotyped_sites(truth_vcf: str, query_vcf: str, ref_fasta: str,
                 called.setdefault(key[0], []).append((key[1], key, copies))
         for v in called.values():
             v.sort()
+        positions_of = {contig: [p for p, _ in entries] for contig, entries in by_contig.items()}
         out: List[GenotypedSite] = []
         for site in sites:
             entries = by_contig.get(site.contig, [])
-            positions = [p for p, _ in entries]
+            positions = positions_of.get(site.contig, [])
             first = min([site.pos] + [k[1] for k in site.alleles])  # a left-aligned allele may start before POS
             lo = bisect.bisect_left(positions, first)
             hi = bisect.bisect_right(positions, site.pos + len(site.ref) - 1)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ensemble import cascade_mean
+from .ensemble import Ensemble
 from .errors import ModelError
 from .model import CROP_WIDTH, HP_PIXELS, REF_ROWS
 from .model_info import MODEL_FILE, load_model_info
@@ -67,7 +67,7 @@ class NumpyGenotypeModel:
     out: tuple[np.ndarray, np.ndarray]
 
     @classmethod
-    def from_keras_file(cls, model_dir: str) -> "NumpyGenotypeModel | NumpyEnsemble":
+    def from_keras_file(cls, model_dir: str) -> "NumpyGenotypeModel | Ensemble":
         """The network of model_dir/model.keras: one network, or an ensemble (ensemble.py) of several."""
         path = os.path.join(model_dir, MODEL_FILE)
         try:
@@ -82,7 +82,7 @@ class NumpyGenotypeModel:
         members = _ensemble_members(config)
         if members is None:
             return cls.from_config(config, weights, hp_index)
-        return NumpyEnsemble(tuple(cls.from_config({"config": layer["config"]}, weights.get(key, {}), hp_index)
+        return Ensemble(tuple(cls.from_config({"config": layer["config"]}, weights.get(key, {}), hp_index)
                                    for layer, key in members), load_model_info(model_dir).cascade)
 
     @classmethod
@@ -208,23 +208,6 @@ class NumpyGenotypeModel:
             mean = total / np.maximum(depth, 1.0)
             summaries.append(np.maximum(_dense(np.concatenate([mean, np.log1p(depth) / 4.0], axis=-1), kernel, bias), 0.0))
         return np.concatenate([summaries[0] + summaries[1], np.maximum(summaries[0], summaries[1])], axis=-1)
-
-
-@dataclass(frozen=True)
-class NumpyEnsemble:
-    """The mean of several networks' probabilities (ensemble.py), each run by its numpy forward pass; members
-    after the first only where the first is less sure than `cascade` (ensemble.cascade_mean)."""
-
-    members: tuple[NumpyGenotypeModel, ...]
-    cascade: float = 0.0
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return self.members[0].shape
-
-    def __call__(self, images: np.ndarray, every_member: np.ndarray | None = None) -> np.ndarray:
-        """`every_member`: bool [B], examples that go through every member whatever the cascade."""
-        return cascade_mean(self.members, np.asarray(images), self.cascade, every_member)
 
 
 def _ensemble_members(config: dict) -> list[tuple[dict, str]] | None:

@@ -13,7 +13,8 @@ from deepvariant_py.call_variants import load_predictor
 from deepvariant_py.cli.main import main
 from deepvariant_py.ensemble import DEFAULT_CASCADE, cascade_mean, combine_models, is_ensemble
 from deepvariant_py.errors import InputError
-from deepvariant_py.inference import NumpyEnsemble
+from deepvariant_py.ensemble import Ensemble
+from deepvariant_py.inference import NumpyGenotypeModel
 from deepvariant_py.model import build_model, load_model, model_version, save_model
 from deepvariant_py.model_info import ModelInfo, load_model_info
 from deepvariant_py.train import TrainOptions, train
@@ -45,7 +46,8 @@ def test_an_ensemble_is_the_mean_of_its_members_in_keras_and_in_numpy(tmp_path):
     expected = np.mean(members, axis=0)
     np.testing.assert_allclose(ensemble(images, training=False).numpy(), expected, atol=1e-6)
     predictor = load_predictor(str(tmp_path / "ens"))  # what call_variants runs: numpy, not Keras
-    assert isinstance(predictor, NumpyEnsemble) and len(predictor.members) == 3
+    assert isinstance(predictor, Ensemble) and len(predictor.members) == 3
+    assert all(isinstance(m, NumpyGenotypeModel) for m in predictor.members)
     np.testing.assert_allclose(predictor(images), expected, atol=2e-5)
     # model_info: the members' tensor and settings, no calibration, each member's own notes minus its calibration
     assert info == load_model_info(str(tmp_path / "ens"))
@@ -143,3 +145,21 @@ def test_a_cascaded_ensemble_gives_the_same_probabilities_in_numpy_and_keras(tmp
     with pytest.raises(InputError, match="cascade"):
         combine_models([a, b], str(tmp_path / "bad"), cascade=1.0)
     assert DEFAULT_CASCADE == 0.99
+
+
+def test_a_stopped_ensemble_write_leaves_no_model_behind(tmp_path, monkeypatch):
+    """Stopped after the archive is written but before model_info.json is: neither file is left, so the rerun
+    is not refused as 'exists'."""
+    import deepvariant_py.ensemble as ensemble_module
+
+    a, b = _member(tmp_path / "a", 1), _member(tmp_path / "b", 2)
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C while model_info.json is being written
+    monkeypatch.setattr(ensemble_module, "save_model_info", stop)
+    with pytest.raises(KeyboardInterrupt):
+        combine_models([a, b], str(tmp_path / "ens"))
+    assert os.listdir(tmp_path / "ens") == []
+    monkeypatch.undo()
+    combine_models([a, b], str(tmp_path / "ens"))
+    assert sorted(os.listdir(tmp_path / "ens")) == ["model.keras", "model_info.json"]

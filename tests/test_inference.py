@@ -10,7 +10,8 @@ import pytest
 
 from deepvariant_py.call_variants import load_predictor
 from deepvariant_py.errors import ModelError
-from deepvariant_py.inference import NumpyEnsemble, NumpyGenotypeModel, UnknownNetwork
+from deepvariant_py.ensemble import Ensemble
+from deepvariant_py.inference import NumpyGenotypeModel, UnknownNetwork
 from deepvariant_py.model import build_model, default_model_dir, load_model, model_version, save_model
 from deepvariant_py.model_info import ModelInfo, load_model_info
 from deepvariant_py.pileup import HP_CHANNEL_ENUM
@@ -45,7 +46,7 @@ def _same(model_dir, images):
     keras_probs = load_model(model_dir)(images, training=False).numpy()
     model = NumpyGenotypeModel.from_keras_file(model_dir)
     # an ensemble's Keras graph is the plain mean: its cascade (test_ensemble.py) is asked to run every member
-    numpy_probs = model(images, every_member=np.ones(len(images), bool)) if isinstance(model, NumpyEnsemble) else model(images)
+    numpy_probs = model(images, every_member=np.ones(len(images), bool)) if isinstance(model, Ensemble) else model(images)
     np.testing.assert_allclose(numpy_probs, keras_probs, atol=2e-5)
     assert (numpy_probs.argmax(axis=1) == keras_probs.argmax(axis=1)).all()
     assert np.abs(_gq(numpy_probs) - _gq(keras_probs)).max() < GQ_TOLERANCE
