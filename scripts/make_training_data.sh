@@ -149,4 +149,14 @@ for spec in HS25:150:30:0.5 HSXt:150:20:0.5 HS20:100:45:0.45 HS25:150:25:0.4 HSX
     --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.1 \
     --profile "$profile" --read-length "$length" --coverage "$cov" --haplotype-fraction "$hf" --seed $((200 + i))
 done
+# More GQ calibration, with what the eight above lack: PCR stutter and many multi-allelic repeat indels (random
+# indels 0.5/kb, 40% of them multi-allelic, as in the held-out test samples), over GRCh38 chr20:8050001-8350000
+# (the epoch-tuning region: tuning data, in no training or test sample).
+for spec in HS25:150:30:0.5:1.0 HSXt:150:30:0.35:0.0 HS20:100:40:0.42:1.0 HSXn:150:25:0.5:0.0; do
+  IFS=: read -r profile length cov hf stutter <<< "$spec"
+  i=$((i + 1))
+  sample calib_illumina_grch38_${i}_${profile}_${cov}x_h${hf}_s${stutter} --ref "$GRCH38" --region chr20:8050001-8350000 \
+    --truth-source "$HG002_GRCH38" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 --stutter "$stutter" \
+    --profile "$profile" --read-length "$length" --coverage "$cov" --haplotype-fraction "$hf" --seed $((200 + i))
+done
 echo "done in $((SECONDS - T0)) s; per-sample wall times in $TIMES"
