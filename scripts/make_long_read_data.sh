@@ -32,16 +32,17 @@ source "$HERE/sim_common.sh"
 
 # calibration_samples PLATFORM SCALE: seven untagged replicates of the tuning region (chr20:8.05-8.35 Mb, never
 # trained on) at 20-40x, error scales 1-3 (x SCALE) and allele balance 35-50%, with extra random variants.
+# calibration_samples PLATFORM ERROR_SCALE [RANDOM_SNPS_PER_KB RANDOM_INDELS_PER_KB FIRST_INDEX]
 calibration_samples() {
-  local platform=$1 scale=$2 i=0 cov es hf
+  local platform=$1 scale=$2 snps=${3:-1.0} indels=${4:-1.0} i=${5:-0} cov es hf
   for spec in 20:1:0.5 30:1.5:0.5 40:1:0.5 25:2:0.45 20:3:0.5 30:2.5:0.4 25:1.5:0.35; do
     IFS=: read -r cov es hf <<< "$spec"
     i=$((i + 1))
     es=$(python3 -c "print(round($es * $scale, 2))")
     sample calib_${platform}_grch38_${i}_${cov}x_e${es}_h${hf} --platform "$platform" --ref "$GRCH38" \
-      --region chr20:8050001-8350000 --truth-source "$HG002_GRCH38" --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 \
-      --multiallelic-fraction 0.1 --coverage "$cov" --error-scale "$es" --haplotype-fraction "$hf" --hp-tags none \
-      --seed $((SEED + 200 + i))
+      --region chr20:8050001-8350000 --truth-source "$HG002_GRCH38" --random-snps-per-kb "$snps" \
+      --random-indels-per-kb "$indels" --multiallelic-fraction 0.1 --coverage "$cov" --error-scale "$es" \
+      --haplotype-fraction "$hf" --hp-tags none --seed $((SEED + 200 + i))
   done
 }
 
@@ -74,6 +75,9 @@ if [[ $P == hifi ]]; then
   # GQ calibration (scripts/fit_gq_calibration.py): new reads over the tuning region, untagged like a user's
   # BAM, at the coverages, error scales and allele balances users have, so the map sees enough errors.
   calibration_samples hifi 1.0
+  # and the same conditions at a real genome's variant density (HG002's own variants, ~1.2 per kb, plus 0.3
+  # random indels per kb; the seven above carry ~3.2 per kb, so their crowded het SNPs err more at a GQ).
+  calibration_samples hifi 1.0 0.0 0.3 7
   # held out, untagged (phased by whatshap or not at all, as a user's BAM would be)
   sample test_hifi_hg001_30x --ref "$B37" --region 20:850001-1000000 --truth-source "$HG001_B37" \
     --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 --coverage 30 --hp-tags none --seed $((SEED + 101))
