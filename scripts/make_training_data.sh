@@ -138,6 +138,18 @@ sample test_hg002_grch38_30x --ref "$GRCH38" --region chr20:1600001-2000000 \
 sample test_hg002_grch38_30x_hap35 --ref "$GRCH38" --region chr20:1600001-2000000 \
   --truth-source "$HG002_GRCH38" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
   --profile HS25 --read-length 150 --coverage 30 --haplotype-fraction 0.35 --seed 106
+# The same region from a read simulator other than ART (held out; no model trains on InSilicoSeq reads):
+# InSilicoSeq's error models, fitted on real runs: NovaSeq (2x151, four binned qualities) and HiSeq (2x126,
+# qualities mostly 20-35). Needs `pip install insilicoseq`; skipped with a note when it is missing.
+if command -v iss > /dev/null; then
+  for model in NovaSeq HiSeq; do
+    sample test_hg002_grch38_30x_iss_${model,,} --ref "$GRCH38" --region chr20:1600001-2000000 \
+      --truth-source "$HG002_GRCH38" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
+      --read-simulator insilicoseq --iss-model "$model" --coverage 30 --seed $([[ $model == NovaSeq ]] && echo 107 || echo 108)
+  done
+else
+  echo "note: iss (InSilicoSeq) not installed, test_hg002_grch38_30x_iss_* skipped: pip install insilicoseq" >&2
+fi
 # GQ calibration (scripts/fit_gq_calibration.py): real HG002 variants over GRCh38 chr20:8.35-8.95 Mb, a region
 # in no Illumina training or test sample, at the instruments, coverages and allele balances users have.
 i=0

@@ -47,6 +47,11 @@ REQUIRED_TOOLS = {"illumina": ("bcftools", "samtools", "bwa", "art_illumina"),
                   "ont": ("bcftools", "samtools", "minimap2"),
                   "ont-r9": ("bcftools", "samtools", "pbsim", "minimap2")}
 INSTALL_HINT = "apt-get install samtools bcftools bwa art-nextgen-simulation-tools pbsim minimap2"
+# InSilicoSeq (PyPI: pip install insilicoseq): Illumina reads from error models fitted on real runs
+# (kernel density estimates of each instrument's per-position qualities and substitution/indel rates); its
+# read length is the model's.
+ISS_MODELS = {"NovaSeq": 151, "HiSeq": 126, "MiSeq": 301, "NextSeq": 301}
+ISS_INSTALL_HINT = "pip install insilicoseq"
 # Long reads. hifi and ont (R10.4.1-like) come from long_read_errors.py: errors concentrated in
 # homopolymers, ~99.95% (hifi) and ~99.3% (ont) accurate at --error-scale 1. ont-r9 comes from pbsim v1
 # (CLR model with per-read accuracy): 93-95% accurate, deletion-heavy, errors spread uniformly (5.9 edits
@@ -132,11 +137,14 @@ def check_decoy(decoy: str) -> None:
                 check_not_evaluation(src, m.group(1), int(m.group(2)) - 1, int(m.group(3)), "--decoy-fa")
 
 
-def check_tools(platform: str) -> None:
+def check_tools(platform: str, read_simulator: str = "art") -> None:
     """Fail fast with an actionable line when an external tool is missing."""
-    for tool in REQUIRED_TOOLS[platform]:
+    tools = REQUIRED_TOOLS[platform]
+    if platform == "illumina" and read_simulator == "insilicoseq":
+        tools = tuple(t for t in tools if t != "art_illumina") + ("iss",)
+    for tool in tools:
         if shutil.which(tool) is None:
-            print(f"missing {tool}: {INSTALL_HINT}")
+            print(f"missing {tool}: {ISS_INSTALL_HINT if tool == 'iss' else INSTALL_HINT}")
             sys.exit(2)
 
 
@@ -725,6 +733,7 @@ def tool_versions() -> dict[str, str]:
             "bcftools": first(["bcftools", "--version"]),
             "bwa": first(["bwa"], "Version"),
             "art_illumina": first(["art_illumina"], "Version"),
+            "iss": first(["iss", "--version"]),
             "minimap2": first(["minimap2", "--version"]),
             "pysam": pysam.__version__, "numpy": np.__version__}
 
@@ -769,6 +778,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", choices=tuple(ART_PROFILES), default="HS25",
                    help="ART built-in error profile (HS20: HiSeq 2000, HS25: HiSeq 2500, HSXn / HSXt: HiSeq X "
                         "PCR-free / TruSeq, MSv3: MiSeq v3)")
+    p.add_argument("--read-simulator", choices=("art", "insilicoseq"), default="art",
+                   help="Illumina reads from ART (--profile, --read-length) or from InSilicoSeq (--iss-model; "
+                        "`pip install insilicoseq`): error models fitted on real runs, NovaSeq's with its four "
+                        "binned qualities")
+    p.add_argument("--iss-model", choices=tuple(ISS_MODELS), default="NovaSeq",
+                   help="InSilicoSeq error model (reads of " + ", ".join(f"{m} {n}" for m, n in ISS_MODELS.items())
+                        + " bp); with --read-simulator insilicoseq")
     p.add_argument("--haplotype-fraction", type=float, default=0.5,
                    help="share of the reads drawn from haplotype 1 (0.35: every het at ~35%% or ~65%% allele balance, "
                         "as allele-specific bias or a mosaic sample gives)")
@@ -866,6 +882,24 @@ def simulate_homopolymer_errors(args: argparse.Namespace, haplotypes: list[Path]
     return {stem: t["reads"] for stem, t in tallies.items()}, {**total, "accuracy": round(long_read_errors.accuracy(total), 5)}
 
 
+def simulate_iss(args: argparse.Namespace, fa: Path, depth: float, seed: int, prefix: Path, log: Path) -> None:
+    """InSilicoSeq pairs from one sequence at `depth`, written as ART's PREFIX1.fq / PREFIX2.fq with names made
+    unique per source (iss names reads after the FASTA record, which every haplotype file shares). iss seeds its
+    worker i with seed + i, so sources' seeds are spread 1000 apart: neighbouring seeds would share read streams."""
+    length = sum(len(line.strip()) for line in fa.open() if not line.startswith(">"))
+    pairs = max(1, round(depth * length / (2 * args.read_length)))
+    out = prefix.parent / f"{prefix.name}iss"
+    run(["iss", "generate", "--genomes", str(fa), "--model", args.iss_model, "--n_reads", str(2 * pairs),
+         "--cpus", str(args.threads), "--seed", str(seed * 1000), "--fragment-length", str(args.fragment_mean),
+         "--fragment-length-sd", str(args.fragment_sd), "--abundance", "uniform", "--output", str(out), "--quiet"], log)
+    for mate in ("1", "2"):
+        with open(f"{out}_R{mate}.fastq") as src, open(f"{prefix}{mate}.fq", "w") as dst:
+            for i, line in enumerate(src):
+                if i % 4 == 0:  # @name_i_j/1 -> @STEM-name_i_j/1 (mates keep matching names)
+                    line = f"@{fa.stem}-{line[1:]}"
+                dst.write(line)
+
+
 def tag_haplotypes(src: Path, dst: Path) -> None:
     """HP:i:1 / HP:i:2 from each read's haplotype of origin (its name prefix h1- / h2-): the truth phasing."""
     with pysam.AlignmentFile(str(src)) as inp, pysam.AlignmentFile(str(dst), "wb", template=inp) as out:
@@ -877,8 +911,10 @@ def tag_haplotypes(src: Path, dst: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    check_tools(args.platform)
-    if args.read_length > ART_PROFILES[args.profile]:
+    check_tools(args.platform, args.read_simulator)
+    if args.read_simulator == "insilicoseq":
+        args.read_length = ISS_MODELS[args.iss_model]  # the model's; --profile does not apply
+    elif args.read_length > ART_PROFILES[args.profile]:
         sys.exit(f"--profile {args.profile} has reads of at most {ART_PROFILES[args.profile]} bp")
     if not 0 < args.haplotype_fraction < 1:
         sys.exit("--haplotype-fraction must be between 0 and 1")
@@ -970,10 +1006,13 @@ def main(argv: list[str] | None = None) -> None:
             if depth <= 0:
                 continue
             prefix = tmp / f"{fa.stem}_"
-            run(["art_illumina", "-ss", args.profile, "-p", "-l", str(args.read_length),
-                 "-f", f"{depth:g}", "-m", str(args.fragment_mean), "-s", str(args.fragment_sd),
-                 "-rs", str(seed), "-na", "-i", str(fa), "-o", str(prefix)],
-                log, stdout=subprocess.DEVNULL)
+            if args.read_simulator == "insilicoseq":
+                simulate_iss(args, fa, depth, seed, prefix, log)
+            else:
+                run(["art_illumina", "-ss", args.profile, "-p", "-l", str(args.read_length),
+                     "-f", f"{depth:g}", "-m", str(args.fragment_mean), "-s", str(args.fragment_sd),
+                     "-rs", str(seed), "-na", "-i", str(fa), "-o", str(prefix)],
+                    log, stdout=subprocess.DEVNULL)
             read_pairs[fa.stem] = count_fastq(Path(f"{prefix}1.fq"))
         for mate in ("1", "2"):
             run(f"cat {' '.join(str(tmp / f'{stem}_{mate}.fq') for stem in read_pairs)} "
