@@ -30,9 +30,10 @@ SEED=$([[ $P == hifi ]] && echo 40 || echo 50)
 mkdir -p "$OUT/logs"
 source "$HERE/sim_common.sh"
 
-# calibration_samples PLATFORM SCALE: seven untagged replicates of the tuning region (chr20:8.05-8.35 Mb, never
-# trained on) at 20-40x, error scales 1-3 (x SCALE) and allele balance 35-50%, with extra random variants.
-# calibration_samples PLATFORM ERROR_SCALE [RANDOM_SNPS_PER_KB RANDOM_INDELS_PER_KB FIRST_INDEX]
+# calibration_samples PLATFORM SCALE [SNPS_PER_KB INDELS_PER_KB FIRST_INDEX]: seven untagged replicates of the tuning
+# region (chr20:8.05-8.35 Mb, never trained on) at 20-40x, error scales 1-3 (x SCALE) and allele balance 35-50%,
+# with random variants planted at these densities (default 1.0 and 1.0) on top of HG002's, numbered from
+# FIRST_INDEX + 1.
 calibration_samples() {
   local platform=$1 scale=$2 snps=${3:-1.0} indels=${4:-1.0} i=${5:-0} cov es hf
   for spec in 20:1:0.5 30:1.5:0.5 40:1:0.5 25:2:0.45 20:3:0.5 30:2.5:0.4 25:1.5:0.35; do

@@ -773,11 +773,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "different ALT alleles)")
     p.add_argument("--coverage", type=float, default=30.0,
                    help="total read depth over both haplotypes")
-    p.add_argument("--read-length", type=int, choices=(100, 125, 150, 250), default=150,
-                   help="Illumina read length (paired-end); at most the --profile's")
-    p.add_argument("--profile", choices=tuple(ART_PROFILES), default="HS25",
+    p.add_argument("--read-length", type=int, choices=(100, 125, 150, 250), default=None,
+                   help="ART read length (paired-end), at most the --profile's (default: 150)")
+    p.add_argument("--profile", choices=tuple(ART_PROFILES), default=None,
                    help="ART built-in error profile (HS20: HiSeq 2000, HS25: HiSeq 2500, HSXn / HSXt: HiSeq X "
-                        "PCR-free / TruSeq, MSv3: MiSeq v3)")
+                        "PCR-free / TruSeq, MSv3: MiSeq v3; default: HS25)")
     p.add_argument("--read-simulator", choices=("art", "insilicoseq"), default="art",
                    help="Illumina reads from ART (--profile, --read-length) or from InSilicoSeq (--iss-model; "
                         "`pip install insilicoseq`): error models fitted on real runs, NovaSeq's with its four "
@@ -886,7 +886,8 @@ def simulate_iss(args: argparse.Namespace, fa: Path, depth: float, seed: int, pr
     """InSilicoSeq pairs from one sequence at `depth`, written as ART's PREFIX1.fq / PREFIX2.fq with names made
     unique per source (iss names reads after the FASTA record, which every haplotype file shares). iss seeds its
     worker i with seed + i, so sources' seeds are spread 1000 apart: neighbouring seeds would share read streams."""
-    length = sum(len(line.strip()) for line in fa.open() if not line.startswith(">"))
+    with pysam.FastxFile(str(fa)) as records:
+        length = sum(len(rec.sequence) for rec in records)
     pairs = max(1, round(depth * length / (2 * args.read_length)))
     out = prefix.parent / f"{prefix.name}iss"
     run(["iss", "generate", "--genomes", str(fa), "--model", args.iss_model, "--n_reads", str(2 * pairs),
@@ -913,8 +914,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     check_tools(args.platform, args.read_simulator)
     if args.read_simulator == "insilicoseq":
-        args.read_length = ISS_MODELS[args.iss_model]  # the model's; --profile does not apply
-    elif args.read_length > ART_PROFILES[args.profile]:
+        if args.profile is not None or args.read_length is not None:
+            sys.exit("--profile and --read-length are ART's: with --read-simulator insilicoseq the --iss-model sets "
+                     "the reads (drop them)")
+        args.read_length = ISS_MODELS[args.iss_model]
+    else:
+        args.profile = args.profile or "HS25"
+        args.read_length = args.read_length or 150
+    if args.read_simulator == "art" and args.read_length > ART_PROFILES[args.profile]:
         sys.exit(f"--profile {args.profile} has reads of at most {ART_PROFILES[args.profile]} bp")
     if not 0 < args.haplotype_fraction < 1:
         sys.exit("--haplotype-fraction must be between 0 and 1")
