@@ -705,6 +705,34 @@ def subtract(lo: int, hi: int, holes: list[tuple[int, int]]) -> list[tuple[int, 
     return out
 
 
+def add_duplicates(fq1: Path, fq2: Path, fraction: float, rng: np.random.Generator) -> int:
+    """Append unmarked PCR duplicates to a pair of FASTQs: a share of the fragments gets 1 + Geometric extra
+    copies (mean 1.5 a duplicated fragment) so that duplicates are `fraction` of all pairs afterwards. The copies
+    keep the original's bases and qualities (its sequencing errors too, as PCR errors and optical duplicates do)
+    and are named NAME_dupK. Returns the number of pairs added."""
+    if fraction <= 0:
+        return 0
+    mates = [fq.read_text().splitlines() for fq in (fq1, fq2)]
+    n = len(mates[0]) // 4
+    want = round(n * fraction / (1 - fraction))
+    copies = rng.geometric(2 / 3, size=n)  # 1, 2, ... extra copies, mean 1.5
+    chosen = rng.permutation(n)
+    total = np.cumsum(copies[chosen])
+    picked = chosen[: int(np.searchsorted(total, want)) + 1] if want else chosen[:0]
+    added = 0
+    for fq, lines in zip((fq1, fq2), mates):
+        out = []
+        for i in picked.tolist():
+            name, seq, plus, qual = lines[4 * i: 4 * i + 4]
+            head, _, rest = name.partition("/")  # ART names pairs NAME/1, NAME/2
+            for k in range(int(copies[i])):
+                out += [f"{head}_dup{k + 1}" + (f"/{rest}" if rest else ""), seq, plus, qual]
+        with fq.open("a") as fh:
+            fh.write("\n".join(out) + ("\n" if out else ""))
+        added = len(out) // 4
+    return added
+
+
 def count_fastq(path: Path) -> int:
     with path.open("rb") as fh:
         return sum(1 for _ in fh) // 4
@@ -785,6 +813,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--iss-model", choices=tuple(ISS_MODELS), default="NovaSeq",
                    help="InSilicoSeq error model (reads of " + ", ".join(f"{m} {n}" for m, n in ISS_MODELS.items())
                         + " bp); with --read-simulator insilicoseq")
+    p.add_argument("--duplicate-fraction", type=float, default=0.0,
+                   help="Illumina: share of the read pairs that are unmarked PCR duplicates of others (copies of "
+                        "the same fragment with the same bases, as when a pipeline skips MarkDuplicates; 0.1-0.2 "
+                        "is typical of PCR libraries; they come on top of --coverage). 0 = none")
     p.add_argument("--haplotype-fraction", type=float, default=0.5,
                    help="share of the reads drawn from haplotype 1 (0.35: every het at ~35%% or ~65%% allele balance, "
                         "as allele-specific bias or a mosaic sample gives)")
@@ -912,6 +944,8 @@ def tag_haplotypes(src: Path, dst: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if not 0 <= args.duplicate_fraction < 1:
+        sys.exit("--duplicate-fraction must be at least 0 and below 1")
     check_tools(args.platform, args.read_simulator)
     if args.read_simulator == "insilicoseq":
         if args.profile is not None or args.read_length is not None:
@@ -925,8 +959,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"--profile {args.profile} has reads of at most {ART_PROFILES[args.profile]} bp")
     if not 0 < args.haplotype_fraction < 1:
         sys.exit("--haplotype-fraction must be between 0 and 1")
-    if args.platform != "illumina" and (args.decoy_fa or args.stutter > 0):
-        sys.exit("--decoy-fa and --stutter are Illumina-only")
+    if args.platform != "illumina" and (args.decoy_fa or args.stutter > 0 or args.duplicate_fraction > 0):
+        sys.exit("--decoy-fa, --stutter and --duplicate-fraction are Illumina-only")
+
     t_start = time.time()
     timings: dict[str, float] = {}
     out = Path(args.out)
@@ -1024,6 +1059,9 @@ def main(argv: list[str] | None = None) -> None:
         for mate in ("1", "2"):
             run(f"cat {' '.join(str(tmp / f'{stem}_{mate}.fq') for stem in read_pairs)} "
                 f"> {tmp / f'all_{mate}.fq'}", log)
+        read_pairs["pcr_duplicates"] = add_duplicates(
+            tmp / "all_1.fq", tmp / "all_2.fq", args.duplicate_fraction,
+            np.random.default_rng([args.seed, 0xD0B]))
         timings["art_s"] = round(time.time() - t, 1)
 
         # 3. alignment to the original reference
