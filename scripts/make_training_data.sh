@@ -5,7 +5,7 @@
 #   Idempotent: a sample whose OUTDIR/<name>/sample.json exists is skipped, so an
 #   interrupted run can be resumed. Data come from $DVCALL_DATA (default
 #   ../shared/data beside the checkout). Each sample is made by scripts/simulate_sample.py; see its
-#   --help. Runs nice'd with 2 threads; about 10 minutes on 2 cores.
+#   --help. Runs nice'd with 2 threads; about 16 minutes on 2 cores (six InSilicoSeq samples need pip install insilicoseq).
 #
 # Plan (regions are 1-based inclusive; all samples are diploid, 2x ART paired-end,
 # fragments 350 +- 50 bp, bwa mem to the full original reference):
@@ -150,6 +150,29 @@ if command -v iss > /dev/null; then
 else
   echo "note: iss (InSilicoSeq) not installed, test_hg002_grch38_30x_iss_* skipped: pip install insilicoseq" >&2
 fi
+# Training reads not from ART, unmarked PCR duplicates and the coverage extremes (10x, 80x): six InSilicoSeq
+# samples (error models fitted on real NovaSeq, HiSeq and MiSeq runs), real HG002 variants + random ones (20% of
+# random sites multi-allelic), haplotype balance 38-50%, training regions only; then two ART samples with 15% and
+# 20% of the pairs PCR duplicates of others (simulate_sample.py --duplicate-fraction).
+if command -v iss > /dev/null; then
+  for spec in chr20:5200001-5550000:NovaSeq:35:0.5:61 chr20:9200001-9600000:HiSeq:30:0.42:62 \
+      chr20:100001-1000000:NovaSeq:30:0.5:63 chr20:2000001-2600000:HiSeq:40:0.45:64 \
+      chr20:5600001-6200000:MiSeq:30:0.5:65 chr20:9600001-9900000:NovaSeq:20:0.38:66; do
+    IFS=: read -r contig span model cov hf seed <<< "$spec"
+    sample train_hg002_grch38_iss_${model,,}_${cov}x_h${hf} --ref "$GRCH38" --region "$contig:$span" \
+      --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.3 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \
+      --read-simulator insilicoseq --iss-model "$model" --coverage "$cov" --haplotype-fraction "$hf" --seed "$seed"
+  done
+else
+  echo "note: iss (InSilicoSeq) not installed, train_hg002_grch38_iss_* skipped: pip install insilicoseq" >&2
+fi
+sample train_hg002_grch38_hsxt_80x_dup15 --ref "$GRCH38" --region chr20:2600001-3100000 \
+  --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.3 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \
+  --profile HSXt --read-length 150 --coverage 80 --duplicate-fraction 0.15 --seed 67
+sample train_hg002_grch38_hs25_25x_dup20_hap40_stutter --ref "$GRCH38" --region chr20:6200001-6900000 \
+  --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.3 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \
+  --profile HS25 --read-length 150 --coverage 25 --duplicate-fraction 0.2 --haplotype-fraction 0.4 --stutter 1.0 \
+  --seed 68
 # GQ calibration (scripts/fit_gq_calibration.py): real HG002 variants over GRCh38 chr20:8.35-8.95 Mb, a region
 # in no Illumina training or test sample, at the instruments, coverages and allele balances users have.
 i=0
