@@ -39,7 +39,7 @@ from .common import user_errors
                    "give the same model; other seeds give replicate runs, to tell a recipe's effect from run-to-run noise.")
 @click.option("--channels", default=None, help="Comma-separated channel enums to train on (default: all in the examples), e.g. 1,2,3,4,5,6 to drop ALT-aligned channels 9,10.")
 @click.option("--haplotype-pooling/--no-haplotype-pooling", default=True, show_default=True, help="When the examples have an HP channel, also average reads over each haplotype (HP=1, HP=2) so the network compares the two; ignored with --init-model (the architecture comes from that model).")
-@click.option("--no-cache", is_flag=True, help="Do not hold decoded examples in memory (for data sets larger than RAM).")
+@click.option("--no-cache", is_flag=True, help="Read the examples from disk every epoch instead of holding them decoded in memory (~177 kB an Illumina example). Without it they are held only while they take at most half the memory available at the start.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, augment_qualities,

@@ -21,6 +21,29 @@ log = logging.getLogger("dvcall")
 TRAINING_SEED = 400620758
 
 
+CACHE_MEMORY_SHARE = 0.5
+"""Decoded examples are held in memory (one pass of decompression, then epochs at full speed) only while they take
+at most this share of the memory available when training starts: the model, the shuffle buffer and TensorFlow need
+the rest. 108k Illumina examples (177 kB each) took 19 GB and drove a 24 GB machine into swap."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux MemAvailable), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def cache_fits(need_bytes: int, available_bytes: int | None, share: float = CACHE_MEMORY_SHARE) -> bool:
+    """Whether `need_bytes` of decoded examples may be held in memory (unknown memory: yes, as asked)."""
+    return available_bytes is None or need_bytes <= share * available_bytes
+
+
 @dataclass
 class TrainOptions:
     epochs: int = 10
@@ -85,7 +108,14 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     train_ds = train_ds.apply(tf.data.experimental.assert_cardinality(train_count))
     tune_ds = tune_ds.apply(tf.data.experimental.assert_cardinality(tune_count))
     if opts.cache:
-        train_ds, tune_ds = train_ds.cache(), tune_ds.cache()
+        need = (train_count + tune_count) * math.prod(info.shape)
+        avail = available_memory()
+        if cache_fits(need, avail):
+            train_ds, tune_ds = train_ds.cache(), tune_ds.cache()
+        else:
+            log.warning("dvcall train: the %d decoded examples would take %.1f GB of the %.1f GB of memory available: "
+                        "reading them from disk every epoch instead (slower; --no-cache says so up front)",
+                        train_count + tune_count, need / 1e9, avail / 1e9)
     train_ds = train_ds.shuffle(opts.shuffle_buffer, seed=opts.seed, reshuffle_each_iteration=True)
     if opts.augment_mapq > 0:
         train_ds = train_ds.map(lambda image, label: (mapq_augment(image, opts.augment_mapq), label),

@@ -287,3 +287,25 @@ def test_error_augment_refuses_examples_that_cannot_tell_snps_from_indels(tmp_pa
     with pytest.raises(InputError, match="--augment-errors needs"):
         train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8, augment_errors=0.3))
     assert not os.path.exists(tmp_path / "model")
+
+
+def test_examples_are_held_in_memory_only_while_they_fit():
+    from deepvariant_py.train import available_memory, cache_fits
+
+    assert cache_fits(4 * 10**9, 10 * 10**9)  # 4 GB of 10 available: held
+    assert not cache_fits(6 * 10**9, 10 * 10**9)  # 6 of 10: read from disk each epoch instead
+    assert cache_fits(10**12, None)  # memory unknown: as asked
+    avail = available_memory()
+    assert avail is None or avail > 0
+
+
+def test_training_streams_from_disk_when_the_examples_would_not_fit(tmp_path, monkeypatch, caplog):
+    import deepvariant_py.train as train_module
+
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=16)
+    monkeypatch.setattr(train_module, "available_memory", lambda: 10**6)  # 1 MB: 16 examples of 133 kB do not fit
+    with caplog.at_level("WARNING", logger="dvcall"):
+        summary = train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16))
+    assert summary["best_epoch"] == 1
+    assert any("reading them from disk every epoch" in r.getMessage() for r in caplog.records)
