@@ -113,7 +113,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
         if cache_fits(need, avail):
             train_ds, tune_ds = train_ds.cache(), tune_ds.cache()
         else:
-            log.warning("dvcall train: the %d decoded examples would take %.1f GB of the %.1f GB of memory available: "
+            log.warning("train: the %d decoded examples would take %.1f GB of the %.1f GB of memory available: "
                         "reading them from disk every epoch instead (slower; --no-cache says so up front)",
                         train_count + tune_count, need / 1e9, avail / 1e9)
     train_ds = train_ds.shuffle(opts.shuffle_buffer, seed=opts.seed, reshuffle_each_iteration=True)

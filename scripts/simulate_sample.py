@@ -706,8 +706,8 @@ def subtract(lo: int, hi: int, holes: list[tuple[int, int]]) -> list[tuple[int, 
 
 
 def add_duplicates(fq1: Path, fq2: Path, fraction: float, rng: np.random.Generator) -> int:
-    """Append unmarked PCR duplicates to a pair of FASTQs: a share of the fragments gets 1 + Geometric extra
-    copies (mean 1.5 a duplicated fragment) so that duplicates are `fraction` of all pairs afterwards. The copies
+    """Append unmarked PCR duplicates to a pair of FASTQs: a share of the fragments gets a geometric number of extra
+    copies (1, 2, ..., mean 1.5) so that duplicates are `fraction` of all pairs afterwards. The copies
     keep the original's bases and qualities (its sequencing errors too, as PCR errors and optical duplicates do)
     and are named NAME_dupK. Returns the number of pairs added."""
     if fraction <= 0:
@@ -715,11 +715,10 @@ def add_duplicates(fq1: Path, fq2: Path, fraction: float, rng: np.random.Generat
     mates = [fq.read_text().splitlines() for fq in (fq1, fq2)]
     n = len(mates[0]) // 4
     want = round(n * fraction / (1 - fraction))
-    copies = rng.geometric(2 / 3, size=n)  # 1, 2, ... extra copies, mean 1.5
+    copies = rng.geometric(2 / 3, size=n)
     chosen = rng.permutation(n)
     total = np.cumsum(copies[chosen])
     picked = chosen[: int(np.searchsorted(total, want)) + 1] if want else chosen[:0]
-    added = 0
     for fq, lines in zip((fq1, fq2), mates):
         out = []
         for i in picked.tolist():
@@ -729,8 +728,7 @@ def add_duplicates(fq1: Path, fq2: Path, fraction: float, rng: np.random.Generat
                 out += [f"{head}_dup{k + 1}" + (f"/{rest}" if rest else ""), seq, plus, qual]
         with fq.open("a") as fh:
             fh.write("\n".join(out) + ("\n" if out else ""))
-        added = len(out) // 4
-    return added
+    return int(copies[picked].sum())
 
 
 def count_fastq(path: Path) -> int:
