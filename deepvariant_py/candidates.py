@@ -150,6 +150,30 @@ def _make_candidate(events: ReadEvents, contig: str, ref_seq: str, ref_offset: i
     return Candidate(contig, pos, ref, alts, depth, (ref_count,) + tuple(counts[a] for a in alts), support)
 
 
+def distinguishing_span(candidate: VariantInfo, ref_seq: str, ref_offset: int, flank: int = 200) -> tuple[int, int]:
+    """[first, last], the reference positions (0-based, inclusive) a read must cover, from the candidate's start
+    on, to tell its indel alleles from the reference: an indel in a repeat can be written anywhere along it, so a
+    read that ends (or starts) inside the repeat spells both alleles alike. Each alt haplotype is compared with the
+    reference one base by base from the left and from the right; the span runs from the candidate's start to the
+    furthest base where they first differ. A substitution-only candidate spans its start alone; `ref_seq` (from
+    `ref_offset`) is read up to `flank` bases past the candidate's end, so a repeat longer than that is cut there."""
+    pos, ref = candidate.start, candidate.ref
+    lo, hi = max(pos - flank, ref_offset), min(candidate.end + flank, ref_offset + len(ref_seq))
+    left, right = ref_seq[lo - ref_offset:pos - ref_offset], ref_seq[candidate.end - ref_offset:hi - ref_offset]
+    ref_hap = np.frombuffer((left + ref + right).encode(), np.uint8)
+    first = last = pos
+    for alt in candidate.alts:
+        if len(alt) == len(ref):
+            continue
+        alt_hap = np.frombuffer((left + alt + right).encode(), np.uint8)
+        n = min(len(ref_hap), len(alt_hap))
+        differs = np.flatnonzero(ref_hap[:n] != alt_hap[:n])
+        last = max(last, lo + (int(differs[0]) if len(differs) else len(ref_hap) - 1))
+        differs = np.flatnonzero(ref_hap[::-1][:n] != alt_hap[::-1][:n])
+        first = min(first, hi - 1 - (int(differs[0]) if len(differs) else len(ref_hap) - 1))
+    return first, last
+
+
 def _support(events: ReadEvents, pos: int, ref: str, alt_index: dict[tuple[int, str], int], at: _ByPosition) -> np.ndarray:
     """Which alt each read carries at `pos`; low-quality observations still count as support, as in DeepVariant."""
     support = np.full(events.n_reads, NO_ALT, np.int8)

@@ -19,6 +19,7 @@ from .errors import InputError
 from .model_info import tensor_spec
 from .outputs import AtomicFile, disk_error, write_json
 from .pileup import DIFF_CHANNEL_ENUMS
+from .settings import UNRECORDED
 from .variant import VariantInfo
 from .tf_runtime import tensorflow
 
@@ -95,6 +96,20 @@ def read_sidecars(paths: list[str], purpose: str) -> ExamplesInfo:
             raise InputError(f"examples {path} (shape {list(other.shape)}, channels {list(other.channels)}) differ from "
                              f"{paths[0]} (shape {list(info.shape)}, channels {list(info.channels)}): {purpose} separately")
     return info
+
+
+def check_same_settings(paths: list[str]) -> None:
+    """One InputError when example files were made with different make_examples settings (a key a sidecar lacks
+    counts as settings.UNRECORDED says, or is not held against the others): a model records one set of settings and is run with them, so training on a
+    mix would leave some of its examples unlike what it will be shown."""
+    first = read_sidecar(paths[0]).settings
+    for path in paths[1:]:
+        other = read_sidecar(path).settings
+        for key in sorted(set(first) | set(other)):
+            a, b = first.get(key, UNRECORDED.get(key)), other.get(key, UNRECORDED.get(key))
+            if a is not None and b is not None and a != b:  # None: not recorded then, nothing to hold against
+                raise InputError(f"examples {path} were made with {key}={b}, {paths[0]} with {key}={a}: a model records "
+                                 "one set of make_examples settings; make them again with the same flags")
 
 
 def expand_paths(spec: str, what: str = "examples") -> list[str]:

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .candidates import Candidate
+from .candidates import NO_ALT, Candidate, distinguishing_span
 from .errors import DvcallError
 from .read_events import DELETION, INSERTION, MIN_BASE_QUALITY, MIN_MAPPING_QUALITY, N, STAR, ReadEvents, encode_bases
 
@@ -20,6 +20,7 @@ PILEUP_SEED = 2101079370
 CHANNELS = ("read_base", "base_quality", "mapping_quality", "strand", "read_supports_variant", "base_differs_from_ref")
 CHANNEL_ENUMS = (1, 2, 3, 4, 5, 6)
 ALT_ALIGNED_MODES = ("none", "diff_channels", "rows")
+INDEL_READS = ("overlapping", "spanning")
 DIFF_CHANNEL_ENUMS = (9, 10)  # CH_DIFF_CHANNELS_ALTERNATE_ALLELE_1/2 (docs/design.md §5)
 HP_CHANNEL_ENUM = 7  # CH_HAPLOTYPE_TAG (docs/design.md §4.5)
 TECHNOLOGY_CHANNEL_ENUM = 30  # dvcall's own (DeepVariant has none): short read 127, long read 254 (docs/design.md §4.5)
@@ -41,11 +42,17 @@ class PileupOptions:
     technology_channel: bool = False
     """docs/design.md §4.5: a channel after the HP one telling short reads (127) from long ones (254), for pileups that
     mix technologies (--model-type hybrid); with it, at most half the read rows go to either kind while both have more."""
+    indel_reads: str = "overlapping"
+    """Reads an indel candidate shows: "overlapping", every read within read_overlap_buffer of it (DeepVariant's); or
+    "spanning", reads that carry no alt there only when they cover candidates.distinguishing_span (a read that ends
+    inside the repeat an indel lies in cannot tell the alleles apart, and showed as reference support)."""
     alt_aligned_pileup: str = "none"
     """docs/design.md §5: "diff_channels" appends the 'differs from ref' channel of the reads realigned to alt 1 and
     alt 2 (8 channels); "rows" stacks [ref; alt1; alt2] images (3 x height rows). Only indels are realigned."""
 
     def __post_init__(self) -> None:
+        if self.indel_reads not in INDEL_READS:
+            raise DvcallError(f"indel_reads {self.indel_reads!r} is not supported: use one of {', '.join(INDEL_READS)}")
         if self.alt_aligned_pileup not in ALT_ALIGNED_MODES:
             raise DvcallError(f"alt_aligned_pileup {self.alt_aligned_pileup!r} is not supported: use one of {', '.join(ALT_ALIGNED_MODES)}")
 
@@ -128,14 +135,19 @@ def alt_subsets(n_alts: int) -> list[tuple[int, ...]]:
 
 
 def select_rows(canvas: Canvas, candidate: Candidate, opts: PileupOptions) -> np.ndarray:
-    """Reads shown for a candidate: overlap start-5..end+5, usable base at the start, at most height-ref_rows, sorted."""
+    """Reads shown for a candidate: overlap start-5..end+5, usable base at the start, with opts.indel_reads
+    "spanning" also telling an indel candidate's alleles apart, at most height-ref_rows, sorted."""
     ev = canvas.events
     lo, hi = candidate.start - opts.read_overlap_buffer, candidate.end + opts.read_overlap_buffer
     overlap = (ev.start < hi) & (ev.end > lo) & (ev.mapq >= opts.min_mapping_quality)
     col = candidate.start - canvas.col_start
     drawn_at = canvas.code[:, col] != UNDRAWN
     low_q = drawn_at & (canvas.qual[:, col] < opts.min_base_quality)
-    rows = np.flatnonzero(overlap & ~low_q)
+    keep = overlap & ~low_q
+    if opts.indel_reads == "spanning" and candidate.is_indel:
+        first, last = distinguishing_span(candidate, canvas.ref_seq, canvas.ref_offset)
+        keep &= (candidate.support != NO_ALT) | ((ev.start <= first) & (ev.end > last))
+    rows = np.flatnonzero(keep)
     max_reads = opts.height - opts.ref_rows
     if len(rows) > max_reads:
         rng = np.random.RandomState((PILEUP_SEED + candidate.start) % (1 << 32))  # seeded by position: same rows in any shard

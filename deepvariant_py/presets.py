@@ -20,7 +20,7 @@ from .errors import InputError, ModelError
 from .make_examples import MakeExamplesOptions
 from .model_info import ModelInfo, load_model_info
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
-from .settings import MODEL_TYPES, SETTING_KEYS, preset_values
+from .settings import MODEL_TYPES, SETTING_KEYS, UNRECORDED, preset_values
 
 
 
@@ -57,6 +57,7 @@ def model_look(info: ModelInfo) -> dict:
         "hp_channel": HP_CHANNEL_ENUM in channels,
         "technology_channel": TECHNOLOGY_CHANNEL_ENUM in channels,
         "realign": bool(recorded.get("realign", False)),
+        "indel_reads": recorded.get("indel_reads", UNRECORDED["indel_reads"]),
         "alt_aligned_pileup": recorded.get("alt_aligned_pileup",
                                            "diff_channels" if set(DIFF_CHANNEL_ENUMS) <= set(channels) else "none"),
     }
@@ -91,7 +92,8 @@ def make_examples_options(settings: dict, base: MakeExamplesOptions | None = Non
         thresholds=replace(base.thresholds, min_fraction_snps=settings["vsc_min_fraction_snps"],
                            min_fraction_indels=settings["vsc_min_fraction_indels"]),
         pileup=replace(base.pileup, width=settings["pileup_width"], min_mapping_quality=settings["min_mapping_quality"],
-                       alt_aligned_pileup=settings["alt_aligned_pileup"], sort_by_haplotypes=settings["sort_by_haplotypes"],
+                       alt_aligned_pileup=settings["alt_aligned_pileup"], indel_reads=settings["indel_reads"],
+                       sort_by_haplotypes=settings["sort_by_haplotypes"],
                        hp_channel=settings["hp_channel"], technology_channel=settings["technology_channel"]))
 
 

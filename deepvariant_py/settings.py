@@ -54,6 +54,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Also draw indel candidates' reads realigned to each alt haplotype: as two extra 'differs from ref' channels "
             "(diff_channels) or as extra rows (rows) (docs/design.md §5).",
             _long_reads("diff_channels", "diff_channels"), ("choice", ("none", "diff_channels", "rows")), from_model=True),
+    Setting("indel_reads", "--indel-reads",
+            "Which reads an indel candidate's pileup shows: 'overlapping', every read within 5 bp of it (DeepVariant's), "
+            "or 'spanning': a read that does not carry one of its alts is shown only if it covers the whole repeat the "
+            "indel could slide along, since a read ending inside a homopolymer spells the reference and the indel alike "
+            "and would otherwise count as reference support.",
+            _long_reads("overlapping", "overlapping"), ("choice", ("overlapping", "spanning")), from_model=True),
     Setting("sort_by_haplotypes", "--sort-by-haplotypes/--no-sort-by-haplotypes",
             "Group pileup rows by the reads' HP tag (HP=1, HP=2, then untagged), by start within a group. dvcall's "
             "network pools over reads, so row order changes no call (the HP tag reaches it through --channels haplotype).",
@@ -87,6 +93,8 @@ SETTINGS: tuple[Setting, ...] = (
             _long_reads(True, True)),
 )
 SETTING_KEYS = tuple(s.key for s in SETTINGS)
+# What examples and models made before a setting was recorded had: a sidecar or model_info without the key means this.
+UNRECORDED = {"indel_reads": "overlapping"}
 
 
 def preset_values(model_type: str) -> dict:

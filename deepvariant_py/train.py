@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from .errors import InputError
 from .outputs import write_json
-from .examples_io import example_dataset, expand_paths, read_sidecars
+from .examples_io import check_same_settings, example_dataset, expand_paths, read_sidecars
 from .tf_runtime import keras as tf_keras, tensorflow
 from .ensemble import is_ensemble_dir
 from .model import ModelInfo, build_model, load_model, model_version, save_model
@@ -69,6 +69,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     tf = tensorflow()
     paths = expand_paths(train_spec)
     info = read_sidecars(paths, "train on each kind of examples")
+    check_same_settings(paths + (expand_paths(tune_spec) if tune_spec else []))
     shape = info.shape
     full = example_dataset(paths, shape, with_label=True)
     tune_full = example_dataset(expand_paths(tune_spec), shape, with_label=True) if tune_spec else None

@@ -392,3 +392,34 @@ def test_bases_and_events_by_position_scanned_or_sorted_agree():
         assert scan.bases(pos).tolist() == bisect.bases(pos).tolist()
         assert scan.events(pos).tolist() == bisect.events(pos).tolist()
     assert any(len(scan.events(p)) for p in range(len(REF))) and len(scan.bases(2)) >= 3
+
+
+# distinguishing_span: what a read must cover to tell an indel from the reference.
+#          0         1         2
+#          0123456789012345678901234
+HP_REF = "CTTCAGGGAAAAAAAATTCCCTAAA"  # G at 7, A8 at 8..15, T at 16
+
+
+@pytest.mark.parametrize("ref, alts, span", [
+    ("GA", ("G",), (7, 15)),  # one A fewer: only a read reaching the last A (T against A) tells them apart
+    ("G", ("GA",), (7, 16)),  # one A more: the read must reach the T after the run
+    ("GAA", ("G", "GA"), (7, 15)),  # the furthest of its alts
+    ("G", ("T",), (7, 7)),  # a substitution: its own base
+    ("G", ("GC",), (7, 8)),  # an insertion that does not extend a repeat: the next base
+])
+def test_distinguishing_span_of_indels_in_a_homopolymer(ref, alts, span):
+    from deepvariant_py.candidates import distinguishing_span
+    from deepvariant_py.variant import VariantInfo
+    assert distinguishing_span(VariantInfo("c", 7, ref, alts, 0, ()), HP_REF, 0) == span
+
+
+def test_distinguishing_span_runs_from_the_left_end_of_a_repeat_and_stops_at_the_flank():
+    from deepvariant_py.candidates import distinguishing_span
+    from deepvariant_py.variant import VariantInfo
+    ref = "CAG" + "CA" * 6 + "TTG"  # G at 2, (CA)6 at 3..14, T at 15
+    # One CA fewer: the alt reads T where the reference has its last C (13).
+    assert distinguishing_span(VariantInfo("c", 2, "GCA", ("G",), 0, ()), ref, 0) == (2, 13)
+    # The reference handed over ends inside the run: the span stops at its last base.
+    assert distinguishing_span(VariantInfo("c", 2, "GCA", ("G",), 0, ()), ref[:10], 0) == (2, 9)
+    # Offsets: the same site in a window that starts 100 bases into the contig.
+    assert distinguishing_span(VariantInfo("c", 102, "GCA", ("G",), 0, ()), ref, 100) == (102, 113)

@@ -170,3 +170,24 @@ def test_a_set_of_example_files_is_checked_file_by_file(tmp_path):
         read_sidecars([a, str(tmp_path / "missing.tfrecord.gz")], "call each set")
     with pytest.raises(InputError, match="no examples given"):
         read_sidecars([], "call each set")
+
+
+def test_example_sets_made_with_different_settings_are_refused_for_one_model(tmp_path):
+    from deepvariant_py.examples_io import check_same_settings
+    paths = []
+    for name, settings in (("old", {"realign": True}), ("overlapping", {"realign": True, "indel_reads": "overlapping"}),
+                           ("spanning", {"realign": True, "indel_reads": "spanning"}), ("plain", {"realign": False})):
+        path = str(tmp_path / f"{name}.tfrecord.gz")
+        write_sidecar(path, (10, 21, 6), [1, 2, 3, 4, 5, 6], settings)
+        paths.append(path)
+    old, overlapping, spanning, plain = paths
+    check_same_settings([old, overlapping])  # a sidecar from before indel_reads was recorded: overlapping
+    with pytest.raises(InputError, match=r"spanning.tfrecord.gz were made with indel_reads=spanning, .*old.tfrecord.gz "
+                                         r"with indel_reads=overlapping"):
+        check_same_settings([old, overlapping, spanning])
+    with pytest.raises(InputError, match="realign=False"):
+        check_same_settings([old, plain])
+    # A key older sidecars lack and that has no recorded default is not held against them
+    newer = str(tmp_path / "newer.tfrecord.gz")
+    write_sidecar(newer, (10, 21, 6), [1, 2, 3, 4, 5, 6], {"realign": True, "realign_long_reads": False})
+    check_same_settings([old, newer])

@@ -357,3 +357,42 @@ def test_technology_channel_tells_short_from_long_reads_and_caps_each_kind_at_ha
     rows = select_rows(Canvas(ev2, ref, 0, 0, 2000), cand, opts)
     assert len(rows) == 95 and int(ev2.is_long[rows].sum()) == 47  # both kinds over half: half each (95 // 2 long)
 
+
+
+#         0         1         2         3
+#         0123456789012345678901234567890123456789
+HP_REF = "GATTACACGTTAGCGAAAAAAATGCAGTCAAGTCGACCTG"  # G at 14, A7 at 15..21, T at 22
+HP_DEL = "...............-........................"[:40]  # one A fewer, written at the run's start
+
+
+def test_spanning_indel_reads_leave_out_reads_ending_inside_the_repeat():
+    rows = [HP_DEL] * 3 + ["." * 40] * 2 + [
+        "." * 19,                      # ends inside the run (at 18): spells both alleles alike
+        " " * 19 + "." * 21,           # starts inside the run (at 19)
+        " " * 10 + "." * 13,           # 10..22: covers the G, the run and the T
+        " " * 10 + "." * 12,           # 10..21: reaches the last A, where the alt reads T: enough
+        " " * 10 + "." * 11,           # 10..20: not enough
+    ]
+    opts = replace(SMALL, height=14)
+    cand, canvas, _ = pileup(rows, opts, ref=HP_REF, site=14)
+    assert (cand.ref, cand.alts) == ("GA", ("G",))
+    assert sorted(select_rows(canvas, cand, opts).tolist()) == list(range(10))
+    spanning = replace(opts, indel_reads="spanning")
+    assert sorted(select_rows(canvas, cand, spanning).tolist()) == [0, 1, 2, 3, 4, 7, 8]
+    [(_, img)] = build_images(canvas, cand, spanning)
+    assert img[2:9].any(axis=(1, 2)).all() and not img[9:].any()  # seven reads drawn, the rest empty
+
+
+def test_spanning_indel_reads_keep_reads_carrying_an_alt_and_every_read_of_a_snp():
+    ends_early = "." * 19
+    rows = [HP_DEL[:19]] * 2 + [HP_DEL] + [ends_early] * 2  # alt reads that end inside the run stay
+    cand, canvas, _ = pileup(rows, ref=HP_REF, site=14)
+    assert sorted(select_rows(canvas, cand, replace(SMALL, indel_reads="spanning")).tolist()) == [0, 1, 2]
+    snp = "..........C" + "." * 29  # a SNP at 10: no repeat to span, every overlapping read shows
+    cand, canvas, _ = pileup([snp] * 3 + ["." * 12] * 2, ref=HP_REF, site=10)
+    assert select_rows(canvas, cand, replace(SMALL, indel_reads="spanning")).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_indel_reads_must_be_a_known_mode():
+    with pytest.raises(Exception, match="indel_reads 'all' is not supported"):
+        PileupOptions(indel_reads="all")

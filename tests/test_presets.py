@@ -63,6 +63,16 @@ def test_model_decides_how_its_examples_look_and_preset_the_rest():
     assert (s["partition_size"], s["vsc_min_fraction_indels"]) == (1000, 0.06)  # thresholds stay the preset's
     legacy = resolve_settings("illumina", ModelInfo.from_json({"shape": [100, 221, 6], "channels": [1, 2, 3, 4, 5, 6]}))
     assert (legacy["realign"], legacy["alt_aligned_pileup"], legacy["hp_channel"]) == (False, "none", False)
+    assert legacy["indel_reads"] == "overlapping"  # recorded since 2026-12: every model before showed all reads
+
+
+def test_a_model_trained_on_spanning_indel_reads_gets_them_unless_the_flag_says_otherwise():
+    info = ModelInfo.from_json({"shape": [100, 221, 8], "channels": [1, 2, 3, 4, 5, 6, 9, 10],
+                                "settings": {"realign": True, "alt_aligned_pileup": "diff_channels", "indel_reads": "spanning"}})
+    assert make_examples_options(resolve_settings("illumina", info)).pileup.indel_reads == "spanning"
+    assert resolve_settings("illumina", info, indel_reads="overlapping")["indel_reads"] == "overlapping"
+    # Without a model, the preset's: every shipped model shows all overlapping reads
+    assert {resolve_settings(mt, None)["indel_reads"] for mt in ("illumina", "pacbio", "ont", "hybrid")} == {"overlapping"}
 
 
 def test_unknown_model_type_is_a_user_error():

@@ -309,3 +309,17 @@ def test_training_streams_from_disk_when_the_examples_would_not_fit(tmp_path, mo
         summary = train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16))
     assert summary["best_epoch"] == 1
     assert any("reading them from disk every epoch" in r.getMessage() for r in caplog.records)
+
+
+def test_training_refuses_examples_made_with_different_settings(tmp_path):
+    from deepvariant_py.errors import InputError
+
+    a, b = tmp_path / "a.tfrecord.gz", tmp_path / "b.tfrecord.gz"
+    _examples(a, n=8)
+    _examples(b, n=8)
+    write_sidecar(str(b), SHAPE, [1, 2, 3, 4, 5, 6], {"indel_reads": "spanning"})
+    with pytest.raises(InputError, match="indel_reads=spanning"):
+        train(f"{a},{b}", str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8))
+    with pytest.raises(InputError, match="indel_reads=spanning"):  # tuning examples too
+        train(str(a), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8), tune_examples=str(b))
+    assert not os.path.exists(tmp_path / "model")
