@@ -100,8 +100,8 @@ def read_sidecars(paths: list[str], purpose: str) -> ExamplesInfo:
 
 def check_same_settings(paths: list[str]) -> None:
     """One InputError when example files were made with different make_examples settings (a key a sidecar lacks
-    counts as settings.UNRECORDED says, or is not held against the others): a model records one set of settings and is run with them, so training on a
-    mix would leave some of its examples unlike what it will be shown."""
+    counts as settings.UNRECORDED says, or is not held against the others): a model records one set of settings
+    and is run with them, so training on a mix would leave some of its examples unlike what it will be shown."""
     first = read_sidecar(paths[0]).settings
     for path in paths[1:]:
         other = read_sidecar(path).settings

@@ -69,10 +69,11 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     tf = tensorflow()
     paths = expand_paths(train_spec)
     info = read_sidecars(paths, "train on each kind of examples")
-    check_same_settings(paths + (expand_paths(tune_spec) if tune_spec else []))
+    tune_paths = expand_paths(tune_spec) if tune_spec else []
+    check_same_settings(paths + tune_paths)
     shape = info.shape
     full = example_dataset(paths, shape, with_label=True)
-    tune_full = example_dataset(expand_paths(tune_spec), shape, with_label=True) if tune_spec else None
+    tune_full = example_dataset(tune_paths, shape, with_label=True) if tune_spec else None
     if opts.channels:
         missing = [c for c in opts.channels if c not in info.channels]
         if missing:
@@ -83,7 +84,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
         tune_full = tune_full.map(select) if tune_full is not None else None
         info = info.with_channels(opts.channels)
     total = _count_records(paths)
-    tune_count = _count_records(expand_paths(tune_spec)) if tune_spec else (total + opts.tune_every - 1) // opts.tune_every
+    tune_count = _count_records(tune_paths) if tune_spec else (total + opts.tune_every - 1) // opts.tune_every
     train_count = total if tune_spec else total - tune_count
 
     def onehot(image, label):
