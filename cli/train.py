@@ -39,15 +39,19 @@ from .common import user_errors
                    "give the same model; other seeds give replicate runs, to tell a recipe's effect from run-to-run noise.")
 @click.option("--channels", default=None, help="Comma-separated channel enums to train on (default: all in the examples), e.g. 1,2,3,4,5,6 to drop ALT-aligned channels 9,10.")
 @click.option("--haplotype-pooling/--no-haplotype-pooling", default=True, show_default=True, help="When the examples have an HP channel, also average reads over each haplotype (HP=1, HP=2) so the network compares the two; ignored with --init-model (the architecture comes from that model).")
+@click.option("--max-pooling/--no-max-pooling", default=True, show_default=True,
+              help="Pool each read feature by its maximum over the reads as well as its mean. With the maximum one read alone "
+                   "can move a call (one clean reference read among 20 alt reads reads as a het); without it reads count by "
+                   "their share. Ignored with --init-model (the architecture comes from that model).")
 @click.option("--no-cache", is_flag=True, help="Read the examples from disk every epoch instead of holding them decoded in memory (~177 kB an Illumina example). Without it they are held only while they take at most half the memory available at the start.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, augment_qualities,
-              augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, augment_errors, label_smoothing, seed, channels, haplotype_pooling, no_cache, quiet):
+              augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, augment_errors, label_smoothing, seed, channels, haplotype_pooling, max_pooling, no_cache, quiet):
     """Train a model; logs loss and accuracy per epoch and keeps the best one."""
     summary = train(examples, output, TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                                    init_model=init_model, cache=not no_cache, augment_mapq=augment_mapq,
-                                                   haplotype_pooling=haplotype_pooling, augment_qualities=augment_qualities,
+                                                   haplotype_pooling=haplotype_pooling, max_pooling=max_pooling, augment_qualities=augment_qualities,
                                                    augment_balance=augment_balance, balance_max_drop=augment_balance_max_drop,
                                                    balance_min_haplotype=augment_balance_min_haplotype, augment_errors=augment_errors,
                                                    label_smoothing=label_smoothing, seed=seed,

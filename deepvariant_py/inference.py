@@ -65,6 +65,7 @@ class NumpyGenotypeModel:
     columns: tuple[ColumnConv, ...]
     fc: tuple[np.ndarray, np.ndarray]
     out: tuple[np.ndarray, np.ndarray]
+    max_pooling: bool = True  # read features pooled by mean and maximum (build_model's max_pooling); False: mean only
 
     @classmethod
     def from_keras_file(cls, model_dir: str) -> "NumpyGenotypeModel | Ensemble":
@@ -133,12 +134,18 @@ class NumpyGenotypeModel:
         if (pk.shape[:3] != (1, 1, shape[2]) or ck.shape[:3] != (1, 5, pk.shape[3]) or rk.shape[:3] != (1, 5, shape[2])
                 or fk.shape[1] != ok.shape[0] or ok.shape[1] != 3):
             raise UnknownNetwork(f"kernel shapes: the model {unknown}")
+        # build_model's max_pooling is read off the first column layer's input: [mean, (max,) depth, ref(, haplotype)]
+        rest = 1 + rk.shape[3] + (2 * haplotype[0].shape[1] if haplotype is not None else 0)
+        pooled = {ck.shape[3] * 2 + rest: True, ck.shape[3] + rest: False}.get(columns[0].kernel.shape[1])
+        if pooled is None:
+            raise UnknownNetwork(f"col_conv0 input width: the model {unknown}")
         return cls(shape=shape, crop=crop, hp_index=hp_index,
                    pixel=(pk[0, 0].astype(np.float32), pb.astype(np.float32)),
                    context=(ck[0].astype(np.float32), cb.astype(np.float32)),
                    ref=(rk[0].astype(np.float32), rb.astype(np.float32)),
                    haplotype=haplotype, columns=tuple(columns),
-                   fc=(fk.astype(np.float32), fb.astype(np.float32)), out=(ok.astype(np.float32), ob.astype(np.float32)))
+                   fc=(fk.astype(np.float32), fb.astype(np.float32)), out=(ok.astype(np.float32), ob.astype(np.float32)),
+                   max_pooling=pooled)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """uint8 [B, H, W, C] pileups -> float32 [B, 3] genotype probabilities."""
@@ -172,7 +179,6 @@ class NumpyGenotypeModel:
         f = _conv_same_channels_first(f.reshape(-1, n, width), *self.context)  # [F, N, W], ReLU applied
         f *= covered[b_idx, r_idx]
         total = _per_example_channels_first(np.add, f, b_idx, batch)  # [B, W, F]
-        peak = _per_example_channels_first(np.maximum, f, b_idx, batch)  # masked features are >= 0: zero is max's identity
         depth = covered.sum(axis=1, dtype=np.float32)[..., None]  # [B, W, 1]
         mean = total / np.maximum(depth, 1.0)
         ref_row = raw[:, 0].astype(np.float32)
@@ -180,7 +186,10 @@ class NumpyGenotypeModel:
             ref_row[..., self.hp_index] = _tagged(ref_row[..., self.hp_index])
         ref_row = ref_row / 127.5 - 1.0
         ref = np.maximum(_conv_same(ref_row, self.ref[0]) + self.ref[1], 0.0)
-        parts = [mean, peak, np.log1p(depth) / 4.0, ref]
+        parts = [mean]
+        if self.max_pooling:
+            parts.append(_per_example_channels_first(np.maximum, f, b_idx, batch))  # masked features are >= 0: zero is max's identity
+        parts += [np.log1p(depth) / 4.0, ref]
         if self.haplotype is not None:
             parts.append(self._haplotype_pooling(f, hp_raw, b_idx, batch))
         z = np.concatenate(parts, axis=-1)

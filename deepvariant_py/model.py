@@ -39,9 +39,10 @@ HAPLOTYPE_LAYER = "haplotype"
 
 
 def build_model(shape: tuple[int, int, int], ref_rows: int = REF_ROWS, crop_width: int = CROP_WIDTH, read_features: int = 16, pixel_features: int = 24,
-                column_features: int = 96, hp_index: int | None = None, haplotype_features: int = 32):
+                column_features: int = 96, hp_index: int | None = None, haplotype_features: int = 32, max_pooling: bool = True):
     """Keras model: uint8 HWC pileup -> softmax over (0, 1, 2 copies of the alt set); `hp_index`: position
-    of the HP channel among the channels, to pool reads by haplotype (None: no haplotype pooling)."""
+    of the HP channel among the channels, to pool reads by haplotype (None: no haplotype pooling); `max_pooling`:
+    besides each read feature's mean over the reads, also its maximum (one read alone can then move a call)."""
     keras = _keras()
     layers, ops = keras.layers, keras.ops
 
@@ -61,9 +62,9 @@ def build_model(shape: tuple[int, int, int], ref_rows: int = REF_ROWS, crop_widt
     f = f * covered
     depth = ops.sum(covered, axis=1)  # [B, W, 1]
     mean = ops.sum(f, axis=1) / ops.maximum(depth, 1.0)
-    peak = ops.max(f, axis=1)
+    pooled = [mean, ops.max(f, axis=1)] if max_pooling else [mean]
     ref = layers.Conv2D(8, (1, 5), padding="same", activation="relu", name="ref_context")(x[:, :1])[:, 0]
-    z = ops.concatenate([mean, peak, ops.log1p(depth) / 4.0, ref], axis=-1)
+    z = ops.concatenate([*pooled, ops.log1p(depth) / 4.0, ref], axis=-1)
     if hp_index is not None:
         z = ops.concatenate([z, _haplotype_pooling(f, raw[:, ref_rows:, :, hp_index:hp_index + 1], haplotype_features)], axis=-1)
     for i, (k, stride) in enumerate(((5, 1), (5, 1), (3, 2), (3, 2))):

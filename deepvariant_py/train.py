@@ -57,6 +57,7 @@ class TrainOptions:
     channels: list[int] | None = None  # train on these channel enums only (e.g. drop the ALT-aligned ones)
     augment_mapq: float = 0.3  # up to this fraction of reads per example get a random MAPQ in [10, 59]; 0 = off
     haplotype_pooling: bool = True  # with an HP channel in the examples, also pool reads per haplotype (model.py)
+    max_pooling: bool = True  # pool each read feature by its maximum over the reads as well as its mean (model.py)
     augment_qualities: float = 0.0  # this share of examples gets its base qualities binned or shifted (quality_augment)
     augment_balance: float = 0.0  # this share of heterozygous examples loses part of one allele's reads (balance_augment)
     balance_max_drop: float = 0.6  # ... at most this share of them (0.6: down to ~29% allele fraction, 0.8: ~17%)
@@ -292,7 +293,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     train_ds, tune_ds, info, train_count = _datasets(train_examples, tune_examples, opts)
     os.makedirs(output_dir, exist_ok=True)
     hp_index = info.channels.index(HP_CHANNEL_ENUM) if opts.haplotype_pooling and HP_CHANNEL_ENUM in info.channels else None
-    model = load_model(opts.init_model) if opts.init_model else build_model(info.shape, hp_index=hp_index)
+    model = load_model(opts.init_model) if opts.init_model else build_model(info.shape, hp_index=hp_index, max_pooling=opts.max_pooling)
     model_info = ModelInfo(shape=info.shape, channels=info.channels, settings=dict(info.settings), version=model_version(model))
     steps = -(-train_count // opts.batch_size) * opts.epochs
     schedule = keras.optimizers.schedules.CosineDecay(opts.learning_rate, decay_steps=max(1, steps), alpha=0.05)

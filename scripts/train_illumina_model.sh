@@ -31,6 +31,7 @@ INIT=${INIT_MODEL:-}  # fine-tune from this model instead of training from scrat
 CHANNELS=${CHANNELS:-}
 JOBS=${JOBS:-2}
 INDEL_READS=${INDEL_READS:-overlapping}  # dvcall make-examples --indel-reads (see the examples below)
+MAX_POOLING=${MAX_POOLING:-1}  # 0: dvcall train --no-max-pooling (read features pooled by mean only)
 export DVCALL_DATA=$DATA
 command -v iss > /dev/null || { echo "$0: needs InSilicoSeq for six training samples: pip install insilicoseq" >&2; exit 2; }
 
@@ -142,7 +143,7 @@ for seed in $SEEDS; do
   dvcall train --examples "$TRAIN" --tune-examples "$TUNE" --output "$WORK/model_seed$seed" \
     --epochs "$EPOCHS" --batch-size 256 --augment-qualities "$AUGMENT_QUALITIES" --augment-balance "$AUGMENT_BALANCE" \
     --augment-balance-max-drop "$BALANCE_MAX_DROP" --augment-balance-min-haplotype "$BALANCE_MIN_HAPLOTYPE" --augment-errors "$AUGMENT_ERRORS" \
-    --label-smoothing "$LABEL_SMOOTHING" --seed "$seed" \
+    --label-smoothing "$LABEL_SMOOTHING" --seed "$seed" "$( [[ $MAX_POOLING == 0 ]] && echo --no-max-pooling || echo --max-pooling )" \
     ${INIT:+--init-model "$INIT"} ${CHANNELS:+--channels "$CHANNELS"}
   members+=(--member "$WORK/model_seed$seed")
 done

@@ -1,14 +1,16 @@
 """The genotype network."""
 import numpy as np
+import pytest
 
 from deepvariant_py.model import build_model, model_version
 
 
-def test_read_rows_are_a_set_so_row_order_cannot_change_a_call():
+@pytest.mark.parametrize("max_pooling", [True, False])
+def test_read_rows_are_a_set_so_row_order_cannot_change_a_call(max_pooling):
     # Why haplotype sorting is off in every preset: permuting the read rows (rows below the reference rows)
-    # leaves the output unchanged, because the network pools read features over rows.
+    # leaves the output unchanged, because the network pools read features over rows (mean and max, or mean only).
     shape = (20, 31, 7)
-    model = build_model(shape, ref_rows=5, crop_width=21)
+    model = build_model(shape, ref_rows=5, crop_width=21, max_pooling=max_pooling)
     rng = np.random.default_rng(3)
     pileups = rng.integers(0, 255, size=(4,) + shape, dtype=np.uint8)
     pileups[:, 17:] = 0  # empty rows at the bottom, as in a shallow pileup
@@ -55,3 +57,11 @@ def test_haplotype_pooling_is_blind_to_which_haplotype_is_called_1():
 def test_model_version_marks_haplotype_pooling():
     assert model_version(build_model((20, 31, 7), crop_width=21)) == "dvcall-readset-1"
     assert model_version(build_model((20, 31, 7), crop_width=21, hp_index=6)) == "dvcall-readset-2"
+
+
+def test_without_max_pooling_the_read_features_enter_the_columns_once():
+    # mean-only pooling drops the 16 max features from col_conv0's input (kernel 5 wide, 96 out), nothing else
+    shape = (20, 31, 7)
+    plain, pooled = build_model(shape, crop_width=21, max_pooling=False), build_model(shape, crop_width=21)
+    assert pooled.count_params() - plain.count_params() == 5 * 16 * 96
+    assert model_version(plain) == model_version(pooled) == "dvcall-readset-1"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from deepvariant_py.examples_io import ExampleWriter, VariantInfo, write_sidecar
+from deepvariant_py.inference import NumpyGenotypeModel
 from deepvariant_py.model import load_model
 from deepvariant_py.model_info import load_model_info
 from deepvariant_py.train import TrainOptions, train
@@ -115,6 +116,15 @@ def test_examples_with_an_hp_channel_train_a_haplotype_pooling_model_unless_told
     assert info.shape == (100, 221, 5) and info.channels == (1, 2, 3, 5, 7)
     assert info.settings["alt_aligned_pileup"] == "none" and info.version == "dvcall-readset-1"
     assert not any(layer.name == "haplotype" for layer in load_model(str(plain)).layers)
+
+
+def test_no_max_pooling_trains_a_network_that_pools_reads_by_mean_only(tmp_path):
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=16)
+    train(str(ex), str(tmp_path / "mean"), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, max_pooling=False))
+    assert NumpyGenotypeModel.from_keras_file(str(tmp_path / "mean")).max_pooling is False
+    train(str(ex), str(tmp_path / "both"), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16))
+    assert NumpyGenotypeModel.from_keras_file(str(tmp_path / "both")).max_pooling is True
 
 
 def _pileup_image(n_alt=20, n_other=20, qual=30, width=11, channels=8):
