@@ -31,6 +31,12 @@ from .common import user_errors
 @click.option("--augment-errors", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of hom-alt SNP examples in which one alt read's base at the candidate becomes another base at "
                    "quality 5-20, as a sequencing error (0 = off), so one odd low-quality base at low depth does not read as a het.")
+@click.option("--augment-contamination", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of hom-alt SNP examples given reads of another sample (0 = off): each alt read shows the reference base "
+                   "at its own quality with a rate drawn up to --augment-contamination-max-rate, as cross-sample contamination "
+                   "and index hopping (HiSeq X, NovaSeq) make; simulated reads never do.")
+@click.option("--augment-contamination-max-rate", type=click.FloatRange(0, 0.5, min_open=True), default=0.03, show_default=True,
+              help="With --augment-contamination, the largest share of an example's alt reads turned (drawn uniformly up to it).")
 @click.option("--label-smoothing", type=click.FloatRange(0, 0.1), default=1e-3, show_default=True,
               help="Share of each label spread over the other genotypes. It caps the model's confidence (1e-3: GQ near 31 at most), "
                    "so GQ cannot tell easy calls from merely good ones; 0 lets GQ rise with the evidence (then calibrate it).")
@@ -47,13 +53,15 @@ from .common import user_errors
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, augment_qualities,
-              augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, augment_errors, label_smoothing, seed, channels, haplotype_pooling, max_pooling, no_cache, quiet):
+              augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, augment_errors, augment_contamination, augment_contamination_max_rate, label_smoothing, seed, channels, haplotype_pooling, max_pooling, no_cache, quiet):
     """Train a model; logs loss and accuracy per epoch and keeps the best one."""
     summary = train(examples, output, TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                                    init_model=init_model, cache=not no_cache, augment_mapq=augment_mapq,
                                                    haplotype_pooling=haplotype_pooling, max_pooling=max_pooling, augment_qualities=augment_qualities,
                                                    augment_balance=augment_balance, balance_max_drop=augment_balance_max_drop,
                                                    balance_min_haplotype=augment_balance_min_haplotype, augment_errors=augment_errors,
+                                                   augment_contamination=augment_contamination,
+                                                   contamination_max_rate=augment_contamination_max_rate,
                                                    label_smoothing=label_smoothing, seed=seed,
                                                    channels=[int(c) for c in channels.split(',')] if channels else None), tune_examples)
     if not quiet:

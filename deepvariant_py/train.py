@@ -63,6 +63,8 @@ class TrainOptions:
     balance_max_drop: float = 0.6  # ... at most this share of them (0.6: down to ~29% allele fraction, 0.8: ~17%)
     balance_min_haplotype: float = 0.0  # ... and only to counts a haplotype at >= this fraction could show (0 = any)
     augment_errors: float = 0.0  # this share of SNP hom-alt examples gets one alt read's base turned into a low-quality error (error_augment)
+    augment_contamination: float = 0.0  # this share of SNP hom-alt examples gets reads of another sample (contamination_augment)
+    contamination_max_rate: float = 0.03  # ... each alt read turned to the reference with a rate drawn up to this
     seed: int = TRAINING_SEED  # weights' initialisation, shuffling and augmentation draws (replicate runs differ here only)
 
 
@@ -135,12 +137,18 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
                                 num_parallel_calls=tf.data.AUTOTUNE)
     needed = (READ_BASE_ENUM, BASE_QUALITY_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM)
     alt_aligned = [channels.index(c) for c in DIFF_CHANNEL_ENUMS if c in channels]
-    if opts.augment_errors > 0 and not (alt_aligned and all(c in channels for c in needed)):
-        raise InputError("--augment-errors needs examples with channels 1, 2, 5, 6 and the ALT-aligned ones (9, 10: they tell "
-                         "SNP examples from indel ones): make them with --alt-aligned-pileup diff_channels, or drop the flag")
+    for flag, value in (("--augment-errors", opts.augment_errors), ("--augment-contamination", opts.augment_contamination)):
+        if value > 0 and not (alt_aligned and all(c in channels for c in needed)):
+            raise InputError(f"{flag} needs examples with channels 1, 2, 5, 6 and the ALT-aligned ones (9, 10: they tell "
+                             "SNP examples from indel ones): make them with --alt-aligned-pileup diff_channels, or drop the flag")
     if opts.augment_errors > 0:
         where = [channels.index(c) for c in needed]
         train_ds = train_ds.map(lambda image, label: (error_augment(image, label, opts.augment_errors, *where, alt_aligned), label),
+                                num_parallel_calls=tf.data.AUTOTUNE)
+    if opts.augment_contamination > 0:
+        where = [channels.index(c) for c in (READ_BASE_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM)]
+        train_ds = train_ds.map(lambda image, label: (contamination_augment(image, label, opts.augment_contamination, opts.contamination_max_rate,
+                                                                                *where, alt_aligned), label),
                                 num_parallel_calls=tf.data.AUTOTUNE)
     train_ds = train_ds.map(onehot).batch(opts.batch_size).prefetch(4)
     tune_ds = tune_ds.map(onehot).batch(512).prefetch(2)
@@ -266,6 +274,31 @@ def error_augment(image, label, probability: float, base_index: int, quality_ind
     changed = tf.stack([channel.get(i, reads[..., i]) for i in range(image.shape[2])], axis=-1)
     snp = tf.reduce_max(tf.gather(reads, list(alt_aligned), axis=2)) == 0  # ALT-aligned channels empty
     apply = tf.equal(label, 2) & snp & tf.reduce_any(alt_rows) & (tf.random.uniform([]) < probability)
+    return tf.cond(apply, lambda: tf.concat([image[:ref_rows], changed], axis=0), lambda: image)
+
+
+def contamination_augment(image, label, probability: float, max_rate: float, base_index: int, supports_index: int,
+                          differs_index: int, alt_aligned: tuple, ref_rows: int = 5):
+    """With `probability`, a hom-alt SNP example (label 2) gets reads of another sample: each alt read, with a rate
+    drawn uniformly up to `max_rate`, shows the reference base at the candidate instead, at its own quality, and no
+    longer supports the alt. Real runs hold such reads (cross-sample contamination, index hopping on patterned flow
+    cells: HiSeq X, NovaSeq); simulated hom-alts never do, so a network learns "one clean reference read" as a het.
+    SNP examples only (the ALT-aligned channels are empty); the label is kept."""
+    tf = tensorflow()
+    image = tf.convert_to_tensor(image)
+    reads = image[ref_rows:]
+    col = image.shape[1] // 2
+    alt_rows = reads[:, col, supports_index] == SUPPORTS_ALT
+    rate = tf.random.uniform([], 0.0, max_rate)
+    flip = alt_rows & (tf.random.uniform(tf.shape(alt_rows)) < rate)  # [R]
+    here = flip[:, None] & tf.one_hot(col, image.shape[1], on_value=True, off_value=False)[None, :]
+    channel = {base_index: tf.where(here, image[0, col, base_index], reads[..., base_index]),
+               supports_index: tf.where(flip[:, None] & (reads[..., supports_index] > 0), tf.constant(SUPPORTS_OTHER, tf.uint8),
+                                        reads[..., supports_index]),
+               differs_index: tf.where(here, tf.constant(MATCHES_REF, tf.uint8), reads[..., differs_index])}
+    changed = tf.stack([channel.get(i, reads[..., i]) for i in range(image.shape[2])], axis=-1)
+    snp = tf.reduce_max(tf.gather(reads, list(alt_aligned), axis=2)) == 0  # ALT-aligned channels empty
+    apply = tf.equal(label, 2) & snp & (tf.random.uniform([]) < probability)
     return tf.cond(apply, lambda: tf.concat([image[:ref_rows], changed], axis=0), lambda: image)
 
 

@@ -289,6 +289,44 @@ def test_error_augment_gives_one_alt_read_of_snp_hom_alts_a_low_quality_error():
     assert (img[5:19, col, 4] == SUPPORTS_ALT).all()
 
 
+def test_contamination_augment_shows_some_alt_reads_of_snp_hom_alts_as_clean_reference_reads():
+    import numpy as np
+
+    from deepvariant_py.pileup import BASE_PIXELS, DIFFERS_FROM_REF, MATCHES_REF, SUPPORTS_ALT, SUPPORTS_OTHER
+    from deepvariant_py.tf_runtime import tensorflow
+    from deepvariant_py.train import contamination_augment
+
+    tensorflow().random.set_seed(5)
+    ref, alt = BASE_PIXELS[0], BASE_PIXELS[2]
+    img = _pileup_image(n_alt=60, n_other=0, qual=37)
+    img[:5, :, 0] = ref
+    img[5:65, :, 0] = alt
+    img[5:65, :, 5] = DIFFERS_FROM_REF
+    col = img.shape[1] // 2
+    where = (0, 4, 5, (6, 7))  # base, supports, differs; the ALT-aligned channels
+    turned = []
+    for _ in range(40):
+        out = contamination_augment(img, 2, 1.0, 0.2, *where).numpy()
+        changed = np.nonzero((out != img).any(axis=(1, 2)))[0]
+        assert ((5 <= changed) & (changed < 65)).all()  # alt reads only
+        for r in changed:
+            assert out[r, col, 0] == ref and out[r, col, 5] == MATCHES_REF  # the reference base...
+            assert out[r, col, 1] == img[r, col, 1]  # ... at the read's own quality
+            assert (out[r, :, 4] == SUPPORTS_OTHER).all()
+            others = [c for c in range(img.shape[1]) if c != col]
+            assert (out[r, others, :4] == img[r, others, :4]).all() and (out[r, others, 5] == img[r, others, 5]).all()
+        turned.append(len(changed))
+    assert 0 < np.mean(turned) / 60 < 0.2  # a rate drawn up to 0.2: about 0.1 on average
+    assert max(turned) > 1  # several reads at once, not one
+    for label in (0, 1):
+        assert (contamination_augment(img, label, 1.0, 0.2, *where).numpy() == img).all()
+    indel = img.copy()
+    indel[5:65, :, 6] = 200  # ALT-aligned channels drawn: an indel example
+    assert (contamination_augment(indel, 2, 1.0, 0.2, *where).numpy() == indel).all()
+    assert (contamination_augment(img, 2, 0.0, 0.2, *where).numpy() == img).all()
+    assert (img[5:65, col, 4] == SUPPORTS_ALT).all()
+
+
 def test_error_augment_refuses_examples_that_cannot_tell_snps_from_indels(tmp_path):
     from deepvariant_py.errors import InputError
 
@@ -296,6 +334,8 @@ def test_error_augment_refuses_examples_that_cannot_tell_snps_from_indels(tmp_pa
     _examples(ex, n=8)  # channels 1-6: no ALT-aligned channels
     with pytest.raises(InputError, match="--augment-errors needs"):
         train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8, augment_errors=0.3))
+    with pytest.raises(InputError, match="--augment-contamination needs"):
+        train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8, augment_contamination=0.3))
     assert not os.path.exists(tmp_path / "model")
 
 
