@@ -271,10 +271,7 @@ def error_augment(image, label, probability: float, base_index: int, quality_ind
                supports_index: tf.where(row & (reads[..., supports_index] > 0), tf.constant(SUPPORTS_OTHER, tf.uint8),
                                         reads[..., supports_index]),
                differs_index: tf.where(here, differs, reads[..., differs_index])}
-    changed = tf.stack([channel.get(i, reads[..., i]) for i in range(image.shape[2])], axis=-1)
-    snp = tf.reduce_max(tf.gather(reads, list(alt_aligned), axis=2)) == 0  # ALT-aligned channels empty
-    apply = tf.equal(label, 2) & snp & tf.reduce_any(alt_rows) & (tf.random.uniform([]) < probability)
-    return tf.cond(apply, lambda: tf.concat([image[:ref_rows], changed], axis=0), lambda: image)
+    return _edit_hom_alt_snp(image, label, probability, channel, alt_aligned, ref_rows, tf.reduce_any(alt_rows))
 
 
 def contamination_augment(image, label, probability: float, max_rate: float, base_index: int, supports_index: int,
@@ -296,9 +293,18 @@ def contamination_augment(image, label, probability: float, max_rate: float, bas
                supports_index: tf.where(flip[:, None] & (reads[..., supports_index] > 0), tf.constant(SUPPORTS_OTHER, tf.uint8),
                                         reads[..., supports_index]),
                differs_index: tf.where(here, tf.constant(MATCHES_REF, tf.uint8), reads[..., differs_index])}
+    return _edit_hom_alt_snp(image, label, probability, channel, alt_aligned, ref_rows)
+
+
+def _edit_hom_alt_snp(image, label, probability: float, channel: dict, alt_aligned: tuple, ref_rows: int, ready=True):
+    """error_augment's and contamination_augment's common end: with `probability`, if the example is a hom-alt
+    (label 2) SNP (its ALT-aligned channels empty) and `ready`, the image with its read rows' channels replaced by
+    `channel` (index -> new [R, W] values; the others kept); else the image as it was."""
+    tf = tensorflow()
+    reads = image[ref_rows:]
     changed = tf.stack([channel.get(i, reads[..., i]) for i in range(image.shape[2])], axis=-1)
-    snp = tf.reduce_max(tf.gather(reads, list(alt_aligned), axis=2)) == 0  # ALT-aligned channels empty
-    apply = tf.equal(label, 2) & snp & (tf.random.uniform([]) < probability)
+    snp = tf.reduce_max(tf.gather(reads, list(alt_aligned), axis=2)) == 0
+    apply = tf.equal(label, 2) & snp & ready & (tf.random.uniform([]) < probability)
     return tf.cond(apply, lambda: tf.concat([image[:ref_rows], changed], axis=0), lambda: image)
 
 
