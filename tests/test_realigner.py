@@ -218,6 +218,26 @@ def test_a_unit_moved_inside_an_imperfect_repeat_aligns_as_two_unit_indels():
     assert len(gaps) > 2 and 4 not in gaps
 
 
+
+def test_an_insertion_and_a_deletion_in_a_repeat_stay_two_events():
+    """A 12-bp insertion and a 4-bp deletion 25 bp apart inside a (CCTT)n repeat (one haplotype of
+    two planted 1/2 indel sites of a simulated sample, hs37d5 chr20:971165). With GATK's 200 per aligned base
+    it aligned as 6I, 1D, 3I and a mismatch: alleles nobody has."""
+    ref = "TCCTCCCTCCCTCCCTCCTTCCTTCCTTTCTTTTTCTTTCTTCTTTCTTTCTCAGTCTCTCTCTC"
+    hap = ref[:15] + "TCCTTCCTTCCT" + ref[15:40] + ref[44:]
+    assert haplotype_to_reference(hap, ref, OPTS) == [[M, 15], [I, 12], [M, 25], [D, 4], [M, 21]]
+    gatk = [op for op, _ in haplotype_to_reference(hap, ref, replace(OPTS, hap_match=200)) if op in (I, D)]
+    assert len(gatk) == 3
+
+
+def test_two_one_base_insertions_are_not_merged_into_one_plus_a_mismatch():
+    """Two 1-bp A insertions 10 bp apart before A runs (HG002, GRCh38 chr20:8645304 and 8645314): without
+    enough reward per aligned base they become a 2-bp insertion and a substitution."""
+    ref = "AACACCCAAGAATGATCAATAAAAAAAAATAAAAAAAATAAAGACATTAT"
+    hap = ref[:20] + "A" + ref[20:30] + "A" + ref[30:]
+    assert haplotype_to_reference(hap, ref, OPTS) == [[M, 20], [I, 1], [M, 10], [I, 1], [M, 20]]
+    assert haplotype_to_reference(hap, ref, replace(OPTS, hap_match=99)) == [[M, 29], [I, 2], [M, 21]]
+
 # ---------------------------------------------------------------- realignment
 
 DEL_AT = 700  # 2-bp deletion of REF[700:702]
