@@ -50,18 +50,18 @@ class RealignerOptions:
     hap_mismatch: int = 150
     hap_gap_open: int = 260
     hap_gap_extend: int = 11
-    """dvcall change: the scores that align each assembled haplotype to the reference (DeepVariant uses the read
-    scores above). GATK HaplotypeCaller's haplotype-to-reference scores (mismatch 150, gap open 260, extend 11)
-    with a smaller reward per aligned base (135, GATK 200): a gap costs about as much as two mismatches, so an
-    event is written as the fewest, longest indels. With 4/6/8/2, a haplotype that moves a 4-bp unit inside an
-    imperfect tandem repeat (an insertion and a deletion of GATA 35 bp apart) aligns as four 1-bp indels, and
-    every read realigned to it carries 1-bp indels nobody has. With GATK's 200 per aligned base, a 12-bp
-    insertion and a 4-bp deletion 25 bp apart in a (CCTT)n repeat were written as 6I, 1D, 3I and a mismatch
-    (three bases fewer in gaps earned more than two more events cost), and the haplotype's reads carried alleles
-    no sample has (that needs a reward under 166). Above 99 it must stay, or two 1-bp insertions 10 bp apart
-    become a 2-bp insertion and a mismatch. Chosen on the simulated Illumina calibration samples with the shipped model: 200, 150,
-    135 and 120 give the same genotype errors (112); parsimony scores without a reward per base (match 0,
-    mismatch 30, gap 50 + 1 to 10 per base) 114-120; mismatch 250 117."""
+    """dvcall change: the scores that align each assembled haplotype to the reference (DeepVariant uses the read scores
+    above). GATK HaplotypeCaller's haplotype-to-reference scores (mismatch 150, gap open 260, extend 11) with a
+    smaller reward per aligned base (135, GATK 200): a gap costs about as much as two mismatches, so an event is
+    written as the fewest, longest indels. With 4/6/8/2, a haplotype that moves a 4-bp unit inside an imperfect
+    tandem repeat (an insertion and a deletion of GATA 35 bp apart) aligns as four 1-bp indels, and every read
+    realigned to it carries 1-bp indels nobody has. With GATK's 200 per aligned base, a 12-bp insertion and a
+    4-bp deletion 25 bp apart in a (CCTT)n repeat were written as 6I, 1D, 3I and a mismatch (three bases fewer in
+    gaps earned more than two more events cost), and the haplotype's reads carried alleles no sample has (that
+    needs a reward under 166). Above 99 it must stay, or two 1-bp insertions 10 bp apart become a 2-bp insertion
+    and a mismatch. Chosen on the simulated Illumina calibration samples with the shipped model: 200, 150, 135
+    and 120 give the same genotype errors (112); parsimony scores without a reward per base (match 0, mismatch
+    30, gap 50 + 1 to 10 per base) 114-120; mismatch 250 117."""
     max_read_gaps: int = 1
     """dvcall addition: a read whose alignment to its best haplotype needs more than this many gaps (inside
     the read; unaligned clipped ends do not count) is not explained by any haplotype and keeps its original
