@@ -218,7 +218,6 @@ def test_a_unit_moved_inside_an_imperfect_repeat_aligns_as_two_unit_indels():
     assert len(gaps) > 2 and 4 not in gaps
 
 
-
 def test_an_insertion_and_a_deletion_in_a_repeat_stay_two_events():
     """A 12-bp insertion and a 4-bp deletion 25 bp apart inside a (CCTT)n repeat (one haplotype of
     two planted 1/2 indel sites of a simulated sample, hs37d5 chr20:971165). With GATK's 200 per aligned base
@@ -237,6 +236,7 @@ def test_two_one_base_insertions_are_not_merged_into_one_plus_a_mismatch():
     hap = ref[:20] + "A" + ref[20:30] + "A" + ref[30:]
     assert haplotype_to_reference(hap, ref, OPTS) == [[M, 20], [I, 1], [M, 10], [I, 1], [M, 20]]
     assert haplotype_to_reference(hap, ref, replace(OPTS, hap_match=99)) == [[M, 29], [I, 2], [M, 21]]
+
 
 # ---------------------------------------------------------------- realignment
 
