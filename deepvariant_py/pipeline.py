@@ -19,9 +19,10 @@ from .outputs import check_outputs, disk_error, is_disk_error
 from .pileup import channel_enums
 from .phasing import PHASERS, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
 from .postprocess import postprocess
-from .presets import make_examples_options, resolve_model, resolve_settings
+from .presets import READ_KINDS, make_examples_options, resolve_model, resolve_settings
 from .progress import Progress, configure_logging
-from .reads import log_read_counts, open_reads, read_group_samples, reads_inputs, reads_paths
+from .read_events import LONG_READ_BASES
+from .reads import log_read_counts, long_read_count, open_reads, read_group_samples, reads_inputs, reads_paths
 from .report import write_report
 from .reference import Reference
 from .regions import Region, count_partitions, parse_regions
@@ -195,6 +196,23 @@ def _warn_about_reads(sources, opts: RunOptions, regions: list[Region], sample: 
     if regions and mapped == 0:
         log.warning("%s holds no mapped reads on the contigs called (%s): the VCF will have no records; check --reads",
                     sources, ", ".join(sorted({r.contig for r in regions})[:5]))
+    elif regions and (kind := read_kind_warning(opts.model_type, *long_read_count(sources, regions))):
+        log.warning("%s", kind)
+
+
+def read_kind_warning(model_type: str, n_reads: int, n_long: int) -> str | None:
+    """What to tell a user whose reads (n_reads sampled, n_long of them long) are not the kind the model type's model
+    was trained on: short-read calls from a long-read model, or the reverse, are far less accurate."""
+    expects = READ_KINDS.get(model_type)
+    if expects is None or n_reads == 0:
+        return None
+    if expects == "short" and n_long > n_reads / 2:
+        return (f"{n_long:,} of {n_reads:,} sampled reads are long (over {LONG_READ_BASES} bp: HiFi or ONT), but "
+                f"--model-type {model_type} is for short reads: use --model-type pacbio (HiFi) or ont")
+    if expects == "long" and n_long < n_reads / 2:
+        return (f"{n_reads - n_long:,} of {n_reads:,} sampled reads are short ({LONG_READ_BASES} bp or less: Illumina), "
+                f"but --model-type {model_type} is for long reads: use --model-type illumina")
+    return None
 
 
 def _check_run_paths(opts: RunOptions, model_dir: str, phase: bool) -> None:
@@ -317,8 +335,13 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     taggable, tagged = sum(s.hp_taggable_reads for s in stats), sum(s.hp_tagged_reads for s in stats)
     if warn_about_reads and me_opts.pileup.hp_channel and taggable and tagged < 0.5 * taggable:
         kind = "long reads" if me_opts.pileup.technology_channel else "reads"
-        log.warning("only %d of %d %s carry an HP tag, but this model reads each read's HP tag: it is most accurate on "
-                    "reads tagged by haplotype: add --phase-reads", tagged, taggable, kind)
+        if me_opts.phase_reads or plan.phase:  # the phasing pass ran and left most reads untagged
+            log.warning("phasing tagged only %d of %d %s with a haplotype; this model reads each read's HP tag and is "
+                        "most accurate when most reads carry one (reads must be long enough to span heterozygous "
+                        "sites)", tagged, taggable, kind)
+        else:
+            log.warning("only %d of %d %s carry an HP tag, but this model reads each read's HP tag: it is most accurate "
+                        "on reads tagged by haplotype: add --phase-reads", tagged, taggable, kind)
     if warn_about_reads and me_opts.pileup.technology_channel and \
             (mix := technology_mix_warning(sum(s.reads for s in stats), taggable)):
         log.warning("%s", mix)

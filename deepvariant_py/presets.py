@@ -35,6 +35,8 @@ class Preset:
 # channel (DeepVariant also sorts rows by HP; see above), wider partitions with fewer reads, stricter indel fraction.
 SHIPPED_MODELS = {"illumina": "illumina-wgs", "pacbio": "pacbio-hifi", "ont": "ont", "hybrid": "hybrid-hifi-illumina"}
 PRESETS = {mt: Preset(SHIPPED_MODELS[mt], preset_values(mt)) for mt in MODEL_TYPES}
+# The reads each --model-type's model was trained on (the hybrid one: both kinds, one file of each).
+READ_KINDS = {"illumina": "short", "pacbio": "long", "ont": "long", "hybrid": None}
 
 
 def preset(model_type: str) -> Preset:

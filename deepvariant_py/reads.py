@@ -16,7 +16,7 @@ import pysam
 from .errors import InputError
 from .filetypes import describe, sniff
 from .htslib import quiet_htslib
-from .read_events import MIN_MAPPING_QUALITY
+from .read_events import LONG_READ_BASES, MIN_MAPPING_QUALITY
 from .reference import Reference, contig_lengths
 from .regions import Region, toggle_chr_prefix
 
@@ -349,20 +349,32 @@ def open_reads(reads: str | Sequence[str], reference: Reference) -> ReadSources:
     return ReadSources(paths, handles)
 
 
-def hp_tagged_fraction(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000) -> float:
-    """Share of the first `limit` primary mapped reads (of `regions`, else of the file) that carry an HP tag:
-    enough to tell a haplotagged BAM from an untagged one without reading it all."""
-    seen = tagged = 0
+def sample_reads(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000):
+    """The first `limit` primary mapped reads of `regions` (else of the file): enough to tell what kind of reads a
+    file holds without reading it all."""
+    seen = 0
     spans = [(r.contig, r.start, r.end) for r in regions if r.contig in handle.references] if regions else [(None, None, None)]
     for contig, start, end in spans:
         for read in handle.fetch(contig, start, end):
             if read.is_unmapped or read.is_secondary or read.is_supplementary:
                 continue
+            yield read
             seen += 1
-            tagged += read.has_tag("HP")
             if seen >= limit:
-                return tagged / seen
-    return tagged / seen if seen else 0.0
+                return
+
+
+def hp_tagged_fraction(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000) -> float:
+    """Share of the sampled reads (sample_reads) that carry an HP tag: a haplotagged BAM or an untagged one."""
+    tags = [read.has_tag("HP") for read in sample_reads(handle, regions, limit)]
+    return sum(tags) / len(tags) if tags else 0.0
+
+
+def long_read_count(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000) -> tuple[int, int]:
+    """(sampled reads, those longer than LONG_READ_BASES): short reads (Illumina) or long ones (HiFi, ONT). A read's
+    length counts its clipped bases too, as it came off the sequencer."""
+    lengths = [read.infer_read_length() or read.query_length for read in sample_reads(handle, regions, limit)]
+    return len(lengths), sum(n > LONG_READ_BASES for n in lengths)
 
 
 # Why a read is not used, in the order the filters test them (DeepVariant's reader defaults).

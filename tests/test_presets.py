@@ -123,6 +123,28 @@ def test_technology_mix_warning_names_the_model_for_one_kind(n_reads, n_long, al
     assert (text is None) if alone is None else f"--model-type {alone}" in text
 
 
+@pytest.mark.parametrize("model_type, n_reads, n_long, advice", [
+    ("illumina", 100, 100, "--model-type pacbio (HiFi) or ont"), ("illumina", 100, 51, "--model-type pacbio"),
+    ("illumina", 100, 50, None), ("illumina", 100, 0, None),
+    ("pacbio", 100, 0, "--model-type illumina"), ("ont", 100, 49, "--model-type illumina"), ("ont", 100, 50, None),
+    ("pacbio", 100, 100, None), ("hybrid", 100, 0, None), ("illumina", 0, 0, None)])
+def test_read_kind_warning_names_the_model_type_for_the_reads(model_type, n_reads, n_long, advice):
+    from deepvariant_py.pipeline import read_kind_warning
+
+    text = read_kind_warning(model_type, n_reads, n_long)
+    assert (text is None) if advice is None else (advice in text and f"--model-type {model_type} is for" in text)
+
+
+def test_long_read_model_on_short_reads_says_so_once_and_does_not_ask_for_phasing_it_did(tmp_path, caplog):
+    out = str(tmp_path / "o.vcf.gz")
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", out, "--model-type", "pacbio",
+                                       "--regions", "chr20:10,002,000-10,003,000", "--num-shards", "1"])
+    assert result.exit_code == 0, result.output
+    assert caplog.text.count("but --model-type pacbio is for long reads: use --model-type illumina") == 1
+    assert "phasing tagged only" in caplog.text and "add --phase-reads" not in caplog.text
+    assert os.path.exists(out)
+
+
 def _tagged_bam(tmp_path) -> str:
     import pysam
     out = str(tmp_path / "tagged.bam")

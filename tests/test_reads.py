@@ -242,3 +242,18 @@ def test_read_ahead_gives_each_partition_what_fetching_it_alone_gives(tmp_path, 
         assert [r.query_name for r in ahead.fetch("chr21", 0, 100)] == []  # outside the plan: read from the file
         direct.close()
         ahead.close()
+
+
+def test_long_read_count_counts_clipped_bases_and_stops_at_the_limit(tmp_path, reference):
+    from deepvariant_py.reads import long_read_count
+
+    h = bam_header()
+    reads = [make_read("short", 10, "100M", header=h), make_read("clipped", 20, "400S200M", header=h),  # 600 bp read
+             make_read("hard", 30, "300H250M", header=h), make_read("exact", 40, "500M", header=h),
+             make_read("secondary", 50, "1000M", header=h, flag=0x100),
+             make_read("other", 5, "100S500M", header=h, contig="chr21")]
+    handle = open_bam(tmp_path, reference, reads, header=h)
+    assert long_read_count(handle, [Region("chr20", 0, LENGTH)]) == (4, 2)  # not the secondary, not chr21
+    assert long_read_count(handle, [Region("chr20", 0, LENGTH)], limit=2) == (2, 1)
+    assert long_read_count(handle, []) == (5, 3)  # no regions: the whole file
+    assert long_read_count(handle, [Region("chr20", 1500, LENGTH)]) == (0, 0)
