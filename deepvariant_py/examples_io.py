@@ -112,15 +112,19 @@ def check_same_settings(paths: list[str]) -> None:
                                  "one set of make_examples settings; make them again with the same flags")
 
 
+MADE_BY = {"examples": "dvcall make-examples", "calls": "dvcall call-variants",
+           "gVCF reference blocks": "dvcall make-examples --gvcf BLOCKS.tsv.gz"}  # the command that writes each kind of file
+
+
 def expand_paths(spec: str, what: str = "examples") -> list[str]:
-    """A path, a glob, or a comma-separated list of either."""
+    """A path, a glob, or a comma-separated list of either; `what` (a MADE_BY key) names them in the error."""
     paths: list[str] = []
     for part in spec.split(","):
         matched = sorted(glob.glob(part)) if any(ch in part for ch in "*?[") else [part]
         paths.extend(matched)
     missing = [p for p in paths if not os.path.exists(p)]
     if not paths or missing:
-        raise InputError(f"no {what} found at {missing[0] if missing else spec}: run `dvcall make-examples` first")
+        raise InputError(f"no {what} found at {missing[0] if missing else spec}: run `{MADE_BY[what]}` first")
     return paths
 
 

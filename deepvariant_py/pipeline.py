@@ -19,10 +19,9 @@ from .outputs import check_outputs, disk_error, is_disk_error
 from .pileup import channel_enums
 from .phasing import PHASERS, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
 from .postprocess import postprocess
-from .presets import READ_KINDS, make_examples_options, resolve_model, resolve_settings
+from .presets import make_examples_options, resolve_model, resolve_settings, warn_about_read_kind
 from .progress import Progress, configure_logging
-from .read_events import LONG_READ_BASES
-from .reads import log_read_counts, long_read_count, open_reads, read_group_samples, reads_inputs, reads_paths
+from .reads import log_read_counts, open_reads, read_group_samples, reads_inputs, reads_paths
 from .report import write_report
 from .reference import Reference
 from .regions import Region, count_partitions, parse_regions
@@ -196,23 +195,8 @@ def _warn_about_reads(sources, opts: RunOptions, regions: list[Region], sample: 
     if regions and mapped == 0:
         log.warning("%s holds no mapped reads on the contigs called (%s): the VCF will have no records; check --reads",
                     sources, ", ".join(sorted({r.contig for r in regions})[:5]))
-    elif regions and (kind := read_kind_warning(opts.model_type, *long_read_count(sources, regions))):
-        log.warning("%s", kind)
-
-
-def read_kind_warning(model_type: str, n_reads: int, n_long: int) -> str | None:
-    """What to tell a user whose reads (n_reads sampled, n_long of them long) are not the kind the model type's model
-    was trained on: short-read calls from a long-read model, or the reverse, are far less accurate."""
-    expects = READ_KINDS.get(model_type)
-    if expects is None or n_reads == 0:
-        return None
-    if expects == "short" and n_long > n_reads / 2:
-        return (f"{n_long:,} of {n_reads:,} sampled reads are long (over {LONG_READ_BASES} bp: HiFi or ONT), but "
-                f"--model-type {model_type} is for short reads: use --model-type pacbio (HiFi) or ont")
-    if expects == "long" and n_long < n_reads / 2:
-        return (f"{n_reads - n_long:,} of {n_reads:,} sampled reads are short ({LONG_READ_BASES} bp or less: Illumina), "
-                f"but --model-type {model_type} is for long reads: use --model-type illumina")
-    return None
+    elif regions:
+        warn_about_read_kind(opts.model_type, sources, regions)
 
 
 def _check_run_paths(opts: RunOptions, model_dir: str, phase: bool) -> None:

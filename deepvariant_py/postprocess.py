@@ -160,7 +160,7 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
     t0 = time.time()
     reference = ref if isinstance(ref, Reference) else Reference(ref)
     order = {c.name: i for i, c in enumerate(reference.contigs)}
-    paths = expand_paths(calls)
+    paths = expand_paths(calls, "calls")
     stats = PostprocessStats()
 
     def records(grouped: Iterable[tuple[VariantInfo, dict]]) -> Iterator[VcfRecord]:

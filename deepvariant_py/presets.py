@@ -12,6 +12,7 @@ The HP tag reaches the model through the HP channel instead.
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, replace
 
@@ -20,7 +21,12 @@ from .errors import InputError, ModelError
 from .make_examples import MakeExamplesOptions
 from .model_info import ModelInfo, load_model_info
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
+from .read_events import LONG_READ_BASES
+from .reads import long_read_count
+from .regions import Region
 from .settings import MODEL_TYPES, SETTING_KEYS, UNRECORDED, preset_values
+
+log = logging.getLogger("dvcall")
 
 
 
@@ -113,3 +119,24 @@ def resolve_model(model_type: str, model_dir: str | None, required: bool = True)
             return None, None
         model_dir = shipped
     return model_dir, load_model_info(model_dir)
+
+
+def read_kind_warning(model_type: str, n_reads: int, n_long: int) -> str | None:
+    """What to tell a user whose reads (n_reads sampled, n_long of them long) are not the kind the model type's model
+    was trained on: short-read calls from a long-read model, or the reverse, are far less accurate."""
+    expects = READ_KINDS.get(model_type)
+    if expects is None or n_reads == 0:
+        return None
+    if expects == "short" and n_long > n_reads / 2:
+        return (f"{n_long:,} of {n_reads:,} sampled reads are long (over {LONG_READ_BASES} bp: HiFi or ONT), but "
+                f"--model-type {model_type} is for short reads: use --model-type pacbio (HiFi) or ont")
+    if expects == "long" and n_long < n_reads / 2:
+        return (f"{n_reads - n_long:,} of {n_reads:,} sampled reads are short ({LONG_READ_BASES} bp or less: Illumina), "
+                f"but --model-type {model_type} is for long reads: use --model-type illumina")
+    return None
+
+
+def warn_about_read_kind(model_type: str, sources, regions: list[Region]) -> None:
+    """Log read_kind_warning's line (the run goes on) for the first reads of `regions` (reads.long_read_count)."""
+    if (text := read_kind_warning(model_type, *long_read_count(sources, regions))):
+        log.warning("%s", text)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from deepvariant_py.errors import InputError
-from deepvariant_py.examples_io import (CallRecord, ExampleWriter, VariantInfo, example_dataset,
+from deepvariant_py.examples_io import (CallRecord, ExampleWriter, VariantInfo, example_dataset, expand_paths,
                                         read_calls, read_sidecar, write_calls, write_sidecar)
 
 
@@ -191,3 +191,12 @@ def test_example_sets_made_with_different_settings_are_refused_for_one_model(tmp
     newer = str(tmp_path / "newer.tfrecord.gz")
     write_sidecar(newer, (10, 21, 6), [1, 2, 3, 4, 5, 6], {"realign": True, "realign_long_reads": False})
     check_same_settings([old, newer])
+
+
+@pytest.mark.parametrize("what, command", [("examples", "`dvcall make-examples`"), ("calls", "`dvcall call-variants`"),
+                                           ("gVCF reference blocks", "`dvcall make-examples --gvcf")])
+def test_missing_inputs_name_the_command_that_makes_them(tmp_path, what, command):
+    with pytest.raises(InputError, match=f"no {what} found at .*missing.gz: run {command}"):
+        expand_paths(str(tmp_path / "missing.gz"), what)
+    (tmp_path / "here.gz").write_bytes(b"")
+    assert expand_paths(str(tmp_path / "*.gz"), what) == [str(tmp_path / "here.gz")]

@@ -13,7 +13,7 @@ from deepvariant_py.cli.main import main
 from deepvariant_py.errors import InputError
 from deepvariant_py.model_info import ModelInfo
 from deepvariant_py.pileup import channel_enums
-from deepvariant_py.presets import PRESETS, make_examples_options, resolve_settings
+from deepvariant_py.presets import PRESETS, make_examples_options, read_kind_warning, resolve_settings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "testdata")
@@ -81,7 +81,7 @@ def test_unknown_model_type_is_a_user_error():
     assert set(PRESETS) == {"illumina", "pacbio", "ont", "hybrid"}
 
 
-def test_make_examples_with_a_long_read_preset_and_an_override(tmp_path):
+def test_make_examples_with_a_long_read_preset_and_an_override(tmp_path, caplog):
     out = str(tmp_path / "ex.tfrecord.gz")
     result = CliRunner().invoke(main, [
         "make-examples", "--ref", REF, "--reads", BAM, "--examples", out, "--regions", "chr20:10,002,000-10,003,000",
@@ -93,6 +93,7 @@ def test_make_examples_with_a_long_read_preset_and_an_override(tmp_path):
     # the Illumina model's look (ALT-aligned channels) with the flags' width, HP channel and no realignment
     assert info["shape"] == [100, 199, 9] and info["channels"] == [1, 2, 3, 4, 5, 6, 7, 9, 10]
     assert info["settings"]["realign"] is False and info["settings"]["sort_by_haplotypes"] is True
+    assert caplog.text.count("but --model-type ont is for long reads: use --model-type illumina") == 1  # short reads
 
 
 def test_run_without_a_shipped_model_for_the_type_says_how_to_get_one(tmp_path, monkeypatch):
@@ -129,8 +130,6 @@ def test_technology_mix_warning_names_the_model_for_one_kind(n_reads, n_long, al
     ("pacbio", 100, 0, "--model-type illumina"), ("ont", 100, 49, "--model-type illumina"), ("ont", 100, 50, None),
     ("pacbio", 100, 100, None), ("hybrid", 100, 0, None), ("illumina", 0, 0, None)])
 def test_read_kind_warning_names_the_model_type_for_the_reads(model_type, n_reads, n_long, advice):
-    from deepvariant_py.pipeline import read_kind_warning
-
     text = read_kind_warning(model_type, n_reads, n_long)
     assert (text is None) if advice is None else (advice in text and f"--model-type {model_type} is for" in text)
 
