@@ -37,6 +37,10 @@ from .common import user_errors
                    "and index hopping (HiSeq X, NovaSeq) make; simulated reads never do.")
 @click.option("--augment-contamination-max-rate", type=click.FloatRange(0, 0.5, min_open=True), default=0.03, show_default=True,
               help="With --augment-contamination, the largest share of an example's alt reads turned (drawn uniformly up to it).")
+@click.option("--augment-contamination-clean-only", is_flag=True,
+              help="With --augment-contamination, turn reads only in hom-alt examples whose every read shows the alt at the "
+                   "candidate; one that already holds other reads (errors, mis-mapping, an indel allele beside it) is left "
+                   "as it is.")
 @click.option("--label-smoothing", type=click.FloatRange(0, 0.1), default=1e-3, show_default=True,
               help="Share of each label spread over the other genotypes. It caps the model's confidence (1e-3: GQ near 31 at most), "
                    "so GQ cannot tell easy calls from merely good ones; 0 lets GQ rise with the evidence (then calibrate it).")
@@ -53,7 +57,7 @@ from .common import user_errors
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, augment_qualities,
-              augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, augment_errors, augment_contamination, augment_contamination_max_rate, label_smoothing, seed, channels, haplotype_pooling, max_pooling, no_cache, quiet):
+              augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, augment_errors, augment_contamination, augment_contamination_max_rate, augment_contamination_clean_only, label_smoothing, seed, channels, haplotype_pooling, max_pooling, no_cache, quiet):
     """Train a model; logs loss and accuracy per epoch and keeps the best one."""
     summary = train(examples, output, TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                                    init_model=init_model, cache=not no_cache, augment_mapq=augment_mapq,
@@ -62,6 +66,7 @@ def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate
                                                    balance_min_haplotype=augment_balance_min_haplotype, augment_errors=augment_errors,
                                                    augment_contamination=augment_contamination,
                                                    contamination_max_rate=augment_contamination_max_rate,
+                                                   contamination_clean_only=augment_contamination_clean_only,
                                                    label_smoothing=label_smoothing, seed=seed,
                                                    channels=[int(c) for c in channels.split(',')] if channels else None), tune_examples)
     if not quiet:

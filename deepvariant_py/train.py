@@ -65,6 +65,7 @@ class TrainOptions:
     augment_errors: float = 0.0  # this share of SNP hom-alt examples gets one alt read's base turned into a low-quality error (error_augment)
     augment_contamination: float = 0.0  # this share of SNP hom-alt examples gets reads of another sample (contamination_augment)
     contamination_max_rate: float = 0.03  # ... each alt read turned to the reference with a rate drawn up to this
+    contamination_clean_only: bool = False  # ... only hom-alts whose reads all show the alt at the candidate
     seed: int = TRAINING_SEED  # weights' initialisation, shuffling and augmentation draws (replicate runs differ here only)
 
 
@@ -148,7 +149,8 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     if opts.augment_contamination > 0:
         where = [channels.index(c) for c in (READ_BASE_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM)]
         train_ds = train_ds.map(lambda image, label: (contamination_augment(image, label, opts.augment_contamination, opts.contamination_max_rate,
-                                                                                *where, alt_aligned), label),
+                                                                                *where, alt_aligned,
+                                                                                clean_only=opts.contamination_clean_only), label),
                                 num_parallel_calls=tf.data.AUTOTUNE)
     train_ds = train_ds.map(onehot).batch(opts.batch_size).prefetch(4)
     tune_ds = tune_ds.map(onehot).batch(512).prefetch(2)
@@ -275,17 +277,20 @@ def error_augment(image, label, probability: float, base_index: int, quality_ind
 
 
 def contamination_augment(image, label, probability: float, max_rate: float, base_index: int, supports_index: int,
-                          differs_index: int, alt_aligned: tuple, ref_rows: int = 5):
+                          differs_index: int, alt_aligned: tuple, ref_rows: int = 5, clean_only: bool = False):
     """With `probability`, a hom-alt SNP example (label 2) gets reads of another sample: each alt read, with a rate
     drawn uniformly up to `max_rate`, shows the reference base at the candidate instead, at its own quality, and no
     longer supports the alt. Real runs hold such reads (cross-sample contamination, index hopping on patterned flow
     cells: HiSeq X, NovaSeq); simulated hom-alts never do, so a network learns "one clean reference read" as a het.
-    SNP examples only (the ALT-aligned channels are empty); the label is kept."""
+    SNP examples only (the ALT-aligned channels are empty); the label is kept. `clean_only`: only examples whose
+    every read at the candidate shows the alt (a hom-alt that already holds other reads, from errors, mis-mapping or
+    an indel allele next to it, is left as it is)."""
     tf = tensorflow()
     image = tf.convert_to_tensor(image)
     reads = image[ref_rows:]
     col = image.shape[1] // 2
     alt_rows = reads[:, col, supports_index] == SUPPORTS_ALT
+    clean = tf.logical_not(tf.reduce_any(reads[:, col, supports_index] == SUPPORTS_OTHER)) if clean_only else True
     rate = tf.random.uniform([], 0.0, max_rate)
     flip = alt_rows & (tf.random.uniform(tf.shape(alt_rows)) < rate)  # [R]
     here = flip[:, None] & tf.one_hot(col, image.shape[1], on_value=True, off_value=False)[None, :]
@@ -293,7 +298,7 @@ def contamination_augment(image, label, probability: float, max_rate: float, bas
                supports_index: tf.where(flip[:, None] & (reads[..., supports_index] > 0), tf.constant(SUPPORTS_OTHER, tf.uint8),
                                         reads[..., supports_index]),
                differs_index: tf.where(here, tf.constant(MATCHES_REF, tf.uint8), reads[..., differs_index])}
-    return _edit_hom_alt_snp(image, label, probability, channel, alt_aligned, ref_rows)
+    return _edit_hom_alt_snp(image, label, probability, channel, alt_aligned, ref_rows, ready=clean)
 
 
 def _edit_hom_alt_snp(image, label, probability: float, channel: dict, alt_aligned: tuple, ref_rows: int, ready=True):

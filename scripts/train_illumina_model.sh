@@ -25,6 +25,7 @@ BALANCE_MIN_HAPLOTYPE=${BALANCE_MIN_HAPLOTYPE:-0}  # dvcall train --augment-bala
 AUGMENT_ERRORS=${AUGMENT_ERRORS:-0}  # dvcall train --augment-errors (0: off)
 AUGMENT_CONTAMINATION=${AUGMENT_CONTAMINATION:-0}  # dvcall train --augment-contamination (0: off)
 CONTAMINATION_MAX_RATE=${CONTAMINATION_MAX_RATE:-0.03}  # dvcall train --augment-contamination-max-rate
+CONTAMINATION_CLEAN_ONLY=${CONTAMINATION_CLEAN_ONLY:-0}  # 1: dvcall train --augment-contamination-clean-only
 LABEL_SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing (0: GQ not capped near 31)
 # dvcall train --seed of each network; two or more make an ensemble (the shipped model: 400620758, dvcall train's
 # default, and 1). SEED=N trains one network (replicate runs of one recipe differ only here).
@@ -146,6 +147,7 @@ for seed in $SEEDS; do
     --epochs "$EPOCHS" --batch-size 256 --augment-qualities "$AUGMENT_QUALITIES" --augment-balance "$AUGMENT_BALANCE" \
     --augment-balance-max-drop "$BALANCE_MAX_DROP" --augment-balance-min-haplotype "$BALANCE_MIN_HAPLOTYPE" --augment-errors "$AUGMENT_ERRORS" \
     --augment-contamination "$AUGMENT_CONTAMINATION" --augment-contamination-max-rate "$CONTAMINATION_MAX_RATE" \
+    $( [[ $CONTAMINATION_CLEAN_ONLY == 1 ]] && echo --augment-contamination-clean-only ) \
     --label-smoothing "$LABEL_SMOOTHING" --seed "$seed" "$( [[ $MAX_POOLING == 0 ]] && echo --no-max-pooling || echo --max-pooling )" \
     ${INIT:+--init-model "$INIT"} ${CHANNELS:+--channels "$CHANNELS"}
   members+=(--member "$WORK/model_seed$seed")

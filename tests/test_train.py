@@ -327,6 +327,33 @@ def test_contamination_augment_shows_some_alt_reads_of_snp_hom_alts_as_clean_ref
     assert (img[5:65, col, 4] == SUPPORTS_ALT).all()
 
 
+def test_contamination_augment_clean_only_leaves_hom_alts_that_hold_other_reads():
+    from deepvariant_py.pileup import BASE_PIXELS, DIFFERS_FROM_REF, SUPPORTS_ALT, SUPPORTS_OTHER
+    from deepvariant_py.tf_runtime import tensorflow
+    from deepvariant_py.train import contamination_augment
+
+    tensorflow().random.set_seed(7)
+    img = _pileup_image(n_alt=40, n_other=0, qual=37)
+    img[:5, :, 0] = BASE_PIXELS[0]
+    img[5:45, :, 0] = BASE_PIXELS[2]
+    img[5:45, :, 5] = DIFFERS_FROM_REF
+    col = img.shape[1] // 2
+    where = (0, 4, 5, (6, 7))
+    holding = img.copy()
+    holding[44, :, 4] = SUPPORTS_OTHER  # one read without the alt (an error, another allele)
+    outside = img.copy()
+    outside[44, col - 3:, :] = 0  # one read that ends before the candidate: not drawn there
+    outside[44, :col - 3, 4] = SUPPORTS_OTHER
+    changed = lambda a, b: int((a != b).any(axis=(1, 2)).sum())  # noqa: E731
+    for _ in range(10):
+        assert changed(contamination_augment(holding, 2, 1.0, 0.3, *where, clean_only=True).numpy(), holding) == 0
+    assert sum(changed(contamination_augment(holding, 2, 1.0, 0.3, *where).numpy(), holding) for _ in range(10)) > 0
+    assert sum(changed(contamination_augment(img, 2, 1.0, 0.3, *where, clean_only=True).numpy(), img) for _ in range(10)) > 0
+    assert sum(changed(contamination_augment(outside, 2, 1.0, 0.3, *where, clean_only=True).numpy(), outside)
+               for _ in range(10)) > 0  # a read that does not reach the candidate does not count
+    assert (img[5:45, col, 4] == SUPPORTS_ALT).all()
+
+
 def test_error_augment_refuses_examples_that_cannot_tell_snps_from_indels(tmp_path):
     from deepvariant_py.errors import InputError
 
