@@ -29,7 +29,6 @@ from .settings import MODEL_TYPES, SETTING_KEYS, UNRECORDED, preset_values
 log = logging.getLogger("dvcall")
 
 
-
 @dataclass(frozen=True)
 class Preset:
     model: str  # shipped model directory under models/
