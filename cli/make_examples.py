@@ -8,9 +8,9 @@ from deepvariant_py.examples_io import sidecar_path
 from deepvariant_py.make_examples import MakeExamplesOptions, TrainingInputs, make_examples
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.phasing import require_hp_channel
-from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings, warn_about_read_kind
+from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings, warn_about_read_kind_of_files
 from deepvariant_py.progress import Progress
-from deepvariant_py.reads import ReadFilter, log_read_counts, open_reads, reads_inputs
+from deepvariant_py.reads import ReadFilter, log_read_counts, reads_inputs
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import parse_regions
 
@@ -70,13 +70,9 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     if phase_reads:
         require_hp_channel(opts.pileup.hp_channel)
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
-    reference = Reference(ref)
-    try:
-        parsed = parse_regions(list(regions), reference.lengths) if regions else None
-        with open_reads(list(reads), reference) as sources:
-            warn_about_read_kind(model_type, sources, parsed or [])
-    finally:
-        reference.close()
+    lengths = Reference(ref).lengths
+    parsed = parse_regions(list(regions), lengths) if regions else None
+    warn_about_read_kind_of_files(model_type, ref, list(reads), parsed or [])
     stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
                           gvcf_output=gvcf_output)
     log_read_counts([stats.read_counts], opts.read_filter)

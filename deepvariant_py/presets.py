@@ -22,7 +22,8 @@ from .make_examples import MakeExamplesOptions
 from .model_info import ModelInfo, load_model_info
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
 from .read_events import LONG_READ_BASES
-from .reads import long_read_count
+from .reads import long_read_count, open_reads
+from .reference import Reference
 from .regions import Region
 from .settings import MODEL_TYPES, SETTING_KEYS, UNRECORDED, preset_values
 
@@ -139,3 +140,13 @@ def warn_about_read_kind(model_type: str, sources, regions: list[Region]) -> Non
     """Log read_kind_warning's line (the run goes on) for the first reads of `regions` (reads.long_read_count)."""
     if (text := read_kind_warning(model_type, *long_read_count(sources, regions))):
         log.warning("%s", text)
+
+
+def warn_about_read_kind_of_files(model_type: str, ref: str, reads: list[str], regions: list[Region]) -> None:
+    """warn_about_read_kind for reads files not yet open (make-examples; `dvcall run` has them open already)."""
+    reference = Reference(ref)
+    try:
+        with open_reads(reads, reference) as sources:
+            warn_about_read_kind(model_type, sources, regions)
+    finally:
+        reference.close()
