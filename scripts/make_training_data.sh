@@ -138,7 +138,7 @@ sample test_hg002_grch38_30x --ref "$GRCH38" --region chr20:1600001-2000000 \
 sample test_hg002_grch38_30x_hap35 --ref "$GRCH38" --region chr20:1600001-2000000 \
   --truth-source "$HG002_GRCH38" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
   --profile HS25 --read-length 150 --coverage 30 --haplotype-fraction 0.35 --seed 106
-# The same region from a read simulator other than ART (held out; illumina-wgs version 4 trains on other
+# The same region from a read simulator other than ART (held out; illumina-wgs versions 4 and 5 train on other
 # InSilicoSeq samples, of other regions, below):
 # InSilicoSeq's error models, fitted on real runs: NovaSeq (2x151, four binned qualities) and HiSeq (2x126,
 # qualities mostly 20-35). Needs `pip install insilicoseq`; skipped with a note when it is missing.
