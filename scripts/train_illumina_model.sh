@@ -36,6 +36,8 @@ CHANNELS=${CHANNELS:-}
 JOBS=${JOBS:-2}
 INDEL_READS=${INDEL_READS:-spanning}  # dvcall make-examples --indel-reads (see the examples below)
 MAX_POOLING=${MAX_POOLING:-1}  # 0: dvcall train --no-max-pooling (read features pooled by mean only)
+IMBALANCED_SAMPLES=${IMBALANCED_SAMPLES:-0}  # 1: two more samples, multi-allelic sites at 30-33% haplotype balance
+export IMBALANCED_SAMPLES
 export DVCALL_DATA=$DATA
 command -v iss > /dev/null || { echo "$0: needs InSilicoSeq for six training samples: pip install insilicoseq" >&2; exit 2; }
 
@@ -90,6 +92,10 @@ train_hg002_grch38_hsxt_80x_dup15 0.125 std
 train_hg002_grch38_hsxt_80x_dup15 0.25 low
 train_hg002_grch38_hs25_25x_dup20_hap40_stutter 1.0 std
 JOBS
+if [[ ${IMBALANCED_SAMPLES:-0} == 1 ]]; then  # two more samples (scripts/make_training_data.sh says which)
+  printf '%s\n' "train_hg001_b37_hs25_30x_hap33 1.0 std" "train_hg001_b37_hs25_30x_hap33 0.6 std" \
+    "train_hg002_grch38_hsxt_35x_hap30 1.0 std" >> "$JOBLIST"
+fi
 
 examples_made_as() {  # examples file $1 exists and was made with --indel-reads $INDEL_READS
   [[ -s $1.example_info.json ]] && python3 -c "import json,sys; s=json.load(open(sys.argv[1]))['settings']; \
