@@ -27,7 +27,7 @@ AUGMENT_CONTAMINATION=${AUGMENT_CONTAMINATION:-0.5}  # dvcall train --augment-co
 CONTAMINATION_MAX_RATE=${CONTAMINATION_MAX_RATE:-0.03}  # dvcall train --augment-contamination-max-rate
 CONTAMINATION_CLEAN_ONLY=${CONTAMINATION_CLEAN_ONLY:-1}  # 1: dvcall train --augment-contamination-clean-only (0: off)
 LABEL_SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing (0: GQ not capped near 31)
-# dvcall train --seed of each network; two or more make an ensemble (the shipped model, version 5: 2 and 3; versions
+# dvcall train --seed of each network; two or more make an ensemble (the shipped model, versions 5-6: 2 and 3; versions
 # 2-4 used 400620758, dvcall train's default, and 1). SEED=N trains one network (replicate runs of one recipe
 # differ only here).
 SEEDS=${SEED:-${SEEDS:-2 3}}
@@ -36,7 +36,7 @@ CHANNELS=${CHANNELS:-}
 JOBS=${JOBS:-2}
 INDEL_READS=${INDEL_READS:-spanning}  # dvcall make-examples --indel-reads (see the examples below)
 MAX_POOLING=${MAX_POOLING:-1}  # 0: dvcall train --no-max-pooling (read features pooled by mean only)
-IMBALANCED_SAMPLES=${IMBALANCED_SAMPLES:-0}  # 1: two more samples, multi-allelic sites at 30-33% haplotype balance
+IMBALANCED_SAMPLES=${IMBALANCED_SAMPLES:-1}  # 0: without the two samples of multi-allelic sites at 30-33% balance (versions 2-5)
 export IMBALANCED_SAMPLES
 export DVCALL_DATA=$DATA
 command -v iss > /dev/null || { echo "$0: needs InSilicoSeq for six training samples: pip install insilicoseq" >&2; exit 2; }
@@ -45,7 +45,7 @@ bash "$HERE/make_training_data.sh" "$WORK/samples"
 mkdir -p "$WORK/examples"
 
 # Examples are made with local realignment, ALT-aligned diff channels and --indel-reads $INDEL_READS (the shipped
-# model, version 5: spanning, which leaves out of an indel candidate's pileup the reads that carry none of its alts
+# model, since version 5: spanning, which leaves out of an indel candidate's pileup the reads that carry none of its alts
 # and end inside its repeat; versions 1-4: overlapping, DeepVariant's, see the model card).
 # "sample fraction mode": examples across 15-60x (--downsample-fraction); mode "low" lowers the candidate
 # thresholds (SNP 0.05, indel 0.03) to add realistic low-fraction false candidates, which simulations lack.
