@@ -17,14 +17,14 @@ if [[ $# -ne 1 ]]; then
   echo "usage: $0 OUTDIR" >&2
   exit 2
 fi
-OUT=$(mkdir -p "$1" && cd "$1" && pwd)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 for tool in samtools bcftools minimap2 bwa art_illumina; do
   command -v $tool >/dev/null || { echo "missing $tool: apt-get install samtools bcftools minimap2 bwa art-nextgen-simulation-tools" >&2; exit 2; }
 done
-mkdir -p "$OUT/logs"
 SAMPLE_ARGS=(--confident-margin 20000)
 source "$HERE/sim_common.sh"
+OUT=$(mkdir -p "$1" && cd "$1" && pwd)
+mkdir -p "$OUT/logs"
 SEED=60
 
 # pair NAME HIFI_COVERAGE HIFI_ERROR_SCALE ILLUMINA_COVERAGE ILLUMINA_PROFILE HP_TAGS ARGS...: both samples of a pair

@@ -20,15 +20,15 @@ if [[ $# -ne 2 || ! $2 =~ ^(hifi|ont)$ ]]; then
   echo "usage: $0 OUTDIR hifi|ont" >&2
   exit 2
 fi
-OUT=$(mkdir -p "$1" && cd "$1" && pwd)
 P=$2
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 for tool in samtools bcftools minimap2 $([[ $P == ont ]] && echo pbsim); do
   command -v $tool >/dev/null || { echo "missing $tool: apt-get install samtools bcftools pbsim minimap2" >&2; exit 2; }
 done
 SEED=$([[ $P == hifi ]] && echo 40 || echo 50)
-mkdir -p "$OUT/logs"
 source "$HERE/sim_common.sh"
+OUT=$(mkdir -p "$1" && cd "$1" && pwd)
+mkdir -p "$OUT/logs"
 
 # calibration_samples PLATFORM SCALE [SNPS_PER_KB INDELS_PER_KB FIRST_INDEX]: seven untagged replicates of the tuning
 # region (chr20:8.05-8.35 Mb, never trained on) at 20-40x, error scales 1-3 (x SCALE) and allele balance 35-50%,

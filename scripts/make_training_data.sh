@@ -63,10 +63,11 @@ if [[ $# -ne 1 ]]; then
   echo "usage: $0 OUTDIR" >&2
   exit 2
 fi
-OUT=$(mkdir -p "$1" && cd "$1" && pwd)
+[[ ${IMBALANCED_SAMPLES:-1} =~ ^[01]$ ]] || { echo "$0: IMBALANCED_SAMPLES must be 0 or 1, not '$IMBALANCED_SAMPLES'" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SAMPLE_ARGS=()
 source "$HERE/sim_common.sh"
+OUT=$(mkdir -p "$1" && cd "$1" && pwd)
 
 # Decoys: sequence absent from the alignment reference, so some reads mis-map.
 mkdir -p "$OUT/refs" "$OUT/logs"

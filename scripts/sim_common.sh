@@ -3,6 +3,10 @@
 
 # The shared sources: $DVCALL_DATA, default ../shared/data beside the checkout.
 DATA=${DVCALL_DATA:-$(cd "$HERE/../../shared/data" 2>/dev/null && pwd)}
+if [[ -z $DATA || ! -d $DATA/sim_sources ]]; then
+  echo "$(basename "$0"): no shared data folder at '${DATA:-../shared/data}' (it needs sim_sources/): set DVCALL_DATA to it" >&2
+  exit 2
+fi
 SIM=$DATA/sim_sources
 B37=$SIM/hs37d5_chr20_1_1000000.fa.gz
 GRCH38=$SIM/grch38.chr20_and_21_10M.fa.gz

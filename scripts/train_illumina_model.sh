@@ -38,6 +38,11 @@ INDEL_READS=${INDEL_READS:-spanning}  # dvcall make-examples --indel-reads (see 
 MAX_POOLING=${MAX_POOLING:-1}  # 0: dvcall train --no-max-pooling (read features pooled by mean only)
 IMBALANCED_SAMPLES=${IMBALANCED_SAMPLES:-1}  # 0: without the two samples of multi-allelic sites at 30-33% balance (versions 2-5)
 export IMBALANCED_SAMPLES
+for var in CONTAMINATION_CLEAN_ONLY MAX_POOLING IMBALANCED_SAMPLES HG002_SAMPLES; do  # a typo must not silently mean 0
+  [[ ${!var:-1} =~ ^[01]$ ]] || { echo "$0: $var must be 0 or 1, not '${!var}'" >&2; exit 2; }
+done
+[[ $INDEL_READS == overlapping || $INDEL_READS == spanning ]] ||
+  { echo "$0: INDEL_READS must be overlapping or spanning, not '$INDEL_READS'" >&2; exit 2; }
 export DVCALL_DATA=$DATA
 command -v iss > /dev/null || { echo "$0: needs InSilicoSeq for six training samples: pip install insilicoseq" >&2; exit 2; }
 
