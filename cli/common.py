@@ -10,7 +10,7 @@ import click
 from deepvariant_py.errors import DvcallError
 from deepvariant_py.progress import configure_logging
 from deepvariant_py.outputs import disk_error, is_disk_error
-from deepvariant_py.workers import INTERRUPTED_EXIT, TERMINATED_EXIT, Terminated, handle_sigterm
+from deepvariant_py.workers import INTERRUPTED_EXIT, TERMINATED_EXIT, Terminated, handle_sigterm, reap_children
 
 
 def setup_logging(quiet: bool = False) -> None:
@@ -30,8 +30,10 @@ def user_errors(func):
         try:
             return func(*args, **kwargs)
         except Terminated:
+            reap_children()
             _stop("terminated", TERMINATED_EXIT)
         except KeyboardInterrupt:
+            reap_children()
             _stop("interrupted", INTERRUPTED_EXIT)
         except Exception as exc:
             if debug:

@@ -199,6 +199,23 @@ def _stop(running: list[_Running], grace: float = 10.0) -> None:
         _remove(r.job_file, r.result_file)
 
 
+def reap_children(timeout: float = 1.0) -> None:
+    """Wait for this process's children that have exited or are exiting, at most `timeout` s for those still
+    running. A signal that lands inside subprocess.run (h5py runs `uname -p` while TensorFlow is imported) kills
+    the child but, for Ctrl-C and so for Terminated, does not wait for it: unreaped, it would outlive this process
+    as a zombie in the run's process group until some init reaps it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:  # no children left
+            return
+        if pid == 0:  # some still running
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.01)
+
+
 def _remove(*paths: str) -> None:
     for p in paths:
         try:
@@ -237,11 +254,14 @@ def _worker_main(job_file: str) -> int:
         _die_with_parent(parent)
         outcome = (True, func(job))
     except Terminated:
+        reap_children()
         return TERMINATED_EXIT
     except KeyboardInterrupt:
+        reap_children()
         return INTERRUPTED_EXIT
     except Exception as exc:
         if _signalled:  # the SIGTERM surfaced as another error (swallowed and re-raised by a library)
+            reap_children()
             return TERMINATED_EXIT
         if isinstance(exc, DvcallError):
             outcome = (False, str(exc))

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -78,6 +79,34 @@ def test_a_sigterm_that_a_library_turns_into_another_error_still_ends_the_worker
     with pytest.raises(Terminated):
         run_jobs(sigterm_swallowed_on_two, [1, 2], 2, str(tmp_path))
     assert "Traceback" not in capfd.readouterr().err
+
+
+def sigterm_while_a_child_starts(job: tuple) -> int:
+    """SIGTERM landing while subprocess.Popen waits for its child's exec (as in the `uname -p` that h5py runs
+    while TensorFlow is imported): the exception leaves Popen before it returns, so nobody holds the child to
+    wait for it. Spelt out: a child started without a Popen object, then the signal."""
+    x, pid_file = job
+    if x == 2:
+        child = os.posix_spawnp("sleep", ["sleep", "0.3"], os.environ)
+        with open(pid_file, "w") as fh:
+            fh.write(str(child))
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises Terminated here
+    return x
+
+
+def test_a_terminated_worker_waits_for_a_child_it_started(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with pytest.raises(Terminated):
+        run_jobs(sigterm_while_a_child_starts, [(1, str(pid_file)), (2, str(pid_file))], 2, str(scratch))
+    child = int(pid_file.read_text())
+    try:
+        state = open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        state = "gone"
+    assert state == "gone", f"the worker's child {child} is left in state {state}"
 
 
 def test_one_process_runs_the_jobs_here(tmp_path):
