@@ -8,7 +8,8 @@ from deepvariant_py.examples_io import sidecar_path
 from deepvariant_py.make_examples import MakeExamplesOptions, TrainingInputs, make_examples
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.phasing import require_hp_channel
-from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings, warn_about_read_kind_of_files
+from deepvariant_py.presets import (make_examples_options, resolve_model, resolve_settings, warn_about_read_kind_of_files,
+                                    warn_about_settings_unlike_model)
 from deepvariant_py.progress import Progress
 from deepvariant_py.reads import ReadFilter, log_read_counts, reads_inputs
 from deepvariant_py.reference import Reference
@@ -66,6 +67,8 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     base = MakeExamplesOptions(read_filter=ReadFilter(downsample_fraction=downsample_fraction), drop_hp_fraction=drop_hp_fraction,
                                phase_reads=phase_reads)
     settings = resolve_settings(model_type, info, **flags)
+    if not truth_vcf:  # labelled examples are for a new model: their settings are the maker's choice
+        warn_about_settings_unlike_model(info, flags)
     opts = make_examples_options(settings, base, None if truth_vcf else model_dir)  # training: every candidate
     if phase_reads:
         require_hp_channel(opts.pileup.hp_channel)

@@ -19,7 +19,8 @@ from .outputs import check_outputs, disk_error, is_disk_error
 from .pileup import channel_enums
 from .phasing import PHASERS, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
 from .postprocess import postprocess
-from .presets import make_examples_options, resolve_model, resolve_settings, warn_about_read_kind
+from .presets import (make_examples_options, resolve_model, resolve_settings, warn_about_read_kind,
+                      warn_about_settings_unlike_model)
 from .progress import Progress, configure_logging
 from .reads import log_read_counts, open_reads, read_group_samples, reads_inputs, reads_paths
 from .report import write_report
@@ -164,6 +165,7 @@ def _plan(opts: RunOptions) -> _Plan:
         _warn_about_reads(sources, opts, called, sample)
     model_dir, info = resolve_model(opts.model_type, opts.model_dir)
     settings = resolve_settings(opts.model_type, info, **opts.settings)
+    warn_about_settings_unlike_model(info, opts.settings)
     me_opts = make_examples_options(settings, opts.make_examples, model_dir)
     opts = replace(opts, phaser=opts.phaser or default_phaser(info))
     phase = _should_phase(opts, info, me_opts, reference, regions)

@@ -25,7 +25,7 @@ from .read_events import LONG_READ_BASES
 from .reads import long_read_count, open_reads
 from .reference import Reference
 from .regions import Region
-from .settings import MODEL_TYPES, SETTING_KEYS, UNRECORDED, preset_values
+from .settings import MODEL_TYPES, SETTING_KEYS, SETTINGS, UNRECORDED, preset_values
 
 log = logging.getLogger("dvcall")
 
@@ -81,6 +81,39 @@ def resolve_settings(model_type: str, info: ModelInfo | None, **flags) -> dict:
         settings.update(model_look(info))
     settings.update({k: v for k, v in flags.items() if v is not None})
     return settings
+
+
+def _flag_text(setting, value) -> str:
+    """How a user writes `value` of a setting: --realign / --no-realign, --indel-reads spanning, --channels none."""
+    if setting.kind[0] == "bool" and "/" in setting.flag:
+        on, off = setting.flag.split("/")
+        return on if value else off
+    shown = next((k for k, v in (setting.flag_values or {}).items() if v == value), value)
+    return f"{setting.flag} {shown}"
+
+
+def settings_unlike_model(info: ModelInfo | None, flags: dict) -> list[str]:
+    """One warning line per flag (None = not given) that sets a make_examples setting otherwise than the model
+    was trained with: such examples show the reads differently from every example the model learnt and was
+    measured on, so its calls there are unmeasured."""
+    if info is None:
+        return []
+    look = model_look(info)
+    lines = []
+    for setting in SETTINGS:
+        value = flags.get(setting.key)
+        if value is None or setting.key not in look or look[setting.key] == value:
+            continue
+        lines.append(f"{_flag_text(setting, value)}: the model was trained on examples made with "
+                     f"{_flag_text(setting, look[setting.key])}, and its accuracy was measured only that way; "
+                     "leave the flag out to use the model's setting")
+    return lines
+
+
+def warn_about_settings_unlike_model(info: ModelInfo | None, flags: dict) -> None:
+    """Log settings_unlike_model's lines as warnings."""
+    for line in settings_unlike_model(info, flags):
+        log.warning("%s", line)
 
 
 def make_examples_options(settings: dict, base: MakeExamplesOptions | None = None,

@@ -13,7 +13,7 @@ from deepvariant_py.cli.main import main
 from deepvariant_py.errors import InputError
 from deepvariant_py.model_info import ModelInfo
 from deepvariant_py.pileup import channel_enums
-from deepvariant_py.presets import PRESETS, make_examples_options, read_kind_warning, resolve_settings
+from deepvariant_py.presets import PRESETS, make_examples_options, read_kind_warning, resolve_settings, settings_unlike_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "testdata")
@@ -52,6 +52,24 @@ def test_explicit_flags_win_over_preset_and_model():
     assert (s["realign"], s["sort_by_haplotypes"], s["hp_channel"], s["pileup_width"]) == (True, True, False, 221)
     assert (s["min_mapping_quality"], s["vsc_min_fraction_indels"]) == (20, 0.3)
     assert s["max_reads_per_partition"] == 600  # None = not given: the preset's
+
+
+def test_flags_that_show_reads_otherwise_than_the_model_learnt_are_named():
+    info = ModelInfo.from_json({"shape": [100, 221, 8], "channels": [1, 2, 3, 4, 5, 6, 9, 10],
+                                "settings": {"realign": True, "alt_aligned_pileup": "diff_channels", "indel_reads": "spanning"}})
+    lines = settings_unlike_model(info, {"realign": False, "indel_reads": "overlapping", "hp_channel": False,
+                                         "min_mapping_quality": 20, "alt_aligned_pileup": None})
+    assert len(lines) == 2, lines  # same hp_channel as the model, a preset-only setting and an unset flag: nothing
+    assert lines[0].startswith("--no-realign: the model was trained on examples made with --realign,")
+    assert lines[1].startswith("--indel-reads overlapping: the model was trained on examples made with --indel-reads spanning,")
+    assert settings_unlike_model(info, {"realign": True, "indel_reads": "spanning"}) == []
+    assert settings_unlike_model(None, {"realign": False}) == []  # no model (training examples for a new one)
+    # a model from before indel_reads was recorded showed every overlapping read
+    older = ModelInfo.from_json({"shape": [100, 221, 8], "channels": [1, 2, 3, 4, 5, 6, 9, 10], "settings": {"realign": True}})
+    assert [line.split(":")[0] for line in settings_unlike_model(older, {"indel_reads": "spanning"})] == ["--indel-reads spanning"]
+    hp = ModelInfo.from_json({"shape": [100, 199, 7], "channels": [1, 2, 3, 4, 5, 6, 7], "settings": {}})
+    assert settings_unlike_model(hp, {"hp_channel": False})[0].startswith(
+        "--channels none: the model was trained on examples made with --channels haplotype,")
 
 
 def test_model_decides_how_its_examples_look_and_preset_the_rest():
@@ -257,3 +275,18 @@ def test_long_read_realignment_is_the_models_when_recorded_else_the_presets():
     opts = make_examples_options(resolve_settings("hybrid", None))
     assert opts.realigner.long_reads is True
     assert make_examples_options(resolve_settings("pacbio", None)).realigner.long_reads is False
+
+
+def test_make_examples_warns_when_a_flag_overrides_the_models_look_except_for_training_examples(tmp_path, caplog):
+    import logging
+    common = ["make-examples", "--ref", REF, "--reads", BAM, "--regions", "chr20:10,002,000-10,002,600", "--indel-reads", "overlapping"]
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        result = CliRunner().invoke(main, [*common, "--examples", str(tmp_path / "a.tfrecord.gz"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert any(r.getMessage().startswith("--indel-reads overlapping: the model was trained on") for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        result = CliRunner().invoke(main, [*common, "--examples", str(tmp_path / "b.tfrecord.gz"), "--truth-vcf", TRUTH,
+                                           "--confident-bed", BED, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert not any("the model was trained on" in r.getMessage() for r in caplog.records)
