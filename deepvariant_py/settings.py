@@ -59,7 +59,7 @@ SETTINGS: tuple[Setting, ...] = (
             "or 'spanning': a read that does not carry one of its alts is shown only if it covers the whole repeat the "
             "indel could slide along, since a read ending inside a homopolymer spells the reference and the indel alike "
             "and would otherwise count as reference support.",
-            _long_reads("overlapping", "overlapping"), ("choice", ("overlapping", "spanning")), from_model=True),
+            _long_reads("overlapping", "spanning", "overlapping"), ("choice", ("overlapping", "spanning")), from_model=True),
     Setting("sort_by_haplotypes", "--sort-by-haplotypes/--no-sort-by-haplotypes",
             "Group pileup rows by the reads' HP tag (HP=1, HP=2, then untagged), by start within a group. dvcall's "
             "network pools over reads, so row order changes no call (the HP tag reaches it through --channels haplotype).",
