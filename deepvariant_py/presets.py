@@ -83,15 +83,6 @@ def resolve_settings(model_type: str, info: ModelInfo | None, **flags) -> dict:
     return settings
 
 
-def _flag_text(setting, value) -> str:
-    """How a user writes `value` of a setting: --realign / --no-realign, --indel-reads spanning, --channels none."""
-    if setting.kind[0] == "bool" and "/" in setting.flag:
-        on, off = setting.flag.split("/")
-        return on if value else off
-    shown = next((k for k, v in (setting.flag_values or {}).items() if v == value), value)
-    return f"{setting.flag} {shown}"
-
-
 def settings_unlike_model(info: ModelInfo | None, flags: dict) -> list[str]:
     """One warning line per flag (None = not given) that sets a make_examples setting otherwise than the model
     was trained with: such examples show the reads differently from every example the model learnt and was
@@ -104,8 +95,8 @@ def settings_unlike_model(info: ModelInfo | None, flags: dict) -> list[str]:
         value = flags.get(setting.key)
         if value is None or setting.key not in look or look[setting.key] == value:
             continue
-        lines.append(f"{_flag_text(setting, value)}: the model was trained on examples made with "
-                     f"{_flag_text(setting, look[setting.key])}, and its accuracy was measured only that way; "
+        lines.append(f"{setting.flag_text(value)}: the model was trained on examples made with "
+                     f"{setting.flag_text(look[setting.key])}, and its accuracy was measured only that way; "
                      "leave the flag out to use the model's setting")
     return lines
 

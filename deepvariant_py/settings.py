@@ -23,10 +23,20 @@ class Setting:
     from_model: bool = False  # the model decides it when the user does not (its input shape or channels)
     flag_values: dict | None = None  # flag value -> setting value, when they differ (--channels haplotype -> True)
 
+    def shown(self, value):
+        """A setting value as the flag takes it (--channels haplotype for True)."""
+        return next((k for k, v in (self.flag_values or {}).items() if v == value), value)
+
+    def flag_text(self, value) -> str:
+        """How a user writes `value`: --realign / --no-realign, --indel-reads spanning, --channels none."""
+        if self.kind[0] == "bool" and "/" in self.flag:
+            on, off = self.flag.split("/")
+            return on if value else off
+        return f"{self.flag} {self.shown(value)}"
+
     def default_text(self) -> str:
         """The 'Default: ...' sentence of the flag's help, from the values per model type."""
-        shown = {mt: next((k for k, v in (self.flag_values or {}).items() if v == self.values[mt]), self.values[mt])
-                 for mt in MODEL_TYPES}
+        shown = {mt: self.shown(self.values[mt]) for mt in MODEL_TYPES}
         shown = {mt: {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v for mt, v in shown.items()}
         same = len({str(v) for v in shown.values()}) == 1
         per_type = f"{shown['illumina']} for every type" if same else ", ".join(f"{v} {mt}" for mt, v in shown.items())

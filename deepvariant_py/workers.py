@@ -245,6 +245,14 @@ def _bug(exc: Exception) -> tuple[bool, str]:
 
 
 def _worker_main(job_file: str) -> int:
+    """Run one job (_run_job), then wait for any child it left (reap_children) before the worker exits."""
+    try:
+        return _run_job(job_file)
+    finally:
+        reap_children()
+
+
+def _run_job(job_file: str) -> int:
     """Run one job; write (True, result) or (False, one-line message); exit 143/130 quietly on a signal."""
     handle_sigterm()
     result_file = None
@@ -254,14 +262,11 @@ def _worker_main(job_file: str) -> int:
         _die_with_parent(parent)
         outcome = (True, func(job))
     except Terminated:
-        reap_children()
         return TERMINATED_EXIT
     except KeyboardInterrupt:
-        reap_children()
         return INTERRUPTED_EXIT
     except Exception as exc:
         if _signalled:  # the SIGTERM surfaced as another error (swallowed and re-raised by a library)
-            reap_children()
             return TERMINATED_EXIT
         if isinstance(exc, DvcallError):
             outcome = (False, str(exc))

@@ -63,7 +63,8 @@ if [[ $# -ne 1 ]]; then
   echo "usage: $0 OUTDIR" >&2
   exit 2
 fi
-[[ ${IMBALANCED_SAMPLES:-1} =~ ^[01]$ ]] || { echo "$0: IMBALANCED_SAMPLES must be 0 or 1, not '$IMBALANCED_SAMPLES'" >&2; exit 2; }
+IMBALANCED_SAMPLES=${IMBALANCED_SAMPLES:-1}  # 0: without the two imbalanced multi-allelic samples (see below)
+[[ $IMBALANCED_SAMPLES =~ ^[01]$ ]] || { echo "$0: IMBALANCED_SAMPLES must be 0 or 1, not '$IMBALANCED_SAMPLES'" >&2; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SAMPLE_ARGS=()
 source "$HERE/sim_common.sh"
@@ -178,7 +179,7 @@ sample train_hg002_grch38_hs25_25x_dup20_hap40_stutter --ref "$GRCH38" --region 
 # Multi-allelic sites whose second allele has few reads, without stutter (since illumina-wgs version 6;
 # IMBALANCED_SAMPLES=0 leaves them out, as versions 2-5 were): 40% of the random sites multi-allelic, as in the
 # held-out test samples, one haplotype at 30-33% of the reads, training regions only.
-if [[ ${IMBALANCED_SAMPLES:-1} == 1 ]]; then
+if [[ $IMBALANCED_SAMPLES == 1 ]]; then
   sample train_hg001_b37_hs25_30x_hap33 --ref "$B37" --region 20:100001-800000 \
     --truth-source "$HG001_B37" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
     --profile HS25 --read-length 150 --coverage 30 --haplotype-fraction 0.33 --seed 71

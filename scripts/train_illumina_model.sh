@@ -97,7 +97,7 @@ train_hg002_grch38_hsxt_80x_dup15 0.125 std
 train_hg002_grch38_hsxt_80x_dup15 0.25 low
 train_hg002_grch38_hs25_25x_dup20_hap40_stutter 1.0 std
 JOBS
-if [[ ${IMBALANCED_SAMPLES:-0} == 1 ]]; then  # two more samples (scripts/make_training_data.sh says which)
+if [[ $IMBALANCED_SAMPLES == 1 ]]; then  # two more samples (scripts/make_training_data.sh says which)
   printf '%s\n' "train_hg001_b37_hs25_30x_hap33 1.0 std" "train_hg001_b37_hs25_30x_hap33 0.6 std" \
     "train_hg002_grch38_hsxt_35x_hap30 1.0 std" >> "$JOBLIST"
 fi
