@@ -21,6 +21,7 @@ CHANNELS = ("read_base", "base_quality", "mapping_quality", "strand", "read_supp
 CHANNEL_ENUMS = (1, 2, 3, 4, 5, 6)
 ALT_ALIGNED_MODES = ("none", "diff_channels", "rows")
 INDEL_READS = ("overlapping", "spanning")
+SUPPORT_CHANNELS = ("binary", "other_alts")
 DIFF_CHANNEL_ENUMS = (9, 10)  # CH_DIFF_CHANNELS_ALTERNATE_ALLELE_1/2 (docs/design.md §5)
 HP_CHANNEL_ENUM = 7  # CH_HAPLOTYPE_TAG (docs/design.md §4.5)
 TECHNOLOGY_CHANNEL_ENUM = 30  # dvcall's own (DeepVariant has none): short read 127, long read 254 (docs/design.md §4.5)
@@ -46,6 +47,11 @@ class PileupOptions:
     """Reads an indel candidate shows: "overlapping", every read within read_overlap_buffer of it (DeepVariant's); or
     "spanning", reads that carry no alt there only when they cover candidates.distinguishing_span (a read that ends
     inside the repeat an indel lies in cannot tell the alleles apart, and showed as reference support)."""
+    support_channel: str = "binary"
+    """The 'read supports variant' channel of a multi-allelic candidate's alt-subset images: "binary", a read
+    carrying one of the subset's alts is SUPPORTS_ALT and every other read SUPPORTS_OTHER (DeepVariant's), so the
+    reads of the site's other alt look like reference reads; or "other_alts", those reads get their own value,
+    SUPPORTS_OTHER_ALT. Candidates with one alt give the same images either way."""
     alt_aligned_pileup: str = "none"
     """docs/design.md §5: "diff_channels" appends the 'differs from ref' channel of the reads realigned to alt 1 and
     alt 2 (8 channels); "rows" stacks [ref; alt1; alt2] images (3 x height rows). Only indels are realigned."""
@@ -53,6 +59,8 @@ class PileupOptions:
     def __post_init__(self) -> None:
         if self.indel_reads not in INDEL_READS:
             raise DvcallError(f"indel_reads {self.indel_reads!r} is not supported: use one of {', '.join(INDEL_READS)}")
+        if self.support_channel not in SUPPORT_CHANNELS:
+            raise DvcallError(f"support_channel {self.support_channel!r} is not supported: use one of {', '.join(SUPPORT_CHANNELS)}")
         if self.alt_aligned_pileup not in ALT_ALIGNED_MODES:
             raise DvcallError(f"alt_aligned_pileup {self.alt_aligned_pileup!r} is not supported: use one of {', '.join(ALT_ALIGNED_MODES)}")
 
@@ -93,6 +101,7 @@ _MAPQ_VALUE = (np.minimum(np.arange(256), 60) * MAX_PIXEL / 60).astype(np.uint8)
 BASE_PIXELS = tuple(int(v) for v in _BASE_VALUE[:4])  # A C G T
 STRAND_FORWARD, STRAND_REVERSE = 70, 240
 SUPPORTS_ALT, SUPPORTS_OTHER = int(MAX_PIXEL * 1.0), int(MAX_PIXEL * 0.6)
+SUPPORTS_OTHER_ALT = int(MAX_PIXEL * 0.3)  # support_channel "other_alts": a read carrying an alt outside the subset
 MATCHES_REF, DIFFERS_FROM_REF = int(MAX_PIXEL * 0.2), int(MAX_PIXEL * 1.0)
 UNDRAWN = 255  # canvas code for "no pixel"
 
@@ -207,8 +216,11 @@ def paint_reads(ref: np.ndarray, code: np.ndarray, qual: np.ndarray, mapq: np.nd
 
 def with_support(base: np.ndarray, drawn: np.ndarray, support: np.ndarray, subset: tuple[int, ...],
                  opts: PileupOptions) -> np.ndarray:
-    """A copy of `base` with the 'read supports variant' channel of the read rows set for one alt subset."""
+    """A copy of `base` with the 'read supports variant' channel of the read rows set for one alt subset
+    (`support`: each read's alt index, or NO_ALT / UNCALLED, both negative; opts.support_channel)."""
     img = base.copy()
-    supports = np.isin(support, subset)
-    img[opts.ref_rows:opts.ref_rows + len(drawn), :, 4] = np.where(drawn, np.where(supports, SUPPORTS_ALT, SUPPORTS_OTHER)[:, None], 0)
+    value = np.where(np.isin(support, subset), SUPPORTS_ALT, SUPPORTS_OTHER)
+    if opts.support_channel == "other_alts":
+        value[(support >= 0) & (value != SUPPORTS_ALT)] = SUPPORTS_OTHER_ALT
+    img[opts.ref_rows:opts.ref_rows + len(drawn), :, 4] = np.where(drawn, value[:, None], 0)
     return img

@@ -66,6 +66,7 @@ def model_look(info: ModelInfo) -> dict:
         "technology_channel": TECHNOLOGY_CHANNEL_ENUM in channels,
         "realign": bool(recorded.get("realign", False)),
         "indel_reads": recorded.get("indel_reads", UNRECORDED["indel_reads"]),
+        "support_channel": recorded.get("support_channel", UNRECORDED["support_channel"]),
         "alt_aligned_pileup": recorded.get("alt_aligned_pileup",
                                            "diff_channels" if set(DIFF_CHANNEL_ENUMS) <= set(channels) else "none"),
     }
@@ -125,6 +126,7 @@ def make_examples_options(settings: dict, base: MakeExamplesOptions | None = Non
                            min_fraction_indels=settings["vsc_min_fraction_indels"]),
         pileup=replace(base.pileup, width=settings["pileup_width"], min_mapping_quality=settings["min_mapping_quality"],
                        alt_aligned_pileup=settings["alt_aligned_pileup"], indel_reads=settings["indel_reads"],
+                       support_channel=settings["support_channel"],
                        sort_by_haplotypes=settings["sort_by_haplotypes"],
                        hp_channel=settings["hp_channel"], technology_channel=settings["technology_channel"]))
 

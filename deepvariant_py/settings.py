@@ -70,6 +70,12 @@ SETTINGS: tuple[Setting, ...] = (
             "indel could slide along, since a read ending inside a homopolymer spells the reference and the indel alike "
             "and would otherwise count as reference support.",
             _long_reads("overlapping", "spanning", "overlapping"), ("choice", ("overlapping", "spanning")), from_model=True),
+    Setting("support_channel", "--support-channel",
+            "The 'read supports variant' channel of a multi-allelic site's images (one per alt and per pair of alts): "
+            "'binary', a read carrying one of the image's alts is marked and every other read is not (DeepVariant's), "
+            "so the reads of the site's other alt look like reference reads; or 'other_alts', those reads get a third "
+            "value. Sites with one alt look the same either way.",
+            _long_reads("binary", "binary"), ("choice", ("binary", "other_alts")), from_model=True),
     Setting("sort_by_haplotypes", "--sort-by-haplotypes/--no-sort-by-haplotypes",
             "Group pileup rows by the reads' HP tag (HP=1, HP=2, then untagged), by start within a group. dvcall's "
             "network pools over reads, so row order changes no call (the HP tag reaches it through --channels haplotype).",
@@ -104,7 +110,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 SETTING_KEYS = tuple(s.key for s in SETTINGS)
 # What examples and models made before a setting was recorded had: a sidecar or model_info without the key means this.
-UNRECORDED = {"indel_reads": "overlapping"}
+UNRECORDED = {"indel_reads": "overlapping", "support_channel": "binary"}
 
 
 def preset_values(model_type: str) -> dict:

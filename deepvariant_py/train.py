@@ -228,16 +228,18 @@ def balance_augment(image, label, probability: float, supports_index: int = 4, m
     tf = tensorflow()
     image = tf.convert_to_tensor(image)
     supports = image[ref_rows:, :, supports_index]
-    row_value = tf.reduce_max(supports, axis=1)  # SUPPORTS_ALT, SUPPORTS_OTHER (another allele) or 0 (no read)
-    group = tf.where(tf.random.uniform([]) < 0.5, tf.constant(SUPPORTS_ALT, tf.uint8), tf.constant(SUPPORTS_OTHER, tf.uint8))
+    # SUPPORTS_ALT, SUPPORTS_OTHER (another allele), SUPPORTS_OTHER_ALT (--support-channel other_alts) or 0 (no read)
+    row_value = tf.reduce_max(supports, axis=1)
+    is_alt = row_value == SUPPORTS_ALT
+    in_group = tf.where(tf.random.uniform([]) < 0.5, is_alt, (row_value > 0) & ~is_alt)
     drop_share = tf.random.uniform([], 0.0, max_drop)
-    dropped = (row_value == group) & (tf.random.uniform(tf.shape(row_value)) < drop_share)
+    dropped = in_group & (tf.random.uniform(tf.shape(row_value)) < drop_share)
     reads = tf.where(dropped[:, None, None], tf.zeros_like(image[ref_rows:]), image[ref_rows:])
     thinned = tf.concat([image[:ref_rows], reads], axis=0)
     apply = tf.logical_and(tf.equal(label, 1), tf.random.uniform([]) < probability)
     if min_haplotype > 0:
-        kept = tf.reduce_sum(tf.cast((row_value == group) & ~dropped, tf.float32))
-        rest = tf.reduce_sum(tf.cast((row_value > 0) & (row_value != group), tf.float32))
+        kept = tf.reduce_sum(tf.cast(in_group & ~dropped, tf.float32))
+        rest = tf.reduce_sum(tf.cast((row_value > 0) & ~in_group, tf.float32))
         apply = tf.logical_and(apply, binomial_cdf(kept, kept + rest, min_haplotype) >= BALANCE_TAIL)
     return tf.cond(apply, lambda: thinned, lambda: image)
 
@@ -290,7 +292,8 @@ def contamination_augment(image, label, probability: float, max_rate: float, bas
     reads = image[ref_rows:]
     col = image.shape[1] // 2
     alt_rows = reads[:, col, supports_index] == SUPPORTS_ALT
-    clean = tf.logical_not(tf.reduce_any(reads[:, col, supports_index] == SUPPORTS_OTHER)) if clean_only else True
+    other = (reads[:, col, supports_index] > 0) & ~alt_rows  # SUPPORTS_OTHER or SUPPORTS_OTHER_ALT
+    clean = tf.logical_not(tf.reduce_any(other)) if clean_only else True
     rate = tf.random.uniform([], 0.0, max_rate)
     flip = alt_rows & (tf.random.uniform(tf.shape(alt_rows)) < rate)  # [R]
     here = flip[:, None] & tf.one_hot(col, image.shape[1], on_value=True, off_value=False)[None, :]

@@ -35,6 +35,7 @@ INIT=${INIT_MODEL:-}  # fine-tune from this model instead of training from scrat
 CHANNELS=${CHANNELS:-}
 JOBS=${JOBS:-2}
 INDEL_READS=${INDEL_READS:-spanning}  # dvcall make-examples --indel-reads (see the examples below)
+SUPPORT_CHANNEL=${SUPPORT_CHANNEL:-binary}  # dvcall make-examples --support-channel (binary: every shipped version)
 MAX_POOLING=${MAX_POOLING:-1}  # 0: dvcall train --no-max-pooling (read features pooled by mean only)
 IMBALANCED_SAMPLES=${IMBALANCED_SAMPLES:-1}  # 0: without the two samples of multi-allelic sites at 30-33% balance (versions 2-5)
 export IMBALANCED_SAMPLES
@@ -43,6 +44,8 @@ for var in CONTAMINATION_CLEAN_ONLY MAX_POOLING IMBALANCED_SAMPLES HG002_SAMPLES
 done
 [[ $INDEL_READS == overlapping || $INDEL_READS == spanning ]] ||
   { echo "$0: INDEL_READS must be overlapping or spanning, not '$INDEL_READS'" >&2; exit 2; }
+[[ $SUPPORT_CHANNEL == binary || $SUPPORT_CHANNEL == other_alts ]] ||
+  { echo "$0: SUPPORT_CHANNEL must be binary or other_alts, not '$SUPPORT_CHANNEL'" >&2; exit 2; }
 export DVCALL_DATA=$DATA
 command -v iss > /dev/null || { echo "$0: needs InSilicoSeq for six training samples: pip install insilicoseq" >&2; exit 2; }
 
@@ -102,14 +105,16 @@ if [[ $IMBALANCED_SAMPLES == 1 ]]; then  # two more samples (scripts/make_traini
     "train_hg002_grch38_hsxt_35x_hap30 1.0 std" >> "$JOBLIST"
 fi
 
-examples_made_as() {  # examples file $1 exists and was made with --indel-reads $INDEL_READS
+examples_made_as() {  # examples file $1 exists and was made with --indel-reads $INDEL_READS --support-channel $SUPPORT_CHANNEL
   [[ -s $1.example_info.json ]] && python3 -c "import json,sys; s=json.load(open(sys.argv[1]))['settings']; \
-sys.exit(s.get('indel_reads', 'overlapping') != sys.argv[2])" "$1.example_info.json" "$INDEL_READS"
+sys.exit((s.get('indel_reads', 'overlapping'), s.get('support_channel', 'binary')) != tuple(sys.argv[2:]))" \
+    "$1.example_info.json" "$INDEL_READS" "$SUPPORT_CHANNEL"
 }
 make_one() {
   local name=$1 frac=$2 mode=$3 dir=$WORK/samples/$1
   local out=$WORK/examples/${name}_f${frac}_${mode}.tfrecord.gz
-  # Kept from an earlier run only if made the same way (a sidecar without indel_reads: overlapping).
+  # Kept from an earlier run only if made the same way (a sidecar without indel_reads: overlapping; without
+  # support_channel: binary).
   examples_made_as "$out" && return 0
   local ref extra=()
   ref=$(python3 -c "import json;print(json.load(open('$dir/sample.json'))['parameters']['ref'])")
@@ -117,10 +122,11 @@ make_one() {
   dvcall make-examples --ref "$ref" --reads "$dir/reads.bam" --truth-vcf "$dir/truth.vcf.gz" \
     --confident-bed "$dir/confident.bed" --regions "$dir/confident.bed" \
     --downsample-fraction "$( [[ $frac == 1.0 ]] && echo 0 || echo "$frac")" --examples "$out" "${extra[@]}" \
-    --realign --alt-aligned-pileup diff_channels --indel-reads "$INDEL_READS" --quiet
+    --realign --alt-aligned-pileup diff_channels --indel-reads "$INDEL_READS" \
+    --support-channel "$SUPPORT_CHANNEL" --quiet
 }
 export -f make_one examples_made_as
-export WORK INDEL_READS
+export WORK INDEL_READS SUPPORT_CHANNEL
 xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 
 # Tuning set: the held-out simulated sample test_grch38_30x (GRCh38 chr20:8.05-8.35 Mb; only used to pick the

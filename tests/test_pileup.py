@@ -318,6 +318,40 @@ def test_two_alts_three_images_only_support_channel_differs():
         assert not img[2 + len(order):].any()
 
 
+def test_other_alts_support_channel_gives_the_other_alts_reads_their_own_value():
+    rows = [SNP_C] * 3 + [SNP_G] * 3 + [MATCH] * 2
+    other_alts = replace(SMALL, support_channel="other_alts")
+    cand, canvas, images = pileup(rows, opts=other_alts)
+    order = select_rows(canvas, cand, other_alts).tolist()
+    c_row, g_row, ref_row = 2 + order.index(0), 2 + order.index(3), 2 + order.index(6)
+    support = {s: (img[c_row, CENTER, SUPPORT_CH], img[g_row, CENTER, SUPPORT_CH], img[ref_row, CENTER, SUPPORT_CH])
+               for s, img in images}
+    assert support == {(0,): (254, 76, 152), (1,): (76, 254, 152), (0, 1): (254, 254, 152)}
+    _, _, binary = pileup(rows)
+    for (_, img), (_, plain) in zip(images, binary):  # only the other alt's reads differ from DeepVariant's images
+        assert np.array_equal(np.delete(img, SUPPORT_CH, axis=2), np.delete(plain, SUPPORT_CH, axis=2))
+        assert (img[:2, :, SUPPORT_CH] == 152).all() and not img[2 + len(order):].any()
+
+
+def test_other_alts_support_channel_leaves_one_alt_candidates_and_uncalled_alleles_as_they_were():
+    rows = [SNP_C] * 3 + [MATCH] * 3
+    other_alts = replace(SMALL, support_channel="other_alts")
+    (_, img), = pileup(rows, opts=other_alts)[2]
+    (_, plain), = pileup(rows)[2]
+    assert np.array_equal(img, plain)
+    from deepvariant_py.candidates import NO_ALT, UNCALLED
+    from deepvariant_py.pileup import with_support
+    base, drawn = np.zeros((6, 3, 6), np.uint8), np.ones((4, 3), bool)
+    support = np.array([0, 1, NO_ALT, UNCALLED])  # a read of an allele below the thresholds is no other alt
+    assert with_support(base, drawn, support, (0,), replace(SMALL, ref_rows=2, support_channel="other_alts"))[2:, 0, 4].tolist() == \
+        [254, 76, 152, 152]
+
+
+def test_support_channel_must_be_a_known_mode():
+    with pytest.raises(Exception, match="support_channel 'three' is not supported"):
+        PileupOptions(support_channel="three")
+
+
 def test_three_alts_six_images():
     rows = [SNP_C] * 3 + [SNP_G] * 3 + ["...............T........................"] * 3 + [MATCH]
     cand, _, images = pileup(rows)

@@ -82,6 +82,7 @@ def test_model_decides_how_its_examples_look_and_preset_the_rest():
     legacy = resolve_settings("illumina", ModelInfo.from_json({"shape": [100, 221, 6], "channels": [1, 2, 3, 4, 5, 6]}))
     assert (legacy["realign"], legacy["alt_aligned_pileup"], legacy["hp_channel"]) == (False, "none", False)
     assert legacy["indel_reads"] == "overlapping"  # recorded since 2026-12: every model before showed all reads
+    assert legacy["support_channel"] == "binary"  # DeepVariant's, the only one before it was recorded
 
 
 def test_a_model_trained_on_spanning_indel_reads_gets_them_unless_the_flag_says_otherwise():
@@ -94,6 +95,17 @@ def test_a_model_trained_on_spanning_indel_reads_gets_them_unless_the_flag_says_
     for mt in ("illumina", "pacbio", "ont", "hybrid"):
         assert resolve_settings(mt, None)["indel_reads"] == model_look(resolve_model(mt, None)[1])["indel_reads"], mt
     assert resolve_settings("illumina", None)["indel_reads"] == "spanning"
+
+
+def test_a_model_trained_with_other_alts_support_gets_it_and_is_warned_about_otherwise():
+    info = ModelInfo.from_json({"shape": [100, 221, 8], "channels": [1, 2, 3, 4, 5, 6, 9, 10],
+                                "settings": {"realign": True, "support_channel": "other_alts"}})
+    assert make_examples_options(resolve_settings("illumina", info)).pileup.support_channel == "other_alts"
+    assert [line.split(":")[0] for line in settings_unlike_model(info, {"support_channel": "binary"})] == \
+        ["--support-channel binary"]
+    from deepvariant_py.presets import model_look, resolve_model
+    for mt in ("illumina", "pacbio", "ont", "hybrid"):  # the presets say what the shipped models were trained with
+        assert resolve_settings(mt, None)["support_channel"] == model_look(resolve_model(mt, None)[1])["support_channel"], mt
 
 
 def test_unknown_model_type_is_a_user_error():

@@ -185,6 +185,16 @@ def test_balance_augment_thins_one_allele_of_hets_only():
     assert thinned_groups == {"alt", "other"}
     for label in (0, 2):
         assert (balance_augment(img, label, 1.0).numpy() == img).all()
+    # --support-channel other_alts: the reads of the site's other alt are thinned with the reference reads
+    from deepvariant_py.pileup import SUPPORTS_OTHER_ALT
+    mixed = img.copy()
+    mixed[5 + 45:5 + 60, :, 4] = np.where(mixed[5 + 45:5 + 60, :, 4] > 0, SUPPORTS_OTHER_ALT, 0)
+    both = set()
+    for _ in range(30):
+        alive = balance_augment(mixed, 1, 1.0).numpy()[5:, :, 0].max(axis=1) > 0
+        if alive[:30].all():
+            both.add((int(alive[30:45].sum()) < 15, int(alive[45:60].sum()) < 15))
+    assert (True, True) in both
 
 
 def test_binomial_cdf_matches_the_sum_of_the_pmf():
@@ -328,7 +338,7 @@ def test_contamination_augment_shows_some_alt_reads_of_snp_hom_alts_as_clean_ref
 
 
 def test_contamination_augment_clean_only_leaves_hom_alts_that_hold_other_reads():
-    from deepvariant_py.pileup import BASE_PIXELS, DIFFERS_FROM_REF, SUPPORTS_ALT, SUPPORTS_OTHER
+    from deepvariant_py.pileup import BASE_PIXELS, DIFFERS_FROM_REF, SUPPORTS_ALT, SUPPORTS_OTHER, SUPPORTS_OTHER_ALT
     from deepvariant_py.tf_runtime import tensorflow
     from deepvariant_py.train import contamination_augment
 
@@ -341,12 +351,15 @@ def test_contamination_augment_clean_only_leaves_hom_alts_that_hold_other_reads(
     where = (0, 4, 5, (6, 7))
     holding = img.copy()
     holding[44, :, 4] = SUPPORTS_OTHER  # one read without the alt (an error, another allele)
+    other_alt = img.copy()
+    other_alt[44, :, 4] = SUPPORTS_OTHER_ALT  # one read of the site's other alt (--support-channel other_alts)
     outside = img.copy()
     outside[44, col - 3:, :] = 0  # one read that ends before the candidate: not drawn there
     outside[44, :col - 3, 4] = SUPPORTS_OTHER
     changed = lambda a, b: int((a != b).any(axis=(1, 2)).sum())  # noqa: E731
     for _ in range(10):
         assert changed(contamination_augment(holding, 2, 1.0, 0.3, *where, clean_only=True).numpy(), holding) == 0
+        assert changed(contamination_augment(other_alt, 2, 1.0, 0.3, *where, clean_only=True).numpy(), other_alt) == 0
     assert sum(changed(contamination_augment(holding, 2, 1.0, 0.3, *where).numpy(), holding) for _ in range(10)) > 0
     assert sum(changed(contamination_augment(img, 2, 1.0, 0.3, *where, clean_only=True).numpy(), img) for _ in range(10)) > 0
     assert sum(changed(contamination_augment(outside, 2, 1.0, 0.3, *where, clean_only=True).numpy(), outside)
