@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .pileup import ALT_ALIGNED_MODES, INDEL_READS, SUPPORT_CHANNELS
+
 MODEL_TYPES = ("illumina", "pacbio", "ont", "hybrid")
 
 
@@ -63,19 +65,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alt_aligned_pileup", "--alt-aligned-pileup",
             "Also draw indel candidates' reads realigned to each alt haplotype: as two extra 'differs from ref' channels "
             "(diff_channels) or as extra rows (rows) (docs/design.md §5).",
-            _long_reads("diff_channels", "diff_channels"), ("choice", ("none", "diff_channels", "rows")), from_model=True),
+            _long_reads("diff_channels", "diff_channels"), ("choice", ALT_ALIGNED_MODES), from_model=True),
     Setting("indel_reads", "--indel-reads",
             "Which reads an indel candidate's pileup shows: 'overlapping', every read within 5 bp of it (DeepVariant's), "
             "or 'spanning': a read that does not carry one of its alts is shown only if it covers the whole repeat the "
             "indel could slide along, since a read ending inside a homopolymer spells the reference and the indel alike "
             "and would otherwise count as reference support.",
-            _long_reads("overlapping", "spanning", "overlapping"), ("choice", ("overlapping", "spanning")), from_model=True),
+            _long_reads("overlapping", "spanning", "overlapping"), ("choice", INDEL_READS), from_model=True),
     Setting("support_channel", "--support-channel",
             "The 'read supports variant' channel of a multi-allelic site's images (one per alt and per pair of alts): "
             "'binary', a read carrying one of the image's alts is marked and every other read is not (DeepVariant's), "
             "so the reads of the site's other alt look like reference reads; or 'other_alts', those reads get a third "
             "value. Sites with one alt look the same either way.",
-            _long_reads("binary", "binary"), ("choice", ("binary", "other_alts")), from_model=True),
+            _long_reads("binary", "binary"), ("choice", SUPPORT_CHANNELS), from_model=True),
     Setting("sort_by_haplotypes", "--sort-by-haplotypes/--no-sort-by-haplotypes",
             "Group pileup rows by the reads' HP tag (HP=1, HP=2, then untagged), by start within a group. dvcall's "
             "network pools over reads, so row order changes no call (the HP tag reaches it through --channels haplotype).",

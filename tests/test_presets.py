@@ -90,11 +90,17 @@ def test_a_model_trained_on_spanning_indel_reads_gets_them_unless_the_flag_says_
                                 "settings": {"realign": True, "alt_aligned_pileup": "diff_channels", "indel_reads": "spanning"}})
     assert make_examples_options(resolve_settings("illumina", info)).pileup.indel_reads == "spanning"
     assert resolve_settings("illumina", info, indel_reads="overlapping")["indel_reads"] == "overlapping"
-    # Without a model, the preset's, which is what each type's shipped model was trained with (so --help is true)
+    assert resolve_settings("illumina", None)["indel_reads"] == "spanning"
+
+
+def test_presets_show_reads_as_each_types_shipped_model_was_trained():
+    """Without a model, the preset's values, which must be what each type's shipped model records (so --help and
+    `dvcall presets` are true): every setting a model decides (indel_reads, support_channel, channels, ...)."""
     from deepvariant_py.presets import model_look, resolve_model
     for mt in ("illumina", "pacbio", "ont", "hybrid"):
-        assert resolve_settings(mt, None)["indel_reads"] == model_look(resolve_model(mt, None)[1])["indel_reads"], mt
-    assert resolve_settings("illumina", None)["indel_reads"] == "spanning"
+        look, preset_settings = model_look(resolve_model(mt, None)[1]), resolve_settings(mt, None)
+        assert {"indel_reads", "support_channel", "alt_aligned_pileup", "hp_channel"} <= set(look)
+        assert {k: preset_settings[k] for k in look} == look, mt
 
 
 def test_a_model_trained_with_other_alts_support_gets_it_and_is_warned_about_otherwise():
@@ -103,9 +109,6 @@ def test_a_model_trained_with_other_alts_support_gets_it_and_is_warned_about_oth
     assert make_examples_options(resolve_settings("illumina", info)).pileup.support_channel == "other_alts"
     assert [line.split(":")[0] for line in settings_unlike_model(info, {"support_channel": "binary"})] == \
         ["--support-channel binary"]
-    from deepvariant_py.presets import model_look, resolve_model
-    for mt in ("illumina", "pacbio", "ont", "hybrid"):  # the presets say what the shipped models were trained with
-        assert resolve_settings(mt, None)["support_channel"] == model_look(resolve_model(mt, None)[1])["support_channel"], mt
 
 
 def test_unknown_model_type_is_a_user_error():
