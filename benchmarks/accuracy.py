@@ -40,7 +40,9 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from deepvariant_py.errors import DvcallError  # noqa: E402
 from deepvariant_py.evaluate import CONTEXTS, evaluate, evaluate_by_context, multiallelic_concordance  # noqa: E402
+from deepvariant_py.outputs import check_outputs, write_json  # noqa: E402
 
 
 @dataclass
@@ -204,7 +206,58 @@ def print_contexts(rows: list[dict], dw: int, width: int) -> None:
               " | ".join(f"{v['tp']}/{v['fp']}/{v['fn']:<8}"[:14].ljust(14) for v in vals) + " |")
 
 
+def usage_error(prog: str, message: str):
+    """A bad flag or input, found before any work: one line on stderr, exit 2 (as argparse and dvcall do)."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+CALLER_INSTALL = {"dvcall": None, "bcftools": "apt-get install bcftools", "freebayes": "apt-get install freebayes"}
+
+
+def caller_names(spec: str, prog: str) -> list[str]:
+    """--callers' names in order: an unknown name ends the run; bcftools or freebayes when not installed is left
+    out with a note (the other rows are still worth having)."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CALLER_INSTALL]
+    if unknown or not names:
+        usage_error(prog, f"unknown caller {unknown[0]!r} in --callers: name any of {', '.join(CALLER_INSTALL)}" if unknown
+                    else f"--callers is empty: name any of {', '.join(CALLER_INSTALL)}")
+    present = []
+    for name in names:
+        if CALLER_INSTALL[name] and shutil.which(name) is None:
+            print(f"note: {name} is not installed ({CALLER_INSTALL[name]}): no {name} rows", file=sys.stderr)
+        else:
+            present.append(name)
+    return present
+
+
+def check_run(args, prog: str, outputs: dict[str, str | None], wants_shared: bool,
+              directories: dict[str, str | None] | None = None) -> None:
+    """Before any calling: the shared folder (when its real rows are wanted), --model, and the files the run will
+    write (their folders exist and are writable, none is an existing folder). One line and exit 2 otherwise."""
+    if wants_shared and not os.path.isdir(args.shared):
+        usage_error(prog, f"no shared data folder at {args.shared}: pass --shared PATH (the folder holding real/, "
+                    "real_dev/ and sim_sources/)")
+    if args.model and not os.path.isfile(os.path.join(args.model, "model_info.json")):
+        usage_error(prog, f"--model {args.model} is not a dvcall model directory (no model_info.json): pass one such as "
+                    "models/illumina-wgs")
+    try:
+        check_outputs(outputs, directories=directories or {})
+    except DvcallError as exc:
+        usage_error(prog, str(exc))
+
+
+def run_or_exit(fn, ds: Dataset, caller: str, prog: str, *fn_args) -> None:
+    """One caller on one dataset; a failed tool (its own messages are printed above) ends the run in one line."""
+    try:
+        fn(ds, *fn_args)
+    except subprocess.CalledProcessError as exc:
+        sys.exit(f"{prog}: error: {caller} failed on {ds.name} (exit {exc.returncode}; its messages are above)")
+
+
 def main() -> None:
+    prog = "accuracy.py"
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"), help="the shared data folder")
     ap.add_argument("--sim-sample", action="append", help="simulated held-out sample folder (repeatable; default work_sim/samples/test_hg001_30x)")
@@ -230,14 +283,15 @@ def main() -> None:
                          "down by 8 (scripts/transform_qualities.py; the transformed BAMs are kept beside the sample)")
     ap.add_argument("--ablation", action="store_true", help="also run dvcall with each feature added in turn (baseline, +realignment, ...)")
     args = ap.parse_args()
+    check_run(args, prog, {"--json": args.json}, wants_shared=not args.no_real, directories={"--keep-vcfs": args.keep_vcfs})
     callers: list[tuple[str, object]] = []
-    for name in args.callers.split(","):
+    for name in caller_names(args.callers, prog):
         if name == "dvcall":
             callers.append(("dvcall", lambda ds, out, tmp: call_dvcall(ds, out, args.model)))
             for other in args.also_model or []:  # another model side by side in the same run
                 label = f"dvcall {os.path.basename(other.rstrip('/'))}"
                 callers.append((label, lambda ds, out, tmp, m=other: call_dvcall(ds, out, m)))
-        elif shutil.which(name):
+        else:
             callers.append((name, {"bcftools": call_bcftools, "freebayes": call_freebayes}[name]))
     if args.ablation:
         callers = [(f"dvcall {label}", lambda ds, out, tmp, m=model, f=flags: call_dvcall(ds, out, m, f))
@@ -256,7 +310,7 @@ def main() -> None:
             for caller, fn in runs:
                 out = os.path.join(tmp, f"call-{len(rows)}.vcf.gz")
                 t0 = time.time()
-                fn(ds, out, tmp)
+                run_or_exit(fn, ds, caller, prog, out, tmp)
                 seconds = time.time() - t0
                 if args.keep_vcfs:
                     os.makedirs(args.keep_vcfs, exist_ok=True)
@@ -271,7 +325,9 @@ def main() -> None:
                              "multiallelic_concordant": multi[0], "multiallelic_sites": multi[1], **res.to_dict(),
                              "contexts": {c: r.to_dict() for c, r in contexts.items()}})
                 print(f"  done {ds.name} / {caller} in {seconds:.0f} s", file=sys.stderr)
-    width = max(len(r["caller"]) for r in rows) if rows else 9
+    if not rows:
+        sys.exit(f"{prog}: error: nothing was measured: no dataset found (see the notes above)")
+    width = max(len(r["caller"]) for r in rows)
     dw = max([len(r["dataset"]) for r in rows] + [7])
     header = f"| {'dataset':{dw}} | {'caller':{width}} | SNP TP/FP/FN | SNP F1 | INDEL TP/FP/FN | INDEL F1 | multi-allelic GT | seconds |"
     print(header)
@@ -283,8 +339,7 @@ def main() -> None:
         print(f"| {r['dataset']:{dw}} | {r['caller']:{width}} | {snp:12} | {s['f1']:.4f} | {indel:14} | {i['f1']:.4f}   | {multi:16} | {r['seconds']:7.1f} |")
     print_contexts(rows, dw, width)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+        write_json(args.json, rows, indent=2)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ seen could come from an error rate within 2x of GQ's (exact 95% Poisson interval
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -26,8 +25,9 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from accuracy import Dataset, call_dvcall, datasets as accuracy_datasets  # noqa: E402
+from accuracy import Dataset, call_dvcall, check_run, datasets as accuracy_datasets, run_or_exit  # noqa: E402
 from deepvariant_py.evaluate import genotyped_sites  # noqa: E402
+from deepvariant_py.outputs import atomic_output, write_json  # noqa: E402
 
 BINS = ((0, 10), (10, 20), (20, 30), (30, 40), (40, 1000))
 MODEL_TYPE = {"illumina": "illumina", "hifi": "pacbio", "ont": "ont", "hybrid": "hybrid"}
@@ -96,12 +96,14 @@ def plot(results: dict, path: str) -> None:
     ax.set_ylim(0, 60)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_output(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
+    ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"),
+                    help="the shared data folder (its real dev sets with a confident BED are called)")
     ap.add_argument("--sim-sample", action="append", default=[], help="simulated held-out sample folder (repeatable)")
     ap.add_argument("--hybrid-pair", action="append", default=[],
                     help="a HiFi + Illumina pair of scripts/make_hybrid_data.sh, by prefix: its both-technologies row is called "
@@ -113,6 +115,8 @@ def main() -> None:
     ap.add_argument("--model", default=None,
                     help="a model directory to measure instead of the shipped one, on --platform's data (default illumina)")
     args = ap.parse_args()
+    prog = "calibration.py"
+    check_run(args, prog, {"--plot": args.plot, "--json": args.json}, wants_shared=True)
     args.no_real, args.robustness, args.real_platform = False, False, None
     data: list[Dataset] = accuracy_datasets(args) if args.sim_sample or args.hybrid_pair else _real_only(args)
     if args.hybrid_pair and not args.sim_sample:
@@ -126,12 +130,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dvcall-cal-") as tmp:
         for i, ds in enumerate(data):
             out = os.path.join(tmp, f"call-{i}.vcf.gz")
-            call_dvcall(ds, out, args.model if ds.platform == model_platform else None)
+            run_or_exit(call_dvcall, ds, "dvcall", prog, out, args.model if ds.platform == model_platform else None)
             sites = genotyped_sites(ds.truth, out, ds.ref, regions=[ds.region0], bed=ds.bed)
             model = MODEL_TYPE[ds.platform]
             per_model.setdefault(model, []).extend(sites)
             per_set.append((model, ds.name, sites))
             print(f"  done {ds.name}: {len(sites)} sites, {sum(not s.correct for s in sites)} wrong", file=sys.stderr)
+    if not per_set:
+        sys.exit(f"{prog}: error: nothing was measured: no dataset found (see the notes above)")
     results = {m: bin_rows(s) for m, s in per_model.items()}
     print("| model | data | GQ | calls | errors | errors GQ predicts | ratio | within 2x | consistent with 2x (95%) |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -145,8 +151,7 @@ def main() -> None:
     plot(results, args.plot)
     print(f"plot -> {args.plot}", file=sys.stderr)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"per_model": results, "per_set": [(m, n, bin_rows(s)) for m, n, s in per_set]}, fh, indent=2)
+        write_json(args.json, {"per_model": results, "per_set": [(m, n, bin_rows(s)) for m, n, s in per_set]}, indent=2)
 
 
 def _real_only(args) -> list[Dataset]:

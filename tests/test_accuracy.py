@@ -1,0 +1,84 @@
+"""benchmarks/accuracy.py and benchmarks/calibration.py: bad flags and missing data end the run in one line before
+any calling, a failed caller ends it in one line, and a run that measures nothing fails instead of printing an
+empty table."""
+import importlib.util
+import subprocess
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+
+_benchmarks = Path(__file__).resolve().parent.parent / "benchmarks"
+_spec = importlib.util.spec_from_file_location("accuracy", _benchmarks / "accuracy.py")
+acc = importlib.util.module_from_spec(_spec)
+sys.modules["accuracy"] = acc  # its dataclass looks its module up
+_spec.loader.exec_module(acc)
+
+
+def _args(tmp_path, **kw):
+    values = {"shared": str(tmp_path), "model": None}
+    values.update(kw)
+    return Namespace(**values)
+
+
+def test_unknown_or_empty_caller_list_is_a_usage_error(capsys):
+    for spec in ("dvcall,gatk", ","):
+        with pytest.raises(SystemExit) as exc:
+            acc.caller_names(spec, "accuracy.py")
+        assert exc.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and "'gatk'" in err[0] and "empty" in err[1]
+
+
+def test_caller_not_installed_is_left_out_with_a_note(monkeypatch, capsys):
+    monkeypatch.setattr(acc.shutil, "which", lambda name: None if name == "freebayes" else f"/usr/bin/{name}")
+    assert acc.caller_names("dvcall, bcftools,freebayes", "accuracy.py") == ["dvcall", "bcftools"]
+    assert "apt-get install freebayes" in capsys.readouterr().err
+
+
+def test_check_run_refuses_missing_shared_folder_bad_model_and_unwritable_outputs(tmp_path, capsys):
+    missing = tmp_path / "no_such_folder"
+    cases = [
+        (_args(tmp_path, shared=str(missing)), {}, True, "--shared"),
+        (_args(tmp_path, model=str(tmp_path)), {}, False, "model_info.json"),
+        (_args(tmp_path), {"--json": str(tmp_path)}, False, "existing folder"),
+        (_args(tmp_path), {"--json": str(missing / "rows.json")}, False, "does not exist"),
+    ]
+    for args, outputs, wants_shared, words in cases:
+        with pytest.raises(SystemExit) as exc:
+            acc.check_run(args, "accuracy.py", outputs, wants_shared)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0]
+    # the shared folder only matters when its real rows are wanted
+    acc.check_run(_args(tmp_path, shared=str(missing)), "accuracy.py", {"--json": str(tmp_path / "rows.json")}, False)
+
+
+def test_a_failed_caller_ends_the_run_in_one_line():
+    def broken(ds, out, tmp):
+        raise subprocess.CalledProcessError(3, ["dvcall", "run"])
+
+    ds = acc.Dataset("simulated x", "ref.fa", "reads.bam", "truth.vcf.gz", "20:1-10")
+    with pytest.raises(SystemExit) as exc:
+        acc.run_or_exit(broken, ds, "dvcall", "accuracy.py", "out.vcf.gz", "tmp")
+    assert "dvcall failed on simulated x (exit 3" in exc.value.code
+
+
+def _script(name, *flags, cwd):
+    return subprocess.run([sys.executable, str(_benchmarks / name), *flags], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_scripts_measuring_nothing_fail_without_a_table_or_files(tmp_path):
+    old = tmp_path / "rows.json"
+    old.write_text("old rows")
+    # no dataset at all: a failure, no table, the existing --json untouched
+    res = _script("accuracy.py", "--no-real", "--sim-sample", str(tmp_path / "none"), "--json", str(old), cwd=tmp_path)
+    assert res.returncode == 1 and res.stdout == ""
+    assert "nothing was measured" in res.stderr.splitlines()[-1]
+    assert old.read_text() == "old rows"
+    # a missing shared folder: one line, exit 2, before anything is called
+    res = _script("calibration.py", "--shared", str(tmp_path / "nope"), cwd=tmp_path)
+    assert res.returncode == 2 and res.stdout == "" and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "calibration.png").exists()
