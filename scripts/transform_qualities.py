@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from array import array
 
 import numpy as np
 import pysam
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from deepvariant_py.errors import DvcallError, InputError  # noqa: E402
+from deepvariant_py.outputs import atomic_output, check_outputs  # noqa: E402
 from deepvariant_py.train import NOVASEQ_BINS  # noqa: E402  the bins the training augmentation draws too
 
 
@@ -31,25 +34,44 @@ def novaseq_bins(q: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("input")
-    ap.add_argument("output")
+    ap.add_argument("input", help="the BAM whose qualities to rewrite (left as it is)")
+    ap.add_argument("output", help="the BAM to write (indexed; written whole or not at all, never over the input)")
     how = ap.add_mutually_exclusive_group(required=True)
     how.add_argument("--novaseq-bins", action="store_true", help="bin to NovaSeq's four quality levels")
     how.add_argument("--shift", type=int, help="add this to every quality (clipped to 2..41)")
     args = ap.parse_args()
-    tmp = args.output + ".partial.bam"
-    with pysam.AlignmentFile(args.input) as src, pysam.AlignmentFile(tmp, "wb", template=src) as out:
-        for read in src:
-            quals = read.query_qualities
-            if quals is not None and len(quals):
-                q = np.asarray(quals, dtype=np.int16)
-                q = novaseq_bins(q) if args.novaseq_bins else np.clip(q + args.shift, 2, 41)
-                read.query_qualities = pysam.qualitystring_to_array("".join(chr(33 + int(v)) for v in q))
-            out.write(read)
-    pysam.index(tmp)
-    os.replace(tmp + ".bai", args.output + ".bai")
-    os.replace(tmp, args.output)
+    try:
+        transform(args.input, args.output, args.novaseq_bins, args.shift)
+    except DvcallError as exc:
+        fail(str(exc))
 
+
+def fail(message: str):
+    """A bad input or output path: one line, exit 2, nothing written."""
+    print(f"transform_qualities.py: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def transform(path: str, output: str, bins: bool, shift: int | None) -> None:
+    """Write `output` (+ .bai) with every read's qualities binned or shifted; atomically, never over the input.
+    A missing or unreadable input raises InputError, an output that cannot be written (or is the input) OutputError."""
+    if not os.path.isfile(path):
+        raise InputError(f"input {path} does not exist: pass an existing BAM")
+    check_outputs({"OUT.bam": output, "OUT.bam's index": output + ".bai"}, inputs={"IN.bam": path, "IN.bam's index": path + ".bai"})
+    try:
+        src = pysam.AlignmentFile(path, "rb")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {path} as a BAM ({exc}): pass a BAM file") from None
+    with src, atomic_output(output, ".bam", companions=(".bai",)) as tmp:
+        with pysam.AlignmentFile(tmp, "wb", template=src) as out:
+            for read in src:
+                quals = read.query_qualities
+                if quals is not None and len(quals):
+                    q = np.asarray(quals, dtype=np.int16)
+                    q = novaseq_bins(q) if bins else np.clip(q + shift, 2, 41)
+                    read.query_qualities = array("B", q.astype(np.uint8).tobytes())
+                out.write(read)
+        pysam.index(tmp)
 
 if __name__ == "__main__":
     main()
