@@ -19,6 +19,8 @@ JOBS=${JOBS:-2}
 SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing
 export DVCALL_DATA=${DVCALL_DATA:-$HERE/../../shared/data}
 python3 -c "import whatshap" 2>/dev/null || { echo "missing whatshap: pip install whatshap" >&2; exit 2; }
+source "$HERE/model_install.sh"
+check_model_dest "$MODEL"
 
 bash "$HERE/make_hybrid_data.sh" "$WORK"
 EX=$WORK/examples
@@ -84,6 +86,5 @@ dvcall calibrate --model "$WORK/model" --examples "$TUNE"
 # the GQ map, on the calibration pairs' calls as a user would get them (untagged HiFi, phased by run itself)
 python3 "$HERE/fit_gq_calibration.py" --model "$WORK/model" $(for i in 1 2 3 4 5 6 7 8; do
   echo --hybrid-pair "$WORK/calib_hybrid_$i"; done)
-mkdir -p "$MODEL"
-cp "$WORK/model/model.keras" "$WORK/model/model_info.json" "$WORK/model/training_log.csv" "$MODEL/"
+install_model "$WORK" "$MODEL" model/model.keras model/model_info.json model/training_log.csv
 echo "model written to $MODEL"

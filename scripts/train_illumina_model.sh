@@ -46,6 +46,8 @@ done
   { echo "$0: INDEL_READS must be overlapping or spanning, not '$INDEL_READS'" >&2; exit 2; }
 [[ $SUPPORT_CHANNEL == binary || $SUPPORT_CHANNEL == other_alts ]] ||
   { echo "$0: SUPPORT_CHANNEL must be binary or other_alts, not '$SUPPORT_CHANNEL'" >&2; exit 2; }
+source "$HERE/model_install.sh"
+check_model_dest "$MODEL"
 export DVCALL_DATA=$DATA
 command -v iss > /dev/null || { echo "$0: needs InSilicoSeq for six training samples: pip install insilicoseq" >&2; exit 2; }
 
@@ -183,7 +185,7 @@ dvcall calibrate --model "$WORK/model" --examples "$TUNE"
 # GQ map on the calibration samples (new reads of a region no training or test sample covers).
 python3 "$HERE/fit_gq_calibration.py" --model "$WORK/model" --cache "$WORK/gq_fit" \
   $(for d in "$WORK"/samples/calib_illumina_*; do echo --sample "$d"; done)
-mkdir -p "$MODEL"
-cp "$WORK/model/model.keras" "$WORK/model/model_info.json" "$WORK/model/merger.keras" "$WORK/model/merger_info.json" "$MODEL/"
-for seed in "${seeds[@]}"; do cp "$WORK/model_seed$seed/training_log.csv" "$MODEL/training_log_seed$seed.csv"; done
+logs=()
+for seed in "${seeds[@]}"; do logs+=("model_seed$seed/training_log.csv=training_log_seed$seed.csv"); done
+install_model "$WORK" "$MODEL" model/model.keras model/model_info.json model/merger.keras model/merger_info.json "${logs[@]}"
 echo "model written to $MODEL"

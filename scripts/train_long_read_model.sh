@@ -12,7 +12,8 @@
 # Usage: scripts/train_long_read_model.sh hifi|ont [WORKDIR] [MODEL_DIR]
 # Needs: samtools bcftools minimap2, and pbsim for ont (apt-get install samtools bcftools minimap2 pbsim).
 set -euo pipefail
-P=${1:?usage: $0 hifi|ont [WORKDIR] [MODEL_DIR]}
+P=${1:-}
+[[ $P == hifi || $P == ont ]] || { echo "usage: $0 hifi|ont [WORKDIR] [MODEL_DIR]" >&2; exit 2; }
 WORK=${2:-work_lr}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TYPE=$([[ $P == hifi ]] && echo pacbio || echo ont)
@@ -26,6 +27,8 @@ SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing
 # (models/pacbio-hifi/MODEL_CARD.md).
 SEEDS=${SEEDS:-400620758}
 export DVCALL_DATA=${DVCALL_DATA:-$HERE/../../shared/data}
+source "$HERE/model_install.sh"
+check_model_dest "$MODEL"
 
 bash "$HERE/make_long_read_data.sh" "$WORK" "$P"
 EX=$WORK/examples_$P
@@ -100,13 +103,13 @@ dvcall calibrate --model "$WORK/model_$P" --examples "$TUNE"
 # 6. the GQ map on the calibration samples (new reads of regions no training or test sample covers)
 python3 "$HERE/fit_gq_calibration.py" --model "$WORK/model_$P" --cache "$WORK/gq_fit_$P" \
   $(for d in "$WORK"/calib_"$P"*; do echo --sample "$d"; done)
-mkdir -p "$MODEL"
-cp "$WORK/model_$P/model.keras" "$WORK/model_$P/model_info.json" "$MODEL/"
+logs=()
 if (( ${#seeds[@]} > 1 )); then
-  for seed in "${seeds[@]}"; do cp "$WORK/model_${P}_seed$seed/training_log.csv" "$MODEL/training_log_seed$seed.csv"; done
+  for seed in "${seeds[@]}"; do logs+=("model_${P}_seed$seed/training_log.csv=training_log_seed$seed.csv"); done
 else
-  cp "$WORK/model_${P}_seed${seeds[0]}/training_log.csv" "$MODEL/training_log.csv"
+  logs+=("model_${P}_seed${seeds[0]}/training_log.csv=training_log.csv")
 fi
+install_model "$WORK" "$MODEL" "model_$P/model.keras" "model_$P/model_info.json" "${logs[@]}"
 # No merger network for long reads: ONT's three sets give ~100 two-alt sites, too few (a merger lowered
 # INDEL F1 0.924 -> 0.857 on the test sample), and with haplotype pooling HiFi's min rule got 24/24 and
 # 287/288 multi-allelic genotypes on the test samples (the last merger: 455 vs 454 of 468 held-out sites).

@@ -1,0 +1,51 @@
+"""scripts/model_install.sh: where the training scripts put a retrained model (sourced bash functions)."""
+import subprocess
+from pathlib import Path
+
+HELPER = Path(__file__).resolve().parent.parent / "scripts" / "model_install.sh"
+
+
+def _bash(script: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-c", f"set -euo pipefail; source {HELPER}; {script}"], capture_output=True, text=True,
+                          timeout=60)
+
+
+def _trained(tmp_path: Path) -> Path:
+    work = tmp_path / "work"
+    (work / "model").mkdir(parents=True)
+    (work / "model_seed2").mkdir()
+    (work / "model" / "model.keras").write_text("new weights")
+    (work / "model" / "model_info.json").write_text("new info")
+    (work / "model_seed2" / "training_log.csv").write_text("epoch,acc")
+    return work
+
+
+def test_install_replaces_the_model_files_renames_and_keeps_the_rest(tmp_path):
+    work, dest = _trained(tmp_path), tmp_path / "models" / "x"
+    dest.mkdir(parents=True)
+    (dest / "model.keras").write_text("old weights")
+    (dest / "MODEL_CARD.md").write_text("card")
+    res = _bash(f"install_model {work} {dest} model/model.keras model/model_info.json "
+                "model_seed2/training_log.csv=training_log_seed2.csv")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in dest.iterdir()) == ["MODEL_CARD.md", "model.keras", "model_info.json", "training_log_seed2.csv"]
+    assert (dest / "model.keras").read_text() == "new weights" and (dest / "MODEL_CARD.md").read_text() == "card"
+
+
+def test_a_failed_copy_leaves_the_old_model_whole_and_no_new_folder(tmp_path):
+    work, dest = _trained(tmp_path), tmp_path / "x"
+    dest.mkdir()
+    (dest / "model.keras").write_text("old weights")
+    res = _bash(f"install_model {work} {dest} model/model.keras model/merger.keras")  # no merger was trained
+    assert res.returncode == 1 and "unchanged" in res.stderr
+    assert [p.name for p in dest.iterdir()] == ["model.keras"] and (dest / "model.keras").read_text() == "old weights"
+    fresh = tmp_path / "fresh"
+    assert _bash(f"install_model {work} {fresh} model/merger.keras").returncode == 1 and not fresh.exists()
+
+
+def test_check_model_dest_refuses_a_file_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("x")
+    res = _bash(f"check_model_dest {tmp_path / 'file'}; echo reached")
+    assert res.returncode == 2 and "reached" not in res.stdout and len(res.stderr.strip().splitlines()) == 1
+    assert _bash(f"check_model_dest {tmp_path / 'new' / 'deeper'}").returncode == 0
+    assert not (tmp_path / "new").exists()  # checking makes nothing
