@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -70,7 +71,20 @@ def test_debug_shows_traceback(tmp_path):
     assert "does not exist" in str(debug.exception)
 
 
-def test_every_command_has_help():
-    for cmd in ["run", "make-examples", "call-variants", "postprocess", "train", "eval"]:
-        result = CliRunner().invoke(main, [cmd, "--help"])
-        assert result.exit_code == 0 and "--help" in result.output
+def _commands(group, path=()):
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, path + (name,))
+        else:
+            yield path + (name,), cmd
+
+
+def test_every_command_and_every_flag_has_help():
+    commands = list(_commands(main))
+    assert {"run", "make-examples", "call-variants", "postprocess", "train", "train-merger"} <= {p[-1] for p, _ in commands}
+    for path, cmd in commands:
+        result = CliRunner().invoke(main, [*path, "--help"])
+        assert result.exit_code == 0 and "--help" in result.output, path
+        assert (cmd.help or "").strip(), path
+        bare = [p.opts[0] for p in cmd.params if isinstance(p, click.Option) and not p.hidden and not (p.help or "").strip()]
+        assert not bare, f"dvcall {' '.join(path)}: {bare} have no help text"
