@@ -123,7 +123,8 @@ def datasets(args) -> list[Dataset]:
                         run([sys.executable, os.path.join(SCRIPTS, "transform_qualities.py"), os.path.join(sample, "reads.bam"),
                              reads, *flags])
                     except subprocess.CalledProcessError as exc:
-                        sys.exit(f"{os.path.basename(sys.argv[0])}: error: transform_qualities.py failed on {sample} (exit {exc.returncode}; its message is above)")
+                        sys.exit(f"{os.path.basename(sys.argv[0])}: error: transform_qualities.py failed on {sample} "
+                                 f"(exit {exc.returncode}; its message is above)")
                 out.append(Dataset(f"{name} {label}", params["ref"], reads, os.path.join(sample, "truth.vcf.gz"), region))
     for prefix in getattr(args, "hybrid_pair", None) or []:
         out += hybrid_datasets(prefix)
