@@ -13,6 +13,9 @@ ratio. A bin can only be judged when GQ predicts at least one error or one was s
 predicted both are consistent. "within 2x" is the ratio itself; with a handful of errors it is mostly chance
 (0 seen where 1.1 are predicted happens a third of the time), so the last column also says whether the count
 seen could come from an error rate within 2x of GQ's (exact 95% Poisson interval of the count).
+In the plot a dot is a bin with errors; a bin without any is an open triangle drawn where one more (correct)
+call would put it: its true error phred is at least that, so a triangle below the diagonal is a sample too
+small to judge, not a miscalibrated GQ.
 """
 from __future__ import annotations
 
@@ -81,13 +84,19 @@ def plot(results: dict, path: str) -> None:
 
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for model, rows in results.items():
-        xs, ys = [], []
+        points = []  # (GQ's phred, empirical phred, errors seen)
         for r in rows:
             if r["calls"] and r["predicted_error"]:
-                xs.append(-10 * math.log10(r["predicted_error"]))
-                # a bin without errors is drawn at the bound one more call would give
-                ys.append(-10 * math.log10(max(r["empirical_error"], 1 / (r["calls"] + 1))))
-        ax.plot(xs, ys, "o-", label=model)
+                # a bin without errors is drawn at the bound one more call would give: its true error is at most
+                # that, i.e. its phred at least that (an open upward triangle, not a measured point)
+                points.append((-10 * math.log10(r["predicted_error"]),
+                               -10 * math.log10(max(r["empirical_error"], 1 / (r["calls"] + 1))), r["errors"]))
+        line, = ax.plot([p[0] for p in points], [p[1] for p in points], "-", lw=1, label=model)
+        seen = [p for p in points if p[2]]
+        ax.plot([p[0] for p in seen], [p[1] for p in seen], "o", color=line.get_color())
+        bound = [p for p in points if not p[2]]
+        ax.plot([p[0] for p in bound], [p[1] for p in bound], "^", mfc="none", color=line.get_color())
+    ax.plot([], [], "^", mfc="none", color="grey", label="no error seen: at least this")
     ax.plot([0, 60], [0, 60], "k--", lw=1, label="GQ honest")
     ax.fill_between([0, 60], [-3, 57], [3, 63], color="grey", alpha=0.2, label="within 2x")
     ax.set_xlabel("GQ predicts (phred of the mean error it claims)")

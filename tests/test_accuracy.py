@@ -82,3 +82,29 @@ def test_scripts_measuring_nothing_fail_without_a_table_or_files(tmp_path):
     res = _script("calibration.py", "--shared", str(tmp_path / "nope"), cwd=tmp_path)
     assert res.returncode == 2 and res.stdout == "" and len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "calibration.png").exists()
+
+
+def test_calibration_plot_marks_bins_without_errors_as_bounds(tmp_path):
+    spec = importlib.util.spec_from_file_location("calibration_benchmark", _benchmarks / "calibration.py")
+    cal = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cal)
+    site = type("Site", (), {})
+    sites = []
+    for gq, n, wrong in ((15, 40, 4), (35, 50, 0)):  # one bin with errors, one without
+        for i in range(n):
+            s = site()
+            s.gq, s.correct = gq, i >= wrong
+            sites.append(s)
+    rows = cal.bin_rows(sites)
+    by_bin = {r["bin"]: r for r in rows}
+    assert by_bin["10-20"]["errors"] == 4 and by_bin["30-40"]["errors"] == 0
+    png = tmp_path / "cal.png"
+    png.write_bytes(b"previous plot")
+    cal.plot({"illumina": rows}, str(png))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and [p.name for p in tmp_path.iterdir()] == ["cal.png"]
+    import matplotlib.pyplot as plt
+
+    ax = plt.gcf().axes[0]
+    markers = {(line.get_marker(), len(line.get_xdata())) for line in ax.lines}
+    assert ("o", 1) in markers and ("^", 1) in markers  # the measured bin a dot, the bin without errors a bound
+    plt.close("all")
