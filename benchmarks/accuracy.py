@@ -238,14 +238,18 @@ def caller_names(spec: str, prog: str) -> list[str]:
 
 def check_run(args, prog: str, outputs: dict[str, str | None], wants_shared: bool,
               directories: dict[str, str | None] | None = None) -> None:
-    """Before any calling: the shared folder (when its real rows are wanted), --model, and the files the run will
-    write (their folders exist and are writable, none is an existing folder). One line and exit 2 otherwise."""
+    """Before any calling: the shared folder (when its real rows are wanted), every model directory flag, and the
+    files the run will write (their folders exist and are writable, none is an existing folder). One line and
+    exit 2 otherwise."""
     if wants_shared and not os.path.isdir(args.shared):
         usage_error(prog, f"no shared data folder at {args.shared}: pass --shared PATH (the folder holding real/, "
                     "real_dev/ and sim_sources/)")
-    if args.model and not os.path.isfile(os.path.join(args.model, "model_info.json")):
-        usage_error(prog, f"--model {args.model} is not a dvcall model directory (no model_info.json): pass one such as "
-                    "models/illumina-wgs")
+    models = [("--model", args.model), ("--hybrid-model", getattr(args, "hybrid_model", None))]
+    models += [("--also-model", m) for m in getattr(args, "also_model", None) or []]
+    for flag, model in models:
+        if model and not os.path.isfile(os.path.join(model, "model_info.json")):
+            usage_error(prog, f"{flag} {model} is not a dvcall model directory (no model_info.json): pass one such as "
+                        "models/illumina-wgs")
     try:
         check_outputs(outputs, directories=directories or {})
     except DvcallError as exc:

@@ -41,7 +41,8 @@ def test_check_run_refuses_missing_shared_folder_bad_model_and_unwritable_output
     missing = tmp_path / "no_such_folder"
     cases = [
         (_args(tmp_path, shared=str(missing)), {}, True, "--shared"),
-        (_args(tmp_path, model=str(tmp_path)), {}, False, "model_info.json"),
+        (_args(tmp_path, model=str(tmp_path)), {}, False, "--model"),
+        (_args(tmp_path, also_model=[str(tmp_path)]), {}, False, "--also-model"),
         (_args(tmp_path), {"--json": str(tmp_path)}, False, "existing folder"),
         (_args(tmp_path), {"--json": str(missing / "rows.json")}, False, "does not exist"),
     ]
