@@ -46,8 +46,8 @@ from .common import user_errors
                    "so GQ cannot tell easy calls from merely good ones; 0 lets GQ rise with the evidence (then calibrate it).")
 @click.option("--seed", type=click.IntRange(min=0), default=TRAINING_SEED, show_default=True,
               help="Random seed for the initial weights, the shuffling and the augmentations: the same examples and seed "
-                   "start from the same weights and order, but augmentations drawn in parallel make two runs close, not "
-                   "identical; other seeds give replicate runs, to tell a recipe's effect from run-to-run noise.")
+                   "give the same model on one machine; other seeds give replicate runs, to tell a recipe's effect from "
+                   "run-to-run noise.")
 @click.option("--channels", default=None, help="Comma-separated channel enums to train on (default: all in the examples), e.g. 1,2,3,4,5,6 to drop ALT-aligned channels 9,10.")
 @click.option("--haplotype-pooling/--no-haplotype-pooling", default=True, show_default=True, help="When the examples have an HP channel, also average reads over each haplotype (HP=1, HP=2) so the network compares the two; ignored with --init-model (the architecture comes from that model).")
 @click.option("--max-pooling/--no-max-pooling", default=True, show_default=True,

@@ -69,6 +69,13 @@ class TrainOptions:
     seed: int = TRAINING_SEED  # weights' initialisation, shuffling and augmentation draws (replicate runs differ here only)
 
 
+# The augmentations draw with stateful random ops: run in parallel, which example gets which draw depends on
+# thread timing, and two runs of one seed differ. One at a time (None) they are bit-reproducible, at no
+# measurable cost on 2 cores, where the network's steps dominate (`dvcall train`, version 6's flags, 1 epoch of
+# 4,194 Illumina examples: 22.0 and 23.2 s one at a time, 22.2 and 23.3 s in parallel, runs interleaved).
+AUGMENT_CALLS = None
+
+
 def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     tf = tensorflow()
     paths = expand_paths(train_spec)
@@ -125,17 +132,17 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     train_ds = train_ds.shuffle(opts.shuffle_buffer, seed=opts.seed, reshuffle_each_iteration=True)
     if opts.augment_mapq > 0:
         train_ds = train_ds.map(lambda image, label: (mapq_augment(image, opts.augment_mapq), label),
-                                num_parallel_calls=tf.data.AUTOTUNE)
+                                num_parallel_calls=AUGMENT_CALLS)
     channels = list(info.channels)
     if opts.augment_qualities > 0 and BASE_QUALITY_ENUM in channels:
         q = channels.index(BASE_QUALITY_ENUM)
         train_ds = train_ds.map(lambda image, label: (quality_augment(image, opts.augment_qualities, q), label),
-                                num_parallel_calls=tf.data.AUTOTUNE)
+                                num_parallel_calls=AUGMENT_CALLS)
     if opts.augment_balance > 0 and SUPPORTS_ENUM in channels:
         s = channels.index(SUPPORTS_ENUM)
         train_ds = train_ds.map(lambda image, label: (balance_augment(image, label, opts.augment_balance, s, max_drop=opts.balance_max_drop,
                                                                           min_haplotype=opts.balance_min_haplotype), label),
-                                num_parallel_calls=tf.data.AUTOTUNE)
+                                num_parallel_calls=AUGMENT_CALLS)
     needed = (READ_BASE_ENUM, BASE_QUALITY_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM)
     alt_aligned = [channels.index(c) for c in DIFF_CHANNEL_ENUMS if c in channels]
     for flag, value in (("--augment-errors", opts.augment_errors), ("--augment-contamination", opts.augment_contamination)):
@@ -145,13 +152,13 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     if opts.augment_errors > 0:
         where = [channels.index(c) for c in needed]
         train_ds = train_ds.map(lambda image, label: (error_augment(image, label, opts.augment_errors, *where, alt_aligned), label),
-                                num_parallel_calls=tf.data.AUTOTUNE)
+                                num_parallel_calls=AUGMENT_CALLS)
     if opts.augment_contamination > 0:
         where = [channels.index(c) for c in (READ_BASE_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM)]
         train_ds = train_ds.map(lambda image, label: (contamination_augment(image, label, opts.augment_contamination, opts.contamination_max_rate,
                                                                                 *where, alt_aligned,
                                                                                 clean_only=opts.contamination_clean_only), label),
-                                num_parallel_calls=tf.data.AUTOTUNE)
+                                num_parallel_calls=AUGMENT_CALLS)
     train_ds = train_ds.map(onehot).batch(opts.batch_size).prefetch(4)
     tune_ds = tune_ds.map(onehot).batch(512).prefetch(2)
     return train_ds, tune_ds, info, train_count

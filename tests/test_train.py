@@ -100,6 +100,19 @@ def test_the_seed_alone_sets_the_starting_weights(tmp_path):
     assert any(not np.array_equal(a, c) for a, c in zip(weights["a"], weights["c"]))
 
 
+def test_the_same_seed_gives_the_same_trained_model_with_augmentations_on(tmp_path):
+    """Training itself (not just the start) repeats: the augmentations' random draws land on the same examples."""
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=64)
+    weights = []
+    for name in ("a", "b"):
+        train(str(ex), str(tmp_path / name), TrainOptions(epochs=1, batch_size=16, shuffle_buffer=64, learning_rate=1e-3, seed=5,
+                                                          augment_qualities=0.5, augment_balance=0.5))
+        weights.append(load_model(str(tmp_path / name)).get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_examples_with_an_hp_channel_train_a_haplotype_pooling_model_unless_told_not_to(tmp_path):
     ex = tmp_path / "train.tfrecord.gz"
     _examples(ex, n=16)
