@@ -42,14 +42,9 @@ def main() -> None:
     args = ap.parse_args()
     try:
         transform(args.input, args.output, args.novaseq_bins, args.shift)
-    except DvcallError as exc:
-        fail(str(exc))
-
-
-def fail(message: str):
-    """A bad input or output path: one line, exit 2, nothing written."""
-    print(f"transform_qualities.py: error: {message}", file=sys.stderr)
-    sys.exit(2)
+    except DvcallError as exc:  # a bad input or output path: one line, exit 2, nothing written
+        print(f"transform_qualities.py: error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 def transform(path: str, output: str, bins: bool, shift: int | None) -> None:
@@ -72,6 +67,7 @@ def transform(path: str, output: str, bins: bool, shift: int | None) -> None:
                     read.query_qualities = array("B", q.astype(np.uint8).tobytes())
                 out.write(read)
         pysam.index(tmp)
+
 
 if __name__ == "__main__":
     main()
