@@ -256,6 +256,12 @@ def check_run(args, prog: str, outputs: dict[str, str | None], wants_shared: boo
         usage_error(prog, str(exc))
 
 
+def callers_for(platform: str, ablation: list, callers: list) -> list:
+    """The (label, call) pairs run on a dataset of this platform: the ablation models are Illumina's, so only Illumina
+    rows get them; every other caller, --also-model models included, runs on every row."""
+    return (ablation if platform == "illumina" else []) + callers
+
+
 def run_or_exit(fn, ds: Dataset, caller: str, prog: str, *fn_args) -> None:
     """One caller on one dataset; a failed tool (its own messages are printed above) ends the run in one line."""
     try:
@@ -301,13 +307,14 @@ def main() -> None:
                 callers.append((label, lambda ds, out, tmp, m=other: call_dvcall(ds, out, m)))
         else:
             callers.append((name, {"bcftools": call_bcftools, "freebayes": call_freebayes}[name]))
+    ablation: list[tuple[str, object]] = []
     if args.ablation:
-        callers = [(f"dvcall {label}", lambda ds, out, tmp, m=model, f=flags: call_dvcall(ds, out, m, f))
-                   for label, model, flags in ABLATION if os.path.isdir(model)] + callers
+        ablation = [(f"dvcall {label}", lambda ds, out, tmp, m=model, f=flags: call_dvcall(ds, out, m, f))
+                    for label, model, flags in ABLATION if os.path.isdir(model)]
     rows = []
     with tempfile.TemporaryDirectory(prefix="dvcall-acc-") as tmp:
         for ds in datasets(args):
-            runs = [(c, fn) for c, fn in callers if ds.platform == "illumina" or not c.startswith("dvcall ")]  # the ablation is Illumina's
+            runs = callers_for(ds.platform, ablation, callers)
             if ds.platform == "hybrid":  # dvcall only: bcftools and freebayes have no setting for mixed technologies
                 runs = [("dvcall", lambda d, out, tmp: call_dvcall(d, out, args.hybrid_model or args.model))]
             extra = [f for f, wanted in ((("--no-phase-reads",), args.unphased), (("--phaser", "whatshap"), args.whatshap),

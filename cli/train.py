@@ -6,6 +6,17 @@ from deepvariant_py.train import TRAINING_SEED, TrainOptions, train
 from .common import user_errors
 
 
+def _shift_range(ctx, param, value: str) -> tuple[int, int]:
+    """'LO,HI' -> (LO, HI): whole numbers, LO <= HI, within -40..40 (qualities are drawn capped at 40)."""
+    try:
+        lo, hi = (int(x) for x in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not two whole numbers LO,HI (e.g. -8,8)") from None
+    if not -40 <= lo <= hi <= 40:
+        raise click.BadParameter(f"'{value}' must have -40 <= LO <= HI <= 40")
+    return lo, hi
+
+
 @click.command("train")
 @click.option("--examples", required=True, help="Labelled training examples: a path, glob or comma-separated list.")
 @click.option("--output", required=True, type=click.Path(), help="Model directory to write (best checkpoint, logs). Rerun to resume.")
@@ -18,6 +29,13 @@ from .common import user_errors
 @click.option("--augment-qualities", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of examples whose base qualities are redrawn as another instrument reports them: binned to NovaSeq's "
                    "4 levels or shifted by -10..+3 (0 = off), so the model does not learn one simulator's qualities.")
+@click.option("--augment-qualities-shifts", default="-10,3", show_default=True, callback=_shift_range, metavar="LO,HI",
+              help="With --augment-qualities, the range (inclusive) of the one shift drawn for all of an example's qualities: "
+                   "-10,3 suits short reads (instruments and recalibration report lower qualities than ART); long-read basecaller "
+                   "versions differ both ways (e.g. -8,8; measured on the ont recipe, not shipped: models/ont/MODEL_CARD.md).")
+@click.option("--augment-qualities-binned", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="With --augment-qualities, the share of those examples binned to NovaSeq's four levels instead of shifted "
+                   "(0 for long reads, which no instrument bins that way).")
 @click.option("--augment-balance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of heterozygous examples that lose part of one allele's reads (0 = off): real hets are seen at "
                    "30-70% allele balance (and beyond, in imbalanced samples) where simulators draw 50%.")
@@ -58,11 +76,14 @@ from .common import user_errors
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, augment_qualities,
+              augment_qualities_shifts, augment_qualities_binned,
               augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, augment_errors, augment_contamination, augment_contamination_max_rate, augment_contamination_clean_only, label_smoothing, seed, channels, haplotype_pooling, max_pooling, no_cache, quiet):
     """Train a model; logs loss and accuracy per epoch and keeps the best one."""
     summary = train(examples, output, TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                                    init_model=init_model, cache=not no_cache, augment_mapq=augment_mapq,
                                                    haplotype_pooling=haplotype_pooling, max_pooling=max_pooling, augment_qualities=augment_qualities,
+                                                   quality_shifts=augment_qualities_shifts,
+                                                   quality_binned_share=augment_qualities_binned,
                                                    augment_balance=augment_balance, balance_max_drop=augment_balance_max_drop,
                                                    balance_min_haplotype=augment_balance_min_haplotype, augment_errors=augment_errors,
                                                    augment_contamination=augment_contamination,

@@ -59,6 +59,8 @@ class TrainOptions:
     haplotype_pooling: bool = True  # with an HP channel in the examples, also pool reads per haplotype (model.py)
     max_pooling: bool = True  # pool each read feature by its maximum over the reads as well as its mean (model.py)
     augment_qualities: float = 0.0  # this share of examples gets its base qualities binned or shifted (quality_augment)
+    quality_shifts: tuple[int, int] = (-10, 3)  # ... shifted by a whole number drawn uniformly from this range (QUALITY_SHIFTS)
+    quality_binned_share: float = 0.5  # ... binned to NovaSeq's four levels this share of the time, else shifted
     augment_balance: float = 0.0  # this share of heterozygous examples loses part of one allele's reads (balance_augment)
     balance_max_drop: float = 0.6  # ... at most this share of them (0.6: down to ~29% allele fraction, 0.8: ~17%)
     balance_min_haplotype: float = 0.0  # ... and only to counts a haplotype at >= this fraction could show (0 = any)
@@ -136,7 +138,8 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     channels = list(info.channels)
     if opts.augment_qualities > 0 and BASE_QUALITY_ENUM in channels:
         q = channels.index(BASE_QUALITY_ENUM)
-        train_ds = train_ds.map(lambda image, label: (quality_augment(image, opts.augment_qualities, q), label),
+        train_ds = train_ds.map(lambda image, label: (quality_augment(image, opts.augment_qualities, q, shifts=opts.quality_shifts,
+                                                                      binned_share=opts.quality_binned_share), label),
                                 num_parallel_calls=AUGMENT_CALLS)
     if opts.augment_balance > 0 and SUPPORTS_ENUM in channels:
         s = channels.index(SUPPORTS_ENUM)
@@ -201,10 +204,12 @@ def _with_channel(image, index: int, channel, ref_rows: int):
     return tf.concat([image[:ref_rows], reads], axis=0)
 
 
-def quality_augment(image, probability: float, quality_index: int = 1, ref_rows: int = 5):
+def quality_augment(image, probability: float, quality_index: int = 1, ref_rows: int = 5,
+                    shifts: tuple[int, int] = QUALITY_SHIFTS, binned_share: float = 0.5):
     """With `probability`, redraw the example's base qualities as another instrument would report them: binned to
-    NovaSeq's four levels (2/12/23/37) or shifted by -10..+3 (half each). The model must not learn the exact
-    quality distribution of its simulator."""
+    NovaSeq's four levels (2/12/23/37) `binned_share` of the time, else all shifted by one whole number drawn from
+    `shifts` (inclusive; default -10..+3, short-read instruments; long-read basecallers differ both ways). The model
+    must not learn the exact quality distribution of its simulator."""
     tf = tensorflow()
     image = tf.convert_to_tensor(image)
     pixels = tf.cast(image[ref_rows:, :, quality_index], tf.float32)
@@ -213,9 +218,9 @@ def quality_augment(image, probability: float, quality_index: int = 1, ref_rows:
     binned = tf.zeros_like(qual)
     for below, value in reversed(NOVASEQ_BINS):
         binned = tf.where(qual < below, float(value), binned)
-    shift = tf.cast(tf.random.uniform([], QUALITY_SHIFTS[0], QUALITY_SHIFTS[1] + 1, dtype=tf.int32), tf.float32)
+    shift = tf.cast(tf.random.uniform([], shifts[0], shifts[1] + 1, dtype=tf.int32), tf.float32)
     shifted = qual + shift
-    new = tf.where(tf.random.uniform([]) < 0.5, binned, shifted)
+    new = tf.where(tf.random.uniform([]) < binned_share, binned, shifted)
     new = tf.clip_by_value(new, 1.0, 40.0) * (254.0 / 40.0)
     new = tf.where(drawn, tf.cast(new, tf.uint8), tf.zeros_like(image[ref_rows:, :, quality_index]))
     keep = tf.random.uniform([]) >= probability

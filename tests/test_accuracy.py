@@ -109,3 +109,15 @@ def test_calibration_plot_marks_bins_without_errors_as_bounds(tmp_path):
     markers = {(line.get_marker(), len(line.get_xdata())) for line in ax.lines}
     assert ("o", 1) in markers and ("^", 1) in markers  # the measured bin a dot, the bin without errors a bound
     plt.close("all")
+
+
+def test_also_model_rows_run_on_long_read_samples_and_the_ablation_only_on_illumina():
+    # --also-model on ONT/HiFi samples used to be dropped silently with the Illumina ablation rows
+    def call(ds, out, tmp):
+        return None
+
+    ablation = [("dvcall baseline", call)]
+    callers = [("dvcall", call), ("dvcall model_b", call), ("bcftools", call)]
+    assert [c for c, _ in acc.callers_for("ont", ablation, callers)] == ["dvcall", "dvcall model_b", "bcftools"]
+    assert [c for c, _ in acc.callers_for("illumina", ablation, callers)] == ["dvcall baseline", "dvcall", "dvcall model_b",
+                                                                          "bcftools"]

@@ -177,6 +177,30 @@ def test_quality_augment_bins_or_shifts_only_drawn_bases():
     assert (quality_augment(img, 0.0).numpy() == img).all()
 
 
+
+def test_quality_augment_long_read_shifts_both_ways_without_bins():
+    """Long reads (--augment-qualities-shifts -8,8 --augment-qualities-binned 0): every augmented example is shifted,
+    up as well as down, never binned; a shift past Q40 saturates as the pileup's quality pixel does."""
+    import numpy as np
+
+    from deepvariant_py.tf_runtime import tensorflow
+    from deepvariant_py.train import quality_augment
+
+    tensorflow().random.set_seed(5)
+    img = _pileup_image(qual=30)
+    seen = set()
+    for _ in range(60):
+        out = quality_augment(img, 1.0, shifts=(-8, 8), binned_share=0.0).numpy()
+        assert (out[45:] == 0).all()
+        quals = np.unique(np.round(out[5:45, :, 1].astype(float) * 40 / 254))
+        assert len(quals) == 1
+        seen.add(int(quals[0]))
+    assert seen <= set(range(22, 39)) and min(seen) < 26 and max(seen) > 34  # 30 - 8 .. 30 + 8, both directions
+    high = quality_augment(_pileup_image(qual=38), 1.0, shifts=(8, 8), binned_share=0.0).numpy()
+    assert (high[5:45, :, 1] == 254).all()  # Q46 is drawn as Q40
+    binned = quality_augment(img, 1.0, shifts=(-8, 8), binned_share=1.0).numpy()
+    assert (np.round(binned[5:45, :, 1].astype(float) * 40 / 254) == 23).all()
+
 def test_balance_augment_thins_one_allele_of_hets_only():
     from deepvariant_py.tf_runtime import tensorflow
     from deepvariant_py.train import balance_augment
