@@ -1,7 +1,7 @@
 """`dvcall train`: fit the genotype CNN."""
 import click
 
-from deepvariant_py.train import TRAINING_SEED, TrainOptions, train
+from deepvariant_py.train import QUALITY_BINNED_SHARE, QUALITY_SHIFTS, TRAINING_SEED, TrainOptions, train
 
 from .common import user_errors
 
@@ -28,12 +28,13 @@ def _shift_range(ctx, param, value: str) -> tuple[int, int]:
 @click.option("--augment-mapq", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="Per example, up to this fraction of reads get a random MAPQ in [10,59] (0 = off): simulated reads are nearly all MAPQ 60, real ones are not.")
 @click.option("--augment-qualities", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of examples whose base qualities are redrawn as another instrument reports them: binned to NovaSeq's "
-                   "4 levels or shifted by -10..+3 (0 = off), so the model does not learn one simulator's qualities.")
-@click.option("--augment-qualities-shifts", default="-10,3", show_default=True, callback=_shift_range, metavar="LO,HI",
+                   "4 levels or shifted (--augment-qualities-shifts, --augment-qualities-binned; 0 = off), so the model does not "
+                   "learn one simulator's qualities.")
+@click.option("--augment-qualities-shifts", default=",".join(map(str, QUALITY_SHIFTS)), show_default=True, callback=_shift_range, metavar="LO,HI",
               help="With --augment-qualities, the range (inclusive) of the one shift drawn for all of an example's qualities: "
                    "-10,3 suits short reads (instruments and recalibration report lower qualities than ART); long-read basecaller "
                    "versions differ both ways (e.g. -8,8; measured on the ont recipe, not shipped: models/ont/MODEL_CARD.md).")
-@click.option("--augment-qualities-binned", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+@click.option("--augment-qualities-binned", type=click.FloatRange(0, 1), default=QUALITY_BINNED_SHARE, show_default=True,
               help="With --augment-qualities, the share of those examples binned to NovaSeq's four levels instead of shifted "
                    "(0 for long reads, which no instrument bins that way).")
 @click.option("--augment-balance", type=click.FloatRange(0, 1), default=0.0, show_default=True,

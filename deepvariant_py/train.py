@@ -44,6 +44,14 @@ def cache_fits(need_bytes: int, available_bytes: int | None, share: float = CACH
     return available_bytes is None or need_bytes <= share * available_bytes
 
 
+# Base quality pixel = min(q, 40) * 254 / 40 (pileup._QUAL_VALUE). Channel enums as DeepVariant numbers them.
+READ_BASE_ENUM, BASE_QUALITY_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM = 1, 2, 5, 6
+NOVASEQ_BINS = ((3, 2), (15, 12), (31, 23), (1000, 37))  # (below this quality, becomes this): RTA3's 4 levels
+QUALITY_SHIFTS = (-10, 3)  # a whole run's qualities moved by this many (uniform), as instruments and
+                           # recalibration differ
+QUALITY_BINNED_SHARE = 0.5  # share of quality-augmented examples binned rather than shifted
+
+
 @dataclass
 class TrainOptions:
     epochs: int = 10
@@ -59,8 +67,8 @@ class TrainOptions:
     haplotype_pooling: bool = True  # with an HP channel in the examples, also pool reads per haplotype (model.py)
     max_pooling: bool = True  # pool each read feature by its maximum over the reads as well as its mean (model.py)
     augment_qualities: float = 0.0  # this share of examples gets its base qualities binned or shifted (quality_augment)
-    quality_shifts: tuple[int, int] = (-10, 3)  # ... shifted by a whole number drawn uniformly from this range (QUALITY_SHIFTS)
-    quality_binned_share: float = 0.5  # ... binned to NovaSeq's four levels this share of the time, else shifted
+    quality_shifts: tuple[int, int] = QUALITY_SHIFTS  # ... shifted by a whole number drawn uniformly from this range
+    quality_binned_share: float = QUALITY_BINNED_SHARE  # ... binned to NovaSeq's four levels this share of the time, else shifted
     augment_balance: float = 0.0  # this share of heterozygous examples loses part of one allele's reads (balance_augment)
     balance_max_drop: float = 0.6  # ... at most this share of them (0.6: down to ~29% allele fraction, 0.8: ~17%)
     balance_min_haplotype: float = 0.0  # ... and only to counts a haplotype at >= this fraction could show (0 = any)
@@ -190,11 +198,6 @@ def mapq_augment(image, max_fraction: float, ref_rows: int = 5):
     return _with_channel(image, 2, new, ref_rows)
 
 
-# Base quality pixel = min(q, 40) * 254 / 40 (pileup._QUAL_VALUE). Channel enums as DeepVariant numbers them.
-READ_BASE_ENUM, BASE_QUALITY_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM = 1, 2, 5, 6
-NOVASEQ_BINS = ((3, 2), (15, 12), (31, 23), (1000, 37))  # (below this quality, becomes this): RTA3's 4 levels
-QUALITY_SHIFTS = (-10, 3)  # a whole run's qualities moved by this many (uniform), as instruments and
-                           # recalibration differ
 
 
 def _with_channel(image, index: int, channel, ref_rows: int):
@@ -205,7 +208,7 @@ def _with_channel(image, index: int, channel, ref_rows: int):
 
 
 def quality_augment(image, probability: float, quality_index: int = 1, ref_rows: int = 5,
-                    shifts: tuple[int, int] = QUALITY_SHIFTS, binned_share: float = 0.5):
+                    shifts: tuple[int, int] = QUALITY_SHIFTS, binned_share: float = QUALITY_BINNED_SHARE):
     """With `probability`, redraw the example's base qualities as another instrument would report them: binned to
     NovaSeq's four levels (2/12/23/37) `binned_share` of the time, else all shifted by one whole number drawn from
     `shifts` (inclusive; default -10..+3, short-read instruments; long-read basecallers differ both ways). The model

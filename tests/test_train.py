@@ -177,7 +177,6 @@ def test_quality_augment_bins_or_shifts_only_drawn_bases():
     assert (quality_augment(img, 0.0).numpy() == img).all()
 
 
-
 def test_quality_augment_long_read_shifts_both_ways_without_bins():
     """Long reads (--augment-qualities-shifts -8,8 --augment-qualities-binned 0): every augmented example is shifted,
     up as well as down, never binned; a shift past Q40 saturates as the pileup's quality pixel does."""
@@ -200,6 +199,7 @@ def test_quality_augment_long_read_shifts_both_ways_without_bins():
     assert (high[5:45, :, 1] == 254).all()  # Q46 is drawn as Q40
     binned = quality_augment(img, 1.0, shifts=(-8, 8), binned_share=1.0).numpy()
     assert (np.round(binned[5:45, :, 1].astype(float) * 40 / 254) == 23).all()
+
 
 def test_balance_augment_thins_one_allele_of_hets_only():
     from deepvariant_py.tf_runtime import tensorflow
