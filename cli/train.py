@@ -74,11 +74,14 @@ def _shift_range(ctx, param, value: str) -> tuple[int, int]:
                    "can move a call (one clean reference read among 20 alt reads reads as a het); without it reads count by "
                    "their share. Ignored with --init-model (the architecture comes from that model).")
 @click.option("--no-cache", is_flag=True, help="Read the examples from disk every epoch instead of holding them decoded in memory (~177 kB an Illumina example). Without it they are held only while they take at most half the memory available at the start.")
+@click.option("--keep-epochs", is_flag=True,
+              help="Also save every epoch's model, best or not, as a model folder of its own (OUTPUT/epoch-1, epoch-2, ...), "
+                   "to compare epochs on more data than the tuning examples (e.g. with `dvcall run` on calibration samples).")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, augment_qualities,
               augment_qualities_shifts, augment_qualities_binned,
-              augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, augment_errors, augment_contamination, augment_contamination_max_rate, augment_contamination_clean_only, label_smoothing, seed, channels, haplotype_pooling, max_pooling, no_cache, quiet):
+              augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, augment_errors, augment_contamination, augment_contamination_max_rate, augment_contamination_clean_only, label_smoothing, seed, channels, haplotype_pooling, max_pooling, no_cache, keep_epochs, quiet):
     """Train a model; logs loss and accuracy per epoch and keeps the best one."""
     summary = train(examples, output, TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                                    init_model=init_model, cache=not no_cache, augment_mapq=augment_mapq,
@@ -90,7 +93,7 @@ def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate
                                                    augment_contamination=augment_contamination,
                                                    contamination_max_rate=augment_contamination_max_rate,
                                                    contamination_clean_only=augment_contamination_clean_only,
-                                                   label_smoothing=label_smoothing, seed=seed,
+                                                   label_smoothing=label_smoothing, seed=seed, keep_epochs=keep_epochs,
                                                    channels=[int(c) for c in channels.split(',')] if channels else None), tune_examples)
     if not quiet:
         click.echo(f"dvcall: best tuning accuracy {summary['best_tune_accuracy']:.4f} at epoch {summary['best_epoch']} -> {output}", err=True)

@@ -77,6 +77,7 @@ class TrainOptions:
     contamination_max_rate: float = 0.03  # ... each alt read turned to the reference with a rate drawn up to this
     contamination_clean_only: bool = False  # ... only hom-alts whose reads all show the alt at the candidate
     seed: int = TRAINING_SEED  # weights' initialisation, shuffling and augmentation draws (replicate runs differ here only)
+    keep_epochs: bool = False  # also save every epoch's weights as a model of its own (output/epoch-N), to pick on other data
 
 
 # The augmentations draw with stateful random ops: run in parallel, which example gets which draw depends on
@@ -352,6 +353,8 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
                          "folders are listed in its model_info.json), then combine again with `dvcall ensemble`")
     keras = tf_keras()
     keras.utils.set_random_seed(opts.seed)
+    if opts.keep_epochs:
+        _refuse_stale_epochs(output_dir, opts.epochs)
     train_ds, tune_ds, info, train_count = _datasets(train_examples, tune_examples, opts)
     os.makedirs(output_dir, exist_ok=True)
     hp_index = info.channels.index(HP_CHANNEL_ENUM) if opts.haplotype_pooling and HP_CHANNEL_ENUM in info.channels else None
@@ -368,6 +371,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, "resume"), delete_checkpoint=True),
         keras.callbacks.CSVLogger(history_path, append=True),
         best,
+        *([_epoch_checkpoints(output_dir, model_info, opts.label_smoothing, opts.seed)] if opts.keep_epochs else []),
         *(callbacks or []),
     ]
     t0 = time.time()
@@ -376,6 +380,36 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
                "seconds": round(time.time() - t0, 1)}
     write_json(os.path.join(output_dir, "training_summary.json"), summary, indent=2)
     return summary
+
+
+EPOCH_DIR = "epoch-{}"  # train(keep_epochs=True): epoch N's model, beside the best one
+
+
+def epoch_model_dir(output_dir: str, epoch: int) -> str:
+    """Where train(keep_epochs=True) saves epoch `epoch`'s (1-based) model: a model directory of its own."""
+    return os.path.join(output_dir, EPOCH_DIR.format(epoch))
+
+
+def _refuse_stale_epochs(output_dir: str, epochs: int) -> None:
+    """An earlier run's epoch models beyond this run's last epoch would pass for this run's: refuse them."""
+    stale = [epoch_model_dir(output_dir, n) for n in range(epochs + 1, epochs + 1000)
+             if os.path.isdir(epoch_model_dir(output_dir, n))]
+    if stale:
+        raise InputError(f"{stale[0]} is from an earlier run with more epochs than --epochs {epochs}: remove it "
+                         "(and any later epoch-N folder) or train into a new --output folder")
+
+
+def _epoch_checkpoints(output_dir: str, info: ModelInfo, label_smoothing: float, seed: int):
+    """A Keras callback that saves every epoch's model, best or not, to epoch_model_dir(output_dir, N)."""
+    keras = tf_keras()
+
+    class EpochCheckpoints(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            acc = float((logs or {}).get("val_accuracy", 0.0))
+            notes = {"tune_accuracy": acc, "epoch": epoch + 1, "label_smoothing": label_smoothing, "seed": seed}
+            save_model(self.model, epoch_model_dir(output_dir, epoch + 1), replace(info, notes=notes))
+
+    return EpochCheckpoints()
 
 
 def _best_checkpoint(output_dir: str, info: ModelInfo, label_smoothing: float, seed: int):

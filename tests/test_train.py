@@ -7,11 +7,12 @@ import os
 import numpy as np
 import pytest
 
+from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import ExampleWriter, VariantInfo, write_sidecar
 from deepvariant_py.inference import NumpyGenotypeModel
 from deepvariant_py.model import load_model
 from deepvariant_py.model_info import load_model_info
-from deepvariant_py.train import TrainOptions, train
+from deepvariant_py.train import TrainOptions, epoch_model_dir, train
 
 SHAPE = (100, 221, 6)
 
@@ -35,7 +36,7 @@ def trained(tmp_path_factory):
     ex = tmp / "train.tfrecord.gz"
     _examples(ex)
     out = tmp / "model"
-    summary = train(str(ex), str(out), TrainOptions(epochs=2, batch_size=16, shuffle_buffer=64))
+    summary = train(str(ex), str(out), TrainOptions(epochs=2, batch_size=16, shuffle_buffer=64, keep_epochs=True))
     return ex, out, summary
 
 
@@ -52,6 +53,27 @@ def test_tiny_training_run_writes_a_loadable_model_and_its_log(trained):
     assert len(log_lines) == 3  # header + one line per epoch
     assert json.load(open(out / "best.json"))["epoch"] >= 1
     assert os.path.exists(out / "model.keras") and not os.path.exists(out / "resume")  # resume state gone when done
+
+
+def test_keep_epochs_saves_every_epochs_model_and_the_best_is_one_of_them(trained):
+    _, out, summary = trained
+    best = load_model(str(out)).get_weights()
+    same = []
+    for epoch in (1, 2):
+        folder = epoch_model_dir(str(out), epoch)
+        assert load_model_info(folder).notes["epoch"] == epoch
+        weights = load_model(folder).get_weights()
+        same.append(all(np.array_equal(a, b) for a, b in zip(best, weights)))
+    assert same == [summary["best_epoch"] == 1, summary["best_epoch"] == 2]  # the epochs differ; the best is its own
+    assert not os.path.exists(epoch_model_dir(str(out), 3))
+
+
+def test_keep_epochs_refuses_an_earlier_runs_later_epochs(tmp_path):
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=8)
+    os.makedirs(epoch_model_dir(str(tmp_path / "model"), 3))
+    with pytest.raises(InputError, match="epoch-3 is from an earlier run"):
+        train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=2, batch_size=8, keep_epochs=True))
 
 
 def test_a_stopped_training_resumes_from_its_last_finished_epoch(tmp_path):
@@ -405,7 +427,6 @@ def test_contamination_augment_clean_only_leaves_hom_alts_that_hold_other_reads(
 
 
 def test_error_augment_refuses_examples_that_cannot_tell_snps_from_indels(tmp_path):
-    from deepvariant_py.errors import InputError
 
     ex = tmp_path / "train.tfrecord.gz"
     _examples(ex, n=8)  # channels 1-6: no ALT-aligned channels
@@ -439,7 +460,6 @@ def test_training_streams_from_disk_when_the_examples_would_not_fit(tmp_path, mo
 
 
 def test_training_refuses_examples_made_with_different_settings(tmp_path):
-    from deepvariant_py.errors import InputError
 
     a, b = tmp_path / "a.tfrecord.gz", tmp_path / "b.tfrecord.gz"
     _examples(a, n=8)
