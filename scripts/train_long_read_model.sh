@@ -30,8 +30,9 @@ SEEDS=${SEEDS:-400620758}
 # How each network's epoch is chosen: "calib" = fewest SNP+INDEL errors when the calibration samples are called
 # (scripts/pick_epoch.py), "tune" = best accuracy on the tuning examples (dvcall train's own pick). ONT's 1,028 tuning
 # examples told its epochs apart by one or two examples and picked epoch 1, which made 443 errors on the nine
-# calibration samples (558 on the held-out rows) where epoch 3 made 326 (416): models/ont/MODEL_CARD.md. The
-# shipped HiFi model was picked by "tune" (its last epoch); "calib" is not measured there yet.
+# calibration samples (558 on the held-out rows) where epoch 3 made 326 (416): models/ont/MODEL_CARD.md. HiFi keeps
+# "tune": there the fourteen calibration samples picked epoch 1 (83 errors; epochs 2, 3: 99, 102), which made 47
+# errors on the held-out HiFi rows where the tuning pick, epoch 3, made 24 (models/pacbio-hifi/MODEL_CARD.md).
 PICK_EPOCH=${PICK_EPOCH:-$([[ $P == hifi ]] && echo tune || echo calib)}
 [[ $PICK_EPOCH == calib || $PICK_EPOCH == tune ]] || { echo "$0: PICK_EPOCH must be calib or tune, not '$PICK_EPOCH'" >&2; exit 2; }
 export DVCALL_DATA=${DVCALL_DATA:-$HERE/../../shared/data}
