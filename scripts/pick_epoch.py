@@ -60,6 +60,17 @@ def choose(errors: dict[int, int]) -> int:
     return min(errors, key=lambda epoch: (errors[epoch], -epoch))
 
 
+def output_problem(output: str, training_dir: str) -> str | None:
+    """Why --output may not be replaced by the chosen model (None: it may): only a model folder is replaced, and
+    never the training folder or a folder holding it."""
+    out, train = os.path.realpath(output), os.path.realpath(training_dir)
+    if out == train or train.startswith(out.rstrip(os.sep) + os.sep):
+        return f"--output {output} holds the training folder: give a new folder for the chosen model"
+    if os.path.exists(output) and not os.path.exists(os.path.join(output, "model_info.json")):
+        return f"--output {output} exists and is not a model folder: give a new folder for the chosen model"
+    return None
+
+
 def errors_of(result) -> int:
     return result.snp.fp + result.snp.fn + result.indel.fp + result.indel.fn
 
@@ -77,6 +88,9 @@ def main() -> None:
         sys.exit(f"{prog}: error: give at least one --sample (a calibration sample folder)")
     if not os.path.isdir(args.training_dir):
         sys.exit(f"{prog}: error: --training-dir {args.training_dir} is not a folder")
+    problem = output_problem(args.output, args.training_dir)
+    if problem:
+        sys.exit(f"{prog}: error: {problem}")
     epochs = epoch_dirs(args.training_dir)
     if not epochs:
         sys.exit(f"{prog}: error: {args.training_dir} holds no epoch-N folder: train with `dvcall train --keep-epochs`")
