@@ -5,6 +5,7 @@ import json
 import math
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, replace
 
@@ -199,8 +200,6 @@ def mapq_augment(image, max_fraction: float, ref_rows: int = 5):
     return _with_channel(image, 2, new, ref_rows)
 
 
-
-
 def _with_channel(image, index: int, channel, ref_rows: int):
     tf = tensorflow()
     reads = image[ref_rows:]
@@ -383,6 +382,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
 
 
 EPOCH_DIR = "epoch-{}"  # train(keep_epochs=True): epoch N's model, beside the best one
+_EPOCH_DIR_RE = re.compile("^" + EPOCH_DIR.format(r"(\d+)") + "$")
 
 
 def epoch_model_dir(output_dir: str, epoch: int) -> str:
@@ -390,13 +390,26 @@ def epoch_model_dir(output_dir: str, epoch: int) -> str:
     return os.path.join(output_dir, EPOCH_DIR.format(epoch))
 
 
+def epoch_dirs(output_dir: str) -> dict[int, str]:
+    """{epoch: folder} of the epoch-N model folders train(keep_epochs=True) left in output_dir, in epoch order."""
+    if not os.path.isdir(output_dir):
+        return {}
+    found = {int(m.group(1)): os.path.join(output_dir, name) for name in os.listdir(output_dir)
+             if (m := _EPOCH_DIR_RE.match(name)) and os.path.isdir(os.path.join(output_dir, name))}
+    return dict(sorted(found.items()))
+
+
 def _refuse_stale_epochs(output_dir: str, epochs: int) -> None:
     """An earlier run's epoch models beyond this run's last epoch would pass for this run's: refuse them."""
-    stale = [epoch_model_dir(output_dir, n) for n in range(epochs + 1, epochs + 1000)
-             if os.path.isdir(epoch_model_dir(output_dir, n))]
+    stale = [folder for epoch, folder in epoch_dirs(output_dir).items() if epoch > epochs]
     if stale:
         raise InputError(f"{stale[0]} is from an earlier run with more epochs than --epochs {epochs}: remove it "
                          "(and any later epoch-N folder) or train into a new --output folder")
+
+
+def _checkpoint_notes(tune_accuracy: float, epoch: int, label_smoothing: float, seed: int) -> dict:
+    """What a saved checkpoint's model_info.json says about how it was trained."""
+    return {"tune_accuracy": tune_accuracy, "epoch": epoch, "label_smoothing": label_smoothing, "seed": seed}
 
 
 def _epoch_checkpoints(output_dir: str, info: ModelInfo, label_smoothing: float, seed: int):
@@ -405,8 +418,7 @@ def _epoch_checkpoints(output_dir: str, info: ModelInfo, label_smoothing: float,
 
     class EpochCheckpoints(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            acc = float((logs or {}).get("val_accuracy", 0.0))
-            notes = {"tune_accuracy": acc, "epoch": epoch + 1, "label_smoothing": label_smoothing, "seed": seed}
+            notes = _checkpoint_notes(float((logs or {}).get("val_accuracy", 0.0)), epoch + 1, label_smoothing, seed)
             save_model(self.model, epoch_model_dir(output_dir, epoch + 1), replace(info, notes=notes))
 
     return EpochCheckpoints()
@@ -435,8 +447,7 @@ def _best_checkpoint(output_dir: str, info: ModelInfo, label_smoothing: float, s
             acc, loss = float(logs.get("val_accuracy", 0.0)), float(logs.get("val_loss", 1e9))
             if acc > self.best or (acc == self.best and loss < self.best_loss):
                 self.best, self.best_loss, self.best_epoch = acc, loss, epoch + 1
-                notes = {"tune_accuracy": acc, "epoch": epoch + 1, "label_smoothing": label_smoothing, "seed": seed}
-                save_model(self.model, output_dir, replace(info, notes=notes))
+                save_model(self.model, output_dir, replace(info, notes=_checkpoint_notes(acc, epoch + 1, label_smoothing, seed)))
                 write_json(state_path, {"accuracy": acc, "loss": loss, "epoch": epoch + 1})
                 log.info("epoch %d: tuning accuracy %.4f (best so far), model saved", epoch + 1, acc)
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -40,20 +39,7 @@ from deepvariant_py.errors import DvcallError  # noqa: E402
 from deepvariant_py.evaluate import evaluate  # noqa: E402
 from deepvariant_py.model_info import load_model_info, save_model_info  # noqa: E402
 from deepvariant_py.outputs import write_json  # noqa: E402
-from deepvariant_py.train import EPOCH_DIR  # noqa: E402
-
-EPOCH_RE = re.compile("^" + EPOCH_DIR.format(r"(\d+)") + "$")
-
-
-def epoch_dirs(training_dir: str) -> dict[int, str]:
-    """{epoch: folder} of `dvcall train --keep-epochs`'s epoch-N model folders under training_dir."""
-    found = {}
-    for name in os.listdir(training_dir):
-        m = EPOCH_RE.match(name)
-        if m and os.path.isdir(os.path.join(training_dir, name)):
-            found[int(m.group(1))] = os.path.join(training_dir, name)
-    return dict(sorted(found.items()))
-
+from deepvariant_py.train import epoch_dirs  # noqa: E402
 
 def choose(errors: dict[int, int]) -> int:
     """The epoch with the fewest errors; a tie goes to the later epoch (trained longer, at a lower learning rate)."""
@@ -108,8 +94,8 @@ def main() -> None:
                 subprocess.run([sys.executable, "-m", "deepvariant_py.cli", "calibrate", "--model", model,
                                 "--examples", args.tune_examples, "--quiet"], check=True)
                 table[epoch] = {}
-                for ds in samples:
-                    vcf = os.path.join(tmp, f"e{epoch}.{len(table[epoch])}.vcf.gz")
+                for i, ds in enumerate(samples):
+                    vcf = os.path.join(tmp, f"e{epoch}.{i}.vcf.gz")
                     call_dvcall(ds, vcf, model)
                     table[epoch][ds.name] = errors_of(evaluate(ds.truth, vcf, ds.ref, regions=[ds.region0], bed=ds.bed))
             except subprocess.CalledProcessError as exc:

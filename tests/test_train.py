@@ -12,7 +12,7 @@ from deepvariant_py.examples_io import ExampleWriter, VariantInfo, write_sidecar
 from deepvariant_py.inference import NumpyGenotypeModel
 from deepvariant_py.model import load_model
 from deepvariant_py.model_info import load_model_info
-from deepvariant_py.train import TrainOptions, epoch_model_dir, train
+from deepvariant_py.train import TrainOptions, epoch_dirs, epoch_model_dir, train
 
 SHAPE = (100, 221, 6)
 
@@ -66,6 +66,15 @@ def test_keep_epochs_saves_every_epochs_model_and_the_best_is_one_of_them(traine
         same.append(all(np.array_equal(a, b) for a, b in zip(best, weights)))
     assert same == [summary["best_epoch"] == 1, summary["best_epoch"] == 2]  # the epochs differ; the best is its own
     assert not os.path.exists(epoch_model_dir(str(out), 3))
+
+
+def test_epoch_dirs_are_the_keep_epochs_folders_in_epoch_order(tmp_path):
+    for name in ("epoch-2", "epoch-10", "epoch-1", "epoch-x", "resume"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "epoch-3").write_text("a file, not a model folder")
+    found = epoch_dirs(str(tmp_path))
+    assert list(found) == [1, 2, 10]
+    assert found[10] == str(tmp_path / "epoch-10")
 
 
 def test_keep_epochs_refuses_an_earlier_runs_later_epochs(tmp_path):
@@ -427,7 +436,6 @@ def test_contamination_augment_clean_only_leaves_hom_alts_that_hold_other_reads(
 
 
 def test_error_augment_refuses_examples_that_cannot_tell_snps_from_indels(tmp_path):
-
     ex = tmp_path / "train.tfrecord.gz"
     _examples(ex, n=8)  # channels 1-6: no ALT-aligned channels
     with pytest.raises(InputError, match="--augment-errors needs"):
@@ -460,7 +468,6 @@ def test_training_streams_from_disk_when_the_examples_would_not_fit(tmp_path, mo
 
 
 def test_training_refuses_examples_made_with_different_settings(tmp_path):
-
     a, b = tmp_path / "a.tfrecord.gz", tmp_path / "b.tfrecord.gz"
     _examples(a, n=8)
     _examples(b, n=8)
