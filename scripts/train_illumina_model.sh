@@ -31,6 +31,11 @@ LABEL_SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing (0: G
 # 2-4 used 400620758, dvcall train's default, and 1). SEED=N trains one network (replicate runs of one recipe
 # differ only here).
 SEEDS=${SEED:-${SEEDS:-2 3}}
+# How each network's epoch is chosen: "tune" = best accuracy on the tuning examples (dvcall train's own pick, every
+# shipped version), "calib" = fewest SNP+INDEL errors when the calibration samples are called (dvcall train
+# --keep-epochs, then scripts/pick_epoch.py), as the ONT recipe does.
+PICK_EPOCH=${PICK_EPOCH:-tune}
+[[ $PICK_EPOCH == calib || $PICK_EPOCH == tune ]] || { echo "$0: PICK_EPOCH must be calib or tune, not '$PICK_EPOCH'" >&2; exit 2; }
 INIT=${INIT_MODEL:-}  # fine-tune from this model instead of training from scratch
 CHANNELS=${CHANNELS:-}
 JOBS=${JOBS:-2}
@@ -162,6 +167,7 @@ TRAIN=$(awk -v hg002="${HG002_SAMPLES:-1}" '$1 !~ /^train_hg002/ || hg002 == 1 {
   w="$WORK" "$JOBLIST")
 
 members=()
+nets=()
 for seed in $SEEDS; do
   dvcall train --examples "$TRAIN" --tune-examples "$TUNE" --output "$WORK/model_seed$seed" \
     --epochs "$EPOCHS" --batch-size 256 --augment-qualities "$AUGMENT_QUALITIES" --augment-balance "$AUGMENT_BALANCE" \
@@ -169,15 +175,22 @@ for seed in $SEEDS; do
     --augment-contamination "$AUGMENT_CONTAMINATION" --augment-contamination-max-rate "$CONTAMINATION_MAX_RATE" \
     $( [[ $CONTAMINATION_CLEAN_ONLY == 1 ]] && echo --augment-contamination-clean-only ) \
     --label-smoothing "$LABEL_SMOOTHING" --seed "$seed" "$( [[ $MAX_POOLING == 0 ]] && echo --no-max-pooling || echo --max-pooling )" \
-    ${INIT:+--init-model "$INIT"} ${CHANNELS:+--channels "$CHANNELS"}
-  members+=(--member "$WORK/model_seed$seed")
+    ${INIT:+--init-model "$INIT"} ${CHANNELS:+--channels "$CHANNELS"} $([[ $PICK_EPOCH == calib ]] && echo --keep-epochs)
+  net=$WORK/model_seed$seed
+  if [[ $PICK_EPOCH == calib ]]; then
+    python3 "$HERE/pick_epoch.py" --training-dir "$net" --tune-examples "$TUNE" --output "${net}_picked" \
+      --json "${net}_picked.json" $(for d in "$WORK"/samples/calib_illumina_*; do echo --sample "$d"; done)
+    net=${net}_picked
+  fi
+  nets+=("$net")
+  members+=(--member "$net")
 done
 rm -rf "$WORK/model"
 seeds=($SEEDS)
 if (( ${#seeds[@]} > 1 )); then
   dvcall ensemble "${members[@]}" --output "$WORK/model"
 else
-  cp -r "$WORK/model_seed${seeds[0]}" "$WORK/model"
+  cp -r "${nets[0]}" "$WORK/model"
 fi
 dvcall train-merger --examples "$TRAIN" --model "$WORK/model"
 # GQ calibration: the temperature that fits the tuning set best (stored in model_info.json; calls do not change).
