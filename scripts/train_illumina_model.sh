@@ -166,7 +166,6 @@ TUNE="$WORK/examples/tune_*.tfrecord.gz"
 TRAIN=$(awk -v hg002="${HG002_SAMPLES:-1}" '$1 !~ /^train_hg002/ || hg002 == 1 {printf "%s%s/examples/%s_f%s_%s.tfrecord.gz", sep, w, $1, $2, $3; sep=","}' \
   w="$WORK" "$JOBLIST")
 
-members=()
 nets=()
 for seed in $SEEDS; do
   dvcall train --examples "$TRAIN" --tune-examples "$TUNE" --output "$WORK/model_seed$seed" \
@@ -183,12 +182,11 @@ for seed in $SEEDS; do
     net=${net}_picked
   fi
   nets+=("$net")
-  members+=(--member "$net")
 done
 rm -rf "$WORK/model"
 seeds=($SEEDS)
 if (( ${#seeds[@]} > 1 )); then
-  dvcall ensemble "${members[@]}" --output "$WORK/model"
+  dvcall ensemble "${nets[@]/#/--member=}" --output "$WORK/model"
 else
   cp -r "${nets[0]}" "$WORK/model"
 fi

@@ -94,7 +94,6 @@ xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 TUNE=$EX/tune_$([[ $P == hifi ]] && echo hifi || echo ont_r10)_grch38_30x_f1.0_u0.tfrecord.gz
 seeds=($SEEDS)
 nets=()
-members=()
 for seed in "${seeds[@]}"; do
   out=$WORK/model_${P}_seed$seed
   dvcall train --examples "$EX/train_*.tfrecord.gz" --tune-examples "$TUNE" \
@@ -106,11 +105,10 @@ for seed in "${seeds[@]}"; do
     out=${out}_picked
   fi
   nets+=("$out")
-  members+=(--member "$out")
 done
 rm -rf "$WORK/model_$P"
 if (( ${#seeds[@]} > 1 )); then
-  dvcall ensemble "${members[@]}" --output "$WORK/model_$P"
+  dvcall ensemble "${nets[@]/#/--member=}" --output "$WORK/model_$P"
 else
   cp -r "${nets[0]}" "$WORK/model_$P"
 fi
