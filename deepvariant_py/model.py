@@ -36,10 +36,11 @@ HP_PIXELS = tuple(int(v) for v in hp_values(np.array([1, 2])))  # the HP channel
 REF_ROWS = 5  # the pileup's reference rows (pileup.PileupOptions.ref_rows)
 CROP_WIDTH = 101  # the network reads the central columns only
 HAPLOTYPE_LAYER = "haplotype"
+COLUMN_FEATURES = 96  # the column convolutions' width (every shipped model's); dvcall train --column-features
 
 
 def build_model(shape: tuple[int, int, int], ref_rows: int = REF_ROWS, crop_width: int = CROP_WIDTH, read_features: int = 16, pixel_features: int = 24,
-                column_features: int = 96, hp_index: int | None = None, haplotype_features: int = 32, max_pooling: bool = True):
+                column_features: int = COLUMN_FEATURES, hp_index: int | None = None, haplotype_features: int = 32, max_pooling: bool = True):
     """Keras model: uint8 HWC pileup -> softmax over (0, 1, 2 copies of the alt set); `hp_index`: position
     of the HP channel among the channels, to pool reads by haplotype (None: no haplotype pooling); `max_pooling`:
     besides each read feature's mean over the reads, also its maximum (one read alone can then move a call)."""

@@ -14,7 +14,7 @@ from .outputs import write_json
 from .examples_io import check_same_settings, example_dataset, expand_paths, read_sidecars
 from .tf_runtime import keras as tf_keras, tensorflow
 from .ensemble import is_ensemble_dir
-from .model import ModelInfo, build_model, load_model, model_version, save_model
+from .model import COLUMN_FEATURES, ModelInfo, build_model, load_model, model_version, save_model
 from .pileup import (BASE_PIXELS, DIFF_CHANNEL_ENUMS, DIFFERS_FROM_REF, HP_CHANNEL_ENUM, MATCHES_REF, SUPPORTS_ALT,
                      SUPPORTS_OTHER)
 
@@ -67,6 +67,7 @@ class TrainOptions:
     augment_mapq: float = 0.3  # up to this fraction of reads per example get a random MAPQ in [10, 59]; 0 = off
     haplotype_pooling: bool = True  # with an HP channel in the examples, also pool reads per haplotype (model.py)
     max_pooling: bool = True  # pool each read feature by its maximum over the reads as well as its mean (model.py)
+    column_features: int = COLUMN_FEATURES  # width of the network's column convolutions (model.py; 96 in every shipped model)
     augment_qualities: float = 0.0  # this share of examples gets its base qualities binned or shifted (quality_augment)
     quality_shifts: tuple[int, int] = QUALITY_SHIFTS  # ... shifted by a whole number drawn uniformly from this range
     quality_binned_share: float = QUALITY_BINNED_SHARE  # ... binned to NovaSeq's four levels this share of the time, else shifted
@@ -357,7 +358,8 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     train_ds, tune_ds, info, train_count = _datasets(train_examples, tune_examples, opts)
     os.makedirs(output_dir, exist_ok=True)
     hp_index = info.channels.index(HP_CHANNEL_ENUM) if opts.haplotype_pooling and HP_CHANNEL_ENUM in info.channels else None
-    model = load_model(opts.init_model) if opts.init_model else build_model(info.shape, hp_index=hp_index, max_pooling=opts.max_pooling)
+    model = load_model(opts.init_model) if opts.init_model else build_model(info.shape, hp_index=hp_index, max_pooling=opts.max_pooling,
+                                                                                      column_features=opts.column_features)
     model_info = ModelInfo(shape=info.shape, channels=info.channels, settings=dict(info.settings), version=model_version(model))
     steps = -(-train_count // opts.batch_size) * opts.epochs
     schedule = keras.optimizers.schedules.CosineDecay(opts.learning_rate, decay_steps=max(1, steps), alpha=0.05)

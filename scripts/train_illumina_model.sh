@@ -41,6 +41,7 @@ CHANNELS=${CHANNELS:-}
 JOBS=${JOBS:-2}
 INDEL_READS=${INDEL_READS:-spanning}  # dvcall make-examples --indel-reads (see the examples below)
 SUPPORT_CHANNEL=${SUPPORT_CHANNEL:-binary}  # dvcall make-examples --support-channel (binary: every shipped version)
+COLUMN_FEATURES=${COLUMN_FEATURES:-96}  # dvcall train --column-features (the network's width; 96 in every shipped model)
 MAX_POOLING=${MAX_POOLING:-1}  # 0: dvcall train --no-max-pooling (read features pooled by mean only)
 IMBALANCED_SAMPLES=${IMBALANCED_SAMPLES:-1}  # 0: without the two samples of multi-allelic sites at 30-33% balance (versions 2-5)
 export IMBALANCED_SAMPLES
@@ -173,7 +174,7 @@ for seed in $SEEDS; do
     --augment-balance-max-drop "$BALANCE_MAX_DROP" --augment-balance-min-haplotype "$BALANCE_MIN_HAPLOTYPE" --augment-errors "$AUGMENT_ERRORS" \
     --augment-contamination "$AUGMENT_CONTAMINATION" --augment-contamination-max-rate "$CONTAMINATION_MAX_RATE" \
     $( [[ $CONTAMINATION_CLEAN_ONLY == 1 ]] && echo --augment-contamination-clean-only ) \
-    --label-smoothing "$LABEL_SMOOTHING" --seed "$seed" "$( [[ $MAX_POOLING == 0 ]] && echo --no-max-pooling || echo --max-pooling )" \
+    --label-smoothing "$LABEL_SMOOTHING" --seed "$seed" --column-features "$COLUMN_FEATURES" "$( [[ $MAX_POOLING == 0 ]] && echo --no-max-pooling || echo --max-pooling )" \
     ${INIT:+--init-model "$INIT"} ${CHANNELS:+--channels "$CHANNELS"} $([[ $PICK_EPOCH == calib ]] && echo --keep-epochs)
   net=$WORK/model_seed$seed
   if [[ $PICK_EPOCH == calib ]]; then

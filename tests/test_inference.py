@@ -60,12 +60,13 @@ def test_numpy_forward_pass_matches_keras_on_shipped_models(name):
     _same(model_dir, _pileups(info.shape, hp))
 
 
-@pytest.mark.parametrize("shape,hp_index,max_pooling", [((100, 221, 6), None, True), ((30, 199, 7), 6, True), ((30, 101, 8), 2, True),
-                                                       ((100, 221, 6), None, False), ((30, 199, 7), 6, False)])
-def test_numpy_forward_pass_matches_keras_on_new_networks(tmp_path, shape, hp_index, max_pooling):
-    """Random weights (not the shipped ones), other widths, the HP channel elsewhere, reads pooled by mean only:
-    the layer mapping holds."""
-    model = build_model(shape, hp_index=hp_index, max_pooling=max_pooling)
+@pytest.mark.parametrize("shape,hp_index,max_pooling,columns", [((100, 221, 6), None, True, 96), ((30, 199, 7), 6, True, 96),
+                                                               ((30, 101, 8), 2, True, 96), ((100, 221, 6), None, False, 96),
+                                                               ((30, 199, 7), 6, False, 96), ((30, 199, 7), 6, True, 160)])
+def test_numpy_forward_pass_matches_keras_on_new_networks(tmp_path, shape, hp_index, max_pooling, columns):
+    """Random weights (not the shipped ones), other widths, the HP channel elsewhere, reads pooled by mean only,
+    wider column convolutions: the layer mapping holds."""
+    model = build_model(shape, hp_index=hp_index, max_pooling=max_pooling, column_features=columns)
     others = iter(c for c in (1, 2, 3, 4, 5, 6, 9, 10) if c != HP_CHANNEL_ENUM)
     channels = [HP_CHANNEL_ENUM if i == hp_index else next(others) for i in range(shape[2])]
     save_model(model, str(tmp_path), ModelInfo(shape=shape, channels=tuple(channels), version=model_version(model)))

@@ -171,6 +171,14 @@ def test_no_max_pooling_trains_a_network_that_pools_reads_by_mean_only(tmp_path)
     assert NumpyGenotypeModel.from_keras_file(str(tmp_path / "both")).max_pooling is True
 
 
+def test_column_features_sets_the_width_of_the_trained_network(tmp_path):
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=16)
+    train(str(ex), str(tmp_path / "wide"), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, column_features=40))
+    wide = NumpyGenotypeModel.from_keras_file(str(tmp_path / "wide"))
+    assert [c.kernel.shape[-1] for c in wide.columns] == [40] * 4  # every column convolution, and inference reads it
+
+
 def _pileup_image(n_alt=20, n_other=20, qual=30, width=11, channels=8):
     """Reference band of 5 rows, then n_alt alt-supporting and n_other other reads, the rest empty."""
     import numpy as np
