@@ -1,7 +1,8 @@
 """`dvcall train`: fit the genotype CNN."""
 import click
 
-from deepvariant_py.train import COLUMN_FEATURES, QUALITY_BINNED_SHARE, QUALITY_SHIFTS, TRAINING_SEED, TrainOptions, train
+from deepvariant_py.model import COLUMN_FEATURES, COLUMN_FEATURES_RANGE
+from deepvariant_py.train import QUALITY_BINNED_SHARE, QUALITY_SHIFTS, TRAINING_SEED, TrainOptions, train
 
 from .common import user_errors
 
@@ -73,7 +74,7 @@ def _shift_range(ctx, param, value: str) -> tuple[int, int]:
               help="Pool each read feature by its maximum over the reads as well as its mean. With the maximum one read alone "
                    "can move a call (one clean reference read among 20 alt reads reads as a het); without it reads count by "
                    "their share. Ignored with --init-model (the architecture comes from that model).")
-@click.option("--column-features", type=click.IntRange(8, 1024), default=COLUMN_FEATURES, show_default=True,
+@click.option("--column-features", type=click.IntRange(*COLUMN_FEATURES_RANGE), default=COLUMN_FEATURES, show_default=True,
               help="Width of the network's four column convolutions (its capacity: 96 is ~200k parameters, 192 ~600k). "
                    "At 192 an epoch takes ~30% longer on 2 cores and a network calls ~1.6x slower (still well over 300 examples/s). "
                    "Ignored with --init-model.")

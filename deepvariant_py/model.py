@@ -37,6 +37,7 @@ REF_ROWS = 5  # the pileup's reference rows (pileup.PileupOptions.ref_rows)
 CROP_WIDTH = 101  # the network reads the central columns only
 HAPLOTYPE_LAYER = "haplotype"
 COLUMN_FEATURES = 96  # the column convolutions' width (every shipped model's); dvcall train --column-features
+COLUMN_FEATURES_RANGE = (8, 1024)  # the widths train accepts (the CLI and scripts/train_illumina_model.sh check against it)
 
 
 def build_model(shape: tuple[int, int, int], ref_rows: int = REF_ROWS, crop_width: int = CROP_WIDTH, read_features: int = 16, pixel_features: int = 24,

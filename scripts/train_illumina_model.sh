@@ -42,8 +42,9 @@ JOBS=${JOBS:-2}
 INDEL_READS=${INDEL_READS:-spanning}  # dvcall make-examples --indel-reads (see the examples below)
 SUPPORT_CHANNEL=${SUPPORT_CHANNEL:-binary}  # dvcall make-examples --support-channel (binary: every shipped version)
 COLUMN_FEATURES=${COLUMN_FEATURES:-96}  # dvcall train --column-features (the network's width; 96 in every shipped model)
-[[ $COLUMN_FEATURES =~ ^[0-9]+$ ]] && (( COLUMN_FEATURES >= 8 && COLUMN_FEATURES <= 1024 )) \
-  || { echo "$0: COLUMN_FEATURES must be a whole number from 8 to 1024, not '$COLUMN_FEATURES'" >&2; exit 2; }
+read -r lo hi < <(python3 -c 'from deepvariant_py.model import COLUMN_FEATURES_RANGE as r; print(*r)')  # train's own bounds
+[[ $COLUMN_FEATURES =~ ^[0-9]+$ ]] && (( COLUMN_FEATURES >= lo && COLUMN_FEATURES <= hi )) \
+  || { echo "$0: COLUMN_FEATURES must be a whole number from $lo to $hi, not '$COLUMN_FEATURES'" >&2; exit 2; }
 MAX_POOLING=${MAX_POOLING:-1}  # 0: dvcall train --no-max-pooling (read features pooled by mean only)
 IMBALANCED_SAMPLES=${IMBALANCED_SAMPLES:-1}  # 0: without the two samples of multi-allelic sites at 30-33% balance (versions 2-5)
 export IMBALANCED_SAMPLES

@@ -15,5 +15,5 @@ def test_illumina_recipe_refuses_a_bad_setting_before_making_anything(tmp_path, 
     proc = subprocess.run(["bash", SCRIPT, str(work), str(model)], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and name in lines[0] and repr(value).strip('"') in lines[0]
+    assert len(lines) == 1 and name in lines[0] and f"'{value}'" in lines[0]
     assert not work.exists() and not model.exists()
