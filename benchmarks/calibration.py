@@ -13,6 +13,8 @@ ratio. A bin can only be judged when GQ predicts at least one error or one was s
 predicted both are consistent. "within 2x" is the ratio itself; with a handful of errors it is mostly chance
 (0 seen where 1.1 are predicted happens a third of the time), so the last column also says whether the count
 seen could come from an error rate within 2x of GQ's (exact 95% Poisson interval of the count).
+A second table gives each set's GQ log-likelihood (calibration.log_likelihood: the sum of log P(what happened),
+P(wrong) = 10^(-GQ/10); higher is better): one number that compares two GQ maps on the same calls without bins.
 In the plot a dot is a bin with errors; a bin without any is an open triangle drawn where one more (correct)
 call would put it: its true error phred is at least that, so a triangle below the diagonal is a sample too
 small to judge, not a miscalibrated GQ.
@@ -29,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from accuracy import Dataset, call_dvcall, check_run, datasets as accuracy_datasets, run_or_exit  # noqa: E402
+from deepvariant_py.calibration import log_likelihood  # noqa: E402
 from deepvariant_py.evaluate import genotyped_sites  # noqa: E402
 from deepvariant_py.outputs import atomic_output, write_json  # noqa: E402
 
@@ -53,6 +56,11 @@ def bin_rows(sites) -> list[dict]:
                      # could the errors seen come from a rate within 2x of GQ's (exact 95% Poisson interval)?
                      "consistent_2x": (low <= 2 * predicted and high >= 0.5 * predicted) if judged else None})
     return rows
+
+
+def gq_log_likelihood(sites) -> float:
+    """How well the sites' GQs predict which calls are wrong (higher is better; 0 only if every claim is certain and right)."""
+    return round(log_likelihood([s.gq for s in sites], [s.correct for s in sites]), 1)
 
 
 def poisson_interval(k: int, alpha: float = 0.05) -> tuple[float, float]:
@@ -157,10 +165,16 @@ def main() -> None:
                 consistent = {True: "yes", False: "**no**", None: ""}[r["consistent_2x"]]
                 print(f"| {model} | {name} | {r['bin']} | {r['calls']} | {r['errors']} | {r['predicted_errors']} | "
                       f"{r['ratio']} | {verdict} | {consistent} |")
+    print("\n| model | data | calls | GQ log-likelihood (higher is better) |\n|---|---|---|---|")
+    for model, name, sites in per_set + [(m, "all of the above", s) for m, s in per_model.items()]:
+        print(f"| {model} | {name} | {len(sites)} | {gq_log_likelihood(sites)} |")
     plot(results, args.plot)
     print(f"plot -> {args.plot}", file=sys.stderr)
     if args.json:
-        write_json(args.json, {"per_model": results, "per_set": [(m, n, bin_rows(s)) for m, n, s in per_set]}, indent=2)
+        write_json(args.json, {"per_model": results, "per_set": [(m, n, bin_rows(s)) for m, n, s in per_set],
+                               "log_likelihood": {"per_model": {m: gq_log_likelihood(s) for m, s in per_model.items()},
+                                                  "per_set": [(m, n, gq_log_likelihood(s)) for m, n, s in per_set]}},
+                   indent=2)
 
 
 def _real_only(args) -> list[Dataset]:

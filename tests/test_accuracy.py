@@ -2,6 +2,7 @@
 any calling, a failed caller ends it in one line, and a run that measures nothing fails instead of printing an
 empty table."""
 import importlib.util
+import math
 import subprocess
 import sys
 from argparse import Namespace
@@ -99,6 +100,11 @@ def test_calibration_plot_marks_bins_without_errors_as_bounds(tmp_path):
     rows = cal.bin_rows(sites)
     by_bin = {r["bin"]: r for r in rows}
     assert by_bin["10-20"]["errors"] == 4 and by_bin["30-40"]["errors"] == 0
+    # log-likelihood: 4 wrong and 36 right at P(wrong) 10^-1.5, 50 right at 10^-3.5
+    p15, p35 = 10 ** -1.5, 10 ** -3.5
+    expected = 4 * math.log(p15) + 36 * math.log1p(-p15) + 50 * math.log1p(-p35)
+    assert cal.gq_log_likelihood(sites) == round(expected, 1)
+    assert cal.gq_log_likelihood(sites) < cal.gq_log_likelihood([s for s in sites if s.correct])
     png = tmp_path / "cal.png"
     png.write_bytes(b"previous plot")
     cal.plot({"illumina": rows}, str(png))
