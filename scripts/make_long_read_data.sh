@@ -13,7 +13,8 @@
 # ones; minimap2 -ax map-ont. Training and tuning samples carry HP tags from the
 # haplotype of origin; the test samples are untagged, so they are phased with whatshap (or not at all)
 # exactly as a user's BAM would be. GRCh38 regions avoid the evaluation windows (chr20 4.0-5.15, 7.0-8.0,
-# 8.95-9.15 Mb); tuning chr20:8.05-8.35 Mb picks the epoch and, in new reads (calib_*), fits the GQ map
+# 8.95-9.15 Mb); tuning chr20:8.05-8.35 Mb picks the epoch and, in new reads (calib_*; for ONT also over
+# chr20:2.0-3.99 Mb, which no ONT sample covers), fits the GQ map
 # (scripts/fit_gq_calibration.py); tests chr20:8.35-8.95 Mb and b37 20:850,001-1,000,000 are held out from all.
 set -euo pipefail
 if [[ $# -ne 2 || ! $2 =~ ^(hifi|ont)$ ]]; then
@@ -30,20 +31,38 @@ source "$HERE/sim_common.sh"
 OUT=$(mkdir -p "$1" && cd "$1" && pwd)
 mkdir -p "$OUT/logs"
 
-# calibration_samples PLATFORM SCALE [SNPS_PER_KB INDELS_PER_KB FIRST_INDEX]: seven untagged replicates of the tuning
-# region (chr20:8.05-8.35 Mb, never trained on) at 20-40x, error scales 1-3 (x SCALE) and allele balance 35-50%,
-# with random variants planted at these densities (default 1.0 and 1.0) on top of HG002's, numbered from
-# FIRST_INDEX + 1.
+# calibration_samples PLATFORM SCALE [SNPS_PER_KB INDELS_PER_KB FIRST_INDEX]: seven untagged samples at 20-40x,
+# error scales 1-3 (x SCALE) and allele balance 35-50%, with random variants planted at these densities (default
+# 1.0 and 1.0) on top of the truth source's, numbered from FIRST_INDEX + 1. Where: CAL_REGION (default the tuning
+# region chr20:8,050,001-8,350,000, never trained on) of CAL_REF (default GRCh38, named CAL_TAG, default grch38),
+# planting CAL_TRUTH's variants (default HG002's; empty: random variants only).
 calibration_samples() {
   local platform=$1 scale=$2 snps=${3:-1.0} indels=${4:-1.0} i=${5:-0} cov es hf
+  local region=${CAL_REGION:-chr20:8050001-8350000} ref=${CAL_REF:-$GRCH38} tag=${CAL_TAG:-grch38}
+  local truth=(--truth-source "${CAL_TRUTH-$HG002_GRCH38}")
+  [[ -n ${truth[1]} ]] || truth=()
   for spec in 20:1:0.5 30:1.5:0.5 40:1:0.5 25:2:0.45 20:3:0.5 30:2.5:0.4 25:1.5:0.35; do
     IFS=: read -r cov es hf <<< "$spec"
     i=$((i + 1))
     es=$(python3 -c "print(round($es * $scale, 2))")
-    sample calib_${platform}_grch38_${i}_${cov}x_e${es}_h${hf} --platform "$platform" --ref "$GRCH38" \
-      --region chr20:8050001-8350000 --truth-source "$HG002_GRCH38" --random-snps-per-kb "$snps" \
+    sample calib_${platform}_${tag}_${i}_${cov}x_e${es}_h${hf} --platform "$platform" --ref "$ref" \
+      --region "$region" "${truth[@]}" --random-snps-per-kb "$snps" \
       --random-indels-per-kb "$indels" --multiallelic-fraction 0.1 --coverage "$cov" --error-scale "$es" \
       --haplotype-fraction "$hf" --hp-tags none --seed $((SEED + 200 + i))
+  done
+}
+
+# r9_calibration_samples SNPS_PER_KB INDELS_PER_KB FIRST_INDEX SEED_OFFSET: two untagged R9.4.1-like samples of
+# CAL_REGION (default the tuning region) on HG002's variants, 30x and 45x (haplotype 1 at 40%), numbered from
+# FIRST_INDEX + 1, seeded SEED + SEED_OFFSET + their number.
+r9_calibration_samples() {
+  local snps=$1 indels=$2 i=$3 seed0=$4 region=${CAL_REGION:-chr20:8050001-8350000} spec cov hf
+  for spec in 30:0.5 45:0.4; do
+    IFS=: read -r cov hf <<< "$spec"
+    i=$((i + 1))
+    sample calib_ont-r9_grch38_${i}_${cov}x --platform ont-r9 --ref "$GRCH38" --region "$region" \
+      --truth-source "$HG002_GRCH38" --random-snps-per-kb "$snps" --random-indels-per-kb "$indels" \
+      --multiallelic-fraction 0.1 --coverage "$cov" --haplotype-fraction "$hf" --hp-tags none --seed $((SEED + seed0 + i))
   done
 }
 
@@ -113,12 +132,11 @@ sample tune_ont_r10_grch38_30x --platform ont --ref "$GRCH38" --region chr20:805
   --coverage 30 --seed $((SEED + 6))
 # R10.4.1 reads are 98.5-99.5% accurate: error scales 0.7-2.1; and two R9.4.1-like samples (pbsim, ~94%)
 calibration_samples ont 0.7
-sample calib_ont-r9_grch38_1_30x --platform ont-r9 --ref "$GRCH38" --region chr20:8050001-8350000 \
-  --truth-source "$HG002_GRCH38" --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 --multiallelic-fraction 0.1 \
-  --coverage 30 --hp-tags none --seed $((SEED + 211))
-sample calib_ont-r9_grch38_2_45x --platform ont-r9 --ref "$GRCH38" --region chr20:8050001-8350000 \
-  --truth-source "$HG002_GRCH38" --random-snps-per-kb 1.0 --random-indels-per-kb 1.0 --multiallelic-fraction 0.1 \
-  --coverage 45 --haplotype-fraction 0.4 --hp-tags none --seed $((SEED + 212))
+r9_calibration_samples 1.0 1.0 0 210
+# The same conditions over chr20:2.0-3.99 Mb, which no ONT training, tuning or test sample covers, so the GQ map
+# sees more distinct loci than one region's replicates (random variants at the training samples' density).
+CAL_REGION=chr20:2000001-3990000 calibration_samples ont 0.7 0.5 0.5 20
+CAL_REGION=chr20:2000001-3990000 r9_calibration_samples 0.5 0.5 27 200
 # held out, untagged
 sample test_ont_r10_grch38_30x --platform ont --ref "$GRCH38" --region chr20:8350001-8950000 \
   --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \

@@ -93,6 +93,12 @@ xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 # Decoded, either set (~13 GB HiFi, ~17 GB ONT) would crowd a 24 GB machine: stream them from disk every epoch.
 TUNE=$EX/tune_$([[ $P == hifi ]] && echo hifi || echo ont_r10)_grch38_30x_f1.0_u0.tfrecord.gz
 seeds=($SEEDS)
+# The epoch pick calls the calibration samples of the tuning region (chr20:8.05-8.35 Mb), as measured (~1.5 minutes
+# an epoch); the GQ map (step 6) also uses the ones over other loci (ONT: chr20:2.0-3.99 Mb, ~6x the calls).
+PICK_SAMPLES=()
+for d in "$WORK"/calib_"$P"*; do
+  grep -q '"region": "chr20:8050001-8350000"' "$d/sample.json" && PICK_SAMPLES+=(--sample "$d")
+done
 nets=()
 for seed in "${seeds[@]}"; do
   out=$WORK/model_${P}_seed$seed
@@ -101,7 +107,7 @@ for seed in "${seeds[@]}"; do
     --label-smoothing "$SMOOTHING" --seed "$seed" $([[ $PICK_EPOCH == calib ]] && echo --keep-epochs)
   if [[ $PICK_EPOCH == calib ]]; then
     python3 "$HERE/pick_epoch.py" --training-dir "$out" --tune-examples "$TUNE" --output "${out}_picked" \
-      --json "${out}_picked.json" $(for d in "$WORK"/calib_"$P"*; do echo --sample "$d"; done)
+      --json "${out}_picked.json" "${PICK_SAMPLES[@]}"
     out=${out}_picked
   fi
   nets+=("$out")
