@@ -35,20 +35,22 @@ mkdir -p "$OUT/logs"
 # error scales 1-3 (x SCALE) and allele balance 35-50%, with random variants planted at these densities (default
 # 1.0 and 1.0) on top of the truth source's, numbered from FIRST_INDEX + 1. Where: CAL_REGION (default the tuning
 # region chr20:8,050,001-8,350,000, never trained on) of CAL_REF (default GRCh38, named CAL_TAG, default grch38),
-# planting CAL_TRUTH's variants (default HG002's; empty: random variants only).
+# planting CAL_TRUTH's variants (default HG002's; empty: random variants only). CAL_PREFIX=test with the test region
+# makes held-out samples at the same conditions (seeded SEED + CAL_SEED + number; CAL_SEED default 200).
 calibration_samples() {
   local platform=$1 scale=$2 snps=${3:-1.0} indels=${4:-1.0} i=${5:-0} cov es hf
   local region=${CAL_REGION:-chr20:8050001-8350000} ref=${CAL_REF:-$GRCH38} tag=${CAL_TAG:-grch38}
+  local prefix=${CAL_PREFIX:-calib} seed0=${CAL_SEED:-200}
   local truth=(--truth-source "${CAL_TRUTH-$HG002_GRCH38}")
   [[ -n ${truth[1]} ]] || truth=()
   for spec in 20:1:0.5 30:1.5:0.5 40:1:0.5 25:2:0.45 20:3:0.5 30:2.5:0.4 25:1.5:0.35; do
     IFS=: read -r cov es hf <<< "$spec"
     i=$((i + 1))
     es=$(python3 -c "print(round($es * $scale, 2))")
-    sample calib_${platform}_${tag}_${i}_${cov}x_e${es}_h${hf} --platform "$platform" --ref "$ref" \
+    sample ${prefix}_${platform}_${tag}_${i}_${cov}x_e${es}_h${hf} --platform "$platform" --ref "$ref" \
       --region "$region" "${truth[@]}" --random-snps-per-kb "$snps" \
       --random-indels-per-kb "$indels" --multiallelic-fraction 0.1 --coverage "$cov" --error-scale "$es" \
-      --haplotype-fraction "$hf" --hp-tags none --seed $((SEED + 200 + i))
+      --haplotype-fraction "$hf" --hp-tags none --seed $((SEED + seed0 + i))
   done
 }
 
@@ -107,6 +109,16 @@ if [[ $P == hifi ]]; then
   sample test_hifi_grch38_20x --ref "$GRCH38" --region chr20:8350001-8950000 --truth-source "$HG002_GRCH38" \
     --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 --coverage 20 --hp-tags none \
     --seed $((SEED + 103))
+  # noisier held-out reads (the calibration samples' harder end): the three above are error scale 1 and balanced,
+  # so their few errors all sit at GQ < 10 and no GQ bin above it can be judged
+  sample test_hifi_grch38_25x_e2.5_h0.4 --ref "$GRCH38" --region chr20:8350001-8950000 --truth-source "$HG002_GRCH38" \
+    --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 --coverage 25 --error-scale 2.5 \
+    --haplotype-fraction 0.4 --hp-tags none --seed $((SEED + 104))
+  sample test_hifi_grch38_20x_e3_h0.45 --ref "$GRCH38" --region chr20:8350001-8950000 --truth-source "$HG002_GRCH38" \
+    --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 --coverage 20 --error-scale 3 \
+    --haplotype-fraction 0.45 --hp-tags none --seed $((SEED + 105))
+  # and the seven calibration conditions, held out, so that GQ's top bins predict enough errors to be read
+  CAL_PREFIX=test CAL_SEED=300 CAL_REGION=chr20:8350001-8950000 calibration_samples hifi 1.0 0.5 0.5
   echo "done: $OUT"
   exit 0
 fi
@@ -148,4 +160,10 @@ sample test_ont_r9_hg001_30x --platform ont-r9 --ref "$B37" --region 20:850001-1
 sample test_ont_r9_grch38_30x --platform ont-r9 --ref "$GRCH38" --region chr20:8350001-8950000 \
   --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \
   --coverage 30 --hp-tags none --seed $((SEED + 103))
+# noisier R10 reads (98.8%), haplotype 1 at 40%: the calibration samples' harder end, held out
+sample test_ont_r10_grch38_20x_e1.75_h0.4 --platform ont --ref "$GRCH38" --region chr20:8350001-8950000 \
+  --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.2 \
+  --coverage 20 --error-scale 1.75 --haplotype-fraction 0.4 --hp-tags none --seed $((SEED + 104))
+# and the seven R10 calibration conditions, held out, so that GQ's top bins predict enough errors to be read
+CAL_PREFIX=test CAL_SEED=300 CAL_REGION=chr20:8350001-8950000 calibration_samples ont 0.7 0.5 0.5
 echo "done: $OUT"
