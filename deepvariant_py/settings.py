@@ -58,9 +58,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Locally realign short reads in windows where they disagree with the reference (docs/design.md §3).",
             _long_reads(False, True), from_model=True),
     Setting("realign_long_reads", "--realign-long-reads/--no-realign-long-reads",
-            "With --realign and reads of both kinds (--model-type hybrid): also use the long reads in a window's assembly "
-            "and realign their pieces over it to the haplotypes found, so both kinds write a repeat's alleles the same "
-            "way (docs/design.md §3.4). Long reads are never realigned whole.",
+            "With --realign: also realign long reads' pieces in hard windows to the window's haplotypes, so every read "
+            "writes a repeat's alleles the same way. Beside short reads (--model-type hybrid) the short reads pick the "
+            "windows and the long reads join the assembly (docs/design.md §3.4); long reads alone pick and assemble "
+            "their own (§3.5). Long reads are never realigned whole.",
             _long_reads(False, False, True), from_model=True),
     Setting("alt_aligned_pileup", "--alt-aligned-pileup",
             "Also draw indel candidates' reads realigned to each alt haplotype: as two extra 'differs from ref' channels "

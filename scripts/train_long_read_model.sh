@@ -23,6 +23,9 @@ EPOCHS=${EPOCHS:-$([[ $P == hifi ]] && echo 3 || echo 5)}
 JOBS=${JOBS:-2}
 INIT=${INIT_MODEL:-}  # fine-tune from this model instead of training from scratch
 SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing
+# 1: make the examples with long reads realigned on their own in hard windows (--realign --realign-long-reads)
+REALIGN=${REALIGN:-0}
+[[ $REALIGN =~ ^[01]$ ]] || { echo "$0: REALIGN must be 0 or 1, not '$REALIGN'" >&2; exit 2; }
 # dvcall train --seed of each network (400620758 is dvcall train's default); two or more make an ensemble. The
 # shipped long-read models are one network each: a HiFi ensemble of seeds 400620758 and 1 measured no better
 # (models/pacbio-hifi/MODEL_CARD.md).
@@ -84,10 +87,11 @@ make_one() {
   ref=$(python3 -c "import json;print(json.load(open('$dir/sample.json'))['parameters']['ref'])")
   dvcall make-examples --model-type "$TYPE" --ref "$ref" --reads "$dir/reads.bam" --truth-vcf "$dir/truth.vcf.gz" \
     --confident-bed "$dir/confident.bed" --regions "$dir/confident.bed" --drop-hp-fraction "$drop" \
+    $([[ $REALIGN == 1 ]] && echo --realign --realign-long-reads) \
     --downsample-fraction "$( [[ $frac == 1.0 ]] && echo 0 || echo "$frac")" --examples "$out" --quiet
 }
 export -f make_one
-export WORK EX TYPE
+export WORK EX TYPE REALIGN
 xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 
 # Decoded, either set (~13 GB HiFi, ~17 GB ONT) would crowd a 24 GB machine: stream them from disk every epoch.

@@ -97,3 +97,27 @@ def test_haplotypes_long_reads_spell_identically_are_kept_when_assembly_gives_up
     observed = observed_haplotypes(longs, 620, 781, REF[620:781], 2)
     assert [(h.sequence, h.support, h.is_ref) for h in observed] == [(hap[620:786], 2, False)]
     assert observed_haplotypes(longs, 620, 781, REF[620:781], 3) == []
+
+
+def test_long_reads_alone_pick_their_own_windows_and_get_one_representation():
+    """A HiFi-only run: no short reads to find windows or assemble, so the long reads' own disagreements pick
+    the window and their pieces give the haplotypes. Four reads carry a 5-bp insertion that the mapper wrote as
+    two insertions around a mismatch, as it does in tandem repeats; all four come out as one 5-bp insertion."""
+    at = DEL_AT + 30
+    hap = REF[:at] + "TTGCA" + REF[at:]
+    s = at - 300
+    messy = [read(f"long{i}", s, "300M2I1M3I294M", hap[s:s + 600]) for i in range(4)]
+    plain = [read(f"ref{i}", s, "600M", REF[s:s + 600]) for i in range(4)]
+    out = call(messy + plain)
+    assert [r.cigarstring for r in out[:4]] == ["300M5I295M"] * 4
+    assert [r.query_sequence for r in out[:4]] == [r.query_sequence for r in messy]
+    assert all(a is b for a, b in zip(out[4:], plain))  # reads that already spell the reference keep theirs
+    off = realign_reads(messy + plain, fetch, len(REF), 600, 800, RealignerOptions(), events_of(messy + plain))
+    assert all(a is b for a, b in zip(off, messy + plain))  # without long_reads nothing moves
+
+
+def test_long_reads_alone_that_agree_with_the_reference_are_untouched():
+    s = DEL_AT - 300
+    plain = [read(f"ref{i}", s, "600M", REF[s:s + 600]) for i in range(5)]
+    out = call(plain)
+    assert all(a is b for a, b in zip(out, plain))

@@ -79,18 +79,21 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
             out[i] = read
         return out
     short_idx = np.flatnonzero((events.length > 0) & (events.length <= opts.max_read_length))
-    if not len(short_idx):
+    long_idx = np.flatnonzero(events.length > opts.max_read_length)
+    long_only = not len(short_idx) and opts.long_reads and len(long_idx) > 0  # long reads realigned on their own
+    if not len(short_idx) and not long_only:
         return out
     short = [reads[i] for i in short_idx.tolist()]
-    windows = select_windows(events, ref_fetch, region_start, region_end, opts, contig_length)
+    # Windows where the reads that may move disagree with the reference (long reads alone: theirs).
+    windows = select_windows(events, ref_fetch, region_start, region_end,
+                             replace(opts, max_read_length=int(events.length.max())) if long_only else opts, contig_length)
     if not windows:
         return out
     # Anchors of every indel and soft clip of the reads that may move (sorted), for _gapped below.
     movable_row = np.zeros(len(reads), bool)
-    movable_row[short_idx] = True
+    movable_row[long_idx if long_only else short_idx] = True
     gap_anchors = np.sort(events.e_pos[movable_row[events.e_read]])
     starts, ends = events.start[short_idx], events.end[short_idx]
-    long_idx = np.flatnonzero(events.length > opts.max_read_length)
     long_starts, long_ends = events.start[long_idx], events.end[long_idx]
     assembled = []
     for w_start, w_end in windows:

@@ -1,8 +1,10 @@
-"""Long reads realigned to the haplotypes that short reads assembled (hybrid runs; docs/design.md §3.4), and
-the haplotypes long reads spell themselves.
+"""Long reads realigned to the haplotypes of a window (docs/design.md §3.4), and the haplotypes long reads spell
+themselves. In hybrid runs the short reads of the same sample pick the windows and assemble; in long-read-only
+runs (`--realign --realign-long-reads` on HiFi) the long reads' own disagreements pick them and their pieces
+assemble.
 
-Long reads are never assembled or realigned whole. In a window where the short reads of the same sample gave
-haplotypes, each long read that spans the window is cut at two reference positions `flank` bases outside it
+Long reads are never assembled or realigned whole. In a window with haplotypes, each long read that spans the
+window is cut at two reference positions `flank` bases outside it
 (positions its alignment matches, so the cut is anchored), the piece between is aligned end to end to every
 haplotype (padded with the same flanking reference), and the best haplotype's alignment, projected back to
 the reference, replaces the piece's CIGAR operations. The rest of the CIGAR is untouched.
