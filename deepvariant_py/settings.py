@@ -55,14 +55,15 @@ def _long_reads(long_reads, illumina, hybrid=None):
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("realign", "--realign/--no-realign",
-            "Locally realign short reads in windows where they disagree with the reference (docs/design.md §3).",
-            _long_reads(False, True), from_model=True),
+            "Locally realign reads in windows where they disagree with the reference (docs/design.md §3): short reads "
+            "whole, long reads only with --realign-long-reads.",
+            {"illumina": True, "pacbio": True, "ont": False, "hybrid": True}, from_model=True),
     Setting("realign_long_reads", "--realign-long-reads/--no-realign-long-reads",
             "With --realign: also realign long reads' pieces in hard windows to the window's haplotypes, so every read "
             "writes a repeat's alleles the same way. Beside short reads (--model-type hybrid) the short reads pick the "
             "windows and the long reads join the assembly (docs/design.md §3.4); long reads alone pick and assemble "
             "their own (§3.5). Long reads are never realigned whole.",
-            _long_reads(False, False, True), from_model=True),
+            {"illumina": False, "pacbio": True, "ont": False, "hybrid": True}, from_model=True),
     Setting("alt_aligned_pileup", "--alt-aligned-pileup",
             "Also draw indel candidates' reads realigned to each alt haplotype: as two extra 'differs from ref' channels "
             "(diff_channels) or as extra rows (rows) (docs/design.md §5).",

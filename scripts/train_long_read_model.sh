@@ -8,8 +8,8 @@
 #      (multi-allelic sites use the min rule); two or more seeds are combined into an ensemble (dvcall ensemble),
 #   5. fit the temperature that calibrates GQ on the tuning examples (dvcall calibrate),
 #   6. fit the GQ map on the calibration samples (scripts/fit_gq_calibration.py).
-# Examples use the --model-type preset (pacbio for hifi, ont for ont): no realignment, an HP channel
-# (truth phasing from the simulation), ALT-aligned diff channels, width 199.
+# Examples use the --model-type preset (pacbio for hifi, ont for ont): HiFi reads realigned on their own in hard
+# windows (REALIGN), ONT not; an HP channel (truth phasing from the simulation), ALT-aligned diff channels, width 199.
 # Usage: scripts/train_long_read_model.sh hifi|ont [WORKDIR] [MODEL_DIR]
 # Needs: samtools bcftools minimap2, and pbsim for ont (apt-get install samtools bcftools minimap2 pbsim).
 set -euo pipefail
@@ -23,8 +23,10 @@ EPOCHS=${EPOCHS:-$([[ $P == hifi ]] && echo 3 || echo 5)}
 JOBS=${JOBS:-2}
 INIT=${INIT_MODEL:-}  # fine-tune from this model instead of training from scratch
 SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing
-# 1: make the examples with long reads realigned on their own in hard windows (--realign --realign-long-reads)
-REALIGN=${REALIGN:-0}
+# 1: make the examples with long reads realigned on their own in hard windows (--realign --realign-long-reads, the
+# pacbio preset since 2026-12-06: half the held-out HiFi errors; models/pacbio-hifi/MODEL_CARD.md), 0: without
+# (the ont preset: it did not help nanopore reads)
+REALIGN=${REALIGN:-$([[ $P == hifi ]] && echo 1 || echo 0)}
 [[ $REALIGN =~ ^[01]$ ]] || { echo "$0: REALIGN must be 0 or 1, not '$REALIGN'" >&2; exit 2; }
 # dvcall train --seed of each network (400620758 is dvcall train's default); two or more make an ensemble. The
 # shipped long-read models are one network each: a HiFi ensemble of seeds 400620758 and 1 measured no better
@@ -87,7 +89,7 @@ make_one() {
   ref=$(python3 -c "import json;print(json.load(open('$dir/sample.json'))['parameters']['ref'])")
   dvcall make-examples --model-type "$TYPE" --ref "$ref" --reads "$dir/reads.bam" --truth-vcf "$dir/truth.vcf.gz" \
     --confident-bed "$dir/confident.bed" --regions "$dir/confident.bed" --drop-hp-fraction "$drop" \
-    $([[ $REALIGN == 1 ]] && echo --realign --realign-long-reads) \
+    $([[ $REALIGN == 1 ]] && echo --realign --realign-long-reads || echo --no-realign) \
     --downsample-fraction "$( [[ $frac == 1.0 ]] && echo 0 || echo "$frac")" --examples "$out" --quiet
 }
 export -f make_one

@@ -26,7 +26,7 @@ BED = os.path.join(DATA, "NA12878_confident.chr20_10.000-10.011Mb.bed")
 @pytest.mark.parametrize("model_type, expected", [
     ("illumina", dict(realign=True, alt="diff_channels", sort=False, hp=False, width=221, partition=1000, reads=1500,
                       mapq=5, snps=0.12, indels=0.06, channels=[1, 2, 3, 4, 5, 6, 9, 10])),
-    ("pacbio", dict(realign=False, alt="diff_channels", sort=False, hp=True, width=199, partition=25000, reads=600,
+    ("pacbio", dict(realign=True, alt="diff_channels", sort=False, hp=True, width=199, partition=25000, reads=600,
                     mapq=1, snps=0.12, indels=0.12, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
     ("ont", dict(realign=False, alt="diff_channels", sort=False, hp=True, width=199, partition=25000, reads=600,
                  mapq=5, snps=0.08, indels=0.12, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
@@ -292,7 +292,8 @@ def test_long_read_realignment_is_the_models_when_recorded_else_the_presets():
     assert resolve_settings("hybrid", hybrid_model(), realign_long_reads=False)["realign_long_reads"] is False
     opts = make_examples_options(resolve_settings("hybrid", None))
     assert opts.realigner.long_reads is True
-    assert make_examples_options(resolve_settings("pacbio", None)).realigner.long_reads is False
+    assert make_examples_options(resolve_settings("pacbio", None)).realigner.long_reads is True  # HiFi alone (§3.5)
+    assert make_examples_options(resolve_settings("ont", None)).realigner.long_reads is False
 
 
 def test_make_examples_warns_when_a_flag_overrides_the_models_look_except_for_training_examples(tmp_path, caplog):
