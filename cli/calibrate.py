@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import click
 
-from deepvariant_py.calibration import fit_temperature, negative_log_likelihood
+from deepvariant_py.calibration import fit_temperature, negative_log_likelihood, temperature_at_bound
 from deepvariant_py.call_variants import predict_labelled
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.model_info import INFO_FILE, load_model_info, save_model_info
@@ -35,6 +35,11 @@ def calibrate_cmd(model_dir, examples, quiet):
            "nll_before": round(before, 5), "nll_after": round(after, 5)}
     calibration = replace(info.calibration, temperature=round(temperature, 4))
     save_model_info(model_dir, info.with_calibration(calibration, temperature_fit=fit))
+    if temperature_at_bound(temperature):
+        click.echo(f"dvcall: warning: the temperature fit stopped at its bound ({temperature:.2f}): the {len(labels):,} "
+                   f"examples hold {fit['errors']} wrong call(s), too few to fit on; GQ will rest on the GQ map "
+                   "(scripts/fit_gq_calibration.py): fit on labelled examples with errors (noisier or lower-coverage reads)",
+                   err=True)
     if not quiet:
         click.echo(f"dvcall: temperature {temperature:.3f} on {len(labels):,} examples: mean negative log-likelihood "
                    f"{before:.4f} -> {after:.4f} -> {info_path}", err=True)

@@ -58,6 +58,14 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray, steps: int = 400) -> 
     return float(grid[int(np.argmin(losses))])
 
 
+def temperature_at_bound(temperature: float) -> bool:
+    """Whether a fitted temperature sits at an end of TEMPERATURE_RANGE: the fit found no optimum inside it, e.g.
+    tuning examples without a single wrong call (the likelihood then only rises as T falls), so it says nothing
+    about the model's honesty."""
+    lo, hi = TEMPERATURE_RANGE
+    return temperature <= lo * 1.01 or temperature >= hi / 1.01
+
+
 # --- GQ map ---
 
 PRIOR_CALLS = 5.0  # each raw-GQ level starts with this many pseudo-calls that are as right as its GQ claims

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepvariant_py.calibration import Calibration, apply_temperature, fit_gq_map, fit_temperature, negative_log_likelihood
+from deepvariant_py.calibration import (Calibration, apply_temperature, fit_gq_map, fit_temperature, negative_log_likelihood,
+                                        temperature_at_bound)
 
 
 def test_temperature_keeps_every_genotypes_rank_and_softens():
@@ -25,7 +26,11 @@ def test_fit_recovers_the_temperature_of_an_overconfident_model():
     labels = np.array([rng.choice(3, p=p) for p in honest])
     overconfident = apply_temperature(honest, 1 / 2.5)  # p^2.5: GQ inflated
     t = fit_temperature(overconfident, labels)
-    assert 2.2 < t < 2.8
+    assert 2.2 < t < 2.8 and not temperature_at_bound(t)
+    # tuning examples without a wrong call: the likelihood only rises as T falls, so the fit stops at its bound
+    right = np.array([[0.9, 0.08, 0.02], [0.1, 0.85, 0.05], [0.05, 0.15, 0.8]] * 50)
+    t0 = fit_temperature(right, right.argmax(axis=1))
+    assert temperature_at_bound(t0) and t0 < 0.3
     assert negative_log_likelihood(overconfident, labels, t) < negative_log_likelihood(overconfident, labels)
 
 
