@@ -84,14 +84,13 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
     if not len(short_idx) and not long_only:
         return out
     short = [reads[i] for i in short_idx.tolist()]
-    # Windows where the reads that may move disagree with the reference (long reads alone: theirs).
-    windows = select_windows(events, ref_fetch, region_start, region_end,
-                             replace(opts, max_read_length=int(events.length.max())) if long_only else opts, contig_length)
-    if not windows:
-        return out
-    # Anchors of every indel and soft clip of the reads that may move (sorted), for _gapped below.
+    # The reads that may move (long reads alone: theirs) pick the windows, and their indels and soft clips
+    # (anchors, sorted) decide which are gapped (_gapped below).
     movable_row = np.zeros(len(reads), bool)
     movable_row[long_idx if long_only else short_idx] = True
+    windows = select_windows(events, ref_fetch, region_start, region_end, opts, contig_length, movable_row)
+    if not windows:
+        return out
     gap_anchors = np.sort(events.e_pos[movable_row[events.e_read]])
     starts, ends = events.start[short_idx], events.end[short_idx]
     long_starts, long_ends = events.start[long_idx], events.end[long_idx]

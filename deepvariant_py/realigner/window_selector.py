@@ -17,12 +17,15 @@ from .options import RealignerOptions
 
 
 def supporting_counts(events: ReadEvents, ref_fetch: Callable[[int, int], str], start: int, end: int,
-                      opts: RealignerOptions = RealignerOptions()) -> np.ndarray:
+                      opts: RealignerOptions = RealignerOptions(), movable: np.ndarray | None = None) -> np.ndarray:
     """Spread non-reference allele counts over [start, end) (already expanded by the caller), from the reads
-    realignment may move (MAPQ >= ws_min_mapq, at most max_read_length bases). `events`: the partition's reads
-    (read_events.extract_events, at any base-quality threshold: this one applies its own)."""
+    realignment may move (`movable`, one flag per read; default the mapped ones of at most max_read_length bases)
+    at MAPQ >= ws_min_mapq. `events`: the partition's reads (read_events.extract_events, at any base-quality
+    threshold: this one applies its own)."""
     length = max(0, end - start)
-    use = (events.mapq >= opts.ws_min_mapq) & (events.length > 0) & (events.length <= opts.max_read_length)
+    if movable is None:
+        movable = (events.length > 0) & (events.length <= opts.max_read_length)
+    use = (events.mapq >= opts.ws_min_mapq) & movable
     if not use.any() or length == 0:
         return np.zeros(length, np.int64)
     ref_lo = max(0, int(events.start[use].min()) - 1)
@@ -60,19 +63,20 @@ def supporting_counts(events: ReadEvents, ref_fetch: Callable[[int, int], str], 
 
 
 def select_windows(events: ReadEvents, ref_fetch: Callable[[int, int], str], start: int, end: int,
-                   opts: RealignerOptions = RealignerOptions(), contig_length: int | None = None) -> list[tuple[int, int]]:
+                   opts: RealignerOptions = RealignerOptions(), contig_length: int | None = None,
+                   movable: np.ndarray | None = None) -> list[tuple[int, int]]:
     """Windows [start, end) to realign for the partition [start, end), in position order.
 
     The partition is expanded by ws_region_expansion on both sides before counting. Selected positions
     more than 2 x window_padding apart start a new window; each window is [first - padding, last + padding),
     clipped to the contig. Windows longer than max_window_size are skipped (their reads keep their alignments).
-    `events`: as in supporting_counts.
+    `events`, `movable`: as in supporting_counts.
     """
     lo = max(0, start - opts.ws_region_expansion)
     hi = end + opts.ws_region_expansion
     if contig_length is not None:
         hi = min(hi, contig_length)
-    counts = supporting_counts(events, ref_fetch, lo, hi, opts)
+    counts = supporting_counts(events, ref_fetch, lo, hi, opts, movable)
     selected = np.flatnonzero((counts >= opts.ws_min_supporting) & (counts <= opts.ws_max_supporting)) + lo
     if len(selected) == 0:
         return []
