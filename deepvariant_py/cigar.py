@@ -1,7 +1,11 @@
 """CIGAR operations: pysam's constants, the one vocabulary of every module that walks or writes an alignment
-(read_events.py's INSERTION / DELETION / CLIPPED are event kinds of its own, not CIGAR operations)."""
+(read_events.py's INSERTION / DELETION / CLIPPED are event kinds of its own, not CIGAR operations), and
+AlignedBases, one alignment's CIGAR as arrays for many position lookups."""
 from __future__ import annotations
 
+from typing import Sequence
+
+import numpy as np
 import pysam
 
 MATCH, INS, DEL, REF_SKIP = pysam.CMATCH, pysam.CINS, pysam.CDEL, pysam.CREF_SKIP
@@ -10,3 +14,59 @@ SOFT_CLIP, HARD_CLIP, PAD, EQUAL, DIFF = pysam.CSOFT_CLIP, pysam.CHARD_CLIP, pys
 ALIGNED = (MATCH, EQUAL, DIFF)  # a read base against a reference base
 REF_ADVANCING = (MATCH, DEL, REF_SKIP, EQUAL, DIFF)
 READ_ADVANCING = (MATCH, INS, SOFT_CLIP, EQUAL, DIFF)
+
+_OPS = 16  # BAM CIGAR operation codes are 0-8
+_IS_ALIGNED, _ADVANCES_REF, _ADVANCES_READ, _CLIP_OR_INSERTION = (
+    np.isin(np.arange(_OPS), ops) for ops in (ALIGNED, REF_ADVANCING, READ_ADVANCING, (INS, SOFT_CLIP)))
+
+
+class AlignedBases:
+    """Where one alignment puts its read's bases: per reference position, the offset in the read of the base
+    aligned to it (`offsets`). Built once per read and asked many times (each window a long read crosses asks
+    for its cut points), so the CIGAR is turned into arrays only once."""
+
+    __slots__ = ("ops", "ref_start", "ref_end", "query_start", "query_len")
+
+    def __init__(self, cigar: Sequence[tuple[int, int]], start: int):
+        cig = np.asarray(cigar, np.int64).reshape(-1, 2)
+        self.ops, lens = cig[:, 0], cig[:, 1]
+        ref_len = np.where(_ADVANCES_REF[self.ops], lens, 0)
+        self.ref_end = start + np.cumsum(ref_len)
+        self.ref_start = self.ref_end - ref_len
+        self.query_len = np.where(_ADVANCES_READ[self.ops], lens, 0)
+        self.query_start = np.cumsum(self.query_len) - self.query_len
+
+    @classmethod
+    def of(cls, read: pysam.AlignedSegment) -> "AlignedBases":
+        return cls(read.cigartuples or (), read.reference_start)
+
+    def offsets(self, positions) -> np.ndarray:
+        """Per reference position, the offset in the read of the base aligned to it, or -1 where that position
+        is deleted in the read, clipped or outside the alignment: every position in one pass (bisection over
+        the operations' cumulative reference ends)."""
+        pos = np.asarray(positions, np.int64)
+        if not len(self.ops):
+            return np.full(pos.shape, -1, np.int64)
+        k = np.minimum(np.searchsorted(self.ref_end, pos, side="right"), len(self.ops) - 1)  # the operation over each
+        inside = _IS_ALIGNED[self.ops[k]] & (self.ref_start[k] <= pos) & (pos < self.ref_end[k])
+        return np.where(inside, self.query_start[k] + pos - self.ref_start[k], -1)
+
+    def query_range(self, ref_start: int, ref_end: int) -> tuple[int, int]:
+        """The read's interval [start, end) of the bases aligned in [ref_start, ref_end), insertions and soft
+        clips counted next to their anchor (when it lies in [ref_start, ref_end], ends included); (0, 0) when
+        none. Only the operations near the interval are looked at."""
+        i0 = int(np.searchsorted(self.ref_end, ref_start, side="left"))  # earlier ones end before it
+        i1 = int(np.searchsorted(self.ref_start, ref_end, side="right"))  # later ones start after it
+        lo = hi = None
+        for op, r0, r1, q0, qn in zip(self.ops[i0:i1].tolist(), self.ref_start[i0:i1].tolist(),  # a few operations
+                                      self.ref_end[i0:i1].tolist(), self.query_start[i0:i1].tolist(),
+                                      self.query_len[i0:i1].tolist()):
+            if _IS_ALIGNED[op]:
+                a, b = max(r0, ref_start), min(r1, ref_end)
+                if a < b:
+                    lo = q0 + a - r0 if lo is None else lo
+                    hi = q0 + b - r0
+            elif _CLIP_OR_INSERTION[op] and ref_start <= r0 <= ref_end:
+                lo = q0 if lo is None else lo
+                hi = q0 + qn
+        return (lo, hi) if lo is not None else (0, 0)

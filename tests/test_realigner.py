@@ -452,18 +452,21 @@ def test_windows_without_indels_or_clips_are_not_assembled(monkeypatch):
     is enough, and min_gap_events=0 assembles every window as DeepVariant does."""
     import deepvariant_py.realigner as realigner
     seen = []
-    real = realigner.assemble
-    monkeypatch.setattr(realigner, "assemble", lambda ref, reads, opts, ref_start: seen.append(ref_start)
-                        or real(ref, reads, opts, ref_start=ref_start))
+    real = realigner.assemble_segments
+    monkeypatch.setattr(realigner, "assemble_segments", lambda ref, segments, opts: seen.append(opts.dbg_min_base_quality)
+                        or real(ref, segments, opts))
     snps = [snp_read(f"s{i}", 150 + i, [200, 205]) for i in range(4)] + [ref_read(f"r{i}", 150 + i) for i in range(5)]
     realign_reads(snps, fetch, len(REF), 100, 400)
     assert seen == []
     realign_reads(snps, fetch, len(REF), 100, 400, RealignerOptions(min_gap_events=0))
-    assert seen == [120]
+    assert seen == [15]
     seen.clear()
     deleted = REF[150:210] + REF[212:252]
     realign_reads(snps + [read("d", 150, "60M2D40M", deleted)], fetch, len(REF), 100, 400)
-    assert seen == [120, 120]  # a one-read deletion gives no haplotype: assembled again at Q >= 10 (no more)
+    assert seen == [15]  # a one-read deletion gives no haplotype; no base under Q15, so no second try
+    seen.clear()
+    realign_reads(snps + [read("d", 150, "60M2D40M", deleted, quals=12)], fetch, len(REF), 100, 400)
+    assert seen == [15, 8]  # its bases are Q12: assembled again with them (Q >= 8), and no more
 
 
 def test_window_selection_from_the_callers_events_equals_its_own():

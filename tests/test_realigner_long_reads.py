@@ -121,3 +121,20 @@ def test_long_reads_alone_that_agree_with_the_reference_are_untouched():
     plain = [read(f"ref{i}", s, "600M", REF[s:s + 600]) for i in range(5)]
     out = call(plain)
     assert all(a is b for a, b in zip(out, plain))
+
+
+def test_identical_pieces_are_aligned_once(monkeypatch):
+    """Pieces with the same bases and cuts get the same alignment: each distinct one is aligned to the
+    haplotypes once per window (at 30x most of a window's pieces are copies), and every read still moves."""
+    import deepvariant_py.realigner.long_reads as long_reads
+    at = DEL_AT + 30
+    hap = REF[:at] + "TTGCA" + REF[at:]
+    s = at - 300
+    messy = [read(f"long{i}", s, "300M2I1M3I294M", hap[s:s + 600]) for i in range(4)]
+    plain = [read(f"ref{i}", s, "600M", REF[s:s + 600]) for i in range(4)]
+    aligned = []
+    real = long_reads._align_piece
+    monkeypatch.setattr(long_reads, "_align_piece", lambda aligner, seq, lo, hi: aligned.append(seq) or real(aligner, seq, lo, hi))
+    out = call(messy + plain)
+    assert [r.cigarstring for r in out[:4]] == ["300M5I295M"] * 4
+    assert sorted(aligned) == sorted(set(aligned)) and len(aligned) == 2  # the insertion's piece and the reference's

@@ -1,7 +1,7 @@
 """Local realignment of a partition's reads (docs/design.md §3): windows -> haplotypes -> reads realigned to them.
 
 1. `window_selector.select_windows`: windows where reads disagree with the reference.
-2. `debruijn.assemble`: candidate haplotypes of each window; windows with only the reference are dropped.
+2. `debruijn.assemble_segments`: candidate haplotypes of each window; windows with only the reference are dropped.
 3. `aligner.realign_window`: each read goes to the assembled window it overlaps most, is aligned to the
    window's haplotypes and projected back to reference coordinates.
 
@@ -16,9 +16,10 @@ from typing import Callable
 import numpy as np
 import pysam
 
+from ..cigar import AlignedBases
 from ..read_events import ReadEvents, extract_events
 from .aligner import realign_window
-from .debruijn import REF_SUPPORT, Haplotype, assemble, assemble_haplotypes
+from .debruijn import REF_SUPPORT, Haplotype, assemble_haplotypes, assemble_segments, read_segments
 from .long_reads import observed_haplotypes, realign_long_reads
 from .options import RealignerOptions
 from .window_selector import select_windows
@@ -94,6 +95,7 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
     gap_anchors = np.sort(events.e_pos[movable_row[events.e_read]])
     starts, ends = events.start[short_idx], events.end[short_idx]
     long_starts, long_ends = events.start[long_idx], events.end[long_idx]
+    long_bases: dict[int, AlignedBases] = {}  # each long read's, made when a window first needs it
     assembled = []
     for w_start, w_end in windows:
         window_ref = ref_fetch(w_start, w_end)
@@ -103,15 +105,26 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
             continue
         inside = np.flatnonzero((starts < w_end) & (ends > w_start))
         window_reads = [short[j] for j in inside]
+        window_bases = None  # each window read's AlignedBases, where kept (long reads)
         observed = []
         if opts.long_reads:
-            crossing = [reads[i] for i in long_idx[(long_starts < w_end) & (long_ends > w_start)].tolist()]
+            crossing_idx = long_idx[(long_starts < w_end) & (long_ends > w_start)].tolist()
+            crossing = [reads[i] for i in crossing_idx]
             window_reads += crossing
-            observed = observed_haplotypes(crossing, w_start, w_end, window_ref, opts.dbg_min_edge_weight)
-        haps = assemble(window_ref, window_reads, opts, ref_start=w_start)
+            for i in crossing_idx:
+                if i not in long_bases:
+                    long_bases[i] = AlignedBases.of(reads[i])
+            bases = [long_bases[i] for i in crossing_idx]
+            observed = observed_haplotypes(crossing, w_start, w_end, window_ref, opts.dbg_min_edge_weight, bases)
+            window_bases = [None] * len(inside) + bases
+        segments = read_segments(window_reads, opts, w_start, w_end, window_bases)
+        haps = assemble_segments(window_ref, segments, opts)
         gapped = bool(haps) and not _substitutions_only(haps + observed, window_ref)
         if not gapped and opts.dbg_retry_base_quality < opts.dbg_min_base_quality and _gapped(gap_anchors, w_start, w_end, 1):
-            retry = assemble(window_ref, window_reads, replace(opts, dbg_min_base_quality=opts.dbg_retry_base_quality), ref_start=w_start)
+            retry_opts = replace(opts, dbg_min_base_quality=opts.dbg_retry_base_quality)
+            retry_segments = read_segments(window_reads, retry_opts, w_start, w_end, window_bases)
+            # no base between the two qualities: the same segments, the same (ungapped) haplotypes
+            retry = assemble_segments(window_ref, retry_segments, retry_opts) if retry_segments != segments else []
             if retry and not _substitutions_only(retry + observed, window_ref):
                 haps, gapped = retry, True
         if observed and not haps:  # assembly gave up (a repeat longer than k can grow past): the reads' own
@@ -122,8 +135,9 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
     if not assembled:
         return out
     if opts.long_reads:
-        for i, read in zip(long_idx.tolist(), realign_long_reads([reads[i] for i in long_idx.tolist()], assembled,
-                                                                 ref_fetch, contig_length, opts)):
+        longs = long_idx.tolist()
+        for i, read in zip(longs, realign_long_reads([reads[i] for i in longs], assembled, ref_fetch, contig_length,
+                                                     opts, [long_bases.get(i) for i in longs])):
             if read is not None:
                 out[i] = read
     w_starts = np.array([a[0] for a in assembled], np.int64)

@@ -20,11 +20,12 @@ from __future__ import annotations
 import re
 from collections import Counter, deque
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import pysam
 
-from ..cigar import ALIGNED, DEL, INS, REF_SKIP, SOFT_CLIP
+from ..cigar import ALIGNED, DEL, INS, REF_SKIP, SOFT_CLIP, AlignedBases
 from ..read_events import MISSING_BASE_QUALITY
 from .options import RealignerOptions
 
@@ -40,21 +41,25 @@ class Haplotype:
 
 
 def read_segments(reads: list[pysam.AlignedSegment], opts: RealignerOptions = RealignerOptions(),
-                  ref_start: int | None = None, ref_end: int | None = None) -> list[str]:
+                  ref_start: int | None = None, ref_end: int | None = None,
+                  bases: Sequence[AlignedBases | None] | None = None) -> list[str]:
     """Maximal runs of usable read bases (ACGT, BQ >= dbg_min_base_quality) from reads with MAPQ >= dbg_min_mapq,
     keeping runs longer than dbg_min_k (shorter ones hold no edge at any k).
 
-    With `ref_start`/`ref_end`, only the part of each read aligned inside [ref_start, ref_end) is used.
+    With `ref_start`/`ref_end`, only the part of each read aligned inside [ref_start, ref_end) is used; `bases`:
+    the reads' AlignedBases where the caller keeps them (a long read's thousands of CIGAR operations are then
+    not walked again for each window).
     """
     run = re.compile("[ACGT]{%d,}" % (opts.dbg_min_k + 1))
     segments: list[str] = []
-    for read in reads:
+    for j, read in enumerate(reads):
         if read.mapping_quality < opts.dbg_min_mapq or read.query_sequence is None or not read.cigartuples:
             continue
         full = read.query_sequence
         q_lo, q_hi = 0, len(full)
         if ref_start is not None and ref_end is not None:
-            q_lo, q_hi = _query_range(read, ref_start, ref_end)
+            where = bases[j] if bases is not None else None
+            q_lo, q_hi = where.query_range(ref_start, ref_end) if where is not None else _query_range(read, ref_start, ref_end)
         if q_hi - q_lo <= opts.dbg_min_k:
             continue
         seq = full[q_lo:q_hi].upper()
@@ -172,8 +177,13 @@ def assemble(ref_seq: str, reads: list[pysam.AlignedSegment], opts: RealignerOpt
     """Haplotypes of the window `ref_seq` (sorted by sequence), or [] when only the reference is found,
     no acyclic k exists, or the graph has too many paths. `ref_start` (the window's reference start)
     restricts reads to the window, see the module docstring."""
-    ref_seq = ref_seq.upper()
     segments = read_segments(reads, opts, ref_start, ref_start + len(ref_seq) if ref_start is not None else None)
+    return assemble_segments(ref_seq, segments, opts)
+
+
+def assemble_segments(ref_seq: str, segments: list[str], opts: RealignerOptions = RealignerOptions()) -> list[Haplotype]:
+    """assemble, from the reads' segments (read_segments): the same segments always give the same haplotypes."""
+    ref_seq = ref_seq.upper()
     max_k = min(opts.dbg_max_k, len(ref_seq) - 1)
     k = opts.dbg_min_k
     while k <= max_k and _ref_has_repeat(ref_seq, k):

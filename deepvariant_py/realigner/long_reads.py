@@ -28,33 +28,17 @@ import numpy as np
 import parasail
 import pysam
 
-from ..cigar import ALIGNED, DEL, INS, MATCH, READ_ADVANCING, REF_ADVANCING
+from ..cigar import ALIGNED, DEL, INS, MATCH, READ_ADVANCING, AlignedBases
 from .aligner import WindowAligner, compose, is_left_aligned, haplotype_weights, merge_ops, parse_parasail_cigar
 from .debruijn import Haplotype
 from .options import RealignerOptions
 
 _ANCHOR_SEARCH = 12  # how far outward a cut may move to land on an aligned base
-_OPS = 16  # BAM CIGAR operation codes are 0-8
-_IS_ALIGNED, _ADVANCES_REF, _ADVANCES_READ = (np.isin(np.arange(_OPS), ops) for ops in (ALIGNED, REF_ADVANCING,
-                                                                                         READ_ADVANCING))
 
 
 def aligned_offsets(cigar: Sequence[tuple[int, int]], start: int, positions) -> np.ndarray:
-    """Per reference position, the offset in the read of the base aligned to it, or -1 where that position is
-    deleted in the read, clipped or outside the alignment: every position in one pass (bisection over the
-    operations' cumulative reference ends)."""
-    cig = np.asarray(cigar, np.int64).reshape(-1, 2)
-    ops, lens = cig[:, 0], cig[:, 1]
-    ref_len = np.where(_ADVANCES_REF[ops], lens, 0)
-    ref_end = start + np.cumsum(ref_len)
-    ref_start = ref_end - ref_len
-    query_start = np.cumsum(np.where(_ADVANCES_READ[ops], lens, 0)) - np.where(_ADVANCES_READ[ops], lens, 0)
-    pos = np.asarray(positions, np.int64)
-    if not len(ops):
-        return np.full(pos.shape, -1, np.int64)
-    k = np.minimum(np.searchsorted(ref_end, pos, side="right"), len(ops) - 1)  # the operation over each position
-    inside = _IS_ALIGNED[ops[k]] & (ref_start[k] <= pos) & (pos < ref_end[k])
-    return np.where(inside, query_start[k] + pos - ref_start[k], -1)
+    """AlignedBases(cigar, start).offsets(positions), for one question about an alignment."""
+    return AlignedBases(cigar, start).offsets(positions)
 
 
 def query_offset(cigar: Sequence[tuple[int, int]], start: int, ref_pos: int) -> int | None:
@@ -82,26 +66,20 @@ def split_cigar(cigar: Sequence[tuple[int, int]], query_at: int) -> tuple[list[l
     return before, after
 
 
-def _anchor(cigar, start: int, pos: int, step: int) -> tuple[int, int] | None:
-    """(reference position, query offset) of the first aligned base at `pos`, `pos + step`, ... ."""
-    tried = pos + step * np.arange(_ANCHOR_SEARCH)
-    offsets = aligned_offsets(cigar, start, tried)
-    found = np.flatnonzero(offsets >= 0)
-    return (int(tried[found[0]]), int(offsets[found[0]])) if len(found) else None
-
-
 def observed_haplotypes(reads: list[pysam.AlignedSegment], window_start: int, window_end: int, window_ref: str,
-                        min_reads: int) -> list[Haplotype]:
+                        min_reads: int, bases: Sequence[AlignedBases] | None = None) -> list[Haplotype]:
     """The window's sequences as long reads spell them, end to end between aligned bases at `window_start` and
     `window_end`, that at least `min_reads` reads spell identically (a HiFi read crosses a few hundred bases
     without an error about as often as not, so two identical copies are a haplotype, not an error): the
-    haplotypes of repeats longer than a short read, which assembly from short reads cannot give."""
+    haplotypes of repeats longer than a short read, which assembly from short reads cannot give. `bases`: each
+    read's AlignedBases when the caller keeps them."""
     counts: dict[str, int] = {}
-    for read in reads:
-        cigar, seq = read.cigartuples, read.query_sequence
-        if not cigar or seq is None:
+    for j, read in enumerate(reads):
+        seq = read.query_sequence
+        if not read.cigartuples or seq is None:
             continue
-        q_lo, q_hi = aligned_offsets(cigar, read.reference_start, (window_start, window_end)).tolist()
+        where = bases[j] if bases is not None else AlignedBases.of(read)
+        q_lo, q_hi = where.offsets((window_start, window_end)).tolist()
         if q_lo >= 0 and q_hi >= 0:
             piece = seq[q_lo:q_hi].upper()
             counts[piece] = counts.get(piece, 0) + 1
@@ -111,10 +89,13 @@ def observed_haplotypes(reads: list[pysam.AlignedSegment], window_start: int, wi
 
 def realign_long_reads(reads: list[pysam.AlignedSegment], windows: list[tuple[int, int, str, list[Haplotype]]],
                        ref_fetch: Callable[[int, int], str], contig_length: int,
-                       opts: RealignerOptions = RealignerOptions()) -> list[pysam.AlignedSegment | None]:
+                       opts: RealignerOptions = RealignerOptions(),
+                       bases: Sequence[AlignedBases] | None = None) -> list[pysam.AlignedSegment | None]:
     """Per long read, a copy with the pieces over `windows` realigned, or None when nothing moved. `windows`:
-    (start, end, window reference, haplotypes) as the short-read realigner assembled them, sorted and apart."""
+    (start, end, window reference, haplotypes) as the short-read realigner assembled them, sorted and apart.
+    `bases`: each read's AlignedBases when the caller keeps them."""
     current: list[pysam.AlignedSegment | None] = [None] * len(reads)
+    where = list(bases) if bases is not None else [None] * len(reads)  # of each read as it stands now
     if not reads or not windows:
         return current
     starts = np.array([r.reference_start for r in reads], np.int64)
@@ -128,7 +109,9 @@ def realign_long_reads(reads: list[pysam.AlignedSegment], windows: list[tuple[in
         pieces = []
         for i in inside.tolist():
             read = current[i] or reads[i]
-            piece = _cut(read, lo, hi)
+            if where[i] is None:
+                where[i] = AlignedBases.of(read)
+            piece = _cut(read, where[i], lo, hi)
             if piece is not None:
                 pieces.append((i, read, piece))
         if not pieces:
@@ -138,47 +121,69 @@ def realign_long_reads(reads: list[pysam.AlignedSegment], windows: list[tuple[in
         aligner = WindowAligner(window_ref, haps, cut_lo, ref_fetch(cut_lo, w_start), ref_fetch(w_end, cut_hi), opts)
         if not any(not h.is_ref for h in aligner.haps):
             continue
-        hits = [_piece_hits(aligner, read, piece) for _, read, piece in pieces]
+        seen: dict = {}  # at 30x most pieces of a window are identical copies: align each distinct one once
+        hits = [_piece_hits(aligner, read, piece, seen) for _, read, piece in pieces]
         weights = haplotype_weights([[h[0] for h in hs] for hs in hits], len(aligner.haps))
         for (i, read, piece), hs in zip(pieces, hits):
             new = _splice(aligner, read, piece, hs, weights, opts)
             if new is not None:
-                current[i] = new
+                current[i], where[i] = new, None
     return current
 
 
-def _cut(read: pysam.AlignedSegment, lo: int, hi: int) -> tuple[int, int, int, int] | None:
+def _cut(read: pysam.AlignedSegment, where: AlignedBases, lo: int, hi: int) -> tuple[int, int, int, int] | None:
     """(reference start, reference end, query start, query end) of the read's piece from an aligned base at or
-    just before `lo` up to (not including) an aligned base at or just after `hi`, or None."""
-    cigar = read.cigartuples
-    if not cigar or read.query_sequence is None:
+    just before `lo` up to (not including) an aligned base at or just after `hi` (the first aligned base within
+    _ANCHOR_SEARCH positions outward), or None."""
+    if not read.cigartuples or read.query_sequence is None:
         return None
-    left = _anchor(cigar, read.reference_start, lo, -1)
-    right = _anchor(cigar, read.reference_start, hi, 1)
-    if left is None or right is None:
+    steps = np.arange(_ANCHOR_SEARCH)
+    tried = np.concatenate((lo - steps, hi + steps))
+    offsets = where.offsets(tried)
+    left, right = np.flatnonzero(offsets[:_ANCHOR_SEARCH] >= 0), np.flatnonzero(offsets[_ANCHOR_SEARCH:] >= 0)
+    if not len(left) or not len(right):
         return None
-    return left[0], right[0], left[1], right[1]
+    a, b = int(left[0]), _ANCHOR_SEARCH + int(right[0])
+    return int(tried[a]), int(tried[b]), int(offsets[a]), int(offsets[b])
 
 
-def _piece_hits(aligner: WindowAligner, read: pysam.AlignedSegment, piece) -> list[tuple[int, list[list[int]]]]:
+def _piece_hits(aligner: WindowAligner, read: pysam.AlignedSegment, piece,
+                seen: dict | None = None) -> list[tuple[int, list[list[int]]]]:
     """(haplotype, piece -> haplotype ops) of the haplotypes on which the piece scores best, aligned end to end
     from the haplotype's first base (the padded haplotypes start at the leftmost cut: a piece cut further right
-    starts that many bases in)."""
+    starts that many bases in). `seen`: the answers for pieces already aligned to this aligner, by (bases, cut),
+    shared by the window's reads (the answer depends on nothing else; callers must not change the lists)."""
     r_lo, r_hi, q_lo, q_hi = piece
     seq = read.query_sequence[q_lo:q_hi].upper()
+    if seen is None:
+        return _align_piece(aligner, seq, r_lo, r_hi)
+    key = (seq, r_lo, r_hi)
+    if key not in seen:
+        seen[key] = _align_piece(aligner, seq, r_lo, r_hi)
+    return seen[key]
+
+
+def _align_piece(aligner: WindowAligner, seq: str, r_lo: int, r_hi: int) -> list[tuple[int, list[list[int]]]]:
+    """The best-scoring haplotypes' alignments: every haplotype scored first without a traceback (several times
+    cheaper, the same score), then only the best traced."""
     skip = r_lo - aligner.span_start
     tail = aligner.span_start + len(aligner.ref) - r_hi
     opts = aligner.opts
+    bodies = [hap.seq[skip:len(hap.seq) - tail] for hap in aligner.haps]
     scored = []
-    for index, hap in enumerate(aligner.haps):
-        body = hap.seq[skip:len(hap.seq) - tail]
-        res = parasail.nw_trace_scan_16(seq, body, opts.gap_open, opts.gap_extend, aligner.matrix)
+    for index, body in enumerate(bodies):
+        res = parasail.nw_scan_16(seq, body, opts.gap_open, opts.gap_extend, aligner.matrix)
         if not res.saturated:
-            scored.append((res.score, index, res))
+            scored.append((res.score, index))
     if not scored:
         return []
-    best = max(s for s, _, _ in scored)
-    return [(index, parse_parasail_cigar(res.cigar.decode)) for s, index, res in scored if s == best]
+    best = max(s for s, _ in scored)
+    out = []
+    for s, index in scored:
+        if s == best:
+            res = parasail.nw_trace_scan_16(seq, bodies[index], opts.gap_open, opts.gap_extend, aligner.matrix)
+            out.append((index, parse_parasail_cigar(res.cigar.decode)))
+    return out
 
 
 def _splice(aligner: WindowAligner, read: pysam.AlignedSegment, piece, hits, weights: np.ndarray,
