@@ -61,8 +61,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("realign_long_reads", "--realign-long-reads/--no-realign-long-reads",
             "With --realign: also realign long reads' pieces in hard windows to the window's haplotypes, so every read "
             "writes a repeat's alleles the same way. Beside short reads (--model-type hybrid) the short reads pick the "
-            "windows and the long reads join the assembly (docs/design.md §3.4); long reads alone pick and assemble "
-            "their own (§3.5). Long reads are never realigned whole.",
+            "windows and the long reads join the assembly (docs/design.md §3.4); long reads alone pick their own and "
+            "take the sequences they spell as haplotypes (§3.5). Long reads are never realigned whole.",
             {"illumina": False, "pacbio": True, "ont": False, "hybrid": True}, from_model=True),
     Setting("alt_aligned_pileup", "--alt-aligned-pileup",
             "Also draw indel candidates' reads realigned to each alt haplotype: as two extra 'differs from ref' channels "

@@ -99,15 +99,24 @@ def test_haplotypes_long_reads_spell_identically_are_kept_when_assembly_gives_up
     assert observed_haplotypes(longs, 620, 781, REF[620:781], 3) == []
 
 
+INS_AT = DEL_AT + 30
+INS_HAP = REF[:INS_AT] + "TTGCA" + REF[INS_AT:]  # a 5-bp insertion
+INS_S = INS_AT - 300  # where the 600-bp long reads over it start
+
+
+def messy_insertion_reads(n=4):
+    """n long reads of INS_HAP whose mapper wrote the insertion as two insertions around a mismatch (as it does
+    in tandem repeats), and n that spell the reference."""
+    messy = [read(f"long{i}", INS_S, "300M2I1M3I294M", INS_HAP[INS_S:INS_S + 600]) for i in range(n)]
+    plain = [read(f"ref{i}", INS_S, "600M", REF[INS_S:INS_S + 600]) for i in range(n)]
+    return messy, plain
+
+
 def test_long_reads_alone_pick_their_own_windows_and_get_one_representation():
     """A HiFi-only run: no short reads to find windows or assemble, so the long reads' own disagreements pick
     the window and their pieces give the haplotypes. Four reads carry a 5-bp insertion that the mapper wrote as
     two insertions around a mismatch, as it does in tandem repeats; all four come out as one 5-bp insertion."""
-    at = DEL_AT + 30
-    hap = REF[:at] + "TTGCA" + REF[at:]
-    s = at - 300
-    messy = [read(f"long{i}", s, "300M2I1M3I294M", hap[s:s + 600]) for i in range(4)]
-    plain = [read(f"ref{i}", s, "600M", REF[s:s + 600]) for i in range(4)]
+    messy, plain = messy_insertion_reads()
     out = call(messy + plain)
     assert [r.cigarstring for r in out[:4]] == ["300M5I295M"] * 4
     assert [r.query_sequence for r in out[:4]] == [r.query_sequence for r in messy]
@@ -127,14 +136,32 @@ def test_identical_pieces_are_aligned_once(monkeypatch):
     """Pieces with the same bases and cuts get the same alignment: each distinct one is aligned to the
     haplotypes once per window (at 30x most of a window's pieces are copies), and every read still moves."""
     import deepvariant_py.realigner.long_reads as long_reads
-    at = DEL_AT + 30
-    hap = REF[:at] + "TTGCA" + REF[at:]
-    s = at - 300
-    messy = [read(f"long{i}", s, "300M2I1M3I294M", hap[s:s + 600]) for i in range(4)]
-    plain = [read(f"ref{i}", s, "600M", REF[s:s + 600]) for i in range(4)]
+    messy, plain = messy_insertion_reads()
     aligned = []
     real = long_reads._align_piece
     monkeypatch.setattr(long_reads, "_align_piece", lambda aligner, seq, lo, hi: aligned.append(seq) or real(aligner, seq, lo, hi))
     out = call(messy + plain)
     assert [r.cigarstring for r in out[:4]] == ["300M5I295M"] * 4
     assert sorted(aligned) == sorted(set(aligned)) and len(aligned) == 2  # the insertion's piece and the reference's
+
+
+def test_long_reads_alone_take_the_haplotypes_they_spell_without_assembly(monkeypatch):
+    """Long reads alone: where two reads spell a non-reference sequence identically, those sequences are the
+    window's haplotypes and no graph is built; where no two agree (each read here has an error of its own),
+    the window is assembled and the reads still get one representation."""
+    import deepvariant_py.realigner as realigner
+    assembled = []
+    real = realigner.assemble_segments
+    monkeypatch.setattr(realigner, "assemble_segments", lambda ref, segments, opts: assembled.append(ref) or real(ref, segments, opts))
+    messy, plain = messy_insertion_reads()
+    out = call(messy + plain)
+    assert [r.cigarstring for r in out[:4]] == ["300M5I295M"] * 4
+    assert assembled == []
+
+    def with_error(i):  # a mismatch of its own, inside the window, in each read
+        seq = list(INS_HAP[INS_S:INS_S + 600])
+        seq[310 + 7 * i] = "A" if seq[310 + 7 * i] != "A" else "C"
+        return read(f"err{i}", INS_S, "300M2I1M3I294M", "".join(seq))
+    out = call([with_error(i) for i in range(4)] + plain)
+    assert len(assembled) == 1
+    assert [r.cigarstring for r in out[:4]] == ["300M5I295M"] * 4

@@ -2,6 +2,8 @@
 
 1. `window_selector.select_windows`: windows where reads disagree with the reference.
 2. `debruijn.assemble_segments`: candidate haplotypes of each window; windows with only the reference are dropped.
+   Long reads alone (no short reads): a window where two or more reads spell a non-reference sequence
+   identically takes those sequences as its haplotypes and is not assembled (long_reads.observed_haplotypes).
 3. `aligner.realign_window`: each read goes to the assembled window it overlaps most, is aligned to the
    window's haplotypes and projected back to reference coordinates.
 
@@ -117,6 +119,10 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
             bases = [long_bases[i] for i in crossing_idx]
             observed = observed_haplotypes(crossing, w_start, w_end, window_ref, opts.dbg_min_edge_weight, bases)
             window_bases = [None] * len(inside) + bases
+        if long_only and observed:  # the sequences reads spell are the window's haplotypes: no graph needed
+            if not _substitutions_only(observed, window_ref):
+                assembled.append((w_start, w_end, window_ref, [Haplotype(window_ref, REF_SUPPORT, True)] + observed))
+            continue
         segments = read_segments(window_reads, opts, w_start, w_end, window_bases)
         haps = assemble_segments(window_ref, segments, opts)
         gapped = bool(haps) and not _substitutions_only(haps + observed, window_ref)

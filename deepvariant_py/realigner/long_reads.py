@@ -1,7 +1,7 @@
 """Long reads realigned to the haplotypes of a window (docs/design.md §3.4), and the haplotypes long reads spell
 themselves. In hybrid runs the short reads of the same sample pick the windows and assemble; in long-read-only
-runs (`--realign --realign-long-reads` on HiFi) the long reads' own disagreements pick them and their pieces
-assemble.
+runs (`--realign --realign-long-reads` on HiFi) the long reads' own disagreements pick them, and the sequences
+two or more of them spell identically are the haplotypes (their pieces are assembled only where no two agree).
 
 Long reads are never assembled or realigned whole. In a window with haplotypes, each long read that spans the
 window is cut at two reference positions `flank` bases outside it
