@@ -5,7 +5,8 @@ import pytest
 
 from test_realigner import DEL_AT, DEL_HAP, REF, deletion_reads, events_of, fetch, read
 from deepvariant_py.realigner import RealignerOptions, realign_reads
-from deepvariant_py.realigner.long_reads import observed_haplotypes, query_offset, split_cigar
+from deepvariant_py.cigar import AlignedBases
+from deepvariant_py.realigner.long_reads import cut_cigar, observed_haplotypes, query_offset
 
 ON = RealignerOptions(long_reads=True)
 
@@ -26,11 +27,15 @@ def test_query_offset(cigar, pos, expected):
     assert query_offset(cigar, 0, pos) == expected
 
 
-def test_split_cigar_cuts_the_aligned_operation_and_keeps_clips_on_their_side():
+def test_cut_cigar_splits_the_aligned_operations_and_keeps_clips_and_deletions_on_their_left():
     cigar = [(5, 3), (4, 2), (0, 6), (1, 2), (0, 5), (2, 1), (0, 3), (5, 4)]
-    assert split_cigar(cigar, 4) == ([[5, 3], [4, 2], [0, 2]], [[0, 4], [1, 2], [0, 5], [2, 1], [0, 3], [5, 4]])
-    assert split_cigar(cigar, 10) == ([[5, 3], [4, 2], [0, 6], [1, 2]], [[0, 5], [2, 1], [0, 3], [5, 4]])
-    assert split_cigar(cigar, 15) == ([[5, 3], [4, 2], [0, 6], [1, 2], [0, 5], [2, 1]], [[0, 3], [5, 4]])
+
+    def cut(q_lo, q_hi):
+        return tuple([list(op) for op in part] for part in cut_cigar(cigar, AlignedBases(cigar, 100), q_lo, q_hi))
+    assert cut(4, 15) == ([[5, 3], [4, 2], [0, 2]], [[0, 4], [1, 2], [0, 5], [2, 1]], [[0, 3], [5, 4]])
+    assert cut(10, 15) == ([[5, 3], [4, 2], [0, 6], [1, 2]], [[0, 5], [2, 1]], [[0, 3], [5, 4]])
+    assert cut(5, 7) == ([[5, 3], [4, 2], [0, 3]], [[0, 2]], [[0, 1], [1, 2], [0, 5], [2, 1], [0, 3], [5, 4]])
+    assert cut(2, 16) == ([[5, 3], [4, 2]], [[0, 6], [1, 2], [0, 5], [2, 1], [0, 1]], [[0, 2], [5, 4]])
 
 
 def test_long_read_piece_gets_the_short_reads_representation():

@@ -22,7 +22,7 @@ from ..cigar import AlignedBases
 from ..read_events import ReadEvents, extract_events
 from .aligner import realign_window
 from .debruijn import REF_SUPPORT, Haplotype, assemble_haplotypes, assemble_segments, read_segments
-from .long_reads import observed_haplotypes, realign_long_reads
+from .long_reads import observed_haplotypes, realign_long_reads, window_spans
 from .options import RealignerOptions
 from .window_selector import select_windows
 
@@ -97,9 +97,13 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
     gap_anchors = np.sort(events.e_pos[movable_row[events.e_read]])
     starts, ends = events.start[short_idx], events.end[short_idx]
     long_starts, long_ends = events.start[long_idx], events.end[long_idx]
-    long_bases: dict[int, AlignedBases] = {}  # each long read's, made when a window first needs it
+    if opts.long_reads:  # which long reads cross each window, and where each window starts and ends in them
+        win_lo, win_hi = (np.array(col, np.int64) for col in zip(*windows))
+        crossing = (long_starts[:, None] < win_hi[None, :]) & (long_ends[:, None] > win_lo[None, :])
+        long_bases = [AlignedBases.of(reads[i]) for i in long_idx.tolist()]
+        spans = window_spans(long_bases, crossing, win_lo, win_hi)
     assembled = []
-    for w_start, w_end in windows:
+    for w, (w_start, w_end) in enumerate(windows):
         window_ref = ref_fetch(w_start, w_end)
         if len(window_ref) != w_end - w_start:
             continue
@@ -110,15 +114,12 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
         window_bases = None  # each window read's AlignedBases, where kept (long reads)
         observed = []
         if opts.long_reads:
-            crossing_idx = long_idx[(long_starts < w_end) & (long_ends > w_start)].tolist()
-            crossing = [reads[i] for i in crossing_idx]
-            window_reads += crossing
-            for i in crossing_idx:
-                if i not in long_bases:
-                    long_bases[i] = AlignedBases.of(reads[i])
-            bases = [long_bases[i] for i in crossing_idx]
-            observed = observed_haplotypes(crossing, w_start, w_end, window_ref, opts.dbg_min_edge_weight, bases)
-            window_bases = [None] * len(inside) + bases
+            rows = np.flatnonzero(crossing[:, w]).tolist()
+            crossing_reads = [reads[long_idx[j]] for j in rows]
+            window_reads += crossing_reads
+            observed = observed_haplotypes(crossing_reads, w_start, w_end, window_ref, opts.dbg_min_edge_weight,
+                                           [spans[(j, w)] for j in rows])
+            window_bases = [None] * len(inside) + [long_bases[j] for j in rows]
         if long_only and observed:  # the sequences reads spell are the window's haplotypes: no graph needed
             if not _substitutions_only(observed, window_ref):
                 assembled.append((w_start, w_end, window_ref, [Haplotype(window_ref, REF_SUPPORT, True)] + observed))
@@ -143,7 +144,7 @@ def realign_reads(reads: list[pysam.AlignedSegment], ref_fetch: Callable[[int, i
     if opts.long_reads:
         longs = long_idx.tolist()
         for i, read in zip(longs, realign_long_reads([reads[i] for i in longs], assembled, ref_fetch, contig_length,
-                                                     opts, [long_bases.get(i) for i in longs])):
+                                                     opts, long_bases)):
             if read is not None:
                 out[i] = read
     w_starts = np.array([a[0] for a in assembled], np.int64)

@@ -28,7 +28,7 @@ import numpy as np
 import parasail
 import pysam
 
-from ..cigar import ALIGNED, DEL, INS, MATCH, READ_ADVANCING, AlignedBases
+from ..cigar import DEL, INS, MATCH, AlignedBases
 from .aligner import WindowAligner, compose, is_left_aligned, haplotype_weights, merge_ops, parse_parasail_cigar
 from .debruijn import Haplotype
 from .options import RealignerOptions
@@ -47,44 +47,54 @@ def query_offset(cigar: Sequence[tuple[int, int]], start: int, ref_pos: int) -> 
     return q if q >= 0 else None
 
 
-def split_cigar(cigar: Sequence[tuple[int, int]], query_at: int) -> tuple[list[list[int]], list[list[int]]]:
-    """The operations before, and from, the aligned read base at offset `query_at` (as query_offset returns):
-    the aligned operation that holds it is split there."""
-    before: list[list[int]] = []
-    after: list[list[int]] = []
-    q = 0
-    for op, n in cigar:
-        if after:
-            after.append([op, n])
-        elif op in ALIGNED and q <= query_at < q + n:
-            if query_at > q:
-                before.append([op, query_at - q])
-            after.append([op, q + n - query_at])
-        else:
-            before.append([op, n])
-        q += n if op in READ_ADVANCING else 0
-    return before, after
+def cut_cigar(cigar: Sequence[tuple[int, int]], where: AlignedBases, q_lo: int,
+              q_hi: int) -> tuple[list, list, list]:
+    """The operations before the aligned read base at offset `q_lo`, from it up to (not including) the aligned
+    base at `q_hi`, and from there on (`where`: this CIGAR's AlignedBases): the aligned operations that hold
+    them are split there, and operations that take no read base stay on the left of a cut. Found by bisection,
+    not by walking a long read's thousands of operations."""
+    q_end = where.query_start + where.query_len
+    k_lo, k_hi = np.searchsorted(q_end, (q_lo, q_hi), side="right").tolist()  # the operations holding the bases
+    (op_lo, n_lo), (op_hi, n_hi) = cigar[k_lo], cigar[k_hi]
+    a0, b0 = int(where.query_start[k_lo]), int(where.query_start[k_hi])
+    before = list(cigar[:k_lo]) + ([[op_lo, q_lo - a0]] if q_lo > a0 else [])
+    if k_lo == k_hi:
+        middle = [[op_lo, q_hi - q_lo]]
+    else:
+        middle = [[op_lo, a0 + n_lo - q_lo]] + list(cigar[k_lo + 1:k_hi]) + ([[op_hi, q_hi - b0]] if q_hi > b0 else [])
+    return before, middle, [[op_hi, b0 + n_hi - q_hi]] + list(cigar[k_hi + 1:])
 
 
 def observed_haplotypes(reads: list[pysam.AlignedSegment], window_start: int, window_end: int, window_ref: str,
-                        min_reads: int, bases: Sequence[AlignedBases] | None = None) -> list[Haplotype]:
+                        min_reads: int, spans: Sequence[tuple[int, int]] | None = None) -> list[Haplotype]:
     """The window's sequences as long reads spell them, end to end between aligned bases at `window_start` and
     `window_end`, that at least `min_reads` reads spell identically (a HiFi read crosses a few hundred bases
     without an error about as often as not, so two identical copies are a haplotype, not an error): the
-    haplotypes of repeats longer than a short read, which assembly from short reads cannot give. `bases`: each
-    read's AlignedBases when the caller keeps them."""
+    haplotypes of repeats longer than a short read, which assembly from short reads cannot give. `spans`: each
+    read's offsets of the bases aligned at `window_start` and `window_end` (-1: none), when the caller has them."""
     counts: dict[str, int] = {}
     for j, read in enumerate(reads):
         seq = read.query_sequence
         if not read.cigartuples or seq is None:
             continue
-        where = bases[j] if bases is not None else AlignedBases.of(read)
-        q_lo, q_hi = where.offsets((window_start, window_end)).tolist()
+        q_lo, q_hi = spans[j] if spans is not None else AlignedBases.of(read).offsets((window_start, window_end)).tolist()
         if q_lo >= 0 and q_hi >= 0:
             piece = seq[q_lo:q_hi].upper()
             counts[piece] = counts.get(piece, 0) + 1
     return [Haplotype(piece, n, False) for piece, n in sorted(counts.items())
             if n >= min_reads and piece != window_ref and set(piece) <= set("ACGT")]
+
+
+def window_spans(bases: Sequence[AlignedBases], crossing: np.ndarray, window_starts: np.ndarray,
+                 window_ends: np.ndarray) -> dict[tuple[int, int], tuple[int, int]]:
+    """(read, window) -> the read's offsets of the bases aligned at the window's start and end (-1: none), for
+    every pair `crossing` (reads x windows) marks: one lookup per read for all its windows."""
+    spans: dict[tuple[int, int], tuple[int, int]] = {}
+    for j in np.flatnonzero(crossing.any(axis=1)).tolist():
+        ws = np.flatnonzero(crossing[j])
+        offsets = bases[j].offsets(np.concatenate((window_starts[ws], window_ends[ws]))).tolist()
+        spans.update(zip(((j, w) for w in ws.tolist()), zip(offsets[:len(ws)], offsets[len(ws):])))
+    return spans
 
 
 def realign_long_reads(reads: list[pysam.AlignedSegment], windows: list[tuple[int, int, str, list[Haplotype]]],
@@ -101,17 +111,35 @@ def realign_long_reads(reads: list[pysam.AlignedSegment], windows: list[tuple[in
     starts = np.array([r.reference_start for r in reads], np.int64)
     ends = np.array([r.reference_end or r.reference_start for r in reads], np.int64)
     flank = opts.long_read_flank
-    for w_start, w_end, window_ref, haps in windows:
-        lo, hi = w_start - flank, w_end + flank
-        inside = np.flatnonzero((starts <= lo - _ANCHOR_SEARCH) & (ends >= hi + _ANCHOR_SEARCH))
-        if not len(inside) or lo < 0 or hi > contig_length:
+    los = np.array([w[0] for w in windows], np.int64) - flank
+    his = np.array([w[1] for w in windows], np.int64) + flank
+    inside_all = (starts[:, None] <= los[None, :] - _ANCHOR_SEARCH) & (ends[:, None] >= his[None, :] + _ANCHOR_SEARCH)
+    inside_all &= ((los >= 0) & (his <= contig_length))[None, :]
+    usable = np.array([bool(r.cigartuples) and r.query_sequence is not None for r in reads], bool)
+    # Every read's cut candidates for all its windows in one lookup (offsets outside a piece realigned in an
+    # earlier window do not move, but a read that moved is looked up again, from its new CIGAR).
+    first_cuts: dict[tuple[int, int], tuple[int, int, int, int] | None] = {}
+    for i in np.flatnonzero(inside_all.any(axis=1) & usable).tolist():
+        ws = np.flatnonzero(inside_all[i])
+        tried = _cut_positions(los[ws], his[ws])
+        if where[i] is None:
+            where[i] = AlignedBases.of(reads[i])
+        first_cuts.update(zip(((i, w) for w in ws.tolist()), _pieces(tried, where[i].offsets(tried))))
+    for w, (w_start, w_end, window_ref, haps) in enumerate(windows):
+        lo, hi = int(los[w]), int(his[w])
+        inside = np.flatnonzero(inside_all[:, w] & usable)
+        if not len(inside):
             continue
         pieces = []
         for i in inside.tolist():
-            read = current[i] or reads[i]
-            if where[i] is None:
-                where[i] = AlignedBases.of(read)
-            piece = _cut(read, where[i], lo, hi)
+            if current[i] is None:
+                read, piece = reads[i], first_cuts[(i, w)]
+            else:
+                read = current[i]
+                if where[i] is None:
+                    where[i] = AlignedBases.of(read)
+                tried = _cut_positions(np.array([lo]), np.array([hi]))
+                piece = _pieces(tried, where[i].offsets(tried))[0]
             if piece is not None:
                 pieces.append((i, read, piece))
         if not pieces:
@@ -125,26 +153,31 @@ def realign_long_reads(reads: list[pysam.AlignedSegment], windows: list[tuple[in
         hits = [_piece_hits(aligner, read, piece, seen) for _, read, piece in pieces]
         weights = haplotype_weights([[h[0] for h in hs] for hs in hits], len(aligner.haps))
         for (i, read, piece), hs in zip(pieces, hits):
-            new = _splice(aligner, read, piece, hs, weights, opts)
+            new = _splice(aligner, read, where[i], piece, hs, weights, opts)
             if new is not None:
                 current[i], where[i] = new, None
     return current
 
 
-def _cut(read: pysam.AlignedSegment, where: AlignedBases, lo: int, hi: int) -> tuple[int, int, int, int] | None:
-    """(reference start, reference end, query start, query end) of the read's piece from an aligned base at or
-    just before `lo` up to (not including) an aligned base at or just after `hi` (the first aligned base within
-    _ANCHOR_SEARCH positions outward), or None."""
-    if not read.cigartuples or read.query_sequence is None:
-        return None
+def _cut_positions(los: np.ndarray, his: np.ndarray) -> np.ndarray:
+    """Per window (rows), the positions a cut may land on: `lo`, `lo - 1`, ... then `hi`, `hi + 1`, ...
+    (_ANCHOR_SEARCH each)."""
     steps = np.arange(_ANCHOR_SEARCH)
-    tried = np.concatenate((lo - steps, hi + steps))
-    offsets = where.offsets(tried)
-    left, right = np.flatnonzero(offsets[:_ANCHOR_SEARCH] >= 0), np.flatnonzero(offsets[_ANCHOR_SEARCH:] >= 0)
-    if not len(left) or not len(right):
-        return None
-    a, b = int(left[0]), _ANCHOR_SEARCH + int(right[0])
-    return int(tried[a]), int(tried[b]), int(offsets[a]), int(offsets[b])
+    return np.concatenate((los[:, None] - steps, his[:, None] + steps), axis=1)
+
+
+def _pieces(tried: np.ndarray, offsets: np.ndarray) -> list[tuple[int, int, int, int] | None]:
+    """Per row (a window; `tried` as _cut_positions gives them, `offsets` one read's there): (reference start,
+    reference end, query start, query end) of the read's piece from the first aligned base at or before `lo` to
+    (not including) the first at or after `hi`, within _ANCHOR_SEARCH positions outward, or None."""
+    aligned = offsets >= 0
+    left = np.argmax(aligned[:, :_ANCHOR_SEARCH], axis=1)
+    right = _ANCHOR_SEARCH + np.argmax(aligned[:, _ANCHOR_SEARCH:], axis=1)
+    rows = np.arange(len(tried))
+    found = (aligned[rows, left] & aligned[rows, right]).tolist()
+    out = zip(tried[rows, left].tolist(), tried[rows, right].tolist(), offsets[rows, left].tolist(),
+              offsets[rows, right].tolist())
+    return [piece if ok else None for piece, ok in zip(out, found)]
 
 
 def _piece_hits(aligner: WindowAligner, read: pysam.AlignedSegment, piece,
@@ -186,7 +219,7 @@ def _align_piece(aligner: WindowAligner, seq: str, r_lo: int, r_hi: int) -> list
     return out
 
 
-def _splice(aligner: WindowAligner, read: pysam.AlignedSegment, piece, hits, weights: np.ndarray,
+def _splice(aligner: WindowAligner, read: pysam.AlignedSegment, where: AlignedBases, piece, hits, weights: np.ndarray,
             opts: RealignerOptions) -> pysam.AlignedSegment | None:
     if not hits:
         return None
@@ -206,9 +239,7 @@ def _splice(aligner: WindowAligner, read: pysam.AlignedSegment, piece, hits, wei
     seq = read.query_sequence
     if not is_left_aligned(new_ops, seq[q_lo:q_hi].upper(), aligner.ref, ref_off):
         return None
-    cigar = read.cigartuples
-    before, rest = split_cigar(cigar, q_lo)
-    old, after = split_cigar(rest, q_hi - q_lo)
+    before, old, after = cut_cigar(read.cigartuples, where, q_lo, q_hi)
     if merge_ops(old) == merge_ops(new_ops):
         return None
     out = copy.copy(read)
