@@ -12,7 +12,8 @@ each of their rows is the median; the stage rows run once. Below the table: the 
 
 --long-read-sample DIR (repeatable; e.g. work_lr/test_hifi_grch38_30x and work_lr/test_ont_r10_grch38_30x from
 scripts/make_long_read_data.sh, held out and untagged, so `dvcall run` phases by itself) adds a table of
-dvcall run against bcftools mpileup -X pacbio-ccs / -X ont on each, with candidates per true variant.
+dvcall run against bcftools mpileup -X pacbio-ccs / -X ont on each (medians of --repeats interleaved runs),
+with candidates per true variant.
 
 --scale adds a second table: the same three callers once each on a 10 Mb sample (GRCh38 chr20:1-10 Mb, 30x,
 the real HG002 variants of sim_sources/ planted), called outside the project's evaluation windows (7.65 Mb),
@@ -190,10 +191,15 @@ def long_read_table(args) -> list[Measure]:
         os.makedirs(out)
         plain_ref = plain_reference(ref, meta["contig"], out)
         vcfs = {"dvcall run": os.path.join(out, "run.vcf.gz"), "bcftools": os.path.join(out, "bcftools.vcf.gz")}
-        dv = measure(f"dvcall run --model-type {model_type}", f"dvcall run --model-type {model_type} --ref {q(ref)} "
-                     f"--reads {q(bam)} --regions {region} --output-vcf {q(vcfs['dvcall run'])} --num-shards {args.shards}")
-        bcf = measure(f"bcftools mpileup -X {bcf_preset} + call", f"bcftools mpileup -X {bcf_preset} -f {q(plain_ref)} -r {region} "
-                      f"{q(bam)} 2>/dev/null | bcftools call -mv -Oz -o {q(vcfs['bcftools'])}")
+        compared = [(f"dvcall run --model-type {model_type}", f"dvcall run --model-type {model_type} --ref {q(ref)} "
+                     f"--reads {q(bam)} --regions {region} --output-vcf {q(vcfs['dvcall run'])} --num-shards {args.shards}"),
+                    (f"bcftools mpileup -X {bcf_preset} + call", f"bcftools mpileup -X {bcf_preset} -f {q(plain_ref)} "
+                     f"-r {region} {q(bam)} 2>/dev/null | bcftools call -mv -Oz -o {q(vcfs['bcftools'])}")]
+        runs: list[list[Measure]] = [[], []]
+        for _ in range(max(1, args.repeats)):  # interleaved, as the short-read table's
+            for done, (name, cmd) in zip(runs, compared):
+                done.append(measure(name, cmd))
+        dv, bcf = (median_row(r) for r in runs)
         accuracy = _accuracy(meta, sample, ref, vcfs)
         found = re.findall(r"make_examples: (\d+) candidates", dv.log)  # the last pass's, when it phased
         with gzip.open(os.path.join(sample, "truth.vcf.gz"), "rt") as fh:
@@ -205,7 +211,8 @@ def long_read_table(args) -> list[Measure]:
         lines.append(f"| {name} | {bcf.name} | {bcf.wall:.1f} | {bcf.cpu:.1f} | {bcf.peak_mb:.0f} |  | 1.00 | "
                      f"{accuracy.get('bcftools', '')} |")
         out_rows += [dv, bcf]
-    print("\nLong reads (each command once; dvcall phases untagged reads itself, in make_examples):\n")
+    print(f"\nLong reads (medians of {max(1, args.repeats)} interleaved runs; dvcall phases untagged reads itself, "
+          "in make_examples):\n")
     print("| sample | caller | wall s | CPU s | peak MB | candidates per true variant | wall vs bcftools | SNP F1 / INDEL F1 |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(lines))
