@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 import pysam
 
-from ..cigar import ALIGNED, DEL, INS, REF_SKIP, SOFT_CLIP, AlignedBases
+from ..cigar import ALIGNED, AlignedBases
 from ..read_events import MISSING_BASE_QUALITY
 from .options import RealignerOptions
 
@@ -77,34 +77,14 @@ def read_segments(reads: list[pysam.AlignedSegment], opts: RealignerOptions = Re
 
 
 def _query_range(read: pysam.AlignedSegment, ref_start: int, ref_end: int) -> tuple[int, int]:
-    """Query interval of the bases aligned in [ref_start, ref_end); soft clips count as aligned next to their anchor."""
+    """Query interval of the bases aligned in [ref_start, ref_end); soft clips count as aligned next to their
+    anchor (AlignedBases.query_range; one aligned block, most short reads, without building its arrays)."""
     pos = read.reference_start
     cigar = read.cigartuples
-    if len(cigar) == 1 and cigar[0][0] in ALIGNED:  # one aligned block (most short reads)
+    if len(cigar) == 1 and cigar[0][0] in ALIGNED:
         q_lo, q_hi = max(ref_start, pos) - pos, min(ref_end, pos + cigar[0][1]) - pos
         return (q_lo, q_hi) if q_lo < q_hi else (0, 0)
-    q = 0
-    q_lo = None
-    q_hi = 0
-    for op, n in cigar:
-        if op in ALIGNED:
-            a = max(pos, ref_start)
-            b = min(pos + n, ref_end)
-            if a < b:
-                if q_lo is None:
-                    q_lo = q + (a - pos)
-                q_hi = q + (b - pos)
-            pos += n
-            q += n
-        elif op in (INS, SOFT_CLIP):
-            if ref_start <= pos <= ref_end:
-                if q_lo is None:
-                    q_lo = q
-                q_hi = q + n
-            q += n
-        elif op in (DEL, REF_SKIP):
-            pos += n
-    return (q_lo, q_hi) if q_lo is not None else (0, 0)
+    return AlignedBases(cigar, pos).query_range(ref_start, ref_end)
 
 
 def _ref_has_repeat(ref: str, k: int) -> bool:

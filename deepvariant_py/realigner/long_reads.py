@@ -126,7 +126,6 @@ def realign_long_reads(reads: list[pysam.AlignedSegment], windows: list[tuple[in
             where[i] = AlignedBases.of(reads[i])
         first_cuts.update(zip(((i, w) for w in ws.tolist()), _pieces(tried, where[i].offsets(tried))))
     for w, (w_start, w_end, window_ref, haps) in enumerate(windows):
-        lo, hi = int(los[w]), int(his[w])
         inside = np.flatnonzero(inside_all[:, w] & usable)
         if not len(inside):
             continue
@@ -138,7 +137,7 @@ def realign_long_reads(reads: list[pysam.AlignedSegment], windows: list[tuple[in
                 read = current[i]
                 if where[i] is None:
                     where[i] = AlignedBases.of(read)
-                tried = _cut_positions(np.array([lo]), np.array([hi]))
+                tried = _cut_positions(los[w:w + 1], his[w:w + 1])
                 piece = _pieces(tried, where[i].offsets(tried))[0]
             if piece is not None:
                 pieces.append((i, read, piece))
@@ -181,15 +180,13 @@ def _pieces(tried: np.ndarray, offsets: np.ndarray) -> list[tuple[int, int, int,
 
 
 def _piece_hits(aligner: WindowAligner, read: pysam.AlignedSegment, piece,
-                seen: dict | None = None) -> list[tuple[int, list[list[int]]]]:
+                seen: dict) -> list[tuple[int, list[list[int]]]]:
     """(haplotype, piece -> haplotype ops) of the haplotypes on which the piece scores best, aligned end to end
     from the haplotype's first base (the padded haplotypes start at the leftmost cut: a piece cut further right
     starts that many bases in). `seen`: the answers for pieces already aligned to this aligner, by (bases, cut),
     shared by the window's reads (the answer depends on nothing else; callers must not change the lists)."""
     r_lo, r_hi, q_lo, q_hi = piece
     seq = read.query_sequence[q_lo:q_hi].upper()
-    if seen is None:
-        return _align_piece(aligner, seq, r_lo, r_hi)
     key = (seq, r_lo, r_hi)
     if key not in seen:
         seen[key] = _align_piece(aligner, seq, r_lo, r_hi)
