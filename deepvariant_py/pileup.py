@@ -125,17 +125,22 @@ class Canvas:
         lo, hi = max(col_start, ref_offset), min(col_end, ref_offset + len(ref_seq))
         if hi > lo:
             self.ref_codes[lo - col_start:hi - col_start] = encode_bases(ref_seq[lo - ref_offset:hi - ref_offset])
-        self.code = np.full((events.n_reads, width), UNDRAWN, np.uint8)
-        self.qual = np.zeros((events.n_reads, width), np.uint8)
-        m_in = (events.m_pos >= col_start) & (events.m_pos < col_end)
-        cols = events.m_pos[m_in] - col_start
-        self.code[events.m_read[m_in], cols] = events.m_base[m_in]
-        self.qual[events.m_read[m_in], cols] = events.m_qual[m_in]
+        code = np.full(events.n_reads * width, UNDRAWN, np.uint8)
+        qual = np.zeros(events.n_reads * width, np.uint8)
+        # flat pixel index of every aligned base (row * width + column), those outside the columns dropped
+        cols = events.m_pos - col_start
+        m_in = np.flatnonzero(cols.astype(np.uint64) < np.uint64(width))
+        flat = events.m_read[m_in] * width + cols[m_in]
+        code[flat] = events.m_base[m_in]
+        qual[flat] = events.m_qual[m_in]
         # Insertions and deletions: one '*' pixel at the anchor column, overwriting the anchor base.
-        drawn = np.isin(events.e_kind, (INSERTION, DELETION)) & (events.e_pos >= col_start) & (events.e_pos < col_end)
-        rows, cols = events.e_read[drawn], events.e_pos[drawn] - col_start
-        self.code[rows, cols] = STAR
-        self.qual[rows, cols] = events.e_draw_qual[drawn]
+        e_cols = events.e_pos - col_start
+        drawn = np.flatnonzero(((events.e_kind == INSERTION) | (events.e_kind == DELETION)) & (e_cols.astype(np.uint64) < np.uint64(width)))
+        flat = events.e_read[drawn] * width + e_cols[drawn]
+        code[flat] = STAR
+        qual[flat] = events.e_draw_qual[drawn]
+        self.code = code.reshape(events.n_reads, width)
+        self.qual = qual.reshape(events.n_reads, width)
 
 
 def alt_subsets(n_alts: int) -> list[tuple[int, ...]]:

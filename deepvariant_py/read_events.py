@@ -87,21 +87,42 @@ def _hp(read: pysam.AlignedSegment) -> int:
     return value if value > 0 else 0
 
 
+def _qualities(reads: list[pysam.AlignedSegment], seqs: list[str]) -> np.ndarray:
+    """Every read's base qualities joined in read order (MISSING_BASE_QUALITY at each base of a read stored
+    without them): one string per read, decoded once."""
+    missing = chr(MISSING_BASE_QUALITY + 33)
+    texts = [r.query_qualities_str for r in reads]
+    joined = "".join(t if t is not None and len(t) == len(s) else missing * len(s) for t, s in zip(texts, seqs))
+    try:
+        return np.frombuffer(joined.encode("latin-1"), dtype=np.uint8) - np.uint8(33)
+    except UnicodeEncodeError:  # a quality above 222 has no one-byte character: take the arrays
+        parts = [r.query_qualities for r in reads]
+        return np.frombuffer(b"".join(bytes(q) if q is not None and len(q) == len(s) else bytes([MISSING_BASE_QUALITY]) * len(s)
+                                      for q, s in zip(parts, seqs)), dtype=np.uint8)
+
+
 def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: int,
                    min_base_quality: int = MIN_BASE_QUALITY) -> ReadEvents:
     """Walk every CIGAR once (per operation, not per base) and expand aligned blocks with numpy.
 
-    `ref_seq` must cover every read's span (plus one base before) starting at `ref_offset`.
+    `ref_seq` must cover every read's span (plus one base before) starting at `ref_offset`. Reads of one
+    aligned block (most short reads) are taken as arrays; only the others are walked operation by operation.
     """
     n = len(reads)
-    starts = np.zeros(n, np.int64)
-    ends = np.zeros(n, np.int64)
-    mapq = np.zeros(n, np.int16)
-    reverse = np.zeros(n, bool)
-    hp = np.zeros(n, np.int16)
-    lengths = np.zeros(n, np.int64)
-    seqs: list[str] = []
-    quals: list = []  # each read's qualities as a bytes-like object (array.array or bytes), joined once at the end
+    seqs = [r.query_sequence for r in reads]
+    cigars = [r.cigartuples for r in reads]
+    lengths = np.fromiter(map(len, seqs), np.int64, n)
+    starts = np.fromiter((r.reference_start for r in reads), np.int64, n)
+    mapq = np.fromiter((r.mapping_quality for r in reads), np.int16, n)
+    reverse = np.fromiter((r.is_reverse for r in reads), bool, n)
+    hp = np.fromiter(map(_hp, reads), np.int16, n)
+    all_quals = _qualities(reads, seqs)
+    q_starts = np.cumsum(lengths) - lengths
+    one_block = np.fromiter((len(c) == 1 and c[0][0] in ALIGNED for c in cigars), bool, n)
+    single = np.flatnonzero(one_block)
+    single_len = np.fromiter((cigars[i][0][1] for i in single.tolist()), np.int64, len(single))
+    ends = starts.copy()
+    ends[single] += single_len
     b_read: list[int] = []
     b_ref: list[int] = []
     b_query: list[int] = []
@@ -113,32 +134,13 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     e_low: list[bool] = []
     e_dq: list[int] = []
     e_qs: list[int] = []
-    q_offset = 0
-    for i, read in enumerate(reads):
-        seq = read.query_sequence
-        qual = read.query_qualities
-        if qual is None or len(qual) != len(seq):
-            qual = bytes([MISSING_BASE_QUALITY]) * len(seq)
-        seqs.append(seq)
-        quals.append(qual)
-        pos = read.reference_start
-        starts[i] = pos
-        mapq[i] = read.mapping_quality
-        reverse[i] = read.is_reverse
-        hp[i] = _hp(read)
-        lengths[i] = len(seq)
+    for i in np.flatnonzero(~one_block).tolist():
+        seq, cigar = seqs[i], cigars[i]
+        q_offset = int(q_starts[i])
+        qarr = all_quals[q_offset:q_offset + len(seq)]
+        pos = int(starts[i])
         q = 0
-        cigar = read.cigartuples
-        if len(cigar) == 1 and cigar[0][0] in ALIGNED:  # most short reads: one aligned block, no events
-            b_read.append(i)
-            b_ref.append(pos)
-            b_query.append(q_offset)
-            b_len.append(cigar[0][1])
-            ends[i] = pos + cigar[0][1]
-            q_offset += len(seq)
-            continue
         first_real = 1 if cigar[0][0] == HARD_CLIP else 0
-        qarr = np.frombuffer(qual, dtype=np.uint8)
         for k, (op, length) in enumerate(cigar):
             if op in ALIGNED:
                 b_read.append(i)
@@ -174,16 +176,20 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
                 pos += length
             # H, P: nothing
         ends[i] = pos
-        q_offset += len(seq)
 
     all_codes = _CODE[np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)]
-    all_quals = np.frombuffer(b"".join(quals), dtype=np.uint8)
-    b_len_a = np.asarray(b_len, np.int64)
+    # blocks in read order (a read's own blocks in CIGAR order): the one-block reads', then the walked ones'
+    blk_read = np.concatenate([single, np.asarray(b_read, np.int64)])
+    order = np.argsort(blk_read, kind="stable")
+    blk_read = blk_read[order]
+    blk_ref = np.concatenate([starts[single], np.asarray(b_ref, np.int64)])[order]
+    blk_query = np.concatenate([q_starts[single], np.asarray(b_query, np.int64)])[order]
+    b_len_a = np.concatenate([single_len, np.asarray(b_len, np.int64)])[order]
     total = int(b_len_a.sum())
     within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(b_len_a) - b_len_a, b_len_a)
-    m_read = np.repeat(np.asarray(b_read, np.int64), b_len_a)
-    m_pos = np.repeat(np.asarray(b_ref, np.int64), b_len_a) + within
-    q_idx = np.repeat(np.asarray(b_query, np.int64), b_len_a) + within
+    m_read = np.repeat(blk_read, b_len_a)
+    m_pos = np.repeat(blk_ref, b_len_a) + within
+    q_idx = np.repeat(blk_query, b_len_a) + within
     return ReadEvents(
         n_reads=n, start=starts, end=ends, mapq=mapq, reverse=reverse, hp=hp, length=lengths,
         m_read=m_read, m_pos=m_pos, m_base=all_codes[q_idx], m_qual=all_quals[q_idx],

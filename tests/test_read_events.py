@@ -1,6 +1,8 @@
 """read_events: extraction at another quality threshold, and splicing re-extracted reads into a partition's events."""
 from __future__ import annotations
 
+import array
+
 import numpy as np
 
 from builders import header_for, make_read
@@ -45,3 +47,31 @@ def test_replacing_reads_equals_extracting_everything_again():
     spliced = replace_reads(events, np.array(rows), extract_events([moved[i] for i in rows], REF, 0))
     assert as_plain(spliced) == as_plain(extract_events(new_reads, REF, 0))
     assert as_plain(replace_reads(events, np.array([], np.int64), extract_events([], REF, 0))) == as_plain(events)
+
+
+def test_aligned_bases_match_a_base_by_base_walk_in_read_order():
+    """One-block reads (taken as arrays) and walked reads, interleaved, come out in read order with each base's
+    code and quality: a read without qualities gets MISSING_BASE_QUALITY, a quality above 222 (no one-byte
+    character) is kept."""
+    rng = np.random.default_rng(7)
+    quals = [int(q) for q in rng.integers(2, 41, 28)]
+    reads = [
+        read("one", 3, "20M", REF[3:23], quals=quals[:20]),
+        read("ins", 10, "10M2I18M", REF[10:20] + "GG" + REF[20:38], quals=[30] * 10 + [8, 9] + [30] * 18),
+        read("noqual", 7, "25M", REF[7:32], quals=None),
+        read("del", 12, "3S10M3D15M", "TTT" + REF[12:22] + REF[25:40], quals=quals),
+        read("eq", 30, "12=", REF[30:42], hp=2),
+        read("high", 20, "5M1D5M", REF[20:25] + REF[26:31]),
+    ]
+    reads[-1].query_qualities = array.array("B", [250] * 10)
+    events = extract_events(reads, REF, 0)
+    expect = []
+    for i, r in enumerate(reads):
+        q = r.query_qualities
+        for qpos, rpos in r.get_aligned_pairs(matches_only=True):
+            expect.append((i, rpos, "ACGT".index(r.query_sequence[qpos]), 30 if q is None else q[qpos]))
+    got = list(zip(events.m_read.tolist(), events.m_pos.tolist(), events.m_base.tolist(), events.m_qual.tolist()))
+    assert got == expect
+    assert events.end.tolist() == [r.reference_end for r in reads]
+    assert events.hp.tolist() == [0, 0, 0, 0, 2, 0]
+    assert events.e_read.tolist() == [1, 3, 3, 5]
