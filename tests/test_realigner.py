@@ -415,6 +415,21 @@ def test_exact_match_in_a_repeat_stays_where_the_mapper_put_it():
     assert aligner.realign(first) is None
 
 
+def test_an_ungapped_read_on_the_reference_stays_only_where_it_already_is():
+    from deepvariant_py.realigner.aligner import WindowAligner
+    from deepvariant_py.realigner.debruijn import REF_SUPPORT, Haplotype
+    window = REF[0:200]
+    alt = window[:100] + window[103:]  # a 3-bp deletion the read does not reach
+    aligner = WindowAligner(window, [Haplotype(alt, 5, False), Haplotype(window, REF_SUPPORT, True)], 0, "", "", OPTS)
+    seq = window[10:40] + substitute(40) + window[41:70]  # one mismatch: aligned by parasail, not found exactly
+    header = header_for(length=len(window))
+    assert aligner.realign(make_read("there", 10, "60M", seq, header=header)) is None
+    moved = aligner.realign(make_read("shifted", 13, "60M", seq, header=header))  # the mapper put it 3 bp off
+    assert (moved.reference_start, moved.cigarstring) == (10, "60M")
+    split = aligner.realign(make_read("split", 10, "30M30M", seq, header=header))  # same place, another CIGAR
+    assert (split.reference_start, split.cigarstring) == (10, "60M")
+
+
 def test_reads_tied_between_haplotypes_follow_the_one_other_reads_prefer():
     from deepvariant_py.realigner.aligner import Hit, WindowAligner, haplotype_weights
     from deepvariant_py.realigner.debruijn import REF_SUPPORT, Haplotype

@@ -386,6 +386,9 @@ class WindowAligner:
         hit = self.choose(hits, weights)
         hap, r2h, hap_start = self.haps[hit.hap], hit.ops, hit.hap_start
         cigar = read.cigartuples
+        if (hap.is_ref and len(r2h) == 1 and len(cigar) == 1 and cigar[0] == (M, r2h[0][1]) and r2h[0][0] == M
+                and r2h[0][1] == read.query_length and self.span_start + hap_start == read.reference_start):
+            return None  # ungapped on the reference, where the read already is (most reads of a window): it stays
         seq = read.query_sequence
         lead_h = [list(cigar[0])] if cigar[0][0] == H else []
         trail_h = [list(cigar[-1])] if cigar[-1][0] == H and len(cigar) > 1 else []
