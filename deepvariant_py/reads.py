@@ -412,26 +412,31 @@ class ReadCounts:
 
 
 
+_PAIRED, _PROPER_PAIR, _UNMAPPED, _MATE_UNMAPPED = 0x1, 0x2, 0x4, 0x8
+_SECONDARY, _QC_FAIL, _DUPLICATE, _SUPPLEMENTARY = 0x100, 0x200, 0x400, 0x800
+
+
 def _drop_reason(read: pysam.AlignedSegment, flt: ReadFilter) -> str | None:
-    if read.is_unmapped:
+    flag = read.flag  # one attribute read, then bit tests (every read of every partition comes through here)
+    if flag & _UNMAPPED:
         return "unmapped"
-    if read.is_qcfail:
+    if flag & _QC_FAIL:
         return "qc_fail"
     if read.mapping_quality < flt.min_mapping_quality:
         return "low_mapq"
-    if read.is_duplicate and not flt.keep_duplicates:
+    if flag & _DUPLICATE and not flt.keep_duplicates:
         return "duplicate"
-    if read.is_secondary and not flt.keep_secondary:
+    if flag & _SECONDARY and not flt.keep_secondary:
         return "secondary"
-    if read.is_supplementary and not flt.keep_supplementary:
+    if flag & _SUPPLEMENTARY and not flt.keep_supplementary:
         return "supplementary"
-    if read.query_sequence is None:
+    if read.query_length == 0:  # stored without bases ('*'): query_sequence is None
         return "no_sequence"
     cigar = read.cigarstring  # a string test: 6x cheaper than building cigartuples, for every read
     if not cigar or not ("M" in cigar or "=" in cigar or "X" in cigar):  # e.g. 20I or 10S10I: nowhere to put its bases
         return "no_aligned_bases"
     # "Improperly placed": paired, not proper, mate on another contig.
-    if (read.is_paired and not read.is_proper_pair and not read.mate_is_unmapped and read.next_reference_id >= 0
+    if (flag & _PAIRED and not flag & (_PROPER_PAIR | _MATE_UNMAPPED) and read.next_reference_id >= 0
             and read.next_reference_id != read.reference_id):
         return "mate_on_other_contig"
     return None

@@ -64,15 +64,21 @@ def test_filters(tmp_path, reference):
     proper.next_reference_id, proper.next_reference_start = 1, 10
     # Paired with no mate contig at all (RNEXT '*', mate-unmapped flag missing): DeepVariant needs a mate contig to drop it.
     nocontig = make_read("mate_without_contig", 120, "50M", header=h, flag=0x1 | 0x40)
-    reads += [far, near, proper, nocontig]
+    # Mate flagged unmapped (placed on chr21 all the same): not improperly placed.
+    lone = make_read("mate_unmapped", 120, "50M", header=h, flag=0x1 | 0x8 | 0x40)
+    lone.next_reference_id, lone.next_reference_start = 1, 10
+    bare = make_read("no_bases", 130, "50M", header=h, quals=None)
+    bare.query_sequence = None  # SEQ '*'
+    reads += [far, near, proper, nocontig, lone, bare]
     with open_bam(tmp_path, reference, reads, h) as handle:
         region = Region("chr20", 0, 1000)
         kept = fetch_reads(handle, region, ReadFilter())
-        assert names(kept) == ["discordant_same_contig", "good", "mapq5", "mate_without_contig", "proper_mate_elsewhere"]
+        assert names(kept) == ["discordant_same_contig", "good", "mapq5", "mate_unmapped", "mate_without_contig",
+                               "proper_mate_elsewhere"]
         kept = fetch_reads(handle, region, ReadFilter(keep_duplicates=True, keep_secondary=True, keep_supplementary=True,
                                                       min_mapping_quality=0))
-        assert names(kept) == ["discordant_same_contig", "dup", "good", "mapq4", "mapq5", "mate_without_contig",
-                               "proper_mate_elsewhere", "secondary", "supplementary"]
+        assert names(kept) == ["discordant_same_contig", "dup", "good", "mapq4", "mapq5", "mate_unmapped",
+                               "mate_without_contig", "proper_mate_elsewhere", "secondary", "supplementary"]
         assert fetch_reads(handle, Region("chr20", 1000, 2000), ReadFilter()) == []
         assert fetch_reads(handle, Region("chrX", 0, 10), ReadFilter()) == []
 
