@@ -31,23 +31,45 @@ class Region:
         return self.end - self.start
 
 
-_REGION_RE = re.compile(r"^(?P<contig>[^:\s]+)(?::(?P<start>[\d,]+)(?:-(?P<end>[\d,]+))?)?$")
+_RANGE_RE = re.compile(r"^(?P<start>[\d,]+)(?:-(?P<end>[\d,]+))?$")
+
+
+def _split_region(text: str, contig_lengths: dict[str, int]) -> tuple[str, str | None]:
+    """(contig, range text or None) as htslib reads a region: '{NAME}' or '{NAME}:RANGE' for any name; else a
+    name that is a contig as a whole (GRCh38's 'HLA-A*01:01:01:01'), else split at the last ':' (the caller
+    checks the range)."""
+    if text.startswith("{"):
+        close = text.find("}")
+        rest = text[close + 1:] if close > 0 else None
+        if rest is None or (rest and not rest.startswith(":")):
+            raise InputError(f"cannot parse region {text!r}: write {{CONTIG}} or {{CONTIG}}:START-END")
+        return text[1:close], rest[1:] or None
+    head, sep, tail = text.rpartition(":")
+    ranged = bool(sep and head and _RANGE_RE.match(tail))
+    if text in contig_lengths:
+        if ranged and head in contig_lengths:
+            raise InputError(f"region {text!r} is both a contig and {head!r} with a range: write {{{text}}} for the "
+                             f"contig or {{{head}}}:{tail} for the range")
+        return text, None
+    return (head, tail) if sep and head else (text, None)
 
 
 def parse_region_string(text: str, contig_lengths: dict[str, int]) -> Region:
-    """Parse 'chr20', 'chr20:100' or 'chr20:10,000-20,000' (1-based, inclusive) into a Region."""
-    m = _REGION_RE.match(text.strip())
-    if not m:
+    """Parse 'chr20', 'chr20:100' (one base) or 'chr20:10,000-20,000' (1-based, inclusive) into a Region; a contig
+    whose name holds ':' is named as it is, or as '{NAME}:START-END' (htslib's rules)."""
+    text = text.strip()
+    contig, span = _split_region(text, contig_lengths)
+    if not contig or any(c.isspace() for c in contig) or (span is not None and not _RANGE_RE.match(span)):
         raise InputError(f"cannot parse region {text!r}: write it as CONTIG, CONTIG:START-END or a BED file path")
-    contig = m.group("contig")
     if contig not in contig_lengths:
         names = list(contig_lengths)
         hint = _contig_name_hint(contig, contig_lengths) or (
             f": use one of its contigs ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})")
         raise InputError(f"region {text!r} names contig {contig!r}, which is not in the reference{hint}")
     length = contig_lengths[contig]
-    if m.group("start") is None:
+    if span is None:
         return Region(contig, 0, length)
+    m = _RANGE_RE.match(span)
     start = int(m.group("start").replace(",", "")) - 1
     end = int(m.group("end").replace(",", "")) if m.group("end") else start + 1
     if start < 0 or end <= start:

@@ -165,3 +165,28 @@ def test_region_set_merges_once_and_answers_by_bisection():
     assert rs.overlaps("c", 0, 11) and rs.overlaps("c", 34, 50) and rs.overlaps("c", 59, 100)
     assert not rs.overlaps("c", 0, 10) and not rs.overlaps("c", 35, 50) and not rs.overlaps("c", 60, 100)
     assert not RegionSet([]).overlaps("c", 0, 100)
+
+
+HLA = {"chr6": 1_000_000, "HLA-A*01:01:01:01": 3_503, "chr1": 5_000, "chr1:100": 700}
+
+
+@pytest.mark.parametrize("text, region", [
+    ("HLA-A*01:01:01:01", Region("HLA-A*01:01:01:01", 0, 3_503)),  # a whole contig whose name holds ':'
+    ("HLA-A*01:01:01:01:100-200", Region("HLA-A*01:01:01:01", 99, 200)),  # split at the last ':'
+    ("{HLA-A*01:01:01:01}:1,000", Region("HLA-A*01:01:01:01", 999, 1000)),
+    ("{HLA-A*01:01:01:01}", Region("HLA-A*01:01:01:01", 0, 3_503)),
+    ("{chr1:100}", Region("chr1:100", 0, 700)),
+    ("{chr1}:100", Region("chr1", 99, 100)),
+    ("chr6:5-10", Region("chr6", 4, 10)),
+])
+def test_contig_names_with_colons_as_htslib_reads_them(text, region):
+    assert parse_region_string(text, HLA) == region
+
+
+def test_a_region_that_is_both_a_contig_and_a_range_asks_for_braces():
+    with pytest.raises(InputError, match=r"write \{chr1:100\} for the contig or \{chr1\}:100"):
+        parse_region_string("chr1:100", HLA)
+    with pytest.raises(InputError, match="cannot parse region"):
+        parse_region_string("{chr1", HLA)
+    with pytest.raises(InputError, match="not in the reference"):
+        parse_region_string("HLA-B*07:02:01:1-5", HLA)
