@@ -13,7 +13,8 @@ import errno
 import json
 import os
 import shutil
-from typing import Iterator, Mapping
+import signal
+from typing import Iterator, Mapping, Sequence
 
 from .errors import OutputError
 
@@ -48,7 +49,7 @@ def is_disk_error(exc: BaseException) -> bool:
 
 def disk_error(path: str, exc: OSError) -> OutputError:
     """One line for a failed write: what, where, why, how much space is left, and the fix."""
-    target = exc.filename or path
+    target = final_name(str(exc.filename or path))
     why = DISK_ERRNOS.get(exc.errno, exc.strerror or str(exc))
     space = free_space(str(target))
     fix = ("free some space or point the output (or TMPDIR / --intermediate-dir) at a larger disk"
@@ -66,6 +67,12 @@ def partial_path(path: str, suffix: str = "") -> str:
     return f"{path}{PARTIAL}{suffix}"
 
 
+def final_name(path: str) -> str:
+    """The output a temporary name (partial_path, possibly of another temporary name) stands for: what messages name."""
+    base = os.path.basename(path)
+    return os.path.join(os.path.dirname(path), base.split(PARTIAL)[0]) if PARTIAL in base else path
+
+
 def is_partial(name: str) -> bool:
     return PARTIAL in name
 
@@ -79,12 +86,17 @@ class AtomicFile:
         self.path, self.tmp, self.companions = path, partial_path(path, suffix), tuple(companions)
 
     def commit(self) -> None:
+        moved = []
         try:
             for ext in self.companions:
                 os.replace(self.tmp + ext, self.path + ext)
+                moved.append(self.path + ext)
             os.replace(self.tmp, self.path)
         except OSError as exc:
             self.discard()
+            for p in moved:  # an index without its file would describe whatever is (or is not) at the path
+                with contextlib.suppress(OSError):
+                    os.remove(p)
             raise disk_error(self.path, exc) from None
 
     def discard(self) -> None:
@@ -106,6 +118,39 @@ def atomic_output(path: str, suffix: str = "", companions: tuple[str, ...] = ())
             raise disk_error(path, exc) from None
         raise
     out.commit()
+
+
+@contextlib.contextmanager
+def atomic_outputs(specs: Sequence[tuple[str, str, tuple[str, ...]]]) -> Iterator[list[str]]:
+    """Several outputs that appear together or not at all ((path, suffix, companions) each, as for AtomicFile):
+    yields their temporary paths; on success all are renamed into place with SIGINT and SIGTERM held back until
+    the last rename (a signal cannot leave some renamed and others not), on any failure all removed, the ones
+    already renamed included."""
+    files = [AtomicFile(path, suffix, companions) for path, suffix, companions in specs]
+    try:
+        yield [f.tmp for f in files]
+    except BaseException as exc:
+        for f in files:
+            f.discard()
+        if isinstance(exc, OSError):
+            raise disk_error(files[0].path, exc) from None
+        raise
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    done: list[AtomicFile] = []
+    try:
+        for f in files:
+            f.commit()  # an OSError discards its own temporary files
+            done.append(f)
+    except BaseException:
+        for f in files[len(done):]:
+            f.discard()
+        for f in done:
+            for p in (f.path, *(f.path + ext for ext in f.companions)):
+                with contextlib.suppress(OSError):
+                    os.remove(p)
+        raise
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def write_json(path: str, data, indent: int | None = None) -> None:

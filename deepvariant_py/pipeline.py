@@ -15,7 +15,7 @@ from .make_examples import MakeExamplesOptions, MakeExamplesStats, calling_regio
 from .merger import load_merger
 from .model import model_input_shape
 from .model_info import ModelInfo
-from .outputs import check_outputs, disk_error, is_disk_error
+from .outputs import atomic_outputs, check_outputs, disk_error, is_disk_error
 from .pileup import channel_enums
 from .phasing import PHASERS, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
 from .postprocess import postprocess
@@ -193,11 +193,8 @@ def _warn_about_reads(sources, opts: RunOptions, regions: list[Region], sample: 
             log.warning("%s holds reads of %d samples (%s): they are pooled and called as one sample named %r; split the "
                         "file by sample (`samtools split -f '%%!.bam'`) to call each", path, len(samples),
                         ", ".join(samples[:5]), sample)
-    mapped = sources.mapped_reads({r.contig for r in regions})
-    if regions and mapped == 0:
-        log.warning("%s holds no mapped reads on the contigs called (%s): the VCF will have no records; check --reads",
-                    sources, ", ".join(sorted({r.contig for r in regions})[:5]))
-    elif regions:
+    # No reads where calling happens: said after make_examples, from its read counts (reads.reads_warning).
+    if regions and sources.mapped_reads({r.contig for r in regions}) != 0:
         warn_about_read_kind(opts.model_type, sources, regions)
 
 
@@ -334,13 +331,20 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     log.info("call_variants (in the same processes): %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
     summary["call_variants_seconds"] = round(cv.seconds, 2)
     calls_path = ",".join(shard_paths)
-    pp = postprocess(calls_path, plan.reference, opts.output_vcf, plan.sample, opts.command, merger=plan.merger,
-                     gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None, output_gvcf=opts.output_gvcf,
-                     resolve_haplotypes=opts.haplotype_resolution, calibration=plan.model_info.calibration)
+    # The VCF, gVCF and report appear together once all are complete: a run that fails or is stopped leaves none.
+    specs = [(opts.output_vcf, ".vcf.gz", (".tbi",))]
+    specs += [(opts.output_gvcf, ".g.vcf.gz", (".tbi",))] if opts.output_gvcf else []
+    specs += [(opts.report, "", ())] if opts.report else []
+    with atomic_outputs(specs) as tmp:
+        pp = postprocess(calls_path, plan.reference, tmp[0], plan.sample, opts.command, merger=plan.merger,
+                         gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None,
+                         output_gvcf=tmp[1] if opts.output_gvcf else None,
+                         resolve_haplotypes=opts.haplotype_resolution, calibration=plan.model_info.calibration)
+        if opts.report:
+            write_report(tmp[0], tmp[-1], title=f"dvcall report: {os.path.basename(opts.output_vcf)}")
     summary["postprocess_seconds"] = round(pp.seconds, 2)
     summary["sites"], summary["pass_snps"], summary["pass_indels"] = pp.sites, pp.pass_snps, pp.pass_indels
     if opts.report:
-        write_report(opts.output_vcf, opts.report)
         log.info("report -> %s", opts.report)
     log.info("postprocess: %d sites, %d PASS SNPs, %d PASS indels -> %s", pp.sites, pp.pass_snps, pp.pass_indels, opts.output_vcf)
     return summary

@@ -53,6 +53,19 @@ def _locus(variant: VariantInfo) -> str:
     return f"{variant.contig}:{variant.start + 1} {variant.ref}>{','.join(variant.alts)}"
 
 
+def _on_reference(variant: VariantInfo, reference: Reference) -> VariantInfo:
+    """The site, once checked against --ref: calls made on another reference (another build, or a FASTA cut
+    to a region) would otherwise give records past a contig's end or on contigs the VCF header lacks."""
+    fix = f"give postprocess the --ref that make-examples used (not {reference.path})"
+    if variant.contig not in reference:
+        raise InputError(f"the calls hold {_locus(variant)}, on a contig that --ref does not have: {fix}")
+    if reference.fetch(variant.contig, variant.start, variant.end) != variant.ref.upper():
+        where = ("past the end of the contig" if variant.end > reference.length(variant.contig)
+                 else "whose REF is not the reference's bases there")
+        raise InputError(f"the calls hold {_locus(variant)}, {where}: {fix}")
+    return variant
+
+
 def _check_complete(variant: VariantInfo, images: dict) -> None:
     """Every alt subset make_examples draws for a site (pileup.alt_subsets) must have its call: a site with a
     missing image would be genotyped from part of the evidence."""
@@ -164,7 +177,7 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
     stats = PostprocessStats()
 
     def records(grouped: Iterable[tuple[VariantInfo, dict]]) -> Iterator[VcfRecord]:
-        sites = (_calibrated(site_genotypes(v, imgs, merger), calibration) for v, imgs in grouped)
+        sites = (_calibrated(site_genotypes(_on_reference(v, reference), imgs, merger), calibration) for v, imgs in grouped)
         raw = (record for chunk in _closed_chunks(sites) for record in site_records(chunk, resolve_haplotypes))
         for record in mapped_gq(raw, calibration):
             stats.sites += 1

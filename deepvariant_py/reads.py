@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import os
 import zlib
@@ -114,14 +115,36 @@ def reads_inputs(paths: Sequence[str]) -> dict[str, str]:
 
 def mapped_reads(handle: pysam.AlignmentFile, contigs: set[str]) -> int | None:
     """Mapped reads on `contigs`, from the index (None when the index does not say, e.g. CRAM)."""
+    if handle.is_cram:  # a .crai holds no per-contig counts: pysam answers zeros, not an error
+        return None
     try:
         return sum(s.mapped for s in handle.get_index_statistics() if s.contig in contigs)
     except (AttributeError, ValueError, OSError):
         return None
 
 
+def _starts_in_order(handle: pysam.AlignmentFile, n: int = 10_000) -> bool:
+    """Whether the file's first `n` records are in coordinate order (read from the start, no index needed): a BAM
+    without @HD (`bwa mem | samtools view -b`) says nothing of its order, and `samtools index` refuses an unsorted one."""
+    last = (-1, -1)
+    try:
+        with quiet_htslib():
+            for i, read in enumerate(handle.fetch(until_eof=True)):
+                if i >= n or read.reference_id < 0:  # unplaced reads come last in a sorted file
+                    break
+                key = (read.reference_id, read.reference_start)
+                if key < last:
+                    return False
+                last = key
+    except (OSError, ValueError):
+        return True  # unreadable: let the index step say so
+    return True
+
+
 def _open_index(handle: pysam.AlignmentFile, path: str, is_cram: bool) -> None:
     if not any(os.path.exists(p) for p in alignment_index_paths(path)):
+        if not _starts_in_order(handle):
+            raise InputError(f"reads file {path} is not sorted by position and has no index: `{SORT_FIX.format(path=path)}`")
         raise InputError(f"reads file {path} has no index: run `samtools index {path}`")
     try:
         with quiet_htslib():
@@ -353,15 +376,21 @@ def sample_reads(handle: "pysam.AlignmentFile | ReadSources", regions: list[Regi
     """The first `limit` primary mapped reads of `regions` (else of the file): enough to tell what kind of reads a
     file holds without reading it all."""
     seen = 0
-    spans = [(r.contig, r.start, r.end) for r in regions if r.contig in handle.references] if regions else [(None, None, None)]
-    for contig, start, end in spans:
-        for read in handle.fetch(contig, start, end):
-            if read.is_unmapped or read.is_secondary or read.is_supplementary:
-                continue
-            yield read
-            seen += 1
-            if seen >= limit:
-                return
+    spans = [r for r in regions if r.contig in handle.references] if regions else [None]
+    for region in spans:
+        try:
+            with quiet_htslib():
+                fetched = handle.fetch(region.contig, region.start, region.end) if region else handle.fetch(None, None, None)
+                reads = list(itertools.islice((r for r in fetched if not (r.is_unmapped or r.is_secondary or r.is_supplementary)),
+                                              limit - seen))
+        except (OSError, ValueError) as exc:  # e.g. a CRAM with another reference: said here, in seconds
+            if region is None:
+                raise
+            raise read_failure(handle, region, exc) from None
+        yield from reads
+        seen += len(reads)
+        if seen >= limit:
+            return
 
 
 def hp_tagged_fraction(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000) -> float:
@@ -501,15 +530,7 @@ def fetch_reads(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region:
                 if reason is None:
                     reads.append(r)
     except (OSError, ValueError) as exc:
-        handle = handle.handle if isinstance(handle, ReadAhead) else handle
-        several = isinstance(handle, ReadSources) and len(handle.paths) > 1
-        path, is_cram = handle.failing(region) if isinstance(handle, ReadSources) else (handle.filename.decode(), handle.is_cram)
-        where = f" of {path}" if several else ""
-        if is_cram:
-            raise InputError(f"cannot decode the CRAM reads of {region}{where} ({exc}): --ref is probably not the reference the "
-                             "CRAM was written with (see its @SQ M5 tags); pass that reference") from None
-        raise InputError(f"cannot read {region} from the reads file{where} ({exc}): the BAM is truncated, unsorted or does not "
-                         f"match its index: `{SORT_FIX.format(path=path)}`") from None
+        raise read_failure(handle, region, exc) from None
     starts = np.fromiter((r.reference_start for r in reads), np.int64, len(reads))
     counted = starts >= count_from  # the reads this partition tallies
     keep = np.ones(len(reads), bool)
@@ -531,6 +552,19 @@ def fetch_reads(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region:
     return [reads[i] for i in order]
 
 
+def read_failure(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region: Region, exc: Exception) -> InputError:
+    """The one line for reads of `region` that htslib could not read: for a CRAM, the reference it needs."""
+    handle = handle.handle if isinstance(handle, ReadAhead) else handle
+    several = isinstance(handle, ReadSources) and len(handle.paths) > 1
+    path, is_cram = handle.failing(region) if isinstance(handle, ReadSources) else (handle.filename.decode(), handle.is_cram)
+    where = f" of {path}" if several else ""
+    if is_cram:
+        return InputError(f"cannot decode the CRAM reads of {region}{where} ({exc}): --ref is probably not the reference the "
+                          "CRAM was written with (see its @SQ M5 tags); pass that reference")
+    return InputError(f"cannot read {region} from the reads file{where} ({exc}): the BAM is truncated, unsorted or does not "
+                      f"match its index: `{SORT_FIX.format(path=path)}`")
+
+
 def _tally(counts: ReadCounts | None, reason: str, dropped: np.ndarray) -> None:
     n = int(dropped.sum())
     if counts is not None and n:
@@ -539,7 +573,10 @@ def _tally(counts: ReadCounts | None, reason: str, dropped: np.ndarray) -> None:
 
 def reads_warning(counts: ReadCounts, flt: ReadFilter) -> str | None:
     """One line when no read was usable, naming the main cause and what changes it; None otherwise."""
-    if counts.seen == 0 or counts.kept > 0:
+    if counts.seen == 0:
+        return ("no read overlaps the regions called, so nothing can be called: check that --reads covers them "
+                "(`samtools idxstats`) and that --regions names where the reads are")
+    if counts.kept > 0:
         return None
     flag_fix = {
         "low_mapq": f"below --min-mapping-quality {flt.min_mapping_quality}: lower it if these mappings are to be trusted",

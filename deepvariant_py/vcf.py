@@ -8,8 +8,9 @@ from typing import Iterable
 import pysam
 
 from . import __version__
-from .errors import InputError
-from .outputs import atomic_output, check_outputs
+from .errors import InputError, OutputError
+from .htslib import quiet_htslib
+from .outputs import atomic_output, check_outputs, final_name, free_space
 from .reference import Contig
 
 FILTERS = {
@@ -83,10 +84,18 @@ def write_vcf(path: str, header: pysam.VariantHeader, records: Iterable[VcfRecor
     complete."""
     check_outputs({"VCF": path, "VCF index": path + ".tbi"})
     with atomic_output(path, ".vcf.gz", companions=(".tbi",)) as tmp:  # also a bad record or Ctrl-C: nothing left behind
-        with pysam.VariantFile(tmp, "wz", header=header) as out:
-            for r in records:
-                out.write(_record(out, r))
-        pysam.tabix_index(tmp, preset="vcf", force=True)
+        with quiet_htslib():  # a failed write is our one line (disk_error), not htslib's as well
+            with pysam.VariantFile(tmp, "wz", header=header) as out:
+                for r in records:
+                    out.write(_record(out, r))
+            try:
+                pysam.tabix_index(tmp, preset="vcf", force=True)
+            except OSError as exc:
+                if exc.errno is not None:
+                    raise
+                space = free_space(path)  # pysam says only "building of index for <temporary name> failed"
+                raise OutputError(f"cannot write the index of {final_name(path)}{f' ({space})' if space else ''}: free some space "
+                                  "or pick a folder you can write to") from None
 
 
 def _record(out: pysam.VariantFile, r: VcfRecord) -> pysam.VariantRecord:

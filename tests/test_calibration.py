@@ -59,7 +59,7 @@ def test_postprocess_applies_the_temperature_to_gq_not_to_genotypes(tmp_path):
     ref = os.path.join(os.path.dirname(__file__), "..", "testdata", "ucsc.hg19.chr20.unittest.fasta.gz")
     calls = tmp_path / "calls.jsonl.gz"
     with gzip.open(calls, "wt") as fh:
-        fh.write(json.dumps({"v": ["chr20", 10002100, "A", ["G"], 30, [15, 15]], "i": [0], "p": [0.0005, 0.999, 0.0005]}) + "\n")
+        fh.write(json.dumps({"v": ["chr20", 10002100, "T", ["G"], 30, [15, 15]], "i": [0], "p": [0.0005, 0.999, 0.0005]}) + "\n")
     records = {}
     halved = ((0.0, 99.0), (0.0, 49.5))  # a GQ map that halves every GQ
     for name, cal in (("raw", Calibration()), ("t2", Calibration(2.0)), ("map", Calibration(1.0, *halved))):

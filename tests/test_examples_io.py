@@ -107,14 +107,14 @@ def test_postprocess_refuses_a_site_missing_an_image_or_given_twice(tmp_path):
     from deepvariant_py.postprocess import postprocess
 
     ref = os.path.join(os.path.dirname(__file__), "..", "testdata", "ucsc.hg19.chr20.unittest.fasta.gz")
-    site = VariantInfo("chr20", 10002456, "G", ("GT", "GTT"), 30, (10, 10, 10))
+    site = VariantInfo("chr20", 10002456, "A", ("AT", "ATT"), 30, (10, 10, 10))  # REF: the reference's base
     images = {(0,): (0.1, 0.8, 0.1), (1,): (0.1, 0.8, 0.1), (0, 1): (0.05, 0.05, 0.9)}
     calls = str(tmp_path / "calls.jsonl.gz")
     write_calls(calls, (CallRecord(site, s, p) for s, p in images.items() if s != (0, 1)))  # the pair image lost
-    with pytest.raises(InputError, match=r"chr20:10002457 G>GT,GTT lack the images \[\[0, 1\]\]"):
+    with pytest.raises(InputError, match=r"chr20:10002457 A>AT,ATT lack the images \[\[0, 1\]\]"):
         postprocess(calls, ref, str(tmp_path / "out.vcf.gz"), "S")
     write_calls(calls, (CallRecord(site, s, p) for s, p in images.items()))
-    with pytest.raises(InputError, match=r"image \[0\] of chr20:10002457 G>GT,GTT twice"):
+    with pytest.raises(InputError, match=r"image \[0\] of chr20:10002457 A>AT,ATT twice"):
         postprocess(f"{calls},{calls}", ref, str(tmp_path / "out.vcf.gz"), "S")
     postprocess(calls, ref, str(tmp_path / "out.vcf.gz"), "S")  # complete: fine
     assert not os.path.exists(tmp_path / "out.vcf.gz.partial.vcf.gz")

@@ -423,9 +423,12 @@ def test_postprocess_refuses_a_bad_sample_name(sb):
 
 def test_truncated_calls_file(sb):
     calls = sb.path("calls.jsonl.gz")
+    with pysam.FastaFile(REF) as fa:
+        bases = fa.fetch("chr20", 10002100, 10004100).upper()
     with gzip.open(calls, "wt") as fh:
-        for i in range(2000):
-            fh.write(json.dumps({"v": ["chr20", 10002100 + i, "A", ["G"], 30, [15, 15]], "i": [0], "p": [0.0, 1.0, 0.0]}) + "\n")
+        for i, ref in enumerate(bases):
+            alt = "G" if ref != "G" else "A"
+            fh.write(json.dumps({"v": ["chr20", 10002100 + i, ref, [alt], 30, [15, 15]], "i": [0], "p": [0.0, 1.0, 0.0]}) + "\n")
     Path(calls).write_bytes(Path(calls).read_bytes()[:-200])
     sb.watch(calls)
     sb.check(sb.dvcall("postprocess", "--ref", REF, "--calls", calls, "--output-vcf", sb.path("o.vcf.gz")), 1,
@@ -480,7 +483,7 @@ def test_empty_bam(sb, caplog):
     fasta, bam = _het_sample(sb, reads_for=lambda ref, hap, h: [], header=header)
     with caplog.at_level(logging.WARNING, logger="dvcall"):
         sb.check(sb.run(ref=fasta, reads=bam, region=None), 0, "", present=[sb.path("out.vcf.gz")])
-    _warned(caplog, "holds no mapped reads")
+    _warned(caplog, "no read overlaps the regions called, so nothing can be called")
 
 
 def test_empty_bed(sb, caplog):

@@ -76,3 +76,24 @@ def test_chunks_end_only_where_a_group_of_overlapping_sites_ends():
     assert [[s.variant.start for s in c] for c in chunks] == [[10, 12, 14], [17], [30], [0, 5], [40]]
     assert [s for c in chunks for s in c] == sites
     assert [len(c) for c in pp._closed_chunks(sites)] == [len(sites)]
+
+
+@pytest.mark.parametrize("move, message", [
+    (dict(contig="chr21"), "on a contig that --ref does not have"),
+    (dict(start=63_025_520 - 1, ref="CA"), "past the end of the contig"),
+    (dict(ref="GATTACA"), "whose REF is not the reference's bases there"),
+])
+def test_calls_made_on_another_reference_are_refused_with_nothing_written(tmp_path, shards, move, message):
+    """Calls from another build or a FASTA cut to a region: one line naming the site and the fix, no VCF."""
+    from dataclasses import replace
+
+    from deepvariant_py.errors import InputError
+    records, _ = shards
+    site = records[5].variant
+    bad = [replace(r, variant=replace(site, **move)) if r.variant == site else r for r in records]  # all its images
+    path = str(tmp_path / "moved.jsonl.gz")
+    write_calls(path, sorted(bad, key=lambda r: (r.variant.contig, r.variant.start)))
+    out = tmp_path / "x.vcf.gz"
+    with pytest.raises(InputError, match=f"{message}: give postprocess the --ref that make-examples used"):
+        postprocess(path, REF, str(out), "NA12878")
+    assert not out.exists() and not any(".partial" in n for n in os.listdir(tmp_path))

@@ -107,7 +107,7 @@ def test_read_counts_tally_each_read_once_with_its_reason(tmp_path, reference):
 
 def test_reads_warning_names_the_main_cause_and_the_flag(tmp_path):
     assert reads_warning(ReadCounts(seen=10, kept=1, dropped={"low_mapq": 9}), ReadFilter()) is None
-    assert reads_warning(ReadCounts(), ReadFilter()) is None  # nothing seen: another warning's business
+    assert reads_warning(ReadCounts(), ReadFilter()).startswith("no read overlaps the regions called")
     text = reads_warning(ReadCounts(seen=10, kept=0, dropped={"low_mapq": 7, "duplicate": 3}), ReadFilter(min_mapping_quality=20))
     assert text.startswith("all 10 reads") and "7 are below --min-mapping-quality 20" in text and "3 duplicates" in text
 
@@ -263,3 +263,40 @@ def test_long_read_count_counts_clipped_bases_and_stops_at_the_limit(tmp_path, r
     assert long_read_count(handle, [Region("chr20", 0, LENGTH)], limit=2) == (2, 1)
     assert long_read_count(handle, []) == (5, 3)  # no regions: the whole file
     assert long_read_count(handle, [Region("chr20", 1500, LENGTH)]) == (0, 0)
+
+
+def test_mapped_reads_come_from_a_bam_index_and_are_unknown_for_a_cram():
+    """A .crai holds no per-contig counts (pysam answers zeros): a CRAM must not read as a file without reads."""
+    import os
+
+    from deepvariant_py.reads import mapped_reads
+    testdata = os.path.join(os.path.dirname(__file__), "..", "testdata")
+    ref = Reference(os.path.join(testdata, "ucsc.hg19.chr20.unittest.fasta.gz"))
+    try:
+        for name, expect in (("NA12878.chr20_10.00-10.02Mb.bam", "counted"), ("NA12878.chr20_10.00-10.02Mb.cram", None)):
+            handle = open_alignments(os.path.join(testdata, name), ref)
+            try:
+                n = mapped_reads(handle, {"chr20"})
+                assert (n is None) if expect is None else n > 1000, (name, n)
+            finally:
+                handle.close()
+    finally:
+        ref.close()
+
+
+@pytest.mark.parametrize("shuffled, fix", [(True, "samtools sort"), (False, "run `samtools index")])
+def test_a_bam_without_index_or_sort_order_header_gets_the_fix_that_works(tmp_path, reference, shuffled, fix):
+    """`bwa mem | samtools view -b` writes no @HD: an unsorted file must be told to sort (indexing it fails)."""
+    import pysam
+
+    header = pysam.AlignmentHeader.from_dict({"SQ": [{"SN": "chr20", "LN": LENGTH}, {"SN": "chr21", "LN": OTHER}]})
+    reads = [make_read(f"r{i}", p, "50M", header=header) for i, p in enumerate((100, 900, 400, 1200))]
+    if not shuffled:
+        reads.sort(key=lambda r: r.reference_start)
+    path = str(tmp_path / "noheader.bam")
+    with pysam.AlignmentFile(path, "wb", header=header) as out:
+        for r in reads:
+            out.write(r)
+    with pytest.raises(InputError, match=fix) as err:
+        open_alignments(path, reference)
+    assert ("not sorted by position" in str(err.value)) == shuffled

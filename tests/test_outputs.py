@@ -1,0 +1,62 @@
+"""outputs: files appear only when complete; several outputs of one run appear together or not at all."""
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+
+from deepvariant_py.errors import OutputError
+from deepvariant_py.outputs import atomic_output, atomic_outputs, disk_error, final_name, partial_path
+
+
+def _write(path: str, text: str = "x") -> None:
+    with open(path, "w") as fh:
+        fh.write(text)
+
+
+def specs(tmp_path):
+    return [(str(tmp_path / "x.vcf.gz"), ".vcf.gz", (".tbi",)), (str(tmp_path / "x.g.vcf.gz"), ".g.vcf.gz", (".tbi",)),
+            (str(tmp_path / "r.html"), "", ())]
+
+
+def test_outputs_appear_together_once_all_are_written(tmp_path):
+    with atomic_outputs(specs(tmp_path)) as tmp:
+        for path in tmp:
+            _write(path)
+        for path in tmp[:2]:
+            _write(path + ".tbi")
+        assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(p) for p in tmp + [t + ".tbi" for t in tmp[:2]])
+    assert sorted(os.listdir(tmp_path)) == ["r.html", "x.g.vcf.gz", "x.g.vcf.gz.tbi", "x.vcf.gz", "x.vcf.gz.tbi"]
+
+
+def test_a_failure_before_the_end_leaves_none_of_them(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_outputs(specs(tmp_path)) as tmp:
+            _write(tmp[0])
+            _write(tmp[0] + ".tbi")
+            raise KeyboardInterrupt  # e.g. Ctrl-C while the report is written
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_rename_that_fails_takes_back_the_ones_already_made(tmp_path):
+    """The second output's place is a folder: the first, already renamed, is removed again."""
+    os.mkdir(tmp_path / "x.g.vcf.gz")
+    with pytest.raises(OutputError, match="x.g.vcf.gz"):
+        with atomic_outputs(specs(tmp_path)) as tmp:
+            for path in tmp:
+                _write(path)
+            for path in tmp[:2]:
+                _write(path + ".tbi")
+    assert os.listdir(tmp_path) == ["x.g.vcf.gz"] and os.listdir(tmp_path / "x.g.vcf.gz") == []
+
+
+def test_messages_name_the_output_not_its_temporary_name(tmp_path):
+    out = str(tmp_path / "x.vcf.gz")
+    inner = partial_path(partial_path(out, ".vcf.gz"), ".vcf.gz")  # write_vcf's inside atomic_outputs'
+    assert final_name(inner) == out and final_name(out) == out
+    assert str(disk_error(inner, OSError(errno.ENOSPC, "No space left on device"))).startswith(f"cannot write {out}: the disk is full")
+    with pytest.raises(OutputError, match=f"cannot write {out}: "):
+        with atomic_output(out, ".vcf.gz") as tmp:
+            raise OSError(errno.ENOSPC, "No space left on device", tmp)
+    assert os.listdir(tmp_path) == []
