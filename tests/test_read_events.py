@@ -47,6 +47,8 @@ def test_replacing_reads_equals_extracting_everything_again():
     spliced = replace_reads(events, np.array(rows), extract_events([moved[i] for i in rows], REF, 0))
     assert as_plain(spliced) == as_plain(extract_events(new_reads, REF, 0))
     assert as_plain(replace_reads(events, np.array([], np.int64), extract_events([], REF, 0))) == as_plain(events)
+    backwards = replace_reads(events, np.array(rows[::-1]), extract_events([moved[i] for i in rows[::-1]], REF, 0))
+    assert as_plain(backwards) == as_plain(extract_events(new_reads, REF, 0))  # rows in any order
 
 
 def test_aligned_bases_match_a_base_by_base_walk_in_read_order():
