@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import traceback
 
 import click
 
@@ -37,6 +38,9 @@ def user_errors(func):
             _stop("interrupted", INTERRUPTED_EXIT)
         except Exception as exc:
             if debug:
+                if isinstance(exc, EOFError):  # click would turn it into "interrupted" and hide it: show it here
+                    traceback.print_exc()
+                    sys.exit(1)
                 raise
             _stop(f"error: {_one_line(exc)}", 1)
 

@@ -1,5 +1,7 @@
 """`dvcall haplotag`: HP-tag long reads from a first-pass VCF with whatshap (what `run --phaser whatshap` does
 between its passes)."""
+import logging
+
 import click
 
 from deepvariant_py.errors import OutputError
@@ -10,6 +12,8 @@ from deepvariant_py.reference import Reference
 from deepvariant_py.regions import parse_regions
 
 from .common import user_errors
+
+log = logging.getLogger("dvcall")
 
 
 @click.command("haplotag")
@@ -32,5 +36,8 @@ def haplotag_cmd(ref, reads, calls, output, regions, quiet):
     open_reads(reads, reference).close()
     spans = parse_regions(list(regions), reference.lengths)
     tagged, total = haplotag(ref, list(reads), calls, output, spans)
+    if total and not tagged:
+        log.warning("no read was tagged: --calls %s holds no heterozygous call that whatshap could phase in these reads "
+                    "(a VCF of another sample, or of other regions?)", calls)
     if not quiet:
         click.echo(f"dvcall: {tagged:,} of {total:,} reads tagged -> {output}", err=True)

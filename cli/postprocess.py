@@ -2,11 +2,10 @@
 import click
 
 from deepvariant_py.merger import MERGE_MODES, load_merger
-from deepvariant_py.model import default_model_dir
 from deepvariant_py.model_info import load_model_info
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.outputs import check_outputs
-from deepvariant_py.postprocess import postprocess
+from deepvariant_py.postprocess import calls_model_dir, postprocess
 from deepvariant_py.vcf import check_sample_name
 
 from .common import command_line, haplotype_resolution_option, user_errors
@@ -17,7 +16,7 @@ from .common import command_line, haplotype_resolution_option, user_errors
 @click.option("--calls", required=True, help="Calls file(s) from call-variants: a path, glob or comma-separated list.")
 @click.option("--output-vcf", required=True, type=click.Path(), help="Output VCF (.vcf.gz), tabix-indexed.")
 @click.option("--sample-name", default="SAMPLE", show_default=True, help="Sample name for the VCF.")
-@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory whose multi-allelic merger and calibration (temperature, GQ map) to use. Default: the shipped Illumina WGS model.")
+@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory whose multi-allelic merger and calibration (temperature, GQ map) to use: the one call-variants used. Default: the model the calls file names (calls from before dvcall recorded it: the shipped Illumina WGS model).")
 @click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
               help="Merge multi-allelic sites with the model's trained network, DeepVariant's min rule, or auto (network if the model has one).")
 @haplotype_resolution_option
@@ -33,8 +32,9 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
     inputs.update({f"--gvcf-blocks {p}": p for p in (expand_paths(gvcf_blocks, "gVCF reference blocks") if gvcf_blocks else [])})
     check_outputs({"--output-vcf": output_vcf, "its index": output_vcf + ".tbi", "--output-gvcf": output_gvcf,
                    "the index of --output-gvcf": output_gvcf and output_gvcf + ".tbi"}, {"--ref": ref, **inputs})
-    merger = load_merger(multiallelic_merge, model_dir or default_model_dir())
-    calibration = load_model_info(model_dir or default_model_dir()).calibration
+    model_dir = calls_model_dir(expand_paths(calls, "calls"), model_dir)
+    merger = load_merger(multiallelic_merge, model_dir)
+    calibration = load_model_info(model_dir).calibration
     stats = postprocess(calls, ref, output_vcf, sample_name, command_line(), merger=merger,
                         gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf, resolve_haplotypes=haplotype_resolution, calibration=calibration)
     if not quiet:

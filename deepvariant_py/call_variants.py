@@ -12,6 +12,7 @@ from .ensemble import MEMBER_PREFIX, Ensemble, is_ensemble, multiallelic
 from .examples_io import CallRecord, CallsWriter, VariantInfo, example_batches, expand_paths, read_sidecars, write_calls
 from .inference import NumpyGenotypeModel, UnknownNetwork
 from .model import load_model, load_model_info
+from .model_info import weights_stamp
 
 log = logging.getLogger("dvcall")
 
@@ -71,7 +72,7 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
             if progress:
                 progress(stats)
 
-    write_calls(output, records())  # atomic; a full disk is an OutputError naming the file
+    write_calls(output, records(), weights_stamp(model_dir))  # atomic; a full disk is an OutputError naming the file
     stats.seconds = time.time() - t0
     return stats
 
@@ -87,10 +88,11 @@ class ExampleCaller:
     back, and every make_examples worker calls its own shard. The records equal call_variants' on the same
     examples. `channels`: positions of the image channels the model reads (ModelInfo.input_channels)."""
 
-    def __init__(self, model, output: str, channels: list[int] | None = None, batch_size: int = 128):
+    def __init__(self, model, output: str, channels: list[int] | None = None, batch_size: int = 128,
+                 stamp: dict | None = None):
         self.model, self.channels, self.batch_size, self.path = model, channels, batch_size, output
         self.stats = CallStats()
-        self._writer = CallsWriter(output)
+        self._writer = CallsWriter(output, stamp)
         self._images: list[np.ndarray] = []
         self._variants: list[VariantInfo] = []
         self._indices: list[tuple[int, ...]] = []

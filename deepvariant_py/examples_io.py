@@ -125,6 +125,13 @@ def expand_paths(spec: str, what: str = "examples") -> list[str]:
     missing = [p for p in paths if not os.path.exists(p)]
     if not paths or missing:
         raise InputError(f"no {what} found at {missing[0] if missing else spec}: run `{MADE_BY[what]}` first")
+    real = [os.path.realpath(p) for p in paths]
+    twice = next((p for i, p in enumerate(paths) if real[i] in real[:i]), None)
+    if twice is not None:
+        raise InputError(f"the {what} file {twice} is given twice: give each file once")
+    empty = next((p for p in paths if os.path.isfile(p) and os.path.getsize(p) == 0), None)
+    if empty is not None:  # dvcall writes these gzipped: even an empty one has a header, so 0 bytes is a failed copy
+        raise InputError(f"the {what} file {empty} is empty (0 bytes): copy it again or rerun `{MADE_BY[what]}`")
     return paths
 
 
@@ -249,15 +256,16 @@ class CallsWriter:
     """Calls as JSON lines (gzip): small, greppable, and no TensorFlow needed to read them back. Written record
     by record; the file appears under its final name only on close (abort removes it)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, model: dict | None = None):
         import gzip
 
         self.path = path
         self._out = AtomicFile(path)
         self._fh = None
+        header = {"format": CALLS_FORMAT, "version": CALLS_VERSION, **({"model": model} if model else {})}
         try:
             self._fh = gzip.open(self._out.tmp, "wt")
-            self._fh.write(json.dumps({"format": CALLS_FORMAT, "version": CALLS_VERSION}) + "\n")
+            self._fh.write(json.dumps(header) + "\n")
         except OSError as exc:
             self.abort()
             raise disk_error(path, exc) from None
@@ -298,9 +306,9 @@ class CallsWriter:
             raise disk_error(self.path, exc) from None
 
 
-def write_calls(path: str, records: Iterable[CallRecord]) -> int:
-    """Every record to `path` (CallsWriter)."""
-    with CallsWriter(path) as writer:
+def write_calls(path: str, records: Iterable[CallRecord], model: dict | None = None) -> int:
+    """Every record to `path` (CallsWriter; `model`: model_info.weights_stamp of the network that made them)."""
+    with CallsWriter(path, model) as writer:
         for r in records:
             writer.write(r)
     return writer.count
@@ -320,6 +328,28 @@ def read_calls(paths: list[str]) -> Iterator[CallRecord]:
                     yield CallRecord(VariantInfo.from_json(d["v"]), tuple(d["i"]), tuple(d["p"]))
         except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
             raise InputError(f"cannot read calls from {path} ({exc}): rerun `dvcall call-variants`") from None
+
+
+def calls_model(paths: list[str]) -> dict | None:
+    """The model_info.weights_stamp the calls files record (None for files from before stamps, or without one);
+    files of two different networks are refused."""
+    import gzip
+
+    stamps = {}
+    for path in paths:
+        try:
+            with gzip.open(path, "rt") as fh:
+                first = json.loads(fh.readline() or "{}")
+        except (OSError, EOFError, ValueError) as exc:
+            raise InputError(f"cannot read calls from {path} ({exc}): rerun `dvcall call-variants`") from None
+        if isinstance(first, dict) and isinstance(first.get("model"), dict):
+            stamps[path] = first["model"]
+    items = list(stamps.items())
+    for path, stamp in items[1:]:
+        if stamp.get("weights") != items[0][1].get("weights"):
+            raise InputError(f"calls {items[0][0]} and {path} were made by different models ({items[0][1].get('dir')}, "
+                             f"{stamp.get('dir')}): postprocess one model's calls at a time")
+    return items[0][1] if items else None
 
 
 def _check_calls_header(path: str, header: dict) -> None:

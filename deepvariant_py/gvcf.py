@@ -104,6 +104,11 @@ def read_blocks(paths: list[str]) -> list[RefBlock]:
                     out.append(RefBlock(contig, int(s), int(e), int(gq), int(dp), tuple(int(x) for x in pl.split(",")), ok == "1"))
         except (OSError, EOFError, ValueError) as exc:
             raise InputError(f"cannot read gVCF reference blocks from {path} ({exc}): rerun `dvcall make-examples --gvcf`") from None
+    ordered = sorted(out, key=lambda b: (b.contig, b.start))
+    for a, b in zip(ordered, ordered[1:]):  # shards' blocks tile the genome: an overlap is a file given twice
+        if a.contig == b.contig and b.start < a.end:
+            raise InputError(f"gVCF reference blocks overlap at {b.contig}:{b.start + 1}: a blocks file is given twice (or "
+                             "a copy of one), or two runs' blocks are mixed; give each shard's blocks once")
     return out
 
 

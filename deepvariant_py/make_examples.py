@@ -239,6 +239,21 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
     return stats
 
 
+def _check_truth_contigs(truth, path: str, confident: set[str], reference: Reference) -> None:
+    """A truth VCF must name contigs as the reference does: one of another build's names (20 for chr20) finds no
+    truth anywhere, and every example would be labelled hom-ref without a word."""
+    from .regions import toggle_chr_prefix
+
+    indexed = set(truth.index)
+    renamed = sorted(c for c in confident if c not in indexed and toggle_chr_prefix(c) in indexed)
+    if renamed or (indexed and not indexed & set(reference.lengths)):
+        example = renamed[0] if renamed else next(iter(sorted(indexed)))
+        other = toggle_chr_prefix(example) if renamed else example
+        raise InputError(f"truth VCF {path} names its contigs unlike the reference (it has {other!r}"
+                         f"{f', the reference {example!r}' if renamed else ', which the reference lacks'}): rename them "
+                         "to the reference's (`bcftools annotate --rename-chrs`) or use the truth set of this build")
+
+
 class _Labeler:
     """Truth genotypes for candidates inside the confident regions (haplotype-aware matching)."""
 
@@ -252,7 +267,9 @@ class _Labeler:
         self.truth_vcf = training.truth_vcf
         self._truth = labeler.open_truth(training.truth_vcf)  # one handle for every partition
         self.reference = reference
-        self.confident = RegionSet(read_bed(training.confident_bed, reference.lengths))
+        confident = read_bed(training.confident_bed, reference.lengths)
+        self.confident = RegionSet(confident)
+        _check_truth_contigs(self._truth, training.truth_vcf, {r.contig for r in confident}, reference)
 
     def _is_confident(self, c: Candidate) -> bool:
         return self.confident.overlaps(c.contig, c.start, c.end)

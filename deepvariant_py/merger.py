@@ -304,6 +304,8 @@ def _labelled_batches(tf, ds, path: str):
     except tf.errors.InvalidArgumentError:
         raise InputError(f"{path} has examples without labels: make training examples with --truth-vcf and "
                          "--confident-bed") from None
+    except tf.errors.DataLossError:
+        raise InputError(f"{path}: the examples file is truncated or corrupt; make the examples again") from None
 
 
 def holdout_site(site: LabelledSite, fraction: float) -> bool:

@@ -164,3 +164,13 @@ def load_model_info(model_dir: str) -> ModelInfo:
 def save_model_info(model_dir: str, info: ModelInfo) -> None:
     """Write (or replace, atomically) a model directory's model_info.json."""
     write_json(os.path.join(model_dir, INFO_FILE), info.to_json(), indent=2)
+
+
+def weights_stamp(model_dir: str) -> dict:
+    """What a calls file records of the network that made it: its folder and a digest of its weights (*.keras;
+    model_info.json may be re-calibrated in between without changing a probability)."""
+    from .resume import file_sha256, fingerprint
+
+    weights = {name: file_sha256(os.path.join(model_dir, name)) for name in sorted(os.listdir(model_dir))
+               if name.endswith(".keras") and os.path.isfile(os.path.join(model_dir, name))}
+    return {"dir": os.path.abspath(model_dir), "weights": fingerprint(**weights)[:16]}

@@ -100,6 +100,22 @@ def auto_phase(info: ModelInfo, reads: str | Sequence[str], reference: Reference
     return True
 
 
+GVCF_ALTS = {"<*>", "<NON_REF>"}
+
+
+def _check_not_gvcf(calls_vcf: str, n: int = 1000) -> None:
+    """whatshap phases no site of a gVCF (every record carries <*>): it would tag nothing, without a word."""
+    try:
+        with pysam.VariantFile(calls_vcf) as vcf:
+            for i, rec in enumerate(vcf):
+                if i >= n:
+                    break
+                if GVCF_ALTS & set(rec.alts or ()):
+                    raise InputError(f"--calls {calls_vcf} is a gVCF: pass the run's VCF (--output-vcf), not its gVCF")
+    except (OSError, ValueError):
+        return  # not readable here: whatshap says why
+
+
 def haplotag(ref: str, reads: str | Sequence[str], calls_vcf: str, out_bam: str, regions: list[Region]) -> tuple[int, int]:
     """Phase the heterozygous calls of `calls_vcf` and write `reads` with HP/PS tags to `out_bam` (indexed);
     returns (tagged reads, reads written). With `regions`, only reads overlapping their spans are written.
@@ -108,6 +124,7 @@ def haplotag(ref: str, reads: str | Sequence[str], calls_vcf: str, out_bam: str,
     paths = reads_paths(reads)
     if not os.path.exists(calls_vcf):
         raise InputError(f"{calls_vcf} does not exist: pass a VCF of this sample, e.g. from `dvcall run --no-phase-reads`")
+    _check_not_gvcf(calls_vcf)
     stem = out_bam[:-len(".bam")] if out_bam.endswith(".bam") else out_bam
     merged = stem + ".merged.bam" if len(paths) > 1 else None
     outputs = {"the tagged BAM": out_bam, "its index": out_bam + ".bai"}

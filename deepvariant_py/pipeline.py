@@ -14,7 +14,7 @@ from .errors import InputError, OutputError
 from .make_examples import MakeExamplesOptions, MakeExamplesStats, calling_regions, make_examples
 from .merger import load_merger
 from .model import model_input_shape
-from .model_info import ModelInfo
+from .model_info import ModelInfo, weights_stamp
 from .outputs import atomic_outputs, check_outputs, disk_error, is_disk_error
 from .pileup import channel_enums
 from .phasing import PHASERS, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
@@ -83,7 +83,8 @@ def run_shard(job: ShardJob) -> dict:
     label = f"make_examples shard {job.index + 1}/{job.count}" if job.count > 1 else "make_examples"
     if job.inputs:
         clear(job.output)
-    caller = ExampleCaller(load_predictor(job.model_dir), job.output, list(job.channels) if job.channels else None)
+    caller = ExampleCaller(load_predictor(job.model_dir), job.output, list(job.channels) if job.channels else None,
+                           stamp=weights_stamp(job.model_dir))
     stats = make_examples(job.ref, job.reads, caller, job.regions, job.opts, job.index, job.count,
                           progress=None if job.quiet else Progress(label), gvcf_output=job.gvcf_output)
     result = {"make_examples": asdict(stats), "call_variants": asdict(caller.stats)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -11,7 +12,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .calibration import Calibration, apply_temperature, clustered_calls
-from .examples_io import CallRecord, VariantInfo, expand_paths, read_calls
+from .examples_io import CallRecord, VariantInfo, calls_model, expand_paths, read_calls
 from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distribution
 from .gvcf import gvcf_records, read_blocks
@@ -51,6 +52,32 @@ class Site:
 
 def _locus(variant: VariantInfo) -> str:
     return f"{variant.contig}:{variant.start + 1} {variant.ref}>{','.join(variant.alts)}"
+
+
+def calls_model_dir(paths: list[str], model_dir: str | None) -> str:
+    """The model whose merger and calibration go with these calls: the one call_variants recorded (its folder and
+    weights), which a given --model must be; calls from before the record take --model or the default model."""
+    from .model import default_model_dir
+    from .model_info import weights_stamp
+
+    made_by = calls_model(paths)
+    if made_by is None:
+        return model_dir or default_model_dir()
+    where = made_by.get("dir", "?")
+    if model_dir is not None:
+        if weights_stamp(model_dir)["weights"] != made_by.get("weights"):
+            raise InputError(f"the calls were made by the model in {where}, not by --model {model_dir} (other weights): "
+                             "pass the model call-variants used, or leave --model out")
+        return model_dir
+    if os.path.isdir(where) and weights_stamp(where)["weights"] == made_by.get("weights"):
+        return where
+    shipped = os.path.dirname(default_model_dir())  # a shipped model, installed elsewhere since (another venv)
+    for name in sorted(os.listdir(shipped)) if os.path.isdir(shipped) else []:
+        candidate = os.path.join(shipped, name)
+        if os.path.isdir(candidate) and weights_stamp(candidate)["weights"] == made_by.get("weights"):
+            return candidate
+    raise InputError(f"the calls were made by the model in {where}, which is no longer there (or holds other weights): "
+                     "pass that model with --model")
 
 
 def _on_reference(variant: VariantInfo, reference: Reference) -> VariantInfo:

@@ -240,13 +240,14 @@ def _contig_difference(path_a: str, a: dict, path_b: str, b: dict, reference: Re
     return f"{has} has contig {missing[0]}{more}, which {lacks} lacks"
 
 
-def _first_names(handle: pysam.AlignmentFile, n: int) -> set[str]:
-    """Names of the first n primary mapped reads of a file (from its first indexed contig with reads)."""
-    names: set[str] = set()
+def _first_names(handle: pysam.AlignmentFile, n: int) -> set[tuple[str, int]]:
+    """(name, first/second-of-pair bits) of the first n primary mapped reads of a file (from its first indexed contig
+    with reads): mates share a name, so files split by mate (R1 / R2) share no key."""
+    names: set[tuple[str, int]] = set()
     for contig in handle.references:
         for read in handle.fetch(contig):
             if not (read.is_secondary or read.is_supplementary or read.is_unmapped):
-                names.add(read.query_name)
+                names.add((read.query_name, read.flag & 0xC0))
                 if len(names) >= n:
                     return names
         if names:
@@ -256,7 +257,8 @@ def _first_names(handle: pysam.AlignmentFile, n: int) -> set[str]:
 
 def check_distinct_reads(handles: Sequence[pysam.AlignmentFile], paths: Sequence[str], n: int = 200) -> None:
     """Refuse two --reads files that hold the same reads (a BAM and its CRAM, a file and a copy): lanes and runs of
-    one sample never share read names, so half of the first reads' names in common means the reads would count twice."""
+    one sample never share read names (nor does a file of first mates with one of second mates share a read), so half
+    of the first reads in common means the reads would count twice."""
     if len(handles) < 2:
         return
     try:

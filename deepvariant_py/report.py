@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import InputError
 from .filetypes import open_variant_file
 from .outputs import atomic_output
 
@@ -49,6 +50,10 @@ def variant_type(ref: str, alt: str) -> str:
 
 def summarize(vcf_path: str) -> VcfSummary:
     vf = open_variant_file(vcf_path)
+    if not len(vf.header.samples):
+        vf.close()
+        raise InputError(f"{vcf_path} has no sample column (a sites-only VCF): the report reads a sample's genotypes; "
+                         "pass the VCF that `dvcall run` wrote")
     s = VcfSummary(sample=next(iter(vf.header.samples), ""))
     with vf:
         for rec in vf:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 
 import google_crc32c
 
@@ -69,17 +70,20 @@ class TFRecordWriter:
 
 def read_records(path: str):
     """The records of a gzipped TFRecord file, both CRCs checked (ValueError naming the record if one fails)."""
-    with gzip.open(path, "rb") as fh:
-        n = 0
-        while header := fh.read(12):
-            if len(header) < 12 or struct.unpack("<I", header[8:])[0] != masked_crc(header[:8]):
-                raise InputError(f"{path}: record {n} has a damaged header: the file is truncated or corrupt; make the examples again")
-            data = fh.read(struct.unpack("<Q", header[:8])[0])
-            crc = fh.read(4)
-            if len(crc) < 4 or struct.unpack("<I", crc)[0] != masked_crc(data):
-                raise InputError(f"{path}: record {n} is damaged: the file is truncated or corrupt; make the examples again")
-            yield data
-            n += 1
+    n = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while header := fh.read(12):
+                if len(header) < 12 or struct.unpack("<I", header[8:])[0] != masked_crc(header[:8]):
+                    raise InputError(f"{path}: record {n} has a damaged header: the file is truncated or corrupt; make the examples again")
+                data = fh.read(struct.unpack("<Q", header[:8])[0])
+                crc = fh.read(4)
+                if len(crc) < 4 or struct.unpack("<I", crc)[0] != masked_crc(data):
+                    raise InputError(f"{path}: record {n} is damaged: the file is truncated or corrupt; make the examples again")
+                yield data
+                n += 1
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # the gzip layer ends early or is damaged
+        raise InputError(f"{path}: the file is truncated or corrupt after record {n} ({exc}); make the examples again") from None
 
 
 def _read_varint(data: bytes, pos: int) -> tuple[int, int]:

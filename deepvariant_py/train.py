@@ -13,6 +13,7 @@ from .errors import InputError
 from .outputs import write_json
 from .examples_io import check_same_settings, example_dataset, expand_paths, read_sidecars
 from .tf_runtime import keras as tf_keras, tensorflow
+from .tfrecord import parse_example, read_records
 from .ensemble import is_ensemble_dir
 from .model import COLUMN_FEATURES, ModelInfo, build_model, load_model, model_version, save_model
 from .pileup import (BASE_PIXELS, DIFF_CHANNEL_ENUMS, DIFFERS_FROM_REF, HP_CHANNEL_ENUM, MATCHES_REF, SUPPORTS_ALT,
@@ -95,6 +96,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     info = read_sidecars(paths, "train on each kind of examples")
     tune_paths = expand_paths(tune_spec) if tune_spec else []
     check_same_settings(paths + tune_paths)
+    check_labelled(paths + tune_paths)
     shape = info.shape
     full = example_dataset(paths, shape, with_label=True)
     tune_full = example_dataset(tune_paths, shape, with_label=True) if tune_spec else None
@@ -179,8 +181,27 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
 
 
 def _count_records(paths: list[str]) -> int:
+    """Records in the files, every one read through TensorFlow before training starts: a truncated or corrupt file
+    is one line here, not a DataLossError in the middle of an epoch."""
     tf = tensorflow()
-    return int(tf.data.TFRecordDataset(paths, compression_type="GZIP").reduce(0, lambda n, _: n + 1))
+    total = 0
+    for path in paths:
+        try:
+            total += int(tf.data.TFRecordDataset([path], compression_type="GZIP").reduce(0, lambda n, _: n + 1))
+        except tf.errors.OpError as exc:  # its message is a page of graph names; the kind is what matters
+            raise InputError(f"{path}: the examples file is truncated or corrupt (TensorFlow: {type(exc).__name__}); "
+                             "make the examples again") from None
+    return total
+
+
+def check_labelled(paths: list[str]) -> None:
+    """Refuse examples made without a truth set (their first record has no label): training on them would fail
+    deep inside TensorFlow."""
+    for path in paths:
+        first = next(read_records(path), None)
+        if first is not None and "label" not in parse_example(first):
+            raise InputError(f"the examples {path} carry no labels: make labelled examples with "
+                             "`dvcall make-examples --truth-vcf T --confident-bed B`")
 
 
 def mapq_augment(image, max_fraction: float, ref_rows: int = 5):

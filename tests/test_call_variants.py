@@ -38,6 +38,9 @@ def test_calling_examples_as_they_are_made_equals_calling_the_file(tmp_path, bat
     assert [g[:2] for g in got] == [w[:2] for w in want]
     assert max(abs(a - b) for g, w in zip(got, want) for a, b in zip(g[2], w[2])) < 1e-6
     assert not any(name.endswith(".partial") for name in os.listdir(tmp_path))
+    from deepvariant_py.examples_io import calls_model
+    from deepvariant_py.model_info import weights_stamp
+    assert calls_model([str(tmp_path / "file.jsonl.gz")]) == weights_stamp(model_dir)  # postprocess finds its model
 
 
 def test_a_failed_make_examples_leaves_no_calls_file(tmp_path):

@@ -103,6 +103,8 @@ def test_calls_files_carry_a_version_and_old_or_foreign_ones_are_handled(tmp_pat
 def test_postprocess_refuses_a_site_missing_an_image_or_given_twice(tmp_path):
     import os
 
+    import shutil
+
     from deepvariant_py.errors import InputError
     from deepvariant_py.postprocess import postprocess
 
@@ -114,8 +116,10 @@ def test_postprocess_refuses_a_site_missing_an_image_or_given_twice(tmp_path):
     with pytest.raises(InputError, match=r"chr20:10002457 A>AT,ATT lack the images \[\[0, 1\]\]"):
         postprocess(calls, ref, str(tmp_path / "out.vcf.gz"), "S")
     write_calls(calls, (CallRecord(site, s, p) for s, p in images.items()))
+    copy = str(tmp_path / "copy.jsonl.gz")
+    shutil.copy(calls, copy)
     with pytest.raises(InputError, match=r"image \[0\] of chr20:10002457 A>AT,ATT twice"):
-        postprocess(f"{calls},{calls}", ref, str(tmp_path / "out.vcf.gz"), "S")
+        postprocess(f"{calls},{copy}", ref, str(tmp_path / "out.vcf.gz"), "S")
     postprocess(calls, ref, str(tmp_path / "out.vcf.gz"), "S")  # complete: fine
     assert not os.path.exists(tmp_path / "out.vcf.gz.partial.vcf.gz")
 
@@ -198,5 +202,10 @@ def test_example_sets_made_with_different_settings_are_refused_for_one_model(tmp
 def test_missing_inputs_name_the_command_that_makes_them(tmp_path, what, command):
     with pytest.raises(InputError, match=f"no {what} found at .*missing.gz: run {command}"):
         expand_paths(str(tmp_path / "missing.gz"), what)
-    (tmp_path / "here.gz").write_bytes(b"")
+    (tmp_path / "here.gz").write_bytes(b"\x1f\x8b")
     assert expand_paths(str(tmp_path / "*.gz"), what) == [str(tmp_path / "here.gz")]
+    with pytest.raises(InputError, match=f"the {what} file .*here.gz is given twice: give each file once"):
+        expand_paths(f"{tmp_path / 'here.gz'},{tmp_path / '*.gz'}", what)
+    (tmp_path / "here.gz").write_bytes(b"")  # a failed copy
+    with pytest.raises(InputError, match=f"the {what} file .*here.gz is empty \\(0 bytes\\): copy it again or rerun {command}"):
+        expand_paths(str(tmp_path / "here.gz"), what)

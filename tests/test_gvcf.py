@@ -97,3 +97,17 @@ def test_bcftools_reads_and_merges_two_gvcfs(tmp_path):
         assert list(fh.header.samples) == ["S1", "S2"]
         both = [r for r in fh if r.start >= 10003000 and r.stop <= 10005000 and r.alts != (NON_REF,)]
     assert both and all(r.samples["S1"]["GT"] == r.samples["S2"]["GT"] for r in both)
+
+
+def test_blocks_given_twice_overlap_and_are_refused(tmp_path):
+    """Shards' blocks tile the genome: a blocks file given twice (a copy escapes the same-path check) overlaps."""
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.gvcf import read_blocks, write_blocks
+    one = [RefBlock("chr20", 100, 200, 30, 20, (0, 30, 300), True), RefBlock("chr20", 200, 201, 0, 20, (0, 0, 0), False)]
+    two = [RefBlock("chr20", 201, 400, 40, 25, (0, 40, 400), True)]
+    paths = [str(tmp_path / n) for n in ("a.tsv.gz", "b.tsv.gz", "a_copy.tsv.gz")]
+    for path, blocks in zip(paths, (one, two, one)):
+        write_blocks(path, blocks)
+    assert read_blocks(paths[:2]) == one + two
+    with pytest.raises(InputError, match="gVCF reference blocks overlap at chr20:101: a blocks file is given twice"):
+        read_blocks(paths)

@@ -308,3 +308,38 @@ def test_read_truth_unindexed_is_an_input_error(tmp_path: Path) -> None:
         read_truth(str(path), "chr1", 0, 100)
     with pytest.raises(InputError):
         read_truth(str(tmp_path / "missing.vcf.gz"), "chr1", 0, 100)
+
+
+def test_a_truth_vcf_of_another_contig_naming_is_refused_before_any_example(tmp_path):
+    """Truth named '20' against a 'chr20' reference would label every example hom-ref, silently."""
+    import os
+
+    from click.testing import CliRunner
+
+    from deepvariant_py.cli.main import main
+    testdata = os.path.join(os.path.dirname(__file__), "..", "testdata")
+    truth = os.path.join(testdata, "HG001.truth.chr20_10.00-10.02Mb.vcf.gz")
+    renamed = str(tmp_path / "truth20.vcf.gz")
+    with pysam.VariantFile(truth) as src:
+        header = pysam.VariantHeader()
+        for line in str(src.header).splitlines()[1:-1]:
+            if not line.startswith("##contig"):
+                header.add_line(line)
+        header.contigs.add("20", length=63025520)
+        for sample in src.header.samples:
+            header.add_sample(sample)
+        with pysam.VariantFile(renamed, "wz", header=header) as out:
+            for rec in src:
+                new = out.new_record(contig="20", start=rec.start, stop=rec.stop, alleles=rec.alleles)
+                new.samples[0]["GT"] = rec.samples[0]["GT"]
+                new.samples[0].phased = rec.samples[0].phased
+                out.write(new)
+    pysam.tabix_index(renamed, preset="vcf", force=True)
+    out = tmp_path / "ex.tfrecord.gz"
+    result = CliRunner().invoke(main, [
+        "make-examples", "--ref", os.path.join(testdata, "ucsc.hg19.chr20.unittest.fasta.gz"),
+        "--reads", os.path.join(testdata, "NA12878.chr20_10.00-10.02Mb.bam"), "--examples", str(out),
+        "--regions", "chr20:10,000,000-10,002,000", "--truth-vcf", renamed,
+        "--confident-bed", os.path.join(testdata, "NA12878_confident.chr20_10.000-10.011Mb.bed"), "--quiet"])
+    assert result.exit_code == 1 and "names its contigs unlike the reference (it has '20', the reference 'chr20')" in result.output
+    assert not out.exists()

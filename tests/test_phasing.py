@@ -124,3 +124,25 @@ def test_haplotag_command_tags_reads_from_a_vcf(tmp_path):
                          (["--calls", calls, "--output", str(tmp_path / "x.sam")], "must end in .bam")):
         result = CliRunner().invoke(main, ["haplotag", "--ref", ref, "--reads", bam, *bad])
         assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+
+
+def test_a_gvcf_given_as_the_calls_to_phase_is_refused(tmp_path):
+    """whatshap phases nothing in a gVCF (<*> on every record): haplotag would tag no read and say nothing."""
+    import pysam
+
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.phasing import _check_not_gvcf
+    header = pysam.VariantHeader()
+    header.contigs.add("chr20", length=1000)
+    header.add_line('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">')
+    header.add_sample("S")
+    paths = {}
+    for kind, alts in (("vcf", ("G",)), ("gvcf", ("G", "<*>"))):
+        paths[kind] = str(tmp_path / f"{kind}.vcf.gz")
+        with pysam.VariantFile(paths[kind], "wz", header=header) as out:
+            rec = out.new_record(contig="chr20", start=10, stop=11, alleles=("A", *alts))
+            rec.samples["S"]["GT"] = (0, 1)
+            out.write(rec)
+    _check_not_gvcf(paths["vcf"])
+    with pytest.raises(InputError, match="is a gVCF: pass the run's VCF"):
+        _check_not_gvcf(paths["gvcf"])

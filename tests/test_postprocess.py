@@ -97,3 +97,39 @@ def test_calls_made_on_another_reference_are_refused_with_nothing_written(tmp_pa
     with pytest.raises(InputError, match=f"{message}: give postprocess the --ref that make-examples used"):
         postprocess(path, REF, str(out), "NA12878")
     assert not out.exists() and not any(".partial" in n for n in os.listdir(tmp_path))
+
+
+def test_postprocess_takes_the_model_the_calls_were_made_by(tmp_path, shards):
+    """call-variants records its network (folder, weights digest): postprocess uses that model's merger and
+    calibration by default and refuses a --model with other weights (its GQs and QUALs would be another model's)."""
+    import shutil
+
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.model import default_model_dir
+    from deepvariant_py.model_info import weights_stamp
+    from deepvariant_py.postprocess import calls_model_dir
+    records, _ = shards
+    models = {}
+    for name, weights in (("a", b"weights of a"), ("b", b"weights of b")):
+        models[name] = tmp_path / name
+        models[name].mkdir()
+        (models[name] / "model.keras").write_bytes(weights)
+        (models[name] / "model_info.json").write_text("{}")
+    calls = {}
+    for name in ("a", "b"):
+        calls[name] = str(tmp_path / f"calls_{name}.jsonl.gz")
+        write_calls(calls[name], records, weights_stamp(str(models[name])))
+    assert calls_model_dir([calls["a"]], None) == str(models["a"])
+    twin = tmp_path / "a_copy"
+    shutil.copytree(models["a"], twin)
+    (twin / "model_info.json").write_text('{"recalibrated": true}')  # only the weights count
+    assert calls_model_dir([calls["a"]], str(twin)) == str(twin)
+    with pytest.raises(InputError, match=r"made by the model in .*/a, not by --model .*/b \(other weights\)"):
+        calls_model_dir([calls["a"]], str(models["b"]))
+    with pytest.raises(InputError, match="were made by different models"):
+        calls_model_dir([calls["a"], calls["b"]], None)
+    shutil.rmtree(models["a"])
+    with pytest.raises(InputError, match=r"model in .*/a, which is no longer there .*: pass that model with --model"):
+        calls_model_dir([calls["a"]], None)
+    old = os.path.join(GOLDEN, "calls.jsonl.gz")  # written before calls named their model
+    assert calls_model_dir([old], None) == default_model_dir() and calls_model_dir([old], str(twin)) == str(twin)

@@ -78,3 +78,15 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
                     "--window-size=1200,1400", report.as_uri()], capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 20_000
+
+
+def test_a_sites_only_vcf_is_one_line_error(tmp_path):
+    header = pysam.VariantHeader()
+    header.contigs.add("chr20", length=1000)
+    path = str(tmp_path / "sites.vcf.gz")
+    with pysam.VariantFile(path, "wz", header=header) as out:
+        out.write(out.new_record(contig="chr20", start=10, stop=11, alleles=["A", "G"]))
+    result = CliRunner().invoke(main, ["report", "--vcf", path, "--output", str(tmp_path / "r.html")])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(lines) == 1 and "has no sample column" in lines[0], result.output
+    assert not (tmp_path / "r.html").exists()

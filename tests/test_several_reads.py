@@ -154,6 +154,24 @@ def test_the_same_reads_in_two_files_are_refused(tmp_path, halves):
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_files_split_by_mate_are_two_halves_not_the_same_reads(tmp_path, halves):
+    """First mates in one file, second mates in another: the names agree, the reads do not; called as their merge."""
+    paths = [str(tmp_path / "R1.bam"), str(tmp_path / "R2.bam")]
+    with pysam.AlignmentFile(BAM) as f:
+        outs = [pysam.AlignmentFile(p, "wb", template=f) for p in paths]
+        for read in f:
+            outs[0 if read.is_read1 else 1].write(read)
+        for out in outs:
+            out.close()
+    for p in paths:
+        pysam.index(p)
+    region = "chr20:10,000,000-10,002,000"
+    split, out = _run(tmp_path, paths, "mates.vcf.gz", region=region)
+    whole, whole_out = _run(tmp_path, [BAM], "whole.vcf.gz", region=region)
+    assert split.exit_code == 0 and whole.exit_code == 0, split.output
+    assert _body(out) == _body(whole_out) and len([x for x in _body(out) if not x.startswith("#")]) > 3
+
+
 def test_sample_name_calls_files_of_different_samples_as_one(tmp_path, halves):
     b = rewrite_header(halves[1], str(tmp_path / "B.other.bam"), _other_sample)
     result, out = _run(tmp_path, [halves[0], b], "named.vcf.gz", ("--sample-name", "TRIO_CHILD"),

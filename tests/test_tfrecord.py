@@ -75,3 +75,22 @@ def test_records_read_back_without_tensorflow_and_damage_is_caught(tmp_path):
         fh.write(bytes(data))
     with pytest.raises(InputError, match="record 0 is damaged"):
         list(tfrecord.read_records(path))
+
+
+def test_a_file_cut_inside_its_gzip_stream_is_one_input_error(tmp_path):
+    """Whole records first, then the gzip stream ends early (EOFError inside gzip): one InputError naming the file."""
+    path = str(tmp_path / "x.tfrecord.gz")
+    w = tfrecord.TFRecordWriter(path)
+    for _ in range(4):
+        w.write(os.urandom(20_000))  # incompressible: the cut lands inside the compressed stream
+    w.close()
+    with open(path, "rb") as fh:
+        data = fh.read()
+    with open(path, "wb") as fh:
+        fh.write(data[:50_000])
+    try:
+        list(tfrecord.read_records(path))
+    except InputError as exc:
+        assert "x.tfrecord.gz: the file is truncated or corrupt after record 2" in str(exc) and "make the examples again" in str(exc)
+    else:
+        raise AssertionError("no InputError")

@@ -485,3 +485,23 @@ def test_training_refuses_examples_made_with_different_settings(tmp_path):
     with pytest.raises(InputError, match="indel_reads=spanning"):  # tuning examples too
         train(str(a), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8), tune_examples=str(b))
     assert not os.path.exists(tmp_path / "model")
+
+
+def test_truncated_or_unlabelled_examples_are_one_line_before_training(tmp_path):
+    """Not a DataLossError or 'Graph execution error' mid-epoch, and no half-made output folder."""
+    good = tmp_path / "good.tfrecord.gz"
+    _examples(good, n=200)
+    cut = tmp_path / "cut.tfrecord.gz"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    write_sidecar(str(cut), SHAPE, [1, 2, 3, 4, 5, 6])
+    plain = tmp_path / "plain.tfrecord.gz"
+    w = ExampleWriter(str(plain))
+    w.write(VariantInfo("chr1", 5, "A", ("C",), 10, (5, 5)), (0,), np.zeros(SHAPE, np.uint8))  # no label
+    w.close()
+    write_sidecar(str(plain), SHAPE, [1, 2, 3, 4, 5, 6])
+    for examples, message in ((cut, "cut.tfrecord.gz: the examples file is truncated or corrupt"),
+                              (plain, "plain.tfrecord.gz carry no labels: make labelled examples")):
+        out = tmp_path / f"model_{examples.stem}"
+        with pytest.raises(InputError, match=message):
+            train(str(examples), str(out), TrainOptions(epochs=1, batch_size=16))
+        assert not out.exists()

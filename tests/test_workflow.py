@@ -96,3 +96,15 @@ def test_the_config_phaser_defaults_as_run_does_and_an_unknown_one_is_a_one_line
     assert phaser({}, ont) == default_phaser(ont) == "direct" and phaser({"phaser": "whatshap"}, ont) == "whatshap"
     with pytest.raises(InputError, match="phaser: 'hapcut2' in the workflow config is not known: use one of direct, whatshap"):
         phaser({"phaser": "hapcut2"}, ont)
+
+
+def test_config_regions_take_one_string_as_one_region_or_bed():
+    """The example config says `regions:` may be a BED path: one string is one entry, never its characters."""
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.workflow import config_regions
+    assert config_regions("/data/calling.bed") == ["/data/calling.bed"]
+    assert config_regions(["chr20", "chr21:1-5,000,000"]) == ["chr20", "chr21:1-5,000,000"]
+    assert config_regions(None) == config_regions([]) == config_regions("") == []
+    assert config_regions([20]) == ["20"]
+    with pytest.raises(InputError, match="give a region string, a BED path or a list of them"):
+        config_regions({"chr20": 1})

@@ -33,6 +33,18 @@ def sample_reads(samples: dict) -> dict[str, list[str]]:
     return out
 
 
+def config_regions(regions) -> list[str]:
+    """The config's `regions` as a list of region strings / BED paths: one string (a region or a BED path, as the
+    example config shows) is one entry, not a sequence of characters."""
+    if regions is None:
+        return []
+    if isinstance(regions, str):
+        return [regions] if regions.strip() else []
+    if not isinstance(regions, list) or not all(isinstance(r, (str, int)) for r in regions):
+        raise InputError(f"regions: {regions!r} in the workflow config: give a region string, a BED path or a list of them")
+    return [str(r) for r in regions]
+
+
 def reads_args(paths: list[str]) -> str:
     """`--reads A --reads B` for a shell command."""
     return " ".join(f"--reads {shlex.quote(p)}" for p in paths)
