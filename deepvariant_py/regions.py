@@ -103,7 +103,9 @@ def read_bed(path: str, contig_lengths: dict[str, int]) -> list[Region]:
 
 def _bed_lines(path: str, contig_lengths: dict[str, int]) -> list[Region]:
     out = []
-    opener = gzip.open if path.endswith(".gz") else open
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"  # by content: .bed.bgz, .gz or a gzipped file named .bed
+    opener = gzip.open if gzipped else open
     with opener(path, "rt") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip() or line.startswith(("#", "track", "browser")):

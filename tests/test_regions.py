@@ -73,8 +73,9 @@ def test_read_bed(tmp_path):
     assert read_bed(str(bed), LENGTHS) == [Region("20", 100, 200), Region("20", 300, 400), Region("chrM", 16000, 16571)]
 
 
-def test_read_bed_gz(tmp_path):
-    bed = tmp_path / "x.bed.gz"
+@pytest.mark.parametrize("name", ["x.bed.gz", "x.bed.bgz", "x.bed"])  # gzipped whatever the name says
+def test_read_bed_gz(tmp_path, name):
+    bed = tmp_path / name
     with gzip.open(bed, "wt") as fh:
         fh.write("21\t0\t10\n")
     assert read_bed(str(bed), LENGTHS) == [Region("21", 0, 10)]
