@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import click
 
-from deepvariant_py.calibration import fit_temperature, negative_log_likelihood, temperature_at_bound
+from deepvariant_py.calibration import at_temperature, fit_temperature, negative_log_likelihood, temperature_at_bound
 from deepvariant_py.call_variants import predict_labelled
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.model_info import INFO_FILE, load_model_info, save_model_info
@@ -33,8 +33,14 @@ def calibrate_cmd(model_dir, examples, quiet):
     before, after = negative_log_likelihood(probs, labels), negative_log_likelihood(probs, labels, temperature)
     fit = {"examples": int(len(labels)), "errors": int((probs.argmax(axis=1) != labels).sum()),
            "nll_before": round(before, 5), "nll_after": round(after, 5)}
-    calibration = replace(info.calibration, temperature=round(temperature, 4))
+    calibration, map_dropped = at_temperature(info.calibration, round(temperature, 4))
+    if map_dropped:  # its fit notes go with it
+        info = replace(info, notes={k: v for k, v in info.notes.items() if k != "gq_calibration_fit"})
     save_model_info(model_dir, info.with_calibration(calibration, temperature_fit=fit))
+    if map_dropped:
+        click.echo(f"dvcall: warning: the model's GQ map was fitted at temperature {info.calibration.temperature:g} and "
+                   "no longer applies: it was removed; refit it on calibration samples (scripts/fit_gq_calibration.py)",
+                   err=True)
     if temperature_at_bound(temperature):
         click.echo(f"dvcall: warning: the temperature fit stopped at its bound ({temperature:.2f}): the {len(labels):,} "
                    f"examples hold {fit['errors']} wrong call(s), too few to fit on; GQ will rest on the GQ map "

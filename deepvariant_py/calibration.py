@@ -27,7 +27,7 @@ by cross-validation on the calibration samples (fit_gq_calibration.py); 0 = one 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -101,6 +101,14 @@ class Calibration:
             flags = np.asarray(clustered, dtype=bool)
             out[flags] = np.interp(raw[flags], self.clustered_raw, self.clustered_calibrated)
         return np.clip(np.round(out), 0, MAX_GQ).astype(np.int64)
+
+
+def at_temperature(cal: Calibration, temperature: float) -> tuple[Calibration, bool]:
+    """`cal` with another temperature, and whether its GQ map(s) had to go: a map is fitted on the raw GQs of one
+    temperature (scripts/fit_gq_calibration.py), so at another it maps the wrong numbers."""
+    if cal.maps_gq and abs(temperature - cal.temperature) > 1e-6:
+        return Calibration(temperature), True
+    return replace(cal, temperature=temperature), False
 
 
 def clustered_calls(starts: np.ndarray, ends: np.ndarray, non_ref: np.ndarray, distance: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from .examples_io import check_same_settings, example_dataset, expand_paths, rea
 from .tf_runtime import keras as tf_keras, tensorflow
 from .tfrecord import parse_example, read_records
 from .ensemble import is_ensemble_dir
-from .model import COLUMN_FEATURES, ModelInfo, build_model, load_model, model_version, save_model
+from .model import COLUMN_FEATURES, ModelInfo, build_model, load_model, load_model_info, model_version, save_model
 from .pileup import (BASE_PIXELS, DIFF_CHANNEL_ENUMS, DIFFERS_FROM_REF, HP_CHANNEL_ENUM, MATCHES_REF, SUPPORTS_ALT,
                      SUPPORTS_OTHER)
 
@@ -376,8 +376,19 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     keras.utils.set_random_seed(opts.seed)
     if opts.keep_epochs:
         _refuse_stale_epochs(output_dir, opts.epochs)
+    run_key = _run_key(train_examples, tune_examples, opts)
+    finished = _check_output_folder(output_dir, run_key)
+    if finished is not None:
+        log.info("%s already holds this training run (same examples and options), finished: nothing to do", output_dir)
+        return finished
     train_ds, tune_ds, info, train_count = _datasets(train_examples, tune_examples, opts)
+    if opts.init_model:
+        init_shape = tuple(load_model_info(opts.init_model).shape)
+        if init_shape != tuple(info.shape):
+            raise InputError(f"--init-model {opts.init_model} reads pileups of shape {list(init_shape)}, the examples are "
+                             f"{list(info.shape)}: fine-tune a model of these examples' kind, or train from scratch")
     os.makedirs(output_dir, exist_ok=True)
+    write_json(os.path.join(output_dir, RUN_FILE), {"key": run_key})
     hp_index = info.channels.index(HP_CHANNEL_ENUM) if opts.haplotype_pooling and HP_CHANNEL_ENUM in info.channels else None
     model = load_model(opts.init_model) if opts.init_model else build_model(info.shape, hp_index=hp_index, max_pooling=opts.max_pooling,
                                                                                       column_features=opts.column_features)
@@ -402,6 +413,44 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
                "seconds": round(time.time() - t0, 1)}
     write_json(os.path.join(output_dir, "training_summary.json"), summary, indent=2)
     return summary
+
+
+RUN_FILE = "training_run.json"  # what a training folder was started with (train's examples and options, as a digest)
+
+
+def _run_key(train_examples: str, tune_examples: str | None, opts: TrainOptions) -> str:
+    """A digest of what a training run is: its example files (path, size, time) and every option."""
+    from dataclasses import asdict
+
+    from .resume import file_identity, fingerprint
+
+    files = {spec: [file_identity(p) for p in expand_paths(spec)] for spec in filter(None, (train_examples, tune_examples))}
+    return fingerprint(files=files, tune=tune_examples, opts=asdict(opts))
+
+
+def _check_output_folder(output_dir: str, run_key: str) -> dict | None:
+    """May `train` write into `output_dir`? Yes when it is new or empty, or holds an interrupted run of the same
+    examples and options (resumed); the saved summary when that run already finished (nothing to do). A model
+    folder (a shipped or installed model) or another run's folder is refused: training there would mix the old
+    files (merger, card, best.json) with the new network, or keep the old network because it scored better."""
+    if not os.path.isdir(output_dir) or not os.listdir(output_dir):
+        return None
+    try:
+        with open(os.path.join(output_dir, RUN_FILE)) as fh:
+            recorded = json.load(fh).get("key")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded is None:
+        raise InputError(f"--output {output_dir} is not empty and holds no training run of dvcall train (a model folder?): "
+                         "train into a new folder; install the result with scripts/model_install.sh")
+    if recorded != run_key:
+        raise InputError(f"--output {output_dir} holds a training run with other examples or options: train into a new "
+                         "folder (or delete that one)")
+    summary = os.path.join(output_dir, "training_summary.json")
+    if os.path.exists(summary) and not os.path.isdir(os.path.join(output_dir, "resume")):
+        with open(summary) as fh:
+            return json.load(fh)
+    return None
 
 
 EPOCH_DIR = "epoch-{}"  # train(keep_epochs=True): epoch N's model, beside the best one

@@ -13,6 +13,7 @@
 # model's, tuning chr20:8.05-8.35 Mb (and, in new untagged reads, the GQ calibration pairs calib_hybrid_*), the
 # held-out test pair chr20:8.35-8.95 Mb (untagged HiFi, as a user's).
 set -euo pipefail
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above is the help
 if [[ $# -ne 1 ]]; then
   echo "usage: $0 OUTDIR" >&2
   exit 2

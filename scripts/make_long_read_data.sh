@@ -17,6 +17,7 @@
 # chr20:2.0-3.99 Mb, which no ONT sample covers), fits the GQ map
 # (scripts/fit_gq_calibration.py); tests chr20:8.35-8.95 Mb and b37 20:850,001-1,000,000 are held out from all.
 set -euo pipefail
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above is the help
 if [[ $# -ne 2 || ! $2 =~ ^(hifi|ont)$ ]]; then
   echo "usage: $0 OUTDIR hifi|ont" >&2
   exit 2

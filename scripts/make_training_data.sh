@@ -58,6 +58,7 @@
 # (The GRCh38 chr21 first 10 Mb, suggested at first, is pericentromeric segmental
 # duplication and stacked onto half of b37 20:0.1-0.8 Mb, so it is not used.)
 set -euo pipefail
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above is the help
 
 if [[ $# -ne 1 ]]; then
   echo "usage: $0 OUTDIR" >&2

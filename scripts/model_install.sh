@@ -17,30 +17,37 @@ check_model_dest() {
   fi
 }
 
-# install_model SRC DEST FILE...: copy each SRC/FILE into DEST (made if missing). The copies are made inside
-# DEST/.install.partial first and then renamed into place, so an interrupted copy leaves the old model whole; a
-# FILE given as SRC_PATH=NAME is copied from SRC_PATH (relative to SRC) under the name NAME.
+# install_model SRC DEST FILE...: DEST (made if missing) becomes the new model: each SRC/FILE, plus the old
+# model's files that do not belong to its network (MODEL_CARD.md and other notes, candidate_filter.json); the old
+# network's merger (merger.keras, merger_info.json: trained on that network's outputs) and training logs go unless
+# FILE replaces them. The new folder is assembled beside DEST and swapped in with two renames, so an interrupted
+# copy leaves the old model whole and a reader never finds the new network beside the old merger. A FILE given as
+# SRC_PATH=NAME is copied from SRC_PATH (relative to SRC) under the name NAME.
 install_model() {
-  local src=$1 dest=$2 stage item from name made=0
+  local src=$1 dest=$2 stage old item from name f
   shift 2
-  [[ -d $dest ]] || made=1
-  mkdir -p "$dest"
-  stage=$dest/.install.partial
-  rm -rf "$stage"
-  mkdir "$stage"
+  stage=$(dirname "$dest")/.$(basename "$dest").install.partial
+  old=$(dirname "$dest")/.$(basename "$dest").install.old
+  rm -rf "$stage" "$old"
+  mkdir -p "$stage"
   for item in "$@"; do
     from=${item%%=*}
     name=${item#*=}
     if ! cp "$src/$from" "$stage/$(basename "$name")"; then
       rm -rf "$stage"
-      if (( made )); then rmdir "$dest"; fi
       echo "$(basename "$0"): cannot copy $src/$from into $dest: the model there is unchanged" >&2
       exit 1
     fi
   done
-  for item in "$@"; do
-    name=$(basename "${item#*=}")
-    mv -f "$stage/$name" "$dest/$name"
-  done
-  rmdir "$stage"
+  if [[ -d $dest ]]; then
+    for f in "$dest"/*; do
+      [[ -f $f ]] || continue
+      name=$(basename "$f")
+      case $name in merger.keras|merger_info.json|training_log*.csv) continue ;; esac
+      [[ -e $stage/$name ]] || cp -p "$f" "$stage/$name"
+    done
+    mv "$dest" "$old"
+  fi
+  mv "$stage" "$dest"
+  rm -rf "$old"
 }

@@ -11,6 +11,7 @@
 # Usage: scripts/train_hybrid_model.sh [WORKDIR] [MODEL_DIR]
 # Needs what make_hybrid_data.sh needs, and whatshap (pip install whatshap).
 set -euo pipefail
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above is the help
 WORK=${1:-work_hybrid}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MODEL=${2:-$HERE/../models/hybrid-hifi-illumina}

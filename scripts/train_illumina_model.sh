@@ -12,6 +12,7 @@
 # Needs: samtools bcftools bwa art_illumina (apt-get install samtools bcftools bwa art-nextgen-simulation-tools) and
 # iss (pip install insilicoseq).
 set -euo pipefail
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above is the help
 WORK=${1:-work_sim}
 MODEL=${2:-models/illumina-wgs}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -13,6 +13,7 @@
 # Usage: scripts/train_long_read_model.sh hifi|ont [WORKDIR] [MODEL_DIR]
 # Needs: samtools bcftools minimap2, and pbsim for ont (apt-get install samtools bcftools minimap2 pbsim).
 set -euo pipefail
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above is the help
 P=${1:-}
 [[ $P == hifi || $P == ont ]] || { echo "usage: $0 hifi|ont [WORKDIR] [MODEL_DIR]" >&2; exit 2; }
 WORK=${2:-work_lr}

@@ -197,3 +197,11 @@ def test_a_model_carries_its_clustered_map_and_a_broken_one_is_refused():
                 {"raw": [5.0], "calibrated": [4.0], "cluster_distance": 5, "clustered_raw": [5.0, 1.0], "clustered_calibrated": [3.0, 4.0]}):
         with pytest.raises(ValueError, match="gq_calibration"):
             ModelInfo.from_json({**base, "gq_calibration": bad})
+
+
+def test_a_new_temperature_drops_the_gq_map_fitted_at_the_old_one():
+    from deepvariant_py.calibration import at_temperature
+    mapped = Calibration(0.87, (0.0, 99.0), (0.0, 40.0), 5, (0.0, 99.0), (0.0, 20.0))
+    assert at_temperature(mapped, 2.27) == (Calibration(2.27), True)
+    assert at_temperature(mapped, 0.87) == (mapped, False)  # refitted to the same value: the map still applies
+    assert at_temperature(Calibration(1.0), 0.5) == (Calibration(0.5), False)

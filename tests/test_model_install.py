@@ -20,16 +20,20 @@ def _trained(tmp_path: Path) -> Path:
     return work
 
 
-def test_install_replaces_the_model_files_renames_and_keeps_the_rest(tmp_path):
+def test_install_replaces_the_network_keeps_the_notes_and_drops_the_old_networks_merger(tmp_path):
+    """The old merger was trained on the old network's outputs: beside the new one it would merge wrongly."""
     work, dest = _trained(tmp_path), tmp_path / "models" / "x"
     dest.mkdir(parents=True)
-    (dest / "model.keras").write_text("old weights")
-    (dest / "MODEL_CARD.md").write_text("card")
+    for name, text in (("model.keras", "old weights"), ("MODEL_CARD.md", "card"), ("merger.keras", "old merger"),
+                       ("merger_info.json", "old"), ("training_log_seed3.csv", "old log"), ("candidate_filter.json", "f")):
+        (dest / name).write_text(text)
     res = _bash(f"install_model {work} {dest} model/model.keras model/model_info.json "
                 "model_seed2/training_log.csv=training_log_seed2.csv")
     assert res.returncode == 0, res.stderr
-    assert sorted(p.name for p in dest.iterdir()) == ["MODEL_CARD.md", "model.keras", "model_info.json", "training_log_seed2.csv"]
+    assert sorted(p.name for p in dest.iterdir()) == ["MODEL_CARD.md", "candidate_filter.json", "model.keras",
+                                                      "model_info.json", "training_log_seed2.csv"]
     assert (dest / "model.keras").read_text() == "new weights" and (dest / "MODEL_CARD.md").read_text() == "card"
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["x"]  # no staging folder left
 
 
 def test_a_failed_copy_leaves_the_old_model_whole_and_no_new_folder(tmp_path):

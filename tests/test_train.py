@@ -505,3 +505,36 @@ def test_truncated_or_unlabelled_examples_are_one_line_before_training(tmp_path)
         with pytest.raises(InputError, match=message):
             train(str(examples), str(out), TrainOptions(epochs=1, batch_size=16))
         assert not out.exists()
+
+
+def test_train_never_writes_into_a_model_folder_or_another_runs_folder(trained, tmp_path):
+    """A shipped or installed model's folder would get a new network beside its old merger and card; another run's
+    folder would keep its old network when it scored better. A finished run of the same command is left as it is."""
+    ex, out, summary = trained
+    same = TrainOptions(epochs=2, batch_size=16, shuffle_buffer=64, keep_epochs=True)
+    before = {name: os.path.getmtime(out / name) for name in ("model.keras", "best.json")}
+    assert train(str(ex), str(out), same) == summary  # nothing trained again
+    assert {name: os.path.getmtime(out / name) for name in before} == before
+    with pytest.raises(InputError, match="holds a training run with other examples or options"):
+        train(str(ex), str(out), TrainOptions(epochs=2, batch_size=16, shuffle_buffer=64, keep_epochs=True, seed=7))
+    model = tmp_path / "installed"
+    model.mkdir()
+    (model / "model.keras").write_bytes(b"a network")
+    (model / "merger.keras").write_bytes(b"its merger")
+    with pytest.raises(InputError, match="holds no training run of dvcall train \\(a model folder\\?\\)"):
+        train(str(ex), str(model), TrainOptions(epochs=1, batch_size=16))
+    assert sorted(os.listdir(model)) == ["merger.keras", "model.keras"] and (model / "model.keras").read_bytes() == b"a network"
+
+
+def test_fine_tuning_a_model_of_another_pileup_shape_is_one_line(trained, tmp_path):
+    _, model, _ = trained
+    narrow = tmp_path / "narrow.tfrecord.gz"
+    w = ExampleWriter(str(narrow))
+    for i in range(6):
+        w.write(VariantInfo("chr1", i, "A", ("C",), 10, (5, 5)), (0,), np.zeros((100, 199, 6), np.uint8), i % 3)
+    w.close()
+    write_sidecar(str(narrow), (100, 199, 6), [1, 2, 3, 4, 5, 6])
+    out = tmp_path / "tuned"
+    with pytest.raises(InputError, match=r"reads pileups of shape \[100, 221, 6\], the examples are \[100, 199, 6\]"):
+        train(str(narrow), str(out), TrainOptions(epochs=1, batch_size=4, init_model=str(model)))
+    assert not out.exists()
