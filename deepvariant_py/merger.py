@@ -394,6 +394,9 @@ def fit_merger(p1: np.ndarray, p2: np.ndarray, p12: np.ndarray, y: np.ndarray, e
     return merger
 
 
+FEW_MERGER_SITES = 200  # two-alt training sites below which a trained merger is flagged (docs/retraining.md)
+
+
 def train_merger(examples: Sequence[str], model_dir: str, output_dir: str, epochs: int = 300, batch_size: int = 64,
                  learning_rate: float = 3e-3, l2: float = 1e-3, holdout_fraction: float = 0.2, seed: int = MERGER_SEED,
                  progress: Callable[[int, int], None] | None = None) -> dict:
@@ -412,6 +415,10 @@ def train_merger(examples: Sequence[str], model_dir: str, output_dir: str, epoch
     if len(y) == 0:
         raise InputError("no labelled multi-allelic sites with two kept alts in the examples: nothing to train the merger on")
     log.info("merger: %d multi-allelic sites (%d held out), %d two-alt training sites", len(sites), len(held), len(y))
+    if len(y) < FEW_MERGER_SITES:
+        log.warning("the merger is trained on only %d two-alt sites (a few hundred are needed): its held-out concordance "
+                    "says little; make more labelled examples of multi-allelic sites, or keep --multiallelic-merge min",
+                    len(y))
     merger = fit_merger(p1, p2, p12, y, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, l2=l2, seed=seed)
     report = {
         "multiallelic_sites": len(sites),

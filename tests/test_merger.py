@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 
 import numpy as np
@@ -201,7 +202,7 @@ def test_called_genotype_maps_kept_alts_back():
     assert report["sites"] == 1 and report["min_rule_correct"] == 1 and report["two_kept_sites"] == 1
 
 
-def test_train_merger_end_to_end(tmp_path):
+def test_train_merger_end_to_end(tmp_path, caplog):
     from deepvariant_py.examples_io import ExampleWriter, VariantInfo, write_sidecar
     from deepvariant_py.model import ModelInfo, build_model, save_model
 
@@ -220,7 +221,9 @@ def test_train_merger_end_to_end(tmp_path):
     w.close()
     write_sidecar(str(ex), shape, [1, 2, 3, 4, 5, 6])
     out = tmp_path / "merger"
-    report = train_merger([str(ex)], str(model_dir), str(out), epochs=2)
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        report = train_merger([str(ex)], str(model_dir), str(out), epochs=2)
+    assert any("trained on only" in r.getMessage() for r in caplog.records)  # 12 sites: flagged, still written
     assert report["multiallelic_sites"] == 12
     assert report["train"]["sites"] + report["heldout"]["sites"] == 12
     assert 0 < report["training_two_alt_sites"] <= 12
