@@ -9,7 +9,8 @@ import numpy as np
 
 from .errors import InputError
 from .ensemble import MEMBER_PREFIX, Ensemble, is_ensemble, multiallelic
-from .examples_io import CallRecord, CallsWriter, VariantInfo, example_batches, expand_paths, read_sidecars, write_calls
+from .examples_io import (CallRecord, CallsWriter, VariantInfo, example_batches, expand_paths, read_sidecar, read_sidecars,
+                          write_calls)
 from .inference import NumpyGenotypeModel, UnknownNetwork
 from .model import load_model, load_model_info
 from .model_info import weights_stamp
@@ -72,7 +73,8 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
             if progress:
                 progress(stats)
 
-    write_calls(output, records(), weights_stamp(model_dir))  # atomic; a full disk is an OutputError naming the file
+    shards = sorted({read_sidecar(p).shard for p in paths} - {None})  # of a sharded make-examples run: postprocess checks
+    write_calls(output, records(), weights_stamp(model_dir), shards)  # atomic; a full disk is an OutputError naming the file
     stats.seconds = time.time() - t0
     return stats
 

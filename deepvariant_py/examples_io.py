@@ -44,16 +44,21 @@ class ExamplesInfo:
     channels: tuple[int, ...]
     settings: Mapping[str, object] = field(default_factory=dict)
     version: str = EXAMPLES_VERSION
+    shard: tuple[int, int] | None = None  # (index, count) of a sharded make-examples run: postprocess checks all came
 
     def to_json(self) -> dict:
         return {"version": self.version, "shape": list(self.shape), "channels": list(self.channels),
-                "settings": dict(self.settings)}
+                "settings": dict(self.settings), **({"shard": list(self.shard)} if self.shard else {})}
 
     @classmethod
     def from_json(cls, data: Mapping) -> "ExamplesInfo":
         """Validated: a ValueError says what is wrong."""
         shape, channels, settings = tensor_spec(data)
-        return cls(shape, channels, settings, str(data.get("version", READABLE_EXAMPLES[0])))
+        shard = data.get("shard")
+        if shard is not None and not (isinstance(shard, list) and len(shard) == 2 and all(isinstance(x, int) for x in shard)
+                                      and 0 <= shard[0] < shard[1]):
+            raise ValueError(f"shard {shard!r} is not [index, count]")
+        return cls(shape, channels, settings, str(data.get("version", READABLE_EXAMPLES[0])), tuple(shard) if shard else None)
 
     def with_channels(self, channels: Sequence[int]) -> "ExamplesInfo":
         """These examples seen through a subset of their channels (training on fewer channels)."""
@@ -63,9 +68,12 @@ class ExamplesInfo:
         return replace(self, shape=(*self.shape[:2], len(channels)), channels=tuple(channels), settings=settings)
 
 
-def write_sidecar(examples_path: str, shape: tuple[int, int, int], channels: list[int], settings: dict | None = None) -> None:
-    """Shape and channels (which a model must match) plus the make_examples settings a model should be run with."""
-    write_json(sidecar_path(examples_path), ExamplesInfo(tuple(shape), tuple(channels), settings or {}).to_json())
+def write_sidecar(examples_path: str, shape: tuple[int, int, int], channels: list[int], settings: dict | None = None,
+                  shard: tuple[int, int] | None = None) -> None:
+    """Shape and channels (which a model must match) plus the make_examples settings a model should be run with,
+    and which shard of a sharded run the examples are."""
+    write_json(sidecar_path(examples_path),
+               ExamplesInfo(tuple(shape), tuple(channels), settings or {}, shard=tuple(shard) if shard else None).to_json())
 
 
 def read_sidecar(examples_path: str) -> ExamplesInfo:
@@ -256,13 +264,14 @@ class CallsWriter:
     """Calls as JSON lines (gzip): small, greppable, and no TensorFlow needed to read them back. Written record
     by record; the file appears under its final name only on close (abort removes it)."""
 
-    def __init__(self, path: str, model: dict | None = None):
+    def __init__(self, path: str, model: dict | None = None, shards: list[tuple[int, int]] | None = None):
         import gzip
 
         self.path = path
         self._out = AtomicFile(path)
         self._fh = None
-        header = {"format": CALLS_FORMAT, "version": CALLS_VERSION, **({"model": model} if model else {})}
+        header = {"format": CALLS_FORMAT, "version": CALLS_VERSION, **({"model": model} if model else {}),
+                  **({"shards": [list(s) for s in shards]} if shards else {})}
         try:
             self._fh = gzip.open(self._out.tmp, "wt")
             self._fh.write(json.dumps(header) + "\n")
@@ -306,9 +315,11 @@ class CallsWriter:
             raise disk_error(self.path, exc) from None
 
 
-def write_calls(path: str, records: Iterable[CallRecord], model: dict | None = None) -> int:
-    """Every record to `path` (CallsWriter; `model`: model_info.weights_stamp of the network that made them)."""
-    with CallsWriter(path, model) as writer:
+def write_calls(path: str, records: Iterable[CallRecord], model: dict | None = None,
+                shards: list[tuple[int, int]] | None = None) -> int:
+    """Every record to `path` (CallsWriter; `model`: model_info.weights_stamp of the network that made them;
+    `shards`: the make-examples shards, (index, count), whose examples they are)."""
+    with CallsWriter(path, model, shards) as writer:
         for r in records:
             writer.write(r)
     return writer.count
@@ -330,20 +341,44 @@ def read_calls(paths: list[str]) -> Iterator[CallRecord]:
             raise InputError(f"cannot read calls from {path} ({exc}): rerun `dvcall call-variants`") from None
 
 
-def calls_model(paths: list[str]) -> dict | None:
-    """The model_info.weights_stamp the calls files record (None for files from before stamps, or without one);
-    files of two different networks are refused."""
+def _calls_headers(paths: list[str]) -> dict[str, dict]:
+    """Each calls file's first line (its header; {} for a file from before headers)."""
     import gzip
 
-    stamps = {}
+    out = {}
     for path in paths:
         try:
             with gzip.open(path, "rt") as fh:
                 first = json.loads(fh.readline() or "{}")
         except (OSError, EOFError, ValueError) as exc:
             raise InputError(f"cannot read calls from {path} ({exc}): rerun `dvcall call-variants`") from None
-        if isinstance(first, dict) and isinstance(first.get("model"), dict):
-            stamps[path] = first["model"]
+        out[path] = first if isinstance(first, dict) and "format" in first else {}
+    return out
+
+
+def check_all_shards(paths: list[str]) -> None:
+    """Calls of sharded make-examples runs name their shards: refuse a set that lacks some (a failed or forgotten
+    shard would otherwise drop its part of the genome from the VCF without a word)."""
+    seen: set[tuple[int, int]] = set()
+    for header in _calls_headers(paths).values():
+        seen.update((int(i), int(n)) for i, n in header.get("shards") or [])
+    counts = {n for _, n in seen}
+    if len(counts) > 1:
+        raise InputError(f"the calls come from make-examples runs of different shard counts ({', '.join(map(str, sorted(counts)))}): "
+                         "postprocess one run's calls")
+    if counts:
+        n = counts.pop()
+        missing = sorted(set(range(n)) - {i for i, _ in seen})
+        if missing:
+            names = ", ".join(f"--shard {i}/{n}" for i in missing[:5]) + (", ..." if len(missing) > 5 else "")
+            raise InputError(f"the calls lack the make-examples shard(s) {names}: pass every shard's calls (make and "
+                             "call the missing shards' examples first)")
+
+
+def calls_model(paths: list[str]) -> dict | None:
+    """The model_info.weights_stamp the calls files record (None for files from before stamps, or without one);
+    files of two different networks are refused."""
+    stamps = {path: header["model"] for path, header in _calls_headers(paths).items() if isinstance(header.get("model"), dict)}
     items = list(stamps.items())
     for path, stamp in items[1:]:
         if stamp.get("weights") != items[0][1].get("weights"):

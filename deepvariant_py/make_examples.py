@@ -221,7 +221,8 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
                 progress(stats.partitions, len(parts), candidates=stats.candidates, examples=stats.examples)
         writer.close()
         if to_file:
-            write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))
+            write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts),
+                          shard=(shard_index, num_shards) if num_shards > 1 else None)
         if gvcf_output:
             write_blocks(gvcf_output, blocks)
     except BaseException as exc:

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .calibration import Calibration, apply_temperature, clustered_calls
-from .examples_io import CallRecord, VariantInfo, calls_model, expand_paths, read_calls
+from .examples_io import CallRecord, VariantInfo, calls_model, check_all_shards, expand_paths, read_calls
 from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distribution
 from .gvcf import gvcf_records, read_blocks
@@ -201,6 +201,7 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
     reference = ref if isinstance(ref, Reference) else Reference(ref)
     order = {c.name: i for i, c in enumerate(reference.contigs)}
     paths = expand_paths(calls, "calls")
+    check_all_shards(paths)
     stats = PostprocessStats()
 
     def records(grouped: Iterable[tuple[VariantInfo, dict]]) -> Iterator[VcfRecord]:

@@ -43,6 +43,21 @@ def test_calling_examples_as_they_are_made_equals_calling_the_file(tmp_path, bat
     assert calls_model([str(tmp_path / "file.jsonl.gz")]) == weights_stamp(model_dir)  # postprocess finds its model
 
 
+def test_calls_of_sharded_examples_name_their_shards(tmp_path):
+    import gzip
+    import json
+
+    from deepvariant_py.examples_io import read_sidecar
+    model_dir, info = resolve_model("illumina", None)
+    opts = make_examples_options(resolve_settings("illumina", info))
+    examples = str(tmp_path / "ex1.tfrecord.gz")
+    make_examples(REF, BAM, examples, REGION, opts, shard_index=1, num_shards=2)
+    assert read_sidecar(examples).shard == (1, 2)
+    call_variants(examples, model_dir, str(tmp_path / "c.jsonl.gz"))
+    with gzip.open(tmp_path / "c.jsonl.gz", "rt") as fh:
+        assert json.loads(fh.readline())["shards"] == [[1, 2]]
+
+
 def test_a_failed_make_examples_leaves_no_calls_file(tmp_path):
     model_dir, info = resolve_model("illumina", None)
     opts = make_examples_options(resolve_settings("illumina", info))

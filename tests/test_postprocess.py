@@ -133,3 +133,21 @@ def test_postprocess_takes_the_model_the_calls_were_made_by(tmp_path, shards):
         calls_model_dir([calls["a"]], None)
     old = os.path.join(GOLDEN, "calls.jsonl.gz")  # written before calls named their model
     assert calls_model_dir([old], None) == default_model_dir() and calls_model_dir([old], str(twin)) == str(twin)
+
+
+def test_calls_of_a_sharded_run_must_cover_every_shard(tmp_path, shards):
+    """A forgotten or failed shard would drop its part of the genome from the VCF without a word."""
+    from deepvariant_py.errors import InputError
+    records, _ = shards
+    half = {i: str(tmp_path / f"c{i}.jsonl.gz") for i in range(3)}
+    for i in range(3):
+        write_calls(half[i], [r for r in records if (r.variant.start // 2000) % 3 == i], shards=[(i, 3)])
+    out = str(tmp_path / "x.vcf.gz")
+    with pytest.raises(InputError, match=r"lack the make-examples shard\(s\) --shard 1/3: pass every shard's calls"):
+        postprocess(f"{half[0]},{half[2]}", REF, out, "S")
+    assert not os.path.exists(out)
+    postprocess(",".join(half.values()), REF, out, "S")  # all three: fine
+    other = str(tmp_path / "other.jsonl.gz")
+    write_calls(other, records[:1], shards=[(0, 2)])
+    with pytest.raises(InputError, match="different shard counts"):
+        postprocess(f"{half[0]},{half[1]},{half[2]},{other}", REF, str(tmp_path / "y.vcf.gz"), "S")
