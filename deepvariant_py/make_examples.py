@@ -58,6 +58,8 @@ class MakeExamplesStats:
     hp_tagged_reads: int = 0  # of the hp_taggable_reads (PartitionResult.n_taggable)
     hp_taggable_reads: int = 0
     filtered_candidates: int = 0  # dropped by the candidate pre-filter (no example)
+    bases: int = 0  # aligned read bases in the partitions, and those below the base-quality threshold
+    low_quality_bases: int = 0
     candidates: int = 0
     examples: int = 0
     seconds: float = 0.0
@@ -96,6 +98,19 @@ class PartitionResult:
     n_tagged: int  # of those, reads with an HP tag of 1 or 2 (as drawn)
     ref_blocks: list[RefBlock]
     n_filtered: int = 0  # candidates the pre-filter dropped
+    n_bases: int = 0  # aligned read bases inside the partition
+    n_low_quality: int = 0  # of those, below the base-quality threshold (they count for no allele)
+
+
+def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) -> str | None:
+    """One line when most aligned bases are below the base-quality threshold (they count for no allele, so
+    nothing can be called): a BAM whose qualities were lost or recoded (all '!' or '#')."""
+    bases, low = sum(s.bases for s in stats), sum(s.low_quality_bases for s in stats)
+    if not bases or low < 0.5 * bases:
+        return None
+    return (f"{low / bases:.0%} of the reads' aligned bases are below base quality {min_base_quality} and count for no "
+            "allele, so few or no variants can be called: the BAM's base qualities look lost or recoded; check them "
+            "(`samtools view`) and call the reads as the sequencer wrote them")
 
 
 def run_starts(partitions: list[Region]) -> set[Region]:
@@ -154,8 +169,10 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1, reads=reads) if candidates else None
     taggable = events.is_long if opts.pileup.technology_channel else np.ones(len(reads), dtype=bool)
     tagged = taggable & (hp_groups(events.hp) < 2)
+    inside = (events.m_pos >= region.start) & (events.m_pos < region.end)
     return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(taggable)), int(np.count_nonzero(tagged)),
-                           blocks, n_found - len(candidates))
+                           blocks, n_found - len(candidates), int(np.count_nonzero(inside)),
+                           int(np.count_nonzero(inside & (events.m_qual < mbq))))
 
 
 class ExampleSink(Protocol):
@@ -206,6 +223,8 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             stats.hp_tagged_reads += part.n_tagged
             stats.hp_taggable_reads += part.n_taggable
             stats.filtered_candidates += part.n_filtered
+            stats.bases += part.n_bases
+            stats.low_quality_bases += part.n_low_quality
             if candidates:
                 genotypes = labeler.genotypes(region, candidates) if labeler else [None] * len(candidates)
                 for cand, gt in zip(candidates, genotypes):

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from . import __version__
 from .call_variants import CallStats, ExampleCaller, load_predictor
 from .errors import InputError, OutputError
-from .make_examples import MakeExamplesOptions, MakeExamplesStats, calling_regions, make_examples
+from .make_examples import MakeExamplesOptions, MakeExamplesStats, base_quality_warning, calling_regions, make_examples
 from .merger import load_merger
 from .model import model_input_shape
 from .model_info import ModelInfo, weights_stamp
@@ -316,6 +316,8 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     log.info("make_examples: %d candidates%s, %d examples in %.1f s", summary["candidates"], dropped, summary["examples"],
              summary["make_examples_seconds"])
     log_read_counts([s.read_counts for s in stats], me_opts.read_filter)
+    if (low_bq := base_quality_warning(stats, me_opts.thresholds.min_base_quality)):
+        log.warning("%s", low_bq)
     taggable, tagged = sum(s.hp_taggable_reads for s in stats), sum(s.hp_tagged_reads for s in stats)
     if warn_about_reads and me_opts.pileup.hp_channel and taggable and tagged < 0.5 * taggable:
         kind = "long reads" if me_opts.pileup.technology_channel else "reads"

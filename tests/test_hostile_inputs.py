@@ -480,6 +480,15 @@ def test_every_read_a_duplicate(sb, caplog):
     _warned(caplog, "20 are marked duplicate")
 
 
+def test_every_base_quality_recoded_to_2(sb, caplog):
+    fasta, bam = _het_sample(sb, reads_for=lambda ref, hap, h: [
+        make_read(f"q{i}", SNP_AT - 50, "100M", (hap if i % 2 else ref)[SNP_AT - 50:SNP_AT + 50], header=h, quals=2)
+        for i in range(20)])
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        sb.check(sb.run(ref=fasta, reads=bam, region="chr1"), 0, "", present=[sb.path("out.vcf.gz")])
+    _warned(caplog, "100% of the reads' aligned bases are below base quality 10")
+
+
 def test_empty_bam(sb, caplog):
     header = header_for("chr1", LENGTH, sample="empty")
     fasta, bam = _het_sample(sb, reads_for=lambda ref, hap, h: [], header=header)
