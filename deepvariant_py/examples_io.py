@@ -17,7 +17,7 @@ import numpy as np
 from . import tfrecord
 from .errors import InputError
 from .model_info import tensor_spec
-from .outputs import AtomicFile, disk_error, write_json
+from .outputs import AtomicFile, disk_error, repeated_file, write_json
 from .pileup import DIFF_CHANNEL_ENUMS
 from .settings import UNRECORDED
 from .variant import VariantInfo
@@ -133,8 +133,7 @@ def expand_paths(spec: str, what: str = "examples") -> list[str]:
     missing = [p for p in paths if not os.path.exists(p)]
     if not paths or missing:
         raise InputError(f"no {what} found at {missing[0] if missing else spec}: run `{MADE_BY[what]}` first")
-    real = [os.path.realpath(p) for p in paths]
-    twice = next((p for i, p in enumerate(paths) if real[i] in real[:i]), None)
+    twice = repeated_file(paths)
     if twice is not None:
         raise InputError(f"the {what} file {twice} is given twice: give each file once")
     empty = next((p for p in paths if os.path.isfile(p) and os.path.getsize(p) == 0), None)

@@ -94,30 +94,30 @@ class AtomicFile:
             os.replace(self.tmp, self.path)
         except OSError as exc:
             self.discard()
-            for p in moved:  # an index without its file would describe whatever is (or is not) at the path
-                with contextlib.suppress(OSError):
-                    os.remove(p)
+            _remove(*moved)  # an index without its file would describe whatever is (or is not) at the path
             raise disk_error(self.path, exc) from None
 
     def discard(self) -> None:
-        for p in (self.tmp, *(self.tmp + ext for ext in self.companions)):
-            with contextlib.suppress(OSError):
-                os.remove(p)
+        """Remove the temporary file and its companions."""
+        _remove(self.tmp, *(self.tmp + ext for ext in self.companions))
+
+    def retract(self) -> None:
+        """Remove the committed file and its companions (a set of outputs that failed after this one was in place)."""
+        _remove(self.path, *(self.path + ext for ext in self.companions))
+
+
+def _remove(*paths: str) -> None:
+    for p in paths:
+        with contextlib.suppress(OSError):
+            os.remove(p)
 
 
 @contextlib.contextmanager
 def atomic_output(path: str, suffix: str = "", companions: tuple[str, ...] = ()) -> Iterator[str]:
     """Yield a temporary path beside `path` (AtomicFile); on success it (and its companions) is renamed to
     `path`, on any failure removed; an OSError becomes one OutputError line (disk_error)."""
-    out = AtomicFile(path, suffix, companions)
-    try:
-        yield out.tmp
-    except BaseException as exc:
-        out.discard()
-        if isinstance(exc, OSError):
-            raise disk_error(path, exc) from None
-        raise
-    out.commit()
+    with atomic_outputs([(path, suffix, companions)]) as (tmp,):
+        yield tmp
 
 
 @contextlib.contextmanager
@@ -133,7 +133,7 @@ def atomic_outputs(specs: Sequence[tuple[str, str, tuple[str, ...]]]) -> Iterato
         for f in files:
             f.discard()
         if isinstance(exc, OSError):
-            raise disk_error(files[0].path, exc) from None
+            raise disk_error(exc.filename or files[0].path, exc) from None
         raise
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     done: list[AtomicFile] = []
@@ -145,9 +145,7 @@ def atomic_outputs(specs: Sequence[tuple[str, str, tuple[str, ...]]]) -> Iterato
         for f in files[len(done):]:
             f.discard()
         for f in done:
-            for p in (f.path, *(f.path + ext for ext in f.companions)):
-                with contextlib.suppress(OSError):
-                    os.remove(p)
+            f.retract()
         raise
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
@@ -171,6 +169,18 @@ def _identity(path: str) -> tuple:
 
 def _same(a: tuple, b: tuple) -> bool:
     return a[0] == b[0] or (a[1] is not None and a[1] == b[1])
+
+
+def repeated_file(paths: Sequence[str]) -> str | None:
+    """The first of `paths` that names a file given earlier in the list (same resolved path or inode), or None:
+    inputs given twice (--reads, calls, examples) would count twice."""
+    seen: list[tuple] = []
+    for path in paths:
+        ident = _identity(path)
+        if any(_same(ident, other) for other in seen):
+            return path
+        seen.append(ident)
+    return None
 
 
 def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | None] = {},

@@ -17,6 +17,7 @@ import pysam
 from .errors import InputError
 from .filetypes import describe, sniff
 from .htslib import quiet_htslib
+from .outputs import repeated_file
 from .read_events import LONG_READ_BASES, MIN_MAPPING_QUALITY
 from .reference import Reference, contig_lengths
 from .regions import Region, toggle_chr_prefix
@@ -351,8 +352,7 @@ def open_reads(reads: str | Sequence[str], reference: Reference) -> ReadSources:
     paths = reads_paths(reads)
     if not paths:
         raise InputError("no reads file given: pass an indexed BAM or CRAM with --reads")
-    seen = [os.path.realpath(p) for p in paths]
-    twice = next((p for i, p in enumerate(paths) if seen[i] in seen[:i]), None)
+    twice = repeated_file(paths)
     if twice is not None:
         raise InputError(f"--reads {twice} is given twice: give each file once")
     handles: list[pysam.AlignmentFile] = []
