@@ -17,7 +17,7 @@ import numpy as np
 from . import tfrecord
 from .errors import InputError
 from .model_info import tensor_spec
-from .outputs import AtomicFile, disk_error, repeated_file, write_json
+from .outputs import AtomicFile, GzipLines, disk_error, repeated_file, write_json
 from .pileup import DIFF_CHANNEL_ENUMS
 from .settings import UNRECORDED
 from .variant import VariantInfo
@@ -264,42 +264,23 @@ class CallsWriter:
     by record; the file appears under its final name only on close (abort removes it)."""
 
     def __init__(self, path: str, model: dict | None = None, shards: list[tuple[int, int]] | None = None):
-        import gzip
-
         self.path = path
-        self._out = AtomicFile(path)
-        self._fh = None
         header = {"format": CALLS_FORMAT, "version": CALLS_VERSION, **({"model": model} if model else {}),
                   **({"shards": [list(s) for s in shards]} if shards else {})}
-        try:
-            self._fh = gzip.open(self._out.tmp, "wt")
-            self._fh.write(json.dumps(header) + "\n")
-        except OSError as exc:
-            self.abort()
-            raise disk_error(path, exc) from None
+        self._out = GzipLines(path)
+        self._out.write(json.dumps(header) + "\n")
         self.count = 0
 
     def write(self, record: CallRecord) -> None:
-        self._fh.write(json.dumps({"v": record.variant.to_json(), "i": list(record.alt_indices),
-                                   "p": [round(float(x), 10) for x in record.probabilities]}) + "\n")
+        self._out.write(json.dumps({"v": record.variant.to_json(), "i": list(record.alt_indices),
+                                    "p": [round(float(x), 10) for x in record.probabilities]}) + "\n")
         self.count += 1
 
     def close(self) -> None:
-        try:
-            self._fh.close()
-        except OSError as exc:
-            self.abort()
-            raise disk_error(self.path, exc) from None
-        self._out.commit()
+        self._out.close()
 
     def abort(self) -> None:
-        try:
-            if self._fh is not None:
-                self._fh.close()
-        except OSError:
-            pass
-        self._out.discard()
-
+        self._out.abort()
 
     def __enter__(self) -> "CallsWriter":
         return self

@@ -15,14 +15,14 @@ from .direct_phasing import phase_reads
 from .errors import InputError
 from .examples_io import ExampleWriter, write_sidecar
 from .outputs import AtomicFile, disk_error, is_disk_error
-from .gvcf import RefBlock, reference_blocks, write_blocks
+from .gvcf import BlockWriter, RefBlock, reference_blocks
 from .images import build_images
 from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
 from .read_events import encode_bases, extract_events, replace_reads
 from .reads import ReadAhead, ReadCounts, ReadFilter, fetch_reads, hp_dropped, open_reads
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
-from .regions import Region, merge_regions, partition, shard, stretches
+from .regions import Region, Shard, merge_regions, partition, stretches
 
 log = logging.getLogger("dvcall")
 
@@ -113,12 +113,6 @@ def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) 
             "(`samtools view`) and call the reads as the sequencer wrote them")
 
 
-def run_starts(partitions: list[Region]) -> set[Region]:
-    """Partitions that begin a stretch of consecutive partitions: reads starting before them are theirs to count."""
-    return {p for i, p in enumerate(partitions)
-            if i == 0 or partitions[i - 1].contig != p.contig or partitions[i - 1].end != p.start}
-
-
 def _reference_span(reference: Reference, region: Region, reads: list, half_width: int) -> tuple[int, str]:
     """(offset, bases) of the reference under every read and the partition's drawn windows, one base more each side."""
     lo = min(min(r.reference_start for r in reads), region.start - half_width) - 1
@@ -199,25 +193,27 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
     t0 = time.time()
     reference = Reference(ref_path)
     handle = ReadAhead(open_reads(reads, reference))
-    every = calling_partitions(reference, set(handle.references), regions, opts.partition_size)
-    starts = run_starts(every)
-    parts = shard(every, shard_index, num_shards)
-    stretch_of = {p: Region(run[0].contig, run[0].start, run[-1].end) for run in stretches(parts) for p in run}
+    parts = Shard(tuple(calling_regions(reference, set(handle.references), regions)), shard_index, num_shards,
+                  opts.partition_size)
+    starts, n_parts = parts.run_starts(), len(parts)
     counts = ReadCounts()
     labeler = _Labeler(training, reference) if training else None
     stats = MakeExamplesStats()
-    blocks: list[RefBlock] = []
+    blocks = None  # gvcf_output's BlockWriter
     to_file = isinstance(output, str)
     writer = None if to_file else output
     try:
         if to_file:
             writer = ExampleWriter(output)
-        for region in parts:
-            handle.plan(stretch_of[region])
+        if gvcf_output:
+            blocks = BlockWriter(gvcf_output)
+        for region, stretch in ((p, Region(run[0].contig, run[0].start, run[-1].end)) for run in stretches(parts) for p in run):
+            handle.plan(stretch)
             part = process_partition(handle, reference, region, opts, gvcf=gvcf_output is not None, counts=counts,
-                                     counts_from=-1 if region in starts else region.start)
+                                     counts_from=-1 if (region.contig, region.start) in starts else region.start)
             candidates, canvas, n_reads = part.candidates, part.canvas, part.n_reads
-            blocks += part.ref_blocks
+            if blocks is not None:
+                blocks.write(part.ref_blocks)
             stats.partitions += 1
             stats.reads += n_reads
             stats.hp_tagged_reads += part.n_tagged
@@ -237,14 +233,16 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
                         writer.write(cand, subset, image, label)
                         stats.examples += 1
             if progress:
-                progress(stats.partitions, len(parts), candidates=stats.candidates, examples=stats.examples)
+                progress(stats.partitions, n_parts, candidates=stats.candidates, examples=stats.examples)
         writer.close()
         if to_file:
             write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts),
                           shard=(shard_index, num_shards) if num_shards > 1 else None)
-        if gvcf_output:
-            write_blocks(gvcf_output, blocks)
+        if blocks is not None:
+            blocks.close()
     except BaseException as exc:
+        if blocks is not None:
+            blocks.abort()
         if writer is not None:
             writer.abort()
         else:  # stopped (a signal) while the writer was being made: its file may exist already

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import json
 import os
 import shutil
@@ -104,6 +105,42 @@ class AtomicFile:
     def retract(self) -> None:
         """Remove the committed file and its companions (a set of outputs that failed after this one was in place)."""
         _remove(self.path, *(self.path + ext for ext in self.companions))
+
+
+class GzipLines:
+    """A gzipped text file written piece by piece under a temporary name (AtomicFile): `close` renames it into
+    place, `abort` removes it; an OSError is one OutputError naming the final path (disk_error)."""
+
+    def __init__(self, path: str, compresslevel: int = 9):
+        self.path = path
+        self._file = AtomicFile(path)
+        self._fh = None
+        try:
+            self._fh = gzip.open(self._file.tmp, "wt", compresslevel=compresslevel)
+        except OSError as exc:
+            self.abort()
+            raise disk_error(path, exc) from None
+
+    def write(self, text: str) -> None:
+        try:
+            self._fh.write(text)
+        except OSError as exc:
+            self.abort()
+            raise disk_error(self.path, exc) from None
+
+    def close(self) -> None:
+        try:
+            self._fh.close()
+        except OSError as exc:
+            self.abort()
+            raise disk_error(self.path, exc) from None
+        self._file.commit()
+
+    def abort(self) -> None:
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+        self._file.discard()
 
 
 def _remove(*paths: str) -> None:

@@ -15,11 +15,11 @@ from .calibration import Calibration, apply_temperature, clustered_calls
 from .examples_io import CallRecord, VariantInfo, calls_model, check_all_shards, expand_paths, read_calls
 from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distribution
-from .gvcf import gvcf_records, read_blocks
+from .gvcf import RefBlock, UnsortedBlocks, gvcf_records, read_blocks
 from .haplotypes import resolve_overlaps
 from .pileup import alt_subsets
 from .reference import Reference
-from .vcf import VcfRecord, make_header, write_vcf
+from .vcf import VcfRecord, make_header, vcf_writers, write_vcf
 
 log = logging.getLogger("dvcall")
 
@@ -219,12 +219,23 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
     if output_gvcf:
         if not gvcf_blocks:
             raise InputError("--output-gvcf needs the reference blocks that make-examples wrote with --gvcf")
-        blocks = read_blocks(expand_paths(gvcf_blocks, "gVCF reference blocks"))
-        every = list(records(_sites_in_memory(paths, order)))
-        fetch = lambda contig, s, e: reference.fetch(contig, s, e)  # noqa: E731
-        write_vcf(output_gvcf, make_header(reference.contigs, sample, command, gvcf=True),
-                  gvcf_records(every, blocks, order, fetch))
-        write_vcf(output_vcf, make_header(reference.contigs, sample, command), every)
+        block_paths = expand_paths(gvcf_blocks, "gVCF reference blocks")
+
+        def write_both(sites: Iterable[tuple[VariantInfo, dict]], blocks: Iterable[RefBlock]) -> None:
+            """The VCF and the gVCF in one pass over the sites and the blocks (a genome's gVCF has tens of millions
+            of records: none is held)."""
+            with vcf_writers([(output_vcf, make_header(reference.contigs, sample, command)),
+                              (output_gvcf, make_header(reference.contigs, sample, command, gvcf=True))]) as (vcf, gvcf):
+                for variant, record in gvcf_records(records(sites), blocks, order, reference.fetch):
+                    gvcf(record)
+                    if variant is not None:
+                        vcf(variant)
+
+        try:
+            write_both(_sites_streamed(paths, order), read_blocks(block_paths, order))
+        except (_Unsorted, UnsortedBlocks):  # nothing was left behind (vcf_writers is atomic): gather and sort instead
+            stats = PostprocessStats()
+            write_both(_sites_in_memory(paths, order), read_blocks(block_paths, order, in_memory=True))
     else:
         try:
             write_vcf(output_vcf, make_header(reference.contigs, sample, command), records(_sites_streamed(paths, order)))

@@ -1,16 +1,17 @@
 """VCF writing: DeepVariant's header and fields, bgzip + tabix, and no half-written file at the output path."""
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable, Iterator, Sequence
 
 import pysam
 
 from . import __version__
 from .errors import InputError, OutputError
 from .htslib import quiet_htslib
-from .outputs import atomic_output, check_outputs, final_name, free_space
+from .outputs import atomic_outputs, check_outputs, final_name, free_space
 from .reference import Contig
 
 FILTERS = {
@@ -82,20 +83,37 @@ def qual_one_decimal(qual: float) -> float:
 def write_vcf(path: str, header: pysam.VariantHeader, records: Iterable[VcfRecord]) -> None:
     """Write bgzipped + tabix-indexed VCF (records may be a generator); the file only appears at `path` once
     complete."""
-    check_outputs({"VCF": path, "VCF index": path + ".tbi"})
-    with atomic_output(path, ".vcf.gz", companions=(".tbi",)) as tmp:  # also a bad record or Ctrl-C: nothing left behind
+    with vcf_writers([(path, header)]) as (write,):
+        for r in records:
+            write(r)
+
+
+@contextlib.contextmanager
+def vcf_writers(outputs: Sequence[tuple[str, pysam.VariantHeader]]) -> Iterator[list[Callable[[VcfRecord], None]]]:
+    """Bgzipped, tabix-indexed VCFs (path, header) written in one pass, a record at a time to any of them (a
+    `write(record)` each); they appear at their paths together once all are complete and indexed, or not at all
+    (a bad record, a full disk, Ctrl-C)."""
+    for path, _ in outputs:
+        check_outputs({"VCF": path, "VCF index": path + ".tbi"})
+    with atomic_outputs([(path, ".vcf.gz", (".tbi",)) for path, _ in outputs]) as tmps:
         with quiet_htslib():  # a failed write is our one line (disk_error), not htslib's as well
-            with pysam.VariantFile(tmp, "wz", header=header) as out:
-                for r in records:
-                    out.write(_record(out, r))
-            try:
-                pysam.tabix_index(tmp, preset="vcf", force=True)
-            except OSError as exc:
-                if exc.errno is not None:
-                    raise
-                space = free_space(path)  # pysam says only "building of index for <temporary name> failed"
-                raise OutputError(f"cannot write the index of {final_name(path)}{f' ({space})' if space else ''}: free some space "
-                                  "or pick a folder you can write to") from None
+            with contextlib.ExitStack() as files:
+                opened = [files.enter_context(pysam.VariantFile(tmp, "wz", header=header))
+                          for tmp, (_, header) in zip(tmps, outputs)]
+                yield [lambda r, out=out: out.write(_record(out, r)) for out in opened]
+            for tmp, (path, _) in zip(tmps, outputs):
+                _index(tmp, path)
+
+
+def _index(tmp: str, path: str) -> None:
+    try:
+        pysam.tabix_index(tmp, preset="vcf", force=True)
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
+        space = free_space(path)  # pysam says only "building of index for <temporary name> failed"
+        raise OutputError(f"cannot write the index of {final_name(path)}{f' ({space})' if space else ''}: free some space "
+                          "or pick a folder you can write to") from None
 
 
 def _record(out: pysam.VariantFile, r: VcfRecord) -> pysam.VariantRecord:

@@ -110,3 +110,23 @@ def test_one_moved_probability_fails_the_vcf_check(setup, tmp_path):
         fh.writelines(json.dumps(r) + "\n" for r in records)
     vcf, _ = _postprocessed(setup, tmp_path, str(calls))
     assert vcf != _golden("expected.vcf")
+
+
+def test_blocks_of_several_shards_or_out_of_order_give_the_golden_gvcf(setup, tmp_path):
+    """Shards' blocks files are merged as they are read (each in reference order); a file out of order (shards'
+    files concatenated the wrong way round) is gathered and sorted instead: the same gVCF either way."""
+    with gzip.open(os.path.join(GOLDEN, "gvcf_blocks.tsv.gz"), "rt") as fh:
+        lines = fh.readlines()
+    assert len(lines) > 80
+    cut = [lines[i:i + 20] for i in range(0, len(lines), 20)]  # blocks of lines dealt to two "shards" in turn
+    paths = []
+    for name, parts in (("even", cut[0::2]), ("odd", cut[1::2]), ("scrambled", cut[1::2] + cut[0::2])):
+        paths.append(str(tmp_path / f"{name}.tsv.gz"))
+        with gzip.open(paths[-1], "wt") as fh:
+            fh.writelines(line for part in parts for line in part)
+    want_vcf, want_gvcf = _golden("expected.vcf"), _golden("expected.g.vcf")
+    for spec, where in ((f"{paths[0]},{paths[1]}", "two"), (paths[2], "scrambled")):
+        out = tmp_path / where
+        out.mkdir()
+        vcf, gvcf = regen_golden.run_postprocess(setup, os.path.join(GOLDEN, "calls.jsonl.gz"), spec, str(out))
+        assert vcf == want_vcf and gvcf == want_gvcf, where

@@ -50,7 +50,7 @@ def test_variant_records_get_non_ref_and_cut_the_blocks():
     snp = VcfRecord(contig="c", start=12, ref="A", alts=["G", "T"], qual=30.0, filter="PASS",
                     genotype=(1, 2), gq=20, depth=20, allele_depths=[0, 10, 10], vafs=[0.5, 0.5], pl=[90, 80, 70, 60, 0, 50])
     blocks = [RefBlock("c", 0, 10, 40, 20, (0, 60, 600)), RefBlock("c", 10, 20, 38, 18, (0, 60, 600))]
-    out = gvcf_records([deletion, snp], blocks, {"c": 0}, fetch)
+    out = [record for _, record in gvcf_records([deletion, snp], blocks, {"c": 0}, fetch)]
     spans = [(r.start, r.end, r.alts) for r in out]
     assert spans == [(0, 5, [NON_REF]), (5, None, ["C", NON_REF]), (8, 12, [NON_REF]), (12, None, ["G", "T", NON_REF]),
                      (13, 20, [NON_REF])]
@@ -102,12 +102,18 @@ def test_bcftools_reads_and_merges_two_gvcfs(tmp_path):
 def test_blocks_given_twice_overlap_and_are_refused(tmp_path):
     """Shards' blocks tile the genome: a blocks file given twice (a copy escapes the same-path check) overlaps."""
     from deepvariant_py.errors import InputError
-    from deepvariant_py.gvcf import read_blocks, write_blocks
+    from deepvariant_py.gvcf import UnsortedBlocks, read_blocks, write_blocks
     one = [RefBlock("chr20", 100, 200, 30, 20, (0, 30, 300), True), RefBlock("chr20", 200, 201, 0, 20, (0, 0, 0), False)]
     two = [RefBlock("chr20", 201, 400, 40, 25, (0, 40, 400), True)]
     paths = [str(tmp_path / n) for n in ("a.tsv.gz", "b.tsv.gz", "a_copy.tsv.gz")]
     for path, blocks in zip(paths, (one, two, one)):
         write_blocks(path, blocks)
-    assert read_blocks(paths[:2]) == one + two
+    order = {"chr20": 0}
+    assert list(read_blocks(paths[1::-1], order)) == one + two  # merged in reference order
     with pytest.raises(InputError, match="gVCF reference blocks overlap at chr20:101: a blocks file is given twice"):
-        read_blocks(paths)
+        list(read_blocks(paths, order))
+    backwards = str(tmp_path / "backwards.tsv.gz")  # two shards' files concatenated the wrong way round
+    write_blocks(backwards, two + one)
+    with pytest.raises(UnsortedBlocks):
+        list(read_blocks([backwards], order))
+    assert list(read_blocks([backwards], order, in_memory=True)) == one + two

@@ -6,7 +6,7 @@ import gzip
 import pytest
 
 from deepvariant_py.errors import InputError
-from deepvariant_py.regions import Region, merge_regions, parse_region_string, parse_regions, partition, read_bed, shard
+from deepvariant_py.regions import Region, merge_regions, parse_region_string, parse_regions, partition, read_bed
 
 LENGTHS = {"20": 64_444_167, "21": 46_709_983, "chrM": 16_571}
 
@@ -136,22 +136,57 @@ def test_partition_aligned_to_multiples():
 
 
 def test_shards_take_blocks_of_consecutive_partitions():
-    from deepvariant_py.regions import SHARD_BLOCK, stretches
+    from deepvariant_py.regions import SHARD_BLOCK, Shard, stretches
 
-    parts = partition([Region("20", 0, 10_000), Region("21", 0, 2_500)])
+    regions = (Region("20", 0, 10_000), Region("21", 0, 2_500))
+    parts = partition(list(regions))
     assert len(parts) == 13
-    shards = [shard(parts, i, 3) for i in range(3)]  # too few partitions for blocks of 10: blocks of 13 // 3 = 4
+    shards = [list(Shard(regions, i, 3)) for i in range(3)]  # too few partitions for blocks of 10: blocks of 13 // 3 = 4
     assert shards == [[parts[i] for i in (0, 1, 2, 3, 12)], [parts[i] for i in (4, 5, 6, 7)], [parts[i] for i in (8, 9, 10, 11)]]
-    assert shard(parts, 0, 1) == parts
-    assert shard(parts, 20, 40) == []
-    many = partition([Region("20", 0, 100_000)])
-    two = [shard(many, i, 2) for i in range(2)]
+    assert [len(Shard(regions, i, 3)) for i in range(3)] == [5, 4, 4]
+    assert list(Shard(regions)) == parts
+    assert list(Shard(regions, 20, 40)) == [] and len(Shard(regions, 20, 40)) == 0
+    many = (Region("20", 0, 100_000),)
+    two = [list(Shard(many, i, 2)) for i in range(2)]
     assert [p.start // 1000 for p in two[1][:SHARD_BLOCK + 1]] == list(range(10, 20)) + [30]
-    assert sorted(two[0] + two[1]) == sorted(many)
+    assert sorted(two[0] + two[1]) == partition(list(many))
     # stretches: touching partitions, split at gaps, contigs and `most`
-    runs = stretches(shards[0] + [Region("21", 2_600, 3_000)], most=3)
+    runs = list(stretches(shards[0] + [Region("21", 2_600, 3_000)], most=3))
     assert [[(p.contig, p.start) for p in run] for run in runs] == [
         [("20", 0), ("20", 1000), ("20", 2000)], [("20", 3000)], [("21", 2000)], [("21", 2600)]]
+
+
+def test_a_shard_deals_the_partitions_of_the_whole_run_without_building_them():
+    """Shard against dealing the list of every partition (i // block) % count, on odd region sets; a genome's
+    shard is counted and walked without the 3 million partitions ever being made."""
+    import random
+    import time
+
+    from deepvariant_py.regions import SHARD_BLOCK, Shard
+
+    rng = random.Random(3)
+    for _ in range(200):
+        size = rng.choice([7, 100, 1000])
+        regions, pos = [], rng.randrange(0, 50)
+        for contig in rng.sample(["a", "b", "c"], rng.randint(1, 3)):
+            for _ in range(rng.randint(1, 4)):
+                start = pos + rng.randrange(1, 3 * size)
+                pos = start + rng.randrange(1, 15 * size)
+                regions.append(Region(contig, start, pos))
+        every = partition(regions, size)
+        count = rng.randint(1, 5)
+        block = max(1, min(SHARD_BLOCK, len(every) // count))
+        for index in range(count):
+            want = [p for i, p in enumerate(every) if (i // block) % count == index]
+            got = Shard(tuple(regions), index, count, size)
+            assert list(got) == want and len(got) == len(want)
+        assert Shard(tuple(regions), 0, 1, size).run_starts() == {(r.contig, r.start) for r in regions}
+    genome = tuple(Region(f"chr{i}", 0, 150_000_000) for i in range(20))
+    t0 = time.perf_counter()
+    shard = Shard(genome, 1, 32)
+    first = next(iter(shard))
+    assert len(shard) == len(range(1, 3_000_000 // SHARD_BLOCK, 32)) * SHARD_BLOCK  # 93,750
+    assert first == Region("chr0", 10_000, 11_000) and time.perf_counter() - t0 < 1.0
 
 
 def test_region_set_merges_once_and_answers_by_bisection():
