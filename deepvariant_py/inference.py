@@ -176,7 +176,7 @@ class NumpyGenotypeModel:
         f = (kernel.T / 127.5) @ x.reshape(len(x), -1)  # [P, N * W]
         f += (bias - kernel.sum(axis=0))[:, None]
         np.maximum(f, 0.0, out=f)
-        f = _conv_same_channels_first(f.reshape(-1, n, width), *self.context)  # [F, N, W], ReLU applied
+        f = _conv_same_channels_first(f.reshape(len(f), n, width), *self.context)  # [F, N, W], ReLU applied (N may be 0)
         f *= covered[b_idx, r_idx]
         total = _per_example_channels_first(np.add, f, b_idx, batch)  # [B, W, F]
         depth = covered.sum(axis=1, dtype=np.float32)[..., None]  # [B, W, 1]

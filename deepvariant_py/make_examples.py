@@ -5,7 +5,7 @@ import logging
 import time
 from functools import partial
 from typing import Callable, Protocol, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -61,6 +61,7 @@ class MakeExamplesStats:
     bases: int = 0  # aligned read bases in the partitions, and those below the base-quality threshold
     low_quality_bases: int = 0
     candidates: int = 0
+    empty_pileups: int = 0  # candidates whose pileup shows no read (written as no-calls)
     examples: int = 0
     seconds: float = 0.0
     read_counts: dict = field(default_factory=lambda: asdict(ReadCounts()))  # reads seen, kept, dropped by reason
@@ -106,7 +107,7 @@ def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) 
     """One line when most aligned bases are below the base-quality threshold (they count for no allele, so
     nothing can be called): a BAM whose qualities were lost or recoded (all '!' or '#')."""
     bases, low = sum(s.bases for s in stats), sum(s.low_quality_bases for s in stats)
-    if not bases or low < 0.5 * bases:
+    if bases < 1000 or low < 0.5 * bases:  # a few bases (a 1-bp region) say nothing about the BAM
         return None
     return (f"{low / bases:.0%} of the reads' aligned bases are below base quality {min_base_quality} and count for no "
             "allele, so few or no variants can be called: the BAM's base qualities look lost or recoded; check them "
@@ -227,8 +228,17 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
                     if labeler and gt is None:
                         continue  # outside the confident regions: no example
                     stats.candidates += 1
-                    for subset, image in build_images(canvas, cand, opts.pileup, partial(reference.fetch, region.contig),
-                                                       opts.realigner):
+                    images = list(build_images(canvas, cand, opts.pileup, partial(reference.fetch, region.contig),
+                                              opts.realigner))
+                    if not images[0][1][opts.pileup.ref_rows:].any():
+                        # no read can be shown (each below the base-quality threshold at the site): nothing to learn
+                        # from; called, the site is a no-call (postprocess: NoCall, "depth 0") instead of the
+                        # network's guess at an empty pileup
+                        stats.empty_pileups += 1
+                        if labeler:
+                            continue
+                        cand = replace(cand, depth=0, allele_depths=(0,) * len(cand.allele_depths))
+                    for subset, image in images:
                         label = labeler.label(gt, subset) if labeler else None
                         writer.write(cand, subset, image, label)
                         stats.examples += 1

@@ -316,6 +316,9 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     log.info("make_examples: %d candidates%s, %d examples in %.1f s", summary["candidates"], dropped, summary["examples"],
              summary["make_examples_seconds"])
     log_read_counts([s.read_counts for s in stats], me_opts.read_filter)
+    if (empty := sum(s.empty_pileups for s in stats)):
+        log.info("%d candidate(s) had no read to show (each read's base there below base quality %d): written as "
+                 "NoCall", empty, me_opts.thresholds.min_base_quality)
     if (low_bq := base_quality_warning(stats, me_opts.thresholds.min_base_quality)):
         log.warning("%s", low_bq)
     taggable, tagged = sum(s.hp_taggable_reads for s in stats), sum(s.hp_tagged_reads for s in stats)

@@ -9,7 +9,7 @@ import zlib
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pysam
@@ -285,9 +285,16 @@ class ReadSources:
     and the reference once; fetch() yields the reads of all files merged by position in the order `samtools merge`
     writes them, so calling the files gives the VCF that calling their merged BAM gives."""
 
-    def __init__(self, paths: Sequence[str], handles: Sequence[pysam.AlignmentFile]):
+    def __init__(self, paths: Sequence[str], handles: Sequence[pysam.AlignmentFile], reference: Reference | None = None):
         self.paths, self.handles = tuple(paths), tuple(handles)
         self.references = self.handles[0].references  # the same contigs in every file (check_same_contigs)
+        # files that store reference-matching bases as '=' (samtools calmd -e): their reads get the bases back
+        self._equals = tuple(reference is not None and stores_equals(h) for h in self.handles)
+        self._reference = reference
+        for path, eq in zip(self.paths, self._equals):
+            if eq:
+                log.info("%s stores bases that match the reference as '=' (samtools calmd -e): read with the "
+                         "reference's bases there", path)
 
     def __enter__(self) -> "ReadSources":
         return self
@@ -300,11 +307,11 @@ class ReadSources:
 
     def fetch(self, contig: str | None = None, start: int | None = None, stop: int | None = None) -> Iterator[pysam.AlignedSegment]:
         """Reads overlapping contig:start-stop of every file, merged by position (contig None: every contig)."""
-        if len(self.handles) == 1:
-            return self.handles[0].fetch(contig, start, stop)
-        if contig is None:
+        if contig is None and (len(self.handles) > 1 or any(self._equals)):
             return chain.from_iterable(self.fetch(c) for c in self.references)
-        return heapq.merge(*(h.fetch(contig, start, stop) for h in self.handles), key=MERGE_KEY)
+        fetched = [with_reference_bases(h.fetch(contig, start, stop), self._reference, contig) if eq else h.fetch(contig, start, stop)
+                   for h, eq in zip(self.handles, self._equals)]
+        return fetched[0] if len(fetched) == 1 else heapq.merge(*fetched, key=MERGE_KEY)
 
     def failing(self, region: Region) -> tuple[str, bool]:
         """(path, is CRAM) of the file whose reads of `region` cannot be read (after fetch() failed)."""
@@ -346,6 +353,35 @@ class ReadSources:
             raise error
 
 
+def stores_equals(handle: pysam.AlignmentFile, sample: int = 200) -> bool:
+    """Whether the file's first mapped reads hold '=' for bases that match the reference (SAM allows it; `samtools
+    calmd -e` writes it), which would otherwise read as N: every base on the reference lost."""
+    try:
+        with quiet_htslib():
+            reads = itertools.islice((r for r in handle.head(10 * sample) if not r.is_unmapped), sample)
+            return any("=" in (r.query_sequence or "") for r in reads)
+    except (OSError, ValueError):  # unreadable (a CRAM of another reference): the first fetch says why, in one line
+        return False
+
+
+def with_reference_bases(reads: Iterable[pysam.AlignedSegment], reference: Reference, contig: str):
+    """The reads with each '=' base replaced by the reference base it is aligned to (one on no reference base,
+    in an insertion or a clip, stays '=' and reads as N)."""
+    for read in reads:
+        seq = read.query_sequence
+        if seq and "=" in seq and read.reference_end is not None:
+            start = read.reference_start
+            ref = reference.fetch(contig, start, read.reference_end)
+            bases = bytearray(seq.encode())
+            for qpos, rpos in read.get_aligned_pairs(matches_only=True):
+                if bases[qpos] == 61:  # '='
+                    bases[qpos] = ord(ref[rpos - start])
+            quals = read.query_qualities
+            read.query_sequence = bases.decode()
+            read.query_qualities = quals  # pysam drops them when the sequence is set
+        yield read
+
+
 def open_reads(reads: str | Sequence[str], reference: Reference) -> ReadSources:
     """Open --reads (one file or several of one sample): each as open_alignments does, and first the files'
     contigs against each other, so a mismatch names both files."""
@@ -371,7 +407,7 @@ def open_reads(reads: str | Sequence[str], reference: Reference) -> ReadSources:
             except InputError:
                 pass  # the error that stopped the opening is the one to report
         raise
-    return ReadSources(paths, handles)
+    return ReadSources(paths, handles, reference)
 
 
 def sample_reads(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000):
@@ -573,12 +609,17 @@ def _tally(counts: ReadCounts | None, reason: str, dropped: np.ndarray) -> None:
         counts.drop(reason, n)
 
 
+CHOSEN_DROPS = ("downsampled", "over_read_cap")  # asked for (--downsample-fraction, the per-partition cap): not a problem
+
+
 def reads_warning(counts: ReadCounts, flt: ReadFilter) -> str | None:
-    """One line when no read was usable, naming the main cause and what changes it; None otherwise."""
+    """One line when no read, or under half of them, could be used for a reason other than the downsampling
+    asked for, naming the main cause and what changes it; None otherwise."""
     if counts.seen == 0:
         return ("no read overlaps the regions called, so nothing can be called: check that --reads covers them "
                 "(`samtools idxstats`) and that --regions names where the reads are")
-    if counts.kept > 0:
+    filtered = {k: v for k, v in counts.dropped.items() if k not in CHOSEN_DROPS and v}
+    if counts.kept > 0 and sum(filtered.values()) <= 0.5 * counts.seen:
         return None
     flag_fix = {
         "low_mapq": f"below --min-mapping-quality {flt.min_mapping_quality}: lower it if these mappings are to be trusted",
@@ -590,12 +631,17 @@ def reads_warning(counts: ReadCounts, flt: ReadFilter) -> str | None:
         "unmapped": "unmapped: align the reads first",
         "no_sequence": "stored without bases (SEQ '*'): keep the sequence when writing the BAM",
         "no_aligned_bases": "without a single aligned base (CIGAR of only insertions, deletions or clips)",
-        "mate_on_other_contig": "improperly paired with a mate on another contig",
+        "mate_on_other_contig": "improperly paired with a mate on another contig (DeepVariant's rule too: such pairs "
+                                "are usually chimeras or mis-mappings; realign the pairs if whole pairs were split)",
     }
-    reason, n = max(counts.dropped.items(), key=lambda kv: kv[1])
+    reason, n = max((filtered or counts.dropped).items(), key=lambda kv: kv[1])
     others = describe_drops({k: v for k, v in counts.dropped.items() if k != reason})
-    return (f"all {counts.seen:,} reads in the regions were filtered out, so nothing can be called: {n:,} are "
-            f"{flag_fix.get(reason, reason)}" + (f" (also: {others})" if others else ""))
+    if counts.kept == 0:
+        head = f"all {counts.seen:,} reads in the regions were filtered out, so nothing can be called"
+    else:
+        head = (f"{counts.seen - counts.kept:,} of the {counts.seen:,} reads in the regions were filtered out "
+                f"({1 - counts.kept / counts.seen:.1%}), so calls rest on {counts.kept:,} reads")
+    return f"{head}: {n:,} are {flag_fix.get(reason, reason)}" + (f" (also: {others})" if others else "")
 
 
 def log_read_counts(shard_counts: list[dict], flt: ReadFilter) -> ReadCounts:

@@ -60,6 +60,17 @@ def test_numpy_forward_pass_matches_keras_on_shipped_models(name):
     _same(model_dir, _pileups(info.shape, hp))
 
 
+@pytest.mark.parametrize("name", ["illumina-wgs", "pacbio-hifi"])
+def test_a_batch_of_pileups_without_reads_runs(name):
+    """Every example of a batch with no read row (a candidate whose reads are all below the base-quality
+    threshold there: make_examples marks such sites no-calls) still goes through, as in Keras."""
+    model_dir = default_model_dir(name)
+    info = load_model_info(model_dir)
+    images = _pileups(info.shape, None, n=3)
+    images[:, 5:] = 0
+    _same(model_dir, images)
+
+
 @pytest.mark.parametrize("shape,hp_index,max_pooling,columns", [((100, 221, 6), None, True, 96), ((30, 199, 7), 6, True, 96),
                                                                ((30, 101, 8), 2, True, 96), ((100, 221, 6), None, False, 96),
                                                                ((30, 199, 7), 6, False, 96), ((30, 199, 7), 6, True, 160)])

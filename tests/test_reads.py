@@ -106,8 +106,12 @@ def test_read_counts_tally_each_read_once_with_its_reason(tmp_path, reference):
 
 
 def test_reads_warning_names_the_main_cause_and_the_flag(tmp_path):
-    assert reads_warning(ReadCounts(seen=10, kept=1, dropped={"low_mapq": 9}), ReadFilter()) is None
+    assert reads_warning(ReadCounts(seen=10, kept=6, dropped={"low_mapq": 4}), ReadFilter()) is None
+    assert reads_warning(ReadCounts(seen=10, kept=1, dropped={"over_read_cap": 9}), ReadFilter()) is None  # asked for
     assert reads_warning(ReadCounts(), ReadFilter()).startswith("no read overlaps the regions called")
+    most = reads_warning(ReadCounts(seen=5552, kept=15, dropped={"mate_on_other_contig": 5462, "duplicate": 75}), ReadFilter())
+    assert most.startswith("5,537 of the 5,552 reads in the regions were filtered out (99.7%), so calls rest on 15 reads: "
+                           "5,462 are improperly paired with a mate on another contig") and "75 duplicates" in most
     text = reads_warning(ReadCounts(seen=10, kept=0, dropped={"low_mapq": 7, "duplicate": 3}), ReadFilter(min_mapping_quality=20))
     assert text.startswith("all 10 reads") and "7 are below --min-mapping-quality 20" in text and "3 duplicates" in text
 

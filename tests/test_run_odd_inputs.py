@@ -1,6 +1,7 @@
 """Odd but valid input gives a valid VCF; broken input gives one line, exit 1 and no output file."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -183,3 +184,52 @@ def test_unwritable_report_leaves_nothing(tmp_path):
     fasta, bam = _sample(tmp_path, lambda ref, hap, h: _het_reads(ref, hap, h))
     result, out = _call(tmp_path, fasta, bam, "chr1:1-3000", "--report", str(tmp_path / "no" / "dir" / "r.html"))
     _one_line_error(result, out, "does not exist (create it first)")
+
+
+def test_a_site_whose_reads_are_all_below_the_base_quality_threshold_is_a_no_call(tmp_path):
+    """A deletion is counted whatever its reads' base qualities, but a read is shown in a pileup only where its
+    base is at least Q10: with quality 2 under the whole deletion (or everywhere) the pileup is empty. The run
+    used to stop there (the network's first layer could not reshape zero reads); the site is now a NoCall."""
+    for name, low_at in (("column", lambda rpos: 10_004_765 <= rpos <= 10_004_771), ("all", lambda rpos: True)):
+        low = str(tmp_path / f"{name}.bam")
+        with pysam.AlignmentFile(REAL_BAM) as src, pysam.AlignmentFile(low + ".u.bam", "wb", template=src) as out:
+            for read in src.fetch("chr20", 10_004_600, 10_004_900):
+                quals = read.query_qualities
+                for qpos, rpos in read.get_aligned_pairs(matches_only=True):
+                    if low_at(rpos):
+                        quals[qpos] = 2
+                read.query_qualities = quals
+                out.write(read)
+        pysam.sort("-o", low, low + ".u.bam")
+        pysam.index(low)
+        result, out = _call(tmp_path, REAL_REF, low, "chr20:10004769" if name == "column" else "chr20:10004700-10004800")
+        assert result.exit_code == 0, result.output
+        (site,) = [r for r in _records(out) if r.pos == 10_004_769]
+        assert site.ref == "TAAAACTATGC" and site.filter.keys() == ["NoCall"] and site.samples[0]["GT"] == (None, None)
+        assert site.samples[0]["DP"] == 0
+
+
+def test_reads_that_store_reference_bases_as_equals_give_the_same_calls(tmp_path):
+    """SAM allows '=' for a base that matches the reference (`samtools calmd -e` writes it); read as N, every
+    reference base was lost (hets called hom-alt, indels gone, exit 0). Such a file's reads get the reference's
+    bases back where they are aligned."""
+    region = "chr20:10000000-10011000"
+    plain = tmp_path / "plain.bam"
+    with pysam.AlignmentFile(REAL_BAM) as src, pysam.AlignmentFile(str(plain), "wb", template=src) as out:
+        for read in src.fetch("chr20", 9_999_000, 10_012_000):
+            out.write(read)
+    equals = str(tmp_path / "equals.bam")
+    pysam.calmd("-e", "-b", str(plain), REAL_REF, save_stdout=equals)
+    pysam.index(equals)
+    with pysam.AlignmentFile(equals) as fh:
+        assert sum("=" in (r.query_sequence or "") for r in itertools.islice(fh, 100)) > 90
+    pysam.index(str(plain))
+    want, got = tmp_path / "want", tmp_path / "got"
+    want.mkdir()
+    got.mkdir()
+    result, plain_vcf = _call(want, REAL_REF, str(plain), region)
+    assert result.exit_code == 0, result.output
+    result, equals_vcf = _call(got, REAL_REF, equals, region)
+    assert result.exit_code == 0, result.output
+    calls = [str(r) for r in _records(plain_vcf)]
+    assert len(calls) > 50 and [str(r) for r in _records(equals_vcf)] == calls
