@@ -149,8 +149,9 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
                 b_len.append(length)
                 pos += length
                 q += length
-            elif op in (INS, SOFT_CLIP):  # anchored on the base before
-                prev = seq[q - 1] if (q > 0 and k != first_real) else ref_seq[pos - 1 - ref_offset] if pos - 1 >= ref_offset else "N"
+            elif op in (INS, SOFT_CLIP):  # anchored on the base before: the read's where that is aligned, else the reference's
+                prev = seq[q - 1] if (q > 0 and k != first_real and cigar[k - 1][0] in ALIGNED) else \
+                    ref_seq[pos - 1 - ref_offset] if pos - 1 >= ref_offset else "N"
                 inserted = seq[q:q + length]
                 iq = qarr[q:q + length]
                 e_read.append(i)
@@ -162,8 +163,9 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
                 e_dq.append(int(iq[0]) if length else 0)
                 e_qs.append(qsum)
                 q += length
-            elif op == DEL:
-                prev = seq[q - 1] if q > 0 else ref_seq[pos - 1 - ref_offset] if pos - 1 >= ref_offset else "N"
+            elif op == DEL:  # the read's base before where it is aligned there (not a clipped or inserted one)
+                prev = seq[q - 1] if (q > 0 and k > 0 and cigar[k - 1][0] in ALIGNED) else \
+                    ref_seq[pos - 1 - ref_offset] if pos - 1 >= ref_offset else "N"
                 e_read.append(i)
                 e_pos.append(pos - 1)
                 e_kind.append(DELETION)

@@ -131,7 +131,8 @@ def test_postprocess_takes_the_model_the_calls_were_made_by(tmp_path, shards):
     shutil.rmtree(models["a"])
     with pytest.raises(InputError, match=r"model in .*/a, which is no longer there .*: pass that model with --model"):
         calls_model_dir([calls["a"]], None)
-    old = os.path.join(GOLDEN, "calls.jsonl.gz")  # written before calls named their model
+    old = str(tmp_path / "old.jsonl.gz")  # as written before calls named their model
+    write_calls(old, records)
     assert calls_model_dir([old], None) == default_model_dir() and calls_model_dir([old], str(twin)) == str(twin)
 
 

@@ -77,3 +77,20 @@ def test_aligned_bases_match_a_base_by_base_walk_in_read_order():
     assert events.end.tolist() == [r.reference_end for r in reads]
     assert events.hp.tolist() == [0, 0, 0, 0, 2, 0]
     assert events.e_read.tolist() == [1, 3, 3, 5]
+
+
+def test_an_indel_after_a_clip_an_insertion_or_a_deletion_is_anchored_on_the_reference():
+    """The anchor of an insertion, clip or deletion is the read's base only where that base is aligned to the
+    anchor position; after a soft clip or next to another indel (minimap2 writes 2I3D) the read's base before is a
+    clipped or inserted one, and an allele spelled with it was a substitution no read carries (CAGC -> G)."""
+    s = 20
+    reads = [read("clip_del", s, "5S3D20M", "GGGGG" + REF[s + 3:s + 23]),  # anchor s - 1, not the last clipped G
+             read("ins_del", s - 10, "10M2I3D20M", REF[s - 10:s] + "AA" + REF[s + 3:s + 23]),
+             read("del_ins", s - 10, "10M3D2I20M", REF[s - 10:s] + "AA" + REF[s + 3:s + 23]),
+             read("snp_ins", s - 10, "10M2I20M", REF[s - 10:s - 1] + "T" + "AA" + REF[s:s + 20])]  # aligned anchor: read's T
+    ev = extract_events(reads, REF, 0)
+    events = {(reads[i].query_name, int(p), str(b)) for i, p, b in zip(ev.e_read, ev.e_pos, ev.e_bases)}
+    assert ("clip_del", s - 1, REF[s - 1:s + 3]) in events
+    assert ("ins_del", s - 1, REF[s - 1] + "AA") in events and ("ins_del", s - 1, REF[s - 1:s + 3]) in events
+    assert ("del_ins", s - 1, REF[s - 1:s + 3]) in events and ("del_ins", s + 2, REF[s + 2] + "AA") in events
+    assert ("snp_ins", s - 1, "TAA") in events

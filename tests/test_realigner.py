@@ -276,6 +276,25 @@ def test_deletion_shown_as_mismatches_or_soft_clip_gets_a_d():
     assert all(a is b for a, b in zip(out[:-3], reads[:-3]))
 
 
+def test_reads_spanning_far_more_reference_than_bases_keep_their_alignment_and_do_not_stretch_the_window(monkeypatch):
+    """A short read across a huge deletion or an intron (RNA) used to make every read of its window align to a
+    haplotype as long as its span (minutes a window at 500 kb); it keeps its alignment, the others are as without it."""
+    import deepvariant_py.realigner.aligner as aligner
+
+    base = deletion_reads() + [read("mism", DEL_AT - 94, "100M", DEL_HAP[DEL_AT - 94:DEL_AT + 6])]
+    far = [read("deleted", 300, "50M1100D50M", REF[300:350] + REF[1450:1500]),
+           read("spliced", 380, "50M900N50M", REF[380:430] + REF[1330:1380])]
+    want = [(r.reference_start, r.cigarstring) for r in realign_reads(base, fetch, len(REF), 600, 800)]
+    longest = []
+    for name in ("sg_dx_trace_scan_16", "sw_trace_scan_16"):
+        real = getattr(aligner.parasail, name)
+        monkeypatch.setattr(aligner.parasail, name, lambda s1, s2, *a, real=real: longest.append(len(s2)) or real(s1, s2, *a))
+    out = realign_reads(base + far, fetch, len(REF), 600, 800)
+    assert all(n < 500 for n in longest)  # the window's reads and margins, never the 1,200 bp under "deleted"
+    assert [(r.reference_start, r.cigarstring) for r in out[:len(base)]] == want and want[-1][1] == "94M2D6M"
+    assert out[-2] is far[0] and out[-1] is far[1]
+
+
 def test_unrelated_soft_clip_stays_clipped():
     s = 600
     junk = "GGGGGGGGGG"

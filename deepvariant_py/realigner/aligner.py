@@ -443,6 +443,16 @@ def realign_window(reads: list[pysam.AlignedSegment], window: tuple[int, int], w
     (soft clips included) and the window, plus `margin` bases, clipped to the contig."""
     if not reads:
         return []
+    # A read spliced or padded, or whose alignment spans far more reference than bases (a huge deletion), keeps
+    # its alignment and does not stretch the haplotypes: one 500 kb deletion made every read of its window align
+    # to a 1 Mb haplotype (minutes a window).
+    movable = [i for i, r in enumerate(reads) if _realignable_span(r, opts.max_read_length)]
+    if len(movable) < len(reads):
+        out: list[pysam.AlignedSegment | None] = [None] * len(reads)
+        for i, new in zip(movable, realign_window([reads[i] for i in movable], window, window_ref, haplotypes,
+                                                  ref_fetch, contig_length, opts)):
+            out[i] = new
+        return out
     w_start, w_end = window
     lo = min(w_start, min(r.reference_start - _clip_len(r.cigartuples, 0) for r in reads))
     hi = max(w_end, max(r.reference_end + _clip_len(r.cigartuples, -1) for r in reads))
@@ -458,6 +468,13 @@ def realign_window(reads: list[pysam.AlignedSegment], window: tuple[int, int], w
     hits = [aligner.read_hits(r) for r in reads]
     weights = haplotype_weights([[h.hap for h in hs] for hs in hits], len(aligner.haps))
     return [aligner.realign(r, hs, weights) for r, hs in zip(reads, hits)]
+
+
+def _realignable_span(read: pysam.AlignedSegment, max_read_length: int) -> bool:
+    """No reference skip (N) or padding (P), and at most 2 x max_read_length of reference under the read."""
+    cigar = read.cigartuples
+    return (bool(cigar) and read.reference_end is not None and not any(op in (N_SKIP, PAD) for op, _ in cigar)
+            and read.reference_end - read.reference_start <= 2 * max_read_length)
 
 
 def _clip_len(cigar, end: int) -> int:
