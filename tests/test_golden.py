@@ -124,9 +124,15 @@ def test_blocks_of_several_shards_or_out_of_order_give_the_golden_gvcf(setup, tm
         paths.append(str(tmp_path / f"{name}.tsv.gz"))
         with gzip.open(paths[-1], "wt") as fh:
             fh.writelines(line for part in parts for line in part)
+    from deepvariant_py.examples_io import read_calls, write_calls
+
+    golden_calls = os.path.join(GOLDEN, "calls.jsonl.gz")
+    backwards = str(tmp_path / "backwards.jsonl.gz")  # calls out of order too: every site gathered first
+    write_calls(backwards, list(read_calls([golden_calls]))[::-1])
     want_vcf, want_gvcf = _golden("expected.vcf"), _golden("expected.g.vcf")
-    for spec, where in ((f"{paths[0]},{paths[1]}", "two"), (paths[2], "scrambled")):
+    for calls, spec, where in ((golden_calls, f"{paths[0]},{paths[1]}", "two"), (golden_calls, paths[2], "scrambled"),
+                               (backwards, f"{paths[0]},{paths[1]}", "calls backwards")):
         out = tmp_path / where
         out.mkdir()
-        vcf, gvcf = regen_golden.run_postprocess(setup, os.path.join(GOLDEN, "calls.jsonl.gz"), spec, str(out))
+        vcf, gvcf = regen_golden.run_postprocess(setup, calls, spec, str(out))
         assert vcf == want_vcf and gvcf == want_gvcf, where
