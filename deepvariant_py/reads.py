@@ -16,7 +16,7 @@ import pysam
 
 from .errors import InputError
 from .filetypes import describe, sniff
-from .htslib import quiet_htslib
+from .htslib import htslib_error, quiet_htslib
 from .outputs import repeated_file
 from .read_events import LONG_READ_BASES, MIN_MAPPING_QUALITY
 from .reference import Reference, contig_lengths
@@ -599,8 +599,12 @@ def read_failure(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region
     if is_cram:
         return InputError(f"cannot decode the CRAM reads of {region}{where} ({exc}): --ref is probably not the reference the "
                           "CRAM was written with (see its @SQ M5 tags); pass that reference")
-    return InputError(f"cannot read {region} from the reads file{where} ({exc}): the BAM is truncated, unsorted or does not "
-                      f"match its index: `{SORT_FIX.format(path=path)}`")
+    detail = htslib_error(lambda: sum(1 for _ in pysam.AlignmentFile(path).fetch(region.contig, region.start, region.end)))
+    if detail and "truncated" not in detail and "index" not in detail:  # a malformed record: sorting cannot mend it
+        return InputError(f"cannot read {region} from the reads file{where}: htslib says \"{detail}\": the file holds a "
+                          "malformed record; write the BAM again from its source (the aligner, or the tool that edited it)")
+    return InputError(f"cannot read {region} from the reads file{where} ({detail or exc}): the BAM is truncated, unsorted "
+                      f"or does not match its index: `{SORT_FIX.format(path=path)}`")
 
 
 def _tally(counts: ReadCounts | None, reason: str, dropped: np.ndarray) -> None:

@@ -233,3 +233,27 @@ def test_reads_that_store_reference_bases_as_equals_give_the_same_calls(tmp_path
     assert result.exit_code == 0, result.output
     calls = [str(r) for r in _records(plain_vcf)]
     assert len(calls) > 50 and [str(r) for r in _records(equals_vcf)] == calls
+
+
+def test_a_malformed_record_is_named_not_blamed_on_sorting(tmp_path):
+    """A record whose CIGAR does not match its sequence (90M on 101 bases) cannot be read; the one line used to
+    say "truncated, unsorted or does not match its index: samtools sort", which fails on it too. It now carries
+    htslib's own reason, naming the read."""
+    with pysam.AlignmentFile(REAL_BAM) as src:
+        header = src.header
+        reads = [pysam.AlignedSegment.fromstring(r.to_string(), header) for r in src.fetch("chr20", 10_007_000, 10_012_000)]
+    paths = {}
+    for name, broken in (("twin", False), ("broken", True)):
+        paths[name] = str(tmp_path / f"{name}.bam")
+        with pysam.AlignmentFile(paths[name], "wb0", header=header) as out:  # uncompressed: same offsets in both
+            for r in reads:
+                r = pysam.AlignedSegment.fromstring(r.to_string(), header)
+                if broken and r.cigartuples == [(0, 101)] and 10 <= 10_003_000 + 5_000 - r.reference_start <= 90:
+                    r.cigartuples = [(0, 90)]
+                out.write(r)
+    pysam.index(paths["twin"])
+    shutil.copy(paths["twin"] + ".bai", paths["broken"] + ".bai")  # htslib will not index the broken one itself
+    result, out = _call(tmp_path, REAL_REF, paths["broken"], "chr20:10008000-10011000")
+    assert result.exit_code == 1 and not out.exists()
+    assert "CIGAR and query sequence lengths differ for" in result.output and "samtools sort" not in result.output
+    assert "Traceback" not in result.output
