@@ -599,7 +599,12 @@ def read_failure(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region
     if is_cram:
         return InputError(f"cannot decode the CRAM reads of {region}{where} ({exc}): --ref is probably not the reference the "
                           "CRAM was written with (see its @SQ M5 tags); pass that reference")
-    detail = htslib_error(lambda: sum(1 for _ in pysam.AlignmentFile(path).fetch(region.contig, region.start, region.end)))
+    def read_again() -> None:
+        with pysam.AlignmentFile(path) as fh:
+            for _ in fh.fetch(region.contig, region.start, region.end):
+                pass
+
+    detail = htslib_error(read_again)
     if detail and "truncated" not in detail and "index" not in detail:  # a malformed record: sorting cannot mend it
         return InputError(f"cannot read {region} from the reads file{where}: htslib says \"{detail}\": the file holds a "
                           "malformed record; write the BAM again from its source (the aligner, or the tool that edited it)")
