@@ -295,6 +295,16 @@ def test_reads_spanning_far_more_reference_than_bases_keep_their_alignment_and_d
     assert out[-2] is far[0] and out[-1] is far[1]
 
 
+def test_a_padded_read_is_realigned_like_the_unpadded_one():
+    """P consumes neither read nor reference (50M3P50M is 100M); padded reads used to be left out of realignment,
+    which changed calls (a hom deletion called het) on a BAM that pads every read."""
+    s = DEL_AT - 94
+    seq = DEL_HAP[s:s + 100]
+    out = realign_reads(deletion_reads() + [read("mism", s, "100M", seq), read("padded", s, "50M3P50M", seq)],
+                        fetch, len(REF), 600, 800)
+    assert [(r.reference_start, r.cigarstring) for r in out[-2:]] == [(s, "94M2D6M")] * 2
+
+
 def test_unrelated_soft_clip_stays_clipped():
     s = 600
     junk = "GGGGGGGGGG"

@@ -358,10 +358,10 @@ class WindowAligner:
         return hits
 
     def read_hits(self, read: pysam.AlignedSegment) -> list[Hit]:
-        """`best_hits` of a read, or [] for a read the realigner leaves alone (spliced, padded, no sequence)."""
-        cigar = read.cigartuples
+        """`best_hits` of a read, or [] for a read the realigner leaves alone (spliced, no sequence)."""
+        cigar = _unpadded(read.cigartuples)
         seq = read.query_sequence
-        if not cigar or seq is None or any(op in (N_SKIP, PAD) for op, _ in cigar):
+        if not cigar or seq is None or any(op == N_SKIP for op, _ in cigar):
             return []
         lead_clip, trail_clip = _clip_len(cigar, 0), _clip_len(cigar, -1)
         return self.best_hits(seq, bool(lead_clip or trail_clip), read.reference_start - lead_clip - self.span_start)
@@ -385,7 +385,7 @@ class WindowAligner:
             return None
         hit = self.choose(hits, weights)
         hap, r2h, hap_start = self.haps[hit.hap], hit.ops, hit.hap_start
-        cigar = read.cigartuples
+        cigar = _unpadded(read.cigartuples)
         if (hap.is_ref and len(r2h) == 1 and len(cigar) == 1 and cigar[0] == (M, r2h[0][1]) and r2h[0][0] == M
                 and r2h[0][1] == read.query_length and self.span_start + hap_start == read.reference_start):
             return None  # ungapped on the reference, where the read already is (most reads of a window): it stays
@@ -470,10 +470,26 @@ def realign_window(reads: list[pysam.AlignedSegment], window: tuple[int, int], w
     return [aligner.realign(r, hs, weights) for r, hs in zip(reads, hits)]
 
 
+def _unpadded(cigar):
+    """A CIGAR without its padding (P) operations, which consume neither read nor reference (50M3P51M is 101M):
+    a padded read is realigned like any other and comes back unpadded."""
+    if not cigar or all(op != PAD for op, _ in cigar):
+        return cigar
+    out: list[tuple[int, int]] = []
+    for op, n in cigar:
+        if op == PAD:
+            continue
+        if out and out[-1][0] == op:
+            out[-1] = (op, out[-1][1] + n)
+        else:
+            out.append((op, n))
+    return out
+
+
 def _realignable_span(read: pysam.AlignedSegment, max_read_length: int) -> bool:
-    """No reference skip (N) or padding (P), and at most 2 x max_read_length of reference under the read."""
+    """No reference skip (N), and at most 2 x max_read_length of reference under the read."""
     cigar = read.cigartuples
-    return (bool(cigar) and read.reference_end is not None and not any(op in (N_SKIP, PAD) for op, _ in cigar)
+    return (bool(cigar) and read.reference_end is not None and not any(op == N_SKIP for op, _ in cigar)
             and read.reference_end - read.reference_start <= 2 * max_read_length)
 
 
