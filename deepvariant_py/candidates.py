@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .read_events import BASES, CLIPPED, DELETION, MIN_BASE_QUALITY, ReadEvents, anchor_overridden, encode_bases, valid_event_mask
+from .reference import as_acgtn
 from .variant import VariantInfo
 
 UNCALLED = -2
@@ -133,7 +134,7 @@ def _make_candidate(events: ReadEvents, contig: str, ref_seq: str, ref_offset: i
                     alleles: list[tuple[int, str, int]], ref_count: int, depth: int, at: _ByPosition) -> Candidate:
     """One record per position: REF spans the longest deletion, alts rewritten against it and string-sorted."""
     longest_del = max((len(b) - 1 for k, b, _ in alleles if k == DELETION), default=0)
-    ref = ref_seq[pos - ref_offset:pos - ref_offset + 1 + longest_del]
+    ref = as_acgtn(ref_seq[pos - ref_offset:pos - ref_offset + 1 + longest_del])  # VCF REF: ACGTN only
     rewritten: dict[str, tuple[int, str]] = {}
     counts: dict[str, int] = defaultdict(int)
     for kind, bases, c in alleles:

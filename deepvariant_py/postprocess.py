@@ -18,7 +18,7 @@ from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distr
 from .gvcf import RefBlock, UnsortedBlocks, gvcf_records, read_blocks
 from .haplotypes import resolve_overlaps
 from .pileup import alt_subsets
-from .reference import Reference
+from .reference import Reference, as_acgtn
 from .vcf import VcfRecord, make_header, vcf_writers, write_vcf
 
 log = logging.getLogger("dvcall")
@@ -86,7 +86,7 @@ def _on_reference(variant: VariantInfo, reference: Reference) -> VariantInfo:
     fix = f"give postprocess the --ref that make-examples used (not {reference.path})"
     if variant.contig not in reference:
         raise InputError(f"the calls hold {_locus(variant)}, on a contig that --ref does not have: {fix}")
-    if reference.fetch(variant.contig, variant.start, variant.end) != variant.ref.upper():
+    if as_acgtn(reference.fetch(variant.contig, variant.start, variant.end)) != as_acgtn(variant.ref.upper()):
         where = ("past the end of the contig" if variant.end > reference.length(variant.contig)
                  else "whose REF is not the reference's bases there")
         raise InputError(f"the calls hold {_locus(variant)}, {where}: {fix}")

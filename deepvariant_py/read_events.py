@@ -240,8 +240,13 @@ def replace_reads(events: ReadEvents, rows: np.ndarray, new: ReadEvents) -> Read
 
 
 def valid_event_mask(events: ReadEvents) -> np.ndarray:
-    """Events whose bases are all ACGT; others are ignored like DeepVariant's allele counter does."""
-    return np.array([set(b) <= _ACGT for b in events.e_bases], dtype=bool) if events.e_bases else np.zeros(0, bool)
+    """Events whose read-given bases are all ACGT; others are ignored like DeepVariant's allele counter does. A
+    deletion's bases after its anchor are the reference's: an IUPAC code or N there (written N in REF) no longer
+    drops a deletion that 29 reads carry."""
+    if not events.e_bases:
+        return np.zeros(0, bool)
+    return np.array([(b[0] in _ACGT) if kind == DELETION else (set(b) <= _ACGT)
+                     for b, kind in zip(events.e_bases, events.e_kind.tolist())], dtype=bool)
 
 
 _ACGT = set("ACGT")

@@ -89,3 +89,12 @@ class Reference:
 
     def close(self) -> None:
         self._fasta.close()
+
+
+_NOT_ACGT_AS_N = {c: ord("N") for c in range(256) if chr(c) not in "ACGT"}
+
+
+def as_acgtn(bases: str) -> str:
+    """Uppercase bases with anything but A, C, G, T (IUPAC codes such as R or Y, which some references hold)
+    written N, as VCF REF allows."""
+    return bases.translate(_NOT_ACGT_AS_N)

@@ -112,6 +112,16 @@ def test_deletion_ref_spans_deleted_bases():
     assert cand.allele_depths == (5, 3) and cand.depth == 8
 
 
+def test_a_deletion_over_an_iupac_reference_base_is_a_candidate_with_n_in_ref():
+    """A reference with an IUPAC code (R) inside a deletion's span: the deleted bases are the reference's, not the
+    reads', so the deletion still counts (it used to be dropped as a non-ACGT allele, 29 reads and all); VCF
+    REF takes N there (REF allows ACGTN only)."""
+    iupac = REF[:5] + "R" + REF[6:]
+    reads = pileup_reads(REF, ["....--........................"] * 3 + [MATCH] * 5)
+    (cand,) = find_candidates(extract_events(reads, iupac, 0), "chr1", iupac, 0, 0, len(REF))
+    assert (cand.start, cand.ref, cand.alts, cand.allele_depths) == (3, "TAN", ("T",), (5, 3))
+
+
 def test_deletion_and_snp_at_same_position():
     # Position 10 (T): SNP T>C, a 2-bp deletion of REF[11:13] = "AG", a 1-bp deletion of REF[11] = "A".
     snp = "..........C..................."
