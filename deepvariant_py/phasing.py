@@ -85,18 +85,16 @@ def _spans(regions: list[Region]) -> list[Region]:
 
 def auto_phase(info: ModelInfo, reads: str | Sequence[str], reference: Reference, regions: list[Region],
                needs_whatshap: bool = False) -> bool:
-    """Whether to phase when the user did not say: the model pools reads by haplotype, the reads (of one file or
-    several) are mostly untagged, and, when `needs_whatshap`, whatshap is installed (else a warning says how
-    to install it)."""
+    """Whether to phase when the user did not say: the model pools reads by haplotype and the reads (of one file
+    or several) are mostly untagged. With `needs_whatshap` (--phaser whatshap named) and whatshap missing, a
+    one-line error (DependencyError) rather than calls left unphased."""
     if not info.pools_by_haplotype:
         return False
     with open_reads(reads, reference) as handle:
         if hp_tagged_fraction(handle, regions) >= 0.5:
             return False
-    if needs_whatshap and not whatshap_installed():
-        log.warning("the reads carry no HP tags and whatshap is not installed, so they are called unphased, which is "
-                    "less accurate with this model: %s, then rerun", INSTALL_HINT)
-        return False
+    if needs_whatshap:  # named by the user (the default phaser is whatshap only where it is installed)
+        require_whatshap()
     return True
 
 

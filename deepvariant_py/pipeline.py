@@ -254,7 +254,14 @@ def _phased_passes(opts: RunOptions, plan: _Plan, work: str) -> dict:
                          calls=file_sha256(first_vcf), regions=list(opts.regions)) if resumable else ""
 
     def run_haplotag() -> dict:
-        tagged, total = haplotag(opts.ref, opts.reads, first_vcf, tagged_bam, plan.regions)
+        try:
+            tagged, total = haplotag(opts.ref, opts.reads, first_vcf, tagged_bam, plan.regions)
+        except InputError as exc:
+            if resumable:
+                raise
+            # whatshap's log lies in the run's temporary folder, removed on the way out: say how to keep it
+            raise InputError(f"{str(exc).split('; its log is')[0]}; rerun with --intermediate-dir DIR to keep whatshap's "
+                             "log there") from None
         return {"tagged": tagged, "reads": total}
 
     done, reused = reuse_or_run(tagged_bam, inputs, run_haplotag, [tagged_bam, tagged_bam + ".bai"])

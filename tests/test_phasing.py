@@ -85,16 +85,24 @@ def test_a_model_that_pools_by_haplotype_phases_untagged_reads_unless_told_not_t
     assert not (_run_ont(tmp_path / "tagged", ref, tagged) / "haplotagged.bam").exists()
 
 
-def test_without_whatshap_untagged_reads_are_called_unphased_with_a_warning(tmp_path, monkeypatch, caplog):
-    import logging
+def _failed_run_without_work_folder(tmp_path):
+    """`dvcall run --phaser whatshap` on untagged ONT-like reads, no --intermediate-dir; it must fail, leaving no VCF."""
+    ref, bam, _ = _two_haplotype_sample(tmp_path)
+    out = tmp_path / "out.vcf.gz"
+    result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", str(out), "--model-type", "ont",
+                                       "--regions", "chr1:2,001-6,000", "--num-shards", "1", "--phaser", "whatshap"])
+    assert result.exit_code != 0 and not out.exists()
+    return result
 
+
+def test_phaser_whatshap_named_without_whatshap_is_a_one_line_error(tmp_path, monkeypatch):
+    """--phaser whatshap named, whatshap missing: the run used to warn and call the reads unphased (worse than the
+    default direct phaser, and the candidate pre-filter off); it stops before any work, saying how to fix it."""
     from deepvariant_py import phasing
     monkeypatch.setattr(phasing, "whatshap_installed", lambda: False)
-    ref, bam, _ = _two_haplotype_sample(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="dvcall"):
-        work = _run_ont(tmp_path, ref, bam)
-    assert not (work / "haplotagged.bam").exists()
-    assert any("whatshap is not installed" in r.getMessage() and "dvcall[phasing]" in r.getMessage() for r in caplog.records)
+    result = _failed_run_without_work_folder(tmp_path)
+    assert "--phaser whatshap needs whatshap, which is not installed" in result.output and "--phaser direct" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_haplotag_command_tags_reads_from_a_vcf(tmp_path):
@@ -146,3 +154,18 @@ def test_a_gvcf_given_as_the_calls_to_phase_is_refused(tmp_path):
     _check_not_gvcf(paths["vcf"])
     with pytest.raises(InputError, match="is a gVCF: pass the run's VCF"):
         _check_not_gvcf(paths["gvcf"])
+
+
+def test_a_failing_whatshap_is_one_line_that_says_how_to_keep_its_log(tmp_path, monkeypatch):
+    """Without --intermediate-dir whatshap's log lies in the run's temporary folder, gone when the run stops: the
+    error named that path. It now carries whatshap's last line and says how to keep the log."""
+    from deepvariant_py import phasing
+    fake = tmp_path / "fake" / "whatshap"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "__main__.py").write_text("import sys\nprint('RuntimeError: cannot read the BAM')\nsys.exit(1)\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(fake.parent), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setattr(phasing, "whatshap_installed", lambda: True)
+    result = _failed_run_without_work_folder(tmp_path)
+    assert "whatshap phase failed (RuntimeError: cannot read the BAM)" in result.output
+    assert "rerun with --intermediate-dir DIR to keep whatshap's log" in result.output and "its log is" not in result.output
