@@ -293,7 +293,7 @@ def alt_base_images(canvas: Canvas, candidate: Candidate, rows: np.ndarray, opts
     suffix = bases[min(candidate.end, w_hi) - w_lo:]
     shown = _ShownReads(canvas, rows, w_lo, w_hi)
     ev = canvas.events
-    mapq, reverse, hp, is_long = ev.mapq[rows], ev.reverse[rows], ev.hp[rows], ev.is_long[rows]
+    mapq, reverse, hp, is_long = ev.mapq[rows], ev.reverse[rows], ev.hp_of(rows), ev.is_long[rows]
     column0 = len(prefix) - hw
     out = {}
     for a, alt in enumerate(candidate.alts):

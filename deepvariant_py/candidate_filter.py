@@ -146,10 +146,11 @@ def allele_features(events: ReadEvents, candidates: Sequence[Candidate], ref_seq
     allele need not be its best-supported one), `owner[i]` the candidate of row i; computed after the reads'
     HP tags are final."""
     rows, owner = [], []
-    hp = events.hp
     for k, c in enumerate(candidates):
         depth = max(c.depth, 1)
         covers = (events.start <= c.start) & (events.end > c.start)
+        hp = np.zeros_like(events.hp)
+        hp[covers] = events.hp_of(np.flatnonzero(covers))  # in one phase set (ReadEvents.hp_of)
         on = [covers & (hp == tag) for tag in (1, 2)]
         n_on = [int(np.count_nonzero(m)) for m in on]
         n_cover = max(int(np.count_nonzero(covers)), 1)

@@ -26,7 +26,7 @@ def build_images(canvas: Canvas, candidate: Candidate, opts: PileupOptions,
     rows = select_rows(canvas, candidate, opts)
     ev = canvas.events
     base, drawn = paint_reads(canvas.ref_codes[c0:c1], canvas.code[rows, c0:c1], canvas.qual[rows, c0:c1],
-                              ev.mapq[rows], ev.reverse[rows], ev.hp[rows], ev.is_long[rows], opts)
+                              ev.mapq[rows], ev.reverse[rows], ev.hp_of(rows), ev.is_long[rows], opts)
     support = candidate.support[rows]
     images = [(subset, with_support(base, drawn, support, subset, opts)) for subset in alt_subsets(len(candidate.alts))]
     return add_alt_aligned(images, canvas, candidate, rows, opts, ref_fetch, scores)

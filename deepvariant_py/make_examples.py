@@ -157,6 +157,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds, counts)
     if opts.phase_reads:
         events.hp[:] = phase_reads(events, ref_seq, ref_offset, min_base_quality=mbq, candidates=candidates)
+        events.ps[:] = 0  # one phasing of the partition's reads: the BAM's phase sets no longer apply
     candidates = [c for c in candidates if c.start - hw >= 0 and c.start + hw + 1 <= contig_len]
     n_found = len(candidates)
     if opts.candidate_filter is not None:

@@ -170,7 +170,7 @@ def select_rows(canvas: Canvas, candidate: Candidate, opts: PileupOptions) -> np
         if opts.technology_channel:  # short reads (often 2-3x as many) must not crowd the long ones out
             rows = _technology_quota(rows, ev.is_long[rows], max_reads)
         rows = rows[:max_reads]
-    group = hp_groups(ev.hp[rows]) if opts.sort_by_haplotypes else np.zeros(len(rows), np.int16)
+    group = hp_groups(ev.hp_of(rows)) if opts.sort_by_haplotypes else np.zeros(len(rows), np.int16)
     order = np.lexsort((ev.start[rows], group))
     return rows[order]
 

@@ -46,6 +46,7 @@ class ReadEvents:
     mapq: np.ndarray
     reverse: np.ndarray  # bool
     hp: np.ndarray  # HP tag, 0 if absent
+    ps: np.ndarray  # PS tag (the phase set HP is relative to) of a read with an HP tag, 0 if absent
     length: np.ndarray  # bases in the read (soft clips included)
     # aligned bases
     m_read: np.ndarray
@@ -60,6 +61,18 @@ class ReadEvents:
     e_low_quality: np.ndarray  # bool: an insertion/soft clip whose mean base quality is below the extraction's threshold
     e_draw_qual: np.ndarray  # base quality drawn for the '*' pixel
     e_qual_sum: np.ndarray  # summed base quality of the inserted/clipped bases (0 for deletions): low_quality() at other thresholds
+
+    def hp_of(self, rows: np.ndarray) -> np.ndarray:
+        """HP of the reads at `rows` (one pileup's), read in one phase set: HP 1 and 2 are relative to their read's
+        PS (whatshap's phase block), and blocks are oriented independently, so the tagged reads of the phase set
+        most of them share keep their HP and the others count as untagged (ties: the smaller PS). Without PS
+        tags, or with one PS, HP as it is: a 5 kb phase-block tiling had turned hets near block ends 1/1."""
+        hp = self.hp[rows]
+        ps = self.ps[rows][hp > 0]
+        if len(ps) == 0 or (ps == ps[0]).all():
+            return hp
+        values, counts = np.unique(ps, return_counts=True)
+        return np.where(self.ps[rows] == values[np.argmax(counts)], hp, 0).astype(hp.dtype)
 
     @property
     def is_long(self) -> np.ndarray:
@@ -85,6 +98,13 @@ def _hp(read: pysam.AlignedSegment) -> int:
     except (KeyError, ValueError, TypeError):
         return 0
     return value if value > 0 else 0
+
+
+def _ps(read: pysam.AlignedSegment) -> int:
+    try:
+        return int(read.get_tag("PS"))
+    except (KeyError, ValueError, TypeError):
+        return 0
 
 
 def _qualities(reads: list[pysam.AlignedSegment], seqs: list[str]) -> np.ndarray:
@@ -116,6 +136,9 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     mapq = np.fromiter((r.mapping_quality for r in reads), np.int16, n)
     reverse = np.fromiter((r.is_reverse for r in reads), bool, n)
     hp = np.fromiter(map(_hp, reads), np.int16, n)
+    ps = np.zeros(n, np.int64)
+    for i in np.flatnonzero(hp).tolist():  # only a tagged read's phase set matters
+        ps[i] = _ps(reads[i])
     all_quals = _qualities(reads, seqs)
     q_starts = np.cumsum(lengths) - lengths
     one_block = np.fromiter((len(c) == 1 and c[0][0] in ALIGNED for c in cigars), bool, n)
@@ -193,7 +216,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     m_pos = np.repeat(blk_ref, b_len_a) + within
     q_idx = np.repeat(blk_query, b_len_a) + within
     return ReadEvents(
-        n_reads=n, start=starts, end=ends, mapq=mapq, reverse=reverse, hp=hp, length=lengths,
+        n_reads=n, start=starts, end=ends, mapq=mapq, reverse=reverse, hp=hp, ps=ps, length=lengths,
         m_read=m_read, m_pos=m_pos, m_base=all_codes[q_idx], m_qual=all_quals[q_idx],
         e_read=np.asarray(e_read, np.int64), e_pos=np.asarray(e_pos, np.int64), e_kind=np.asarray(e_kind, np.int8),
         e_bases=e_bases, e_low_quality=np.asarray(e_low, bool), e_draw_qual=np.asarray(e_dq, np.uint8),
@@ -201,7 +224,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     )
 
 
-_PER_READ = ("start", "end", "mapq", "reverse", "hp", "length")
+_PER_READ = ("start", "end", "mapq", "reverse", "hp", "ps", "length")
 _PER_BASE = ("m_read", "m_pos", "m_base", "m_qual")
 _PER_EVENT = ("e_read", "e_pos", "e_kind", "e_low_quality", "e_draw_qual", "e_qual_sum")
 

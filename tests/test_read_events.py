@@ -94,3 +94,19 @@ def test_an_indel_after_a_clip_an_insertion_or_a_deletion_is_anchored_on_the_ref
     assert ("ins_del", s - 1, REF[s - 1] + "AA") in events and ("ins_del", s - 1, REF[s - 1:s + 3]) in events
     assert ("del_ins", s - 1, REF[s - 1:s + 3]) in events and ("del_ins", s + 2, REF[s + 2] + "AA") in events
     assert ("snp_ins", s - 1, "TAA") in events
+
+
+def test_hp_is_read_within_the_phase_set_most_tagged_reads_share():
+    """HP 1/2 mean something only within a read's PS (whatshap's phase block, each oriented on its own): in a
+    pileup over a block boundary the reads of the phase set most tagged reads share keep their HP, the others
+    count as untagged. One PS, or none, leaves HP as it is."""
+    tagged = [(1, 100), (2, 100), (1, 100), (2, 200), (1, 200), (None, None)]
+    reads = [read(f"r{i}", 5, "30M", REF[5:35], hp=hp, tags=[("PS", ps)] if ps else []) for i, (hp, ps) in enumerate(tagged)]
+    ev = extract_events(reads, REF, 0)
+    assert ev.ps.tolist() == [100, 100, 100, 200, 200, 0]
+    assert ev.hp_of(np.arange(6)).tolist() == [1, 2, 1, 0, 0, 0]
+    assert ev.hp_of(np.array([3, 4, 5])).tolist() == [2, 1, 0]  # one phase set among these rows
+    tie = ev.hp_of(np.array([0, 3]))
+    assert tie.tolist() == [1, 0]  # a tie goes to the smaller PS
+    no_ps = extract_events([read("a", 5, "30M", REF[5:35], hp=1), read("b", 5, "30M", REF[5:35], hp=2)], REF, 0)
+    assert no_ps.hp_of(np.arange(2)).tolist() == [1, 2]
