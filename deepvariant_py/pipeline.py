@@ -172,6 +172,8 @@ def _plan(opts: RunOptions) -> _Plan:
     phase = _should_phase(opts, info, me_opts, reference, regions)
     if phase and opts.phaser == "direct":
         me_opts, phase = replace(me_opts, phase_reads=True), False
+    elif not phase and opts.phase_reads is None and info.pools_by_haplotype:
+        me_opts = replace(me_opts, phase_untagged=True)  # mostly tagged: a partition left untagged is phased itself
     _check_run_paths(opts, model_dir, phase)
     merger = load_merger(opts.multiallelic_merge, model_dir)
     info.check_weights(model_input_shape(model_dir))

@@ -3,6 +3,7 @@ reads; and `dvcall haplotag`. (The default phaser: test_direct_phasing.py.)"""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pysam
 import pytest
@@ -169,3 +170,30 @@ def test_a_failing_whatshap_is_one_line_that_says_how_to_keep_its_log(tmp_path, 
     result = _failed_run_without_work_folder(tmp_path)
     assert "whatshap phase failed (RuntimeError: cannot read the BAM)" in result.output
     assert "rerun with --intermediate-dir DIR to keep whatshap's log" in result.output and "its log is" not in result.output
+
+
+def test_a_bam_tagged_over_part_of_the_genome_has_its_untagged_partitions_phased(tmp_path):
+    """`dvcall run` decides to phase from the first reads: a BAM haplotagged over part of the genome (most
+    sampled reads tagged) had its untagged rest called unphased. With phase_untagged (run's default for a model
+    that pools by haplotype when most reads are tagged) a partition whose reads are mostly untagged is phased;
+    tagged partitions keep their tags."""
+    from deepvariant_py.make_examples import make_examples
+    from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings
+    from deepvariant_py.regions import Region
+
+    ref, bam, _ = _two_haplotype_sample(tmp_path)
+    half = str(tmp_path / "half.bam")
+    with pysam.AlignmentFile(bam) as inp, pysam.AlignmentFile(half, "wb", template=inp) as out:
+        for read in inp:
+            if read.reference_start < 10_000:  # tagged by the haplotype it came from, the rest untagged
+                read.set_tag("HP", int(read.query_name[1]), "i")
+            out.write(read)
+    pysam.index(half)
+    _, info = resolve_model("pacbio", None)
+    opts = replace(make_examples_options(resolve_settings("pacbio", info, partition_size=5000)), phase_reads=False)
+    tagged = {}
+    for untagged_too in (False, True):
+        stats = make_examples(ref, half, str(tmp_path / f"ex{untagged_too}.tfrecord.gz"), [Region("chr1", 2_000, 22_000)],
+                              replace(opts, phase_untagged=untagged_too))
+        tagged[untagged_too] = stats.hp_tagged_reads / stats.hp_taggable_reads
+    assert tagged[False] < 0.4 and tagged[True] > 0.7  # 0.25 and 0.80 when written (direct phasing leaves a few)
