@@ -157,8 +157,10 @@ def read_kind_warning(model_type: str, n_reads: int, n_long: int) -> str | None:
         return (f"{n_long:,} of {n_reads:,} sampled reads are long (over {LONG_READ_BASES} bp: HiFi or ONT), but "
                 f"--model-type {model_type} is for short reads: use --model-type pacbio (HiFi) or ont")
     if expects == "long" and n_long < n_reads / 2:
+        advice = ("use --model-type hybrid for HiFi and Illumina reads of one sample, or call each kind with its own "
+                  "model type" if n_long >= 0.05 * n_reads else "use --model-type illumina")
         return (f"{n_reads - n_long:,} of {n_reads:,} sampled reads are short ({LONG_READ_BASES} bp or less: Illumina), "
-                f"but --model-type {model_type} is for long reads: use --model-type illumina")
+                f"but --model-type {model_type} is for long reads: {advice}")
     return None
 
 

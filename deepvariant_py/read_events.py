@@ -90,7 +90,8 @@ LONG_READ_BASES = 500
 hybrid model's) and drawn as such in the technology channel. Illumina reads are at most 2 x 300 bp."""
 
 
-def _hp(read: pysam.AlignedSegment) -> int:
+def hp_tag(read: pysam.AlignedSegment) -> int:
+    """A read's haplotype tag, 0 for none (no HP, HP:i:0, or a value that is not a positive integer)."""
     if not read.has_tag("HP"):  # 4x cheaper than get_tag's KeyError on the untagged reads of most BAMs
         return 0
     try:
@@ -135,7 +136,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     starts = np.fromiter((r.reference_start for r in reads), np.int64, n)
     mapq = np.fromiter((r.mapping_quality for r in reads), np.int16, n)
     reverse = np.fromiter((r.is_reverse for r in reads), bool, n)
-    hp = np.fromiter(map(_hp, reads), np.int16, n)
+    hp = np.fromiter(map(hp_tag, reads), np.int16, n)
     ps = np.zeros(n, np.int64)
     for i in np.flatnonzero(hp).tolist():  # only a tagged read's phase set matters
         ps[i] = _ps(reads[i])

@@ -18,7 +18,7 @@ from .errors import InputError
 from .filetypes import describe, sniff
 from .htslib import htslib_error, quiet_htslib
 from .outputs import repeated_file
-from .read_events import LONG_READ_BASES, MIN_MAPPING_QUALITY
+from .read_events import LONG_READ_BASES, MIN_MAPPING_QUALITY, hp_tag
 from .reference import Reference, contig_lengths
 from .regions import Region, toggle_chr_prefix
 
@@ -433,7 +433,7 @@ def sample_reads(handle: "pysam.AlignmentFile | ReadSources", regions: list[Regi
 
 def hp_tagged_fraction(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000) -> float:
     """Share of the sampled reads (sample_reads) that carry an HP tag: a haplotagged BAM or an untagged one."""
-    tags = [read.has_tag("HP") for read in sample_reads(handle, regions, limit)]
+    tags = [hp_tag(read) > 0 for read in sample_reads(handle, regions, limit)]  # HP:i:0 is untagged, as make_examples reads it
     return sum(tags) / len(tags) if tags else 0.0
 
 
