@@ -22,7 +22,7 @@ from .make_examples import MakeExamplesOptions
 from .model_info import ModelInfo, load_model_info
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
 from .read_events import LONG_READ_BASES
-from .reads import long_read_count, open_reads
+from .reads import long_read_count, open_reads, read_group_platforms
 from .reference import Reference
 from .regions import Region
 from .settings import MODEL_TYPES, SETTING_KEYS, SETTINGS, UNRECORDED, preset_values
@@ -164,9 +164,28 @@ def read_kind_warning(model_type: str, n_reads: int, n_long: int) -> str | None:
     return None
 
 
+PLATFORM_MODEL_TYPES = {"PACBIO": "pacbio", "ONT": "ont", "ILLUMINA": "illumina"}  # @RG PL -> the model type for it
+
+
+def platform_warning(model_type: str, platforms: set[str]) -> str | None:
+    """One line when the reads' @RG PL names one long-read platform and --model-type is the other one (HiFi and
+    ONT reads are both long: their lengths cannot tell them apart)."""
+    if model_type not in ("pacbio", "ont") or len(platforms) != 1:
+        return None
+    (platform,) = platforms
+    wanted = PLATFORM_MODEL_TYPES.get(platform)
+    if wanted in ("pacbio", "ont") and wanted != model_type:
+        return (f"the reads' @RG PL is {platform}, but --model-type {model_type} is for "
+                f"{'PacBio HiFi' if model_type == 'pacbio' else 'Oxford Nanopore'} reads: use --model-type {wanted}")
+    return None
+
+
 def warn_about_read_kind(model_type: str, sources, regions: list[Region]) -> None:
-    """Log read_kind_warning's line (the run goes on) for the first reads of `regions` (reads.long_read_count)."""
-    if (text := read_kind_warning(model_type, *long_read_count(sources, regions))):
+    """Log read_kind_warning's line (the run goes on) for the first reads of `regions` (reads.long_read_count),
+    or platform_warning's from the reads' @RG PL."""
+    text = read_kind_warning(model_type, *long_read_count(sources, regions)) or \
+        platform_warning(model_type, read_group_platforms(sources))
+    if text:
         log.warning("%s", text)
 
 

@@ -676,6 +676,12 @@ def read_group_samples(handle: pysam.AlignmentFile) -> list[str]:
     return out
 
 
+def read_group_platforms(handle: "pysam.AlignmentFile | ReadSources") -> set[str]:
+    """The @RG PL values (upper case) of every file: what the sequencer was, where the header says."""
+    handles = handle.handles if isinstance(handle, ReadSources) else (handle,)
+    return {str(rg["PL"]).upper() for h in handles for rg in h.header.to_dict().get("RG", []) if rg.get("PL")}
+
+
 def names_below(reads: list[pysam.AlignedSegment], fraction: float, salt: bytes = b"") -> np.ndarray:
     """A `fraction` of the reads picked by a hash of `salt` + name: the same choice for both mates, in every
     partition and run; a different salt picks independently."""
