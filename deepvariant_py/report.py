@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 import os
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -27,10 +28,11 @@ class VcfSummary:
     by_type: Counter = field(default_factory=Counter)
     transitions: int = 0
     transversions: int = 0
-    qual: list[float] = field(default_factory=list)
-    gq: list[int] = field(default_factory=list)
-    vaf: list[float] = field(default_factory=list)
-    depth: list[int] = field(default_factory=list)
+    # flat arrays, not lists of Python numbers: a genome's 5 million PASS records would take ~0.6 GB as lists
+    qual: array = field(default_factory=lambda: array("d"))
+    gq: array = field(default_factory=lambda: array("l"))
+    vaf: array = field(default_factory=lambda: array("d"))
+    depth: array = field(default_factory=lambda: array("l"))
     indel_lengths: list[int] = field(default_factory=list)  # inserted bases > 0, deleted < 0
 
     @property
