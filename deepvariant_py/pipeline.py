@@ -228,6 +228,8 @@ def _should_phase(opts: RunOptions, info: dict, me_opts: MakeExamplesOptions, re
     if opts.phaser not in PHASERS:
         raise InputError(f"--phaser {opts.phaser!r} is not known: use one of {', '.join(PHASERS)}")
     whatshap = opts.phaser == "whatshap"
+    if not me_opts.pileup.hp_channel and opts.phase_reads is None and opts.phaser != default_phaser(info):
+        log.warning("--phaser %s has no effect: this model reads no HP tags, so the reads are not phased", opts.phaser)
     if opts.phase_reads:
         require_hp_channel(me_opts.pileup.hp_channel)
         if whatshap:
@@ -236,10 +238,10 @@ def _should_phase(opts: RunOptions, info: dict, me_opts: MakeExamplesOptions, re
     if opts.phase_reads is False or not auto_phase(info, opts.reads, reference, regions, needs_whatshap=whatshap):
         return False
     if whatshap:
-        log.info("phase-reads: the reads carry no HP tags: calling, tagging them with whatshap, calling again "
+        log.info("phase-reads: most reads carry no HP tag: calling, tagging them with whatshap, calling again "
                  "(--no-phase-reads to skip)")
     else:
-        log.info("phase-reads: the reads carry no HP tags: phasing each partition's reads from its heterozygous sites "
+        log.info("phase-reads: most reads carry no HP tag: phasing each partition's reads from its heterozygous sites "
                  "(--no-phase-reads to skip)")
     return True
 

@@ -197,3 +197,13 @@ def test_a_bam_tagged_over_part_of_the_genome_has_its_untagged_partitions_phased
                               replace(opts, phase_untagged=untagged_too))
         tagged[untagged_too] = stats.hp_tagged_reads / stats.hp_taggable_reads
     assert tagged[False] < 0.4 and tagged[True] > 0.7  # 0.25 and 0.80 when written (direct phasing leaves a few)
+
+
+def test_a_phaser_named_for_a_model_without_hp_tags_is_said_to_do_nothing(tmp_path, caplog):
+    testdata = os.path.join(os.path.dirname(__file__), "..", "testdata")
+    out = str(tmp_path / "out.vcf.gz")
+    result = CliRunner().invoke(main, ["run", "--ref", os.path.join(testdata, "ucsc.hg19.chr20.unittest.fasta.gz"),
+                                       "--reads", os.path.join(testdata, "NA12878.chr20_10.00-10.02Mb.bam"), "--output-vcf", out,
+                                       "--regions", "chr20:10,002,000-10,003,000", "--num-shards", "1", "--phaser", "whatshap"])
+    assert result.exit_code == 0, result.output
+    assert "--phaser whatshap has no effect: this model reads no HP tags" in caplog.text and os.path.exists(out)
