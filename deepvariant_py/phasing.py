@@ -60,13 +60,21 @@ def require_whatshap(what: str = "--phaser whatshap", instead: str = " (or use -
         raise DependencyError(f"{what} needs whatshap, which is not installed: {INSTALL_HINT}{instead}")
 
 
+class WhatshapFailed(InputError):
+    """whatshap stopped with an error: `failure` says which step and its last line, `log_path` where the rest is."""
+
+    def __init__(self, failure: str, log_path: str):
+        super().__init__(f"{failure}; its log is {log_path}")
+        self.failure, self.log_path = failure, log_path
+
+
 def _whatshap(args: list[str], log_path: str) -> None:
     with open(log_path, "w") as log:
         proc = subprocess.run([sys.executable, "-m", "whatshap", *args], stdout=log, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         with open(log_path) as fh:
             last = [line.strip() for line in fh if line.strip()][-1:] or ["no output"]
-        raise InputError(f"whatshap {args[0]} failed ({last[0]}); its log is {log_path}")
+        raise WhatshapFailed(f"whatshap {args[0]} failed ({last[0]})", log_path)
 
 
 def contig_spans(regions: list[Region]) -> list[str]:

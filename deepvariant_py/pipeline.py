@@ -17,7 +17,7 @@ from .model import model_input_shape
 from .model_info import ModelInfo, weights_stamp
 from .outputs import atomic_outputs, check_outputs, disk_error, is_disk_error
 from .pileup import channel_enums
-from .phasing import PHASERS, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
+from .phasing import PHASERS, WhatshapFailed, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
 from .postprocess import postprocess
 from .presets import (make_examples_options, resolve_model, resolve_settings, warn_about_read_kind,
                       warn_about_settings_unlike_model)
@@ -260,12 +260,11 @@ def _phased_passes(opts: RunOptions, plan: _Plan, work: str) -> dict:
     def run_haplotag() -> dict:
         try:
             tagged, total = haplotag(opts.ref, opts.reads, first_vcf, tagged_bam, plan.regions)
-        except InputError as exc:
+        except WhatshapFailed as exc:
             if resumable:
                 raise
             # whatshap's log lies in the run's temporary folder, removed on the way out: say how to keep it
-            raise InputError(f"{str(exc).split('; its log is')[0]}; rerun with --intermediate-dir DIR to keep whatshap's "
-                             "log there") from None
+            raise InputError(f"{exc.failure}; rerun with --intermediate-dir DIR to keep whatshap's log there") from None
         return {"tagged": tagged, "reads": total}
 
     done, reused = reuse_or_run(tagged_bam, inputs, run_haplotag, [tagged_bam, tagged_bam + ".bai"])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pysam
 
-from .cigar import ALIGNED, DEL, HARD_CLIP, INS, REF_SKIP, SOFT_CLIP
+from .cigar import ALIGNED, DEL, INS, REF_SKIP, SOFT_CLIP
 
 # Base codes shared by counting and drawing.
 A, C, G, T, N, STAR = 0, 1, 2, 3, 4, 5
@@ -164,8 +164,10 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
         qarr = all_quals[q_offset:q_offset + len(seq)]
         pos = int(starts[i])
         q = 0
-        first_real = 1 if cigar[0][0] == HARD_CLIP else 0
-        for k, (op, length) in enumerate(cigar):
+        aligned_before = False  # the operation before is an aligned one (not a clip, insertion, deletion or P)
+        for op, length in cigar:
+            if op in (INS, SOFT_CLIP, DEL):  # anchored on the base before: the read's where that base is aligned
+                prev = seq[q - 1] if aligned_before and q > 0 else ref_seq[pos - 1 - ref_offset] if pos - 1 >= ref_offset else "N"
             if op in ALIGNED:
                 b_read.append(i)
                 b_ref.append(pos)
@@ -173,9 +175,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
                 b_len.append(length)
                 pos += length
                 q += length
-            elif op in (INS, SOFT_CLIP):  # anchored on the base before: the read's where that is aligned, else the reference's
-                prev = seq[q - 1] if (q > 0 and k != first_real and cigar[k - 1][0] in ALIGNED) else \
-                    ref_seq[pos - 1 - ref_offset] if pos - 1 >= ref_offset else "N"
+            elif op in (INS, SOFT_CLIP):
                 inserted = seq[q:q + length]
                 iq = qarr[q:q + length]
                 e_read.append(i)
@@ -187,9 +187,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
                 e_dq.append(int(iq[0]) if length else 0)
                 e_qs.append(qsum)
                 q += length
-            elif op == DEL:  # the read's base before where it is aligned there (not a clipped or inserted one)
-                prev = seq[q - 1] if (q > 0 and k > 0 and cigar[k - 1][0] in ALIGNED) else \
-                    ref_seq[pos - 1 - ref_offset] if pos - 1 >= ref_offset else "N"
+            elif op == DEL:
                 e_read.append(i)
                 e_pos.append(pos - 1)
                 e_kind.append(DELETION)
@@ -201,6 +199,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
             elif op == REF_SKIP:
                 pos += length
             # H, P: nothing
+            aligned_before = op in ALIGNED
         ends[i] = pos
 
     all_codes = _CODE[np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)]

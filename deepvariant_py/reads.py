@@ -14,6 +14,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import pysam
 
+from .cigar import AlignedBases
 from .errors import InputError
 from .filetypes import describe, sniff
 from .htslib import htslib_error, quiet_htslib
@@ -370,14 +371,15 @@ def with_reference_bases(reads: Iterable[pysam.AlignedSegment], reference: Refer
     for read in reads:
         seq = read.query_sequence
         if seq and "=" in seq and read.reference_end is not None:
-            start = read.reference_start
-            ref = reference.fetch(contig, start, read.reference_end)
-            bases = bytearray(seq.encode())
-            for qpos, rpos in read.get_aligned_pairs(matches_only=True):
-                if bases[qpos] == 61:  # '='
-                    bases[qpos] = ord(ref[rpos - start])
+            start, end = read.reference_start, read.reference_end
+            ref = np.frombuffer(reference.fetch(contig, start, end).encode(), np.uint8)
+            bases = np.frombuffer(seq.encode(), np.uint8).copy()
+            offsets = AlignedBases.of(read).offsets(np.arange(start, start + len(ref)))  # -1: deleted or outside
+            aligned = offsets >= 0
+            equals = bases[offsets[aligned]] == ord("=")
+            bases[offsets[aligned][equals]] = ref[aligned][equals]
             quals = read.query_qualities
-            read.query_sequence = bases.decode()
+            read.query_sequence = bases.tobytes().decode()
             read.query_qualities = quals  # pysam drops them when the sequence is set
         yield read
 
