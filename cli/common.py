@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 import traceback
@@ -17,6 +18,9 @@ from deepvariant_py.workers import INTERRUPTED_EXIT, TERMINATED_EXIT, Terminated
 def setup_logging(quiet: bool = False) -> None:
     configure_logging(quiet)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, the status of a Unix tool whose reader closed the pipe
 
 
 def user_errors(func):
@@ -36,6 +40,9 @@ def user_errors(func):
         except KeyboardInterrupt:
             reap_children()
             _stop("interrupted", INTERRUPTED_EXIT)
+        except BrokenPipeError:  # `dvcall presets | head -1`: the reader stopped reading, as Unix tools end on SIGPIPE
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's exit flush must not fail again
+            sys.exit(BROKEN_PIPE_EXIT)
         except Exception as exc:
             if debug:
                 if isinstance(exc, EOFError):  # click would turn it into "interrupted" and hide it: show it here
@@ -66,7 +73,18 @@ def command_line() -> str:
     return " ".join(["dvcall"] + sys.argv[1:])
 
 
-FRACTION = click.FloatRange(0.0, 1.0)
+class FloatRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf: every comparison with nan is false, so click's own range
+    let `--vsc-min-fraction-snps nan` through (every SNP candidate then dropped, exit 0)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+FRACTION = FloatRange(0.0, 1.0)
 
 
 def _click_type(kind: tuple):

@@ -3,7 +3,7 @@ import click
 
 from deepvariant_py.ensemble import DEFAULT_CASCADE, combine_models
 
-from .common import user_errors
+from .common import FloatRange, user_errors
 
 
 @click.command("ensemble")
@@ -12,7 +12,7 @@ from .common import user_errors
                    "`dvcall train --seed 0` and `--seed 1`).")
 @click.option("--output", required=True, type=click.Path(),
               help="New folder for the ensemble (model.keras + model_info.json); an existing model is never overwritten.")
-@click.option("--cascade", type=click.FloatRange(0.0, 1.0, max_open=True), default=DEFAULT_CASCADE, show_default=True,
+@click.option("--cascade", type=FloatRange(0.0, 1.0, max_open=True), default=DEFAULT_CASCADE, show_default=True,
               help="Run the members after the first only on examples the first is less sure of than this (its top "
                    "genotype probability); the others keep its probabilities. 0 runs every member on every example.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")

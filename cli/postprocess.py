@@ -4,7 +4,7 @@ import click
 from deepvariant_py.merger import MERGE_MODES, load_merger
 from deepvariant_py.model_info import load_model_info
 from deepvariant_py.examples_io import expand_paths
-from deepvariant_py.outputs import check_outputs
+from deepvariant_py.outputs import check_outputs, require_vcf_gz
 from deepvariant_py.postprocess import calls_model_dir, postprocess
 from deepvariant_py.vcf import check_sample_name
 
@@ -28,6 +28,8 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
                     output_gvcf, quiet):
     """Merge per-subset probabilities into genotypes and write the VCF."""
     check_sample_name(sample_name)
+    for flag, path in (("--output-vcf", output_vcf), ("--output-gvcf", output_gvcf)):
+        require_vcf_gz(flag, path)
     inputs = {f"--calls {p}": p for p in expand_paths(calls, "calls")}
     inputs.update({f"--gvcf-blocks {p}": p for p in (expand_paths(gvcf_blocks, "gVCF reference blocks") if gvcf_blocks else [])})
     check_outputs({"--output-vcf": output_vcf, "its index": output_vcf + ".tbi", "--output-gvcf": output_gvcf,

@@ -20,7 +20,7 @@ from .common import command_line, haplotype_resolution_option, setting_flags, se
 @click.option("--output-gvcf", type=click.Path(), default=None,
               help="Also write a gVCF (.g.vcf.gz): every variant record plus reference blocks binned by GQ (bins of 5) with MIN_DP, ready for `bcftools merge --gvcf`.")
 @click.option("--regions", multiple=True, help="Region(s) to call: 'chr20:10,000,000-10,050,000' (1-based, inclusive; 'chr20:100' is one base, 'chr20' the whole contig; a contig whose name holds ':' as itself or '{HLA-A*01:01:01:01}:1-500') or a BED file. Repeatable. Default: every contig shared by reads and reference.")
-@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (from `dvcall train`). Default: the --model-type's shipped model (illumina-wgs, pacbio-hifi or ont).")
+@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (from `dvcall train`). Default: the --model-type's shipped model (illumina-wgs, pacbio-hifi, ont or hybrid-hifi-illumina).")
 @click.option("--intermediate-dir", type=click.Path(), default=None, help="Keep each shard's calls here (default: a temporary folder, removed at the end). Finished steps leave a .done.json marker with checksums, so re-running the same command after a kill or a failure redoes only what is missing.")
 @click.option("--sample-name", default=None, help="Sample name in the VCF (no tabs or newlines). Default: SM of the first @RG in the reads, else SAMPLE. Also calls several --reads files that name different samples as this one sample.")
 @setting_options

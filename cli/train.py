@@ -4,7 +4,7 @@ import click
 from deepvariant_py.model import COLUMN_FEATURES, COLUMN_FEATURES_RANGE
 from deepvariant_py.train import QUALITY_BINNED_SHARE, QUALITY_SHIFTS, TRAINING_SEED, TrainOptions, train
 
-from .common import user_errors
+from .common import FloatRange, user_errors
 
 
 def _shift_range(ctx, param, value: str) -> tuple[int, int]:
@@ -24,10 +24,10 @@ def _shift_range(ctx, param, value: str) -> tuple[int, int]:
 @click.option("--tune-examples", default=None, help="Labelled examples for picking the best epoch (default: every 10th training example is held out).")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True, help="Passes over the training data.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Examples per step.")
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True, help="Initial Adam learning rate (cosine decay).")
+@click.option("--learning-rate", type=FloatRange(min=0, min_open=True), default=1e-3, show_default=True, help="Initial Adam learning rate (cosine decay).")
 @click.option("--init-model", type=click.Path(), default=None, help="Start from this model's weights (fine-tuning).")
-@click.option("--augment-mapq", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="Per example, up to this fraction of reads get a random MAPQ in [10,59] (0 = off): simulated reads are nearly all MAPQ 60, real ones are not.")
-@click.option("--augment-qualities", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--augment-mapq", type=FloatRange(0, 1), default=0.3, show_default=True, help="Per example, up to this fraction of reads get a random MAPQ in [10,59] (0 = off): simulated reads are nearly all MAPQ 60, real ones are not.")
+@click.option("--augment-qualities", type=FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of examples whose base qualities are redrawn as another instrument reports them: binned to NovaSeq's "
                    "4 levels or shifted (--augment-qualities-shifts, --augment-qualities-binned; 0 = off), so the model does not "
                    "learn one simulator's qualities.")
@@ -35,33 +35,33 @@ def _shift_range(ctx, param, value: str) -> tuple[int, int]:
               help="With --augment-qualities, the range (inclusive) of the one shift drawn for all of an example's qualities: "
                    "-10,3 suits short reads (instruments and recalibration report lower qualities than ART); long-read basecaller "
                    "versions differ both ways (e.g. -8,8; measured on the ont recipe, not shipped: models/ont/MODEL_CARD.md).")
-@click.option("--augment-qualities-binned", type=click.FloatRange(0, 1), default=QUALITY_BINNED_SHARE, show_default=True,
+@click.option("--augment-qualities-binned", type=FloatRange(0, 1), default=QUALITY_BINNED_SHARE, show_default=True,
               help="With --augment-qualities, the share of those examples binned to NovaSeq's four levels instead of shifted "
                    "(0 for long reads, which no instrument bins that way).")
-@click.option("--augment-balance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--augment-balance", type=FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of heterozygous examples that lose part of one allele's reads (0 = off): real hets are seen at "
                    "30-70% allele balance (and beyond, in imbalanced samples) where simulators draw 50%.")
-@click.option("--augment-balance-max-drop", type=click.FloatRange(0, 0.95), default=0.6, show_default=True,
+@click.option("--augment-balance-max-drop", type=FloatRange(0, 0.95), default=0.6, show_default=True,
               help="With --augment-balance, the largest share of the allele's reads dropped (drawn uniformly up to it): 0.6 "
                    "reaches ~29% allele fraction, 0.8 ~17%.")
-@click.option("--augment-balance-min-haplotype", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+@click.option("--augment-balance-min-haplotype", type=FloatRange(0, 0.5), default=0.0, show_default=True,
               help="With --augment-balance, keep a thinning only if the allele's remaining reads are a count that a haplotype "
                    "at this share of the reads shows at least 5% of the time at that depth (0 = any count): 0.3 keeps "
                    "hets down to ~20% at 80x but never makes 13 alt reads and 1 other at 14x a het.")
-@click.option("--augment-errors", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--augment-errors", type=FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of hom-alt SNP examples in which one alt read's base at the candidate becomes another base at "
                    "quality 5-20, as a sequencing error (0 = off), so one odd low-quality base at low depth does not read as a het.")
-@click.option("--augment-contamination", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--augment-contamination", type=FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of hom-alt SNP examples given reads of another sample (0 = off): each alt read shows the reference base "
                    "at its own quality with a rate drawn up to --augment-contamination-max-rate, as cross-sample contamination "
                    "and index hopping (HiSeq X, NovaSeq) make; simulated reads never do.")
-@click.option("--augment-contamination-max-rate", type=click.FloatRange(0, 0.5, min_open=True), default=0.03, show_default=True,
+@click.option("--augment-contamination-max-rate", type=FloatRange(0, 0.5, min_open=True), default=0.03, show_default=True,
               help="With --augment-contamination, the largest share of an example's alt reads turned (drawn uniformly up to it).")
 @click.option("--augment-contamination-clean-only", is_flag=True,
               help="With --augment-contamination, turn reads only in hom-alt examples whose every read shows the alt at the "
                    "candidate; one that already holds other reads (errors, mis-mapping, an indel allele beside it) is left "
                    "as it is.")
-@click.option("--label-smoothing", type=click.FloatRange(0, 0.1), default=1e-3, show_default=True,
+@click.option("--label-smoothing", type=FloatRange(0, 0.1), default=1e-3, show_default=True,
               help="Share of each label spread over the other genotypes. It caps the model's confidence (1e-3: GQ near 31 at most), "
                    "so GQ cannot tell easy calls from merely good ones; 0 lets GQ rise with the evidence (then calibrate it).")
 @click.option("--seed", type=click.IntRange(min=0), default=TRAINING_SEED, show_default=True,

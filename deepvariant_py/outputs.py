@@ -274,3 +274,9 @@ def _check_writable_folder(label: str, path: str) -> None:
 def writable_folder(path: str, label: str = "output") -> None:
     """The folder that will hold `path` exists and can be written (for commands with a single output)."""
     _check_writable_folder(label, path)
+
+
+def require_vcf_gz(flag: str, path: str | None) -> None:
+    """A VCF output name must say what dvcall writes there: bgzipped, tabix-indexed (.vcf.gz)."""
+    if path is not None and not path.endswith(".vcf.gz"):
+        raise OutputError(f"{flag} {path} must end in .vcf.gz (the output is bgzipped and indexed)")

@@ -88,3 +88,29 @@ def test_every_command_and_every_flag_has_help():
         assert (cmd.help or "").strip(), path
         bare = [p.opts[0] for p in cmd.params if isinstance(p, click.Option) and not p.hidden and not (p.help or "").strip()]
         assert not bare, f"dvcall {' '.join(path)}: {bare} have no help text"
+
+
+@pytest.mark.parametrize("flag, value", [("--vsc-min-fraction-snps", "nan"), ("--vsc-min-fraction-indels", "NaN"),
+                                          ("--vsc-min-fraction-snps", "inf")])
+def test_numbers_that_are_not_finite_are_refused(tmp_path, flag, value):
+    """nan passed click's range (every comparison with it is false): every SNP candidate was dropped, exit 0."""
+    result, out = _run(tmp_path, flag, value)
+    assert result.exit_code == 2 and f"Invalid value for '{flag}'" in result.output and not out.exists()
+    result = CliRunner().invoke(main, ["train", "--examples", "x", "--output", str(tmp_path / "m"), "--learning-rate", value])
+    assert result.exit_code == 2 and "Invalid value for '--learning-rate'" in result.output
+
+
+def test_postprocess_output_must_be_vcf_gz(tmp_path):
+    out = tmp_path / "out.vcf"
+    result = CliRunner().invoke(main, ["postprocess", "--ref", REF, "--calls", str(tmp_path / "c.jsonl.gz"), "--output-vcf", str(out)])
+    assert result.exit_code == 1 and "--output-vcf" in result.output and "must end in .vcf.gz" in result.output
+    assert not out.exists()
+
+
+def test_a_reader_closing_the_pipe_ends_the_command_quietly():
+    import subprocess
+    import sys
+    # `true` reads nothing and exits at once: the output meets a closed pipe every time
+    proc = subprocess.run(f"{sys.executable} -m deepvariant_py.cli presets | true; echo ${{PIPESTATUS[0]}}", shell=True,
+                          capture_output=True, text=True, executable="/bin/bash")
+    assert proc.stdout.strip() == "141" and proc.stderr == ""  # was "dvcall: error: Broken pipe", exit 1
