@@ -1,11 +1,13 @@
 """`dvcall make-examples`: candidates and pileup tensors for one shard."""
+import logging
 import os
 
 import click
 
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import sidecar_path
-from deepvariant_py.make_examples import MakeExamplesOptions, TrainingInputs, make_examples
+from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, hp_tag_warning, make_examples,
+                                         training_summary)
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.phasing import require_hp_channel
 from deepvariant_py.presets import (make_examples_options, resolve_model, resolve_settings, warn_about_read_kind_of_files,
@@ -16,6 +18,8 @@ from deepvariant_py.reference import Reference
 from deepvariant_py.regions import parse_regions
 
 from .common import FRACTION, setting_flags, setting_options, user_errors
+
+log = logging.getLogger("dvcall")
 
 
 def _parse_shard(text: str) -> tuple[int, int]:
@@ -78,7 +82,19 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     warn_about_read_kind_of_files(model_type, ref, list(reads), parsed or [])
     stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
                           gvcf_output=gvcf_output)
-    log_read_counts([stats.read_counts], opts.read_filter)
+    if stats.partitions:
+        log_read_counts([stats.read_counts], opts.read_filter)
+    else:
+        log.info("shard %s got no partition of the regions (they hold fewer partitions than there are shards): its "
+                 "examples file is empty", shard)
+    if (few_tags := hp_tag_warning([stats], opts.pileup, phase_reads)):
+        log.warning("%s", few_tags)
+    if training:
+        labels, warnings = training_summary(stats)
+        for warning in warnings:
+            log.warning(warning)
+        if not quiet:
+            click.echo(f"dvcall: {labels}", err=True)
     if not quiet:
         dropped = f" (the candidate pre-filter dropped {stats.filtered_candidates} more)" if opts.candidate_filter else ""
         click.echo(f"dvcall: {stats.partitions} partitions, {stats.candidates} candidates{dropped}, {stats.examples} examples in {stats.seconds:.1f} s "

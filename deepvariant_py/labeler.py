@@ -155,14 +155,30 @@ def open_truth(vcf_path: str):
     if not vcf.header.samples:
         vcf.close()
         raise InputError(f"truth VCF {vcf_path!r} has no sample column, so it has no genotypes")
+    samples = list(vcf.header.samples)
+    if len(samples) > 1:
+        vcf.close()
+        shown = ", ".join(samples[:4]) + (", ..." if len(samples) > 4 else "")
+        raise InputError(f"truth VCF {vcf_path!r} has {len(samples)} samples ({shown}): labels need the one sample of the "
+                         f"reads; keep it with `bcftools view -s NAME {vcf_path} -Oz -o truth.vcf.gz` and index that")
+    if "GT" not in vcf.header.formats:
+        vcf.close()
+        raise InputError(f"truth VCF {vcf_path!r} has no GT field, so it has no genotypes to label examples with")
     if vcf.index is None:
         vcf.close()
         raise InputError(f"truth VCF {vcf_path!r} is not indexed: bgzip it and run 'tabix -p vcf' on it")
     return vcf
 
 
-def truth_in(vcf, contig: str, start: int, end: int) -> list[Variant]:
-    """Truth variants of an open truth VCF overlapping [start, end)."""
+def is_symbolic(allele: str) -> bool:
+    """An allele that spells no bases (<DEL>, <INS>, <CNV>, a breakend): no candidate can be matched to it."""
+    return allele.startswith("<") or "[" in allele or "]" in allele
+
+
+def truth_in(vcf, contig: str, start: int, end: int, symbolic: list[tuple[int, int]] | None = None) -> list[Variant]:
+    """Truth variants of an open truth VCF overlapping [start, end). A record with a symbolic alt (<DEL>) in the
+    genotype is not one (no candidate can match it); its reference span is appended to `symbolic` instead, so the
+    caller can leave candidates there unlabelled rather than call them hom-ref."""
     if contig not in vcf.index:
         return []
     out: list[Variant] = []
@@ -174,6 +190,10 @@ def truth_in(vcf, contig: str, start: int, end: int) -> list[Variant]:
             continue
         gt = _diploid_genotype(rec.samples[0].get("GT"), f"{vcf.filename.decode()}: {rec.contig}:{rec.pos}")
         if gt is None:
+            continue
+        if any(g > 0 and is_symbolic(rec.alts[g - 1]) for g in gt if g <= len(rec.alts)):
+            if symbolic is not None:
+                symbolic.append((rec.start, max(rec.stop, rec.start + len(rec.ref))))
             continue
         out.append(Variant(start=rec.start, ref=rec.ref.upper(), alts=tuple(a.upper() for a in rec.alts), genotype=gt))
     return out

@@ -22,7 +22,7 @@ from .read_events import encode_bases, extract_events, replace_reads
 from .reads import ReadAhead, ReadCounts, ReadFilter, fetch_reads, hp_dropped, open_reads
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
-from .regions import Region, Shard, merge_regions, partition, stretches
+from .regions import Region, RegionSet, Shard, merge_regions, partition, read_bed, stretches
 
 log = logging.getLogger("dvcall")
 
@@ -68,6 +68,9 @@ class MakeExamplesStats:
     candidates: int = 0
     empty_pileups: int = 0  # candidates whose pileup shows no read (written as no-calls)
     examples: int = 0
+    labels: dict = field(default_factory=dict)  # training mode: label (0, 1, 2) -> examples
+    outside_confident: int = 0  # training mode: candidates outside the confident regions (no example)
+    symbolic_truth: int = 0  # training mode: truth records with a symbolic alt (candidates under them: no example)
     seconds: float = 0.0
     read_counts: dict = field(default_factory=lambda: asdict(ReadCounts()))  # reads seen, kept, dropped by reason
 
@@ -117,6 +120,20 @@ def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) 
     return (f"{low / bases:.0%} of the reads' aligned bases are below base quality {min_base_quality} and count for no "
             "allele, so few or no variants can be called: the BAM's base qualities look lost or recoded; check them "
             "(`samtools view`) and call the reads as the sequencer wrote them")
+
+
+def hp_tag_warning(stats: list[MakeExamplesStats], pileup, phased: bool) -> str | None:
+    """One line when the examples draw each read's HP tag but most reads that could carry one do not: `dvcall run`
+    phases such reads, so examples made from them untagged (a training set above all) are not what it calls."""
+    taggable, tagged = sum(s.hp_taggable_reads for s in stats), sum(s.hp_tagged_reads for s in stats)
+    if not pileup.hp_channel or not taggable or tagged >= 0.5 * taggable:
+        return None
+    kind = "long reads" if pileup.technology_channel else "reads"
+    if phased:  # the phasing pass ran and left most reads untagged
+        return (f"phasing tagged only {tagged:,} of {taggable:,} {kind} with a haplotype; this model reads each read's HP "
+                "tag and is most accurate when most reads carry one (reads must be long enough to span heterozygous sites)")
+    return (f"only {tagged:,} of {taggable:,} {kind} carry an HP tag, but this model reads each read's HP tag (`dvcall run` "
+            "phases untagged reads for it): add --phase-reads, or haplotag the BAM")
 
 
 def _reference_span(reference: Reference, region: Region, reads: list, half_width: int) -> tuple[int, str]:
@@ -233,6 +250,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
                 genotypes = labeler.genotypes(region, candidates) if labeler else [None] * len(candidates)
                 for cand, gt in zip(candidates, genotypes):
                     if labeler and gt is None:
+                        stats.outside_confident += 1
                         continue  # outside the confident regions: no example
                     stats.candidates += 1
                     images = list(build_images(canvas, cand, opts.pileup, partial(reference.fetch, region.contig),
@@ -247,6 +265,8 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
                         cand = replace(cand, depth=0, allele_depths=(0,) * len(cand.allele_depths))
                     for subset, image in images:
                         label = labeler.label(gt, subset) if labeler else None
+                        if label is not None:
+                            stats.labels[label] = stats.labels.get(label, 0) + 1
                         writer.write(cand, subset, image, label)
                         stats.examples += 1
             if progress:
@@ -271,7 +291,29 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
         handle.close()
     stats.read_counts = asdict(counts)
     stats.seconds = time.time() - t0
+    if labeler:
+        stats.symbolic_truth = len(labeler.symbolic)
     return stats
+
+
+LABEL_NAMES = {0: "hom-ref", 1: "het", 2: "hom-alt"}
+
+
+def training_summary(stats: MakeExamplesStats) -> tuple[str, list[str]]:
+    """(the labels line, warnings) of a training-mode run: a truth VCF that matched nothing (another sample's,
+    another build's, every record filtered) labels every example hom-ref, and a model trained on it calls nothing."""
+    line = "labels: " + ", ".join(f"{stats.labels.get(k, 0):,} {name}" for k, name in LABEL_NAMES.items())
+    warnings = []
+    if stats.symbolic_truth:
+        warnings.append(f"{stats.symbolic_truth:,} truth record(s) have a symbolic alt (<DEL>, <INS>, ...) that no "
+                        "candidate can match: candidates under them got no example")
+    if stats.examples == 0 and stats.outside_confident:
+        warnings.append(f"none of the {stats.outside_confident:,} candidates lies inside --confident-bed, so no example was "
+                        "written: check that the BED covers --regions and names contigs as the reference does")
+    elif stats.examples >= 20 and not (stats.labels.get(1, 0) or stats.labels.get(2, 0)):
+        warnings.append(f"all {stats.examples:,} examples are labelled hom-ref: the truth VCF matched no candidate; check "
+                        "that it holds this sample's variants (PASS records with a GT) for these regions")
+    return line, warnings
 
 
 def _check_truth_contigs(truth, path: str, confident: set[str], reference: Reference) -> None:
@@ -296,11 +338,11 @@ class _Labeler:
 
     def __init__(self, training: TrainingInputs, reference: Reference):
         from . import labeler
-        from .regions import RegionSet, read_bed
 
         self._lib = labeler
         self.truth_vcf = training.truth_vcf
         self._truth = labeler.open_truth(training.truth_vcf)  # one handle for every partition
+        self.symbolic: set[tuple[str, int]] = set()  # truth records with a symbolic alt, by (contig, start)
         self.reference = reference
         confident = read_bed(training.confident_bed, reference.lengths)
         self.confident = RegionSet(confident)
@@ -311,14 +353,20 @@ class _Labeler:
 
     def genotypes(self, region: Region, candidates: list[Candidate]) -> list[tuple[int, int] | None]:
         lib = self._lib
+        symbolic: list[tuple[int, int]] = []
         try:
-            truths = lib.truth_in(self._truth, region.contig, max(0, region.start - self.PAD), region.end + self.PAD)
+            truths = lib.truth_in(self._truth, region.contig, max(0, region.start - self.PAD), region.end + self.PAD,
+                                  symbolic)
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read truth VCF {self.truth_vcf} ({exc}): it must be bgzipped and tabix-indexed") from None
+        self.symbolic.update((region.contig, s) for s, e in symbolic if region.start <= s < region.end)
         records = [lib.Variant(c.start, c.ref, c.alts) for c in candidates]
         contig = region.contig
         gts = lib.label_genotypes(records, truths, lambda s, e: self.reference.fetch(contig, s, e))
-        return [gt if self._is_confident(c) else None for c, gt in zip(candidates, gts)]
+        # a candidate under a truth record no candidate can match (<DEL>) has an unknown label: no example
+        unknown = RegionSet(Region(contig, s, e) for s, e in symbolic)
+        return [gt if self._is_confident(c) and not unknown.overlaps(contig, c.start, c.end) else None
+                for c, gt in zip(candidates, gts)]
 
     def label(self, genotype: tuple[int, int], subset: tuple[int, ...]) -> int:
         return self._lib.label_for_alt_subset(genotype, subset)

@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass, field, replace
 from . import __version__
 from .call_variants import CallStats, ExampleCaller, load_predictor
 from .errors import InputError, OutputError
-from .make_examples import MakeExamplesOptions, MakeExamplesStats, base_quality_warning, calling_regions, make_examples
+from .make_examples import (MakeExamplesOptions, MakeExamplesStats, base_quality_warning, calling_regions, hp_tag_warning,
+                            make_examples)
 from .merger import load_merger
 from .model import model_input_shape
 from .model_info import ModelInfo, weights_stamp
-from .outputs import atomic_outputs, check_outputs, disk_error, is_disk_error
+from .outputs import atomic_outputs, check_outputs, disk_error, is_disk_error, require_vcf_gz
 from .pileup import channel_enums
 from .phasing import PHASERS, WhatshapFailed, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
 from .postprocess import postprocess
@@ -156,8 +157,7 @@ def run_pipeline(opts: RunOptions) -> dict:
 def _plan(opts: RunOptions) -> _Plan:
     """Check every input and output and load the model: all that can fail does so here, in seconds."""
     for flag, path in (("--output-vcf", opts.output_vcf), ("--output-gvcf", opts.output_gvcf)):
-        if path is not None and not path.endswith(".vcf.gz"):
-            raise OutputError(f"{flag} {path} must end in .vcf.gz (the output is bgzipped and indexed)")
+        require_vcf_gz(flag, path)
     reference = Reference(opts.ref)
     with open_reads(opts.reads, reference) as sources:
         sample = check_sample_name(*((opts.sample_name, "--sample-name") if opts.sample_name is not None else sources.sample()))
@@ -331,16 +331,9 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
                  "NoCall", empty, me_opts.thresholds.min_base_quality)
     if (low_bq := base_quality_warning(stats, me_opts.thresholds.min_base_quality)):
         log.warning("%s", low_bq)
-    taggable, tagged = sum(s.hp_taggable_reads for s in stats), sum(s.hp_tagged_reads for s in stats)
-    if warn_about_reads and me_opts.pileup.hp_channel and taggable and tagged < 0.5 * taggable:
-        kind = "long reads" if me_opts.pileup.technology_channel else "reads"
-        if me_opts.phase_reads or plan.phase:  # the phasing pass ran and left most reads untagged
-            log.warning("phasing tagged only %d of %d %s with a haplotype; this model reads each read's HP tag and is "
-                        "most accurate when most reads carry one (reads must be long enough to span heterozygous "
-                        "sites)", tagged, taggable, kind)
-        else:
-            log.warning("only %d of %d %s carry an HP tag, but this model reads each read's HP tag: it is most accurate "
-                        "on reads tagged by haplotype: add --phase-reads", tagged, taggable, kind)
+    taggable = sum(s.hp_taggable_reads for s in stats)
+    if warn_about_reads and (few_tags := hp_tag_warning(stats, me_opts.pileup, me_opts.phase_reads or plan.phase)):
+        log.warning("%s", few_tags)
     if warn_about_reads and me_opts.pileup.technology_channel and \
             (mix := technology_mix_warning(sum(s.reads for s in stats), taggable)):
         log.warning("%s", mix)

@@ -343,3 +343,90 @@ def test_a_truth_vcf_of_another_contig_naming_is_refused_before_any_example(tmp_
         "--confident-bed", os.path.join(testdata, "NA12878_confident.chr20_10.000-10.011Mb.bed"), "--quiet"])
     assert result.exit_code == 1 and "names its contigs unlike the reference (it has '20', the reference 'chr20')" in result.output
     assert not out.exists()
+
+
+def _indexed(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return pysam.tabix_index(str(path), preset="vcf", force=True)
+
+
+def test_a_truth_of_several_samples_or_without_gt_is_refused(tmp_path: Path) -> None:
+    """Column 1 of a multi-sample truth (another individual) or records without GT labelled every example hom-ref."""
+    two = VCF_TEXT.replace("FORMAT\tS1", "FORMAT\tOTHER\tS1")
+    two = "\n".join(line if line.startswith("#") or not line else line + "\t0/0" for line in two.split("\n"))
+    with pytest.raises(InputError, match=r"has 2 samples \(OTHER, S1\): .*bcftools view -s NAME"):
+        read_truth(_indexed(tmp_path, "two.vcf", two), "chr1", 0, 100)
+    no_gt = "\n".join(line for line in VCF_TEXT.split("\n") if "ID=GT" not in line)
+    no_gt = no_gt.replace("FORMAT\tS1", "FORMAT\tS1").replace("\tGT\t", "\tDP\t").replace(
+        '##FILTER=<ID=LowQual,Description="low quality">',
+        '##FILTER=<ID=LowQual,Description="low quality">\n##FORMAT=<ID=DP,Number=1,Type=String,Description="d">')
+    with pytest.raises(InputError, match="has no GT field"):
+        read_truth(_indexed(tmp_path, "nogt.vcf", no_gt), "chr1", 0, 100)
+
+
+def test_a_symbolic_truth_allele_is_no_variant_and_its_span_is_reported(tmp_path: Path) -> None:
+    text = VCF_TEXT.replace("##FILTER=", "##ALT=<ID=DEL,Description=\"deletion\">\n##INFO=<ID=END,Number=1,Type=Integer,"
+                            "Description=\"end\">\n##FILTER=", 1)
+    text = text.replace("chr2\t10", "chr1\t300\t.\tA\t<DEL>\t.\tPASS\tEND=350\tGT\t0/1\n"
+                        "chr1\t400\t.\tA\t<DEL>\t.\tPASS\tEND=420\tGT\t0/0\nchr2\t10")
+    from deepvariant_py.labeler import open_truth, truth_in
+
+    with open_truth(_indexed(tmp_path, "sym.vcf", text)) as vcf:
+        spans: list = []
+        assert truth_in(vcf, "chr1", 250, 500, spans) == []
+    assert spans == [(299, 350)]  # the 0/0 one carries no symbolic allele
+
+
+def test_make_examples_says_its_labels_and_leaves_candidates_under_a_symbolic_truth_allele_unlabelled(tmp_path, caplog):
+    import logging
+    import os
+
+    from click.testing import CliRunner
+
+    from deepvariant_py.cli.main import main
+    from deepvariant_py.tfrecord import parse_example, read_records
+    testdata = os.path.join(os.path.dirname(__file__), "..", "testdata")
+    truth = os.path.join(testdata, "HG001.truth.chr20_10.00-10.02Mb.vcf.gz")
+    symbolic = str(tmp_path / "sym.vcf.gz")
+    with pysam.VariantFile(truth) as src:
+        header = src.header.copy()
+        header.add_line('##ALT=<ID=DEL,Description="Deletion">')
+        with pysam.VariantFile(symbolic, "wz", header=header) as out:
+            for rec in src:
+                rec.translate(out.header)
+                if rec.pos == 10004769:  # a het deletion, written as <DEL>
+                    rec.alleles = (rec.ref[0], "<DEL>")
+                out.write(rec)
+    pysam.tabix_index(symbolic, preset="vcf", force=True)
+
+    def make(truth_vcf, name):
+        out = tmp_path / name
+        args = ["make-examples", "--ref", os.path.join(testdata, "ucsc.hg19.chr20.unittest.fasta.gz"),
+                "--reads", os.path.join(testdata, "NA12878.chr20_10.00-10.02Mb.bam"), "--examples", str(out),
+                "--regions", "chr20:10,004,000-10,006,000", "--truth-vcf", truth_vcf,
+                "--confident-bed", os.path.join(testdata, "NA12878_confident.chr20_10.000-10.011Mb.bed")]
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="dvcall"):
+            result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        starts = [int(parse_example(r)["locus"].decode().split(":")[1].split("-")[0]) - 1 for r in read_records(str(out))]
+        return result.output + "".join(r.getMessage() for r in caplog.records), starts
+
+    plain, plain_starts = make(truth, "plain.tfrecord.gz")
+    sym, sym_starts = make(symbolic, "sym.tfrecord.gz")
+    assert "labels: " in plain and "symbolic" not in plain
+    assert "1 truth record(s) have a symbolic alt" in sym
+    assert 10004768 in plain_starts and 10004768 not in sym_starts  # no example labelled hom-ref there
+    assert len(sym_starts) == len(plain_starts) - 1
+
+
+def test_training_summary_warns_of_a_truth_that_matched_nothing():
+    from deepvariant_py.make_examples import MakeExamplesStats, training_summary
+
+    line, warnings = training_summary(MakeExamplesStats(examples=50, labels={0: 1, 1: 13, 2: 36}))
+    assert line == "labels: 1 hom-ref, 13 het, 36 hom-alt" and warnings == []
+    _, warnings = training_summary(MakeExamplesStats(examples=50, labels={0: 50}))
+    assert len(warnings) == 1 and "all 50 examples are labelled hom-ref" in warnings[0]
+    _, warnings = training_summary(MakeExamplesStats(examples=0, outside_confident=80))
+    assert len(warnings) == 1 and "none of the 80 candidates lies inside --confident-bed" in warnings[0]

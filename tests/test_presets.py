@@ -323,3 +323,20 @@ def test_platform_warning_tells_hifi_from_nanopore_by_the_read_group(model_type,
     check's."""
     text = platform_warning(model_type, platforms)
     assert (text is None) if advice is None else (advice in text and f"--model-type {model_type} is for" in text)
+
+
+def test_make_examples_warns_when_an_hp_channel_draws_untagged_reads():
+    """Training examples for an HP-channel model made from an untagged BAM drew HP 0 on every read, while `dvcall
+    run` phases the same reads (train/serve skew), without a word."""
+    from dataclasses import replace
+
+    from deepvariant_py.make_examples import MakeExamplesStats, hp_tag_warning
+    from deepvariant_py.pileup import PileupOptions
+
+    untagged = [MakeExamplesStats(hp_taggable_reads=68, hp_tagged_reads=0)]
+    hp = replace(PileupOptions(), hp_channel=True)
+    assert "only 0 of 68 reads carry an HP tag" in hp_tag_warning(untagged, hp, phased=False)
+    assert "add --phase-reads" in hp_tag_warning(untagged, hp, phased=False)
+    assert "phasing tagged only 0 of 68" in hp_tag_warning(untagged, hp, phased=True)
+    assert hp_tag_warning(untagged, replace(hp, hp_channel=False), phased=False) is None
+    assert hp_tag_warning([MakeExamplesStats(hp_taggable_reads=68, hp_tagged_reads=60)], hp, phased=False) is None
