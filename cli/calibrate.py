@@ -6,6 +6,7 @@ import click
 
 from deepvariant_py.calibration import at_temperature, fit_temperature, negative_log_likelihood, temperature_at_bound
 from deepvariant_py.call_variants import predict_labelled
+from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.model_info import INFO_FILE, load_model_info, save_model_info
 from deepvariant_py.outputs import check_outputs
@@ -33,6 +34,14 @@ def calibrate_cmd(model_dir, examples, quiet):
     before, after = negative_log_likelihood(probs, labels), negative_log_likelihood(probs, labels, temperature)
     fit = {"examples": int(len(labels)), "errors": int((probs.argmax(axis=1) != labels).sum()),
            "nll_before": round(before, 5), "nll_after": round(after, 5)}
+    at_bound = temperature_at_bound(temperature)
+    why = (f"the temperature fit stopped at its bound ({temperature:.2f}): the {len(labels):,} examples hold "
+           f"{fit['errors']} wrong call(s), too few to fit on")
+    if at_bound and (info.calibration.maps_gq or abs(info.calibration.temperature - 1.0) > 1e-6):
+        # a bound is no fit: it must not replace a calibration (and with it the GQ map fitted at that temperature)
+        raise InputError(f"{why}; {info_path} is left as it was (temperature {info.calibration.temperature:g}"
+                         f"{' and its GQ map' if info.calibration.maps_gq else ''}): fit on labelled examples with errors "
+                         "(noisier or lower-coverage reads)")
     calibration, map_dropped = at_temperature(info.calibration, round(temperature, 4))
     if map_dropped:  # its fit notes go with it
         info = replace(info, notes={k: v for k, v in info.notes.items() if k != "gq_calibration_fit"})
@@ -41,11 +50,10 @@ def calibrate_cmd(model_dir, examples, quiet):
         click.echo(f"dvcall: warning: the model's GQ map was fitted at temperature {info.calibration.temperature:g} and "
                    "no longer applies: it was removed; refit it on calibration samples (scripts/fit_gq_calibration.py)",
                    err=True)
-    if temperature_at_bound(temperature):
-        click.echo(f"dvcall: warning: the temperature fit stopped at its bound ({temperature:.2f}): the {len(labels):,} "
-                   f"examples hold {fit['errors']} wrong call(s), too few to fit on; GQ will rest on the GQ map "
-                   "(scripts/fit_gq_calibration.py): fit on labelled examples with errors (noisier or lower-coverage reads)",
-                   err=True)
+    if at_bound:
+        click.echo(f"dvcall: warning: {why}; it sharpens GQ, so fit the GQ map at this temperature next "
+                   "(scripts/fit_gq_calibration.py on calibration samples), or fit on labelled examples with errors "
+                   "(noisier or lower-coverage reads)", err=True)
     if not quiet:
         click.echo(f"dvcall: temperature {temperature:.3f} on {len(labels):,} examples: mean negative log-likelihood "
                    f"{before:.4f} -> {after:.4f} -> {info_path}", err=True)

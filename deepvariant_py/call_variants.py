@@ -9,8 +9,8 @@ import numpy as np
 
 from .errors import InputError
 from .ensemble import MEMBER_PREFIX, Ensemble, is_ensemble, multiallelic
-from .examples_io import (CallRecord, CallsWriter, VariantInfo, example_batches, expand_paths, read_sidecar, read_sidecars,
-                          write_calls)
+from .examples_io import (CallRecord, CallsWriter, VariantInfo, check_settings_fit_model, example_batches, expand_paths,
+                          read_sidecar, read_sidecars, write_calls)
 from .inference import NumpyGenotypeModel, UnknownNetwork
 from .model import load_model, load_model_info
 from .model_info import weights_stamp
@@ -128,7 +128,9 @@ def predict_labelled(model_dir: str, examples: str, batch_size: int = 256) -> tu
     """(probabilities, labels) of a model over labelled examples (a path, glob or comma-separated list)."""
     paths = expand_paths(examples)
     info = read_sidecars(paths, "calibrate on each kind of examples")
-    keep = load_model_info(model_dir).input_channels(info.shape, info.channels)
+    model_info = load_model_info(model_dir)
+    check_settings_fit_model(paths, model_info.settings, model_dir)
+    keep = model_info.input_channels(info.shape, info.channels)
     model = load_predictor(model_dir)
     probs, labels = [], []
     for images, variants, _, batch_labels in example_batches(paths, info.shape, batch_size, keep):

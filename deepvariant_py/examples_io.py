@@ -31,8 +31,11 @@ def _tf():
     return tensorflow()  # lazily: the CLI's --help must not pay for TensorFlow
 
 
+SIDECAR_SUFFIX = ".example_info.json"
+
+
 def sidecar_path(examples_path: str) -> str:
-    return examples_path + ".example_info.json"
+    return examples_path + SIDECAR_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,18 @@ def check_same_settings(paths: list[str]) -> None:
                                  "one set of make_examples settings; make them again with the same flags")
 
 
+def check_settings_fit_model(paths: list[str], model_settings: Mapping, model_dir: str) -> None:
+    """One InputError when examples were made with make_examples settings other than the model's (as
+    check_same_settings): a temperature fitted on such examples fits pileups the model never sees in a run."""
+    for path in paths:
+        made = read_sidecar(path).settings
+        for key in sorted(set(made) | set(model_settings)):
+            a, b = made.get(key, UNRECORDED.get(key)), model_settings.get(key, UNRECORDED.get(key))
+            if a is not None and b is not None and a != b:
+                raise InputError(f"examples {path} were made with {key}={a}, but the model in {model_dir} with {key}={b}: "
+                                 "make them again with the model's settings (`dvcall make-examples --model` it)")
+
+
 MADE_BY = {"examples": "dvcall make-examples", "calls": "dvcall call-variants",
            "gVCF reference blocks": "dvcall make-examples --gvcf BLOCKS.tsv.gz"}  # the command that writes each kind of file
 
@@ -128,7 +143,8 @@ def expand_paths(spec: str, what: str = "examples") -> list[str]:
     """A path, a glob, or a comma-separated list of either; `what` (a MADE_BY key) names them in the error."""
     paths: list[str] = []
     for part in spec.split(","):
-        matched = sorted(glob.glob(part)) if any(ch in part for ch in "*?[") else [part]
+        # a glob (examples/*) also matches each file's sidecar, which is not an examples file
+        matched = sorted(p for p in glob.glob(part) if not p.endswith(SIDECAR_SUFFIX)) if any(ch in part for ch in "*?[") else [part]
         paths.extend(matched)
     missing = [p for p in paths if not os.path.exists(p)]
     if not paths or missing:

@@ -299,9 +299,18 @@ def _read_weights(blob: bytes, path: str) -> dict[str, list[np.ndarray]]:
 
     try:
         with h5py.File(io.BytesIO(blob), "r") as h5:
-            return _layer_weights(h5["layers"])
+            weights = _layer_weights(h5["layers"])
     except (OSError, KeyError, ValueError):
         raise ModelError(f"cannot load {path}: the file is damaged or from another version; retrain it") from None
+    if not _all_finite(weights):  # every genotype probability would be nan
+        raise ModelError(f"{path} holds weights that are not numbers (nan or inf): a training run that diverged; "
+                         "retrain it (a lower --learning-rate)")
+    return weights
+
+
+def _all_finite(weights: dict) -> bool:
+    return all(_all_finite(v) if isinstance(v, dict) else all(np.isfinite(a).all() for a in v if a.dtype.kind == "f")
+               for v in weights.values())
 
 
 def _layer_weights(layers) -> dict:

@@ -203,16 +203,32 @@ class MergerNetwork:
         except Exception as exc:  # keras raises many types for a damaged file
             raise ModelError(f"cannot load the merger in {directory} ({type(exc).__name__}): retrain it or use "
                              "--multiallelic-merge min") from None
-        cnn = os.path.join(directory, "model.keras")
-        if info.get("cnn_sha256") and os.path.exists(cnn) and file_sha256(cnn) != info["cnn_sha256"]:
+        if not merger_fits_model(directory, info):
             log.warning("the merger in %s was trained on another CNN's outputs; retrain it for this model.keras", directory)
         return merger
+
+
+def merger_fits_model(directory: str, info: dict | None = None) -> bool:
+    """Whether the merger in `directory` was trained on the outputs of the model.keras beside it (as far as its
+    merger_info.json records: one saved before it did fits by assumption)."""
+    if info is None:
+        try:
+            with open(os.path.join(directory, MERGER_INFO_FILE)) as fh:
+                info = json.load(fh)
+        except (OSError, ValueError):
+            return True  # MergerNetwork.load says what is wrong with it
+    cnn = os.path.join(directory, "model.keras")
+    return not (info.get("cnn_sha256") and os.path.exists(cnn) and file_sha256(cnn) != info["cnn_sha256"])
 
 
 def load_merger(mode: str, model_dir: str) -> Callable | None:
     """The `merger` argument for postprocess: None for the min rule, the trained network from model_dir otherwise."""
     if mode == "auto":
         mode = "network" if os.path.exists(os.path.join(model_dir, MERGER_FILE)) else "min"
+        if mode == "network" and not merger_fits_model(model_dir):
+            log.warning("the merger in %s was trained on another CNN's outputs: multi-allelic sites are merged by the min "
+                        "rule instead; retrain it for this model.keras (`dvcall train-merger`)", model_dir)
+            return None
     if mode == "min":
         return None
     if mode == "network":
@@ -397,6 +413,19 @@ def fit_merger(p1: np.ndarray, p2: np.ndarray, p12: np.ndarray, y: np.ndarray, e
 FEW_MERGER_SITES = 200  # two-alt training sites below which a trained merger is flagged (docs/retraining.md)
 
 
+def _check_merger_output(model_dir: str, output_dir: str) -> None:
+    """Before any training: the output must be a folder, and not another model's (its merger would then merge
+    probabilities of a network it never saw)."""
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise InputError(f"--output {output_dir} is a file: give a folder for {MERGER_FILE} and {MERGER_INFO_FILE}")
+    other = os.path.join(output_dir, "model.keras")
+    if os.path.realpath(output_dir) != os.path.realpath(model_dir) and os.path.exists(other):
+        mine = os.path.join(model_dir, "model.keras")
+        if not os.path.exists(mine) or file_sha256(other) != file_sha256(mine):
+            raise InputError(f"--output {output_dir} holds another model (its model.keras is not --model's): a merger only "
+                             "fits the network it was trained on; write it into --model's folder or a new one")
+
+
 def train_merger(examples: Sequence[str], model_dir: str, output_dir: str, epochs: int = 300, batch_size: int = 64,
                  learning_rate: float = 3e-3, l2: float = 1e-3, holdout_fraction: float = 0.2, seed: int = MERGER_SEED,
                  progress: Callable[[int, int], None] | None = None) -> dict:
@@ -407,6 +436,7 @@ def train_merger(examples: Sequence[str], model_dir: str, output_dir: str, epoch
     """
     from .examples_io import expand_paths
 
+    _check_merger_output(model_dir, output_dir)
     paths = [p for spec in examples for p in expand_paths(spec)]
     sites = collect_multiallelic_sites(paths, model_dir, progress=progress)
     held = [s for s in sites if holdout_site(s, holdout_fraction)]

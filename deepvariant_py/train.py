@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, replace
 
 from .errors import InputError
-from .outputs import write_json
+from .outputs import repeated_file, write_json
 from .examples_io import check_same_settings, example_dataset, expand_paths, read_sidecars
 from .tf_runtime import keras as tf_keras, tensorflow
 from .tfrecord import parse_example, read_records
@@ -95,6 +95,16 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     paths = expand_paths(train_spec)
     info = read_sidecars(paths, "train on each kind of examples")
     tune_paths = expand_paths(tune_spec) if tune_spec else []
+    if tune_paths:
+        both = repeated_file(paths + tune_paths)
+        if both is not None:
+            raise InputError(f"{both} is given as training and as tuning examples: tune on examples held out from "
+                             "training (other regions), or leave out --tune-examples to hold out every 10th example")
+        tune_info = read_sidecars(tune_paths, "tune on one kind of examples")
+        if (tune_info.shape, tune_info.channels) != (info.shape, info.channels):
+            raise InputError(f"tuning examples {tune_paths[0]} (shape {list(tune_info.shape)}, channels "
+                             f"{list(tune_info.channels)}) differ from the training examples {paths[0]} (shape "
+                             f"{list(info.shape)}, channels {list(info.channels)}): make both with the same flags")
     check_same_settings(paths + tune_paths)
     check_labelled(paths + tune_paths)
     shape = info.shape
@@ -112,6 +122,10 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     total = _count_records(paths)
     tune_count = _count_records(tune_paths) if tune_spec else (total + opts.tune_every - 1) // opts.tune_every
     train_count = total if tune_spec else total - tune_count
+    if train_count == 0 or tune_count == 0:
+        empty, where = ("training", train_spec) if train_count == 0 else ("tuning", tune_spec or train_spec)
+        raise InputError(f"no {empty} examples in {where}: make-examples wrote none there (check its --regions and "
+                         "--confident-bed), so there is nothing to train on")
 
     def onehot(image, label):
         return image, tf.one_hot(label, 3)
@@ -517,6 +531,10 @@ def _best_checkpoint(output_dir: str, info: ModelInfo, label_smoothing: float, s
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             acc, loss = float(logs.get("val_accuracy", 0.0)), float(logs.get("val_loss", 1e9))
+            if not (math.isfinite(loss) and math.isfinite(float(logs.get("loss", 0.0)))):
+                raise InputError(f"training diverged at epoch {epoch + 1} (the loss is not a number): lower --learning-rate "
+                                 "or check the examples; remove the folder before training into it with other options"
+                                 f"{'' if self.best_epoch < 1 else f' (its best model so far, epoch {self.best_epoch}, is kept)'}")
             if acc > self.best or (acc == self.best and loss < self.best_loss):
                 self.best, self.best_loss, self.best_epoch = acc, loss, epoch + 1
                 save_model(self.model, output_dir, replace(info, notes=_checkpoint_notes(acc, epoch + 1, label_smoothing, seed)))

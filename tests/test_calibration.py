@@ -1,6 +1,9 @@
 """Temperature scaling: ranks kept, confidence softened, T recovered from data, applied by postprocess."""
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 
 from deepvariant_py.calibration import (Calibration, apply_temperature, fit_gq_map, fit_temperature, negative_log_likelihood,
@@ -205,3 +208,38 @@ def test_a_new_temperature_drops_the_gq_map_fitted_at_the_old_one():
     assert at_temperature(mapped, 2.27) == (Calibration(2.27), True)
     assert at_temperature(mapped, 0.87) == (mapped, False)  # refitted to the same value: the map still applies
     assert at_temperature(Calibration(1.0), 0.5) == (Calibration(0.5), False)
+
+
+def test_calibrate_never_replaces_a_calibration_with_a_fit_stopped_at_its_bound(tmp_path, monkeypatch):
+    """Examples without a wrong call push the temperature to its bound; written, it deleted the model's GQ map and
+    sent every GQ to 99 (exit 0). Now the model is left as it was and the command fails; an uncalibrated model
+    still takes the bound (the recipes fit the GQ map at it next)."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    import deepvariant_py.cli.calibrate as calibrate_cli
+    from deepvariant_py.cli.main import main
+    from deepvariant_py.model import default_model_dir
+
+    labels = np.arange(60) % 3
+    probs = np.full((60, 3), 0.005)
+    probs[np.arange(60), labels] = 0.99
+    monkeypatch.setattr(calibrate_cli, "predict_labelled", lambda model, examples: (probs, labels))
+    examples = tmp_path / "tune.tfrecord.gz"
+    examples.write_bytes(b"x")  # never read: predict_labelled is replaced
+    model = tmp_path / "model"
+    model.mkdir()
+    shutil.copy(os.path.join(default_model_dir("illumina-wgs"), "model_info.json"), model / "model_info.json")
+    (model / "model.keras").write_bytes(b"never read: predict_labelled is replaced")
+    before = (model / "model_info.json").read_bytes()
+    result = CliRunner().invoke(main, ["calibrate", "--model", str(model), "--examples", str(examples)])
+    assert result.exit_code == 1 and "stopped at its bound (0.25)" in result.output and "left as it was" in result.output
+    assert (model / "model_info.json").read_bytes() == before
+    info = json.loads(before)
+    info.pop("gq_calibration", None)
+    info["temperature"] = 1.0
+    (model / "model_info.json").write_text(json.dumps(info))
+    result = CliRunner().invoke(main, ["calibrate", "--model", str(model), "--examples", str(examples)])
+    assert result.exit_code == 0 and "fit the GQ map at this temperature next" in result.output
+    assert json.loads((model / "model_info.json").read_text())["temperature"] == 0.25

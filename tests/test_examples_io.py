@@ -209,3 +209,14 @@ def test_missing_inputs_name_the_command_that_makes_them(tmp_path, what, command
     (tmp_path / "here.gz").write_bytes(b"")  # a failed copy
     with pytest.raises(InputError, match=f"the {what} file .*here.gz is empty \\(0 bytes\\): copy it again or rerun {command}"):
         expand_paths(str(tmp_path / "here.gz"), what)
+
+
+def test_examples_made_with_other_settings_than_the_model_are_refused(tmp_path):
+    """calibrate fitted a model's temperature on examples it never sees in a run (train refuses such a mix)."""
+    from deepvariant_py.examples_io import check_settings_fit_model, write_sidecar
+
+    path = str(tmp_path / "ex.tfrecord.gz")
+    write_sidecar(path, (100, 221, 6), [1, 2, 3, 4, 5, 6], {"indel_reads": "overlapping", "realign": True})
+    check_settings_fit_model([path], {"indel_reads": "overlapping"}, "m")  # a key the model did not record: no say
+    with pytest.raises(InputError, match="made with indel_reads=overlapping, but the model in m with indel_reads=spanning"):
+        check_settings_fit_model([path], {"indel_reads": "spanning", "realign": True}, "m")

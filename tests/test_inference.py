@@ -106,3 +106,24 @@ def test_an_unknown_network_is_run_by_keras_and_a_damaged_one_is_an_error(tmp_pa
     with pytest.raises(ModelError) as err:
         load_predictor(str(damaged))
     assert not isinstance(err.value, UnknownNetwork) and "damaged" in str(err.value)
+
+
+def test_weights_that_are_not_numbers_are_a_model_error_before_any_example():
+    """A diverged training run's model called every site with nan probabilities: 'a bug in dvcall' at GQ."""
+    import io
+
+    import h5py
+
+    from deepvariant_py.inference import _read_weights
+
+    def blob(values):
+        buf = io.BytesIO()
+        with h5py.File(buf, "w") as h5:
+            h5.create_dataset("layers/dense/vars/0", data=np.asarray(values, np.float32))
+            h5.create_dataset("layers/inner/layers/conv2d/vars/0", data=np.ones(3, np.float32))
+        return buf.getvalue()
+
+    assert set(_read_weights(blob([1.0, 2.0]), "m/model.keras")) == {"dense", "inner"}
+    for bad in ([1.0, np.nan], [np.inf, 0.0]):
+        with pytest.raises(ModelError, match="m/model.keras holds weights that are not numbers"):
+            _read_weights(blob(bad), "m/model.keras")

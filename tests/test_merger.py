@@ -245,3 +245,29 @@ def test_unlabelled_examples_are_refused(tmp_path):
     write_sidecar(str(ex), shape, [1, 2, 3, 4, 5, 6])
     with pytest.raises(InputError, match="without labels"):
         train_merger([str(ex)], str(tmp_path / "cnn"), str(tmp_path / "merger"), epochs=1)
+
+
+def test_a_merger_of_another_network_is_never_written_or_used_by_default(trained, tmp_path, caplog):
+    """train-merger --output pointed at another model's folder replaced its merger, silently; run then merged that
+    model's sites with a network fitted on another CNN's probabilities."""
+    from deepvariant_py.merger import _check_merger_output
+
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    for folder, weights in ((mine, b"network A"), (other, b"network B")):
+        folder.mkdir()
+        (folder / "model.keras").write_bytes(weights)
+    _check_merger_output(str(mine), str(mine))
+    _check_merger_output(str(mine), str(tmp_path / "new"))
+    with pytest.raises(InputError, match="holds another model"):
+        _check_merger_output(str(mine), str(other))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="is a file: give a folder"):
+        _check_merger_output(str(mine), str(tmp_path / "file"))
+    trained.save(str(other))  # a merger whose recorded CNN (none here) ...
+    info = json.load(open(other / MERGER_INFO_FILE))
+    info["cnn_sha256"] = "0" * 64  # ... is not model.keras
+    (other / MERGER_INFO_FILE).write_text(json.dumps(info))
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        assert load_merger("auto", str(other)) is None  # the min rule
+        assert callable(load_merger("network", str(other)))  # asked for by name: used, with the warning
+    assert sum("trained on another CNN's outputs" in r.getMessage() for r in caplog.records) == 2

@@ -523,3 +523,41 @@ def test_fine_tuning_a_model_of_another_pileup_shape_is_one_line(trained, tmp_pa
     with pytest.raises(InputError, match=r"reads pileups of shape \[100, 221, 6\], the examples are \[100, 199, 6\]"):
         train(str(narrow), str(out), TrainOptions(epochs=1, batch_size=4, init_model=str(model)))
     assert not out.exists()
+
+
+def test_empty_overlapping_or_unlike_tuning_sets_are_one_line_before_any_folder(tmp_path):
+    """No untrained model (0 examples 'trained' at accuracy 0 and called everything ./.), no epoch picked on the
+    training data, no 'Graph execution error' for tuning examples of another width."""
+    good, empty = tmp_path / "good.tfrecord.gz", tmp_path / "empty.tfrecord.gz"
+    _examples(good, n=8)
+    _examples(empty, n=0)
+    narrow = tmp_path / "narrow.tfrecord.gz"
+    w = ExampleWriter(str(narrow))
+    w.write(VariantInfo("chr1", 1, "A", ("C",), 10, (5, 5)), (0,), np.zeros((100, 199, 6), np.uint8), 1)
+    w.close()
+    write_sidecar(str(narrow), (100, 199, 6), [1, 2, 3, 4, 5, 6])
+    cases = ((str(empty), None, "no training examples in"), (str(good), str(empty), "no tuning examples in"),
+             (str(good), str(good), "is given as training and as tuning examples"),
+             (str(good), str(narrow), r"tuning examples .*narrow.tfrecord.gz \(shape \[100, 199, 6\]"))
+    for i, (examples, tune, message) in enumerate(cases):
+        out = tmp_path / f"model{i}"
+        with pytest.raises(InputError, match=message):
+            train(examples, str(out), TrainOptions(epochs=1, batch_size=4), tune_examples=tune)
+        assert not out.exists()
+
+
+def test_a_diverging_run_stops_with_one_line_and_saves_no_model(tmp_path):
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=16)
+    out = tmp_path / "model"
+    with pytest.raises(InputError, match="training diverged at epoch 1"):
+        train(str(ex), str(out), TrainOptions(epochs=2, batch_size=8, learning_rate=1e12))
+    assert not (out / "model.keras").exists()
+
+
+def test_a_glob_of_an_examples_folder_skips_the_sidecars(tmp_path):
+    from deepvariant_py.examples_io import expand_paths
+
+    _examples(tmp_path / "a.tfrecord.gz", n=2)
+    _examples(tmp_path / "b.tfrecord.gz", n=2)
+    assert expand_paths(str(tmp_path / "*")) == [str(tmp_path / "a.tfrecord.gz"), str(tmp_path / "b.tfrecord.gz")]
