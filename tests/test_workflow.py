@@ -108,3 +108,45 @@ def test_config_regions_take_one_string_as_one_region_or_bed():
     assert config_regions([20]) == ["20"]
     with pytest.raises(InputError, match="give a region string, a BED path or a list of them"):
         config_regions({"chr20": 1})
+
+
+def test_the_config_is_checked_before_any_job():
+    """Misspelt keys fell back to defaults (the Illumina model on PacBio reads, 8 shards of the whole genome), the
+    strings "false"/"no" read as true, and `shards: 0` ended in postprocess's "Missing option '--output-vcf'"."""
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.workflow import check_config, sample_reads
+    base = {"reference": "ref.fa", "samples": {"s": "s.bam"}}
+    checked = check_config({**base, "gvcf": "false", "phase_reads": "no", "shards": "3"})
+    assert (checked["gvcf"], checked["phase_reads"], checked["shards"], checked["model_type"]) == (False, False, 3, "illumina")
+    assert check_config({**base, "gvcf": "yes", "phase_reads": "auto"})["gvcf"] is True
+    assert check_config(base)["phase_reads"] == "auto" and check_config(base)["shards"] == 8
+    for bad, message in (({"model-type": "pacbio"}, "unknown key 'model-type' in the workflow config \\(did you mean 'model_type'\\?\\)"),
+                         ({"shard": 2}, "did you mean 'shards'"),
+                         ({"shards": 0}, "shards: 0 in the workflow config must be a whole number of at least 1"),
+                         ({"shards": "abc"}, "must be a whole number"), ({"shards": 2.5}, "must be a whole number"),
+                         ({"gvcf": "maybe"}, "gvcf: 'maybe' in the workflow config is not true or false"),
+                         ({"phase_reads": "sometimes"}, "not true or false or auto"),
+                         ({"model_type": "nanopore"}, "model_type: 'nanopore' .* use one of illumina, pacbio, ont, hybrid")):
+        with pytest.raises(InputError, match=message):
+            check_config({**base, **bad})
+    with pytest.raises(InputError, match="needs `reference:`"):
+        check_config({"samples": {"s": "s.bam"}})
+    with pytest.raises(InputError, match="sample name 'a/b' .* cannot hold '/'"):
+        sample_reads({"a/b": "s.bam"})
+
+
+def test_an_edited_regions_bed_and_the_model_files_are_inputs_of_the_jobs(tmp_path):
+    """A BED edited in place or a model retrained into the configured folder left the old VCF ('Nothing to be done')."""
+    from deepvariant_py.workflow import model_files, region_files
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr20\t0\t10\n")
+    assert region_files([str(bed), "chr20:1-100"]) == [str(bed)]
+    model = tmp_path / "m"
+    model.mkdir()
+    for name in ("model.keras", "model_info.json", "merger.keras", "merger_info.json"):
+        (model / name).write_text("x")
+    assert [os.path.basename(p) for p in model_files(str(model))] == ["model.keras", "model_info.json", "merger.keras",
+                                                                      "merger_info.json"]
+    with open(snakefile_path()) as fh:
+        text = fh.read()
+    assert text.count("model=MODEL_FILES") == 3 and text.count("regions=REGION_FILES") == 2

@@ -1,6 +1,7 @@
 """The Snakemake workflow shipped with dvcall: where its Snakefile and example config live."""
 from __future__ import annotations
 
+import difflib
 import os
 import shlex
 
@@ -18,6 +19,56 @@ def example_config() -> str:
         return fh.read()
 
 
+KEYS = ("reference", "samples", "shards", "regions", "model_type", "model", "gvcf", "phase_reads", "phaser", "outdir")
+"""The config keys the Snakefile reads (config.example.yaml shows each)."""
+
+
+def check_config(config: dict) -> dict:
+    """The workflow config with every value checked and normalised, so a typo fails before any job runs: an
+    unknown key (`model-type`, `shard`) is one error naming the key it resembles, not a default applied in silence
+    (the Illumina model on PacBio reads); booleans given as strings (`--config gvcf=false` passes "false") are
+    read as what they say."""
+    from ..settings import MODEL_TYPES
+
+    unknown = [k for k in config if k not in KEYS]
+    if unknown:
+        near = difflib.get_close_matches(str(unknown[0]).replace("-", "_"), KEYS, n=1)
+        raise InputError(f"unknown key {unknown[0]!r} in the workflow config{f' (did you mean {near[0]!r}?)' if near else ''}: "
+                         f"the keys are {', '.join(KEYS)}")
+    if not config.get("reference"):
+        raise InputError("the workflow config needs `reference:`, the FASTA the reads are aligned to")
+    out = dict(config)
+    out["shards"] = _whole_number(config.get("shards", 8), "shards")
+    out["gvcf"] = _boolean(config.get("gvcf", False), "gvcf")
+    phase = config.get("phase_reads", "auto")
+    out["phase_reads"] = "auto" if str(phase).strip().lower() == "auto" else _boolean(phase, "phase_reads", "or auto")
+    model_type = config.get("model_type") or "illumina"
+    if model_type not in MODEL_TYPES:
+        raise InputError(f"model_type: {model_type!r} in the workflow config is not known: use one of {', '.join(MODEL_TYPES)}")
+    out["model_type"] = model_type
+    out["outdir"] = str(config.get("outdir") or "dvcall_results")
+    return out
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0", "")
+
+
+def _boolean(value, key: str, alternatives: str = "") -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise InputError(f"{key}: {value!r} in the workflow config is not true or false{f' {alternatives}' if alternatives else ''}")
+
+
+def _whole_number(value, key: str) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+        raise InputError(f"{key}: {value!r} in the workflow config must be a whole number of at least 1")
+    return int(text)
+
+
 def sample_reads(samples: dict) -> dict[str, list[str]]:
     """The config's `samples` as {sample: [reads files]}: each sample's reads are one BAM/CRAM path or a list of
     them (one sample's lanes or runs, read merged by position as `dvcall run --reads A --reads B` does)."""
@@ -29,8 +80,23 @@ def sample_reads(samples: dict) -> dict[str, list[str]]:
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p for p in paths):
             raise InputError(f"sample {name!r} in the workflow config: give its reads as a BAM/CRAM path or a list of paths, "
                              f"not {reads!r}")
+        if not str(name).strip() or "/" in str(name) or str(name) != str(name).strip():
+            raise InputError(f"sample name {name!r} in the workflow config names files under outdir: it cannot hold '/', be "
+                             "empty or start or end with a space")
         out[str(name)] = list(paths)
     return out
+
+
+def model_files(model_dir: str) -> list[str]:
+    """The files of a model folder a job reads (its network, its settings and calibration, its merger): inputs of
+    the rules, so a model retrained in place makes its samples be called again."""
+    names = ("model.keras", "model_info.json", "merger.keras", "merger_info.json", "candidate_filter.json")
+    return [os.path.join(model_dir, n) for n in names if os.path.exists(os.path.join(model_dir, n))]
+
+
+def region_files(regions: list[str]) -> list[str]:
+    """The BED files among the config's regions: inputs of make_examples, so an edited BED reruns it."""
+    return [r for r in regions if os.path.isfile(r)]
 
 
 def config_regions(regions) -> list[str]:
