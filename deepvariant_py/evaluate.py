@@ -266,6 +266,10 @@ def _inputs(truth_vcf, query_vcf, ref_fasta, regions, bed):
         lengths = fasta.lengths
         region_ivs = _check_regions(regions, lengths, ref_fasta) if regions is not None else None
         bed_ivs = _read_bed(bed, lengths, ref_fasta) if bed is not None else None
+        if bed_ivs is not None and (bed_ivs.size == 0 or (region_ivs is not None and not _share_a_base(region_ivs, bed_ivs))):
+            where = " inside the regions" if bed_ivs.size else ""
+            raise InputError(f"the confident BED {bed} holds no base{where}: nothing to evaluate (F1 would read 0); give "
+                             "regions the BED covers")
         yield fasta, lengths, _Selector(region_ivs, bed_ivs)
     finally:
         fasta.close()
@@ -347,6 +351,10 @@ def _some_names(lengths: Dict[str, int]) -> str:
     names = list(lengths)
     shown = ", ".join(names[:5])
     return shown + (f", ... ({len(names)} contigs)" if len(names) > 5 else "")
+
+
+def _share_a_base(a: RegionSet, b: RegionSet) -> bool:
+    return any(b.overlaps(c, s, e) for c, ivs in a.by_contig().items() for s, e in ivs)
 
 
 class _Selector:

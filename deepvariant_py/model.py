@@ -20,7 +20,8 @@ import zipfile
 import numpy as np
 
 from .errors import ModelError
-from .model_info import HAPLOTYPE_POOLING_VERSION, MODEL_FILE, READSET_VERSION, ModelInfo, load_model_info, save_model_info
+from .model_info import (HAPLOTYPE_POOLING_VERSION, INFO_FILE, MODEL_FILE, READSET_VERSION, ModelInfo, load_model_info,
+                         save_model_info)
 from .outputs import atomic_output
 from .pileup import hp_values
 
@@ -140,10 +141,14 @@ def load_model(model_dir: str):
 
 
 def default_model_dir(name: str = "illumina-wgs") -> str:
-    """The shipped model, found next to the package whether installed or run from a checkout."""
+    """The shipped model: the checkout's own `models/` when this package runs from a checkout (a model retrained
+    there is the one its code calls with, even when another tree is installed), else the installed one."""
     from importlib import resources
 
+    beside = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", name)
+    if os.path.exists(os.path.join(beside, INFO_FILE)):
+        return beside
     try:
         return str(resources.files("dvcall_models") / name)
     except ModuleNotFoundError:
-        return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", name)
+        return beside

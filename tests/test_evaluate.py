@@ -234,6 +234,13 @@ def test_bed_restriction(tmp_path, ref):
     # With regions too, an allele must be in both.
     res = run(tmp_path, ref, truth, query, bed=str(bed), regions=[(CONTIG, 0, 220)])
     assert counts(res.snp) == (0, 0, 1)
+    # Regions the BED does not reach leave nothing to evaluate: an error, not a table of F1 0
+    with pytest.raises(InputError, match="holds no base inside the regions: nothing to evaluate"):
+        run(tmp_path, ref, truth, query, bed=str(bed), regions=[(CONTIG, 0, 190)])
+    empty = tmp_path / "empty.bed"
+    empty.write_text("track name=x\n")
+    with pytest.raises(InputError, match="holds no base: nothing to evaluate"):
+        run(tmp_path, ref, truth, query, bed=str(empty))
 
 
 def test_non_pass_records_are_excluded(tmp_path, ref):

@@ -53,3 +53,13 @@ def test_check_model_dest_refuses_a_file_before_any_work(tmp_path):
     assert res.returncode == 2 and "reached" not in res.stdout and len(res.stderr.strip().splitlines()) == 1
     assert _bash(f"check_model_dest {tmp_path / 'new' / 'deeper'}").returncode == 0
     assert not (tmp_path / "new").exists()  # checking makes nothing
+
+
+def test_a_checkout_calls_with_its_own_models():
+    """With another tree installed, a checkout's code used the installed models, not a model retrained in its own
+    models/ folder (the recipes write there)."""
+    import os
+
+    from deepvariant_py.model import default_model_dir
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    assert default_model_dir("ont") == os.path.join(checkout, "models", "ont")
