@@ -14,6 +14,9 @@ from deepvariant_py.outputs import check_outputs
 from .common import user_errors
 
 
+FEW_EXAMPLES = 200  # below this many tuning examples a fitted temperature is mostly noise
+
+
 @click.command("calibrate")
 @click.option("--model", "model_dir", required=True, type=click.Path(), help="Model directory to calibrate; its model_info.json gets the temperature.")
 @click.option("--examples", required=True,
@@ -50,6 +53,9 @@ def calibrate_cmd(model_dir, examples, quiet):
         click.echo(f"dvcall: warning: the model's GQ map was fitted at temperature {info.calibration.temperature:g} and "
                    "no longer applies: it was removed; refit it on calibration samples (scripts/fit_gq_calibration.py)",
                    err=True)
+    if len(labels) < FEW_EXAMPLES and not at_bound:
+        click.echo(f"dvcall: warning: the temperature is fitted on only {len(labels):,} examples holding {fit['errors']} wrong "
+                   f"call(s): it is uncertain; fit on a few thousand labelled examples", err=True)
     if at_bound:
         click.echo(f"dvcall: warning: {why}; it sharpens GQ, so fit the GQ map at this temperature next "
                    "(scripts/fit_gq_calibration.py on calibration samples), or fit on labelled examples with errors "

@@ -93,8 +93,9 @@ SETTINGS: tuple[Setting, ...] = (
             "with it, neither kind takes more than half of the read rows while the other has reads left. For pileups "
             "that mix technologies (--model-type hybrid with --reads hifi.bam --reads illumina.bam).",
             _long_reads(False, False, True), from_model=True),
-    Setting("pileup_width", "--pileup-width", "Pileup columns around the candidate.",
-            _long_reads(199, 221), ("int", 21, None), from_model=True),
+    Setting("pileup_width", "--pileup-width", "Pileup columns around the candidate (at most 1001: each example holds "
+            "rows x width x channels bytes).",
+            _long_reads(199, 221), ("int", 21, 1001), from_model=True),
     Setting("partition_size", "--partition-size", "Bases per partition (the unit of work and of the read cap).",
             _long_reads(25000, 1000, 5000), ("int", 100, None)),
     Setting("max_reads_per_partition", "--max-reads-per-partition",

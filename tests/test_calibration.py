@@ -243,3 +243,7 @@ def test_calibrate_never_replaces_a_calibration_with_a_fit_stopped_at_its_bound(
     result = CliRunner().invoke(main, ["calibrate", "--model", str(model), "--examples", str(examples)])
     assert result.exit_code == 0 and "fit the GQ map at this temperature next" in result.output
     assert json.loads((model / "model_info.json").read_text())["temperature"] == 0.25
+    labels[:6] = (labels[:6] + 1) % 3  # six wrong calls, sure of themselves: a temperature above 1, on few examples
+    result = CliRunner().invoke(main, ["calibrate", "--model", str(model), "--examples", str(examples)])
+    assert result.exit_code == 0 and "fitted on only 60 examples holding 6 wrong call(s)" in result.output
+    assert json.loads((model / "model_info.json").read_text())["temperature"] > 1
