@@ -150,3 +150,14 @@ def test_an_edited_regions_bed_and_the_model_files_are_inputs_of_the_jobs(tmp_pa
     with open(snakefile_path()) as fh:
         text = fh.read()
     assert text.count("model=MODEL_FILES") == 3 and text.count("regions=REGION_FILES") == 2
+
+
+def test_a_sample_named_twice_in_the_config_file_is_an_error(tmp_path):
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.workflow import check_unique_keys
+    good, dup = tmp_path / "good.yaml", tmp_path / "dup.yaml"
+    good.write_text("reference: r.fa\nsamples:\n  s1: a.bam\n  s2: b.bam\n")
+    dup.write_text("reference: r.fa\nsamples:\n  s1: a.bam\n  s1: b.cram\n")
+    check_unique_keys([good])
+    with pytest.raises(InputError, match="dup.yaml line 4: 's1' is given twice"):
+        check_unique_keys([good, dup])

@@ -69,6 +69,30 @@ def _whole_number(value, key: str) -> int:
     return int(text)
 
 
+def check_unique_keys(paths) -> None:
+    """One error for a key written twice in a config file (two samples both named s1): YAML keeps the last one, so
+    a sample would vanish from the run in silence."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise InputError(f"{key_node.start_mark.name} line {key_node.start_mark.line + 1}: {key!r} is given twice "
+                                 "(YAML would keep only the last): give each sample, and each key, once")
+            seen.add(key)
+        return loader.construct_mapping(node, deep)
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    for path in paths:
+        with open(path) as fh:
+            yaml.load(fh, Loader=Loader)
+
+
 def sample_reads(samples: dict) -> dict[str, list[str]]:
     """The config's `samples` as {sample: [reads files]}: each sample's reads are one BAM/CRAM path or a list of
     them (one sample's lanes or runs, read merged by position as `dvcall run --reads A --reads B` does)."""
