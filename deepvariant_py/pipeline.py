@@ -168,6 +168,10 @@ def _plan(opts: RunOptions) -> _Plan:
     settings = resolve_settings(opts.model_type, info, **opts.settings)
     warn_about_settings_unlike_model(info, opts.settings)
     me_opts = make_examples_options(settings, opts.make_examples, model_dir)
+    if opts.phaser is not None and opts.phase_reads is False:
+        log.warning("--phaser %s has no effect with --no-phase-reads: the reads are not phased", opts.phaser)
+    if opts.settings.get("realign_long_reads") and opts.settings.get("realign") is False:
+        log.warning("--realign-long-reads has no effect with --no-realign: no read is realigned")
     opts = replace(opts, phaser=opts.phaser or default_phaser(info))
     phase = _should_phase(opts, info, me_opts, reference, regions)
     if phase and opts.phaser == "direct":

@@ -114,3 +114,16 @@ def test_a_reader_closing_the_pipe_ends_the_command_quietly():
     proc = subprocess.run(f"{sys.executable} -m deepvariant_py.cli presets | true; echo ${{PIPESTATUS[0]}}", shell=True,
                           capture_output=True, text=True, executable="/bin/bash")
     assert proc.stdout.strip() == "141" and proc.stderr == ""  # was "dvcall: error: Broken pipe", exit 1
+
+
+def test_flags_that_cancel_each_other_are_named(tmp_path, caplog):
+    import logging
+    out = tmp_path / "out.vcf.gz"
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(out), "--regions",
+                                           "chr20:10,000,000-10,001,000", "--phaser", "whatshap", "--no-phase-reads",
+                                           "--no-realign", "--realign-long-reads"])
+    assert result.exit_code == 0 and out.exists()
+    messages = [r.getMessage() for r in caplog.records]
+    assert "--phaser whatshap has no effect with --no-phase-reads: the reads are not phased" in messages
+    assert "--realign-long-reads has no effect with --no-realign: no read is realigned" in messages
