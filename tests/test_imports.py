@@ -150,7 +150,7 @@ def test_declared_dependencies_are_the_imported_ones():
     import re
     import sys
 
-    distribution = {"google_crc32c": "google-crc32c", "tensorflow": "tensorflow-cpu", "snakemake": "snakemake"}
+    distribution = {"google_crc32c": "google-crc32c", "tensorflow": "tensorflow-cpu", "snakemake": "snakemake", "yaml": "pyyaml"}
     imported = set()
     for folder in ("deepvariant_py", "cli"):
         for base, _, names in os.walk(os.path.join(ROOT, folder)):
