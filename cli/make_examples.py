@@ -6,8 +6,8 @@ import click
 
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import sidecar_path
-from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, hp_tag_warning, make_examples,
-                                         training_summary)
+from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, base_quality_warning, hp_tag_warning,
+                                         make_examples, missing_quality_warning, training_summary)
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.phasing import require_hp_channel
 from deepvariant_py.presets import (make_examples_options, resolve_model, resolve_settings, warn_about_read_kind_of_files,
@@ -87,8 +87,10 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     else:
         log.info("shard %s got no partition of the regions (they hold fewer partitions than there are shards): its "
                  "examples file is empty", shard)
-    if (few_tags := hp_tag_warning([stats], opts.pileup, phase_reads)):
-        log.warning("%s", few_tags)
+    for warning in (hp_tag_warning([stats], opts.pileup, phase_reads), missing_quality_warning([stats]),
+                    base_quality_warning([stats], opts.thresholds.min_base_quality)):
+        if warning:
+            log.warning("%s", warning)
     if training:
         labels, warnings = training_summary(stats)
         for warning in warnings:

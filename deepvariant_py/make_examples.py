@@ -18,7 +18,7 @@ from .outputs import AtomicFile, disk_error, is_disk_error
 from .gvcf import BlockWriter, RefBlock, reference_blocks
 from .images import build_images
 from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
-from .read_events import encode_bases, extract_events, replace_reads
+from .read_events import MISSING_BASE_QUALITY, encode_bases, extract_events, replace_reads
 from .reads import ReadAhead, ReadCounts, ReadFilter, fetch_reads, hp_dropped, open_reads
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
@@ -65,6 +65,7 @@ class MakeExamplesStats:
     filtered_candidates: int = 0  # dropped by the candidate pre-filter (no example)
     bases: int = 0  # aligned read bases in the partitions, and those below the base-quality threshold
     low_quality_bases: int = 0
+    reads_without_qualities: int = 0  # of `reads`, stored without base qualities ('*')
     candidates: int = 0
     empty_pileups: int = 0  # candidates whose pileup shows no read (written as no-calls)
     examples: int = 0
@@ -109,6 +110,7 @@ class PartitionResult:
     n_filtered: int = 0  # candidates the pre-filter dropped
     n_bases: int = 0  # aligned read bases inside the partition
     n_low_quality: int = 0  # of those, below the base-quality threshold (they count for no allele)
+    n_no_qualities: int = 0  # reads stored without base qualities
 
 
 def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) -> str | None:
@@ -134,6 +136,17 @@ def hp_tag_warning(stats: list[MakeExamplesStats], pileup, phased: bool) -> str 
                 "tag and is most accurate when most reads carry one (reads must be long enough to span heterozygous sites)")
     return (f"only {tagged:,} of {taggable:,} {kind} carry an HP tag, but this model reads each read's HP tag (`dvcall run` "
             "phases untagged reads for it): add --phase-reads, or haplotag the BAM")
+
+
+def missing_quality_warning(stats: list[MakeExamplesStats]) -> str | None:
+    """One line when some reads carry no base qualities ('*'): each of their bases is then taken as Q30, so their
+    errors weigh as much as a trusted base's."""
+    reads, missing = sum(s.reads for s in stats), sum(s.reads_without_qualities for s in stats)
+    if not missing or missing < 0.01 * reads:
+        return None
+    return (f"{missing / reads:.0%} of the reads carry no base qualities ('*'): each of their bases is taken as Q"
+            f"{MISSING_BASE_QUALITY}; keep the qualities the basecaller wrote if you can (realigning or converting "
+            "the reads may have dropped them)")
 
 
 def _reference_span(reference: Reference, region: Region, reads: list, half_width: int) -> tuple[int, str]:
@@ -191,7 +204,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     inside = (events.m_pos >= region.start) & (events.m_pos < region.end)
     return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(taggable)), int(np.count_nonzero(tagged)),
                            blocks, n_found - len(candidates), int(np.count_nonzero(inside)),
-                           int(np.count_nonzero(inside & (events.m_qual < mbq))))
+                           int(np.count_nonzero(inside & (events.m_qual < mbq))), events.no_qualities)
 
 
 class ExampleSink(Protocol):
@@ -246,6 +259,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             stats.filtered_candidates += part.n_filtered
             stats.bases += part.n_bases
             stats.low_quality_bases += part.n_low_quality
+            stats.reads_without_qualities += part.n_no_qualities
             if candidates:
                 genotypes = labeler.genotypes(region, candidates) if labeler else [None] * len(candidates)
                 for cand, gt in zip(candidates, genotypes):

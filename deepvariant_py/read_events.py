@@ -61,6 +61,7 @@ class ReadEvents:
     e_low_quality: np.ndarray  # bool: an insertion/soft clip whose mean base quality is below the extraction's threshold
     e_draw_qual: np.ndarray  # base quality drawn for the '*' pixel
     e_qual_sum: np.ndarray  # summed base quality of the inserted/clipped bases (0 for deletions): low_quality() at other thresholds
+    no_qualities: int = 0  # reads stored without base qualities ('*'): each base taken as MISSING_BASE_QUALITY
 
     def hp_of(self, rows: np.ndarray) -> np.ndarray:
         """HP of the reads at `rows` (one pileup's), read in one phase set: HP 1 and 2 are relative to their read's
@@ -108,11 +109,15 @@ def _ps(read: pysam.AlignedSegment) -> int:
         return 0
 
 
-def _qualities(reads: list[pysam.AlignedSegment], seqs: list[str]) -> np.ndarray:
-    """Every read's base qualities joined in read order (MISSING_BASE_QUALITY at each base of a read stored
-    without them): one string per read, decoded once."""
-    missing = chr(MISSING_BASE_QUALITY + 33)
+def _qualities(reads: list[pysam.AlignedSegment], seqs: list[str]) -> tuple[np.ndarray, int]:
+    """(every read's base qualities joined in read order, reads stored without them): MISSING_BASE_QUALITY at each
+    base of such a read; one string per read, decoded once."""
     texts = [r.query_qualities_str for r in reads]
+    return _joined_qualities(reads, seqs, texts), sum(t is None for t in texts)
+
+
+def _joined_qualities(reads, seqs, texts) -> np.ndarray:
+    missing = chr(MISSING_BASE_QUALITY + 33)
     joined = "".join(t if t is not None and len(t) == len(s) else missing * len(s) for t, s in zip(texts, seqs))
     try:
         return np.frombuffer(joined.encode("latin-1"), dtype=np.uint8) - np.uint8(33)
@@ -140,7 +145,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     ps = np.zeros(n, np.int64)
     for i in np.flatnonzero(hp).tolist():  # only a tagged read's phase set matters
         ps[i] = _ps(reads[i])
-    all_quals = _qualities(reads, seqs)
+    all_quals, no_qualities = _qualities(reads, seqs)
     q_starts = np.cumsum(lengths) - lengths
     one_block = np.fromiter((len(c) == 1 and c[0][0] in ALIGNED for c in cigars), bool, n)
     single = np.flatnonzero(one_block)
@@ -220,7 +225,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
         m_read=m_read, m_pos=m_pos, m_base=all_codes[q_idx], m_qual=all_quals[q_idx],
         e_read=np.asarray(e_read, np.int64), e_pos=np.asarray(e_pos, np.int64), e_kind=np.asarray(e_kind, np.int8),
         e_bases=e_bases, e_low_quality=np.asarray(e_low, bool), e_draw_qual=np.asarray(e_dq, np.uint8),
-        e_qual_sum=np.asarray(e_qs, np.int64),
+        e_qual_sum=np.asarray(e_qs, np.int64), no_qualities=no_qualities,
     )
 
 
@@ -259,7 +264,7 @@ def replace_reads(events: ReadEvents, rows: np.ndarray, new: ReadEvents) -> Read
     per_event, keep_e, order_e = spliced(_PER_EVENT, "e_read")
     bases = [b for b, k in zip(events.e_bases, keep_e.tolist()) if k] + list(new.e_bases)
     return ReadEvents(n_reads=events.n_reads, **per_read, **per_base, **per_event,
-                      e_bases=[bases[i] for i in order_e.tolist()])
+                      e_bases=[bases[i] for i in order_e.tolist()], no_qualities=events.no_qualities)
 
 
 def valid_event_mask(events: ReadEvents) -> np.ndarray:

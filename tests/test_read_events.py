@@ -77,6 +77,7 @@ def test_aligned_bases_match_a_base_by_base_walk_in_read_order():
     assert events.end.tolist() == [r.reference_end for r in reads]
     assert events.hp.tolist() == [0, 0, 0, 0, 2, 0]
     assert events.e_read.tolist() == [1, 3, 3, 5]
+    assert events.no_qualities == 1  # counted for run's warning (make_examples.missing_quality_warning)
 
 
 def test_an_indel_after_a_clip_an_insertion_or_a_deletion_is_anchored_on_the_reference():
@@ -110,3 +111,11 @@ def test_hp_is_read_within_the_phase_set_most_tagged_reads_share():
     assert tie.tolist() == [1, 0]  # a tie goes to the smaller PS
     no_ps = extract_events([read("a", 5, "30M", REF[5:35], hp=1), read("b", 5, "30M", REF[5:35], hp=2)], REF, 0)
     assert no_ps.hp_of(np.arange(2)).tolist() == [1, 2]
+
+
+def test_reads_without_qualities_are_named_when_they_are_more_than_a_few():
+    from deepvariant_py.make_examples import MakeExamplesStats, missing_quality_warning
+    assert missing_quality_warning([MakeExamplesStats(reads=1000, reads_without_qualities=5)]) is None
+    line = missing_quality_warning([MakeExamplesStats(reads=600, reads_without_qualities=300),
+                                    MakeExamplesStats(reads=400, reads_without_qualities=0)])
+    assert line.startswith("30% of the reads carry no base qualities ('*'): each of their bases is taken as Q30")
