@@ -144,7 +144,11 @@ def resolve_model(model_type: str, model_dir: str | None, required: bool = True)
                                  "train one (docs/retraining.md) and pass it with --model")
             return None, None
         model_dir = shipped
-    return model_dir, load_model_info(model_dir)
+    info = load_model_info(model_dir)
+    if os.path.isdir(os.path.join(model_dir, "resume")):  # train's BackupAndRestore folder: removed when it finishes
+        log.warning("%s holds a training run that has not finished: its model is the best epoch so far; rerun the "
+                    "`dvcall train` command to finish it", model_dir)
+    return model_dir, info
 
 
 def read_kind_warning(model_type: str, n_reads: int, n_long: int) -> str | None:

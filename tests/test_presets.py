@@ -340,3 +340,20 @@ def test_make_examples_warns_when_an_hp_channel_draws_untagged_reads():
     assert "phasing tagged only 0 of 68" in hp_tag_warning(untagged, hp, phased=True)
     assert hp_tag_warning(untagged, replace(hp, hp_channel=False), phased=False) is None
     assert hp_tag_warning([MakeExamplesStats(hp_taggable_reads=68, hp_tagged_reads=60)], hp, phased=False) is None
+
+
+def test_a_model_folder_of_an_unfinished_training_run_is_named(tmp_path, caplog):
+    import logging
+    import shutil
+
+    from deepvariant_py.model import default_model_dir
+    from deepvariant_py.presets import resolve_model
+
+    model = tmp_path / "m"
+    shutil.copytree(default_model_dir("ont"), model)
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        resolve_model("ont", str(model))
+        assert not caplog.records
+        (model / "resume").mkdir()
+        resolve_model("ont", str(model))
+    assert "holds a training run that has not finished" in caplog.records[-1].getMessage()
