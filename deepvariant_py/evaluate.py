@@ -60,7 +60,8 @@ How a comparison works
    as FP.gt). An allele is a SNP when its normalised REF and ALT are one base each,
    an INDEL otherwise.
 5. **Haplotype matching** then takes the alleles left over (``haplotype_match``):
-   each is clustered with the alleles of both sides within 25 bases of it, and a
+   each is clustered with the alleles of both sides within 25 bases of it (an
+   indel reaching as far as it can slide along its repeat), and a
    cluster whose truth and query alleles can be placed on two haplotypes that read
    the same (genotypes taken as unphased, as vcfeval does by default) is matched as
    a whole: each of its truth alleles is a TP, none of its query alleles an FP.
@@ -72,7 +73,8 @@ How a comparison works
 Known weakness
 --------------
 Clusters are judged on their own: an event whose two representations lie more
-than 25 bases apart with no allele between them, or a cluster with more than 12
+than 25 bases apart (beyond where either indel can slide) with no allele between
+them, or a cluster with more than 12
 one-copy alleles on a side, keeps its exact-match counts. ``genotyped_sites``
 (calibration) compares each record with the truth alleles in its own span only;
 ``multiallelic_concordance`` judges sites by exact alleles.
@@ -646,7 +648,7 @@ def _cluster_matches(site, expected: Dict[AlleleKey, int], truth_entries, truth:
             break
         near_called[key] = min(2, near_called.get(key, 0) + copies)
     t_keys, q_keys = set(), set()
-    for t_cluster, q_cluster in haplotype_match.clusters(near_truth, near_called):
+    for t_cluster, q_cluster in haplotype_match.clusters(near_truth, near_called, fetch=fetch):
         if mine & (set(t_cluster) | set(q_cluster)):
             t_keys.update(t_cluster)
             q_keys.update(q_cluster)

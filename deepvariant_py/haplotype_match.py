@@ -39,13 +39,51 @@ def edit_of(key: AlleleKey) -> Edit:
     return start, start + len(ref), alt
 
 
-def clusters(truth: Iterable[AlleleKey], query: Iterable[AlleleKey],
-             gap: int = CLUSTER_GAP) -> List[Tuple[List[AlleleKey], List[AlleleKey]]]:
-    """(truth alleles, query alleles) of each cluster, in reference order."""
-    items = sorted([(k[0], *edit_of(k), side, k) for side, keys in enumerate((truth, query)) for k in keys])
+SLIDE_WINDOW = 150  # bases each side of an indel searched for the stretch it can slide along
+
+
+def slide_span(key: AlleleKey, fetch: Fetch) -> Tuple[int, int]:
+    """The reference stretch an indel can be written anywhere in (from its left-most to its right-most equal
+    placement, at most SLIDE_WINDOW bases beyond it); a substitution's own span. In a tandem repeat a deletion
+    of one unit near its start and an insertion near its end spell what small edits in its middle spell, so
+    the alleles must be judged together however far apart they are written."""
+    start, end, seq = edit_of(key)
+    if (end > start) == bool(seq) and len(seq) == end - start:  # a substitution
+        return start, end
+    contig = key[0]
+    lo = max(0, start - SLIDE_WINDOW)
+    ref = fetch(contig, lo, end + SLIDE_WINDOW)
+    s, e = start - lo, end - lo
+    if e > s and not seq:  # deletion of ref[s:e]
+        a, b = s, e
+        while a > 0 and ref[a - 1] == ref[b - 1]:
+            a, b = a - 1, b - 1
+        c, d = s, e
+        while d < len(ref) and ref[c] == ref[d]:
+            c, d = c + 1, d + 1
+        return lo + a, lo + d
+    if e == s and seq:  # insertion of seq before ref[s]
+        left, a = seq, s
+        while a > 0 and ref[a - 1] == left[-1]:
+            left, a = left[-1] + left[:-1], a - 1
+        right, b = seq, s
+        while b < len(ref) and ref[b] == right[0]:
+            right, b = right[1:] + right[0], b + 1
+        return lo + a, lo + b
+    return start, end  # a complex allele: its own span
+
+
+def clusters(truth: Iterable[AlleleKey], query: Iterable[AlleleKey], gap: int = CLUSTER_GAP,
+             fetch: Optional[Fetch] = None) -> List[Tuple[List[AlleleKey], List[AlleleKey]]]:
+    """(truth alleles, query alleles) of each cluster, in reference order. With `fetch`, an indel reaches as far
+    as it can slide (slide_span)."""
+    def span(k: AlleleKey) -> Tuple[int, int]:
+        return slide_span(k, fetch) if fetch is not None else edit_of(k)[:2]
+
+    items = sorted([(k[0], *span(k), side, k) for side, keys in enumerate((truth, query)) for k in keys])
     out: List[Tuple[List[AlleleKey], List[AlleleKey]]] = []
     contig, end = None, 0
-    for item_contig, start, stop, _seq, side, key in items:
+    for item_contig, start, stop, side, key in items:
         if not out or item_contig != contig or start > end + gap:
             out.append(([], []))
             contig, end = item_contig, stop
@@ -110,7 +148,7 @@ def rescued(truth: Dict[AlleleKey, int], query: Dict[AlleleKey, int], exact: Set
     two sides spell the same haplotypes."""
     got_truth: Set[AlleleKey] = set()
     got_query: Set[AlleleKey] = set()
-    for t_keys, q_keys in clusters(truth, query):
+    for t_keys, q_keys in clusters(truth, query, fetch=fetch):
         if all(k in exact for k in t_keys) and all(k in exact for k in q_keys):
             continue
         if equivalent({k: truth[k] for k in t_keys}, {k: query[k] for k in q_keys}, fetch):

@@ -99,3 +99,36 @@ def test_rescued_skips_exact_clusters_and_takes_equivalent_ones():
     assert got_truth == set(truth) and got_query == set(query)
     assert rescued(truth, dict(truth), set(truth), fetch) == (set(), set())
     assert rescued(truth, {snps[0]: 1}, set(), fetch) == (set(), set())
+
+
+# A stretch of GRCh38 chr20 (1,668,150-1,668,319): a TTTC repeat whose units vary (TTTTC, TTTTTC), where a
+# simulated truth writes one haplotype as a TTTC deletion near the repeat's start and a TTTC insertion 67 bases
+# on, and a caller writes the same haplotype as +TT, -T, -T in between (40+ bases from the truth's first edit).
+LONG = ("TTTTCTTTTCTTTTCTTTTCTTTTCTTTCTTTCTTTCTTTTTCTTTTCTTTTCTTTCTTTCTTTCTTTCTTTCTTTCTTTCTTTCTTTCTTTCTTTCTTT"
+        "TTCTTTTTCTTTTTCTTTTCTTTCTTTCTTTTCTTTCTTTCTTTCTTTTTTTGACAGAGTCTTGCTCTGT")
+OFF = 1668150
+
+
+def long_fetch(contig, start, end):
+    """The stretch, N outside it (as a reference's bases beyond a window)."""
+    padded = "N" * 200 + LONG + "N" * 200
+    return padded[start - OFF + 200:end - OFF + 200]
+
+
+def long_key(pos1, ref, alt):
+    assert LONG[pos1 - 1 - OFF:pos1 - 1 - OFF + len(ref)] == ref
+    return ("c", pos1, ref, alt)
+
+
+def test_edits_far_apart_in_one_repeat_are_judged_together_by_how_far_they_can_slide():
+    truth = {long_key(1668199, "TTTTC", "T"): 1, long_key(1668266, "T", "TTTTC"): 1}
+    query = {long_key(1668243, "C", "CTT"): 1, long_key(1668259, "CT", "C"): 1, long_key(1668265, "CT", "C"): 1}
+    assert len(clusters(truth, query)) > 1  # 25 bases between written edits: apart
+    assert clusters(truth, query, fetch=long_fetch) == [(sorted(truth), sorted(query))]
+    assert equivalent(truth, query, long_fetch)
+    got_truth, got_query = rescued(truth, query, set(), long_fetch)
+    assert got_truth == set(truth) and got_query == set(query)
+    # the truth deletion can be written anywhere along its run of TTTC units, up to the TTTTTC that ends it
+    from deepvariant_py.haplotype_match import slide_span
+    assert slide_span(long_key(1668199, "TTTTC", "T"), long_fetch) == (1668199, 1668250)
+    assert slide_span(long_key(1668243, "C", "A"), long_fetch) == (1668242, 1668243)  # a substitution stays put
