@@ -158,6 +158,27 @@ def indel_columns(events: ReadEvents, candidates: Sequence[Candidate], opts: Pha
     return np.stack(cols, axis=1) if cols else np.zeros((events.n_reads, 0), np.int8)
 
 
+def tag_concordance(events: ReadEvents, ref_seq: str, ref_offset: int, opts: PhasingOptions = PhasingOptions(),
+                    min_base_quality: int = MIN_BASE_QUALITY) -> tuple[float, int]:
+    """(share, observations): how well the reads' own HP tags (read within their main phase set, ReadEvents.hp_of)
+    separate the alleles of the heterozygous-looking SNPs under them: at each site the larger of (alt on HP 1 and
+    ref on HP 2) and the reverse, pooled over the sites, over every tagged read's allele there. Right tags give
+    ~1 (sequencing errors aside); tags of another phasing (two runs haplotagged apart and merged, another
+    sample's VCF) or random ones ~0.5, and a model that pools reads by haplotype then calls clear hets 1/1 or 0/0."""
+    if events.n_reads == 0:
+        return 1.0, 0
+    positions, ref_codes, alt_codes = phasing_sites(events, ref_seq, ref_offset, opts, min_base_quality)
+    if not len(positions):
+        return 1.0, 0
+    matrix = allele_matrix(events, positions, ref_codes, alt_codes, min_base_quality).astype(np.int32)
+    hp = events.hp_of(np.arange(events.n_reads))
+    side = np.where(hp == 1, 1, np.where(hp == 2, -1, 0)).astype(np.int32)
+    seen = np.abs(side) @ np.abs(matrix)  # tagged reads showing the site's ref or alt
+    lean = np.abs(side @ matrix)  # |(alt on 1 + ref on 2) - (alt on 2 + ref on 1)|
+    total = int(seen.sum())
+    return (float((seen + lean).sum() / 2 / total) if total else 1.0), total
+
+
 def phase_reads(events: ReadEvents, ref_seq: str, ref_offset: int, opts: PhasingOptions = PhasingOptions(),
                 min_base_quality: int = MIN_BASE_QUALITY, candidates: Sequence[Candidate] = ()) -> np.ndarray:
     """HP tag per read (0 untagged, 1, 2) of a partition's reads; `ref_seq` from `ref_offset` covers every read.

@@ -11,7 +11,7 @@ import numpy as np
 
 from .candidate_filter import CandidateFilter
 from .candidates import Candidate, CandidateThresholds, count_alleles, find_candidates
-from .direct_phasing import phase_reads
+from .direct_phasing import phase_reads, tag_concordance
 from .errors import InputError
 from .examples_io import ExampleWriter, write_sidecar
 from .outputs import AtomicFile, disk_error, is_disk_error
@@ -66,6 +66,7 @@ class MakeExamplesStats:
     bases: int = 0  # aligned read bases in the partitions, and those below the base-quality threshold
     low_quality_bases: int = 0
     reads_without_qualities: int = 0  # of `reads`, stored without base qualities ('*')
+    partitions_retagged: int = 0  # partitions whose HP tags contradicted their reads' alleles (phased from the reads)
     candidates: int = 0
     empty_pileups: int = 0  # candidates whose pileup shows no read (written as no-calls)
     examples: int = 0
@@ -111,6 +112,7 @@ class PartitionResult:
     n_bases: int = 0  # aligned read bases inside the partition
     n_low_quality: int = 0  # of those, below the base-quality threshold (they count for no allele)
     n_no_qualities: int = 0  # reads stored without base qualities
+    retagged: bool = False  # its reads' HP tags contradicted their alleles: phased from the reads instead
 
 
 def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) -> str | None:
@@ -136,6 +138,20 @@ def hp_tag_warning(stats: list[MakeExamplesStats], pileup, phased: bool) -> str 
                 "tag and is most accurate when most reads carry one (reads must be long enough to span heterozygous sites)")
     return (f"only {tagged:,} of {taggable:,} {kind} carry an HP tag, but this model reads each read's HP tag (`dvcall run` "
             "phases untagged reads for it): add --phase-reads, or haplotag the BAM")
+
+
+MIN_TAG_CONCORDANCE = 0.8  # direct_phasing.tag_concordance below this: the tags are not the reads' haplotypes
+MIN_TAG_OBSERVATIONS = 20  # tagged reads' alleles at heterozygous-looking sites needed to judge a partition's tags
+
+
+def retag_warning(stats: list[MakeExamplesStats]) -> str | None:
+    """One line when some partitions' HP tags contradicted their reads' alleles (and were replaced)."""
+    retagged, partitions = sum(s.partitions_retagged for s in stats), sum(s.partitions for s in stats)
+    if not retagged:
+        return None
+    return (f"in {retagged:,} of {partitions:,} partitions the reads' HP tags contradicted their own alleles (BAMs "
+            "haplotagged apart and then merged, tags from another sample's VCF?): those reads were phased from their "
+            "alleles instead; haplotag the BAM again, or pass --phase-reads to phase every partition")
 
 
 def missing_quality_warning(stats: list[MakeExamplesStats]) -> str | None:
@@ -191,8 +207,14 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
         blocks = reference_blocks(region.contig, region.start, codes, counts.ref_count, counts.depth)
     candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds, counts)
     taggable = events.is_long if opts.pileup.technology_channel else np.ones(len(reads), dtype=bool)
-    if opts.phase_reads or (opts.phase_untagged and
-                            np.count_nonzero(taggable & (hp_groups(events.hp) < 2)) < 0.5 * np.count_nonzero(taggable)):
+    mostly_untagged = np.count_nonzero(taggable & (hp_groups(events.hp) < 2)) < 0.5 * np.count_nonzero(taggable)
+    retag = False
+    if opts.phase_untagged and not opts.phase_reads and not mostly_untagged and opts.pileup.hp_channel:
+        # tags the reads' own alleles contradict (two runs haplotagged apart and merged, another sample's VCF)
+        # made clear hets 1/1 or 0/0 (ONT SNP F1 0.22): such a partition is phased from its reads instead
+        share, seen = tag_concordance(events, ref_seq, ref_offset, min_base_quality=mbq)
+        retag = seen >= MIN_TAG_OBSERVATIONS and share < MIN_TAG_CONCORDANCE
+    if opts.phase_reads or (opts.phase_untagged and mostly_untagged) or retag:
         events.hp[:] = phase_reads(events, ref_seq, ref_offset, min_base_quality=mbq, candidates=candidates)
         events.ps[:] = 0  # one phasing of the partition's reads: the BAM's phase sets no longer apply
     candidates = [c for c in candidates if c.start - hw >= 0 and c.start + hw + 1 <= contig_len]
@@ -204,7 +226,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     inside = (events.m_pos >= region.start) & (events.m_pos < region.end)
     return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(taggable)), int(np.count_nonzero(tagged)),
                            blocks, n_found - len(candidates), int(np.count_nonzero(inside)),
-                           int(np.count_nonzero(inside & (events.m_qual < mbq))), events.no_qualities)
+                           int(np.count_nonzero(inside & (events.m_qual < mbq))), events.no_qualities, retag)
 
 
 class ExampleSink(Protocol):
@@ -260,6 +282,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             stats.bases += part.n_bases
             stats.low_quality_bases += part.n_low_quality
             stats.reads_without_qualities += part.n_no_qualities
+            stats.partitions_retagged += int(part.retagged)
             if candidates:
                 genotypes = labeler.genotypes(region, candidates) if labeler else [None] * len(candidates)
                 for cand, gt in zip(candidates, genotypes):

@@ -12,7 +12,7 @@ from . import __version__
 from .call_variants import CallStats, ExampleCaller, load_predictor
 from .errors import InputError, OutputError
 from .make_examples import (MakeExamplesOptions, MakeExamplesStats, base_quality_warning, calling_regions, hp_tag_warning,
-                            make_examples, missing_quality_warning)
+                            make_examples, missing_quality_warning, retag_warning)
 from .merger import load_merger
 from .model import model_input_shape
 from .model_info import ModelInfo, weights_stamp
@@ -338,7 +338,9 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     if (no_bq := missing_quality_warning(stats)):
         log.warning("%s", no_bq)
     taggable = sum(s.hp_taggable_reads for s in stats)
-    if warn_about_reads and (few_tags := hp_tag_warning(stats, me_opts.pileup, me_opts.phase_reads or plan.phase)):
+    # tags replaced in some partitions: that line says what happened (the count of tagged reads after it would not)
+    few_tags = retag_warning(stats) or hp_tag_warning(stats, me_opts.pileup, me_opts.phase_reads or plan.phase)
+    if warn_about_reads and few_tags:
         log.warning("%s", few_tags)
     if warn_about_reads and me_opts.pileup.technology_channel and \
             (mix := technology_mix_warning(sum(s.reads for s in stats), taggable)):

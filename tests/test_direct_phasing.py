@@ -171,3 +171,50 @@ def test_the_default_phaser_is_direct_but_whatshap_for_the_hybrid_model_when_ins
     assert phasing.default_phaser(pacbio) == "direct" and phasing.default_phaser(hybrid) == "whatshap"
     monkeypatch.setattr(phasing, "whatshap_installed", lambda: False)
     assert phasing.default_phaser(hybrid) == "direct"
+
+
+def _retagged(bam, path, hp_of_read):
+    with pysam.AlignmentFile(bam) as inp, pysam.AlignmentFile(path, "wb", template=inp) as out:
+        for i, read in enumerate(inp):
+            read.set_tag("HP", hp_of_read(i, int(read.query_name[1])), "i")
+            read.set_tag("PS", 1, "i")
+            out.write(read)
+    pysam.index(path)
+    return path
+
+
+def test_tags_that_contradict_the_reads_alleles_are_replaced_where_run_trusts_tags(tmp_path):
+    """Tags of another phasing (two runs haplotagged apart and merged) or random ones were trusted: clear hets
+    called 1/1 or 0/0 (ONT SNP F1 0.22). With run's phase_untagged, a partition whose tags the reads' alleles
+    contradict is phased from them; right tags are kept as they are."""
+    from dataclasses import replace
+
+    from deepvariant_py.direct_phasing import tag_concordance
+    from deepvariant_py.pileup import PileupOptions
+
+    fasta, bam, _ = two_haplotype_sample(str(tmp_path))
+    rng = np.random.default_rng(3)
+    right = _retagged(bam, str(tmp_path / "right.bam"), lambda i, hap: hap + 1)
+    wrong = _retagged(bam, str(tmp_path / "random.bam"), lambda i, hap: int(rng.integers(1, 3)))
+    reference = Reference(fasta)
+    region = Region("chr1", 10_000, 11_000)
+    opts = MakeExamplesOptions(realign=False, phase_untagged=True, pileup=replace(PileupOptions(), hp_channel=True))
+    seq = reference.fetch("chr1", 0, reference.length("chr1"))
+    for path, expect_retag in ((right, False), (wrong, True)):
+        reads, events, _ = _events_of(path, fasta, 10_000, 11_000)
+        share, seen = tag_concordance(events, seq, 0)
+        assert seen >= 20 and (share < 0.8) == expect_retag
+        with open_reads(path, reference) as handle:
+            part = process_partition(handle, reference, region, opts)
+        origin = np.array([int(r.query_name[1]) for r in part.canvas.reads])
+        assert part.retagged == expect_retag
+        assert _same_haplotype_same_label(part.canvas.events.hp, origin)  # the right tags, kept or made
+        if not expect_retag:
+            assert part.canvas.events.hp.tolist() == (origin + 1).tolist()
+
+
+def test_run_names_the_partitions_whose_tags_were_replaced():
+    from deepvariant_py.make_examples import MakeExamplesStats, retag_warning
+    assert retag_warning([MakeExamplesStats(partitions=6)]) is None
+    line = retag_warning([MakeExamplesStats(partitions=6, partitions_retagged=4), MakeExamplesStats(partitions=2)])
+    assert line.startswith("in 4 of 8 partitions the reads' HP tags contradicted their own alleles")

@@ -246,6 +246,8 @@ def test_run_warns_when_a_haplotype_model_gets_untagged_reads(tmp_path, caplog):
                                            "--model-type", "pacbio", "--regions", "chr20:10,002,000-10,003,000", "--num-shards", "1"])
     assert result.exit_code == 0, result.output
     assert not any("carry an HP tag" in r.getMessage() for r in caplog.records)
+    # these tags alternate read by read, whatever the alleles: the partition is phased from its reads, and said so
+    assert any("HP tags contradicted their own alleles" in r.getMessage() for r in caplog.records)
 
 
 def test_each_setting_is_declared_once_and_reaches_flags_presets_and_options():
