@@ -138,3 +138,12 @@ def setting_flags(kwargs: dict) -> tuple[str, dict]:
         value = kwargs.pop(s.key)
         flags[s.key] = s.flag_values[value] if (s.flag_values and value is not None) else value
     return model_type, flags
+
+
+def keep_supplementary_option(func):
+    """--keep-supplementary, shared by run and make-examples."""
+    return click.option(
+        "--keep-supplementary", is_flag=True,
+        help="Also use supplementary alignments (the other pieces of chimeric or split reads; flag 0x800), which are "
+             "skipped as DeepVariant skips them. At low coverage with many chimeric reads (some long-read libraries) "
+             "they hold reads a site needs.")(func)

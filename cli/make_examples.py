@@ -17,7 +17,7 @@ from deepvariant_py.reads import ReadFilter, log_read_counts, reads_inputs
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import parse_regions
 
-from .common import FRACTION, setting_flags, setting_options, user_errors
+from .common import FRACTION, keep_supplementary_option, setting_flags, setting_options, user_errors
 
 log = logging.getLogger("dvcall")
 
@@ -56,9 +56,10 @@ def _parse_shard(text: str) -> tuple[int, int]:
 @click.option("--gvcf", "gvcf_output", type=click.Path(), default=None,
               help="Also write this shard's gVCF reference blocks here (.tsv.gz), for `postprocess --gvcf-blocks`.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
+@keep_supplementary_option
 @user_errors
 def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_bed, downsample_fraction, drop_hp_fraction, phase_reads,
-                      model_dir, gvcf_output, quiet, **settings_kwargs):
+                      model_dir, gvcf_output, keep_supplementary, quiet, **settings_kwargs):
     """Find candidate variants and write one pileup example per alt-allele subset."""
     index, count = _parse_shard(shard)
     check_outputs({"--examples": output, "its sidecar": sidecar_path(output), "--gvcf": gvcf_output},
@@ -68,8 +69,8 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
         raise InputError("training mode needs both --truth-vcf and --confident-bed")
     model_type, flags = setting_flags(settings_kwargs)
     model_dir, info = resolve_model(model_type, model_dir, required=not truth_vcf)
-    base = MakeExamplesOptions(read_filter=ReadFilter(downsample_fraction=downsample_fraction), drop_hp_fraction=drop_hp_fraction,
-                               phase_reads=phase_reads)
+    base = MakeExamplesOptions(read_filter=ReadFilter(downsample_fraction=downsample_fraction, keep_supplementary=keep_supplementary),
+                               drop_hp_fraction=drop_hp_fraction, phase_reads=phase_reads)
     settings = resolve_settings(model_type, info, **flags)
     if not truth_vcf:  # labelled examples are for a new model: their settings are the maker's choice
         warn_about_settings_unlike_model(info, flags)

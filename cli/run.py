@@ -1,11 +1,14 @@
 """`dvcall run`: the whole caller in one command."""
 import click
 
+from deepvariant_py.make_examples import MakeExamplesOptions
 from deepvariant_py.merger import MERGE_MODES
 from deepvariant_py.phasing import PHASERS
 from deepvariant_py.pipeline import RunOptions, run_pipeline
+from deepvariant_py.reads import ReadFilter
 
-from .common import command_line, haplotype_resolution_option, setting_flags, setting_options, user_errors
+from .common import (command_line, haplotype_resolution_option, keep_supplementary_option, setting_flags, setting_options,
+                     user_errors)
 
 
 @click.command("run")
@@ -42,17 +45,19 @@ from .common import command_line, haplotype_resolution_option, setting_flags, se
               help="Parallel make_examples processes (shards). Default: the CPUs this process may use (its CPU affinity and "
                    "cgroup quota, so a SLURM or container allocation is respected). Never more shards than the regions have "
                    "partitions, nor more processes than usable CPUs; the VCF does not depend on it.")
+@keep_supplementary_option
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, model_dir, intermediate_dir, sample_name, multiallelic_merge,
-            haplotype_resolution, phase_reads, phaser, num_shards, quiet, **settings_kwargs):
+            haplotype_resolution, phase_reads, phaser, num_shards, keep_supplementary, quiet, **settings_kwargs):
     """Call variants: make examples, run the CNN, and write a bgzipped, indexed VCF."""
     model_type, flags = setting_flags(settings_kwargs)
     summary = run_pipeline(RunOptions(
         ref=ref, reads=list(reads), output_vcf=output_vcf, output_gvcf=output_gvcf, report=report, regions=list(regions), model_dir=model_dir,
         model_type=model_type, settings=flags, intermediate_dir=intermediate_dir, sample_name=sample_name,
         num_shards=num_shards, multiallelic_merge=multiallelic_merge,
-        haplotype_resolution=haplotype_resolution, phase_reads=phase_reads, phaser=phaser, command=command_line()))
+        haplotype_resolution=haplotype_resolution, phase_reads=phase_reads, phaser=phaser, command=command_line(),
+        make_examples=MakeExamplesOptions(read_filter=ReadFilter(keep_supplementary=keep_supplementary))))
     if not quiet:
         stages = ("make_examples", "call_variants", "postprocess") + (("phase_reads",) if "phase_reads_seconds" in summary else ())
         total = sum(summary[f"{s}_seconds"] for s in stages)
