@@ -119,6 +119,8 @@ def test_the_config_is_checked_before_any_job():
     checked = check_config({**base, "gvcf": "false", "phase_reads": "no", "shards": "3"})
     assert (checked["gvcf"], checked["phase_reads"], checked["shards"], checked["model_type"]) == (False, False, 3, "illumina")
     assert check_config({**base, "gvcf": "yes", "phase_reads": "auto"})["gvcf"] is True
+    assert check_config(base)["keep_supplementary"] is False
+    assert check_config({**base, "keep_supplementary": "true"})["keep_supplementary"] is True
     assert check_config(base)["phase_reads"] == "auto" and check_config(base)["shards"] == 8
     for bad, message in (({"model-type": "pacbio"}, "unknown key 'model-type' in the workflow config \\(did you mean 'model_type'\\?\\)"),
                          ({"shard": 2}, "did you mean 'shards'"),
@@ -161,3 +163,12 @@ def test_a_sample_named_twice_in_the_config_file_is_an_error(tmp_path):
     check_unique_keys([good])
     with pytest.raises(InputError, match="dup.yaml line 4: 's1' is given twice"):
         check_unique_keys([good, dup])
+
+
+def test_the_example_config_passes_the_config_check():
+    import yaml
+
+    from deepvariant_py.workflow import KEYS, check_config, example_config
+    config = yaml.safe_load(example_config())
+    assert set(config) == set(KEYS)  # every key the Snakefile reads is shown, and nothing else
+    assert check_config(config)["shards"] == 8

@@ -19,7 +19,8 @@ def example_config() -> str:
         return fh.read()
 
 
-KEYS = ("reference", "samples", "shards", "regions", "model_type", "model", "gvcf", "phase_reads", "phaser", "outdir")
+KEYS = ("reference", "samples", "shards", "regions", "model_type", "model", "gvcf", "phase_reads", "phaser",
+        "keep_supplementary", "outdir")
 """The config keys the Snakefile reads (config.example.yaml shows each)."""
 
 
@@ -40,6 +41,7 @@ def check_config(config: dict) -> dict:
     out = dict(config)
     out["shards"] = _whole_number(config.get("shards", 8), "shards")
     out["gvcf"] = _boolean(config.get("gvcf", False), "gvcf")
+    out["keep_supplementary"] = _boolean(config.get("keep_supplementary", False), "keep_supplementary")
     phase = config.get("phase_reads", "auto")
     out["phase_reads"] = "auto" if str(phase).strip().lower() == "auto" else _boolean(phase, "phase_reads", "or auto")
     model_type = config.get("model_type") or "illumina"
