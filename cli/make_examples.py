@@ -95,7 +95,7 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     if training:
         labels, warnings = training_summary(stats)
         for warning in warnings:
-            log.warning(warning)
+            log.warning("%s", warning)
         if not quiet:
             click.echo(f"dvcall: {labels}", err=True)
     if not quiet:

@@ -109,30 +109,36 @@ def read_sidecars(paths: list[str], purpose: str) -> ExamplesInfo:
     return info
 
 
+def _settings_difference(a: Mapping, b: Mapping) -> tuple[str, object, object] | None:
+    """The first (key, value in a, value in b) where two sets of make_examples settings disagree; a key one lacks
+    counts as settings.UNRECORDED says, or is not held against the other (None: not recorded then)."""
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key, UNRECORDED.get(key)), b.get(key, UNRECORDED.get(key))
+        if x is not None and y is not None and x != y:
+            return key, x, y
+    return None
+
+
 def check_same_settings(paths: list[str]) -> None:
-    """One InputError when example files were made with different make_examples settings (a key a sidecar lacks
-    counts as settings.UNRECORDED says, or is not held against the others): a model records one set of settings
-    and is run with them, so training on a mix would leave some of its examples unlike what it will be shown."""
+    """One InputError when example files were made with different make_examples settings (_settings_difference):
+    a model records one set of settings and is run with them, so training on a mix would leave some of its
+    examples unlike what it will be shown."""
     first = read_sidecar(paths[0]).settings
     for path in paths[1:]:
-        other = read_sidecar(path).settings
-        for key in sorted(set(first) | set(other)):
-            a, b = first.get(key, UNRECORDED.get(key)), other.get(key, UNRECORDED.get(key))
-            if a is not None and b is not None and a != b:  # None: not recorded then, nothing to hold against
-                raise InputError(f"examples {path} were made with {key}={b}, {paths[0]} with {key}={a}: a model records "
-                                 "one set of make_examples settings; make them again with the same flags")
+        if (diff := _settings_difference(read_sidecar(path).settings, first)) is not None:
+            key, b, a = diff
+            raise InputError(f"examples {path} were made with {key}={b}, {paths[0]} with {key}={a}: a model records "
+                             "one set of make_examples settings; make them again with the same flags")
 
 
 def check_settings_fit_model(paths: list[str], model_settings: Mapping, model_dir: str) -> None:
-    """One InputError when examples were made with make_examples settings other than the model's (as
-    check_same_settings): a temperature fitted on such examples fits pileups the model never sees in a run."""
+    """One InputError when examples were made with make_examples settings other than the model's
+    (_settings_difference): a temperature fitted on such examples fits pileups the model never sees in a run."""
     for path in paths:
-        made = read_sidecar(path).settings
-        for key in sorted(set(made) | set(model_settings)):
-            a, b = made.get(key, UNRECORDED.get(key)), model_settings.get(key, UNRECORDED.get(key))
-            if a is not None and b is not None and a != b:
-                raise InputError(f"examples {path} were made with {key}={a}, but the model in {model_dir} with {key}={b}: "
-                                 "make them again with the model's settings (`dvcall make-examples --model` it)")
+        if (diff := _settings_difference(read_sidecar(path).settings, model_settings)) is not None:
+            key, a, b = diff
+            raise InputError(f"examples {path} were made with {key}={a}, but the model in {model_dir} with {key}={b}: "
+                             "make them again with the model's settings (`dvcall make-examples --model` it)")
 
 
 MADE_BY = {"examples": "dvcall make-examples", "calls": "dvcall call-variants",

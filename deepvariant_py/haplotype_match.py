@@ -48,7 +48,7 @@ def slide_span(key: AlleleKey, fetch: Fetch) -> Tuple[int, int]:
     of one unit near its start and an insertion near its end spell what small edits in its middle spell, so
     the alleles must be judged together however far apart they are written."""
     start, end, seq = edit_of(key)
-    if (end > start) == bool(seq) and len(seq) == end - start:  # a substitution
+    if len(seq) == end - start:  # a substitution (a pure indel has one side empty)
         return start, end
     contig = key[0]
     lo = max(0, start - SLIDE_WINDOW)

@@ -186,7 +186,9 @@ class MergerNetwork:
         write_json(os.path.join(directory, MERGER_INFO_FILE), self.info)
 
     @classmethod
-    def load(cls, directory: str) -> "MergerNetwork":
+    def load(cls, directory: str, check_model: bool = True) -> "MergerNetwork":
+        """The merger in `directory`; `check_model`: warn when it was trained on another model.keras's outputs
+        (load_merger's auto mode has checked that already)."""
         path, info_path = os.path.join(directory, MERGER_FILE), os.path.join(directory, MERGER_INFO_FILE)
         if not (os.path.exists(path) and os.path.exists(info_path)):
             raise ModelError(f"{directory} has no multi-allelic merger ({MERGER_FILE} + {MERGER_INFO_FILE}): "
@@ -203,7 +205,7 @@ class MergerNetwork:
         except Exception as exc:  # keras raises many types for a damaged file
             raise ModelError(f"cannot load the merger in {directory} ({type(exc).__name__}): retrain it or use "
                              "--multiallelic-merge min") from None
-        if not merger_fits_model(directory, info):
+        if check_model and not merger_fits_model(directory, info):
             log.warning("the merger in %s was trained on another CNN's outputs; retrain it for this model.keras", directory)
         return merger
 
@@ -224,11 +226,13 @@ def merger_fits_model(directory: str, info: dict | None = None) -> bool:
 def load_merger(mode: str, model_dir: str) -> Callable | None:
     """The `merger` argument for postprocess: None for the min rule, the trained network from model_dir otherwise."""
     if mode == "auto":
-        mode = "network" if os.path.exists(os.path.join(model_dir, MERGER_FILE)) else "min"
-        if mode == "network" and not merger_fits_model(model_dir):
+        if not os.path.exists(os.path.join(model_dir, MERGER_FILE)):
+            return None
+        if not merger_fits_model(model_dir):
             log.warning("the merger in %s was trained on another CNN's outputs: multi-allelic sites are merged by the min "
                         "rule instead; retrain it for this model.keras (`dvcall train-merger`)", model_dir)
             return None
+        return MergerNetwork.load(model_dir, check_model=False)
     if mode == "min":
         return None
     if mode == "network":

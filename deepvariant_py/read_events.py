@@ -113,18 +113,14 @@ def _qualities(reads: list[pysam.AlignedSegment], seqs: list[str]) -> tuple[np.n
     """(every read's base qualities joined in read order, reads stored without them): MISSING_BASE_QUALITY at each
     base of such a read; one string per read, decoded once."""
     texts = [r.query_qualities_str for r in reads]
-    return _joined_qualities(reads, seqs, texts), sum(t is None for t in texts)
-
-
-def _joined_qualities(reads, seqs, texts) -> np.ndarray:
-    missing = chr(MISSING_BASE_QUALITY + 33)
+    missing, n_missing = chr(MISSING_BASE_QUALITY + 33), sum(t is None for t in texts)
     joined = "".join(t if t is not None and len(t) == len(s) else missing * len(s) for t, s in zip(texts, seqs))
     try:
-        return np.frombuffer(joined.encode("latin-1"), dtype=np.uint8) - np.uint8(33)
+        return np.frombuffer(joined.encode("latin-1"), dtype=np.uint8) - np.uint8(33), n_missing
     except UnicodeEncodeError:  # a quality above 222 has no one-byte character: take the arrays
         parts = [r.query_qualities for r in reads]
         return np.frombuffer(b"".join(bytes(q) if q is not None and len(q) == len(s) else bytes([MISSING_BASE_QUALITY]) * len(s)
-                                      for q, s in zip(parts, seqs)), dtype=np.uint8)
+                                      for q, s in zip(parts, seqs)), dtype=np.uint8), n_missing
 
 
 def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: int,
