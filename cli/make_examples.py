@@ -7,7 +7,7 @@ import click
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import sidecar_path
 from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, base_quality_warning, hp_tag_warning,
-                                         make_examples, missing_quality_warning, training_summary)
+                                         make_examples, missing_quality_warning, retag_warning, training_summary)
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.phasing import require_hp_channel
 from deepvariant_py.presets import (make_examples_options, resolve_model, resolve_settings, warn_about_read_kind_of_files,
@@ -46,9 +46,12 @@ def _parse_shard(text: str) -> tuple[int, int]:
 @click.option("--drop-hp-fraction", type=FRACTION, default=0.0, show_default=True,
               help="Training: draw this fraction of reads (picked by a hash of the name) as untagged, so a long-read model also "
                    "learns reads that whatshap could not phase; 1 ignores every HP tag.")
-@click.option("--phase-reads", is_flag=True,
-              help="Tag each partition's reads HP=1/2 from the heterozygous-looking SNPs under them, replacing any HP tags, for a "
-                   "model that pools reads by haplotype given untagged reads (what `dvcall run` does by default then).")
+@click.option("--phase-reads/--no-phase-reads", default=None,
+              help="For a model that pools reads by haplotype. --phase-reads: tag each partition's reads HP=1/2 from the "
+                   "heterozygous-looking SNPs under them, replacing any HP tags (what `dvcall run` does for mostly untagged "
+                   "reads). --no-phase-reads: use the BAM's HP tags as they are. Default: as `dvcall run` on mostly tagged "
+                   "reads: a partition whose reads are mostly untagged, or whose tags contradict the reads' own alleles, "
+                   "is phased; the others keep their tags (training examples: the tags as they are).")
 @click.option("--model", "model_dir", type=click.Path(), default=None,
               help="Make the examples this model expects: its pileup width, channels, realignment and sorting are the defaults. "
                    "Default: the --model-type's shipped model (in training mode, none if it is not shipped yet: the preset alone).")
@@ -69,8 +72,9 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
         raise InputError("training mode needs both --truth-vcf and --confident-bed")
     model_type, flags = setting_flags(settings_kwargs)
     model_dir, info = resolve_model(model_type, model_dir, required=not truth_vcf)
+    check_untagged = phase_reads is None and not truth_vcf and info is not None and info.pools_by_haplotype
     base = MakeExamplesOptions(read_filter=ReadFilter(downsample_fraction=downsample_fraction, keep_supplementary=keep_supplementary),
-                               drop_hp_fraction=drop_hp_fraction, phase_reads=phase_reads)
+                               drop_hp_fraction=drop_hp_fraction, phase_reads=bool(phase_reads), phase_untagged=check_untagged)
     settings = resolve_settings(model_type, info, **flags)
     if not truth_vcf:  # labelled examples are for a new model: their settings are the maker's choice
         warn_about_settings_unlike_model(info, flags)
@@ -88,7 +92,8 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     else:
         log.info("shard %s got no partition of the regions (they hold fewer partitions than there are shards): its "
                  "examples file is empty", shard)
-    for warning in (hp_tag_warning([stats], opts.pileup, phase_reads), missing_quality_warning([stats]),
+    for warning in (retag_warning([stats]) or hp_tag_warning([stats], opts.pileup, bool(phase_reads) or check_untagged),
+                    missing_quality_warning([stats]),
                     base_quality_warning([stats], opts.thresholds.min_base_quality)):
         if warning:
             log.warning("%s", warning)

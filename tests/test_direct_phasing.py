@@ -218,3 +218,30 @@ def test_run_names_the_partitions_whose_tags_were_replaced():
     assert retag_warning([MakeExamplesStats(partitions=6)]) is None
     line = retag_warning([MakeExamplesStats(partitions=6, partitions_retagged=4), MakeExamplesStats(partitions=2)])
     assert line.startswith("in 4 of 8 partitions the reads' HP tags contradicted their own alleles")
+
+
+def test_make_examples_checks_tags_as_run_does_unless_told_to_trust_them(tmp_path, caplog):
+    """The make_examples stage (the workflow's) trusted every HP tag: tags from another phasing gave the same wrong
+    calls run no longer makes. By default it now replaces the tags of partitions whose reads contradict them;
+    --no-phase-reads keeps them; right tags give the same examples either way."""
+    from deepvariant_py.tfrecord import read_records
+
+    fasta, bam, _ = two_haplotype_sample(str(tmp_path))
+    rng = np.random.default_rng(3)
+    right = _retagged(bam, str(tmp_path / "right.bam"), lambda i, hap: hap + 1)
+    wrong = _retagged(bam, str(tmp_path / "random.bam"), lambda i, hap: int(rng.integers(1, 3)))
+
+    def examples(reads, *flags):
+        out = str(tmp_path / f"ex{len(os.listdir(tmp_path))}.tfrecord.gz")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="dvcall"):
+            result = CliRunner().invoke(main, ["make-examples", "--ref", fasta, "--reads", reads, "--examples", out,
+                                               "--model-type", "pacbio", "--regions", "chr1:10,001-11,000", *flags])
+        assert result.exit_code == 0, result.output
+        return list(read_records(out)), " ".join(r.getMessage() for r in caplog.records)
+
+    checked, said = examples(wrong)
+    trusted, quiet = examples(wrong, "--no-phase-reads")
+    assert "contradicted their own alleles" in said and "contradicted" not in quiet
+    assert checked and len(checked) == len(trusted) and checked != trusted
+    assert examples(right) [0] == examples(right, "--no-phase-reads")[0]

@@ -86,6 +86,28 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
         assert _body(str(results / f"{sample}.g.vcf.gz")) == gvcf, sample
 
 
+def test_snakemake_replaces_tags_that_contradict_the_reads_as_run_does(tmp_path):
+    """Reads tagged by another phasing: `dvcall run` phases the partitions whose tags its reads contradict, and the
+    workflow's make_examples now does too (it trusted every tag: another VCF than run's)."""
+    from builders import two_haplotype_sample
+    from test_direct_phasing import _retagged
+    import numpy as np
+    ref, bam, _ = two_haplotype_sample(str(tmp_path))
+    rng = np.random.default_rng(3)
+    wrong = _retagged(bam, str(tmp_path / "random.bam"), lambda i, hap: int(rng.integers(1, 3)))
+    region = "chr1:2,001-22,000"
+    _run_workflow(tmp_path, f"reference: {ref}\nsamples:\n  S1: {wrong}\nshards: 2\nregions: ['{region}']\n"
+                            f"model_type: pacbio\ngvcf: false\noutdir: {tmp_path / 'results'}\n")
+    body, _ = _direct_run(tmp_path, ref, [wrong], region, "S1", "direct")
+    assert _body(str(tmp_path / "results" / "S1.vcf.gz")) == body
+    trusted = tmp_path / "trusted.vcf.gz"
+    result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", wrong, "--output-vcf", str(trusted), "--regions", region,
+                                       "--model-type", "pacbio", "--sample-name", "S1", "--num-shards", "1",
+                                       "--no-phase-reads", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert _body(str(trusted)) != body  # the tags as they are give other calls: the check made the difference
+
+
 def test_the_config_phaser_defaults_as_run_does_and_an_unknown_one_is_a_one_line_error():
     from deepvariant_py.errors import InputError
     from deepvariant_py.model import default_model_dir
