@@ -61,6 +61,14 @@ def _shift_range(ctx, param, value: str) -> tuple[int, int]:
               help="With --augment-contamination, turn reads only in hom-alt examples whose every read shows the alt at the "
                    "candidate; one that already holds other reads (errors, mis-mapping, an indel allele beside it) is left "
                    "as it is.")
+@click.option("--augment-confident-errors", type=FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of hom-ref SNP examples whose alt reads are raised to a share of the reads drawn up to "
+                   "--augment-confident-errors-max-fraction, every alt base at quality 25-40 or more (0 = off): recurrent errors "
+                   "with good qualities (FFPE damage, bad cycles) that simulated reads never carry, so 3-5 clean-looking alt "
+                   "reads of 25 are not read as a het for certain.")
+@click.option("--augment-confident-errors-max-fraction", type=FloatRange(0.01, 0.5), default=0.2, show_default=True,
+              help="With --augment-confident-errors, the largest share of the reads at the candidate that show the error "
+                   "(drawn uniformly up to it; an example that already has more alt reads keeps its own).")
 @click.option("--label-smoothing", type=FloatRange(0, 0.1), default=1e-3, show_default=True,
               help="Share of each label spread over the other genotypes. It caps the model's confidence (1e-3: GQ near 31 at most), "
                    "so GQ cannot tell easy calls from merely good ones; 0 lets GQ rise with the evidence (then calibrate it).")
@@ -86,7 +94,7 @@ def _shift_range(ctx, param, value: str) -> tuple[int, int]:
 @user_errors
 def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, augment_qualities,
               augment_qualities_shifts, augment_qualities_binned,
-              augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, augment_errors, augment_contamination, augment_contamination_max_rate, augment_contamination_clean_only, label_smoothing, seed, channels, haplotype_pooling, max_pooling, column_features, no_cache, keep_epochs, quiet):
+              augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, augment_errors, augment_contamination, augment_contamination_max_rate, augment_contamination_clean_only, augment_confident_errors, augment_confident_errors_max_fraction, label_smoothing, seed, channels, haplotype_pooling, max_pooling, column_features, no_cache, keep_epochs, quiet):
     """Train a model; logs loss and accuracy per epoch and keeps the best one."""
     summary = train(examples, output, TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                                    init_model=init_model, cache=not no_cache, augment_mapq=augment_mapq,
@@ -99,6 +107,8 @@ def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate
                                                    augment_contamination=augment_contamination,
                                                    contamination_max_rate=augment_contamination_max_rate,
                                                    contamination_clean_only=augment_contamination_clean_only,
+                                                   augment_confident_errors=augment_confident_errors,
+                                                   confident_errors_max_fraction=augment_confident_errors_max_fraction,
                                                    label_smoothing=label_smoothing, seed=seed, keep_epochs=keep_epochs,
                                                    channels=[int(c) for c in channels.split(',')] if channels else None), tune_examples)
     if not quiet:

@@ -77,6 +77,8 @@ class TrainOptions:
     balance_min_haplotype: float = 0.0  # ... and only to counts a haplotype at >= this fraction could show (0 = any)
     augment_errors: float = 0.0  # this share of SNP hom-alt examples gets one alt read's base turned into a low-quality error (error_augment)
     augment_contamination: float = 0.0  # this share of SNP hom-alt examples gets reads of another sample (contamination_augment)
+    augment_confident_errors: float = 0.0  # this share of SNP hom-ref examples gets more alt reads, at high quality (confident_error_augment)
+    confident_errors_max_fraction: float = 0.2  # ... up to this share of the reads at the candidate
     contamination_max_rate: float = 0.03  # ... each alt read turned to the reference with a rate drawn up to this
     contamination_clean_only: bool = False  # ... only hom-alts whose reads all show the alt at the candidate
     seed: int = TRAINING_SEED  # weights' initialisation, shuffling and augmentation draws (replicate runs differ here only)
@@ -163,6 +165,19 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
         train_ds = train_ds.map(lambda image, label: (mapq_augment(image, opts.augment_mapq), label),
                                 num_parallel_calls=AUGMENT_CALLS)
     channels = list(info.channels)
+    needed = (READ_BASE_ENUM, BASE_QUALITY_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM)
+    alt_aligned = [channels.index(c) for c in DIFF_CHANNEL_ENUMS if c in channels]
+    for flag, value in (("--augment-errors", opts.augment_errors), ("--augment-contamination", opts.augment_contamination),
+                        ("--augment-confident-errors", opts.augment_confident_errors)):
+        if value > 0 and not (alt_aligned and all(c in channels for c in needed)):
+            raise InputError(f"{flag} needs examples with channels 1, 2, 5, 6 and the ALT-aligned ones (9, 10: they tell "
+                             "SNP examples from indel ones): make them with --alt-aligned-pileup diff_channels, or drop the flag")
+    if opts.augment_confident_errors > 0:  # before the quality augmentation: the errors' qualities are binned or shifted with the rest
+        where = [channels.index(c) for c in needed]
+        train_ds = train_ds.map(lambda image, label: (confident_error_augment(image, label, opts.augment_confident_errors,
+                                                                              opts.confident_errors_max_fraction, *where,
+                                                                              alt_aligned), label),
+                                num_parallel_calls=AUGMENT_CALLS)
     if opts.augment_qualities > 0 and BASE_QUALITY_ENUM in channels:
         q = channels.index(BASE_QUALITY_ENUM)
         train_ds = train_ds.map(lambda image, label: (quality_augment(image, opts.augment_qualities, q, shifts=opts.quality_shifts,
@@ -173,12 +188,6 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
         train_ds = train_ds.map(lambda image, label: (balance_augment(image, label, opts.augment_balance, s, max_drop=opts.balance_max_drop,
                                                                           min_haplotype=opts.balance_min_haplotype), label),
                                 num_parallel_calls=AUGMENT_CALLS)
-    needed = (READ_BASE_ENUM, BASE_QUALITY_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM)
-    alt_aligned = [channels.index(c) for c in DIFF_CHANNEL_ENUMS if c in channels]
-    for flag, value in (("--augment-errors", opts.augment_errors), ("--augment-contamination", opts.augment_contamination)):
-        if value > 0 and not (alt_aligned and all(c in channels for c in needed)):
-            raise InputError(f"{flag} needs examples with channels 1, 2, 5, 6 and the ALT-aligned ones (9, 10: they tell "
-                             "SNP examples from indel ones): make them with --alt-aligned-pileup diff_channels, or drop the flag")
     if opts.augment_errors > 0:
         where = [channels.index(c) for c in needed]
         train_ds = train_ds.map(lambda image, label: (error_augment(image, label, opts.augment_errors, *where, alt_aligned), label),
@@ -295,6 +304,50 @@ def balance_augment(image, label, probability: float, supports_index: int = 4, m
     return tf.cond(apply, lambda: thinned, lambda: image)
 
 
+CONFIDENT_ERROR_QUALITIES = (25, 40)  # confident_error_augment: an injected error's quality is at least one drawn here
+
+
+def confident_error_augment(image, label, probability: float, max_fraction: float, base_index: int, quality_index: int,
+                            supports_index: int, differs_index: int, alt_aligned: tuple, ref_rows: int = 5):
+    """With `probability`, a hom-ref SNP example (label 0) whose candidate has alt reads gets more of them, at high
+    quality: the alt reads' share is raised to a fraction drawn uniformly up to `max_fraction` of the reads there
+    (reference reads picked at random show the alt base instead) and every alt base gets a quality of at least
+    25-40. Real runs hold recurrent errors that carry good qualities (FFPE and oxidative damage, bad cycles,
+    systematic context errors: 3-5 alt reads of 25 at Q30-40); simulated errors come at low quality, so a network
+    trained on them reads any such site as a het. SNP examples only (the ALT-aligned channels are empty); the label
+    is kept."""
+    tf = tensorflow()
+    image = tf.convert_to_tensor(image)
+    reads = image[ref_rows:]
+    col = image.shape[1] // 2
+    at = reads[:, col, :]
+    drawn = at[:, quality_index] > 0
+    alt_rows = (at[:, supports_index] == SUPPORTS_ALT) & drawn
+    ref_base = image[0, col, base_index]
+    ref_like = drawn & (at[:, base_index] == ref_base) & (at[:, supports_index] == SUPPORTS_OTHER)
+    alt_base = at[tf.argmax(tf.cast(alt_rows, tf.int32)), base_index]
+    depth = tf.reduce_sum(tf.cast(drawn, tf.float32))
+    target = tf.floor(tf.random.uniform([], 0.0, max_fraction) * depth)
+    extra = tf.cast(tf.maximum(target - tf.reduce_sum(tf.cast(alt_rows, tf.float32)), 0.0), tf.int32)
+    scores = tf.where(ref_like, tf.random.uniform(tf.shape(ref_like)), -1.0)
+    rank = tf.argsort(tf.argsort(-scores))  # 0 = the highest score: reference reads first, in random order
+    flip = ref_like & (rank < extra)
+    column = tf.one_hot(col, image.shape[1], on_value=True, off_value=False)[None, :]
+    flip_here = flip[:, None] & column
+    low, high = CONFIDENT_ERROR_QUALITIES
+    floor_q = tf.cast(tf.round(tf.cast(tf.random.uniform(tf.shape(drawn), low, high + 1, dtype=tf.int32), tf.float32)
+                               * 254.0 / 40.0), tf.uint8)
+    raised = tf.where((alt_rows | flip)[:, None] & column, tf.maximum(reads[..., quality_index], floor_q[:, None]),
+                      reads[..., quality_index])
+    channel = {base_index: tf.where(flip_here, alt_base, reads[..., base_index]),
+               quality_index: raised,
+               supports_index: tf.where(flip[:, None] & (reads[..., supports_index] > 0), tf.constant(SUPPORTS_ALT, tf.uint8),
+                                        reads[..., supports_index]),
+               differs_index: tf.where(flip_here, tf.constant(DIFFERS_FROM_REF, tf.uint8), reads[..., differs_index])}
+    ready = tf.reduce_any(alt_rows) & tf.not_equal(alt_base, ref_base)
+    return _edit_snp(image, label, 0, probability, channel, alt_aligned, ref_rows, ready)
+
+
 ERROR_QUALITIES = (5, 20)  # error_augment: the quality an injected error is reported at (uniform, inclusive)
 
 
@@ -326,7 +379,7 @@ def error_augment(image, label, probability: float, base_index: int, quality_ind
                supports_index: tf.where(row & (reads[..., supports_index] > 0), tf.constant(SUPPORTS_OTHER, tf.uint8),
                                         reads[..., supports_index]),
                differs_index: tf.where(here, differs, reads[..., differs_index])}
-    return _edit_hom_alt_snp(image, label, probability, channel, alt_aligned, ref_rows, tf.reduce_any(alt_rows))
+    return _edit_snp(image, label, 2, probability, channel, alt_aligned, ref_rows, tf.reduce_any(alt_rows))
 
 
 def contamination_augment(image, label, probability: float, max_rate: float, base_index: int, supports_index: int,
@@ -352,18 +405,19 @@ def contamination_augment(image, label, probability: float, max_rate: float, bas
                supports_index: tf.where(flip[:, None] & (reads[..., supports_index] > 0), tf.constant(SUPPORTS_OTHER, tf.uint8),
                                         reads[..., supports_index]),
                differs_index: tf.where(here, tf.constant(MATCHES_REF, tf.uint8), reads[..., differs_index])}
-    return _edit_hom_alt_snp(image, label, probability, channel, alt_aligned, ref_rows, ready=clean)
+    return _edit_snp(image, label, 2, probability, channel, alt_aligned, ref_rows, ready=clean)
 
 
-def _edit_hom_alt_snp(image, label, probability: float, channel: dict, alt_aligned: tuple, ref_rows: int, ready=True):
-    """error_augment's and contamination_augment's common end: with `probability`, if the example is a hom-alt
-    (label 2) SNP (its ALT-aligned channels empty) and `ready`, the image with its read rows' channels replaced by
-    `channel` (index -> new [R, W] values; the others kept); else the image as it was."""
+def _edit_snp(image, label, edited_label: int, probability: float, channel: dict, alt_aligned: tuple, ref_rows: int,
+              ready=True):
+    """The SNP augmentations' common end: with `probability`, if the example's label is `edited_label`, it is a SNP
+    (its ALT-aligned channels empty) and `ready`, the image with its read rows' channels replaced by `channel`
+    (index -> new [R, W] values; the others kept); else the image as it was."""
     tf = tensorflow()
     reads = image[ref_rows:]
     changed = tf.stack([channel.get(i, reads[..., i]) for i in range(image.shape[2])], axis=-1)
     snp = tf.reduce_max(tf.gather(reads, list(alt_aligned), axis=2)) == 0
-    apply = tf.equal(label, 2) & snp & ready & (tf.random.uniform([]) < probability)
+    apply = tf.equal(label, edited_label) & snp & ready & (tf.random.uniform([]) < probability)
     return tf.cond(apply, lambda: tf.concat([image[:ref_rows], changed], axis=0), lambda: image)
 
 

@@ -27,6 +27,8 @@ AUGMENT_ERRORS=${AUGMENT_ERRORS:-0}  # dvcall train --augment-errors (0: off)
 AUGMENT_CONTAMINATION=${AUGMENT_CONTAMINATION:-0.5}  # dvcall train --augment-contamination (0: off)
 CONTAMINATION_MAX_RATE=${CONTAMINATION_MAX_RATE:-0.03}  # dvcall train --augment-contamination-max-rate
 CONTAMINATION_CLEAN_ONLY=${CONTAMINATION_CLEAN_ONLY:-1}  # 1: dvcall train --augment-contamination-clean-only (0: off)
+AUGMENT_CONFIDENT_ERRORS=${AUGMENT_CONFIDENT_ERRORS:-0}  # dvcall train --augment-confident-errors (0: off)
+CONFIDENT_ERRORS_MAX_FRACTION=${CONFIDENT_ERRORS_MAX_FRACTION:-0.2}  # dvcall train --augment-confident-errors-max-fraction
 LABEL_SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing (0: GQ not capped near 31)
 # dvcall train --seed of each network; two or more make an ensemble (the shipped model, versions 5-6: 2 and 3; versions
 # 2-4 used 400620758, dvcall train's default, and 1). SEED=N trains one network (replicate runs of one recipe
@@ -178,6 +180,7 @@ for seed in $SEEDS; do
     --augment-balance-max-drop "$BALANCE_MAX_DROP" --augment-balance-min-haplotype "$BALANCE_MIN_HAPLOTYPE" --augment-errors "$AUGMENT_ERRORS" \
     --augment-contamination "$AUGMENT_CONTAMINATION" --augment-contamination-max-rate "$CONTAMINATION_MAX_RATE" \
     $( [[ $CONTAMINATION_CLEAN_ONLY == 1 ]] && echo --augment-contamination-clean-only ) \
+    --augment-confident-errors "$AUGMENT_CONFIDENT_ERRORS" --augment-confident-errors-max-fraction "$CONFIDENT_ERRORS_MAX_FRACTION" \
     --label-smoothing "$LABEL_SMOOTHING" --seed "$seed" --column-features "$COLUMN_FEATURES" "$( [[ $MAX_POOLING == 0 ]] && echo --no-max-pooling || echo --max-pooling )" \
     ${INIT:+--init-model "$INIT"} ${CHANNELS:+--channels "$CHANNELS"} $([[ $PICK_EPOCH == calib ]] && echo --keep-epochs)
   net=$WORK/model_seed$seed

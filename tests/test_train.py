@@ -428,6 +428,52 @@ def test_contamination_augment_clean_only_leaves_hom_alts_that_hold_other_reads(
     assert (img[5:45, col, 4] == SUPPORTS_ALT).all()
 
 
+def test_confident_error_augment_gives_snp_hom_refs_more_alt_reads_at_high_quality():
+    import numpy as np
+
+    from deepvariant_py.pileup import BASE_PIXELS, DIFFERS_FROM_REF, MATCHES_REF, SUPPORTS_ALT, SUPPORTS_OTHER
+    from deepvariant_py.tf_runtime import tensorflow
+    from deepvariant_py.train import confident_error_augment
+
+    tensorflow().random.set_seed(13)
+    ref, alt = BASE_PIXELS[1], BASE_PIXELS[3]  # C>T
+    img = _pileup_image(n_alt=2, n_other=38, qual=35)
+    img[:5, :, 0] = ref
+    img[5:45, :, 0] = ref
+    img[5:45, :, 5] = MATCHES_REF
+    col = img.shape[1] // 2
+    img[5:7, col, 0] = alt  # two low-quality errors at the candidate
+    img[5:7, col, 1] = int(8 * 254 / 40)
+    img[5:7, col, 5] = DIFFERS_FROM_REF
+    shares = []
+    for _ in range(40):
+        out = confident_error_augment(img, 0, 1.0, 0.3, *CHANNEL_AT).numpy()
+        supports = out[5:45, col, 4] == SUPPORTS_ALT
+        assert supports[:2].all()  # the reads that had the error keep it...
+        assert (out[5:7, col, 1] >= int(25 * 254 / 40)).all()  # ... now at quality 25 or more
+        assert (out[5:45, col, 0][supports] == alt).all() and (out[5:45, col, 5][supports] == DIFFERS_FROM_REF).all()
+        assert (out[5:45, col, 1][supports] >= int(25 * 254 / 40)).all()
+        for r in np.nonzero(supports)[0] + 5:
+            assert (out[r, :, 4] == SUPPORTS_ALT).all()  # the whole read supports the alt
+            others = [c for c in range(img.shape[1]) if c != col]
+            assert (out[r, others] [:, [0, 1, 5]] == img[r, others][:, [0, 1, 5]]).all()  # only the candidate's base changed
+        assert (out[45:] == 0).all() and (out[:5] == img[:5]).all()  # no read drawn where there was none; reference kept
+        assert (out[5:45, col, 4][~supports] == SUPPORTS_OTHER).all()
+        shares.append(supports.sum() / 40)
+    assert max(shares) > 0.15 and min(shares) == 2 / 40  # up to the drawn share; an example already above it keeps its own
+    assert max(shares) <= 0.3
+    for label in (1, 2):
+        assert (confident_error_augment(img, label, 1.0, 0.3, *CHANNEL_AT).numpy() == img).all()
+    indel = img.copy()
+    indel[5:45, :, 6] = 200  # ALT-aligned channels drawn: an indel example
+    assert (confident_error_augment(indel, 0, 1.0, 0.3, *CHANNEL_AT).numpy() == indel).all()
+    clean = img.copy()
+    clean[5:7, col] = clean[7, col]
+    clean[5:7, :, 4] = SUPPORTS_OTHER  # no alt read: nothing tells which base the error would be
+    assert (confident_error_augment(clean, 0, 1.0, 0.3, *CHANNEL_AT).numpy() == clean).all()
+    assert (confident_error_augment(img, 0, 0.0, 0.3, *CHANNEL_AT).numpy() == img).all()
+
+
 def test_error_augment_refuses_examples_that_cannot_tell_snps_from_indels(tmp_path):
     ex = tmp_path / "train.tfrecord.gz"
     _examples(ex, n=8)  # channels 1-6: no ALT-aligned channels
@@ -435,6 +481,8 @@ def test_error_augment_refuses_examples_that_cannot_tell_snps_from_indels(tmp_pa
         train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8, augment_errors=0.3))
     with pytest.raises(InputError, match="--augment-contamination needs"):
         train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8, augment_contamination=0.3))
+    with pytest.raises(InputError, match="--augment-confident-errors needs"):
+        train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8, augment_confident_errors=0.3))
     assert not os.path.exists(tmp_path / "model")
 
 
