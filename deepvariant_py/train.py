@@ -77,10 +77,10 @@ class TrainOptions:
     balance_min_haplotype: float = 0.0  # ... and only to counts a haplotype at >= this fraction could show (0 = any)
     augment_errors: float = 0.0  # this share of SNP hom-alt examples gets one alt read's base turned into a low-quality error (error_augment)
     augment_contamination: float = 0.0  # this share of SNP hom-alt examples gets reads of another sample (contamination_augment)
-    augment_confident_errors: float = 0.0  # this share of SNP hom-ref examples gets more alt reads, at high quality (confident_error_augment)
-    confident_errors_max_fraction: float = 0.2  # ... up to this share of the reads at the candidate
     contamination_max_rate: float = 0.03  # ... each alt read turned to the reference with a rate drawn up to this
     contamination_clean_only: bool = False  # ... only hom-alts whose reads all show the alt at the candidate
+    augment_confident_errors: float = 0.0  # this share of SNP hom-ref examples gets more alt reads, at high quality (confident_error_augment)
+    confident_errors_max_fraction: float = 0.2  # ... up to this share of the reads at the candidate
     seed: int = TRAINING_SEED  # weights' initialisation, shuffling and augmentation draws (replicate runs differ here only)
     keep_epochs: bool = False  # also save every epoch's weights as a model of its own (output/epoch-N), to pick on other data
 
