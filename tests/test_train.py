@@ -323,6 +323,20 @@ def test_balance_augment_max_drop_reaches_low_allele_fractions():
 CHANNEL_AT = (0, 1, 4, 5, (6, 7))  # _pileup_image's read base, quality, supports, differs, ALT-aligned channels
 
 
+def _c_to_t_pileup(n_alt, n_other, qual):
+    """_pileup_image at a C>T candidate: the reference band and the other reads show C, the alt reads T (differing
+    from the reference along their whole row); (image, C pixel, T pixel, candidate column)."""
+    from deepvariant_py.pileup import BASE_PIXELS, DIFFERS_FROM_REF, MATCHES_REF
+
+    ref, alt = BASE_PIXELS[1], BASE_PIXELS[3]
+    img = _pileup_image(n_alt=n_alt, n_other=n_other, qual=qual)
+    img[:5 + n_alt + n_other, :, 0] = ref
+    img[5 + n_alt:5 + n_alt + n_other, :, 5] = MATCHES_REF
+    img[5:5 + n_alt, :, 0] = alt
+    img[5:5 + n_alt, :, 5] = DIFFERS_FROM_REF
+    return img, ref, alt, img.shape[1] // 2
+
+
 def test_error_augment_gives_one_alt_read_of_snp_hom_alts_a_low_quality_error():
     import numpy as np
 
@@ -331,12 +345,7 @@ def test_error_augment_gives_one_alt_read_of_snp_hom_alts_a_low_quality_error():
     from deepvariant_py.train import error_augment
 
     tensorflow().random.set_seed(11)
-    ref, alt = BASE_PIXELS[1], BASE_PIXELS[3]  # C>T
-    img = _pileup_image(n_alt=14, n_other=0, qual=35)
-    img[:5, :, 0] = ref
-    img[5:19, :, 0] = alt
-    img[5:19, :, 5] = DIFFERS_FROM_REF
-    col = img.shape[1] // 2
+    img, ref, alt, col = _c_to_t_pileup(n_alt=14, n_other=0, qual=35)
     seen = set()
     for _ in range(30):
         out = error_augment(img, 2, 1.0, *CHANNEL_AT).numpy()
@@ -431,20 +440,16 @@ def test_contamination_augment_clean_only_leaves_hom_alts_that_hold_other_reads(
 def test_confident_error_augment_gives_snp_hom_refs_more_alt_reads_at_high_quality():
     import numpy as np
 
-    from deepvariant_py.pileup import BASE_PIXELS, DIFFERS_FROM_REF, MATCHES_REF, SUPPORTS_ALT, SUPPORTS_OTHER
+    from deepvariant_py.pileup import DIFFERS_FROM_REF, MATCHES_REF, SUPPORTS_ALT, SUPPORTS_OTHER
     from deepvariant_py.tf_runtime import tensorflow
     from deepvariant_py.train import confident_error_augment
 
     tensorflow().random.set_seed(13)
-    ref, alt = BASE_PIXELS[1], BASE_PIXELS[3]  # C>T
-    img = _pileup_image(n_alt=2, n_other=38, qual=35)
-    img[:5, :, 0] = ref
-    img[5:45, :, 0] = ref
-    img[5:45, :, 5] = MATCHES_REF
-    col = img.shape[1] // 2
-    img[5:7, col, 0] = alt  # two low-quality errors at the candidate
+    img, ref, alt, col = _c_to_t_pileup(n_alt=2, n_other=38, qual=35)
+    others = [c for c in range(img.shape[1]) if c != col]
+    img[5:7, others, 0] = ref  # two low-quality errors at the candidate only
+    img[5:7, others, 5] = MATCHES_REF
     img[5:7, col, 1] = int(8 * 254 / 40)
-    img[5:7, col, 5] = DIFFERS_FROM_REF
     shares = []
     for _ in range(40):
         out = confident_error_augment(img, 0, 1.0, 0.3, *CHANNEL_AT).numpy()
@@ -455,8 +460,7 @@ def test_confident_error_augment_gives_snp_hom_refs_more_alt_reads_at_high_quali
         assert (out[5:45, col, 1][supports] >= int(25 * 254 / 40)).all()
         for r in np.nonzero(supports)[0] + 5:
             assert (out[r, :, 4] == SUPPORTS_ALT).all()  # the whole read supports the alt
-            others = [c for c in range(img.shape[1]) if c != col]
-            assert (out[r, others] [:, [0, 1, 5]] == img[r, others][:, [0, 1, 5]]).all()  # only the candidate's base changed
+            assert (out[r, others][:, [0, 1, 5]] == img[r, others][:, [0, 1, 5]]).all()  # only the candidate's base changed
         assert (out[45:] == 0).all() and (out[:5] == img[:5]).all()  # no read drawn where there was none; reference kept
         assert (out[5:45, col, 4][~supports] == SUPPORTS_OTHER).all()
         shares.append(supports.sum() / 40)
