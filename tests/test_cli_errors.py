@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 import pytest
@@ -147,3 +148,21 @@ def test_keep_supplementary_uses_the_reads_flagged_supplementary(tmp_path):
         with pysam.VariantFile(str(out)) as vcf:
             counts.append(sum("PASS" in r.filter.keys() for r in vcf))
     assert counts[0] == 0 and counts[1] > 0
+
+
+def test_ctrl_c_while_the_commands_load_is_one_line(monkeypatch, capsys):
+    """The executable's entry point: an interrupt during the imports (before any handler exists) is no traceback."""
+    from deepvariant_py.cli import entry
+
+    class InterruptImport:
+        def find_spec(self, name, path=None, target=None):
+            if name == "deepvariant_py.cli.main":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "deepvariant_py.cli.main")
+    monkeypatch.setattr(sys, "meta_path", [InterruptImport(), *sys.meta_path])
+    with pytest.raises(SystemExit) as stop:
+        entry.main()
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == "dvcall: interrupted\n"
