@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import shlex
 import sys
 import traceback
 
@@ -70,7 +71,8 @@ def _stop(message: str, code: int) -> None:
 
 
 def command_line() -> str:
-    return " ".join(["dvcall"] + sys.argv[1:])
+    """The command as typed, quoted so that it can be pasted into a shell again (the VCF header records it)."""
+    return shlex.join(["dvcall", *sys.argv[1:]])
 
 
 class FloatRange(click.FloatRange):

@@ -5,6 +5,7 @@ import logging
 import click
 
 from deepvariant_py.errors import OutputError
+from deepvariant_py.htslib import BAM_INDEXES
 from deepvariant_py.phasing import haplotag, require_whatshap
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.reads import open_reads, reads_inputs
@@ -30,7 +31,8 @@ def haplotag_cmd(ref, reads, calls, output, regions, quiet):
     """Phase a VCF's heterozygous calls and tag each read with HP/PS, with whatshap (pip install 'dvcall[phasing]')."""
     if not output.endswith(".bam"):
         raise OutputError(f"--output {output} must end in .bam")
-    check_outputs({"--output": output, "its index": output + ".bai"}, {"--ref": ref, **reads_inputs(reads), "--calls": calls})
+    check_outputs({"--output": output, **{f"its {ext} index": output + ext for ext in BAM_INDEXES}},
+                  {"--ref": ref, **reads_inputs(reads), "--calls": calls})
     require_whatshap("dvcall haplotag", "")
     reference = Reference(ref)
     open_reads(reads, reference).close()

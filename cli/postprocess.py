@@ -6,7 +6,7 @@ from deepvariant_py.model_info import load_model_info
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.outputs import check_outputs, require_vcf_gz
 from deepvariant_py.postprocess import calls_model_dir, postprocess
-from deepvariant_py.vcf import check_sample_name
+from deepvariant_py.vcf import check_sample_name, vcf_index_outputs
 
 from .common import command_line, haplotype_resolution_option, user_errors
 
@@ -32,8 +32,8 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
         require_vcf_gz(flag, path)
     inputs = {f"--calls {p}": p for p in expand_paths(calls, "calls")}
     inputs.update({f"--gvcf-blocks {p}": p for p in (expand_paths(gvcf_blocks, "gVCF reference blocks") if gvcf_blocks else [])})
-    check_outputs({"--output-vcf": output_vcf, "its index": output_vcf + ".tbi", "--output-gvcf": output_gvcf,
-                   "the index of --output-gvcf": output_gvcf and output_gvcf + ".tbi"}, {"--ref": ref, **inputs})
+    check_outputs({"--output-vcf": output_vcf, **vcf_index_outputs("--output-vcf", output_vcf), "--output-gvcf": output_gvcf,
+                   **(vcf_index_outputs("--output-gvcf", output_gvcf) if output_gvcf else {})}, {"--ref": ref, **inputs})
     model_dir = calls_model_dir(expand_paths(calls, "calls"), model_dir)
     merger = load_merger(multiallelic_merge, model_dir)
     calibration = load_model_info(model_dir).calibration

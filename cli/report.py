@@ -3,6 +3,7 @@ import click
 
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.report import write_report
+from deepvariant_py.vcf import VCF_INDEXES
 
 from .common import user_errors
 
@@ -14,5 +15,5 @@ from .common import user_errors
 @user_errors
 def report_cmd(vcf, output, title):
     """One self-contained HTML page: variant types, Ti/Tv, QUAL, GQ, VAF, indel length and depth plots."""
-    check_outputs({"--output": output}, {"--vcf": vcf, "the index of --vcf": vcf + ".tbi"})
+    check_outputs({"--output": output}, {"--vcf": vcf, **{f"the {ext} index of --vcf": vcf + ext for ext in VCF_INDEXES}})
     write_report(vcf, output, title)

@@ -1,13 +1,35 @@
-"""htslib's own stderr lines ("[E::bgzf_read] ..."), silenced where dvcall explains the failure itself in one line."""
+"""htslib's own stderr lines ("[E::bgzf_read] ..."), silenced where dvcall explains the failure itself in one line;
+and which index a file of htslib's needs."""
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
 import tempfile
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import pysam
+
+# A .tbi or .bai index holds positions below 2^29 (536,870,912 bp); a file with a longer contig (wheat, maize,
+# axolotl chromosomes) needs a .csi index, which most tools read but some (htsjdk: GATK, Picard) do not.
+LINEAR_INDEX_LIMIT = 1 << 29
+
+
+def needs_csi(contig_lengths: Iterable[int]) -> bool:
+    """Does a file over contigs of these lengths need a .csi index (instead of .tbi / .bai)?"""
+    return max(contig_lengths, default=0) >= LINEAR_INDEX_LIMIT
+
+
+BAM_INDEXES = (".bai", ".csi")  # the index files a BAM dvcall writes may have (AtomicFile companions)
+
+
+def index_bam(path: str) -> str:
+    """`samtools index` of `path`: a .bai, or a .csi where a contig of its header is too long for one; returns
+    the suffix written."""
+    with pysam.AlignmentFile(path, check_sq=False) as reads:
+        csi = needs_csi(reads.lengths)
+    pysam.index(*(["-c"] if csi else []), path)
+    return ".csi" if csi else ".bai"
 
 
 @contextlib.contextmanager

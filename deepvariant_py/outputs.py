@@ -80,18 +80,24 @@ def is_partial(name: str) -> bool:
 
 class AtomicFile:
     """An output written under a temporary name (partial_path) and renamed into place only when complete: the
-    one implementation of dvcall's atomic writes. `companions` (e.g. ('.tbi',)) are files named after the
-    temporary one (its index) that move along with it, first, so a reader of the new file finds its new index."""
+    one implementation of dvcall's atomic writes. `companions` (e.g. ('.tbi', '.csi')) are files named after the
+    temporary one (its index) that move along with it, first, so a reader of the new file finds its new index;
+    one that was not written is removed at the path (an earlier file's index there would describe the new one)."""
 
     def __init__(self, path: str, suffix: str = "", companions: tuple[str, ...] = ()):
         self.path, self.tmp, self.companions = path, partial_path(path, suffix), tuple(companions)
 
     def commit(self) -> None:
         moved = []
+        written = [ext for ext in self.companions if os.path.lexists(self.tmp + ext)]
+        if self.companions and not written:
+            self.discard()
+            raise OutputError(f"{final_name(self.path)} was written without its index ({' or '.join(self.companions)})")
         try:
-            for ext in self.companions:
+            for ext in written:
                 os.replace(self.tmp + ext, self.path + ext)
                 moved.append(self.path + ext)
+            _remove(*(self.path + ext for ext in self.companions if ext not in written))
             os.replace(self.tmp, self.path)
         except OSError as exc:
             self.discard()

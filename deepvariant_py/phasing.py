@@ -19,6 +19,7 @@ from typing import Sequence
 import pysam
 
 from .errors import DependencyError, InputError
+from .htslib import BAM_INDEXES, index_bam, needs_csi
 from .model_info import ModelInfo
 from .outputs import atomic_output, check_outputs
 from .pileup import TECHNOLOGY_CHANNEL_ENUM
@@ -133,16 +134,16 @@ def haplotag(ref: str, reads: str | Sequence[str], calls_vcf: str, out_bam: str,
     _check_not_gvcf(calls_vcf)
     stem = out_bam[:-len(".bam")] if out_bam.endswith(".bam") else out_bam
     merged = stem + ".merged.bam" if len(paths) > 1 else None
-    outputs = {"the tagged BAM": out_bam, "its index": out_bam + ".bai"}
+    outputs = {"the tagged BAM": out_bam, **{f"its {ext} index": out_bam + ext for ext in BAM_INDEXES}}
     if merged:
-        outputs.update({"the merged reads": merged, "their index": merged + ".bai"})
+        outputs.update({"the merged reads": merged, **{f"their {ext} index": merged + ext for ext in BAM_INDEXES}})
     check_outputs(outputs, {**reads_inputs(paths), "--calls": calls_vcf})
     try:
         source = _merge_reads(ref, paths, merged, regions, stem) if merged else paths[0]
         _tag(ref, source, calls_vcf, out_bam, regions, stem)
     finally:
         if merged:
-            for path in (merged, merged + ".bai", stem + ".merge_regions.bed"):
+            for path in (merged, *(merged + ext for ext in BAM_INDEXES), stem + ".merge_regions.bed"):
                 if os.path.exists(path):
                     os.remove(path)
     primary = ["-c", "-F", "0x900"]  # counted by htslib: a whole-genome BAM is too many reads for a Python loop
@@ -159,7 +160,7 @@ def _merge_reads(ref: str, paths: Sequence[str], merged: str, regions: list[Regi
             fh.writelines(f"{r.contig}\t{r.start}\t{r.end}\n" for r in _spans(regions))
     try:
         pysam.merge("-f", "-c", "-p", "-1", "--no-PG", "--reference", ref, *bed, "-o", merged, *paths)
-        pysam.index(merged)
+        index_bam(merged)
     except pysam.SamtoolsError as exc:
         raise InputError(f"cannot merge the --reads files for whatshap ({' '.join(str(exc).split())[:300]})") from None
     return merged
@@ -170,8 +171,10 @@ def _tag(ref: str, reads: str, calls_vcf: str, out_bam: str, regions: list[Regio
     phased = stem + ".phased.vcf.gz"
     common = ["--reference", ref, "--ignore-read-groups"]
     _whatshap(["phase", *common, "-o", phased, calls_vcf, reads], stem + ".whatshap_phase.log")
-    pysam.tabix_index(phased, preset="vcf", force=True)
-    with atomic_output(out_bam, ".bam", companions=(".bai",)) as partial:
+    with pysam.VariantFile(phased) as vcf:
+        csi = needs_csi(c.length or 0 for c in vcf.header.contigs.values())
+    pysam.tabix_index(phased, preset="vcf", force=True, csi=csi)
+    with atomic_output(out_bam, ".bam", companions=BAM_INDEXES) as partial:
         _whatshap(["haplotag", *common, *(["--regions", *contig_spans(regions)] if regions else []), "-o", partial, phased,
                    reads], stem + ".whatshap_haplotag.log")
-        pysam.index(partial)
+        index_bam(partial)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from . import __version__
 from .call_variants import CallStats, ExampleCaller, load_predictor
 from .errors import InputError, OutputError
+from .htslib import needs_csi
 from .make_examples import (MakeExamplesOptions, MakeExamplesStats, base_quality_warning, calling_regions, hp_tag_warning,
                             make_examples, missing_quality_warning, retag_warning)
 from .merger import load_merger
@@ -28,7 +29,7 @@ from .report import write_report
 from .reference import Reference
 from .regions import Region, count_partitions, parse_regions
 from .resume import LOCK_FILE, DirectoryLock, clear, completed, file_identity, file_sha256, fingerprint, mark_done, reuse_or_run
-from .vcf import check_sample_name
+from .vcf import VCF_INDEXES, check_sample_name, vcf_index_outputs
 from .workers import run_jobs, usable_cpus
 
 log = logging.getLogger("dvcall")
@@ -207,9 +208,9 @@ def _warn_about_reads(sources, opts: RunOptions, regions: list[Region], sample: 
 
 def _check_run_paths(opts: RunOptions, model_dir: str, phase: bool) -> None:
     """Every output distinct from every other and from every input, writable, and not a folder."""
-    outputs = {"--output-vcf": opts.output_vcf, "the index of --output-vcf": opts.output_vcf + ".tbi"}
+    outputs = {"--output-vcf": opts.output_vcf, **vcf_index_outputs("--output-vcf", opts.output_vcf)}
     if opts.output_gvcf:
-        outputs.update({"--output-gvcf": opts.output_gvcf, "the index of --output-gvcf": opts.output_gvcf + ".tbi"})
+        outputs.update({"--output-gvcf": opts.output_gvcf, **vcf_index_outputs("--output-gvcf", opts.output_gvcf)})
     if opts.report:
         outputs["--report"] = opts.report
     inputs = {"--ref": opts.ref, "the .fai of --ref": opts.ref + ".fai", "the .gzi of --ref": opts.ref + ".gzi",
@@ -219,7 +220,8 @@ def _check_run_paths(opts: RunOptions, model_dir: str, phase: bool) -> None:
     check_outputs(outputs, inputs, {"--intermediate-dir": opts.intermediate_dir})
     if phase and opts.intermediate_dir:  # the one file of --intermediate-dir a user could name as an output
         first = os.path.realpath(os.path.join(opts.intermediate_dir, "firstpass.vcf.gz"))
-        clash = [label for label, path in outputs.items() if os.path.realpath(path) in (first, first + ".tbi")]
+        clash = [label for label, path in outputs.items()
+                 if os.path.realpath(path) in (first, *(first + ext for ext in VCF_INDEXES))]
         if clash:
             raise OutputError(f"{clash[0]} would be overwritten by the first pass's VCF in --intermediate-dir "
                               f"({first}): pick another output name")
@@ -271,7 +273,8 @@ def _phased_passes(opts: RunOptions, plan: _Plan, work: str) -> dict:
             raise InputError(f"{exc.failure}; rerun with --intermediate-dir DIR to keep whatshap's log there") from None
         return {"tagged": tagged, "reads": total}
 
-    done, reused = reuse_or_run(tagged_bam, inputs, run_haplotag, [tagged_bam, tagged_bam + ".bai"])
+    bam_index = ".csi" if needs_csi(c.length for c in plan.reference.contigs) else ".bai"  # index_bam's choice
+    done, reused = reuse_or_run(tagged_bam, inputs, run_haplotag, [tagged_bam, tagged_bam + bam_index])
     if reused:
         log.info("phase-reads: reads tagged in an earlier run, reused")
     log.info("phase-reads: whatshap tagged %d of %d reads from the first pass's calls", done["tagged"], done["reads"])
@@ -349,8 +352,8 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     summary["call_variants_seconds"] = round(cv.seconds, 2)
     calls_path = ",".join(shard_paths)
     # The VCF, gVCF and report appear together once all are complete: a run that fails or is stopped leaves none.
-    specs = [(opts.output_vcf, ".vcf.gz", (".tbi",))]
-    specs += [(opts.output_gvcf, ".g.vcf.gz", (".tbi",))] if opts.output_gvcf else []
+    specs = [(opts.output_vcf, ".vcf.gz", VCF_INDEXES)]
+    specs += [(opts.output_gvcf, ".g.vcf.gz", VCF_INDEXES)] if opts.output_gvcf else []
     specs += [(opts.report, "", ())] if opts.report else []
     with atomic_outputs(specs) as tmp:
         pp = postprocess(calls_path, plan.reference, tmp[0], plan.sample, opts.command, merger=plan.merger,

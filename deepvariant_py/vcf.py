@@ -1,4 +1,5 @@
-"""VCF writing: DeepVariant's header and fields, bgzip + tabix, and no half-written file at the output path."""
+"""VCF writing: DeepVariant's header and fields, bgzip + tabix (.tbi, or .csi for a contig too long for a .tbi), and no
+half-written file at the output path."""
 from __future__ import annotations
 
 import contextlib
@@ -10,9 +11,20 @@ import pysam
 
 from . import __version__
 from .errors import InputError, OutputError
-from .htslib import quiet_htslib
+from .htslib import htslib_error, needs_csi, quiet_htslib
 from .outputs import atomic_outputs, check_outputs, final_name, free_space
 from .reference import Contig
+
+# The index files a VCF may have: the one written moves into place with it, and any other at that path (an
+# earlier run's) is removed, or a reader would pick the stale one (htslib looks for a .csi first).
+VCF_INDEXES = (".tbi", ".csi")
+
+
+
+def vcf_index_outputs(label: str, path: str) -> dict[str, str]:
+    """check_outputs entries for the index files a VCF output may get (or replace) at `path`."""
+    return {f"the {ext} index of {label}": path + ext for ext in VCF_INDEXES}
+
 
 FILTERS = {
     "RefCall": "Genotyping model thinks this site is reference.",
@@ -69,8 +81,8 @@ def make_header(contigs: list[Contig], sample: str, command: str | None, gvcf: b
     for c in contigs:
         header.contigs.add(c.name, length=c.length)
     header.add_line(f"##dvcall_version={__version__}")
-    if command:
-        header.add_line(f"##dvcall_command={command}")
+    if command:  # one header line, whatever the arguments hold
+        header.add_line("##dvcall_command=" + command.replace("\r", "\\r").replace("\n", "\\n"))
     header.add_sample(sample)
     return header
 
@@ -94,8 +106,8 @@ def vcf_writers(outputs: Sequence[tuple[str, pysam.VariantHeader]]) -> Iterator[
     `write(record)` each); they appear at their paths together once all are complete and indexed, or not at all
     (a bad record, a full disk, Ctrl-C)."""
     for path, _ in outputs:
-        check_outputs({"VCF": path, "VCF index": path + ".tbi"})
-    with atomic_outputs([(path, ".vcf.gz", (".tbi",)) for path, _ in outputs]) as tmps:
+        check_outputs({"VCF": path, **vcf_index_outputs("the VCF", path)})
+    with atomic_outputs([(path, ".vcf.gz", VCF_INDEXES) for path, _ in outputs]) as tmps:
         with quiet_htslib():  # a failed write is our one line (disk_error), not htslib's as well
             with contextlib.ExitStack() as files:
                 opened = [files.enter_context(pysam.BGZFile(tmp, "wb")) for tmp in tmps]
@@ -103,19 +115,22 @@ def vcf_writers(outputs: Sequence[tuple[str, pysam.VariantHeader]]) -> Iterator[
                     out.write(str(header).encode())
                 yield [lambda r, out=out, header=header: out.write(_line(header, r).encode())
                        for out, (_, header) in zip(opened, outputs)]
-            for tmp, (path, _) in zip(tmps, outputs):
-                _index(tmp, path)
+            for tmp, (path, header) in zip(tmps, outputs):
+                _index(tmp, path, needs_csi(c.length or 0 for c in header.contigs.values()))
 
 
-def _index(tmp: str, path: str) -> None:
+def _index(tmp: str, path: str, csi: bool) -> None:
+    """`tmp` + .tbi, or + .csi where a contig is too long for a .tbi."""
     try:
-        pysam.tabix_index(tmp, preset="vcf", force=True)
+        pysam.tabix_index(tmp, preset="vcf", force=True, csi=csi)
     except OSError as exc:
         if exc.errno is not None:
             raise
-        space = free_space(path)  # pysam says only "building of index for <temporary name> failed"
-        raise OutputError(f"cannot write the index of {final_name(path)}{f' ({space})' if space else ''}: free some space "
-                          "or pick a folder you can write to") from None
+        # pysam says only "building of index for <temporary name> failed": htslib's reason, and the space left
+        why = htslib_error(lambda: pysam.tabix_index(tmp, preset="vcf", force=True, csi=csi))
+        details = "; ".join(filter(None, [why and f"htslib: {why}", free_space(path)]))
+        raise OutputError(f"cannot write the index of {final_name(path)}{f' ({details})' if details else ''}: free some "
+                          "space or pick a folder you can write to") from None
 
 
 def _line(header: pysam.VariantHeader, r: VcfRecord) -> str:

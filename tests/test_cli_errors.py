@@ -166,3 +166,14 @@ def test_ctrl_c_while_the_commands_load_is_one_line(monkeypatch, capsys):
         entry.main()
     assert stop.value.code == 130
     assert capsys.readouterr().err == "dvcall: interrupted\n"
+
+
+def test_the_recorded_command_can_be_pasted_into_a_shell(monkeypatch):
+    """The VCF header's ##dvcall_command: a sample name with a space, a region with '*' come back as typed."""
+    import shlex
+
+    from deepvariant_py.cli.common import command_line
+
+    argv = ["/usr/bin/dvcall", "run", "--sample-name", "my sample", "--regions", "{HLA-A*01:01:01:01}:2000-4000"]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert shlex.split(command_line()) == ["dvcall", *argv[1:]]

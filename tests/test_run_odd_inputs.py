@@ -10,7 +10,7 @@ import shutil
 import pysam
 from click.testing import CliRunner
 
-from builders import header_for, make_read, write_bam, write_fasta
+from builders import header_for, make_read, write_bam, write_fasta, write_sparse_fasta
 from deepvariant_py.cli.main import main
 from deepvariant_py.model import default_model_dir
 
@@ -257,3 +257,26 @@ def test_a_malformed_record_is_named_not_blamed_on_sorting(tmp_path):
     assert result.exit_code == 1 and not out.exists()
     assert "CIGAR and query sequence lengths differ for" in result.output and "samtools sort" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_contig_too_long_for_a_tbi_gets_csi_indexes(tmp_path):
+    """A contig of 600 Mb (wheat, maize): a .tbi cannot hold positions past 2^29, so the VCF and gVCF get a .csi;
+    before, the index step failed after all the calling, the outputs were removed and the error blamed the disk."""
+    length, offset = 600_000_000, 550_000_020
+    ref = _ref()
+    fasta = write_sparse_fasta(tmp_path / "big.fa", "big", length, offset, ref)
+    header = header_for("big", length, sample="big")
+    hap = ref[:SNP_AT] + _alt_base(ref) + ref[SNP_AT + 1:]
+    reads = [make_read(r.query_name, offset + r.reference_start, "100M", r.query_sequence, header=header,
+                       reverse=r.is_reverse) for r in _het_reads(ref, hap, header)]
+    bam = write_bam(tmp_path / "big.bam", reads, header)
+    out, gvcf = tmp_path / "out.vcf.gz", tmp_path / "out.g.vcf.gz"
+    (tmp_path / "out.vcf.gz.tbi").write_text("an earlier run's index")  # would describe the new file wrongly
+    result, _ = _call(tmp_path, fasta, bam, f"big:{offset + 1}-{offset + LENGTH}", "--output-gvcf", str(gvcf))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.glob("out.*")) == ["out.g.vcf.gz", "out.g.vcf.gz.csi", "out.vcf.gz", "out.vcf.gz.csi"]
+    with pysam.VariantFile(str(out)) as vcf:
+        assert [(r.pos, r.alts[0]) for r in vcf.fetch("big", offset + SNP_AT - 10, offset + SNP_AT + 10)] == \
+            [(offset + SNP_AT + 1, _alt_base(ref))]
+    with pysam.VariantFile(str(gvcf)) as blocks:
+        assert len(list(blocks.fetch("big", offset + 100, offset + 200))) >= 1

@@ -234,3 +234,17 @@ def test_site_record_multiallelic_prunes_reindexes_and_simplifies():
     assert rec.gq == 3  # round(-10 log10(1 - .8/1.75)) = round(2.65)
     assert rec.qual == pytest.approx(15.4406804, abs=1e-6)  # -10 log10(.05/1.75)
     assert len(rec.pl) == 6 and rec.pl[4] == 0
+
+
+def test_an_earlier_index_of_the_other_kind_is_removed(tmp_path, reference):
+    """htslib looks for a .csi before a .tbi: a .csi left by an earlier run would answer queries of the new file."""
+    (tmp_path / "out.vcf.gz.csi").write_text("an earlier run's index")
+    out = write(tmp_path, reference)
+    assert os.path.exists(out + ".tbi") and not os.path.exists(out + ".csi")
+    with pysam.VariantFile(out) as vf:
+        assert [r.pos for r in vf.fetch("chr1", 15, 45)] == [21, 41]
+
+
+def test_a_command_with_a_line_break_stays_one_header_line(tmp_path, reference):
+    lines = header_lines(write(tmp_path, reference, command="dvcall run --sample-name 'a\nb'"))
+    assert "##dvcall_command=dvcall run --sample-name 'a\\nb'" in lines

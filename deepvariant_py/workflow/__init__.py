@@ -6,6 +6,7 @@ import os
 import shlex
 
 from ..errors import InputError
+from ..htslib import needs_csi
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -149,3 +150,9 @@ def phaser(config: dict, info) -> str:
     if value not in PHASERS:
         raise InputError(f"phaser: {value!r} in the workflow config is not known: use one of {', '.join(PHASERS)}")
     return value
+
+
+def index_suffixes(contig_lengths) -> tuple[str, str]:
+    """The index files of the workflow's VCFs and tagged BAMs, as `dvcall postprocess` and `dvcall haplotag`
+    write them: .tbi and .bai, or .csi for both where a contig is too long for those."""
+    return (".csi", ".csi") if needs_csi(contig_lengths) else (".tbi", ".bai")
