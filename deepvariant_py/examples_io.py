@@ -358,23 +358,10 @@ def _calls_headers(paths: list[str]) -> dict[str, dict]:
     return out
 
 
-def check_all_shards(paths: list[str]) -> None:
-    """Calls of sharded make-examples runs name their shards: refuse a set that lacks some (a failed or forgotten
-    shard would otherwise drop its part of the genome from the VCF without a word)."""
-    seen: set[tuple[int, int]] = set()
-    for header in _calls_headers(paths).values():
-        seen.update((int(i), int(n)) for i, n in header.get("shards") or [])
-    counts = {n for _, n in seen}
-    if len(counts) > 1:
-        raise InputError(f"the calls come from make-examples runs of different shard counts ({', '.join(map(str, sorted(counts)))}): "
-                         "postprocess one run's calls")
-    if counts:
-        n = counts.pop()
-        missing = sorted(set(range(n)) - {i for i, _ in seen})
-        if missing:
-            names = ", ".join(f"--shard {i}/{n}" for i in missing[:5]) + (", ..." if len(missing) > 5 else "")
-            raise InputError(f"the calls lack the make-examples shard(s) {names}: pass every shard's calls (make and "
-                             "call the missing shards' examples first)")
+def calls_shards(paths: list[str]) -> set[tuple[int, int]]:
+    """The make-examples shards (index, count) whose examples the calls files say they hold (regions.require_every_shard
+    checks the set)."""
+    return {(int(i), int(n)) for header in _calls_headers(paths).values() for i, n in header.get("shards") or []}
 
 
 def calls_model(paths: list[str]) -> dict | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import heapq
 import itertools
+import json
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator
 
@@ -89,14 +90,20 @@ def reference_blocks(contig: str, start: int, ref_codes: np.ndarray, ref_count: 
 # --------------------------------------------------------------------------- storage between the stages
 
 
+BLOCKS_FORMAT, BLOCKS_VERSION = "dvcall-gvcf-blocks", 1  # 1: a header line naming the make-examples shard
+
+
 class BlockWriter:
     """Reference blocks written as make_examples finishes each partition (a genome's are tens of millions: none
-    is held), gzipped, one tab-separated line each, under a temporary name until `close` renames the file into
-    place; `abort` removes it."""
+    is held), gzipped, a '#' header line (JSON: format, version, and `shard`, the make-examples shard (index,
+    count) they belong to, so postprocess can tell that one is missing) then one tab-separated line each, under
+    a temporary name until `close` renames the file into place; `abort` removes it."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, shard: tuple[int, int] | None = None):
         self.path = path
         self._out = GzipLines(path, compresslevel=4)
+        header = {"format": BLOCKS_FORMAT, "version": BLOCKS_VERSION, **({"shards": [list(shard)]} if shard else {})}
+        self._out.write("#" + json.dumps(header) + "\n")
 
     def write(self, blocks: Iterable[RefBlock]) -> None:
         self._out.write("".join(f"{b.contig}\t{b.start}\t{b.end}\t{b.gq}\t{b.min_dp}\t{b.pl[0]},{b.pl[1]},{b.pl[2]}\t"
@@ -109,9 +116,9 @@ class BlockWriter:
         self._out.abort()
 
 
-def write_blocks(path: str, blocks: Iterable[RefBlock]) -> None:
+def write_blocks(path: str, blocks: Iterable[RefBlock], shard: tuple[int, int] | None = None) -> None:
     """All of `blocks` to `path` at once (BlockWriter)."""
-    writer = BlockWriter(path)
+    writer = BlockWriter(path, shard)
     try:
         writer.write(blocks)
     except BaseException:
@@ -136,6 +143,9 @@ def read_blocks(paths: list[str], contig_order: dict[str, int], in_memory: bool 
         try:
             with gzip.open(path, "rt") as fh:
                 for line in fh:
+                    if line.startswith("#"):
+                        _check_blocks_header(path, line)
+                        continue
                     contig, s, e, gq, dp, pl, ok = line.rstrip("\n").split("\t")
                     block = RefBlock(contig, int(s), int(e), int(gq), int(dp), tuple(map(int, pl.split(","))), ok == "1")
                     if not in_memory and last is not None and key(block) < last:
@@ -156,6 +166,35 @@ def read_blocks(paths: list[str], contig_order: dict[str, int], in_memory: bool 
                              "a copy of one), or two runs' blocks are mixed; give each shard's blocks once")
         prev = b
         yield b
+
+
+def _blocks_header(path: str) -> dict:
+    """A blocks file's header ({} for a file from before headers)."""
+    try:
+        with gzip.open(path, "rt") as fh:
+            first = fh.readline()
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read gVCF reference blocks from {path} ({exc}): rerun `dvcall make-examples --gvcf`") from None
+    return _check_blocks_header(path, first) if first.startswith("#") else {}
+
+
+def _check_blocks_header(path: str, line: str) -> dict:
+    try:
+        header = json.loads(line[1:])
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != BLOCKS_FORMAT:
+        raise InputError(f"{path} is not a dvcall gVCF blocks file: pass what `dvcall make-examples --gvcf` wrote")
+    if int(header.get("version", 0)) > BLOCKS_VERSION:
+        raise InputError(f"{path} was written by a newer dvcall (gVCF blocks version {header['version']}, this one reads "
+                         f"up to {BLOCKS_VERSION}): upgrade dvcall or rerun `dvcall make-examples --gvcf` with this version")
+    return header
+
+
+def blocks_shards(paths: list[str]) -> set[tuple[int, int]]:
+    """The make-examples shards (index, count) the blocks files say they hold (regions.require_every_shard checks
+    the set)."""
+    return {(int(i), int(n)) for path in paths for i, n in _blocks_header(path).get("shards") or []}
 
 
 # --------------------------------------------------------------------------- the gVCF records

@@ -266,7 +266,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
         if to_file:
             writer = ExampleWriter(output)
         if gvcf_output:
-            blocks = BlockWriter(gvcf_output)
+            blocks = BlockWriter(gvcf_output, shard=(shard_index, num_shards) if num_shards > 1 else None)
         for region, stretch in ((p, Region(run[0].contig, run[0].start, run[-1].end)) for run in stretches(parts) for p in run):
             handle.plan(stretch)
             part = process_partition(handle, reference, region, opts, gvcf=gvcf_output is not None, counts=counts,

@@ -12,13 +12,14 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .calibration import Calibration, apply_temperature, clustered_calls
-from .examples_io import CallRecord, VariantInfo, calls_model, check_all_shards, expand_paths, read_calls
+from .examples_io import CallRecord, VariantInfo, calls_model, calls_shards, expand_paths, read_calls
 from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distribution
-from .gvcf import RefBlock, UnsortedBlocks, gvcf_records, read_blocks
+from .gvcf import RefBlock, UnsortedBlocks, blocks_shards, gvcf_records, read_blocks
 from .haplotypes import resolve_overlaps
 from .pileup import alt_subsets
 from .reference import Reference, as_acgtn
+from .regions import require_every_shard
 from .vcf import VcfRecord, make_header, vcf_writers, write_vcf
 
 log = logging.getLogger("dvcall")
@@ -201,7 +202,8 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
     reference = ref if isinstance(ref, Reference) else Reference(ref)
     order = {c.name: i for i, c in enumerate(reference.contigs)}
     paths = expand_paths(calls, "calls")
-    check_all_shards(paths)
+    calls_count = require_every_shard(calls_shards(paths), "calls",
+                                      "pass every shard's calls (make and call the missing shards' examples first)")
     stats = PostprocessStats()
 
     def records(grouped: Iterable[tuple[VariantInfo, dict]]) -> Iterator[VcfRecord]:
@@ -220,6 +222,12 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
         if not gvcf_blocks:
             raise InputError("--output-gvcf needs the reference blocks that make-examples wrote with --gvcf")
         block_paths = expand_paths(gvcf_blocks, "gVCF reference blocks")
+        # a missing shard's blocks would leave holes in the gVCF (its variant records alone), read as no data
+        blocks_count = require_every_shard(blocks_shards(block_paths), "gVCF reference blocks",
+                                           "pass every shard's --gvcf-blocks file (make-examples --gvcf of each shard)")
+        if None not in (calls_count, blocks_count) and calls_count != blocks_count:
+            raise InputError(f"the calls come from {calls_count} make-examples shards and the gVCF reference blocks from "
+                             f"{blocks_count}: give one make-examples run's calls and blocks")
 
         def write_both(sites: Iterable[tuple[VariantInfo, dict]], blocks: Iterable[RefBlock]) -> None:
             """The VCF and the gVCF in one pass over the sites and the blocks (a genome's gVCF has tens of millions

@@ -220,6 +220,25 @@ dvcall deals blocks of 10, so each shard reads a stretch of the BAM once (reads.
 and decompressing for every 1 kb partition: 2.25 s -> 0.33 s of decoding per Mb of 30x Illumina."""
 
 
+def require_every_shard(seen: Iterable[tuple[int, int]], files: str, fix: str) -> int | None:
+    """The make-examples shards (index, count) some files record: refuse a set of one run that lacks a shard (a
+    failed or forgotten shard would drop its part of the genome without a word), or that mixes runs of different
+    shard counts. Returns the count (None when no file records a shard)."""
+    seen = set(seen)
+    counts = {n for _, n in seen}
+    if len(counts) > 1:
+        raise InputError(f"the {files} come from make-examples runs of different shard counts "
+                         f"({', '.join(map(str, sorted(counts)))}): give one run's")
+    if not counts:
+        return None
+    n = counts.pop()
+    missing = sorted(set(range(n)) - {i for i, _ in seen})
+    if missing:
+        names = ", ".join(f"--shard {i}/{n}" for i in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise InputError(f"the {files} lack the make-examples shard(s) {names}: {fix}")
+    return n
+
+
 @dataclass(frozen=True)
 class Shard:
     """Shard `index` of `count` of the partitions of `regions` (sorted and merged, as calling_regions gives them):

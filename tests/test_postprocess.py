@@ -152,3 +152,26 @@ def test_calls_of_a_sharded_run_must_cover_every_shard(tmp_path, shards):
     write_calls(other, records[:1], shards=[(0, 2)])
     with pytest.raises(InputError, match="different shard counts"):
         postprocess(f"{half[0]},{half[1]},{half[2]},{other}", REF, str(tmp_path / "y.vcf.gz"), "S")
+
+
+def test_gvcf_blocks_of_a_sharded_run_must_cover_every_shard(tmp_path, shards):
+    """A forgotten shard's blocks would leave holes in the gVCF (its variant records alone: no data to a merger)."""
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.gvcf import write_blocks
+    records, _ = shards
+    calls = [str(tmp_path / f"c{i}.jsonl.gz") for i in range(3)]
+    blocks = [str(tmp_path / f"b{i}.tsv.gz") for i in range(3)]
+    for i in range(3):
+        write_calls(calls[i], [r for r in records if (r.variant.start // 2000) % 3 == i], shards=[(i, 3)])
+        write_blocks(blocks[i], [], shard=(i, 3))
+    out, gvcf = str(tmp_path / "x.vcf.gz"), str(tmp_path / "x.g.vcf.gz")
+    with pytest.raises(InputError, match=r"gVCF reference blocks lack the make-examples shard\(s\) --shard 1/3"):
+        postprocess(",".join(calls), REF, out, "S", gvcf_blocks=f"{blocks[0]},{blocks[2]}", output_gvcf=gvcf)
+    assert not os.path.exists(out) and not os.path.exists(gvcf)
+    other = [str(tmp_path / f"other{i}.tsv.gz") for i in range(2)]  # a 2-shard run's blocks, complete
+    for i in range(2):
+        write_blocks(other[i], [], shard=(i, 2))
+    with pytest.raises(InputError, match="calls come from 3 make-examples shards and the gVCF reference blocks from 2"):
+        postprocess(",".join(calls), REF, out, "S", gvcf_blocks=",".join(other), output_gvcf=gvcf)
+    postprocess(",".join(calls), REF, out, "S", gvcf_blocks=",".join(blocks), output_gvcf=gvcf)  # all three: fine
+    assert os.path.exists(gvcf)
