@@ -5,7 +5,7 @@ from deepvariant_py.merger import MERGE_MODES, load_merger
 from deepvariant_py.model_info import load_model_info
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.outputs import check_outputs, require_vcf_gz
-from deepvariant_py.postprocess import calls_model_dir, postprocess
+from deepvariant_py.postprocess import calls_model_dir, postprocess, vcf_sample
 from deepvariant_py.vcf import check_sample_name, vcf_index_outputs
 
 from .common import command_line, haplotype_resolution_option, user_errors
@@ -15,7 +15,9 @@ from .common import command_line, haplotype_resolution_option, user_errors
 @click.option("--ref", required=True, type=click.Path(), help="Reference FASTA (its contigs go into the VCF header).")
 @click.option("--calls", required=True, help="Calls file(s) from call-variants: a path, glob or comma-separated list.")
 @click.option("--output-vcf", required=True, type=click.Path(), help="Output VCF (.vcf.gz), tabix-indexed.")
-@click.option("--sample-name", default="SAMPLE", show_default=True, help="Sample name for the VCF.")
+@click.option("--sample-name", default=None,
+              help="Sample name for the VCF. Default: the sample the reads name (their @RG SM, which make-examples records "
+                   "and call-variants passes on), else SAMPLE.")
 @click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory whose multi-allelic merger and calibration (temperature, GQ map) to use: the one call-variants used. Default: the model the calls file names (calls from before dvcall recorded it: the shipped Illumina WGS model).")
 @click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
               help="Merge multi-allelic sites with the model's trained network, DeepVariant's min rule, or auto (network if the model has one).")
@@ -27,7 +29,8 @@ from .common import command_line, haplotype_resolution_option, user_errors
 def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic_merge, haplotype_resolution, gvcf_blocks,
                     output_gvcf, quiet):
     """Merge per-subset probabilities into genotypes and write the VCF."""
-    check_sample_name(sample_name)
+    if sample_name is not None:
+        check_sample_name(sample_name)  # before any work
     for flag, path in (("--output-vcf", output_vcf), ("--output-gvcf", output_gvcf)):
         require_vcf_gz(flag, path)
     inputs = {f"--calls {p}": p for p in expand_paths(calls, "calls")}
@@ -37,7 +40,7 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
     model_dir = calls_model_dir(expand_paths(calls, "calls"), model_dir)
     merger = load_merger(multiallelic_merge, model_dir)
     calibration = load_model_info(model_dir).calibration
-    stats = postprocess(calls, ref, output_vcf, sample_name, command_line(), merger=merger,
+    stats = postprocess(calls, ref, output_vcf, vcf_sample(expand_paths(calls, "calls"), sample_name), command_line(), merger=merger,
                         gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf, resolve_haplotypes=haplotype_resolution, calibration=calibration)
     if not quiet:
         click.echo(f"dvcall: {stats.sites} sites ({stats.pass_snps} PASS SNPs, {stats.pass_indels} PASS indels) -> {output_vcf}", err=True)

@@ -73,8 +73,14 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
             if progress:
                 progress(stats)
 
-    shards = sorted({read_sidecar(p).shard for p in paths} - {None})  # of a sharded make-examples run: postprocess checks
-    write_calls(output, records(), weights_stamp(model_dir), shards)  # atomic; a full disk is an OutputError naming the file
+    sidecars = [read_sidecar(p) for p in paths]
+    shards = sorted({s.shard for s in sidecars} - {None})  # of a sharded make-examples run: postprocess checks
+    samples = {s.sample for s in sidecars} - {None}  # the VCF's sample name
+    if len(samples) > 1:
+        log.warning("the examples come from reads of different samples (%s): their calls are one sample's to postprocess, "
+                    "which needs --sample-name for them", ", ".join(sorted(samples)))
+    write_calls(output, records(), weights_stamp(model_dir), shards,  # atomic; a full disk is an OutputError naming the file
+                samples.pop() if len(samples) == 1 else None)
     stats.seconds = time.time() - t0
     return stats
 

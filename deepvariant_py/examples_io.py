@@ -48,10 +48,12 @@ class ExamplesInfo:
     settings: Mapping[str, object] = field(default_factory=dict)
     version: str = EXAMPLES_VERSION
     shard: tuple[int, int] | None = None  # (index, count) of a sharded make-examples run: postprocess checks all came
+    sample: str | None = None  # the reads' sample (@RG SM): the VCF's sample name unless postprocess is given one
 
     def to_json(self) -> dict:
         return {"version": self.version, "shape": list(self.shape), "channels": list(self.channels),
-                "settings": dict(self.settings), **({"shard": list(self.shard)} if self.shard else {})}
+                "settings": dict(self.settings), **({"shard": list(self.shard)} if self.shard else {}),
+                **({"sample": self.sample} if self.sample is not None else {})}
 
     @classmethod
     def from_json(cls, data: Mapping) -> "ExamplesInfo":
@@ -61,7 +63,11 @@ class ExamplesInfo:
         if shard is not None and not (isinstance(shard, list) and len(shard) == 2 and all(isinstance(x, int) for x in shard)
                                       and 0 <= shard[0] < shard[1]):
             raise ValueError(f"shard {shard!r} is not [index, count]")
-        return cls(shape, channels, settings, str(data.get("version", READABLE_EXAMPLES[0])), tuple(shard) if shard else None)
+        sample = data.get("sample")
+        if sample is not None and not isinstance(sample, str):
+            raise ValueError(f"sample {sample!r} is not a name")
+        return cls(shape, channels, settings, str(data.get("version", READABLE_EXAMPLES[0])), tuple(shard) if shard else None,
+                   sample)
 
     def with_channels(self, channels: Sequence[int]) -> "ExamplesInfo":
         """These examples seen through a subset of their channels (training on fewer channels)."""
@@ -72,11 +78,12 @@ class ExamplesInfo:
 
 
 def write_sidecar(examples_path: str, shape: tuple[int, int, int], channels: list[int], settings: dict | None = None,
-                  shard: tuple[int, int] | None = None) -> None:
+                  shard: tuple[int, int] | None = None, sample: str | None = None) -> None:
     """Shape and channels (which a model must match) plus the make_examples settings a model should be run with,
-    and which shard of a sharded run the examples are."""
+    which shard of a sharded run the examples are, and the reads' sample."""
     write_json(sidecar_path(examples_path),
-               ExamplesInfo(tuple(shape), tuple(channels), settings or {}, shard=tuple(shard) if shard else None).to_json())
+               ExamplesInfo(tuple(shape), tuple(channels), settings or {}, shard=tuple(shard) if shard else None,
+                            sample=sample).to_json())
 
 
 def read_sidecar(examples_path: str) -> ExamplesInfo:
@@ -285,10 +292,11 @@ class CallsWriter:
     """Calls as JSON lines (gzip): small, greppable, and no TensorFlow needed to read them back. Written record
     by record; the file appears under its final name only on close (abort removes it)."""
 
-    def __init__(self, path: str, model: dict | None = None, shards: list[tuple[int, int]] | None = None):
+    def __init__(self, path: str, model: dict | None = None, shards: list[tuple[int, int]] | None = None,
+                 sample: str | None = None):
         self.path = path
         header = {"format": CALLS_FORMAT, "version": CALLS_VERSION, **({"model": model} if model else {}),
-                  **({"shards": [list(s) for s in shards]} if shards else {})}
+                  **({"shards": [list(s) for s in shards]} if shards else {}), **({"sample": sample} if sample else {})}
         self._out = GzipLines(path)
         self._out.write(json.dumps(header) + "\n")
         self.count = 0
@@ -318,10 +326,10 @@ class CallsWriter:
 
 
 def write_calls(path: str, records: Iterable[CallRecord], model: dict | None = None,
-                shards: list[tuple[int, int]] | None = None) -> int:
+                shards: list[tuple[int, int]] | None = None, sample: str | None = None) -> int:
     """Every record to `path` (CallsWriter; `model`: model_info.weights_stamp of the network that made them;
-    `shards`: the make-examples shards, (index, count), whose examples they are)."""
-    with CallsWriter(path, model, shards) as writer:
+    `shards`: the make-examples shards, (index, count), whose examples they are; `sample`: the reads' sample)."""
+    with CallsWriter(path, model, shards, sample) as writer:
         for r in records:
             writer.write(r)
     return writer.count
@@ -362,6 +370,19 @@ def calls_shards(paths: list[str]) -> set[tuple[int, int]]:
     """The make-examples shards (index, count) whose examples the calls files say they hold (regions.require_every_shard
     checks the set)."""
     return {(int(i), int(n)) for header in _calls_headers(paths).values() for i, n in header.get("shards") or []}
+
+
+def calls_sample(paths: list[str]) -> str | None:
+    """The sample the calls files name (their reads' @RG SM, recorded by make-examples; None when none does):
+    calls of two samples are refused, since they would be written as one."""
+    named = {path: header["sample"] for path, header in _calls_headers(paths).items() if isinstance(header.get("sample"), str)}
+    samples = sorted(set(named.values()))
+    if len(samples) > 1:
+        other = next(p for p, s in named.items() if s == samples[1])
+        first = next(p for p, s in named.items() if s == samples[0])
+        raise InputError(f"the calls hold different samples: {first} is {samples[0]!r} and {other} is {samples[1]!r} (their "
+                         "reads' @RG SM): postprocess one sample's calls, or pass --sample-name NAME if they are one sample")
+    return samples[0] if samples else None
 
 
 def calls_model(paths: list[str]) -> dict | None:

@@ -19,7 +19,8 @@ from .gvcf import BlockWriter, RefBlock, reference_blocks
 from .images import build_images
 from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
 from .read_events import MISSING_BASE_QUALITY, encode_bases, extract_events, replace_reads
-from .reads import ReadAhead, ReadCounts, ReadFilter, fetch_reads, hp_dropped, open_reads
+from .reads import (ReadAhead, ReadCounts, ReadFilter, ReadSources, fetch_reads, hp_dropped, open_reads,
+                    read_group_samples)
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
 from .regions import Region, RegionSet, Shard, merge_regions, partition, read_bed, stretches
@@ -242,6 +243,13 @@ class ExampleSink(Protocol):
     def abort(self) -> None: ...
 
 
+def _reads_sample(sources: ReadSources) -> str | None:
+    """The sample the reads name (the first @RG SM of each file), for postprocess's default VCF sample name; None
+    when they name none, or several (postprocess then needs --sample-name)."""
+    names = {read_group_samples(h)[0] for h in sources.handles if read_group_samples(h)}
+    return names.pop() if len(names) == 1 else None
+
+
 def make_examples(ref_path: str, reads: str | Sequence[str], output: str | ExampleSink, regions: Sequence[Region] | None,
                   opts: MakeExamplesOptions, shard_index: int = 0, num_shards: int = 1, training: TrainingInputs | None = None,
                   progress: Callable[..., None] | None = None, gvcf_output: str | None = None) -> MakeExamplesStats:
@@ -252,7 +260,8 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
     (reads.open_reads)."""
     t0 = time.time()
     reference = Reference(ref_path)
-    handle = ReadAhead(open_reads(reads, reference))
+    sources = open_reads(reads, reference)
+    handle = ReadAhead(sources)
     parts = Shard(tuple(calling_regions(reference, set(handle.references), regions)), shard_index, num_shards,
                   opts.partition_size)
     starts, n_parts = parts.run_starts(), len(parts)
@@ -311,7 +320,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
         writer.close()
         if to_file:
             write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts),
-                          shard=(shard_index, num_shards) if num_shards > 1 else None)
+                          shard=(shard_index, num_shards) if num_shards > 1 else None, sample=_reads_sample(sources))
         if blocks is not None:
             blocks.close()
     except BaseException as exc:

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .calibration import Calibration, apply_temperature, clustered_calls
-from .examples_io import CallRecord, VariantInfo, calls_model, calls_shards, expand_paths, read_calls
+from .examples_io import CallRecord, VariantInfo, calls_model, calls_sample, calls_shards, expand_paths, read_calls
 from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distribution
 from .gvcf import RefBlock, UnsortedBlocks, blocks_shards, gvcf_records, read_blocks
@@ -20,7 +20,7 @@ from .haplotypes import resolve_overlaps
 from .pileup import alt_subsets
 from .reference import Reference, as_acgtn
 from .regions import require_every_shard
-from .vcf import VcfRecord, make_header, vcf_writers, write_vcf
+from .vcf import VcfRecord, check_sample_name, make_header, vcf_writers, write_vcf
 
 log = logging.getLogger("dvcall")
 
@@ -187,6 +187,15 @@ def mapped_gq(records: Iterable[VcfRecord], calibration: Calibration) -> Iterato
         pending.append(rec)
     if pending:
         yield from finished()
+
+
+def vcf_sample(calls_paths: list[str], given: str | None) -> str:
+    """The VCF's sample name: `given` (--sample-name), else the sample of the reads the calls were made from (their
+    @RG SM, which make-examples records and call-variants passes on), else SAMPLE."""
+    if given is not None:
+        return check_sample_name(given)
+    recorded = calls_sample(calls_paths)
+    return check_sample_name(recorded, "the reads' @RG SM (recorded in the calls)") if recorded else "SAMPLE"
 
 
 def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, command: str | None = None, merger=None,

@@ -175,3 +175,31 @@ def test_gvcf_blocks_of_a_sharded_run_must_cover_every_shard(tmp_path, shards):
         postprocess(",".join(calls), REF, out, "S", gvcf_blocks=",".join(other), output_gvcf=gvcf)
     postprocess(",".join(calls), REF, out, "S", gvcf_blocks=",".join(blocks), output_gvcf=gvcf)  # all three: fine
     assert os.path.exists(gvcf)
+
+
+def test_the_vcf_sample_is_the_reads_sample_through_the_stage_commands(tmp_path):
+    """make-examples records the reads' @RG SM, call-variants passes it on, postprocess names the VCF sample by it
+    (as `dvcall run` does) unless --sample-name says otherwise; calls of two samples need --sample-name."""
+    from deepvariant_py.call_variants import call_variants
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.examples_io import calls_sample
+    from deepvariant_py.make_examples import make_examples
+    from deepvariant_py.postprocess import vcf_sample
+    from deepvariant_py.presets import make_examples_options, resolve_model, resolve_settings
+    from deepvariant_py.regions import Region
+
+    bam = os.path.join(ROOT, "testdata", "NA12878.chr20_10.00-10.02Mb.bam")
+    examples, calls = str(tmp_path / "e.tfrecord.gz"), str(tmp_path / "c.jsonl.gz")
+    model_dir, info = resolve_model("illumina", None)
+    make_examples(REF, bam, examples, [Region("chr20", 10_002_000, 10_003_000)],
+                  make_examples_options(resolve_settings("illumina", info)))
+    call_variants(examples, model_dir, calls)
+    assert vcf_sample([calls], None) == "NA12878" and vcf_sample([calls], "other") == "other"
+    unnamed = str(tmp_path / "old.jsonl.gz")  # calls from before samples were recorded, or reads without an SM
+    write_calls(unnamed, [])
+    assert vcf_sample([unnamed], None) == "SAMPLE" and calls_sample([calls, unnamed]) == "NA12878"
+    second = str(tmp_path / "b.jsonl.gz")
+    write_calls(second, [], sample="NA24385")
+    with pytest.raises(InputError, match="the calls hold different samples: .* pass --sample-name NAME"):
+        vcf_sample([calls, second], None)
+    assert vcf_sample([calls, second], "both") == "both"
