@@ -9,11 +9,12 @@ from .common import user_errors
 
 
 @click.command("report")
-@click.option("--vcf", required=True, type=click.Path(), help="VCF to summarise (dvcall's or any other single-sample VCF).")
+@click.option("--vcf", required=True, type=click.Path(), help="VCF to summarise (dvcall's or any other VCF).")
+@click.option("--sample", default=None, help="Which sample of a VCF with several to summarise. Default: the first.")
 @click.option("--output", required=True, type=click.Path(), help="HTML file to write; it needs no network to open.")
 @click.option("--title", default=None, help="Page title. Default: 'dvcall report: <VCF name>'.")
 @user_errors
-def report_cmd(vcf, output, title):
+def report_cmd(vcf, sample, output, title):
     """One self-contained HTML page: variant types, Ti/Tv, QUAL, GQ, VAF, indel length and depth plots."""
     check_outputs({"--output": output}, {"--vcf": vcf, **{f"the {ext} index of --vcf": vcf + ext for ext in VCF_INDEXES}})
-    write_report(vcf, output, title)
+    write_report(vcf, output, title, sample)

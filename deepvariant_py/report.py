@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import os
 from array import array
 from collections import Counter
@@ -14,6 +15,8 @@ import numpy as np
 from .errors import InputError
 from .filetypes import open_variant_file
 from .outputs import atomic_output
+
+log = logging.getLogger("dvcall")
 
 TRANSITIONS = {("A", "G"), ("G", "A"), ("C", "T"), ("T", "C")}
 
@@ -50,13 +53,24 @@ def variant_type(ref: str, alt: str) -> str:
     return "complex"
 
 
-def summarize(vcf_path: str) -> VcfSummary:
+def summarize(vcf_path: str, sample: str | None = None) -> VcfSummary:
+    """The counts and distributions of one sample's calls (`sample`; default the first, with a warning when the VCF
+    holds others); records are those whose FILTER is PASS and where that sample carries an alt allele."""
     vf = open_variant_file(vcf_path)
-    if not len(vf.header.samples):
+    samples = list(vf.header.samples)
+    if not samples:
         vf.close()
         raise InputError(f"{vcf_path} has no sample column (a sites-only VCF): the report reads a sample's genotypes; "
                          "pass the VCF that `dvcall run` wrote")
-    s = VcfSummary(sample=next(iter(vf.header.samples), ""))
+    if sample is not None and sample not in samples:
+        vf.close()
+        raise InputError(f"--sample {sample!r} is not in {vcf_path}: pick one of {', '.join(map(repr, samples[:10]))}"
+                         f"{', ...' if len(samples) > 10 else ''}")
+    if sample is None and len(samples) > 1:
+        log.warning("%s holds %d samples (%s): the report shows the first, %r; --sample NAME picks another", vcf_path,
+                    len(samples), ", ".join(samples[:5]) + (", ..." if len(samples) > 5 else ""), samples[0])
+    s = VcfSummary(sample=sample if sample is not None else samples[0])
+    column = samples.index(s.sample)
     with vf:
         for rec in vf:
             s.records += 1
@@ -64,7 +78,7 @@ def summarize(vcf_path: str) -> VcfSummary:
             s.by_filter[flt] += 1
             if flt != "PASS":
                 continue
-            call = rec.samples[0]
+            call = rec.samples[column]
             gt = [a for a in (call.get("GT") or ()) if a]
             for a in sorted(set(gt)):
                 alt = rec.alleles[a]
@@ -153,8 +167,8 @@ th,td{{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}}
 """
 
 
-def write_report(vcf_path: str, report_path: str, title: str | None = None) -> None:
-    """Write the report; the file appears only once complete."""
-    page = render(summarize(vcf_path), title or f"dvcall report: {os.path.basename(vcf_path)}")
+def write_report(vcf_path: str, report_path: str, title: str | None = None, sample: str | None = None) -> None:
+    """Write the report of `sample` (default: the first) of the VCF; the file appears only once complete."""
+    page = render(summarize(vcf_path, sample), title or f"dvcall report: {os.path.basename(vcf_path)}")
     with atomic_output(report_path) as tmp, open(tmp, "w") as fh:
         fh.write(page)

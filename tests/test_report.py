@@ -90,3 +90,25 @@ def test_a_sites_only_vcf_is_one_line_error(tmp_path):
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 1 and len(lines) == 1 and "has no sample column" in lines[0], result.output
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_vcf_of_several_samples_reports_the_one_asked_for(tmp_path, caplog):
+    """A merged VCF (bcftools merge): the first sample by default, with a warning naming the others; --sample picks."""
+    header = pysam.VariantHeader()
+    header.contigs.add("c", length=1000)
+    header.formats.add("GT", 1, "String", "GT")
+    for name in ("A", "B"):
+        header.add_sample(name)
+    path = str(tmp_path / "two.vcf")
+    with pysam.VariantFile(path, "w", header=header) as out:
+        for pos, gts in ((10, ((0, 1), (0, 0))), (20, ((0, 0), (1, 1))), (30, ((0, 0), (0, 1)))):
+            rec = out.new_record(contig="c", start=pos, alleles=("A", "G"), qual=30, filter="PASS")
+            rec.samples["A"]["GT"], rec.samples["B"]["GT"] = gts
+            out.write(rec)
+    with caplog.at_level("WARNING", logger="dvcall"):
+        first = summarize(path)
+    assert first.sample == "A" and first.by_type["SNP"] == 1 and "holds 2 samples (A, B)" in caplog.text
+    second = summarize(path, "B")
+    assert second.sample == "B" and second.by_type["SNP"] == 2
+    result = CliRunner().invoke(main, ["report", "--vcf", path, "--sample", "C", "--output", str(tmp_path / "r.html")])
+    assert result.exit_code == 1 and "--sample 'C' is not in" in result.output and not (tmp_path / "r.html").exists()
