@@ -10,7 +10,7 @@ from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, b
                                          make_examples, missing_quality_warning, retag_warning, training_summary)
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.phasing import require_hp_channel
-from deepvariant_py.presets import (make_examples_options, resolve_model, resolve_settings, warn_about_read_kind_of_files,
+from deepvariant_py.presets import (make_examples_options, resolve_model, resolve_settings, warn_about_reads_of_files,
                                     warn_about_settings_unlike_model)
 from deepvariant_py.progress import Progress
 from deepvariant_py.reads import ReadFilter, log_read_counts, reads_inputs
@@ -84,7 +84,7 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
     lengths = Reference(ref).lengths
     parsed = parse_regions(list(regions), lengths) if regions else None
-    warn_about_read_kind_of_files(model_type, ref, list(reads), parsed or [])
+    warn_about_reads_of_files(model_type, ref, list(reads), parsed or [])
     stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
                           gvcf_output=gvcf_output)
     if stats.partitions:

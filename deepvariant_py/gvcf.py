@@ -95,9 +95,9 @@ BLOCKS_FORMAT, BLOCKS_VERSION = "dvcall-gvcf-blocks", 1  # 1: a header line nami
 
 class BlockWriter:
     """Reference blocks written as make_examples finishes each partition (a genome's are tens of millions: none
-    is held), gzipped, a '#' header line (JSON: format, version, and `shard`, the make-examples shard (index,
-    count) they belong to, so postprocess can tell that one is missing) then one tab-separated line each, under
-    a temporary name until `close` renames the file into place; `abort` removes it."""
+    is held), gzipped: a '#' header line (JSON: format, version, and for a sharded run `shards`, [[index, count]]
+    of the make-examples shard they belong to, so postprocess can tell that one is missing), then one
+    tab-separated line each; under a temporary name until `close` renames the file into place; `abort` removes it."""
 
     def __init__(self, path: str, shard: tuple[int, int] | None = None):
         self.path = path

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -24,11 +25,11 @@ from .postprocess import postprocess
 from .presets import (make_examples_options, resolve_model, resolve_settings, warn_about_read_kind,
                       warn_about_settings_unlike_model)
 from .progress import Progress, configure_logging
-from .reads import log_read_counts, open_reads, read_group_samples, reads_inputs, reads_paths
+from .reads import log_read_counts, open_reads, read_group_samples, reads_inputs, reads_paths, unreferenced_reads_warning
 from .report import write_report
 from .reference import Reference
 from .regions import Region, count_partitions, parse_regions
-from .resume import LOCK_FILE, DirectoryLock, clear, completed, file_identity, file_sha256, fingerprint, mark_done, reuse_or_run
+from .resume import LOCK_FILE, MARKER_SUFFIX, DirectoryLock, clear, completed, file_identity, file_sha256, fingerprint, mark_done, reuse_or_run
 from .vcf import VCF_INDEXES, check_sample_name, vcf_index_outputs
 from .workers import run_jobs, usable_cpus
 
@@ -164,7 +165,7 @@ def _plan(opts: RunOptions) -> _Plan:
         sample = check_sample_name(*((opts.sample_name, "--sample-name") if opts.sample_name is not None else sources.sample()))
         regions = parse_regions(opts.regions, reference.lengths)
         called = calling_regions(reference, set(sources.references), regions if opts.regions else None)
-        _warn_about_reads(sources, opts, called, sample)
+        _warn_about_reads(sources, reference, opts, called, sample)
     model_dir, info = resolve_model(opts.model_type, opts.model_dir)
     settings = resolve_settings(opts.model_type, info, **opts.settings)
     warn_about_settings_unlike_model(info, opts.settings)
@@ -190,7 +191,7 @@ def _plan(opts: RunOptions) -> _Plan:
     return _Plan(sample, model_dir, info, merger, channels, reference, me_opts, regions, called, phase, shards, min(shards, cpus))
 
 
-def _warn_about_reads(sources, opts: RunOptions, regions: list[Region], sample: str) -> None:
+def _warn_about_reads(sources, reference: Reference, opts: RunOptions, regions: list[Region], sample: str) -> None:
     """Warnings (the run goes on) for input that gives an empty or pooled VCF."""
     if opts.regions and not regions:
         log.warning("--regions %s holds no interval: nothing will be called and the VCF will have no records",
@@ -201,6 +202,8 @@ def _warn_about_reads(sources, opts: RunOptions, regions: list[Region], sample: 
             log.warning("%s holds reads of %d samples (%s): they are pooled and called as one sample named %r; split the "
                         "file by sample (`samtools split -f '%%!.bam'`) to call each", path, len(samples),
                         ", ".join(samples[:5]), sample)
+    if not opts.regions and (unreferenced := unreferenced_reads_warning(sources, reference)):
+        log.warning("%s", unreferenced)
     # No reads where calling happens: said after make_examples, from its read counts (reads.reads_warning).
     if regions and sources.mapped_reads({r.contig for r in regions}) != 0:
         warn_about_read_kind(opts.model_type, sources, regions)
@@ -292,6 +295,20 @@ def _reads_identity(paths: list[str]) -> dict | list[dict]:
     return file_identity(paths[0]) if len(paths) == 1 else [file_identity(p) for p in paths]
 
 
+SHARD_CALLS = "calls-{i:05d}-of-{n:05d}.jsonl.gz"  # a shard's calls in the run's work folder
+_SHARD_DONE = re.compile(r"calls-\d{5}-of-(\d{5})\.jsonl\.gz" + re.escape(MARKER_SUFFIX))  # ... and its resume marker
+
+
+def _other_shard_counts(work: str, n: int) -> dict[int, int]:
+    """{shard count: finished shards} of earlier runs in `work` whose shard count is not `n` (the default count
+    follows the CPUs, so a job requeued on another node changes it)."""
+    counts: dict[int, int] = {}
+    for name in os.listdir(work):
+        if (m := _SHARD_DONE.fullmatch(name)) and int(m[1]) != n:
+            counts[int(m[1])] = counts.get(int(m[1]), 0) + 1
+    return counts
+
+
 def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) -> dict:
     """make_examples -> call_variants -> postprocess over opts.reads, intermediate files in `work` (resumable
     when the user keeps them: --intermediate-dir)."""
@@ -300,7 +317,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     me_opts = plan.me_opts
     summary: dict = {}
     n = plan.shards
-    shard_paths = [os.path.join(work, f"calls-{i:05d}-of-{n:05d}.jsonl.gz") for i in range(n)]
+    shard_paths = [os.path.join(work, SHARD_CALLS.format(i=i, n=n)) for i in range(n)]
     block_paths = [os.path.join(work, f"gvcf-{i:05d}-of-{n:05d}.tsv.gz") if opts.output_gvcf else None for i in range(n)]
     t0 = time.time()
     quiet = not log.isEnabledFor(logging.INFO)
@@ -315,6 +332,11 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
             results[i] = done
             log.info("make_examples shard %d/%d: finished in an earlier run, reused", i + 1, n)
     todo = [i for i in range(n) if results[i] is None]
+    if resumable and todo and (other := _other_shard_counts(work, n)):
+        count, finished = max(other.items(), key=lambda kv: kv[1])
+        log.warning("--intermediate-dir %s holds %d finished shard(s) of an earlier run with --num-shards %d, which this "
+                    "run (--num-shards %d) cannot reuse: rerun with --num-shards %d to reuse them", opts.intermediate_dir,
+                    finished, count, n, count)
     jobs = [ShardJob(opts.ref, tuple(opts.reads), shard_paths[i], block_paths[i], plan.called, me_opts, i, n, quiet, inputs[i],
                      opts.model_dir, plan.channels)
             for i in todo]
@@ -323,8 +345,10 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
         results[i] = result
     stats = [MakeExamplesStats(**r["make_examples"]) for r in results]
     calls = [CallStats(**r["call_variants"]) for r in results]
-    # The shards called their examples as they made them: call_variants' share is the model's time in them.
-    cv = CallStats(sum(c.examples for c in calls), sum(c.seconds for c in calls) / plan.processes)
+    # The shards called their examples as they made them: call_variants' share is the model's time in the shards this
+    # run made (not those reused from an earlier one), spread over the processes that ran them.
+    ran = [calls[i] for i in todo]
+    cv = CallStats(sum(c.examples for c in ran), sum(c.seconds for c in ran) / max(1, min(plan.processes, len(ran))))
     summary["make_examples_seconds"] = round(time.time() - t0 - cv.seconds, 2)
     summary["candidates"] = sum(s.candidates for s in stats)
     summary["examples"] = sum(s.examples for s in stats)
@@ -348,7 +372,9 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     if warn_about_reads and me_opts.pileup.technology_channel and \
             (mix := technology_mix_warning(sum(s.reads for s in stats), taggable)):
         log.warning("%s", mix)
-    log.info("call_variants (in the same processes): %d examples in %.1f s (%.0f/s)", cv.examples, cv.seconds, cv.per_second)
+    reused = f" ({len(stats) - len(todo)} shards reused from an earlier run)" if len(todo) < len(stats) else ""
+    log.info("call_variants (in the same processes): %d examples in %.1f s (%.0f/s)%s", cv.examples, cv.seconds,
+             cv.per_second, reused)
     summary["call_variants_seconds"] = round(cv.seconds, 2)
     calls_path = ",".join(shard_paths)
     # The VCF, gVCF and report appear together once all are complete: a run that fails or is stopped leaves none.

@@ -22,7 +22,7 @@ from .make_examples import MakeExamplesOptions
 from .model_info import ModelInfo, load_model_info
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
 from .read_events import LONG_READ_BASES
-from .reads import long_read_count, open_reads, read_group_platforms
+from .reads import long_read_count, open_reads, read_group_platforms, unreferenced_reads_warning
 from .reference import Reference
 from .regions import Region
 from .settings import MODEL_TYPES, SETTING_KEYS, SETTINGS, UNRECORDED, preset_values
@@ -193,11 +193,14 @@ def warn_about_read_kind(model_type: str, sources, regions: list[Region]) -> Non
         log.warning("%s", text)
 
 
-def warn_about_read_kind_of_files(model_type: str, ref: str, reads: list[str], regions: list[Region]) -> None:
-    """warn_about_read_kind for reads files not yet open (make-examples; `dvcall run` has them open already)."""
+def warn_about_reads_of_files(model_type: str, ref: str, reads: list[str], regions: list[Region]) -> None:
+    """warn_about_read_kind, and for a run over the whole genome (no `regions`) reads on contigs the reference
+    lacks, for reads files not yet open (make-examples; `dvcall run` has them open already)."""
     reference = Reference(ref)
     try:
         with open_reads(reads, reference) as sources:
             warn_about_read_kind(model_type, sources, regions)
+            if not regions and (unreferenced := unreferenced_reads_warning(sources, reference)):
+                log.warning("%s", unreferenced)
     finally:
         reference.close()

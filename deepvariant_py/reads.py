@@ -204,6 +204,20 @@ def check_contigs(handle: pysam.AlignmentFile, reference: Reference, path: str) 
         raise InputError(f"contig {c} has length {bam[c]:,} in {path} but {ref[c]:,} in the reference: use the reference the reads were aligned to")
 
 
+def unreferenced_reads_warning(sources: "ReadSources", reference: Reference) -> str | None:
+    """Reads on contigs the reference lacks are never called (calling covers the contigs both have): the line that
+    says so when the index counts reads there (a BAM aligned to GRCh38's full analysis set, with its alts, decoys
+    and HLA contigs, called against a no-alt reference), or cannot count them (CRAM)."""
+    missing = [c for c in sources.references if c not in reference.lengths]
+    reads = sources.mapped_reads(set(missing)) if missing else 0
+    if not reads:
+        return None
+    named = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+    held = f"hold {reads:,} mapped reads, which are not called" if reads is not None else "are not called (reads on them, if any)"
+    return (f"{len(missing):,} contigs of the reads are not in the reference ({named}) and {held}: to call them, use "
+            f"the reference the reads were aligned to")
+
+
 def sample_name(handle: pysam.AlignmentFile, default: str = "SAMPLE") -> str:
     """The SM of the first @RG, as DeepVariant names the VCF sample."""
     samples = read_group_samples(handle)

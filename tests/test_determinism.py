@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import re
 
 from click.testing import CliRunner
 
@@ -57,6 +58,14 @@ def test_rerun_redoes_only_missing_or_damaged_shards(tmp_path, caplog):
     third, log = run("third", "2", "--intermediate-dir", str(work))
     assert "shard 1/2: finished in an earlier run, reused" in log and "shard 2/2: finished in an earlier run, reused" in log
     assert _body(third) == _body(first)
+    # the stage times count only this run's work (the reused shards' model time made make_examples' negative)
+    assert float(re.search(r"make_examples: .* examples in (-?[\d.]+) s", log).group(1)) >= 0
+    assert "call_variants (in the same processes): 0 examples in 0.0 s (0/s) (2 shards reused from an earlier run)" in log
+    # another shard count (the default follows the CPUs: a job requeued on another node) cannot reuse them: said
+    fourth, log = run("fourth", "1", "--intermediate-dir", str(work))
+    assert _body(fourth) == _body(first)
+    assert "holds 2 finished shard(s) of an earlier run with --num-shards 2, which this run (--num-shards 1) cannot " \
+           "reuse: rerun with --num-shards 2 to reuse them" in log
     # other inputs (here a different region) never reuse stale work
     caplog.clear()
     out = str(tmp_path / "other.vcf.gz")

@@ -304,3 +304,27 @@ def test_a_bam_without_index_or_sort_order_header_gets_the_fix_that_works(tmp_pa
     with pytest.raises(InputError, match=fix) as err:
         open_alignments(path, reference)
     assert ("not sorted by position" in str(err.value)) == shuffled
+
+
+def test_reads_on_contigs_the_reference_lacks_are_named(tmp_path):
+    """A BAM aligned to GRCh38's analysis set (alts, decoys, HLA), called against a no-alt reference: the reads on
+    the missing contigs are never called, and the warning says how many there are."""
+    from deepvariant_py.reads import open_reads, unreferenced_reads_warning
+
+    seq = "ACGT" * 250
+    fasta = write_fasta(tmp_path / "ref.fa", {"chr1": seq})
+    header = header_for("chr1", 1000, more=[("HLA-A*01:01:01:01", 1000), ("chrUn_KI270302v1", 1000)])
+    reads = [make_read(f"r{i}", 100, "50M", seq[100:150], header=header) for i in range(3)]
+    reads += [make_read(f"h{i}", 10, "50M", seq[:50], header=header, contig="HLA-A*01:01:01:01") for i in range(5)]
+    bam = write_bam(tmp_path / "r.bam", reads, header)
+    reference = Reference(fasta)
+    with open_reads(bam, reference) as sources:
+        line = unreferenced_reads_warning(sources, reference)
+    assert line.startswith("2 contigs of the reads are not in the reference (HLA-A*01:01:01:01, chrUn_KI270302v1) and "
+                           "hold 5 mapped reads, which are not called: to call them, use the reference")
+    complete = write_fasta(tmp_path / "all.fa", {"chr1": seq, "HLA-A*01:01:01:01": seq, "chrUn_KI270302v1": seq})
+    with open_reads(bam, Reference(complete)) as sources:
+        assert unreferenced_reads_warning(sources, Reference(complete)) is None
+    empty = write_bam(tmp_path / "e.bam", reads[:3], header)  # the extra contigs hold no read: nothing to say
+    with open_reads(empty, reference) as sources:
+        assert unreferenced_reads_warning(sources, reference) is None
