@@ -24,20 +24,29 @@ DISK_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota i
                errno.EFBIG: "the file is larger than this process may write (ulimit -f)",
                errno.EACCES: "permission denied", errno.EPERM: "permission denied",
                errno.EROFS: "the file system is read-only"}
+FULL_DISK_BYTES = 1 << 20  # less than this free where a write failed without an errno (htslib's): the disk is full
 
 
-def free_space(path: str) -> str:
-    """'1.2 GB free on /tmp' for the nearest existing folder of `path` (or '' when it cannot be measured)."""
+def _free_bytes(path: str) -> tuple[str, int] | None:
+    """(the nearest existing folder of `path`, the bytes free there), or None when it cannot be measured."""
     folder = os.path.abspath(path)
     while folder and not os.path.isdir(folder):
         parent = os.path.dirname(folder)
         if parent == folder:
-            return ""
+            return None
         folder = parent
     try:
-        free = shutil.disk_usage(folder).free
+        return folder, shutil.disk_usage(folder).free
     except OSError:
+        return None
+
+
+def free_space(path: str) -> str:
+    """'1.2 GB free on /tmp' for the nearest existing folder of `path` (or '' when it cannot be measured)."""
+    measured = _free_bytes(path)
+    if measured is None:
         return ""
+    folder, free = measured
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if free >= size:
             return f"{free / size:.1f} {unit} free in {folder}"
@@ -51,10 +60,13 @@ def is_disk_error(exc: BaseException) -> bool:
 def disk_error(path: str, exc: OSError) -> OutputError:
     """One line for a failed write: what, where, why, how much space is left, and the fix."""
     target = final_name(str(exc.filename or path))
-    why = DISK_ERRNOS.get(exc.errno, exc.strerror or str(exc))
+    code = exc.errno
+    if code is None and (measured := _free_bytes(str(target))) and measured[1] < FULL_DISK_BYTES:
+        code = errno.ENOSPC  # htslib's write errors (via pysam) carry no errno: a disk with nothing left is the cause
+    why = DISK_ERRNOS.get(code, exc.strerror or str(exc))
     space = free_space(str(target))
     fix = ("free some space or point the output (or TMPDIR / --intermediate-dir) at a larger disk"
-           if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "pick a path you can write to")
+           if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "pick a path you can write to")
     return OutputError(f"cannot write {target}: {why}{f' ({space})' if space else ''}: {fix}")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import tempfile
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -78,13 +80,27 @@ def make_header(contigs: list[Contig], sample: str, command: str | None, gvcf: b
     header.formats.add("AD", "R", "Integer", "Read depth for each allele")
     header.formats.add("VAF", "A", "Float", "Variant allele fractions.")
     header.formats.add("PL", "G", "Integer", "Phred-scaled genotype likelihoods rounded to the closest integer")
-    for c in contigs:
-        header.contigs.add(c.name, length=c.length)
-    header.add_line(f"##dvcall_version={__version__}")
+    # The contig lines go in as text parsed once: pysam re-syncs the whole header on every line added, so adding
+    # them one by one takes time quadratic in their number (17 s for 60,000 contigs of a draft assembly).
+    lines = str(header).splitlines()[:-1]  # without its #CHROM line
+    lines += [f"##contig=<ID={c.name},length={c.length}>" for c in contigs]
+    lines.append(f"##dvcall_version={__version__}")
     if command:  # one header line, whatever the arguments hold
-        header.add_line("##dvcall_command=" + command.replace("\r", "\\r").replace("\n", "\\n"))
-    header.add_sample(sample)
-    return header
+        lines.append("##dvcall_command=" + command.replace("\r", "\\r").replace("\n", "\\n"))
+    lines.append("\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", sample]))
+    return _parsed_header("\n".join(lines) + "\n")
+
+
+def _parsed_header(text: str) -> pysam.VariantHeader:
+    """A VCF header from its text, parsed by htslib in one pass (from a temporary file: pysam reads no other way)."""
+    fd, path = tempfile.mkstemp(suffix=".vcf")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        with pysam.VariantFile(path) as vcf:
+            return vcf.header.copy()
+    finally:
+        os.remove(path)
 
 
 def qual_one_decimal(qual: float) -> float:
@@ -110,13 +126,31 @@ def vcf_writers(outputs: Sequence[tuple[str, pysam.VariantHeader]]) -> Iterator[
     with atomic_outputs([(path, ".vcf.gz", VCF_INDEXES) for path, _ in outputs]) as tmps:
         with quiet_htslib():  # a failed write is our one line (disk_error), not htslib's as well
             with contextlib.ExitStack() as files:
-                opened = [files.enter_context(pysam.BGZFile(tmp, "wb")) for tmp in tmps]
+                opened = [files.enter_context(_bgzf_writer(tmp)) for tmp in tmps]
                 for out, (_, header) in zip(opened, outputs):
                     out.write(str(header).encode())
                 yield [lambda r, out=out, header=header: out.write(_line(header, r).encode())
                        for out, (_, header) in zip(opened, outputs)]
             for tmp, (path, header) in zip(tmps, outputs):
                 _index(tmp, path, needs_csi(c.length or 0 for c in header.contigs.values()))
+
+
+@contextlib.contextmanager
+def _bgzf_writer(path: str) -> Iterator[pysam.BGZFile]:
+    """pysam.BGZFile for writing, closed at the end; one whose write or close fails (a full disk) is closed again
+    here, quietly, or its deallocation would try and print a traceback after dvcall's one-line error."""
+    out = pysam.BGZFile(path, "wb")
+    try:
+        yield out
+        out.close()
+    except BaseException:
+        for _ in range(2):  # a failed flush leaves the file open; the second close frees it, failing or not
+            try:
+                out.close()
+                break
+            except OSError:
+                pass
+        raise
 
 
 def _index(tmp: str, path: str, csi: bool) -> None:

@@ -60,3 +60,14 @@ def test_messages_name_the_output_not_its_temporary_name(tmp_path):
         with atomic_output(out, ".vcf.gz") as tmp:
             raise OSError(errno.ENOSPC, "No space left on device", tmp)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_write_error_without_errno_on_a_full_disk_is_told_as_a_full_disk(tmp_path, monkeypatch):
+    """htslib's write errors reach us (through pysam) with no errno: with nothing left on the disk, that is the cause."""
+    import deepvariant_py.outputs as outputs
+    out = str(tmp_path / "x.vcf.gz")
+    flushing = OSError("Error flushing BGZFile object")
+    assert str(disk_error(out, flushing)).endswith(": pick a path you can write to")  # space left: not the disk
+    monkeypatch.setattr(outputs, "_free_bytes", lambda path: (str(tmp_path), 0))
+    assert str(disk_error(out, flushing)) == (f"cannot write {out}: the disk is full (0 bytes free in {tmp_path}): free some "
+                                              "space or point the output (or TMPDIR / --intermediate-dir) at a larger disk")

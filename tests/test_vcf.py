@@ -248,3 +248,44 @@ def test_an_earlier_index_of_the_other_kind_is_removed(tmp_path, reference):
 def test_a_command_with_a_line_break_stays_one_header_line(tmp_path, reference):
     lines = header_lines(write(tmp_path, reference, command="dvcall run --sample-name 'a\nb'"))
     assert "##dvcall_command=dvcall run --sample-name 'a\\nb'" in lines
+
+
+def test_a_file_whose_flush_fails_is_closed_again(tmp_path, monkeypatch):
+    """A full disk fails the last flush in BGZFile.close(), which then leaves the file open; its deallocation would
+    close it again and print a traceback after dvcall's one-line error (seen on a full tmpfs). The writer closes it
+    a second time itself, quietly, and the OutputError names the output."""
+    made = []
+
+    class FlushFails:  # pysam.BGZFile on a full disk: the first close fails in its flush, the next frees the file
+        def __init__(self, path, mode):
+            self.closes, self.freed = 0, False
+            made.append(self)
+
+        def write(self, data):
+            return len(data)
+
+        def close(self):
+            if self.freed:
+                return
+            self.closes += 1
+            if self.closes == 1:
+                raise OSError("Error flushing BGZFile object")
+            self.freed = True
+            raise OSError("Error closing BGZFile object")
+
+    monkeypatch.setattr(pysam, "BGZFile", FlushFails)
+    with pytest.raises(OutputError, match=r"cannot write .*out\.vcf\.gz: Error flushing BGZFile object"):
+        write(tmp_path, Reference(write_fasta(tmp_path / "r.fa", {"chr1": CHR1, "chr2": CHR2})))
+    assert len(made) == 1 and made[0].freed and not os.path.exists(tmp_path / "out.vcf.gz")
+
+
+def test_a_header_of_many_contigs_keeps_their_order_names_and_lengths():
+    """Draft assemblies have 10^5 scaffolds: the contig lines go in as parsed text (pysam's one-by-one adds took
+    quadratic time), with names as GRCh38's alts and HLA alleles spell them and a sample name outside ASCII."""
+    from deepvariant_py.reference import Contig
+    contigs = [Contig(f"scaffold_{i}", 1000 + i) for i in range(5000)] + [Contig("HLA-A*01:01:01:01", 3503)]
+    header = make_header(contigs, "Échantillon 1", None, gvcf=True)
+    assert [(name, c.length) for name, c in header.contigs.items()] == [(c.name, c.length) for c in contigs]
+    assert list(header.samples) == ["Échantillon 1"] and "MIN_DP" in header.formats
+    rec = header.new_record(contig="HLA-A*01:01:01:01", start=10, stop=11, alleles=["A", "G"])
+    assert str(rec).startswith("HLA-A*01:01:01:01\t11\t")
