@@ -188,6 +188,9 @@ def _plan(opts: RunOptions) -> _Plan:
     n_partitions = count_partitions(called, me_opts.partition_size)
     cpus = usable_cpus()
     shards = max(1, min(opts.num_shards or cpus, n_partitions))
+    if shards > cpus:
+        log.info("%d shards on %d processes (%d usable CPUs): each process takes the next shard when it finishes one",
+                 shards, cpus, cpus)
     return _Plan(sample, model_dir, info, merger, channels, reference, me_opts, regions, called, phase, shards, min(shards, cpus))
 
 

@@ -75,7 +75,7 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
     results = tmp_path / "results"
     for sample in ("S1", "S2"):
         assert (results / sample / "haplotagged.bam").exists() == (phaser == "whatshap")
-        assert len(list((results / sample).glob("examples-*-of-00002.tfrecord.gz"))) == 2
+        assert not list((results / sample).glob("examples-*"))  # removed once called (temp): 45 GB for a genome
         assert len(list((results / sample).glob("calls-*-of-00002.jsonl.gz"))) == 2  # one call_variants job a shard
         assert (results / f"{sample}.vcf.gz.tbi").exists() and (results / f"{sample}.g.vcf.gz").exists()
     assert not list((results / "S2").glob("*.merged.bam*"))  # the merge for whatshap is temporary
