@@ -87,6 +87,28 @@ def reference_blocks(contig: str, start: int, ref_codes: np.ndarray, ref_count: 
     return blocks
 
 
+def uncovered_blocks(contig: str, start: int, ref_codes: np.ndarray) -> list[RefBlock]:
+    """reference_blocks where no read covers: one block over each run of A/C/G/T bases, the confidence of depth 0
+    (a partition without reads needs none of the per-position work: an exome BAM called without --regions
+    has little else)."""
+    acgt = ref_codes < 4
+    if acgt.all():  # most partitions: one block (an empty partition has no run)
+        runs = [(0, len(acgt))] if len(acgt) else []
+    else:
+        edges = np.flatnonzero(np.diff(acgt, prepend=False, append=False))  # starts and ends of the runs, alternating
+        runs = zip(edges[0::2].tolist(), edges[1::2].tolist())
+    gq, pl, homref = _UNCOVERED
+    return [RefBlock(contig, start + s, start + e, gq, 0, pl, homref) for s, e in runs]
+
+
+def _confidence_without_reads() -> tuple[int, tuple[int, int, int], bool]:
+    gq, pl, homref = (x[0] for x in reference_confidence(np.zeros(1, np.int64), np.zeros(1, np.int64)))
+    return int(gq), tuple(int(x) for x in pl), bool(homref)
+
+
+_UNCOVERED = _confidence_without_reads()  # (GQ, PL, hom-ref most likely) at depth 0, as reference_confidence gives it
+
+
 # --------------------------------------------------------------------------- storage between the stages
 
 

@@ -15,7 +15,7 @@ from .direct_phasing import phase_reads, tag_concordance
 from .errors import InputError
 from .examples_io import ExampleWriter, write_sidecar
 from .outputs import AtomicFile, disk_error, is_disk_error
-from .gvcf import BlockWriter, RefBlock, reference_blocks
+from .gvcf import BlockWriter, RefBlock, reference_blocks, uncovered_blocks
 from .images import build_images
 from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
 from .read_events import MISSING_BASE_QUALITY, encode_bases, extract_events, replace_reads
@@ -181,9 +181,8 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     if not reads:
         blocks = []
         if gvcf:
-            codes = encode_bases(reference.fetch(region.contig, region.start, region.end))
-            zeros = np.zeros(len(codes), np.int64)
-            blocks = reference_blocks(region.contig, region.start, codes, zeros, zeros)
+            blocks = uncovered_blocks(region.contig, region.start,
+                                      encode_bases(reference.fetch(region.contig, region.start, region.end)))
         return PartitionResult([], None, 0, 0, 0, blocks)
     contig_len = reference.length(region.contig)
     hw = opts.pileup.half_width

@@ -117,3 +117,13 @@ def test_blocks_given_twice_overlap_and_are_refused(tmp_path):
     with pytest.raises(UnsortedBlocks):
         list(read_blocks([backwards], order))
     assert list(read_blocks([backwards], order, in_memory=True)) == one + two
+
+
+def test_blocks_without_reads_equal_the_per_position_ones():
+    """A partition no read covers skips the per-position work: the same blocks, one per run of A/C/G/T bases."""
+    from deepvariant_py.gvcf import reference_blocks, uncovered_blocks
+    from deepvariant_py.read_events import encode_bases
+    for seq in ("ACGTNNNNacgtRYACGT", "NNNN", "ACGT", "", "NACGTN"):
+        codes = encode_bases(seq)
+        zeros = np.zeros(len(codes), np.int64)
+        assert uncovered_blocks("c", 1000, codes) == reference_blocks("c", 1000, codes, zeros, zeros), seq
