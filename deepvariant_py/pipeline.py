@@ -160,6 +160,10 @@ def _plan(opts: RunOptions) -> _Plan:
     """Check every input and output and load the model: all that can fail does so here, in seconds."""
     for flag, path in (("--output-vcf", opts.output_vcf), ("--output-gvcf", opts.output_gvcf)):
         require_vcf_gz(flag, path)
+    if (asked := os.environ.get("TMPDIR")) and os.path.realpath(tempfile.gettempdir()) != os.path.realpath(asked):
+        # Python's tempfile skips a TMPDIR it cannot write without a word; on a cluster /tmp is often small
+        log.warning("TMPDIR %s does not exist or cannot be written: temporary files go to %s instead; set TMPDIR to "
+                    "a folder you can write (or pass --intermediate-dir)", asked, tempfile.gettempdir())
     reference = Reference(opts.ref)
     with open_reads(opts.reads, reference) as sources:
         sample = check_sample_name(*((opts.sample_name, "--sample-name") if opts.sample_name is not None else sources.sample()))

@@ -29,15 +29,16 @@ def _eta(seconds: float) -> str:
 
 
 class Progress:
-    """Call with (done, total, **counts); logs when `every` seconds have passed, and once at the end."""
+    """Call with (done, total, **counts); logs when `every` seconds have passed, or a `share` of the time so far if
+    that is longer (a 30-hour genome run writes a few hundred lines per shard, not ten thousand), and once at the end."""
 
-    def __init__(self, label: str, unit: str = "partitions", every: float = 10.0):
-        self.label, self.unit, self.every = label, unit, every
+    def __init__(self, label: str, unit: str = "partitions", every: float = 10.0, share: float = 0.02):
+        self.label, self.unit, self.every, self.share = label, unit, every, share
         self.t0 = self.last = time.time()
 
     def __call__(self, done: int, total: int, **counts: int) -> None:
         now = time.time()
-        if now - self.last < self.every and done < total:
+        if now - self.last < max(self.every, self.share * (now - self.t0)) and done < total:
             return
         self.last = now
         elapsed = max(now - self.t0, 1e-9)

@@ -280,3 +280,13 @@ def test_a_contig_too_long_for_a_tbi_gets_csi_indexes(tmp_path):
             [(offset + SNP_AT + 1, _alt_base(ref))]
     with pysam.VariantFile(str(gvcf)) as blocks:
         assert len(list(blocks.fetch("big", offset + 100, offset + 200))) >= 1
+
+
+def test_a_tmpdir_that_cannot_be_used_is_named(tmp_path, monkeypatch, caplog):
+    """Python's tempfile silently skips a TMPDIR it cannot write (on a cluster, /tmp is often small): said."""
+    fasta, bam = _sample(tmp_path, lambda ref, hap, h: _het_reads(ref, hap, h))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "no-such-folder"))
+    with caplog.at_level("WARNING", logger="dvcall"):
+        result, out = _call(tmp_path, fasta, bam)
+    assert result.exit_code == 0, result.output
+    assert f"TMPDIR {tmp_path / 'no-such-folder'} does not exist or cannot be written: temporary files go to" in caplog.text

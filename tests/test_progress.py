@@ -1,0 +1,26 @@
+"""Progress lines: every 10 s at first, then a share of the time so far, so a long run's log stays readable."""
+from __future__ import annotations
+
+import logging
+
+from deepvariant_py import progress
+
+
+def test_lines_thin_out_as_a_long_run_goes_on(monkeypatch, caplog):
+    clock = [1000.0]
+    monkeypatch.setattr(progress.time, "time", lambda: clock[0])
+    caplog.set_level(logging.INFO, logger="dvcall")
+    report = progress.Progress("make_examples shard 1/2")
+    total = 30 * 3600  # a 30-hour shard, one partition a second
+    times = []
+    for done in range(1, total + 1):
+        clock[0] += 1.0
+        before = len(caplog.records)
+        report(done, total, candidates=done // 10, examples=done // 10)
+        if len(caplog.records) > before:
+            times.append(clock[0] - 1000.0)
+    assert times[:3] == [10.0, 20.0, 30.0]  # the first minutes as before
+    assert times[-1] == total and "108000/108000 partitions" in caplog.records[-1].getMessage()  # the end, always
+    gaps = [b - a for a, b in zip(times, times[1:-1])]
+    assert all(g >= max(10.0, 0.02 * a) for a, g in zip(times, gaps))
+    assert len(times) < 400  # every 10 s would be 10,800 lines
