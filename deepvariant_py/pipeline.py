@@ -1,6 +1,7 @@
 """run: make_examples over shards in parallel processes, then call_variants, then postprocess."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -24,14 +25,14 @@ from .phasing import PHASERS, WhatshapFailed, auto_phase, default_phaser, haplot
 from .postprocess import postprocess
 from .presets import (make_examples_options, resolve_model, resolve_settings, warn_about_read_kind,
                       warn_about_settings_unlike_model)
-from .progress import Progress, configure_logging
+from .progress import Progress, ProgressFile, RunProgress, configure_logging
 from .reads import log_read_counts, open_reads, read_group_samples, reads_inputs, reads_paths, unreferenced_reads_warning
 from .report import write_report
 from .reference import Reference
-from .regions import Region, count_partitions, parse_regions
+from .regions import Region, Shard, count_partitions, parse_regions
 from .resume import LOCK_FILE, MARKER_SUFFIX, DirectoryLock, clear, completed, file_identity, file_sha256, fingerprint, mark_done, reuse_or_run
 from .vcf import VCF_INDEXES, check_sample_name, vcf_index_outputs
-from .workers import run_jobs, usable_cpus
+from .workers import JOB_FILE_PREFIX, run_jobs, usable_cpus
 
 log = logging.getLogger("dvcall")
 
@@ -77,6 +78,7 @@ class ShardJob:
     inputs: str  # the resume fingerprint ("" when the run is not resumable)
     model_dir: str  # the examples are called as they are made (call_variants.ExampleCaller); `output` gets the calls
     channels: tuple[int, ...] | None  # the image channels the model reads (None: all)
+    progress_file: str | None = None  # where the parent reads this shard's progress (progress.ProgressFile), if it does
 
 
 def run_shard(job: ShardJob) -> dict:
@@ -88,8 +90,9 @@ def run_shard(job: ShardJob) -> dict:
         clear(job.output)
     caller = ExampleCaller(load_predictor(job.model_dir), job.output, list(job.channels) if job.channels else None,
                            stamp=weights_stamp(job.model_dir))
+    progress = ProgressFile(job.progress_file) if job.progress_file else None if job.quiet else Progress(label)
     stats = make_examples(job.ref, job.reads, caller, job.regions, job.opts, job.index, job.count,
-                          progress=None if job.quiet else Progress(label), gvcf_output=job.gvcf_output)
+                          progress=progress, gvcf_output=job.gvcf_output)
     result = {"make_examples": asdict(stats), "call_variants": asdict(caller.stats)}
     if job.inputs:  # each shard marks itself done as soon as it is, so a kill later keeps it
         mark_done(job.output, job.inputs, [job.output] + ([job.gvcf_output] if job.gvcf_output else []), result)
@@ -344,12 +347,27 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
         log.warning("--intermediate-dir %s holds %d finished shard(s) of an earlier run with --num-shards %d, which this "
                     "run (--num-shards %d) cannot reuse: rerun with --num-shards %d to reuse them", opts.intermediate_dir,
                     finished, count, n, count)
+    # Shards in worker processes report to the parent, which logs one line for them all (with the shards not
+    # started yet in its ETA); a shard run in this process logs its own.
+    parallel = plan.processes > 1 and len(todo) > 1
+    progress_files = [os.path.join(work, f"{JOB_FILE_PREFIX}progress-{i:05d}.pkl") if parallel and not quiet else None
+                      for i in todo]
     jobs = [ShardJob(opts.ref, tuple(opts.reads), shard_paths[i], block_paths[i], plan.called, me_opts, i, n, quiet, inputs[i],
-                     opts.model_dir, plan.channels)
-            for i in todo]
+                     opts.model_dir, plan.channels, path)
+            for i, path in zip(todo, progress_files)]
     labels = [f"make_examples shard {i + 1}/{n}" for i in todo]
-    for i, result in zip(todo, run_jobs(run_shard, jobs, plan.processes, work, labels)):
-        results[i] = result
+    tick = None
+    if parallel and not quiet:
+        totals = [len(Shard(tuple(plan.called), i, n, me_opts.partition_size)) for i in todo]
+        tick = RunProgress(f"make_examples ({len(todo)} shards on {min(plan.processes, len(todo))} processes)",
+                           [p for p in progress_files if p], totals)
+    try:
+        for i, result in zip(todo, run_jobs(run_shard, jobs, plan.processes, work, labels, tick)):
+            results[i] = result
+    finally:
+        for path in filter(None, progress_files):
+            with contextlib.suppress(OSError):
+                os.remove(path)
     stats = [MakeExamplesStats(**r["make_examples"]) for r in results]
     calls = [CallStats(**r["call_variants"]) for r in results]
     # The shards called their examples as they made them: call_variants' share is the model's time in the shards this

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import logging
+import pickle
 import sys
 import time
+
+from .outputs import atomic_output
 
 log = logging.getLogger("dvcall")
 
@@ -46,3 +49,45 @@ class Progress:
         extra = ", ".join(f"{v:,} {k}" for k, v in counts.items())
         rate = f", {counts['examples'] / elapsed:.0f} examples/s" if "examples" in counts else ""
         log.info("%s: %d/%d %s, %s%s, ETA %s", self.label, done, total, self.unit, extra, rate, eta)
+
+
+class ProgressFile:
+    """A worker's progress for its parent to add up (RunProgress): Progress's arguments, (done, total, counts),
+    written to `path` (replaced whole) at most every `every` seconds, and at the end."""
+
+    def __init__(self, path: str, every: float = 2.0):
+        self.path, self.every, self.last = path, every, 0.0
+
+    def __call__(self, done: int, total: int, **counts: int) -> None:
+        now = time.time()
+        if now - self.last < self.every and done < total:
+            return
+        self.last = now
+        with atomic_output(self.path) as tmp, open(tmp, "wb") as fh:  # the parent reads a whole file or the last one
+            pickle.dump((done, total, counts), fh)
+
+
+class RunProgress:
+    """One line for shards running in worker processes (Progress's timing): their ProgressFiles added up, with
+    the partitions of the shards not started yet, so the ETA is the whole run's. Call it while they run."""
+
+    def __init__(self, label: str, paths: list[str], totals: list[int], every: float = 1.0):
+        self.paths, self.totals, self.every, self.last = paths, totals, every, 0.0
+        self.report = Progress(label)
+
+    def __call__(self) -> None:
+        now = time.time()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        done, counts = 0, {}
+        for path in self.paths:
+            try:
+                with open(path, "rb") as fh:
+                    d, _, c = pickle.load(fh)
+            except (OSError, EOFError, pickle.UnpicklingError):
+                continue  # not started yet
+            done += d
+            for k, v in c.items():
+                counts[k] = counts.get(k, 0) + v
+        self.report(done, sum(self.totals), **counts)

@@ -97,10 +97,12 @@ class _Running:
     result_file: str
 
 
-def run_jobs(func: Callable[[Any], Any], jobs: list, processes: int, scratch: str, labels: list[str] | None = None) -> list:
+def run_jobs(func: Callable[[Any], Any], jobs: list, processes: int, scratch: str, labels: list[str] | None = None,
+             tick: Callable[[], None] | None = None) -> list:
     """func(job) for every job, in at most `processes` child processes; results in job order. `func` must be a
     module-level function; job files go to `scratch` and are removed. A worker's DvcallError is raised here
-    with its message; any failure or signal stops every other worker before this returns."""
+    with its message; any failure or signal stops every other worker before this returns. `tick` is called
+    while child processes run (e.g. progress.RunProgress)."""
     labels = labels or [f"job {i + 1}/{len(jobs)}" for i in range(len(jobs))]
     if processes <= 1 or len(jobs) <= 1:
         return [func(job) for job in jobs]
@@ -112,6 +114,8 @@ def run_jobs(func: Callable[[Any], Any], jobs: list, processes: int, scratch: st
             while pending and len(running) < processes:
                 _start(func, jobs, pending.pop(0), scratch, running)
             time.sleep(0.02)
+            if tick is not None:
+                tick()
             for r in [r for r in running if r.proc.poll() is not None]:
                 running.remove(r)
                 results[r.index] = _collect(r, labels[r.index])

@@ -24,3 +24,17 @@ def test_lines_thin_out_as_a_long_run_goes_on(monkeypatch, caplog):
     gaps = [b - a for a, b in zip(times, times[1:-1])]
     assert all(g >= max(10.0, 0.02 * a) for a, g in zip(times, gaps))
     assert len(times) < 400  # every 10 s would be 10,800 lines
+
+
+def test_the_parent_adds_up_its_workers_progress(tmp_path, caplog):
+    """Shards in worker processes write their progress to files; the parent logs one line for the whole run, with
+    the partitions of the shards not started yet in its total (their ETA was each shard's own)."""
+    caplog.set_level(logging.INFO, logger="dvcall")
+    paths = [str(tmp_path / f"p{i}.pkl") for i in range(3)]
+    progress.ProgressFile(paths[0])(100, 100, candidates=7, examples=9)  # finished
+    progress.ProgressFile(paths[1])(40, 120, candidates=3, examples=3)  # running; the third has not started
+    run = progress.RunProgress("make_examples (3 shards on 2 processes)", paths, [100, 120, 80])
+    run.report.last = 0.0  # as if the first 10 s had passed
+    run()
+    assert caplog.records[-1].getMessage().startswith(
+        "make_examples (3 shards on 2 processes): 140/300 partitions, 10 candidates, 12 examples, ")
