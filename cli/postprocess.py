@@ -33,14 +33,15 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
         check_sample_name(sample_name)  # before any work
     for flag, path in (("--output-vcf", output_vcf), ("--output-gvcf", output_gvcf)):
         require_vcf_gz(flag, path)
-    inputs = {f"--calls {p}": p for p in expand_paths(calls, "calls")}
+    calls_paths = expand_paths(calls, "calls")
+    inputs = {f"--calls {p}": p for p in calls_paths}
     inputs.update({f"--gvcf-blocks {p}": p for p in (expand_paths(gvcf_blocks, "gVCF reference blocks") if gvcf_blocks else [])})
     check_outputs({"--output-vcf": output_vcf, **vcf_index_outputs("--output-vcf", output_vcf), "--output-gvcf": output_gvcf,
                    **(vcf_index_outputs("--output-gvcf", output_gvcf) if output_gvcf else {})}, {"--ref": ref, **inputs})
-    model_dir = calls_model_dir(expand_paths(calls, "calls"), model_dir)
+    model_dir = calls_model_dir(calls_paths, model_dir)
     merger = load_merger(multiallelic_merge, model_dir)
     calibration = load_model_info(model_dir).calibration
-    stats = postprocess(calls, ref, output_vcf, vcf_sample(expand_paths(calls, "calls"), sample_name), command_line(), merger=merger,
+    stats = postprocess(calls, ref, output_vcf, vcf_sample(calls_paths, sample_name), command_line(), merger=merger,
                         gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf, resolve_haplotypes=haplotype_resolution, calibration=calibration)
     if not quiet:
         click.echo(f"dvcall: {stats.sites} sites ({stats.pass_snps} PASS SNPs, {stats.pass_indels} PASS indels) -> {output_vcf}", err=True)

@@ -375,14 +375,14 @@ def calls_shards(paths: list[str]) -> set[tuple[int, int]]:
 def calls_sample(paths: list[str]) -> str | None:
     """The sample the calls files name (their reads' @RG SM, recorded by make-examples; None when none does):
     calls of two samples are refused, since they would be written as one."""
-    named = {path: header["sample"] for path, header in _calls_headers(paths).items() if isinstance(header.get("sample"), str)}
-    samples = sorted(set(named.values()))
-    if len(samples) > 1:
-        other = next(p for p, s in named.items() if s == samples[1])
-        first = next(p for p, s in named.items() if s == samples[0])
-        raise InputError(f"the calls hold different samples: {first} is {samples[0]!r} and {other} is {samples[1]!r} (their "
+    named = [(path, header["sample"]) for path, header in _calls_headers(paths).items() if isinstance(header.get("sample"), str)]
+    if not named:
+        return None
+    (first_path, first), other = named[0], next(((p, s) for p, s in named[1:] if s != named[0][1]), None)
+    if other is not None:
+        raise InputError(f"the calls hold different samples: {first_path} is {first!r} and {other[0]} is {other[1]!r} (their "
                          "reads' @RG SM): postprocess one sample's calls, or pass --sample-name NAME if they are one sample")
-    return samples[0] if samples else None
+    return first
 
 
 def calls_model(paths: list[str]) -> dict | None:

@@ -20,6 +20,12 @@ def needs_csi(contig_lengths: Iterable[int]) -> bool:
     return max(contig_lengths, default=0) >= LINEAR_INDEX_LIMIT
 
 
+def index_suffix(contig_lengths: Iterable[int], linear: str) -> str:
+    """The index a file over contigs of these lengths gets: `linear` (".tbi" or ".bai") or, where a contig is too
+    long for that, ".csi"."""
+    return ".csi" if needs_csi(contig_lengths) else linear
+
+
 BAM_INDEXES = (".bai", ".csi")  # the index files a BAM dvcall writes may have (AtomicFile companions)
 
 
@@ -27,9 +33,9 @@ def index_bam(path: str) -> str:
     """`samtools index` of `path`: a .bai, or a .csi where a contig of its header is too long for one; returns
     the suffix written."""
     with pysam.AlignmentFile(path, check_sq=False) as reads:
-        csi = needs_csi(reads.lengths)
-    pysam.index(*(["-c"] if csi else []), path)
-    return ".csi" if csi else ".bai"
+        suffix = index_suffix(reads.lengths, ".bai")
+    pysam.index(*(["-c"] if suffix == ".csi" else []), path)
+    return suffix
 
 
 @contextlib.contextmanager

@@ -19,8 +19,7 @@ from .gvcf import BlockWriter, RefBlock, reference_blocks, uncovered_blocks
 from .images import build_images
 from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
 from .read_events import MISSING_BASE_QUALITY, encode_bases, extract_events, replace_reads
-from .reads import (ReadAhead, ReadCounts, ReadFilter, ReadSources, fetch_reads, hp_dropped, open_reads,
-                    read_group_samples)
+from .reads import ReadAhead, ReadCounts, ReadFilter, ReadSources, fetch_reads, hp_dropped, open_reads
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
 from .regions import Region, RegionSet, Shard, merge_regions, partition, read_bed, stretches
@@ -245,7 +244,7 @@ class ExampleSink(Protocol):
 def _reads_sample(sources: ReadSources) -> str | None:
     """The sample the reads name (the first @RG SM of each file), for postprocess's default VCF sample name; None
     when they name none, or several (postprocess then needs --sample-name)."""
-    names = {read_group_samples(h)[0] for h in sources.handles if read_group_samples(h)}
+    names = {name for _, name in sources.file_samples()}
     return names.pop() if len(names) == 1 else None
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from . import __version__
 from .call_variants import CallStats, ExampleCaller, load_predictor
 from .errors import InputError, OutputError
-from .htslib import needs_csi
+from .htslib import index_suffix
 from .make_examples import (MakeExamplesOptions, MakeExamplesStats, base_quality_warning, calling_regions, hp_tag_warning,
                             make_examples, missing_quality_warning, retag_warning)
 from .merger import load_merger
@@ -286,7 +286,7 @@ def _phased_passes(opts: RunOptions, plan: _Plan, work: str) -> dict:
             raise InputError(f"{exc.failure}; rerun with --intermediate-dir DIR to keep whatshap's log there") from None
         return {"tagged": tagged, "reads": total}
 
-    bam_index = ".csi" if needs_csi(c.length for c in plan.reference.contigs) else ".bai"  # index_bam's choice
+    bam_index = index_suffix((c.length for c in plan.reference.contigs), ".bai")  # index_bam's choice
     done, reused = reuse_or_run(tagged_bam, inputs, run_haplotag, [tagged_bam, tagged_bam + bam_index])
     if reused:
         log.info("phase-reads: reads tagged in an earlier run, reused")

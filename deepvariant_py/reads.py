@@ -339,10 +339,14 @@ class ReadSources:
                 return path, handle.is_cram
         return self.paths[0], self.handles[0].is_cram
 
+    def file_samples(self) -> list[tuple[str, str]]:
+        """(path, its first @RG SM) of each file that names a sample, as DeepVariant names the VCF sample."""
+        return [(path, read_group_samples(h)[0]) for path, h in zip(self.paths, self.handles) if read_group_samples(h)]
+
     def sample(self) -> tuple[str, str]:
         """(the sample name, where it comes from): the first @RG SM of the first file that has one, else SAMPLE.
         Files that name different samples are refused unless --sample-name says what to call them."""
-        named = [(path, read_group_samples(h)[0]) for path, h in zip(self.paths, self.handles) if read_group_samples(h)]
+        named = self.file_samples()
         if not named:
             return "SAMPLE", "the default: no @RG SM in --reads"
         (first_path, first), other = named[0], next(((p, s) for p, s in named[1:] if s != named[0][1]), None)

@@ -6,7 +6,7 @@ import os
 import shlex
 
 from ..errors import InputError
-from ..htslib import needs_csi
+from ..htslib import index_suffix
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -155,4 +155,5 @@ def phaser(config: dict, info) -> str:
 def index_suffixes(contig_lengths) -> tuple[str, str]:
     """The index files of the workflow's VCFs and tagged BAMs, as `dvcall postprocess` and `dvcall haplotag`
     write them: .tbi and .bai, or .csi for both where a contig is too long for those."""
-    return (".csi", ".csi") if needs_csi(contig_lengths) else (".tbi", ".bai")
+    lengths = list(contig_lengths)
+    return index_suffix(lengths, ".tbi"), index_suffix(lengths, ".bai")
