@@ -569,6 +569,10 @@ def _best_checkpoint(output_dir: str, info: ModelInfo, label_smoothing: float, s
     keras = tf_keras()
     state_path = os.path.join(output_dir, "best.json")
 
+    # Cross-entropy of probabilities clipped at Keras's epsilon cannot exceed -ln(epsilon) (16.1); a mean loss above
+    # it (seen: 7e11 at learning rate 1e12 on AMD EPYC, where other CPUs give nan) means the arithmetic broke.
+    ceiling = -math.log(keras.config.epsilon()) + 1.0
+
     class BestCheckpoint(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
@@ -585,8 +589,9 @@ def _best_checkpoint(output_dir: str, info: ModelInfo, label_smoothing: float, s
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             acc, loss = float(logs.get("val_accuracy", 0.0)), float(logs.get("val_loss", 1e9))
-            if not (math.isfinite(loss) and math.isfinite(float(logs.get("loss", 0.0)))):
-                raise InputError(f"training diverged at epoch {epoch + 1} (the loss is not a number): lower --learning-rate "
+            if not all(math.isfinite(x) and x <= ceiling for x in (loss, float(logs.get("loss", 0.0)))):
+                raise InputError(f"training diverged at epoch {epoch + 1} (the loss is not a number, or beyond what "
+                                 f"cross-entropy can reach, {ceiling:.1f}): lower --learning-rate "
                                  "or check the examples; remove the folder before training into it with other options"
                                  f"{'' if self.best_epoch < 1 else f' (its best model so far, epoch {self.best_epoch}, is kept)'}")
             if acc > self.best or (acc == self.best and loss < self.best_loss):
