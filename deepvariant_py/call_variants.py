@@ -97,10 +97,12 @@ class ExampleCaller:
     examples. `channels`: positions of the image channels the model reads (ModelInfo.input_channels)."""
 
     def __init__(self, model, output: str, channels: list[int] | None = None, batch_size: int = 128,
-                 stamp: dict | None = None):
+                 stamp: dict | None = None, resume_at: int | None = None, keep: bool = False):
+        """`resume_at`: the calls file's length at a checkpoint to go on from; `keep`: a checkpointed shard's
+        (outputs.GzipLines). `stats` count this process's work only."""
         self.model, self.channels, self.batch_size, self.path = model, channels, batch_size, output
         self.stats = CallStats()
-        self._writer = CallsWriter(output, stamp)
+        self._writer = CallsWriter(output, stamp, resume_at=resume_at, keep=keep)
         self._images: list[np.ndarray] = []
         self._variants: list[VariantInfo] = []
         self._indices: list[tuple[int, ...]] = []
@@ -121,6 +123,11 @@ class ExampleCaller:
         self.stats.examples += len(self._images)
         self.stats.seconds += time.time() - t0
         self._images, self._variants, self._indices = [], [], []
+
+    def checkpoint(self) -> int:
+        """Call the examples waiting for a batch and end the calls file's gzip member: its length."""
+        self._flush()
+        return self._writer.checkpoint()
 
     def close(self) -> None:
         self._flush()

@@ -293,13 +293,18 @@ class CallsWriter:
     by record; the file appears under its final name only on close (abort removes it)."""
 
     def __init__(self, path: str, model: dict | None = None, shards: list[tuple[int, int]] | None = None,
-                 sample: str | None = None):
+                 sample: str | None = None, resume_at: int | None = None, keep: bool = False):
+        """`resume_at`, `keep`: a checkpointed shard's (outputs.GzipLines); resumed, the file has its header."""
         self.path = path
-        header = {"format": CALLS_FORMAT, "version": CALLS_VERSION, **({"model": model} if model else {}),
-                  **({"shards": [list(s) for s in shards]} if shards else {}), **({"sample": sample} if sample else {})}
-        self._out = GzipLines(path)
-        self._out.write(json.dumps(header) + "\n")
+        self._out = GzipLines(path, resume_at=resume_at, keep=keep)
+        if resume_at is None:
+            header = {"format": CALLS_FORMAT, "version": CALLS_VERSION, **({"model": model} if model else {}),
+                      **({"shards": [list(s) for s in shards]} if shards else {}), **({"sample": sample} if sample else {})}
+            self._out.write(json.dumps(header) + "\n")
         self.count = 0
+
+    def checkpoint(self) -> int:
+        return self._out.checkpoint()
 
     def write(self, record: CallRecord) -> None:
         self._out.write(json.dumps({"v": record.variant.to_json(), "i": list(record.alt_indices),

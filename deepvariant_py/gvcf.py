@@ -121,15 +121,20 @@ class BlockWriter:
     of the make-examples shard they belong to, so postprocess can tell that one is missing), then one
     tab-separated line each; under a temporary name until `close` renames the file into place; `abort` removes it."""
 
-    def __init__(self, path: str, shard: tuple[int, int] | None = None):
+    def __init__(self, path: str, shard: tuple[int, int] | None = None, resume_at: int | None = None, keep: bool = False):
+        """`resume_at`, `keep`: a checkpointed shard's (outputs.GzipLines); resumed, the file has its header."""
         self.path = path
-        self._out = GzipLines(path, compresslevel=4)
-        header = {"format": BLOCKS_FORMAT, "version": BLOCKS_VERSION, **({"shards": [list(shard)]} if shard else {})}
-        self._out.write("#" + json.dumps(header) + "\n")
+        self._out = GzipLines(path, compresslevel=4, resume_at=resume_at, keep=keep)
+        if resume_at is None:
+            header = {"format": BLOCKS_FORMAT, "version": BLOCKS_VERSION, **({"shards": [list(shard)]} if shard else {})}
+            self._out.write("#" + json.dumps(header) + "\n")
 
     def write(self, blocks: Iterable[RefBlock]) -> None:
         self._out.write("".join(f"{b.contig}\t{b.start}\t{b.end}\t{b.gq}\t{b.min_dp}\t{b.pl[0]},{b.pl[1]},{b.pl[2]}\t"
                                 f"{int(b.callable)}\n" for b in blocks))
+
+    def checkpoint(self) -> int:
+        return self._out.checkpoint()
 
     def close(self) -> None:
         self._out.close()

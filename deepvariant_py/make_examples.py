@@ -1,7 +1,9 @@
 """make_examples: partitions -> reads -> candidates -> pileup tensors -> TFRecord (+ labels in training)."""
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import time
 from functools import partial
 from typing import Callable, Protocol, Sequence
@@ -10,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from .candidate_filter import CandidateFilter
+from .checkpoint import ShardCheckpoint, ShardCheckpoints, save_checkpoint
 from .candidates import Candidate, CandidateThresholds, count_alleles, find_candidates
 from .direct_phasing import phase_reads, tag_concordance
 from .errors import InputError
@@ -230,7 +233,8 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
 
 class ExampleSink(Protocol):
     """Where examples go: examples_io.ExampleWriter (a TFRecord file), or in `dvcall run` the model itself
-    (call_variants.ExampleCaller, which make_examples never imports)."""
+    (call_variants.ExampleCaller, which make_examples never imports). With make_examples' `checkpoints` it also
+    needs `checkpoint() -> int`: everything written so far made durable, the file's length returned."""
 
     path: str  # the file it writes, for error messages
 
@@ -250,12 +254,14 @@ def _reads_sample(sources: ReadSources) -> str | None:
 
 def make_examples(ref_path: str, reads: str | Sequence[str], output: str | ExampleSink, regions: Sequence[Region] | None,
                   opts: MakeExamplesOptions, shard_index: int = 0, num_shards: int = 1, training: TrainingInputs | None = None,
-                  progress: Callable[..., None] | None = None, gvcf_output: str | None = None) -> MakeExamplesStats:
+                  progress: Callable[..., None] | None = None, gvcf_output: str | None = None,
+                  checkpoints: ShardCheckpoints | None = None) -> MakeExamplesStats:
     """Write the examples of shard `shard_index`/`num_shards` of `regions` (None: every contig the reads and the
     reference share) to `output` (and, with `gvcf_output`, its reference blocks there); returns counts for the
     run summary. `output`: a TFRecord path (its sidecar is written beside it) or an ExampleSink, closed here on
     success and aborted on failure. `reads`: one BAM/CRAM, or several of one sample, read merged by position
-    (reads.open_reads)."""
+    (reads.open_reads). `checkpoints`: record progress every so often and, when it holds one, go on from an
+    earlier run's checkpoint (checkpoint.py; `output` is then an ExampleSink made to go on from it too)."""
     t0 = time.time()
     reference = Reference(ref_path)
     sources = open_reads(reads, reference)
@@ -263,18 +269,25 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
     parts = Shard(tuple(calling_regions(reference, set(handle.references), regions)), shard_index, num_shards,
                   opts.partition_size)
     starts, n_parts = parts.run_starts(), len(parts)
-    counts = ReadCounts()
+    start = checkpoints.start if checkpoints else None
+    counts = ReadCounts(**start.read_counts) if start else ReadCounts()
     labeler = _Labeler(training, reference) if training else None
-    stats = MakeExamplesStats()
+    stats = _restored_stats(start.stats) if start else MakeExamplesStats()
     blocks = None  # gvcf_output's BlockWriter
     to_file = isinstance(output, str)
+    if to_file and checkpoints:
+        raise ValueError("make_examples checkpoints need an ExampleSink that can go on from them, not a TFRecord path")
     writer = None if to_file else output
+    last_checkpoint = time.time()
     try:
         if to_file:
             writer = ExampleWriter(output)
         if gvcf_output:
-            blocks = BlockWriter(gvcf_output, shard=(shard_index, num_shards) if num_shards > 1 else None)
-        for region, stretch in ((p, Region(run[0].contig, run[0].start, run[-1].end)) for run in stretches(parts) for p in run):
+            blocks = BlockWriter(gvcf_output, shard=(shard_index, num_shards) if num_shards > 1 else None,
+                                 resume_at=start.lengths[os.path.basename(gvcf_output)] if start else None,
+                                 keep=checkpoints is not None)
+        everything = ((p, Region(run[0].contig, run[0].start, run[-1].end)) for run in stretches(parts) for p in run)
+        for region, stretch in itertools.islice(everything, stats.partitions, None):
             handle.plan(stretch)
             part = process_partition(handle, reference, region, opts, gvcf=gvcf_output is not None, counts=counts,
                                      counts_from=-1 if (region.contig, region.start) in starts else region.start)
@@ -315,6 +328,12 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
                         stats.examples += 1
             if progress:
                 progress(stats.partitions, n_parts, candidates=stats.candidates, examples=stats.examples)
+            if checkpoints and time.time() - last_checkpoint >= checkpoints.every:
+                lengths = {os.path.basename(writer.path): writer.checkpoint(),
+                           **({os.path.basename(gvcf_output): blocks.checkpoint()} if blocks is not None else {})}
+                save_checkpoint(checkpoints.output, ShardCheckpoint(checkpoints.inputs, stats.partitions, lengths,
+                                                                    asdict(stats), asdict(counts)))
+                last_checkpoint = time.time()
         writer.close()
         if to_file:
             write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts),
@@ -337,6 +356,13 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
     stats.seconds = time.time() - t0
     if labeler:
         stats.symbolic_truth = len(labeler.symbolic)
+    return stats
+
+
+def _restored_stats(saved: dict) -> MakeExamplesStats:
+    """MakeExamplesStats as a checkpoint saved them (JSON made the label keys strings)."""
+    stats = MakeExamplesStats(**saved)
+    stats.labels = {int(k): v for k, v in stats.labels.items()}
     return stats
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gzip
+import io
 import json
 import os
 import shutil
@@ -127,17 +128,31 @@ class AtomicFile:
 
 class GzipLines:
     """A gzipped text file written piece by piece under a temporary name (AtomicFile): `close` renames it into
-    place, `abort` removes it; an OSError is one OutputError naming the final path (disk_error)."""
+    place, `abort` removes it; an OSError is one OutputError naming the final path (disk_error).
 
-    def __init__(self, path: str, compresslevel: int = 9):
-        self.path = path
+    For checkpoints (checkpoint.py): `checkpoint()` ends the current gzip member and returns the temporary file's
+    length, at which the bytes are a complete gzip file; `resume_at=N` reopens an earlier run's temporary file cut
+    to N bytes and appends to it; with `keep=True`, `abort` leaves the temporary file for such a rerun."""
+
+    def __init__(self, path: str, compresslevel: int = 9, resume_at: int | None = None, keep: bool = False):
+        self.path, self.compresslevel, self.keep = path, compresslevel, keep
         self._file = AtomicFile(path)
-        self._fh = None
+        self._raw = self._gz = self._fh = None
         try:
-            self._fh = gzip.open(self._file.tmp, "wt", compresslevel=compresslevel)
+            if resume_at is None:
+                self._raw = open(self._file.tmp, "wb")
+            else:
+                self._raw = open(self._file.tmp, "r+b")
+                self._raw.truncate(resume_at)
+                self._raw.seek(resume_at)
+            self._open_member()
         except OSError as exc:
             self.abort()
             raise disk_error(path, exc) from None
+
+    def _open_member(self) -> None:
+        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=self.compresslevel)
+        self._fh = io.TextIOWrapper(self._gz, encoding="utf-8")
 
     def write(self, text: str) -> None:
         try:
@@ -146,19 +161,36 @@ class GzipLines:
             self.abort()
             raise disk_error(self.path, exc) from None
 
+    def checkpoint(self) -> int:
+        """End the gzip member, flush it to the disk and start another; the file's length now."""
+        try:
+            self._fh.detach()  # flushes the text into the member without closing it
+            self._gz.close()  # the member's trailer; the file itself stays open
+            self._raw.flush()
+            os.fsync(self._raw.fileno())
+            length = self._raw.tell()
+            self._open_member()
+        except OSError as exc:
+            self.abort()
+            raise disk_error(self.path, exc) from None
+        return length
+
     def close(self) -> None:
         try:
             self._fh.close()
+            self._raw.close()
         except OSError as exc:
             self.abort()
             raise disk_error(self.path, exc) from None
         self._file.commit()
 
     def abort(self) -> None:
-        if self._fh is not None:
-            with contextlib.suppress(OSError):
-                self._fh.close()
-        self._file.discard()
+        for handle in (self._fh, self._gz, self._raw):
+            if handle is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    handle.close()
+        if not self.keep:
+            self._file.discard()
 
 
 def _remove(*paths: str) -> None:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from . import __version__
 from .call_variants import CallStats, ExampleCaller, load_predictor
+from .checkpoint import CHECKPOINT_SECONDS, ShardCheckpoints, drop_checkpoint, load_checkpoint
 from .errors import InputError, OutputError
 from .htslib import index_suffix
 from .make_examples import (MakeExamplesOptions, MakeExamplesStats, base_quality_warning, calling_regions, hp_tag_warning,
@@ -57,6 +58,7 @@ class RunOptions:
     phase_reads: bool | None = None  # tag untagged reads by haplotype; None: when it helps (_should_phase)
     phaser: str | None = None  # PHASERS: how phase_reads tags them; None: phasing.default_phaser of the model
     make_examples: MakeExamplesOptions = field(default_factory=MakeExamplesOptions)
+    checkpoint_seconds: float = CHECKPOINT_SECONDS  # with intermediate_dir: how often a shard records how far it got
 
     def __post_init__(self):
         self.reads = list(reads_paths(self.reads))
@@ -79,6 +81,7 @@ class ShardJob:
     model_dir: str  # the examples are called as they are made (call_variants.ExampleCaller); `output` gets the calls
     channels: tuple[int, ...] | None  # the image channels the model reads (None: all)
     progress_file: str | None = None  # where the parent reads this shard's progress (progress.ProgressFile), if it does
+    checkpoint_seconds: float = CHECKPOINT_SECONDS  # how often a resumable shard records how far it got (checkpoint.py)
 
 
 def run_shard(job: ShardJob) -> dict:
@@ -86,16 +89,27 @@ def run_shard(job: ShardJob) -> dict:
     "call_variants": CallStats} as dicts (also what the resume marker keeps)."""
     configure_logging(job.quiet)
     label = f"make_examples shard {job.index + 1}/{job.count}" if job.count > 1 else "make_examples"
-    if job.inputs:
+    checkpoints = start = None
+    if job.inputs:  # resumable: from its checkpoint, if an earlier run of these inputs left one
         clear(job.output)
+        start = load_checkpoint(job.output, job.inputs)
+        if start is None:
+            drop_checkpoint(job.output)
+        else:
+            log.info("%s: going on from an earlier run's checkpoint (%d partitions done)", label, start.partitions)
+        checkpoints = ShardCheckpoints(job.output, job.inputs, start, job.checkpoint_seconds)
     caller = ExampleCaller(load_predictor(job.model_dir), job.output, list(job.channels) if job.channels else None,
-                           stamp=weights_stamp(job.model_dir))
-    progress = ProgressFile(job.progress_file) if job.progress_file else None if job.quiet else Progress(label)
+                           stamp=weights_stamp(job.model_dir), keep=bool(job.inputs),
+                           resume_at=start.lengths[os.path.basename(job.output)] if start else None)
+    done, done_counts = (start.partitions, {"examples": start.stats.get("examples", 0)}) if start else (0, {})
+    progress = (ProgressFile(job.progress_file, start=done, start_counts=done_counts) if job.progress_file
+                else None if job.quiet else Progress(label, start=done, start_counts=done_counts))
     stats = make_examples(job.ref, job.reads, caller, job.regions, job.opts, job.index, job.count,
-                          progress=progress, gvcf_output=job.gvcf_output)
+                          progress=progress, gvcf_output=job.gvcf_output, checkpoints=checkpoints)
     result = {"make_examples": asdict(stats), "call_variants": asdict(caller.stats)}
     if job.inputs:  # each shard marks itself done as soon as it is, so a kill later keeps it
         mark_done(job.output, job.inputs, [job.output] + ([job.gvcf_output] if job.gvcf_output else []), result)
+        drop_checkpoint(job.output)
     return result
 
 
@@ -353,7 +367,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     progress_files = [os.path.join(work, f"{JOB_FILE_PREFIX}progress-{i:05d}.pkl") if parallel and not quiet else None
                       for i in todo]
     jobs = [ShardJob(opts.ref, tuple(opts.reads), shard_paths[i], block_paths[i], plan.called, me_opts, i, n, quiet, inputs[i],
-                     opts.model_dir, plan.channels, path)
+                     opts.model_dir, plan.channels, path, opts.checkpoint_seconds)
             for i, path in zip(todo, progress_files)]
     labels = [f"make_examples shard {i + 1}/{n}" for i in todo]
     tick = None

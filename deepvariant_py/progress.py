@@ -35,8 +35,12 @@ class Progress:
     """Call with (done, total, **counts); logs when `every` seconds have passed, or a `share` of the time so far if
     that is longer (a 30-hour genome run writes a few hundred lines per shard, not ten thousand), and once at the end."""
 
-    def __init__(self, label: str, unit: str = "partitions", every: float = 10.0, share: float = 0.02):
+    def __init__(self, label: str, unit: str = "partitions", every: float = 10.0, share: float = 0.02,
+                 start: int = 0, start_counts: dict | None = None):
+        """`start`, `start_counts`: what an earlier run had done already (a shard going on from its checkpoint),
+        left out of the rate and the ETA."""
         self.label, self.unit, self.every, self.share = label, unit, every, share
+        self.start, self.start_counts = start, dict(start_counts or {})
         self.t0 = self.last = time.time()
 
     def __call__(self, done: int, total: int, **counts: int) -> None:
@@ -45,9 +49,10 @@ class Progress:
             return
         self.last = now
         elapsed = max(now - self.t0, 1e-9)
-        eta = _eta(elapsed / done * (total - done)) if done else "?"
+        eta = _eta(elapsed / (done - self.start) * (total - done)) if done > self.start else "?"
         extra = ", ".join(f"{v:,} {k}" for k, v in counts.items())
-        rate = f", {counts['examples'] / elapsed:.0f} examples/s" if "examples" in counts else ""
+        made = counts.get("examples", 0) - self.start_counts.get("examples", 0)
+        rate = f", {made / elapsed:.0f} examples/s" if "examples" in counts else ""
         log.info("%s: %d/%d %s, %s%s, ETA %s", self.label, done, total, self.unit, extra, rate, eta)
 
 
@@ -55,8 +60,10 @@ class ProgressFile:
     """A worker's progress for its parent to add up (RunProgress): Progress's arguments, (done, total, counts),
     written to `path` (replaced whole) at most every `every` seconds, and at the end."""
 
-    def __init__(self, path: str, every: float = 2.0):
+    def __init__(self, path: str, every: float = 2.0, start: int = 0, start_counts: dict | None = None):
+        """`start`, `start_counts`: as Progress's, passed on to the parent."""
         self.path, self.every, self.last = path, every, 0.0
+        self.start, self.start_counts = start, dict(start_counts or {})
 
     def __call__(self, done: int, total: int, **counts: int) -> None:
         now = time.time()
@@ -64,7 +71,7 @@ class ProgressFile:
             return
         self.last = now
         with atomic_output(self.path) as tmp, open(tmp, "wb") as fh:  # the parent reads a whole file or the last one
-            pickle.dump((done, total, counts), fh)
+            pickle.dump((done, total, counts, self.start, self.start_counts), fh)
 
 
 class RunProgress:
@@ -80,14 +87,17 @@ class RunProgress:
         if now - self.last < self.every:
             return
         self.last = now
-        done, counts = 0, {}
+        done, counts, start, start_counts = 0, {}, 0, {}
         for path in self.paths:
             try:
                 with open(path, "rb") as fh:
-                    d, _, c = pickle.load(fh)
-            except (OSError, EOFError, pickle.UnpicklingError):
+                    d, _, c, s, sc = pickle.load(fh)
+            except (OSError, EOFError, pickle.UnpicklingError, ValueError):
                 continue  # not started yet
-            done += d
+            done, start = done + d, start + s
             for k, v in c.items():
                 counts[k] = counts.get(k, 0) + v
+            for k, v in sc.items():
+                start_counts[k] = start_counts.get(k, 0) + v
+        self.report.start, self.report.start_counts = start, start_counts  # shards going on from a checkpoint
         self.report(done, sum(self.totals), **counts)

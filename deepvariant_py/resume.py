@@ -7,6 +7,7 @@ import json
 import os
 import time
 
+from .checkpoint import checkpointed_files
 from .errors import InputError
 from .outputs import is_partial, write_json
 from .workers import is_job_file
@@ -93,11 +94,13 @@ class DirectoryLock:
 
     def remove_leftovers(self) -> int:
         """Remove the temporary files (`*.partial*`, worker job files) that a run killed outright (SIGKILL, a
-        node failure) left in the folder; safe only while this lock is held. Returns how many were removed."""
+        node failure) left in the folder, except those a shard's checkpoint goes on from (checkpoint.py); safe
+        only while this lock is held. Returns how many were removed."""
         folder, removed = os.path.dirname(self.path), 0
         for root, _dirs, files in os.walk(folder):
+            resumable = checkpointed_files(root)
             for name in files:
-                if is_partial(name) or is_job_file(name):
+                if (is_partial(name) or is_job_file(name)) and os.path.join(root, name) not in resumable:
                     try:
                         os.remove(os.path.join(root, name))
                         removed += 1

@@ -38,3 +38,24 @@ def test_the_parent_adds_up_its_workers_progress(tmp_path, caplog):
     run()
     assert caplog.records[-1].getMessage().startswith(
         "make_examples (3 shards on 2 processes): 140/300 partitions, 10 candidates, 12 examples, ")
+
+
+def test_work_done_before_a_checkpoint_is_left_out_of_the_rate_and_eta(monkeypatch, caplog, tmp_path):
+    """A shard going on from a checkpoint with 900 of 1000 partitions done: the ETA is the 100 left at this run's
+    pace, not at a pace that counts the earlier run's 900 as done in the first seconds."""
+    clock = [1000.0]
+    monkeypatch.setattr(progress.time, "time", lambda: clock[0])
+    caplog.set_level(logging.INFO, logger="dvcall")
+    report = progress.Progress("make_examples", start=900, start_counts={"examples": 5000})
+    clock[0] += 50.0  # 50 partitions and 500 examples in 50 s
+    report(950, 1000, examples=5500)
+    assert caplog.records[-1].getMessage().endswith(", 10 examples/s, ETA 0m50s")
+    # the same through a worker's progress file and the parent's line
+    path = str(tmp_path / "p.pkl")
+    progress.ProgressFile(path, start=900, start_counts={"examples": 5000})(950, 1000, examples=5500)
+    run = progress.RunProgress("make_examples (2 shards on 2 processes)", [path], [1000, 1000])
+    clock[0] += 50.0
+    run.report.last = 0.0
+    run()
+    # 50 partitions in the parent's 50 s: the other shard's 1000 and this one's 50 left take 1050 s
+    assert caplog.records[-1].getMessage().endswith("950/2000 partitions, 5,500 examples, 10 examples/s, ETA 17m30s")
