@@ -97,6 +97,14 @@ def real_datasets(shared: str) -> list[Dataset]:
     return present
 
 
+# Transformed copies of each simulated Illumina sample: (row label, script in scripts/, its flags).
+ROBUSTNESS = [("novaseq_bins", "transform_qualities.py", ["--novaseq-bins"]),
+              ("qual_minus8", "transform_qualities.py", ["--shift", "-8"])]
+DAMAGE = [("ffpe", "inject_read_errors.py", ["--ffpe", "0.02"]),
+          ("err1", "inject_read_errors.py", ["--substitutions", "0.01"]),
+          ("bad_cycles", "inject_read_errors.py", ["--bad-cycles", "60-70:0.1"])]
+
+
 def datasets(args) -> list[Dataset]:
     out = [] if args.no_real else [d for d in real_datasets(args.shared) if args.real_platform in (None, d.platform)]
     for sample in args.sim_sample or ["work_sim/samples/test_hg001_30x"]:
@@ -115,17 +123,17 @@ def datasets(args) -> list[Dataset]:
         name = f"simulated {os.path.basename(sample.rstrip('/'))}"
         out.append(Dataset(name, params["ref"], os.path.join(sample, "reads.bam"), os.path.join(sample, "truth.vcf.gz"),
                            region, platform))
-        if args.robustness and platform == "illumina":
-            for label, flags in (("novaseq_bins", ["--novaseq-bins"]), ("qual_minus8", ["--shift", "-8"])):
-                reads = os.path.join(sample, f"reads.{label}.bam")
-                if not os.path.exists(reads + ".bai"):
-                    try:
-                        run([sys.executable, os.path.join(SCRIPTS, "transform_qualities.py"), os.path.join(sample, "reads.bam"),
-                             reads, *flags])
-                    except subprocess.CalledProcessError as exc:
-                        sys.exit(f"{os.path.basename(sys.argv[0])}: error: transform_qualities.py failed on {sample} "
-                                 f"(exit {exc.returncode}; its message is above)")
-                out.append(Dataset(f"{name} {label}", params["ref"], reads, os.path.join(sample, "truth.vcf.gz"), region))
+        if platform != "illumina":
+            continue
+        for label, script, flags in (ROBUSTNESS if args.robustness else []) + (DAMAGE if args.damage else []):
+            reads = os.path.join(sample, f"reads.{label}.bam")
+            if not os.path.exists(reads + ".bai"):
+                try:
+                    run([sys.executable, os.path.join(SCRIPTS, script), os.path.join(sample, "reads.bam"), reads, *flags])
+                except subprocess.CalledProcessError as exc:
+                    sys.exit(f"{os.path.basename(sys.argv[0])}: error: {script} failed on {sample} "
+                             f"(exit {exc.returncode}; its message is above)")
+            out.append(Dataset(f"{name} {label}", params["ref"], reads, os.path.join(sample, "truth.vcf.gz"), region))
     for prefix in getattr(args, "hybrid_pair", None) or []:
         out += hybrid_datasets(prefix)
     return out
@@ -292,6 +300,10 @@ def main() -> None:
     ap.add_argument("--hybrid-model", default=None, help="model directory for the HiFi + Illumina rows (default: the shipped one)")
     ap.add_argument("--callers", default="dvcall,bcftools,freebayes", help="comma-separated callers to run")
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
+    ap.add_argument("--damage", action="store_true",
+                    help="simulated Illumina samples: also call them with bases damaged at good quality: FFPE-like C>T on "
+                         "2%% of C, 1%% random substitutions, 10%% substitutions in cycles 60-70 (scripts/inject_read_errors.py; "
+                         "the damaged BAMs are kept beside the sample)")
     ap.add_argument("--robustness", action="store_true",
                     help="simulated Illumina samples: also call them with qualities binned to NovaSeq's 4 levels and shifted "
                          "down by 8 (scripts/transform_qualities.py; the transformed BAMs are kept beside the sample)")

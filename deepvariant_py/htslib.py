@@ -67,3 +67,25 @@ def htslib_error(action: Callable[[], object]) -> str | None:
         os.close(saved_fd)
         pysam.set_verbosity(saved)
     return lines[-1].split("] ", 1)[-1] if lines else None
+
+
+def rewrite_reads(path: str, output: str, edit: Callable[[pysam.AlignedSegment], None]) -> None:
+    """Write the BAM `output` (indexed: index_bam) with `edit` applied to every read of the BAM `path`, in place
+    on each read; atomically, never over the input (the robustness scripts' BAM transforms). InputError for a
+    missing or unreadable input, OutputError for an output that cannot be written or is the input."""
+    from .errors import InputError
+    from .outputs import atomic_output, check_outputs
+
+    if not os.path.isfile(path):
+        raise InputError(f"input {path} does not exist: pass an existing BAM")
+    check_outputs({"OUT.bam": output, "OUT.bam's index": output + ".bai"}, inputs={"IN.bam": path, "IN.bam's index": path + ".bai"})
+    try:
+        src = pysam.AlignmentFile(path, "rb")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {path} as a BAM ({exc}): pass a BAM file") from None
+    with src, atomic_output(output, ".bam", companions=BAM_INDEXES) as tmp:
+        with pysam.AlignmentFile(tmp, "wb", template=src) as out:
+            for read in src:
+                edit(read)
+                out.write(read)
+        index_bam(tmp)

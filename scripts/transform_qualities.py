@@ -15,11 +15,10 @@ import sys
 from array import array
 
 import numpy as np
-import pysam
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from deepvariant_py.errors import DvcallError, InputError  # noqa: E402
-from deepvariant_py.outputs import atomic_output, check_outputs  # noqa: E402
+from deepvariant_py.errors import DvcallError  # noqa: E402
+from deepvariant_py.htslib import rewrite_reads  # noqa: E402
 from deepvariant_py.train import NOVASEQ_BINS  # noqa: E402  the bins the training augmentation draws too
 
 
@@ -50,23 +49,14 @@ def main() -> None:
 def transform(path: str, output: str, bins: bool, shift: int | None) -> None:
     """Write `output` (+ .bai) with every read's qualities binned or shifted; atomically, never over the input.
     A missing or unreadable input raises InputError, an output that cannot be written (or is the input) OutputError."""
-    if not os.path.isfile(path):
-        raise InputError(f"input {path} does not exist: pass an existing BAM")
-    check_outputs({"OUT.bam": output, "OUT.bam's index": output + ".bai"}, inputs={"IN.bam": path, "IN.bam's index": path + ".bai"})
-    try:
-        src = pysam.AlignmentFile(path, "rb")
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {path} as a BAM ({exc}): pass a BAM file") from None
-    with src, atomic_output(output, ".bam", companions=(".bai",)) as tmp:
-        with pysam.AlignmentFile(tmp, "wb", template=src) as out:
-            for read in src:
-                quals = read.query_qualities
-                if quals is not None and len(quals):
-                    q = np.asarray(quals, dtype=np.int16)
-                    q = novaseq_bins(q) if bins else np.clip(q + shift, 2, 41)
-                    read.query_qualities = array("B", q.astype(np.uint8).tobytes())
-                out.write(read)
-        pysam.index(tmp)
+    def edit(read) -> None:
+        quals = read.query_qualities
+        if quals is not None and len(quals):
+            q = np.asarray(quals, dtype=np.int16)
+            q = novaseq_bins(q) if bins else np.clip(q + shift, 2, 41)
+            read.query_qualities = array("B", q.astype(np.uint8).tobytes())
+
+    rewrite_reads(path, output, edit)
 
 
 if __name__ == "__main__":
