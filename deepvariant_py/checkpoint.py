@@ -56,9 +56,9 @@ def save_checkpoint(output: str, checkpoint: ShardCheckpoint) -> None:
     write_json(checkpoint_path(output), {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **asdict(checkpoint)})
 
 
-def load_checkpoint(output: str, inputs: str) -> ShardCheckpoint | None:
-    """`output`'s checkpoint when it was made from these inputs and every file it names is still at least as long
-    as recorded; None otherwise (the shard starts over)."""
+def load_checkpoint(output: str, inputs: str, files: list[str]) -> ShardCheckpoint | None:
+    """`output`'s checkpoint when it was made from these inputs, names exactly `files` (the shard's outputs, in
+    its folder) and each is still at least as long as recorded; None otherwise (the shard starts over)."""
     try:
         with open(checkpoint_path(output)) as fh:
             data = json.load(fh)
@@ -70,7 +70,8 @@ def load_checkpoint(output: str, inputs: str) -> ShardCheckpoint | None:
                      for name, length in checkpoint.lengths.items())
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
-    if checkpoint.inputs != inputs or not intact or checkpoint.partitions < 1:
+    if checkpoint.inputs != inputs or not intact or checkpoint.partitions < 1 or \
+            sorted(checkpoint.lengths) != sorted(os.path.basename(f) for f in files):
         return None
     return checkpoint
 

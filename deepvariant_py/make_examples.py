@@ -359,6 +359,17 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
     return stats
 
 
+def restorable(checkpoint: ShardCheckpoint) -> bool:
+    """Whether make_examples can go on from `checkpoint` (its counts are of these fields: a checkpoint is written by
+    one dvcall and read by the next, maybe another version)."""
+    try:
+        _restored_stats(checkpoint.stats)
+        ReadCounts(**checkpoint.read_counts)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
 def _restored_stats(saved: dict) -> MakeExamplesStats:
     """MakeExamplesStats as a checkpoint saved them (JSON made the label keys strings)."""
     stats = MakeExamplesStats(**saved)

@@ -16,7 +16,7 @@ from .checkpoint import CHECKPOINT_SECONDS, ShardCheckpoints, drop_checkpoint, l
 from .errors import InputError, OutputError
 from .htslib import index_suffix
 from .make_examples import (MakeExamplesOptions, MakeExamplesStats, base_quality_warning, calling_regions, hp_tag_warning,
-                            make_examples, missing_quality_warning, retag_warning)
+                            make_examples, missing_quality_warning, restorable, retag_warning)
 from .merger import load_merger
 from .model import model_input_shape
 from .model_info import ModelInfo, weights_stamp
@@ -92,7 +92,9 @@ def run_shard(job: ShardJob) -> dict:
     checkpoints = start = None
     if job.inputs:  # resumable: from its checkpoint, if an earlier run of these inputs left one
         clear(job.output)
-        start = load_checkpoint(job.output, job.inputs)
+        start = load_checkpoint(job.output, job.inputs, [job.output] + ([job.gvcf_output] if job.gvcf_output else []))
+        if start is not None and not restorable(start):
+            start = None
         if start is None:
             drop_checkpoint(job.output)
         else:

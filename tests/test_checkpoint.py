@@ -10,6 +10,7 @@ import os
 import pytest
 
 import deepvariant_py.make_examples as me
+from deepvariant_py.make_examples import restorable
 from deepvariant_py.checkpoint import (ShardCheckpoint, checkpoint_path, checkpointed_files, load_checkpoint,
                                        save_checkpoint)
 from deepvariant_py.outputs import GzipLines, partial_path
@@ -56,16 +57,20 @@ def test_a_checkpoint_is_used_only_with_its_inputs_and_its_files(tmp_path):
     with open(partial_path(output), "wb") as fh:
         fh.write(b"x" * 50)
     save_checkpoint(output, ShardCheckpoint("abc", 3, {"calls.jsonl.gz": 40}, {"partitions": 3}, {}))
-    assert load_checkpoint(output, "abc").partitions == 3
-    assert load_checkpoint(output, "other inputs") is None
+    assert load_checkpoint(output, "abc", [output]).partitions == 3
+    assert restorable(load_checkpoint(output, "abc", [output]))
+    assert load_checkpoint(output, "other inputs", [output]) is None
+    assert load_checkpoint(output, "abc", [output, str(tmp_path / "blocks.tsv.gz")]) is None  # a file it does not name
+    save_checkpoint(output, ShardCheckpoint("abc", 3, {"calls.jsonl.gz": 40}, {"partitions": 3, "renamed_field": 1}, {}))
+    assert not restorable(load_checkpoint(output, "abc", [output]))  # counts another version wrote
     save_checkpoint(output, ShardCheckpoint("abc", 3, {"calls.jsonl.gz": 60}, {}, {}))  # file shorter than recorded
-    assert load_checkpoint(output, "abc") is None
+    assert load_checkpoint(output, "abc", [output]) is None
     with open(checkpoint_path(output), "w") as fh:
         fh.write('{"format": "something else", "version": 1}')
-    assert load_checkpoint(output, "abc") is None
+    assert load_checkpoint(output, "abc", [output]) is None
     with open(checkpoint_path(output), "w") as fh:
         fh.write("[1, 2")  # cut short
-    assert load_checkpoint(output, "abc") is None
+    assert load_checkpoint(output, "abc", [output]) is None
 
 
 def test_leftovers_spare_the_files_a_checkpoint_goes_on_from(tmp_path):
