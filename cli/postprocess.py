@@ -6,6 +6,7 @@ from deepvariant_py.model_info import load_model_info
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.outputs import check_outputs, require_vcf_gz
 from deepvariant_py.postprocess import calls_model_dir, postprocess, vcf_sample
+from deepvariant_py.progress import Progress
 from deepvariant_py.vcf import check_sample_name, vcf_index_outputs
 
 from .common import command_line, haplotype_resolution_option, user_errors
@@ -42,6 +43,7 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
     merger = load_merger(multiallelic_merge, model_dir)
     calibration = load_model_info(model_dir).calibration
     stats = postprocess(calls, ref, output_vcf, vcf_sample(calls_paths, sample_name), command_line(), merger=merger,
-                        gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf, resolve_haplotypes=haplotype_resolution, calibration=calibration)
+                        gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf, resolve_haplotypes=haplotype_resolution, calibration=calibration,
+                        progress=Progress("postprocess", unit="Mb of the reference"))
     if not quiet:
         click.echo(f"dvcall: {stats.sites} sites ({stats.pass_snps} PASS SNPs, {stats.pass_indels} PASS indels) -> {output_vcf}", err=True)

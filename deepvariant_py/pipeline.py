@@ -426,7 +426,8 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
         pp = postprocess(calls_path, plan.reference, tmp[0], plan.sample, opts.command, merger=plan.merger,
                          gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None,
                          output_gvcf=tmp[1] if opts.output_gvcf else None,
-                         resolve_haplotypes=opts.haplotype_resolution, calibration=plan.model_info.calibration)
+                         resolve_haplotypes=opts.haplotype_resolution, calibration=plan.model_info.calibration,
+                         progress=Progress("postprocess", unit="Mb of the reference"))
         if opts.report:
             write_report(tmp[0], tmp[-1], title=f"dvcall report: {os.path.basename(opts.output_vcf)}")
     summary["postprocess_seconds"] = round(pp.seconds, 2)

@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -200,13 +200,14 @@ def vcf_sample(calls_paths: list[str], given: str | None) -> str:
 
 def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, command: str | None = None, merger=None,
                 gvcf_blocks: str | None = None, output_gvcf: str | None = None, resolve_haplotypes: bool = True,
-                calibration: Calibration = Calibration()) -> PostprocessStats:
+                calibration: Calibration = Calibration(), progress: Callable[..., None] | None = None) -> PostprocessStats:
     """Read every call file, build one record per site in reference order, write VCF + index (and, given the
     reference blocks from make_examples, the gVCF). `ref`: the reference's path, or the Reference a run has open.
 
     Call files that are each in reference order (make_examples' shards are) are merged as they are read, so
     only a stretch of overlapping sites is held at a time; otherwise (e.g. one calls file made from several
-    shards' examples) every site is gathered and sorted first. Either way the VCF is the same."""
+    shards' examples) every site is gathered and sorted first. Either way the VCF is the same. `progress` (e.g.
+    progress.Progress) is told the megabases of the reference passed, of its total, every PROGRESS_SITES sites."""
     t0 = time.time()
     reference = ref if isinstance(ref, Reference) else Reference(ref)
     order = {c.name: i for i, c in enumerate(reference.contigs)}
@@ -214,12 +215,15 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
     calls_count = require_every_shard(calls_shards(paths), "calls",
                                       "pass every shard's calls (make and call the missing shards' examples first)")
     stats = PostprocessStats()
+    offsets, total = _contig_offsets(reference)
 
     def records(grouped: Iterable[tuple[VariantInfo, dict]]) -> Iterator[VcfRecord]:
         sites = (_calibrated(site_genotypes(_on_reference(v, reference), imgs, merger), calibration) for v, imgs in grouped)
         raw = (record for chunk in _closed_chunks(sites) for record in site_records(chunk, resolve_haplotypes))
         for record in mapped_gq(raw, calibration):
             stats.sites += 1
+            if progress is not None and stats.sites % PROGRESS_SITES == 0:
+                progress((offsets.get(record.contig, 0) + record.start) // 1_000_000, total, sites=stats.sites)
             if record.filter == "PASS":
                 if len(record.ref) == 1 and all(len(a) == 1 for a in record.alts):
                     stats.pass_snps += 1
@@ -261,6 +265,18 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
             write_vcf(output_vcf, make_header(reference.contigs, sample, command), records(_sites_in_memory(paths, order)))
     stats.seconds = time.time() - t0
     return stats
+
+
+PROGRESS_SITES = 10_000
+
+
+def _contig_offsets(reference: Reference) -> tuple[dict[str, int], int]:
+    """Each contig's start in the reference laid end to end (bp), and the whole length in Mb (for progress)."""
+    offsets, at = {}, 0
+    for contig in reference.contigs:
+        offsets[contig.name] = at
+        at += contig.length
+    return offsets, max(1, -(-at // 1_000_000))
 
 
 class _Unsorted(Exception):

@@ -203,3 +203,15 @@ def test_the_vcf_sample_is_the_reads_sample_through_the_stage_commands(tmp_path)
     with pytest.raises(InputError, match="the calls hold different samples: .* pass --sample-name NAME"):
         vcf_sample([calls, second], None)
     assert vcf_sample([calls, second], "both") == "both"
+
+
+def test_progress_follows_the_position_in_the_reference(tmp_path, monkeypatch):
+    """A genome's postprocess runs for many minutes: it reports the megabases of the reference passed."""
+    monkeypatch.setattr(pp, "PROGRESS_SITES", 5)
+    seen = []
+    stats = postprocess(os.path.join(GOLDEN, "calls.jsonl.gz"), REF, str(tmp_path / "out.vcf.gz"), "NA12878",
+                        progress=lambda done, total, **counts: seen.append((done, total, counts["sites"])))
+    assert len(seen) == stats.sites // 5 and len(seen) > 3
+    # the test reference is chr20 of hg19 (63 Mb), the calls at 10.00-10.02 Mb
+    assert {total for _, total, _ in seen} == {64} and {done for done, _, _ in seen} == {10}
+    assert [sites for _, _, sites in seen] == [5 * (i + 1) for i in range(len(seen))]
