@@ -44,6 +44,6 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
     calibration = load_model_info(model_dir).calibration
     stats = postprocess(calls, ref, output_vcf, vcf_sample(calls_paths, sample_name), command_line(), merger=merger,
                         gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf, resolve_haplotypes=haplotype_resolution, calibration=calibration,
-                        progress=Progress("postprocess", unit="Mb of the reference"))
+                        progress=None if quiet else Progress("postprocess", unit="Mb of the reference"))
     if not quiet:
         click.echo(f"dvcall: {stats.sites} sites ({stats.pass_snps} PASS SNPs, {stats.pass_indels} PASS indels) -> {output_vcf}", err=True)

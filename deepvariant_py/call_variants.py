@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -54,9 +56,11 @@ def _predict(model, images: np.ndarray, variants) -> np.ndarray:
     return model(images)
 
 
-def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 128, progress=None, model=None) -> CallStats:
+def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 128,
+                  progress: Callable[..., None] | None = None, model=None) -> CallStats:
     """Run the model over every example and write one call record per example. `model`: load_predictor(model_dir)
-    if the caller has it already (a run with two passes loads it once)."""
+    if the caller has it already (a run with two passes loads it once). `progress` (e.g. progress.Progress) is told
+    the MB of the example files read, of their total, after each batch."""
     t0 = time.time()
     paths = expand_paths(examples)
     info = read_sidecars(paths, "call each set of examples")
@@ -64,14 +68,20 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
     model = model or load_predictor(model_dir)
     channels = None if keep == list(range(info.shape[-1])) else keep
     stats = CallStats()
+    total = max(1, -(-sum(os.path.getsize(p) for p in paths) // 1_000_000))
+    read = 0  # bytes of the example files read so far
+
+    def on_read(n: int) -> None:
+        nonlocal read
+        read = n
 
     def records():
-        for images, variants, indices, _ in example_batches(paths, info.shape, batch_size, channels):
+        for images, variants, indices, _ in example_batches(paths, info.shape, batch_size, channels, on_read=on_read):
             yield from _call_batch(model, images, [VariantInfo.from_bytes(v) for v in variants],
                                    [tuple(int(x) for x in i.decode().split(",")) for i in indices])
             stats.examples += len(images)
             if progress:
-                progress(stats)
+                progress(min(total, read // 1_000_000), total, examples=stats.examples)
 
     sidecars = [read_sidecar(p) for p in paths]
     shards = sorted({s.shard for s in sidecars} - {None})  # of a sharded make-examples run: postprocess checks

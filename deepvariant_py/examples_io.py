@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -222,9 +222,11 @@ def example_digests(path: str) -> list[str]:
 
 
 
-def example_batches(paths: list[str], shape: tuple[int, int, int], batch_size: int, channels: list[int] | None = None):
+def example_batches(paths: list[str], shape: tuple[int, int, int], batch_size: int, channels: list[int] | None = None,
+                    on_read: Callable[[int], None] | None = None):
     """Batches of examples read without TensorFlow: (uint8 images [B, H, W, C'], variant bytes, alt indices bytes,
-    labels or None), in file order; `channels`: positions of the channels to keep (default all)."""
+    labels or None), in file order; `channels`: positions of the channels to keep (default all). `on_read` is told
+    the bytes of the files read so far, all files before the current one counted whole (for progress)."""
     images, variants, indices, labels = [], [], [], []
 
     def batch():
@@ -232,8 +234,9 @@ def example_batches(paths: list[str], shape: tuple[int, int, int], batch_size: i
         return (stacked if channels is None else np.ascontiguousarray(stacked[..., channels]), variants, indices,
                 np.array(labels) if len(labels) == len(images) else None)
 
+    before = 0
     for path in paths:
-        for record in tfrecord.read_records(path):
+        for record in tfrecord.read_records(path, None if on_read is None else (lambda pos, b=before: on_read(b + pos))):
             ex = tfrecord.parse_example(record)
             image = np.frombuffer(ex["image/encoded"], np.uint8)
             if image.size != shape[0] * shape[1] * shape[2]:
@@ -247,6 +250,8 @@ def example_batches(paths: list[str], shape: tuple[int, int, int], batch_size: i
             if len(images) == batch_size:
                 yield batch()
                 images, variants, indices, labels = [], [], [], []
+        if on_read is not None:
+            before += os.path.getsize(path)
     if images:
         yield batch()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import struct
 import zlib
+from typing import Callable
 
 import google_crc32c
 
@@ -68,11 +69,12 @@ class TFRecordWriter:
         self._fh.close()
 
 
-def read_records(path: str):
-    """The records of a gzipped TFRecord file, both CRCs checked (ValueError naming the record if one fails)."""
+def read_records(path: str, on_read: Callable[[int], None] | None = None):
+    """The records of a gzipped TFRecord file, both CRCs checked (ValueError naming the record if one fails).
+    `on_read` is told, after each record, how many bytes of the (compressed) file have been read (for progress)."""
     n = 0
     try:
-        with gzip.open(path, "rb") as fh:
+        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as fh:
             while header := fh.read(12):
                 if len(header) < 12 or struct.unpack("<I", header[8:])[0] != masked_crc(header[:8]):
                     raise InputError(f"{path}: record {n} has a damaged header: the file is truncated or corrupt; make the examples again")
@@ -82,6 +84,8 @@ def read_records(path: str):
                     raise InputError(f"{path}: record {n} is damaged: the file is truncated or corrupt; make the examples again")
                 yield data
                 n += 1
+                if on_read is not None:
+                    on_read(raw.tell())
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # the gzip layer ends early or is damaged
         raise InputError(f"{path}: the file is truncated or corrupt after record {n} ({exc}); make the examples again") from None
 

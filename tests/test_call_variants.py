@@ -69,3 +69,31 @@ def test_a_failed_make_examples_leaves_no_calls_file(tmp_path):
     with pytest.raises(RuntimeError):
         make_examples(REF, BAM, caller, REGION, opts, progress=fail)
     assert os.listdir(tmp_path) == []
+
+
+def test_progress_counts_the_example_files_read(tmp_path):
+    """Hours of examples called by one `dvcall call-variants`: progress in bytes of the files read, so it has an ETA."""
+    model_dir, info = resolve_model("illumina", None)
+    opts = make_examples_options(resolve_settings("illumina", info))
+    paths = [str(tmp_path / f"ex{i}.tfrecord.gz") for i in range(2)]
+    for path, region in zip(paths, ([Region("chr20", 10_000_000, 10_004_000)], [Region("chr20", 10_004_000, 10_008_000)])):
+        make_examples(REF, BAM, path, region, opts)
+    seen = []
+    stats = call_variants(",".join(paths), model_dir, str(tmp_path / "c.jsonl.gz"), batch_size=4,
+                          progress=lambda done, total, **counts: seen.append((done, total, counts["examples"])))
+    sizes = [os.path.getsize(p) for p in paths]
+    assert {total for _, total, _ in seen} == {-(-sum(sizes) // 1_000_000)}
+    assert [n for _, _, n in seen] == [min(4 * (i + 1), stats.examples) for i in range(len(seen))]
+    assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)  # never back
+
+
+def test_read_records_tells_the_compressed_bytes_read(tmp_path):
+    from deepvariant_py import tfrecord
+
+    model_dir, info = resolve_model("illumina", None)
+    path = str(tmp_path / "ex.tfrecord.gz")
+    make_examples(REF, BAM, path, REGION, make_examples_options(resolve_settings("illumina", info)))
+    read = []
+    records = list(tfrecord.read_records(path, read.append))
+    assert len(read) == len(records) > 3
+    assert read == sorted(read) and read[-1] == os.path.getsize(path)
