@@ -11,3 +11,7 @@ def main() -> None:
         sys.stderr.write("dvcall: interrupted\n")
         sys.exit(128 + signal.SIGINT)
     dvcall()
+
+
+if __name__ == "__main__":  # python -m deepvariant_py.cli.entry, as the console script
+    main()

@@ -134,8 +134,9 @@ class ExampleCaller:
         self.stats.seconds += time.time() - t0
         self._images, self._variants, self._indices = [], [], []
 
-    def checkpoint(self) -> int:
-        """Call the examples waiting for a batch and end the calls file's gzip member: its length."""
+    def checkpoint(self) -> tuple[int, str]:
+        """Call the examples waiting for a batch and end the calls file's gzip member: (its length, the SHA-256 of
+        its bytes)."""
         self._flush()
         return self._writer.checkpoint()
 

@@ -308,7 +308,7 @@ class CallsWriter:
             self._out.write(json.dumps(header) + "\n")
         self.count = 0
 
-    def checkpoint(self) -> int:
+    def checkpoint(self) -> tuple[int, str]:
         return self._out.checkpoint()
 
     def write(self, record: CallRecord) -> None:

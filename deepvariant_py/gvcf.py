@@ -133,7 +133,7 @@ class BlockWriter:
         self._out.write("".join(f"{b.contig}\t{b.start}\t{b.end}\t{b.gq}\t{b.min_dp}\t{b.pl[0]},{b.pl[1]},{b.pl[2]}\t"
                                 f"{int(b.callable)}\n" for b in blocks))
 
-    def checkpoint(self) -> int:
+    def checkpoint(self) -> tuple[int, str]:
         return self._out.checkpoint()
 
     def close(self) -> None:

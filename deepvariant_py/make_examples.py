@@ -234,7 +234,8 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
 class ExampleSink(Protocol):
     """Where examples go: examples_io.ExampleWriter (a TFRecord file), or in `dvcall run` the model itself
     (call_variants.ExampleCaller, which make_examples never imports). With make_examples' `checkpoints` it also
-    needs `checkpoint() -> int`: everything written so far made durable, the file's length returned."""
+    needs `checkpoint() -> (int, str)`: everything written so far made durable, the file's length and the SHA-256
+    of its bytes returned."""
 
     path: str  # the file it writes, for error messages
 
@@ -287,7 +288,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
                                  resume_at=start.lengths[os.path.basename(gvcf_output)] if start else None,
                                  keep=checkpoints is not None)
         everything = ((p, Region(run[0].contig, run[0].start, run[-1].end)) for run in stretches(parts) for p in run)
-        for region, stretch in itertools.islice(everything, stats.partitions, None):
+        for region, stretch in itertools.islice(everything, start.partitions if start else 0, None):
             handle.plan(stretch)
             part = process_partition(handle, reference, region, opts, gvcf=gvcf_output is not None, counts=counts,
                                      counts_from=-1 if (region.contig, region.start) in starts else region.start)
@@ -329,10 +330,11 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             if progress:
                 progress(stats.partitions, n_parts, candidates=stats.candidates, examples=stats.examples)
             if checkpoints and time.time() - last_checkpoint >= checkpoints.every:
-                lengths = {os.path.basename(writer.path): writer.checkpoint(),
-                           **({os.path.basename(gvcf_output): blocks.checkpoint()} if blocks is not None else {})}
-                save_checkpoint(checkpoints.output, ShardCheckpoint(checkpoints.inputs, stats.partitions, lengths,
-                                                                    asdict(stats), asdict(counts)))
+                ends = {os.path.basename(writer.path): writer.checkpoint(),
+                        **({os.path.basename(gvcf_output): blocks.checkpoint()} if blocks is not None else {})}
+                save_checkpoint(checkpoints.output, ShardCheckpoint(
+                    checkpoints.inputs, stats.partitions, {k: n for k, (n, _) in ends.items()},
+                    {k: d for k, (_, d) in ends.items()}, asdict(stats), asdict(counts)))
                 last_checkpoint = time.time()
         writer.close()
         if to_file:
@@ -363,11 +365,11 @@ def restorable(checkpoint: ShardCheckpoint) -> bool:
     """Whether make_examples can go on from `checkpoint` (its counts are of these fields: a checkpoint is written by
     one dvcall and read by the next, maybe another version)."""
     try:
-        _restored_stats(checkpoint.stats)
+        stats = _restored_stats(checkpoint.stats)
         ReadCounts(**checkpoint.read_counts)
     except (TypeError, ValueError, AttributeError):
         return False
-    return True
+    return stats.partitions == checkpoint.partitions
 
 
 def _restored_stats(saved: dict) -> MakeExamplesStats:

@@ -44,8 +44,7 @@ import numpy as np
 
 from .errors import InputError, ModelError
 from .genotypes import genotype_pairs, merge_min_rule, prune_alts, site_distribution
-from .outputs import atomic_output, write_json
-from .resume import file_sha256
+from .outputs import atomic_output, file_sha256, write_json
 
 log = logging.getLogger("dvcall")
 

@@ -169,7 +169,8 @@ def save_model_info(model_dir: str, info: ModelInfo) -> None:
 def weights_stamp(model_dir: str) -> dict:
     """What a calls file records of the network that made it: its folder and a digest of its weights (*.keras;
     model_info.json may be re-calibrated in between without changing a probability)."""
-    from .resume import file_sha256, fingerprint
+    from .outputs import file_sha256
+    from .resume import fingerprint
 
     weights = {name: file_sha256(os.path.join(model_dir, name)) for name in sorted(os.listdir(model_dir))
                if name.endswith(".keras") and os.path.isfile(os.path.join(model_dir, name))}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -126,25 +127,48 @@ class AtomicFile:
         _remove(self.path, *(self.path + ext for ext in self.companions))
 
 
+def hash_bytes(fh, digest, length: int | None = None) -> int:
+    """Add to `digest` the next `length` bytes of the open binary file `fh` (None: to its end); the bytes added
+    (fewer where the file ends first). The one streaming file hash of dvcall (file_sha256, checkpoints)."""
+    added = 0
+    while length is None or added < length:
+        block = fh.read(1 << 20 if length is None else min(1 << 20, length - added))
+        if not block:
+            break
+        digest.update(block)
+        added += len(block)
+    return added
+
+
+def file_sha256(path: str, length: int | None = None) -> str | None:
+    """SHA-256 of the file at `path`, or of its first `length` bytes (None where it is shorter than that)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        added = hash_bytes(fh, digest, length)
+    return None if length is not None and added < length else digest.hexdigest()
+
+
 class GzipLines:
     """A gzipped text file written piece by piece under a temporary name (AtomicFile): `close` renames it into
     place, `abort` removes it; an OSError is one OutputError naming the final path (disk_error).
 
     For checkpoints (checkpoint.py): `checkpoint()` ends the current gzip member and returns the temporary file's
-    length, at which the bytes are a complete gzip file; `resume_at=N` reopens an earlier run's temporary file cut
-    to N bytes and appends to it; with `keep=True`, `abort` leaves the temporary file for such a rerun."""
+    length, at which the bytes are a complete gzip file, and their SHA-256; `resume_at=N` reopens an earlier run's
+    temporary file cut to N bytes and appends to it; with `keep=True`, `abort` leaves the temporary file for such
+    a rerun."""
 
     def __init__(self, path: str, compresslevel: int = 9, resume_at: int | None = None, keep: bool = False):
         self.path, self.compresslevel, self.keep = path, compresslevel, keep
         self._file = AtomicFile(path)
         self._raw = self._gz = self._fh = None
+        self._digest, self._hashed = hashlib.sha256(), 0  # of the bytes up to the last checkpoint (hash_bytes)
         try:
             if resume_at is None:
-                self._raw = open(self._file.tmp, "wb")
+                self._raw = open(self._file.tmp, "w+b")
             else:
                 self._raw = open(self._file.tmp, "r+b")
                 self._raw.truncate(resume_at)
-                self._raw.seek(resume_at)
+                self._hash_to(resume_at)
             self._open_member()
         except OSError as exc:
             self.abort()
@@ -161,19 +185,28 @@ class GzipLines:
             self.abort()
             raise disk_error(self.path, exc) from None
 
-    def checkpoint(self) -> int:
-        """End the gzip member, flush it to the disk and start another; the file's length now."""
+    def _hash_to(self, length: int) -> None:
+        """Add the file's bytes from the last checkpoint to `length` to the digest (read back: they are in the page
+        cache) and leave the file positioned at `length`."""
+        self._raw.seek(self._hashed)
+        self._hashed += hash_bytes(self._raw, self._digest, length - self._hashed)
+        self._raw.seek(length)
+
+    def checkpoint(self) -> tuple[int, str]:
+        """End the gzip member, flush it to the disk and start another: (the file's length now, the SHA-256 of its
+        bytes)."""
         try:
             self._fh.detach()  # flushes the text into the member without closing it
             self._gz.close()  # the member's trailer; the file itself stays open
             self._raw.flush()
             os.fsync(self._raw.fileno())
             length = self._raw.tell()
+            self._hash_to(length)
             self._open_member()
         except OSError as exc:
             self.abort()
             raise disk_error(self.path, exc) from None
-        return length
+        return length, self._digest.hexdigest()
 
     def close(self) -> None:
         try:

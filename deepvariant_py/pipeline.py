@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from . import __version__
 from .call_variants import CallStats, ExampleCaller, load_predictor
-from .checkpoint import CHECKPOINT_SECONDS, ShardCheckpoints, drop_checkpoint, load_checkpoint
+from .checkpoint import CHECKPOINT_SECONDS, CHECKPOINT_SUFFIX, OTHER_INPUTS, ShardCheckpoints, checkpoints_in, drop_checkpoint, load_checkpoint
 from .errors import InputError, OutputError
 from .htslib import index_suffix
 from .make_examples import (MakeExamplesOptions, MakeExamplesStats, base_quality_warning, calling_regions, hp_tag_warning,
@@ -20,7 +20,7 @@ from .make_examples import (MakeExamplesOptions, MakeExamplesStats, base_quality
 from .merger import load_merger
 from .model import model_input_shape
 from .model_info import ModelInfo, weights_stamp
-from .outputs import atomic_outputs, check_outputs, disk_error, is_disk_error, require_vcf_gz
+from .outputs import atomic_outputs, check_outputs, disk_error, file_sha256, is_disk_error, require_vcf_gz
 from .pileup import channel_enums
 from .phasing import PHASERS, WhatshapFailed, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
 from .postprocess import postprocess
@@ -31,7 +31,7 @@ from .reads import log_read_counts, open_reads, read_group_samples, reads_inputs
 from .report import write_report
 from .reference import Reference
 from .regions import Region, Shard, count_partitions, parse_regions
-from .resume import LOCK_FILE, MARKER_SUFFIX, DirectoryLock, clear, completed, file_identity, file_sha256, fingerprint, mark_done, reuse_or_run
+from .resume import LOCK_FILE, MARKER_SUFFIX, DirectoryLock, clear, completed, file_identity, fingerprint, mark_done, reuse_or_run
 from .vcf import VCF_INDEXES, check_sample_name, vcf_index_outputs
 from .workers import JOB_FILE_PREFIX, run_jobs, usable_cpus
 
@@ -86,17 +86,21 @@ class ShardJob:
 
 def run_shard(job: ShardJob) -> dict:
     """make_examples and call_variants of one shard in one process: {"make_examples": MakeExamplesStats,
-    "call_variants": CallStats} as dicts (also what the resume marker keeps)."""
+    "call_variants": CallStats} as dicts (also what the resume marker keeps), and "resumed_from": the partitions an
+    earlier run's checkpoint had done (0: none)."""
     configure_logging(job.quiet)
     label = f"make_examples shard {job.index + 1}/{job.count}" if job.count > 1 else "make_examples"
     checkpoints = start = None
     if job.inputs:  # resumable: from its checkpoint, if an earlier run of these inputs left one
         clear(job.output)
-        start = load_checkpoint(job.output, job.inputs, [job.output] + ([job.gvcf_output] if job.gvcf_output else []))
+        start, why = load_checkpoint(job.output, job.inputs, [job.output] + ([job.gvcf_output] if job.gvcf_output else []))
         if start is not None and not restorable(start):
-            start = None
+            start, why = None, OTHER_INPUTS
         if start is None:
             drop_checkpoint(job.output)
+            if why:
+                log.warning("%s: the checkpoint an earlier run left in %s is %s: this shard starts over", label,
+                            os.path.dirname(job.output) or ".", why)
         else:
             log.info("%s: going on from an earlier run's checkpoint (%d partitions done)", label, start.partitions)
         checkpoints = ShardCheckpoints(job.output, job.inputs, start, job.checkpoint_seconds)
@@ -108,7 +112,8 @@ def run_shard(job: ShardJob) -> dict:
                 else None if job.quiet else Progress(label, start=done, start_counts=done_counts))
     stats = make_examples(job.ref, job.reads, caller, job.regions, job.opts, job.index, job.count,
                           progress=progress, gvcf_output=job.gvcf_output, checkpoints=checkpoints)
-    result = {"make_examples": asdict(stats), "call_variants": asdict(caller.stats)}
+    result = {"make_examples": asdict(stats), "call_variants": asdict(caller.stats),
+              "resumed_from": start.partitions if start else 0}
     if job.inputs:  # each shard marks itself done as soon as it is, so a kill later keeps it
         mark_done(job.output, job.inputs, [job.output] + ([job.gvcf_output] if job.gvcf_output else []), result)
         drop_checkpoint(job.output)
@@ -155,7 +160,7 @@ def run_pipeline(opts: RunOptions) -> dict:
             os.makedirs(work, exist_ok=True)
             lock = DirectoryLock(work, opts.command)
             if lock.remove_leftovers():
-                log.info("--intermediate-dir %s: removed the temporary files of an earlier run that was killed", work)
+                log.info("--intermediate-dir %s: removed temporary files that earlier runs left and no checkpoint needs", work)
         if not work:
             tmp_root = work = tempfile.mkdtemp(prefix="dvcall-")
         if not plan.phase:
@@ -322,16 +327,21 @@ def _reads_identity(paths: list[str]) -> dict | list[dict]:
 
 
 SHARD_CALLS = "calls-{i:05d}-of-{n:05d}.jsonl.gz"  # a shard's calls in the run's work folder
-_SHARD_DONE = re.compile(r"calls-\d{5}-of-(\d{5})\.jsonl\.gz" + re.escape(MARKER_SUFFIX))  # ... and its resume marker
+_SHARD_CALLS_RE = re.compile(r"calls-\d{5}-of-(\d{5})\.jsonl\.gz")
 
 
-def _other_shard_counts(work: str, n: int) -> dict[int, int]:
-    """{shard count: finished shards} of earlier runs in `work` whose shard count is not `n` (the default count
-    follows the CPUs, so a job requeued on another node changes it)."""
-    counts: dict[int, int] = {}
+def _other_shard_counts(work: str, n: int) -> dict[int, tuple[int, int]]:
+    """{shard count: (finished shards, shards stopped with a checkpoint)} of earlier runs in `work` whose shard count
+    is not `n` (the default count follows the CPUs, so a job requeued on another node changes it)."""
+    counts: dict[int, tuple[int, int]] = {}
+    stopped = {os.path.basename(p) for p in checkpoints_in(work)}
     for name in os.listdir(work):
-        if (m := _SHARD_DONE.fullmatch(name)) and int(m[1]) != n:
-            counts[int(m[1])] = counts.get(int(m[1]), 0) + 1
+        for suffix, kind in ((MARKER_SUFFIX, 0), (CHECKPOINT_SUFFIX, 1)):
+            if name.endswith(suffix) and (m := _SHARD_CALLS_RE.fullmatch(name[:-len(suffix)])) and int(m[1]) != n:
+                if kind == 0 or name[:-len(suffix)] in stopped:
+                    got = list(counts.get(int(m[1]), (0, 0)))
+                    got[kind] += 1
+                    counts[int(m[1])] = (got[0], got[1])
     return counts
 
 
@@ -359,10 +369,11 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
             log.info("make_examples shard %d/%d: finished in an earlier run, reused", i + 1, n)
     todo = [i for i in range(n) if results[i] is None]
     if resumable and todo and (other := _other_shard_counts(work, n)):
-        count, finished = max(other.items(), key=lambda kv: kv[1])
-        log.warning("--intermediate-dir %s holds %d finished shard(s) of an earlier run with --num-shards %d, which this "
-                    "run (--num-shards %d) cannot reuse: rerun with --num-shards %d to reuse them", opts.intermediate_dir,
-                    finished, count, n, count)
+        count, (finished, stopped) = max(other.items(), key=lambda kv: kv[1])
+        held = " and ".join(([f"{finished} finished shard(s)"] if finished else []) +
+                            ([f"{stopped} shard(s) stopped with a checkpoint"] if stopped else []))
+        log.warning("--intermediate-dir %s holds %s of an earlier run with --num-shards %d, which this run (--num-shards "
+                    "%d) cannot reuse: rerun with --num-shards %d to reuse them", opts.intermediate_dir, held, count, n, count)
     # Shards in worker processes report to the parent, which logs one line for them all (with the shards not
     # started yet in its ETA); a shard run in this process logs its own.
     parallel = plan.processes > 1 and len(todo) > 1
@@ -413,7 +424,10 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     if warn_about_reads and me_opts.pileup.technology_channel and \
             (mix := technology_mix_warning(sum(s.reads for s in stats), taggable)):
         log.warning("%s", mix)
-    reused = f" ({len(stats) - len(todo)} shards reused from an earlier run)" if len(todo) < len(stats) else ""
+    resumed = sum(1 for i in todo if results[i].get("resumed_from"))
+    earlier = ([f"{len(stats) - len(todo)} shard(s) reused from an earlier run"] if len(todo) < len(stats) else []) + \
+        ([f"{resumed} shard(s) went on from an earlier run's checkpoint: their examples before it not counted"] if resumed else [])
+    reused = f" ({'; '.join(earlier)})" if earlier else ""
     log.info("call_variants (in the same processes): %d examples in %.1f s (%.0f/s)%s", cv.examples, cv.seconds,
              cv.per_second, reused)
     summary["call_variants_seconds"] = round(cv.seconds, 2)

@@ -50,10 +50,10 @@ class Progress:
         self.last = now
         elapsed = max(now - self.t0, 1e-9)
         eta = _eta(elapsed / (done - self.start) * (total - done)) if done > self.start else "?"
-        extra = ", ".join(f"{v:,} {k}" for k, v in counts.items())
+        extra = "".join(f", {v:,} {k}" for k, v in counts.items())
         made = counts.get("examples", 0) - self.start_counts.get("examples", 0)
         rate = f", {made / elapsed:.0f} examples/s" if "examples" in counts else ""
-        log.info("%s: %d/%d %s, %s%s, ETA %s", self.label, done, total, self.unit, extra, rate, eta)
+        log.info("%s: %d/%d %s%s%s, ETA %s", self.label, done, total, self.unit, extra, rate, eta)
 
 
 class ProgressFile:
@@ -87,17 +87,19 @@ class RunProgress:
         if now - self.last < self.every:
             return
         self.last = now
-        done, counts, start, start_counts = 0, {}, 0, {}
+        done, counts, start, start_counts, read = 0, {}, 0, {}, 0
         for path in self.paths:
             try:
                 with open(path, "rb") as fh:
                     d, _, c, s, sc = pickle.load(fh)
             except (OSError, EOFError, pickle.UnpicklingError, ValueError):
                 continue  # not started yet
-            done, start = done + d, start + s
+            done, start, read = done + d, start + s, read + 1
             for k, v in c.items():
                 counts[k] = counts.get(k, 0) + v
             for k, v in sc.items():
                 start_counts[k] = start_counts.get(k, 0) + v
+        if not read:  # no shard has said how far it is yet (one going on from a checkpoint would look at 0)
+            return
         self.report.start, self.report.start_counts = start, start_counts  # shards going on from a checkpoint
         self.report(done, sum(self.totals), **counts)

@@ -9,7 +9,7 @@ import time
 
 from .checkpoint import checkpointed_files
 from .errors import InputError
-from .outputs import is_partial, write_json
+from .outputs import file_sha256, is_partial, write_json
 from .workers import is_job_file
 
 MARKER_SUFFIX = ".done.json"
@@ -27,14 +27,6 @@ def file_identity(path: str) -> dict:
     return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def file_sha256(path: str, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def completed(output: str, inputs_fingerprint: str) -> dict | None:
     """The `info` saved with the marker when `output` was made from these inputs and every file it lists is
     intact; None when the step must be (re)done."""
@@ -48,17 +40,24 @@ def completed(output: str, inputs_fingerprint: str) -> dict | None:
     files = marker.get("files") or {}
     if marker.get("inputs") != inputs_fingerprint or not files:
         return None
-    try:
-        intact = all(file_sha256(p) == digest for p, digest in files.items())
-    except OSError:
+    folder = os.path.dirname(os.path.abspath(output))
+    try:  # names relative to the marker's folder (so the folder can move), or absolute (markers before that)
+        intact = all(file_sha256(os.path.join(folder, p)) == digest for p, digest in files.items())
+    except (OSError, TypeError):
         return None
     return marker.get("info", {}) if intact else None
 
 
 def mark_done(output: str, inputs_fingerprint: str, files: list[str], info: dict | None = None) -> None:
-    """Write the marker last, atomically, once every file of the step is complete."""
-    marker = {"inputs": inputs_fingerprint, "files": {os.path.abspath(p): file_sha256(p) for p in files},
-              "info": info or {}}
+    """Write the marker last, atomically, once every file of the step is complete. Files in the marker's folder
+    are named relative to it, so a moved folder still resumes."""
+    folder = os.path.dirname(os.path.abspath(output))
+
+    def name(path: str) -> str:
+        path = os.path.abspath(path)
+        return os.path.relpath(path, folder) if os.path.dirname(path) == folder else path
+
+    marker = {"inputs": inputs_fingerprint, "files": {name(p): file_sha256(p) for p in files}, "info": info or {}}
     write_json(output + MARKER_SUFFIX, marker, indent=1)
 
 

@@ -181,7 +181,8 @@ def _collect(r: _Running, label: str):
     if isinstance(value, str):
         raise DvcallError(f"{label}: {value}")
     if code == DISK_FULL_EXIT:  # the worker failed and the disk had no room left even for saying why
-        raise DvcallError(f"{label}: {disk_error(r.result_file, OSError(errno.ENOSPC, 'No space left on device'))}")
+        # named by its folder (the run's work folder): the result file itself is the workers' own, not the user's
+        raise DvcallError(f"{label}: {disk_error(os.path.dirname(r.result_file) or '.', OSError(errno.ENOSPC, 'No space left on device'))}")
     how = f"was killed by signal {-code}" if code < 0 else f"stopped with exit code {code}"
     hint = (": probably out of memory; use fewer --num-shards or a smaller --max-reads-per-partition"
             if code == -signal.SIGKILL else "")

@@ -60,7 +60,7 @@ def test_rerun_redoes_only_missing_or_damaged_shards(tmp_path, caplog):
     assert _body(third) == _body(first)
     # the stage times count only this run's work (the reused shards' model time made make_examples' negative)
     assert float(re.search(r"make_examples: .* examples in (-?[\d.]+) s", log).group(1)) >= 0
-    assert "call_variants (in the same processes): 0 examples in 0.0 s (0/s) (2 shards reused from an earlier run)" in log
+    assert "call_variants (in the same processes): 0 examples in 0.0 s (0/s) (2 shard(s) reused from an earlier run)" in log
     # another shard count (the default follows the CPUs: a job requeued on another node) cannot reuse them: said
     fourth, log = run("fourth", "1", "--intermediate-dir", str(work))
     assert _body(fourth) == _body(first)

@@ -127,11 +127,11 @@ def test_every_design_reference_resolves():
 def test_each_io_utility_exists_once():
     """One atomic write (outputs.AtomicFile), one JSON file writer (outputs.write_json, atomic), one writable
     check (outputs), one htslib-verbosity switch (htslib.quiet_htslib), one contig-length table
-    (reference.contig_lengths), one file hash (resume)."""
+    (reference.contig_lengths), one streaming file hash (outputs.hash_bytes)."""
     import re
 
     home = {r"os\.replace\(": "outputs.py", r"os\.access\(": "outputs.py", r"set_verbosity\(": "htslib.py",
-            r"\.references, \w+\.lengths": "reference.py", r"hashlib\.sha256\(\)": "resume.py",
+            r"\.references, \w+\.lengths": "reference.py", r"hashlib\.sha256\(\)": "outputs.py",
             r"json\.dump\(": "outputs.py"}
     found: dict[str, set[str]] = {pattern: set() for pattern in home}
     for folder in ("deepvariant_py", "cli"):
