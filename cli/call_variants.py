@@ -2,9 +2,9 @@
 import click
 
 from deepvariant_py.call_variants import call_variants
-from deepvariant_py.examples_io import expand_paths
+from deepvariant_py.examples_io import expand_paths, is_calls_file
 from deepvariant_py.model import default_model_dir
-from deepvariant_py.outputs import check_outputs
+from deepvariant_py.outputs import check_outputs, refuse_replacing
 from deepvariant_py.progress import Progress
 
 from .common import user_errors
@@ -20,6 +20,7 @@ from .common import user_errors
 def call_variants_cmd(examples, model_dir, output, batch_size, quiet):
     """Genotype probabilities for every example."""
     check_outputs({"--output": output}, {f"--examples {p}": p for p in expand_paths(examples)})
+    refuse_replacing("--output", output, "a calls file", is_calls_file)
     stats = call_variants(examples, model_dir or default_model_dir(), output, batch_size,
                           progress=None if quiet else Progress("call_variants", unit="MB of examples"))
     if not quiet:

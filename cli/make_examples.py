@@ -5,10 +5,11 @@ import os
 import click
 
 from deepvariant_py.errors import InputError
-from deepvariant_py.examples_io import sidecar_path
+from deepvariant_py.examples_io import is_examples_file, sidecar_path
 from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, base_quality_warning, hp_tag_warning,
                                          make_examples, missing_quality_warning, retag_warning, training_summary)
-from deepvariant_py.outputs import check_outputs
+from deepvariant_py.gvcf import is_blocks_file
+from deepvariant_py.outputs import check_outputs, refuse_replacing
 from deepvariant_py.phasing import require_hp_channel
 from deepvariant_py.presets import (make_examples_options, resolve_model, resolve_settings, warn_about_reads_of_files,
                                     warn_about_settings_unlike_model)
@@ -68,6 +69,8 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     check_outputs({"--examples": output, "its sidecar": sidecar_path(output), "--gvcf": gvcf_output},
                   {"--ref": ref, **reads_inputs(reads), "--truth-vcf": truth_vcf, "--confident-bed": confident_bed,
                    **{f"--regions {r}": r for r in regions if os.path.isfile(r)}})
+    refuse_replacing("--examples", output, "examples that make-examples wrote (with their sidecar)", is_examples_file)
+    refuse_replacing("--gvcf", gvcf_output, "a gVCF blocks file that make-examples wrote", is_blocks_file)
     if bool(truth_vcf) != bool(confident_bed):
         raise InputError("training mode needs both --truth-vcf and --confident-bed")
     model_type, flags = setting_flags(settings_kwargs)

@@ -72,7 +72,7 @@ def _shift_range(ctx, param, value: str) -> tuple[int, int]:
 @click.option("--label-smoothing", type=FloatRange(0, 0.1), default=1e-3, show_default=True,
               help="Share of each label spread over the other genotypes. It caps the model's confidence (1e-3: GQ near 31 at most), "
                    "so GQ cannot tell easy calls from merely good ones; 0 lets GQ rise with the evidence (then calibrate it).")
-@click.option("--seed", type=click.IntRange(min=0), default=TRAINING_SEED, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=TRAINING_SEED, show_default=True,
               help="Random seed for the initial weights, the shuffling and the augmentations: the same examples and seed "
                    "give the same model on one machine; other seeds give replicate runs, to tell a recipe's effect from "
                    "run-to-run noise.")

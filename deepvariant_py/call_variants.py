@@ -12,7 +12,7 @@ import numpy as np
 from .errors import InputError
 from .ensemble import MEMBER_PREFIX, Ensemble, is_ensemble, multiallelic
 from .examples_io import (CallRecord, CallsWriter, VariantInfo, check_settings_fit_model, example_batches, expand_paths,
-                          read_sidecar, read_sidecars, write_calls)
+                          read_sidecar, read_sidecars, settings_unlike_model, write_calls)
 from .inference import NumpyGenotypeModel, UnknownNetwork
 from .model import load_model, load_model_info
 from .model_info import weights_stamp
@@ -64,7 +64,11 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
     t0 = time.time()
     paths = expand_paths(examples)
     info = read_sidecars(paths, "call each set of examples")
-    keep = load_model_info(model_dir).input_channels(info.shape, info.channels)
+    model_info = load_model_info(model_dir)
+    keep = model_info.input_channels(info.shape, info.channels)
+    if (unlike := settings_unlike_model(paths, model_info.settings, model_dir)) is not None:
+        log.warning("%s: the model's accuracy was measured only on examples made with its own settings (`dvcall "
+                    "make-examples --model` it)", unlike)
     model = model or load_predictor(model_dir)
     channels = None if keep == list(range(info.shape[-1])) else keep
     stats = CallStats()

@@ -125,6 +125,15 @@ def combine_models(member_dirs: Sequence[str], output_dir: str, cascade: float =
         raise InputError("an ensemble needs at least two --member models")
     if len({os.path.realpath(d) for d in member_dirs}) != len(member_dirs):
         raise InputError("the same --member model is given twice: an ensemble of one network's copies is that network")
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise InputError(f"--output {output_dir} is a file: give a folder for the ensemble")
+    for name in (MODEL_FILE, INFO_FILE):
+        if os.path.exists(os.path.join(output_dir, name)):
+            raise InputError(f"{os.path.join(output_dir, name)} exists: give --output a new folder (an ensemble never "
+                             "overwrites a model)")
+    if os.path.isdir(output_dir) and os.listdir(output_dir):
+        raise InputError(f"--output {output_dir} is a folder that holds other files: give a new (or empty) folder for "
+                         "the ensemble")
     infos = [load_model_info(d) for d in member_dirs]
     first = infos[0]
     for d, info in zip(member_dirs[1:], infos[1:]):
@@ -136,12 +145,6 @@ def combine_models(member_dirs: Sequence[str], output_dir: str, cascade: float =
             if a != b:
                 raise InputError(f"--member {d} has another {what} ({b}) than --member {member_dirs[0]} ({a}): "
                                  "an ensemble's members must read the same examples with the same network")
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise InputError(f"--output {output_dir} is a file: give a folder for the ensemble")
-    for name in (MODEL_FILE, INFO_FILE):
-        if os.path.exists(os.path.join(output_dir, name)):
-            raise InputError(f"{os.path.join(output_dir, name)} exists: give --output a new folder (an ensemble never "
-                             "overwrites a model)")
     models = [load_model(d) for d in member_dirs]
     for d, model in zip(member_dirs, models):
         if is_ensemble(model):

@@ -138,14 +138,21 @@ def check_same_settings(paths: list[str]) -> None:
                              "one set of make_examples settings; make them again with the same flags")
 
 
-def check_settings_fit_model(paths: list[str], model_settings: Mapping, model_dir: str) -> None:
-    """One InputError when examples were made with make_examples settings other than the model's
-    (_settings_difference): a temperature fitted on such examples fits pileups the model never sees in a run."""
+def settings_unlike_model(paths: list[str], model_settings: Mapping, model_dir: str) -> str | None:
+    """What says that examples were made with make_examples settings other than the model's (_settings_difference),
+    or None when they were not."""
     for path in paths:
         if (diff := _settings_difference(read_sidecar(path).settings, model_settings)) is not None:
             key, a, b = diff
-            raise InputError(f"examples {path} were made with {key}={a}, but the model in {model_dir} with {key}={b}: "
-                             "make them again with the model's settings (`dvcall make-examples --model` it)")
+            return f"examples {path} were made with {key}={a}, but the model in {model_dir} with {key}={b}"
+    return None
+
+
+def check_settings_fit_model(paths: list[str], model_settings: Mapping, model_dir: str) -> None:
+    """One InputError when examples were made with make_examples settings other than the model's: a temperature
+    fitted on such examples fits pileups the model never sees in a run."""
+    if (unlike := settings_unlike_model(paths, model_settings, model_dir)) is not None:
+        raise InputError(f"{unlike}: make them again with the model's settings (`dvcall make-examples --model` it)")
 
 
 MADE_BY = {"examples": "dvcall make-examples", "calls": "dvcall call-variants",
@@ -405,6 +412,22 @@ def calls_model(paths: list[str]) -> dict | None:
             raise InputError(f"calls {items[0][0]} and {path} were made by different models ({items[0][1].get('dir')}, "
                              f"{stamp.get('dir')}): postprocess one model's calls at a time")
     return items[0][1] if items else None
+
+
+def is_calls_file(path: str) -> bool:
+    """Whether `path` is a calls file dvcall wrote (its first line is a calls header), e.g. one a rerun replaces."""
+    import gzip
+
+    try:
+        with gzip.open(path, "rt") as fh:
+            return json.loads(fh.readline()).get("format") == CALLS_FORMAT
+    except (OSError, EOFError, ValueError, AttributeError, UnicodeDecodeError):
+        return False
+
+
+def is_examples_file(path: str) -> bool:
+    """Whether `path` is examples make-examples wrote (it has its sidecar), e.g. ones a rerun replaces."""
+    return not path.endswith(SIDECAR_SUFFIX) and os.path.isfile(sidecar_path(path))
 
 
 def _check_calls_header(path: str, header: dict) -> None:

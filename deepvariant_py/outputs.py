@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import signal
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from .errors import OutputError
 
@@ -301,6 +301,14 @@ def repeated_file(paths: Sequence[str]) -> str | None:
             return path
         seen.append(ident)
     return None
+
+
+def refuse_replacing(label: str, path: str | None, kind: str, is_kind: Callable[[str], bool]) -> None:
+    """An output that would replace an existing file must replace one of its own kind (`is_kind`, e.g. an earlier
+    run's calls): never a model's weights, a sidecar, a truth VCF that a mistyped name points at."""
+    if path and os.path.lexists(path) and not os.path.isdir(path) and not is_kind(path):
+        raise OutputError(f"{label} {path} exists and is not {kind}: writing it would destroy that file; pick another "
+                          "name (or remove the file if you mean to replace it)")
 
 
 def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | None] = {},

@@ -76,7 +76,7 @@ class DirectoryLock:
     """An exclusive lock on an intermediate folder, so two runs never write the same shards. The kernel drops
     it when the process ends, however it ends, so a rerun after a kill still resumes."""
 
-    def __init__(self, folder: str, command: str | None = None):
+    def __init__(self, folder: str, command: str | None = None, flag: str = "--intermediate-dir"):
         import fcntl
 
         self.path = os.path.join(folder, LOCK_FILE)
@@ -86,8 +86,8 @@ class DirectoryLock:
         except BlockingIOError:
             holder = os.read(self._fd, 4096).decode(errors="replace").strip() or "another process"
             os.close(self._fd)
-            raise InputError(f"--intermediate-dir {folder} is in use by another dvcall run ({holder}): wait for it to "
-                             "finish, or give this run its own --intermediate-dir") from None
+            raise InputError(f"{flag} {folder} is in use by another dvcall run ({holder}): wait for it to "
+                             f"finish, or give this run its own {flag}") from None
         os.ftruncate(self._fd, 0)
         os.write(self._fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: {command or 'dvcall'}\n".encode())
 

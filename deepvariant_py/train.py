@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from .errors import InputError
 from .outputs import repeated_file, write_json
+from .resume import LOCK_FILE, DirectoryLock
 from .examples_io import check_same_settings, example_dataset, expand_paths, read_sidecars
 from .tf_runtime import keras as tf_keras, tensorflow
 from .tfrecord import parse_example, read_records
@@ -451,10 +452,14 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
         return finished
     train_ds, tune_ds, info, train_count = _datasets(train_examples, tune_examples, opts)
     if opts.init_model:
-        init_shape = tuple(load_model_info(opts.init_model).shape)
-        if init_shape != tuple(info.shape):
-            raise InputError(f"--init-model {opts.init_model} reads pileups of shape {list(init_shape)}, the examples are "
+        init_info = load_model_info(opts.init_model)
+        if tuple(init_info.shape) != tuple(info.shape):
+            raise InputError(f"--init-model {opts.init_model} reads pileups of shape {list(init_info.shape)}, the examples are "
                              f"{list(info.shape)}: fine-tune a model of these examples' kind, or train from scratch")
+        if list(init_info.channels) != list(info.channels):
+            raise InputError(f"--init-model {opts.init_model} reads channels {list(init_info.channels)}, the examples hold "
+                             f"{list(info.channels)}: its weights would read other data in those places; fine-tune a model "
+                             "of these examples' channels, or train from scratch")
     os.makedirs(output_dir, exist_ok=True)
     write_json(os.path.join(output_dir, RUN_FILE), {"key": run_key})
     hp_index = info.channels.index(HP_CHANNEL_ENUM) if opts.haplotype_pooling and HP_CHANNEL_ENUM in info.channels else None
@@ -468,15 +473,18 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
                   metrics=["accuracy"])
     history_path = os.path.join(output_dir, "training_log.csv")
     best = _best_checkpoint(output_dir, model_info, opts.label_smoothing, opts.seed)
+    # The resume backup comes last: an epoch counts as done for a rerun only once its model (and, with
+    # --keep-epochs, its own folder) is saved; a stop in between redoes the epoch instead of skipping its save.
     callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(output_dir, "resume"), delete_checkpoint=True),
         keras.callbacks.CSVLogger(history_path, append=True),
         best,
         *([_epoch_checkpoints(output_dir, model_info, opts.label_smoothing, opts.seed)] if opts.keep_epochs else []),
         *(callbacks or []),
+        keras.callbacks.BackupAndRestore(os.path.join(output_dir, "resume"), delete_checkpoint=True),
     ]
     t0 = time.time()
-    model.fit(train_ds, validation_data=tune_ds, epochs=opts.epochs, callbacks=callbacks, verbose=2, shuffle=False)  # tf.data shuffles
+    with DirectoryLock(output_dir, f"dvcall train --output {output_dir}", flag="--output"):  # a second train into it fails at once
+        model.fit(train_ds, validation_data=tune_ds, epochs=opts.epochs, callbacks=callbacks, verbose=2, shuffle=False)  # tf.data shuffles
     summary = {"best_tune_accuracy": best.best, "best_epoch": best.best_epoch, "epochs": opts.epochs,
                "seconds": round(time.time() - t0, 1)}
     write_json(os.path.join(output_dir, "training_summary.json"), summary, indent=2)
@@ -501,7 +509,9 @@ def _check_output_folder(output_dir: str, run_key: str) -> dict | None:
     examples and options (resumed); the saved summary when that run already finished (nothing to do). A model
     folder (a shipped or installed model) or another run's folder is refused: training there would mix the old
     files (merger, card, best.json) with the new network, or keep the old network because it scored better."""
-    if not os.path.isdir(output_dir) or not os.listdir(output_dir):
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise InputError(f"--output {output_dir} is an existing file: give a folder for the model (it is created if missing)")
+    if not os.path.isdir(output_dir) or not [name for name in os.listdir(output_dir) if name != LOCK_FILE]:
         return None
     try:
         with open(os.path.join(output_dir, RUN_FILE)) as fh:
@@ -516,6 +526,10 @@ def _check_output_folder(output_dir: str, run_key: str) -> dict | None:
                          "folder (or delete that one)")
     summary = os.path.join(output_dir, "training_summary.json")
     if os.path.exists(summary) and not os.path.isdir(os.path.join(output_dir, "resume")):
+        missing = [name for name in ("model.keras", "model_info.json") if not os.path.isfile(os.path.join(output_dir, name))]
+        if missing:
+            raise InputError(f"--output {output_dir} holds this training run, finished, but its {' and '.join(missing)} "
+                             "is gone: delete the folder and train again (or restore the file)")
         with open(summary) as fh:
             return json.load(fh)
     return None

@@ -103,7 +103,9 @@ def test_a_stopped_training_resumes_from_its_last_finished_epoch(tmp_path):
     assert os.path.isdir(out / "resume")  # the state of the finished epochs
     train(str(ex), str(out), opts)
     epochs = [int(line.split(",")[0]) for line in open(out / "training_log.csv").read().strip().splitlines()[1:]]
-    assert epochs == [0, 1, 2, 3]  # epochs 0 and 1 from the first run, 2 and 3 from the second: no restart
+    # epoch 0 from the first run, not redone; the crash came in epoch 1's end-of-epoch work, before its resume backup
+    # (taken last, after the epoch's models are saved), so the second run trained epoch 1 again, then 2 and 3
+    assert epochs == [0, 1, 1, 2, 3]
     assert not os.path.exists(out / "resume")
     load_model(str(out))
 
@@ -613,3 +615,58 @@ def test_a_glob_of_an_examples_folder_skips_the_sidecars(tmp_path):
     _examples(tmp_path / "a.tfrecord.gz", n=2)
     _examples(tmp_path / "b.tfrecord.gz", n=2)
     assert expand_paths(str(tmp_path / "*")) == [str(tmp_path / "a.tfrecord.gz"), str(tmp_path / "b.tfrecord.gz")]
+
+
+def test_a_stop_while_an_epoch_is_saved_redoes_that_epoch(tmp_path, monkeypatch):
+    """The resume backup is taken after the epoch's models are saved: a failure (a full disk, a kill) while saving
+    epoch 1 makes the rerun train epoch 1 again, so its model and its --keep-epochs folder are not lost."""
+    import deepvariant_py.train as tr
+
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=16)
+    out = tmp_path / "model"
+    opts = TrainOptions(epochs=2, batch_size=8, shuffle_buffer=16, keep_epochs=True)
+    real = tr.save_model
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tr, "save_model", full_disk)
+    with pytest.raises(OSError):
+        train(str(ex), str(out), opts)
+    monkeypatch.setattr(tr, "save_model", real)
+    train(str(ex), str(out), opts)
+    assert (out / "epoch-1" / "model.keras").exists() and (out / "epoch-2" / "model.keras").exists()
+
+
+def test_train_refuses_what_would_give_a_wrong_model(tmp_path, trained):
+    from deepvariant_py.resume import DirectoryLock
+
+    ex, model, _ = trained
+    # --init-model of the same shape but other channels: its weights would read other data
+    other = tmp_path / "other.tfrecord.gz"
+    _examples(other, n=16)
+    write_sidecar(str(other), SHAPE, [1, 2, 3, 4, 5, 7])
+    with pytest.raises(InputError, match=r"reads channels \[1, 2, 3, 4, 5, 6\], the examples hold \[1, 2, 3, 4, 5, 7\]"):
+        train(str(other), str(tmp_path / "ft"), TrainOptions(epochs=1, batch_size=8, init_model=str(model)))
+    # a file as --output
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(InputError, match="is an existing file: give a folder"):
+        train(str(other), str(tmp_path / "afile"), TrainOptions(epochs=1, batch_size=8))
+    # a second training into a folder another one is using
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    with DirectoryLock(str(busy), "dvcall train --output busy", flag="--output"):
+        with pytest.raises(InputError, match=r"--output .*busy is in use by another dvcall run \(pid .*dvcall train --output busy\)"):
+            train(str(other), str(busy), TrainOptions(epochs=1, batch_size=8))
+
+
+def test_a_finished_run_that_lost_its_model_is_not_reported_done(tmp_path):
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=16)
+    out = tmp_path / "model"
+    opts = TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16)
+    train(str(ex), str(out), opts)
+    os.remove(out / "model.keras")
+    with pytest.raises(InputError, match="finished, but its model.keras is gone"):
+        train(str(ex), str(out), opts)

@@ -1,0 +1,83 @@
+"""The stage commands never replace a file that is not of their output's kind (a model's weights, a sidecar, a
+truth VCF that a mistyped name points at); they warn where examples and model disagree."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from deepvariant_py.cli.main import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTDATA = os.path.join(ROOT, "testdata")
+REF = os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz")
+BAM = os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.bam")
+MODEL = os.path.join(ROOT, "models", "illumina-wgs")
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ex")
+    path = str(tmp / "ex.tfrecord.gz")
+    result = _invoke("make-examples", "--ref", REF, "--reads", BAM, "--examples", path, "--regions", "chr20:10,000,000-10,003,000",
+                     "--quiet")
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_call_variants_never_replaces_a_models_weights(tmp_path, examples):
+    model = tmp_path / "model"
+    shutil.copytree(MODEL, model)
+    before = (model / "model.keras").read_bytes()
+    result = _invoke("call-variants", "--examples", examples, "--model", str(model), "--output", str(model / "model.keras"))
+    assert result.exit_code == 1
+    assert "model.keras exists and is not a calls file: writing it would destroy that file" in result.output
+    assert (model / "model.keras").read_bytes() == before
+    calls = str(tmp_path / "calls.jsonl.gz")
+    for _ in range(2):  # an earlier run's calls are replaced
+        result = _invoke("call-variants", "--examples", examples, "--model", str(model), "--output", calls, "--quiet")
+        assert result.exit_code == 0, result.output
+
+
+def test_make_examples_never_replaces_a_sidecar_or_a_vcf(tmp_path, examples):
+    vcf = tmp_path / "truth.vcf.gz"
+    shutil.copyfile(os.path.join(TESTDATA, "HG001.truth.chr20_10.00-10.02Mb.vcf.gz"), vcf)
+    sidecar = examples + ".example_info.json"
+    for target in (str(vcf), sidecar):
+        before = open(target, "rb").read()
+        result = _invoke("make-examples", "--ref", REF, "--reads", BAM, "--examples", target, "--regions", "chr20:10,000,000-10,001,000")
+        assert result.exit_code == 1 and "exists and is not examples that make-examples wrote" in result.output, result.output
+        assert open(target, "rb").read() == before
+    result = _invoke("make-examples", "--ref", REF, "--reads", BAM, "--examples", str(tmp_path / "g.tfrecord.gz"), "--regions",
+                     "chr20:10,000,000-10,001,000", "--gvcf", str(vcf))
+    assert result.exit_code == 1 and "exists and is not a gVCF blocks file" in result.output, result.output
+
+
+def test_call_variants_warns_about_examples_made_with_other_settings(tmp_path, caplog):
+    odd = str(tmp_path / "odd.tfrecord.gz")
+    result = _invoke("make-examples", "--ref", REF, "--reads", BAM, "--examples", odd, "--regions", "chr20:10,000,000-10,003,000",
+                     "--indel-reads", "overlapping", "--quiet")
+    assert result.exit_code == 0, result.output
+    result = _invoke("call-variants", "--examples", odd, "--output", str(tmp_path / "c.jsonl.gz"), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "were made with indel_reads=overlapping, but the model in" in caplog.text
+    assert "the model's accuracy was measured only on examples made with its own settings" in caplog.text
+
+
+def test_ensemble_never_writes_into_a_folder_of_other_files(tmp_path, examples):
+    folder = os.path.dirname(examples)
+    result = _invoke("ensemble", "--member", MODEL, "--member", os.path.join(ROOT, "models", "illumina-wgs-realign"),
+                     "--output", folder)
+    assert result.exit_code == 1 and "is a folder that holds other files" in result.output, result.output
+    assert sorted(os.listdir(folder)) == ["ex.tfrecord.gz", "ex.tfrecord.gz.example_info.json"]
+
+
+def test_train_seed_is_checked_as_a_usage_error(tmp_path, examples):
+    result = _invoke("train", "--examples", examples, "--output", str(tmp_path / "m"), "--seed", str(2**32))
+    assert result.exit_code == 2 and "4294967296 is not in the range 0<=x<=4294967295" in result.output
