@@ -8,7 +8,7 @@ from deepvariant_py.calibration import at_temperature, fit_temperature, negative
 from deepvariant_py.call_variants import predict_labelled
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import expand_paths
-from deepvariant_py.model_info import INFO_FILE, load_model_info, save_model_info
+from deepvariant_py.model_info import INFO_FILE, load_model_info, save_model_info, warn_if_unfinished
 from deepvariant_py.outputs import check_outputs
 
 from .common import user_errors
@@ -30,6 +30,7 @@ def calibrate_cmd(model_dir, examples, quiet):
     the data you will measure on.
     """
     info = load_model_info(model_dir)
+    warn_if_unfinished(model_dir)
     info_path = os.path.join(model_dir, INFO_FILE)
     check_outputs({"model_info.json": info_path}, {f"--examples {p}": p for p in expand_paths(examples)})
     probs, labels = predict_labelled(model_dir, examples)

@@ -4,6 +4,7 @@ import click
 from deepvariant_py.call_variants import call_variants
 from deepvariant_py.examples_io import expand_paths, is_calls_file
 from deepvariant_py.model import default_model_dir
+from deepvariant_py.model_info import warn_if_unfinished
 from deepvariant_py.outputs import check_outputs, refuse_replacing
 from deepvariant_py.progress import Progress
 
@@ -21,6 +22,8 @@ def call_variants_cmd(examples, model_dir, output, batch_size, quiet):
     """Genotype probabilities for every example."""
     check_outputs({"--output": output}, {f"--examples {p}": p for p in expand_paths(examples)})
     refuse_replacing("--output", output, "a calls file", is_calls_file)
+    if model_dir:
+        warn_if_unfinished(model_dir)
     stats = call_variants(examples, model_dir or default_model_dir(), output, batch_size,
                           progress=None if quiet else Progress("call_variants", unit="MB of examples"))
     if not quiet:

@@ -74,6 +74,7 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     if bool(truth_vcf) != bool(confident_bed):
         raise InputError("training mode needs both --truth-vcf and --confident-bed")
     model_type, flags = setting_flags(settings_kwargs)
+    given_model = model_dir
     model_dir, info = resolve_model(model_type, model_dir, required=not truth_vcf)
     check_untagged = phase_reads is None and not truth_vcf and info is not None and info.pools_by_haplotype
     base = MakeExamplesOptions(read_filter=ReadFilter(downsample_fraction=downsample_fraction, keep_supplementary=keep_supplementary),
@@ -87,7 +88,7 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
     lengths = Reference(ref).lengths
     parsed = parse_regions(list(regions), lengths) if regions else None
-    warn_about_reads_of_files(model_type, ref, list(reads), parsed or [])
+    warn_about_reads_of_files(model_type, ref, list(reads), parsed or [], given_model)
     stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
                           gvcf_output=gvcf_output)
     if stats.partitions:

@@ -29,7 +29,7 @@ import numpy as np
 from .calibration import Calibration
 from .errors import InputError
 from .model import load_model
-from .model_info import INFO_FILE, MODEL_FILE, ModelInfo, load_model_info, save_model_info
+from .model_info import INFO_FILE, MODEL_FILE, ModelInfo, load_model_info, save_model_info, warn_if_unfinished
 from .outputs import atomic_output
 from .presets import model_look
 
@@ -135,6 +135,8 @@ def combine_models(member_dirs: Sequence[str], output_dir: str, cascade: float =
         raise InputError(f"--output {output_dir} is a folder that holds other files: give a new (or empty) folder for "
                          "the ensemble")
     infos = [load_model_info(d) for d in member_dirs]
+    for d in member_dirs:
+        warn_if_unfinished(d)
     first = infos[0]
     for d, info in zip(member_dirs[1:], infos[1:]):
         look, first_look = model_look(info), model_look(first)

@@ -190,8 +190,11 @@ class MergerNetwork:
         (load_merger's auto mode has checked that already)."""
         path, info_path = os.path.join(directory, MERGER_FILE), os.path.join(directory, MERGER_INFO_FILE)
         if not (os.path.exists(path) and os.path.exists(info_path)):
-            raise ModelError(f"{directory} has no multi-allelic merger ({MERGER_FILE} + {MERGER_INFO_FILE}): "
-                             "train one with deepvariant_py.merger.train_merger or use --multiallelic-merge min")
+            have = [f for f in (MERGER_FILE, MERGER_INFO_FILE) if os.path.exists(os.path.join(directory, f))]
+            what = (f"half a multi-allelic merger ({have[0]} without {({MERGER_FILE, MERGER_INFO_FILE} - set(have)).pop()})"
+                    if have else f"no multi-allelic merger ({MERGER_FILE} + {MERGER_INFO_FILE})")
+            raise ModelError(f"{directory} has {what}: train one with `dvcall train-merger --model {directory}` or use "
+                             "--multiallelic-merge min")
         from .tf_runtime import keras as tf_keras
 
         try:

@@ -8,6 +8,7 @@ calibration was fitted on), which dvcall carries along but never reads. Reading 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -159,6 +160,14 @@ def load_model_info(model_dir: str) -> ModelInfo:
             return ModelInfo.from_json(json.load(fh), model_dir)
     except (OSError, ValueError, TypeError) as exc:
         raise ModelError(f"{path} is unreadable ({exc}): retrain or restore the model") from None
+
+
+def warn_if_unfinished(model_dir: str) -> None:
+    """A warning where `model_dir` holds a training run that has not finished (stopped, or still running): its
+    model is the best epoch so far, which a user may take for the finished one."""
+    if os.path.isdir(os.path.join(model_dir, "resume")):  # train's BackupAndRestore folder: removed when it finishes
+        logging.getLogger("dvcall").warning("%s holds a training run that has not finished: its model is the best epoch "
+                                            "so far; rerun the `dvcall train` command to finish it", model_dir)
 
 
 def save_model_info(model_dir: str, info: ModelInfo) -> None:

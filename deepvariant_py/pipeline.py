@@ -237,7 +237,7 @@ def _warn_about_reads(sources, reference: Reference, opts: RunOptions, regions: 
         log.warning("%s", unreferenced)
     # No reads where calling happens: said after make_examples, from its read counts (reads.reads_warning).
     if regions and sources.mapped_reads({r.contig for r in regions}) != 0:
-        warn_about_read_kind(opts.model_type, sources, regions)
+        warn_about_read_kind(opts.model_type, sources, regions, opts.model_dir)
 
 
 def _check_run_paths(opts: RunOptions, model_dir: str, phase: bool) -> None:

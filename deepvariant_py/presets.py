@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from .candidate_filter import FILE_NAME as CANDIDATE_FILTER_FILE, load_candidate_filter
 from .errors import InputError, ModelError
 from .make_examples import MakeExamplesOptions
-from .model_info import ModelInfo, load_model_info
+from .model_info import ModelInfo, load_model_info, warn_if_unfinished
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
 from .read_events import LONG_READ_BASES
 from .reads import long_read_count, open_reads, read_group_platforms, unreferenced_reads_warning
@@ -145,26 +145,35 @@ def resolve_model(model_type: str, model_dir: str | None, required: bool = True)
             return None, None
         model_dir = shipped
     info = load_model_info(model_dir)
-    if os.path.isdir(os.path.join(model_dir, "resume")):  # train's BackupAndRestore folder: removed when it finishes
-        log.warning("%s holds a training run that has not finished: its model is the best epoch so far; rerun the "
-                    "`dvcall train` command to finish it", model_dir)
+    warn_if_unfinished(model_dir)
     return model_dir, info
 
 
-def read_kind_warning(model_type: str, n_reads: int, n_long: int) -> str | None:
-    """What to tell a user whose reads (n_reads sampled, n_long of them long) are not the kind the model type's model
-    was trained on: short-read calls from a long-read model, or the reverse, are far less accurate."""
-    expects = READ_KINDS.get(model_type)
+def model_read_kind(info: ModelInfo) -> str | None:
+    """The reads a model was trained on, from the channels it reads: the HP channel means long reads ("long"), the
+    technology channel too both kinds (the hybrid model: None), neither short reads ("short")."""
+    if TECHNOLOGY_CHANNEL_ENUM in info.channels:
+        return None
+    return "long" if HP_CHANNEL_ENUM in info.channels else "short"
+
+
+def read_kind_warning(model_type: str, n_reads: int, n_long: int, model_dir: str | None = None,
+                      kind: str | None = None) -> str | None:
+    """What to tell a user whose reads (n_reads sampled, n_long of them long) are not the kind the model was trained
+    on: short-read calls from a long-read model, or the reverse, are far less accurate. The model is the model type's,
+    or, with `model_dir`, the one given with --model, whose read kind is `kind` (model_read_kind)."""
+    expects = kind if model_dir else READ_KINDS.get(model_type)
+    subject = f"--model {model_dir}" if model_dir else f"--model-type {model_type}"
     if expects is None or n_reads == 0:
         return None
     if expects == "short" and n_long > n_reads / 2:
         return (f"{n_long:,} of {n_reads:,} sampled reads are long (over {LONG_READ_BASES} bp: HiFi or ONT), but "
-                f"--model-type {model_type} is for short reads: use --model-type pacbio (HiFi) or ont")
+                f"{subject} is for short reads: use --model-type pacbio (HiFi) or ont")
     if expects == "long" and n_long < n_reads / 2:
         advice = ("use --model-type hybrid for HiFi and Illumina reads of one sample, or call each kind with its own "
                   "model type" if n_long >= 0.05 * n_reads else "use --model-type illumina")
         return (f"{n_reads - n_long:,} of {n_reads:,} sampled reads are short ({LONG_READ_BASES} bp or less: Illumina), "
-                f"but --model-type {model_type} is for long reads: {advice}")
+                f"but {subject} is for long reads: {advice}")
     return None
 
 
@@ -184,22 +193,26 @@ def platform_warning(model_type: str, platforms: set[str]) -> str | None:
     return None
 
 
-def warn_about_read_kind(model_type: str, sources, regions: list[Region]) -> None:
+def warn_about_read_kind(model_type: str, sources, regions: list[Region], model_dir: str | None = None) -> None:
     """Log read_kind_warning's line (the run goes on) for the first reads of `regions` (reads.long_read_count),
-    or platform_warning's from the reads' @RG PL."""
-    text = read_kind_warning(model_type, *long_read_count(sources, regions)) or \
+    or platform_warning's from the reads' @RG PL. `model_dir`: the model the user gave with --model, if any, checked
+    too (the model type still sets make_examples' defaults)."""
+    counts = long_read_count(sources, regions)
+    text = read_kind_warning(model_type, *counts) or \
+        (model_dir and read_kind_warning(model_type, *counts, model_dir, model_read_kind(load_model_info(model_dir)))) or \
         platform_warning(model_type, read_group_platforms(sources))
     if text:
         log.warning("%s", text)
 
 
-def warn_about_reads_of_files(model_type: str, ref: str, reads: list[str], regions: list[Region]) -> None:
+def warn_about_reads_of_files(model_type: str, ref: str, reads: list[str], regions: list[Region],
+                              model_dir: str | None = None) -> None:
     """warn_about_read_kind, and for a run over the whole genome (no `regions`) reads on contigs the reference
     lacks, for reads files not yet open (make-examples; `dvcall run` has them open already)."""
     reference = Reference(ref)
     try:
         with open_reads(reads, reference) as sources:
-            warn_about_read_kind(model_type, sources, regions)
+            warn_about_read_kind(model_type, sources, regions, model_dir)
             if not regions and (unreferenced := unreferenced_reads_warning(sources, reference)):
                 log.warning("%s", unreferenced)
     finally:

@@ -17,6 +17,7 @@ from .tf_runtime import keras as tf_keras, tensorflow
 from .tfrecord import parse_example, read_records
 from .ensemble import is_ensemble_dir
 from .model import COLUMN_FEATURES, ModelInfo, build_model, load_model, load_model_info, model_version, save_model
+from .model_info import warn_if_unfinished
 from .pileup import (BASE_PIXELS, DIFF_CHANNEL_ENUMS, DIFFERS_FROM_REF, HP_CHANNEL_ENUM, MATCHES_REF, SUPPORTS_ALT,
                      SUPPORTS_OTHER)
 
@@ -453,6 +454,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     train_ds, tune_ds, info, train_count = _datasets(train_examples, tune_examples, opts)
     if opts.init_model:
         init_info = load_model_info(opts.init_model)
+        warn_if_unfinished(opts.init_model)
         if tuple(init_info.shape) != tuple(info.shape):
             raise InputError(f"--init-model {opts.init_model} reads pileups of shape {list(init_info.shape)}, the examples are "
                              f"{list(info.shape)}: fine-tune a model of these examples' kind, or train from scratch")

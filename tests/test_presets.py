@@ -359,3 +359,22 @@ def test_a_model_folder_of_an_unfinished_training_run_is_named(tmp_path, caplog)
         (model / "resume").mkdir()
         resolve_model("ont", str(model))
     assert "holds a training run that has not finished" in caplog.records[-1].getMessage()
+
+
+def test_a_model_given_with_model_is_checked_against_the_reads_by_its_own_kind():
+    """`--model my-hifi-model` with the default --model-type illumina on Illumina reads: the model's channels say
+    it is a long-read model, and the warning names it (the model type alone said nothing)."""
+    from deepvariant_py.model_info import load_model_info
+    from deepvariant_py.presets import model_read_kind
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+    kinds = {name: model_read_kind(load_model_info(os.path.join(root, name)))
+             for name in ("illumina-wgs", "pacbio-hifi", "ont", "hybrid-hifi-illumina")}
+    assert kinds == {"illumina-wgs": "short", "pacbio-hifi": "long", "ont": "long", "hybrid-hifi-illumina": None}
+    text = read_kind_warning("illumina", 2000, 0, "my-hifi-model", "long")
+    assert text == ("2,000 of 2,000 sampled reads are short (500 bp or less: Illumina), but --model my-hifi-model is "
+                    "for long reads: use --model-type illumina")
+    assert read_kind_warning("pacbio", 2000, 2000, "my-short-model", "short").endswith(
+        "but --model my-short-model is for short reads: use --model-type pacbio (HiFi) or ont")
+    assert read_kind_warning("illumina", 2000, 0, "my-illumina-model", "short") is None
+    assert read_kind_warning("illumina", 2000, 0, "my-hybrid-model", None) is None
