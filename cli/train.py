@@ -18,6 +18,19 @@ def _shift_range(ctx, param, value: str) -> tuple[int, int]:
     return lo, hi
 
 
+def _channel_list(value: str | None) -> list[int] | None:
+    """--channels: distinct whole numbers, comma-separated (None: every channel of the examples)."""
+    if value is None:
+        return None
+    try:
+        channels = [int(c) for c in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a comma-separated list of channel numbers (e.g. 1,2,3,4,5,6)") from None
+    if len(set(channels)) != len(channels):
+        raise click.BadParameter(f"'{value}' names a channel twice: give each once")
+    return channels
+
+
 @click.command("train")
 @click.option("--examples", required=True, help="Labelled training examples: a path, glob or comma-separated list.")
 @click.option("--output", required=True, type=click.Path(), help="Model directory to write (best checkpoint, logs). Rerun to resume.")
@@ -76,7 +89,7 @@ def _shift_range(ctx, param, value: str) -> tuple[int, int]:
               help="Random seed for the initial weights, the shuffling and the augmentations: the same examples and seed "
                    "give the same model on one machine; other seeds give replicate runs, to tell a recipe's effect from "
                    "run-to-run noise.")
-@click.option("--channels", default=None, help="Comma-separated channel enums to train on (default: all in the examples), e.g. 1,2,3,4,5,6 to drop ALT-aligned channels 9,10.")
+@click.option("--channels", default=None, callback=lambda ctx, param, value: _channel_list(value), help="Comma-separated channel enums to train on (default: all in the examples), e.g. 1,2,3,4,5,6 to drop ALT-aligned channels 9,10.")
 @click.option("--haplotype-pooling/--no-haplotype-pooling", default=True, show_default=True, help="When the examples have an HP channel, also average reads over each haplotype (HP=1, HP=2) so the network compares the two; ignored with --init-model (the architecture comes from that model).")
 @click.option("--max-pooling/--no-max-pooling", default=True, show_default=True,
               help="Pool each read feature by its maximum over the reads as well as its mean. With the maximum one read alone "
@@ -110,6 +123,6 @@ def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate
                                                    augment_confident_errors=augment_confident_errors,
                                                    confident_errors_max_fraction=augment_confident_errors_max_fraction,
                                                    label_smoothing=label_smoothing, seed=seed, keep_epochs=keep_epochs,
-                                                   channels=[int(c) for c in channels.split(',')] if channels else None), tune_examples)
+                                                   channels=channels), tune_examples)
     if not quiet:
         click.echo(f"dvcall: best tuning accuracy {summary['best_tune_accuracy']:.4f} at epoch {summary['best_epoch']} -> {output}", err=True)

@@ -3,6 +3,7 @@ import click
 
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.merger import train_merger
+from deepvariant_py.outputs import check_outputs
 
 from .common import user_errors
 
@@ -16,6 +17,9 @@ from .common import user_errors
 @user_errors
 def train_merger_cmd(examples, model_dir, output, epochs, quiet):
     """Train the network that merges per-subset probabilities of 2-alt sites into one genotype."""
-    report = train_merger(expand_paths(examples), model_dir, output or model_dir, epochs=epochs)
+    paths = expand_paths(examples)
+    # the folder it writes to is checked first: training takes minutes, and a read-only folder would lose them
+    check_outputs({}, {f"--examples {p}": p for p in paths}, {"--output" if output else "--model": output or model_dir})
+    report = train_merger(paths, model_dir, output or model_dir, epochs=epochs)
     if not quiet:
         click.echo("dvcall: " + ", ".join(f"{k}={v}" for k, v in report.items() if not isinstance(v, (dict, list))), err=True)

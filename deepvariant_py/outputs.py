@@ -303,11 +303,17 @@ def repeated_file(paths: Sequence[str]) -> str | None:
     return None
 
 
+def _named(label: str, path: str) -> str:
+    """'--output x.gz' from a label and its path; a label that holds the path already ('--examples x.gz', one of
+    several) is not followed by it again."""
+    return label if label.endswith(f" {path}") else f"{label} {path}"
+
+
 def refuse_replacing(label: str, path: str | None, kind: str, is_kind: Callable[[str], bool]) -> None:
     """An output that would replace an existing file must replace one of its own kind (`is_kind`, e.g. an earlier
     run's calls): never a model's weights, a sidecar, a truth VCF that a mistyped name points at."""
     if path and os.path.lexists(path) and not os.path.isdir(path) and not is_kind(path):
-        raise OutputError(f"{label} {path} exists and is not {kind}: writing it would destroy that file; pick another "
+        raise OutputError(f"{_named(label, path)} exists and is not {kind}: writing it would destroy that file; pick another "
                           "name (or remove the file if you mean to replace it)")
 
 
@@ -329,11 +335,11 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | 
         ident = _identity(path)
         for other_label, other, other_ident in ins:
             if _same(ident, other_ident):
-                raise OutputError(f"{label} {path} is the input {other_label} {other}: writing it would destroy the input; "
+                raise OutputError(f"{_named(label, path)} is the input {_named(other_label, other)}: writing it would destroy the input; "
                                   "pick another output name")
         for other_label, other, other_ident in seen:
             if _same(ident, other_ident):
-                raise OutputError(f"{label} {path} and {other_label} {other} are the same file: give each output its own name")
+                raise OutputError(f"{_named(label, path)} and {_named(other_label, other)} are the same file: give each output its own name")
         if os.path.isdir(path):
             raise OutputError(f"{label} {path} is an existing folder: give a file name (e.g. {os.path.join(path, 'sample.vcf.gz')})")
         _check_writable_folder(label, path)

@@ -81,3 +81,24 @@ def test_ensemble_never_writes_into_a_folder_of_other_files(tmp_path, examples):
 def test_train_seed_is_checked_as_a_usage_error(tmp_path, examples):
     result = _invoke("train", "--examples", examples, "--output", str(tmp_path / "m"), "--seed", str(2**32))
     assert result.exit_code == 2 and "4294967296 is not in the range 0<=x<=4294967295" in result.output
+
+
+def test_train_channels_are_distinct_numbers(tmp_path, examples):
+    for value, words in (("a,b", "is not a comma-separated list of channel numbers"), ("1,1,2", "names a channel twice")):
+        result = _invoke("train", "--examples", examples, "--output", str(tmp_path / "m"), "--channels", value)
+        assert result.exit_code == 2 and words in result.output, result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_merger_checks_its_folder_before_training(tmp_path, examples, monkeypatch):
+    import deepvariant_py.merger as merger
+    import deepvariant_py.outputs as outputs
+
+    model = tmp_path / "model"
+    shutil.copytree(MODEL, model)
+    real = os.access  # the model folder as if read-only (root writes anywhere)
+    monkeypatch.setattr(outputs.os, "access", lambda path, mode, **kw: real(path, mode, **kw) and not (
+        mode & os.W_OK and os.path.realpath(path) == os.path.realpath(model)))
+    monkeypatch.setattr(merger, "collect_multiallelic_sites", lambda *a, **k: pytest.fail("trained before the check"))
+    result = _invoke("train-merger", "--examples", examples, "--model", str(model))
+    assert result.exit_code == 1 and "--model" in result.output and "cannot be written" in result.output, result.output
