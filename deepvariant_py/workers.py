@@ -184,7 +184,8 @@ def _collect(r: _Running, label: str):
         # named by its folder (the run's work folder): the result file itself is the workers' own, not the user's
         raise DvcallError(f"{label}: {disk_error(os.path.dirname(r.result_file) or '.', OSError(errno.ENOSPC, 'No space left on device'))}")
     how = f"was killed by signal {-code}" if code < 0 else f"stopped with exit code {code}"
-    hint = (": probably out of memory; use fewer --num-shards or a smaller --max-reads-per-partition"
+    hint = (": probably out of memory (the kernel's out-of-memory killer sends it; so does a kill -9): use fewer "
+            "--num-shards or a smaller --max-reads-per-partition"
             if code == -signal.SIGKILL else "")
     raise DvcallError(f"{label} {how}{hint}")
 
