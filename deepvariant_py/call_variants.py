@@ -85,7 +85,7 @@ def call_variants(examples: str, model_dir: str, output: str, batch_size: int = 
                                    [tuple(int(x) for x in i.decode().split(",")) for i in indices])
             stats.examples += len(images)
             if progress:
-                progress(min(total, read // 1_000_000), total, examples=stats.examples)
+                progress(min(total, -(-read // 1_000_000)), total, examples=stats.examples)  # ends at total/total
 
     sidecars = [read_sidecar(p) for p in paths]
     shards = sorted({s.shard for s in sidecars} - {None})  # of a sharded make-examples run: postprocess checks
