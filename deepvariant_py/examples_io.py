@@ -416,12 +416,9 @@ def calls_model(paths: list[str]) -> dict | None:
 
 def is_calls_file(path: str) -> bool:
     """Whether `path` is a calls file dvcall wrote (its first line is a calls header), e.g. one a rerun replaces."""
-    import gzip
-
     try:
-        with gzip.open(path, "rt") as fh:
-            return json.loads(fh.readline()).get("format") == CALLS_FORMAT
-    except (OSError, EOFError, ValueError, AttributeError, UnicodeDecodeError):
+        return _calls_headers([path])[path].get("format") == CALLS_FORMAT
+    except InputError:  # not gzip, not JSON lines
         return False
 
 

@@ -115,16 +115,6 @@ _UNCOVERED = _confidence_without_reads()  # (GQ, PL, hom-ref most likely) at dep
 BLOCKS_FORMAT, BLOCKS_VERSION = "dvcall-gvcf-blocks", 1  # 1: a header line naming the make-examples shard
 
 
-def is_blocks_file(path: str) -> bool:
-    """Whether `path` is a gVCF blocks file make-examples wrote (its first line is a blocks header)."""
-    try:
-        with gzip.open(path, "rt") as fh:
-            line = fh.readline()
-        return line.startswith("#") and json.loads(line[1:]).get("format") == BLOCKS_FORMAT
-    except (OSError, EOFError, ValueError, AttributeError, UnicodeDecodeError):
-        return False
-
-
 class BlockWriter:
     """Reference blocks written as make_examples finishes each partition (a genome's are tens of millions: none
     is held), gzipped: a '#' header line (JSON: format, version, and for a sharded run `shards`, [[index, count]]
@@ -203,6 +193,14 @@ def read_blocks(paths: list[str], contig_order: dict[str, int], in_memory: bool 
                              "a copy of one), or two runs' blocks are mixed; give each shard's blocks once")
         prev = b
         yield b
+
+
+def is_blocks_file(path: str) -> bool:
+    """Whether `path` is a gVCF blocks file make-examples wrote (its first line is a blocks header)."""
+    try:
+        return bool(_blocks_header(path))
+    except (InputError, ValueError):  # not gzip, not a blocks header
+        return False
 
 
 def _blocks_header(path: str) -> dict:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from . import __version__
 from .call_variants import CallStats, ExampleCaller, load_predictor
-from .checkpoint import CHECKPOINT_SECONDS, CHECKPOINT_SUFFIX, OTHER_INPUTS, ShardCheckpoints, checkpoints_in, drop_checkpoint, load_checkpoint
+from .checkpoint import CHECKPOINT_SECONDS, CHECKPOINT_SUFFIX, OTHER_INPUTS, ShardCheckpoints, drop_checkpoint, load_checkpoint
 from .errors import InputError, OutputError
 from .htslib import index_suffix
 from .make_examples import (MakeExamplesOptions, MakeExamplesStats, base_quality_warning, calling_regions, hp_tag_warning,
@@ -91,9 +91,10 @@ def run_shard(job: ShardJob) -> dict:
     configure_logging(job.quiet)
     label = f"make_examples shard {job.index + 1}/{job.count}" if job.count > 1 else "make_examples"
     checkpoints = start = None
+    files = [job.output] + ([job.gvcf_output] if job.gvcf_output else [])  # what the shard writes
     if job.inputs:  # resumable: from its checkpoint, if an earlier run of these inputs left one
         clear(job.output)
-        start, why = load_checkpoint(job.output, job.inputs, [job.output] + ([job.gvcf_output] if job.gvcf_output else []))
+        start, why = load_checkpoint(job.output, job.inputs, files)
         if start is not None and not restorable(start):
             start, why = None, OTHER_INPUTS
         if start is None:
@@ -115,7 +116,7 @@ def run_shard(job: ShardJob) -> dict:
     result = {"make_examples": asdict(stats), "call_variants": asdict(caller.stats),
               "resumed_from": start.partitions if start else 0}
     if job.inputs:  # each shard marks itself done as soon as it is, so a kill later keeps it
-        mark_done(job.output, job.inputs, [job.output] + ([job.gvcf_output] if job.gvcf_output else []), result)
+        mark_done(job.output, job.inputs, files, result)
         drop_checkpoint(job.output)
     return result
 
@@ -334,14 +335,11 @@ def _other_shard_counts(work: str, n: int) -> dict[int, tuple[int, int]]:
     """{shard count: (finished shards, shards stopped with a checkpoint)} of earlier runs in `work` whose shard count
     is not `n` (the default count follows the CPUs, so a job requeued on another node changes it)."""
     counts: dict[int, tuple[int, int]] = {}
-    stopped = {os.path.basename(p) for p in checkpoints_in(work)}
     for name in os.listdir(work):
-        for suffix, kind in ((MARKER_SUFFIX, 0), (CHECKPOINT_SUFFIX, 1)):
+        for suffix, stopped in ((MARKER_SUFFIX, False), (CHECKPOINT_SUFFIX, True)):
             if name.endswith(suffix) and (m := _SHARD_CALLS_RE.fullmatch(name[:-len(suffix)])) and int(m[1]) != n:
-                if kind == 0 or name[:-len(suffix)] in stopped:
-                    got = list(counts.get(int(m[1]), (0, 0)))
-                    got[kind] += 1
-                    counts[int(m[1])] = (got[0], got[1])
+                finished, checkpointed = counts.get(int(m[1]), (0, 0))
+                counts[int(m[1])] = (finished + (not stopped), checkpointed + stopped)
     return counts
 
 
