@@ -475,6 +475,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
                   metrics=["accuracy"])
     history_path = os.path.join(output_dir, "training_log.csv")
     best = _best_checkpoint(output_dir, model_info, opts.label_smoothing, opts.seed)
+    clock = _training_clock(os.path.join(output_dir, "resume"))
     # The resume backup comes last: an epoch counts as done for a rerun only once its model (and, with
     # --keep-epochs, its own folder) is saved; a stop in between redoes the epoch instead of skipping its save.
     callbacks = [
@@ -482,13 +483,13 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
         best,
         *([_epoch_checkpoints(output_dir, model_info, opts.label_smoothing, opts.seed)] if opts.keep_epochs else []),
         *(callbacks or []),
+        clock,
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, "resume"), delete_checkpoint=True),
     ]
-    t0 = time.time()
     with DirectoryLock(output_dir, f"dvcall train --output {output_dir}", flag="--output"):  # a second train into it fails at once
         model.fit(train_ds, validation_data=tune_ds, epochs=opts.epochs, callbacks=callbacks, verbose=2, shuffle=False)  # tf.data shuffles
     summary = {"best_tune_accuracy": best.best, "best_epoch": best.best_epoch, "epochs": opts.epochs,
-               "seconds": round(time.time() - t0, 1)}
+               "seconds": round(clock.seconds(), 1)}
     write_json(os.path.join(output_dir, "training_summary.json"), summary, indent=2)
     return summary
 
@@ -578,6 +579,40 @@ def _epoch_checkpoints(output_dir: str, info: ModelInfo, label_smoothing: float,
             save_model(self.model, epoch_model_dir(output_dir, epoch + 1), replace(info, notes=notes))
 
     return EpochCheckpoints()
+
+
+CLOCK_FILE = "seconds.json"  # in resume/: the training seconds of the epochs a stopped run kept
+
+
+def _training_clock(resume_dir: str):
+    """A Keras callback that keeps the seconds spent training across stops and resumes: the seconds up to each
+    finished epoch are written beside the resume backup (and go with it when training ends); a rerun starts from
+    them, so training_summary.json's "seconds" is the whole training's, not only its last run's (an epoch a stop
+    cut short is counted once, when it is trained again). Runs just before the resume backup is taken."""
+    keras = tf_keras()
+    path = os.path.join(resume_dir, CLOCK_FILE)
+    try:
+        with open(path) as fh:
+            before = float(json.load(fh)["seconds"])
+    except (OSError, ValueError, TypeError, KeyError):
+        before = 0.0  # a fresh run (or a lost clock file: the resumed part is still counted)
+
+    class TrainingClock(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.started = time.time()
+
+        def seconds(self) -> float:
+            return before + time.time() - self.started
+
+        def on_train_begin(self, logs=None):
+            self.started = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            os.makedirs(resume_dir, exist_ok=True)
+            write_json(path, {"seconds": round(self.seconds(), 1)})
+
+    return TrainingClock()
 
 
 def _best_checkpoint(output_dir: str, info: ModelInfo, label_smoothing: float, seed: int):

@@ -101,7 +101,11 @@ def test_a_stopped_training_resumes_from_its_last_finished_epoch(tmp_path):
     with pytest.raises(RuntimeError, match="node lost"):
         train(str(ex), str(out), opts, callbacks=[Crash()])
     assert os.path.isdir(out / "resume")  # the state of the finished epochs
-    train(str(ex), str(out), opts)
+    clock = out / "resume" / "seconds.json"
+    assert json.loads(clock.read_text())["seconds"] > 0  # the seconds of the epoch kept
+    clock.write_text(json.dumps({"seconds": 1000.0}))  # as if that epoch had taken long
+    summary = train(str(ex), str(out), opts)
+    assert summary["seconds"] >= 1000.0  # the whole training's seconds, not only the rerun's
     epochs = [int(line.split(",")[0]) for line in open(out / "training_log.csv").read().strip().splitlines()[1:]]
     # epoch 0 from the first run, not redone; the crash came in epoch 1's end-of-epoch work, before its resume backup
     # (taken last, after the epoch's models are saved), so the second run trained epoch 1 again, then 2 and 3
