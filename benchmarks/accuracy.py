@@ -105,9 +105,17 @@ DAMAGE = [("ffpe", "inject_read_errors.py", ["--ffpe", "0.02"]),
           ("bad_cycles", "inject_read_errors.py", ["--bad-cycles", "60-70:0.1"])]
 
 
-def datasets(args) -> list[Dataset]:
-    out = [] if args.no_real else [d for d in real_datasets(args.shared) if args.real_platform in (None, d.platform)]
-    for sample in args.sim_sample or ["work_sim/samples/test_hg001_30x"]:
+DEFAULT_SIM_SAMPLE = "work_sim/samples/test_hg001_30x"
+
+
+def datasets(sim_samples: list[str], *, shared: str | None = None, real_platform: str | None = None,
+             robustness: bool = False, damage: bool = False, hybrid_pairs: list[str] = ()) -> list[Dataset]:
+    """The rows to call: the real dev sets under `shared` (None: none) of `real_platform` (None: every one), each
+    simulated sample folder (plus, for Illumina ones, their --robustness and --damage copies, made on first use)
+    and each hybrid pair. Keyword-only, so that the scripts sharing it (calibration.py, fit_gq_calibration.py,
+    pick_epoch.py) name what they ask for and take the defaults for the rest."""
+    out = [] if shared is None else [d for d in real_datasets(shared) if real_platform in (None, d.platform)]
+    for sample in sim_samples:
         sample_json = os.path.join(sample, "sample.json")
         if not os.path.exists(sample_json):
             print(f"note: no simulated sample at {sample} (make one with scripts/make_training_data.sh)", file=sys.stderr)
@@ -125,7 +133,7 @@ def datasets(args) -> list[Dataset]:
                            region, platform))
         if platform != "illumina":
             continue
-        for label, script, flags in (ROBUSTNESS if args.robustness else []) + (DAMAGE if args.damage else []):
+        for label, script, flags in (ROBUSTNESS if robustness else []) + (DAMAGE if damage else []):
             reads = os.path.join(sample, f"reads.{label}.bam")
             if not os.path.exists(reads + ".bai"):
                 try:
@@ -134,7 +142,7 @@ def datasets(args) -> list[Dataset]:
                     sys.exit(f"{os.path.basename(sys.argv[0])}: error: {script} failed on {sample} "
                              f"(exit {exc.returncode}; its message is above)")
             out.append(Dataset(f"{name} {label}", params["ref"], reads, os.path.join(sample, "truth.vcf.gz"), region))
-    for prefix in getattr(args, "hybrid_pair", None) or []:
+    for prefix in hybrid_pairs:
         out += hybrid_datasets(prefix)
     return out
 
@@ -325,7 +333,9 @@ def main() -> None:
                     for label, model, flags in ABLATION if os.path.isdir(model)]
     rows = []
     with tempfile.TemporaryDirectory(prefix="dvcall-acc-") as tmp:
-        for ds in datasets(args):
+        rows_to_call = datasets(args.sim_sample or [DEFAULT_SIM_SAMPLE], shared=None if args.no_real else args.shared,
+                                real_platform=args.real_platform, robustness=args.robustness, damage=args.damage)
+        for ds in rows_to_call:
             runs = callers_for(ds.platform, ablation, callers)
             if ds.platform == "hybrid":  # dvcall only: bcftools and freebayes have no setting for mixed technologies
                 runs = [("dvcall", lambda d, out, tmp: call_dvcall(d, out, args.hybrid_model or args.model))]

@@ -134,8 +134,7 @@ def main() -> None:
     args = ap.parse_args()
     prog = "calibration.py"
     check_run(args, prog, {"--plot": args.plot, "--json": args.json}, wants_shared=True)
-    args.no_real, args.robustness, args.real_platform = False, False, None
-    data: list[Dataset] = accuracy_datasets(args) if args.sim_sample or args.hybrid_pair else _real_only(args)
+    data: list[Dataset] = accuracy_datasets(args.sim_sample, shared=args.shared, hybrid_pairs=args.hybrid_pair)
     if args.hybrid_pair and not args.sim_sample:
         data = [d for d in data if d.platform == "hybrid" or d.bed]  # the pair's single-technology rows only with --sim-sample
     data = [d for d in data if d.bed or d.name.startswith("simulated")]  # real sets: complete truth (BED) only
@@ -175,12 +174,6 @@ def main() -> None:
                                "log_likelihood": {"per_model": {m: gq_log_likelihood(s) for m, s in per_model.items()},
                                                   "per_set": [(m, n, gq_log_likelihood(s)) for m, n, s in per_set]}},
                    indent=2)
-
-
-def _real_only(args) -> list[Dataset]:
-    from accuracy import real_datasets
-
-    return [d for d in real_datasets(args.shared) if d.bed]  # calibration needs a complete truth: BED sets only
 
 
 if __name__ == "__main__":

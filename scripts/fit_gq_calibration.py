@@ -139,8 +139,7 @@ def _model_key(model_dir: str, info: ModelInfo) -> str:
 def _called_sites(args, info: ModelInfo) -> list[dict]:
     """Call every sample with the model less its GQ map; per sample, every scored record (GQ, right?, position)
     and every record of its VCF (for the clustered flags)."""
-    data = datasets(argparse.Namespace(sim_sample=args.sample, no_real=True, robustness=False, real_platform=None,
-                                       shared=None)) if args.sample else []
+    data = datasets(args.sample)
     data += [d for prefix in args.hybrid_pair for d in hybrid_datasets(prefix) if d.platform == "hybrid"]
     names = args.sample + args.hybrid_pair
     if len(data) != len(names):

@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import replace
-from types import SimpleNamespace
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "benchmarks"))
@@ -80,8 +79,7 @@ def main() -> None:
     epochs = epoch_dirs(args.training_dir)
     if not epochs:
         sys.exit(f"{prog}: error: {args.training_dir} holds no epoch-N folder: train with `dvcall train --keep-epochs`")
-    samples = datasets(SimpleNamespace(no_real=True, shared=None, real_platform=None, sim_sample=args.sample,
-                                       robustness=False, hybrid_pair=[]))
+    samples = datasets(args.sample)
     if len(samples) != len(args.sample):
         sys.exit(f"{prog}: error: some --sample folders hold no sample.json (see the notes above)")
 

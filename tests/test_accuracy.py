@@ -127,3 +127,36 @@ def test_also_model_rows_run_on_long_read_samples_and_the_ablation_only_on_illum
     assert [c for c, _ in acc.callers_for("ont", ablation, callers)] == ["dvcall", "dvcall model_b", "bcftools"]
     assert [c for c, _ in acc.callers_for("illumina", ablation, callers)] == ["dvcall baseline", "dvcall", "dvcall model_b",
                                                                           "bcftools"]
+
+
+def test_datasets_lists_a_samples_rows_with_its_transformed_copies(tmp_path):
+    sample = tmp_path / "test_x"
+    sample.mkdir()
+    (sample / "sample.json").write_text('{"parameters": {"ref": "ref.fa", "region": "chr20:1-1000"}}')
+    for label in ("novaseq_bins", "qual_minus8", "ffpe", "err1", "bad_cycles"):  # made already: no script runs
+        (sample / f"reads.{label}.bam.bai").write_text("")
+    names = [d.name for d in acc.datasets([str(sample)])]
+    assert names == ["simulated test_x"]
+    names = [d.name for d in acc.datasets([str(sample)], robustness=True, damage=True)]
+    assert names == ["simulated test_x"] + [f"simulated test_x {label}" for label in
+                                            ("novaseq_bins", "qual_minus8", "ffpe", "err1", "bad_cycles")]
+    assert acc.datasets([str(tmp_path / "missing")]) == []
+
+
+def test_every_script_that_shares_datasets_calls_it_with_its_parameters():
+    """fit_gq_calibration.py, pick_epoch.py and calibration.py call accuracy.datasets; a call that names a parameter
+    it lacks (or built a namespace missing one: how --damage broke the GQ-map fit) fails only after hours of work."""
+    import ast
+    import inspect
+
+    signature = inspect.signature(acc.datasets)
+    root = Path(__file__).resolve().parent.parent
+    calls = 0
+    for path in (root / "scripts" / "fit_gq_calibration.py", root / "scripts" / "pick_epoch.py",
+                 _benchmarks / "calibration.py", _benchmarks / "accuracy.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("datasets", "accuracy_datasets"):
+                signature.bind(*node.args, **{k.arg: None for k in node.keywords})  # TypeError if it does not fit
+                assert not any("Namespace" in ast.unparse(a) for a in node.args), f"{path.name}: pass the values, not a namespace"
+                calls += 1
+    assert calls >= 4
