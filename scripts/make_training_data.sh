@@ -48,6 +48,8 @@
 # qualities of each test sample (scripts/transform_qualities.py). Random indels are 1-15 bp, 80% in
 # homopolymers/STRs. Coverage downsampling is done later by the caller, so one BAM
 # per sample suffices.
+# Calibration table (held out): six test_cal_* samples, new reads of the two test regions at other
+# instruments, coverages, balances and stutter, read only by benchmarks/calibration.py.
 # Decoys: reads from sequence that is absent from the alignment reference, so some
 # mis-map into repeats and make realistic false candidates. Because the reference is
 # only ~1 Mb, every decoy Alu/L1 read lands on the region's few copies: a 2-3 Mb decoy
@@ -208,5 +210,21 @@ for spec in HS25:150:30:0.5:1.0 HSXt:150:30:0.35:0.0 HS20:100:40:0.42:1.0 HSXn:1
   sample calib_illumina_grch38_${i}_${profile}_${cov}x_h${hf}_s${stutter} --ref "$GRCH38" --region chr20:8050001-8350000 \
     --truth-source "$HG002_GRCH38" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 --stutter "$stutter" \
     --profile "$profile" --read-length "$length" --coverage "$cov" --haplotype-fraction "$hf" --seed $((200 + i))
+done
+# More held-out samples for the calibration table only (benchmarks/calibration.py; never trained, tuned or fitted
+# on): new reads of the two test regions at other instruments, coverages, balances and stutter, so that the GQ
+# bins hold enough calls to read the error rate (the five test samples above predict ~2 errors in GQ 20-30).
+for spec in GRCH38:HSXt:150:25:0.5:0.0 GRCH38:HS20:100:40:0.42:0.0 GRCH38:MSv3:250:30:0.45:1.0 GRCH38:HSXn:150:20:0.38:0.0 \
+    B37:HSXt:150:35:0.5:0.0 B37:HS20:100:30:0.4:1.0; do
+  IFS=: read -r build profile length cov hf stutter <<< "$spec"
+  i=$((i + 1))
+  if [[ $build == GRCH38 ]]; then
+    where=(--ref "$GRCH38" --region chr20:1600001-2000000 --truth-source "$HG002_GRCH38"); stem=test_cal_hg002_grch38
+  else
+    where=(--ref "$B37" --region 20:850001-1000000 --truth-source "$HG001_B37"); stem=test_cal_hg001_b37
+  fi
+  sample ${stem}_${profile}_${cov}x_h${hf}_s${stutter} "${where[@]}" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
+    --stutter "$stutter" --profile "$profile" --read-length "$length" --coverage "$cov" --haplotype-fraction "$hf" \
+    --seed $((488 + i))
 done
 echo "done in $((SECONDS - T0)) s; per-sample wall times in $TIMES"
