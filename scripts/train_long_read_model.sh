@@ -6,7 +6,7 @@
 #   4. train one network per seed in SEEDS and keep one epoch of each (PICK_EPOCH): ont picks the epoch with the
 #      fewest errors on the calibration samples (scripts/pick_epoch.py), hifi the one with the best tuning accuracy
 #      (multi-allelic sites use the min rule); two or more seeds are combined into an ensemble (dvcall ensemble),
-#   5. fit the temperature that calibrates GQ on the tuning examples (dvcall calibrate),
+#   5. fit the temperature that calibrates GQ (dvcall calibrate) on TEMPERATURE_ON's labelled examples,
 #   6. fit the GQ map on the calibration samples (scripts/fit_gq_calibration.py).
 # Examples use the --model-type preset (pacbio for hifi, ont for ont): HiFi reads realigned on their own in hard
 # windows (REALIGN), ONT not; an HP channel (truth phasing from the simulation), ALT-aligned diff channels, width 199.
@@ -33,6 +33,13 @@ REALIGN=${REALIGN:-$([[ $P == hifi ]] && echo 1 || echo 0)}
 # shipped long-read models are one network each: a HiFi ensemble of seeds 400620758 and 1 measured no better
 # (models/pacbio-hifi/MODEL_CARD.md).
 SEEDS=${SEEDS:-400620758}
+# Which labelled examples step 5 fits the temperature on: "tune" = the tuning examples, "calib" = examples of the
+# calibration samples, made untagged and phased as `dvcall run` phases a user's BAM (--phase-reads). HiFi uses
+# "calib" since 2026-12-07: its tuning sample holds no error at all (865 examples), which left the temperature at
+# its bound (0.25) and nearly every call in the GQ map's top block, over-claiming there 2.2x on held-out samples
+# (models/pacbio-hifi/MODEL_CARD.md); ONT keeps "tune" (its tuning examples hold errors).
+TEMPERATURE_ON=${TEMPERATURE_ON:-$([[ $P == hifi ]] && echo calib || echo tune)}
+[[ $TEMPERATURE_ON == calib || $TEMPERATURE_ON == tune ]] || { echo "$0: TEMPERATURE_ON must be calib or tune, not '$TEMPERATURE_ON'" >&2; exit 2; }
 # How each network's epoch is chosen: "calib" = fewest SNP+INDEL errors when the calibration samples are called
 # (scripts/pick_epoch.py), "tune" = best accuracy on the tuning examples (dvcall train's own pick). ONT's 1,028 tuning
 # examples told its epochs apart by one or two examples and picked epoch 1, which made 443 errors on the nine
@@ -125,8 +132,22 @@ if (( ${#seeds[@]} > 1 )); then
 else
   cp -r "${nets[0]}" "$WORK/model_$P"
 fi
-# 5. temperature scaling on the same tuning examples: honest GQ (calls do not change)
-dvcall calibrate --model "$WORK/model_$P" --examples "$TUNE"
+# 5. temperature scaling (calls do not change): on the tuning examples, or on the calibration samples' own
+if [[ $TEMPERATURE_ON == calib ]]; then
+  CALEX=$WORK/examples_calib_$P
+  mkdir -p "$CALEX"
+  for dir in "$WORK"/calib_"$P"*; do
+    out=$CALEX/$(basename "$dir").tfrecord.gz
+    [[ -s $out.example_info.json ]] && continue
+    ref=$(python3 -c "import json;print(json.load(open('$dir/sample.json'))['parameters']['ref'])")
+    dvcall make-examples --model-type "$TYPE" --ref "$ref" --reads "$dir/reads.bam" --truth-vcf "$dir/truth.vcf.gz" \
+      --confident-bed "$dir/confident.bed" --regions "$dir/confident.bed" --phase-reads \
+      $([[ $REALIGN == 1 ]] && echo --realign --realign-long-reads || echo --no-realign) --examples "$out" --quiet
+  done
+  dvcall calibrate --model "$WORK/model_$P" --examples "$CALEX/*.tfrecord.gz"
+else
+  dvcall calibrate --model "$WORK/model_$P" --examples "$TUNE"
+fi
 # 6. the GQ map on the calibration samples (new reads of regions no training or test sample covers)
 python3 "$HERE/fit_gq_calibration.py" --model "$WORK/model_$P" --cache "$WORK/gq_fit_$P" \
   $(for d in "$WORK"/calib_"$P"*; do echo --sample "$d"; done)
