@@ -74,7 +74,8 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
                             f"outdir: {tmp_path / 'results'}\n")
     results = tmp_path / "results"
     for sample in ("S1", "S2"):
-        assert (results / sample / "haplotagged.bam").exists() == (phaser == "whatshap")
+        assert not list((results / sample).glob("haplotagged.bam*"))  # whatshap's tagged copy: removed once read (temp)
+        assert (results / "logs" / f"{sample}.haplotag.log").exists() == (phaser == "whatshap")
         assert not list((results / sample).glob("examples-*"))  # removed once called (temp): 45 GB for a genome
         assert len(list((results / sample).glob("calls-*-of-00002.jsonl.gz"))) == 2  # one call_variants job a shard
         assert (results / f"{sample}.vcf.gz.tbi").exists() and (results / f"{sample}.g.vcf.gz").exists()
@@ -194,3 +195,82 @@ def test_the_example_config_passes_the_config_check():
     config = yaml.safe_load(example_config())
     assert set(config) == set(KEYS)  # every key the Snakefile reads is shown, and nothing else
     assert check_config(config)["shards"] == 8
+
+
+def test_sample_names_that_would_mix_files_are_refused_before_any_job():
+    """hostile12: a sample named `X.firstpass` was called from X's reads (the first pass's pseudo-sample), `S` and
+    `S.g` with gVCFs both wrote S.g.vcf.gz, a comma split a path into a list; `out/` doubled slashes."""
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.workflow import check_config, sample_reads
+    with pytest.raises(InputError, match="'X.firstpass' .* ends in '.firstpass'"):
+        sample_reads({"X": "a.bam", "X.firstpass": "b.bam"})
+    with pytest.raises(InputError, match="'S' and 'S.g' .* both write S.g.vcf.gz"):
+        sample_reads({"S": "a.bam", "S.g": "b.bam"}, gvcf=True)
+    assert list(sample_reads({"S": "a.bam", "S.g": "b.bam"})) == ["S", "S.g"]  # no gVCF: no clash
+    with pytest.raises(InputError, match="'a,b' .* holds a comma"):
+        sample_reads({"a,b": "a.bam"})
+    base = {"reference": "ref.fa", "samples": {"s": "s.bam"}}
+    assert check_config({**base, "outdir": "out/"})["outdir"] == "out"
+    with pytest.raises(InputError, match="outdir: 'a,b' .* holds a comma"):
+        check_config({**base, "outdir": "a,b"})
+
+
+def _bam(path, sample: str, ref_len: int, names: str) -> str:
+    import pysam
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr20", "LN": ref_len}],
+              "RG": [{"ID": "rg1", "SM": sample}]}
+    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+        for i in range(3):
+            read = pysam.AlignedSegment(out.header)
+            read.query_name, read.reference_id, read.reference_start = f"{names}{i}", 0, 10_000_000 + 10 * i
+            read.query_sequence, read.cigarstring, read.mapping_quality = "ACGTACGTAC", "10M", 60
+            read.query_qualities = pysam.qualitystring_to_array("I" * 10)
+            read.set_tag("RG", "rg1")
+            out.write(read)
+    pysam.index(str(path))
+    return str(path)
+
+
+def test_one_samples_files_of_two_people_are_refused_as_run_refuses_them(tmp_path):
+    """hostile12: a sample's list holding another individual's BAM was called merged, exit 0, every log empty."""
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.reference import Reference
+    from deepvariant_py.workflow import check_sample_files
+    ref = Reference(os.path.join(os.path.dirname(__file__), "..", "testdata", "ucsc.hg19.chr20.unittest.fasta.gz"))
+    length = ref.lengths["chr20"]
+    a = _bam(tmp_path / "a.bam", "NA12878", length, "a")
+    lane2 = _bam(tmp_path / "l2.bam", "NA12878", length, "l")
+    b = _bam(tmp_path / "b.bam", "NA12878_lane2", length, "b")
+    check_sample_files({"NA12878": [a, lane2], "other": [b]}, ref)  # one person's lanes; one file: nothing to compare
+    with pytest.raises(InputError, match="sample 'NA12878' .* lists reads of different samples: .*a.bam is 'NA12878' and "
+                                         ".*b.bam is 'NA12878_lane2'"):
+        check_sample_files({"NA12878": [a, b]}, ref)
+
+
+def test_yaml_merge_keys_pass_the_duplicate_key_check(tmp_path):
+    from deepvariant_py.workflow import check_unique_keys
+    config = tmp_path / "c.yaml"
+    config.write_text("defaults: &d {shards: 2, gvcf: true}\nrun:\n  <<: *d\n  shards: 3\n")
+    check_unique_keys([config])  # an override of a merged key is YAML, not a key given twice
+
+
+def test_postprocess_gets_each_kind_of_shard_file_as_one_glob():
+    """hostile12: every shard's calls in one comma-joined argument passed Linux's 128 KiB limit near 1,000 shards,
+    in the last job of a genome's run."""
+    with open(snakefile_path()) as fh:
+        text = fh.read()
+    assert '",".join(input.calls)' not in text and "','.join(input.blocks)" not in text
+    assert "calls-*-of-" in text and "gvcf-*-of-" in text
+
+
+def test_phase_reads_true_needs_a_model_that_reads_hp_tags():
+    """hostile12: `phase_reads: true` with the Illumina model passed the config check and failed in every job."""
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.model import default_model_dir
+    from deepvariant_py.model_info import load_model_info
+    from deepvariant_py.workflow import check_phase_reads
+    illumina, pacbio = (load_model_info(default_model_dir(m)) for m in ("illumina-wgs", "pacbio-hifi"))
+    check_phase_reads(True, pacbio)
+    check_phase_reads("auto", illumina)
+    with pytest.raises(InputError, match="phase_reads: true .* this model has none"):
+        check_phase_reads(True, illumina)

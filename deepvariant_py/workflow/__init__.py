@@ -49,7 +49,11 @@ def check_config(config: dict) -> dict:
     if model_type not in MODEL_TYPES:
         raise InputError(f"model_type: {model_type!r} in the workflow config is not known: use one of {', '.join(MODEL_TYPES)}")
     out["model_type"] = model_type
-    out["outdir"] = str(config.get("outdir") or "dvcall_results")
+    outdir = str(config.get("outdir") or "dvcall_results")
+    if "," in outdir:
+        raise InputError(f"outdir: {outdir!r} in the workflow config holds a comma, which dvcall reads as a list of files: "
+                         "pick a folder name without one")
+    out["outdir"] = os.path.normpath(outdir)  # out/ and out name the same files (no doubled slashes in the rules)
     return out
 
 
@@ -83,6 +87,8 @@ def check_unique_keys(paths) -> None:
     def mapping(loader, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: its keys may be overridden here
+                continue
             key = loader.construct_object(key_node, deep=deep)
             if key in seen:
                 raise InputError(f"{key_node.start_mark.name} line {key_node.start_mark.line + 1}: {key!r} is given twice "
@@ -96,9 +102,15 @@ def check_unique_keys(paths) -> None:
             yaml.load(fh, Loader=Loader)
 
 
-def sample_reads(samples: dict) -> dict[str, list[str]]:
+FIRST_PASS = ".firstpass"
+"""The suffix of a sample's whatshap first pass (a pseudo-sample of the Snakefile's rules): no sample may end in it."""
+
+
+def sample_reads(samples: dict, gvcf: bool = False) -> dict[str, list[str]]:
     """The config's `samples` as {sample: [reads files]}: each sample's reads are one BAM/CRAM path or a list of
-    them (one sample's lanes or runs, read merged by position as `dvcall run --reads A --reads B` does)."""
+    them (one sample's lanes or runs, read merged by position as `dvcall run --reads A --reads B` does). Names that
+    would make two samples' files collide (`S` and `S.g` with gVCFs: both write S.g.vcf.gz), hold a comma (read as
+    a list of files) or end in the first pass's suffix are refused."""
     if not isinstance(samples, dict) or not samples:
         raise InputError("the workflow config needs `samples:`, a mapping of sample name -> BAM/CRAM path (or a list of paths)")
     out = {}
@@ -110,8 +122,37 @@ def sample_reads(samples: dict) -> dict[str, list[str]]:
         if not str(name).strip() or "/" in str(name) or str(name) != str(name).strip():
             raise InputError(f"sample name {name!r} in the workflow config names files under outdir: it cannot hold '/', be "
                              "empty or start or end with a space")
+        if "," in str(name):
+            raise InputError(f"sample name {name!r} in the workflow config holds a comma, which dvcall reads as a list of "
+                             "files: rename the sample")
+        if str(name).endswith(FIRST_PASS):
+            raise InputError(f"sample name {name!r} in the workflow config ends in {FIRST_PASS!r}, which names a sample's "
+                             "whatshap first pass in the workflow: rename the sample")
         out[str(name)] = list(paths)
+    if gvcf:
+        clash = next((n for n in out if f"{n}.g" in out), None)
+        if clash is not None:
+            raise InputError(f"samples {clash!r} and {clash + '.g'!r} in the workflow config would both write "
+                             f"{clash}.g.vcf.gz (the first's gVCF, the second's VCF): rename one")
     return out
+
+
+def check_sample_files(samples: dict[str, list[str]], reference) -> None:
+    """Each sample's reads files opened as `dvcall run` opens them, before any job runs: one sample's files must name
+    the same sample (@RG SM), as `dvcall run` requires; the workflow names every VCF after its config key, so two
+    people's reads in one list would otherwise be called as one without a word."""
+    from ..reads import open_reads
+
+    for name, paths in samples.items():
+        if len(paths) < 2:
+            continue
+        with open_reads(paths, reference) as reads:
+            named = reads.file_samples()
+        other = next(((p, sm) for p, sm in named[1:] if sm != named[0][1]), None)
+        if other is not None:
+            raise InputError(f"sample {name!r} in the workflow config lists reads of different samples: {named[0][0]} is "
+                             f"{named[0][1]!r} and {other[0]} is {other[1]!r} (@RG SM): list one sample's files (if they "
+                             "are one sample, give them one SM: samtools reheader)")
 
 
 def model_files(model_dir: str) -> list[str]:
@@ -150,6 +191,15 @@ def phaser(config: dict, info) -> str:
     if value not in PHASERS:
         raise InputError(f"phaser: {value!r} in the workflow config is not known: use one of {', '.join(PHASERS)}")
     return value
+
+
+def check_phase_reads(phase_reads, info) -> None:
+    """`phase_reads: true` only helps a model that reads HP tags: one error before any job (each make_examples job
+    would fail on it)."""
+    from ..pileup import HP_CHANNEL_ENUM
+    if phase_reads is True and HP_CHANNEL_ENUM not in info.channels:
+        raise InputError("phase_reads: true in the workflow config tags reads for models that read HP tags, and this "
+                         "model has none: use model_type pacbio or ont (or a hybrid model), or set phase_reads: auto")
 
 
 def index_suffixes(contig_lengths) -> tuple[str, str]:
