@@ -76,10 +76,12 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
     for sample in ("S1", "S2"):
         assert not list((results / sample).glob("haplotagged.bam*"))  # whatshap's tagged copy: removed once read (temp)
         assert (results / "logs" / f"{sample}.haplotag.log").exists() == (phaser == "whatshap")
+        assert (results / sample / "firstpass.vcf.gz").exists() == (phaser == "whatshap")  # inside the sample's folder
         assert not list((results / sample).glob("examples-*"))  # removed once called (temp): 45 GB for a genome
         assert len(list((results / sample).glob("calls-*-of-00002.jsonl.gz"))) == 2  # one call_variants job a shard
         assert (results / f"{sample}.vcf.gz.tbi").exists() and (results / f"{sample}.g.vcf.gz").exists()
     assert not list((results / "S2").glob("*.merged.bam*"))  # the merge for whatshap is temporary
+    assert sorted(p.name for p in results.glob("*.vcf.gz")) == ["S1.g.vcf.gz", "S1.vcf.gz", "S2.g.vcf.gz", "S2.vcf.gz"]
     for sample, reads in (("S1", [bam]), ("S2", lanes)):
         body, gvcf = _direct_run(tmp_path, ref, reads, region, sample, phaser)
         assert sum(1 for line in body if not line.startswith("#")) > 20
@@ -174,7 +176,7 @@ def test_an_edited_regions_bed_and_the_model_files_are_inputs_of_the_jobs(tmp_pa
                                                                       "merger_info.json"]
     with open(snakefile_path()) as fh:
         text = fh.read()
-    assert text.count("model=MODEL_FILES") == 3 and text.count("regions=REGION_FILES") == 2
+    assert text.count("model=MODEL_FILES") == 4 and text.count("regions=REGION_FILES") == 2
 
 
 def test_a_sample_named_twice_in_the_config_file_is_an_error(tmp_path):
