@@ -317,6 +317,10 @@ def refuse_replacing(label: str, path: str | None, kind: str, is_kind: Callable[
                           "name (or remove the file if you mean to replace it)")
 
 
+INPUT_INDEX_SUFFIXES = (".tbi", ".csi", ".fai", ".gzi", ".bai", ".crai")
+"""The index files htslib and pysam look for beside an input: check_outputs never writes over one."""
+
+
 def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | None] = {},
                   directories: Mapping[str, str | None] = {}) -> None:
     """Refuse, before any work, outputs that clash or cannot be written.
@@ -328,6 +332,10 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | 
     folder must exist and be writable; each directory must not be an existing file or an input.
     """
     ins = [(label, path, _identity(path)) for label, path in inputs.items() if path]
+    # an input's index sits beside it under a fixed suffix (a VCF's .tbi, a FASTA's .fai): writing over it
+    # breaks the input for every later reader (eval --json q.vcf.gz.tbi did, exit 0)
+    ins += [(f"{label}'s {ext} index", path + ext, _identity(path + ext)) for label, path in inputs.items() if path
+            for ext in INPUT_INDEX_SUFFIXES]
     seen: list[tuple[str, str, tuple]] = []
     for label, path in outputs.items():
         if not path:

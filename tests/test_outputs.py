@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import errno
+import re
 import os
 
 import pytest
 
 from deepvariant_py.errors import OutputError
-from deepvariant_py.outputs import atomic_output, atomic_outputs, disk_error, final_name, partial_path
+from deepvariant_py.outputs import atomic_output, atomic_outputs, check_outputs, disk_error, final_name, partial_path
 
 
 def _write(path: str, text: str = "x") -> None:
@@ -71,3 +72,16 @@ def test_a_write_error_without_errno_on_a_full_disk_is_told_as_a_full_disk(tmp_p
     monkeypatch.setattr(outputs, "_free_bytes", lambda path: (str(tmp_path), 0))
     assert str(disk_error(out, flushing)) == (f"cannot write {out}: the disk is full (0 bytes free in {tmp_path}): free some "
                                               "space or point the output (or TMPDIR / --intermediate-dir) at a larger disk")
+
+
+def test_an_output_never_replaces_an_inputs_index(tmp_path):
+    """hostile13: `dvcall eval --json q.vcf.gz.tbi` wrote its JSON over the query's index (and --json ref.fa.fai over
+    the reference's), exit 0; the next tabix or eval then failed."""
+    query, ref = tmp_path / "q.vcf.gz", tmp_path / "ref.fa"
+    for path in (query, tmp_path / "q.vcf.gz.tbi", ref, tmp_path / "ref.fa.fai"):
+        path.write_text("x")
+    for target, named in ((tmp_path / "q.vcf.gz.tbi", "--query's .tbi index"), (tmp_path / "ref.fa.fai", "--ref's .fai index"),
+                          (tmp_path / "q.vcf.gz.csi", "--query's .csi index")):  # one not there yet: still its name
+        with pytest.raises(OutputError, match=f"is the input {re.escape(named)}"):
+            check_outputs({"--json": str(target)}, {"--query": str(query), "--ref": str(ref)})
+    check_outputs({"--json": str(tmp_path / "eval.json")}, {"--query": str(query), "--ref": str(ref)})
