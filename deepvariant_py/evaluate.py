@@ -84,6 +84,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import itertools
 import os
 import tempfile
 from dataclasses import dataclass
@@ -266,6 +267,8 @@ def _inputs(truth_vcf, query_vcf, ref_fasta, regions, bed):
     fasta = Reference(ref_fasta)
     try:
         lengths = fasta.lengths
+        for path, what in ((truth_vcf, "truth VCF"), (query_vcf, "query VCF")):
+            _check_vcf_contigs(path, what, lengths, ref_fasta)
         region_ivs = _check_regions(regions, lengths, ref_fasta) if regions is not None else None
         bed_ivs = _read_bed(bed, lengths, ref_fasta) if bed is not None else None
         if bed_ivs is not None and (bed_ivs.size == 0 or (region_ivs is not None and not _share_a_base(region_ivs, bed_ivs))):
@@ -347,6 +350,21 @@ def _check_regions(regions: Sequence[Interval], lengths: Dict[str, int], ref_pat
 def _read_bed(path: str, lengths: Dict[str, int], ref_path: str) -> RegionSet:
     _require_file(path, "BED file")
     return RegionSet(read_bed(path, lengths))
+
+
+def _check_vcf_contigs(path: str, what: str, lengths: Dict[str, int], ref_path: str) -> None:
+    """A VCF whose contigs (its header's and its first record's) are none of the reference's: one error. With
+    --regions or --bed its records would all fall outside them and score F1 0 without a word (chr20 vs 20)."""
+    try:
+        with pysam.VariantFile(path) as vcf:
+            declared, first = list(vcf.header.contigs), [rec.chrom for rec in itertools.islice(vcf, 1)]
+    except (OSError, ValueError):
+        return  # unreadable: the loader names the problem
+    names = declared or first
+    if names and not set(names) & set(lengths) and not set(first) & set(lengths):
+        raise InputError(f"{what} {path} names contigs {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}, none of "
+                         f"which is in reference {ref_path} (it has {_some_names(lengths)}): wrong reference or naming "
+                         "(chr20 vs 20)?")
 
 
 def _some_names(lengths: Dict[str, int]) -> str:

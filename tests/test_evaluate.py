@@ -456,3 +456,19 @@ def test_genotyped_sites_credit_a_repeat_change_the_truth_writes_as_two_records(
     assert [s.correct for s in hom] == [False]
     shorter = genotyped_sites(truth, vcf("shorter.vcf", [(1707380, "CAAAC", "C", "0/1")]), str(plain))
     assert [s.correct for s in shorter] == [False]
+
+
+def test_a_vcf_named_with_other_contig_names_is_an_error_with_regions_and_bed(tmp_path, ref):
+    """hostile13: a `20` query against a `chr20`-style reference scored F1 0, exit 0, once --regions or --bed
+    was given (their filter dropped every record before the contig check saw one)."""
+    records = [(20, base(20), other(base(20)), "0/1")]
+    truth = write_vcf(tmp_path, "truth.vcf", records)
+    query = tmp_path / "renamed.vcf"
+    query.write_text(open(write_vcf(tmp_path, "q.vcf", records)).read().replace(CONTIG, "other_name"))
+    bed = tmp_path / "c.bed"
+    bed.write_text(f"{CONTIG}\t0\t300\n")
+    for kwargs in ({"regions": [(CONTIG, 0, 300)]}, {"bed": str(bed)}):
+        with pytest.raises(InputError, match="query VCF .*renamed.vcf names contigs other_name, none of which is in "
+                                             "reference .* wrong reference or naming"):
+            evaluate(truth, str(query), ref, **kwargs)
+    assert counts(evaluate(truth, truth, ref, regions=[(CONTIG, 0, 300)]).snp) == (1, 0, 0)
