@@ -16,15 +16,17 @@ from .common import user_errors
 @click.option("--ref", required=True, type=click.Path(), help="Reference FASTA, for normalising indels.")
 @click.option("--bed", type=click.Path(), default=None, help="Confident regions: only variants inside count.")
 @click.option("--regions", multiple=True, help="Restrict to these regions (strings or BED); repeatable.")
+@click.option("--truth-sample", default=None, help="Which sample of a truth VCF with several to score. Default: the first.")
+@click.option("--query-sample", default=None, help="Which sample of a query VCF with several to score. Default: the first.")
 @click.option("--json", "json_out", type=click.Path(), default=None, help="Also write the table as JSON here.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def eval_cmd(truth, query, ref, bed, regions, json_out, quiet):
+def eval_cmd(truth, query, ref, bed, regions, truth_sample, query_sample, json_out, quiet):
     """Genotype-aware SNP and INDEL precision, recall and F1 after normalising both VCFs."""
     check_outputs({"--json": json_out}, {"--truth": truth, "--query": query, "--ref": ref, "--bed": bed})
     lengths = Reference(ref).lengths
     regs = [(r.contig, r.start, r.end) for r in parse_regions(list(regions), lengths)] if regions else None
-    result = evaluate(truth, query, ref, regions=regs, bed=bed)
+    result = evaluate(truth, query, ref, regions=regs, bed=bed, sample_truth=truth_sample, sample_query=query_sample)
     click.echo(result.table())
     if json_out:
         write_json(json_out, result.to_dict(), indent=2)

@@ -85,6 +85,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import itertools
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -110,6 +111,8 @@ _ACGT = frozenset("ACGT")
 # (contig, POS 1-based, REF, ALT) of one normalised allele.
 AlleleKey = Tuple[str, int, str, str]
 Interval = Tuple[str, int, int]  # (contig, 0-based start, end) as callers pass regions
+
+log = logging.getLogger("dvcall")
 
 
 @dataclass
@@ -409,6 +412,10 @@ def _pick_sample(vf: pysam.VariantFile, path: str, what: str, sample: Optional[s
             f"{what} {path} has no sample column: genotype-aware evaluation needs GT"
         )
     if sample is None:
+        if len(samples) > 1:
+            log.warning("%s %s holds %d samples (%s): scoring the first, %s (choose with --%s-sample)", what, path,
+                        len(samples), ", ".join(samples[:5]) + (", ..." if len(samples) > 5 else ""), samples[0],
+                        what.split()[0])
         return samples[0]
     if sample not in samples:
         raise InputError(
@@ -477,10 +484,18 @@ def _take_records(path, what, sample, fasta, lengths, ref_path, selector, pass_o
         if "GT" not in vf.header.formats:
             raise InputError(f"{what} {path} has no GT FORMAT field: cannot compare genotypes")
         taken: List[_Taken] = []
+        seen: set = set()
         try:
             for rec in _records(vf, selector.windows(lengths)):
                 if (pass_only and not _passes(rec)) or not keep(rec):
                     continue
+                # the same record with the same GT again (a hom-alt split 0/1 + 1/0 is two halves, not a copy)
+                ident = (rec.chrom, rec.pos, rec.ref, rec.alts, tuple(rec.samples[sample].get("GT") or ()))
+                if ident in seen:  # counted twice, a TP would read as an FP and an FN
+                    raise InputError(f"{what} {path} holds the record {rec.chrom}:{rec.pos} {rec.ref}>{','.join(rec.alts or ())} "
+                                     "twice (VCFs of overlapping shards concatenated?): remove the copies, e.g. "
+                                     "`bcftools norm -d exact`")
+                seen.add(ident)
                 call = rec.samples[sample]
                 alts = _carried_alts(rec, call, what, path, fasta, lengths, ref_path)
                 if alts is None and not reference_calls:

@@ -472,3 +472,27 @@ def test_a_vcf_named_with_other_contig_names_is_an_error_with_regions_and_bed(tm
                                              "reference .* wrong reference or naming"):
             evaluate(truth, str(query), ref, **kwargs)
     assert counts(evaluate(truth, truth, ref, regions=[(CONTIG, 0, 300)]).snp) == (1, 0, 0)
+
+
+def test_a_record_given_twice_is_an_error_not_an_fp_and_an_fn(tmp_path, ref):
+    """hostile13: overlapping shards' VCFs concatenated held 4 records twice; each TP read as an FP plus an FN."""
+    snp = (20, base(20), other(base(20)), "0/1")
+    other_alt = (20, base(20), other(base(20), 2), "0/1")  # split multi-allelic: same place, other allele
+    truth = write_vcf(tmp_path, "truth.vcf", [snp, other_alt])
+    assert counts(evaluate(truth, truth, ref).snp) == (2, 0, 0)
+    twice = write_vcf(tmp_path, "twice.vcf", [snp, snp])
+    with pytest.raises(InputError, match=r"query VCF .*twice.vcf holds the record chr.*:20 .* twice .*bcftools norm -d exact"):
+        evaluate(truth, twice, ref)
+
+
+def test_a_multi_sample_vcf_is_scored_on_the_sample_asked_for_and_a_default_is_warned_of(tmp_path, ref, caplog):
+    """hostile13: eval scored the first sample of a two-sample query without a word (F1 0) and had no way to pick."""
+    snp = (20, base(20), other(base(20)), "0/1")
+    truth = write_vcf(tmp_path, "truth.vcf", [snp])
+    two = tmp_path / "two.vcf"
+    text = open(write_vcf(tmp_path, "one.vcf", [snp])).read()
+    two.write_text(text.replace("\tSAMPLE\n", "\tOTHER\tSAMPLE\n").replace("\tGT\t0/1\n", "\tGT\t0/0\t0/1\n"))
+    with caplog.at_level("WARNING", logger="dvcall"):
+        assert counts(evaluate(truth, str(two), ref).snp) == (0, 0, 1)
+    assert "holds 2 samples (OTHER, SAMPLE): scoring the first, OTHER (choose with --query-sample)" in caplog.text
+    assert counts(evaluate(truth, str(two), ref, sample_query="SAMPLE").snp) == (1, 0, 0)
