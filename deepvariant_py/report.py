@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 import logging
+import math
 import os
 from array import array
 from collections import Counter
@@ -43,7 +44,18 @@ class VcfSummary:
         return self.transitions / self.transversions if self.transversions else float("nan")
 
 
+def trimmed(ref: str, alt: str) -> tuple[str, str]:
+    """REF and ALT less the bases they share at the end, then at the start (one base of each always kept): a
+    multi-allelic record pads its alleles to its longest REF (TAG>AAG is the SNP T>A)."""
+    while len(ref) > 1 and len(alt) > 1 and ref[-1] == alt[-1]:
+        ref, alt = ref[:-1], alt[:-1]
+    while len(ref) > 1 and len(alt) > 1 and ref[0] == alt[0]:
+        ref, alt = ref[1:], alt[1:]
+    return ref, alt
+
+
 def variant_type(ref: str, alt: str) -> str:
+    ref, alt = trimmed(ref, alt)
     if len(ref) == len(alt) == 1:
         return "SNP"
     if len(ref) == len(alt):
@@ -82,25 +94,25 @@ def summarize(vcf_path: str, sample: str | None = None) -> VcfSummary:
             gt = [a for a in (call.get("GT") or ()) if a]
             for a in sorted(set(gt)):
                 alt = rec.alleles[a]
-                if alt.startswith("<"):
+                if alt.startswith("<") or alt == "*":  # symbolic, or a deletion's overlap written elsewhere
                     continue
                 kind = variant_type(rec.ref, alt)
                 s.by_type[kind] += 1
                 if kind == "SNP":
-                    if (rec.ref, alt) in TRANSITIONS:
+                    if trimmed(rec.ref, alt) in TRANSITIONS:
                         s.transitions += 1
                     else:
                         s.transversions += 1
                 elif kind in ("insertion", "deletion"):
                     s.indel_lengths.append(len(alt) - len(rec.ref))
-            if rec.qual is not None:
+            if rec.qual is not None and math.isfinite(rec.qual):  # htslib reads QUAL `inf` as a number
                 s.qual.append(float(rec.qual))
             for key, out in (("GQ", s.gq), ("DP", s.depth)):
                 if call.get(key) is not None:
                     out.append(int(call[key]))
             vafs = call.get("VAF")
             if vafs:
-                s.vaf.extend(float(v) for v in vafs if v is not None)
+                s.vaf.extend(float(v) for v in vafs if v is not None and math.isfinite(v))
     return s
 
 

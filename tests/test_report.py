@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from deepvariant_py.cli.main import main
-from deepvariant_py.report import summarize, variant_type
+from deepvariant_py.report import summarize, variant_type, write_report
 
 TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")
 REF = os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz")
@@ -24,6 +24,8 @@ TITLES = ["Variant types", "QUAL", "Genotype quality (GQ)", "Variant allele frac
 def test_variant_types():
     assert [variant_type(r, a) for r, a in [("A", "G"), ("A", "AT"), ("AT", "A"), ("AC", "GT"), ("ACG", "T")]] == \
         ["SNP", "insertion", "deletion", "MNP", "complex"]
+    # a multi-allelic record's alleles padded to its longest REF (hostile13: TAG>AAG read as an MNP)
+    assert [variant_type(r, a) for r, a in [("TAG", "AAG"), ("TAG", "T"), ("ACGT", "AGGA")]] == ["SNP", "deletion", "MNP"]
 
 
 def test_summary_counts_pass_alleles_and_ti_tv(tmp_path):
@@ -112,3 +114,21 @@ def test_a_vcf_of_several_samples_reports_the_one_asked_for(tmp_path, caplog):
     assert second.sample == "B" and second.by_type["SNP"] == 2
     result = CliRunner().invoke(main, ["report", "--vcf", path, "--sample", "C", "--output", str(tmp_path / "r.html")])
     assert result.exit_code == 1 and "--sample 'C' is not in" in result.output and not (tmp_path / "r.html").exists()
+
+
+def test_star_alleles_and_infinite_qual_are_left_out(tmp_path):
+    """hostile13: a `*` allele counted as a SNP (in Ti/Tv too), and QUAL `inf` crashed the QUAL plot."""
+    header = pysam.VariantHeader()
+    header.contigs.add("c", length=1000)
+    header.formats.add("GT", 1, "String", "GT")
+    header.add_sample("S")
+    path = str(tmp_path / "v.vcf")
+    with pysam.VariantFile(path, "w", header=header) as out:
+        for pos, alleles, qual in ((10, ("TAG", "T", "AAG"), 50.0), (20, ("A", "C", "*"), float("inf"))):
+            rec = out.new_record(contig="c", start=pos, alleles=alleles, qual=qual, filter="PASS")
+            rec.samples[0]["GT"] = (1, 2)
+            out.write(rec)
+    s = summarize(path)
+    assert dict(s.by_type) == {"deletion": 1, "SNP": 2}  # T>A (padded) and A>C; no '*'
+    assert (s.transitions, s.transversions) == (0, 2) and list(s.qual) == [50.0]
+    write_report(path, str(tmp_path / "r.html"))  # the plots draw
