@@ -25,8 +25,8 @@ NON_REF_PL = 990  # GL -99 for every genotype with <*>, as DeepVariant writes
 
 @dataclass(frozen=True)
 class RefBlock:
-    """[start, end) of positions that look like the reference with similar confidence; `callable` False is one
-    position where hom-ref is not the most likely genotype (written as ./.)."""
+    """[start, end) of positions that look like the reference with similar confidence (GQ, MIN_DP and each PL the
+    least over them); `callable` False is one position where hom-ref is not the most likely genotype (./.)."""
 
     contig: str
     start: int
@@ -83,7 +83,7 @@ def reference_blocks(contig: str, start: int, ref_codes: np.ndarray, ref_count: 
     for s, e in zip(bounds.tolist(), np.append(bounds[1:], n).tolist()):
         if acgt[s]:
             blocks.append(RefBlock(contig, start + s, start + e, int(gq[s:e].min()), int(depth[s:e].min()),
-                                   tuple(int(x) for x in pl[s]), bool(homref[s])))
+                                   tuple(int(x) for x in pl[s:e].min(axis=0)), bool(homref[s])))
     return blocks
 
 
@@ -240,13 +240,20 @@ def _gq_bin(gq: int, binsize: int) -> int:
     return 0 if gq < 1 else ((gq - 1) // binsize) * binsize + 1
 
 
+def _min_pl(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A block's PL: each genotype's least over its positions, as GQ and MIN_DP are (GATK's reference blocks do the
+    same), so no position claims more than it has (a block starting at a base with one read, then none)."""
+    return tuple(min(x, y) for x, y in zip(a, b))
+
+
 def _merge_adjacent(blocks: Iterable[RefBlock], binsize: int) -> Iterator[RefBlock]:
     """Join blocks cut only by partition boundaries (same contig, touching, same GQ bin, both hom-ref)."""
     prev = None
     for b in blocks:
         if (prev is not None and prev.callable and b.callable and prev.contig == b.contig and prev.end == b.start
                 and _gq_bin(prev.gq, binsize) == _gq_bin(b.gq, binsize)):
-            prev = RefBlock(prev.contig, prev.start, b.end, min(prev.gq, b.gq), min(prev.min_dp, b.min_dp), prev.pl, True)
+            prev = RefBlock(prev.contig, prev.start, b.end, min(prev.gq, b.gq), min(prev.min_dp, b.min_dp),
+                            _min_pl(prev.pl, b.pl), True)
             continue
         if prev is not None:
             yield prev
