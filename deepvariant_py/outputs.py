@@ -317,6 +317,12 @@ def refuse_replacing(label: str, path: str | None, kind: str, is_kind: Callable[
                           "name (or remove the file if you mean to replace it)")
 
 
+def _kind_suffix(label: str) -> str:
+    """A file suffix for an output flag's example name: --json x -> .json, a report -> .html, else none."""
+    lowered = label.lower()
+    return ".json" if "json" in lowered else ".html" if "report" in lowered or "html" in lowered else ""
+
+
 INPUT_INDEX_SUFFIXES = (".tbi", ".csi", ".fai", ".gzi", ".bai", ".crai")
 """The index files htslib and pysam look for beside an input: check_outputs never writes over one."""
 
@@ -349,7 +355,8 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | 
             if _same(ident, other_ident):
                 raise OutputError(f"{_named(label, path)} and {_named(other_label, other)} are the same file: give each output its own name")
         if os.path.isdir(path):
-            raise OutputError(f"{label} {path} is an existing folder: give a file name (e.g. {os.path.join(path, 'sample.vcf.gz')})")
+            example = os.path.join(path, "sample.vcf.gz" if "vcf" in label.lower() else "output" + _kind_suffix(label))
+            raise OutputError(f"{label} {path} is an existing folder: give a file name (e.g. {example})")
         _check_writable_folder(label, path)
         seen.append((label, path, ident))
     for label, folder in directories.items():
