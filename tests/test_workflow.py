@@ -276,3 +276,16 @@ def test_phase_reads_true_needs_a_model_that_reads_hp_tags():
     check_phase_reads("auto", illumina)
     with pytest.raises(InputError, match="phase_reads: true .* this model has none"):
         check_phase_reads(True, illumina)
+
+
+def test_a_missing_reference_or_model_is_named_by_its_config_key(tmp_path):
+    """hostile12: a missing `reference:` said "pass an existing FASTA with --ref", a flag a workflow user never gave."""
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.workflow import check_config_paths
+    ref = tmp_path / "ref.fa"
+    ref.write_text(">c\nACGT\n")
+    check_config_paths({"reference": str(ref), "model": str(tmp_path)})
+    with pytest.raises(InputError, match="reference: '.*nope.fa' in the workflow config is not an existing FASTA file"):
+        check_config_paths({"reference": str(tmp_path / "nope.fa")})
+    with pytest.raises(InputError, match="model: '.*m2' in the workflow config is not an existing model folder"):
+        check_config_paths({"reference": str(ref), "model": str(tmp_path / "m2")})

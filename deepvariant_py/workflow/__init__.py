@@ -39,6 +39,7 @@ def check_config(config: dict) -> dict:
                          f"the keys are {', '.join(KEYS)}")
     if not config.get("reference"):
         raise InputError("the workflow config needs `reference:`, the FASTA the reads are aligned to")
+
     out = dict(config)
     out["shards"] = _whole_number(config.get("shards", 8), "shards")
     out["gvcf"] = _boolean(config.get("gvcf", False), "gvcf")
@@ -55,6 +56,14 @@ def check_config(config: dict) -> dict:
                          "pick a folder name without one")
     out["outdir"] = os.path.normpath(outdir)  # out/ and out name the same files (no doubled slashes in the rules)
     return out
+
+
+def check_config_paths(config: dict) -> None:
+    """The config's reference and model exist, in its own words (opening them would name the CLI's --ref, --model)."""
+    for key, kind, test in (("reference", "FASTA file", os.path.isfile), ("model", "model folder", os.path.isdir)):
+        if config.get(key) and not test(str(config[key])):
+            raise InputError(f"{key}: {config[key]!r} in the workflow config is not an existing {kind} (relative paths "
+                             "are read from the folder snakemake runs in)")
 
 
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0", "")
