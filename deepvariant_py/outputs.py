@@ -355,7 +355,8 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | 
             if _same(ident, other_ident):
                 raise OutputError(f"{_named(label, path)} and {_named(other_label, other)} are the same file: give each output its own name")
         if os.path.isdir(path):
-            example = os.path.join(path, "sample.vcf.gz" if "vcf" in label.lower() else "output" + _kind_suffix(label))
+            suffix = _kind_suffix(label) or os.path.splitext(path.rstrip(os.sep))[1]  # --output d.html/ -> .html
+            example = os.path.join(path, "sample.vcf.gz" if "vcf" in label.lower() else "output" + suffix)
             raise OutputError(f"{label} {path} is an existing folder: give a file name (e.g. {example})")
         _check_writable_folder(label, path)
         seen.append((label, path, ident))

@@ -83,36 +83,39 @@ def summarize(vcf_path: str, sample: str | None = None) -> VcfSummary:
                     len(samples), ", ".join(samples[:5]) + (", ..." if len(samples) > 5 else ""), samples[0])
     s = VcfSummary(sample=sample if sample is not None else samples[0])
     column = samples.index(s.sample)
-    with vf:
-        for rec in vf:
-            s.records += 1
-            flt = ",".join(rec.filter.keys()) or "."
-            s.by_filter[flt] += 1
-            if flt != "PASS":
-                continue
-            call = rec.samples[column]
-            gt = [a for a in (call.get("GT") or ()) if a]
-            for a in sorted(set(gt)):
-                alt = rec.alleles[a]
-                if alt.startswith("<") or alt == "*":  # symbolic, or a deletion's overlap written elsewhere
+    try:
+        with vf:
+            for rec in vf:
+                s.records += 1
+                flt = ",".join(rec.filter.keys()) or "."
+                s.by_filter[flt] += 1
+                if flt != "PASS":
                     continue
-                kind = variant_type(rec.ref, alt)
-                s.by_type[kind] += 1
-                if kind == "SNP":
-                    if trimmed(rec.ref, alt) in TRANSITIONS:
-                        s.transitions += 1
-                    else:
-                        s.transversions += 1
-                elif kind in ("insertion", "deletion"):
-                    s.indel_lengths.append(len(alt) - len(rec.ref))
-            if rec.qual is not None and math.isfinite(rec.qual):  # htslib reads QUAL `inf` as a number
-                s.qual.append(float(rec.qual))
-            for key, out in (("GQ", s.gq), ("DP", s.depth)):
-                if call.get(key) is not None:
-                    out.append(int(call[key]))
-            vafs = call.get("VAF")
-            if vafs:
-                s.vaf.extend(float(v) for v in vafs if v is not None and math.isfinite(v))
+                call = rec.samples[column]
+                gt = [a for a in (call.get("GT") or ()) if a]
+                for a in sorted(set(gt)):
+                    alt = rec.alleles[a]
+                    if alt.startswith("<") or alt == "*":  # symbolic, or a deletion's overlap written elsewhere
+                        continue
+                    kind = variant_type(rec.ref, alt)
+                    s.by_type[kind] += 1
+                    if kind == "SNP":
+                        if trimmed(rec.ref, alt) in TRANSITIONS:
+                            s.transitions += 1
+                        else:
+                            s.transversions += 1
+                    elif kind in ("insertion", "deletion"):
+                        s.indel_lengths.append(len(alt) - len(rec.ref))
+                if rec.qual is not None and math.isfinite(rec.qual):  # htslib reads QUAL `inf` as a number
+                    s.qual.append(float(rec.qual))
+                for key, out in (("GQ", s.gq), ("DP", s.depth)):
+                    if call.get(key) is not None:
+                        out.append(int(call[key]))
+                vafs = call.get("VAF")
+                if vafs:
+                    s.vaf.extend(float(v) for v in vafs if v is not None and math.isfinite(v))
+    except (OSError, ValueError) as exc:  # htslib's own line above names what it could not parse
+        raise InputError(f"cannot read {vcf_path}: {exc}") from None
     return s
 
 

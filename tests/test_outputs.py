@@ -85,3 +85,14 @@ def test_an_output_never_replaces_an_inputs_index(tmp_path):
         with pytest.raises(OutputError, match=f"is the input {re.escape(named)}"):
             check_outputs({"--json": str(target)}, {"--query": str(query), "--ref": str(ref)})
     check_outputs({"--json": str(tmp_path / "eval.json")}, {"--query": str(query), "--ref": str(ref)})
+
+
+def test_an_existing_folder_as_an_output_gets_a_name_of_its_kind(tmp_path):
+    folder = tmp_path / "d.html"
+    folder.mkdir()
+    with pytest.raises(OutputError, match=r"d.html/output.html\)"):
+        check_outputs({"--output": str(folder)})
+    with pytest.raises(OutputError, match=r"output.json\)"):
+        check_outputs({"--json": str(tmp_path)})
+    with pytest.raises(OutputError, match=r"sample.vcf.gz\)"):
+        check_outputs({"--output-vcf": str(tmp_path)})

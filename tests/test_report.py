@@ -132,3 +132,14 @@ def test_star_alleles_and_infinite_qual_are_left_out(tmp_path):
     assert dict(s.by_type) == {"deletion": 1, "SNP": 2}  # T>A (padded) and A>C; no '*'
     assert (s.transitions, s.transversions) == (0, 2) and list(s.qual) == [50.0]
     write_report(path, str(tmp_path / "r.html"))  # the plots draw
+
+
+def test_an_unparsable_record_names_the_file(tmp_path):
+    """hostile13: a GT of letters ended in "dvcall: error: truncated file", no file named."""
+    from deepvariant_py.errors import InputError
+    bad = tmp_path / "bad.vcf"
+    bad.write_text("##fileformat=VCFv4.2\n##contig=<ID=c,length=1000>\n"
+                   '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS\nc\t10\t.\tA\tG\t50\tPASS\t.\tGT\tA/B\n")
+    with pytest.raises(InputError, match="cannot read .*bad.vcf"):
+        summarize(str(bad))
