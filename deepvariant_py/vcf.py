@@ -25,7 +25,7 @@ VCF_INDEXES = (".tbi", ".csi")
 
 def vcf_index_outputs(label: str, path: str) -> dict[str, str]:
     """check_outputs entries for the index files a VCF output may get (or replace) at `path`."""
-    return {f"the {ext} index of {label}": path + ext for ext in VCF_INDEXES}
+    return {f"{label}'s {ext} index": path + ext for ext in VCF_INDEXES}
 
 
 FILTERS = {
