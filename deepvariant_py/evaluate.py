@@ -359,10 +359,10 @@ def _check_vcf_contigs(path: str, what: str, lengths: Dict[str, int], ref_path: 
     """A VCF whose contigs (its header's and its first record's) are none of the reference's: one error. With
     --regions or --bed its records would all fall outside them and score F1 0 without a word (chr20 vs 20)."""
     try:
-        with pysam.VariantFile(path) as vcf:
+        with _open_vcf(path, what) as vcf:
             declared, first = list(vcf.header.contigs), [rec.chrom for rec in itertools.islice(vcf, 1)]
     except (OSError, ValueError):
-        return  # unreadable: the loader names the problem
+        return  # a record htslib cannot parse: the loader names it
     names = declared or first
     if names and not set(names) & set(lengths) and not set(first) & set(lengths):
         raise InputError(f"{what} {path} names contigs {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}, none of "
@@ -489,14 +489,14 @@ def _take_records(path, what, sample, fasta, lengths, ref_path, selector, pass_o
             for rec in _records(vf, selector.windows(lengths)):
                 if (pass_only and not _passes(rec)) or not keep(rec):
                     continue
+                call = rec.samples[sample]
                 # the same record with the same GT again (a hom-alt split 0/1 + 1/0 is two halves, not a copy)
-                ident = (rec.chrom, rec.pos, rec.ref, rec.alts, tuple(rec.samples[sample].get("GT") or ()))
+                ident = (rec.chrom, rec.pos, rec.ref, rec.alts, tuple(call.get("GT") or ()))
                 if ident in seen:  # counted twice, a TP would read as an FP and an FN
                     raise InputError(f"{what} {path} holds the record {rec.chrom}:{rec.pos} {rec.ref}>{','.join(rec.alts or ())} "
                                      "twice (VCFs of overlapping shards concatenated?): remove the copies, e.g. "
                                      "`bcftools norm -d exact`")
                 seen.add(ident)
-                call = rec.samples[sample]
                 alts = _carried_alts(rec, call, what, path, fasta, lengths, ref_path)
                 if alts is None and not reference_calls:
                     continue

@@ -262,7 +262,8 @@ def test_postprocess_gets_each_kind_of_shard_file_as_one_glob():
     with open(snakefile_path()) as fh:
         text = fh.read()
     assert '",".join(input.calls)' not in text and "','.join(input.blocks)" not in text
-    assert "calls-*-of-" in text and "gvcf-*-of-" in text
+    assert '/{kind}-*-of-{SHARDS:05d}{suffix}' in text  # shard_glob: one glob of this shard count's files
+    assert '"calls", ".jsonl.gz")' in text and "'gvcf', '.tsv.gz')" in text
 
 
 def test_phase_reads_true_needs_a_model_that_reads_hp_tags():

@@ -39,7 +39,6 @@ def check_config(config: dict) -> dict:
                          f"the keys are {', '.join(KEYS)}")
     if not config.get("reference"):
         raise InputError("the workflow config needs `reference:`, the FASTA the reads are aligned to")
-
     out = dict(config)
     out["shards"] = _whole_number(config.get("shards", 8), "shards")
     out["gvcf"] = _boolean(config.get("gvcf", False), "gvcf")
