@@ -35,7 +35,8 @@ def haplotag_cmd(ref, reads, calls, output, regions, quiet):
                   {"--ref": ref, **reads_inputs(reads), "--calls": calls})
     require_whatshap("dvcall haplotag", "")
     reference = Reference(ref)
-    open_reads(reads, reference).close()
+    with open_reads(reads, reference) as sources:  # whatshap ignores read groups: two samples' reads would be tagged as one
+        sources.sample(fix="pass the reads of one sample")
     spans = parse_regions(list(regions), reference.lengths)
     tagged, total = haplotag(ref, list(reads), calls, output, spans)
     if total and not tagged:

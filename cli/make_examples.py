@@ -17,6 +17,7 @@ from deepvariant_py.progress import Progress
 from deepvariant_py.reads import ReadFilter, log_read_counts, reads_inputs
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import parse_regions
+from deepvariant_py.vcf import check_sample_name
 
 from .common import FRACTION, keep_supplementary_option, setting_flags, setting_options, user_errors
 
@@ -59,13 +60,19 @@ def _parse_shard(text: str) -> tuple[int, int]:
 @setting_options
 @click.option("--gvcf", "gvcf_output", type=click.Path(), default=None,
               help="Also write this shard's gVCF reference blocks here (.tsv.gz), for `postprocess --gvcf-blocks`.")
+@click.option("--sample-name", default=None,
+              help="The sample the examples record, which postprocess names the VCF's sample (no tabs or newlines). Default: "
+                   "SM of the first @RG in the reads. Also makes examples of several --reads files that name different "
+                   "samples, as this one sample (without it they are refused).")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @keep_supplementary_option
 @user_errors
 def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_bed, downsample_fraction, drop_hp_fraction, phase_reads,
-                      model_dir, gvcf_output, keep_supplementary, quiet, **settings_kwargs):
+                      model_dir, gvcf_output, sample_name, keep_supplementary, quiet, **settings_kwargs):
     """Find candidate variants and write one pileup example per alt-allele subset."""
     index, count = _parse_shard(shard)
+    if sample_name is not None:
+        check_sample_name(sample_name)  # before any work
     check_outputs({"--examples": output, "its sidecar": sidecar_path(output), "--gvcf": gvcf_output},
                   {"--ref": ref, **reads_inputs(reads), "--truth-vcf": truth_vcf, "--confident-bed": confident_bed,
                    **{f"--regions {r}": r for r in regions if os.path.isfile(r)}})
@@ -90,7 +97,7 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     parsed = parse_regions(list(regions), lengths) if regions else None
     warn_about_reads_of_files(model_type, ref, list(reads), parsed or [], given_model)
     stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
-                          gvcf_output=gvcf_output)
+                          gvcf_output=gvcf_output, sample_name=sample_name)
     if stats.partitions:
         log_read_counts([stats.read_counts], opts.read_filter)
     else:

@@ -26,6 +26,7 @@ from .reads import ReadAhead, ReadCounts, ReadFilter, ReadSources, fetch_reads, 
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
 from .regions import Region, RegionSet, Shard, merge_regions, partition, read_bed, stretches
+from .vcf import check_sample_name
 
 log = logging.getLogger("dvcall")
 
@@ -246,26 +247,34 @@ class ExampleSink(Protocol):
     def abort(self) -> None: ...
 
 
-def _reads_sample(sources: ReadSources) -> str | None:
-    """The sample the reads name (the first @RG SM of each file), for postprocess's default VCF sample name; None
-    when they name none, or several (postprocess then needs --sample-name)."""
-    names = {name for _, name in sources.file_samples()}
-    return names.pop() if len(names) == 1 else None
+def _reads_sample(sources: ReadSources, sample_name: str | None = None) -> str | None:
+    """The sample the examples' sidecar records, postprocess's default VCF sample name: `sample_name` when given,
+    else the reads' (the first @RG SM of each file; None when none names one). Files that name different samples,
+    or a name a VCF cannot hold, are refused (InputError), as `dvcall run` refuses them."""
+    if sample_name is not None:
+        return sample_name
+    return check_sample_name(*sources.sample()) if sources.file_samples() else None
 
 
 def make_examples(ref_path: str, reads: str | Sequence[str], output: str | ExampleSink, regions: Sequence[Region] | None,
                   opts: MakeExamplesOptions, shard_index: int = 0, num_shards: int = 1, training: TrainingInputs | None = None,
                   progress: Callable[..., None] | None = None, gvcf_output: str | None = None,
-                  checkpoints: ShardCheckpoints | None = None) -> MakeExamplesStats:
+                  checkpoints: ShardCheckpoints | None = None, sample_name: str | None = None) -> MakeExamplesStats:
     """Write the examples of shard `shard_index`/`num_shards` of `regions` (None: every contig the reads and the
     reference share) to `output` (and, with `gvcf_output`, its reference blocks there); returns counts for the
     run summary. `output`: a TFRecord path (its sidecar is written beside it) or an ExampleSink, closed here on
     success and aborted on failure. `reads`: one BAM/CRAM, or several of one sample, read merged by position
     (reads.open_reads). `checkpoints`: record progress every so often and, when it holds one, go on from an
-    earlier run's checkpoint (checkpoint.py; `output` is then an ExampleSink made to go on from it too)."""
+    earlier run's checkpoint (checkpoint.py; `output` is then an ExampleSink made to go on from it too).
+    `sample_name`: the sample the sidecar records (default: the reads'; _reads_sample)."""
     t0 = time.time()
     reference = Reference(ref_path)
     sources = open_reads(reads, reference)
+    try:  # before any work: reads of two samples are refused now, not after the shard's hours
+        sample = _reads_sample(sources, sample_name) if isinstance(output, str) else None
+    except BaseException:
+        sources.close()
+        raise
     handle = ReadAhead(sources)
     parts = Shard(tuple(calling_regions(reference, set(handle.references), regions)), shard_index, num_shards,
                   opts.partition_size)
@@ -339,7 +348,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
         writer.close()
         if to_file:
             write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts),
-                          shard=(shard_index, num_shards) if num_shards > 1 else None, sample=_reads_sample(sources))
+                          shard=(shard_index, num_shards) if num_shards > 1 else None, sample=sample)
         if blocks is not None:
             blocks.close()
     except BaseException as exc:

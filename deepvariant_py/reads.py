@@ -343,16 +343,17 @@ class ReadSources:
         """(path, its first @RG SM) of each file that names a sample, as DeepVariant names the VCF sample."""
         return [(path, read_group_samples(h)[0]) for path, h in zip(self.paths, self.handles) if read_group_samples(h)]
 
-    def sample(self) -> tuple[str, str]:
+    def sample(self, fix: str = "pass the reads of one sample, or --sample-name NAME if they are one sample") -> tuple[str, str]:
         """(the sample name, where it comes from): the first @RG SM of the first file that has one, else SAMPLE.
-        Files that name different samples are refused unless --sample-name says what to call them."""
+        Files that name different samples are refused (`fix`: what the message tells the user to do; the
+        commands with --sample-name call such files one sample when it is given)."""
         named = self.file_samples()
         if not named:
             return "SAMPLE", "the default: no @RG SM in --reads"
         (first_path, first), other = named[0], next(((p, s) for p, s in named[1:] if s != named[0][1]), None)
         if other is not None:
             raise InputError(f"--reads files hold different samples: {first_path} is {first!r} and {other[0]} is {other[1]!r} "
-                             "(@RG SM): pass the reads of one sample, or --sample-name NAME if they are one sample")
+                             f"(@RG SM): {fix}")
         return first, f"the first @RG SM of {first_path}"
 
     def mapped_reads(self, contigs: set[str]) -> int | None:

@@ -181,6 +181,39 @@ def test_sample_name_calls_files_of_different_samples_as_one(tmp_path, halves):
         assert list(vcf.header.samples) == ["TRIO_CHILD"]
 
 
+def test_make_examples_refuses_files_of_different_samples_unless_named(tmp_path, halves):
+    """The stage command checks as `run` does: merged, two samples' reads would be written as one (the sidecar
+    recorded no sample and the VCF's column read SAMPLE, exit 0); --sample-name records the name given."""
+    b = rewrite_header(halves[1], str(tmp_path / "B.other.bam"), _other_sample)
+    base = ["make-examples", "--ref", REF, "--reads", halves[0], "--reads", b, "--regions", "chr20:10,000,000-10,001,000",
+            "--quiet"]
+    refused = str(tmp_path / "refused.tfrecord.gz")
+    result = CliRunner().invoke(main, base + ["--examples", refused])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert result.output.startswith("dvcall: error: --reads files hold different samples") and "--sample-name" in result.output
+    assert not os.path.exists(refused)
+    examples, calls, vcf = (str(tmp_path / n) for n in ("ex.tfrecord.gz", "calls.jsonl.gz", "named.vcf.gz"))
+    assert CliRunner().invoke(main, base + ["--examples", examples, "--sample-name", "TRIO_CHILD"]).exit_code == 0
+    assert CliRunner().invoke(main, ["call-variants", "--examples", examples, "--output", calls, "--quiet"]).exit_code == 0
+    result = CliRunner().invoke(main, ["postprocess", "--ref", REF, "--calls", calls, "--output-vcf", vcf, "--quiet"])
+    assert result.exit_code == 0, result.output
+    with pysam.VariantFile(vcf) as out:
+        assert list(out.header.samples) == ["TRIO_CHILD"]
+    bad = CliRunner().invoke(main, base + ["--examples", str(tmp_path / "tab.tfrecord.gz"), "--sample-name", "A\tB"])
+    assert bad.exit_code == 1 and "cannot hold" in bad.output and not os.path.exists(str(tmp_path / "tab.tfrecord.gz"))
+
+
+def test_haplotag_refuses_files_of_different_samples(tmp_path, halves):
+    """whatshap ignores read groups: two samples' reads would be phased and tagged as one."""
+    pytest.importorskip("whatshap")
+    b = rewrite_header(halves[1], str(tmp_path / "B.other.bam"), _other_sample)
+    out = str(tmp_path / "tagged.bam")
+    result = CliRunner().invoke(main, ["haplotag", "--ref", REF, "--reads", halves[0], "--reads", b, "--calls",
+                                       os.path.join(TESTDATA, "HG001.truth.chr20_10.00-10.02Mb.vcf.gz"), "--output", out])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "different samples" in result.output and "--sample-name" not in result.output and not os.path.exists(out)
+
+
 def test_files_without_a_sample_take_the_other_files_sample(tmp_path, halves):
     b = rewrite_header(halves[1], str(tmp_path / "B.norg.bam"), lambda h: h.pop("RG"))
     reference = Reference(REF)
