@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from .candidate_filter import FILE_NAME as CANDIDATE_FILTER_FILE, load_candidate_filter
 from .errors import InputError, ModelError
+from .examples_io import read_sidecars, settings_unlike_model as examples_unlike_model
 from .make_examples import MakeExamplesOptions
 from .model_info import ModelInfo, load_model_info, warn_if_unfinished
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
@@ -147,6 +148,28 @@ def resolve_model(model_type: str, model_dir: str | None, required: bool = True)
     info = load_model_info(model_dir)
     warn_if_unfinished(model_dir)
     return model_dir, info
+
+
+def shipped_model_for_examples(paths: list[str]) -> tuple[str, str | None]:
+    """(model directory, the --model-type it is shipped for) that call-variants runs when given no --model: the
+    first shipped model (SHIPPED_MODELS' order, Illumina first) that reads these examples' tensor and was trained
+    on examples made with their settings (`make-examples --model-type ont` examples get the ont model, not a
+    shape error from the Illumina one); the Illumina model (None) when none does, which then says how they differ."""
+    from .model import default_model_dir
+
+    info = read_sidecars(paths, "call each set of examples")
+    for model_type, name in SHIPPED_MODELS.items():
+        model_dir = default_model_dir(name)
+        if not os.path.isdir(model_dir):
+            continue
+        model = load_model_info(model_dir)
+        try:
+            model.input_channels(info.shape, info.channels)
+        except ModelError:
+            continue
+        if examples_unlike_model(paths, model.settings, model_dir) is None:
+            return model_dir, model_type
+    return default_model_dir(SHIPPED_MODELS["illumina"]), None
 
 
 def model_read_kind(info: ModelInfo) -> str | None:

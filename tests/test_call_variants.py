@@ -97,3 +97,23 @@ def test_read_records_tells_the_compressed_bytes_read(tmp_path):
     records = list(tfrecord.read_records(path, read.append))
     assert len(read) == len(records) > 3
     assert read == sorted(read) and read[-1] == os.path.getsize(path)
+
+
+@pytest.mark.parametrize("model_type", ["illumina", "pacbio", "ont", "hybrid"])
+def test_examples_made_for_a_shipped_model_are_called_by_it_without_model(tmp_path, model_type):
+    """call-variants without --model ran the Illumina model on every examples file, so `make-examples --model-type
+    ont` examples ended in a shape error; it now takes the shipped model they were made for (tensor and settings)."""
+    from deepvariant_py.examples_io import write_sidecar
+    from deepvariant_py.make_examples import example_settings
+    from deepvariant_py.presets import shipped_model_for_examples
+    model_dir, info = resolve_model(model_type, None)
+    opts = make_examples_options(resolve_settings(model_type, info), model_dir=model_dir)
+    examples = str(tmp_path / "ex.tfrecord.gz")
+    open(examples, "wb").close()
+    write_sidecar(examples, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))
+    assert shipped_model_for_examples([examples]) == (model_dir, model_type)
+    # examples made with other flags fit no shipped model: the Illumina one, which then says how they differ
+    write_sidecar(examples, opts.pileup.shape, channel_enums(opts.pileup),
+                  {**example_settings(opts), "alt_aligned_pileup": "none"} if model_type != "ont" else
+                  {**example_settings(opts), "realign": True, "realign_long_reads": False})
+    assert shipped_model_for_examples([examples]) == (resolve_model("illumina", None)[0], None)
