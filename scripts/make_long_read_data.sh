@@ -11,8 +11,8 @@
 # sample (real HG001 ones in the b37/hg19 samples) plus random ones; minimap2 -ax map-hifi. ONT: R10.4.1-like
 # reads from the same error model (~99.3%) on HG002 variants and pbsim v1 R9.4.1-like reads (93-95%) on HG001
 # ones; minimap2 -ax map-ont. Training and tuning samples carry HP tags from the
-# haplotype of origin; the test samples are untagged, so they are phased with whatshap (or not at all)
-# exactly as a user's BAM would be. GRCh38 regions avoid the evaluation windows (chr20 4.0-5.15, 7.0-8.0,
+# haplotype of origin; the test samples are untagged, so `dvcall run` phases them (or not, with
+# --no-phase-reads) exactly as it phases a user's BAM. GRCh38 regions avoid the evaluation windows (chr20 4.0-5.15, 7.0-8.0,
 # 8.95-9.15 Mb); tuning chr20:8.05-8.35 Mb picks the epoch and, in new reads (calib_*; for ONT also over
 # chr20:2.0-3.99 Mb, which no ONT sample covers), fits the GQ map
 # (scripts/fit_gq_calibration.py); tests chr20:8.35-8.95 Mb and b37 20:850,001-1,000,000 are held out from all.
