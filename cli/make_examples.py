@@ -56,7 +56,8 @@ def _parse_shard(text: str) -> tuple[int, int]:
                    "is phased; the others keep their tags (training examples: the tags as they are).")
 @click.option("--model", "model_dir", type=click.Path(), default=None,
               help="Make the examples this model expects: its pileup width, channels, realignment and sorting are the defaults. "
-                   "Default: the --model-type's shipped model (in training mode, none if it is not shipped yet: the preset alone).")
+                   "Default: the --model-type's shipped model; when making training examples (--truth-vcf) for a model type "
+                   "that has no shipped model yet, the --model-type preset's settings alone.")
 @setting_options
 @click.option("--gvcf", "gvcf_output", type=click.Path(), default=None,
               help="Also write this shard's gVCF reference blocks here (.tsv.gz), for `postprocess --gvcf-blocks`.")

@@ -7,11 +7,15 @@ from .common import user_errors
 
 
 @click.command("workflow")
-@click.option("--print-path", is_flag=True, help="Print the path of the Snakefile (for snakemake --snakefile).")
-@click.option("--print-config", is_flag=True, help="Print an example config.yaml (reference, samples, shards, regions, model).")
+@click.option("--print-path", is_flag=True,
+              help="Print the path of the Snakefile (for snakemake --snakefile); what `dvcall workflow` alone prints.")
+@click.option("--print-config", is_flag=True,
+              help="Print an example config.yaml with every key explained (reference, samples, shards, regions, model_type, "
+                   "model, gvcf, phase_reads, phaser, keep_supplementary, outdir).")
 @user_errors
 def workflow_cmd(print_path, print_config):
-    """The Snakemake workflow: shards make_examples, then calls and postprocesses each sample.
+    """The Snakemake workflow: shards make_examples, then calls and postprocesses each sample. With no option, prints
+    the Snakefile's path.
 
     \b
     dvcall workflow --print-config > config.yaml   # then edit it

@@ -182,8 +182,11 @@ th,td{{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}}
 """
 
 
-def write_report(vcf_path: str, report_path: str, title: str | None = None, sample: str | None = None) -> None:
-    """Write the report of `sample` (default: the first) of the VCF; the file appears only once complete."""
-    page = render(summarize(vcf_path, sample), title or f"dvcall report: {os.path.basename(vcf_path)}")
+def write_report(vcf_path: str, report_path: str, title: str | None = None, sample: str | None = None) -> VcfSummary:
+    """Write the report of `sample` (default: the first) of the VCF; the file appears only once complete. Returns
+    what it summarised."""
+    summary = summarize(vcf_path, sample)
+    page = render(summary, title or f"dvcall report: {os.path.basename(vcf_path)}")
     with atomic_output(report_path) as tmp, open(tmp, "w") as fh:
         fh.write(page)
+    return summary

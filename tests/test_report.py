@@ -114,6 +114,10 @@ def test_a_vcf_of_several_samples_reports_the_one_asked_for(tmp_path, caplog):
     assert second.sample == "B" and second.by_type["SNP"] == 2
     result = CliRunner().invoke(main, ["report", "--vcf", path, "--sample", "C", "--output", str(tmp_path / "r.html")])
     assert result.exit_code == 1 and "--sample 'C' is not in" in result.output and not (tmp_path / "r.html").exists()
+    result = CliRunner().invoke(main, ["report", "--vcf", path, "--sample", "B", "--output", str(tmp_path / "b.html")])
+    assert result.exit_code == 0 and "report of sample B (3 records, 3 PASS) -> " in result.output
+    quiet = CliRunner().invoke(main, ["report", "--vcf", path, "--sample", "B", "--output", str(tmp_path / "q.html"), "--quiet"])
+    assert quiet.exit_code == 0 and quiet.output == "" and (tmp_path / "q.html").exists()
 
 
 def test_star_alleles_and_infinite_qual_are_left_out(tmp_path):
