@@ -2,7 +2,7 @@
 import click
 
 from deepvariant_py.merger import MERGE_MODES, load_merger
-from deepvariant_py.model_info import load_model_info
+from deepvariant_py.model_info import load_model_info, model_description
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.outputs import check_outputs, require_vcf_gz
 from deepvariant_py.postprocess import calls_model_dir, postprocess, vcf_sample
@@ -44,6 +44,7 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
     calibration = load_model_info(model_dir).calibration
     stats = postprocess(calls, ref, output_vcf, vcf_sample(calls_paths, sample_name), command_line(), merger=merger,
                         gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf, resolve_haplotypes=haplotype_resolution, calibration=calibration,
-                        progress=None if quiet else Progress("postprocess", unit="Mb of the reference"))
+                        progress=None if quiet else Progress("postprocess", unit="Mb of the reference"),
+                        model=model_description(model_dir))
     if not quiet:
         click.echo(f"dvcall: {stats.sites} sites ({stats.pass_snps} PASS SNPs, {stats.pass_indels} PASS indels) -> {output_vcf}", err=True)

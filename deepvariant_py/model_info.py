@@ -23,7 +23,7 @@ INFO_FILE = "model_info.json"
 READSET_VERSION = "dvcall-readset-1"
 HAPLOTYPE_POOLING_VERSION = "dvcall-readset-2"  # the read-set network plus pooling of reads per haplotype
 KNOWN_VERSIONS = (READSET_VERSION, HAPLOTYPE_POOLING_VERSION)
-_FIELDS = ("shape", "channels", "settings", "version", "temperature", "gq_calibration", "ensemble_cascade")
+_FIELDS = ("shape", "channels", "settings", "version", "temperature", "gq_calibration", "ensemble_cascade", "model_version")
 _GQ_MAP_KEYS = ("raw", "calibrated", "cluster_distance", "clustered_raw", "clustered_calibrated")
 
 
@@ -39,6 +39,9 @@ class ModelInfo:
     cascade: float = 0.0
     """An ensemble's (ensemble.py): the members after the first run only on examples whose top probability by the
     first is below this; 0 runs every member on every example."""
+    model_version: str | None = None
+    """The release of a shipped model as its card numbers it (e.g. "6"); the VCF header names it. None: unnumbered
+    (a model `dvcall train` just made)."""
 
     @property
     def pools_by_haplotype(self) -> bool:
@@ -54,6 +57,8 @@ class ModelInfo:
                 "version": self.version, **self.notes}
         if self.cascade:
             data["ensemble_cascade"] = self.cascade
+        if self.model_version is not None:
+            data["model_version"] = self.model_version
         if self.calibration.temperature != 1.0:
             data["temperature"] = self.calibration.temperature
         if self.calibration.gq_raw:
@@ -78,7 +83,11 @@ class ModelInfo:
         cascade = data.get("ensemble_cascade", 0.0)
         if not (isinstance(cascade, (int, float)) and not isinstance(cascade, bool) and 0.0 <= cascade < 1.0):
             raise ValueError(f"ensemble_cascade {cascade!r} is not a probability in [0, 1)")
-        return cls(shape, channels, settings, version, _calibration(data), notes, directory, float(cascade))
+        model_version = data.get("model_version")
+        if model_version is not None and not (isinstance(model_version, str) and model_version.strip()
+                                              and model_version.isprintable() and "," not in model_version):
+            raise ValueError(f"model_version {model_version!r} is not a short name (printable, no comma)")
+        return cls(shape, channels, settings, version, _calibration(data), notes, directory, float(cascade), model_version)
 
     def with_calibration(self, calibration: Calibration, **notes) -> "ModelInfo":
         """A copy with another calibration and these notes added (e.g. what it was fitted on)."""
@@ -184,3 +193,11 @@ def weights_stamp(model_dir: str) -> dict:
     weights = {name: file_sha256(os.path.join(model_dir, name)) for name in sorted(os.listdir(model_dir))
                if name.endswith(".keras") and os.path.isfile(os.path.join(model_dir, name))}
     return {"dir": os.path.abspath(model_dir), "weights": fingerprint(**weights)[:16]}
+
+
+def model_description(model_dir: str) -> str:
+    """How the VCF header names the model that made its calls: its folder's name, its model_version when it has
+    one, and the digest of its weights (weights_stamp), e.g. `illumina-wgs,version=6,weights=0123456789abcdef`."""
+    info = load_model_info(model_dir)
+    version = f",version={info.model_version}" if info.model_version else ""
+    return f"{os.path.basename(os.path.abspath(model_dir))}{version},weights={weights_stamp(model_dir)['weights']}"

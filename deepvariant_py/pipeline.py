@@ -19,7 +19,7 @@ from .make_examples import (MakeExamplesOptions, MakeExamplesStats, base_quality
                             make_examples, missing_quality_warning, restorable, retag_warning)
 from .merger import load_merger
 from .model import model_input_shape
-from .model_info import ModelInfo, weights_stamp
+from .model_info import ModelInfo, model_description, weights_stamp
 from .outputs import atomic_outputs, check_outputs, disk_error, file_sha256, is_disk_error, require_vcf_gz
 from .pileup import channel_enums
 from .phasing import PHASERS, WhatshapFailed, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
@@ -439,7 +439,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
                          gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None,
                          output_gvcf=tmp[1] if opts.output_gvcf else None,
                          resolve_haplotypes=opts.haplotype_resolution, calibration=plan.model_info.calibration,
-                         progress=Progress("postprocess", unit="Mb of the reference"))
+                         progress=Progress("postprocess", unit="Mb of the reference"), model=model_description(plan.model_dir))
         if opts.report:
             write_report(tmp[0], tmp[-1], title=f"dvcall report: {os.path.basename(opts.output_vcf)}")
     summary["postprocess_seconds"] = round(pp.seconds, 2)

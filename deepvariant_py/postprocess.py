@@ -200,14 +200,16 @@ def vcf_sample(calls_paths: list[str], given: str | None) -> str:
 
 def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, command: str | None = None, merger=None,
                 gvcf_blocks: str | None = None, output_gvcf: str | None = None, resolve_haplotypes: bool = True,
-                calibration: Calibration = Calibration(), progress: Callable[..., None] | None = None) -> PostprocessStats:
+                calibration: Calibration = Calibration(), progress: Callable[..., None] | None = None,
+                model: str | None = None) -> PostprocessStats:
     """Read every call file, build one record per site in reference order, write VCF + index (and, given the
     reference blocks from make_examples, the gVCF). `ref`: the reference's path, or the Reference a run has open.
 
     Call files that are each in reference order (make_examples' shards are) are merged as they are read, so
     only a stretch of overlapping sites is held at a time; otherwise (e.g. one calls file made from several
     shards' examples) every site is gathered and sorted first. Either way the VCF is the same. `progress` (e.g.
-    progress.Progress) is told the megabases of the reference passed, of its total, every PROGRESS_SITES sites."""
+    progress.Progress) is told the megabases of the reference passed, of its total, every PROGRESS_SITES sites.
+    `model` (model_info.model_description) is written in the headers."""
     t0 = time.time()
     reference = ref if isinstance(ref, Reference) else Reference(ref)
     order = {c.name: i for i, c in enumerate(reference.contigs)}
@@ -245,8 +247,8 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
         def write_both(sites: Iterable[tuple[VariantInfo, dict]], blocks: Iterable[RefBlock]) -> None:
             """The VCF and the gVCF in one pass over the sites and the blocks (a genome's gVCF has tens of millions
             of records: none is held)."""
-            with vcf_writers([(output_vcf, make_header(reference.contigs, sample, command)),
-                              (output_gvcf, make_header(reference.contigs, sample, command, gvcf=True))]) as (vcf, gvcf):
+            with vcf_writers([(output_vcf, make_header(reference.contigs, sample, command, model=model)),
+                              (output_gvcf, make_header(reference.contigs, sample, command, gvcf=True, model=model))]) as (vcf, gvcf):
                 for variant, record in gvcf_records(records(sites), blocks, order, reference.fetch):
                     gvcf(record)
                     if variant is not None:
@@ -259,10 +261,10 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
             write_both(_sites_in_memory(paths, order), read_blocks(block_paths, order, in_memory=True))
     else:
         try:
-            write_vcf(output_vcf, make_header(reference.contigs, sample, command), records(_sites_streamed(paths, order)))
+            write_vcf(output_vcf, make_header(reference.contigs, sample, command, model=model), records(_sites_streamed(paths, order)))
         except _Unsorted:  # nothing was left behind (write_vcf is atomic): gather and sort instead
             stats = PostprocessStats()
-            write_vcf(output_vcf, make_header(reference.contigs, sample, command), records(_sites_in_memory(paths, order)))
+            write_vcf(output_vcf, make_header(reference.contigs, sample, command, model=model), records(_sites_in_memory(paths, order)))
     stats.seconds = time.time() - t0
     return stats
 

@@ -65,7 +65,10 @@ def check_sample_name(name: str, source: str = "--sample-name") -> str:
     return name
 
 
-def make_header(contigs: list[Contig], sample: str, command: str | None, gvcf: bool = False) -> pysam.VariantHeader:
+def make_header(contigs: list[Contig], sample: str, command: str | None, gvcf: bool = False,
+                model: str | None = None) -> pysam.VariantHeader:
+    """The header of dvcall's VCF (and, `gvcf`, gVCF): `model` (model_info.model_description) names the model
+    whose calls these are."""
     header = pysam.VariantHeader()
     if gvcf:
         header.add_line('##ALT=<ID=*,Description="Represents any possible alternative allele at this location">')
@@ -85,6 +88,8 @@ def make_header(contigs: list[Contig], sample: str, command: str | None, gvcf: b
     lines = str(header).splitlines()[:-1]  # without its #CHROM line
     lines += [f"##contig=<ID={c.name},length={c.length}>" for c in contigs]
     lines.append(f"##dvcall_version={__version__}")
+    if model:
+        lines.append(f"##dvcall_model={model}")
     if command:  # one header line, whatever the arguments hold
         lines.append("##dvcall_command=" + command.replace("\r", "\\r").replace("\n", "\\n"))
     lines.append("\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", sample]))

@@ -33,6 +33,7 @@ def test_every_shipped_model_reads_and_writes_back_the_same(name):
     assert info.calibration.temperature != 1.0 and "temperature_fit" in info.notes and len(info.calibration.gq_raw) > 3
     assert info.to_json() == data
     assert ModelInfo.from_json(info.to_json()) == info
+    assert info.model_version and info.model_version.isdigit()  # the release its card numbers, named in VCF headers
 
 
 @pytest.mark.parametrize("change, message", [
@@ -48,6 +49,9 @@ def test_every_shipped_model_reads_and_writes_back_the_same(name):
     ({"gq_calibration": {"raw": [20, 5], "calibrated": [3, 12]}}, "raw ones increasing"),
     ({"ensemble_cascade": 1.0}, r"ensemble_cascade 1.0 is not a probability in \[0, 1\)"),
     ({"ensemble_cascade": "0.99"}, "ensemble_cascade"),
+    ({"model_version": 6}, "model_version 6 is not a short name"),
+    ({"model_version": "6,weights=x"}, "no comma"),
+    ({"model_version": " "}, "model_version"),
 ])
 def test_a_bad_record_is_refused_saying_what_is_wrong(change, message):
     with pytest.raises(ValueError, match=message):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import pysam
@@ -68,6 +69,8 @@ def test_vcf_is_indexed_and_valid(bam_vcf):
         assert vcf.header.contigs["chr20"].length == 63025520
         assert len(list(vcf.fetch("chr20", 10000100, 10000200))) >= 1
         assert any(line.startswith("##dvcall_command=") for line in str(vcf.header).splitlines())
+        # which model made the calls: its folder, its release and the digest of its weights (calls files record it)
+        assert re.search(r"^##dvcall_model=illumina-wgs,version=\d+,weights=[0-9a-f]{16}$", str(vcf.header), re.M)
 
 
 def test_cram_gives_same_calls_as_bam(tmp_path, bam_vcf):
