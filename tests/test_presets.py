@@ -378,3 +378,20 @@ def test_a_model_given_with_model_is_checked_against_the_reads_by_its_own_kind()
         "but --model my-short-model is for short reads: use --model-type pacbio (HiFi) or ont")
     assert read_kind_warning("illumina", 2000, 0, "my-illumina-model", "short") is None
     assert read_kind_warning("illumina", 2000, 0, "my-hybrid-model", None) is None
+
+
+def test_presets_command_prints_each_models_version_and_where_the_models_are():
+    """A pip install puts the models inside the package: `dvcall presets` says where (for --model, --init-model)."""
+    from click.testing import CliRunner
+
+    from deepvariant_py.cli.main import main
+    from deepvariant_py.model import default_model_dir
+    from deepvariant_py.model_info import load_model_info
+    result = CliRunner().invoke(main, ["presets"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    versions = next(line for line in lines if line.startswith("model version")).split()[2:]
+    want = [load_model_info(default_model_dir(PRESETS[t].model)).model_version for t in PRESETS]
+    assert versions == want and all(v.isdigit() for v in versions)
+    folder = os.path.dirname(default_model_dir(PRESETS["illumina"].model))
+    assert lines[-1] == f"model folders: {folder}/<model>" and os.path.isdir(os.path.join(folder, "ont"))
