@@ -70,3 +70,72 @@ class AlignedBases:
                 lo = q0 if lo is None else lo
                 hi = q0 + qn
         return (lo, hi) if lo is not None else (0, 0)
+
+
+def has_skip(read: pysam.AlignedSegment) -> bool:
+    """Whether the alignment skips reference (CIGAR N: a spliced RNA-seq alignment). Only reads that span more
+    reference than they have bases can (a deletion does too), so most reads are answered without their CIGAR."""
+    span = read.reference_length
+    return span is not None and span > read.query_length and any(op == REF_SKIP for op, _ in read.cigartuples)
+
+
+def split_at_skips(read: pysam.AlignedSegment) -> list[pysam.AlignedSegment]:
+    """A spliced alignment as the pieces between its skips (CIGAR N), each its own alignment of the same read
+    (name, flags, MAPQ, tags but MD/NM), as DeepVariant's split_skip_reads makes them: a piece covers only the
+    bases it aligns, so a read no longer counts, or shows in a pileup, where it only skips. An insertion that a
+    skip cuts off from its aligned bases becomes a soft clip, a deletion there is dropped, and a piece that aligns
+    no base is left out."""
+    seq, quals = read.query_sequence, read.query_qualities
+    tags = [(k, v) for k, v in read.get_tags(with_value_type=False) if k not in ("MD", "NM")]
+    pieces: list[pysam.AlignedSegment] = []
+    ops: list[tuple[int, int]] = []
+    pos = piece_start = read.reference_start
+    q = piece_q = 0
+
+    def close(end_q: int) -> None:
+        aligned = [i for i, (op, _) in enumerate(ops) if op in ALIGNED]
+        if not aligned:
+            return
+        first, last = aligned[0], aligned[-1]
+        start = piece_start + sum(length for op, length in ops[:first] if op == DEL)
+        cigar = _merged([(SOFT_CLIP if op == INS else op, length) for op, length in ops[:first] if op != DEL]
+                        + ops[first:last + 1]
+                        + [(SOFT_CLIP if op == INS else op, length) for op, length in ops[last + 1:] if op != DEL])
+        piece = pysam.AlignedSegment(read.header)
+        piece.query_name, piece.flag = read.query_name, read.flag
+        piece.reference_id, piece.reference_start = read.reference_id, start
+        piece.mapping_quality = read.mapping_quality
+        piece.cigartuples = cigar
+        piece.query_sequence = seq[piece_q:end_q]
+        if quals is not None:
+            piece.query_qualities = quals[piece_q:end_q]
+        piece.next_reference_id, piece.next_reference_start = read.next_reference_id, read.next_reference_start
+        piece.template_length = read.template_length
+        piece.set_tags(tags)
+        pieces.append(piece)
+
+    for op, length in read.cigartuples:
+        if op == REF_SKIP:
+            close(q)
+            ops = []
+            pos += length
+            piece_start, piece_q = pos, q
+            continue
+        ops.append((op, length))
+        if op in READ_ADVANCING:
+            q += length
+        if op in REF_ADVANCING:
+            pos += length
+    close(q)
+    return pieces
+
+
+def _merged(cigar: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Adjacent operations of one kind as one (a clip next to an insertion made a clip)."""
+    out: list[tuple[int, int]] = []
+    for op, length in cigar:
+        if out and out[-1][0] == op:
+            out[-1] = (op, out[-1][1] + length)
+        else:
+            out.append((op, length))
+    return out

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import pysam
 
-from .cigar import AlignedBases
+from .cigar import AlignedBases, has_skip, split_at_skips
 from .errors import InputError
 from .filetypes import describe, sniff
 from .htslib import htslib_error, quiet_htslib
@@ -470,7 +470,8 @@ DROP_LABELS = {"unmapped": "unmapped", "qc_fail": "QC-fail", "low_mapq": "below 
                "duplicate": "duplicates", "secondary": "secondary", "supplementary": "supplementary",
                "no_sequence": "without bases", "no_aligned_bases": "without an aligned base (CIGAR of only I/D/S)",
                "mate_on_other_contig": "mate on another contig",
-               "downsampled": "downsampled", "over_read_cap": "over --max-reads-per-partition"}
+               "downsampled": "downsampled", "over_read_cap": "over --max-reads-per-partition",
+               "spliced_outside": "spliced over the regions (no aligned base inside)"}
 
 
 def describe_drops(dropped: dict) -> str:
@@ -486,11 +487,13 @@ class ReadCounts:
     seen: int = 0
     kept: int = 0
     dropped: dict = field(default_factory=dict)  # reason (a DROP_LABELS key) -> reads
+    spliced: int = 0  # reads seen whose alignment skips reference (CIGAR N), used as their pieces (split_at_skips)
 
     def add(self, other: "ReadCounts | dict") -> None:
         other = other if isinstance(other, ReadCounts) else ReadCounts(**other)
         self.seen += other.seen
         self.kept += other.kept
+        self.spliced += other.spliced
         for reason, n in other.dropped.items():
             self.dropped[reason] = self.dropped.get(reason, 0) + n
 
@@ -597,6 +600,7 @@ def fetch_reads(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region:
         # Hash the fragment name so both mates and every partition a read spans make the same choice.
         keep = names_below(reads, flt.downsample_fraction)
         _tally(counts, "downsampled", ~keep & counted)
+    reads, starts, counted, keep, origin = _pieces_of_spliced(reads, starts, counted, keep, region, counts)
     order = np.flatnonzero(keep)
     cap = flt.max_reads_per_partition
     if cap > 0 and len(order) > cap:
@@ -604,11 +608,50 @@ def fetch_reads(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region:
         capped = np.zeros(len(reads), bool)
         capped[order] = True
         capped[sampled] = False
-        _tally(counts, "over_read_cap", capped & counted)
+        _tally(counts, "over_read_cap", _first_piece(origin, capped & counted))
         order = sampled[np.argsort(starts[sampled], kind="stable")]
     if counts is not None:
-        counts.kept += int(counted[order].sum())
+        kept = np.zeros(len(reads), bool)
+        kept[order] = True
+        counts.kept += int(_first_piece(origin, kept & counted).sum())
     return [reads[i] for i in order]
+
+
+def _first_piece(origin: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
+    """`mask` with each read counted once: of a spliced read's pieces (same `origin`), only the first in `mask`."""
+    if origin is None:
+        return mask
+    out = np.zeros(len(mask), bool)
+    rows = np.flatnonzero(mask)
+    _, first = np.unique(origin[rows], return_index=True)
+    out[rows[first]] = True
+    return out
+
+
+def _pieces_of_spliced(reads: list, starts: np.ndarray, counted: np.ndarray, keep: np.ndarray, region: Region,
+                       counts: ReadCounts | None):
+    """Spliced reads (CIGAR N, RNA-seq alignments) replaced by their pieces that overlap `region` (split_at_skips),
+    in start order: a read that only skips the region adds nothing to it (it had filled the read cap and the
+    pileups of sites it never covers, and stood for an allele there). Returns the reads, starts, counted and kept
+    flags, and per piece the index of its read (None when no read is spliced: the common case, untouched)."""
+    spliced = [i for i, r in enumerate(reads) if has_skip(r)]
+    if not spliced:
+        return reads, starts, counted, keep, None
+    spliced_set = set(spliced)
+    out, origin = [], []
+    for i, r in enumerate(reads):
+        pieces = [p for p in split_at_skips(r) if p.reference_start < region.end and p.reference_end > region.start] \
+            if i in spliced_set else [r]
+        out += pieces
+        origin += [i] * len(pieces)
+        if counts is not None and i in spliced_set and counted[i]:
+            counts.spliced += 1
+            if not pieces:  # it only skips the region (counted here when it starts before the first partition)
+                counts.drop("spliced_outside")
+    origin = np.asarray(origin, np.int64)
+    new_starts = np.fromiter((r.reference_start for r in out), np.int64, len(out))
+    order = np.argsort(new_starts, kind="stable")
+    return ([out[i] for i in order], new_starts[order], counted[origin][order], keep[origin][order], origin[order])
 
 
 def read_failure(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region: Region, exc: Exception) -> InputError:
@@ -681,10 +724,19 @@ def log_read_counts(shard_counts: list[dict], flt: ReadFilter) -> ReadCounts:
         counts.add(c)
     dropped = describe_drops(counts.dropped)
     log.info("reads: %s seen, %s kept%s", f"{counts.seen:,}", f"{counts.kept:,}", f"; dropped: {dropped}" if dropped else "")
-    warning = reads_warning(counts, flt)
-    if warning:
-        log.warning(warning)
+    for warning in (reads_warning(counts, flt), spliced_warning(counts)):
+        if warning:
+            log.warning(warning)
     return counts
+
+
+def spliced_warning(counts: ReadCounts) -> str | None:
+    """One line when reads are spliced alignments (CIGAR N): RNA-seq, which no dvcall model was trained on."""
+    if not counts.spliced:
+        return None
+    return (f"{counts.spliced:,} of {counts.seen:,} reads are spliced alignments (CIGAR N, as RNA-seq aligners write): "
+            "each aligned piece was used as a read of its own, but dvcall's models were trained and measured on DNA "
+            "(whole-genome) reads only, so calls from RNA-seq are unmeasured")
 
 
 def read_group_samples(handle: pysam.AlignmentFile) -> list[str]:

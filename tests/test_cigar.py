@@ -78,3 +78,28 @@ def test_query_range_keeps_an_insertion_at_either_edge_and_clips_beside_their_an
     assert bases.query_range(0, 11) == (0, 4)  # the leading clip sits at 10
     assert bases.query_range(20, 30) == (15, 19)  # the trailing clip at 20
     assert bases.query_range(30, 40) == (0, 0)
+
+
+def _piece(p):
+    return p.reference_start, p.cigarstring, p.query_sequence, list(p.query_qualities)
+
+
+def test_a_spliced_read_splits_into_the_alignments_between_its_skips():
+    """CIGAR N (RNA-seq): each piece aligns only its own bases; an insertion a skip cuts off from the bases it
+    followed becomes a soft clip, a deletion beside a skip is dropped, a piece without an aligned base goes."""
+    from deepvariant_py.cigar import has_skip, split_at_skips
+    seq = "ACGTACGTAC" + "GGTTTTTCCCCC" + "GGG" + "AAA"
+    quals = list(range(len(seq)))
+    read = make_read("r", 100, "2S8M50N2I5M1D5M20N3D3I40N3M", seq=seq, quals=quals,
+                     tags=[("HP", 1), ("MD", "8"), ("NM", 3), ("RG", "x")])
+    assert has_skip(read) and not has_skip(make_read("d", 100, "5M30D5M"))
+    pieces = split_at_skips(read)
+    assert [_piece(p) for p in pieces] == [
+        (100, "2S8M", seq[0:10], quals[0:10]),
+        (158, "2S5M1D5M", seq[10:22], quals[10:22]),  # 100 + 8 + 50; the 2I after the skip is a clip
+        (232, "3M", seq[25:28], quals[25:28]),  # 158 + 11 + 20 + 3 + 40; the 3D3I piece aligns nothing
+    ]
+    assert all(p.query_name == "r" and p.get_tag("HP") == 1 and p.get_tag("RG") == "x" for p in pieces)
+    assert not any(p.has_tag("MD") or p.has_tag("NM") for p in pieces)
+    assert [_piece(p) for p in split_at_skips(make_read("n", 10, "5M", seq="ACGTA", quals=[30] * 5))] == [
+        (10, "5M", "ACGTA", [30] * 5)]

@@ -105,6 +105,31 @@ def test_read_counts_tally_each_read_once_with_its_reason(tmp_path, reference):
     assert counts.seen == counts.kept + sum(counts.dropped.values())
 
 
+def test_a_spliced_read_counts_only_where_it_aligns_bases(tmp_path, reference):
+    """hostile14: RNA-seq reads (50M<intron>N50M) counted, capped and drawn over every site their intron crossed,
+    which turned hom-alts het and made NoCalls, exit 0. Each piece is now a read of its own; a read that only skips
+    a partition is not in it; counts stay one per read, and the run says the reads are spliced."""
+    from deepvariant_py.reads import spliced_warning
+    h = bam_header()
+    reads = [make_read("rna", 100, "50M3000N50M", header=h), make_read("dna", 1500, "50M", header=h),
+             make_read("rna2", 1980, "30M500N30M", header=h)]
+    counts = ReadCounts()
+    with open_bam(tmp_path, reference, reads, h) as handle:
+        first = fetch_reads(handle, Region("chr20", 0, 1000), ReadFilter(), counts, count_from=-1)
+        skipped = fetch_reads(handle, Region("chr20", 1000, 2000), ReadFilter(), counts)
+        third = fetch_reads(handle, Region("chr20", 2000, 3000), ReadFilter(), counts)
+        last = fetch_reads(handle, Region("chr20", 3000, 4000), ReadFilter(), counts)
+        skips_only = fetch_reads(handle, Region("chr20", 500, 1000), ReadFilter(), ReadCounts(), count_from=-1)
+    assert [(r.query_name, r.reference_start, r.cigarstring) for r in first] == [("rna", 100, "50M")]
+    assert [(r.query_name, r.reference_start, r.cigarstring) for r in skipped] == [("dna", 1500, "50M"), ("rna2", 1980, "30M")]
+    assert [(r.query_name, r.reference_start, r.cigarstring) for r in third] == [("rna2", 1980, "30M"), ("rna2", 2510, "30M")]
+    assert [(r.query_name, r.reference_start) for r in last] == [("rna", 3150)]
+    assert skips_only == []
+    assert (counts.seen, counts.kept, counts.spliced) == (3, 3, 2) and counts.dropped == {}
+    assert spliced_warning(counts).startswith("2 of 3 reads are spliced alignments (CIGAR N")
+    assert spliced_warning(ReadCounts(seen=5, kept=5)) is None
+
+
 def test_reads_warning_names_the_main_cause_and_the_flag(tmp_path):
     assert reads_warning(ReadCounts(seen=10, kept=6, dropped={"low_mapq": 4}), ReadFilter()) is None
     assert reads_warning(ReadCounts(seen=10, kept=1, dropped={"over_read_cap": 9}), ReadFilter()) is None  # asked for
