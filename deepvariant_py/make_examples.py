@@ -300,7 +300,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
         for region, stretch in itertools.islice(everything, start.partitions if start else 0, None):
             handle.plan(stretch)
             part = process_partition(handle, reference, region, opts, gvcf=gvcf_output is not None, counts=counts,
-                                     counts_from=-1 if (region.contig, region.start) in starts else region.start)
+                                     counts_from=starts.get((region.contig, region.start), region.start))
             candidates, canvas, n_reads = part.candidates, part.canvas, part.n_reads
             if blocks is not None:
                 blocks.write(part.ref_blocks)

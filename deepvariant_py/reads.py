@@ -15,6 +15,7 @@ import numpy as np
 import pysam
 
 from .cigar import AlignedBases, has_skip, split_at_skips
+from .crai import crai_path, load_span, read_crai
 from .errors import InputError
 from .filetypes import describe, sniff
 from .htslib import htslib_error, quiet_htslib
@@ -208,7 +209,8 @@ def unreferenced_reads_warning(sources: "ReadSources", reference: Reference) -> 
     """Reads on contigs the reference lacks are never called (calling covers the contigs both have): the line that
     says so when the index counts reads there (a BAM aligned to GRCh38's full analysis set, with its alts, decoys
     and HLA contigs, called against a no-alt reference), or cannot count them (CRAM)."""
-    missing = [c for c in sources.references if c not in reference.lengths]
+    lengths = reference.lengths  # a copy per access: taken once (50,000 contigs made this loop quadratic)
+    missing = [c for c in sources.references if c not in lengths]
     reads = sources.mapped_reads(set(missing)) if missing else 0
     if not reads:
         return None
@@ -303,6 +305,10 @@ class ReadSources:
     def __init__(self, paths: Sequence[str], handles: Sequence[pysam.AlignmentFile], reference: Reference | None = None):
         self.paths, self.handles = tuple(paths), tuple(handles)
         self.references = self.handles[0].references  # the same contigs in every file (check_same_contigs)
+        self.contig_set = frozenset(self.references)  # membership in O(1): a draft assembly has 1e5+ contigs
+        # each CRAM's slices (crai.py), for ReadAhead to read where they are; None for a BAM
+        self.cram_slices = [read_crai(crai, h.references) if h.is_cram and (crai := crai_path(p)) else None
+                            for p, h in zip(self.paths, self.handles)]
         # files that store reference-matching bases as '=' (samtools calmd -e): their reads get the bases back
         self._equals = tuple(reference is not None and stores_equals(h) for h in self.handles)
         self._reference = reference
@@ -435,7 +441,7 @@ def sample_reads(handle: "pysam.AlignmentFile | ReadSources", regions: list[Regi
     """The first `limit` primary mapped reads of `regions` (else of the file): enough to tell what kind of reads a
     file holds without reading it all."""
     seen = 0
-    spans = [r for r in regions if r.contig in handle.references] if regions else [None]
+    spans = [r for r in regions if has_contig(handle, r.contig)] if regions else [None]
     for region in spans:
         try:
             with quiet_htslib():
@@ -544,6 +550,7 @@ class ReadAhead:
     def __init__(self, handle: "pysam.AlignmentFile | ReadSources"):
         self.handle = handle
         self.references = handle.references
+        self.contig_set = frozenset(self.references)
         self._planned: Region | None = None
         self._loaded: Region | None = None
         self._reads: list[pysam.AlignedSegment] = []
@@ -562,8 +569,14 @@ class ReadAhead:
         return self.handle.fetch(contig, start, stop)
 
     def _load(self, span: Region) -> None:
+        """Read the stretch's reads; from CRAMs, the slices it overlaps whole (or nothing where no slice is:
+        crai.load_span), so each slice is decoded once, not once per stretch inside it."""
         self._reads, self._loaded = [], None
-        self._reads = list(self.handle.fetch(span.contig, span.start, span.end))
+        indexes = getattr(self.handle, "cram_slices", None)
+        wide = load_span(indexes, span.contig, span.start, span.end) if indexes and any(indexes) else (span.start, span.end)
+        if wide is not None:
+            span = Region(span.contig, *wide)
+            self._reads = list(self.handle.fetch(span.contig, span.start, span.end))
         self._pos = np.fromiter((r.reference_start for r in self._reads), np.int64, len(self._reads))
         self._end = np.fromiter((r.reference_start + 1 if r.reference_end is None or r.reference_end <= r.reference_start
                                  else r.reference_end for r in self._reads), np.int64, len(self._reads))
@@ -573,11 +586,18 @@ class ReadAhead:
         self.handle.close()
 
 
+def has_contig(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", contig: str) -> bool:
+    """Whether the reads' header has `contig`, in O(1) (`contig in handle.references` scans a tuple: with a draft
+    assembly's 50,000 scaffolds, once per partition, that was most of a run)."""
+    contigs = getattr(handle, "contig_set", None)
+    return contig in contigs if contigs is not None else handle.get_tid(contig) >= 0
+
+
 def fetch_reads(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region: Region, flt: ReadFilter, counts: ReadCounts | None = None,
                 count_from: int | None = None) -> list[pysam.AlignedSegment]:
     """Filtered reads overlapping the region, reservoir-sampled with a seed fixed per partition (deterministic output).
     With `counts`, reads starting at or after `count_from` (default: the region's start) are tallied there."""
-    if region.contig not in handle.references:
+    if not has_contig(handle, region.contig):
         return []
     count_from = region.start if count_from is None else count_from
     reads = []

@@ -272,14 +272,17 @@ class Shard:
                 i = bisect.bisect_right(firsts, g) - 1  # an empty region shares its first index with the next: skipped
                 yield _nth_partition(self.regions[i], g - firsts[i], self.size)
 
-    def run_starts(self) -> set[tuple[str, int]]:
+    def run_starts(self) -> dict[tuple[str, int], int]:
         """(contig, start) of the partitions that begin a stretch of consecutive partitions of the whole run (not
-        only this shard's): reads starting before them are theirs to count."""
-        out, prev = set(), None
+        only this shard's) -> where the reads they count start from: the end of the stretch before on the same
+        contig (a read starting earlier that reaches this one crossed that stretch's end, and was counted there),
+        else -1 (every read that reaches it). Nearby BED intervals then count a read once, not once each."""
+        out: dict[tuple[str, int], int] = {}
+        prev = None
         for r in self.regions:
             if r.end > r.start:
                 if prev is None or prev.contig != r.contig or prev.end != r.start:
-                    out.add((r.contig, r.start))
+                    out[(r.contig, r.start)] = prev.end if prev is not None and prev.contig == r.contig else -1
                 prev = r
         return out
 
