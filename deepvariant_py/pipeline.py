@@ -27,7 +27,8 @@ from .postprocess import postprocess
 from .presets import (make_examples_options, resolve_model, resolve_settings, warn_about_read_kind,
                       warn_about_settings_unlike_model)
 from .progress import Progress, ProgressFile, RunProgress, configure_logging
-from .reads import log_read_counts, open_reads, read_group_samples, reads_inputs, reads_paths, unreferenced_reads_warning
+from .reads import (log_read_counts, open_reads, read_group_samples, reads_inputs, reads_paths, uncalled_contigs_note,
+                    unreferenced_reads_warning)
 from .report import write_report
 from .reference import Reference
 from .regions import Region, Shard, count_partitions, parse_regions
@@ -231,11 +232,16 @@ def _warn_about_reads(sources, reference: Reference, opts: RunOptions, regions: 
     for path, handle in zip(sources.paths, sources.handles):
         samples = read_group_samples(handle)
         if len(samples) > 1:
-            log.warning("%s holds reads of %d samples (%s): they are pooled and called as one sample named %r; split the "
-                        "file by sample (`samtools split -f '%%!.bam'`) to call each", path, len(samples),
+            log.warning("%s holds reads of %d samples (%s): they are pooled and called as one sample named %r; to call "
+                        "each, split the file by read group (`samtools split -f '%%!.bam'`, one file per @RG ID) and give "
+                        "one sample's files together (--reads A.bam --reads B.bam)", path, len(samples),
                         ", ".join(samples[:5]), sample)
     if not opts.regions and (unreferenced := unreferenced_reads_warning(sources, reference)):
         log.warning("%s", unreferenced)
+    if not opts.regions and (uncalled := uncalled_contigs_note(sources, reference)):
+        log.info("%s", uncalled)
+    if opts.sample_name is None and not sources.file_samples():
+        log.info("the reads name no sample (no @RG SM): the VCF's sample is %r; --sample-name names it", sample)
     # No reads where calling happens: said after make_examples, from its read counts (reads.reads_warning).
     if regions and sources.mapped_reads({r.contig for r in regions}) != 0:
         warn_about_read_kind(opts.model_type, sources, regions, opts.model_dir)

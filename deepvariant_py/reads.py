@@ -220,6 +220,17 @@ def unreferenced_reads_warning(sources: "ReadSources", reference: Reference) -> 
             f"the reference the reads were aligned to")
 
 
+def uncalled_contigs_note(sources: "ReadSources", reference: Reference) -> str | None:
+    """Reference contigs the reads' header lacks are not called, and a gVCF has no records for them: the line that
+    says which (a BAM of the primary contigs against a reference with decoys, chrM missing from a header)."""
+    missing = [c.name for c in reference.contigs if not has_contig(sources, c.name)]
+    if not missing:
+        return None
+    named = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+    some = f"{len(missing):,} reference contigs are" if len(missing) > 1 else "1 reference contig is"
+    return f"{some} not in the reads' header ({named}): not called, and a gVCF has no records there"
+
+
 def sample_name(handle: pysam.AlignmentFile, default: str = "SAMPLE") -> str:
     """The SM of the first @RG, as DeepVariant names the VCF sample."""
     samples = read_group_samples(handle)
@@ -409,6 +420,32 @@ def with_reference_bases(reads: Iterable[pysam.AlignedSegment], reference: Refer
         yield read
 
 
+FILES_PER_READS_FILE = 3  # a BAM or CRAM open in a process: the file, its index, and room for htslib's own
+SPARE_FILES = 64  # the reference, outputs, Python's own
+
+
+def ensure_open_files(n_reads_files: int) -> None:
+    """Room to open `n_reads_files` reads files at once (every worker process opens them all): the soft limit on
+    open files is raised towards the hard one when it is short (often 1,024 of 4,096 or more); when even the hard
+    limit is short, one line says so. Without it, a sample of ~1,000 per-lane BAMs failed at the 300-somethingth
+    with a message blaming that file's index."""
+    import resource
+
+    need = n_reads_files * FILES_PER_READS_FILE + SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or need <= soft:
+        return
+    if hard == resource.RLIM_INFINITY or need <= hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need if hard == resource.RLIM_INFINITY else min(hard, max(need, soft)), hard))
+            return
+        except (ValueError, OSError):
+            pass
+    raise InputError(f"{n_reads_files:,} --reads files need about {need:,} open files, but this process may open {soft:,} "
+                     f"(hard limit {'unlimited' if hard == resource.RLIM_INFINITY else f'{hard:,}'}): merge them first "
+                     "(`samtools merge -o merged.bam FILES...`, then index it) or raise the limit (`ulimit -n`)")
+
+
 def open_reads(reads: str | Sequence[str], reference: Reference) -> ReadSources:
     """Open --reads (one file or several of one sample): each as open_alignments does, and first the files'
     contigs against each other, so a mismatch names both files."""
@@ -418,6 +455,7 @@ def open_reads(reads: str | Sequence[str], reference: Reference) -> ReadSources:
     twice = repeated_file(paths)
     if twice is not None:
         raise InputError(f"--reads {twice} is given twice: give each file once")
+    ensure_open_files(len(paths))
     handles: list[pysam.AlignmentFile] = []
     try:
         for path in paths:

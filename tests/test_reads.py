@@ -130,6 +130,19 @@ def test_a_spliced_read_counts_only_where_it_aligns_bases(tmp_path, reference):
     assert spliced_warning(ReadCounts(seen=5, kept=5)) is None
 
 
+def test_reference_contigs_the_reads_lack_are_named(tmp_path, reference):
+    """hostile14: without --regions, contigs of the reference that the BAM's header lacks got no VCF or gVCF record
+    and no word."""
+    from deepvariant_py.reads import open_reads, uncalled_contigs_note
+    h = bam_header(names=("chr20",), lengths=(LENGTH,))
+    path = write_bam(tmp_path / "only20.bam", [make_read("a", 10, "50M", header=h)], h)
+    with open_reads(path, reference) as sources:
+        assert uncalled_contigs_note(sources, reference) == ("1 reference contig is not in the reads' header (chr21): "
+                                                             "not called, and a gVCF has no records there")
+    with open_reads(write_bam(tmp_path / "both.bam", [], bam_header()), reference) as sources:
+        assert uncalled_contigs_note(sources, reference) is None
+
+
 def test_reads_warning_names_the_main_cause_and_the_flag(tmp_path):
     assert reads_warning(ReadCounts(seen=10, kept=6, dropped={"low_mapq": 4}), ReadFilter()) is None
     assert reads_warning(ReadCounts(seen=10, kept=1, dropped={"over_read_cap": 9}), ReadFilter()) is None  # asked for

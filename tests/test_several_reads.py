@@ -236,3 +236,28 @@ def test_workflow_config_takes_a_path_or_a_list_per_sample():
     for bad in ({"S1": []}, {"S1": None}, {"S1": ["a.bam", 3]}, {}, None):
         with pytest.raises(InputError):
             sample_reads(bad)
+
+
+def test_many_reads_files_raise_the_open_file_limit_or_say_it_is_short(monkeypatch):
+    """hostile14: ~1,000 per-lane BAMs against the usual 1,024 open files failed on one file, blaming its index."""
+    import resource
+
+    from deepvariant_py.reads import ensure_open_files
+    asked = []
+    monkeypatch.setattr(resource, "getrlimit", lambda kind: (1024, 4096))
+    monkeypatch.setattr(resource, "setrlimit", lambda kind, limits: asked.append(limits))
+    ensure_open_files(100)  # 364 needed: nothing to do
+    ensure_open_files(500)
+    assert asked == [(1564, 4096)]
+    monkeypatch.setattr(resource, "getrlimit", lambda kind: (64, 256))
+    with pytest.raises(InputError, match=r"100 --reads files need about 364 open files, but this process may open 64 "
+                                         r"\(hard limit 256\): merge them first"):
+        ensure_open_files(100)
+
+
+def test_reads_without_a_sample_say_what_the_vcf_calls_it(tmp_path, halves, caplog):
+    """hostile14: reads whose @RG lines have no SM named the VCF's sample SAMPLE without a word."""
+    b = rewrite_header(halves[1], str(tmp_path / "B.norg.bam"), lambda h: h.pop("RG"))
+    with caplog.at_level("INFO", logger="dvcall"):
+        result, out = _run(tmp_path, [b], "norg.vcf.gz", region="chr20:10,000,000-10,001,000")
+    assert result.exit_code == 0 and "the reads name no sample (no @RG SM): the VCF's sample is 'SAMPLE'" in caplog.text
