@@ -87,6 +87,18 @@ def reference_blocks(contig: str, start: int, ref_codes: np.ndarray, ref_count: 
     return blocks
 
 
+def clip_blocks(blocks: list[RefBlock], spans: list[tuple[int, int]]) -> list[RefBlock]:
+    """The blocks' pieces inside the spans (sorted, disjoint): a window's blocks kept to the regions called in it.
+    A piece keeps its block's GQ, MIN_DP and PL (the least over the block, so never more than its own bases')."""
+    out = []
+    for b in blocks:
+        for s, e in spans:
+            lo, hi = max(b.start, s), min(b.end, e)
+            if lo < hi:
+                out.append(RefBlock(b.contig, lo, hi, b.gq, b.min_dp, b.pl, b.callable))
+    return out
+
+
 def uncovered_blocks(contig: str, start: int, ref_codes: np.ndarray) -> list[RefBlock]:
     """reference_blocks where no read covers: one block over each run of A/C/G/T bases, the confidence of depth 0
     (a partition without reads needs none of the per-position work: an exome BAM called without --regions

@@ -18,14 +18,14 @@ from .direct_phasing import phase_reads, tag_concordance
 from .errors import InputError
 from .examples_io import ExampleWriter, write_sidecar
 from .outputs import AtomicFile, disk_error, is_disk_error
-from .gvcf import BlockWriter, RefBlock, reference_blocks, uncovered_blocks
+from .gvcf import BlockWriter, RefBlock, clip_blocks, reference_blocks, uncovered_blocks
 from .images import build_images
 from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
 from .read_events import MISSING_BASE_QUALITY, encode_bases, extract_events, replace_reads
 from .reads import ReadAhead, ReadCounts, ReadFilter, ReadSources, fetch_reads, hp_dropped, open_reads
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
-from .regions import Region, RegionSet, Shard, merge_regions, partition, read_bed, stretches
+from .regions import Region, RegionSet, Shard, calling_windows, merge_regions, partition, read_bed, stretches
 from .vcf import check_sample_name
 
 log = logging.getLogger("dvcall")
@@ -97,10 +97,23 @@ def calling_regions(reference: Reference, reads_contigs: set[str], regions: Sequ
     return merge_regions(list(regions), list(reference.lengths))
 
 
+def window_gap(partition_size: int) -> int:
+    """Regions closer than this are one window (regions.calling_windows): a fifth of a partition (200 bp for short
+    reads, 5 kb for long ones, whose partitions cost more to set up and phase better with more reads)."""
+    return max(1, partition_size // 5)
+
+
+def calling_shard(called: Sequence[Region], index: int, count: int, partition_size: int) -> Shard:
+    """Shard `index` of `count` of the partitions of the calling regions' windows (calling_windows): what a
+    make_examples shard processes, and what progress counts."""
+    return Shard(tuple(calling_windows(list(called), window_gap(partition_size))), index, count, partition_size)
+
+
 def calling_partitions(reference: Reference, reads_contigs: set[str], regions: Sequence[Region] | None,
                        partition_size: int) -> list[Region]:
-    """calling_regions cut into fixed partitions."""
-    return partition(calling_regions(reference, reads_contigs, regions), partition_size)
+    """calling_regions, joined into windows, cut into fixed partitions."""
+    return partition(calling_windows(calling_regions(reference, reads_contigs, regions), window_gap(partition_size)),
+                     partition_size)
 
 
 @dataclass
@@ -276,8 +289,9 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
         sources.close()
         raise
     handle = ReadAhead(sources)
-    parts = Shard(tuple(calling_regions(reference, set(handle.references), regions)), shard_index, num_shards,
-                  opts.partition_size)
+    called = calling_regions(reference, set(handle.references), regions)
+    parts = calling_shard(called, shard_index, num_shards, opts.partition_size)
+    inside = RegionSet(called) if len(parts.regions) < len(called) else None  # what a window keeps; None: all of it
     starts, n_parts = parts.run_starts(), len(parts)
     start = checkpoints.start if checkpoints else None
     counts = ReadCounts(**start.read_counts) if start else ReadCounts()
@@ -301,6 +315,10 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             handle.plan(stretch)
             part = process_partition(handle, reference, region, opts, gvcf=gvcf_output is not None, counts=counts,
                                      counts_from=starts.get((region.contig, region.start), region.start))
+            if inside is not None:  # a window of several regions: only what lies in them
+                spans = inside.clip(region.contig, region.start, region.end)
+                part = replace(part, candidates=[c for c in part.candidates if any(s <= c.start < e for s, e in spans)],
+                               ref_blocks=clip_blocks(part.ref_blocks, spans))
             candidates, canvas, n_reads = part.candidates, part.canvas, part.n_reads
             if blocks is not None:
                 blocks.write(part.ref_blocks)

@@ -16,7 +16,8 @@ from .checkpoint import CHECKPOINT_SECONDS, CHECKPOINT_SUFFIX, OTHER_INPUTS, Sha
 from .errors import InputError, OutputError
 from .htslib import index_suffix
 from .make_examples import (MakeExamplesOptions, MakeExamplesStats, base_quality_warning, calling_regions, hp_tag_warning,
-                            make_examples, missing_quality_warning, restorable, retag_warning)
+                            make_examples, missing_quality_warning, restorable, retag_warning, window_gap,
+                            calling_shard)
 from .merger import load_merger
 from .model import model_input_shape
 from .model_info import ModelInfo, model_description, weights_stamp
@@ -31,7 +32,7 @@ from .reads import (log_read_counts, open_reads, read_group_samples, reads_input
                     unreferenced_reads_warning)
 from .report import write_report
 from .reference import Reference
-from .regions import Region, Shard, count_partitions, parse_regions
+from .regions import Region, calling_windows, count_partitions, parse_regions
 from .resume import LOCK_FILE, MARKER_SUFFIX, DirectoryLock, clear, completed, file_identity, fingerprint, mark_done, reuse_or_run
 from .vcf import VCF_INDEXES, check_sample_name, vcf_index_outputs
 from .workers import JOB_FILE_PREFIX, run_jobs, usable_cpus
@@ -215,7 +216,7 @@ def _plan(opts: RunOptions) -> _Plan:
     info.check_weights(model_input_shape(model_dir))
     keep = info.input_channels(me_opts.pileup.shape, channel_enums(me_opts.pileup))
     channels = None if keep == list(range(me_opts.pileup.shape[-1])) else tuple(keep)
-    n_partitions = count_partitions(called, me_opts.partition_size)
+    n_partitions = count_partitions(calling_windows(called, window_gap(me_opts.partition_size)), me_opts.partition_size)
     cpus = usable_cpus()
     shards = max(1, min(opts.num_shards or cpus, n_partitions))
     if shards > cpus:
@@ -362,7 +363,8 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     t0 = time.time()
     quiet = not log.isEnabledFor(logging.INFO)
     inputs = [fingerprint(step="make_examples+call_variants", version=__version__, ref=file_identity(opts.ref),
-                          reads=_reads_identity(opts.reads), regions=[str(r) for r in plan.called], options=me_opts,
+                          reads=_reads_identity(opts.reads), regions=[str(r) for r in plan.called],
+                          windows=window_gap(me_opts.partition_size), options=me_opts,  # how regions become partitions
                           shard=[i, n], gvcf=bool(opts.output_gvcf), model=_model_identity(opts.model_dir))
               if resumable else "" for i in range(n)]
     results: list[dict | None] = [None] * n
@@ -389,7 +391,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     labels = [f"make_examples shard {i + 1}/{n}" for i in todo]
     tick = None
     if parallel and not quiet:
-        totals = [len(Shard(tuple(plan.called), i, n, me_opts.partition_size)) for i in todo]
+        totals = [len(calling_shard(plan.called, i, n, me_opts.partition_size)) for i in todo]
         tick = RunProgress(f"make_examples ({len(todo)} shards on {min(plan.processes, len(todo))} processes)",
                            [p for p in progress_files if p], totals)
     try:

@@ -127,3 +127,42 @@ def test_blocks_without_reads_equal_the_per_position_ones():
         codes = encode_bases(seq)
         zeros = np.zeros(len(codes), np.int64)
         assert uncovered_blocks("c", 1000, codes) == reference_blocks("c", 1000, codes, zeros, zeros), seq
+
+
+def test_clip_blocks_keeps_the_pieces_inside_the_spans():
+    from deepvariant_py.gvcf import clip_blocks
+    blocks = [RefBlock("c", 0, 100, 30, 12, (0, 30, 300)), RefBlock("c", 100, 101, 3, 2, (5, 0, 40), False)]
+    assert clip_blocks(blocks, [(10, 20), (95, 105)]) == [
+        RefBlock("c", 10, 20, 30, 12, (0, 30, 300)), RefBlock("c", 95, 100, 30, 12, (0, 30, 300)),
+        RefBlock("c", 100, 101, 3, 2, (5, 0, 40), False)]
+    assert clip_blocks(blocks, []) == []
+
+
+def test_a_bed_of_many_nearby_tiny_intervals_is_called_in_windows_and_kept_to_them(tmp_path):
+    """hostile14: 42,572 one-base BED intervals over 300 kb took 75 s (one partition each, the same reads fetched
+    and realigned ~14 times) where the span took 5 s. Nearby intervals are now one window of a few partitions;
+    the VCF keeps the candidates inside the intervals and the gVCF covers exactly them."""
+    from deepvariant_py.make_examples import MakeExamplesOptions, make_examples
+    from deepvariant_py.regions import parse_regions
+    from deepvariant_py.reference import Reference
+    start, end = 10_002_000, 10_005_000
+    with pysam.VariantFile(str(_run(tmp_path, "span", f"chr20:{start + 1:,}-{end:,}", "S1")[0])) as fh:
+        sites = [r.start for r in fh]
+    bed = tmp_path / "tiny.bed"
+    wanted = sorted(set(range(start, end, 9)) | set(sites[::2]))  # every 9th base, and every other called site
+    bed.write_text("".join(f"chr20\t{p}\t{p + 1}\n" for p in wanted))
+    stats = make_examples(REF, BAM, str(tmp_path / "ex.tfrecord.gz"), parse_regions([str(bed)], Reference(REF).lengths),
+                          MakeExamplesOptions(), gvcf_output=str(tmp_path / "blocks.tsv.gz"))
+    assert stats.partitions == 3  # the 3 kb window's partitions, not one per interval (~350)
+    vcf, gvcf = _run(tmp_path, "tiny", str(bed), "S1")
+    with pysam.VariantFile(str(vcf)) as fh:
+        called = [r.start for r in fh]
+    assert set(called) <= set(wanted) and set(sites[::2]) <= set(called)
+    blocks, variants = np.zeros(end - start, int), np.zeros(end - start, int)
+    with pysam.VariantFile(str(gvcf)) as fh:
+        for r in fh:  # a variant covers its REF span (a deletion's runs past its interval), a block its own
+            (blocks if r.alts == (NON_REF,) else variants)[r.start - start:r.stop - start] += 1
+    want = np.zeros(end - start, bool)
+    want[np.array(wanted) - start] = True
+    assert (blocks <= want).all()  # blocks only inside the intervals, each base at most once
+    assert ((blocks + variants)[want] >= 1).all() and not (blocks.astype(bool) & variants.astype(bool)).any()

@@ -228,3 +228,16 @@ def test_a_region_that_is_both_a_contig_and_a_range_asks_for_braces():
         parse_region_string("{chr1", HLA)
     with pytest.raises(InputError, match="not in the reference"):
         parse_region_string("HLA-B*07:02:01:1-5", HLA)
+
+
+def test_nearby_regions_are_one_window_and_a_region_set_clips_to_a_span():
+    """A BED of many small nearby intervals is partitioned as windows (each a few partitions, not one per
+    interval); make_examples keeps what lies in the intervals (RegionSet.clip)."""
+    from deepvariant_py.regions import RegionSet, calling_windows
+    regions = [Region("a", 10, 11), Region("a", 100, 150), Region("a", 349, 400), Region("a", 600, 601), Region("b", 5, 9)]
+    assert calling_windows(regions, 200) == [Region("a", 10, 400), Region("a", 600, 601), Region("b", 5, 9)]
+    assert calling_windows(regions, 1) == regions  # nothing closer than 1 bp: as they are
+    inside = RegionSet(regions)
+    assert inside.clip("a", 0, 1_000) == [(10, 11), (100, 150), (349, 400), (600, 601)]
+    assert inside.clip("a", 120, 360) == [(120, 150), (349, 360)] and inside.clip("a", 11, 100) == []
+    assert inside.clip("b", 0, 7) == [(5, 7)] and inside.clip("c", 0, 10) == []
