@@ -7,7 +7,8 @@ import click
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import is_examples_file, sidecar_path
 from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, base_quality_warning, hp_tag_warning,
-                                         make_examples, missing_quality_warning, retag_warning, training_summary)
+                                         make_examples, missing_quality_warning, odd_hp_warning, retag_warning,
+                                         training_summary)
 from deepvariant_py.gvcf import is_blocks_file
 from deepvariant_py.outputs import check_outputs, refuse_replacing
 from deepvariant_py.phasing import require_hp_channel
@@ -105,7 +106,7 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
         log.info("shard %s got no partition of the regions (they hold fewer partitions than there are shards): its "
                  "examples file is empty", shard)
     for warning in (retag_warning([stats]) or hp_tag_warning([stats], opts.pileup, bool(phase_reads) or check_untagged),
-                    missing_quality_warning([stats]),
+                    missing_quality_warning([stats]), odd_hp_warning([stats], opts.pileup),
                     base_quality_warning([stats], opts.thresholds.min_base_quality)):
         if warning:
             log.warning("%s", warning)

@@ -70,6 +70,7 @@ class MakeExamplesStats:
     bases: int = 0  # aligned read bases in the partitions, and those below the base-quality threshold
     low_quality_bases: int = 0
     reads_without_qualities: int = 0  # of `reads`, stored without base qualities ('*')
+    odd_hp_reads: int = 0  # of `reads`, HP tags other than 1 and 2 (read as untagged)
     partitions_retagged: int = 0  # partitions whose HP tags contradicted their reads' alleles (phased from the reads)
     candidates: int = 0
     empty_pileups: int = 0  # candidates whose pileup shows no read (written as no-calls)
@@ -129,6 +130,7 @@ class PartitionResult:
     n_bases: int = 0  # aligned read bases inside the partition
     n_low_quality: int = 0  # of those, below the base-quality threshold (they count for no allele)
     n_no_qualities: int = 0  # reads stored without base qualities
+    n_odd_hp: int = 0  # reads whose HP tag is neither 1 nor 2 (nor absent): read as untagged
     retagged: bool = False  # its reads' HP tags contradicted their alleles: phased from the reads instead
 
 
@@ -141,6 +143,18 @@ def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) 
     return (f"{low / bases:.0%} of the reads' aligned bases are below base quality {min_base_quality} and count for no "
             "allele, so few or no variants can be called: the BAM's base qualities look lost or recoded; check them "
             "(`samtools view`) and call the reads as the sequencer wrote them")
+
+
+def odd_hp_warning(stats: list[MakeExamplesStats], pileup) -> str | None:
+    """One line when reads carry HP tags other than 1 and 2 (a tool that numbers haplotypes otherwise, or a
+    polyploid phasing): dvcall reads HP 1 and 2 as the two haplotypes and any other value as no tag, so such
+    tags are lost, or half of them (HP 1 and 3 made 18 indel errors on a HiFi sample that had none)."""
+    odd, reads = sum(s.odd_hp_reads for s in stats), sum(s.reads for s in stats)
+    if not pileup.hp_channel or not odd:
+        return None
+    return (f"{odd:,} of {reads:,} reads carry HP tags other than 1 and 2, which dvcall reads as untagged (it takes HP 1 "
+            "and 2 as the two haplotypes): retag them as 1 and 2 (e.g. `whatshap haplotag`), or pass --phase-reads to "
+            "phase the reads itself")
 
 
 def hp_tag_warning(stats: list[MakeExamplesStats], pileup, phased: bool) -> str | None:
@@ -214,6 +228,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
         if moved:
             ref_offset, ref_seq = _reference_span(reference, region, reads, hw)
             events = replace_reads(events, np.asarray(moved), extract_events([reads[i] for i in moved], ref_seq, ref_offset, mbq))
+    n_odd_hp = int(np.count_nonzero(events.hp > 2))  # as the BAM has them, before any phasing or dropping
     if opts.drop_hp_fraction > 0:
         events.hp[hp_dropped(reads, opts.drop_hp_fraction)] = 0
     counts, blocks = None, []
@@ -242,7 +257,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     inside = (events.m_pos >= region.start) & (events.m_pos < region.end)
     return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(taggable)), int(np.count_nonzero(tagged)),
                            blocks, n_found - len(candidates), int(np.count_nonzero(inside)),
-                           int(np.count_nonzero(inside & (events.m_qual < mbq))), events.no_qualities, retag)
+                           int(np.count_nonzero(inside & (events.m_qual < mbq))), events.no_qualities, n_odd_hp, retag)
 
 
 class ExampleSink(Protocol):
@@ -330,6 +345,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             stats.bases += part.n_bases
             stats.low_quality_bases += part.n_low_quality
             stats.reads_without_qualities += part.n_no_qualities
+            stats.odd_hp_reads += part.n_odd_hp
             stats.partitions_retagged += int(part.retagged)
             if candidates:
                 genotypes = labeler.genotypes(region, candidates) if labeler else [None] * len(candidates)

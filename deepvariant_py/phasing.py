@@ -19,7 +19,7 @@ from typing import Sequence
 import pysam
 
 from .errors import DependencyError, InputError
-from .htslib import BAM_INDEXES, index_bam, needs_csi
+from .htslib import BAM_INDEXES, index_bam, needs_csi, quiet_htslib
 from .model_info import ModelInfo
 from .outputs import atomic_output, check_outputs
 from .pileup import TECHNOLOGY_CHANNEL_ENUM
@@ -171,7 +171,7 @@ def _tag(ref: str, reads: str, calls_vcf: str, out_bam: str, regions: list[Regio
     phased = stem + ".phased.vcf.gz"
     common = ["--reference", ref, "--ignore-read-groups"]
     _whatshap(["phase", *common, "-o", phased, calls_vcf, reads], stem + ".whatshap_phase.log")
-    with pysam.VariantFile(phased) as vcf:
+    with quiet_htslib(), pysam.VariantFile(phased) as vcf:  # not indexed yet: htslib's "Could not retrieve index" line
         csi = needs_csi(c.length or 0 for c in vcf.header.contigs.values())
     pysam.tabix_index(phased, preset="vcf", force=True, csi=csi)
     with atomic_output(out_bam, ".bam", companions=BAM_INDEXES) as partial:

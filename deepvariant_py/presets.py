@@ -23,7 +23,7 @@ from .make_examples import MakeExamplesOptions
 from .model_info import ModelInfo, load_model_info, warn_if_unfinished
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
 from .read_events import LONG_READ_BASES
-from .reads import long_read_count, open_reads, read_group_platforms, unreferenced_reads_warning
+from .reads import long_read_count, long_read_indel_rate, open_reads, read_group_platforms, unreferenced_reads_warning
 from .reference import Reference
 from .regions import Region
 from .settings import MODEL_TYPES, SETTING_KEYS, SETTINGS, UNRECORDED, preset_values
@@ -216,14 +216,39 @@ def platform_warning(model_type: str, platforms: set[str]) -> str | None:
     return None
 
 
+HIFI_MOST_INDELS_PER_KB = 3.0  # sampled long reads above this are not HiFi-like (HiFi 0.8-1.8, ONT R10 ~4)
+HIFI_LIKE_INDELS_PER_KB = 2.5  # below this a long-read BAM labelled ONT may well be HiFi
+
+
+def indel_rate_warning(model_type: str, rate: float | None, platforms: set[str]) -> str | None:
+    """One line when the long reads' indel rate (reads.long_read_indel_rate) says they are not the kind
+    --model-type is for: ONT reads called as HiFi (no @RG PL, or PL:PACBIO) went from 1 to 12 INDEL false positives
+    on a simulated R10 sample, and a PL tag alone had told nothing (or the wrong thing)."""
+    if rate is None:
+        return None
+    if model_type == "pacbio" and rate > HIFI_MOST_INDELS_PER_KB:
+        return (f"the long reads show {rate:.1f} indels per 1,000 aligned bases, more than PacBio HiFi reads do (about "
+                "1-2; ONT R10 about 4, R9 far more): if these are Oxford Nanopore reads, use --model-type ont")
+    if model_type == "ont" and rate < HIFI_LIKE_INDELS_PER_KB and "ONT" not in platforms:
+        return (f"the long reads show {rate:.1f} indels per 1,000 aligned bases, as PacBio HiFi reads do (about 1-2; ONT "
+                "R10 about 4): if these are HiFi reads, use --model-type pacbio")
+    return None
+
+
 def warn_about_read_kind(model_type: str, sources, regions: list[Region], model_dir: str | None = None) -> None:
     """Log read_kind_warning's line (the run goes on) for the first reads of `regions` (reads.long_read_count),
-    or platform_warning's from the reads' @RG PL. `model_dir`: the model the user gave with --model, if any, checked
-    too (the model type still sets make_examples' defaults)."""
+    else what the long reads' indel rate says (indel_rate_warning), else platform_warning's from the reads' @RG PL
+    unless the indel rate contradicts it. `model_dir`: the model the user gave with --model, if any, checked too
+    (the model type still sets make_examples' defaults)."""
     counts = long_read_count(sources, regions)
     text = read_kind_warning(model_type, *counts) or \
-        (model_dir and read_kind_warning(model_type, *counts, model_dir, model_read_kind(load_model_info(model_dir)))) or \
-        platform_warning(model_type, read_group_platforms(sources))
+        (model_dir and read_kind_warning(model_type, *counts, model_dir, model_read_kind(load_model_info(model_dir))))
+    if not text and model_type in ("pacbio", "ont"):
+        platforms = read_group_platforms(sources)
+        rate = long_read_indel_rate(sources, regions)
+        text = indel_rate_warning(model_type, rate, platforms)
+        if not text and not (model_type == "pacbio" and rate is not None and rate < HIFI_LIKE_INDELS_PER_KB):
+            text = platform_warning(model_type, platforms)  # (a HiFi-like rate outweighs a PL:ONT label)
     if text:
         log.warning("%s", text)
 

@@ -87,6 +87,10 @@ def _open_indexed(path: str, reference: Reference) -> pysam.AlignmentFile:
             handle = pysam.AlignmentFile(path, "rc" if is_cram else "rb", reference_filename=reference.path if is_cram else None,
                                          require_index=False)
     except (OSError, ValueError) as exc:
+        if "no sequences defined" in str(exc):  # no @SQ line: the unaligned BAM a sequencer or basecaller delivers
+            raise InputError(f"reads file {path} is unaligned (its header has no @SQ reference sequences, as the BAMs "
+                             "PacBio and ONT basecallers deliver): align it to --ref first (e.g. `pbmm2 align --sort` or "
+                             "`minimap2 -ax map-hifi|map-ont`, then `samtools sort` and `samtools index`)") from None
         raise InputError(f"cannot read {path} as {kind} ({exc}): is the file truncated or not a {kind}?") from None
     try:
         order = (handle.header.to_dict().get("HD") or {}).get("SO", "")
@@ -509,6 +513,24 @@ def long_read_count(handle: "pysam.AlignmentFile | ReadSources", regions: list[R
     return len(lengths), sum(n > LONG_READ_BASES for n in lengths)
 
 
+def long_read_indel_rate(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000,
+                         least: int = 20) -> float | None:
+    """Indels (CIGAR I and D operations) per 1,000 aligned bases of the sampled long reads (sample_reads): what
+    tells PacBio HiFi reads (~0.8-1.8: simulated at error scales 1-3 and real Revio) from ONT R10 ones (~4) and
+    R9 ones (tens); None with fewer than `least` long reads."""
+    events = aligned = n = 0
+    for read in sample_reads(handle, regions, limit):
+        if (read.infer_read_length() or read.query_length) <= LONG_READ_BASES:
+            continue
+        for op, length in read.cigartuples:
+            if op in (1, 2):
+                events += 1
+            elif op in (0, 7, 8):
+                aligned += length
+        n += 1
+    return 1000 * events / aligned if n >= least and aligned else None
+
+
 # Why a read is not used, in the order the filters test them (DeepVariant's reader defaults).
 DROP_LABELS = {"unmapped": "unmapped", "qc_fail": "QC-fail", "low_mapq": "below --min-mapping-quality",
                "duplicate": "duplicates", "secondary": "secondary", "supplementary": "supplementary",
@@ -782,10 +804,24 @@ def log_read_counts(shard_counts: list[dict], flt: ReadFilter) -> ReadCounts:
         counts.add(c)
     dropped = describe_drops(counts.dropped)
     log.info("reads: %s seen, %s kept%s", f"{counts.seen:,}", f"{counts.kept:,}", f"; dropped: {dropped}" if dropped else "")
-    for warning in (reads_warning(counts, flt), spliced_warning(counts)):
+    for warning in (reads_warning(counts, flt), supplementary_warning(counts, flt), spliced_warning(counts)):
         if warning:
             log.warning(warning)
     return counts
+
+
+SUPPLEMENTARY_WARN_SHARE = 0.1
+
+
+def supplementary_warning(counts: ReadCounts, flt: ReadFilter) -> str | None:
+    """One line when many reads are supplementary alignments, which are dropped unless --keep-supplementary: long
+    reads split by the aligner (around structural variants, in repeats) then lose whole pieces. On simulated HiFi
+    with half the reads split, dropping them took INDEL F1 from 0.9855 to 0.9599."""
+    n = counts.dropped.get("supplementary", 0)
+    if flt.keep_supplementary or not counts.seen or n < SUPPLEMENTARY_WARN_SHARE * counts.seen:
+        return None
+    return (f"{n:,} of the {counts.seen:,} reads ({100 * n / counts.seen:.0f}%) are supplementary alignments (pieces of "
+            "reads the aligner split), which are not used: --keep-supplementary uses them")
 
 
 def spliced_warning(counts: ReadCounts) -> str | None:

@@ -245,3 +245,26 @@ def test_make_examples_checks_tags_as_run_does_unless_told_to_trust_them(tmp_pat
     assert "contradicted their own alleles" in said and "contradicted" not in quiet
     assert checked and len(checked) == len(trusted) and checked != trusted
     assert examples(right) [0] == examples(right, "--no-phase-reads")[0]
+
+
+def test_hp_tags_other_than_1_and_2_are_counted_and_said(tmp_path):
+    """hostile16: HP 1/3 (or 3/4) tags were read as half tagged (or untagged) without a word."""
+    from deepvariant_py.make_examples import MakeExamplesStats, odd_hp_warning
+    from deepvariant_py.pileup import PileupOptions
+    fasta, bam, _ = two_haplotype_sample(str(tmp_path))
+    tagged = str(tmp_path / "hp13.bam")
+    with pysam.AlignmentFile(bam) as inp, pysam.AlignmentFile(tagged, "wb", template=inp) as out:
+        for read in inp:
+            read.set_tag("HP", 1 if read.query_name[1] == "1" else 3, "i")
+            out.write(read)
+    pysam.index(tagged)
+    reference = Reference(fasta)
+    with open_reads(tagged, reference) as handle:
+        part = process_partition(handle, reference, Region("chr1", 10_000, 11_000), MakeExamplesOptions(realign=False))
+    origin = np.array([int(r.query_name[1]) for r in part.canvas.reads])
+    assert part.n_odd_hp == int(np.count_nonzero(origin != 1)) > 0
+    stats = [MakeExamplesStats(reads=100, odd_hp_reads=40)]
+    assert odd_hp_warning(stats, PileupOptions(hp_channel=True)).startswith(
+        "40 of 100 reads carry HP tags other than 1 and 2, which dvcall reads as untagged")
+    assert odd_hp_warning(stats, PileupOptions(hp_channel=False)) is None
+    assert odd_hp_warning([MakeExamplesStats(reads=100)], PileupOptions(hp_channel=True)) is None

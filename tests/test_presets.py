@@ -327,6 +327,31 @@ def test_platform_warning_tells_hifi_from_nanopore_by_the_read_group(model_type,
     assert (text is None) if advice is None else (advice in text and f"--model-type {model_type} is for" in text)
 
 
+def test_the_long_reads_indel_rate_tells_hifi_from_nanopore_whatever_the_read_group_says(tmp_path):
+    """hostile16: ONT reads without @RG PL (or PL:PACBIO) called with --model-type pacbio went from 1 to 12 INDEL
+    false positives without a word, and HiFi reads labelled PL:ONT were told to switch to the ont model, which
+    made them worse. The sampled long reads' indels per 1,000 aligned bases say which they look like."""
+    from builders import header_for, make_read, write_bam, write_fasta
+
+    from deepvariant_py.presets import indel_rate_warning
+    from deepvariant_py.reads import long_read_indel_rate, open_reads
+    from deepvariant_py.reference import Reference
+    ref = Reference(write_fasta(tmp_path / "ref.fa", {"chr1": "A" * 60_000}))
+    header = header_for("chr1", 60_000)
+    noisy = [make_read(f"n{i}", 100 * i, "1000M1D1000M1I999M1D1000M", header=header) for i in range(30)]  # 1/kb x 3
+    with open_reads(write_bam(tmp_path / "n.bam", noisy, header), ref) as sources:
+        assert abs(long_read_indel_rate(sources, []) - 0.75) < 0.01  # 3 indels per 3,999 aligned bases
+        assert long_read_indel_rate(sources, [], least=31) is None  # too few long reads to say
+    assert indel_rate_warning("pacbio", 4.0, set()).startswith("the long reads show 4.0 indels per 1,000 aligned bases, "
+                                                               "more than PacBio HiFi reads do")
+    assert "use --model-type ont" in indel_rate_warning("pacbio", 4.0, {"PACBIO"})
+    assert indel_rate_warning("pacbio", 1.8, set()) is None  # real Revio HiFi's rate
+    assert "use --model-type pacbio" in indel_rate_warning("ont", 0.8, set())
+    assert indel_rate_warning("ont", 0.8, {"ONT"}) is None  # labelled ONT: duplex ONT can be that clean
+    assert indel_rate_warning("ont", 4.0, set()) is None and indel_rate_warning("illumina", 9.0, set()) is None
+    assert indel_rate_warning("pacbio", None, set()) is None
+
+
 def test_make_examples_warns_when_an_hp_channel_draws_untagged_reads():
     """Training examples for an HP-channel model made from an untagged BAM drew HP 0 on every read, while `dvcall
     run` phases the same reads (train/serve skew), without a word."""
