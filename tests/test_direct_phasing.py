@@ -268,3 +268,32 @@ def test_hp_tags_other_than_1_and_2_are_counted_and_said(tmp_path):
         "40 of 100 reads carry HP tags other than 1 and 2, which dvcall reads as untagged")
     assert odd_hp_warning(stats, PileupOptions(hp_channel=False)) is None
     assert odd_hp_warning([MakeExamplesStats(reads=100)], PileupOptions(hp_channel=True)) is None
+
+
+def test_tags_in_phase_blocks_much_shorter_than_the_partition_are_phased_again(tmp_path):
+    """hostile16: true HP tags but a new phase set every few reads (whatshap blocks of 5 kb under 25 kb partitions):
+    the pileups read only the main block's tags, the rest as untagged, yet the partition counted as tagged and was
+    not phased (INDEL F1 0.9866 -> 0.9614). Now such a partition is phased from its reads, as an untagged one is;
+    one phase set keeps its tags."""
+    from dataclasses import replace
+
+    from deepvariant_py.pileup import PileupOptions
+    fasta, bam, _ = two_haplotype_sample(str(tmp_path))
+    blocks = str(tmp_path / "blocks.bam")
+    with pysam.AlignmentFile(bam) as inp, pysam.AlignmentFile(blocks, "wb", template=inp) as out:
+        for i, read in enumerate(inp):
+            read.set_tag("HP", int(read.query_name[1]) + 1, "i")
+            read.set_tag("PS", 1 + i // 4, "i")  # a new phase set every 4 reads
+            out.write(read)
+    pysam.index(blocks)
+    one_block = _retagged(bam, str(tmp_path / "one.bam"), lambda i, hap: hap + 1)
+    reference = Reference(fasta)
+    region = Region("chr1", 10_000, 11_000)
+    opts = MakeExamplesOptions(realign=False, phase_untagged=True, pileup=replace(PileupOptions(), hp_channel=True))
+    for path, phased in ((blocks, True), (one_block, False)):
+        with open_reads(path, reference) as handle:
+            part = process_partition(handle, reference, region, opts)
+        events = part.canvas.events
+        origin = np.array([int(r.query_name[1]) for r in part.canvas.reads])
+        assert _same_haplotype_same_label(events.hp, origin)
+        assert (events.ps == 0).all() == phased  # phased from the reads: one phasing, no phase sets left
