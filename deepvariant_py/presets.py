@@ -23,7 +23,7 @@ from .make_examples import MakeExamplesOptions
 from .model_info import ModelInfo, load_model_info, warn_if_unfinished
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
 from .read_events import LONG_READ_BASES
-from .reads import long_read_count, long_read_indel_rate, open_reads, read_group_platforms, unreferenced_reads_warning
+from .reads import LongReadProfile, long_read_count, long_read_profile, open_reads, read_group_platforms, unreferenced_reads_warning
 from .reference import Reference
 from .regions import Region
 from .settings import MODEL_TYPES, SETTING_KEYS, SETTINGS, UNRECORDED, preset_values
@@ -220,24 +220,33 @@ HIFI_MOST_INDELS_PER_KB = 3.0  # sampled long reads above this are not HiFi-like
 HIFI_LIKE_INDELS_PER_KB = 2.5  # below this a long-read BAM labelled ONT may well be HiFi
 
 
-def indel_rate_warning(model_type: str, rate: float | None, platforms: set[str]) -> str | None:
-    """One line when the long reads' indel rate (reads.long_read_indel_rate) says they are not the kind
-    --model-type is for: ONT reads called as HiFi (no @RG PL, or PL:PACBIO) went from 1 to 12 INDEL false positives
-    on a simulated R10 sample, and a PL tag alone had told nothing (or the wrong thing)."""
-    if rate is None:
+ONT_MOST_MEAN_QUALITY = 40.0  # the ont model trained on qualities 24 +- 6; ONT basecallers write mostly Q10-40
+
+
+def long_read_kind_warning(model_type: str, profile: LongReadProfile | None, platforms: set[str]) -> str | None:
+    """One line when the sampled long reads (reads.long_read_profile) are not the kind --model-type is for: ONT
+    reads called as HiFi (no @RG PL, or PL:PACBIO) went from 1 to 12 INDEL false positives on a simulated R10 sample,
+    and a PL tag alone had told nothing (or the wrong thing); ONT reads with qualities on a Q50+ scale lost a
+    seventh of their indels under the ont model, which never saw such qualities."""
+    if profile is None:
         return None
+    rate = profile.indels_per_kb
     if model_type == "pacbio" and rate > HIFI_MOST_INDELS_PER_KB:
         return (f"the long reads show {rate:.1f} indels per 1,000 aligned bases, more than PacBio HiFi reads do (about "
                 "1-2; ONT R10 about 4, R9 far more): if these are Oxford Nanopore reads, use --model-type ont")
     if model_type == "ont" and rate < HIFI_LIKE_INDELS_PER_KB and "ONT" not in platforms:
         return (f"the long reads show {rate:.1f} indels per 1,000 aligned bases, as PacBio HiFi reads do (about 1-2; ONT "
                 "R10 about 4): if these are HiFi reads, use --model-type pacbio")
+    if model_type == "ont" and profile.mean_quality > ONT_MOST_MEAN_QUALITY:
+        return (f"the long reads' mean base quality is {profile.mean_quality:.0f}, above what ONT basecallers write "
+                "(mostly 10-40) and what the ont model was trained on (24 +- 6), so its indel calls suffer: if the "
+                "qualities were rescaled, call the basecaller's own")
     return None
 
 
 def warn_about_read_kind(model_type: str, sources, regions: list[Region], model_dir: str | None = None) -> None:
     """Log read_kind_warning's line (the run goes on) for the first reads of `regions` (reads.long_read_count),
-    else what the long reads' indel rate says (indel_rate_warning), else platform_warning's from the reads' @RG PL
+    else what the long reads' indel rate and qualities say (long_read_kind_warning), else platform_warning's from the reads' @RG PL
     unless the indel rate contradicts it. `model_dir`: the model the user gave with --model, if any, checked too
     (the model type still sets make_examples' defaults)."""
     counts = long_read_count(sources, regions)
@@ -245,9 +254,9 @@ def warn_about_read_kind(model_type: str, sources, regions: list[Region], model_
         (model_dir and read_kind_warning(model_type, *counts, model_dir, model_read_kind(load_model_info(model_dir))))
     if not text and model_type in ("pacbio", "ont"):
         platforms = read_group_platforms(sources)
-        rate = long_read_indel_rate(sources, regions)
-        text = indel_rate_warning(model_type, rate, platforms)
-        if not text and not (model_type == "pacbio" and rate is not None and rate < HIFI_LIKE_INDELS_PER_KB):
+        profile = long_read_profile(sources, regions)
+        text = long_read_kind_warning(model_type, profile, platforms)
+        if not text and not (model_type == "pacbio" and profile is not None and profile.indels_per_kb < HIFI_LIKE_INDELS_PER_KB):
             text = platform_warning(model_type, platforms)  # (a HiFi-like rate outweighs a PL:ONT label)
     if text:
         log.warning("%s", text)

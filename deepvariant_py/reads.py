@@ -513,12 +513,21 @@ def long_read_count(handle: "pysam.AlignmentFile | ReadSources", regions: list[R
     return len(lengths), sum(n > LONG_READ_BASES for n in lengths)
 
 
-def long_read_indel_rate(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000,
-                         least: int = 20) -> float | None:
-    """Indels (CIGAR I and D operations) per 1,000 aligned bases of the sampled long reads (sample_reads): what
-    tells PacBio HiFi reads (~0.8-1.8: simulated at error scales 1-3 and real Revio) from ONT R10 ones (~4) and
-    R9 ones (tens); None with fewer than `least` long reads."""
+@dataclass(frozen=True)
+class LongReadProfile:
+    """What the sampled long reads of a file look like (long_read_profile)."""
+
+    indels_per_kb: float  # CIGAR I and D operations per 1,000 aligned bases
+    mean_quality: float  # mean base quality (reads stored without qualities left out)
+
+
+def long_read_profile(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000,
+                      least: int = 20) -> LongReadProfile | None:
+    """The indel rate and mean base quality of the sampled long reads (sample_reads): the indel rate tells PacBio
+    HiFi reads (~0.8-1.8 per 1,000 aligned bases: simulated at error scales 1-3 and real Revio) from ONT R10 ones
+    (~4) and R9 ones (tens); None with fewer than `least` long reads."""
     events = aligned = n = 0
+    qual_sum = qual_n = 0
     for read in sample_reads(handle, regions, limit):
         if (read.infer_read_length() or read.query_length) <= LONG_READ_BASES:
             continue
@@ -527,8 +536,14 @@ def long_read_indel_rate(handle: "pysam.AlignmentFile | ReadSources", regions: l
                 events += 1
             elif op in (0, 7, 8):
                 aligned += length
+        quals = read.query_qualities
+        if quals is not None and len(quals) and quals[0] != 0xFF:
+            qual_sum += int(np.asarray(quals, np.int64).sum())
+            qual_n += len(quals)
         n += 1
-    return 1000 * events / aligned if n >= least and aligned else None
+    if n < least or not aligned:
+        return None
+    return LongReadProfile(1000 * events / aligned, qual_sum / qual_n if qual_n else float("nan"))
 
 
 # Why a read is not used, in the order the filters test them (DeepVariant's reader defaults).

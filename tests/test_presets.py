@@ -329,27 +329,31 @@ def test_platform_warning_tells_hifi_from_nanopore_by_the_read_group(model_type,
 
 def test_the_long_reads_indel_rate_tells_hifi_from_nanopore_whatever_the_read_group_says(tmp_path):
     """hostile16: ONT reads without @RG PL (or PL:PACBIO) called with --model-type pacbio went from 1 to 12 INDEL
-    false positives without a word, and HiFi reads labelled PL:ONT were told to switch to the ont model, which
-    made them worse. The sampled long reads' indels per 1,000 aligned bases say which they look like."""
+    false positives without a word, HiFi reads labelled PL:ONT were told to switch to the ont model, which made them
+    worse, and ONT qualities on a Q50+ scale passed unnoticed. The sampled long reads' indels per 1,000 aligned
+    bases and mean quality say what they look like."""
     from builders import header_for, make_read, write_bam, write_fasta
 
-    from deepvariant_py.presets import indel_rate_warning
-    from deepvariant_py.reads import long_read_indel_rate, open_reads
+    from deepvariant_py.presets import long_read_kind_warning
+    from deepvariant_py.reads import LongReadProfile, long_read_profile, open_reads
     from deepvariant_py.reference import Reference
     ref = Reference(write_fasta(tmp_path / "ref.fa", {"chr1": "A" * 60_000}))
     header = header_for("chr1", 60_000)
-    noisy = [make_read(f"n{i}", 100 * i, "1000M1D1000M1I999M1D1000M", header=header) for i in range(30)]  # 1/kb x 3
+    noisy = [make_read(f"n{i}", 100 * i, "1000M1D1000M1I999M1D1000M", quals=20, header=header) for i in range(30)]
     with open_reads(write_bam(tmp_path / "n.bam", noisy, header), ref) as sources:
-        assert abs(long_read_indel_rate(sources, []) - 0.75) < 0.01  # 3 indels per 3,999 aligned bases
-        assert long_read_indel_rate(sources, [], least=31) is None  # too few long reads to say
-    assert indel_rate_warning("pacbio", 4.0, set()).startswith("the long reads show 4.0 indels per 1,000 aligned bases, "
-                                                               "more than PacBio HiFi reads do")
-    assert "use --model-type ont" in indel_rate_warning("pacbio", 4.0, {"PACBIO"})
-    assert indel_rate_warning("pacbio", 1.8, set()) is None  # real Revio HiFi's rate
-    assert "use --model-type pacbio" in indel_rate_warning("ont", 0.8, set())
-    assert indel_rate_warning("ont", 0.8, {"ONT"}) is None  # labelled ONT: duplex ONT can be that clean
-    assert indel_rate_warning("ont", 4.0, set()) is None and indel_rate_warning("illumina", 9.0, set()) is None
-    assert indel_rate_warning("pacbio", None, set()) is None
+        profile = long_read_profile(sources, [])
+        assert abs(profile.indels_per_kb - 0.75) < 0.01 and profile.mean_quality == 20  # 3 indels, 3,999 bases
+        assert long_read_profile(sources, [], least=31) is None  # too few long reads to say
+
+    def say(model_type, rate, platforms=(), quality=25.0):
+        return long_read_kind_warning(model_type, LongReadProfile(rate, quality), set(platforms))
+    assert say("pacbio", 4.0).startswith("the long reads show 4.0 indels per 1,000 aligned bases, more than PacBio HiFi")
+    assert "use --model-type ont" in say("pacbio", 4.0, {"PACBIO"})
+    assert say("pacbio", 1.8) is None and say("pacbio", 1.0, quality=93) is None  # real Revio HiFi's rate; HiFi's Q93
+    assert "use --model-type pacbio" in say("ont", 0.8)
+    assert say("ont", 0.8, {"ONT"}) is None  # labelled ONT: duplex ONT can be that clean
+    assert "mean base quality is 55" in say("ont", 4.0, quality=55.0) and say("ont", 4.0) is None
+    assert say("illumina", 9.0) is None and long_read_kind_warning("pacbio", None, set()) is None
 
 
 def test_make_examples_warns_when_an_hp_channel_draws_untagged_reads():
