@@ -7,6 +7,7 @@ import click
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import is_examples_file, sidecar_path
 from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, base_quality_warning, hp_tag_warning,
+                                         low_depth_warning,
                                          make_examples, missing_quality_warning, odd_hp_warning, retag_warning,
                                          training_summary)
 from deepvariant_py.gvcf import is_blocks_file
@@ -107,6 +108,7 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
                  "examples file is empty", shard)
     for warning in (retag_warning([stats]) or hp_tag_warning([stats], opts.pileup, bool(phase_reads) or check_untagged),
                     missing_quality_warning([stats]), odd_hp_warning([stats], opts.pileup),
+                    None if training else low_depth_warning([stats]),
                     base_quality_warning([stats], opts.thresholds.min_base_quality)):
         if warning:
             log.warning("%s", warning)

@@ -16,7 +16,7 @@ from .checkpoint import CHECKPOINT_SECONDS, CHECKPOINT_SUFFIX, OTHER_INPUTS, Sha
 from .errors import InputError, OutputError
 from .htslib import index_suffix
 from .make_examples import (MakeExamplesOptions, MakeExamplesStats, base_quality_warning, calling_regions, hp_tag_warning,
-                            make_examples, missing_quality_warning, odd_hp_warning, restorable, retag_warning, window_gap,
+                            low_depth_warning, make_examples, missing_quality_warning, odd_hp_warning, restorable, retag_warning, window_gap,
                             calling_shard)
 from .merger import load_merger
 from .model import model_input_shape
@@ -424,6 +424,8 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
         log.warning("%s", no_bq)
     if (odd_hp := odd_hp_warning(stats, me_opts.pileup)):
         log.warning("%s", odd_hp)
+    if (shallow := low_depth_warning(stats)):
+        log.warning("%s", shallow)
     taggable = sum(s.hp_taggable_reads for s in stats)
     # tags replaced in some partitions: that line says what happened (the count of tagged reads after it would not)
     few_tags = retag_warning(stats) or hp_tag_warning(stats, me_opts.pileup, me_opts.phase_reads or plan.phase)
