@@ -467,5 +467,6 @@ def technology_mix_warning(n_reads: int, n_long: int) -> str | None:
     if n_reads == 0 or 0 < n_long < n_reads:
         return None
     kind, alone = ("long", "pacbio") if n_long else ("short", "illumina")
-    return (f"all {n_reads:,} reads are {kind} ones, but this model expects one sample's HiFi and Illumina reads together "
+    # no count: n_reads sums each partition's reads, and a long read spans several (3,065 said for 784 reads)
+    return (f"the reads are all {kind} ones, but this model expects one sample's HiFi and Illumina reads together "
             f"(two --reads): for {kind} reads alone --model-type {alone} is more accurate")
