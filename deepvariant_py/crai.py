@@ -50,7 +50,9 @@ def read_crai(path: str, references: tuple[str, ...]) -> dict[str, Slices] | Non
                 if len(fields) < 6:
                     return None
                 tid, start, span, size = int(fields[0]), int(fields[1]), int(fields[2]), int(fields[5])
-                if 0 <= tid < len(references):
+                if tid < -1 or tid >= len(references):  # a multi-reference slice listed as one (-2), or a stray id:
+                    return None  # where its reads lie is not said, so nothing may be skipped
+                if tid >= 0:
                     rows.setdefault(tid, []).append((max(start - 1, 0), max(start - 1, 0) + max(span, 1), size))
     except (OSError, EOFError, ValueError, UnicodeDecodeError):
         return None

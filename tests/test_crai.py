@@ -32,6 +32,14 @@ def test_an_unreadable_index_is_no_index(tmp_path):
     bad = tmp_path / "x.cram.crai"
     bad.write_bytes(b"not gzip")
     assert read_crai(str(bad), ("c",)) is None and crai_path(str(tmp_path / "y.cram")) is None
+    import gzip
+    multi = tmp_path / "m.cram.crai"
+    with gzip.open(multi, "wt") as fh:
+        fh.write("0\t100\t50\t10\t5\t900\n-2\t0\t0\t1000\t5\t800\n")
+    assert read_crai(str(multi), ("c",)) is None  # a slice whose references are not listed: skip nothing
+    with gzip.open(multi, "wt") as fh:
+        fh.write("0\t100\t50\t10\t5\t900\n-1\t0\t0\t1000\t5\t800\n")
+    assert read_crai(str(multi), ("c",))["c"].starts.tolist() == [99]  # unmapped reads' slice: not a span
 
 
 @pytest.fixture(scope="module")
