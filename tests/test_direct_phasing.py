@@ -297,3 +297,30 @@ def test_tags_in_phase_blocks_much_shorter_than_the_partition_are_phased_again(t
         origin = np.array([int(r.query_name[1]) for r in part.canvas.reads])
         assert _same_haplotype_same_label(events.hp, origin)
         assert (events.ps == 0).all() == phased  # phased from the reads: one phasing, no phase sets left
+
+
+def test_tags_on_one_haplotype_only_are_not_trusted(tmp_path):
+    """hostile16: one haplotype's reads tagged HP 1, the other's HP 0 (or none), 55% tagged: the partition counted as
+    tagged, its tags agreed with the reads (there was only one label), and the pileups lost the second haplotype
+    (17 indel FPs and 17 FNs on HiFi). Such a partition is phased from its reads; both haplotypes tagged keeps its tags."""
+    from dataclasses import replace
+
+    from deepvariant_py.make_examples import _one_haplotype_tagged
+    from deepvariant_py.pileup import PileupOptions
+    fasta, bam, _ = two_haplotype_sample(str(tmp_path))
+    one_sided = _retagged(bam, str(tmp_path / "hp10.bam"), lambda i, hap: 1 if hap == 0 else 0)
+    both = _retagged(bam, str(tmp_path / "hp12.bam"), lambda i, hap: hap + 1)
+    reference = Reference(fasta)
+    region = Region("chr1", 10_000, 11_000)
+    opts = MakeExamplesOptions(realign=False, phase_untagged=True, pileup=replace(PileupOptions(), hp_channel=True))
+    for path, phased in ((one_sided, True), (both, False)):
+        with open_reads(path, reference) as handle:
+            part = process_partition(handle, reference, region, opts)
+        events = part.canvas.events
+        origin = np.array([int(r.query_name[1]) for r in part.canvas.reads])
+        assert _same_haplotype_same_label(events.hp, origin) and set(events.hp.tolist()) == {1, 2}
+        assert (events.ps == 0).all() == phased
+    assert _one_haplotype_tagged(np.array([0] * 12 + [2] * 10))
+    assert not _one_haplotype_tagged(np.array([0] * 6 + [1] * 6 + [2] * 10))  # both haplotypes tagged
+    assert not _one_haplotype_tagged(np.array([0] * 30 + [2] * 2))  # nearly all tagged: a homozygous stretch's reads
+    assert not _one_haplotype_tagged(np.array([0] * 5 + [2] * 10))  # too few tags to say
