@@ -270,14 +270,25 @@ def test_hp_tags_other_than_1_and_2_are_counted_and_said(tmp_path):
     assert odd_hp_warning([MakeExamplesStats(reads=100)], PileupOptions(hp_channel=True)) is None
 
 
+def _run_tagged_partition(fasta, path):
+    """(HP, PS of each read as drawn, each read's true haplotype) of chr1:10,000-11,000 made as `dvcall run` makes it
+    (phase_untagged: tags kept unless they cannot be trusted)."""
+    from dataclasses import replace
+
+    from deepvariant_py.pileup import PileupOptions
+    reference = Reference(fasta)
+    opts = MakeExamplesOptions(realign=False, phase_untagged=True, pileup=replace(PileupOptions(), hp_channel=True))
+    with open_reads(path, reference) as handle:
+        part = process_partition(handle, reference, Region("chr1", 10_000, 11_000), opts)
+    events = part.canvas.events
+    return events.hp, events.ps, np.array([int(r.query_name[1]) for r in part.canvas.reads])
+
+
 def test_tags_in_phase_blocks_much_shorter_than_the_partition_are_phased_again(tmp_path):
     """hostile16: true HP tags but a new phase set every few reads (whatshap blocks of 5 kb under 25 kb partitions):
     the pileups read only the main block's tags, the rest as untagged, yet the partition counted as tagged and was
     not phased (INDEL F1 0.9866 -> 0.9614). Now such a partition is phased from its reads, as an untagged one is;
     one phase set keeps its tags."""
-    from dataclasses import replace
-
-    from deepvariant_py.pileup import PileupOptions
     fasta, bam, _ = two_haplotype_sample(str(tmp_path))
     blocks = str(tmp_path / "blocks.bam")
     with pysam.AlignmentFile(bam) as inp, pysam.AlignmentFile(blocks, "wb", template=inp) as out:
@@ -287,39 +298,24 @@ def test_tags_in_phase_blocks_much_shorter_than_the_partition_are_phased_again(t
             out.write(read)
     pysam.index(blocks)
     one_block = _retagged(bam, str(tmp_path / "one.bam"), lambda i, hap: hap + 1)
-    reference = Reference(fasta)
-    region = Region("chr1", 10_000, 11_000)
-    opts = MakeExamplesOptions(realign=False, phase_untagged=True, pileup=replace(PileupOptions(), hp_channel=True))
     for path, phased in ((blocks, True), (one_block, False)):
-        with open_reads(path, reference) as handle:
-            part = process_partition(handle, reference, region, opts)
-        events = part.canvas.events
-        origin = np.array([int(r.query_name[1]) for r in part.canvas.reads])
-        assert _same_haplotype_same_label(events.hp, origin)
-        assert (events.ps == 0).all() == phased  # phased from the reads: one phasing, no phase sets left
+        hp, ps, origin = _run_tagged_partition(fasta, path)
+        assert _same_haplotype_same_label(hp, origin)
+        assert (ps == 0).all() == phased  # phased from the reads: one phasing, no phase sets left
 
 
 def test_tags_on_one_haplotype_only_are_not_trusted(tmp_path):
     """hostile16: one haplotype's reads tagged HP 1, the other's HP 0 (or none), 55% tagged: the partition counted as
     tagged, its tags agreed with the reads (there was only one label), and the pileups lost the second haplotype
     (17 indel FPs and 17 FNs on HiFi). Such a partition is phased from its reads; both haplotypes tagged keeps its tags."""
-    from dataclasses import replace
-
     from deepvariant_py.make_examples import _one_haplotype_tagged
-    from deepvariant_py.pileup import PileupOptions
     fasta, bam, _ = two_haplotype_sample(str(tmp_path))
     one_sided = _retagged(bam, str(tmp_path / "hp10.bam"), lambda i, hap: 1 if hap == 0 else 0)
     both = _retagged(bam, str(tmp_path / "hp12.bam"), lambda i, hap: hap + 1)
-    reference = Reference(fasta)
-    region = Region("chr1", 10_000, 11_000)
-    opts = MakeExamplesOptions(realign=False, phase_untagged=True, pileup=replace(PileupOptions(), hp_channel=True))
     for path, phased in ((one_sided, True), (both, False)):
-        with open_reads(path, reference) as handle:
-            part = process_partition(handle, reference, region, opts)
-        events = part.canvas.events
-        origin = np.array([int(r.query_name[1]) for r in part.canvas.reads])
-        assert _same_haplotype_same_label(events.hp, origin) and set(events.hp.tolist()) == {1, 2}
-        assert (events.ps == 0).all() == phased
+        hp, ps, origin = _run_tagged_partition(fasta, path)
+        assert _same_haplotype_same_label(hp, origin) and set(hp.tolist()) == {1, 2}
+        assert (ps == 0).all() == phased
     assert _one_haplotype_tagged(np.array([0] * 12 + [2] * 10))
     assert not _one_haplotype_tagged(np.array([0] * 6 + [1] * 6 + [2] * 10))  # both haplotypes tagged
     assert not _one_haplotype_tagged(np.array([0] * 30 + [2] * 2))  # nearly all tagged: a homozygous stretch's reads
