@@ -2,6 +2,7 @@
 and their merge with the variant records into one gVCF that `bcftools merge --gvcf` accepts."""
 from __future__ import annotations
 
+import bisect
 import gzip
 import heapq
 import itertools
@@ -90,10 +91,11 @@ def reference_blocks(contig: str, start: int, ref_codes: np.ndarray, ref_count: 
 def clip_blocks(blocks: list[RefBlock], spans: list[tuple[int, int]]) -> list[RefBlock]:
     """The blocks' pieces inside the spans (sorted, disjoint): a window's blocks kept to the regions called in it.
     A piece keeps its block's GQ, MIN_DP and PL (the least over the block, so never more than its own bases')."""
+    starts, ends = [s for s, _ in spans], [e for _, e in spans]
     out = []
-    for b in blocks:
-        for s, e in spans:
-            lo, hi = max(b.start, s), min(b.end, e)
+    for b in blocks:  # only the spans that can overlap it: from the first ending after its start
+        for i in range(bisect.bisect_right(ends, b.start), bisect.bisect_left(starts, b.end)):
+            lo, hi = max(b.start, starts[i]), min(b.end, ends[i])
             if lo < hi:
                 out.append(RefBlock(b.contig, lo, hi, b.gq, b.min_dp, b.pl, b.callable))
     return out

@@ -167,12 +167,12 @@ def odd_hp_warning(stats: list[MakeExamplesStats], pileup) -> str | None:
     """One line when reads carry HP tags other than 1 and 2 (a tool that numbers haplotypes otherwise, or a
     polyploid phasing): dvcall reads HP 1 and 2 as the two haplotypes and any other value as no tag, so such
     tags are lost, or half of them (HP 1 and 3 made 18 indel errors on a HiFi sample that had none)."""
-    odd, reads = sum(s.odd_hp_reads for s in stats), sum(s.reads for s in stats)
+    odd, reads = sum(s.odd_hp_reads for s in stats), sum(s.reads for s in stats)  # per partition: a share, not counts
     if not pileup.hp_channel or not odd:
         return None
-    return (f"{odd:,} of {reads:,} reads carry HP tags other than 1 and 2, which dvcall reads as untagged (it takes HP 1 "
-            "and 2 as the two haplotypes): retag them as 1 and 2 (e.g. `whatshap haplotag`), or pass --phase-reads to "
-            "phase the reads itself")
+    return (f"{max(1, round(100 * odd / reads))}% of the reads carry HP tags other than 1 and 2, which dvcall reads as "
+            "untagged (it takes HP 1 and 2 as the two haplotypes): retag them as 1 and 2 (e.g. `whatshap haplotag`), or "
+            "pass --phase-reads to phase the reads itself")
 
 
 def hp_tag_warning(stats: list[MakeExamplesStats], pileup, phased: bool) -> str | None:
@@ -256,9 +256,10 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
         blocks = reference_blocks(region.contig, region.start, codes, counts.ref_count, counts.depth)
     candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds, counts)
     taggable = events.is_long if opts.pileup.technology_channel else np.ones(len(reads), dtype=bool)
-    # tagged as the pileups read the tags: in the phase set most tagged reads share (ReadEvents.hp_of); a BAM phased
-    # in blocks much shorter than the partition (a new PS every 5 kb: INDEL F1 0.9866 -> 0.9614 on HiFi) is phased
-    # from its reads instead, as an untagged one is
+    # tagged as the pileups mostly read the tags: in the phase set most of the partition's tagged reads share (each
+    # pileup takes its own site's, ReadEvents.hp_of); a BAM phased in blocks much shorter than the partition (a new PS
+    # every 5 kb: INDEL F1 0.9866 -> 0.9614 on HiFi) is phased from its reads instead, as an untagged one is (a
+    # partition across one block boundary may be too: direct phasing is as good as whatshap's, design §6)
     groups = hp_groups(events.hp_of(np.arange(events.n_reads)))
     in_main_block = groups < 2
     mostly_untagged = np.count_nonzero(taggable & in_main_block) < 0.5 * np.count_nonzero(taggable) or \
@@ -373,7 +374,10 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
                                      counts_from=starts.get((region.contig, region.start), region.start))
             if inside is not None:  # a window of several regions: only what lies in them
                 spans = inside.clip(region.contig, region.start, region.end)
-                part = replace(part, candidates=[c for c in part.candidates if any(s <= c.start < e for s, e in spans)],
+                ends = np.array([e for _, e in spans], np.int64)  # sorted, disjoint: the span a position may lie in
+                first = np.searchsorted(ends, [c.start for c in part.candidates], side="right")
+                part = replace(part, candidates=[c for c, i in zip(part.candidates, first.tolist())
+                                                 if i < len(spans) and spans[i][0] <= c.start],
                                ref_blocks=clip_blocks(part.ref_blocks, spans))
             candidates, canvas, n_reads = part.candidates, part.canvas, part.n_reads
             if blocks is not None:

@@ -424,18 +424,19 @@ def with_reference_bases(reads: Iterable[pysam.AlignedSegment], reference: Refer
         yield read
 
 
-FILES_PER_READS_FILE = 3  # a BAM or CRAM open in a process: the file, its index, and room for htslib's own
+FILES_PER_BAM, FILES_PER_CRAM = 1, 2  # open descriptors per reads file in a process (measured; a CRAM also holds its reference)
 SPARE_FILES = 64  # the reference, outputs, Python's own
 
 
-def ensure_open_files(n_reads_files: int) -> None:
-    """Room to open `n_reads_files` reads files at once (every worker process opens them all): the soft limit on
+def ensure_open_files(paths: Sequence[str]) -> None:
+    """Room to open these reads files at once (every worker process opens them all): the soft limit on
     open files is raised towards the hard one when it is short (often 1,024 of 4,096 or more); when even the hard
     limit is short, one line says so. Without it, a sample of ~1,000 per-lane BAMs failed at the 300-somethingth
     with a message blaming that file's index."""
     import resource
 
-    need = n_reads_files * FILES_PER_READS_FILE + SPARE_FILES
+    n_reads_files = len(paths)
+    need = sum(FILES_PER_CRAM if p.endswith(".cram") else FILES_PER_BAM for p in paths) + SPARE_FILES
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or need <= soft:
         return
@@ -459,7 +460,7 @@ def open_reads(reads: str | Sequence[str], reference: Reference) -> ReadSources:
     twice = repeated_file(paths)
     if twice is not None:
         raise InputError(f"--reads {twice} is given twice: give each file once")
-    ensure_open_files(len(paths))
+    ensure_open_files(paths)
     handles: list[pysam.AlignmentFile] = []
     try:
         for path in paths:
@@ -551,8 +552,7 @@ DROP_LABELS = {"unmapped": "unmapped", "qc_fail": "QC-fail", "low_mapq": "below 
                "duplicate": "duplicates", "secondary": "secondary", "supplementary": "supplementary",
                "no_sequence": "without bases", "no_aligned_bases": "without an aligned base (CIGAR of only I/D/S)",
                "mate_on_other_contig": "mate on another contig",
-               "downsampled": "downsampled", "over_read_cap": "over --max-reads-per-partition",
-               "spliced_outside": "spliced over the regions (no aligned base inside)"}
+               "downsampled": "downsampled", "over_read_cap": "over --max-reads-per-partition"}
 
 
 def describe_drops(dropped: dict) -> str:
@@ -697,30 +697,26 @@ def fetch_reads(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region:
         _tally(counts, "downsampled", ~keep & counted)
     reads, starts, counted, keep, origin = _pieces_of_spliced(reads, starts, counted, keep, region, counts)
     order = np.flatnonzero(keep)
+    capped = np.zeros(len(reads), bool)
     cap = flt.max_reads_per_partition
     if cap > 0 and len(order) > cap:
         sampled = np.array(reservoir_sample(list(order), cap, np.random.RandomState(RESERVOIR_SEED)))
-        capped = np.zeros(len(reads), bool)
         capped[order] = True
         capped[sampled] = False
-        _tally(counts, "over_read_cap", _first_piece(origin, capped & counted))
         order = sampled[np.argsort(starts[sampled], kind="stable")]
     if counts is not None:
         kept = np.zeros(len(reads), bool)
         kept[order] = True
-        counts.kept += int(_first_piece(origin, kept & counted).sum())
+        kept_reads, capped_reads = _per_read(origin, kept & counted), _per_read(origin, capped & counted)
+        counts.kept += len(kept_reads)
+        _tally(counts, "over_read_cap", np.ones(len(capped_reads - kept_reads), bool))  # a read with a piece kept is kept
     return [reads[i] for i in order]
 
 
-def _first_piece(origin: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
-    """`mask` with each read counted once: of a spliced read's pieces (same `origin`), only the first in `mask`."""
-    if origin is None:
-        return mask
-    out = np.zeros(len(mask), bool)
+def _per_read(origin: np.ndarray | None, mask: np.ndarray) -> set[int]:
+    """The reads (by index, a spliced read's pieces sharing their `origin`) with a row in `mask`."""
     rows = np.flatnonzero(mask)
-    _, first = np.unique(origin[rows], return_index=True)
-    out[rows[first]] = True
-    return out
+    return set((origin[rows] if origin is not None else rows).tolist())
 
 
 def _pieces_of_spliced(reads: list, starts: np.ndarray, counted: np.ndarray, keep: np.ndarray, region: Region,
@@ -741,8 +737,8 @@ def _pieces_of_spliced(reads: list, starts: np.ndarray, counted: np.ndarray, kee
         origin += [i] * len(pieces)
         if counts is not None and i in spliced_set and counted[i]:
             counts.spliced += 1
-            if not pieces:  # it only skips the region (counted here when it starts before the first partition)
-                counts.drop("spliced_outside")
+            if not pieces and keep[i]:  # it only skips this partition, which counts it (it starts before the
+                counts.kept += 1        # stretch): kept, for its pieces elsewhere (a later exon of a BED) count it not
     origin = np.asarray(origin, np.int64)
     new_starts = np.fromiter((r.reference_start for r in out), np.int64, len(out))
     order = np.argsort(new_starts, kind="stable")

@@ -93,6 +93,8 @@ def test_a_spliced_read_splits_into_the_alignments_between_its_skips():
     read = make_read("r", 100, "2S8M50N2I5M1D5M20N3D3I40N3M", seq=seq, quals=quals,
                      tags=[("HP", 1), ("MD", "8"), ("NM", 3), ("RG", "x")])
     assert has_skip(read) and not has_skip(make_read("d", 100, "5M30D5M"))
+    for cigar in ("60S50M30N40M", "50M30N40M40I", "10M25N80M60S"):  # clips and insertions do not hide a skip
+        assert has_skip(make_read("c", 100, cigar)), cigar
     pieces = split_at_skips(read)
     assert [_piece(p) for p in pieces] == [
         (100, "2S8M", seq[0:10], quals[0:10]),

@@ -265,7 +265,7 @@ def test_hp_tags_other_than_1_and_2_are_counted_and_said(tmp_path):
     assert part.n_odd_hp == int(np.count_nonzero(origin != 1)) > 0
     stats = [MakeExamplesStats(reads=100, odd_hp_reads=40)]
     assert odd_hp_warning(stats, PileupOptions(hp_channel=True)).startswith(
-        "40 of 100 reads carry HP tags other than 1 and 2, which dvcall reads as untagged")
+        "40% of the reads carry HP tags other than 1 and 2, which dvcall reads as untagged")
     assert odd_hp_warning(stats, PileupOptions(hp_channel=False)) is None
     assert odd_hp_warning([MakeExamplesStats(reads=100)], PileupOptions(hp_channel=True)) is None
 

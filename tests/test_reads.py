@@ -156,6 +156,23 @@ def test_many_supplementary_alignments_point_to_keep_supplementary():
     assert supplementary_warning(ReadCounts(seen=1327, kept=1300, dropped={"supplementary": 27}), ReadFilter()) is None
 
 
+def test_spliced_reads_are_counted_once_under_the_cap_and_downsampling(tmp_path, reference):
+    """Review of 8a2cc13: the cap sampled pieces, so a read with one piece kept and one capped counted as both (40
+    seen, 24 kept, 34 capped); a downsampled read that only skips the partition was dropped twice. seen = kept +
+    dropped, each read once."""
+    h = bam_header()
+    capped, skipping = ReadCounts(), ReadCounts()
+    with open_bam(tmp_path, reference, [make_read(f"r{i}", 100 + i, "50M100N50M", header=h) for i in range(40)], h) as handle:
+        fetch_reads(handle, Region("chr20", 0, 1000), ReadFilter(max_reads_per_partition=30), capped)
+    with open_bam(tmp_path, reference, [make_read(f"s{i}", 100, "50M3000N50M", header=h) for i in range(200)], h,
+                  name="skip.bam") as handle:
+        fetch_reads(handle, Region("chr20", 500, 1000), ReadFilter(downsample_fraction=0.5), skipping, count_from=-1)
+    for counts in (capped, skipping):
+        assert counts.seen == counts.kept + sum(counts.dropped.values()), counts
+    assert capped.seen == 40 and capped.kept > 0 and capped.dropped.get("over_read_cap", 0) > 0
+    assert skipping.seen == 200 and set(skipping.dropped) == {"downsampled"}
+
+
 def test_reads_warning_names_the_main_cause_and_the_flag(tmp_path):
     assert reads_warning(ReadCounts(seen=10, kept=6, dropped={"low_mapq": 4}), ReadFilter()) is None
     assert reads_warning(ReadCounts(seen=10, kept=1, dropped={"over_read_cap": 9}), ReadFilter()) is None  # asked for

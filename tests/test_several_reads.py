@@ -246,13 +246,13 @@ def test_many_reads_files_raise_the_open_file_limit_or_say_it_is_short(monkeypat
     asked = []
     monkeypatch.setattr(resource, "getrlimit", lambda kind: (1024, 4096))
     monkeypatch.setattr(resource, "setrlimit", lambda kind, limits: asked.append(limits))
-    ensure_open_files(100)  # 364 needed: nothing to do
-    ensure_open_files(500)
+    ensure_open_files([f"lane{i}.bam" for i in range(900)])  # 964 needed (one per BAM): nothing to do
+    ensure_open_files([f"lane{i}.bam" for i in range(1500)])
     assert asked == [(1564, 4096)]
     monkeypatch.setattr(resource, "getrlimit", lambda kind: (64, 256))
-    with pytest.raises(InputError, match=r"100 --reads files need about 364 open files, but this process may open 64 "
+    with pytest.raises(InputError, match=r"100 --reads files need about 264 open files, but this process may open 64 "
                                          r"\(hard limit 256\): merge them first"):
-        ensure_open_files(100)
+        ensure_open_files([f"lane{i}.cram" for i in range(100)])  # two per CRAM
 
 
 def test_reads_without_a_sample_say_what_the_vcf_calls_it(tmp_path, halves, caplog):
