@@ -5,7 +5,7 @@ from deepvariant_py.call_variants import call_variants
 from deepvariant_py.examples_io import expand_paths, is_calls_file
 from deepvariant_py.model_info import warn_if_unfinished
 from deepvariant_py.outputs import check_outputs, refuse_replacing
-from deepvariant_py.presets import shipped_model_for_examples
+from deepvariant_py.presets import model_for_examples
 from deepvariant_py.progress import Progress
 
 from .common import user_errors
@@ -13,7 +13,7 @@ from .common import user_errors
 
 @click.command("call-variants")
 @click.option("--examples", required=True, help="Examples TFRecord(s): a path, a glob or a comma-separated list.")
-@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory. Default: the shipped model whose examples these are (the one `make-examples --model-type` made them for: the same tensor and settings), else the Illumina WGS model.")
+@click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory. Default: the model make-examples recorded making the examples for (while it is there), else the shipped model whose tensor and settings they have, else the Illumina WGS model.")
 @click.option("--output", required=True, type=click.Path(), help="Output calls file (gzipped JSON lines, one per example).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Examples read per batch (the model itself runs 16 at a time). Peak memory grows a little with it (Illumina: 140 MB at 16, 190 MB at 128, 340 MB at 512) and speed does not; probabilities move by ~1e-7 at most.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
@@ -25,10 +25,9 @@ def call_variants_cmd(examples, model_dir, output, batch_size, quiet):
     if model_dir:
         warn_if_unfinished(model_dir)
     else:
-        model_dir, model_type = shipped_model_for_examples(expand_paths(examples))
-        if model_type and not quiet:
-            click.echo(f"dvcall: no --model: calling with the shipped --model-type {model_type} model ({model_dir}), "
-                       "whose examples these are", err=True)
+        model_dir, why = model_for_examples(expand_paths(examples))
+        if why and not quiet:
+            click.echo(f"dvcall: no --model: calling with {model_dir} ({why})", err=True)
     stats = call_variants(examples, model_dir, output, batch_size,
                           progress=None if quiet else Progress("call_variants", unit="MB of examples"))
     if not quiet:

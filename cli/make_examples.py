@@ -100,7 +100,7 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     parsed = parse_regions(list(regions), lengths) if regions else None
     warn_about_reads_of_files(model_type, ref, list(reads), parsed or [], given_model)
     stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
-                          gvcf_output=gvcf_output, sample_name=sample_name)
+                          gvcf_output=gvcf_output, sample_name=sample_name, model_dir=model_dir)
     if stats.partitions:
         log_read_counts([stats.read_counts], opts.read_filter)
     else:

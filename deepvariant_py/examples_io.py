@@ -49,11 +49,13 @@ class ExamplesInfo:
     version: str = EXAMPLES_VERSION
     shard: tuple[int, int] | None = None  # (index, count) of a sharded make-examples run: postprocess checks all came
     sample: str | None = None  # the reads' sample (@RG SM): the VCF's sample name unless postprocess is given one
+    model: str | None = None  # the folder of the model they were made for (make-examples --model / --model-type)
 
     def to_json(self) -> dict:
         return {"version": self.version, "shape": list(self.shape), "channels": list(self.channels),
                 "settings": dict(self.settings), **({"shard": list(self.shard)} if self.shard else {}),
-                **({"sample": self.sample} if self.sample is not None else {})}
+                **({"sample": self.sample} if self.sample is not None else {}),
+                **({"model": self.model} if self.model is not None else {})}
 
     @classmethod
     def from_json(cls, data: Mapping) -> "ExamplesInfo":
@@ -66,8 +68,11 @@ class ExamplesInfo:
         sample = data.get("sample")
         if sample is not None and not isinstance(sample, str):
             raise ValueError(f"sample {sample!r} is not a name")
+        model = data.get("model")
+        if model is not None and not isinstance(model, str):
+            raise ValueError(f"model {model!r} is not a folder name")
         return cls(shape, channels, settings, str(data.get("version", READABLE_EXAMPLES[0])), tuple(shard) if shard else None,
-                   sample)
+                   sample, model)
 
     def with_channels(self, channels: Sequence[int]) -> "ExamplesInfo":
         """These examples seen through a subset of their channels (training on fewer channels)."""
@@ -78,12 +83,12 @@ class ExamplesInfo:
 
 
 def write_sidecar(examples_path: str, shape: tuple[int, int, int], channels: list[int], settings: dict | None = None,
-                  shard: tuple[int, int] | None = None, sample: str | None = None) -> None:
+                  shard: tuple[int, int] | None = None, sample: str | None = None, model: str | None = None) -> None:
     """Shape and channels (which a model must match) plus the make_examples settings a model should be run with,
     which shard of a sharded run the examples are, and the reads' sample."""
     write_json(sidecar_path(examples_path),
                ExamplesInfo(tuple(shape), tuple(channels), settings or {}, shard=tuple(shard) if shard else None,
-                            sample=sample).to_json())
+                            sample=sample, model=model).to_json())
 
 
 def read_sidecar(examples_path: str) -> ExamplesInfo:

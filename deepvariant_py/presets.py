@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 
 from .candidate_filter import FILE_NAME as CANDIDATE_FILTER_FILE, load_candidate_filter
 from .errors import InputError, ModelError
-from .examples_io import read_sidecars, settings_unlike_model as examples_unlike_model
+from .examples_io import read_sidecar, read_sidecars, settings_unlike_model as examples_unlike_model
 from .make_examples import MakeExamplesOptions
-from .model_info import ModelInfo, load_model_info, warn_if_unfinished
+from .model_info import INFO_FILE, ModelInfo, load_model_info, warn_if_unfinished
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
 from .read_events import LONG_READ_BASES
 from .reads import LongReadProfile, long_read_count, long_read_profile, open_reads, read_group_platforms, unreferenced_reads_warning
@@ -150,14 +150,22 @@ def resolve_model(model_type: str, model_dir: str | None, required: bool = True)
     return model_dir, info
 
 
-def shipped_model_for_examples(paths: list[str]) -> tuple[str, str | None]:
-    """(model directory, the --model-type it is shipped for) that call-variants runs when given no --model: the
-    first shipped model (SHIPPED_MODELS' order, Illumina first) that reads these examples' tensor and was trained
-    on examples made with their settings (`make-examples --model-type ont` examples get the ont model, not a
-    shape error from the Illumina one); the Illumina model (None) when none does, which then says how they differ."""
+def model_for_examples(paths: list[str]) -> tuple[str, str | None]:
+    """(model directory, why it was chosen: None for the default) that call-variants runs when given no --model:
+    the model make-examples recorded making them for (its sidecars), while it is there and takes their tensor; else
+    the first shipped model (SHIPPED_MODELS' order, Illumina first) that reads their tensor and was trained on
+    examples made with their settings (`make-examples --model-type ont` examples got the Illumina model and a shape
+    error); else the Illumina model, which then says how they differ."""
     from .model import default_model_dir
 
     info = read_sidecars(paths, "call each set of examples")
+    made_for = {read_sidecar(p).model for p in paths}
+    if len(made_for) == 1 and (folder := made_for.pop()) and os.path.isfile(os.path.join(folder, INFO_FILE)):
+        try:
+            load_model_info(folder).input_channels(info.shape, info.channels)
+            return folder, "the model make-examples made them for"
+        except ModelError:
+            pass
     for model_type, name in SHIPPED_MODELS.items():
         model_dir = default_model_dir(name)
         if not os.path.isdir(model_dir):
@@ -168,7 +176,7 @@ def shipped_model_for_examples(paths: list[str]) -> tuple[str, str | None]:
         except ModelError:
             continue
         if examples_unlike_model(paths, model.settings, model_dir) is None:
-            return model_dir, model_type
+            return model_dir, f"the shipped --model-type {model_type} model, whose tensor and settings they have"
     return default_model_dir(SHIPPED_MODELS["illumina"]), None
 
 

@@ -105,15 +105,37 @@ def test_examples_made_for_a_shipped_model_are_called_by_it_without_model(tmp_pa
     ont` examples ended in a shape error; it now takes the shipped model they were made for (tensor and settings)."""
     from deepvariant_py.examples_io import write_sidecar
     from deepvariant_py.make_examples import example_settings
-    from deepvariant_py.presets import shipped_model_for_examples
+    from deepvariant_py.presets import model_for_examples
     model_dir, info = resolve_model(model_type, None)
     opts = make_examples_options(resolve_settings(model_type, info), model_dir=model_dir)
     examples = str(tmp_path / "ex.tfrecord.gz")
     open(examples, "wb").close()
     write_sidecar(examples, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))
-    assert shipped_model_for_examples([examples]) == (model_dir, model_type)
+    assert model_for_examples([examples]) == (model_dir, f"the shipped --model-type {model_type} model, whose tensor and settings they have")
     # examples made with other flags fit no shipped model: the Illumina one, which then says how they differ
     write_sidecar(examples, opts.pileup.shape, channel_enums(opts.pileup),
                   {**example_settings(opts), "alt_aligned_pileup": "none"} if model_type != "ont" else
                   {**example_settings(opts), "realign": True, "realign_long_reads": False})
-    assert shipped_model_for_examples([examples]) == (resolve_model("illumina", None)[0], None)
+    assert model_for_examples([examples]) == (resolve_model("illumina", None)[0], None)
+
+
+def test_examples_made_for_a_model_folder_are_called_by_it_without_model(tmp_path):
+    """A model of one's own with a shipped model's tensor and settings: its examples went to the shipped model when
+    call-variants got no --model. make-examples records the folder; call-variants takes it while it is there."""
+    import shutil
+
+    from deepvariant_py.examples_io import read_sidecar, write_sidecar
+    from deepvariant_py.make_examples import example_settings
+    from deepvariant_py.presets import model_for_examples
+    shipped, info = resolve_model("illumina", None)
+    mine = str(tmp_path / "my-model")
+    shutil.copytree(shipped, mine)
+    opts = make_examples_options(resolve_settings("illumina", info), model_dir=mine)
+    examples = str(tmp_path / "ex.tfrecord.gz")
+    make_examples(REF, BAM, examples, [Region("chr20", 10_000_000, 10_000_500)], opts, model_dir=mine)
+    assert read_sidecar(examples).model == os.path.abspath(mine)
+    assert model_for_examples([examples]) == (os.path.abspath(mine), "the model make-examples made them for")
+    shutil.rmtree(mine)  # gone: the shipped model with their tensor and settings
+    assert model_for_examples([examples])[0] == shipped
+    write_sidecar(examples, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))  # no record
+    assert model_for_examples([examples])[0] == shipped
