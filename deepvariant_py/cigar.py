@@ -73,9 +73,9 @@ class AlignedBases:
 
 
 def has_skip(read: pysam.AlignedSegment) -> bool:
-    """Whether the alignment skips reference (CIGAR N: a spliced RNA-seq alignment): htslib's count of N blocks,
-    exact (clips and insertions do not hide it) and one C call however long the CIGAR."""
-    return read.get_cigar_stats()[1][REF_SKIP] > 0
+    """Whether the alignment skips reference (CIGAR N: a spliced RNA-seq alignment). Asked of every read of every
+    partition: the CIGAR string, built in C, is 0.25 us a short read where get_cigar_stats' arrays are 2 us."""
+    return "N" in (read.cigarstring or "")
 
 
 def split_at_skips(read: pysam.AlignedSegment) -> list[pysam.AlignedSegment]:

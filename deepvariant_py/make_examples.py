@@ -375,12 +375,8 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             part = process_partition(handle, reference, region, opts, gvcf=gvcf_output is not None, counts=counts,
                                      counts_from=starts.get((region.contig, region.start), region.start))
             if inside is not None:  # a window of several regions: only what lies in them
-                spans = inside.clip(region.contig, region.start, region.end)
-                ends = np.array([e for _, e in spans], np.int64)  # sorted, disjoint: the span a position may lie in
-                first = np.searchsorted(ends, [c.start for c in part.candidates], side="right")
-                part = replace(part, candidates=[c for c, i in zip(part.candidates, first.tolist())
-                                                 if i < len(spans) and spans[i][0] <= c.start],
-                               ref_blocks=clip_blocks(part.ref_blocks, spans))
+                part = replace(part, candidates=[c for c in part.candidates if inside.contains(region.contig, c.start)],
+                               ref_blocks=clip_blocks(part.ref_blocks, inside.clip(region.contig, region.start, region.end)))
             candidates, canvas, n_reads = part.candidates, part.canvas, part.n_reads
             if blocks is not None:
                 blocks.write(part.ref_blocks)

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import pysam
 
-from .cigar import AlignedBases, has_skip, split_at_skips
+from .cigar import ALIGNED, DEL, INS, AlignedBases, has_skip, split_at_skips
 from .crai import crai_path, load_span, read_crai
 from .errors import InputError
 from .filetypes import describe, sniff
@@ -442,7 +442,7 @@ def ensure_open_files(paths: Sequence[str]) -> None:
         return
     if hard == resource.RLIM_INFINITY or need <= hard:
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (need if hard == resource.RLIM_INFINITY else min(hard, max(need, soft)), hard))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))  # soft < need <= hard here
             return
         except (ValueError, OSError):
             pass
@@ -532,11 +532,9 @@ def long_read_profile(handle: "pysam.AlignmentFile | ReadSources", regions: list
     for read in sample_reads(handle, regions, limit):
         if (read.infer_read_length() or read.query_length) <= LONG_READ_BASES:
             continue
-        for op, length in read.cigartuples:
-            if op in (1, 2):
-                events += 1
-            elif op in (0, 7, 8):
-                aligned += length
+        bases, blocks = read.get_cigar_stats()  # per CIGAR operation: bases, and how many times it occurs
+        events += int(blocks[INS] + blocks[DEL])
+        aligned += int(sum(bases[op] for op in ALIGNED))
         quals = read.query_qualities
         if quals is not None and len(quals) and quals[0] != 0xFF:
             qual_sum += int(np.asarray(quals, np.int64).sum())
@@ -707,16 +705,16 @@ def fetch_reads(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region:
     if counts is not None:
         kept = np.zeros(len(reads), bool)
         kept[order] = True
-        kept_reads, capped_reads = _per_read(origin, kept & counted), _per_read(origin, capped & counted)
-        counts.kept += len(kept_reads)
-        _tally(counts, "over_read_cap", np.ones(len(capped_reads - kept_reads), bool))  # a read with a piece kept is kept
+        if origin is None:  # one row per read
+            counts.kept += int(np.count_nonzero(kept & counted))
+            _tally(counts, "over_read_cap", capped & counted)
+        else:  # a spliced read's pieces share their origin: kept if any piece is, capped only if none is
+            kept_reads = set(origin[kept & counted].tolist())
+            counts.kept += len(kept_reads)
+            capped_only = set(origin[capped & counted].tolist()) - kept_reads
+            if capped_only:
+                counts.drop("over_read_cap", len(capped_only))
     return [reads[i] for i in order]
-
-
-def _per_read(origin: np.ndarray | None, mask: np.ndarray) -> set[int]:
-    """The reads (by index, a spliced read's pieces sharing their `origin`) with a row in `mask`."""
-    rows = np.flatnonzero(mask)
-    return set((origin[rows] if origin is not None else rows).tolist())
 
 
 def _pieces_of_spliced(reads: list, starts: np.ndarray, counted: np.ndarray, keep: np.ndarray, region: Region,
