@@ -142,6 +142,15 @@ def setting_flags(kwargs: dict) -> tuple[str, dict]:
     return model_type, flags
 
 
+def exclude_regions_option(func):
+    """--exclude-regions, shared by run and make-examples."""
+    return click.option(
+        "--exclude-regions", multiple=True,
+        help="Region(s) not to call, in the --regions forms (a region string or a BED file: a blacklist, the "
+             "centromeres, a contig). Repeatable. Taken out of --regions (or of every contig): no candidate, record "
+             "or gVCF block inside them.")(func)
+
+
 def keep_supplementary_option(func):
     """--keep-supplementary, shared by run and make-examples."""
     return click.option(

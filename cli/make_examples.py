@@ -18,10 +18,10 @@ from deepvariant_py.presets import (make_examples_options, resolve_model, resolv
 from deepvariant_py.progress import Progress
 from deepvariant_py.reads import ReadFilter, log_read_counts, reads_inputs
 from deepvariant_py.reference import Reference
-from deepvariant_py.regions import parse_regions
+from deepvariant_py.regions import Region, nothing_to_call_warning, parse_regions, subtract_regions
 from deepvariant_py.vcf import check_sample_name
 
-from .common import FRACTION, keep_supplementary_option, setting_flags, setting_options, user_errors
+from .common import FRACTION, exclude_regions_option, keep_supplementary_option, setting_flags, setting_options, user_errors
 
 log = logging.getLogger("dvcall")
 
@@ -43,6 +43,7 @@ def _parse_shard(text: str) -> tuple[int, int]:
                    "position, as their `samtools merge`; they must have the same contigs.")
 @click.option("--examples", "output", required=True, type=click.Path(), help="Output TFRecord (gzipped); a .example_info.json sidecar is written beside it.")
 @click.option("--regions", multiple=True, help="Region string or BED; repeatable. Default: all shared contigs.")
+@exclude_regions_option
 @click.option("--shard", default="0/1", show_default=True, help="Process shard I of N: the shards take blocks of 10 consecutive partitions in turn (fewer when there are too few partitions), so each reads its stretches of the BAM once.")
 @click.option("--truth-vcf", type=click.Path(), default=None, help="Training mode: tabix-indexed truth VCF used to label examples 0/1/2.")
 @click.option("--confident-bed", type=click.Path(), default=None, help="Training mode: only candidates overlapping these regions get examples.")
@@ -70,7 +71,7 @@ def _parse_shard(text: str) -> tuple[int, int]:
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @keep_supplementary_option
 @user_errors
-def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_bed, downsample_fraction, drop_hp_fraction, phase_reads,
+def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth_vcf, confident_bed, downsample_fraction, drop_hp_fraction, phase_reads,
                       model_dir, gvcf_output, sample_name, keep_supplementary, quiet, **settings_kwargs):
     """Find candidate variants and write one pileup example per alt-allele subset."""
     index, count = _parse_shard(shard)
@@ -78,7 +79,8 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
         check_sample_name(sample_name)  # before any work
     check_outputs({"--examples": output, "its sidecar": sidecar_path(output), "--gvcf": gvcf_output},
                   {"--ref": ref, **reads_inputs(reads), "--truth-vcf": truth_vcf, "--confident-bed": confident_bed,
-                   **{f"--regions {r}": r for r in regions if os.path.isfile(r)}})
+                   **{f"{flag} {r}": r for flag, specs in (("--regions", regions), ("--exclude-regions", exclude_regions))
+                      for r in specs if os.path.isfile(r)}})
     refuse_replacing("--examples", output, "examples that make-examples wrote (with their sidecar)", is_examples_file)
     refuse_replacing("--gvcf", gvcf_output, "a gVCF blocks file that make-examples wrote", is_blocks_file)
     if bool(truth_vcf) != bool(confident_bed):
@@ -98,10 +100,15 @@ def make_examples_cmd(ref, reads, output, regions, shard, truth_vcf, confident_b
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
     lengths = Reference(ref).lengths
     parsed = parse_regions(list(regions), lengths) if regions else None
+    excluded = parse_regions(list(exclude_regions), lengths)
     warn_about_reads_of_files(model_type, ref, list(reads), parsed or [], given_model)
     stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
-                          gvcf_output=gvcf_output, sample_name=sample_name, model_dir=model_dir)
-    if stats.partitions:
+                          gvcf_output=gvcf_output, sample_name=sample_name, model_dir=model_dir, exclude_regions=excluded)
+    whole = [Region(name, 0, length) for name, length in lengths.items()]
+    if (nothing := nothing_to_call_warning(list(regions), list(exclude_regions),
+                                           subtract_regions(parsed if parsed is not None else whole, excluded))):
+        log.warning("%s and the examples file is empty", nothing)
+    elif stats.partitions:
         log_read_counts([stats.read_counts], opts.read_filter)
     else:
         log.info("shard %s got no partition of the regions (they hold fewer partitions than there are shards): its "

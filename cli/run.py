@@ -7,7 +7,7 @@ from deepvariant_py.phasing import PHASERS
 from deepvariant_py.pipeline import RunOptions, run_pipeline
 from deepvariant_py.reads import ReadFilter
 
-from .common import (command_line, haplotype_resolution_option, keep_supplementary_option, setting_flags, setting_options,
+from .common import (command_line, exclude_regions_option, haplotype_resolution_option, keep_supplementary_option, setting_flags, setting_options,
                      user_errors)
 
 
@@ -23,6 +23,7 @@ from .common import (command_line, haplotype_resolution_option, keep_supplementa
 @click.option("--output-gvcf", type=click.Path(), default=None,
               help="Also write a gVCF (.g.vcf.gz): every variant record plus reference blocks binned by GQ (bins of 5) with MIN_DP, ready for `bcftools merge --gvcf`.")
 @click.option("--regions", multiple=True, help="Region(s) to call: 'chr20:10,000,000-10,050,000' (1-based, inclusive; 'chr20:100' is one base, 'chr20' the whole contig; a contig whose name holds ':' as itself or '{HLA-A*01:01:01:01}:1-500') or a BED file. Repeatable. Default: every contig shared by reads and reference.")
+@exclude_regions_option
 @click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory (from `dvcall train`). Default: the --model-type's shipped model (illumina-wgs, pacbio-hifi, ont or hybrid-hifi-illumina).")
 @click.option("--intermediate-dir", type=click.Path(), default=None, help="Keep each shard's calls here (default: a temporary folder, removed at the end), so that re-running the same command after a kill, a failure, a wall-time limit or preemption redoes only what is missing: a finished shard leaves a .done.json marker with checksums, and a shard still running records how far it got every 2 minutes (a .checkpoint.json), from where the rerun goes on. Give the rerun the same --num-shards (the default follows the CPUs: on another node, pass the first run's count).")
 @click.option("--sample-name", default=None, help="Sample name in the VCF (no tabs or newlines). Default: SM of the first @RG in the reads, else SAMPLE. Also calls several --reads files that name different samples as this one sample.")
@@ -48,12 +49,13 @@ from .common import (command_line, haplotype_resolution_option, keep_supplementa
 @keep_supplementary_option
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, model_dir, intermediate_dir, sample_name, multiallelic_merge,
+def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, exclude_regions, model_dir, intermediate_dir, sample_name, multiallelic_merge,
             haplotype_resolution, phase_reads, phaser, num_shards, keep_supplementary, quiet, **settings_kwargs):
     """Call variants: make examples, run the CNN, and write a bgzipped, indexed VCF."""
     model_type, flags = setting_flags(settings_kwargs)
     summary = run_pipeline(RunOptions(
-        ref=ref, reads=list(reads), output_vcf=output_vcf, output_gvcf=output_gvcf, report=report, regions=list(regions), model_dir=model_dir,
+        ref=ref, reads=list(reads), output_vcf=output_vcf, output_gvcf=output_gvcf, report=report, regions=list(regions),
+        exclude_regions=list(exclude_regions), model_dir=model_dir,
         model_type=model_type, settings=flags, intermediate_dir=intermediate_dir, sample_name=sample_name,
         num_shards=num_shards, multiallelic_merge=multiallelic_merge,
         haplotype_resolution=haplotype_resolution, phase_reads=phase_reads, phaser=phaser, command=command_line(),

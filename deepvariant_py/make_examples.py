@@ -25,7 +25,7 @@ from .read_events import MISSING_BASE_QUALITY, encode_bases, extract_events, rep
 from .reads import ReadAhead, ReadCounts, ReadFilter, ReadSources, fetch_reads, hp_dropped, open_reads
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference
-from .regions import Region, RegionSet, Shard, calling_windows, merge_regions, partition, read_bed, stretches
+from .regions import Region, RegionSet, Shard, calling_windows, merge_regions, partition, read_bed, stretches, subtract_regions
 from .vcf import check_sample_name
 
 log = logging.getLogger("dvcall")
@@ -91,12 +91,14 @@ def example_settings(opts: MakeExamplesOptions) -> dict:
             "sort_by_haplotypes": opts.pileup.sort_by_haplotypes}
 
 
-def calling_regions(reference: Reference, reads_contigs: set[str], regions: Sequence[Region] | None) -> list[Region]:
+def calling_regions(reference: Reference, reads_contigs: set[str], regions: Sequence[Region] | None,
+                    exclude: Sequence[Region] = ()) -> list[Region]:
     """The regions asked for (parsed once, by the caller: regions.parse_regions), or with None every contig
-    shared by the reads and the reference; sorted and merged."""
+    shared by the reads and the reference, less `exclude` (--exclude-regions); sorted and merged."""
     if regions is None:
         regions = [Region(c.name, 0, c.length) for c in reference.contigs if c.name in reads_contigs]
-    return merge_regions(list(regions), list(reference.lengths))
+    merged = merge_regions(list(regions), list(reference.lengths))
+    return subtract_regions(merged, exclude) if exclude else merged
 
 
 def window_gap(partition_size: int) -> int:
@@ -330,9 +332,9 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
                   opts: MakeExamplesOptions, shard_index: int = 0, num_shards: int = 1, training: TrainingInputs | None = None,
                   progress: Callable[..., None] | None = None, gvcf_output: str | None = None,
                   checkpoints: ShardCheckpoints | None = None, sample_name: str | None = None,
-                  model_dir: str | None = None) -> MakeExamplesStats:
+                  model_dir: str | None = None, exclude_regions: Sequence[Region] = ()) -> MakeExamplesStats:
     """Write the examples of shard `shard_index`/`num_shards` of `regions` (None: every contig the reads and the
-    reference share) to `output` (and, with `gvcf_output`, its reference blocks there); returns counts for the
+    reference share) less `exclude_regions` to `output` (and, with `gvcf_output`, its reference blocks there); returns counts for the
     run summary. `output`: a TFRecord path (its sidecar is written beside it) or an ExampleSink, closed here on
     success and aborted on failure. `reads`: one BAM/CRAM, or several of one sample, read merged by position
     (reads.open_reads). `checkpoints`: record progress every so often and, when it holds one, go on from an
@@ -348,7 +350,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
         sources.close()
         raise
     handle = ReadAhead(sources)
-    called = calling_regions(reference, set(handle.references), regions)
+    called = calling_regions(reference, set(handle.references), regions, exclude_regions)
     parts = calling_shard(called, shard_index, num_shards, opts.partition_size)
     inside = RegionSet(called) if len(parts.regions) < len(called) else None  # what a window keeps; None: all of it
     starts, n_parts = parts.run_starts(), len(parts)

@@ -32,7 +32,7 @@ from .reads import (log_read_counts, open_reads, read_group_samples, reads_input
                     unreferenced_reads_warning)
 from .report import write_report
 from .reference import Reference
-from .regions import Region, calling_windows, count_partitions, parse_regions
+from .regions import Region, calling_windows, count_partitions, nothing_to_call_warning, parse_regions
 from .resume import LOCK_FILE, MARKER_SUFFIX, DirectoryLock, clear, completed, file_identity, fingerprint, mark_done, reuse_or_run
 from .vcf import VCF_INDEXES, check_sample_name, vcf_index_outputs
 from .workers import JOB_FILE_PREFIX, run_jobs, usable_cpus
@@ -48,6 +48,7 @@ class RunOptions:
     output_gvcf: str | None = None
     report: str | None = None
     regions: list[str] = field(default_factory=list)
+    exclude_regions: list[str] = field(default_factory=list)  # region strings / BEDs left out of `regions`
     model_dir: str | None = None  # None: the model type's shipped model
     model_type: str = "illumina"
     intermediate_dir: str | None = None
@@ -195,7 +196,8 @@ def _plan(opts: RunOptions) -> _Plan:
     with open_reads(opts.reads, reference) as sources:
         sample = check_sample_name(*((opts.sample_name, "--sample-name") if opts.sample_name is not None else sources.sample()))
         regions = parse_regions(opts.regions, reference.lengths)
-        called = calling_regions(reference, set(sources.references), regions if opts.regions else None)
+        excluded = parse_regions(opts.exclude_regions, reference.lengths)
+        called = calling_regions(reference, set(sources.references), regions if opts.regions else None, excluded)
         _warn_about_reads(sources, reference, opts, called, sample)
     model_dir, info = resolve_model(opts.model_type, opts.model_dir)
     settings = resolve_settings(opts.model_type, info, **opts.settings)
@@ -227,9 +229,8 @@ def _plan(opts: RunOptions) -> _Plan:
 
 def _warn_about_reads(sources, reference: Reference, opts: RunOptions, regions: list[Region], sample: str) -> None:
     """Warnings (the run goes on) for input that gives an empty or pooled VCF."""
-    if opts.regions and not regions:
-        log.warning("--regions %s holds no interval: nothing will be called and the VCF will have no records",
-                    " ".join(opts.regions))
+    if (nothing := nothing_to_call_warning(opts.regions, opts.exclude_regions, regions)):
+        log.warning("%s and the VCF will have no records", nothing)
     for path, handle in zip(sources.paths, sources.handles):
         samples = read_group_samples(handle)
         if len(samples) > 1:
@@ -258,7 +259,8 @@ def _check_run_paths(opts: RunOptions, model_dir: str, phase: bool) -> None:
     inputs = {"--ref": opts.ref, "the .fai of --ref": opts.ref + ".fai", "the .gzi of --ref": opts.ref + ".gzi",
               **reads_inputs(opts.reads)}
     inputs.update({f"the model file {f}": os.path.join(model_dir, f) for f in os.listdir(model_dir)})
-    inputs.update({f"--regions {spec}": spec for spec in opts.regions if os.path.isfile(spec)})
+    inputs.update({f"{flag} {spec}": spec for flag, specs in (("--regions", opts.regions), ("--exclude-regions", opts.exclude_regions))
+                   for spec in specs if os.path.isfile(spec)})
     check_outputs(outputs, inputs, {"--intermediate-dir": opts.intermediate_dir})
     if phase and opts.intermediate_dir:  # the one file of --intermediate-dir a user could name as an output
         first = os.path.realpath(os.path.join(opts.intermediate_dir, "firstpass.vcf.gz"))
@@ -414,7 +416,8 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     dropped = f" (the candidate pre-filter dropped {summary['filtered_candidates']:,} more)" if me_opts.candidate_filter else ""
     log.info("make_examples: %d candidates%s, %d examples in %.1f s", summary["candidates"], dropped, summary["examples"],
              summary["make_examples_seconds"])
-    log_read_counts([s.read_counts for s in stats], me_opts.read_filter)
+    if plan.called:  # with nothing to call no read was looked at: _warn_about_reads said why
+        log_read_counts([s.read_counts for s in stats], me_opts.read_filter)
     if (empty := sum(s.empty_pileups for s in stats)):
         log.info("%d candidate(s) had no read to show (each read's base there below base quality %d): written as "
                  "NoCall", empty, me_opts.thresholds.min_base_quality)

@@ -208,6 +208,35 @@ def merge_regions(regions: list[Region], contig_order: list[str]) -> list[Region
     return merged
 
 
+def subtract_regions(regions: list[Region], exclude: Iterable[Region]) -> list[Region]:
+    """`regions` (sorted, merged) less every base of `exclude` (`--exclude-regions`: a blacklist BED, centromeres,
+    a contig): the pieces left, in the same order."""
+    cut = RegionSet(exclude)
+    out: list[Region] = []
+    for r in regions:
+        cur = r.start
+        for s, e in cut.clip(r.contig, r.start, r.end):
+            if s > cur:
+                out.append(Region(r.contig, cur, s))
+            cur = e
+        if cur < r.end:
+            out.append(Region(r.contig, cur, r.end))
+    return out
+
+
+def nothing_to_call_warning(regions: list[str], exclude_regions: list[str], called: list[Region]) -> str | None:
+    """One line when the calling regions (`called`: --regions, or every contig, less --exclude-regions) are empty
+    because of what the user gave (the flags' texts); None otherwise."""
+    if called:
+        return None
+    if exclude_regions:
+        what = f"all of --regions {' '.join(regions)}" if regions else "every contig the reads and reference share"
+        return f"--exclude-regions {' '.join(exclude_regions)} cover {what}: nothing will be called"
+    if regions:
+        return f"--regions {' '.join(regions)} holds no interval: nothing will be called"
+    return None
+
+
 def calling_windows(regions: list[Region], gap: int) -> list[Region]:
     """Sorted, merged regions with those less than `gap` bp apart on a contig joined into one window, which is
     what gets partitioned: a BED of many small nearby intervals (known sites, amplicons) made one partition per

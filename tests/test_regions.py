@@ -6,7 +6,8 @@ import gzip
 import pytest
 
 from deepvariant_py.errors import InputError
-from deepvariant_py.regions import Region, merge_regions, parse_region_string, parse_regions, partition, read_bed
+from deepvariant_py.regions import (Region, merge_regions, nothing_to_call_warning, parse_region_string, parse_regions, partition,
+                                    read_bed, subtract_regions)
 
 LENGTHS = {"20": 64_444_167, "21": 46_709_983, "chrM": 16_571}
 
@@ -241,3 +242,23 @@ def test_nearby_regions_are_one_window_and_a_region_set_clips_to_a_span():
     assert inside.clip("a", 0, 1_000) == [(10, 11), (100, 150), (349, 400), (600, 601)]
     assert inside.clip("a", 120, 360) == [(120, 150), (349, 360)] and inside.clip("a", 11, 100) == []
     assert inside.clip("b", 0, 7) == [(5, 7)] and inside.clip("c", 0, 10) == []
+
+
+def test_excluded_regions_cut_holes_and_drop_what_they_cover():
+    """--exclude-regions: the pieces left of each calling region, in order; an exclusion on another contig, one
+    touching a region's edge, and one covering a whole region."""
+    regions = [Region("20", 100, 200), Region("20", 300, 400), Region("21", 0, 50)]
+    exclude = [Region("20", 150, 160), Region("20", 190, 310), Region("21", 0, 50), Region("chrM", 0, 10),
+               Region("20", 155, 158)]
+    assert subtract_regions(regions, exclude) == [Region("20", 100, 150), Region("20", 160, 190), Region("20", 310, 400)]
+    assert subtract_regions(regions, []) == regions
+    assert subtract_regions(regions, [Region("20", 200, 300)]) == regions  # half-open: touching takes nothing
+    assert subtract_regions([Region("20", 0, 10)], [Region("20", 9, 10)]) == [Region("20", 0, 9)]
+
+
+def test_nothing_to_call_says_which_flag_emptied_the_regions():
+    assert nothing_to_call_warning(["20:1-10"], [], [Region("20", 0, 10)]) is None
+    assert nothing_to_call_warning([], [], []) is None  # no shared contig: said elsewhere
+    assert "--regions empty.bed holds no interval" in nothing_to_call_warning(["empty.bed"], [], [])
+    assert "cover all of --regions 20:1-10" in nothing_to_call_warning(["20:1-10"], ["20"], [])
+    assert "cover every contig" in nothing_to_call_warning([], ["20", "21"], [])

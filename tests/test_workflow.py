@@ -45,11 +45,12 @@ def test_workflow_command_prints_paths_and_config():
     assert result.exit_code == 0 and "samples:" in result.output and "shards:" in result.output
 
 
-def _direct_run(tmp_path, ref: str, reads: list[str], region: str, sample: str, phaser: str) -> tuple[list[str], list[str]]:
+def _direct_run(tmp_path, ref: str, reads: list[str], region: str, sample: str, phaser: str,
+                exclude: str | None = None) -> tuple[list[str], list[str]]:
     """`dvcall run` as the workflow would call `sample`: (VCF lines, gVCF lines) without the command line."""
     vcf, gvcf = tmp_path / f"direct.{sample}.vcf.gz", tmp_path / f"direct.{sample}.g.vcf.gz"
     result = CliRunner().invoke(main, ["run", "--ref", ref, *[x for r in reads for x in ("--reads", r)], "--output-vcf", str(vcf),
-                                       "--output-gvcf", str(gvcf), "--regions", region, "--model-type", "pacbio",
+                                       "--output-gvcf", str(gvcf), "--regions", region, *(["--exclude-regions", exclude] if exclude else []), "--model-type", "pacbio",
                                        "--sample-name", sample, "--num-shards", "1", "--phaser", phaser, "--quiet"])
     assert result.exit_code == 0, result.output
     return _body(str(vcf)), _body(str(gvcf))
@@ -60,7 +61,7 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
     """One workflow run covers every rule: make_examples scattered over 2 shards with gVCF blocks (the pacbio
     model pools reads by haplotype: phased in make_examples, or with whatshap a first pass, `dvcall haplotag`
     and the tagged pass), call_variants, postprocess; sample S2 is the same reads split over two files (a list
-    in the config), merged for whatshap."""
+    in the config), merged for whatshap; a stretch in `exclude_regions` is left out as run --exclude-regions leaves it."""
     if phaser == "whatshap":
         pytest.importorskip("whatshap")
     from builders import two_haplotype_sample
@@ -68,9 +69,10 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
     ref, bam, _ = two_haplotype_sample(str(tmp_path))
     os.makedirs(tmp_path / "lanes")
     lanes = split_by_name(bam, tmp_path / "lanes")
-    region = "chr1:2,001-22,000"
+    region, exclude = "chr1:2,001-22,000", tmp_path / "exclude.bed"
+    exclude.write_text("chr1\t10000\t11000\n")
     _run_workflow(tmp_path, f"reference: {ref}\nsamples:\n  S1: {bam}\n  S2: [{lanes[0]}, {lanes[1]}]\nshards: 2\n"
-                            f"regions: ['{region}']\nmodel_type: pacbio\ngvcf: true\nphaser: {phaser}\n"
+                            f"regions: ['{region}']\nexclude_regions: {exclude}\nmodel_type: pacbio\ngvcf: true\nphaser: {phaser}\n"
                             f"outdir: {tmp_path / 'results'}\n")
     results = tmp_path / "results"
     for sample in ("S1", "S2"):
@@ -83,8 +85,12 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
     assert not list((results / "S2").glob("*.merged.bam*"))  # the merge for whatshap is temporary
     assert sorted(p.name for p in results.glob("*.vcf.gz")) == ["S1.g.vcf.gz", "S1.vcf.gz", "S2.g.vcf.gz", "S2.vcf.gz"]
     for sample, reads in (("S1", [bam]), ("S2", lanes)):
-        body, gvcf = _direct_run(tmp_path, ref, reads, region, sample, phaser)
+        body, gvcf = _direct_run(tmp_path, ref, reads, region, sample, phaser, str(exclude))
         assert sum(1 for line in body if not line.startswith("#")) > 20
+        spans = [(int(f[1]), int(f[7].split("END=")[1].split(";")[0]) if "END=" in f[7] else int(f[1]))
+                 for f in (line.split("\t") for line in gvcf if not line.startswith("#"))]
+        assert not any(s <= 11_000 and e > 10_000 for s, e in spans)  # 1-based: the BED's 10,001-11,000 left out
+        assert any(e == 10_000 for _, e in spans) and any(s == 11_001 for s, _ in spans)  # and only it
         assert _body(str(results / f"{sample}.vcf.gz")) == body, sample
         assert _body(str(results / f"{sample}.g.vcf.gz")) == gvcf, sample
 

@@ -20,7 +20,7 @@ def example_config() -> str:
         return fh.read()
 
 
-KEYS = ("reference", "samples", "shards", "regions", "model_type", "model", "gvcf", "phase_reads", "phaser",
+KEYS = ("reference", "samples", "shards", "regions", "exclude_regions", "model_type", "model", "gvcf", "phase_reads", "phaser",
         "keep_supplementary", "outdir")
 """The config keys the Snakefile reads (config.example.yaml shows each)."""
 
@@ -175,15 +175,15 @@ def region_files(regions: list[str]) -> list[str]:
     return [r for r in regions if os.path.isfile(r)]
 
 
-def config_regions(regions) -> list[str]:
-    """The config's `regions` as a list of region strings / BED paths: one string (a region or a BED path, as the
-    example config shows) is one entry, not a sequence of characters."""
+def config_regions(regions, key: str = "regions") -> list[str]:
+    """The config's `regions` (or `exclude_regions`, as `key`) as a list of region strings / BED paths: one string
+    (a region or a BED path, as the example config shows) is one entry, not a sequence of characters."""
     if regions is None:
         return []
     if isinstance(regions, str):
         return [regions] if regions.strip() else []
     if not isinstance(regions, list) or not all(isinstance(r, (str, int)) for r in regions):
-        raise InputError(f"regions: {regions!r} in the workflow config: give a region string, a BED path or a list of them")
+        raise InputError(f"{key}: {regions!r} in the workflow config: give a region string, a BED path or a list of them")
     return [str(r) for r in regions]
 
 
