@@ -8,13 +8,15 @@ from deepvariant_py.calibration import at_temperature, fit_temperature, negative
 from deepvariant_py.call_variants import predict_labelled
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import expand_paths
+from deepvariant_py.model import shipped_model_problem
 from deepvariant_py.model_info import INFO_FILE, load_model_info, save_model_info, warn_if_unfinished
 from deepvariant_py.outputs import check_outputs
 
 from .common import user_errors
 
 
-FEW_EXAMPLES = 200  # below this many tuning examples a fitted temperature is mostly noise
+FEW_EXAMPLES = 200  # below this many tuning examples a fitted temperature is mostly noise: a warning
+TOO_FEW_EXAMPLES = 100  # below this many, nothing is written
 
 
 @click.command("calibrate")
@@ -29,11 +31,17 @@ def calibrate_cmd(model_dir, examples, quiet):
     Calls do not change; GQ, QUAL and PL do (postprocess applies it). Fit it on simulated tuning data, never on
     the data you will measure on.
     """
+    if (problem := shipped_model_problem(model_dir)):
+        raise InputError(problem)
     info = load_model_info(model_dir)
     warn_if_unfinished(model_dir)
     info_path = os.path.join(model_dir, INFO_FILE)
     check_outputs({"model_info.json": info_path}, {f"--examples {p}": p for p in expand_paths(examples)})
     probs, labels = predict_labelled(model_dir, examples)
+    if len(labels) < TOO_FEW_EXAMPLES:
+        raise InputError(f"--examples hold only {len(labels):,} labelled example(s): a temperature fitted on so few is noise, "
+                         f"and {info_path} is left as it was; fit on a few thousand labelled examples the model did not "
+                         "train on (a simulated tuning set)")
     temperature = fit_temperature(probs, labels)
     before, after = negative_log_likelihood(probs, labels), negative_log_likelihood(probs, labels, temperature)
     fit = {"examples": int(len(labels)), "errors": int((probs.argmax(axis=1) != labels).sum()),

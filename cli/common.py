@@ -104,10 +104,11 @@ def _setting_options() -> list:
     settings table (deepvariant_py/settings.py)."""
     from deepvariant_py.settings import MODEL_TYPES, SETTINGS
 
-    options = [click.option("--model-type", type=click.Choice(MODEL_TYPES), default="illumina", show_default=True,
+    options = [click.option("--model-type", type=click.Choice(MODEL_TYPES), default=None,
                             help="Sequencer preset: picks the shipped model (illumina-wgs, pacbio-hifi, ont, hybrid-hifi-illumina; "
                                  "hybrid: a HiFi and an Illumina BAM of one sample, given as two --reads) and the defaults of "
-                                 "every flag below that is not given (docs/design.md §10; `dvcall presets` prints them).")]
+                                 "every flag below that is not given (docs/design.md §10; `dvcall presets` prints them). "
+                                 "Default: the type a --model was trained as (its model_info.json's model_type), else illumina.")]
     for s in SETTINGS:
         kind = _click_type(s.kind)
         extra = {} if kind is None else {"type": kind}
@@ -130,11 +131,13 @@ def haplotype_resolution_option(func):
              "genotype them jointly and keep the best combination two haplotypes can carry (docs/design.md §9.4).")(func)
 
 
-def setting_flags(kwargs: dict) -> tuple[str, dict]:
-    """Pop the preset flags out of a command's kwargs: (model type, {settings key: value or None})."""
+def setting_flags(kwargs: dict, model_dir: str | None = None) -> tuple[str, dict]:
+    """Pop the preset flags out of a command's kwargs: (model type: the one given, else the --model's recorded one,
+    else illumina; {settings key: value or None})."""
+    from deepvariant_py.presets import model_type_for
     from deepvariant_py.settings import SETTINGS
 
-    model_type = kwargs.pop("model_type")
+    model_type = model_type_for(kwargs.pop("model_type"), model_dir)
     flags = {}
     for s in SETTINGS:
         value = kwargs.pop(s.key)

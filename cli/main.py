@@ -30,7 +30,11 @@ class _Group(click.Group):
             rv = super().main(*args, standalone_mode=False, **kwargs)
         except click.UsageError as exc:
             where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-            click.echo(f"dvcall: error: {' '.join(exc.format_message().split())}{where}", err=True)
+            message = " ".join(exc.format_message().split())
+            if message.startswith("Got unexpected extra argument"):  # often a glob the shell expanded for dvcall
+                where = (" (an unquoted glob? quote it, e.g. --examples 'examples/train-*.tfrecord.gz'; a repeatable flag "
+                         f"takes one file each: --reads a.bam --reads b.bam){where}")
+            click.echo(f"dvcall: error: {message}{where}", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
             click.echo(f"dvcall: error: {' '.join(exc.format_message().split())}", err=True)

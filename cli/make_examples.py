@@ -85,7 +85,7 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
     refuse_replacing("--gvcf", gvcf_output, "a gVCF blocks file that make-examples wrote", is_blocks_file)
     if bool(truth_vcf) != bool(confident_bed):
         raise InputError("training mode needs both --truth-vcf and --confident-bed")
-    model_type, flags = setting_flags(settings_kwargs)
+    model_type, flags = setting_flags(settings_kwargs, model_dir)
     given_model = model_dir
     model_dir, info = resolve_model(model_type, model_dir, required=not truth_vcf)
     check_untagged = phase_reads is None and not truth_vcf and info is not None and info.pools_by_haplotype
@@ -103,7 +103,8 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
     excluded = parse_regions(list(exclude_regions), lengths)
     warn_about_reads_of_files(model_type, ref, list(reads), parsed or [], given_model)
     stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
-                          gvcf_output=gvcf_output, sample_name=sample_name, model_dir=model_dir, exclude_regions=excluded)
+                          gvcf_output=gvcf_output, sample_name=sample_name, model_dir=model_dir, exclude_regions=excluded,
+                          model_type=model_type)
     whole = [Region(name, 0, length) for name, length in lengths.items()]
     if (nothing := nothing_to_call_warning(list(regions), list(exclude_regions),
                                            subtract_regions(parsed if parsed is not None else whole, excluded))):

@@ -52,7 +52,7 @@ from .common import (command_line, exclude_regions_option, haplotype_resolution_
 def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, exclude_regions, model_dir, intermediate_dir, sample_name, multiallelic_merge,
             haplotype_resolution, phase_reads, phaser, num_shards, keep_supplementary, quiet, **settings_kwargs):
     """Call variants: make examples, run the CNN, and write a bgzipped, indexed VCF."""
-    model_type, flags = setting_flags(settings_kwargs)
+    model_type, flags = setting_flags(settings_kwargs, model_dir)
     summary = run_pipeline(RunOptions(
         ref=ref, reads=list(reads), output_vcf=output_vcf, output_gvcf=output_gvcf, report=report, regions=list(regions),
         exclude_regions=list(exclude_regions), model_dir=model_dir,

@@ -1,8 +1,10 @@
 """`dvcall train-merger`: fit the multi-allelic merger network on a model's outputs."""
 import click
 
+from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.merger import train_merger
+from deepvariant_py.model import shipped_model_problem
 from deepvariant_py.outputs import check_outputs
 
 from .common import user_errors
@@ -17,6 +19,8 @@ from .common import user_errors
 @user_errors
 def train_merger_cmd(examples, model_dir, output, epochs, quiet):
     """Train the network that merges per-subset probabilities of 2-alt sites into one genotype."""
+    if (problem := shipped_model_problem(output or model_dir, "--output" if output else "--model")):
+        raise InputError(problem)
     paths = expand_paths(examples)
     # the folder it writes to is checked first: training takes minutes, and a read-only folder would lose them
     check_outputs({}, {f"--examples {p}": p for p in paths}, {"--output" if output else "--model": output or model_dir})

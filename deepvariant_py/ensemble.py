@@ -152,7 +152,9 @@ def combine_models(member_dirs: Sequence[str], output_dir: str, cascade: float =
         if is_ensemble(model):
             raise InputError(f"--member {d} is an ensemble already: give its members instead")
     ensemble = build_ensemble(models)
+    types = {i.model_type for i in infos}  # the preset they were trained under, when all members say the same
     info = replace(first, calibration=Calibration(), directory=output_dir, cascade=float(cascade),
+                   model_type=types.pop() if len(types) == 1 else None,
                    notes={"members": [_member_note(d, i) for d, i in zip(member_dirs, infos)]})
     os.makedirs(output_dir, exist_ok=True)
     # model_info.json (atomic itself) is written last inside the archive's atomic write: a run stopped in either

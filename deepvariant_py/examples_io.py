@@ -19,7 +19,7 @@ from .errors import InputError
 from .model_info import tensor_spec
 from .outputs import AtomicFile, GzipLines, disk_error, repeated_file, write_json
 from .pileup import DIFF_CHANNEL_ENUMS
-from .settings import UNRECORDED
+from .settings import MODEL_TYPES, UNRECORDED
 from .variant import VariantInfo
 from .tf_runtime import tensorflow
 
@@ -50,12 +50,14 @@ class ExamplesInfo:
     shard: tuple[int, int] | None = None  # (index, count) of a sharded make-examples run: postprocess checks all came
     sample: str | None = None  # the reads' sample (@RG SM): the VCF's sample name unless postprocess is given one
     model: str | None = None  # the folder of the model they were made for (make-examples --model / --model-type)
+    model_type: str | None = None  # the --model-type preset they were made under (its thresholds); a trained model records it
 
     def to_json(self) -> dict:
         return {"version": self.version, "shape": list(self.shape), "channels": list(self.channels),
                 "settings": dict(self.settings), **({"shard": list(self.shard)} if self.shard else {}),
                 **({"sample": self.sample} if self.sample is not None else {}),
-                **({"model": self.model} if self.model is not None else {})}
+                **({"model": self.model} if self.model is not None else {}),
+                **({"model_type": self.model_type} if self.model_type is not None else {})}
 
     @classmethod
     def from_json(cls, data: Mapping) -> "ExamplesInfo":
@@ -71,8 +73,11 @@ class ExamplesInfo:
         model = data.get("model")
         if model is not None and not isinstance(model, str):
             raise ValueError(f"model {model!r} is not a folder name")
+        model_type = data.get("model_type")
+        if model_type is not None and model_type not in MODEL_TYPES:
+            raise ValueError(f"model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}")
         return cls(shape, channels, settings, str(data.get("version", READABLE_EXAMPLES[0])), tuple(shard) if shard else None,
-                   sample, model)
+                   sample, model, model_type)
 
     def with_channels(self, channels: Sequence[int]) -> "ExamplesInfo":
         """These examples seen through a subset of their channels (training on fewer channels)."""
@@ -83,12 +88,13 @@ class ExamplesInfo:
 
 
 def write_sidecar(examples_path: str, shape: tuple[int, int, int], channels: list[int], settings: dict | None = None,
-                  shard: tuple[int, int] | None = None, sample: str | None = None, model: str | None = None) -> None:
+                  shard: tuple[int, int] | None = None, sample: str | None = None, model: str | None = None,
+                  model_type: str | None = None) -> None:
     """Shape and channels (which a model must match) plus the make_examples settings a model should be run with,
     which shard of a sharded run the examples are, and the reads' sample."""
     write_json(sidecar_path(examples_path),
                ExamplesInfo(tuple(shape), tuple(channels), settings or {}, shard=tuple(shard) if shard else None,
-                            sample=sample, model=model).to_json())
+                            sample=sample, model=model, model_type=model_type).to_json())
 
 
 def read_sidecar(examples_path: str) -> ExamplesInfo:
@@ -119,6 +125,13 @@ def read_sidecars(paths: list[str], purpose: str) -> ExamplesInfo:
             raise InputError(f"examples {path} (shape {list(other.shape)}, channels {list(other.channels)}) differ from "
                              f"{paths[0]} (shape {list(info.shape)}, channels {list(info.channels)}): {purpose} separately")
     return info
+
+
+def examples_model_type(paths: list[str]) -> str | None:
+    """The --model-type preset every one of these examples files was made under (their sidecars), which a model
+    trained on them records; None when they do not all say the same one."""
+    types = {read_sidecar(p).model_type for p in paths}
+    return types.pop() if len(types) == 1 else None
 
 
 def _settings_difference(a: Mapping, b: Mapping) -> tuple[str, object, object] | None:

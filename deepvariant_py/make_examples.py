@@ -332,7 +332,8 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
                   opts: MakeExamplesOptions, shard_index: int = 0, num_shards: int = 1, training: TrainingInputs | None = None,
                   progress: Callable[..., None] | None = None, gvcf_output: str | None = None,
                   checkpoints: ShardCheckpoints | None = None, sample_name: str | None = None,
-                  model_dir: str | None = None, exclude_regions: Sequence[Region] = ()) -> MakeExamplesStats:
+                  model_dir: str | None = None, exclude_regions: Sequence[Region] = (),
+                  model_type: str | None = None) -> MakeExamplesStats:
     """Write the examples of shard `shard_index`/`num_shards` of `regions` (None: every contig the reads and the
     reference share) less `exclude_regions` to `output` (and, with `gvcf_output`, its reference blocks there); returns counts for the
     run summary. `output`: a TFRecord path (its sidecar is written beside it) or an ExampleSink, closed here on
@@ -340,7 +341,8 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
     (reads.open_reads). `checkpoints`: record progress every so often and, when it holds one, go on from an
     earlier run's checkpoint (checkpoint.py; `output` is then an ExampleSink made to go on from it too).
     `sample_name`: the sample the sidecar records (default: the reads'; _reads_sample); `model_dir`: the model the
-    examples are made for, which the sidecar records (call-variants takes it when given no --model)."""
+    examples are made for, which the sidecar records (call-variants takes it when given no --model), as it records
+    `model_type`, the preset they were made under (a model trained on them records it)."""
     t0 = time.time()
     reference = Reference(ref_path)
     sources = open_reads(reads, reference)
@@ -429,7 +431,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
         if to_file:
             write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts),
                           shard=(shard_index, num_shards) if num_shards > 1 else None, sample=sample,
-                          model=os.path.abspath(model_dir) if model_dir else None)
+                          model=os.path.abspath(model_dir) if model_dir else None, model_type=model_type)
         if blocks is not None:
             blocks.close()
     except BaseException as exc:

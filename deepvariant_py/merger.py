@@ -225,10 +225,29 @@ def merger_fits_model(directory: str, info: dict | None = None) -> bool:
     return not (info.get("cnn_sha256") and os.path.exists(cnn) and file_sha256(cnn) != info["cnn_sha256"])
 
 
+def _merger_training_sites(model_dir: str) -> int | None:
+    """The two-alt sites the merger in `model_dir` was trained on, as its merger_info.json records (None: unknown)."""
+    try:
+        with open(os.path.join(model_dir, MERGER_INFO_FILE)) as fh:
+            sites = json.load(fh).get("training_sites")
+        return int(sites) if sites is not None else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None  # MergerNetwork.load says what is wrong with it
+
+
 def load_merger(mode: str, model_dir: str) -> Callable | None:
     """The `merger` argument for postprocess: None for the min rule, the trained network from model_dir otherwise."""
     if mode == "auto":
         if not os.path.exists(os.path.join(model_dir, MERGER_FILE)):
+            if os.path.exists(os.path.join(model_dir, MERGER_INFO_FILE)):
+                log.warning("%s holds %s without %s: multi-allelic sites are merged by the min rule; restore %s, retrain "
+                            "the merger (`dvcall train-merger`) or delete %s", model_dir, MERGER_INFO_FILE, MERGER_FILE,
+                            MERGER_FILE, MERGER_INFO_FILE)
+            return None
+        sites = _merger_training_sites(model_dir)
+        if sites is not None and sites < FEW_MERGER_SITES:
+            log.warning("the merger in %s was trained on only %d two-alt sites (a few hundred are needed): multi-allelic "
+                        "sites are merged by the min rule; --multiallelic-merge network uses it anyway", model_dir, sites)
             return None
         if not merger_fits_model(model_dir):
             log.warning("the merger in %s was trained on another CNN's outputs: multi-allelic sites are merged by the min "
@@ -416,7 +435,7 @@ def fit_merger(p1: np.ndarray, p2: np.ndarray, p12: np.ndarray, y: np.ndarray, e
     return merger
 
 
-FEW_MERGER_SITES = 200  # two-alt training sites below which a trained merger is flagged (docs/retraining.md)
+FEW_MERGER_SITES = 200  # two-alt training sites below which a trained merger is flagged and `auto` keeps the min rule
 
 
 def _check_merger_output(model_dir: str, output_dir: str) -> None:
@@ -453,8 +472,8 @@ def train_merger(examples: Sequence[str], model_dir: str, output_dir: str, epoch
     log.info("merger: %d multi-allelic sites (%d held out), %d two-alt training sites", len(sites), len(held), len(y))
     if len(y) < FEW_MERGER_SITES:
         log.warning("the merger is trained on only %d two-alt sites (a few hundred are needed): its held-out concordance "
-                    "says little; make more labelled examples of multi-allelic sites, or keep --multiallelic-merge min",
-                    len(y))
+                    "says little, and `dvcall run` (--multiallelic-merge auto) will merge by the min rule instead of it "
+                    "(--multiallelic-merge network uses it); make more labelled examples of multi-allelic sites", len(y))
     merger = fit_merger(p1, p2, p12, y, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, l2=l2, seed=seed)
     report = {
         "multiallelic_sites": len(sites),

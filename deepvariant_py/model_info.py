@@ -17,13 +17,15 @@ from typing import Mapping
 from .calibration import Calibration
 from .errors import ModelError
 from .outputs import write_json
+from .settings import MODEL_TYPES
 
 MODEL_FILE = "model.keras"
 INFO_FILE = "model_info.json"
 READSET_VERSION = "dvcall-readset-1"
 HAPLOTYPE_POOLING_VERSION = "dvcall-readset-2"  # the read-set network plus pooling of reads per haplotype
 KNOWN_VERSIONS = (READSET_VERSION, HAPLOTYPE_POOLING_VERSION)
-_FIELDS = ("shape", "channels", "settings", "version", "temperature", "gq_calibration", "ensemble_cascade", "model_version")
+_FIELDS = ("shape", "channels", "settings", "version", "temperature", "gq_calibration", "ensemble_cascade", "model_version",
+           "model_type")
 _GQ_MAP_KEYS = ("raw", "calibrated", "cluster_distance", "clustered_raw", "clustered_calibrated")
 
 
@@ -42,6 +44,9 @@ class ModelInfo:
     model_version: str | None = None
     """The release of a shipped model as its card numbers it (e.g. "6"); the VCF header names it. None: unnumbered
     (a model `dvcall train` just made)."""
+    model_type: str | None = None
+    """The --model-type preset its training examples were made under (their sidecars'): `run --model` without
+    --model-type takes that preset's thresholds. None: not recorded (models trained before it was)."""
 
     @property
     def pools_by_haplotype(self) -> bool:
@@ -59,6 +64,8 @@ class ModelInfo:
             data["ensemble_cascade"] = self.cascade
         if self.model_version is not None:
             data["model_version"] = self.model_version
+        if self.model_type is not None:
+            data["model_type"] = self.model_type
         if self.calibration.temperature != 1.0:
             data["temperature"] = self.calibration.temperature
         if self.calibration.gq_raw:
@@ -87,7 +94,11 @@ class ModelInfo:
         if model_version is not None and not (isinstance(model_version, str) and model_version.strip()
                                               and model_version.isprintable() and "," not in model_version):
             raise ValueError(f"model_version {model_version!r} is not a short name (printable, no comma)")
-        return cls(shape, channels, settings, version, _calibration(data), notes, directory, float(cascade), model_version)
+        model_type = data.get("model_type")
+        if model_type is not None and model_type not in MODEL_TYPES:
+            raise ValueError(f"model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}")
+        return cls(shape, channels, settings, version, _calibration(data), notes, directory, float(cascade), model_version,
+                   model_type)
 
     def with_calibration(self, calibration: Calibration, **notes) -> "ModelInfo":
         """A copy with another calibration and these notes added (e.g. what it was fitted on)."""

@@ -132,6 +132,24 @@ def make_examples_options(settings: dict, base: MakeExamplesOptions | None = Non
                        hp_channel=settings["hp_channel"], technology_channel=settings["technology_channel"]))
 
 
+DEFAULT_MODEL_TYPE = "illumina"
+
+
+def model_type_for(model_type: str | None, model_dir: str | None) -> str:
+    """The --model-type a command runs under: the one given, else the one a --model records (the preset its
+    training examples were made under: a retrained ONT model gets ONT's thresholds), else illumina."""
+    if model_type is not None:
+        return model_type
+    if model_dir is not None and os.path.isfile(os.path.join(model_dir, INFO_FILE)):
+        try:
+            recorded = load_model_info(model_dir).model_type
+        except ModelError:
+            recorded = None  # the command's own model check says what is wrong with it
+        if recorded is not None:
+            return recorded
+    return DEFAULT_MODEL_TYPE
+
+
 def resolve_model(model_type: str, model_dir: str | None, required: bool = True) -> tuple[str | None, ModelInfo | None]:
     """(model directory, its model_info): the user's --model, else the preset's shipped model. With
     `required=False` (making training examples for a new model) a missing shipped model gives (None, None)."""
@@ -152,20 +170,28 @@ def resolve_model(model_type: str, model_dir: str | None, required: bool = True)
 
 def model_for_examples(paths: list[str]) -> tuple[str, str | None]:
     """(model directory, why it was chosen: None for the default) that call-variants runs when given no --model:
-    the model make-examples recorded making them for (its sidecars), while it is there and takes their tensor; else
-    the first shipped model (SHIPPED_MODELS' order, Illumina first) that reads their tensor and was trained on
+    the model make-examples recorded making them for (its sidecars; an error when it is gone or no longer takes
+    their tensor, as postprocess refuses calls whose model is gone); for examples that record none, the first shipped model (SHIPPED_MODELS' order, Illumina first) that reads their tensor and was trained on
     examples made with their settings (`make-examples --model-type ont` examples got the Illumina model and a shape
     error); else the Illumina model, which then says how they differ."""
     from .model import default_model_dir
 
     info = read_sidecars(paths, "call each set of examples")
-    made_for = {read_sidecar(p).model for p in paths}
-    if len(made_for) == 1 and (folder := made_for.pop()) and os.path.isfile(os.path.join(folder, INFO_FILE)):
+    made_for = {read_sidecar(p).model for p in paths} - {None}
+    if len(made_for) > 1:
+        raise InputError(f"the examples were made for different models ({', '.join(sorted(made_for))}): pass the one to "
+                         "call them with as --model")
+    if made_for:  # the model they were made for, or nothing: another model's calls would pass for that model's
+        folder = made_for.pop()
+        if not os.path.isfile(os.path.join(folder, INFO_FILE)):
+            raise InputError(f"the examples were made for the model in {folder}, which is no longer there: pass that "
+                             "model (moved, or on another machine) as --model")
         try:
             load_model_info(folder).input_channels(info.shape, info.channels)
-            return folder, "the model make-examples made them for"
         except ModelError:
-            pass
+            raise InputError(f"the examples were made for the model in {folder}, which now reads other tensors (retrained "
+                             "in place?): remake the examples, or pass the model to call them with as --model") from None
+        return folder, "the model make-examples made them for"
     for model_type, name in SHIPPED_MODELS.items():
         model_dir = default_model_dir(name)
         if not os.path.isdir(model_dir):
@@ -199,10 +225,14 @@ def read_kind_warning(model_type: str, n_reads: int, n_long: int, model_dir: str
         return None
     if expects == "short" and n_long > n_reads / 2:
         return (f"{n_long:,} of {n_reads:,} sampled reads are long (over {LONG_READ_BASES} bp: HiFi or ONT), but "
-                f"{subject} is for short reads: use --model-type pacbio (HiFi) or ont")
+                f"{subject} is for short reads: "
+                + ("call them with a long-read model (--model-type pacbio for HiFi, or ont, without --model)" if model_dir
+                   else "use --model-type pacbio (HiFi) or ont"))
     if expects == "long" and n_long < n_reads / 2:
         advice = ("use --model-type hybrid for HiFi and Illumina reads of one sample, or call each kind with its own "
-                  "model type" if n_long >= 0.05 * n_reads else "use --model-type illumina")
+                  "model type" if n_long >= 0.05 * n_reads else
+                  "call them with a short-read model (--model-type illumina without --model)" if model_dir else
+                  "use --model-type illumina")
         return (f"{n_reads - n_long:,} of {n_reads:,} sampled reads are short ({LONG_READ_BASES} bp or less: Illumina), "
                 f"but {subject} is for long reads: {advice}")
     return None

@@ -12,12 +12,13 @@ from dataclasses import dataclass, replace
 from .errors import InputError
 from .outputs import repeated_file, write_json
 from .resume import LOCK_FILE, DirectoryLock
-from .examples_io import check_same_settings, example_dataset, expand_paths, read_sidecars
+from .examples_io import check_same_settings, example_dataset, examples_model_type, expand_paths, read_sidecars
 from .tf_runtime import keras as tf_keras, tensorflow
 from .tfrecord import parse_example, read_records
 from .ensemble import is_ensemble_dir
 from .model import COLUMN_FEATURES, ModelInfo, build_model, load_model, load_model_info, model_version, save_model
 from .model_info import warn_if_unfinished
+from .progress import Progress
 from .pileup import (BASE_PIXELS, DIFF_CHANNEL_ENUMS, DIFFERS_FROM_REF, HP_CHANNEL_ENUM, MATCHES_REF, SUPPORTS_ALT,
                      SUPPORTS_OTHER)
 
@@ -110,7 +111,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
                              f"{list(tune_info.channels)}) differ from the training examples {paths[0]} (shape "
                              f"{list(info.shape)}, channels {list(info.channels)}): make both with the same flags")
     check_same_settings(paths + tune_paths)
-    check_labelled(paths + tune_paths)
+    check_first_records(paths + tune_paths, info.shape)
     shape = info.shape
     full = example_dataset(paths, shape, with_label=True)
     tune_full = example_dataset(tune_paths, shape, with_label=True) if tune_spec else None
@@ -219,14 +220,23 @@ def _count_records(paths: list[str]) -> int:
     return total
 
 
-def check_labelled(paths: list[str]) -> None:
-    """Refuse examples made without a truth set (their first record has no label): training on them would fail
-    deep inside TensorFlow."""
+def check_first_records(paths: list[str], shape: tuple[int, int, int]) -> None:
+    """Refuse examples whose first record has no label (made without a truth set) or an image of another size than
+    their sidecar's `shape` (a sidecar copied from other examples): training on them failed deep inside TensorFlow,
+    as "a bug in dvcall", after the output folder was made."""
+    pixels = math.prod(shape)
     for path in paths:
         first = next(read_records(path), None)
-        if first is not None and "label" not in parse_example(first):
+        if first is None:
+            continue
+        example = parse_example(first)
+        if "label" not in example:
             raise InputError(f"the examples {path} carry no labels: make labelled examples with "
                              "`dvcall make-examples --truth-vcf T --confident-bed B`")
+        if len(example["image/encoded"]) != pixels:
+            raise InputError(f"the examples {path} hold images of {len(example['image/encoded']):,} values, but their "
+                             f"sidecar ({os.path.basename(path)}.example_info.json) says shape {list(shape)} "
+                             f"({pixels:,}): the sidecar belongs to other examples; make these examples again")
 
 
 def mapq_augment(image, max_fraction: float, ref_rows: int = 5):
@@ -440,14 +450,16 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     """Train and write the best model (by tuning accuracy) to output_dir; rerunning the same command after a
     stop resumes from the last finished epoch. `callbacks`: extra Keras callbacks, run after dvcall's own."""
     if opts.init_model and is_ensemble_dir(opts.init_model):
-        raise InputError(f"--init-model {opts.init_model} is an ensemble: fine-tune one of its members (their "
-                         "folders are listed in its model_info.json), then combine again with `dvcall ensemble`")
+        raise InputError(f"--init-model {opts.init_model} is an ensemble of several networks: fine-tune one network (a "
+                         "single-network model such as models/illumina-wgs-realign, one of your own, or a member of the "
+                         "ensemble where you have its folder: its model_info.json lists them) and combine again with "
+                         "`dvcall ensemble`, or train from scratch")
     keras = tf_keras()
     keras.utils.set_random_seed(opts.seed)
     if opts.keep_epochs:
         _refuse_stale_epochs(output_dir, opts.epochs)
     run_key = _run_key(train_examples, tune_examples, opts)
-    finished = _check_output_folder(output_dir, run_key)
+    finished = _check_output_folder(output_dir, run_key, _run_record(train_examples, tune_examples, opts))
     if finished is not None:
         log.info("%s already holds this training run (same examples and options), finished: nothing to do", output_dir)
         return finished
@@ -459,15 +471,25 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
             raise InputError(f"--init-model {opts.init_model} reads pileups of shape {list(init_info.shape)}, the examples are "
                              f"{list(info.shape)}: fine-tune a model of these examples' kind, or train from scratch")
         if list(init_info.channels) != list(info.channels):
+            subset = set(init_info.channels) <= set(info.channels)
             raise InputError(f"--init-model {opts.init_model} reads channels {list(init_info.channels)}, the examples hold "
-                             f"{list(info.channels)}: its weights would read other data in those places; fine-tune a model "
-                             "of these examples' channels, or train from scratch")
+                             f"{list(info.channels)}: its weights would read other data in those places; "
+                             + (f"train on its channels (--channels {','.join(map(str, init_info.channels))})"
+                                if subset else "fine-tune a model of these examples' channels")
+                             + ", or train from scratch")
+        ignored = [flag for flag, given, default in (
+            ("--no-haplotype-pooling", opts.haplotype_pooling, True), ("--no-max-pooling", opts.max_pooling, True),
+            (f"--column-features {opts.column_features}", opts.column_features, COLUMN_FEATURES)) if given != default]
+        if ignored:
+            log.warning("%s: ignored with --init-model, whose network (and architecture) is fine-tuned as it is",
+                        ", ".join(ignored))
     os.makedirs(output_dir, exist_ok=True)
-    write_json(os.path.join(output_dir, RUN_FILE), {"key": run_key})
+    write_json(os.path.join(output_dir, RUN_FILE), {"key": run_key, **_run_record(train_examples, tune_examples, opts)})
     hp_index = info.channels.index(HP_CHANNEL_ENUM) if opts.haplotype_pooling and HP_CHANNEL_ENUM in info.channels else None
     model = load_model(opts.init_model) if opts.init_model else build_model(info.shape, hp_index=hp_index, max_pooling=opts.max_pooling,
                                                                                       column_features=opts.column_features)
-    model_info = ModelInfo(shape=info.shape, channels=info.channels, settings=dict(info.settings), version=model_version(model))
+    model_info = ModelInfo(shape=info.shape, channels=info.channels, settings=dict(info.settings), version=model_version(model),
+                           model_type=examples_model_type(expand_paths(train_examples)))
     steps = -(-train_count // opts.batch_size) * opts.epochs
     schedule = keras.optimizers.schedules.CosineDecay(opts.learning_rate, decay_steps=max(1, steps), alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
@@ -479,6 +501,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     # The resume backup comes last: an epoch counts as done for a rerun only once its model (and, with
     # --keep-epochs, its own folder) is saved; a stop in between redoes the epoch instead of skipping its save.
     callbacks = [
+        _progress_log(opts.epochs, -(-train_count // opts.batch_size), train_count),
         keras.callbacks.CSVLogger(history_path, append=True),
         best,
         *([_epoch_checkpoints(output_dir, model_info, opts.label_smoothing, opts.seed)] if opts.keep_epochs else []),
@@ -487,7 +510,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, "resume"), delete_checkpoint=True),
     ]
     with DirectoryLock(output_dir, f"dvcall train --output {output_dir}", flag="--output"):  # a second train into it fails at once
-        model.fit(train_ds, validation_data=tune_ds, epochs=opts.epochs, callbacks=callbacks, verbose=2, shuffle=False)  # tf.data shuffles
+        model.fit(train_ds, validation_data=tune_ds, epochs=opts.epochs, callbacks=callbacks, verbose=0, shuffle=False)  # tf.data shuffles
     summary = {"best_tune_accuracy": best.best, "best_epoch": best.best_epoch, "epochs": opts.epochs,
                "seconds": round(clock.seconds(), 1)}
     write_json(os.path.join(output_dir, "training_summary.json"), summary, indent=2)
@@ -507,7 +530,26 @@ def _run_key(train_examples: str, tune_examples: str | None, opts: TrainOptions)
     return fingerprint(files=files, tune=tune_examples, opts=asdict(opts))
 
 
-def _check_output_folder(output_dir: str, run_key: str) -> dict | None:
+def _run_record(train_examples: str, tune_examples: str | None, opts: TrainOptions) -> dict:
+    """What training_run.json says beside its key, readable: the examples asked for and every option (a refused
+    rerun names what differs)."""
+    from dataclasses import asdict
+
+    return json.loads(json.dumps({"examples": train_examples, "tune_examples": tune_examples, "options": asdict(opts)}))
+
+
+def _run_difference(recorded: dict, current: dict) -> str:
+    """Which of a training run's examples or options differ from the run in the folder, as flags-ish text."""
+    diffs = [f"{name.replace('_', '-')} {recorded.get(name)!r} there, {current[name]!r} now"
+             for name in ("examples", "tune_examples") if recorded.get(name) != current[name]]
+    before, now = recorded.get("options") or {}, current["options"]
+    diffs += [f"{key.replace('_', '-')} {before.get(key)!r} there, {now[key]!r} now" for key in now if before.get(key) != now[key]]
+    if not recorded.get("options"):
+        return "the run there predates this record"
+    return "; ".join(diffs) or "the same names and options, but the example files changed (remade?)"
+
+
+def _check_output_folder(output_dir: str, run_key: str, record: dict | None = None) -> dict | None:
     """May `train` write into `output_dir`? Yes when it is new or empty, or holds an interrupted run of the same
     examples and options (resumed); the saved summary when that run already finished (nothing to do). A model
     folder (a shipped or installed model) or another run's folder is refused: training there would mix the old
@@ -518,15 +560,18 @@ def _check_output_folder(output_dir: str, run_key: str) -> dict | None:
         return None
     try:
         with open(os.path.join(output_dir, RUN_FILE)) as fh:
-            recorded = json.load(fh).get("key")
+            saved = json.load(fh)
+        recorded = saved.get("key")
     except (OSError, ValueError, AttributeError):
-        recorded = None
+        saved, recorded = {}, None
     if recorded is None:
         raise InputError(f"--output {output_dir} is not empty and holds no training run of dvcall train (a model folder?): "
                          "train into a new folder; install the result with scripts/model_install.sh")
     if recorded != run_key:
-        raise InputError(f"--output {output_dir} holds a training run with other examples or options: train into a new "
-                         "folder (or delete that one)")
+        differs = f" ({_run_difference(saved, record)})" if record is not None else ""
+        raise InputError(f"--output {output_dir} holds a training run with other examples or options{differs}: train into "
+                         "a new folder (or delete that one); a finished run is not extended: fine-tune from it with "
+                         "--init-model instead")
     summary = os.path.join(output_dir, "training_summary.json")
     if os.path.exists(summary) and not os.path.isdir(os.path.join(output_dir, "resume")):
         missing = [name for name in ("model.keras", "model_info.json") if not os.path.isfile(os.path.join(output_dir, name))]
@@ -579,6 +624,38 @@ def _epoch_checkpoints(output_dir: str, info: ModelInfo, label_smoothing: float,
             save_model(self.model, epoch_model_dir(output_dir, epoch + 1), replace(info, notes=notes))
 
     return EpochCheckpoints()
+
+
+def _progress_log(epochs: int, steps: int, examples: int):
+    """A Keras callback that logs what training does (through dvcall's log, so --quiet silences it, where Keras's
+    own lines were printed regardless): the examples at the start, a resumed run's first epoch, batches with an
+    ETA inside each epoch (an epoch of a million examples is an hour on 2 cores), and each epoch's losses."""
+    keras = tf_keras()
+
+    class ProgressLog(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.first, self.report, self.started = True, None, time.time()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if self.first:
+                log.info("train: %s training examples, %d epochs of %s batches%s", f"{examples:,}", epochs, f"{steps:,}",
+                         f"; going on from epoch {epoch + 1} (a stopped run's backup in resume/)" if epoch else "")
+                self.first = False
+            self.report, self.started = Progress(f"train: epoch {epoch + 1}/{epochs}", unit="batches"), time.time()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.report is not None and batch + 1 < steps:  # the epoch's own line says it ended
+                self.report(batch + 1, steps)
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            tune = (f", tuning loss {logs['val_loss']:.4f}, accuracy {logs['val_accuracy']:.4f}"
+                    if "val_loss" in logs and "val_accuracy" in logs else "")
+            log.info("epoch %d/%d: loss %.4f, accuracy %.4f%s (%.0f s)", epoch + 1, epochs, float(logs.get("loss", float("nan"))),
+                     float(logs.get("accuracy", float("nan"))), tune, time.time() - self.started)
+
+    return ProgressLog()
 
 
 CLOCK_FILE = "seconds.json"  # in resume/: the training seconds of the epochs a stopped run kept

@@ -39,6 +39,7 @@ from deepvariant_py.calibration import (Calibration, choose_cluster_distance, cl
                                          cross_validated_log_likelihood, fit_calibration)
 from deepvariant_py.errors import DvcallError  # noqa: E402
 from deepvariant_py.evaluate import genotyped_sites  # noqa: E402
+from deepvariant_py.model import shipped_model_problem  # noqa: E402
 from deepvariant_py.model_info import INFO_FILE, ModelInfo, load_model_info, save_model_info  # noqa: E402
 
 
@@ -71,6 +72,11 @@ def main() -> None:
     args = ap.parse_args()
     if not args.sample and not args.hybrid_pair:
         ap.error("give the calibration samples: --sample DIR or --hybrid-pair PREFIX (repeatable)")
+    named = [os.path.realpath(s) for s in args.sample + args.hybrid_pair]
+    if len(set(named)) < len(named):  # its calls would count twice
+        ap.error("a calibration sample is given twice: give each --sample / --hybrid-pair once")
+    if not args.dry_run and (problem := shipped_model_problem(args.model)):
+        ap.error(problem + " (or look with --dry-run)")
     info = load_model_info(args.model)
     calls = _called_sites(args, info)
     gq = np.concatenate([c["gq"] for c in calls])

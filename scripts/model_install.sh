@@ -1,5 +1,9 @@
-# Sourced by the train_*_model.sh scripts: where a retrained model goes, checked before hours of work, and
-# written there so that a reader never finds a mix of the old model's files and the new one's.
+# Install a model folder: `bash scripts/model_install.sh SRC DEST` makes DEST the model in SRC (its files: the
+# network, model_info.json, merger, card, training records; not resume/ or epoch-N/ folders), keeping DEST's
+# MODEL_CARD.md and candidate_filter.json when SRC has none, dropping DEST's old merger and training logs (a merger
+# belongs to the network it was trained on). DEST is swapped in whole: an interrupted install leaves the old model.
+# Also sourced by the train_*_model.sh scripts (the functions below): where a retrained model goes, checked before
+# hours of work, and written there so that a reader never finds a mix of the old model's files and the new one's.
 
 # check_model_dest DIR: DIR can be made or written (it is not a file, and its nearest existing folder is
 # writable); else one line, exit 2. Run it before any simulation or training.
@@ -51,3 +55,33 @@ install_model() {
   mv "$stage" "$dest"
   rm -rf "$old"
 }
+
+# Run, not sourced: install SRC's files into DEST.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  set -euo pipefail
+  if [[ $# -ne 2 || $1 == -h || $1 == --help ]]; then
+    sed -n '1,4{s/^# \{0,1\}//p}' "$0" >&2
+    echo "usage: $0 SRC DEST" >&2
+    exit 2
+  fi
+  src=${1%/} dest=${2%/}
+  if [[ ! -f $src/model.keras || ! -f $src/model_info.json ]]; then
+    echo "$(basename "$0"): $src holds no model (model.keras and model_info.json): pass a dvcall model folder" >&2
+    exit 2
+  fi
+  if [[ -d $src/resume ]]; then
+    echo "$(basename "$0"): $src holds an unfinished training run (resume/): rerun the same \`dvcall train\` to finish it first" >&2
+    exit 2
+  fi
+  if [[ $(cd "$src" && pwd -P) == $(mkdir -p "$(dirname "$dest")" && cd "$(dirname "$dest")" && pwd -P)/$(basename "$dest") ]]; then
+    echo "$(basename "$0"): SRC and DEST are the same folder ($src)" >&2
+    exit 2
+  fi
+  check_model_dest "$dest"
+  files=()
+  for f in "$src"/*; do
+    [[ -f $f ]] && files+=("$(basename "$f")")
+  done
+  install_model "$src" "$dest" "${files[@]}"
+  echo "$(basename "$0"): $src -> $dest (${#files[@]} files)" >&2
+fi

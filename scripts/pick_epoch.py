@@ -37,12 +37,16 @@ from accuracy import call_dvcall, datasets  # noqa: E402
 from deepvariant_py.errors import DvcallError  # noqa: E402
 from deepvariant_py.evaluate import evaluate  # noqa: E402
 from deepvariant_py.model_info import load_model_info, save_model_info  # noqa: E402
+from deepvariant_py.model import shipped_model_problem  # noqa: E402
 from deepvariant_py.outputs import write_json  # noqa: E402
 from deepvariant_py.train import epoch_dirs  # noqa: E402
 
 def choose(errors: dict[int, int]) -> int:
     """The epoch with the fewest errors; a tie goes to the later epoch (trained longer, at a lower learning rate)."""
     return min(errors, key=lambda epoch: (errors[epoch], -epoch))
+
+
+PICKED_FILES = {"model.keras", "model_info.json"}  # what an epoch-N folder holds, copied to --output
 
 
 def output_problem(output: str, training_dir: str) -> str | None:
@@ -53,6 +57,12 @@ def output_problem(output: str, training_dir: str) -> str | None:
         return f"--output {output} holds the training folder: give a new folder for the chosen model"
     if os.path.exists(output) and not os.path.exists(os.path.join(output, "model_info.json")):
         return f"--output {output} exists and is not a model folder: give a new folder for the chosen model"
+    if (problem := shipped_model_problem(output, "--output")):
+        return problem
+    if os.path.isdir(output) and (more := sorted(set(os.listdir(output)) - PICKED_FILES)):
+        # an earlier pick holds only these; a finished model's card, merger or GQ-map notes would be deleted
+        return (f"--output {output} holds a model with more than a pick writes ({', '.join(more[:4])}): give a new "
+                "folder for the chosen model (scripts/model_install.sh installs it over that one)")
     return None
 
 

@@ -222,9 +222,9 @@ def test_calibrate_never_replaces_a_calibration_with_a_fit_stopped_at_its_bound(
     from deepvariant_py.cli.main import main
     from deepvariant_py.model import default_model_dir
 
-    labels = np.arange(60) % 3
-    probs = np.full((60, 3), 0.005)
-    probs[np.arange(60), labels] = 0.99
+    labels = np.arange(150) % 3
+    probs = np.full((150, 3), 0.005)
+    probs[np.arange(150), labels] = 0.99
     monkeypatch.setattr(calibrate_cli, "predict_labelled", lambda model, examples: (probs, labels))
     examples = tmp_path / "tune.tfrecord.gz"
     examples.write_bytes(b"x")  # never read: predict_labelled is replaced
@@ -245,5 +245,10 @@ def test_calibrate_never_replaces_a_calibration_with_a_fit_stopped_at_its_bound(
     assert json.loads((model / "model_info.json").read_text())["temperature"] == 0.25
     labels[:6] = (labels[:6] + 1) % 3  # six wrong calls, sure of themselves: a temperature above 1, on few examples
     result = CliRunner().invoke(main, ["calibrate", "--model", str(model), "--examples", str(examples)])
-    assert result.exit_code == 0 and "fitted on only 60 examples holding 6 wrong call(s)" in result.output
+    assert result.exit_code == 0 and "fitted on only 150 examples holding 6 wrong call(s)" in result.output
     assert json.loads((model / "model_info.json").read_text())["temperature"] > 1
+    fitted = (model / "model_info.json").read_bytes()
+    labels, probs = labels[:60], probs[:60]  # hostile17: 4 examples made a temperature of 2.19, written (exit 0)
+    result = CliRunner().invoke(main, ["calibrate", "--model", str(model), "--examples", str(examples)])
+    assert result.exit_code == 1 and "only 60 labelled example(s)" in result.output
+    assert (model / "model_info.json").read_bytes() == fitted

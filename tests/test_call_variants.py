@@ -7,6 +7,7 @@ import os
 import pytest
 
 from deepvariant_py.call_variants import ExampleCaller, call_variants, load_predictor
+from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import read_calls
 from deepvariant_py.make_examples import make_examples
 from deepvariant_py.pileup import channel_enums
@@ -121,7 +122,8 @@ def test_examples_made_for_a_shipped_model_are_called_by_it_without_model(tmp_pa
 
 def test_examples_made_for_a_model_folder_are_called_by_it_without_model(tmp_path):
     """A model of one's own with a shipped model's tensor and settings: its examples went to the shipped model when
-    call-variants got no --model. make-examples records the folder; call-variants takes it while it is there."""
+    call-variants got no --model. make-examples records the folder; call-variants takes it, and refuses once it is
+    gone (hostile17: it called with the shipped model, saying so only in an info line)."""
     import shutil
 
     from deepvariant_py.examples_io import read_sidecar, write_sidecar
@@ -135,7 +137,8 @@ def test_examples_made_for_a_model_folder_are_called_by_it_without_model(tmp_pat
     make_examples(REF, BAM, examples, [Region("chr20", 10_000_000, 10_000_500)], opts, model_dir=mine)
     assert read_sidecar(examples).model == os.path.abspath(mine)
     assert model_for_examples([examples]) == (os.path.abspath(mine), "the model make-examples made them for")
-    shutil.rmtree(mine)  # gone: the shipped model with their tensor and settings
-    assert model_for_examples([examples])[0] == shipped
+    shutil.rmtree(mine)  # gone: refused, as postprocess refuses calls whose model is gone (it took the shipped one)
+    with pytest.raises(InputError, match="made for the model in .*my-model, which is no longer there: pass that model"):
+        model_for_examples([examples])
     write_sidecar(examples, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))  # no record
     assert model_for_examples([examples])[0] == shipped

@@ -108,6 +108,16 @@ def test_postprocess_output_must_be_vcf_gz(tmp_path):
     assert not out.exists()
 
 
+def test_an_unquoted_glob_gets_a_hint(capsys):
+    """hostile17: `--examples examples/train-*.tfrecord.gz` unquoted became two arguments, and click's "Got unexpected
+    extra argument" said nothing of why."""
+    with pytest.raises(SystemExit) as exc:
+        main.main(["train", "--examples", "a-1.tfrecord.gz", "a-2.tfrecord.gz", "--output", "m"], prog_name="dvcall")
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert "unexpected extra argument (a-2.tfrecord.gz) (an unquoted glob? quote it" in err
+
+
 def test_a_reader_closing_the_pipe_ends_the_command_quietly():
     import subprocess
     import sys

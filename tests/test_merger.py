@@ -271,3 +271,27 @@ def test_a_merger_of_another_network_is_never_written_or_used_by_default(trained
         assert load_merger("auto", str(other)) is None  # the min rule
         assert callable(load_merger("network", str(other)))  # asked for by name: used, with the warning
     assert sum("trained on another CNN's outputs" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_auto_keeps_the_min_rule_for_a_merger_of_few_sites_or_without_its_network(trained, tmp_path, caplog):
+    """hostile17: a merger trained on 6 two-alt sites (train-merger warned, then wrote it) was used by every `dvcall
+    run` without a word, and turned a 0/1 into 1/2; merger_info.json without merger.keras was the min rule silently."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.keras").write_bytes(b"network")
+    trained.save(str(model))
+    info = json.load(open(model / MERGER_INFO_FILE))
+    info.pop("cnn_sha256", None)
+    for sites, used in ((600, True), (6, False)):
+        info["training_sites"] = sites
+        (model / MERGER_INFO_FILE).write_text(json.dumps(info))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="dvcall"):
+            assert callable(load_merger("auto", str(model))) == used
+            assert callable(load_merger("network", str(model)))  # asked for by name: used
+        assert any("trained on only 6 two-alt sites" in r.getMessage() for r in caplog.records) == (not used)
+    os.remove(model / MERGER_FILE)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        assert load_merger("auto", str(model)) is None
+    assert any("merger_info.json without merger.keras" in r.getMessage() for r in caplog.records)

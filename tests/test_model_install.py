@@ -63,3 +63,21 @@ def test_a_checkout_calls_with_its_own_models():
     from deepvariant_py.model import default_model_dir
     checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     assert default_model_dir("ont") == os.path.join(checkout, "models", "ont")
+
+
+def test_run_on_its_own_it_installs_a_model_folder_and_refuses_what_is_not_one(tmp_path):
+    """`dvcall train`'s refusal and the guide point to `scripts/model_install.sh`: run, it copied nothing (rc 0)."""
+    work, dest = _trained(tmp_path), tmp_path / "installed"
+    (work / "model" / "merger.keras").write_text("merger")
+    (work / "model" / "resume").mkdir()
+    res = subprocess.run(["bash", str(HELPER), str(work / "model"), str(dest)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "unfinished training run" in res.stderr and not dest.exists()
+    (work / "model" / "resume").rmdir()
+    res = subprocess.run(["bash", str(HELPER), str(work / "model"), str(dest)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in dest.iterdir()) == ["merger.keras", "model.keras", "model_info.json"]
+    res = subprocess.run(["bash", str(HELPER), str(work / "model_seed2"), str(tmp_path / "other")], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 2 and "holds no model" in res.stderr and not (tmp_path / "other").exists()
+    res = subprocess.run(["bash", str(HELPER)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "usage:" in res.stderr

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -28,3 +29,7 @@ def test_output_is_replaced_only_when_it_is_a_model_folder_outside_the_training_
     assert "not a model folder" in pick_epoch.output_problem(str(tmp_path / "notes"), str(run))
     (tmp_path / "notes" / "model_info.json").write_text("{}")
     assert pick_epoch.output_problem(str(tmp_path / "notes"), str(run)) is None
+    (tmp_path / "notes" / "MODEL_CARD.md").write_text("a finished model")  # hostile17: deleted with its merger, exit 0
+    assert "holds a model with more than a pick writes (MODEL_CARD.md)" in pick_epoch.output_problem(str(tmp_path / "notes"), str(run))
+    shipped = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "ont")
+    assert "is a shipped model" in pick_epoch.output_problem(shipped, str(run))

@@ -402,9 +402,10 @@ def test_a_model_given_with_model_is_checked_against_the_reads_by_its_own_kind()
     assert kinds == {"illumina-wgs": "short", "pacbio-hifi": "long", "ont": "long", "hybrid-hifi-illumina": None}
     text = read_kind_warning("illumina", 2000, 0, "my-hifi-model", "long")
     assert text == ("2,000 of 2,000 sampled reads are short (500 bp or less: Illumina), but --model my-hifi-model is "
-                    "for long reads: use --model-type illumina")
-    assert read_kind_warning("pacbio", 2000, 2000, "my-short-model", "short").endswith(
-        "but --model my-short-model is for short reads: use --model-type pacbio (HiFi) or ont")
+                    "for long reads: call them with a short-read model (--model-type illumina without --model)")
+    assert read_kind_warning("pacbio", 2000, 2000, "my-short-model", "short").endswith(  # hostile17: the advice was a flag
+        "but --model my-short-model is for short reads: call them with a long-read model (--model-type pacbio for "  # already in use
+        "HiFi, or ont, without --model)")
     assert read_kind_warning("illumina", 2000, 0, "my-illumina-model", "short") is None
     assert read_kind_warning("illumina", 2000, 0, "my-hybrid-model", None) is None
 
@@ -447,3 +448,36 @@ def test_low_depth_is_said_by_the_depth_over_the_positions_reads_reach(tmp_path)
         "the reads cover the positions they reach at 3.4x on average")
     assert low_depth_warning([MakeExamplesStats(bases=300_000, covered_positions=10_000)]) is None  # 30x
     assert low_depth_warning([MakeExamplesStats(bases=3_000, covered_positions=1_000)]) is None  # too little to say
+
+
+def test_a_model_records_the_preset_its_examples_were_made_under_and_run_takes_it(tmp_path):
+    """hostile17: a model retrained from `make-examples --model-type ont` examples recorded none of ONT's thresholds,
+    and `run --model it` called with Illumina's (MAPQ 5, SNP fraction 0.12, 1 kb partitions) without a word."""
+    import shutil
+
+    from deepvariant_py.cli.common import setting_flags
+    from deepvariant_py.errors import ModelError
+    from deepvariant_py.examples_io import examples_model_type, read_sidecar
+    from deepvariant_py.model import default_model_dir
+    from deepvariant_py.presets import model_type_for, preset, resolve_model
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ex = tmp_path / "ex.tfrecord.gz"
+    result = CliRunner().invoke(main, ["make-examples", "--ref", os.path.join(root, "testdata", "ucsc.hg19.chr20.unittest.fasta.gz"),
+                                       "--reads", os.path.join(root, "testdata", "NA12878.chr20_10.00-10.02Mb.bam"),
+                                       "--examples", str(ex), "--regions", "chr20:10,000,000-10,001,000", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert read_sidecar(str(ex)).model_type == "illumina" and examples_model_type([str(ex)]) == "illumina"
+    mine = tmp_path / "my-ont"
+    shutil.copytree(default_model_dir("ont"), mine)
+    assert model_type_for(None, str(mine)) == "ont" and model_type_for("pacbio", str(mine)) == "pacbio"
+    kwargs = {"model_type": None, **{key: None for key in preset("illumina").settings}}
+    assert setting_flags(dict(kwargs), str(mine))[0] == "ont" and setting_flags(dict(kwargs))[0] == "illumina"
+    info = json.loads((mine / "model_info.json").read_text())
+    del info["model_type"]  # a model from before the record: illumina, as before
+    (mine / "model_info.json").write_text(json.dumps(info))
+    assert model_type_for(None, str(mine)) == "illumina"
+    info["model_type"] = "nanopore"
+    (mine / "model_info.json").write_text(json.dumps(info))
+    with pytest.raises(ModelError, match="model_type 'nanopore' is not one of"):
+        resolve_model("ont", str(mine))

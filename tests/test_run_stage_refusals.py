@@ -102,3 +102,14 @@ def test_train_merger_checks_its_folder_before_training(tmp_path, examples, monk
     monkeypatch.setattr(merger, "collect_multiallelic_sites", lambda *a, **k: pytest.fail("trained before the check"))
     result = _invoke("train-merger", "--examples", examples, "--model", str(model))
     assert result.exit_code == 1 and "--model" in result.output and "cannot be written" in result.output, result.output
+
+
+@pytest.mark.parametrize("command", [["calibrate"], ["train-merger"], ["train-merger", "--output", MODEL]])
+def test_tools_that_refit_a_model_in_place_refuse_a_shipped_one(tmp_path, examples, command):
+    """hostile17: `calibrate` on 54 examples replaced the shipped temperature and dropped its GQ map, `train-merger`
+    on one site replaced the shipped merger (exit 0): every later `dvcall run` used them."""
+    before = {name: open(os.path.join(MODEL, name), "rb").read() for name in os.listdir(MODEL)}
+    args = command[:1] + ["--examples", examples, "--model", MODEL] + command[1:]
+    result = _invoke(*args)
+    assert result.exit_code == 1 and "is a shipped model" in result.output and "work on a copy" in result.output
+    assert {name: open(os.path.join(MODEL, name), "rb").read() for name in os.listdir(MODEL)} == before

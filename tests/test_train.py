@@ -17,7 +17,7 @@ from deepvariant_py.train import TrainOptions, epoch_dirs, epoch_model_dir, trai
 SHAPE = (100, 221, 6)
 
 
-def _examples(path, n=48):
+def _examples(path, n=48, model_type=None):
     rng = np.random.default_rng(1)
     w = ExampleWriter(str(path))
     for i in range(n):
@@ -26,7 +26,7 @@ def _examples(path, n=48):
         img[5:5 + 10 * (label + 1), 100:120, :] = rng.integers(1, 254, (10 * (label + 1), 20, 6))
         w.write(VariantInfo("chr1", i, "A", ("C",), 10, (5, 5)), (0,), img, label)
     w.close()
-    write_sidecar(str(path), SHAPE, [1, 2, 3, 4, 5, 6])
+    write_sidecar(str(path), SHAPE, [1, 2, 3, 4, 5, 6], model_type=model_type)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def trained(tmp_path_factory):
     """One tiny two-epoch training run, shared: each `fit` costs seconds of graph tracing."""
     tmp = tmp_path_factory.mktemp("trained")
     ex = tmp / "train.tfrecord.gz"
-    _examples(ex)
+    _examples(ex, model_type="ont")
     out = tmp / "model"
     summary = train(str(ex), str(out), TrainOptions(epochs=2, batch_size=16, shuffle_buffer=64, keep_epochs=True))
     return ex, out, summary
@@ -45,6 +45,7 @@ def test_tiny_training_run_writes_a_loadable_model_and_its_log(trained):
     assert summary["best_epoch"] in (1, 2)
     info = load_model_info(str(out))
     assert info.shape == SHAPE and set(info.notes) == {"tune_accuracy", "epoch", "label_smoothing", "seed"}
+    assert info.model_type == "ont"  # the examples' preset: `run --model` takes its thresholds
     assert info.notes["label_smoothing"] == TrainOptions().label_smoothing and info.notes["seed"] == TrainOptions().seed
     model = load_model(str(out))
     probs = model(np.zeros((2, *SHAPE), np.uint8)).numpy()
@@ -531,7 +532,7 @@ def test_training_refuses_examples_made_with_different_settings(tmp_path):
 
 
 def test_truncated_or_unlabelled_examples_are_one_line_before_training(tmp_path):
-    """Not a DataLossError or 'Graph execution error' mid-epoch, and no half-made output folder."""
+    """Not a DataLossError or 'Graph execution error' mid-epoch ('a bug in dvcall'), and no half-made output folder."""
     good = tmp_path / "good.tfrecord.gz"
     _examples(good, n=200)
     cut = tmp_path / "cut.tfrecord.gz"
@@ -542,8 +543,12 @@ def test_truncated_or_unlabelled_examples_are_one_line_before_training(tmp_path)
     w.write(VariantInfo("chr1", 5, "A", ("C",), 10, (5, 5)), (0,), np.zeros(SHAPE, np.uint8))  # no label
     w.close()
     write_sidecar(str(plain), SHAPE, [1, 2, 3, 4, 5, 6])
+    other = tmp_path / "other.tfrecord.gz"  # hostile17: another model type's sidecar copied beside them
+    other.write_bytes(good.read_bytes())
+    write_sidecar(str(other), (SHAPE[0] + 10, SHAPE[1], SHAPE[2]), [1, 2, 3, 4, 5, 6])
     for examples, message in ((cut, "cut.tfrecord.gz: the examples file is truncated or corrupt"),
-                              (plain, "plain.tfrecord.gz carry no labels: make labelled examples")):
+                              (plain, "plain.tfrecord.gz carry no labels: make labelled examples"),
+                              (other, "other.tfrecord.gz hold images of .* but their sidecar .* says shape")):
         out = tmp_path / f"model_{examples.stem}"
         with pytest.raises(InputError, match=message):
             train(str(examples), str(out), TrainOptions(epochs=1, batch_size=16))

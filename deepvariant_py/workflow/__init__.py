@@ -45,10 +45,12 @@ def check_config(config: dict) -> dict:
     out["keep_supplementary"] = _boolean(config.get("keep_supplementary", False), "keep_supplementary")
     phase = config.get("phase_reads", "auto")
     out["phase_reads"] = "auto" if str(phase).strip().lower() == "auto" else _boolean(phase, "phase_reads", "or auto")
-    model_type = config.get("model_type") or "illumina"
-    if model_type not in MODEL_TYPES:
+    from ..presets import model_type_for
+
+    model_type = config.get("model_type") or None
+    if model_type is not None and model_type not in MODEL_TYPES:
         raise InputError(f"model_type: {model_type!r} in the workflow config is not known: use one of {', '.join(MODEL_TYPES)}")
-    out["model_type"] = model_type
+    out["model_type"] = model_type_for(model_type, str(config["model"]) if config.get("model") else None)  # as run's
     outdir = str(config.get("outdir") or "dvcall_results")
     if "," in outdir:
         raise InputError(f"outdir: {outdir!r} in the workflow config holds a comma, which dvcall reads as a list of files: "
