@@ -5,6 +5,7 @@ from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.merger import train_merger
 from deepvariant_py.model import shipped_model_problem
+from deepvariant_py.model_info import warn_if_unfinished
 from deepvariant_py.outputs import check_outputs
 
 from .common import user_errors
@@ -21,6 +22,7 @@ def train_merger_cmd(examples, model_dir, output, epochs, quiet):
     """Train the network that merges per-subset probabilities of 2-alt sites into one genotype."""
     if (problem := shipped_model_problem(output or model_dir, "--output" if output else "--model")):
         raise InputError(problem)
+    warn_if_unfinished(model_dir)  # a resumed training replaces model.keras: this merger would then not fit it
     paths = expand_paths(examples)
     # the folder it writes to is checked first: training takes minutes, and a read-only folder would lose them
     check_outputs({}, {f"--examples {p}": p for p in paths}, {"--output" if output else "--model": output or model_dir})

@@ -214,8 +214,8 @@ def _plan(opts: RunOptions) -> _Plan:
     elif not phase and opts.phase_reads is None and info.pools_by_haplotype:
         me_opts = replace(me_opts, phase_untagged=True)  # mostly tagged: a partition left untagged is phased itself
     _check_run_paths(opts, model_dir, phase)
+    info.check_weights(model_input_shape(model_dir))  # a damaged model.keras is the error, before any merger warning
     merger = load_merger(opts.multiallelic_merge, model_dir)
-    info.check_weights(model_input_shape(model_dir))
     keep = info.input_channels(me_opts.pileup.shape, channel_enums(me_opts.pileup))
     channels = None if keep == list(range(me_opts.pileup.shape[-1])) else tuple(keep)
     n_partitions = count_partitions(calling_windows(called, window_gap(me_opts.partition_size)), me_opts.partition_size)
