@@ -150,8 +150,9 @@ def exclude_regions_option(func):
     return click.option(
         "--exclude-regions", multiple=True,
         help="Region(s) not to call, in the --regions forms (a region string or a BED file: a blacklist, the "
-             "centromeres, a contig). Repeatable. Taken out of --regions (or of every contig): no candidate, record "
-             "or gVCF block inside them.")(func)
+             "centromeres, a contig). Repeatable. Taken out of --regions (or of every contig): no candidate or record "
+             "starts inside them and no gVCF block covers them (a deletion starting just before one may reach in). BED "
+             "lines on contigs the reference lacks are skipped.")(func)
 
 
 def keep_supplementary_option(func):

@@ -18,7 +18,7 @@ from deepvariant_py.presets import (make_examples_options, resolve_model, resolv
 from deepvariant_py.progress import Progress
 from deepvariant_py.reads import ReadFilter, log_read_counts, reads_inputs
 from deepvariant_py.reference import Reference
-from deepvariant_py.regions import Region, nothing_to_call_warning, parse_regions, subtract_regions
+from deepvariant_py.regions import absent_contigs_note, nothing_to_call_warning, parse_regions
 from deepvariant_py.vcf import check_sample_name
 
 from .common import FRACTION, exclude_regions_option, keep_supplementary_option, setting_flags, setting_options, user_errors
@@ -100,14 +100,15 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
     lengths = Reference(ref).lengths
     parsed = parse_regions(list(regions), lengths) if regions else None
-    excluded = parse_regions(list(exclude_regions), lengths)
+    excluded = parse_regions(list(exclude_regions), lengths, absent := [])
+    if (note := absent_contigs_note("--exclude-regions", absent)):
+        log.info("%s", note)
     warn_about_reads_of_files(model_type, ref, list(reads), parsed or [], given_model)
     stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
                           gvcf_output=gvcf_output, sample_name=sample_name, model_dir=model_dir, exclude_regions=excluded,
                           model_type=model_type)
-    whole = [Region(name, 0, length) for name, length in lengths.items()]
-    if (nothing := nothing_to_call_warning(list(regions), list(exclude_regions),
-                                           subtract_regions(parsed if parsed is not None else whole, excluded))):
+    if (nothing := nothing_to_call_warning(list(regions), list(exclude_regions), stats.called_regions,
+                                           len(parsed) if parsed is not None else None)):
         log.warning("%s and the examples file is empty", nothing)
     elif stats.partitions:
         log_read_counts([stats.read_counts], opts.read_filter)

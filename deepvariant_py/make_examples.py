@@ -81,6 +81,7 @@ class MakeExamplesStats:
     symbolic_truth: int = 0  # training mode: truth records with a symbolic alt (candidates under them: no example)
     seconds: float = 0.0
     read_counts: dict = field(default_factory=lambda: asdict(ReadCounts()))  # reads seen, kept, dropped by reason
+    called_regions: int = 0  # intervals of the whole run's calling regions (calling_regions: --regions less exclusions)
 
 
 def example_settings(opts: MakeExamplesOptions) -> dict:
@@ -360,6 +361,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
     counts = ReadCounts(**start.read_counts) if start else ReadCounts()
     labeler = _Labeler(training, reference) if training else None
     stats = _restored_stats(start.stats) if start else MakeExamplesStats()
+    stats.called_regions = len(called)
     blocks = None  # gvcf_output's BlockWriter
     to_file = isinstance(output, str)
     if to_file and checkpoints:

@@ -140,21 +140,28 @@ def load_model(model_dir: str):
         raise ModelError(f"cannot load {model_dir}/{MODEL_FILE} ({type(exc).__name__}): the file is damaged or from another version; retrain it") from None
 
 
+SHIPPED_MODEL_NAMES = ("illumina-wgs", "pacbio-hifi", "ont", "hybrid-hifi-illumina", "illumina-wgs-baseline",
+                       "illumina-wgs-realign")  # the folders of models/ (the presets' models, then the ablation ones)
+
+
 def shipped_model_problem(model_dir: str, flag: str = "--model") -> str | None:
     """Why `model_dir` may not be written into (None: it may): it is one of the shipped models (the checkout's
-    `models/` or the installed ones), which every later `dvcall run` takes by default. Tools that refit a model in
-    place (calibrate, train-merger, the GQ-map fit) work on a copy."""
-    shipped = {os.path.realpath(os.path.dirname(default_model_dir()))}
-    try:
-        from importlib import resources
-        shipped.add(os.path.realpath(str(resources.files("dvcall_models"))))
-    except (ModuleNotFoundError, TypeError):
-        pass
-    if os.path.realpath(os.path.dirname(os.path.abspath(model_dir.rstrip(os.sep) or os.sep))) not in shipped:
+    `models/` or the installed ones; a symlink to one counts), which every later `dvcall run` takes by default.
+    Tools that refit a model in place (calibrate, train-merger, the GQ-map fit) work on a copy."""
+    real = os.path.realpath(model_dir)
+    name = os.path.basename(real)
+    if name not in SHIPPED_MODEL_NAMES:
         return None
-    name = os.path.basename(os.path.abspath(model_dir))
-    return (f"{flag} {model_dir} is a shipped model, which every `dvcall run` of its type uses: work on a copy "
-            f"(cp -r {model_dir} my-{name}) and pass that; scripts/model_install.sh installs the result")
+    if real != os.path.realpath(default_model_dir(name)):
+        try:
+            from importlib import resources
+            if real != os.path.realpath(str(resources.files("dvcall_models") / name)):
+                return None
+        except (ModuleNotFoundError, TypeError):
+            return None
+    return (f"{flag} {model_dir} is the shipped model {name}, which every `dvcall run` of its type uses: work on a "
+            f"copy (cp -r {model_dir} my-{name}) and pass that; `bash scripts/model_install.sh my-{name} DEST` installs "
+            "the result")
 
 
 def default_model_dir(name: str = "illumina-wgs") -> str:

@@ -25,14 +25,14 @@ from .outputs import atomic_outputs, check_outputs, disk_error, file_sha256, is_
 from .pileup import channel_enums
 from .phasing import PHASERS, WhatshapFailed, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
 from .postprocess import postprocess
-from .presets import (make_examples_options, resolve_model, resolve_settings, warn_about_read_kind,
+from .presets import (DEFAULT_MODEL_TYPE, make_examples_options, resolve_model, resolve_settings, warn_about_read_kind,
                       warn_about_settings_unlike_model)
 from .progress import Progress, ProgressFile, RunProgress, configure_logging
 from .reads import (log_read_counts, open_reads, read_group_samples, reads_inputs, reads_paths, uncalled_contigs_note,
                     unreferenced_reads_warning)
 from .report import write_report
 from .reference import Reference
-from .regions import Region, calling_windows, count_partitions, nothing_to_call_warning, parse_regions
+from .regions import Region, absent_contigs_note, calling_windows, count_partitions, nothing_to_call_warning, parse_regions
 from .resume import LOCK_FILE, MARKER_SUFFIX, DirectoryLock, clear, completed, file_identity, fingerprint, mark_done, reuse_or_run
 from .vcf import VCF_INDEXES, check_sample_name, vcf_index_outputs
 from .workers import JOB_FILE_PREFIX, run_jobs, usable_cpus
@@ -50,7 +50,7 @@ class RunOptions:
     regions: list[str] = field(default_factory=list)
     exclude_regions: list[str] = field(default_factory=list)  # region strings / BEDs left out of `regions`
     model_dir: str | None = None  # None: the model type's shipped model
-    model_type: str = "illumina"
+    model_type: str = DEFAULT_MODEL_TYPE  # the CLI passes presets.model_type_for's: given, else the --model's, else this
     intermediate_dir: str | None = None
     sample_name: str | None = None
     num_shards: int | None = None  # None: the CPUs this process may use (workers.usable_cpus)
@@ -196,9 +196,11 @@ def _plan(opts: RunOptions) -> _Plan:
     with open_reads(opts.reads, reference) as sources:
         sample = check_sample_name(*((opts.sample_name, "--sample-name") if opts.sample_name is not None else sources.sample()))
         regions = parse_regions(opts.regions, reference.lengths)
-        excluded = parse_regions(opts.exclude_regions, reference.lengths)
+        excluded = parse_regions(opts.exclude_regions, reference.lengths, absent := [])
+        if (note := absent_contigs_note("--exclude-regions", absent)):
+            log.info("%s", note)
         called = calling_regions(reference, set(sources.references), regions if opts.regions else None, excluded)
-        _warn_about_reads(sources, reference, opts, called, sample)
+        _warn_about_reads(sources, reference, opts, called, sample, len(regions))
     model_dir, info = resolve_model(opts.model_type, opts.model_dir)
     settings = resolve_settings(opts.model_type, info, **opts.settings)
     warn_about_settings_unlike_model(info, opts.settings)
@@ -227,9 +229,11 @@ def _plan(opts: RunOptions) -> _Plan:
     return _Plan(sample, model_dir, info, merger, channels, reference, me_opts, regions, called, phase, shards, min(shards, cpus))
 
 
-def _warn_about_reads(sources, reference: Reference, opts: RunOptions, regions: list[Region], sample: str) -> None:
-    """Warnings (the run goes on) for input that gives an empty or pooled VCF."""
-    if (nothing := nothing_to_call_warning(opts.regions, opts.exclude_regions, regions)):
+def _warn_about_reads(sources, reference: Reference, opts: RunOptions, regions: list[Region], sample: str,
+                      n_regions: int) -> None:
+    """Warnings (the run goes on) for input that gives an empty or pooled VCF (`regions`: the calling regions;
+    `n_regions`: the intervals --regions holds)."""
+    if (nothing := nothing_to_call_warning(opts.regions, opts.exclude_regions, len(regions), n_regions)):
         log.warning("%s and the VCF will have no records", nothing)
     for path, handle in zip(sources.paths, sources.handles):
         samples = read_group_samples(handle)

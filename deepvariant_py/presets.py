@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, replace
 
 from .candidate_filter import FILE_NAME as CANDIDATE_FILTER_FILE, load_candidate_filter
@@ -138,16 +139,17 @@ DEFAULT_MODEL_TYPE = "illumina"
 def model_type_for(model_type: str | None, model_dir: str | None) -> str:
     """The --model-type a command runs under: the one given, else the one a --model records (the preset its
     training examples were made under: a retrained ONT model gets ONT's thresholds), else illumina."""
-    if model_type is not None:
-        return model_type
+    recorded = None
     if model_dir is not None and os.path.isfile(os.path.join(model_dir, INFO_FILE)):
         try:
             recorded = load_model_info(model_dir).model_type
         except ModelError:
-            recorded = None  # the command's own model check says what is wrong with it
-        if recorded is not None:
-            return recorded
-    return DEFAULT_MODEL_TYPE
+            pass  # the command's own model check says what is wrong with it
+    if model_type is not None and recorded is not None and model_type != recorded:
+        log.warning("--model-type %s, but %s was trained on examples made under --model-type %s: its thresholds "
+                    "(candidate fractions, MAPQ, partition size) are now %s's; leave --model-type out to use %s's",
+                    model_type, model_dir, recorded, model_type, recorded)
+    return model_type or recorded or DEFAULT_MODEL_TYPE
 
 
 def resolve_model(model_type: str, model_dir: str | None, required: bool = True) -> tuple[str | None, ModelInfo | None]:
@@ -170,11 +172,12 @@ def resolve_model(model_type: str, model_dir: str | None, required: bool = True)
 
 def model_for_examples(paths: list[str]) -> tuple[str, str | None]:
     """(model directory, why it was chosen: None for the default) that call-variants runs when given no --model:
-    the model make-examples recorded making them for (its sidecars; an error when it is gone or no longer takes
-    their tensor, as postprocess refuses calls whose model is gone); for examples that record none, the first shipped model (SHIPPED_MODELS' order, Illumina first) that reads their tensor and was trained on
+    the model make-examples recorded making them for (its sidecars; a shipped one from where this dvcall has it; an
+    error when a model of one's own is gone or no longer takes their tensor, as postprocess refuses calls whose model
+    is gone); for examples that record none, the first shipped model (SHIPPED_MODELS' order, Illumina first) that reads their tensor and was trained on
     examples made with their settings (`make-examples --model-type ont` examples got the Illumina model and a shape
     error); else the Illumina model, which then says how they differ."""
-    from .model import default_model_dir
+    from .model import SHIPPED_MODEL_NAMES, default_model_dir
 
     info = read_sidecars(paths, "call each set of examples")
     made_for = {read_sidecar(p).model for p in paths} - {None}
@@ -183,6 +186,10 @@ def model_for_examples(paths: list[str]) -> tuple[str, str | None]:
                          "call them with as --model")
     if made_for:  # the model they were made for, or nothing: another model's calls would pass for that model's
         folder = made_for.pop()
+        name = os.path.basename(folder.rstrip(os.sep))
+        if (not os.path.isfile(os.path.join(folder, INFO_FILE)) and name in SHIPPED_MODEL_NAMES
+                and os.path.basename(os.path.dirname(folder.rstrip(os.sep))) in ("models", "dvcall_models")):
+            folder = default_model_dir(name)  # a shipped model whose install moved (another venv, a moved checkout)
         if not os.path.isfile(os.path.join(folder, INFO_FILE)):
             raise InputError(f"the examples were made for the model in {folder}, which is no longer there: pass that "
                              "model (moved, or on another machine) as --model")
@@ -296,6 +303,9 @@ def warn_about_read_kind(model_type: str, sources, regions: list[Region], model_
         text = long_read_kind_warning(model_type, profile, platforms)
         if not text and not (model_type == "pacbio" and profile is not None and profile.indels_per_kb < HIFI_LIKE_INDELS_PER_KB):
             text = platform_warning(model_type, platforms)  # (a HiFi-like rate outweighs a PL:ONT label)
+        if text and model_dir:  # the --model's network is for the other long-read kind: a --model-type alone keeps it
+            text = re.sub(r"use --model-type (\w+)$", r"call them with the \1 model (--model-type \1 without --model) or "
+                          "a model trained on such reads", text)
     if text:
         log.warning("%s", text)
 

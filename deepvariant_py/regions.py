@@ -91,18 +91,20 @@ def _contig_name_hint(contig: str, contig_lengths: dict[str, int]) -> str:
     return ""
 
 
-def read_bed(path: str, contig_lengths: dict[str, int]) -> list[Region]:
-    """BED intervals as Regions; header/track lines are skipped."""
+def read_bed(path: str, contig_lengths: dict[str, int], absent: list[str] | None = None) -> list[Region]:
+    """BED intervals as Regions; header/track lines are skipped. With `absent` (a list), lines on contigs the
+    reference lacks are skipped and their contigs appended to it (a whole-genome blacklist on a partial reference),
+    unless no line names a reference contig (a naming mismatch: the error, with its chr-prefix hint)."""
     if not os.path.exists(path):
         raise InputError(f"BED file {path} does not exist")
     try:
-        return _bed_lines(path, contig_lengths)
+        return _bed_lines(path, contig_lengths, absent)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read BED file {path} ({exc}): is it a (gzipped) text BED?") from None
 
 
-def _bed_lines(path: str, contig_lengths: dict[str, int]) -> list[Region]:
-    out = []
+def _bed_lines(path: str, contig_lengths: dict[str, int], absent: list[str] | None = None) -> list[Region]:
+    out, skipped, first_unknown = [], [], None
     with open(path, "rb") as fh:
         gzipped = fh.read(2) == b"\x1f\x8b"  # by content: .bed.bgz, .gz or a gzipped file named .bed
     opener = gzip.open if gzipped else open
@@ -117,7 +119,12 @@ def _bed_lines(path: str, contig_lengths: dict[str, int]) -> list[Region]:
                 raise InputError(f"{path} line {lineno} is not BED (CONTIG<tab>START<tab>END): {line.strip()[:60]!r}") from None
             where = f"{path} line {lineno} ({contig} {start} {end})"
             if contig not in contig_lengths:
-                raise InputError(f"{path} line {lineno}: contig {contig!r} is not in the reference{_contig_name_hint(contig, contig_lengths)}")
+                unknown = f"{path} line {lineno}: contig {contig!r} is not in the reference{_contig_name_hint(contig, contig_lengths)}"
+                if absent is None:
+                    raise InputError(unknown)
+                first_unknown = first_unknown or unknown
+                skipped.append(contig)
+                continue
             if start < 0:
                 raise InputError(f"{where}: the start is negative; BED starts are 0-based and at least 0: fix the line")
             if end < start:
@@ -127,14 +134,19 @@ def _bed_lines(path: str, contig_lengths: dict[str, int]) -> list[Region]:
                                  "the BED is for another reference build, or the line is wrong")
             if end > start:
                 out.append(Region(contig, start, end))
+    if skipped and not out:
+        raise InputError(first_unknown)
+    if absent is not None:
+        absent.extend(skipped)
     return out
 
 
 _SPACED_SEPARATOR = re.compile(r"\s*([:-])\s*")
 
 
-def parse_regions(specs: Iterable[str], contig_lengths: dict[str, int]) -> list[Region]:
-    """Each spec is a region string or a BED path; result is sorted and merged."""
+def parse_regions(specs: Iterable[str], contig_lengths: dict[str, int], absent: list[str] | None = None) -> list[Region]:
+    """Each spec is a region string or a BED path; result is sorted and merged. `absent`: as read_bed's (BED lines
+    on contigs the reference lacks skipped and named there; --exclude-regions)."""
     regions: list[Region] = []
     for spec in specs:
         pieces = [spec]
@@ -142,7 +154,7 @@ def parse_regions(specs: Iterable[str], contig_lengths: dict[str, int]) -> list[
             pieces = _SPACED_SEPARATOR.sub(r"\1", spec.strip()).split() or [spec]  # '' stays an error
         for piece in pieces:
             if piece.endswith((".bed", ".bed.gz")) or os.path.isfile(piece):
-                regions.extend(read_bed(piece, contig_lengths))
+                regions.extend(read_bed(piece, contig_lengths, absent))
             else:
                 regions.append(parse_region_string(piece, contig_lengths))
     return merge_regions(regions, list(contig_lengths))
@@ -224,11 +236,24 @@ def subtract_regions(regions: list[Region], exclude: Iterable[Region]) -> list[R
     return out
 
 
-def nothing_to_call_warning(regions: list[str], exclude_regions: list[str], called: list[Region]) -> str | None:
-    """One line when the calling regions (`called`: --regions, or every contig, less --exclude-regions) are empty
-    because of what the user gave (the flags' texts); None otherwise."""
-    if called:
+def absent_contigs_note(flag: str, absent: list[str]) -> str | None:
+    """One line for BED lines skipped on contigs the reference lacks (read_bed's `absent`)."""
+    if not absent:
         return None
+    names = sorted(set(absent))
+    return (f"{flag}: {len(absent):,} BED line(s) name contigs the reference lacks ({', '.join(names[:3])}"
+            f"{', ...' if len(names) > 3 else ''}): they leave nothing out")
+
+
+def nothing_to_call_warning(regions: list[str], exclude_regions: list[str], n_called: int,
+                            n_regions: int | None = None) -> str | None:
+    """One line when the calling regions (`n_called` intervals: --regions, or every contig, less --exclude-regions)
+    are empty because of what the user gave (the flags' texts; `n_regions`: the intervals --regions holds, when
+    known); None otherwise."""
+    if n_called:
+        return None
+    if regions and n_regions == 0:
+        return f"--regions {' '.join(regions)} holds no interval: nothing will be called"
     if exclude_regions:
         what = f"all of --regions {' '.join(regions)}" if regions else "every contig the reads and reference share"
         return f"--exclude-regions {' '.join(exclude_regions)} cover {what}: nothing will be called"

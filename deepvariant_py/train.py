@@ -489,7 +489,8 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     model = load_model(opts.init_model) if opts.init_model else build_model(info.shape, hp_index=hp_index, max_pooling=opts.max_pooling,
                                                                                       column_features=opts.column_features)
     model_info = ModelInfo(shape=info.shape, channels=info.channels, settings=dict(info.settings), version=model_version(model),
-                           model_type=examples_model_type(expand_paths(train_examples)))
+                           model_type=examples_model_type(expand_paths(train_examples))
+                           or (load_model_info(opts.init_model).model_type if opts.init_model else None))
     steps = -(-train_count // opts.batch_size) * opts.epochs
     schedule = keras.optimizers.schedules.CosineDecay(opts.learning_rate, decay_steps=max(1, steps), alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),

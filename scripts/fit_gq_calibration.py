@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fit a model's GQ map on the calls of simulated calibration samples and store it in its model_info.json.
 
-Usage: python scripts/fit_gq_calibration.py --model models/pacbio-hifi --sample work_lr/calib_hifi_grch38_1_20x ...
+Usage: python scripts/fit_gq_calibration.py --model work_lr/model_hifi --sample work_lr/calib_hifi_grch38_1_20x ...
+       (a shipped model's folder is refused: fit a copy, then `bash scripts/model_install.sh COPY models/NAME`)
        python scripts/fit_gq_calibration.py --model MODEL --hybrid-pair work_hybrid/calib_hybrid_1 ...  (HiFi + Illumina)
 
 Each sample (a folder from scripts/make_*_data.sh: reads.bam, truth.vcf.gz, sample.json) is called with

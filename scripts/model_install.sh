@@ -1,17 +1,31 @@
 # Install a model folder: `bash scripts/model_install.sh SRC DEST` makes DEST the model in SRC (its files: the
 # network, model_info.json, merger, card, training records; not resume/ or epoch-N/ folders), keeping DEST's
-# MODEL_CARD.md and candidate_filter.json when SRC has none, dropping DEST's old merger and training logs (a merger
-# belongs to the network it was trained on). DEST is swapped in whole: an interrupted install leaves the old model.
+# MODEL_CARD.md and candidate_filter.json when SRC has none, dropping DEST's old merger and training records (a merger
+# and a training record belong to the network they came with). DEST must be new, empty or a model folder without
+# subfolders. DEST is swapped in whole: an interrupted install leaves the old model.
 # Also sourced by the train_*_model.sh scripts (the functions below): where a retrained model goes, checked before
 # hours of work, and written there so that a reader never finds a mix of the old model's files and the new one's.
 
 # check_model_dest DIR: DIR can be made or written (it is not a file, and its nearest existing folder is
-# writable); else one line, exit 2. Run it before any simulation or training.
+# writable) and replaced whole (it is new, empty, or a model folder: model_info.json and no subfolder, which the
+# swap would delete); else one line, exit 2. Run it before any simulation or training.
 check_model_dest() {
-  local dest=$1 parent
+  local dest=$1 parent sub
   if [[ -e $dest && ! -d $dest ]]; then
     echo "$(basename "$0"): MODEL_DIR $dest is a file, not a folder: pass a folder for the model" >&2
     exit 2
+  fi
+  if [[ -d $dest && -n $(ls -A "$dest") ]]; then
+    if [[ ! -f $dest/model_info.json ]]; then
+      echo "$(basename "$0"): MODEL_DIR $dest holds files and is not a model folder (no model_info.json): installing would replace it whole; pass a new folder" >&2
+      exit 2
+    fi
+    for sub in "$dest"/*/; do
+      if [[ -d $sub ]]; then
+        echo "$(basename "$0"): MODEL_DIR $dest holds a folder ($(basename "$sub")) that installing would delete: pass a new folder, or move it out" >&2
+        exit 2
+      fi
+    done
   fi
   parent=$dest
   while [[ ! -d $parent ]]; do parent=$(dirname "$parent"); done
@@ -47,7 +61,7 @@ install_model() {
     for f in "$dest"/*; do
       [[ -f $f ]] || continue
       name=$(basename "$f")
-      case $name in merger.keras|merger_info.json|training_log*.csv) continue ;; esac
+      case $name in merger.keras|merger_info.json|training_log*.csv|training_run.json|training_summary.json|best.json) continue ;; esac
       [[ -e $stage/$name ]] || cp -p "$f" "$stage/$name"
     done
     mv "$dest" "$old"
@@ -73,8 +87,9 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     echo "$(basename "$0"): $src holds an unfinished training run (resume/): rerun the same \`dvcall train\` to finish it first" >&2
     exit 2
   fi
-  if [[ $(cd "$src" && pwd -P) == $(mkdir -p "$(dirname "$dest")" && cd "$(dirname "$dest")" && pwd -P)/$(basename "$dest") ]]; then
-    echo "$(basename "$0"): SRC and DEST are the same folder ($src)" >&2
+  real_src=$(realpath -m -- "$src") real_dest=$(realpath -m -- "$dest")
+  if [[ "$real_src" == "$real_dest" || "$real_src" == "$real_dest"/* ]]; then
+    echo "$(basename "$0"): DEST $dest is SRC or holds it: installing would delete SRC; pass another folder" >&2
     exit 2
   fi
   check_model_dest "$dest"

@@ -160,3 +160,19 @@ def test_every_script_that_shares_datasets_calls_it_with_its_parameters():
                 assert not any("Namespace" in ast.unparse(a) for a in node.args), f"{path.name}: pass the values, not a namespace"
                 calls += 1
     assert calls >= 4
+
+
+def test_the_gq_map_fit_refuses_a_sample_given_twice_and_a_shipped_model(tmp_path):
+    """hostile17: one sample given twice counted its calls twice; the fit wrote into a shipped model's folder."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    script = str(root / "scripts" / "fit_gq_calibration.py")
+    mine = tmp_path / "mine"
+    shutil.copytree(root / "models" / "illumina-wgs-realign", mine)
+    for args, message in (([str(mine), "--sample", "s1", "--sample", "s1/"], "a calibration sample is given twice"),
+                          ([str(root / "models" / "ont"), "--sample", "s1"], "is the shipped model ont")):
+        proc = subprocess.run([sys.executable, script, "--model", *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr

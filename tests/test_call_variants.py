@@ -140,5 +140,8 @@ def test_examples_made_for_a_model_folder_are_called_by_it_without_model(tmp_pat
     shutil.rmtree(mine)  # gone: refused, as postprocess refuses calls whose model is gone (it took the shipped one)
     with pytest.raises(InputError, match="made for the model in .*my-model, which is no longer there: pass that model"):
         model_for_examples([examples])
+    moved = str(tmp_path / "old-venv" / "dvcall_models" / "illumina-wgs")  # review40: a shipped model's install moved
+    write_sidecar(examples, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts), model=moved)
+    assert model_for_examples([examples]) == (shipped, "the model make-examples made them for")
     write_sidecar(examples, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))  # no record
     assert model_for_examples([examples])[0] == shipped

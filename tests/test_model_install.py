@@ -81,3 +81,28 @@ def test_run_on_its_own_it_installs_a_model_folder_and_refuses_what_is_not_one(t
     assert res.returncode == 2 and "holds no model" in res.stderr and not (tmp_path / "other").exists()
     res = subprocess.run(["bash", str(HELPER)], capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "usage:" in res.stderr
+
+
+def test_run_on_its_own_it_never_replaces_a_folder_that_is_not_a_model_nor_one_holding_src(tmp_path):
+    """review40: any writable DEST was swapped out whole (its subfolders deleted, exit 0), and DEST holding SRC
+    (a run folder and its epoch-3) deleted SRC and the other epochs."""
+    work = _trained(tmp_path)
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "results.txt").write_text("precious")
+    run = lambda src, dest: subprocess.run(["bash", str(HELPER), str(src), str(dest)], capture_output=True, text=True,  # noqa: E731
+                                           timeout=60)
+    res = run(work / "model", project)
+    assert res.returncode == 2 and "not a model folder" in res.stderr and (project / "data" / "results.txt").exists()
+    (project / "model_info.json").write_text("{}")
+    res = run(work / "model", project)
+    assert res.returncode == 2 and "holds a folder (data)" in res.stderr and (project / "data" / "results.txt").exists()
+    res = run(work / "model", work)
+    assert res.returncode == 2 and "is SRC or holds it" in res.stderr and (work / "model" / "model.keras").exists()
+    old = tmp_path / "old"  # a model folder with another network's training records: they go with it
+    old.mkdir()
+    for name in ("model.keras", "model_info.json", "best.json", "training_run.json", "training_summary.json", "MODEL_CARD.md"):
+        (old / name).write_text("old")
+    res = run(work / "model", old)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in old.iterdir()) == ["MODEL_CARD.md", "model.keras", "model_info.json"]

@@ -32,4 +32,4 @@ def test_output_is_replaced_only_when_it_is_a_model_folder_outside_the_training_
     (tmp_path / "notes" / "MODEL_CARD.md").write_text("a finished model")  # hostile17: deleted with its merger, exit 0
     assert "holds a model with more than a pick writes (MODEL_CARD.md)" in pick_epoch.output_problem(str(tmp_path / "notes"), str(run))
     shipped = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "ont")
-    assert "is a shipped model" in pick_epoch.output_problem(shipped, str(run))
+    assert "is the shipped model ont" in pick_epoch.output_problem(shipped, str(run))

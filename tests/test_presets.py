@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import replace
 
@@ -450,7 +451,7 @@ def test_low_depth_is_said_by_the_depth_over_the_positions_reads_reach(tmp_path)
     assert low_depth_warning([MakeExamplesStats(bases=3_000, covered_positions=1_000)]) is None  # too little to say
 
 
-def test_a_model_records_the_preset_its_examples_were_made_under_and_run_takes_it(tmp_path):
+def test_a_model_records_the_preset_its_examples_were_made_under_and_run_takes_it(tmp_path, caplog):
     """hostile17: a model retrained from `make-examples --model-type ont` examples recorded none of ONT's thresholds,
     and `run --model it` called with Illumina's (MAPQ 5, SNP fraction 0.12, 1 kb partitions) without a word."""
     import shutil
@@ -470,7 +471,15 @@ def test_a_model_records_the_preset_its_examples_were_made_under_and_run_takes_i
     assert read_sidecar(str(ex)).model_type == "illumina" and examples_model_type([str(ex)]) == "illumina"
     mine = tmp_path / "my-ont"
     shutil.copytree(default_model_dir("ont"), mine)
-    assert model_type_for(None, str(mine)) == "ont" and model_type_for("pacbio", str(mine)) == "pacbio"
+    assert model_type_for(None, str(mine)) == "ont"
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        assert model_type_for("pacbio", str(mine)) == "pacbio"  # given: it wins, with a warning (review40)
+    assert "was trained on examples made under --model-type ont" in caplog.text
+    from deepvariant_py.workflow import check_config
+    config = {"reference": "r.fa", "samples": {"S": "s.bam"}, "model": str(mine)}
+    assert check_config(config)["model_type"] == "ont"  # as `dvcall run --model` takes it
+    assert check_config({**config, "model_type": ""})["model_type"] == "ont"
+    assert check_config({**config, "model_type": "illumina"})["model_type"] == "illumina"
     kwargs = {"model_type": None, **{key: None for key in preset("illumina").settings}}
     assert setting_flags(dict(kwargs), str(mine))[0] == "ont" and setting_flags(dict(kwargs))[0] == "illumina"
     info = json.loads((mine / "model_info.json").read_text())

@@ -257,8 +257,27 @@ def test_excluded_regions_cut_holes_and_drop_what_they_cover():
 
 
 def test_nothing_to_call_says_which_flag_emptied_the_regions():
-    assert nothing_to_call_warning(["20:1-10"], [], [Region("20", 0, 10)]) is None
-    assert nothing_to_call_warning([], [], []) is None  # no shared contig: said elsewhere
-    assert "--regions empty.bed holds no interval" in nothing_to_call_warning(["empty.bed"], [], [])
-    assert "cover all of --regions 20:1-10" in nothing_to_call_warning(["20:1-10"], ["20"], [])
-    assert "cover every contig" in nothing_to_call_warning([], ["20", "21"], [])
+    assert nothing_to_call_warning(["20:1-10"], [], 1) is None
+    assert nothing_to_call_warning([], [], 0) is None  # no shared contig: said elsewhere
+    assert "--regions empty.bed holds no interval" in nothing_to_call_warning(["empty.bed"], [], 0, 0)
+    assert "--regions empty.bed holds no interval" in nothing_to_call_warning(["empty.bed"], ["20"], 0, 0)  # not the exclusion
+    assert "cover all of --regions 20:1-10" in nothing_to_call_warning(["20:1-10"], ["20"], 0, 1)
+    assert "cover every contig" in nothing_to_call_warning([], ["20", "21"], 0)
+
+
+def test_an_exclusion_bed_may_name_contigs_the_reference_lacks_but_not_only_those(tmp_path):
+    """review40: a whole-genome blacklist (chr21 lines) on a chr20-only reference stopped --exclude-regions; a BED
+    whose every line misses the reference (20 vs chr20) is still the error with its hint, or it would exclude nothing."""
+    from deepvariant_py.regions import absent_contigs_note
+    bed = tmp_path / "black.bed"
+    bed.write_text("20\t10\t20\nchr22\t0\t5\nchr22\t9\t12\n")
+    absent: list[str] = []
+    assert parse_regions([str(bed)], LENGTHS, absent) == [Region("20", 10, 20)] and absent == ["chr22", "chr22"]
+    assert absent_contigs_note("--exclude-regions", absent) == ("--exclude-regions: 2 BED line(s) name contigs the "
+                                                                "reference lacks (chr22): they leave nothing out")
+    with pytest.raises(InputError, match="contig 'chr22' is not in the reference"):
+        parse_regions([str(bed)], LENGTHS)  # --regions: every line must be on the reference
+    only = tmp_path / "chr.bed"
+    only.write_text("chr20\t0\t5\n")
+    with pytest.raises(InputError, match="contig 'chr20' is not in the reference.*'20'"):
+        parse_regions([str(only)], LENGTHS, [])

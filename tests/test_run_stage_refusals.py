@@ -111,5 +111,40 @@ def test_tools_that_refit_a_model_in_place_refuse_a_shipped_one(tmp_path, exampl
     before = {name: open(os.path.join(MODEL, name), "rb").read() for name in os.listdir(MODEL)}
     args = command[:1] + ["--examples", examples, "--model", MODEL] + command[1:]
     result = _invoke(*args)
-    assert result.exit_code == 1 and "is a shipped model" in result.output and "work on a copy" in result.output
+    assert result.exit_code == 1 and "is the shipped model illumina-wgs" in result.output and "work on a copy" in result.output
     assert {name: open(os.path.join(MODEL, name), "rb").read() for name in os.listdir(MODEL)} == before
+
+
+def test_a_shipped_model_is_known_by_its_own_folder_through_symlinks_and_no_other_is(tmp_path):
+    """review40: a symlink to models/ont passed (calibrate wrote into it), and every folder under models/ (a user's
+    models/my-ont, one not made yet) was refused as shipped."""
+    from deepvariant_py.model import SHIPPED_MODEL_NAMES, shipped_model_problem
+    from deepvariant_py.presets import SHIPPED_MODELS
+
+    models = os.path.join(ROOT, "models")
+    assert set(SHIPPED_MODELS.values()) <= set(SHIPPED_MODEL_NAMES)
+    assert all(os.path.isfile(os.path.join(models, name, "model_info.json")) for name in SHIPPED_MODEL_NAMES)
+    link = tmp_path / "ontlink"
+    link.symlink_to(os.path.join(models, "ont"))
+    assert "is the shipped model ont" in shipped_model_problem(str(link))
+    assert shipped_model_problem(os.path.join(models, "ont") + "/") is not None
+    assert shipped_model_problem(os.path.join(models, "my-ont")) is None
+    assert shipped_model_problem(str(tmp_path / "ont")) is None  # a folder of one's own that happens to be named so
+
+
+def test_make_examples_leaves_out_excluded_regions_and_says_when_nothing_is_left(tmp_path, caplog):
+    import logging
+
+    from deepvariant_py.examples_io import example_digests
+    out = str(tmp_path / "ex.tfrecord.gz")
+    result = _invoke("make-examples", "--ref", REF, "--reads", BAM, "--examples", out, "--regions", "chr20:10,000,000-10,003,000",
+                     "--exclude-regions", "chr20:10,001,001-10,002,000", "--quiet")
+    assert result.exit_code == 0, result.output
+    positions = [int(line.split("\t")[0].split(":")[1].split("-")[0]) for line in example_digests(out)]
+    assert positions and not any(10_001_001 <= p <= 10_002_000 for p in positions)
+    assert any(p < 10_001_001 for p in positions) and any(p > 10_002_000 for p in positions)
+    empty = str(tmp_path / "none.tfrecord.gz")
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        result = _invoke("make-examples", "--ref", REF, "--reads", BAM, "--examples", empty, "--exclude-regions", "chr20")
+    assert result.exit_code == 0 and "--exclude-regions chr20 cover every contig the reads and reference share" in caplog.text
+    assert "fewer partitions than there are shards" not in caplog.text + result.output and example_digests(empty) == []

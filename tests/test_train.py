@@ -563,7 +563,8 @@ def test_train_never_writes_into_a_model_folder_or_another_runs_folder(trained, 
     before = {name: os.path.getmtime(out / name) for name in ("model.keras", "best.json")}
     assert train(str(ex), str(out), same) == summary  # nothing trained again
     assert {name: os.path.getmtime(out / name) for name in before} == before
-    with pytest.raises(InputError, match="holds a training run with other examples or options"):
+    with pytest.raises(InputError, match=r"holds a training run with other examples or options \(seed \d+ there, 7 now\)"
+                                         ".*a finished run is not extended"):  # hostile17: it did not say which
         train(str(ex), str(out), TrainOptions(epochs=2, batch_size=16, shuffle_buffer=64, keep_epochs=True, seed=7))
     model = tmp_path / "installed"
     model.mkdir()
@@ -679,3 +680,14 @@ def test_a_finished_run_that_lost_its_model_is_not_reported_done(tmp_path):
     os.remove(out / "model.keras")
     with pytest.raises(InputError, match="finished, but its model.keras is gone"):
         train(str(ex), str(out), opts)
+
+
+def test_a_refused_rerun_names_what_differs():
+    from deepvariant_py.train import _run_difference, _run_record
+    before = _run_record("a/*.tfrecord.gz", "t.tfrecord.gz", TrainOptions(epochs=3, batch_size=16))
+    assert _run_difference(before, _run_record("a/*.tfrecord.gz", "t.tfrecord.gz", TrainOptions(epochs=5, batch_size=16))) \
+        == "epochs 3 there, 5 now"
+    assert _run_difference(before, _run_record("b/*.tfrecord.gz", None, TrainOptions(epochs=3, batch_size=16))) == \
+        "examples 'a/*.tfrecord.gz' there, 'b/*.tfrecord.gz' now; tune-examples 't.tfrecord.gz' there, None now"
+    assert "example files changed" in _run_difference(before, before)  # same names and options: the files were remade
+    assert "predates" in _run_difference({"key": "x"}, before)
