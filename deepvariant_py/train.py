@@ -640,7 +640,8 @@ def _progress_log(epochs: int, steps: int, examples: int):
 
         def on_epoch_begin(self, epoch, logs=None):
             if self.first:
-                log.info("train: %s training examples, %d epochs of %s batches%s", f"{examples:,}", epochs, f"{steps:,}",
+                log.info("train: %s training examples, %d epoch%s of %s batches%s", f"{examples:,}", epochs,
+                         "" if epochs == 1 else "s", f"{steps:,}",
                          f"; going on from epoch {epoch + 1} (a stopped run's backup in resume/)" if epoch else "")
                 self.first = False
             self.report, self.started = Progress(f"train: epoch {epoch + 1}/{epochs}", unit="batches"), time.time()

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 
 import numpy as np
 import pytest
@@ -115,11 +117,18 @@ def test_a_stopped_training_resumes_from_its_last_finished_epoch(tmp_path):
     load_model(str(out))
 
 
-def test_fine_tuning_starts_from_the_given_models_weights(trained, tmp_path):
+def test_fine_tuning_starts_from_the_given_models_weights(trained, tmp_path, caplog):
     ex, first, _ = trained
     start = load_model(str(first))
     tuned = tmp_path / "tuned"
-    train(str(ex), str(tuned), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, init_model=str(first), learning_rate=0.0))
+    with caplog.at_level(logging.INFO, logger="dvcall"):
+        train(str(ex), str(tuned), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, init_model=str(first),
+                                                learning_rate=0.0, max_pooling=False))
+    # hostile17: architecture flags were ignored silently, and training said nothing but Keras's own lines
+    assert "--no-max-pooling: ignored with --init-model" in caplog.text
+    assert re.search(r"train: 4\d training examples, 1 epoch of [56] batches", caplog.text)  # 48 less every 10th (tuning)
+    assert re.search(r"epoch 1/1: loss [\d.]+, accuracy [\d.]+, tuning loss", caplog.text)
+    assert load_model_info(str(tuned)).model_type == "ont"  # the examples' preset
     # a zero learning rate keeps the starting weights: the result is the first model, not a fresh one
     for a, b in zip(start.get_weights(), load_model(str(tuned)).get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-6)
