@@ -51,13 +51,16 @@ class ExamplesInfo:
     sample: str | None = None  # the reads' sample (@RG SM): the VCF's sample name unless postprocess is given one
     model: str | None = None  # the folder of the model they were made for (make-examples --model / --model-type)
     model_type: str | None = None  # the --model-type preset they were made under (its thresholds); a trained model records it
+    spans: tuple[tuple[str, int, int], ...] | None = None  # where the run called (its regions, nearby ones joined): train
+    # warns when tuning examples come from where training examples do
 
     def to_json(self) -> dict:
         return {"version": self.version, "shape": list(self.shape), "channels": list(self.channels),
                 "settings": dict(self.settings), **({"shard": list(self.shard)} if self.shard else {}),
                 **({"sample": self.sample} if self.sample is not None else {}),
                 **({"model": self.model} if self.model is not None else {}),
-                **({"model_type": self.model_type} if self.model_type is not None else {})}
+                **({"model_type": self.model_type} if self.model_type is not None else {}),
+                **({"spans": [list(s) for s in self.spans]} if self.spans is not None else {})}
 
     @classmethod
     def from_json(cls, data: Mapping) -> "ExamplesInfo":
@@ -76,8 +79,13 @@ class ExamplesInfo:
         model_type = data.get("model_type")
         if model_type is not None and model_type not in MODEL_TYPES:
             raise ValueError(f"model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}")
+        spans = data.get("spans")
+        if spans is not None and not (isinstance(spans, list) and all(
+                isinstance(s, list) and len(s) == 3 and isinstance(s[0], str) and all(isinstance(x, int) for x in s[1:])
+                and 0 <= s[1] <= s[2] for s in spans)):
+            raise ValueError(f"spans {str(spans)[:60]!r} are not [contig, start, end] triples")
         return cls(shape, channels, settings, str(data.get("version", READABLE_EXAMPLES[0])), tuple(shard) if shard else None,
-                   sample, model, model_type)
+                   sample, model, model_type, tuple(tuple(s) for s in spans) if spans is not None else None)
 
     def with_channels(self, channels: Sequence[int]) -> "ExamplesInfo":
         """These examples seen through a subset of their channels (training on fewer channels)."""
@@ -89,12 +97,13 @@ class ExamplesInfo:
 
 def write_sidecar(examples_path: str, shape: tuple[int, int, int], channels: list[int], settings: dict | None = None,
                   shard: tuple[int, int] | None = None, sample: str | None = None, model: str | None = None,
-                  model_type: str | None = None) -> None:
+                  model_type: str | None = None, spans: Sequence[tuple[str, int, int]] | None = None) -> None:
     """Shape and channels (which a model must match) plus the make_examples settings a model should be run with,
     which shard of a sharded run the examples are, and the reads' sample."""
     write_json(sidecar_path(examples_path),
                ExamplesInfo(tuple(shape), tuple(channels), settings or {}, shard=tuple(shard) if shard else None,
-                            sample=sample, model=model, model_type=model_type).to_json())
+                            sample=sample, model=model, model_type=model_type,
+                            spans=tuple(tuple(s) for s in spans) if spans is not None else None).to_json())
 
 
 def read_sidecar(examples_path: str) -> ExamplesInfo:
@@ -125,6 +134,51 @@ def read_sidecars(paths: list[str], purpose: str) -> ExamplesInfo:
             raise InputError(f"examples {path} (shape {list(other.shape)}, channels {list(other.channels)}) differ from "
                              f"{paths[0]} (shape {list(info.shape)}, channels {list(info.channels)}): {purpose} separately")
     return info
+
+
+SPAN_JOIN = 100_000  # calling regions closer than this are one span in a sidecar (a genome: a few thousand spans)
+
+
+def examples_spans(regions: Sequence, join: int = SPAN_JOIN) -> list[tuple[str, int, int]]:
+    """The sidecar's record of where a run called: its calling regions (sorted, merged), those less than `join`
+    apart joined, as (contig, start, end)."""
+    out: list[list] = []
+    for r in regions:
+        if out and out[-1][0] == r.contig and r.start - out[-1][2] < join:
+            out[-1][2] = max(out[-1][2], r.end)
+        else:
+            out.append([r.contig, r.start, r.end])
+    return [tuple(s) for s in out]
+
+
+def spans_overlap(a_paths: list[str], b_paths: list[str]) -> tuple[str, int, int, int] | None:
+    """(contig, start, end, bases) of the first stretch where the spans the sidecars of `a_paths` record meet those
+    of `b_paths` (bases: their whole overlap), or None; files recording no spans are left out."""
+    def spans(paths):  # merged per contig: a sharded run's files each record the whole run's spans
+        out: dict[str, list[tuple[int, int]]] = {}
+        for p in paths:
+            for contig, start, end in read_sidecar(p).spans or ():
+                out.setdefault(contig, []).append((start, end))
+        for contig, ivs in out.items():
+            merged: list[list[int]] = []
+            for s, e in sorted(ivs):
+                if merged and s <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], e)
+                else:
+                    merged.append([s, e])
+            out[contig] = [tuple(m) for m in merged]
+        return out
+
+    a, b = spans(a_paths), spans(b_paths)
+    first, total = None, 0
+    for contig in sorted(set(a) & set(b)):
+        for s1, e1 in a[contig]:
+            for s2, e2 in b[contig]:
+                lo, hi = max(s1, s2), min(e1, e2)
+                if hi > lo:
+                    total += hi - lo
+                    first = first or (contig, lo, hi)
+    return (*first, total) if first else None
 
 
 def examples_model_type(paths: list[str]) -> str | None:

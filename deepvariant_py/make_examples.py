@@ -16,7 +16,7 @@ from .checkpoint import ShardCheckpoint, ShardCheckpoints, save_checkpoint
 from .candidates import Candidate, CandidateThresholds, count_alleles, find_candidates
 from .direct_phasing import phase_reads, tag_concordance
 from .errors import InputError
-from .examples_io import ExampleWriter, write_sidecar
+from .examples_io import ExampleWriter, examples_spans, write_sidecar
 from .outputs import AtomicFile, disk_error, is_disk_error
 from .gvcf import BlockWriter, RefBlock, clip_blocks, reference_blocks, uncovered_blocks
 from .images import build_images
@@ -433,7 +433,8 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
         if to_file:
             write_sidecar(output, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts),
                           shard=(shard_index, num_shards) if num_shards > 1 else None, sample=sample,
-                          model=os.path.abspath(model_dir) if model_dir else None, model_type=model_type)
+                          model=os.path.abspath(model_dir) if model_dir else None, model_type=model_type,
+                          spans=examples_spans(called))
         if blocks is not None:
             blocks.close()
     except BaseException as exc:

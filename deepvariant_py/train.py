@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from .errors import InputError
 from .outputs import repeated_file, write_json
 from .resume import LOCK_FILE, DirectoryLock
-from .examples_io import check_same_settings, example_dataset, examples_model_type, expand_paths, read_sidecars
+from .examples_io import (check_same_settings, example_dataset, examples_model_type, expand_paths, read_sidecars,
+                          spans_overlap)
 from .tf_runtime import keras as tf_keras, tensorflow
 from .tfrecord import parse_example, read_records
 from .ensemble import is_ensemble_dir
@@ -106,6 +107,12 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
             raise InputError(f"{both} is given as training and as tuning examples: tune on examples held out from "
                              "training (other regions), or leave out --tune-examples to hold out every 10th example")
         tune_info = read_sidecars(tune_paths, "tune on one kind of examples")
+        if (overlap := spans_overlap(paths, tune_paths)):
+            contig, start, end, bases = overlap
+            log.warning("the tuning examples come from where training examples do (%s:%s-%s, %s bp in all, as their "
+                        "sidecars record): the tuning accuracy that picks the epoch then flatters it; tune on other "
+                        "regions (a contig name of another reference build is another place: then ignore this)",
+                        contig, f"{start + 1:,}", f"{end:,}", f"{bases:,}")
         if (tune_info.shape, tune_info.channels) != (info.shape, info.channels):
             raise InputError(f"tuning examples {tune_paths[0]} (shape {list(tune_info.shape)}, channels "
                              f"{list(tune_info.channels)}) differ from the training examples {paths[0]} (shape "

@@ -220,3 +220,19 @@ def test_examples_made_with_other_settings_than_the_model_are_refused(tmp_path):
     check_settings_fit_model([path], {"indel_reads": "overlapping"}, "m")  # a key the model did not record: no say
     with pytest.raises(InputError, match="made with indel_reads=overlapping, but the model in m with indel_reads=spanning"):
         check_settings_fit_model([path], {"indel_reads": "spanning", "realign": True}, "m")
+
+
+def test_a_run_records_where_it_called_joined_into_spans(tmp_path):
+    from deepvariant_py.examples_io import examples_spans, read_sidecar, spans_overlap, write_sidecar
+    from deepvariant_py.regions import Region
+    assert examples_spans([Region("20", 0, 10), Region("20", 50_000, 60_000), Region("20", 200_000, 200_001),
+                           Region("21", 5, 6)]) == [("20", 0, 60_000), ("20", 200_000, 200_001), ("21", 5, 6)]
+    a, b = tmp_path / "a.tfrecord.gz", tmp_path / "b.tfrecord.gz"
+    for path, spans in ((a, [("20", 0, 100)]), (b, [("20", 50, 300), ("20", 90, 120)])):
+        path.write_bytes(b"")
+        write_sidecar(str(path), (100, 221, 6), [1, 2, 3, 4, 5, 6], spans=spans)
+    assert read_sidecar(str(a)).spans == (("20", 0, 100),)
+    assert spans_overlap([str(a)], [str(b)]) == ("20", 50, 100, 50)  # b's two spans merged first: counted once
+    assert spans_overlap([str(a)], [str(a)]) == ("20", 0, 100, 100)
+    write_sidecar(str(b), (100, 221, 6), [1, 2, 3, 4, 5, 6])  # made before spans were recorded: nothing to compare
+    assert spans_overlap([str(a)], [str(b)]) is None

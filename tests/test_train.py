@@ -700,3 +700,21 @@ def test_a_refused_rerun_names_what_differs():
         "examples 'a/*.tfrecord.gz' there, 'b/*.tfrecord.gz' now; tune-examples 't.tfrecord.gz' there, None now"
     assert "example files changed" in _run_difference(before, before)  # same names and options: the files were remade
     assert "predates" in _run_difference({"key": "x"}, before)
+
+
+def test_tuning_examples_from_where_training_examples_come_from_are_warned_about(tmp_path, caplog):
+    """hostile17: tuning examples over 20:260-290 kb, training over 201-280 kb, were taken silently (train/tune
+    leakage was checked by file path only); the sidecars now record where each run called."""
+    from deepvariant_py.train import _datasets
+    train_ex, tune_ex, apart = tmp_path / "train.tfrecord.gz", tmp_path / "tune.tfrecord.gz", tmp_path / "apart.tfrecord.gz"
+    for path, spans in ((train_ex, [("20", 200_000, 280_000)]), (tune_ex, [("20", 259_000, 290_000)]),
+                        (apart, [("20", 400_000, 420_000), ("21", 200_000, 280_000)])):
+        _examples(path, n=16)
+        write_sidecar(str(path), SHAPE, [1, 2, 3, 4, 5, 6], spans=spans)
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        _datasets(str(train_ex), str(tune_ex), TrainOptions(epochs=1, batch_size=8))
+    assert "tuning examples come from where training examples do (20:259,001-280,000, 21,000 bp in all" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dvcall"):
+        _datasets(str(train_ex), str(apart), TrainOptions(epochs=1, batch_size=8))
+    assert "come from where" not in caplog.text
