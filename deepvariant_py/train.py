@@ -517,8 +517,9 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
         clock,
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, "resume"), delete_checkpoint=True),
     ]
-    with DirectoryLock(output_dir, f"dvcall train --output {output_dir}", flag="--output"):  # a second train into it fails at once
+    with DirectoryLock(output_dir, f"dvcall train --output {output_dir}", flag="--output") as lock:  # a second train into it fails at once
         model.fit(train_ds, validation_data=tune_ds, epochs=opts.epochs, callbacks=callbacks, verbose=0, shuffle=False)  # tf.data shuffles
+        os.remove(lock.path)  # finished: the model folder keeps no lock file (a copy of it would carry one); still held here
     summary = {"best_tune_accuracy": best.best, "best_epoch": best.best_epoch, "epochs": opts.epochs,
                "seconds": round(clock.seconds(), 1)}
     write_json(os.path.join(output_dir, "training_summary.json"), summary, indent=2)

@@ -46,6 +46,7 @@ def test_tiny_training_run_writes_a_loadable_model_and_its_log(trained):
     _, out, summary = trained
     assert summary["best_epoch"] in (1, 2)
     info = load_model_info(str(out))
+    assert not (out / ".dvcall.lock").exists()  # hostile17: a finished folder kept it, and copies carried it
     assert info.shape == SHAPE and set(info.notes) == {"tune_accuracy", "epoch", "label_smoothing", "seed"}
     assert info.model_type == "ont"  # the examples' preset: `run --model` takes its thresholds
     assert info.notes["label_smoothing"] == TrainOptions().label_smoothing and info.notes["seed"] == TrainOptions().seed
