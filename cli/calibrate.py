@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import click
 
-from deepvariant_py.calibration import at_temperature, fit_temperature, negative_log_likelihood, temperature_at_bound
+from deepvariant_py.calibration import MIN_FIT_EXAMPLES, at_temperature, fit_temperature, negative_log_likelihood, temperature_at_bound
 from deepvariant_py.call_variants import predict_labelled
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import expand_paths
@@ -16,7 +16,7 @@ from .common import user_errors
 
 
 FEW_EXAMPLES = 200  # below this many tuning examples a fitted temperature is mostly noise: a warning
-TOO_FEW_EXAMPLES = 100  # below this many, nothing is written
+TOO_FEW_EXAMPLES = MIN_FIT_EXAMPLES  # below this many, nothing is written
 
 
 @click.command("calibrate")

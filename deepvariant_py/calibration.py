@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 FLOOR = 1e-12
+MIN_FIT_EXAMPLES = 100  # `dvcall calibrate` writes no temperature fitted on fewer labelled examples (noise)
 TEMPERATURE_RANGE = (0.25, 8.0)
 
 

@@ -34,6 +34,7 @@ info records the SHA-256 of the CNN it was trained on, and loading warns when th
 from __future__ import annotations
 
 import json
+import math
 import logging
 import os
 import zlib
@@ -328,7 +329,11 @@ def collect_multiallelic_sites(examples: Sequence[str], model_dir: str, batch_si
                 site = sites.setdefault((path, v.contig, v.start), LabelledSite(path, v.contig, v.start, len(v.alts)))
                 subset = tuple(int(x) for x in batch["alt_allele_indices/encoded"][j].numpy().decode().split(","))
                 site.labels[subset] = int(batch["label"][j])
-                image = np.frombuffer(batch["image/encoded"][j].numpy(), np.uint8).reshape(shape)[..., keep]
+                image = np.frombuffer(batch["image/encoded"][j].numpy(), np.uint8)
+                if image.size != math.prod(shape):
+                    raise InputError(f"{path}: an example's image has {image.size:,} values, not the {list(shape)} its "
+                                     "sidecar says (a sidecar of other examples?): make the examples again")
+                image = image.reshape(shape)[..., keep]
                 pending.append((site, subset, image))
                 if len(pending) >= batch_size:
                     flush()

@@ -160,7 +160,7 @@ def shipped_model_problem(model_dir: str, flag: str = "--model") -> str | None:
         except (ModuleNotFoundError, TypeError):
             return None
     return (f"{flag} {model_dir} is the shipped model {name}, which every `dvcall run` of its type uses: work on a "
-            f"copy (cp -r {model_dir} my-{name}) and pass that; `bash scripts/model_install.sh my-{name} DEST` installs "
+            f"copy (cp -r {real} my-{name}) and pass that; `bash scripts/model_install.sh my-{name} DEST` installs "
             "the result")
 
 

@@ -172,7 +172,7 @@ def resolve_model(model_type: str, model_dir: str | None, required: bool = True)
 
 def model_for_examples(paths: list[str]) -> tuple[str, str | None]:
     """(model directory, why it was chosen: None for the default) that call-variants runs when given no --model:
-    the model make-examples recorded making them for (its sidecars; a shipped one from where this dvcall has it; an
+    the model make-examples recorded making them for (its sidecars; a pip-installed shipped one from where this dvcall has it; an
     error when a model of one's own is gone or no longer takes their tensor, as postprocess refuses calls whose model
     is gone); for examples that record none, the first shipped model (SHIPPED_MODELS' order, Illumina first) that reads their tensor and was trained on
     examples made with their settings (`make-examples --model-type ont` examples got the Illumina model and a shape
@@ -185,11 +185,13 @@ def model_for_examples(paths: list[str]) -> tuple[str, str | None]:
         raise InputError(f"the examples were made for different models ({', '.join(sorted(made_for))}): pass the one to "
                          "call them with as --model")
     if made_for:  # the model they were made for, or nothing: another model's calls would pass for that model's
-        folder = made_for.pop()
+        folder, how = made_for.pop(), "the model make-examples made them for"
         name = os.path.basename(folder.rstrip(os.sep))
         if (not os.path.isfile(os.path.join(folder, INFO_FILE)) and name in SHIPPED_MODEL_NAMES
-                and os.path.basename(os.path.dirname(folder.rstrip(os.sep))) in ("models", "dvcall_models")):
-            folder = default_model_dir(name)  # a shipped model whose install moved (another venv, a moved checkout)
+                and os.path.basename(os.path.dirname(folder.rstrip(os.sep))) == "dvcall_models"):
+            # a pip-installed shipped model whose install moved (another venv); a folder named models/NAME may be a
+            # user's own model, so a moved checkout's examples still ask for --model
+            folder, how = default_model_dir(name), f"the shipped model {name} they were made for, from this install"
         if not os.path.isfile(os.path.join(folder, INFO_FILE)):
             raise InputError(f"the examples were made for the model in {folder}, which is no longer there: pass that "
                              "model (moved, or on another machine) as --model")
@@ -198,7 +200,7 @@ def model_for_examples(paths: list[str]) -> tuple[str, str | None]:
         except ModelError:
             raise InputError(f"the examples were made for the model in {folder}, which now reads other tensors (retrained "
                              "in place?): remake the examples, or pass the model to call them with as --model") from None
-        return folder, "the model make-examples made them for"
+        return folder, how
     for model_type, name in SHIPPED_MODELS.items():
         model_dir = default_model_dir(name)
         if not os.path.isdir(model_dir):
@@ -295,8 +297,10 @@ def warn_about_read_kind(model_type: str, sources, regions: list[Region], model_
     unless the indel rate contradicts it. `model_dir`: the model the user gave with --model, if any, checked too
     (the model type still sets make_examples' defaults)."""
     counts = long_read_count(sources, regions)
-    text = read_kind_warning(model_type, *counts) or \
-        (model_dir and read_kind_warning(model_type, *counts, model_dir, model_read_kind(load_model_info(model_dir))))
+    # the --model's own kind first: its --model-type may only be the one it records (verify41: "--model-type ont is
+    # for long reads: use --model-type illumina" for `run --model ont-model`, advice that keeps the ONT network)
+    text = (model_dir and read_kind_warning(model_type, *counts, model_dir, model_read_kind(load_model_info(model_dir)))) \
+        or read_kind_warning(model_type, *counts)
     if not text and model_type in ("pacbio", "ont"):
         platforms = read_group_platforms(sources)
         profile = long_read_profile(sources, regions)

@@ -20,12 +20,11 @@ check_model_dest() {
       echo "$(basename "$0"): MODEL_DIR $dest holds files and is not a model folder (no model_info.json): installing would replace it whole; pass a new folder" >&2
       exit 2
     fi
-    for sub in "$dest"/*/; do
-      if [[ -d $sub ]]; then
-        echo "$(basename "$0"): MODEL_DIR $dest holds a folder ($(basename "$sub")) that installing would delete: pass a new folder, or move it out" >&2
-        exit 2
-      fi
-    done
+    sub=$(find "$dest" -mindepth 1 -maxdepth 1 -type d -print -quit)  # hidden ones too (.git)
+    if [[ -n $sub ]]; then
+      echo "$(basename "$0"): MODEL_DIR $dest holds a folder ($(basename "$sub")) that installing would delete: pass a new folder, or move it out" >&2
+      exit 2
+    fi
   fi
   parent=$dest
   while [[ ! -d $parent ]]; do parent=$(dirname "$parent"); done
@@ -58,8 +57,8 @@ install_model() {
     fi
   done
   if [[ -d $dest ]]; then
-    for f in "$dest"/*; do
-      [[ -f $f ]] || continue
+    for f in "$dest"/* "$dest"/.[!.]*; do  # hidden notes too; the lock of a finished training is not carried
+      [[ -f $f && $(basename "$f") != .dvcall.lock ]] || continue
       name=$(basename "$f")
       case $name in merger.keras|merger_info.json|training_log*.csv|training_run.json|training_summary.json|best.json) continue ;; esac
       [[ -e $stage/$name ]] || cp -p "$f" "$stage/$name"

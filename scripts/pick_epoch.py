@@ -5,7 +5,7 @@ Usage: python scripts/pick_epoch.py --training-dir work_lr/model_ont_seed1 --tun
            --sample work_lr/calib_ont_grch38_1_20x_e0.7_h0.5 --sample ... --output work_lr/model_ont_pick
 
 `dvcall train --keep-epochs` leaves every epoch's model in TRAINING_DIR/epoch-N. Each one gets its own temperature
-(`dvcall calibrate` on --tune-examples, as the recipes do for the model they ship), calls every --sample with
+(`dvcall calibrate` on --tune-examples, as the recipes do for the model they ship; none under 100 examples), calls every --sample with
 `dvcall run` as a user would (the sample's --model-type preset), and is scored over the sample's span
 (deepvariant_py.evaluate: SNP and INDEL false positives + false negatives). The epoch with the fewest errors in all
 is copied to --output (a model folder; fewer errors wins, a tie goes to the later epoch, trained at a lower learning
@@ -21,6 +21,7 @@ on held-out samples (models/pacbio-hifi/MODEL_CARD.md), so the HiFi recipe keeps
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import subprocess
@@ -34,11 +35,14 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from accuracy import call_dvcall, datasets  # noqa: E402
 
+from deepvariant_py.calibration import MIN_FIT_EXAMPLES  # noqa: E402
 from deepvariant_py.errors import DvcallError  # noqa: E402
+from deepvariant_py.examples_io import expand_paths  # noqa: E402
 from deepvariant_py.evaluate import evaluate  # noqa: E402
 from deepvariant_py.model_info import load_model_info, save_model_info  # noqa: E402
 from deepvariant_py.model import shipped_model_problem  # noqa: E402
 from deepvariant_py.outputs import write_json  # noqa: E402
+from deepvariant_py.tfrecord import read_records  # noqa: E402
 from deepvariant_py.train import epoch_dirs  # noqa: E402
 
 def choose(errors: dict[int, int]) -> int:
@@ -94,13 +98,19 @@ def main() -> None:
         sys.exit(f"{prog}: error: some --sample folders hold no sample.json (see the notes above)")
 
     table: dict[int, dict[str, int]] = {}
+    counted = sum(1 for p in expand_paths(args.tune_examples) for _ in itertools.islice(read_records(p), MIN_FIT_EXAMPLES))
+    calibrate = counted >= MIN_FIT_EXAMPLES
+    if not calibrate:  # dvcall calibrate refuses so few: compare the epochs as they are
+        print(f"{prog}: --tune-examples hold {counted} labelled examples, under the {MIN_FIT_EXAMPLES} a temperature needs: "
+              "each epoch is called at temperature 1", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="pick_epoch_") as tmp:
         for epoch, folder in epochs.items():
             model = os.path.join(tmp, f"epoch-{epoch}")
             shutil.copytree(folder, model)
             try:
-                subprocess.run([sys.executable, "-m", "deepvariant_py.cli", "calibrate", "--model", model,
-                                "--examples", args.tune_examples, "--quiet"], check=True)
+                if calibrate:
+                    subprocess.run([sys.executable, "-m", "deepvariant_py.cli", "calibrate", "--model", model,
+                                    "--examples", args.tune_examples, "--quiet"], check=True)
                 table[epoch] = {}
                 for i, ds in enumerate(samples):
                     vcf = os.path.join(tmp, f"e{epoch}.{i}.vcf.gz")

@@ -142,6 +142,10 @@ def test_examples_made_for_a_model_folder_are_called_by_it_without_model(tmp_pat
         model_for_examples([examples])
     moved = str(tmp_path / "old-venv" / "dvcall_models" / "illumina-wgs")  # review40: a shipped model's install moved
     write_sidecar(examples, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts), model=moved)
-    assert model_for_examples([examples]) == (shipped, "the model make-examples made them for")
+    assert model_for_examples([examples]) == (shipped, "the shipped model illumina-wgs they were made for, from this install")
+    own = str(tmp_path / "lab" / "models" / "illumina-wgs")  # verify41: a user's own model kept under that name, moved
+    write_sidecar(examples, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts), model=own)
+    with pytest.raises(InputError, match="no longer there"):
+        model_for_examples([examples])
     write_sidecar(examples, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))  # no record
     assert model_for_examples([examples])[0] == shipped

@@ -99,6 +99,15 @@ def test_run_on_its_own_it_never_replaces_a_folder_that_is_not_a_model_nor_one_h
     assert res.returncode == 2 and "holds a folder (data)" in res.stderr and (project / "data" / "results.txt").exists()
     res = run(work / "model", work)
     assert res.returncode == 2 and "is SRC or holds it" in res.stderr and (work / "model" / "model.keras").exists()
+    (project / "data" / "results.txt").unlink()
+    (project / "data").rmdir()
+    (project / ".git").mkdir()  # verify41: hidden folders went too
+    res = run(work / "model", project)
+    assert res.returncode == 2 and "holds a folder (.git)" in res.stderr and (project / ".git").is_dir()
+    (project / ".git").rmdir()
+    (project / ".notes").write_text("mine")  # hidden files are carried over, as MODEL_CARD.md is
+    res = run(work / "model", project)
+    assert res.returncode == 0 and (project / ".notes").read_text() == "mine", res.stderr
     old = tmp_path / "old"  # a model folder with another network's training records: they go with it
     old.mkdir()
     for name in ("model.keras", "model_info.json", "best.json", "training_run.json", "training_summary.json", "MODEL_CARD.md"):
