@@ -10,6 +10,8 @@
 # per haplotype, as the long-read models do) and ALT-aligned diff channels.
 # Usage: scripts/train_hybrid_model.sh [WORKDIR] [MODEL_DIR]
 # Needs what make_hybrid_data.sh needs, and whatshap (pip install whatshap).
+# DVCALL_DATA: the benchmark data folder (sim_sources/, real/: references and GIAB variant sets), default
+# ../shared/data beside the checkout.
 set -euo pipefail
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above is the help
 WORK=${1:-work_hybrid}

@@ -11,6 +11,8 @@
 # Usage: scripts/train_illumina_model.sh [WORKDIR] [MODEL_DIR]
 # Needs: samtools bcftools bwa art_illumina (apt-get install samtools bcftools bwa art-nextgen-simulation-tools) and
 # iss (pip install insilicoseq).
+# DVCALL_DATA: the benchmark data folder (sim_sources/, real/: references and GIAB variant sets), default
+# ../shared/data beside the checkout; the other settings are the variables below (each with its default).
 set -euo pipefail
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above is the help
 WORK=${1:-work_sim}

@@ -12,6 +12,8 @@
 # windows (REALIGN), ONT not; an HP channel (truth phasing from the simulation), ALT-aligned diff channels, width 199.
 # Usage: scripts/train_long_read_model.sh hifi|ont [WORKDIR] [MODEL_DIR]
 # Needs: samtools bcftools minimap2, and pbsim for ont (apt-get install samtools bcftools minimap2 pbsim).
+# DVCALL_DATA: the benchmark data folder (sim_sources/, real/: references and GIAB variant sets), default
+# ../shared/data beside the checkout.
 set -euo pipefail
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above is the help
 P=${1:-}
