@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
@@ -19,6 +20,7 @@ from .errors import InputError
 from .model_info import tensor_spec
 from .outputs import AtomicFile, GzipLines, disk_error, repeated_file, write_json
 from .pileup import DIFF_CHANNEL_ENUMS
+from .regions import Region, RegionSet, calling_windows
 from .settings import MODEL_TYPES, UNRECORDED
 from .variant import VariantInfo
 from .tf_runtime import tensorflow
@@ -139,46 +141,33 @@ def read_sidecars(paths: list[str], purpose: str) -> ExamplesInfo:
 SPAN_JOIN = 100_000  # calling regions closer than this are one span in a sidecar (a genome: a few thousand spans)
 
 
-def examples_spans(regions: Sequence, join: int = SPAN_JOIN) -> list[tuple[str, int, int]]:
-    """The sidecar's record of where a run called: its calling regions (sorted, merged), those less than `join`
-    apart joined, as (contig, start, end)."""
-    out: list[list] = []
-    for r in regions:
-        if out and out[-1][0] == r.contig and r.start - out[-1][2] < join:
-            out[-1][2] = max(out[-1][2], r.end)
-        else:
-            out.append([r.contig, r.start, r.end])
-    return [tuple(s) for s in out]
+def examples_spans(regions: Sequence[Region], join: int = SPAN_JOIN) -> list[tuple[str, int, int]]:
+    """The sidecar's record of where a run called: its calling regions (sorted, merged) joined into windows of
+    regions less than `join` apart (regions.calling_windows), as (contig, start, end)."""
+    return [(r.contig, r.start, r.end) for r in calling_windows(list(regions), join)]
 
 
 def spans_overlap(a_paths: list[str], b_paths: list[str]) -> tuple[str, int, int, int] | None:
     """(contig, start, end, bases) of the first stretch where the spans the sidecars of `a_paths` record meet those
-    of `b_paths` (bases: their whole overlap), or None; files recording no spans are left out."""
-    def spans(paths):  # merged per contig: a sharded run's files each record the whole run's spans
-        out: dict[str, list[tuple[int, int]]] = {}
-        for p in paths:
-            for contig, start, end in read_sidecar(p).spans or ():
-                out.setdefault(contig, []).append((start, end))
-        for contig, ivs in out.items():
-            merged: list[list[int]] = []
-            for s, e in sorted(ivs):
-                if merged and s <= merged[-1][1]:
-                    merged[-1][1] = max(merged[-1][1], e)
-                else:
-                    merged.append([s, e])
-            out[contig] = [tuple(m) for m in merged]
-        return out
+    of `b_paths` (bases: their whole overlap), or None; files recording no spans are left out. Each side is one
+    RegionSet (merged: a sharded run's files each record the whole run's spans)."""
+    def spans(paths) -> RegionSet:
+        return RegionSet(Region(*s) for p in paths for s in read_sidecar(p).spans or ())
 
     a, b = spans(a_paths), spans(b_paths)
-    first, total = None, 0
-    for contig in sorted(set(a) & set(b)):
-        for s1, e1 in a[contig]:
-            for s2, e2 in b[contig]:
-                lo, hi = max(s1, s2), min(e1, e2)
-                if hi > lo:
-                    total += hi - lo
-                    first = first or (contig, lo, hi)
-    return (*first, total) if first else None
+    shared = [(contig, s, e) for contig, ivs in b.by_contig().items() for start, end in ivs
+              for s, e in a.clip(contig, start, end)]
+    return (*min(shared), sum(e - s for _, s, e in shared)) if shared else None
+
+
+def image_of(buffer: bytes, shape: Sequence[int], path: str) -> np.ndarray:
+    """An example's image bytes as a uint8 array of its sidecar's `shape`; an InputError naming `path` when their
+    sizes differ (a sidecar copied from other examples), not a reshape error deep inside a command."""
+    image = np.frombuffer(buffer, np.uint8)
+    if image.size != math.prod(shape):
+        raise InputError(f"{path}: an example's image has {image.size:,} values, not the {list(shape)} its sidecar says "
+                         "(a sidecar of other examples?): make the examples again")
+    return image.reshape(shape)
 
 
 def examples_model_type(paths: list[str]) -> str | None:
@@ -317,11 +306,7 @@ def example_batches(paths: list[str], shape: tuple[int, int, int], batch_size: i
     for path in paths:
         for record in tfrecord.read_records(path, None if on_read is None else (lambda pos, b=before: on_read(b + pos))):
             ex = tfrecord.parse_example(record)
-            image = np.frombuffer(ex["image/encoded"], np.uint8)
-            if image.size != shape[0] * shape[1] * shape[2]:
-                raise InputError(f"{path}: an example's image has {image.size} pixels, not the {shape} its sidecar says: "
-                                 "make the examples again")
-            images.append(image.reshape(shape))
+            images.append(image_of(ex["image/encoded"], shape, path))
             variants.append(ex["variant/encoded"])
             indices.append(ex["alt_allele_indices/encoded"])
             if "label" in ex:

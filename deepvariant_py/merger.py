@@ -34,7 +34,6 @@ info records the SHA-256 of the CNN it was trained on, and loading warns when th
 from __future__ import annotations
 
 import json
-import math
 import logging
 import os
 import zlib
@@ -288,7 +287,7 @@ def collect_multiallelic_sites(examples: Sequence[str], model_dir: str, batch_si
                                progress: Callable[[int, int], None] | None = None) -> list[LabelledSite]:
     """Run the CNN over the examples of candidates with >= 2 alts only (others are skipped before inference)."""
     from .call_variants import _normalise  # the exact rounding call_variants applies to its outputs
-    from .examples_io import VariantInfo, read_sidecars
+    from .examples_io import VariantInfo, image_of, read_sidecars
     from .model import load_model, load_model_info
     from .tf_runtime import tensorflow
 
@@ -329,11 +328,7 @@ def collect_multiallelic_sites(examples: Sequence[str], model_dir: str, batch_si
                 site = sites.setdefault((path, v.contig, v.start), LabelledSite(path, v.contig, v.start, len(v.alts)))
                 subset = tuple(int(x) for x in batch["alt_allele_indices/encoded"][j].numpy().decode().split(","))
                 site.labels[subset] = int(batch["label"][j])
-                image = np.frombuffer(batch["image/encoded"][j].numpy(), np.uint8)
-                if image.size != math.prod(shape):
-                    raise InputError(f"{path}: an example's image has {image.size:,} values, not the {list(shape)} its "
-                                     "sidecar says (a sidecar of other examples?): make the examples again")
-                image = image.reshape(shape)[..., keep]
+                image = image_of(batch["image/encoded"][j].numpy(), shape, path)[..., keep]
                 pending.append((site, subset, image))
                 if len(pending) >= batch_size:
                     flush()

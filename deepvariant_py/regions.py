@@ -250,16 +250,12 @@ def nothing_to_call_warning(regions: list[str], exclude_regions: list[str], n_ca
     """One line when the calling regions (`n_called` intervals: --regions, or every contig, less --exclude-regions)
     are empty because of what the user gave (the flags' texts; `n_regions`: the intervals --regions holds, when
     known); None otherwise."""
-    if n_called:
+    if n_called or not (regions or exclude_regions):
         return None
-    if regions and n_regions == 0:
-        return f"--regions {' '.join(regions)} holds no interval: nothing will be called"
-    if exclude_regions:
+    if exclude_regions and not (regions and n_regions == 0):
         what = f"all of --regions {' '.join(regions)}" if regions else "every contig the reads and reference share"
         return f"--exclude-regions {' '.join(exclude_regions)} cover {what}: nothing will be called"
-    if regions:
-        return f"--regions {' '.join(regions)} holds no interval: nothing will be called"
-    return None
+    return f"--regions {' '.join(regions)} holds no interval: nothing will be called"
 
 
 def calling_windows(regions: list[Region], gap: int) -> list[Region]:

@@ -466,7 +466,8 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
     if opts.keep_epochs:
         _refuse_stale_epochs(output_dir, opts.epochs)
     run_key = _run_key(train_examples, tune_examples, opts)
-    finished = _check_output_folder(output_dir, run_key, _run_record(train_examples, tune_examples, opts))
+    record = _run_record(train_examples, tune_examples, opts)
+    finished = _check_output_folder(output_dir, run_key, record)
     if finished is not None:
         log.info("%s already holds this training run (same examples and options), finished: nothing to do", output_dir)
         return finished
@@ -491,7 +492,7 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
             log.warning("%s: ignored with --init-model, whose network (and architecture) is fine-tuned as it is",
                         ", ".join(ignored))
     os.makedirs(output_dir, exist_ok=True)
-    write_json(os.path.join(output_dir, RUN_FILE), {"key": run_key, **_run_record(train_examples, tune_examples, opts)})
+    write_json(os.path.join(output_dir, RUN_FILE), {"key": run_key, **record})
     hp_index = info.channels.index(HP_CHANNEL_ENUM) if opts.haplotype_pooling and HP_CHANNEL_ENUM in info.channels else None
     model = load_model(opts.init_model) if opts.init_model else build_model(info.shape, hp_index=hp_index, max_pooling=opts.max_pooling,
                                                                                       column_features=opts.column_features)
