@@ -7,7 +7,7 @@ import click
 from deepvariant_py.calibration import MIN_FIT_EXAMPLES, at_temperature, fit_temperature, negative_log_likelihood, temperature_at_bound
 from deepvariant_py.call_variants import predict_labelled
 from deepvariant_py.errors import InputError
-from deepvariant_py.examples_io import expand_paths
+from deepvariant_py.examples_io import expand_paths, recorded_spans
 from deepvariant_py.model import shipped_model_problem
 from deepvariant_py.model_info import INFO_FILE, load_model_info, save_model_info, warn_if_unfinished
 from deepvariant_py.outputs import check_outputs
@@ -36,8 +36,11 @@ def calibrate_cmd(model_dir, examples, quiet):
     info = load_model_info(model_dir)
     warn_if_unfinished(model_dir)
     info_path = os.path.join(model_dir, INFO_FILE)
-    check_outputs({"model_info.json": info_path}, {f"--examples {p}": p for p in expand_paths(examples)})
+    paths = expand_paths(examples)
+    check_outputs({"model_info.json": info_path}, {f"--examples {p}": p for p in paths})
     probs, labels = predict_labelled(model_dir, examples)
+    if (trained_there := info.trained_where(recorded_spans(paths))):
+        click.echo(f"dvcall: warning: the --examples {trained_there}", err=True)
     if len(labels) < TOO_FEW_EXAMPLES:
         raise InputError(f"--examples hold only {len(labels):,} labelled example(s): a temperature fitted on so few is noise, "
                          f"and {info_path} is left as it was; fit on a few thousand labelled examples the model did not "

@@ -32,6 +32,7 @@ from .model import load_model
 from .model_info import INFO_FILE, MODEL_FILE, ModelInfo, load_model_info, save_model_info, warn_if_unfinished
 from .outputs import atomic_output
 from .presets import model_look
+from .regions import merge_spans
 
 MEMBER_PREFIX = "member"
 MEAN_LAYER = "genotype_mean"
@@ -155,6 +156,7 @@ def combine_models(member_dirs: Sequence[str], output_dir: str, cascade: float =
     types = {i.model_type for i in infos}  # the preset they were trained under, when all members say the same
     info = replace(first, calibration=Calibration(), directory=output_dir, cascade=float(cascade),
                    model_type=types.pop() if len(types) == 1 else None,
+                   training_spans=merge_spans(t for i in infos for t in i.training_spans or ()) or None,
                    notes={"members": [_member_note(d, i) for d, i in zip(member_dirs, infos)]})
     os.makedirs(output_dir, exist_ok=True)
     # model_info.json (atomic itself) is written last inside the archive's atomic write: a run stopped in either

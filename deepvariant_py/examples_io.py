@@ -20,7 +20,7 @@ from .errors import InputError
 from .model_info import tensor_spec
 from .outputs import AtomicFile, GzipLines, disk_error, repeated_file, write_json
 from .pileup import DIFF_CHANNEL_ENUMS
-from .regions import Region, RegionSet, calling_windows
+from .regions import Region, RegionSet, calling_windows, first_overlap, spans_from_json
 from .settings import MODEL_TYPES, UNRECORDED
 from .variant import VariantInfo
 from .tf_runtime import tensorflow
@@ -82,12 +82,8 @@ class ExamplesInfo:
         if model_type is not None and model_type not in MODEL_TYPES:
             raise ValueError(f"model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}")
         spans = data.get("spans")
-        if spans is not None and not (isinstance(spans, list) and all(
-                isinstance(s, list) and len(s) == 3 and isinstance(s[0], str) and all(isinstance(x, int) for x in s[1:])
-                and 0 <= s[1] <= s[2] for s in spans)):
-            raise ValueError(f"spans {str(spans)[:60]!r} are not [contig, start, end] triples")
         return cls(shape, channels, settings, str(data.get("version", READABLE_EXAMPLES[0])), tuple(shard) if shard else None,
-                   sample, model, model_type, tuple(tuple(s) for s in spans) if spans is not None else None)
+                   sample, model, model_type, spans_from_json(spans) if spans is not None else None)
 
     def with_channels(self, channels: Sequence[int]) -> "ExamplesInfo":
         """These examples seen through a subset of their channels (training on fewer channels)."""
@@ -147,17 +143,15 @@ def examples_spans(regions: Sequence[Region], join: int = SPAN_JOIN) -> list[tup
     return [(r.contig, r.start, r.end) for r in calling_windows(list(regions), join)]
 
 
-def spans_overlap(a_paths: list[str], b_paths: list[str]) -> tuple[str, int, int, int] | None:
-    """(contig, start, end, bases) of the first stretch where the spans the sidecars of `a_paths` record meet those
-    of `b_paths` (bases: their whole overlap), or None; files recording no spans are left out. Each side is one
-    RegionSet (merged: a sharded run's files each record the whole run's spans)."""
-    def spans(paths) -> RegionSet:
-        return RegionSet(Region(*s) for p in paths for s in read_sidecar(p).spans or ())
+def recorded_spans(paths: Sequence[str]) -> RegionSet:
+    """Where the sidecars of `paths` say their runs called, as one RegionSet (merged: a sharded run's files each
+    record the whole run's spans); files recording no spans add nothing."""
+    return RegionSet(Region(*s) for p in paths for s in read_sidecar(p).spans or ())
 
-    a, b = spans(a_paths), spans(b_paths)
-    shared = [(contig, s, e) for contig, ivs in b.by_contig().items() for start, end in ivs
-              for s, e in a.clip(contig, start, end)]
-    return (*min(shared), sum(e - s for _, s, e in shared)) if shared else None
+
+def spans_overlap(a_paths: list[str], b_paths: list[str]) -> tuple[str, int, int, int] | None:
+    """first_overlap of the spans the sidecars of `a_paths` and of `b_paths` record, or None."""
+    return first_overlap(recorded_spans(a_paths), recorded_spans(b_paths))
 
 
 def image_of(buffer: bytes, shape: Sequence[int], path: str) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Mapping
 from .calibration import Calibration
 from .errors import ModelError
 from .outputs import write_json
+from .regions import Region, RegionSet, first_overlap, spans_from_json
 from .settings import MODEL_TYPES
 
 MODEL_FILE = "model.keras"
@@ -25,7 +26,7 @@ READSET_VERSION = "dvcall-readset-1"
 HAPLOTYPE_POOLING_VERSION = "dvcall-readset-2"  # the read-set network plus pooling of reads per haplotype
 KNOWN_VERSIONS = (READSET_VERSION, HAPLOTYPE_POOLING_VERSION)
 _FIELDS = ("shape", "channels", "settings", "version", "temperature", "gq_calibration", "ensemble_cascade", "model_version",
-           "model_type")
+           "model_type", "training_spans")
 _GQ_MAP_KEYS = ("raw", "calibrated", "cluster_distance", "clustered_raw", "clustered_calibrated")
 
 
@@ -47,6 +48,9 @@ class ModelInfo:
     model_type: str | None = None
     """The --model-type preset its training examples were made under (their sidecars'): `run --model` without
     --model-type takes that preset's thresholds. None: not recorded (models trained before it was)."""
+    training_spans: tuple[tuple[str, int, int], ...] | None = None
+    """Where its training examples were made (their sidecars' spans, merged; an init model's and ensemble members'
+    added): calibrate, train-merger and the GQ-map fit warn when their data come from there. None: not recorded."""
 
     @property
     def pools_by_haplotype(self) -> bool:
@@ -66,6 +70,8 @@ class ModelInfo:
             data["model_version"] = self.model_version
         if self.model_type is not None:
             data["model_type"] = self.model_type
+        if self.training_spans is not None:
+            data["training_spans"] = [list(s) for s in self.training_spans]
         if self.calibration.temperature != 1.0:
             data["temperature"] = self.calibration.temperature
         if self.calibration.gq_raw:
@@ -97,8 +103,20 @@ class ModelInfo:
         model_type = data.get("model_type")
         if model_type is not None and model_type not in MODEL_TYPES:
             raise ValueError(f"model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}")
+        spans = data.get("training_spans")
         return cls(shape, channels, settings, version, _calibration(data), notes, directory, float(cascade), model_version,
-                   model_type)
+                   model_type, spans_from_json(spans, "training_spans") if spans is not None else None)
+
+    def trained_where(self, spans: RegionSet) -> str | None:
+        """A warning when `spans` meet where this model's training examples were made (training_spans), else None:
+        fits (temperature, GQ map, merger) on data a network learned from see it surer than on new data."""
+        overlap = first_overlap(RegionSet(Region(*s) for s in self.training_spans or ()), spans)
+        if overlap is None:
+            return None
+        contig, start, end, bases = overlap
+        return (f"come from where {self.name} was trained ({contig}:{start + 1:,}-{end:,}, {bases:,} bp in all, as its "
+                f"{INFO_FILE} records): a fit on them makes the model look surer than it is on new data; use other "
+                "regions (a contig name of another reference build is another place: then ignore this)")
 
     def with_calibration(self, calibration: Calibration, **notes) -> "ModelInfo":
         """A copy with another calibration and these notes added (e.g. what it was fitted on)."""

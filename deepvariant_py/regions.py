@@ -201,10 +201,35 @@ class RegionSet:
         """{contig: [(start, end), ...]}, merged and sorted."""
         return {c: list(v) for c, v in self._ivs.items()}
 
+    def triples(self) -> tuple[tuple[str, int, int], ...]:
+        """Every interval as (contig, start, end), contig by contig (a JSON record's form: spans_from_json reads it)."""
+        return tuple((c, s, e) for c, v in self._ivs.items() for s, e in v)
+
     @property
     def size(self) -> int:
         """Bases covered."""
         return sum(e - s for v in self._ivs.values() for s, e in v)
+
+
+def merge_spans(spans: Iterable[tuple[str, int, int]]) -> tuple[tuple[str, int, int], ...]:
+    """(contig, start, end) triples merged and sorted (RegionSet.triples of them)."""
+    return RegionSet(Region(*t) for t in spans).triples()
+
+
+def spans_from_json(value: object, what: str = "spans") -> tuple[tuple[str, int, int], ...]:
+    """A JSON list of [contig, start, end] (0-based half-open) as a tuple of triples; a ValueError naming `what`
+    otherwise (sidecars' and model_info.json's records of where examples were made)."""
+    if not (isinstance(value, list) and all(
+            isinstance(s, list) and len(s) == 3 and isinstance(s[0], str)
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in s[1:]) and 0 <= s[1] <= s[2] for s in value)):
+        raise ValueError(f"{what} {str(value)[:60]!r} are not [contig, start, end] triples")
+    return tuple((s[0], s[1], s[2]) for s in value)
+
+
+def first_overlap(a: RegionSet, b: RegionSet) -> tuple[str, int, int, int] | None:
+    """(contig, start, end, bases) of the first stretch where `a` meets `b` (bases: their whole overlap), or None."""
+    shared = [(contig, s, e) for contig, start, end in b.triples() for s, e in a.clip(contig, start, end)]
+    return (*min(shared), sum(e - s for _, s, e in shared)) if shared else None
 
 
 def merge_regions(regions: list[Region], contig_order: list[str]) -> list[Region]:

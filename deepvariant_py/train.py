@@ -13,13 +13,14 @@ from .errors import InputError
 from .outputs import repeated_file, write_json
 from .resume import LOCK_FILE, DirectoryLock
 from .examples_io import (check_same_settings, example_dataset, examples_model_type, expand_paths, read_sidecars,
-                          spans_overlap)
+                          recorded_spans, spans_overlap)
 from .tf_runtime import keras as tf_keras, tensorflow
 from .tfrecord import parse_example, read_records
 from .ensemble import is_ensemble_dir
 from .model import COLUMN_FEATURES, ModelInfo, build_model, load_model, load_model_info, model_version, save_model
 from .model_info import warn_if_unfinished
 from .progress import Progress
+from .regions import merge_spans
 from .pileup import (BASE_PIXELS, DIFF_CHANNEL_ENUMS, DIFFERS_FROM_REF, HP_CHANNEL_ENUM, MATCHES_REF, SUPPORTS_ALT,
                      SUPPORTS_OTHER)
 
@@ -472,8 +473,8 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
         log.info("%s already holds this training run (same examples and options), finished: nothing to do", output_dir)
         return finished
     train_ds, tune_ds, info, train_count = _datasets(train_examples, tune_examples, opts)
+    init_info = load_model_info(opts.init_model) if opts.init_model else None
     if opts.init_model:
-        init_info = load_model_info(opts.init_model)
         warn_if_unfinished(opts.init_model)
         if tuple(init_info.shape) != tuple(info.shape):
             raise InputError(f"--init-model {opts.init_model} reads pileups of shape {list(init_info.shape)}, the examples are "
@@ -498,7 +499,8 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
                                                                                       column_features=opts.column_features)
     model_info = ModelInfo(shape=info.shape, channels=info.channels, settings=dict(info.settings), version=model_version(model),
                            model_type=examples_model_type(expand_paths(train_examples))
-                           or (load_model_info(opts.init_model).model_type if opts.init_model else None))
+                           or (init_info.model_type if init_info else None),
+                           training_spans=_training_spans(expand_paths(train_examples), init_info))
     steps = -(-train_count // opts.batch_size) * opts.epochs
     schedule = keras.optimizers.schedules.CosineDecay(opts.learning_rate, decay_steps=max(1, steps), alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
@@ -525,6 +527,13 @@ def train(train_examples: str, output_dir: str, opts: TrainOptions, tune_example
                "seconds": round(clock.seconds(), 1)}
     write_json(os.path.join(output_dir, "training_summary.json"), summary, indent=2)
     return summary
+
+
+def _training_spans(paths: list[str], init_info: ModelInfo | None) -> tuple[tuple[str, int, int], ...] | None:
+    """Where the training examples were made (their sidecars' spans) and where an init model learned, merged; None
+    when nothing records it (examples made before sidecars did)."""
+    learned = (init_info.training_spans if init_info else None) or ()
+    return merge_spans((*learned, *recorded_spans(paths).triples())) or None
 
 
 RUN_FILE = "training_run.json"  # what a training folder was started with (train's examples and options, as a digest)

@@ -42,6 +42,7 @@ from deepvariant_py.errors import DvcallError  # noqa: E402
 from deepvariant_py.evaluate import genotyped_sites  # noqa: E402
 from deepvariant_py.model import shipped_model_problem  # noqa: E402
 from deepvariant_py.model_info import INFO_FILE, ModelInfo, load_model_info, save_model_info  # noqa: E402
+from deepvariant_py.regions import Region, RegionSet  # noqa: E402
 
 
 def _table(title: str, gq: np.ndarray, correct: np.ndarray) -> None:
@@ -151,6 +152,8 @@ def _called_sites(args, info: ModelInfo) -> list[dict]:
     names = args.sample + args.hybrid_pair
     if len(data) != len(names):
         sys.exit("fit_gq_calibration: some --sample / --hybrid-pair names hold no simulated sample (see the notes above)")
+    if (trained_there := info.trained_where(RegionSet(Region(*d.region0) for d in data))):
+        print(f"fit_gq_calibration: warning: the calibration samples {trained_there}", file=sys.stderr)
     cache = os.path.join(args.cache, _model_key(args.model, info)) if args.cache else None
     if cache:
         os.makedirs(cache, exist_ok=True)

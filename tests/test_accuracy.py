@@ -2,6 +2,7 @@
 any calling, a failed caller ends it in one line, and a run that measures nothing fails instead of printing an
 empty table."""
 import importlib.util
+import json
 import math
 import subprocess
 import sys
@@ -176,3 +177,22 @@ def test_the_gq_map_fit_refuses_a_sample_given_twice_and_a_shipped_model(tmp_pat
                           ([str(root / "models" / "ont"), "--sample", "s1"], "is the shipped model ont")):
         proc = subprocess.run([sys.executable, script, "--model", *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_the_gq_map_fit_warns_on_samples_from_where_the_model_was_trained(tmp_path):
+    """hostile17: a GQ map fitted on the model's own training loci went unnoticed (the model now records them)."""
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent
+    mine = tmp_path / "mine"
+    shutil.copytree(root / "models" / "illumina-wgs-realign", mine)
+    info = json.loads((mine / "model_info.json").read_text())
+    (mine / "model_info.json").write_text(json.dumps({**info, "training_spans": [["chr20", 0, 5_000]]}))
+    sample = tmp_path / "calib_1"
+    sample.mkdir()  # a sample whose call then fails (no reference): the warning comes before any calling
+    (sample / "sample.json").write_text(json.dumps({"parameters": {"ref": str(tmp_path / "no.fa"), "region": "chr20:1001-9000"}}))
+    proc = subprocess.run([sys.executable, str(root / "scripts" / "fit_gq_calibration.py"), "--model", str(mine),
+                           "--sample", str(sample)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode != 0
+    assert f"warning: the calibration samples come from where model {mine} was trained (chr20:1,001-5,000, 4,000 bp" \
+        in proc.stderr, proc.stderr

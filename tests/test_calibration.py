@@ -228,6 +228,8 @@ def test_calibrate_never_replaces_a_calibration_with_a_fit_stopped_at_its_bound(
     monkeypatch.setattr(calibrate_cli, "predict_labelled", lambda model, examples: (probs, labels))
     examples = tmp_path / "tune.tfrecord.gz"
     examples.write_bytes(b"x")  # never read: predict_labelled is replaced
+    from deepvariant_py.examples_io import write_sidecar
+    write_sidecar(str(examples), (100, 221, 6), [1, 2, 3, 4, 5, 6], spans=[("chr20", 1_000, 9_000)])
     model = tmp_path / "model"
     model.mkdir()
     shutil.copy(os.path.join(default_model_dir("illumina-wgs"), "model_info.json"), model / "model_info.json")
@@ -248,6 +250,13 @@ def test_calibrate_never_replaces_a_calibration_with_a_fit_stopped_at_its_bound(
     assert result.exit_code == 0 and "fitted on only 150 examples holding 6 wrong call(s)" in result.output
     assert json.loads((model / "model_info.json").read_text())["temperature"] > 1
     fitted = (model / "model_info.json").read_bytes()
+    assert "was trained" not in result.output
+    info = json.loads(fitted)  # hostile17: a model calibrated on its own training examples went unnoticed
+    (model / "model_info.json").write_text(json.dumps({**info, "training_spans": [["chr20", 0, 2_000]]}))
+    result = CliRunner().invoke(main, ["calibrate", "--model", str(model), "--examples", str(examples)])
+    assert result.exit_code == 0 and f"warning: the --examples come from where model {model} was trained (chr20:1,001-2,000" \
+        in result.output.replace("\n", " ")
+    (model / "model_info.json").write_bytes(fitted)
     labels, probs = labels[:60], probs[:60]  # hostile17: 4 examples made a temperature of 2.19, written (exit 0)
     result = CliRunner().invoke(main, ["calibrate", "--model", str(model), "--examples", str(examples)])
     assert result.exit_code == 1 and "only 60 labelled example(s)" in result.output

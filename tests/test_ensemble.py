@@ -25,13 +25,14 @@ SHAPE = (30, 101, 6)
 CHANNELS = (1, 2, 3, 4, 5, 6)
 
 
-def _member(path, seed, shape=SHAPE, channels=CHANNELS, settings=None):
+def _member(path, seed, shape=SHAPE, channels=CHANNELS, settings=None, training_spans=None):
     import keras
 
     keras.utils.set_random_seed(seed)
     model = build_model(shape)
     save_model(model, str(path), ModelInfo(shape=shape, channels=channels, settings=settings or {"realign": True},
-                                           version=model_version(model), notes={"seed": seed, "temperature_fit": {"x": 1}}))
+                                           version=model_version(model), notes={"seed": seed, "temperature_fit": {"x": 1}},
+                                           training_spans=training_spans))
     return str(path)
 
 
@@ -54,6 +55,14 @@ def test_an_ensemble_is_the_mean_of_its_members_in_keras_and_in_numpy(tmp_path):
     assert info.shape == SHAPE and info.channels == CHANNELS and info.calibration.temperature == 1.0
     assert [m["seed"] for m in info.notes["members"]] == [1, 2, 3]
     assert all("temperature_fit" not in m for m in info.notes["members"])
+
+
+def test_an_ensemble_records_where_any_member_learned(tmp_path):
+    a = _member(tmp_path / "a", 1, training_spans=(("20", 0, 100), ("21", 5, 9)))
+    b = _member(tmp_path / "b", 2, training_spans=(("20", 50, 300),))
+    c = _member(tmp_path / "c", 3)  # records none
+    assert combine_models([a, b, c], str(tmp_path / "ens")).training_spans == (("20", 0, 300), ("21", 5, 9))
+    assert combine_models([c, _member(tmp_path / "d", 4)], str(tmp_path / "ens_cd")).training_spans is None
 
 
 def test_members_must_read_the_same_examples_and_nothing_is_overwritten(tmp_path):

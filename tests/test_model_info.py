@@ -52,6 +52,9 @@ def test_every_shipped_model_reads_and_writes_back_the_same(name):
     ({"model_version": 6}, "model_version 6 is not a short name"),
     ({"model_version": "6,weights=x"}, "no comma"),
     ({"model_version": " "}, "model_version"),
+    ({"training_spans": [["20", 10, 5]]}, "training_spans .* not \\[contig, start, end\\] triples"),
+    ({"training_spans": [["20", 1, True]]}, "training_spans"),
+    ({"training_spans": "20:1-5"}, "training_spans"),
 ])
 def test_a_bad_record_is_refused_saying_what_is_wrong(change, message):
     with pytest.raises(ValueError, match=message):
@@ -77,6 +80,17 @@ def test_with_calibration_keeps_the_rest_and_adds_notes():
     new = info.with_calibration(Calibration(1.5), temperature_fit={"examples": 10})
     assert new.calibration.temperature == 1.5 and new.notes == {"epoch": 3, "temperature_fit": {"examples": 10}}
     assert (new.shape, new.channels, new.settings) == (info.shape, info.channels, info.settings)
+
+
+def test_training_spans_round_trip_and_say_when_other_data_come_from_there():
+    from deepvariant_py.regions import Region, RegionSet
+    info = ModelInfo.from_json({**GOOD, "training_spans": [["20", 100, 500], ["21", 0, 50]]}, "my-model")
+    assert info.training_spans == (("20", 100, 500), ("21", 0, 50))
+    assert ModelInfo.from_json(info.to_json()) == info and info.to_json()["training_spans"] == [["20", 100, 500], ["21", 0, 50]]
+    warning = info.trained_where(RegionSet([Region("20", 400, 700), Region("21", 10, 20)]))
+    assert warning.startswith("come from where model my-model was trained (20:401-500, 110 bp in all")
+    assert info.trained_where(RegionSet([Region("20", 500, 700), Region("chr21", 0, 50)])) is None  # touching, other name
+    assert ModelInfo.from_json(GOOD).trained_where(RegionSet([Region("20", 0, 10**6)])) is None  # not recorded
 
 
 def test_input_channels_of_a_subset_model_and_a_mismatch():

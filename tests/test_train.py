@@ -19,7 +19,7 @@ from deepvariant_py.train import TrainOptions, epoch_dirs, epoch_model_dir, trai
 SHAPE = (100, 221, 6)
 
 
-def _examples(path, n=48, model_type=None):
+def _examples(path, n=48, model_type=None, spans=None):
     rng = np.random.default_rng(1)
     w = ExampleWriter(str(path))
     for i in range(n):
@@ -28,7 +28,7 @@ def _examples(path, n=48, model_type=None):
         img[5:5 + 10 * (label + 1), 100:120, :] = rng.integers(1, 254, (10 * (label + 1), 20, 6))
         w.write(VariantInfo("chr1", i, "A", ("C",), 10, (5, 5)), (0,), img, label)
     w.close()
-    write_sidecar(str(path), SHAPE, [1, 2, 3, 4, 5, 6], model_type=model_type)
+    write_sidecar(str(path), SHAPE, [1, 2, 3, 4, 5, 6], model_type=model_type, spans=spans)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def trained(tmp_path_factory):
     """One tiny two-epoch training run, shared: each `fit` costs seconds of graph tracing."""
     tmp = tmp_path_factory.mktemp("trained")
     ex = tmp / "train.tfrecord.gz"
-    _examples(ex, model_type="ont")
+    _examples(ex, model_type="ont", spans=[("chr1", 0, 50_000)])
     out = tmp / "model"
     summary = train(str(ex), str(out), TrainOptions(epochs=2, batch_size=16, shuffle_buffer=64, keep_epochs=True))
     return ex, out, summary
@@ -49,6 +49,7 @@ def test_tiny_training_run_writes_a_loadable_model_and_its_log(trained):
     assert not (out / ".dvcall.lock").exists()  # hostile17: a finished folder kept it, and copies carried it
     assert info.shape == SHAPE and set(info.notes) == {"tune_accuracy", "epoch", "label_smoothing", "seed"}
     assert info.model_type == "ont"  # the examples' preset: `run --model` takes its thresholds
+    assert info.training_spans == (("chr1", 0, 50_000),)  # where they were made: calibrate warns on data from there
     assert info.notes["label_smoothing"] == TrainOptions().label_smoothing and info.notes["seed"] == TrainOptions().seed
     model = load_model(str(out))
     probs = model(np.zeros((2, *SHAPE), np.uint8)).numpy()
@@ -122,14 +123,18 @@ def test_fine_tuning_starts_from_the_given_models_weights(trained, tmp_path, cap
     ex, first, _ = trained
     start = load_model(str(first))
     tuned = tmp_path / "tuned"
+    more = tmp_path / "more.tfrecord.gz"
+    _examples(more, model_type="ont", spans=[("chr1", 40_000, 90_000), ("chr2", 5, 10)])
     with caplog.at_level(logging.INFO, logger="dvcall"):
-        train(str(ex), str(tuned), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, init_model=str(first),
+        train(str(more), str(tuned), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, init_model=str(first),
                                                 learning_rate=0.0, max_pooling=False))
     # hostile17: architecture flags were ignored silently, and training said nothing but Keras's own lines
     assert "--no-max-pooling: ignored with --init-model" in caplog.text
     assert re.search(r"train: 4\d training examples, 1 epoch of [56] batches", caplog.text)  # 48 less every 10th (tuning)
     assert re.search(r"epoch 1/1: loss [\d.]+, accuracy [\d.]+, tuning loss", caplog.text)
     assert load_model_info(str(tuned)).model_type == "ont"  # the examples' preset
+    # where it learned: its examples' spans and the init model's, merged
+    assert load_model_info(str(tuned)).training_spans == (("chr1", 0, 90_000), ("chr2", 5, 10))
     # a zero learning rate keeps the starting weights: the result is the first model, not a fresh one
     for a, b in zip(start.get_weights(), load_model(str(tuned)).get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-6)
