@@ -175,6 +175,18 @@ def parse_region(text: str, fasta: pysam.FastaFile) -> tuple[str, int, int]:
     return contig, start0, end0
 
 
+MAX_N_FRACTION = 0.5  # a region more N than this is an assembly gap or masked: reads cannot be simulated there
+
+
+def check_real_sequence(seq: str, region: str) -> None:
+    """Exit with one line when `seq` (a region's upper-cased bases) is mostly N: the simulation would plant no
+    variant and map no read, and say nothing (a whole-chromosome FASTA masked outside a few Mb did that)."""
+    n = seq.count("N")
+    if n > MAX_N_FRACTION * len(seq):
+        sys.exit(f"--region {region} is N for {100 * n / len(seq):.0f}% of its bases (an assembly gap or masked "
+                 "sequence): no variant or read can be simulated there; pick a region of real sequence")
+
+
 class RefWindow:
     """Upper-cased reference slice with contig coordinates (avoids loading a contig)."""
 
@@ -962,16 +974,6 @@ def main(argv: list[str] | None = None) -> None:
 
     t_start = time.time()
     timings: dict[str, float] = {}
-    out = Path(args.out)
-    tmp = out / "tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)  # leftovers of an interrupted run
-    tmp.mkdir(parents=True)
-    (out / "sample.json").unlink(missing_ok=True)
-    log = out / "simulate.log"
-    log.write_text("")
-    rng = np.random.default_rng(args.seed)
-
     fasta = pysam.FastaFile(args.ref)
     contig, start0, end0 = parse_region(args.region, fasta)
     check_not_evaluation(build_of(args.ref), contig, start0, end0, "--region")
@@ -983,6 +985,17 @@ def main(argv: list[str] | None = None) -> None:
     pad = 1000  # left-alignment may look a little before the region start
     ref = RefWindow(fasta, contig, max(0, start0 - pad),
                     min(fasta.get_reference_length(contig), end0 + pad))
+    check_real_sequence(ref[start0:end0], args.region)
+
+    out = Path(args.out)  # made only once the inputs are checked
+    tmp = out / "tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)  # leftovers of an interrupted run
+    tmp.mkdir(parents=True)
+    (out / "sample.json").unlink(missing_ok=True)
+    log = out / "simulate.log"
+    log.write_text("")
+    rng = np.random.default_rng(args.seed)
 
     # 1. variants: real ones first, then random ones in the free space between them
     real, skipped = ([], {}) if not args.truth_source else load_truth_source(

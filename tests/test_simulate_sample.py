@@ -56,3 +56,16 @@ def test_no_duplicates_leaves_the_files_alone(tmp_path):
 def test_duplicate_fraction_is_checked():
     with pytest.raises(SystemExit, match="duplicate-fraction"):
         sim.main(["--ref", "x.fa", "--region", "chr1:1-100", "--out", "/nonexistent", "--duplicate-fraction", "1.0"])
+
+
+def test_a_region_of_ns_is_refused_in_one_line(tmp_path):
+    """A whole-chromosome FASTA masked to N outside a few Mb made samples with no variant and no mapped read, exit 0."""
+    import pysam
+    fa = tmp_path / "ref.fa"
+    rng = np.random.default_rng(3)
+    fa.write_text(">chr1\n" + "N" * 6000 + "".join(rng.choice(list("ACGT"), 6000)) + "\n")
+    pysam.faidx(str(fa))
+    with pytest.raises(SystemExit, match=r"--region chr1:1001-5000 is N for 100% of its bases"):
+        sim.main(["--ref", str(fa), "--region", "chr1:1001-5000", "--out", str(tmp_path / "out"), "--confident-margin", "100"])
+    assert not (tmp_path / "out").exists()
+    sim.check_real_sequence("ACGTN" * 10, "x")  # a few Ns pass
