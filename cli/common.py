@@ -155,6 +155,21 @@ def exclude_regions_option(func):
              "lines on contigs the reference lacks are skipped.")(func)
 
 
+def haploid_options(func):
+    """--haploid-contigs and --par-regions, shared by run and postprocess."""
+    func = click.option(
+        "--par-regions", type=click.Path(), default=None,
+        help="BED of the pseudo-autosomal regions of the --haploid-contigs (PAR1 and PAR2 of X and Y), diploid in every "
+             "sample: sites overlapping them keep their diploid genotypes. BED lines on contigs the reference lacks are "
+             "skipped.")(func)
+    return click.option(
+        "--haploid-contigs", multiple=True,
+        help="Contigs the sample carries once, comma-separated or repeated: chrX,chrY for an XY sample on GRCh38 (X,Y on "
+             "GRCh37). Their sites get no heterozygous genotype: its probabilities are set to 0 and the rest renormalised "
+             "(GT, GQ, PL and QUAL follow; GT is still written diploid, 1/1 or 0/0, as DeepVariant writes it), except "
+             "inside --par-regions. Default: none (every contig diploid).")(func)
+
+
 def keep_supplementary_option(func):
     """--keep-supplementary, shared by run and make-examples."""
     return click.option(

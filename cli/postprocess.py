@@ -5,11 +5,13 @@ from deepvariant_py.merger import MERGE_MODES, load_merger
 from deepvariant_py.model_info import load_model_info, model_description
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.outputs import check_outputs, require_vcf_gz
+from deepvariant_py.ploidy import haploid_regions
 from deepvariant_py.postprocess import calls_model_dir, postprocess, vcf_sample
+from deepvariant_py.reference import Reference
 from deepvariant_py.progress import Progress
 from deepvariant_py.vcf import check_sample_name, vcf_index_outputs
 
-from .common import command_line, haplotype_resolution_option, user_errors
+from .common import command_line, haploid_options, haplotype_resolution_option, user_errors
 
 
 @click.command("postprocess")
@@ -23,12 +25,13 @@ from .common import command_line, haplotype_resolution_option, user_errors
 @click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
               help="Merge multi-allelic sites with the model's trained network, DeepVariant's min rule, or auto (network if the model has one).")
 @haplotype_resolution_option
+@haploid_options
 @click.option("--gvcf-blocks", default=None, help="Reference blocks from `make-examples --gvcf` (path, glob or comma-separated list); needed for --output-gvcf.")
 @click.option("--output-gvcf", type=click.Path(), default=None, help="Also write a gVCF (.g.vcf.gz), tabix-indexed.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic_merge, haplotype_resolution, gvcf_blocks,
-                    output_gvcf, quiet):
+def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic_merge, haplotype_resolution, haploid_contigs,
+                    par_regions, gvcf_blocks, output_gvcf, quiet):
     """Merge per-subset probabilities into genotypes and write the VCF."""
     if sample_name is not None:
         check_sample_name(sample_name)  # before any work
@@ -38,13 +41,18 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
     inputs = {f"--calls {p}": p for p in calls_paths}
     inputs.update({f"--gvcf-blocks {p}": p for p in (expand_paths(gvcf_blocks, "gVCF reference blocks") if gvcf_blocks else [])})
     check_outputs({"--output-vcf": output_vcf, **vcf_index_outputs("--output-vcf", output_vcf), "--output-gvcf": output_gvcf,
-                   **(vcf_index_outputs("--output-gvcf", output_gvcf) if output_gvcf else {})}, {"--ref": ref, **inputs})
+                   **(vcf_index_outputs("--output-gvcf", output_gvcf) if output_gvcf else {})},
+                  {"--ref": ref, **inputs, **({"--par-regions": par_regions} if par_regions else {})})
+    reference = Reference(ref)
+    haploid = haploid_regions(list(haploid_contigs), par_regions, reference.lengths, notes := [])
+    for note in notes:
+        click.echo(f"dvcall: {note}", err=True)
     model_dir = calls_model_dir(calls_paths, model_dir)
     merger = load_merger(multiallelic_merge, model_dir)
     calibration = load_model_info(model_dir).calibration
-    stats = postprocess(calls, ref, output_vcf, vcf_sample(calls_paths, sample_name), command_line(), merger=merger,
+    stats = postprocess(calls, reference, output_vcf, vcf_sample(calls_paths, sample_name), command_line(), merger=merger,
                         gvcf_blocks=gvcf_blocks, output_gvcf=output_gvcf, resolve_haplotypes=haplotype_resolution, calibration=calibration,
                         progress=None if quiet else Progress("postprocess", unit="Mb of the reference"),
-                        model=model_description(model_dir))
+                        model=model_description(model_dir), haploid=haploid)
     if not quiet:
         click.echo(f"dvcall: {stats.sites} sites ({stats.pass_snps} PASS SNPs, {stats.pass_indels} PASS indels) -> {output_vcf}", err=True)

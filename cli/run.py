@@ -7,8 +7,8 @@ from deepvariant_py.phasing import PHASERS
 from deepvariant_py.pipeline import RunOptions, run_pipeline
 from deepvariant_py.reads import ReadFilter
 
-from .common import (command_line, exclude_regions_option, haplotype_resolution_option, keep_supplementary_option, setting_flags, setting_options,
-                     user_errors)
+from .common import (command_line, exclude_regions_option, haploid_options, haplotype_resolution_option, keep_supplementary_option,
+                     setting_flags, setting_options, user_errors)
 
 
 @click.command("run")
@@ -31,6 +31,7 @@ from .common import (command_line, exclude_regions_option, haplotype_resolution_
 @click.option("--multiallelic-merge", type=click.Choice(MERGE_MODES), default="auto", show_default=True,
               help="How per-subset probabilities of multi-allelic sites become one genotype: the trained merger network, DeepVariant's min rule, or auto (the network when the model ships one).")
 @haplotype_resolution_option
+@haploid_options
 @click.option("--phase-reads/--no-phase-reads", default=None,
               help="Long-read models pool reads per haplotype: tag untagged reads HP=1/2 first (--phaser says how). Default: on "
                    "when the model pools by haplotype (the shipped pacbio, ont and hybrid models) and the reads are mostly "
@@ -50,7 +51,8 @@ from .common import (command_line, exclude_regions_option, haplotype_resolution_
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, exclude_regions, model_dir, intermediate_dir, sample_name, multiallelic_merge,
-            haplotype_resolution, phase_reads, phaser, num_shards, keep_supplementary, quiet, **settings_kwargs):
+            haplotype_resolution, haploid_contigs, par_regions, phase_reads, phaser, num_shards, keep_supplementary, quiet,
+            **settings_kwargs):
     """Call variants: make examples, run the CNN, and write a bgzipped, indexed VCF."""
     model_type, flags = setting_flags(settings_kwargs, model_dir)
     summary = run_pipeline(RunOptions(
@@ -58,7 +60,8 @@ def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, exclude_region
         exclude_regions=list(exclude_regions), model_dir=model_dir,
         model_type=model_type, settings=flags, intermediate_dir=intermediate_dir, sample_name=sample_name,
         num_shards=num_shards, multiallelic_merge=multiallelic_merge,
-        haplotype_resolution=haplotype_resolution, phase_reads=phase_reads, phaser=phaser, command=command_line(),
+        haplotype_resolution=haplotype_resolution, haploid_contigs=list(haploid_contigs), par_regions=par_regions,
+        phase_reads=phase_reads, phaser=phaser, command=command_line(),
         make_examples=MakeExamplesOptions(read_filter=ReadFilter(keep_supplementary=keep_supplementary))))
     if not quiet:
         stages = ("make_examples", "call_variants", "postprocess") + (("phase_reads",) if "phase_reads_seconds" in summary else ())

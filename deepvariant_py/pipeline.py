@@ -24,6 +24,7 @@ from .model_info import ModelInfo, model_description, weights_stamp
 from .outputs import atomic_outputs, check_outputs, disk_error, file_sha256, is_disk_error, require_vcf_gz
 from .pileup import channel_enums
 from .phasing import PHASERS, WhatshapFailed, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
+from .ploidy import HaploidRegions, haploid_regions
 from .postprocess import postprocess
 from .presets import (DEFAULT_MODEL_TYPE, make_examples_options, resolve_model, resolve_settings, warn_about_read_kind,
                       warn_about_settings_unlike_model)
@@ -58,6 +59,8 @@ class RunOptions:
     settings: dict = field(default_factory=dict)  # make_examples settings the user gave (presets.SETTING_KEYS)
     multiallelic_merge: str = "auto"
     haplotype_resolution: bool = True
+    haploid_contigs: list[str] = field(default_factory=list)  # contigs the sample carries once (ploidy.haploid_regions)
+    par_regions: str | None = None  # BED of pseudo-autosomal regions: diploid on those contigs
     phase_reads: bool | None = None  # tag untagged reads by haplotype; None: when it helps (_should_phase)
     phaser: str | None = None  # PHASERS: how phase_reads tags them; None: phasing.default_phaser of the model
     make_examples: MakeExamplesOptions = field(default_factory=MakeExamplesOptions)
@@ -145,6 +148,7 @@ class _Plan:
     phase: bool  # two passes with whatshap between them (direct phasing is me_opts.phase_reads)
     shards: int
     processes: int
+    haploid: HaploidRegions | None = None  # where genotypes are haploid (--haploid-contigs less --par-regions)
 
 
 def run_pipeline(opts: RunOptions) -> dict:
@@ -199,6 +203,9 @@ def _plan(opts: RunOptions) -> _Plan:
         excluded = parse_regions(opts.exclude_regions, reference.lengths, absent := [])
         if (note := absent_contigs_note("--exclude-regions", absent)):
             log.info("%s", note)
+        haploid = haploid_regions(opts.haploid_contigs, opts.par_regions, reference.lengths, notes := [])
+        for note in notes:
+            log.info("%s", note)
         called = calling_regions(reference, set(sources.references), regions if opts.regions else None, excluded)
         _warn_about_reads(sources, reference, opts, called, sample, len(regions))
     model_dir, info = resolve_model(opts.model_type, opts.model_dir)
@@ -226,7 +233,8 @@ def _plan(opts: RunOptions) -> _Plan:
     if shards > cpus:
         log.info("%d shards on %d processes (%d usable CPUs): each process takes the next shard when it finishes one",
                  shards, cpus, cpus)
-    return _Plan(sample, model_dir, info, merger, channels, reference, me_opts, regions, called, phase, shards, min(shards, cpus))
+    return _Plan(sample, model_dir, info, merger, channels, reference, me_opts, regions, called, phase, shards, min(shards, cpus),
+                 haploid)
 
 
 def _warn_about_reads(sources, reference: Reference, opts: RunOptions, regions: list[Region], sample: str,
@@ -263,7 +271,8 @@ def _check_run_paths(opts: RunOptions, model_dir: str, phase: bool) -> None:
     inputs = {"--ref": opts.ref, "the .fai of --ref": opts.ref + ".fai", "the .gzi of --ref": opts.ref + ".gzi",
               **reads_inputs(opts.reads)}
     inputs.update({f"the model file {f}": os.path.join(model_dir, f) for f in os.listdir(model_dir)})
-    inputs.update({f"{flag} {spec}": spec for flag, specs in (("--regions", opts.regions), ("--exclude-regions", opts.exclude_regions))
+    inputs.update({f"{flag} {spec}": spec for flag, specs in (("--regions", opts.regions), ("--exclude-regions", opts.exclude_regions),
+                                                              ("--par-regions", [opts.par_regions] if opts.par_regions else []))
                    for spec in specs if os.path.isfile(spec)})
     check_outputs(outputs, inputs, {"--intermediate-dir": opts.intermediate_dir})
     if phase and opts.intermediate_dir:  # the one file of --intermediate-dir a user could name as an output
@@ -458,7 +467,8 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
                          gvcf_blocks=",".join(block_paths) if opts.output_gvcf else None,
                          output_gvcf=tmp[1] if opts.output_gvcf else None,
                          resolve_haplotypes=opts.haplotype_resolution, calibration=plan.model_info.calibration,
-                         progress=Progress("postprocess", unit="Mb of the reference"), model=model_description(plan.model_dir))
+                         progress=Progress("postprocess", unit="Mb of the reference"), model=model_description(plan.model_dir),
+                         haploid=plan.haploid)
         if opts.report:
             write_report(tmp[0], tmp[-1], title=f"dvcall report: {os.path.basename(opts.output_vcf)}")
     summary["postprocess_seconds"] = round(pp.seconds, 2)

@@ -18,6 +18,7 @@ from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distr
 from .gvcf import RefBlock, UnsortedBlocks, blocks_shards, gvcf_records, read_blocks
 from .haplotypes import resolve_overlaps
 from .pileup import alt_subsets
+from .ploidy import HaploidRegions, haploid_probabilities
 from .reference import Reference, as_acgtn
 from .regions import require_every_shard
 from .vcf import VcfRecord, check_sample_name, make_header, vcf_writers, write_vcf
@@ -201,7 +202,7 @@ def vcf_sample(calls_paths: list[str], given: str | None) -> str:
 def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, command: str | None = None, merger=None,
                 gvcf_blocks: str | None = None, output_gvcf: str | None = None, resolve_haplotypes: bool = True,
                 calibration: Calibration = Calibration(), progress: Callable[..., None] | None = None,
-                model: str | None = None) -> PostprocessStats:
+                model: str | None = None, haploid: HaploidRegions | None = None) -> PostprocessStats:
     """Read every call file, build one record per site in reference order, write VCF + index (and, given the
     reference blocks from make_examples, the gVCF). `ref`: the reference's path, or the Reference a run has open.
 
@@ -209,7 +210,8 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
     only a stretch of overlapping sites is held at a time; otherwise (e.g. one calls file made from several
     shards' examples) every site is gathered and sorted first. Either way the VCF is the same. `progress` (e.g.
     progress.Progress) is told the megabases of the reference passed, of its total, every PROGRESS_SITES sites.
-    `model` (model_info.model_description) is written in the headers."""
+    `model` (model_info.model_description) is written in the headers. `haploid` (ploidy.haploid_regions): sites
+    there get no heterozygous genotype."""
     t0 = time.time()
     reference = ref if isinstance(ref, Reference) else Reference(ref)
     order = {c.name: i for i, c in enumerate(reference.contigs)}
@@ -220,7 +222,8 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
     offsets, total = _contig_offsets(reference)
 
     def records(grouped: Iterable[tuple[VariantInfo, dict]]) -> Iterator[VcfRecord]:
-        sites = (_calibrated(site_genotypes(_on_reference(v, reference), imgs, merger), calibration) for v, imgs in grouped)
+        sites = (_with_ploidy(_calibrated(site_genotypes(_on_reference(v, reference), imgs, merger), calibration), haploid)
+                 for v, imgs in grouped)
         raw = (record for chunk in _closed_chunks(sites) for record in site_records(chunk, resolve_haplotypes))
         for record in mapped_gq(raw, calibration):
             stats.sites += 1
@@ -330,6 +333,12 @@ def _sites_streamed(paths: list[str], order: dict[str, int]) -> Iterator[tuple[V
 
 def _calibrated(site: Site, calibration: Calibration) -> Site:
     site.probs = apply_temperature(site.probs, calibration.temperature)  # GQ/QUAL/PL move, genotypes do not
+    return site
+
+
+def _with_ploidy(site: Site, haploid: HaploidRegions | None) -> Site:
+    if haploid is not None and haploid.covers(*site.span):
+        site.probs = haploid_probabilities(site.probs)  # no heterozygous genotype where the sample has one copy
     return site
 
 

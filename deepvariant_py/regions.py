@@ -261,13 +261,13 @@ def subtract_regions(regions: list[Region], exclude: Iterable[Region]) -> list[R
     return out
 
 
-def absent_contigs_note(flag: str, absent: list[str]) -> str | None:
+def absent_contigs_note(flag: str, absent: list[str], consequence: str = "they leave nothing out") -> str | None:
     """One line for BED lines skipped on contigs the reference lacks (read_bed's `absent`)."""
     if not absent:
         return None
     names = sorted(set(absent))
     return (f"{flag}: {len(absent):,} BED line(s) name contigs the reference lacks ({', '.join(names[:3])}"
-            f"{', ...' if len(names) > 3 else ''}): they leave nothing out")
+            f"{', ...' if len(names) > 3 else ''}): {consequence}")
 
 
 def nothing_to_call_warning(regions: list[str], exclude_regions: list[str], n_called: int,

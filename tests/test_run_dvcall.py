@@ -96,3 +96,18 @@ def test_missing_index_is_one_line_error(tmp_path):
     lines = [l for l in result.output.splitlines() if l.strip()]
     assert len(lines) == 1 and "samtools index" in lines[0]
     assert not out.exists()
+
+
+def test_haploid_contigs_reach_the_run_and_a_bad_name_stops_it_before_any_work(tmp_path, bam_vcf):
+    """--haploid-contigs (an XY sample's chrX/chrY): the run's VCF has no het call there; a misspelt contig is one
+    line, with nothing written."""
+    haploid = _run(tmp_path, BAM, "haploid.vcf.gz", ["--haploid-contigs", "chr20"])
+    before, after = _records(bam_vcf), _records(haploid)
+    assert after.keys() == before.keys()
+    assert any(gt[0] != gt[1] for _, gt in before.values())
+    assert all(None in gt or gt[0] == gt[1] for _, gt in after.values())
+    out = tmp_path / "x.vcf.gz"
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(out), "--regions", REGION,
+                                       "--haploid-contigs", "chrX,chr20"])
+    assert result.exit_code == 1 and "--haploid-contigs names 'chrX', which the reference does not have" in result.output
+    assert not out.exists()

@@ -46,12 +46,12 @@ def test_workflow_command_prints_paths_and_config():
 
 
 def _direct_run(tmp_path, ref: str, reads: list[str], region: str, sample: str, phaser: str,
-                exclude: str | None = None) -> tuple[list[str], list[str]]:
+                exclude: str | None = None, extra: tuple = ()) -> tuple[list[str], list[str]]:
     """`dvcall run` as the workflow would call `sample`: (VCF lines, gVCF lines) without the command line."""
     vcf, gvcf = tmp_path / f"direct.{sample}.vcf.gz", tmp_path / f"direct.{sample}.g.vcf.gz"
     result = CliRunner().invoke(main, ["run", "--ref", ref, *[x for r in reads for x in ("--reads", r)], "--output-vcf", str(vcf),
                                        "--output-gvcf", str(gvcf), "--regions", region, *(["--exclude-regions", exclude] if exclude else []), "--model-type", "pacbio",
-                                       "--sample-name", sample, "--num-shards", "1", "--phaser", phaser, "--quiet"])
+                                       "--sample-name", sample, "--num-shards", "1", "--phaser", phaser, "--quiet", *extra])
     assert result.exit_code == 0, result.output
     return _body(str(vcf)), _body(str(gvcf))
 
@@ -61,7 +61,8 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
     """One workflow run covers every rule: make_examples scattered over 2 shards with gVCF blocks (the pacbio
     model pools reads by haplotype: phased in make_examples, or with whatshap a first pass, `dvcall haplotag`
     and the tagged pass), call_variants, postprocess; sample S2 is the same reads split over two files (a list
-    in the config), merged for whatshap; a stretch in `exclude_regions` is left out as run --exclude-regions leaves it."""
+    in the config), merged for whatshap, and called as an XY sample's chrX would be (`haploid_contigs`, with a
+    `par_regions` stretch left diploid); a stretch in `exclude_regions` is left out as run --exclude-regions leaves it."""
     if phaser == "whatshap":
         pytest.importorskip("whatshap")
     from builders import two_haplotype_sample
@@ -71,9 +72,11 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
     lanes = split_by_name(bam, tmp_path / "lanes")
     region, exclude = "chr1:2,001-22,000", tmp_path / "exclude.bed"
     exclude.write_text("chr1\t10000\t11000\n")
+    par = tmp_path / "par.bed"
+    par.write_text("chr1\t2000\t8000\n")
     _run_workflow(tmp_path, f"reference: {ref}\nsamples:\n  S1: {bam}\n  S2: [{lanes[0]}, {lanes[1]}]\nshards: 2\n"
                             f"regions: ['{region}']\nexclude_regions: {exclude}\nmodel_type: pacbio\ngvcf: true\nphaser: {phaser}\n"
-                            f"outdir: {tmp_path / 'results'}\n")
+                            f"haploid_contigs: {{S2: [chr1]}}\npar_regions: {par}\noutdir: {tmp_path / 'results'}\n")
     results = tmp_path / "results"
     for sample in ("S1", "S2"):
         assert not list((results / sample).glob("haplotagged.bam*"))  # whatshap's tagged copy: removed once read (temp)
@@ -84,8 +87,11 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
         assert (results / f"{sample}.vcf.gz.tbi").exists() and (results / f"{sample}.g.vcf.gz").exists()
     assert not list((results / "S2").glob("*.merged.bam*"))  # the merge for whatshap is temporary
     assert sorted(p.name for p in results.glob("*.vcf.gz")) == ["S1.g.vcf.gz", "S1.vcf.gz", "S2.g.vcf.gz", "S2.vcf.gz"]
-    for sample, reads in (("S1", [bam]), ("S2", lanes)):
-        body, gvcf = _direct_run(tmp_path, ref, reads, region, sample, phaser, str(exclude))
+    hets = {}
+    for sample, reads, extra in (("S1", [bam], ()), ("S2", lanes, ("--haploid-contigs", "chr1", "--par-regions", str(par)))):
+        body, gvcf = _direct_run(tmp_path, ref, reads, region, sample, phaser, str(exclude), extra)
+        hets[sample] = [int(f[1]) for f in (line.split("\t") for line in body if not line.startswith("#"))
+                        if f[9].split(":")[0] in ("0/1", "0|1", "1|0", "1/2")]
         assert sum(1 for line in body if not line.startswith("#")) > 20
         spans = [(int(f[1]), int(f[7].split("END=")[1].split(";")[0]) if "END=" in f[7] else int(f[1]))
                  for f in (line.split("\t") for line in gvcf if not line.startswith("#"))]
@@ -93,6 +99,8 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
         assert any(e == 10_000 for _, e in spans) and any(s == 11_001 for s, _ in spans)  # and only it
         assert _body(str(results / f"{sample}.vcf.gz")) == body, sample
         assert _body(str(results / f"{sample}.g.vcf.gz")) == gvcf, sample
+    assert any(p > 8_000 for p in hets["S1"]) and any(p <= 8_000 for p in hets["S1"])
+    assert hets["S2"] and all(p <= 8_000 for p in hets["S2"])  # haploid but for the PAR (1-based 2,001-8,000)
 
 
 def test_snakemake_replaces_tags_that_contradict_the_reads_as_run_does(tmp_path):
@@ -296,3 +304,22 @@ def test_a_missing_reference_or_model_is_named_by_its_config_key(tmp_path):
         check_config_paths({"reference": str(tmp_path / "nope.fa")})
     with pytest.raises(InputError, match="model: '.*m2' in the workflow config is not an existing model folder"):
         check_config_paths({"reference": str(ref), "model": str(tmp_path / "m2")})
+
+
+def test_haploid_contigs_are_checked_per_sample_before_any_job(tmp_path):
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.workflow import haploid_args
+    samples, lengths = {"XY": ["a.bam"], "XX": ["b.bam"]}, {"chrX": 1000, "chrY": 500, "chr1": 2000}
+    par = tmp_path / "par.bed"
+    par.write_text("chrX\t0\t100\n")
+    assert haploid_args({}, samples, lengths) == {}
+    assert haploid_args({"haploid_contigs": {"XY": ["chrX", "chrY"]}, "par_regions": str(par)}, samples, lengths) == \
+        {"XY": f" --haploid-contigs chrX,chrY --par-regions {par}"}
+    assert haploid_args({"haploid_contigs": {"XY": "chrX, chrY"}}, samples, lengths) == {"XY": " --haploid-contigs chrX,chrY"}
+    for config, message in (({"haploid_contigs": ["chrX"]}, "not a mapping of sample -> contigs"),
+                            ({"haploid_contigs": {"HG002": ["chrX"]}}, "names sample 'HG002', which `samples:` does not have"),
+                            ({"haploid_contigs": {"XY": [1]}}, "give contig names"),
+                            ({"haploid_contigs": {"XY": ["X"]}}, "names 'X', which the reference does not have"),
+                            ({"par_regions": str(par)}, "only matters with haploid_contigs")):
+        with pytest.raises(InputError, match=message):
+            haploid_args(config, samples, lengths)

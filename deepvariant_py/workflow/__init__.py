@@ -21,7 +21,7 @@ def example_config() -> str:
 
 
 KEYS = ("reference", "samples", "shards", "regions", "exclude_regions", "model_type", "model", "gvcf", "phase_reads", "phaser",
-        "keep_supplementary", "outdir")
+        "keep_supplementary", "haploid_contigs", "par_regions", "outdir")
 """The config keys the Snakefile reads (config.example.yaml shows each)."""
 
 
@@ -144,6 +144,36 @@ def sample_reads(samples: dict, gvcf: bool = False) -> dict[str, list[str]]:
         if clash is not None:
             raise InputError(f"samples {clash!r} and {clash + '.g'!r} in the workflow config would both write "
                              f"{clash}.g.vcf.gz (the first's gVCF, the second's VCF): rename one")
+    return out
+
+
+def haploid_args(config: dict, samples: dict[str, list[str]], contig_lengths: dict[str, int]) -> dict[str, str]:
+    """{sample: its postprocess flags} from the config's `haploid_contigs` (sample -> the contigs it carries once:
+    a list or a comma-separated string) and `par_regions` (a BED, diploid in every sample), each checked as
+    `dvcall postprocess` would check them, before any job runs."""
+    from ..ploidy import haploid_regions
+
+    given = config.get("haploid_contigs") or {}
+    par = str(config.get("par_regions") or "") or None
+    if not isinstance(given, dict):
+        raise InputError(f"haploid_contigs: {given!r} in the workflow config is not a mapping of sample -> contigs, e.g. "
+                         "{HG002: [chrX, chrY]} for an XY sample on GRCh38")
+    if par and not given:
+        raise InputError(f"par_regions: {par!r} in the workflow config only matters with haploid_contigs (sample -> "
+                         "contigs it carries once): give both, or neither")
+    out = {}
+    for sample, contigs in given.items():
+        if str(sample) not in samples:
+            raise InputError(f"haploid_contigs names sample {sample!r}, which `samples:` does not have: use the samples' "
+                             "names")
+        names = [contigs] if isinstance(contigs, str) else contigs
+        if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
+            raise InputError(f"haploid_contigs of sample {sample!r} in the workflow config: give contig names (a list or "
+                             f"a comma-separated string), not {contigs!r}")
+        if haploid_regions(names, par, contig_lengths) is not None:
+            out[str(sample)] = (" --haploid-contigs " + shlex.quote(",".join(c.strip() for n in names for c in n.split(",")
+                                                                             if c.strip()))
+                                + (f" --par-regions {shlex.quote(par)}" if par else ""))
     return out
 
 

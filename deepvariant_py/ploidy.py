@@ -1,0 +1,73 @@
+"""Haploid contigs: genotypes without heterozygotes where a sample carries one copy (chrX and chrY of an XY sample).
+
+dvcall's network is diploid: it gives every candidate probabilities over {hom-ref, het, hom-alt} (over every
+allele pair at multi-allelic sites). On a contig the sample carries once, a "het" is a sequencing or mapping
+artefact or a misread hom-alt, so postprocess (as DeepVariant's --haploid_contigs does) sets the probability of
+every genotype with two different alleles to zero and renormalises; GT, GQ, PL and QUAL follow from what is left.
+Genotypes stay written as diploid (0/0, 1/1, 2/2), as DeepVariant writes them, so that gVCF merging and tools
+that expect two alleles per call keep working.
+
+The pseudo-autosomal regions (PAR1/PAR2 of X and Y) are diploid in every sample: sites overlapping a region of
+the PAR BED keep their diploid genotypes. Reference blocks of the gVCF are homozygous reference either way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+from .genotypes import genotype_pairs, n_alleles
+from .regions import RegionSet, absent_contigs_note, read_bed, toggle_chr_prefix
+
+
+@dataclass(frozen=True)
+class HaploidRegions:
+    """Contigs called as haploid, less the pseudo-autosomal regions (diploid)."""
+
+    contigs: frozenset[str]
+    par: RegionSet = RegionSet(())
+
+    def covers(self, contig: str, start: int, end: int) -> bool:
+        """Whether a site spanning [start, end) of `contig` is called haploid: its contig is haploid and it does
+        not overlap a pseudo-autosomal region (a site reaching into one keeps its diploid genotype)."""
+        return contig in self.contigs and not self.par.overlaps(contig, start, max(end, start + 1))
+
+
+def haploid_probabilities(probs: np.ndarray) -> np.ndarray:
+    """Genotype probabilities (over genotypes.genotype_pairs order) with every heterozygous genotype at zero,
+    renormalised; when the network gave the homozygous ones nothing at all, they share it equally."""
+    pairs = genotype_pairs(n_alleles(len(probs)))
+    hom = np.array([a == b for a, b in pairs])
+    out = np.where(hom, np.asarray(probs, dtype=np.float64), 0.0)
+    total = out.sum()
+    return out / total if total > 0 else hom / hom.sum()
+
+
+def haploid_regions(contigs: list[str], par_bed: str | None, contig_lengths: dict[str, int],
+                    notes: list[str] | None = None) -> HaploidRegions | None:
+    """The --haploid-contigs (names, each given once or in comma-separated lists) and --par-regions (a BED) checked
+    against the reference: None when no contig is given. An unknown contig is an InputError naming the reference's
+    spelling when it differs only by 'chr'; a PAR BED without haploid contigs is one too (it would do nothing).
+    PAR lines on contigs the reference lacks are skipped, with a note appended to `notes`."""
+    names = [name.strip() for given in contigs for name in given.split(",") if name.strip()]
+    if contigs and not names:
+        raise InputError(f"--haploid-contigs {' '.join(contigs)!r} names no contig: give the contigs the sample carries "
+                         "once, e.g. chrX,chrY")
+    if not names:
+        if par_bed:
+            raise InputError(f"--par-regions {par_bed} only matters with --haploid-contigs (e.g. --haploid-contigs chrX,chrY "
+                             "for an XY sample on GRCh38): give both, or neither")
+        return None
+    for name in names:
+        if name not in contig_lengths:
+            other = toggle_chr_prefix(name)
+            hint = f" (it has {other!r})" if other in contig_lengths else ""
+            raise InputError(f"--haploid-contigs names {name!r}, which the reference does not have{hint}: use the "
+                             "reference's contig names, e.g. chrX,chrY on GRCh38 and X,Y on GRCh37")
+    absent: list[str] = []
+    par = RegionSet(read_bed(par_bed, contig_lengths, absent) if par_bed else [])
+    if notes is not None and (note := absent_contigs_note("--par-regions", absent, "they are skipped")):
+        notes.append(note)
+    return HaploidRegions(frozenset(names), par)
+

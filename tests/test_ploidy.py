@@ -1,0 +1,89 @@
+"""Haploid contigs (ploidy.py): no heterozygous genotype where the sample carries one copy, except in the PARs."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from deepvariant_py.errors import InputError
+from deepvariant_py.ploidy import HaploidRegions, haploid_probabilities, haploid_regions
+from deepvariant_py.regions import Region, RegionSet
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GOLDEN = os.path.join(ROOT, "testdata", "golden")
+REF = os.path.join(ROOT, "testdata", "ucsc.hg19.chr20.unittest.fasta.gz")
+LENGTHS = {"chrX": 156_040_895, "chrY": 57_227_415, "chr20": 64_444_167}
+
+
+def test_het_probabilities_go_to_zero_and_the_rest_is_renormalised():
+    np.testing.assert_allclose(haploid_probabilities(np.array([0.1, 0.6, 0.3])), [0.25, 0.0, 0.75])
+    # two alts: (0,0) (0,1) (1,1) (0,2) (1,2) (2,2)
+    np.testing.assert_allclose(haploid_probabilities(np.array([0.1, 0.2, 0.1, 0.2, 0.2, 0.2])),
+                               [0.25, 0.0, 0.25, 0.0, 0.0, 0.5])
+    np.testing.assert_allclose(haploid_probabilities(np.array([0.0, 1.0, 0.0])), [0.5, 0.0, 0.5])  # all het: homs share it
+
+
+def test_a_site_is_haploid_on_a_haploid_contig_unless_it_touches_a_par():
+    regions = HaploidRegions(frozenset({"chrX"}), RegionSet([Region("chrX", 10_000, 2_781_479)]))
+    assert regions.covers("chrX", 5_000, 5_001) and regions.covers("chrX", 3_000_000, 3_000_005)
+    assert not regions.covers("chrX", 10_000, 10_001)  # the PAR's first base
+    assert not regions.covers("chrX", 9_995, 10_002)  # a deletion reaching into it
+    assert regions.covers("chrX", 9_990, 10_000)  # ends just before it
+    assert not regions.covers("chr20", 5_000, 5_001)
+
+
+def test_the_flags_are_checked_against_the_reference(tmp_path):
+    assert haploid_regions([], None, LENGTHS) is None
+    assert haploid_regions(["chrX,chrY", " chrX"], None, LENGTHS).contigs == {"chrX", "chrY"}
+    with pytest.raises(InputError, match="names no contig"):
+        haploid_regions([", "], None, LENGTHS)
+    with pytest.raises(InputError, match=r"--haploid-contigs names 'X', which the reference does not have \(it has 'chrX'\)"):
+        haploid_regions(["X,Y"], None, LENGTHS)
+    bed = tmp_path / "par.bed"
+    bed.write_text("chrX\t10000\t2781479\nchrY\t10000\t2781479\nchrM\t0\t10\n")
+    with pytest.raises(InputError, match="--par-regions .* only matters with --haploid-contigs"):
+        haploid_regions([], str(bed), LENGTHS)
+    notes = []
+    regions = haploid_regions(["chrX"], str(bed), LENGTHS, notes)
+    assert regions.par.triples() == (("chrX", 10_000, 2_781_479), ("chrY", 10_000, 2_781_479))
+    assert notes == ["--par-regions: 1 BED line(s) name contigs the reference lacks (chrM): they are skipped"]
+
+
+def _genotypes(path):
+    import pysam
+    with pysam.VariantFile(path) as vcf:
+        return {(r.pos, r.ref, r.alts): r.samples[0]["GT"] for r in vcf}
+
+
+def test_postprocess_writes_no_het_on_a_haploid_contig_and_leaves_the_par_diploid(tmp_path):
+    from deepvariant_py.cli.main import main
+    calls = os.path.join(GOLDEN, "calls.jsonl.gz")
+
+    def postprocess(name, *flags):
+        out = str(tmp_path / f"{name}.vcf.gz")
+        result = CliRunner().invoke(main, ["postprocess", "--ref", REF, "--calls", calls, "--output-vcf", out, "--quiet", *flags])
+        return result, out
+
+    _, diploid = postprocess("diploid")
+    before = _genotypes(diploid)
+    hets = {k for k, gt in before.items() if gt[0] != gt[1]}
+    assert len(hets) >= 5
+    par = tmp_path / "par.bed"
+    par.write_text("chr20\t10000000\t10004000\n")  # the calls' first part stands in for a PAR
+    result, haploid = postprocess("haploid", "--haploid-contigs", "chr20", "--par-regions", str(par))
+    assert result.exit_code == 0, result.output
+    after = _genotypes(haploid)
+    assert after.keys() == before.keys()  # the same sites: only genotypes move
+    for key, gt in after.items():
+        if key[0] <= 10_004_000:
+            assert gt == before[key]  # inside the PAR: diploid, unchanged
+        else:
+            assert None in gt or gt[0] == gt[1]  # no het outside it
+    assert any(key[0] > 10_004_000 for key in hets) and any(key[0] <= 10_004_000 for key in hets)
+    homs = [k for k, gt in before.items() if k[0] > 10_004_000 and None not in gt and gt[0] == gt[1] and gt[0] > 0]
+    assert homs and all(after[k] == before[k] for k in homs)  # a hom-alt stays one
+    result, wrong = postprocess("wrong", "--haploid-contigs", "20")
+    assert result.exit_code == 1 and "--haploid-contigs names '20', which the reference does not have (it has 'chr20')" \
+        in result.output and not os.path.exists(wrong)
