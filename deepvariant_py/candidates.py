@@ -96,8 +96,10 @@ def find_candidates(events: ReadEvents, contig: str, ref_seq: str, ref_offset: i
     out = []
     at = _ByPosition(events, len(sites)) if sites else None
     for p in sorted(sites):
-        out.append(_make_candidate(events, contig, ref_seq, ref_offset, p, sites[p], int(counts.ref_count[p - start]),
-                                   int(depth[p - start]), at))
+        candidate = _make_candidate(events, contig, ref_seq, ref_offset, p, sites[p], int(counts.ref_count[p - start]),
+                                    int(depth[p - start]), at)
+        if candidate.alts:  # an allele equal to REF (an empty indel) is no candidate
+            out.append(candidate)
     return out
 
 

@@ -109,10 +109,17 @@ def _ps(read: pysam.AlignedSegment) -> int:
         return 0
 
 
+def _one_base_qualities(read: pysam.AlignedSegment) -> str | None:
+    q = read.query_qualities
+    return None if q is None else "".join(chr(x + 33) for x in q)
+
+
 def _qualities(reads: list[pysam.AlignedSegment], seqs: list[str]) -> tuple[np.ndarray, int]:
     """(every read's base qualities joined in read order, reads stored without them): MISSING_BASE_QUALITY at each
     base of such a read; one string per read, decoded once."""
-    texts = [r.query_qualities_str for r in reads]
+    # pysam 0.24's query_qualities_str reads past a 1-base read's qualities (garbage or a UnicodeDecodeError):
+    # such reads' qualities come from the array instead
+    texts = [r.query_qualities_str if len(s) > 1 else _one_base_qualities(r) for r, s in zip(reads, seqs)]
     missing, n_missing = chr(MISSING_BASE_QUALITY + 33), sum(t is None for t in texts)
     joined = "".join(t if t is not None and len(t) == len(s) else missing * len(s) for t, s in zip(texts, seqs))
     try:

@@ -1,10 +1,12 @@
 """Open BAM/CRAM with clear errors, check it against the reference, and fetch filtered reads per region."""
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
 import os
+import re
 import zlib
 from dataclasses import dataclass, field
 from itertools import chain
@@ -14,6 +16,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import pysam
 
+from .bam_index import indexed_end
 from .cigar import ALIGNED, DEL, INS, AlignedBases, has_skip, split_at_skips
 from .crai import crai_path, load_span, read_crai
 from .errors import InputError
@@ -73,7 +76,8 @@ def open_alignments(path: str, reference: Reference) -> pysam.AlignmentFile:
         check_contigs(handle, reference, path)
         _check_index_matches(handle, path)
     except BaseException:
-        close_alignments(handle, path)
+        with contextlib.suppress(InputError):  # the first error is the one to tell, not the close's that follows it
+            close_alignments(handle, path)
         raise
     return handle
 
@@ -179,6 +183,31 @@ def _check_index_matches(handle: pysam.AlignmentFile, path: str, n: int = 200) -
     except (OSError, ValueError) as exc:
         raise InputError(f"reads file {path} does not match its index ({exc}): the BAM is unsorted or was rewritten "
                          f"after indexing: `{SORT_FIX.format(path=path)}`") from None
+    if _reads_after_index(path):
+        raise InputError(f"reads file {path} holds mapped reads its index does not know of (the BAM was written again "
+                         f"after it was indexed: they would be left out): re-index it with `samtools index {path}`")
+
+
+def _reads_after_index(path: str) -> bool:
+    """Whether a mapped read follows the last read the BAM's index covers (bam_index.indexed_end), or that place
+    is not a read boundary of this BAM: an index older than its BAM. False when the index cannot be read."""
+    index = next((p for p in alignment_index_paths(path) if os.path.exists(p)), None)
+    end = indexed_end(index) if index else None
+    if not end:
+        return False
+    with quiet_htslib():
+        probe = pysam.AlignmentFile(path, "rb", require_index=False, check_sq=False)
+        try:
+            probe.seek(end)
+            after = next(probe, None)
+        except (OSError, ValueError):
+            return True
+        finally:
+            try:
+                probe.close()
+            except OSError:
+                pass
+    return after is not None and after.reference_id >= 0
 
 
 def close_alignments(handle: pysam.AlignmentFile, path: str) -> None:
@@ -305,6 +334,33 @@ def check_distinct_reads(handles: Sequence[pysam.AlignmentFile], paths: Sequence
                 raise InputError(f"--reads {paths[i]} and {paths[j]} hold the same reads ({shared} of their first "
                                  f"{min(len(firsts[i]), len(firsts[j]))} read names agree): give each read once, not the "
                                  "same data twice (e.g. a BAM and its CRAM)")
+
+
+def check_single_copies(handle: pysam.AlignmentFile, path: str, n: int = 200) -> None:
+    """Refuse a file that stores its reads twice (a `samtools merge` of a BAM with itself): half of its first n
+    primary mapped reads found again under the same name, mate bits, place and strand. Every read would count
+    twice (hostile18: genotypes and alleles moved, no warning). Mates, and R1/R2 aligned apart as single-end reads,
+    differ in place or strand, so they are not copies."""
+    seen: set[tuple] = set()
+    copies = 0
+    try:
+        for contig in handle.references:
+            for read in handle.fetch(contig):
+                if read.is_secondary or read.is_supplementary or read.is_unmapped:
+                    continue
+                key = (read.query_name, read.flag & 0xD0, read.reference_start)  # 0x10 strand, 0xC0 mate bits
+                copies += key in seen
+                seen.add(key)
+                if len(seen) + copies >= n:
+                    break
+            if seen:
+                break
+    except (OSError, ValueError):  # an undecodable file: the partition that reads it says which and why
+        return
+    if seen and copies >= (len(seen) + copies) / 4:  # a quarter of the reads read are copies: half the reads are stored twice
+        raise InputError(f"reads file {path} holds its reads twice ({copies} of its first {len(seen) + copies} primary "
+                         "reads are copies of another: same name, mate, place and strand): every read would count twice; "
+                         "keep one copy of each (was it merged with itself?)")
 
 
 MERGE_KEY = attrgetter("reference_start", "is_reverse")
@@ -470,6 +526,8 @@ def open_reads(reads: str | Sequence[str], reference: Reference) -> ReadSources:
             check_contigs(handle, reference, path)
             _check_index_matches(handle, path)
         check_distinct_reads(handles, paths)
+        for handle, path in zip(handles, paths):
+            check_single_copies(handle, path)
     except BaseException:
         for handle, path in zip(handles, paths):
             try:
@@ -586,7 +644,27 @@ _PAIRED, _PROPER_PAIR, _UNMAPPED, _MATE_UNMAPPED = 0x1, 0x2, 0x4, 0x8
 _SECONDARY, _QC_FAIL, _DUPLICATE, _SUPPLEMENTARY = 0x100, 0x200, 0x400, 0x800
 
 
+_EMPTY_OP = re.compile(r"(?:^|[MIDNSHP=X])0[MIDNSHP=X]")  # a zero-length CIGAR operation
+
+
+def drop_empty_operations(read: pysam.AlignedSegment) -> None:
+    """Remove a read's zero-length CIGAR operations (legal SAM, and no-ops for htslib and samtools), joining the
+    neighbours they separated: 74M0D74M became an indel candidate with no alt allele (a crash) and 74M0N74M a
+    spliced read cut in two. In place: the read is served to later partitions as it now is."""
+    ops: list[list[int]] = []
+    for op, length in read.cigartuples:
+        if length == 0:
+            continue
+        if ops and ops[-1][0] == op:
+            ops[-1][1] += length
+        else:
+            ops.append([op, length])
+    read.cigartuples = [tuple(o) for o in ops]
+
+
 def _drop_reason(read: pysam.AlignedSegment, flt: ReadFilter) -> str | None:
+    """Why a read is not used (None: it is). A read it keeps loses its zero-length CIGAR operations here
+    (drop_empty_operations): every read of every partition comes through, and its CIGAR string is at hand."""
     flag = read.flag  # one attribute read, then bit tests (every read of every partition comes through here)
     if flag & _UNMAPPED:
         return "unmapped"
@@ -605,6 +683,10 @@ def _drop_reason(read: pysam.AlignedSegment, flt: ReadFilter) -> str | None:
     cigar = read.cigarstring  # a string test: 6x cheaper than building cigartuples, for every read
     if not cigar or not ("M" in cigar or "=" in cigar or "X" in cigar):  # e.g. 20I or 10S10I: nowhere to put its bases
         return "no_aligned_bases"
+    if "0" in cigar and _EMPTY_OP.search(cigar):  # '0' is in 10M too: the pattern decides
+        drop_empty_operations(read)  # kept, but as the alignment it means (74M0D74M is 148M)
+        if not any(op in ALIGNED for op, _ in read.cigartuples):  # 0M20I
+            return "no_aligned_bases"
     # "Improperly placed": paired, not proper, mate on another contig.
     if (flag & _PAIRED and not flag & (_PROPER_PAIR | _MATE_UNMAPPED) and read.next_reference_id >= 0
             and read.next_reference_id != read.reference_id):
@@ -750,8 +832,10 @@ def read_failure(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region
     path, is_cram = handle.failing(region) if isinstance(handle, ReadSources) else (handle.filename.decode(), handle.is_cram)
     where = f" of {path}" if several else ""
     if is_cram:
-        return InputError(f"cannot decode the CRAM reads of {region}{where} ({exc}): --ref is probably not the reference the "
-                          "CRAM was written with (see its @SQ M5 tags); pass that reference")
+        said = "" if "truncated" in str(exc) else f" ({exc})"  # htslib's "truncated file" misleads here
+        return InputError(f"cannot decode the CRAM reads of {region}{where}{said}: --ref is probably not the reference the "
+                          "CRAM was written with (its @SQ M5 tags, where it has them, are that reference's checksums); "
+                          "pass that reference")
     def read_again() -> None:
         with pysam.AlignmentFile(path) as fh:
             for _ in fh.fetch(region.contig, region.start, region.end):

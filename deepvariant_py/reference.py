@@ -22,6 +22,9 @@ def contig_lengths(handle) -> dict[str, int]:
     return dict(zip(handle.references, handle.lengths))
 
 
+FIRST_BASES_CHECKED = 200  # more than a FASTA line: a .fai whose offsets are off reads a line end or header text
+
+
 class Reference:
     """An indexed FASTA; fetches are uppercase and clipped to the contig so callers never see an exception for edges."""
 
@@ -40,7 +43,8 @@ class Reference:
                 fix += " (a gzipped FASTA must be bgzip-compressed: `zcat X.gz | bgzip > Y.gz` first if it is not)"
             raise InputError(f"reference {path} has no .fai index: run {fix}")
         if path.endswith(".gz") and not os.path.exists(path + ".gzi"):
-            raise InputError(f"reference {path} is gzipped but has no .gzi index: recompress with `bgzip` and run `samtools faidx {path}`")
+            raise InputError(f"reference {path} is gzipped but has no .gzi index: run `samtools faidx {path}`, which writes it "
+                             "for a bgzipped FASTA (one gzipped otherwise must be recompressed first: `zcat X.gz | bgzip > Y.gz`)")
         try:
             self._fasta = pysam.FastaFile(path)
         except (OSError, ValueError) as exc:
@@ -51,19 +55,28 @@ class Reference:
         self._check_index()
 
     def _check_index(self) -> None:
-        """Read the last base of every contig: an index made for another FASTA fails here, not mid-run."""
+        """Read the first bases and the last base of every contig: an index made for another FASTA, or before a
+        header line was edited, fails here, not mid-run (such an index reads header text or line ends as bases)."""
         with quiet_htslib():  # htslib would print its own line before ours
             self._check_contig_ends()
 
     def _check_contig_ends(self) -> None:
         for c in self.contigs:
+            if not c.length:
+                continue
+            head = min(c.length, FIRST_BASES_CHECKED)
             try:
-                last = self._fasta.fetch(c.name, c.length - 1, c.length) if c.length else ""
+                first = self._fasta.fetch(c.name, 0, head)
+                last = self._fasta.fetch(c.name, c.length - 1, c.length)
             except (OSError, ValueError, KeyError):
-                last = None
-            if c.length and (last is None or len(last) != 1 or not last.isalpha()):
+                first = last = None
+            if first is None or len(last) != 1 or not last.isalpha():
                 raise InputError(f"reference {self.path} does not match its .fai index (contig {c.name!r} cannot be read to its end): "
                                  f"re-create the index with `samtools faidx {self.path}`")
+            if len(first) != head or not first.isalpha():
+                raise InputError(f"reference {self.path} does not match its .fai index (contig {c.name!r} starts with "
+                                 f"{first[:20]!r}, not bases: was the FASTA edited after indexing?): re-create the index "
+                                 f"with `samtools faidx {self.path}`")
 
     @property
     def lengths(self) -> dict[str, int]:

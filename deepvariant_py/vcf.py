@@ -14,7 +14,7 @@ import pysam
 from . import __version__
 from .errors import InputError, OutputError
 from .htslib import htslib_error, needs_csi, quiet_htslib
-from .outputs import atomic_outputs, check_outputs, final_name, free_space
+from .outputs import atomic_outputs, check_outputs, disk_error, final_name, free_space
 from .reference import Contig
 
 # The index files a VCF may have: the one written moves into place with it, and any other at that path (an
@@ -144,6 +144,10 @@ def vcf_writers(outputs: Sequence[tuple[str, pysam.VariantHeader]]) -> Iterator[
 def _bgzf_writer(path: str) -> Iterator[pysam.BGZFile]:
     """pysam.BGZFile for writing, closed at the end; one whose write or close fails (a full disk) is closed again
     here, quietly, or its deallocation would try and print a traceback after dvcall's one-line error."""
+    try:
+        open(path, "wb").close()  # pysam 0.24's BGZFile segfaults when it cannot create the file: fail here, in one line
+    except OSError as exc:
+        raise disk_error(path, exc) from None
     out = pysam.BGZFile(path, "wb")
     try:
         yield out

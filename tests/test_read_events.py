@@ -119,3 +119,14 @@ def test_reads_without_qualities_are_named_when_they_are_more_than_a_few():
     line = missing_quality_warning([MakeExamplesStats(reads=600, reads_without_qualities=300),
                                     MakeExamplesStats(reads=400, reads_without_qualities=0)])
     assert line.startswith("30% of the reads carry no base qualities ('*'): each of their bases is taken as Q30")
+
+
+def test_one_base_reads_keep_their_quality():
+    """hostile18: pysam 0.24's query_qualities_str reads past a 1-base read's quality (garbage, or a
+    UnicodeDecodeError that stopped make_examples); a read hard-clipped to 1M is legal."""
+    reads = [make_read(f"one{i}", 5 + i % 50, "1M", REF[5 + i % 50], quals=[i % 41], header=HEADER) for i in range(400)]
+    reads += [make_read("bare", 7, "1M", REF[7], quals=None, header=HEADER), make_read("two", 8, "2M", REF[8:10], quals=[7, 9],
+                                                                                        header=HEADER)]
+    events = extract_events(reads, REF, 0)
+    assert events.m_qual.tolist() == [i % 41 for i in range(400)] + [events.m_qual[400], 7, 9]
+    assert events.no_qualities == 1

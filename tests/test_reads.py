@@ -408,3 +408,59 @@ def test_reads_on_contigs_the_reference_lacks_are_named(tmp_path):
     empty = write_bam(tmp_path / "e.bam", reads[:3], header)  # the extra contigs hold no read: nothing to say
     with open_reads(empty, reference) as sources:
         assert unreferenced_reads_warning(sources, reference) is None
+
+
+def test_zero_length_cigar_operations_are_dropped_as_htslib_ignores_them(tmp_path, reference):
+    """hostile18: 74M0D74M made an indel candidate with no alt allele (IndexError in make_examples), 74M0N74M a
+    'spliced' read cut in two; zero-length operations are legal SAM and mean nothing."""
+    h = bam_header()
+    reads = [make_read("zero_del", 100, "30M0D20M", header=h), make_read("zero_skip", 110, "10M0N40M", header=h),
+             make_read("zero_ins_first", 120, "0I5S0M45M0D", header=h), make_read("only_zero_m", 130, "0M50I", header=h),
+             make_read("plain", 140, "50M", header=h)]
+    with open_bam(tmp_path, reference, reads, h) as handle:
+        counts = ReadCounts()
+        kept = fetch_reads(handle, Region("chr20", 0, 1000), ReadFilter(), counts, count_from=-1)
+    assert {r.query_name: r.cigarstring for r in kept} == {"zero_del": "50M", "zero_skip": "50M", "zero_ins_first": "5S45M",
+                                                           "plain": "50M"}
+    assert counts.dropped == {"no_aligned_bases": 1} and counts.spliced == 0  # 0M50I: nothing aligned once the empty M goes
+
+
+def test_an_index_older_than_its_bam_is_refused(tmp_path, reference):
+    """hostile18: a BAM written again with more reads kept its old .bai; htslib served regions from the old bins
+    and the reads after them were left out (32 PASS calls of 50 kb lost, exit 0)."""
+    import shutil
+    h = bam_header()
+    # blocks of the first BAM's reads are the same bytes in the second, so the old index reads them fine: only
+    # the reads after them are missing (as when a BAM is rewritten with one more lane's reads at its end)
+    early = [make_read(f"r{i:05d}", i // 2, "50M", header=h) for i in range(3000)]
+    later = [make_read(f"s{i:05d}", 1600 + i // 2, "50M", header=h) for i in range(200)]
+    def written(name, reads):  # in order, straight from pysam: the same reads give the same bytes
+        path = str(tmp_path / name)
+        with pysam.AlignmentFile(path, "wb", header=h) as out:
+            for r in reads:
+                out.write(r)
+        pysam.index(path)
+        return path
+
+    old, new = written("old.bam", early), written("new.bam", early + later)
+    open_alignments(new, reference).close()
+    shutil.copy(old + ".bai", new + ".bai")  # the index of the BAM before the later reads were added
+    with pytest.raises(InputError, match=r"holds mapped reads its index does not know of .*`samtools index .*new\.bam`"):
+        open_alignments(new, reference)
+    unplaced = pysam.AlignedSegment(h)  # reads without a contig follow the indexed ones in a matching BAM
+    unplaced.query_name, unplaced.flag, unplaced.reference_id, unplaced.query_sequence = "u", 0x4, -1, "ACGT"
+    with_unplaced = write_bam(tmp_path / "unplaced.bam", early + [unplaced], h)
+    open_alignments(with_unplaced, reference).close()
+
+
+def test_a_file_that_stores_every_read_twice_is_refused(tmp_path, reference):
+    """hostile18: a BAM merged with itself counted every read twice without a word (genotypes moved); mates and
+    R1/R2 aligned apart as single-end reads share names, but not place and strand."""
+    from deepvariant_py.reads import open_reads
+    h = bam_header()
+    once = [make_read(f"r{i}", 10 * i, "50M", header=h) for i in range(100)]
+    twice = once + [make_read(f"r{i}", 10 * i, "50M", header=h) for i in range(100)]
+    with pytest.raises(InputError, match=r"holds its reads twice \(\d+ of its first 200 primary reads are copies"):
+        open_reads([write_bam(tmp_path / "twice.bam", twice, h)], reference)
+    pairs = once + [make_read(f"r{i}", 10 * i + 300, "50M", header=h, reverse=True) for i in range(100)]  # same names
+    open_reads([write_bam(tmp_path / "single_end_mates.bam", pairs, h)], reference).close()

@@ -289,3 +289,13 @@ def test_a_header_of_many_contigs_keeps_their_order_names_and_lengths():
     assert list(header.samples) == ["Échantillon 1"] and "MIN_DP" in header.formats
     rec = header.new_record(contig="HLA-A*01:01:01:01", start=10, stop=11, alleles=["A", "G"])
     assert str(rec).startswith("HLA-A*01:01:01:01\t11\t")
+
+
+def test_a_vcf_that_cannot_be_created_is_one_error_not_a_segfault(tmp_path):
+    """hostile18: pysam.BGZFile segfaults (exit 139, every stage's work lost) when it cannot create its file,
+    which happens after the up-front checks pass (root on /proc, a quota or inode limit hit at open time)."""
+    from deepvariant_py.errors import OutputError
+    from deepvariant_py.vcf import _bgzf_writer
+    with pytest.raises(OutputError, match=r"cannot write .*x\.vcf\.gz: .*pick a path you can write to"):
+        with _bgzf_writer(str(tmp_path / "gone" / "x.vcf.gz")):
+            pass
