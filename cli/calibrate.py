@@ -12,7 +12,7 @@ from deepvariant_py.model import shipped_model_problem
 from deepvariant_py.model_info import INFO_FILE, load_model_info, save_model_info, warn_if_unfinished
 from deepvariant_py.outputs import check_outputs
 
-from .common import user_errors
+from .common import files_option, user_errors
 
 
 FEW_EXAMPLES = 200  # below this many tuning examples a fitted temperature is mostly noise: a warning
@@ -21,7 +21,7 @@ TOO_FEW_EXAMPLES = MIN_FIT_EXAMPLES  # below this many, nothing is written
 
 @click.command("calibrate")
 @click.option("--model", "model_dir", required=True, type=click.Path(), help="Model directory to calibrate; its model_info.json gets the temperature.")
-@click.option("--examples", required=True,
+@files_option("--examples", required=True,
               help="Labelled examples the model did not train on (a simulated tuning set: path, glob or comma-separated list).")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors

@@ -8,11 +8,11 @@ from deepvariant_py.outputs import check_outputs, refuse_replacing
 from deepvariant_py.presets import model_for_examples
 from deepvariant_py.progress import Progress
 
-from .common import user_errors
+from .common import files_option, user_errors
 
 
 @click.command("call-variants")
-@click.option("--examples", required=True, help="Examples TFRecord(s): a path, a glob or a comma-separated list.")
+@files_option("--examples", required=True, help="Examples TFRecord(s): a path, a glob or a comma-separated list.")
 @click.option("--model", "model_dir", default=None, type=click.Path(), help="Model directory. Default: the model make-examples recorded making the examples for (a pip-installed shipped one from where this dvcall has it; any other folder must still be there, else this is an error), or for examples that record none the shipped model whose tensor and settings they have, else the Illumina WGS model.")
 @click.option("--output", required=True, type=click.Path(), help="Output calls file (gzipped JSON lines, one per example).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Examples read per batch (the model itself runs 16 at a time). Peak memory grows a little with it (Illumina: 140 MB at 16, 190 MB at 128, 340 MB at 512) and speed does not; probabilities move by ~1e-7 at most.")

@@ -155,6 +155,17 @@ def exclude_regions_option(func):
              "lines on contigs the reference lacks are skipped.")(func)
 
 
+def _joined(ctx, param, values):
+    return ",".join(values) if values else None
+
+
+def files_option(*decls, help: str, **kwargs):
+    """An option naming files (each value a path, glob or comma-separated list), repeatable: every value counts,
+    joined into one comma-separated list (hostile19: a second --examples or --calls replaced the first, and its
+    data was dropped without a word)."""
+    return click.option(*decls, multiple=True, callback=_joined, help=f"{help} Repeatable.", **kwargs)
+
+
 def haploid_options(func):
     """--haploid-contigs and --par-regions, shared by run and postprocess."""
     func = click.option(

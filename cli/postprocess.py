@@ -11,12 +11,12 @@ from deepvariant_py.reference import Reference
 from deepvariant_py.progress import Progress
 from deepvariant_py.vcf import check_sample_name, vcf_index_outputs
 
-from .common import command_line, haploid_options, haplotype_resolution_option, user_errors
+from .common import command_line, files_option, haploid_options, haplotype_resolution_option, user_errors
 
 
 @click.command("postprocess")
 @click.option("--ref", required=True, type=click.Path(), help="Reference FASTA (its contigs go into the VCF header).")
-@click.option("--calls", required=True, help="Calls file(s) from call-variants: a path, glob or comma-separated list.")
+@files_option("--calls", required=True, help="Calls file(s) from call-variants: a path, glob or comma-separated list.")
 @click.option("--output-vcf", required=True, type=click.Path(), help="Output VCF (.vcf.gz), tabix-indexed.")
 @click.option("--sample-name", default=None,
               help="Sample name for the VCF. Default: the sample the reads name (their @RG SM, which make-examples records "
@@ -26,7 +26,7 @@ from .common import command_line, haploid_options, haplotype_resolution_option, 
               help="Merge multi-allelic sites with the model's trained network, DeepVariant's min rule, or auto (network if the model has one).")
 @haplotype_resolution_option
 @haploid_options
-@click.option("--gvcf-blocks", default=None, help="Reference blocks from `make-examples --gvcf` (path, glob or comma-separated list); needed for --output-gvcf.")
+@files_option("--gvcf-blocks", help="Reference blocks from `make-examples --gvcf` (path, glob or comma-separated list); needed for --output-gvcf.")
 @click.option("--output-gvcf", type=click.Path(), default=None, help="Also write a gVCF (.g.vcf.gz), tabix-indexed.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors

@@ -4,7 +4,7 @@ import click
 from deepvariant_py.model import COLUMN_FEATURES, COLUMN_FEATURES_RANGE
 from deepvariant_py.train import QUALITY_BINNED_SHARE, QUALITY_SHIFTS, TRAINING_SEED, TrainOptions, train
 
-from .common import FloatRange, user_errors
+from .common import FloatRange, files_option, user_errors
 
 
 def _shift_range(ctx, param, value: str) -> tuple[int, int]:
@@ -32,9 +32,9 @@ def _channel_list(value: str | None) -> list[int] | None:
 
 
 @click.command("train")
-@click.option("--examples", required=True, help="Labelled training examples: a path, glob or comma-separated list.")
+@files_option("--examples", required=True, help="Labelled training examples: a path, glob or comma-separated list.")
 @click.option("--output", required=True, type=click.Path(), help="Model directory to write (best checkpoint, logs). Rerun to resume.")
-@click.option("--tune-examples", default=None, help="Labelled examples for picking the best epoch (default: every 10th training example is held out).")
+@files_option("--tune-examples", help="Labelled examples for picking the best epoch (a path, glob or comma-separated list; default: every 10th training example is held out).")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True, help="Passes over the training data.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Examples per step.")
 @click.option("--learning-rate", type=FloatRange(min=0, min_open=True), default=1e-3, show_default=True, help="Initial Adam learning rate (cosine decay).")

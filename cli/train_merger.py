@@ -8,11 +8,11 @@ from deepvariant_py.model import shipped_model_problem
 from deepvariant_py.model_info import warn_if_unfinished
 from deepvariant_py.outputs import check_outputs
 
-from .common import user_errors
+from .common import files_option, user_errors
 
 
 @click.command("train-merger")
-@click.option("--examples", required=True, help="Labelled examples (path, glob or comma-separated list); only multi-allelic sites are used.")
+@files_option("--examples", required=True, help="Labelled examples (path, glob or comma-separated list); only multi-allelic sites are used.")
 @click.option("--model", "model_dir", required=True, type=click.Path(), help="The CNN model whose probabilities the merger learns to combine.")
 @click.option("--output", default=None, type=click.Path(), help="Where to write merger.keras + merger_info.json (default: into --model).")
 @click.option("--epochs", type=click.IntRange(min=1), default=300, show_default=True, help="Training epochs (the data is a few thousand sites).")

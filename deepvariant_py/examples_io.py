@@ -443,13 +443,20 @@ def calls_shards(paths: list[str]) -> set[tuple[int, int]]:
 def calls_sample(paths: list[str]) -> str | None:
     """The sample the calls files name (their reads' @RG SM, recorded by make-examples; None when none does):
     calls of two samples are refused, since they would be written as one."""
-    named = [(path, header["sample"]) for path, header in _calls_headers(paths).items() if isinstance(header.get("sample"), str)]
+    return one_sample([(path, header.get("sample")) for path, header in _calls_headers(paths).items()], "calls",
+                      "postprocess one sample's calls, or pass --sample-name NAME if they are one sample")
+
+
+def one_sample(named: Sequence[tuple[str, object]], what: str, fix: str) -> str | None:
+    """The one sample that files (path, the sample they record, or None) name, else None; files naming two
+    samples are an InputError saying `fix`."""
+    named = [(path, sample) for path, sample in named if isinstance(sample, str)]
     if not named:
         return None
     (first_path, first), other = named[0], next(((p, s) for p, s in named[1:] if s != named[0][1]), None)
     if other is not None:
-        raise InputError(f"the calls hold different samples: {first_path} is {first!r} and {other[0]} is {other[1]!r} (their "
-                         "reads' @RG SM): postprocess one sample's calls, or pass --sample-name NAME if they are one sample")
+        raise InputError(f"the {what} hold different samples: {first_path} is {first!r} and {other[0]} is {other[1]!r} "
+                         f"(their reads' @RG SM): {fix}")
     return first
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from typing import Sequence
@@ -84,6 +85,12 @@ def contig_spans(regions: list[Region]) -> list[str]:
     return [str(span) for span in _spans(regions)]
 
 
+def region_args(regions: list[Region]) -> list[str]:
+    """whatshap haplotag's region flags: `--regions SPAN` once per contig_spans span (whatshap 2 takes one value a
+    flag: `--regions A B` read B as the VCF, and every run over two contigs failed after its first pass)."""
+    return [arg for span in contig_spans(regions) for arg in ("--regions", span)]
+
+
 def _spans(regions: list[Region]) -> list[Region]:
     spans: dict[str, list[int]] = {}
     for r in regions:
@@ -140,7 +147,12 @@ def haplotag(ref: str, reads: str | Sequence[str], calls_vcf: str, out_bam: str,
     check_outputs(outputs, {**reads_inputs(paths), "--calls": calls_vcf})
     try:
         source = _merge_reads(ref, paths, merged, regions, stem) if merged else paths[0]
-        _tag(ref, source, calls_vcf, out_bam, regions, stem)
+        if merged and int(pysam.view("-c", merged)) == 0:  # no read in the regions (chrY of an XX sample): whatshap
+            with atomic_output(out_bam, ".bam", companions=BAM_INDEXES) as partial:  # refuses it; nothing to tag
+                shutil.copyfile(merged, partial)
+                index_bam(partial)
+        else:
+            _tag(ref, source, calls_vcf, out_bam, regions, stem)
     finally:
         if merged:
             for path in (merged, *(merged + ext for ext in BAM_INDEXES), stem + ".merge_regions.bed"):
@@ -159,11 +171,29 @@ def _merge_reads(ref: str, paths: Sequence[str], merged: str, regions: list[Regi
         with open(bed[1], "w") as fh:
             fh.writelines(f"{r.contig}\t{r.start}\t{r.end}\n" for r in _spans(regions))
     try:
-        pysam.merge("-f", "-c", "-p", "-1", "--no-PG", "--reference", ref, *bed, "-o", merged, *paths)
+        if _same_contig_order(paths):
+            pysam.merge("-f", "-c", "-p", "-1", "--no-PG", "--reference", ref, *bed, "-o", merged, *paths)
+        else:  # samtools merge keeps the first file's @SQ order but not the coordinate sort then (SO:unsorted)
+            unsorted = stem + ".merge_unsorted.bam"
+            try:
+                pysam.merge("-f", "-c", "-p", "-u", "--no-PG", "--reference", ref, *bed, "-o", unsorted, *paths)
+                pysam.sort("-l", "1", "--no-PG", "-o", merged, unsorted)
+            finally:
+                if os.path.exists(unsorted):
+                    os.remove(unsorted)
         index_bam(merged)
     except pysam.SamtoolsError as exc:
         raise InputError(f"cannot merge the --reads files for whatshap ({' '.join(str(exc).split())[:300]})") from None
     return merged
+
+
+def _same_contig_order(paths: Sequence[str]) -> bool:
+    """Whether every reads file lists its contigs in one order (the same contigs are checked when they are opened)."""
+    orders = set()
+    for path in paths:
+        with quiet_htslib(), pysam.AlignmentFile(path, require_index=False) as fh:
+            orders.add(tuple(fh.references))
+    return len(orders) == 1
 
 
 def _tag(ref: str, reads: str, calls_vcf: str, out_bam: str, regions: list[Region], stem: str) -> None:
@@ -175,6 +205,5 @@ def _tag(ref: str, reads: str, calls_vcf: str, out_bam: str, regions: list[Regio
         csi = needs_csi(c.length or 0 for c in vcf.header.contigs.values())
     pysam.tabix_index(phased, preset="vcf", force=True, csi=csi)
     with atomic_output(out_bam, ".bam", companions=BAM_INDEXES) as partial:
-        _whatshap(["haplotag", *common, *(["--regions", *contig_spans(regions)] if regions else []), "-o", partial, phased,
-                   reads], stem + ".whatshap_haplotag.log")
+        _whatshap(["haplotag", *common, *region_args(regions), "-o", partial, phased, reads], stem + ".whatshap_haplotag.log")
         index_bam(partial)

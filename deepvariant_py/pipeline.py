@@ -29,7 +29,7 @@ from .postprocess import postprocess
 from .presets import (DEFAULT_MODEL_TYPE, make_examples_options, resolve_model, resolve_settings, warn_about_read_kind,
                       warn_about_settings_unlike_model)
 from .progress import Progress, ProgressFile, RunProgress, configure_logging
-from .reads import (log_read_counts, open_reads, read_group_samples, reads_inputs, reads_paths, uncalled_contigs_note,
+from .reads import (log_read_counts, open_reads, read_group_samples, reads_inputs, reads_paths, shared_reads_warning, uncalled_contigs_note,
                     unreferenced_reads_warning)
 from .report import write_report
 from .reference import Reference
@@ -243,6 +243,8 @@ def _warn_about_reads(sources, reference: Reference, opts: RunOptions, regions: 
     `n_regions`: the intervals --regions holds)."""
     if (nothing := nothing_to_call_warning(opts.regions, opts.exclude_regions, len(regions), n_regions)):
         log.warning("%s and the VCF will have no records", nothing)
+    if (shared := shared_reads_warning(sources)):
+        log.warning("%s", shared)
     for path, handle in zip(sources.paths, sources.handles):
         samples = read_group_samples(handle)
         if len(samples) > 1:

@@ -24,7 +24,8 @@ from .make_examples import MakeExamplesOptions
 from .model_info import INFO_FILE, ModelInfo, load_model_info, warn_if_unfinished
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
 from .read_events import LONG_READ_BASES
-from .reads import LongReadProfile, long_read_count, long_read_profile, open_reads, read_group_platforms, unreferenced_reads_warning
+from .reads import (LongReadProfile, long_read_count, long_read_profile, open_reads, read_group_platforms, shared_reads_warning,
+                    unreferenced_reads_warning)
 from .reference import Reference
 from .regions import Region
 from .settings import MODEL_TYPES, SETTING_KEYS, SETTINGS, UNRECORDED, preset_values
@@ -223,6 +224,9 @@ def model_read_kind(info: ModelInfo) -> str | None:
     return "long" if HP_CHANNEL_ENUM in info.channels else "short"
 
 
+MIXED_LEAST_LONG, MIXED_LONG_SHARE = 5, 0.005  # this many long reads among short ones: a second technology
+
+
 def read_kind_warning(model_type: str, n_reads: int, n_long: int, model_dir: str | None = None,
                       kind: str | None = None) -> str | None:
     """What to tell a user whose reads (n_reads sampled, n_long of them long) are not the kind the model was trained
@@ -232,14 +236,22 @@ def read_kind_warning(model_type: str, n_reads: int, n_long: int, model_dir: str
     subject = f"--model {model_dir}" if model_dir else f"--model-type {model_type}"
     if expects is None or n_reads == 0:
         return None
+    # Long reads among short ones: no Illumina read is that long, so a few are a second technology (HiFi beside
+    # Illumina at equal depth are ~3% of the reads, half of the bases: hostile19 called them with the Illumina
+    # model, 44 INDEL FPs, without a word)
+    mixed = n_long >= max(MIXED_LEAST_LONG, MIXED_LONG_SHARE * n_reads)
     if expects == "short" and n_long > n_reads / 2:
         return (f"{n_long:,} of {n_reads:,} sampled reads are long (over {LONG_READ_BASES} bp: HiFi or ONT), but "
                 f"{subject} is for short reads: "
                 + ("call them with a long-read model (--model-type pacbio for HiFi, or ont, without --model)" if model_dir
                    else "use --model-type pacbio (HiFi) or ont"))
+    if expects == "short" and mixed:
+        return (f"{n_long:,} of {n_reads:,} sampled reads are long (over {LONG_READ_BASES} bp: HiFi or ONT) beside short "
+                f"ones, but {subject} is for short reads alone: for one sample's HiFi and Illumina reads use "
+                f"--model-type hybrid{' without --model' if model_dir else ''}, or call each kind with its own model type")
     if expects == "long" and n_long < n_reads / 2:
         advice = ("use --model-type hybrid for HiFi and Illumina reads of one sample, or call each kind with its own "
-                  "model type" if n_long >= 0.05 * n_reads else
+                  "model type" if mixed else
                   "call them with a short-read model (--model-type illumina without --model)" if model_dir else
                   "use --model-type illumina")
         return (f"{n_reads - n_long:,} of {n_reads:,} sampled reads are short ({LONG_READ_BASES} bp or less: Illumina), "
@@ -322,6 +334,8 @@ def warn_about_reads_of_files(model_type: str, ref: str, reads: list[str], regio
     try:
         with open_reads(reads, reference) as sources:
             warn_about_read_kind(model_type, sources, regions, model_dir)
+            if (shared := shared_reads_warning(sources)):
+                log.warning("%s", shared)
             if not regions and (unreferenced := unreferenced_reads_warning(sources, reference)):
                 log.warning("%s", unreferenced)
     finally:

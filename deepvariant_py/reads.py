@@ -317,6 +317,9 @@ def _first_names(handle: pysam.AlignmentFile, n: int) -> set[tuple[str, int]]:
     return names
 
 
+SHARED_READS_WARNING = 0.05  # lanes or runs of one sample share no read name: a few percent shared is worth a line
+
+
 def check_distinct_reads(handles: Sequence[pysam.AlignmentFile], paths: Sequence[str], n: int = 200) -> None:
     """Refuse two --reads files that hold the same reads (a BAM and its CRAM, a file and a copy): lanes and runs of
     one sample never share read names (nor does a file of first mates with one of second mates share a read), so half
@@ -334,6 +337,35 @@ def check_distinct_reads(handles: Sequence[pysam.AlignmentFile], paths: Sequence
                 raise InputError(f"--reads {paths[i]} and {paths[j]} hold the same reads ({shared} of their first "
                                  f"{min(len(firsts[i]), len(firsts[j]))} read names agree): give each read once, not the "
                                  "same data twice (e.g. a BAM and its CRAM)")
+    for i, shared, n in _shared_with_others(firsts):  # a merged file beside its lanes: a part with each, all with all
+        if shared >= n / 2:
+            raise InputError(f"--reads {paths[i]} holds reads the other --reads files hold too ({shared} of its first "
+                             f"{n} read names): give each read once (is it the merge of the others, picked up by a glob?)")
+
+
+def _shared_with_others(firsts: list[set]) -> list[tuple[int, int, int]]:
+    """(file index, names shared with the union of the other files, names sampled) for files that share any."""
+    out = []
+    for i, names in enumerate(firsts):
+        shared = len(names & set().union(*(f for j, f in enumerate(firsts) if j != i)))
+        if names and shared:
+            out.append((i, shared, len(names)))
+    return out
+
+
+def shared_reads_warning(sources: "ReadSources", n: int = 200) -> str | None:
+    """One line when --reads files share some reads (fewer than check_distinct_reads refuses): they count twice."""
+    if len(sources.handles) < 2:
+        return None
+    try:
+        firsts = [_first_names(h, n) for h in sources.handles]
+    except (OSError, ValueError):
+        return None
+    for i, shared, sampled in _shared_with_others(firsts):
+        if shared >= sampled * SHARED_READS_WARNING:
+            return (f"--reads {sources.paths[i]} shares {shared} of its first {sampled} read names with the other --reads "
+                    "files: those reads count twice; give each read once")
+    return None
 
 
 def check_single_copies(handle: pysam.AlignmentFile, path: str, n: int = 200) -> None:

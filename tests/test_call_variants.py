@@ -149,3 +149,31 @@ def test_examples_made_for_a_model_folder_are_called_by_it_without_model(tmp_pat
         model_for_examples([examples])
     write_sidecar(examples, opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts))  # no record
     assert model_for_examples([examples])[0] == shipped
+
+
+def test_examples_of_two_samples_or_for_a_mixing_model_are_refused_before_any_call(tmp_path):
+    """hostile19: call-variants merged two samples' examples (postprocess then named the VCF SAMPLE, silently), and
+    the illumina-wgs model called hybrid examples (their HiFi reads taken for short ones: 44 INDEL FPs in 200 kb)
+    with only a settings warning."""
+    from deepvariant_py.examples_io import ExampleWriter, write_sidecar
+    from deepvariant_py.make_examples import example_settings
+    model_dir, info = resolve_model("illumina", None)
+    opts = make_examples_options(resolve_settings("illumina", info))
+    paths = []
+    for sample in ("HG002", "HG001"):
+        paths.append(str(tmp_path / f"{sample}.tfrecord.gz"))
+        ExampleWriter(paths[-1]).close()
+        write_sidecar(paths[-1], opts.pileup.shape, channel_enums(opts.pileup), example_settings(opts), sample=sample)
+    out = str(tmp_path / "c.jsonl.gz")
+    with pytest.raises(InputError, match=r"the examples hold different samples: .*HG002.tfrecord.gz is 'HG002' and .* is "
+                                         r"'HG001' .*call each sample's examples apart"):
+        call_variants(",".join(paths), model_dir, out)
+    hybrid_dir, hybrid_info = resolve_model("hybrid", None)
+    hybrid = make_examples_options(resolve_settings("hybrid", hybrid_info))
+    mixed = str(tmp_path / "hybrid.tfrecord.gz")
+    ExampleWriter(mixed).close()
+    write_sidecar(mixed, (*opts.pileup.shape[:2], len(channel_enums(hybrid.pileup))), channel_enums(hybrid.pileup),
+                  example_settings(hybrid))
+    with pytest.raises(InputError, match="the examples carry the technology channel .* which model .*illumina-wgs does not read"):
+        call_variants(mixed, model_dir, out)
+    assert not os.path.exists(out)

@@ -207,3 +207,55 @@ def test_a_phaser_named_for_a_model_without_hp_tags_is_said_to_do_nothing(tmp_pa
                                        "--regions", "chr20:10,002,000-10,003,000", "--num-shards", "1", "--phaser", "whatshap"])
     assert result.exit_code == 0, result.output
     assert "--phaser whatshap has no effect: this model reads no HP tags" in caplog.text and os.path.exists(out)
+
+
+def _reads_file(path, header, reads):
+    from builders import write_bam
+    return write_bam(path, reads, header)
+
+
+def test_files_listing_contigs_in_other_orders_are_merged_sorted_for_whatshap(tmp_path):
+    """hostile19: files whose @SQ lines come in another order were merged unsorted (SO:unsorted), which the second
+    pass refused after the whole first one (and `dvcall haplotag` wrote such a BAM, exit 0)."""
+    from builders import header_for, make_read
+    from deepvariant_py import phasing
+    ab, ba = header_for("chrA", 5000, more=[("chrB", 5000)]), header_for("chrB", 5000, more=[("chrA", 5000)])
+    first = _reads_file(tmp_path / "a.bam", ab, [make_read(f"a{i}", 100 * i, "50M", header=ab, contig=c)
+                                                  for i in range(20) for c in ("chrA", "chrB")])
+    second = _reads_file(tmp_path / "b.bam", ba, [make_read(f"b{i}", 100 * i + 50, "50M", header=ba, contig=c)
+                                                   for i in range(20) for c in ("chrA", "chrB")])
+    merged = phasing._merge_reads("ref.fa", [first, second], str(tmp_path / "m.bam"), [], str(tmp_path / "m"))
+    with pysam.AlignmentFile(merged) as fh:
+        assert fh.header.to_dict()["HD"]["SO"] == "coordinate"
+        keys = [(fh.get_tid(r.reference_name), r.reference_start) for r in fh]
+    assert len(keys) == 80 and keys == sorted(keys)
+
+
+def test_whatshap_gets_one_region_a_flag():
+    """hostile19: `--regions A B` (whatshap 2 takes one value a flag) failed every run over two contigs."""
+    from deepvariant_py.phasing import region_args
+    from deepvariant_py.regions import Region
+    assert region_args([Region("chr1", 0, 100), Region("chr2", 5, 50), Region("chr1", 200, 300)]) == \
+        ["--regions", "chr1:1-300", "--regions", "chr2:6-50"]
+
+
+def test_whatshap_over_regions_without_reads_gives_an_empty_vcf(tmp_path):
+    """hostile19: two --reads files merged for whatshap over a stretch without reads (chrY of an XX sample) made
+    whatshap refuse the empty merged BAM; one file, or --phaser direct, gave an empty VCF."""
+    from test_several_reads import split_by_name
+    ref, bam, _ = _two_haplotype_sample(tmp_path)
+    os.makedirs(tmp_path / "lanes")
+    early = str(tmp_path / "early.bam")  # reads of the contig's first half only
+    with pysam.AlignmentFile(bam) as src, pysam.AlignmentFile(early, "wb", template=src) as dst:
+        for read in src:
+            if read.reference_end <= 12_000:
+                dst.write(read)
+    pysam.index(early)
+    lanes = split_by_name(early, tmp_path / "lanes")
+    out = str(tmp_path / "empty.vcf.gz")
+    result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", lanes[0], "--reads", lanes[1], "--output-vcf", out,
+                                       "--model-type", "pacbio", "--phaser", "whatshap", "--phase-reads",
+                                       "--regions", "chr1:16,001-20,000", "--num-shards", "1"])
+    assert result.exit_code == 0, result.output
+    with pysam.VariantFile(out) as vcf:
+        assert not list(vcf)

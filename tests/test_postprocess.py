@@ -215,3 +215,17 @@ def test_progress_follows_the_position_in_the_reference(tmp_path, monkeypatch):
     # the test reference is chr20 of hg19 (63 Mb), the calls at 10.00-10.02 Mb
     assert {total for _, total, _ in seen} == {64} and {done for done, _, _ in seen} == {10}
     assert [sites for _, _, sites in seen] == [5 * (i + 1) for i in range(len(seen))]
+
+
+def test_a_repeated_calls_option_takes_every_file(tmp_path, shards):
+    """hostile19: `--calls a --calls b` kept only b (click's last value), dropping a's sites without a word."""
+    from click.testing import CliRunner
+
+    from deepvariant_py.cli.main import main
+    _, paths = shards
+    outs = []
+    for name, args in (("repeated", ["--calls", paths[0], "--calls", paths[1]]), ("listed", ["--calls", ",".join(paths)])):
+        outs.append(str(tmp_path / f"{name}.vcf.gz"))
+        result = CliRunner().invoke(main, ["postprocess", "--ref", REF, *args, "--output-vcf", outs[-1], "--quiet"])
+        assert result.exit_code == 0, result.output
+    assert vcf_lines(outs[0]) == vcf_lines(outs[1]) and len([x for x in vcf_lines(outs[0]) if not x.startswith("#")]) > 20

@@ -164,9 +164,10 @@ def test_technology_mix_warning_names_the_model_for_one_kind(n_reads, n_long, al
 
 @pytest.mark.parametrize("model_type, n_reads, n_long, advice", [
     ("illumina", 100, 100, "--model-type pacbio (HiFi) or ont"), ("illumina", 100, 51, "--model-type pacbio"),
-    ("illumina", 100, 50, None), ("illumina", 100, 0, None),
-    ("pacbio", 100, 0, "--model-type illumina"), ("ont", 100, 4, "--model-type illumina"),
-    ("pacbio", 100, 5, "--model-type hybrid"), ("ont", 100, 49, "--model-type hybrid"), ("ont", 100, 50, None),
+    ("illumina", 100, 50, "--model-type hybrid"), ("illumina", 2000, 55, "--model-type hybrid"),  # hostile19: HiFi
+    ("illumina", 2000, 4, None), ("illumina", 100, 0, None),                                      # beside Illumina
+    ("pacbio", 100, 0, "--model-type illumina"), ("ont", 2000, 4, "--model-type illumina"),
+    ("pacbio", 2000, 55, "--model-type hybrid"), ("ont", 100, 49, "--model-type hybrid"), ("ont", 100, 50, None),
     ("pacbio", 100, 100, None), ("hybrid", 100, 0, None), ("illumina", 0, 0, None)])
 def test_read_kind_warning_names_the_model_type_for_the_reads(model_type, n_reads, n_long, advice):
     text = read_kind_warning(model_type, n_reads, n_long)

@@ -4,6 +4,7 @@ with one line naming both."""
 from __future__ import annotations
 
 import gzip
+import re
 import os
 import zlib
 
@@ -261,3 +262,29 @@ def test_reads_without_a_sample_say_what_the_vcf_calls_it(tmp_path, halves, capl
     with caplog.at_level("INFO", logger="dvcall"):
         result, out = _run(tmp_path, [b], "norg.vcf.gz", region="chr20:10,000,000-10,001,000")
     assert result.exit_code == 0 and "the reads name no sample (no @RG SM): the VCF's sample is 'SAMPLE'" in caplog.text
+
+
+def test_lanes_beside_their_merge_are_refused_and_a_partial_overlap_is_said(tmp_path, halves):
+    """hostile19: `--reads *.bam` over three lanes and their merged file counted every read twice, silently (each
+    lane shares under half of its names with the merge); lanes sharing 30% of their reads passed without a word."""
+    from deepvariant_py.reads import shared_reads_warning
+    a, b, merged = halves
+    c_dir = tmp_path / "split"
+    os.makedirs(c_dir)
+    lanes = split_by_name(a, c_dir, names=("A1", "A2", "A3")) + split_by_name(b, c_dir, names=("B1", "B2", "B3"))
+    reference = Reference(REF)
+    with pytest.raises(InputError, match=r"--reads .*merged\.bam holds reads the other --reads files hold too"):
+        open_reads([merged, *lanes], reference)
+    with open_reads([a, b], reference) as sources:
+        assert shared_reads_warning(sources) is None  # lanes of one sample share no read
+    some = str(tmp_path / "some_of_a.bam")  # B plus a fifth of A's reads
+    with pysam.AlignmentFile(a) as fa, pysam.AlignmentFile(some, "wb", template=fa) as out:
+        for i, read in enumerate(fa):
+            if zlib.crc32(read.query_name.encode()) % 5 == 0:
+                out.write(read)
+    pysam.index(some)
+    b_and_some = str(tmp_path / "b_and_some_of_a.bam")
+    pysam.merge("-f", "-o", b_and_some, b, some)
+    pysam.index(b_and_some)
+    with open_reads([a, b_and_some], reference) as sources:
+        assert re.match(r"--reads .* shares \d+ of its first \d+ read names with the other --reads files", shared_reads_warning(sources) or "")
