@@ -12,7 +12,7 @@ from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, b
                                          training_summary)
 from deepvariant_py.gvcf import is_blocks_file
 from deepvariant_py.outputs import check_outputs, refuse_replacing
-from deepvariant_py.phasing import require_hp_channel
+from deepvariant_py.phasing import require_hp_channel, stage_phasing_note
 from deepvariant_py.presets import (make_examples_options, resolve_model, resolve_settings, warn_about_reads_of_files,
                                     warn_about_settings_unlike_model)
 from deepvariant_py.progress import Progress
@@ -98,12 +98,15 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
     if phase_reads:
         require_hp_channel(opts.pileup.hp_channel)
     training = TrainingInputs(truth_vcf, confident_bed) if truth_vcf else None
-    lengths = Reference(ref).lengths
+    reference = Reference(ref)
+    lengths = reference.lengths
     parsed = parse_regions(list(regions), lengths) if regions else None
     excluded = parse_regions(list(exclude_regions), lengths, absent := [])
     if (note := absent_contigs_note("--exclude-regions", absent)):
         log.info("%s", note)
     warn_about_reads_of_files(model_type, ref, list(reads), parsed or [], given_model)
+    if check_untagged and (note := stage_phasing_note(info, list(reads), reference, parsed or [])):
+        log.info("%s", note)
     stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
                           gvcf_output=gvcf_output, sample_name=sample_name, model_dir=model_dir, exclude_regions=excluded,
                           model_type=model_type)

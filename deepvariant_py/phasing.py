@@ -114,6 +114,17 @@ def auto_phase(info: ModelInfo, reads: str | Sequence[str], reference: Reference
     return True
 
 
+def stage_phasing_note(info: ModelInfo, reads: str | Sequence[str], reference: Reference, regions: list[Region]) -> str | None:
+    """For make-examples on mostly untagged reads: a line when it phases them itself (direct) where `dvcall run`
+    with this model would use whatshap (default_phaser), so its examples are not run's (hostile19: one INDEL
+    apart on a hybrid pair, and nothing said so)."""
+    if default_phaser(info) != "whatshap" or not auto_phase(info, reads, reference, regions):
+        return None
+    return ("the reads are mostly untagged: make-examples phases them itself (as `dvcall run --phaser direct`), where "
+            "`dvcall run` with this model phases with whatshap; to make the examples run makes, tag the reads first "
+            "(`dvcall run --no-phase-reads`, then `dvcall haplotag`)")
+
+
 GVCF_ALTS = {"<*>", "<NON_REF>"}
 
 

@@ -259,3 +259,17 @@ def test_whatshap_over_regions_without_reads_gives_an_empty_vcf(tmp_path):
     assert result.exit_code == 0, result.output
     with pysam.VariantFile(out) as vcf:
         assert not list(vcf)
+
+
+def test_make_examples_says_when_it_phases_where_run_would_use_whatshap(tmp_path):
+    """hostile19: stage-by-stage hybrid examples were phased in make_examples (direct) while `dvcall run` used
+    whatshap, and nothing said the two differ."""
+    from deepvariant_py.phasing import stage_phasing_note
+    from deepvariant_py.presets import resolve_model
+    from deepvariant_py.reference import Reference
+    from deepvariant_py.regions import Region
+    ref, bam, _ = _two_haplotype_sample(tmp_path)
+    reference, regions = Reference(ref), [Region("chr1", 2_000, 22_000)]
+    assert "phases with whatshap; to make the examples run makes, tag the reads first" in \
+        stage_phasing_note(resolve_model("hybrid", None)[1], [bam], reference, regions)
+    assert stage_phasing_note(resolve_model("pacbio", None)[1], [bam], reference, regions) is None  # run: direct too
