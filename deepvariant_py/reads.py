@@ -715,7 +715,8 @@ def _drop_reason(read: pysam.AlignedSegment, flt: ReadFilter) -> str | None:
     cigar = read.cigarstring  # a string test: 6x cheaper than building cigartuples, for every read
     if not cigar or not ("M" in cigar or "=" in cigar or "X" in cigar):  # e.g. 20I or 10S10I: nowhere to put its bases
         return "no_aligned_bases"
-    if "0" in cigar and _EMPTY_OP.search(cigar):  # '0' is in 10M too: the pattern decides
+    # '0' is in 150M too: a one-operation CIGAR is passed by the string test, the pattern decides for the others
+    if "0" in cigar and not cigar[:-1].isdigit() and _EMPTY_OP.search(cigar):
         drop_empty_operations(read)  # kept, but as the alignment it means (74M0D74M is 148M)
         if not any(op in ALIGNED for op, _ in read.cigartuples):  # 0M20I
             return "no_aligned_bases"
