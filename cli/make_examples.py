@@ -13,8 +13,8 @@ from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, b
 from deepvariant_py.gvcf import is_blocks_file
 from deepvariant_py.outputs import check_outputs, refuse_replacing
 from deepvariant_py.phasing import require_hp_channel, stage_phasing_note
-from deepvariant_py.presets import (make_examples_options, resolve_model, resolve_settings, warn_about_reads_of_files,
-                                    warn_about_settings_unlike_model)
+from deepvariant_py.presets import (make_examples_options, model_type_defaulted, resolve_model, resolve_settings,
+                                    warn_about_reads_of_files, warn_about_settings_unlike_model)
 from deepvariant_py.progress import Progress
 from deepvariant_py.reads import ReadFilter, log_read_counts, reads_inputs
 from deepvariant_py.reference import Reference
@@ -85,6 +85,7 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
     refuse_replacing("--gvcf", gvcf_output, "a gVCF blocks file that make-examples wrote", is_blocks_file)
     if bool(truth_vcf) != bool(confident_bed):
         raise InputError("training mode needs both --truth-vcf and --confident-bed")
+    defaulted = model_type_defaulted(settings_kwargs["model_type"], model_dir)
     model_type, flags = setting_flags(settings_kwargs, model_dir)
     given_model = model_dir
     model_dir, info = resolve_model(model_type, model_dir, required=not truth_vcf)
@@ -104,7 +105,7 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
     excluded = parse_regions(list(exclude_regions), lengths, absent := [])
     if (note := absent_contigs_note("--exclude-regions", absent)):
         log.info("%s", note)
-    warn_about_reads_of_files(model_type, ref, list(reads), parsed or [], given_model)
+    warn_about_reads_of_files(model_type, ref, list(reads), parsed or [], given_model, defaulted and not truth_vcf)
     if check_untagged and (note := stage_phasing_note(info, list(reads), reference, parsed or [])):
         log.info("%s", note)
     stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),

@@ -4,6 +4,7 @@ import click
 from deepvariant_py.make_examples import MakeExamplesOptions
 from deepvariant_py.merger import MERGE_MODES
 from deepvariant_py.phasing import PHASERS
+from deepvariant_py.presets import model_type_defaulted
 from deepvariant_py.pipeline import RunOptions, run_pipeline
 from deepvariant_py.reads import ReadFilter
 
@@ -54,11 +55,12 @@ def run_cmd(ref, reads, output_vcf, report, output_gvcf, regions, exclude_region
             haplotype_resolution, haploid_contigs, par_regions, phase_reads, phaser, num_shards, keep_supplementary, quiet,
             **settings_kwargs):
     """Call variants: make examples, run the CNN, and write a bgzipped, indexed VCF."""
+    defaulted = model_type_defaulted(settings_kwargs["model_type"], model_dir)
     model_type, flags = setting_flags(settings_kwargs, model_dir)
     summary = run_pipeline(RunOptions(
         ref=ref, reads=list(reads), output_vcf=output_vcf, output_gvcf=output_gvcf, report=report, regions=list(regions),
         exclude_regions=list(exclude_regions), model_dir=model_dir,
-        model_type=model_type, settings=flags, intermediate_dir=intermediate_dir, sample_name=sample_name,
+        model_type=model_type, model_type_defaulted=defaulted, settings=flags, intermediate_dir=intermediate_dir, sample_name=sample_name,
         num_shards=num_shards, multiallelic_merge=multiallelic_merge,
         haplotype_resolution=haplotype_resolution, haploid_contigs=list(haploid_contigs), par_regions=par_regions,
         phase_reads=phase_reads, phaser=phaser, command=command_line(),

@@ -63,6 +63,86 @@ def read_crai(path: str, references: tuple[str, ...]) -> dict[str, Slices] | Non
     return out
 
 
+def crai_is_stale(path: str, cram_path: str) -> bool:
+    """Whether a .crai is older than its CRAM: a container it lists holds reads past the span its lines give
+    (the container's own header says where its reads lie), or containers follow the last one it lists (more
+    than the EOF container). Either way a fetch never sees those reads (a stale .crai lost 20 PASS calls of
+    50 kb, exit 0). False when either file cannot be read: nothing is claimed then."""
+    listed: dict[int, list[tuple[int, int, int]]] = {}  # container offset -> (reference id, start, end) of its lines
+    try:
+        with gzip.open(path, "rt") as fh:
+            for line in fh:
+                fields = line.split("\t")
+                if len(fields) < 6:
+                    return False
+                tid, start, span = int(fields[0]), int(fields[1]), int(fields[2])
+                listed.setdefault(int(fields[3]), []).append((tid, start, start + span))
+        if not listed:
+            return False
+        size = os.path.getsize(cram_path)
+        with open(cram_path, "rb") as fh:
+            major = fh.read(6)[4]
+            for offset, lines in listed.items():
+                fh.seek(offset)
+                header = _container_header(fh.read(256), offset, major)
+                if header is None:
+                    return False
+                tid, start, stop, end = header
+                same = [e for t, _, e in lines if t == tid]
+                if tid >= 0 and same and stop > max(same):  # reads past what the index says the container spans
+                    return True
+                if offset == max(listed) and size - end > EOF_CONTAINER_BYTES:
+                    return True
+    except (OSError, EOFError, ValueError, UnicodeDecodeError, IndexError, TypeError):
+        return False
+    return False
+
+
+def _itf8(data: bytes, at: int) -> tuple[int, int]:
+    """(value, next offset) of an ITF8 integer (CRAM's variable-length int: leading 1 bits count extra bytes)."""
+    first = data[at]
+    extra = 0 if first < 0x80 else 1 if first < 0xC0 else 2 if first < 0xE0 else 3 if first < 0xF0 else 4
+    value = first & (0xFF >> (extra + 1)) if extra < 4 else first & 0x0F
+    for k in range(1, extra + 1):
+        value = (value << (4 if extra == 4 and k == 4 else 8)) | (data[at + k] & (0x0F if extra == 4 and k == 4 else 0xFF))
+    return (value - (1 << 32) if value >= 1 << 31 else value), at + extra + 1  # signed 32-bit (-1: unmapped)
+
+
+def _ltf8(data: bytes, at: int) -> int:
+    """The offset after an LTF8 integer (leading 1 bits count extra bytes, up to 8)."""
+    first, extra = data[at], 0
+    while extra < 8 and first & (0x80 >> extra):
+        extra += 1
+    return at + extra + 1
+
+
+def _container_header(head: bytes, offset: int, major: int) -> tuple[int, int, int, int] | None:
+    """(reference id, 1-based start, end of its reads' span, file offset where the container ends) of the container
+    whose header `head` holds (read at file `offset`); its length (int32) counts the bytes after the header, which
+    ends with a CRC32 in CRAM 3 and later. None when the bytes are not a container header."""
+    try:
+        length = int.from_bytes(head[:4], "little", signed=True)
+        tid, at = _itf8(head, 4)
+        start, at = _itf8(head, at)
+        span, at = _itf8(head, at)
+        _, at = _itf8(head, at)  # records
+        at = _ltf8(head, at)  # record counter
+        at = _ltf8(head, at)  # bases
+        _, at = _itf8(head, at)  # blocks
+        n_landmarks, at = _itf8(head, at)
+        for _ in range(n_landmarks):
+            _, at = _itf8(head, at)
+        at += 4 if major >= 3 else 0  # CRC32
+    except IndexError:
+        return None
+    if length < 0:
+        return None
+    return tid, start, start + span, offset + at + length
+
+
+EOF_CONTAINER_BYTES = 38  # CRAM 3's end-of-file container (2.1's is 15)
+
+
 MAX_LOAD_BYTES = 16 << 20
 """At most this many bytes of CRAM slices are loaded whole for one stretch (decoded, ~10x in memory): a few
 slices of 30x short reads (~0.5 MB each), or a sparse region's one wide slice."""

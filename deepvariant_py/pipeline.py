@@ -52,6 +52,7 @@ class RunOptions:
     exclude_regions: list[str] = field(default_factory=list)  # region strings / BEDs left out of `regions`
     model_dir: str | None = None  # None: the model type's shipped model
     model_type: str = DEFAULT_MODEL_TYPE  # the CLI passes presets.model_type_for's: given, else the --model's, else this
+    model_type_defaulted: bool = False  # nobody chose model_type (presets.model_type_defaulted): long reads are an error
     intermediate_dir: str | None = None
     sample_name: str | None = None
     num_shards: int | None = None  # None: the CPUs this process may use (workers.usable_cpus)
@@ -260,7 +261,7 @@ def _warn_about_reads(sources, reference: Reference, opts: RunOptions, regions: 
         log.info("the reads name no sample (no @RG SM): the VCF's sample is %r; --sample-name names it", sample)
     # No reads where calling happens: said after make_examples, from its read counts (reads.reads_warning).
     if regions and sources.mapped_reads({r.contig for r in regions}) != 0:
-        warn_about_read_kind(opts.model_type, sources, regions, opts.model_dir)
+        warn_about_read_kind(opts.model_type, sources, regions, opts.model_dir, opts.model_type_defaulted)
 
 
 def _check_run_paths(opts: RunOptions, model_dir: str, phase: bool) -> None:

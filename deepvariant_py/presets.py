@@ -153,6 +153,18 @@ def model_type_for(model_type: str | None, model_dir: str | None) -> str:
     return model_type or recorded or DEFAULT_MODEL_TYPE
 
 
+def model_type_defaulted(model_type: str | None, model_dir: str | None) -> bool:
+    """Whether model_type_for falls back to the default: no --model-type given and no --model recording one."""
+    if model_type is not None:
+        return False
+    if model_dir is not None and os.path.isfile(os.path.join(model_dir, INFO_FILE)):
+        try:
+            return load_model_info(model_dir).model_type is None
+        except ModelError:
+            return False
+    return True
+
+
 def resolve_model(model_type: str, model_dir: str | None, required: bool = True) -> tuple[str | None, ModelInfo | None]:
     """(model directory, its model_info): the user's --model, else the preset's shipped model. With
     `required=False` (making training examples for a new model) a missing shipped model gives (None, None)."""
@@ -303,12 +315,17 @@ def long_read_kind_warning(model_type: str, profile: LongReadProfile | None, pla
     return None
 
 
-def warn_about_read_kind(model_type: str, sources, regions: list[Region], model_dir: str | None = None) -> None:
+def warn_about_read_kind(model_type: str, sources, regions: list[Region], model_dir: str | None = None,
+                         defaulted: bool = False) -> None:
     """Log read_kind_warning's line (the run goes on) for the first reads of `regions` (reads.long_read_count),
     else what the long reads' indel rate and qualities say (long_read_kind_warning), else platform_warning's from the reads' @RG PL
     unless the indel rate contradicts it. `model_dir`: the model the user gave with --model, if any, checked too
-    (the model type still sets make_examples' defaults)."""
+    (the model type still sets make_examples' defaults). `defaulted` (model_type_defaulted): nobody chose the
+    model type; long reads under it are then an InputError, not a warning (hostile18: a HiFi BAM called with the
+    default Illumina model, exit 0, a worse VCF that looks normal; DeepVariant asks for --model_type every time)."""
     counts = long_read_count(sources, regions)
+    if defaulted and model_dir is None and (text := read_kind_warning(model_type, *counts)) and READ_KINDS.get(model_type) == "short":
+        raise InputError(f"{text} (no --model-type was given: {model_type} is only the default)")
     # the --model's own kind first: its --model-type may only be the one it records (verify41: "--model-type ont is
     # for long reads: use --model-type illumina" for `run --model ont-model`, advice that keeps the ONT network)
     text = (model_dir and read_kind_warning(model_type, *counts, model_dir, model_read_kind(load_model_info(model_dir)))) \
@@ -327,13 +344,13 @@ def warn_about_read_kind(model_type: str, sources, regions: list[Region], model_
 
 
 def warn_about_reads_of_files(model_type: str, ref: str, reads: list[str], regions: list[Region],
-                              model_dir: str | None = None) -> None:
+                              model_dir: str | None = None, defaulted: bool = False) -> None:
     """warn_about_read_kind, and for a run over the whole genome (no `regions`) reads on contigs the reference
     lacks, for reads files not yet open (make-examples; `dvcall run` has them open already)."""
     reference = Reference(ref)
     try:
         with open_reads(reads, reference) as sources:
-            warn_about_read_kind(model_type, sources, regions, model_dir)
+            warn_about_read_kind(model_type, sources, regions, model_dir, defaulted)
             if (shared := shared_reads_warning(sources)):
                 log.warning("%s", shared)
             if not regions and (unreferenced := unreferenced_reads_warning(sources, reference)):

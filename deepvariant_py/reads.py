@@ -18,7 +18,7 @@ import pysam
 
 from .bam_index import indexed_end
 from .cigar import ALIGNED, DEL, INS, AlignedBases, has_skip, split_at_skips
-from .crai import crai_path, load_span, read_crai
+from .crai import crai_is_stale, crai_path, load_span, read_crai
 from .errors import InputError
 from .filetypes import describe, sniff
 from .htslib import htslib_error, quiet_htslib
@@ -168,6 +168,9 @@ def _check_index_matches(handle: pysam.AlignmentFile, path: str, n: int = 200) -
     """Read the first reads through the index: an index made for another file (an unsorted BAM with a stale
     .bai, a BAM rewritten after indexing) gives errors or reads out of order here, not hours into a run."""
     if handle.is_cram:
+        if _reads_after_index(path, is_cram=True):
+            raise InputError(f"reads file {path} holds reads its .crai does not list (the CRAM was written again after "
+                             f"it was indexed: they would be left out): re-index it with `samtools index {path}`")
         return
     try:
         with quiet_htslib():
@@ -181,16 +184,21 @@ def _check_index_matches(handle: pysam.AlignmentFile, path: str, n: int = 200) -
                         raise ValueError("reads out of order")
                     last = read.reference_start
     except (OSError, ValueError) as exc:
-        raise InputError(f"reads file {path} does not match its index ({exc}): the BAM is unsorted or was rewritten "
+        said = "" if "truncated" in str(exc) else f" ({exc})"  # htslib's "truncated file" misleads here
+        raise InputError(f"reads file {path} does not match its index{said}: the BAM is unsorted or was rewritten "
                          f"after indexing: `{SORT_FIX.format(path=path)}`") from None
     if _reads_after_index(path):
         raise InputError(f"reads file {path} holds mapped reads its index does not know of (the BAM was written again "
                          f"after it was indexed: they would be left out): re-index it with `samtools index {path}`")
 
 
-def _reads_after_index(path: str) -> bool:
+def _reads_after_index(path: str, is_cram: bool = False) -> bool:
     """Whether a mapped read follows the last read the BAM's index covers (bam_index.indexed_end), or that place
-    is not a read boundary of this BAM: an index older than its BAM. False when the index cannot be read."""
+    is not a read boundary of this BAM; for a CRAM, crai.crai_is_stale: an index older than its file. False when
+    the index cannot be read."""
+    if is_cram:
+        crai = crai_path(path)
+        return bool(crai) and crai_is_stale(crai, path)
     index = next((p for p in alignment_index_paths(path) if os.path.exists(p)), None)
     end = indexed_end(index) if index else None
     if not end:

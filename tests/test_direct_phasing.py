@@ -152,7 +152,7 @@ def test_phase_reads_refuses_a_model_without_an_hp_channel(tmp_path):
     ref, bam, _ = two_haplotype_sample(str(tmp_path))
     out = str(tmp_path / "out.vcf.gz")
     result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", out, "--phase-reads",
-                                       "--regions", "chr1:2,001-3,000", "--num-shards", "1"])
+                                       "--model-type", "illumina", "--regions", "chr1:2,001-3,000", "--num-shards", "1"])
     assert result.exit_code != 0 and "no HP channel" in result.output and "Traceback" not in result.output
     assert not os.path.exists(out)
     examples = str(tmp_path / "ex.tfrecord.gz")

@@ -464,3 +464,21 @@ def test_a_file_that_stores_every_read_twice_is_refused(tmp_path, reference):
         open_reads([write_bam(tmp_path / "twice.bam", twice, h)], reference)
     pairs = once + [make_read(f"r{i}", 10 * i + 300, "50M", header=h, reverse=True) for i in range(100)]  # same names
     open_reads([write_bam(tmp_path / "single_end_mates.bam", pairs, h)], reference).close()
+
+
+def test_a_crai_older_than_its_cram_is_refused(tmp_path, reference):
+    """verify43: a CRAM written again with more reads kept its old .crai: 20 PASS calls of 50 kb lost, exit 0."""
+    import shutil
+    h = bam_header()
+    early = [make_read(f"r{i:05d}", i // 2, "50M", header=h) for i in range(3000)]
+    later = [make_read(f"s{i:05d}", 1600 + i // 2, "50M", header=h) for i in range(200)]
+    crams = []
+    for name, reads in (("old", early), ("new", early + later)):
+        bam = write_bam(tmp_path / f"{name}.bam", reads, h)
+        crams.append(str(tmp_path / f"{name}.cram"))
+        pysam.view("-C", "-T", reference.path, "-o", crams[-1], bam, catch_stdout=False)
+        pysam.index(crams[-1])
+    open_alignments(crams[1], reference).close()  # a matching .crai: only the EOF container follows its last slice
+    shutil.copy(crams[0] + ".crai", crams[1] + ".crai")
+    with pytest.raises(InputError, match=r"holds reads its \.crai does not list .*`samtools index .*new\.cram`"):
+        open_alignments(crams[1], reference)
