@@ -38,9 +38,9 @@ def calibrate_cmd(model_dir, examples, quiet):
     info_path = os.path.join(model_dir, INFO_FILE)
     paths = expand_paths(examples)
     check_outputs({"model_info.json": info_path}, {f"--examples {p}": p for p in paths})
-    probs, labels = predict_labelled(model_dir, examples)
-    if (trained_there := info.trained_where(recorded_spans(paths))):
+    if (trained_there := info.trained_where(recorded_spans(paths))):  # before the prediction's minutes
         click.echo(f"dvcall: warning: the --examples {trained_there}", err=True)
+    probs, labels = predict_labelled(model_dir, examples)
     if len(labels) < TOO_FEW_EXAMPLES:
         raise InputError(f"--examples hold only {len(labels):,} labelled example(s): a temperature fitted on so few is noise, "
                          f"and {info_path} is left as it was; fit on a few thousand labelled examples the model did not "

@@ -170,9 +170,10 @@ def haploid_options(func):
     """--haploid-contigs and --par-regions, shared by run and postprocess."""
     func = click.option(
         "--par-regions", type=click.Path(), default=None,
-        help="BED of the pseudo-autosomal regions of the --haploid-contigs (PAR1 and PAR2 of X and Y), diploid in every "
-             "sample: sites overlapping them keep their diploid genotypes. BED lines on contigs the reference lacks are "
-             "skipped.")(func)
+        help="The pseudo-autosomal regions of the --haploid-contigs (PAR1 and PAR2 of X and Y), diploid in every sample: "
+             "sites overlapping them keep their diploid genotypes. GRCh38 (or hg38) and GRCh37 (or hg19, b37) name the "
+             "assembly's own PARs on the reference's X and Y; else a BED (lines on contigs the reference lacks are "
+             "skipped).")(func)
     return click.option(
         "--haploid-contigs", multiple=True,
         help="Contigs the sample carries once, comma-separated or repeated: chrX,chrY for an XY sample on GRCh38 (X,Y on "

@@ -5,7 +5,7 @@ from deepvariant_py.merger import MERGE_MODES, load_merger
 from deepvariant_py.model_info import load_model_info, model_description
 from deepvariant_py.examples_io import expand_paths
 from deepvariant_py.outputs import check_outputs, require_vcf_gz
-from deepvariant_py.ploidy import haploid_regions
+from deepvariant_py.ploidy import haploid_regions, missing_par_warning
 from deepvariant_py.postprocess import calls_model_dir, postprocess, vcf_sample
 from deepvariant_py.reference import Reference
 from deepvariant_py.progress import Progress
@@ -45,8 +45,10 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
                   {"--ref": ref, **inputs, **({"--par-regions": par_regions} if par_regions else {})})
     reference = Reference(ref)
     haploid = haploid_regions(list(haploid_contigs), par_regions, reference.lengths, notes := [])
-    for note in notes:
+    for note in [] if quiet else notes:
         click.echo(f"dvcall: {note}", err=True)
+    if (no_par := missing_par_warning(haploid, par_regions)):
+        click.echo(f"dvcall: warning: {no_par}", err=True)
     model_dir = calls_model_dir(calls_paths, model_dir)
     merger = load_merger(multiallelic_merge, model_dir)
     calibration = load_model_info(model_dir).calibration

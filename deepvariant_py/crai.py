@@ -39,23 +39,29 @@ def crai_path(cram_path: str) -> str | None:
     return None
 
 
+def crai_lines(path: str) -> list[tuple[int, ...]] | None:
+    """A .crai's lines as integers (reference id, 1-based start, span, container offset, slice offset, slice
+    size), or None when it cannot be read as one."""
+    try:
+        with gzip.open(path, "rt") as fh:
+            rows = [tuple(int(x) for x in line.split("\t")[:6]) for line in fh if line.strip()]
+    except (OSError, EOFError, ValueError, UnicodeDecodeError):
+        return None
+    return rows if all(len(r) == 6 for r in rows) else None
+
+
 def read_crai(path: str, references: tuple[str, ...]) -> dict[str, Slices] | None:
     """Per reference name, its slices (crai lines with a reference id); None when the file cannot be read as a
     .crai (the caller then fetches as before: this is an optimisation, never a source of errors)."""
     rows: dict[int, list[tuple[int, int, int]]] = {}
-    try:
-        with gzip.open(path, "rt") as fh:
-            for line in fh:
-                fields = line.split("\t")
-                if len(fields) < 6:
-                    return None
-                tid, start, span, size = int(fields[0]), int(fields[1]), int(fields[2]), int(fields[5])
-                if tid < -1 or tid >= len(references):  # a multi-reference slice listed as one (-2), or a stray id:
-                    return None  # where its reads lie is not said, so nothing may be skipped
-                if tid >= 0:
-                    rows.setdefault(tid, []).append((max(start - 1, 0), max(start - 1, 0) + max(span, 1), size))
-    except (OSError, EOFError, ValueError, UnicodeDecodeError):
+    lines = crai_lines(path)
+    if lines is None:
         return None
+    for tid, start, span, _container, _slice, size in lines:
+        if tid < -1 or tid >= len(references):  # a multi-reference slice listed as one (-2), or a stray id:
+            return None  # where its reads lie is not said, so nothing may be skipped
+        if tid >= 0:
+            rows.setdefault(tid, []).append((max(start - 1, 0), max(start - 1, 0) + max(span, 1), size))
     out = {}
     for tid, spans in rows.items():
         arr = np.array(sorted(spans), dtype=np.int64).reshape(-1, 3)
@@ -64,29 +70,26 @@ def read_crai(path: str, references: tuple[str, ...]) -> dict[str, Slices] | Non
 
 
 def crai_is_stale(path: str, cram_path: str) -> bool:
-    """Whether a .crai is older than its CRAM: a container it lists holds reads past the span its lines give
-    (the container's own header says where its reads lie), or containers follow the last one it lists (more
-    than the EOF container). Either way a fetch never sees those reads (a stale .crai lost 20 PASS calls of
+    """Whether a .crai is older than its CRAM: a place it lists is no container of the CRAM, a container it lists
+    holds reads past the span its lines give (the container's own header says where its reads lie), or
+    containers follow the last one it lists (more than the EOF container). Either way a fetch never sees those reads (a stale .crai lost 20 PASS calls of
     50 kb, exit 0). False when either file cannot be read: nothing is claimed then."""
     listed: dict[int, list[tuple[int, int, int]]] = {}  # container offset -> (reference id, start, end) of its lines
+    for tid, start, span, container, _slice, _size in crai_lines(path) or ():
+        listed.setdefault(container, []).append((tid, start, start + span))
     try:
-        with gzip.open(path, "rt") as fh:
-            for line in fh:
-                fields = line.split("\t")
-                if len(fields) < 6:
-                    return False
-                tid, start, span = int(fields[0]), int(fields[1]), int(fields[2])
-                listed.setdefault(int(fields[3]), []).append((tid, start, start + span))
         if not listed:
             return False
         size = os.path.getsize(cram_path)
         with open(cram_path, "rb") as fh:
             major = fh.read(6)[4]
+            if major not in (2, 3):  # container headers as read here: CRAM 2.1 and 3.x
+                return False
             for offset, lines in listed.items():
                 fh.seek(offset)
                 header = _container_header(fh.read(256), offset, major)
-                if header is None:
-                    return False
+                if header is None or header[3] > size or header[0] < -2:  # no container of this file starts there
+                    return True
                 tid, start, stop, end = header
                 same = [e for t, _, e in lines if t == tid]
                 if tid >= 0 and same and stop > max(same):  # reads past what the index says the container spans

@@ -50,7 +50,8 @@ class ModelInfo:
     --model-type takes that preset's thresholds. None: not recorded (models trained before it was)."""
     training_spans: tuple[tuple[str, int, int], ...] | None = None
     """Where its training examples were made (their sidecars' spans, merged; an init model's and ensemble members'
-    added): calibrate, train-merger and the GQ-map fit warn when their data come from there. None: not recorded."""
+    added): calibrate and the GQ-map fit warn when their data come from there (train-merger does not: the recipes
+    train the merger on the training examples). None: not recorded (or no training file recorded its spans)."""
 
     @property
     def pools_by_haplotype(self) -> bool:

@@ -24,7 +24,7 @@ from .model_info import ModelInfo, model_description, weights_stamp
 from .outputs import atomic_outputs, check_outputs, disk_error, file_sha256, is_disk_error, require_vcf_gz
 from .pileup import channel_enums
 from .phasing import PHASERS, WhatshapFailed, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
-from .ploidy import HaploidRegions, haploid_regions
+from .ploidy import HaploidRegions, haploid_regions, missing_par_warning
 from .postprocess import postprocess
 from .presets import (DEFAULT_MODEL_TYPE, make_examples_options, resolve_model, resolve_settings, warn_about_read_kind,
                       warn_about_settings_unlike_model)
@@ -207,6 +207,8 @@ def _plan(opts: RunOptions) -> _Plan:
         haploid = haploid_regions(opts.haploid_contigs, opts.par_regions, reference.lengths, notes := [])
         for note in notes:
             log.info("%s", note)
+        if (no_par := missing_par_warning(haploid, opts.par_regions)):
+            log.warning("%s", no_par)
         called = calling_regions(reference, set(sources.references), regions if opts.regions else None, excluded)
         _warn_about_reads(sources, reference, opts, called, sample, len(regions))
     model_dir, info = resolve_model(opts.model_type, opts.model_dir)

@@ -12,13 +12,14 @@ the PAR BED keep their diploid genotypes. Reference blocks of the gVCF are homoz
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import InputError
 from .genotypes import genotype_pairs, n_alleles
-from .regions import RegionSet, absent_contigs_note, read_bed, toggle_chr_prefix
+from .regions import Region, RegionSet, absent_contigs_note, read_bed, toggle_chr_prefix
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,47 @@ def haploid_probabilities(probs: np.ndarray) -> np.ndarray:
     return out / total if total > 0 else hom / hom.sum()
 
 
+# The pseudo-autosomal regions of the GRC assemblies (0-based, half-open), for --par-regions GRCh38 / GRCh37:
+# GRCh38 chrX:10,001-2,781,479 and 155,701,383-156,030,895, chrY:10,001-2,781,479 and 56,887,903-57,217,415;
+# GRCh37 X:60,001-2,699,520 and 154,931,044-155,260,560, Y:10,001-2,649,520 and 59,034,050-59,363,566.
+BUILT_IN_PARS = {
+    "grch38": {"X": ((10_000, 2_781_479), (155_701_382, 156_030_895)), "Y": ((10_000, 2_781_479), (56_887_902, 57_217_415))},
+    "grch37": {"X": ((60_000, 2_699_520), (154_931_043, 155_260_560)), "Y": ((10_000, 2_649_520), (59_034_049, 59_363_566))},
+}
+_PAR_ALIASES = {"grch38": "grch38", "hg38": "grch38", "grch37": "grch37", "hg19": "grch37", "b37": "grch37"}
+
+
+def built_in_pars(name: str, contig_lengths: dict[str, int]) -> list[Region] | None:
+    """The PARs of a named assembly (GRCh38 / hg38, GRCh37 / hg19 / b37) on the reference's own X and Y
+    (named X, chrX, ...); None when `name` names none of them."""
+    build = _PAR_ALIASES.get(name.strip().lower())
+    if build is None:
+        return None
+    out = []
+    for contig, spans in BUILT_IN_PARS[build].items():
+        named = next((n for n in (contig, f"chr{contig}") if n in contig_lengths), None)
+        out += [Region(named, s, min(e, contig_lengths[named])) for s, e in spans if named and s < contig_lengths[named]]
+    return out
+
+
+def missing_par_warning(regions: HaploidRegions | None, par: str | None) -> str | None:
+    """One line when X or Y is called haploid with no PARs given: their pseudo-autosomal regions are diploid in
+    every sample, and would lose their heterozygous calls."""
+    sex = sorted(c for c in regions.contigs if c.lower().removeprefix("chr") in ("x", "y")) if regions else []
+    if not sex or par:
+        return None
+    return (f"--haploid-contigs {','.join(sex)} without --par-regions: their pseudo-autosomal regions, diploid in every "
+            "sample, are called haploid too (heterozygous calls there are lost); pass --par-regions GRCh38 (or GRCh37) "
+            "for the assembly's PAR1 and PAR2, or a BED")
+
+
 def haploid_regions(contigs: list[str], par_bed: str | None, contig_lengths: dict[str, int],
                     notes: list[str] | None = None) -> HaploidRegions | None:
-    """The --haploid-contigs (names, each given once or in comma-separated lists) and --par-regions (a BED) checked
-    against the reference: None when no contig is given. An unknown contig is an InputError naming the reference's
-    spelling when it differs only by 'chr'; a PAR BED without haploid contigs is one too (it would do nothing).
-    PAR lines on contigs the reference lacks are skipped, with a note appended to `notes`."""
+    """The --haploid-contigs (names, each given once or in comma-separated lists) and --par-regions (a BED, or an
+    assembly's name: built_in_pars) checked against the reference: None when no contig is given. An unknown contig
+    is an InputError naming the reference's spelling when it differs only by 'chr'; a PAR BED without haploid
+    contigs is one too (it would do nothing). PAR lines on contigs the reference lacks are skipped, with a note
+    appended to `notes`."""
     names = [name.strip() for given in contigs for name in given.split(",") if name.strip()]
     if contigs and not names:
         raise InputError(f"--haploid-contigs {' '.join(contigs)!r} names no contig: give the contigs the sample carries "
@@ -66,7 +102,8 @@ def haploid_regions(contigs: list[str], par_bed: str | None, contig_lengths: dic
             raise InputError(f"--haploid-contigs names {name!r}, which the reference does not have{hint}: use the "
                              "reference's contig names, e.g. chrX,chrY on GRCh38 and X,Y on GRCh37")
     absent: list[str] = []
-    par = RegionSet(read_bed(par_bed, contig_lengths, absent) if par_bed else [])
+    named = built_in_pars(par_bed, contig_lengths) if par_bed and not os.path.exists(par_bed) else None
+    par = RegionSet(named if named is not None else read_bed(par_bed, contig_lengths, absent) if par_bed else [])
     if notes is not None and (note := absent_contigs_note("--par-regions", absent, "they are skipped")):
         notes.append(note)
     return HaploidRegions(frozenset(names), par)

@@ -24,7 +24,7 @@ from .make_examples import MakeExamplesOptions
 from .model_info import INFO_FILE, ModelInfo, load_model_info, warn_if_unfinished
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
 from .read_events import LONG_READ_BASES
-from .reads import (LongReadProfile, long_read_count, long_read_profile, open_reads, read_group_platforms, shared_reads_warning,
+from .reads import (LongReadProfile, long_read_profile, open_reads, read_group_platforms, read_lengths, shared_reads_warning,
                     unreferenced_reads_warning)
 from .reference import Reference
 from .regions import Region
@@ -237,10 +237,11 @@ def model_read_kind(info: ModelInfo) -> str | None:
 
 
 MIXED_LEAST_LONG, MIXED_LONG_SHARE = 5, 0.005  # this many long reads among short ones: a second technology
+MIXED_LONG_BASES = 1000  # ... counting reads over this: merged overlapping Illumina pairs reach ~590 bp
 
 
 def read_kind_warning(model_type: str, n_reads: int, n_long: int, model_dir: str | None = None,
-                      kind: str | None = None) -> str | None:
+                      kind: str | None = None, n_second: int | None = None) -> str | None:
     """What to tell a user whose reads (n_reads sampled, n_long of them long) are not the kind the model was trained
     on: short-read calls from a long-read model, or the reverse, are far less accurate. The model is the model type's,
     or, with `model_dir`, the one given with --model, whose read kind is `kind` (model_read_kind)."""
@@ -251,7 +252,8 @@ def read_kind_warning(model_type: str, n_reads: int, n_long: int, model_dir: str
     # Long reads among short ones: no Illumina read is that long, so a few are a second technology (HiFi beside
     # Illumina at equal depth are ~3% of the reads, half of the bases: hostile19 called them with the Illumina
     # model, 44 INDEL FPs, without a word)
-    mixed = n_long >= max(MIXED_LEAST_LONG, MIXED_LONG_SHARE * n_reads)
+    second = n_long if n_second is None else n_second  # reads over MIXED_LONG_BASES: no Illumina read, merged or not
+    mixed = second >= max(MIXED_LEAST_LONG, MIXED_LONG_SHARE * n_reads)
     if expects == "short" and n_long > n_reads / 2:
         return (f"{n_long:,} of {n_reads:,} sampled reads are long (over {LONG_READ_BASES} bp: HiFi or ONT), but "
                 f"{subject} is for short reads: "
@@ -323,13 +325,16 @@ def warn_about_read_kind(model_type: str, sources, regions: list[Region], model_
     (the model type still sets make_examples' defaults). `defaulted` (model_type_defaulted): nobody chose the
     model type; long reads under it are then an InputError, not a warning (hostile18: a HiFi BAM called with the
     default Illumina model, exit 0, a worse VCF that looks normal; DeepVariant asks for --model_type every time)."""
-    counts = long_read_count(sources, regions)
-    if defaulted and model_dir is None and (text := read_kind_warning(model_type, *counts)) and READ_KINDS.get(model_type) == "short":
+    lengths = read_lengths(sources, regions)
+    counts = (len(lengths), sum(n > LONG_READ_BASES for n in lengths))
+    second = sum(n > MIXED_LONG_BASES for n in lengths)
+    if defaulted and model_dir is None and (text := read_kind_warning(model_type, *counts, n_second=second)) \
+            and READ_KINDS.get(model_type) == "short":
         raise InputError(f"{text} (no --model-type was given: {model_type} is only the default)")
     # the --model's own kind first: its --model-type may only be the one it records (verify41: "--model-type ont is
     # for long reads: use --model-type illumina" for `run --model ont-model`, advice that keeps the ONT network)
-    text = (model_dir and read_kind_warning(model_type, *counts, model_dir, model_read_kind(load_model_info(model_dir)))) \
-        or read_kind_warning(model_type, *counts)
+    text = (model_dir and read_kind_warning(model_type, *counts, model_dir, model_read_kind(load_model_info(model_dir)),
+                                            n_second=second)) or read_kind_warning(model_type, *counts, n_second=second)
     if not text and model_type in ("pacbio", "ont"):
         platforms = read_group_platforms(sources)
         profile = long_read_profile(sources, regions)

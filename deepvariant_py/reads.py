@@ -199,14 +199,16 @@ def _reads_after_index(path: str, is_cram: bool = False) -> bool:
     if is_cram:
         crai = crai_path(path)
         return bool(crai) and crai_is_stale(crai, path)
-    index = next((p for p in alignment_index_paths(path) if os.path.exists(p)), None)
+    stem = os.path.splitext(path)[0]
+    index = next((p for p in (path + ".csi", path + ".bai", stem + ".bai") if os.path.exists(p)), None)  # htslib's order
     end = indexed_end(index) if index else None
-    if not end:
+    if end is None:
         return False
     with quiet_htslib():
         probe = pysam.AlignmentFile(path, "rb", require_index=False, check_sq=False)
         try:
-            probe.seek(end)
+            if end:  # an index of no read (made while the BAM had none): the first record must not be a mapped one
+                probe.seek(end)
             after = next(probe, None)
         except (OSError, ValueError):
             return True
@@ -310,14 +312,19 @@ def _contig_difference(path_a: str, a: dict, path_b: str, b: dict, reference: Re
     return f"{has} has contig {missing[0]}{more}, which {lacks} lacks"
 
 
-def _first_names(handle: pysam.AlignmentFile, n: int) -> set[tuple[str, int]]:
-    """(name, first/second-of-pair bits) of the first n primary mapped reads of a file (from its first indexed contig
-    with reads): mates share a name, so files split by mate (R1 / R2) share no key."""
-    names: set[tuple[str, int]] = set()
+def copy_key(read: pysam.AlignedSegment) -> tuple[str, int, int]:
+    """What two stored copies of one read share: name, strand and mate bits (0xD0), place. Mates, and R1/R2
+    aligned apart as single-end reads, share the name but not the rest."""
+    return read.query_name, read.flag & 0xD0, read.reference_start
+
+
+def _first_names(handle: pysam.AlignmentFile, n: int) -> set[tuple[str, int, int]]:
+    """The copy_key of the first n primary mapped reads of a file (from its first indexed contig with reads)."""
+    names: set[tuple[str, int, int]] = set()
     for contig in handle.references:
         for read in handle.fetch(contig):
             if not (read.is_secondary or read.is_supplementary or read.is_unmapped):
-                names.add((read.query_name, read.flag & 0xC0))
+                names.add(copy_key(read))
                 if len(names) >= n:
                     return names
         if names:
@@ -343,12 +350,12 @@ def check_distinct_reads(handles: Sequence[pysam.AlignmentFile], paths: Sequence
             shared = len(firsts[i] & firsts[j])
             if firsts[i] and firsts[j] and shared >= min(len(firsts[i]), len(firsts[j])) / 2:
                 raise InputError(f"--reads {paths[i]} and {paths[j]} hold the same reads ({shared} of their first "
-                                 f"{min(len(firsts[i]), len(firsts[j]))} read names agree): give each read once, not the "
-                                 "same data twice (e.g. a BAM and its CRAM)")
+                                 f"{min(len(firsts[i]), len(firsts[j]))} reads agree, by name, strand and place): give "
+                                 "each read once, not the same data twice (e.g. a BAM and its CRAM)")
     for i, shared, n in _shared_with_others(firsts):  # a merged file beside its lanes: a part with each, all with all
         if shared >= n / 2:
             raise InputError(f"--reads {paths[i]} holds reads the other --reads files hold too ({shared} of its first "
-                             f"{n} read names): give each read once (is it the merge of the others, picked up by a glob?)")
+                             f"{n} reads): give each read once (is it the merge of the others, picked up by a glob?)")
 
 
 def _shared_with_others(firsts: list[set]) -> list[tuple[int, int, int]]:
@@ -371,7 +378,7 @@ def shared_reads_warning(sources: "ReadSources", n: int = 200) -> str | None:
         return None
     for i, shared, sampled in _shared_with_others(firsts):
         if shared >= sampled * SHARED_READS_WARNING:
-            return (f"--reads {sources.paths[i]} shares {shared} of its first {sampled} read names with the other --reads "
+            return (f"--reads {sources.paths[i]} shares {shared} of its first {sampled} reads with the other --reads "
                     "files: those reads count twice; give each read once")
     return None
 
@@ -388,7 +395,7 @@ def check_single_copies(handle: pysam.AlignmentFile, path: str, n: int = 200) ->
             for read in handle.fetch(contig):
                 if read.is_secondary or read.is_supplementary or read.is_unmapped:
                     continue
-                key = (read.query_name, read.flag & 0xD0, read.reference_start)  # 0x10 strand, 0xC0 mate bits
+                key = copy_key(read)
                 copies += key in seen
                 seen.add(key)
                 if len(seen) + copies >= n:
@@ -605,10 +612,14 @@ def hp_tagged_fraction(handle: "pysam.AlignmentFile | ReadSources", regions: lis
     return sum(tags) / len(tags) if tags else 0.0
 
 
+def read_lengths(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000) -> list[int]:
+    """The lengths of the sampled reads (sample_reads), clipped bases counted, as they came off the sequencer."""
+    return [read.infer_read_length() or read.query_length for read in sample_reads(handle, regions, limit)]
+
+
 def long_read_count(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000) -> tuple[int, int]:
-    """(sampled reads, those longer than LONG_READ_BASES): short reads (Illumina) or long ones (HiFi, ONT). A read's
-    length counts its clipped bases too, as it came off the sequencer."""
-    lengths = [read.infer_read_length() or read.query_length for read in sample_reads(handle, regions, limit)]
+    """(sampled reads, those longer than LONG_READ_BASES): short reads (Illumina) or long ones (HiFi, ONT)."""
+    lengths = read_lengths(handle, regions, limit)
     return len(lengths), sum(n > LONG_READ_BASES for n in lengths)
 
 

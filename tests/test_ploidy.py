@@ -87,3 +87,20 @@ def test_postprocess_writes_no_het_on_a_haploid_contig_and_leaves_the_par_diploi
     result, wrong = postprocess("wrong", "--haploid-contigs", "20")
     assert result.exit_code == 1 and "--haploid-contigs names '20', which the reference does not have (it has 'chr20')" \
         in result.output and not os.path.exists(wrong)
+
+
+def test_assemblies_name_their_pars_and_x_without_pars_is_warned_of():
+    """review42: no PAR BED ships and `--haploid-contigs chrX` alone silently called PAR1/PAR2 haploid."""
+    from deepvariant_py.ploidy import built_in_pars, missing_par_warning
+    lengths = {"chrX": 156_040_895, "chrY": 57_227_415, "chr1": 1000}
+    regions = haploid_regions(["chrX,chrY"], "GRCh38", lengths)
+    assert regions.par.triples() == (("chrX", 10_000, 2_781_479), ("chrX", 155_701_382, 156_030_895),
+                                     ("chrY", 10_000, 2_781_479), ("chrY", 56_887_902, 57_217_415))
+    assert regions.covers("chrX", 2_781_479, 2_781_480) and not regions.covers("chrX", 2_781_478, 2_781_479)
+    b37 = {"X": 155_270_560, "Y": 59_373_566}
+    assert [str(r) for r in built_in_pars("b37", b37)] == ["X:60001-2699520", "X:154931044-155260560", "Y:10001-2649520",
+                                                          "Y:59034050-59363566"]
+    assert built_in_pars("hg38", {"chr1": 10}) == [] and built_in_pars("T2T", lengths) is None
+    assert "pass --par-regions GRCh38" in missing_par_warning(haploid_regions(["chrX"], None, lengths), None)
+    assert missing_par_warning(regions, "GRCh38") is None
+    assert missing_par_warning(haploid_regions(["chr1"], None, lengths), None) is None  # not a sex chromosome

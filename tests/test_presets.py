@@ -491,3 +491,10 @@ def test_a_model_records_the_preset_its_examples_were_made_under_and_run_takes_i
     (mine / "model_info.json").write_text(json.dumps(info))
     with pytest.raises(ModelError, match="model_type 'nanopore' is not one of"):
         resolve_model("ont", str(mine))
+
+
+def test_merged_illumina_pairs_over_500_bp_are_not_a_second_technology():
+    """review42: overlapping 2x300 pairs merged into one read (~590 bp) counted as long reads beside short ones."""
+    assert read_kind_warning("illumina", 2000, 300, n_second=0) is None  # none over 1,000 bp
+    assert "--model-type hybrid" in read_kind_warning("illumina", 2000, 55, n_second=55)
+    assert "use --model-type illumina" in read_kind_warning("pacbio", 2000, 300, n_second=0)

@@ -1,6 +1,7 @@
 """Reading alignments (docs/design.md §1): index and contig checks, read filters, and the per-partition read cap."""
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -446,6 +447,19 @@ def test_an_index_older_than_its_bam_is_refused(tmp_path, reference):
     open_alignments(new, reference).close()
     shutil.copy(old + ".bai", new + ".bai")  # the index of the BAM before the later reads were added
     with pytest.raises(InputError, match=r"holds mapped reads its index does not know of .*`samtools index .*new\.bam`"):
+        open_alignments(new, reference)
+    # review42: htslib takes a .csi before a .bai (a fresh .bai beside a stale .csi lost reads), and an index made
+    # while the BAM had no read lists none (the whole BAM unseen)
+    pysam.index(new)
+    pysam.index("-c", old, old + ".csi")
+    shutil.copy(old + ".csi", new + ".csi")
+    with pytest.raises(InputError, match="holds mapped reads its index does not know of"):
+        open_alignments(new, reference)
+    os.remove(new + ".csi")
+    open_alignments(new, reference).close()  # the fresh .bai
+    empty = written("empty.bam", [])
+    shutil.copy(empty + ".bai", new + ".bai")
+    with pytest.raises(InputError, match="holds mapped reads its index does not know of"):
         open_alignments(new, reference)
     unplaced = pysam.AlignedSegment(h)  # reads without a contig follow the indexed ones in a matching BAM
     unplaced.query_name, unplaced.flag, unplaced.reference_id, unplaced.query_sequence = "u", 0x4, -1, "ACGT"

@@ -287,4 +287,4 @@ def test_lanes_beside_their_merge_are_refused_and_a_partial_overlap_is_said(tmp_
     pysam.merge("-f", "-o", b_and_some, b, some)
     pysam.index(b_and_some)
     with open_reads([a, b_and_some], reference) as sources:
-        assert re.match(r"--reads .* shares \d+ of its first \d+ read names with the other --reads files", shared_reads_warning(sources) or "")
+        assert re.match(r"--reads .* shares \d+ of its first \d+ reads with the other --reads files", shared_reads_warning(sources) or "")

@@ -316,6 +316,9 @@ def test_haploid_contigs_are_checked_per_sample_before_any_job(tmp_path):
     assert haploid_args({"haploid_contigs": {"XY": ["chrX", "chrY"]}, "par_regions": str(par)}, samples, lengths) == \
         {"XY": f" --haploid-contigs chrX,chrY --par-regions {par}"}
     assert haploid_args({"haploid_contigs": {"XY": "chrX, chrY"}}, samples, lengths) == {"XY": " --haploid-contigs chrX,chrY"}
+    for diploid in ([], "", None):  # review42: a sample listed without contigs failed the whole config with a PAR BED
+        assert haploid_args({"haploid_contigs": {"XY": ["chrX"], "XX": diploid}, "par_regions": str(par)}, samples,
+                            lengths) == {"XY": f" --haploid-contigs chrX --par-regions {par}"}
     for config, message in (({"haploid_contigs": ["chrX"]}, "not a mapping of sample -> contigs"),
                             ({"haploid_contigs": {"HG002": ["chrX"]}}, "names sample 'HG002', which `samples:` does not have"),
                             ({"haploid_contigs": {"XY": [1]}}, "give contig names"),

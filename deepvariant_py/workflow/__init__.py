@@ -166,10 +166,12 @@ def haploid_args(config: dict, samples: dict[str, list[str]], contig_lengths: di
         if str(sample) not in samples:
             raise InputError(f"haploid_contigs names sample {sample!r}, which `samples:` does not have: use the samples' "
                              "names")
-        names = [contigs] if isinstance(contigs, str) else contigs
+        names = [contigs] if isinstance(contigs, str) else [] if contigs is None else contigs
         if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
             raise InputError(f"haploid_contigs of sample {sample!r} in the workflow config: give contig names (a list or "
                              f"a comma-separated string), not {contigs!r}")
+        if not any(c.strip() for n in names for c in n.split(",")):  # `B: []`: a diploid sample, said plainly
+            continue
         if haploid_regions(names, par, contig_lengths) is not None:
             out[str(sample)] = (" --haploid-contigs " + shlex.quote(",".join(c.strip() for n in names for c in n.split(",")
                                                                              if c.strip()))
