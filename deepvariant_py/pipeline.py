@@ -449,7 +449,11 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
         log.warning("%s", shallow)
     taggable = sum(s.hp_taggable_reads for s in stats)
     # tags replaced in some partitions: that line says what happened (the count of tagged reads after it would not)
-    few_tags = retag_warning(stats) or hp_tag_warning(stats, me_opts.pileup, me_opts.phase_reads or plan.phase)
+    retag = retag_warning(stats)
+    few_tags = retag or hp_tag_warning(stats, me_opts.pileup, me_opts.phase_reads or plan.phase)
+    haploid_bases = sum(r.length for r in plan.called if plan.haploid and r.contig in plan.haploid.contigs)
+    if not retag and haploid_bases * 2 >= sum(r.length for r in plan.called) > 0:
+        few_tags = None  # mostly one copy: no heterozygous site to phase by, so few tags are expected (review42)
     if warn_about_reads and few_tags:
         log.warning("%s", few_tags)
     if warn_about_reads and me_opts.pileup.technology_channel and \

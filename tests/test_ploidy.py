@@ -1,6 +1,7 @@
 """Haploid contigs (ploidy.py): no heterozygous genotype where the sample carries one copy, except in the PARs."""
 from __future__ import annotations
 
+import logging
 import os
 
 import numpy as np
@@ -104,3 +105,28 @@ def test_assemblies_name_their_pars_and_x_without_pars_is_warned_of():
     assert "pass --par-regions GRCh38" in missing_par_warning(haploid_regions(["chrX"], None, lengths), None)
     assert missing_par_warning(regions, "GRCh38") is None
     assert missing_par_warning(haploid_regions(["chr1"], None, lengths), None) is None  # not a sex chromosome
+
+
+def test_a_haploid_long_read_run_is_not_told_to_phase_what_has_one_copy(tmp_path, caplog):
+    """review42: a pacbio run mostly on haploid contigs warned that phasing tagged few reads: with one copy
+    there is no heterozygous site to phase by."""
+    import pysam
+    from builders import two_haplotype_sample
+    from deepvariant_py.cli.main import main
+    ref, bam, _ = two_haplotype_sample(str(tmp_path))
+    one = str(tmp_path / "one_copy.bam")
+    with pysam.AlignmentFile(bam) as src, pysam.AlignmentFile(one, "wb", template=src) as dst:
+        for read in src:
+            if read.query_name.startswith("h0-"):
+                dst.write(read)
+    pysam.index(one)
+    outputs = {}
+    for name, extra in (("diploid", []), ("haploid", ["--haploid-contigs", "chr1"])):
+        out = str(tmp_path / f"{name}.vcf.gz")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="dvcall"):
+            result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", one, "--output-vcf", out, "--model-type",
+                                               "pacbio", "--regions", "chr1:2,001-22,000", "--num-shards", "1", *extra])
+        assert result.exit_code == 0, result.output
+        outputs[name] = caplog.text
+    assert "phasing tagged only" in outputs["diploid"] and "phasing tagged only" not in outputs["haploid"]
