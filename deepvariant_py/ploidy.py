@@ -103,6 +103,9 @@ def haploid_regions(contigs: list[str], par_bed: str | None, contig_lengths: dic
                              "reference's contig names, e.g. chrX,chrY on GRCh38 and X,Y on GRCh37")
     absent: list[str] = []
     named = built_in_pars(par_bed, contig_lengths) if par_bed and not os.path.exists(par_bed) else None
+    if par_bed and named is None and not os.path.exists(par_bed):
+        raise InputError(f"--par-regions {par_bed} is neither a BED file nor an assembly whose PARs dvcall knows "
+                         f"({', '.join(sorted(_PAR_ALIASES))}): pass a BED of the pseudo-autosomal regions")
     par = RegionSet(named if named is not None else read_bed(par_bed, contig_lengths, absent) if par_bed else [])
     if notes is not None and (note := absent_contigs_note("--par-regions", absent, "they are skipped")):
         notes.append(note)

@@ -104,6 +104,8 @@ def test_assemblies_name_their_pars_and_x_without_pars_is_warned_of():
     assert built_in_pars("hg38", {"chr1": 10}) == [] and built_in_pars("T2T", lengths) is None
     assert "pass --par-regions GRCh38" in missing_par_warning(haploid_regions(["chrX"], None, lengths), None)
     assert missing_par_warning(regions, "GRCh38") is None
+    with pytest.raises(InputError, match="--par-regions T2T is neither a BED file nor an assembly whose PARs dvcall knows"):
+        haploid_regions(["chrX"], "T2T", lengths)
     assert missing_par_warning(haploid_regions(["chr1"], None, lengths), None) is None  # not a sex chromosome
 
 
