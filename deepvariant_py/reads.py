@@ -17,7 +17,7 @@ import numpy as np
 import pysam
 
 from .bam_index import indexed_end
-from .cigar import ALIGNED, DEL, INS, AlignedBases, has_skip, split_at_skips
+from .cigar import ALIGNED, DEL, HARD_CLIP, INS, SOFT_CLIP, AlignedBases, has_skip, split_at_skips
 from .crai import crai_is_stale, crai_path, load_span, read_crai
 from .errors import InputError
 from .filetypes import describe, sniff
@@ -695,27 +695,51 @@ _PAIRED, _PROPER_PAIR, _UNMAPPED, _MATE_UNMAPPED = 0x1, 0x2, 0x4, 0x8
 _SECONDARY, _QC_FAIL, _DUPLICATE, _SUPPLEMENTARY = 0x100, 0x200, 0x400, 0x800
 
 
-_EMPTY_OP = re.compile(r"(?:^|[MIDNSHP=X])0[MIDNSHP=X]")  # a zero-length CIGAR operation
+_ODD_CIGAR = re.compile(r"(?:^|[MIDNSHP=X])0[MIDNSHP=X]"  # a zero-length operation
+                        r"|^(?:\d+[SH])*\d+[ID]|\d+[ID](?:\d+[SH])*$")  # an insertion or deletion at an end
 
 
-def drop_empty_operations(read: pysam.AlignedSegment) -> None:
-    """Remove a read's zero-length CIGAR operations (legal SAM, and no-ops for htslib and samtools), joining the
-    neighbours they separated: 74M0D74M became an indel candidate with no alt allele (a crash) and 74M0N74M a
-    spliced read cut in two. In place: the read is served to later partitions as it now is."""
-    ops: list[list[int]] = []
-    for op, length in read.cigartuples:
-        if length == 0:
+def _clip_end(ops: list[list[int]], order) -> int:
+    """Walking one end of a CIGAR (`order`: its indices from that end) past its clips: an insertion becomes a soft
+    clip, a deletion is emptied; stops at the first other operation. Returns the reference bases deleted."""
+    deleted = 0
+    for i in order:
+        op, length = ops[i]
+        if op in (SOFT_CLIP, HARD_CLIP):
             continue
-        if ops and ops[-1][0] == op:
-            ops[-1][1] += length
+        if op == INS:
+            ops[i][0] = SOFT_CLIP
+        elif op == DEL:
+            deleted, ops[i][1] = deleted + length, 0
         else:
-            ops.append([op, length])
-    read.cigartuples = [tuple(o) for o in ops]
+            break
+    return deleted
+
+
+def normalise_cigar(read: pysam.AlignedSegment) -> None:
+    """A read's CIGAR as htslib and GATK read it: zero-length operations dropped (legal SAM, no-ops: 74M0D74M
+    became an indel candidate with no alt allele, a crash, and 74M0N74M a spliced read cut in two), neighbours
+    they separated joined; an insertion at an end soft-clipped and a deletion at an end dropped (the read's start
+    moved past it): nothing aligned anchors them, and they became PASS indel calls. In place: the read is served
+    to later partitions as it now is (which reads a partition gets is decided from the file's positions first)."""
+    ops = [[op, length] for op, length in read.cigartuples if length]
+    start = read.reference_start + _clip_end(ops, range(len(ops)))
+    _clip_end(ops, range(len(ops) - 1, -1, -1))
+    kept: list[list[int]] = []
+    for op, length in ops:
+        if length and kept and kept[-1][0] == op:
+            kept[-1][1] += length
+        elif length:
+            kept.append([op, length])
+    if start != read.reference_start:
+        read.reference_start = start
+    read.cigartuples = [tuple(o) for o in kept]
 
 
 def _drop_reason(read: pysam.AlignedSegment, flt: ReadFilter) -> str | None:
-    """Why a read is not used (None: it is). A read it keeps loses its zero-length CIGAR operations here
-    (drop_empty_operations): every read of every partition comes through, and its CIGAR string is at hand."""
+    """Why a read is not used (None: it is). A read it keeps with an odd CIGAR (zero-length operations, an
+    insertion or deletion at an end) is normalised here (normalise_cigar): every read of every partition comes
+    through, and its CIGAR string is at hand."""
     flag = read.flag  # one attribute read, then bit tests (every read of every partition comes through here)
     if flag & _UNMAPPED:
         return "unmapped"
@@ -734,9 +758,9 @@ def _drop_reason(read: pysam.AlignedSegment, flt: ReadFilter) -> str | None:
     cigar = read.cigarstring  # a string test: 6x cheaper than building cigartuples, for every read
     if not cigar or not ("M" in cigar or "=" in cigar or "X" in cigar):  # e.g. 20I or 10S10I: nowhere to put its bases
         return "no_aligned_bases"
-    # '0' is in 150M too: a one-operation CIGAR is passed by the string test, the pattern decides for the others
-    if "0" in cigar and not cigar[:-1].isdigit() and _EMPTY_OP.search(cigar):
-        drop_empty_operations(read)  # kept, but as the alignment it means (74M0D74M is 148M)
+    # a one-operation CIGAR (150M: the common case) is passed by the string test, the pattern decides for the others
+    if not cigar[:-1].isdigit() and _ODD_CIGAR.search(cigar):
+        normalise_cigar(read)  # kept, but as the alignment it means (74M0D74M is 148M, 3I145M is 3S145M)
         if not any(op in ALIGNED for op, _ in read.cigartuples):  # 0M20I
             return "no_aligned_bases"
     # "Improperly placed": paired, not proper, mate on another contig.
