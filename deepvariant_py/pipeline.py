@@ -457,7 +457,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     if warn_about_reads and few_tags:
         log.warning("%s", few_tags)
     if warn_about_reads and me_opts.pileup.technology_channel and \
-            (mix := technology_mix_warning(sum(s.reads for s in stats), taggable)):
+            (mix := technology_mix_warning(sum(s.reads for s in stats), taggable, len(opts.reads))):
         log.warning("%s", mix)
     resumed = sum(1 for i in todo if results[i].get("resumed_from"))
     earlier = ([f"{len(stats) - len(todo)} shard(s) reused from an earlier run"] if len(todo) < len(stats) else []) + \
@@ -488,11 +488,18 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     return summary
 
 
-def technology_mix_warning(n_reads: int, n_long: int) -> str | None:
-    """What to tell a user whose reads, under a model with a technology channel (the hybrid one), are all of one kind."""
+def technology_mix_warning(n_reads: int, n_long: int, n_files: int = 1) -> str | None:
+    """What to tell a user whose reads, under a model with a technology channel (the hybrid one), are all of one kind
+    (`n_files`: the --reads files given: with several, one of them had no read of the other kind where it called)."""
     if n_reads == 0 or 0 < n_long < n_reads:
         return None
     kind, alone = ("long", "pacbio") if n_long else ("short", "illumina")
+    other = "short (Illumina)" if n_long else "long (HiFi)"
     # no count: n_reads sums each partition's reads, and a long read spans several (3,065 said for 784 reads)
+    if n_files > 1:
+        return (f"the reads are all {kind} ones where this run called, though {n_files} --reads files were given: the "
+                f"file of {other} reads has none there (is it of these regions, and of this sample?); this model expects "
+                f"one sample's HiFi and Illumina reads together, and for {kind} reads alone --model-type {alone} is "
+                "more accurate")
     return (f"the reads are all {kind} ones, but this model expects one sample's HiFi and Illumina reads together "
             f"(two --reads): for {kind} reads alone --model-type {alone} is more accurate")

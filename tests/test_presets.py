@@ -498,3 +498,11 @@ def test_merged_illumina_pairs_over_500_bp_are_not_a_second_technology():
     assert read_kind_warning("illumina", 2000, 300, n_second=0) is None  # none over 1,000 bp
     assert "--model-type hybrid" in read_kind_warning("illumina", 2000, 55, n_second=55)
     assert "use --model-type illumina" in read_kind_warning("pacbio", 2000, 300, n_second=0)
+
+
+def test_technology_mix_warning_with_two_files_says_one_had_no_reads_there():
+    """hostile19: two --reads files, the Illumina one empty over the regions: the line asked for 'two --reads'."""
+    from deepvariant_py.pipeline import technology_mix_warning
+    text = technology_mix_warning(40, 40, 2)
+    assert "though 2 --reads files were given: the file of short (Illumina) reads has none there" in text
+    assert "(two --reads)" not in text and "--model-type pacbio" in text
