@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """Haploid contigs: dvcall with and without --haploid-contigs against bcftools and freebayes (diploid and haploid).
 
-A male sample carries chrX and chrY once. This simulates (once, into --work) Illumina samples in which every
-read comes from one haplotype (HS25 2x150, --haplotype-fraction 0.999: effectively haploid) over GRCh38
+A male sample carries chrX and chrY once. This simulates (once, into --work) samples in which every read comes
+from one haplotype (--haplotype-fraction 0.999: effectively haploid; Illumina HS25 2x150, or with --platform
+hifi HiFi-like long reads, untagged, which dvcall --model-type pacbio phases itself) over GRCh38
 chr20:8,350,001-8,950,000, the held-out Illumina test stretch, with the real HG002 variants (GIAB v4.2.1) planted
 plus random ones, at each --coverage. Their truth is the variants of that haplotype, homozygous. Each sample is
 called by dvcall as a diploid, dvcall --haploid-contigs chr20, bcftools call -m (diploid and --ploidy 1) and
 freebayes (diploid and -p 1); haploid GTs (`1`) are written 1/1 before scoring, as dvcall writes them. Prints one
 table (TP/FP/FN and F1 inside the confident BED). Nothing here chooses anything: the rule is DeepVariant's.
 
-Needs: apt-get install samtools bcftools bwa art-nextgen-simulation-tools freebayes.
-Usage: python benchmarks/haploid.py [--work DIR] [--coverage 8 --coverage 16]
+Needs: apt-get install samtools bcftools bwa art-nextgen-simulation-tools freebayes (minimap2 for hifi).
+Usage: python benchmarks/haploid.py [--work DIR] [--coverage 8 --coverage 16] [--platform illumina|hifi]
 """
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ import pysam
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
+
+from accuracy import BCFTOOLS_PLATFORM, FREEBAYES_PLATFORM  # noqa: E402
 
 from deepvariant_py.evaluate import evaluate  # noqa: E402
 
@@ -36,14 +40,16 @@ def run(cmd: str) -> None:
     subprocess.run(cmd, shell=True, check=True, executable="/bin/bash")
 
 
-def simulate(data: str, out: str, coverage: int) -> None:
+def simulate(data: str, out: str, coverage: int, platform: str) -> None:
     if os.path.exists(os.path.join(out, "sample.json")):
         return
     sim = os.path.join(data, "sim_sources")
+    long_reads = " --platform hifi --hp-tags none" if platform == "hifi" else ""
     run(f"{sys.executable} {os.path.join(ROOT, 'scripts', 'simulate_sample.py')} --out {out} --threads 2 "
         f"--ref {sim}/grch38.chr20_and_21_10M.fa.gz --region {REGION} "
         f"--truth-source {sim}/HG002_GIAB_v4.2.1.grch38.chr20_1-10Mb_minus_eval.vcf.gz --random-snps-per-kb 1 "
-        f"--random-indels-per-kb 1 --coverage {coverage} --haplotype-fraction 0.999 --seed {SEED + coverage} > {out}.log 2>&1")
+        f"--random-indels-per-kb 1 --coverage {coverage} --haplotype-fraction 0.999 --seed {SEED + coverage}"
+        f"{long_reads} > {out}.log 2>&1")
 
 
 def haploid_truth(truth: str, out: str) -> None:
@@ -69,11 +75,13 @@ def diploid_written(vcf: str, out: str) -> None:
     pysam.tabix_index(out, preset="vcf", force=True)
 
 
-def callers(sample: str, ref: str, plain_ref: str, bed: str) -> dict[str, str]:
+def callers(sample: str, ref: str, plain_ref: str, bed: str, platform: str) -> dict[str, str]:
     reads = os.path.join(sample, "reads.bam")
-    dv = f"dvcall run --quiet --ref {ref} --reads {reads} --regions {bed} --num-shards 2"
-    bcf = f"bcftools mpileup -f {ref} -R {bed} {reads} 2>/dev/null | bcftools call -mv {{}} 2>/dev/null | bcftools view -i 'QUAL>=20'"
-    fb = f"freebayes -f {plain_ref} -t {bed} {{}} {reads} | bcftools view -i 'QUAL>=20'"
+    model_type = "pacbio" if platform == "hifi" else "illumina"
+    dv = f"dvcall run --quiet --ref {ref} --reads {reads} --regions {bed} --num-shards 2 --model-type {model_type}"
+    bcf = (f"bcftools mpileup {BCFTOOLS_PLATFORM[platform]} -f {ref} -R {bed} {reads} 2>/dev/null | bcftools call -mv {{}} "
+           "2>/dev/null | bcftools view -i 'QUAL>=20'")
+    fb = f"freebayes {FREEBAYES_PLATFORM[platform]} -f {plain_ref} -t {bed} {{}} {reads} | bcftools view -i 'QUAL>=20'"
     return {"dvcall": f"{dv} --output-vcf {{out}}",
             "dvcall --haploid-contigs chr20": f"{dv} --haploid-contigs chr20 --output-vcf {{out}}",
             "bcftools": bcf.format("") + " -Oz -o {out}",
@@ -86,13 +94,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="work_haploid", help="folder for the samples and calls (kept: a rerun reuses them)")
     ap.add_argument("--coverage", type=int, action="append", default=None, help="haploid coverage (repeatable; default 8 and 16)")
+    ap.add_argument("--platform", choices=("illumina", "hifi"), default="illumina", help="the reads simulated (default illumina)")
     ap.add_argument("--data", default=os.environ.get("DVCALL_DATA", os.path.join(ROOT, "..", "shared", "data")),
                     help="the shared data folder (sim_sources/); default $DVCALL_DATA, else ../shared/data")
     args = ap.parse_args()
-    missing = [t for t in ("samtools", "bcftools", "bwa", "art_illumina", "freebayes", "dvcall") if shutil.which(t) is None]
+    tools = ("samtools", "bcftools", "freebayes", "dvcall") + (("minimap2",) if args.platform == "hifi" else ("bwa", "art_illumina"))
+    missing = [t for t in tools if shutil.which(t) is None]
     if missing:
         sys.exit(f"haploid.py: error: {', '.join(missing)} not found: apt-get install samtools bcftools bwa "
-                 "art-nextgen-simulation-tools freebayes (and pip install -e . for dvcall)")
+                 "art-nextgen-simulation-tools freebayes minimap2 (and pip install -e . for dvcall)")
     if not os.path.isdir(os.path.join(args.data, "sim_sources")):
         sys.exit(f"haploid.py: error: no shared data at {args.data} (it needs sim_sources/): pass --data or set DVCALL_DATA")
     os.makedirs(args.work, exist_ok=True)
@@ -102,19 +112,19 @@ def main() -> None:
         run(f"zcat {ref} > {plain_ref} && samtools faidx {plain_ref}")
     rows = []
     for coverage in args.coverage or [8, 16]:
-        sample = os.path.join(args.work, f"haploid_{coverage}x")
-        simulate(args.data, sample, coverage)
+        sample = os.path.join(args.work, f"haploid_{args.platform}_{coverage}x")
+        simulate(args.data, sample, coverage, args.platform)
         truth, bed = os.path.join(sample, "haploid_truth.vcf.gz"), os.path.join(sample, "confident.bed")
         haploid_truth(os.path.join(sample, "truth.vcf.gz"), truth)
-        for name, cmd in callers(sample, ref, plain_ref, bed).items():
+        for name, cmd in callers(sample, ref, plain_ref, bed, args.platform).items():
             raw = os.path.join(sample, name.replace(" ", "_").replace("-", "") + ".raw.vcf.gz")
             run(cmd.format(out=raw))
             scored = raw.replace(".raw.vcf.gz", ".vcf.gz")
             diploid_written(raw, scored)
             res = evaluate(truth, scored, ref, bed=bed)
-            rows.append((f"{coverage}x", name, res))
+            rows.append((f"{args.platform} {coverage}x", name, res))
             print(f"  done {coverage}x {name}", file=sys.stderr)
-    print("\n| haploid coverage | caller | SNP TP/FP/FN | SNP F1 | INDEL TP/FP/FN | INDEL F1 |\n|---|---|---|---|---|---|")
+    print("\n| reads, haploid coverage | caller | SNP TP/FP/FN | SNP F1 | INDEL TP/FP/FN | INDEL F1 |\n|---|---|---|---|---|---|")
     for cov, name, res in rows:
         s, i = res.snp, res.indel
         print(f"| {cov} | {name} | {s.tp}/{s.fp}/{s.fn} | {s.f1:.4f} | {i.tp}/{i.fp}/{i.fn} | {i.f1:.4f} |")
