@@ -58,9 +58,10 @@ def calibrate_cmd(model_dir, examples, quiet):
                          f"{' and its GQ map' if info.calibration.maps_gq else ''}): fit on labelled examples with errors "
                          "(noisier or lower-coverage reads)")
     calibration, map_dropped = at_temperature(info.calibration, round(temperature, 4))
-    if map_dropped:  # its fit notes go with it
-        info = replace(info, notes={k: v for k, v in info.notes.items() if k != "gq_calibration_fit"})
-    save_model_info(model_dir, info.with_calibration(calibration, temperature_fit=fit))
+    refit = info.refitted(calibration, temperature_fit=fit)  # the calibration replaced is kept in it, whole
+    if map_dropped:  # the dropped map's fit notes go with it
+        refit = replace(refit, notes={k: v for k, v in refit.notes.items() if k != "gq_calibration_fit"})
+    save_model_info(model_dir, refit)
     if map_dropped:
         click.echo(f"dvcall: warning: the model's GQ map was fitted at temperature {info.calibration.temperature:g} and "
                    "no longer applies: it was removed; refit it on calibration samples (scripts/fit_gq_calibration.py)",

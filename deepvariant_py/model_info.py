@@ -27,6 +27,8 @@ HAPLOTYPE_POOLING_VERSION = "dvcall-readset-2"  # the read-set network plus pool
 KNOWN_VERSIONS = (READSET_VERSION, HAPLOTYPE_POOLING_VERSION)
 _FIELDS = ("shape", "channels", "settings", "version", "temperature", "gq_calibration", "ensemble_cascade", "model_version",
            "model_type", "training_spans")
+REPLACED_CALIBRATION = "replaced_calibration"  # the calibration a refit wrote over (ModelInfo.refitted)
+_CALIBRATION_KEYS = ("temperature", "gq_calibration", "temperature_fit", "gq_calibration_fit")
 _GQ_MAP_KEYS = ("raw", "calibrated", "cluster_distance", "clustered_raw", "clustered_calibrated")
 
 
@@ -122,6 +124,15 @@ class ModelInfo:
     def with_calibration(self, calibration: Calibration, **notes) -> "ModelInfo":
         """A copy with another calibration and these notes added (e.g. what it was fitted on)."""
         return replace(self, calibration=calibration, notes={**self.notes, **notes})
+
+    def refitted(self, calibration: Calibration, **notes) -> "ModelInfo":
+        """with_calibration for a refit written over this record: the calibration it replaces (temperature, GQ
+        map and their fit notes) is kept under REPLACED_CALIBRATION, so a fit on the wrong data can be undone by
+        copying those entries back (one level: the one before)."""
+        old = {k: v for k, v in self.to_json().items() if k in _CALIBRATION_KEYS}
+        kept = {k: v for k, v in self.notes.items() if k != REPLACED_CALIBRATION}
+        return replace(self, calibration=calibration,
+                       notes={**kept, **({REPLACED_CALIBRATION: old} if old else {}), **notes})
 
     def input_channels(self, shape, channels) -> list[int]:
         """Indices of the model's channels within examples of `shape` and `channels` (a model may take a subset,

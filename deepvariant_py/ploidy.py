@@ -53,6 +53,7 @@ BUILT_IN_PARS = {
     "grch37": {"X": ((60_000, 2_699_520), (154_931_043, 155_260_560)), "Y": ((10_000, 2_649_520), (59_034_049, 59_363_566))},
 }
 _PAR_ALIASES = {"grch38": "grch38", "hg38": "grch38", "grch37": "grch37", "hg19": "grch37", "b37": "grch37"}
+ASSEMBLY_LENGTHS = {"grch38": {"X": 156_040_895, "Y": 57_227_415}, "grch37": {"X": 155_270_560, "Y": 59_373_566}}
 
 
 def built_in_pars(name: str, contig_lengths: dict[str, int]) -> list[Region] | None:
@@ -64,6 +65,12 @@ def built_in_pars(name: str, contig_lengths: dict[str, int]) -> list[Region] | N
     out = []
     for contig, spans in BUILT_IN_PARS[build].items():
         named = next((n for n in (contig, f"chr{contig}") if n in contig_lengths), None)
+        if named and contig_lengths[named] != ASSEMBLY_LENGTHS[build][contig]:  # another assembly's X or Y
+            other = next((b for b, lengths in ASSEMBLY_LENGTHS.items() if lengths[contig] == contig_lengths[named]), None)
+            raise InputError(f"--par-regions {name.strip()}: the reference's {named} is {contig_lengths[named]:,} bp, not "
+                             f"{build.replace('grch', 'GRCh')}'s {ASSEMBLY_LENGTHS[build][contig]:,}: "
+                             + (f"pass --par-regions {other.replace('grch', 'GRCh')}" if other else
+                                "pass a BED of this assembly's pseudo-autosomal regions"))
         out += [Region(named, s, min(e, contig_lengths[named])) for s, e in spans if named and s < contig_lengths[named]]
     return out
 

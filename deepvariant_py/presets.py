@@ -260,7 +260,7 @@ def read_kind_warning(model_type: str, n_reads: int, n_long: int, model_dir: str
                 + ("call them with a long-read model (--model-type pacbio for HiFi, or ont, without --model)" if model_dir
                    else "use --model-type pacbio (HiFi) or ont"))
     if expects == "short" and mixed:
-        return (f"{n_long:,} of {n_reads:,} sampled reads are long (over {LONG_READ_BASES} bp: HiFi or ONT) beside short "
+        return (f"{second:,} of {n_reads:,} sampled reads are long (over {MIXED_LONG_BASES:,} bp: HiFi or ONT) beside short "
                 f"ones, but {subject} is for short reads alone: for one sample's HiFi and Illumina reads use "
                 f"--model-type hybrid{' without --model' if model_dir else ''}, or call each kind with its own model type")
     if expects == "long" and n_long < n_reads / 2:

@@ -109,9 +109,12 @@ def _open_indexed(path: str, reference: Reference) -> pysam.AlignmentFile:
 
 
 def alignment_index_paths(path: str) -> list[str]:
-    """Where htslib looks for the index of a BAM or CRAM."""
+    """Where htslib looks for the index of a BAM or CRAM, in its order (a .csi before a .bai: verify44 found a
+    stale x.csi read before a fresh x.bam.bai)."""
     stem = os.path.splitext(path)[0]
-    return [path + ".crai", stem + ".crai"] if path.endswith(".cram") else [path + ".bai", stem + ".bai", path + ".csi"]
+    if path.endswith(".cram"):
+        return [path + ".crai", stem + ".crai"]
+    return [path + ".csi", stem + ".csi", path + ".bai", stem + ".bai"]
 
 
 def reads_inputs(paths: Sequence[str]) -> dict[str, str]:
@@ -168,9 +171,9 @@ def _check_index_matches(handle: pysam.AlignmentFile, path: str, n: int = 200) -
     """Read the first reads through the index: an index made for another file (an unsorted BAM with a stale
     .bai, a BAM rewritten after indexing) gives errors or reads out of order here, not hours into a run."""
     if handle.is_cram:
-        if _reads_after_index(path, is_cram=True):
-            raise InputError(f"reads file {path} holds reads its .crai does not list (the CRAM was written again after "
-                             f"it was indexed: they would be left out): re-index it with `samtools index {path}`")
+        if (stale := stale_index(path, is_cram=True)):
+            raise InputError(f"reads file {path} holds reads its index {stale} does not list (the CRAM was written again "
+                             f"after it was indexed: they would be left out): {_reindex(path, stale)}")
         return
     try:
         with quiet_htslib():
@@ -187,23 +190,33 @@ def _check_index_matches(handle: pysam.AlignmentFile, path: str, n: int = 200) -
         said = "" if "truncated" in str(exc) else f" ({exc})"  # htslib's "truncated file" misleads here
         raise InputError(f"reads file {path} does not match its index{said}: the BAM is unsorted or was rewritten "
                          f"after indexing: `{SORT_FIX.format(path=path)}`") from None
-    if _reads_after_index(path):
-        raise InputError(f"reads file {path} holds mapped reads its index does not know of (the BAM was written again "
-                         f"after it was indexed: they would be left out): re-index it with `samtools index {path}`")
+    if (stale := stale_index(path)):
+        raise InputError(f"reads file {path} holds mapped reads its index {stale} does not know of (the BAM was written "
+                         f"again after it was indexed: they would be left out): {_reindex(path, stale)}")
 
 
-def _reads_after_index(path: str, is_cram: bool = False) -> bool:
-    """Whether a mapped read follows the last read the BAM's index covers (bam_index.indexed_end), or that place
-    is not a read boundary of this BAM; for a CRAM, crai.crai_is_stale: an index older than its file. False when
-    the index cannot be read."""
+def _reindex(path: str, index: str) -> str:
+    """How to replace a stale index where htslib will find it (a fresh .bai beside an old .csi is never read)."""
+    if index == path + ".bai" or index == path + ".crai":
+        return f"re-index it with `samtools index {path}`"
+    flag = "-c " if index.endswith(".csi") else ""
+    return f"re-index it with `samtools index {flag}{path} -o {index}`"
+
+
+def _index_used(path: str) -> str | None:
+    return next((p for p in alignment_index_paths(path) if os.path.exists(p)), None)
+
+
+def stale_index(path: str, is_cram: bool = False) -> str | None:
+    """The index htslib reads (alignment_index_paths' first) when it is older than its file, else None (also
+    when it cannot be read): for a BAM, a mapped read follows the last read it covers (bam_index.indexed_end)
+    or that place is not a read boundary; for a CRAM, crai.crai_is_stale."""
+    index = _index_used(path)
     if is_cram:
-        crai = crai_path(path)
-        return bool(crai) and crai_is_stale(crai, path)
-    stem = os.path.splitext(path)[0]
-    index = next((p for p in (path + ".csi", path + ".bai", stem + ".bai") if os.path.exists(p)), None)  # htslib's order
+        return index if index and crai_is_stale(index, path) else None
     end = indexed_end(index) if index else None
     if end is None:
-        return False
+        return None
     with quiet_htslib():
         probe = pysam.AlignmentFile(path, "rb", require_index=False, check_sq=False)
         try:
@@ -211,13 +224,13 @@ def _reads_after_index(path: str, is_cram: bool = False) -> bool:
                 probe.seek(end)
             after = next(probe, None)
         except (OSError, ValueError):
-            return True
+            return index
         finally:
             try:
                 probe.close()
             except OSError:
                 pass
-    return after is not None and after.reference_id >= 0
+    return index if after is not None and after.reference_id >= 0 else None
 
 
 def close_alignments(handle: pysam.AlignmentFile, path: str) -> None:
@@ -831,20 +844,22 @@ def fetch_reads(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region:
     if not has_contig(handle, region.contig):
         return []
     count_from = region.start if count_from is None else count_from
-    reads = []
+    reads, filed = [], []
     try:
         with quiet_htslib():  # htslib's own lines would precede ours
             for r in handle.fetch(region.contig, region.start, region.end):
+                start = r.reference_start  # as the file has it: _drop_reason may move it (normalise_cigar)
                 reason = _drop_reason(r, flt)
-                if counts is not None and r.reference_start >= count_from:
+                if counts is not None and start >= count_from:
                     counts.seen += 1
                     if reason:
                         counts.drop(reason)
                 if reason is None:
                     reads.append(r)
+                    filed.append(start)
     except (OSError, ValueError) as exc:
         raise read_failure(handle, region, exc) from None
-    starts = np.fromiter((r.reference_start for r in reads), np.int64, len(reads))
+    starts = np.asarray(filed, np.int64)  # each read counted in the one partition its filed start lies in
     counted = starts >= count_from  # the reads this partition tallies
     keep = np.ones(len(reads), bool)
     if flt.downsample_fraction > 0:

@@ -109,7 +109,7 @@ def main() -> None:
     fit = {"calls": int(len(gq)), "errors": int((~correct).sum()), "clustered_calls": int(flags.sum()),
            "cluster_distance_scores": {str(d): round(v, 2) for d, v in scores.items()},
            "samples": [os.path.basename(s.rstrip("/")) for s in args.sample + args.hybrid_pair]}
-    save_model_info(args.model, info.with_calibration(cal, gq_calibration_fit=fit))
+    save_model_info(args.model, info.refitted(cal, gq_calibration_fit=fit))
     print(f"-> {os.path.join(args.model, INFO_FILE)}", file=sys.stderr)
 
 

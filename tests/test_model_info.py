@@ -117,3 +117,18 @@ def test_load_and_save_a_model_directory(tmp_path):
     (model / INFO_FILE).write_text(json.dumps({**GOOD, "shape": [1, 2]}))
     with pytest.raises(ModelError, match=f"{INFO_FILE} is unreadable .*shape.*retrain or restore"):
         load_model_info(str(model))
+
+
+def test_a_refit_keeps_the_calibration_it_replaces_one_level_deep():
+    """A calibrate or GQ-map fit on the wrong data replaced the model's calibration with no way back."""
+    from deepvariant_py.model_info import REPLACED_CALIBRATION
+    first = ModelInfo.from_json({**GOOD, "temperature": 1.3, "temperature_fit": {"examples": 900},
+                                 "gq_calibration": {"raw": [5.0, 40.0], "calibrated": [4.0, 30.0]}, "epoch": 2})
+    second = first.refitted(Calibration(0.9), temperature_fit={"examples": 50})
+    data = second.to_json()
+    assert data["temperature"] == 0.9 and data["temperature_fit"] == {"examples": 50} and data["epoch"] == 2
+    assert data[REPLACED_CALIBRATION] == {"temperature": 1.3, "temperature_fit": {"examples": 900},
+                                          "gq_calibration": {"raw": [5.0, 40.0], "calibrated": [4.0, 30.0]}}
+    third = ModelInfo.from_json(data).refitted(Calibration(1.1), temperature_fit={"examples": 70})
+    assert third.to_json()[REPLACED_CALIBRATION] == {"temperature": 0.9, "temperature_fit": {"examples": 50}}  # one level
+    assert REPLACED_CALIBRATION not in ModelInfo.from_json(GOOD).refitted(Calibration(1.2)).to_json()  # nothing to keep

@@ -104,6 +104,9 @@ def test_assemblies_name_their_pars_and_x_without_pars_is_warned_of():
     assert built_in_pars("hg38", {"chr1": 10}) == [] and built_in_pars("T2T", lengths) is None
     assert "pass --par-regions GRCh38" in missing_par_warning(haploid_regions(["chrX"], None, lengths), None)
     assert missing_par_warning(regions, "GRCh38") is None
+    with pytest.raises(InputError, match="--par-regions GRCh37: the reference's chrX is 156,040,895 bp, not GRCh37's "
+                                         "155,270,560: pass --par-regions GRCh38"):  # verify44: any X was taken
+        haploid_regions(["chrX"], "GRCh37", lengths)
     with pytest.raises(InputError, match="--par-regions T2T is neither a BED file nor an assembly whose PARs dvcall knows"):
         haploid_regions(["chrX"], "T2T", lengths)
     assert missing_par_warning(haploid_regions(["chr1"], None, lengths), None) is None  # not a sex chromosome

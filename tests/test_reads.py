@@ -449,20 +449,29 @@ def test_an_index_older_than_its_bam_is_refused(tmp_path, reference):
     old, new = written("old.bam", early), written("new.bam", early + later)
     open_alignments(new, reference).close()
     shutil.copy(old + ".bai", new + ".bai")  # the index of the BAM before the later reads were added
-    with pytest.raises(InputError, match=r"holds mapped reads its index does not know of .*`samtools index .*new\.bam`"):
+    with pytest.raises(InputError, match=r"holds mapped reads its index .*new\.bam\.bai does not know of .*`samtools index .*new\.bam`"):
         open_alignments(new, reference)
     # review42: htslib takes a .csi before a .bai (a fresh .bai beside a stale .csi lost reads), and an index made
     # while the BAM had no read lists none (the whole BAM unseen)
     pysam.index(new)
     pysam.index("-c", old, old + ".csi")
     shutil.copy(old + ".csi", new + ".csi")
-    with pytest.raises(InputError, match="holds mapped reads its index does not know of"):
+    with pytest.raises(InputError, match=r"its index .*new\.bam\.csi does not know of .*`samtools index -c .*new\.bam -o "
+                                         r".*new\.bam\.csi`"):  # a fresh .bai beside it is never read
         open_alignments(new, reference)
-    os.remove(new + ".csi")
+    os.rename(new + ".csi", str(tmp_path / "new.csi"))  # x.csi is read before x.bam.bai too
+    with pytest.raises(InputError, match=r"its index .*/new\.csi does not know of"):
+        open_alignments(new, reference)
+    os.remove(tmp_path / "new.csi")
     open_alignments(new, reference).close()  # the fresh .bai
+    pysam.index("-c", new, str(tmp_path / "new.csi"))
+    os.rename(new + ".bai", str(tmp_path / "new.bai.moved"))
+    open_alignments(new, reference).close()  # verify44: an x.csi alone was "no index"
+    os.remove(tmp_path / "new.csi")
+    os.rename(str(tmp_path / "new.bai.moved"), new + ".bai")
     empty = written("empty.bam", [])
     shutil.copy(empty + ".bai", new + ".bai")
-    with pytest.raises(InputError, match="holds mapped reads its index does not know of"):
+    with pytest.raises(InputError, match="holds mapped reads its index .* does not know of"):
         open_alignments(new, reference)
     unplaced = pysam.AlignedSegment(h)  # reads without a contig follow the indexed ones in a matching BAM
     unplaced.query_name, unplaced.flag, unplaced.reference_id, unplaced.query_sequence = "u", 0x4, -1, "ACGT"
@@ -497,5 +506,5 @@ def test_a_crai_older_than_its_cram_is_refused(tmp_path, reference):
         pysam.index(crams[-1])
     open_alignments(crams[1], reference).close()  # a matching .crai: only the EOF container follows its last slice
     shutil.copy(crams[0] + ".crai", crams[1] + ".crai")
-    with pytest.raises(InputError, match=r"holds reads its \.crai does not list .*`samtools index .*new\.cram`"):
+    with pytest.raises(InputError, match=r"holds reads its index .*new\.cram\.crai does not list .*`samtools index .*new\.cram`"):
         open_alignments(crams[1], reference)
