@@ -326,3 +326,20 @@ def test_haploid_contigs_are_checked_per_sample_before_any_job(tmp_path):
                             ({"par_regions": str(par)}, "only matters with haploid_contigs")):
         with pytest.raises(InputError, match=message):
             haploid_args(config, samples, lengths)
+
+
+def test_long_reads_with_no_model_type_are_refused_before_any_job(tmp_path):
+    """As `dvcall run` refuses them: the workflow's make_examples would call HiFi with the Illumina model and say so
+    only in its shard logs."""
+    from builders import two_haplotype_sample
+    from deepvariant_py.errors import InputError
+    from deepvariant_py.reference import Reference
+    from deepvariant_py.workflow import check_config, check_read_kinds
+    ref, bam, _ = two_haplotype_sample(str(tmp_path))
+    reference = Reference(ref)
+    defaulted = check_config({"reference": ref, "samples": {"S": bam}})
+    with pytest.raises(InputError, match=r"sample 'S': .* are long .*\(no --model-type was given.* model_type is empty"):
+        check_read_kinds(defaulted, {"S": [bam]}, reference, [])
+    check_read_kinds(check_config({"reference": ref, "samples": {"S": bam}, "model_type": "pacbio"}), {"S": [bam]}, reference, [])
+    check_read_kinds(check_config({"reference": ref, "samples": {"S": bam}, "model_type": "illumina"}), {"S": [bam]},
+                     reference, [])  # named: the run warns, as `dvcall run --model-type illumina` does

@@ -45,12 +45,14 @@ def check_config(config: dict) -> dict:
     out["keep_supplementary"] = _boolean(config.get("keep_supplementary", False), "keep_supplementary")
     phase = config.get("phase_reads", "auto")
     out["phase_reads"] = "auto" if str(phase).strip().lower() == "auto" else _boolean(phase, "phase_reads", "or auto")
-    from ..presets import model_type_for
+    from ..presets import model_type_defaulted, model_type_for
 
     model_type = config.get("model_type") or None
     if model_type is not None and model_type not in MODEL_TYPES:
         raise InputError(f"model_type: {model_type!r} in the workflow config is not known: use one of {', '.join(MODEL_TYPES)}")
-    out["model_type"] = model_type_for(model_type, str(config["model"]) if config.get("model") else None)  # as run's
+    model = str(config["model"]) if config.get("model") else None
+    out["model_type"] = model_type_for(model_type, model)  # as run's
+    out["model_type_defaulted"] = model_type_defaulted(model_type, model)  # then long reads are refused (check_read_kinds)
     outdir = str(config.get("outdir") or "dvcall_results")
     if "," in outdir:
         raise InputError(f"outdir: {outdir!r} in the workflow config holds a comma, which dvcall reads as a list of files: "
@@ -195,6 +197,24 @@ def check_sample_files(samples: dict[str, list[str]], reference) -> None:
             raise InputError(f"sample {name!r} in the workflow config lists reads of different samples: {named[0][0]} is "
                              f"{named[0][1]!r} and {other[0]} is {other[1]!r} (@RG SM): list one sample's files (if they "
                              "are one sample, give them one SM: samtools reheader)")
+
+
+def check_read_kinds(config: dict, samples: dict[str, list[str]], reference, regions) -> None:
+    """With no model_type in the config (and no model recording one), a sample of long reads is an error before
+    any job, as `dvcall run` refuses it: make_examples would call it with the Illumina model and say so only in
+    its shard logs. `regions`: the config's regions, parsed (empty: the whole genome)."""
+    from ..presets import warn_about_read_kind
+    from ..reads import open_reads
+
+    if not config.get("model_type_defaulted"):  # check_config's
+        return
+    model = str(config["model"]) if config.get("model") else None
+    for name, paths in samples.items():
+        with open_reads(paths, reference) as reads:
+            try:
+                warn_about_read_kind(config["model_type"], reads, regions, model, defaulted=True)
+            except InputError as exc:
+                raise InputError(f"sample {name!r}: {exc} (the config's model_type is empty)") from None
 
 
 def model_files(model_dir: str) -> list[str]:
