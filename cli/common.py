@@ -172,12 +172,13 @@ def haploid_options(func):
         "--par-regions", type=click.Path(), default=None,
         help="The pseudo-autosomal regions of the --haploid-contigs (PAR1 and PAR2 of X and Y), diploid in every sample: "
              "sites overlapping them keep their diploid genotypes. GRCh38 (or hg38) and GRCh37 (or hg19, b37) name the "
-             "assembly's own PARs on the reference's X and Y; else a BED (lines on contigs the reference lacks are "
-             "skipped).")(func)
+             "assembly's own PARs on the reference's X and Y (found by name, or by length: RefSeq names); else a BED "
+             "(lines on contigs the reference lacks are skipped, unless none names one of its contigs: an error). X or "
+             "Y left with no PAR is warned of.")(func)
     return click.option(
         "--haploid-contigs", multiple=True,
-        help="Contigs the sample carries once, comma-separated or repeated: chrX,chrY for an XY sample on GRCh38 (X,Y on "
-             "GRCh37). Their sites get no heterozygous genotype: its probabilities are set to 0 and the rest renormalised "
+        help="Contigs the sample carries once, comma-separated or repeated: chrX,chrY for an XY sample on GRCh38 or hg19 "
+             "(X,Y on b37). Their sites get no heterozygous genotype: its probabilities are set to 0 and the rest renormalised "
              "(GT, GQ, PL and QUAL follow; GT is still written diploid, 1/1 or 0/0, as DeepVariant writes it), except "
              "inside --par-regions. Default: none (every contig diploid).")(func)
 

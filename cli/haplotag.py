@@ -6,7 +6,7 @@ import click
 
 from deepvariant_py.errors import OutputError
 from deepvariant_py.htslib import BAM_INDEXES
-from deepvariant_py.phasing import haplotag, require_whatshap
+from deepvariant_py.phasing import has_het_call, haplotag, require_whatshap
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.reads import open_reads, reads_inputs
 from deepvariant_py.reference import Reference
@@ -39,7 +39,9 @@ def haplotag_cmd(ref, reads, calls, output, regions, quiet):
         sources.sample(fix="pass the reads of one sample")
     spans = parse_regions(list(regions), reference.lengths)
     tagged, total = haplotag(ref, list(reads), calls, output, spans)
-    if total and not tagged:
+    if total and not tagged and not has_het_call(calls):
+        log.info("no read was tagged: --calls %s holds no heterozygous call (a haploid contig's calls have none)", calls)
+    elif total and not tagged:
         log.warning("no read was tagged: --calls %s holds no heterozygous call that whatshap could phase in these reads "
                     "(a VCF of another sample, or of other regions?)", calls)
     if not quiet:

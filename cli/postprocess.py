@@ -47,7 +47,7 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
     haploid = haploid_regions(list(haploid_contigs), par_regions, reference.lengths, notes := [])
     for note in [] if quiet else notes:
         click.echo(f"dvcall: {note}", err=True)
-    if (no_par := missing_par_warning(haploid, par_regions)):
+    if (no_par := missing_par_warning(haploid, par_regions, reference.lengths)):
         click.echo(f"dvcall: warning: {no_par}", err=True)
     model_dir = calls_model_dir(calls_paths, model_dir)
     merger = load_merger(multiallelic_merge, model_dir)

@@ -10,8 +10,9 @@ from .common import user_errors
 @click.option("--print-path", is_flag=True,
               help="Print the path of the Snakefile (for snakemake --snakefile); what `dvcall workflow` alone prints.")
 @click.option("--print-config", is_flag=True,
-              help="Print an example config.yaml with every key explained (reference, samples, shards, regions, model_type, "
-                   "model, gvcf, phase_reads, phaser, keep_supplementary, outdir).")
+              help="Print an example config.yaml with every key explained (reference, samples, shards, regions, "
+                   "exclude_regions, model_type, model, gvcf, phase_reads, phaser, keep_supplementary, haploid_contigs, "
+                   "par_regions, outdir).")
 @user_errors
 def workflow_cmd(print_path, print_config):
     """The Snakemake workflow: shards make_examples, then calls and postprocesses each sample. With no option, prints

@@ -128,6 +128,17 @@ def stage_phasing_note(info: ModelInfo, reads: str | Sequence[str], reference: R
 GVCF_ALTS = {"<*>", "<NON_REF>"}
 
 
+def has_het_call(calls_vcf: str) -> bool:
+    """Whether a VCF holds a PASS call with two different alleles (what whatshap can phase); True when it cannot
+    be read (whatshap then says why)."""
+    try:
+        with pysam.VariantFile(calls_vcf) as vcf:
+            return any(len(set(gt := (rec.samples[0].get("GT") or ()))) > 1 and None not in gt
+                       for rec in vcf if "PASS" in rec.filter.keys() or not rec.filter.keys())
+    except (OSError, ValueError, IndexError):
+        return True
+
+
 def _check_not_gvcf(calls_vcf: str, n: int = 1000) -> None:
     """whatshap phases no site of a gVCF (every record carries <*>): it would tag nothing, without a word."""
     try:

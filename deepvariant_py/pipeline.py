@@ -207,7 +207,7 @@ def _plan(opts: RunOptions) -> _Plan:
         haploid = haploid_regions(opts.haploid_contigs, opts.par_regions, reference.lengths, notes := [])
         for note in notes:
             log.info("%s", note)
-        if (no_par := missing_par_warning(haploid, opts.par_regions)):
+        if (no_par := missing_par_warning(haploid, opts.par_regions, reference.lengths)):
             log.warning("%s", no_par)
         called = calling_regions(reference, set(sources.references), regions if opts.regions else None, excluded)
         _warn_about_reads(sources, reference, opts, called, sample, len(regions))

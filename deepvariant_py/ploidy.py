@@ -64,7 +64,8 @@ def built_in_pars(name: str, contig_lengths: dict[str, int]) -> list[Region] | N
         return None
     out = []
     for contig, spans in BUILT_IN_PARS[build].items():
-        named = next((n for n in (contig, f"chr{contig}") if n in contig_lengths), None)
+        named = next((n for n in (contig, f"chr{contig}") if n in contig_lengths), None) or \
+            next((n for n, length in contig_lengths.items() if length == ASSEMBLY_LENGTHS[build][contig]), None)  # NC_000023.11
         if named and contig_lengths[named] != ASSEMBLY_LENGTHS[build][contig]:  # another assembly's X or Y
             other = next((b for b, lengths in ASSEMBLY_LENGTHS.items() if lengths[contig] == contig_lengths[named]), None)
             raise InputError(f"--par-regions {name.strip()}: the reference's {named} is {contig_lengths[named]:,} bp, not "
@@ -75,13 +76,21 @@ def built_in_pars(name: str, contig_lengths: dict[str, int]) -> list[Region] | N
     return out
 
 
-def missing_par_warning(regions: HaploidRegions | None, par: str | None) -> str | None:
-    """One line when X or Y is called haploid with no PARs given: their pseudo-autosomal regions are diploid in
-    every sample, and would lose their heterozygous calls."""
-    sex = sorted(c for c in regions.contigs if c.lower().removeprefix("chr") in ("x", "y")) if regions else []
-    if not sex or par:
+def missing_par_warning(regions: HaploidRegions | None, par: str | None, contig_lengths: dict[str, int]) -> str | None:
+    """One line when X or Y (by name, or by a GRC assembly's length: NC_000023.11) is called haploid with no PAR on
+    it: their pseudo-autosomal regions are diploid in every sample, and would lose their heterozygous calls; a
+    --par-regions that places none there (an empty BED, other contigs' names) is said too."""
+    if regions is None:
         return None
-    return (f"--haploid-contigs {','.join(sex)} without --par-regions: their pseudo-autosomal regions, diploid in every "
+    known = {length for lengths in ASSEMBLY_LENGTHS.values() for length in lengths.values()}
+    sex = sorted(c for c in regions.contigs if c.lower().removeprefix("chr") in ("x", "y") or contig_lengths.get(c) in known)
+    bare = [c for c in sex if not regions.par.overlaps(c, 0, contig_lengths.get(c, 1 << 40))]
+    if not bare:
+        return None
+    if par:
+        return (f"--par-regions {par} places no region on {','.join(bare)}: its pseudo-autosomal regions, diploid in every "
+                "sample, are called haploid (heterozygous calls there are lost); pass a BED that names this contig")
+    return (f"--haploid-contigs {','.join(bare)} without --par-regions: their pseudo-autosomal regions, diploid in every "
             "sample, are called haploid too (heterozygous calls there are lost); pass --par-regions GRCh38 (or GRCh37) "
             "for the assembly's PAR1 and PAR2, or a BED")
 
@@ -107,7 +116,7 @@ def haploid_regions(contigs: list[str], par_bed: str | None, contig_lengths: dic
             other = toggle_chr_prefix(name)
             hint = f" (it has {other!r})" if other in contig_lengths else ""
             raise InputError(f"--haploid-contigs names {name!r}, which the reference does not have{hint}: use the "
-                             "reference's contig names, e.g. chrX,chrY on GRCh38 and X,Y on GRCh37")
+                             "reference's contig names, e.g. chrX,chrY on GRCh38 or hg19 and X,Y on b37")
     absent: list[str] = []
     named = built_in_pars(par_bed, contig_lengths) if par_bed and not os.path.exists(par_bed) else None
     if par_bed and named is None and not os.path.exists(par_bed):

@@ -273,3 +273,25 @@ def test_make_examples_says_when_it_phases_where_run_would_use_whatshap(tmp_path
     assert "phases with whatshap; to make the examples run makes, tag the reads first" in \
         stage_phasing_note(resolve_model("hybrid", None)[1], [bam], reference, regions)
     assert stage_phasing_note(resolve_model("pacbio", None)[1], [bam], reference, regions) is None  # run: direct too
+
+
+def test_a_vcf_without_hets_is_not_taken_for_another_samples(tmp_path):
+    """hostile20: haplotag on a haploid sample's first pass (1/1 and 0/0 only) warned 'a VCF of another sample?'."""
+    from deepvariant_py.phasing import has_het_call
+    header = pysam.VariantHeader()
+    header.contigs.add("chr1", length=1000)
+    header.add_line('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">')
+    header.add_line('##FILTER=<ID=RefCall,Description="ref">')
+    header.add_sample("S")
+    paths = {}
+    for name, gts in (("haploid", [(1, 1), (0, 0), (None, None)]), ("diploid", [(1, 1), (0, 1)]),
+                      ("refcall_het", [(1, 1), (0, 1)])):
+        paths[name] = str(tmp_path / f"{name}.vcf.gz")
+        with pysam.VariantFile(paths[name], "wz", header=header) as vcf:
+            for i, gt in enumerate(gts):
+                rec = vcf.new_record(contig="chr1", start=10 * i, stop=10 * i + 1, alleles=("A", "C"))
+                rec.samples["S"]["GT"] = gt
+                if name == "refcall_het" and gt == (0, 1):
+                    rec.filter.add("RefCall")
+                vcf.write(rec)
+    assert [has_het_call(paths[n]) for n in ("haploid", "diploid", "refcall_het")] == [False, True, False]

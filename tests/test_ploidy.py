@@ -102,14 +102,22 @@ def test_assemblies_name_their_pars_and_x_without_pars_is_warned_of():
     assert [str(r) for r in built_in_pars("b37", b37)] == ["X:60001-2699520", "X:154931044-155260560", "Y:10001-2649520",
                                                           "Y:59034050-59363566"]
     assert built_in_pars("hg38", {"chr1": 10}) == [] and built_in_pars("T2T", lengths) is None
-    assert "pass --par-regions GRCh38" in missing_par_warning(haploid_regions(["chrX"], None, lengths), None)
-    assert missing_par_warning(regions, "GRCh38") is None
+    assert "pass --par-regions GRCh38" in missing_par_warning(haploid_regions(["chrX"], None, lengths), None, lengths)
+    assert missing_par_warning(regions, "GRCh38", lengths) is None
     with pytest.raises(InputError, match="--par-regions GRCh37: the reference's chrX is 156,040,895 bp, not GRCh37's "
                                          "155,270,560: pass --par-regions GRCh38"):  # verify44: any X was taken
         haploid_regions(["chrX"], "GRCh37", lengths)
     with pytest.raises(InputError, match="--par-regions T2T is neither a BED file nor an assembly whose PARs dvcall knows"):
         haploid_regions(["chrX"], "T2T", lengths)
-    assert missing_par_warning(haploid_regions(["chr1"], None, lengths), None) is None  # not a sex chromosome
+    assert missing_par_warning(haploid_regions(["chr1"], None, lengths), None, lengths) is None  # not a sex chromosome
+    # hostile20: RefSeq names (NC_000023.11) got no built-in PARs and no warning; an empty BED neither
+    refseq = {"NC_000023.11": 156_040_895, "NC_000024.10": 57_227_415}
+    named = haploid_regions(["NC_000023.11"], "GRCh38", refseq)
+    assert named.par.triples()[:2] == (("NC_000023.11", 10_000, 2_781_479), ("NC_000023.11", 155_701_382, 156_030_895))
+    assert missing_par_warning(named, "GRCh38", refseq) is None
+    assert "pass --par-regions GRCh38" in missing_par_warning(haploid_regions(["NC_000023.11"], None, refseq), None, refseq)
+    empty = haploid_regions(["chrX"], "/dev/null", lengths)
+    assert "--par-regions /dev/null places no region on chrX" in missing_par_warning(empty, "/dev/null", lengths)
 
 
 def test_a_haploid_long_read_run_is_not_told_to_phase_what_has_one_copy(tmp_path, caplog):
