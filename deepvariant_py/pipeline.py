@@ -209,6 +209,8 @@ def _plan(opts: RunOptions) -> _Plan:
             log.info("%s", note)
         if (no_par := missing_par_warning(haploid, opts.par_regions, reference.lengths)):
             log.warning("%s", no_par)
+        if haploid and opts.regions and (idle := sorted(haploid.contigs - {r.contig for r in regions})):
+            log.info("--haploid-contigs %s: --regions calls nothing there", ",".join(idle))
         called = calling_regions(reference, set(sources.references), regions if opts.regions else None, excluded)
         _warn_about_reads(sources, reference, opts, called, sample, len(regions))
     model_dir, info = resolve_model(opts.model_type, opts.model_dir)

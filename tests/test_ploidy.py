@@ -143,3 +143,25 @@ def test_a_haploid_long_read_run_is_not_told_to_phase_what_has_one_copy(tmp_path
         assert result.exit_code == 0, result.output
         outputs[name] = caplog.text
     assert "phasing tagged only" in outputs["diploid"] and "phasing tagged only" not in outputs["haploid"]
+
+
+def test_a_haploid_contig_the_regions_do_not_call_is_said(tmp_path, caplog):
+    """hostile20: --haploid-contigs chrY with --regions on chr1 did nothing, and nothing said so."""
+    import random
+
+    from builders import header_for, make_read, write_bam, write_fasta
+    from deepvariant_py.cli.main import main
+    rng = random.Random(5)
+    seq = "".join(rng.choice("ACGT") for _ in range(3000))
+    ref = write_fasta(tmp_path / "ref.fa", {"chr1": seq, "chrY": seq[:1000]})
+    header = header_for("chr1", 3000, more=[("chrY", 1000)])
+    bam = write_bam(tmp_path / "r.bam", [make_read(f"r{i}", 100 + 10 * i, "100M", seq[100 + 10 * i:200 + 10 * i], header=header)
+                                         for i in range(100)], header)
+    par = tmp_path / "par.bed"
+    par.write_text("chrY\t0\t100\n")
+    with caplog.at_level(logging.INFO, logger="dvcall"):
+        result = CliRunner().invoke(main, ["run", "--ref", ref, "--reads", bam, "--output-vcf", str(tmp_path / "o.vcf.gz"),
+                                           "--regions", "chr1:101-1,000", "--haploid-contigs", "chrY", "--par-regions",
+                                           str(par), "--num-shards", "1"])
+    assert result.exit_code == 0, result.output
+    assert "--haploid-contigs chrY: --regions calls nothing there" in caplog.text
