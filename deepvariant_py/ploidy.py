@@ -95,6 +95,11 @@ def missing_par_warning(regions: HaploidRegions | None, par: str | None, contig_
             "for the assembly's PAR1 and PAR2, or a BED")
 
 
+def contig_names(given: list[str]) -> list[str]:
+    """Contig names given once each or in comma-separated lists (--haploid-contigs, the workflow's lists), stripped."""
+    return [name.strip() for value in given for name in value.split(",") if name.strip()]
+
+
 def haploid_regions(contigs: list[str], par_bed: str | None, contig_lengths: dict[str, int],
                     notes: list[str] | None = None) -> HaploidRegions | None:
     """The --haploid-contigs (names, each given once or in comma-separated lists) and --par-regions (a BED, or an
@@ -102,7 +107,7 @@ def haploid_regions(contigs: list[str], par_bed: str | None, contig_lengths: dic
     is an InputError naming the reference's spelling when it differs only by 'chr'; a PAR BED without haploid
     contigs is one too (it would do nothing). PAR lines on contigs the reference lacks are skipped, with a note
     appended to `notes`."""
-    names = [name.strip() for given in contigs for name in given.split(",") if name.strip()]
+    names = contig_names(contigs)
     if contigs and not names:
         raise InputError(f"--haploid-contigs {' '.join(contigs)!r} names no contig: give the contigs the sample carries "
                          "once, e.g. chrX,chrY")

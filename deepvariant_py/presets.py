@@ -24,7 +24,7 @@ from .make_examples import MakeExamplesOptions
 from .model_info import INFO_FILE, ModelInfo, load_model_info, warn_if_unfinished
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
 from .read_events import LONG_READ_BASES
-from .reads import (LongReadProfile, long_read_profile, open_reads, read_group_platforms, read_lengths, shared_reads_warning,
+from .reads import (LongReadProfile, count_long, long_read_profile, open_reads, read_group_platforms, read_lengths, shared_reads_warning,
                     unreferenced_reads_warning)
 from .reference import Reference
 from .regions import Region
@@ -140,12 +140,10 @@ DEFAULT_MODEL_TYPE = "illumina"
 def model_type_for(model_type: str | None, model_dir: str | None) -> str:
     """The --model-type a command runs under: the one given, else the one a --model records (the preset its
     training examples were made under: a retrained ONT model gets ONT's thresholds), else illumina."""
-    recorded = None
-    if model_dir is not None and os.path.isfile(os.path.join(model_dir, INFO_FILE)):
-        try:
-            recorded = load_model_info(model_dir).model_type
-        except ModelError:
-            pass  # the command's own model check says what is wrong with it
+    try:
+        recorded = _recorded_model_type(model_dir)
+    except ModelError:
+        recorded = None  # the command's own model check says what is wrong with it
     if model_type is not None and recorded is not None and model_type != recorded:
         log.warning("--model-type %s, but %s was trained on examples made under --model-type %s: its thresholds "
                     "(candidate fractions, MAPQ, partition size) are now %s's; leave --model-type out to use %s's",
@@ -157,12 +155,18 @@ def model_type_defaulted(model_type: str | None, model_dir: str | None) -> bool:
     """Whether model_type_for falls back to the default: no --model-type given and no --model recording one."""
     if model_type is not None:
         return False
-    if model_dir is not None and os.path.isfile(os.path.join(model_dir, INFO_FILE)):
-        try:
-            return load_model_info(model_dir).model_type is None
-        except ModelError:
-            return False
-    return True
+    try:
+        return _recorded_model_type(model_dir) is None
+    except ModelError:
+        return False  # an unreadable model: its own check is the error, not the reads'
+
+
+def _recorded_model_type(model_dir: str | None) -> str | None:
+    """The model_type a --model's model_info.json records (None: no --model, no such file, or none recorded); a
+    ModelError when the file cannot be read."""
+    if model_dir is None or not os.path.isfile(os.path.join(model_dir, INFO_FILE)):
+        return None
+    return load_model_info(model_dir).model_type
 
 
 def resolve_model(model_type: str, model_dir: str | None, required: bool = True) -> tuple[str | None, ModelInfo | None]:
@@ -326,15 +330,14 @@ def warn_about_read_kind(model_type: str, sources, regions: list[Region], model_
     model type; long reads under it are then an InputError, not a warning (hostile18: a HiFi BAM called with the
     default Illumina model, exit 0, a worse VCF that looks normal; DeepVariant asks for --model_type every time)."""
     lengths = read_lengths(sources, regions)
-    counts = (len(lengths), sum(n > LONG_READ_BASES for n in lengths))
-    second = sum(n > MIXED_LONG_BASES for n in lengths)
-    if defaulted and model_dir is None and (text := read_kind_warning(model_type, *counts, n_second=second)) \
-            and READ_KINDS.get(model_type) == "short":
-        raise InputError(f"{text} (no --model-type was given: {model_type} is only the default)")
+    counts, second = count_long(lengths), count_long(lengths, MIXED_LONG_BASES)[1]
+    by_type = read_kind_warning(model_type, *counts, n_second=second)
+    if defaulted and model_dir is None and by_type and READ_KINDS.get(model_type) == "short":
+        raise InputError(f"{by_type} (no --model-type was given: {model_type} is only the default)")
     # the --model's own kind first: its --model-type may only be the one it records (verify41: "--model-type ont is
     # for long reads: use --model-type illumina" for `run --model ont-model`, advice that keeps the ONT network)
     text = (model_dir and read_kind_warning(model_type, *counts, model_dir, model_read_kind(load_model_info(model_dir)),
-                                            n_second=second)) or read_kind_warning(model_type, *counts, n_second=second)
+                                            n_second=second)) or by_type
     if not text and model_type in ("pacbio", "ont"):
         platforms = read_group_platforms(sources)
         profile = long_read_profile(sources, regions)

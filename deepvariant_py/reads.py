@@ -187,12 +187,17 @@ def _check_index_matches(handle: pysam.AlignmentFile, path: str, n: int = 200) -
                         raise ValueError("reads out of order")
                     last = read.reference_start
     except (OSError, ValueError) as exc:
-        said = "" if "truncated" in str(exc) else f" ({exc})"  # htslib's "truncated file" misleads here
-        raise InputError(f"reads file {path} does not match its index{said}: the BAM is unsorted or was rewritten "
-                         f"after indexing: `{SORT_FIX.format(path=path)}`") from None
+        raise InputError(f"reads file {path} does not match its index{_htslib_said(exc)}: the BAM is unsorted or was "
+                         f"rewritten after indexing: `{SORT_FIX.format(path=path)}`") from None
     if (stale := stale_index(path)):
         raise InputError(f"reads file {path} holds mapped reads its index {stale} does not know of (the BAM was written "
                          f"again after it was indexed: they would be left out): {_reindex(path, stale)}")
+
+
+def _htslib_said(exc: Exception) -> str:
+    """htslib's own words for an error, in parentheses, unless they are its "truncated file", which misleads where
+    an index or reference does not match the file."""
+    return "" if "truncated" in str(exc) else f" ({exc})"
 
 
 def _reindex(path: str, index: str) -> str:
@@ -331,18 +336,29 @@ def copy_key(read: pysam.AlignedSegment) -> tuple[str, int, int]:
     return read.query_name, read.flag & 0xD0, read.reference_start
 
 
-def _first_names(handle: pysam.AlignmentFile, n: int) -> set[tuple[str, int, int]]:
-    """The copy_key of the first n primary mapped reads of a file (from its first indexed contig with reads)."""
-    names: set[tuple[str, int, int]] = set()
+def _first_keys(handle: pysam.AlignmentFile, n: int, distinct: bool = True) -> list[tuple[str, int, int]]:
+    """The copy_key of the first primary mapped reads of a file (from its first indexed contig with reads): `n`
+    distinct keys, or with `distinct=False` the keys of the first `n` reads, repeats kept."""
+    keys: list[tuple[str, int, int]] = []
+    seen: set[tuple[str, int, int]] = set()
     for contig in handle.references:
         for read in handle.fetch(contig):
             if not (read.is_secondary or read.is_supplementary or read.is_unmapped):
-                names.add(copy_key(read))
-                if len(names) >= n:
-                    return names
-        if names:
-            return names
-    return names
+                key = copy_key(read)
+                if distinct and key in seen:
+                    continue
+                seen.add(key)
+                keys.append(key)
+                if len(keys) >= n:
+                    return keys
+        if keys:
+            return keys
+    return keys
+
+
+def _first_names(handle: pysam.AlignmentFile, n: int) -> set[tuple[str, int, int]]:
+    """The copy_key of the first n primary mapped reads of a file (distinct)."""
+    return set(_first_keys(handle, n))
 
 
 SHARED_READS_WARNING = 0.05  # lanes or runs of one sample share no read name: a few percent shared is worth a line
@@ -401,24 +417,13 @@ def check_single_copies(handle: pysam.AlignmentFile, path: str, n: int = 200) ->
     primary mapped reads found again under the same name, mate bits, place and strand. Every read would count
     twice (hostile18: genotypes and alleles moved, no warning). Mates, and R1/R2 aligned apart as single-end reads,
     differ in place or strand, so they are not copies."""
-    seen: set[tuple] = set()
-    copies = 0
     try:
-        for contig in handle.references:
-            for read in handle.fetch(contig):
-                if read.is_secondary or read.is_supplementary or read.is_unmapped:
-                    continue
-                key = copy_key(read)
-                copies += key in seen
-                seen.add(key)
-                if len(seen) + copies >= n:
-                    break
-            if seen:
-                break
+        keys = _first_keys(handle, n, distinct=False)
     except (OSError, ValueError):  # an undecodable file: the partition that reads it says which and why
         return
-    if seen and copies >= (len(seen) + copies) / 4:  # a quarter of the reads read are copies: half the reads are stored twice
-        raise InputError(f"reads file {path} holds its reads twice ({copies} of its first {len(seen) + copies} primary "
+    copies = len(keys) - len(set(keys))
+    if keys and copies >= len(keys) / 4:  # a quarter of the reads read are copies: half the reads are stored twice
+        raise InputError(f"reads file {path} holds its reads twice ({copies} of its first {len(keys)} primary "
                          "reads are copies of another: same name, mate, place and strand): every read would count twice; "
                          "keep one copy of each (was it merged with itself?)")
 
@@ -630,10 +635,14 @@ def read_lengths(handle: "pysam.AlignmentFile | ReadSources", regions: list[Regi
     return [read.infer_read_length() or read.query_length for read in sample_reads(handle, regions, limit)]
 
 
+def count_long(lengths: Sequence[int], longer_than: int = LONG_READ_BASES) -> tuple[int, int]:
+    """(reads, those longer than `longer_than`) of some read lengths: short reads (Illumina) or long ones (HiFi, ONT)."""
+    return len(lengths), sum(n > longer_than for n in lengths)
+
+
 def long_read_count(handle: "pysam.AlignmentFile | ReadSources", regions: list[Region], limit: int = 2000) -> tuple[int, int]:
-    """(sampled reads, those longer than LONG_READ_BASES): short reads (Illumina) or long ones (HiFi, ONT)."""
-    lengths = read_lengths(handle, regions, limit)
-    return len(lengths), sum(n > LONG_READ_BASES for n in lengths)
+    """count_long of the sampled reads (read_lengths)."""
+    return count_long(read_lengths(handle, regions, limit))
 
 
 @dataclass(frozen=True)
@@ -923,9 +932,8 @@ def read_failure(handle: "pysam.AlignmentFile | ReadSources | ReadAhead", region
     path, is_cram = handle.failing(region) if isinstance(handle, ReadSources) else (handle.filename.decode(), handle.is_cram)
     where = f" of {path}" if several else ""
     if is_cram:
-        said = "" if "truncated" in str(exc) else f" ({exc})"  # htslib's "truncated file" misleads here
-        return InputError(f"cannot decode the CRAM reads of {region}{where}{said}: --ref is probably not the reference the "
-                          "CRAM was written with (its @SQ M5 tags, where it has them, are that reference's checksums); "
+        return InputError(f"cannot decode the CRAM reads of {region}{where}{_htslib_said(exc)}: --ref is probably not "
+                          "the reference the CRAM was written with (its @SQ M5 tags, where it has them, are that reference's checksums); "
                           "pass that reference")
     def read_again() -> None:
         with pysam.AlignmentFile(path) as fh:

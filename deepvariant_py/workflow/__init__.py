@@ -153,7 +153,7 @@ def haploid_args(config: dict, samples: dict[str, list[str]], contig_lengths: di
     """{sample: its postprocess flags} from the config's `haploid_contigs` (sample -> the contigs it carries once:
     a list or a comma-separated string) and `par_regions` (a BED, diploid in every sample), each checked as
     `dvcall postprocess` would check them, before any job runs."""
-    from ..ploidy import haploid_regions
+    from ..ploidy import contig_names, haploid_regions
 
     given = config.get("haploid_contigs") or {}
     par = str(config.get("par_regions") or "") or None
@@ -172,11 +172,10 @@ def haploid_args(config: dict, samples: dict[str, list[str]], contig_lengths: di
         if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
             raise InputError(f"haploid_contigs of sample {sample!r} in the workflow config: give contig names (a list or "
                              f"a comma-separated string), not {contigs!r}")
-        if not any(c.strip() for n in names for c in n.split(",")):  # `B: []`: a diploid sample, said plainly
+        if not contig_names(names):  # `B: []`: a diploid sample, said plainly
             continue
         if haploid_regions(names, par, contig_lengths) is not None:
-            out[str(sample)] = (" --haploid-contigs " + shlex.quote(",".join(c.strip() for n in names for c in n.split(",")
-                                                                             if c.strip()))
+            out[str(sample)] = (" --haploid-contigs " + shlex.quote(",".join(contig_names(names)))
                                 + (f" --par-regions {shlex.quote(par)}" if par else ""))
     return out
 
