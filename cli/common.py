@@ -179,8 +179,8 @@ def haploid_options(func):
         "--haploid-contigs", multiple=True,
         help="Contigs the sample carries once, comma-separated or repeated: chrX,chrY for an XY sample on GRCh38 or hg19 "
              "(X,Y on b37). Their sites get no heterozygous genotype: its probabilities are set to 0 and the rest renormalised "
-             "(GT, GQ, PL and QUAL follow; GT is still written diploid, 1/1 or 0/0, as DeepVariant writes it), except "
-             "inside --par-regions. Default: none (every contig diploid).")(func)
+             "(GT, GQ, PL and QUAL follow; GT is still written diploid, 1/1 or 0/0, as DeepVariant writes it), and the gVCF's "
+             "reference blocks weigh hom-ref against hom-alt alone, except inside --par-regions. Default: none (every contig diploid).")(func)
 
 
 def keep_supplementary_option(func):

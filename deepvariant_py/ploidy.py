@@ -8,17 +8,21 @@ Genotypes stay written as diploid (0/0, 1/1, 2/2), as DeepVariant writes them, s
 that expect two alleles per call keep working.
 
 The pseudo-autosomal regions (PAR1/PAR2 of X and Y) are diploid in every sample: sites overlapping a region of
-the PAR BED keep their diploid genotypes. Reference blocks of the gVCF are homozygous reference either way.
+the PAR BED keep their diploid genotypes. The gVCF's reference blocks there take a haploid reference confidence
+(haploid_blocks): with no heterozygous genotype, a few reference reads rule out the alternative (GQ 50 from two
+reads, where the diploid model's het hypothesis keeps GQ near 3 per read).
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from .errors import InputError
-from .genotypes import genotype_pairs, n_alleles
+from .genotypes import MIN_PROBABILITY, genotype_pairs, n_alleles
+from .gvcf import MAX_GQ, RefBlock
 from .regions import Region, RegionSet, absent_contigs_note, read_bed, toggle_chr_prefix
 
 
@@ -43,6 +47,41 @@ def haploid_probabilities(probs: np.ndarray) -> np.ndarray:
     out = np.where(hom, np.asarray(probs, dtype=np.float64), 0.0)
     total = out.sum()
     return out / total if total > 0 else hom / hom.sum()
+
+
+HET_PL = int(-10.0 * np.log10(MIN_PROBABILITY))  # a heterozygous genotype's PL where it has no probability (99)
+
+
+def haploid_block(block: RefBlock) -> RefBlock:
+    """A reference block's confidence with one copy: its diploid PL (each genotype's least over its positions, hom-ref
+    0 where hom-ref is most likely) without the heterozygous genotype, renormalised over hom-ref and hom-alt; GQ
+    -10 log10 P(hom-alt) (at most gvcf.MAX_GQ) at the block's least hom-alt PL, the least over its positions (the
+    PLs are truncated, so within one of what the counts would give); het PL HET_PL, as a haploid site's."""
+    rr, _, aa = block.pl
+    low = min(rr, aa)
+    rr, aa = rr - low, aa - low
+    # -10 log10 P(hom-alt) of the two = 10 log10(1 + 10^((aa - rr) / 10)); past the cap it is the cap
+    gq = MAX_GQ if aa - rr >= MAX_GQ else int(np.floor(10.0 * np.log10(1.0 + 10.0 ** ((aa - rr) / 10.0))))
+    return RefBlock(block.contig, block.start, block.end, gq, block.min_dp, (rr, HET_PL, aa), rr <= aa)
+
+
+def haploid_blocks(blocks: Iterable[RefBlock], haploid: HaploidRegions | None) -> Iterator[RefBlock]:
+    """The blocks (in reference order) with haploid_block's confidence where the sample has one copy: a block on a
+    haploid contig is cut at the pseudo-autosomal regions, whose pieces keep their diploid confidence."""
+    if haploid is None:
+        yield from blocks
+        return
+    for b in blocks:
+        if b.contig not in haploid.contigs:
+            yield b
+            continue
+        at = b.start
+        for s, e in haploid.par.clip(b.contig, b.start, b.end) + [(b.end, b.end)]:
+            if s > at:
+                yield haploid_block(replace(b, start=at, end=s))
+            if e > s:
+                yield replace(b, start=s, end=e)
+            at = max(at, e)
 
 
 # The pseudo-autosomal regions of the GRC assemblies (0-based, half-open), for --par-regions GRCh38 / GRCh37:

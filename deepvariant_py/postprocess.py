@@ -18,7 +18,7 @@ from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distr
 from .gvcf import RefBlock, UnsortedBlocks, blocks_shards, gvcf_records, read_blocks
 from .haplotypes import resolve_overlaps
 from .pileup import alt_subsets
-from .ploidy import HaploidRegions, haploid_probabilities
+from .ploidy import HaploidRegions, haploid_blocks, haploid_probabilities
 from .reference import Reference, as_acgtn
 from .regions import require_every_shard
 from .vcf import VcfRecord, check_sample_name, make_header, vcf_writers, write_vcf
@@ -211,7 +211,7 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
     shards' examples) every site is gathered and sorted first. Either way the VCF is the same. `progress` (e.g.
     progress.Progress) is told the megabases of the reference passed, of its total, every PROGRESS_SITES sites.
     `model` (model_info.model_description) is written in the headers. `haploid` (ploidy.haploid_regions): sites
-    there get no heterozygous genotype."""
+    there get no heterozygous genotype, and the gVCF's reference blocks a haploid confidence (ploidy.haploid_blocks)."""
     t0 = time.time()
     reference = ref if isinstance(ref, Reference) else Reference(ref)
     order = {c.name: i for i, c in enumerate(reference.contigs)}
@@ -252,7 +252,7 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
             of records: none is held)."""
             with vcf_writers([(output_vcf, make_header(reference.contigs, sample, command, model=model)),
                               (output_gvcf, make_header(reference.contigs, sample, command, gvcf=True, model=model))]) as (vcf, gvcf):
-                for variant, record in gvcf_records(records(sites), blocks, order, reference.fetch):
+                for variant, record in gvcf_records(records(sites), haploid_blocks(blocks, haploid), order, reference.fetch):
                     gvcf(record)
                     if variant is not None:
                         vcf(variant)

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from deepvariant_py.errors import InputError
-from deepvariant_py.ploidy import HaploidRegions, haploid_probabilities, haploid_regions
+from deepvariant_py.gvcf import MAX_GQ, RefBlock, reference_confidence
+from deepvariant_py.ploidy import HET_PL, HaploidRegions, haploid_block, haploid_blocks, haploid_probabilities, haploid_regions
 from deepvariant_py.regions import Region, RegionSet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,6 +34,46 @@ def test_a_site_is_haploid_on_a_haploid_contig_unless_it_touches_a_par():
     assert not regions.covers("chrX", 9_995, 10_002)  # a deletion reaching into it
     assert regions.covers("chrX", 9_990, 10_000)  # ends just before it
     assert not regions.covers("chr20", 5_000, 5_001)
+
+
+def _haploid_gq(n_ref: int, n_alt: int, p_error: float = 0.001) -> int:
+    """GQ of hom-ref against hom-alt alone, from the counts (what a haploid reference model gives)."""
+    l_ref = n_ref * np.log10(1 - p_error) + n_alt * np.log10(p_error)
+    l_alt = n_ref * np.log10(p_error) + n_alt * np.log10(1 - p_error)
+    p_alt = 1 / (1 + 10 ** (l_ref - l_alt))
+    return MAX_GQ if p_alt <= 0 else min(MAX_GQ, int(np.floor(-10 * np.log10(p_alt))))
+
+
+@pytest.mark.parametrize("n_ref,n_alt", [(0, 0), (1, 0), (2, 0), (5, 0), (30, 0), (100, 0), (3, 1), (2, 2), (1, 2), (4, 3)])
+def test_a_block_takes_the_haploid_confidence_its_counts_give(n_ref, n_alt):
+    gq, pl, homref = reference_confidence(np.array([n_ref]), np.array([n_ref + n_alt]))
+    block = RefBlock("chrX", 100, 101, int(gq[0]), n_ref + n_alt, tuple(int(x) for x in pl[0]), bool(homref[0]))
+    out = haploid_block(block)
+    assert abs(out.gq - _haploid_gq(n_ref, n_alt)) <= 1  # the PLs it starts from are truncated
+    assert out.callable == (n_ref >= n_alt) and out.pl[1] == HET_PL and min(out.pl[0], out.pl[2]) == 0
+    assert (out.contig, out.start, out.end, out.min_dp) == ("chrX", 100, 101, n_ref + n_alt)
+    if n_ref > n_alt:
+        assert out.gq >= block.gq  # one copy: no het hypothesis to doubt the reference reads
+
+
+def test_two_reference_reads_make_a_haploid_block_certain():
+    gq, pl, _ = reference_confidence(np.array([2, 5]), np.array([2, 5]))
+    assert list(gq) == [6, 15]  # diploid: ~3 per read, the het hypothesis stays open
+    assert [haploid_block(RefBlock("chrX", 0, 1, int(g), 2, tuple(int(x) for x in p))).gq for g, p in zip(gq, pl)] == [MAX_GQ] * 2
+
+
+def test_blocks_are_cut_at_the_pars_and_only_haploid_pieces_change():
+    regions = HaploidRegions(frozenset({"chrX"}), RegionSet([Region("chrX", 100, 200), Region("chrX", 300, 400)]))
+    low = (0, 9, 90)  # 3 reads: diploid GQ 9
+    blocks = [RefBlock("chr1", 0, 500, 6, 3, low), RefBlock("chrX", 50, 350, 6, 3, low), RefBlock("chrX", 350, 360, 6, 3, low),
+              RefBlock("chrX", 400, 410, 6, 3, low)]
+    out = list(haploid_blocks(blocks, regions))
+    assert [(b.contig, b.start, b.end, b.gq) for b in out] == [
+        ("chr1", 0, 500, 6), ("chrX", 50, 100, MAX_GQ), ("chrX", 100, 200, 6), ("chrX", 200, 300, MAX_GQ),
+        ("chrX", 300, 350, 6), ("chrX", 350, 360, 6), ("chrX", 400, 410, MAX_GQ)]
+    assert [b.pl for b in out if b.gq == 6] == [low] * 4 and all(b.pl == (0, HET_PL, 90) for b in out if b.gq == MAX_GQ)
+    assert list(haploid_blocks(blocks, None)) == blocks
+    assert [b.gq for b in haploid_blocks(blocks, HaploidRegions(frozenset({"chrX"})))] == [6, MAX_GQ, MAX_GQ, MAX_GQ]
 
 
 def test_the_flags_are_checked_against_the_reference(tmp_path):
@@ -165,3 +206,38 @@ def test_a_haploid_contig_the_regions_do_not_call_is_said(tmp_path, caplog):
                                            str(par), "--num-shards", "1"])
     assert result.exit_code == 0, result.output
     assert "--haploid-contigs chrY: --regions calls nothing there" in caplog.text
+
+
+def _blocks(path):
+    import pysam
+    with pysam.VariantFile(path) as vcf:
+        return [(r.pos, r.stop, r.samples[0]["GQ"], r.samples[0]["MIN_DP"]) for r in vcf if r.alts == ("<*>",)]
+
+
+def test_the_gvcf_blocks_of_a_haploid_contig_take_the_haploid_confidence(tmp_path):
+    from deepvariant_py.cli.main import main
+    calls, blocks = os.path.join(GOLDEN, "calls.jsonl.gz"), os.path.join(GOLDEN, "gvcf_blocks.tsv.gz")
+    par = tmp_path / "par.bed"
+    par.write_text("chr20\t10000000\t10004000\n")
+
+    def gvcf(name, *flags):
+        out = tmp_path / f"{name}.vcf.gz"
+        result = CliRunner().invoke(main, ["postprocess", "--ref", REF, "--calls", calls, "--gvcf-blocks", blocks, "--output-vcf",
+                                           str(out), "--output-gvcf", str(tmp_path / f"{name}.g.vcf.gz"), "--quiet", *flags])
+        assert result.exit_code == 0, result.output
+        return _blocks(str(tmp_path / f"{name}.g.vcf.gz"))
+
+    diploid, haploid = gvcf("diploid"), gvcf("haploid", "--haploid-contigs", "chr20", "--par-regions", str(par))
+
+    def gq_at(blocks):
+        return {pos: gq for start, end, gq, _ in blocks for pos in range(start, end + 1)}
+
+    before, after = gq_at(diploid), gq_at(haploid)
+    assert before.keys() == after.keys()  # the same positions, blocked otherwise
+    inside = [p for p in before if p <= 10_004_000]
+    outside = [p for p in before if p > 10_004_000]
+    assert inside and outside and all(after[p] == before[p] for p in inside)  # the PAR keeps its diploid confidence
+    assert all(after[p] >= before[p] for p in outside)
+    low = [p for p in outside if 0 < before[p] < 40]  # a few reads: the het hypothesis held the diploid GQ down
+    assert low and all(after[p] == 50 for p in low if before[p] >= 6)
+    assert len(haploid) < len(diploid)  # GQ 50 nearly everywhere: fewer, longer blocks
