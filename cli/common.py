@@ -166,8 +166,13 @@ def files_option(*decls, help: str, **kwargs):
     return click.option(*decls, multiple=True, callback=_joined, help=f"{help} Repeatable.", **kwargs)
 
 
-def haploid_options(func):
-    """--haploid-contigs and --par-regions, shared by run and postprocess."""
+HAPLOID_EFFECT = ("Their sites get no heterozygous genotype: its probabilities are set to 0 and the rest renormalised (GT, GQ, "
+                  "PL and QUAL follow; GT is still written diploid, 1/1 or 0/0, as DeepVariant writes it), and the gVCF's "
+                  "reference blocks weigh hom-ref against hom-alt alone, except inside --par-regions.")
+
+
+def haploid_options(func, effect: str = HAPLOID_EFFECT):
+    """--haploid-contigs and --par-regions, shared by run, postprocess and make-examples (`effect`: what they do there)."""
     func = click.option(
         "--par-regions", type=click.Path(), default=None,
         help="The pseudo-autosomal regions of the --haploid-contigs (PAR1 and PAR2 of X and Y), diploid in every sample: "
@@ -178,9 +183,7 @@ def haploid_options(func):
     return click.option(
         "--haploid-contigs", multiple=True,
         help="Contigs the sample carries once, comma-separated or repeated: chrX,chrY for an XY sample on GRCh38 or hg19 "
-             "(X,Y on b37). Their sites get no heterozygous genotype: its probabilities are set to 0 and the rest renormalised "
-             "(GT, GQ, PL and QUAL follow; GT is still written diploid, 1/1 or 0/0, as DeepVariant writes it), and the gVCF's "
-             "reference blocks weigh hom-ref against hom-alt alone, except inside --par-regions. Default: none (every contig diploid).")(func)
+             f"(X,Y on b37). {effect} Default: none (every contig diploid).")(func)
 
 
 def keep_supplementary_option(func):

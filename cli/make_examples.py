@@ -1,4 +1,5 @@
 """`dvcall make-examples`: candidates and pileup tensors for one shard."""
+import functools
 import logging
 import os
 
@@ -6,13 +7,14 @@ import click
 
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import is_examples_file, sidecar_path
-from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, base_quality_warning, hp_tag_warning,
+from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, base_quality_warning, calling_regions, hp_tag_warning,
                                          low_depth_warning,
                                          make_examples, missing_quality_warning, odd_hp_warning, retag_warning,
                                          training_summary)
 from deepvariant_py.gvcf import is_blocks_file
 from deepvariant_py.outputs import check_outputs, refuse_replacing
 from deepvariant_py.phasing import require_hp_channel, stage_phasing_note
+from deepvariant_py.ploidy import haploid_regions, mostly_haploid
 from deepvariant_py.presets import (make_examples_options, model_type_defaulted, resolve_model, resolve_settings,
                                     warn_about_reads_of_files, warn_about_settings_unlike_model)
 from deepvariant_py.progress import Progress
@@ -21,7 +23,12 @@ from deepvariant_py.reference import Reference
 from deepvariant_py.regions import absent_contigs_note, nothing_to_call_warning, parse_regions
 from deepvariant_py.vcf import check_sample_name
 
-from .common import FRACTION, exclude_regions_option, keep_supplementary_option, setting_flags, setting_options, user_errors
+from .common import (FRACTION, exclude_regions_option, haploid_options, keep_supplementary_option, setting_flags, setting_options,
+                     user_errors)
+
+HAPLOID_HERE = ("Here they only tell what to expect: reads there carry no HP tag (no heterozygous site to phase by), so a run "
+                "mostly over them is not warned of untagged reads; pass the same flags to postprocess, which sets the "
+                "genotypes.")
 
 log = logging.getLogger("dvcall")
 
@@ -68,11 +75,12 @@ def _parse_shard(text: str) -> tuple[int, int]:
               help="The sample the examples record, which postprocess names the VCF's sample (no tabs or newlines). Default: "
                    "SM of the first @RG in the reads. Also makes examples of several --reads files that name different "
                    "samples, as this one sample (without it they are refused).")
+@functools.partial(haploid_options, effect=HAPLOID_HERE)
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @keep_supplementary_option
 @user_errors
 def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth_vcf, confident_bed, downsample_fraction, drop_hp_fraction, phase_reads,
-                      model_dir, gvcf_output, sample_name, keep_supplementary, quiet, **settings_kwargs):
+                      model_dir, gvcf_output, sample_name, haploid_contigs, par_regions, keep_supplementary, quiet, **settings_kwargs):
     """Find candidate variants and write one pileup example per alt-allele subset."""
     index, count = _parse_shard(shard)
     if sample_name is not None:
@@ -102,6 +110,9 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
     reference = Reference(ref)
     lengths = reference.lengths
     parsed = parse_regions(list(regions), lengths) if regions else None
+    haploid = haploid_regions(list(haploid_contigs), par_regions, lengths, notes := [])
+    for note in notes:
+        log.info("%s", note)
     excluded = parse_regions(list(exclude_regions), lengths, absent := [])
     if (note := absent_contigs_note("--exclude-regions", absent)):
         log.info("%s", note)
@@ -119,7 +130,10 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
     else:
         log.info("shard %s got no partition of the regions (they hold fewer partitions than there are shards): its "
                  "examples file is empty", shard)
-    for warning in (retag_warning([stats]) or hp_tag_warning([stats], opts.pileup, bool(phase_reads) or check_untagged),
+    called = calling_regions(reference, set(lengths), parsed, excluded)  # as the reads' contigs were the reference's
+    few_tags = retag_warning([stats]) or (None if mostly_haploid(called, haploid) else
+                                          hp_tag_warning([stats], opts.pileup, bool(phase_reads) or check_untagged))
+    for warning in (few_tags,
                     missing_quality_warning([stats]), odd_hp_warning([stats], opts.pileup),
                     None if training else low_depth_warning([stats]),
                     base_quality_warning([stats], opts.thresholds.min_base_quality)):

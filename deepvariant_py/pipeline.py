@@ -24,7 +24,7 @@ from .model_info import ModelInfo, model_description, weights_stamp
 from .outputs import atomic_outputs, check_outputs, disk_error, file_sha256, is_disk_error, require_vcf_gz
 from .pileup import channel_enums
 from .phasing import PHASERS, WhatshapFailed, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
-from .ploidy import HaploidRegions, haploid_regions, missing_par_warning
+from .ploidy import HaploidRegions, haploid_regions, missing_par_warning, mostly_haploid
 from .postprocess import postprocess
 from .presets import (DEFAULT_MODEL_TYPE, make_examples_options, resolve_model, resolve_settings, warn_about_read_kind,
                       warn_about_settings_unlike_model)
@@ -453,8 +453,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     # tags replaced in some partitions: that line says what happened (the count of tagged reads after it would not)
     retag = retag_warning(stats)
     few_tags = retag or hp_tag_warning(stats, me_opts.pileup, me_opts.phase_reads or plan.phase)
-    haploid_bases = sum(r.length for r in plan.called if plan.haploid and r.contig in plan.haploid.contigs)
-    if not retag and haploid_bases * 2 >= sum(r.length for r in plan.called) > 0:
+    if not retag and mostly_haploid(plan.called, plan.haploid):
         few_tags = None  # mostly one copy: no heterozygous site to phase by, so few tags are expected (review42)
     if warn_about_reads and few_tags:
         log.warning("%s", few_tags)

@@ -49,6 +49,14 @@ def haploid_probabilities(probs: np.ndarray) -> np.ndarray:
     return out / total if total > 0 else hom / hom.sum()
 
 
+def mostly_haploid(called: Iterable[Region], haploid: HaploidRegions | None) -> bool:
+    """Whether at least half the bases called lie on haploid contigs: with no heterozygous site to phase by,
+    reads are expected to carry no HP tag (so the few-tags warning is not given)."""
+    called = list(called)
+    total = sum(r.length for r in called)
+    return haploid is not None and total > 0 and 2 * sum(r.length for r in called if r.contig in haploid.contigs) >= total
+
+
 HET_PL = int(-10.0 * np.log10(MIN_PROBABILITY))  # a heterozygous genotype's PL where it has no probability (99)
 
 

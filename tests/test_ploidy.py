@@ -184,6 +184,16 @@ def test_a_haploid_long_read_run_is_not_told_to_phase_what_has_one_copy(tmp_path
         assert result.exit_code == 0, result.output
         outputs[name] = caplog.text
     assert "phasing tagged only" in outputs["diploid"] and "phasing tagged only" not in outputs["haploid"]
+    # the workflow's tagged pass: make-examples of whatshap's (here: no) tags, told the sample's haploid contigs
+    for name, extra in (("diploid", []), ("haploid", ["--haploid-contigs", "chr1"])):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="dvcall"):
+            result = CliRunner().invoke(main, ["make-examples", "--ref", ref, "--reads", one, "--examples",
+                                               str(tmp_path / f"{name}.tfrecord.gz"), "--model-type", "pacbio",
+                                               "--regions", "chr1:2,001-22,000", "--no-phase-reads", *extra])
+        assert result.exit_code == 0, result.output
+        outputs[name] = caplog.text
+    assert "carry an HP tag" in outputs["diploid"] and "carry an HP tag" not in outputs["haploid"]
 
 
 def test_a_haploid_contig_the_regions_do_not_call_is_said(tmp_path, caplog):

@@ -150,7 +150,7 @@ def sample_reads(samples: dict, gvcf: bool = False) -> dict[str, list[str]]:
 
 
 def haploid_args(config: dict, samples: dict[str, list[str]], contig_lengths: dict[str, int]) -> dict[str, str]:
-    """{sample: its postprocess flags} from the config's `haploid_contigs` (sample -> the contigs it carries once:
+    """{sample: its postprocess and make-examples flags} from the config's `haploid_contigs` (sample -> the contigs it carries once:
     a list or a comma-separated string) and `par_regions` (a BED, diploid in every sample), each checked as
     `dvcall postprocess` would check them, before any job runs."""
     from ..ploidy import contig_names, haploid_regions
