@@ -26,6 +26,10 @@ MIN_MAPPING_QUALITY = 5
 """Reads below this MAPQ are not used (reads.ReadFilter) nor shown (pileup); presets may change it, for both."""
 MISSING_BASE_QUALITY = 30
 """Quality assumed for reads stored without qualities ('*'): usable, but not trusted as Q40."""
+N_BASE_QUALITY = 2
+"""Most a read's N (or other non-ACGT) base is worth: sequencers write N at Q2, and an N of higher quality (a
+masking tool that kept the qualities) was drawn as a confident base that differs from the reference, which
+turned true SNPs under reads of many Ns into RefCalls (hostile18)."""
 
 INSERTION, DELETION, CLIPPED = 1, 2, 3  # event kinds (a soft clip is an event anchored like an insertion)
 
@@ -148,7 +152,9 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     ps = np.zeros(n, np.int64)
     for i in np.flatnonzero(hp).tolist():  # only a tagged read's phase set matters
         ps[i] = _ps(reads[i])
+    all_codes = _CODE[np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)]
     all_quals, no_qualities = _qualities(reads, seqs)
+    all_quals = np.where(all_codes == 4, np.minimum(all_quals, N_BASE_QUALITY), all_quals)
     q_starts = np.cumsum(lengths) - lengths
     one_block = np.fromiter((len(c) == 1 and c[0][0] in ALIGNED for c in cigars), bool, n)
     single = np.flatnonzero(one_block)
@@ -210,7 +216,6 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
             aligned_before = op in ALIGNED
         ends[i] = pos
 
-    all_codes = _CODE[np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)]
     # blocks in read order (a read's own blocks in CIGAR order): the one-block reads', then the walked ones'
     blk_read = np.concatenate([single, np.asarray(b_read, np.int64)])
     order = np.argsort(blk_read, kind="stable")

@@ -130,3 +130,21 @@ def test_one_base_reads_keep_their_quality():
     events = extract_events(reads, REF, 0)
     assert events.m_qual.tolist() == [i % 41 for i in range(400)] + [events.m_qual[400], 7, 9]
     assert events.no_qualities == 1
+
+
+def test_an_n_base_is_worth_no_more_than_q2_whatever_its_quality():
+    """hostile18: reads of Ns at their original qualities (a masking tool that kept them) were drawn as confident
+    bases that differ from the reference, and 4 true SNPs of the real HG002 reads went to RefCall."""
+    from deepvariant_py.alt_aligned import ReadLayout
+    from deepvariant_py.read_events import N_BASE_QUALITY
+    seq = REF[5:15] + "NN" + REF[17:25] + "n" + REF[26:35]
+    quals = [40] * 10 + [40, 1] + [40] * 8 + [37] + [40] * 9
+    reads = [read("masked", 5, "30M", seq, quals=quals), read("ins", 10, "10M2I18M", REF[10:20] + "NG" + REF[20:38], quals=40)]
+    events = extract_events(reads, REF, 0)
+    masked = events.m_read == 0
+    n_at = np.array([b in "Nn" for b in seq])
+    assert events.m_qual[masked][n_at].tolist() == [N_BASE_QUALITY, 1, N_BASE_QUALITY]  # lower ones stay lower
+    assert (events.m_qual[masked][~n_at] == 40).all()
+    assert events.e_low_quality.tolist() == [False]  # an inserted N beside a good base: the insertion's mean stays high
+    layout = ReadLayout(reads[0])
+    assert layout.qual[n_at].tolist() == [N_BASE_QUALITY, 1, N_BASE_QUALITY] and (layout.qual[~n_at] == 40).all()
