@@ -7,7 +7,7 @@ import click
 
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import is_examples_file, sidecar_path
-from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, base_quality_warning, calling_regions, hp_tag_warning,
+from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, ambiguous_reference_note, base_quality_warning, calling_regions, hp_tag_warning,
                                          low_depth_warning,
                                          make_examples, missing_quality_warning, odd_hp_warning, retag_warning,
                                          training_summary)
@@ -139,6 +139,8 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
                     base_quality_warning([stats], opts.thresholds.min_base_quality)):
         if warning:
             log.warning("%s", warning)
+    if (ambiguous := ambiguous_reference_note([stats])):
+        log.info("%s", ambiguous)
     if training:
         labels, warnings = training_summary(stats)
         for warning in warnings:

@@ -24,7 +24,7 @@ from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
 from .read_events import MISSING_BASE_QUALITY, encode_bases, extract_events, replace_reads
 from .reads import ReadAhead, ReadCounts, ReadFilter, ReadSources, fetch_reads, hp_dropped, open_reads
 from .realigner import RealignerOptions, realign_reads
-from .reference import Reference
+from .reference import Reference, ambiguous_bases
 from .regions import Region, RegionSet, Shard, calling_windows, merge_regions, partition, read_bed, stretches, subtract_regions
 from .vcf import check_sample_name
 
@@ -70,6 +70,7 @@ class MakeExamplesStats:
     bases: int = 0  # aligned read bases in the partitions, and those below the base-quality threshold
     low_quality_bases: int = 0
     covered_positions: int = 0  # positions of the partitions with at least one aligned read base (depth: bases / these)
+    ambiguous_reference: int = 0  # reference positions under reads holding an IUPAC code (R, Y, ...): never candidates
     reads_without_qualities: int = 0  # of `reads`, stored without base qualities ('*')
     odd_hp_reads: int = 0  # of `reads`, HP tags other than 1 and 2 (read as untagged)
     partitions_retagged: int = 0  # partitions whose HP tags contradicted their reads' alleles (phased from the reads)
@@ -137,6 +138,7 @@ class PartitionResult:
     n_odd_hp: int = 0  # reads whose HP tag is neither 1 nor 2 (nor absent): read as untagged
     retagged: bool = False  # its reads' HP tags contradicted their alleles: phased from the reads instead
     n_covered: int = 0  # positions of the partition with at least one aligned base
+    n_ambiguous: int = 0  # reference positions of the partition under reads holding an IUPAC code (never called)
 
 
 def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) -> str | None:
@@ -148,6 +150,16 @@ def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) 
     return (f"{low / bases:.0%} of the reads' aligned bases are below base quality {min_base_quality} and count for no "
             "allele, so few or no variants can be called: the BAM's base qualities look lost or recoded; check them "
             "(`samtools view`) and call the reads as the sequencer wrote them")
+
+
+def ambiguous_reference_note(stats: list[MakeExamplesStats]) -> str | None:
+    """One line when reference positions under reads hold IUPAC codes (R, Y, ...): no candidate is made there (as in
+    DeepVariant: VCF's REF has no such base), so a variant at one is missed without it."""
+    n = sum(s.ambiguous_reference for s in stats)
+    if not n:
+        return None
+    return (f"{n:,} reference position(s) under the reads hold IUPAC ambiguity codes (R, Y, ...) and are not called (as "
+            "in DeepVariant: a VCF's REF cannot hold them), so a variant at one is missed")
 
 
 LOW_DEPTH = 8.0  # mean read depth over covered positions below which calls are far from what models were trained on
@@ -283,11 +295,12 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1, reads=reads) if candidates else None
     tagged = taggable & (hp_groups(events.hp) < 2)
     inside = (events.m_pos >= region.start) & (events.m_pos < region.end)
-    covered = np.count_nonzero(np.bincount(events.m_pos[inside] - region.start, minlength=1))
+    depth = np.bincount(events.m_pos[inside] - region.start, minlength=region.length)
+    ambiguous = ambiguous_bases(ref_seq[region.start - ref_offset:region.end - ref_offset])
     return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(taggable)), int(np.count_nonzero(tagged)),
                            blocks, n_found - len(candidates), int(np.count_nonzero(inside)),
                            int(np.count_nonzero(inside & (events.m_qual < mbq))), events.no_qualities, n_odd_hp, retag,
-                           int(covered))
+                           int(np.count_nonzero(depth)), int(np.count_nonzero(ambiguous & (depth[:len(ambiguous)] > 0))))
 
 
 ONE_SIDED_TAGS = 0.9  # of the tagged reads on one HP value, with ...
@@ -394,6 +407,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             stats.bases += part.n_bases
             stats.low_quality_bases += part.n_low_quality
             stats.covered_positions += part.n_covered
+            stats.ambiguous_reference += part.n_ambiguous
             stats.reads_without_qualities += part.n_no_qualities
             stats.odd_hp_reads += part.n_odd_hp
             stats.partitions_retagged += int(part.retagged)

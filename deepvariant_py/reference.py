@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import pysam
 
 from .errors import InputError
@@ -105,6 +106,15 @@ class Reference:
 
 
 _NOT_ACGT_AS_N = {c: ord("N") for c in range(256) if chr(c) not in "ACGT"}
+
+
+_AMBIGUOUS = np.ones(256, bool)
+_AMBIGUOUS[np.frombuffer(b"ACGTN", np.uint8)] = False
+
+
+def ambiguous_bases(bases: str) -> np.ndarray:
+    """Per uppercase base: whether it is an IUPAC ambiguity code (R, Y, ...: neither A, C, G, T nor N)."""
+    return _AMBIGUOUS[np.frombuffer(bases.encode("ascii"), np.uint8)]
 
 
 def as_acgtn(bases: str) -> str:
