@@ -50,11 +50,15 @@ def haploid_probabilities(probs: np.ndarray) -> np.ndarray:
 
 
 def mostly_haploid(called: Iterable[Region], haploid: HaploidRegions | None) -> bool:
-    """Whether at least half the bases called lie on haploid contigs: with no heterozygous site to phase by,
-    reads are expected to carry no HP tag (so the few-tags warning is not given)."""
+    """Whether at least half the bases called are haploid (on haploid contigs, outside the PARs): with no
+    heterozygous site to phase by, reads are expected to carry no HP tag (so the few-tags warning is not given)."""
     called = list(called)
     total = sum(r.length for r in called)
-    return haploid is not None and total > 0 and 2 * sum(r.length for r in called if r.contig in haploid.contigs) >= total
+    if haploid is None or total == 0:
+        return False
+    one_copy = sum(r.length - sum(e - s for s, e in haploid.par.clip(r.contig, r.start, r.end))
+                   for r in called if r.contig in haploid.contigs)
+    return 2 * one_copy >= total
 
 
 HET_PL = int(-10.0 * np.log10(MIN_PROBABILITY))  # a heterozygous genotype's PL where it has no probability (99)
@@ -175,6 +179,9 @@ def haploid_regions(contigs: list[str], par_bed: str | None, contig_lengths: dic
         raise InputError(f"--par-regions {par_bed} is neither a BED file nor an assembly whose PARs dvcall knows "
                          f"({', '.join(sorted(_PAR_ALIASES))}): pass a BED of the pseudo-autosomal regions")
     par = RegionSet(named if named is not None else read_bed(par_bed, contig_lengths, absent) if par_bed else [])
+    if notes is not None and named is None and par_bed and par_bed.strip().lower() in _PAR_ALIASES:
+        notes.append(f"--par-regions {par_bed}: read as the file of that name here, not as the assembly's built-in PARs "
+                     f"(rename the file, or run where no such file is, for the built-in ones)")
     if notes is not None and (note := absent_contigs_note("--par-regions", absent, "they are skipped")):
         notes.append(note)
     return HaploidRegions(frozenset(names), par)

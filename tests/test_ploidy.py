@@ -76,7 +76,7 @@ def test_blocks_are_cut_at_the_pars_and_only_haploid_pieces_change():
     assert [b.gq for b in haploid_blocks(blocks, HaploidRegions(frozenset({"chrX"})))] == [6, MAX_GQ, MAX_GQ, MAX_GQ]
 
 
-def test_the_flags_are_checked_against_the_reference(tmp_path):
+def test_the_flags_are_checked_against_the_reference(tmp_path, monkeypatch):
     assert haploid_regions([], None, LENGTHS) is None
     assert haploid_regions(["chrX,chrY", " chrX"], None, LENGTHS).contigs == {"chrX", "chrY"}
     with pytest.raises(InputError, match="names no contig"):
@@ -91,6 +91,12 @@ def test_the_flags_are_checked_against_the_reference(tmp_path):
     regions = haploid_regions(["chrX"], str(bed), LENGTHS, notes)
     assert regions.par.triples() == (("chrX", 10_000, 2_781_479), ("chrY", 10_000, 2_781_479))
     assert notes == ["--par-regions: 1 BED line(s) name contigs the reference lacks (chrM): they are skipped"]
+    named_like = tmp_path / "GRCh38"  # verify44: a file named like an assembly took the name over without a word
+    named_like.write_text("chrX\t10000\t20000\n")
+    notes = []
+    monkeypatch.chdir(tmp_path)
+    assert haploid_regions(["chrX"], "GRCh38", LENGTHS, notes).par.triples() == (("chrX", 10_000, 20_000),)
+    assert notes and "read as the file of that name here, not as the assembly's built-in PARs" in notes[0]
 
 
 def _genotypes(path):
@@ -251,3 +257,12 @@ def test_the_gvcf_blocks_of_a_haploid_contig_take_the_haploid_confidence(tmp_pat
     low = [p for p in outside if 0 < before[p] < 40]  # a few reads: the het hypothesis held the diploid GQ down
     assert low and all(after[p] == 50 for p in low if before[p] >= 6)
     assert len(haploid) < len(diploid)  # GQ 50 nearly everywhere: fewer, longer blocks
+
+
+def test_mostly_haploid_counts_the_called_bases_outside_the_pars():
+    from deepvariant_py.ploidy import mostly_haploid
+    par = HaploidRegions(frozenset({"chrX"}), RegionSet([Region("chrX", 0, 700)]))
+    assert mostly_haploid([Region("chrX", 0, 1000)], HaploidRegions(frozenset({"chrX"})))
+    assert not mostly_haploid([Region("chrX", 0, 1000)], par)  # 300 of 1,000 bases have one copy
+    assert mostly_haploid([Region("chrX", 0, 2000), Region("chr1", 0, 500)], par)  # 1,300 of 2,500
+    assert not mostly_haploid([Region("chrX", 0, 1000)], None) and not mostly_haploid([], par)
