@@ -12,8 +12,9 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .errors import InputError
+from .errors import DvcallError, InputError
 from .outputs import GzipLines
+from .regions import RegionSet
 from .vcf import VcfRecord
 
 P_ERROR = 0.001
@@ -329,6 +330,51 @@ def gvcf_records(variants: Iterable[VcfRecord], blocks: Iterable[RefBlock], cont
     while nxt is not None:
         yield nxt, with_non_ref(nxt)
         nxt = next(variants, None)
+
+
+class GvcfHole(DvcallError):
+    """The gVCF would leave bases of the regions called without a record (reference blocks lost on the way)."""
+
+
+def check_tiling(records: Iterable[tuple[VcfRecord | None, VcfRecord]], called: RegionSet, contigs: list[str],
+                 ref_fetch: Callable[[str, int, int], str]) -> Iterator[tuple[VcfRecord | None, VcfRecord]]:
+    """gvcf_records' pairs, passed on as they come, checking that their records leave no A/C/G/T base of the
+    regions called uncovered (N and IUPAC positions have no block); GvcfHole at the first that does, before
+    the records after it are written. `contigs`: the reference's, in its order. Only the stretches between
+    records are looked up in the reference, so the check costs little besides one comparison a record."""
+    spans = called.by_contig()
+    order = [c for c in contigs if c in spans]
+    done = 0  # contigs of `order` finished
+
+    def gaps(contig: str, start: int, end: int) -> None:
+        for s, e in called.clip(contig, start, end):
+            bases = ref_fetch(contig, s, e)
+            if any(b in bases for b in "ACGT"):
+                at = s + next(i for i, b in enumerate(bases) if b in "ACGT")
+                raise GvcfHole(f"the gVCF would have no record at {contig}:{at + 1:,}, inside the regions called (the "
+                               "reference blocks there were lost: a damaged --intermediate-dir or gVCF blocks file, or a "
+                               "bug in dvcall); rerun with a fresh --intermediate-dir, or make-examples --gvcf again")
+
+    def finish(upto: int) -> int:  # the contigs before `upto` (in order) covered to their ends
+        nonlocal covered
+        for i in range(done, upto):
+            gaps(order[i], covered if i == done else 0, spans[order[i]][-1][1])
+            covered = 0
+        return upto
+
+    covered, contig = 0, None  # on `order[done]`: bases before `covered` have a record
+    for variant, record in records:
+        if record.contig != contig:
+            contig = record.contig
+            if contig in spans:
+                done = finish(order.index(contig, done))
+        if contig in spans:
+            end = record.end if record.end is not None else record.start + len(record.ref)
+            if record.start > covered:
+                gaps(contig, covered, record.start)
+            covered = max(covered, end)
+        yield variant, record
+    finish(len(order))
 
 
 def _subtract(start: int, end: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -33,7 +33,7 @@ from .reads import (log_read_counts, open_reads, read_group_samples, reads_input
                     unreferenced_reads_warning)
 from .report import write_report
 from .reference import Reference
-from .regions import Region, absent_contigs_note, calling_windows, count_partitions, nothing_to_call_warning, parse_regions
+from .regions import Region, RegionSet, absent_contigs_note, calling_windows, count_partitions, nothing_to_call_warning, parse_regions
 from .resume import LOCK_FILE, MARKER_SUFFIX, DirectoryLock, clear, completed, file_identity, fingerprint, mark_done, reuse_or_run
 from .vcf import VCF_INDEXES, check_sample_name, vcf_index_outputs
 from .workers import JOB_FILE_PREFIX, run_jobs, usable_cpus
@@ -480,7 +480,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
                          output_gvcf=tmp[1] if opts.output_gvcf else None,
                          resolve_haplotypes=opts.haplotype_resolution, calibration=plan.model_info.calibration,
                          progress=Progress("postprocess", unit="Mb of the reference"), model=model_description(plan.model_dir),
-                         haploid=plan.haploid)
+                         haploid=plan.haploid, called=RegionSet(plan.called))
         if opts.report:
             write_report(tmp[0], tmp[-1], title=f"dvcall report: {os.path.basename(opts.output_vcf)}")
     summary["postprocess_seconds"] = round(pp.seconds, 2)

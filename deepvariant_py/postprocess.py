@@ -15,12 +15,12 @@ from .calibration import Calibration, apply_temperature, clustered_calls
 from .examples_io import CallRecord, VariantInfo, calls_model, calls_sample, calls_shards, expand_paths, read_calls
 from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distribution
-from .gvcf import RefBlock, UnsortedBlocks, blocks_shards, gvcf_records, read_blocks
+from .gvcf import RefBlock, UnsortedBlocks, blocks_shards, check_tiling, gvcf_records, read_blocks
 from .haplotypes import resolve_overlaps
 from .pileup import alt_subsets
 from .ploidy import HaploidRegions, haploid_blocks, haploid_probabilities
 from .reference import Reference, as_acgtn
-from .regions import require_every_shard
+from .regions import RegionSet, require_every_shard
 from .vcf import VcfRecord, check_sample_name, make_header, vcf_writers, write_vcf
 
 log = logging.getLogger("dvcall")
@@ -202,7 +202,8 @@ def vcf_sample(calls_paths: list[str], given: str | None) -> str:
 def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, command: str | None = None, merger=None,
                 gvcf_blocks: str | None = None, output_gvcf: str | None = None, resolve_haplotypes: bool = True,
                 calibration: Calibration = Calibration(), progress: Callable[..., None] | None = None,
-                model: str | None = None, haploid: HaploidRegions | None = None) -> PostprocessStats:
+                model: str | None = None, haploid: HaploidRegions | None = None, called: RegionSet | None = None
+                ) -> PostprocessStats:
     """Read every call file, build one record per site in reference order, write VCF + index (and, given the
     reference blocks from make_examples, the gVCF). `ref`: the reference's path, or the Reference a run has open.
 
@@ -211,7 +212,9 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
     shards' examples) every site is gathered and sorted first. Either way the VCF is the same. `progress` (e.g.
     progress.Progress) is told the megabases of the reference passed, of its total, every PROGRESS_SITES sites.
     `model` (model_info.model_description) is written in the headers. `haploid` (ploidy.haploid_regions): sites
-    there get no heterozygous genotype, and the gVCF's reference blocks a haploid confidence (ploidy.haploid_blocks)."""
+    there get no heterozygous genotype, and the gVCF's reference blocks a haploid confidence (ploidy.haploid_blocks).
+    `called`: the regions the run called, when known (`dvcall run`): the gVCF must leave none of their A/C/G/T bases
+    without a record (gvcf.check_tiling), or nothing is written."""
     t0 = time.time()
     reference = ref if isinstance(ref, Reference) else Reference(ref)
     order = {c.name: i for i, c in enumerate(reference.contigs)}
@@ -252,7 +255,10 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
             of records: none is held)."""
             with vcf_writers([(output_vcf, make_header(reference.contigs, sample, command, model=model)),
                               (output_gvcf, make_header(reference.contigs, sample, command, gvcf=True, model=model))]) as (vcf, gvcf):
-                for variant, record in gvcf_records(records(sites), haploid_blocks(blocks, haploid), order, reference.fetch):
+                pairs = gvcf_records(records(sites), haploid_blocks(blocks, haploid), order, reference.fetch)
+                if called is not None:
+                    pairs = check_tiling(pairs, called, list(order), reference.fetch)
+                for variant, record in pairs:
                     gvcf(record)
                     if variant is not None:
                         vcf(variant)

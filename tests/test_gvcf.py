@@ -166,3 +166,50 @@ def test_a_bed_of_many_nearby_tiny_intervals_is_called_in_windows_and_kept_to_th
     want[np.array(wanted) - start] = True
     assert (blocks <= want).all()  # blocks only inside the intervals, each base at most once
     assert ((blocks + variants)[want] >= 1).all() and not (blocks.astype(bool) & variants.astype(bool)).any()
+
+
+def test_a_base_of_the_regions_called_without_a_record_stops_the_gvcf():
+    """hostile10: a resumed shard skipped a partition and the gVCF had a 1 kb hole, exit 0. Whatever loses reference
+    blocks (a damaged file, a bug), postprocess of a run now checks its gVCF covers every A/C/G/T base it called."""
+    from deepvariant_py.gvcf import GvcfHole, check_tiling
+    from deepvariant_py.regions import Region, RegionSet
+    seqs = {"a": "ACGTNNNNACGTACGTACGT", "b": "NNNNACGT", "c": "ACGTACGT"}
+    fetch = lambda contig, s, e: seqs[contig][s:e]  # noqa: E731
+    snp = VcfRecord(contig="a", start=9, ref="C", alts=["G"], qual=30.0, filter="PASS", genotype=(0, 1), gq=30, depth=20,
+                    allele_depths=[10, 10], vafs=[0.5], pl=[30, 0, 40])
+    good = [RefBlock("a", 0, 4, 40, 20, (0, 60, 600)), RefBlock("a", 8, 20, 40, 20, (0, 60, 600)),
+            RefBlock("b", 4, 8, 40, 20, (0, 60, 600))]
+    called = RegionSet([Region("a", 0, 20), Region("b", 0, 8), Region("c", 2, 6)])
+
+    def tiled(blocks, regions):
+        pairs = gvcf_records([snp], blocks, {"a": 0, "b": 1, "c": 2}, fetch)
+        return [r.start for _, r in check_tiling(pairs, regions, ["a", "b", "c"], fetch)]
+
+    assert tiled(good + [RefBlock("c", 2, 6, 40, 20, (0, 60, 600))], called) == [0, 8, 9, 10, 4, 2]  # Ns need no record
+    with pytest.raises(GvcfHole, match="no record at c:3,"):
+        tiled(good, called)  # a contig called and never reached
+    assert tiled(good, RegionSet([Region("a", 0, 20), Region("b", 0, 8)])) == [0, 8, 9, 10, 4]
+    with pytest.raises(GvcfHole, match="no record at a:13,"):
+        tiled([good[0], RefBlock("a", 8, 12, 40, 20, (0, 60, 600)), RefBlock("a", 14, 20, 40, 20, (0, 60, 600)), good[2]],
+              called)
+    with pytest.raises(GvcfHole, match="no record at a:19,"):  # the end of a contig
+        tiled([good[0], RefBlock("a", 8, 18, 40, 20, (0, 60, 600)), good[2]], called)
+    # only inside the regions called: a record-free stretch between them is no hole
+    assert tiled([good[0], RefBlock("a", 12, 20, 40, 20, (0, 60, 600))], RegionSet([Region("a", 0, 4), Region("a", 12, 20)])) \
+        == [0, 9, 12]
+
+
+def test_a_run_whose_reference_blocks_lose_a_stretch_writes_nothing(tmp_path, monkeypatch):
+    import deepvariant_py.postprocess as pp
+    reader = pp.read_blocks
+
+    def losing(*args, **kwargs):  # a bug that drops one block of the middle
+        blocks = list(reader(*args, **kwargs))
+        return iter(blocks[:len(blocks) // 2] + blocks[len(blocks) // 2 + 1:])
+
+    monkeypatch.setattr(pp, "read_blocks", losing)
+    vcf, gvcf = tmp_path / "out.vcf.gz", tmp_path / "out.g.vcf.gz"
+    result = CliRunner().invoke(main, ["run", "--ref", REF, "--reads", BAM, "--output-vcf", str(vcf), "--output-gvcf", str(gvcf),
+                                       "--regions", "chr20:10,002,001-10,005,000", "--num-shards", "1", "--quiet"])
+    assert result.exit_code == 1 and "the gVCF would have no record at chr20:" in result.output
+    assert not vcf.exists() and not gvcf.exists()
