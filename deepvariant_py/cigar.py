@@ -138,3 +138,22 @@ def _merged(cigar: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             out.append((op, length))
     return out
+
+
+def fill_equals(read: pysam.AlignedSegment, ref_bases: str, ref_start: int) -> None:
+    """Each '=' base of `read` (SAM's "same as the reference", as `samtools calmd -e` writes it) replaced, in place, by
+    the reference base it is aligned to; `ref_bases` starts at `ref_start` and covers the read's span. An '=' on no
+    reference base (in an insertion or a clip) stays and reads as N. Qualities are kept."""
+    seq = read.query_sequence
+    if not seq or "=" not in seq or read.reference_end is None:
+        return
+    start, end = read.reference_start, read.reference_end
+    ref = np.frombuffer(ref_bases[start - ref_start:end - ref_start].encode(), np.uint8)
+    bases = np.frombuffer(seq.encode(), np.uint8).copy()
+    offsets = AlignedBases.of(read).offsets(np.arange(start, start + len(ref)))  # -1: deleted or outside
+    aligned = offsets >= 0
+    equals = bases[offsets[aligned]] == ord("=")
+    bases[offsets[aligned][equals]] = ref[aligned][equals]
+    quals = read.query_qualities
+    read.query_sequence = bases.tobytes().decode()
+    read.query_qualities = quals  # pysam drops them when the sequence is set

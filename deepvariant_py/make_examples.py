@@ -147,9 +147,9 @@ def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) 
     bases, low = sum(s.bases for s in stats), sum(s.low_quality_bases for s in stats)
     if bases < 1000 or low < 0.5 * bases:  # a few bases (a 1-bp region) say nothing about the BAM
         return None
-    return (f"{low / bases:.0%} of the reads' aligned bases are below base quality {min_base_quality} and count for no "
-            "allele, so few or no variants can be called: the BAM's base qualities look lost or recoded; check them "
-            "(`samtools view`) and call the reads as the sequencer wrote them")
+    return (f"{low / bases:.0%} of the reads' aligned bases are below base quality {min_base_quality} (or are N, worth "
+            "Q2) and count for no allele, so few or no variants can be called: the BAM's bases or qualities look lost, "
+            "masked or recoded; check them (`samtools view`) and call the reads as the sequencer wrote them")
 
 
 def ambiguous_reference_note(stats: list[MakeExamplesStats]) -> str | None:

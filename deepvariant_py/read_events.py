@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pysam
 
-from .cigar import ALIGNED, DEL, INS, REF_SKIP, SOFT_CLIP
+from .cigar import ALIGNED, DEL, INS, REF_SKIP, SOFT_CLIP, fill_equals
 
 # Base codes shared by counting and drawing.
 A, C, G, T, N, STAR = 0, 1, 2, 3, 4, 5
@@ -143,6 +143,12 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     """
     n = len(reads)
     seqs = [r.query_sequence for r in reads]
+    joined = "".join(seqs)
+    if "=" in joined:  # '=' bases the file's first reads did not show (reads.stores_equals): the reference's, in place
+        for r in reads:
+            fill_equals(r, ref_seq, ref_offset)
+        seqs = [r.query_sequence for r in reads]
+        joined = "".join(seqs)
     cigars = [r.cigartuples for r in reads]
     lengths = np.fromiter(map(len, seqs), np.int64, n)
     starts = np.fromiter((r.reference_start for r in reads), np.int64, n)
@@ -152,7 +158,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     ps = np.zeros(n, np.int64)
     for i in np.flatnonzero(hp).tolist():  # only a tagged read's phase set matters
         ps[i] = _ps(reads[i])
-    all_codes = _CODE[np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)]
+    all_codes = _CODE[np.frombuffer(joined.encode("ascii"), dtype=np.uint8)]
     all_quals, no_qualities = _qualities(reads, seqs)
     all_quals = np.where(all_codes == 4, np.minimum(all_quals, N_BASE_QUALITY), all_quals)
     q_starts = np.cumsum(lengths) - lengths

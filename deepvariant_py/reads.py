@@ -17,7 +17,7 @@ import numpy as np
 import pysam
 
 from .bam_index import indexed_end
-from .cigar import ALIGNED, DEL, HARD_CLIP, INS, SOFT_CLIP, AlignedBases, has_skip, split_at_skips
+from .cigar import ALIGNED, DEL, HARD_CLIP, INS, SOFT_CLIP, fill_equals, has_skip, split_at_skips
 from .crai import crai_is_stale, crai_path, load_span, read_crai
 from .errors import InputError
 from .filetypes import describe, sniff
@@ -532,16 +532,7 @@ def with_reference_bases(reads: Iterable[pysam.AlignedSegment], reference: Refer
     for read in reads:
         seq = read.query_sequence
         if seq and "=" in seq and read.reference_end is not None:
-            start, end = read.reference_start, read.reference_end
-            ref = np.frombuffer(reference.fetch(contig, start, end).encode(), np.uint8)
-            bases = np.frombuffer(seq.encode(), np.uint8).copy()
-            offsets = AlignedBases.of(read).offsets(np.arange(start, start + len(ref)))  # -1: deleted or outside
-            aligned = offsets >= 0
-            equals = bases[offsets[aligned]] == ord("=")
-            bases[offsets[aligned][equals]] = ref[aligned][equals]
-            quals = read.query_qualities
-            read.query_sequence = bases.tobytes().decode()
-            read.query_qualities = quals  # pysam drops them when the sequence is set
+            fill_equals(read, reference.fetch(contig, read.reference_start, read.reference_end), read.reference_start)
         yield read
 
 
