@@ -171,15 +171,20 @@ HAPLOID_EFFECT = ("Their sites get no heterozygous genotype: its probabilities a
                   "reference blocks weigh hom-ref against hom-alt alone, except inside --par-regions.")
 
 
-def haploid_options(func, effect: str = HAPLOID_EFFECT):
-    """--haploid-contigs and --par-regions, shared by run, postprocess and make-examples (`effect`: what they do there)."""
+PAR_EFFECT = "sites overlapping them keep their diploid genotypes."
+PAR_FORMS = ("GRCh38 (or hg38) and GRCh37 (or hg19, b37) name the assembly's own PARs on the reference's X and Y (found "
+             "by name, or by length: RefSeq names); else a BED (lines on contigs the reference lacks are skipped, unless "
+             "none names one of its contigs: an error).")
+
+
+def haploid_options(func, effect: str = HAPLOID_EFFECT, par_effect: str = PAR_EFFECT + " " + PAR_FORMS +
+                    " X or Y left with no PAR is warned of."):
+    """--haploid-contigs and --par-regions, shared by run, postprocess and make-examples (`effect`, `par_effect`:
+    what they do there)."""
     func = click.option(
         "--par-regions", type=click.Path(), default=None,
         help="The pseudo-autosomal regions of the --haploid-contigs (PAR1 and PAR2 of X and Y), diploid in every sample: "
-             "sites overlapping them keep their diploid genotypes. GRCh38 (or hg38) and GRCh37 (or hg19, b37) name the "
-             "assembly's own PARs on the reference's X and Y (found by name, or by length: RefSeq names); else a BED "
-             "(lines on contigs the reference lacks are skipped, unless none names one of its contigs: an error). X or "
-             "Y left with no PAR is warned of.")(func)
+             f"{par_effect}")(func)
     return click.option(
         "--haploid-contigs", multiple=True,
         help="Contigs the sample carries once, comma-separated or repeated: chrX,chrY for an XY sample on GRCh38 or hg19 "

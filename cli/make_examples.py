@@ -7,7 +7,7 @@ import click
 
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import is_examples_file, sidecar_path
-from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, ambiguous_reference_note, base_quality_warning, calling_regions, hp_tag_warning,
+from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, ambiguous_reference_warning, base_quality_warning, calling_regions, hp_tag_warning,
                                          low_depth_warning,
                                          make_examples, missing_quality_warning, odd_hp_warning, retag_warning,
                                          training_summary)
@@ -23,8 +23,8 @@ from deepvariant_py.reference import Reference
 from deepvariant_py.regions import absent_contigs_note, nothing_to_call_warning, parse_regions
 from deepvariant_py.vcf import check_sample_name
 
-from .common import (FRACTION, exclude_regions_option, haploid_options, keep_supplementary_option, setting_flags, setting_options,
-                     user_errors)
+from .common import (FRACTION, PAR_FORMS, exclude_regions_option, haploid_options, keep_supplementary_option, setting_flags,
+                     setting_options, user_errors)
 
 HAPLOID_HERE = ("Here they only tell what to expect: reads there carry no HP tag (no heterozygous site to phase by), so a run "
                 "mostly over them is not warned of untagged reads; pass the same flags to postprocess, which sets the "
@@ -75,7 +75,8 @@ def _parse_shard(text: str) -> tuple[int, int]:
               help="The sample the examples record, which postprocess names the VCF's sample (no tabs or newlines). Default: "
                    "SM of the first @RG in the reads. Also makes examples of several --reads files that name different "
                    "samples, as this one sample (without it they are refused).")
-@functools.partial(haploid_options, effect=HAPLOID_HERE)
+@functools.partial(haploid_options, effect=HAPLOID_HERE, par_effect="here they count as diploid in judging whether "
+                   "the run is mostly over haploid contigs. " + PAR_FORMS)
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @keep_supplementary_option
 @user_errors
@@ -139,8 +140,8 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
                     base_quality_warning([stats], opts.thresholds.min_base_quality)):
         if warning:
             log.warning("%s", warning)
-    if (ambiguous := ambiguous_reference_note([stats])):
-        log.info("%s", ambiguous)
+    if (ambiguous := ambiguous_reference_warning([stats])):
+        log.warning("%s", ambiguous)  # a warning: the workflow's --quiet jobs show it too (hostile21)
     if training:
         labels, warnings = training_summary(stats)
         for warning in warnings:

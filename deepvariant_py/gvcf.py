@@ -28,7 +28,8 @@ NON_REF_PL = 990  # GL -99 for every genotype with <*>, as DeepVariant writes
 @dataclass(frozen=True)
 class RefBlock:
     """[start, end) of positions that look like the reference with similar confidence (GQ, MIN_DP and each PL the
-    least over them); `callable` False is one position where hom-ref is not the most likely genotype (./.)."""
+    least over them); `callable` False is one position where hom-ref is not the most likely genotype (./.);
+    `haploid`: its confidence is one copy's (ploidy.haploid_block), never joined with a diploid block's."""
 
     contig: str
     start: int
@@ -37,6 +38,7 @@ class RefBlock:
     min_dp: int
     pl: tuple[int, int, int]
     callable: bool = True
+    haploid: bool = False
 
 
 def reference_confidence(ref_count: np.ndarray, depth: np.ndarray, p_error: float = P_ERROR, max_gq: int = MAX_GQ
@@ -261,20 +263,14 @@ def _min_pl(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int,
     return tuple(min(x, y) for x, y in zip(a, b))
 
 
-def _merge_adjacent(blocks: Iterable[RefBlock], binsize: int) -> Iterator[RefBlock]:
-    """Join blocks cut only by partition boundaries (same contig, touching, same GQ bin, both hom-ref)."""
-    prev = None
-    for b in blocks:
-        if (prev is not None and prev.callable and b.callable and prev.contig == b.contig and prev.end == b.start
-                and _gq_bin(prev.gq, binsize) == _gq_bin(b.gq, binsize)):
-            prev = RefBlock(prev.contig, prev.start, b.end, min(prev.gq, b.gq), min(prev.min_dp, b.min_dp),
-                            _min_pl(prev.pl, b.pl), True)
-            continue
-        if prev is not None:
-            yield prev
-        prev = b
-    if prev is not None:
-        yield prev
+def _joinable(a: RefBlock, b: RefBlock, binsize: int) -> bool:
+    """Blocks cut only by a partition boundary: same contig, touching, same GQ bin, both hom-ref, same ploidy."""
+    return (a.callable and b.callable and a.contig == b.contig and a.end == b.start and a.haploid == b.haploid
+            and _gq_bin(a.gq, binsize) == _gq_bin(b.gq, binsize))
+
+
+def _joined(a: RefBlock, b: RefBlock) -> RefBlock:
+    return RefBlock(a.contig, a.start, b.end, min(a.gq, b.gq), min(a.min_dp, b.min_dp), _min_pl(a.pl, b.pl), True, a.haploid)
 
 
 def block_record(block: RefBlock, ref_base: str) -> VcfRecord:
@@ -291,13 +287,10 @@ def with_non_ref(rec: VcfRecord) -> VcfRecord:
                    vafs=list(rec.vafs) + [0.0], pl=pl)
 
 
-def gvcf_records(variants: Iterable[VcfRecord], blocks: Iterable[RefBlock], contig_order: dict[str, int],
-                 ref_fetch: Callable[[str, int, int], str], binsize: int = GQ_BIN
-                 ) -> Iterator[tuple[VcfRecord | None, VcfRecord]]:
-    """The gVCF in reference order: (variant, its gVCF record) for each variant record (every filter) and (None,
-    block record) for each piece of a reference block cut around the variants; a variant comes before a block
-    piece at its position. Both inputs are in reference order (blocks not overlapping) and are read once, a
-    block's stretch at a time."""
+def _cut_around(variants: Iterable[VcfRecord], blocks: Iterable[RefBlock], contig_order: dict[str, int]
+                ) -> Iterator[VcfRecord | RefBlock]:
+    """The variant records and the pieces of each block left around them, in reference order (a variant before
+    a piece at its position): each piece keeps its own block's GQ, MIN_DP and PL."""
     def key(contig: str, pos: int) -> tuple[int, str, int]:
         return contig_order.get(contig, 1 << 30), contig, pos
 
@@ -305,7 +298,7 @@ def gvcf_records(variants: Iterable[VcfRecord], blocks: Iterable[RefBlock], cont
     nxt = next(variants, None)
     spans: list[tuple[int, int]] = []  # variants of the current contig that may still cut a block, by start
     span_contig = None
-    for b in _merge_adjacent(blocks, binsize):
+    for b in blocks:
         pulled = []
         while nxt is not None and key(nxt.contig, nxt.start) < key(b.contig, b.end):
             pulled.append(nxt)
@@ -316,20 +309,42 @@ def gvcf_records(variants: Iterable[VcfRecord], blocks: Iterable[RefBlock], cont
         if b.contig != span_contig:
             spans, span_contig = [], b.contig
         spans = [sp for sp in spans if sp[1] > b.start]  # later blocks start later still
-        pieces = [block_record(RefBlock(b.contig, s, e, b.gq, b.min_dp, b.pl, b.callable), ref_fetch(b.contig, s, s + 1))
-                  for s, e in _subtract(b.start, b.end, spans)]
-        if pulled:  # a variant before a block piece at its position
-            both = [((key(v.contig, v.start), 0), v, with_non_ref(v)) for v in pulled]
-            both += [((key(p.contig, p.start), 1), None, p) for p in pieces]
+        pieces = [b] if not spans else [replace(b, start=s, end=e) for s, e in _subtract(b.start, b.end, spans)]
+        if pulled:
+            both = [((key(v.contig, v.start), 0), v) for v in pulled] + [((key(p.contig, p.start), 1), p) for p in pieces]
             both.sort(key=lambda item: item[0])
-            for _, variant, record in both:
-                yield variant, record
+            yield from (item for _, item in both)
         else:
-            for p in pieces:
-                yield None, p
+            yield from pieces
     while nxt is not None:
-        yield nxt, with_non_ref(nxt)
+        yield nxt
         nxt = next(variants, None)
+
+
+def gvcf_records(variants: Iterable[VcfRecord], blocks: Iterable[RefBlock], contig_order: dict[str, int],
+                 ref_fetch: Callable[[str, int, int], str], binsize: int = GQ_BIN
+                 ) -> Iterator[tuple[VcfRecord | None, VcfRecord]]:
+    """The gVCF in reference order: (variant, its gVCF record) for each variant record (every filter) and (None,
+    block record) for each piece of a reference block cut around the variants, pieces cut only by partition
+    boundaries joined again (_joinable); a variant comes before a block piece at its position. Blocks are cut
+    before they are joined, so a piece never carries the GQ, MIN_DP or PL of positions beyond a variant. Both
+    inputs are in reference order (blocks not overlapping) and are read once, a block's stretch at a time."""
+    prev = None  # the block piece being joined
+    for item in _cut_around(variants, blocks, contig_order):
+        if isinstance(item, RefBlock):
+            if prev is not None and _joinable(prev, item, binsize):
+                prev = _joined(prev, item)
+                continue
+            if prev is not None:
+                yield None, block_record(prev, ref_fetch(prev.contig, prev.start, prev.start + 1))
+            prev = item
+            continue
+        if prev is not None:
+            yield None, block_record(prev, ref_fetch(prev.contig, prev.start, prev.start + 1))
+            prev = None
+        yield item, with_non_ref(item)
+    if prev is not None:
+        yield None, block_record(prev, ref_fetch(prev.contig, prev.start, prev.start + 1))
 
 
 class GvcfHole(DvcallError):

@@ -152,7 +152,7 @@ def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) 
             "masked or recoded; check them (`samtools view`) and call the reads as the sequencer wrote them")
 
 
-def ambiguous_reference_note(stats: list[MakeExamplesStats]) -> str | None:
+def ambiguous_reference_warning(stats: list[MakeExamplesStats]) -> str | None:
     """One line when reference positions under reads hold IUPAC codes (R, Y, ...): no candidate is made there (as in
     DeepVariant: VCF's REF has no such base), so a variant at one is missed without it."""
     n = sum(s.ambiguous_reference for s in stats)

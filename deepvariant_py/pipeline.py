@@ -15,7 +15,7 @@ from .call_variants import CallStats, ExampleCaller, load_predictor
 from .checkpoint import CHECKPOINT_SECONDS, CHECKPOINT_SUFFIX, OTHER_INPUTS, ShardCheckpoints, drop_checkpoint, load_checkpoint
 from .errors import InputError, OutputError
 from .htslib import index_suffix
-from .make_examples import (MakeExamplesOptions, MakeExamplesStats, ambiguous_reference_note, base_quality_warning, calling_regions, hp_tag_warning,
+from .make_examples import (MakeExamplesOptions, MakeExamplesStats, ambiguous_reference_warning, base_quality_warning, calling_regions, hp_tag_warning,
                             low_depth_warning, make_examples, missing_quality_warning, odd_hp_warning, restorable, retag_warning, window_gap,
                             calling_shard)
 from .merger import load_merger
@@ -449,8 +449,8 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
         log.warning("%s", odd_hp)
     if (shallow := low_depth_warning(stats)):
         log.warning("%s", shallow)
-    if (ambiguous := ambiguous_reference_note(stats)):
-        log.info("%s", ambiguous)
+    if (ambiguous := ambiguous_reference_warning(stats)):
+        log.warning("%s", ambiguous)  # a warning: the workflow's --quiet jobs show it too (hostile21)
     taggable = sum(s.hp_taggable_reads for s in stats)
     # tags replaced in some partitions: that line says what happened (the count of tagged reads after it would not)
     retag = retag_warning(stats)

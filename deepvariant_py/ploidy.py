@@ -74,7 +74,7 @@ def haploid_block(block: RefBlock) -> RefBlock:
     rr, aa = rr - low, aa - low
     # -10 log10 P(hom-alt) of the two = 10 log10(1 + 10^((aa - rr) / 10)); past the cap it is the cap
     gq = MAX_GQ if aa - rr >= MAX_GQ else int(np.floor(10.0 * np.log10(1.0 + 10.0 ** ((aa - rr) / 10.0))))
-    return RefBlock(block.contig, block.start, block.end, gq, block.min_dp, (rr, HET_PL, aa), rr <= aa)
+    return RefBlock(block.contig, block.start, block.end, gq, block.min_dp, (rr, HET_PL, aa), rr <= aa, haploid=True)
 
 
 def haploid_blocks(blocks: Iterable[RefBlock], haploid: HaploidRegions | None) -> Iterator[RefBlock]:

@@ -266,3 +266,20 @@ def test_mostly_haploid_counts_the_called_bases_outside_the_pars():
     assert not mostly_haploid([Region("chrX", 0, 1000)], par)  # 300 of 1,000 bases have one copy
     assert mostly_haploid([Region("chrX", 0, 2000), Region("chr1", 0, 500)], par)  # 1,300 of 2,500
     assert not mostly_haploid([Region("chrX", 0, 1000)], None) and not mostly_haploid([], par)
+
+
+def test_haploid_blocks_keep_their_own_values_and_stay_apart_from_the_pars():
+    """hostile21: blocks were joined before they were cut around the variants, so a haploid block (a diploid ./.
+    position at a candidate turns hom-ref) carried the MIN_DP of positions beyond the variant; and a haploid piece
+    joined a PAR piece of the same GQ bin, taking its diploid het PL."""
+    from deepvariant_py.gvcf import gvcf_records
+    from deepvariant_py.vcf import VcfRecord
+    fetch = lambda contig, s, e: "A" * (e - s)  # noqa: E731
+    snp = VcfRecord(contig="chrX", start=10, ref="A", alts=["G"], qual=30.0, filter="PASS", genotype=(1, 1), gq=30, depth=5,
+                    allele_depths=[1, 4], vafs=[0.8], pl=[60, 99, 0])
+    raw = [RefBlock("chrX", 0, 10, 46, 30, (0, 90, 900)), RefBlock("chrX", 10, 11, 0, 5, (20, 0, 9), False),
+           RefBlock("chrX", 11, 20, 46, 30, (0, 90, 900)), RefBlock("chrX", 20, 30, 46, 28, (0, 84, 840))]
+    regions = HaploidRegions(frozenset({"chrX"}), RegionSet([Region("chrX", 20, 30)]))
+    out = [(r.start, r.end, r.min_dp, tuple(r.pl)) for _, r in gvcf_records([snp], haploid_blocks(raw, regions), {"chrX": 0}, fetch)
+           if r.alts == ["<*>"]]
+    assert out == [(0, 10, 30, (0, HET_PL, 900)), (11, 20, 30, (0, HET_PL, 900)), (20, 30, 28, (0, 84, 840))]
