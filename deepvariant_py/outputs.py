@@ -175,7 +175,8 @@ class GzipLines:
             raise disk_error(path, exc) from None
 
     def _open_member(self) -> None:
-        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=self.compresslevel)
+        # no name and no time in the header: the same content gives the same bytes, whatever the temporary name
+        self._gz = gzip.GzipFile(filename="", fileobj=self._raw, mode="wb", compresslevel=self.compresslevel, mtime=0)
         self._fh = io.TextIOWrapper(self._gz, encoding="utf-8")
 
     def write(self, text: str) -> None:

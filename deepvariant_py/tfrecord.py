@@ -59,14 +59,22 @@ class TFRecordWriter:
     unless --intermediate-dir keeps them."""
 
     def __init__(self, path: str, compresslevel: int = 1):
-        self._fh = gzip.open(path, "wb", compresslevel=compresslevel)
+        self._raw = open(path, "wb")
+        try:  # no name and no time in the gzip header: the same examples give the same bytes (GzipLines too)
+            self._fh = gzip.GzipFile(filename="", fileobj=self._raw, mode="wb", compresslevel=compresslevel, mtime=0)
+        except BaseException:
+            self._raw.close()
+            raise
 
     def write(self, record: bytes) -> None:
         length = struct.pack("<Q", len(record))
         self._fh.write(length + struct.pack("<I", masked_crc(length)) + record + struct.pack("<I", masked_crc(record)))
 
     def close(self) -> None:
-        self._fh.close()
+        try:
+            self._fh.close()
+        finally:
+            self._raw.close()
 
 
 def read_records(path: str, on_read: Callable[[int], None] | None = None):
