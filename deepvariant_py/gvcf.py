@@ -8,13 +8,13 @@ import heapq
 import itertools
 import json
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from .errors import DvcallError, InputError
 from .outputs import GzipLines
-from .regions import RegionSet
+from .regions import Region, RegionSet
 from .vcf import VcfRecord
 
 P_ERROR = 0.001
@@ -129,21 +129,28 @@ _UNCOVERED = _confidence_without_reads()  # (GQ, PL, hom-ref most likely) at dep
 # --------------------------------------------------------------------------- storage between the stages
 
 
-BLOCKS_FORMAT, BLOCKS_VERSION = "dvcall-gvcf-blocks", 1  # 1: a header line naming the make-examples shard
+BLOCKS_FORMAT, BLOCKS_VERSION = "dvcall-gvcf-blocks", 2  # 1: a header line naming the make-examples shard; 2: and the
+# regions the run called (`called`), when they are few enough to carry (MAX_CALLED_IN_HEADER intervals)
+MAX_CALLED_IN_HEADER = 10_000  # a genome's contigs, or a panel's BED: ~30 bytes each; an exome BED's 200,000 are left out
 
 
 class BlockWriter:
     """Reference blocks written as make_examples finishes each partition (a genome's are tens of millions: none
-    is held), gzipped: a '#' header line (JSON: format, version, and for a sharded run `shards`, [[index, count]]
-    of the make-examples shard they belong to, so postprocess can tell that one is missing), then one
-    tab-separated line each; under a temporary name until `close` renames the file into place; `abort` removes it."""
+    is held), gzipped: a '#' header line (JSON: format, version, for a sharded run `shards`, [[index, count]]
+    of the make-examples shard they belong to, so postprocess can tell that one is missing, and `called`, the
+    whole run's calling regions, so it can check the gVCF covers them: check_tiling), then one tab-separated
+    line each; under a temporary name until `close` renames the file into place; `abort` removes it."""
 
-    def __init__(self, path: str, shard: tuple[int, int] | None = None, resume_at: int | None = None, keep: bool = False):
-        """`resume_at`, `keep`: a checkpointed shard's (outputs.GzipLines); resumed, the file has its header."""
+    def __init__(self, path: str, shard: tuple[int, int] | None = None, resume_at: int | None = None, keep: bool = False,
+                 called: Sequence[tuple[str, int, int]] | None = None):
+        """`resume_at`, `keep`: a checkpointed shard's (outputs.GzipLines); resumed, the file has its header.
+        `called`: the run's calling regions, recorded when there are at most MAX_CALLED_IN_HEADER."""
         self.path = path
         self._out = GzipLines(path, compresslevel=4, resume_at=resume_at, keep=keep)
         if resume_at is None:
-            header = {"format": BLOCKS_FORMAT, "version": BLOCKS_VERSION, **({"shards": [list(shard)]} if shard else {})}
+            header = {"format": BLOCKS_FORMAT, "version": BLOCKS_VERSION, **({"shards": [list(shard)]} if shard else {}),
+                      **({"called": [list(r) for r in called]} if called is not None and len(called) <= MAX_CALLED_IN_HEADER
+                         else {})}
             self._out.write("#" + json.dumps(header) + "\n")
 
     def write(self, blocks: Iterable[RefBlock]) -> None:
@@ -241,6 +248,15 @@ def _check_blocks_header(path: str, line: str) -> dict:
         raise InputError(f"{path} was written by a newer dvcall (gVCF blocks version {header['version']}, this one reads "
                          f"up to {BLOCKS_VERSION}): upgrade dvcall or rerun `dvcall make-examples --gvcf` with this version")
     return header
+
+
+def blocks_called(paths: list[str]) -> RegionSet | None:
+    """The regions the blocks files' runs called (the union of their headers' `called`: shards of one run record
+    the same, runs scattered by region their own), or None when one file does not record them."""
+    recorded = [_blocks_header(path).get("called") for path in paths]
+    if not paths or any(r is None for r in recorded):
+        return None
+    return RegionSet(Region(c, int(s), int(e)) for spans in recorded for c, s, e in spans)
 
 
 def blocks_shards(paths: list[str]) -> set[tuple[int, int]]:

@@ -386,6 +386,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             writer = ExampleWriter(output)
         if gvcf_output:
             blocks = BlockWriter(gvcf_output, shard=(shard_index, num_shards) if num_shards > 1 else None,
+                                 called=[(r.contig, r.start, r.end) for r in called],
                                  resume_at=start.lengths[os.path.basename(gvcf_output)] if start else None,
                                  keep=checkpoints is not None)
         everything = ((p, Region(run[0].contig, run[0].start, run[-1].end)) for run in stretches(parts) for p in run)

@@ -15,7 +15,7 @@ from .calibration import Calibration, apply_temperature, clustered_calls
 from .examples_io import CallRecord, VariantInfo, calls_model, calls_sample, calls_shards, expand_paths, read_calls
 from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distribution
-from .gvcf import RefBlock, UnsortedBlocks, blocks_shards, check_tiling, gvcf_records, read_blocks
+from .gvcf import RefBlock, UnsortedBlocks, blocks_called, blocks_shards, check_tiling, gvcf_records, read_blocks
 from .haplotypes import resolve_overlaps
 from .pileup import alt_subsets
 from .ploidy import HaploidRegions, haploid_blocks, haploid_probabilities
@@ -213,8 +213,9 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
     progress.Progress) is told the megabases of the reference passed, of its total, every PROGRESS_SITES sites.
     `model` (model_info.model_description) is written in the headers. `haploid` (ploidy.haploid_regions): sites
     there get no heterozygous genotype, and the gVCF's reference blocks a haploid confidence (ploidy.haploid_blocks).
-    `called`: the regions the run called, when known (`dvcall run`): the gVCF must leave none of their A/C/G/T bases
-    without a record (gvcf.check_tiling), or nothing is written."""
+    `called`: the regions the run called (`dvcall run` knows them; otherwise the blocks files' headers say, when
+    they are few enough to carry): the gVCF must leave none of their A/C/G/T bases without a record
+    (gvcf.check_tiling), or nothing is written."""
     t0 = time.time()
     reference = ref if isinstance(ref, Reference) else Reference(ref)
     order = {c.name: i for i, c in enumerate(reference.contigs)}
@@ -246,6 +247,7 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
         # a missing shard's blocks would leave holes in the gVCF (its variant records alone), read as no data
         blocks_count = require_every_shard(blocks_shards(block_paths), "gVCF reference blocks",
                                            "pass every shard's --gvcf-blocks file (make-examples --gvcf of each shard)")
+        called = called if called is not None else blocks_called(block_paths)
         if None not in (calls_count, blocks_count) and calls_count != blocks_count:
             raise InputError(f"the calls come from {calls_count} make-examples shards and the gVCF reference blocks from "
                              f"{blocks_count}: give one make-examples run's calls and blocks")

@@ -213,3 +213,34 @@ def test_a_run_whose_reference_blocks_lose_a_stretch_writes_nothing(tmp_path, mo
                                        "--regions", "chr20:10,002,001-10,005,000", "--num-shards", "1", "--quiet"])
     assert result.exit_code == 1 and "the gVCF would have no record at chr20:" in result.output
     assert not vcf.exists() and not gvcf.exists()
+
+
+def test_postprocess_checks_the_blocks_cover_what_their_headers_say_was_called(tmp_path):
+    """The stage-by-stage path (and the workflow): make-examples records the run's calling regions in each blocks
+    file's header, and postprocess checks the gVCF covers them, as `dvcall run` does."""
+    import gzip
+    import json
+    golden = os.path.join(TESTDATA, "golden")
+    with gzip.open(os.path.join(golden, "gvcf_blocks.tsv.gz"), "rt") as fh:
+        header, *lines = fh.readlines()
+    assert json.loads(header[1:])["called"] == [["chr20", 10_002_000, 10_006_000]]
+    calls = os.path.join(golden, "calls.jsonl.gz")
+    lost = lines[:40] + lines[41:]  # one block's line lost inside the file
+
+    def postprocess(name, head, body):
+        blocks = tmp_path / f"{name}.tsv.gz"
+        with gzip.open(blocks, "wt") as fh:
+            fh.writelines([head] + body)
+        out = tmp_path / f"{name}.vcf.gz"
+        result = CliRunner().invoke(main, ["postprocess", "--ref", REF, "--calls", calls, "--gvcf-blocks", str(blocks),
+                                           "--output-vcf", str(out), "--output-gvcf", str(tmp_path / f"{name}.g.vcf.gz")])
+        return result, out
+
+    result, out = postprocess("whole", header, lines)
+    assert result.exit_code == 0, result.output
+    result, out = postprocess("lost", header, lost)
+    assert result.exit_code == 1 and "the gVCF would have no record at chr20:" in result.output and not out.exists()
+    assert not (tmp_path / "lost.g.vcf.gz").exists()
+    old = '#{"format": "dvcall-gvcf-blocks", "version": 1}\n'  # written before headers named the regions: not checked
+    result, out = postprocess("old", old, lost)
+    assert result.exit_code == 0, result.output
