@@ -7,14 +7,14 @@ import click
 
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import is_examples_file, sidecar_path
-from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, ambiguous_reference_warning, base_quality_warning, calling_regions, hp_tag_warning,
+from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, ambiguous_reference_warning, base_quality_warning, hp_tag_warning,
                                          low_depth_warning,
                                          make_examples, missing_quality_warning, odd_hp_warning, retag_warning,
                                          training_summary)
 from deepvariant_py.gvcf import is_blocks_file
 from deepvariant_py.outputs import check_outputs, refuse_replacing
 from deepvariant_py.phasing import require_hp_channel, stage_phasing_note
-from deepvariant_py.ploidy import haploid_regions, mostly_haploid
+from deepvariant_py.ploidy import haploid_regions
 from deepvariant_py.presets import (make_examples_options, model_type_defaulted, resolve_model, resolve_settings,
                                     warn_about_reads_of_files, warn_about_settings_unlike_model)
 from deepvariant_py.progress import Progress
@@ -122,7 +122,7 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
         log.info("%s", note)
     stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),
                           gvcf_output=gvcf_output, sample_name=sample_name, model_dir=model_dir, exclude_regions=excluded,
-                          model_type=model_type)
+                          model_type=model_type, haploid=haploid)
     if (nothing := nothing_to_call_warning(list(regions), list(exclude_regions), stats.called_regions,
                                            len(parsed) if parsed is not None else None)):
         log.warning("%s and the examples file is empty", nothing)
@@ -131,8 +131,7 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
     else:
         log.info("shard %s got no partition of the regions (they hold fewer partitions than there are shards): its "
                  "examples file is empty", shard)
-    called = calling_regions(reference, set(lengths), parsed, excluded)  # as the reads' contigs were the reference's
-    few_tags = retag_warning([stats]) or (None if mostly_haploid(called, haploid) else
+    few_tags = retag_warning([stats]) or (None if stats.mostly_haploid else
                                           hp_tag_warning([stats], opts.pileup, bool(phase_reads) or check_untagged))
     for warning in (few_tags,
                     missing_quality_warning([stats]), odd_hp_warning([stats], opts.pileup),

@@ -31,7 +31,7 @@ from .cigar import READ_ADVANCING, REF_ADVANCING, SOFT_CLIP
 from .candidates import Candidate
 from .errors import DvcallError, InputError
 from .pileup import ALT_ALIGNED_MODES, DIFF_CHANNEL_ENUMS, UNDRAWN, Canvas, PileupOptions, channel_enums, paint_reads, with_support
-from .read_events import MISSING_BASE_QUALITY, N, N_BASE_QUALITY, STAR, encode_bases
+from .read_events import MISSING_BASE_QUALITY, N, STAR, encode_bases, n_capped
 from .realigner.aligner import D, I, M, left_align, parse_parasail_cigar, scoring_matrix
 from .realigner.options import RealignerOptions
 
@@ -63,8 +63,7 @@ class ReadLayout:
         self.qual = np.frombuffer(qual, np.uint8) if qual is not None and len(qual) == len(seq) \
             else np.full(len(seq), MISSING_BASE_QUALITY, np.uint8)
         if "N" in self.seq:  # as read_events draws them
-            self.qual = np.where(np.frombuffer(self.seq.encode("ascii"), np.uint8) == ord("N"),
-                                 np.minimum(self.qual, N_BASE_QUALITY), self.qual).astype(np.uint8)
+            self.qual = n_capped(encode_bases(self.seq), self.qual)
         self.start = read.reference_start
         self.cigar = read.cigartuples or []
         self._arrays = None

@@ -69,9 +69,11 @@ def quantize_gq(gq: np.ndarray | int, binsize: int = GQ_BIN) -> np.ndarray:
 
 
 def reference_blocks(contig: str, start: int, ref_codes: np.ndarray, ref_count: np.ndarray, depth: np.ndarray,
-                     binsize: int = GQ_BIN) -> list[RefBlock]:
+                     binsize: int = GQ_BIN, cuts: np.ndarray | None = None) -> list[RefBlock]:
     """Blocks over [start, start + len(ref_codes)): runs of equal GQ bin where hom-ref is most likely; other
-    positions singly. Positions whose reference base is not A/C/G/T are skipped."""
+    positions singly. Positions whose reference base is not A/C/G/T are skipped. `cuts`: offsets where a block
+    must start (a candidate's first base and the one after it), so that the pieces postprocess leaves around a
+    variant record carry only their own positions' GQ, MIN_DP and PL."""
     gq, pl, homref = reference_confidence(ref_count, depth)
     q = quantize_gq(gq, binsize)
     acgt = ref_codes < 4
@@ -82,6 +84,8 @@ def reference_blocks(contig: str, start: int, ref_codes: np.ndarray, ref_count: 
     # position that is not hom-ref (those stand alone)
     breaks = np.ones(n, bool)
     breaks[1:] = (q[1:] != q[:-1]) | (homref[1:] != homref[:-1]) | ~acgt[:-1] | ~acgt[1:] | ~homref[1:]
+    if cuts is not None and len(cuts):
+        breaks[cuts[(cuts > 0) & (cuts < n)]] = True
     bounds = np.flatnonzero(breaks)
     blocks = []
     for s, e in zip(bounds.tolist(), np.append(bounds[1:], n).tolist()):
@@ -100,7 +104,7 @@ def clip_blocks(blocks: list[RefBlock], spans: list[tuple[int, int]]) -> list[Re
         for i in range(bisect.bisect_right(ends, b.start), bisect.bisect_left(starts, b.end)):
             lo, hi = max(b.start, starts[i]), min(b.end, ends[i])
             if lo < hi:
-                out.append(RefBlock(b.contig, lo, hi, b.gq, b.min_dp, b.pl, b.callable))
+                out.append(replace(b, start=lo, end=hi))
     return out
 
 
@@ -280,7 +284,8 @@ def _min_pl(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int,
 
 
 def _joinable(a: RefBlock, b: RefBlock, binsize: int) -> bool:
-    """Blocks cut only by a partition boundary: same contig, touching, same GQ bin, both hom-ref, same ploidy."""
+    """Touching pieces gvcf_records may join (cut by a partition boundary, or by a diploid GQ bin that haploid_block
+    no longer tells apart): same contig, same GQ bin, both hom-ref, same ploidy."""
     return (a.callable and b.callable and a.contig == b.contig and a.end == b.start and a.haploid == b.haploid
             and _gq_bin(a.gq, binsize) == _gq_bin(b.gq, binsize))
 
@@ -341,10 +346,11 @@ def gvcf_records(variants: Iterable[VcfRecord], blocks: Iterable[RefBlock], cont
                  ref_fetch: Callable[[str, int, int], str], binsize: int = GQ_BIN
                  ) -> Iterator[tuple[VcfRecord | None, VcfRecord]]:
     """The gVCF in reference order: (variant, its gVCF record) for each variant record (every filter) and (None,
-    block record) for each piece of a reference block cut around the variants, pieces cut only by partition
-    boundaries joined again (_joinable); a variant comes before a block piece at its position. Blocks are cut
-    before they are joined, so a piece never carries the GQ, MIN_DP or PL of positions beyond a variant. Both
-    inputs are in reference order (blocks not overlapping) and are read once, a block's stretch at a time."""
+    block record) for each piece of a reference block cut around the variants, touching pieces joined again
+    (_joinable); a variant comes before a block piece at its position. Blocks are cut before they are joined, so
+    no piece takes another block's GQ, MIN_DP or PL from beyond a variant (and make_examples breaks its blocks at
+    candidates, reference_blocks' `cuts`, so a piece's values are its own positions'). Both inputs are in
+    reference order (blocks not overlapping) and are read once, a block's stretch at a time."""
     prev = None  # the block piece being joined
     for item in _cut_around(variants, blocks, contig_order):
         if isinstance(item, RefBlock):
@@ -375,6 +381,7 @@ def check_tiling(records: Iterable[tuple[VcfRecord | None, VcfRecord]], called: 
     records are looked up in the reference, so the check costs little besides one comparison a record."""
     spans = called.by_contig()
     order = [c for c in contigs if c in spans]
+    index = {c: i for i, c in enumerate(order)}
     done = 0  # contigs of `order` finished
 
     def gaps(contig: str, start: int, end: int) -> None:
@@ -398,7 +405,10 @@ def check_tiling(records: Iterable[tuple[VcfRecord | None, VcfRecord]], called: 
         if record.contig != contig:
             contig = record.contig
             if contig in spans:
-                done = finish(order.index(contig, done))
+                if index[contig] < done:  # a contig already finished: not a stream gvcf_records makes
+                    raise GvcfHole(f"the gVCF's records come back to {contig} after a later contig: they are not in "
+                                   "reference order (a bug in dvcall: please report it)")
+                done = finish(index[contig])
         if contig in spans:
             end = record.end if record.end is not None else record.start + len(record.ref)
             if record.start > covered:

@@ -21,6 +21,7 @@ from .outputs import AtomicFile, disk_error, is_disk_error
 from .gvcf import BlockWriter, RefBlock, clip_blocks, reference_blocks, uncovered_blocks
 from .images import build_images
 from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
+from .ploidy import HaploidRegions, mostly_haploid
 from .read_events import MISSING_BASE_QUALITY, encode_bases, extract_events, replace_reads
 from .reads import ReadAhead, ReadCounts, ReadFilter, ReadSources, fetch_reads, hp_dropped, open_reads
 from .realigner import RealignerOptions, realign_reads
@@ -83,6 +84,7 @@ class MakeExamplesStats:
     seconds: float = 0.0
     read_counts: dict = field(default_factory=lambda: asdict(ReadCounts()))  # reads seen, kept, dropped by reason
     called_regions: int = 0  # intervals of the whole run's calling regions (calling_regions: --regions less exclusions)
+    mostly_haploid: bool = False  # half or more of those bases on the `haploid` contigs given (ploidy.mostly_haploid)
 
 
 def example_settings(opts: MakeExamplesOptions) -> dict:
@@ -268,8 +270,10 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     if gvcf:
         codes = encode_bases(ref_seq[region.start - ref_offset:region.end - ref_offset])
         counts = count_alleles(events, codes, region.start, region.end, opts.thresholds.min_base_quality)
-        blocks = reference_blocks(region.contig, region.start, codes, counts.ref_count, counts.depth)
     candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds, counts)
+    if gvcf:  # blocks break where each candidate starts and ends: postprocess cuts them around its record there
+        cuts = np.array([p for c in candidates for p in (c.start, c.start + len(c.ref))], np.int64) - region.start
+        blocks = reference_blocks(region.contig, region.start, codes, counts.ref_count, counts.depth, cuts=cuts)
     taggable = events.is_long if opts.pileup.technology_channel else np.ones(len(reads), dtype=bool)
     # tagged as the pileups mostly read the tags: in the phase set most of the partition's tagged reads share (each
     # pileup takes its own site's, ReadEvents.hp_of); a BAM phased in blocks much shorter than the partition (a new PS
@@ -347,7 +351,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
                   progress: Callable[..., None] | None = None, gvcf_output: str | None = None,
                   checkpoints: ShardCheckpoints | None = None, sample_name: str | None = None,
                   model_dir: str | None = None, exclude_regions: Sequence[Region] = (),
-                  model_type: str | None = None) -> MakeExamplesStats:
+                  model_type: str | None = None, haploid: HaploidRegions | None = None) -> MakeExamplesStats:
     """Write the examples of shard `shard_index`/`num_shards` of `regions` (None: every contig the reads and the
     reference share) less `exclude_regions` to `output` (and, with `gvcf_output`, its reference blocks there); returns counts for the
     run summary. `output`: a TFRecord path (its sidecar is written beside it) or an ExampleSink, closed here on
@@ -375,6 +379,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
     labeler = _Labeler(training, reference) if training else None
     stats = _restored_stats(start.stats) if start else MakeExamplesStats()
     stats.called_regions = len(called)
+    stats.mostly_haploid = mostly_haploid(called, haploid)
     blocks = None  # gvcf_output's BlockWriter
     to_file = isinstance(output, str)
     if to_file and checkpoints:

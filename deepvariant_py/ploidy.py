@@ -8,9 +8,9 @@ Genotypes stay written as diploid (0/0, 1/1, 2/2), as DeepVariant writes them, s
 that expect two alleles per call keep working.
 
 The pseudo-autosomal regions (PAR1/PAR2 of X and Y) are diploid in every sample: sites overlapping a region of
-the PAR BED keep their diploid genotypes. The gVCF's reference blocks there take a haploid reference confidence
-(haploid_blocks): with no heterozygous genotype, a few reference reads rule out the alternative (GQ 50 from two
-reads, where the diploid model's het hypothesis keeps GQ near 3 per read).
+the PAR BED keep their diploid genotypes. The gVCF's reference blocks on the haploid contigs, outside the PARs, take
+a haploid reference confidence (haploid_blocks): with no heterozygous genotype, a few reference reads rule out the
+alternative (GQ 50 from two reads, where the diploid model's het hypothesis keeps GQ near 3 per read).
 """
 from __future__ import annotations
 
@@ -174,14 +174,14 @@ def haploid_regions(contigs: list[str], par_bed: str | None, contig_lengths: dic
             raise InputError(f"--haploid-contigs names {name!r}, which the reference does not have{hint}: use the "
                              "reference's contig names, e.g. chrX,chrY on GRCh38 or hg19 and X,Y on b37")
     absent: list[str] = []
+    if par_bed and os.path.exists(par_bed) and par_bed.strip().lower() in _PAR_ALIASES:
+        raise InputError(f"--par-regions {par_bed} names both a file here and an assembly whose PARs dvcall knows: pass "
+                         f"./{par_bed} for the file, or run where no such file is for the built-in PARs")
     named = built_in_pars(par_bed, contig_lengths) if par_bed and not os.path.exists(par_bed) else None
     if par_bed and named is None and not os.path.exists(par_bed):
         raise InputError(f"--par-regions {par_bed} is neither a BED file nor an assembly whose PARs dvcall knows "
                          f"({', '.join(sorted(_PAR_ALIASES))}): pass a BED of the pseudo-autosomal regions")
     par = RegionSet(named if named is not None else read_bed(par_bed, contig_lengths, absent) if par_bed else [])
-    if notes is not None and named is None and par_bed and par_bed.strip().lower() in _PAR_ALIASES:
-        notes.append(f"--par-regions {par_bed}: read as the file of that name here, not as the assembly's built-in PARs "
-                     f"(rename the file, or run where no such file is, for the built-in ones)")
     if notes is not None and (note := absent_contigs_note("--par-regions", absent, "they are skipped")):
         notes.append(note)
     return HaploidRegions(frozenset(names), par)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pysam
 
-from .cigar import ALIGNED, DEL, INS, REF_SKIP, SOFT_CLIP, fill_equals
+from .cigar import ALIGNED, DEL, INS, REF_SKIP, SOFT_CLIP
 
 # Base codes shared by counting and drawing.
 A, C, G, T, N, STAR = 0, 1, 2, 3, 4, 5
@@ -38,6 +38,11 @@ INSERTION, DELETION, CLIPPED = 1, 2, 3  # event kinds (a soft clip is an event a
 def encode_bases(seq: str) -> np.ndarray:
     """ASCII bases to codes 0-3 (ACGT) and 4 (anything else)."""
     return _CODE[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
+
+
+def n_capped(codes: np.ndarray, quals: np.ndarray) -> np.ndarray:
+    """Base qualities with each N (or other non-ACGT base: code 4) worth at most N_BASE_QUALITY."""
+    return np.where(codes == 4, np.minimum(quals, N_BASE_QUALITY), quals).astype(quals.dtype, copy=False)
 
 
 @dataclass
@@ -144,11 +149,6 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     n = len(reads)
     seqs = [r.query_sequence for r in reads]
     joined = "".join(seqs)
-    if "=" in joined:  # '=' bases the file's first reads did not show (reads.stores_equals): the reference's, in place
-        for r in reads:
-            fill_equals(r, ref_seq, ref_offset)
-        seqs = [r.query_sequence for r in reads]
-        joined = "".join(seqs)
     cigars = [r.cigartuples for r in reads]
     lengths = np.fromiter(map(len, seqs), np.int64, n)
     starts = np.fromiter((r.reference_start for r in reads), np.int64, n)
@@ -160,7 +160,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
         ps[i] = _ps(reads[i])
     all_codes = _CODE[np.frombuffer(joined.encode("ascii"), dtype=np.uint8)]
     all_quals, no_qualities = _qualities(reads, seqs)
-    all_quals = np.where(all_codes == 4, np.minimum(all_quals, N_BASE_QUALITY), all_quals)
+    all_quals = n_capped(all_codes, all_quals)
     q_starts = np.cumsum(lengths) - lengths
     one_block = np.fromiter((len(c) == 1 and c[0][0] in ALIGNED for c in cigars), bool, n)
     single = np.flatnonzero(one_block)

@@ -445,11 +445,11 @@ class ReadSources:
         # each CRAM's slices (crai.py), for ReadAhead to read where they are; None for a BAM
         self.cram_slices = [read_crai(crai, h.references) if h.is_cram and (crai := crai_path(p)) else None
                             for p, h in zip(self.paths, self.handles)]
-        # files that store reference-matching bases as '=' (samtools calmd -e): their reads get the bases back
-        self._equals = tuple(reference is not None and stores_equals(h) for h in self.handles)
+        # reads that store reference-matching bases as '=' (samtools calmd -e) get the bases back, whichever read
+        # holds them (a file merged from parts may have them only past its first reads): with_reference_bases
         self._reference = reference
-        for path, eq in zip(self.paths, self._equals):
-            if eq:
+        for path, handle in zip(self.paths, self.handles):
+            if reference is not None and stores_equals(handle):
                 log.info("%s stores bases that match the reference as '=' (samtools calmd -e): read with the "
                          "reference's bases there", path)
 
@@ -464,11 +464,11 @@ class ReadSources:
 
     def fetch(self, contig: str | None = None, start: int | None = None, stop: int | None = None) -> Iterator[pysam.AlignedSegment]:
         """Reads overlapping contig:start-stop of every file, merged by position (contig None: every contig)."""
-        if contig is None and (len(self.handles) > 1 or any(self._equals)):
+        if contig is None and len(self.handles) > 1:
             return chain.from_iterable(self.fetch(c) for c in self.references)
-        fetched = [with_reference_bases(h.fetch(contig, start, stop), self._reference, contig) if eq else h.fetch(contig, start, stop)
-                   for h, eq in zip(self.handles, self._equals)]
-        return fetched[0] if len(fetched) == 1 else heapq.merge(*fetched, key=MERGE_KEY)
+        fetched = [h.fetch(contig, start, stop) for h in self.handles]
+        merged = fetched[0] if len(fetched) == 1 else heapq.merge(*fetched, key=MERGE_KEY)
+        return merged if self._reference is None else with_reference_bases(merged, self._reference)
 
     def failing(self, region: Region) -> tuple[str, bool]:
         """(path, is CRAM) of the file whose reads of `region` cannot be read (after fetch() failed)."""
@@ -517,7 +517,8 @@ class ReadSources:
 
 def stores_equals(handle: pysam.AlignmentFile, sample: int = 200) -> bool:
     """Whether the file's first mapped reads hold '=' for bases that match the reference (SAM allows it; `samtools
-    calmd -e` writes it), which would otherwise read as N: every base on the reference lost."""
+    calmd -e` writes it), which would otherwise read as N: every base on the reference lost (said once; every
+    read holding one is filled, with_reference_bases)."""
     try:
         with quiet_htslib():
             reads = itertools.islice((r for r in handle.head(10 * sample) if not r.is_unmapped), sample)
@@ -526,13 +527,16 @@ def stores_equals(handle: pysam.AlignmentFile, sample: int = 200) -> bool:
         return False
 
 
-def with_reference_bases(reads: Iterable[pysam.AlignedSegment], reference: Reference, contig: str):
+def with_reference_bases(reads: Iterable[pysam.AlignedSegment], reference: Reference):
     """The reads with each '=' base replaced by the reference base it is aligned to (one on no reference base,
-    in an insertion or a clip, stays '=' and reads as N)."""
+    in an insertion or a clip, stays '=' and reads as N). Every read is looked at (~0.25 us: pysam keeps the
+    decoded sequence, which make_examples reads next), so a file with '=' only past its first reads is read
+    right too (hostile21: 47 SNP FPs)."""
     for read in reads:
         seq = read.query_sequence
         if seq and "=" in seq and read.reference_end is not None:
-            fill_equals(read, reference.fetch(contig, read.reference_start, read.reference_end), read.reference_start)
+            start = read.reference_start
+            fill_equals(read, reference.fetch(read.reference_name, start, read.reference_end), start)
         yield read
 
 

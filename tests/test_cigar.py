@@ -105,3 +105,18 @@ def test_a_spliced_read_splits_into_the_alignments_between_its_skips():
     assert not any(p.has_tag("MD") or p.has_tag("NM") for p in pieces)
     assert [_piece(p) for p in split_at_skips(make_read("n", 10, "5M", seq="ACGTA", quals=[30] * 5))] == [
         (10, "5M", "ACGTA", [30] * 5)]
+
+
+def test_equals_bases_take_the_reference_base_they_are_aligned_to():
+    """`samtools calmd -e` writes '=' for a base that matches the reference: filled from it where the base is
+    aligned; one in a clip or an insertion has no reference base and stays (read as N); qualities are kept."""
+    from deepvariant_py.cigar import fill_equals
+    ref = "TTACGTACGTAC"  # positions 100-111
+    # 2S at 100-101, 3M at 102-104 (the T its own), 2I, 2M at 105-106 (the G its own), 1D at 107, 2M at 108-109
+    read = make_read("r", 102, "2S3M2I2M1D2M", "==" + "==T" + "==" + "G=" + "=C", quals=list(range(20, 31)))
+    fill_equals(read, ref, 100)
+    assert read.query_sequence == "==" + "ACT" + "==" + "GA" + "GC"
+    assert list(read.query_qualities) == list(range(20, 31))
+    bare = make_read("b", 100, "4M", "A==T", quals=None)
+    fill_equals(bare, ref, 100)
+    assert bare.query_sequence == "ATAT" and bare.query_qualities is None

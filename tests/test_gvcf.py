@@ -43,6 +43,16 @@ def test_blocks_break_on_bins_skip_n_and_keep_non_ref_positions_single():
     assert blocks[-1].gq == 9 and blocks[-1].min_dp == 3 and blocks[0].gq == 50 and blocks[0].min_dp == 30
 
 
+def test_blocks_break_where_a_candidate_starts_and_after_it_ends():
+    codes = np.zeros(10, np.int64)
+    ref_count = depth = np.array([30, 30, 30, 30, 8, 8, 30, 30, 30, 30])
+    whole = reference_blocks("c", 100, codes, ref_count, depth)
+    assert [(b.start, b.end) for b in whole] == [(100, 104), (104, 106), (106, 110)]
+    cut = reference_blocks("c", 100, codes, ref_count, depth, cuts=np.array([2, 3, 0, 10, 12]))  # a SNP at 102
+    assert [(b.start, b.end, b.min_dp) for b in cut] == [(100, 102, 30), (102, 103, 30), (103, 104, 30), (104, 106, 8),
+                                                          (106, 110, 30)]
+
+
 def test_variant_records_get_non_ref_and_cut_the_blocks():
     fetch = lambda contig, s, e: "ACGTACGTACGTACGTACGT"[s:e]  # noqa: E731
     deletion = VcfRecord(contig="c", start=5, ref="CGT", alts=["C"], qual=30.0, filter="PASS",
@@ -55,6 +65,7 @@ def test_variant_records_get_non_ref_and_cut_the_blocks():
     assert spans == [(0, 5, [NON_REF]), (5, None, ["C", NON_REF]), (8, 12, [NON_REF]), (12, None, ["G", "T", NON_REF]),
                      (13, 20, [NON_REF])]
     assert out[2].ref == "A" and out[2].gq == 38 and out[2].min_dp == 18  # adjacent blocks of one bin joined
+    assert out[0].gq == 40 and out[0].min_dp == 20  # cut before joining: the second block's values stay its own
     assert out[1].pl == [30, 0, 40, 990, 990, 990] and out[1].allele_depths == [10, 10, 0]
     assert len(out[3].pl) == 10 and out[3].pl[-4:] == [990] * 4
 
@@ -244,3 +255,11 @@ def test_postprocess_checks_the_blocks_cover_what_their_headers_say_was_called(t
     old = '#{"format": "dvcall-gvcf-blocks", "version": 1}\n'  # written before headers named the regions: not checked
     result, out = postprocess("old", old, lost)
     assert result.exit_code == 0, result.output
+
+
+def test_the_tiling_check_refuses_records_out_of_reference_order():
+    from deepvariant_py.gvcf import GvcfHole, block_record, check_tiling
+    from deepvariant_py.regions import Region, RegionSet
+    records = [(None, block_record(RefBlock(c, 0, 4, 50, 30, (0, 90, 900)), "A")) for c in ("a", "b", "a")]
+    with pytest.raises(GvcfHole, match="come back to a after a later contig"):
+        list(check_tiling(records, RegionSet([Region("a", 0, 4), Region("b", 0, 4)]), ["a", "b"], lambda c, s, e: "A" * (e - s)))

@@ -93,10 +93,10 @@ def test_the_flags_are_checked_against_the_reference(tmp_path, monkeypatch):
     assert notes == ["--par-regions: 1 BED line(s) name contigs the reference lacks (chrM): they are skipped"]
     named_like = tmp_path / "GRCh38"  # verify44: a file named like an assembly took the name over without a word
     named_like.write_text("chrX\t10000\t20000\n")
-    notes = []
-    monkeypatch.chdir(tmp_path)
-    assert haploid_regions(["chrX"], "GRCh38", LENGTHS, notes).par.triples() == (("chrX", 10_000, 20_000),)
-    assert notes and "read as the file of that name here, not as the assembly's built-in PARs" in notes[0]
+    monkeypatch.chdir(tmp_path)  # review43: a note that --quiet and the workflow hid; now the choice is the user's
+    with pytest.raises(InputError, match=r"--par-regions GRCh38 names both a file here and an assembly .* pass ./GRCh38"):
+        haploid_regions(["chrX"], "GRCh38", LENGTHS)
+    assert haploid_regions(["chrX"], "./GRCh38", LENGTHS).par.triples() == (("chrX", 10_000, 20_000),)
 
 
 def _genotypes(path):

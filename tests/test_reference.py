@@ -20,3 +20,12 @@ def test_a_fai_made_before_a_header_was_edited_is_refused(tmp_path):
     with pytest.raises(InputError, match=r"contig '20' starts with 'dna:chromosome chrom', not bases: was the FASTA "
                                          r"edited after indexing\?\): re-create the index with `samtools faidx"):
         Reference(str(fa))
+
+
+def test_ambiguous_bases_are_the_iupac_codes_not_n():
+    from deepvariant_py.make_examples import MakeExamplesStats, ambiguous_reference_warning
+    from deepvariant_py.reference import ambiguous_bases
+    assert ambiguous_bases("ACGTNRYKMSWBDHVN").tolist() == [False] * 5 + [True] * 10 + [False]
+    assert ambiguous_reference_warning([MakeExamplesStats(), MakeExamplesStats()]) is None
+    line = ambiguous_reference_warning([MakeExamplesStats(ambiguous_reference=1200), MakeExamplesStats(ambiguous_reference=34)])
+    assert line.startswith("1,234 reference position(s) under the reads hold IUPAC ambiguity codes")

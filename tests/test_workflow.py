@@ -87,7 +87,8 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
         assert (results / f"{sample}.vcf.gz.tbi").exists() and (results / f"{sample}.g.vcf.gz").exists()
     assert not list((results / "S2").glob("*.merged.bam*"))  # the merge for whatshap is temporary
     # S2's tagged pass: whatshap had no het outside the PAR to tag reads by, which make-examples is told (hostile20)
-    assert not any("carry an HP tag" in log.read_text() for log in (results / "logs").glob("S2.make_examples.*.log"))
+    logs = list((results / "logs").glob("S2.make_examples.*.log"))
+    assert logs and not any("carry an HP tag" in log.read_text() for log in logs)
     assert sorted(p.name for p in results.glob("*.vcf.gz")) == ["S1.g.vcf.gz", "S1.vcf.gz", "S2.g.vcf.gz", "S2.vcf.gz"]
     hets = {}
     for sample, reads, extra in (("S1", [bam], ()), ("S2", lanes, ("--haploid-contigs", "chr1", "--par-regions", str(par)))):
