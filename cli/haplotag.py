@@ -6,7 +6,7 @@ import click
 
 from deepvariant_py.errors import OutputError
 from deepvariant_py.htslib import BAM_INDEXES
-from deepvariant_py.phasing import has_het_call, haplotag, require_whatshap
+from deepvariant_py.phasing import equals_warning, has_het_call, haplotag, require_whatshap
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.reads import open_reads, reads_inputs
 from deepvariant_py.reference import Reference
@@ -37,6 +37,8 @@ def haplotag_cmd(ref, reads, calls, output, regions, quiet):
     reference = Reference(ref)
     with open_reads(reads, reference) as sources:  # whatshap ignores read groups: two samples' reads would be tagged as one
         sources.sample(fix="pass the reads of one sample")
+        if (equals := equals_warning(sources.equals_paths)):
+            log.warning("%s", equals)
     spans = parse_regions(list(regions), reference.lengths)
     tagged, total = haplotag(ref, list(reads), calls, output, spans)
     if total and not tagged and not has_het_call(calls):

@@ -390,8 +390,9 @@ def check_tiling(records: Iterable[tuple[VcfRecord | None, VcfRecord]], called: 
             if any(b in bases for b in "ACGT"):
                 at = s + next(i for i, b in enumerate(bases) if b in "ACGT")
                 raise GvcfHole(f"the gVCF would have no record at {contig}:{at + 1:,}, inside the regions called (the "
-                               "reference blocks there were lost: a damaged --intermediate-dir or gVCF blocks file, or a "
-                               "bug in dvcall); rerun with a fresh --intermediate-dir, or make-examples --gvcf again")
+                               "reference blocks there are missing: a blocks file left out or from another make-examples "
+                               "run, a damaged --intermediate-dir or blocks file, or a bug in dvcall); give each run's "
+                               "every shard, rerun with a fresh --intermediate-dir, or make-examples --gvcf again")
 
     def finish(upto: int) -> int:  # the contigs before `upto` (in order) covered to their ends
         nonlocal covered

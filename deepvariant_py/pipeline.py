@@ -23,7 +23,8 @@ from .model import model_input_shape
 from .model_info import ModelInfo, model_description, weights_stamp
 from .outputs import atomic_outputs, check_outputs, disk_error, file_sha256, is_disk_error, require_vcf_gz
 from .pileup import channel_enums
-from .phasing import PHASERS, WhatshapFailed, auto_phase, default_phaser, haplotag, require_hp_channel, require_whatshap
+from .phasing import (PHASERS, WhatshapFailed, auto_phase, default_phaser, equals_warning, haplotag, require_hp_channel,
+                      require_whatshap)
 from .ploidy import HaploidRegions, haploid_regions, missing_par_warning, mostly_haploid
 from .postprocess import postprocess
 from .presets import (DEFAULT_MODEL_TYPE, make_examples_options, resolve_model, resolve_settings, warn_about_read_kind,
@@ -213,6 +214,7 @@ def _plan(opts: RunOptions) -> _Plan:
             log.info("--haploid-contigs %s: --regions calls nothing there", ",".join(idle))
         called = calling_regions(reference, set(sources.references), regions if opts.regions else None, excluded)
         _warn_about_reads(sources, reference, opts, called, sample, len(regions))
+        equals_paths = sources.equals_paths
     model_dir, info = resolve_model(opts.model_type, opts.model_dir)
     settings = resolve_settings(opts.model_type, info, **opts.settings)
     warn_about_settings_unlike_model(info, opts.settings)
@@ -225,6 +227,8 @@ def _plan(opts: RunOptions) -> _Plan:
     phase = _should_phase(opts, info, me_opts, reference, regions)
     if phase and opts.phaser == "direct":
         me_opts, phase = replace(me_opts, phase_reads=True), False
+    if phase and (equals := equals_warning(equals_paths)):  # whatshap's first pass reads the files themselves
+        log.warning("%s", equals)
     elif not phase and opts.phase_reads is None and info.pools_by_haplotype:
         me_opts = replace(me_opts, phase_untagged=True)  # mostly tagged: a partition left untagged is phased itself
     _check_run_paths(opts, model_dir, phase)

@@ -174,11 +174,12 @@ def haploid_regions(contigs: list[str], par_bed: str | None, contig_lengths: dic
             raise InputError(f"--haploid-contigs names {name!r}, which the reference does not have{hint}: use the "
                              "reference's contig names, e.g. chrX,chrY on GRCh38 or hg19 and X,Y on b37")
     absent: list[str] = []
-    if par_bed and os.path.exists(par_bed) and par_bed.strip().lower() in _PAR_ALIASES:
+    given_file = bool(par_bed) and os.path.exists(par_bed) and not os.path.isdir(par_bed)  # /dev/null too, no folder
+    if given_file and par_bed.strip().lower() in _PAR_ALIASES:
         raise InputError(f"--par-regions {par_bed} names both a file here and an assembly whose PARs dvcall knows: pass "
                          f"./{par_bed} for the file, or run where no such file is for the built-in PARs")
-    named = built_in_pars(par_bed, contig_lengths) if par_bed and not os.path.exists(par_bed) else None
-    if par_bed and named is None and not os.path.exists(par_bed):
+    named = built_in_pars(par_bed, contig_lengths) if par_bed and not given_file else None
+    if par_bed and named is None and not given_file:
         raise InputError(f"--par-regions {par_bed} is neither a BED file nor an assembly whose PARs dvcall knows "
                          f"({', '.join(sorted(_PAR_ALIASES))}): pass a BED of the pseudo-autosomal regions")
     par = RegionSet(named if named is not None else read_bed(par_bed, contig_lengths, absent) if par_bed else [])

@@ -448,10 +448,12 @@ class ReadSources:
         # reads that store reference-matching bases as '=' (samtools calmd -e) get the bases back, whichever read
         # holds them (a file merged from parts may have them only past its first reads): with_reference_bases
         self._reference = reference
-        for path, handle in zip(self.paths, self.handles):
-            if reference is not None and stores_equals(handle):
-                log.info("%s stores bases that match the reference as '=' (samtools calmd -e): read with the "
-                         "reference's bases there", path)
+        # the files whose first reads show '=' (what whatshap, which reads the files itself, would read as they are)
+        self.equals_paths = tuple(p for p, h in zip(self.paths, self.handles) if reference is not None and stores_equals(h))
+        for path in set(self.equals_paths) - _SAID_EQUALS:  # once a process: a run opens its reads several times
+            _SAID_EQUALS.add(path)
+            log.info("%s stores bases that match the reference as '=' (samtools calmd -e): read with the "
+                     "reference's bases there", path)
 
     def __enter__(self) -> "ReadSources":
         return self
@@ -515,6 +517,9 @@ class ReadSources:
             raise error
 
 
+_SAID_EQUALS: set[str] = set()  # files ReadSources has said store '=' (said once a process)
+
+
 def stores_equals(handle: pysam.AlignmentFile, sample: int = 200) -> bool:
     """Whether the file's first mapped reads hold '=' for bases that match the reference (SAM allows it; `samtools
     calmd -e` writes it), which would otherwise read as N: every base on the reference lost (said once; every
@@ -534,8 +539,8 @@ def with_reference_bases(reads: Iterable[pysam.AlignedSegment], reference: Refer
     right too (hostile21: 47 SNP FPs)."""
     for read in reads:
         seq = read.query_sequence
-        if seq and "=" in seq and read.reference_end is not None:
-            start = read.reference_start
+        if seq and "=" in seq and read.reference_end is not None and read.reference_name in reference:
+            start = read.reference_start  # (a contig the reference lacks: its reads are never called; verify45)
             fill_equals(read, reference.fetch(read.reference_name, start, read.reference_end), start)
         yield read
 

@@ -97,6 +97,9 @@ def test_the_flags_are_checked_against_the_reference(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"--par-regions GRCh38 names both a file here and an assembly .* pass ./GRCh38"):
         haploid_regions(["chrX"], "GRCh38", LENGTHS)
     assert haploid_regions(["chrX"], "./GRCh38", LENGTHS).par.triples() == (("chrX", 10_000, 20_000),)
+    named_like.unlink()
+    named_like.mkdir()  # verify45: a folder of that name is no BED: the assembly's PARs
+    assert haploid_regions(["chrX"], "GRCh38", LENGTHS).par.triples()[0] == ("chrX", 10_000, 2_781_479)
 
 
 def _genotypes(path):

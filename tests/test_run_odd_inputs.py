@@ -239,6 +239,14 @@ def test_reads_that_store_reference_bases_as_equals_give_the_same_calls(tmp_path
         first = sum("=" in (r.query_sequence or "") for r in itertools.islice(fh, 100))
         assert first == 0 if late else first > 90
         assert not late or sum("=" in (r.query_sequence or "") for r in fh) > 1000
+    from deepvariant_py.phasing import equals_warning
+    from deepvariant_py.reads import open_reads, with_reference_bases
+    from deepvariant_py.reference import Reference
+    with open_reads(equals, Reference(REAL_REF)) as sources:  # what whatshap would be warned of: the first reads'
+        assert sources.equals_paths == (() if late else (equals,))
+        assert (equals_warning(sources.equals_paths) is None) == late
+    other = make_read("elsewhere", 10, "4M", "A==T", header=header_for("chrUn", 100))  # a contig the reference lacks
+    assert [r.query_sequence for r in with_reference_bases([other], Reference(REAL_REF))] == ["A==T"]
     pysam.index(str(plain))
     want, got = tmp_path / "want", tmp_path / "got"
     want.mkdir()
