@@ -257,10 +257,13 @@ def _check_blocks_header(path: str, line: str) -> dict:
 def blocks_called(paths: list[str]) -> RegionSet | None:
     """The regions the blocks files' runs called (the union of their headers' `called`: shards of one run record
     the same, runs scattered by region their own), or None when one file does not record them."""
-    recorded = [_blocks_header(path).get("called") for path in paths]
-    if not paths or any(r is None for r in recorded):
-        return None
-    return RegionSet(Region(c, int(s), int(e)) for spans in recorded for c, s, e in spans)
+    distinct: set[tuple] = set()  # one run's shards record the same list: kept once (1,000 shards x 9,000 contigs)
+    for path in paths:
+        spans = _blocks_header(path).get("called")
+        if spans is None:
+            return None
+        distinct.add(tuple((str(c), int(s), int(e)) for c, s, e in spans))
+    return RegionSet(Region(*span) for spans in distinct for span in spans) if paths else None
 
 
 def blocks_shards(paths: list[str]) -> set[tuple[int, int]]:
