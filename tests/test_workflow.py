@@ -325,7 +325,13 @@ def test_haploid_contigs_are_checked_per_sample_before_any_job(tmp_path):
     for config, message in (({"haploid_contigs": ["chrX"]}, "not a mapping of sample -> contigs"),
                             ({"haploid_contigs": {"HG002": ["chrX"]}}, "names sample 'HG002', which `samples:` does not have"),
                             ({"haploid_contigs": {"XY": [1]}}, "give contig names"),
-                            ({"haploid_contigs": {"XY": ["X"]}}, "names 'X', which the reference does not have"),
+                            ({"haploid_contigs": {"XY": ["X"]}},
+                             "workflow config, haploid_contigs of sample 'XY' / par_regions: haploid_contigs names 'X', "
+                             "which the reference does not have"),
+                            ({"haploid_contigs": {"XY": ["chrX"]}, "par_regions": "T2T"},  # verify44: the flags' wording
+                             "sample 'XY' / par_regions: par_regions T2T is neither a BED file nor an assembly"),
+                            ({"haploid_contigs": {"XY": [], "XX": None}, "par_regions": str(par)},
+                             "every sample listed there has none"),
                             ({"par_regions": str(par)}, "only matters with haploid_contigs")):
         with pytest.raises(InputError, match=message):
             haploid_args(config, samples, lengths)

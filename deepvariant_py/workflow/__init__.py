@@ -174,9 +174,18 @@ def haploid_args(config: dict, samples: dict[str, list[str]], contig_lengths: di
                              f"a comma-separated string), not {contigs!r}")
         if not contig_names(names):  # `B: []`: a diploid sample, said plainly
             continue
-        if haploid_regions(names, par, contig_lengths) is not None:
+        try:
+            regions = haploid_regions(names, par, contig_lengths)
+        except InputError as exc:  # the flags' message, said of the config's keys
+            raise InputError(f"workflow config, haploid_contigs of sample {sample!r} / par_regions: "
+                             f"{str(exc).replace('--haploid-contigs', 'haploid_contigs').replace('--par-regions', 'par_regions')}"
+                             ) from None
+        if regions is not None:
             out[str(sample)] = (" --haploid-contigs " + shlex.quote(",".join(contig_names(names)))
                                 + (f" --par-regions {shlex.quote(par)}" if par else ""))
+    if par and not out:  # `{A: [], B: []}`: every sample diploid, so the PARs would be ignored without a word
+        raise InputError(f"par_regions: {par!r} in the workflow config only matters for a sample with haploid_contigs, and "
+                         "every sample listed there has none: give a sample's contigs, or drop par_regions")
     return out
 
 
