@@ -18,7 +18,7 @@ from deepvariant_py.ploidy import haploid_regions
 from deepvariant_py.presets import (make_examples_options, model_type_defaulted, resolve_model, resolve_settings,
                                     warn_about_reads_of_files, warn_about_settings_unlike_model)
 from deepvariant_py.progress import Progress
-from deepvariant_py.reads import ReadFilter, log_read_counts, reads_inputs
+from deepvariant_py.reads import ReadFilter, haplotagged_by_whatshap, log_read_counts, reads_inputs
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import absent_contigs_note, nothing_to_call_warning, parse_regions
 from deepvariant_py.vcf import check_sample_name
@@ -133,6 +133,10 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
                  "examples file is empty", shard)
     few_tags = retag_warning([stats]) or (None if stats.mostly_haploid else
                                           hp_tag_warning([stats], opts.pileup, bool(phase_reads) or check_untagged))
+    if few_tags and not retag_warning([stats]) and haplotagged_by_whatshap(list(reads)):
+        # the workflow's tagged pass: whatshap tagged what it could (a haploid contig has no het to tag by)
+        log.info("%s (whatshap haplotag wrote these reads: it tags only reads over heterozygous calls it phased)", few_tags)
+        few_tags = None
     for warning in (few_tags,
                     missing_quality_warning([stats]), odd_hp_warning([stats], opts.pileup),
                     None if training else low_depth_warning([stats]),

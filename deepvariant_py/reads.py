@@ -1035,6 +1035,20 @@ def read_group_samples(handle: pysam.AlignmentFile) -> list[str]:
     return out
 
 
+def haplotagged_by_whatshap(paths: Sequence[str]) -> bool:
+    """Whether every reads file's header says `whatshap haplotag` wrote it (its @PG): reads it left untagged sit where
+    it had no heterozygous call to tag them by (a haploid contig, a sample with few hets), not a missing step."""
+    def tagged(path: str) -> bool:
+        try:
+            with quiet_htslib(), pysam.AlignmentFile(path, check_sq=False) as fh:
+                programs = fh.header.to_dict().get("PG", [])
+        except (OSError, ValueError):
+            return False
+        return any(pg.get("PN") == "whatshap" and "haplotag" in pg.get("CL", "") for pg in programs)
+
+    return bool(paths) and all(map(tagged, paths))
+
+
 def read_group_platforms(handle: "pysam.AlignmentFile | ReadSources") -> set[str]:
     """The @RG PL values (upper case) of every file: what the sequencer was, where the header says."""
     handles = handle.handles if isinstance(handle, ReadSources) else (handle,)

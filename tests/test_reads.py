@@ -508,3 +508,20 @@ def test_a_crai_older_than_its_cram_is_refused(tmp_path, reference):
     shutil.copy(crams[0] + ".crai", crams[1] + ".crai")
     with pytest.raises(InputError, match=r"holds reads its index .*new\.cram\.crai does not list .*`samtools index .*new\.cram`"):
         open_alignments(crams[1], reference)
+
+
+def test_a_bam_whatshap_haplotag_wrote_is_known_by_its_header(tmp_path):
+    from deepvariant_py.reads import haplotagged_by_whatshap
+    plain = header_for("chr1", 1000)
+    tagged = pysam.AlignmentHeader.from_dict({**plain.to_dict(), "PG": [
+        {"ID": "bwa", "PN": "bwa", "CL": "bwa mem ref.fa r1.fq"},
+        {"ID": "whatshap", "PN": "whatshap", "VN": "2.8", "CL": "whatshap haplotag -o out.bam calls.vcf.gz in.bam"}]})
+    phased_only = pysam.AlignmentHeader.from_dict({**plain.to_dict(), "PG": [
+        {"ID": "whatshap", "PN": "whatshap", "CL": "whatshap phase -o phased.vcf calls.vcf in.bam"}]})
+    paths = {}
+    for name, header in (("plain", plain), ("tagged", tagged), ("phased_only", phased_only)):
+        paths[name] = write_bam(tmp_path / f"{name}.bam", [make_read("r", 10, header=header)], header)
+    assert haplotagged_by_whatshap([paths["tagged"]])
+    assert not haplotagged_by_whatshap([paths["plain"]]) and not haplotagged_by_whatshap([paths["phased_only"]])
+    assert not haplotagged_by_whatshap([paths["tagged"], paths["plain"]]) and not haplotagged_by_whatshap([])
+    assert not haplotagged_by_whatshap([str(tmp_path / "missing.bam")])

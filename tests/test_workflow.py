@@ -27,15 +27,17 @@ def _snakemake() -> list[str]:
     return [exe]
 
 
-def _run_workflow(tmp_path, config_text: str) -> None:
-    """snakemake on the shipped Snakefile with this config, in tmp_path, on 2 cores."""
+def _run_workflow(tmp_path, config_text: str, dry_run: bool = False) -> str:
+    """snakemake on the shipped Snakefile with this config, in tmp_path, on 2 cores (or only its plan: `dry_run`);
+    returns what it printed."""
     snakemake = _snakemake()
     config = tmp_path / "config.yaml"
     config.write_text(config_text)
     proc = subprocess.run(snakemake + ["--snakefile", snakefile_path(), "--configfile", str(config), "--cores", "2",
-                                       "--directory", str(tmp_path), "--quiet", "all"],
+                                       "--directory", str(tmp_path), *(["--dry-run"] if dry_run else ["--quiet"]), "all"],
                           capture_output=True, text=True, env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
 
 
 def test_workflow_command_prints_paths_and_config():
@@ -74,9 +76,13 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
     exclude.write_text("chr1\t10000\t11000\n")
     par = tmp_path / "par.bed"
     par.write_text("chr1\t2000\t8000\n")
-    _run_workflow(tmp_path, f"reference: {ref}\nsamples:\n  S1: {bam}\n  S2: [{lanes[0]}, {lanes[1]}]\nshards: 2\n"
-                            f"regions: ['{region}']\nexclude_regions: {exclude}\nmodel_type: pacbio\ngvcf: true\nphaser: {phaser}\n"
-                            f"haploid_contigs: {{S2: [chr1]}}\npar_regions: {par}\noutdir: {tmp_path / 'results'}\n")
+    config = (f"reference: {ref}\nsamples:\n  S1: {bam}\n  S2: [{lanes[0]}, {lanes[1]}]\nshards: 2\n"
+              f"regions: ['{region}']\nexclude_regions: {exclude}\nmodel_type: pacbio\ngvcf: true\nphaser: {phaser}\n"
+              f"haploid_contigs: {{S2: [chr1]}}\npar_regions: {par}\noutdir: {tmp_path / 'results'}\n")
+    _run_workflow(tmp_path, config)
+    if phaser == "direct":  # S1 made haploid afterwards: its postprocess reruns, not its make_examples shards (hours)
+        plan = _run_workflow(tmp_path, config.replace("{S2: [chr1]}", "{S2: [chr1], S1: [chr1]}"), dry_run=True)
+        assert "postprocess" in plan and "make_examples" not in plan, plan[-2000:]
     results = tmp_path / "results"
     for sample in ("S1", "S2"):
         assert not list((results / sample).glob("haplotagged.bam*"))  # whatshap's tagged copy: removed once read (temp)
