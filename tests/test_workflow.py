@@ -83,6 +83,14 @@ def test_snakemake_vcf_and_gvcf_equal_dvcall_run_on_untagged_long_reads(tmp_path
     if phaser == "direct":  # S1 made haploid afterwards: its postprocess reruns, not its make_examples shards (hours)
         plan = _run_workflow(tmp_path, config.replace("{S2: [chr1]}", "{S2: [chr1], S1: [chr1]}"), dry_run=True)
         assert "postprocess" in plan and "make_examples" not in plan, plan[-2000:]
+        # the regions BED replaced by an edited copy with an older time (`cp -p`, rsync -a): Snakemake's mtime
+        # trigger misses it, the file's identity in make_examples' params does not (workflow46: a stale VCF)
+        stat = os.stat(exclude)
+        exclude.write_text("chr1\t10000\t11500\n")
+        os.utime(exclude, ns=(stat.st_atime_ns - 10**12, stat.st_mtime_ns - 10**12))
+        plan = _run_workflow(tmp_path, config, dry_run=True)
+        assert "make_examples" in plan, plan[-2000:]
+        exclude.write_text("chr1\t10000\t11000\n")
     results = tmp_path / "results"
     for sample in ("S1", "S2"):
         assert not list((results / sample).glob("haplotagged.bam*"))  # whatshap's tagged copy: removed once read (temp)
@@ -186,8 +194,9 @@ def test_the_config_is_checked_before_any_job():
 
 
 def test_an_edited_regions_bed_and_the_model_files_are_inputs_of_the_jobs(tmp_path):
-    """A BED edited in place or a model retrained into the configured folder left the old VCF ('Nothing to be done')."""
-    from deepvariant_py.workflow import model_files, region_files
+    """A BED edited in place or a model retrained into the configured folder left the old VCF ('Nothing to be done');
+    make_examples reads only the model's settings (and candidate filter), so new weights rerun the calling only."""
+    from deepvariant_py.workflow import example_model_files, file_identity, model_files, region_files
     bed = tmp_path / "r.bed"
     bed.write_text("chr20\t0\t10\n")
     assert region_files([str(bed), "chr20:1-100"]) == [str(bed)]
@@ -197,9 +206,16 @@ def test_an_edited_regions_bed_and_the_model_files_are_inputs_of_the_jobs(tmp_pa
         (model / name).write_text("x")
     assert [os.path.basename(p) for p in model_files(str(model))] == ["model.keras", "model_info.json", "merger.keras",
                                                                       "merger_info.json"]
+    assert [os.path.basename(p) for p in example_model_files(str(model))] == ["model_info.json"]
     with open(snakefile_path()) as fh:
         text = fh.read()
-    assert text.count("model=MODEL_FILES") == 4 and text.count("regions=REGION_FILES") == 2
+    assert text.count("model=MODEL_FILES") == 3 and text.count("model=example_model_files(MODEL)") == 1
+    assert text.count("regions=REGION_FILES") == 2
+    before = file_identity([str(bed), str(tmp_path / "not_made_yet.bam")])
+    stat = os.stat(bed)
+    bed.write_text("chr20\t0\t11\n")
+    os.utime(bed, ns=(stat.st_atime_ns - 10**12, stat.st_mtime_ns - 10**12))  # edited, and older
+    assert before.startswith("r.bed=") and file_identity([str(bed)]) != before
 
 
 def test_a_sample_named_twice_in_the_config_file_is_an_error(tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import shlex
 
@@ -225,11 +226,46 @@ def check_read_kinds(config: dict, samples: dict[str, list[str]], reference, reg
                 raise InputError(f"sample {name!r}: {exc} (the config's model_type is empty)") from None
 
 
+_IDENTITIES: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> identity: a BED hashed once a process
+HASHED_UP_TO = 64 << 20  # files this small (BEDs) are named by their content; larger ones (BAMs) by size and time
+
+
+def file_identity(paths: list[str]) -> str:
+    """The files as a job's params: each one's content digest (up to HASHED_UP_TO bytes) or size and modification
+    time, so that a file replaced by another with an older time (`cp -p`, `rsync -a`, a restore), which Snakemake's
+    mtime trigger misses, still reruns the jobs that read it (workflow46: a stale VCF). Files not there yet (made
+    by the workflow) are left out."""
+    out = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+        if key not in _IDENTITIES:
+            if st.st_size <= HASHED_UP_TO:
+                with open(path, "rb") as fh:
+                    _IDENTITIES[key] = hashlib.sha1(fh.read()).hexdigest()[:16]
+            else:
+                _IDENTITIES[key] = f"{st.st_size}:{st.st_mtime_ns}"
+        out.append(f"{os.path.basename(path)}={_IDENTITIES[key]}")
+    return " ".join(out)
+
+
 def model_files(model_dir: str) -> list[str]:
     """The files of a model folder a job reads (its network, its settings and calibration, its merger): inputs of
     the rules, so a model retrained in place makes its samples be called again."""
     names = ("model.keras", "model_info.json", "merger.keras", "merger_info.json", "candidate_filter.json")
     return [os.path.join(model_dir, n) for n in names if os.path.exists(os.path.join(model_dir, n))]
+
+
+EXAMPLE_MODEL_FILES = ("model_info.json", "candidate_filter.json")  # what make_examples reads of a model
+
+
+def example_model_files(model_dir: str) -> list[str]:
+    """The model files make_examples reads (its settings, the long-read candidate filter): its inputs, so weights
+    retrained in place rerun call_variants and postprocess, not every make_examples shard (workflow46)."""
+    return [os.path.join(model_dir, n) for n in EXAMPLE_MODEL_FILES if os.path.exists(os.path.join(model_dir, n))]
 
 
 def region_files(regions: list[str]) -> list[str]:
