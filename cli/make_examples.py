@@ -131,9 +131,10 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
     else:
         log.info("shard %s got no partition of the regions (they hold fewer partitions than there are shards): its "
                  "examples file is empty", shard)
-    few_tags = retag_warning([stats]) or (None if stats.mostly_haploid else
-                                          hp_tag_warning([stats], opts.pileup, bool(phase_reads) or check_untagged))
-    if few_tags and not retag_warning([stats]) and haplotagged_by_whatshap(list(reads)):
+    retag = retag_warning([stats])
+    few_tags = retag or (None if stats.mostly_haploid else
+                         hp_tag_warning([stats], opts.pileup, bool(phase_reads) or check_untagged))
+    if few_tags and not retag and haplotagged_by_whatshap(list(reads)):
         # the workflow's tagged pass: whatshap tagged what it could (a haploid contig has no het to tag by)
         log.info("%s (whatshap haplotag wrote these reads: it tags only reads over heterozygous calls it phased)", few_tags)
         few_tags = None

@@ -254,22 +254,27 @@ def _check_blocks_header(path: str, line: str) -> dict:
     return header
 
 
-def blocks_called(paths: list[str]) -> RegionSet | None:
+def blocks_headers(paths: list[str]) -> list[dict]:
+    """Each blocks file's header, read once for blocks_shards and blocks_called."""
+    return [_blocks_header(path) for path in paths]
+
+
+def blocks_called(headers: list[dict]) -> RegionSet | None:
     """The regions the blocks files' runs called (the union of their headers' `called`: shards of one run record
     the same, runs scattered by region their own), or None when one file does not record them."""
     distinct: set[tuple] = set()  # one run's shards record the same list: kept once (1,000 shards x 9,000 contigs)
-    for path in paths:
-        spans = _blocks_header(path).get("called")
+    for header in headers:
+        spans = header.get("called")
         if spans is None:
             return None
         distinct.add(tuple((str(c), int(s), int(e)) for c, s, e in spans))
-    return RegionSet(Region(*span) for spans in distinct for span in spans) if paths else None
+    return RegionSet(Region(*span) for spans in distinct for span in spans) if headers else None
 
 
-def blocks_shards(paths: list[str]) -> set[tuple[int, int]]:
-    """The make-examples shards (index, count) the blocks files say they hold (regions.require_every_shard checks
-    the set)."""
-    return {(int(i), int(n)) for path in paths for i, n in _blocks_header(path).get("shards") or []}
+def blocks_shards(headers: list[dict]) -> set[tuple[int, int]]:
+    """The make-examples shards (index, count) the blocks files' headers say they hold (regions.require_every_shard
+    checks the set)."""
+    return {(int(i), int(n)) for header in headers for i, n in header.get("shards") or []}
 
 
 # --------------------------------------------------------------------------- the gVCF records

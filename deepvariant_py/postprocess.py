@@ -15,7 +15,7 @@ from .calibration import Calibration, apply_temperature, clustered_calls
 from .examples_io import CallRecord, VariantInfo, calls_model, calls_sample, calls_shards, expand_paths, read_calls
 from .errors import InputError
 from .genotypes import GenotypeCall, call_genotype, simplify_alleles, site_distribution
-from .gvcf import RefBlock, UnsortedBlocks, blocks_called, blocks_shards, check_tiling, gvcf_records, read_blocks
+from .gvcf import RefBlock, UnsortedBlocks, blocks_called, blocks_headers, blocks_shards, check_tiling, gvcf_records, read_blocks
 from .haplotypes import resolve_overlaps
 from .pileup import alt_subsets
 from .ploidy import HaploidRegions, haploid_blocks, haploid_probabilities
@@ -245,9 +245,10 @@ def postprocess(calls: str, ref: str | Reference, output_vcf: str, sample: str, 
             raise InputError("--output-gvcf needs the reference blocks that make-examples wrote with --gvcf")
         block_paths = expand_paths(gvcf_blocks, "gVCF reference blocks")
         # a missing shard's blocks would leave holes in the gVCF (its variant records alone), read as no data
-        blocks_count = require_every_shard(blocks_shards(block_paths), "gVCF reference blocks",
+        headers = blocks_headers(block_paths)
+        blocks_count = require_every_shard(blocks_shards(headers), "gVCF reference blocks",
                                            "pass every shard's --gvcf-blocks file (make-examples --gvcf of each shard)")
-        called = called if called is not None else blocks_called(block_paths)
+        called = called if called is not None else blocks_called(headers)
         if None not in (calls_count, blocks_count) and calls_count != blocks_count:
             raise InputError(f"the calls come from {calls_count} make-examples shards and the gVCF reference blocks from "
                              f"{blocks_count}: give one make-examples run's calls and blocks")

@@ -538,9 +538,9 @@ def with_reference_bases(reads: Iterable[pysam.AlignedSegment], reference: Refer
     decoded sequence, which make_examples reads next), so a file with '=' only past its first reads is read
     right too (hostile21: 47 SNP FPs)."""
     for read in reads:
-        seq = read.query_sequence
-        if seq and "=" in seq and read.reference_end is not None and read.reference_name in reference:
-            start = read.reference_start  # (a contig the reference lacks: its reads are never called; verify45)
+        # (fill_equals checks the read further; a contig the reference lacks: its reads are never called, verify45)
+        if "=" in (read.query_sequence or "") and read.reference_end is not None and read.reference_name in reference:
+            start = read.reference_start
             fill_equals(read, reference.fetch(read.reference_name, start, read.reference_end), start)
         yield read
 

@@ -196,7 +196,7 @@ def test_the_config_is_checked_before_any_job():
 def test_an_edited_regions_bed_and_the_model_files_are_inputs_of_the_jobs(tmp_path):
     """A BED edited in place or a model retrained into the configured folder left the old VCF ('Nothing to be done');
     make_examples reads only the model's settings (and candidate filter), so new weights rerun the calling only."""
-    from deepvariant_py.workflow import example_model_files, file_identity, model_files, region_files
+    from deepvariant_py.workflow import example_model_files, file_params, model_files, region_files
     bed = tmp_path / "r.bed"
     bed.write_text("chr20\t0\t10\n")
     assert region_files([str(bed), "chr20:1-100"]) == [str(bed)]
@@ -211,11 +211,11 @@ def test_an_edited_regions_bed_and_the_model_files_are_inputs_of_the_jobs(tmp_pa
         text = fh.read()
     assert text.count("model=MODEL_FILES") == 3 and text.count("model=example_model_files(MODEL)") == 1
     assert text.count("regions=REGION_FILES") == 2
-    before = file_identity([str(bed), str(tmp_path / "not_made_yet.bam")])
+    before = file_params([str(bed), str(tmp_path / "not_made_yet.bam")])
     stat = os.stat(bed)
     bed.write_text("chr20\t0\t11\n")
     os.utime(bed, ns=(stat.st_atime_ns - 10**12, stat.st_mtime_ns - 10**12))  # edited, and older
-    assert before.startswith("r.bed=") and file_identity([str(bed)]) != before
+    assert before.startswith("r.bed=") and file_params([str(bed)]) != before
 
 
 def test_a_sample_named_twice_in_the_config_file_is_an_error(tmp_path):

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 import shlex
 
 from ..errors import InputError
 from ..htslib import index_suffix
+from ..outputs import file_sha256
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -230,7 +230,7 @@ _IDENTITIES: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> iden
 HASHED_UP_TO = 64 << 20  # files this small (BEDs) are named by their content; larger ones (BAMs) by size and time
 
 
-def file_identity(paths: list[str]) -> str:
+def file_params(paths: list[str]) -> str:
     """The files as a job's params: each one's content digest (up to HASHED_UP_TO bytes) or size and modification
     time, so that a file replaced by another with an older time (`cp -p`, `rsync -a`, a restore), which Snakemake's
     mtime trigger misses, still reruns the jobs that read it (workflow46: a stale VCF). Files not there yet (made
@@ -244,8 +244,7 @@ def file_identity(paths: list[str]) -> str:
         key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
         if key not in _IDENTITIES:
             if st.st_size <= HASHED_UP_TO:
-                with open(path, "rb") as fh:
-                    _IDENTITIES[key] = hashlib.sha1(fh.read()).hexdigest()[:16]
+                _IDENTITIES[key] = file_sha256(path)[:16]
             else:
                 _IDENTITIES[key] = f"{st.st_size}:{st.st_mtime_ns}"
         out.append(f"{os.path.basename(path)}={_IDENTITIES[key]}")
