@@ -15,6 +15,7 @@ from .call_variants import CallStats, ExampleCaller, load_predictor
 from .checkpoint import CHECKPOINT_SECONDS, CHECKPOINT_SUFFIX, OTHER_INPUTS, ShardCheckpoints, drop_checkpoint, load_checkpoint
 from .errors import InputError, OutputError
 from .htslib import index_suffix
+from .identity import individuals_warning
 from .make_examples import (MakeExamplesOptions, MakeExamplesStats, ambiguous_reference_warning, base_quality_warning, calling_regions, hp_tag_warning,
                             low_depth_warning, make_examples, missing_quality_warning, odd_hp_warning, restorable, retag_warning, window_gap,
                             calling_shard)
@@ -254,6 +255,8 @@ def _warn_about_reads(sources, reference: Reference, opts: RunOptions, regions: 
         log.warning("%s and the VCF will have no records", nothing)
     if (shared := shared_reads_warning(sources)):
         log.warning("%s", shared)
+    if regions and (other := individuals_warning(sources, reference, regions)):
+        log.warning("%s", other)
     for path, handle in zip(sources.paths, sources.handles):
         samples = read_group_samples(handle)
         if len(samples) > 1:
