@@ -19,7 +19,7 @@ import numpy as np
 
 from .candidates import count_alleles
 from .read_events import encode_bases, extract_events
-from .reads import ReadFilter, ReadSources, fetch_reads
+from .reads import ReadFilter, ReadSources, fetch_reads, mapped_per_contig
 from .reference import Reference
 from .regions import Region
 
@@ -140,16 +140,10 @@ def file_counts(sources: ReadSources, reference: Reference, windows: Sequence[Re
 def _contigs_with_reads(sources: ReadSources, reference: Reference) -> list[Region]:
     """Whole contigs of the reference that the files' indexes say hold mapped reads (every shared one for a CRAM)."""
     shared = [c for c in sources.references if c in reference]
-    if any(h.is_cram for h in sources.handles):
-        return [Region(c, 0, reference.length(c)) for c in shared]
-    mapped: dict[str, int] = {}
-    try:
-        for h in sources.handles:
-            for stat in h.get_index_statistics():
-                mapped[stat.contig] = mapped.get(stat.contig, 0) + stat.mapped
-    except (AttributeError, ValueError, OSError):
-        mapped = {c: 1 for c in shared}
-    return [Region(c, 0, reference.length(c)) for c in shared if mapped.get(c, 0) > 0]
+    counts = [mapped_per_contig(h) for h in sources.handles]
+    if None not in counts:
+        shared = [c for c in shared if any(n.get(c, 0) for n in counts)]
+    return [Region(c, 0, reference.length(c)) for c in shared]
 
 
 def individuals_warning(sources: ReadSources, reference: Reference, regions: Sequence[Region]) -> str | None:

@@ -127,14 +127,20 @@ def reads_inputs(paths: Sequence[str]) -> dict[str, str]:
     return inputs
 
 
-def mapped_reads(handle: pysam.AlignmentFile, contigs: set[str]) -> int | None:
-    """Mapped reads on `contigs`, from the index (None when the index does not say, e.g. CRAM)."""
+def mapped_per_contig(handle: pysam.AlignmentFile) -> dict[str, int] | None:
+    """{contig: mapped reads} from the index (None when the index does not say, e.g. CRAM)."""
     if handle.is_cram:  # a .crai holds no per-contig counts: pysam answers zeros, not an error
         return None
     try:
-        return sum(s.mapped for s in handle.get_index_statistics() if s.contig in contigs)
+        return {s.contig: s.mapped for s in handle.get_index_statistics()}
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def mapped_reads(handle: pysam.AlignmentFile, contigs: set[str]) -> int | None:
+    """Mapped reads on `contigs`, from the index (None when the index does not say, e.g. CRAM)."""
+    counts = mapped_per_contig(handle)
+    return None if counts is None else sum(n for c, n in counts.items() if c in contigs)
 
 
 def _starts_in_order(handle: pysam.AlignmentFile, n: int = 10_000) -> bool:
