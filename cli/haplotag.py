@@ -6,6 +6,7 @@ import click
 
 from deepvariant_py.errors import OutputError
 from deepvariant_py.htslib import BAM_INDEXES
+from deepvariant_py.identity import individuals_warning
 from deepvariant_py.phasing import equals_warning, has_het_call, haplotag, require_whatshap
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.reads import open_reads, reads_inputs
@@ -39,7 +40,9 @@ def haplotag_cmd(ref, reads, calls, output, regions, quiet):
         sources.sample(fix="pass the reads of one sample")
         if (equals := equals_warning(sources.equals_paths)):
             log.warning("%s", equals)
-    spans = parse_regions(list(regions), reference.lengths)
+        spans = parse_regions(list(regions), reference.lengths)
+        if (other := individuals_warning(sources, reference, spans)):  # the workflow's first pass logs it only
+            log.warning("%s", other)
     tagged, total = haplotag(ref, list(reads), calls, output, spans)
     if total and not tagged and not has_het_call(calls):
         log.info("no read was tagged: --calls %s holds no heterozygous call (a haploid contig's calls have none)", calls)

@@ -118,7 +118,7 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
     if (note := absent_contigs_note("--exclude-regions", absent)):
         log.info("%s", note)
     warn_about_reads_of_files(model_type, ref, list(reads), parsed or [], given_model, defaulted and not truth_vcf,
-                              individuals=index == 0)
+                              individuals=index == 0, exclude=excluded)
     if check_untagged and (note := stage_phasing_note(info, list(reads), reference, parsed or [])):
         log.info("%s", note)
     stats = make_examples(ref, list(reads), output, parsed, opts, index, count, training, progress=None if quiet else Progress('make_examples'),

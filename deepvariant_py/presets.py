@@ -16,12 +16,13 @@ import logging
 import os
 import re
 from dataclasses import dataclass, replace
+from typing import Sequence
 
 from .candidate_filter import FILE_NAME as CANDIDATE_FILTER_FILE, load_candidate_filter
 from .errors import InputError, ModelError
 from .examples_io import read_sidecar, read_sidecars, settings_unlike_model as examples_unlike_model
 from .identity import individuals_warning
-from .make_examples import MakeExamplesOptions
+from .make_examples import MakeExamplesOptions, calling_regions
 from .model_info import INFO_FILE, ModelInfo, load_model_info, warn_if_unfinished
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
 from .read_events import LONG_READ_BASES
@@ -353,17 +354,20 @@ def warn_about_read_kind(model_type: str, sources, regions: list[Region], model_
 
 
 def warn_about_reads_of_files(model_type: str, ref: str, reads: list[str], regions: list[Region],
-                              model_dir: str | None = None, defaulted: bool = False, individuals: bool = True) -> None:
+                              model_dir: str | None = None, defaulted: bool = False, individuals: bool = True,
+                              exclude: Sequence[Region] = ()) -> None:
     """warn_about_read_kind, and for a run over the whole genome (no `regions`) reads on contigs the reference
     lacks, for reads files not yet open (make-examples; `dvcall run` has them open already). With `individuals`,
-    also whether several files look like one individual's (identity.individuals_warning: one shard says it)."""
+    also whether several files look like one individual's (identity.individuals_warning over the calling regions,
+    `regions` less `exclude`: one shard says it)."""
     reference = Reference(ref)
     try:
         with open_reads(reads, reference) as sources:
             warn_about_read_kind(model_type, sources, regions, model_dir, defaulted)
             if (shared := shared_reads_warning(sources)):
                 log.warning("%s", shared)
-            if individuals and (other := individuals_warning(sources, reference, regions)):
+            if individuals and (other := individuals_warning(
+                    sources, reference, calling_regions(reference, set(sources.references), regions or None, exclude))):
                 log.warning("%s", other)
             if not regions and (unreferenced := unreferenced_reads_warning(sources, reference)):
                 log.warning("%s", unreferenced)
