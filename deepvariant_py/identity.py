@@ -127,15 +127,14 @@ def disagreement_warning(paths: Sequence[str], ref: np.ndarray, sub: np.ndarray)
     a = finding.agreement
     own = paths[finding.own]
     shown = f"{own} shows the reference base in {a.ref_fraction:.0%} of its {a.reads:,} reads at {a.sites} SNPs"
-    usual = "one individual's files: under 2%"
     if finding.other is not None:
         other = paths[finding.other]
         return (f"--reads {own} and {other} look like two individuals' reads: {shown} where {other} is homozygous ALT "
-                f"({usual}); they are pooled and called as one sample: check where each file came from (a swapped or "
-                "mislabelled sample), or call them apart")
-    return (f"--reads {shown} where the other --reads files are homozygous ALT ({usual}): it looks like another "
-            "individual's reads, yet they are pooled and called as one sample: check where the file came from (a "
-            "swapped or mislabelled sample), or call it on its own")
+                "(one individual's files: under 2%); they are pooled and called as one sample: check where each file "
+                "came from (a swapped or mislabelled sample), or call them apart")
+    return (f"--reads {shown} where the other --reads files are homozygous ALT (one individual's lanes: under 4%): it "
+            "looks like another individual's reads, yet they are pooled and called as one sample: check where the file "
+            "came from (a swapped or mislabelled sample), or call it on its own")
 
 
 def probe_pieces(regions: Sequence[Region], lengths: dict[str, int]) -> list[Region]:
