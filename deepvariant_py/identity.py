@@ -1,9 +1,11 @@
 """Whether a sample's --reads files hold one individual's reads: each file's reads at the SNPs where another
 file's reads (and where all the other files' reads) are homozygous ALT.
 
-Several files are pooled and called as one sample (lanes, runs, a second technology). A file from another
-individual that names the same sample (a swapped tube, a mislabelled or re-headered file) would be pooled
-without a word, and the calls would then be a mixture of two people's genotypes. At a site where a file's reads
+Several files are pooled and called as one sample (lanes, runs, a second technology), and one file often holds
+several lanes as read groups. A file or a lane from another individual that names the same sample (a swapped
+tube, a mislabelled or re-headered file, a lane demultiplexed into the wrong sample) would be pooled without a
+word, and the calls would then be a mixture of two people's genotypes. The units compared are the files, and
+within a file of several @RG lines of one sample its read groups. At a site where a file's reads
 are all ALT, a file of the same individual shows the reference base only through errors and mismapping (under 2%
 of its reads there); an unrelated individual is homozygous REF or heterozygous at many such sites and shows it in
 roughly a third of its reads. Each file is set against every other file (several lanes from the wrong tube agree
@@ -43,6 +45,10 @@ MIN_READS = 40  # and its reads there
 WARN_REF_FRACTION = 0.08  # one individual's files: 0-1.4% on real and simulated lanes; another's: 14-48%
 MIN_OWN_SITES = 20  # a file's own variant sites (>= 8 reads, >= 20% ALT) needed to judge whether it looks haploid
 HAPLOID_HET_SHARE = 0.1  # below this share of heterozygous-looking sites, a file holds one haplotype's reads
+LINKED_SHORT_BP = 1_000  # sites closer than this count once: short reads' fragments link hets this far
+LINKED_LONG_BP = 10_000  # and where the other side's reads are long (a long read spans many hets)
+LONG_READ_MEAN = 1_000  # a unit whose probed reads average at least this many bases holds long reads
+MAX_PAIRWISE = 48  # units set against each other one by one (2,256 pairs); more (hundreds of read groups): pooled only
 
 
 @dataclass(frozen=True)
@@ -66,25 +72,33 @@ class FileAgreement:
         return self.judged and self.ref_fraction >= WARN_REF_FRACTION
 
 
-def agreement(own_ref: np.ndarray, own_sub: np.ndarray, other_ref: np.ndarray, other_sub: np.ndarray) -> FileAgreement:
-    """One file's reads (`own_ref` [L] with the reference base, `own_sub` [L, 4] with each other base) at the
-    positions where the other side's reads are homozygous ALT."""
+def agreement(own_ref: np.ndarray, own_sub: np.ndarray, other_ref: np.ndarray, other_sub: np.ndarray,
+              pos: np.ndarray | None = None, linked_bp: int = 1) -> FileAgreement:
+    """One unit's reads (`own_ref` [L] with the reference base, `own_sub` [L, 4] with each other base) at the
+    positions where the other side's reads are homozygous ALT. With `pos` (each column's place on the genome laid
+    end to end), sites within one `linked_bp` stretch count once, the first: a few reads that all come from one
+    haplotype show every het they span as homozygous ALT together (long reads, duplicates), one stretch's worth
+    of evidence that must not weigh as many independent sites."""
     alt = other_sub.argmax(axis=1)
     cols = np.arange(len(other_ref))
     other_alt = other_sub[cols, alt]
     other_depth = other_ref + other_sub.sum(axis=1)
     own_alt = own_sub[cols, alt]
     hom = (other_depth >= MIN_OTHER_DEPTH) & (other_alt >= MIN_OTHER_ALT * other_depth) & (own_ref + own_alt > 0)
+    if pos is not None and linked_bp > 1 and hom.any():
+        idx = np.flatnonzero(hom)
+        _, first = np.unique(pos[idx] // linked_bp, return_index=True)
+        hom = np.zeros_like(hom)
+        hom[idx[first]] = True
     return FileAgreement(int(hom.sum()), int(own_ref[hom].sum() + own_alt[hom].sum()), int(own_ref[hom].sum()))
 
 
 def looks_haploid(ref: np.ndarray, sub: np.ndarray) -> bool:
-    """Whether one file's reads show (almost) no heterozygous site: one haplotype's reads (`whatshap split`,
-    trio binning) or a haploid contig's, which another file of the same person contradicts by design."""
+    """Whether one unit's reads show (almost) no heterozygous site: one haplotype's reads (`whatshap split`, trio
+    binning) or a haploid contig's, whose homozygous-looking sites are no evidence against another unit."""
     depth = ref + sub.sum(axis=1)
     top = sub.max(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        vaf = np.where(depth > 0, top / np.maximum(depth, 1), 0.0)
+    vaf = top / np.maximum(depth, 1)
     variant = (depth >= MIN_OTHER_DEPTH) & (vaf >= 0.2)
     if variant.sum() < MIN_OWN_SITES:
         return False
@@ -93,48 +107,90 @@ def looks_haploid(ref: np.ndarray, sub: np.ndarray) -> bool:
 
 
 @dataclass(frozen=True)
+class ProbeCounts:
+    """What the probe saw, per unit (reads_units) and probed column: `ref` [units, L] reads with the reference
+    base, `sub` [units, L, 4] with each other base, `pos` [L] the column's place on the genome laid end to end,
+    `long` [units] whether the unit's reads are long (their hets are linked over a read's length)."""
+
+    ref: np.ndarray
+    sub: np.ndarray
+    pos: np.ndarray
+    long: np.ndarray
+
+    @staticmethod
+    def of(ref: np.ndarray, sub: np.ndarray, long: Sequence[bool] | None = None, pos: np.ndarray | None = None
+           ) -> "ProbeCounts":
+        """Hand-built counts (tests): columns LINKED_LONG_BP apart unless `pos` says otherwise."""
+        return ProbeCounts(ref, sub, np.arange(ref.shape[1]) * LINKED_LONG_BP if pos is None else pos,
+                           np.zeros(len(ref), bool) if long is None else np.asarray(long, bool))
+
+
+@dataclass(frozen=True)
 class Finding:
-    """The most discordant comparison: file `own` against file `other` (None: all the other files pooled)."""
+    """The most discordant comparison: unit `own` against unit `other` (None: all the other units pooled)."""
 
     own: int
     other: int | None
     agreement: FileAgreement
 
 
-def worst_disagreement(ref: np.ndarray, sub: np.ndarray) -> Finding | None:
-    """Over every ordered pair of files and every file against the others pooled (`ref` [files, L], `sub` [files,
-    L, 4]): the comparison with the largest REF share among those that disagree; pairs first."""
-    files = len(ref)
-    if files < 2:
+def worst_disagreement(counts: ProbeCounts) -> Finding | None:
+    """Over every ordered pair of units (up to MAX_PAIRWISE of them) and every unit against the others pooled:
+    the comparison with the largest REF share among those that disagree; pairs first. A comparison against a side
+    that looks haploid (looks_haploid) is not made."""
+    ref, sub, pos = counts.ref, counts.sub, counts.pos
+    units = len(ref)
+    if units < 2:
         return None
-    pairs = [Finding(i, j, agreement(ref[i], sub[i], ref[j], sub[j])) for i in range(files) for j in range(files) if i != j]
+    haploid = [looks_haploid(ref[i], sub[i]) for i in range(units)]
+
+    def linked(others) -> int:
+        return LINKED_LONG_BP if counts.long[others].any() else LINKED_SHORT_BP
+
+    pairs = [Finding(i, j, agreement(ref[i], sub[i], ref[j], sub[j], pos, linked([j])))
+             for i in range(units) for j in range(units) if i != j and not haploid[j] and units <= MAX_PAIRWISE]
     found = [f for f in pairs if f.agreement.disagrees]
-    if not found and files > 2:
+    if not found and units > 2:
         total_ref, total_sub = ref.sum(axis=0), sub.sum(axis=0)
-        pooled = [Finding(i, None, agreement(ref[i], sub[i], total_ref - ref[i], total_sub - sub[i])) for i in range(files)]
-        found = [f for f in pooled if f.agreement.disagrees]
+        for i in range(units):
+            others = [j for j in range(units) if j != i]
+            other_ref, other_sub = total_ref - ref[i], total_sub - sub[i]
+            if not looks_haploid(other_ref, other_sub):
+                f = Finding(i, None, agreement(ref[i], sub[i], other_ref, other_sub, pos, linked(others)))
+                found += [f] if f.agreement.disagrees else []
     return max(found, key=lambda f: f.agreement.ref_fraction) if found else None
 
 
-def disagreement_warning(paths: Sequence[str], ref: np.ndarray, sub: np.ndarray) -> str | None:
-    """One line naming the files whose reads look like two individuals', if any do (nothing when a file looks
-    haploid: its reads would contradict the other haplotype's by design)."""
-    if len(paths) < 2 or any(looks_haploid(ref[i], sub[i]) for i in range(len(paths))):
+def judged(counts: ProbeCounts) -> bool:
+    """Whether any unit could be judged against another (the probe saw enough of them)."""
+    ref, sub = counts.ref, counts.sub
+    units = len(ref)
+    total_ref, total_sub = ref.sum(axis=0), sub.sum(axis=0)
+    return any(agreement(ref[i], sub[i], total_ref - ref[i], total_sub - sub[i], counts.pos, LINKED_SHORT_BP).judged
+               or any(agreement(ref[i], sub[i], ref[j], sub[j], counts.pos, LINKED_SHORT_BP).judged
+                      for j in range(units) if j != i and units <= MAX_PAIRWISE)
+               for i in range(units))
+
+
+def disagreement_warning(names: Sequence[str], counts: ProbeCounts) -> str | None:
+    """One line naming the units (reads_units: a file, or a read group of one) whose reads look like two
+    individuals', if any do."""
+    if len(names) < 2:
         return None
-    finding = worst_disagreement(ref, sub)
+    finding = worst_disagreement(counts)
     if finding is None:
         return None
     a = finding.agreement
-    own = paths[finding.own]
+    own = names[finding.own]
     shown = f"{own} shows the reference base in {a.ref_fraction:.0%} of its {a.reads:,} reads at {a.sites} SNPs"
     if finding.other is not None:
-        other = paths[finding.other]
-        return (f"--reads {own} and {other} look like two individuals' reads: {shown} where {other} is homozygous ALT "
-                "(one individual's files: under 2%); they are pooled and called as one sample: check where each file "
-                "came from (a swapped or mislabelled sample), or call them apart")
-    return (f"--reads {shown} where the other --reads files are homozygous ALT (one individual's lanes: under 4%): it "
-            "looks like another individual's reads, yet they are pooled and called as one sample: check where the file "
-            "came from (a swapped or mislabelled sample), or call it on its own")
+        other = names[finding.other]
+        return (f"{own} and {other} look like two individuals' reads: {shown} where {other} is homozygous ALT "
+                "(one individual's reads: a few %); they are pooled and called as one sample: check where each came "
+                "from (a swapped or mislabelled sample or lane), or call them apart")
+    return (f"{shown} where the rest of the reads are homozygous ALT (one individual's lanes: a few %): it looks like "
+            "another individual's reads, yet they are pooled and called as one sample: check where they came from (a "
+            "swapped or mislabelled sample or lane), or call them apart")
 
 
 def probe_pieces(regions: Sequence[Region], lengths: dict[str, int]) -> list[Region]:
@@ -193,16 +249,70 @@ def probe_windows(pieces: Sequence[Region], width: int = PROBE_WIDTH, most: int 
     return windows
 
 
-def _interval_counts(source: ReadSources, reference: Reference, window: Region, ref_codes: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    reads = fetch_reads(source, window, ReadFilter(max_reads_per_partition=max(200, window.length * PROBE_READS_PER_KB // 1000)))
+@dataclass(frozen=True)
+class ReadsUnit:
+    """What is compared: a --reads file (`read_group` None: all its reads), or one read group of a file that holds
+    several of one sample (`read_group` "": its reads without a known RG tag)."""
+
+    file: int
+    path: str
+    read_group: str | None = None
+
+    @property
+    def name(self) -> str:
+        if self.read_group is None:
+            return f"--reads {self.path}"
+        return f"read group {self.read_group} of {self.path}" if self.read_group else f"reads of {self.path} without a read group"
+
+
+def reads_units(paths: Sequence[str], read_groups: Sequence[Sequence[tuple[str, str]]]) -> list[ReadsUnit]:
+    """The units to compare: each file's read groups (`read_groups[i]`: its (@RG ID, SM) pairs) where it holds two
+    or more of one sample, else the file. A file of several samples' read groups is one unit: it is warned of as
+    a pooled file already."""
+    units = []
+    for i, (path, groups) in enumerate(zip(paths, read_groups)):
+        if len(groups) >= 2 and len({sm for _, sm in groups}) == 1:
+            units += [ReadsUnit(i, path, rg) for rg, _ in groups] + [ReadsUnit(i, path, "")]
+        else:
+            units.append(ReadsUnit(i, path))
+    return units
+
+
+def _read_groups(handle) -> list[tuple[str, str]]:
+    return [(str(rg.get("ID", "")), str(rg.get("SM", ""))) for rg in handle.header.to_dict().get("RG", [])]
+
+
+def _fragment_key(read) -> tuple:
+    return (read.reference_start, read.reference_end, read.is_reverse, read.next_reference_start, read.is_read2)
+
+
+def _counts(reads: list, reference: Reference, window: Region, ref_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(ref counts, other-base counts) of `reads` over `window`, each fragment once (copies that no duplicate flag
+    marks would otherwise vouch for one molecule many times), and (reads, their bases)."""
+    if reads:
+        seen: set = set()
+        reads = [r for r in reads if not ((key := _fragment_key(r)) in seen or seen.add(key))]
     if not reads:
-        return np.zeros(window.length, np.int64), np.zeros((window.length, 4), np.int64)
+        return np.zeros(window.length, np.int64), np.zeros((window.length, 4), np.int64), 0, 0
     lo = max(0, min(r.reference_start for r in reads) - 1)
     hi = max(r.reference_end for r in reads) + 1
     events = extract_events(reads, reference.fetch(window.contig, lo, hi), lo)
     counts = count_alleles(events, ref_codes, window.start, window.end, indels=False)
-    return counts.ref_count, counts.sub_counts
+    return counts.ref_count, counts.sub_counts, len(reads), int(events.length.sum())
+
+
+def _unit_counts(source: ReadSources, units: Sequence[ReadsUnit], reference: Reference, window: Region,
+                 ref_codes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
+    """_counts of each of one file's units over `window`."""
+    reads = fetch_reads(source, window, ReadFilter(max_reads_per_partition=max(200, window.length * PROBE_READS_PER_KB // 1000)))
+    if len(units) == 1:
+        return [_counts(reads, reference, window, ref_codes)]
+    known = {u.read_group for u in units}
+    groups: dict[str, list] = {}
+    for r in reads:
+        rg = r.get_tag("RG") if r.has_tag("RG") else ""
+        groups.setdefault(rg if rg in known else "", []).append(r)
+    return [_counts(groups.get(u.read_group, []), reference, window, ref_codes) for u in units]
 
 
 def _pooled_hom_alt(ref: np.ndarray, sub: np.ndarray) -> int:
@@ -212,25 +322,37 @@ def _pooled_hom_alt(ref: np.ndarray, sub: np.ndarray) -> int:
 
 
 def file_counts(sources: ReadSources, reference: Reference, windows: Sequence[Sequence[Region]],
-                enough: int = ENOUGH_SITES) -> tuple[np.ndarray, np.ndarray]:
-    """Each file's reference-base and other-base read counts at the probed positions where the files' reads show
-    some other base (two reads of one, pooled): ([files, P], [files, P, 4]). Windows are read a round
-    (PROBE_WINDOWS) at a time until the pooled reads show `enough` homozygous-ALT sites."""
+                enough: int = ENOUGH_SITES, units: Sequence[ReadsUnit] | None = None) -> ProbeCounts:
+    """Each unit's (default: each file's; file by file) counts at the probed positions where the reads show some other base (two
+    reads of one, pooled). Windows are read a round (PROBE_WINDOWS) at a time until the pooled reads show `enough`
+    homozygous-ALT sites."""
+    if units is None:
+        units = [ReadsUnit(i, p) for i, p in enumerate(sources.paths)]
+    if [u.file for u in units] != sorted(u.file for u in units):
+        raise ValueError("units must come file by file, as reads_units gives them")
     singles = [ReadSources((p,), (h,), reference) for p, h in zip(sources.paths, sources.handles)]  # share the handles
-    refs, subs = [np.zeros((len(singles), 0), np.int64)], [np.zeros((len(singles), 0, 4), np.int64)]
+    per_file = [[u for u in units if u.file == i] for i in range(len(singles))]
+    offsets = dict(zip(reference.lengths, np.cumsum([0] + list(reference.lengths.values()))[:-1].tolist()))
+    refs, subs = [np.zeros((len(units), 0), np.int64)], [np.zeros((len(units), 0, 4), np.int64)]
+    places = [np.zeros(0, np.int64)]
+    reads, bases = np.zeros(len(units), np.int64), np.zeros(len(units), np.int64)
     hom_alt = 0
     for k, window in enumerate(windows):
         if k and k % PROBE_WINDOWS == 0 and hom_alt >= enough:
             break
         for part in window:
             codes = encode_bases(reference.fetch(part.contig, part.start, part.end))
-            pairs = [_interval_counts(s, reference, part, codes) for s in singles]
-            ref, sub = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+            parts = [c for s, us in zip(singles, per_file) if us for c in _unit_counts(s, us, reference, part, codes)]
+            ref, sub = np.stack([c[0] for c in parts]), np.stack([c[1] for c in parts])
+            reads += [c[2] for c in parts]
+            bases += [c[3] for c in parts]
             keep = np.flatnonzero(sub.sum(axis=0).max(axis=1) >= 2)  # a variant or an error: the rest tells nothing
             refs.append(ref[:, keep])
             subs.append(sub[:, keep])
+            places.append(offsets[part.contig] + part.start + keep)
             hom_alt += _pooled_hom_alt(refs[-1], subs[-1])
-    return np.concatenate(refs, axis=1), np.concatenate(subs, axis=1)
+    long = bases >= LONG_READ_MEAN * np.maximum(reads, 1)
+    return ProbeCounts(np.concatenate(refs, axis=1), np.concatenate(subs, axis=1), np.concatenate(places), long)
 
 
 def _with_reads(sources: ReadSources, reference: Reference, regions: Sequence[Region]) -> list[Region]:
@@ -246,10 +368,15 @@ def _with_reads(sources: ReadSources, reference: Reference, regions: Sequence[Re
 
 
 def individuals_warning(sources: ReadSources, reference: Reference, regions: Sequence[Region]) -> str | None:
-    """disagreement_warning over probe windows of the calling `regions` (every contig holding reads when empty);
-    nothing for one file."""
-    if len(sources.handles) < 2:
+    """disagreement_warning over probe windows of the calling `regions` (every contig holding reads when empty),
+    between the files and the read groups of reads_units; nothing for one file of one read group."""
+    units = reads_units(sources.paths, [_read_groups(h) for h in sources.handles])
+    if len(units) < 2:
         return None
     pieces = probe_pieces(_with_reads(sources, reference, regions), reference.lengths)
-    ref, sub = file_counts(sources, reference, probe_windows(pieces))
-    return disagreement_warning(sources.paths, ref, sub)
+    counts = file_counts(sources, reference, probe_windows(pieces), units=units)
+    if not judged(counts):
+        log.info("whether the %d %s hold one individual's reads was not checked: too few homozygous-ALT SNPs under "
+                 "the probed windows", len(units), "--reads files" if len(sources.paths) > 1 else "read groups")
+        return None
+    return disagreement_warning([u.name for u in units], counts)

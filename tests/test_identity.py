@@ -4,13 +4,14 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pysam
 import pytest
 from click.testing import CliRunner
 
 from builders import header_for, make_read, write_bam, write_fasta
 from deepvariant_py.cli.main import main
-from deepvariant_py.identity import (MIN_SITES, agreement, disagreement_warning, individuals_warning, looks_haploid,
-                                     probe_pieces, probe_windows, worst_disagreement)
+from deepvariant_py.identity import (MIN_SITES, ProbeCounts, ReadsUnit, agreement, disagreement_warning, individuals_warning, looks_haploid,
+                                     probe_pieces, probe_windows, reads_units, worst_disagreement)
 from deepvariant_py.reads import open_reads
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import Region
@@ -37,7 +38,7 @@ def test_one_individual_agrees():
     for i, j in ((0, 1), (1, 0)):
         a = _pair(ref, sub, i, j)
         assert (a.sites, a.ref_reads, a.disagrees) == (30, 0, False)
-    assert disagreement_warning(["a.bam", "b.bam"], ref, sub) is None
+    assert disagreement_warning(["--reads a.bam", "--reads b.bam"], ProbeCounts.of(ref, sub)) is None
 
 
 def test_another_individual_is_named():
@@ -47,9 +48,9 @@ def test_another_individual_is_named():
     b = _pair(ref, sub, 1, 0)
     assert b.sites == 30 and b.ref_fraction == pytest.approx((10 * 10 + 10 * 20) / (30 * 20))
     assert not _pair(ref, sub, 0, 1).judged  # B's 10 hom-ALT sites are too few to judge A by
-    text = disagreement_warning(["a.bam", "b.bam"], ref, sub)
-    assert text.startswith("--reads b.bam and a.bam look like two individuals' reads: b.bam shows the reference base "
-                           "in 50% of its 600 reads at 30 SNPs where a.bam is homozygous ALT")
+    text = disagreement_warning(["--reads a.bam", "--reads b.bam"], ProbeCounts.of(ref, sub))
+    assert text.startswith("--reads b.bam and --reads a.bam look like two individuals' reads: --reads b.bam shows the "
+                           "reference base in 50% of its 600 reads at 30 SNPs where --reads a.bam is homozygous ALT")
 
 
 def test_a_files_own_errors_do_not_select_its_sites():
@@ -63,8 +64,8 @@ def test_of_several_files_the_stranger_is_named():
     a_gts = [2] * 30 + [1] * 30
     b_gts = [0] * 20 + [1] * 10 + [0] * 30
     ref, sub = _counts([a_gts, a_gts, b_gts, a_gts])
-    assert disagreement_warning(["l1", "l2", "l3", "l4"], ref, sub).startswith(
-        "--reads l3 and l1 look like two individuals' reads: l3 shows the reference base in 83% of its 600 reads")
+    assert disagreement_warning(["l1", "l2", "l3", "l4"], ProbeCounts.of(ref, sub)).startswith(
+        "l3 and l1 look like two individuals' reads: l3 shows the reference base in 83% of its 600 reads")
 
 
 def test_two_lanes_of_a_stranger_do_not_hide_each_other():
@@ -75,9 +76,9 @@ def test_two_lanes_of_a_stranger_do_not_hide_each_other():
     total_ref, total_sub = ref.sum(axis=0), sub.sum(axis=0)
     pooled = agreement(ref[2], sub[2], total_ref - ref[2], total_sub - sub[2])
     assert not pooled.disagrees  # what a pooled comparison alone would say
-    text = disagreement_warning(["a1", "a2", "b1", "b2"], ref, sub)
+    text = disagreement_warning(["a1", "a2", "b1", "b2"], ProbeCounts.of(ref, sub))
     assert text is not None and "look like two individuals' reads" in text
-    assert worst_disagreement(ref, sub).other is not None
+    assert worst_disagreement(ProbeCounts.of(ref, sub)).other is not None
 
 
 def test_low_coverage_lanes_are_judged_against_the_others_pooled():
@@ -85,9 +86,9 @@ def test_low_coverage_lanes_are_judged_against_the_others_pooled():
     a_gts = [2] * 30 + [1] * 30
     b_gts = [0] * 30 + [1] * 30
     ref, sub = _counts([a_gts, a_gts, a_gts, a_gts, b_gts], depth=4)
-    finding = worst_disagreement(ref, sub)
+    finding = worst_disagreement(ProbeCounts.of(ref, sub))
     assert finding is not None and (finding.own, finding.other) == (4, None)
-    assert disagreement_warning(list("abcde"), ref, sub).startswith("--reads e shows the reference base in 100%")
+    assert disagreement_warning(list("abcde"), ProbeCounts.of(ref, sub)).startswith("e shows the reference base in 100%")
 
 
 def test_ten_x_files_are_judged():
@@ -103,7 +104,7 @@ def test_one_persons_haplotypes_in_two_files_are_not_two_people():
     hap2 = [2] * 30 + [0] * 30 + [2] * 30
     ref, sub = _counts([hap1, hap2])
     assert looks_haploid(ref[0], sub[0]) and _pair(ref, sub, 1, 0).disagrees
-    assert disagreement_warning(["h1.bam", "h2.bam"], ref, sub) is None
+    assert disagreement_warning(["h1.bam", "h2.bam"], ProbeCounts.of(ref, sub)) is None  # a haploid side is no evidence
     ref, sub = _counts([[2] * 30 + [1] * 60])
     assert not looks_haploid(ref[0], sub[0])
 
@@ -111,12 +112,12 @@ def test_one_persons_haplotypes_in_two_files_are_not_two_people():
 def test_too_few_sites_say_nothing():
     ref, sub = _counts([[2] * (MIN_SITES - 1), [0] * (MIN_SITES - 1)])
     assert not _pair(ref, sub, 1, 0).judged
-    assert disagreement_warning(["a", "b"], ref, sub) is None
+    assert disagreement_warning(["a", "b"], ProbeCounts.of(ref, sub)) is None
 
 
 def test_one_file_is_never_judged():
     ref, sub = _counts([[2] * 40])
-    assert disagreement_warning(["a"], ref, sub) is None and worst_disagreement(ref, sub) is None
+    assert disagreement_warning(["a"], ProbeCounts.of(ref, sub)) is None and worst_disagreement(ProbeCounts.of(ref, sub)) is None
 
 
 def test_probe_pieces_widen_small_intervals():
@@ -147,11 +148,16 @@ def test_probe_windows_cross_pieces_and_cover_short_regions():
     assert probe_windows([]) == []
 
 
-def _sample_bam(path, ref: str, alt_at: dict[int, str], genotype: dict[int, int], sample: str, seed: int) -> str:
-    """Reads of 100 bp every 5 bp on both haplotypes (~20x each); haplotype 1 carries every ALT of genotype >= 1,
+def _sample_bam(path, ref: str, alt_at: dict[int, str], genotype: dict[int, int], sample: str, seed: int,
+                header=None, rg: str = "rg1") -> str:
+    """Reads of 100 bp every 6 bp, each from a random haplotype (~17x); haplotype 1 carries every ALT of genotype >= 1,
     haplotype 2 those of genotype 2."""
+    header = header or header_for("chr1", len(ref), sample=sample)
+    return write_bam(path, _sample_reads(ref, alt_at, genotype, seed, header, rg), header)
+
+
+def _sample_reads(ref: str, alt_at: dict[int, str], genotype: dict[int, int], seed: int, header, rg: str) -> list:
     rng = random.Random(seed)
-    header = header_for("chr1", len(ref), sample=sample)
     haps = []
     for h in (1, 2):
         seq = list(ref)
@@ -160,30 +166,32 @@ def _sample_bam(path, ref: str, alt_at: dict[int, str], genotype: dict[int, int]
                 seq[pos] = alt_at[pos]
         haps.append("".join(seq))
     reads = []
-    for start in range(0, len(ref) - 100, 5):
+    for start in range(0, len(ref) - 100, 6):
         h = rng.randrange(2)
         reads.append(make_read(f"r{seed}_{start}", start, "100M", haps[h][start:start + 100], header=header,
-                               reverse=bool(start % 2), tags=[("RG", "rg1")]))
-    return write_bam(path, reads, header)
+                               reverse=bool(start % 2), tags=[("RG", rg)]))
+    return reads
 
 
 @pytest.fixture(scope="module")
 def two_people(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("identity")
     rng = random.Random(3)
-    ref = "".join(rng.choice("ACGT") for _ in range(12_000))
-    sites = list(range(300, 11_700, 190))  # 60 SNPs
+    ref = "".join(rng.choice("ACGT") for _ in range(42_000))
+    sites = list(range(300, 41_700, 1_050))  # 40 SNPs, each in its own 1 kb stretch (linked sites count once)
     alt_at = {p: "ACGT"[("ACGT".index(ref[p]) + 1) % 4] for p in sites}
-    person_a = {p: 2 if k % 2 else 1 for k, p in enumerate(sites)}  # 30 hom-ALT, 30 het
+    person_a = {p: 2 if k % 2 else 1 for k, p in enumerate(sites)}  # 20 hom-ALT, 20 het
     person_b = {p: (0, 1, 2)[k % 3] for k, p in enumerate(sites)}  # another mix over the same sites
     fasta = write_fasta(tmp / "ref.fa", {"chr1": ref})
-    return {"ref": fasta,
+    lanes = pysam.AlignmentHeader.from_dict({"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": len(ref)}],
+                                             "RG": [{"ID": "L1", "SM": "S"}, {"ID": "L2", "SM": "S"}]})
+    return {"ref": fasta, "alt_at": alt_at, "seq": ref, "gt_a": person_a, "gt_b": person_b, "lanes": lanes,
             "a1": _sample_bam(tmp / "a1.bam", ref, alt_at, person_a, "S", 1),
             "a2": _sample_bam(tmp / "a2.bam", ref, alt_at, person_a, "S", 2),
             "b": _sample_bam(tmp / "b.bam", ref, alt_at, person_b, "S", 4)}
 
 
-def _warning(files, ref_path, regions=(Region("chr1", 0, 12_000),)):
+def _warning(files, ref_path, regions=(Region("chr1", 0, 42_000),)):
     reference = Reference(ref_path)
     try:
         with open_reads(files, reference) as sources:
@@ -238,3 +246,75 @@ def test_haplotag_warns(two_people, tmp_path, caplog):
                                            "--output", str(tmp_path / "tagged.bam"), "--quiet"])
     assert result.exit_code == 0, result.output
     assert caplog.text.count("look like two individuals' reads") == 1
+
+
+def test_units_are_files_or_the_read_groups_of_one_sample():
+    one = [("L1", "S"), ("L2", "S")]
+    assert reads_units(["x.bam"], [one]) == [ReadsUnit(0, "x.bam", "L1"), ReadsUnit(0, "x.bam", "L2"),
+                                             ReadsUnit(0, "x.bam", "")]
+    assert reads_units(["x.bam"], [[("L1", "S"), ("L2", "T")]]) == [ReadsUnit(0, "x.bam")]  # pooled samples: warned apart
+    assert reads_units(["x.bam", "y.bam"], [[("L1", "S")], []]) == [ReadsUnit(0, "x.bam"), ReadsUnit(1, "y.bam")]
+    assert [u.name for u in reads_units(["x.bam"], [one])] == ["read group L1 of x.bam", "read group L2 of x.bam",
+                                                                "reads of x.bam without a read group"]
+
+
+def _lanes_bam(two_people, path, second: str) -> str:
+    reads = (_sample_reads(two_people["seq"], two_people["alt_at"], two_people["gt_a"], 11, two_people["lanes"], "L1")
+             + _sample_reads(two_people["seq"], two_people["alt_at"], two_people[second], 12, two_people["lanes"], "L2"))
+    return write_bam(path, reads, two_people["lanes"])
+
+
+def test_a_lane_of_another_individual_inside_one_bam(two_people, tmp_path):
+    swapped = _lanes_bam(two_people, tmp_path / "swapped.bam", "gt_b")
+    text = _warning([swapped], two_people["ref"])
+    assert text is not None and text.startswith(f"read group L2 of {swapped} and read group L1 of {swapped} look like "
+                                                "two individuals' reads")
+    assert _warning([_lanes_bam(two_people, tmp_path / "lanes.bam", "gt_a")], two_people["ref"]) is None
+
+
+def test_hundreds_of_units_are_judged_against_the_pool_only(monkeypatch):
+    import deepvariant_py.identity as identity
+    monkeypatch.setattr(identity, "MAX_PAIRWISE", 3)
+    a_gts, b_gts = [2] * 30 + [1] * 30, [0] * 30 + [1] * 30
+    ref, sub = _counts([a_gts, a_gts, a_gts, b_gts])
+    finding = worst_disagreement(ProbeCounts.of(ref, sub))
+    assert finding is not None and (finding.own, finding.other) == (3, None)
+
+
+def test_a_haploid_unit_is_still_judged_against_a_diploid_one():
+    """A male's chrX lane beside a stranger's diploid reads: the lane's REF reads at the stranger's hom-ALT sites
+    count; only the haploid side's own hom-ALT calls are no evidence."""
+    male = [2] * 30 + [0] * 30 + [0] * 30
+    stranger = [2] * 10 + [1] * 10 + [2] * 20 + [1] * 30 + [0] * 20
+    ref, sub = _counts([male, stranger])
+    assert looks_haploid(ref[0], sub[0]) and not looks_haploid(ref[1], sub[1])
+    finding = worst_disagreement(ProbeCounts.of(ref, sub))
+    assert (finding.own, finding.other) == (0, 1)
+
+
+def test_hets_linked_on_a_few_long_reads_count_as_one_site():
+    """Eight long reads over a stretch, all from one haplotype, show its six hets as hom-ALT together: one site."""
+    same = [2] * 24 + [1] * 6
+    ref, sub = _counts([same, same], depth=8)
+    lone = np.arange(24) * 20_000  # 24 hom-ALT sites far apart
+    pos = np.concatenate([lone, 410_000 + np.arange(6) * 100])  # six hets within 550 bp
+    sub[1, 24:, 3], ref[1, 24:] = 8, 0  # file 1's eight reads there all carry the ALT haplotype
+    flat = agreement(ref[0], sub[0], ref[1], sub[1])
+    assert flat.sites == 30 and flat.ref_fraction == pytest.approx(24 / 240) and flat.disagrees  # what unlinked counting says
+    linked = agreement(ref[0], sub[0], ref[1], sub[1], pos, 10_000)
+    assert linked.sites == 25 and not linked.disagrees
+    assert disagreement_warning(["a", "b"], ProbeCounts.of(ref, sub, long=[True, True], pos=pos)) is None
+
+
+def test_copies_of_one_fragment_count_once(tmp_path):
+    from deepvariant_py.identity import _counts as probe_counts
+    ref_seq = "ACGT" * 50
+    header = header_for("chr1", len(ref_seq))
+    fasta = write_fasta(tmp_path / "r.fa", {"chr1": ref_seq})
+    reads = [make_read("dup", 10, "50M", ref_seq[10:60], header=header) for _ in range(8)]
+    reads.append(make_read("other", 12, "50M", ref_seq[12:62], header=header))
+    reference = Reference(fasta)
+    from deepvariant_py.read_events import encode_bases
+    ref_count, _, n, _ = probe_counts(reads, reference, Region("chr1", 0, 100), encode_bases(ref_seq[:100]))
+    reference.close()
+    assert n == 2 and ref_count[20] == 2
