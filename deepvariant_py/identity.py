@@ -48,6 +48,9 @@ HAPLOID_HET_SHARE = 0.1  # below this share of heterozygous-looking sites, a fil
 LINKED_SHORT_BP = 1_000  # sites closer than this count once: short reads' fragments link hets this far
 LINKED_LONG_BP = 10_000  # and where the other side's reads are long (a long read spans many hets)
 LONG_READ_MEAN = 1_000  # a unit whose probed reads average at least this many bases holds long reads
+REF_SITE_SHARE = 0.25  # a site counts as showing REF when its REF reads are at least this share (and two)
+MIN_REF_SITES = 3  # such sites needed to disagree
+MIN_REF_SITE_SHARE = 0.1  # and this share of the sites judged
 MAX_PAIRWISE = 48  # units set against each other one by one (2,256 pairs); more (hundreds of read groups): pooled only
 
 
@@ -58,6 +61,7 @@ class FileAgreement:
     sites: int  # such sites the file has a REF or ALT read at
     reads: int  # its REF and ALT reads there
     ref_reads: int  # of them, REF
+    ref_sites: int = 0  # sites where its REF reads are at least two and REF_SITE_SHARE of its reads
 
     @property
     def ref_fraction(self) -> float:
@@ -69,7 +73,11 @@ class FileAgreement:
 
     @property
     def disagrees(self) -> bool:
-        return self.judged and self.ref_fraction >= WARN_REF_FRACTION
+        """REF reads over WARN_REF_FRACTION, and spread over several sites: one site where a few reads of one
+        haplotype looked homozygous by chance cannot carry it (another individual shows REF at a third to half
+        of the sites)."""
+        return (self.judged and self.ref_fraction >= WARN_REF_FRACTION
+                and self.ref_sites >= max(MIN_REF_SITES, MIN_REF_SITE_SHARE * self.sites))
 
 
 def agreement(own_ref: np.ndarray, own_sub: np.ndarray, other_ref: np.ndarray, other_sub: np.ndarray,
@@ -86,11 +94,24 @@ def agreement(own_ref: np.ndarray, own_sub: np.ndarray, other_ref: np.ndarray, o
     own_alt = own_sub[cols, alt]
     hom = (other_depth >= MIN_OTHER_DEPTH) & (other_alt >= MIN_OTHER_ALT * other_depth) & (own_ref + own_alt > 0)
     if pos is not None and linked_bp > 1 and hom.any():
-        idx = np.flatnonzero(hom)
-        _, first = np.unique(pos[idx] // linked_bp, return_index=True)
-        hom = np.zeros_like(hom)
-        hom[idx[first]] = True
-    return FileAgreement(int(hom.sum()), int(own_ref[hom].sum() + own_alt[hom].sum()), int(own_ref[hom].sum()))
+        hom = _unlinked(hom, pos, linked_bp)
+    own_reads = own_ref + own_alt
+    ref_sites = int((hom & (own_ref >= 2) & (own_ref >= REF_SITE_SHARE * own_reads)).sum())
+    return FileAgreement(int(hom.sum()), int(own_reads[hom].sum()), int(own_ref[hom].sum()), ref_sites)
+
+
+def _unlinked(mask: np.ndarray, pos: np.ndarray, linked_bp: int) -> np.ndarray:
+    """`mask` thinned so that no two kept columns lie within `linked_bp` of each other (the first of each run)."""
+    idx = np.flatnonzero(mask)
+    idx = idx[np.argsort(pos[idx], kind="stable")]
+    keep, last = [], None
+    for i, p in zip(idx.tolist(), pos[idx].tolist()):
+        if last is None or p - last >= linked_bp:
+            keep.append(i)
+            last = p
+    out = np.zeros_like(mask)
+    out[keep] = True
+    return out
 
 
 def looks_haploid(ref: np.ndarray, sub: np.ndarray) -> bool:
@@ -134,63 +155,56 @@ class Finding:
     agreement: FileAgreement
 
 
-def worst_disagreement(counts: ProbeCounts) -> Finding | None:
-    """Over every ordered pair of units (up to MAX_PAIRWISE of them) and every unit against the others pooled:
-    the comparison with the largest REF share among those that disagree; pairs first. A comparison against a side
-    that looks haploid (looks_haploid) is not made."""
+def comparisons(counts: ProbeCounts) -> list[Finding]:
+    """Every ordered pair of units (up to MAX_PAIRWISE of them), then every unit against the others pooled; none
+    against a side that looks haploid (looks_haploid)."""
     ref, sub, pos = counts.ref, counts.sub, counts.pos
     units = len(ref)
     if units < 2:
-        return None
+        return []
     haploid = [looks_haploid(ref[i], sub[i]) for i in range(units)]
 
     def linked(others) -> int:
         return LINKED_LONG_BP if counts.long[others].any() else LINKED_SHORT_BP
 
-    pairs = [Finding(i, j, agreement(ref[i], sub[i], ref[j], sub[j], pos, linked([j])))
-             for i in range(units) for j in range(units) if i != j and not haploid[j] and units <= MAX_PAIRWISE]
-    found = [f for f in pairs if f.agreement.disagrees]
-    if not found and units > 2:
+    out = [Finding(i, j, agreement(ref[i], sub[i], ref[j], sub[j], pos, linked([j])))
+           for i in range(units) for j in range(units) if i != j and not haploid[j] and units <= MAX_PAIRWISE]
+    if units > 2:
         total_ref, total_sub = ref.sum(axis=0), sub.sum(axis=0)
         for i in range(units):
-            others = [j for j in range(units) if j != i]
             other_ref, other_sub = total_ref - ref[i], total_sub - sub[i]
             if not looks_haploid(other_ref, other_sub):
-                f = Finding(i, None, agreement(ref[i], sub[i], other_ref, other_sub, pos, linked(others)))
-                found += [f] if f.agreement.disagrees else []
-    return max(found, key=lambda f: f.agreement.ref_fraction) if found else None
+                others = [j for j in range(units) if j != i]
+                out.append(Finding(i, None, agreement(ref[i], sub[i], other_ref, other_sub, pos, linked(others))))
+    return out
 
 
-def judged(counts: ProbeCounts) -> bool:
-    """Whether any unit could be judged against another (the probe saw enough of them)."""
-    ref, sub = counts.ref, counts.sub
-    units = len(ref)
-    total_ref, total_sub = ref.sum(axis=0), sub.sum(axis=0)
-    return any(agreement(ref[i], sub[i], total_ref - ref[i], total_sub - sub[i], counts.pos, LINKED_SHORT_BP).judged
-               or any(agreement(ref[i], sub[i], ref[j], sub[j], counts.pos, LINKED_SHORT_BP).judged
-                      for j in range(units) if j != i and units <= MAX_PAIRWISE)
-               for i in range(units))
+def worst_disagreement(counts: ProbeCounts, made: list[Finding] | None = None) -> Finding | None:
+    """Of the comparisons (`made`, default all of them) that disagree, the one with the largest REF share, pairs
+    before the pooled ones."""
+    found = [f for f in (comparisons(counts) if made is None else made) if f.agreement.disagrees]
+    pairs = [f for f in found if f.other is not None]
+    return max(pairs or found, key=lambda f: f.agreement.ref_fraction) if found else None
 
 
-def disagreement_warning(names: Sequence[str], counts: ProbeCounts) -> str | None:
+def disagreement_warning(names: Sequence[str], counts: ProbeCounts, made: list[Finding] | None = None) -> str | None:
     """One line naming the units (reads_units: a file, or a read group of one) whose reads look like two
     individuals', if any do."""
     if len(names) < 2:
         return None
-    finding = worst_disagreement(counts)
+    finding = worst_disagreement(counts, made)
     if finding is None:
         return None
     a = finding.agreement
     own = names[finding.own]
-    shown = f"{own} shows the reference base in {a.ref_fraction:.0%} of its {a.reads:,} reads at {a.sites} SNPs"
+    other = names[finding.other] if finding.other is not None else "the rest of the reads"
+    seen = (f"where {other} {'are' if finding.other is None else 'is'} homozygous ALT ({a.sites} SNPs), "
+            f"{a.ref_fraction:.0%} of the {a.reads:,} reads in {own} show the reference base (one individual's: a few %)")
     if finding.other is not None:
-        other = names[finding.other]
-        return (f"{own} and {other} look like two individuals' reads: {shown} where {other} is homozygous ALT "
-                "(one individual's reads: a few %); they are pooled and called as one sample: check where each came "
-                "from (a swapped or mislabelled sample or lane), or call them apart")
-    return (f"{shown} where the rest of the reads are homozygous ALT (one individual's lanes: a few %): it looks like "
-            "another individual's reads, yet they are pooled and called as one sample: check where they came from (a "
-            "swapped or mislabelled sample or lane), or call them apart")
+        return (f"{own} and {other} look like two individuals' reads: {seen}; they are pooled and called as one "
+                "sample: check where each came from (a swapped or mislabelled sample or lane), or call them apart")
+    return (f"{own} looks like another individual's reads: {seen}; they are pooled and called as one sample: check "
+            "where they came from (a swapped or mislabelled sample or lane), or call them apart")
 
 
 def probe_pieces(regions: Sequence[Region], lengths: dict[str, int]) -> list[Region]:
@@ -262,16 +276,17 @@ class ReadsUnit:
     def name(self) -> str:
         if self.read_group is None:
             return f"--reads {self.path}"
-        return f"read group {self.read_group} of {self.path}" if self.read_group else f"reads of {self.path} without a read group"
+        return (f"read group {self.read_group} of {self.path}" if self.read_group
+                else f"the reads of {self.path} without a known read group")
 
 
 def reads_units(paths: Sequence[str], read_groups: Sequence[Sequence[tuple[str, str]]]) -> list[ReadsUnit]:
     """The units to compare: each file's read groups (`read_groups[i]`: its (@RG ID, SM) pairs) where it holds two
-    or more of one sample, else the file. A file of several samples' read groups is one unit: it is warned of as
-    a pooled file already."""
+    or more of one sample (or of none named), else the file. A file of several samples' read groups is one unit: it
+    is warned of as a pooled file already."""
     units = []
     for i, (path, groups) in enumerate(zip(paths, read_groups)):
-        if len(groups) >= 2 and len({sm for _, sm in groups}) == 1:
+        if len(groups) >= 2 and len({sm for _, sm in groups if sm}) <= 1:  # an @RG without SM: the file's sample
             units += [ReadsUnit(i, path, rg) for rg, _ in groups] + [ReadsUnit(i, path, "")]
         else:
             units.append(ReadsUnit(i, path))
@@ -310,22 +325,23 @@ def _unit_counts(source: ReadSources, units: Sequence[ReadsUnit], reference: Ref
     known = {u.read_group for u in units}
     groups: dict[str, list] = {}
     for r in reads:
-        rg = r.get_tag("RG") if r.has_tag("RG") else ""
+        rg = str(r.get_tag("RG")) if r.has_tag("RG") else ""  # RG:i:0 names @RG ID:0 too
         groups.setdefault(rg if rg in known else "", []).append(r)
     return [_counts(groups.get(u.read_group, []), reference, window, ref_codes) for u in units]
 
 
-def _pooled_hom_alt(ref: np.ndarray, sub: np.ndarray) -> int:
+def _pooled_hom_alt(ref: np.ndarray, sub: np.ndarray) -> np.ndarray:
+    """The columns where all units' reads together are homozygous ALT."""
     total_ref, total_sub = ref.sum(axis=0), sub.sum(axis=0)
     depth = total_ref + total_sub.sum(axis=1)
-    return int(((depth >= MIN_OTHER_DEPTH) & (total_sub.max(axis=1) >= MIN_OTHER_ALT * depth)).sum())
+    return (depth >= MIN_OTHER_DEPTH) & (total_sub.max(axis=1) >= MIN_OTHER_ALT * depth)
 
 
 def file_counts(sources: ReadSources, reference: Reference, windows: Sequence[Sequence[Region]],
                 enough: int = ENOUGH_SITES, units: Sequence[ReadsUnit] | None = None) -> ProbeCounts:
     """Each unit's (default: each file's; file by file) counts at the probed positions where the reads show some other base (two
     reads of one, pooled). Windows are read a round (PROBE_WINDOWS) at a time until the pooled reads show `enough`
-    homozygous-ALT sites."""
+    homozygous-ALT sites and every unit has MIN_READS reads there (or the windows run out)."""
     if units is None:
         units = [ReadsUnit(i, p) for i, p in enumerate(sources.paths)]
     if [u.file for u in units] != sorted(u.file for u in units):
@@ -336,9 +352,9 @@ def file_counts(sources: ReadSources, reference: Reference, windows: Sequence[Se
     refs, subs = [np.zeros((len(units), 0), np.int64)], [np.zeros((len(units), 0, 4), np.int64)]
     places = [np.zeros(0, np.int64)]
     reads, bases = np.zeros(len(units), np.int64), np.zeros(len(units), np.int64)
-    hom_alt = 0
+    hom_alt, at_hom = 0, np.zeros(len(units), np.int64)  # pooled hom-ALT sites; each unit's reads there
     for k, window in enumerate(windows):
-        if k and k % PROBE_WINDOWS == 0 and hom_alt >= enough:
+        if k and k % PROBE_WINDOWS == 0 and hom_alt >= enough and at_hom.min() >= MIN_READS:
             break
         for part in window:
             codes = encode_bases(reference.fetch(part.contig, part.start, part.end))
@@ -350,7 +366,9 @@ def file_counts(sources: ReadSources, reference: Reference, windows: Sequence[Se
             refs.append(ref[:, keep])
             subs.append(sub[:, keep])
             places.append(offsets[part.contig] + part.start + keep)
-            hom_alt += _pooled_hom_alt(refs[-1], subs[-1])
+            hom = _pooled_hom_alt(refs[-1], subs[-1])
+            hom_alt += int(hom.sum())
+            at_hom += refs[-1][:, hom].sum(axis=1) + subs[-1][:, hom].sum(axis=(1, 2))
     long = bases >= LONG_READ_MEAN * np.maximum(reads, 1)
     return ProbeCounts(np.concatenate(refs, axis=1), np.concatenate(subs, axis=1), np.concatenate(places), long)
 
@@ -375,8 +393,11 @@ def individuals_warning(sources: ReadSources, reference: Reference, regions: Seq
         return None
     pieces = probe_pieces(_with_reads(sources, reference, regions), reference.lengths)
     counts = file_counts(sources, reference, probe_windows(pieces), units=units)
-    if not judged(counts):
+    made = comparisons(counts)
+    if not any(f.agreement.judged for f in made):
+        named = [u for u in units if u.read_group != ""]
         log.info("whether the %d %s hold one individual's reads was not checked: too few homozygous-ALT SNPs under "
-                 "the probed windows", len(units), "--reads files" if len(sources.paths) > 1 else "read groups")
+                 "the probed windows, or too few reads of each there", len(named),
+                 "--reads files" if len(sources.paths) > 1 else "read groups")
         return None
-    return disagreement_warning([u.name for u in units], counts)
+    return disagreement_warning([u.name for u in units], counts, made)
