@@ -339,9 +339,10 @@ def _pooled_hom_alt(ref: np.ndarray, sub: np.ndarray) -> np.ndarray:
 
 def file_counts(sources: ReadSources, reference: Reference, windows: Sequence[Sequence[Region]],
                 enough: int = ENOUGH_SITES, units: Sequence[ReadsUnit] | None = None) -> ProbeCounts:
-    """Each unit's (default: each file's; file by file) counts at the probed positions where the reads show some other base (two
-    reads of one, pooled). Windows are read a round (PROBE_WINDOWS) at a time until the pooled reads show `enough`
-    homozygous-ALT sites and every unit has MIN_READS reads there (or the windows run out)."""
+    """Each unit's (default: each file's; file by file) counts at the probed positions where the reads show some
+    other base (two reads of one, pooled). Windows are read a round (PROBE_WINDOWS) at a time until the pooled reads
+    show `enough` homozygous-ALT sites and every unit with reads has MIN_READS reads there (or the windows run out:
+    a unit without reads, such as the reads without a known read group, never holds the probe up)."""
     if units is None:
         units = [ReadsUnit(i, p) for i, p in enumerate(sources.paths)]
     if [u.file for u in units] != sorted(u.file for u in units):
@@ -354,7 +355,7 @@ def file_counts(sources: ReadSources, reference: Reference, windows: Sequence[Se
     reads, bases = np.zeros(len(units), np.int64), np.zeros(len(units), np.int64)
     hom_alt, at_hom = 0, np.zeros(len(units), np.int64)  # pooled hom-ALT sites; each unit's reads there
     for k, window in enumerate(windows):
-        if k and k % PROBE_WINDOWS == 0 and hom_alt >= enough and at_hom.min() >= MIN_READS:
+        if k and k % PROBE_WINDOWS == 0 and hom_alt >= enough and at_hom[reads > 0].min(initial=MIN_READS) >= MIN_READS:
             break
         for part in window:
             codes = encode_bases(reference.fetch(part.contig, part.start, part.end))
