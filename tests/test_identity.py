@@ -349,3 +349,15 @@ def test_integer_read_group_tags_name_their_read_group(two_people, tmp_path):
              + _sample_reads(two_people["seq"], two_people["alt_at"], two_people["gt_b"], 22, header, 2))
     text = _warning([write_bam(tmp_path / "int.bam", reads, header)], two_people["ref"])
     assert text is not None and "read group 2 of" in text and "read group 1 of" in text
+
+
+def test_three_hets_of_one_haplotype_in_29_sites_cannot_carry_it():
+    """verify48's HiFi read group: 3 of 29 'hom-ALT' sites were hets whose 8 reads all came from one haplotype."""
+    ref, sub = _counts([[2] * 29, [2] * 29], depth=8)
+    for k in range(3):
+        ref[0, k], sub[0, k, 3] = 4, 4  # this unit's reads there: half REF
+    a = _pair(ref, sub, 0, 1)
+    assert a.ref_fraction >= 0.05 and a.ref_sites == 3 and not a.disagrees
+    ref[0, 3:6], sub[0, 3:6, 3] = 4, 4  # half REF at three more sites (a stranger's spread): 6 of 29 sites
+    spread = _pair(ref, sub, 0, 1)
+    assert spread.ref_sites == 6 and spread.ref_fraction == pytest.approx(24 / 232) and spread.disagrees
