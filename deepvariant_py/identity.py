@@ -194,6 +194,7 @@ def disagreement_warning(names: Sequence[str], counts: ProbeCounts, made: list[F
     individuals', if any do."""
     if len(names) < 2:
         return None
+    made = comparisons(counts) if made is None else made
     finding = worst_disagreement(counts, made)
     if finding is None:
         return None
@@ -203,10 +204,24 @@ def disagreement_warning(names: Sequence[str], counts: ProbeCounts, made: list[F
     seen = (f"where {other} {'are' if finding.other is None else 'is'} homozygous ALT ({a.sites} SNPs), "
             f"{a.ref_fraction:.0%} of the {a.reads:,} reads in {own} show the reference base (one individual's: a few %)")
     if finding.other is not None:
-        return (f"{own} and {other} look like two individuals' reads: {seen}; they are pooled and called as one "
-                "sample: check where each came from (a swapped or mislabelled sample or lane), or call them apart")
+        partners = _partners(made)
+        first, second = sorted((finding.own, finding.other), key=lambda u: -len(partners.get(u, ())))  # the stranger first
+        return (f"{names[first]} and {names[second]} look like two individuals' reads: {seen}; they are pooled "
+                "and called as one sample: check where each came from (a swapped or mislabelled sample or lane), or "
+                "call them apart")
     return (f"{own} looks like another individual's reads: {seen}; they are pooled and called as one sample: check "
             "where they came from (a swapped or mislabelled sample or lane), or call them apart")
+
+
+def _partners(made: Sequence[Finding]) -> dict[int, set[int]]:
+    """For each unit in a disagreeing pair (either way), the units it disagrees with: a stranger among one
+    person's lanes disagrees with all of them, each of those lanes with the stranger alone."""
+    out: dict[int, set[int]] = {}
+    for f in made:
+        if f.other is not None and f.agreement.disagrees:
+            out.setdefault(f.own, set()).add(f.other)
+            out.setdefault(f.other, set()).add(f.own)
+    return out
 
 
 def probe_pieces(regions: Sequence[Region], lengths: dict[str, int]) -> list[Region]:

@@ -361,3 +361,16 @@ def test_three_hets_of_one_haplotype_in_29_sites_cannot_carry_it():
     ref[0, 3:6], sub[0, 3:6, 3] = 4, 4  # half REF at three more sites (a stranger's spread): 6 of 29 sites
     spread = _pair(ref, sub, 0, 1)
     assert spread.ref_sites == 6 and spread.ref_fraction == pytest.approx(24 / 232) and spread.disagrees
+
+
+def test_the_unit_that_disagrees_with_most_others_is_named_first():
+    """Of a good lane and a stranger, the stranger (at odds with every lane) leads the warning, whichever of the
+    two showed the REF reads."""
+    a_gts = [2] * 30 + [1] * 30 + [0] * 30
+    b_gts = [0] * 30 + [1] * 30 + [2] * 30
+    ref, sub = _counts([a_gts, a_gts, b_gts, a_gts])
+    counts = ProbeCounts.of(ref, sub)
+    worst = worst_disagreement(counts)
+    assert (worst.own, worst.other) == (0, 2)  # lane 1 reads REF at the stranger's hom-ALT sites (100%, the first max)
+    assert disagreement_warning(["l1", "l2", "l3", "l4"], counts).startswith(
+        "l3 and l1 look like two individuals' reads: where l3 is homozygous ALT (30 SNPs), 100% of the 600 reads in l1")
