@@ -26,7 +26,7 @@ import numpy as np
 
 from .candidates import count_alleles
 from .read_events import encode_bases, extract_events
-from .reads import ReadFilter, ReadSources, fetch_reads, mapped_per_contig
+from .reads import ReadFilter, ReadSources, fetch_reads, mapped_per_contig, read_groups
 from .reference import Reference
 from .regions import Region, merge_regions
 
@@ -42,7 +42,7 @@ MIN_OTHER_DEPTH = 8  # reads on the other side at a site, to call it homozygous 
 MIN_OTHER_ALT = 0.95  # their share that carries the ALT base (a het shows 8 of 8 ALT once in 256)
 MIN_SITES = 15  # homozygous-ALT sites a file must cover to be judged
 MIN_READS = 40  # and its reads there
-WARN_REF_FRACTION = 0.08  # one individual's files: 0-1.4% on real and simulated lanes; another's: 14-48%
+WARN_REF_FRACTION = 0.08  # one individual's units: 0-10% (at few sites); another's whole lane: 40-71% (README)
 MIN_OWN_SITES = 20  # a file's own variant sites (>= 8 reads, >= 20% ALT) needed to judge whether it looks haploid
 HAPLOID_HET_SHARE = 0.1  # below this share of heterozygous-looking sites, a file holds one haplotype's reads
 LINKED_SHORT_BP = 1_000  # sites closer than this count once: short reads' fragments link hets this far
@@ -169,8 +169,9 @@ def comparisons(counts: ProbeCounts) -> list[Finding]:
     def linked(others) -> int:
         return LINKED_LONG_BP if counts.long[others].any() else LINKED_SHORT_BP
 
+    pairwise = range(units) if units <= MAX_PAIRWISE else range(0)
     out = [Finding(i, j, agreement(ref[i], sub[i], ref[j], sub[j], pos, linked([j])))
-           for i in range(units) for j in range(units) if i != j and not haploid[j] and units <= MAX_PAIRWISE]
+           for i in pairwise for j in pairwise if i != j and not haploid[j]]
     if units > 2:
         total_ref, total_sub = ref.sum(axis=0), sub.sum(axis=0)
         for i in range(units):
@@ -310,10 +311,6 @@ def reads_units(paths: Sequence[str], read_groups: Sequence[Sequence[tuple[str, 
     return units
 
 
-def _read_groups(handle) -> list[tuple[str, str]]:
-    return [(str(rg.get("ID", "")), str(rg.get("SM", ""))) for rg in handle.header.to_dict().get("RG", [])]
-
-
 def _fragment_key(read) -> tuple:
     return (read.reference_start, read.reference_end, read.is_reverse, read.next_reference_start, read.is_read2)
 
@@ -366,7 +363,8 @@ def file_counts(sources: ReadSources, reference: Reference, windows: Sequence[Se
         raise ValueError("units must come file by file, as reads_units gives them")
     singles = [ReadSources((p,), (h,), reference) for p, h in zip(sources.paths, sources.handles)]  # share the handles
     per_file = [[u for u in units if u.file == i] for i in range(len(singles))]
-    offsets = dict(zip(reference.lengths, np.cumsum([0] + list(reference.lengths.values()))[:-1].tolist()))
+    lengths = reference.lengths  # a copy per access
+    offsets = dict(zip(lengths, np.cumsum([0] + list(lengths.values()))[:-1].tolist()))
     refs, subs = [np.zeros((len(units), 0), np.int64)], [np.zeros((len(units), 0, 4), np.int64)]
     places = [np.zeros(0, np.int64)]
     reads, bases = np.zeros(len(units), np.int64), np.zeros(len(units), np.int64)
@@ -406,7 +404,7 @@ def _with_reads(sources: ReadSources, reference: Reference, regions: Sequence[Re
 def individuals_warning(sources: ReadSources, reference: Reference, regions: Sequence[Region]) -> str | None:
     """disagreement_warning over probe windows of the calling `regions` (every contig holding reads when empty),
     between the files and the read groups of reads_units; nothing for one file of one read group."""
-    units = reads_units(sources.paths, [_read_groups(h) for h in sources.handles])
+    units = reads_units(sources.paths, [read_groups(h) for h in sources.handles])
     if len(units) < 2:
         return None
     pieces = probe_pieces(_with_reads(sources, reference, regions), reference.lengths)

@@ -1031,13 +1031,17 @@ def spliced_warning(counts: ReadCounts) -> str | None:
             "(whole-genome) reads only, so calls from RNA-seq are unmeasured")
 
 
+def read_groups(handle: pysam.AlignmentFile) -> list[tuple[str, str]]:
+    """(ID, SM) of each @RG line, in header order ("" where one is missing)."""
+    return [(str(rg.get("ID", "")), str(rg.get("SM", ""))) for rg in handle.header.to_dict().get("RG", [])]
+
+
 def read_group_samples(handle: pysam.AlignmentFile) -> list[str]:
     """Distinct SM values of the @RG lines, in header order."""
     out: list[str] = []
-    for rg in handle.header.to_dict().get("RG", []):
-        sm = rg.get("SM")
-        if sm and str(sm) not in out:
-            out.append(str(sm))
+    for _, sm in read_groups(handle):
+        if sm and sm not in out:
+            out.append(sm)
     return out
 
 
