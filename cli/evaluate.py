@@ -2,8 +2,8 @@
 
 import click
 
-from deepvariant_py.evaluate import evaluate
-from deepvariant_py.outputs import check_outputs, write_json
+from deepvariant_py.evaluate import ErrorAllele, evaluate_errors
+from deepvariant_py.outputs import atomic_output, check_outputs, write_json
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import parse_regions
 
@@ -19,14 +19,23 @@ from .common import user_errors
 @click.option("--truth-sample", default=None, help="Which sample of a truth VCF with several to score. Default: the first.")
 @click.option("--query-sample", default=None, help="Which sample of a query VCF with several to score. Default: the first.")
 @click.option("--json", "json_out", type=click.Path(), default=None, help="Also write the table as JSON here.")
+@click.option("--errors", "errors_out", type=click.Path(), default=None,
+              help="Also write each allele behind the FP and FN counts here, one per line (TSV, in reference order): "
+                   "error (FP: called, not true; FN: true, not called; GT: both, with the wrong number of copies), "
+                   "SNP or INDEL, contig, pos, ref, alt as normalised, copies in the truth and the query (0, 1, 2), "
+                   "and the context (homopolymer >= 6, tandem_repeat, other).")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
-def eval_cmd(truth, query, ref, bed, regions, truth_sample, query_sample, json_out, quiet):
+def eval_cmd(truth, query, ref, bed, regions, truth_sample, query_sample, json_out, errors_out, quiet):
     """Genotype-aware SNP and INDEL precision, recall and F1 after normalising both VCFs."""
-    check_outputs({"--json": json_out}, {"--truth": truth, "--query": query, "--ref": ref, "--bed": bed})
+    check_outputs({"--json": json_out, "--errors": errors_out}, {"--truth": truth, "--query": query, "--ref": ref, "--bed": bed})
     lengths = Reference(ref).lengths
     regs = [(r.contig, r.start, r.end) for r in parse_regions(list(regions), lengths)] if regions else None
-    result = evaluate(truth, query, ref, regions=regs, bed=bed, sample_truth=truth_sample, sample_query=query_sample)
+    result, errors = evaluate_errors(truth, query, ref, regions=regs, bed=bed, sample_truth=truth_sample,
+                                     sample_query=query_sample)
     click.echo(result.table())
     if json_out:
         write_json(json_out, result.to_dict(), indent=2)
+    if errors_out:
+        with atomic_output(errors_out) as tmp, open(tmp, "w") as fh:
+            fh.write("\t".join(ErrorAllele.FIELDS) + "\n" + "".join(e.row() + "\n" for e in errors))

@@ -237,18 +237,65 @@ def evaluate_by_context(truth_vcf: str, query_vcf: str, ref_fasta: str, regions=
     try:
         for kind, entries in details.items():
             for key, _t, _q in entries:
-                contig, pos, ref, alt = key
-                start = max(0, pos - 1 - 60)
-                seq = fasta.fetch(contig, start, pos - 1 + len(ref) + 60)
-                snp = _is_snp(key)
-                changed = pos - 1 - start + (0 if snp else 1)
-                span = 1 if snp else max(1, len(ref) - 1, len(alt) - 1)
-                counts = out[sequence_context(seq, changed, span)]
-                target = counts.snp if snp else counts.indel
+                counts = out[_context_of(fasta, key)]
+                target = counts.snp if _is_snp(key) else counts.indel
                 setattr(target, kind, getattr(target, kind) + 1)
     finally:
         fasta.close()
     return out
+
+
+def _context_of(fasta: Reference, key: AlleleKey) -> str:
+    """sequence_context of one normalised allele, from 60 bases of reference either side."""
+    contig, pos, ref, alt = key
+    start = max(0, pos - 1 - 60)
+    seq = fasta.fetch(contig, start, pos - 1 + len(ref) + 60)
+    snp = _is_snp(key)
+    span = 1 if snp else max(1, len(ref) - 1, len(alt) - 1)
+    return sequence_context(seq, pos - 1 - start + (0 if snp else 1), span)
+
+
+@dataclass(frozen=True)
+class ErrorAllele:
+    """One normalised allele scored as an error: `error` FP (called, not true), FN (true, not called) or GT (true
+    and called, with another number of copies: one FP and one FN in the counts); `truth` and `query` are its
+    copies on each side (0, 1 heterozygous, 2 homozygous); `context` as sequence_context's."""
+
+    error: str
+    kind: str
+    contig: str
+    pos: int
+    ref: str
+    alt: str
+    truth: int
+    query: int
+    context: str
+
+    FIELDS = ("error", "kind", "contig", "pos", "ref", "alt", "truth", "query", "context")
+
+    def row(self) -> str:
+        return "\t".join(str(getattr(self, f)) for f in self.FIELDS)
+
+
+def evaluate_errors(truth_vcf: str, query_vcf: str, ref_fasta: str, regions=None, bed=None, pass_only: bool = True,
+                    sample_truth: Optional[str] = None, sample_query: Optional[str] = None
+                    ) -> Tuple[EvalResult, List[ErrorAllele]]:
+    """evaluate(), and each allele behind its FP and FN counts in reference order (a genotype error once, as GT):
+    where to look in the calls. Alleles credited by haplotype matching are not errors."""
+    result, details = _compare_inputs(truth_vcf, query_vcf, ref_fasta, regions, bed, pass_only,
+                                      sample_truth, sample_query)
+    fps = {key: (t, q) for key, t, q in details["fp"]}
+    fns = {key: (t, q) for key, t, q in details["fn"]}
+    fasta = Reference(ref_fasta)
+    try:
+        errors, order = [], {name: i for i, name in enumerate(fasta.lengths)}
+        for key in sorted(fps.keys() | fns.keys(), key=lambda k: (order[k[0]], k[1:])):
+            t, q = fps.get(key) or fns[key]
+            error = "GT" if key in fps and key in fns else "FP" if key in fps else "FN"
+            errors.append(ErrorAllele(error, "SNP" if _is_snp(key) else "INDEL", *key, t, q, _context_of(fasta, key)))
+    finally:
+        fasta.close()
+    return result, errors
 
 
 def _compare_inputs(truth_vcf, query_vcf, ref_fasta, regions, bed, pass_only,

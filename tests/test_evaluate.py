@@ -496,3 +496,40 @@ def test_a_multi_sample_vcf_is_scored_on_the_sample_asked_for_and_a_default_is_w
         assert counts(evaluate(truth, str(two), ref).snp) == (0, 0, 1)
     assert "holds 2 samples (OTHER, SAMPLE): scoring the first, OTHER (choose with --query-sample)" in caplog.text
     assert counts(evaluate(truth, str(two), ref, sample_query="SAMPLE").snp) == (1, 0, 0)
+
+
+def test_evaluate_errors_lists_each_fp_and_fn_allele_once_and_a_wrong_zygosity_as_gt(tmp_path, ref):
+    from deepvariant_py.evaluate import evaluate_errors
+
+    truth = [(20, base(20), other(base(20)), "0/1"), (40, base(40), other(base(40)), "0/1"),
+             (100, base(100, 2), base(100), "0/1")]
+    query = [(20, base(20), other(base(20)), "0/1"), (60, base(60), other(base(60)), "1/1"),
+             (100, base(100, 2), base(100), "1/1")]
+    t, q = write_vcf(tmp_path, "truth.vcf", truth), write_vcf(tmp_path, "query.vcf", query)
+    result, errors = evaluate_errors(t, q, ref)
+    assert counts(result.snp) == (1, 1, 1) and counts(result.indel) == (0, 1, 1)
+    assert [(e.error, e.kind, e.pos, e.truth, e.query, e.context) for e in errors] == [
+        ("FN", "SNP", 40, 1, 0, "other"), ("FP", "SNP", 60, 0, 2, "other"),
+        ("GT", "INDEL", 100, 1, 2, "homopolymer")]
+    assert errors[2].row() == f"GT\tINDEL\t{CONTIG}\t100\t{base(100, 2)}\t{base(100)}\t1\t2\thomopolymer"
+    assert evaluate_errors(t, t, ref)[1] == []
+
+
+def test_eval_command_writes_the_errors_table(tmp_path, ref):
+    from click.testing import CliRunner
+
+    from deepvariant_py.cli.main import main
+
+    truth = [(20, base(20), other(base(20)), "0/1"), (40, base(40), other(base(40)), "0/1")]
+    t = write_vcf(tmp_path, "truth.vcf", truth)
+    q = write_vcf(tmp_path, "query.vcf", truth[:1])
+    out = tmp_path / "errors.tsv"
+    result = CliRunner().invoke(main, ["eval", "--truth", t, "--query", q, "--ref", ref, "--errors", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    assert lines[0].split("\t") == ["error", "kind", "contig", "pos", "ref", "alt", "truth", "query", "context"]
+    assert lines[1:] == [f"FN\tSNP\t{CONTIG}\t40\t{base(40)}\t{other(base(40))}\t1\t0\tother"]
+    # naming an input as --errors is refused before anything is written
+    before = open(q).read()
+    again = CliRunner().invoke(main, ["eval", "--truth", t, "--query", q, "--ref", ref, "--errors", q])
+    assert again.exit_code != 0 and "--errors" in again.output and open(q).read() == before
