@@ -57,8 +57,8 @@ def source_digest(source: str) -> str:
 def code_digest() -> str:
     """A digest (16 hex digits) of the code of the installed dvcall: changes when any module changes in more than
     comments, docstrings or layout (a module added or removed too)."""
-    digest = hashlib.sha256()
+    parts = []
     for name, path in code_files().items():
         with open(path, encoding="utf-8") as fh:
-            digest.update(f"{name}\0{source_digest(fh.read())}\0".encode())
-    return digest.hexdigest()[:16]
+            parts.append(f"{name}\0{source_digest(fh.read())}\0")
+    return hashlib.sha256("".join(parts).encode()).hexdigest()[:16]
