@@ -1,0 +1,55 @@
+"""TensorFlow and Keras are an optional install (`dvcall[train]`): calling never needs them, and the commands that
+do say how to install them in one line."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from deepvariant_py.errors import DependencyError
+
+TESTDATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "testdata")
+REF = os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz")
+BAM = os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.bam")
+# dvcall's command line in a process where neither can be imported, as after a plain `pip install dvcall`
+WITHOUT_TF = ("import sys; sys.modules['tensorflow'] = sys.modules['keras'] = None; "
+              "sys.argv[0] = 'dvcall'; from deepvariant_py.cli.entry import main; sys.exit(main())")
+
+
+def _dvcall_without_tensorflow(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", WITHOUT_TF, *args], capture_output=True, text=True)
+
+
+def test_dvcall_run_needs_neither_tensorflow_nor_keras(tmp_path):
+    vcf, gvcf = tmp_path / "calls.vcf.gz", tmp_path / "calls.g.vcf.gz"
+    proc = _dvcall_without_tensorflow("run", "--ref", REF, "--reads", BAM, "--regions", "chr20:10,000,000-10,006,000",
+                                      "--output-vcf", str(vcf), "--output-gvcf", str(gvcf), "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert vcf.stat().st_size > 0 and gvcf.stat().st_size > 0
+
+
+def test_training_without_tensorflow_is_one_line_naming_the_extra(tmp_path):
+    from test_train import _examples
+
+    examples, out = tmp_path / "ex.tfrecord.gz", tmp_path / "model"
+    _examples(examples)
+    proc = _dvcall_without_tensorflow("train", "--examples", str(examples), "--output", str(out))
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TensorFlow is not installed" in lines[0] and "dvcall[train]" in lines[0], proc.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_missing_module_is_a_dependency_error_and_a_broken_one_its_own(monkeypatch):
+    from deepvariant_py import tf_runtime
+
+    monkeypatch.setitem(sys.modules, "keras", None)
+    with pytest.raises(DependencyError, match=r"Keras is not installed.*dvcall\[train\]"):
+        tf_runtime._quiet_import("keras")
+    monkeypatch.delitem(sys.modules, "keras")
+    broken = ModuleNotFoundError("No module named 'absl_missing_part'", name="absl_missing_part")
+    monkeypatch.setattr("builtins.__import__", lambda *a, **k: (_ for _ in ()).throw(broken))
+    with pytest.raises(ModuleNotFoundError):  # installed but broken inside: its own error, not "install it"
+        tf_runtime._quiet_import("keras")
