@@ -4,12 +4,13 @@ import logging
 
 import click
 
+from deepvariant_py.alignment_files import reads_inputs
 from deepvariant_py.errors import OutputError
 from deepvariant_py.htslib import BAM_INDEXES
 from deepvariant_py.identity import individuals_warning
 from deepvariant_py.phasing import equals_warning, has_het_call, haplotag, require_whatshap
 from deepvariant_py.outputs import check_outputs
-from deepvariant_py.reads import open_reads, reads_inputs
+from deepvariant_py.reads import open_reads
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import parse_regions
 

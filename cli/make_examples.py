@@ -5,6 +5,7 @@ import os
 
 import click
 
+from deepvariant_py.alignment_files import reads_inputs
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import is_examples_file, sidecar_path
 from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, ambiguous_reference_warning, base_quality_warning, hp_tag_warning,
@@ -18,7 +19,7 @@ from deepvariant_py.ploidy import haploid_regions
 from deepvariant_py.presets import (make_examples_options, model_type_defaulted, resolve_model, resolve_settings,
                                     warn_about_reads_of_files, warn_about_settings_unlike_model)
 from deepvariant_py.progress import Progress
-from deepvariant_py.reads import ReadFilter, haplotagged_by_whatshap, log_read_counts, reads_inputs
+from deepvariant_py.reads import ReadFilter, haplotagged_by_whatshap, log_read_counts
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import absent_contigs_note, nothing_to_call_warning, parse_regions
 from deepvariant_py.vcf import check_sample_name

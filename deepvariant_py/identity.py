@@ -24,9 +24,10 @@ from typing import Sequence
 
 import numpy as np
 
+from .alignment_files import mapped_per_contig
 from .candidates import count_alleles
 from .read_events import encode_bases, extract_events
-from .reads import ReadFilter, ReadSources, fetch_reads, mapped_per_contig, read_groups
+from .reads import ReadFilter, ReadSources, fetch_reads, read_groups
 from .reference import Reference
 from .regions import Region, merge_regions
 

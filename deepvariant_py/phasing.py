@@ -19,12 +19,13 @@ from typing import Sequence
 
 import pysam
 
+from .alignment_files import reads_inputs
 from .errors import DependencyError, InputError
 from .htslib import BAM_INDEXES, index_bam, needs_csi, quiet_htslib
 from .model_info import ModelInfo
 from .outputs import atomic_output, check_outputs
 from .pileup import TECHNOLOGY_CHANNEL_ENUM
-from .reads import hp_tagged_fraction, open_reads, reads_inputs, reads_paths
+from .reads import hp_tagged_fraction, open_reads, reads_paths
 from .reference import Reference
 from .regions import Region
 

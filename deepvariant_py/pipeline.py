@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from . import __version__
+from .alignment_files import reads_inputs, shared_reads_warning
 from .call_variants import CallStats, ExampleCaller, load_predictor
 from .checkpoint import CHECKPOINT_SECONDS, CHECKPOINT_SUFFIX, OTHER_INPUTS, ShardCheckpoints, drop_checkpoint, load_checkpoint
 from .errors import InputError, OutputError
@@ -31,7 +32,7 @@ from .postprocess import postprocess
 from .presets import (DEFAULT_MODEL_TYPE, make_examples_options, resolve_model, resolve_settings, warn_about_read_kind,
                       warn_about_settings_unlike_model)
 from .progress import Progress, ProgressFile, RunProgress, configure_logging
-from .reads import (log_read_counts, open_reads, read_group_samples, reads_inputs, reads_paths, shared_reads_warning, uncalled_contigs_note,
+from .reads import (log_read_counts, open_reads, read_group_samples, reads_paths, uncalled_contigs_note,
                     unreferenced_reads_warning)
 from .report import write_report
 from .reference import Reference

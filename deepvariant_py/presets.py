@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Sequence
 
+from .alignment_files import shared_reads_warning
 from .candidate_filter import FILE_NAME as CANDIDATE_FILTER_FILE, load_candidate_filter
 from .errors import InputError, ModelError
 from .examples_io import read_sidecar, read_sidecars, settings_unlike_model as examples_unlike_model
@@ -26,7 +27,7 @@ from .make_examples import MakeExamplesOptions, calling_regions
 from .model_info import INFO_FILE, ModelInfo, load_model_info, warn_if_unfinished
 from .pileup import DIFF_CHANNEL_ENUMS, HP_CHANNEL_ENUM, TECHNOLOGY_CHANNEL_ENUM
 from .read_events import LONG_READ_BASES
-from .reads import (LongReadProfile, count_long, long_read_profile, open_reads, read_group_platforms, read_lengths, shared_reads_warning,
+from .reads import (LongReadProfile, count_long, long_read_profile, open_reads, read_group_platforms, read_lengths,
                     unreferenced_reads_warning)
 from .reference import Reference
 from .regions import Region

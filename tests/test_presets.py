@@ -197,7 +197,7 @@ def _tagged_bam(tmp_path) -> str:
 
 def test_dropping_hp_tags_for_training_is_by_read_and_repeatable(tmp_path):
     from deepvariant_py.make_examples import process_partition
-    from deepvariant_py.reads import open_alignments
+    from deepvariant_py.alignment_files import open_alignments
     from deepvariant_py.reference import Reference
     from deepvariant_py.regions import Region
 
@@ -221,7 +221,7 @@ def test_with_a_technology_channel_only_long_reads_are_expected_to_carry_hp_tags
     # whatshap tags a short read only where it crosses a heterozygous site: the untagged warning of a hybrid run
     # counts the long reads, which phasing tags nearly all of
     from deepvariant_py.make_examples import process_partition
-    from deepvariant_py.reads import open_alignments
+    from deepvariant_py.alignment_files import open_alignments
     from deepvariant_py.reference import Reference
     from deepvariant_py.regions import Region
 

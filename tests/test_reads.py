@@ -9,9 +9,10 @@ import pysam
 import pytest
 
 from builders import header_for, make_read, write_bam, write_fasta
+from deepvariant_py.alignment_files import open_alignments
 from deepvariant_py.errors import InputError
-from deepvariant_py.reads import (RESERVOIR_SEED, ReadCounts, ReadFilter, fetch_reads, open_alignments, reads_warning,
-                                  reservoir_sample, sample_name)
+from deepvariant_py.reads import (RESERVOIR_SEED, ReadCounts, ReadFilter, fetch_reads, reads_warning, reservoir_sample,
+                                  sample_name)
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import Region
 
@@ -354,7 +355,7 @@ def test_mapped_reads_come_from_a_bam_index_and_are_unknown_for_a_cram():
     """A .crai holds no per-contig counts (pysam answers zeros): a CRAM must not read as a file without reads."""
     import os
 
-    from deepvariant_py.reads import mapped_reads
+    from deepvariant_py.alignment_files import mapped_reads
     testdata = os.path.join(os.path.dirname(__file__), "..", "testdata")
     ref = Reference(os.path.join(testdata, "ucsc.hg19.chr20.unittest.fasta.gz"))
     try:

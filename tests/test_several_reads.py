@@ -245,7 +245,7 @@ def test_many_reads_files_raise_the_open_file_limit_or_say_it_is_short(monkeypat
     """hostile14: ~1,000 per-lane BAMs against the usual 1,024 open files failed on one file, blaming its index."""
     import resource
 
-    from deepvariant_py.reads import ensure_open_files
+    from deepvariant_py.alignment_files import ensure_open_files
     asked = []
     monkeypatch.setattr(resource, "getrlimit", lambda kind: (1024, 4096))
     monkeypatch.setattr(resource, "setrlimit", lambda kind, limits: asked.append(limits))
@@ -269,7 +269,7 @@ def test_reads_without_a_sample_say_what_the_vcf_calls_it(tmp_path, halves, capl
 def test_lanes_beside_their_merge_are_refused_and_a_partial_overlap_is_said(tmp_path, halves):
     """hostile19: `--reads *.bam` over three lanes and their merged file counted every read twice, silently (each
     lane shares under half of its names with the merge); lanes sharing 30% of their reads passed without a word."""
-    from deepvariant_py.reads import shared_reads_warning
+    from deepvariant_py.alignment_files import shared_reads_warning
     a, b, merged = halves
     c_dir = tmp_path / "split"
     os.makedirs(c_dir)
