@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from deepvariant_py.workflow import snakefile_path
-from deepvariant_py.workflow.code_digest import code_digest, code_files, source_digest
+from deepvariant_py.workflow.code_digest import code_digest, job_modules, source_digest
 
 SOURCE = '''"""A module."""
 X = 1  # one
@@ -28,13 +30,40 @@ def test_code_that_does_something_else_changes_it():
         assert source_digest(edit) != source_digest(SOURCE)
 
 
-def test_the_digest_covers_the_commands_the_library_and_its_subpackages():
-    files = code_files()
-    for expected in ("deepvariant_py.cli:make_examples.py", "deepvariant_py:postprocess.py",
-                     f"deepvariant_py:realigner{os.sep}debruijn.py", f"deepvariant_py:workflow{os.sep}code_digest.py"):
-        assert expected in files and os.path.isfile(files[expected]), expected
-    assert not any("__pycache__" in p for p in files.values()) and list(files) == sorted(files)
-    assert len(code_digest()) == 16 and code_digest() == code_digest()
+def test_the_digest_covers_what_the_job_commands_import_and_nothing_else():
+    modules = job_modules()
+    for expected in ("deepvariant_py.cli.make_examples", "deepvariant_py.cli.haplotag", "deepvariant_py.postprocess",
+                     "deepvariant_py.realigner.debruijn", "deepvariant_py.inference", "deepvariant_py.cli.common"):
+        assert expected in modules and os.path.isfile(modules[expected]), expected
+    for outside in ("deepvariant_py.evaluate", "deepvariant_py.cli.evaluate", "deepvariant_py.train", "deepvariant_py.report"):
+        assert outside not in modules, outside  # an upgrade that changes only these reruns no job
+    assert list(modules) == sorted(modules) and len(code_digest()) == 16 and code_digest() == code_digest()
+
+
+def test_imports_are_followed_statically_lazy_and_relative_ones_too_and_stray_files_are_not_read(tmp_path):
+    lib, commands = tmp_path / "deepvariant_py", tmp_path / "cli"
+    files = {
+        commands / "__init__.py": "",
+        commands / "make_examples.py": "from deepvariant_py.a import f\nfrom .common import x\n",
+        commands / "common.py": "def g():\n    from deepvariant_py import b  # lazily\n",
+        commands / "evaluate.py": "from deepvariant_py import c\n",
+        lib / "__init__.py": "", lib / "a.py": "from . import sub\nimport numpy\n", lib / "b.py": "", lib / "c.py": "",
+        lib / "sub" / "__init__.py": "from .s import t\n", lib / "sub" / "s.py": "", lib / "sub" / "unused.py": "",
+        lib / "scratch.py": "def (:\n",  # a syntax error nothing imports: never read
+    }
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    os.symlink("root@host.1:1", lib / ".#a.py")  # an editor's lock file: a dangling link
+    folders = {"deepvariant_py": str(lib), "deepvariant_py.cli": str(commands)}
+    assert list(job_modules(("make_examples",), folders)) == [
+        "deepvariant_py", "deepvariant_py.a", "deepvariant_py.b", "deepvariant_py.cli", "deepvariant_py.cli.common",
+        "deepvariant_py.cli.make_examples", "deepvariant_py.sub", "deepvariant_py.sub.s"]
+    (lib / "b.py").write_text("def (:\n")
+    with pytest.raises(SyntaxError, match="b.py"):  # a module it reads names itself when broken
+        job_modules(("make_examples",), folders)
+    with pytest.raises(RuntimeError, match="lack report"):
+        job_modules(("report",), folders)
 
 
 def test_every_rule_of_the_workflow_gets_the_code_param():
