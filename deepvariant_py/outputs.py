@@ -335,8 +335,8 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | 
     `outputs`: {label: file path}, e.g. {"--output-vcf": "x.vcf.gz", "--output-vcf's index": "x.vcf.gz.tbi"};
     `inputs`: {label: path} of every file read (reads, their index, reference, its indices, model files, BEDs);
     `directories`: {label: folder} that will be created or written into (e.g. --intermediate-dir).
-    Each output must differ from every other output and every input, must not be an existing folder, and its
-    folder must exist and be writable; each directory must not be an existing file or an input.
+    Each output must differ from every other output and every input, must not be an existing folder, device or
+    pipe (nor "-"), and its folder must exist and be writable; each directory must not be an existing file or an input.
     """
     ins = [(label, path, _identity(path)) for label, path in inputs.items() if path]
     # an input's index sits beside it under a fixed suffix (a VCF's .tbi, a FASTA's .fai): writing over it
@@ -359,6 +359,11 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | 
             suffix = _kind_suffix(label) or os.path.splitext(path.rstrip(os.sep))[1]  # --output d.html/ -> .html
             example = os.path.join(path, "sample.vcf.gz" if "vcf" in label.lower() else "output" + suffix)
             raise OutputError(f"{label} {path} is an existing folder: give a file name (e.g. {example})")
+        if path == "-":  # a file named "-" would appear where standard output was meant
+            raise OutputError(f"{label} -: dvcall writes {label} to a file, not to standard output: give a file name")
+        if os.path.exists(path) and not os.path.isfile(path):  # /dev/stdout, a pipe: the rename would replace it
+            raise OutputError(f"{label} {path} is not a regular file (a device, pipe or socket; dvcall writes each "
+                              "output whole under a temporary name and renames it into place): give a file name")
         _check_writable_folder(label, path)
         seen.append((label, path, ident))
     for label, folder in directories.items():

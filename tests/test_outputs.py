@@ -96,3 +96,19 @@ def test_an_existing_folder_as_an_output_gets_a_name_of_its_kind(tmp_path):
         check_outputs({"--json": str(tmp_path)})
     with pytest.raises(OutputError, match=r"sample.vcf.gz\)"):
         check_outputs({"--output-vcf": str(tmp_path)})
+
+
+def test_standard_output_a_device_or_a_pipe_is_refused_not_replaced(tmp_path):
+    """hostile24: `eval --errors /dev/stdout` as root renamed a regular file over the /dev/stdout link, and
+    `--errors -` wrote a file named '-'."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in ("/dev/null", str(fifo)):
+        with pytest.raises(OutputError, match=r"is not a regular file .*: give a file name"):
+            check_outputs({"--errors": path})
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+    with pytest.raises(OutputError, match=r"--json -: dvcall writes --json to a file, not to standard output"):
+        check_outputs({"--json": "-"})
+    regular = tmp_path / "old.tsv"
+    regular.write_text("x")
+    check_outputs({"--errors": str(regular)})  # an existing file is replaced whole, as before
