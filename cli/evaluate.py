@@ -1,13 +1,18 @@
 """`dvcall eval`: precision/recall/F1 against a truth VCF."""
+import gzip
+import logging
+import os
 
 import click
 
 from deepvariant_py.evaluate import ErrorAllele, evaluate_errors
-from deepvariant_py.outputs import atomic_output, check_outputs, write_json
+from deepvariant_py.outputs import atomic_outputs, check_outputs, write_json
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import parse_regions
 
 from .common import user_errors
+
+log = logging.getLogger("dvcall")
 
 
 @click.command("eval")
@@ -20,22 +25,32 @@ from .common import user_errors
 @click.option("--query-sample", default=None, help="Which sample of a query VCF with several to score. Default: the first.")
 @click.option("--json", "json_out", type=click.Path(), default=None, help="Also write the table as JSON here.")
 @click.option("--errors", "errors_out", type=click.Path(), default=None,
-              help="Also write each allele behind the FP and FN counts here, one per line (TSV, in reference order): "
-                   "error (FP: called, not true; FN: true, not called; GT: both, with the wrong number of copies), "
-                   "SNP or INDEL, contig, pos, ref, alt as normalised, copies in the truth and the query (0, 1, 2), "
+              help="Also write each allele behind the FP and FN counts here, one per line (TSV, gzipped when the name "
+                   "ends in .gz; in reference order): error (FP: called, not true; FN: true, not called; GT: both, "
+                   "with the wrong number of copies), SNP or INDEL, contig, pos, ref, alt as normalised (an indel "
+                   "left-aligned: pos may lie left of the record's POS), copies in the truth and the query (1 "
+                   "heterozygous, 2 homozygous or haploid, more where overlapping records carry the same allele), "
                    "and the context (homopolymer >= 6, tandem_repeat, other).")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def eval_cmd(truth, query, ref, bed, regions, truth_sample, query_sample, json_out, errors_out, quiet):
     """Genotype-aware SNP and INDEL precision, recall and F1 after normalising both VCFs."""
-    check_outputs({"--json": json_out, "--errors": errors_out}, {"--truth": truth, "--query": query, "--ref": ref, "--bed": bed})
+    inputs = {"--truth": truth, "--query": query, "--ref": ref, "--bed": bed}
+    inputs.update({f"--regions {spec}": spec for spec in regions if os.path.isfile(spec)})
+    check_outputs({"--json": json_out, "--errors": errors_out}, inputs)
     lengths = Reference(ref).lengths
     regs = [(r.contig, r.start, r.end) for r in parse_regions(list(regions), lengths)] if regions else None
     result, errors = evaluate_errors(truth, query, ref, regions=regs, bed=bed, sample_truth=truth_sample,
                                      sample_query=query_sample)
+    if not any(c.tp or c.fp or c.fn for c in (result.snp, result.indel)):
+        log.warning("neither VCF has a variant where this evaluation looks%s: every count is 0",
+                    " (--regions, --bed)" if regions or bed else "")
     click.echo(result.table())
-    if json_out:
-        write_json(json_out, result.to_dict(), indent=2)
-    if errors_out:
-        with atomic_output(errors_out) as tmp, open(tmp, "w") as fh:
-            fh.write("\t".join(ErrorAllele.FIELDS) + "\n" + "".join(e.row() + "\n" for e in errors))
+    outputs = [(path, "", ()) for path in (json_out, errors_out) if path]
+    with atomic_outputs(outputs) as tmps:  # both appear, or neither
+        tmp = dict(zip((p for p in (json_out, errors_out) if p), tmps))
+        if json_out:
+            write_json(tmp[json_out], result.to_dict(), indent=2)
+        if errors_out:
+            with (gzip.open if errors_out.endswith(".gz") else open)(tmp[errors_out], "wt") as fh:
+                fh.write("\t".join(ErrorAllele.FIELDS) + "\n" + "".join(e.row() + "\n" for e in errors))

@@ -11,7 +11,9 @@ How a comparison works
    default) only records whose FILTER is ``PASS`` or ``.`` are used, on *both*
    sides. A record contributes each ALT allele that its GT carries at least once;
    ``0/0``, ``./.`` and records without GT contribute nothing, and a missing
-   allele in a GT (``1/.``) counts as reference. Symbolic ALTs (``<DEL>``,
+   allele in a GT (``1/.``) counts as reference. A haploid GT (``1``, a male's
+   chrX in a truth set) counts as homozygous: two copies, as hap.py scores it, so
+   it matches a ``1/1`` call (dvcall writes haploid calls diploid). Symbolic ALTs (``<DEL>``,
    ``<*>``, ``<NON_REF>``), ``*`` and breakends are ignored, so gVCFs work as
    queries.
 2. **Normalisation** (the same for both sides) is ``bcftools norm -f REF -m -any
@@ -574,9 +576,10 @@ def _carried_alts(rec, call, what, path, fasta, lengths, ref_path) -> Optional[L
     except KeyError:
         return None
     copies: Dict[int, int] = {}
+    per_allele = 2 if gt is not None and len(gt) == 1 else 1  # a haploid `1` is homozygous (`1/1`), as hap.py scores it
     for a in gt or ():
         if a is not None and a > 0:  # '.' counts as reference
-            copies[a] = copies.get(a, 0) + 1
+            copies[a] = copies.get(a, 0) + per_allele
     if not copies:
         return None
     contig, alleles = rec.chrom, rec.alleles

@@ -533,3 +533,42 @@ def test_eval_command_writes_the_errors_table(tmp_path, ref):
     before = open(q).read()
     again = CliRunner().invoke(main, ["eval", "--truth", t, "--query", q, "--ref", ref, "--errors", q])
     assert again.exit_code != 0 and "--errors" in again.output and open(q).read() == before
+
+
+def test_a_haploid_gt_counts_as_homozygous(tmp_path, ref):
+    """hostile24: a truth `1` (a male's chrX) scored against dvcall's `1/1` was a genotype error, and a wrong
+    `0/1` a true positive."""
+    snp = (40, base(40), other(base(40)))
+    assert counts(run(tmp_path, ref, [snp + ("1",)], [snp + ("1/1",)]).snp) == (1, 0, 0)
+    assert counts(run(tmp_path, ref, [snp + ("1",)], [snp + ("0/1",)]).snp) == (0, 1, 1)
+    assert counts(run(tmp_path, ref, [snp + ("1/1",)], [snp + ("1",)]).snp) == (1, 0, 0)
+    assert counts(run(tmp_path, ref, [snp + ("0",)], [snp + ("0/1",)]).snp) == (0, 1, 0)
+
+
+def test_eval_outputs_appear_together_never_over_a_regions_bed_and_gzipped_by_name(tmp_path, ref, monkeypatch, caplog):
+    import gzip as gz
+
+    from click.testing import CliRunner
+
+    from deepvariant_py import evaluate as evaluate_module
+    from deepvariant_py.cli.main import main
+
+    truth = [(20, base(20), other(base(20)), "0/1"), (40, base(40), other(base(40)), "0/1")]
+    t, q = write_vcf(tmp_path, "truth.vcf", truth), write_vcf(tmp_path, "query.vcf", truth[:1])
+    bed = tmp_path / "r.bed"
+    bed.write_text(f"{CONTIG}\t0\t300\n")
+    base_args = ["eval", "--truth", t, "--query", q, "--ref", ref]
+    refused = CliRunner().invoke(main, base_args + ["--regions", str(bed), "--errors", str(bed)])
+    assert refused.exit_code != 0 and "--regions" in refused.output and bed.read_text() == f"{CONTIG}\t0\t300\n"
+    out = tmp_path / "e.tsv.gz"
+    assert CliRunner().invoke(main, base_args + ["--errors", str(out)]).exit_code == 0
+    assert gz.open(out, "rt").read().splitlines()[1].startswith("FN\tSNP")
+    # a failure writing one output leaves neither (the JSON was left behind before)
+    js, errs = tmp_path / "r.json", tmp_path / "e2.tsv"
+    monkeypatch.setattr(evaluate_module.ErrorAllele, "row", lambda self: 1 / 0)
+    failed = CliRunner().invoke(main, base_args + ["--json", str(js), "--errors", str(errs)])
+    assert failed.exit_code != 0 and not js.exists() and not errs.exists()
+    monkeypatch.undo()
+    with caplog.at_level("WARNING", logger="dvcall"):
+        empty = CliRunner().invoke(main, base_args + ["--regions", f"{CONTIG}:200-210"])
+    assert empty.exit_code == 0 and "every count is 0" in caplog.text
