@@ -89,7 +89,8 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
         check_sample_name(sample_name)  # before any work
     check_outputs({"--examples": output, "its sidecar": sidecar_path(output), "--gvcf": gvcf_output},
                   {"--ref": ref, **reads_inputs(reads), "--truth-vcf": truth_vcf, "--confident-bed": confident_bed,
-                   **{f"{flag} {r}": r for flag, specs in (("--regions", regions), ("--exclude-regions", exclude_regions))
+                   **{f"{flag} {r}": r for flag, specs in (("--regions", regions), ("--exclude-regions", exclude_regions),
+                                                            ("--par-regions", [par_regions] if par_regions else []))
                       for r in specs if os.path.isfile(r)}})
     refuse_replacing("--examples", output, "examples that make-examples wrote (with their sidecar)", is_examples_file)
     refuse_replacing("--gvcf", gvcf_output, "a gVCF blocks file that make-examples wrote", is_blocks_file)
