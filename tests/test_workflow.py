@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from deepvariant_py.cli.main import main
 from deepvariant_py.workflow import snakefile_path
 
+TESTDATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testdata")
 
 
 def _body(path: str) -> list[str]:
@@ -374,3 +376,27 @@ def test_long_reads_with_no_model_type_are_refused_before_any_job(tmp_path):
     check_read_kinds(check_config({"reference": ref, "samples": {"S": bam}, "model_type": "pacbio"}), {"S": [bam]}, reference, [])
     check_read_kinds(check_config({"reference": ref, "samples": {"S": bam}, "model_type": "illumina"}), {"S": [bam]},
                      reference, [])  # named: the run warns, as `dvcall run --model-type illumina` does
+
+
+def test_the_workflow_runs_as_a_module_of_a_pipeline_once_per_config(tmp_path):
+    """A pipeline author's own Snakefile takes the workflow in as a Snakemake module, once per configuration
+    (e.g. Illumina and HiFi samples, whose model types differ), each with its own outdir and rule prefix."""
+    ref = os.path.join(TESTDATA, "ucsc.hg19.chr20.unittest.fasta.gz")
+    bam = os.path.join(TESTDATA, "NA12878.chr20_10.00-10.02Mb.bam")
+    (tmp_path / "config.yaml").write_text("".join(
+        f"{name}:\n  reference: {ref}\n  samples:\n    {sample}: {bam}\n  shards: {shards}\n"
+        f"  regions: chr20:10,000,000-10,010,000\n  outdir: calls/{name}\n"
+        for name, sample, shards in (("lanes", "NA12878", 2), ("again", "S2", 3))))
+    modules = "".join(f'module {name}:\n    snakefile: {snakefile_path()!r}\n    config: config[{name!r}]\n\n'
+                      f'use rule * from {name} as {name}_*\n\n' for name in ("lanes", "again"))
+    (tmp_path / "Snakefile").write_text('configfile: "config.yaml"\n\n' + modules +
+                                        'rule all:\n    input: "calls/lanes/NA12878.vcf.gz", "calls/again/S2.vcf.gz"\n'
+                                        '    default_target: True\n')
+    proc = subprocess.run(_snakemake() + ["--snakefile", str(tmp_path / "Snakefile"), "--directory", str(tmp_path),
+                                          "--cores", "2", "--dry-run"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    plan = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, re.M))
+    assert {k: plan.get(k) for k in ("lanes_make_examples", "lanes_call_variants", "lanes_postprocess",
+                                     "again_make_examples", "again_postprocess")} == {
+        "lanes_make_examples": "2", "lanes_call_variants": "2", "lanes_postprocess": "1",
+        "again_make_examples": "3", "again_postprocess": "1"}, proc.stdout
