@@ -30,7 +30,8 @@ log = logging.getLogger("dvcall")
                    "with the wrong number of copies), SNP or INDEL, contig, pos, ref, alt as normalised (an indel "
                    "left-aligned: pos may lie left of the record's POS), copies in the truth and the query (1 "
                    "heterozygous, 2 homozygous or haploid, more where overlapping records carry the same allele), "
-                   "and the context (homopolymer >= 6, tandem_repeat, other).")
+                   "the context (homopolymer >= 6, tandem_repeat, other), and the POS of the truth and the query "
+                   "record it came from ('.' on a side without it), to look the calls up by.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def eval_cmd(truth, query, ref, bed, regions, truth_sample, query_sample, json_out, errors_out, quiet):

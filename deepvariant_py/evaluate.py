@@ -261,7 +261,9 @@ def _context_of(fasta: Reference, key: AlleleKey) -> str:
 class ErrorAllele:
     """One normalised allele scored as an error: `error` FP (called, not true), FN (true, not called) or GT (true
     and called, with another number of copies: one FP and one FN in the counts); `truth` and `query` are its
-    copies on each side (0, 1 heterozygous, 2 homozygous); `context` as sequence_context's."""
+    copies on each side (0, 1 heterozygous, 2 homozygous), `truth_pos` and `query_pos` the POS of the record it
+    came from on each side (None where it is absent: the normalised `pos` is left-aligned, the record may lie to
+    its right); `context` as sequence_context's."""
 
     error: str
     kind: str
@@ -272,11 +274,13 @@ class ErrorAllele:
     truth: int
     query: int
     context: str
+    truth_pos: Optional[int] = None
+    query_pos: Optional[int] = None
 
-    FIELDS = ("error", "kind", "contig", "pos", "ref", "alt", "truth", "query", "context")
+    FIELDS = ("error", "kind", "contig", "pos", "ref", "alt", "truth", "query", "context", "truth_pos", "query_pos")
 
     def row(self) -> str:
-        return "\t".join(str(getattr(self, f)) for f in self.FIELDS)
+        return "\t".join("." if getattr(self, f) is None else str(getattr(self, f)) for f in self.FIELDS)
 
 
 def evaluate_errors(truth_vcf: str, query_vcf: str, ref_fasta: str, regions=None, bed=None, pass_only: bool = True,
@@ -284,8 +288,9 @@ def evaluate_errors(truth_vcf: str, query_vcf: str, ref_fasta: str, regions=None
                     ) -> Tuple[EvalResult, List[ErrorAllele]]:
     """evaluate(), and each allele behind its FP and FN counts in reference order (a genotype error once, as GT):
     where to look in the calls. Alleles credited by haplotype matching are not errors."""
+    origins: Tuple[Dict[AlleleKey, int], Dict[AlleleKey, int]] = ({}, {})
     result, details = _compare_inputs(truth_vcf, query_vcf, ref_fasta, regions, bed, pass_only,
-                                      sample_truth, sample_query)
+                                      sample_truth, sample_query, origins)
     fps = {key: (t, q) for key, t, q in details["fp"]}
     fns = {key: (t, q) for key, t, q in details["fn"]}
     fasta = Reference(ref_fasta)
@@ -294,20 +299,22 @@ def evaluate_errors(truth_vcf: str, query_vcf: str, ref_fasta: str, regions=None
         for key in sorted(fps.keys() | fns.keys(), key=lambda k: (order[k[0]], k[1:])):
             t, q = fps.get(key) or fns[key]
             error = "GT" if key in fps and key in fns else "FP" if key in fps else "FN"
-            errors.append(ErrorAllele(error, "SNP" if _is_snp(key) else "INDEL", *key, t, q, _context_of(fasta, key)))
+            errors.append(ErrorAllele(error, "SNP" if _is_snp(key) else "INDEL", *key, t, q, _context_of(fasta, key),
+                                      origins[0].get(key), origins[1].get(key)))
     finally:
         fasta.close()
     return result, errors
 
 
 def _compare_inputs(truth_vcf, query_vcf, ref_fasta, regions, bed, pass_only,
-                    sample_truth, sample_query):
-    """Return (EvalResult, details); details holds the TP/FP/FN allele lists (for debugging)."""
+                    sample_truth, sample_query, origins=(None, None)):
+    """Return (EvalResult, details); details holds the TP/FP/FN allele lists (for debugging). `origins`: two
+    dicts (truth, query) to fill with the POS of the record each allele came from (_load_alleles)."""
     with _inputs(truth_vcf, query_vcf, ref_fasta, regions, bed) as (fasta, lengths, selector):
         truth = _load_alleles(truth_vcf, "truth VCF", sample_truth, fasta, lengths,
-                              ref_fasta, selector, pass_only)
+                              ref_fasta, selector, pass_only, origins[0])
         query = _load_alleles(query_vcf, "query VCF", sample_query, fasta, lengths,
-                              ref_fasta, selector, pass_only)
+                              ref_fasta, selector, pass_only, origins[1])
         return _match(truth, query, fasta.fetch)
 
 
@@ -513,12 +520,16 @@ class _Taken:
     alleles: Dict[AlleleKey, int]  # normalised: {(contig, POS, REF, ALT): copies}
 
 
-def _load_alleles(path, what, sample, fasta, lengths, ref_path, selector, pass_only):
-    """Normalised alleles of one VCF as {(contig, POS, REF, ALT): copies}."""
+def _load_alleles(path, what, sample, fasta, lengths, ref_path, selector, pass_only,
+                  origins: Optional[Dict[AlleleKey, int]] = None):
+    """Normalised alleles of one VCF as {(contig, POS, REF, ALT): copies}; with `origins`, also the POS of the
+    (first) record each came from, there."""
     out: Dict[AlleleKey, int] = {}
     for taken in _take_records(path, what, sample, fasta, lengths, ref_path, selector, pass_only):
         for key, n in taken.alleles.items():
             out[key] = out.get(key, 0) + n
+            if origins is not None:
+                origins.setdefault(key, taken.pos)
     return out
 
 

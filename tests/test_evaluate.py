@@ -511,8 +511,14 @@ def test_evaluate_errors_lists_each_fp_and_fn_allele_once_and_a_wrong_zygosity_a
     assert [(e.error, e.kind, e.pos, e.truth, e.query, e.context) for e in errors] == [
         ("FN", "SNP", 40, 1, 0, "other"), ("FP", "SNP", 60, 0, 2, "other"),
         ("GT", "INDEL", 100, 1, 2, "homopolymer")]
-    assert errors[2].row() == f"GT\tINDEL\t{CONTIG}\t100\t{base(100, 2)}\t{base(100)}\t1\t2\thomopolymer"
+    assert errors[2].row() == f"GT\tINDEL\t{CONTIG}\t100\t{base(100, 2)}\t{base(100)}\t1\t2\thomopolymer\t100\t100"
+    assert [(e.truth_pos, e.query_pos) for e in errors[:2]] == [(40, None), (None, 60)]
+    assert errors[0].row().endswith("\t40\t.")
     assert evaluate_errors(t, t, ref)[1] == []
+    # a deletion the query writes at the right end of the A run is listed where it normalises, with its own POS
+    shifted = [(105, base(105, 2), base(105), "1/1")]
+    _, errors = evaluate_errors(t, write_vcf(tmp_path, "shifted.vcf", query[:2] + shifted), ref)
+    assert [(e.error, e.pos, e.truth_pos, e.query_pos) for e in errors if e.kind == "INDEL"] == [("GT", 100, 100, 105)]
 
 
 def test_eval_command_writes_the_errors_table(tmp_path, ref):
@@ -527,8 +533,9 @@ def test_eval_command_writes_the_errors_table(tmp_path, ref):
     result = CliRunner().invoke(main, ["eval", "--truth", t, "--query", q, "--ref", ref, "--errors", str(out)])
     assert result.exit_code == 0, result.output
     lines = out.read_text().splitlines()
-    assert lines[0].split("\t") == ["error", "kind", "contig", "pos", "ref", "alt", "truth", "query", "context"]
-    assert lines[1:] == [f"FN\tSNP\t{CONTIG}\t40\t{base(40)}\t{other(base(40))}\t1\t0\tother"]
+    assert lines[0].split("\t") == ["error", "kind", "contig", "pos", "ref", "alt", "truth", "query", "context",
+                                    "truth_pos", "query_pos"]
+    assert lines[1:] == [f"FN\tSNP\t{CONTIG}\t40\t{base(40)}\t{other(base(40))}\t1\t0\tother\t40\t."]
     # naming an input as --errors is refused before anything is written
     before = open(q).read()
     again = CliRunner().invoke(main, ["eval", "--truth", t, "--query", q, "--ref", ref, "--errors", q])
