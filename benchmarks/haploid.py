@@ -7,7 +7,7 @@ hifi HiFi-like long reads, untagged, which dvcall --model-type pacbio phases its
 chr20:8,350,001-8,950,000, the held-out Illumina test stretch, with the real HG002 variants (GIAB v4.2.1) planted
 plus random ones, at each --coverage. Their truth is the variants of that haplotype, homozygous. Each sample is
 called by dvcall as a diploid, dvcall --haploid-contigs chr20, bcftools call -m (diploid and --ploidy 1) and
-freebayes (diploid and -p 1); haploid GTs (`1`) are written 1/1 before scoring, as dvcall writes them. Prints one
+freebayes (diploid and -p 1); dvcall eval scores a haploid GT (`1`) as the homozygote dvcall writes (`1/1`). Prints one
 table (TP/FP/FN and F1 inside the confident BED). Nothing here chooses anything: the rule is DeepVariant's.
 
 Needs: apt-get install samtools bcftools bwa art-nextgen-simulation-tools freebayes (minimap2 for hifi).
@@ -64,17 +64,6 @@ def haploid_truth(truth: str, out: str) -> None:
     pysam.tabix_index(out, preset="vcf", force=True)
 
 
-def diploid_written(vcf: str, out: str) -> None:
-    """A VCF whose haploid GTs (`1`) are written as dvcall writes them (`1/1`)."""
-    with pysam.VariantFile(vcf) as vin, pysam.VariantFile(out, "wz", header=vin.header) as vout:
-        for rec in vin:
-            gt = rec.samples[0]["GT"]
-            if gt is not None and len(gt) == 1:
-                rec.samples[0]["GT"] = (gt[0], gt[0])
-            vout.write(rec)
-    pysam.tabix_index(out, preset="vcf", force=True)
-
-
 def callers(sample: str, ref: str, plain_ref: str, bed: str, platform: str) -> dict[str, str]:
     reads = os.path.join(sample, "reads.bam")
     model_type = "pacbio" if platform == "hifi" else "illumina"
@@ -117,11 +106,9 @@ def main() -> None:
         truth, bed = os.path.join(sample, "haploid_truth.vcf.gz"), os.path.join(sample, "confident.bed")
         haploid_truth(os.path.join(sample, "truth.vcf.gz"), truth)
         for name, cmd in callers(sample, ref, plain_ref, bed, args.platform).items():
-            raw = os.path.join(sample, name.replace(" ", "_").replace("-", "") + ".raw.vcf.gz")
-            run(cmd.format(out=raw))
-            scored = raw.replace(".raw.vcf.gz", ".vcf.gz")
-            diploid_written(raw, scored)
-            res = evaluate(truth, scored, ref, bed=bed)
+            calls = os.path.join(sample, name.replace(" ", "_").replace("-", "") + ".vcf.gz")
+            run(cmd.format(out=calls))
+            res = evaluate(truth, calls, ref, bed=bed)
             rows.append((f"{args.platform} {coverage}x", name, res))
             print(f"  done {coverage}x {name}", file=sys.stderr)
     print("\n| reads, haploid coverage | caller | SNP TP/FP/FN | SNP F1 | INDEL TP/FP/FN | INDEL F1 |\n|---|---|---|---|---|---|")

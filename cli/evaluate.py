@@ -1,14 +1,12 @@
 """`dvcall eval`: precision/recall/F1 against a truth VCF."""
-import gzip
 import logging
-import os
 
 import click
 
-from deepvariant_py.evaluate import ErrorAllele, evaluate_errors
-from deepvariant_py.outputs import atomic_outputs, check_outputs, write_json
+from deepvariant_py.evaluate import ERROR_FIELDS, evaluate_errors
+from deepvariant_py.outputs import atomic_outputs, check_outputs, open_text, write_json
 from deepvariant_py.reference import Reference
-from deepvariant_py.regions import parse_regions
+from deepvariant_py.regions import parse_regions, region_file_inputs
 
 from .common import user_errors
 
@@ -36,9 +34,8 @@ log = logging.getLogger("dvcall")
 @user_errors
 def eval_cmd(truth, query, ref, bed, regions, truth_sample, query_sample, json_out, errors_out, quiet):
     """Genotype-aware SNP and INDEL precision, recall and F1 after normalising both VCFs."""
-    inputs = {"--truth": truth, "--query": query, "--ref": ref, "--bed": bed}
-    inputs.update({f"--regions {spec}": spec for spec in regions if os.path.isfile(spec)})
-    check_outputs({"--json": json_out, "--errors": errors_out}, inputs)
+    check_outputs({"--json": json_out, "--errors": errors_out},
+                  {"--truth": truth, "--query": query, "--ref": ref, "--bed": bed, **region_file_inputs({"--regions": regions})})
     lengths = Reference(ref).lengths
     regs = [(r.contig, r.start, r.end) for r in parse_regions(list(regions), lengths)] if regions else None
     result, errors = evaluate_errors(truth, query, ref, regions=regs, bed=bed, sample_truth=truth_sample,
@@ -47,11 +44,11 @@ def eval_cmd(truth, query, ref, bed, regions, truth_sample, query_sample, json_o
         log.warning("neither VCF has a variant where this evaluation looks%s: every count is 0",
                     " (--regions, --bed)" if regions or bed else "")
     click.echo(result.table())
-    outputs = [(path, "", ()) for path in (json_out, errors_out) if path]
-    with atomic_outputs(outputs) as tmps:  # both appear, or neither
-        tmp = dict(zip((p for p in (json_out, errors_out) if p), tmps))
+    paths = [path for path in (json_out, errors_out) if path]
+    with atomic_outputs([(path, "", ()) for path in paths]) as tmps:  # both appear, or neither
+        tmp = dict(zip(paths, tmps))
         if json_out:
             write_json(tmp[json_out], result.to_dict(), indent=2)
         if errors_out:
-            with (gzip.open if errors_out.endswith(".gz") else open)(tmp[errors_out], "wt") as fh:
-                fh.write("\t".join(ErrorAllele.FIELDS) + "\n" + "".join(e.row() + "\n" for e in errors))
+            with open_text(tmp[errors_out], gzipped=errors_out.endswith(".gz")) as fh:
+                fh.write("\t".join(ERROR_FIELDS) + "\n" + "".join(e.row() + "\n" for e in errors))

@@ -12,7 +12,7 @@ from deepvariant_py.phasing import equals_warning, has_het_call, haplotag, requi
 from deepvariant_py.outputs import check_outputs
 from deepvariant_py.reads import open_reads
 from deepvariant_py.reference import Reference
-from deepvariant_py.regions import parse_regions
+from deepvariant_py.regions import parse_regions, region_file_inputs
 
 from .common import user_errors
 
@@ -34,7 +34,7 @@ def haplotag_cmd(ref, reads, calls, output, regions, quiet):
     if not output.endswith(".bam"):
         raise OutputError(f"--output {output} must end in .bam")
     check_outputs({"--output": output, **{f"its {ext} index": output + ext for ext in BAM_INDEXES}},
-                  {"--ref": ref, **reads_inputs(reads), "--calls": calls})
+                  {"--ref": ref, **reads_inputs(reads), "--calls": calls, **region_file_inputs({"--regions": regions})})
     require_whatshap("dvcall haplotag", "")
     reference = Reference(ref)
     with open_reads(reads, reference) as sources:  # whatshap ignores read groups: two samples' reads would be tagged as one

@@ -1,7 +1,6 @@
 """`dvcall make-examples`: candidates and pileup tensors for one shard."""
 import functools
 import logging
-import os
 
 import click
 
@@ -21,7 +20,7 @@ from deepvariant_py.presets import (make_examples_options, model_type_defaulted,
 from deepvariant_py.progress import Progress
 from deepvariant_py.reads import ReadFilter, haplotagged_by_whatshap, log_read_counts
 from deepvariant_py.reference import Reference
-from deepvariant_py.regions import absent_contigs_note, nothing_to_call_warning, parse_regions
+from deepvariant_py.regions import absent_contigs_note, nothing_to_call_warning, parse_regions, region_file_inputs
 from deepvariant_py.vcf import check_sample_name
 
 from .common import (FRACTION, PAR_FORMS, exclude_regions_option, haploid_options, keep_supplementary_option, setting_flags,
@@ -89,9 +88,8 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
         check_sample_name(sample_name)  # before any work
     check_outputs({"--examples": output, "its sidecar": sidecar_path(output), "--gvcf": gvcf_output},
                   {"--ref": ref, **reads_inputs(reads), "--truth-vcf": truth_vcf, "--confident-bed": confident_bed,
-                   **{f"{flag} {r}": r for flag, specs in (("--regions", regions), ("--exclude-regions", exclude_regions),
-                                                            ("--par-regions", [par_regions] if par_regions else []))
-                      for r in specs if os.path.isfile(r)}})
+                   **region_file_inputs({"--regions": regions, "--exclude-regions": exclude_regions,
+                                         "--par-regions": [par_regions]})})
     refuse_replacing("--examples", output, "examples that make-examples wrote (with their sidecar)", is_examples_file)
     refuse_replacing("--gvcf", gvcf_output, "a gVCF blocks file that make-examples wrote", is_blocks_file)
     if bool(truth_vcf) != bool(confident_bed):

@@ -9,6 +9,7 @@ from deepvariant_py.ploidy import haploid_regions, missing_par_warning
 from deepvariant_py.postprocess import calls_model_dir, postprocess, vcf_sample
 from deepvariant_py.reference import Reference
 from deepvariant_py.progress import Progress
+from deepvariant_py.regions import region_file_inputs
 from deepvariant_py.vcf import check_sample_name, vcf_index_outputs
 
 from .common import command_line, files_option, haploid_options, haplotype_resolution_option, user_errors
@@ -42,7 +43,7 @@ def postprocess_cmd(ref, calls, output_vcf, sample_name, model_dir, multiallelic
     inputs.update({f"--gvcf-blocks {p}": p for p in (expand_paths(gvcf_blocks, "gVCF reference blocks") if gvcf_blocks else [])})
     check_outputs({"--output-vcf": output_vcf, **vcf_index_outputs("--output-vcf", output_vcf), "--output-gvcf": output_gvcf,
                    **(vcf_index_outputs("--output-gvcf", output_gvcf) if output_gvcf else {})},
-                  {"--ref": ref, **inputs, **({"--par-regions": par_regions} if par_regions else {})})
+                  {"--ref": ref, **inputs, **region_file_inputs({"--par-regions": [par_regions]})})
     reference = Reference(ref)
     haploid = haploid_regions(list(haploid_contigs), par_regions, reference.lengths, notes := [])
     for note in [] if quiet else notes:

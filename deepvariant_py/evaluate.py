@@ -90,7 +90,7 @@ import itertools
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pysam
@@ -99,6 +99,7 @@ import pysam.bcftools
 from deepvariant_py import haplotype_match
 from deepvariant_py.errors import InputError
 from deepvariant_py.filetypes import open_variant_file
+from deepvariant_py.genotypes import diploid_alleles
 from deepvariant_py.reference import Reference
 from deepvariant_py.regions import Region, RegionSet, read_bed
 
@@ -277,10 +278,13 @@ class ErrorAllele:
     truth_pos: Optional[int] = None
     query_pos: Optional[int] = None
 
-    FIELDS = ("error", "kind", "contig", "pos", "ref", "alt", "truth", "query", "context", "truth_pos", "query_pos")
-
     def row(self) -> str:
-        return "\t".join("." if getattr(self, f) is None else str(getattr(self, f)) for f in self.FIELDS)
+        """The allele as one TSV line (without its newline) of the columns ERROR_FIELDS names; None as '.'."""
+        return "\t".join("." if v is None else str(v) for v in astuple(self))
+
+
+ERROR_FIELDS = tuple(f.name for f in fields(ErrorAllele))
+"""The columns of ErrorAllele.row, in order: the header of `dvcall eval --errors`."""
 
 
 def evaluate_errors(truth_vcf: str, query_vcf: str, ref_fasta: str, regions=None, bed=None, pass_only: bool = True,
@@ -587,10 +591,9 @@ def _carried_alts(rec, call, what, path, fasta, lengths, ref_path) -> Optional[L
     except KeyError:
         return None
     copies: Dict[int, int] = {}
-    per_allele = 2 if gt is not None and len(gt) == 1 else 1  # a haploid `1` is homozygous (`1/1`), as hap.py scores it
-    for a in gt or ():
-        if a is not None and a > 0:  # '.' counts as reference
-            copies[a] = copies.get(a, 0) + per_allele
+    for a in diploid_alleles(gt):  # '.' counts as reference; a haploid `1` as `1/1`, as hap.py scores it
+        if a > 0:
+            copies[a] = copies.get(a, 0) + 1
     if not copies:
         return None
     contig, alleles = rec.chrom, rec.alleles

@@ -12,6 +12,13 @@ MAX_CONFIDENCE = 1.0 - MIN_PROBABILITY
 MULTI_ALLELIC_QUAL_FILTER = 1.0
 
 
+def diploid_alleles(gt) -> list[int]:
+    """A VCF GT's allele indices with a missing allele as 0 (reference) and a haploid `g` as `g/g`, the homozygote
+    it is scored and labelled as (a male's chrX in a truth set); other ploidies as they are (None: none)."""
+    alleles = [0 if g is None else int(g) for g in gt or ()]
+    return alleles * 2 if len(alleles) == 1 else alleles
+
+
 def genotype_pairs(n_alleles: int) -> list[tuple[int, int]]:
     """Diploid genotypes in VCF order: 0/0, 0/1, 1/1, 0/2, 1/2, 2/2, ..."""
     return [(a, b) for b in range(n_alleles) for a in range(b + 1)]

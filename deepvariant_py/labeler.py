@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Sequence
 
 from deepvariant_py.errors import InputError
 from deepvariant_py.filetypes import open_variant_file
-from deepvariant_py.genotypes import genotype_pairs
+from deepvariant_py.genotypes import diploid_alleles, genotype_pairs
 
 # Grouping: a variant joins the current group if it starts within this many bp of the
 # group's furthest end (DeepVariant: 30).
@@ -459,9 +459,7 @@ def _diploid_genotype(gt: tuple[int | None, ...] | None, where: str) -> Genotype
     """Diploid allele pair from a VCF GT (missing -> 0, haploid g -> g/g); None when no alt is present."""
     if not gt:
         return None
-    alleles = [0 if g is None else int(g) for g in gt]
-    if len(alleles) == 1:
-        alleles = alleles * 2
+    alleles = diploid_alleles(gt)
     if len(alleles) != 2:
         raise InputError(
             f"truth VCF {where} has a {len(alleles)}-ploid genotype; "

@@ -272,6 +272,19 @@ def atomic_outputs(specs: Sequence[tuple[str, str, tuple[str, ...]]]) -> Iterato
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
+@contextlib.contextmanager
+def open_text(path: str, gzipped: bool = False) -> Iterator[io.TextIOBase]:
+    """A text handle writing `path` (e.g. a temporary name from atomic_outputs), gzipped without a name or a time in
+    the gzip header, as GzipLines writes: the same text gives the same bytes."""
+    with open(path, "wb") as raw:
+        if not gzipped:
+            with io.TextIOWrapper(raw, encoding="utf-8") as fh:
+                yield fh
+            return
+        with gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz, io.TextIOWrapper(gz, encoding="utf-8") as fh:
+            yield fh
+
+
 def write_json(path: str, data, indent: int | None = None) -> None:
     """Write `data` as JSON to `path` atomically (a reader sees the old file or the whole new one)."""
     with atomic_output(path) as tmp, open(tmp, "w") as fh:
@@ -361,9 +374,12 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | 
             raise OutputError(f"{label} {path} is an existing folder: give a file name (e.g. {example})")
         if path == "-":  # a file named "-" would appear where standard output was meant
             raise OutputError(f"{label} -: dvcall writes {label} to a file, not to standard output: give a file name")
-        if os.path.exists(path) and not os.path.isfile(path):  # /dev/stdout, a pipe: the rename would replace it
-            raise OutputError(f"{label} {path} is not a regular file (a device, pipe or socket; dvcall writes each "
-                              "output whole under a temporary name and renames it into place): give a file name")
+        if (os.path.exists(path) and not os.path.isfile(path)) or _through_dev_or_proc(path):
+            # /dev/stdout, a pipe, a link to /proc/self/fd/1 (a regular file when stdout goes to one): the rename
+            # would replace the device or the link, as root /dev/stdout itself
+            raise OutputError(f"{label} {path} is not a regular file (a device, pipe, socket or a standard stream; "
+                              "dvcall writes each output whole under a temporary name and renames it into place): "
+                              "give a file name")
         _check_writable_folder(label, path)
         seen.append((label, path, ident))
     for label, folder in directories.items():
@@ -380,6 +396,19 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | 
             existing = os.path.dirname(existing)
         if not os.access(existing, os.W_OK | os.X_OK):
             raise OutputError(f"{label} {folder} cannot be written ({existing} is not writable): give a folder you can write to")
+
+
+def _through_dev_or_proc(path: str, hops: int = 40) -> bool:
+    """Whether `path`, or a link on the way from it to its target, lies under /dev or /proc (/dev/stdout,
+    /dev/fd/1, a link to /proc/self/fd/1): a standard stream or a device, whatever fd 1 points to."""
+    for _ in range(hops):
+        path = os.path.abspath(path)
+        if path.startswith(("/dev/", "/proc/")):
+            return True
+        if not os.path.islink(path):
+            return False
+        path = os.path.join(os.path.dirname(path), os.readlink(path))
+    return True  # a loop of links: not a file to replace
 
 
 def _check_writable_folder(label: str, path: str) -> None:

@@ -36,7 +36,8 @@ from .reads import (log_read_counts, open_reads, read_group_samples, reads_paths
                     unreferenced_reads_warning)
 from .report import write_report
 from .reference import Reference
-from .regions import Region, RegionSet, absent_contigs_note, calling_windows, count_partitions, nothing_to_call_warning, parse_regions
+from .regions import (Region, RegionSet, absent_contigs_note, calling_windows, count_partitions, nothing_to_call_warning, parse_regions,
+                      region_file_inputs)
 from .resume import LOCK_FILE, MARKER_SUFFIX, DirectoryLock, clear, completed, file_identity, fingerprint, mark_done, reuse_or_run
 from .vcf import VCF_INDEXES, check_sample_name, vcf_index_outputs
 from .workers import JOB_FILE_PREFIX, run_jobs, usable_cpus
@@ -286,9 +287,8 @@ def _check_run_paths(opts: RunOptions, model_dir: str, phase: bool) -> None:
     inputs = {"--ref": opts.ref, "the .fai of --ref": opts.ref + ".fai", "the .gzi of --ref": opts.ref + ".gzi",
               **reads_inputs(opts.reads)}
     inputs.update({f"the model file {f}": os.path.join(model_dir, f) for f in os.listdir(model_dir)})
-    inputs.update({f"{flag} {spec}": spec for flag, specs in (("--regions", opts.regions), ("--exclude-regions", opts.exclude_regions),
-                                                              ("--par-regions", [opts.par_regions] if opts.par_regions else []))
-                   for spec in specs if os.path.isfile(spec)})
+    inputs.update(region_file_inputs({"--regions": opts.regions, "--exclude-regions": opts.exclude_regions,
+                                      "--par-regions": [opts.par_regions]}))
     check_outputs(outputs, inputs, {"--intermediate-dir": opts.intermediate_dir})
     if phase and opts.intermediate_dir:  # the one file of --intermediate-dir a user could name as an output
         first = os.path.realpath(os.path.join(opts.intermediate_dir, "firstpass.vcf.gz"))

@@ -200,8 +200,8 @@ def with_reference_bases(reads: Iterable[pysam.AlignedSegment], reference: Refer
 
 
 def open_reads(reads: str | Sequence[str], reference: Reference) -> ReadSources:
-    """Open --reads (one file or several of one sample): each as open_alignments does, and first the files'
-    contigs against each other, so a mismatch names both files."""
+    """Open --reads (one file or several of one sample): each as alignment_files.open_alignments does, and first
+    the files' contigs against each other, so a mismatch names both files."""
     paths = reads_paths(reads)
     if not paths:
         raise InputError("no reads file given: pass an indexed BAM or CRAM with --reads")

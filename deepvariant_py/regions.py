@@ -10,7 +10,7 @@ import gzip
 import os
 import re
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 from .errors import InputError
 
@@ -142,6 +142,17 @@ def _bed_lines(path: str, contig_lengths: dict[str, int], absent: list[str] | No
 
 
 _SPACED_SEPARATOR = re.compile(r"\s*([:-])\s*")
+
+
+def region_files(specs: Iterable[str | None]) -> list[str]:
+    """The region specs that are files (BEDs), not region strings."""
+    return [spec for spec in specs if spec and os.path.isfile(spec)]
+
+
+def region_file_inputs(specs_by_flag: Mapping[str, Iterable[str | None]]) -> dict[str, str]:
+    """{"FLAG PATH": path} of each flag's region specs that are files: inputs an output must never overwrite
+    (outputs.check_outputs), e.g. {"--regions": regions, "--par-regions": [par_regions]}."""
+    return {f"{flag} {path}": path for flag, specs in specs_by_flag.items() for path in region_files(specs)}
 
 
 def parse_regions(specs: Iterable[str], contig_lengths: dict[str, int], absent: list[str] | None = None) -> list[Region]:

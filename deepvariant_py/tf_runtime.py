@@ -22,8 +22,9 @@ def _quiet_import(name: str):
         os.dup2(devnull, 2)  # absl logs before its own initialisation and ignores TF_CPP_MIN_LOG_LEVEL
         module = __import__(name)
     except ImportError as exc:
-        if exc.name not in (name, name.split(".")[0]):
-            raise  # installed, but something it needs is broken: its own error says what
+        if exc.name not in (name, name.split(".")[0]):  # installed, but something it needs is missing or broken
+            raise DependencyError(f"{name} is installed but cannot be imported ({type(exc).__name__}: {exc}): reinstall "
+                                  f"it, e.g. {INSTALL_HINT.split(' (')[0]} --force-reinstall") from None
         raise DependencyError(f"{'TensorFlow' if name == 'tensorflow' else 'Keras'} is not installed, and training, "
                               "ensembles and any network dvcall's own forward pass does not know need it (calling with "
                               f"the shipped models does not): {INSTALL_HINT}") from None

@@ -22,6 +22,10 @@ def test_comments_docstrings_and_layout_do_not_change_a_modules_digest():
     same = SOURCE.replace("# one", "# uno").replace('"""Doubles."""', '"""Twice a."""').replace("2 * a", "2*a")
     assert source_digest(same) == source_digest(SOURCE)
     assert source_digest(SOURCE.replace('"""A module."""\n', "")) == source_digest(SOURCE)
+    # review44: the string under a constant documents it too, and a release number alone changes no job
+    documented = SOURCE.replace("X = 1  # one\n", 'X = 1\n"""What X is."""\n__version__ = "0.1.0"\n')
+    assert source_digest(documented.replace("What X is.", "What X is, reworded.").replace("0.1.0", "0.2.0")) == \
+        source_digest(documented)
 
 
 def test_code_that_does_something_else_changes_it():
@@ -64,6 +68,29 @@ def test_imports_are_followed_statically_lazy_and_relative_ones_too_and_stray_fi
         job_modules(("make_examples",), folders)
     with pytest.raises(RuntimeError, match="lack report"):
         job_modules(("report",), folders)
+
+
+def test_the_commands_are_those_python_imports(monkeypatch):
+    """review44: the digest must cover the cli/ that the jobs' `dvcall` runs, i.e. the one Python imports."""
+    import deepvariant_py.cli
+    from deepvariant_py.workflow import code_digest as module
+
+    folders = module.package_folders()
+    assert folders["deepvariant_py.cli"] == list(deepvariant_py.cli.__path__)[0]
+    monkeypatch.setattr(module.importlib.util, "find_spec", lambda name: None)  # no install: the checkout's cli/
+    beside = os.path.join(os.path.dirname(folders["deepvariant_py"]), "cli")
+    if os.path.isfile(os.path.join(beside, "entry.py")):
+        assert module.package_folders()["deepvariant_py.cli"] == beside
+
+
+def test_job_commands_are_the_commands_the_snakefile_runs():
+    import re
+
+    from deepvariant_py.workflow.code_digest import JOB_COMMANDS
+
+    with open(snakefile_path()) as fh:
+        run = {c.replace("-", "_") for c in re.findall(r'"dvcall ([a-z][a-z-]+)', fh.read())}  # the rules' shell strings
+    assert run == set(JOB_COMMANDS)
 
 
 def test_every_rule_of_the_workflow_gets_the_code_param():

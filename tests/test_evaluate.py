@@ -567,9 +567,11 @@ def test_eval_outputs_appear_together_never_over_a_regions_bed_and_gzipped_by_na
     base_args = ["eval", "--truth", t, "--query", q, "--ref", ref]
     refused = CliRunner().invoke(main, base_args + ["--regions", str(bed), "--errors", str(bed)])
     assert refused.exit_code != 0 and "--regions" in refused.output and bed.read_text() == f"{CONTIG}\t0\t300\n"
-    out = tmp_path / "e.tsv.gz"
-    assert CliRunner().invoke(main, base_args + ["--errors", str(out)]).exit_code == 0
+    out, again = tmp_path / "e.tsv.gz", tmp_path / "again.tsv.gz"
+    for path in (out, again):
+        assert CliRunner().invoke(main, base_args + ["--errors", str(path)]).exit_code == 0
     assert gz.open(out, "rt").read().splitlines()[1].startswith("FN\tSNP")
+    assert out.read_bytes() == again.read_bytes()  # no name, no time in the gzip header
     # a failure writing one output leaves neither (the JSON was left behind before)
     js, errs = tmp_path / "r.json", tmp_path / "e2.tsv"
     monkeypatch.setattr(evaluate_module.ErrorAllele, "row", lambda self: 1 / 0)

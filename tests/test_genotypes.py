@@ -165,3 +165,10 @@ def test_simplify_alleles():
     assert simplify_alleles("ACC", ["AC"]) == ("AC", ["A"])
     assert simplify_alleles("GATT", ["CATT", "GTT"]) == ("GA", ["CA", "G"])
     assert simplify_alleles("ATTT", ["AT", "ATT"]) == ("ATT", ["A", "AT"])
+
+
+def test_diploid_alleles_read_a_haploid_gt_as_its_homozygote_and_missing_as_reference():
+    from deepvariant_py.genotypes import diploid_alleles
+
+    assert diploid_alleles((1,)) == [1, 1] and diploid_alleles((None, 2)) == [0, 2] and diploid_alleles(None) == []
+    assert diploid_alleles((0, 1, 1)) == [0, 1, 1]  # other ploidies as they are: the caller says what it takes

@@ -100,15 +100,38 @@ def test_an_existing_folder_as_an_output_gets_a_name_of_its_kind(tmp_path):
 
 def test_standard_output_a_device_or_a_pipe_is_refused_not_replaced(tmp_path):
     """hostile24: `eval --errors /dev/stdout` as root renamed a regular file over the /dev/stdout link, and
-    `--errors -` wrote a file named '-'."""
+    `--errors -` wrote a file named '-'; review44: with stdout sent to a file, /dev/stdout is a regular file, so a
+    link to /proc/self/fd/1 must be refused by where it leads, not by what it is."""
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    for path in ("/dev/null", str(fifo)):
+    stream = tmp_path / "stdout"
+    os.symlink("/proc/self/fd/1", stream)
+    for path in ("/dev/null", "/dev/stdout", str(fifo), str(stream)):
         with pytest.raises(OutputError, match=r"is not a regular file .*: give a file name"):
             check_outputs({"--errors": path})
-    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
     with pytest.raises(OutputError, match=r"--json -: dvcall writes --json to a file, not to standard output"):
         check_outputs({"--json": "-"})
     regular = tmp_path / "old.tsv"
     regular.write_text("x")
-    check_outputs({"--errors": str(regular)})  # an existing file is replaced whole, as before
+    os.symlink(regular, tmp_path / "link.tsv")
+    for path in (regular, tmp_path / "link.tsv"):  # a file, or a link to one, is replaced whole
+        check_outputs({"--errors": str(path)})
+
+
+def test_eval_errors_to_a_link_to_standard_output_leaves_the_link(tmp_path):
+    """End to end, with stdout sent to a file (where /dev/stdout is a regular file): refused, the link kept."""
+    import subprocess
+    import sys
+
+    stream = tmp_path / "stdout"
+    os.symlink("/proc/self/fd/1", stream)
+    vcf = tmp_path / "t.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr20,length=100>\n##FORMAT=<ID=GT,Number=1,Type=String,"
+                   "Description=\"g\">\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS\n")
+    ref = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testdata", "ucsc.hg19.chr20.unittest.fasta.gz")
+    with open(tmp_path / "report.txt", "w") as out:
+        proc = subprocess.run([sys.executable, "-c", "import sys; sys.argv[0] = 'dvcall'; from deepvariant_py.cli.entry "
+                               "import main; sys.exit(main())", "eval", "--truth", str(vcf), "--query", str(vcf),
+                               "--ref", ref, "--errors", str(stream)], stdout=out, stderr=subprocess.PIPE, text=True)
+    assert proc.returncode != 0 and "is not a regular file" in proc.stderr
+    assert os.path.islink(stream) and os.readlink(stream) == "/proc/self/fd/1"

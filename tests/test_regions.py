@@ -281,3 +281,12 @@ def test_an_exclusion_bed_may_name_contigs_the_reference_lacks_but_not_only_thos
     only.write_text("chr20\t0\t5\n")
     with pytest.raises(InputError, match="contig 'chr20' is not in the reference.*'20'"):
         parse_regions([str(only)], LENGTHS, [])
+
+
+def test_region_file_inputs_name_each_flags_bed_files_and_skip_region_strings(tmp_path):
+    from deepvariant_py.regions import region_file_inputs
+
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr20\t0\t10\n")
+    assert region_file_inputs({"--regions": ["chr20:1-100", str(bed)], "--par-regions": [None], "--exclude-regions": []}) \
+        == {f"--regions {bed}": str(bed)}

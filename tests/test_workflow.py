@@ -198,7 +198,8 @@ def test_the_config_is_checked_before_any_job():
 def test_an_edited_regions_bed_and_the_model_files_are_inputs_of_the_jobs(tmp_path):
     """A BED edited in place or a model retrained into the configured folder left the old VCF ('Nothing to be done');
     make_examples reads only the model's settings (and candidate filter), so new weights rerun the calling only."""
-    from deepvariant_py.workflow import example_model_files, file_params, model_files, region_files
+    from deepvariant_py.regions import region_files
+    from deepvariant_py.workflow import example_model_files, file_params, model_files
     bed = tmp_path / "r.bed"
     bed.write_text("chr20\t0\t10\n")
     assert region_files([str(bed), "chr20:1-100"]) == [str(bed)]

@@ -267,11 +267,6 @@ def example_model_files(model_dir: str) -> list[str]:
     return [os.path.join(model_dir, n) for n in EXAMPLE_MODEL_FILES if os.path.exists(os.path.join(model_dir, n))]
 
 
-def region_files(regions: list[str]) -> list[str]:
-    """The BED files among the config's regions: inputs of make_examples, so an edited BED reruns it."""
-    return [r for r in regions if os.path.isfile(r)]
-
-
 def config_regions(regions, key: str = "regions") -> list[str]:
     """The config's `regions` (or `exclude_regions`, as `key`) as a list of region strings / BED paths: one string
     (a region or a BED path, as the example config shows) is one entry, not a sequence of characters."""

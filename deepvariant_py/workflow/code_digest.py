@@ -3,11 +3,12 @@ job whose params changed, but it cannot see a library's code, so without it a dv
 checkout) that changes the calls would leave every finished sample as the old code called it.
 
 The code is every module of dvcall that the job commands (make-examples, call-variants, postprocess, haplotag) can
-import, found statically from their cli modules (imports inside functions too, so a lazily imported module counts):
-58 of dvcall's 77 modules today. Each command reaches most of them (presets, settings and the record formats are
-shared), so one digest serves every rule: a change there reruns every job, a change elsewhere (eval, report,
-training, `dvcall run`'s own pipeline) none. Each module counts as parsed: comments, docstrings and layout do not
-count; another Python minor version parses the same code to another tree, so it reruns the jobs too."""
+import, found statically from their cli modules (imports inside functions too, so a lazily imported module counts).
+Each command reaches most of them (presets, settings, the record formats and the networks are shared), so one digest
+serves every rule: a change there reruns every job, a change elsewhere (eval, report, the training loop, `dvcall
+run`'s own pipeline) none. Each module counts as parsed: comments, string statements (docstrings, the strings that
+document constants) and layout do not count, nor does `__version__` (a release that changes no job's code reruns
+nothing). The Python minor version counts (its parser's trees differ), so another one reruns every job."""
 from __future__ import annotations
 
 import ast
@@ -15,6 +16,7 @@ import functools
 import hashlib
 import importlib.util
 import os
+import sys
 
 import deepvariant_py
 
@@ -25,17 +27,17 @@ LIBRARY, COMMANDS = "deepvariant_py", "deepvariant_py.cli"
 
 
 def package_folders() -> dict[str, str]:
-    """{package: folder} of the dvcall this Python imports: the library, and its click commands, which a wheel
-    installs inside it (deepvariant_py/cli) and a checkout keeps beside it (cli/, which an editable install maps to
-    deepvariant_py.cli), so the commands are those of the library's own checkout or install."""
+    """{package: folder} of the dvcall this Python imports: the library, and its click commands where Python finds
+    deepvariant_py.cli (a wheel installs them inside the library, an editable install maps them to its checkout's
+    cli/), which is what the jobs' `dvcall` runs; without an install, the cli/ beside the library (a checkout)."""
     library = os.path.dirname(os.path.abspath(deepvariant_py.__file__))
-    for commands in (os.path.join(library, "cli"), os.path.join(os.path.dirname(library), "cli")):
-        if os.path.isfile(os.path.join(commands, "entry.py")):
-            return {LIBRARY: library, COMMANDS: commands}
     spec = importlib.util.find_spec(COMMANDS)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"cannot find dvcall's commands ({COMMANDS}) beside {library}: reinstall dvcall")
-    return {LIBRARY: library, COMMANDS: list(spec.submodule_search_locations)[0]}
+    if spec is not None and spec.submodule_search_locations:
+        return {LIBRARY: library, COMMANDS: list(spec.submodule_search_locations)[0]}
+    beside = os.path.join(os.path.dirname(library), "cli")
+    if os.path.isfile(os.path.join(beside, "entry.py")):
+        return {LIBRARY: library, COMMANDS: beside}
+    raise RuntimeError(f"cannot find dvcall's commands ({COMMANDS}) for {library}: reinstall dvcall")
 
 
 def _package_of(module: str, folders: dict[str, str]) -> str | None:
@@ -105,25 +107,28 @@ def job_modules(commands=JOB_COMMANDS, folders: dict[str, str] | None = None) ->
     return dict(sorted(found.items()))
 
 
-def _without_docstrings(tree: ast.AST) -> ast.AST:
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
-            first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
-                node.body = node.body[1:] or [ast.Pass()]
-    return tree
+class _WithoutStrings(ast.NodeTransformer):
+    """Drops every statement that is a bare string (a docstring, or the string documenting a constant: it does
+    nothing) and the assignment of `__version__`; the tree is only dumped, so a body left empty needs no `pass`."""
+
+    def visit_Expr(self, node: ast.Expr):
+        return None if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str) else node
+
+    def visit_Assign(self, node: ast.Assign):
+        return None if any(isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets) else node
 
 
 def source_digest(source: str, filename: str = "<source>") -> str:
-    """One module's code as parsed, without comments, docstrings or layout."""
-    return hashlib.sha256(ast.dump(_without_docstrings(ast.parse(source, filename=filename))).encode()).hexdigest()
+    """One module's code as parsed, without comments, string statements, `__version__` or layout."""
+    return hashlib.sha256(ast.dump(_WithoutStrings().visit(ast.parse(source, filename=filename))).encode()).hexdigest()
 
 
 @functools.lru_cache(maxsize=None)
 def code_digest() -> str:
-    """A digest (16 hex digits) of the code the workflow's jobs run (job_modules): changes when one of those modules
-    changes in more than comments, docstrings or layout, or one is added to or dropped from what they import."""
-    parts = []
+    """A digest (16 hex digits) of the code the workflow's jobs run (job_modules) and of the Python minor version:
+    changes when one of those modules changes in more than comments, string statements or layout, or one is added
+    to or dropped from what they import."""
+    parts = [f"python {sys.version_info[0]}.{sys.version_info[1]}\0"]  # ast.dump's trees differ between versions
     for module, path in job_modules().items():
         with open(path, encoding="utf-8") as fh:
             parts.append(f"{module}\0{source_digest(fh.read(), path)}\0")
