@@ -24,7 +24,7 @@ def ensemble_cmd(members, output, cascade, quiet):
     model is such an ensemble; its card has the numbers). Each member costs one network's time on the examples
     it runs on: with the default --cascade, the ~10% the first network is unsure of.
     The ensemble starts uncalibrated: fit its temperature with `dvcall calibrate` and its multi-allelic merger with
-    `dvcall train-merger`, as after `dvcall train`.
+    `dvcall train-merger`, as after `dvcall train`. Needs TensorFlow and Keras: pip install 'dvcall[train]'.
     """
     combine_models(list(members), output, cascade)
     if not quiet:

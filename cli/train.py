@@ -108,7 +108,9 @@ def _channel_list(value: str | None) -> list[int] | None:
 def train_cmd(examples, output, tune_examples, epochs, batch_size, learning_rate, init_model, augment_mapq, augment_qualities,
               augment_qualities_shifts, augment_qualities_binned,
               augment_balance, augment_balance_max_drop, augment_balance_min_haplotype, augment_errors, augment_contamination, augment_contamination_max_rate, augment_contamination_clean_only, augment_confident_errors, augment_confident_errors_max_fraction, label_smoothing, seed, channels, haplotype_pooling, max_pooling, column_features, no_cache, keep_epochs, quiet):
-    """Train a model; logs loss and accuracy per epoch and keeps the best one."""
+    """Train a model; logs loss and accuracy per epoch and keeps the best one.
+
+    Needs TensorFlow and Keras: pip install 'dvcall[train]'."""
     summary = train(examples, output, TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                                    init_model=init_model, cache=not no_cache, augment_mapq=augment_mapq,
                                                    haplotype_pooling=haplotype_pooling, max_pooling=max_pooling,

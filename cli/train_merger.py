@@ -19,7 +19,9 @@ from .common import files_option, user_errors
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def train_merger_cmd(examples, model_dir, output, epochs, quiet):
-    """Train the network that merges per-subset probabilities of 2-alt sites into one genotype."""
+    """Train the network that merges per-subset probabilities of 2-alt sites into one genotype.
+
+    Needs TensorFlow and Keras: pip install 'dvcall[train]'."""
     if (problem := shipped_model_problem(output or model_dir, "--output" if output else "--model")):
         raise InputError(problem)
     warn_if_unfinished(model_dir)  # a resumed training replaces model.keras: this merger would then not fit it

@@ -9,7 +9,8 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import InputError
+from . import tf_runtime
+from .errors import DependencyError, InputError, ModelError
 from .pileup import TECHNOLOGY_CHANNEL_ENUM
 from .ensemble import MEMBER_PREFIX, Ensemble, is_ensemble, multiallelic
 from .examples_io import (CallRecord, CallsWriter, VariantInfo, check_settings_fit_model, example_batches, expand_paths,
@@ -38,12 +39,37 @@ def load_predictor(model_dir: str):
     try:
         return NumpyGenotypeModel.from_keras_file(model_dir)
     except UnknownNetwork as exc:
-        log.info("%s", exc)
+        require_keras_for(model_dir, exc)
+        log.debug("%s", exc)  # said once, before the work, by check_runnable
     keras_model = load_model(model_dir)
     if is_ensemble(keras_model):  # its members in Keras, with the ensemble's cascade
         return Ensemble(tuple(_keras_predictor(layer) for layer in keras_model.layers if layer.name.startswith(MEMBER_PREFIX)),
                         load_model_info(model_dir).cascade)
+    outputs = getattr(keras_model, "outputs", None) or []
+    if len(outputs) != 1 or tuple(outputs[0].shape)[-1:] != (3,):
+        raise ModelError(f"the network in {model_dir} gives {len(outputs)} output(s) of shape "
+                         f"{', '.join(str(tuple(o.shape)) for o in outputs) or '?'}; dvcall needs one: 3 genotype "
+                         "probabilities per example (hom-ref, het, hom-alt)")
     return _keras_predictor(keras_model)
+
+
+def require_keras_for(model_dir: str, unknown: UnknownNetwork) -> None:
+    """A network the NumPy forward pass does not know runs in Keras, an optional install: one line when it is
+    missing."""
+    if not tf_runtime.available():
+        raise DependencyError(f"the network in {model_dir} is not one dvcall's NumPy forward pass knows "
+                              f"({str(unknown).split(': the model')[0]}); running it needs TensorFlow and Keras: "
+                              f"{tf_runtime.INSTALL_HINT}")
+
+
+def check_runnable(model_dir: str) -> None:
+    """Before any work: the model's network runs in this install (the NumPy forward pass, or Keras where it is
+    installed, said once); a model that cannot is one line, not a failure after the examples are made."""
+    try:
+        NumpyGenotypeModel.from_keras_file(model_dir)
+    except UnknownNetwork as exc:
+        require_keras_for(model_dir, exc)
+        log.info("%s", exc)
 
 
 def _keras_predictor(keras_model):

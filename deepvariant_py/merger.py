@@ -42,7 +42,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InputError, ModelError
+from .errors import DependencyError, InputError, ModelError
 from .genotypes import genotype_pairs, merge_min_rule, prune_alts, site_distribution
 from .outputs import atomic_output, file_sha256, write_json
 
@@ -195,7 +195,7 @@ class MergerNetwork:
                     if have else f"no multi-allelic merger ({MERGER_FILE} + {MERGER_INFO_FILE})")
             raise ModelError(f"{directory} has {what}: train one with `dvcall train-merger --model {directory}` or use "
                              "--multiallelic-merge min")
-        from .tf_runtime import keras as tf_keras
+        from .tf_runtime import INSTALL_HINT, keras as tf_keras
 
         try:
             with open(info_path) as fh:
@@ -204,6 +204,11 @@ class MergerNetwork:
                 merger = cls(None, info, info["weights"])
             else:  # saved before the weights went into merger_info.json
                 merger = cls(tf_keras().models.load_model(path, compile=False), info)
+        except DependencyError:
+            raise DependencyError(f"the merger in {directory} is in an older format (its weights outside "
+                                  f"{MERGER_INFO_FILE}) that only Keras loads, and Keras cannot be imported: "
+                                  f"{INSTALL_HINT}; or retrain it (`dvcall train-merger`), or use --multiallelic-merge "
+                                  "min") from None
         except Exception as exc:  # keras raises many types for a damaged file
             raise ModelError(f"cannot load the merger in {directory} ({type(exc).__name__}): retrain it or use "
                              "--multiallelic-merge min") from None

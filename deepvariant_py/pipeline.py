@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from . import __version__
 from .alignment_files import reads_inputs, shared_reads_warning
-from .call_variants import CallStats, ExampleCaller, load_predictor
+from .call_variants import CallStats, ExampleCaller, check_runnable, load_predictor
 from .checkpoint import CHECKPOINT_SECONDS, CHECKPOINT_SUFFIX, OTHER_INPUTS, ShardCheckpoints, drop_checkpoint, load_checkpoint
 from .errors import InputError, OutputError
 from .htslib import index_suffix
@@ -236,6 +236,7 @@ def _plan(opts: RunOptions) -> _Plan:
         me_opts = replace(me_opts, phase_untagged=True)  # mostly tagged: a partition left untagged is phased itself
     _check_run_paths(opts, model_dir, phase)
     info.check_weights(model_input_shape(model_dir))  # a damaged model.keras is the error, before any merger warning
+    check_runnable(model_dir)  # a network only Keras runs, without Keras: one line now, not after the examples
     merger = load_merger(opts.multiallelic_merge, model_dir)
     keep = info.input_channels(me_opts.pileup.shape, channel_enums(me_opts.pileup))
     channels = None if keep == list(range(me_opts.pileup.shape[-1])) else tuple(keep)

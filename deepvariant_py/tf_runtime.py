@@ -3,12 +3,21 @@ an optional install (`pip install 'dvcall[train]'`): calling and calibrating nev
 networks run in NumPy, inference.py); training, ensembles and networks of another build do."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
 from .errors import DependencyError
 
-INSTALL_HINT = "pip install 'dvcall[train]' (or, in a checkout, pip install '.[train]')"
+_import = importlib.import_module  # (a test stands in for it)
+
+INSTALL_HINT = "pip install 'dvcall[train]' (in a checkout installed with -e: pip install -e '.[train]')"
+
+
+def available() -> bool:
+    """Whether TensorFlow and Keras are installed (found, not imported: that takes seconds)."""
+    return all(sys.modules.get(n) is not None or (n not in sys.modules and importlib.util.find_spec(n) is not None)
+               for n in ("tensorflow", "keras"))
 
 
 def _quiet_import(name: str):
@@ -20,19 +29,25 @@ def _quiet_import(name: str):
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)  # absl logs before its own initialisation and ignores TF_CPP_MIN_LOG_LEVEL
-        module = __import__(name)
+        module = _import(name)
     except ImportError as exc:
         if exc.name not in (name, name.split(".")[0]):  # installed, but something it needs is missing or broken
-            raise DependencyError(f"{name} is installed but cannot be imported ({type(exc).__name__}: {exc}): reinstall "
-                                  f"it, e.g. {INSTALL_HINT.split(' (')[0]} --force-reinstall") from None
+            raise _broken(name, exc) from None
         raise DependencyError(f"{'TensorFlow' if name == 'tensorflow' else 'Keras'} is not installed, and training, "
                               "ensembles and any network dvcall's own forward pass does not know need it (calling with "
                               f"the shipped models does not): {INSTALL_HINT}") from None
+    except Exception as exc:  # a half-working install (protobuf or CUDA libraries of another version)
+        raise _broken(name, exc) from None
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
     return module
+
+
+def _broken(name: str, exc: Exception) -> DependencyError:
+    return DependencyError(f"{name} is installed but fails to import ({type(exc).__name__}: {exc}): reinstall it, e.g. "
+                           f"{INSTALL_HINT.split(' (')[0]} --force-reinstall")
 
 
 def tensorflow():

@@ -9,7 +9,8 @@ writes testdata/golden/:
   examples.tsv       make_examples on that region with the model type's settings: one line per example
                      (locus, alt indices, label, SHA-256 prefixes of the image and of the whole record)
   calls.jsonl.gz     call_variants on those examples with the shipped model: the input of the postprocess
-                     checks (TensorFlow's numerics may differ across CPUs, so calls are an input, not a check)
+                     checks (the network's float numerics may differ across CPUs and BLAS builds, so calls are an
+                     input of those checks, not a check)
   gvcf_blocks.tsv.gz the reference blocks make_examples wrote, for the gVCF
   expected.vcf       postprocess of calls.jsonl.gz: the exact VCF (header lines ##dvcall_* aside)
   expected.g.vcf     and the exact gVCF

@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from deepvariant_py.call_variants import load_predictor
-from deepvariant_py.errors import ModelError
+from deepvariant_py.call_variants import check_runnable, load_predictor
+from deepvariant_py.errors import DependencyError, ModelError
 from deepvariant_py.ensemble import Ensemble
 from deepvariant_py.inference import NumpyGenotypeModel, UnknownNetwork
 from deepvariant_py.model import build_model, default_model_dir, load_model, model_version, save_model
@@ -85,7 +85,7 @@ def test_numpy_forward_pass_matches_keras_on_new_networks(tmp_path, shape, hp_in
     assert NumpyGenotypeModel.from_keras_file(str(tmp_path)).max_pooling is max_pooling  # read off the weights
 
 
-def test_an_unknown_network_is_run_by_keras_and_a_damaged_one_is_an_error(tmp_path):
+def test_an_unknown_network_is_run_by_keras_and_a_damaged_one_is_an_error(tmp_path, monkeypatch):
     import keras
 
     shape = (10, 21, 6)
@@ -97,6 +97,19 @@ def test_an_unknown_network_is_run_by_keras_and_a_damaged_one_is_an_error(tmp_pa
         NumpyGenotypeModel.from_keras_file(str(tmp_path / "other"))
     images = np.random.default_rng(0).integers(0, 255, (4, *shape), dtype=np.uint8)
     np.testing.assert_allclose(load_predictor(str(tmp_path / "other"))(images), model(images).numpy(), atol=1e-6)
+    check_runnable(str(tmp_path / "other"))  # Keras is here: it runs
+    # hostile25: without Keras (a plain install), one line naming the extra, before any work
+    monkeypatch.setattr("deepvariant_py.tf_runtime.available", lambda: False)
+    for load in (check_runnable, load_predictor):
+        with pytest.raises(DependencyError, match=r"not one dvcall's NumPy forward pass knows \(.*\); running it needs "
+                                                  r"TensorFlow and Keras: pip install 'dvcall\[train\]'"):
+            load(str(tmp_path / "other"))
+    monkeypatch.undo()
+    # a network of two outputs, or not of 3 probabilities, is refused when it loads, not "a bug" after calling
+    two = keras.Model(inp, [keras.layers.Dense(3, name="a")(flat), keras.layers.Dense(2, name="b")(flat)])
+    save_model(two, str(tmp_path / "two"), ModelInfo(shape=shape, channels=(1, 2, 3, 4, 5, 6), version="dvcall-readset-1"))
+    with pytest.raises(ModelError, match=r"gives 2 output\(s\) .*dvcall needs one: 3 genotype probabilities"):
+        load_predictor(str(tmp_path / "two"))
 
     damaged = tmp_path / "damaged"
     shutil.copytree(default_model_dir("illumina-wgs"), damaged)

@@ -50,6 +50,36 @@ def test_a_missing_module_is_a_dependency_error_and_a_broken_one_its_own(monkeyp
         tf_runtime._quiet_import("keras")
     monkeypatch.delitem(sys.modules, "keras")
     broken = ModuleNotFoundError("No module named 'absl_missing_part'", name="absl_missing_part")
-    monkeypatch.setattr("builtins.__import__", lambda *a, **k: (_ for _ in ()).throw(broken))
-    with pytest.raises(DependencyError, match=r"keras is installed but cannot be imported .*absl_missing_part.*reinstall"):
+    monkeypatch.setattr(tf_runtime, "_import", lambda name: (_ for _ in ()).throw(broken))
+    with pytest.raises(DependencyError, match=r"keras is installed but fails to import .*absl_missing_part.*reinstall"):
         tf_runtime._quiet_import("keras")  # installed but broken inside: named, not "install it"
+
+
+def test_a_tensorflow_that_fails_to_import_is_named_not_called_a_bug_in_dvcall(monkeypatch):
+    from deepvariant_py import tf_runtime
+
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    broken = TypeError("Descriptors cannot be created directly")  # a protobuf of another version
+    monkeypatch.setattr(tf_runtime, "_import", lambda name: (_ for _ in ()).throw(broken))
+    with pytest.raises(DependencyError, match=r"tensorflow is installed but fails to import \(TypeError: Descriptors"):
+        tf_runtime._quiet_import("tensorflow")
+
+
+def test_a_merger_of_the_old_format_without_keras_names_the_extra(tmp_path, monkeypatch):
+    """hostile25: a merger saved before its weights went into merger_info.json needs Keras; a plain install said
+    only 'retrain it'."""
+    import json
+    import shutil
+
+    from deepvariant_py.merger import MERGER_INFO_FILE, MergerNetwork
+    from deepvariant_py.model import default_model_dir
+
+    model = tmp_path / "m"
+    shutil.copytree(default_model_dir("illumina-wgs"), model)
+    info = json.loads((model / MERGER_INFO_FILE).read_text())
+    del info["weights"]
+    (model / MERGER_INFO_FILE).write_text(json.dumps(info))
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    monkeypatch.setitem(sys.modules, "keras", None)
+    with pytest.raises(DependencyError, match=r"older format .* only Keras loads.*dvcall\[train\].*--multiallelic-merge min"):
+        MergerNetwork.load(str(model))
