@@ -374,7 +374,7 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | 
             raise OutputError(f"{label} {path} is an existing folder: give a file name (e.g. {example})")
         if path == "-":  # a file named "-" would appear where standard output was meant
             raise OutputError(f"{label} -: dvcall writes {label} to a file, not to standard output: give a file name")
-        if (os.path.exists(path) and not os.path.isfile(path)) or _through_dev_or_proc(path):
+        if (os.path.exists(path) and not os.path.isfile(path)) or _through_proc(path):
             # /dev/stdout, a pipe, a link to /proc/self/fd/1 (a regular file when stdout goes to one): the rename
             # would replace the device or the link, as root /dev/stdout itself
             raise OutputError(f"{label} {path} is not a regular file (a device, pipe, socket or a standard stream; "
@@ -398,12 +398,13 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | 
             raise OutputError(f"{label} {folder} cannot be written ({existing} is not writable): give a folder you can write to")
 
 
-def _through_dev_or_proc(path: str, hops: int = 40) -> bool:
-    """Whether `path`, or a link on the way from it to its target, lies under /dev or /proc (/dev/stdout,
-    /dev/fd/1, a link to /proc/self/fd/1): a standard stream or a device, whatever fd 1 points to."""
+def _through_proc(path: str, hops: int = 40) -> bool:
+    """Whether `path`, or a link on the way from it to its target, lies in /proc (/dev/stdout and /dev/fd/1 lead to
+    /proc/self/fd/1, as does a link of one's own): a standard stream, whatever fd 1 is (a regular file when stdout
+    goes to one). Folders on the way are resolved first (/dev/fd is itself a link); /dev/shm's files are files."""
     for _ in range(hops):
-        path = os.path.abspath(path)
-        if path.startswith(("/dev/", "/proc/")):
+        path = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
+        if path.startswith("/proc/"):
             return True
         if not os.path.islink(path):
             return False

@@ -116,6 +116,10 @@ def test_standard_output_a_device_or_a_pipe_is_refused_not_replaced(tmp_path):
     os.symlink(regular, tmp_path / "link.tsv")
     for path in (regular, tmp_path / "link.tsv"):  # a file, or a link to one, is replaced whole
         check_outputs({"--errors": str(path)})
+    with pytest.raises(OutputError, match="is not a regular file"):
+        check_outputs({"--errors": "/dev/fd/1"})  # /dev/fd is itself a link to /proc/self/fd
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        check_outputs({"--errors": "/dev/shm/dvcall-test.tsv"})  # a file on tmpfs is a file
 
 
 def test_eval_errors_to_a_link_to_standard_output_leaves_the_link(tmp_path):
