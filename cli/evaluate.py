@@ -21,15 +21,17 @@ log = logging.getLogger("dvcall")
 @click.option("--regions", multiple=True, help="Restrict to these regions (strings or BED); repeatable.")
 @click.option("--truth-sample", default=None, help="Which sample of a truth VCF with several to score. Default: the first.")
 @click.option("--query-sample", default=None, help="Which sample of a query VCF with several to score. Default: the first.")
-@click.option("--json", "json_out", type=click.Path(), default=None, help="Also write the table as JSON here.")
+@click.option("--json", "json_out", type=click.Path(), default=None,
+              help="Also write the table as JSON here (gzipped when the name ends in .gz).")
 @click.option("--errors", "errors_out", type=click.Path(), default=None,
               help="Also write each allele behind the FP and FN counts here, one per line (TSV, gzipped when the name "
                    "ends in .gz; in reference order): error (FP: called, not true; FN: true, not called; GT: both, "
                    "with the wrong number of copies), SNP or INDEL, contig, pos, ref, alt as normalised (an indel "
                    "left-aligned: pos may lie left of the record's POS), copies in the truth and the query (1 "
                    "heterozygous, 2 homozygous or haploid, more where overlapping records carry the same allele), "
-                   "the context (homopolymer >= 6, tandem_repeat, other), and the POS of the truth and the query "
-                   "record it came from ('.' on a side without it), to look the calls up by.")
+                   "the context (homopolymer >= 6, tandem_repeat, other), and the POS of each truth and query "
+                   "record it came from (comma-separated where one allele was written twice; '.' on a side without "
+                   "it), to look the calls up by.")
 @click.option("--quiet", is_flag=True, help="Only print warnings and errors.")
 @user_errors
 def eval_cmd(truth, query, ref, bed, regions, truth_sample, query_sample, json_out, errors_out, quiet):
@@ -48,7 +50,7 @@ def eval_cmd(truth, query, ref, bed, regions, truth_sample, query_sample, json_o
     with atomic_outputs([(path, "", ()) for path in paths]) as tmps:  # both appear, or neither
         tmp = dict(zip(paths, tmps))
         if json_out:
-            write_json(tmp[json_out], result.to_dict(), indent=2)
+            write_json(tmp[json_out], result.to_dict(), indent=2, gzipped=json_out.endswith(".gz"))
         if errors_out:
             with open_text(tmp[errors_out], gzipped=errors_out.endswith(".gz")) as fh:
                 fh.write("\t".join(ERROR_FIELDS) + "\n" + "".join(e.row() + "\n" for e in errors))

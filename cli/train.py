@@ -31,7 +31,25 @@ def _channel_list(value: str | None) -> list[int] | None:
     return channels
 
 
+def _check_install(ctx: click.Context, _param, value: bool) -> None:
+    """--check-install: whether training can run in this install (TensorFlow and Keras import), and exit."""
+    if not value or ctx.resilient_parsing:
+        return
+    from deepvariant_py.errors import DependencyError
+    from deepvariant_py.tf_runtime import keras
+
+    try:
+        keras()
+    except DependencyError as exc:
+        click.echo(f"dvcall: error: {exc}", err=True)
+        ctx.exit(1)
+    ctx.exit(0)
+
+
 @click.command("train")
+@click.option("--check-install", is_flag=True, is_eager=True, expose_value=False, callback=_check_install,
+              help="Only check that training can run in this install (TensorFlow and Keras import): exit 0 if so, else "
+                   "1 with one line saying what to install. The training recipes call it before their long steps.")
 @files_option("--examples", required=True, help="Labelled training examples: a path, glob or comma-separated list.")
 @click.option("--output", required=True, type=click.Path(), help="Model directory to write (best checkpoint, logs). Rerun to resume.")
 @files_option("--tune-examples", help="Labelled examples for picking the best epoch (a path, glob or comma-separated list; default: every 10th training example is held out).")

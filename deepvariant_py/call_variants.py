@@ -35,12 +35,11 @@ class CallStats:
 def load_predictor(model_dir: str):
     """The model of model_dir as a function uint8 images [B, H, W, C] -> probabilities [B, 3]: dvcall's numpy
     forward pass (inference.py: no TensorFlow import, ~0.1 s to load) for every network build_model makes,
-    Keras for any other."""
+    Keras for any other (one line when Keras is not installed, or the network does not give 3 probabilities)."""
     try:
         return NumpyGenotypeModel.from_keras_file(model_dir)
     except UnknownNetwork as exc:
         require_keras_for(model_dir, exc)
-        log.debug("%s", exc)  # said once, before the work, by check_runnable
     keras_model = load_model(model_dir)
     if is_ensemble(keras_model):  # its members in Keras, with the ensemble's cascade
         return Ensemble(tuple(_keras_predictor(layer) for layer in keras_model.layers if layer.name.startswith(MEMBER_PREFIX)),
@@ -58,18 +57,19 @@ def require_keras_for(model_dir: str, unknown: UnknownNetwork) -> None:
     missing."""
     if not tf_runtime.available():
         raise DependencyError(f"the network in {model_dir} is not one dvcall's NumPy forward pass knows "
-                              f"({str(unknown).split(': the model')[0]}); running it needs TensorFlow and Keras: "
-                              f"{tf_runtime.INSTALL_HINT}")
+                              f"({unknown.reason}); running it needs TensorFlow and Keras: {tf_runtime.INSTALL_HINT}")
 
 
 def check_runnable(model_dir: str) -> None:
-    """Before any work: the model's network runs in this install (the NumPy forward pass, or Keras where it is
-    installed, said once); a model that cannot is one line, not a failure after the examples are made."""
+    """Before any work: the model's network runs in this install, in NumPy or else in Keras (loaded here, said
+    once); a model that cannot (no Keras, a network Keras cannot load or that does not give 3 probabilities) is one
+    line now, not a failure after the examples are made."""
     try:
         NumpyGenotypeModel.from_keras_file(model_dir)
     except UnknownNetwork as exc:
-        require_keras_for(model_dir, exc)
-        log.info("%s", exc)
+        load_predictor(model_dir)
+        log.info("the network in %s is not one dvcall's NumPy forward pass knows (%s): Keras runs it", model_dir,
+                 exc.reason)
 
 
 def _keras_predictor(keras_model):

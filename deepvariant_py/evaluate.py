@@ -262,9 +262,9 @@ def _context_of(fasta: Reference, key: AlleleKey) -> str:
 class ErrorAllele:
     """One normalised allele scored as an error: `error` FP (called, not true), FN (true, not called) or GT (true
     and called, with another number of copies: one FP and one FN in the counts); `truth` and `query` are its
-    copies on each side (0, 1 heterozygous, 2 homozygous), `truth_pos` and `query_pos` the POS of the record it
-    came from on each side (None where it is absent: the normalised `pos` is left-aligned, the record may lie to
-    its right); `context` as sequence_context's."""
+    copies on each side (0, 1 heterozygous, 2 homozygous), `truth_pos` and `query_pos` the POS of each record it
+    came from on each side (none where it is absent; two where one allele was written twice: the normalised `pos`
+    is left-aligned, a record may lie to its right); `context` as sequence_context's."""
 
     error: str
     kind: str
@@ -275,12 +275,13 @@ class ErrorAllele:
     truth: int
     query: int
     context: str
-    truth_pos: Optional[int] = None
-    query_pos: Optional[int] = None
+    truth_pos: Tuple[int, ...] = ()
+    query_pos: Tuple[int, ...] = ()
 
     def row(self) -> str:
-        """The allele as one TSV line (without its newline) of the columns ERROR_FIELDS names; None as '.'."""
-        return "\t".join("." if v is None else str(v) for v in astuple(self))
+        """The allele as one TSV line (without its newline) of the columns ERROR_FIELDS names; positions
+        comma-separated, '.' for none."""
+        return "\t".join((",".join(map(str, v)) or ".") if isinstance(v, tuple) else str(v) for v in astuple(self))
 
 
 ERROR_FIELDS = tuple(f.name for f in fields(ErrorAllele))
@@ -292,7 +293,7 @@ def evaluate_errors(truth_vcf: str, query_vcf: str, ref_fasta: str, regions=None
                     ) -> Tuple[EvalResult, List[ErrorAllele]]:
     """evaluate(), and each allele behind its FP and FN counts in reference order (a genotype error once, as GT):
     where to look in the calls. Alleles credited by haplotype matching are not errors."""
-    origins: Tuple[Dict[AlleleKey, int], Dict[AlleleKey, int]] = ({}, {})
+    origins: Tuple[Dict[AlleleKey, List[int]], Dict[AlleleKey, List[int]]] = ({}, {})
     result, details = _compare_inputs(truth_vcf, query_vcf, ref_fasta, regions, bed, pass_only,
                                       sample_truth, sample_query, origins)
     fps = {key: (t, q) for key, t, q in details["fp"]}
@@ -304,7 +305,7 @@ def evaluate_errors(truth_vcf: str, query_vcf: str, ref_fasta: str, regions=None
             t, q = fps.get(key) or fns[key]
             error = "GT" if key in fps and key in fns else "FP" if key in fps else "FN"
             errors.append(ErrorAllele(error, "SNP" if _is_snp(key) else "INDEL", *key, t, q, _context_of(fasta, key),
-                                      origins[0].get(key), origins[1].get(key)))
+                                      tuple(origins[0].get(key, ())), tuple(origins[1].get(key, ()))))
     finally:
         fasta.close()
     return result, errors
@@ -525,15 +526,15 @@ class _Taken:
 
 
 def _load_alleles(path, what, sample, fasta, lengths, ref_path, selector, pass_only,
-                  origins: Optional[Dict[AlleleKey, int]] = None):
-    """Normalised alleles of one VCF as {(contig, POS, REF, ALT): copies}; with `origins`, also the POS of the
-    (first) record each came from, there."""
+                  origins: Optional[Dict[AlleleKey, List[int]]] = None):
+    """Normalised alleles of one VCF as {(contig, POS, REF, ALT): copies}; with `origins`, also the POS of every
+    record each came from (two, where a caller wrote one allele twice), there."""
     out: Dict[AlleleKey, int] = {}
     for taken in _take_records(path, what, sample, fasta, lengths, ref_path, selector, pass_only):
         for key, n in taken.alleles.items():
             out[key] = out.get(key, 0) + n
-            if origins is not None:
-                origins.setdefault(key, taken.pos)
+            if origins is not None and taken.pos not in origins.setdefault(key, []):
+                origins[key].append(taken.pos)
     return out
 
 
@@ -565,7 +566,7 @@ def _take_records(path, what, sample, fasta, lengths, ref_path, selector, pass_o
                 if alts is None and not reference_calls:
                     continue
                 gq = call.get("GQ") if "GQ" in call else None
-                gt = tuple(a if a is not None else 0 for a in (call.get("GT") or (0, 0)))
+                gt = tuple(diploid_alleles(call.get("GT")) or (0, 0))
                 taken.append(_Taken(rec.chrom, rec.pos, (rec.ref or "").upper(), alts or [], gq, gt, {}))
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read {what} {path}: {exc}") from exc

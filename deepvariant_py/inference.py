@@ -34,7 +34,12 @@ LAYER_NORM_EPSILON_DEFAULT = 1e-3
 
 
 class UnknownNetwork(ModelError):
-    """The archive is readable but holds a network this module cannot run (call_variants falls back to Keras)."""
+    """The archive is readable but holds a network this module cannot run; `reason` says what differs from the
+    networks model.build_model and ensemble.build_ensemble make (the caller decides what to do about it)."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"{reason}: not a network dvcall builds (model.build_model), which the NumPy forward pass runs")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -97,16 +102,15 @@ class NumpyGenotypeModel:
             n = counts.get(key, 0)
             counts[key] = n + 1
             by_name[layer["config"]["name"]] = (layer, weights.get(key if n == 0 else f"{key}_{n}", []))
-        unknown = "is not the network this dvcall builds (model.build_model); call_variants uses Keras for it"
 
         def get(name: str, n_vars: int):
             if name not in by_name or len(by_name[name][1]) != n_vars:
-                raise UnknownNetwork(f"layer {name!r} missing or unexpected: the model {unknown}")
+                raise UnknownNetwork(f"layer {name!r} missing or unexpected")
             return by_name[name]
 
         inputs = [layer for layer in layers if layer["class_name"] == "InputLayer"]
         if len(inputs) != 1:
-            raise UnknownNetwork(f"the model {unknown}")
+            raise UnknownNetwork(f"{len(inputs)} input layers, not one")
         shape = tuple(int(x) for x in (inputs[0]["config"].get("batch_shape") or inputs[0]["config"]["batch_input_shape"])[1:])
         crop = max(0, (shape[1] - CROP_WIDTH) // 2)
         _, (pk, pb) = get("read_pixel", 2)
@@ -115,7 +119,7 @@ class NumpyGenotypeModel:
         haplotype = None
         if "haplotype" in by_name:
             if hp_index is None:
-                raise UnknownNetwork(f"haplotype pooling without an HP channel: the model {unknown}")
+                raise UnknownNetwork("haplotype pooling without an HP channel")
             _, (hk, hb) = get("haplotype", 2)
             haplotype = (hk.astype(np.float32), hb.astype(np.float32))
         else:
@@ -126,19 +130,19 @@ class NumpyGenotypeModel:
             norm_layer, (gamma, beta) = get(f"col_norm{i}", 2)
             cfg = conv_layer["config"]
             if cfg.get("padding") != "same" or cfg.get("use_bias"):
-                raise UnknownNetwork(f"col_conv{i}: the model {unknown}")
+                raise UnknownNetwork(f"col_conv{i} differs")
             columns.append(ColumnConv(kernel.astype(np.float32), int(_first(cfg["strides"])), gamma.astype(np.float32),
                                       beta.astype(np.float32), float(norm_layer["config"].get("epsilon", LAYER_NORM_EPSILON_DEFAULT))))
         _, (fk, fb) = get("fc", 2)
         _, (ok, ob) = get("genotype", 2)
         if (pk.shape[:3] != (1, 1, shape[2]) or ck.shape[:3] != (1, 5, pk.shape[3]) or rk.shape[:3] != (1, 5, shape[2])
                 or fk.shape[1] != ok.shape[0] or ok.shape[1] != 3):
-            raise UnknownNetwork(f"kernel shapes: the model {unknown}")
+            raise UnknownNetwork("kernel shapes differ")
         # build_model's max_pooling is read off the first column layer's input: [mean, (max,) depth, ref(, haplotype)]
         rest = 1 + rk.shape[3] + (2 * haplotype[0].shape[1] if haplotype is not None else 0)
         pooled = {ck.shape[3] * 2 + rest: True, ck.shape[3] + rest: False}.get(columns[0].kernel.shape[1])
         if pooled is None:
-            raise UnknownNetwork(f"col_conv0 input width: the model {unknown}")
+            raise UnknownNetwork("col_conv0 input width differs")
         return cls(shape=shape, crop=crop, hp_index=hp_index,
                    pixel=(pk[0, 0].astype(np.float32), pb.astype(np.float32)),
                    context=(ck[0].astype(np.float32), cb.astype(np.float32)),
@@ -228,7 +232,7 @@ def _ensemble_members(config: dict) -> list[tuple[dict, str]] | None:
         return None
     kinds = [layer.get("class_name") for layer in layers]
     if sorted(set(kinds)) != ["Average", "Functional", "InputLayer"] or kinds.count("Average") != 1 or kinds.count("InputLayer") != 1:
-        raise UnknownNetwork("nested networks other than an ensemble's: call_variants uses Keras for it")
+        raise UnknownNetwork("nested networks other than an ensemble's")
     return [(layer, "functional" if i == 0 else f"functional_{i}") for i, layer in enumerate(members)]
 
 

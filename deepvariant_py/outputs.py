@@ -285,9 +285,10 @@ def open_text(path: str, gzipped: bool = False) -> Iterator[io.TextIOBase]:
             yield fh
 
 
-def write_json(path: str, data, indent: int | None = None) -> None:
-    """Write `data` as JSON to `path` atomically (a reader sees the old file or the whole new one)."""
-    with atomic_output(path) as tmp, open(tmp, "w") as fh:
+def write_json(path: str, data, indent: int | None = None, gzipped: bool | None = None) -> None:
+    """Write `data` as JSON to `path` atomically (a reader sees the old file or the whole new one); gzipped (as
+    open_text writes it) when `gzipped`, by default when the name ends in .gz."""
+    with atomic_output(path) as tmp, open_text(tmp, path.endswith(".gz") if gzipped is None else gzipped) as fh:
         json.dump(data, fh, indent=indent)
 
 

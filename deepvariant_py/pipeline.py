@@ -10,10 +10,10 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 
-from . import __version__
 from .alignment_files import reads_inputs, shared_reads_warning
 from .call_variants import CallStats, ExampleCaller, check_runnable, load_predictor
 from .checkpoint import CHECKPOINT_SECONDS, CHECKPOINT_SUFFIX, OTHER_INPUTS, ShardCheckpoints, drop_checkpoint, load_checkpoint
+from .code_digest import code_digest
 from .errors import InputError, OutputError
 from .htslib import index_suffix
 from .identity import individuals_warning
@@ -333,7 +333,7 @@ def _phased_passes(opts: RunOptions, plan: _Plan, work: str) -> dict:
                       warn_about_reads=False)
     t0 = time.time()
     tagged_bam = os.path.join(work, "haplotagged.bam")
-    inputs = fingerprint(step="phase_reads", version=__version__, ref=file_identity(opts.ref), reads=_reads_identity(opts.reads),
+    inputs = fingerprint(step="phase_reads", code=code_digest(("run",)), ref=file_identity(opts.ref), reads=_reads_identity(opts.reads),
                          calls=file_sha256(first_vcf), regions=list(opts.regions)) if resumable else ""
 
     def run_haplotag() -> dict:
@@ -393,7 +393,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     block_paths = [os.path.join(work, f"gvcf-{i:05d}-of-{n:05d}.tsv.gz") if opts.output_gvcf else None for i in range(n)]
     t0 = time.time()
     quiet = not log.isEnabledFor(logging.INFO)
-    inputs = [fingerprint(step="make_examples+call_variants", version=__version__, ref=file_identity(opts.ref),
+    inputs = [fingerprint(step="make_examples+call_variants", code=code_digest(("run",)), ref=file_identity(opts.ref),
                           reads=_reads_identity(opts.reads), regions=[str(r) for r in plan.called],
                           windows=window_gap(me_opts.partition_size), options=me_opts,  # how regions become partitions
                           shard=[i, n], gvcf=bool(opts.output_gvcf), model=_model_identity(opts.model_dir))

@@ -3,6 +3,7 @@ an optional install (`pip install 'dvcall[train]'`): calling and calibrating nev
 networks run in NumPy, inference.py); training, ensembles and networks of another build do."""
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -46,8 +47,14 @@ def _quiet_import(name: str):
 
 
 def _broken(name: str, exc: Exception) -> DependencyError:
-    return DependencyError(f"{name} is installed but fails to import ({type(exc).__name__}: {exc}): reinstall it, e.g. "
-                           f"{INSTALL_HINT.split(' (')[0]} --force-reinstall")
+    """The one line for a module that is installed but fails to import: reinstall that distribution alone (naming
+    dvcall would make pip fetch it from the index over a checkout's install)."""
+    try:
+        dists = importlib.metadata.packages_distributions().get(name) or [name]
+    except Exception:  # an odd environment's metadata: name the module
+        dists = [name]
+    return DependencyError(f"{name} is installed but fails to import ({type(exc).__name__}: {exc}): reinstall it, "
+                           f"e.g. pip install --force-reinstall --no-deps {' '.join(sorted(set(dists)))}")
 
 
 def tensorflow():

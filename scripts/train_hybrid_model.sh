@@ -14,10 +14,7 @@
 # ../shared/data beside the checkout.
 set -euo pipefail
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above is the help
-dvcall_python=$(sed -n '1s/^#![[:space:]]*//p' "$(command -v dvcall)" 2>/dev/null || true)  # the Python `dvcall train` runs in
-[[ $dvcall_python == *python* ]] || dvcall_python=python3  # (a shim or wrapper script: the Python on PATH)
-$dvcall_python -c "import importlib.util as u, sys; sys.exit(not (u.find_spec('tensorflow') and u.find_spec('keras')))" \
-  || { echo "$0: dvcall train needs TensorFlow and Keras: pip install 'dvcall[train]' (in a checkout: pip install -e '.[train]')" >&2; exit 2; }
+dvcall train --check-install || exit 2  # TensorFlow and Keras, in the Python that runs dvcall, before the long steps
 WORK=${1:-work_hybrid}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MODEL=${2:-$HERE/../models/hybrid-hifi-illumina}

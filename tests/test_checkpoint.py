@@ -187,3 +187,20 @@ def test_a_moved_intermediate_folder_still_resumes(tmp_path, caplog):
     run_pipeline(again)
     assert "make_examples shard 1/1: finished in an earlier run, reused" in caplog.text
     assert _body(again.output_vcf) == _body(first.output_vcf)
+
+
+def test_shards_made_by_other_code_are_made_again(tmp_path, monkeypatch, caplog):
+    """review45: the workflow reruns jobs whose code changed (code_digest), while run's resume keyed its shards on
+    __version__ alone: an edited checkout reused shards the old code made, and a release that changed nothing did
+    not. Both now key on the code run imports."""
+    from deepvariant_py import pipeline
+
+    caplog.set_level(logging.INFO, logger="dvcall")
+    run_pipeline(_options(tmp_path, "first", intermediate_dir=str(tmp_path / "work")))
+    monkeypatch.setattr(pipeline, "code_digest", lambda commands: "other-code")
+    caplog.clear()
+    run_pipeline(_options(tmp_path, "again", intermediate_dir=str(tmp_path / "work")))
+    assert "reused" not in caplog.text
+    caplog.clear()
+    run_pipeline(_options(tmp_path, "third", intermediate_dir=str(tmp_path / "work")))
+    assert "make_examples shard 1/1: finished in an earlier run, reused" in caplog.text

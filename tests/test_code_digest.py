@@ -6,7 +6,7 @@ import os
 import pytest
 
 from deepvariant_py.workflow import snakefile_path
-from deepvariant_py.workflow.code_digest import code_digest, job_modules, source_digest
+from deepvariant_py.code_digest import code_digest, job_modules, source_digest
 
 SOURCE = '''"""A module."""
 X = 1  # one
@@ -70,23 +70,31 @@ def test_imports_are_followed_statically_lazy_and_relative_ones_too_and_stray_fi
         job_modules(("report",), folders)
 
 
-def test_the_commands_are_those_python_imports(monkeypatch):
-    """review44: the digest must cover the cli/ that the jobs' `dvcall` runs, i.e. the one Python imports."""
-    import deepvariant_py.cli
-    from deepvariant_py.workflow import code_digest as module
+def test_the_commands_are_those_python_imports(tmp_path, monkeypatch):
+    """review44: the digest must cover the cli/ that the jobs' `dvcall` runs, i.e. the one Python imports; without
+    an install, the checkout's cli/ beside the library."""
+    import types
 
-    folders = module.package_folders()
-    assert folders["deepvariant_py.cli"] == list(deepvariant_py.cli.__path__)[0]
-    monkeypatch.setattr(module.importlib.util, "find_spec", lambda name: None)  # no install: the checkout's cli/
-    beside = os.path.join(os.path.dirname(folders["deepvariant_py"]), "cli")
-    if os.path.isfile(os.path.join(beside, "entry.py")):
-        assert module.package_folders()["deepvariant_py.cli"] == beside
+    import deepvariant_py.cli
+    from deepvariant_py import code_digest as module
+
+    assert module.package_folders()["deepvariant_py.cli"] == list(deepvariant_py.cli.__path__)[0]
+    (tmp_path / "deepvariant_py").mkdir()
+    (tmp_path / "cli").mkdir()
+    (tmp_path / "cli" / "entry.py").write_text("")
+    monkeypatch.setattr(module, "deepvariant_py", types.SimpleNamespace(__file__=str(tmp_path / "deepvariant_py" / "__init__.py")))
+    monkeypatch.setattr(module.importlib.util, "find_spec", lambda name: None)
+    assert module.package_folders() == {"deepvariant_py": str(tmp_path / "deepvariant_py"),
+                                        "deepvariant_py.cli": str(tmp_path / "cli")}
+    (tmp_path / "cli" / "entry.py").unlink()
+    with pytest.raises(RuntimeError, match="cannot find dvcall's commands"):
+        module.package_folders()
 
 
 def test_job_commands_are_the_commands_the_snakefile_runs():
     import re
 
-    from deepvariant_py.workflow.code_digest import JOB_COMMANDS
+    from deepvariant_py.code_digest import JOB_COMMANDS
 
     with open(snakefile_path()) as fh:
         run = {c.replace("-", "_") for c in re.findall(r'"dvcall ([a-z][a-z-]+)', fh.read())}  # the rules' shell strings

@@ -108,8 +108,9 @@ def test_an_unknown_network_is_run_by_keras_and_a_damaged_one_is_an_error(tmp_pa
     # a network of two outputs, or not of 3 probabilities, is refused when it loads, not "a bug" after calling
     two = keras.Model(inp, [keras.layers.Dense(3, name="a")(flat), keras.layers.Dense(2, name="b")(flat)])
     save_model(two, str(tmp_path / "two"), ModelInfo(shape=shape, channels=(1, 2, 3, 4, 5, 6), version="dvcall-readset-1"))
-    with pytest.raises(ModelError, match=r"gives 2 output\(s\) .*dvcall needs one: 3 genotype probabilities"):
-        load_predictor(str(tmp_path / "two"))
+    for load in (load_predictor, check_runnable):  # review45: run and the workflow check before any work
+        with pytest.raises(ModelError, match=r"gives 2 output\(s\) .*dvcall needs one: 3 genotype probabilities"):
+            load(str(tmp_path / "two"))
 
     damaged = tmp_path / "damaged"
     shutil.copytree(default_model_dir("illumina-wgs"), damaged)

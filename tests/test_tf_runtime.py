@@ -42,7 +42,14 @@ def test_training_without_tensorflow_is_one_line_naming_the_extra(tmp_path):
     assert not out.exists()
 
 
-def test_a_missing_module_is_a_dependency_error_and_a_broken_one_its_own(monkeypatch):
+def test_train_check_install_is_one_line_and_exit_1_without_tensorflow():
+    """The training recipes ask dvcall itself before their long steps (review45: guessing its Python from the
+    launcher's shebang failed for pip's /bin/sh launchers)."""
+    proc = _dvcall_without_tensorflow("train", "--check-install")  # no --examples or --output needed
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "pip install 'dvcall[train]'" in proc.stderr
+
+
+def test_a_missing_module_names_the_extra_and_a_broken_one_names_itself(monkeypatch):
     from deepvariant_py import tf_runtime
 
     monkeypatch.setitem(sys.modules, "keras", None)
@@ -51,7 +58,8 @@ def test_a_missing_module_is_a_dependency_error_and_a_broken_one_its_own(monkeyp
     monkeypatch.delitem(sys.modules, "keras")
     broken = ModuleNotFoundError("No module named 'absl_missing_part'", name="absl_missing_part")
     monkeypatch.setattr(tf_runtime, "_import", lambda name: (_ for _ in ()).throw(broken))
-    with pytest.raises(DependencyError, match=r"keras is installed but fails to import .*absl_missing_part.*reinstall"):
+    with pytest.raises(DependencyError, match=r"keras is installed but fails to import .*absl_missing_part.*reinstall it, e\.g\. "
+                                              r"pip install --force-reinstall --no-deps keras$"):
         tf_runtime._quiet_import("keras")  # installed but broken inside: named, not "install it"
 
 

@@ -2,7 +2,7 @@
 job whose params changed, but it cannot see a library's code, so without it a dvcall upgrade (or an edit of a git
 checkout) that changes the calls would leave every finished sample as the old code called it.
 
-The code is every module of dvcall that the job commands (make-examples, call-variants, postprocess, haplotag) can
+The code is every module of dvcall that the workflow's job commands (make-examples, call-variants, postprocess, haplotag) can
 import, found statically from their cli modules (imports inside functions too, so a lazily imported module counts).
 Each command reaches most of them (presets, settings, the record formats and the networks are shared), so one digest
 serves every rule: a change there reruns every job, a change elsewhere (eval, report, the training loop, `dvcall
@@ -115,7 +115,8 @@ class _WithoutStrings(ast.NodeTransformer):
         return None if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str) else node
 
     def visit_Assign(self, node: ast.Assign):
-        return None if any(isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets) else node
+        node.targets = [t for t in node.targets if not (isinstance(t, ast.Name) and t.id == "__version__")]
+        return node if node.targets else None
 
 
 def source_digest(source: str, filename: str = "<source>") -> str:
@@ -124,12 +125,13 @@ def source_digest(source: str, filename: str = "<source>") -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def code_digest() -> str:
-    """A digest (16 hex digits) of the code the workflow's jobs run (job_modules) and of the Python minor version:
-    changes when one of those modules changes in more than comments, string statements or layout, or one is added
-    to or dropped from what they import."""
+def code_digest(commands: tuple[str, ...] = JOB_COMMANDS) -> str:
+    """A digest (16 hex digits) of the code the commands run (job_modules; by default the workflow's jobs) and of
+    the Python minor version: changes when one of those modules changes in more than comments, string statements or
+    layout, or one is added to or dropped from what they import. `dvcall run --intermediate-dir` fingerprints its
+    finished shards with code_digest(("run",)), so a resume redoes them when the code changed, as the workflow does."""
     parts = [f"python {sys.version_info[0]}.{sys.version_info[1]}\0"]  # ast.dump's trees differ between versions
-    for module, path in job_modules().items():
+    for module, path in job_modules(commands).items():
         with open(path, encoding="utf-8") as fh:
             parts.append(f"{module}\0{source_digest(fh.read(), path)}\0")
     return hashlib.sha256("".join(parts).encode()).hexdigest()[:16]
