@@ -14,7 +14,6 @@
 # ../shared/data beside the checkout.
 set -euo pipefail
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above is the help
-dvcall train --check-install || exit 2  # TensorFlow and Keras, in the Python that runs dvcall, before the long steps
 WORK=${1:-work_hybrid}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MODEL=${2:-$HERE/../models/hybrid-hifi-illumina}
@@ -26,6 +25,7 @@ python3 -c "import whatshap" 2>/dev/null || { echo "missing whatshap: pip instal
 source "$HERE/model_install.sh"
 check_model_dest "$MODEL"
 
+dvcall train --check-install || exit 2  # TensorFlow and Keras, in the Python that runs dvcall (after the settings' checks: it imports them, ~5 s)
 bash "$HERE/make_hybrid_data.sh" "$WORK"
 EX=$WORK/examples
 mkdir -p "$EX"

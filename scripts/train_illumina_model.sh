@@ -15,7 +15,6 @@
 # ../shared/data beside the checkout; the other settings are the variables below (each with its default).
 set -euo pipefail
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above is the help
-dvcall train --check-install || exit 2  # TensorFlow and Keras, in the Python that runs dvcall, before the long steps
 WORK=${1:-work_sim}
 MODEL=${2:-models/illumina-wgs}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -66,6 +65,7 @@ check_model_dest "$MODEL"
 export DVCALL_DATA=$DATA
 command -v iss > /dev/null || { echo "$0: needs InSilicoSeq for six training samples: pip install insilicoseq" >&2; exit 2; }
 
+dvcall train --check-install || exit 2  # TensorFlow and Keras, in the Python that runs dvcall (after the settings' checks: it imports them, ~5 s)
 bash "$HERE/make_training_data.sh" "$WORK/samples"
 mkdir -p "$WORK/examples"
 

@@ -16,7 +16,6 @@
 # ../shared/data beside the checkout.
 set -euo pipefail
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0; fi  # the header above is the help
-dvcall train --check-install || exit 2  # TensorFlow and Keras, in the Python that runs dvcall, before the long steps
 P=${1:-}
 [[ $P == hifi || $P == ont ]] || { echo "usage: $0 hifi|ont [WORKDIR] [MODEL_DIR]" >&2; exit 2; }
 WORK=${2:-work_lr}
@@ -55,6 +54,7 @@ export DVCALL_DATA=${DVCALL_DATA:-$HERE/../../shared/data}
 source "$HERE/model_install.sh"
 check_model_dest "$MODEL"
 
+dvcall train --check-install || exit 2  # TensorFlow and Keras, in the Python that runs dvcall (after the settings' checks: it imports them, ~5 s)
 bash "$HERE/make_long_read_data.sh" "$WORK" "$P"
 EX=$WORK/examples_$P
 mkdir -p "$EX"
