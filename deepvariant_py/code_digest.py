@@ -91,15 +91,20 @@ def _parse(path: str) -> ast.AST:
 def job_modules(commands=JOB_COMMANDS, folders: dict[str, str] | None = None) -> dict[str, str]:
     """{module: source file} of every dvcall module the commands can import, by module name (the same from a
     checkout as from a wheel), sorted."""
+    return {module: path for module, (path, _tree) in _job_trees(commands, folders).items()}
+
+
+def _job_trees(commands, folders: dict[str, str] | None = None) -> dict[str, tuple[str, ast.AST]]:
+    """job_modules with each module's parsed tree (read once: the digest dumps the trees the imports came from)."""
     folders = folders or package_folders()
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, ast.AST]] = {}
     todo = [f"{COMMANDS}.{command}" for command in commands]
     while todo:
         module = todo.pop()
         if module in found or (path := module_file(module, folders)) is None:
             continue
-        found[module] = path
-        todo.extend(name for name in imported_modules(_parse(path), module, path.endswith("__init__.py"))
+        found[module] = (path, tree := _parse(path))
+        todo.extend(name for name in imported_modules(tree, module, path.endswith("__init__.py"))
                     if name not in found and _package_of(name, folders))
     missing = [c for c in commands if f"{COMMANDS}.{c}" not in found]
     if missing:
@@ -121,7 +126,11 @@ class _WithoutStrings(ast.NodeTransformer):
 
 def source_digest(source: str, filename: str = "<source>") -> str:
     """One module's code as parsed, without comments, string statements, `__version__` or layout."""
-    return hashlib.sha256(ast.dump(_WithoutStrings().visit(ast.parse(source, filename=filename))).encode()).hexdigest()
+    return _tree_digest(ast.parse(source, filename=filename))
+
+
+def _tree_digest(tree: ast.AST) -> str:
+    return hashlib.sha256(ast.dump(_WithoutStrings().visit(tree)).encode()).hexdigest()
 
 
 @functools.lru_cache(maxsize=None)
@@ -131,7 +140,6 @@ def code_digest(commands: tuple[str, ...] = JOB_COMMANDS) -> str:
     layout, or one is added to or dropped from what they import. `dvcall run --intermediate-dir` fingerprints its
     finished shards with code_digest(("run",)), so a resume redoes them when the code changed, as the workflow does."""
     parts = [f"python {sys.version_info[0]}.{sys.version_info[1]}\0"]  # ast.dump's trees differ between versions
-    for module, path in job_modules(commands).items():
-        with open(path, encoding="utf-8") as fh:
-            parts.append(f"{module}\0{source_digest(fh.read(), path)}\0")
+    for module, (_path, tree) in _job_trees(commands).items():
+        parts.append(f"{module}\0{_tree_digest(tree)}\0")
     return hashlib.sha256("".join(parts).encode()).hexdigest()[:16]
