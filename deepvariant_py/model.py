@@ -137,6 +137,10 @@ def load_model(model_dir: str):
     try:
         return keras.models.load_model(os.path.join(model_dir, MODEL_FILE), compile=False)
     except Exception as exc:  # keras raises many types for a corrupt file
+        if "safe_mode" in str(exc):  # a Lambda layer holding Python code: Keras will not run it from a file
+            raise ModelError(f"cannot load {model_dir}/{MODEL_FILE}: its network has a layer holding Python code (a "
+                             "Lambda), which Keras loads only with safe mode off, running whatever code the file "
+                             "holds; dvcall does not: rebuild the network without Lambda layers") from None
         raise ModelError(f"cannot load {model_dir}/{MODEL_FILE} ({type(exc).__name__}): the file is damaged or from another version; retrain it") from None
 
 

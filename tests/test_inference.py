@@ -111,6 +111,11 @@ def test_an_unknown_network_is_run_by_keras_and_a_damaged_one_is_an_error(tmp_pa
     for load in (load_predictor, check_runnable):  # review45: run and the workflow check before any work
         with pytest.raises(ModelError, match=r"gives 2 output\(s\) .*dvcall needs one: 3 genotype probabilities"):
             load(str(tmp_path / "two"))
+    # hostile25: a Lambda layer, which Keras' safe mode refuses, was reported as a damaged file
+    lam = keras.Model(inp, keras.layers.Dense(3)(keras.layers.Flatten()(keras.layers.Lambda(lambda t: t * 1)(inp))))
+    save_model(lam, str(tmp_path / "lambda"), ModelInfo(shape=shape, channels=(1, 2, 3, 4, 5, 6), version="dvcall-readset-1"))
+    with pytest.raises(ModelError, match=r"a layer holding Python code \(a Lambda\).*without Lambda layers"):
+        load_predictor(str(tmp_path / "lambda"))
 
     damaged = tmp_path / "damaged"
     shutil.copytree(default_model_dir("illumina-wgs"), damaged)
