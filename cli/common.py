@@ -37,10 +37,10 @@ def user_errors(func):
             return func(*args, **kwargs)
         except Terminated:
             reap_children()
-            _stop("terminated", TERMINATED_EXIT)
+            stop("terminated", TERMINATED_EXIT)
         except KeyboardInterrupt:
             reap_children()
-            _stop("interrupted", INTERRUPTED_EXIT)
+            stop("interrupted", INTERRUPTED_EXIT)
         except BrokenPipeError:  # `dvcall presets | head -1`: the reader stopped reading, as Unix tools end on SIGPIPE
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's exit flush must not fail again
             sys.exit(BROKEN_PIPE_EXIT)
@@ -50,7 +50,7 @@ def user_errors(func):
                     traceback.print_exc()
                     sys.exit(1)
                 raise
-            _stop(f"error: {_one_line(exc)}", 1)
+            stop(f"error: {_one_line(exc)}", 1)
 
     return click.option("--debug", is_flag=True, help="On an error, show the full traceback instead of one line.")(wrapper)
 
@@ -65,7 +65,8 @@ def _one_line(exc: Exception) -> str:
     return f"unexpected {type(exc).__name__}: {exc} (a bug in dvcall: rerun with --debug and report the traceback)"
 
 
-def _stop(message: str, code: int) -> None:
+def stop(message: str, code: int) -> None:
+    """Say `message` as dvcall's one stderr line and exit with `code` (what user_errors does with an error)."""
     click.echo(f"dvcall: {' '.join(message.split())}", err=True)  # one line, whatever the message holds
     sys.exit(code)
 

@@ -4,7 +4,7 @@ import click
 from deepvariant_py.model import COLUMN_FEATURES, COLUMN_FEATURES_RANGE
 from deepvariant_py.train import QUALITY_BINNED_SHARE, QUALITY_SHIFTS, TRAINING_SEED, TrainOptions, train
 
-from .common import FloatRange, files_option, user_errors
+from .common import FloatRange, files_option, stop, user_errors
 
 
 def _shift_range(ctx, param, value: str) -> tuple[int, int]:
@@ -41,8 +41,7 @@ def _check_install(ctx: click.Context, _param, value: bool) -> None:
     try:
         keras()
     except DependencyError as exc:
-        click.echo(f"dvcall: error: {exc}", err=True)
-        ctx.exit(1)
+        stop(f"error: {exc}", 1)
     ctx.exit(0)
 
 

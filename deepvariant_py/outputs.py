@@ -148,6 +148,12 @@ def file_sha256(path: str, length: int | None = None) -> str | None:
     return None if length is not None and added < length else digest.hexdigest()
 
 
+def _gzip_member(raw, compresslevel: int = 9) -> gzip.GzipFile:
+    """A gzip member written into the open binary file `raw`, with no name and no time in its header: the same text
+    gives the same bytes, whatever the (temporary) file is called and whenever it is written."""
+    return gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=compresslevel, mtime=0)
+
+
 class GzipLines:
     """A gzipped text file written piece by piece under a temporary name (AtomicFile): `close` renames it into
     place, `abort` removes it; an OSError is one OutputError naming the final path (disk_error).
@@ -175,8 +181,7 @@ class GzipLines:
             raise disk_error(path, exc) from None
 
     def _open_member(self) -> None:
-        # no name and no time in the header: the same content gives the same bytes, whatever the temporary name
-        self._gz = gzip.GzipFile(filename="", fileobj=self._raw, mode="wb", compresslevel=self.compresslevel, mtime=0)
+        self._gz = _gzip_member(self._raw, self.compresslevel)
         self._fh = io.TextIOWrapper(self._gz, encoding="utf-8")
 
     def write(self, text: str) -> None:
@@ -281,7 +286,7 @@ def open_text(path: str, gzipped: bool = False) -> Iterator[io.TextIOBase]:
             with io.TextIOWrapper(raw, encoding="utf-8") as fh:
                 yield fh
             return
-        with gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz, io.TextIOWrapper(gz, encoding="utf-8") as fh:
+        with _gzip_member(raw) as gz, io.TextIOWrapper(gz, encoding="utf-8") as fh:
             yield fh
 
 
