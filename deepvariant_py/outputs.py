@@ -380,7 +380,10 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | 
             raise OutputError(f"{label} {path} is an existing folder: give a file name (e.g. {example})")
         if path == "-":  # a file named "-" would appear where standard output was meant
             raise OutputError(f"{label} -: dvcall writes {label} to a file, not to standard output: give a file name")
-        if (os.path.exists(path) and not os.path.isfile(path)) or _through_proc(path):
+        if (links := _link_trouble(path)) == "loop":
+            raise OutputError(f"{label} {path} is a loop of symbolic links (it never reaches a file): remove the link "
+                              "or give another file name")
+        if (os.path.exists(path) and not os.path.isfile(path)) or links == "proc":
             # /dev/stdout, a pipe, a link to /proc/self/fd/1 (a regular file when stdout goes to one): the rename
             # would replace the device or the link, as root /dev/stdout itself
             raise OutputError(f"{label} {path} is not a regular file (a device, pipe, socket or a standard stream; "
@@ -404,18 +407,19 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, str | 
             raise OutputError(f"{label} {folder} cannot be written ({existing} is not writable): give a folder you can write to")
 
 
-def _through_proc(path: str, hops: int = 40) -> bool:
-    """Whether `path`, or a link on the way from it to its target, lies in /proc (/dev/stdout and /dev/fd/1 lead to
-    /proc/self/fd/1, as does a link of one's own): a standard stream, whatever fd 1 is (a regular file when stdout
-    goes to one). Folders on the way are resolved first (/dev/fd is itself a link); /dev/shm's files are files."""
+def _link_trouble(path: str, hops: int = 40) -> str | None:
+    """"proc" when `path`, or a link on the way from it to its target, lies in /proc (/dev/stdout and /dev/fd/1 lead
+    to /proc/self/fd/1, as does a link of one's own): a standard stream, whatever fd 1 is (a regular file when
+    stdout goes to one); "loop" for links that never end; else None. Folders on the way are resolved first
+    (/dev/fd is itself a link); /dev/shm's files are files."""
     for _ in range(hops):
         path = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
         if path.startswith("/proc/"):
-            return True
+            return "proc"
         if not os.path.islink(path):
-            return False
+            return None
         path = os.path.join(os.path.dirname(path), os.readlink(path))
-    return True  # a loop of links: not a file to replace
+    return "loop"
 
 
 def _check_writable_folder(label: str, path: str) -> None:

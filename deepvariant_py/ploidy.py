@@ -23,7 +23,7 @@ import numpy as np
 from .errors import InputError
 from .genotypes import MIN_PROBABILITY, genotype_pairs, n_alleles
 from .gvcf import MAX_GQ, RefBlock
-from .regions import Region, RegionSet, absent_contigs_note, read_bed, toggle_chr_prefix
+from .regions import Region, RegionSet, absent_contigs_note, empty_lines_note, read_bed, toggle_chr_prefix
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,10 @@ def haploid_regions(contigs: list[str], par_bed: str | None, contig_lengths: dic
     if par_bed and named is None and not given_file:
         raise InputError(f"--par-regions {par_bed} is neither a BED file nor an assembly whose PARs dvcall knows "
                          f"({', '.join(sorted(_PAR_ALIASES))}): pass a BED of the pseudo-autosomal regions")
-    par = RegionSet(named if named is not None else read_bed(par_bed, contig_lengths, absent) if par_bed else [])
+    empty: list[int] = []
+    par = RegionSet(named if named is not None else read_bed(par_bed, contig_lengths, absent, empty) if par_bed else [])
+    if notes is not None and (note := empty_lines_note("--par-regions", par_bed, empty, "they are skipped, so no PAR there")):
+        notes.append(note)
     if notes is not None and (note := absent_contigs_note("--par-regions", absent, "they are skipped")):
         notes.append(note)
     return HaploidRegions(frozenset(names), par)

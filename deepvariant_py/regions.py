@@ -91,19 +91,22 @@ def _contig_name_hint(contig: str, contig_lengths: dict[str, int]) -> str:
     return ""
 
 
-def read_bed(path: str, contig_lengths: dict[str, int], absent: list[str] | None = None) -> list[Region]:
+def read_bed(path: str, contig_lengths: dict[str, int], absent: list[str] | None = None,
+             empty: list[int] | None = None) -> list[Region]:
     """BED intervals as Regions; header/track lines are skipped. With `absent` (a list), lines on contigs the
     reference lacks are skipped and their contigs appended to it (a whole-genome blacklist on a partial reference),
-    unless no line names a reference contig (a naming mismatch: the error, with its chr-prefix hint)."""
+    unless no line names a reference contig (a naming mismatch: the error, with its chr-prefix hint). Zero-length
+    lines (START == END) hold no base and are skipped; with `empty` (a list), their line numbers are appended."""
     if not os.path.exists(path):
         raise InputError(f"BED file {path} does not exist")
     try:
-        return _bed_lines(path, contig_lengths, absent)
+        return _bed_lines(path, contig_lengths, absent, empty)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read BED file {path} ({exc}): is it a (gzipped) text BED?") from None
 
 
-def _bed_lines(path: str, contig_lengths: dict[str, int], absent: list[str] | None = None) -> list[Region]:
+def _bed_lines(path: str, contig_lengths: dict[str, int], absent: list[str] | None = None,
+               empty: list[int] | None = None) -> list[Region]:
     out, skipped, first_unknown = [], [], None
     with open(path, "rb") as fh:
         gzipped = fh.read(2) == b"\x1f\x8b"  # by content: .bed.bgz, .gz or a gzipped file named .bed
@@ -134,6 +137,8 @@ def _bed_lines(path: str, contig_lengths: dict[str, int], absent: list[str] | No
                                  "the BED is for another reference build, or the line is wrong")
             if end > start:
                 out.append(Region(contig, start, end))
+            elif empty is not None:
+                empty.append(lineno)
     if skipped and not out:
         raise InputError(first_unknown)
     if absent is not None:
@@ -279,6 +284,15 @@ def absent_contigs_note(flag: str, absent: list[str], consequence: str = "they l
     names = sorted(set(absent))
     return (f"{flag}: {len(absent):,} BED line(s) name contigs the reference lacks ({', '.join(names[:3])}"
             f"{', ...' if len(names) > 3 else ''}): {consequence}")
+
+
+def empty_lines_note(flag: str, path: str, empty: list[int], consequence: str) -> str | None:
+    """One line for zero-length BED lines (read_bed's `empty`: their line numbers)."""
+    if not empty:
+        return None
+    lines = ", ".join(str(n) for n in empty[:3]) + (", ..." if len(empty) > 3 else "")
+    return (f"{flag} {path}: {len(empty):,} line(s) with START == END ({lines}) hold no base: {consequence} "
+            "(BED is 0-based, half-open: the base at 1-based position P is the line CONTIG P-1 P)")
 
 
 def nothing_to_call_warning(regions: list[str], exclude_regions: list[str], n_called: int,

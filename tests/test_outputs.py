@@ -118,6 +118,10 @@ def test_standard_output_a_device_or_a_pipe_is_refused_not_replaced(tmp_path):
         check_outputs({"--errors": str(path)})
     with pytest.raises(OutputError, match="is not a regular file"):
         check_outputs({"--errors": "/dev/fd/1"})  # /dev/fd is itself a link to /proc/self/fd
+    os.symlink("loop_b.tsv", tmp_path / "loop_a.tsv")  # review45: a loop was called "not a regular file"
+    os.symlink("loop_a.tsv", tmp_path / "loop_b.tsv")
+    with pytest.raises(OutputError, match=r"loop_a.tsv is a loop of symbolic links \(it never reaches a file\)"):
+        check_outputs({"--errors": str(tmp_path / "loop_a.tsv")})
     if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
         check_outputs({"--errors": "/dev/shm/dvcall-test.tsv"})  # a file on tmpfs is a file
 
