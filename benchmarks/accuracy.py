@@ -12,6 +12,9 @@ bcftools and freebayes rows appear when those programs are installed
 (`apt-get install bcftools freebayes`); each call set is filtered to QUAL >= 20 and all are scored by
 `deepvariant_py.evaluate` (genotype-aware, after normalisation, then haplotype matching of what is left, as hap.py does).
 
+Captured samples (scripts/capture_reads.py: exome- or panel-like reads; their sample.json has a "capture"
+section) are scored inside their targets (the sample's confident.bed).
+
 Hybrid pairs (--hybrid-pair PREFIX, made by scripts/make_hybrid_data.sh: HiFi and Illumina reads of the same
 haplotypes) give three rows: the HiFi reads alone (--model-type pacbio), the Illumina reads alone, and both
 together (--model-type hybrid, dvcall only).
@@ -129,8 +132,10 @@ def datasets(sim_samples: list[str], *, shared: str | None = None, real_platform
             contig, lo, hi = meta["confident_bed"]["span"]
             region = f"{contig}:{lo + 1}-{hi}"
         name = f"simulated {os.path.basename(sample.rstrip('/'))}"
+        # captured (exome- or panel-like) reads, scripts/capture_reads.py: scored inside the targets only
+        bed = os.path.join(sample, "confident.bed") if "capture" in meta else None
         out.append(Dataset(name, params["ref"], os.path.join(sample, "reads.bam"), os.path.join(sample, "truth.vcf.gz"),
-                           region, platform))
+                           region, platform, bed))
         if platform != "illumina":
             continue
         for label, script, flags in (ROBUSTNESS if robustness else []) + (DAMAGE if damage else []):
@@ -141,7 +146,8 @@ def datasets(sim_samples: list[str], *, shared: str | None = None, real_platform
                 except subprocess.CalledProcessError as exc:
                     sys.exit(f"{os.path.basename(sys.argv[0])}: error: {script} failed on {sample} "
                              f"(exit {exc.returncode}; its message is above)")
-            out.append(Dataset(f"{name} {label}", params["ref"], reads, os.path.join(sample, "truth.vcf.gz"), region))
+            out.append(Dataset(f"{name} {label}", params["ref"], reads, os.path.join(sample, "truth.vcf.gz"), region,
+                               bed=bed))
     for prefix in hybrid_pairs:
         out += hybrid_datasets(prefix)
     return out

@@ -1,0 +1,52 @@
+"""scripts/capture_reads.py: which read pairs an exome- or panel-like capture keeps."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pysam
+
+_path = Path(__file__).resolve().parent.parent / "scripts" / "capture_reads.py"
+_spec = importlib.util.spec_from_file_location("capture_reads", _path)
+cap = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cap)
+
+
+def test_targets_stay_inside_the_region_with_the_asked_lengths_and_gaps():
+    targets = cap.make_targets("chr1", 1_000, 50_000, (100, 200), (300, 400), np.random.default_rng(3))
+    assert len(targets) > 50
+    assert all(1_000 <= s < e <= 50_000 and 100 <= e - s <= 200 for _, s, e in targets)
+    assert all(300 <= b[1] - a[2] <= 400 for a, b in zip(targets, targets[1:]))
+
+
+def test_a_fragment_is_kept_by_the_targets_it_overlaps_and_only_by_them():
+    targets = [("chr1", 1_000, 1_200), ("chr1", 5_000, 5_100)]
+    spans = {f"in{i}": ("chr1", 900 + i, 1_250 + i) for i in range(200)}  # each overlaps the first target
+    spans |= {f"edge{i}": ("chr1", 650, 1_000) for i in range(200)}  # ends where the first target starts: no overlap
+    spans |= {f"other{i}": ("chr2", 1_000, 1_200) for i in range(200)}  # same coordinates, another contig
+    kept = cap.kept_templates(spans, targets, np.array([1.0, 0.0]), 0.0, seed=1)
+    assert kept == {f"in{i}" for i in range(200)}
+    half = cap.kept_templates(spans, targets, np.array([0.5, 0.0]), 0.0, seed=1)
+    assert 70 < len(half) < 130 and half <= kept  # a draw per template against the target's efficiency
+    assert cap.kept_templates(spans, targets, np.array([0.5, 0.0]), 0.0, seed=1) == half  # the same seed, the same reads
+    assert 70 < len(cap.kept_templates(spans, targets, np.array([0.0, 0.0]), 0.25, seed=1)) < 230  # off-target share
+
+
+def test_a_fragment_spanning_two_targets_takes_the_better_efficiency():
+    targets = [("chr1", 1_000, 1_100), ("chr1", 1_150, 1_250)]
+    spans = {f"t{i}": ("chr1", 1_050, 1_200) for i in range(100)}
+    assert len(cap.kept_templates(spans, targets, np.array([0.0, 1.0]), 0.0, seed=2)) == 100
+
+
+def test_fragment_spans_come_from_the_leftmost_mate_of_proper_pairs(tmp_path):
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 10_000}]}
+    path = str(tmp_path / "r.bam")
+    with pysam.AlignmentFile(path, "wb", header=header) as bam:
+        for name, start, tlen, flag in (("p", 100, 400, 99), ("p", 400, -400, 147), ("s", 2_000, 0, 0)):
+            read = pysam.AlignedSegment(bam.header)
+            read.query_name, read.reference_id, read.reference_start, read.flag = name, 0, start, flag
+            read.cigarstring, read.query_sequence, read.query_qualities = "100M", "A" * 100, [30] * 100
+            read.template_length, read.mapping_quality = tlen, 60
+            if flag & 1:
+                read.next_reference_id, read.next_reference_start = 0, 400 if start == 100 else 100
+            bam.write(read)
+    assert cap.fragment_spans(path) == {"p": ("chr1", 100, 500), "s": ("chr1", 2_000, 2_100)}
