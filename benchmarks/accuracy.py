@@ -103,6 +103,9 @@ def real_datasets(shared: str) -> list[Dataset]:
 # Transformed copies of each simulated Illumina sample: (row label, script in scripts/, its flags).
 ROBUSTNESS = [("novaseq_bins", "transform_qualities.py", ["--novaseq-bins"]),
               ("qual_minus8", "transform_qualities.py", ["--shift", "-8"])]
+# Long reads' qualities differ by basecaller and version (ONT HAC against SUP, older HiFi chemistries): shifted both ways
+ROBUSTNESS_LONG = [("qual_minus6", "transform_qualities.py", ["--shift", "-6"]),
+                   ("qual_plus10", "transform_qualities.py", ["--shift", "10"])]
 DAMAGE = [("ffpe", "inject_read_errors.py", ["--ffpe", "0.02"]),
           ("err1", "inject_read_errors.py", ["--substitutions", "0.01"]),
           ("bad_cycles", "inject_read_errors.py", ["--bad-cycles", "60-70:0.1"])]
@@ -114,7 +117,8 @@ DEFAULT_SIM_SAMPLE = "work_sim/samples/test_hg001_30x"
 def datasets(sim_samples: list[str], *, shared: str | None = None, real_platform: str | None = None,
              robustness: bool = False, damage: bool = False, hybrid_pairs: list[str] = ()) -> list[Dataset]:
     """The rows to call: the real dev sets under `shared` (None: none) of `real_platform` (None: every one), each
-    simulated sample folder (plus, for Illumina ones, their --robustness and --damage copies, made on first use)
+    simulated sample folder (plus their --robustness copies, and for Illumina ones their --damage copies, made on
+    first use)
     and each hybrid pair. Keyword-only, so that the scripts sharing it (calibration.py, fit_gq_calibration.py,
     pick_epoch.py) name what they ask for and take the defaults for the rest."""
     out = [] if shared is None else [d for d in real_datasets(shared) if real_platform in (None, d.platform)]
@@ -136,9 +140,9 @@ def datasets(sim_samples: list[str], *, shared: str | None = None, real_platform
         bed = os.path.join(sample, "confident.bed") if "capture" in meta else None
         out.append(Dataset(name, params["ref"], os.path.join(sample, "reads.bam"), os.path.join(sample, "truth.vcf.gz"),
                            region, platform, bed))
-        if platform != "illumina":
-            continue
-        for label, script, flags in (ROBUSTNESS if robustness else []) + (DAMAGE if damage else []):
+        variants = (ROBUSTNESS if robustness else []) + (DAMAGE if damage else []) if platform == "illumina" else \
+            ROBUSTNESS_LONG if robustness and platform in ("hifi", "ont") else []
+        for label, script, flags in variants:
             reads = os.path.join(sample, f"reads.{label}.bam")
             if not os.path.exists(reads + ".bai"):
                 try:
@@ -147,7 +151,7 @@ def datasets(sim_samples: list[str], *, shared: str | None = None, real_platform
                     sys.exit(f"{os.path.basename(sys.argv[0])}: error: {script} failed on {sample} "
                              f"(exit {exc.returncode}; its message is above)")
             out.append(Dataset(f"{name} {label}", params["ref"], reads, os.path.join(sample, "truth.vcf.gz"), region,
-                               bed=bed))
+                               platform, bed))
     for prefix in hybrid_pairs:
         out += hybrid_datasets(prefix)
     return out
@@ -319,8 +323,9 @@ def main() -> None:
                          "2%% of C, 1%% random substitutions, 10%% substitutions in cycles 60-70 (scripts/inject_read_errors.py; "
                          "the damaged BAMs are kept beside the sample)")
     ap.add_argument("--robustness", action="store_true",
-                    help="simulated Illumina samples: also call them with qualities binned to NovaSeq's 4 levels and shifted "
-                         "down by 8 (scripts/transform_qualities.py; the transformed BAMs are kept beside the sample)")
+                    help="simulated samples: also call Illumina ones with qualities binned to NovaSeq's 4 levels and shifted "
+                         "down by 8, and long-read ones with qualities shifted by -6 and +10 (scripts/transform_qualities.py; "
+                         "the transformed BAMs are kept beside the sample)")
     ap.add_argument("--ablation", action="store_true", help="also run dvcall with each feature added in turn (baseline, +realignment, ...)")
     args = ap.parse_args()
     check_run(args, prog, {"--json": args.json}, wants_shared=not args.no_real, directories={"--keep-vcfs": args.keep_vcfs})

@@ -50,7 +50,8 @@ class AlleleCounts:
 def count_alleles(events: ReadEvents, ref_codes: np.ndarray, start: int, end: int,
                   min_base_quality: int = MIN_BASE_QUALITY, indels: bool = True) -> AlleleCounts:
     """Allele counts of every position in [start, end); `ref_codes` covers exactly that interval. Without
-    `indels`, only aligned bases are counted (indel_counts empty, depth of bases alone)."""
+    `indels`, only aligned bases are counted (indel_counts empty, depth of bases alone). `min_base_quality` is the
+    aligned bases' floor; an insertion's is the one the events were extracted at (make_examples uses one for both)."""
     length = end - start
     valid = valid_event_mask(events)
     keep_m = ~anchor_overridden(events, valid)

@@ -103,6 +103,13 @@ SETTINGS: tuple[Setting, ...] = (
             _long_reads(600, 1500, 5000), ("int", 0, None)),
     Setting("min_mapping_quality", "--min-mapping-quality", "Reads below this MAPQ are ignored.",
             {"illumina": 5, "pacbio": 1, "ont": 5, "hybrid": 5}, ("int", 0, 255)),
+    Setting("min_base_quality", "--min-base-quality",
+            "Bases below this quality are not counted for candidates, phasing or gVCF depth, nor is an insertion whose "
+            "bases average below it, and a read whose base (or first inserted base) at a candidate is below it is left "
+            "out of that candidate's pileup (DeepVariant's --min_base_quality). Nanopore reads can read every base of a "
+            "long homopolymer at Q2-5: 0 recovers true long insertions there, but with the shipped ont model it also "
+            "adds false ones on noisy reads (models/ont/MODEL_CARD.md).",
+            {"illumina": 10, "pacbio": 10, "ont": 10, "hybrid": 10}, ("int", 0, 93)),
     Setting("vsc_min_fraction_snps", "--vsc-min-fraction-snps", "Minimum allele fraction for a SNP candidate.",
             {"illumina": 0.12, "pacbio": 0.12, "ont": 0.08, "hybrid": 0.12}, ("fraction",)),
     Setting("vsc_min_fraction_indels", "--vsc-min-fraction-indels", "Minimum allele fraction for an indel candidate.",

@@ -31,6 +31,7 @@ import pysam
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from deepvariant_py.errors import DvcallError  # noqa: E402
 from deepvariant_py.regions import RegionSet, read_bed  # noqa: E402
 
 
@@ -115,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if os.path.exists(args.out):
         sys.exit(f"capture_reads.py: {args.out} exists: give a new folder")
+    if not os.path.exists(os.path.join(args.sample, "sample.json")):
+        sys.exit(f"capture_reads.py: {args.sample} holds no sample.json: make the sample with scripts/simulate_sample.py")
     with open(os.path.join(args.sample, "sample.json")) as fh:
         meta = json.load(fh)
     params = meta["parameters"]
@@ -122,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     lengths = {contig: end}  # only the region's contig is read from BEDs here
     rng = np.random.default_rng(args.seed)
     if args.targets:
-        targets = [(r.contig, r.start, r.end) for r in read_bed(args.targets, {contig: 1 << 40})]
+        try:
+            targets = [(r.contig, r.start, r.end) for r in read_bed(args.targets, {contig: 1 << 40})]
+        except DvcallError as exc:
+            sys.exit(f"capture_reads.py: {exc} (the sample's reads cover {params['region']} only)")
     else:
         lo, hi = (int(x) for x in args.target_length.split("-"))
         glo, ghi = (int(x) for x in args.target_gap.split("-"))

@@ -142,6 +142,15 @@ def test_datasets_lists_a_samples_rows_with_its_transformed_copies(tmp_path):
     assert names == ["simulated test_x"] + [f"simulated test_x {label}" for label in
                                             ("novaseq_bins", "qual_minus8", "ffpe", "err1", "bad_cycles")]
     assert acc.datasets([str(tmp_path / "missing")]) == []
+    ont = tmp_path / "test_ont"  # long reads: qualities shifted both ways, no Illumina damage rows
+    ont.mkdir()
+    (ont / "sample.json").write_text('{"parameters": {"ref": "ref.fa", "region": "chr20:1-100000", "platform": "ont"},'
+                                     ' "confident_bed": {"span": ["chr20", 20000, 80000]}}')
+    for label in ("qual_minus6", "qual_plus10"):
+        (ont / f"reads.{label}.bam.bai").write_text("")
+    rows = acc.datasets([str(ont)], robustness=True, damage=True)
+    assert [(d.name, d.platform, d.region) for d in rows] == [
+        (f"simulated test_ont{label}", "ont", "chr20:20001-80000") for label in ("", " qual_minus6", " qual_plus10")]
 
 
 def test_every_script_that_shares_datasets_calls_it_with_its_parameters():

@@ -228,6 +228,19 @@ def test_low_quality_insertion_uses_mean_quality():
     assert cand.support.tolist() == [0, 0, 0, -1, -1, -1]
 
 
+def test_with_no_base_quality_floor_a_low_quality_insertion_counts():
+    """ONT (--min-base-quality 0): a long homopolymer insertion whose bases all read Q2-5 was no candidate, and its
+    reads dropped out of the depth too."""
+    ins = ".....[TTTTTTTT]........................."
+    n_bases = len(parse_row(REF, ins)[2])
+    low = (ins, {"quals": [30] * 5 + [3] * 8 + [30] * (n_bases - 13)})
+    assert call([low] * 4 + [MATCH] * 4) == []
+    assert depth_at([low] * 4 + [MATCH] * 4, 4) == 4
+    events = extract_events(pileup_reads(REF, [low] * 4 + [MATCH] * 4), REF, 0, 0)  # as make_examples extracts at 0
+    (cand,) = find_candidates(events, "chr1", REF, 0, 0, len(REF), CandidateThresholds(min_base_quality=0))
+    assert cand.alts == (REF[4] + "TTTTTTTT",) and cand.allele_depths == (4, 4) and cand.depth == 8
+
+
 def test_reads_without_qualities():
     snp = "..........C..................."
     rows = [snp] * 3 + [MATCH] * 3

@@ -27,13 +27,13 @@ BED = os.path.join(DATA, "NA12878_confident.chr20_10.000-10.011Mb.bed")
 
 @pytest.mark.parametrize("model_type, expected", [
     ("illumina", dict(realign=True, alt="diff_channels", sort=False, hp=False, width=221, partition=1000, reads=1500,
-                      mapq=5, snps=0.12, indels=0.06, channels=[1, 2, 3, 4, 5, 6, 9, 10])),
+                      mapq=5, snps=0.12, indels=0.06, bq=10, channels=[1, 2, 3, 4, 5, 6, 9, 10])),
     ("pacbio", dict(realign=True, alt="diff_channels", sort=False, hp=True, width=199, partition=25000, reads=600,
-                    mapq=1, snps=0.12, indels=0.12, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
+                    mapq=1, snps=0.12, indels=0.12, bq=10, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
     ("ont", dict(realign=False, alt="diff_channels", sort=False, hp=True, width=199, partition=25000, reads=600,
-                 mapq=5, snps=0.08, indels=0.12, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
+                 mapq=5, snps=0.08, indels=0.12, bq=10, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
     ("hybrid", dict(realign=True, alt="diff_channels", sort=False, hp=True, width=221, partition=5000, reads=5000,
-                    mapq=5, snps=0.12, indels=0.06, channels=[1, 2, 3, 4, 5, 6, 7, 30, 9, 10])),
+                    mapq=5, snps=0.12, indels=0.06, bq=10, channels=[1, 2, 3, 4, 5, 6, 7, 30, 9, 10])),
 ])
 def test_each_preset_sets_its_sequencers_defaults(model_type, expected):
     opts = make_examples_options(resolve_settings(model_type, None))
@@ -41,9 +41,10 @@ def test_each_preset_sets_its_sequencers_defaults(model_type, expected):
                hp=opts.pileup.hp_channel, width=opts.pileup.width, partition=opts.partition_size,
                reads=opts.read_filter.max_reads_per_partition, mapq=opts.read_filter.min_mapping_quality,
                snps=opts.thresholds.min_fraction_snps, indels=opts.thresholds.min_fraction_indels,
-               channels=channel_enums(opts.pileup))
+               bq=opts.thresholds.min_base_quality, channels=channel_enums(opts.pileup))
     assert got == expected
     assert opts.pileup.min_mapping_quality == expected["mapq"]  # rows shown use the same floor
+    assert opts.pileup.min_base_quality == expected["bq"]  # and the same base quality floor
 
 
 def test_explicit_flags_win_over_preset_and_model():
