@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -141,7 +142,35 @@ def load_model(model_dir: str):
             raise ModelError(f"cannot load {model_dir}/{MODEL_FILE}: its network has a layer holding Python code (a "
                              "Lambda), which Keras loads only with safe mode off, running whatever code the file "
                              "holds; dvcall does not: rebuild the network without Lambda layers") from None
+        saved_by = keras_version_of(os.path.join(model_dir, MODEL_FILE))
+        if saved_by and _version_tuple(saved_by) > _version_tuple(keras.__version__):
+            raise ModelError(f"cannot load {model_dir}/{MODEL_FILE} ({type(exc).__name__}): it was saved by Keras "
+                             f"{saved_by}, and Keras {keras.__version__} is installed: pip install 'keras>={saved_by}' "
+                             "(Python 3.11 or newer)") from None
         raise ModelError(f"cannot load {model_dir}/{MODEL_FILE} ({type(exc).__name__}): the file is damaged or from another version; retrain it") from None
+
+
+def keras_version_of(path: str) -> str | None:
+    """The Keras version a .keras archive was saved by (its metadata.json), or None when it does not say."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            version = json.loads(zf.read("metadata.json")).get("keras_version")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    return version if isinstance(version, str) else None
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    """(3, 15, 1) from '3.15.1' (a suffix such as 'rc1' or '.dev0' ends it)."""
+    out = []
+    for part in version.split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        out.append(int(digits.group()))
+        if digits.group() != part:
+            break
+    return tuple(out)
 
 
 SHIPPED_MODEL_NAMES = ("illumina-wgs", "pacbio-hifi", "ont", "hybrid-hifi-illumina", "illumina-wgs-baseline",

@@ -12,7 +12,9 @@ from .errors import DependencyError
 
 _import = importlib.import_module  # (a test stands in for it)
 
-INSTALL_HINT = "pip install 'dvcall[train]' (in a checkout installed with -e: pip install -e '.[train]')"
+INSTALL_HINT = "pip install 'dvcall[train]' (in a checkout installed with -e: pip install -e '.[train]')" + (
+    "; it needs Python 3.11 or newer (Keras 3.15, which the shipped networks were saved by)"
+    if sys.version_info < (3, 11) else "")
 
 
 def available() -> bool:

@@ -3,6 +3,7 @@ on freshly built ones, and call_variants falls back to Keras only for networks i
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import numpy as np
@@ -12,7 +13,7 @@ from deepvariant_py.call_variants import check_runnable, load_predictor
 from deepvariant_py.errors import DependencyError, ModelError
 from deepvariant_py.ensemble import Ensemble
 from deepvariant_py.inference import NumpyGenotypeModel, UnknownNetwork
-from deepvariant_py.model import build_model, default_model_dir, load_model, model_version, save_model
+from deepvariant_py.model import build_model, default_model_dir, keras_version_of, load_model, model_version, save_model
 from deepvariant_py.model_info import ModelInfo, load_model_info
 from deepvariant_py.pileup import HP_CHANNEL_ENUM
 
@@ -125,6 +126,17 @@ def test_an_unknown_network_is_run_by_keras_and_a_damaged_one_is_an_error(tmp_pa
     with pytest.raises(ModelError) as err:
         load_predictor(str(damaged))
     assert not isinstance(err.value, UnknownNetwork) and "damaged" in str(err.value)
+    # hostile26: Keras older than the one that saved the file fails to read it; that was "damaged ... retrain it"
+    saved_by = keras_version_of(os.path.join(default_model_dir("ont"), "model.keras"))
+    assert saved_by and saved_by[0] == "3"
+
+    def too_old(*args, **kwargs):
+        raise TypeError("GlorotUniform.__init__() got an unexpected keyword argument 'input_axes'")
+    monkeypatch.setattr(keras.models, "load_model", too_old)
+    monkeypatch.setattr(keras, "__version__", "3.12.4")
+    with pytest.raises(ModelError, match=rf"saved by Keras {re.escape(saved_by)}, and Keras 3.12.4 is installed: "
+                                         rf"pip install 'keras>={re.escape(saved_by)}' \(Python 3.11 or newer\)"):
+        load_model(default_model_dir("ont"))
 
 
 def test_weights_that_are_not_numbers_are_a_model_error_before_any_example():

@@ -23,7 +23,8 @@ def _body(path: str) -> list[str]:
 
 
 def _snakemake() -> list[str]:
-    exe = shutil.which("snakemake")
+    # the one installed with this Python first (hostile26: an un-activated venv ran another Python's from PATH)
+    exe = shutil.which("snakemake", path=os.path.dirname(sys.executable)) or shutil.which("snakemake")
     if exe is None:
         pytest.skip("snakemake is not installed: pip install -e '.[test]'")
     return [exe]
