@@ -91,7 +91,7 @@ def example_settings(opts: MakeExamplesOptions) -> dict:
     """The options that change what examples look like beyond their shape; models record them."""
     return {"realign": opts.realign, "realign_long_reads": opts.realign and opts.realigner.long_reads,
             "alt_aligned_pileup": opts.pileup.alt_aligned_pileup, "indel_reads": opts.pileup.indel_reads,
-            "support_channel": opts.pileup.support_channel,
+            "support_channel": opts.pileup.support_channel, "min_base_quality": opts.thresholds.min_base_quality,
             "sort_by_haplotypes": opts.pileup.sort_by_haplotypes}
 
 

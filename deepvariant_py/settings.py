@@ -109,7 +109,7 @@ SETTINGS: tuple[Setting, ...] = (
             "out of that candidate's pileup (DeepVariant's --min_base_quality). Nanopore reads can read every base of a "
             "long homopolymer at Q2-5: 0 recovers true long insertions there, but with the shipped ont model it also "
             "adds false ones on noisy reads (models/ont/MODEL_CARD.md).",
-            {"illumina": 10, "pacbio": 10, "ont": 10, "hybrid": 10}, ("int", 0, 93)),
+            {"illumina": 10, "pacbio": 10, "ont": 10, "hybrid": 10}, ("int", 0, 93), from_model=True),
     Setting("vsc_min_fraction_snps", "--vsc-min-fraction-snps", "Minimum allele fraction for a SNP candidate.",
             {"illumina": 0.12, "pacbio": 0.12, "ont": 0.08, "hybrid": 0.12}, ("fraction",)),
     Setting("vsc_min_fraction_indels", "--vsc-min-fraction-indels", "Minimum allele fraction for an indel candidate.",
@@ -122,7 +122,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 SETTING_KEYS = tuple(s.key for s in SETTINGS)
 # What examples and models made before a setting was recorded had: a sidecar or model_info without the key means this.
-UNRECORDED = {"indel_reads": "overlapping", "support_channel": "binary"}
+UNRECORDED = {"indel_reads": "overlapping", "support_channel": "binary", "min_base_quality": 10}
 
 
 def preset_values(model_type: str) -> dict:

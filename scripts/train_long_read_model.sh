@@ -31,6 +31,9 @@ SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing
 # (the ont preset: it did not help nanopore reads)
 REALIGN=${REALIGN:-$([[ $P == hifi ]] && echo 1 || echo 0)}
 [[ $REALIGN =~ ^[01]$ ]] || { echo "$0: REALIGN must be 0 or 1, not '$REALIGN'" >&2; exit 2; }
+# make-examples --min-base-quality for every example (empty: the preset's, 10); the model records it and runs with it
+MIN_BASE_QUALITY=${MIN_BASE_QUALITY:-}
+[[ -z $MIN_BASE_QUALITY || $MIN_BASE_QUALITY =~ ^[0-9]+$ ]] || { echo "$0: MIN_BASE_QUALITY must be a number, not '$MIN_BASE_QUALITY'" >&2; exit 2; }
 # dvcall train --seed of each network (400620758 is dvcall train's default); two or more make an ensemble. The
 # shipped long-read models are one network each: a HiFi ensemble of seeds 400620758 and 1 measured no better
 # (models/pacbio-hifi/MODEL_CARD.md).
@@ -101,10 +104,11 @@ make_one() {
   dvcall make-examples --model-type "$TYPE" --ref "$ref" --reads "$dir/reads.bam" --truth-vcf "$dir/truth.vcf.gz" \
     --confident-bed "$dir/confident.bed" --regions "$dir/confident.bed" --drop-hp-fraction "$drop" \
     $([[ $REALIGN == 1 ]] && echo --realign --realign-long-reads || echo --no-realign) \
+    ${MIN_BASE_QUALITY:+--min-base-quality "$MIN_BASE_QUALITY"} \
     --downsample-fraction "$( [[ $frac == 1.0 ]] && echo 0 || echo "$frac")" --examples "$out" --quiet
 }
 export -f make_one
-export WORK EX TYPE REALIGN
+export WORK EX TYPE REALIGN MIN_BASE_QUALITY
 xargs -P "$JOBS" -L 1 bash -c 'make_one "$0" "$1" "$2"' < "$JOBLIST"
 
 # Decoded, either set (~13 GB HiFi, ~17 GB ONT) would crowd a 24 GB machine: stream them from disk every epoch.
@@ -145,7 +149,8 @@ if [[ $TEMPERATURE_ON == calib ]]; then
     ref=$(python3 -c "import json;print(json.load(open('$dir/sample.json'))['parameters']['ref'])")
     dvcall make-examples --model-type "$TYPE" --ref "$ref" --reads "$dir/reads.bam" --truth-vcf "$dir/truth.vcf.gz" \
       --confident-bed "$dir/confident.bed" --regions "$dir/confident.bed" --phase-reads \
-      $([[ $REALIGN == 1 ]] && echo --realign --realign-long-reads || echo --no-realign) --examples "$out" --quiet
+      $([[ $REALIGN == 1 ]] && echo --realign --realign-long-reads || echo --no-realign) \
+      ${MIN_BASE_QUALITY:+--min-base-quality "$MIN_BASE_QUALITY"} --examples "$out" --quiet
   done
   dvcall calibrate --model "$WORK/model_$P" --examples "$CALEX/*.tfrecord.gz"
 else

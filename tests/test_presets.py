@@ -70,6 +70,14 @@ def test_flags_that_show_reads_otherwise_than_the_model_learnt_are_named():
     # a model from before indel_reads was recorded showed every overlapping read
     older = ModelInfo.from_json({"shape": [100, 221, 8], "channels": [1, 2, 3, 4, 5, 6, 9, 10], "settings": {"realign": True}})
     assert [line.split(":")[0] for line in settings_unlike_model(older, {"indel_reads": "spanning"})] == ["--indel-reads spanning"]
+    # a model from before min_base_quality was recorded was trained at DeepVariant's 10; one trained at 0 runs at 0
+    assert settings_unlike_model(older, {"min_base_quality": 0})[0].startswith(
+        "--min-base-quality 0: the model was trained on examples made with --min-base-quality 10,")
+    assert resolve_settings("ont", older)["min_base_quality"] == 10
+    at0 = ModelInfo.from_json({"shape": [100, 199, 9], "channels": [1, 2, 3, 4, 5, 6, 7, 9, 10],
+                               "settings": {"min_base_quality": 0}})
+    assert resolve_settings("ont", at0)["min_base_quality"] == 0
+    assert resolve_settings("ont", at0, min_base_quality=5)["min_base_quality"] == 5
     hp = ModelInfo.from_json({"shape": [100, 199, 7], "channels": [1, 2, 3, 4, 5, 6, 7], "settings": {}})
     assert settings_unlike_model(hp, {"hp_channel": False})[0].startswith(
         "--channels none: the model was trained on examples made with --channels haplotype,")
