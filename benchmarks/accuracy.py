@@ -104,8 +104,8 @@ def real_datasets(shared: str) -> list[Dataset]:
 ROBUSTNESS = [("novaseq_bins", "transform_qualities.py", ["--novaseq-bins"]),
               ("qual_minus8", "transform_qualities.py", ["--shift", "-8"])]
 # Long reads' qualities differ by basecaller and version (ONT HAC against SUP, older HiFi chemistries): shifted both ways
-ROBUSTNESS_LONG = [("qual_minus6", "transform_qualities.py", ["--shift", "-6"]),
-                   ("qual_plus10", "transform_qualities.py", ["--shift", "10"])]
+ROBUSTNESS_LONG = [("qual_minus6", "transform_qualities.py", ["--shift", "-6", "--max-quality", "93"]),
+                   ("qual_plus10", "transform_qualities.py", ["--shift", "10", "--max-quality", "93"])]
 DAMAGE = [("ffpe", "inject_read_errors.py", ["--ffpe", "0.02"]),
           ("err1", "inject_read_errors.py", ["--substitutions", "0.01"]),
           ("bad_cycles", "inject_read_errors.py", ["--bad-cycles", "60-70:0.1"])]

@@ -22,7 +22,7 @@ from .gvcf import BlockWriter, RefBlock, clip_blocks, reference_blocks, uncovere
 from .images import build_images
 from .pileup import Canvas, PileupOptions, channel_enums, hp_groups
 from .ploidy import HaploidRegions, mostly_haploid
-from .read_events import MISSING_BASE_QUALITY, encode_bases, extract_events, replace_reads
+from .read_events import MIN_BASE_QUALITY, MISSING_BASE_QUALITY, encode_bases, extract_events, replace_reads
 from .reads import ReadAhead, ReadCounts, ReadFilter, ReadSources, fetch_reads, hp_dropped, open_reads
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference, ambiguous_bases
@@ -149,6 +149,10 @@ def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) 
     bases, low = sum(s.bases for s in stats), sum(s.low_quality_bases for s in stats)
     if bases < 1000 or low < 0.5 * bases:  # a few bases (a 1-bp region) say nothing about the BAM
         return None
+    if min_base_quality > MIN_BASE_QUALITY:  # the user's own floor, not the BAM, is what leaves them out
+        return (f"{low / bases:.0%} of the reads' aligned bases are below --min-base-quality {min_base_quality} and count "
+                f"for no allele, so few or no variants can be called: lower it (the models were trained at "
+                f"{MIN_BASE_QUALITY})")
     return (f"{low / bases:.0%} of the reads' aligned bases are below base quality {min_base_quality} (or are N, worth "
             "Q2) and count for no allele, so few or no variants can be called: the BAM's bases or qualities look lost, "
             "masked or recoded; check them (`samtools view`) and call the reads as the sequencer wrote them")

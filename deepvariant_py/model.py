@@ -154,23 +154,25 @@ def keras_version_of(path: str) -> str | None:
     """The Keras version a .keras archive was saved by (its metadata.json), or None when it does not say."""
     try:
         with zipfile.ZipFile(path) as zf:
-            version = json.loads(zf.read("metadata.json")).get("keras_version")
+            meta = json.loads(zf.read("metadata.json"))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return None
-    return version if isinstance(version, str) else None
+    version = meta.get("keras_version") if isinstance(meta, dict) else None
+    return version.strip() if isinstance(version, str) and _version_tuple(version) else None
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
-    """(3, 15, 1) from '3.15.1' (a suffix such as 'rc1' or '.dev0' ends it)."""
-    out = []
-    for part in version.split("."):
+    """(3, 15, 1) from '3.15.1' or 'v3.15.1' (a suffix such as 'rc1' or '.dev0' ends it; () when none), padded to
+    three numbers so that '3.15' and '3.15.0' compare equal."""
+    out: list[int] = []
+    for part in version.strip().lstrip("vV").split("."):
         digits = re.match(r"\d+", part)
         if digits is None:
             break
         out.append(int(digits.group()))
         if digits.group() != part:
             break
-    return tuple(out)
+    return tuple(out + [0] * (3 - len(out))) if out else ()
 
 
 SHIPPED_MODEL_NAMES = ("illumina-wgs", "pacbio-hifi", "ont", "hybrid-hifi-illumina", "illumina-wgs-baseline",

@@ -23,7 +23,7 @@ import numpy as np
 from .errors import InputError
 from .genotypes import MIN_PROBABILITY, genotype_pairs, n_alleles
 from .gvcf import MAX_GQ, RefBlock
-from .regions import Region, RegionSet, absent_contigs_note, empty_lines_note, read_bed, toggle_chr_prefix
+from .regions import Region, RegionSet, absent_contigs_note, read_bed, toggle_chr_prefix
 
 
 @dataclass(frozen=True)
@@ -184,8 +184,10 @@ def haploid_regions(contigs: list[str], par_bed: str | None, contig_lengths: dic
                          f"({', '.join(sorted(_PAR_ALIASES))}): pass a BED of the pseudo-autosomal regions")
     empty: list[int] = []
     par = RegionSet(named if named is not None else read_bed(par_bed, contig_lengths, absent, empty) if par_bed else [])
-    if notes is not None and (note := empty_lines_note("--par-regions", par_bed, empty, "they are skipped, so no PAR there")):
-        notes.append(note)
+    if empty:  # a position written as START == END: a PAR is millions of bases, so the line is a mistake
+        raise InputError(f"--par-regions {par_bed} line {empty[0]}: START == END holds no base, and a PAR is an "
+                         "interval: fix the line (BED is 0-based, half-open: CONTIG START END covers bases START+1 "
+                         "to END, 1-based)")
     if notes is not None and (note := absent_contigs_note("--par-regions", absent, "they are skipped")):
         notes.append(note)
     return HaploidRegions(frozenset(names), par)

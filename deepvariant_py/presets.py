@@ -63,6 +63,10 @@ def model_look(info: ModelInfo) -> dict:
     Models from before settings were recorded were trained without realignment. Row order is not part of the
     look: the network pools over reads."""
     channels, recorded = list(info.channels), info.settings
+    for setting in SETTINGS:
+        if setting.key in recorded and not setting.accepts(recorded[setting.key]):
+            raise ModelError(f"the model's model_info.json records {setting.key}={recorded[setting.key]!r}, which "
+                             f"{setting.flag} cannot be: the file is damaged or was edited by hand; restore it")
     # Models recorded before long-read realignment existed leave it to the preset (the shipped hybrid model was
     # measured with and without it; its card has both).
     optional = {key: recorded[key] for key in ("realign_long_reads",) if key in recorded}

@@ -286,15 +286,6 @@ def absent_contigs_note(flag: str, absent: list[str], consequence: str = "they l
             f"{', ...' if len(names) > 3 else ''}): {consequence}")
 
 
-def empty_lines_note(flag: str, path: str, empty: list[int], consequence: str) -> str | None:
-    """One line for zero-length BED lines (read_bed's `empty`: their line numbers)."""
-    if not empty:
-        return None
-    lines = ", ".join(str(n) for n in empty[:3]) + (", ..." if len(empty) > 3 else "")
-    return (f"{flag} {path}: {len(empty):,} line(s) with START == END ({lines}) hold no base: {consequence} "
-            "(BED is 0-based, half-open: the base at 1-based position P is the line CONTIG P-1 P)")
-
-
 def nothing_to_call_warning(regions: list[str], exclude_regions: list[str], n_called: int,
                             n_regions: int | None = None) -> str | None:
     """One line when the calling regions (`n_called` intervals: --regions, or every contig, less --exclude-regions)

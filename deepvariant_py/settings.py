@@ -25,6 +25,19 @@ class Setting:
     from_model: bool = False  # the model decides it when the user does not (its input shape or channels)
     flag_values: dict | None = None  # flag value -> setting value, when they differ (--channels haplotype -> True)
 
+    def accepts(self, value) -> bool:
+        """Whether `value` is one this setting can hold (a model_info.json's record is checked with it)."""
+        kind = self.kind[0]
+        if kind == "bool" or self.flag_values:
+            return isinstance(value, bool) if kind == "bool" else value in self.flag_values.values()
+        if kind == "choice":
+            return value in self.kind[1]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind == "fraction":
+            return number and 0.0 <= value <= 1.0
+        lo, hi = self.kind[1], self.kind[2]
+        return number and value == int(value) and value >= lo and (hi is None or value <= hi)
+
     def shown(self, value):
         """A setting value as the flag takes it (--channels haplotype for True)."""
         return next((k for k, v in (self.flag_values or {}).items() if v == value), value)
@@ -106,9 +119,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("min_base_quality", "--min-base-quality",
             "Bases below this quality are not counted for candidates, phasing or gVCF depth, nor is an insertion whose "
             "bases average below it, and a read whose base (or first inserted base) at a candidate is below it is left "
-            "out of that candidate's pileup (DeepVariant's --min_base_quality). Nanopore reads can read every base of a "
-            "long homopolymer at Q2-5: 0 recovers true long insertions there, but with the shipped ont model it also "
-            "adds false ones on noisy reads (models/ont/MODEL_CARD.md).",
+            "out of that candidate's pileup (DeepVariant's --min_base_quality). On dvcall's simulated nanopore reads, which "
+            "read a long homopolymer's bases at Q2-5, 0 recovers true long insertions there, but with the shipped ont "
+            "model it also adds false ones on noisy reads (models/ont/MODEL_CARD.md).",
             {"illumina": 10, "pacbio": 10, "ont": 10, "hybrid": 10}, ("int", 0, 93), from_model=True),
     Setting("vsc_min_fraction_snps", "--vsc-min-fraction-snps", "Minimum allele fraction for a SNP candidate.",
             {"illumina": 0.12, "pacbio": 0.12, "ont": 0.08, "hybrid": 0.12}, ("fraction",)),

@@ -487,6 +487,13 @@ def test_every_base_quality_recoded_to_2(sb, caplog):
     with caplog.at_level(logging.WARNING, logger="dvcall"):
         sb.check(sb.run(ref=fasta, reads=bam, region="chr1"), 0, "", present=[sb.path("out.vcf.gz")])
     _warned(caplog, "100% of the reads' aligned bases are below base quality 10")
+    # review46: a floor the user raised is named, not the BAM
+    from types import SimpleNamespace
+
+    from deepvariant_py.make_examples import base_quality_warning
+    stats = [SimpleNamespace(bases=5_000, low_quality_bases=5_000)]
+    assert base_quality_warning(stats, 93).startswith("100% of the reads' aligned bases are below --min-base-quality 93")
+    assert "lower it" in base_quality_warning(stats, 93) and "recoded" in base_quality_warning(stats, 10)
 
 
 def test_empty_bam(sb, caplog):

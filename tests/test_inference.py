@@ -129,6 +129,11 @@ def test_an_unknown_network_is_run_by_keras_and_a_damaged_one_is_an_error(tmp_pa
     # hostile26: Keras older than the one that saved the file fails to read it; that was "damaged ... retrain it"
     saved_by = keras_version_of(os.path.join(default_model_dir("ont"), "model.keras"))
     assert saved_by and saved_by[0] == "3"
+    import zipfile
+    for meta in ("[1]", "null", '{"keras_version": "x"}', "{"):  # review46: not an object crashed the error path
+        with zipfile.ZipFile(tmp_path / "odd.keras", "w") as zf:
+            zf.writestr("metadata.json", meta)
+        assert keras_version_of(str(tmp_path / "odd.keras")) is None
 
     def too_old(*args, **kwargs):
         raise TypeError("GlorotUniform.__init__() got an unexpected keyword argument 'input_axes'")

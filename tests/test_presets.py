@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from deepvariant_py.cli.main import main
-from deepvariant_py.errors import InputError
+from deepvariant_py.errors import InputError, ModelError
 from deepvariant_py.model_info import ModelInfo
 from deepvariant_py.pileup import channel_enums
 from deepvariant_py.presets import (PRESETS, make_examples_options, platform_warning, read_kind_warning, resolve_settings,
@@ -78,6 +78,11 @@ def test_flags_that_show_reads_otherwise_than_the_model_learnt_are_named():
                                "settings": {"min_base_quality": 0}})
     assert resolve_settings("ont", at0)["min_base_quality"] == 0
     assert resolve_settings("ont", at0, min_base_quality=5)["min_base_quality"] == 5
+    for bad in ({"min_base_quality": None}, {"min_base_quality": 10.5}, {"min_base_quality": 200}, {"realign": "yes"},
+                {"indel_reads": "all"}):  # review46: null was "a bug in dvcall", 200 was taken as it was
+        damaged = ModelInfo.from_json({"shape": [100, 199, 9], "channels": [1, 2, 3, 4, 5, 6, 7, 9, 10], "settings": bad})
+        with pytest.raises(ModelError, match=rf"records {next(iter(bad))}=.* cannot be: the file is damaged"):
+            resolve_settings("ont", damaged)
     hp = ModelInfo.from_json({"shape": [100, 199, 7], "channels": [1, 2, 3, 4, 5, 6, 7], "settings": {}})
     assert settings_unlike_model(hp, {"hp_channel": False})[0].startswith(
         "--channels none: the model was trained on examples made with --channels haplotype,")

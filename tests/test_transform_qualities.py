@@ -33,18 +33,18 @@ def _bam(tmp_path: Path, n: int = 40) -> Path:
     return out
 
 
-@pytest.mark.parametrize("bins, shift", [(False, -8), (True, None)])
-def test_every_quality_is_rewritten_and_nothing_else(tmp_path, bins, shift):
+@pytest.mark.parametrize("bins, shift, ceiling", [(False, -8, 41), (True, None, 41), (False, 10, 93)])
+def test_every_quality_is_rewritten_and_nothing_else(tmp_path, bins, shift, ceiling):
     src = _bam(tmp_path)
     out = tmp_path / "out.bam"
-    tq.transform(str(src), str(out), bins, shift)
+    tq.transform(str(src), str(out), bins, shift, ceiling)
     assert os.path.exists(str(out) + ".bai") and not any("partial" in p.name for p in tmp_path.iterdir())
     with pysam.AlignmentFile(str(src)) as a, pysam.AlignmentFile(str(out)) as b:
         pairs = list(zip(a, b))
     assert len(pairs) == 40
     for x, y in pairs:
         q = np.asarray(x.query_qualities, np.int16)
-        want = tq.novaseq_bins(q) if bins else np.clip(q + shift, 2, 41)
+        want = tq.novaseq_bins(q) if bins else np.clip(q + shift, 2, ceiling)
         assert np.asarray(y.query_qualities).tolist() == want.tolist()
         assert (x.query_name, x.reference_start, x.cigarstring, x.query_sequence) == \
             (y.query_name, y.reference_start, y.cigarstring, y.query_sequence)
