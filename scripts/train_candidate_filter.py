@@ -43,13 +43,14 @@ def sample_features(sample: str, model_type: str, model_dir: str, cache: str | N
     """Every confident candidate of one sample: {"x": allele rows, "y": allele labels (the truth genotype carries
     that alt), "owner": candidate of each row, "true": per candidate, a true variant (any alt carried)}."""
     meta = json.load(open(os.path.join(sample, "sample.json")))["parameters"]
-    key = hashlib.sha256(json.dumps([os.path.abspath(sample), model_type, FEATURES, os.path.getmtime(os.path.join(sample, "reads.bam"))]
-                                    ).encode()).hexdigest()[:16]
+    _, info = resolve_model(model_type, model_dir)
+    settings = resolve_settings(model_type, info)  # in the key: features made at another floor are other features
+    key = hashlib.sha256(json.dumps([os.path.abspath(sample), model_type, FEATURES, os.path.getmtime(os.path.join(sample, "reads.bam")),
+                                     sorted(settings.items())], default=str).encode()).hexdigest()[:16]
     path = os.path.join(cache, f"{os.path.basename(sample.rstrip('/'))}.alleles.{key}.npz") if cache else None
     if path and os.path.exists(path):
         return dict(np.load(path))
-    _, info = resolve_model(model_type, model_dir)
-    opts = replace(make_examples_options(resolve_settings(model_type, info)), phase_reads=True)
+    opts = replace(make_examples_options(settings), phase_reads=True)
     reference = Reference(meta["ref"])
     labeler = _Labeler(TrainingInputs(os.path.join(sample, "truth.vcf.gz"), os.path.join(sample, "confident.bed")), reference)
     regions = parse_regions([meta["region"]], reference.lengths)

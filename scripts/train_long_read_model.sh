@@ -31,9 +31,9 @@ SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing
 # (the ont preset: it did not help nanopore reads)
 REALIGN=${REALIGN:-$([[ $P == hifi ]] && echo 1 || echo 0)}
 [[ $REALIGN =~ ^[01]$ ]] || { echo "$0: REALIGN must be 0 or 1, not '$REALIGN'" >&2; exit 2; }
-# make-examples --min-base-quality for every example (empty: the preset's, 10); the model records it and runs with it
+# make-examples --min-base-quality for every example (empty: the preset's, 10, DeepVariant's); the model records it and runs with it
 MIN_BASE_QUALITY=${MIN_BASE_QUALITY:-}
-[[ -z $MIN_BASE_QUALITY || $MIN_BASE_QUALITY =~ ^[0-9]+$ ]] || { echo "$0: MIN_BASE_QUALITY must be a number, not '$MIN_BASE_QUALITY'" >&2; exit 2; }
+[[ -z $MIN_BASE_QUALITY || ( $MIN_BASE_QUALITY =~ ^[0-9]+$ && $MIN_BASE_QUALITY -le 93 ) ]] || { echo "$0: MIN_BASE_QUALITY must be 0-93, not '$MIN_BASE_QUALITY'" >&2; exit 2; }
 # dvcall train --seed of each network (400620758 is dvcall train's default); two or more make an ensemble. The
 # shipped long-read models are one network each: a HiFi ensemble of seeds 400620758 and 1 measured no better
 # (models/pacbio-hifi/MODEL_CARD.md).
