@@ -75,9 +75,7 @@ def model_look(info: ModelInfo) -> dict:
         "hp_channel": HP_CHANNEL_ENUM in channels,
         "technology_channel": TECHNOLOGY_CHANNEL_ENUM in channels,
         "realign": bool(recorded.get("realign", False)),
-        "indel_reads": recorded.get("indel_reads", UNRECORDED["indel_reads"]),
-        "support_channel": recorded.get("support_channel", UNRECORDED["support_channel"]),
-        "min_base_quality": recorded.get("min_base_quality", UNRECORDED["min_base_quality"]),
+        **{key: recorded.get(key, before) for key, before in UNRECORDED.items()},  # what models before the key had
         "alt_aligned_pileup": recorded.get("alt_aligned_pileup",
                                            "diff_channels" if set(DIFF_CHANNEL_ENUMS) <= set(channels) else "none"),
     }

@@ -128,8 +128,8 @@ def _share(text: str) -> float:
 
 
 def _write(args, meta: dict, targets: list[tuple[str, int, int]], kept: set[str], lengths: dict[str, int],
-           out: str) -> tuple[int, int, list[tuple[str, int, int]]]:
-    """The captured sample's files in `out`: (reads in, reads kept, confident intervals inside the targets)."""
+           out: str) -> None:
+    """The captured sample's files in `out`; meta["capture"] says what was kept."""
     with pysam.AlignmentFile(os.path.join(args.sample, "reads.bam")) as src, \
             pysam.AlignmentFile(os.path.join(out, "reads.bam"), "wb", template=src) as dst:
         n_in = n_out = 0
@@ -155,7 +155,6 @@ def _write(args, meta: dict, targets: list[tuple[str, int, int]], kept: set[str]
                        "reads_in": n_in, "reads_kept": n_out}
     with open(os.path.join(out, "sample.json"), "w") as fh:
         json.dump(meta, fh, indent=2)
-    return n_in, n_out, inside
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,13 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
     try:
-        n_in, n_out, inside = _write(args, meta, targets, kept, lengths, partial)
+        _write(args, meta, targets, kept, lengths, partial)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     os.rename(partial, args.out)
-    on_target = sum(b - a for _, a, b in RegionSet(Region(*t) for t in targets).triples())
-    print(f"capture_reads.py: {len(targets)} targets ({on_target:,} bp), {n_out:,} of {n_in:,} reads kept -> {args.out}")
+    done = meta["capture"]
+    print(f"capture_reads.py: {len(targets)} targets ({done['target_bp']:,} bp), {done['reads_kept']:,} of "
+          f"{done['reads_in']:,} reads kept -> {args.out}")
     return 0
 
 
