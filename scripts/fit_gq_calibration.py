@@ -38,6 +38,7 @@ from calibration import bin_rows  # noqa: E402
 
 from deepvariant_py.calibration import (Calibration, choose_cluster_distance, clustered_calls,  # noqa: E402
                                          cross_validated_log_likelihood, fit_calibration)
+from deepvariant_py.candidate_filter import FILE_NAME as CANDIDATE_FILTER_FILE  # noqa: E402
 from deepvariant_py.errors import DvcallError  # noqa: E402
 from deepvariant_py.evaluate import genotyped_sites  # noqa: E402
 from deepvariant_py.model import shipped_model_problem  # noqa: E402
@@ -131,11 +132,12 @@ def _records(vcf: str) -> dict:
 
 
 def _model_key(model_dir: str, info: ModelInfo) -> str:
-    """A cache subfolder per model: its weights, temperature, ensemble cascade and example settings (a retrained
-    model in the same folder, or another model given the same --cache, must not reuse the calls of the one before)."""
+    """A cache subfolder per model: its weights, candidate pre-filter, temperature, ensemble cascade and example
+    settings (a retrained model in the same folder, a filter added or retrained, or another model given the same
+    --cache, must not reuse the calls of the one before)."""
     digest = hashlib.sha256()
     for name in sorted(os.listdir(model_dir)):
-        if name.endswith(".keras"):
+        if name.endswith(".keras") or name == CANDIDATE_FILTER_FILE:  # the filter drops candidates: other calls
             with open(os.path.join(model_dir, name), "rb") as fh:
                 digest.update(fh.read())
     digest.update(json.dumps([info.calibration.temperature, info.settings, info.channels], sort_keys=True).encode())

@@ -205,3 +205,26 @@ def test_the_gq_map_fit_warns_on_samples_from_where_the_model_was_trained(tmp_pa
     assert proc.returncode != 0
     assert f"warning: the calibration samples come from where model {mine} was trained (chr20:1,001-5,000, 4,000 bp" \
         in proc.stderr, proc.stderr
+
+
+def test_the_gq_map_fit_cache_key_changes_with_the_candidate_filter(tmp_path):
+    """A model's calls depend on its candidate pre-filter: adding one, or retraining it, must not reuse the calls
+    cached for the model without it (the key once held only the networks, temperature and settings)."""
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("fit_gq_calibration", root / "scripts" / "fit_gq_calibration.py")
+    fit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit)
+    from deepvariant_py.model_info import load_model_info
+
+    mine = tmp_path / "mine"
+    shutil.copytree(root / "models" / "illumina-wgs-realign", mine)
+    keys = [fit._model_key(str(mine), load_model_info(str(mine)))]
+    shutil.copy(root / "models" / "ont" / "candidate_filter.json", mine)
+    keys.append(fit._model_key(str(mine), load_model_info(str(mine))))
+    text = (mine / "candidate_filter.json").read_text()
+    (mine / "candidate_filter.json").write_text(text.replace('"threshold": ', '"threshold": 0.5, "old": ', 1))
+    keys.append(fit._model_key(str(mine), load_model_info(str(mine))))
+    assert len(set(keys)) == 3, keys
+    assert keys[0] == fit._model_key(str(root / "models" / "illumina-wgs-realign"), load_model_info(str(mine)))
