@@ -119,10 +119,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("min_base_quality", "--min-base-quality",
             "Bases below this quality are not counted for candidates, phasing or gVCF depth, nor is an insertion whose "
             "bases average below it, and a read whose base (or first inserted base) at a candidate is below it is left "
-            "out of that candidate's pileup (DeepVariant's --min_base_quality). On dvcall's simulated nanopore reads, which "
-            "read a long homopolymer's bases at Q2-5, 0 recovers true long insertions there, but with the shipped ont "
-            "model it also adds false ones on noisy reads (models/ont/MODEL_CARD.md).",
-            {"illumina": 10, "pacbio": 10, "ont": 10, "hybrid": 10}, ("int", 0, 93), from_model=True),
+            "out of that candidate's pileup (DeepVariant's --min_base_quality). The ont model is trained at 0: nanopore reads "
+            "read a long homopolymer's bases at low quality (Q2-5 in dvcall's simulation), and under a floor of 10 true "
+            "long insertions there lost their reads (models/ont/MODEL_CARD.md).",
+            {"illumina": 10, "pacbio": 10, "ont": 0, "hybrid": 10}, ("int", 0, 93), from_model=True),
     Setting("vsc_min_fraction_snps", "--vsc-min-fraction-snps", "Minimum allele fraction for a SNP candidate.",
             {"illumina": 0.12, "pacbio": 0.12, "ont": 0.08, "hybrid": 0.12}, ("fraction",)),
     Setting("vsc_min_fraction_indels", "--vsc-min-fraction-indels", "Minimum allele fraction for an indel candidate.",

@@ -6,7 +6,8 @@
 #   4. train one network per seed in SEEDS and keep one epoch of each (PICK_EPOCH): ont picks the epoch with the
 #      fewest errors on the calibration samples (scripts/pick_epoch.py), hifi the one with the best tuning accuracy
 #      (multi-allelic sites use the min rule); two or more seeds are combined into an ensemble (dvcall ensemble),
-#   5. fit the temperature that calibrates GQ (dvcall calibrate) on TEMPERATURE_ON's labelled examples,
+#   5. fit the temperature that calibrates GQ (dvcall calibrate) on TEMPERATURE_ON's labelled examples, and for
+#      ont train the candidate pre-filter (scripts/train_candidate_filter.py),
 #   6. fit the GQ map on the calibration samples (scripts/fit_gq_calibration.py).
 # Examples use the --model-type preset (pacbio for hifi, ont for ont): HiFi reads realigned on their own in hard
 # windows (REALIGN), ONT not; an HP channel (truth phasing from the simulation), ALT-aligned diff channels, width 199.
@@ -22,7 +23,7 @@ WORK=${2:-work_lr}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TYPE=$([[ $P == hifi ]] && echo pacbio || echo ont)
 MODEL=${3:-$HERE/../models/$([[ $P == hifi ]] && echo pacbio-hifi || echo ont)}
-EPOCHS=${EPOCHS:-$([[ $P == hifi ]] && echo 3 || echo 5)}
+EPOCHS=${EPOCHS:-3}  # both shipped long-read models were trained for 3 (ont versions 3 and 4 picked epoch 3 of 3)
 JOBS=${JOBS:-2}
 INIT=${INIT_MODEL:-}  # fine-tune from this model instead of training from scratch
 SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing
@@ -31,7 +32,7 @@ SMOOTHING=${LABEL_SMOOTHING:-1e-3}  # dvcall train --label-smoothing
 # (the ont preset: it did not help nanopore reads)
 REALIGN=${REALIGN:-$([[ $P == hifi ]] && echo 1 || echo 0)}
 [[ $REALIGN =~ ^[01]$ ]] || { echo "$0: REALIGN must be 0 or 1, not '$REALIGN'" >&2; exit 2; }
-# make-examples --min-base-quality for every example (empty: the preset's, 10, DeepVariant's); the model records it and runs with it
+# make-examples --min-base-quality for every example (empty: the preset's: 0 for ont since its version 4, 10 for HiFi, DeepVariant's); the model records it and runs with it
 MIN_BASE_QUALITY=${MIN_BASE_QUALITY:-}
 [[ -z $MIN_BASE_QUALITY || ( $MIN_BASE_QUALITY =~ ^[0-9]+$ && $MIN_BASE_QUALITY -le 93 ) ]] || { echo "$0: MIN_BASE_QUALITY must be 0-93, not '$MIN_BASE_QUALITY'" >&2; exit 2; }
 # dvcall train --seed of each network (400620758 is dvcall train's default); two or more make an ensemble. The
@@ -156,6 +157,16 @@ if [[ $TEMPERATURE_ON == calib ]]; then
 else
   dvcall calibrate --model "$WORK/model_$P" --examples "$TUNE"
 fi
+# 5b. ont: the candidate pre-filter, trained at the network's own make_examples settings (another
+# --min-base-quality makes other candidates) on three training samples, its threshold on the tuning region's
+# calibration samples; before the GQ map, which must see the calls the filter leaves (models/ont/MODEL_CARD.md)
+FILTER=()
+if [[ $P == ont ]]; then
+  python3 "$HERE/train_candidate_filter.py" --model "$WORK/model_$P" --model-type "$TYPE" \
+    --train "$WORK/train_ont_r9_hg001_b37_35x" --train "$WORK/train_ont_r9_hg001_hg19_30x" \
+    --train "$WORK/train_ont_r10_hg002_d_25x" "${PICK_SAMPLES[@]/#--sample/--tune}" --cache "$WORK/filter_cache"
+  FILTER=("model_$P/candidate_filter.json")
+fi
 # 6. the GQ map on the calibration samples (new reads of regions no training or test sample covers)
 python3 "$HERE/fit_gq_calibration.py" --model "$WORK/model_$P" --cache "$WORK/gq_fit_$P" \
   $(for d in "$WORK"/calib_"$P"*; do echo --sample "$d"; done)
@@ -165,7 +176,7 @@ if (( ${#seeds[@]} > 1 )); then
 else
   logs+=("model_${P}_seed${seeds[0]}/training_log.csv=training_log.csv")
 fi
-install_model "$WORK" "$MODEL" "model_$P/model.keras" "model_$P/model_info.json" "${logs[@]}"
+install_model "$WORK" "$MODEL" "model_$P/model.keras" "model_$P/model_info.json" ${FILTER[@]+"${FILTER[@]}"} "${logs[@]}"
 # No merger network for long reads: ONT's three sets give ~100 two-alt sites, too few (a merger lowered
 # INDEL F1 0.924 -> 0.857 on the test sample), and with haplotype pooling HiFi's min rule got 24/24 and
 # 287/288 multi-allelic genotypes on the test samples (the last merger: 455 vs 454 of 468 held-out sites).

@@ -31,7 +31,7 @@ BED = os.path.join(DATA, "NA12878_confident.chr20_10.000-10.011Mb.bed")
     ("pacbio", dict(realign=True, alt="diff_channels", sort=False, hp=True, width=199, partition=25000, reads=600,
                     mapq=1, snps=0.12, indels=0.12, bq=10, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
     ("ont", dict(realign=False, alt="diff_channels", sort=False, hp=True, width=199, partition=25000, reads=600,
-                 mapq=5, snps=0.08, indels=0.12, bq=10, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
+                 mapq=5, snps=0.08, indels=0.12, bq=0, channels=[1, 2, 3, 4, 5, 6, 7, 9, 10])),
     ("hybrid", dict(realign=True, alt="diff_channels", sort=False, hp=True, width=221, partition=5000, reads=5000,
                     mapq=5, snps=0.12, indels=0.06, bq=10, channels=[1, 2, 3, 4, 5, 6, 7, 30, 9, 10])),
 ])
