@@ -68,7 +68,7 @@ class MakeExamplesStats:
     hp_tagged_reads: int = 0  # of the hp_taggable_reads (PartitionResult.n_taggable)
     hp_taggable_reads: int = 0
     filtered_candidates: int = 0  # dropped by the candidate pre-filter (no example)
-    bases: int = 0  # aligned read bases in the partitions, and those below the base-quality threshold
+    bases: int = 0  # aligned read bases in the partitions, and those below the base-quality threshold (or Q10 if higher)
     low_quality_bases: int = 0
     covered_positions: int = 0  # positions of the partitions with at least one aligned read base (depth: bases / these)
     ambiguous_reference: int = 0  # reference positions under reads holding an IUPAC code (R, Y, ...): never candidates
@@ -135,7 +135,7 @@ class PartitionResult:
     ref_blocks: list[RefBlock]
     n_filtered: int = 0  # candidates the pre-filter dropped
     n_bases: int = 0  # aligned read bases inside the partition
-    n_low_quality: int = 0  # of those, below the base-quality threshold (they count for no allele)
+    n_low_quality: int = 0  # of those, below the base-quality threshold or DeepVariant's Q10, the higher (base_quality_warning)
     n_no_qualities: int = 0  # reads stored without base qualities
     n_odd_hp: int = 0  # reads whose HP tag is neither 1 nor 2 (nor absent): read as untagged
     retagged: bool = False  # its reads' HP tags contradicted their alleles: phased from the reads instead
@@ -144,18 +144,21 @@ class PartitionResult:
 
 
 def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) -> str | None:
-    """One line when most aligned bases are below the base-quality threshold (they count for no allele, so
-    nothing can be called): a BAM whose qualities were lost or recoded (all '!' or '#')."""
+    """One line when most aligned bases are below the base-quality threshold, or below DeepVariant's Q10 where the
+    threshold is lower (low_quality_bases counts against the higher of the two): a BAM whose qualities were lost or
+    recoded (all '!' or '#'), which no model was trained on even where a floor of 0 still counts its bases."""
     bases, low = sum(s.bases for s in stats), sum(s.low_quality_bases for s in stats)
     if bases < 1000 or low < 0.5 * bases:  # a few bases (a 1-bp region) say nothing about the BAM
         return None
     if min_base_quality > MIN_BASE_QUALITY:  # the user's own floor, not the BAM, is what leaves them out
         return (f"{low / bases:.0%} of the reads' aligned bases are below --min-base-quality {min_base_quality} and count "
-                f"for no allele, so few or no variants can be called: lower it (the models were trained at "
-                f"{MIN_BASE_QUALITY})")
-    return (f"{low / bases:.0%} of the reads' aligned bases are below base quality {min_base_quality} (or are N, worth "
-            "Q2) and count for no allele, so few or no variants can be called: the BAM's bases or qualities look lost, "
-            "masked or recoded; check them (`samtools view`) and call the reads as the sequencer wrote them")
+                f"for no allele, so few or no variants can be called: lower it to the model's (`dvcall presets`: "
+                f"{MIN_BASE_QUALITY}, 0 for ont)")
+    counted = ("and count for no allele, so few or no variants can be called" if min_base_quality >= MIN_BASE_QUALITY
+               else f"(the --min-base-quality {min_base_quality} floor still counts them, but no model saw such reads)")
+    return (f"{low / bases:.0%} of the reads' aligned bases are below base quality {MIN_BASE_QUALITY} (or are N, worth "
+            f"Q2) {counted}: the BAM's bases or qualities look lost, masked or recoded; check them (`samtools view`) "
+            "and call the reads as the sequencer wrote them")
 
 
 def ambiguous_reference_warning(stats: list[MakeExamplesStats]) -> str | None:
@@ -273,11 +276,14 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     counts, blocks = None, []
     if gvcf:
         codes = encode_bases(ref_seq[region.start - ref_offset:region.end - ref_offset])
-        counts = count_alleles(events, codes, region.start, region.end, opts.thresholds.min_base_quality)
+        counts = count_alleles(events, codes, region.start, region.end, mbq)
     candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds, counts)
     if gvcf:  # blocks break where each candidate starts and ends: postprocess cuts them around its record there
         cuts = np.array([p for c in candidates for p in (c.start, c.start + len(c.ref))], np.int64) - region.start
-        blocks = reference_blocks(region.contig, region.start, codes, counts.ref_count, counts.depth, cuts=cuts)
+        # the reference model (gvcf.P_ERROR: a counted base is wrong 1 time in 1,000) holds for bases of DeepVariant's
+        # Q10 or more: under a lower floor (ont: 0) candidates take every base, the blocks only those
+        block_counts = counts if mbq >= MIN_BASE_QUALITY else count_alleles(events, codes, region.start, region.end, MIN_BASE_QUALITY)
+        blocks = reference_blocks(region.contig, region.start, codes, block_counts.ref_count, block_counts.depth, cuts=cuts)
     taggable = events.is_long if opts.pileup.technology_channel else np.ones(len(reads), dtype=bool)
     # tagged as the pileups mostly read the tags: in the phase set most of the partition's tagged reads share (each
     # pileup takes its own site's, ReadEvents.hp_of); a BAM phased in blocks much shorter than the partition (a new PS
@@ -307,7 +313,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     ambiguous = ambiguous_bases(ref_seq[region.start - ref_offset:region.end - ref_offset])
     return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(taggable)), int(np.count_nonzero(tagged)),
                            blocks, n_found - len(candidates), int(np.count_nonzero(inside)),
-                           int(np.count_nonzero(inside & (events.m_qual < mbq))), events.no_qualities, n_odd_hp, retag,
+                           int(np.count_nonzero(inside & (events.m_qual < max(mbq, MIN_BASE_QUALITY)))), events.no_qualities, n_odd_hp, retag,
                            int(np.count_nonzero(depth)), int(np.count_nonzero(ambiguous & (depth[:len(ambiguous)] > 0))))
 
 

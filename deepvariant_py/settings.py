@@ -117,7 +117,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("min_mapping_quality", "--min-mapping-quality", "Reads below this MAPQ are ignored.",
             {"illumina": 5, "pacbio": 1, "ont": 5, "hybrid": 5}, ("int", 0, 255)),
     Setting("min_base_quality", "--min-base-quality",
-            "Bases below this quality are not counted for candidates, phasing or gVCF depth, nor is an insertion whose "
+            "Bases below this quality are not counted for candidates, phasing or gVCF depth (gVCF blocks count only bases of "
+            "Q10 or more under a lower floor: their reference model assumes it), nor is an insertion whose "
             "bases average below it, and a read whose base (or first inserted base) at a candidate is below it is left "
             "out of that candidate's pileup (DeepVariant's --min_base_quality). The ont model is trained at 0: nanopore reads "
             "read a long homopolymer's bases at low quality (Q2-5 in dvcall's simulation), and under a floor of 10 true "

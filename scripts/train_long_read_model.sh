@@ -129,7 +129,7 @@ for seed in "${seeds[@]}"; do
     --label-smoothing "$SMOOTHING" --seed "$seed" $([[ $PICK_EPOCH == calib ]] && echo --keep-epochs)
   if [[ $PICK_EPOCH == calib ]]; then
     python3 "$HERE/pick_epoch.py" --training-dir "$out" --tune-examples "$TUNE" --output "${out}_picked" \
-      --json "${out}_picked.json" "${PICK_SAMPLES[@]}"
+      --json "${out}_picked.json" ${PICK_SAMPLES[@]+"${PICK_SAMPLES[@]}"}
     out=${out}_picked
   fi
   nets+=("$out")
@@ -164,7 +164,7 @@ FILTER=()
 if [[ $P == ont ]]; then
   python3 "$HERE/train_candidate_filter.py" --model "$WORK/model_$P" --model-type "$TYPE" \
     --train "$WORK/train_ont_r9_hg001_b37_35x" --train "$WORK/train_ont_r9_hg001_hg19_30x" \
-    --train "$WORK/train_ont_r10_hg002_d_25x" "${PICK_SAMPLES[@]/#--sample/--tune}" --cache "$WORK/filter_cache"
+    --train "$WORK/train_ont_r10_hg002_d_25x" ${PICK_SAMPLES[@]+"${PICK_SAMPLES[@]/#--sample/--tune}"} --cache "$WORK/filter_cache"
   FILTER=("model_$P/candidate_filter.json")
 fi
 # 6. the GQ map on the calibration samples (new reads of regions no training or test sample covers)

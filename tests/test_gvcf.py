@@ -263,3 +263,41 @@ def test_the_tiling_check_refuses_records_out_of_reference_order():
     records = [(None, block_record(RefBlock(c, 0, 4, 50, 30, (0, 90, 900)), "A")) for c in ("a", "b", "a")]
     with pytest.raises(GvcfHole, match="come back to a after a later contig"):
         list(check_tiling(records, RegionSet([Region("a", 0, 4), Region("b", 0, 4)]), ["a", "b"], lambda c, s, e: "A" * (e - s)))
+
+
+def test_under_a_floor_below_q10_the_blocks_count_only_q10_bases(tmp_path):
+    """At --min-base-quality 0 (the ont preset) candidates take every base, but the reference model of the blocks
+    (a counted base wrong 1 time in 1,000) does not hold for Q2-9 bases: the blocks count the Q10+ ones, as at 10.
+    Here 8 of 24 reads show a C at Q5: a candidate at 0, none at 10, and the same block either way."""
+    from deepvariant_py.alignment_files import open_alignments
+    from deepvariant_py.make_examples import process_partition
+    from deepvariant_py.presets import make_examples_options, resolve_settings
+    from deepvariant_py.reference import Reference
+    from deepvariant_py.regions import Region
+    from builders import header_for, make_read, write_bam, write_fasta
+
+    ref = "".join("ACGT"[(i * 7 + i // 5) % 4] for i in range(400))
+    fasta = write_fasta(tmp_path / "ref.fa", {"c": ref})
+    header = header_for("c", len(ref))
+    site = 200
+    reads = []
+    for i in range(24):
+        seq = list(ref[100:300])
+        quals = [30] * 200
+        if i < 8:
+            seq[site - 100] = "C" if ref[site] != "C" else "G"
+            quals[site - 100] = 5
+        reads.append(make_read(f"r{i}", 100, "200M", "".join(seq), quals=quals, header=header, reverse=bool(i % 2)))
+    bam = write_bam(tmp_path / "reads.bam", reads, header)
+    reference = Reference(fasta)
+    region = Region("c", 150, 250)
+    parts = {}
+    for floor in (0, 10):
+        opts = make_examples_options(resolve_settings("illumina", None, min_base_quality=floor, realign=False))
+        with open_alignments(bam, reference) as handle:
+            parts[floor] = process_partition(handle, reference, region, opts, gvcf=True)
+    assert [c.start for c in parts[0].candidates] == [site] and parts[10].candidates == []
+    at = {floor: [b for b in part.ref_blocks if b.start <= site < b.end] for floor, part in parts.items()}
+    assert at[0] and at[10] and [(b.gq, b.min_dp, b.callable) for b in at[0]] == [(b.gq, b.min_dp, b.callable) for b in at[10]]
+    assert at[10][0].min_dp == 16  # the eight Q5 bases are not counted
+    assert parts[0].n_low_quality == parts[10].n_low_quality == 8  # the BAM diagnosis counts below Q10 at either floor

@@ -494,6 +494,10 @@ def test_every_base_quality_recoded_to_2(sb, caplog):
     stats = [SimpleNamespace(bases=5_000, low_quality_bases=5_000)]
     assert base_quality_warning(stats, 93).startswith("100% of the reads' aligned bases are below --min-base-quality 93")
     assert "lower it" in base_quality_warning(stats, 93) and "recoded" in base_quality_warning(stats, 10)
+    # a floor of 0 (the ont preset) counts every base, but a BAM of Q2 bases is still no BAM a model was trained on
+    at0 = base_quality_warning(stats, 0)
+    assert at0.startswith("100% of the reads' aligned bases are below base quality 10") and "floor still counts them" in at0
+    assert "recoded" in at0 and "count for no allele" not in at0
 
 
 def test_empty_bam(sb, caplog):
