@@ -259,6 +259,9 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     contig_len = reference.length(region.contig)
     hw = opts.pileup.half_width
     mbq = opts.thresholds.min_base_quality
+    # bases the gVCF's reference model (gvcf.P_ERROR) and the lost-qualities diagnosis trust: DeepVariant's Q10 or
+    # more even where a lower floor (ont: 0) lets candidates take every base
+    trusted_q = max(mbq, MIN_BASE_QUALITY)
     ref_offset, ref_seq = _reference_span(reference, region, reads, hw)
     events = extract_events(reads, ref_seq, ref_offset, mbq)
     if opts.realign:
@@ -280,9 +283,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     candidates = find_candidates(events, region.contig, ref_seq, ref_offset, region.start, region.end, opts.thresholds, counts)
     if gvcf:  # blocks break where each candidate starts and ends: postprocess cuts them around its record there
         cuts = np.array([p for c in candidates for p in (c.start, c.start + len(c.ref))], np.int64) - region.start
-        # the reference model (gvcf.P_ERROR: a counted base is wrong 1 time in 1,000) holds for bases of DeepVariant's
-        # Q10 or more: under a lower floor (ont: 0) candidates take every base, the blocks only those
-        block_counts = counts if mbq >= MIN_BASE_QUALITY else count_alleles(events, codes, region.start, region.end, MIN_BASE_QUALITY)
+        block_counts = counts if trusted_q == mbq else count_alleles(events, codes, region.start, region.end, trusted_q)
         blocks = reference_blocks(region.contig, region.start, codes, block_counts.ref_count, block_counts.depth, cuts=cuts)
     taggable = events.is_long if opts.pileup.technology_channel else np.ones(len(reads), dtype=bool)
     # tagged as the pileups mostly read the tags: in the phase set most of the partition's tagged reads share (each
@@ -313,7 +314,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     ambiguous = ambiguous_bases(ref_seq[region.start - ref_offset:region.end - ref_offset])
     return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(taggable)), int(np.count_nonzero(tagged)),
                            blocks, n_found - len(candidates), int(np.count_nonzero(inside)),
-                           int(np.count_nonzero(inside & (events.m_qual < max(mbq, MIN_BASE_QUALITY)))), events.no_qualities, n_odd_hp, retag,
+                           int(np.count_nonzero(inside & (events.m_qual < trusted_q))), events.no_qualities, n_odd_hp, retag,
                            int(np.count_nonzero(depth)), int(np.count_nonzero(ambiguous & (depth[:len(ambiguous)] > 0))))
 
 
