@@ -172,16 +172,16 @@ def fit_gq_map(gq: np.ndarray, correct: np.ndarray, prior_calls: float = PRIOR_C
 
 
 def fit_calibration(temperature: float, gq: np.ndarray, correct: np.ndarray, clustered: np.ndarray | None = None,
-                    cluster_distance: int = 0) -> Calibration:
-    """A Calibration with the GQ map(s) fitted on calls (raw GQ, right or wrong); with `cluster_distance`, the
-    clustered calls (`clustered`) get their own map (none when there are none of them)."""
+                    cluster_distance: int = 0, prior_calls: float = PRIOR_CALLS) -> Calibration:
+    """A Calibration with the GQ map(s) fitted on calls (raw GQ, right or wrong; `prior_calls` as in fit_gq_map);
+    with `cluster_distance`, the clustered calls (`clustered`) get their own map (none when there are none of them)."""
     gq, correct = np.asarray(gq), np.asarray(correct, dtype=bool)
     clustered = np.zeros(len(gq), dtype=bool) if clustered is None or not cluster_distance else np.asarray(clustered, dtype=bool)
     isolated = ~clustered
-    raw, calibrated = fit_gq_map(gq[isolated], correct[isolated]) if isolated.any() else ([], [])
+    raw, calibrated = fit_gq_map(gq[isolated], correct[isolated], prior_calls) if isolated.any() else ([], [])
     if not clustered.any():
         return Calibration(temperature, tuple(raw), tuple(calibrated))
-    c_raw, c_cal = fit_gq_map(gq[clustered], correct[clustered])
+    c_raw, c_cal = fit_gq_map(gq[clustered], correct[clustered], prior_calls)
     return Calibration(temperature, tuple(raw), tuple(calibrated), int(cluster_distance), tuple(c_raw), tuple(c_cal))
 
 
@@ -193,31 +193,31 @@ def log_likelihood(gq: np.ndarray, correct: np.ndarray) -> float:
 
 
 def cross_validated_log_likelihood(gq: np.ndarray, correct: np.ndarray, clustered: np.ndarray, cluster_distance: int,
-                                   folds: np.ndarray) -> np.ndarray:
+                                   folds: np.ndarray, prior_calls: float = PRIOR_CALLS) -> np.ndarray:
     """Per fold, log_likelihood of its calls under the map(s) fitted on the other folds: what choosing the
-    cluster distance rests on (calibration-sample positions split into folds, so the same loci of replicate
-    samples are never on both sides)."""
+    cluster distance and the prior rests on (calibration-sample positions split into folds, so the same loci of
+    replicate samples are never on both sides)."""
     gq, correct, folds = np.asarray(gq), np.asarray(correct, dtype=bool), np.asarray(folds)
     clustered = np.asarray(clustered, dtype=bool)
     out = []
     for fold in np.unique(folds):
         train, test = folds != fold, folds == fold
-        cal = fit_calibration(1.0, gq[train], correct[train], clustered[train], cluster_distance)
+        cal = fit_calibration(1.0, gq[train], correct[train], clustered[train], cluster_distance, prior_calls)
         out.append(log_likelihood(cal.gqs(gq[test], clustered[test]), correct[test]))
     return np.array(out)
 
 
-def choose_cluster_distance(per_fold: dict[int, np.ndarray]) -> int:
-    """The distance whose maps predict held-out folds best, but one map (0) unless a split beats it by more than
-    the standard error of its per-fold gains (the one-standard-error rule: several noisy candidates would
-    otherwise pick a split on chance)."""
-    base = per_fold[0]
-    best, best_gain = 0, 0.0
-    for distance, scores in per_fold.items():
-        if distance == 0:
+def choose_fit(per_fold: dict, baseline):
+    """The fit (a key of `per_fold`: e.g. (cluster distance, prior calls)) whose maps predict held-out folds best,
+    but `baseline` unless another beats it by more than the standard error of its per-fold gains (the
+    one-standard-error rule: several noisy candidates would otherwise pick one on chance)."""
+    base = per_fold[baseline]
+    best, best_gain = baseline, 0.0
+    for key, scores in per_fold.items():
+        if key == baseline:
             continue
         gains = np.asarray(scores) - base
         se = float(np.std(gains, ddof=1) * np.sqrt(len(gains))) if len(gains) > 1 else 0.0
         if gains.sum() > se and gains.sum() > best_gain:
-            best, best_gain = distance, float(gains.sum())
+            best, best_gain = key, float(gains.sum())
     return best

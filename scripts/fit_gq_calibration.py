@@ -13,7 +13,10 @@ model_info.json as "gq_calibration" (what it was fitted on goes with it, as "gq_
 Calls with another non-reference call within a few bp (calibration.clustered_calls) err far more often at the same
 raw GQ, so they may get a map of their own: the distance (0 = one map) is chosen by cross-validation over the
 samples' positions (25 kb blocks dealt to 4 folds, so replicate samples of one region never put the same locus on
-both sides), unless --cluster-distance says it.
+both sides), unless --cluster-distance says it. With it, the map's prior (pseudo-calls per raw-GQ level, as right
+as that level claims: how far a level with one or two errors may fall below its raw GQ) is chosen the same way,
+unless --prior-calls says it; one map at the default prior wins unless another fit beats it by more than a
+standard error.
 The samples must be ones the model never trained on, and not the held-out test samples the card reports.
 """
 from __future__ import annotations
@@ -36,7 +39,7 @@ import pysam  # noqa: E402
 from accuracy import call_dvcall, datasets, hybrid_datasets  # noqa: E402
 from calibration import bin_rows  # noqa: E402
 
-from deepvariant_py.calibration import (Calibration, choose_cluster_distance, clustered_calls,  # noqa: E402
+from deepvariant_py.calibration import (PRIOR_CALLS, Calibration, choose_fit, clustered_calls,  # noqa: E402
                                          cross_validated_log_likelihood, fit_calibration)
 from deepvariant_py.candidate_filter import FILE_NAME as CANDIDATE_FILTER_FILE  # noqa: E402
 from deepvariant_py.errors import DvcallError  # noqa: E402
@@ -54,6 +57,7 @@ def _table(title: str, gq: np.ndarray, correct: np.ndarray) -> None:
 
 
 CLUSTER_DISTANCES = (0, 5, 10, 20, 30, 50)  # bp; 0 = one map for every call
+PRIOR_CHOICES = (PRIOR_CALLS, 20.0, 50.0, 200.0)  # pseudo-calls per raw-GQ level at the rate it claims (fit_gq_map)
 FOLD_BLOCK = 25_000  # cross-validation folds: positions in 25 kb blocks dealt to FOLDS folds, so the same locus of
 FOLDS = 4            # replicate calibration samples is never on both sides of a fold
 
@@ -69,6 +73,10 @@ def main() -> None:
     ap.add_argument("--cluster-distance", type=int, default=None,
                     help="bp within which another non-reference call makes a call 'clustered' (its own map); 0: one map; "
                          f"default: chosen among {', '.join(map(str, CLUSTER_DISTANCES))} by cross-validation on the samples")
+    ap.add_argument("--prior-calls", type=float, default=None,
+                    help="pseudo-calls per raw-GQ level, as right as the level claims (more: the map stays nearer raw GQ "
+                         f"where calls are few); default: chosen among {', '.join(f'{p:g}' for p in PRIOR_CHOICES)} "
+                         "by cross-validation on the samples")
     ap.add_argument("--cache", default=None,
                     help="folder for each sample's calls (VCF), kept per model (a subfolder named by a hash of its weights "
                          "and temperature): a sample this model already called there is not called again")
@@ -85,20 +93,24 @@ def main() -> None:
     gq = np.concatenate([c["gq"] for c in calls])
     correct = np.concatenate([c["correct"] for c in calls])
     folds = np.concatenate([(c["pos"] // FOLD_BLOCK) % FOLDS for c in calls])
-    print("\ncross-validated log-likelihood of the calls' GQ (higher is better), by cluster distance:")
+    print("\ncross-validated log-likelihood of the calls' GQ (higher is better), by cluster distance and prior:")
+    distances = (args.cluster_distance,) if args.cluster_distance is not None else CLUSTER_DISTANCES
+    priors = (args.prior_calls,) if args.prior_calls is not None else PRIOR_CHOICES
+    baseline = (distances[0], priors[0])  # one map (0 bp) at the default prior unless the flags fix them
     per_fold = {}
-    for distance in sorted({0, args.cluster_distance} if args.cluster_distance is not None else CLUSTER_DISTANCES):
+    for distance in distances:
         flags = np.concatenate([_flags(c, distance) for c in calls])
-        per_fold[distance] = cross_validated_log_likelihood(gq, correct, flags, distance, folds)
-        gain = per_fold[distance] - per_fold[0]
-        print(f"  {distance:>3} bp: {per_fold[distance].sum():.1f} (gain {gain.sum():+.1f}, standard error "
-              f"{np.std(gain, ddof=1) * np.sqrt(len(gain)):.1f}; {int(flags.sum())} clustered calls, "
-              f"{int((~correct[flags]).sum())} wrong)")
-    scores = {d: float(v.sum()) for d, v in per_fold.items()}
-    distance = args.cluster_distance if args.cluster_distance is not None else choose_cluster_distance(per_fold)
+        for prior in priors:
+            per_fold[(distance, prior)] = cross_validated_log_likelihood(gq, correct, flags, distance, folds, prior)
+            gain = per_fold[(distance, prior)] - per_fold[baseline]
+            print(f"  {distance:>3} bp, prior {prior:g}: {per_fold[(distance, prior)].sum():.1f} (gain {gain.sum():+.1f}, "
+                  f"standard error {np.std(gain, ddof=1) * np.sqrt(len(gain)):.1f}; {int(flags.sum())} clustered calls, "
+                  f"{int((~correct[flags]).sum())} wrong)")
+    scores = {f"{d}" if p == PRIOR_CALLS else f"{d}/{p:g}": round(float(v.sum()), 2) for (d, p), v in per_fold.items()}
+    distance, prior = choose_fit(per_fold, baseline)
     flags = np.concatenate([_flags(c, distance) for c in calls])
-    cal = fit_calibration(info.calibration.temperature, gq, correct, flags, distance)
-    print(f"chosen: {distance} bp")
+    cal = fit_calibration(info.calibration.temperature, gq, correct, flags, distance, prior)
+    print(f"chosen: {distance} bp, prior {prior:g}")
     _table("Before (raw GQ, temperature only):", gq, correct)
     mapped = cal.gqs(gq, flags)
     _table("After the map(s) (on the same calls: a fit, not a measurement):", mapped, correct)
@@ -108,7 +120,7 @@ def main() -> None:
     if args.dry_run:
         return
     fit = {"calls": int(len(gq)), "errors": int((~correct).sum()), "clustered_calls": int(flags.sum()),
-           "cluster_distance_scores": {str(d): round(v, 2) for d, v in scores.items()},
+           "cluster_distance_scores": scores, "prior_calls": prior,
            "samples": [os.path.basename(s.rstrip("/")) for s in args.sample + args.hybrid_pair]}
     save_model_info(args.model, info.refitted(cal, gq_calibration_fit=fit))
     print(f"-> {os.path.join(args.model, INFO_FILE)}", file=sys.stderr)

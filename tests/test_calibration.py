@@ -147,21 +147,49 @@ def test_fit_calibration_gives_clustered_calls_their_own_map():
 
 
 def test_cross_validation_prefers_the_split_only_where_clustered_calls_differ():
-    from deepvariant_py.calibration import choose_cluster_distance, cross_validated_log_likelihood
+    from deepvariant_py.calibration import choose_fit, cross_validated_log_likelihood
 
     rng = np.random.default_rng(5)
     gq, correct, clustered = _clustered_data(rng)
     folds = np.arange(len(gq)) % 4
     real = {d: cross_validated_log_likelihood(gq, correct, clustered, d, folds) for d in (0, 5)}
     assert len(real[0]) == 4 and real[5].sum() > real[0].sum() + 10
-    assert choose_cluster_distance(real) == 5
+    assert choose_fit(real, 0) == 5
     random_flags = rng.random(len(gq)) < 0.1  # flags that say nothing: the split must not be chosen
     noise = {d: cross_validated_log_likelihood(gq, correct, random_flags, d, folds) for d in (0, 5)}
     assert noise[5].sum() < noise[0].sum() + 2
-    assert choose_cluster_distance(noise) == 0
-    # a gain smaller than its spread over the folds is chance: one map
-    assert choose_cluster_distance({0: np.array([-10.0, -10, -10, -10]), 5: np.array([-4.0, -16, -5, -14])}) == 0
-    assert choose_cluster_distance({0: np.array([-10.0, -10, -10, -10]), 5: np.array([-8.0, -9, -8, -9])}) == 5
+    assert choose_fit(noise, 0) == 0
+    # a gain smaller than its spread over the folds is chance: the baseline
+    assert choose_fit({0: np.array([-10.0, -10, -10, -10]), 5: np.array([-4.0, -16, -5, -14])}, 0) == 0
+    assert choose_fit({0: np.array([-10.0, -10, -10, -10]), 5: np.array([-8.0, -9, -8, -9])}, 0) == 5
+    assert choose_fit({(0, 5.0): np.array([-10.0, -10]), (0, 50.0): np.array([-9.0, -9])}, (0, 5.0)) == (0, 50.0)
+
+
+def _sparse_levels(rng, rate_of, calls_per_level=60, levels=range(10, 40)):
+    """Calls at many raw GQ levels, few each, wrong at rate_of(level): the map sees one or two errors per level."""
+    gq = np.repeat(np.array(list(levels), dtype=float), calls_per_level)
+    correct = rng.random(len(gq)) >= np.vectorize(rate_of)(gq)
+    return gq, correct
+
+
+def test_a_larger_prior_keeps_an_honest_gq_where_errors_are_few_and_a_small_one_follows_a_dishonest_one():
+    from deepvariant_py.calibration import cross_validated_log_likelihood, fit_gq_map
+
+    honest, liar = (lambda g: 10 ** (-g / 10)), (lambda g: 10 ** (-(g - 12) / 10))  # the liar claims 12 GQ too many
+    scores = {}
+    for name, rate in (("honest", honest), ("liar", liar)):
+        per_prior = {p: 0.0 for p in (5.0, 200.0)}
+        for seed in range(6):
+            gq, correct = _sparse_levels(np.random.default_rng(seed), rate)
+            folds = np.arange(len(gq)) % 4
+            for p in per_prior:
+                per_prior[p] += cross_validated_log_likelihood(gq, correct, np.zeros(len(gq), bool), 0, folds, p).sum()
+        scores[name] = per_prior
+    assert scores["honest"][200.0] > scores["honest"][5.0]  # sparse errors pull a weak prior's plateaus down: noise
+    assert scores["liar"][5.0] > scores["liar"][200.0]      # a strong prior holds on to GQs the calls disprove
+    gq, correct = _sparse_levels(np.random.default_rng(0), honest)
+    raw, cal = fit_gq_map(gq, correct, prior_calls=200.0)
+    assert max(abs(r - c) for r, c in zip(raw, cal) if r < 30) < 4  # an honest GQ stays about where it was
 
 
 def test_postprocess_maps_clustered_calls_with_their_map_and_refcalls_follow_the_mapped_gq():
