@@ -83,6 +83,10 @@ def main() -> None:
     args = ap.parse_args()
     if not args.sample and not args.hybrid_pair:
         ap.error("give the calibration samples: --sample DIR or --hybrid-pair PREFIX (repeatable)")
+    if args.cluster_distance is not None and args.cluster_distance < 0:
+        ap.error(f"--cluster-distance {args.cluster_distance}: give 0 (one map) or more bp")
+    if args.prior_calls is not None and not (0 <= args.prior_calls < float("inf")):
+        ap.error(f"--prior-calls {args.prior_calls:g}: give 0 (the calls alone) or more pseudo-calls")
     named = [os.path.realpath(s) for s in args.sample + args.hybrid_pair]
     if len(set(named)) < len(named):  # its calls would count twice
         ap.error("a calibration sample is given twice: give each --sample / --hybrid-pair once")

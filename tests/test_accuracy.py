@@ -183,7 +183,10 @@ def test_the_gq_map_fit_refuses_a_sample_given_twice_and_a_shipped_model(tmp_pat
     mine = tmp_path / "mine"
     shutil.copytree(root / "models" / "illumina-wgs-realign", mine)
     for args, message in (([str(mine), "--sample", "s1", "--sample", "s1/"], "a calibration sample is given twice"),
-                          ([str(root / "models" / "ont"), "--sample", "s1"], "is the shipped model ont")):
+                          ([str(root / "models" / "ont"), "--sample", "s1"], "is the shipped model ont"),
+                          ([str(mine), "--sample", "s1", "--prior-calls", "-5"], "--prior-calls -5: give 0"),
+                          ([str(mine), "--sample", "s1", "--prior-calls", "nan"], "--prior-calls nan: give 0"),
+                          ([str(mine), "--sample", "s1", "--cluster-distance", "-1"], "--cluster-distance -1: give 0")):
         proc = subprocess.run([sys.executable, script, "--model", *args], capture_output=True, text=True, cwd=tmp_path, timeout=120)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
 
