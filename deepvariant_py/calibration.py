@@ -164,7 +164,7 @@ def fit_gq_map(gq: np.ndarray, correct: np.ndarray, prior_calls: float = PRIOR_C
     raw = [b[2] / b[3] for b in pooled]
     # A block may rise above its raw GQ only as far as its calls can show: n calls without an error say the
     # rate is below ~1/n, no more (GQ 10*log10(n+1)); a GQ 25 level of 10 calls keeps 25.
-    calibrated = [min(-10 * math.log10(max(b[1] / b[0], 1e-10)), max(r, 10 * math.log10(b[3] + 1)))
+    calibrated = [min(max(0.0, -10 * math.log10(max(b[1] / b[0], 1e-10))), max(r, 10 * math.log10(b[3] + 1)))
                   for r, b in zip(raw, pooled)]
     for i in range(1, len(calibrated)):  # the cap can undo monotonicity: keep the map non-decreasing
         calibrated[i] = max(calibrated[i], calibrated[i - 1])

@@ -289,3 +289,8 @@ def test_calibrate_never_replaces_a_calibration_with_a_fit_stopped_at_its_bound(
     result = CliRunner().invoke(main, ["calibrate", "--model", str(model), "--examples", str(examples)])
     assert result.exit_code == 1 and "only 60 labelled example(s)" in result.output
     assert (model / "model_info.json").read_bytes() == fitted
+
+
+def test_a_level_of_only_wrong_calls_maps_to_gq_zero_not_minus_zero():
+    raw, cal = fit_gq_map(np.array([1.0, 1.0, 30.0, 30.0]), np.array([False, False, True, True]), prior_calls=0.0)
+    assert raw[0] == 1.0 and cal[0] == 0.0 and str(cal[0]) == "0.0"  # printed and stored as 0.0, never -0.0
