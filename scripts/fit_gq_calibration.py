@@ -101,9 +101,9 @@ def main() -> None:
     distances = (args.cluster_distance,) if args.cluster_distance is not None else CLUSTER_DISTANCES
     priors = (args.prior_calls,) if args.prior_calls is not None else PRIOR_CHOICES
     baseline = (distances[0], priors[0])  # one map (0 bp) at the default prior unless the flags fix them
-    per_fold = {}
+    per_fold, flags_at = {}, {}
     for distance in distances:
-        flags = np.concatenate([_flags(c, distance) for c in calls])
+        flags = flags_at[distance] = np.concatenate([_flags(c, distance) for c in calls])
         for prior in priors:
             per_fold[(distance, prior)] = cross_validated_log_likelihood(gq, correct, flags, distance, folds, prior)
             gain = per_fold[(distance, prior)] - per_fold[baseline]
@@ -112,7 +112,7 @@ def main() -> None:
                   f"{int((~correct[flags]).sum())} wrong)")
     scores = {f"{d}" if p == PRIOR_CALLS else f"{d}/{p:g}": round(float(v.sum()), 2) for (d, p), v in per_fold.items()}
     distance, prior = choose_fit(per_fold, baseline)
-    flags = np.concatenate([_flags(c, distance) for c in calls])
+    flags = flags_at[distance]
     cal = fit_calibration(info.calibration.temperature, gq, correct, flags, distance, prior)
     print(f"chosen: {distance} bp, prior {prior:g}")
     _table("Before (raw GQ, temperature only):", gq, correct)
