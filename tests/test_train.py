@@ -102,7 +102,7 @@ def test_a_stopped_training_resumes_from_its_last_finished_epoch(tmp_path):
             if epoch == 1:
                 raise RuntimeError("node lost")
 
-    opts = TrainOptions(epochs=4, batch_size=8, shuffle_buffer=16)
+    opts = TrainOptions(eager=True, epochs=4, batch_size=16, shuffle_buffer=16)
     with pytest.raises(RuntimeError, match="node lost"):
         train(str(ex), str(out), opts, callbacks=[Crash()])
     assert os.path.isdir(out / "resume")  # the state of the finished epochs
@@ -126,7 +126,7 @@ def test_fine_tuning_starts_from_the_given_models_weights(trained, tmp_path, cap
     more = tmp_path / "more.tfrecord.gz"
     _examples(more, model_type="ont", spans=[("chr1", 40_000, 90_000), ("chr2", 5, 10)])
     with caplog.at_level(logging.INFO, logger="dvcall"):
-        train(str(more), str(tuned), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, init_model=str(first),
+        train(str(more), str(tuned), TrainOptions(eager=True, epochs=1, batch_size=8, shuffle_buffer=16, init_model=str(first),
                                                 learning_rate=0.0, max_pooling=False))
     # hostile17: architecture flags were ignored silently, and training said nothing but Keras's own lines
     assert "--no-max-pooling: ignored with --init-model" in caplog.text
@@ -142,12 +142,14 @@ def test_fine_tuning_starts_from_the_given_models_weights(trained, tmp_path, cap
 
 def test_the_seed_alone_sets_the_trained_model_with_augmentations_on(tmp_path):
     """Replicate runs of one recipe (--seed): the same seed gives the same model, training included (the
-    augmentations' random draws land on the same examples), and another seed another one."""
+    augmentations' random draws land on the same examples), and another seed another one. Run eagerly (--eager) to
+    spare three graph tracings: the seed reaches the weights, the shuffle and the augmentations (tf.data, traced
+    either way) by the same code in both modes."""
     ex = tmp_path / "train.tfrecord.gz"
     _examples(ex, n=64)
     weights = {}
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
-        train(str(ex), str(tmp_path / name), TrainOptions(epochs=1, batch_size=16, shuffle_buffer=64, learning_rate=1e-3,
+        train(str(ex), str(tmp_path / name), TrainOptions(eager=True, epochs=1, batch_size=16, shuffle_buffer=64, learning_rate=1e-3,
                                                           seed=seed, augment_qualities=0.5, augment_balance=0.5))
         weights[name] = load_model(str(tmp_path / name)).get_weights()
     for a, b in zip(weights["a"], weights["b"]):
@@ -160,12 +162,12 @@ def test_examples_with_an_hp_channel_train_a_haplotype_pooling_model_unless_told
     _examples(ex, n=16)
     write_sidecar(str(ex), SHAPE, [1, 2, 3, 4, 5, 7])  # the sixth channel read as HP
     pooled = tmp_path / "pooled"
-    train(str(ex), str(pooled), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16))
+    train(str(ex), str(pooled), TrainOptions(eager=True, epochs=1, batch_size=8, shuffle_buffer=16))
     assert load_model_info(str(pooled)).version == "dvcall-readset-2"
     assert any(layer.name == "haplotype" for layer in load_model(str(pooled)).layers)
     # a channel subset that keeps HP, with pooling turned off (and augmenting in tf.data too)
     plain = tmp_path / "plain"
-    train(str(ex), str(plain), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, channels=[1, 2, 3, 5, 7],
+    train(str(ex), str(plain), TrainOptions(eager=True, epochs=1, batch_size=8, shuffle_buffer=16, channels=[1, 2, 3, 5, 7],
                                             haplotype_pooling=False, augment_qualities=0.5, augment_balance=0.5))
     info = load_model_info(str(plain))
     assert info.shape == (100, 221, 5) and info.channels == (1, 2, 3, 5, 7)
@@ -174,11 +176,21 @@ def test_examples_with_an_hp_channel_train_a_haplotype_pooling_model_unless_told
 
 
 def test_network_options_reach_the_trained_network(trained, tmp_path):
-    """--no-max-pooling and --column-features in one run; the shared default run pools by maximum too, at the default width."""
+    """--no-max-pooling and --column-features in one run; the shared default run pools by maximum too, at the default
+    width. The run is eager (--eager): its steps ran without a graph."""
+    import keras
+
+    modes = []
+
+    class Mode(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            modes.append(self.model.run_eagerly)
+
     ex = tmp_path / "train.tfrecord.gz"
     _examples(ex, n=16)
-    train(str(ex), str(tmp_path / "narrow"), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16, max_pooling=False,
-                                                          column_features=40))
+    train(str(ex), str(tmp_path / "narrow"), TrainOptions(eager=True, epochs=1, batch_size=8, shuffle_buffer=16, max_pooling=False,
+                                                          column_features=40), callbacks=[Mode()])
+    assert modes and all(modes)
     changed = NumpyGenotypeModel.from_keras_file(str(tmp_path / "narrow"))
     assert changed.max_pooling is False
     assert [c.kernel.shape[-1] for c in changed.columns] == [40] * 4  # every column convolution, and inference reads it
@@ -504,11 +516,11 @@ def test_error_augment_refuses_examples_that_cannot_tell_snps_from_indels(tmp_pa
     ex = tmp_path / "train.tfrecord.gz"
     _examples(ex, n=8)  # channels 1-6: no ALT-aligned channels
     with pytest.raises(InputError, match="--augment-errors needs"):
-        train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8, augment_errors=0.3))
+        train(str(ex), str(tmp_path / "model"), TrainOptions(eager=True, epochs=1, batch_size=8, augment_errors=0.3))
     with pytest.raises(InputError, match="--augment-contamination needs"):
-        train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8, augment_contamination=0.3))
+        train(str(ex), str(tmp_path / "model"), TrainOptions(eager=True, epochs=1, batch_size=8, augment_contamination=0.3))
     with pytest.raises(InputError, match="--augment-confident-errors needs"):
-        train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8, augment_confident_errors=0.3))
+        train(str(ex), str(tmp_path / "model"), TrainOptions(eager=True, epochs=1, batch_size=8, augment_confident_errors=0.3))
     assert not os.path.exists(tmp_path / "model")
 
 
@@ -529,7 +541,7 @@ def test_training_streams_from_disk_when_the_examples_would_not_fit(tmp_path, mo
     _examples(ex, n=16)
     monkeypatch.setattr(train_module, "available_memory", lambda: 10**6)  # 1 MB: 16 examples of 133 kB do not fit
     with caplog.at_level("WARNING", logger="dvcall"):
-        summary = train(str(ex), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16))
+        summary = train(str(ex), str(tmp_path / "model"), TrainOptions(eager=True, epochs=1, batch_size=8, shuffle_buffer=16))
     assert summary["best_epoch"] == 1
     assert any("reading them from disk every epoch" in r.getMessage() for r in caplog.records)
 
@@ -540,9 +552,9 @@ def test_training_refuses_examples_made_with_different_settings(tmp_path):
     _examples(b, n=8)
     write_sidecar(str(b), SHAPE, [1, 2, 3, 4, 5, 6], {"indel_reads": "spanning"})
     with pytest.raises(InputError, match="indel_reads=spanning"):
-        train(f"{a},{b}", str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8))
+        train(f"{a},{b}", str(tmp_path / "model"), TrainOptions(eager=True, epochs=1, batch_size=8))
     with pytest.raises(InputError, match="indel_reads=spanning"):  # tuning examples too
-        train(str(a), str(tmp_path / "model"), TrainOptions(epochs=1, batch_size=8), tune_examples=str(b))
+        train(str(a), str(tmp_path / "model"), TrainOptions(eager=True, epochs=1, batch_size=8), tune_examples=str(b))
     assert not os.path.exists(tmp_path / "model")
 
 
@@ -566,7 +578,7 @@ def test_truncated_or_unlabelled_examples_are_one_line_before_training(tmp_path)
                               (other, "other.tfrecord.gz hold images of .* but their sidecar .* says shape")):
         out = tmp_path / f"model_{examples.stem}"
         with pytest.raises(InputError, match=message):
-            train(str(examples), str(out), TrainOptions(epochs=1, batch_size=16))
+            train(str(examples), str(out), TrainOptions(eager=True, epochs=1, batch_size=16))
         assert not out.exists()
 
 
@@ -586,7 +598,7 @@ def test_train_never_writes_into_a_model_folder_or_another_runs_folder(trained, 
     (model / "model.keras").write_bytes(b"a network")
     (model / "merger.keras").write_bytes(b"its merger")
     with pytest.raises(InputError, match="holds no training run of dvcall train \\(a model folder\\?\\)"):
-        train(str(ex), str(model), TrainOptions(epochs=1, batch_size=16))
+        train(str(ex), str(model), TrainOptions(eager=True, epochs=1, batch_size=16))
     assert sorted(os.listdir(model)) == ["merger.keras", "model.keras"] and (model / "model.keras").read_bytes() == b"a network"
 
 
@@ -600,7 +612,7 @@ def test_fine_tuning_a_model_of_another_pileup_shape_is_one_line(trained, tmp_pa
     write_sidecar(str(narrow), (100, 199, 6), [1, 2, 3, 4, 5, 6])
     out = tmp_path / "tuned"
     with pytest.raises(InputError, match=r"reads pileups of shape \[100, 221, 6\], the examples are \[100, 199, 6\]"):
-        train(str(narrow), str(out), TrainOptions(epochs=1, batch_size=4, init_model=str(model)))
+        train(str(narrow), str(out), TrainOptions(eager=True, epochs=1, batch_size=4, init_model=str(model)))
     assert not out.exists()
 
 
@@ -621,7 +633,7 @@ def test_empty_overlapping_or_unlike_tuning_sets_are_one_line_before_any_folder(
     for i, (examples, tune, message) in enumerate(cases):
         out = tmp_path / f"model{i}"
         with pytest.raises(InputError, match=message):
-            train(examples, str(out), TrainOptions(epochs=1, batch_size=4), tune_examples=tune)
+            train(examples, str(out), TrainOptions(eager=True, epochs=1, batch_size=4), tune_examples=tune)
         assert not out.exists()
 
 
@@ -630,7 +642,7 @@ def test_a_diverging_run_stops_with_one_line_and_saves_no_model(tmp_path):
     _examples(ex, n=16)
     out = tmp_path / "model"
     with pytest.raises(InputError, match="training diverged at epoch 1"):
-        train(str(ex), str(out), TrainOptions(epochs=2, batch_size=8, learning_rate=1e12))
+        train(str(ex), str(out), TrainOptions(eager=True, epochs=2, batch_size=8, learning_rate=1e12))
     assert not (out / "model.keras").exists()
 
 
@@ -650,7 +662,7 @@ def test_a_stop_while_an_epoch_is_saved_redoes_that_epoch(tmp_path, monkeypatch)
     ex = tmp_path / "train.tfrecord.gz"
     _examples(ex, n=16)
     out = tmp_path / "model"
-    opts = TrainOptions(epochs=2, batch_size=8, shuffle_buffer=16, keep_epochs=True)
+    opts = TrainOptions(eager=True, epochs=2, batch_size=8, shuffle_buffer=16, keep_epochs=True)
     real = tr.save_model
 
     def full_disk(*args, **kwargs):
@@ -673,24 +685,24 @@ def test_train_refuses_what_would_give_a_wrong_model(tmp_path, trained):
     _examples(other, n=16)
     write_sidecar(str(other), SHAPE, [1, 2, 3, 4, 5, 7])
     with pytest.raises(InputError, match=r"reads channels \[1, 2, 3, 4, 5, 6\], the examples hold \[1, 2, 3, 4, 5, 7\]"):
-        train(str(other), str(tmp_path / "ft"), TrainOptions(epochs=1, batch_size=8, init_model=str(model)))
+        train(str(other), str(tmp_path / "ft"), TrainOptions(eager=True, epochs=1, batch_size=8, init_model=str(model)))
     # a file as --output
     (tmp_path / "afile").write_text("x")
     with pytest.raises(InputError, match="is an existing file: give a folder"):
-        train(str(other), str(tmp_path / "afile"), TrainOptions(epochs=1, batch_size=8))
+        train(str(other), str(tmp_path / "afile"), TrainOptions(eager=True, epochs=1, batch_size=8))
     # a second training into a folder another one is using
     busy = tmp_path / "busy"
     busy.mkdir()
     with DirectoryLock(str(busy), "dvcall train --output busy", flag="--output"):
         with pytest.raises(InputError, match=r"--output .*busy is in use by another dvcall run \(pid .*dvcall train --output busy\)"):
-            train(str(other), str(busy), TrainOptions(epochs=1, batch_size=8))
+            train(str(other), str(busy), TrainOptions(eager=True, epochs=1, batch_size=8))
 
 
 def test_a_finished_run_that_lost_its_model_is_not_reported_done(tmp_path):
     ex = tmp_path / "train.tfrecord.gz"
     _examples(ex, n=16)
     out = tmp_path / "model"
-    opts = TrainOptions(epochs=1, batch_size=8, shuffle_buffer=16)
+    opts = TrainOptions(eager=True, epochs=1, batch_size=8, shuffle_buffer=16)
     train(str(ex), str(out), opts)
     os.remove(out / "model.keras")
     with pytest.raises(InputError, match="finished, but its model.keras is gone"):
@@ -724,3 +736,21 @@ def test_tuning_examples_from_where_training_examples_come_from_are_warned_about
     with caplog.at_level(logging.WARNING, logger="dvcall"):
         _datasets(str(train_ex), str(apart), TrainOptions(epochs=1, batch_size=8))
     assert "come from where" not in caplog.text
+
+
+def test_train_flags_reach_the_training_options(tmp_path, monkeypatch):
+    """What `dvcall train` hands the library: --eager, and the default (graph) without it."""
+    from click.testing import CliRunner
+
+    import deepvariant_py.cli.train as cli_train
+    from deepvariant_py.cli.main import main
+
+    seen = []
+    monkeypatch.setattr(cli_train, "train", lambda examples, output, opts, tune: seen.append(opts) or
+                        {"best_tune_accuracy": 1.0, "best_epoch": 1})
+    ex = tmp_path / "train.tfrecord.gz"
+    _examples(ex, n=4)
+    for extra in ([], ["--eager"]):
+        result = CliRunner().invoke(main, ["train", "--examples", str(ex), "--output", str(tmp_path / "m"), *extra])
+        assert result.exit_code == 0, result.output
+    assert [opts.eager for opts in seen] == [False, True]
