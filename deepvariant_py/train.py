@@ -122,6 +122,9 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     check_same_settings(paths + tune_paths)
     check_first_records(paths + tune_paths, info.shape)
     shape = info.shape
+    # tf.data traces each mapped function; AutoGraph's rewriting of it (for Python control flow on tensors, which
+    # none of these use: their branches are tf.cond / tf.where) took ~2 s of every run's start (pyinstrument)
+    plain = tf.autograph.experimental.do_not_convert
     full = example_dataset(paths, shape, with_label=True)
     tune_full = example_dataset(tune_paths, shape, with_label=True) if tune_spec else None
     if opts.channels:
@@ -129,7 +132,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
         if missing:
             raise InputError(f"channels {missing} are not in the examples (they have {list(info.channels)}): pick from those")
         keep = [info.channels.index(c) for c in opts.channels]
-        select = lambda image, label: (tf.gather(image, keep, axis=-1), label)  # noqa: E731
+        select = plain(lambda image, label: (tf.gather(image, keep, axis=-1), label))
         full = full.map(select)
         tune_full = tune_full.map(select) if tune_full is not None else None
         info = info.with_channels(opts.channels)
@@ -141,6 +144,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
         raise InputError(f"no {empty} examples in {where}: make-examples wrote none there (check its --regions and "
                          "--confident-bed), so there is nothing to train on")
 
+    @plain
     def onehot(image, label):
         return image, tf.one_hot(label, 3)
 
@@ -149,16 +153,16 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     else:
         every = opts.tune_every
 
-        @tf.autograph.experimental.do_not_convert
+        @plain
         def is_tune(i, _):
             return i % every == 0
 
-        @tf.autograph.experimental.do_not_convert
+        @plain
         def drop_index(_, x):
             return x
 
         indexed = full.enumerate()
-        train_ds = indexed.filter(lambda i, x: tf.logical_not(is_tune(i, x))).map(drop_index)
+        train_ds = indexed.filter(plain(lambda i, x: tf.logical_not(is_tune(i, x)))).map(drop_index)
         tune_ds = indexed.filter(is_tune).map(drop_index)
     # Known sizes: Keras plans epochs from them (and says nothing about running out of data); a wrong count fails.
     train_ds = train_ds.apply(tf.data.experimental.assert_cardinality(train_count))
@@ -174,7 +178,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
                         train_count + tune_count, need / 1e9, avail / 1e9)
     train_ds = train_ds.shuffle(opts.shuffle_buffer, seed=opts.seed, reshuffle_each_iteration=True)
     if opts.augment_mapq > 0:
-        train_ds = train_ds.map(lambda image, label: (mapq_augment(image, opts.augment_mapq), label),
+        train_ds = train_ds.map(plain(lambda image, label: (mapq_augment(image, opts.augment_mapq), label)),
                                 num_parallel_calls=AUGMENT_CALLS)
     channels = list(info.channels)
     needed = (READ_BASE_ENUM, BASE_QUALITY_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM)
@@ -186,29 +190,29 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
                              "SNP examples from indel ones): make them with --alt-aligned-pileup diff_channels, or drop the flag")
     if opts.augment_confident_errors > 0:  # before the quality augmentation: the errors' qualities are binned or shifted with the rest
         where = [channels.index(c) for c in needed]
-        train_ds = train_ds.map(lambda image, label: (confident_error_augment(image, label, opts.augment_confident_errors,
-                                                                              opts.confident_errors_max_fraction, *where,
-                                                                              alt_aligned), label),
+        train_ds = train_ds.map(plain(lambda image, label: (confident_error_augment(image, label, opts.augment_confident_errors,
+                                                                                    opts.confident_errors_max_fraction, *where,
+                                                                                    alt_aligned), label)),
                                 num_parallel_calls=AUGMENT_CALLS)
     if opts.augment_qualities > 0 and BASE_QUALITY_ENUM in channels:
         q = channels.index(BASE_QUALITY_ENUM)
-        train_ds = train_ds.map(lambda image, label: (quality_augment(image, opts.augment_qualities, q, shifts=opts.quality_shifts,
-                                                                      binned_share=opts.quality_binned_share), label),
+        train_ds = train_ds.map(plain(lambda image, label: (quality_augment(image, opts.augment_qualities, q, shifts=opts.quality_shifts,
+                                                                            binned_share=opts.quality_binned_share), label)),
                                 num_parallel_calls=AUGMENT_CALLS)
     if opts.augment_balance > 0 and SUPPORTS_ENUM in channels:
         s = channels.index(SUPPORTS_ENUM)
-        train_ds = train_ds.map(lambda image, label: (balance_augment(image, label, opts.augment_balance, s, max_drop=opts.balance_max_drop,
-                                                                          min_haplotype=opts.balance_min_haplotype), label),
+        train_ds = train_ds.map(plain(lambda image, label: (balance_augment(image, label, opts.augment_balance, s, max_drop=opts.balance_max_drop,
+                                                                                min_haplotype=opts.balance_min_haplotype), label)),
                                 num_parallel_calls=AUGMENT_CALLS)
     if opts.augment_errors > 0:
         where = [channels.index(c) for c in needed]
-        train_ds = train_ds.map(lambda image, label: (error_augment(image, label, opts.augment_errors, *where, alt_aligned), label),
+        train_ds = train_ds.map(plain(lambda image, label: (error_augment(image, label, opts.augment_errors, *where, alt_aligned), label)),
                                 num_parallel_calls=AUGMENT_CALLS)
     if opts.augment_contamination > 0:
         where = [channels.index(c) for c in (READ_BASE_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM)]
-        train_ds = train_ds.map(lambda image, label: (contamination_augment(image, label, opts.augment_contamination, opts.contamination_max_rate,
-                                                                                *where, alt_aligned,
-                                                                                clean_only=opts.contamination_clean_only), label),
+        train_ds = train_ds.map(plain(lambda image, label: (contamination_augment(image, label, opts.augment_contamination, opts.contamination_max_rate,
+                                                                                      *where, alt_aligned,
+                                                                                      clean_only=opts.contamination_clean_only), label)),
                                 num_parallel_calls=AUGMENT_CALLS)
     train_ds = train_ds.map(onehot).batch(opts.batch_size).prefetch(4)
     tune_ds = tune_ds.map(onehot).batch(512).prefetch(2)
