@@ -754,3 +754,24 @@ def test_train_flags_reach_the_training_options(tmp_path, monkeypatch):
         result = CliRunner().invoke(main, ["train", "--examples", str(ex), "--output", str(tmp_path / "m"), *extra])
         assert result.exit_code == 0, result.output
     assert [opts.eager for opts in seen] == [False, True]
+
+
+def test_the_batch_eta_leaves_out_each_epochs_first_batch(monkeypatch, caplog):
+    """The first batch also compiles the graph: an ETA timed from it said 5h02m for a 17-minute epoch."""
+    import deepvariant_py.progress as progress
+    from deepvariant_py.train import _progress_log
+
+    clock = [1000.0]
+    monkeypatch.setattr(progress.time, "time", lambda: clock[0])
+    log = _progress_log(epochs=1, steps=100, examples=12_800)
+    with caplog.at_level(logging.INFO, logger="dvcall"):
+        log.on_epoch_begin(0)
+        clock[0] += 300.0  # the first batch: tracing
+        log.on_train_batch_end(0)
+        for batch in range(1, 30):  # then a second a batch
+            clock[0] += 1.0
+            log.on_train_batch_end(batch)
+    etas = re.findall(r"epoch 1/1: (\d+)/100 batches, ETA (\d+)m(\d+)s", caplog.text)
+    assert etas, caplog.text
+    for done, minutes, seconds in etas:  # one second for each batch left, not 300
+        assert abs(int(minutes) * 60 + int(seconds) - (100 - int(done))) <= 1, etas
