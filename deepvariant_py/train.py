@@ -125,6 +125,11 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
     # tf.data traces each mapped function; AutoGraph's rewriting of it (for Python control flow on tensors, which
     # none of these use: their branches are tf.cond / tf.where) took ~2 s of every run's start (pyinstrument)
     plain = tf.autograph.experimental.do_not_convert
+
+    def augment(ds, edit):
+        """`ds` with each training image replaced by edit(image, label), the draws one example at a time (AUGMENT_CALLS)."""
+        return ds.map(plain(lambda image, label: (edit(image, label), label)), num_parallel_calls=AUGMENT_CALLS)
+
     full = example_dataset(paths, shape, with_label=True)
     tune_full = example_dataset(tune_paths, shape, with_label=True) if tune_spec else None
     if opts.channels:
@@ -178,8 +183,7 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
                         train_count + tune_count, need / 1e9, avail / 1e9)
     train_ds = train_ds.shuffle(opts.shuffle_buffer, seed=opts.seed, reshuffle_each_iteration=True)
     if opts.augment_mapq > 0:
-        train_ds = train_ds.map(plain(lambda image, label: (mapq_augment(image, opts.augment_mapq), label)),
-                                num_parallel_calls=AUGMENT_CALLS)
+        train_ds = augment(train_ds, lambda image, label: mapq_augment(image, opts.augment_mapq))
     channels = list(info.channels)
     needed = (READ_BASE_ENUM, BASE_QUALITY_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM)
     alt_aligned = [channels.index(c) for c in DIFF_CHANNEL_ENUMS if c in channels]
@@ -190,30 +194,24 @@ def _datasets(train_spec: str, tune_spec: str | None, opts: TrainOptions):
                              "SNP examples from indel ones): make them with --alt-aligned-pileup diff_channels, or drop the flag")
     if opts.augment_confident_errors > 0:  # before the quality augmentation: the errors' qualities are binned or shifted with the rest
         where = [channels.index(c) for c in needed]
-        train_ds = train_ds.map(plain(lambda image, label: (confident_error_augment(image, label, opts.augment_confident_errors,
-                                                                                    opts.confident_errors_max_fraction, *where,
-                                                                                    alt_aligned), label)),
-                                num_parallel_calls=AUGMENT_CALLS)
+        train_ds = augment(train_ds, lambda image, label: confident_error_augment(
+            image, label, opts.augment_confident_errors, opts.confident_errors_max_fraction, *where, alt_aligned))
     if opts.augment_qualities > 0 and BASE_QUALITY_ENUM in channels:
         q = channels.index(BASE_QUALITY_ENUM)
-        train_ds = train_ds.map(plain(lambda image, label: (quality_augment(image, opts.augment_qualities, q, shifts=opts.quality_shifts,
-                                                                            binned_share=opts.quality_binned_share), label)),
-                                num_parallel_calls=AUGMENT_CALLS)
+        train_ds = augment(train_ds, lambda image, label: quality_augment(
+            image, opts.augment_qualities, q, shifts=opts.quality_shifts, binned_share=opts.quality_binned_share))
     if opts.augment_balance > 0 and SUPPORTS_ENUM in channels:
         s = channels.index(SUPPORTS_ENUM)
-        train_ds = train_ds.map(plain(lambda image, label: (balance_augment(image, label, opts.augment_balance, s, max_drop=opts.balance_max_drop,
-                                                                                min_haplotype=opts.balance_min_haplotype), label)),
-                                num_parallel_calls=AUGMENT_CALLS)
+        train_ds = augment(train_ds, lambda image, label: balance_augment(
+            image, label, opts.augment_balance, s, max_drop=opts.balance_max_drop, min_haplotype=opts.balance_min_haplotype))
     if opts.augment_errors > 0:
         where = [channels.index(c) for c in needed]
-        train_ds = train_ds.map(plain(lambda image, label: (error_augment(image, label, opts.augment_errors, *where, alt_aligned), label)),
-                                num_parallel_calls=AUGMENT_CALLS)
+        train_ds = augment(train_ds, lambda image, label: error_augment(image, label, opts.augment_errors, *where, alt_aligned))
     if opts.augment_contamination > 0:
         where = [channels.index(c) for c in (READ_BASE_ENUM, SUPPORTS_ENUM, DIFFERS_ENUM)]
-        train_ds = train_ds.map(plain(lambda image, label: (contamination_augment(image, label, opts.augment_contamination, opts.contamination_max_rate,
-                                                                                      *where, alt_aligned,
-                                                                                      clean_only=opts.contamination_clean_only), label)),
-                                num_parallel_calls=AUGMENT_CALLS)
+        train_ds = augment(train_ds, lambda image, label: contamination_augment(
+            image, label, opts.augment_contamination, opts.contamination_max_rate, *where, alt_aligned,
+            clean_only=opts.contamination_clean_only))
     train_ds = train_ds.map(onehot).batch(opts.batch_size).prefetch(4)
     tune_ds = tune_ds.map(onehot).batch(512).prefetch(2)
     return train_ds, tune_ds, info, train_count
