@@ -326,6 +326,9 @@ def main() -> None:
                     help="simulated samples: also call Illumina ones with qualities binned to NovaSeq's 4 levels and shifted "
                          "down by 8, and long-read ones with qualities shifted by -6 and +10 (scripts/transform_qualities.py; "
                          "the transformed BAMs are kept beside the sample)")
+    ap.add_argument("--ffpe-filter", action="store_true",
+                    help="Illumina rows: also run dvcall with --ffpe-filter (drops C>T / G>A candidates whose alt reads all "
+                         "come from the read-pair orientation that shows deamination; see --damage for damaged rows)")
     ap.add_argument("--ablation", action="store_true", help="also run dvcall with each feature added in turn (baseline, +realignment, ...)")
     args = ap.parse_args()
     check_run(args, prog, {"--json": args.json}, wants_shared=not args.no_real, directories={"--keep-vcfs": args.keep_vcfs})
@@ -352,6 +355,8 @@ def main() -> None:
                 runs = [("dvcall", lambda d, out, tmp: call_dvcall(d, out, args.hybrid_model or args.model))]
             extra = [f for f, wanted in ((("--no-phase-reads",), args.unphased), (("--phaser", "whatshap"), args.whatshap),
                                          (("--sort-by-haplotypes",), args.sort_ablation)) if wanted]
+            if args.ffpe_filter and ds.platform == "illumina":
+                runs = runs + [("dvcall --ffpe-filter", lambda d, out, tmp: call_dvcall(d, out, args.model, ("--ffpe-filter",)))]
             if ds.platform not in ("illumina", "hybrid"):
                 runs += [(f"dvcall {' '.join(flags)}", lambda d, out, tmp, f=flags: call_dvcall(d, out, args.model, f))
                          for flags in extra]

@@ -13,6 +13,7 @@ import numpy as np
 
 from .candidate_filter import CandidateFilter
 from .checkpoint import ShardCheckpoint, ShardCheckpoints, save_checkpoint
+from .damage import DamageFilter
 from .candidates import Candidate, CandidateThresholds, count_alleles, find_candidates
 from .direct_phasing import phase_reads, tag_concordance
 from .errors import InputError
@@ -42,6 +43,8 @@ class MakeExamplesOptions:
     realigner: RealignerOptions = field(default_factory=RealignerOptions)
     candidate_filter: CandidateFilter | None = None
     """The model's candidate pre-filter (candidate_filter.py): candidates it scores as errors get no example."""
+    damage_filter: DamageFilter | None = None
+    """--ffpe-filter (damage.py): SNP candidates that look like one-orientation deamination damage get no example."""
     phase_reads: bool = False
     """Tag each partition's reads HP=1/2 from its own heterozygous-looking sites (direct_phasing), replacing any
     HP tags: for a model that pools reads by haplotype given untagged reads."""
@@ -68,6 +71,7 @@ class MakeExamplesStats:
     hp_tagged_reads: int = 0  # of the hp_taggable_reads (PartitionResult.n_taggable)
     hp_taggable_reads: int = 0
     filtered_candidates: int = 0  # dropped by the candidate pre-filter (no example)
+    damaged_candidates: int = 0  # dropped by --ffpe-filter (no example)
     bases: int = 0  # aligned read bases in the partitions, and those below the base-quality threshold (or Q10 if higher)
     low_quality_bases: int = 0
     covered_positions: int = 0  # positions of the partitions with at least one aligned read base (depth: bases / these)
@@ -134,6 +138,7 @@ class PartitionResult:
     n_tagged: int  # of those, reads with an HP tag of 1 or 2 (as drawn)
     ref_blocks: list[RefBlock]
     n_filtered: int = 0  # candidates the pre-filter dropped
+    n_damaged: int = 0  # candidates --ffpe-filter dropped
     n_bases: int = 0  # aligned read bases inside the partition
     n_low_quality: int = 0  # of those, below the base-quality threshold or DeepVariant's Q10, the higher (base_quality_warning)
     n_no_qualities: int = 0  # reads stored without base qualities
@@ -307,15 +312,25 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     n_found = len(candidates)
     if opts.candidate_filter is not None:
         candidates = opts.candidate_filter.select(events, candidates, ref_seq, ref_offset)
+    n_kept = len(candidates)
+    if opts.damage_filter is not None:
+        candidates = opts.damage_filter.select(events, candidates)
     canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1, reads=reads) if candidates else None
     tagged = taggable & (hp_groups(events.hp) < 2)
     inside = (events.m_pos >= region.start) & (events.m_pos < region.end)
     depth = np.bincount(events.m_pos[inside] - region.start, minlength=region.length)
     ambiguous = ambiguous_bases(ref_seq[region.start - ref_offset:region.end - ref_offset])
     return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(taggable)), int(np.count_nonzero(tagged)),
-                           blocks, n_found - len(candidates), int(np.count_nonzero(inside)),
+                           blocks, n_found - n_kept, n_kept - len(candidates), int(np.count_nonzero(inside)),
                            int(np.count_nonzero(inside & (events.m_qual < trusted_q))), events.no_qualities, n_odd_hp, retag,
                            int(np.count_nonzero(depth)), int(np.count_nonzero(ambiguous & (depth[:len(ambiguous)] > 0))))
+
+
+def dropped_note(filtered: int, damaged: int, opts: MakeExamplesOptions) -> str:
+    """The parenthesis after a run's candidate count: what the candidate pre-filter and --ffpe-filter dropped."""
+    parts = ([f"the candidate pre-filter dropped {filtered:,} more"] if opts.candidate_filter is not None else []) + \
+        ([f"--ffpe-filter dropped {damaged:,} as damage"] if opts.damage_filter is not None else [])
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 ONE_SIDED_TAGS = 0.9  # of the tagged reads on one HP value, with ...
@@ -421,6 +436,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             stats.hp_tagged_reads += part.n_tagged
             stats.hp_taggable_reads += part.n_taggable
             stats.filtered_candidates += part.n_filtered
+            stats.damaged_candidates += part.n_damaged
             stats.bases += part.n_bases
             stats.low_quality_bases += part.n_low_quality
             stats.covered_positions += part.n_covered

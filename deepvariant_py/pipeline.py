@@ -17,7 +17,7 @@ from .code_digest import code_digest
 from .errors import InputError, OutputError
 from .htslib import index_suffix
 from .identity import individuals_warning
-from .make_examples import (MakeExamplesOptions, MakeExamplesStats, ambiguous_reference_warning, base_quality_warning, calling_regions, hp_tag_warning,
+from .make_examples import (MakeExamplesOptions, MakeExamplesStats, ambiguous_reference_warning, base_quality_warning, dropped_note, calling_regions, hp_tag_warning,
                             low_depth_warning, make_examples, missing_quality_warning, odd_hp_warning, restorable, retag_warning, window_gap,
                             calling_shard)
 from .merger import load_merger
@@ -442,7 +442,8 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     summary["candidates"] = sum(s.candidates for s in stats)
     summary["examples"] = sum(s.examples for s in stats)
     summary["filtered_candidates"] = sum(s.filtered_candidates for s in stats)
-    dropped = f" (the candidate pre-filter dropped {summary['filtered_candidates']:,} more)" if me_opts.candidate_filter else ""
+    summary["damaged_candidates"] = sum(s.damaged_candidates for s in stats)
+    dropped = dropped_note(summary["filtered_candidates"], summary["damaged_candidates"], me_opts)
     log.info("make_examples: %d candidates%s, %d examples in %.1f s", summary["candidates"], dropped, summary["examples"],
              summary["make_examples_seconds"])
     if plan.called:  # with nothing to call no read was looked at: _warn_about_reads said why

@@ -54,6 +54,7 @@ class ReadEvents:
     end: np.ndarray  # per read: reference_end
     mapq: np.ndarray
     reverse: np.ndarray  # bool
+    read2: np.ndarray  # bool: the second read of its pair (with `reverse`, the pair orientation: damage.f1r2)
     hp: np.ndarray  # HP tag, 0 if absent
     ps: np.ndarray  # PS tag (the phase set HP is relative to) of a read with an HP tag, 0 if absent
     length: np.ndarray  # bases in the read (soft clips included)
@@ -154,6 +155,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     starts = np.fromiter((r.reference_start for r in reads), np.int64, n)
     mapq = np.fromiter((r.mapping_quality for r in reads), np.int16, n)
     reverse = np.fromiter((r.is_reverse for r in reads), bool, n)
+    read2 = np.fromiter((r.is_read2 for r in reads), bool, n)
     hp = np.fromiter(map(hp_tag, reads), np.int16, n)
     ps = np.zeros(n, np.int64)
     for i in np.flatnonzero(hp).tolist():  # only a tagged read's phase set matters
@@ -235,7 +237,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     m_pos = np.repeat(blk_ref, b_len_a) + within
     q_idx = np.repeat(blk_query, b_len_a) + within
     return ReadEvents(
-        n_reads=n, start=starts, end=ends, mapq=mapq, reverse=reverse, hp=hp, ps=ps, length=lengths,
+        n_reads=n, start=starts, end=ends, mapq=mapq, reverse=reverse, read2=read2, hp=hp, ps=ps, length=lengths,
         m_read=m_read, m_pos=m_pos, m_base=all_codes[q_idx], m_qual=all_quals[q_idx],
         e_read=np.asarray(e_read, np.int64), e_pos=np.asarray(e_pos, np.int64), e_kind=np.asarray(e_kind, np.int8),
         e_bases=e_bases, e_low_quality=np.asarray(e_low, bool), e_draw_qual=np.asarray(e_dq, np.uint8),
@@ -243,7 +245,7 @@ def extract_events(reads: list[pysam.AlignedSegment], ref_seq: str, ref_offset: 
     )
 
 
-_PER_READ = ("start", "end", "mapq", "reverse", "hp", "ps", "length")
+_PER_READ = ("start", "end", "mapq", "reverse", "read2", "hp", "ps", "length")
 _PER_BASE = ("m_read", "m_pos", "m_base", "m_qual")
 _PER_EVENT = ("e_read", "e_pos", "e_kind", "e_low_quality", "e_draw_qual", "e_qual_sum")
 

@@ -133,6 +133,13 @@ SETTINGS: tuple[Setting, ...] = (
             "model has one) scores as sequencing errors, before any pileup is built: far fewer examples on noisy long reads. "
             "Models without one call every candidate.",
             _long_reads(True, True)),
+    Setting("ffpe_filter", "--ffpe-filter/--no-ffpe-filter",
+            "Drop C>T and G>A SNP candidates whose alt reads all come from the one read-pair orientation that shows "
+            "deamination damage (read 1 forward / read 2 reverse for C>T, the other for G>A), at most 25% of the depth, "
+            "where 3 or more reads of the other orientation cover the site: FFPE artifacts, which the models call as "
+            "low-quality hets. For formalin-fixed samples; it needs reads in both orientations (single-end: both strands), and loses a true "
+            "het whose few alt reads all share one orientation.",
+            {"illumina": False, "pacbio": False, "ont": False, "hybrid": False}),
 )
 SETTING_KEYS = tuple(s.key for s in SETTINGS)
 # What examples and models made before a setting was recorded had: a sidecar or model_info without the key means this.
