@@ -180,6 +180,10 @@ def test_the_config_is_checked_before_any_job():
     assert check_config({**base, "gvcf": "yes", "phase_reads": "auto"})["gvcf"] is True
     assert check_config(base)["keep_supplementary"] is False
     assert check_config({**base, "keep_supplementary": "true"})["keep_supplementary"] is True
+    assert check_config(base)["ffpe_filter"] is False and check_config({**base, "ffpe_filter": "yes"})["ffpe_filter"] is True
+    with open(snakefile_path()) as fh:  # both reach make_examples' command line (a first pass's too), as run's flags
+        text = fh.read()
+    assert 'FFPE = " --ffpe-filter" if CONFIG["ffpe_filter"]' in text and text.count("+ SUPPLEMENTARY + FFPE +") == 1
     assert check_config(base)["phase_reads"] == "auto" and check_config(base)["shards"] == 8
     for bad, message in (({"model-type": "pacbio"}, "unknown key 'model-type' in the workflow config \\(did you mean 'model_type'\\?\\)"),
                          ({"shard": 2}, "did you mean 'shards'"),
