@@ -7,7 +7,7 @@ import click
 from deepvariant_py.alignment_files import reads_inputs
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import is_examples_file, sidecar_path
-from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, ambiguous_reference_warning, base_quality_warning, dropped_note, hp_tag_warning,
+from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, ambiguous_reference_warning, base_quality_warning, damage_warning, dropped_note, hp_tag_warning,
                                          low_depth_warning,
                                          make_examples, missing_quality_warning, odd_hp_warning, retag_warning,
                                          training_summary)
@@ -147,6 +147,8 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
             log.warning("%s", warning)
     if (ambiguous := ambiguous_reference_warning([stats])):
         log.warning("%s", ambiguous)  # a warning: the workflow's --quiet jobs show it too (hostile21)
+    if (damaged := damage_warning([stats])):
+        log.warning("%s", damaged)
     if training:
         labels, warnings = training_summary(stats)
         for warning in warnings:

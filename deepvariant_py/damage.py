@@ -42,14 +42,17 @@ class DamageFilter:
     Both values were chosen on simulated calibration samples, clean and FFPE-damaged (docs/measurements.md, "FFPE
     damage"): the fewest artifacts left among the settings that dropped no more than one true SNP (none dropped)."""
 
-    def is_damage(self, candidate: Candidate, events: ReadEvents, orientation: np.ndarray) -> bool:
-        """Whether every alt of `candidate` looks like one-orientation damage (see the module's text)."""
+    def is_damage(self, candidate: Candidate, events: ReadEvents, orientation: np.ndarray, swapped: bool = False) -> bool:
+        """Whether every alt of `candidate` looks like one-orientation damage (see the module's text); `swapped`:
+        with the two orientations' roles exchanged, which deamination cannot produce (a control: what sequencing
+        errors alone give)."""
         ref = candidate.ref
         covering = None
         for i, alt in enumerate(candidate.alts):
             shows = DAMAGE_CHANGES.get((ref[0], alt[0]))
             if shows is None or len(alt) != len(ref) or alt[1:] != ref[1:]:
                 return False  # not a single-base deamination change
+            shows = shows != swapped
             if candidate.allele_depths[i + 1] > self.max_fraction * max(candidate.depth, 1):
                 return False
             carriers = orientation[candidate.support == i]
@@ -60,6 +63,15 @@ class DamageFilter:
             if np.count_nonzero(covering != shows) < self.min_other_reads:
                 return False
         return bool(candidate.alts)
+
+    def signal(self, events: ReadEvents, candidates: list[Candidate]) -> tuple[int, int]:
+        """(candidates that look like damage, candidates that look like it with the orientations swapped): in an
+        undamaged library sequencing errors give about as many of each; deamination only the first."""
+        if not candidates:
+            return 0, 0
+        orientation = f1r2(events)
+        return (sum(self.is_damage(c, events, orientation) for c in candidates),
+                sum(self.is_damage(c, events, orientation, swapped=True) for c in candidates))
 
     def select(self, events: ReadEvents, candidates: list[Candidate]) -> list[Candidate]:
         """The candidates that are not damage, in their order."""

@@ -72,6 +72,8 @@ class MakeExamplesStats:
     hp_taggable_reads: int = 0
     filtered_candidates: int = 0  # dropped by the candidate pre-filter (no example)
     damaged_candidates: int = 0  # dropped by --ffpe-filter (no example)
+    damage_like_candidates: int = 0  # without --ffpe-filter: candidates it would drop (damage.DamageFilter.signal) ...
+    damage_control_candidates: int = 0  # ... and those that look so with the pair orientations swapped
     bases: int = 0  # aligned read bases in the partitions, and those below the base-quality threshold (or Q10 if higher)
     low_quality_bases: int = 0
     covered_positions: int = 0  # positions of the partitions with at least one aligned read base (depth: bases / these)
@@ -146,6 +148,8 @@ class PartitionResult:
     retagged: bool = False  # its reads' HP tags contradicted their alleles: phased from the reads instead
     n_covered: int = 0  # positions of the partition with at least one aligned base
     n_ambiguous: int = 0  # reference positions of the partition under reads holding an IUPAC code (never called)
+    n_damage_like: int = 0  # without --ffpe-filter: DamageFilter.signal's two counts (short reads only)
+    n_damage_control: int = 0
 
 
 def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) -> str | None:
@@ -164,6 +168,24 @@ def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) 
     return (f"{low / bases:.0%} of the reads' aligned bases are below base quality {MIN_BASE_QUALITY} (or are N, worth "
             f"Q2) {counted}: the BAM's bases or qualities look lost, masked or recoded; check them (`samtools view`) "
             "and call the reads as the sequencer wrote them")
+
+
+DAMAGE_WARNING_MIN = 50  # candidates that look like deamination damage, and at least ...
+DAMAGE_WARNING_RATIO = 4  # ... this many times those that look so in the other orientation: damage_warning
+
+
+def damage_warning(stats: list[MakeExamplesStats]) -> str | None:
+    """One line when, without --ffpe-filter, many C>T / G>A candidates look like deamination damage (all their alt
+    reads in the one pair orientation that shows it) and far fewer look so in the other orientation, where
+    sequencing errors alone put about as many: a damaged (formalin-fixed?) library, whose artifacts the models
+    call as low-quality hets."""
+    like, control = sum(s.damage_like_candidates for s in stats), sum(s.damage_control_candidates for s in stats)
+    if like < DAMAGE_WARNING_MIN or like < DAMAGE_WARNING_RATIO * control:
+        return None
+    return (f"{like:,} C>T/G>A candidates have every alt read in the one read-pair orientation that shows deamination "
+            f"damage, against {control:,} in the other orientation (sequencing errors alone give about as many of each): "
+            "the library looks damaged (a formalin-fixed sample?), and such artifacts are called as low-quality hets; "
+            "--ffpe-filter drops them")
 
 
 def ambiguous_reference_warning(stats: list[MakeExamplesStats]) -> str | None:
@@ -313,8 +335,11 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     if opts.candidate_filter is not None:
         candidates = opts.candidate_filter.select(events, candidates, ref_seq, ref_offset)
     n_kept = len(candidates)
+    damage_signal = (0, 0)
     if opts.damage_filter is not None:
         candidates = opts.damage_filter.select(events, candidates)
+    elif not np.any(events.is_long):  # pair orientation is a short-read library's property
+        damage_signal = DamageFilter().signal(events, candidates)
     canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1, reads=reads) if candidates else None
     tagged = taggable & (hp_groups(events.hp) < 2)
     inside = (events.m_pos >= region.start) & (events.m_pos < region.end)
@@ -323,7 +348,8 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(taggable)), int(np.count_nonzero(tagged)),
                            blocks, n_found - n_kept, n_kept - len(candidates), int(np.count_nonzero(inside)),
                            int(np.count_nonzero(inside & (events.m_qual < trusted_q))), events.no_qualities, n_odd_hp, retag,
-                           int(np.count_nonzero(depth)), int(np.count_nonzero(ambiguous & (depth[:len(ambiguous)] > 0))))
+                           int(np.count_nonzero(depth)), int(np.count_nonzero(ambiguous & (depth[:len(ambiguous)] > 0))),
+                           *damage_signal)
 
 
 def dropped_note(filtered: int, damaged: int, opts: MakeExamplesOptions) -> str:
@@ -437,6 +463,8 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             stats.hp_taggable_reads += part.n_taggable
             stats.filtered_candidates += part.n_filtered
             stats.damaged_candidates += part.n_damaged
+            stats.damage_like_candidates += part.n_damage_like
+            stats.damage_control_candidates += part.n_damage_control
             stats.bases += part.n_bases
             stats.low_quality_bases += part.n_low_quality
             stats.covered_positions += part.n_covered

@@ -17,7 +17,7 @@ from .code_digest import code_digest
 from .errors import InputError, OutputError
 from .htslib import index_suffix
 from .identity import individuals_warning
-from .make_examples import (MakeExamplesOptions, MakeExamplesStats, ambiguous_reference_warning, base_quality_warning, dropped_note, calling_regions, hp_tag_warning,
+from .make_examples import (MakeExamplesOptions, MakeExamplesStats, ambiguous_reference_warning, base_quality_warning, damage_warning, dropped_note, calling_regions, hp_tag_warning,
                             low_depth_warning, make_examples, missing_quality_warning, odd_hp_warning, restorable, retag_warning, window_gap,
                             calling_shard)
 from .merger import load_merger
@@ -461,6 +461,8 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
         log.warning("%s", shallow)
     if (ambiguous := ambiguous_reference_warning(stats)):
         log.warning("%s", ambiguous)  # a warning: the workflow's --quiet jobs show it too (hostile21)
+    if (damaged := damage_warning(stats)):
+        log.warning("%s", damaged)
     taggable = sum(s.hp_taggable_reads for s in stats)
     # tags replaced in some partitions: that line says what happened (the count of tagged reads after it would not)
     retag = retag_warning(stats)

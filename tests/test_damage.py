@@ -95,3 +95,24 @@ def test_the_run_says_what_each_filter_dropped():
     plain = MakeExamplesOptions()
     assert dropped_note(3, 0, plain) == ""
     assert dropped_note(0, 1234, MakeExamplesOptions(damage_filter=DamageFilter())) == " (--ffpe-filter dropped 1,234 as damage)"
+
+
+def test_the_signal_counts_damage_and_its_swapped_orientation_control():
+    ref_reads = ["F1R2", "F2R1"] * 10
+    events, damage = _site(["F1R2"] * 3, ref_reads)
+    assert DamageFilter().signal(events, [damage]) == (1, 0)
+    events, control = _site(["F2R1"] * 3, ref_reads)  # C>T where deamination cannot put it: an error's look
+    assert DamageFilter().signal(events, [control]) == (0, 1)
+    events, both = _site(["F1R2", "F2R1", "F2R1"], ref_reads)
+    assert DamageFilter().signal(events, [both]) == (0, 0)
+
+
+def test_a_library_with_far_more_damage_than_control_is_warned_about():
+    from deepvariant_py.make_examples import DAMAGE_WARNING_MIN, DAMAGE_WARNING_RATIO, MakeExamplesStats, damage_warning
+
+    def stats(like, control):
+        return [MakeExamplesStats(damage_like_candidates=like, damage_control_candidates=control)]
+    assert damage_warning(stats(DAMAGE_WARNING_MIN - 1, 0)) is None  # too few to say
+    assert damage_warning(stats(400, 400 // DAMAGE_WARNING_RATIO + 1)) is None  # errors put as many either way
+    line = damage_warning(stats(126, 0))
+    assert line.startswith("126 C>T/G>A candidates have every alt read in the one read-pair orientation") and "--ffpe-filter" in line
