@@ -349,7 +349,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
                            blocks, n_found - n_kept, n_kept - len(candidates), int(np.count_nonzero(inside)),
                            int(np.count_nonzero(inside & (events.m_qual < trusted_q))), events.no_qualities, n_odd_hp, retag,
                            int(np.count_nonzero(depth)), int(np.count_nonzero(ambiguous & (depth[:len(ambiguous)] > 0))),
-                           *damage_signal)
+                           n_damage_like=damage_signal[0], n_damage_control=damage_signal[1])
 
 
 def dropped_note(filtered: int, damaged: int, opts: MakeExamplesOptions) -> str:
