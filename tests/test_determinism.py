@@ -29,10 +29,10 @@ def _run(tmp_path, name: str, shards: str, *extra: str):
 
 
 def test_same_vcf_for_any_shard_count_and_any_run(tmp_path):
-    bodies = {name: _body(_run(tmp_path, name, shards, "--quiet")[0])
-              for name, shards in [("s1", "1"), ("s2", "2"), ("s4", "4"), ("s1_again", "1")]}
+    # three separate runs: the same bytes from each is run-to-run determinism too (test_rerun_... reruns 2 shards)
+    bodies = {name: _body(_run(tmp_path, name, shards, "--quiet")[0]) for name, shards in [("s1", "1"), ("s2", "2"), ("s4", "4")]}
     assert len(bodies["s1"]) > 20
-    assert bodies["s1"] == bodies["s2"] == bodies["s4"] == bodies["s1_again"]
+    assert bodies["s1"] == bodies["s2"] == bodies["s4"]
 
 
 def test_rerun_redoes_only_missing_or_damaged_shards(tmp_path, caplog):
