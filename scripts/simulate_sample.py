@@ -5,7 +5,7 @@ Why: dvcall needs labelled training data and held-out test data whose truth is
 certain. We plant variants (real phased HG001 calls and/or random ones, weighted
 towards homopolymers and short tandem repeats where real indels live) into the two
 haplotypes of a reference region, simulate Illumina reads from each haplotype with
-ART, and align them with bwa mem back to the *original* reference, so the caller can
+ART (or InSilicoSeq or NEAT, --read-simulator), and align them with bwa mem back to the *original* reference, so the caller can
 be run with the same ``--ref`` and the truth VCF uses the original coordinates.
 With ``--stutter`` some reads also carry polymerase slippage (+-1/+-2 repeat units
 in homopolymers and STRs, at realistic length-dependent rates), which ART lacks;
@@ -52,6 +52,12 @@ INSTALL_HINT = "apt-get install samtools bcftools bwa art-nextgen-simulation-too
 # read length is the model's.
 ISS_MODELS = {"NovaSeq": 151, "HiSeq": 126, "MiSeq": 301, "NextSeq": 301}
 ISS_INSTALL_HINT = "pip install insilicoseq"
+# NEAT (PyPI: neat-genreads, v4): its own default error and quality models (per-base qualities drawn
+# independently, ~Q20-42, no run-length structure), any read length. It pins pysam < 0.24 and biopython 1.85, so
+# keep it in a venv of its own with its `neat` on PATH.
+NEAT_INSTALL_HINT = ("python -m venv ~/neat && ~/neat/bin/pip install neat-genreads && "
+                     "ln -s ~/neat/bin/neat ~/.local/bin/neat (any folder on PATH)")
+SIMULATOR_TOOLS = {"art": "art_illumina", "insilicoseq": "iss", "neat": "neat"}
 # Long reads. hifi and ont (R10.4.1-like) come from long_read_errors.py: errors concentrated in
 # homopolymers, ~99.95% (hifi) and ~99.3% (ont) accurate at --error-scale 1. ont-r9 comes from pbsim v1
 # (CLR model with per-read accuracy): 93-95% accurate, deletion-heavy, errors spread uniformly (5.9 edits
@@ -140,11 +146,12 @@ def check_decoy(decoy: str) -> None:
 def check_tools(platform: str, read_simulator: str = "art") -> None:
     """Fail fast with an actionable line when an external tool is missing."""
     tools = REQUIRED_TOOLS[platform]
-    if platform == "illumina" and read_simulator == "insilicoseq":
-        tools = tuple(t for t in tools if t != "art_illumina") + ("iss",)
+    if platform == "illumina" and read_simulator != "art":
+        tools = tuple(t for t in tools if t != "art_illumina") + (SIMULATOR_TOOLS[read_simulator],)
+    hints = {"iss": ISS_INSTALL_HINT, "neat": NEAT_INSTALL_HINT}
     for tool in tools:
         if shutil.which(tool) is None:
-            print(f"missing {tool}: {ISS_INSTALL_HINT if tool == 'iss' else INSTALL_HINT}")
+            print(f"missing {tool}: {hints.get(tool, INSTALL_HINT)}")
             sys.exit(2)
 
 
@@ -772,6 +779,7 @@ def tool_versions() -> dict[str, str]:
             "bwa": first(["bwa"], "Version"),
             "art_illumina": first(["art_illumina"], "Version"),
             "iss": first(["iss", "--version"]),
+            "neat": first(["neat", "--version"]),
             "minimap2": first(["minimap2", "--version"]),
             "pysam": pysam.__version__, "numpy": np.__version__}
 
@@ -812,14 +820,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--coverage", type=float, default=30.0,
                    help="total read depth over both haplotypes")
     p.add_argument("--read-length", type=int, choices=(100, 125, 150, 250), default=None,
-                   help="ART read length (paired-end), at most the --profile's (default: 150)")
+                   help="read length (paired-end) for ART, at most the --profile's, and NEAT (default: 150)")
     p.add_argument("--profile", choices=tuple(ART_PROFILES), default=None,
                    help="ART built-in error profile (HS20: HiSeq 2000, HS25: HiSeq 2500, HSXn / HSXt: HiSeq X "
                         "PCR-free / TruSeq, MSv3: MiSeq v3; default: HS25)")
-    p.add_argument("--read-simulator", choices=("art", "insilicoseq"), default="art",
-                   help="Illumina reads from ART (--profile, --read-length) or from InSilicoSeq (--iss-model; "
+    p.add_argument("--read-simulator", choices=tuple(SIMULATOR_TOOLS), default="art",
+                   help="Illumina reads from ART (--profile, --read-length), from InSilicoSeq (--iss-model; "
                         "`pip install insilicoseq`): error models fitted on real runs, NovaSeq's with its four "
-                        "binned qualities")
+                        "binned qualities, or from NEAT v4 (--read-length; PyPI neat-genreads, in a venv of its "
+                        "own): its default error model, qualities drawn per base")
     p.add_argument("--iss-model", choices=tuple(ISS_MODELS), default="NovaSeq",
                    help="InSilicoSeq error model (reads of " + ", ".join(f"{m} {n}" for m, n in ISS_MODELS.items())
                         + " bp); with --read-simulator insilicoseq")
@@ -943,6 +952,26 @@ def simulate_iss(args: argparse.Namespace, fa: Path, depth: float, seed: int, pr
                 dst.write(line)
 
 
+def simulate_neat(args: argparse.Namespace, fa: Path, depth: float, seed: int, prefix: Path, log: Path) -> None:
+    """NEAT v4 pairs from one sequence at `depth` (ploidy 1, no variants of its own: the haplotype already holds
+    them), written as ART's PREFIX1.fq / PREFIX2.fq with names made unique per source."""
+    out = prefix.parent / f"{prefix.name}neat"
+    config = prefix.parent / f"{prefix.name}neat.yml"
+    config.write_text("".join(f"{key}: {value}\n" for key, value in {
+        "reference": fa.resolve(), "read_len": args.read_length, "coverage": f"{depth:g}", "ploidy": 1,
+        "mutation_rate": 0, "paired_ended": "true", "fragment_mean": args.fragment_mean,
+        "fragment_st_dev": args.fragment_sd, "produce_fastq": "true", "produce_bam": "false",
+        "produce_vcf": "false", "rng_seed": seed, "threads": 1, "overwrite_output": "true"}.items()))
+    run(["neat", "--no-log", "read-simulator", "-c", str(config), "-o", str(out), "-p", fa.stem], log,
+        stdout=subprocess.DEVNULL)
+    for mate in ("1", "2"):
+        with gzip.open(out / f"{fa.stem}_r{mate}.fastq.gz", "rt") as src, open(f"{prefix}{mate}.fq", "w") as dst:
+            for i, line in enumerate(src):
+                if i % 4 == 0:  # @NEAT_generated_... -> @STEM-NEAT_generated_... (mates keep matching names)
+                    line = f"@{fa.stem}-{line[1:]}"
+                dst.write(line)
+
+
 def tag_haplotypes(src: Path, dst: Path) -> None:
     """HP:i:1 / HP:i:2 from each read's haplotype of origin (its name prefix h1- / h2-): the truth phasing."""
     with pysam.AlignmentFile(str(src)) as inp, pysam.AlignmentFile(str(dst), "wb", template=inp) as out:
@@ -962,6 +991,11 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit("--profile and --read-length are ART's: with --read-simulator insilicoseq the --iss-model sets "
                      "the reads (drop them)")
         args.read_length = ISS_MODELS[args.iss_model]
+    elif args.read_simulator == "neat":
+        if args.profile is not None:
+            sys.exit("--profile is ART's: with --read-simulator neat, NEAT's default error model makes the reads "
+                     "(drop it)")
+        args.read_length = args.read_length or 150
     else:
         args.profile = args.profile or "HS25"
         args.read_length = args.read_length or 150
@@ -1061,6 +1095,8 @@ def main(argv: list[str] | None = None) -> None:
             prefix = tmp / f"{fa.stem}_"
             if args.read_simulator == "insilicoseq":
                 simulate_iss(args, fa, depth, seed, prefix, log)
+            elif args.read_simulator == "neat":
+                simulate_neat(args, fa, depth, seed, prefix, log)
             else:
                 run(["art_illumina", "-ss", args.profile, "-p", "-l", str(args.read_length),
                      "-f", f"{depth:g}", "-m", str(args.fragment_mean), "-s", str(args.fragment_sd),
