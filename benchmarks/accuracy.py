@@ -326,6 +326,9 @@ def main() -> None:
                     help="simulated samples: also call Illumina ones with qualities binned to NovaSeq's 4 levels and shifted "
                          "down by 8, and long-read ones with qualities shifted by -6 and +10 (scripts/transform_qualities.py; "
                          "the transformed BAMs are kept beside the sample)")
+    ap.add_argument("--no-gate", action="store_true",
+                    help="Illumina rows: also run dvcall with --no-recurrent-error-gate (keeps the SNP candidates that the "
+                         "sample's measured error rate per base quality explains as coincident errors)")
     ap.add_argument("--ffpe-filter", action="store_true",
                     help="Illumina rows: also run dvcall with --ffpe-filter (drops C>T / G>A candidates whose alt reads all "
                          "come from the read-pair orientation that shows deamination; see --damage for damaged rows)")
@@ -357,6 +360,9 @@ def main() -> None:
                                          (("--sort-by-haplotypes",), args.sort_ablation)) if wanted]
             if args.ffpe_filter and ds.platform == "illumina":
                 runs = runs + [("dvcall --ffpe-filter", lambda d, out, tmp: call_dvcall(d, out, args.model, ("--ffpe-filter",)))]
+            if args.no_gate and ds.platform == "illumina":
+                runs = runs + [("dvcall --no-recurrent-error-gate",
+                                lambda d, out, tmp: call_dvcall(d, out, args.model, ("--no-recurrent-error-gate",)))]
             if ds.platform not in ("illumina", "hybrid"):
                 runs += [(f"dvcall {' '.join(flags)}", lambda d, out, tmp, f=flags: call_dvcall(d, out, args.model, f))
                          for flags in extra]

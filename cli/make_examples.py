@@ -7,7 +7,7 @@ import click
 from deepvariant_py.alignment_files import reads_inputs
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import is_examples_file, sidecar_path
-from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, ambiguous_reference_warning, base_quality_warning, damage_warning, dropped_note, hp_tag_warning,
+from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, ambiguous_reference_warning, base_quality_warning, damage_warning, dropped_note, error_table_note, hp_tag_warning,
                                          low_depth_warning,
                                          make_examples, missing_quality_warning, odd_hp_warning, retag_warning,
                                          training_summary)
@@ -156,6 +156,8 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
         if not quiet:
             click.echo(f"dvcall: {labels}", err=True)
     if not quiet:
-        dropped = dropped_note(stats.filtered_candidates, stats.damaged_candidates, opts)
+        dropped = dropped_note(stats.filtered_candidates, stats.damaged_candidates, opts, stats.recurrent_error_candidates)
+        if (measured := error_table_note([stats])):
+            click.echo(f"dvcall: {measured}", err=True)
         click.echo(f"dvcall: {stats.partitions} partitions, {stats.candidates} candidates{dropped}, {stats.examples} examples in {stats.seconds:.1f} s "
                    f"({stats.examples / max(stats.seconds, 1e-9):.0f} examples/s) -> {output}", err=True)

@@ -14,6 +14,7 @@ import numpy as np
 from .candidate_filter import CandidateFilter
 from .checkpoint import ShardCheckpoint, ShardCheckpoints, save_checkpoint
 from .damage import DamageFilter
+from .error_model import ErrorTable, RecurrentErrorGate, tally
 from .candidates import Candidate, CandidateThresholds, count_alleles, find_candidates
 from .direct_phasing import phase_reads, tag_concordance
 from .errors import InputError
@@ -27,7 +28,8 @@ from .read_events import MIN_BASE_QUALITY, MISSING_BASE_QUALITY, encode_bases, e
 from .reads import ReadAhead, ReadCounts, ReadFilter, ReadSources, fetch_reads, hp_dropped, open_reads
 from .realigner import RealignerOptions, realign_reads
 from .reference import Reference, ambiguous_bases
-from .regions import Region, RegionSet, Shard, calling_windows, merge_regions, partition, read_bed, stretches, subtract_regions
+from .regions import (Region, RegionSet, Shard, calling_windows, merge_regions, partition, read_bed, spread_partitions, stretches,
+                      subtract_regions)
 from .vcf import check_sample_name
 
 log = logging.getLogger("dvcall")
@@ -45,6 +47,10 @@ class MakeExamplesOptions:
     """The model's candidate pre-filter (candidate_filter.py): candidates it scores as errors get no example."""
     damage_filter: DamageFilter | None = None
     """--ffpe-filter (damage.py): SNP candidates that look like one-orientation deamination damage get no example."""
+    recurrent_error_gate: float | None = None
+    """--recurrent-error-gate (error_model.py): the odds below which a short-read SNP candidate is taken as coincident
+    sequencing errors, by the sample's measured error rate per base quality, and gets no example; None: off.
+    Examples made for training never use it (they cover every candidate)."""
     phase_reads: bool = False
     """Tag each partition's reads HP=1/2 from its own heterozygous-looking sites (direct_phasing), replacing any
     HP tags: for a model that pools reads by haplotype given untagged reads."""
@@ -74,6 +80,9 @@ class MakeExamplesStats:
     damaged_candidates: int = 0  # dropped by --ffpe-filter (no example)
     damage_like_candidates: int = 0  # without --ffpe-filter: candidates it would drop (damage.DamageFilter.signal) ...
     damage_control_candidates: int = 0  # ... and those that look so with the pair orientations swapped
+    recurrent_error_candidates: int = 0  # dropped by --recurrent-error-gate (no example)
+    error_table_bases: int = 0  # bases the gate's error table was measured on ...
+    error_table_q30: float = 0.0  # ... and the quality reported Q30-40 bases have in truth by it (0: not measured)
     bases: int = 0  # aligned read bases in the partitions, and those below the base-quality threshold (or Q10 if higher)
     low_quality_bases: int = 0
     covered_positions: int = 0  # positions of the partitions with at least one aligned read base (depth: bases / these)
@@ -150,6 +159,7 @@ class PartitionResult:
     n_ambiguous: int = 0  # reference positions of the partition under reads holding an IUPAC code (never called)
     n_damage_like: int = 0  # without --ffpe-filter: DamageFilter.signal's two counts (short reads only)
     n_damage_control: int = 0
+    n_recurrent_errors: int = 0  # candidates --recurrent-error-gate dropped
 
 
 def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) -> str | None:
@@ -168,6 +178,16 @@ def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) 
     return (f"{low / bases:.0%} of the reads' aligned bases are below base quality {MIN_BASE_QUALITY} (or are N, worth "
             f"Q2) {counted}: the BAM's bases or qualities look lost, masked or recoded; check them (`samtools view`) "
             "and call the reads as the sequencer wrote them")
+
+
+def error_table_note(stats: list[MakeExamplesStats]) -> str | None:
+    """What --recurrent-error-gate measured (every shard measures the same partitions): the quality that the
+    reads' Q30-40 bases have in truth."""
+    measured = next((s for s in stats if s.error_table_bases), None)
+    if measured is None:
+        return None
+    return (f"base errors measured on {measured.error_table_bases:,} bases: those reported Q30-40 err as Q"
+            f"{measured.error_table_q30:.0f} bases would (the recurrent-error gate weighs alt reads by it)")
 
 
 DAMAGE_WARNING_MIN = 50  # candidates that look like deamination damage, and at least ...
@@ -272,10 +292,37 @@ def _reference_span(reference: Reference, region: Region, reads: list, half_widt
     return max(0, lo), reference.fetch(region.contig, max(0, lo), hi)
 
 
+ERROR_TABLE_PARTITIONS = 60  # partitions the sample's base errors are measured on (measure_error_table)
+
+
+def measure_error_table(sources: ReadSources, reference: Reference, called: Sequence[Region],
+                        opts: MakeExamplesOptions) -> ErrorTable:
+    """The sample's error rate per base quality (error_model.py), measured on ERROR_TABLE_PARTITIONS partitions
+    spread over the called regions (the same for every shard of a run) with the run's read filter and base-quality
+    floor; short reads only (a partition holding long reads is skipped). Reads are not realigned for it."""
+    mbq = opts.thresholds.min_base_quality
+    bases = mismatches = 0
+    for region in spread_partitions(called, opts.partition_size, ERROR_TABLE_PARTITIONS):
+        reads = fetch_reads(sources, region, opts.read_filter)
+        if not reads:
+            continue
+        ref_offset, ref_seq = _reference_span(reference, region, reads, opts.pileup.half_width)
+        events = extract_events(reads, ref_seq, ref_offset, mbq)
+        if np.any(events.is_long):
+            continue
+        b, m = tally(events, ref_seq, ref_offset, region.start, region.end, mbq)
+        bases, mismatches = bases + b, mismatches + m
+    if isinstance(bases, int):
+        return ErrorTable.from_counts(np.zeros(94), np.zeros(94))
+    return ErrorTable.from_counts(bases, mismatches)
+
+
 def process_partition(handle, reference: Reference, region: Region, opts: MakeExamplesOptions, gvcf: bool = False,
-                      counts: ReadCounts | None = None, counts_from: int | None = None) -> PartitionResult:
+                      counts: ReadCounts | None = None, counts_from: int | None = None,
+                      error_gate: RecurrentErrorGate | None = None) -> PartitionResult:
     """Reads, candidates, the drawn canvas and (with `gvcf`) the reference blocks of one partition; reads are
-    tallied in `counts` from `counts_from` on (fetch_reads)."""
+    tallied in `counts` from `counts_from` on (fetch_reads). `error_gate`: drops short-read SNP candidates that the
+    sample's errors explain (measure_error_table)."""
     reads = fetch_reads(handle, region, opts.read_filter, counts, counts_from)
     if not reads:
         blocks = []
@@ -340,6 +387,10 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
         candidates = opts.damage_filter.select(events, candidates)
     elif not np.any(events.is_long):  # pair orientation is a short-read library's property
         damage_signal = DamageFilter().signal(events, candidates)
+    n_gated = len(candidates)
+    if error_gate is not None and not np.any(events.is_long):
+        candidates = error_gate.select(events, candidates, mbq)
+    n_gated -= len(candidates)
     canvas = Canvas(events, ref_seq, ref_offset, region.start - hw, region.end + hw + 1, reads=reads) if candidates else None
     tagged = taggable & (hp_groups(events.hp) < 2)
     inside = (events.m_pos >= region.start) & (events.m_pos < region.end)
@@ -349,13 +400,15 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
                            blocks, n_found - n_kept, n_kept - len(candidates), int(np.count_nonzero(inside)),
                            int(np.count_nonzero(inside & (events.m_qual < trusted_q))), events.no_qualities, n_odd_hp, retag,
                            int(np.count_nonzero(depth)), int(np.count_nonzero(ambiguous & (depth[:len(ambiguous)] > 0))),
-                           n_damage_like=damage_signal[0], n_damage_control=damage_signal[1])
+                           n_damage_like=damage_signal[0], n_damage_control=damage_signal[1], n_recurrent_errors=n_gated)
 
 
-def dropped_note(filtered: int, damaged: int, opts: MakeExamplesOptions) -> str:
-    """The parenthesis after a run's candidate count: what the candidate pre-filter and --ffpe-filter dropped."""
+def dropped_note(filtered: int, damaged: int, opts: MakeExamplesOptions, recurrent: int = 0) -> str:
+    """The parenthesis after a run's candidate count: what the candidate pre-filter, --ffpe-filter and
+    --recurrent-error-gate dropped."""
     parts = ([f"the candidate pre-filter dropped {filtered:,} more"] if opts.candidate_filter is not None else []) + \
-        ([f"--ffpe-filter dropped {damaged:,} as damage"] if opts.damage_filter is not None else [])
+        ([f"--ffpe-filter dropped {damaged:,} as damage"] if opts.damage_filter is not None else []) + \
+        ([f"the recurrent-error gate dropped {recurrent:,}"] if opts.recurrent_error_gate is not None and recurrent else [])
     return f" ({'; '.join(parts)})" if parts else ""
 
 
@@ -430,6 +483,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
     counts = ReadCounts(**start.read_counts) if start else ReadCounts()
     labeler = _Labeler(training, reference) if training else None
     stats = _restored_stats(start.stats) if start else MakeExamplesStats()
+    error_gate = None
     stats.called_regions = len(called)
     stats.mostly_haploid = mostly_haploid(called, haploid)
     blocks = None  # gvcf_output's BlockWriter
@@ -439,6 +493,10 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
     writer = None if to_file else output
     last_checkpoint = time.time()
     try:
+        if opts.recurrent_error_gate is not None and not training:  # every shard measures the same partitions
+            table = measure_error_table(sources, reference, called, opts)
+            error_gate = RecurrentErrorGate(table, opts.recurrent_error_gate)
+            stats.error_table_bases, stats.error_table_q30 = table.bases, round(table.phred_of_range(30, 41), 1)
         if to_file:
             writer = ExampleWriter(output)
         if gvcf_output:
@@ -450,7 +508,8 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
         for region, stretch in itertools.islice(everything, start.partitions if start else 0, None):
             handle.plan(stretch)
             part = process_partition(handle, reference, region, opts, gvcf=gvcf_output is not None, counts=counts,
-                                     counts_from=starts.get((region.contig, region.start), region.start))
+                                     counts_from=starts.get((region.contig, region.start), region.start),
+                                     error_gate=error_gate)
             if inside is not None:  # a window of several regions: only what lies in them
                 part = replace(part, candidates=[c for c in part.candidates if inside.contains(region.contig, c.start)],
                                ref_blocks=clip_blocks(part.ref_blocks, inside.clip(region.contig, region.start, region.end)))
@@ -465,6 +524,7 @@ def make_examples(ref_path: str, reads: str | Sequence[str], output: str | Examp
             stats.damaged_candidates += part.n_damaged
             stats.damage_like_candidates += part.n_damage_like
             stats.damage_control_candidates += part.n_damage_control
+            stats.recurrent_error_candidates += part.n_recurrent_errors
             stats.bases += part.n_bases
             stats.low_quality_bases += part.n_low_quality
             stats.covered_positions += part.n_covered

@@ -17,7 +17,7 @@ from .code_digest import code_digest
 from .errors import InputError, OutputError
 from .htslib import index_suffix
 from .identity import individuals_warning
-from .make_examples import (MakeExamplesOptions, MakeExamplesStats, ambiguous_reference_warning, base_quality_warning, damage_warning, dropped_note, calling_regions, hp_tag_warning,
+from .make_examples import (MakeExamplesOptions, MakeExamplesStats, ambiguous_reference_warning, base_quality_warning, damage_warning, dropped_note, error_table_note, calling_regions, hp_tag_warning,
                             low_depth_warning, make_examples, missing_quality_warning, odd_hp_warning, restorable, retag_warning, window_gap,
                             calling_shard)
 from .merger import load_merger
@@ -443,7 +443,11 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     summary["examples"] = sum(s.examples for s in stats)
     summary["filtered_candidates"] = sum(s.filtered_candidates for s in stats)
     summary["damaged_candidates"] = sum(s.damaged_candidates for s in stats)
-    dropped = dropped_note(summary["filtered_candidates"], summary["damaged_candidates"], me_opts)
+    summary["recurrent_error_candidates"] = sum(s.recurrent_error_candidates for s in stats)
+    dropped = dropped_note(summary["filtered_candidates"], summary["damaged_candidates"], me_opts,
+                           summary["recurrent_error_candidates"])
+    if (measured := error_table_note(stats)):
+        log.info("%s", measured)
     log.info("make_examples: %d candidates%s, %d examples in %.1f s", summary["candidates"], dropped, summary["examples"],
              summary["make_examples_seconds"])
     if plan.called:  # with nothing to call no read was looked at: _warn_about_reads said why

@@ -21,6 +21,7 @@ from typing import Sequence
 from .alignment_files import shared_reads_warning
 from .candidate_filter import FILE_NAME as CANDIDATE_FILTER_FILE, load_candidate_filter
 from .damage import DamageFilter
+from .error_model import GATE_MIN_ODDS
 from .errors import InputError, ModelError
 from .examples_io import read_sidecar, read_sidecars, settings_unlike_model as examples_unlike_model
 from .identity import individuals_warning
@@ -129,6 +130,7 @@ def make_examples_options(settings: dict, base: MakeExamplesOptions | None = Non
     return replace(
         base, candidate_filter=load_candidate_filter(path) if use_filter else None, realign=settings["realign"],
         damage_filter=DamageFilter() if settings["ffpe_filter"] else None,
+        recurrent_error_gate=GATE_MIN_ODDS if settings["recurrent_error_gate"] else None,
         realigner=replace(base.realigner, long_reads=settings["realign_long_reads"]),
         partition_size=settings["partition_size"],
         read_filter=replace(base.read_filter, min_mapping_quality=settings["min_mapping_quality"],

@@ -10,7 +10,7 @@ import gzip
 import os
 import re
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from .errors import InputError
 
@@ -317,6 +317,24 @@ def calling_windows(regions: list[Region], gap: int) -> list[Region]:
 def partition(regions: list[Region], size: int = PARTITION_SIZE) -> list[Region]:
     """Cut regions into consecutive chunks aligned to multiples of `size`, so partitions never depend on how the work is sharded."""
     return [_nth_partition(r, k, size) for r in regions for k in range(_partition_count(r, size))]
+
+
+def spread_partitions(regions: Sequence[Region], size: int, most: int) -> list[Region]:
+    """At most `most` of partition(regions, size)'s partitions, spread evenly over them (the middle one of each of
+    `most` equal runs), found by arithmetic: a genome's millions of partitions are never listed. The same for every
+    shard of a run (make_examples measures the sample's base errors on them)."""
+    counts = [_partition_count(r, size) for r in regions]
+    total = sum(counts)
+    if total == 0:
+        return []
+    picks = list(range(total)) if total <= most else [(2 * j + 1) * total // (2 * most) for j in range(most)]
+    out, first, i = [], 0, 0
+    for r, n in zip(regions, counts):
+        while i < len(picks) and picks[i] < first + n:
+            out.append(_nth_partition(r, picks[i] - first, size))
+            i += 1
+        first += n
+    return out
 
 
 def _partition_count(r: Region, size: int) -> int:

@@ -156,6 +156,27 @@ if command -v iss > /dev/null; then
 else
   echo "note: iss (InSilicoSeq) not installed, test_hg002_grch38_30x_iss_* skipped: pip install insilicoseq" >&2
 fi
+# And from a third simulator that no model trains on, NEAT v4 (its default error model: qualities drawn per base,
+# ~Q20-42): 2x150 at 30x, and 2x100 at 20x with haplotype 1 at 40% of the reads. Needs `neat` on PATH
+# (simulate_sample.py --help: NEAT pins pysam < 0.24, so it lives in a venv of its own); skipped when missing.
+if command -v neat > /dev/null; then
+  sample test_hg002_grch38_30x_neat --ref "$GRCH38" --region chr20:1600001-2000000 \
+    --truth-source "$HG002_GRCH38" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
+    --read-simulator neat --read-length 150 --coverage 30 --seed 109
+  sample test_hg002_grch38_20x_neat_100bp_hap40 --ref "$GRCH38" --region chr20:1600001-2000000 \
+    --truth-source "$HG002_GRCH38" --random-indels-per-kb 0.5 --multiallelic-fraction 0.4 \
+    --read-simulator neat --read-length 100 --coverage 20 --haplotype-fraction 0.4 --seed 110
+  # tuning samples of the same simulator (the calibration region, chr20:8.35-8.95 Mb): make_examples' recurrent-error
+  # gate (docs/design.md §2.2) was chosen on them and the calib_illumina_* samples
+  for spec in 1:100:20:0.4 2:150:15:0.5 3:150:30:0.45; do
+    IFS=: read -r i length cov hf <<< "$spec"
+    sample calib_neat_grch38_${i}_${length}bp_${cov}x_h${hf} --ref "$GRCH38" --region chr20:8350001-8950000 \
+      --truth-source "$HG002_GRCH38" --random-snps-per-kb 0.5 --random-indels-per-kb 0.5 --multiallelic-fraction 0.1 \
+      --read-simulator neat --read-length "$length" --coverage "$cov" --haplotype-fraction "$hf" --seed $((300 + i))
+  done
+else
+  echo "note: neat (NEAT) not installed, test_hg002_grch38_*_neat* and calib_neat_* skipped: see scripts/simulate_sample.py --help" >&2
+fi
 # Training reads not from ART, unmarked PCR duplicates and the coverage extremes (10x, 80x): six InSilicoSeq
 # samples (error models fitted on real NovaSeq, HiSeq and MiSeq runs), real HG002 variants + random ones (20% of
 # random sites multi-allelic), haplotype balance 38-50%, training regions only; then two ART samples with 15% and

@@ -1,0 +1,136 @@
+"""The sample's own sequencing-error rate per reported base quality, and the gate that drops SNP candidates those
+errors explain far better than a heterozygous variant does (`--recurrent-error-gate`, short reads).
+
+Why: the network learnt what an alt read of a given base quality means from reads whose qualities tell the truth
+(ART's errors sit at low quality). Where they do not, two alt reads at "Q40" in a 14-read pileup look like a het
+to it, while in such a sample two coincident errors at one site are common: NEAT's default model (reported Q25-42,
+every base ~0.5% wrong whatever it claims) at 20x gave 50 low-GQ het false positives where bcftools gave 1
+(docs/measurements.md, "Qualities that do not tell the truth"). Nothing in one pileup shows the sample's error
+rate; the reads of the whole sample do.
+
+Measured (ErrorTable.from_counts over `tally`s): every aligned base at or above the base-quality floor, by its
+quality, as matching the reference or not, leaving out the positions where one alt base has >= 2 reads and >= 15%
+of the depth (variants, mostly). Each quality's rate is shrunk towards what the quality claims,
+(mismatches + PRIOR_BASES * 10^(-q/10)) / (bases + PRIOR_BASES), so a quality seldom seen keeps its own word.
+
+Gate (RecurrentErrorGate): for a SNP alt that k of a site's n reads carry, with qualities q_1..q_k, the odds of
+a heterozygous variant (prior HET_PRIOR; each read the alt with probability 1/2) against sequencing errors (each
+alt read an error to that base, e(q_i)/3; every other read right):
+
+    log10 odds = log10(HET_PRIOR) + sum_i log10(0.5 / (e(q_i) / 3)) + (n - k) log10(0.5)
+
+A candidate is dropped when each of its alts is a single-base substitution with odds below `min_odds`. Where the
+qualities are honest an alt read at Q30+ is worth ~3.7 in log10 odds and a 2-of-14 het is kept; where every base is
+~Q23 in truth it is worth ~2.5 and the same site is dropped.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .candidates import Candidate
+from .read_events import ReadEvents, encode_bases
+
+MAX_QUALITY = 93
+PRIOR_BASES = 2000.0
+"""How many bases' worth of belief each reported quality starts with (its own claim)."""
+HET_PRIOR = 1e-3
+"""Heterozygous SNPs per base of a human genome, about."""
+GATE_MIN_ODDS = 0.03
+"""--recurrent-error-gate's odds threshold, chosen on simulated calibration samples (twelve ART, three NEAT; the
+largest of 0.01-1 that dropped at most one true SNP of the ART samples' and three of all: docs/measurements.md)."""
+VARIANT_MIN_READS = 2
+VARIANT_MIN_FRACTION = 0.15
+"""A position where one alt base has this many reads and this share of the depth is left out of the tally."""
+
+
+def tally(events: ReadEvents, ref_seq: str, ref_offset: int, start: int, end: int,
+          min_base_quality: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bases, mismatches) per base quality 0..MAX_QUALITY over the aligned bases in [start, end) at or above
+    `min_base_quality`, leaving out variant-like positions and reference Ns (see the module's text)."""
+    length = end - start
+    pos = events.m_pos
+    inside = (pos >= start) & (pos < end) & (events.m_qual >= min_base_quality) & (events.m_base < 4)
+    rel = (pos[inside] - start).astype(np.int64)
+    base = events.m_base[inside]
+    qual = np.minimum(events.m_qual[inside], MAX_QUALITY).astype(np.int64)
+    ref = encode_bases(ref_seq[start - ref_offset:end - ref_offset])[rel]
+    wrong = base != ref
+    alt_counts = np.bincount(rel[wrong] * 4 + base[wrong], minlength=length * 4)[:length * 4].reshape(length, 4)
+    depth = np.bincount(rel, minlength=length)[:length]
+    top = alt_counts.max(axis=1)
+    variant_like = (top >= VARIANT_MIN_READS) & (top >= VARIANT_MIN_FRACTION * depth)
+    keep = (ref < 4) & ~variant_like[rel]
+    bases = np.bincount(qual[keep], minlength=MAX_QUALITY + 1)
+    mismatches = np.bincount(qual[keep & wrong], minlength=MAX_QUALITY + 1)
+    return bases, mismatches
+
+
+@dataclass(frozen=True)
+class ErrorTable:
+    """Empirical error rate per reported base quality (index = quality)."""
+
+    rate: tuple[float, ...]
+    bases: int = 0  # bases it was measured on
+    counts: tuple[int, ...] = ()  # ... per quality
+
+    @classmethod
+    def from_counts(cls, bases: np.ndarray, mismatches: np.ndarray) -> "ErrorTable":
+        claimed = 10.0 ** (-np.arange(MAX_QUALITY + 1) / 10.0)
+        rate = (mismatches + PRIOR_BASES * claimed) / (bases + PRIOR_BASES)
+        return cls(tuple(float(x) for x in np.clip(rate, 1e-6, 0.75)), int(bases.sum()), tuple(int(x) for x in bases))
+
+    def of(self, quals: np.ndarray) -> np.ndarray:
+        return np.asarray(self.rate)[np.minimum(quals, MAX_QUALITY).astype(np.int64)]
+
+    def phred(self, quality: int) -> float:
+        """The quality a base reported at `quality` has in truth."""
+        return -10.0 * math.log10(self.rate[min(quality, MAX_QUALITY)])
+
+    def phred_of_range(self, lo: int, hi: int) -> float:
+        """The quality that bases reported at lo..hi-1 have in truth, together (their rates weighted by the bases
+        measured at each; the qualities' own claims where none was)."""
+        rates = np.asarray(self.rate[lo:hi])
+        weights = np.asarray(self.counts[lo:hi], float) if self.counts else np.ones(len(rates))
+        if weights.sum() == 0:
+            weights = np.ones(len(rates))
+        return -10.0 * math.log10(float(np.sum(rates * weights) / weights.sum()))
+
+
+@dataclass(frozen=True)
+class RecurrentErrorGate:
+    table: ErrorTable
+    min_odds: float = GATE_MIN_ODDS
+    """Odds of a het against errors (module text) below which a SNP alt is taken as recurrent error."""
+
+    def log10_odds(self, depth: int, alt_quals: np.ndarray) -> float:
+        k = len(alt_quals)
+        errors = self.table.of(alt_quals) / 3.0
+        return math.log10(HET_PRIOR) + float(np.sum(np.log10(0.5 / errors))) + (depth - k) * math.log10(0.5)
+
+    def is_error(self, candidate: Candidate, events: ReadEvents, site_reads: np.ndarray, site_quals: np.ndarray) -> bool:
+        """Whether every alt of `candidate` is a substitution its reads' errors explain (odds below min_odds);
+        `site_reads` / `site_quals`: the reads with an aligned base at the site, and those bases' qualities."""
+        if not candidate.alts:
+            return False
+        threshold = math.log10(self.min_odds)
+        support = candidate.support[site_reads]
+        for i, alt in enumerate(candidate.alts):
+            if len(alt) != 1 or len(candidate.ref) != 1:
+                return False
+            quals = site_quals[support == i]
+            if len(quals) == 0 or self.log10_odds(candidate.depth, quals) >= threshold:
+                return False
+        return True
+
+    def select(self, events: ReadEvents, candidates: list[Candidate], min_base_quality: int) -> list[Candidate]:
+        """The candidates that are not recurrent errors, in their order (alt reads below `min_base_quality` are not
+        counted: the candidate's depth does not count them either)."""
+        kept = []
+        for c in candidates:
+            at = (events.m_pos == c.start) & (events.m_qual >= min_base_quality)
+            if not self.is_error(c, events, events.m_read[at], events.m_qual[at]):
+                kept.append(c)
+        return kept
