@@ -301,7 +301,7 @@ def measure_error_table(sources: ReadSources, reference: Reference, called: Sequ
     spread over the called regions (the same for every shard of a run) with the run's read filter and base-quality
     floor; short reads only (a partition holding long reads is skipped). Reads are not realigned for it."""
     mbq = opts.thresholds.min_base_quality
-    bases = mismatches = 0
+    totals = None
     for region in spread_partitions(called, opts.partition_size, ERROR_TABLE_PARTITIONS):
         reads = fetch_reads(sources, region, opts.read_filter)
         if not reads:
@@ -310,11 +310,11 @@ def measure_error_table(sources: ReadSources, reference: Reference, called: Sequ
         events = extract_events(reads, ref_seq, ref_offset, mbq)
         if np.any(events.is_long):
             continue
-        b, m = tally(events, ref_seq, ref_offset, region.start, region.end, mbq)
-        bases, mismatches = bases + b, mismatches + m
-    if isinstance(bases, int):
+        counts = tally(events, ref_seq, ref_offset, region.start, region.end, mbq)
+        totals = counts if totals is None else tuple(a + b for a, b in zip(totals, counts))
+    if totals is None:
         return ErrorTable.from_counts(np.zeros(94), np.zeros(94))
-    return ErrorTable.from_counts(bases, mismatches)
+    return ErrorTable.from_counts(*totals)
 
 
 def process_partition(handle, reference: Reference, region: Region, opts: MakeExamplesOptions, gvcf: bool = False,

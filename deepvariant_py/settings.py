@@ -141,11 +141,12 @@ SETTINGS: tuple[Setting, ...] = (
             "het whose few alt reads all share one orientation.",
             {"illumina": False, "pacbio": False, "ont": False, "hybrid": False}),
     Setting("recurrent_error_gate", "--recurrent-error-gate/--no-recurrent-error-gate",
-            "Measure the sample's own error rate per base quality (on 60 partitions spread over the called regions) and "
-            "drop short-read SNP candidates whose alt reads that rate explains as coincident sequencing errors far better "
-            "than a heterozygous variant (odds below 0.03): where the reads' qualities overstate them (every base ~Q23 in "
-            "truth whatever it claims), 2 alt reads of 14 are common errors that the models, trained on honest "
-            "qualities, call as low-quality hets. Long reads are never gated.",
+            "Measure the sample's own error rate per base quality and its errors' spectrum (on 60 partitions spread over "
+            "the called regions) and drop short-read SNP candidates whose alt reads those explain as coincident "
+            "sequencing errors far better than a heterozygous variant (odds below 0.01): where the reads' qualities "
+            "overstate them (every base ~Q23 in truth whatever it claims) or one change dominates the errors (FFPE C>T), "
+            "2 alt reads of 14 are common errors that the models, trained on honest qualities, call as low-quality hets. "
+            "Long reads are never gated.",
             {"illumina": True, "pacbio": False, "ont": False, "hybrid": False}),
 )
 SETTING_KEYS = tuple(s.key for s in SETTINGS)

@@ -42,11 +42,11 @@ def test_two_alt_reads_of_fourteen_are_a_het_where_qualities_are_honest_and_erro
     events, (cand,) = _pileup(2, 12)
     assert cand.allele_depths == (12, 2)
     assert RecurrentErrorGate(_table(10 ** -3.5)).select(events, [cand], 10) == [cand]
-    # every "Q35" base wrong 0.5% of the time (Q23): two coincident errors out of 14 reads are the likelier story
-    assert RecurrentErrorGate(_table(0.005)).select(events, [cand], 10) == []
+    # every "Q35" base wrong 1% of the time (Q20): two coincident errors out of 14 reads are the likelier story
+    assert RecurrentErrorGate(_table(0.01)).select(events, [cand], 10) == []
     # three alt reads are not, even then
     events, (cand,) = _pileup(3, 11)
-    assert RecurrentErrorGate(_table(0.005)).select(events, [cand], 10) == [cand]
+    assert RecurrentErrorGate(_table(0.01)).select(events, [cand], 10) == [cand]
 
 
 def test_the_odds_follow_the_module_formula():
@@ -84,11 +84,26 @@ def test_tally_counts_mismatches_by_quality_and_leaves_variant_like_positions_ou
             seq[3] = "G"  # one error at position 3 (1 of 20 reads: counted)
         reads.append(make_read(f"r{i}", 0, f"{len(REF)}M", "".join(seq), quals=30 if i % 2 else 20))
     events = extract_events(reads, REF, 0)
-    bases, mismatches = tally(events, REF, 0, 0, len(REF), 10)
+    bases, mismatches, changes, by_ref = tally(events, REF, 0, 0, len(REF), 10)
     assert bases[30] + bases[20] == 20 * (len(REF) - 1)  # every position but SITE
     assert mismatches.sum() == 1 and mismatches[20] == 1  # read 0 has quality 20
     # below the floor nothing is counted
     assert tally(events, REF, 0, 0, len(REF), 31)[0].sum() == 0
+
+
+def test_the_spectrum_weighs_each_change_by_how_often_errors_make_it():
+    bases, mismatches = np.zeros(94, np.int64), np.zeros(94, np.int64)
+    bases[35], mismatches[35] = 400_000, 4_000
+    changes = np.zeros((4, 4), np.int64)
+    changes[1, 3] = 3_000  # C>T: three quarters of the errors
+    changes[0, 1] = changes[2, 3] = changes[3, 0] = changes[1, 0] = 250
+    table = ErrorTable.from_counts(bases, mismatches, changes, np.full(4, 100_000))
+    assert table.change_share("C", "T") == pytest.approx(3_000 / 1_000, rel=0.05)  # 3x the average base's rate
+    assert table.change_share("A", "G") < 0.05
+    assert ErrorTable.from_counts(bases, mismatches).change_share("C", "T") == pytest.approx(1 / 3)
+    gate = RecurrentErrorGate(table)
+    assert gate.log10_odds(14, np.array([35, 35]), table.change_share("C", "T")) < \
+        gate.log10_odds(14, np.array([35, 35]), table.change_share("A", "G"))
 
 
 def test_a_quality_seldom_seen_keeps_its_own_word_and_one_seen_often_takes_the_measured_rate():
@@ -126,8 +141,8 @@ def test_a_run_measures_its_reads_and_the_gate_drops_what_they_explain(tmp_path)
         k = int(rng.integers(0, 150))
         seq[k] = "ACGT"[("ACGT".index(seq[k]) + 1) % 4]
         reads.append(make_read(f"r{i}", start, "150M", "".join(seq), quals=40, header=header))
-    site = 3000  # two reads, the same wrong base
-    shared = "ACGT"[("ACGT".index(ref[site]) + 2) % 4]
+    site = 3000  # two reads, the same wrong base, of the change every error makes (A>C, C>G, G>T, T>A)
+    shared = "ACGT"[("ACGT".index(ref[site]) + 1) % 4]
     for j in range(2):
         seq = list(ref[site - 50:site + 100])
         seq[50] = shared
@@ -147,6 +162,10 @@ def test_a_run_measures_its_reads_and_the_gate_drops_what_they_explain(tmp_path)
         assert site in [c.start for c in process_partition(sources, reference, region, opts, error_gate=trusting).candidates]
         gated = process_partition(sources, reference, region, opts, error_gate=RecurrentErrorGate(table))
         assert site not in [c.start for c in gated.candidates] and gated.n_recurrent_errors >= 1
+        # the errors' spectrum was measured too: a change they never make is no such error
+        assert table.change_share(ref[site], shared) > 0.6  # ~100 errors per base, 50 of prior at 1/3
+        other = "ACGT"[("ACGT".index(ref[site]) + 2) % 4]
+        assert table.change_share(ref[site], other) < 0.15
     finally:
         sources.close()
 
