@@ -157,7 +157,7 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
             click.echo(f"dvcall: {labels}", err=True)
     if not quiet:
         dropped = dropped_note(stats.filtered_candidates, stats.damaged_candidates, opts, stats.recurrent_error_candidates)
-        if (measured := error_table_note([stats])):
+        if (measured := error_table_note([stats], opts)):
             click.echo(f"dvcall: {measured}", err=True)
         click.echo(f"dvcall: {stats.partitions} partitions, {stats.candidates} candidates{dropped}, {stats.examples} examples in {stats.seconds:.1f} s "
                    f"({stats.examples / max(stats.seconds, 1e-9):.0f} examples/s) -> {output}", err=True)

@@ -180,12 +180,15 @@ def base_quality_warning(stats: list[MakeExamplesStats], min_base_quality: int) 
             "and call the reads as the sequencer wrote them")
 
 
-def error_table_note(stats: list[MakeExamplesStats]) -> str | None:
+def error_table_note(stats: list[MakeExamplesStats], opts: MakeExamplesOptions) -> str | None:
     """What --recurrent-error-gate measured (every shard measures the same partitions): the quality that the
-    reads' Q30-40 bases have in truth."""
+    reads' Q30-40 bases have in truth; or that it found no short reads to measure (it gates none of the others)."""
+    if opts.recurrent_error_gate is None or not stats or not any(s.partitions for s in stats):
+        return None
     measured = next((s for s in stats if s.error_table_bases), None)
     if measured is None:
-        return None
+        return ("the recurrent-error gate measured no short-read bases (its partitions held none, or only long reads, "
+                "which it never gates): it dropped nothing")
     return (f"base errors measured on {measured.error_table_bases:,} bases: those reported Q30-40 err as Q"
             f"{measured.error_table_q30:.0f} bases would (the recurrent-error gate weighs alt reads by it)")
 

@@ -446,7 +446,7 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     summary["recurrent_error_candidates"] = sum(s.recurrent_error_candidates for s in stats)
     dropped = dropped_note(summary["filtered_candidates"], summary["damaged_candidates"], me_opts,
                            summary["recurrent_error_candidates"])
-    if (measured := error_table_note(stats)):
+    if (measured := error_table_note(stats, me_opts)):
         log.info("%s", measured)
     log.info("make_examples: %d candidates%s, %d examples in %.1f s", summary["candidates"], dropped, summary["examples"],
              summary["make_examples_seconds"])

@@ -10,7 +10,8 @@ import pytest
 from builders import header_for, make_read, write_bam, write_fasta
 from deepvariant_py.candidates import find_candidates
 from deepvariant_py.error_model import ErrorTable, RecurrentErrorGate, tally
-from deepvariant_py.make_examples import MakeExamplesOptions, dropped_note, measure_error_table, process_partition
+from deepvariant_py.make_examples import (MakeExamplesOptions, MakeExamplesStats, dropped_note, error_table_note,
+                                         measure_error_table, process_partition)
 from deepvariant_py.read_events import extract_events
 from deepvariant_py.reads import open_reads
 from deepvariant_py.reference import Reference
@@ -173,3 +174,12 @@ def test_a_run_measures_its_reads_and_the_gate_drops_what_they_explain(tmp_path)
 def test_the_run_says_what_the_gate_dropped():
     assert dropped_note(0, 0, MakeExamplesOptions(recurrent_error_gate=0.03), 12) == " (the recurrent-error gate dropped 12)"
     assert dropped_note(0, 0, MakeExamplesOptions(), 12) == ""
+
+
+def test_the_run_says_what_was_measured_or_that_nothing_was():
+    gate = MakeExamplesOptions(recurrent_error_gate=0.01)
+    measured = MakeExamplesStats(partitions=3, error_table_bases=1_234_567, error_table_q30=23.4)
+    assert "1,234,567 bases" in error_table_note([measured], gate) and "Q23 bases" in error_table_note([measured], gate)
+    assert "dropped nothing" in error_table_note([MakeExamplesStats(partitions=3)], gate)  # long reads only
+    assert error_table_note([measured], MakeExamplesOptions()) is None  # the gate off
+    assert error_table_note([MakeExamplesStats()], gate) is None  # nothing to call
