@@ -185,7 +185,11 @@ def test_the_config_is_checked_before_any_job():
     assert check_config(base)["ffpe_filter"] is False and check_config({**base, "ffpe_filter": "yes"})["ffpe_filter"] is True
     with open(snakefile_path()) as fh:  # both reach make_examples' command line (a first pass's too), as run's flags
         text = fh.read()
-    assert 'FFPE = " --ffpe-filter" if CONFIG["ffpe_filter"]' in text and text.count("+ SUPPLEMENTARY + FFPE +") == 1
+    assert 'FFPE = " --ffpe-filter" if CONFIG["ffpe_filter"]' in text and text.count("+ SUPPLEMENTARY + FFPE + GATE +") == 1
+    assert check_config(base)["recurrent_error_gate"] == "auto"
+    assert check_config({**base, "recurrent_error_gate": "no"})["recurrent_error_gate"] is False
+    assert check_config({**base, "recurrent_error_gate": True})["recurrent_error_gate"] is True
+    assert '{"auto": "", True: " --recurrent-error-gate", False: " --no-recurrent-error-gate"}[CONFIG["recurrent_error_gate"]]' in text
     assert check_config(base)["phase_reads"] == "auto" and check_config(base)["shards"] == 8
     for bad, message in (({"model-type": "pacbio"}, "unknown key 'model-type' in the workflow config \\(did you mean 'model_type'\\?\\)"),
                          ({"shard": 2}, "did you mean 'shards'"),

@@ -22,7 +22,7 @@ def example_config() -> str:
 
 
 KEYS = ("reference", "samples", "shards", "regions", "exclude_regions", "model_type", "model", "gvcf", "phase_reads", "phaser",
-        "keep_supplementary", "ffpe_filter", "haploid_contigs", "par_regions", "outdir")
+        "keep_supplementary", "ffpe_filter", "recurrent_error_gate", "haploid_contigs", "par_regions", "outdir")
 """The config keys the Snakefile reads (config.example.yaml shows each)."""
 
 
@@ -45,6 +45,8 @@ def check_config(config: dict) -> dict:
     out["gvcf"] = _boolean(config.get("gvcf", False), "gvcf")
     out["keep_supplementary"] = _boolean(config.get("keep_supplementary", False), "keep_supplementary")
     out["ffpe_filter"] = _boolean(config.get("ffpe_filter", False), "ffpe_filter")
+    gate = config.get("recurrent_error_gate", "auto")
+    out["recurrent_error_gate"] = "auto" if str(gate).strip().lower() == "auto" else _boolean(gate, "recurrent_error_gate", "or auto")
     phase = config.get("phase_reads", "auto")
     out["phase_reads"] = "auto" if str(phase).strip().lower() == "auto" else _boolean(phase, "phase_reads", "or auto")
     from ..presets import model_type_defaulted, model_type_for
