@@ -9,7 +9,7 @@ from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import is_examples_file, sidecar_path
 from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, ambiguous_reference_warning, base_quality_warning, damage_warning, dropped_note, error_table_note, hp_tag_warning,
                                          low_depth_warning,
-                                         make_examples, missing_quality_warning, odd_hp_warning, retag_warning,
+                                         make_examples, missing_quality_warning, odd_hp_warning, overstated_quality_warning, retag_warning,
                                          training_summary)
 from deepvariant_py.gvcf import is_blocks_file
 from deepvariant_py.outputs import check_outputs, refuse_replacing
@@ -147,6 +147,8 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
             log.warning("%s", warning)
     if (ambiguous := ambiguous_reference_warning([stats])):
         log.warning("%s", ambiguous)  # a warning: the workflow's --quiet jobs show it too (hostile21)
+    if (overstated := overstated_quality_warning([stats])):
+        log.warning("%s", overstated)
     if (damaged := damage_warning([stats])):
         log.warning("%s", damaged)
     if training:

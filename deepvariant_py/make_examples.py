@@ -193,6 +193,25 @@ def error_table_note(stats: list[MakeExamplesStats], opts: MakeExamplesOptions) 
             f"{measured.error_table_q30:.0f} bases would (the recurrent-error gate weighs alt reads by it)")
 
 
+OVERSTATED_QUALITY = 29.0  # reported Q30-40 bases that err as bases of a lower quality than this: overstated_quality_warning
+OVERSTATED_MIN_BASES = 100_000  # ... measured on at least this many bases
+
+
+def overstated_quality_warning(stats: list[MakeExamplesStats]) -> str | None:
+    """One line when the recurrent-error gate measured the reads' Q30-40 bases erring as bases under Q29 would: their
+    qualities overstate them (simulated calibration samples: honest reads Q33.6-36.4 and real dev BAMs Q35-37;
+    FFPE-damaged copies Q23.7-23.9, NEAT's reads Q23.4-25.2), which the models, trained on honest qualities, read
+    as evidence."""
+    measured = next((s for s in stats if s.error_table_bases), None)
+    if measured is None or measured.error_table_bases < OVERSTATED_MIN_BASES or measured.error_table_q30 >= OVERSTATED_QUALITY:
+        return None
+    return (f"the reads' bases reported Q30-40 err as Q{measured.error_table_q30:.0f} bases would (measured on "
+            f"{measured.error_table_bases:,} bases): their qualities overstate them (a damaged library, or a basecaller or "
+            "simulator whose qualities are not calibrated?), which the models were not trained on; the recurrent-error gate "
+            "allows for it at SNP candidates, but expect more false low-quality calls than on honest reads: keep "
+            "QUAL >= 20 where that matters, and check the library (a formalin-fixed sample: --ffpe-filter)")
+
+
 DAMAGE_WARNING_MIN = 50  # candidates that look like deamination damage, and at least ...
 DAMAGE_WARNING_RATIO = 4  # ... this many times those that look so in the other orientation: damage_warning
 

@@ -18,7 +18,7 @@ from .errors import InputError, OutputError
 from .htslib import index_suffix
 from .identity import individuals_warning
 from .make_examples import (MakeExamplesOptions, MakeExamplesStats, ambiguous_reference_warning, base_quality_warning, damage_warning, dropped_note, error_table_note, calling_regions, hp_tag_warning,
-                            low_depth_warning, make_examples, missing_quality_warning, odd_hp_warning, restorable, retag_warning, window_gap,
+                            low_depth_warning, make_examples, missing_quality_warning, odd_hp_warning, overstated_quality_warning, restorable, retag_warning, window_gap,
                             calling_shard)
 from .merger import load_merger
 from .model import model_input_shape
@@ -465,6 +465,8 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
         log.warning("%s", shallow)
     if (ambiguous := ambiguous_reference_warning(stats)):
         log.warning("%s", ambiguous)  # a warning: the workflow's --quiet jobs show it too (hostile21)
+    if (overstated := overstated_quality_warning(stats)):
+        log.warning("%s", overstated)
     if (damaged := damage_warning(stats)):
         log.warning("%s", damaged)
     taggable = sum(s.hp_taggable_reads for s in stats)

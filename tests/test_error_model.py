@@ -11,7 +11,7 @@ from builders import header_for, make_read, write_bam, write_fasta
 from deepvariant_py.candidates import find_candidates
 from deepvariant_py.error_model import ErrorTable, RecurrentErrorGate, tally
 from deepvariant_py.make_examples import (MakeExamplesOptions, MakeExamplesStats, dropped_note, error_table_note,
-                                         measure_error_table, process_partition)
+                                         measure_error_table, overstated_quality_warning, process_partition)
 from deepvariant_py.read_events import extract_events
 from deepvariant_py.reads import open_reads
 from deepvariant_py.reference import Reference
@@ -183,3 +183,13 @@ def test_the_run_says_what_was_measured_or_that_nothing_was():
     assert "dropped nothing" in error_table_note([MakeExamplesStats(partitions=3)], gate)  # long reads only
     assert error_table_note([measured], MakeExamplesOptions()) is None  # the gate off
     assert error_table_note([MakeExamplesStats()], gate) is None  # nothing to call
+
+
+def test_a_warning_when_the_reads_qualities_overstate_them():
+    honest = MakeExamplesStats(partitions=60, error_table_bases=1_500_000, error_table_q30=35.2)
+    overstated = MakeExamplesStats(partitions=60, error_table_bases=1_500_000, error_table_q30=23.4)
+    assert overstated_quality_warning([honest]) is None
+    line = overstated_quality_warning([overstated])
+    assert "err as Q23 bases would" in line and "1,500,000 bases" in line and "\n" not in line
+    few = MakeExamplesStats(partitions=2, error_table_bases=5_000, error_table_q30=20.0)  # too few bases to say
+    assert overstated_quality_warning([few]) is None and overstated_quality_warning([MakeExamplesStats()]) is None
