@@ -46,6 +46,9 @@ def test_rerun_redoes_only_missing_or_damaged_shards(tmp_path, caplog):
 
     first, log = run("first", "2", "--intermediate-dir", str(work))
     assert "reused" not in log
+    # the recurrent-error gate: each shard measured the same partitions, and between them dropped the two candidates
+    # (RefCall with the gate off) that the one-process golden run drops (testdata/golden)
+    assert "base errors measured on" in log and "the recurrent-error gate dropped 2)" in log
     markers = sorted(work.glob("*.done.json"))
     assert len(markers) == 2  # two shards, each calling its own examples
     # a kill during shard 2 leaves it without its marker; shard 1's calls got damaged on disk
