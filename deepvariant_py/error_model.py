@@ -138,7 +138,7 @@ class RecurrentErrorGate:
         errors = np.minimum(self.table.of(alt_quals) * share, 0.99)
         return math.log10(HET_PRIOR) + float(np.sum(np.log10(0.5 / errors))) + (depth - k) * math.log10(0.5)
 
-    def is_error(self, candidate: Candidate, events: ReadEvents, site_reads: np.ndarray, site_quals: np.ndarray) -> bool:
+    def is_error(self, candidate: Candidate, site_reads: np.ndarray, site_quals: np.ndarray) -> bool:
         """Whether every alt of `candidate` is a substitution its reads' errors explain (odds below min_odds);
         `site_reads` / `site_quals`: the reads with an aligned base at the site, and those bases' qualities."""
         if not candidate.alts:
@@ -160,6 +160,6 @@ class RecurrentErrorGate:
         kept = []
         for c in candidates:
             at = (events.m_pos == c.start) & (events.m_qual >= min_base_quality)
-            if not self.is_error(c, events, events.m_read[at], events.m_qual[at]):
+            if not self.is_error(c, events.m_read[at], events.m_qual[at]):
                 kept.append(c)
         return kept
