@@ -409,6 +409,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
         candidates = opts.damage_filter.select(events, candidates)
     elif not np.any(events.is_long):  # pair orientation is a short-read library's property
         damage_signal = DamageFilter().signal(events, candidates)
+    n_damaged = n_kept - len(candidates)
     n_gated = len(candidates)
     if error_gate is not None and not np.any(events.is_long):
         candidates = error_gate.select(events, candidates, mbq)
@@ -419,7 +420,7 @@ def process_partition(handle, reference: Reference, region: Region, opts: MakeEx
     depth = np.bincount(events.m_pos[inside] - region.start, minlength=region.length)
     ambiguous = ambiguous_bases(ref_seq[region.start - ref_offset:region.end - ref_offset])
     return PartitionResult(candidates, canvas, len(reads), int(np.count_nonzero(taggable)), int(np.count_nonzero(tagged)),
-                           blocks, n_found - n_kept, n_kept - len(candidates), int(np.count_nonzero(inside)),
+                           blocks, n_found - n_kept, n_damaged, int(np.count_nonzero(inside)),
                            int(np.count_nonzero(inside & (events.m_qual < trusted_q))), events.no_qualities, n_odd_hp, retag,
                            int(np.count_nonzero(depth)), int(np.count_nonzero(ambiguous & (depth[:len(ambiguous)] > 0))),
                            n_damage_like=damage_signal[0], n_damage_control=damage_signal[1], n_recurrent_errors=n_gated)

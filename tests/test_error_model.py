@@ -163,6 +163,7 @@ def test_a_run_measures_its_reads_and_the_gate_drops_what_they_explain(tmp_path)
         assert site in [c.start for c in process_partition(sources, reference, region, opts, error_gate=trusting).candidates]
         gated = process_partition(sources, reference, region, opts, error_gate=RecurrentErrorGate(table))
         assert site not in [c.start for c in gated.candidates] and gated.n_recurrent_errors >= 1
+        assert gated.n_damaged == 0  # each filter's count is its own (--ffpe-filter's is not the gate's)
         # the errors' spectrum was measured too: a change they never make is no such error
         assert table.change_share(ref[site], shared) > 0.6  # ~100 errors per base, 50 of prior at 1/3
         other = "ACGT"[("ACGT".index(ref[site]) + 2) % 4]
