@@ -30,6 +30,7 @@ import gzip
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import pysam
+import yaml
 
 import long_read_errors  # beside this script (python puts the script's folder on sys.path)
 
@@ -957,11 +959,11 @@ def simulate_neat(args: argparse.Namespace, fa: Path, depth: float, seed: int, p
     them), written as ART's PREFIX1.fq / PREFIX2.fq with names made unique per source."""
     out = prefix.parent / f"{prefix.name}neat"
     config = prefix.parent / f"{prefix.name}neat.yml"
-    config.write_text("".join(f"{key}: {value}\n" for key, value in {
-        "reference": fa.resolve(), "read_len": args.read_length, "coverage": f"{depth:g}", "ploidy": 1,
-        "mutation_rate": 0, "paired_ended": "true", "fragment_mean": args.fragment_mean,
-        "fragment_st_dev": args.fragment_sd, "produce_fastq": "true", "produce_bam": "false",
-        "produce_vcf": "false", "rng_seed": seed, "threads": 1, "overwrite_output": "true"}.items()))
+    config.write_text(yaml.safe_dump({  # quoted as YAML needs (an --out path with ': ' or '#' in it)
+        "reference": str(fa.resolve()), "read_len": args.read_length, "coverage": float(depth), "ploidy": 1,
+        "mutation_rate": 0, "paired_ended": True, "fragment_mean": args.fragment_mean,
+        "fragment_st_dev": args.fragment_sd, "produce_fastq": True, "produce_bam": False,
+        "produce_vcf": False, "rng_seed": seed, "threads": 1, "overwrite_output": True}))
     run(["neat", "--no-log", "read-simulator", "-c", str(config), "-o", str(out), "-p", fa.stem], log,
         stdout=subprocess.DEVNULL)
     for mate in ("1", "2"):
@@ -1060,9 +1062,11 @@ def main(argv: list[str] | None = None) -> None:
         t = time.time()
         cfg = LONG_READS[args.platform]
         rg = rf"@RG\tID:sim\tSM:{args.sample_name}\tPL:{cfg['platform']}"
-        run(f"minimap2 -t {args.threads} -ax {cfg['preset']} -R '{rg}' {args.ref} {tmp}/all.fq "
+        q = shlex.quote  # --out and --ref may hold spaces or shell characters
+        run(f"minimap2 -t {args.threads} -ax {cfg['preset']} -R {q(rg)} {q(args.ref)} {q(str(tmp / 'all.fq'))} "
             f"| samtools view -u -F 0x904 - "
-            f"| samtools sort -@ {max(1, args.threads - 1)} -m 512M -T {tmp}/sort -o {tmp}/sorted.bam -", log)
+            f"| samtools sort -@ {max(1, args.threads - 1)} -m 512M -T {q(str(tmp / 'sort'))} "
+            f"-o {q(str(tmp / 'sorted.bam'))} -", log)
         if args.hp_tags == "truth":
             tag_haplotypes(tmp / "sorted.bam", out / "reads.bam")
         else:
@@ -1104,8 +1108,8 @@ def main(argv: list[str] | None = None) -> None:
                     log, stdout=subprocess.DEVNULL)
             read_pairs[fa.stem] = count_fastq(Path(f"{prefix}1.fq"))
         for mate in ("1", "2"):
-            run(f"cat {' '.join(str(tmp / f'{stem}_{mate}.fq') for stem in read_pairs)} "
-                f"> {tmp / f'all_{mate}.fq'}", log)
+            run(f"cat {' '.join(shlex.quote(str(tmp / f'{stem}_{mate}.fq')) for stem in read_pairs)} "
+                f"> {shlex.quote(str(tmp / f'all_{mate}.fq'))}", log)
         read_pairs["pcr_duplicates"] = add_duplicates(
             tmp / "all_1.fq", tmp / "all_2.fq", args.duplicate_fraction,
             np.random.default_rng([args.seed, 0xD0B]))
@@ -1118,10 +1122,11 @@ def main(argv: list[str] | None = None) -> None:
         timings["bwa_index_s"] = round(time.time() - t, 1)
         t = time.time()
         rg = rf"@RG\tID:sim\tSM:{args.sample_name}\tPL:ILLUMINA"
-        run(f"bwa mem -t {args.threads} -R '{rg}' {index} {tmp}/all_1.fq {tmp}/all_2.fq "
+        q = shlex.quote  # --out and the index folder may hold spaces or shell characters
+        run(f"bwa mem -t {args.threads} -R {q(rg)} {q(str(index))} {q(str(tmp / 'all_1.fq'))} {q(str(tmp / 'all_2.fq'))} "
             f"| samtools view -u -G 12 - "
-            f"| samtools sort -@ {max(1, args.threads - 1)} -m 512M -T {tmp}/sort "
-            f"-o {out}/reads.bam -", log)
+            f"| samtools sort -@ {max(1, args.threads - 1)} -m 512M -T {q(str(tmp / 'sort'))} "
+            f"-o {q(str(out / 'reads.bam'))} -", log)
         run(["samtools", "index", str(out / "reads.bam")], log)
         timings["align_s"] = round(time.time() - t, 1)
     piles = []
