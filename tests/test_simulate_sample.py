@@ -69,3 +69,16 @@ def test_a_region_of_ns_is_refused_in_one_line(tmp_path):
         sim.main(["--ref", str(fa), "--region", "chr1:1001-5000", "--out", str(tmp_path / "out"), "--confident-margin", "100"])
     assert not (tmp_path / "out").exists()
     sim.check_real_sequence("ACGTN" * 10, "x")  # a few Ns pass
+
+
+def test_neat_is_checked_for_and_takes_no_art_profile(monkeypatch, capsys):
+    real_which = sim.shutil.which
+    monkeypatch.setattr(sim.shutil, "which", lambda tool: None if tool == "neat" else real_which(tool) or f"/bin/{tool}")
+    with pytest.raises(SystemExit):
+        sim.check_tools("illumina", "neat")
+    out = capsys.readouterr().out
+    assert out.startswith("missing neat: ") and "pip install neat-genreads" in out and "art_illumina" not in out
+    monkeypatch.setattr(sim.shutil, "which", lambda tool: f"/bin/{tool}")
+    with pytest.raises(SystemExit, match="--profile is ART's"):
+        sim.main(["--ref", "x.fa", "--region", "chr1:1-100", "--out", "/nonexistent", "--read-simulator", "neat",
+                  "--profile", "HS25"])
