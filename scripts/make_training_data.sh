@@ -5,7 +5,8 @@
 #   Idempotent: a sample whose OUTDIR/<name>/sample.json exists is skipped, so an
 #   interrupted run can be resumed. Data come from $DVCALL_DATA (default
 #   ../shared/data beside the checkout). Each sample is made by scripts/simulate_sample.py; see its
-#   --help. Runs nice'd with 2 threads; about 16 minutes on 2 cores (six InSilicoSeq samples need pip install insilicoseq).
+#   --help. Runs nice'd with 2 threads; about 16 minutes on 2 cores (six InSilicoSeq samples need pip install insilicoseq;
+#   five NEAT samples need `neat` on PATH, see simulate_sample.py --help; each set is skipped with a note when missing).
 #
 # Plan (regions are 1-based inclusive; all samples are diploid, 2x ART paired-end,
 # fragments 350 +- 50 bp, bwa mem to the full original reference):
