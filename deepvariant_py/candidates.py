@@ -95,7 +95,7 @@ def find_candidates(events: ReadEvents, contig: str, ref_seq: str, ref_offset: i
                 continue
             sites[p].append((kind, bases, c))
     out = []
-    at = _ByPosition(events, len(sites)) if sites else None
+    at = ByPosition(events, len(sites)) if sites else None
     for p in sorted(sites):
         candidate = _make_candidate(events, contig, ref_seq, ref_offset, p, sites[p], int(counts.ref_count[p - start]),
                                     int(depth[p - start]), at)
@@ -104,7 +104,7 @@ def find_candidates(events: ReadEvents, contig: str, ref_seq: str, ref_offset: i
     return out
 
 
-class _ByPosition:
+class ByPosition:
     """The aligned bases and events of each reference position, in index order. With many candidate positions,
     found by bisection after one sort per partition (a scan per candidate was 21% of HiFi make_examples); with a
     few (most short-read partitions have 0-3), a scan per position is cheaper than sorting every aligned base."""
@@ -134,7 +134,7 @@ class _ByPosition:
 
 
 def _make_candidate(events: ReadEvents, contig: str, ref_seq: str, ref_offset: int, pos: int,
-                    alleles: list[tuple[int, str, int]], ref_count: int, depth: int, at: _ByPosition) -> Candidate:
+                    alleles: list[tuple[int, str, int]], ref_count: int, depth: int, at: ByPosition) -> Candidate:
     """One record per position: REF spans the longest deletion, alts rewritten against it and string-sorted."""
     longest_del = max((len(b) - 1 for k, b, _ in alleles if k == DELETION), default=0)
     ref = as_acgtn(ref_seq[pos - ref_offset:pos - ref_offset + 1 + longest_del])  # VCF REF: ACGTN only
@@ -178,7 +178,7 @@ def distinguishing_span(candidate: VariantInfo, ref_seq: str, ref_offset: int, f
     return first, last
 
 
-def _support(events: ReadEvents, pos: int, ref: str, alt_index: dict[tuple[int, str], int], at: _ByPosition) -> np.ndarray:
+def _support(events: ReadEvents, pos: int, ref: str, alt_index: dict[tuple[int, str], int], at: ByPosition) -> np.ndarray:
     """Which alt each read carries at `pos`; low-quality observations still count as support, as in DeepVariant."""
     support = np.full(events.n_reads, NO_ALT, np.int8)
     here = at.bases(pos)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .candidates import Candidate
+from .candidates import ByPosition, Candidate
 from .read_events import ReadEvents
 
 DAMAGE_CHANGES = {("C", "T"): True, ("G", "A"): False}
@@ -42,10 +42,11 @@ class DamageFilter:
     Both values were chosen on simulated calibration samples, clean and FFPE-damaged (docs/measurements.md, "FFPE
     damage"): the fewest artifacts left among the settings that dropped no more than one true SNP (none dropped)."""
 
-    def is_damage(self, candidate: Candidate, events: ReadEvents, orientation: np.ndarray, swapped: bool = False) -> bool:
-        """Whether every alt of `candidate` looks like one-orientation damage (see the module's text); `swapped`:
-        with the two orientations' roles exchanged, which deamination cannot produce (a control: what sequencing
-        errors alone give)."""
+    def is_damage(self, candidate: Candidate, events: ReadEvents, orientation: np.ndarray, at: ByPosition,
+                  swapped: bool = False) -> bool:
+        """Whether every alt of `candidate` looks like one-orientation damage (see the module's text); `at`: the
+        partition's aligned bases by position; `swapped`: with the two orientations' roles exchanged, which
+        deamination cannot produce (a control: what sequencing errors alone give)."""
         ref = candidate.ref
         covering = None
         for i, alt in enumerate(candidate.alts):
@@ -59,7 +60,7 @@ class DamageFilter:
             if len(carriers) == 0 or np.any(carriers != shows):
                 return False
             if covering is None:
-                covering = orientation[events.m_read[events.m_pos == candidate.start]]
+                covering = orientation[events.m_read[at.bases(candidate.start)]]
             if np.count_nonzero(covering != shows) < self.min_other_reads:
                 return False
         return bool(candidate.alts)
@@ -69,13 +70,13 @@ class DamageFilter:
         undamaged library sequencing errors give about as many of each; deamination only the first."""
         if not candidates:
             return 0, 0
-        orientation = f1r2(events)
-        return (sum(self.is_damage(c, events, orientation) for c in candidates),
-                sum(self.is_damage(c, events, orientation, swapped=True) for c in candidates))
+        orientation, at = f1r2(events), ByPosition(events, len(candidates))
+        return (sum(self.is_damage(c, events, orientation, at) for c in candidates),
+                sum(self.is_damage(c, events, orientation, at, swapped=True) for c in candidates))
 
     def select(self, events: ReadEvents, candidates: list[Candidate]) -> list[Candidate]:
         """The candidates that are not damage, in their order."""
         if not candidates:
             return candidates
-        orientation = f1r2(events)
-        return [c for c in candidates if not self.is_damage(c, events, orientation)]
+        orientation, at = f1r2(events), ByPosition(events, len(candidates))
+        return [c for c in candidates if not self.is_damage(c, events, orientation, at)]

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .candidates import Candidate
+from .candidates import ByPosition, Candidate
 from .read_events import ReadEvents, encode_bases
 
 MAX_QUALITY = 93
@@ -157,9 +157,11 @@ class RecurrentErrorGate:
     def select(self, events: ReadEvents, candidates: list[Candidate], min_base_quality: int) -> list[Candidate]:
         """The candidates that are not recurrent errors, in their order (alt reads below `min_base_quality` are not
         counted: the candidate's depth does not count them either)."""
+        at = ByPosition(events, len(candidates))
         kept = []
         for c in candidates:
-            at = (events.m_pos == c.start) & (events.m_qual >= min_base_quality)
-            if not self.is_error(c, events.m_read[at], events.m_qual[at]):
+            rows = at.bases(c.start)
+            rows = rows[events.m_qual[rows] >= min_base_quality]
+            if not self.is_error(c, events.m_read[rows], events.m_qual[rows]):
                 kept.append(c)
         return kept

@@ -404,13 +404,13 @@ def test_anchor_lookup_matches_a_plain_set_test_on_random_reads():
 
 
 def test_bases_and_events_by_position_scanned_or_sorted_agree():
-    """_ByPosition scans for a few candidate positions and sorts for many: both give the same rows, in order."""
-    from deepvariant_py.candidates import _ByPosition
+    """ByPosition scans for a few candidate positions and sorts for many: both give the same rows, in order."""
+    from deepvariant_py.candidates import ByPosition
 
     rows = ["..C.......[AA]................", "....CC...........T.....", "..C.......AG..--.......",
             ".........-.......", "  ccC..........T..........", "ACGT.........................tt"]
     events = extract_events(pileup_reads(REF, rows), REF, 0)
-    scan, bisect = _ByPosition(events, 1), _ByPosition(events, 100)
+    scan, bisect = ByPosition(events, 1), ByPosition(events, 100)
     for pos in range(-1, len(REF) + 1):
         assert scan.bases(pos).tolist() == bisect.bases(pos).tolist()
         assert scan.events(pos).tolist() == bisect.events(pos).tolist()
