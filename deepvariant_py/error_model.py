@@ -83,11 +83,20 @@ class ErrorTable:
     """Empirical error rate per reported base quality (index = quality)."""
 
     rate: tuple[float, ...]
-    bases: int = 0  # bases it was measured on
-    counts: tuple[int, ...] = ()  # ... per quality
+    counts: tuple[int, ...] = ()  # bases measured per quality
     change: tuple[tuple[float, ...], ...] = ()
     """change[r][a]: how much likelier than the average base error an error of reference base r to read base a is
     (1/3 each where nothing was measured): the spectrum, e.g. C>T well above 1/3 in a deaminated library."""
+
+    @property
+    def bases(self) -> int:
+        """Bases it was measured on."""
+        return sum(self.counts)
+
+    @classmethod
+    def unmeasured(cls) -> "ErrorTable":
+        """Every quality as it claims, every change 1/3: what a sample with no short-read bases to measure gets."""
+        return cls.from_counts(np.zeros(MAX_QUALITY + 1), np.zeros(MAX_QUALITY + 1))
 
     @classmethod
     def from_counts(cls, bases: np.ndarray, mismatches: np.ndarray, changes: np.ndarray | None = None,
@@ -99,7 +108,7 @@ class ErrorTable:
             mean = mismatches.sum() / bases.sum()  # errors per base, all qualities
             change = (changes + PRIOR_CHANGES / 3.0) / (by_ref[:, None] * mean + PRIOR_CHANGES)
         np.fill_diagonal(change, 0.0)
-        return cls(tuple(float(x) for x in np.clip(rate, 1e-6, 0.75)), int(bases.sum()), tuple(int(x) for x in bases),
+        return cls(tuple(float(x) for x in np.clip(rate, 1e-6, 0.75)), tuple(int(x) for x in bases),
                    tuple(tuple(float(x) for x in row) for row in change))
 
     def change_share(self, ref: str, alt: str) -> float:

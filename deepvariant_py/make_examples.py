@@ -335,7 +335,7 @@ def measure_error_table(sources: ReadSources, reference: Reference, called: Sequ
         counts = tally(events, ref_seq, ref_offset, region.start, region.end, mbq)
         totals = counts if totals is None else tuple(a + b for a, b in zip(totals, counts))
     if totals is None:
-        return ErrorTable.from_counts(np.zeros(94), np.zeros(94))
+        return ErrorTable.unmeasured()
     return ErrorTable.from_counts(*totals)
 
 

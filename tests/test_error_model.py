@@ -114,7 +114,7 @@ def test_a_quality_seldom_seen_keeps_its_own_word_and_one_seen_often_takes_the_m
     assert table.phred(40) == pytest.approx(23.0, abs=0.1)
     assert table.phred(30) == pytest.approx(30.0, abs=0.01)  # never seen: as claimed
     assert table.phred_of_range(30, 41) == pytest.approx(23.0, abs=0.1)  # weighted by what was measured
-    assert ErrorTable.from_counts(np.zeros(94), np.zeros(94)).phred(37) == pytest.approx(37.0)
+    assert ErrorTable.unmeasured().phred(37) == pytest.approx(37.0)
 
 
 def test_spread_partitions_are_evenly_spaced_the_same_for_any_shard_and_at_most_asked():
@@ -159,7 +159,7 @@ def test_a_run_measures_its_reads_and_the_gate_drops_what_they_explain(tmp_path)
         region = Region("chr1", 2500, 3500)
         plain = process_partition(sources, reference, region, opts)
         assert site in [c.start for c in plain.candidates]
-        trusting = RecurrentErrorGate(ErrorTable.from_counts(np.zeros(94), np.zeros(94)))  # Q40 taken at its word
+        trusting = RecurrentErrorGate(ErrorTable.unmeasured())  # Q40 taken at its word
         assert site in [c.start for c in process_partition(sources, reference, region, opts, error_gate=trusting).candidates]
         gated = process_partition(sources, reference, region, opts, error_gate=RecurrentErrorGate(table))
         assert site not in [c.start for c in gated.candidates] and gated.n_recurrent_errors >= 1
