@@ -7,10 +7,8 @@ import click
 from deepvariant_py.alignment_files import reads_inputs
 from deepvariant_py.errors import InputError
 from deepvariant_py.examples_io import is_examples_file, sidecar_path
-from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, ambiguous_reference_warning, base_quality_warning, damage_warning, dropped_note, error_table_note, hp_tag_warning,
-                                         low_depth_warning,
-                                         make_examples, missing_quality_warning, odd_hp_warning, overstated_quality_warning, retag_warning,
-                                         training_summary)
+from deepvariant_py.make_examples import (MakeExamplesOptions, TrainingInputs, dropped_note, error_table_note, hp_tag_warning,
+                                         make_examples, read_warnings, retag_warning, training_summary)
 from deepvariant_py.gvcf import is_blocks_file
 from deepvariant_py.outputs import check_outputs, refuse_replacing
 from deepvariant_py.phasing import require_hp_channel, stage_phasing_note
@@ -139,18 +137,8 @@ def make_examples_cmd(ref, reads, output, regions, exclude_regions, shard, truth
         # the workflow's tagged pass: whatshap tagged what it could (a haploid contig has no het to tag by)
         log.info("%s (whatshap haplotag wrote these reads: it tags only reads over heterozygous calls it phased)", few_tags)
         few_tags = None
-    for warning in (few_tags,
-                    missing_quality_warning([stats]), odd_hp_warning([stats], opts.pileup),
-                    None if training else low_depth_warning([stats]),
-                    base_quality_warning([stats], opts.thresholds.min_base_quality)):
-        if warning:
-            log.warning("%s", warning)
-    if (ambiguous := ambiguous_reference_warning([stats])):
-        log.warning("%s", ambiguous)  # a warning: the workflow's --quiet jobs show it too (hostile21)
-    if (overstated := overstated_quality_warning([stats])):
-        log.warning("%s", overstated)
-    if (damaged := damage_warning([stats])):
-        log.warning("%s", damaged)
+    for warning in ([few_tags] if few_tags else []) + read_warnings([stats], opts, training=bool(training)):
+        log.warning("%s", warning)  # warnings: the workflow's --quiet jobs show them too (hostile21)
     if training:
         labels, warnings = training_summary(stats)
         for warning in warnings:

@@ -212,6 +212,15 @@ def overstated_quality_warning(stats: list[MakeExamplesStats]) -> str | None:
             "QUAL >= 20 where that matters, and check the library (a formalin-fixed sample: --ffpe-filter)")
 
 
+def read_warnings(stats: list[MakeExamplesStats], opts: MakeExamplesOptions, training: bool = False) -> list[str]:
+    """The warnings about the reads that `run` and `make-examples` both give after make_examples, in one order (low
+    depth not for training examples, whose samples are made at every depth on purpose)."""
+    lines = (base_quality_warning(stats, opts.thresholds.min_base_quality), missing_quality_warning(stats),
+             odd_hp_warning(stats, opts.pileup), None if training else low_depth_warning(stats),
+             ambiguous_reference_warning(stats), overstated_quality_warning(stats), damage_warning(stats))
+    return [line for line in lines if line]
+
+
 DAMAGE_WARNING_MIN = 50  # candidates that look like deamination damage, and at least ...
 DAMAGE_WARNING_RATIO = 4  # ... this many times those that look so in the other orientation: damage_warning
 

@@ -17,9 +17,8 @@ from .code_digest import code_digest
 from .errors import InputError, OutputError
 from .htslib import index_suffix
 from .identity import individuals_warning
-from .make_examples import (MakeExamplesOptions, MakeExamplesStats, ambiguous_reference_warning, base_quality_warning, damage_warning, dropped_note, error_table_note, calling_regions, hp_tag_warning,
-                            low_depth_warning, make_examples, missing_quality_warning, odd_hp_warning, overstated_quality_warning, restorable, retag_warning, window_gap,
-                            calling_shard)
+from .make_examples import (MakeExamplesOptions, MakeExamplesStats, calling_regions, calling_shard, dropped_note, error_table_note,
+                            hp_tag_warning, make_examples, read_warnings, restorable, retag_warning, window_gap)
 from .merger import load_merger
 from .model import model_input_shape
 from .model_info import ModelInfo, model_description, weights_stamp
@@ -455,20 +454,8 @@ def _one_pass(opts: RunOptions, plan: _Plan, work: str, warn_about_reads: bool) 
     if (empty := sum(s.empty_pileups for s in stats)):
         log.info("%d candidate(s) had no read to show (each read's base there below base quality %d): written as "
                  "NoCall", empty, me_opts.thresholds.min_base_quality)
-    if (low_bq := base_quality_warning(stats, me_opts.thresholds.min_base_quality)):
-        log.warning("%s", low_bq)
-    if (no_bq := missing_quality_warning(stats)):
-        log.warning("%s", no_bq)
-    if (odd_hp := odd_hp_warning(stats, me_opts.pileup)):
-        log.warning("%s", odd_hp)
-    if (shallow := low_depth_warning(stats)):
-        log.warning("%s", shallow)
-    if (ambiguous := ambiguous_reference_warning(stats)):
-        log.warning("%s", ambiguous)  # a warning: the workflow's --quiet jobs show it too (hostile21)
-    if (overstated := overstated_quality_warning(stats)):
-        log.warning("%s", overstated)
-    if (damaged := damage_warning(stats)):
-        log.warning("%s", damaged)
+    for warning in read_warnings(stats, me_opts):  # warnings: the workflow's --quiet jobs show them too (hostile21)
+        log.warning("%s", warning)
     taggable = sum(s.hp_taggable_reads for s in stats)
     # tags replaced in some partitions: that line says what happened (the count of tagged reads after it would not)
     retag = retag_warning(stats)
